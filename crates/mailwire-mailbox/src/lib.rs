@@ -1,0 +1,10 @@
+//! The mailbox model shared by POP3 and IMAP (work in progress).
+//!
+//! This crate will hold accounts with hierarchical mailboxes (UIDVALIDITY,
+//! UIDNEXT, UIDs, flags, MODSEQ and expunge tombstones), a change feed that
+//! sessions apply when their protocol allows, MIME analysis (ENVELOPE,
+//! BODYSTRUCTURE, sections), SEARCH evaluation, an in-memory and a Maildir
+//! backend, and the two protocol views: the POP3 maildrop (feature `pop3`)
+//! and the IMAP selected mailbox (feature `imap`). Its API is synchronous and
+//! does storage I/O only, never network I/O.
+#![forbid(unsafe_code)]

@@ -1,0 +1,48 @@
+//! Sans-IO POP3: types, codec, and client and server sessions.
+//!
+//! Implements RFC 1939 (POP3), RFC 2449 (CAPA and response codes),
+//! RFC 2595 (STLS), RFC 3206 (SYS and AUTH codes), RFC 5034 (SASL AUTH)
+//! and RFC 6856 (UTF8 and LANG). Nothing here opens a socket, starts a
+//! runtime or reads a clock: bytes go in, typed values and bytes come out.
+//!
+//! # Codec
+//!
+//! Every decoder answers [`Decoded::Complete`] with the bytes it used,
+//! [`Decoded::Incomplete`] for a valid prefix, or a [`DecodeError`] with
+//! the offset, what was expected and where the next line starts.
+//!
+//! ```
+//! use mailwire_pop3::{decode_command, decode_response, Command, DecoderConfig, Decoded, Expect, Response};
+//!
+//! let config = DecoderConfig::default();
+//! let Decoded::Complete { value, consumed } = decode_command(b"LIST 2\r\nSTAT\r\n", &config)? else {
+//!     unreachable!()
+//! };
+//! assert_eq!((consumed, value.keyword()), (8, "LIST"));
+//!
+//! let expect = Expect::for_command(&value);
+//! let wire = b"+OK 2 200\r\n";
+//! let Decoded::Complete { value: Response::ScanListing(scan), .. } = decode_response(wire, expect, &config)? else {
+//!     unreachable!()
+//! };
+//! assert_eq!(scan.size, 200);
+//! # Ok::<(), mailwire_pop3::DecodeError>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod body;
+mod capability;
+mod command;
+mod decode;
+mod response;
+mod types;
+
+pub use body::{Body, BodyChunk, BodyDecoder, DotStuffer};
+pub use capability::{Capability, Expire};
+pub use command::{decode_command, decode_sasl_response, Command, Digest, LanguageRange, SaslResponse};
+pub use decode::{skip_line, DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits};
+pub use response::{
+    decode_response, parse_status_line, Expect, Language, Response, ResponseCode, ScanListing, Stat, Status,
+    StatusLine, UniqueIdListing,
+};
+pub use types::{LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp, TypeError, UniqueId};
