@@ -30,19 +30,25 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod auth;
 mod body;
 mod capability;
 mod command;
 mod decode;
+mod maildrop;
 mod response;
+mod server;
 mod types;
 
+pub use auth::{apop_digest, apop_verify, login_delay_remaining, PlainCredentials, SaslMechanism, SaslStep};
 pub use body::{Body, BodyChunk, BodyDecoder, DotStuffer};
 pub use capability::{Capability, Expire};
 pub use command::{decode_command, decode_sasl_response, Command, Digest, LanguageRange, SaslResponse};
 pub use decode::{skip_line, DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits};
+pub use maildrop::{crlf_size, Maildrop, MaildropError, MemoryMaildrop, MessageInfo};
 pub use response::{
     decode_response, parse_status_line, Expect, Language, Response, ResponseCode, ScanListing, Stat, Status,
     StatusLine, UniqueIdListing,
 };
+pub use server::{LoginRejection, LoginRequest, ServerConfig, ServerEvent, ServerSession, Tls};
 pub use types::{LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp, TypeError, UniqueId};
