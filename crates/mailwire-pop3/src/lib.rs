@@ -33,6 +33,7 @@
 mod auth;
 mod body;
 mod capability;
+mod client;
 mod command;
 mod decode;
 mod maildrop;
@@ -42,6 +43,7 @@ mod types;
 
 pub use auth::{apop_digest, apop_verify, login_delay_remaining, PlainCredentials, SaslMechanism, SaslStep};
 pub use body::{Body, BodyChunk, BodyDecoder, DotStuffer};
+pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession, ClientState, CommandId};
 pub use capability::{Capability, Expire};
 pub use command::{decode_command, decode_sasl_response, Command, Digest, LanguageRange, SaslResponse};
 pub use decode::{skip_line, DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits};

@@ -672,7 +672,7 @@ pub fn decode_response<'a>(input: &'a [u8], expect: Expect, config: &DecoderConf
                     consumed: first.consumed + used,
                 }),
                 Some(_) => Err(too_long(limits.body, first.consumed)),
-                None if body_input.len() > limits.body + 4 => Err(too_long(limits.body, first.consumed)),
+                None if body_input.len().saturating_sub(4) > limits.body => Err(too_long(limits.body, first.consumed)),
                 None => Ok(Decoded::Incomplete),
             }
         }
