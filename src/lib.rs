@@ -10,3 +10,9 @@
 pub use mailwire_imap as imap;
 pub use mailwire_mailbox as mailbox;
 pub use mailwire_pop3 as pop3;
+
+/// The README's Rust examples, compiled and run as doctests so they cannot
+/// drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
