@@ -174,7 +174,10 @@ fn is_param_char(b: u8) -> bool {
 }
 
 /// `capa-tag *(SP param)`, with runs of spaces accepted when `lenient`.
-fn capability_words(line: &[u8], lenient: bool) -> IResult<&[u8], (&[u8], Vec<&[u8]>)> {
+/// A capability tag and its parameters.
+type Words<'a> = (&'a [u8], Vec<&'a [u8]>);
+
+fn capability_words(line: &[u8], lenient: bool) -> IResult<&[u8], Words<'_>> {
     let spaces = |i| {
         if lenient {
             take_while1(|b| b == b' ').parse(i)

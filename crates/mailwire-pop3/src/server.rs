@@ -1019,10 +1019,10 @@ impl TopLimiter {
         let mut from = 0;
         for lf in memchr::memchr_iter(b'\n', chunk) {
             let line = &chunk[from..lf];
-            let blank = match (self.line, line) {
-                (LineSoFar::Empty, []) | (LineSoFar::Empty, [b'\r']) | (LineSoFar::Cr, []) => true,
-                _ => false,
-            };
+            let blank = matches!(
+                (self.line, line),
+                (LineSoFar::Empty, [] | [b'\r']) | (LineSoFar::Cr, [])
+            );
             from = lf + 1;
             self.line = LineSoFar::Empty;
             if self.in_header {
