@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mailwire::pop3::{
-    LoginRejection, LoginRequest, MemoryMaildrop, ServerConfig, ServerEvent, ServerSession, Timestamp, UniqueId,
+    LoginRejection, LoginRequest, MemoryMaildrop, ServerConfig, ServerEvent, ServerSession, Timestamp,
+    UniqueId,
 };
 
 const USER: &[u8] = b"alice";
@@ -37,7 +38,10 @@ fn demo_maildrop() -> MemoryMaildrop {
             "Dots",
             "A line with a single dot follows:\r\n.\r\n..and one that starts with two.\r\n",
         ),
-        ("Bare line feeds", "This message was stored\nwith bare LF line ends\n"),
+        (
+            "Bare line feeds",
+            "This message was stored\nwith bare LF line ends\n",
+        ),
     ];
     for (i, (subject, body)) in messages.iter().enumerate() {
         let message = format!(
@@ -52,7 +56,9 @@ fn demo_maildrop() -> MemoryMaildrop {
 
 fn serve(mut stream: TcpStream, maildrop: MemoryMaildrop, counter: u64) -> std::io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let config = ServerConfig {
         allow_plaintext_auth: true,
         apop_timestamp: Timestamp::generate(std::process::id(), counter, now, "localhost").ok(),
@@ -116,7 +122,9 @@ fn main() -> std::io::Result<()> {
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--listen", Some(addr)) => {
-                listen = addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+                listen = addr
+                    .parse()
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
             }
             _ => {
                 eprintln!("usage: pop3_server [--listen ADDR]");

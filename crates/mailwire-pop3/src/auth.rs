@@ -57,10 +57,16 @@ impl PlainCredentials {
         if self.authcid.is_empty() || self.password.is_empty() {
             return Err(bad("authcid and password must not be empty"));
         }
-        if [&self.authzid, &self.authcid, &self.password].iter().any(|f| f.contains(&0)) {
+        if [&self.authzid, &self.authcid, &self.password]
+            .iter()
+            .any(|f| f.contains(&0))
+        {
             return Err(bad("fields must not contain NUL"));
         }
-        if [&self.authzid, &self.authcid, &self.password].iter().any(|f| f.len() > 255) {
+        if [&self.authzid, &self.authcid, &self.password]
+            .iter()
+            .any(|f| f.len() > 255)
+        {
             return Err(bad("fields are limited to 255 octets"));
         }
         Ok(())
@@ -69,7 +75,8 @@ impl PlainCredentials {
     /// Parses the decoded PLAIN message.
     pub fn parse(message: &[u8]) -> Result<Self, TypeError> {
         let mut parts = message.splitn(3, |&b| b == 0);
-        let (Some(authzid), Some(authcid), Some(password)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(authzid), Some(authcid), Some(password)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(TypeError {
                 what: "PLAIN message",
                 problem: "needs two NUL separators",
@@ -162,7 +169,10 @@ mod tests {
     #[test]
     fn plain_messages() {
         let c = PlainCredentials::parse(b"\0tim\0tanstaaftanstaaf").unwrap();
-        assert_eq!((c.authzid.as_slice(), c.authcid.as_slice()), (&b""[..], &b"tim"[..]));
+        assert_eq!(
+            (c.authzid.as_slice(), c.authcid.as_slice()),
+            (&b""[..], &b"tim"[..])
+        );
         assert_eq!(c.to_message(), b"\0tim\0tanstaaftanstaaf");
         assert!(!format!("{c:?}").contains("tanstaaf"));
         assert!(PlainCredentials::parse(b"tim\0pw").is_err());

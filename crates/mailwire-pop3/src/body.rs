@@ -197,7 +197,11 @@ impl DotStuffer {
             out.put_u8(b'.');
         }
         for lf in memchr::memchr_iter(b'\n', chunk) {
-            let cr = if lf == 0 { self.last_was_cr } else { chunk[lf - 1] == b'\r' };
+            let cr = if lf == 0 {
+                self.last_was_cr
+            } else {
+                chunk[lf - 1] == b'\r'
+            };
             let dot_next = chunk.get(lf + 1) == Some(&b'.');
             if cr && !dot_next {
                 continue;
@@ -335,7 +339,12 @@ impl std::fmt::Debug for Body<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const SHOW: usize = 64;
         let shown = &self.0[..self.0.len().min(SHOW)];
-        write!(f, "Body({} bytes: {:?}", self.0.len(), String::from_utf8_lossy(shown))?;
+        write!(
+            f,
+            "Body({} bytes: {:?}",
+            self.0.len(),
+            String::from_utf8_lossy(shown)
+        )?;
         if self.0.len() > SHOW {
             f.write_str("...")?;
         }
@@ -362,11 +371,17 @@ mod tests {
         let mut fed = 0;
         loop {
             match d.decode(&pending) {
-                Decoded::Complete { value: BodyChunk::Data(x), consumed } => {
+                Decoded::Complete {
+                    value: BodyChunk::Data(x),
+                    consumed,
+                } => {
                     body.extend_from_slice(x);
                     pending.drain(..consumed);
                 }
-                Decoded::Complete { value: BodyChunk::End, consumed } => {
+                Decoded::Complete {
+                    value: BodyChunk::End,
+                    consumed,
+                } => {
                     pending.drain(..consumed);
                     assert!(pending.is_empty() && fed == wire.len(), "stopped early");
                     return body;
@@ -421,7 +436,10 @@ mod tests {
         assert_eq!(&*b.unstuffed(), b"..a\r\n.\r\n");
         assert!(Body::from_wire(&b"x\r\n.\r\n"[..]).is_err());
         assert!(Body::from_wire(&b"x"[..]).is_err());
-        assert!(matches!(Body::from_wire(&b"x\r\n"[..]).unwrap().unstuffed(), Cow::Borrowed(_)));
+        assert!(matches!(
+            Body::from_wire(&b"x\r\n"[..]).unwrap().unstuffed(),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

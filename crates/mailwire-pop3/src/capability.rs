@@ -16,7 +16,7 @@ use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
 use crate::command::as_ascii;
-use crate::decode::{parse_u64, put_u64, DecodeError};
+use crate::decode::{DecodeError, parse_u64, put_u64};
 use crate::types::{Mechanism, Param, Text};
 
 /// The retention policy of the EXPIRE capability (RFC 2449 section 6.7).
@@ -207,7 +207,11 @@ pub(crate) fn parse_capability(line: &[u8], lenient: bool) -> Result<Capability<
         }
         return match Text::validate(text) {
             Ok(()) => Ok(Capability::Implementation(Text::unchecked(text))),
-            Err(e) => Err(DecodeError::syntax(line, tag_len + 1 + e.position.unwrap_or(0), "text")),
+            Err(e) => Err(DecodeError::syntax(
+                line,
+                tag_len + 1 + e.position.unwrap_or(0),
+                "text",
+            )),
         };
     }
     let (rest, (tag, params)) = match capability_words(line, lenient) {
@@ -229,7 +233,11 @@ pub(crate) fn parse_capability(line: &[u8], lenient: bool) -> Result<Capability<
         (b"USER", []) => Some(Capability::User),
         (b"SASL", mechs) => mechs
             .iter()
-            .map(|m| Mechanism::validate(m).ok().map(|()| Mechanism::unchecked(as_ascii(m))))
+            .map(|m| {
+                Mechanism::validate(m)
+                    .ok()
+                    .map(|()| Mechanism::unchecked(as_ascii(m)))
+            })
             .collect::<Option<Vec<_>>>()
             .map(Capability::Sasl),
         (b"RESP-CODES", []) => Some(Capability::RespCodes),
@@ -278,17 +286,40 @@ mod tests {
         assert_eq!(round_trip(b"TOP"), Capability::Top);
         assert_eq!(
             round_trip(b"SASL PLAIN CRAM-MD5"),
-            Capability::Sasl(vec![Mechanism::new("PLAIN").unwrap(), Mechanism::new("CRAM-MD5").unwrap()])
+            Capability::Sasl(vec![
+                Mechanism::new("PLAIN").unwrap(),
+                Mechanism::new("CRAM-MD5").unwrap()
+            ])
         );
-        assert_eq!(round_trip(b"LOGIN-DELAY 900"), Capability::LoginDelay { seconds: 900, per_user: false });
-        assert_eq!(round_trip(b"EXPIRE NEVER"), Capability::Expire { policy: Expire::Never, per_user: false });
-        assert_eq!(round_trip(b"EXPIRE 60 USER"), Capability::Expire { policy: Expire::Days(60), per_user: true });
+        assert_eq!(
+            round_trip(b"LOGIN-DELAY 900"),
+            Capability::LoginDelay {
+                seconds: 900,
+                per_user: false
+            }
+        );
+        assert_eq!(
+            round_trip(b"EXPIRE NEVER"),
+            Capability::Expire {
+                policy: Expire::Never,
+                per_user: false
+            }
+        );
+        assert_eq!(
+            round_trip(b"EXPIRE 60 USER"),
+            Capability::Expire {
+                policy: Expire::Days(60),
+                per_user: true
+            }
+        );
         assert_eq!(round_trip(b"UTF8 USER"), Capability::Utf8 { user: true });
         assert_eq!(
             round_trip(b"IMPLEMENTATION Shlemazle-Plotz-v302"),
             Capability::Implementation(Text::new(&b"Shlemazle-Plotz-v302"[..]).unwrap())
         );
-        assert!(matches!(round_trip(b"X-FOO a b"), Capability::Other { ref params, .. } if params.len() == 2));
+        assert!(
+            matches!(round_trip(b"X-FOO a b"), Capability::Other { ref params, .. } if params.len() == 2)
+        );
         // A known tag with unexpected parameters is kept, not rejected.
         assert!(matches!(round_trip(b"TOP 1"), Capability::Other { .. }));
     }

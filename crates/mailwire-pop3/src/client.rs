@@ -31,12 +31,12 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::auth::{apop_digest, PlainCredentials};
+use crate::auth::{PlainCredentials, apop_digest};
 use crate::body::{BodyChunk, BodyDecoder};
 use crate::capability::Capability;
 use crate::command::{Command, SaslResponse};
 use crate::decode::{DecodeError, Decoded, DecoderConfig};
-use crate::response::{decode_response, Expect, Response, Status, StatusLine};
+use crate::response::{Expect, Response, Status, StatusLine, decode_response};
 use crate::types::{Mechanism, Param, Password, SaslData, TypeError};
 
 /// How a client session behaves.
@@ -261,7 +261,12 @@ impl ClientSession {
     /// Queues AUTH PLAIN (RFC 4616), with an initial response when it fits
     /// the 255-octet command limit (RFC 5034 section 4), otherwise after the
     /// server's empty challenge.
-    pub fn login_plain(&mut self, authzid: &[u8], user: &[u8], password: &[u8]) -> Result<CommandId, ClientError> {
+    pub fn login_plain(
+        &mut self,
+        authzid: &[u8],
+        user: &[u8],
+        password: &[u8],
+    ) -> Result<CommandId, ClientError> {
         let credentials = PlainCredentials::new(authzid, user, password)?;
         let data = SaslData::encode(&credentials.to_message());
         // "AUTH PLAIN " + data + CRLF.
@@ -336,7 +341,10 @@ impl ClientSession {
 
     /// Moves queued commands to the wire as far as the protocol allows.
     fn flush_queue(&mut self) {
-        if matches!(self.state, ClientState::Greeting | ClientState::AwaitingTls | ClientState::Closed) {
+        if matches!(
+            self.state,
+            ClientState::Greeting | ClientState::AwaitingTls | ClientState::Closed
+        ) {
             return;
         }
         while let Some((_, command)) = self.queue.front() {
@@ -350,13 +358,16 @@ impl ClientSession {
             // Commands that change what comes next (an AUTH exchange, STLS,
             // CAPA that decides pipelining) go alone; others go together
             // when the server pipelines.
-            let alone = |k: Kind| matches!(k, Kind::Stls | Kind::Capa) || k == Kind::Login && self.sasl.is_some();
+            let alone =
+                |k: Kind| matches!(k, Kind::Stls | Kind::Capa) || k == Kind::Login && self.sasl.is_some();
             let may_send = self.in_flight.is_empty()
                 || (self.pipelining() && !alone(kind) && !self.in_flight.iter().any(|f| alone(f.kind)));
             if !may_send {
                 break;
             }
-            let Some((id, command)) = self.queue.pop_front() else { break };
+            let Some((id, command)) = self.queue.pop_front() else {
+                break;
+            };
             command.encode(&mut self.output);
             self.in_flight.push_back(InFlight {
                 id,
@@ -375,14 +386,20 @@ impl ClientSession {
                 let id = *id;
                 match decoder.decode(&self.input) {
                     Decoded::Incomplete => return,
-                    Decoded::Complete { value: BodyChunk::End, consumed } => {
+                    Decoded::Complete {
+                        value: BodyChunk::End,
+                        consumed,
+                    } => {
                         self.input.advance(consumed);
                         self.body = None;
                         if let Some(id) = id {
                             self.events.push_back(ClientEvent::BodyEnd { id });
                         }
                     }
-                    Decoded::Complete { value: BodyChunk::Data(data), consumed } => {
+                    Decoded::Complete {
+                        value: BodyChunk::Data(data),
+                        consumed,
+                    } => {
                         let start = consumed - data.len();
                         let len = data.len();
                         let chunk = self.input.split_to(consumed).freeze();
@@ -473,7 +490,9 @@ impl ClientSession {
             self.events.push_back(ClientEvent::Greeting(status));
             return;
         }
-        let Some(front) = self.in_flight.front() else { return };
+        let Some(front) = self.in_flight.front() else {
+            return;
+        };
         let (id, kind, expect) = (front.id, front.kind, front.expect);
         if let Response::Continuation(challenge) = &response {
             match &self.sasl {
@@ -539,7 +558,9 @@ mod tests {
     }
 
     fn sent(c: &mut ClientSession) -> Vec<u8> {
-        std::iter::from_fn(|| c.poll_transmit()).flat_map(|b| b.to_vec()).collect()
+        std::iter::from_fn(|| c.poll_transmit())
+            .flat_map(|b| b.to_vec())
+            .collect()
     }
 
     #[test]
@@ -554,7 +575,13 @@ mod tests {
         assert_eq!(sent(&mut c), b"NOOP\r\n");
         let events = drain(&mut c);
         assert!(matches!(events[0], ClientEvent::Greeting(_)));
-        assert!(matches!(events[1], ClientEvent::Response { response: Response::Stat(_), .. }));
+        assert!(matches!(
+            events[1],
+            ClientEvent::Response {
+                response: Response::Stat(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -570,7 +597,11 @@ mod tests {
         assert_eq!(sent(&mut c), b"USER u\r\nPASS p w\r\nRETR 1\r\nQUIT\r\n");
         c.receive(b"+OK\r\n+OK logged in\r\n+OK\r\nbody\r\n.\r\n+OK bye\r\n");
         let events = drain(&mut c);
-        assert!(events.iter().any(|e| matches!(e, ClientEvent::BodyChunk { data, .. } if &data[..] == b"body\r\n")));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, ClientEvent::BodyChunk { data, .. } if &data[..] == b"body\r\n"))
+        );
         assert_eq!(c.state(), ClientState::Closed);
     }
 
@@ -601,7 +632,15 @@ mod tests {
         sent(&mut c);
         c.receive(b"+OK 1 100\r\n");
         let events = drain(&mut c);
-        assert!(events.iter().any(|e| matches!(e, ClientEvent::Error { id: Some(i), .. } if *i == list)));
-        assert!(events.iter().any(|e| matches!(e, ClientEvent::Response { id, response: Response::Stat(_) } if *id == stat)));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, ClientEvent::Error { id: Some(i), .. } if *i == list))
+        );
+        assert!(
+            events.iter().any(
+                |e| matches!(e, ClientEvent::Response { id, response: Response::Stat(_) } if *id == stat)
+            )
+        );
     }
 }

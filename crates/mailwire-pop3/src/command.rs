@@ -8,10 +8,8 @@
 
 use bytes::BufMut;
 
-use crate::decode::{find_line, parse_u64, put_u64, DecodeError, Decoded, DecoderConfig, ErrorKind};
-use crate::types::{
-    LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, TypeError,
-};
+use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind, find_line, parse_u64, put_u64};
+use crate::types::{LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, TypeError};
 
 /// The MD5 digest of an APOP command: 16 bytes, sent as 32 lower-case hex
 /// digits (RFC 1939 section 7).
@@ -331,12 +329,21 @@ fn message_number(p: (&[u8], usize), line: &[u8]) -> Result<MessageNumber, Decod
         .and_then(|n| u32::try_from(n).ok())
         .and_then(MessageNumber::new)
         .ok_or_else(|| {
-            DecodeError::new(ErrorKind::NumberOutOfRange, at, "message number from 1 to 4294967295")
-                .with_found(line)
+            DecodeError::new(
+                ErrorKind::NumberOutOfRange,
+                at,
+                "message number from 1 to 4294967295",
+            )
+            .with_found(line)
         })
 }
 
-fn typed<T>(r: Result<T, TypeError>, line: &[u8], at: usize, expected: &'static str) -> Result<T, DecodeError> {
+fn typed<T>(
+    r: Result<T, TypeError>,
+    line: &[u8],
+    at: usize,
+    expected: &'static str,
+) -> Result<T, DecodeError> {
     r.map_err(|e| DecodeError::syntax(line, at + e.position.unwrap_or(0), expected))
 }
 
@@ -344,7 +351,10 @@ fn typed<T>(r: Result<T, TypeError>, line: &[u8], at: usize, expected: &'static 
 ///
 /// Keywords are case-insensitive. The line may be at most
 /// `config.limits.command_line` bytes, CRLF included.
-pub fn decode_command<'a>(input: &'a [u8], config: &DecoderConfig) -> Result<Decoded<Command<'a>>, DecodeError> {
+pub fn decode_command<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> Result<Decoded<Command<'a>>, DecodeError> {
     let Some(line) = find_line(input, config.limits.command_line, config.leniency.bare_lf)? else {
         return Ok(Decoded::Incomplete);
     };
@@ -375,7 +385,9 @@ fn parse_command<'a>(line: &'a [u8], config: &DecoderConfig) -> Result<Command<'
     let cmd = match &key {
         b"USER" => {
             let (name, at) = p.required("user name")?;
-            Command::User(typed(Param::validate(name), line, at, "user name").map(|()| Param::unchecked(name))?)
+            Command::User(
+                typed(Param::validate(name), line, at, "user name").map(|()| Param::unchecked(name))?,
+            )
         }
         b"PASS" => {
             // RFC 1939: the argument is the rest of the line, spaces and all.
@@ -481,15 +493,23 @@ impl SaslResponse<'_> {
 
 /// Decodes a client line sent during an AUTH exchange, bounded by
 /// `config.limits.sasl_line`.
-pub fn decode_sasl_response<'a>(input: &'a [u8], config: &DecoderConfig) -> Result<Decoded<SaslResponse<'a>>, DecodeError> {
+pub fn decode_sasl_response<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> Result<Decoded<SaslResponse<'a>>, DecodeError> {
     let Some(line) = find_line(input, config.limits.sasl_line, config.leniency.bare_lf)? else {
         return Ok(Decoded::Incomplete);
     };
     let value = if line.content == b"*" {
         SaslResponse::Cancel
     } else {
-        typed(SaslData::validate(line.content), line.content, 0, "base64 data or '*'")
-            .map_err(|e| e.resume(Some(line.consumed)))?;
+        typed(
+            SaslData::validate(line.content),
+            line.content,
+            0,
+            "base64 data or '*'",
+        )
+        .map_err(|e| e.resume(Some(line.consumed)))?;
         SaslResponse::Data(SaslData::unchecked(as_ascii(line.content)))
     };
     Ok(Decoded::Complete {
@@ -552,7 +572,13 @@ mod tests {
     #[test]
     fn keywords_are_case_insensitive() {
         assert_eq!(ok(b"stat\r\n"), Command::Stat);
-        assert_eq!(ok(b"Top 1 2\r\n"), Command::Top { message: MessageNumber::FIRST, lines: 2 });
+        assert_eq!(
+            ok(b"Top 1 2\r\n"),
+            Command::Top {
+                message: MessageNumber::FIRST,
+                lines: 2
+            }
+        );
     }
 
     #[test]
@@ -566,7 +592,10 @@ mod tests {
     #[test]
     fn message_zero_and_overflow_are_errors() {
         let e = decode(b"RETR 0\r\n").unwrap_err();
-        assert_eq!((e.kind, e.offset, e.resume_at), (ErrorKind::NumberOutOfRange, 5, Some(8)));
+        assert_eq!(
+            (e.kind, e.offset, e.resume_at),
+            (ErrorKind::NumberOutOfRange, 5, Some(8))
+        );
         let e = decode(b"LIST 4294967296\r\n").unwrap_err();
         assert_eq!(e.kind, ErrorKind::NumberOutOfRange);
         let e = decode(b"RETR -1\r\n").unwrap_err();
@@ -576,7 +605,10 @@ mod tests {
     #[test]
     fn errors_name_position_and_resume_point() {
         let e = decode(b"RETR\r\nNOOP\r\n").unwrap_err();
-        assert_eq!((e.offset, e.expected, e.resume_at), (4, "message number", Some(6)));
+        assert_eq!(
+            (e.offset, e.expected, e.resume_at),
+            (4, "message number", Some(6))
+        );
         let e = decode(b"XYZZY\r\n").unwrap_err();
         assert_eq!(e.kind, ErrorKind::UnknownCommand);
         let e = decode(b"STAT 1\r\n").unwrap_err();
@@ -593,7 +625,10 @@ mod tests {
         assert_eq!(long.len(), 255);
         assert!(matches!(decode(&long).unwrap(), Decoded::Complete { .. }));
         long.insert(5, b'a');
-        assert_eq!(decode(&long).unwrap_err().kind, ErrorKind::LineTooLong { limit: 255 });
+        assert_eq!(
+            decode(&long).unwrap_err().kind,
+            ErrorKind::LineTooLong { limit: 255 }
+        );
     }
 
     #[test]
@@ -601,7 +636,10 @@ mod tests {
         assert!(decode(b"LIST  1 \r\n").is_err());
         assert!(decode(b"LIST 1\n").is_err());
         let lenient = DecoderConfig::default();
-        let (c, _) = decode_command(b"LIST  1 \r\n", &lenient).unwrap().complete().unwrap();
+        let (c, _) = decode_command(b"LIST  1 \r\n", &lenient)
+            .unwrap()
+            .complete()
+            .unwrap();
         assert_eq!(c, Command::List(MessageNumber::new(1)));
         let (c, n) = decode_command(b"LIST 1\n", &lenient).unwrap().complete().unwrap();
         assert_eq!((c, n), (Command::List(MessageNumber::new(1)), 7));

@@ -133,9 +133,7 @@ impl fmt::Display for DecodeError {
                 self.offset
             )?,
             ErrorKind::UnknownCommand => write!(f, "unknown command at offset {}", self.offset)?,
-            ErrorKind::NumberOutOfRange => {
-                write!(f, "number out of range at offset {}", self.offset)?
-            }
+            ErrorKind::NumberOutOfRange => write!(f, "number out of range at offset {}", self.offset)?,
             ErrorKind::Syntax => write!(f, "syntax error at offset {}", self.offset)?,
         }
         write!(f, ": expected {}", self.expected)?;

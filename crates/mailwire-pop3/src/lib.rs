@@ -41,16 +41,18 @@ mod response;
 mod server;
 mod types;
 
-pub use auth::{apop_digest, apop_verify, login_delay_remaining, PlainCredentials, SaslMechanism, SaslStep};
+pub use auth::{PlainCredentials, SaslMechanism, SaslStep, apop_digest, apop_verify, login_delay_remaining};
 pub use body::{Body, BodyChunk, BodyDecoder, DotStuffer};
-pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession, ClientState, CommandId};
 pub use capability::{Capability, Expire};
-pub use command::{decode_command, decode_sasl_response, Command, Digest, LanguageRange, SaslResponse};
-pub use decode::{skip_line, DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits};
-pub use maildrop::{crlf_size, Maildrop, MaildropError, MemoryMaildrop, MessageInfo};
+pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession, ClientState, CommandId};
+pub use command::{Command, Digest, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
+pub use decode::{DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, skip_line};
+pub use maildrop::{Maildrop, MaildropError, MemoryMaildrop, MessageInfo, crlf_size};
 pub use response::{
-    decode_response, parse_status_line, Expect, Language, Response, ResponseCode, ScanListing, Stat, Status,
-    StatusLine, UniqueIdListing,
+    Expect, Language, Response, ResponseCode, ScanListing, Stat, Status, StatusLine, UniqueIdListing,
+    decode_response, parse_status_line,
 };
 pub use server::{LoginRejection, LoginRequest, ServerConfig, ServerEvent, ServerSession, Tls};
-pub use types::{LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp, TypeError, UniqueId};
+pub use types::{
+    LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp, TypeError, UniqueId,
+};

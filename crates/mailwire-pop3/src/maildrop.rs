@@ -97,7 +97,11 @@ impl MemoryMaildrop {
 
     /// The messages now stored, in order.
     pub fn messages(&self) -> Vec<Arc<[u8]>> {
-        self.lock_shared().messages.iter().map(|(_, _, m)| m.clone()).collect()
+        self.lock_shared()
+            .messages
+            .iter()
+            .map(|(_, _, m)| m.clone())
+            .collect()
     }
 
     /// Whether some session holds the lock.
@@ -128,7 +132,11 @@ impl Maildrop for MemoryMaildrop {
                 unique_id: id.clone(),
             })
             .collect();
-        let snapshot = shared.messages.iter().map(|(serial, _, m)| (*serial, m.clone())).collect();
+        let snapshot = shared
+            .messages
+            .iter()
+            .map(|(serial, _, m)| (*serial, m.clone()))
+            .collect();
         drop(shared);
         self.snapshot = snapshot;
         self.holds_lock = true;
@@ -146,8 +154,11 @@ impl Maildrop for MemoryMaildrop {
         if self.fail_commit {
             return Err(MaildropError::Temporary("commit failed".into()));
         }
-        let gone: HashSet<u64> =
-            deleted.iter().filter_map(|n| self.snapshot.get(n.index())).map(|(serial, _)| *serial).collect();
+        let gone: HashSet<u64> = deleted
+            .iter()
+            .filter_map(|n| self.snapshot.get(n.index()))
+            .map(|(serial, _)| *serial)
+            .collect();
         let mut shared = self.lock_shared();
         shared.messages.retain(|(serial, _, _)| !gone.contains(serial));
         shared.locked = false;
@@ -186,7 +197,16 @@ mod tests {
 
     #[test]
     fn sizes_match_what_retr_sends() {
-        for m in [&b""[..], b"a", b"a\n", b"a\r\n", b"a\nb", b"a\r", b"\n\n", b"x\r\ny"] {
+        for m in [
+            &b""[..],
+            b"a",
+            b"a\n",
+            b"a\r\n",
+            b"a\nb",
+            b"a\r",
+            b"\n\n",
+            b"x\r\ny",
+        ] {
             let mut out = Vec::new();
             let mut s = crate::DotStuffer::new();
             s.push(m, &mut out);

@@ -16,15 +16,15 @@
 use std::borrow::Cow;
 
 use bytes::BufMut;
+use nom::Parser;
 use nom::bytes::complete::{tag, take_while1};
 use nom::multi::separated_list1;
 use nom::sequence::delimited;
-use nom::Parser;
 
 use crate::body::Body;
-use crate::capability::{parse_capability, Capability};
-use crate::command::{as_ascii, Command};
-use crate::decode::{find_line, parse_u64, put_u64, DecodeError, Decoded, DecoderConfig, ErrorKind, Line};
+use crate::capability::{Capability, parse_capability};
+use crate::command::{Command, as_ascii};
+use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind, Line, find_line, parse_u64, put_u64};
 use crate::types::{LanguageTag, MessageNumber, SaslData, Text, Timestamp, UniqueId};
 
 /// `+OK` or `-ERR`.
@@ -119,7 +119,9 @@ impl ResponseCode<'_> {
     }
 }
 
-/// `rchar = %x21-2E / %x30-5C / %x5E-7F`: printable ASCII except "/" and "]".
+/// `rchar = %x21-2E / %x30-5C / %x5E-7F`, "printable ASCII, excluding "/"
+/// and "]"" in the words of RFC 2449; DEL (0x7F) is left out as the words
+/// say, since it is not printable.
 fn is_rchar(b: u8) -> bool {
     (0x21..=0x7E).contains(&b) && b != b'/' && b != b']'
 }
@@ -314,7 +316,11 @@ impl Expect {
     pub fn is_multi_line(self) -> bool {
         matches!(
             self,
-            Expect::ScanListings | Expect::UniqueIdListings | Expect::Capabilities | Expect::Languages | Expect::Message
+            Expect::ScanListings
+                | Expect::UniqueIdListings
+                | Expect::Capabilities
+                | Expect::Languages
+                | Expect::Message
         )
     }
 }
@@ -534,8 +540,12 @@ pub fn parse_status_line<'a>(line: &'a [u8], config: &DecoderConfig) -> Result<S
     let mut rest = &line[at..];
     let mut code = None;
     if rest.first() == Some(&b'[') {
-        let parsed: nom::IResult<&[u8], Vec<&[u8]>> =
-            delimited(tag(&b"["[..]), separated_list1(tag(&b"/"[..]), take_while1(is_rchar)), tag(&b"]"[..])).parse(rest);
+        let parsed: nom::IResult<&[u8], Vec<&[u8]>> = delimited(
+            tag(&b"["[..]),
+            separated_list1(tag(&b"/"[..]), take_while1(is_rchar)),
+            tag(&b"]"[..]),
+        )
+        .parse(rest);
         match parsed {
             Ok((after, _)) if after.is_empty() || after[0] == b' ' || lenient.extra_spaces => {
                 let inner = &rest[1..rest.len() - after.len() - 1];
@@ -556,8 +566,14 @@ pub fn parse_status_line<'a>(line: &'a [u8], config: &DecoderConfig) -> Result<S
 }
 
 /// Parses `a SP b [SP text]` where `a` is a message number or count.
-fn number_pair<'a>(text: &'a [u8], base: usize, line: &[u8], second: &'static str) -> Result<(u64, &'a [u8]), DecodeError> {
-    let sp = memchr::memchr(b' ', text).ok_or_else(|| DecodeError::syntax(line, base + text.len(), "space"))?;
+fn number_pair<'a>(
+    text: &'a [u8],
+    base: usize,
+    line: &[u8],
+    second: &'static str,
+) -> Result<(u64, &'a [u8]), DecodeError> {
+    let sp =
+        memchr::memchr(b' ', text).ok_or_else(|| DecodeError::syntax(line, base + text.len(), "space"))?;
     let first = parse_u64(&text[..sp])
         .ok_or_else(|| DecodeError::new(ErrorKind::NumberOutOfRange, base, "number").with_found(line))?;
     let rest = &text[sp + 1..];
@@ -569,10 +585,9 @@ fn number_pair<'a>(text: &'a [u8], base: usize, line: &[u8], second: &'static st
 }
 
 fn message_number(n: u64, at: usize, line: &[u8]) -> Result<MessageNumber, DecodeError> {
-    u32::try_from(n)
-        .ok()
-        .and_then(MessageNumber::new)
-        .ok_or_else(|| DecodeError::new(ErrorKind::NumberOutOfRange, at, "message number from 1").with_found(line))
+    u32::try_from(n).ok().and_then(MessageNumber::new).ok_or_else(|| {
+        DecodeError::new(ErrorKind::NumberOutOfRange, at, "message number from 1").with_found(line)
+    })
 }
 
 fn scan_listing(text: &[u8], base: usize, line: &[u8]) -> Result<ScanListing, DecodeError> {
@@ -587,7 +602,8 @@ fn scan_listing(text: &[u8], base: usize, line: &[u8]) -> Result<ScanListing, De
 fn uidl_listing<'a>(text: &'a [u8], base: usize, line: &[u8]) -> Result<UniqueIdListing<'a>, DecodeError> {
     let (n, id) = number_pair(text, base, line, "unique id")?;
     let id_at = base + memchr::memchr(b' ', text).unwrap_or(0) + 1;
-    UniqueId::validate(id).map_err(|e| DecodeError::syntax(line, id_at + e.position.unwrap_or(0), "unique id"))?;
+    UniqueId::validate(id)
+        .map_err(|e| DecodeError::syntax(line, id_at + e.position.unwrap_or(0), "unique id"))?;
     Ok(UniqueIdListing {
         message: message_number(n, base, line)?,
         unique_id: UniqueId::unchecked(as_ascii(id)),
@@ -597,9 +613,11 @@ fn uidl_listing<'a>(text: &'a [u8], base: usize, line: &[u8]) -> Result<UniqueId
 fn language(line: &[u8]) -> Result<Language<'_>, DecodeError> {
     let sp = memchr::memchr(b' ', line).unwrap_or(line.len());
     let tag = &line[..sp];
-    LanguageTag::validate(tag).map_err(|e| DecodeError::syntax(line, e.position.unwrap_or(0), "language tag"))?;
+    LanguageTag::validate(tag)
+        .map_err(|e| DecodeError::syntax(line, e.position.unwrap_or(0), "language tag"))?;
     let description = line.get(sp + 1..).unwrap_or_default();
-    Text::validate(description).map_err(|e| DecodeError::syntax(line, sp + 1 + e.position.unwrap_or(0), "text"))?;
+    Text::validate(description)
+        .map_err(|e| DecodeError::syntax(line, sp + 1 + e.position.unwrap_or(0), "text"))?;
     Ok(Language {
         tag: LanguageTag::unchecked(as_ascii(tag)),
         description: Text::unchecked(description),
@@ -612,21 +630,27 @@ fn language(line: &[u8]) -> Result<Language<'_>, DecodeError> {
 /// `config.limits.multi_line`, and bodies by `config.limits.body`; to
 /// stream a large body, decode the status line with [`Expect::Status`] and
 /// the rest with [`crate::BodyDecoder`].
-pub fn decode_response<'a>(input: &'a [u8], expect: Expect, config: &DecoderConfig) -> Result<Decoded<Response<'a>>, DecodeError> {
+pub fn decode_response<'a>(
+    input: &'a [u8],
+    expect: Expect,
+    config: &DecoderConfig,
+) -> Result<Decoded<Response<'a>>, DecodeError> {
     let limits = &config.limits;
     let Some(first) = find_line(input, limits.response_line, config.leniency.bare_lf)? else {
         return Ok(Decoded::Incomplete);
     };
     let resume = Some(first.consumed);
     let line = first.content;
-    if expect == Expect::Sasl && line.first() == Some(&b'+') && !line.starts_with(b"+OK") {
+    if expect == Expect::Sasl && (line == b"+" || line.starts_with(b"+ ")) {
         // `+ base64`; a bare `+` is accepted as an empty challenge.
         let data = match line.get(1) {
             None if config.leniency.extra_spaces => &[][..],
             Some(b' ') => &line[2..],
             _ => return Err(DecodeError::syntax(line, 1, "space").resume(resume)),
         };
-        SaslData::validate(data).map_err(|e| DecodeError::syntax(line, 2 + e.position.unwrap_or(0), "base64 challenge").resume(resume))?;
+        SaslData::validate(data).map_err(|e| {
+            DecodeError::syntax(line, 2 + e.position.unwrap_or(0), "base64 challenge").resume(resume)
+        })?;
         return Ok(Decoded::Complete {
             value: Response::Continuation(SaslData::unchecked(as_ascii(data))),
             consumed: first.consumed,
@@ -640,14 +664,22 @@ pub fn decode_response<'a>(input: &'a [u8], expect: Expect, config: &DecoderConf
         });
     }
     let text_at = line.len() - status.text.as_bytes().len();
-    let single = |value| Ok(Decoded::Complete { value, consumed: first.consumed });
+    let single = |value| {
+        Ok(Decoded::Complete {
+            value,
+            consumed: first.consumed,
+        })
+    };
     match expect {
         Expect::Greeting | Expect::Status | Expect::Sasl => single(Response::Status(status)),
         Expect::Stat => {
-            let (count, size) = number_pair(&line[text_at..], text_at, line, "size").map_err(|e| e.resume(resume))?;
-            let count = u32::try_from(count)
-                .map_err(|_| DecodeError::new(ErrorKind::NumberOutOfRange, text_at, "message count").resume(resume))?;
-            let size = parse_u64(size).ok_or_else(|| DecodeError::syntax(line, text_at, "size in octets").resume(resume))?;
+            let (count, size) =
+                number_pair(&line[text_at..], text_at, line, "size").map_err(|e| e.resume(resume))?;
+            let count = u32::try_from(count).map_err(|_| {
+                DecodeError::new(ErrorKind::NumberOutOfRange, text_at, "message count").resume(resume)
+            })?;
+            let size = parse_u64(size)
+                .ok_or_else(|| DecodeError::syntax(line, text_at, "size in octets").resume(resume))?;
             single(Response::Stat(Stat { count, size }))
         }
         Expect::ScanListing => single(Response::ScanListing(
@@ -672,7 +704,9 @@ pub fn decode_response<'a>(input: &'a [u8], expect: Expect, config: &DecoderConf
                     consumed: first.consumed + used,
                 }),
                 Some(_) => Err(too_long(limits.body, first.consumed)),
-                None if body_input.len().saturating_sub(4) > limits.body => Err(too_long(limits.body, first.consumed)),
+                None if body_input.len().saturating_sub(4) > limits.body => {
+                    Err(too_long(limits.body, first.consumed))
+                }
                 None => Ok(Decoded::Incomplete),
             }
         }
@@ -688,7 +722,11 @@ pub fn decode_response<'a>(input: &'a [u8], expect: Expect, config: &DecoderConf
 }
 
 fn too_long(limit: usize, offset: usize) -> DecodeError {
-    DecodeError::new(ErrorKind::ResponseTooLong { limit }, offset, "end of multi-line response")
+    DecodeError::new(
+        ErrorKind::ResponseTooLong { limit },
+        offset,
+        "end of multi-line response",
+    )
 }
 
 /// Decodes the lines after `first` up to the terminating ".", each with
@@ -706,19 +744,28 @@ fn multi_line<'a, T>(
         if at > limits.multi_line {
             return Err(too_long(limits.multi_line, at));
         }
-        let Some(line) = find_line(&input[at..], limits.response_line, config.leniency.bare_lf).map_err(|e| e.shifted(at))? else {
+        let found = find_line(&input[at..], limits.response_line, config.leniency.bare_lf);
+        let Some(line) = found.map_err(|e| e.shifted(at))? else {
             return Ok(Decoded::Incomplete);
         };
+        // The limit counts every line, the terminating "." included.
+        if at + line.consumed > limits.multi_line {
+            return Err(too_long(limits.multi_line, at));
+        }
         let content = line.content;
         let next = at + line.consumed;
         if content == b"." {
-            return Ok(Decoded::Complete { value: items, consumed: next });
+            return Ok(Decoded::Complete {
+                value: items,
+                consumed: next,
+            });
         }
         let (content, stuffed) = match content.strip_prefix(b".") {
             Some(rest) => (rest, 1),
             None => (content, 0),
         };
-        let value = item(content, config.leniency.extra_spaces).map_err(|e| e.shifted(at + stuffed).resume(Some(next)))?;
+        let value = item(content, config.leniency.extra_spaces)
+            .map_err(|e| e.shifted(at + stuffed).resume(Some(next)))?;
         items.push(value);
         at = next;
     }
@@ -754,7 +801,10 @@ mod tests {
         assert_eq!(s.text.as_bytes(), b"maildrop locked");
         let r = decode(b"-ERR [SYS/TEMP/DISK] full\r\n", Expect::Status);
         let Response::Status(s) = r else { panic!() };
-        assert_eq!(s.code.as_ref().unwrap().levels().collect::<Vec<_>>(), ["SYS", "TEMP", "DISK"]);
+        assert_eq!(
+            s.code.as_ref().unwrap().levels().collect::<Vec<_>>(),
+            ["SYS", "TEMP", "DISK"]
+        );
         decode(b"+OK\r\n", Expect::Status);
         decode(b"-ERR [AUTH]\r\n", Expect::Status);
         decode(b"+OK caf\xc3\xa9 \xff latin\r\n", Expect::Status);
@@ -773,32 +823,56 @@ mod tests {
 
     #[test]
     fn greeting_timestamp() {
-        let Response::Status(s) = decode(b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n", Expect::Greeting)
-        else {
+        let Response::Status(s) = decode(
+            b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
+            Expect::Greeting,
+        ) else {
             panic!()
         };
-        assert_eq!(s.apop_timestamp().unwrap().as_str(), "<1896.697170952@dbc.mtview.ca.us>");
-        let Response::Status(s) = decode(b"+OK <not a stamp> ready\r\n", Expect::Greeting) else { panic!() };
+        assert_eq!(
+            s.apop_timestamp().unwrap().as_str(),
+            "<1896.697170952@dbc.mtview.ca.us>"
+        );
+        let Response::Status(s) = decode(b"+OK <not a stamp> ready\r\n", Expect::Greeting) else {
+            panic!()
+        };
         assert!(s.apop_timestamp().is_none());
     }
 
     #[test]
     fn typed_single_lines() {
-        assert_eq!(decode(b"+OK 2 320\r\n", Expect::Stat), Response::Stat(Stat { count: 2, size: 320 }));
+        assert_eq!(
+            decode(b"+OK 2 320\r\n", Expect::Stat),
+            Response::Stat(Stat { count: 2, size: 320 })
+        );
         assert_eq!(
             decode(b"+OK 2 200\r\n", Expect::ScanListing),
-            Response::ScanListing(ScanListing { message: MessageNumber::new(2).unwrap(), size: 200 })
+            Response::ScanListing(ScanListing {
+                message: MessageNumber::new(2).unwrap(),
+                size: 200
+            })
         );
-        assert!(matches!(decode(b"+OK 2 QhdPYR:00WBw1Ph7x7\r\n", Expect::UniqueIdListing), Response::UniqueIdListing(_)));
+        assert!(matches!(
+            decode(b"+OK 2 QhdPYR:00WBw1Ph7x7\r\n", Expect::UniqueIdListing),
+            Response::UniqueIdListing(_)
+        ));
         assert!(decode_response(b"+OK 0 200\r\n", Expect::ScanListing, &DecoderConfig::STRICT).is_err());
     }
 
     #[test]
     fn multi_line_listings() {
-        let r = decode(b"+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n.\r\n", Expect::ScanListings);
-        let Response::ScanListings { listings, .. } = r else { panic!() };
+        let r = decode(
+            b"+OK 2 messages (320 octets)\r\n1 120\r\n2 200\r\n.\r\n",
+            Expect::ScanListings,
+        );
+        let Response::ScanListings { listings, .. } = r else {
+            panic!()
+        };
         assert_eq!(listings.len(), 2);
-        decode(b"+OK\r\n1 whqtswO00WBw418f9t5JxYwZ\r\n2 QhdPYR:00WBw1Ph7x7\r\n.\r\n", Expect::UniqueIdListings);
+        decode(
+            b"+OK\r\n1 whqtswO00WBw418f9t5JxYwZ\r\n2 QhdPYR:00WBw1Ph7x7\r\n.\r\n",
+            Expect::UniqueIdListings,
+        );
         decode(b"+OK Capability list follows\r\nTOP\r\nUSER\r\nSASL CRAM-MD5 KERBEROS_V4\r\nRESP-CODES\r\nLOGIN-DELAY 900\r\nPIPELINING\r\nEXPIRE 60\r\nUIDL\r\nIMPLEMENTATION Shlemazle-Plotz-v302\r\n.\r\n", Expect::Capabilities);
         decode(b"+OK Language listing follows:\r\nen English\r\nen-boont English Boontling dialect\r\nde Deutsch\r\n.\r\n", Expect::Languages);
         // An error ends a multi-line command after one line.
@@ -814,25 +888,41 @@ mod tests {
 
     #[test]
     fn message_bodies() {
-        let r = decode(b"+OK 120 octets\r\nSubject: x\r\n\r\n..dot\r\n.\r\n", Expect::Message);
-        let Response::Message { body, .. } = r else { panic!() };
+        let r = decode(
+            b"+OK 120 octets\r\nSubject: x\r\n\r\n..dot\r\n.\r\n",
+            Expect::Message,
+        );
+        let Response::Message { body, .. } = r else {
+            panic!()
+        };
         assert_eq!(&*body.unstuffed(), b"Subject: x\r\n\r\n.dot\r\n");
         let r = decode(b"+OK\r\n.\r\n", Expect::Message);
-        let Response::Message { body, .. } = r else { panic!() };
+        let Response::Message { body, .. } = r else {
+            panic!()
+        };
         assert!(body.wire().is_empty());
     }
 
     #[test]
     fn sasl_continuations() {
-        assert_eq!(decode(b"+ \r\n", Expect::Sasl), Response::Continuation(SaslData::new("").unwrap()));
-        decode(b"+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n", Expect::Sasl);
+        assert_eq!(
+            decode(b"+ \r\n", Expect::Sasl),
+            Response::Continuation(SaslData::new("").unwrap())
+        );
+        decode(
+            b"+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n",
+            Expect::Sasl,
+        );
         decode(b"+OK Maildrop locked and ready\r\n", Expect::Sasl);
     }
 
     #[test]
     fn response_limits() {
         let cfg = DecoderConfig {
-            limits: crate::Limits { multi_line: 64, ..crate::Limits::RFC },
+            limits: crate::Limits {
+                multi_line: 64,
+                ..crate::Limits::RFC
+            },
             ..DecoderConfig::STRICT
         };
         let mut input = b"+OK\r\n".to_vec();

@@ -39,11 +39,11 @@ use std::io::Read;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::auth::{apop_verify, PlainCredentials, SaslMechanism, SaslStep};
+use crate::auth::{PlainCredentials, SaslMechanism, SaslStep, apop_verify};
 use crate::body::DotStuffer;
 use crate::capability::{Capability, Expire};
-use crate::command::{decode_command, decode_sasl_response, Command, Digest, LanguageRange, SaslResponse};
-use crate::decode::{put_u64, DecodeError, Decoded, DecoderConfig};
+use crate::command::{Command, Digest, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
+use crate::decode::{DecodeError, Decoded, DecoderConfig, put_u64};
 use crate::maildrop::{Maildrop, MaildropError, MessageInfo};
 use crate::response::{Language, Response, ResponseCode, Stat, Status, StatusLine};
 use crate::types::{LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp};
@@ -160,7 +160,9 @@ impl LoginRequest {
     /// false for other requests.
     pub fn verify_apop(&self, secret: &[u8]) -> bool {
         match self {
-            LoginRequest::Apop { digest, timestamp, .. } => apop_verify(timestamp, secret, digest),
+            LoginRequest::Apop {
+                digest, timestamp, ..
+            } => apop_verify(timestamp, secret, digest),
             _ => false,
         }
     }
@@ -318,7 +320,8 @@ impl<M: Maildrop> ServerSession<M> {
     /// enough input is buffered (back-pressure for pipelined clients) or
     /// after the session closed.
     pub fn wants_input(&self) -> bool {
-        !matches!(self.state, State::Closed | State::AwaitingTls) && self.input.len() < self.config.max_buffered_input
+        !matches!(self.state, State::Closed | State::AwaitingTls)
+            && self.input.len() < self.config.max_buffered_input
     }
 
     /// The next event for the application.
@@ -442,12 +445,22 @@ impl<M: Maildrop> ServerSession<M> {
                 caps.push(Capability::Sasl(mechs));
             }
         }
-        caps.extend([Capability::RespCodes, Capability::AuthRespCode, Capability::Pipelining]);
+        caps.extend([
+            Capability::RespCodes,
+            Capability::AuthRespCode,
+            Capability::Pipelining,
+        ]);
         if let Some(seconds) = self.config.login_delay {
-            caps.push(Capability::LoginDelay { seconds, per_user: false });
+            caps.push(Capability::LoginDelay {
+                seconds,
+                per_user: false,
+            });
         }
         if let Some(policy) = self.config.expire {
-            caps.push(Capability::Expire { policy, per_user: false });
+            caps.push(Capability::Expire {
+                policy,
+                per_user: false,
+            });
         }
         if authorization && self.tls == Tls::Available {
             caps.push(Capability::Stls);
@@ -600,11 +613,14 @@ impl<M: Maildrop> ServerSession<M> {
                 self.reply(Status::Ok, None, b"Send PASS");
             }
             Command::Pass(password) => {
-                let State::Authorization { user } = &mut self.state else { return };
+                let State::Authorization { user } = &mut self.state else {
+                    return;
+                };
                 match user.take() {
                     Some(user) => {
                         self.state = State::AwaitingLogin;
-                        self.events.push_back(ServerEvent::Login(LoginRequest::User { user, password }));
+                        self.events
+                            .push_back(ServerEvent::Login(LoginRequest::User { user, password }));
                     }
                     None => self.err("Send USER first"),
                 }
@@ -620,7 +636,10 @@ impl<M: Maildrop> ServerSession<M> {
                 }
                 None => self.err("APOP not available"),
             },
-            Command::Auth { mechanism, initial_response } => self.auth(mechanism, initial_response),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, initial_response),
             Command::Stls => {
                 if self.tls != Tls::Available {
                     return self.err("STLS not available");
@@ -648,7 +667,10 @@ impl<M: Maildrop> ServerSession<M> {
                 self.reply(Status::Ok, None, b"POP3 server signing off");
                 self.close(false);
             }
-            other => self.err(&format!("{} not valid in the AUTHORIZATION state", other.keyword())),
+            other => self.err(&format!(
+                "{} not valid in the AUTHORIZATION state",
+                other.keyword()
+            )),
         }
     }
 
@@ -679,7 +701,12 @@ impl<M: Maildrop> ServerSession<M> {
                 }
             };
         }
-        let Some(factory) = self.mechanisms.iter().find(|(m, _)| m.is(mechanism.as_str())).map(|(_, f)| f) else {
+        let Some(factory) = self
+            .mechanisms
+            .iter()
+            .find(|(m, _)| m.is(mechanism.as_str()))
+            .map(|(_, f)| f)
+        else {
             return self.err("Unsupported SASL mechanism");
         };
         let mut exchange = factory();
@@ -691,7 +718,8 @@ impl<M: Maildrop> ServerSession<M> {
         match PlainCredentials::parse(message) {
             Ok(credentials) if self.utf8_name_ok(&credentials.authcid) => {
                 self.state = State::AwaitingLogin;
-                self.events.push_back(ServerEvent::Login(LoginRequest::Plain(credentials)));
+                self.events
+                    .push_back(ServerEvent::Login(LoginRequest::Plain(credentials)));
             }
             _ => {
                 self.state = State::Authorization { user: None };
@@ -722,7 +750,8 @@ impl<M: Maildrop> ServerSession<M> {
     }
 
     fn sasl_line(&mut self, line: SaslResponse<'static>) {
-        let State::Sasl(exchange) = std::mem::replace(&mut self.state, State::Authorization { user: None }) else {
+        let State::Sasl(exchange) = std::mem::replace(&mut self.state, State::Authorization { user: None })
+        else {
             return;
         };
         let data = match line {
@@ -784,10 +813,16 @@ impl<M: Maildrop> ServerSession<M> {
     }
 
     fn transaction(&mut self, command: Command<'static>) {
-        let State::Transaction(t) = &mut self.state else { return };
+        let State::Transaction(t) = &mut self.state else {
+            return;
+        };
         let out = &mut self.output;
         match command {
-            Command::Stat => Response::Stat(Stat { count: t.live_count, size: t.live_size }).encode(out),
+            Command::Stat => Response::Stat(Stat {
+                count: t.live_count,
+                size: t.live_size,
+            })
+            .encode(out),
             Command::List(None) => {
                 out.put_slice(b"+OK ");
                 out.put_slice(maildrop_text(t.live_count, t.live_size).as_bytes());
@@ -816,7 +851,11 @@ impl<M: Maildrop> ServerSession<M> {
             }
             Command::List(Some(n)) => {
                 if let Some(m) = live(t, n, out) {
-                    Response::ScanListing(crate::ScanListing { message: n, size: m.size }).encode(out);
+                    Response::ScanListing(crate::ScanListing {
+                        message: n,
+                        size: m.size,
+                    })
+                    .encode(out);
                 }
             }
             Command::Uidl(Some(n)) => {
@@ -857,7 +896,9 @@ impl<M: Maildrop> ServerSession<M> {
     /// The UPDATE state (RFC 1939 section 6): commit the deletions as one
     /// step, then close.
     fn quit(&mut self) {
-        let State::Transaction(mut t) = std::mem::replace(&mut self.state, State::Closed) else { return };
+        let State::Transaction(mut t) = std::mem::replace(&mut self.state, State::Closed) else {
+            return;
+        };
         let deleted: Vec<MessageNumber> = t
             .deleted
             .iter()
@@ -875,7 +916,11 @@ impl<M: Maildrop> ServerSession<M> {
             }
             Err(_) => {
                 t.maildrop.release();
-                self.reply(Status::Err, Some(ResponseCode::SysTemp), b"Some deleted messages not removed");
+                self.reply(
+                    Status::Err,
+                    Some(ResponseCode::SysTemp),
+                    b"Some deleted messages not removed",
+                );
                 false
             }
         };
@@ -883,8 +928,12 @@ impl<M: Maildrop> ServerSession<M> {
     }
 
     fn send_message(&mut self, n: MessageNumber, top: Option<u32>) {
-        let State::Transaction(t) = &mut self.state else { return };
-        let Some(info) = live(t, n, &mut self.output) else { return };
+        let State::Transaction(t) = &mut self.state else {
+            return;
+        };
+        let Some(info) = live(t, n, &mut self.output) else {
+            return;
+        };
         let size = info.size;
         match t.maildrop.open(n) {
             Ok(reader) => {
@@ -908,7 +957,9 @@ impl<M: Maildrop> ServerSession<M> {
 
     /// Reads the next piece of the message being sent into the output.
     fn fill_body(&mut self) {
-        let State::Transaction(t) = &mut self.state else { return };
+        let State::Transaction(t) = &mut self.state else {
+            return;
+        };
         let Some(sending) = &mut t.sending else { return };
         self.scratch.resize(self.config.transmit_chunk.max(512), 0);
         let read = loop {
@@ -964,7 +1015,11 @@ fn maildrop_text(count: u32, size: u64) -> String {
 
 /// The message `n` if it exists and is not deleted; otherwise writes the
 /// `-ERR` and returns `None`.
-fn live<'t, M: Maildrop>(t: &'t Transaction<M>, n: MessageNumber, out: &mut BytesMut) -> Option<&'t MessageInfo> {
+fn live<'t, M: Maildrop>(
+    t: &'t Transaction<M>,
+    n: MessageNumber,
+    out: &mut BytesMut,
+) -> Option<&'t MessageInfo> {
     match t.messages.get(n.index()) {
         None => {
             out.put_slice(b"-ERR no such message, only ");

@@ -470,7 +470,12 @@ impl<'a> Timestamp<'a> {
     /// `<process-id.clock@hostname>`, here with a caller-supplied counter
     /// too, so two greetings in one clock tick differ. The caller passes
     /// the time because this crate reads no clock.
-    pub fn generate(process_id: u32, counter: u64, unix_time: u64, hostname: &str) -> Result<Timestamp<'static>, TypeError> {
+    pub fn generate(
+        process_id: u32,
+        counter: u64,
+        unix_time: u64,
+        hostname: &str,
+    ) -> Result<Timestamp<'static>, TypeError> {
         Timestamp::new(format!("<{process_id}.{counter}.{unix_time}@{hostname}>"))
     }
 
