@@ -53,7 +53,9 @@ fn main() -> ExitCode {
     ExitCode::from(run(&args, &mut out, &mut io::stderr()))
 }
 
-/// The protocols the trace understands.
+/// The protocols the trace understands. Adding one takes a variant here, a
+/// module with a `trace(client, server, report)` function like [`pop3`]
+/// that reports through [`Report`], and an arm in [`run`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Protocol {
     Pop3,

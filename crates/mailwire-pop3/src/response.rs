@@ -565,47 +565,89 @@ pub fn parse_status_line<'a>(line: &'a [u8], config: &DecoderConfig) -> Result<S
     })
 }
 
-/// Parses `a SP b [SP text]` where `a` is a message number or count.
-fn number_pair<'a>(
+/// A word of a line and its offset in the line.
+type Word<'a> = (&'a [u8], usize);
+
+/// The first two words of `text` (which starts at `base` in `line`):
+/// `a SP b [SP anything]`, with runs of spaces when `lenient`. RFC 1939
+/// puts no requirement on what follows the second word.
+fn two_words<'a>(
     text: &'a [u8],
     base: usize,
     line: &[u8],
-    second: &'static str,
-) -> Result<(u64, &'a [u8]), DecodeError> {
-    let sp =
-        memchr::memchr(b' ', text).ok_or_else(|| DecodeError::syntax(line, base + text.len(), "space"))?;
-    let first = parse_u64(&text[..sp])
-        .ok_or_else(|| DecodeError::new(ErrorKind::NumberOutOfRange, base, "number").with_found(line))?;
-    let rest = &text[sp + 1..];
-    let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
-    if end == 0 {
-        return Err(DecodeError::syntax(line, base + sp + 1, second));
+    lenient: bool,
+    expected: [&'static str; 2],
+) -> Result<[Word<'a>; 2], DecodeError> {
+    let skip = |from: usize| {
+        if lenient {
+            from + text[from..].iter().take_while(|&&b| b == b' ').count()
+        } else {
+            from
+        }
+    };
+    let a = skip(0);
+    let a_end = memchr::memchr(b' ', &text[a..]).map_or(text.len(), |i| a + i);
+    if a_end == a {
+        return Err(DecodeError::syntax(line, base + a, expected[0]));
     }
-    Ok((first, &rest[..end]))
+    if a_end == text.len() {
+        return Err(DecodeError::syntax(line, base + a_end, "space"));
+    }
+    let b = skip(a_end + 1);
+    let b_end = memchr::memchr(b' ', &text[b..]).map_or(text.len(), |i| b + i);
+    if b_end == b {
+        return Err(DecodeError::syntax(line, base + b, expected[1]));
+    }
+    Ok([(&text[a..a_end], base + a), (&text[b..b_end], base + b)])
 }
 
-fn message_number(n: u64, at: usize, line: &[u8]) -> Result<MessageNumber, DecodeError> {
+/// A decimal number: `Syntax` at the first non-digit, `NumberOutOfRange`
+/// if it does not fit.
+fn number((digits, at): Word<'_>, line: &[u8], expected: &'static str) -> Result<u64, DecodeError> {
+    if let Some(bad) = digits.iter().position(|b| !b.is_ascii_digit()) {
+        return Err(DecodeError::syntax(line, at + bad, expected));
+    }
+    parse_u64(digits)
+        .ok_or_else(|| DecodeError::new(ErrorKind::NumberOutOfRange, at, expected).with_found(line))
+}
+
+fn message_number(word: Word<'_>, line: &[u8]) -> Result<MessageNumber, DecodeError> {
+    let n = number(word, line, "message number")?;
     u32::try_from(n).ok().and_then(MessageNumber::new).ok_or_else(|| {
-        DecodeError::new(ErrorKind::NumberOutOfRange, at, "message number from 1").with_found(line)
+        DecodeError::new(ErrorKind::NumberOutOfRange, word.1, "message number from 1").with_found(line)
     })
 }
 
-fn scan_listing(text: &[u8], base: usize, line: &[u8]) -> Result<ScanListing, DecodeError> {
-    let (n, size) = number_pair(text, base, line, "size")?;
-    let size_at = base + memchr::memchr(b' ', text).unwrap_or(0) + 1;
+fn stat(text: &[u8], base: usize, line: &[u8], lenient: bool) -> Result<Stat, DecodeError> {
+    let [count, size] = two_words(text, base, line, lenient, ["message count", "size in octets"])?;
+    let at = count.1;
+    Ok(Stat {
+        count: u32::try_from(number(count, line, "message count")?).map_err(|_| {
+            DecodeError::new(ErrorKind::NumberOutOfRange, at, "message count").with_found(line)
+        })?,
+        size: number(size, line, "size in octets")?,
+    })
+}
+
+fn scan_listing(text: &[u8], base: usize, line: &[u8], lenient: bool) -> Result<ScanListing, DecodeError> {
+    let [n, size] = two_words(text, base, line, lenient, ["message number", "size in octets"])?;
     Ok(ScanListing {
-        message: message_number(n, base, line)?,
-        size: parse_u64(size).ok_or_else(|| DecodeError::syntax(line, size_at, "size in octets"))?,
+        message: message_number(n, line)?,
+        size: number(size, line, "size in octets")?,
     })
 }
 
-fn uidl_listing<'a>(text: &'a [u8], base: usize, line: &[u8]) -> Result<UniqueIdListing<'a>, DecodeError> {
-    let (n, id) = number_pair(text, base, line, "unique id")?;
-    let id_at = base + memchr::memchr(b' ', text).unwrap_or(0) + 1;
+fn uidl_listing<'a>(
+    text: &'a [u8],
+    base: usize,
+    line: &[u8],
+    lenient: bool,
+) -> Result<UniqueIdListing<'a>, DecodeError> {
+    let [n, (id, id_at)] = two_words(text, base, line, lenient, ["message number", "unique id"])?;
     UniqueId::validate(id)
         .map_err(|e| DecodeError::syntax(line, id_at + e.position.unwrap_or(0), "unique id"))?;
     Ok(UniqueIdListing {
-        message: message_number(n, base, line)?,
+        message: message_number(n, line)?,
         unique_id: UniqueId::unchecked(as_ascii(id)),
     })
 }
@@ -664,6 +706,7 @@ pub fn decode_response<'a>(
         });
     }
     let text_at = line.len() - status.text.as_bytes().len();
+    let lenient = config.leniency.extra_spaces;
     let single = |value| {
         Ok(Decoded::Complete {
             value,
@@ -672,21 +715,14 @@ pub fn decode_response<'a>(
     };
     match expect {
         Expect::Greeting | Expect::Status | Expect::Sasl => single(Response::Status(status)),
-        Expect::Stat => {
-            let (count, size) =
-                number_pair(&line[text_at..], text_at, line, "size").map_err(|e| e.resume(resume))?;
-            let count = u32::try_from(count).map_err(|_| {
-                DecodeError::new(ErrorKind::NumberOutOfRange, text_at, "message count").resume(resume)
-            })?;
-            let size = parse_u64(size)
-                .ok_or_else(|| DecodeError::syntax(line, text_at, "size in octets").resume(resume))?;
-            single(Response::Stat(Stat { count, size }))
-        }
+        Expect::Stat => single(Response::Stat(
+            stat(&line[text_at..], text_at, line, lenient).map_err(|e| e.resume(resume))?,
+        )),
         Expect::ScanListing => single(Response::ScanListing(
-            scan_listing(&line[text_at..], text_at, line).map_err(|e| e.resume(resume))?,
+            scan_listing(&line[text_at..], text_at, line, lenient).map_err(|e| e.resume(resume))?,
         )),
         Expect::UniqueIdListing => single(Response::UniqueIdListing(
-            uidl_listing(&line[text_at..], text_at, line).map_err(|e| e.resume(resume))?,
+            uidl_listing(&line[text_at..], text_at, line, lenient).map_err(|e| e.resume(resume))?,
         )),
         Expect::Message => {
             let body_input = &input[first.consumed..];
@@ -710,10 +746,12 @@ pub fn decode_response<'a>(
                 None => Ok(Decoded::Incomplete),
             }
         }
-        Expect::ScanListings => multi_line(input, first, config, |l, _| scan_listing(l, 0, l))
+        Expect::ScanListings => multi_line(input, first, config, |l, lenient| scan_listing(l, 0, l, lenient))
             .map(|d| d.map(|listings| Response::ScanListings { status, listings })),
-        Expect::UniqueIdListings => multi_line(input, first, config, |l, _| uidl_listing(l, 0, l))
-            .map(|d| d.map(|listings| Response::UniqueIdListings { status, listings })),
+        Expect::UniqueIdListings => {
+            multi_line(input, first, config, |l, lenient| uidl_listing(l, 0, l, lenient))
+                .map(|d| d.map(|listings| Response::UniqueIdListings { status, listings }))
+        }
         Expect::Capabilities => multi_line(input, first, config, parse_capability)
             .map(|d| d.map(|capabilities| Response::Capabilities { status, capabilities })),
         Expect::Languages => multi_line(input, first, config, |l, _| language(l))
@@ -877,6 +915,43 @@ mod tests {
         decode(b"+OK Language listing follows:\r\nen English\r\nen-boont English Boontling dialect\r\nde Deutsch\r\n.\r\n", Expect::Languages);
         // An error ends a multi-line command after one line.
         decode(b"-ERR no such message\r\n", Expect::ScanListings);
+    }
+
+    #[test]
+    fn listing_numbers_errors_and_spacing() {
+        let strict = DecoderConfig::STRICT;
+        let lenient = DecoderConfig::default();
+        let e = decode_response(b"+OK x 320\r\n", Expect::Stat, &strict).unwrap_err();
+        assert_eq!((e.kind, e.offset), (ErrorKind::Syntax, 4));
+        let e = decode_response(b"+OK 2 3x0\r\n", Expect::Stat, &strict).unwrap_err();
+        assert_eq!((e.kind, e.offset, e.found), (ErrorKind::Syntax, 7, Some(b'x')));
+        let e = decode_response(b"+OK 2 99999999999999999999\r\n", Expect::Stat, &strict).unwrap_err();
+        assert_eq!((e.kind, e.offset), (ErrorKind::NumberOutOfRange, 6));
+        assert!(decode_response(b"+OK  2  200\r\n", Expect::ScanListing, &strict).is_err());
+        let (r, _) = decode_response(b"+OK  2  200\r\n", Expect::ScanListing, &lenient)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(
+            r,
+            Response::ScanListing(ScanListing {
+                message: MessageNumber::new(2).unwrap(),
+                size: 200
+            })
+        );
+        let (r, _) = decode_response(b"+OK\r\n1  abc \r\n.\r\n", Expect::UniqueIdListings, &lenient)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert!(
+            matches!(r, Response::UniqueIdListings { listings, .. } if listings[0].unique_id.as_str() == "abc")
+        );
+        // What follows the size is free (RFC 1939 section 7).
+        let (r, _) = decode_response(b"+OK 2 320 octets\r\n", Expect::Stat, &strict)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(r, Response::Stat(Stat { count: 2, size: 320 }));
     }
 
     #[test]

@@ -1,0 +1,469 @@
+//! Tests of the `trace` example: captures written to a temporary directory
+//! and traced through the example's own `run`, plus one run of the real
+//! binary for the exit status.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+// The example's `main` is not called from here.
+#[allow(dead_code)]
+#[path = "../examples/trace.rs"]
+mod trace;
+
+/// Two capture files in a directory of their own, removed on drop.
+struct Capture {
+    dir: PathBuf,
+}
+
+impl Capture {
+    fn new(client: &[u8], server: &[u8]) -> Capture {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mailwire-trace-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("client"), client).unwrap();
+        std::fs::write(dir.join("server"), server).unwrap();
+        Capture { dir }
+    }
+
+    fn args(&self, protocol: &str) -> Vec<OsString> {
+        vec![
+            protocol.into(),
+            self.dir.join("client").into_os_string(),
+            self.dir.join("server").into_os_string(),
+        ]
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Exit status, report and error output of a trace with `args`.
+fn run_args(args: &[OsString]) -> (u8, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let status = trace::run(args, &mut out, &mut err);
+    (
+        status,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+/// Exit status and report of a POP3 trace.
+fn run(client: &[u8], server: &[u8]) -> (u8, String) {
+    let capture = Capture::new(client, server);
+    let (status, out, err) = run_args(&capture.args("pop3"));
+    assert_eq!(err, "", "unexpected error output");
+    (status, out)
+}
+
+fn offset(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack.windows(needle.len()).position(|w| w == needle).unwrap()
+}
+
+fn last_line(report: &str) -> &str {
+    report.lines().last().unwrap()
+}
+
+fn assert_line(report: &str, line: &str) {
+    assert!(report.lines().any(|l| l == line), "no line {line:?} in\n{report}");
+}
+
+/// RFC 1939 section 10, with message bodies that need dot-stuffing.
+const RFC1939_CLIENT: &[u8] = b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n\
+STAT\r\n\
+LIST\r\n\
+RETR 1\r\n\
+DELE 1\r\n\
+RETR 2\r\n\
+DELE 2\r\n\
+QUIT\r\n";
+
+const RFC1939_SERVER: &[u8] = b"+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n\
++OK mrose's maildrop has 2 messages (320 octets)\r\n\
++OK 2 320\r\n\
++OK 2 messages (320 octets)\r\n\
+1 120\r\n\
+2 200\r\n\
+.\r\n\
++OK 120 octets\r\n\
+Subject: one\r\n\
+\r\n\
+..a line that starts with a dot\r\n\
+.\r\n\
++OK message 1 deleted\r\n\
++OK 200 octets\r\n\
+Subject: two\r\n\
+\r\n\
+...\r\n\
+..\r\n\
+.\r\n\
++OK message 2 deleted\r\n\
++OK dewey POP3 server signing off (maildrop empty)\r\n";
+
+#[test]
+fn rfc1939_sample_session_passes() {
+    let (status, report) = run(RFC1939_CLIENT, RFC1939_SERVER);
+    assert_eq!(status, 0, "{report}");
+    let c = |needle: &[u8]| offset(RFC1939_CLIENT, needle);
+    let s = |needle: &[u8]| offset(RFC1939_SERVER, needle);
+    assert_line(
+        &report,
+        "S 0 +OK POP3 server ready <1896.697170952@dbc.mtview.ca.us> ok",
+    );
+    assert_line(&report, "C 0 APOP mrose <redacted> ok");
+    assert_line(&report, &format!("C {} STAT ok", c(b"STAT")));
+    assert_line(&report, &format!("S {} +OK 2 320 ok", s(b"+OK 2 320")));
+    assert_line(&report, &format!("C {} LIST ok", c(b"LIST")));
+    assert_line(
+        &report,
+        &format!(
+            "S {} +OK 2 messages (320 octets) [2 scan listings] ok",
+            s(b"+OK 2 messages")
+        ),
+    );
+    assert_line(&report, &format!("C {} RETR 1 ok", c(b"RETR 1")));
+    assert_line(&report, &format!("S {} +OK 120 octets ok", s(b"+OK 120")));
+    // "Subject: one\r\n\r\n.a line that starts with a dot\r\n"
+    assert_line(
+        &report,
+        &format!("S {} RETR body 48 bytes ok", s(b"Subject: one")),
+    );
+    // "Subject: two\r\n\r\n..\r\n.\r\n"
+    assert_line(
+        &report,
+        &format!("S {} RETR body 23 bytes ok", s(b"Subject: two")),
+    );
+    assert_line(&report, &format!("C {} QUIT ok", c(b"QUIT")));
+    // Greeting, 8 commands, 8 status lines, 2 bodies.
+    assert_eq!(last_line(&report), "19 passed, 0 failed");
+    assert_eq!(report.lines().filter(|l| l.ends_with(" ok")).count(), 19);
+    assert!(!report.contains("c4c9334bac560ecc979e58001b3e22fb"), "{report}");
+}
+
+#[test]
+fn a_corrupted_server_line_fails_alone() {
+    let server = String::from_utf8(RFC1939_SERVER.to_vec())
+        .unwrap()
+        .replace("+OK 2 320", "+OK two 320");
+    let server = server.as_bytes();
+    let (status, report) = run(RFC1939_CLIENT, server);
+    assert_eq!(status, 1, "{report}");
+    let bad = offset(server, b"+OK two");
+    let fails: Vec<&str> = report.lines().filter(|l| l.contains(" FAIL ")).collect();
+    assert_eq!(fails.len(), 1, "{report}");
+    assert!(
+        fails[0].starts_with(&format!("S {bad} FAIL \"+OK two 320\\r\\n\": ")),
+        "{report}"
+    );
+    assert!(fails[0].contains(&format!("at offset {}", bad + 4)), "{report}");
+    // The next answer is framed correctly again.
+    assert_line(
+        &report,
+        &format!(
+            "S {} +OK 2 messages (320 octets) [2 scan listings] ok",
+            offset(server, b"+OK 2 messages")
+        ),
+    );
+    assert_eq!(last_line(&report), "18 passed, 1 failed");
+}
+
+#[test]
+fn a_corrupted_client_line_reports_the_client_offset() {
+    let client = b"STAT\r\nRETR one\r\nNOOP\r\n";
+    let server = b"+OK ready\r\n+OK 1 5\r\n-ERR bad message number\r\n+OK\r\n";
+    let (status, report) = run(client, server);
+    assert_eq!(status, 1, "{report}");
+    let fail = report.lines().find(|l| l.contains(" FAIL ")).unwrap();
+    assert!(fail.starts_with("C 6 FAIL \"RETR one\\r\\n\": "), "{report}");
+    assert!(fail.contains("at offset 11"), "{report}");
+    assert_line(&report, "S 20 -ERR bad message number ok");
+    assert_line(&report, "C 16 NOOP ok");
+    assert_eq!(last_line(&report), "6 passed, 1 failed");
+}
+
+#[test]
+fn multi_line_framing_follows_the_commands() {
+    let client = b"CAPA\r\nLIST 1\r\nLIST\r\nUIDL 2\r\nUIDL\r\nLANG\r\nLANG en\r\nTOP 1 0\r\nQUIT\r\n";
+    let server: &[u8] = b"+OK ready\r\n\
++OK Capability list follows\r\nTOP\r\nUSER\r\nSASL PLAIN\r\nUIDL\r\nLANG\r\n.\r\n\
++OK 1 120\r\n\
++OK\r\n1 120\r\n2 200\r\n.\r\n\
++OK 2 QhdPYR:00WBw1Ph7x7\r\n\
++OK\r\n1 whqtswO00WBw418f9t5JxYwZ\r\n2 QhdPYR:00WBw1Ph7x7\r\n.\r\n\
++OK Language listing follows:\r\nen English\r\nde Deutsch\r\n.\r\n\
++OK Language changed\r\n\
++OK\r\nSubject: x\r\n\r\n.\r\n\
++OK bye\r\n";
+    let (status, report) = run(client, server);
+    assert_eq!(status, 0, "{report}");
+    let s = |needle: &[u8]| offset(server, needle);
+    assert_line(
+        &report,
+        &format!(
+            "S {} +OK Capability list follows [5 capabilities] ok",
+            s(b"+OK Cap")
+        ),
+    );
+    assert_line(&report, &format!("S {} +OK 1 120 ok", s(b"+OK 1 120")));
+    assert_line(
+        &report,
+        &format!("S {} +OK [2 scan listings] ok", s(b"+OK\r\n1 120")),
+    );
+    assert_line(
+        &report,
+        &format!("S {} +OK [2 unique-id listings] ok", s(b"+OK\r\n1 whq")),
+    );
+    assert_line(
+        &report,
+        &format!(
+            "S {} +OK Language listing follows: [2 languages] ok",
+            s(b"+OK Lang")
+        ),
+    );
+    assert_line(&report, &format!("S {} TOP body 14 bytes ok", s(b"Subject: x")));
+    assert_line(&report, &format!("S {} +OK bye ok", s(b"+OK bye")));
+    assert_eq!(last_line(&report), "20 passed, 0 failed");
+}
+
+#[test]
+fn a_bad_listing_line_skips_to_the_terminator() {
+    let client = b"LIST\r\nSTAT\r\n";
+    let server = b"+OK ready\r\n+OK\r\n1 120\r\nbogus\r\n2 200\r\n.\r\n+OK 2 320\r\n";
+    let (status, report) = run(client, server);
+    assert_eq!(status, 1, "{report}");
+    let bogus = offset(server, b"bogus");
+    assert!(
+        report.contains(&format!("S {bogus} FAIL \"bogus\\r\\n\": ")),
+        "{report}"
+    );
+    assert_line(
+        &report,
+        &format!("S {} +OK 2 320 ok", offset(server, b"+OK 2 320")),
+    );
+    assert_eq!(last_line(&report), "4 passed, 1 failed");
+}
+
+#[test]
+fn stls_stops_the_trace_at_the_switch() {
+    // After the switch come TLS records; this "ciphertext" would decode as
+    // POP3 if the trace went on.
+    let client = b"CAPA\r\nSTLS\r\n\x16\x03\x01\x00\x05QUIT\r\nUSER x\r\n";
+    let server = b"+OK ready\r\n+OK\r\nSTLS\r\n.\r\n+OK Begin TLS negotiation\r\n\x16\x03\x03+OK\r\n";
+    let (status, report) = run(client, server);
+    assert_eq!(status, 0, "{report}");
+    let tls = offset(server, b"\x16");
+    assert_line(&report, "C 6 STLS ok");
+    assert_line(
+        &report,
+        &format!("S {} +OK Begin TLS negotiation ok", offset(server, b"+OK Begin")),
+    );
+    assert_line(
+        &report,
+        &format!(
+            "-- STLS: TLS starts at C offset 12 and S offset {tls}; the remaining {} client and {} server \
+             bytes are not decoded",
+            client.len() - 12,
+            server.len() - tls
+        ),
+    );
+    assert!(!report.contains("QUIT") && !report.contains("USER"), "{report}");
+    assert_eq!(last_line(&report), "5 passed, 0 failed");
+}
+
+#[test]
+fn a_refused_stls_goes_on_in_plain_text() {
+    let (status, report) = run(b"STLS\r\nQUIT\r\n", b"+OK ready\r\n-ERR not now\r\n+OK bye\r\n");
+    assert_eq!(status, 0, "{report}");
+    assert!(!report.contains("TLS starts"), "{report}");
+    assert_line(&report, "C 6 QUIT ok");
+    assert_eq!(last_line(&report), "5 passed, 0 failed");
+}
+
+#[test]
+fn auth_plain_with_a_continuation() {
+    // "\0alice\0hunter2"
+    let client = b"AUTH PLAIN\r\nAGFsaWNlAGh1bnRlcjI=\r\nSTAT\r\nAUTH CRAM-MD5\r\n*\r\nQUIT\r\n";
+    let server = b"+OK ready\r\n+ \r\n+OK logged in\r\n+OK 0 0\r\n\
++ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n-ERR [AUTH] cancelled\r\n+OK bye\r\n";
+    let (status, report) = run(client, server);
+    assert_eq!(status, 0, "{report}");
+    let c = |needle: &[u8]| offset(client, needle);
+    let s = |needle: &[u8]| offset(server, needle);
+    assert_line(&report, "C 0 AUTH PLAIN ok");
+    assert_line(
+        &report,
+        &format!("S {} + <challenge, 0 base64 chars> ok", s(b"+ \r\n")),
+    );
+    assert_line(&report, &format!("C {} SASL response <redacted> ok", c(b"AGFs")));
+    assert_line(&report, &format!("S {} +OK logged in ok", s(b"+OK logged")));
+    assert_line(&report, &format!("C {} STAT ok", c(b"STAT")));
+    assert_line(&report, &format!("S {} +OK 0 0 ok", s(b"+OK 0 0")));
+    assert_line(
+        &report,
+        &format!("S {} + <challenge, 56 base64 chars> ok", s(b"+ PDE")),
+    );
+    assert_line(&report, &format!("C {} * (SASL cancel) ok", c(b"*")));
+    assert_line(&report, &format!("S {} -ERR [AUTH] cancelled ok", s(b"-ERR")));
+    assert_eq!(last_line(&report), "13 passed, 0 failed");
+}
+
+#[test]
+fn no_credentials_in_the_output() {
+    let secrets: [&[u8]; 4] = [
+        b"hunter2 with spaces",
+        b"AGFsaWNlAHMzY3JldA==",
+        b"c4c9334bac560ecc979e58001b3e22fb",
+        b"AGJvYgBzM2NyZXQy",
+    ];
+    let client: &[u8] = b"USER alice\r\n\
+PASS hunter2 with spaces\r\n\
+PASS hunter2 with spaces\0\r\n\
+APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n\
+AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n\
+AUTH PLAIN AGFsaWNlAHMzY3JldA=!\r\n\
+AUTH PLAIN\r\n\
+AGFsaWNlAHMzY3JldA=!\r\n\
+AUTH PLAIN\r\n\
+AGJvYgBzM2NyZXQy\r\n\
+AGJvYgBzM2NyZXQy\r\n\
+QUIT\r\n";
+    let server: &[u8] = b"+OK ready <1896.697170952@dbc.mtview.ca.us>\r\n\
++OK\r\n\
+-ERR [AUTH] no\r\n\
+-ERR bad password\r\n\
+-ERR [AUTH] no\r\n\
+-ERR [AUTH] no\r\n\
+-ERR bad base64\r\n\
++ \r\n\
+-ERR bad base64\r\n\
++ \r\n\
++OK logged in\r\n\
+-ERR unknown command\r\n\
++OK bye\r\n";
+    let (status, report) = run(client, server);
+    // The NUL in a password, the bad base64 and the SASL data sent as a
+    // command fail to decode.
+    assert_eq!(status, 1, "{report}");
+    for secret in secrets {
+        let secret = std::str::from_utf8(secret).unwrap();
+        assert!(!report.contains(secret), "{secret:?} in\n{report}");
+    }
+    for word in ["hunter2", "s3cret", "AGFs", "AGJv"] {
+        assert!(!report.contains(word), "{word:?} in\n{report}");
+    }
+    assert_line(
+        &report,
+        &format!("C {} PASS <redacted> ok", offset(client, b"PASS")),
+    );
+    assert_line(
+        &report,
+        &format!("C {} APOP mrose <redacted> ok", offset(client, b"APOP")),
+    );
+    assert_line(
+        &report,
+        &format!(
+            "C {} AUTH PLAIN <redacted> ok",
+            offset(client, b"AUTH PLAIN AGFs")
+        ),
+    );
+    assert_eq!(last_line(&report), "21 passed, 4 failed");
+}
+
+#[test]
+fn lenient_captures_decode() {
+    // Bare LF, lower-case status, a body with bare LF that re-stuffing
+    // turns into CRLF.
+    let client = b"stat\nRETR 1\nQUIT\n";
+    let server = b"+ok ready\n+OK 1 7\n+OK\r\na\nb\r\n.\r\n+OK\n";
+    let (status, report) = run(client, server);
+    assert_eq!(status, 0, "{report}");
+    assert_line(
+        &report,
+        &format!(
+            "S {} RETR body 5 bytes (1 bare LF re-stuffed as CRLF) ok",
+            offset(server, b"a\nb")
+        ),
+    );
+    assert_eq!(last_line(&report), "8 passed, 0 failed");
+}
+
+#[test]
+fn truncated_and_extra_server_data() {
+    let (status, report) = run(b"RETR 1\r\nQUIT\r\n", b"+OK ready\r\n+OK\r\nabc\r\n");
+    assert_eq!(status, 1, "{report}");
+    assert!(
+        report.contains("S 16 FAIL \"abc\\r\\n\": the capture ends inside the RETR body"),
+        "{report}"
+    );
+    assert_line(
+        &report,
+        "-- no response to QUIT: the server capture ends at offset 21",
+    );
+
+    let (status, report) = run(b"NOOP\r\n", b"+OK ready\r\n+OK\r\n-ERR autologout\r\n");
+    assert_eq!(status, 1, "{report}");
+    assert_line(
+        &report,
+        "S 16 FAIL \"-ERR autologout\\r\\n\": server data with no command pending in the client capture",
+    );
+    assert_eq!(last_line(&report), "3 passed, 1 failed");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let capture = Capture::new(b"", b"+OK\r\n");
+    let (status, out, err) = run_args(&capture.args("imap"));
+    assert_eq!((status, out.as_str()), (2, ""));
+    assert!(err.contains("imap is not supported yet"), "{err}");
+
+    let (status, _, err) = run_args(&capture.args("smtp"));
+    assert_eq!(status, 2);
+    assert!(err.contains("unknown protocol"), "{err}");
+
+    let (status, _, err) = run_args(&["pop3".into()]);
+    assert_eq!(status, 2);
+    assert!(err.starts_with("usage: "), "{err}");
+
+    let mut args = capture.args("pop3");
+    args[1] = capture.dir.join("missing").into_os_string();
+    let (status, out, err) = run_args(&args);
+    assert_eq!((status, out.as_str()), (2, ""));
+    assert!(err.contains("cannot read"), "{err}");
+
+    let (status, out, _) = run_args(&["--help".into()]);
+    assert_eq!(status, 0);
+    assert!(out.starts_with("usage: "), "{out}");
+}
+
+#[test]
+fn the_binary_exits_with_the_status() {
+    let good = Capture::new(RFC1939_CLIENT, RFC1939_SERVER);
+    let bad = Capture::new(RFC1939_CLIENT, b"+OK ready\r\n+OK\r\n+OK two 320\r\n");
+    for (capture, code, last) in [
+        (&good, 0, "19 passed, 0 failed"),
+        (&bad, 1, "10 passed, 1 failed"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO"))
+            .args(["run", "--quiet", "--example", "trace", "--"])
+            .args(capture.args("pop3"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(last_line(&stdout), last, "{stdout}");
+    }
+}
