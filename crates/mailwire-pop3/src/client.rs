@@ -528,7 +528,6 @@ impl ClientSession {
                 Kind::Stls => {
                     self.state = ClientState::AwaitingTls;
                     self.input.clear();
-                    self.events.push_back(ClientEvent::StartTls);
                 }
                 Kind::Capa => {
                     if let Response::Capabilities { capabilities, .. } = &response {
@@ -544,6 +543,9 @@ impl ClientSession {
                 self.events.push_back(ClientEvent::MessageStart { id, status });
             }
             (_, response) => self.events.push_back(ClientEvent::Response { id, response }),
+        }
+        if kind == Kind::Stls && self.state == ClientState::AwaitingTls {
+            self.events.push_back(ClientEvent::StartTls);
         }
     }
 }

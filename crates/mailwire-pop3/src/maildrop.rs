@@ -18,6 +18,12 @@ pub struct MessageInfo {
     pub size: u64,
     /// The unique id, stable across sessions.
     pub unique_id: UniqueId<'static>,
+    /// The message needs UTF-8 mode (RFC 6856 section 2.1), such as one
+    /// received with SMTPUTF8: without the UTF8 command the session refuses
+    /// it with `-ERR [UTF8]` rather than send non-ASCII as is. Legacy mail
+    /// with stray 8-bit header bytes should not be marked, or clients that
+    /// never send UTF8 could no longer read it.
+    pub needs_utf8: bool,
 }
 
 /// A failure of the store, mapped by the session to the right response
@@ -59,11 +65,19 @@ pub trait Maildrop {
     fn release(&mut self);
 }
 
+#[derive(Debug)]
+struct Stored {
+    serial: u64,
+    unique_id: UniqueId<'static>,
+    content: Arc<[u8]>,
+    needs_utf8: bool,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     /// (serial, unique id, content): the serial tells messages apart even
     /// when two hold the same bytes.
-    messages: Vec<(u64, UniqueId<'static>, Arc<[u8]>)>,
+    messages: Vec<Stored>,
     next_serial: u64,
     locked: bool,
 }
@@ -89,10 +103,26 @@ impl MemoryMaildrop {
 
     /// Adds a message with the given unique id.
     pub fn push(&self, unique_id: UniqueId<'static>, message: impl Into<Arc<[u8]>>) {
+        self.push_message(unique_id, message, false);
+    }
+
+    /// Adds a message, saying whether it needs UTF-8 mode
+    /// ([`MessageInfo::needs_utf8`]).
+    pub fn push_message(
+        &self,
+        unique_id: UniqueId<'static>,
+        message: impl Into<Arc<[u8]>>,
+        needs_utf8: bool,
+    ) {
         let mut shared = self.lock_shared();
         let serial = shared.next_serial;
         shared.next_serial += 1;
-        shared.messages.push((serial, unique_id, message.into()));
+        shared.messages.push(Stored {
+            serial,
+            unique_id,
+            content: message.into(),
+            needs_utf8,
+        });
     }
 
     /// The messages now stored, in order.
@@ -100,7 +130,7 @@ impl MemoryMaildrop {
         self.lock_shared()
             .messages
             .iter()
-            .map(|(_, _, m)| m.clone())
+            .map(|m| m.content.clone())
             .collect()
     }
 
@@ -127,15 +157,16 @@ impl Maildrop for MemoryMaildrop {
         let infos = shared
             .messages
             .iter()
-            .map(|(_, id, m)| MessageInfo {
-                size: crlf_size(m),
-                unique_id: id.clone(),
+            .map(|m| MessageInfo {
+                size: crlf_size(&m.content),
+                unique_id: m.unique_id.clone(),
+                needs_utf8: m.needs_utf8,
             })
             .collect();
         let snapshot = shared
             .messages
             .iter()
-            .map(|(serial, _, m)| (*serial, m.clone()))
+            .map(|m| (m.serial, m.content.clone()))
             .collect();
         drop(shared);
         self.snapshot = snapshot;
@@ -160,7 +191,7 @@ impl Maildrop for MemoryMaildrop {
             .map(|(serial, _)| *serial)
             .collect();
         let mut shared = self.lock_shared();
-        shared.messages.retain(|(serial, _, _)| !gone.contains(serial));
+        shared.messages.retain(|m| !gone.contains(&m.serial));
         shared.locked = false;
         drop(shared);
         self.holds_lock = false;

@@ -288,7 +288,14 @@ impl<M: Maildrop> ServerSession<M> {
             language: None,
             scratch: Vec::new(),
         };
-        let mut text = s.config.greeting.clone();
+        // The greeting is one line: CR, LF and NUL in the configured text
+        // become spaces rather than dropping the text and its timestamp.
+        let mut text: String = s
+            .config
+            .greeting
+            .chars()
+            .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c })
+            .collect();
         if let Some(ts) = &s.config.apop_timestamp {
             text.push(' ');
             text.push_str(ts.as_str());
@@ -432,10 +439,12 @@ impl<M: Maildrop> ServerSession<M> {
         let authorization = !matches!(self.state, State::Transaction(_));
         let plaintext = self.plaintext_allowed();
         let mut caps = vec![Capability::Top, Capability::Uidl];
-        if authorization && plaintext {
+        // RFC 2449 section 5: what AUTHORIZATION offers is announced in both
+        // states; RFC 5034 section 3: SASL stays after a successful AUTH.
+        if plaintext {
             caps.push(Capability::User);
         }
-        if authorization {
+        {
             let mut mechs: Vec<Mechanism<'static>> = Vec::new();
             if plaintext {
                 mechs.push(Mechanism::PLAIN);
@@ -606,8 +615,8 @@ impl<M: Maildrop> ServerSession<M> {
                         b"Plaintext authentication disallowed on non-secure connections",
                     );
                 }
-                if !self.utf8_name_ok(name.as_inner()) {
-                    return self.reply(Status::Err, Some(ResponseCode::Utf8), b"Invalid UTF-8 user name");
+                if !self.utf8_ok(name.as_inner()) {
+                    return self.err("Invalid UTF-8 user name");
                 }
                 self.state = State::Authorization { user: Some(name) };
                 self.reply(Status::Ok, None, b"Send PASS");
@@ -617,6 +626,8 @@ impl<M: Maildrop> ServerSession<M> {
                     return;
                 };
                 match user.take() {
+                    // RFC 6856 section 2.2: reject credentials that are not UTF-8.
+                    Some(_) if !self.utf8_ok(password.expose()) => self.err("Invalid UTF-8 password"),
                     Some(user) => {
                         self.state = State::AwaitingLogin;
                         self.events
@@ -624,6 +635,9 @@ impl<M: Maildrop> ServerSession<M> {
                     }
                     None => self.err("Send USER first"),
                 }
+            }
+            Command::Apop { name, .. } if !self.utf8_ok(name.as_inner()) => {
+                self.err("Invalid UTF-8 user name")
             }
             Command::Apop { name, digest } => match self.config.apop_timestamp.clone() {
                 Some(timestamp) => {
@@ -674,9 +688,9 @@ impl<M: Maildrop> ServerSession<M> {
         }
     }
 
-    /// UTF-8 user names are accepted when offered (RFC 6856 section 2.2),
-    /// and must then be valid UTF-8.
-    fn utf8_name_ok(&self, name: &[u8]) -> bool {
+    /// UTF-8 user names and passwords are accepted when offered (RFC 6856
+    /// section 2.2), and must then be valid UTF-8.
+    fn utf8_ok(&self, name: &[u8]) -> bool {
         name.is_ascii() || (self.config.utf8 && std::str::from_utf8(name).is_ok())
     }
 
@@ -716,7 +730,16 @@ impl<M: Maildrop> ServerSession<M> {
 
     fn plain(&mut self, message: &[u8]) {
         match PlainCredentials::parse(message) {
-            Ok(credentials) if self.utf8_name_ok(&credentials.authcid) => {
+            // RFC 4616 section 2: every field of PLAIN is UTF-8.
+            Ok(credentials)
+                if [
+                    &credentials.authzid[..],
+                    &credentials.authcid,
+                    credentials.expose_password(),
+                ]
+                .iter()
+                .all(|f| std::str::from_utf8(f).is_ok()) =>
+            {
                 self.state = State::AwaitingLogin;
                 self.events
                     .push_back(ServerEvent::Login(LoginRequest::Plain(credentials)));
@@ -910,7 +933,9 @@ impl<M: Maildrop> ServerSession<M> {
             Ok(()) => {
                 let mut text = b"POP3 server signing off (".to_vec();
                 put_u64(&mut text, u64::from(t.live_count));
-                text.extend_from_slice(b" messages left)");
+                text.push(b' ');
+                text.extend_from_slice(plural(t.live_count).as_bytes());
+                text.extend_from_slice(b" left)");
                 self.reply(Status::Ok, None, &text);
                 true
             }
@@ -934,6 +959,10 @@ impl<M: Maildrop> ServerSession<M> {
         let Some(info) = live(t, n, &mut self.output) else {
             return;
         };
+        if info.needs_utf8 && !self.utf8 {
+            // RFC 6856 sections 2.1 and 5.
+            return self.reply(Status::Err, Some(ResponseCode::Utf8), b"Message needs UTF8 mode");
+        }
         let size = info.size;
         match t.maildrop.open(n) {
             Ok(reader) => {
@@ -1010,7 +1039,11 @@ impl<M: Maildrop> Drop for ServerSession<M> {
 }
 
 fn maildrop_text(count: u32, size: u64) -> String {
-    format!("maildrop has {count} messages ({size} octets)")
+    format!("maildrop has {count} {} ({size} octets)", plural(count))
+}
+
+fn plural(count: u32) -> &'static str {
+    if count == 1 { "message" } else { "messages" }
 }
 
 /// The message `n` if it exists and is not deleted; otherwise writes the
