@@ -30,7 +30,7 @@
 //! while let Some(bytes) = session.poll_transmit() {
 //!     sent.extend_from_slice(&bytes);
 //! }
-//! assert!(sent.ends_with(b"Hello\r\n.\r\n+OK POP3 server signing off (1 messages left)\r\n"));
+//! assert!(sent.ends_with(b"Hello\r\n.\r\n+OK POP3 server signing off (1 message left)\r\n"));
 //! assert!(session.is_closed());
 //! ```
 
