@@ -420,6 +420,10 @@ impl ClientSession {
                 (ClientState::Greeting, _) => Expect::Greeting,
                 (_, Some(f)) if f.expect == Expect::Message => Expect::Status,
                 (_, Some(f)) => f.expect,
+                // Queued commands not sent yet: what is buffered answers
+                // them, once they are on the wire. Waiting makes the events
+                // independent of how the input was split into reads.
+                (_, None) if !self.queue.is_empty() => return,
                 (_, None) => {
                     // Nothing was asked: the server sent something
                     // unsolicited. Skip it a line at a time.
