@@ -776,6 +776,19 @@ fn multi_line<'a, T>(
     item: impl Fn(&'a [u8], bool) -> Result<T, DecodeError>,
 ) -> Result<Decoded<Vec<T>>, DecodeError> {
     let limits = &config.limits;
+    // Parse only once the terminating line is here: a client that decodes
+    // a long listing as it arrives then scans it with memchr's speed on
+    // each read instead of parsing it again.
+    let after_first = &input[first.consumed - 1..];
+    let ended = memchr::memmem::find(after_first, b"\n.\r\n").is_some()
+        || (config.leniency.bare_lf && memchr::memmem::find(after_first, b"\n.\n").is_some());
+    if !ended {
+        return if input.len() > limits.multi_line {
+            Err(too_long(limits.multi_line, limits.multi_line))
+        } else {
+            Ok(Decoded::Incomplete)
+        };
+    }
     let mut at = first.consumed;
     let mut items = Vec::new();
     loop {

@@ -89,6 +89,10 @@ pub struct ServerConfig {
     /// Input bytes the session buffers before [`ServerSession::wants_input`]
     /// asks the caller to stop reading.
     pub max_buffered_input: usize,
+    /// Output bytes the session lets pile up before it stops processing
+    /// commands until [`ServerSession::poll_transmit`] drains them, so a
+    /// client that pipelines without reading cannot grow memory.
+    pub max_buffered_output: usize,
     /// Message bytes read per [`ServerSession::poll_transmit`] call.
     pub transmit_chunk: usize,
 }
@@ -107,6 +111,7 @@ impl Default for ServerConfig {
             utf8: true,
             languages: Vec::new(),
             max_buffered_input: 64 * 1024,
+            max_buffered_output: 256 * 1024,
             transmit_chunk: 64 * 1024,
         }
     }
@@ -527,6 +532,9 @@ impl<M: Maildrop> ServerSession<M> {
                 State::Closed | State::AwaitingLogin | State::AwaitingTls => return,
                 State::Transaction(t) if t.sending.is_some() => return,
                 _ => {}
+            }
+            if self.output.len() >= self.config.max_buffered_output {
+                return;
             }
             if self.discarding {
                 match memchr::memchr(b'\n', &self.input) {
@@ -1154,6 +1162,32 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_client_that_does_not_read_cannot_grow_the_output() {
+        let maildrop = crate::MemoryMaildrop::new();
+        for i in 0..50 {
+            maildrop.push(crate::UniqueId::new(format!("u{i}")).unwrap(), &b"x\r\n"[..]);
+        }
+        let mut session = ServerSession::new(ServerConfig {
+            allow_plaintext_auth: true,
+            max_buffered_output: 1024,
+            max_buffered_input: usize::MAX,
+            ..ServerConfig::default()
+        });
+        session.receive(b"USER a\r\nPASS b\r\n");
+        assert!(matches!(session.poll_event(), Some(ServerEvent::Login(_))));
+        session.accept_login(maildrop).unwrap();
+        session.receive(&b"UIDL\r\n".repeat(200));
+        // One UIDL answer is about 450 bytes: processing stopped near the limit.
+        assert!(session.output.len() < 1024 + 600, "{}", session.output.len());
+        assert!(!session.input.is_empty());
+        let mut sent = Vec::new();
+        while let Some(b) = session.poll_transmit() {
+            sent.extend_from_slice(&b);
+        }
+        assert_eq!(sent.windows(5).filter(|w| w == b"\r\n.\r\n").count(), 200);
     }
 
     #[test]
