@@ -273,6 +273,13 @@ impl Command<'_> {
     }
 }
 
+/// The first space in a command line. Command lines are short (255 bytes
+/// at most, words of a few bytes), where a plain loop beats memchr's
+/// set-up cost.
+fn space(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b' ')
+}
+
 /// Splits the parameters of a command line at single spaces.
 struct Params<'a> {
     line: &'a [u8],
@@ -297,7 +304,7 @@ impl<'a> Params<'a> {
                 return Ok(None);
             }
         }
-        let end = memchr::memchr(b' ', &self.line[start..]).map_or(self.line.len(), |i| start + i);
+        let end = space(&self.line[start..]).map_or(self.line.len(), |i| start + i);
         if end == start {
             return Err(DecodeError::syntax(self.line, start, "parameter"));
         }
@@ -368,7 +375,7 @@ pub fn decode_command<'a>(
 }
 
 fn parse_command<'a>(line: &'a [u8], config: &DecoderConfig) -> Result<Command<'a>, DecodeError> {
-    let kw_end = memchr::memchr(b' ', line).unwrap_or(line.len());
+    let kw_end = space(line).unwrap_or(line.len());
     let kw = &line[..kw_end];
     if !(3..=4).contains(&kw.len()) {
         return Err(DecodeError::new(ErrorKind::UnknownCommand, 0, "command keyword").with_found(line));
