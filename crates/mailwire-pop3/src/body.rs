@@ -62,6 +62,32 @@ pub struct BodyDecoder {
 static LINE_DOT: std::sync::LazyLock<memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memmem::Finder::new(b"\r\n."));
 
+static LF_DOT: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(b"\n."));
+
+/// Whether `chunk` holds an LF without a CR before it (`prev_cr`: the byte
+/// before the chunk was CR). Written as a branch-free fold over blocks so
+/// the compiler vectorises it; a block is checked before the next starts.
+fn has_bare_lf(chunk: &[u8], prev_cr: bool) -> bool {
+    if chunk.first() == Some(&b'\n') && !prev_cr {
+        return true;
+    }
+    const BLOCK: usize = 4096;
+    let mut start = 1;
+    while start < chunk.len() {
+        let end = (start + BLOCK).min(chunk.len());
+        let (cur, prev) = (&chunk[start..end], &chunk[start - 1..end - 1]);
+        let found = cur.iter().zip(prev).fold(0u8, |acc, (&b, &p)| {
+            acc | (u8::from(b == b'\n') & u8::from(p != b'\r'))
+        });
+        if found != 0 {
+            return true;
+        }
+        start = end;
+    }
+    false
+}
+
 impl BodyDecoder {
     /// A decoder positioned at the start of a body.
     pub fn new() -> Self {
@@ -192,10 +218,33 @@ impl DotStuffer {
         if chunk.is_empty() {
             return;
         }
-        let mut from = 0;
         if self.line_start && chunk[0] == b'.' {
             out.put_u8(b'.');
         }
+        let from = if has_bare_lf(chunk, self.last_was_cr) {
+            self.push_normalising(chunk, out)
+        } else {
+            // The common case, CRLF throughout: only lines that start with
+            // a dot change, and those are rare.
+            let mut from = 0;
+            for lf in LF_DOT.find_iter(chunk) {
+                out.put_slice(&chunk[from..=lf]);
+                out.put_u8(b'.');
+                from = lf + 1;
+            }
+            from
+        };
+        out.put_slice(&chunk[from..]);
+        self.normalised_len += chunk.len() as u64;
+        let last = chunk[chunk.len() - 1];
+        self.line_start = last == b'\n';
+        self.last_was_cr = last == b'\r';
+    }
+
+    /// Writes `chunk` turning bare LF into CRLF and stuffing dots; returns
+    /// where the unwritten tail starts.
+    fn push_normalising(&mut self, chunk: &[u8], out: &mut impl BufMut) -> usize {
+        let mut from = 0;
         for lf in memchr::memchr_iter(b'\n', chunk) {
             let cr = if lf == 0 {
                 self.last_was_cr
@@ -218,11 +267,7 @@ impl DotStuffer {
             }
             from = lf + 1;
         }
-        out.put_slice(&chunk[from..]);
-        self.normalised_len += chunk.len() as u64;
-        let last = chunk[chunk.len() - 1];
-        self.line_start = last == b'\n';
-        self.last_was_cr = last == b'\r';
+        from
     }
 
     /// Ends the message: a CRLF if the last line lacks one, then ".".
