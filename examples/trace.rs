@@ -755,25 +755,7 @@ mod pop3 {
     /// Unstuffs a complete body, terminator included; `None` if it is not
     /// complete or has bytes after the terminator.
     fn unstuff(wire: &[u8]) -> Option<Vec<u8>> {
-        let mut decoder = BodyDecoder::new();
-        let mut body = Vec::with_capacity(wire.len());
-        let mut at = 0;
-        loop {
-            match decoder.decode(&wire[at..]) {
-                Decoded::Complete {
-                    value: BodyChunk::Data(data),
-                    consumed,
-                } if consumed > 0 => {
-                    body.extend_from_slice(data);
-                    at += consumed;
-                }
-                Decoded::Complete {
-                    value: BodyChunk::End,
-                    consumed,
-                } => return (at + consumed == wire.len()).then_some(body),
-                Decoded::Complete { .. } | Decoded::Incomplete => return None,
-            }
-        }
+        mailwire::pop3::unstuff(wire).and_then(|(body, used)| (used == wire.len()).then_some(body))
     }
 
     /// `body` with every LF that has no CR before it turned into CRLF, and

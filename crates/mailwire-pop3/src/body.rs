@@ -166,6 +166,37 @@ impl BodyDecoder {
     }
 }
 
+/// Decodes a whole dot-stuffed body held in memory, terminator included:
+/// the unstuffed body and the number of bytes it used, or `None` if the
+/// terminating line is not in `wire`. For bodies that arrive in pieces,
+/// use [`BodyDecoder`].
+///
+/// ```
+/// assert_eq!(mailwire_pop3::unstuff(b"..a\r\n.\r\nrest"), Some((b".a\r\n".to_vec(), 8)));
+/// assert_eq!(mailwire_pop3::unstuff(b"..a\r\n"), None);
+/// ```
+pub fn unstuff(wire: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut decoder = BodyDecoder::new();
+    let mut body = Vec::with_capacity(wire.len());
+    let mut at = 0;
+    loop {
+        match decoder.decode(&wire[at..]) {
+            Decoded::Complete {
+                value: BodyChunk::Data(data),
+                consumed,
+            } => {
+                body.extend_from_slice(data);
+                at += consumed;
+            }
+            Decoded::Complete {
+                value: BodyChunk::End,
+                consumed,
+            } => return Some((body, at + consumed)),
+            Decoded::Incomplete => return None,
+        }
+    }
+}
+
 /// A streaming dot-stuffer: writes a message as a multi-line body.
 ///
 /// Bare LF becomes CRLF, lines starting with "." get another ".", and

@@ -42,7 +42,7 @@ mod server;
 mod types;
 
 pub use auth::{PlainCredentials, SaslMechanism, SaslStep, apop_digest, apop_verify, login_delay_remaining};
-pub use body::{Body, BodyChunk, BodyDecoder, DotStuffer};
+pub use body::{Body, BodyChunk, BodyDecoder, DotStuffer, unstuff};
 pub use capability::{Capability, Expire};
 pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession, ClientState, CommandId};
 pub use command::{Command, Digest, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
