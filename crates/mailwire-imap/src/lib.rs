@@ -1,10 +1,34 @@
-//! Sans-IO IMAP4rev2 / IMAP4rev1 codec (work in progress).
+//! Sans-IO IMAP4rev2 / IMAP4rev1 codec (in progress).
 //!
-//! This crate will hold the IMAP types (tags, atoms, astrings, literals,
-//! mailbox names with modified UTF-7, sequence sets, section specs...), the
-//! command and response codec for both sides of the wire with streaming
-//! literals, and later the client and server session state machines. It
-//! follows the conventions set by `mailwire-pop3`: decoders answer
-//! complete / need more bytes / literal announced / error-with-offset, limits
-//! and leniency are runtime configuration, and nothing does network I/O.
+//! What exists: the decode outcomes shared by every decoder ([`Decoded`]:
+//! complete, need more bytes, literal announced, or a [`DecodeError`] with
+//! offset, expectation and tag), limits and leniency as runtime
+//! configuration, message framing that finds where a message ends across
+//! literals before any parser runs (so limits are checked before anything
+//! is allocated), the core string types (tag, atom, quoted, literal,
+//! literal8, astring, nstring) that remember the form they were sent in, and
+//! an encoder that produces line and literal fragments so a client knows
+//! where to wait for a continuation request.
+//!
+//! What comes next (see the project's IMAP issue): mailbox names with
+//! modified UTF-7, sequence sets, dates, flags, section specs, every command
+//! and response of RFC 3501 and RFC 9051 with the folded-in extensions,
+//! streaming of large literals in responses, and the session state machines.
+//! It follows the conventions of `mailwire-pop3`.
 #![forbid(unsafe_code)]
+
+mod command;
+mod core;
+mod decode;
+mod encode;
+mod frame;
+mod parse;
+
+pub use command::{
+    decode_authenticate_data, decode_command, decode_idle_done, AuthenticateData, Base64, Command, CommandBody, Secret,
+};
+pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+pub use decode::{
+    DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
+};
+pub use encode::{to_bytes, Encoder, Fragment, LiteralPolicy};

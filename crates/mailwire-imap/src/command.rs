@@ -1,0 +1,584 @@
+//! IMAP commands: decoding (server side) and encoding (client side).
+//!
+//! ```text
+//! command         = tag SP (command-any / command-auth / command-nonauth /
+//!                   command-select) CRLF
+//! command-any     = "CAPABILITY" / "LOGOUT" / "NOOP"
+//! command-nonauth = login / authenticate / "STARTTLS"
+//! ```
+//!
+//! This first part of the grammar covers the commands valid in any state,
+//! in the not-authenticated state, and the argument-free commands of the
+//! authenticated and selected states; the others follow with their types
+//! (mailbox names, sequence sets, fetch items, search keys).
+
+use std::fmt;
+
+use nom::Parser;
+
+use crate::core::{AString, Atom, Tag};
+use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
+use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::frame::{Framed, Side, frame};
+use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp};
+
+/// A value that Debug output never shows: passwords and SASL data.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a secret.
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+
+    /// The secret. Named so that every use is visible in review.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// SASL data in base64 (RFC 4959 initial responses, AUTHENTICATE lines):
+/// `base64 = *(4base64-char) [base64-terminal]`, possibly empty.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Base64<'a>(std::borrow::Cow<'a, str>);
+
+impl<'a> Base64<'a> {
+    /// Validates base64 text (RFC 4648 alphabet with padding).
+    pub fn new(value: impl Into<std::borrow::Cow<'a, str>>) -> Result<Self, crate::TypeError> {
+        let value = value.into();
+        let v = value.as_bytes();
+        if v.len() % 4 != 0 {
+            return Err(crate::TypeError::problem(
+                "base64",
+                "length must be a multiple of 4",
+            ));
+        }
+        let body = v.len() - v.iter().rev().take(2).take_while(|&&b| b == b'=').count();
+        crate::core::check_bytes("base64", &v[..body], |b| {
+            b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+        })?;
+        Ok(Base64(value))
+    }
+
+    /// The base64 text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Base64<'static> {
+        Base64(std::borrow::Cow::Owned(self.0.into_owned()))
+    }
+
+    /// `base64`, up to the end of the line (which `input` is).
+    fn parse_to_end(input: &'a [u8]) -> PResult<'a, Self> {
+        let end = input
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(input.len());
+        let text = std::str::from_utf8(&input[..end]).unwrap_or("\u{0}");
+        match Base64::new(text) {
+            Ok(b) => Ok((&input[end..], b)),
+            Err(e) => fail(&input[e.position.unwrap_or(0).min(end)..], "base64"),
+        }
+    }
+}
+
+impl fmt::Debug for Base64<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Base64(<{} chars>)", self.0.len())
+    }
+}
+
+/// A command: its tag and what it asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command<'a> {
+    /// The tag that the completion response repeats.
+    pub tag: Tag<'a>,
+    /// The command itself.
+    pub body: CommandBody<'a>,
+}
+
+/// What a command asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CommandBody<'a> {
+    /// `CAPABILITY`.
+    Capability,
+    /// `NOOP`.
+    Noop,
+    /// `LOGOUT`.
+    Logout,
+    /// `STARTTLS` (RFC 9051 section 6.2.1).
+    StartTls,
+    /// `AUTHENTICATE auth-type [SP initial-resp]` (RFC 9051 section 6.2.2,
+    /// SASL-IR RFC 4959). An initial response of `=` is `Some` and empty.
+    Authenticate {
+        /// The SASL mechanism.
+        mechanism: Atom<'a>,
+        /// The initial response.
+        initial_response: Option<Secret<Base64<'a>>>,
+    },
+    /// `LOGIN userid password` (RFC 9051 section 6.2.3).
+    Login {
+        /// The user name.
+        username: AString<'a>,
+        /// The password.
+        password: Secret<AString<'a>>,
+    },
+    /// `ENABLE 1*(SP capability)` (RFC 5161, RFC 9051 section 6.3.1).
+    Enable(Vec<Atom<'a>>),
+    /// `IDLE` (RFC 2177, RFC 9051 section 6.3.13); ends with `DONE`, see
+    /// [`decode_idle_done`].
+    Idle,
+    /// `NAMESPACE` (RFC 2342, RFC 9051 section 6.3.10).
+    Namespace,
+    /// `CHECK` (IMAP4rev1 only, RFC 3501 section 6.4.1).
+    Check,
+    /// `CLOSE`.
+    Close,
+    /// `UNSELECT` (RFC 3691, RFC 9051 section 6.4.2).
+    Unselect,
+    /// `EXPUNGE`.
+    Expunge,
+}
+
+impl CommandBody<'_> {
+    /// The command name, upper case.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandBody::Capability => "CAPABILITY",
+            CommandBody::Noop => "NOOP",
+            CommandBody::Logout => "LOGOUT",
+            CommandBody::StartTls => "STARTTLS",
+            CommandBody::Authenticate { .. } => "AUTHENTICATE",
+            CommandBody::Login { .. } => "LOGIN",
+            CommandBody::Enable(_) => "ENABLE",
+            CommandBody::Idle => "IDLE",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Check => "CHECK",
+            CommandBody::Close => "CLOSE",
+            CommandBody::Unselect => "UNSELECT",
+            CommandBody::Expunge => "EXPUNGE",
+        }
+    }
+}
+
+impl<'a> Command<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Command<'static> {
+        let body = match self.body {
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } => CommandBody::Authenticate {
+                mechanism: mechanism.into_owned(),
+                initial_response: initial_response.map(|s| Secret(s.0.into_owned())),
+            },
+            CommandBody::Login { username, password } => CommandBody::Login {
+                username: username.into_owned(),
+                password: Secret(password.0.into_owned()),
+            },
+            CommandBody::Enable(caps) => {
+                CommandBody::Enable(caps.into_iter().map(Atom::into_owned).collect())
+            }
+            CommandBody::Capability => CommandBody::Capability,
+            CommandBody::Noop => CommandBody::Noop,
+            CommandBody::Logout => CommandBody::Logout,
+            CommandBody::StartTls => CommandBody::StartTls,
+            CommandBody::Idle => CommandBody::Idle,
+            CommandBody::Namespace => CommandBody::Namespace,
+            CommandBody::Check => CommandBody::Check,
+            CommandBody::Close => CommandBody::Close,
+            CommandBody::Unselect => CommandBody::Unselect,
+            CommandBody::Expunge => CommandBody::Expunge,
+        };
+        Command {
+            tag: self.tag.into_owned(),
+            body,
+        }
+    }
+
+    /// Encodes the command into line and literal fragments for a server
+    /// that accepts `policy`.
+    pub fn encode(&self, policy: LiteralPolicy) -> Vec<Fragment<'_>> {
+        let mut e = Encoder::new(policy);
+        e.put(self.tag.as_str().as_bytes());
+        e.put(b" ");
+        e.put(self.body.name().as_bytes());
+        match &self.body {
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } => {
+                e.put(b" ");
+                e.put(mechanism.as_str().as_bytes());
+                if let Some(ir) = initial_response {
+                    e.put(b" ");
+                    let text = ir.expose().as_str();
+                    e.put(if text.is_empty() { b"=" } else { text.as_bytes() });
+                }
+            }
+            CommandBody::Login { username, password } => {
+                e.put(b" ");
+                username.encode(&mut e);
+                e.put(b" ");
+                password.expose().encode(&mut e);
+            }
+            CommandBody::Enable(caps) => {
+                for c in caps {
+                    e.put(b" ");
+                    e.put(c.as_str().as_bytes());
+                }
+            }
+            CommandBody::Capability
+            | CommandBody::Noop
+            | CommandBody::Logout
+            | CommandBody::StartTls
+            | CommandBody::Idle
+            | CommandBody::Namespace
+            | CommandBody::Check
+            | CommandBody::Close
+            | CommandBody::Unselect
+            | CommandBody::Expunge => {}
+        }
+        e.finish()
+    }
+}
+
+/// `command = tag SP (command-any / command-auth / command-nonauth /
+/// command-select) CRLF`, for the commands this module knows so far.
+fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'a>> {
+    let leniency = &config.leniency;
+    let (rest, tag) = expect("tag", Tag::parse).parse(input)?;
+    let (rest, _) = sp(rest)?;
+    let name_len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let name = rest[..name_len].to_ascii_uppercase();
+    let after = &rest[name_len..];
+    let simple = |body| Ok((after, body));
+    let (rest, body) = match name.as_slice() {
+        b"CAPABILITY" => simple(CommandBody::Capability),
+        b"NOOP" => simple(CommandBody::Noop),
+        b"LOGOUT" => simple(CommandBody::Logout),
+        b"STARTTLS" => simple(CommandBody::StartTls),
+        b"IDLE" => simple(CommandBody::Idle),
+        b"NAMESPACE" => simple(CommandBody::Namespace),
+        b"CHECK" => simple(CommandBody::Check),
+        b"CLOSE" => simple(CommandBody::Close),
+        b"UNSELECT" => simple(CommandBody::Unselect),
+        b"EXPUNGE" => simple(CommandBody::Expunge),
+        // authenticate = "AUTHENTICATE" SP auth-type [SP initial-resp]
+        // initial-resp = (base64 / "=")
+        b"AUTHENTICATE" => {
+            let (r, _) = sp(after)?;
+            let (r, mechanism) = expect("SASL mechanism", Atom::parse).parse(r)?;
+            let (r, initial_response) = match r.first() {
+                Some(b' ') => {
+                    let r = &r[1..];
+                    if r.first() == Some(&b'=') {
+                        (&r[1..], Some(Secret(Base64(std::borrow::Cow::Borrowed("")))))
+                    } else {
+                        let (r, data) = Base64::parse_to_end(r)?;
+                        (r, Some(Secret(data)))
+                    }
+                }
+                _ => (r, None),
+            };
+            Ok((
+                r,
+                CommandBody::Authenticate {
+                    mechanism,
+                    initial_response,
+                },
+            ))
+        }
+        // login = "LOGIN" SP userid SP password
+        b"LOGIN" => {
+            let (r, _) = sp(after)?;
+            let (r, username) = expect("user name", |i| AString::parse(i, leniency)).parse(r)?;
+            let (r, _) = sp(r)?;
+            let (r, password) = expect("password", |i| AString::parse(i, leniency)).parse(r)?;
+            Ok((
+                r,
+                CommandBody::Login {
+                    username,
+                    password: Secret(password),
+                },
+            ))
+        }
+        // enable = "ENABLE" 1*(SP capability)
+        b"ENABLE" => {
+            let mut caps = Vec::new();
+            let mut r = after;
+            while let Some(next) = r.strip_prefix(b" ") {
+                if caps.len() == config.limits.list {
+                    return Err(nom::Err::Error(PError::kind(
+                        r,
+                        ErrorKind::TooMany {
+                            limit: config.limits.list,
+                        },
+                        "end of line",
+                    )));
+                }
+                let (n, cap) = expect("capability", Atom::parse).parse(next)?;
+                caps.push(cap);
+                r = n;
+            }
+            if caps.is_empty() {
+                return fail(r, "space and capability");
+            }
+            Ok((r, CommandBody::Enable(caps)))
+        }
+        _ => fail(rest, "command name"),
+    }?;
+    let rest = if leniency.extra_spaces {
+        &rest[rest.iter().take_while(|&&b| b == b' ').count()..]
+    } else {
+        rest
+    };
+    let (rest, ()) = crlf(leniency.bare_lf)(rest)?;
+    Ok((rest, Command { tag, body }))
+}
+
+/// Decodes one command.
+///
+/// Answers [`Decoded::LiteralAnnounced`] while a literal's data has not
+/// all arrived, so a server can send a continuation request (or refuse)
+/// for a synchronizing literal; the same announcement repeats, with the
+/// same `data_start`, until the data is there.
+pub fn decode_command<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> Result<Decoded<Command<'a>>, DecodeError> {
+    let len = match frame(input, Side::Command, config)? {
+        Framed::Complete(len) => len,
+        Framed::Incomplete => return Ok(Decoded::Incomplete),
+        Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
+    };
+    let message = &input[..len];
+    match command(message, config) {
+        Ok(([], value)) => Ok(Decoded::Complete { value, consumed: len }),
+        Ok((rest, _)) => Err(finish_error(PError::at(rest, "end of command"), message)),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(finish_error(e, message)),
+        Err(nom::Err::Incomplete(_)) => Err(finish_error(PError::at(b"", "complete command"), message)),
+    }
+}
+
+fn finish_error(e: PError, message: &[u8]) -> DecodeError {
+    let mut d = e.into_decode_error(message);
+    d.tag = crate::core::peek_tag(message);
+    d.resume_at = Some(message.len());
+    d
+}
+
+/// A client line during AUTHENTICATE: base64 data or `*` to cancel
+/// (RFC 9051 section 6.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthenticateData<'a> {
+    /// Data answering a challenge.
+    Continue(Secret<Base64<'a>>),
+    /// `*`: the client cancels.
+    Cancel,
+}
+
+/// Decodes a client line during AUTHENTICATE.
+pub fn decode_authenticate_data<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> Result<Decoded<AuthenticateData<'a>>, DecodeError> {
+    let len = match frame_line(input, config)? {
+        Some(len) => len,
+        None => return Ok(Decoded::Incomplete),
+    };
+    let line = &input[..len];
+    let content = line
+        .strip_suffix(b"\r\n")
+        .or_else(|| line.strip_suffix(b"\n"))
+        .unwrap_or(line);
+    if content == b"*" {
+        return Ok(Decoded::Complete {
+            value: AuthenticateData::Cancel,
+            consumed: len,
+        });
+    }
+    match Base64::parse_to_end(content) {
+        Ok((_, data)) => Ok(Decoded::Complete {
+            value: AuthenticateData::Continue(Secret(data)),
+            consumed: len,
+        }),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+            let mut d = e.into_decode_error(content);
+            d.resume_at = Some(len);
+            Err(d)
+        }
+        Err(nom::Err::Incomplete(_)) => Ok(Decoded::Incomplete),
+    }
+}
+
+/// Decodes the `DONE` line that ends IDLE (RFC 2177): `idle = "IDLE" CRLF
+/// "DONE"`, case-insensitive.
+pub fn decode_idle_done(input: &[u8], config: &DecoderConfig) -> Result<Decoded<()>, DecodeError> {
+    let Some(len) = frame_line(input, config)? else {
+        return Ok(Decoded::Incomplete);
+    };
+    let parsed = (keyword("DONE"), crlf(config.leniency.bare_lf)).parse(&input[..len]);
+    match parsed {
+        Ok(([], _)) => Ok(Decoded::Complete {
+            value: (),
+            consumed: len,
+        }),
+        _ => {
+            let mut d = DecodeError::syntax(input, 0, "DONE");
+            d.resume_at = Some(len);
+            Err(d)
+        }
+    }
+}
+
+/// The length of the first line (no literals here), terminator included.
+fn frame_line(input: &[u8], config: &DecoderConfig) -> Result<Option<usize>, DecodeError> {
+    let window = &input[..input.len().min(config.limits.line)];
+    match memchr::memchr(b'\n', window) {
+        Some(lf) if lf > 0 && input[lf - 1] == b'\r' || config.leniency.bare_lf => Ok(Some(lf + 1)),
+        Some(lf) => {
+            let mut d = DecodeError::syntax(input, lf, "CR before LF");
+            d.resume_at = Some(lf + 1);
+            Err(d)
+        }
+        None if input.len() >= config.limits.line => Err(DecodeError::new(
+            ErrorKind::LineTooLong {
+                limit: config.limits.line,
+            },
+            input,
+            config.limits.line,
+            "line end",
+        )),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::LiteralMode;
+    use crate::encode::to_bytes;
+
+    fn decode(input: &[u8]) -> Command<'_> {
+        match decode_command(input, &DecoderConfig::STRICT).unwrap() {
+            Decoded::Complete { value, consumed } => {
+                assert_eq!(consumed, input.len());
+                value
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rfc9051_examples_round_trip() {
+        // RFC 9051 sections 6.1 to 6.4 examples.
+        for line in [
+            &b"abcd CAPABILITY\r\n"[..],
+            b"a002 NOOP\r\n",
+            b"A023 LOGOUT\r\n",
+            b"a001 STARTTLS\r\n",
+            b"A001 AUTHENTICATE GSSAPI\r\n",
+            b"A001 AUTHENTICATE PLAIN dGVzdAB0ZXN0AHRlc3Q=\r\n",
+            b"A001 AUTHENTICATE EXTERNAL =\r\n",
+            b"a001 LOGIN SMITH SESAME\r\n",
+            b"t1 ENABLE CONDSTORE X-GOOD-IDEA\r\n",
+            b"a002 IDLE\r\n",
+            b"A001 NAMESPACE\r\n",
+            b"FXXZ CHECK\r\n",
+            b"A341 CLOSE\r\n",
+            b"A342 UNSELECT\r\n",
+            b"A202 EXPUNGE\r\n",
+        ] {
+            let c = decode(line);
+            assert_eq!(to_bytes(&c.encode(LiteralPolicy::SyncOnly)), line, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn login_with_literals_and_announcements() {
+        let input = b"A1 LOGIN {5}\r\nfred! {6}\r\nsecret\r\n";
+        for i in 0..input.len() {
+            match decode_command(&input[..i], &DecoderConfig::STRICT).unwrap() {
+                Decoded::Incomplete => assert!(i < 14 || (19..25).contains(&i) || i >= 31, "{i}"),
+                Decoded::LiteralAnnounced(a) => {
+                    assert_eq!(a.tag.as_ref().unwrap().as_str(), "A1");
+                    assert_eq!(a.mode, LiteralMode::Sync);
+                    assert!(a.data_start == 14 || a.data_start == 25, "{i}: {a:?}");
+                }
+                Decoded::Complete { .. } => panic!("complete at {i}"),
+            }
+        }
+        let c = decode(input);
+        let CommandBody::Login { username, password } = &c.body else {
+            panic!()
+        };
+        assert_eq!(
+            (username.as_bytes(), password.expose().as_bytes()),
+            (&b"fred!"[..], &b"secret"[..])
+        );
+        assert!(!format!("{c:?}").contains("secret"));
+        let fragments = c.encode(LiteralPolicy::SyncOnly);
+        assert_eq!(fragments.len(), 5);
+        assert_eq!(to_bytes(&fragments), input);
+    }
+
+    #[test]
+    fn errors_carry_tag_offset_and_resume_point() {
+        let e = decode_command(b"A1 LOGIN fred\r\nA2 NOOP\r\n", &DecoderConfig::STRICT).unwrap_err();
+        assert_eq!(
+            (e.offset, e.tag.as_ref().unwrap().as_str(), e.resume_at),
+            (13, "A1", Some(15))
+        );
+        let e = decode_command(b"A1 FROB\r\n", &DecoderConfig::STRICT).unwrap_err();
+        assert_eq!((e.offset, e.expected), (3, "command name"));
+        let e = decode_command(b"A1 NOOP \r\n", &DecoderConfig::STRICT).unwrap_err();
+        assert_eq!(e.offset, 7);
+        assert!(decode_command(b"A1 NOOP \r\n", &DecoderConfig::default()).is_ok());
+        let e = decode_command(b"A1 ENABLE\r\n", &DecoderConfig::STRICT).unwrap_err();
+        assert_eq!(e.offset, 9);
+    }
+
+    #[test]
+    fn authenticate_lines_and_done() {
+        let cfg = DecoderConfig::STRICT;
+        let (d, n) = decode_authenticate_data(b"dGVzdA==\r\n", &cfg)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(n, 10);
+        assert!(matches!(d, AuthenticateData::Continue(_)));
+        let (d, _) = decode_authenticate_data(b"*\r\n", &cfg)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(d, AuthenticateData::Cancel);
+        assert!(decode_authenticate_data(b"not base64\r\n", &cfg).is_err());
+        assert_eq!(
+            decode_authenticate_data(b"dGVz", &cfg).unwrap(),
+            Decoded::Incomplete
+        );
+        assert_eq!(
+            decode_idle_done(b"done\r\n", &cfg).unwrap(),
+            Decoded::Complete {
+                value: (),
+                consumed: 6
+            }
+        );
+        assert_eq!(decode_idle_done(b"DON", &cfg).unwrap(), Decoded::Incomplete);
+        assert_eq!(
+            decode_idle_done(b"A1 NOOP\r\n", &cfg).unwrap_err().resume_at,
+            Some(9)
+        );
+    }
+}

@@ -1,0 +1,680 @@
+//! The core string types of IMAP (RFC 9051 section 4 and 9): tags, atoms,
+//! quoted strings, literals, astrings and nstrings.
+//!
+//! Values are validated on construction and borrow from decoded input.
+//! A value remembers the form it was sent in (atom, quoted, literal), so
+//! decoding what was encoded gives back the same value; the constructors
+//! from plain text ([`AString::from_bytes`], [`IString::from_bytes`]) pick
+//! the cheapest valid form.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::decode::LiteralMode;
+use crate::encode::Encoder;
+use crate::parse::{PError, PResult, byte, crlf, fail, number64};
+
+/// A value rejected by a constructor: which type, which byte, where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what}: {problem}{}", match (.byte, .position) {
+    (Some(b), Some(p)) => format!(" (byte 0x{b:02X} at position {p})"),
+    (None, Some(p)) => format!(" (at position {p})"),
+    _ => String::new(),
+})]
+pub struct TypeError {
+    /// The type being constructed.
+    pub what: &'static str,
+    /// What is wrong.
+    pub problem: &'static str,
+    /// The offending byte, when one byte is to blame.
+    pub byte: Option<u8>,
+    /// Its position in the value.
+    pub position: Option<usize>,
+}
+
+impl TypeError {
+    pub(crate) fn problem(what: &'static str, problem: &'static str) -> Self {
+        TypeError {
+            what,
+            problem,
+            byte: None,
+            position: None,
+        }
+    }
+}
+
+/// Checks every byte with `ok`, naming the first failure.
+pub(crate) fn check_bytes(
+    what: &'static str,
+    value: &[u8],
+    ok: impl Fn(u8) -> bool,
+) -> Result<(), TypeError> {
+    match value.iter().position(|&b| !ok(b)) {
+        Some(p) => Err(TypeError {
+            what,
+            problem: "byte not allowed",
+            byte: Some(value[p]),
+            position: Some(p),
+        }),
+        None => Ok(()),
+    }
+}
+
+const ATOM: u8 = 1;
+const ASTRING: u8 = 2;
+const TAG: u8 = 4;
+const QUOTED: u8 = 8;
+const LIST: u8 = 16;
+
+/// Character classes of RFC 9051 section 9, one table lookup per byte.
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b: u8 = 0x01;
+    while b < 0x80 {
+        let ctl = b < 0x20 || b == 0x7f;
+        let quoted_special = b == b'"' || b == b'\\';
+        let wildcard = b == b'%' || b == b'*';
+        let atom_special = b == b'('
+            || b == b')'
+            || b == b'{'
+            || b == b' '
+            || ctl
+            || wildcard
+            || quoted_special
+            || b == b']';
+        let mut class = 0;
+        if !atom_special {
+            class |= ATOM | ASTRING | LIST;
+            if b != b'+' {
+                class |= TAG;
+            }
+        }
+        if b == b']' {
+            class |= ASTRING | TAG | LIST;
+        }
+        if wildcard {
+            class |= LIST;
+        }
+        // TEXT-CHAR except quoted-specials.
+        if b != b'\r' && b != b'\n' && !quoted_special {
+            class |= QUOTED;
+        }
+        t[b as usize] = class;
+        b += 1;
+    }
+    t
+};
+
+/// `ATOM-CHAR`.
+#[allow(dead_code)] // used by the grammar modules that are being written
+pub(crate) fn is_atom_char(b: u8) -> bool {
+    CLASSES[usize::from(b)] & ATOM != 0
+}
+
+/// `ASTRING-CHAR = ATOM-CHAR / resp-specials`.
+pub(crate) fn is_astring_char(b: u8) -> bool {
+    CLASSES[usize::from(b)] & ASTRING != 0
+}
+
+/// `list-char = ATOM-CHAR / list-wildcards / resp-specials`.
+#[allow(dead_code)] // used by the grammar modules that are being written
+pub(crate) fn is_list_char(b: u8) -> bool {
+    CLASSES[usize::from(b)] & LIST != 0
+}
+
+fn is_tag_char(b: u8) -> bool {
+    CLASSES[usize::from(b)] & TAG != 0
+}
+
+fn take_class(input: &[u8], class: u8) -> usize {
+    input
+        .iter()
+        .take_while(|&&b| CLASSES[usize::from(b)] & class != 0)
+        .count()
+}
+
+macro_rules! text_newtype {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $class:expr) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash)]
+        pub struct $name<'a>(Cow<'a, str>);
+
+        impl<'a> $name<'a> {
+            /// Validates the value.
+            pub fn new(value: impl Into<Cow<'a, str>>) -> Result<Self, TypeError> {
+                let value = value.into();
+                if value.is_empty() {
+                    return Err(TypeError::problem($what, "must not be empty"));
+                }
+                check_bytes($what, value.as_bytes(), |b| CLASSES[usize::from(b)] & $class != 0)?;
+                Ok($name(value))
+            }
+
+            /// The value as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Converts to a value that owns its data.
+            pub fn into_owned(self) -> $name<'static> {
+                $name(Cow::Owned(self.0.into_owned()))
+            }
+
+            /// Parses the value at the start of `input`.
+            pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
+                let n = take_class(input, $class);
+                if n == 0 {
+                    return fail(input, $what);
+                }
+                // The class holds ASCII only.
+                let text = std::str::from_utf8(&input[..n]).unwrap_or_default();
+                Ok((&input[n..], $name(Cow::Borrowed(text))))
+            }
+        }
+
+        impl fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl fmt::Display for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'a> TryFrom<&'a str> for $name<'a> {
+            type Error = TypeError;
+            fn try_from(value: &'a str) -> Result<Self, TypeError> {
+                $name::new(value)
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// A command tag: `tag = 1*<any ASTRING-CHAR except "+">`.
+    Tag,
+    "tag",
+    TAG
+);
+
+text_newtype!(
+    /// An atom: `atom = 1*ATOM-CHAR`.
+    Atom,
+    "atom",
+    ATOM
+);
+
+text_newtype!(
+    /// The atom form of an astring: `1*ASTRING-CHAR` (an atom that may also
+    /// hold `]`).
+    AstringAtom,
+    "astring atom",
+    ASTRING
+);
+
+/// A quoted string: `quoted = DQUOTE *QUOTED-CHAR DQUOTE`. Holds the
+/// content without quotes and escapes.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Quoted<'a>(Cow<'a, [u8]>);
+
+impl<'a> Quoted<'a> {
+    /// Validates the content: no CR, LF or NUL; 8-bit bytes only as UTF-8
+    /// (RFC 9051 allows UTF8-2/3/4 in QUOTED-CHAR).
+    pub fn new(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
+        let value = value.into();
+        check_bytes("quoted string", &value, |b| !matches!(b, b'\r' | b'\n' | 0))?;
+        if !value.is_ascii() && std::str::from_utf8(&value).is_err() {
+            return Err(TypeError::problem("quoted string", "8-bit content must be UTF-8"));
+        }
+        Ok(Quoted(value))
+    }
+
+    /// The content, unescaped.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Quoted<'static> {
+        Quoted(Cow::Owned(self.0.into_owned()))
+    }
+
+    /// `quoted`; with `eight_bit`, any 8-bit byte is accepted (servers that
+    /// send Latin-1 in quoted strings).
+    pub(crate) fn parse(input: &'a [u8], eight_bit: bool) -> PResult<'a, Self> {
+        let (mut rest, _) = byte(b'"', "'\"'")(input)?;
+        let start = rest;
+        let mut owned: Option<Vec<u8>> = None;
+        loop {
+            let Some(i) = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b == b'\r' || b == b'\n' || b == 0)
+            else {
+                return fail(&rest[rest.len()..], "'\"'");
+            };
+            let chunk = &rest[..i];
+            if !eight_bit && !chunk.is_ascii() && std::str::from_utf8(chunk).is_err() {
+                let bad = chunk.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+                return fail(&rest[bad..], "UTF-8 or 7-bit text");
+            }
+            match rest[i] {
+                b'"' => {
+                    let value = match owned {
+                        Some(mut v) => {
+                            v.extend_from_slice(chunk);
+                            Cow::Owned(v)
+                        }
+                        None => Cow::Borrowed(&start[..i]),
+                    };
+                    return Ok((&rest[i + 1..], Quoted(value)));
+                }
+                b'\\' => match rest.get(i + 1) {
+                    Some(&c @ (b'"' | b'\\')) => {
+                        let v = owned.get_or_insert_with(Vec::new);
+                        v.extend_from_slice(chunk);
+                        v.push(c);
+                        rest = &rest[i + 2..];
+                    }
+                    _ => return fail(&rest[i + 1..], "'\"' or '\\' after '\\'"),
+                },
+                _ => return fail(&rest[i..], "'\"'"),
+            }
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        for &b in self.0.iter() {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    }
+}
+
+impl fmt::Debug for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Quoted({:?})", String::from_utf8_lossy(&self.0))
+    }
+}
+
+/// A literal: `literal = "{" number64 ["+"] "}" CRLF *CHAR8`, or with
+/// `binary`, `literal8 = "~{" number64 "}" CRLF *OCTET` (RFC 3516).
+///
+/// Two literals are equal when their data and kind are: whether one was
+/// sent synchronizing is a transport detail the encoder decides per
+/// connection.
+#[derive(Clone)]
+pub struct Literal<'a> {
+    data: Cow<'a, [u8]>,
+    /// How it was (or should be) sent.
+    pub mode: LiteralMode,
+    binary: bool,
+}
+
+impl PartialEq for Literal<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data && self.binary == other.binary
+    }
+}
+
+impl Eq for Literal<'_> {}
+
+impl std::hash::Hash for Literal<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.data.hash(state);
+        self.binary.hash(state);
+    }
+}
+
+impl<'a> Literal<'a> {
+    /// A literal: any bytes but NUL (`CHAR8 = %x01-ff`).
+    pub fn new(data: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
+        let data = data.into();
+        check_bytes("literal", &data, |b| b != 0)?;
+        Ok(Literal {
+            data,
+            mode: LiteralMode::Sync,
+            binary: false,
+        })
+    }
+
+    /// A literal8: any octets (RFC 3516).
+    pub fn binary(data: impl Into<Cow<'a, [u8]>>) -> Self {
+        Literal {
+            data: data.into(),
+            mode: LiteralMode::Sync,
+            binary: true,
+        }
+    }
+
+    /// The data.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Whether this is a literal8.
+    pub fn is_binary(&self) -> bool {
+        self.binary
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Literal<'static> {
+        Literal {
+            data: Cow::Owned(self.data.into_owned()),
+            mode: self.mode,
+            binary: self.binary,
+        }
+    }
+
+    /// `literal` / `literal8`. The framer has checked the length against
+    /// the limit, and the data is in `input`.
+    pub(crate) fn parse(input: &'a [u8], bare_lf: bool) -> PResult<'a, Self> {
+        let (rest, binary) = match input.first() {
+            Some(b'~') => (&input[1..], true),
+            _ => (input, false),
+        };
+        let (rest, _) = byte(b'{', "'{'")(rest)?;
+        let (rest, length) = number64(rest)?;
+        let (rest, mode) = match rest.first() {
+            Some(b'+') => (&rest[1..], LiteralMode::NonSync),
+            _ => (rest, LiteralMode::Sync),
+        };
+        let (rest, _) = byte(b'}', "'}'")(rest)?;
+        let (rest, ()) = crlf(bare_lf)(rest)?;
+        let Some(data) = usize::try_from(length).ok().and_then(|n| rest.get(..n)) else {
+            return fail(&rest[rest.len()..], "literal data");
+        };
+        if !binary {
+            if let Some(p) = data.iter().position(|&b| b == 0) {
+                return fail(&rest[p..], "CHAR8 (NUL only in literal8)");
+            }
+        }
+        Ok((
+            &rest[data.len()..],
+            Literal {
+                data: Cow::Borrowed(data),
+                mode,
+                binary,
+            },
+        ))
+    }
+}
+
+impl fmt::Debug for Literal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOW: usize = 64;
+        let shown = &self.data[..self.data.len().min(SHOW)];
+        write!(
+            f,
+            "Literal{}({} bytes: {:?}{})",
+            if self.binary { "8" } else { "" },
+            self.data.len(),
+            String::from_utf8_lossy(shown),
+            if self.data.len() > SHOW { "..." } else { "" }
+        )
+    }
+}
+
+/// `string = quoted / literal`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum IString<'a> {
+    /// A quoted string.
+    Quoted(Quoted<'a>),
+    /// A literal.
+    Literal(Literal<'a>),
+}
+
+impl<'a> IString<'a> {
+    /// The cheapest form that holds `value`: quoted when it can, a literal
+    /// otherwise; `None` if even a literal cannot (NUL).
+    pub fn from_bytes(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
+        let value = value.into();
+        if value.len() <= 1024 && Quoted::new(&value[..]).is_ok() {
+            return Ok(IString::Quoted(Quoted(value)));
+        }
+        Literal::new(value).map(IString::Literal)
+    }
+
+    /// The content.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            IString::Quoted(q) => q.as_bytes(),
+            IString::Literal(l) => l.data(),
+        }
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> IString<'static> {
+        match self {
+            IString::Quoted(q) => IString::Quoted(q.into_owned()),
+            IString::Literal(l) => IString::Literal(l.into_owned()),
+        }
+    }
+
+    /// `string = quoted / literal`.
+    pub(crate) fn parse(input: &'a [u8], leniency: &crate::Leniency) -> PResult<'a, Self> {
+        match input.first() {
+            Some(b'"') => {
+                Quoted::parse(input, leniency.eight_bit_quoted).map(|(r, q)| (r, IString::Quoted(q)))
+            }
+            Some(b'{') => Literal::parse(input, leniency.bare_lf).map(|(r, l)| (r, IString::Literal(l))),
+            _ => fail(input, "string"),
+        }
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            IString::Quoted(q) => q.encode(e.line()),
+            IString::Literal(l) => e.literal(&l.data, l.binary),
+        }
+    }
+}
+
+/// `astring = 1*ASTRING-CHAR / string`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AString<'a> {
+    /// The atom form.
+    Atom(AstringAtom<'a>),
+    /// A quoted string or literal.
+    String(IString<'a>),
+}
+
+impl<'a> AString<'a> {
+    /// The cheapest form that holds `value`: atom, quoted, then literal.
+    pub fn from_bytes(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
+        let value = value.into();
+        if !value.is_empty() && value.iter().all(|&b| is_astring_char(b)) {
+            let atom = match value {
+                Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default()),
+                Cow::Owned(v) => Cow::Owned(String::from_utf8(v).unwrap_or_default()),
+            };
+            return Ok(AString::Atom(AstringAtom(atom)));
+        }
+        IString::from_bytes(value).map(AString::String)
+    }
+
+    /// The content.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            AString::Atom(a) => a.as_str().as_bytes(),
+            AString::String(s) => s.as_bytes(),
+        }
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> AString<'static> {
+        match self {
+            AString::Atom(a) => AString::Atom(a.into_owned()),
+            AString::String(s) => AString::String(s.into_owned()),
+        }
+    }
+
+    /// `astring = 1*ASTRING-CHAR / string`.
+    pub(crate) fn parse(input: &'a [u8], leniency: &crate::Leniency) -> PResult<'a, Self> {
+        match input.first() {
+            Some(b'"' | b'{') => IString::parse(input, leniency).map(|(r, s)| (r, AString::String(s))),
+            _ => AstringAtom::parse(input)
+                .map(|(r, a)| (r, AString::Atom(a)))
+                .map_err(|_| nom::Err::Error(PError::at(input, "astring"))),
+        }
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            AString::Atom(a) => e.put(a.as_str().as_bytes()),
+            AString::String(s) => s.encode(e),
+        }
+    }
+}
+
+/// `nstring = string / nil`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NString<'a>(pub Option<IString<'a>>);
+
+impl<'a> NString<'a> {
+    /// NIL.
+    pub const NIL: NString<'static> = NString(None);
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> NString<'static> {
+        NString(self.0.map(IString::into_owned))
+    }
+
+    /// The content, `None` for NIL.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        self.0.as_ref().map(IString::as_bytes)
+    }
+
+    /// `nstring = string / nil`.
+    #[allow(dead_code)] // used by the grammar modules that are being written
+    pub(crate) fn parse(input: &'a [u8], leniency: &crate::Leniency) -> PResult<'a, Self> {
+        if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") {
+            return Ok((&input[3..], NString(None)));
+        }
+        IString::parse(input, leniency)
+            .map(|(r, s)| (r, NString(Some(s))))
+            .map_err(|e| match e {
+                nom::Err::Error(e) if e.remaining == input.len() => {
+                    nom::Err::Error(PError::at(input, "string or NIL"))
+                }
+                e => e,
+            })
+    }
+
+    #[allow(dead_code)] // used by the grammar modules that are being written
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match &self.0 {
+            Some(s) => s.encode(e),
+            None => e.put(b"NIL"),
+        }
+    }
+}
+
+/// Reads the tag of a message for error reports, if it has one.
+pub(crate) fn peek_tag(message: &[u8]) -> Option<Tag<'static>> {
+    let n = message.iter().take_while(|&&b| is_tag_char(b)).count();
+    if n == 0 || message.get(n) != Some(&b' ') {
+        return None;
+    }
+    Tag::new(String::from_utf8_lossy(&message[..n]).into_owned()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Leniency;
+
+    fn lenient() -> Leniency {
+        Leniency::LENIENT
+    }
+
+    #[test]
+    fn character_classes() {
+        assert!(is_atom_char(b'a') && is_atom_char(b'+') && is_atom_char(b'['));
+        for b in [
+            b'(', b')', b'{', b' ', b'%', b'*', b'"', b'\\', b']', 0x7f, 0x1f, 0x80,
+        ] {
+            assert!(!is_atom_char(b), "{b:#x}");
+        }
+        assert!(is_astring_char(b']') && !is_astring_char(b'%'));
+        assert!(is_list_char(b'%') && is_list_char(b'*') && is_list_char(b']'));
+        assert!(Tag::new("A001").is_ok());
+        assert!(Tag::new("+A").is_err() && Tag::new("a b").is_err() && Tag::new("").is_err());
+        let e = Tag::new("ab{c").unwrap_err();
+        assert_eq!((e.byte, e.position), (Some(b'{'), Some(2)));
+    }
+
+    #[test]
+    fn quoted_strings() {
+        let (rest, q) = Quoted::parse(br#""a\"b\\c" x"#, false).unwrap();
+        assert_eq!((rest, q.as_bytes()), (&b" x"[..], &br#"a"b\c"#[..]));
+        let (_, q) = Quoted::parse(b"\"plain\"", false).unwrap();
+        assert!(matches!(q.0, Cow::Borrowed(_)));
+        assert!(Quoted::parse(b"\"a\r\nb\"", false).is_err());
+        assert!(Quoted::parse(b"\"\\a\"", false).is_err());
+        assert!(Quoted::parse(b"\"caf\xc3\xa9\"", false).is_ok());
+        assert!(Quoted::parse(b"\"caf\xe9\"", false).is_err());
+        assert!(Quoted::parse(b"\"caf\xe9\"", true).is_ok());
+        let mut out = Vec::new();
+        q.encode(&mut out);
+        assert_eq!(out, b"\"plain\"");
+    }
+
+    #[test]
+    fn literals() {
+        let (rest, l) = Literal::parse(b"{5}\r\nhello rest", false).unwrap();
+        assert_eq!(
+            (rest, l.data(), l.mode),
+            (&b" rest"[..], &b"hello"[..], LiteralMode::Sync)
+        );
+        let (_, l) = Literal::parse(b"{2+}\r\nhi", false).unwrap();
+        assert_eq!(l.mode, LiteralMode::NonSync);
+        let (_, l) = Literal::parse(b"~{3}\r\na\0b", false).unwrap();
+        assert!(l.is_binary());
+        assert!(Literal::parse(b"{3}\r\na\0b", false).is_err());
+        assert!(Literal::parse(b"{3}\nabc", false).is_err());
+        assert!(Literal::parse(b"{3}\nabc", true).is_ok());
+    }
+
+    #[test]
+    fn astrings_pick_the_cheapest_form() {
+        assert!(matches!(
+            AString::from_bytes(&b"INBOX"[..]).unwrap(),
+            AString::Atom(_)
+        ));
+        assert!(matches!(
+            AString::from_bytes(&b"a]b"[..]).unwrap(),
+            AString::Atom(_)
+        ));
+        assert!(matches!(
+            AString::from_bytes(&b"two words"[..]).unwrap(),
+            AString::String(IString::Quoted(_))
+        ));
+        assert!(matches!(
+            AString::from_bytes(&b""[..]).unwrap(),
+            AString::String(IString::Quoted(_))
+        ));
+        assert!(matches!(
+            AString::from_bytes(&b"line\r\nbreak"[..]).unwrap(),
+            AString::String(IString::Literal(_))
+        ));
+        assert!(AString::from_bytes(&b"nul\0"[..]).is_err());
+        let (_, a) = AString::parse(b"\"x y\"", &lenient()).unwrap();
+        assert_eq!(a.as_bytes(), b"x y");
+        let (_, n) = NString::parse(b"nil)", &lenient()).unwrap();
+        assert_eq!(n, NString::NIL);
+    }
+
+    #[test]
+    fn tags_of_messages() {
+        assert_eq!(peek_tag(b"a001 LOGIN x y").unwrap().as_str(), "a001");
+        assert_eq!(peek_tag(b"+ go ahead"), None);
+        assert_eq!(peek_tag(b"a001"), None);
+    }
+}

@@ -1,0 +1,277 @@
+//! Decode outcomes, errors, limits and leniency of the IMAP decoders.
+//!
+//! Every decoder answers one of four things:
+//!
+//! - [`Decoded::Complete`]: a value and how many bytes of the input it used;
+//! - [`Decoded::Incomplete`]: the input is a valid prefix, feed more bytes;
+//! - [`Decoded::LiteralAnnounced`]: the input ends inside a literal whose
+//!   header `{n}` has arrived; a server answers a synchronizing literal with
+//!   a continuation request (or refuses it) before the data comes;
+//! - `Err(`[`DecodeError`]`)`: the input is not valid here.
+//!
+//! Every prefix of a valid message is `Incomplete` or `LiteralAnnounced`,
+//! never an error.
+
+use std::fmt;
+
+use crate::core::Tag;
+
+/// How a literal is sent (RFC 9051 section 4.3, RFC 7888).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiteralMode {
+    /// `{n}`: the client waits for a continuation request.
+    Sync,
+    /// `{n+}`: the client does not wait (LITERAL+ / LITERAL-).
+    NonSync,
+}
+
+/// A literal header seen while the literal data has not all arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiteralAnnouncement {
+    /// The tag of the command that carries the literal, if the message is a
+    /// tagged command.
+    pub tag: Option<Tag<'static>>,
+    /// The announced length in octets.
+    pub length: u64,
+    /// Synchronizing or not.
+    pub mode: LiteralMode,
+    /// `~{n}`: a literal8, which may hold NUL (RFC 3516).
+    pub binary: bool,
+    /// Offset in the input where the literal data starts (right after the
+    /// header's CRLF). A server sends its continuation request once per
+    /// offset; the same announcement comes back until the data is complete.
+    pub data_start: usize,
+}
+
+/// The outcome of a decoder that did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded<T> {
+    /// A complete value, and the number of input bytes it used.
+    Complete {
+        /// The decoded value.
+        value: T,
+        /// How many bytes of the input the value used.
+        consumed: usize,
+    },
+    /// The input is a valid prefix: more bytes are needed.
+    Incomplete,
+    /// The input ends inside a literal; see [`LiteralAnnouncement`].
+    LiteralAnnounced(LiteralAnnouncement),
+}
+
+impl<T> Decoded<T> {
+    /// Maps the value of a complete outcome.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Decoded<U> {
+        match self {
+            Decoded::Complete { value, consumed } => Decoded::Complete {
+                value: f(value),
+                consumed,
+            },
+            Decoded::Incomplete => Decoded::Incomplete,
+            Decoded::LiteralAnnounced(a) => Decoded::LiteralAnnounced(a),
+        }
+    }
+
+    /// The value and the bytes used, if complete.
+    pub fn complete(self) -> Option<(T, usize)> {
+        match self {
+            Decoded::Complete { value, consumed } => Some((value, consumed)),
+            _ => None,
+        }
+    }
+}
+
+/// What went wrong, in categories a caller can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The bytes do not follow the grammar.
+    Syntax,
+    /// A line is longer than the configured limit.
+    LineTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A literal is larger than the configured limit; nothing was
+    /// allocated for it. A server answers `tag NO [TOOBIG]` or `BAD`.
+    LiteralTooLarge {
+        /// The announced length.
+        length: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Parentheses, BODYSTRUCTURE parts or search keys nest deeper than the
+    /// configured limit.
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+    /// A list has more elements than the configured limit.
+    TooMany {
+        /// The limit.
+        limit: usize,
+    },
+    /// A number does not fit its type, or is 0 where numbering starts at 1.
+    NumberOutOfRange,
+}
+
+/// A decoding error: where it happened, what was expected, how to recover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Byte offset in the decoder's input where the error was detected.
+    pub offset: usize,
+    /// What the decoder expected at `offset`.
+    pub expected: &'static str,
+    /// The byte found at `offset`, if any.
+    pub found: Option<u8>,
+    /// The category of the error.
+    pub kind: ErrorKind,
+    /// The tag of the message, when it could be read, so a server can
+    /// answer `tag BAD`.
+    pub tag: Option<Tag<'static>>,
+    /// Bytes to discard to reach the start of the next message, when known;
+    /// `None` when the end of the bad message is not in the input yet (the
+    /// caller discards up to the next LF that is not inside a literal).
+    pub resume_at: Option<usize>,
+}
+
+impl DecodeError {
+    pub(crate) fn new(kind: ErrorKind, input: &[u8], offset: usize, expected: &'static str) -> Self {
+        DecodeError {
+            offset,
+            expected,
+            found: input.get(offset).copied(),
+            kind,
+            tag: None,
+            resume_at: None,
+        }
+    }
+
+    pub(crate) fn syntax(input: &[u8], offset: usize, expected: &'static str) -> Self {
+        Self::new(ErrorKind::Syntax, input, offset, expected)
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ErrorKind::Syntax => write!(f, "syntax error at offset {}", self.offset)?,
+            ErrorKind::LineTooLong { limit } => {
+                write!(f, "line longer than {limit} bytes at offset {}", self.offset)?
+            }
+            ErrorKind::LiteralTooLarge { length, limit } => write!(
+                f,
+                "literal of {length} bytes exceeds the limit of {limit} at offset {}",
+                self.offset
+            )?,
+            ErrorKind::TooDeep { limit } => {
+                write!(f, "nesting deeper than {limit} at offset {}", self.offset)?
+            }
+            ErrorKind::TooMany { limit } => {
+                write!(f, "list longer than {limit} elements at offset {}", self.offset)?
+            }
+            ErrorKind::NumberOutOfRange => write!(f, "number out of range at offset {}", self.offset)?,
+        }
+        write!(f, ": expected {}", self.expected)?;
+        match self.found {
+            Some(b) if b.is_ascii_graphic() => write!(f, ", found '{}'", b as char),
+            Some(b) => write!(f, ", found byte 0x{b:02X}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Size limits checked before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest line (between literals), CRLF included. RFC 9051 section 4
+    /// sets no limit; RFC 2683 section 3.2.1.5 asks servers to take at
+    /// least 8000 octets.
+    pub line: usize,
+    /// Largest literal held in memory by the one-shot decoders.
+    pub literal: u64,
+    /// Deepest nesting of parentheses, BODYSTRUCTURE parts and search keys.
+    pub depth: usize,
+    /// Most elements in one list (flags, sequence set ranges, search keys,
+    /// fetch items...).
+    pub list: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            line: 64 * 1024,
+            literal: 64 * 1024 * 1024,
+            depth: 64,
+            list: 1 << 20,
+        }
+    }
+}
+
+/// Deviations from the RFCs that real servers and clients are known to
+/// send. Runtime configuration, never a cargo feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leniency {
+    /// Accept a bare LF as a line end.
+    pub bare_lf: bool,
+    /// Accept a space before `)` and after the last element of a line
+    /// (Dovecot, Outlook).
+    pub extra_spaces: bool,
+    /// Accept a status response without text after it (`* OK` alone).
+    pub missing_text: bool,
+    /// Accept NIL where a body parameter string or list is required
+    /// (Gmail, Yahoo, Mail.ru BODYSTRUCTURE).
+    pub nil_in_body: bool,
+    /// Accept 8-bit bytes in quoted strings without UTF8=ACCEPT
+    /// (Exchange, Mail.ru).
+    pub eight_bit_quoted: bool,
+}
+
+impl Leniency {
+    /// Accept only what the RFCs allow.
+    pub const STRICT: Leniency = Leniency {
+        bare_lf: false,
+        extra_spaces: false,
+        missing_text: false,
+        nil_in_body: false,
+        eight_bit_quoted: false,
+    };
+    /// Accept every deviation this crate knows of.
+    pub const LENIENT: Leniency = Leniency {
+        bare_lf: true,
+        extra_spaces: true,
+        missing_text: true,
+        nil_in_body: true,
+        eight_bit_quoted: true,
+    };
+}
+
+impl Default for Leniency {
+    fn default() -> Self {
+        Leniency::LENIENT
+    }
+}
+
+/// Configuration of the decoders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecoderConfig {
+    /// Size limits.
+    pub limits: Limits,
+    /// Accepted deviations.
+    pub leniency: Leniency,
+}
+
+impl DecoderConfig {
+    /// The RFC grammar only, with the default limits.
+    pub const STRICT: DecoderConfig = DecoderConfig {
+        limits: Limits {
+            line: 64 * 1024,
+            literal: 64 * 1024 * 1024,
+            depth: 64,
+            list: 1 << 20,
+        },
+        leniency: Leniency::STRICT,
+    };
+}

@@ -1,0 +1,268 @@
+//! Message framing: where does one IMAP message end?
+//!
+//! A message is a line, and when the line ends with a literal header
+//! (`{n}`, `{n+}` or `~{n}`), the n bytes of data and another line, and so
+//! on. The framer finds the end with memchr before any parser runs, checks
+//! line lengths and literal sizes against the limits before anything is
+//! allocated, and is what answers "need more bytes" and "literal
+//! announced". The parsers then run on a complete message.
+
+use crate::core::peek_tag;
+use crate::decode::{DecodeError, DecoderConfig, ErrorKind, LiteralAnnouncement, LiteralMode};
+
+/// Which side sent the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// A client command.
+    Command,
+    /// A server response.
+    Response,
+}
+
+/// The outcome of framing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Framed {
+    /// The message is complete and this long, final CRLF included.
+    Complete(usize),
+    /// More bytes are needed.
+    Incomplete,
+    /// The input ends inside a literal.
+    Literal(LiteralAnnouncement),
+}
+
+/// A literal header at the end of `line`: `(length, mode, binary)`.
+///
+/// `{` must not be inside a quoted string; quoted strings never span lines,
+/// so scanning the line is enough.
+fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
+    let inner = line.strip_suffix(b"}")?;
+    let open = memchr::memrchr(b'{', inner)?;
+    let (digits, mode) = match inner[open + 1..].strip_suffix(b"+") {
+        Some(d) => (d, LiteralMode::NonSync),
+        None => (&inner[open + 1..], LiteralMode::Sync),
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if in_quoted(&line[..open]) {
+        return None;
+    }
+    let length = digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    let binary = open > 0 && line[open - 1] == b'~';
+    Some((length, mode, binary))
+}
+
+/// Whether the end of `prefix` is inside a quoted string.
+fn in_quoted(prefix: &[u8]) -> bool {
+    let mut inside = false;
+    let mut i = 0;
+    while let Some(j) = memchr::memchr2(b'"', b'\\', &prefix[i..]) {
+        let at = i + j;
+        if prefix[at] == b'\\' {
+            // An escape only means something inside quotes.
+            i = at + if inside { 2 } else { 1 };
+        } else {
+            inside = !inside;
+            i = at + 1;
+        }
+        if i >= prefix.len() {
+            break;
+        }
+    }
+    inside
+}
+
+/// Whether a response line carries free text to its end (status
+/// responses, continuation requests), where `{n}` is just text.
+fn is_text_response(line: &[u8]) -> bool {
+    if line.first() == Some(&b'+') {
+        return true;
+    }
+    let Some(sp) = memchr::memchr(b' ', line) else {
+        return false;
+    };
+    let rest = &line[sp + 1..];
+    let word_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    let word = &rest[..word_end];
+    let status = |w: &[u8]| {
+        ["OK", "NO", "BAD"]
+            .iter()
+            .any(|s| w.eq_ignore_ascii_case(s.as_bytes()))
+    };
+    if &line[..sp] == b"*" {
+        status(word) || word.eq_ignore_ascii_case(b"BYE") || word.eq_ignore_ascii_case(b"PREAUTH")
+    } else {
+        status(word)
+    }
+}
+
+/// Finds the end of the first message of `input`.
+pub(crate) fn frame(input: &[u8], side: Side, config: &DecoderConfig) -> Result<Framed, DecodeError> {
+    let limits = &config.limits;
+    let mut start: usize = 0;
+    loop {
+        let window = &input[start..input.len().min(start.saturating_add(limits.line))];
+        let Some(i) = memchr::memchr(b'\n', window) else {
+            if input.len() - start >= limits.line {
+                let mut e = DecodeError::new(
+                    ErrorKind::LineTooLong { limit: limits.line },
+                    input,
+                    start + limits.line,
+                    "line end",
+                );
+                e.tag = peek_tag(input);
+                return Err(e);
+            }
+            return Ok(Framed::Incomplete);
+        };
+        let lf = start + i;
+        let end = if lf > start && input[lf - 1] == b'\r' {
+            lf - 1
+        } else if config.leniency.bare_lf {
+            lf
+        } else {
+            let mut e = DecodeError::syntax(input, lf, "CR before LF");
+            e.tag = peek_tag(input);
+            e.resume_at = Some(lf + 1);
+            return Err(e);
+        };
+        let line = &input[start..end];
+        if start == 0 && side == Side::Response && is_text_response(line) {
+            return Ok(Framed::Complete(lf + 1));
+        }
+        let Some((length, mode, binary)) = literal_header(line) else {
+            return Ok(Framed::Complete(lf + 1));
+        };
+        if length > limits.literal {
+            let mut e = DecodeError::new(
+                ErrorKind::LiteralTooLarge {
+                    length,
+                    limit: limits.literal,
+                },
+                input,
+                end - 1,
+                "a smaller literal",
+            );
+            e.tag = peek_tag(input);
+            return Err(e);
+        }
+        let data_start = lf + 1;
+        // Fits: length <= limits.literal, which the caller keeps sane.
+        let data_end = data_start.saturating_add(length as usize);
+        if input.len() < data_end {
+            return Ok(Framed::Literal(LiteralAnnouncement {
+                tag: if side == Side::Command {
+                    peek_tag(input)
+                } else {
+                    None
+                },
+                length,
+                mode,
+                binary,
+                data_start,
+            }));
+        }
+        start = data_end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(input: &[u8]) -> Framed {
+        frame(input, Side::Command, &DecoderConfig::STRICT).unwrap()
+    }
+
+    #[test]
+    fn lines_and_literals() {
+        assert_eq!(cmd(b"A1 NOOP\r\nA2"), Framed::Complete(9));
+        assert_eq!(cmd(b"A1 NOOP\r"), Framed::Incomplete);
+        let append = b"A2 APPEND INBOX {11}\r\nhello world)\r\n";
+        assert_eq!(cmd(append), Framed::Complete(append.len()));
+        for i in 0..append.len() {
+            let f = cmd(&append[..i]);
+            if !(22..33).contains(&i) {
+                assert_eq!(f, Framed::Incomplete, "{i}");
+            } else {
+                let Framed::Literal(a) = f else {
+                    panic!("{i}: {f:?}")
+                };
+                assert_eq!(
+                    (a.length, a.mode, a.data_start, a.tag.unwrap().as_str()),
+                    (11, LiteralMode::Sync, 22, "A2")
+                );
+            }
+        }
+        let Framed::Literal(a) = cmd(b"A3 LOGIN {3+}\r\n") else {
+            panic!()
+        };
+        assert_eq!(a.mode, LiteralMode::NonSync);
+        let Framed::Literal(a) = cmd(b"A4 APPEND INBOX ~{3}\r\n") else {
+            panic!()
+        };
+        assert!(a.binary);
+        // Two literals in one command.
+        let login = b"A5 LOGIN {1}\r\na {1}\r\nb\r\n";
+        assert_eq!(cmd(login), Framed::Complete(login.len()));
+    }
+
+    #[test]
+    fn braces_in_quotes_and_text_are_not_literals() {
+        assert_eq!(cmd(b"A1 LOGIN \"{5}\r\n"), Framed::Complete(15));
+        assert_eq!(cmd(b"A1 LOGIN \"a\\\"{5}\r\n"), Framed::Complete(18));
+        let r = frame(b"* OK [ALERT] hi {5}\r\n", Side::Response, &DecoderConfig::STRICT).unwrap();
+        assert_eq!(r, Framed::Complete(21));
+        let r = frame(b"a1 NO text {5}\r\n", Side::Response, &DecoderConfig::STRICT).unwrap();
+        assert_eq!(r, Framed::Complete(16));
+        let r = frame(
+            b"* 1 FETCH (BODY[] {5}\r\n",
+            Side::Response,
+            &DecoderConfig::STRICT,
+        )
+        .unwrap();
+        assert!(matches!(
+            r,
+            Framed::Literal(LiteralAnnouncement {
+                tag: None,
+                length: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn limits_are_checked_before_allocating() {
+        let e = frame(
+            b"A1 APPEND INBOX {4294967295}\r\n",
+            Side::Command,
+            &DecoderConfig::STRICT,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.kind,
+            ErrorKind::LiteralTooLarge {
+                length: 4294967295,
+                limit: 64 * 1024 * 1024
+            }
+        );
+        assert_eq!(e.tag.unwrap().as_str(), "A1");
+        let mut config = DecoderConfig::STRICT;
+        config.limits.line = 16;
+        let e = frame(b"A1 NOOP and much more", Side::Command, &config).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::LineTooLong { limit: 16 });
+        assert_eq!(
+            frame(b"A1 NOOP\r\n", Side::Command, &config).unwrap(),
+            Framed::Complete(9)
+        );
+    }
+
+    #[test]
+    fn bare_lf() {
+        assert!(frame(b"A1 NOOP\n", Side::Command, &DecoderConfig::STRICT).is_err());
+        assert_eq!(
+            frame(b"A1 NOOP\n", Side::Command, &DecoderConfig::default()).unwrap(),
+            Framed::Complete(8)
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! Parser plumbing shared by every grammar module: the nom error type that
+//! remembers where it failed and what it expected, and small combinators.
+//!
+//! Parsers run on a message the framer (`crate::frame`) has already found
+//! complete, literals included, so they never need more input: a parser
+//! that runs out of bytes fails with "expected ...", and the framer is what
+//! answers "need more bytes".
+
+use nom::error::ParseError;
+use nom::{IResult, Parser};
+
+use crate::decode::{DecodeError, ErrorKind};
+
+/// A parse failure: how many bytes were left when it happened (the offset
+/// is the message length minus that), what was expected there, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PError {
+    pub remaining: usize,
+    pub expected: &'static str,
+    pub kind: ErrorKind,
+}
+
+impl PError {
+    pub fn at(input: &[u8], expected: &'static str) -> Self {
+        PError {
+            remaining: input.len(),
+            expected,
+            kind: ErrorKind::Syntax,
+        }
+    }
+
+    pub fn kind(input: &[u8], kind: ErrorKind, expected: &'static str) -> Self {
+        PError {
+            remaining: input.len(),
+            expected,
+            kind,
+        }
+    }
+
+    /// The error as a [`DecodeError`] against the whole message.
+    pub fn into_decode_error(self, message: &[u8]) -> DecodeError {
+        let offset = message.len().saturating_sub(self.remaining);
+        DecodeError::new(self.kind, message, offset, self.expected)
+    }
+}
+
+impl<'a> ParseError<&'a [u8]> for PError {
+    fn from_error_kind(input: &'a [u8], _kind: nom::error::ErrorKind) -> Self {
+        PError::at(input, "valid syntax")
+    }
+
+    fn append(_input: &'a [u8], _kind: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+
+    /// Of two alternatives that failed, report the one that got further.
+    fn or(self, other: Self) -> Self {
+        if other.remaining < self.remaining {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The result of a parser in this crate.
+pub(crate) type PResult<'a, T> = IResult<&'a [u8], T, PError>;
+
+/// Fails with `expected` at `input`.
+pub(crate) fn fail<'a, T>(input: &'a [u8], expected: &'static str) -> PResult<'a, T> {
+    Err(nom::Err::Error(PError::at(input, expected)))
+}
+
+/// Runs `parser`; if it fails without consuming anything, names what was
+/// expected there.
+pub(crate) fn expect<'a, T>(
+    expected: &'static str,
+    mut parser: impl Parser<&'a [u8], Output = T, Error = PError>,
+) -> impl FnMut(&'a [u8]) -> PResult<'a, T> {
+    move |input: &'a [u8]| match parser.parse(input) {
+        Err(nom::Err::Error(e)) if e.remaining == input.len() && e.kind == ErrorKind::Syntax => {
+            Err(nom::Err::Error(PError { expected, ..e }))
+        }
+        other => other,
+    }
+}
+
+/// Exactly the byte `b`.
+pub(crate) fn byte<'a>(b: u8, expected: &'static str) -> impl FnMut(&'a [u8]) -> PResult<'a, u8> {
+    move |input: &'a [u8]| match input.first() {
+        Some(&c) if c == b => Ok((&input[1..], c)),
+        _ => fail(input, expected),
+    }
+}
+
+/// One space.
+pub(crate) fn sp(input: &[u8]) -> PResult<'_, u8> {
+    byte(b' ', "space")(input)
+}
+
+/// A keyword, matched case-insensitively (IMAP keywords are).
+pub(crate) fn keyword<'a>(word: &'static str) -> impl FnMut(&'a [u8]) -> PResult<'a, &'a [u8]> {
+    move |input: &'a [u8]| {
+        let n = word.len();
+        if input.len() >= n && input[..n].eq_ignore_ascii_case(word.as_bytes()) {
+            Ok((&input[n..], &input[..n]))
+        } else {
+            fail(input, word)
+        }
+    }
+}
+
+/// `number = 1*DIGIT` as a u32 (RFC 9051: "unsigned 32-bit integer").
+#[allow(dead_code)] // used by the grammar modules that are being written
+pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
+    let (rest, n) = number64(input)?;
+    match u32::try_from(n) {
+        Ok(n) => Ok((rest, n)),
+        Err(_) => Err(nom::Err::Error(PError::kind(
+            input,
+            ErrorKind::NumberOutOfRange,
+            "32-bit number",
+        ))),
+    }
+}
+
+/// `nz-number = digit-nz *DIGIT` as a u32.
+#[allow(dead_code)] // used by the grammar modules that are being written
+pub(crate) fn nz_number(input: &[u8]) -> PResult<'_, std::num::NonZeroU32> {
+    let (rest, n) = number(input)?;
+    match std::num::NonZeroU32::new(n) {
+        Some(n) => Ok((rest, n)),
+        None => Err(nom::Err::Error(PError::kind(
+            input,
+            ErrorKind::NumberOutOfRange,
+            "number from 1",
+        ))),
+    }
+}
+
+/// `number64 = 1*DIGIT` (at most 2^63 - 1, RFC 9051 section 9).
+pub(crate) fn number64(input: &[u8]) -> PResult<'_, u64> {
+    let digits = input.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return fail(input, "number");
+    }
+    let mut n: u64 = 0;
+    for &d in &input[..digits] {
+        n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))) {
+            Some(n) if n <= i64::MAX as u64 => n,
+            _ => {
+                return Err(nom::Err::Error(PError::kind(
+                    input,
+                    ErrorKind::NumberOutOfRange,
+                    "63-bit number",
+                )));
+            }
+        };
+    }
+    Ok((&input[digits..], n))
+}
+
+/// Writes a decimal number without going through `format!`.
+pub(crate) fn put_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// `CRLF`, or a bare LF when `bare_lf`.
+pub(crate) fn crlf(bare_lf: bool) -> impl FnMut(&[u8]) -> PResult<'_, ()> {
+    move |input: &[u8]| match input {
+        [b'\r', b'\n', rest @ ..] => Ok((rest, ())),
+        [b'\n', rest @ ..] if bare_lf => Ok((rest, ())),
+        _ => fail(input, "CRLF"),
+    }
+}
+
+/// `"(" [item *(SP item)] ")"` with at most `max` items; `lenient` accepts
+/// runs of spaces and spaces next to the parentheses.
+#[allow(dead_code)] // used by the grammar modules that are being written
+pub(crate) fn paren_list<'a, T>(
+    max: usize,
+    lenient: bool,
+    mut item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> impl FnMut(&'a [u8]) -> PResult<'a, Vec<T>> {
+    move |input: &'a [u8]| {
+        let (mut rest, _) = byte(b'(', "'('")(input)?;
+        let mut items = Vec::new();
+        let skip = |i: &'a [u8]| {
+            if lenient {
+                &i[i.iter().take_while(|&&b| b == b' ').count()..]
+            } else {
+                i
+            }
+        };
+        rest = skip(rest);
+        if let Some(r) = rest.strip_prefix(b")") {
+            return Ok((r, items));
+        }
+        loop {
+            if items.len() == max {
+                return Err(nom::Err::Error(PError::kind(
+                    rest,
+                    ErrorKind::TooMany { limit: max },
+                    "')'",
+                )));
+            }
+            let (r, value) = item(rest)?;
+            items.push(value);
+            rest = r;
+            let before = rest;
+            rest = skip(rest);
+            if let Some(r) = rest.strip_prefix(b")") {
+                return Ok((r, items));
+            }
+            if rest.len() == before.len() {
+                (rest, _) = sp(rest)?;
+                if lenient {
+                    rest = skip(rest);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(b"4294967295 ").unwrap(), (&b" "[..], u32::MAX));
+        assert_eq!(
+            number(b"4294967296").unwrap_err(),
+            nom::Err::Error(PError::kind(
+                b"4294967296",
+                ErrorKind::NumberOutOfRange,
+                "32-bit number"
+            ))
+        );
+        assert!(nz_number(b"0").is_err());
+        assert!(number64(b"9223372036854775808").is_err());
+        assert_eq!(number64(b"9223372036854775807").unwrap().1, i64::MAX as u64);
+        let mut v = Vec::new();
+        put_number(&mut v, 1234567890);
+        assert_eq!(v, b"1234567890");
+    }
+
+    #[test]
+    fn lists() {
+        let mut p = paren_list(10, false, number);
+        assert_eq!(p(b"(1 2 3)x").unwrap(), (&b"x"[..], vec![1, 2, 3]));
+        assert_eq!(p(b"()").unwrap().1, Vec::<u32>::new());
+        assert!(p(b"(1  2)").is_err());
+        assert!(p(b"(1 2 )").is_err());
+        let mut lenient = paren_list(10, true, number);
+        assert_eq!(lenient(b"( 1  2 )").unwrap().1, vec![1, 2]);
+        let mut short = paren_list(2, false, number);
+        let Err(nom::Err::Error(e)) = short(b"(1 2 3)") else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::TooMany { limit: 2 });
+    }
+
+    #[test]
+    fn errors_report_the_furthest_alternative() {
+        let mut p = nom::branch::alt((keyword("UID FETCH"), keyword("UNSELECT")));
+        let Err(nom::Err::Error(e)) = p.parse(b"UNSUBSCRIBE") else {
+            panic!()
+        };
+        assert_eq!(e.remaining, 11);
+        let message = b"A1 UNSUBSCRIBE";
+        let d = PError {
+            remaining: 3,
+            expected: "x",
+            kind: ErrorKind::Syntax,
+        }
+        .into_decode_error(message);
+        assert_eq!(d.offset, 11);
+    }
+}
