@@ -68,7 +68,6 @@ impl<'a> Encoder<'a> {
     }
 
     /// Appends a decimal number.
-    #[allow(dead_code)] // used by the grammar modules that are being written
     pub(crate) fn number(&mut self, n: u64) {
         put_number(&mut self.line, n);
     }

@@ -23,12 +23,15 @@ mod decode;
 mod encode;
 mod frame;
 mod parse;
+mod response;
 
-pub use command::{
-    decode_authenticate_data, decode_command, decode_idle_done, AuthenticateData, Base64, Command, CommandBody, Secret,
-};
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+pub use command::{
+    AuthenticateData, Base64, Command, CommandBody, Secret, decode_authenticate_data, decode_command,
+    decode_idle_done,
+};
 pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
-pub use encode::{to_bytes, Encoder, Fragment, LiteralPolicy};
+pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use response::{Code, RespText, Response, Status, decode_response};

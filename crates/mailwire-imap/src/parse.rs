@@ -111,7 +111,6 @@ pub(crate) fn keyword<'a>(word: &'static str) -> impl FnMut(&'a [u8]) -> PResult
 }
 
 /// `number = 1*DIGIT` as a u32 (RFC 9051: "unsigned 32-bit integer").
-#[allow(dead_code)] // used by the grammar modules that are being written
 pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
     let (rest, n) = number64(input)?;
     match u32::try_from(n) {
@@ -125,7 +124,6 @@ pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
 }
 
 /// `nz-number = digit-nz *DIGIT` as a u32.
-#[allow(dead_code)] // used by the grammar modules that are being written
 pub(crate) fn nz_number(input: &[u8]) -> PResult<'_, std::num::NonZeroU32> {
     let (rest, n) = number(input)?;
     match std::num::NonZeroU32::new(n) {
@@ -186,7 +184,6 @@ pub(crate) fn crlf(bare_lf: bool) -> impl FnMut(&[u8]) -> PResult<'_, ()> {
 
 /// `"(" [item *(SP item)] ")"` with at most `max` items; `lenient` accepts
 /// runs of spaces and spaces next to the parentheses.
-#[allow(dead_code)] // used by the grammar modules that are being written
 pub(crate) fn paren_list<'a, T>(
     max: usize,
     lenient: bool,

@@ -1,0 +1,731 @@
+//! IMAP responses: decoding (client side) and encoding (server side).
+//!
+//! ```text
+//! response        = *(continue-req / response-data) response-done
+//! continue-req    = "+" SP (resp-text / base64) CRLF
+//! response-data   = "*" SP (resp-cond-state / resp-cond-bye /
+//!                   mailbox-data / message-data / capability-data /
+//!                   enable-data) CRLF
+//! response-tagged = tag SP resp-cond-state CRLF
+//! resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text
+//! resp-cond-bye   = "BYE" SP resp-text
+//! resp-cond-auth  = ("OK" / "PREAUTH") SP resp-text
+//! resp-text       = ["[" resp-text-code "]" SP] [text]
+//! ```
+//!
+//! This first part covers status responses with their codes, continuation
+//! requests, CAPABILITY, ENABLED, EXISTS, RECENT, EXPUNGE and the IMAP4rev1
+//! SEARCH response; mailbox and message data (LIST, STATUS, FETCH...)
+//! follow with their types.
+
+use std::borrow::Cow;
+
+use nom::Parser;
+
+use crate::core::{Atom, Tag};
+use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
+use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::frame::{Framed, Side, frame};
+use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp};
+
+/// The status of a status response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// `OK`.
+    Ok,
+    /// `NO`.
+    No,
+    /// `BAD`.
+    Bad,
+    /// `PREAUTH` (greeting only).
+    PreAuth,
+    /// `BYE`.
+    Bye,
+}
+
+impl Status {
+    fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::No => "NO",
+            Status::Bad => "BAD",
+            Status::PreAuth => "PREAUTH",
+            Status::Bye => "BYE",
+        }
+    }
+}
+
+/// A response code (`resp-text-code`) of RFC 9051, RFC 3501 and RFC 5530.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Code<'a> {
+    /// `ALERT`: show the text to the user.
+    Alert,
+    /// `BADCHARSET [(charset...)]`.
+    BadCharset(Vec<Cow<'a, str>>),
+    /// `CAPABILITY ...`.
+    Capability(Vec<Atom<'a>>),
+    /// `PARSE`.
+    Parse,
+    /// `READ-ONLY`.
+    ReadOnly,
+    /// `READ-WRITE`.
+    ReadWrite,
+    /// `TRYCREATE`.
+    TryCreate,
+    /// `UIDNEXT n`.
+    UidNext(std::num::NonZeroU32),
+    /// `UIDVALIDITY n`.
+    UidValidity(std::num::NonZeroU32),
+    /// `UNSEEN n` (IMAP4rev1).
+    Unseen(std::num::NonZeroU32),
+    /// `UIDNOTSTICKY` (RFC 4315).
+    UidNotSticky,
+    /// `CLOSED` (RFC 7162, RFC 9051).
+    Closed,
+    /// `UNKNOWN-CTE` (RFC 3516).
+    UnknownCte,
+    /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
+    /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
+    /// by name; see [`Code::RFC5530`].
+    Condition(Atom<'a>),
+    /// Any other code: `atom [SP 1*<any TEXT-CHAR except "]">]`, kept as
+    /// sent (including `PERMANENTFLAGS`, `APPENDUID` and `COPYUID` until
+    /// their typed forms land).
+    Other {
+        /// The code name.
+        name: Atom<'a>,
+        /// Its argument text, if any.
+        text: Option<Cow<'a, str>>,
+    },
+}
+
+impl Code<'_> {
+    /// The argument-free codes of RFC 5530 and RFC 9051 section 7.1 that
+    /// parse as [`Code::Condition`].
+    pub const RFC5530: [&'static str; 21] = [
+        "UNAVAILABLE",
+        "AUTHENTICATIONFAILED",
+        "AUTHORIZATIONFAILED",
+        "EXPIRED",
+        "PRIVACYREQUIRED",
+        "CONTACTADMIN",
+        "NOPERM",
+        "INUSE",
+        "EXPUNGEISSUED",
+        "CORRUPTION",
+        "SERVERBUG",
+        "CLIENTBUG",
+        "CANNOT",
+        "LIMIT",
+        "OVERQUOTA",
+        "ALREADYEXISTS",
+        "NONEXISTENT",
+        "NOTSAVED",
+        "HASCHILDREN",
+        "TOOBIG",
+        "USEATTR",
+    ];
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Code<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        match self {
+            Code::Alert => Code::Alert,
+            Code::BadCharset(c) => Code::BadCharset(c.into_iter().map(own).collect()),
+            Code::Capability(c) => Code::Capability(c.into_iter().map(Atom::into_owned).collect()),
+            Code::Parse => Code::Parse,
+            Code::ReadOnly => Code::ReadOnly,
+            Code::ReadWrite => Code::ReadWrite,
+            Code::TryCreate => Code::TryCreate,
+            Code::UidNext(n) => Code::UidNext(n),
+            Code::UidValidity(n) => Code::UidValidity(n),
+            Code::Unseen(n) => Code::Unseen(n),
+            Code::UidNotSticky => Code::UidNotSticky,
+            Code::Closed => Code::Closed,
+            Code::UnknownCte => Code::UnknownCte,
+            Code::Condition(a) => Code::Condition(a.into_owned()),
+            Code::Other { name, text } => Code::Other {
+                name: name.into_owned(),
+                text: text.map(own),
+            },
+        }
+    }
+
+    fn encode(&self, e: &mut Encoder<'_>) {
+        let simple = |e: &mut Encoder<'_>, s: &str| e.put(s.as_bytes());
+        match self {
+            Code::Alert => simple(e, "ALERT"),
+            Code::BadCharset(charsets) => {
+                e.put(b"BADCHARSET");
+                if !charsets.is_empty() {
+                    e.put(b" (");
+                    for (i, c) in charsets.iter().enumerate() {
+                        if i > 0 {
+                            e.put(b" ");
+                        }
+                        encode_charset(e, c);
+                    }
+                    e.put(b")");
+                }
+            }
+            Code::Capability(caps) => {
+                e.put(b"CAPABILITY");
+                for c in caps {
+                    e.put(b" ");
+                    e.put(c.as_str().as_bytes());
+                }
+            }
+            Code::Parse => simple(e, "PARSE"),
+            Code::ReadOnly => simple(e, "READ-ONLY"),
+            Code::ReadWrite => simple(e, "READ-WRITE"),
+            Code::TryCreate => simple(e, "TRYCREATE"),
+            Code::UidNext(n) => {
+                e.put(b"UIDNEXT ");
+                e.number(u64::from(n.get()));
+            }
+            Code::UidValidity(n) => {
+                e.put(b"UIDVALIDITY ");
+                e.number(u64::from(n.get()));
+            }
+            Code::Unseen(n) => {
+                e.put(b"UNSEEN ");
+                e.number(u64::from(n.get()));
+            }
+            Code::UidNotSticky => simple(e, "UIDNOTSTICKY"),
+            Code::Closed => simple(e, "CLOSED"),
+            Code::UnknownCte => simple(e, "UNKNOWN-CTE"),
+            Code::Condition(a) => e.put(a.as_str().as_bytes()),
+            Code::Other { name, text } => {
+                e.put(name.as_str().as_bytes());
+                if let Some(t) = text {
+                    e.put(b" ");
+                    e.put(t.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// `charset = atom / quoted`: written as an atom when it can be.
+fn encode_charset(e: &mut Encoder<'_>, c: &str) {
+    if Atom::new(c).is_ok() {
+        e.put(c.as_bytes());
+    } else {
+        e.put(b"\"");
+        for &b in c.as_bytes() {
+            if b == b'"' || b == b'\\' {
+                e.put(b"\\");
+            }
+            e.put(&[b]);
+        }
+        e.put(b"\"");
+    }
+}
+
+/// `resp-text = ["[" resp-text-code "]" SP] [text]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespText<'a> {
+    /// The response code, if any.
+    pub code: Option<Code<'a>>,
+    /// The human-readable text (UTF-8 per RFC 9051; kept lossless as
+    /// sent).
+    pub text: Cow<'a, str>,
+}
+
+impl<'a> RespText<'a> {
+    /// Text without a code.
+    pub fn text(text: &'a str) -> Self {
+        RespText {
+            code: None,
+            text: Cow::Borrowed(text),
+        }
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> RespText<'static> {
+        RespText {
+            code: self.code.map(Code::into_owned),
+            text: Cow::Owned(self.text.into_owned()),
+        }
+    }
+
+    fn encode(&self, e: &mut Encoder<'_>) {
+        if let Some(code) = &self.code {
+            e.put(b"[");
+            code.encode(e);
+            e.put(b"]");
+            e.put(b" ");
+        }
+        // RFC 9051 requires text (1*TEXT-CHAR); an empty text is sent as
+        // a single space's worth of nothing only in lenient peers, so
+        // write what the value holds.
+        e.put(self.text.as_bytes());
+    }
+}
+
+/// A response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Response<'a> {
+    /// A status response: tagged completion, or untagged OK/NO/BAD/BYE/
+    /// PREAUTH (which includes the greeting).
+    Status {
+        /// The tag, `None` for `*`.
+        tag: Option<Tag<'a>>,
+        /// The status.
+        status: Status,
+        /// Code and text.
+        text: RespText<'a>,
+    },
+    /// `+ text` or `+ base64`: a continuation request.
+    Continue(RespText<'a>),
+    /// `* CAPABILITY ...`.
+    Capability(Vec<Atom<'a>>),
+    /// `* ENABLED ...` (RFC 5161).
+    Enabled(Vec<Atom<'a>>),
+    /// `* n EXISTS`.
+    Exists(u32),
+    /// `* n RECENT` (IMAP4rev1).
+    Recent(u32),
+    /// `* n EXPUNGE`.
+    Expunge(std::num::NonZeroU32),
+    /// `* SEARCH n...` (IMAP4rev1 and obsolete-search-response).
+    Search(Vec<std::num::NonZeroU32>),
+}
+
+impl<'a> Response<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Response<'static> {
+        match self {
+            Response::Status { tag, status, text } => Response::Status {
+                tag: tag.map(Tag::into_owned),
+                status,
+                text: text.into_owned(),
+            },
+            Response::Continue(t) => Response::Continue(t.into_owned()),
+            Response::Capability(c) => Response::Capability(c.into_iter().map(Atom::into_owned).collect()),
+            Response::Enabled(c) => Response::Enabled(c.into_iter().map(Atom::into_owned).collect()),
+            Response::Exists(n) => Response::Exists(n),
+            Response::Recent(n) => Response::Recent(n),
+            Response::Expunge(n) => Response::Expunge(n),
+            Response::Search(n) => Response::Search(n),
+        }
+    }
+
+    /// Encodes the response (a server never waits for continuation
+    /// requests, so the fragments can be sent back to back).
+    pub fn encode(&self) -> Vec<Fragment<'_>> {
+        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
+        match self {
+            Response::Status { tag, status, text } => {
+                match tag {
+                    Some(t) => e.put(t.as_str().as_bytes()),
+                    None => e.put(b"*"),
+                }
+                e.put(b" ");
+                e.put(status.name().as_bytes());
+                e.put(b" ");
+                text.encode(&mut e);
+            }
+            Response::Continue(text) => {
+                e.put(b"+ ");
+                text.encode(&mut e);
+            }
+            Response::Capability(caps) | Response::Enabled(caps) => {
+                e.put(if matches!(self, Response::Capability(_)) {
+                    b"* CAPABILITY"
+                } else {
+                    b"* ENABLED"
+                });
+                for c in caps {
+                    e.put(b" ");
+                    e.put(c.as_str().as_bytes());
+                }
+            }
+            Response::Exists(n) | Response::Recent(n) => {
+                e.put(b"* ");
+                e.number(u64::from(*n));
+                e.put(if matches!(self, Response::Exists(_)) {
+                    b" EXISTS"
+                } else {
+                    b" RECENT"
+                });
+            }
+            Response::Expunge(n) => {
+                e.put(b"* ");
+                e.number(u64::from(n.get()));
+                e.put(b" EXPUNGE");
+            }
+            Response::Search(numbers) => {
+                e.put(b"* SEARCH");
+                for n in numbers {
+                    e.put(b" ");
+                    e.number(u64::from(n.get()));
+                }
+            }
+        }
+        e.finish()
+    }
+}
+
+/// `1*(SP atom)` up to the end of the line or `]`, bounded by `max`.
+fn atoms(mut input: &[u8], max: usize) -> PResult<'_, Vec<Atom<'_>>> {
+    let mut out = Vec::new();
+    while let Some(rest) = input.strip_prefix(b" ") {
+        if out.len() == max {
+            return Err(nom::Err::Error(PError::kind(
+                input,
+                ErrorKind::TooMany { limit: max },
+                "end of list",
+            )));
+        }
+        let (rest, a) = expect("capability", Atom::parse).parse(rest)?;
+        out.push(a);
+        input = rest;
+    }
+    Ok((input, out))
+}
+
+/// `resp-text-code`.
+fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
+    let (rest, name) = expect("response code", Atom::parse).parse(input)?;
+    let upper = name.as_str().to_ascii_uppercase();
+    let number_code = |rest: &'a [u8], make: fn(std::num::NonZeroU32) -> Code<'a>| {
+        let (rest, _) = sp(rest)?;
+        let (rest, n) = nz_number(rest)?;
+        Ok((rest, make(n)))
+    };
+    match upper.as_str() {
+        "ALERT" => Ok((rest, Code::Alert)),
+        "PARSE" => Ok((rest, Code::Parse)),
+        "READ-ONLY" => Ok((rest, Code::ReadOnly)),
+        "READ-WRITE" => Ok((rest, Code::ReadWrite)),
+        "TRYCREATE" => Ok((rest, Code::TryCreate)),
+        "UIDNOTSTICKY" => Ok((rest, Code::UidNotSticky)),
+        "CLOSED" => Ok((rest, Code::Closed)),
+        "UNKNOWN-CTE" => Ok((rest, Code::UnknownCte)),
+        "UIDNEXT" => number_code(rest, Code::UidNext),
+        "UIDVALIDITY" => number_code(rest, Code::UidValidity),
+        "UNSEEN" => number_code(rest, Code::Unseen),
+        "CAPABILITY" => {
+            let (rest, caps) = atoms(rest, config.limits.list)?;
+            Ok((rest, Code::Capability(caps)))
+        }
+        // "BADCHARSET" [SP "(" charset *(SP charset) ")" ]
+        "BADCHARSET" => {
+            let Some(list) = rest.strip_prefix(b" ") else {
+                return Ok((rest, Code::BadCharset(Vec::new())));
+            };
+            let charset = |i: &'a [u8]| -> PResult<'a, Cow<'a, str>> {
+                if i.first() == Some(&b'"') {
+                    let (r, q) = crate::core::Quoted::parse(i, config.leniency.eight_bit_quoted)?;
+                    Ok((r, Cow::Owned(String::from_utf8_lossy(q.as_bytes()).into_owned())))
+                } else {
+                    let (r, a) = Atom::parse(i)?;
+                    Ok((r, Cow::Borrowed(a.as_str()).into_owned().into()))
+                }
+            };
+            let (rest, charsets) =
+                crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, charset)(list)?;
+            Ok((rest, Code::BadCharset(charsets)))
+        }
+        _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
+        _ => {
+            // atom [SP 1*<any TEXT-CHAR except "]">]
+            match rest.strip_prefix(b" ") {
+                Some(arg) => {
+                    let n = arg
+                        .iter()
+                        .take_while(|&&b| b != b']' && b != b'\r' && b != b'\n')
+                        .count();
+                    if n == 0 {
+                        return fail(arg, "response code argument");
+                    }
+                    let text = String::from_utf8_lossy(&arg[..n]);
+                    Ok((
+                        &arg[n..],
+                        Code::Other {
+                            name,
+                            text: Some(text),
+                        },
+                    ))
+                }
+                None => Ok((rest, Code::Other { name, text: None })),
+            }
+        }
+    }
+}
+
+/// `resp-text`, up to the end of the line.
+fn resp_text<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, RespText<'a>> {
+    let mut rest = input;
+    let mut parsed_code = None;
+    if let Some(after) = rest.strip_prefix(b"[") {
+        let (r, c) = code(after, config)?;
+        let (r, _) = expect("']'", crate::parse::byte(b']', "']'")).parse(r)?;
+        parsed_code = Some(c);
+        rest = match r.first() {
+            Some(b' ') => &r[1..],
+            // "[code]" alone at the end of the line: the RFC wants text,
+            // several servers send none.
+            Some(b'\r' | b'\n') if config.leniency.missing_text => r,
+            _ => return fail(r, "space"),
+        };
+    }
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(rest.len());
+    let text = &rest[..end];
+    if text.is_empty() && parsed_code.is_none() && !config.leniency.missing_text {
+        return fail(rest, "text");
+    }
+    let text = match std::str::from_utf8(text) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(text).into_owned()),
+    };
+    Ok((
+        &rest[end..],
+        RespText {
+            code: parsed_code,
+            text,
+        },
+    ))
+}
+
+/// A response line (no literals in this first part of the grammar).
+fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response<'a>> {
+    let leniency = &config.leniency;
+    let end = |r: &'a [u8]| crlf(leniency.bare_lf)(r);
+    if let Some(rest) = input.strip_prefix(b"+") {
+        let rest = match rest.first() {
+            Some(b' ') => &rest[1..],
+            // "+\r\n": an empty continuation, common in the wild.
+            _ if leniency.missing_text => rest,
+            _ => return fail(rest, "space"),
+        };
+        let (rest, text) = resp_text(
+            rest,
+            &DecoderConfig {
+                leniency: crate::Leniency {
+                    missing_text: true,
+                    ..*leniency
+                },
+                ..*config
+            },
+        )?;
+        let (rest, ()) = end(rest)?;
+        return Ok((rest, Response::Continue(text)));
+    }
+    let (rest, tag) = match input.strip_prefix(b"* ") {
+        Some(r) => (r, None),
+        None => {
+            let (r, t) = expect("tag or '*'", Tag::parse).parse(input)?;
+            let (r, _) = sp(r)?;
+            (r, Some(t))
+        }
+    };
+    for (word, st) in [
+        ("OK", Status::Ok),
+        ("NO", Status::No),
+        ("BAD", Status::Bad),
+        ("PREAUTH", Status::PreAuth),
+        ("BYE", Status::Bye),
+    ] {
+        if let Ok((r, _)) = keyword(word)(rest) {
+            if tag.is_some() && matches!(st, Status::PreAuth | Status::Bye) {
+                return fail(rest, "OK, NO or BAD");
+            }
+            let r = match r.first() {
+                Some(b' ') => &r[1..],
+                Some(b'\r' | b'\n') if leniency.missing_text => r,
+                _ => continue,
+            };
+            let (r, text) = resp_text(r, config)?;
+            let (r, ()) = end(r)?;
+            return Ok((
+                r,
+                Response::Status {
+                    tag,
+                    status: st,
+                    text,
+                },
+            ));
+        }
+    }
+    if tag.is_some() {
+        return fail(rest, "OK, NO or BAD");
+    }
+    if let Ok((r, _)) = keyword("CAPABILITY")(rest) {
+        let (r, caps) = atoms(r, config.limits.list)?;
+        let (r, ()) = end(r)?;
+        return Ok((r, Response::Capability(caps)));
+    }
+    if let Ok((r, _)) = keyword("ENABLED")(rest) {
+        let (r, caps) = atoms(r, config.limits.list)?;
+        let (r, ()) = end(r)?;
+        return Ok((r, Response::Enabled(caps)));
+    }
+    if let Ok((r, _)) = keyword("SEARCH")(rest) {
+        let mut numbers = Vec::new();
+        let mut r = r;
+        while let Some(next) = r.strip_prefix(b" ") {
+            if numbers.len() == config.limits.list {
+                return Err(nom::Err::Error(PError::kind(
+                    r,
+                    ErrorKind::TooMany {
+                        limit: config.limits.list,
+                    },
+                    "CRLF",
+                )));
+            }
+            let (n, v) = nz_number(next)?;
+            numbers.push(v);
+            r = n;
+        }
+        let (r, ()) = end(r)?;
+        return Ok((r, Response::Search(numbers)));
+    }
+    // number SP ("EXISTS" / "RECENT" / "EXPUNGE")
+    let (r, n) = expect("response data", number).parse(rest)?;
+    let (r, _) = sp(r)?;
+    let (r, value) = if let Ok((r, _)) = keyword("EXISTS")(r) {
+        (r, Response::Exists(n))
+    } else if let Ok((r, _)) = keyword("RECENT")(r) {
+        (r, Response::Recent(n))
+    } else if let Ok((r2, _)) = keyword("EXPUNGE")(r) {
+        match std::num::NonZeroU32::new(n) {
+            Some(n) => (r2, Response::Expunge(n)),
+            None => {
+                return Err(nom::Err::Error(PError::kind(
+                    rest,
+                    ErrorKind::NumberOutOfRange,
+                    "number from 1",
+                )));
+            }
+        }
+    } else {
+        return fail(r, "EXISTS, RECENT or EXPUNGE");
+    };
+    let (r, ()) = end(r)?;
+    Ok((r, value))
+}
+
+/// Decodes one response. A malformed line comes back as an error whose
+/// `resume_at` skips it, so the rest of the stream stays in step.
+pub fn decode_response<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> Result<Decoded<Response<'a>>, DecodeError> {
+    let len = match frame(input, Side::Response, config)? {
+        Framed::Complete(len) => len,
+        Framed::Incomplete => return Ok(Decoded::Incomplete),
+        Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
+    };
+    let message = &input[..len];
+    let error = |e: PError| {
+        let mut d = e.into_decode_error(message);
+        d.resume_at = Some(len);
+        d.tag = crate::core::peek_tag(message).filter(|t| t.as_str() != "*");
+        d
+    };
+    match response(message, config) {
+        Ok(([], value)) => Ok(Decoded::Complete { value, consumed: len }),
+        Ok((rest, _)) => Err(error(PError::at(rest, "end of response"))),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(error(e)),
+        Err(nom::Err::Incomplete(_)) => Err(error(PError::at(b"", "complete response"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::to_bytes;
+
+    fn round_trip(line: &[u8]) -> Response<'_> {
+        let value = match decode_response(line, &DecoderConfig::STRICT).unwrap() {
+            Decoded::Complete { value, consumed } => {
+                assert_eq!(consumed, line.len());
+                value
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(to_bytes(&value.encode()), line, "{value:?}");
+        for i in 0..line.len() {
+            assert_eq!(
+                decode_response(&line[..i], &DecoderConfig::STRICT).unwrap(),
+                Decoded::Incomplete
+            );
+        }
+        value
+    }
+
+    #[test]
+    fn rfc9051_status_responses() {
+        round_trip(b"* OK IMAP4rev2 server ready\r\n");
+        round_trip(b"* PREAUTH IMAP4rev2 server logged in as Smith\r\n");
+        round_trip(b"* BYE Autologout; idle for too long\r\n");
+        round_trip(b"a001 OK LOGIN completed\r\n");
+        round_trip(b"A003 NO [ALREADYEXISTS] Mailbox already exists\r\n");
+        round_trip(b"* OK [UIDVALIDITY 3857529045] UIDs valid\r\n");
+        round_trip(b"* OK [UIDNEXT 4392] Predicted next UID\r\n");
+        round_trip(b"A142 OK [READ-WRITE] SELECT completed\r\n");
+        round_trip(b"* OK [ALERT] System shutdown in 10 minutes\r\n");
+        round_trip(b"a002 NO [BADCHARSET (UTF-8 \"x y\")] charset\r\n");
+        round_trip(b"* OK [CAPABILITY IMAP4rev2 STARTTLS AUTH=GSSAPI] ready\r\n");
+        let r = round_trip(b"A1 OK [X-SOMETHING arg text] done\r\n");
+        assert!(matches!(
+            r,
+            Response::Status {
+                text: RespText {
+                    code: Some(Code::Other { .. }),
+                    ..
+                },
+                ..
+            }
+        ));
+        let r = round_trip(b"A2 NO [NONEXISTENT] Unknown Mailbox: foo\r\n");
+        assert!(matches!(
+            r,
+            Response::Status {
+                text: RespText {
+                    code: Some(Code::Condition(_)),
+                    ..
+                },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn data_and_continuations() {
+        round_trip(b"* CAPABILITY IMAP4rev2 STARTTLS AUTH=GSSAPI LOGINDISABLED\r\n");
+        round_trip(b"* ENABLED CONDSTORE QRESYNC\r\n");
+        round_trip(b"* 172 EXISTS\r\n");
+        round_trip(b"* 1 RECENT\r\n");
+        round_trip(b"* 3 EXPUNGE\r\n");
+        round_trip(b"* SEARCH 2 84 882\r\n");
+        round_trip(b"* SEARCH\r\n");
+        round_trip(b"+ Ready for additional command text\r\n");
+        round_trip(b"+ YGgGCSqGSIb3EgECAgIAb1kwV6ADAgEFoQMCAQ8=\r\n");
+        assert!(decode_response(b"* 0 EXPUNGE\r\n", &DecoderConfig::STRICT).is_err());
+    }
+
+    #[test]
+    fn leniency_and_resynchronisation() {
+        assert!(decode_response(b"* OK\r\n", &DecoderConfig::STRICT).is_err());
+        assert!(decode_response(b"* OK\r\n", &DecoderConfig::default()).is_ok());
+        assert!(decode_response(b"+\r\n", &DecoderConfig::default()).is_ok());
+        let stream = b"* 1 FROBNICATE\r\n* 2 EXISTS\r\n";
+        let e = decode_response(stream, &DecoderConfig::STRICT).unwrap_err();
+        assert_eq!((e.offset, e.resume_at), (4, Some(16)));
+        let (r, _) = decode_response(&stream[16..], &DecoderConfig::STRICT)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(r, Response::Exists(2));
+        let e = decode_response(b"a1 PREAUTH x\r\n", &DecoderConfig::STRICT).unwrap_err();
+        assert_eq!(e.tag.unwrap().as_str(), "a1");
+    }
+}
