@@ -22,6 +22,7 @@ mod core;
 mod decode;
 mod encode;
 mod frame;
+mod mailbox;
 mod parse;
 mod response;
 
@@ -34,4 +35,8 @@ pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use mailbox::{
+    ListCharString, ListMailbox, Mailbox, MailboxOther, decode_modified_utf7, encode_modified_utf7,
+    list_pattern_matches,
+};
 pub use response::{Code, RespText, Response, Status, decode_response};
