@@ -199,14 +199,19 @@ pub struct Limits {
     pub list: usize,
 }
 
+impl Limits {
+    /// The default limits.
+    pub const DEFAULT: Limits = Limits {
+        line: 64 * 1024,
+        literal: 64 * 1024 * 1024,
+        depth: 64,
+        list: 1 << 20,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            line: 64 * 1024,
-            literal: 64 * 1024 * 1024,
-            depth: 64,
-            list: 1 << 20,
-        }
+        Limits::DEFAULT
     }
 }
 
@@ -266,12 +271,7 @@ pub struct DecoderConfig {
 impl DecoderConfig {
     /// The RFC grammar only, with the default limits.
     pub const STRICT: DecoderConfig = DecoderConfig {
-        limits: Limits {
-            line: 64 * 1024,
-            literal: 64 * 1024 * 1024,
-            depth: 64,
-            list: 1 << 20,
-        },
+        limits: Limits::DEFAULT,
         leniency: Leniency::STRICT,
     };
 }

@@ -19,24 +19,30 @@
 
 mod command;
 mod core;
+mod datetime;
 mod decode;
 mod encode;
+mod flag;
 mod frame;
 mod mailbox;
 mod parse;
 mod response;
+mod sequence;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use command::{
     AuthenticateData, Base64, Command, CommandBody, Secret, decode_authenticate_data, decode_command,
     decode_idle_done,
 };
+pub use datetime::{Date, DateTime, days_in_month, is_leap_year};
 pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
 pub use mailbox::{
     ListCharString, ListMailbox, Mailbox, MailboxOther, decode_modified_utf7, encode_modified_utf7,
     list_pattern_matches,
 };
 pub use response::{Code, RespText, Response, Status, decode_response};
+pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};

@@ -125,6 +125,9 @@ pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
 
 /// `nz-number = digit-nz *DIGIT` as a u32.
 pub(crate) fn nz_number(input: &[u8]) -> PResult<'_, std::num::NonZeroU32> {
+    if input.first() == Some(&b'0') {
+        return fail(input, "digit 1-9");
+    }
     let (rest, n) = number(input)?;
     match std::num::NonZeroU32::new(n) {
         Some(n) => Ok((rest, n)),
@@ -245,6 +248,7 @@ mod tests {
             ))
         );
         assert!(nz_number(b"0").is_err());
+        assert!(nz_number(b"01").is_err());
         assert!(number64(b"9223372036854775808").is_err());
         assert_eq!(number64(b"9223372036854775807").unwrap().1, i64::MAX as u64);
         let mut v = Vec::new();
