@@ -286,15 +286,20 @@ impl<'a> Quoted<'a> {
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        out.push(b'"');
-        for &b in self.0.iter() {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        write_quoted(out, &self.0);
     }
+}
+
+/// Writes `bytes` as a quoted string, escaping `"` and `\\`.
+pub(crate) fn write_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 impl fmt::Debug for Quoted<'_> {

@@ -212,14 +212,7 @@ fn encode_charset(e: &mut Encoder<'_>, c: &str) {
     if Atom::new(c).is_ok() {
         e.put(c.as_bytes());
     } else {
-        e.put(b"\"");
-        for &b in c.as_bytes() {
-            if b == b'"' || b == b'\\' {
-                e.put(b"\\");
-            }
-            e.put(&[b]);
-        }
-        e.put(b"\"");
+        crate::core::write_quoted(e.line(), c.as_bytes());
     }
 }
 

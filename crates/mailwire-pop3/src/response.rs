@@ -497,14 +497,14 @@ impl Response<'_> {
     }
 }
 
-fn encode_scan(s: &ScanListing, out: &mut impl BufMut) {
+pub(crate) fn encode_scan(s: &ScanListing, out: &mut impl BufMut) {
     put_u64(out, u64::from(s.message.get()));
     out.put_u8(b' ');
     put_u64(out, s.size);
     out.put_slice(b"\r\n");
 }
 
-fn encode_uidl(u: &UniqueIdListing<'_>, out: &mut impl BufMut) {
+pub(crate) fn encode_uidl(u: &UniqueIdListing<'_>, out: &mut impl BufMut) {
     put_u64(out, u64::from(u.message.get()));
     out.put_u8(b' ');
     out.put_slice(u.unique_id.as_str().as_bytes());

@@ -45,7 +45,7 @@ use crate::capability::{Capability, Expire};
 use crate::command::{Command, Digest, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, put_u64};
 use crate::maildrop::{Maildrop, MaildropError, MessageInfo};
-use crate::response::{Language, Response, ResponseCode, Stat, Status, StatusLine};
+use crate::response::{Language, Response, ResponseCode, Stat, Status, StatusLine, encode_scan, encode_uidl};
 use crate::types::{LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp};
 
 /// Whether TLS protects the connection.
@@ -858,25 +858,27 @@ impl<M: Maildrop> ServerSession<M> {
                 out.put_slice(b"+OK ");
                 out.put_slice(maildrop_text(t.live_count, t.live_size).as_bytes());
                 out.put_slice(b"\r\n");
-                for (i, m) in t.messages.iter().enumerate() {
-                    if !t.deleted[i] {
-                        put_u64(out, i as u64 + 1);
-                        out.put_u8(b' ');
-                        put_u64(out, m.size);
-                        out.put_slice(b"\r\n");
-                    }
+                for (message, m) in live_messages(t) {
+                    encode_scan(
+                        &crate::ScanListing {
+                            message,
+                            size: m.size,
+                        },
+                        out,
+                    );
                 }
                 out.put_slice(b".\r\n");
             }
             Command::Uidl(None) => {
                 out.put_slice(b"+OK\r\n");
-                for (i, m) in t.messages.iter().enumerate() {
-                    if !t.deleted[i] {
-                        put_u64(out, i as u64 + 1);
-                        out.put_u8(b' ');
-                        out.put_slice(m.unique_id.as_str().as_bytes());
-                        out.put_slice(b"\r\n");
-                    }
+                for (message, m) in live_messages(t) {
+                    encode_uidl(
+                        &crate::UniqueIdListing {
+                            message,
+                            unique_id: m.unique_id.borrowed(),
+                        },
+                        out,
+                    );
                 }
                 out.put_slice(b".\r\n");
             }
@@ -1052,6 +1054,16 @@ fn maildrop_text(count: u32, size: u64) -> String {
 
 fn plural(count: u32) -> &'static str {
     if count == 1 { "message" } else { "messages" }
+}
+
+/// The messages not marked deleted, with their numbers.
+fn live_messages<M: Maildrop>(t: &Transaction<M>) -> impl Iterator<Item = (MessageNumber, &MessageInfo)> {
+    t.messages
+        .iter()
+        .zip(&t.deleted)
+        .enumerate()
+        .filter(|(_, (_, deleted))| !**deleted)
+        .filter_map(|(i, (m, _))| Some((MessageNumber::new(u32::try_from(i + 1).ok()?)?, m)))
 }
 
 /// The message `n` if it exists and is not deleted; otherwise writes the
