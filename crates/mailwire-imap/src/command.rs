@@ -20,7 +20,9 @@ use crate::core::{AString, Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::frame::{Framed, Side, frame};
+use crate::message_cmd::{Append, CopyMove, Store, parse_uid_expunge};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp};
+use crate::sequence::SequenceSet;
 
 /// A value that Debug output never shows: passwords and SASL data.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -148,6 +150,32 @@ pub enum CommandBody<'a> {
     Unselect,
     /// `EXPUNGE`.
     Expunge,
+    /// `APPEND` (RFC 9051 section 6.3.12; several messages are RFC 3502
+    /// MULTIAPPEND).
+    Append(Append<'a>),
+    /// `STORE` or `UID STORE` (RFC 9051 section 6.4.6).
+    Store {
+        /// The arguments.
+        store: Store<'a>,
+        /// `UID STORE`: the set holds UIDs.
+        uid: bool,
+    },
+    /// `COPY` or `UID COPY` (RFC 9051 section 6.4.7).
+    Copy {
+        /// The arguments.
+        args: CopyMove<'a>,
+        /// `UID COPY`: the set holds UIDs.
+        uid: bool,
+    },
+    /// `MOVE` or `UID MOVE` (RFC 6851, RFC 9051 section 6.4.8).
+    Move {
+        /// The arguments.
+        args: CopyMove<'a>,
+        /// `UID MOVE`: the set holds UIDs.
+        uid: bool,
+    },
+    /// `UID EXPUNGE sequence-set` (RFC 4315, RFC 9051 section 6.4.9).
+    UidExpunge(SequenceSet),
 }
 
 impl CommandBody<'_> {
@@ -167,6 +195,14 @@ impl CommandBody<'_> {
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Expunge => "EXPUNGE",
+            CommandBody::Append(_) => "APPEND",
+            CommandBody::Store { uid: false, .. } => "STORE",
+            CommandBody::Store { uid: true, .. } => "UID STORE",
+            CommandBody::Copy { uid: false, .. } => "COPY",
+            CommandBody::Copy { uid: true, .. } => "UID COPY",
+            CommandBody::Move { uid: false, .. } => "MOVE",
+            CommandBody::Move { uid: true, .. } => "UID MOVE",
+            CommandBody::UidExpunge(_) => "UID EXPUNGE",
         }
     }
 }
@@ -199,6 +235,20 @@ impl<'a> Command<'a> {
             CommandBody::Close => CommandBody::Close,
             CommandBody::Unselect => CommandBody::Unselect,
             CommandBody::Expunge => CommandBody::Expunge,
+            CommandBody::Append(a) => CommandBody::Append(a.into_owned()),
+            CommandBody::Store { store, uid } => CommandBody::Store {
+                store: store.into_owned(),
+                uid,
+            },
+            CommandBody::Copy { args, uid } => CommandBody::Copy {
+                args: args.into_owned(),
+                uid,
+            },
+            CommandBody::Move { args, uid } => CommandBody::Move {
+                args: args.into_owned(),
+                uid,
+            },
+            CommandBody::UidExpunge(set) => CommandBody::UidExpunge(set),
         };
         Command {
             tag: self.tag.into_owned(),
@@ -237,6 +287,13 @@ impl<'a> Command<'a> {
                     e.put(b" ");
                     e.put(c.as_str().as_bytes());
                 }
+            }
+            CommandBody::Append(a) => a.encode(&mut e),
+            CommandBody::Store { store, .. } => store.encode(&mut e),
+            CommandBody::Copy { args, .. } | CommandBody::Move { args, .. } => args.encode(&mut e),
+            CommandBody::UidExpunge(set) => {
+                e.put(b" ");
+                set.encode(e.line());
             }
             CommandBody::Capability
             | CommandBody::Noop
@@ -336,7 +393,9 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
             }
             Ok((r, CommandBody::Enable(caps)))
         }
-        _ => fail(rest, "command name"),
+        b"APPEND" => Append::parse(after, config).map(|(r, a)| (r, CommandBody::Append(a))),
+        b"UID" => uid_command(after, config),
+        _ => simple_or_uid(after, &name, false, config).unwrap_or_else(|| fail(rest, "command name")),
     }?;
     let rest = if leniency.extra_spaces {
         &rest[rest.iter().take_while(|&&b| b == b' ').count()..]
@@ -345,6 +404,32 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
     };
     let (rest, ()) = crlf(leniency.bare_lf)(rest)?;
     Ok((rest, Command { tag, body }))
+}
+
+/// The commands that have a UID form, by name: `None` for other names.
+fn simple_or_uid<'a>(
+    after: &'a [u8],
+    name: &[u8],
+    uid: bool,
+    config: &DecoderConfig,
+) -> Option<PResult<'a, CommandBody<'a>>> {
+    Some(match name {
+        b"STORE" => Store::parse(after, config).map(|(r, store)| (r, CommandBody::Store { store, uid })),
+        b"COPY" => CopyMove::parse(after, config).map(|(r, args)| (r, CommandBody::Copy { args, uid })),
+        b"MOVE" => CopyMove::parse(after, config).map(|(r, args)| (r, CommandBody::Move { args, uid })),
+        b"EXPUNGE" if uid => parse_uid_expunge(after, config).map(|(r, s)| (r, CommandBody::UidExpunge(s))),
+        _ => return None,
+    })
+}
+
+/// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`,
+/// after `UID`.
+fn uid_command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, CommandBody<'a>> {
+    let (rest, _) = sp(input)?;
+    let len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let name = rest[..len].to_ascii_uppercase();
+    simple_or_uid(&rest[len..], &name, true, config)
+        .unwrap_or_else(|| fail(rest, "COPY, MOVE, FETCH, SEARCH, STORE or EXPUNGE"))
 }
 
 /// Decodes one command.

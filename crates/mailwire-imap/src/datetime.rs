@@ -18,8 +18,8 @@ use std::str::FromStr;
 
 use crate::core::TypeError;
 use crate::decode::ErrorKind;
+use crate::parse::parse_whole;
 use crate::parse::{PError, PResult, byte, fail};
-use crate::sequence::parse_whole;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

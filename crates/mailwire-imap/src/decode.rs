@@ -232,6 +232,9 @@ pub struct Leniency {
     /// Accept 8-bit bytes in quoted strings without UTF8=ACCEPT
     /// (Exchange, Mail.ru).
     pub eight_bit_quoted: bool,
+    /// Accept `\Recent` and `\*` in the FLAGS response, which the grammar
+    /// keeps out of it (Zoho and GreenMail send `\*`); they are dropped.
+    pub foreign_flags: bool,
 }
 
 impl Leniency {
@@ -242,6 +245,7 @@ impl Leniency {
         missing_text: false,
         nil_in_body: false,
         eight_bit_quoted: false,
+        foreign_flags: false,
     };
     /// Accept every deviation this crate knows of.
     pub const LENIENT: Leniency = Leniency {
@@ -250,6 +254,7 @@ impl Leniency {
         missing_text: true,
         nil_in_body: true,
         eight_bit_quoted: true,
+        foreign_flags: true,
     };
 }
 

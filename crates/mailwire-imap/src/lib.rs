@@ -22,9 +22,11 @@ mod core;
 mod datetime;
 mod decode;
 mod encode;
+mod ext;
 mod flag;
 mod frame;
 mod mailbox;
+mod message_cmd;
 mod parse;
 mod response;
 mod sequence;
@@ -39,10 +41,12 @@ pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use ext::{TaggedExtLabel, TaggedExtValue};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
 pub use mailbox::{
     ListCharString, ListMailbox, Mailbox, MailboxOther, decode_modified_utf7, encode_modified_utf7,
     list_pattern_matches,
 };
+pub use message_cmd::{Append, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
 pub use response::{Code, RespText, Response, Status, decode_response};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};

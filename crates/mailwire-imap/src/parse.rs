@@ -232,6 +232,32 @@ pub(crate) fn paren_list<'a, T>(
     }
 }
 
+/// Runs `parser` on all of `text`: the value, or a [`TypeError`] naming the
+/// byte and position where it failed (`problem` is what was expected
+/// there). For the `FromStr` and `TryFrom<&str>` constructors of types that
+/// are defined by their grammar.
+pub(crate) fn parse_whole<'a, T>(
+    what: &'static str,
+    text: &'a [u8],
+    parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+) -> Result<T, crate::core::TypeError> {
+    let at = |remaining: usize, problem: &'static str| {
+        let position = text.len().saturating_sub(remaining);
+        crate::core::TypeError {
+            what,
+            problem,
+            byte: text.get(position).copied(),
+            position: Some(position),
+        }
+    };
+    match parser(text) {
+        Ok(([], value)) => Ok(value),
+        Ok((rest, _)) => Err(at(rest.len(), "end of the value")),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(at(e.remaining, e.expected)),
+        Err(nom::Err::Incomplete(_)) => Err(at(0, "more input")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

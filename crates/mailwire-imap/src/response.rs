@@ -25,8 +25,10 @@ use nom::Parser;
 use crate::core::{Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::flag::{Flag, FlagPerm};
 use crate::frame::{Framed, Side, frame};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp};
+use crate::sequence::UidSet;
 
 /// The status of a status response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,13 +87,33 @@ pub enum Code<'a> {
     Closed,
     /// `UNKNOWN-CTE` (RFC 3516).
     UnknownCte,
+    /// `PERMANENTFLAGS (flag-perm...)`: the flags a client can change
+    /// permanently; `\*` means new keywords can be created.
+    PermanentFlags(Vec<FlagPerm<'a>>),
+    /// `APPENDUID uidvalidity uids` (RFC 4315, RFC 9051): the UIDs APPEND
+    /// gave (a set for MULTIAPPEND).
+    AppendUid {
+        /// The UIDVALIDITY of the destination mailbox.
+        uid_validity: std::num::NonZeroU32,
+        /// The new UIDs.
+        uids: UidSet,
+    },
+    /// `COPYUID uidvalidity source destination` (RFC 4315, RFC 9051): the
+    /// UIDs COPY or MOVE gave, pairwise in set order.
+    CopyUid {
+        /// The UIDVALIDITY of the destination mailbox.
+        uid_validity: std::num::NonZeroU32,
+        /// The UIDs of the copied messages.
+        source: UidSet,
+        /// Their UIDs in the destination.
+        destination: UidSet,
+    },
     /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
     Condition(Atom<'a>),
     /// Any other code: `atom [SP 1*<any TEXT-CHAR except "]">]`, kept as
-    /// sent (including `PERMANENTFLAGS`, `APPENDUID` and `COPYUID` until
-    /// their typed forms land).
+    /// sent.
     Other {
         /// The code name.
         name: Atom<'a>,
@@ -144,6 +166,19 @@ impl Code<'_> {
             Code::UidNotSticky => Code::UidNotSticky,
             Code::Closed => Code::Closed,
             Code::UnknownCte => Code::UnknownCte,
+            Code::PermanentFlags(f) => {
+                Code::PermanentFlags(f.into_iter().map(FlagPerm::into_owned).collect())
+            }
+            Code::AppendUid { uid_validity, uids } => Code::AppendUid { uid_validity, uids },
+            Code::CopyUid {
+                uid_validity,
+                source,
+                destination,
+            } => Code::CopyUid {
+                uid_validity,
+                source,
+                destination,
+            },
             Code::Condition(a) => Code::Condition(a.into_owned()),
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
@@ -195,6 +230,35 @@ impl Code<'_> {
             Code::UidNotSticky => simple(e, "UIDNOTSTICKY"),
             Code::Closed => simple(e, "CLOSED"),
             Code::UnknownCte => simple(e, "UNKNOWN-CTE"),
+            Code::PermanentFlags(flags) => {
+                let out = e.line();
+                out.extend_from_slice(b"PERMANENTFLAGS (");
+                for (i, f) in flags.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    f.encode(out);
+                }
+                out.push(b')');
+            }
+            Code::AppendUid { uid_validity, uids } => {
+                e.put(b"APPENDUID ");
+                e.number(u64::from(uid_validity.get()));
+                e.put(b" ");
+                uids.encode(e.line());
+            }
+            Code::CopyUid {
+                uid_validity,
+                source,
+                destination,
+            } => {
+                e.put(b"COPYUID ");
+                e.number(u64::from(uid_validity.get()));
+                e.put(b" ");
+                source.encode(e.line());
+                e.put(b" ");
+                destination.encode(e.line());
+            }
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Other { name, text } => {
                 e.put(name.as_str().as_bytes());
@@ -285,6 +349,8 @@ pub enum Response<'a> {
     Expunge(std::num::NonZeroU32),
     /// `* SEARCH n...` (IMAP4rev1 and obsolete-search-response).
     Search(Vec<std::num::NonZeroU32>),
+    /// `* FLAGS (flag...)`: the flags defined in the selected mailbox.
+    Flags(Vec<Flag<'a>>),
 }
 
 impl<'a> Response<'a> {
@@ -303,6 +369,7 @@ impl<'a> Response<'a> {
             Response::Recent(n) => Response::Recent(n),
             Response::Expunge(n) => Response::Expunge(n),
             Response::Search(n) => Response::Search(n),
+            Response::Flags(f) => Response::Flags(f.into_iter().map(Flag::into_owned).collect()),
         }
     }
 
@@ -349,6 +416,10 @@ impl<'a> Response<'a> {
                 e.put(b"* ");
                 e.number(u64::from(n.get()));
                 e.put(b" EXPUNGE");
+            }
+            Response::Flags(flags) => {
+                e.put(b"* FLAGS ");
+                crate::flag::encode_flag_list(flags, e.line());
             }
             Response::Search(numbers) => {
                 e.put(b"* SEARCH");
@@ -401,6 +472,47 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
         "UIDNEXT" => number_code(rest, Code::UidNext),
         "UIDVALIDITY" => number_code(rest, Code::UidValidity),
         "UNSEEN" => number_code(rest, Code::Unseen),
+        // "PERMANENTFLAGS" SP "(" [flag-perm *(SP flag-perm)] ")"
+        "PERMANENTFLAGS" => {
+            let (rest, _) = sp(rest)?;
+            let (rest, flags) =
+                crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, FlagPerm::parse)(
+                    rest,
+                )?;
+            Ok((rest, Code::PermanentFlags(flags)))
+        }
+        // "APPENDUID" SP nz-number SP append-uid, append-uid = uniqueid /
+        // uid-set (the set with MULTIAPPEND, RFC 4315)
+        "APPENDUID" => {
+            let (rest, _) = sp(rest)?;
+            let (rest, uid_validity) = nz_number(rest)?;
+            let (rest, _) = sp(rest)?;
+            let (rest, uids) = UidSet::parse(rest, config.limits.list)?;
+            Ok((rest, Code::AppendUid { uid_validity, uids }))
+        }
+        // "COPYUID" SP nz-number SP uid-set SP uid-set
+        "COPYUID" => {
+            let (rest, _) = sp(rest)?;
+            let (rest, uid_validity) = nz_number(rest)?;
+            let (rest, _) = sp(rest)?;
+            let (rest, source) = UidSet::parse(rest, config.limits.list)?;
+            let (rest, _) = sp(rest)?;
+            let (rest, destination) = UidSet::parse(rest, config.limits.list)?;
+            if source.count() != destination.count() {
+                return Err(nom::Err::Error(PError::at(
+                    rest,
+                    "as many destination UIDs as source UIDs",
+                )));
+            }
+            Ok((
+                rest,
+                Code::CopyUid {
+                    uid_validity,
+                    source,
+                    destination,
+                },
+            ))
+        }
         "CAPABILITY" => {
             let (rest, caps) = atoms(rest, config.limits.list)?;
             Ok((rest, Code::Capability(caps)))
@@ -560,6 +672,19 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
         let (r, ()) = end(r)?;
         return Ok((r, Response::Enabled(caps)));
     }
+    // "FLAGS" SP flag-list; some servers list \Recent or \* there, which
+    // the lenient decoder drops.
+    if let Ok((r, _)) = keyword("FLAGS")(rest) {
+        let (r, _) = sp(r)?;
+        let (r, flags) = crate::flag::parse_flag_list(
+            r,
+            config.limits.list,
+            leniency.extra_spaces,
+            leniency.foreign_flags,
+        )?;
+        let (r, ()) = end(r)?;
+        return Ok((r, Response::Flags(flags)));
+    }
     if let Ok((r, _)) = keyword("SEARCH")(rest) {
         let mut numbers = Vec::new();
         let mut r = r;
@@ -703,6 +828,58 @@ mod tests {
         round_trip(b"+ Ready for additional command text\r\n");
         round_trip(b"+ YGgGCSqGSIb3EgECAgIAb1kwV6ADAgEFoQMCAQ8=\r\n");
         assert!(decode_response(b"* 0 EXPUNGE\r\n", &DecoderConfig::STRICT).is_err());
+    }
+
+    #[test]
+    fn flags_and_uid_codes() {
+        let r = round_trip(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n");
+        assert!(matches!(&r, Response::Flags(f) if f.len() == 5));
+        round_trip(b"* FLAGS ()\r\n");
+        let r = round_trip(b"* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited\r\n");
+        let Response::Status {
+            text:
+                RespText {
+                    code: Some(Code::PermanentFlags(flags)),
+                    ..
+                },
+            ..
+        } = r
+        else {
+            panic!("{r:?}")
+        };
+        assert_eq!(
+            flags,
+            vec![
+                FlagPerm::Flag(Flag::Deleted),
+                FlagPerm::Flag(Flag::Seen),
+                FlagPerm::Asterisk
+            ]
+        );
+        round_trip(b"A003 OK [APPENDUID 38505 3955] APPEND completed\r\n");
+        round_trip(b"A004 OK [APPENDUID 38505 3955:3957] MULTIAPPEND completed\r\n");
+        let r = round_trip(b"A004 OK [COPYUID 38505 304,319:320 3956:3958] Done\r\n");
+        assert!(matches!(
+            r,
+            Response::Status {
+                text: RespText {
+                    code: Some(Code::CopyUid { .. }),
+                    ..
+                },
+                ..
+            }
+        ));
+        // The two sets of COPYUID pair up; '*' is not a UID.
+        assert!(decode_response(b"A1 OK [COPYUID 1 1:3 5] x\r\n", &DecoderConfig::STRICT).is_err());
+        assert!(decode_response(b"A1 OK [APPENDUID 1 *] x\r\n", &DecoderConfig::STRICT).is_err());
+        assert!(decode_response(b"A1 OK [APPENDUID 0 1] x\r\n", &DecoderConfig::STRICT).is_err());
+        // \Recent and \* in FLAGS: refused by the RFC grammar, dropped leniently.
+        let odd = b"* FLAGS (\\Seen \\Recent \\*)\r\n";
+        assert!(decode_response(odd, &DecoderConfig::STRICT).is_err());
+        let (r, _) = decode_response(odd, &DecoderConfig::default())
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(r, Response::Flags(vec![Flag::Seen]));
     }
 
     #[test]

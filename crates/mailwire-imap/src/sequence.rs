@@ -16,33 +16,7 @@ use std::str::FromStr;
 
 use crate::core::TypeError;
 use crate::decode::ErrorKind;
-use crate::parse::{PError, PResult, fail, nz_number, put_number};
-
-/// Runs `parser` on all of `text`: the value, or a [`TypeError`] naming the
-/// byte and position where it failed (`problem` is what was expected
-/// there). For the `FromStr` and `TryFrom<&str>` constructors of types that
-/// are defined by their grammar.
-pub(crate) fn parse_whole<'a, T>(
-    what: &'static str,
-    text: &'a [u8],
-    parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
-) -> Result<T, TypeError> {
-    let at = |remaining: usize, problem: &'static str| {
-        let position = text.len().saturating_sub(remaining);
-        TypeError {
-            what,
-            problem,
-            byte: text.get(position).copied(),
-            position: Some(position),
-        }
-    };
-    match parser(text) {
-        Ok(([], value)) => Ok(value),
-        Ok((rest, _)) => Err(at(rest.len(), "end of the value")),
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(at(e.remaining, e.expected)),
-        Err(nom::Err::Incomplete(_)) => Err(at(0, "more input")),
-    }
-}
+use crate::parse::{PError, PResult, fail, nz_number, parse_whole, put_number};
 
 /// `seq-number = nz-number / "*"`: a message sequence number or UID, or
 /// `*`, the largest number in use.

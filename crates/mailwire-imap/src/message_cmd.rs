@@ -1,0 +1,444 @@
+//! Commands that add, change, copy and move messages: APPEND (with
+//! RFC 3502 MULTIAPPEND's several messages and RFC 3516's literal8), STORE
+//! with RFC 4466 modifiers, COPY, MOVE (RFC 6851) and UID EXPUNGE
+//! (RFC 4315); with the FLAGS response that lists a mailbox's flags.
+//!
+//! ```text
+//! append          = "APPEND" SP mailbox 1*append-message   ; RFC 4466
+//! append-message  = append-opts SP append-data
+//! append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
+//! append-data     = literal / literal8 / append-data-ext
+//! store           = "STORE" SP sequence-set [store-modifiers] SP store-att-flags
+//! copy            = "COPY" SP sequence-set SP mailbox
+//! move            = "MOVE" SP sequence-set SP mailbox
+//! uid-expunge     = "UID" SP "EXPUNGE" SP sequence-set
+//! ```
+
+use nom::Parser;
+
+use crate::core::Literal;
+use crate::datetime::DateTime;
+use crate::decode::{DecoderConfig, ErrorKind};
+use crate::encode::Encoder;
+use crate::ext::{TaggedExtLabel, TaggedExtValue};
+use crate::flag::{Flag, encode_flag_list, parse_flag_list};
+use crate::mailbox::Mailbox;
+use crate::parse::{PError, PResult, expect, fail, keyword, sp};
+use crate::sequence::SequenceSet;
+
+/// One message of an APPEND command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage<'a> {
+    /// The flags to set, if a flag list was sent (it may be empty).
+    pub flags: Option<Vec<Flag<'a>>>,
+    /// The INTERNALDATE to set; the server uses the current time without it.
+    pub date: Option<DateTime>,
+    /// The message, as a literal (or literal8 with BINARY).
+    pub data: Literal<'a>,
+}
+
+impl AppendMessage<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> AppendMessage<'static> {
+        AppendMessage {
+            flags: self.flags.map(|f| f.into_iter().map(Flag::into_owned).collect()),
+            date: self.date,
+            data: self.data.into_owned(),
+        }
+    }
+}
+
+/// `APPEND`: store messages in a mailbox (RFC 9051 section 6.3.12). More
+/// than one message is MULTIAPPEND (RFC 3502), which a server accepts only
+/// if it announced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Append<'a> {
+    /// The mailbox to add the messages to.
+    pub mailbox: Mailbox<'a>,
+    /// The messages, at least one.
+    pub messages: Vec<AppendMessage<'a>>,
+}
+
+impl<'a> Append<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Append<'static> {
+        Append {
+            mailbox: self.mailbox.into_owned(),
+            messages: self.messages.into_iter().map(AppendMessage::into_owned).collect(),
+        }
+    }
+
+    /// `append = "APPEND" SP mailbox 1*append-message` after the name,
+    /// with `append-message = append-opts SP append-data`,
+    /// `append-opts = [SP flag-list] [SP date-time]`, and
+    /// `append-data = literal / literal8`.
+    ///
+    /// `append-ext` and `append-data-ext` (CATENATE, RFC 4469) are not
+    /// decoded yet: they fail as syntax errors.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let (rest, _) = sp(input)?;
+        let (mut rest, mailbox) = Mailbox::parse(rest, &config.leniency)?;
+        let mut messages = Vec::new();
+        while let Some(r) = rest.strip_prefix(b" ") {
+            if messages.len() == config.limits.list {
+                return Err(nom::Err::Error(PError::kind(
+                    rest,
+                    ErrorKind::TooMany {
+                        limit: config.limits.list,
+                    },
+                    "end of command",
+                )));
+            }
+            let (mut r, flags) = if r.first() == Some(&b'(') {
+                let (r, f) = parse_flag_list(r, config.limits.list, config.leniency.extra_spaces, false)?;
+                let (r, _) = sp(r)?;
+                (r, Some(f))
+            } else {
+                (r, None)
+            };
+            let mut date = None;
+            if r.first() == Some(&b'"') {
+                let (r2, d) = expect("date-time", |i| DateTime::parse(i, false)).parse(r)?;
+                let (r2, _) = sp(r2)?;
+                date = Some(d);
+                r = r2;
+            }
+            if !matches!(r.first(), Some(b'{' | b'~')) {
+                return fail(r, "message literal");
+            }
+            let (r, data) = Literal::parse(r, config.leniency.bare_lf)?;
+            messages.push(AppendMessage { flags, date, data });
+            rest = r;
+        }
+        if messages.is_empty() {
+            return fail(rest, "space and message literal");
+        }
+        Ok((rest, Append { mailbox, messages }))
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        e.put(b" ");
+        self.mailbox.encode(e);
+        for m in &self.messages {
+            if let Some(flags) = &m.flags {
+                e.put(b" ");
+                encode_flag_list(flags, e.line());
+            }
+            if let Some(date) = &m.date {
+                e.put(b" ");
+                date.encode(e.line());
+            }
+            e.put(b" ");
+            e.literal(m.data.data(), m.data.is_binary());
+        }
+    }
+}
+
+/// How STORE changes the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreAction {
+    /// `FLAGS`: replace the flags.
+    Replace,
+    /// `+FLAGS`: add the flags.
+    Add,
+    /// `-FLAGS`: remove the flags.
+    Remove,
+}
+
+/// A STORE modifier (RFC 4466 `store-modifier`). CONDSTORE's
+/// UNCHANGEDSINCE becomes a variant of its own when it lands.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreModifier<'a> {
+    /// `store-modifier-name [SP store-mod-params]` of an extension this
+    /// crate does not know.
+    Other {
+        /// The modifier name.
+        name: TaggedExtLabel<'a>,
+        /// Its parameters.
+        value: Option<TaggedExtValue<'a>>,
+    },
+}
+
+impl StoreModifier<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> StoreModifier<'static> {
+        match self {
+            StoreModifier::Other { name, value } => StoreModifier::Other {
+                name: name.into_owned(),
+                value: value.map(TaggedExtValue::into_owned),
+            },
+        }
+    }
+}
+
+/// `STORE`: change the flags of messages (RFC 9051 section 6.4.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store<'a> {
+    /// The messages (UIDs in UID STORE).
+    pub sequence_set: SequenceSet,
+    /// Extension modifiers, in the order sent.
+    pub modifiers: Vec<StoreModifier<'a>>,
+    /// Replace, add or remove.
+    pub action: StoreAction,
+    /// `.SILENT`: the server does not send the new flags back.
+    pub silent: bool,
+    /// The flags (written as a parenthesised list).
+    pub flags: Vec<Flag<'a>>,
+}
+
+impl<'a> Store<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Store<'static> {
+        Store {
+            sequence_set: self.sequence_set,
+            modifiers: self
+                .modifiers
+                .into_iter()
+                .map(StoreModifier::into_owned)
+                .collect(),
+            action: self.action,
+            silent: self.silent,
+            flags: self.flags.into_iter().map(Flag::into_owned).collect(),
+        }
+    }
+
+    /// `store = "STORE" SP sequence-set [store-modifiers] SP
+    /// store-att-flags` after the name, with
+    /// `store-modifiers = SP "(" store-modifier *(SP store-modifier) ")"`,
+    /// `store-modifier = store-modifier-name [SP store-mod-params]`,
+    /// `store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP
+    /// (flag-list / (flag *(SP flag)))`.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let (rest, _) = sp(input)?;
+        let (rest, sequence_set) =
+            expect("sequence set", |i| SequenceSet::parse(i, config.limits.list)).parse(rest)?;
+        let (rest, _) = sp(rest)?;
+        let (rest, modifiers) = if rest.first() == Some(&b'(') {
+            let modifier = |i: &'a [u8]| -> PResult<'a, StoreModifier<'a>> {
+                let (r, name) = TaggedExtLabel::parse(i)?;
+                match r.strip_prefix(b" ") {
+                    Some(v) => {
+                        let (r, value) = TaggedExtValue::parse(v, config)?;
+                        Ok((
+                            r,
+                            StoreModifier::Other {
+                                name,
+                                value: Some(value),
+                            },
+                        ))
+                    }
+                    None => Ok((r, StoreModifier::Other { name, value: None })),
+                }
+            };
+            let (r, m) = crate::parse::paren_list(config.limits.list, false, modifier)(rest)?;
+            if m.is_empty() {
+                return fail(&rest[1..], "store modifier");
+            }
+            let (r, _) = sp(r)?;
+            (r, m)
+        } else {
+            (rest, Vec::new())
+        };
+        let (rest, action) = match rest.first() {
+            Some(b'+') => (&rest[1..], StoreAction::Add),
+            Some(b'-') => (&rest[1..], StoreAction::Remove),
+            _ => (rest, StoreAction::Replace),
+        };
+        let (rest, _) = keyword("FLAGS")(rest)?;
+        let (rest, silent) = match keyword(".SILENT")(rest) {
+            Ok((r, _)) => (r, true),
+            Err(_) => (rest, false),
+        };
+        let (rest, _) = sp(rest)?;
+        let (rest, flags) = if rest.first() == Some(&b'(') {
+            parse_flag_list(rest, config.limits.list, config.leniency.extra_spaces, false)?
+        } else {
+            let mut flags = Vec::new();
+            let (mut r, first) = expect("flag", Flag::parse).parse(rest)?;
+            flags.push(first);
+            while let Some(next) = r.strip_prefix(b" ") {
+                if flags.len() == config.limits.list {
+                    return Err(nom::Err::Error(PError::kind(
+                        r,
+                        ErrorKind::TooMany {
+                            limit: config.limits.list,
+                        },
+                        "end of command",
+                    )));
+                }
+                let (n, f) = expect("flag", Flag::parse).parse(next)?;
+                flags.push(f);
+                r = n;
+            }
+            (r, flags)
+        };
+        Ok((
+            rest,
+            Store {
+                sequence_set,
+                modifiers,
+                action,
+                silent,
+                flags,
+            },
+        ))
+    }
+
+    pub(crate) fn encode(&self, e: &mut Encoder<'_>) {
+        let out = e.line();
+        out.push(b' ');
+        self.sequence_set.encode(out);
+        out.push(b' ');
+        if !self.modifiers.is_empty() {
+            out.push(b'(');
+            for (i, m) in self.modifiers.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                match m {
+                    StoreModifier::Other { name, value } => {
+                        out.extend_from_slice(name.as_str().as_bytes());
+                        if let Some(v) = value {
+                            out.push(b' ');
+                            v.encode(out);
+                        }
+                    }
+                }
+            }
+            out.extend_from_slice(b") ");
+        }
+        out.extend_from_slice(match self.action {
+            StoreAction::Replace => b"FLAGS",
+            StoreAction::Add => b"+FLAGS",
+            StoreAction::Remove => b"-FLAGS",
+        });
+        if self.silent {
+            out.extend_from_slice(b".SILENT");
+        }
+        out.push(b' ');
+        encode_flag_list(&self.flags, out);
+    }
+}
+
+/// The arguments of COPY and MOVE: `sequence-set SP mailbox`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyMove<'a> {
+    /// The messages (UIDs in UID COPY and UID MOVE).
+    pub sequence_set: SequenceSet,
+    /// The destination.
+    pub mailbox: Mailbox<'a>,
+}
+
+impl<'a> CopyMove<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> CopyMove<'static> {
+        CopyMove {
+            sequence_set: self.sequence_set,
+            mailbox: self.mailbox.into_owned(),
+        }
+    }
+
+    /// `SP sequence-set SP mailbox`, after `COPY` or `MOVE`.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let (rest, _) = sp(input)?;
+        let (rest, sequence_set) =
+            expect("sequence set", |i| SequenceSet::parse(i, config.limits.list)).parse(rest)?;
+        let (rest, _) = sp(rest)?;
+        let (rest, mailbox) = Mailbox::parse(rest, &config.leniency)?;
+        Ok((
+            rest,
+            CopyMove {
+                sequence_set,
+                mailbox,
+            },
+        ))
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        e.put(b" ");
+        self.sequence_set.encode(e.line());
+        e.put(b" ");
+        self.mailbox.encode(e);
+    }
+}
+
+/// `SP sequence-set` after `UID EXPUNGE`.
+pub(crate) fn parse_uid_expunge<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, SequenceSet> {
+    let (rest, _) = sp(input)?;
+    expect("sequence set", |i| SequenceSet::parse(i, config.limits.list)).parse(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Leniency;
+
+    fn config() -> DecoderConfig {
+        DecoderConfig {
+            leniency: Leniency::STRICT,
+            ..DecoderConfig::default()
+        }
+    }
+
+    #[test]
+    fn store_forms() {
+        let (rest, s) = Store::parse(b" 2:4 +FLAGS.SILENT \\Deleted \\Seen\r\n", &config()).unwrap();
+        assert_eq!(rest, b"\r\n");
+        assert_eq!(s.action, StoreAction::Add);
+        assert!(s.silent);
+        assert_eq!(s.flags, vec![Flag::Deleted, Flag::Seen]);
+        let mut e = Encoder::default();
+        s.encode(&mut e);
+        assert_eq!(e.line(), b" 2:4 +FLAGS.SILENT (\\Deleted \\Seen)");
+
+        let (_, s) = Store::parse(b" 1 (UNCHANGEDSINCE 12345 X-FOO) -flags ()", &config()).unwrap();
+        assert_eq!(s.action, StoreAction::Remove);
+        assert_eq!(s.modifiers.len(), 2);
+        assert!(s.flags.is_empty());
+        let mut e = Encoder::default();
+        s.encode(&mut e);
+        assert_eq!(e.line(), b" 1 (UNCHANGEDSINCE 12345 X-FOO) -FLAGS ()");
+
+        assert!(Store::parse(b" 1 FLAGS", &config()).is_err());
+        assert!(Store::parse(b" 1 () FLAGS (\\Seen)", &config()).is_err());
+        assert!(Store::parse(b" 1 *FLAGS (\\Seen)", &config()).is_err());
+        assert!(Store::parse(b" 1 FLAGS (\\Recent)", &config()).is_err());
+    }
+
+    #[test]
+    fn append_forms() {
+        let input =
+            b" saved-messages (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {3}\r\nabc (\\Draft) ~{2}\r\n\0x";
+        let (rest, a) = Append::parse(input, &config()).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(a.messages.len(), 2);
+        assert_eq!(a.messages[0].flags.as_deref(), Some(&[Flag::Seen][..]));
+        assert!(a.messages[0].date.is_some());
+        assert_eq!(a.messages[1].data.data(), b"\0x");
+        assert!(a.messages[1].data.is_binary());
+        let mut e = Encoder::default();
+        a.encode(&mut e);
+        assert_eq!(
+            crate::encode::to_bytes(&e.finish()),
+            [&input[..], b"\r\n"].concat()
+        );
+
+        assert!(Append::parse(b" INBOX", &config()).is_err());
+        assert!(Append::parse(b" INBOX \"abc\"", &config()).is_err());
+        assert!(Append::parse(b" INBOX () ", &config()).is_err());
+    }
+
+    #[test]
+    fn copy_move_and_uid_expunge() {
+        let (rest, c) = CopyMove::parse(b" 2:4,* MEETING", &config()).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(c.mailbox.as_bytes(), b"MEETING");
+        let mut e = Encoder::default();
+        c.encode(&mut e);
+        assert_eq!(e.line(), b" 2:4,* MEETING");
+        assert!(CopyMove::parse(b" 2:4", &config()).is_err());
+        let (_, set) = parse_uid_expunge(b" 3000:3002", &config()).unwrap();
+        assert_eq!(set.to_string(), "3000:3002");
+    }
+}
