@@ -6,6 +6,8 @@
 //! are deliberately naive (byte by byte, whole input at once) so that they
 //! are easy to trust and independent of the crate's memchr-based code.
 
+pub mod imap;
+
 use mailwire_pop3::{
     BodyChunk, BodyDecoder, Command, DecodeError, Decoded, DecoderConfig, Expect, Leniency, Limits, Response,
     SaslResponse, decode_command, decode_response, decode_sasl_response,

@@ -473,6 +473,27 @@ pub enum AuthenticateData<'a> {
     Cancel,
 }
 
+impl AuthenticateData<'_> {
+    /// The line a client sends: `base64 CRLF` (an empty response is an
+    /// empty line) or `* CRLF`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = match self {
+            AuthenticateData::Continue(data) => data.expose().as_str().as_bytes().to_vec(),
+            AuthenticateData::Cancel => b"*".to_vec(),
+        };
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> AuthenticateData<'static> {
+        match self {
+            AuthenticateData::Continue(data) => AuthenticateData::Continue(Secret(data.0.into_owned())),
+            AuthenticateData::Cancel => AuthenticateData::Cancel,
+        }
+    }
+}
+
 /// Decodes a client line during AUTHENTICATE.
 pub fn decode_authenticate_data<'a>(
     input: &'a [u8],

@@ -48,5 +48,5 @@ pub use mailbox::{
     list_pattern_matches,
 };
 pub use message_cmd::{Append, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
-pub use response::{Code, RespText, Response, Status, decode_response};
+pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};

@@ -756,6 +756,41 @@ pub fn decode_response<'a>(
     }
 }
 
+/// Decodes the greeting, the first thing a server sends:
+/// `greeting = "*" SP (resp-cond-auth / resp-cond-bye) CRLF`,
+/// `resp-cond-auth = ("OK" / "PREAUTH") SP resp-text`. Anything else is an
+/// error, so a client never mistakes another protocol's banner (or a
+/// stray tagged line) for a greeting.
+pub fn decode_greeting<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> Result<Decoded<Response<'a>>, DecodeError> {
+    let decoded = decode_response(input, config)?;
+    if let Decoded::Complete { value, consumed } = &decoded {
+        let ok = matches!(
+            value,
+            Response::Status {
+                tag: None,
+                status: Status::Ok | Status::PreAuth | Status::Bye,
+                ..
+            }
+        );
+        if !ok {
+            let mut e = DecodeError::syntax(&input[..*consumed], 0, "* OK, * PREAUTH or * BYE greeting");
+            e.resume_at = Some(*consumed);
+            return Err(e);
+        }
+    }
+    if let Decoded::LiteralAnnounced(_) = decoded {
+        // A status line never holds a literal; nothing after a greeting
+        // needs one either.
+        let mut e = DecodeError::syntax(input, 0, "* OK, * PREAUTH or * BYE greeting");
+        e.resume_at = None;
+        return Err(e);
+    }
+    Ok(decoded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -880,6 +915,34 @@ mod tests {
             .complete()
             .unwrap();
         assert_eq!(r, Response::Flags(vec![Flag::Seen]));
+    }
+
+    #[test]
+    fn greetings() {
+        let config = DecoderConfig::STRICT;
+        for ok in [
+            &b"* OK [CAPABILITY IMAP4rev2 AUTH=PLAIN] Dovecot ready.\r\n"[..],
+            b"* PREAUTH IMAP4rev2 server logged in as Smith\r\n",
+            b"* BYE Too many connections\r\n",
+        ] {
+            assert!(matches!(
+                decode_greeting(ok, &config).unwrap(),
+                Decoded::Complete { .. }
+            ));
+            assert_eq!(
+                decode_greeting(&ok[..ok.len() - 1], &config).unwrap(),
+                Decoded::Incomplete
+            );
+        }
+        for bad in [
+            &b"* NO go away\r\n"[..],
+            b"A1 OK hi\r\n",
+            b"* 3 EXISTS\r\n",
+            b"+OK POP3 server ready\r\n",
+            b"* CAPABILITY IMAP4rev2\r\n",
+        ] {
+            assert!(decode_greeting(bad, &config).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
