@@ -444,7 +444,8 @@ pub fn decode_command<'a>(
 ) -> Result<Decoded<Command<'a>>, DecodeError> {
     let len = match frame(input, Side::Command, config)? {
         Framed::Complete(len) => len,
-        Framed::Incomplete => return Ok(Decoded::Incomplete),
+        // Stream comes only with FrameOptions::stream_above, which `frame` does not set.
+        Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
         Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
     };
     let message = &input[..len];

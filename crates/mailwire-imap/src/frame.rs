@@ -28,6 +28,25 @@ pub(crate) enum Framed {
     Incomplete,
     /// The input ends inside a literal.
     Literal(LiteralAnnouncement),
+    /// A literal larger than [`FrameOptions::stream_above`] starts at
+    /// `data_start`: the caller streams it instead of waiting for it.
+    Stream {
+        /// Where its data starts (after the header's CRLF).
+        data_start: usize,
+        /// Its announced length.
+        length: u64,
+    },
+}
+
+/// How [`frame_with`] reads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FrameOptions {
+    /// The input starts in the middle of a message, right after a literal's
+    /// data (so its first line is not a status response's text).
+    pub mid_message: bool,
+    /// Literals longer than this are reported as [`Framed::Stream`] rather
+    /// than checked against the literal limit and waited for.
+    pub stream_above: Option<u64>,
 }
 
 /// A literal header at the end of `line`: `(length, mode, binary)`.
@@ -98,6 +117,16 @@ fn is_text_response(line: &[u8]) -> bool {
 
 /// Finds the end of the first message of `input`.
 pub(crate) fn frame(input: &[u8], side: Side, config: &DecoderConfig) -> Result<Framed, DecodeError> {
+    frame_with(input, side, config, FrameOptions::default())
+}
+
+/// [`frame`], with options for streaming readers.
+pub(crate) fn frame_with(
+    input: &[u8],
+    side: Side,
+    config: &DecoderConfig,
+    options: FrameOptions,
+) -> Result<Framed, DecodeError> {
     let limits = &config.limits;
     let mut start: usize = 0;
     loop {
@@ -127,12 +156,18 @@ pub(crate) fn frame(input: &[u8], side: Side, config: &DecoderConfig) -> Result<
             return Err(e);
         };
         let line = &input[start..end];
-        if start == 0 && side == Side::Response && is_text_response(line) {
+        if start == 0 && side == Side::Response && !options.mid_message && is_text_response(line) {
             return Ok(Framed::Complete(lf + 1));
         }
         let Some((length, mode, binary)) = literal_header(line) else {
             return Ok(Framed::Complete(lf + 1));
         };
+        if options.stream_above.is_some_and(|t| length > t) {
+            return Ok(Framed::Stream {
+                data_start: lf + 1,
+                length,
+            });
+        }
         if length > limits.literal {
             let mut e = DecodeError::new(
                 ErrorKind::LiteralTooLarge {
@@ -254,6 +289,39 @@ mod tests {
         assert_eq!(
             frame(b"A1 NOOP\r\n", Side::Command, &config).unwrap(),
             Framed::Complete(9)
+        );
+    }
+
+    #[test]
+    fn streamed_literals() {
+        let options = FrameOptions {
+            mid_message: false,
+            stream_above: Some(4),
+        };
+        let config = DecoderConfig::STRICT;
+        let big = b"* 1 FETCH (UID 1 BODY[1] {3}\r\nabc BODY[] {4294967295}\r\nxyz";
+        assert_eq!(
+            frame_with(big, Side::Response, &config, options).unwrap(),
+            Framed::Stream {
+                data_start: 55,
+                length: 4294967295
+            }
+        );
+        // Small literals are framed as usual; a big one is reported even
+        // before its header's line is followed by data.
+        assert_eq!(
+            frame_with(&big[..20], Side::Response, &config, options).unwrap(),
+            Framed::Incomplete
+        );
+        // After a literal, "OK" starts no status text.
+        let rest = b" OK {5}\r\nhello)\r\n";
+        let mid = FrameOptions {
+            mid_message: true,
+            stream_above: None,
+        };
+        assert_eq!(
+            frame_with(rest, Side::Response, &config, mid).unwrap(),
+            Framed::Complete(rest.len())
         );
     }
 
