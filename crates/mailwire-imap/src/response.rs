@@ -742,7 +742,16 @@ pub fn decode_response<'a>(
         Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
         Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
     };
-    let message = &input[..len];
+    decode_framed_response(&input[..len], config).map(|value| Decoded::Complete { value, consumed: len })
+}
+
+/// Decodes one response that framing found complete (`message` ends with
+/// its final line end); errors resume after it.
+pub(crate) fn decode_framed_response<'a>(
+    message: &'a [u8],
+    config: &DecoderConfig,
+) -> Result<Response<'a>, DecodeError> {
+    let len = message.len();
     let error = |e: PError| {
         let mut d = e.into_decode_error(message);
         d.resume_at = Some(len);
@@ -750,7 +759,7 @@ pub fn decode_response<'a>(
         d
     };
     match response(message, config) {
-        Ok(([], value)) => Ok(Decoded::Complete { value, consumed: len }),
+        Ok(([], value)) => Ok(value),
         Ok((rest, _)) => Err(error(PError::at(rest, "end of response"))),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(error(e)),
         Err(nom::Err::Incomplete(_)) => Err(error(PError::at(b"", "complete response"))),
