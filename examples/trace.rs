@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example trace -- pop3 CLIENT_BYTES SERVER_BYTES
+//! cargo run --release --example trace -- imap CLIENT_BYTES SERVER_BYTES
 //! ```
 //!
 //! `CLIENT_BYTES` and `SERVER_BYTES` hold the exact bytes each side of one
@@ -24,7 +25,12 @@
 //! APOP digests and SASL data are never printed. Decoding stops where STLS
 //! switches the connection to TLS.
 //!
-//! Only the `pop3` protocol is accepted for now; `imap` will follow.
+//! For IMAP, commands are read in order and, after each, the server's
+//! responses up to its tagged completion; literals are framed as the
+//! protocol says, AUTHENTICATE is followed through its challenges and the
+//! client's data lines, IDLE through the server's `+` and the client's
+//! DONE, and decoding stops where STARTTLS or COMPRESS change the stream.
+//! Only the tag and name of a client command are printed.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -44,7 +50,7 @@ message survives a round trip through the codec, and prints one line per
 message and a final `N passed, M failed`. Exit status: 0 all passed,
 1 some failed, 2 usage or I/O error.
 
-PROTOCOL is `pop3` (`imap` will follow).";
+PROTOCOL is `pop3` or `imap`.";
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Protocol {
     Pop3,
+    Imap,
 }
 
 /// Runs the trace with the arguments after the program name, writing the
@@ -77,15 +84,12 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     };
     let protocol = match protocol.to_str() {
         Some("pop3") => Protocol::Pop3,
-        Some("imap") => {
+        Some("imap") => Protocol::Imap,
+        _ => {
             let _ = writeln!(
                 err,
-                "trace: imap is not supported yet (it will come with the IMAP codec); use pop3"
+                "trace: unknown protocol {protocol:?}; use pop3 or imap\n\n{USAGE}"
             );
-            return 2;
-        }
-        _ => {
-            let _ = writeln!(err, "trace: unknown protocol {protocol:?}; use pop3\n\n{USAGE}");
             return 2;
         }
     };
@@ -102,6 +106,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let mut report = Report::new(out);
     let traced = match protocol {
         Protocol::Pop3 => pop3::trace(&client, &server, &mut report),
+        Protocol::Imap => imap::trace(&client, &server, &mut report),
     };
     match traced.and_then(|()| report.finish()) {
         Ok(()) if report.failed == 0 => 0,
@@ -221,6 +226,9 @@ fn first_line(bytes: &[u8]) -> &[u8] {
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
+
+#[path = "trace/imap.rs"]
+mod imap;
 
 /// POP3 (RFC 1939 and extensions): the two streams walked in lock step,
 /// each server response framed by the command it answers.

@@ -420,10 +420,6 @@ fn truncated_and_extra_server_data() {
 #[test]
 fn usage_errors_exit_2() {
     let capture = Capture::new(b"", b"+OK\r\n");
-    let (status, out, err) = run_args(&capture.args("imap"));
-    assert_eq!((status, out.as_str()), (2, ""));
-    assert!(err.contains("imap is not supported yet"), "{err}");
-
     let (status, _, err) = run_args(&capture.args("smtp"));
     assert_eq!(status, 2);
     assert!(err.contains("unknown protocol"), "{err}");
@@ -466,4 +462,86 @@ fn the_binary_exits_with_the_status() {
         );
         assert_eq!(last_line(&stdout), last, "{stdout}");
     }
+}
+
+/// Exit status and report of an IMAP trace.
+fn run_imap(client: &[u8], server: &[u8]) -> (u8, String) {
+    let capture = Capture::new(client, server);
+    let (status, out, err) = run_args(&capture.args("imap"));
+    assert_eq!(err, "", "unexpected error output");
+    (status, out)
+}
+
+#[test]
+fn imap_session_with_literals_authenticate_and_idle() {
+    let client = b"a1 CAPABILITY\r\n\
+a2 AUTHENTICATE PLAIN\r\n\
+AGFsaWNlAHNlY3JldA==\r\n\
+a3 APPEND INBOX (\\Seen) {5}\r\n\
+hello\r\n\
+a4 IDLE\r\n\
+DONE\r\n\
+a5 UID STORE 1 +FLAGS.SILENT (\\Deleted)\r\n\
+a6 LOGOUT\r\n";
+    let server = b"* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n\
+* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN IDLE UIDPLUS\r\n\
+a1 OK done\r\n\
++ \r\n\
+a2 OK Logged in\r\n\
++ OK\r\n\
+a3 OK [APPENDUID 1700000000 1] Append completed.\r\n\
++ idling\r\n\
+* 2 EXISTS\r\n\
+a4 OK Idle completed.\r\n\
+a5 OK Store completed.\r\n\
+* BYE Logging out\r\n\
+a6 OK Logout completed.\r\n";
+    let (status, report) = run_imap(client, server);
+    assert_eq!(status, 0, "{report}");
+    assert_line(
+        &report,
+        "S 0 * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready ok",
+    );
+    assert_line(&report, "C 15 a2 AUTHENTICATE ok");
+    assert_line(&report, "C 38 AUTHENTICATE data (not shown) ok");
+    assert_line(&report, &format!("C {} DONE ok", offset(client, b"DONE")));
+    assert_line(&report, &format!("C {} a5 UID STORE ok", offset(client, b"a5")));
+    assert!(!report.contains("AGFsaWNl"), "the SASL data is shown:\n{report}");
+    assert_eq!(last_line(&report), "21 passed, 0 failed");
+}
+
+#[test]
+fn imap_failures_resynchronise_and_hide_credentials() {
+    let client = b"a1 LOGIN alice \"s3cret pass\r\na2 NOOP\r\n";
+    let server = b"* OK ready\r\na1 BAD parse error\r\n* 1 FROBNICATE\r\n* 3 EXISTS\r\na2 OK done\r\n";
+    let (status, report) = run_imap(client, server);
+    assert_eq!(status, 1, "{report}");
+    assert!(!report.contains("s3cret"), "{report}");
+    assert!(
+        report.contains("C 0 FAIL \"a1 LOGIN (arguments not shown)\""),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "S {} FAIL \"* 1 FROBNICATE\\r\\n\"",
+            offset(server, b"* 1 FROB")
+        )),
+        "{report}"
+    );
+    assert_line(
+        &report,
+        &format!("S {} * 3 EXISTS ok", offset(server, b"* 3 EXISTS")),
+    );
+    assert_line(&report, &format!("C {} a2 NOOP ok", offset(client, b"a2")));
+    assert_eq!(last_line(&report), "5 passed, 2 failed");
+}
+
+#[test]
+fn imap_stops_at_starttls() {
+    let client = b"a1 STARTTLS\r\n\x16\x03\x01binary";
+    let server = b"* OK ready\r\na1 OK Begin TLS negotiation now.\r\n\x16\x03\x03binary";
+    let (status, report) = run_imap(client, server);
+    assert_eq!(status, 0, "{report}");
+    assert_line(&report, "-- STARTTLS accepted: the rest is TLS; decoding stops");
+    assert_eq!(last_line(&report), "3 passed, 0 failed");
 }
