@@ -20,7 +20,13 @@ use crate::core::{AString, Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::frame::{Framed, Side, frame};
+use crate::list::List;
+use crate::mailbox::{ListMailbox, Mailbox};
+use crate::mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp};
+use crate::search::Search;
+use crate::status::StatusAttribute;
+use crate::{list, mailbox_cmd, status};
 
 /// A value that Debug output never shows: passwords and SASL data.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -148,6 +154,66 @@ pub enum CommandBody<'a> {
     Unselect,
     /// `EXPUNGE`.
     Expunge,
+    /// `SEARCH` (RFC 9051 section 6.4.4), or `UID SEARCH` when `uid`.
+    Search {
+        /// The return options, charset and keys.
+        search: Search<'a>,
+        /// Whether this is `UID SEARCH` (numbers are UIDs).
+        uid: bool,
+    },
+    /// `LIST` (RFC 9051 section 6.3.9, RFC 5258).
+    List(List<'a>),
+    /// `LSUB reference pattern` (IMAP4rev1, RFC 3501 section 6.3.9).
+    Lsub {
+        /// The reference name.
+        reference: Mailbox<'a>,
+        /// The pattern.
+        pattern: ListMailbox<'a>,
+    },
+    /// `STATUS mailbox (attributes)` (RFC 9051 section 6.3.11).
+    Status {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The attributes asked for (one or more).
+        attributes: Vec<StatusAttribute<'a>>,
+    },
+    /// `SELECT mailbox [(params)]` (RFC 9051 section 6.3.2, RFC 4466).
+    Select {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<SelectParameter<'a>>,
+    },
+    /// `EXAMINE mailbox [(params)]` (RFC 9051 section 6.3.3, RFC 4466).
+    Examine {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<SelectParameter<'a>>,
+    },
+    /// `CREATE mailbox [(params)]` (RFC 9051 section 6.3.4, RFC 4466,
+    /// RFC 6154).
+    Create {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<CreateParameter<'a>>,
+    },
+    /// `DELETE mailbox` (RFC 9051 section 6.3.5).
+    Delete(Mailbox<'a>),
+    /// `RENAME from to [(params)]` (RFC 9051 section 6.3.6, RFC 4466).
+    Rename {
+        /// The existing mailbox.
+        from: Mailbox<'a>,
+        /// The new name.
+        to: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<RenameParameter<'a>>,
+    },
+    /// `SUBSCRIBE mailbox` (RFC 9051 section 6.3.7).
+    Subscribe(Mailbox<'a>),
+    /// `UNSUBSCRIBE mailbox` (RFC 9051 section 6.3.8).
+    Unsubscribe(Mailbox<'a>),
 }
 
 impl CommandBody<'_> {
@@ -167,6 +233,18 @@ impl CommandBody<'_> {
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Expunge => "EXPUNGE",
+            CommandBody::Search { uid: false, .. } => "SEARCH",
+            CommandBody::Search { uid: true, .. } => "UID SEARCH",
+            CommandBody::List(_) => "LIST",
+            CommandBody::Lsub { .. } => "LSUB",
+            CommandBody::Status { .. } => "STATUS",
+            CommandBody::Select { .. } => "SELECT",
+            CommandBody::Examine { .. } => "EXAMINE",
+            CommandBody::Create { .. } => "CREATE",
+            CommandBody::Delete(_) => "DELETE",
+            CommandBody::Rename { .. } => "RENAME",
+            CommandBody::Subscribe(_) => "SUBSCRIBE",
+            CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
         }
     }
 }
@@ -199,6 +277,39 @@ impl<'a> Command<'a> {
             CommandBody::Close => CommandBody::Close,
             CommandBody::Unselect => CommandBody::Unselect,
             CommandBody::Expunge => CommandBody::Expunge,
+            CommandBody::Search { search, uid } => CommandBody::Search {
+                search: search.into_owned(),
+                uid,
+            },
+            CommandBody::List(l) => CommandBody::List(l.into_owned()),
+            CommandBody::Lsub { reference, pattern } => CommandBody::Lsub {
+                reference: reference.into_owned(),
+                pattern: pattern.into_owned(),
+            },
+            CommandBody::Status { mailbox, attributes } => CommandBody::Status {
+                mailbox: mailbox.into_owned(),
+                attributes: attributes.into_iter().map(StatusAttribute::into_owned).collect(),
+            },
+            CommandBody::Select { mailbox, parameters } => CommandBody::Select {
+                mailbox: mailbox.into_owned(),
+                parameters: parameters.into_iter().map(SelectParameter::into_owned).collect(),
+            },
+            CommandBody::Examine { mailbox, parameters } => CommandBody::Examine {
+                mailbox: mailbox.into_owned(),
+                parameters: parameters.into_iter().map(SelectParameter::into_owned).collect(),
+            },
+            CommandBody::Create { mailbox, parameters } => CommandBody::Create {
+                mailbox: mailbox.into_owned(),
+                parameters: parameters.into_iter().map(CreateParameter::into_owned).collect(),
+            },
+            CommandBody::Delete(m) => CommandBody::Delete(m.into_owned()),
+            CommandBody::Rename { from, to, parameters } => CommandBody::Rename {
+                from: from.into_owned(),
+                to: to.into_owned(),
+                parameters: parameters.into_iter().map(RenameParameter::into_owned).collect(),
+            },
+            CommandBody::Subscribe(m) => CommandBody::Subscribe(m.into_owned()),
+            CommandBody::Unsubscribe(m) => CommandBody::Unsubscribe(m.into_owned()),
         };
         Command {
             tag: self.tag.into_owned(),
@@ -237,6 +348,24 @@ impl<'a> Command<'a> {
                     e.put(b" ");
                     e.put(c.as_str().as_bytes());
                 }
+            }
+            CommandBody::Search { search, .. } => search.encode(&mut e),
+            CommandBody::List(l) => l.encode(&mut e),
+            CommandBody::Lsub { reference, pattern } => list::encode_lsub(reference, pattern, &mut e),
+            CommandBody::Status { mailbox, attributes } => {
+                status::encode_command(mailbox, attributes, &mut e)
+            }
+            CommandBody::Select { mailbox, parameters } | CommandBody::Examine { mailbox, parameters } => {
+                mailbox_cmd::encode_select(mailbox, parameters, &mut e)
+            }
+            CommandBody::Create { mailbox, parameters } => {
+                mailbox_cmd::encode_create(mailbox, parameters, &mut e)
+            }
+            CommandBody::Rename { from, to, parameters } => {
+                mailbox_cmd::encode_rename(from, to, parameters, &mut e)
+            }
+            CommandBody::Delete(m) | CommandBody::Subscribe(m) | CommandBody::Unsubscribe(m) => {
+                mailbox_cmd::encode_mailbox_arg(m, &mut e)
             }
             CommandBody::Capability
             | CommandBody::Noop
@@ -335,6 +464,40 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
                 return fail(r, "space and capability");
             }
             Ok((r, CommandBody::Enable(caps)))
+        }
+        b"SEARCH" => {
+            Search::parse(after, config).map(|(r, search)| (r, CommandBody::Search { search, uid: false }))
+        }
+        b"LIST" => List::parse(after, config).map(|(r, l)| (r, CommandBody::List(l))),
+        b"LSUB" => list::parse_lsub(after, config)
+            .map(|(r, (reference, pattern))| (r, CommandBody::Lsub { reference, pattern })),
+        b"STATUS" => status::parse_command(after, config)
+            .map(|(r, (mailbox, attributes))| (r, CommandBody::Status { mailbox, attributes })),
+        b"SELECT" => mailbox_cmd::parse_select(after, config)
+            .map(|(r, (mailbox, parameters))| (r, CommandBody::Select { mailbox, parameters })),
+        b"EXAMINE" => mailbox_cmd::parse_select(after, config)
+            .map(|(r, (mailbox, parameters))| (r, CommandBody::Examine { mailbox, parameters })),
+        b"CREATE" => mailbox_cmd::parse_create(after, config)
+            .map(|(r, (mailbox, parameters))| (r, CommandBody::Create { mailbox, parameters })),
+        b"DELETE" => mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Delete(m))),
+        b"RENAME" => mailbox_cmd::parse_rename(after, config)
+            .map(|(r, (from, to, parameters))| (r, CommandBody::Rename { from, to, parameters })),
+        b"SUBSCRIBE" => {
+            mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Subscribe(m)))
+        }
+        b"UNSUBSCRIBE" => {
+            mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Unsubscribe(m)))
+        }
+        // uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)
+        b"UID" => {
+            let (r, _) = sp(after)?;
+            let sub_len = r.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let after = &r[sub_len..];
+            match r[..sub_len].to_ascii_uppercase().as_slice() {
+                b"SEARCH" => Search::parse(after, config)
+                    .map(|(r, search)| (r, CommandBody::Search { search, uid: true })),
+                _ => fail(r, "UID command name"),
+            }
         }
         _ => fail(rest, "command name"),
     }?;

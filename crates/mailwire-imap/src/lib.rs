@@ -22,12 +22,18 @@ mod core;
 mod datetime;
 mod decode;
 mod encode;
+mod extension;
 mod flag;
 mod frame;
+mod list;
 mod mailbox;
+mod mailbox_cmd;
+mod namespace;
 mod parse;
 mod response;
+mod search;
 mod sequence;
+mod status;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use command::{
@@ -39,10 +45,18 @@ pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use extension::{ExtComponent, TaggedExt, TaggedExtVal};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
+pub use list::{
+    List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
+};
 pub use mailbox::{
     ListCharString, ListMailbox, Mailbox, MailboxOther, decode_modified_utf7, encode_modified_utf7,
     list_pattern_matches,
 };
+pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
+pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
 pub use response::{Code, RespText, Response, Status, decode_response};
+pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
+pub use status::{MailboxStatus, StatusAttribute, StatusValue};
