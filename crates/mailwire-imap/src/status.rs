@@ -6,7 +6,8 @@
 //! `UIDVALIDITY`, `UNSEEN`, `DELETED` and `SIZE` (RFC 9051), and `RECENT`
 //! (RFC 3501 only).
 //!
-//! Unknown attributes are kept, not refused: a command's
+//! Unknown attributes (any `tagged-ext-label`, the form RFC 9051 asks
+//! extensions to use) are kept, not refused: a command's
 //! [`StatusAttribute::Other`] holds the name, so a server answers `BAD`
 //! naming it (or supports it) and a proxy passes it on; a response's
 //! [`StatusValue::Other`] holds the name and its value in the generic
@@ -20,7 +21,7 @@ use std::num::NonZeroU32;
 use crate::core::Atom;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
-use crate::extension::TaggedExtVal;
+use crate::extension::{TaggedExtVal, tagged_ext_label};
 use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, fail, number, number64, nz_number, paren_list, sp};
 
@@ -81,9 +82,10 @@ impl<'a> StatusAttribute<'a> {
         }
     }
 
-    /// `status-att`, any atom accepted (see the module notes).
+    /// `status-att`; an unknown name is accepted when it is a
+    /// `tagged-ext-label` (see the module notes).
     pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
-        let (rest, name) = expect("status attribute", Atom::parse)(input)?;
+        let (rest, name) = expect("status attribute", tagged_ext_label)(input)?;
         let known = ATTRIBUTES
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
