@@ -8,7 +8,12 @@
 //! is allocated), the core string types (tag, atom, quoted, literal,
 //! literal8, astring, nstring) that remember the form they were sent in, and
 //! an encoder that produces line and literal fragments so a client knows
-//! where to wait for a continuation request.
+//! where to wait for a continuation request. SEARCH with ESEARCH and
+//! SEARCHRES ([`Search`], [`ESearch`]), LIST-EXTENDED, LSUB and NAMESPACE
+//! ([`List`], [`MailboxList`], [`NamespaceResponse`]), STATUS
+//! ([`MailboxStatus`]) and the mailbox commands (SELECT, EXAMINE, CREATE,
+//! DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE) are decoded and encoded, with
+//! the generic extension forms of RFC 4466 ([`TaggedExtVal`]) kept as sent.
 //!
 //! What comes next (see the project's IMAP issue): mailbox names with
 //! modified UTF-7, sequence sets, dates, flags, section specs, every command

@@ -312,3 +312,64 @@ proptest! {
         prop_assert_eq!(decode_resp_with(&bytes, &DecoderConfig::STRICT), response);
     }
 }
+
+/// Valid messages of every area of this test suite and its siblings, to
+/// mutate.
+const SEEDS: [&[u8]; 12] = [
+    b"A042 STATUS blurdybloop (UIDNEXT MESSAGES)\r\n",
+    b"* STATUS \"foo\" (MESSAGES 30 UNSEEN 29 X (a (b)) Y NIL)\r\n",
+    b"A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))\r\n",
+    b"t2 CREATE MySpecial (USE (\\Drafts \\Sent))\r\n",
+    b"p RENAME {4}\r\nthis that (X-PARAM (1 2))\r\n",
+    b"A282 SEARCH RETURN (MIN COUNT) CHARSET UTF-8 FLAGGED SINCE 1-Feb-1994 NOT (OR $ 1:5 TEXT {3}\r\nabc)\r\n",
+    b"* ESEARCH (TAG \"A285\") UID MIN 7 MAX 3800 ALL 1:3,5 X (1 \"a\")\r\n",
+    b"C04 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"%\" foo) RETURN (CHILDREN STATUS (MESSAGES))\r\n",
+    b"* LIST (\\Marked) \":\" Tables (tablecloth ((\"edge\" \"lacy\") (\"color\" \"red\")) Sample \"text\")\r\n",
+    b"* LIST () \"/\" \"Foo\" (\"CHILDINFO\" (\"SUBSCRIBED\") \"OLDNAME\" (x))\r\n",
+    b"* NAMESPACE ((\"\" \"/\")(\"#mh/\" \"/\" \"X-PARAM\" (\"FLAG1\" \"FLAG2\"))) NIL ((\"#news.\" \".\"))\r\n",
+    b"a LSUB \"#news.\" {3}\r\nc.%\r\n",
+];
+
+fn mutated() -> impl Strategy<Value = Vec<u8>> {
+    (
+        0..SEEDS.len(),
+        proptest::collection::vec((0usize..200, 0u8..3, any::<u8>()), 1..4),
+    )
+        .prop_map(|(seed, edits)| {
+            let mut v = SEEDS[seed].to_vec();
+            for (at, op, byte) in edits {
+                let at = at % (v.len() + 1);
+                match op {
+                    0 => v.insert(at, byte),
+                    1 if at < v.len() => {
+                        v.remove(at);
+                    }
+                    _ if at < v.len() => v[at] = byte,
+                    _ => {}
+                }
+            }
+            v
+        })
+}
+
+proptest! {
+    /// Mutated messages never panic; what decodes re-encodes to a message
+    /// that decodes to the same value.
+    #[test]
+    fn mutations_never_panic_and_stay_stable(input in mutated()) {
+        for config in [DecoderConfig::STRICT, DecoderConfig::default()] {
+            if let Ok(mailwire_imap::Decoded::Complete { value, .. }) =
+                mailwire_imap::decode_command(&input, &config)
+            {
+                let bytes = to_bytes(&value.encode(LiteralPolicy::SyncOnly));
+                prop_assert_eq!(decode_cmd_with(&bytes, &config), value);
+            }
+            if let Ok(mailwire_imap::Decoded::Complete { value, .. }) =
+                mailwire_imap::decode_response(&input, &config)
+            {
+                let bytes = to_bytes(&value.encode());
+                prop_assert_eq!(decode_resp_with(&bytes, &config), value);
+            }
+        }
+    }
+}
