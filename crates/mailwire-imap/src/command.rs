@@ -20,9 +20,15 @@ use crate::core::{AString, Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::frame::{Framed, Side, frame};
+use crate::list::List;
+use crate::mailbox::{ListMailbox, Mailbox};
+use crate::mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 use crate::message_cmd::{Append, CopyMove, Store, parse_uid_expunge};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp};
+use crate::search::Search;
 use crate::sequence::SequenceSet;
+use crate::status::StatusAttribute;
+use crate::{list, mailbox_cmd, status};
 
 /// A value that Debug output never shows: passwords and SASL data.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -176,6 +182,66 @@ pub enum CommandBody<'a> {
     },
     /// `UID EXPUNGE sequence-set` (RFC 4315, RFC 9051 section 6.4.9).
     UidExpunge(SequenceSet),
+    /// `SEARCH` (RFC 9051 section 6.4.4), or `UID SEARCH` when `uid`.
+    Search {
+        /// The return options, charset and keys.
+        search: Search<'a>,
+        /// Whether this is `UID SEARCH` (numbers are UIDs).
+        uid: bool,
+    },
+    /// `LIST` (RFC 9051 section 6.3.9, RFC 5258).
+    List(List<'a>),
+    /// `LSUB reference pattern` (IMAP4rev1, RFC 3501 section 6.3.9).
+    Lsub {
+        /// The reference name.
+        reference: Mailbox<'a>,
+        /// The pattern.
+        pattern: ListMailbox<'a>,
+    },
+    /// `STATUS mailbox (attributes)` (RFC 9051 section 6.3.11).
+    Status {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The attributes asked for (one or more).
+        attributes: Vec<StatusAttribute<'a>>,
+    },
+    /// `SELECT mailbox [(params)]` (RFC 9051 section 6.3.2, RFC 4466).
+    Select {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<SelectParameter<'a>>,
+    },
+    /// `EXAMINE mailbox [(params)]` (RFC 9051 section 6.3.3, RFC 4466).
+    Examine {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<SelectParameter<'a>>,
+    },
+    /// `CREATE mailbox [(params)]` (RFC 9051 section 6.3.4, RFC 4466,
+    /// RFC 6154).
+    Create {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<CreateParameter<'a>>,
+    },
+    /// `DELETE mailbox` (RFC 9051 section 6.3.5).
+    Delete(Mailbox<'a>),
+    /// `RENAME from to [(params)]` (RFC 9051 section 6.3.6, RFC 4466).
+    Rename {
+        /// The existing mailbox.
+        from: Mailbox<'a>,
+        /// The new name.
+        to: Mailbox<'a>,
+        /// The parameters; empty when none were sent.
+        parameters: Vec<RenameParameter<'a>>,
+    },
+    /// `SUBSCRIBE mailbox` (RFC 9051 section 6.3.7).
+    Subscribe(Mailbox<'a>),
+    /// `UNSUBSCRIBE mailbox` (RFC 9051 section 6.3.8).
+    Unsubscribe(Mailbox<'a>),
 }
 
 impl CommandBody<'_> {
@@ -203,6 +269,18 @@ impl CommandBody<'_> {
             CommandBody::Move { uid: false, .. } => "MOVE",
             CommandBody::Move { uid: true, .. } => "UID MOVE",
             CommandBody::UidExpunge(_) => "UID EXPUNGE",
+            CommandBody::Search { uid: false, .. } => "SEARCH",
+            CommandBody::Search { uid: true, .. } => "UID SEARCH",
+            CommandBody::List(_) => "LIST",
+            CommandBody::Lsub { .. } => "LSUB",
+            CommandBody::Status { .. } => "STATUS",
+            CommandBody::Select { .. } => "SELECT",
+            CommandBody::Examine { .. } => "EXAMINE",
+            CommandBody::Create { .. } => "CREATE",
+            CommandBody::Delete(_) => "DELETE",
+            CommandBody::Rename { .. } => "RENAME",
+            CommandBody::Subscribe(_) => "SUBSCRIBE",
+            CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
         }
     }
 }
@@ -249,6 +327,39 @@ impl<'a> Command<'a> {
                 uid,
             },
             CommandBody::UidExpunge(set) => CommandBody::UidExpunge(set),
+            CommandBody::Search { search, uid } => CommandBody::Search {
+                search: search.into_owned(),
+                uid,
+            },
+            CommandBody::List(l) => CommandBody::List(l.into_owned()),
+            CommandBody::Lsub { reference, pattern } => CommandBody::Lsub {
+                reference: reference.into_owned(),
+                pattern: pattern.into_owned(),
+            },
+            CommandBody::Status { mailbox, attributes } => CommandBody::Status {
+                mailbox: mailbox.into_owned(),
+                attributes: attributes.into_iter().map(StatusAttribute::into_owned).collect(),
+            },
+            CommandBody::Select { mailbox, parameters } => CommandBody::Select {
+                mailbox: mailbox.into_owned(),
+                parameters: parameters.into_iter().map(SelectParameter::into_owned).collect(),
+            },
+            CommandBody::Examine { mailbox, parameters } => CommandBody::Examine {
+                mailbox: mailbox.into_owned(),
+                parameters: parameters.into_iter().map(SelectParameter::into_owned).collect(),
+            },
+            CommandBody::Create { mailbox, parameters } => CommandBody::Create {
+                mailbox: mailbox.into_owned(),
+                parameters: parameters.into_iter().map(CreateParameter::into_owned).collect(),
+            },
+            CommandBody::Delete(m) => CommandBody::Delete(m.into_owned()),
+            CommandBody::Rename { from, to, parameters } => CommandBody::Rename {
+                from: from.into_owned(),
+                to: to.into_owned(),
+                parameters: parameters.into_iter().map(RenameParameter::into_owned).collect(),
+            },
+            CommandBody::Subscribe(m) => CommandBody::Subscribe(m.into_owned()),
+            CommandBody::Unsubscribe(m) => CommandBody::Unsubscribe(m.into_owned()),
         };
         Command {
             tag: self.tag.into_owned(),
@@ -294,6 +405,24 @@ impl<'a> Command<'a> {
             CommandBody::UidExpunge(set) => {
                 e.put(b" ");
                 set.encode(e.line());
+            }
+            CommandBody::Search { search, .. } => search.encode(&mut e),
+            CommandBody::List(l) => l.encode(&mut e),
+            CommandBody::Lsub { reference, pattern } => list::encode_lsub(reference, pattern, &mut e),
+            CommandBody::Status { mailbox, attributes } => {
+                status::encode_command(mailbox, attributes, &mut e)
+            }
+            CommandBody::Select { mailbox, parameters } | CommandBody::Examine { mailbox, parameters } => {
+                mailbox_cmd::encode_select(mailbox, parameters, &mut e)
+            }
+            CommandBody::Create { mailbox, parameters } => {
+                mailbox_cmd::encode_create(mailbox, parameters, &mut e)
+            }
+            CommandBody::Rename { from, to, parameters } => {
+                mailbox_cmd::encode_rename(from, to, parameters, &mut e)
+            }
+            CommandBody::Delete(m) | CommandBody::Subscribe(m) | CommandBody::Unsubscribe(m) => {
+                mailbox_cmd::encode_mailbox_arg(m, &mut e)
             }
             CommandBody::Capability
             | CommandBody::Noop
@@ -393,6 +522,26 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
             }
             Ok((r, CommandBody::Enable(caps)))
         }
+        b"LIST" => List::parse(after, config).map(|(r, l)| (r, CommandBody::List(l))),
+        b"LSUB" => list::parse_lsub(after, config)
+            .map(|(r, (reference, pattern))| (r, CommandBody::Lsub { reference, pattern })),
+        b"STATUS" => status::parse_command(after, config)
+            .map(|(r, (mailbox, attributes))| (r, CommandBody::Status { mailbox, attributes })),
+        b"SELECT" => mailbox_cmd::parse_select(after, config)
+            .map(|(r, (mailbox, parameters))| (r, CommandBody::Select { mailbox, parameters })),
+        b"EXAMINE" => mailbox_cmd::parse_select(after, config)
+            .map(|(r, (mailbox, parameters))| (r, CommandBody::Examine { mailbox, parameters })),
+        b"CREATE" => mailbox_cmd::parse_create(after, config)
+            .map(|(r, (mailbox, parameters))| (r, CommandBody::Create { mailbox, parameters })),
+        b"DELETE" => mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Delete(m))),
+        b"RENAME" => mailbox_cmd::parse_rename(after, config)
+            .map(|(r, (from, to, parameters))| (r, CommandBody::Rename { from, to, parameters })),
+        b"SUBSCRIBE" => {
+            mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Subscribe(m)))
+        }
+        b"UNSUBSCRIBE" => {
+            mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Unsubscribe(m)))
+        }
         b"APPEND" => Append::parse(after, config).map(|(r, a)| (r, CommandBody::Append(a))),
         b"UID" => uid_command(after, config),
         _ => simple_or_uid(after, &name, false, config).unwrap_or_else(|| fail(rest, "command name")),
@@ -418,6 +567,7 @@ fn simple_or_uid<'a>(
         b"COPY" => CopyMove::parse(after, config).map(|(r, args)| (r, CommandBody::Copy { args, uid })),
         b"MOVE" => CopyMove::parse(after, config).map(|(r, args)| (r, CommandBody::Move { args, uid })),
         b"EXPUNGE" if uid => parse_uid_expunge(after, config).map(|(r, s)| (r, CommandBody::UidExpunge(s))),
+        b"SEARCH" => Search::parse(after, config).map(|(r, search)| (r, CommandBody::Search { search, uid })),
         _ => return None,
     })
 }

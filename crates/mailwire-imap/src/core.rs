@@ -106,7 +106,6 @@ static CLASSES: [u8; 256] = {
 };
 
 /// `ATOM-CHAR`.
-#[allow(dead_code)] // used by the grammar modules that are being written
 pub(crate) fn is_atom_char(b: u8) -> bool {
     CLASSES[usize::from(b)] & ATOM != 0
 }
@@ -117,7 +116,6 @@ pub(crate) fn is_astring_char(b: u8) -> bool {
 }
 
 /// `list-char = ATOM-CHAR / list-wildcards / resp-specials`.
-#[allow(dead_code)] // used by the grammar modules that are being written
 pub(crate) fn is_list_char(b: u8) -> bool {
     CLASSES[usize::from(b)] & LIST != 0
 }
@@ -557,7 +555,6 @@ impl<'a> NString<'a> {
     }
 
     /// `nstring = string / nil`.
-    #[allow(dead_code)] // used by the grammar modules that are being written
     pub(crate) fn parse(input: &'a [u8], leniency: &crate::Leniency) -> PResult<'a, Self> {
         if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") {
             return Ok((&input[3..], NString(None)));
@@ -572,7 +569,6 @@ impl<'a> NString<'a> {
             })
     }
 
-    #[allow(dead_code)] // used by the grammar modules that are being written
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match &self.0 {
             Some(s) => s.encode(e),

@@ -342,7 +342,6 @@ impl DateTime {
 
     /// Writes `date-time`, a single-digit day padded with a space
     /// (`" 1-Feb-1994 ..."`), as `date-day-fixed` requires.
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.push(b'"');
         self.encode_unquoted(out, true);

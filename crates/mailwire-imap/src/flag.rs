@@ -245,7 +245,6 @@ impl<'a> FlagFetch<'a> {
 
     /// `flag-fetch = flag / obsolete-flag-recent`,
     /// `obsolete-flag-recent = "\Recent"`
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
         if let Ok((rest, name)) = backslash_atom(input, "flag") {
             if name.as_str().eq_ignore_ascii_case("Recent") {
@@ -256,7 +255,6 @@ impl<'a> FlagFetch<'a> {
     }
 
     /// Writes the flag.
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         match self {
             FlagFetch::Flag(f) => f.encode(out),
@@ -299,7 +297,6 @@ impl<'a> FlagPerm<'a> {
     }
 
     /// `flag-perm = flag / "\*"`
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
         match input.strip_prefix(b"\\*") {
             Some(rest) => Ok((rest, FlagPerm::Asterisk)),
@@ -308,7 +305,6 @@ impl<'a> FlagPerm<'a> {
     }
 
     /// Writes the flag.
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         match self {
             FlagPerm::Flag(f) => f.encode(out),
@@ -338,7 +334,6 @@ impl fmt::Display for FlagPerm<'_> {
 /// spaces. `foreign_flags` skips `\Recent` and `\*`, which the grammar
 /// keeps out of flag lists but some servers put in the FLAGS response
 /// (Zoho and GreenMail send `\*`); they still count towards `max`.
-#[allow(dead_code)] // wired into the command grammar next
 pub(crate) fn parse_flag_list<'a>(
     input: &'a [u8],
     max: usize,
@@ -363,7 +358,6 @@ pub(crate) fn parse_flag_list<'a>(
 }
 
 /// Writes `flag-list`.
-#[allow(dead_code)] // wired into the command grammar next
 pub(crate) fn encode_flag_list(flags: &[Flag<'_>], out: &mut Vec<u8>) {
     out.push(b'(');
     for (i, flag) in flags.iter().enumerate() {
@@ -498,7 +492,6 @@ impl<'a> MailboxAttribute<'a> {
     /// "\HasChildren" / "\HasNoChildren"`, `use-attr = "\All" / "\Archive" /
     /// "\Drafts" / "\Flagged" / "\Junk" / "\Sent" / "\Trash" /
     /// use-attr-ext`, `use-attr-ext = "\" atom`
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
         let (rest, name) = backslash_atom(input, "mailbox attribute")
             .or_else(|_| fail(input, "mailbox attribute ('\\' atom)"))?;
@@ -508,7 +501,6 @@ impl<'a> MailboxAttribute<'a> {
     }
 
     /// Writes the attribute: known ones in their RFC spelling.
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.push(b'\\');
         out.extend_from_slice(self.name().as_bytes());
@@ -532,7 +524,6 @@ impl fmt::Display for MailboxAttribute<'_> {
 /// attributes. The grammar's rule that at most one of `\NonExistent`,
 /// `\Noselect`, `\Marked`, `\Unmarked` appears is not enforced: servers
 /// send `\NonExistent` with `\Noselect`, which RFC 5258 says it implies.
-#[allow(dead_code)] // wired into the command grammar next
 pub(crate) fn parse_mailbox_attributes(
     input: &[u8],
     max: usize,

@@ -8,7 +8,12 @@
 //! is allocated), the core string types (tag, atom, quoted, literal,
 //! literal8, astring, nstring) that remember the form they were sent in, and
 //! an encoder that produces line and literal fragments so a client knows
-//! where to wait for a continuation request.
+//! where to wait for a continuation request. SEARCH with ESEARCH and
+//! SEARCHRES ([`Search`], [`ESearch`]), LIST-EXTENDED, LSUB and NAMESPACE
+//! ([`List`], [`MailboxList`], [`NamespaceResponse`]), STATUS
+//! ([`MailboxStatus`]) and the mailbox commands (SELECT, EXAMINE, CREATE,
+//! DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE) are decoded and encoded, with
+//! the generic extension forms of RFC 4466 ([`TaggedExtVal`]) kept as sent.
 //!
 //! What comes next (see the project's IMAP issue): mailbox names with
 //! modified UTF-7, sequence sets, dates, flags, section specs, every command
@@ -22,14 +27,19 @@ mod core;
 mod datetime;
 mod decode;
 mod encode;
-mod ext;
+mod extension;
 mod flag;
 mod frame;
+mod list;
 mod mailbox;
+mod mailbox_cmd;
 mod message_cmd;
+mod namespace;
 mod parse;
 mod response;
+mod search;
 mod sequence;
+mod status;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use command::{
@@ -41,12 +51,19 @@ pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
-pub use ext::{TaggedExtLabel, TaggedExtValue};
+pub use extension::{ExtComponent, TaggedExt, TaggedExtVal};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
+pub use list::{
+    List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
+};
 pub use mailbox::{
     ListCharString, ListMailbox, Mailbox, MailboxOther, decode_modified_utf7, encode_modified_utf7,
     list_pattern_matches,
 };
+pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 pub use message_cmd::{Append, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
+pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
+pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
+pub use status::{MailboxStatus, StatusAttribute, StatusValue};

@@ -423,13 +423,11 @@ impl<'a> Mailbox<'a> {
     /// `mailbox = "INBOX" / astring`; "an astring that consists of the
     /// case-insensitive sequence "I" "N" "B" "O" "X" is considered to be an
     /// INBOX and not an astring".
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn parse(input: &'a [u8], leniency: &Leniency) -> PResult<'a, Self> {
         let (rest, name) = expect("mailbox", |i| AString::parse(i, leniency))(input)?;
         Ok((rest, Mailbox::new(name)))
     }
 
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
             Mailbox::Inbox => e.put(b"INBOX"),
@@ -471,7 +469,6 @@ impl<'a> ListCharString<'a> {
     }
 
     /// `1*list-char`.
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
         let n = input.iter().take_while(|&&b| is_list_char(b)).count();
         if n == 0 {
@@ -568,7 +565,6 @@ impl<'a> ListMailbox<'a> {
     }
 
     /// `list-mailbox = 1*list-char / string`.
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn parse(input: &'a [u8], leniency: &Leniency) -> PResult<'a, Self> {
         match input.first() {
             Some(b'"' | b'{') => IString::parse(input, leniency).map(|(r, s)| (r, ListMailbox::String(s))),
@@ -578,7 +574,6 @@ impl<'a> ListMailbox<'a> {
         }
     }
 
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
             ListMailbox::Token(t) => e.put(t.as_str().as_bytes()),

@@ -20,7 +20,7 @@ use crate::core::Literal;
 use crate::datetime::DateTime;
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
-use crate::ext::{TaggedExtLabel, TaggedExtValue};
+use crate::extension::TaggedExt;
 use crate::flag::{Flag, encode_flag_list, parse_flag_list};
 use crate::mailbox::Mailbox;
 use crate::parse::{PError, PResult, expect, fail, keyword, sp};
@@ -152,22 +152,14 @@ pub enum StoreAction {
 pub enum StoreModifier<'a> {
     /// `store-modifier-name [SP store-mod-params]` of an extension this
     /// crate does not know.
-    Other {
-        /// The modifier name.
-        name: TaggedExtLabel<'a>,
-        /// Its parameters.
-        value: Option<TaggedExtValue<'a>>,
-    },
+    Other(TaggedExt<'a>),
 }
 
 impl StoreModifier<'_> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> StoreModifier<'static> {
         match self {
-            StoreModifier::Other { name, value } => StoreModifier::Other {
-                name: name.into_owned(),
-                value: value.map(TaggedExtValue::into_owned),
-            },
+            StoreModifier::Other(ext) => StoreModifier::Other(ext.into_owned()),
         }
     }
 }
@@ -215,22 +207,8 @@ impl<'a> Store<'a> {
             expect("sequence set", |i| SequenceSet::parse(i, config.limits.list)).parse(rest)?;
         let (rest, _) = sp(rest)?;
         let (rest, modifiers) = if rest.first() == Some(&b'(') {
-            let modifier = |i: &'a [u8]| -> PResult<'a, StoreModifier<'a>> {
-                let (r, name) = TaggedExtLabel::parse(i)?;
-                match r.strip_prefix(b" ") {
-                    Some(v) => {
-                        let (r, value) = TaggedExtValue::parse(v, config)?;
-                        Ok((
-                            r,
-                            StoreModifier::Other {
-                                name,
-                                value: Some(value),
-                            },
-                        ))
-                    }
-                    None => Ok((r, StoreModifier::Other { name, value: None })),
-                }
-            };
+            let modifier =
+                |i: &'a [u8]| TaggedExt::parse(i, config).map(|(r, ext)| (r, StoreModifier::Other(ext)));
             let (r, m) = crate::parse::paren_list(config.limits.list, false, modifier)(rest)?;
             if m.is_empty() {
                 return fail(&rest[1..], "store modifier");
@@ -285,29 +263,23 @@ impl<'a> Store<'a> {
         ))
     }
 
-    pub(crate) fn encode(&self, e: &mut Encoder<'_>) {
-        let out = e.line();
-        out.push(b' ');
-        self.sequence_set.encode(out);
-        out.push(b' ');
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        e.put(b" ");
+        self.sequence_set.encode(e.line());
+        e.put(b" ");
         if !self.modifiers.is_empty() {
-            out.push(b'(');
+            e.put(b"(");
             for (i, m) in self.modifiers.iter().enumerate() {
                 if i > 0 {
-                    out.push(b' ');
+                    e.put(b" ");
                 }
                 match m {
-                    StoreModifier::Other { name, value } => {
-                        out.extend_from_slice(name.as_str().as_bytes());
-                        if let Some(v) = value {
-                            out.push(b' ');
-                            v.encode(out);
-                        }
-                    }
+                    StoreModifier::Other(ext) => ext.encode(e),
                 }
             }
-            out.extend_from_slice(b") ");
+            e.put(b") ");
         }
+        let out = e.line();
         out.extend_from_slice(match self.action {
             StoreAction::Replace => b"FLAGS",
             StoreAction::Add => b"+FLAGS",

@@ -27,8 +27,12 @@ use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::flag::{Flag, FlagPerm};
 use crate::frame::{Framed, Side, frame};
+use crate::list::MailboxList;
+use crate::namespace::NamespaceResponse;
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp};
+use crate::search::ESearch;
 use crate::sequence::UidSet;
+use crate::status::MailboxStatus;
 
 /// The status of a status response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -351,6 +355,17 @@ pub enum Response<'a> {
     Search(Vec<std::num::NonZeroU32>),
     /// `* FLAGS (flag...)`: the flags defined in the selected mailbox.
     Flags(Vec<Flag<'a>>),
+    /// `* LIST mailbox-list` (RFC 9051 section 7.3.1, RFC 5258).
+    List(MailboxList<'a>),
+    /// `* LSUB mailbox-list` (IMAP4rev1, RFC 3501 section 7.2.3).
+    Lsub(MailboxList<'a>),
+    /// `* STATUS mailbox (values)` (RFC 9051 section 7.3.4). Named apart
+    /// from [`Response::Status`], the status responses.
+    MailboxStatus(MailboxStatus<'a>),
+    /// `* ESEARCH ...` (RFC 4731, RFC 9051 section 7.3.4).
+    ESearch(ESearch<'a>),
+    /// `* NAMESPACE ...` (RFC 2342, RFC 9051 section 7.3.2).
+    Namespace(NamespaceResponse<'a>),
 }
 
 impl<'a> Response<'a> {
@@ -370,6 +385,11 @@ impl<'a> Response<'a> {
             Response::Expunge(n) => Response::Expunge(n),
             Response::Search(n) => Response::Search(n),
             Response::Flags(f) => Response::Flags(f.into_iter().map(Flag::into_owned).collect()),
+            Response::List(l) => Response::List(l.into_owned()),
+            Response::Lsub(l) => Response::Lsub(l.into_owned()),
+            Response::MailboxStatus(s) => Response::MailboxStatus(s.into_owned()),
+            Response::ESearch(s) => Response::ESearch(s.into_owned()),
+            Response::Namespace(n) => Response::Namespace(n.into_owned()),
         }
     }
 
@@ -427,6 +447,26 @@ impl<'a> Response<'a> {
                     e.put(b" ");
                     e.number(u64::from(n.get()));
                 }
+            }
+            Response::List(l) => {
+                e.put(b"* LIST");
+                l.encode(&mut e);
+            }
+            Response::Lsub(l) => {
+                e.put(b"* LSUB");
+                l.encode(&mut e);
+            }
+            Response::MailboxStatus(s) => {
+                e.put(b"* STATUS");
+                s.encode(&mut e);
+            }
+            Response::ESearch(s) => {
+                e.put(b"* ESEARCH");
+                s.encode(&mut e);
+            }
+            Response::Namespace(n) => {
+                e.put(b"* NAMESPACE");
+                n.encode(&mut e);
             }
         }
         e.finish()
@@ -662,6 +702,11 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
     if tag.is_some() {
         return fail(rest, "OK, NO or BAD");
     }
+    if let Some(data) = mailbox_data(rest, config) {
+        let (r, value) = data?;
+        let (r, ()) = end(r)?;
+        return Ok((r, value));
+    }
     if let Ok((r, _)) = keyword("CAPABILITY")(rest) {
         let (r, caps) = atoms(r, config.limits.list)?;
         let (r, ()) = end(r)?;
@@ -728,6 +773,34 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
     };
     let (r, ()) = end(r)?;
     Ok((r, value))
+}
+
+/// LIST, LSUB, STATUS, ESEARCH and NAMESPACE data (see the `list`,
+/// `status`, `search` and `namespace` modules), up to the line end; `None`
+/// when `input` starts with none of these names.
+fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'a, Response<'a>>> {
+    let word = |w: &'static str| {
+        keyword(w)(input)
+            .ok()
+            .map(|(r, _)| r)
+            .filter(|r| matches!(r.first(), None | Some(b' ' | b'\r' | b'\n')))
+    };
+    if let Some(r) = word("LIST") {
+        return Some(MailboxList::parse(r, config).map(|(r, l)| (r, Response::List(l))));
+    }
+    if let Some(r) = word("LSUB") {
+        return Some(MailboxList::parse(r, config).map(|(r, l)| (r, Response::Lsub(l))));
+    }
+    if let Some(r) = word("STATUS") {
+        return Some(MailboxStatus::parse(r, config).map(|(r, s)| (r, Response::MailboxStatus(s))));
+    }
+    if let Some(r) = word("ESEARCH") {
+        return Some(ESearch::parse(r, config).map(|(r, s)| (r, Response::ESearch(s))));
+    }
+    if let Some(r) = word("NAMESPACE") {
+        return Some(NamespaceResponse::parse(r, config).map(|(r, n)| (r, Response::Namespace(n))));
+    }
+    None
 }
 
 /// Decodes one response. A malformed line comes back as an error whose

@@ -595,7 +595,6 @@ impl UidSet {
     }
 
     /// Writes the set.
-    #[allow(dead_code)] // wired into the command grammar next
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         self.0.encode(out);
     }

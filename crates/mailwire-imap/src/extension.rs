@@ -1,0 +1,467 @@
+//! The generic extension syntax of RFC 4466 (section 3, folded into RFC
+//! 9051 section 9), which later extensions fill in: `tagged-ext-label`,
+//! `tagged-ext-val` with its nested `tagged-ext-comp`, and the
+//! `label [SP value]` pair that SELECT/EXAMINE, CREATE and RENAME
+//! parameters and SEARCH return options share. RFC 5258's
+//! `option-val-comp` has the same shape as `tagged-ext-comp` and uses
+//! [`ExtComponent`] too.
+//!
+//! Values a later extension will give a type to (CONDSTORE, QRESYNC,
+//! PARTIAL...) are kept here as sent, so a proxy passes them through and a
+//! decoder never refuses a well-formed extension it does not know.
+//!
+//! Nesting is bounded by `limits.depth` and the number of components of
+//! one value by `limits.list`, both checked before anything is allocated.
+
+use crate::core::{AString, Atom};
+use crate::decode::{DecoderConfig, ErrorKind};
+use crate::encode::Encoder;
+use crate::parse::{PError, PResult, fail, number64};
+use crate::sequence::SequenceSet;
+
+/// `tagged-label-fchar = ALPHA / "-" / "_" / "."`
+fn is_label_first(b: u8) -> bool {
+    b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b'.')
+}
+
+/// `tagged-label-char = tagged-label-fchar / DIGIT / ":"`
+fn is_label_char(b: u8) -> bool {
+    is_label_first(b) || b.is_ascii_digit() || b == b':'
+}
+
+/// `tagged-ext-label = tagged-label-fchar *tagged-label-char`, a valid
+/// atom.
+pub(crate) fn tagged_ext_label(input: &[u8]) -> PResult<'_, Atom<'_>> {
+    if !input.first().is_some_and(|&b| is_label_first(b)) {
+        return fail(input, "extension label");
+    }
+    let n = input.iter().take_while(|&&b| is_label_char(b)).count();
+    // Label characters are ASCII atom characters.
+    let text = std::str::from_utf8(&input[..n]).unwrap_or_default();
+    match Atom::new(text) {
+        Ok(a) => Ok((&input[n..], a)),
+        Err(_) => fail(input, "extension label"),
+    }
+}
+
+/// One element of `tagged-ext-comp` (RFC 4466) or `option-val-comp` (RFC
+/// 5258): `astring / tagged-ext-comp *(SP tagged-ext-comp) / "("
+/// tagged-ext-comp ")"`. A component is a space-separated sequence of
+/// these elements.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ExtComponent<'a> {
+    /// An astring (atom, quoted string or literal); `NIL` is the atom
+    /// `NIL`.
+    String(AString<'a>),
+    /// A parenthesised component. The grammar wants it non-empty; `()` is
+    /// accepted and kept as an empty list.
+    List(Vec<ExtComponent<'a>>),
+}
+
+impl ExtComponent<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> ExtComponent<'static> {
+        match self {
+            ExtComponent::String(s) => ExtComponent::String(s.into_owned()),
+            ExtComponent::List(l) => ExtComponent::List(owned_components(l)),
+        }
+    }
+}
+
+pub(crate) fn owned_components(list: Vec<ExtComponent<'_>>) -> Vec<ExtComponent<'static>> {
+    list.into_iter().map(ExtComponent::into_owned).collect()
+}
+
+/// Writes components separated by spaces, lists in parentheses.
+pub(crate) fn encode_components<'e>(items: &'e [ExtComponent<'e>], e: &mut Encoder<'e>) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            e.put(b" ");
+        }
+        match item {
+            ExtComponent::String(s) => s.encode(e),
+            ExtComponent::List(l) => {
+                e.put(b"(");
+                encode_components(l, e);
+                e.put(b")");
+            }
+        }
+    }
+}
+
+/// Writes `"(" components ")"`.
+pub(crate) fn encode_component_list<'e>(items: &'e [ExtComponent<'e>], e: &mut Encoder<'e>) {
+    e.put(b"(");
+    encode_components(items, e);
+    e.put(b")");
+}
+
+/// Bounds on one nested value: depth and total element count.
+pub(crate) struct Budget {
+    depth: usize,
+    max_depth: usize,
+    count: usize,
+    max_count: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(config: &DecoderConfig) -> Self {
+        Budget {
+            depth: 0,
+            max_depth: config.limits.depth,
+            count: 0,
+            max_count: config.limits.list,
+        }
+    }
+
+    /// Counts one more element at `at`.
+    pub(crate) fn count(&mut self, at: &[u8], expected: &'static str) -> Result<(), nom::Err<PError>> {
+        if self.count >= self.max_count {
+            return Err(nom::Err::Error(PError::kind(
+                at,
+                ErrorKind::TooMany {
+                    limit: self.max_count,
+                },
+                expected,
+            )));
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Enters one level of nesting at `at`.
+    pub(crate) fn enter(&mut self, at: &[u8]) -> Result<(), nom::Err<PError>> {
+        if self.depth >= self.max_depth {
+            return Err(nom::Err::Error(PError::kind(
+                at,
+                ErrorKind::TooDeep {
+                    limit: self.max_depth,
+                },
+                "less nesting",
+            )));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+}
+
+/// `"(" [tagged-ext-comp] ")"`: the elements between the parentheses,
+/// `lenient` accepting extra spaces. Recursion is bounded by the budget's
+/// depth.
+pub(crate) fn component_list<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    budget: &mut Budget,
+) -> PResult<'a, Vec<ExtComponent<'a>>> {
+    let Some(mut rest) = input.strip_prefix(b"(") else {
+        return fail(input, "'('");
+    };
+    budget.enter(input)?;
+    let lenient = config.leniency.extra_spaces;
+    let skip = |i: &'a [u8]| {
+        if lenient {
+            &i[i.iter().take_while(|&&b| b == b' ').count()..]
+        } else {
+            i
+        }
+    };
+    let mut items = Vec::new();
+    rest = skip(rest);
+    loop {
+        if let Some(r) = rest.strip_prefix(b")") {
+            budget.leave();
+            return Ok((r, items));
+        }
+        if !items.is_empty() {
+            match rest.strip_prefix(b" ") {
+                Some(r) => rest = skip(r),
+                None => return fail(rest, "space or ')'"),
+            }
+            if lenient {
+                if let Some(r) = rest.strip_prefix(b")") {
+                    budget.leave();
+                    return Ok((r, items));
+                }
+            }
+        }
+        budget.count(rest, "')'")?;
+        let (r, item) = if rest.first() == Some(&b'(') {
+            let (r, l) = component_list(rest, config, budget)?;
+            (r, ExtComponent::List(l))
+        } else {
+            let (r, s) = AString::parse(rest, &config.leniency)
+                .map_err(|_| nom::Err::Error(PError::at(rest, "astring or '('")))?;
+            (r, ExtComponent::String(s))
+        };
+        items.push(item);
+        rest = r;
+    }
+}
+
+/// `tagged-ext-val = tagged-ext-simple / "(" [tagged-ext-comp] ")"`,
+/// `tagged-ext-simple = sequence-set / number / number64`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TaggedExtVal<'a> {
+    /// A `number` or `number64` (a single number is always decoded as
+    /// this, never as a one-element sequence set).
+    Number(u64),
+    /// A `sequence-set` other than a plain number (`1:5`, `3,7`, `*`,
+    /// `$`).
+    Sequence(SequenceSet),
+    /// `"(" [tagged-ext-comp] ")"`: the components between the
+    /// parentheses.
+    List(Vec<ExtComponent<'a>>),
+    /// An astring where the grammar wants one of the above. Not in RFC
+    /// 4466, but sent by the example of RFC 9051 section 7.3.1
+    /// (`Sample "text"`) and by extensions with NIL values
+    /// (`APPENDLIMIT NIL`, RFC 7889); accepted only where the value cannot
+    /// be confused with the next label (LIST extended data, STATUS values,
+    /// ESEARCH data).
+    String(AString<'a>),
+}
+
+impl TaggedExtVal<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> TaggedExtVal<'static> {
+        match self {
+            TaggedExtVal::Number(n) => TaggedExtVal::Number(n),
+            TaggedExtVal::Sequence(s) => TaggedExtVal::Sequence(s),
+            TaggedExtVal::List(l) => TaggedExtVal::List(owned_components(l)),
+            TaggedExtVal::String(s) => TaggedExtVal::String(s.into_owned()),
+        }
+    }
+
+    /// `tagged-ext-val`; with `string`, an astring is accepted where the
+    /// other forms fail (see [`TaggedExtVal::String`]).
+    pub(crate) fn parse<'a>(
+        input: &'a [u8],
+        config: &DecoderConfig,
+        string: bool,
+    ) -> PResult<'a, TaggedExtVal<'a>> {
+        if input.first() == Some(&b'(') {
+            let mut budget = Budget::new(config);
+            let (rest, list) = component_list(input, config, &mut budget)?;
+            return Ok((rest, TaggedExtVal::List(list)));
+        }
+        let ends = |r: &[u8]| matches!(r.first(), None | Some(b' ' | b')' | b'\r' | b'\n'));
+        if let Ok((rest, n)) = number64(input) {
+            if ends(rest) {
+                return Ok((rest, TaggedExtVal::Number(n)));
+            }
+        }
+        let simple = SequenceSet::parse(input, config.limits.list);
+        match simple {
+            Ok((rest, set)) if ends(rest) => Ok((rest, TaggedExtVal::Sequence(set))),
+            _ if string => match AString::parse(input, &config.leniency) {
+                Ok((rest, s)) => Ok((rest, TaggedExtVal::String(s))),
+                Err(_) => fail(input, "extension value"),
+            },
+            Err(nom::Err::Error(e)) if e.kind != ErrorKind::Syntax => Err(nom::Err::Error(e)),
+            _ => fail(input, "number, sequence set or '('"),
+        }
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            TaggedExtVal::Number(n) => e.number(*n),
+            TaggedExtVal::Sequence(s) => s.encode(e.line()),
+            TaggedExtVal::List(l) => encode_component_list(l, e),
+            TaggedExtVal::String(s) => s.encode(e),
+        }
+    }
+}
+
+/// Whether a `tagged-ext-val` may start at `input`: a number, `*`, `$` or
+/// `(`. A label never starts with one of these, which is what tells a
+/// value from the next label in `label [SP value]` lists.
+pub(crate) fn starts_value(input: &[u8]) -> bool {
+    matches!(input.first(), Some(b'0'..=b'9' | b'*' | b'$' | b'('))
+}
+
+/// A generic parameter: `tagged-ext-label [SP tagged-ext-val]`, the shape
+/// of `select-param`, `create-param`, `rename-param` and
+/// `search-ret-opt-ext` (RFC 4466).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaggedExt<'a> {
+    /// The label, as sent.
+    pub name: Atom<'a>,
+    /// The value, if any.
+    pub value: Option<TaggedExtVal<'a>>,
+}
+
+impl TaggedExt<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> TaggedExt<'static> {
+        TaggedExt {
+            name: self.name.into_owned(),
+            value: self.value.map(TaggedExtVal::into_owned),
+        }
+    }
+
+    /// `tagged-ext-label [SP tagged-ext-val]`.
+    pub(crate) fn parse<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, TaggedExt<'a>> {
+        let (rest, name) = tagged_ext_label(input)?;
+        Self::parse_value(rest, name, config)
+    }
+
+    /// The optional ` value` after a label that was already read.
+    pub(crate) fn parse_value<'a>(
+        rest: &'a [u8],
+        name: Atom<'a>,
+        config: &DecoderConfig,
+    ) -> PResult<'a, TaggedExt<'a>> {
+        match rest.strip_prefix(b" ") {
+            Some(v) if starts_value(v) => {
+                let (rest, value) = TaggedExtVal::parse(v, config, false)?;
+                Ok((
+                    rest,
+                    TaggedExt {
+                        name,
+                        value: Some(value),
+                    },
+                ))
+            }
+            _ => Ok((rest, TaggedExt { name, value: None })),
+        }
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        e.put(self.name.as_str().as_bytes());
+        if let Some(v) = &self.value {
+            e.put(b" ");
+            v.encode(e);
+        }
+    }
+}
+
+/// `SP "(" item *(SP item) ")"` as used by `select-params`,
+/// `create-params` and `rename-params`: at least one item, at most
+/// `limits.list`. Empty when the input does not start with ` (`.
+pub(crate) fn params<'a, T>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let Some(list) = input.strip_prefix(b" ").filter(|r| r.first() == Some(&b'(')) else {
+        return Ok((input, Vec::new()));
+    };
+    let (rest, items) =
+        crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, item)(list)?;
+    if items.is_empty() {
+        return fail(&list[1..], "parameter");
+    }
+    Ok((rest, items))
+}
+
+/// Writes ` (item item...)`, nothing for an empty list.
+pub(crate) fn encode_params<'e, T>(items: &'e [T], e: &mut Encoder<'e>, f: impl Fn(&'e T, &mut Encoder<'e>)) {
+    if items.is_empty() {
+        return;
+    }
+    e.put(b" (");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            e.put(b" ");
+        }
+        f(item, e);
+    }
+    e.put(b")");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{LiteralPolicy, to_bytes};
+
+    fn encoded<'e>(f: impl FnOnce(&mut Encoder<'e>)) -> Vec<u8> {
+        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
+        f(&mut e);
+        let mut out = to_bytes(&e.finish());
+        out.truncate(out.len() - 2);
+        out
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(tagged_ext_label(b"CONDSTORE)").unwrap().1.as_str(), "CONDSTORE");
+        assert_eq!(tagged_ext_label(b"x-a.b:1 ").unwrap().1.as_str(), "x-a.b:1");
+        assert!(tagged_ext_label(b"1abc").is_err());
+        assert!(tagged_ext_label(b":abc").is_err());
+    }
+
+    #[test]
+    fn values() {
+        let c = DecoderConfig::STRICT;
+        let v = |i: &'static [u8]| TaggedExtVal::parse(i, &c, false).unwrap();
+        assert_eq!(v(b"917162488 x"), (&b" x"[..], TaggedExtVal::Number(917162488)));
+        assert_eq!(v(b"0)"), (&b")"[..], TaggedExtVal::Number(0)));
+        assert!(matches!(v(b"1:5,7").1, TaggedExtVal::Sequence(_)));
+        assert!(matches!(v(b"$").1, TaggedExtVal::Sequence(_)));
+        let (rest, list) = v(br#"(("edge" "lacy") ("color" "red")) x"#);
+        assert_eq!(rest, b" x");
+        let TaggedExtVal::List(items) = &list else {
+            panic!()
+        };
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            encoded(|e| list.encode(e)),
+            br#"(("edge" "lacy") ("color" "red"))"#
+        );
+        assert!(TaggedExtVal::parse(b"\"text\"", &c, false).is_err());
+        let (_, s) = TaggedExtVal::parse(b"\"text\"", &c, true).unwrap();
+        assert!(matches!(s, TaggedExtVal::String(_)));
+        let (_, s) = TaggedExtVal::parse(b"NIL)", &c, true).unwrap();
+        assert_eq!(encoded(|e| s.encode(e)), b"NIL");
+        // A number too large for number64 is not a value, but an atom.
+        assert!(TaggedExtVal::parse(b"99999999999999999999", &c, false).is_err());
+    }
+
+    #[test]
+    fn nesting_and_counts_are_bounded() {
+        let mut c = DecoderConfig::STRICT;
+        c.limits.depth = 3;
+        assert!(TaggedExtVal::parse(b"(((a)))", &c, false).is_ok());
+        let Err(nom::Err::Error(e)) = TaggedExtVal::parse(b"((((a))))", &c, false) else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::TooDeep { limit: 3 });
+        assert_eq!(e.into_decode_error(b"((((a))))").offset, 3);
+        let deep = vec![b'('; 100_000];
+        let Err(nom::Err::Error(e)) = TaggedExtVal::parse(&deep, &DecoderConfig::STRICT, false) else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::TooDeep { limit: 64 });
+        c.limits.list = 2;
+        let Err(nom::Err::Error(e)) = TaggedExtVal::parse(b"(a b c)", &c, false) else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::TooMany { limit: 2 });
+    }
+
+    #[test]
+    fn parameters() {
+        let c = DecoderConfig::STRICT;
+        let (rest, p) = params(b" (CONDSTORE QRESYNC (1 2:3) X 5)", &c, |i| {
+            TaggedExt::parse(i, &c)
+        })
+        .unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].value, None);
+        assert!(matches!(p[1].value, Some(TaggedExtVal::List(_))));
+        assert_eq!(p[2].value, Some(TaggedExtVal::Number(5)));
+        assert!(params(b" ()", &c, |i| TaggedExt::parse(i, &c)).is_err());
+        assert_eq!(
+            params(b"\r\n", &c, |i| TaggedExt::parse(i, &c)).unwrap().1.len(),
+            0
+        );
+        assert_eq!(
+            encoded(|e| encode_params(&p, e, |p, e| p.encode(e))),
+            b" (CONDSTORE QRESYNC (1 2:3) X 5)"
+        );
+    }
+}

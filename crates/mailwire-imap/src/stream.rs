@@ -1,0 +1,511 @@
+//! A client-side response reader that streams large literals.
+//!
+//! `* 1 FETCH (UID 7 BODY[] {52428800}` is followed by 50 MB of message.
+//! [`decode_response`](crate::decode_response) would wait for all of it
+//! and hand back one value borrowing it; [`ResponseReader`] instead hands
+//! out the items before the literal, then the literal's data in whatever
+//! pieces the caller's buffer holds, then the items after it, so that a
+//! client can write a message to disk while it arrives and never holds it
+//! in memory. Literals up to a threshold, and every response other than
+//! FETCH, are decoded in place as usual.
+//!
+//! ```text
+//! message-data = nz-number SP "FETCH" SP msg-att
+//! msg-att      = "(" (msg-att-dynamic / msg-att-static)
+//!                *(SP (msg-att-dynamic / msg-att-static)) ")"
+//! ```
+
+use std::num::NonZeroU32;
+
+use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
+use crate::fetch::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
+use crate::frame::{FrameOptions, Framed, Side, frame_with};
+use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number};
+use crate::response::{Response, decode_framed_response};
+
+/// What [`ResponseReader::decode`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadEvent<'a> {
+    /// A whole response (every response without a streamed literal).
+    Response(Response<'a>),
+    /// A FETCH response reached a literal longer than the threshold: the
+    /// items before it (since the start of the response or the previous
+    /// streamed literal), and the item the literal belongs to. Its data
+    /// follows as [`ReadEvent::LiteralData`].
+    LiteralStart {
+        /// The message sequence number of the FETCH response.
+        seq: NonZeroU32,
+        /// The complete items before the streamed one.
+        items: Vec<MessageDataItem<'a>>,
+        /// The item whose data is streamed.
+        item: DataItemName<'a>,
+        /// The literal's length.
+        length: u64,
+    },
+    /// A piece of the streamed literal's data, in order; the pieces add up
+    /// to the announced length.
+    LiteralData(&'a [u8]),
+    /// The end of a FETCH response with streamed literals: the items after
+    /// the last one.
+    FetchEnd {
+        /// The message sequence number of the FETCH response.
+        seq: NonZeroU32,
+        /// The items after the last streamed literal.
+        items: Vec<MessageDataItem<'a>>,
+    },
+    /// Bytes of a response that failed to decode (reported once, as an
+    /// error) being skipped: the rest of its streamed literal and of the
+    /// response, so that the stream stays in step.
+    Skipped(&'a [u8]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between responses.
+    Between,
+    /// Inside a streamed literal of a FETCH response.
+    Literal { seq: NonZeroU32, remaining: u64 },
+    /// After a streamed literal, inside the same FETCH response.
+    AfterLiteral { seq: NonZeroU32 },
+    /// Skipping a streamed literal of a response that failed to decode.
+    SkipLiteral { remaining: u64 },
+    /// Skipping the rest of that response.
+    SkipRest,
+}
+
+/// Reads a server's responses, streaming large FETCH literals.
+///
+/// Feed it the unread part of the input; each call answers one event and
+/// how many bytes it used (or "need more bytes"). The caller drops the used
+/// bytes before the next call.
+#[derive(Debug, Clone)]
+pub struct ResponseReader {
+    config: DecoderConfig,
+    stream_above: u64,
+    state: State,
+}
+
+impl ResponseReader {
+    /// A reader that streams FETCH literals longer than `stream_above`
+    /// bytes and decodes everything else like
+    /// [`decode_response`](crate::decode_response). Streamed literals are
+    /// not subject to the literal limit: nothing is allocated for them.
+    pub fn new(config: DecoderConfig, stream_above: u64) -> Self {
+        ResponseReader {
+            config,
+            stream_above,
+            state: State::Between,
+        }
+    }
+
+    /// Whether the reader is between responses.
+    pub fn is_between_responses(&self) -> bool {
+        self.state == State::Between
+    }
+
+    /// Decodes the next event from `input`, the bytes not yet used.
+    ///
+    /// After an error, the reader resumes by itself if the error says so
+    /// (`resume_at`): drop that many bytes and call again.
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
+        match self.state {
+            State::Between => self.between(input),
+            State::Literal { seq, remaining } | State::SkipLiteral { remaining } if !input.is_empty() => {
+                let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+                let data = &input[..n];
+                let left = remaining - n as u64;
+                let skipping = matches!(self.state, State::SkipLiteral { .. });
+                self.state = match (left, skipping) {
+                    (0, false) => State::AfterLiteral { seq },
+                    (0, true) => State::SkipRest,
+                    (_, false) => State::Literal { seq, remaining: left },
+                    (_, true) => State::SkipLiteral { remaining: left },
+                };
+                let event = if skipping {
+                    ReadEvent::Skipped(data)
+                } else {
+                    ReadEvent::LiteralData(data)
+                };
+                Ok(Decoded::Complete {
+                    value: event,
+                    consumed: n,
+                })
+            }
+            State::Literal { .. } | State::SkipLiteral { .. } => Ok(Decoded::Incomplete),
+            State::AfterLiteral { seq } => self.after_literal(input, seq),
+            State::SkipRest => self.skip_rest(input),
+        }
+    }
+
+    fn options(&self, mid_message: bool, stream: bool) -> FrameOptions {
+        FrameOptions {
+            mid_message,
+            stream_above: stream.then_some(self.stream_above),
+        }
+    }
+
+    fn between<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
+        let options = self.options(false, is_fetch_response(input));
+        match frame_with(input, Side::Response, &self.config, options)? {
+            Framed::Complete(len) => {
+                let value = decode_framed_response(&input[..len], &self.config)?;
+                Ok(Decoded::Complete {
+                    value: ReadEvent::Response(value),
+                    consumed: len,
+                })
+            }
+            Framed::Incomplete => Ok(Decoded::Incomplete),
+            Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
+            Framed::Stream { data_start, length } => {
+                let head = &input[..data_start];
+                let parsed = fetch_head(head, &self.config)
+                    .and_then(|(rest, seq)| items_then_name(rest, &self.config, false).map(|v| (seq, v)));
+                match parsed {
+                    Ok((seq, (items, item))) => {
+                        self.state = State::Literal {
+                            seq,
+                            remaining: length,
+                        };
+                        Ok(Decoded::Complete {
+                            value: ReadEvent::LiteralStart {
+                                seq,
+                                items,
+                                item,
+                                length,
+                            },
+                            consumed: data_start,
+                        })
+                    }
+                    Err(e) => Err(self.skip_after_error(e, head, length)),
+                }
+            }
+        }
+    }
+
+    fn after_literal<'a>(
+        &mut self,
+        input: &'a [u8],
+        seq: NonZeroU32,
+    ) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
+        match frame_with(input, Side::Response, &self.config, self.options(true, true))? {
+            Framed::Complete(len) => {
+                let message = &input[..len];
+                self.state = State::Between;
+                match items_then_end(message, &self.config) {
+                    Ok(items) => Ok(Decoded::Complete {
+                        value: ReadEvent::FetchEnd { seq, items },
+                        consumed: len,
+                    }),
+                    Err(e) => {
+                        let mut d = e.into_decode_error(message);
+                        d.resume_at = Some(len);
+                        Err(d)
+                    }
+                }
+            }
+            Framed::Incomplete => Ok(Decoded::Incomplete),
+            Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
+            Framed::Stream { data_start, length } => {
+                let head = &input[..data_start];
+                match items_then_name(head, &self.config, true) {
+                    Ok((items, item)) => {
+                        self.state = State::Literal {
+                            seq,
+                            remaining: length,
+                        };
+                        Ok(Decoded::Complete {
+                            value: ReadEvent::LiteralStart {
+                                seq,
+                                items,
+                                item,
+                                length,
+                            },
+                            consumed: data_start,
+                        })
+                    }
+                    Err(e) => Err(self.skip_after_error(e, head, length)),
+                }
+            }
+        }
+    }
+
+    fn skip_rest<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
+        let (len, next) = match frame_with(input, Side::Response, &self.config, self.options(true, true)) {
+            Ok(Framed::Complete(len)) => (len, State::Between),
+            Ok(Framed::Stream { data_start, length }) => (data_start, State::SkipLiteral { remaining: length }),
+            // Skip small literals whole; their data is not kept either.
+            Ok(Framed::Literal(a)) => (a.data_start, State::SkipLiteral { remaining: a.length }),
+            Ok(Framed::Incomplete) => return Ok(Decoded::Incomplete),
+            // Too long a line or literal: keep skipping, in pieces.
+            Err(e) => match e.kind {
+                ErrorKind::LineTooLong { .. } => (input.len(), State::SkipRest),
+                ErrorKind::LiteralTooLarge { .. } => {
+                    // The header ends the line: skip to after its LF.
+                    let lf = memchr::memchr(b'\n', input).map_or(input.len(), |i| i + 1);
+                    (lf, State::SkipRest)
+                }
+                _ => return Err(e),
+            },
+        };
+        self.state = next;
+        Ok(Decoded::Complete {
+            value: ReadEvent::Skipped(&input[..len]),
+            consumed: len,
+        })
+    }
+
+    /// An error in the part of a FETCH response before a streamed literal:
+    /// the reader skips the literal and the rest of the response, and the
+    /// caller resumes after the head.
+    fn skip_after_error(&mut self, e: PError, head: &[u8], length: u64) -> DecodeError {
+        self.state = State::SkipLiteral { remaining: length };
+        let mut d = e.into_decode_error(head);
+        d.resume_at = Some(head.len());
+        d
+    }
+}
+
+/// Whether the first line of `input` starts like `* n FETCH `.
+fn is_fetch_response(input: &[u8]) -> bool {
+    let Some(rest) = input.strip_prefix(b"* ") else {
+        return false;
+    };
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0
+        && rest
+            .get(digits..digits + 7)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b" FETCH "))
+}
+
+/// `"*" SP nz-number SP "FETCH" SP "("`.
+fn fetch_head<'a>(input: &'a [u8], _config: &DecoderConfig) -> PResult<'a, NonZeroU32> {
+    let rest = input.strip_prefix(b"* ").map_or_else(|| fail(input, "'* '"), |r| Ok((r, ())))?.0;
+    let (rest, seq) = nz_number(rest)?;
+    let (rest, _) = keyword(" FETCH (")(rest)?;
+    Ok((rest, seq))
+}
+
+/// Spaces between items: one, or a run of them when lenient.
+fn item_separator<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, ()> {
+    match input.strip_prefix(b" ") {
+        Some(r) if config.leniency.extra_spaces => Ok((&r[r.iter().take_while(|&&b| b == b' ').count()..], ())),
+        Some(r) => Ok((r, ())),
+        None => fail(input, "space"),
+    }
+}
+
+/// Items up to a streamed literal's header at the end of `head`, then the
+/// item name the literal belongs to. `separated`: the first item follows a
+/// space (it comes after a previous item).
+fn items_then_name<'a>(
+    head: &'a [u8],
+    config: &DecoderConfig,
+    separated: bool,
+) -> Result<(Vec<MessageDataItem<'a>>, DataItemName<'a>), PError> {
+    let header = literal_header_start(head);
+    let mut items = Vec::new();
+    let mut rest = head;
+    let mut first = !separated;
+    loop {
+        if !first {
+            rest = item_separator(rest, config).map_err(unwrap_err)?.0;
+        }
+        first = false;
+        if let Ok((r, name)) = data_item_name(rest, config) {
+            if r.len() == head.len() - header {
+                return Ok((items, name));
+            }
+        }
+        if items.len() == config.limits.list {
+            return Err(PError::kind(
+                rest,
+                ErrorKind::TooMany {
+                    limit: config.limits.list,
+                },
+                "')'",
+            ));
+        }
+        let (r, item) = msg_att_item(rest, config).map_err(unwrap_err)?;
+        if r.len() < head.len() - header {
+            return Err(PError::at(r, "the item that the literal belongs to"));
+        }
+        items.push(item);
+        rest = r;
+    }
+}
+
+/// The rest of a FETCH response after a streamed literal: ` item...` then
+/// `)` CRLF.
+fn items_then_end<'a>(message: &'a [u8], config: &DecoderConfig) -> Result<Vec<MessageDataItem<'a>>, PError> {
+    let mut items = Vec::new();
+    let mut rest = message;
+    loop {
+        let trimmed = if config.leniency.extra_spaces {
+            &rest[rest.iter().take_while(|&&b| b == b' ').count()..]
+        } else {
+            rest
+        };
+        if let Some(r) = trimmed.strip_prefix(b")") {
+            let (r, ()) = crlf(config.leniency.bare_lf)(r).map_err(unwrap_err)?;
+            if !r.is_empty() {
+                return Err(PError::at(r, "end of response"));
+            }
+            return Ok(items);
+        }
+        if items.len() == config.limits.list {
+            return Err(PError::kind(
+                rest,
+                ErrorKind::TooMany {
+                    limit: config.limits.list,
+                },
+                "')'",
+            ));
+        }
+        rest = item_separator(rest, config).map_err(unwrap_err)?.0;
+        let (r, item) = msg_att_item(rest, config).map_err(unwrap_err)?;
+        items.push(item);
+        rest = r;
+    }
+}
+
+/// Where the literal header (`{n}`, `{n+}` or `~{n}` and CRLF or LF) at the
+/// end of `head` starts.
+fn literal_header_start(head: &[u8]) -> usize {
+    let open = memchr::memrchr(b'{', head).unwrap_or(0);
+    if open > 0 && head[open - 1] == b'~' { open - 1 } else { open }
+}
+
+fn unwrap_err(e: nom::Err<PError>) -> PError {
+    match e {
+        nom::Err::Error(e) | nom::Err::Failure(e) => e,
+        nom::Err::Incomplete(_) => PError::at(b"", "more input"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::NString;
+
+    /// Feeds `input` to a reader in pieces of `chunk` bytes (as a socket
+    /// would deliver them, the unread rest kept in a buffer) and collects
+    /// the events, owned, with consecutive data pieces joined.
+    fn read_all(input: &[u8], chunk: usize, stream_above: u64) -> Vec<String> {
+        let mut reader = ResponseReader::new(DecoderConfig::default(), stream_above);
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut fed = 0;
+        let mut events: Vec<String> = Vec::new();
+        let mut data = Vec::new();
+        loop {
+            match reader.decode(&buffer) {
+                Ok(Decoded::Complete { value, consumed }) => {
+                    match value {
+                        ReadEvent::LiteralData(d) => data.extend_from_slice(d),
+                        other => {
+                            if !data.is_empty() {
+                                events.push(format!("data {}", String::from_utf8_lossy(&data)));
+                                data.clear();
+                            }
+                            events.push(format!("{other:?}"));
+                        }
+                    }
+                    buffer.drain(..consumed);
+                }
+                Ok(Decoded::Incomplete | Decoded::LiteralAnnounced(_)) => {
+                    if fed == input.len() {
+                        break;
+                    }
+                    let end = (fed + chunk).min(input.len());
+                    buffer.extend_from_slice(&input[fed..end]);
+                    fed = end;
+                }
+                Err(e) => {
+                    events.push(format!("error at {}", e.offset));
+                    let skip = e.resume_at.expect("resumable");
+                    buffer.drain(..skip);
+                }
+            }
+        }
+        assert!(buffer.is_empty(), "left over: {buffer:?}");
+        events
+    }
+
+    #[test]
+    fn large_literal_streams_in_any_chunking() {
+        let body = b"From: a@example.org\r\n\r\nHello, world\r\n";
+        let input = [
+            &b"* 3 EXISTS\r\n* 1 FETCH (UID 7 FLAGS (\\Seen) BODY[] {"[..],
+            body.len().to_string().as_bytes(),
+            b"}\r\n",
+            body,
+            b" BODY[HEADER] {3}\r\nabc)\r\nA1 OK done\r\n",
+        ]
+        .concat();
+        let expected = read_all(&input, input.len(), 16);
+        assert_eq!(expected.len(), 5, "{expected:#?}");
+        assert!(expected[1].starts_with("LiteralStart { seq: 1, items: [Uid(7), Flags("));
+        assert_eq!(expected[2], format!("data {}", String::from_utf8_lossy(body)));
+        assert!(expected[3].starts_with("FetchEnd { seq: 1, items: [BodySection"), "{}", expected[3]);
+        for chunk in 1..input.len() {
+            assert_eq!(read_all(&input, chunk, 16), expected, "chunk {chunk}");
+        }
+        // Below the threshold, the same response comes whole.
+        let whole = read_all(&input, 7, 1 << 20);
+        assert_eq!(whole.len(), 3);
+        assert!(whole[1].starts_with("Response(Fetch"));
+    }
+
+    #[test]
+    fn several_streamed_literals_in_one_response() {
+        let input = b"* 2 FETCH (BODY[1] {10}\r\n0123456789 BINARY[2] ~{12}\r\nabcdefghijkl UID 9)\r\n";
+        let events = read_all(input, 5, 8);
+        assert_eq!(events.len(), 5, "{events:#?}");
+        assert!(events[0].starts_with("LiteralStart { seq: 2, items: [], item: BodySection"));
+        assert_eq!(events[1], "data 0123456789");
+        assert!(events[2].starts_with("LiteralStart { seq: 2, items: [], item: Binary"));
+        assert_eq!(events[3], "data abcdefghijkl");
+        assert_eq!(events[4], "FetchEnd { seq: 2, items: [Uid(9)] }");
+    }
+
+    #[test]
+    fn a_huge_announcement_allocates_nothing() {
+        let mut reader = ResponseReader::new(DecoderConfig::default(), 1024);
+        let head = b"* 1 FETCH (BODY[] {4294967295}\r\n";
+        let (event, consumed) = reader.decode(head).unwrap().complete().unwrap();
+        assert_eq!(consumed, head.len());
+        assert!(matches!(event, ReadEvent::LiteralStart { length: 4294967295, .. }));
+        let chunk = [b'x'; 4096];
+        let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
+        assert_eq!((event, consumed), (ReadEvent::LiteralData(&chunk[..]), 4096));
+        // Other responses keep the literal limit.
+        let mut reader = ResponseReader::new(DecoderConfig::default(), 1024);
+        let e = reader.decode(b"* LIST () \"/\" {4294967295}\r\n").unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::LiteralTooLarge { .. }));
+    }
+
+    #[test]
+    fn a_malformed_head_is_skipped_with_its_literal() {
+        let input = b"* 1 FETCH (UID 0 BODY[] {20}\r\n01234567890123456789 FLAGS ())\r\n* 4 EXISTS\r\n";
+        let events = read_all(input, 6, 8);
+        assert_eq!(events[0], "error at 15");
+        assert!(events[1..events.len() - 1].iter().all(|e| e.starts_with("Skipped(")), "{events:#?}");
+        assert_eq!(events.last().unwrap(), "Response(Exists(4))");
+    }
+
+    #[test]
+    fn nstring_data_item_names_are_kept() {
+        let mut reader = ResponseReader::new(DecoderConfig::default(), 2);
+        let (event, _) = reader
+            .decode(b"* 5 FETCH (RFC822.TEXT {3}\r\n")
+            .unwrap()
+            .complete()
+            .unwrap();
+        let ReadEvent::LiteralStart { item, .. } = event else {
+            panic!()
+        };
+        assert_eq!(
+            item.with_data(NString(None)),
+            MessageDataItem::Rfc822Text(NString(None))
+        );
+    }
+}
