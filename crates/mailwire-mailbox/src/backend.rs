@@ -246,7 +246,7 @@ pub enum ExternalChange {
 /// **Concurrency.** Methods take `&self`; the backend is `Send + Sync`.
 /// The store calls the mutating methods for one account one at a time, in
 /// the order it publishes their changes, but calls for different accounts
-/// and the reading methods (`account_exists`, `list_mailboxes`,
+/// and the reading methods (`account_exists`, `list_mailboxes`, `mailbox`,
 /// `subscriptions`, `mailbox_snapshot`, `tombstones`, `read_message`,
 /// `open_message`) may come from any thread at any time. A backend whose
 /// storage other processes also change reports their changes to messages
@@ -303,6 +303,16 @@ pub trait Backend: Send + Sync {
         name: &MailboxName,
         subscribed: bool,
     ) -> Result<(), StoreError>;
+
+    /// One mailbox's entry; by default found in
+    /// [`list_mailboxes`](Backend::list_mailboxes). Fails with
+    /// [`StoreError::NoSuchMailbox`].
+    fn mailbox(&self, account: &AccountName, name: &MailboxName) -> Result<MailboxEntry, StoreError> {
+        self.list_mailboxes(account)?
+            .into_iter()
+            .find(|m| &m.name == name)
+            .ok_or_else(|| StoreError::NoSuchMailbox(name.clone()))
+    }
 
     /// The mailbox's state now.
     fn mailbox_snapshot(

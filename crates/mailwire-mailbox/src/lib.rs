@@ -11,8 +11,15 @@
 
 mod backend;
 mod content;
+mod feed;
 mod flags;
+mod memory;
+#[cfg(feature = "pop3")]
+mod pop3;
+mod selected;
+mod store;
 mod types;
+mod uidl;
 
 pub use backend::{
     Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagUpdate, FlagsStored,
@@ -20,7 +27,13 @@ pub use backend::{
 };
 pub use content::canonical_crlf;
 pub use flags::{FlagAction, Flags, Keyword, MAX_KEYWORD_LEN, SystemFlags};
+pub use memory::MemoryBackend;
+#[cfg(feature = "pop3")]
+pub use pop3::{LockPolicy, Pop3Config, Pop3Maildrop};
+pub use selected::{Notification, SelectMode, SelectedMailbox, ViewMessage};
+pub use store::{Account, AppendMessage, AppendUid, ChangesSince, MailboxStatus, Store, StoreConfig};
 pub use types::{
     AccountName, DEFAULT_MAILBOXES, DELIMITER, InternalDate, MAX_ACCOUNT_NAME, MAX_MAILBOX_DEPTH,
     MAX_MAILBOX_NAME, MailboxName, MailboxRef, ModSeq, NameError, SpecialUse, StoreError, Uid, UidValidity,
 };
+pub use uidl::{DOVECOT_DEFAULT, UidlFormat, UidlTemplate, UidlTemplateError};
