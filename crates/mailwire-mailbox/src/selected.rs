@@ -292,9 +292,23 @@ impl SelectedMailbox {
         if self.index(uid).is_none() {
             return Err(StoreError::NoSuchMessage(uid));
         }
+        let mailbox = self.current_ref()?;
         self.account
             .backend()
-            .read_message(self.account.name(), &self.mailbox, uid)
+            .read_message(self.account.name(), &mailbox, uid)
+    }
+
+    /// The mailbox under its current name (another session may have
+    /// renamed it).
+    fn current_ref(&self) -> Result<MailboxRef, StoreError> {
+        let state = self.account.lock();
+        match state.feeds.get(self.feed) {
+            Some(f) if f.uid_validity == self.mailbox.uid_validity && !self.gone => Ok(MailboxRef {
+                name: f.name.clone(),
+                uid_validity: f.uid_validity,
+            }),
+            _ => Err(StoreError::MailboxGone(self.mailbox.name.clone())),
+        }
     }
 
     /// A reader of a message's content (see [`read`](Self::read)).
@@ -302,9 +316,10 @@ impl SelectedMailbox {
         if self.index(uid).is_none() {
             return Err(StoreError::NoSuchMessage(uid));
         }
+        let mailbox = self.current_ref()?;
         self.account
             .backend()
-            .open_message(self.account.name(), &self.mailbox, uid)
+            .open_message(self.account.name(), &mailbox, uid)
     }
 
     fn writable(&self) -> Result<(), StoreError> {

@@ -334,3 +334,14 @@ fn an_overflowing_session_resynchronises_from_the_mailbox() {
     );
     assert!(a.messages()[2].flags.is_seen());
 }
+
+#[test]
+fn a_renamed_mailbox_stays_readable_by_its_sessions() {
+    let acc = account();
+    acc.create_mailbox(&name("B/C"), &[]).unwrap();
+    acc.append(&name("B/C"), AppendMessage::new(&b"x\r\n"[..]))
+        .unwrap();
+    let a = acc.select(&name("B/C"), SelectMode::ReadWrite).unwrap();
+    acc.rename_mailbox(&name("B/C"), &name("D")).unwrap();
+    assert_eq!(&a.read(uid(1)).unwrap()[..], b"x\r\n");
+}
