@@ -345,3 +345,59 @@ fn a_renamed_mailbox_stays_readable_by_its_sessions() {
     acc.rename_mailbox(&name("B/C"), &name("D")).unwrap();
     assert_eq!(&a.read(uid(1)).unwrap()[..], b"x\r\n");
 }
+
+#[test]
+fn store_and_views_are_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    assert_send_sync::<Store>();
+    assert_send_sync::<Account>();
+    assert_send::<mailwire_mailbox::SelectedMailbox>();
+
+    let acc = account();
+    let inbox = name("INBOX");
+    let mut watcher = acc.select(&inbox, SelectMode::ReadOnly).unwrap();
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let acc = acc.clone();
+            std::thread::spawn(move || {
+                let mut view = acc.select(&name("INBOX"), SelectMode::ReadWrite).unwrap();
+                for i in 0..25 {
+                    let body = format!("Subject: {t}-{i}\r\n\r\nx\r\n");
+                    let new = acc
+                        .append(&name("INBOX"), AppendMessage::new(Bytes::from(body)))
+                        .unwrap();
+                    view.changes(true).unwrap();
+                    view.mark_seen(&new.uids).unwrap();
+                    if i % 5 == 0 {
+                        view.store_flags(&set(FlagAction::Add, SystemFlags::DELETED, &[new.uids[0].get()]))
+                            .unwrap();
+                        view.expunge(None).unwrap();
+                    }
+                }
+                view.changes(true).unwrap();
+                view.messages().len()
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    watcher.changes(true).unwrap();
+    let snapshot = acc.snapshot(&inbox).unwrap();
+    assert_eq!(snapshot.messages.len(), 4 * 20);
+    let view: Vec<_> = watcher
+        .messages()
+        .iter()
+        .map(|m| (m.uid, m.flags.clone()))
+        .collect();
+    let store: Vec<_> = snapshot
+        .messages
+        .iter()
+        .map(|m| (m.uid, m.flags.clone()))
+        .collect();
+    assert_eq!(view, store);
+    assert!(snapshot.messages.iter().all(|m| m.flags.is_seen()));
+    // UIDs were handed out once each: 100 appends, UIDNEXT 101.
+    assert_eq!(snapshot.uid_next, uid(101));
+}

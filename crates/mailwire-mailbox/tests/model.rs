@@ -40,13 +40,13 @@ const POP3_SESSIONS: usize = 2;
 const NAMES: [(&str, &str); 3] = [("INBOX", "INBOX"), ("A", "A2"), ("B/C", "D")];
 
 #[derive(Debug, Clone, Copy)]
-pub enum Via {
+enum Via {
     Account,
     Session(u8),
 }
 
 #[derive(Debug, Clone)]
-pub enum Op {
+enum Op {
     Append {
         mailbox: u8,
         count: u8,
@@ -951,12 +951,7 @@ impl RefMailbox {
 /// Runs `ops` against a store over the backend `make` returns, checking
 /// the model after every step. Call it with another backend's factory to
 /// test that backend.
-pub fn check<B: Backend + 'static>(
-    make: impl Fn() -> B,
-    ops: &[Op],
-    config: StoreConfig,
-    policy: LockPolicy,
-) {
+fn check<B: Backend + 'static>(make: impl Fn() -> B, ops: &[Op], config: StoreConfig, policy: LockPolicy) {
     let mut h = Harness::new(make(), config, policy);
     for op in ops {
         h.run(op);
