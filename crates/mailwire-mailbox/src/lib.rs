@@ -1,10 +1,89 @@
-//! The mailbox model shared by POP3 and IMAP (work in progress).
+//! The mailbox model shared by POP3 and IMAP: one store serving both
+//! protocols at once, consistently.
 //!
-//! This crate will hold accounts with hierarchical mailboxes (UIDVALIDITY,
-//! UIDNEXT, UIDs, flags, MODSEQ and expunge tombstones), a change feed that
-//! sessions apply when their protocol allows, MIME analysis (ENVELOPE,
-//! BODYSTRUCTURE, sections), SEARCH evaluation, an in-memory and a Maildir
-//! backend, and the two protocol views: the POP3 maildrop (feature `pop3`)
-//! and the IMAP selected mailbox (feature `imap`). Its API is synchronous and
-//! does storage I/O only, never network I/O.
+//! # The model
+//!
+//! A [`Store`] holds accounts; an [`Account`] holds mailboxes in a
+//! hierarchy (delimiter `/`, [`DELIMITER`]; `INBOX` in any case is INBOX;
+//! names are UTF-8) and its subscriptions. A new account gets INBOX,
+//! Drafts, Sent, Junk and Trash, the last four with their SPECIAL-USE
+//! attributes (RFC 6154). Each mailbox has a [`UidValidity`] from a
+//! per-account counter (a recreated mailbox always gets a new one) and a
+//! UIDNEXT; each message a strictly increasing [`Uid`], [`Flags`] (system
+//! flags and keywords), an INTERNALDATE, its exact size and a [`ModSeq`]
+//! from a per-account counter that rises with every change (RFC 7162). An
+//! expunge leaves a [`Tombstone`], so [`Account::changes_since`] can tell
+//! an offline client what changed and what vanished since a MODSEQ.
+//! Messages are stored with CRLF line ends ([`canonical_crlf`]): a bare LF
+//! is converted on append, so sizes are exact for both protocols.
+//!
+//! Storage sits behind the [`Backend`] trait (accounts, mailboxes,
+//! messages, atomic operations; never files or paths). [`MemoryBackend`]
+//! is the embedded default.
+//!
+//! # Two protocols, one store
+//!
+//! IMAP keeps mail on the server: a [`SelectedMailbox`] maps sequence
+//! numbers to UIDs, changes flags, copies and moves, and learns of other
+//! sessions' changes only when the server asks between commands
+//! ([`SelectedMailbox::changes`]), never in the middle of a FETCH, STORE
+//! or SEARCH. Expunged messages keep their numbers and stay readable until
+//! the session has reported them.
+//!
+//! POP3 downloads and deletes: the `Pop3Maildrop` (feature `pop3`)
+//! implements `mailwire_pop3::Maildrop` over the INBOX. Its numbering is
+//! frozen at login; it hears of nothing during the session, can still read
+//! messages that IMAP expunged meanwhile, and deletes only at QUIT, in one
+//! transaction. Its unique ids default to Dovecot's `%08Xu%08Xv`
+//! ([`UidlTemplate`]), so they never change and match what Dovecot served.
+//!
+//! The API is synchronous and thread-safe (`Send + Sync`); it does storage
+//! I/O only, never network I/O.
+//!
+//! ```
+//! use mailwire_mailbox::{AccountName, AppendMessage, MailboxName, MemoryBackend, Notification, SelectMode, Store};
+//!
+//! let store = Store::new(MemoryBackend::new());
+//! let alice = store.create_account(&AccountName::new("alice")?)?;
+//! let inbox = MailboxName::inbox();
+//! let mut session = alice.select(&inbox, SelectMode::ReadWrite)?;
+//!
+//! // Mail arrives (bare LF is stored as CRLF).
+//! let appended = alice.append(&inbox, AppendMessage::new(&b"Subject: hi\n\nHello\n"[..]))?;
+//! assert_eq!(appended.uids[0].get(), 1);
+//!
+//! // The IMAP session hears of it when it asks, between commands.
+//! assert_eq!(session.changes(true)?, [Notification::Exists(1), Notification::Recent(1)]);
+//! assert_eq!(&session.read(appended.uids[0])?[..], b"Subject: hi\r\n\r\nHello\r\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
+
+mod backend;
+mod content;
+mod feed;
+mod flags;
+mod memory;
+#[cfg(feature = "pop3")]
+mod pop3;
+mod selected;
+mod store;
+mod types;
+mod uidl;
+
+pub use backend::{
+    Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagUpdate, FlagsStored,
+    MailboxEntry, MailboxSnapshot, MessageMeta, Moved, NewMessage, StoreCondition, StoreFlags, Tombstone,
+};
+pub use content::canonical_crlf;
+pub use flags::{FlagAction, Flags, Keyword, MAX_KEYWORD_LEN, SystemFlags};
+pub use memory::MemoryBackend;
+#[cfg(feature = "pop3")]
+pub use pop3::{LockPolicy, Pop3Config, Pop3Maildrop};
+pub use selected::{Notification, SelectMode, SelectedMailbox, ViewMessage};
+pub use store::{Account, AppendMessage, AppendUid, ChangesSince, MailboxStatus, Store, StoreConfig};
+pub use types::{
+    AccountName, DEFAULT_MAILBOXES, DELIMITER, InternalDate, MAX_ACCOUNT_NAME, MAX_MAILBOX_DEPTH,
+    MAX_MAILBOX_NAME, MailboxName, MailboxRef, ModSeq, NameError, SpecialUse, StoreError, Uid, UidValidity,
+};
+pub use uidl::{DOVECOT_DEFAULT, UidlFormat, UidlTemplate, UidlTemplateError};

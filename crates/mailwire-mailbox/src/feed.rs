@@ -1,0 +1,231 @@
+//! The change feed: per mailbox, the sessions that have it open and the
+//! changes each has not yet taken, plus the reference counts that keep the
+//! content of expunged messages readable until every session that could
+//! still show them has been told.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::backend::{FlagUpdate, MessageMeta, Tombstone};
+use crate::types::{MailboxName, Uid, UidValidity};
+
+/// Identifies one session (an IMAP selection or a POP3 maildrop lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct SessionId(pub(crate) u64);
+
+/// Identifies one mailbox incarnation while sessions have it open; it
+/// follows the mailbox through renames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct FeedId(pub(crate) u64);
+
+/// A change as sessions receive it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    Added(MessageMeta),
+    Flags(FlagUpdate),
+    Expunged(Tombstone),
+}
+
+/// What a session wants to hear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionKind {
+    /// Everything: an IMAP selected mailbox.
+    Imap,
+    /// Only expunges (to keep their content readable): a POP3 maildrop,
+    /// whose message list is frozen.
+    Pop3,
+}
+
+#[derive(Debug)]
+pub(crate) struct SessionQueue {
+    kind: SessionKind,
+    changes: VecDeque<Change>,
+    /// Additions and flag changes were dropped because the queue was full:
+    /// the session must compare its view with the mailbox instead.
+    overflowed: bool,
+}
+
+/// What a session takes from its queue.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    pub(crate) changes: Vec<Change>,
+    pub(crate) overflowed: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Feed {
+    pub(crate) name: MailboxName,
+    pub(crate) uid_validity: UidValidity,
+    sessions: BTreeMap<SessionId, SessionQueue>,
+    /// Expunged UIDs whose content is kept, with how many sessions have
+    /// yet to let go of them.
+    kept: HashMap<Uid, usize>,
+}
+
+impl Feed {
+    pub(crate) fn new(name: MailboxName, uid_validity: UidValidity) -> Feed {
+        Feed {
+            name,
+            uid_validity,
+            sessions: BTreeMap::new(),
+            kept: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn register(&mut self, id: SessionId, kind: SessionKind) {
+        self.sessions.insert(
+            id,
+            SessionQueue {
+                kind,
+                changes: VecDeque::new(),
+                overflowed: false,
+            },
+        );
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Queues a change for every session. For an expunge, returns whether
+    /// its content can be dropped at once (no session to tell).
+    pub(crate) fn publish(&mut self, change: &Change, limit: usize) -> bool {
+        let mut holders = 0;
+        for queue in self.sessions.values_mut() {
+            let is_expunge = matches!(change, Change::Expunged(_));
+            if queue.kind == SessionKind::Pop3 && !is_expunge {
+                continue;
+            }
+            if queue.overflowed && !is_expunge {
+                continue;
+            }
+            queue.changes.push_back(change.clone());
+            if is_expunge {
+                holders += 1;
+            }
+            if queue.changes.len() > limit {
+                queue.changes.retain(|c| matches!(c, Change::Expunged(_)));
+                queue.overflowed = true;
+            }
+        }
+        if let Change::Expunged(t) = change {
+            if holders > 0 {
+                *self.kept.entry(t.uid).or_insert(0) += holders;
+                return false;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Takes a session's queued changes.
+    pub(crate) fn take(&mut self, id: SessionId) -> Option<Taken> {
+        let queue = self.sessions.get_mut(&id)?;
+        let taken = Taken {
+            changes: queue.changes.drain(..).collect(),
+            overflowed: std::mem::take(&mut queue.overflowed),
+        };
+        Some(taken)
+    }
+
+    /// A session lets go of expunged UIDs; returns those whose content no
+    /// session needs any more.
+    pub(crate) fn release(&mut self, uids: impl IntoIterator<Item = Uid>) -> Vec<Uid> {
+        let mut free = Vec::new();
+        for uid in uids {
+            if let Some(count) = self.kept.get_mut(&uid) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.kept.remove(&uid);
+                    free.push(uid);
+                }
+            }
+        }
+        free
+    }
+
+    /// Removes a session, letting go of the expunges it was never told of
+    /// and of `held` (expunged UIDs it took but still shows); returns the
+    /// UIDs whose content can be dropped.
+    pub(crate) fn unregister(&mut self, id: SessionId, held: impl IntoIterator<Item = Uid>) -> Vec<Uid> {
+        let Some(queue) = self.sessions.remove(&id) else {
+            return Vec::new();
+        };
+        let queued = queue.changes.into_iter().filter_map(|c| match c {
+            Change::Expunged(t) => Some(t.uid),
+            _ => None,
+        });
+        let all: Vec<Uid> = queued.chain(held).collect();
+        self.release(all)
+    }
+}
+
+/// The feeds of one account.
+#[derive(Debug, Default)]
+pub(crate) struct Feeds {
+    feeds: HashMap<FeedId, Feed>,
+    by_name: HashMap<MailboxName, FeedId>,
+    next: u64,
+}
+
+impl Feeds {
+    /// The feed of a mailbox, made if no session had it open.
+    pub(crate) fn open(&mut self, name: &MailboxName, uid_validity: UidValidity) -> FeedId {
+        if let Some(id) = self.by_name.get(name) {
+            if self.feeds.get(id).is_some_and(|f| f.uid_validity == uid_validity) {
+                return *id;
+            }
+            // A stale feed of a mailbox deleted behind our back.
+            let id = *id;
+            self.feeds.remove(&id);
+            self.by_name.remove(name);
+        }
+        self.next += 1;
+        let id = FeedId(self.next);
+        self.feeds.insert(id, Feed::new(name.clone(), uid_validity));
+        self.by_name.insert(name.clone(), id);
+        id
+    }
+
+    pub(crate) fn get(&self, id: FeedId) -> Option<&Feed> {
+        self.feeds.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: FeedId) -> Option<&mut Feed> {
+        self.feeds.get_mut(&id)
+    }
+
+    pub(crate) fn by_name_mut(&mut self, name: &MailboxName) -> Option<&mut Feed> {
+        let id = self.by_name.get(name)?;
+        self.feeds.get_mut(id)
+    }
+
+    /// Drops a feed that no session uses any more.
+    pub(crate) fn close_if_idle(&mut self, id: FeedId) {
+        if self.feeds.get(&id).is_some_and(Feed::is_idle) {
+            if let Some(feed) = self.feeds.remove(&id) {
+                self.by_name.remove(&feed.name);
+            }
+        }
+    }
+
+    /// The mailbox was deleted: its sessions find no feed any more.
+    pub(crate) fn remove(&mut self, name: &MailboxName) {
+        if let Some(id) = self.by_name.remove(name) {
+            self.feeds.remove(&id);
+        }
+    }
+
+    /// Mailboxes were renamed.
+    pub(crate) fn rename(&mut self, pairs: &[(MailboxName, MailboxName)]) {
+        let moved: Vec<(FeedId, MailboxName)> = pairs
+            .iter()
+            .filter_map(|(old, new)| self.by_name.remove(old).map(|id| (id, new.clone())))
+            .collect();
+        for (id, new) in moved {
+            if let Some(feed) = self.feeds.get_mut(&id) {
+                feed.name = new.clone();
+            }
+            self.by_name.insert(new, id);
+        }
+    }
+}

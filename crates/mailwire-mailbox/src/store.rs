@@ -1,0 +1,682 @@
+//! The store: accounts and their mailboxes over one [`Backend`], with the
+//! change feed that keeps every open session consistent.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use crate::backend::{
+    Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagsStored, MailboxEntry, MailboxSnapshot,
+    MessageMeta, NewMessage, StoreFlags, Tombstone,
+};
+use crate::content::canonical_crlf;
+use crate::feed::{Change, FeedId, Feeds, SessionId};
+use crate::flags::Flags;
+use crate::types::{
+    AccountName, DEFAULT_MAILBOXES, InternalDate, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError,
+    Uid, UidValidity,
+};
+
+/// Limits of a [`Store`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The most keywords one message may carry.
+    pub max_keywords: usize,
+    /// The largest message accepted, in octets (after CRLF conversion).
+    pub max_message_size: u64,
+    /// The most changes queued for one IMAP session; past it the session
+    /// compares its view with the mailbox when it next takes its changes,
+    /// instead of replaying them.
+    pub max_pending_changes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_keywords: 128,
+            max_message_size: 256 << 20,
+            max_pending_changes: 10_000,
+        }
+    }
+}
+
+/// A message to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// The message; bare LF line ends are converted to CRLF and a final
+    /// CRLF is added if missing (see [`crate::canonical_crlf`]).
+    pub content: Bytes,
+    /// Its flags.
+    pub flags: Flags,
+    /// Its INTERNALDATE; the current time if `None`.
+    pub internal_date: Option<InternalDate>,
+}
+
+impl AppendMessage {
+    /// A message without flags, dated now.
+    pub fn new(content: impl Into<Bytes>) -> AppendMessage {
+        AppendMessage {
+            content: content.into(),
+            flags: Flags::new(),
+            internal_date: None,
+        }
+    }
+}
+
+/// Where appended messages went (RFC 4315 APPENDUID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendUid {
+    /// The target mailbox's UIDVALIDITY.
+    pub uid_validity: UidValidity,
+    /// The new UIDs, in the order of the messages.
+    pub uids: Vec<Uid>,
+}
+
+/// The STATUS of a mailbox (RFC 9051 section 6.3.11, RFC 7162 section
+/// 3.1.8, RFC 8438).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// MESSAGES.
+    pub messages: u32,
+    /// RECENT (IMAP4rev1): messages no read-write session has claimed yet.
+    pub recent: u32,
+    /// UIDNEXT.
+    pub uid_next: Uid,
+    /// UIDVALIDITY.
+    pub uid_validity: UidValidity,
+    /// UNSEEN: messages without `\Seen`.
+    pub unseen: u32,
+    /// DELETED: messages with `\Deleted`.
+    pub deleted: u32,
+    /// SIZE: the sum of the message sizes.
+    pub size: u64,
+    /// HIGHESTMODSEQ.
+    pub highest_modseq: ModSeq,
+}
+
+impl MailboxStatus {
+    /// The status of a snapshot.
+    pub fn of(snapshot: &MailboxSnapshot) -> MailboxStatus {
+        let count = |f: &dyn Fn(&MessageMeta) -> bool| {
+            u32::try_from(snapshot.messages.iter().filter(|m| f(m)).count()).unwrap_or(u32::MAX)
+        };
+        MailboxStatus {
+            messages: u32::try_from(snapshot.messages.len()).unwrap_or(u32::MAX),
+            recent: count(&|m| m.uid >= snapshot.first_recent_uid),
+            uid_next: snapshot.uid_next,
+            uid_validity: snapshot.uid_validity,
+            unseen: count(&|m| !m.flags.is_seen()),
+            deleted: count(&|m| m.flags.is_deleted()),
+            size: snapshot.messages.iter().map(|m| m.size).sum(),
+            highest_modseq: snapshot.highest_modseq,
+        }
+    }
+}
+
+/// What changed in a mailbox since a MODSEQ (RFC 7162 CHANGEDSINCE and
+/// QRESYNC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesSince {
+    /// The mailbox's UIDVALIDITY.
+    pub uid_validity: UidValidity,
+    /// Its HIGHESTMODSEQ now.
+    pub highest_modseq: ModSeq,
+    /// Messages added or changed since, ascending by UID.
+    pub changed: Vec<MessageMeta>,
+    /// UIDs expunged since, ascending.
+    pub vanished: Vec<Uid>,
+}
+
+/// One account's shared state: its feeds and its POP3 lock.
+#[derive(Debug, Default)]
+pub(crate) struct AccountState {
+    pub(crate) feeds: Feeds,
+    /// The POP3 session holding the exclusive maildrop lock.
+    pub(crate) pop3_lock: Option<SessionId>,
+}
+
+#[derive(Debug)]
+pub(crate) struct AccountShared {
+    pub(crate) name: AccountName,
+    state: Mutex<AccountState>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) backend: Box<dyn Backend>,
+    pub(crate) config: StoreConfig,
+    accounts: Mutex<HashMap<AccountName, Arc<AccountShared>>>,
+    next_session: AtomicU64,
+}
+
+/// The mailbox store: one per server, shared by every session of every
+/// protocol. Cloning is cheap (all clones are one store); it is `Send +
+/// Sync`, and its calls block only on storage.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store over `backend` with default limits.
+    pub fn new(backend: impl Backend + 'static) -> Store {
+        Store::with_config(backend, StoreConfig::default())
+    }
+
+    /// A store over `backend` with the given limits.
+    pub fn with_config(backend: impl Backend + 'static, config: StoreConfig) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                backend: Box::new(backend),
+                config,
+                accounts: Mutex::new(HashMap::new()),
+                next_session: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.inner.backend
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// Creates an account with INBOX, Drafts, Sent, Junk and Trash (the
+    /// last four with their SPECIAL-USE attributes), all subscribed.
+    pub fn create_account(&self, name: &AccountName) -> Result<Account, StoreError> {
+        let backend = self.backend();
+        backend.create_account(name)?;
+        for (mailbox, special_use) in DEFAULT_MAILBOXES {
+            let mailbox = MailboxName::new(mailbox)?;
+            if !mailbox.is_inbox() {
+                backend.create_mailbox(name, &mailbox, special_use.as_slice())?;
+            }
+            backend.set_subscribed(name, &mailbox, true)?;
+        }
+        self.account(name)
+    }
+
+    /// An existing account.
+    pub fn account(&self, name: &AccountName) -> Result<Account, StoreError> {
+        if !self.backend().account_exists(name)? {
+            return Err(StoreError::NoSuchAccount(name.clone()));
+        }
+        let mut accounts = self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = accounts
+            .entry(name.clone())
+            .or_insert_with(|| {
+                Arc::new(AccountShared {
+                    name: name.clone(),
+                    state: Mutex::new(AccountState::default()),
+                })
+            })
+            .clone();
+        Ok(Account {
+            store: self.clone(),
+            shared,
+        })
+    }
+
+    pub(crate) fn next_session(&self) -> SessionId {
+        SessionId(self.inner.next_session.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// One account of a [`Store`]: its mailboxes, subscriptions and messages.
+/// Every change made here reaches the sessions that have the mailbox open
+/// (see [`SelectedMailbox`](crate::SelectedMailbox)).
+#[derive(Clone)]
+pub struct Account {
+    pub(crate) store: Store,
+    pub(crate) shared: Arc<AccountShared>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    /// The account's name.
+    pub fn name(&self) -> &AccountName {
+        &self.shared.name
+    }
+
+    /// The store it belongs to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        self.store.backend()
+    }
+
+    /// Locks the account's shared state. Every change goes through this
+    /// lock, so changes are published in the order the backend made them.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, AccountState> {
+        // The state is only feeds and reference counts: a panic elsewhere
+        // leaves it usable.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The mailboxes, sorted by name.
+    pub fn list(&self) -> Result<Vec<MailboxEntry>, StoreError> {
+        self.backend().list_mailboxes(self.name())
+    }
+
+    /// One mailbox.
+    pub fn mailbox(&self, name: &MailboxName) -> Result<MailboxEntry, StoreError> {
+        self.backend().mailbox(self.name(), name)
+    }
+
+    /// Creates a mailbox and, first, any missing superior (RFC 9051
+    /// section 6.3.4). INBOX and existing names are refused.
+    pub fn create_mailbox(
+        &self,
+        name: &MailboxName,
+        special_use: &[SpecialUse],
+    ) -> Result<MailboxEntry, StoreError> {
+        let _state = self.lock();
+        let backend = self.backend();
+        if name.is_inbox() {
+            return Err(StoreError::MailboxExists(name.clone()));
+        }
+        self.create_superiors(name)?;
+        backend.create_mailbox(self.name(), name, special_use)
+    }
+
+    fn create_superiors(&self, name: &MailboxName) -> Result<(), StoreError> {
+        for superior in name.ancestors() {
+            match self.backend().create_mailbox(self.name(), &superior, &[]) {
+                Ok(_) | Err(StoreError::MailboxExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a mailbox and its messages; inferiors stay (RFC 9051 section
+    /// 6.3.5). INBOX cannot be deleted. Sessions that have it selected find
+    /// it gone when they next take their changes.
+    pub fn delete_mailbox(&self, name: &MailboxName) -> Result<(), StoreError> {
+        if name.is_inbox() {
+            return Err(StoreError::NotAllowed("INBOX cannot be deleted"));
+        }
+        let mut state = self.lock();
+        let entry = self.mailbox(name)?;
+        self.backend().delete_mailbox(self.name(), &entry.to_ref())?;
+        state.feeds.remove(name);
+        Ok(())
+    }
+
+    /// Renames a mailbox with its inferiors (RFC 9051 section 6.3.6),
+    /// creating missing superiors of the new name. Renaming INBOX moves
+    /// all its messages to a new mailbox of the new name and leaves INBOX
+    /// empty; inferiors of INBOX stay where they are.
+    pub fn rename_mailbox(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let backend = self.backend();
+        let entry = self.mailbox(from)?;
+        if to.is_inbox() {
+            return Err(StoreError::MailboxExists(to.clone()));
+        }
+        if from.is_inbox() {
+            if backend.mailbox(self.name(), to).is_ok() {
+                return Err(StoreError::MailboxExists(to.clone()));
+            }
+            self.create_superiors(to)?;
+            backend.create_mailbox(self.name(), to, &[])?;
+            let snapshot = backend.mailbox_snapshot(self.name(), from)?;
+            let uids: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
+            let moved = backend.move_messages(self.name(), &entry.to_ref(), &uids, to)?;
+            self.publish_added(&mut state, to, &moved.copied.added);
+            self.publish_expunged(&mut state, from, &moved.expunged);
+            return Ok(());
+        }
+        if to == from || to.is_inferior_of(from) {
+            return Err(StoreError::NotAllowed("cannot rename a mailbox into itself"));
+        }
+        if backend.mailbox(self.name(), to).is_ok() {
+            return Err(StoreError::MailboxExists(to.clone()));
+        }
+        self.create_superiors(to)?;
+        let pairs = backend.rename_mailbox(self.name(), &entry.to_ref(), to)?;
+        state.feeds.rename(&pairs);
+        Ok(())
+    }
+
+    /// Adds a name to the subscriptions (it need not exist).
+    pub fn subscribe(&self, name: &MailboxName) -> Result<(), StoreError> {
+        let _state = self.lock();
+        self.backend().set_subscribed(self.name(), name, true)
+    }
+
+    /// Removes a name from the subscriptions.
+    pub fn unsubscribe(&self, name: &MailboxName) -> Result<(), StoreError> {
+        let _state = self.lock();
+        self.backend().set_subscribed(self.name(), name, false)
+    }
+
+    /// The subscribed names, sorted.
+    pub fn subscriptions(&self) -> Result<Vec<MailboxName>, StoreError> {
+        self.backend().subscriptions(self.name())
+    }
+
+    /// The mailbox's state now.
+    pub fn snapshot(&self, name: &MailboxName) -> Result<MailboxSnapshot, StoreError> {
+        self.backend().mailbox_snapshot(self.name(), name)
+    }
+
+    /// The mailbox's STATUS.
+    pub fn status(&self, name: &MailboxName) -> Result<MailboxStatus, StoreError> {
+        Ok(MailboxStatus::of(&self.snapshot(name)?))
+    }
+
+    /// What changed in a mailbox since `since` (CONDSTORE/QRESYNC
+    /// resynchronisation of an offline client): messages with a higher
+    /// MODSEQ and UIDs expunged after it.
+    pub fn changes_since(&self, name: &MailboxName, since: ModSeq) -> Result<ChangesSince, StoreError> {
+        let snapshot = self.snapshot(name)?;
+        let mailbox = MailboxRef {
+            name: name.clone(),
+            uid_validity: snapshot.uid_validity,
+        };
+        let vanished = self.backend().tombstones(self.name(), &mailbox, since)?;
+        Ok(ChangesSince {
+            uid_validity: snapshot.uid_validity,
+            highest_modseq: snapshot.highest_modseq,
+            changed: snapshot
+                .messages
+                .into_iter()
+                .filter(|m| m.modseq > since)
+                .collect(),
+            vanished: vanished.into_iter().map(|t| t.uid).collect(),
+        })
+    }
+
+    /// Appends one message; returns its UID with the UIDVALIDITY.
+    pub fn append(&self, name: &MailboxName, message: AppendMessage) -> Result<AppendUid, StoreError> {
+        self.append_all(name, vec![message])
+    }
+
+    /// Appends several messages as one transaction (MULTIAPPEND, RFC
+    /// 3502): all or none.
+    pub fn append_all(
+        &self,
+        name: &MailboxName,
+        messages: Vec<AppendMessage>,
+    ) -> Result<AppendUid, StoreError> {
+        let config = &self.store.inner.config;
+        let mut new = Vec::with_capacity(messages.len());
+        for m in messages {
+            self.check_flags(&m.flags)?;
+            if m.content.len() as u64 > config.max_message_size {
+                return Err(StoreError::Limit("message too large"));
+            }
+            let content = canonical_crlf(m.content);
+            if content.len() as u64 > config.max_message_size {
+                return Err(StoreError::Limit("message too large"));
+            }
+            new.push(NewMessage {
+                content,
+                flags: m.flags,
+                internal_date: m.internal_date.unwrap_or_else(InternalDate::now),
+            });
+        }
+        let mut state = self.lock();
+        let appended = self.backend().append(self.name(), name, new)?;
+        self.publish_added(&mut state, name, &appended.messages);
+        Ok(AppendUid {
+            uid_validity: appended.uid_validity,
+            uids: appended.messages.iter().map(|m| m.uid).collect(),
+        })
+    }
+
+    pub(crate) fn check_flags(&self, flags: &Flags) -> Result<(), StoreError> {
+        if flags.keywords.len() > self.store.inner.config.max_keywords {
+            return Err(StoreError::Limit("too many keywords"));
+        }
+        Ok(())
+    }
+
+    /// The content of a message (present, or expunged while a session
+    /// still shows it).
+    pub fn read_message(&self, name: &MailboxName, uid: Uid) -> Result<Bytes, StoreError> {
+        let entry = self.mailbox(name)?;
+        self.backend().read_message(self.name(), &entry.to_ref(), uid)
+    }
+
+    /// Copies messages (those of `uids` that exist) to `to`; returns the
+    /// UID mapping (RFC 4315 COPYUID).
+    pub fn copy(&self, from: &MailboxName, uids: &[Uid], to: &MailboxName) -> Result<Copied, StoreError> {
+        let mut state = self.lock();
+        let entry = self.mailbox(from)?;
+        self.copy_locked(&mut state, &entry.to_ref(), uids, to)
+    }
+
+    pub(crate) fn copy_locked(
+        &self,
+        state: &mut AccountState,
+        from: &MailboxRef,
+        uids: &[Uid],
+        to: &MailboxName,
+    ) -> Result<Copied, StoreError> {
+        let copied = self.backend().copy(self.name(), from, &sorted(uids), to)?;
+        self.publish_added(state, to, &copied.added);
+        Ok(copied)
+    }
+
+    /// Moves messages to `to` (RFC 6851): copies and expunges them as one
+    /// transaction; returns the UID mapping.
+    pub fn move_messages(
+        &self,
+        from: &MailboxName,
+        uids: &[Uid],
+        to: &MailboxName,
+    ) -> Result<Copied, StoreError> {
+        let mut state = self.lock();
+        let entry = self.mailbox(from)?;
+        self.move_locked(&mut state, &entry.to_ref(), uids, to)
+    }
+
+    pub(crate) fn move_locked(
+        &self,
+        state: &mut AccountState,
+        from: &MailboxRef,
+        uids: &[Uid],
+        to: &MailboxName,
+    ) -> Result<Copied, StoreError> {
+        let moved = self
+            .backend()
+            .move_messages(self.name(), from, &sorted(uids), to)?;
+        self.publish_added(state, to, &moved.copied.added);
+        self.publish_expunged(state, &from.name, &moved.expunged);
+        Ok(moved.copied)
+    }
+
+    /// Changes flags (STORE).
+    pub fn store_flags(&self, name: &MailboxName, request: &StoreFlags) -> Result<FlagsStored, StoreError> {
+        let mut state = self.lock();
+        let entry = self.mailbox(name)?;
+        self.store_flags_locked(&mut state, &entry.to_ref(), request)
+    }
+
+    pub(crate) fn store_flags_locked(
+        &self,
+        state: &mut AccountState,
+        mailbox: &MailboxRef,
+        request: &StoreFlags,
+    ) -> Result<FlagsStored, StoreError> {
+        self.check_flags(&request.flags)?;
+        let mut request = request.clone();
+        request.uids = sorted(&request.uids);
+        let stored = self.backend().store_flags(self.name(), mailbox, &request)?;
+        let limit = self.store.inner.config.max_pending_changes;
+        if let Some(feed) = state.feeds.by_name_mut(&mailbox.name) {
+            for update in &stored.updated {
+                feed.publish(&Change::Flags(update.clone()), limit);
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Expunges the messages with `\Deleted`, all of them or only those
+    /// among `uids` (UID EXPUNGE). Sessions learn of it through their
+    /// changes, the session that asked included.
+    pub fn expunge(&self, name: &MailboxName, uids: Option<&[Uid]>) -> Result<Expunged, StoreError> {
+        let mut state = self.lock();
+        let entry = self.mailbox(name)?;
+        let request = ExpungeRequest {
+            uids: uids.map(sorted),
+            only_deleted: true,
+        };
+        self.expunge_locked(&mut state, &entry.to_ref(), &request)
+    }
+
+    pub(crate) fn expunge_locked(
+        &self,
+        state: &mut AccountState,
+        mailbox: &MailboxRef,
+        request: &ExpungeRequest,
+    ) -> Result<Expunged, StoreError> {
+        let expunged = self.backend().expunge(self.name(), mailbox, request)?;
+        self.publish_expunged(state, &mailbox.name, &expunged);
+        Ok(expunged)
+    }
+
+    fn publish_added(&self, state: &mut AccountState, name: &MailboxName, added: &[MessageMeta]) {
+        let limit = self.store.inner.config.max_pending_changes;
+        if let Some(feed) = state.feeds.by_name_mut(name) {
+            for meta in added {
+                feed.publish(&Change::Added(meta.clone()), limit);
+            }
+        }
+    }
+
+    /// Tells the sessions of an expunge and drops the content no session
+    /// needs.
+    fn publish_expunged(&self, state: &mut AccountState, name: &MailboxName, expunged: &Expunged) {
+        let Some(modseq) = expunged.modseq else { return };
+        let limit = self.store.inner.config.max_pending_changes;
+        let (free, uid_validity) = match state.feeds.by_name_mut(name) {
+            Some(feed) => {
+                let free: Vec<Uid> = expunged
+                    .uids
+                    .iter()
+                    .filter(|&&uid| feed.publish(&Change::Expunged(Tombstone { uid, modseq }), limit))
+                    .copied()
+                    .collect();
+                (free, Some(feed.uid_validity))
+            }
+            None => (expunged.uids.clone(), None),
+        };
+        let uid_validity = match uid_validity {
+            Some(v) => v,
+            None => match self.backend().mailbox(self.name(), name) {
+                Ok(entry) => entry.uid_validity,
+                Err(_) => return,
+            },
+        };
+        self.purge(name, uid_validity, &free);
+    }
+
+    /// Drops kept content (with the account state locked, like every
+    /// change). A failure only delays it: the backend drops kept content
+    /// when it is opened again.
+    pub(crate) fn purge(&self, name: &MailboxName, uid_validity: UidValidity, uids: &[Uid]) {
+        if uids.is_empty() {
+            return;
+        }
+        let mailbox = MailboxRef {
+            name: name.clone(),
+            uid_validity,
+        };
+        let _ = self.backend().purge(self.name(), &mailbox, uids);
+    }
+
+    /// Takes in the changes other processes made to a mailbox and passes
+    /// them to its sessions (with the account state locked).
+    pub(crate) fn sync_locked(&self, state: &mut AccountState, feed: FeedId) -> Result<(), StoreError> {
+        let Some(f) = state.feeds.get(feed) else {
+            return Ok(());
+        };
+        let mailbox = MailboxRef {
+            name: f.name.clone(),
+            uid_validity: f.uid_validity,
+        };
+        let changes = self.backend().sync(self.name(), &mailbox)?;
+        let limit = self.store.inner.config.max_pending_changes;
+        let mut free = Vec::new();
+        if let Some(f) = state.feeds.get_mut(feed) {
+            for change in changes {
+                let change = match change {
+                    ExternalChange::Added(m) => Change::Added(m),
+                    ExternalChange::Flags(u) => Change::Flags(u),
+                    ExternalChange::Expunged(t) => Change::Expunged(t),
+                };
+                if f.publish(&change, limit) {
+                    if let Change::Expunged(t) = change {
+                        free.push(t.uid);
+                    }
+                }
+            }
+        }
+        self.purge(&mailbox.name, mailbox.uid_validity, &free);
+        Ok(())
+    }
+
+    /// Removes a session from a feed, releasing what it held.
+    pub(crate) fn unregister(&self, feed: FeedId, session: SessionId, held: Vec<Uid>) {
+        let mut state = self.lock();
+        if state.pop3_lock == Some(session) {
+            state.pop3_lock = None;
+        }
+        let Some(f) = state.feeds.get_mut(feed) else {
+            return;
+        };
+        let free = f.unregister(session, held);
+        let (name, uid_validity) = (f.name.clone(), f.uid_validity);
+        state.feeds.close_if_idle(feed);
+        self.purge(&name, uid_validity, &free);
+        drop(state);
+    }
+
+    /// A session lets go of expunged messages it has reported.
+    pub(crate) fn release(&self, feed: FeedId, uids: Vec<Uid>) {
+        if uids.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        let Some(f) = state.feeds.get_mut(feed) else {
+            return;
+        };
+        let free = f.release(uids);
+        let (name, uid_validity) = (f.name.clone(), f.uid_validity);
+        self.purge(&name, uid_validity, &free);
+        drop(state);
+    }
+}
+
+/// The UIDs ascending, without repeats.
+fn sorted(uids: &[Uid]) -> Vec<Uid> {
+    let mut out = uids.to_vec();
+    out.sort_unstable();
+    out.dedup();
+    out
+}

@@ -1,0 +1,402 @@
+//! The POP3 maildrop view, directly and under `mailwire_pop3::ServerSession`:
+//! frozen numbering, exact sizes, Dovecot-style UIDL, commit at QUIT only,
+//! all or nothing, the lock policy, and coexistence with IMAP sessions.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use mailwire_mailbox::{
+    Account, AccountName, AppendMessage, Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange,
+    FlagAction, Flags, FlagsStored, LockPolicy, MailboxEntry, MailboxName, MailboxRef, MailboxSnapshot,
+    MemoryBackend, ModSeq, Moved, NewMessage, Pop3Config, Pop3Maildrop, SelectMode, SpecialUse, Store,
+    StoreError, StoreFlags, SystemFlags, Tombstone, Uid, UidlTemplate,
+};
+use mailwire_pop3::{
+    LoginRequest, Maildrop, MaildropError, MessageNumber, ServerConfig, ServerEvent, ServerSession, crlf_size,
+};
+
+fn name(s: &str) -> MailboxName {
+    MailboxName::new(s).unwrap()
+}
+
+fn uid(n: u32) -> Uid {
+    Uid::new(n).unwrap()
+}
+
+fn n(i: u32) -> MessageNumber {
+    MessageNumber::new(i).unwrap()
+}
+
+fn account_on(backend: impl Backend + 'static) -> Account {
+    let store = Store::new(backend);
+    store.create_account(&AccountName::new("alice").unwrap()).unwrap()
+}
+
+fn fill(acc: &Account, bodies: &[&str]) {
+    let messages = bodies
+        .iter()
+        .map(|b| AppendMessage::new(Bytes::copy_from_slice(b.as_bytes())))
+        .collect();
+    acc.append_all(&name("INBOX"), messages).unwrap();
+}
+
+fn inbox_uids(acc: &Account) -> Vec<u32> {
+    acc.snapshot(&name("INBOX"))
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid.get())
+        .collect()
+}
+
+fn read_all(mut r: impl Read) -> Vec<u8> {
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn lock_freezes_sizes_and_dovecot_uidl() {
+    let acc = account_on(MemoryBackend::new());
+    fill(&acc, &["Subject: a\n\nbare LF body", "Subject: b\r\n\r\nok\r\n"]);
+    let v = acc.mailbox(&name("INBOX")).unwrap().uid_validity;
+    let mut drop1 = acc.maildrop(Pop3Config::default());
+    let infos = drop1.lock().unwrap();
+    assert_eq!(infos.len(), 2);
+    for (i, info) in infos.iter().enumerate() {
+        let content = read_all(drop1.open(n(i as u32 + 1)).unwrap());
+        assert_eq!(info.size, content.len() as u64);
+        assert_eq!(info.size, crlf_size(&content), "what RETR sends");
+        let expected = format!("{:08X}{:08X}", i + 1, v.get());
+        assert_eq!(info.unique_id.as_str(), expected);
+    }
+    assert_eq!(infos[0].unique_id.as_str(), format!("00000001{:08X}", v.get()));
+    // Ids are the same in a later session.
+    drop1.release();
+    let mut drop2 = acc.maildrop(Pop3Config::default());
+    assert_eq!(drop2.lock().unwrap(), infos);
+}
+
+#[test]
+fn uidl_format_is_pluggable() {
+    let acc = account_on(MemoryBackend::new());
+    fill(&acc, &["x"]);
+    let v = acc.mailbox(&name("INBOX")).unwrap().uid_validity;
+    let mut maildrop = acc.maildrop(Pop3Config {
+        uidl: Arc::new(UidlTemplate::new("%v.%u").unwrap()),
+        ..Pop3Config::default()
+    });
+    let infos = maildrop.lock().unwrap();
+    assert_eq!(infos[0].unique_id.as_str(), format!("{v}.1"));
+}
+
+#[test]
+fn exclusive_lock_gives_in_use_and_no_lock_allows_overlap() {
+    let acc = account_on(MemoryBackend::new());
+    fill(&acc, &["a", "b"]);
+    let mut first = acc.maildrop(Pop3Config::default());
+    let mut second = acc.maildrop(Pop3Config::default());
+    first.lock().unwrap();
+    assert_eq!(second.lock(), Err(MaildropError::InUse));
+    // IMAP is not locked out.
+    assert!(acc.select(&name("INBOX"), SelectMode::ReadWrite).is_ok());
+    first.release();
+    assert_eq!(second.lock().unwrap().len(), 2);
+    drop(second);
+    // Dropping the view releases its lock too.
+    let mut third = acc.maildrop(Pop3Config::default());
+    assert!(third.lock().is_ok());
+    third.release();
+
+    let open = Pop3Config {
+        lock: LockPolicy::None,
+        ..Pop3Config::default()
+    };
+    let mut x = acc.maildrop(open.clone());
+    let mut y = acc.maildrop(open);
+    x.lock().unwrap();
+    y.lock().unwrap();
+    // Both delete message 1: it goes once, and neither commit fails.
+    x.commit(&[n(1)]).unwrap();
+    y.commit(&[n(1), n(2)]).unwrap();
+    assert!(inbox_uids(&acc).is_empty());
+}
+
+#[test]
+fn release_deletes_nothing_and_commit_deletes_exactly_the_marked() {
+    let acc = account_on(MemoryBackend::new());
+    fill(&acc, &["a", "b", "c"]);
+    let mut m = acc.maildrop(Pop3Config::default());
+    m.lock().unwrap();
+    m.release();
+    assert_eq!(inbox_uids(&acc), [1, 2, 3]);
+    m.lock().unwrap();
+    m.commit(&[n(1), n(3)]).unwrap();
+    assert_eq!(inbox_uids(&acc), [2]);
+    // The expunges left tombstones like IMAP's.
+    let changes = acc.changes_since(&name("INBOX"), ModSeq::MIN).unwrap();
+    assert_eq!(changes.vanished, [uid(1), uid(3)]);
+}
+
+#[test]
+fn numbering_stays_frozen_while_imap_changes_the_inbox() {
+    let acc = account_on(MemoryBackend::new());
+    fill(&acc, &["first\r\n", "second\r\n", "third\r\n"]);
+    let mut pop = acc.maildrop(Pop3Config::default());
+    pop.lock().unwrap();
+
+    // IMAP expunges message 2 and a new message arrives.
+    let mut imap = acc.select(&name("INBOX"), SelectMode::ReadWrite).unwrap();
+    imap.store_flags(&StoreFlags {
+        uids: vec![uid(2)],
+        action: FlagAction::Add,
+        flags: Flags::system(SystemFlags::DELETED),
+        condition: None,
+    })
+    .unwrap();
+    imap.expunge(None).unwrap();
+    imap.changes(true).unwrap();
+    fill(&acc, &["fourth\r\n"]);
+
+    // The POP3 session still has its three messages, all readable.
+    assert_eq!(pop.uids().unwrap(), [uid(1), uid(2), uid(3)]);
+    assert_eq!(read_all(pop.open(n(2)).unwrap()), b"second\r\n");
+    assert!(pop.open(n(4)).is_err());
+    // Deleting 2 (gone already) and 3 still commits; 4 is untouched.
+    pop.commit(&[n(2), n(3)]).unwrap();
+    assert_eq!(inbox_uids(&acc), [1, 4]);
+    // Nobody shows message 2 any more: its content is dropped.
+    assert!(matches!(
+        acc.read_message(&name("INBOX"), uid(2)),
+        Err(StoreError::NoSuchMessage(_))
+    ));
+    // IMAP hears of the POP3 deletion.
+    assert_eq!(
+        imap.changes(true).unwrap()[0],
+        mailwire_mailbox::Notification::Expunge { seq: 2, uid: uid(3) }
+    );
+}
+
+/// A backend that can be told to fail expunges, to check that a failed
+/// QUIT changes nothing.
+struct Flaky {
+    inner: MemoryBackend,
+    fail_expunge: Arc<AtomicBool>,
+}
+
+impl Backend for Flaky {
+    fn create_account(&self, a: &AccountName) -> Result<(), StoreError> {
+        self.inner.create_account(a)
+    }
+    fn account_exists(&self, a: &AccountName) -> Result<bool, StoreError> {
+        self.inner.account_exists(a)
+    }
+    fn list_mailboxes(&self, a: &AccountName) -> Result<Vec<MailboxEntry>, StoreError> {
+        self.inner.list_mailboxes(a)
+    }
+    fn create_mailbox(
+        &self,
+        a: &AccountName,
+        n: &MailboxName,
+        s: &[SpecialUse],
+    ) -> Result<MailboxEntry, StoreError> {
+        self.inner.create_mailbox(a, n, s)
+    }
+    fn delete_mailbox(&self, a: &AccountName, m: &MailboxRef) -> Result<(), StoreError> {
+        self.inner.delete_mailbox(a, m)
+    }
+    fn rename_mailbox(
+        &self,
+        a: &AccountName,
+        f: &MailboxRef,
+        t: &MailboxName,
+    ) -> Result<Vec<(MailboxName, MailboxName)>, StoreError> {
+        self.inner.rename_mailbox(a, f, t)
+    }
+    fn subscriptions(&self, a: &AccountName) -> Result<Vec<MailboxName>, StoreError> {
+        self.inner.subscriptions(a)
+    }
+    fn set_subscribed(&self, a: &AccountName, n: &MailboxName, s: bool) -> Result<(), StoreError> {
+        self.inner.set_subscribed(a, n, s)
+    }
+    fn mailbox_snapshot(&self, a: &AccountName, n: &MailboxName) -> Result<MailboxSnapshot, StoreError> {
+        self.inner.mailbox_snapshot(a, n)
+    }
+    fn append(
+        &self,
+        a: &AccountName,
+        m: &MailboxName,
+        msgs: Vec<NewMessage>,
+    ) -> Result<Appended, StoreError> {
+        self.inner.append(a, m, msgs)
+    }
+    fn copy(
+        &self,
+        a: &AccountName,
+        f: &MailboxRef,
+        u: &[Uid],
+        t: &MailboxName,
+    ) -> Result<Copied, StoreError> {
+        self.inner.copy(a, f, u, t)
+    }
+    fn move_messages(
+        &self,
+        a: &AccountName,
+        f: &MailboxRef,
+        u: &[Uid],
+        t: &MailboxName,
+    ) -> Result<Moved, StoreError> {
+        self.inner.move_messages(a, f, u, t)
+    }
+    fn store_flags(
+        &self,
+        a: &AccountName,
+        m: &MailboxRef,
+        r: &StoreFlags,
+    ) -> Result<FlagsStored, StoreError> {
+        self.inner.store_flags(a, m, r)
+    }
+    fn expunge(&self, a: &AccountName, m: &MailboxRef, r: &ExpungeRequest) -> Result<Expunged, StoreError> {
+        if self.fail_expunge.load(Ordering::SeqCst) {
+            return Err(StoreError::Temporary("disk full".into()));
+        }
+        self.inner.expunge(a, m, r)
+    }
+    fn purge(&self, a: &AccountName, m: &MailboxRef, u: &[Uid]) -> Result<(), StoreError> {
+        self.inner.purge(a, m, u)
+    }
+    fn tombstones(&self, a: &AccountName, m: &MailboxRef, s: ModSeq) -> Result<Vec<Tombstone>, StoreError> {
+        self.inner.tombstones(a, m, s)
+    }
+    fn read_message(&self, a: &AccountName, m: &MailboxRef, u: Uid) -> Result<Bytes, StoreError> {
+        self.inner.read_message(a, m, u)
+    }
+    fn claim_recent(&self, a: &AccountName, m: &MailboxRef, u: Uid) -> Result<Uid, StoreError> {
+        self.inner.claim_recent(a, m, u)
+    }
+    fn sync(&self, a: &AccountName, m: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError> {
+        self.inner.sync(a, m)
+    }
+}
+
+/// Runs a POP3 server session over `maildrop` for `input`, returning
+/// what it sent and whether it committed.
+fn serve(maildrop: Pop3Maildrop, input: &[u8]) -> (String, Option<bool>) {
+    let mut session = ServerSession::new(ServerConfig {
+        allow_plaintext_auth: true,
+        ..ServerConfig::default()
+    });
+    let mut maildrop = Some(maildrop);
+    let mut sent = Vec::new();
+    let mut committed = None;
+    session.receive(input);
+    loop {
+        let mut progress = false;
+        while let Some(event) = session.poll_event() {
+            progress = true;
+            match event {
+                ServerEvent::Login(LoginRequest::User { .. }) => {
+                    let m = maildrop.take().expect("one login");
+                    session.accept_login(m).unwrap();
+                }
+                ServerEvent::Closed { committed: c } => committed = Some(c),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        while let Some(bytes) = session.poll_transmit() {
+            progress = true;
+            sent.extend_from_slice(&bytes);
+        }
+        if !progress {
+            break;
+        }
+    }
+    (String::from_utf8(sent).unwrap(), committed)
+}
+
+#[test]
+fn server_session_retr_dele_quit_removes_from_the_store() {
+    let acc = account_on(MemoryBackend::new());
+    fill(
+        &acc,
+        &["Subject: one\n\nHello\n", "Subject: two\r\n\r\n.dot line\r\n"],
+    );
+    let v = acc.mailbox(&name("INBOX")).unwrap().uid_validity;
+    let input = b"USER alice\r\nPASS secret\r\nSTAT\r\nUIDL 1\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nQUIT\r\n";
+    let (out, committed) = serve(acc.maildrop(Pop3Config::default()), input);
+    let size1 = b"Subject: one\r\n\r\nHello\r\n".len();
+    let size2 = b"Subject: two\r\n\r\n.dot line\r\n".len();
+    assert!(out.contains(&format!("+OK 2 {}\r\n", size1 + size2)), "{out}");
+    assert!(
+        out.contains(&format!("+OK 1 00000001{:08X}\r\n", v.get())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "+OK {size1} octets\r\nSubject: one\r\n\r\nHello\r\n.\r\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("\r\n..dot line\r\n.\r\n"), "dot-stuffed: {out}");
+    assert!(
+        out.ends_with("+OK POP3 server signing off (1 message left)\r\n"),
+        "{out}"
+    );
+    assert_eq!(committed, Some(true));
+    assert_eq!(inbox_uids(&acc), [2]);
+    // The lock is free again.
+    assert!(acc.maildrop(Pop3Config::default()).lock().is_ok());
+}
+
+#[test]
+fn server_session_dropped_without_quit_deletes_nothing() {
+    let acc = account_on(MemoryBackend::new());
+    fill(&acc, &["a\r\n", "b\r\n"]);
+    let (out, committed) = serve(
+        acc.maildrop(Pop3Config::default()),
+        b"USER alice\r\nPASS x\r\nDELE 1\r\nDELE 2\r\n",
+    );
+    assert!(out.contains("+OK"), "{out}");
+    assert_eq!(committed, None);
+    assert_eq!(inbox_uids(&acc), [1, 2]);
+    // And the lock was released when the session was dropped.
+    assert!(acc.maildrop(Pop3Config::default()).lock().is_ok());
+}
+
+#[test]
+fn server_session_in_use_and_failed_commit_is_all_or_nothing() {
+    let fail = Arc::new(AtomicBool::new(false));
+    let acc = account_on(Flaky {
+        inner: MemoryBackend::new(),
+        fail_expunge: fail.clone(),
+    });
+    fill(&acc, &["a\r\n", "b\r\n", "c\r\n"]);
+
+    let mut holder = acc.maildrop(Pop3Config::default());
+    holder.lock().unwrap();
+    let (out, _) = serve(acc.maildrop(Pop3Config::default()), b"USER alice\r\nPASS x\r\n");
+    assert!(out.contains("-ERR [IN-USE]"), "{out}");
+    holder.release();
+
+    fail.store(true, Ordering::SeqCst);
+    let (out, committed) = serve(
+        acc.maildrop(Pop3Config::default()),
+        b"USER alice\r\nPASS x\r\nDELE 1\r\nDELE 3\r\nQUIT\r\n",
+    );
+    assert!(
+        out.ends_with("-ERR [SYS/TEMP] Some deleted messages not removed\r\n"),
+        "{out}"
+    );
+    assert_eq!(committed, Some(false));
+    assert_eq!(inbox_uids(&acc), [1, 2, 3], "nothing removed");
+    // The failed session released its lock; a retry succeeds.
+    fail.store(false, Ordering::SeqCst);
+    let (_, committed) = serve(
+        acc.maildrop(Pop3Config::default()),
+        b"USER alice\r\nPASS x\r\nDELE 1\r\nDELE 3\r\nQUIT\r\n",
+    );
+    assert_eq!(committed, Some(true));
+    assert_eq!(inbox_uids(&acc), [2]);
+}
