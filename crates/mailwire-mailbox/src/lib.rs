@@ -8,3 +8,5 @@
 //! and the IMAP selected mailbox (feature `imap`). Its API is synchronous and
 //! does storage I/O only, never network I/O.
 #![forbid(unsafe_code)]
+
+pub mod analysis;
