@@ -181,7 +181,11 @@ fn addr_segments<'a>(lx: &mut Lexer<'a>, domain: bool) -> Result<Option<Cow<'a, 
 fn addr_spec<'a>(lx: &mut Lexer<'a>, addr: &mut Address<'a>) -> Result<(), Unterminated> {
     let local = addr_segments(lx, false)?;
     lx.skip_cfws()?;
-    let host = if lx.eat(b'@') { addr_segments(lx, true)? } else { None };
+    let host = if lx.eat(b'@') {
+        addr_segments(lx, true)?
+    } else {
+        None
+    };
     addr.mailbox = Some(local.unwrap_or(Cow::Borrowed(MISSING_MAILBOX)));
     addr.host = Some(host.unwrap_or(Cow::Borrowed(MISSING_DOMAIN)));
     Ok(())
@@ -295,7 +299,10 @@ fn one_address<'a>(
     match lx.peek() {
         Some(b':') if !in_group => {
             lx.bump();
-            out.push(Address { mailbox: Some(name.unwrap_or_default()), ..Address::default() });
+            out.push(Address {
+                mailbox: Some(name.unwrap_or_default()),
+                ..Address::default()
+            });
             return Ok(Some(true));
         }
         Some(b'<') => {
@@ -308,7 +315,10 @@ fn one_address<'a>(
             addr_spec(lx, &mut addr)?;
             lx.last_comment = None;
             lx.skip_cfws()?;
-            addr.name = lx.last_comment.map(|c| humanized(Cow::Borrowed(c))).filter(|n| !n.is_empty());
+            addr.name = lx
+                .last_comment
+                .map(|c| humanized(Cow::Borrowed(c)))
+                .filter(|n| !n.is_empty());
             if addr.mailbox.as_deref() == Some(MISSING_MAILBOX)
                 && addr.host.as_deref() == Some(MISSING_DOMAIN)
                 && lx.pos() == start
@@ -367,14 +377,20 @@ mod tests {
     fn placeholders_for_missing_parts() {
         assert_eq!(render(b"mike@"), r#"(NIL NIL "mike" "MISSING_DOMAIN")"#);
         assert_eq!(render(b"@host"), r#"(NIL NIL "MISSING_MAILBOX" "host")"#);
-        assert_eq!(render(b"\"open <x@y>"), r#"(NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")"#);
+        assert_eq!(
+            render(b"\"open <x@y>"),
+            r#"(NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")"#
+        );
         assert_eq!(render(b"(only a comment)"), "");
         assert_eq!(render(b""), "");
     }
 
     #[test]
     fn groups_and_routes() {
-        assert_eq!(render(b"undisclosed-recipients:;"), r#"(NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)"#);
+        assert_eq!(
+            render(b"undisclosed-recipients:;"),
+            r#"(NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)"#
+        );
         assert_eq!(
             render(b"G: a@b, c@d"),
             r#"(NIL NIL "G" NIL)(NIL NIL "a" "b")(NIL NIL "c" "d")(NIL NIL NIL NIL)"#

@@ -65,7 +65,9 @@ enum Cte {
 }
 
 fn cte(part: &BodyStructure<'_>) -> Result<Cte, BinaryError> {
-    let Some(header) = part.encoding_header else { return Ok(Cte::Identity) };
+    let Some(header) = part.encoding_header else {
+        return Ok(Cte::Identity);
+    };
     let token = encoding(header);
     let is = |n: &[u8]| token.eq_ignore_ascii_case(n);
     if is(b"7bit") || is(b"8bit") || is(b"binary") {
@@ -105,8 +107,12 @@ fn decode_leaf<'a>(raw: &'a [u8], part: &BodyStructure<'_>) -> Result<Cow<'a, [u
     let body = raw.get(part.body_range()).unwrap_or_default();
     match cte(part)? {
         Cte::Identity => Ok(Cow::Borrowed(body)),
-        Cte::Base64 => base64_decode(body).map(Cow::Owned).ok_or(BinaryError::InvalidContent),
-        Cte::QuotedPrintable => quoted_printable_decode(body).map(Cow::Owned).ok_or(BinaryError::InvalidContent),
+        Cte::Base64 => base64_decode(body)
+            .map(Cow::Owned)
+            .ok_or(BinaryError::InvalidContent),
+        Cte::QuotedPrintable => quoted_printable_decode(body)
+            .map(Cow::Owned)
+            .ok_or(BinaryError::InvalidContent),
     }
 }
 
@@ -153,24 +159,39 @@ pub fn decode_binary<'a>(msg: &MessageAnalysis<'a>, part: &[u32]) -> Result<Bina
     if part.is_empty() {
         let root_decodes = children(root).is_empty() && cte(root)? != Cte::Identity;
         if !root_decodes && !body_needs_decoding(root)? {
-            return Ok(BinaryContent { data: Cow::Borrowed(raw), decoded: false });
+            return Ok(BinaryContent {
+                data: Cow::Borrowed(raw),
+                decoded: false,
+            });
         }
         let mut out = Vec::with_capacity(raw.len());
         write_full(raw, root, &mut out)?;
-        return Ok(BinaryContent { data: Cow::Owned(out), decoded: true });
+        return Ok(BinaryContent {
+            data: Cow::Owned(out),
+            decoded: true,
+        });
     }
     let node = find_part(root, part).ok_or(BinaryError::NoSuchPart)?;
     if children(node).is_empty() {
         let decoded = cte(node)? != Cte::Identity;
-        return Ok(BinaryContent { data: decode_leaf(raw, node)?, decoded });
+        return Ok(BinaryContent {
+            data: decode_leaf(raw, node)?,
+            decoded,
+        });
     }
     if !body_needs_decoding(node)? {
         let body = raw.get(node.body_range()).unwrap_or_default();
-        return Ok(BinaryContent { data: Cow::Borrowed(body), decoded: false });
+        return Ok(BinaryContent {
+            data: Cow::Borrowed(body),
+            decoded: false,
+        });
     }
     let mut out = Vec::with_capacity(node.end - node.body_start);
     write_body(raw, node, &mut out)?;
-    Ok(BinaryContent { data: Cow::Owned(out), decoded: true })
+    Ok(BinaryContent {
+        data: Cow::Owned(out),
+        decoded: true,
+    })
 }
 
 /// Returns `BINARY.SIZE[part]`: the size of [`decode_binary`]'s content.
@@ -208,11 +229,26 @@ mod tests {
     fn leaves_decode() {
         let msg = analyze(MSG);
         let b = decode_binary(&msg, &[1]);
-        assert_eq!(b, Ok(BinaryContent { data: Cow::Owned(vec![0, 1, 2]), decoded: true }));
-        assert_eq!(decode_binary(&msg, &[2]).map(|b| b.data.into_owned()), Ok(b"a=bc".to_vec()));
+        assert_eq!(
+            b,
+            Ok(BinaryContent {
+                data: Cow::Owned(vec![0, 1, 2]),
+                decoded: true
+            })
+        );
+        assert_eq!(
+            decode_binary(&msg, &[2]).map(|b| b.data.into_owned()),
+            Ok(b"a=bc".to_vec())
+        );
         assert_eq!(decode_binary(&msg, &[3]), Err(BinaryError::UnknownCte));
         assert_eq!(binary_size(&msg, &[3]), Err(BinaryError::UnknownCte));
-        assert!(matches!(decode_binary(&msg, &[4]), Ok(BinaryContent { data: Cow::Borrowed(b"plain"), .. })));
+        assert!(matches!(
+            decode_binary(&msg, &[4]),
+            Ok(BinaryContent {
+                data: Cow::Borrowed(b"plain"),
+                ..
+            })
+        ));
         assert_eq!(binary_size(&msg, &[1]), Ok(3));
         assert_eq!(binary_size(&msg, &[4]), Ok(5));
         assert_eq!(decode_binary(&msg, &[5]), Err(BinaryError::NoSuchPart));

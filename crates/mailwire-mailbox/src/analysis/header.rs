@@ -37,7 +37,11 @@ pub(crate) struct Fields<'a> {
 impl<'a> Fields<'a> {
     pub(crate) fn new(raw: &'a [u8], start: usize, end: usize) -> Self {
         let end = end.min(raw.len());
-        Fields { raw, pos: start.min(end), end }
+        Fields {
+            raw,
+            pos: start.min(end),
+            end,
+        }
     }
 }
 
@@ -94,9 +98,19 @@ impl<'a> Iterator for Fields<'a> {
                     while let [b' ' | b'\t', rest @ ..] = value {
                         value = rest;
                     }
-                    Field { start, end, name: trim_end(&line[..colon]), value: Some(value) }
+                    Field {
+                        start,
+                        end,
+                        name: trim_end(&line[..colon]),
+                        value: Some(value),
+                    }
                 }
-                None => Field { start, end, name: trim_end(line), value: None },
+                None => Field {
+                    start,
+                    end,
+                    name: trim_end(line),
+                    value: None,
+                },
             });
         }
     }
@@ -116,7 +130,13 @@ pub(crate) fn without_line_breaks(value: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memchr2(b'\r', b'\n', value).is_none() {
         return Cow::Borrowed(value);
     }
-    Cow::Owned(value.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect())
+    Cow::Owned(
+        value
+            .iter()
+            .copied()
+            .filter(|&b| b != b'\r' && b != b'\n')
+            .collect(),
+    )
 }
 
 /// Dovecot's form of a subject or display name ("string for humans"): runs

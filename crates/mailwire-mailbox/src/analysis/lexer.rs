@@ -47,7 +47,20 @@ const fn classes() -> [u8; 256] {
             && b != 0x7f
             && !matches!(
                 b,
-                b'(' | b')' | b'<' | b'>' | b'@' | b',' | b';' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'='
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b'@'
+                    | b','
+                    | b';'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'='
             )
         {
             c |= TOKEN;
@@ -74,7 +87,11 @@ pub(crate) struct Unterminated;
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(s: &'a [u8]) -> Self {
-        Lexer { s, pos: 0, last_comment: None }
+        Lexer {
+            s,
+            pos: 0,
+            last_comment: None,
+        }
     }
 
     pub(crate) fn pos(&self) -> usize {

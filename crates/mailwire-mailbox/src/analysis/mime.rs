@@ -35,7 +35,10 @@ pub struct Param<'a> {
 impl Param<'_> {
     /// Converts into a parameter that owns its strings.
     pub fn into_owned(self) -> Param<'static> {
-        Param { name: Cow::Owned(self.name.into_owned()), value: Cow::Owned(self.value.into_owned()) }
+        Param {
+            name: Cow::Owned(self.name.into_owned()),
+            value: Cow::Owned(self.value.into_owned()),
+        }
     }
 }
 
@@ -60,7 +63,9 @@ impl Disposition<'_> {
 
 /// Compares two names ASCII-case-insensitively.
 fn cmp_ci(a: &[u8], b: &[u8]) -> Ordering {
-    a.iter().map(u8::to_ascii_lowercase).cmp(b.iter().map(u8::to_ascii_lowercase))
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 /// Reads `; name=value` pairs until the end or the first one that fails.
@@ -129,21 +134,39 @@ fn merge_params<'a>(raw: Vec<(&'a [u8], Cow<'a, [u8]>)>) -> Vec<Param<'a>> {
     let mut segments = Vec::new();
     for (name, value) in raw {
         match split_2231(name) {
-            None => out.push(Param { name: Cow::Borrowed(name), value }),
-            Some((base, index, extended)) => segments.push(Segment { name, base, index, extended, value }),
+            None => out.push(Param {
+                name: Cow::Borrowed(name),
+                value,
+            }),
+            Some((base, index, extended)) => segments.push(Segment {
+                name,
+                base,
+                index,
+                extended,
+                value,
+            }),
         }
     }
     segments.sort_by(|a, b| cmp_ci(&a.name[..a.base], &b.name[..b.base]).then(a.index.cmp(&b.index)));
     let mut rest = &mut segments[..];
     while !rest.is_empty() {
         let base = &rest[0].name[..rest[0].base];
-        let len = rest.iter().take_while(|s| cmp_ci(&s.name[..s.base], base) == Ordering::Equal).count();
+        let len = rest
+            .iter()
+            .take_while(|s| cmp_ci(&s.name[..s.base], base) == Ordering::Equal)
+            .count();
         let (group, tail) = rest.split_at_mut(len);
         rest = tail;
-        let complete = group.iter().enumerate().all(|(i, s)| s.index.and_then(|n| usize::try_from(n).ok()) == Some(i));
+        let complete = group
+            .iter()
+            .enumerate()
+            .all(|(i, s)| s.index.and_then(|n| usize::try_from(n).ok()) == Some(i));
         if !complete {
             for s in group.iter_mut() {
-                out.push(Param { name: Cow::Borrowed(s.name), value: std::mem::take(&mut s.value) });
+                out.push(Param {
+                    name: Cow::Borrowed(s.name),
+                    value: std::mem::take(&mut s.value),
+                });
             }
             continue;
         }
@@ -192,7 +215,11 @@ pub(crate) fn content_type(value: &[u8]) -> ContentType<'_> {
     } else {
         &b""[..]
     };
-    ContentType { media_type, subtype, params: merge_params(raw_params(&mut lx)) }
+    ContentType {
+        media_type,
+        subtype,
+        params: merge_params(raw_params(&mut lx)),
+    }
 }
 
 /// Parses a Content-Disposition value.
@@ -200,7 +227,10 @@ pub(crate) fn disposition(value: &[u8]) -> Disposition<'_> {
     let mut lx = Lexer::new(value);
     let _ = lx.skip_cfws();
     let kind = lx.token();
-    Disposition { kind: Cow::Borrowed(kind), params: merge_params(raw_params(&mut lx)) }
+    Disposition {
+        kind: Cow::Borrowed(kind),
+        params: merge_params(raw_params(&mut lx)),
+    }
 }
 
 /// Parses a Content-Transfer-Encoding value: one token, comments skipped.
@@ -231,7 +261,10 @@ pub(crate) fn languages(value: &[u8]) -> Vec<Cow<'_, [u8]>> {
 
 /// Finds a plain (non-RFC 2231) parameter by name, case-insensitively.
 pub(crate) fn find_param<'p, 'a>(params: &'p [Param<'a>], name: &[u8]) -> Option<&'p Cow<'a, [u8]>> {
-    params.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| &p.value)
+    params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| &p.value)
 }
 
 #[cfg(test)]
@@ -241,7 +274,13 @@ mod tests {
     fn render(params: &[Param<'_>]) -> String {
         params
             .iter()
-            .map(|p| format!("{}={}", String::from_utf8_lossy(&p.name), String::from_utf8_lossy(&p.value)))
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(&p.name),
+                    String::from_utf8_lossy(&p.value)
+                )
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -288,7 +327,10 @@ mod tests {
         let d = disposition(b"ATTACHMENT; FileName=x.dat");
         assert_eq!(&*d.kind, b"ATTACHMENT");
         assert_eq!(render(&d.params), "FileName=x.dat");
-        let l: Vec<_> = languages(b"en (English), fr").into_iter().map(Cow::into_owned).collect();
+        let l: Vec<_> = languages(b"en (English), fr")
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect();
         assert_eq!(l, vec![b"en".to_vec(), b"fr".to_vec()]);
         assert_eq!(encoding(b" base64 (comment)"), b"base64");
     }

@@ -75,7 +75,11 @@ impl AnalysisOptions {
 
 impl Default for AnalysisOptions {
     fn default() -> Self {
-        AnalysisOptions { max_depth: 100, max_parts: 10_000, count_lf_as_crlf: true }
+        AnalysisOptions {
+            max_depth: 100,
+            max_parts: 10_000,
+            count_lf_as_crlf: true,
+        }
     }
 }
 
@@ -127,5 +131,10 @@ pub fn analyze_with<'a>(raw: &'a [u8], options: &AnalysisOptions) -> MessageAnal
     let mut opts = options.clone();
     opts.max_depth = opts.max_depth.min(AnalysisOptions::MAX_DEPTH);
     let (envelope, body, size) = structure::parse(raw, &opts);
-    MessageAnalysis { raw, envelope, body, size }
+    MessageAnalysis {
+        raw,
+        envelope,
+        body,
+        size,
+    }
 }

@@ -12,9 +12,9 @@
 
 use std::borrow::Cow;
 
+use super::MessageAnalysis;
 use super::header::Fields;
 use super::structure::{BodyKind, BodyStructure};
-use super::MessageAnalysis;
 
 /// The text part of a section specifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,9 +121,25 @@ pub fn extract_section<'a>(
         None => slice(find_part(root, path)?.body_range()),
         Some(SectionText::Mime) if path.is_empty() => None,
         Some(SectionText::Mime) => slice(find_part(root, path)?.header_range()),
-        Some(SectionText::Header) => slice(message_of(root, path)?.header_range()),
+        Some(SectionText::Header) => {
+            // A header cut short by a boundary line ends without its last
+            // line break here, although that break counts in the part size
+            // (what Dovecot does).
+            let m = message_of(root, path)?;
+            let mut r = m.header_range();
+            if m.header_cut {
+                r.end -= match raw.get(r.clone()) {
+                    Some([.., b'\r', b'\n']) => 2,
+                    Some([.., b'\n']) => 1,
+                    _ => 0,
+                };
+            }
+            slice(r)
+        }
         Some(SectionText::Text) => slice(message_of(root, path)?.body_range()),
-        Some(SectionText::HeaderFields(names)) => Some(header_fields(raw, message_of(root, path)?, names, true)),
+        Some(SectionText::HeaderFields(names)) => {
+            Some(header_fields(raw, message_of(root, path)?, names, true))
+        }
         Some(SectionText::HeaderFieldsNot(names)) => {
             Some(header_fields(raw, message_of(root, path)?, names, false))
         }
@@ -146,7 +162,16 @@ fn header_fields<'a>(raw: &[u8], msg: &BodyStructure<'_>, names: &[&[u8]], wante
             out.extend_from_slice(b"\r\n");
         }
     }
-    out.extend_from_slice(b"\r\n");
+    // The blank line ends the result when the header has one (RFC 3501)
+    // and, as Dovecot does, whenever a field was selected.
+    let header = raw.get(msg.header_range()).unwrap_or_default();
+    let has_blank_line = matches!(
+        header,
+        [b'\n'] | [b'\r', b'\n'] | [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n']
+    );
+    if has_blank_line || !out.is_empty() {
+        out.extend_from_slice(b"\r\n");
+    }
     Cow::Owned(out)
 }
 
@@ -177,15 +202,32 @@ mod tests {
 
     fn get(part: &[u32], text: Option<SectionText<'_>>) -> Option<Vec<u8>> {
         let msg = analyze(MSG);
-        extract_section(&msg, &Section { part: part.to_vec(), text }, None).map(Cow::into_owned)
+        extract_section(
+            &msg,
+            &Section {
+                part: part.to_vec(),
+                text,
+            },
+            None,
+        )
+        .map(Cow::into_owned)
     }
 
     #[test]
     fn parts_and_nested_messages() {
         assert_eq!(get(&[1], None).as_deref(), Some(&b"one"[..]));
-        assert_eq!(get(&[2], None).as_deref(), Some(&b"Subject: inner\r\n\r\ninner body"[..]));
-        assert_eq!(get(&[2], Some(SectionText::Header)).as_deref(), Some(&b"Subject: inner\r\n\r\n"[..]));
-        assert_eq!(get(&[2], Some(SectionText::Text)).as_deref(), Some(&b"inner body"[..]));
+        assert_eq!(
+            get(&[2], None).as_deref(),
+            Some(&b"Subject: inner\r\n\r\ninner body"[..])
+        );
+        assert_eq!(
+            get(&[2], Some(SectionText::Header)).as_deref(),
+            Some(&b"Subject: inner\r\n\r\n"[..])
+        );
+        assert_eq!(
+            get(&[2], Some(SectionText::Text)).as_deref(),
+            Some(&b"inner body"[..])
+        );
         assert_eq!(get(&[2, 1], None).as_deref(), Some(&b"inner body"[..]));
         assert_eq!(get(&[1, 1], None).as_deref(), Some(&b"one"[..]));
         assert_eq!(get(&[1, 1, 1], None), None);
@@ -198,12 +240,18 @@ mod tests {
 
     #[test]
     fn header_fields_keep_order_and_end_with_blank_line() {
-        let got = get(&[], Some(SectionText::HeaderFields(vec![b"content-type", b"SUBJECT"])));
+        let got = get(
+            &[],
+            Some(SectionText::HeaderFields(vec![b"content-type", b"SUBJECT"])),
+        );
         assert_eq!(
             got.as_deref(),
             Some(&b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"[..])
         );
-        let got = get(&[], Some(SectionText::HeaderFieldsNot(vec![b"content-type", b"SUBJECT"])));
+        let got = get(
+            &[],
+            Some(SectionText::HeaderFieldsNot(vec![b"content-type", b"SUBJECT"])),
+        );
         assert_eq!(got.as_deref(), Some(&b"\r\n"[..]));
     }
 
@@ -212,8 +260,18 @@ mod tests {
         let p = Partial { origin: 2, count: 3 };
         assert_eq!(&*p.apply(Cow::Borrowed(b"abcdef")), b"cde");
         assert_eq!(&*p.apply(Cow::Owned(b"abcdef".to_vec())), b"cde");
-        assert_eq!(&*Partial { origin: 9, count: 3 }.apply(Cow::Borrowed(b"abc")), b"");
-        assert_eq!(&*Partial { origin: 1, count: u32::MAX }.apply(Cow::Borrowed(b"abc")), b"bc");
+        assert_eq!(
+            &*Partial { origin: 9, count: 3 }.apply(Cow::Borrowed(b"abc")),
+            b""
+        );
+        assert_eq!(
+            &*Partial {
+                origin: 1,
+                count: u32::MAX
+            }
+            .apply(Cow::Borrowed(b"abc")),
+            b"bc"
+        );
     }
 
     #[test]

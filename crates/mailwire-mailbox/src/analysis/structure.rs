@@ -108,6 +108,8 @@ pub struct BodyStructure<'a> {
     pub end: usize,
     /// The Content-Transfer-Encoding header, when present (possibly empty).
     pub(crate) encoding_header: Option<&'a [u8]>,
+    /// The header was cut short by a boundary line (no blank line).
+    pub(crate) header_cut: bool,
 }
 
 impl BodyStructure<'_> {
@@ -136,6 +138,9 @@ struct Hit {
     frame: usize,
     /// `--boundary--`.
     close: bool,
+    /// Where the search that found it started: a line break before `pos`
+    /// but not after `from` belongs to the previous boundary line.
+    from: usize,
     /// Offset of the line after it.
     next: usize,
 }
@@ -168,6 +173,7 @@ struct Node<'a> {
     kind: NodeKind,
     in_digest: bool,
     stub: bool,
+    header_cut: bool,
     headers: RawHeaders<'a>,
 }
 
@@ -214,7 +220,14 @@ impl<'a> Parser<'a, '_> {
         for (frame, f) in self.stack.iter().enumerate().rev() {
             let Some(b) = &f.boundary else { continue };
             if let Some(after) = rest.strip_prefix(&b[..]) {
-                return Some(Hit { pos, frame, close: after.starts_with(b"--"), next: line_end(self.raw, pos) });
+                let close = after.starts_with(b"--");
+                return Some(Hit {
+                    pos,
+                    frame,
+                    close,
+                    from: pos,
+                    next: line_end(self.raw, pos),
+                });
             }
         }
         None
@@ -225,11 +238,16 @@ impl<'a> Parser<'a, '_> {
         if !self.has_boundaries() {
             return None;
         }
-        if let Some(hit) = self.boundary_at(from) {
-            return Some(hit);
-        }
-        let hay = self.raw.get(from..)?;
-        self.finder.find_iter(hay).find_map(|i| self.boundary_at(from + i + 1))
+        let hit = match self.boundary_at(from) {
+            Some(hit) => Some(hit),
+            None => {
+                let hay = self.raw.get(from..)?;
+                self.finder
+                    .find_iter(hay)
+                    .find_map(|i| self.boundary_at(from + i + 1))
+            }
+        };
+        hit.map(|h| Hit { from, ..h })
     }
 
     /// Reads a header block at `start`: its end and the boundary line that
@@ -263,6 +281,7 @@ impl<'a> Parser<'a, '_> {
             kind: NodeKind::Leaf,
             in_digest,
             stub: false,
+            header_cut: false,
             headers: RawHeaders::default(),
         });
         self.nodes.len() - 1
@@ -273,7 +292,11 @@ impl<'a> Parser<'a, '_> {
         let mut h = RawHeaders::default();
         for f in Fields::new(self.raw, node.header_start, node.body_start) {
             let Some(v) = f.value else { continue };
-            let Some(name) = f.name.get(..8).filter(|p| p.eq_ignore_ascii_case(b"content-")).map(|_| &f.name[8..])
+            let Some(name) = f
+                .name
+                .get(..8)
+                .filter(|p| p.eq_ignore_ascii_case(b"content-"))
+                .map(|_| &f.name[8..])
             else {
                 continue;
             };
@@ -313,9 +336,12 @@ impl<'a> Parser<'a, '_> {
             Some(v) => {
                 let ct = content_type(v);
                 if ct.media_type.eq_ignore_ascii_case(b"multipart") {
-                    let b = find_param(&ct.params, b"boundary").filter(|b| !b.is_empty()).cloned();
+                    let b = find_param(&ct.params, b"boundary")
+                        .filter(|b| !b.is_empty())
+                        .cloned();
                     (NodeKind::Multipart, b)
-                } else if ct.media_type.eq_ignore_ascii_case(b"message") && ct.subtype.eq_ignore_ascii_case(b"rfc822")
+                } else if ct.media_type.eq_ignore_ascii_case(b"message")
+                    && ct.subtype.eq_ignore_ascii_case(b"rfc822")
                 {
                     (NodeKind::Message, None)
                 } else {
@@ -333,7 +359,7 @@ impl<'a> Parser<'a, '_> {
     /// Ends a leaf body at a boundary hit (or the end of the message).
     fn end_leaf(&mut self, n: usize, hit: Option<Hit>) {
         let end = match hit {
-            Some(h) => h.pos.saturating_sub(break_before(self.raw, h.pos)).max(self.nodes[n].body_start),
+            Some(h) => h.pos.saturating_sub(break_before(self.raw, h.pos)).max(h.from),
             None => self.raw.len(),
         };
         self.nodes[n].end = end;
@@ -347,7 +373,7 @@ impl<'a> Parser<'a, '_> {
         let end = match (self.nodes[n].kind, hit) {
             (_, None) => self.raw.len(),
             (NodeKind::Message, Some(h)) => last_child_end.unwrap_or(h.pos),
-            (_, Some(h)) => h.pos.saturating_sub(break_before(self.raw, h.pos)).max(self.nodes[n].body_start),
+            (_, Some(h)) => h.pos.saturating_sub(break_before(self.raw, h.pos)).max(h.from),
         };
         self.nodes[n].end = end.max(last_child_end.unwrap_or(0));
     }
@@ -368,6 +394,7 @@ impl<'a> Parser<'a, '_> {
                     let boundary = self.classify(n);
                     if let Some(hit) = cut {
                         self.nodes[n].end = hit.pos;
+                        self.nodes[n].header_cut = true;
                         if self.nodes[n].kind == NodeKind::Message {
                             self.add_stub(n, hit.pos);
                         }
@@ -380,11 +407,17 @@ impl<'a> Parser<'a, '_> {
                     } else {
                         match (self.nodes[n].kind, boundary) {
                             (NodeKind::Multipart, Some(b)) => {
-                                self.stack.push(Frame { node: n, boundary: Some(b) });
+                                self.stack.push(Frame {
+                                    node: n,
+                                    boundary: Some(b),
+                                });
                                 self.find_boundary(body_start).map_or(Step::Eof, Step::Boundary)
                             }
                             (NodeKind::Message, _) => {
-                                self.stack.push(Frame { node: n, boundary: None });
+                                self.stack.push(Frame {
+                                    node: n,
+                                    boundary: None,
+                                });
                                 let child = self.new_node(body_start, false);
                                 self.nodes[n].children.push(child);
                                 Step::Header(child)
@@ -436,7 +469,10 @@ impl<'a> Parser<'a, '_> {
     }
 
     fn is_digest(&self, n: usize) -> bool {
-        self.nodes[n].headers.content_type.is_some_and(|v| content_type(v).subtype.eq_ignore_ascii_case(b"digest"))
+        self.nodes[n]
+            .headers
+            .content_type
+            .is_some_and(|v| content_type(v).subtype.eq_ignore_ascii_case(b"digest"))
     }
 }
 
@@ -456,7 +492,9 @@ impl std::ops::AddAssign for Counts {
 
 fn count(raw: &[u8], start: usize, end: usize) -> Counts {
     let mut c = Counts::default();
-    let Some(slice) = raw.get(start..end) else { return c };
+    let Some(slice) = raw.get(start..end) else {
+        return c;
+    };
     for i in memchr::memchr_iter(b'\n', slice) {
         c.lf += 1;
         let at = start + i;
@@ -469,7 +507,13 @@ fn count(raw: &[u8], start: usize, end: usize) -> Counts {
 
 /// Parses a message: its envelope, its body structure and its size.
 pub(crate) fn parse<'a>(raw: &'a [u8], opts: &AnalysisOptions) -> (Envelope<'a>, BodyStructure<'a>, u64) {
-    let mut p = Parser { raw, opts, nodes: Vec::new(), stack: Vec::new(), finder: memmem::Finder::new(b"\n--") };
+    let mut p = Parser {
+        raw,
+        opts,
+        nodes: Vec::new(),
+        stack: Vec::new(),
+        finder: memmem::Finder::new(b"\n--"),
+    };
     p.new_node(0, false);
     p.run();
     let nodes = p.nodes;
@@ -501,15 +545,22 @@ pub(crate) fn parse<'a>(raw: &'a [u8], opts: &AnalysisOptions) -> (Envelope<'a>,
         let c = body_counts[i];
         let size = (n.end - n.body_start) as u64 + if opts.count_lf_as_crlf { c.bare_lf } else { 0 };
         let kind = match n.kind {
-            NodeKind::Multipart => {
-                BodyKind::Multipart { parts: n.children.iter().filter_map(|&ch| built[ch].take()).collect() }
-            }
+            NodeKind::Multipart => BodyKind::Multipart {
+                parts: n.children.iter().filter_map(|&ch| built[ch].take()).collect(),
+            },
             NodeKind::Message => {
-                let child = n.children.first().and_then(|&ch| built[ch].take().map(|b| (ch, b)));
+                let child = n
+                    .children
+                    .first()
+                    .and_then(|&ch| built[ch].take().map(|b| (ch, b)));
                 match child {
                     Some((ch, body)) => {
                         let env = envelope(raw, nodes[ch].header_start, nodes[ch].body_start);
-                        BodyKind::Message { envelope: Box::new(env), body: Box::new(body), lines: c.lf }
+                        BodyKind::Message {
+                            envelope: Box::new(env),
+                            body: Box::new(body),
+                            lines: c.lf,
+                        }
                     }
                     None => BodyKind::Basic,
                 }
@@ -518,9 +569,19 @@ pub(crate) fn parse<'a>(raw: &'a [u8], opts: &AnalysisOptions) -> (Envelope<'a>,
         };
         built[i] = Some(structure(n, kind, size, c.lf));
     }
-    let root = built.first_mut().and_then(Option::take).unwrap_or_else(|| empty_structure(raw.len()));
-    let env = nodes.first().map(|n| envelope(raw, n.header_start, n.body_start)).unwrap_or_default();
-    let extra = if opts.count_lf_as_crlf { full_counts.first().map_or(0, |c| c.bare_lf) } else { 0 };
+    let root = built
+        .first_mut()
+        .and_then(Option::take)
+        .unwrap_or_else(|| empty_structure(raw.len()));
+    let env = nodes
+        .first()
+        .map(|n| envelope(raw, n.header_start, n.body_start))
+        .unwrap_or_default();
+    let extra = if opts.count_lf_as_crlf {
+        full_counts.first().map_or(0, |c| c.bare_lf)
+    } else {
+        0
+    };
     (env, root, raw.len() as u64 + extra)
 }
 
@@ -538,6 +599,7 @@ fn empty_structure<'a>(len: usize) -> BodyStructure<'a> {
         body_start: len,
         end: len,
         encoding_header: None,
+        header_cut: false,
     }
 }
 
@@ -559,7 +621,10 @@ fn structure<'a>(n: &Node<'a>, kind: BodyKind<'a>, size: u64, lines: u64) -> Bod
     };
     let is_text = media_type.eq_ignore_ascii_case(b"text");
     if is_text && find_param(&params, b"charset").is_none() {
-        params.push(Param { name: Cow::Borrowed(b"charset"), value: Cow::Borrowed(b"us-ascii") });
+        params.push(Param {
+            name: Cow::Borrowed(b"charset"),
+            value: Cow::Borrowed(b"us-ascii"),
+        });
     }
     let kind = match kind {
         BodyKind::Basic if is_text => BodyKind::Text { lines },
@@ -585,5 +650,6 @@ fn structure<'a>(n: &Node<'a>, kind: BodyKind<'a>, size: u64, lines: u64) -> Bod
         body_start: n.body_start,
         end: n.end,
         encoding_header: h.encoding,
+        header_cut: n.header_cut,
     }
 }
