@@ -138,3 +138,6 @@ pub fn analyze_with<'a>(raw: &'a [u8], options: &AnalysisOptions) -> MessageAnal
         size,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -182,6 +182,8 @@ struct Frame<'a> {
     /// The active boundary; `None` for a message frame or a multipart in
     /// its epilogue.
     boundary: Option<Cow<'a, [u8]>>,
+    /// A multipart/digest: its parts default to message/rfc822.
+    digest: bool,
 }
 
 struct Parser<'a, 'o> {
@@ -326,10 +328,11 @@ impl<'a> Parser<'a, '_> {
     }
 
     /// Decides the node kind from its Content-Type; returns the boundary of
-    /// a multipart.
-    fn classify(&mut self, n: usize) -> Option<Cow<'a, [u8]>> {
+    /// a multipart and whether it is a multipart/digest.
+    fn classify(&mut self, n: usize) -> (Option<Cow<'a, [u8]>>, bool) {
         let node = &self.nodes[n];
         let nested_ok = self.stack.len() < self.opts.max_depth && self.nodes.len() < self.opts.max_parts;
+        let mut digest = false;
         let (kind, boundary) = match node.headers.content_type {
             None if node.in_digest => (NodeKind::Message, None),
             None => (NodeKind::Leaf, None),
@@ -339,6 +342,7 @@ impl<'a> Parser<'a, '_> {
                     let b = find_param(&ct.params, b"boundary")
                         .filter(|b| !b.is_empty())
                         .cloned();
+                    digest = ct.subtype.eq_ignore_ascii_case(b"digest");
                     (NodeKind::Multipart, b)
                 } else if ct.media_type.eq_ignore_ascii_case(b"message")
                     && ct.subtype.eq_ignore_ascii_case(b"rfc822")
@@ -353,7 +357,7 @@ impl<'a> Parser<'a, '_> {
         // A message/rfc822 too deep (or past the part limit) keeps its type
         // but gets an empty embedded message: its body is not parsed.
         self.nodes[n].stub = kind == NodeKind::Message && !nested_ok;
-        if nested_ok { boundary } else { None }
+        (if nested_ok { boundary } else { None }, digest)
     }
 
     /// Ends a leaf body at a boundary hit (or the end of the message).
@@ -391,7 +395,7 @@ impl<'a> Parser<'a, '_> {
                     let (body_start, cut) = self.scan_header(self.nodes[n].header_start);
                     self.nodes[n].body_start = body_start;
                     self.read_headers(n);
-                    let boundary = self.classify(n);
+                    let (boundary, digest) = self.classify(n);
                     if let Some(hit) = cut {
                         self.nodes[n].end = hit.pos;
                         self.nodes[n].header_cut = true;
@@ -410,6 +414,7 @@ impl<'a> Parser<'a, '_> {
                                 self.stack.push(Frame {
                                     node: n,
                                     boundary: Some(b),
+                                    digest,
                                 });
                                 self.find_boundary(body_start).map_or(Step::Eof, Step::Boundary)
                             }
@@ -417,6 +422,7 @@ impl<'a> Parser<'a, '_> {
                                 self.stack.push(Frame {
                                     node: n,
                                     boundary: None,
+                                    digest: false,
                                 });
                                 let child = self.new_node(body_start, false);
                                 self.nodes[n].children.push(child);
@@ -436,7 +442,10 @@ impl<'a> Parser<'a, '_> {
                             self.close_frame(f, Some(hit));
                         }
                     }
-                    let mp = self.stack.get(hit.frame).map_or(0, |f| f.node);
+                    let (mp, in_digest) = self
+                        .stack
+                        .get(hit.frame)
+                        .map_or((0, false), |f| (f.node, f.digest));
                     if hit.close || self.nodes.len() >= self.opts.max_parts {
                         // Epilogue (or too many parts): this boundary no
                         // longer starts parts.
@@ -445,7 +454,6 @@ impl<'a> Parser<'a, '_> {
                         }
                         self.find_boundary(hit.next).map_or(Step::Eof, Step::Boundary)
                     } else {
-                        let in_digest = self.is_digest(mp);
                         let child = self.new_node(hit.next, in_digest);
                         self.nodes[mp].children.push(child);
                         Step::Header(child)
@@ -466,13 +474,6 @@ impl<'a> Parser<'a, '_> {
         let child = self.new_node(at, false);
         self.nodes[child].end = at;
         self.nodes[n].children.push(child);
-    }
-
-    fn is_digest(&self, n: usize) -> bool {
-        self.nodes[n]
-            .headers
-            .content_type
-            .is_some_and(|v| content_type(v).subtype.eq_ignore_ascii_case(b"digest"))
     }
 }
 
