@@ -65,7 +65,7 @@ enum Cte {
 }
 
 fn cte(part: &BodyStructure<'_>) -> Result<Cte, BinaryError> {
-    let Some(header) = part.encoding_header else {
+    let Some(header) = part.encoding_header.as_deref() else {
         return Ok(Cte::Identity);
     };
     let token = encoding(header);

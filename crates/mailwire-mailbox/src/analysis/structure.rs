@@ -107,12 +107,58 @@ pub struct BodyStructure<'a> {
     /// Offset just past the part's body.
     pub end: usize,
     /// The Content-Transfer-Encoding header, when present (possibly empty).
-    pub(crate) encoding_header: Option<&'a [u8]>,
+    pub(crate) encoding_header: Option<Cow<'a, [u8]>>,
     /// The header was cut short by a boundary line (no blank line).
     pub(crate) header_cut: bool,
 }
 
+fn owned(s: Cow<'_, [u8]>) -> Cow<'static, [u8]> {
+    Cow::Owned(s.into_owned())
+}
+
 impl BodyStructure<'_> {
+    /// Converts into a structure that owns its strings (to cache it without
+    /// the message; the offsets stay valid for the same message bytes).
+    pub fn into_owned(self) -> BodyStructure<'static> {
+        let kind = match self.kind {
+            BodyKind::Basic => BodyKind::Basic,
+            BodyKind::Text { lines } => BodyKind::Text { lines },
+            BodyKind::Message {
+                envelope,
+                body,
+                lines,
+            } => BodyKind::Message {
+                envelope: Box::new(envelope.into_owned()),
+                body: Box::new(body.into_owned()),
+                lines,
+            },
+            BodyKind::Multipart { parts } => BodyKind::Multipart {
+                parts: parts.into_iter().map(BodyStructure::into_owned).collect(),
+            },
+        };
+        BodyStructure {
+            media_type: owned(self.media_type),
+            media_subtype: owned(self.media_subtype),
+            fields: BodyFields {
+                params: self.fields.params.into_iter().map(Param::into_owned).collect(),
+                id: self.fields.id.map(owned),
+                description: self.fields.description.map(owned),
+                encoding: owned(self.fields.encoding),
+                size: self.fields.size,
+            },
+            md5: self.md5.map(owned),
+            disposition: self.disposition.map(Disposition::into_owned),
+            language: self.language.into_iter().map(owned).collect(),
+            location: self.location.map(owned),
+            kind,
+            header_start: self.header_start,
+            body_start: self.body_start,
+            end: self.end,
+            encoding_header: self.encoding_header.map(owned),
+            header_cut: self.header_cut,
+        }
+    }
+
     /// True for multipart nodes.
     pub fn is_multipart(&self) -> bool {
         matches!(self.kind, BodyKind::Multipart { .. })
@@ -650,7 +696,7 @@ fn structure<'a>(n: &Node<'a>, kind: BodyKind<'a>, size: u64, lines: u64) -> Bod
         header_start: n.header_start,
         body_start: n.body_start,
         end: n.end,
-        encoding_header: h.encoding,
+        encoding_header: h.encoding.map(Cow::Borrowed),
         header_cut: n.header_cut,
     }
 }

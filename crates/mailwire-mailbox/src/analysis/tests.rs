@@ -161,6 +161,19 @@ fn bare_lf_sizes() {
 }
 
 #[test]
+fn owned_structure_is_equal() {
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/corpus/04-nested-rfc822.eml"
+    ));
+    let raw = raw.unwrap_or_default();
+    let msg = analyze(&raw);
+    let owned: BodyStructure<'static> = msg.body_structure().clone().into_owned();
+    assert_eq!(&owned, msg.body_structure());
+    assert!(matches!(owned.kind, BodyKind::Multipart { ref parts } if parts.len() == 2));
+}
+
+#[test]
 fn empty_message_is_an_empty_text_part() {
     let msg = analyze(b"");
     let b = msg.body_structure();
