@@ -37,6 +37,12 @@
 //! transaction. Its unique ids default to Dovecot's `%08Xu%08Xv`
 //! ([`UidlTemplate`]), so they never change and match what Dovecot served.
 //!
+//! Message analysis ([`analysis`]) computes what IMAP FETCH returns from a
+//! stored message: ENVELOPE, BODY and BODYSTRUCTURE with every extension
+//! field, BODY[section] extraction with partial ranges, and BINARY content
+//! with its transfer encoding undone, matching what Dovecot returns for
+//! the same message.
+//!
 //! The API is synchronous and thread-safe (`Send + Sync`); it does storage
 //! I/O only, never network I/O.
 //!
@@ -59,6 +65,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 mod backend;
 mod content;
 mod feed;
