@@ -19,6 +19,7 @@ use nom::Parser;
 use crate::core::{AString, Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::fetch::Fetch;
 use crate::frame::{Framed, Side, frame};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp};
 
@@ -148,6 +149,13 @@ pub enum CommandBody<'a> {
     Unselect,
     /// `EXPUNGE`.
     Expunge,
+    /// `FETCH` or `UID FETCH` (RFC 9051 sections 6.4.5 and 6.4.9).
+    Fetch {
+        /// The arguments.
+        fetch: Fetch<'a>,
+        /// `UID FETCH`: the sequence set holds UIDs.
+        uid: bool,
+    },
 }
 
 impl CommandBody<'_> {
@@ -167,6 +175,8 @@ impl CommandBody<'_> {
             CommandBody::Close => "CLOSE",
             CommandBody::Unselect => "UNSELECT",
             CommandBody::Expunge => "EXPUNGE",
+            CommandBody::Fetch { uid: true, .. } => "UID FETCH",
+            CommandBody::Fetch { uid: false, .. } => "FETCH",
         }
     }
 }
@@ -199,6 +209,10 @@ impl<'a> Command<'a> {
             CommandBody::Close => CommandBody::Close,
             CommandBody::Unselect => CommandBody::Unselect,
             CommandBody::Expunge => CommandBody::Expunge,
+            CommandBody::Fetch { fetch, uid } => CommandBody::Fetch {
+                fetch: fetch.into_owned(),
+                uid,
+            },
         };
         Command {
             tag: self.tag.into_owned(),
@@ -238,6 +252,10 @@ impl<'a> Command<'a> {
                     e.put(c.as_str().as_bytes());
                 }
             }
+            CommandBody::Fetch { fetch, .. } => {
+                e.put(b" ");
+                fetch.encode(&mut e);
+            }
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -263,6 +281,12 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
     let name = rest[..name_len].to_ascii_uppercase();
     let after = &rest[name_len..];
     let simple = |body| Ok((after, body));
+    // fetch = "FETCH" SP sequence-set SP (...) [fetch-modifiers]
+    let fetch = |r: &'a [u8], uid| {
+        let (r, _) = sp(r)?;
+        let (r, fetch) = Fetch::parse(r, config)?;
+        Ok((r, CommandBody::Fetch { fetch, uid }))
+    };
     let (rest, body) = match name.as_slice() {
         b"CAPABILITY" => simple(CommandBody::Capability),
         b"NOOP" => simple(CommandBody::Noop),
@@ -335,6 +359,19 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
                 return fail(r, "space and capability");
             }
             Ok((r, CommandBody::Enable(caps)))
+        }
+        b"FETCH" => fetch(after, false),
+        // uid = "UID" SP (copy / move / fetch / search / store /
+        //       uid-expunge)
+        b"UID" => {
+            let (r, _) = sp(after)?;
+            let n = r.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let sub = r[..n].to_ascii_uppercase();
+            let after = &r[n..];
+            match sub.as_slice() {
+                b"FETCH" => fetch(after, true),
+                _ => fail(r, "UID command name"),
+            }
         }
         _ => fail(rest, "command name"),
     }?;

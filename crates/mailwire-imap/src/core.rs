@@ -308,6 +308,11 @@ impl fmt::Debug for Quoted<'_> {
     }
 }
 
+impl Quoted<'static> {
+    /// `""`.
+    pub(crate) const EMPTY: Quoted<'static> = Quoted(Cow::Borrowed(b""));
+}
+
 /// A literal: `literal = "{" number64 ["+"] "}" CRLF *CHAR8`, or with
 /// `binary`, `literal8 = "~{" number64 "}" CRLF *OCTET` (RFC 3516).
 ///

@@ -232,6 +232,15 @@ pub struct Leniency {
     /// Accept 8-bit bytes in quoted strings without UTF8=ACCEPT
     /// (Exchange, Mail.ru).
     pub eight_bit_quoted: bool,
+    /// Accept BODYSTRUCTURE shapes outside the grammar: `()` as an empty
+    /// parameter list (Mail.ru, Lotus Domino), a disposition sent as a
+    /// bare string (Exchange: `"inline"`), a multipart without parts
+    /// (Gmail: `("ALTERNATIVE")`, `(NIL "alternative" ...)`).
+    pub malformed_body: bool,
+    /// Accept a single-digit day without its padding space in a date-time
+    /// (`"8-Mar-2023 12:16:47 +0800"` in INTERNALDATE, reported by Apple's
+    /// swift-nio-imap users; imapflow sent it in APPEND).
+    pub unpadded_day: bool,
 }
 
 impl Leniency {
@@ -242,6 +251,8 @@ impl Leniency {
         missing_text: false,
         nil_in_body: false,
         eight_bit_quoted: false,
+        malformed_body: false,
+        unpadded_day: false,
     };
     /// Accept every deviation this crate knows of.
     pub const LENIENT: Leniency = Leniency {
@@ -250,6 +261,8 @@ impl Leniency {
         missing_text: true,
         nil_in_body: true,
         eight_bit_quoted: true,
+        malformed_body: true,
+        unpadded_day: true,
     };
 }
 

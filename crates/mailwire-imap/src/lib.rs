@@ -22,6 +22,7 @@ mod core;
 mod datetime;
 mod decode;
 mod encode;
+mod fetch;
 mod flag;
 mod frame;
 mod mailbox;
@@ -39,6 +40,15 @@ pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use fetch::body::{
+    BodyExtension, BodyFields, BodyParam, BodyStructure, Disposition, ExtensionTail, Language, LanguageTail,
+    LocationTail, MultipartExtension, SinglePartExtension, SpecificFields,
+};
+pub use fetch::data::{DataItemName, ExtensionValue, MessageDataItem};
+pub use fetch::envelope::{Address, Envelope};
+pub use fetch::modifier::{FetchModifier, TaggedExtComp, TaggedExtValue, TaggedLabel};
+pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText};
+pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
 pub use mailbox::{
     ListCharString, ListMailbox, Mailbox, MailboxOther, decode_modified_utf7, encode_modified_utf7,
