@@ -354,7 +354,7 @@ impl Partial {
         let (rest, offset) = number64(rest)?;
         let (rest, _) = byte(b'.', "'.'")(rest)?;
         let at = rest;
-        if rest.first() == Some(&b'0') {
+        if let [b'0', b'0'..=b'9', ..] = rest {
             return fail(rest, "digit 1-9");
         }
         let (rest, length) = number64(rest)?;
