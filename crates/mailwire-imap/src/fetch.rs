@@ -33,7 +33,7 @@ pub(crate) mod envelope;
 pub(crate) mod modifier;
 pub(crate) mod section;
 
-use crate::core::NString;
+use crate::core::{IString, NString, Quoted};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, paren_list};
@@ -44,6 +44,10 @@ use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_
 
 // ---------------------------------------------------------------------
 // Shared parsing helpers of the FETCH grammar.
+
+/// The capacity of a list known to get an element: what the first push
+/// would allocate, without going through the growth path.
+pub(crate) const FIRST_CAPACITY: usize = 4;
 
 /// Skips spaces.
 pub(crate) fn skip_spaces(input: &[u8]) -> &[u8] {
@@ -99,9 +103,16 @@ pub(crate) fn is_nil(input: &[u8]) -> bool {
     input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL")
 }
 
-/// `nstring`.
+/// `nstring`, with the two common forms (quoted, NIL) first.
 pub(crate) fn nstring<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NString<'a>> {
-    NString::parse(input, &config.leniency)
+    match input.first() {
+        Some(b'"') => {
+            let (rest, q) = Quoted::parse(input, config.leniency.eight_bit_quoted)?;
+            Ok((rest, NString(Some(IString::Quoted(q)))))
+        }
+        Some(b'N') if input.get(1..3) == Some(b"IL") => Ok((&input[3..], NString(None))),
+        _ => NString::parse(input, &config.leniency),
+    }
 }
 
 pub(crate) fn too_deep<T>(input: &[u8], limit: usize) -> PResult<'_, T> {
@@ -147,7 +158,8 @@ pub(crate) fn name_len(input: &[u8]) -> usize {
 /// comparison.
 pub(crate) fn word(name: &[u8]) -> Option<Word> {
     let first = name.first()?.to_ascii_uppercase();
-    let is = |w: &[u8]| name.eq_ignore_ascii_case(w);
+    // Servers send the names in upper case: an exact comparison first.
+    let is = |w: &[u8]| name == w || name.eq_ignore_ascii_case(w);
     let found = match (name.len(), first) {
         (3, b'U') if is(b"UID") => Word::Uid,
         (3, b'A') if is(b"ALL") => Word::All,

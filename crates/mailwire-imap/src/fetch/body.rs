@@ -51,7 +51,7 @@ use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number, number64, put_number};
 
 use super::envelope::Envelope;
-use super::{close_paren, is_nil, more, nstring, open_paren, skip_spaces, sp};
+use super::{FIRST_CAPACITY, close_paren, is_nil, more, nstring, open_paren, skip_spaces, sp};
 
 /// A MIME parameter: attribute and value, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -441,14 +441,17 @@ impl<'a> BodyStructure<'a> {
         if inner.first() == Some(&b'(') {
             return multipart(inner, config, depth);
         }
-        match single_part(inner, config, depth) {
-            Err(nom::Err::Error(e)) if config.leniency.malformed_body => empty_multipart(inner, config)
-                .map_err(|e2| match e2 {
+        let parsed = single_part(inner, config, depth);
+        if let Err(nom::Err::Error(e)) = &parsed {
+            if config.leniency.malformed_body {
+                let e = e.clone();
+                return empty_multipart(inner, config).map_err(|e2| match e2 {
                     nom::Err::Error(e2) => nom::Err::Error(e.or(e2)),
                     other => other,
-                }),
-            other => other,
+                });
+            }
         }
+        parsed
     }
 
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
@@ -537,6 +540,10 @@ fn too_many<T>(input: &[u8], limit: usize) -> PResult<'_, T> {
 
 /// A required `string`; with `nil_in_body`, NIL reads as an empty string.
 fn string<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, IString<'a>> {
+    if input.first() == Some(&b'"') {
+        let (rest, q) = Quoted::parse(input, config.leniency.eight_bit_quoted)?;
+        return Ok((rest, IString::Quoted(q)));
+    }
     if config.leniency.nil_in_body && is_nil(input) {
         return Ok((&input[3..], empty_string()));
     }
@@ -551,15 +558,21 @@ fn empty_string() -> IString<'static> {
 /// the opening parenthesis, up to and including the closing one.
 fn multipart<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResult<'a, BodyStructure<'a>> {
     let lenient = config.leniency.extra_spaces;
-    let mut parts = Vec::new();
+    // At least one part; four is what the first push would allocate.
+    let mut parts = Vec::with_capacity(FIRST_CAPACITY);
     let mut rest = input;
     loop {
         if parts.len() == config.limits.list {
             return too_many(rest, config.limits.list);
         }
-        let (r, part) = BodyStructure::parse(rest, config, depth + 1)?;
-        parts.push(part);
-        rest = r;
+        // Matched by hand rather than with `?`: fewer copies of the part.
+        match BodyStructure::parse(rest, config, depth + 1) {
+            Ok((r, part)) => {
+                parts.push(part);
+                rest = r;
+            }
+            Err(e) => return Err(e),
+        }
         // Servers that put spaces between the parts.
         if lenient {
             let after = skip_spaces(rest);
@@ -576,7 +589,8 @@ fn multipart<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResu
     let (rest, extension) = match more(rest, lenient) {
         Some(r) => {
             let (r, params) = params(r, config)?;
-            let (r, tail) = extension_tail(r, config, depth)?;
+            let mut tail = None;
+            let (r, ()) = extension_tail(r, config, depth, &mut tail)?;
             (r, Some(MultipartExtension { params, tail }))
         }
         None => (rest, None),
@@ -609,7 +623,8 @@ fn empty_multipart<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, B
     let (rest, extension) = match more(rest, lenient) {
         Some(r) => {
             let (r, params) = params(r, config)?;
-            let (r, tail) = extension_tail(r, config, 0)?;
+            let mut tail = None;
+            let (r, ()) = extension_tail(r, config, 0, &mut tail)?;
             (r, Some(MultipartExtension { params, tail }))
         }
         None => (rest, None),
@@ -665,25 +680,24 @@ fn single_part<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PRe
     } else {
         (rest, SpecificFields::Basic)
     };
-    let (rest, extension) = match more(rest, lenient) {
-        Some(r) => {
+    let mut body = BodyStructure::Single {
+        media_type,
+        media_subtype,
+        fields,
+        specific,
+        extension: None,
+    };
+    let rest = match (more(rest, lenient), &mut body) {
+        (Some(r), BodyStructure::Single { extension, .. }) => {
+            // Filled in place: these structures are large to move.
             let (r, md5) = nstring(r, config)?;
-            let (r, tail) = extension_tail(r, config, depth)?;
-            (r, Some(SinglePartExtension { md5, tail }))
+            let x = extension.insert(SinglePartExtension { md5, tail: None });
+            extension_tail(r, config, depth, &mut x.tail)?.0
         }
-        None => (rest, None),
+        _ => rest,
     };
     let (rest, ()) = close_paren(rest, lenient)?;
-    Ok((
-        rest,
-        BodyStructure::Single {
-            media_type,
-            media_subtype,
-            fields,
-            specific,
-            extension,
-        },
-    ))
+    Ok((rest, body))
 }
 
 /// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP
@@ -692,54 +706,46 @@ fn extension_tail<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
     depth: usize,
-) -> PResult<'a, Option<ExtensionTail<'a>>> {
+    out: &mut Option<ExtensionTail<'a>>,
+) -> PResult<'a, ()> {
     let lenient = config.leniency.extra_spaces;
     let Some(rest) = more(input, lenient) else {
-        return Ok((input, None));
+        return Ok((input, ()));
     };
     let (rest, disposition) = disposition(rest, config)?;
+    let tail = out.insert(ExtensionTail {
+        disposition,
+        language: None,
+    });
     let Some(after) = more(rest, lenient) else {
-        return Ok((
-            rest,
-            Some(ExtensionTail {
-                disposition,
-                language: None,
-            }),
-        ));
+        return Ok((rest, ()));
     };
     let (rest, language) = language(after, config)?;
-    let location = match more(rest, lenient) {
-        None => None,
-        Some(after) => {
-            let (mut r, location) = nstring(after, config)?;
-            let mut extensions = Vec::new();
-            while let Some(after) = more(r, lenient) {
-                if extensions.len() == config.limits.list {
-                    return too_many(r, config.limits.list);
-                }
-                let (next, ext) = body_extension(after, config, depth + 1)?;
-                extensions.push(ext);
-                r = next;
-            }
-            return Ok((
-                r,
-                Some(ExtensionTail {
-                    disposition,
-                    language: Some(LanguageTail {
-                        language,
-                        location: Some(LocationTail { location, extensions }),
-                    }),
-                }),
-            ));
-        }
+    let lang = tail.language.insert(LanguageTail {
+        language,
+        location: None,
+    });
+    let Some(after) = more(rest, lenient) else {
+        return Ok((rest, ()));
     };
-    Ok((
-        rest,
-        Some(ExtensionTail {
-            disposition,
-            language: Some(LanguageTail { language, location }),
-        }),
-    ))
+    let (rest, location) = nstring(after, config)?;
+    let extensions = &mut lang
+        .location
+        .insert(LocationTail {
+            location,
+            extensions: Vec::new(),
+        })
+        .extensions;
+    let mut r = rest;
+    while let Some(after) = more(r, lenient) {
+        if extensions.len() == config.limits.list {
+            return too_many(r, config.limits.list);
+        }
+        let (next, ext) = body_extension(after, config, depth + 1)?;
+        extensions.push(ext);
+        r = next;
+    }
+    Ok((r, ()))
 }
 
 fn encode_tail<'e>(tail: Option<&'e ExtensionTail<'_>>, e: &mut Encoder<'e>) {
@@ -788,12 +794,12 @@ fn params<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<BodyPa
     let lenient = config.leniency.extra_spaces;
     let (mut rest, ()) = open_paren(input, lenient)
         .map_err(|_| nom::Err::Error(PError::at(input, "parameter list or NIL")))?;
-    let mut list = Vec::new();
     if config.leniency.malformed_body {
         if let Some(r) = rest.strip_prefix(b")") {
-            return Ok((r, list));
+            return Ok((r, Vec::new()));
         }
     }
+    let mut list = Vec::with_capacity(FIRST_CAPACITY);
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list);
@@ -866,7 +872,7 @@ fn language<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Language
     }
     let lenient = config.leniency.extra_spaces;
     let (mut rest, ()) = open_paren(input, lenient)?;
-    let mut list = Vec::new();
+    let mut list = Vec::with_capacity(FIRST_CAPACITY);
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list);

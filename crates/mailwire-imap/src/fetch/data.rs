@@ -27,11 +27,11 @@
 
 use std::num::NonZeroU32;
 
-use crate::core::{AstringAtom, Atom, IString, Literal, NString, is_astring_char};
+use crate::core::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
 use crate::datetime::DateTime;
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
-use crate::flag::FlagFetch;
+use crate::flag::{Flag, FlagFetch};
 use crate::parse::{PError, PResult, fail, number, number64, nz_number, paren_list, put_number};
 
 use super::body::BodyStructure;
@@ -339,6 +339,27 @@ fn data_value<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NStrin
     nstring(input, config)
 }
 
+/// `flag-fetch`, with the system flags in their RFC spelling read without
+/// the general path (they make up most FLAGS lists).
+fn flag_fetch(input: &[u8]) -> PResult<'_, FlagFetch<'_>> {
+    if let Some(name) = input.strip_prefix(b"\\") {
+        let n = name.iter().take_while(|&&b| is_atom_char(b)).count();
+        let flag = match &name[..n] {
+            b"Seen" => Some(FlagFetch::Flag(Flag::Seen)),
+            b"Answered" => Some(FlagFetch::Flag(Flag::Answered)),
+            b"Flagged" => Some(FlagFetch::Flag(Flag::Flagged)),
+            b"Deleted" => Some(FlagFetch::Flag(Flag::Deleted)),
+            b"Draft" => Some(FlagFetch::Flag(Flag::Draft)),
+            b"Recent" => Some(FlagFetch::Recent),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            return Ok((&name[n..], flag));
+        }
+    }
+    FlagFetch::parse(input)
+}
+
 /// One item of `msg-att`: `msg-att-dynamic / msg-att-static`, or an
 /// extension item kept as [`MessageDataItem::Other`].
 pub(crate) fn msg_att_item<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, MessageDataItem<'a>> {
@@ -349,7 +370,7 @@ pub(crate) fn msg_att_item<'a>(input: &'a [u8], config: &DecoderConfig) -> PResu
     let item = match w {
         Some(Word::Flags) => {
             let (r, ()) = sp(rest, lenient)?;
-            let (r, flags) = paren_list(config.limits.list, lenient, FlagFetch::parse)(r)?;
+            let (r, flags) = paren_list(config.limits.list, lenient, flag_fetch)(r)?;
             (r, MessageDataItem::Flags(flags))
         }
         Some(Word::Uid) => {

@@ -228,7 +228,7 @@ fn address_list<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<
     if lenient {
         rest = super::skip_spaces(rest);
     }
-    let mut list = Vec::new();
+    let mut list = Vec::with_capacity(super::FIRST_CAPACITY);
     loop {
         if list.len() == config.limits.list {
             return Err(nom::Err::Error(PError::kind(
