@@ -577,6 +577,27 @@ fn expunge_and_exists_still_decode() {
     assert!(decode_response(b"* 3 FETCHX (UID 1)\r\n", &STRICT).is_err());
 }
 
+/// Valid messages that the damage test below breaks.
+const DAMAGE_SAMPLES: [&[u8]; 4] = [
+    DOVECOT,
+    b"* 1 FETCH (BINARY[1.2] ~{4}\r\nA\0\0B BODY[HEADER.FIELDS (A B)]<0> {2}\r\nhi X-EXT (1 \\F \"s\" NIL))\r\n",
+    b"A1 FETCH 1:* (BODY.PEEK[1.2.HEADER.FIELDS.NOT (A {1}\r\nB)]<0.100> BINARY.SIZE[3] UID) (X (a (b)) Y 1:4)\r\n",
+    b"* 2 FETCH (BODY ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 1 \
+(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" NIL NIL NIL \"7bit\" 1 1) 1) \"mixed\"))\r\n",
+];
+
+#[test]
+fn damage_samples_are_valid() {
+    for (i, sample) in DAMAGE_SAMPLES.iter().enumerate() {
+        let complete = if i == 2 {
+            matches!(decode_command(sample, &STRICT), Ok(Decoded::Complete { .. }))
+        } else {
+            matches!(decode_response(sample, &STRICT), Ok(Decoded::Complete { .. }))
+        };
+        assert!(complete, "{i}");
+    }
+}
+
 // ---------------------------------------------------------------------
 // Property tests.
 
@@ -880,5 +901,32 @@ proptest! {
         config.limits.line = usize::MAX;
         let decoded = decode_response(&bytes, &config).unwrap();
         prop_assert_eq!(decoded, Decoded::Complete { value: r, consumed: bytes.len() });
+    }
+
+    /// Damaged FETCH responses and commands never panic, and errors point
+    /// inside the input.
+    #[test]
+    fn damaged_input_never_panics(
+        which in 0usize..4,
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut input = DAMAGE_SAMPLES[which].to_vec();
+        for (at, byte) in edits {
+            let i = at.index(input.len());
+            input[i] = byte;
+        }
+        input.truncate(cut.index(input.len() + 1));
+        for config in [STRICT, DecoderConfig::default()] {
+            for outcome in [
+                decode_response(&input, &config).map(|d| d.map(|_| ())),
+                decode_command(&input, &config).map(|d| d.map(|_| ())),
+            ] {
+                if let Err(e) = outcome {
+                    prop_assert!(e.offset <= input.len());
+                    prop_assert!(e.resume_at.is_none_or(|r| r <= input.len()));
+                }
+            }
+        }
     }
 }
