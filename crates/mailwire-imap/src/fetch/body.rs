@@ -445,7 +445,7 @@ impl<'a> BodyStructure<'a> {
         if let Err(nom::Err::Error(e)) = &parsed {
             if config.leniency.malformed_body {
                 let e = e.clone();
-                return empty_multipart(inner, config).map_err(|e2| match e2 {
+                return empty_multipart(inner, config, depth).map_err(|e2| match e2 {
                     nom::Err::Error(e2) => nom::Err::Error(e.or(e2)),
                     other => other,
                 });
@@ -610,7 +610,11 @@ fn multipart<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResu
 /// (`("ALTERNATIVE")`), or after NIL (`(NIL "alternative" ...)`), then the
 /// multipart extension fields.
 #[inline(never)]
-fn empty_multipart<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, BodyStructure<'a>> {
+fn empty_multipart<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    depth: usize,
+) -> PResult<'a, BodyStructure<'a>> {
     let lenient = config.leniency.extra_spaces;
     let rest = match input {
         [b'N' | b'n', b'I' | b'i', b'L' | b'l', b' ', ..] => {
@@ -624,7 +628,7 @@ fn empty_multipart<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, B
         Some(r) => {
             let (r, params) = params(r, config)?;
             let mut tail = None;
-            let (r, ()) = extension_tail(r, config, 0, &mut tail)?;
+            let (r, ()) = extension_tail(r, config, depth, &mut tail)?;
             (r, Some(MultipartExtension { params, tail }))
         }
         None => (rest, None),
