@@ -28,6 +28,7 @@ mod datetime;
 mod decode;
 mod encode;
 mod extension;
+mod fetch;
 mod flag;
 mod frame;
 mod list;
@@ -52,6 +53,15 @@ pub use decode::{
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
 pub use extension::{ExtComponent, TaggedExt, TaggedExtVal};
+pub use fetch::body::{
+    BodyExtension, BodyFields, BodyParam, BodyStructure, Disposition, ExtensionTail, Language, LanguageTail,
+    LocationTail, MultipartExtension, SinglePartExtension, SpecificFields,
+};
+pub use fetch::data::{DataItemName, ExtensionValue, MessageDataItem};
+pub use fetch::envelope::{Address, Envelope};
+pub use fetch::modifier::FetchModifier;
+pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText};
+pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
 pub use list::{
     List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
