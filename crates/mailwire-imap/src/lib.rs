@@ -41,6 +41,7 @@ mod response;
 mod search;
 mod sequence;
 mod status;
+mod stream;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use command::{
@@ -77,3 +78,4 @@ pub use response::{Code, RespText, Response, Status, decode_greeting, decode_res
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
+pub use stream::{ReadEvent, ResponseReader};
