@@ -12,6 +12,7 @@
 mod backend;
 mod content;
 mod flags;
+mod maildir;
 mod types;
 
 pub use backend::{
@@ -20,6 +21,7 @@ pub use backend::{
 };
 pub use content::canonical_crlf;
 pub use flags::{FlagAction, Flags, Keyword, MAX_KEYWORD_LEN, SystemFlags};
+pub use maildir::{MaildirBackend, MaildirOptions};
 pub use types::{
     AccountName, DEFAULT_MAILBOXES, DELIMITER, InternalDate, MAX_ACCOUNT_NAME, MAX_MAILBOX_DEPTH,
     MAX_MAILBOX_NAME, MailboxName, MailboxRef, ModSeq, NameError, SpecialUse, StoreError, Uid, UidValidity,
