@@ -747,12 +747,12 @@ fn clean_leftovers(ctx: Ctx<'_>) {
     let now = SystemTime::now();
     if let Ok(entries) = fs::read_dir(ctx.dir.join("tmp")) {
         for entry in entries.flatten() {
-            let old = entry
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .and_then(|m| now.duration_since(m).ok())
-                .is_some_and(|age| age > TMP_MAX_AGE);
+            // The change time: the mtime of a staged message is its
+            // INTERNALDATE, which may be old.
+            let old = entry.metadata().ok().is_some_and(|m| {
+                let ctime = fsutil::system_time(m.ctime());
+                now.duration_since(ctime).is_ok_and(|age| age > TMP_MAX_AGE)
+            });
             if old {
                 let _ = fs::remove_file(entry.path());
             }
