@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use mailwire_mailbox::{
     AccountName, Backend, ExpungeRequest, ExternalChange, FlagAction, Flags, InternalDate, MailboxName,
-    MailboxRef, MaildirBackend, MaildirOptions, ModSeq, NewMessage, StoreCondition, StoreError, StoreFlags,
-    SpecialUse, Uid,
+    MailboxRef, MaildirBackend, MaildirOptions, ModSeq, NewMessage, SpecialUse, StoreCondition, StoreError,
+    StoreFlags, Uid,
 };
 
 fn backend(dir: &Path) -> MaildirBackend {
@@ -52,7 +52,11 @@ fn inbox_ref(b: &MaildirBackend) -> MailboxRef {
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.file_name().into_string().unwrap()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().into_string().unwrap())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -73,7 +77,14 @@ fn accounts_and_mailboxes() {
     assert!(matches!(b.create_account(&a), Err(StoreError::AccountExists(_))));
     assert!(b.account_exists(&a).unwrap());
     let md = maildir(tmp.path());
-    for f in ["cur", "new", "tmp", "dovecot-uidlist", "mailwire-modseq", "mailwire-state"] {
+    for f in [
+        "cur",
+        "new",
+        "tmp",
+        "dovecot-uidlist",
+        "mailwire-modseq",
+        "mailwire-state",
+    ] {
         assert!(md.join(f).exists(), "{f}");
     }
     let list = b.list_mailboxes(&a).unwrap();
@@ -84,16 +95,32 @@ fn accounts_and_mailboxes() {
     assert!(sent.uid_validity > list[0].uid_validity);
     assert_eq!(sent.special_use, [SpecialUse::Sent]);
     assert!(md.join(".Sent/maildirfolder").exists());
-    assert!(matches!(b.create_mailbox(&a, &mb("Sent"), &[]), Err(StoreError::MailboxExists(_))));
-    assert!(matches!(b.create_mailbox(&a, &mb("inbox"), &[]), Err(StoreError::MailboxExists(_))));
+    assert!(matches!(
+        b.create_mailbox(&a, &mb("Sent"), &[]),
+        Err(StoreError::MailboxExists(_))
+    ));
+    assert!(matches!(
+        b.create_mailbox(&a, &mb("inbox"), &[]),
+        Err(StoreError::MailboxExists(_))
+    ));
     b.create_mailbox(&a, &mb("Work"), &[]).unwrap();
     let proj = b.create_mailbox(&a, &mb("Work/Entwürfe"), &[]).unwrap();
     assert!(md.join(".Work.Entw&APw-rfe/cur").is_dir());
-    let names: Vec<String> = b.list_mailboxes(&a).unwrap().iter().map(|e| e.name.to_string()).collect();
+    let names: Vec<String> = b
+        .list_mailboxes(&a)
+        .unwrap()
+        .iter()
+        .map(|e| e.name.to_string())
+        .collect();
     assert_eq!(names, ["INBOX", "Sent", "Work", "Work/Entwürfe"]);
 
     // Rename with inferiors keeps UIDVALIDITY.
-    let work = b.list_mailboxes(&a).unwrap().into_iter().find(|e| e.name == mb("Work")).unwrap();
+    let work = b
+        .list_mailboxes(&a)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == mb("Work"))
+        .unwrap();
     assert!(matches!(
         b.rename_mailbox(&a, &work.to_ref(), &mb("Work/x")),
         Err(StoreError::NotAllowed(_))
@@ -103,7 +130,13 @@ fn accounts_and_mailboxes() {
         Err(StoreError::MailboxExists(_))
     ));
     let pairs = b.rename_mailbox(&a, &work.to_ref(), &mb("Jobs")).unwrap();
-    assert_eq!(pairs, [(mb("Work"), mb("Jobs")), (mb("Work/Entwürfe"), mb("Jobs/Entwürfe"))]);
+    assert_eq!(
+        pairs,
+        [
+            (mb("Work"), mb("Jobs")),
+            (mb("Work/Entwürfe"), mb("Jobs/Entwürfe"))
+        ]
+    );
     let list = b.list_mailboxes(&a).unwrap();
     let moved = list.iter().find(|e| e.name == mb("Jobs/Entwürfe")).unwrap();
     assert_eq!(moved.uid_validity, proj.uid_validity);
@@ -111,7 +144,10 @@ fn accounts_and_mailboxes() {
         name: mb("Jobs"),
         uid_validity: proj.uid_validity,
     };
-    assert!(matches!(b.delete_mailbox(&a, &stale), Err(StoreError::MailboxGone(_))));
+    assert!(matches!(
+        b.delete_mailbox(&a, &stale),
+        Err(StoreError::MailboxGone(_))
+    ));
 
     // Delete and recreate: a greater UIDVALIDITY; inferiors stay.
     let jobs = list.iter().find(|e| e.name == mb("Jobs")).unwrap().clone();
@@ -120,13 +156,20 @@ fn accounts_and_mailboxes() {
     assert!(md.join(".Jobs.Entw&APw-rfe").exists());
     let again = b.create_mailbox(&a, &mb("Jobs"), &[]).unwrap();
     assert!(again.uid_validity > jobs.uid_validity);
-    assert!(matches!(b.mailbox_snapshot(&a, &mb("Nope")), Err(StoreError::NoSuchMailbox(_))));
+    assert!(matches!(
+        b.mailbox_snapshot(&a, &mb("Nope")),
+        Err(StoreError::NoSuchMailbox(_))
+    ));
 
     // A second instance (a restart) sees the same, and its counter goes on.
     drop(b);
     let b2 = backend(tmp.path());
     let list2 = b2.list_mailboxes(&a).unwrap();
-    assert!(list2.iter().any(|e| e.name == mb("Jobs") && e.uid_validity == again.uid_validity));
+    assert!(
+        list2
+            .iter()
+            .any(|e| e.name == mb("Jobs") && e.uid_validity == again.uid_validity)
+    );
     let newest = b2.create_mailbox(&a, &mb("Later"), &[]).unwrap();
     assert!(newest.uid_validity > again.uid_validity);
     assert!(fs::read_dir(md.join("mailwire-tmp")).unwrap().next().is_none());
@@ -159,7 +202,15 @@ fn append_read_flags_expunge_and_persistence() {
     let before = b.mailbox_snapshot(&a, &inbox).unwrap();
     assert_eq!(before.uid_next, uid(1));
     let appended = b
-        .append(&a, &inbox, vec![msg("one", &[]), msg("two", &["\\Seen", "$Forwarded"]), msg("three", &["\\Deleted"])])
+        .append(
+            &a,
+            &inbox,
+            vec![
+                msg("one", &[]),
+                msg("two", &["\\Seen", "$Forwarded"]),
+                msg("three", &["\\Deleted"]),
+            ],
+        )
         .unwrap();
     assert_eq!(appended.uid_validity, before.uid_validity);
     let uids: Vec<u32> = appended.messages.iter().map(|m| m.uid.get()).collect();
@@ -179,9 +230,15 @@ fn append_read_flags_expunge_and_persistence() {
     assert!(new[0].ends_with(&format!(",S={size},W={size}")), "{new:?}");
     assert!(cur.iter().any(|n| n.ends_with(":2,Sa")), "{cur:?}");
     assert!(cur.iter().any(|n| n.ends_with(":2,T")), "{cur:?}");
-    assert_eq!(fs::read_to_string(md.join("dovecot-keywords")).unwrap(), "0 $Forwarded\n");
+    assert_eq!(
+        fs::read_to_string(md.join("dovecot-keywords")).unwrap(),
+        "0 $Forwarded\n"
+    );
     let uidlist = fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
-    assert!(uidlist.starts_with(&format!("3 V{} N1 G", before.uid_validity)), "{uidlist}");
+    assert!(
+        uidlist.starts_with(&format!("3 V{} N1 G", before.uid_validity)),
+        "{uidlist}"
+    );
     assert_eq!(uidlist.lines().count(), 4);
 
     let r = inbox_ref(&b);
@@ -190,7 +247,10 @@ fn append_read_flags_expunge_and_persistence() {
     let mut streamed = Vec::new();
     std::io::Read::read_to_end(&mut b.open_message(&a, &r, uid(2)).unwrap(), &mut streamed).unwrap();
     assert_eq!(streamed, body);
-    assert!(matches!(b.read_message(&a, &r, uid(9)), Err(StoreError::NoSuchMessage(_))));
+    assert!(matches!(
+        b.read_message(&a, &r, uid(9)),
+        Err(StoreError::NoSuchMessage(_))
+    ));
 
     // Flags: add, condition, no-op.
     let stored = b
@@ -208,7 +268,10 @@ fn append_read_flags_expunge_and_persistence() {
     assert_eq!(stored.updated.len(), 2);
     let m2 = stored.updated[0].modseq;
     assert!(m2 > m);
-    assert_eq!(stored.updated[1].flags, flags(&["\\Seen", "\\Flagged", "$Forwarded", "Work"]));
+    assert_eq!(
+        stored.updated[1].flags,
+        flags(&["\\Seen", "\\Flagged", "$Forwarded", "Work"])
+    );
     let cond = b
         .store_flags(
             &a,
@@ -236,7 +299,10 @@ fn append_read_flags_expunge_and_persistence() {
         )
         .unwrap();
     assert!(noop.updated.is_empty());
-    assert!(files_in(&md.join("new")).is_empty(), "flagged message moved to cur/");
+    assert!(
+        files_in(&md.join("new")).is_empty(),
+        "flagged message moved to cur/"
+    );
     assert!(files_in(&md.join("cur")).iter().any(|n| n.ends_with(":2,FSab")));
 
     // Expunge: \Deleted only; content kept until purge.
@@ -274,13 +340,19 @@ fn append_read_flags_expunge_and_persistence() {
         .unwrap();
     assert_eq!(gone.uids, [uid(1)]);
     let em = gone.modseq.unwrap();
-    assert_eq!(&b.read_message(&a, &r, uid(1)).unwrap()[..], b"Subject: one\r\n\r\none\r\n");
+    assert_eq!(
+        &b.read_message(&a, &r, uid(1)).unwrap()[..],
+        b"Subject: one\r\n\r\none\r\n"
+    );
     let tombs = b.tombstones(&a, &r, ModSeq::MIN).unwrap();
     assert_eq!(tombs.len(), 1);
     assert_eq!((tombs[0].uid, tombs[0].modseq), (uid(1), em));
     assert!(b.tombstones(&a, &r, em).unwrap().is_empty());
     b.purge(&a, &r, &[uid(1)]).unwrap();
-    assert!(matches!(b.read_message(&a, &r, uid(1)), Err(StoreError::NoSuchMessage(_))));
+    assert!(matches!(
+        b.read_message(&a, &r, uid(1)),
+        Err(StoreError::NoSuchMessage(_))
+    ));
 
     // Recent.
     assert_eq!(b.claim_recent(&a, &r, uid(1)).unwrap(), uid(1));
@@ -300,7 +372,11 @@ fn append_read_flags_expunge_and_persistence() {
     assert!(b.read_message(&a, &r, uid(3)).is_ok());
     let snap = b.mailbox_snapshot(&a, &inbox).unwrap();
     drop(b);
-    assert!(files_in(&md.join("mailwire-expunged")).iter().all(|d| files_in(&md.join("mailwire-expunged").join(d)).is_empty()));
+    assert!(
+        files_in(&md.join("mailwire-expunged"))
+            .iter()
+            .all(|d| files_in(&md.join("mailwire-expunged").join(d)).is_empty())
+    );
 
     // A new instance sees the same state.
     let b2 = backend(tmp.path());
@@ -309,7 +385,10 @@ fn append_read_flags_expunge_and_persistence() {
     assert_eq!(snap2.first_recent_uid, uid(4));
     assert_eq!(snap2.uid_next, uid(4));
     assert_eq!(b2.tombstones(&a, &r, ModSeq::MIN).unwrap().len(), 2);
-    assert!(matches!(b2.read_message(&a, &r, uid(3)), Err(StoreError::NoSuchMessage(_))));
+    assert!(matches!(
+        b2.read_message(&a, &r, uid(3)),
+        Err(StoreError::NoSuchMessage(_))
+    ));
     let more = b2.append(&a, &inbox, vec![msg("four", &[])]).unwrap();
     assert_eq!(more.messages[0].uid, uid(4));
     assert!(more.messages[0].modseq > snap.highest_modseq);
@@ -323,8 +402,15 @@ fn copy_and_move() {
     let a = acct();
     b.create_account(&a).unwrap();
     let inbox = MailboxName::inbox();
-    let arch = b.create_mailbox(&a, &mb("Archive"), &[SpecialUse::Archive]).unwrap();
-    b.append(&a, &inbox, vec![msg("a", &["Junk"]), msg("b", &[]), msg("c", &["\\Seen"])]).unwrap();
+    let arch = b
+        .create_mailbox(&a, &mb("Archive"), &[SpecialUse::Archive])
+        .unwrap();
+    b.append(
+        &a,
+        &inbox,
+        vec![msg("a", &["Junk"]), msg("b", &[]), msg("c", &["\\Seen"])],
+    )
+    .unwrap();
     let r = inbox_ref(&b);
     let copied = b.copy(&a, &r, &[uid(3), uid(1), uid(9)], &arch.name).unwrap();
     assert_eq!(copied.uid_validity, arch.uid_validity);
@@ -351,13 +437,22 @@ fn copy_and_move() {
     let snap = b.mailbox_snapshot(&a, &inbox).unwrap();
     let left: Vec<u32> = snap.messages.iter().map(|m| m.uid.get()).collect();
     assert_eq!(left, [3, 4]);
-    assert!(b.read_message(&a, &r, uid(1)).is_ok(), "moved content kept until purge");
+    assert!(
+        b.read_message(&a, &r, uid(1)).is_ok(),
+        "moved content kept until purge"
+    );
     let stale = MailboxRef {
         name: mb("Archive"),
         uid_validity: r.uid_validity,
     };
-    assert!(matches!(b.copy(&a, &stale, &[uid(1)], &inbox), Err(StoreError::MailboxGone(_))));
-    assert!(matches!(b.copy(&a, &r, &[uid(3)], &mb("Nope")), Err(StoreError::NoSuchMailbox(_))));
+    assert!(matches!(
+        b.copy(&a, &stale, &[uid(1)], &inbox),
+        Err(StoreError::MailboxGone(_))
+    ));
+    assert!(matches!(
+        b.copy(&a, &r, &[uid(3)], &mb("Nope")),
+        Err(StoreError::NoSuchMailbox(_))
+    ));
 }
 
 #[test]
@@ -388,7 +483,12 @@ fn sync_reports_changes_made_by_other_programs() {
     let a = acct();
     b.create_account(&a).unwrap();
     let inbox = MailboxName::inbox();
-    b.append(&a, &inbox, vec![msg("a", &["\\Seen"]), msg("b", &[]), msg("c", &[])]).unwrap();
+    b.append(
+        &a,
+        &inbox,
+        vec![msg("a", &["\\Seen"]), msg("b", &[]), msg("c", &[])],
+    )
+    .unwrap();
     let r = inbox_ref(&b);
     let base = b.mailbox_snapshot(&a, &inbox).unwrap();
     let md = maildir(tmp.path());
@@ -397,12 +497,21 @@ fn sync_reports_changes_made_by_other_programs() {
     // MDA delivers a message with LF line ends into new/.
     let cur = files_in(&md.join("cur"));
     let seen = cur.iter().find(|n| n.ends_with(":2,S")).unwrap();
-    fs::rename(md.join("cur").join(seen), md.join("cur").join(seen.replace(":2,S", ":2,FS"))).unwrap();
+    fs::rename(
+        md.join("cur").join(seen),
+        md.join("cur").join(seen.replace(":2,S", ":2,FS")),
+    )
+    .unwrap();
     let new = files_in(&md.join("new"));
     fs::remove_file(md.join("new").join(&new[0])).unwrap();
     fs::write(md.join("new/1700000000.M1P1.mda"), "Subject: lf\n\nbody\n").unwrap();
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
-    fs::File::options().write(true).open(md.join("new/1700000000.M1P1.mda")).unwrap().set_modified(when).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(md.join("new/1700000000.M1P1.mda"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
     // Another mailwire instance appends too.
     let other = backend(tmp.path());
     let theirs = other.append(&a, &inbox, vec![msg("d", &[])]).unwrap();
@@ -461,7 +570,10 @@ fn mailbox_recreated_elsewhere_is_gone() {
     b.append(&a, &mb("X"), vec![msg("x", &[])]).unwrap();
     other.delete_mailbox(&a, &e.to_ref()).unwrap();
     let e2 = other.create_mailbox(&a, &mb("X"), &[]).unwrap();
-    assert!(matches!(b.read_message(&a, &e.to_ref(), uid(1)), Err(StoreError::MailboxGone(_))));
+    assert!(matches!(
+        b.read_message(&a, &e.to_ref(), uid(1)),
+        Err(StoreError::MailboxGone(_))
+    ));
     assert!(matches!(b.sync(&a, &e.to_ref()), Err(StoreError::MailboxGone(_))));
     let snap = b.mailbox_snapshot(&a, &mb("X")).unwrap();
     assert_eq!(snap.uid_validity, e2.uid_validity);

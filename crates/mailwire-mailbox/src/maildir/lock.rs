@@ -1,9 +1,10 @@
 //! Dotlocks as Dovecot takes them, so that Dovecot and mailwire processes
 //! exclude each other.
 //!
-//! Protocol (Dovecot's `file_dotlock_create` with `dotlock_use_excl`, its
-//! default): the lock of `F` is the file `F.lock`, created with `O_EXCL`
-//! and holding `<pid>:<hostname>`. Whoever finds it taken waits. A lock is
+//! Protocol (Dovecot's `file_dotlock_create`): the lock of `F` is the file
+//! `F.lock` holding `<pid>:<hostname>`, created exclusively (a temporary
+//! file `.temp.<host>.<pid>.<n>` with the owner, hard-linked to the lock
+//! name; `O_EXCL` where links fail). Whoever finds it taken waits. A lock is
 //! stale, and is removed, when it is older than 2 seconds and names a
 //! process of this host that no longer exists, or when neither it nor `F`
 //! has changed for the stale timeout (120 s for `dovecot-uidlist`, 30 s
@@ -133,22 +134,8 @@ impl DotLock {
         // changed.
         let mut watch: Option<(LockSeen, SystemTime)> = None;
         loop {
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(lock_path)
-            {
-                Ok(mut f) => {
-                    let owner = format!("{}:{}", std::process::id(), fsutil::hostname());
-                    // An empty lock is legal (Dovecot leaves it empty when
-                    // the write fails), so a failed write is not fatal.
-                    let _ = f.write_all(owner.as_bytes());
-                    let meta = f.metadata().map_err(|e| io_err("stat", lock_path, &e))?;
-                    return Ok((f, (meta.dev(), meta.ino())));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io_err("create lock", lock_path, &e)),
+            if let Some(done) = create_with_owner(lock_path)? {
+                return Ok(done);
             }
             let Some(seen) = LockSeen::look(lock_path, target) else {
                 continue; // released meanwhile
@@ -232,6 +219,61 @@ impl Drop for DotLock {
         }
         registry_release(&self.lock_path);
     }
+}
+
+/// Creates the lock file already holding `<pid>:<host>`: the owner is
+/// written to a temporary file that is then hard-linked to the lock name
+/// (Dovecot's method when `dotlock_use_excl` is off; as exclusive as
+/// `O_EXCL`, and a crash can never leave an empty lock whose owner is
+/// unknown). Falls back to `O_EXCL` where links are not supported.
+/// `Ok(None)` if the lock is taken.
+fn create_with_owner(lock_path: &Path) -> Result<Option<(File, (u64, u64))>, StoreError> {
+    let owner = format!("{}:{}", std::process::id(), fsutil::hostname());
+    let dir = lock_path.parent().unwrap_or(Path::new("."));
+    let temp = dir.join(format!(
+        ".temp.{}.{}.{:x}",
+        fsutil::filename_host(),
+        std::process::id(),
+        fsutil::random_u64()
+    ));
+    let made = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&temp);
+    let linked = match made {
+        Ok(mut f) => {
+            let written = f.write_all(owner.as_bytes());
+            let linked = written.and_then(|()| fs::hard_link(&temp, lock_path));
+            let _ = fs::remove_file(&temp);
+            match linked {
+                Ok(()) => Some(f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+                Err(_) => None,
+            }
+        }
+        Err(_) => None,
+    };
+    let file = match linked {
+        Some(f) => f,
+        None => match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(lock_path)
+        {
+            Ok(mut f) => {
+                // An empty lock is legal (Dovecot leaves it empty when the
+                // write fails), so a failed write is not fatal.
+                let _ = f.write_all(owner.as_bytes());
+                f
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+            Err(e) => return Err(io_err("create lock", lock_path, &e)),
+        },
+    };
+    let meta = file.metadata().map_err(|e| io_err("stat", lock_path, &e))?;
+    Ok(Some((file, (meta.dev(), meta.ino()))))
 }
 
 /// What was seen of a taken lock.
