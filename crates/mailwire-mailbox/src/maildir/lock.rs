@@ -128,7 +128,7 @@ impl DotLock {
         lock_path: &Path,
         stale: Duration,
         deadline: Instant,
-    ) -> Result<(File, (u64, u64)), StoreError> {
+    ) -> Result<Created, StoreError> {
         let mut wait = Duration::from_micros(500);
         // The lock as last seen, and when it or the protected file last
         // changed.
@@ -221,13 +221,16 @@ impl Drop for DotLock {
     }
 }
 
+/// A created lock file and its (device, inode).
+type Created = (File, (u64, u64));
+
 /// Creates the lock file already holding `<pid>:<host>`: the owner is
 /// written to a temporary file that is then hard-linked to the lock name
 /// (Dovecot's method when `dotlock_use_excl` is off; as exclusive as
 /// `O_EXCL`, and a crash can never leave an empty lock whose owner is
 /// unknown). Falls back to `O_EXCL` where links are not supported.
 /// `Ok(None)` if the lock is taken.
-fn create_with_owner(lock_path: &Path) -> Result<Option<(File, (u64, u64))>, StoreError> {
+fn create_with_owner(lock_path: &Path) -> Result<Option<Created>, StoreError> {
     let owner = format!("{}:{}", std::process::id(), fsutil::hostname());
     let dir = lock_path.parent().unwrap_or(Path::new("."));
     let temp = dir.join(format!(
