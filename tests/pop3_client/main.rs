@@ -7,6 +7,7 @@
 //! CI (`CI` set) they fail instead.
 
 mod dovecot;
+mod scripted;
 mod units;
 
 // The example's files that stand alone, tested directly in `units`.
@@ -486,9 +487,19 @@ fn killed_runs(delete: bool) {
         "only {interrupted} runs were killed before they ended"
     );
 
+    // Let Dovecot log the end of the killed sessions before counting them.
+    std::thread::sleep(Duration::from_millis(300));
+    let sessions = dovecot.sessions().len();
+    let stored = local_messages(local).len();
     let last = run(client(&dovecot, local, mode));
     last.assert_code(0);
     assert_same_messages(local_messages(local), expected);
+    // Only what was missing was retrieved, however stale the UIDL state
+    // file was when the last run was killed.
+    let (retr, del) = dovecot.wait_sessions(sessions + 1);
+    assert_eq!(retr as usize, seeds.len() - stored, "{}", last.stdout);
+    assert_eq!(last.fetched(), seeds.len() - stored);
+    assert_eq!(del as usize, if delete { seeds.len() } else { 0 });
     if delete {
         assert!(dovecot.messages().is_empty(), "the server still has messages");
     } else {
