@@ -172,8 +172,13 @@ impl Dovecot {
              service imap-login {{\n  inet_listener imap {{\n    port = 0\n  }}\n  \
              inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
         );
+        // Without root, no chroot and no other users: everything runs as
+        // the current user.
+        let chroot = if root { "" } else { "  chroot =\n" };
         if !root {
-            conf.push_str("login_chroot = no\n");
+            conf.push_str(&format!(
+                "default_internal_group = {group}\nservice anvil {{\n  chroot =\n}}\n"
+            ));
         }
         match (tls, pop3s_port) {
             (Some(tls), Some(pop3s)) => {
@@ -183,7 +188,7 @@ impl Dovecot {
                     "ssl = required\n\
                      ssl_cert = <{d}/cert.pem\n\
                      ssl_key = <{d}/key.pem\n\
-                     service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n    \
+                     service pop3-login {{\n{chroot}  inet_listener pop3 {{\n    address = 127.0.0.1\n    \
                      port = {port}\n  }}\n  inet_listener pop3s {{\n    address = 127.0.0.1\n    \
                      port = {pop3s}\n    ssl = yes\n  }}\n}}\n"
                 ));
@@ -193,7 +198,7 @@ impl Dovecot {
             }
             _ => conf.push_str(&format!(
                 "ssl = no\n\
-                 service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n    \
+                 service pop3-login {{\n{chroot}  inet_listener pop3 {{\n    address = 127.0.0.1\n    \
                  port = {port}\n  }}\n  inet_listener pop3s {{\n    port = 0\n  }}\n}}\n"
             )),
         }
