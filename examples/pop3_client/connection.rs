@@ -106,8 +106,19 @@ impl TlsSetup {
         let mut tls = rustls::ClientConnection::new(self.config.clone(), self.name.clone())
             .map_err(|e| Failure::Network(format!("TLS setup: {e}")))?;
         while tls.is_handshaking() {
-            tls.complete_io(&mut tcp)
-                .map_err(|e| Failure::Network(format!("TLS handshake failed: {e}")))?;
+            tls.complete_io(&mut tcp).map_err(|e| {
+                let certificate = e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|inner| matches!(inner, rustls::Error::InvalidCertificate(_)));
+                let hint = if certificate {
+                    " (--ca-file trusts a private CA or a self-signed certificate; --tls-name \
+                     sets the name to check)"
+                } else {
+                    ""
+                };
+                Failure::Network(format!("TLS handshake failed: {e}{hint}"))
+            })?;
         }
         let version = tls
             .protocol_version()
