@@ -73,6 +73,7 @@ mod flags;
 mod memory;
 #[cfg(feature = "pop3")]
 mod pop3;
+pub mod search;
 mod selected;
 mod store;
 mod types;

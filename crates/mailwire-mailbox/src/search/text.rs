@@ -1,0 +1,345 @@
+//! Text for SEARCH: undoing transfer encodings, converting charsets to
+//! UTF-8, decoding RFC 2047 encoded words, and case-insensitive substring
+//! matching.
+//!
+//! Decoding here is lenient, unlike `BINARY` (which must refuse what does
+//! not decode): a search should find what a reader would see, so broken
+//! encodings are decoded as far as they go and never make a part
+//! unsearchable.
+
+use std::borrow::Cow;
+
+use mail_parser::decoders::charsets::map::charset_decoder;
+use memchr::memmem;
+
+/// Folds text for case-insensitive comparison: `char::to_lowercase`, plus
+/// the simple case folds of Unicode's CaseFolding.txt that lowercasing
+/// misses (final sigma, long s, the Greek symbol variants, the Greek
+/// prosgegrammeni), so that `Σ`, `σ` and `ς` all match. Full folding (`ß`
+/// against `ss`) and normalization (composed against decomposed accents)
+/// are not done.
+pub(crate) fn fold_into(text: &str, out: &mut String) {
+    out.reserve(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        let special = match c {
+            'ς' => 'σ',
+            'ſ' => 's',
+            'ϐ' => 'β',
+            'ϑ' => 'θ',
+            'ϕ' => 'φ',
+            'ϖ' => 'π',
+            'ϰ' => 'κ',
+            'ϱ' => 'ρ',
+            'ϵ' => 'ε',
+            'ẛ' => 'ṡ',
+            '\u{345}' | '\u{1FBE}' => 'ι',
+            _ => {
+                out.extend(c.to_lowercase());
+                continue;
+            }
+        };
+        out.push(special);
+    }
+}
+
+/// [`fold_into`] into a new string.
+pub(crate) fn fold(text: &str) -> String {
+    let mut out = String::new();
+    fold_into(text, &mut out);
+    out
+}
+
+/// A search string, folded once, with its substring finder.
+#[derive(Debug, Clone)]
+pub(crate) struct Needle {
+    folded: String,
+    finder: memmem::Finder<'static>,
+}
+
+impl Needle {
+    pub(crate) fn new(text: &str) -> Needle {
+        let folded = fold(text);
+        let finder = memmem::Finder::new(folded.as_bytes()).into_owned();
+        Needle { folded, finder }
+    }
+
+    /// Whether the search string is empty (it then matches any text).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.folded.is_empty()
+    }
+
+    /// Whether it occurs in `haystack`, which must already be folded.
+    pub(crate) fn in_folded(&self, haystack: &str) -> bool {
+        self.finder.find(haystack.as_bytes()).is_some()
+    }
+}
+
+/// Undoes quoted-printable leniently: `=XX` (either case of hex) is the
+/// octet, `=` before a line end (after optional trailing whitespace) is a
+/// soft line break, and any other `=` stays as it is.
+pub(crate) fn quoted_printable(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while let Some(&b) = data.get(i) {
+        if b != b'=' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let hex = |o: usize| data.get(i + o).and_then(|c| (*c as char).to_digit(16));
+        if let (Some(hi), Some(lo)) = (hex(1), hex(2)) {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
+        }
+        let mut j = i + 1;
+        while matches!(data.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        match (data.get(j), data.get(j + 1)) {
+            (Some(b'\r'), Some(b'\n')) => i = j + 2,
+            (Some(b'\n'), _) => i = j + 1,
+            (None, _) => i = j,
+            _ => {
+                out.push(b'=');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn base64_value(b: u8) -> Option<u32> {
+    Some(u32::from(match b {
+        b'A'..=b'Z' => b - b'A',
+        b'a'..=b'z' => b - b'a' + 26,
+        b'0'..=b'9' => b - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    }))
+}
+
+/// Undoes base64 leniently: characters outside the alphabet are skipped,
+/// decoding stops at the first `=`, and a final incomplete group gives the
+/// octets it holds.
+pub(crate) fn base64(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 3);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for &b in data {
+        if b == b'=' {
+            break;
+        }
+        let Some(v) = base64_value(b) else { continue };
+        acc = ((acc << 6) | v) & 0xFF_FFFF;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// Converts text in `charset` to UTF-8.
+///
+/// UTF-8 and US-ASCII (and a missing or unknown charset) are taken as
+/// UTF-8 when the octets are valid UTF-8, and otherwise as Windows-1252,
+/// the usual reality of unlabelled 8-bit mail; UTF-8 that is labelled so
+/// but broken gets replacement characters. Other charsets use
+/// `mail-parser`'s decoders: the ISO-8859 family, the Windows code pages,
+/// KOI8, UTF-16 and UTF-7 are converted; without `mail-parser`'s
+/// `full_encoding` feature (this crate does not enable it) the multi-byte
+/// Asian charsets (Shift_JIS, EUC-JP, ISO-2022-JP, GBK, GB18030, Big5,
+/// EUC-KR) are read as UTF-8 with replacement characters.
+pub(crate) fn to_utf8<'a>(data: &'a [u8], charset: Option<&[u8]>) -> Cow<'a, str> {
+    let charset = charset.map(trim_ascii);
+    let utf8_label = charset.is_some_and(|c| {
+        c.eq_ignore_ascii_case(b"utf-8") || c.eq_ignore_ascii_case(b"utf8")
+    });
+    let native = charset.is_none_or(|c| {
+        c.is_empty()
+            || c.eq_ignore_ascii_case(b"us-ascii")
+            || c.eq_ignore_ascii_case(b"ascii")
+            || c.eq_ignore_ascii_case(b"utf-8")
+            || c.eq_ignore_ascii_case(b"utf8")
+    });
+    if !native {
+        if let Some(decode) = charset.and_then(charset_decoder) {
+            return Cow::Owned(decode(data));
+        }
+    }
+    match std::str::from_utf8(data) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) if utf8_label => String::from_utf8_lossy(data),
+        Err(_) => Cow::Owned(windows_1252(data)),
+    }
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t' | b'"', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t' | b'"'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn windows_1252(data: &[u8]) -> String {
+    match charset_decoder(b"windows-1252") {
+        Some(decode) => decode(data),
+        None => data.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// Decodes one RFC 2047 encoded word starting at `at` (`=?charset?e?text?=`;
+/// the charset may carry an RFC 2231 `*language`). Returns its text and the
+/// offset after it, or `None` if there is no well-formed encoded word there.
+/// The encoded text may not span a line break.
+fn encoded_word(raw: &[u8], at: usize) -> Option<(String, usize)> {
+    let rest = raw.get(at..)?.strip_prefix(b"=?")?;
+    let q1 = memchr::memchr(b'?', rest.get(..rest.len().min(76))?)?;
+    let charset = rest.get(..q1)?;
+    if charset.is_empty() || charset.iter().any(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let charset = match memchr::memchr(b'*', charset) {
+        Some(star) => charset.get(..star)?,
+        None => charset,
+    };
+    let enc = *rest.get(q1 + 1)?;
+    if rest.get(q1 + 2) != Some(&b'?') {
+        return None;
+    }
+    let text_start = q1 + 3;
+    let text_len = memmem::find(rest.get(text_start..)?, b"?=")?;
+    let text = rest.get(text_start..text_start + text_len)?;
+    if text.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return None;
+    }
+    let octets = match enc {
+        b'B' | b'b' => base64(text),
+        b'Q' | b'q' => q_decode(text),
+        _ => return None,
+    };
+    let decoded = to_utf8(&octets, Some(charset)).into_owned();
+    Some((decoded, at + 2 + text_start + text_len + 2))
+}
+
+/// The `Q` encoding of RFC 2047: quoted-printable where `_` is a space.
+fn q_decode(text: &[u8]) -> Vec<u8> {
+    let spaced: Cow<'_, [u8]> = if text.contains(&b'_') {
+        Cow::Owned(text.iter().map(|&b| if b == b'_' { b' ' } else { b }).collect())
+    } else {
+        Cow::Borrowed(text)
+    };
+    quoted_printable(&spaced)
+}
+
+/// A header field value as a reader sees it: encoded words (RFC 2047)
+/// decoded, the whitespace between two adjacent encoded words dropped,
+/// other octets taken as UTF-8 (RFC 6532) or else Windows-1252, unfolded,
+/// every run of whitespace made one space, and trimmed.
+pub(crate) fn decode_header_value(raw: &[u8]) -> String {
+    let mut text = String::with_capacity(raw.len());
+    let mut literal_start = 0;
+    let mut after_word = false;
+    let mut pos = 0;
+    while let Some(off) = raw.get(pos..).and_then(|r| memmem::find(r, b"=?")) {
+        let at = pos + off;
+        match encoded_word(raw, at) {
+            Some((word, end)) => {
+                let between = raw.get(literal_start..at).unwrap_or_default();
+                if !(after_word && between.iter().all(u8::is_ascii_whitespace)) {
+                    text.push_str(&to_utf8(between, None));
+                }
+                text.push_str(&word);
+                literal_start = end;
+                pos = end;
+                after_word = true;
+            }
+            None => pos = at + 1,
+        }
+    }
+    text.push_str(&to_utf8(raw.get(literal_start..).unwrap_or_default(), None));
+    collapse_whitespace(&text)
+}
+
+/// Runs of whitespace (any Unicode whitespace, CR and LF included) become
+/// one space; leading and trailing whitespace is removed.
+pub(crate) fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold("ÄÖÜ straße ΣΑΣ ς ſ \u{212A}"), "äöü straße σασ σ s k");
+        assert!(Needle::new("STRASSE").in_folded(&fold("strasse")));
+        assert!(!Needle::new("STRASSE").in_folded(&fold("straße")));
+        assert!(Needle::new("ΟΔΥΣΣΕΥΣ").in_folded(&fold("οδυσσευς")));
+        assert!(Needle::new("").in_folded(""));
+        assert!(Needle::new("").is_empty());
+        assert!(!Needle::new("x").in_folded(""));
+    }
+
+    #[test]
+    fn quoted_printable_is_lenient() {
+        assert_eq!(quoted_printable(b"caf=C3=a9 =3D"), "café =".as_bytes());
+        assert_eq!(quoted_printable(b"soft=\r\nbreak= \t\nend="), b"softbreakend");
+        assert_eq!(quoted_printable(b"a = b =ZZ =4"), b"a = b =ZZ =4");
+    }
+
+    #[test]
+    fn base64_is_lenient() {
+        assert_eq!(base64(b"aGVs\r\nbG8=\r\n"), b"hello");
+        assert_eq!(base64(b"aGVsbG8"), b"hello");
+        assert_eq!(base64(b"a*G!V.s"), b"hel");
+        assert_eq!(base64(b""), b"");
+        assert_eq!(base64(b"a"), b"");
+    }
+
+    #[test]
+    fn charsets() {
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"ISO-8859-1")), "café");
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"\"iso-8859-1\"")), "café");
+        assert_eq!(to_utf8("café".as_bytes(), Some(b"UTF-8")), "café");
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"utf-8")), "caf\u{FFFD}");
+        assert_eq!(to_utf8(b"\x80 caf\xe9", None), "€ café");
+        assert_eq!(to_utf8(b"\x80 caf\xe9", Some(b"us-ascii")), "€ café");
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"x-unknown")), "café");
+        assert_eq!(to_utf8(b"\xf0\xf2\xe9\xf7\xe5\xf4", Some(b"koi8-r")), "ПРИВЕТ");
+    }
+
+    #[test]
+    fn encoded_words() {
+        let d = |s: &str| decode_header_value(s.as_bytes());
+        assert_eq!(d("=?ISO-8859-1?Q?Andr=E9?= Pirard"), "André Pirard");
+        assert_eq!(d("=?utf-8?b?0J/RgNC40LLQtdGC?="), "Привет");
+        assert_eq!(d("=?UTF-8?Q?a?= \r\n =?UTF-8?Q?b?="), "ab");
+        assert_eq!(d("=?UTF-8?Q?a?= x =?UTF-8?Q?b?="), "a x b");
+        assert_eq!(d("=?UTF-8*en?Q?a_b?="), "a b");
+        assert_eq!(d("\"=?utf-8?q?Jos=C3=A9?=\" <j@x>"), "\"José\" <j@x>");
+        assert_eq!(d("=?utf-8?x?abc?= =?bad"), "=?utf-8?x?abc?= =?bad");
+        assert_eq!(d("=?utf-8?q?a\r\n b?="), "=?utf-8?q?a b?=");
+        assert_eq!(d("  folded\r\n\tvalue  "), "folded value");
+        assert_eq!(d("Caf\u{e9} raw 8-bit"), "Café raw 8-bit");
+        assert_eq!(decode_header_value(b"Caf\xe9"), "Café");
+    }
+}
