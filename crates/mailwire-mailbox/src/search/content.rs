@@ -91,8 +91,7 @@ impl<'r> Doc<'r> {
             }
             let mut list = Vec::new();
             parse_address_list(f.value, &mut list);
-            list.iter()
-                .any(|a| needle.in_folded(&fold(&address_text(a))))
+            list.iter().any(|a| needle.in_folded(&fold(&address_text(a))))
         })
     }
 
@@ -112,7 +111,9 @@ impl<'r> Doc<'r> {
         if needle.is_empty() {
             return true;
         }
-        let bodies = self.bodies.get_or_init(|| text_parts(self.raw, self.analysis().body_structure()));
+        let bodies = self
+            .bodies
+            .get_or_init(|| text_parts(self.raw, self.analysis().body_structure()));
         bodies.iter().any(|b| needle.in_folded(b))
     }
 

@@ -212,14 +212,21 @@ fn tokens(value: &[u8]) -> Option<Vec<Token<'_>>> {
             b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' => {
                 let start = i;
                 let digit = b.is_ascii_digit();
-                while value
-                    .get(i)
-                    .is_some_and(|c| if digit { c.is_ascii_digit() } else { c.is_ascii_alphabetic() })
-                {
+                while value.get(i).is_some_and(|c| {
+                    if digit {
+                        c.is_ascii_digit()
+                    } else {
+                        c.is_ascii_alphabetic()
+                    }
+                }) {
                     i += 1;
                 }
                 let text = value.get(start..i).unwrap_or_default();
-                out.push(if digit { Token::Number(text) } else { Token::Word(text) });
+                out.push(if digit {
+                    Token::Number(text)
+                } else {
+                    Token::Word(text)
+                });
             }
             _ => {
                 out.push(Token::Punct(b));
@@ -306,14 +313,20 @@ pub fn parse_date_header(value: &[u8]) -> Option<HeaderDate> {
             t.next();
         }
     }
-    let Some(Token::Number(d)) = t.next() else { return None };
+    let Some(Token::Number(d)) = t.next() else {
+        return None;
+    };
     if d.len() > 2 {
         return None;
     }
     let day = u8::try_from(number(d)?).ok()?;
-    let Some(Token::Word(m)) = t.next() else { return None };
+    let Some(Token::Word(m)) = t.next() else {
+        return None;
+    };
     let month = month(m)?;
-    let Some(Token::Number(y)) = t.next() else { return None };
+    let Some(Token::Number(y)) = t.next() else {
+        return None;
+    };
     let year = match (y.len(), number(y)?) {
         (2, n @ 0..=49) => n + 2000,
         (2 | 3, n) => n + 1900,
@@ -339,16 +352,22 @@ pub fn parse_date_header(value: &[u8]) -> Option<HeaderDate> {
         if t.next() != Some(Token::Punct(b':')) {
             return None;
         }
-        let Some(Token::Number(mi)) = t.next() else { return None };
+        let Some(Token::Number(mi)) = t.next() else {
+            return None;
+        };
         out.minute = two(mi, 59)?;
         if t.peek() == Some(&Token::Punct(b':')) {
             t.next();
-            let Some(Token::Number(s)) = t.next() else { return None };
+            let Some(Token::Number(s)) = t.next() else {
+                return None;
+            };
             out.second = two(s, 60)?;
         }
         out.zone_minutes = match t.next() {
             Some(Token::Punct(sign @ (b'+' | b'-'))) => {
-                let Some(Token::Number(z)) = t.next() else { return None };
+                let Some(Token::Number(z)) = t.next() else {
+                    return None;
+                };
                 if z.len() != 4 {
                     return None;
                 }
@@ -429,9 +448,18 @@ mod tests {
             zone_minutes: -1,
         };
         assert_eq!(SearchDate::of_internal_date(west), Some(d(2024, 3, 1)));
-        assert_eq!(SearchDate::of_internal_date(InternalDate::from_unix(-1)), Some(d(1969, 12, 31)));
-        assert_eq!(SearchDate::of_internal_date(InternalDate::from_unix(i64::MAX)), None);
-        assert_eq!(internal_day(InternalDate::from_unix(i64::MIN)), i64::MIN.div_euclid(86_400));
+        assert_eq!(
+            SearchDate::of_internal_date(InternalDate::from_unix(-1)),
+            Some(d(1969, 12, 31))
+        );
+        assert_eq!(
+            SearchDate::of_internal_date(InternalDate::from_unix(i64::MAX)),
+            None
+        );
+        assert_eq!(
+            internal_day(InternalDate::from_unix(i64::MIN)),
+            i64::MIN.div_euclid(86_400)
+        );
     }
 
     fn p(s: &str) -> Option<(SearchDate, u8, u8, u8, Option<i16>)> {
@@ -444,8 +472,14 @@ mod tests {
             p("Fri, 21 Nov 1997 09:55:06 -0600"),
             Some((d(1997, 11, 21), 9, 55, 6, Some(-360)))
         );
-        assert_eq!(p("21 Nov 1997 09:55 +0130"), Some((d(1997, 11, 21), 9, 55, 0, Some(90))));
-        assert_eq!(p("1 Jan 2000 00:00:00 -0000"), Some((d(2000, 1, 1), 0, 0, 0, None)));
+        assert_eq!(
+            p("21 Nov 1997 09:55 +0130"),
+            Some((d(1997, 11, 21), 9, 55, 0, Some(90)))
+        );
+        assert_eq!(
+            p("1 Jan 2000 00:00:00 -0000"),
+            Some((d(2000, 1, 1), 0, 0, 0, None))
+        );
         let h = parse_date_header(b"Thu, 1 Jan 1970 01:00:00 +0100").unwrap();
         assert_eq!(h.unix_seconds(), 0);
     }
@@ -458,11 +492,17 @@ mod tests {
             Some((d(1997, 11, 21), 9, 55, 6, Some(0)))
         );
         assert_eq!(p("3 Mar 49 1:02 EST"), Some((d(2049, 3, 3), 1, 2, 0, Some(-300))));
-        assert_eq!(p("3 Mar 50 10:00 PDT"), Some((d(1950, 3, 3), 10, 0, 0, Some(-420))));
+        assert_eq!(
+            p("3 Mar 50 10:00 PDT"),
+            Some((d(1950, 3, 3), 10, 0, 0, Some(-420)))
+        );
         assert_eq!(p("3 Mar 103 10:00 Z"), Some((d(2003, 3, 3), 10, 0, 0, None)));
         assert_eq!(p("3 Mar 2003 10:00 CEST"), Some((d(2003, 3, 3), 10, 0, 0, None)));
         assert_eq!(p("Sunday, 3 march 2003"), Some((d(2003, 3, 3), 0, 0, 0, None)));
-        assert_eq!(p("3 Mar 2003 10:00:00 +0100 CET"), Some((d(2003, 3, 3), 10, 0, 0, Some(60))));
+        assert_eq!(
+            p("3 Mar 2003 10:00:00 +0100 CET"),
+            Some((d(2003, 3, 3), 10, 0, 0, Some(60)))
+        );
     }
 
     #[test]

@@ -177,12 +177,16 @@ pub enum SearchKey {
     And(Vec<SearchKey>),
 }
 
-impl SearchKey {
-    /// `NOT key`.
-    pub fn not(key: SearchKey) -> SearchKey {
-        SearchKey::Not(Box::new(key))
-    }
+impl std::ops::Not for SearchKey {
+    type Output = SearchKey;
 
+    /// `NOT key`.
+    fn not(self) -> SearchKey {
+        SearchKey::Not(Box::new(self))
+    }
+}
+
+impl SearchKey {
     /// `OR a b`.
     pub fn or(a: SearchKey, b: SearchKey) -> SearchKey {
         SearchKey::Or(Box::new(a), Box::new(b))
@@ -202,16 +206,11 @@ impl NumberSet {
         NumberSet::default()
     }
 
-    /// The set of these ranges, in any order, overlapping or not; a range
-    /// written backwards (`5..=2`) means the same as forwards, as in IMAP.
-    pub fn from_ranges(ranges: impl IntoIterator<Item = RangeInclusive<u32>>) -> NumberSet {
-        let mut list: Vec<(u32, u32)> = ranges
-            .into_iter()
-            .map(|r| {
-                let (a, b) = r.into_inner();
-                (a.min(b), a.max(b))
-            })
-            .collect();
+    /// The set of these inclusive ranges, each given by its two ends in
+    /// either order (like IMAP's `5:2`, which is `2:5`); the ranges may come
+    /// in any order and overlap.
+    pub fn from_ranges(ranges: impl IntoIterator<Item = (u32, u32)>) -> NumberSet {
+        let mut list: Vec<(u32, u32)> = ranges.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect();
         list.sort_unstable();
         let mut merged: Vec<(u32, u32)> = Vec::with_capacity(list.len());
         for (start, end) in list {
@@ -242,7 +241,7 @@ impl NumberSet {
 
 impl FromIterator<u32> for NumberSet {
     fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> NumberSet {
-        NumberSet::from_ranges(iter.into_iter().map(|n| n..=n))
+        NumberSet::from_ranges(iter.into_iter().map(|n| (n, n)))
     }
 }
 

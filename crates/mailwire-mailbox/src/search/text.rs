@@ -159,9 +159,8 @@ pub(crate) fn base64(data: &[u8]) -> Vec<u8> {
 /// EUC-KR) are read as UTF-8 with replacement characters.
 pub(crate) fn to_utf8<'a>(data: &'a [u8], charset: Option<&[u8]>) -> Cow<'a, str> {
     let charset = charset.map(trim_ascii);
-    let utf8_label = charset.is_some_and(|c| {
-        c.eq_ignore_ascii_case(b"utf-8") || c.eq_ignore_ascii_case(b"utf8")
-    });
+    let utf8_label =
+        charset.is_some_and(|c| c.eq_ignore_ascii_case(b"utf-8") || c.eq_ignore_ascii_case(b"utf8"));
     let native = charset.is_none_or(|c| {
         c.is_empty()
             || c.eq_ignore_ascii_case(b"us-ascii")
