@@ -20,9 +20,26 @@ use memchr::memmem;
 /// are not done.
 pub(crate) fn fold_into(text: &str, out: &mut String) {
     out.reserve(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Runs of ASCII are copied and lowercased in bulk.
+        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(ascii);
+        let start = out.len();
+        out.push_str(run);
+        out[start..].make_ascii_lowercase();
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else { break };
+        rest = chars.as_str();
+        let code = u32::from(c);
+        if code < 0x100 {
+            // Latin-1: À-Þ (but ×) lower by 0x20; the rest are unchanged.
+            let lower = if (0xC0..=0xDE).contains(&code) && code != 0xD7 {
+                code + 0x20
+            } else {
+                code
+            };
+            out.push(char::from_u32(lower).unwrap_or(c));
             continue;
         }
         let special = match c {
@@ -84,12 +101,14 @@ impl Needle {
 pub(crate) fn quoted_printable(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut i = 0;
-    while let Some(&b) = data.get(i) {
-        if b != b'=' {
-            out.push(b);
-            i += 1;
-            continue;
-        }
+    while i < data.len() {
+        let rest = data.get(i..).unwrap_or_default();
+        let Some(eq) = memchr::memchr(b'=', rest) else {
+            out.extend_from_slice(rest);
+            break;
+        };
+        out.extend_from_slice(rest.get(..eq).unwrap_or_default());
+        i += eq;
         let hex = |o: usize| data.get(i + o).and_then(|c| (*c as char).to_digit(16));
         if let (Some(hi), Some(lo)) = (hex(1), hex(2)) {
             out.push((hi * 16 + lo) as u8);
@@ -113,29 +132,49 @@ pub(crate) fn quoted_printable(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn base64_value(b: u8) -> Option<u32> {
-    Some(u32::from(match b {
-        b'A'..=b'Z' => b - b'A',
-        b'a'..=b'z' => b - b'a' + 26,
-        b'0'..=b'9' => b - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    }))
-}
+/// The value of each base64 character; 64 for `=`, 255 for the others.
+const BASE64_VALUES: [u8; 256] = {
+    let mut t = [255u8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t[b'=' as usize] = 64;
+    t
+};
 
 /// Undoes base64 leniently: characters outside the alphabet are skipped,
 /// decoding stops at the first `=`, and a final incomplete group gives the
 /// octets it holds.
 pub(crate) fn base64(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 4 * 3 + 3);
+    let value = |b: u8| u32::from(BASE64_VALUES[usize::from(b)]);
     let mut acc = 0u32;
     let mut bits = 0u32;
-    for &b in data {
-        if b == b'=' {
+    let mut i = 0;
+    while let Some(&b) = data.get(i) {
+        // Whole groups of four valid characters when no bits are pending.
+        if bits == 0 {
+            if let Some(&[q0, q1, q2, q3]) = data.get(i..i + 4) {
+                let (a, b, c, d) = (value(q0), value(q1), value(q2), value(q3));
+                if (a | b | c | d) < 64 {
+                    let n = (a << 18) | (b << 12) | (c << 6) | d;
+                    out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+        let v = value(b);
+        if v == 64 {
             break;
         }
-        let Some(v) = base64_value(b) else { continue };
+        if v > 64 {
+            continue;
+        }
         acc = ((acc << 6) | v) & 0xFF_FFFF;
         bits += 6;
         if bits >= 8 {
@@ -296,6 +335,57 @@ mod tests {
         assert!(Needle::new("").in_folded(""));
         assert!(Needle::new("").is_empty());
         assert!(!Needle::new("x").in_folded(""));
+    }
+
+    #[test]
+    fn folding_is_lowercasing_outside_the_special_folds() {
+        let special = "ςſϐϑϕϖϰϱϵẛ\u{345}\u{1FBE}";
+        for c in (0..0x3_0000).filter_map(char::from_u32) {
+            if special.contains(c) {
+                continue;
+            }
+            let expected: String = c.to_lowercase().collect();
+            assert_eq!(fold(&c.to_string()), expected, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    /// Base64 decoded one character at a time, for comparison.
+    fn slow_base64(data: &[u8]) -> Vec<u8> {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = Vec::new();
+        for &b in data {
+            if b == b'=' {
+                break;
+            }
+            if let Some(v) = alphabet.iter().position(|&a| a == b) {
+                bits.extend((0..6).rev().map(|i| (v >> i) & 1));
+            }
+        }
+        bits.chunks_exact(8)
+            .map(|byte| byte.iter().fold(0u8, |n, &bit| (n << 1) | bit as u8))
+            .collect()
+    }
+
+    #[test]
+    fn base64_fast_path_agrees_with_the_slow_one() {
+        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        let pool = b"AZaz09+/=\r\n !QUJDRA";
+        for len in 0..200 {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    pool[(x % pool.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(
+                base64(&data),
+                slow_base64(&data),
+                "{:?}",
+                String::from_utf8_lossy(&data)
+            );
+        }
     }
 
     #[test]
