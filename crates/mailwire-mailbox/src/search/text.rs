@@ -236,11 +236,69 @@ fn windows_1252(data: &[u8]) -> String {
     }
 }
 
+/// The first occurrence of a pattern at or after a position, remembered so
+/// that a scan whose positions grow (and step back only a little) searches
+/// each byte a bounded number of times: a header full of `=?` that never
+/// close stays linear.
+struct NextMatch<'a> {
+    haystack: &'a [u8],
+    find: fn(&[u8]) -> Option<usize>,
+    /// `found` is the first occurrence at or after `from` (`haystack.len()`
+    /// for none), once `valid`.
+    from: usize,
+    found: usize,
+    valid: bool,
+}
+
+impl<'a> NextMatch<'a> {
+    fn new(haystack: &'a [u8], find: fn(&[u8]) -> Option<usize>) -> NextMatch<'a> {
+        NextMatch {
+            haystack,
+            find,
+            from: 0,
+            found: 0,
+            valid: false,
+        }
+    }
+
+    /// The first occurrence at or after `from`, or `haystack.len()`.
+    fn at_or_after(&mut self, from: usize) -> usize {
+        let len = self.haystack.len();
+        let search =
+            |h: &[u8], start: usize, end: usize| h.get(start..end).and_then(self.find).map(|i| start + i);
+        if !self.valid || from > self.found {
+            self.from = from;
+            self.found = search(self.haystack, from, len).unwrap_or(len);
+            self.valid = true;
+            return self.found;
+        }
+        if from >= self.from {
+            return self.found;
+        }
+        // Before the remembered range: only the gap needs a look (one byte
+        // past it, for a two-byte pattern straddling its end).
+        search(self.haystack, from, (self.from + 1).min(len)).unwrap_or(self.found)
+    }
+}
+
+fn find_close(h: &[u8]) -> Option<usize> {
+    memmem::find(h, b"?=")
+}
+
+fn find_break(h: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'\r', b'\n', h)
+}
+
 /// Decodes one RFC 2047 encoded word starting at `at` (`=?charset?e?text?=`;
 /// the charset may carry an RFC 2231 `*language`). Returns its text and the
 /// offset after it, or `None` if there is no well-formed encoded word there.
 /// The encoded text may not span a line break.
-fn encoded_word(raw: &[u8], at: usize) -> Option<(String, usize)> {
+fn encoded_word(
+    raw: &[u8],
+    at: usize,
+    close: &mut NextMatch<'_>,
+    line_break: &mut NextMatch<'_>,
+) -> Option<(String, usize)> {
     let rest = raw.get(at..)?.strip_prefix(b"=?")?;
     let q1 = memchr::memchr(b'?', rest.get(..rest.len().min(76))?)?;
     let charset = rest.get(..q1)?;
@@ -255,19 +313,19 @@ fn encoded_word(raw: &[u8], at: usize) -> Option<(String, usize)> {
     if rest.get(q1 + 2) != Some(&b'?') {
         return None;
     }
-    let text_start = q1 + 3;
-    let text_len = memmem::find(rest.get(text_start..)?, b"?=")?;
-    let text = rest.get(text_start..text_start + text_len)?;
-    if text.iter().any(|&b| b == b'\r' || b == b'\n') {
+    let text_start = at + 2 + q1 + 3;
+    let text_end = close.at_or_after(text_start);
+    if text_end >= raw.len() || line_break.at_or_after(text_start) < text_end {
         return None;
     }
+    let text = raw.get(text_start..text_end)?;
     let octets = match enc {
         b'B' | b'b' => base64(text),
         b'Q' | b'q' => q_decode(text),
         _ => return None,
     };
     let decoded = to_utf8(&octets, Some(charset)).into_owned();
-    Some((decoded, at + 2 + text_start + text_len + 2))
+    Some((decoded, text_end + 2))
 }
 
 /// The `Q` encoding of RFC 2047: quoted-printable where `_` is a space.
@@ -289,9 +347,11 @@ pub(crate) fn decode_header_value(raw: &[u8]) -> String {
     let mut literal_start = 0;
     let mut after_word = false;
     let mut pos = 0;
+    let mut close = NextMatch::new(raw, find_close);
+    let mut line_break = NextMatch::new(raw, find_break);
     while let Some(off) = raw.get(pos..).and_then(|r| memmem::find(r, b"=?")) {
         let at = pos + off;
-        match encoded_word(raw, at) {
+        match encoded_word(raw, at, &mut close, &mut line_break) {
             Some((word, end)) => {
                 let between = raw.get(literal_start..at).unwrap_or_default();
                 if !(after_word && between.iter().all(u8::is_ascii_whitespace)) {
@@ -386,6 +446,39 @@ mod tests {
                 String::from_utf8_lossy(&data)
             );
         }
+    }
+
+    #[test]
+    fn next_match_steps_back_correctly() {
+        let hay = b"a?=bc?=d?=";
+        let mut m = NextMatch::new(hay, find_close);
+        assert_eq!(m.at_or_after(4), 5);
+        assert_eq!(m.at_or_after(2), 5);
+        assert_eq!(m.at_or_after(1), 1);
+        assert_eq!(m.at_or_after(0), 1);
+        assert_eq!(m.at_or_after(6), 8);
+        assert_eq!(m.at_or_after(9), 10);
+        assert_eq!(m.at_or_after(3), 5);
+        let mut m = NextMatch::new(hay, find_close);
+        for from in 0..=hay.len() {
+            let expected = (from..hay.len())
+                .find(|&i| hay[i..].starts_with(b"?="))
+                .unwrap_or(hay.len());
+            assert_eq!(m.at_or_after(from), expected, "{from}");
+        }
+    }
+
+    #[test]
+    fn unclosed_encoded_words_stay_linear() {
+        // Quadratic scanning would take minutes here: every `=?` starts an
+        // encoded word whose end is never found, or is past a line break.
+        let hostile = "=?a?q?x".repeat(200_000);
+        assert_eq!(decode_header_value(hostile.as_bytes()), hostile);
+        let broken = "=?a?q?x\r\n ?=".repeat(100_000);
+        assert_eq!(
+            decode_header_value(broken.as_bytes()),
+            collapse_whitespace(&broken)
+        );
     }
 
     #[test]
