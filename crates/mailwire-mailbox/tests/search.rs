@@ -615,6 +615,57 @@ fn content_is_read_only_when_needed_and_once() {
     assert_eq!(evaluate(&SearchKey::Body(s("hello")), &ctx), Ok(false));
 }
 
+fn on_bytes(key: &SearchKey, raw: &[u8]) -> bool {
+    let flags = Flags::new();
+    let ctx = MessageContext {
+        uid: uid(1),
+        seq: 1,
+        flags: &flags,
+        recent: false,
+        internal_date: InternalDate::from_unix(0),
+        size: raw.len() as u64,
+        content: MessageContent::Bytes(raw),
+    };
+    evaluate(key, &ctx).unwrap()
+}
+
+#[test]
+fn the_last_date_field_counts_as_envelope_shows() {
+    let raw = b"Date: 1 Jan 2000 10:00 +0000\r\nDate: 2 Feb 2001 10:00 +0000\r\n\r\nx\r\n";
+    assert!(on_bytes(&SearchKey::SentOn(date(2001, 2, 2)), raw));
+    assert!(!on_bytes(&SearchKey::SentOn(date(2000, 1, 1)), raw));
+}
+
+#[test]
+fn deep_mime_nesting_is_searched_within_the_analysis_limit() {
+    // 5,000 nested multiparts: the analysis stops at its depth limit, the
+    // search walks what it parsed without recursing.
+    let mut raw = String::new();
+    for i in 0..5000 {
+        raw.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    raw.push_str("Content-Type: text/plain\r\n\r\ndeepest words\r\n");
+    assert!(!on_bytes(&SearchKey::Body(s("deepest")), raw.as_bytes()));
+    assert!(on_bytes(&SearchKey::Text(s("boundary=b42")), raw.as_bytes()));
+    // At a depth the analysis accepts, the text is found.
+    let mut shallow = String::new();
+    for i in 0..50 {
+        shallow.push_str(&format!("Content-Type: message/rfc822\r\nX-Level: {i}\r\n\r\n"));
+    }
+    shallow.push_str("Subject: inner\r\n\r\ndeepest words\r\n");
+    assert!(on_bytes(&SearchKey::Body(s("DEEPEST")), shallow.as_bytes()));
+    assert!(on_bytes(&SearchKey::Text(s("x-level: 49")), shallow.as_bytes()));
+    assert!(!on_bytes(
+        &SearchKey::Header {
+            name: s("x-level"),
+            value: s("49")
+        },
+        shallow.as_bytes()
+    ));
+}
+
 #[test]
 fn expunged_messages_without_content_do_not_match_content_keys() {
     let (acc, mut v) = fixture();

@@ -51,7 +51,9 @@
 //!   below). Other leaves (images, applications) are not searched, as RFC
 //!   9051 allows; nor are headers, preambles and epilogues. HTML is searched
 //!   as it is written, markup and entities included. Each part is searched
-//!   on its own: a needle never matches across two parts.
+//!   on its own: a needle never matches across two parts. Parts nested
+//!   deeper than the analysis allows ([`crate::analysis::AnalysisOptions::max_depth`], 100)
+//!   are not searched.
 //! - TEXT searches what BODY searches, and every header block: the top one
 //!   and those of parts and embedded messages, each field as the line
 //!   `name: decoded value`, so `TEXT "subject: hello"` matches.
