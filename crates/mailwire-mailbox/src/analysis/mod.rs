@@ -33,10 +33,10 @@
 //! assert_eq!(extract_section(&msg, &text, None).as_deref(), Some(&b"Hello\r\n"[..]));
 //! ```
 
-mod address;
+pub(crate) mod address;
 mod binary;
 mod envelope;
-mod header;
+pub(crate) mod header;
 mod lexer;
 mod mime;
 mod section;
