@@ -194,6 +194,11 @@ impl Feeds {
         self.feeds.get_mut(&id)
     }
 
+    /// The feed of a mailbox that sessions have open.
+    pub(crate) fn id_by_name(&self, name: &MailboxName) -> Option<FeedId> {
+        self.by_name.get(name).copied()
+    }
+
     pub(crate) fn by_name_mut(&mut self, name: &MailboxName) -> Option<&mut Feed> {
         let id = self.by_name.get(name)?;
         self.feeds.get_mut(id)

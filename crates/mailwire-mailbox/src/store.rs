@@ -440,6 +440,7 @@ impl Account {
             });
         }
         let mut state = self.lock();
+        self.sync_before_change(&mut state, name)?;
         let appended = self.backend().append(self.name(), name, new)?;
         self.publish_added(&mut state, name, &appended.messages);
         Ok(AppendUid {
@@ -477,6 +478,7 @@ impl Account {
         uids: &[Uid],
         to: &MailboxName,
     ) -> Result<Copied, StoreError> {
+        self.sync_before_change(state, to)?;
         let copied = self.backend().copy(self.name(), from, &sorted(uids), to)?;
         self.publish_added(state, to, &copied.added);
         Ok(copied)
@@ -502,6 +504,8 @@ impl Account {
         uids: &[Uid],
         to: &MailboxName,
     ) -> Result<Copied, StoreError> {
+        self.sync_before_change(state, &from.name)?;
+        self.sync_before_change(state, to)?;
         let moved = self
             .backend()
             .move_messages(self.name(), from, &sorted(uids), to)?;
@@ -526,6 +530,7 @@ impl Account {
         self.check_flags(&request.flags)?;
         let mut request = request.clone();
         request.uids = sorted(&request.uids);
+        self.sync_before_change(state, &mailbox.name)?;
         let stored = self.backend().store_flags(self.name(), mailbox, &request)?;
         let limit = self.store.inner.config.max_pending_changes;
         if let Some(feed) = state.feeds.by_name_mut(&mailbox.name) {
@@ -555,6 +560,7 @@ impl Account {
         mailbox: &MailboxRef,
         request: &ExpungeRequest,
     ) -> Result<Expunged, StoreError> {
+        self.sync_before_change(state, &mailbox.name)?;
         let expunged = self.backend().expunge(self.name(), mailbox, request)?;
         self.publish_expunged(state, &mailbox.name, &expunged);
         Ok(expunged)
@@ -608,6 +614,17 @@ impl Account {
             uid_validity,
         };
         let _ = self.backend().purge(self.name(), &mailbox, uids);
+    }
+
+    /// Before this instance changes a mailbox that sessions have open, it
+    /// takes in what other processes changed there first, so that sessions
+    /// hear of changes in the order they happened (an external delivery
+    /// before this instance's own append, whose UID is higher).
+    fn sync_before_change(&self, state: &mut AccountState, name: &MailboxName) -> Result<(), StoreError> {
+        match state.feeds.id_by_name(name) {
+            Some(feed) => self.sync_locked(state, feed),
+            None => Ok(()),
+        }
     }
 
     /// Takes in the changes other processes made to a mailbox and passes

@@ -579,3 +579,35 @@ fn mailbox_recreated_elsewhere_is_gone() {
     assert_eq!(snap.uid_validity, e2.uid_validity);
     assert!(snap.messages.is_empty());
 }
+
+/// Another process delivers a message while this instance has the mailbox
+/// open; this instance then appends one of its own. The session hears of
+/// the other process's message first: its UID is the lower one, and sessions
+/// see UIDs in ascending order.
+#[test]
+fn external_changes_are_reported_before_this_instances_own() {
+    use mailwire_mailbox::{AppendMessage, Notification, SelectMode, Store, StoreConfig};
+    let tmp = tempfile::tempdir().unwrap();
+    let here = Store::with_config(backend(tmp.path()), StoreConfig::default());
+    let account = here.create_account(&acct()).unwrap();
+    let mut session = account.select(&mb("INBOX"), SelectMode::ReadWrite).unwrap();
+    assert!(session.messages().is_empty());
+
+    // "Another process": a second backend instance on the same Maildir.
+    let elsewhere = backend(tmp.path());
+    let theirs = elsewhere
+        .append(&acct(), &mb("INBOX"), vec![msg("from elsewhere", &[])])
+        .unwrap();
+    let ours = account
+        .append(&mb("INBOX"), AppendMessage::new(&b"from here\r\n"[..]))
+        .unwrap();
+    assert!(theirs.messages[0].uid < ours.uids[0]);
+
+    let notes = session.changes(true).unwrap();
+    assert!(
+        notes.iter().any(|n| matches!(n, Notification::Exists(2))),
+        "{notes:?}"
+    );
+    let uids: Vec<Uid> = session.messages().iter().map(|m| m.uid).collect();
+    assert_eq!(uids, vec![theirs.messages[0].uid, ours.uids[0]]);
+}
