@@ -3,8 +3,11 @@
 //! the id never changes between sessions.
 //!
 //! The default is Dovecot's default `pop3_uidl_format = %08Xu%08Xv`: the
-//! UID then the UIDVALIDITY, each as eight uppercase hexadecimal digits
-//! (C's `%08X`). A server taking over from Dovecot keeps its clients' ids.
+//! UID then the UIDVALIDITY, each as eight hexadecimal digits. Dovecot's
+//! `X` modifier prints lowercase hex (it is not C's `%X`): Dovecot 2.3.19
+//! sends `000000016b0248f9`, checked against a running Dovecot by the
+//! mail_server tests. A server taking over from Dovecot keeps its clients'
+//! ids.
 
 use std::fmt;
 
@@ -37,8 +40,8 @@ enum Variable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Radix {
     Decimal,
-    LowerHex,
-    UpperHex,
+    /// Dovecot's `X`: lowercase hexadecimal.
+    Hex,
 }
 
 impl Radix {
@@ -46,15 +49,14 @@ impl Radix {
     fn max_digits(self) -> usize {
         match self {
             Radix::Decimal => 10,
-            Radix::LowerHex | Radix::UpperHex => 8,
+            Radix::Hex => 8,
         }
     }
 
     fn is_digit(self, c: char) -> bool {
         match self {
             Radix::Decimal => c.is_ascii_digit(),
-            Radix::LowerHex => c.is_ascii_digit() || ('a'..='f').contains(&c),
-            Radix::UpperHex => c.is_ascii_digit() || ('A'..='F').contains(&c),
+            Radix::Hex => c.is_ascii_digit() || ('a'..='f').contains(&c),
         }
     }
 }
@@ -82,7 +84,8 @@ pub struct UidlTemplateError {
 
 /// A UIDL format written like Dovecot's `pop3_uidl_format`, limited to the
 /// variables this model has: `%u` (UID) and `%v` (UIDVALIDITY), each with
-/// an optional zero-padded width and `X`/`x` for hexadecimal (`%08Xu`),
+/// an optional zero-padded width and `X` for hexadecimal (`%08Xu`; in
+/// lowercase, as Dovecot prints it; `x` is accepted as a synonym),
 /// literal characters, and `%%` for `%`.
 ///
 /// A template must use `%u`, and must be unambiguous: every number is
@@ -104,12 +107,12 @@ impl Default for UidlTemplate {
             parts: vec![
                 Part::Number {
                     variable: Variable::Uid,
-                    radix: Radix::UpperHex,
+                    radix: Radix::Hex,
                     width: 8,
                 },
                 Part::Number {
                     variable: Variable::UidValidity,
-                    radix: Radix::UpperHex,
+                    radix: Radix::Hex,
                     width: 8,
                 },
             ],
@@ -150,13 +153,7 @@ impl UidlTemplate {
                             return Err(err(at, "width too large"));
                         }
                     }
-                    'X' | 'x' if radix == Radix::Decimal => {
-                        radix = if c == 'X' {
-                            Radix::UpperHex
-                        } else {
-                            Radix::LowerHex
-                        };
-                    }
+                    'X' | 'x' if radix == Radix::Decimal => radix = Radix::Hex,
                     'u' | 'v' => {
                         let variable = if c == 'u' {
                             Variable::Uid
@@ -244,8 +241,7 @@ impl UidlFormat for UidlTemplate {
                     // Writing to a String cannot fail.
                     let _ = match radix {
                         Radix::Decimal => write!(out, "{n:0width$}"),
-                        Radix::LowerHex => write!(out, "{n:0width$x}"),
-                        Radix::UpperHex => write!(out, "{n:0width$X}"),
+                        Radix::Hex => write!(out, "{n:0width$x}"),
                     };
                 }
             }
@@ -262,16 +258,16 @@ mod tests {
     }
 
     #[test]
-    fn dovecot_default_is_uid_then_uidvalidity_in_upper_hex() {
+    fn dovecot_default_is_uid_then_uidvalidity_in_lower_hex() {
         let (u, v) = ids(1, 1_700_000_000);
-        // 1700000000 = 0x6553F100.
-        assert_eq!(UidlTemplate::default().unique_id(u, v), "000000016553F100");
+        // 1700000000 = 0x6553F100; Dovecot prints its `X` in lowercase.
+        assert_eq!(UidlTemplate::default().unique_id(u, v), "000000016553f100");
         assert_eq!(
             UidlTemplate::new(DOVECOT_DEFAULT).unwrap(),
             UidlTemplate::default()
         );
         let (u, v) = ids(0xABCDEF12, 0xFFFF_FFFF);
-        assert_eq!(UidlTemplate::default().unique_id(u, v), "ABCDEF12FFFFFFFF");
+        assert_eq!(UidlTemplate::default().unique_id(u, v), "abcdef12ffffffff");
     }
 
     #[test]
@@ -283,7 +279,7 @@ mod tests {
         );
         assert_eq!(
             UidlTemplate::new("%08Xv%08Xu").unwrap().unique_id(u, v),
-            "499602D20000002A"
+            "499602d20000002a"
         );
         assert_eq!(
             UidlTemplate::new("%xu-%xv").unwrap().unique_id(u, v),
@@ -302,8 +298,10 @@ mod tests {
         }
         assert!(UidlTemplate::new(&format!("{}%u", "x".repeat(61))).is_err());
         assert!(UidlTemplate::new(&format!("{}%u", "x".repeat(60))).is_ok());
-        // Hex followed by a letter beyond F is delimited.
+        // Hex (lowercase) followed by a letter beyond f, or by an
+        // uppercase letter, is delimited; followed by a-f it is not.
         assert!(UidlTemplate::new("%Xug%Xv").is_ok());
-        assert!(UidlTemplate::new("%XuA%Xv").is_err());
+        assert!(UidlTemplate::new("%XuA%Xv").is_ok());
+        assert!(UidlTemplate::new("%Xua%Xv").is_err());
     }
 }

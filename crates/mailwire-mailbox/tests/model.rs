@@ -805,7 +805,7 @@ impl Harness {
         assert_eq!(infos.len(), frozen.len());
         for (info, (uid, content)) in infos.iter().zip(&frozen) {
             assert_eq!(info.size, content.len() as u64);
-            let id = format!("{:08X}{:08X}", uid.get(), inbox.uid_validity.get());
+            let id = format!("{:08x}{:08x}", uid.get(), inbox.uid_validity.get());
             assert_eq!(info.unique_id.as_str(), id);
         }
         p.frozen = Some(frozen);

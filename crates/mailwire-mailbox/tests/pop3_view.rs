@@ -69,10 +69,10 @@ fn lock_freezes_sizes_and_dovecot_uidl() {
         let content = read_all(drop1.open(n(i as u32 + 1)).unwrap());
         assert_eq!(info.size, content.len() as u64);
         assert_eq!(info.size, crlf_size(&content), "what RETR sends");
-        let expected = format!("{:08X}{:08X}", i + 1, v.get());
+        let expected = format!("{:08x}{:08x}", i + 1, v.get());
         assert_eq!(info.unique_id.as_str(), expected);
     }
-    assert_eq!(infos[0].unique_id.as_str(), format!("00000001{:08X}", v.get()));
+    assert_eq!(infos[0].unique_id.as_str(), format!("00000001{:08x}", v.get()));
     // Ids are the same in a later session.
     drop1.release();
     let mut drop2 = acc.maildrop(Pop3Config::default());
@@ -330,7 +330,7 @@ fn server_session_retr_dele_quit_removes_from_the_store() {
     let size2 = b"Subject: two\r\n\r\n.dot line\r\n".len();
     assert!(out.contains(&format!("+OK 2 {}\r\n", size1 + size2)), "{out}");
     assert!(
-        out.contains(&format!("+OK 1 00000001{:08X}\r\n", v.get())),
+        out.contains(&format!("+OK 1 00000001{:08x}\r\n", v.get())),
         "{out}"
     );
     assert!(
