@@ -63,6 +63,7 @@ mod backend;
 mod content;
 mod feed;
 mod flags;
+mod maildir;
 mod memory;
 #[cfg(feature = "pop3")]
 mod pop3;
@@ -77,6 +78,7 @@ pub use backend::{
 };
 pub use content::canonical_crlf;
 pub use flags::{FlagAction, Flags, Keyword, MAX_KEYWORD_LEN, SystemFlags};
+pub use maildir::{MaildirBackend, MaildirOptions};
 pub use memory::MemoryBackend;
 #[cfg(feature = "pop3")]
 pub use pop3::{LockPolicy, Pop3Config, Pop3Maildrop};

@@ -1,0 +1,877 @@
+//! One Maildir folder: its files on disk, what this backend instance has
+//! reported of it, and the reconciliation of the two.
+//!
+//! The *disk state* is the uidlist (UID of each file), the directory
+//! listing of `new/` and `cur/` (where each file is and its flags), the
+//! keyword table and the journal (MODSEQ, date, size of each message and
+//! the tombstones). [`Folder::reconcile`] brings the journal in line with
+//! the files under the folder lock: files without a UID get one, files
+//! whose flags changed or that vanished are recorded, all with one new
+//! MODSEQ. The *known state* is the view reported to the store; the
+//! backend's own changes update both, and [`Folder::diff`] turns the
+//! difference left by other processes into [`ExternalChange`]s.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use super::fsutil::{self, io_err};
+use super::journal::{Entry, Journal};
+use super::keywords::{self, KeywordTable};
+use super::layout;
+use super::lock::{self, DotLock};
+use super::state::Counters;
+use super::uidlist::{self, Refreshed, UidList};
+use crate::backend::{ExternalChange, FlagUpdate, MessageMeta, Tombstone};
+use crate::flags::Flags;
+use crate::types::{InternalDate, ModSeq, SpecialUse, StoreError, Uid, UidValidity};
+
+/// Directory listings whose mtime is younger than this are not trusted to
+/// show every change (file systems stamp with a coarse clock).
+const TRUST_AGE: Duration = Duration::from_secs(2);
+/// Files in `tmp/` older than this are left over from crashes (Dovecot
+/// uses the same age).
+const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+/// The directory of kept expunged content inside a folder.
+pub(crate) const EXPUNGED_DIR: &str = "mailwire-expunged";
+
+/// Settings shared by every folder operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    /// The folder's directory.
+    pub(crate) dir: &'a Path,
+    /// Flush writes to disk.
+    pub(crate) fsync: bool,
+    /// This backend instance's name (for its kept-content directory).
+    pub(crate) instance: &'a str,
+}
+
+/// The live backend instances of this process (their kept content must not
+/// be cleaned away by another instance).
+pub(crate) fn live_instances() -> &'static Mutex<HashSet<String>> {
+    static I: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    I.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    len: u64,
+    mtime: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = fs::metadata(path).ok()?;
+        Some(Stamp {
+            ino: m.ino(),
+            len: m.len(),
+            mtime: m.modified().ok(),
+        })
+    }
+}
+
+/// Where a message file is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Loc {
+    /// In `cur/` (else `new/`).
+    pub(crate) cur: bool,
+    /// Its whole file name.
+    pub(crate) name: String,
+}
+
+impl Loc {
+    pub(crate) fn path(&self, dir: &Path) -> PathBuf {
+        dir.join(if self.cur { "cur" } else { "new" }).join(&self.name)
+    }
+
+    pub(crate) fn info(&self) -> &str {
+        layout::split_info(&self.name).1.unwrap_or("")
+    }
+}
+
+#[derive(Debug, Default)]
+struct Scan {
+    files: HashMap<String, Loc>,
+    new_stamp: Option<Stamp>,
+    cur_stamp: Option<Stamp>,
+    /// The listing was taken when both directories had been unchanged
+    /// long enough to trust their stamps.
+    trusted: bool,
+    valid: bool,
+}
+
+/// What this backend instance has reported of a folder.
+#[derive(Debug, Clone)]
+pub(crate) struct Known {
+    pub(crate) uid_validity: UidValidity,
+    pub(crate) uid_next: u32,
+    pub(crate) highest: u64,
+    pub(crate) messages: BTreeMap<u32, MessageMeta>,
+    /// How many of the journal's tombstones have been reported.
+    pub(crate) tombstones: usize,
+}
+
+/// A folder.
+#[derive(Debug, Default)]
+pub(crate) struct Folder {
+    pub(crate) uidlist: UidList,
+    pub(crate) journal: Journal,
+    pub(crate) keywords: KeywordTable,
+    kw_stamp: Option<Stamp>,
+    scan: Scan,
+    pub(crate) known: Option<Known>,
+    /// Expunged UIDs whose content this instance keeps.
+    pub(crate) kept: HashSet<u32>,
+    cleaned: bool,
+    /// The disk state changed since the last reconciliation.
+    dirty: bool,
+}
+
+fn modseq(v: u64) -> ModSeq {
+    ModSeq::new(v).unwrap_or(ModSeq::MIN)
+}
+
+/// The size a file's content has once its bare LFs are CRLFs.
+fn virtual_size(data: &[u8]) -> u64 {
+    let bare = memchr::memchr_iter(b'\n', data)
+        .filter(|&i| i == 0 || data.get(i - 1) != Some(&b'\r'))
+        .count();
+    (data.len() + bare) as u64
+}
+
+/// The content with bare LFs turned into CRLFs (how Dovecot serves files
+/// it stored with LF line ends; their W= size counts the same way).
+pub(crate) fn to_crlf(data: Vec<u8>) -> Bytes {
+    let bare = memchr::memchr_iter(b'\n', &data)
+        .filter(|&i| i == 0 || data.get(i - 1) != Some(&b'\r'))
+        .count();
+    if bare == 0 {
+        return Bytes::from(data);
+    }
+    let mut out = Vec::with_capacity(data.len() + bare);
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\n', &data) {
+        if i == 0 || data.get(i - 1) != Some(&b'\r') {
+            out.extend_from_slice(&data[start..i]);
+            out.extend_from_slice(b"\r\n");
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&data[start..]);
+    Bytes::from(out)
+}
+
+impl Folder {
+    /// The folder's UIDVALIDITY as last read from disk.
+    pub(crate) fn uid_validity(&self) -> Option<UidValidity> {
+        if self.uidlist.is_loaded() {
+            UidValidity::new(self.uidlist.uid_validity)
+        } else {
+            None
+        }
+    }
+
+    /// The flags that a journal entry stands for.
+    fn flags_of(&self, e: &Entry) -> Flags {
+        self.keywords.flags_of(&e.info)
+    }
+
+    fn meta_of(&self, uid: u32, e: &Entry) -> Option<MessageMeta> {
+        Some(MessageMeta {
+            uid: Uid::new(uid)?,
+            flags: self.flags_of(e),
+            internal_date: InternalDate {
+                unix_seconds: e.date,
+                zone_minutes: e.zone,
+            },
+            size: e.size,
+            modseq: modseq(e.modseq),
+        })
+    }
+
+    /// Re-reads the keyword table, uidlist and journal where they changed;
+    /// creates a missing uidlist or journal. Needs the folder lock.
+    pub(crate) fn refresh_meta(
+        &mut self,
+        ctx: Ctx<'_>,
+        counters: &mut Counters<'_>,
+    ) -> Result<(), StoreError> {
+        let kw_stamp = Stamp::of(&ctx.dir.join("dovecot-keywords"));
+        if kw_stamp != self.kw_stamp || kw_stamp.is_none() {
+            self.keywords = KeywordTable::load(ctx.dir)?;
+            self.kw_stamp = kw_stamp;
+        }
+        let before = self.uidlist.uid_validity;
+        match self.uidlist.refresh(&ctx.dir.join("dovecot-uidlist"))? {
+            Refreshed::Same => {}
+            Refreshed::Appended => self.dirty = true,
+            Refreshed::Reloaded => {
+                self.dirty = true;
+                if before != 0 && before != self.uidlist.uid_validity {
+                    self.forget();
+                }
+            }
+            Refreshed::Missing => {
+                if !ctx.dir.join("cur").is_dir() {
+                    return Err(StoreError::Permanent(format!(
+                        "{} is not a Maildir",
+                        ctx.dir.display()
+                    )));
+                }
+                let v = counters.next_uid_validity()?;
+                let mut list = UidList::new(v.get(), uidlist::new_guid());
+                list.rewrite(ctx.dir, |_| true, ctx.fsync)?;
+                self.uidlist = list;
+                self.forget();
+                self.dirty = true;
+            }
+        }
+        let had = self.journal.is_loaded();
+        let ok = self.journal.refresh(ctx.dir)?;
+        if !ok || self.journal.uid_validity != self.uidlist.uid_validity {
+            let keep_special = if ok && self.journal.uid_validity == self.uidlist.uid_validity {
+                self.journal.special_use.clone()
+            } else {
+                Vec::new()
+            };
+            let created = counters.next_modseq(0)?;
+            let mut j = Journal::new(self.uidlist.uid_validity, created.get(), &keep_special);
+            j.rewrite(ctx.dir, ctx.fsync)?;
+            self.journal = j;
+            self.dirty = true;
+        } else if !had {
+            self.dirty = true;
+        }
+        if !self.cleaned {
+            self.cleaned = true;
+            clean_leftovers(ctx);
+        }
+        Ok(())
+    }
+
+    /// Drops everything this instance knew of an earlier incarnation.
+    fn forget(&mut self) {
+        self.known = None;
+        self.kept.clear();
+        self.scan = Scan::default();
+        self.journal = Journal::default();
+    }
+
+    /// Lists `new/` and `cur/` unless the last listing can be trusted to be
+    /// current; `Ok(true)` if it listed.
+    fn scan_dirs(&mut self, dir: &Path, force: bool) -> Result<bool, StoreError> {
+        let new_stamp = Stamp::of(&dir.join("new"));
+        let cur_stamp = Stamp::of(&dir.join("cur"));
+        if !force
+            && self.scan.valid
+            && self.scan.trusted
+            && new_stamp == self.scan.new_stamp
+            && cur_stamp == self.scan.cur_stamp
+        {
+            return Ok(false);
+        }
+        let now = SystemTime::now();
+        let old_enough = |s: &Option<Stamp>| {
+            s.as_ref()
+                .and_then(|s| s.mtime)
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age >= TRUST_AGE)
+        };
+        let trusted = old_enough(&new_stamp) && old_enough(&cur_stamp);
+        let mut files = HashMap::with_capacity(self.scan.files.len().max(16));
+        // new/ first: a file moved to cur/ meanwhile is then seen there.
+        for (sub, cur) in [("new", false), ("cur", true)] {
+            let path = dir.join(sub);
+            let entries = match fs::read_dir(&path) {
+                Ok(e) => e,
+                Err(e) if fsutil::not_found(&e) => continue,
+                Err(e) => return Err(io_err("read directory", &path, &e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| io_err("read directory", &path, &e))?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if !layout::valid_message_file(&name) {
+                    continue;
+                }
+                let base = layout::split_info(&name).0.to_owned();
+                files.insert(base, Loc { cur, name });
+            }
+        }
+        self.scan = Scan {
+            files,
+            new_stamp,
+            cur_stamp,
+            trusted,
+            valid: true,
+        };
+        self.dirty = true;
+        Ok(true)
+    }
+
+    /// Notes that this instance changed `new/` or `cur/`: the next
+    /// reconciliation lists them again (another process may have changed
+    /// them within the same timestamp).
+    fn touched_dirs(&mut self) {
+        self.scan.trusted = false;
+    }
+
+    /// Brings the journal in line with the files (see the module
+    /// documentation). Needs the folder lock.
+    pub(crate) fn reconcile(&mut self, ctx: Ctx<'_>, counters: &mut Counters<'_>) -> Result<(), StoreError> {
+        self.refresh_meta(ctx, counters)?;
+        let listed = self.scan_dirs(ctx.dir, false)?;
+        if !listed && !self.dirty {
+            return Ok(());
+        }
+        // A file renamed while the directory was read may have been missed:
+        // list again before calling anything with a record gone.
+        let gone = |f: &Folder| {
+            f.journal
+                .live
+                .keys()
+                .any(|&uid| f.base_of(uid).is_none_or(|b| !f.scan.files.contains_key(b)))
+        };
+        if gone(self) {
+            self.scan_dirs(ctx.dir, true)?;
+        }
+        let mut unrecorded: Vec<&String> = self
+            .scan
+            .files
+            .keys()
+            .filter(|b| self.uidlist.uid_of(b).is_none())
+            .collect();
+        unrecorded.sort_unstable();
+        let unrecorded: Vec<String> = unrecorded.into_iter().cloned().collect();
+        if !unrecorded.is_empty() {
+            let room = u64::from(u32::MAX - 1) - u64::from(self.uidlist.next_uid) + 1;
+            if unrecorded.len() as u64 > room {
+                return Err(StoreError::Limit("no UID left in this mailbox"));
+            }
+            self.uidlist.append(ctx.dir, &unrecorded, ctx.fsync)?;
+        }
+        // (uid, entry or None for an expunge), computed before the MODSEQ.
+        let mut changes: Vec<(u32, Option<Entry>)> = Vec::new();
+        let mut live: HashSet<u32> = HashSet::with_capacity(self.journal.live.len() + unrecorded.len());
+        for r in &self.uidlist.records {
+            let Some(loc) = self.scan.files.get(&r.base) else {
+                continue;
+            };
+            if r.base.is_empty() {
+                continue;
+            }
+            live.insert(r.uid);
+            match self.journal.live.get(&r.uid) {
+                Some(e) if e.info == loc.info() => {}
+                Some(e) => changes.push((
+                    r.uid,
+                    Some(Entry {
+                        info: loc.info().to_owned(),
+                        ..e.clone()
+                    }),
+                )),
+                None => changes.push((r.uid, Some(describe_file(ctx.dir, &r.base, loc)?))),
+            }
+        }
+        for &uid in self.journal.live.keys() {
+            if !live.contains(&uid) {
+                changes.push((uid, None));
+            }
+        }
+        if !changes.is_empty() {
+            let m = counters.next_modseq(self.journal.highest)?.get();
+            let mut lines = String::new();
+            changes.sort_by_key(|(uid, _)| *uid);
+            for (uid, change) in changes {
+                match change {
+                    Some(mut e) => {
+                        e.modseq = m;
+                        Journal::live_line(uid, &e, &mut lines);
+                    }
+                    None => Journal::expunge_line(uid, m, &mut lines),
+                }
+            }
+            self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        }
+        // Drop the records of expunged messages once they are many.
+        let records = self.uidlist.records.len();
+        if records > 64 && records > live.len().saturating_mul(4) / 3 {
+            self.uidlist
+                .rewrite(ctx.dir, |r| live.contains(&r.uid), ctx.fsync)?;
+        }
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// The base file name of a UID.
+    pub(crate) fn base_of(&self, uid: u32) -> Option<&str> {
+        let recs = &self.uidlist.records;
+        let i = recs.binary_search_by_key(&uid, |r| r.uid).ok()?;
+        recs.get(i).map(|r| r.base.as_str()).filter(|b| !b.is_empty())
+    }
+
+    /// Where a message file is now, listing the folder again if needed.
+    pub(crate) fn locate(&mut self, dir: &Path, uid: u32) -> Result<Option<Loc>, StoreError> {
+        let Some(base) = self.base_of(uid).map(str::to_owned) else {
+            return Ok(None);
+        };
+        if let Some(loc) = self.scan.files.get(&base) {
+            if loc.path(dir).exists() {
+                return Ok(Some(loc.clone()));
+            }
+        }
+        self.scan_dirs(dir, true)?;
+        Ok(self.scan.files.get(&base).cloned())
+    }
+
+    /// Makes the known state the disk state.
+    pub(crate) fn adopt(&mut self) -> Result<(), StoreError> {
+        let uid_validity = UidValidity::new(self.uidlist.uid_validity)
+            .ok_or_else(|| StoreError::Permanent("folder has no UIDVALIDITY".into()))?;
+        let messages = self
+            .journal
+            .live
+            .iter()
+            .filter_map(|(&uid, e)| Some((uid, self.meta_of(uid, e)?)))
+            .collect();
+        self.known = Some(Known {
+            uid_validity,
+            uid_next: self.uidlist.next_uid,
+            highest: self.journal.highest,
+            messages,
+            tombstones: self.journal.tombstones.len(),
+        });
+        Ok(())
+    }
+
+    /// The changes of the disk state that the known state lacks, in the
+    /// order they happened; the known state then is the disk state.
+    pub(crate) fn diff(&mut self) -> Result<Vec<ExternalChange>, StoreError> {
+        let Some(known) = self.known.take() else {
+            self.adopt()?;
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<(u64, u32, ExternalChange)> = Vec::new();
+        for (&uid, e) in &self.journal.live {
+            match known.messages.get(&uid) {
+                None => {
+                    if let Some(meta) = self.meta_of(uid, e) {
+                        out.push((e.modseq, uid, ExternalChange::Added(meta)));
+                    }
+                }
+                Some(old) if old.modseq.get() != e.modseq || old.flags != self.flags_of(e) => {
+                    let update = FlagUpdate {
+                        uid: old.uid,
+                        flags: self.flags_of(e),
+                        modseq: modseq(e.modseq),
+                    };
+                    out.push((e.modseq, uid, ExternalChange::Flags(update)));
+                }
+                Some(_) => {}
+            }
+        }
+        for t in self.journal.tombstones.iter().skip(known.tombstones) {
+            if known.messages.contains_key(&t.uid.get()) {
+                out.push((t.modseq.get(), t.uid.get(), ExternalChange::Expunged(*t)));
+            }
+        }
+        // Messages gone without a tombstone this instance has seen (the
+        // journal was rebuilt): report them with the current MODSEQ.
+        for &uid in known.messages.keys() {
+            let reported = out
+                .iter()
+                .any(|(_, u, c)| *u == uid && matches!(c, ExternalChange::Expunged(_)));
+            if !self.journal.live.contains_key(&uid) && !reported {
+                if let Some(u) = Uid::new(uid) {
+                    let t = Tombstone {
+                        uid: u,
+                        modseq: modseq(self.journal.highest),
+                    };
+                    out.push((self.journal.highest, uid, ExternalChange::Expunged(t)));
+                }
+            }
+        }
+        out.sort_by_key(|(m, uid, _)| (*m, *uid));
+        self.adopt()?;
+        if let Some(k) = &mut self.known {
+            k.highest = k.highest.max(known.highest);
+            k.uid_next = k.uid_next.max(known.uid_next);
+        }
+        Ok(out.into_iter().map(|(_, _, c)| c).collect())
+    }
+
+    /// Stores the keyword letters for `flags` if some are missing.
+    pub(crate) fn ensure_keywords(&mut self, ctx: Ctx<'_>, flags: &[&Flags]) -> Result<(), StoreError> {
+        if flags.iter().all(|f| self.keywords.covers(f)) {
+            return Ok(());
+        }
+        let mut table = self.keywords.clone();
+        for f in flags {
+            table.add_all(f)?;
+        }
+        keywords::store(ctx.dir, &table, ctx.fsync)?;
+        self.keywords = table;
+        self.kw_stamp = Stamp::of(&ctx.dir.join("dovecot-keywords"));
+        Ok(())
+    }
+
+    /// Checks that `count` more UIDs are available.
+    pub(crate) fn reserve(&self, count: usize) -> Result<(), StoreError> {
+        let last = u64::from(self.uidlist.next_uid) + count as u64;
+        if count > 0 && last - 1 > u64::from(u32::MAX - 1) {
+            return Err(StoreError::Limit("no UID left in this mailbox"));
+        }
+        Ok(())
+    }
+
+    /// Records messages whose files were just put into `new/` or `cur/`
+    /// (under `bases`, with these journal entries): UIDs in the uidlist,
+    /// entries in the journal, metas in the known state.
+    pub(crate) fn record_added(
+        &mut self,
+        ctx: Ctx<'_>,
+        added: Vec<(Loc, Entry)>,
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let bases: Vec<String> = added
+            .iter()
+            .map(|(l, _)| layout::split_info(&l.name).0.to_owned())
+            .collect();
+        let uids = self.uidlist.append(ctx.dir, &bases, ctx.fsync)?;
+        let mut lines = String::new();
+        for (uid, (_, e)) in uids.iter().zip(&added) {
+            Journal::live_line(*uid, e, &mut lines);
+        }
+        self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        let mut metas = Vec::with_capacity(added.len());
+        for ((loc, e), (uid, base)) in added.into_iter().zip(uids.into_iter().zip(bases)) {
+            let meta = self
+                .meta_of(uid, &e)
+                .ok_or(StoreError::Limit("no UID left in this mailbox"))?;
+            self.scan.files.insert(base, loc);
+            if let Some(k) = &mut self.known {
+                k.messages.insert(uid, meta.clone());
+                k.uid_next = k.uid_next.max(uid.saturating_add(1));
+                k.highest = k.highest.max(e.modseq);
+            }
+            metas.push(meta);
+        }
+        self.touched_dirs();
+        Ok(metas)
+    }
+
+    /// Renames a message file to carry new flags.
+    pub(crate) fn rename_flags(&mut self, dir: &Path, loc: &Loc, info: &str) -> Result<Loc, StoreError> {
+        let base = layout::split_info(&loc.name).0.to_owned();
+        let new = Loc {
+            cur: true,
+            name: format!("{base}:2,{info}"),
+        };
+        let (from, to) = (loc.path(dir), new.path(dir));
+        fs::rename(&from, &to).map_err(|e| io_err("rename", &from, &e))?;
+        self.scan.files.insert(base, new.clone());
+        self.touched_dirs();
+        Ok(new)
+    }
+
+    /// Records flag changes made to the files (one MODSEQ).
+    pub(crate) fn record_flags(
+        &mut self,
+        ctx: Ctx<'_>,
+        changed: &[(u32, String)],
+        m: u64,
+    ) -> Result<Vec<FlagUpdate>, StoreError> {
+        let mut lines = String::new();
+        let mut updates = Vec::with_capacity(changed.len());
+        for (uid, info) in changed {
+            let Some(old) = self.journal.live.get(uid) else {
+                continue;
+            };
+            let e = Entry {
+                modseq: m,
+                info: info.clone(),
+                ..old.clone()
+            };
+            Journal::live_line(*uid, &e, &mut lines);
+            let flags = self.flags_of(&e);
+            if let (Some(k), Some(u)) = (&mut self.known, Uid::new(*uid)) {
+                if let Some(meta) = k.messages.get_mut(uid) {
+                    meta.flags = flags.clone();
+                    meta.modseq = modseq(m);
+                }
+                k.highest = k.highest.max(m);
+                updates.push(FlagUpdate {
+                    uid: u,
+                    flags,
+                    modseq: modseq(m),
+                });
+            }
+        }
+        self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        Ok(updates)
+    }
+
+    /// The directory where this instance keeps expunged content.
+    pub(crate) fn kept_dir(ctx: Ctx<'_>) -> PathBuf {
+        ctx.dir.join(EXPUNGED_DIR).join(ctx.instance)
+    }
+
+    /// The path of an expunged message's kept content.
+    pub(crate) fn kept_path(&self, ctx: Ctx<'_>, uid: u32) -> PathBuf {
+        Self::kept_dir(ctx).join(format!("{}-{uid}", self.uidlist.uid_validity))
+    }
+
+    /// Moves the files of these messages out of the folder (keeping their
+    /// content for this instance) and records their expunge with MODSEQ
+    /// `m`. UIDs whose file is already gone are expunged too.
+    pub(crate) fn expunge_files(&mut self, ctx: Ctx<'_>, uids: &[u32], m: u64) -> Result<(), StoreError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let kept_dir = Self::kept_dir(ctx);
+        fsutil::ensure_dir(&ctx.dir.join(EXPUNGED_DIR))?;
+        fsutil::ensure_dir(&kept_dir)?;
+        let mut lines = String::new();
+        for &uid in uids {
+            if let Some(loc) = self.locate(ctx.dir, uid)? {
+                let from = loc.path(ctx.dir);
+                match fs::rename(&from, self.kept_path(ctx, uid)) {
+                    Ok(()) => {
+                        self.kept.insert(uid);
+                    }
+                    Err(e) if fsutil::not_found(&e) => {}
+                    Err(e) => return Err(io_err("rename", &from, &e)),
+                }
+                if let Some(base) = self.base_of(uid) {
+                    let base = base.to_owned();
+                    self.scan.files.remove(&base);
+                }
+            }
+            Journal::expunge_line(uid, m, &mut lines);
+        }
+        self.touched_dirs();
+        fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync)?;
+        fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)?;
+        let before = self.journal.tombstones.len();
+        self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        if let Some(k) = &mut self.known {
+            for &uid in uids {
+                k.messages.remove(&uid);
+            }
+            k.highest = k.highest.max(m);
+            // The new tombstones are this instance's own: reported already.
+            if k.tombstones == before {
+                k.tombstones = self.journal.tombstones.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a message's content: its file, or the kept content of an
+    /// expunged message.
+    pub(crate) fn read(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<Bytes>, StoreError> {
+        let present = self.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+        if present {
+            for _ in 0..2 {
+                let Some(loc) = self.locate(ctx.dir, uid)? else {
+                    break;
+                };
+                let path = loc.path(ctx.dir);
+                match fs::read(&path) {
+                    Ok(data) => return Ok(Some(to_crlf(data))),
+                    Err(e) if fsutil::not_found(&e) => {
+                        // Renamed meanwhile: list again.
+                        self.scan_dirs(ctx.dir, true)?;
+                    }
+                    Err(e) => return Err(io_err("read", &path, &e)),
+                }
+            }
+        }
+        if self.kept.contains(&uid) {
+            let path = self.kept_path(ctx, uid);
+            return match fs::read(&path) {
+                Ok(data) => Ok(Some(to_crlf(data))),
+                Err(e) if fsutil::not_found(&e) => Ok(None),
+                Err(e) => Err(io_err("read", &path, &e)),
+            };
+        }
+        Ok(None)
+    }
+}
+
+/// The journal entry for a file found in the folder (its date is the
+/// file's mtime, as Dovecot keeps it; its size the W= or S= field, or
+/// counted).
+fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError> {
+    let path = loc.path(dir);
+    let meta = match fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if fsutil::not_found(&e) => {
+            // Vanished since the listing: record it; the next
+            // reconciliation notices it is gone.
+            return Ok(Entry {
+                modseq: 1,
+                info: loc.info().to_owned(),
+                date: 0,
+                zone: 0,
+                size: 0,
+            });
+        }
+        Err(e) => return Err(io_err("stat", &path, &e)),
+    };
+    let size = match layout::base_field(base, 'W') {
+        Some(w) => w,
+        None => match fs::read(&path) {
+            Ok(data) => virtual_size(&data),
+            Err(_) => meta.len(),
+        },
+    };
+    Ok(Entry {
+        modseq: 1,
+        info: loc.info().to_owned(),
+        date: fsutil::mtime_secs(&meta),
+        zone: 0,
+        size,
+    })
+}
+
+/// Removes what crashed writers left: old files in `tmp/` and the kept
+/// content of backend instances that no longer run.
+fn clean_leftovers(ctx: Ctx<'_>) {
+    let now = SystemTime::now();
+    if let Ok(entries) = fs::read_dir(ctx.dir.join("tmp")) {
+        for entry in entries.flatten() {
+            // The change time: the mtime of a staged message is its
+            // INTERNALDATE, which may be old.
+            let old = entry.metadata().ok().is_some_and(|m| {
+                let ctime = fsutil::system_time(m.ctime());
+                now.duration_since(ctime).is_ok_and(|age| age > TMP_MAX_AGE)
+            });
+            if old {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    if let Ok(entries) = fs::read_dir(ctx.dir.join(EXPUNGED_DIR)) {
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if name != ctx.instance && instance_is_dead(&name) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// A backend instance name `<host>-<pid>-<nonce>`.
+pub(crate) fn instance_name() -> String {
+    format!(
+        "{}-{}-{:016x}",
+        fsutil::filename_host().replace('-', "_"),
+        std::process::id(),
+        fsutil::random_u64()
+    )
+}
+
+/// Whether the instance that wrote under this name is gone: it ran on this
+/// host, and its process is gone or is this process without that instance.
+pub(crate) fn instance_is_dead(name: &str) -> bool {
+    let mut parts = name.rsplitn(3, '-');
+    let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    if host != fsutil::filename_host().replace('-', "_") {
+        return false;
+    }
+    if pid == std::process::id() {
+        let live = live_instances().lock().unwrap_or_else(|e| e.into_inner());
+        return !live.contains(name);
+    }
+    !fsutil::process_alive(pid)
+}
+
+/// Takes a folder's lock (Dovecot's `dovecot-uidlist.lock`).
+pub(crate) fn lock_folder(dir: &Path) -> Result<DotLock, StoreError> {
+    DotLock::acquire(
+        &dir.join("dovecot-uidlist"),
+        lock::UIDLIST_STALE,
+        lock::default_timeout(lock::UIDLIST_STALE),
+    )
+}
+
+/// Whether `dir` is a Maildir folder (it has `cur/`).
+pub(crate) fn is_folder(dir: &Path) -> bool {
+    dir.join("cur").is_dir()
+}
+
+/// The first line of a file (at most 4 KiB), without its line end.
+fn first_line(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(256);
+    fs::File::open(path).ok()?.take(4096).read_to_end(&mut buf).ok()?;
+    let end = memchr::memchr(b'\n', &buf)?;
+    String::from_utf8(buf.get(..end)?.to_vec()).ok()
+}
+
+/// Reads a folder's UIDVALIDITY and SPECIAL-USE from the first lines of its
+/// uidlist and journal, without the lock; `None` for a folder without a
+/// usable uidlist.
+pub(crate) fn peek(dir: &Path) -> Option<(UidValidity, Vec<SpecialUse>)> {
+    let header = first_line(&dir.join("dovecot-uidlist"))?;
+    let v = header
+        .split(' ')
+        .skip(1)
+        .find_map(|f| f.strip_prefix('V'))
+        .and_then(|v| v.parse().ok())
+        .and_then(UidValidity::new)?;
+    let mut special = Vec::new();
+    if let Some(j) = first_line(&dir.join(super::journal::NAME)) {
+        let tag = format!("V{v}");
+        if j.starts_with("mailwire-modseq 1 ") && j.split(' ').any(|f| f == tag) {
+            for field in j.split(' ') {
+                if let Some(list) = field.strip_prefix('U') {
+                    special.extend(
+                        list.split(',')
+                            .filter_map(|n| SpecialUse::from_name(&format!("\\{n}"))),
+                    );
+                }
+            }
+        }
+    }
+    special.sort();
+    special.dedup();
+    Some((v, special))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_conversion_matches_virtual_size() {
+        for input in [&b"a\nb\r\nc\n"[..], b"", b"\n\n", b"x\r\n", b"no end"] {
+            let out = to_crlf(input.to_vec());
+            assert_eq!(out.len() as u64, virtual_size(input), "{input:?}");
+            assert!(!memchr::memchr_iter(b'\n', &out).any(|i| i == 0 || out[i - 1] != b'\r'));
+        }
+    }
+
+    #[test]
+    fn instance_names() {
+        let name = instance_name();
+        assert!(instance_is_dead(&name), "not registered: treated as gone");
+        live_instances().lock().unwrap().insert(name.clone());
+        assert!(!instance_is_dead(&name));
+        live_instances().lock().unwrap().remove(&name);
+        assert!(!instance_is_dead("otherhost-1-00"));
+        assert!(!instance_is_dead("garbage"));
+    }
+}

@@ -1,0 +1,246 @@
+//! File-system helpers: durable writes, unique names, the host name and
+//! process liveness, and the mapping of I/O errors to [`StoreError`].
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::types::StoreError;
+
+/// An I/O failure as a store error: a missing file or a full disk is
+/// temporary, anything else permanent; the path is named.
+pub(crate) fn io_err(what: &str, path: &Path, e: &io::Error) -> StoreError {
+    let text = format!("{what} {}: {e}", path.display());
+    match e.kind() {
+        io::ErrorKind::StorageFull
+        | io::ErrorKind::Interrupted
+        | io::ErrorKind::WouldBlock
+        | io::ErrorKind::TimedOut
+        | io::ErrorKind::QuotaExceeded => StoreError::Temporary(text),
+        _ => StoreError::Permanent(text),
+    }
+}
+
+/// Whether an error says that the file does not exist.
+pub(crate) fn not_found(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+/// Flushes a directory's entries to disk (after a create, rename or
+/// unlink in it), if `enabled`.
+pub(crate) fn sync_dir(dir: &Path, enabled: bool) -> Result<(), StoreError> {
+    if !enabled {
+        return Ok(());
+    }
+    let f = File::open(dir).map_err(|e| io_err("open directory", dir, &e))?;
+    f.sync_all().map_err(|e| io_err("fsync directory", dir, &e))
+}
+
+/// Flushes a file's data, if `enabled`.
+pub(crate) fn sync_file(f: &File, path: &Path, enabled: bool) -> Result<(), StoreError> {
+    if !enabled {
+        return Ok(());
+    }
+    f.sync_data().map_err(|e| io_err("fsync", path, &e))
+}
+
+/// Writes `content` to `tmp` (created or truncated), flushes it and renames
+/// it over `dest`, then flushes the directory: readers see the old or the
+/// new file, never a part of either.
+pub(crate) fn replace_file(tmp: &Path, dest: &Path, content: &[u8], fsync: bool) -> Result<(), StoreError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .map_err(|e| io_err("create", tmp, &e))?;
+    f.write_all(content).map_err(|e| io_err("write", tmp, &e))?;
+    sync_file(&f, tmp, fsync)?;
+    drop(f);
+    if let Err(e) = fs::rename(tmp, dest) {
+        let _ = fs::remove_file(tmp);
+        return Err(io_err("rename", tmp, &e));
+    }
+    if let Some(dir) = dest.parent() {
+        sync_dir(dir, fsync)?;
+    }
+    Ok(())
+}
+
+/// Creates a directory; an existing one is fine.
+pub(crate) fn ensure_dir(path: &Path) -> Result<(), StoreError> {
+    match fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err("create directory", path, &e)),
+    }
+}
+
+/// This machine's name as `gethostname` gives it (Dovecot writes the same
+/// value into its dotlocks), or `localhost`.
+pub(crate) fn hostname() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let from_proc = fs::read_to_string("/proc/sys/kernel/hostname").ok();
+        let from_etc = || fs::read_to_string("/etc/hostname").ok();
+        let name = from_proc.or_else(from_etc).unwrap_or_default();
+        let name = name.trim();
+        if name.is_empty() || name.len() > 255 {
+            "localhost".to_owned()
+        } else {
+            name.to_owned()
+        }
+    })
+}
+
+/// The host name as it may appear in a Maildir file name: `/`, `:` and
+/// `,` are written as `\057`, `\072` and `\054` (the Maildir convention).
+pub(crate) fn filename_host() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut out = String::new();
+        for c in hostname().chars() {
+            match c {
+                '/' => out.push_str("\\057"),
+                ':' => out.push_str("\\072"),
+                ',' => out.push_str("\\054"),
+                c if c.is_control() || c == ' ' => out.push('_'),
+                c => out.push(c),
+            }
+        }
+        out
+    })
+}
+
+/// Whether a process with this id exists on this machine. Without `/proc`
+/// the answer is "yes", so that a lock is never taken from a live owner.
+pub(crate) fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Seconds and microseconds since the Unix epoch.
+pub(crate) fn now_parts() -> (u64, u32) {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs(), d.subsec_micros()),
+        Err(_) => (0, 0),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_secs() -> u64 {
+    now_parts().0
+}
+
+/// A name unique among every process and thread of this machine:
+/// `<secs>.M<usecs>P<pid>Q<counter>` (the counter is per process).
+pub(crate) fn unique_base() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    let (secs, usecs) = now_parts();
+    format!("{secs}.M{usecs}P{}Q{n}", std::process::id())
+}
+
+/// A random-looking 64-bit value (for GUIDs and instance names), mixed
+/// from the clock, the process id, a counter and the standard library's
+/// random hash keys.
+pub(crate) fn random_u64() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+/// The modification time of `meta` in whole seconds since the epoch
+/// (negative before 1970).
+pub(crate) fn mtime_secs(meta: &fs::Metadata) -> i64 {
+    match meta.modified() {
+        Ok(t) => match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => {
+                let d = e.duration();
+                let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                // -0.5 s is second -1, as a Unix time_t would say.
+                if d.subsec_nanos() > 0 { -secs - 1 } else { -secs }
+            }
+        },
+        Err(_) => 0,
+    }
+}
+
+/// The time `unix_seconds` as a `SystemTime`.
+pub(crate) fn system_time(unix_seconds: i64) -> SystemTime {
+    if unix_seconds >= 0 {
+        UNIX_EPOCH + Duration::from_secs(unix_seconds.unsigned_abs())
+    } else {
+        UNIX_EPOCH
+            .checked_sub(Duration::from_secs(unix_seconds.unsigned_abs()))
+            .unwrap_or(UNIX_EPOCH)
+    }
+}
+
+/// The 64-bit FNV-1a hash of `data` (a checksum for small state records).
+pub(crate) fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_bases_differ() {
+        let a = unique_base();
+        let b = unique_base();
+        assert_ne!(a, b);
+        assert!(a.contains(&format!("P{}Q", std::process::id())));
+    }
+
+    #[test]
+    fn replace_file_writes_whole_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        replace_file(&dir.path().join("f.tmp"), &dest, b"one", true).unwrap();
+        replace_file(&dir.path().join("f.tmp"), &dest, b"two!", false).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"two!");
+        assert!(!dir.path().join("f.tmp").exists());
+    }
+
+    #[test]
+    fn times_round_trip_before_and_after_1970() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        let f = File::create(&p).unwrap();
+        for secs in [0i64, 1_700_000_000, -86_400] {
+            f.set_modified(system_time(secs)).unwrap();
+            assert_eq!(mtime_secs(&fs::metadata(&p).unwrap()), secs);
+        }
+    }
+
+    #[test]
+    fn own_process_is_alive() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(u32::MAX - 7));
+        assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
+    }
+}

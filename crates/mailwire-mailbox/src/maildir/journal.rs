@@ -1,0 +1,385 @@
+//! The `mailwire-modseq` file of a folder: what mailwire knows of each
+//! message beyond the Maildir itself (its MODSEQ, its INTERNALDATE zone,
+//! its size) and the expunge tombstones. Dovecot ignores the file.
+//!
+//! ```text
+//! mailwire-modseq 1 V<uidvalidity> C<modseq of creation> [U<special-use,...>]
+//! +<uid> <modseq> <info letters or -> <unix date> <zone minutes> <size>
+//! x<uid> <modseq>
+//! r<first recent uid>
+//! ```
+//!
+//! Lines are appended under the folder's `dovecot-uidlist.lock`; a later
+//! line for a UID replaces an earlier one. `+` records a message as it was
+//! at that MODSEQ (its info letters are compared with its file name to
+//! notice flag changes made by other programs), `x` its expunge, `r` the
+//! `\Recent` claim. The file is rewritten (through `mailwire-modseq.tmp`
+//! and a rename) when it holds more than twice the lines needed. A last
+//! line without its line end (a crash while appending) is ignored, and the
+//! next append rewrites the file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::fsutil::{self, io_err};
+use crate::backend::Tombstone;
+use crate::types::{ModSeq, SpecialUse, StoreError, Uid};
+
+/// The file name.
+pub(crate) const NAME: &str = "mailwire-modseq";
+/// A journal larger than this is refused as corrupt.
+const MAX_FILE: u64 = 1 << 32;
+
+/// What is recorded of a live message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) modseq: u64,
+    /// The info letters of its file name when recorded.
+    pub(crate) info: String,
+    pub(crate) date: i64,
+    pub(crate) zone: i16,
+    pub(crate) size: u64,
+}
+
+/// A folder's journal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Journal {
+    pub(crate) uid_validity: u32,
+    pub(crate) created: u64,
+    pub(crate) special_use: Vec<SpecialUse>,
+    pub(crate) live: BTreeMap<u32, Entry>,
+    pub(crate) tombstones: Vec<Tombstone>,
+    pub(crate) first_recent: u32,
+    /// The highest MODSEQ recorded.
+    pub(crate) highest: u64,
+    lines: usize,
+    file_id: Option<(u64, u64)>,
+    read_len: u64,
+    /// The file ends with an incomplete line.
+    torn: bool,
+}
+
+impl Journal {
+    /// A journal for a new folder.
+    pub(crate) fn new(uid_validity: u32, created: u64, special_use: &[SpecialUse]) -> Journal {
+        Journal {
+            uid_validity,
+            created,
+            special_use: special_use.to_vec(),
+            first_recent: 1,
+            highest: created,
+            ..Journal::default()
+        }
+    }
+
+    /// Whether a file was read.
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.file_id.is_some()
+    }
+
+    /// Brings the journal up to date with the file in `dir`; `Ok(false)`
+    /// if there is no usable file.
+    pub(crate) fn refresh(&mut self, dir: &Path) -> Result<bool, StoreError> {
+        let path = dir.join(NAME);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if fsutil::not_found(&e) => {
+                self.file_id = None;
+                return Ok(false);
+            }
+            Err(e) => return Err(io_err("open", &path, &e)),
+        };
+        let meta = file.metadata().map_err(|e| io_err("stat", &path, &e))?;
+        if meta.len() > MAX_FILE {
+            return Err(StoreError::Permanent(format!("{} is too large", path.display())));
+        }
+        let id = (meta.dev(), meta.ino());
+        if self.file_id == Some(id) && meta.len() >= self.read_len {
+            if meta.len() == self.read_len {
+                self.torn = false;
+                return Ok(true);
+            }
+            file.seek(SeekFrom::Start(self.read_len))
+                .map_err(|e| io_err("seek", &path, &e))?;
+            let mut tail = Vec::new();
+            file.read_to_end(&mut tail)
+                .map_err(|e| io_err("read", &path, &e))?;
+            let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
+            self.torn = complete < tail.len();
+            for line in String::from_utf8_lossy(&tail[..complete]).lines() {
+                self.apply(line);
+            }
+            self.read_len += complete as u64;
+            return Ok(true);
+        }
+        let mut all = Vec::new();
+        file.read_to_end(&mut all)
+            .map_err(|e| io_err("read", &path, &e))?;
+        let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
+        let text = String::from_utf8_lossy(&all[..complete]);
+        let mut lines = text.lines();
+        let Some(mut fresh) = lines.next().and_then(Journal::parse_header) else {
+            self.file_id = None;
+            return Ok(false);
+        };
+        for line in lines {
+            fresh.apply(line);
+        }
+        fresh.file_id = Some(id);
+        fresh.read_len = complete as u64;
+        fresh.torn = complete < all.len();
+        *self = fresh;
+        Ok(true)
+    }
+
+    fn parse_header(line: &str) -> Option<Journal> {
+        let rest = line.strip_prefix("mailwire-modseq 1 ")?;
+        let mut j = Journal {
+            first_recent: 1,
+            ..Journal::default()
+        };
+        for field in rest.split(' ') {
+            if let Some(v) = field.strip_prefix('V') {
+                j.uid_validity = v.parse().ok()?;
+            } else if let Some(c) = field.strip_prefix('C') {
+                j.created = c.parse().ok()?;
+            } else if let Some(u) = field.strip_prefix('U') {
+                for name in u.split(',').filter(|n| !n.is_empty()) {
+                    if let Some(su) = SpecialUse::from_name(&format!("\\{name}")) {
+                        j.special_use.push(su);
+                    }
+                }
+            }
+        }
+        if j.uid_validity == 0 || ModSeq::new(j.created).is_none() {
+            return None;
+        }
+        j.special_use.sort();
+        j.special_use.dedup();
+        j.highest = j.created;
+        Some(j)
+    }
+
+    /// Applies one line; malformed lines are ignored.
+    fn apply(&mut self, line: &str) {
+        self.lines += 1;
+        let mut fields = line.get(1..).unwrap_or("").split(' ');
+        let uid = fields
+            .next()
+            .and_then(|u| u.parse::<u32>().ok())
+            .filter(|&u| u != 0);
+        match (line.as_bytes().first(), uid) {
+            (Some(b'+'), Some(uid)) => {
+                let mut next = || fields.next();
+                let entry = (|| {
+                    let modseq = next()?
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&m| ModSeq::new(m).is_some())?;
+                    let info = next()?;
+                    let info = if info == "-" {
+                        String::new()
+                    } else {
+                        info.to_owned()
+                    };
+                    let date = next()?.parse().ok()?;
+                    let zone = next()?.parse().ok()?;
+                    let size = next()?.parse().ok()?;
+                    Some(Entry {
+                        modseq,
+                        info,
+                        date,
+                        zone,
+                        size,
+                    })
+                })();
+                if let Some(e) = entry {
+                    self.highest = self.highest.max(e.modseq);
+                    self.live.insert(uid, e);
+                }
+            }
+            (Some(b'x'), Some(uid)) => {
+                let modseq = fields
+                    .next()
+                    .and_then(|m| m.parse::<u64>().ok())
+                    .and_then(ModSeq::new);
+                if let (Some(modseq), Some(u)) = (modseq, Uid::new(uid)) {
+                    self.live.remove(&uid);
+                    self.highest = self.highest.max(modseq.get());
+                    self.tombstones.push(Tombstone { uid: u, modseq });
+                }
+            }
+            (Some(b'r'), Some(uid)) => self.first_recent = self.first_recent.max(uid),
+            _ => {}
+        }
+    }
+
+    /// The line recording a live message.
+    pub(crate) fn live_line(uid: u32, e: &Entry, out: &mut String) {
+        let info = if e.info.is_empty() { "-" } else { &e.info };
+        let _ = writeln!(out, "+{uid} {} {info} {} {} {}", e.modseq, e.date, e.zone, e.size);
+    }
+
+    /// The line recording an expunge.
+    pub(crate) fn expunge_line(uid: u32, modseq: u64, out: &mut String) {
+        let _ = writeln!(out, "x{uid} {modseq}");
+    }
+
+    /// The line recording a `\Recent` claim.
+    pub(crate) fn recent_line(uid: u32, out: &mut String) {
+        let _ = writeln!(out, "r{uid}");
+    }
+
+    fn header(&self) -> String {
+        let mut out = format!("mailwire-modseq 1 V{} C{}", self.uid_validity, self.created);
+        if !self.special_use.is_empty() {
+            out.push_str(" U");
+            let names: Vec<&str> = self.special_use.iter().map(|s| &s.as_str()[1..]).collect();
+            out.push_str(&names.join(","));
+        }
+        out.push('\n');
+        out
+    }
+
+    /// Applies `lines` (made with the `*_line` functions) and writes them
+    /// to the file: appended, or the whole file rewritten when it is
+    /// missing, torn or holds too many superseded lines.
+    pub(crate) fn write(&mut self, dir: &Path, lines: &str, fsync: bool) -> Result<(), StoreError> {
+        for line in lines.lines() {
+            self.apply(line);
+        }
+        let path = dir.join(NAME);
+        let needed = self.live.len() + self.tombstones.len() + 2;
+        let appendable = !self.torn
+            && self.file_id.is_some()
+            && self.lines <= needed.saturating_mul(2).saturating_add(64)
+            && fs::metadata(&path)
+                .is_ok_and(|m| Some((m.dev(), m.ino())) == self.file_id && m.len() == self.read_len);
+        if !appendable {
+            return self.rewrite(dir, fsync);
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err("open", &path, &e))?;
+        f.write_all(lines.as_bytes())
+            .map_err(|e| io_err("write", &path, &e))?;
+        fsutil::sync_file(&f, &path, fsync)?;
+        self.read_len += lines.len() as u64;
+        Ok(())
+    }
+
+    /// Rewrites the whole file from the current state.
+    pub(crate) fn rewrite(&mut self, dir: &Path, fsync: bool) -> Result<(), StoreError> {
+        let mut text = self.header();
+        for (uid, e) in &self.live {
+            Self::live_line(*uid, e, &mut text);
+        }
+        for t in &self.tombstones {
+            Self::expunge_line(t.uid.get(), t.modseq.get(), &mut text);
+        }
+        if self.first_recent > 1 {
+            Self::recent_line(self.first_recent, &mut text);
+        }
+        let path = dir.join(NAME);
+        fsutil::replace_file(&dir.join("mailwire-modseq.tmp"), &path, text.as_bytes(), fsync)?;
+        let meta = fs::metadata(&path).map_err(|e| io_err("stat", &path, &e))?;
+        self.file_id = Some((meta.dev(), meta.ino()));
+        self.read_len = text.len() as u64;
+        self.lines = text.lines().count().saturating_sub(1);
+        self.torn = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(modseq: u64, info: &str) -> Entry {
+        Entry {
+            modseq,
+            info: info.into(),
+            date: -5,
+            zone: -90,
+            size: 12,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_incremental_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::new(7, 3, &[SpecialUse::Trash, SpecialUse::Archive]);
+        j.rewrite(dir.path(), false).unwrap();
+        let mut lines = String::new();
+        Journal::live_line(1, &entry(4, "FS"), &mut lines);
+        Journal::live_line(2, &entry(4, ""), &mut lines);
+        j.write(dir.path(), &lines, false).unwrap();
+
+        let mut other = Journal::default();
+        assert!(other.refresh(dir.path()).unwrap());
+        assert_eq!(other.special_use, [SpecialUse::Archive, SpecialUse::Trash]);
+        assert_eq!(other.live.get(&1), Some(&entry(4, "FS")));
+        assert_eq!(other.highest, 4);
+
+        let mut more = String::new();
+        Journal::expunge_line(1, 5, &mut more);
+        Journal::recent_line(3, &mut more);
+        j.write(dir.path(), &more, false).unwrap();
+        assert!(other.refresh(dir.path()).unwrap());
+        assert_eq!(other.live.keys().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(other.tombstones.len(), 1);
+        assert_eq!((other.first_recent, other.highest), (3, 5));
+    }
+
+    #[test]
+    fn torn_tail_is_ignored_then_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::new(1, 1, &[]);
+        j.rewrite(dir.path(), false).unwrap();
+        let path = dir.path().join(NAME);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"+1 2 S 0 0 5\n+2 2 S 0").unwrap();
+        assert!(j.refresh(dir.path()).unwrap());
+        assert_eq!(j.live.len(), 1);
+        let mut lines = String::new();
+        Journal::live_line(3, &entry(3, "S"), &mut lines);
+        j.write(dir.path(), &lines, false).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("+2 "), "{text}");
+        let mut again = Journal::default();
+        again.refresh(dir.path()).unwrap();
+        assert_eq!(again.live.keys().copied().collect::<Vec<_>>(), [1, 3]);
+    }
+
+    #[test]
+    fn bad_headers_and_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(NAME);
+        for bad in [
+            "",
+            "mailwire-modseq 1 V0 C1\n",
+            "mailwire-modseq 1 V1 C0\n",
+            "other\n",
+        ] {
+            fs::write(&path, bad).unwrap();
+            assert!(!Journal::default().refresh(dir.path()).unwrap(), "{bad:?}");
+        }
+        fs::write(
+            &path,
+            "mailwire-modseq 1 V1 C1\n+0 1 - 0 0 0\n+1 0 - 0 0 0\n+2 x\nx3\nzz\n+4 9 - 0 0 1\n",
+        )
+        .unwrap();
+        let mut j = Journal::default();
+        j.refresh(dir.path()).unwrap();
+        assert_eq!(j.live.keys().copied().collect::<Vec<_>>(), [4]);
+        assert!(j.tombstones.is_empty());
+    }
+}

@@ -1,0 +1,446 @@
+//! Dotlocks as Dovecot takes them, so that Dovecot and mailwire processes
+//! exclude each other.
+//!
+//! Protocol (Dovecot's `file_dotlock_create`): the lock of `F` is the file
+//! `F.lock` holding `<pid>:<hostname>`, created exclusively (a temporary
+//! file `.temp.<host>.<pid>.<n>` with the owner, hard-linked to the lock
+//! name; `O_EXCL` where links fail). Whoever finds it taken waits. A lock is
+//! stale, and is removed, when it is older than 2 seconds and names a
+//! process of this host that no longer exists, or when neither it nor `F`
+//! has changed for the stale timeout (120 s for `dovecot-uidlist`, 30 s
+//! for `subscriptions`, the values Dovecot uses). It is removed only if it
+//! is still the same file (inode, size, mtime) that was judged stale.
+//! Releasing unlinks the lock only if it is still ours; "replacing"
+//! writes the new content of `F` into the lock file and renames it over
+//! `F`, which releases the lock and updates `F` in one step (Dovecot's
+//! `file_dotlock_replace`).
+//!
+//! Threads of one process cannot tell each other apart by pid, so a
+//! process-wide registry of held lock paths comes first: a thread waits
+//! there until no other thread (of any backend instance) holds the path.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::fsutil::{self, io_err};
+use crate::types::StoreError;
+
+/// The stale timeout of `dovecot-uidlist.lock` (Dovecot's
+/// `MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT`).
+pub(crate) const UIDLIST_STALE: Duration = Duration::from_secs(120);
+/// The stale timeout of `subscriptions.lock` and of mailwire's own locks.
+pub(crate) const SHORT_STALE: Duration = Duration::from_secs(30);
+/// A lock younger than this is not checked for a dead owner (Dovecot's
+/// `STALE_PID_CHECK_SECS`).
+const PID_CHECK_AGE: Duration = Duration::from_secs(2);
+
+struct Registry {
+    held: Mutex<HashSet<PathBuf>>,
+    freed: Condvar,
+}
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| Registry {
+        held: Mutex::new(HashSet::new()),
+        freed: Condvar::new(),
+    })
+}
+
+/// Waits until no thread of this process holds `path`, then holds it.
+fn registry_take(path: &Path, deadline: Instant) -> Result<(), StoreError> {
+    let r = registry();
+    let mut held = r.held.lock().unwrap_or_else(|e| e.into_inner());
+    while held.contains(path) {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StoreError::Temporary(format!(
+                "timed out waiting for {}",
+                path.display()
+            )));
+        }
+        held = r
+            .freed
+            .wait_timeout(held, deadline - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    held.insert(path.to_path_buf());
+    Ok(())
+}
+
+fn registry_release(path: &Path) {
+    let r = registry();
+    let mut held = r.held.lock().unwrap_or_else(|e| e.into_inner());
+    held.remove(path);
+    drop(held);
+    r.freed.notify_all();
+}
+
+/// A held dotlock; released on drop.
+#[derive(Debug)]
+pub(crate) struct DotLock {
+    /// The lock file (`F.lock`).
+    lock_path: PathBuf,
+    /// The protected file `F`.
+    target: PathBuf,
+    /// The lock file's identity, to recognise it as ours.
+    id: (u64, u64),
+    file: Option<File>,
+    released: bool,
+}
+
+/// How long to wait for a lock before giving up with a temporary error.
+pub(crate) fn default_timeout(stale: Duration) -> Duration {
+    stale + Duration::from_secs(2)
+}
+
+impl DotLock {
+    /// Takes the lock of `target` (the lock file is `target` + `.lock`).
+    pub(crate) fn acquire(target: &Path, stale: Duration, timeout: Duration) -> Result<DotLock, StoreError> {
+        let mut lock_name = target.as_os_str().to_owned();
+        lock_name.push(".lock");
+        let lock_path = PathBuf::from(lock_name);
+        let deadline = Instant::now() + timeout;
+        registry_take(&lock_path, deadline)?;
+        match Self::acquire_file(target, &lock_path, stale, deadline) {
+            Ok((file, id)) => Ok(DotLock {
+                lock_path,
+                target: target.to_path_buf(),
+                id,
+                file: Some(file),
+                released: false,
+            }),
+            Err(e) => {
+                registry_release(&lock_path);
+                Err(e)
+            }
+        }
+    }
+
+    fn acquire_file(
+        target: &Path,
+        lock_path: &Path,
+        stale: Duration,
+        deadline: Instant,
+    ) -> Result<Created, StoreError> {
+        let mut wait = Duration::from_micros(500);
+        // The lock as last seen, and when it or the protected file last
+        // changed.
+        let mut watch: Option<(LockSeen, SystemTime)> = None;
+        loop {
+            if let Some(done) = create_with_owner(lock_path)? {
+                return Ok(done);
+            }
+            let Some(seen) = LockSeen::look(lock_path, target) else {
+                continue; // released meanwhile
+            };
+            if seen.owner_dead() {
+                remove_if_same(lock_path, &seen);
+                watch = None;
+                continue;
+            }
+            let now = SystemTime::now();
+            let changed_at = match &watch {
+                Some((old, at)) if old.same(&seen) => *at,
+                Some(_) => now,
+                None => seen.last_change(now),
+            };
+            if now.duration_since(changed_at).unwrap_or_default() > stale {
+                remove_if_same(lock_path, &seen);
+                watch = None;
+                continue;
+            }
+            watch = Some((seen, changed_at));
+            if Instant::now() >= deadline {
+                return Err(StoreError::Temporary(format!(
+                    "timed out waiting for lock {}",
+                    lock_path.display()
+                )));
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Writes `content` as the new content of the protected file and
+    /// renames the lock over it, releasing the lock.
+    pub(crate) fn replace(mut self, content: &[u8], fsync: bool) -> Result<(), StoreError> {
+        // On failure the drop releases the lock.
+        self.replace_inner(content, fsync)?;
+        self.released = true;
+        registry_release(&self.lock_path);
+        Ok(())
+    }
+
+    fn replace_inner(&mut self, content: &[u8], fsync: bool) -> Result<(), StoreError> {
+        let Some(f) = self.file.as_mut() else {
+            return Err(StoreError::Permanent("lock file already closed".into()));
+        };
+        f.set_len(0)
+            .map_err(|e| io_err("truncate", &self.lock_path, &e))?;
+        let mut w: &File = f;
+        io::Seek::seek(&mut w, io::SeekFrom::Start(0)).map_err(|e| io_err("seek", &self.lock_path, &e))?;
+        w.write_all(content)
+            .map_err(|e| io_err("write", &self.lock_path, &e))?;
+        fsutil::sync_file(f, &self.lock_path, fsync)?;
+        if !self.still_ours() {
+            return Err(StoreError::Temporary(format!(
+                "lock {} was taken over",
+                self.lock_path.display()
+            )));
+        }
+        fs::rename(&self.lock_path, &self.target).map_err(|e| io_err("rename", &self.lock_path, &e))?;
+        if let Some(dir) = self.target.parent() {
+            fsutil::sync_dir(dir, fsync)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the lock file is still the one this lock created.
+    pub(crate) fn still_ours(&self) -> bool {
+        fs::symlink_metadata(&self.lock_path).is_ok_and(|m| (m.dev(), m.ino()) == self.id)
+    }
+}
+
+impl Drop for DotLock {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        self.file = None;
+        if self.still_ours() {
+            let _ = fs::remove_file(&self.lock_path);
+        }
+        registry_release(&self.lock_path);
+    }
+}
+
+/// A created lock file and its (device, inode).
+type Created = (File, (u64, u64));
+
+/// Creates the lock file already holding `<pid>:<host>`: the owner is
+/// written to a temporary file that is then hard-linked to the lock name
+/// (Dovecot's method when `dotlock_use_excl` is off; as exclusive as
+/// `O_EXCL`, and a crash can never leave an empty lock whose owner is
+/// unknown). Falls back to `O_EXCL` where links are not supported.
+/// `Ok(None)` if the lock is taken.
+fn create_with_owner(lock_path: &Path) -> Result<Option<Created>, StoreError> {
+    let owner = format!("{}:{}", std::process::id(), fsutil::hostname());
+    let dir = lock_path.parent().unwrap_or(Path::new("."));
+    let temp = dir.join(format!(
+        ".temp.{}.{}.{:x}",
+        fsutil::filename_host(),
+        std::process::id(),
+        fsutil::random_u64()
+    ));
+    let made = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&temp);
+    let linked = match made {
+        Ok(mut f) => {
+            let written = f.write_all(owner.as_bytes());
+            let linked = written.and_then(|()| fs::hard_link(&temp, lock_path));
+            let _ = fs::remove_file(&temp);
+            match linked {
+                Ok(()) => Some(f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+                Err(_) => None,
+            }
+        }
+        Err(_) => None,
+    };
+    let file = match linked {
+        Some(f) => f,
+        None => match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(lock_path)
+        {
+            Ok(mut f) => {
+                // An empty lock is legal (Dovecot leaves it empty when the
+                // write fails), so a failed write is not fatal.
+                let _ = f.write_all(owner.as_bytes());
+                f
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+            Err(e) => return Err(io_err("create lock", lock_path, &e)),
+        },
+    };
+    let meta = file.metadata().map_err(|e| io_err("stat", lock_path, &e))?;
+    Ok(Some((file, (meta.dev(), meta.ino()))))
+}
+
+/// What was seen of a taken lock.
+#[derive(Debug, Clone)]
+struct LockSeen {
+    id: (u64, u64),
+    size: u64,
+    mtime: Option<SystemTime>,
+    target_mtime: Option<SystemTime>,
+    target_size: u64,
+    owner: Option<(u32, String)>,
+}
+
+impl LockSeen {
+    fn look(lock_path: &Path, target: &Path) -> Option<LockSeen> {
+        let meta = fs::symlink_metadata(lock_path).ok()?;
+        let mtime = meta.modified().ok();
+        let young = mtime
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_none_or(|age| age < PID_CHECK_AGE);
+        let owner = if young { None } else { read_owner(lock_path) };
+        let tmeta = fs::metadata(target).ok();
+        Some(LockSeen {
+            id: (meta.dev(), meta.ino()),
+            size: meta.len(),
+            mtime,
+            target_mtime: tmeta.as_ref().and_then(|m| m.modified().ok()),
+            target_size: tmeta.map_or(0, |m| m.len()),
+            owner,
+        })
+    }
+
+    fn same(&self, other: &LockSeen) -> bool {
+        self.id == other.id
+            && self.size == other.size
+            && self.mtime == other.mtime
+            && self.target_mtime == other.target_mtime
+            && self.target_size == other.target_size
+    }
+
+    /// Whether the lock names a process of this host that is gone. Our own
+    /// pid counts as gone: the registry guarantees that no thread of this
+    /// process holds the lock, so the file is left from an earlier process
+    /// with the same pid.
+    fn owner_dead(&self) -> bool {
+        match &self.owner {
+            Some((pid, host)) if host == fsutil::hostname() => {
+                *pid == std::process::id() || !fsutil::process_alive(*pid)
+            }
+            _ => false,
+        }
+    }
+
+    /// When the lock or the protected file last changed, by their
+    /// modification times (never later than `now`).
+    fn last_change(&self, now: SystemTime) -> SystemTime {
+        let latest = match (self.mtime, self.target_mtime) {
+            (Some(a), Some(b)) => a.max(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => now,
+        };
+        latest.min(now)
+    }
+}
+
+fn read_owner(lock_path: &Path) -> Option<(u32, String)> {
+    let mut buf = Vec::with_capacity(64);
+    File::open(lock_path).ok()?.take(512).read_to_end(&mut buf).ok()?;
+    let text = std::str::from_utf8(&buf).ok()?.trim_end_matches('\n');
+    let (pid, host) = text.split_once(':')?;
+    let pid: u32 = pid.parse().ok().filter(|&p| p > 0)?;
+    Some((pid, host.to_owned()))
+}
+
+/// Removes a stale lock if it is still the file that was judged stale,
+/// then waits a little so that two processes overriding the same lock at
+/// once do not remove each other's new lock (as Dovecot does).
+fn remove_if_same(lock_path: &Path, seen: &LockSeen) {
+    if let Ok(meta) = fs::symlink_metadata(lock_path) {
+        if (meta.dev(), meta.ino()) == seen.id
+            && meta.len() == seen.size
+            && meta.modified().ok() == seen.mtime
+        {
+            let _ = fs::remove_file(lock_path);
+            let jitter = fsutil::random_u64() % 5_000;
+            std::thread::sleep(Duration::from_micros(1_000 + jitter));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn lock_excludes_threads_and_writes_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Arc::new(dir.path().join("dovecot-uidlist"));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        for _ in 0..4 {
+            let (target, inside) = (Arc::clone(&target), Arc::clone(&inside));
+            threads.push(std::thread::spawn(move || {
+                for _ in 0..20 {
+                    let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(20)).unwrap();
+                    assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                    let owner = fs::read_to_string(target.with_file_name("dovecot-uidlist.lock")).unwrap();
+                    assert_eq!(owner, format!("{}:{}", std::process::id(), fsutil::hostname()));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    drop(lock);
+                }
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(!dir.path().join("dovecot-uidlist.lock").exists());
+    }
+
+    #[test]
+    fn stale_lock_of_dead_process_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        let lock_path = dir.path().join("f.lock");
+        fs::write(&lock_path, format!("{}:{}", u32::MAX - 9, fsutil::hostname())).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(10);
+        File::options()
+            .write(true)
+            .open(&lock_path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(5)).unwrap();
+        lock.replace(b"new content", false).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new content");
+        assert!(!lock_path.exists());
+    }
+
+    #[test]
+    fn live_foreign_lock_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        // pid 1 exists and is not us: the lock is respected.
+        fs::write(dir.path().join("f.lock"), format!("1:{}", fsutil::hostname())).unwrap();
+        let err = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, StoreError::Temporary(_)), "{err:?}");
+    }
+
+    #[test]
+    fn unchanged_lock_goes_stale_after_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        let lock_path = dir.path().join("f.lock");
+        fs::write(&lock_path, "").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(600);
+        File::options()
+            .write(true)
+            .open(&lock_path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let lock = DotLock::acquire(&target, Duration::from_millis(50), Duration::from_secs(5)).unwrap();
+        assert!(lock.still_ours());
+    }
+}

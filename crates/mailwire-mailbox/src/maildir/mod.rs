@@ -1,0 +1,1172 @@
+//! The Maildir backend: accounts as Maildir++ directories that Dovecot
+//! (and other Maildir software) can serve at the same time, with the same
+//! UIDs, UIDVALIDITY, flags and keywords.
+//!
+//! # Files
+//!
+//! An account is `<root>/<account>/Maildir` (see [`MaildirOptions`]). In it:
+//!
+//! | file | owner | content |
+//! |---|---|---|
+//! | `cur/ new/ tmp/` | Maildir | INBOX's messages |
+//! | `.a.b/` | Maildir++ | the mailbox `a/b` (with `cur/ new/ tmp/`, `maildirfolder`) |
+//! | `dovecot-uidlist` | Dovecot | UIDVALIDITY, next UID, UID of each file ([`uidlist`]) |
+//! | `dovecot-keywords` | Dovecot | keyword letters ([`keywords`]) |
+//! | `dovecot-uidvalidity[.<hex>]` | Dovecot | the account's UIDVALIDITY counter |
+//! | `subscriptions` | Dovecot | subscribed names ([`subs`]) |
+//! | `mailwire-state` | mailwire | the account's MODSEQ and UIDVALIDITY counters ([`state`]) |
+//! | `mailwire-modseq` | mailwire | per folder: MODSEQs, dates, sizes, tombstones ([`journal`]) |
+//! | `mailwire-expunged/<instance>/` | mailwire | per folder: content of expunged messages until purged |
+//! | `mailwire-tmp/` | mailwire | folders being created or deleted |
+//!
+//! Dovecot ignores the `mailwire-*` names (they do not start with a dot).
+//!
+//! # Locks
+//!
+//! Every change to a folder's messages happens under its
+//! `dovecot-uidlist.lock` dotlock, which Dovecot takes too ([`lock`]);
+//! changes of the account's counters and of its set of mailboxes happen
+//! under `mailwire-state.lock`, always taken after folder locks (folder
+//! locks in path order). Inside a process, one mutex per account comes
+//! first.
+//!
+//! # Writes
+//!
+//! A new message is written to `tmp/`, flushed and renamed into `new/`
+//! (no flags) or `cur/` (`:2,<flags>`); then the directory is flushed,
+//! its record appended to `dovecot-uidlist` and its MODSEQ to
+//! `mailwire-modseq`, each flushed. A flag change renames the file; an
+//! expunge renames it into this instance's `mailwire-expunged/` directory,
+//! where its content stays readable until [`purge`](Backend::purge) (or
+//! until the backend is dropped; after a crash, the next instance that
+//! opens the folder removes directories of instances that no longer run).
+//! A crash between these steps leaves each message whole: a file without
+//! its records is taken in as a new message by the next reconciliation (a
+//! new UID if the uidlist lacked it), a renamed file as a flag change, a
+//! vanished file as an expunge. A call with several messages may be cut
+//! short by a crash after some of them (each is then whole); a crashed
+//! move may leave the message in both mailboxes.
+//!
+//! Changes made by other programs are found by [`sync`](Backend::sync),
+//! which compares the directories with the journal.
+
+mod folder;
+mod fsutil;
+mod journal;
+mod keywords;
+mod layout;
+mod lock;
+mod state;
+mod subs;
+mod uidlist;
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use self::folder::{Ctx, Folder, Loc};
+use self::fsutil::io_err;
+use self::journal::{Entry, Journal};
+use self::state::Counters;
+use self::uidlist::UidList;
+use crate::backend::{
+    Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagsStored, MailboxEntry,
+    MailboxSnapshot, Moved, NewMessage, StoreCondition, StoreFlags, Tombstone,
+};
+use crate::flags::Flags;
+use crate::types::{AccountName, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError, Uid, UidValidity};
+
+/// Where the Maildir backend keeps accounts, and how carefully it writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MaildirOptions {
+    /// Flush every change to disk before reporting it done (default). Turn
+    /// off only for tests and throw-away data: a power failure may then
+    /// lose acknowledged changes (a process crash still cannot).
+    pub fsync: bool,
+    /// The Maildir inside an account's directory: `Some("Maildir")`
+    /// (default) gives `<root>/<account>/Maildir`, as Dovecot's
+    /// `mail_location = maildir:<root>/%u/Maildir`; `None` gives
+    /// `<root>/<account>`.
+    pub subdir: Option<String>,
+}
+
+impl Default for MaildirOptions {
+    fn default() -> Self {
+        MaildirOptions {
+            fsync: true,
+            subdir: Some("Maildir".into()),
+        }
+    }
+}
+
+impl MaildirOptions {
+    /// The default options with `fsync` set.
+    pub fn with_fsync(mut self, fsync: bool) -> MaildirOptions {
+        self.fsync = fsync;
+        self
+    }
+
+    /// The default options with `subdir` set.
+    pub fn with_subdir(mut self, subdir: Option<&str>) -> MaildirOptions {
+        self.subdir = subdir.map(str::to_owned);
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Account {
+    maildir: PathBuf,
+    folders: HashMap<MailboxName, Folder>,
+    cleaned: bool,
+}
+
+impl Account {
+    fn dir_of(&self, name: &MailboxName) -> PathBuf {
+        if name.is_inbox() {
+            self.maildir.clone()
+        } else {
+            self.maildir.join(layout::folder_dir_name(name))
+        }
+    }
+}
+
+/// A [`Backend`] on Maildir++ directories, shared with Dovecot and other
+/// Maildir programs (see the [module documentation](self) for the files,
+/// locks and crash behaviour).
+#[derive(Debug)]
+pub struct MaildirBackend {
+    root: PathBuf,
+    options: MaildirOptions,
+    instance: String,
+    accounts: Mutex<HashMap<AccountName, Arc<Mutex<Account>>>>,
+}
+
+/// The reported outcome of moving messages between folders.
+struct Transfer {
+    copied: Copied,
+    expunged: Expunged,
+}
+
+impl MaildirBackend {
+    /// A backend whose accounts live under `root` (created if missing),
+    /// with the default options.
+    pub fn new(root: impl Into<PathBuf>) -> Result<MaildirBackend, StoreError> {
+        MaildirBackend::with_options(root, MaildirOptions::default())
+    }
+
+    /// A backend whose accounts live under `root` (created if missing).
+    pub fn with_options(
+        root: impl Into<PathBuf>,
+        options: MaildirOptions,
+    ) -> Result<MaildirBackend, StoreError> {
+        let root = root.into();
+        fs::create_dir_all(&root).map_err(|e| io_err("create directory", &root, &e))?;
+        let instance = folder::instance_name();
+        folder::live_instances()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(instance.clone());
+        Ok(MaildirBackend {
+            root,
+            options,
+            instance,
+            accounts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The Maildir directory of an account (whether or not it exists).
+    pub fn maildir_path(&self, account: &AccountName) -> PathBuf {
+        let dir = self.root.join(layout::account_dir_name(account.as_str()));
+        match &self.options.subdir {
+            Some(sub) => dir.join(sub),
+            None => dir,
+        }
+    }
+
+    fn account(&self, account: &AccountName) -> Arc<Mutex<Account>> {
+        let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(account.clone()).or_insert_with(|| {
+            Arc::new(Mutex::new(Account {
+                maildir: self.maildir_path(account),
+                folders: HashMap::new(),
+                cleaned: false,
+            }))
+        });
+        Arc::clone(entry)
+    }
+
+    /// Locks an existing account.
+    fn open<'a>(
+        &self,
+        name: &AccountName,
+        acc: &'a Arc<Mutex<Account>>,
+    ) -> Result<MutexGuard<'a, Account>, StoreError> {
+        let mut guard = acc.lock().unwrap_or_else(|e| e.into_inner());
+        if !folder::is_folder(&guard.maildir) {
+            return Err(StoreError::NoSuchAccount(name.clone()));
+        }
+        if !guard.cleaned {
+            guard.cleaned = true;
+            clean_staging(&guard.maildir);
+        }
+        Ok(guard)
+    }
+
+    fn ctx<'a>(&'a self, dir: &'a Path) -> Ctx<'a> {
+        Ctx {
+            dir,
+            fsync: self.options.fsync,
+            instance: &self.instance,
+        }
+    }
+
+    /// Runs `f` on a folder under its lock, after bringing it up to date
+    /// (`full`: reconcile with the directories; else read the metadata) and
+    /// checking the UIDVALIDITY against `expect`.
+    fn with_folder<T>(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        expect: Option<UidValidity>,
+        full: bool,
+        f: impl FnOnce(&mut Folder, Ctx<'_>, &mut Counters<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let acc = self.account(account);
+        let mut guard = self.open(account, &acc)?;
+        let acc = &mut *guard;
+        let dir = acc.dir_of(name);
+        if !folder::is_folder(&dir) {
+            acc.folders.remove(name);
+            return Err(StoreError::NoSuchMailbox(name.clone()));
+        }
+        let _lock = folder::lock_folder(&dir)?;
+        let mut counters = Counters::new(&acc.maildir, self.options.fsync);
+        let ctx = self.ctx(&dir);
+        let fold = acc.folders.entry(name.clone()).or_default();
+        if full || fold.known.is_none() {
+            fold.reconcile(ctx, &mut counters)?;
+        } else {
+            fold.refresh_meta(ctx, &mut counters)?;
+        }
+        check_validity(fold, name, expect)?;
+        if fold.known.is_none() {
+            fold.adopt()?;
+        }
+        f(fold, ctx, &mut counters)
+    }
+
+    /// Runs `f` on a folder's cached state without its lock, loading it
+    /// under the lock first if this instance has not yet seen it.
+    fn with_cached<T>(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        expect: Option<UidValidity>,
+        f: impl FnOnce(&mut Folder, Ctx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let acc = self.account(account);
+        let mut guard = self.open(account, &acc)?;
+        let acc = &mut *guard;
+        let dir = acc.dir_of(name);
+        if !folder::is_folder(&dir) {
+            acc.folders.remove(name);
+            return Err(StoreError::NoSuchMailbox(name.clone()));
+        }
+        let on_disk = folder::peek(&dir).map(|(v, _)| v);
+        let fold = acc.folders.entry(name.clone()).or_default();
+        let stale = fold.known.as_ref().map(|k| k.uid_validity) != on_disk || on_disk.is_none();
+        if stale {
+            let _lock = folder::lock_folder(&dir)?;
+            let mut counters = Counters::new(&acc.maildir, self.options.fsync);
+            fold.reconcile(self.ctx(&dir), &mut counters)?;
+            if fold.known.as_ref().map(|k| k.uid_validity) != fold.uid_validity() {
+                fold.known = None;
+            }
+            if fold.known.is_none() {
+                fold.adopt()?;
+            }
+        }
+        check_validity(fold, name, expect)?;
+        f(fold, self.ctx(&dir))
+    }
+
+    /// Copies (and for a move, expunges) messages between two folders of
+    /// one account, or within one.
+    fn transfer(
+        &self,
+        account: &AccountName,
+        from: &MailboxRef,
+        uids: &[Uid],
+        to: &MailboxName,
+        expunge: bool,
+    ) -> Result<Transfer, StoreError> {
+        let acc = self.account(account);
+        let mut guard = self.open(account, &acc)?;
+        let acc = &mut *guard;
+        let (src_dir, dst_dir) = (acc.dir_of(&from.name), acc.dir_of(to));
+        for (dir, name) in [(&src_dir, &from.name), (&dst_dir, to)] {
+            if !folder::is_folder(dir) {
+                return Err(StoreError::NoSuchMailbox(name.clone()));
+            }
+        }
+        let same = src_dir == dst_dir;
+        // Folder locks in path order, then the account lock (in Counters).
+        let mut locks = Vec::with_capacity(2);
+        let mut order = vec![&src_dir, &dst_dir];
+        order.sort();
+        order.dedup();
+        for dir in order {
+            locks.push(folder::lock_folder(dir)?);
+        }
+        let mut counters = Counters::new(&acc.maildir, self.options.fsync);
+        let (sctx, dctx) = (self.ctx(&src_dir), self.ctx(&dst_dir));
+        let mut src = acc.folders.remove(&from.name).unwrap_or_default();
+        let mut dst = if same {
+            None
+        } else {
+            Some(acc.folders.remove(to).unwrap_or_default())
+        };
+        let result = (|| {
+            for (fold, ctx) in [(&mut src, sctx)]
+                .into_iter()
+                .chain(dst.as_mut().map(|d| (d, dctx)))
+            {
+                if fold.known.is_none() {
+                    fold.reconcile(ctx, &mut counters)?;
+                    fold.adopt()?;
+                } else {
+                    fold.refresh_meta(ctx, &mut counters)?;
+                }
+            }
+            check_validity(&src, &from.name, Some(from.uid_validity))?;
+            let dst_v = dst.as_ref().unwrap_or(&src).uid_validity();
+            let uid_validity = dst_v.ok_or_else(|| StoreError::NoSuchMailbox(to.clone()))?;
+            // What to copy: present messages, ascending.
+            let mut wanted: Vec<u32> = uids.iter().map(|u| u.get()).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let mut picked: Vec<(u32, Loc, Entry, Flags)> = Vec::new();
+            for uid in wanted {
+                let known = src.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+                let Some(e) = src.journal.live.get(&uid).cloned() else {
+                    continue;
+                };
+                if !known {
+                    continue;
+                }
+                let Some(loc) = src.locate(sctx.dir, uid)? else {
+                    continue;
+                };
+                let flags = src.keywords.flags_of(loc.info());
+                picked.push((uid, loc, e, flags));
+            }
+            let target = dst.as_mut().unwrap_or(&mut src);
+            target.reserve(picked.len())?;
+            if picked.is_empty() {
+                let copied = Copied {
+                    uid_validity,
+                    mapping: Vec::new(),
+                    added: Vec::new(),
+                };
+                return Ok(Transfer {
+                    copied,
+                    expunged: Expunged::default(),
+                });
+            }
+            let flag_refs: Vec<&Flags> = picked.iter().map(|p| &p.3).collect();
+            target.ensure_keywords(dctx, &flag_refs)?;
+            let floor = src
+                .journal
+                .highest
+                .max(dst.as_ref().map_or(0, |d| d.journal.highest));
+            let m = counters.next_modseq(floor)?.get();
+            let target = dst.as_mut().unwrap_or(&mut src);
+            let mut added = Vec::with_capacity(picked.len());
+            let mut made = Vec::with_capacity(picked.len());
+            for (_, loc, e, flags) in &picked {
+                let old_base = layout::split_info(&loc.name).0;
+                let base = layout::copy_base(old_base);
+                let info = target.keywords.info_of(flags, loc.info());
+                let new_loc = if info.is_empty() && !loc.cur {
+                    Loc {
+                        cur: false,
+                        name: base,
+                    }
+                } else {
+                    Loc {
+                        cur: true,
+                        name: format!("{base}:2,{info}"),
+                    }
+                };
+                let dest = new_loc.path(dctx.dir);
+                if let Err(err) = link_or_copy(&loc.path(sctx.dir), &dest, dctx) {
+                    for p in &made {
+                        let _ = fs::remove_file(p);
+                    }
+                    return Err(err);
+                }
+                made.push(dest);
+                let entry = Entry {
+                    modseq: m,
+                    info,
+                    ..e.clone()
+                };
+                added.push((new_loc, entry));
+            }
+            fsutil::sync_dir(&dctx.dir.join("cur"), dctx.fsync)?;
+            fsutil::sync_dir(&dctx.dir.join("new"), dctx.fsync)?;
+            let metas = target.record_added(dctx, added)?;
+            let mapping: Vec<(Uid, Uid)> = picked
+                .iter()
+                .zip(&metas)
+                .filter_map(|(p, meta)| Some((Uid::new(p.0)?, meta.uid)))
+                .collect();
+            let mut expunged = Expunged::default();
+            if expunge {
+                let moved: Vec<u32> = picked.iter().map(|p| p.0).collect();
+                src.expunge_files(sctx, &moved, m)?;
+                expunged = Expunged {
+                    modseq: ModSeq::new(m),
+                    uids: moved.iter().filter_map(|&u| Uid::new(u)).collect(),
+                };
+            }
+            let copied = Copied {
+                uid_validity,
+                mapping,
+                added: metas,
+            };
+            Ok(Transfer { copied, expunged })
+        })();
+        acc.folders.insert(from.name.clone(), src);
+        if let Some(d) = dst {
+            acc.folders.insert(to.clone(), d);
+        }
+        drop(counters);
+        drop(locks);
+        result
+    }
+
+    /// Builds a folder (cur/ new/ tmp/, uidlist, journal) in the account's
+    /// staging area and moves it to `dest`.
+    fn build_folder(
+        &self,
+        maildir: &Path,
+        dest: &Path,
+        counters: &mut Counters<'_>,
+        special_use: &[SpecialUse],
+        inbox: bool,
+    ) -> Result<UidValidity, StoreError> {
+        let fsync = self.options.fsync;
+        let staging_root = maildir.join("mailwire-tmp");
+        fsutil::ensure_dir(&staging_root)?;
+        let staging = staging_root.join(format!("{}+{:016x}", self.instance, fsutil::random_u64()));
+        let built = (|| {
+            fsutil::ensure_dir(&staging)?;
+            for sub in ["cur", "new", "tmp"] {
+                fsutil::ensure_dir(&staging.join(sub))?;
+            }
+            if !inbox {
+                let path = staging.join("maildirfolder");
+                File::create(&path).map_err(|e| io_err("create", &path, &e))?;
+            }
+            let v = counters.next_uid_validity()?;
+            let m = counters.next_modseq(0)?;
+            UidList::new(v.get(), uidlist::new_guid()).rewrite(&staging, |_| true, fsync)?;
+            Journal::new(v.get(), m.get(), special_use).rewrite(&staging, fsync)?;
+            for sub in ["cur", "new", "tmp"] {
+                fsutil::sync_dir(&staging.join(sub), fsync)?;
+            }
+            fsutil::sync_dir(&staging, fsync)?;
+            fs::rename(&staging, dest).map_err(|e| io_err("rename", &staging, &e))?;
+            if let Some(parent) = dest.parent() {
+                fsutil::sync_dir(parent, fsync)?;
+            }
+            Ok(v)
+        })();
+        if built.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        built
+    }
+}
+
+impl Drop for MaildirBackend {
+    fn drop(&mut self) {
+        // Kept content lives as long as this instance (see the contract).
+        let accounts = self.accounts.get_mut().unwrap_or_else(|e| e.into_inner());
+        for acc in accounts.values() {
+            let acc = acc.lock().unwrap_or_else(|e| e.into_inner());
+            for name in acc.folders.keys() {
+                let dir = acc.dir_of(name).join(folder::EXPUNGED_DIR).join(&self.instance);
+                let _ = fs::remove_dir_all(dir);
+            }
+        }
+        folder::live_instances()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.instance);
+    }
+}
+
+fn check_validity(fold: &Folder, name: &MailboxName, expect: Option<UidValidity>) -> Result<(), StoreError> {
+    match (expect, fold.uid_validity()) {
+        (_, None) => Err(StoreError::NoSuchMailbox(name.clone())),
+        (Some(want), Some(have)) if want != have => Err(StoreError::MailboxGone(name.clone())),
+        _ => Ok(()),
+    }
+}
+
+/// Hard-links `from` to `to`, or copies it (through the target's `tmp/`)
+/// where links are not possible.
+fn link_or_copy(from: &Path, to: &Path, ctx: Ctx<'_>) -> Result<(), StoreError> {
+    match fs::hard_link(from, to) {
+        Ok(()) => return Ok(()),
+        Err(e) if fsutil::not_found(&e) => return Err(io_err("link", from, &e)),
+        Err(_) => {}
+    }
+    let mut data = Vec::new();
+    File::open(from)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(|e| io_err("read", from, &e))?;
+    let tmp = ctx.dir.join("tmp").join(fsutil::unique_base());
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| io_err("create", &tmp, &e))?;
+        f.write_all(&data).map_err(|e| io_err("write", &tmp, &e))?;
+        if let Ok(meta) = fs::metadata(from) {
+            if let Ok(t) = meta.modified() {
+                let _ = f.set_modified(t);
+            }
+        }
+        fsutil::sync_file(&f, &tmp, ctx.fsync)?;
+        fs::rename(&tmp, to).map_err(|e| io_err("rename", &tmp, &e))
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Removes staging directories of instances that no longer run.
+fn clean_staging(maildir: &Path) {
+    let Ok(entries) = fs::read_dir(maildir.join("mailwire-tmp")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let instance = name.split('+').next().unwrap_or("");
+        if folder::instance_is_dead(instance) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The names of the folders of a Maildir (INBOX first), each with its
+/// directory.
+fn folder_dirs(maildir: &Path) -> Result<Vec<(MailboxName, PathBuf)>, StoreError> {
+    let mut out = vec![(MailboxName::inbox(), maildir.to_path_buf())];
+    let entries = fs::read_dir(maildir).map_err(|e| io_err("read directory", maildir, &e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("read directory", maildir, &e))?;
+        let Ok(dir_name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let Some(name) = layout::mailbox_of_dir(&dir_name) else {
+            continue;
+        };
+        let path = entry.path();
+        if folder::is_folder(&path) && !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, path));
+        }
+    }
+    Ok(out)
+}
+
+/// A message's flags must have letters; the check happens before anything
+/// is written.
+fn all_flags(messages: &[NewMessage]) -> Vec<&Flags> {
+    messages.iter().map(|m| &m.flags).collect()
+}
+
+impl Backend for MaildirBackend {
+    fn create_account(&self, account: &AccountName) -> Result<(), StoreError> {
+        let acc = self.account(account);
+        let mut guard = acc.lock().unwrap_or_else(|e| e.into_inner());
+        let maildir = guard.maildir.clone();
+        if folder::is_folder(&maildir) {
+            return Err(StoreError::AccountExists(account.clone()));
+        }
+        let parent = maildir
+            .parent()
+            .ok_or_else(|| StoreError::Permanent("Maildir has no parent directory".into()))?;
+        fs::create_dir_all(parent).map_err(|e| io_err("create directory", parent, &e))?;
+        let file_name = maildir.file_name().and_then(|n| n.to_str()).unwrap_or("Maildir");
+        let staging = parent.join(format!(".{file_name}.mailwire-{:016x}", fsutil::random_u64()));
+        let built = (|| {
+            fsutil::ensure_dir(&staging)?;
+            for sub in ["cur", "new", "tmp"] {
+                fsutil::ensure_dir(&staging.join(sub))?;
+            }
+            fsutil::sync_dir(&staging, self.options.fsync)?;
+            fs::rename(&staging, &maildir).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty => {
+                    StoreError::AccountExists(account.clone())
+                }
+                _ => io_err("rename", &staging, &e),
+            })?;
+            fsutil::sync_dir(parent, self.options.fsync)
+        })();
+        if built.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        built?;
+        // INBOX's uidlist and journal (a crash before this leaves a valid
+        // Maildir whose INBOX gets them when first opened).
+        let _lock = folder::lock_folder(&maildir)?;
+        let mut counters = Counters::new(&maildir, self.options.fsync);
+        let mut inbox = Folder::default();
+        inbox.refresh_meta(self.ctx(&maildir), &mut counters)?;
+        guard.folders.clear();
+        guard.folders.insert(MailboxName::inbox(), inbox);
+        Ok(())
+    }
+
+    fn account_exists(&self, account: &AccountName) -> Result<bool, StoreError> {
+        Ok(folder::is_folder(&self.maildir_path(account)))
+    }
+
+    fn list_mailboxes(&self, account: &AccountName) -> Result<Vec<MailboxEntry>, StoreError> {
+        let acc = self.account(account);
+        let guard = self.open(account, &acc)?;
+        let maildir = guard.maildir.clone();
+        let mut out = Vec::new();
+        for (name, dir) in folder_dirs(&maildir)? {
+            let mut seen = folder::peek(&dir);
+            if seen.is_none() {
+                // A folder made by another program: give it a uidlist.
+                let _lock = folder::lock_folder(&dir)?;
+                let mut counters = Counters::new(&maildir, self.options.fsync);
+                Folder::default().refresh_meta(self.ctx(&dir), &mut counters)?;
+                seen = folder::peek(&dir);
+            }
+            if let Some((uid_validity, special_use)) = seen {
+                out.push(MailboxEntry {
+                    name,
+                    uid_validity,
+                    special_use,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn create_mailbox(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        special_use: &[SpecialUse],
+    ) -> Result<MailboxEntry, StoreError> {
+        let acc = self.account(account);
+        let mut guard = self.open(account, &acc)?;
+        let acc = &mut *guard;
+        let dir = acc.dir_of(name);
+        if name.is_inbox() || dir.exists() {
+            return Err(StoreError::MailboxExists(name.clone()));
+        }
+        if layout::folder_dir_name(name).len() > 255 {
+            return Err(StoreError::Limit("mailbox name too long for a Maildir folder"));
+        }
+        let mut special_use = special_use.to_vec();
+        special_use.sort();
+        special_use.dedup();
+        let mut counters = Counters::new(&acc.maildir, self.options.fsync);
+        counters.lock()?;
+        if dir.exists() {
+            return Err(StoreError::MailboxExists(name.clone()));
+        }
+        let uid_validity = self.build_folder(&acc.maildir, &dir, &mut counters, &special_use, false)?;
+        acc.folders.remove(name);
+        Ok(MailboxEntry {
+            name: name.clone(),
+            uid_validity,
+            special_use,
+        })
+    }
+
+    fn delete_mailbox(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<(), StoreError> {
+        let acc = self.account(account);
+        let mut guard = self.open(account, &acc)?;
+        let acc = &mut *guard;
+        if mailbox.name.is_inbox() {
+            return Err(StoreError::NotAllowed("INBOX cannot be deleted"));
+        }
+        let dir = acc.dir_of(&mailbox.name);
+        if !folder::is_folder(&dir) {
+            return Err(StoreError::NoSuchMailbox(mailbox.name.clone()));
+        }
+        let lock = folder::lock_folder(&dir)?;
+        let mut counters = Counters::new(&acc.maildir, self.options.fsync);
+        counters.lock()?;
+        match folder::peek(&dir) {
+            Some((v, _)) if v == mailbox.uid_validity => {}
+            Some(_) => return Err(StoreError::MailboxGone(mailbox.name.clone())),
+            None => return Err(StoreError::NoSuchMailbox(mailbox.name.clone())),
+        }
+        let staging_root = acc.maildir.join("mailwire-tmp");
+        fsutil::ensure_dir(&staging_root)?;
+        let doomed = staging_root.join(format!("{}+deleted+{:016x}", self.instance, fsutil::random_u64()));
+        fs::rename(&dir, &doomed).map_err(|e| io_err("rename", &dir, &e))?;
+        fsutil::sync_dir(&acc.maildir, self.options.fsync)?;
+        drop(lock);
+        let _ = fs::remove_dir_all(&doomed);
+        acc.folders.remove(&mailbox.name);
+        Ok(())
+    }
+
+    fn rename_mailbox(
+        &self,
+        account: &AccountName,
+        from: &MailboxRef,
+        to: &MailboxName,
+    ) -> Result<Vec<(MailboxName, MailboxName)>, StoreError> {
+        let acc = self.account(account);
+        let mut guard = self.open(account, &acc)?;
+        let acc = &mut *guard;
+        let dir = acc.dir_of(&from.name);
+        if from.name.is_inbox() || !folder::is_folder(&dir) {
+            return Err(StoreError::NoSuchMailbox(from.name.clone()));
+        }
+        let mut counters = Counters::new(&acc.maildir, self.options.fsync);
+        counters.lock()?;
+        match folder::peek(&dir) {
+            Some((v, _)) if v == from.uid_validity => {}
+            Some(_) => return Err(StoreError::MailboxGone(from.name.clone())),
+            None => return Err(StoreError::NoSuchMailbox(from.name.clone())),
+        }
+        if to == &from.name || to.is_inferior_of(&from.name) {
+            return Err(StoreError::NotAllowed("cannot rename a mailbox into itself"));
+        }
+        let mut pairs: Vec<(MailboxName, MailboxName, PathBuf, PathBuf)> = Vec::new();
+        let mut all = folder_dirs(&acc.maildir)?;
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, path) in all {
+            if name != from.name && !name.is_inferior_of(&from.name) {
+                continue;
+            }
+            let new = name
+                .rebase(&from.name, to)
+                .ok_or(StoreError::Limit("renamed name too long or too deep"))?;
+            let new_dir_name = layout::folder_dir_name(&new);
+            if new_dir_name.len() > 255 {
+                return Err(StoreError::Limit("mailbox name too long for a Maildir folder"));
+            }
+            let new_path = acc.maildir.join(new_dir_name);
+            if new.is_inbox() || new_path.exists() {
+                return Err(StoreError::MailboxExists(new));
+            }
+            pairs.push((name, new, path, new_path));
+        }
+        pairs.sort_by_key(|(old, ..)| old != &from.name);
+        let mut done: Vec<(&PathBuf, &PathBuf)> = Vec::new();
+        for (_, _, old_path, new_path) in &pairs {
+            if let Err(e) = fs::rename(old_path, new_path) {
+                for (o, n) in done.iter().rev() {
+                    let _ = fs::rename(n, o);
+                }
+                return Err(io_err("rename", old_path, &e));
+            }
+            done.push((old_path, new_path));
+        }
+        fsutil::sync_dir(&acc.maildir, self.options.fsync)?;
+        let mut out = Vec::with_capacity(pairs.len());
+        for (old, new, ..) in pairs {
+            if let Some(f) = acc.folders.remove(&old) {
+                acc.folders.insert(new.clone(), f);
+            }
+            out.push((old, new));
+        }
+        Ok(out)
+    }
+
+    fn subscriptions(&self, account: &AccountName) -> Result<Vec<MailboxName>, StoreError> {
+        let acc = self.account(account);
+        let guard = self.open(account, &acc)?;
+        subs::list(&guard.maildir)
+    }
+
+    fn set_subscribed(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        let acc = self.account(account);
+        let guard = self.open(account, &acc)?;
+        subs::set(&guard.maildir, name, subscribed, self.options.fsync)
+    }
+
+    fn mailbox_snapshot(
+        &self,
+        account: &AccountName,
+        name: &MailboxName,
+    ) -> Result<MailboxSnapshot, StoreError> {
+        self.with_cached(account, name, None, |fold, _| {
+            let known = fold
+                .known
+                .as_ref()
+                .ok_or_else(|| StoreError::NoSuchMailbox(name.clone()))?;
+            let first_recent = fold.journal.first_recent.max(1);
+            Ok(MailboxSnapshot {
+                uid_validity: known.uid_validity,
+                uid_next: Uid::new(known.uid_next).unwrap_or(Uid::MIN),
+                highest_modseq: ModSeq::new(known.highest).unwrap_or(ModSeq::MIN),
+                first_recent_uid: Uid::new(first_recent).unwrap_or(Uid::MIN),
+                messages: known.messages.values().cloned().collect(),
+            })
+        })
+    }
+
+    fn append(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+        messages: Vec<NewMessage>,
+    ) -> Result<Appended, StoreError> {
+        if messages.is_empty() {
+            return self.with_cached(account, mailbox, None, |fold, _| {
+                let uid_validity = fold
+                    .uid_validity()
+                    .ok_or_else(|| StoreError::NoSuchMailbox(mailbox.clone()))?;
+                Ok(Appended {
+                    uid_validity,
+                    messages: Vec::new(),
+                })
+            });
+        }
+        // Content goes to tmp/ before any lock is taken.
+        let dir = {
+            let acc = self.account(account);
+            let guard = self.open(account, &acc)?;
+            guard.dir_of(mailbox)
+        };
+        if !folder::is_folder(&dir) {
+            return Err(StoreError::NoSuchMailbox(mailbox.clone()));
+        }
+        let fsync = self.options.fsync;
+        let mut staged: Vec<(PathBuf, String)> = Vec::with_capacity(messages.len());
+        let staging = (|| {
+            for m in &messages {
+                let base = layout::new_base(m.content.len() as u64);
+                let path = dir.join("tmp").join(&base);
+                staged.push((path.clone(), base));
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .map_err(|e| io_err("create", &path, &e))?;
+                f.write_all(&m.content).map_err(|e| io_err("write", &path, &e))?;
+                let _ = f.set_modified(fsutil::system_time(m.internal_date.unix_seconds));
+                fsutil::sync_file(&f, &path, fsync)?;
+            }
+            Ok(())
+        })();
+        let unstage = |staged: &[(PathBuf, String)]| {
+            for (p, _) in staged {
+                let _ = fs::remove_file(p);
+            }
+        };
+        if let Err(e) = staging {
+            unstage(&staged);
+            return Err(e);
+        }
+        let result = self.with_folder(account, mailbox, None, false, |fold, ctx, counters| {
+            fold.reserve(messages.len())?;
+            fold.ensure_keywords(ctx, &all_flags(&messages))?;
+            let uid_validity = fold
+                .uid_validity()
+                .ok_or_else(|| StoreError::NoSuchMailbox(mailbox.clone()))?;
+            let m = counters.next_modseq(fold.journal.highest)?.get();
+            let mut added = Vec::with_capacity(messages.len());
+            let mut placed: Vec<PathBuf> = Vec::with_capacity(messages.len());
+            for (msg, (tmp, base)) in messages.iter().zip(&staged) {
+                let info = fold.keywords.info_of(&msg.flags, "");
+                let loc = if msg.flags.is_empty() {
+                    Loc {
+                        cur: false,
+                        name: base.clone(),
+                    }
+                } else {
+                    Loc {
+                        cur: true,
+                        name: format!("{base}:2,{info}"),
+                    }
+                };
+                let dest = loc.path(ctx.dir);
+                if let Err(e) = fs::rename(tmp, &dest) {
+                    for p in &placed {
+                        let _ = fs::remove_file(p);
+                    }
+                    return Err(io_err("rename", tmp, &e));
+                }
+                placed.push(dest);
+                let entry = Entry {
+                    modseq: m,
+                    info,
+                    date: msg.internal_date.unix_seconds,
+                    zone: msg.internal_date.zone_minutes,
+                    size: msg.content.len() as u64,
+                };
+                added.push((loc, entry));
+            }
+            let synced = fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)
+                .and_then(|()| fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync));
+            if let Err(e) = synced {
+                for p in &placed {
+                    let _ = fs::remove_file(p);
+                }
+                return Err(e);
+            }
+            let messages = fold.record_added(ctx, added)?;
+            Ok(Appended {
+                uid_validity,
+                messages,
+            })
+        });
+        if result.is_err() {
+            unstage(&staged);
+        }
+        result
+    }
+
+    fn copy(
+        &self,
+        account: &AccountName,
+        from: &MailboxRef,
+        uids: &[Uid],
+        to: &MailboxName,
+    ) -> Result<Copied, StoreError> {
+        Ok(self.transfer(account, from, uids, to, false)?.copied)
+    }
+
+    fn move_messages(
+        &self,
+        account: &AccountName,
+        from: &MailboxRef,
+        uids: &[Uid],
+        to: &MailboxName,
+    ) -> Result<Moved, StoreError> {
+        let t = self.transfer(account, from, uids, to, true)?;
+        Ok(Moved {
+            copied: t.copied,
+            expunged: t.expunged,
+        })
+    }
+
+    fn store_flags(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        request: &StoreFlags,
+    ) -> Result<FlagsStored, StoreError> {
+        self.with_folder(
+            account,
+            &mailbox.name,
+            Some(mailbox.uid_validity),
+            false,
+            |fold, ctx, counters| {
+                let mut out = FlagsStored::default();
+                let mut changes: Vec<(u32, Loc, Flags)> = Vec::new();
+                for uid in &request.uids {
+                    let uid = uid.get();
+                    let known = fold.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+                    let Some(modseq) = fold.journal.live.get(&uid).map(|e| e.modseq) else {
+                        continue;
+                    };
+                    if !known {
+                        continue;
+                    }
+                    let Some(loc) = fold.locate(ctx.dir, uid)? else {
+                        continue;
+                    };
+                    if let Some(StoreCondition::UnchangedSince(limit)) = request.condition {
+                        if modseq > limit.get() {
+                            if let Some(u) = Uid::new(uid) {
+                                out.failed.push(u);
+                            }
+                            continue;
+                        }
+                    }
+                    let old = fold.keywords.flags_of(loc.info());
+                    let new = old.apply(request.action, &request.flags);
+                    if new != old {
+                        changes.push((uid, loc, new));
+                    }
+                }
+                if changes.is_empty() {
+                    return Ok(out);
+                }
+                let refs: Vec<&Flags> = changes.iter().map(|c| &c.2).collect();
+                fold.ensure_keywords(ctx, &refs)?;
+                let m = counters.next_modseq(fold.journal.highest)?.get();
+                let mut done: Vec<(u32, String)> = Vec::with_capacity(changes.len());
+                for (uid, loc, flags) in &changes {
+                    let info = fold.keywords.info_of(flags, loc.info());
+                    let renamed = match fold.rename_flags(ctx.dir, loc, &info) {
+                        Ok(_) => true,
+                        // Renamed or removed by another program meanwhile.
+                        Err(_) => match fold.locate(ctx.dir, *uid)? {
+                            Some(again) => {
+                                let info2 = fold.keywords.info_of(flags, again.info());
+                                fold.rename_flags(ctx.dir, &again, &info2).is_ok()
+                            }
+                            None => false,
+                        },
+                    };
+                    if renamed {
+                        done.push((*uid, info));
+                    }
+                }
+                fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync)?;
+                fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)?;
+                out.updated = fold.record_flags(ctx, &done, m)?;
+                Ok(out)
+            },
+        )
+    }
+
+    fn expunge(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        request: &ExpungeRequest,
+    ) -> Result<Expunged, StoreError> {
+        self.with_folder(
+            account,
+            &mailbox.name,
+            Some(mailbox.uid_validity),
+            false,
+            |fold, ctx, counters| {
+                let wanted = |fold: &Folder, uid: u32| -> bool {
+                    let known = fold.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+                    let Some(e) = fold.journal.live.get(&uid) else {
+                        return false;
+                    };
+                    known && (!request.only_deleted || fold.keywords.flags_of(&e.info).is_deleted())
+                };
+                let uids: Vec<u32> = match &request.uids {
+                    Some(list) => {
+                        let mut l: Vec<u32> = list
+                            .iter()
+                            .map(|u| u.get())
+                            .filter(|&u| wanted(fold, u))
+                            .collect();
+                        l.sort_unstable();
+                        l.dedup();
+                        l
+                    }
+                    None => {
+                        let all: Vec<u32> = fold.journal.live.keys().copied().collect();
+                        all.into_iter().filter(|&u| wanted(fold, u)).collect()
+                    }
+                };
+                if uids.is_empty() {
+                    return Ok(Expunged::default());
+                }
+                let m = counters.next_modseq(fold.journal.highest)?.get();
+                fold.expunge_files(ctx, &uids, m)?;
+                Ok(Expunged {
+                    modseq: ModSeq::new(m),
+                    uids: uids.into_iter().filter_map(Uid::new).collect(),
+                })
+            },
+        )
+    }
+
+    fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError> {
+        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
+            for uid in uids {
+                if fold.kept.remove(&uid.get()) {
+                    let _ = fs::remove_file(fold.kept_path(ctx, uid.get()));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn tombstones(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        since: ModSeq,
+    ) -> Result<Vec<Tombstone>, StoreError> {
+        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, _| {
+            let reported = fold.known.as_ref().map_or(0, |k| k.tombstones);
+            let mut out: Vec<Tombstone> = fold
+                .journal
+                .tombstones
+                .iter()
+                .take(reported)
+                .filter(|t| t.modseq > since)
+                .copied()
+                .collect();
+            out.sort_by_key(|t| t.uid);
+            Ok(out)
+        })
+    }
+
+    fn read_message(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        uid: Uid,
+    ) -> Result<Bytes, StoreError> {
+        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
+            fold.read(ctx, uid.get())?.ok_or(StoreError::NoSuchMessage(uid))
+        })
+    }
+
+    fn claim_recent(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        up_to: Uid,
+    ) -> Result<Uid, StoreError> {
+        self.with_folder(
+            account,
+            &mailbox.name,
+            Some(mailbox.uid_validity),
+            false,
+            |fold, ctx, _| {
+                let before = fold.journal.first_recent.max(1);
+                if up_to.get() > before {
+                    let mut line = String::new();
+                    Journal::recent_line(up_to.get(), &mut line);
+                    // Losing the claim in a crash is allowed: no flush.
+                    fold.journal.write(ctx.dir, &line, false)?;
+                }
+                Ok(Uid::new(before).unwrap_or(Uid::MIN))
+            },
+        )
+    }
+
+    fn sync(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError> {
+        self.with_folder(
+            account,
+            &mailbox.name,
+            Some(mailbox.uid_validity),
+            true,
+            |fold, _, _| fold.diff(),
+        )
+    }
+}

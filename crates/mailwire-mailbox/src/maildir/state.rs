@@ -1,0 +1,304 @@
+//! The account's counters: the last UIDVALIDITY and MODSEQ given out.
+//!
+//! `mailwire-state` (at the Maildir root, ignored by Dovecot) holds two
+//! fixed 128-byte slots, each a line
+//! `mailwire-state 1 G<generation> V<uidvalidity> M<modseq> K<checksum>`
+//! padded with spaces. A write goes to the slot that does not hold the
+//! newest generation and is flushed, so a crash in the middle of it leaves
+//! the other slot intact; readers take the valid slot with the highest
+//! generation. Writers hold the dotlock `mailwire-state.lock`.
+//!
+//! UIDVALIDITY values are also claimed through Dovecot's own counter at the
+//! Maildir root, so that Dovecot and mailwire never hand out one value
+//! twice: `dovecot-uidvalidity` holds the last value as 8 hex digits and
+//! an empty file `dovecot-uidvalidity.<8 hex digits>` marks it; the next
+//! value is claimed by renaming that marker to the next value's name.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use super::fsutil::{self, io_err};
+use super::lock::{self, DotLock};
+use crate::types::{ModSeq, StoreError, UidValidity};
+
+/// The file name.
+pub(crate) const NAME: &str = "mailwire-state";
+const SLOT: usize = 128;
+
+/// The counters of an account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct State {
+    pub(crate) generation: u64,
+    pub(crate) uid_validity: u32,
+    pub(crate) modseq: u64,
+}
+
+impl State {
+    fn parse_slot(slot: &[u8]) -> Option<State> {
+        let text = std::str::from_utf8(slot).ok()?.trim_end();
+        let (body, sum) = text.rsplit_once(" K")?;
+        if u64::from_str_radix(sum, 16).ok()? != fsutil::fnv1a(body.as_bytes()) {
+            return None;
+        }
+        let rest = body.strip_prefix("mailwire-state 1 ")?;
+        let mut s = State::default();
+        for field in rest.split(' ') {
+            if let Some(v) = field.strip_prefix('G') {
+                s.generation = v.parse().ok()?;
+            } else if let Some(v) = field.strip_prefix('V') {
+                s.uid_validity = v.parse().ok()?;
+            } else if let Some(v) = field.strip_prefix('M') {
+                s.modseq = v.parse().ok()?;
+            }
+        }
+        Some(s)
+    }
+
+    fn render_slot(&self) -> Vec<u8> {
+        let body = format!(
+            "mailwire-state 1 G{} V{} M{}",
+            self.generation, self.uid_validity, self.modseq
+        );
+        let mut line = format!("{body} K{:016x}", fsutil::fnv1a(body.as_bytes()));
+        while line.len() < SLOT - 1 {
+            line.push(' ');
+        }
+        line.push('\n');
+        line.into_bytes()
+    }
+
+    /// Reads the counters (zero if the file is missing or unreadable).
+    pub(crate) fn load(root: &Path) -> Result<State, StoreError> {
+        let path = root.join(NAME);
+        let mut buf = Vec::with_capacity(2 * SLOT);
+        match fs::File::open(&path) {
+            Ok(f) => {
+                f.take(2 * SLOT as u64)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| io_err("read", &path, &e))?;
+            }
+            Err(e) if fsutil::not_found(&e) => return Ok(State::default()),
+            Err(e) => return Err(io_err("open", &path, &e)),
+        }
+        Ok(buf
+            .chunks(SLOT)
+            .filter_map(State::parse_slot)
+            .max_by_key(|s| s.generation)
+            .unwrap_or_default())
+    }
+
+    /// Writes the counters as the next generation.
+    pub(crate) fn store(&mut self, root: &Path, fsync: bool) -> Result<(), StoreError> {
+        let path = root.join(NAME);
+        self.generation += 1;
+        let created = !path.exists();
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io_err("open", &path, &e))?;
+        let offset = (self.generation % 2) * SLOT as u64;
+        f.write_all_at(&self.render_slot(), offset)
+            .map_err(|e| io_err("write", &path, &e))?;
+        fsutil::sync_file(&f, &path, fsync)?;
+        if created {
+            fsutil::sync_dir(root, fsync)?;
+        }
+        Ok(())
+    }
+}
+
+/// The counters of one account while its lock is held.
+#[derive(Debug)]
+pub(crate) struct Counters<'a> {
+    root: &'a Path,
+    fsync: bool,
+    held: Option<(DotLock, State)>,
+}
+
+impl<'a> Counters<'a> {
+    /// Counters of the account whose Maildir is `root`; the lock is taken
+    /// when a value is first needed.
+    pub(crate) fn new(root: &'a Path, fsync: bool) -> Counters<'a> {
+        Counters {
+            root,
+            fsync,
+            held: None,
+        }
+    }
+
+    /// Takes the account lock now (for operations that change the set of
+    /// mailboxes).
+    pub(crate) fn lock(&mut self) -> Result<&mut State, StoreError> {
+        if self.held.is_none() {
+            let lock = DotLock::acquire(
+                &self.root.join(NAME),
+                lock::SHORT_STALE,
+                lock::default_timeout(lock::UIDLIST_STALE),
+            )?;
+            let state = State::load(self.root)?;
+            self.held = Some((lock, state));
+        }
+        match &mut self.held {
+            Some((_, s)) => Ok(s),
+            None => Err(StoreError::Permanent("account lock lost".into())),
+        }
+    }
+
+    /// A new MODSEQ above the account's counter and above `floor` (the
+    /// highest value the caller's mailbox already holds, in case the
+    /// counter file was lost), durably recorded.
+    pub(crate) fn next_modseq(&mut self, floor: u64) -> Result<ModSeq, StoreError> {
+        let (root, fsync) = (self.root, self.fsync);
+        let state = self.lock()?;
+        let next = state
+            .modseq
+            .max(floor)
+            .checked_add(1)
+            .and_then(ModSeq::new)
+            .ok_or(StoreError::Limit("MODSEQ space exhausted"))?;
+        let mut new = *state;
+        new.modseq = next.get();
+        new.store(root, fsync)?;
+        *state = new;
+        Ok(next)
+    }
+
+    /// A new UIDVALIDITY, greater than any this account (mailwire or
+    /// Dovecot) gave out before.
+    pub(crate) fn next_uid_validity(&mut self) -> Result<UidValidity, StoreError> {
+        let (root, fsync) = (self.root, self.fsync);
+        let state = self.lock()?;
+        let mut attempts = 0;
+        let value = loop {
+            attempts += 1;
+            let (file_value, marker) = dovecot_counter(root)?;
+            let base = u64::from(file_value.max(marker.unwrap_or(0)).max(state.uid_validity));
+            let next = if base == 0 {
+                fsutil::now_secs().max(1)
+            } else {
+                base + 1
+            };
+            let next = u32::try_from(next).map_err(|_| StoreError::Limit("UIDVALIDITY space exhausted"))?;
+            let to = root.join(format!("dovecot-uidvalidity.{next:08x}"));
+            let claimed = match marker {
+                Some(m) => match fs::rename(root.join(format!("dovecot-uidvalidity.{m:08x}")), &to) {
+                    Ok(()) => true,
+                    Err(e) if fsutil::not_found(&e) => false, // taken meanwhile
+                    Err(e) => return Err(io_err("rename", &to, &e)),
+                },
+                None => match OpenOptions::new().write(true).create_new(true).open(&to) {
+                    Ok(f) => {
+                        let mut perms = f.metadata().map_err(|e| io_err("stat", &to, &e))?.permissions();
+                        perms.set_readonly(true);
+                        let _ = f.set_permissions(perms);
+                        true
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+                    Err(e) => return Err(io_err("create", &to, &e)),
+                },
+            };
+            if claimed {
+                break next;
+            }
+            if attempts >= 10 {
+                return Err(StoreError::Temporary("could not claim a UIDVALIDITY".into()));
+            }
+        };
+        let text = format!("{value:08x}");
+        fsutil::replace_file(
+            &root.join("dovecot-uidvalidity.mailwire-tmp"),
+            &root.join("dovecot-uidvalidity"),
+            text.as_bytes(),
+            false,
+        )?;
+        let mut new = *state;
+        new.uid_validity = value;
+        new.store(root, fsync)?;
+        *state = new;
+        UidValidity::new(value).ok_or(StoreError::Limit("UIDVALIDITY space exhausted"))
+    }
+}
+
+/// Dovecot's counter: the value in `dovecot-uidvalidity` (0 if none) and
+/// the highest marker file (older markers are removed).
+fn dovecot_counter(root: &Path) -> Result<(u32, Option<u32>), StoreError> {
+    let file_value = fs::read_to_string(root.join("dovecot-uidvalidity"))
+        .ok()
+        .and_then(|t| u32::from_str_radix(t.trim(), 16).ok())
+        .unwrap_or(0);
+    let mut markers = Vec::new();
+    let entries = fs::read_dir(root).map_err(|e| io_err("read directory", root, &e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(hex) = name.strip_prefix("dovecot-uidvalidity.") {
+            if hex.len() == 8 {
+                if let Ok(v) = u32::from_str_radix(hex, 16) {
+                    markers.push(v);
+                }
+            }
+        }
+    }
+    markers.sort_unstable();
+    let max = markers.last().copied();
+    for old in markers.iter().rev().skip(1) {
+        let _ = fs::remove_file(root.join(format!("dovecot-uidvalidity.{old:08x}")));
+    }
+    Ok((file_value, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_survive_a_torn_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State {
+            modseq: 5,
+            ..State::default()
+        };
+        s.store(dir.path(), false).unwrap();
+        s.modseq = 6;
+        s.store(dir.path(), false).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap(), s);
+        // Tear the newest slot: the previous value remains.
+        let path = dir.path().join(NAME);
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all_at(b"garbage", (s.generation % 2) * SLOT as u64)
+            .unwrap();
+        assert_eq!(State::load(dir.path()).unwrap().modseq, 5);
+    }
+
+    #[test]
+    fn uid_validity_follows_dovecot_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("dovecot-uidvalidity"), "6b024514").unwrap();
+        fs::write(dir.path().join("dovecot-uidvalidity.6b024514"), "").unwrap();
+        fs::write(dir.path().join("dovecot-uidvalidity.00000005"), "").unwrap();
+        let mut c = Counters::new(dir.path(), false);
+        assert_eq!(c.next_uid_validity().unwrap().get(), 0x6b02_4515);
+        assert_eq!(c.next_uid_validity().unwrap().get(), 0x6b02_4516);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("dovecot-uidvalidity")).unwrap(),
+            "6b024516"
+        );
+        assert!(dir.path().join("dovecot-uidvalidity.6b024516").exists());
+        assert!(!dir.path().join("dovecot-uidvalidity.00000005").exists());
+        assert_eq!(c.next_modseq(0).unwrap().get(), 1);
+        assert_eq!(c.next_modseq(7).unwrap().get(), 8);
+        drop(c);
+        let s = State::load(dir.path()).unwrap();
+        assert_eq!((s.uid_validity, s.modseq), (0x6b02_4516, 8));
+        // Without Dovecot's files the counter in mailwire-state still rises.
+        fs::remove_file(dir.path().join("dovecot-uidvalidity")).unwrap();
+        fs::remove_file(dir.path().join("dovecot-uidvalidity.6b024516")).unwrap();
+        let mut c = Counters::new(dir.path(), false);
+        assert_eq!(c.next_uid_validity().unwrap().get(), 0x6b02_4517);
+    }
+}

@@ -1,0 +1,182 @@
+//! The `subscriptions` file at the Maildir root, as Dovecot 2.3 writes it:
+//! the header `V<TAB>2`, an empty line, then one name a line with the
+//! hierarchy levels separated by a tab, each level in its on-disk form
+//! (modified UTF-7; see [`super::layout`]). Files without the header
+//! (older Dovecot, Courier) have one name a line with `.` between levels.
+//! Changes are made under `subscriptions.lock`, whose content becomes the
+//! new file; lines mailwire cannot read are kept.
+
+use std::fs;
+use std::path::Path;
+
+use super::fsutil::{self, io_err};
+use super::layout;
+use super::lock::{self, DotLock};
+use crate::types::{MailboxName, StoreError};
+
+const HEADER: &str = "V\t2\n\n";
+
+/// Dovecot's tab escaping: `\x01` followed by a letter stands for a
+/// control character.
+fn tab_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1}' {
+            match chars.next() {
+                Some('1') => out.push('\u{1}'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn decode(line: &str, v2: bool) -> Option<MailboxName> {
+    let levels: Vec<String> = if v2 {
+        line.split('\t').map(tab_unescape).collect()
+    } else {
+        line.split('.').map(str::to_owned).collect()
+    };
+    let mut name = String::new();
+    for (i, level) in levels.iter().enumerate() {
+        if i > 0 {
+            name.push('/');
+        }
+        name.push_str(&layout::decode_level(level)?);
+    }
+    MailboxName::new(&name).ok()
+}
+
+fn encode(name: &MailboxName, v2: bool) -> String {
+    if name.is_inbox() {
+        return "INBOX".into();
+    }
+    let mut out = String::new();
+    for (i, level) in name.levels().enumerate() {
+        if i > 0 {
+            out.push(if v2 { '\t' } else { '.' });
+        }
+        layout::encode_level(level, &mut out);
+    }
+    out
+}
+
+/// The file's lines and whether it has the version 2 header (a missing
+/// file counts as version 2, the format written).
+fn read_lines(path: &Path) -> Result<(bool, Vec<String>), StoreError> {
+    let text = match fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if fsutil::not_found(&e) => return Ok((true, Vec::new())),
+        Err(e) => return Err(io_err("read", path, &e)),
+    };
+    let (v2, body) = match text.strip_prefix(HEADER) {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    Ok((
+        v2,
+        body.lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    ))
+}
+
+/// The subscribed names, sorted, without repeats.
+pub(crate) fn list(maildir: &Path) -> Result<Vec<MailboxName>, StoreError> {
+    let (v2, lines) = read_lines(&maildir.join("subscriptions"))?;
+    let mut names: Vec<MailboxName> = lines.iter().filter_map(|l| decode(l, v2)).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Adds or removes a subscription.
+pub(crate) fn set(
+    maildir: &Path,
+    name: &MailboxName,
+    subscribed: bool,
+    fsync: bool,
+) -> Result<(), StoreError> {
+    let path = maildir.join("subscriptions");
+    let lock = DotLock::acquire(&path, lock::SHORT_STALE, lock::default_timeout(lock::SHORT_STALE))?;
+    let (v2, lines) = read_lines(&path)?;
+    let present = lines.iter().any(|l| decode(l, v2).as_ref() == Some(name));
+    if present == subscribed {
+        return Ok(()); // dropping the lock removes it
+    }
+    let mut out = String::new();
+    if v2 {
+        out.push_str(HEADER);
+    }
+    for line in &lines {
+        if !subscribed && decode(line, v2).as_ref() == Some(name) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if subscribed {
+        out.push_str(&encode(name, v2));
+        out.push('\n');
+    }
+    lock.replace(out.as_bytes(), fsync)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mb(s: &str) -> MailboxName {
+        MailboxName::new(s).unwrap()
+    }
+
+    #[test]
+    fn reads_dovecot_2_3_file_and_keeps_its_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscriptions");
+        fs::write(&path, "V\t2\n\nWork\tProjects\nEntw&APw-rfe\nINBOX\n").unwrap();
+        assert_eq!(
+            list(dir.path()).unwrap(),
+            [mb("Entwürfe"), mb("INBOX"), mb("Work/Projects")]
+        );
+        set(dir.path(), &mb("a.b/c"), true, false).unwrap();
+        set(dir.path(), &mb("Entwürfe"), false, false).unwrap();
+        set(dir.path(), &mb("INBOX"), true, false).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "V\t2\n\nWork\tProjects\nINBOX\na\\2eb\tc\n"
+        );
+        assert!(!dir.path().join("subscriptions.lock").exists());
+    }
+
+    #[test]
+    fn version_1_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("subscriptions"), "Work.Projects\n&\n").unwrap();
+        assert_eq!(list(dir.path()).unwrap(), [mb("Work/Projects")]);
+        set(dir.path(), &mb("x/y"), true, false).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("subscriptions")).unwrap(),
+            "Work.Projects\n&\nx.y\n"
+        );
+    }
+
+    #[test]
+    fn new_file_is_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        set(dir.path(), &mb("Sent"), true, false).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("subscriptions")).unwrap(),
+            "V\t2\n\nSent\n"
+        );
+        assert_eq!(tab_unescape("a\u{1}tb"), "a\tb");
+    }
+}

@@ -1,0 +1,401 @@
+//! The `dovecot-uidlist` file: a folder's UIDVALIDITY, next UID and the
+//! UID of every message file, in Dovecot's version 3 format:
+//!
+//! ```text
+//! 3 V<uidvalidity> N<next uid> G<mailbox guid, 32 hex digits> [<key><value> ...]
+//! <uid> [<key><value> ...] :<file name up to the ':'>
+//! ```
+//!
+//! Records are in ascending UID order. A record whose file is gone stands
+//! for an expunged message until the file is rewritten. New records are
+//! appended to the file under `dovecot-uidlist.lock` (as Dovecot does), so
+//! the next UID is the larger of `N` and the last UID + 1; a rewrite goes
+//! through `dovecot-uidlist.tmp` and a rename. Readers keep the file's
+//! identity and the length read, and read only what was appended since.
+//! Version 1 files (`1 <uidvalidity> <next uid>`, records `<uid>
+//! <name>`) are read too and rewritten as version 3.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::fsutil::{self, io_err};
+use crate::types::StoreError;
+
+/// A uidlist larger than this is refused as corrupt.
+const MAX_FILE: u64 = 1 << 30;
+
+/// One message: its UID, extension fields and base file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub(crate) uid: u32,
+    /// Extension fields as found (`S123 W125`), without separators at
+    /// the ends; written back as they are.
+    pub(crate) ext: String,
+    pub(crate) base: String,
+}
+
+/// A parsed uidlist, with what is needed to read appended records.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UidList {
+    pub(crate) uid_validity: u32,
+    /// The next UID to assign: the header's `N`, raised past every record.
+    pub(crate) next_uid: u32,
+    pub(crate) guid: String,
+    /// Other header fields, kept as found.
+    hdr_ext: String,
+    version: u8,
+    pub(crate) records: Vec<Record>,
+    by_base: HashMap<String, usize>,
+    /// (device, inode) of the file read, and how many bytes of it.
+    file_id: Option<(u64, u64)>,
+    read_len: u64,
+}
+
+/// What [`UidList::refresh`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refreshed {
+    /// Nothing changed.
+    Same,
+    /// Records were appended.
+    Appended,
+    /// The file was replaced (rewritten, or removed and recreated).
+    Reloaded,
+    /// There is no (usable) file.
+    Missing,
+}
+
+impl UidList {
+    /// A new, empty list.
+    pub(crate) fn new(uid_validity: u32, guid: String) -> UidList {
+        UidList {
+            uid_validity,
+            next_uid: 1,
+            guid,
+            version: 3,
+            ..UidList::default()
+        }
+    }
+
+    /// The record index of a base name.
+    pub(crate) fn uid_of(&self, base: &str) -> Option<u32> {
+        self.by_base
+            .get(base)
+            .and_then(|&i| self.records.get(i))
+            .map(|r| r.uid)
+    }
+
+    /// Whether the file has been read.
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.file_id.is_some()
+    }
+
+    /// Brings the list up to date with the file at `path`.
+    pub(crate) fn refresh(&mut self, path: &Path) -> Result<Refreshed, StoreError> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if fsutil::not_found(&e) => {
+                self.file_id = None;
+                return Ok(Refreshed::Missing);
+            }
+            Err(e) => return Err(io_err("open", path, &e)),
+        };
+        let meta = file.metadata().map_err(|e| io_err("stat", path, &e))?;
+        if meta.len() > MAX_FILE {
+            return Err(StoreError::Permanent(format!("{} is too large", path.display())));
+        }
+        let id = (meta.dev(), meta.ino());
+        if self.file_id == Some(id) && self.version == 3 {
+            if meta.len() == self.read_len {
+                return Ok(Refreshed::Same);
+            }
+            if meta.len() > self.read_len {
+                file.seek(SeekFrom::Start(self.read_len))
+                    .map_err(|e| io_err("seek", path, &e))?;
+                let mut tail = Vec::new();
+                file.read_to_end(&mut tail)
+                    .map_err(|e| io_err("read", path, &e))?;
+                let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
+                let text = String::from_utf8_lossy(&tail[..complete]);
+                for line in text.lines() {
+                    self.parse_record(line);
+                }
+                self.read_len += complete as u64;
+                return Ok(Refreshed::Appended);
+            }
+        }
+        let mut all = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut all).map_err(|e| io_err("read", path, &e))?;
+        let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
+        let text = String::from_utf8_lossy(&all[..complete]);
+        let mut fresh = UidList::default();
+        let mut lines = text.lines();
+        if !lines.next().is_some_and(|h| fresh.parse_header(h)) {
+            self.file_id = None;
+            return Ok(Refreshed::Missing);
+        }
+        for line in lines {
+            fresh.parse_record(line);
+        }
+        fresh.file_id = Some(id);
+        fresh.read_len = complete as u64;
+        *self = fresh;
+        Ok(Refreshed::Reloaded)
+    }
+
+    fn parse_header(&mut self, line: &str) -> bool {
+        let (version, rest) = match line.split_once(' ') {
+            Some(("3", rest)) => (3, rest),
+            Some(("1", rest)) => (1, rest),
+            _ => return false,
+        };
+        self.version = version;
+        let mut next = 0u32;
+        if version == 1 {
+            let mut it = rest.split(' ');
+            self.uid_validity = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            next = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        } else {
+            let mut ext = Vec::new();
+            for field in rest.split(' ').filter(|f| !f.is_empty()) {
+                let (key, value) = field.split_at(field.chars().next().map_or(0, char::len_utf8));
+                match key {
+                    "V" => self.uid_validity = value.parse().unwrap_or(0),
+                    "N" => next = value.parse().unwrap_or(0),
+                    "G" => self.guid = value.to_owned(),
+                    _ => ext.push(field),
+                }
+            }
+            self.hdr_ext = ext.join(" ");
+        }
+        if self.uid_validity == 0 || next == 0 {
+            return false;
+        }
+        self.next_uid = next;
+        true
+    }
+
+    /// Adds one record line; lines that are malformed or out of order are
+    /// skipped.
+    fn parse_record(&mut self, line: &str) {
+        let Some((uid, rest)) = line.split_once(' ') else {
+            return;
+        };
+        let Ok(uid) = uid.parse::<u32>() else { return };
+        if uid == 0 || uid == u32::MAX || self.records.last().is_some_and(|r| r.uid >= uid) {
+            return;
+        }
+        let (ext, base) = if self.version == 3 {
+            let Some(colon) = rest.find(':') else { return };
+            (rest[..colon].trim(), &rest[colon + 1..])
+        } else {
+            ("", rest.trim())
+        };
+        let base = base.split(':').next().unwrap_or(base);
+        if !super::layout::valid_message_file(base) {
+            return;
+        }
+        if let Some(&old) = self.by_base.get(base) {
+            // The same file under a new UID: the later record wins (Dovecot
+            // does the same).
+            if let Some(r) = self.records.get_mut(old) {
+                r.base = String::new();
+            }
+        }
+        self.by_base.insert(base.to_owned(), self.records.len());
+        self.records.push(Record {
+            uid,
+            ext: ext.to_owned(),
+            base: base.to_owned(),
+        });
+        if self.next_uid <= uid {
+            self.next_uid = uid.saturating_add(1);
+        }
+    }
+
+    fn header_line(&self) -> String {
+        let mut out = format!("3 V{} N{} G{}", self.uid_validity, self.next_uid, self.guid);
+        if !self.hdr_ext.is_empty() {
+            out.push(' ');
+            out.push_str(&self.hdr_ext);
+        }
+        out.push('\n');
+        out
+    }
+
+    fn record_line(r: &Record, out: &mut String) {
+        out.push_str(&r.uid.to_string());
+        if !r.ext.is_empty() {
+            out.push(' ');
+            out.push_str(&r.ext);
+        }
+        out.push_str(" :");
+        out.push_str(&r.base);
+        out.push('\n');
+    }
+
+    /// Adds records with new UIDs from `next_uid` for these bases, and
+    /// appends them to the file (or rewrites it if it cannot be appended
+    /// to). The caller holds the lock and has refreshed the list.
+    pub(crate) fn append(
+        &mut self,
+        dir: &Path,
+        bases: &[String],
+        fsync: bool,
+    ) -> Result<Vec<u32>, StoreError> {
+        let mut uids = Vec::with_capacity(bases.len());
+        let mut text = String::new();
+        let first_new = self.records.len();
+        for base in bases {
+            let uid = self.next_uid;
+            if uid == u32::MAX {
+                self.records.truncate(first_new);
+                return Err(StoreError::Limit("no UID left in this mailbox"));
+            }
+            let r = Record {
+                uid,
+                ext: String::new(),
+                base: base.clone(),
+            };
+            Self::record_line(&r, &mut text);
+            self.records.push(r);
+            self.next_uid = uid + 1;
+            uids.push(uid);
+        }
+        for (i, r) in self.records.iter().enumerate().skip(first_new) {
+            self.by_base.insert(r.base.clone(), i);
+        }
+        let path = dir.join("dovecot-uidlist");
+        let appendable = self.version == 3
+            && self.file_id.is_some()
+            && fs::metadata(&path)
+                .is_ok_and(|m| Some((m.dev(), m.ino())) == self.file_id && m.len() == self.read_len);
+        if !appendable {
+            return self.rewrite(dir, |_| true, fsync).map(|()| uids);
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err("open", &path, &e))?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| io_err("write", &path, &e))?;
+        fsutil::sync_file(&f, &path, fsync)?;
+        self.read_len += text.len() as u64;
+        Ok(uids)
+    }
+
+    /// Rewrites the file with the records that `keep` accepts (dropping
+    /// those of expunged messages).
+    pub(crate) fn rewrite(
+        &mut self,
+        dir: &Path,
+        keep: impl Fn(&Record) -> bool,
+        fsync: bool,
+    ) -> Result<(), StoreError> {
+        self.records.retain(|r| !r.base.is_empty() && keep(r));
+        self.by_base = self
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.base.clone(), i))
+            .collect();
+        self.version = 3;
+        let mut text = self.header_line();
+        for r in &self.records {
+            Self::record_line(r, &mut text);
+        }
+        let path = dir.join("dovecot-uidlist");
+        fsutil::replace_file(&dir.join("dovecot-uidlist.tmp"), &path, text.as_bytes(), fsync)?;
+        let meta = fs::metadata(&path).map_err(|e| io_err("stat", &path, &e))?;
+        self.file_id = Some((meta.dev(), meta.ino()));
+        self.read_len = text.len() as u64;
+        Ok(())
+    }
+}
+
+/// A new mailbox GUID: 32 hex digits.
+pub(crate) fn new_guid() -> String {
+    format!("{:016x}{:016x}", fsutil::random_u64(), fsutil::random_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_dovecot_output_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dovecot-uidlist");
+        fs::write(
+            &path,
+            "3 V1795310868 N3 Gd9c5b11e1245026b8438000083ecc375\n\
+             1 :1795310866.M519226P14468.vm,S=18,W=21\n\
+             2 W17 :1795310866.M520951P14468.vm,S=14\n",
+        )
+        .unwrap();
+        let mut list = UidList::default();
+        assert_eq!(list.refresh(&path).unwrap(), Refreshed::Reloaded);
+        assert_eq!((list.uid_validity, list.next_uid), (1795310868, 3));
+        assert_eq!(list.uid_of("1795310866.M520951P14468.vm,S=14"), Some(2));
+        assert_eq!(list.records[1].ext, "W17");
+        assert_eq!(list.refresh(&path).unwrap(), Refreshed::Same);
+
+        let uids = list
+            .append(dir.path(), &["new1".into(), "new2".into()], false)
+            .unwrap();
+        assert_eq!(uids, [3, 4]);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with("2 W17 :1795310866.M520951P14468.vm,S=14\n3 :new1\n4 :new2\n"),
+            "{text}"
+        );
+
+        // Another process appends: only the tail is read.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"7 :other\n9 :part").unwrap();
+        assert_eq!(list.refresh(&path).unwrap(), Refreshed::Appended);
+        assert_eq!(list.uid_of("other"), Some(7));
+        assert_eq!(list.uid_of("part"), None);
+        assert_eq!(list.next_uid, 8);
+
+        list.rewrite(dir.path(), |r| r.uid != 3, false).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("3 V1795310868 N8 Gd9c5b11e1245026b8438000083ecc375\n1 :"),
+            "{text}"
+        );
+        assert!(!text.contains(":new1"));
+        let mut again = UidList::default();
+        again.refresh(&path).unwrap();
+        assert_eq!(again.records, list.records);
+    }
+
+    #[test]
+    fn broken_lines_are_skipped_and_broken_headers_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dovecot-uidlist");
+        fs::write(&path, "3 V5 N2 G00\n2 :b\n1 :a\nx :c\n3 :a/b\n4 nocolon\n5 :e\n").unwrap();
+        let mut list = UidList::default();
+        list.refresh(&path).unwrap();
+        let uids: Vec<u32> = list.records.iter().map(|r| r.uid).collect();
+        assert_eq!(uids, [2, 5]);
+        assert_eq!(list.next_uid, 6);
+        for bad in ["", "3 V0 N1\n", "3 N1 G0\n", "4 V1 N1\n", "3 V1 N1"] {
+            fs::write(&path, bad).unwrap();
+            assert_eq!(
+                UidList::default().refresh(&path).unwrap(),
+                Refreshed::Missing,
+                "{bad:?}"
+            );
+        }
+        fs::write(&path, "1 77 9\n3 1.M1P1.h:2,S\n").unwrap();
+        let mut v1 = UidList::default();
+        v1.refresh(&path).unwrap();
+        assert_eq!(
+            (v1.uid_validity, v1.next_uid, v1.uid_of("1.M1P1.h")),
+            (77, 9, Some(3))
+        );
+    }
+}

@@ -1,0 +1,581 @@
+//! Every Backend operation of the Maildir backend on a temporary directory,
+//! persistence across instances, and changes made by other programs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use mailwire_mailbox::{
+    AccountName, Backend, ExpungeRequest, ExternalChange, FlagAction, Flags, InternalDate, MailboxName,
+    MailboxRef, MaildirBackend, MaildirOptions, ModSeq, NewMessage, SpecialUse, StoreCondition, StoreError,
+    StoreFlags, Uid,
+};
+
+fn backend(dir: &Path) -> MaildirBackend {
+    MaildirBackend::with_options(dir, MaildirOptions::default().with_fsync(false)).unwrap()
+}
+
+fn acct() -> AccountName {
+    AccountName::new("alice").unwrap()
+}
+
+fn mb(s: &str) -> MailboxName {
+    MailboxName::new(s).unwrap()
+}
+
+fn flags(names: &[&str]) -> Flags {
+    Flags::parse(names.iter().copied()).unwrap()
+}
+
+fn msg(body: &str, f: &[&str]) -> NewMessage {
+    NewMessage {
+        content: Bytes::from(format!("Subject: {body}\r\n\r\n{body}\r\n")),
+        flags: flags(f),
+        internal_date: InternalDate {
+            unix_seconds: 1_700_000_000,
+            zone_minutes: 120,
+        },
+    }
+}
+
+fn uid(n: u32) -> Uid {
+    Uid::new(n).unwrap()
+}
+
+fn inbox_ref(b: &MaildirBackend) -> MailboxRef {
+    let snap = b.mailbox_snapshot(&acct(), &MailboxName::inbox()).unwrap();
+    MailboxRef {
+        name: MailboxName::inbox(),
+        uid_validity: snap.uid_validity,
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn maildir(tmp: &Path) -> PathBuf {
+    tmp.join("alice").join("Maildir")
+}
+
+#[test]
+fn accounts_and_mailboxes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    assert!(!b.account_exists(&a).unwrap());
+    assert!(matches!(b.list_mailboxes(&a), Err(StoreError::NoSuchAccount(_))));
+    b.create_account(&a).unwrap();
+    assert!(matches!(b.create_account(&a), Err(StoreError::AccountExists(_))));
+    assert!(b.account_exists(&a).unwrap());
+    let md = maildir(tmp.path());
+    for f in [
+        "cur",
+        "new",
+        "tmp",
+        "dovecot-uidlist",
+        "mailwire-modseq",
+        "mailwire-state",
+    ] {
+        assert!(md.join(f).exists(), "{f}");
+    }
+    let list = b.list_mailboxes(&a).unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].name.is_inbox());
+
+    let sent = b.create_mailbox(&a, &mb("Sent"), &[SpecialUse::Sent]).unwrap();
+    assert!(sent.uid_validity > list[0].uid_validity);
+    assert_eq!(sent.special_use, [SpecialUse::Sent]);
+    assert!(md.join(".Sent/maildirfolder").exists());
+    assert!(matches!(
+        b.create_mailbox(&a, &mb("Sent"), &[]),
+        Err(StoreError::MailboxExists(_))
+    ));
+    assert!(matches!(
+        b.create_mailbox(&a, &mb("inbox"), &[]),
+        Err(StoreError::MailboxExists(_))
+    ));
+    b.create_mailbox(&a, &mb("Work"), &[]).unwrap();
+    let proj = b.create_mailbox(&a, &mb("Work/Entwürfe"), &[]).unwrap();
+    assert!(md.join(".Work.Entw&APw-rfe/cur").is_dir());
+    let names: Vec<String> = b
+        .list_mailboxes(&a)
+        .unwrap()
+        .iter()
+        .map(|e| e.name.to_string())
+        .collect();
+    assert_eq!(names, ["INBOX", "Sent", "Work", "Work/Entwürfe"]);
+
+    // Rename with inferiors keeps UIDVALIDITY.
+    let work = b
+        .list_mailboxes(&a)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == mb("Work"))
+        .unwrap();
+    assert!(matches!(
+        b.rename_mailbox(&a, &work.to_ref(), &mb("Work/x")),
+        Err(StoreError::NotAllowed(_))
+    ));
+    assert!(matches!(
+        b.rename_mailbox(&a, &work.to_ref(), &mb("Sent")),
+        Err(StoreError::MailboxExists(_))
+    ));
+    let pairs = b.rename_mailbox(&a, &work.to_ref(), &mb("Jobs")).unwrap();
+    assert_eq!(
+        pairs,
+        [
+            (mb("Work"), mb("Jobs")),
+            (mb("Work/Entwürfe"), mb("Jobs/Entwürfe"))
+        ]
+    );
+    let list = b.list_mailboxes(&a).unwrap();
+    let moved = list.iter().find(|e| e.name == mb("Jobs/Entwürfe")).unwrap();
+    assert_eq!(moved.uid_validity, proj.uid_validity);
+    let stale = MailboxRef {
+        name: mb("Jobs"),
+        uid_validity: proj.uid_validity,
+    };
+    assert!(matches!(
+        b.delete_mailbox(&a, &stale),
+        Err(StoreError::MailboxGone(_))
+    ));
+
+    // Delete and recreate: a greater UIDVALIDITY; inferiors stay.
+    let jobs = list.iter().find(|e| e.name == mb("Jobs")).unwrap().clone();
+    b.delete_mailbox(&a, &jobs.to_ref()).unwrap();
+    assert!(!md.join(".Jobs").exists());
+    assert!(md.join(".Jobs.Entw&APw-rfe").exists());
+    let again = b.create_mailbox(&a, &mb("Jobs"), &[]).unwrap();
+    assert!(again.uid_validity > jobs.uid_validity);
+    assert!(matches!(
+        b.mailbox_snapshot(&a, &mb("Nope")),
+        Err(StoreError::NoSuchMailbox(_))
+    ));
+
+    // A second instance (a restart) sees the same, and its counter goes on.
+    drop(b);
+    let b2 = backend(tmp.path());
+    let list2 = b2.list_mailboxes(&a).unwrap();
+    assert!(
+        list2
+            .iter()
+            .any(|e| e.name == mb("Jobs") && e.uid_validity == again.uid_validity)
+    );
+    let newest = b2.create_mailbox(&a, &mb("Later"), &[]).unwrap();
+    assert!(newest.uid_validity > again.uid_validity);
+    assert!(fs::read_dir(md.join("mailwire-tmp")).unwrap().next().is_none());
+}
+
+#[test]
+fn subscriptions_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    assert!(b.subscriptions(&a).unwrap().is_empty());
+    b.set_subscribed(&a, &mb("Work/Projects"), true).unwrap();
+    b.set_subscribed(&a, &mb("INBOX"), true).unwrap();
+    b.set_subscribed(&a, &mb("INBOX"), true).unwrap();
+    assert_eq!(b.subscriptions(&a).unwrap(), [mb("INBOX"), mb("Work/Projects")]);
+    let text = fs::read_to_string(maildir(tmp.path()).join("subscriptions")).unwrap();
+    assert_eq!(text, "V\t2\n\nWork\tProjects\nINBOX\n");
+    b.set_subscribed(&a, &mb("Work/Projects"), false).unwrap();
+    assert_eq!(b.subscriptions(&a).unwrap(), [mb("INBOX")]);
+}
+
+#[test]
+fn append_read_flags_expunge_and_persistence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let inbox = MailboxName::inbox();
+    let before = b.mailbox_snapshot(&a, &inbox).unwrap();
+    assert_eq!(before.uid_next, uid(1));
+    let appended = b
+        .append(
+            &a,
+            &inbox,
+            vec![
+                msg("one", &[]),
+                msg("two", &["\\Seen", "$Forwarded"]),
+                msg("three", &["\\Deleted"]),
+            ],
+        )
+        .unwrap();
+    assert_eq!(appended.uid_validity, before.uid_validity);
+    let uids: Vec<u32> = appended.messages.iter().map(|m| m.uid.get()).collect();
+    assert_eq!(uids, [1, 2, 3]);
+    let m = appended.messages[0].modseq;
+    assert!(m > before.highest_modseq);
+    assert!(appended.messages.iter().all(|x| x.modseq == m));
+    assert_eq!(appended.messages[1].internal_date.zone_minutes, 120);
+
+    // Files as Dovecot names them.
+    let md = maildir(tmp.path());
+    let new = files_in(&md.join("new"));
+    let cur = files_in(&md.join("cur"));
+    assert_eq!(new.len(), 1);
+    assert_eq!(cur.len(), 2);
+    let size = appended.messages[0].size;
+    assert!(new[0].ends_with(&format!(",S={size},W={size}")), "{new:?}");
+    assert!(cur.iter().any(|n| n.ends_with(":2,Sa")), "{cur:?}");
+    assert!(cur.iter().any(|n| n.ends_with(":2,T")), "{cur:?}");
+    assert_eq!(
+        fs::read_to_string(md.join("dovecot-keywords")).unwrap(),
+        "0 $Forwarded\n"
+    );
+    let uidlist = fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
+    assert!(
+        uidlist.starts_with(&format!("3 V{} N1 G", before.uid_validity)),
+        "{uidlist}"
+    );
+    assert_eq!(uidlist.lines().count(), 4);
+
+    let r = inbox_ref(&b);
+    let body = b.read_message(&a, &r, uid(2)).unwrap();
+    assert_eq!(&body[..], b"Subject: two\r\n\r\ntwo\r\n");
+    let mut streamed = Vec::new();
+    std::io::Read::read_to_end(&mut b.open_message(&a, &r, uid(2)).unwrap(), &mut streamed).unwrap();
+    assert_eq!(streamed, body);
+    assert!(matches!(
+        b.read_message(&a, &r, uid(9)),
+        Err(StoreError::NoSuchMessage(_))
+    ));
+
+    // Flags: add, condition, no-op.
+    let stored = b
+        .store_flags(
+            &a,
+            &r,
+            &StoreFlags {
+                uids: vec![uid(1), uid(2), uid(7)],
+                action: FlagAction::Add,
+                flags: flags(&["\\Flagged", "Work"]),
+                condition: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(stored.updated.len(), 2);
+    let m2 = stored.updated[0].modseq;
+    assert!(m2 > m);
+    assert_eq!(
+        stored.updated[1].flags,
+        flags(&["\\Seen", "\\Flagged", "$Forwarded", "Work"])
+    );
+    let cond = b
+        .store_flags(
+            &a,
+            &r,
+            &StoreFlags {
+                uids: vec![uid(1), uid(3)],
+                action: FlagAction::Replace,
+                flags: flags(&["\\Answered"]),
+                condition: Some(StoreCondition::UnchangedSince(m)),
+            },
+        )
+        .unwrap();
+    assert_eq!(cond.failed, [uid(1)]);
+    assert_eq!(cond.updated.len(), 1);
+    let noop = b
+        .store_flags(
+            &a,
+            &r,
+            &StoreFlags {
+                uids: vec![uid(2)],
+                action: FlagAction::Add,
+                flags: flags(&["\\Seen"]),
+                condition: None,
+            },
+        )
+        .unwrap();
+    assert!(noop.updated.is_empty());
+    assert!(
+        files_in(&md.join("new")).is_empty(),
+        "flagged message moved to cur/"
+    );
+    assert!(files_in(&md.join("cur")).iter().any(|n| n.ends_with(":2,FSab")));
+
+    // Expunge: \Deleted only; content kept until purge.
+    b.store_flags(
+        &a,
+        &r,
+        &StoreFlags {
+            uids: vec![uid(1)],
+            action: FlagAction::Add,
+            flags: flags(&["\\Deleted"]),
+            condition: None,
+        },
+    )
+    .unwrap();
+    let none = b
+        .expunge(
+            &a,
+            &r,
+            &ExpungeRequest {
+                uids: Some(vec![uid(2)]),
+                only_deleted: true,
+            },
+        )
+        .unwrap();
+    assert!(none.uids.is_empty() && none.modseq.is_none());
+    let gone = b
+        .expunge(
+            &a,
+            &r,
+            &ExpungeRequest {
+                uids: None,
+                only_deleted: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(gone.uids, [uid(1)]);
+    let em = gone.modseq.unwrap();
+    assert_eq!(
+        &b.read_message(&a, &r, uid(1)).unwrap()[..],
+        b"Subject: one\r\n\r\none\r\n"
+    );
+    let tombs = b.tombstones(&a, &r, ModSeq::MIN).unwrap();
+    assert_eq!(tombs.len(), 1);
+    assert_eq!((tombs[0].uid, tombs[0].modseq), (uid(1), em));
+    assert!(b.tombstones(&a, &r, em).unwrap().is_empty());
+    b.purge(&a, &r, &[uid(1)]).unwrap();
+    assert!(matches!(
+        b.read_message(&a, &r, uid(1)),
+        Err(StoreError::NoSuchMessage(_))
+    ));
+
+    // Recent.
+    assert_eq!(b.claim_recent(&a, &r, uid(1)).unwrap(), uid(1));
+    assert_eq!(b.claim_recent(&a, &r, uid(4)).unwrap(), uid(1));
+    assert_eq!(b.claim_recent(&a, &r, uid(2)).unwrap(), uid(4));
+
+    // Kept content of a not purged expunge disappears with the instance.
+    b.expunge(
+        &a,
+        &r,
+        &ExpungeRequest {
+            uids: Some(vec![uid(3)]),
+            only_deleted: false,
+        },
+    )
+    .unwrap();
+    assert!(b.read_message(&a, &r, uid(3)).is_ok());
+    let snap = b.mailbox_snapshot(&a, &inbox).unwrap();
+    drop(b);
+    assert!(
+        files_in(&md.join("mailwire-expunged"))
+            .iter()
+            .all(|d| files_in(&md.join("mailwire-expunged").join(d)).is_empty())
+    );
+
+    // A new instance sees the same state.
+    let b2 = backend(tmp.path());
+    let snap2 = b2.mailbox_snapshot(&a, &inbox).unwrap();
+    assert_eq!(snap2, snap);
+    assert_eq!(snap2.first_recent_uid, uid(4));
+    assert_eq!(snap2.uid_next, uid(4));
+    assert_eq!(b2.tombstones(&a, &r, ModSeq::MIN).unwrap().len(), 2);
+    assert!(matches!(
+        b2.read_message(&a, &r, uid(3)),
+        Err(StoreError::NoSuchMessage(_))
+    ));
+    let more = b2.append(&a, &inbox, vec![msg("four", &[])]).unwrap();
+    assert_eq!(more.messages[0].uid, uid(4));
+    assert!(more.messages[0].modseq > snap.highest_modseq);
+    assert!(b2.sync(&a, &r).unwrap().is_empty());
+}
+
+#[test]
+fn copy_and_move() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let inbox = MailboxName::inbox();
+    let arch = b
+        .create_mailbox(&a, &mb("Archive"), &[SpecialUse::Archive])
+        .unwrap();
+    b.append(
+        &a,
+        &inbox,
+        vec![msg("a", &["Junk"]), msg("b", &[]), msg("c", &["\\Seen"])],
+    )
+    .unwrap();
+    let r = inbox_ref(&b);
+    let copied = b.copy(&a, &r, &[uid(3), uid(1), uid(9)], &arch.name).unwrap();
+    assert_eq!(copied.uid_validity, arch.uid_validity);
+    assert_eq!(copied.mapping, [(uid(1), uid(1)), (uid(3), uid(2))]);
+    assert_eq!(copied.added[0].flags, flags(&["Junk"]));
+    assert_eq!(copied.added[0].internal_date.zone_minutes, 120);
+    assert_eq!(
+        fs::read_to_string(maildir(tmp.path()).join(".Archive/dovecot-keywords")).unwrap(),
+        "0 Junk\n"
+    );
+    let arch_ref = arch.to_ref();
+    assert_eq!(
+        b.read_message(&a, &arch_ref, uid(2)).unwrap(),
+        b.read_message(&a, &r, uid(3)).unwrap()
+    );
+    // Within one mailbox.
+    let same = b.copy(&a, &r, &[uid(2)], &inbox).unwrap();
+    assert_eq!(same.mapping, [(uid(2), uid(4))]);
+
+    let moved = b.move_messages(&a, &r, &[uid(1), uid(2)], &arch.name).unwrap();
+    assert_eq!(moved.copied.mapping, [(uid(1), uid(3)), (uid(2), uid(4))]);
+    assert_eq!(moved.expunged.uids, [uid(1), uid(2)]);
+    assert_eq!(moved.expunged.modseq, Some(moved.copied.added[0].modseq));
+    let snap = b.mailbox_snapshot(&a, &inbox).unwrap();
+    let left: Vec<u32> = snap.messages.iter().map(|m| m.uid.get()).collect();
+    assert_eq!(left, [3, 4]);
+    assert!(
+        b.read_message(&a, &r, uid(1)).is_ok(),
+        "moved content kept until purge"
+    );
+    let stale = MailboxRef {
+        name: mb("Archive"),
+        uid_validity: r.uid_validity,
+    };
+    assert!(matches!(
+        b.copy(&a, &stale, &[uid(1)], &inbox),
+        Err(StoreError::MailboxGone(_))
+    ));
+    assert!(matches!(
+        b.copy(&a, &r, &[uid(3)], &mb("Nope")),
+        Err(StoreError::NoSuchMailbox(_))
+    ));
+}
+
+#[test]
+fn too_many_keywords_is_a_limit_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let names: Vec<String> = (0..27).map(|i| format!("k{i}")).collect();
+    let many = Flags::parse(names.iter().map(String::as_str)).unwrap();
+    let m = NewMessage {
+        flags: many,
+        ..msg("x", &[])
+    };
+    let err = b.append(&a, &MailboxName::inbox(), vec![m]).unwrap_err();
+    assert!(matches!(err, StoreError::Limit(_)), "{err:?}");
+    let snap = b.mailbox_snapshot(&a, &MailboxName::inbox()).unwrap();
+    assert!(snap.messages.is_empty());
+    let md = maildir(tmp.path());
+    assert!(files_in(&md.join("tmp")).is_empty());
+    assert!(files_in(&md.join("cur")).is_empty());
+}
+
+#[test]
+fn sync_reports_changes_made_by_other_programs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let inbox = MailboxName::inbox();
+    b.append(
+        &a,
+        &inbox,
+        vec![msg("a", &["\\Seen"]), msg("b", &[]), msg("c", &[])],
+    )
+    .unwrap();
+    let r = inbox_ref(&b);
+    let base = b.mailbox_snapshot(&a, &inbox).unwrap();
+    let md = maildir(tmp.path());
+
+    // Another MUA: marks a message flagged (rename), deletes one, and an
+    // MDA delivers a message with LF line ends into new/.
+    let cur = files_in(&md.join("cur"));
+    let seen = cur.iter().find(|n| n.ends_with(":2,S")).unwrap();
+    fs::rename(
+        md.join("cur").join(seen),
+        md.join("cur").join(seen.replace(":2,S", ":2,FS")),
+    )
+    .unwrap();
+    let new = files_in(&md.join("new"));
+    fs::remove_file(md.join("new").join(&new[0])).unwrap();
+    fs::write(md.join("new/1700000000.M1P1.mda"), "Subject: lf\n\nbody\n").unwrap();
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    fs::File::options()
+        .write(true)
+        .open(md.join("new/1700000000.M1P1.mda"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    // Another mailwire instance appends too.
+    let other = backend(tmp.path());
+    let theirs = other.append(&a, &inbox, vec![msg("d", &[])]).unwrap();
+
+    let changes = b.sync(&a, &r).unwrap();
+    assert_eq!(changes.len(), 4, "{changes:#?}");
+    let mut kinds = Vec::new();
+    for c in &changes {
+        match c {
+            ExternalChange::Added(m) => kinds.push(format!("added {}", m.uid)),
+            ExternalChange::Flags(f) => {
+                assert_eq!(f.flags, flags(&["\\Seen", "\\Flagged"]));
+                kinds.push(format!("flags {}", f.uid));
+            }
+            ExternalChange::Expunged(t) => kinds.push(format!("expunged {}", t.uid)),
+        }
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["added 4", "added 5", "expunged 2", "flags 1"]);
+    let lf = changes
+        .iter()
+        .find_map(|c| match c {
+            ExternalChange::Added(m) if m.uid == uid(4) => Some(m.clone()),
+            _ => None,
+        })
+        .unwrap();
+    // The other instance took in the delivered file first (UID 4).
+    assert_eq!(theirs.messages[0].uid, uid(5));
+    assert!(lf.modseq > base.highest_modseq);
+    let content = b.read_message(&a, &r, uid(4)).unwrap();
+    assert_eq!(&content[..], b"Subject: lf\r\n\r\nbody\r\n");
+    assert_eq!(lf.size, content.len() as u64);
+    assert_eq!(lf.internal_date.unix_seconds, 1_600_000_000);
+    assert!(b.sync(&a, &r).unwrap().is_empty());
+    assert_eq!(b.tombstones(&a, &r, ModSeq::MIN).unwrap().len(), 1);
+    // The other instance sees the same UIDs and MODSEQs.
+    // It first looked after every change: nothing is news to it.
+    assert!(other.sync(&a, &r).unwrap().is_empty());
+    assert_eq!(
+        other.mailbox_snapshot(&a, &inbox).unwrap().messages,
+        b.mailbox_snapshot(&a, &inbox).unwrap().messages
+    );
+    // The uidlist names the delivered file.
+    let uidlist = fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
+    assert!(uidlist.contains("4 :1700000000.M1P1.mda\n"), "{uidlist}");
+}
+
+#[test]
+fn mailbox_recreated_elsewhere_is_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let other = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let e = b.create_mailbox(&a, &mb("X"), &[]).unwrap();
+    b.append(&a, &mb("X"), vec![msg("x", &[])]).unwrap();
+    other.delete_mailbox(&a, &e.to_ref()).unwrap();
+    let e2 = other.create_mailbox(&a, &mb("X"), &[]).unwrap();
+    assert!(matches!(
+        b.read_message(&a, &e.to_ref(), uid(1)),
+        Err(StoreError::MailboxGone(_))
+    ));
+    assert!(matches!(b.sync(&a, &e.to_ref()), Err(StoreError::MailboxGone(_))));
+    let snap = b.mailbox_snapshot(&a, &mb("X")).unwrap();
+    assert_eq!(snap.uid_validity, e2.uid_validity);
+    assert!(snap.messages.is_empty());
+}
