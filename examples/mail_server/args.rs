@@ -20,6 +20,8 @@ a few sample messages, POP3 on 127.0.0.1:1110 and POP3S on 127.0.0.1:1995.
   --tls-key PEM            private key
   --allow-plaintext-auth   allow USER/PASS and AUTH PLAIN without TLS
   --lock exclusive|none    one POP3 session per maildrop (default), or no lock
+  --uidl-format TEMPLATE   unique ids from %u (UID) and %v (UIDVALIDITY); default %08xu%08xv,
+                           what Dovecot 2.3 sends for its default pop3_uidl_format = %08Xu%08Xv
   --idle-timeout SECS      close idle connections (default 600, RFC 1939's minimum)
   --auth-failure-delay MS  wait before answering a failed login (default 2000)
   --max-connections N      refuse connections beyond N (default 1000)
@@ -27,6 +29,10 @@ a few sample messages, POP3 on 127.0.0.1:1110 and POP3S on 127.0.0.1:1995.
   -h, --help               this text
 
 Logs go to standard error; set RUST_LOG (e.g. RUST_LOG=debug) to change the level.";
+
+/// The unique ids Dovecot 2.3 sends with its default `pop3_uidl_format =
+/// %08Xu%08Xv`: its `X` modifier writes lowercase hexadecimal.
+pub const DOVECOT_UIDLS: &str = "%08xu%08xv";
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
@@ -39,6 +45,7 @@ pub struct Options {
     pub tls_key: Option<PathBuf>,
     pub allow_plaintext_auth: bool,
     pub lock: LockPolicy,
+    pub uidl_format: String,
     pub idle_timeout: Duration,
     pub auth_failure_delay: Duration,
     pub max_connections: usize,
@@ -64,6 +71,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
         tls_key: None,
         allow_plaintext_auth: false,
         lock: LockPolicy::Exclusive,
+        uidl_format: DOVECOT_UIDLS.into(),
         idle_timeout: Duration::from_secs(600),
         auth_failure_delay: Duration::from_millis(2000),
         max_connections: 1000,
@@ -105,6 +113,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, 
                     other => return Err(format!("--lock: {other:?} is not exclusive or none")),
                 }
             }
+            "--uidl-format" => o.uidl_format = value()?,
             "--idle-timeout" => o.idle_timeout = Duration::from_secs(number(value()?)?.max(1)),
             "--auth-failure-delay" => o.auth_failure_delay = Duration::from_millis(number(value()?)?),
             "--max-connections" => {

@@ -3,59 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailwire::mailbox::{AccountName, AppendMessage, MailboxName, MemoryBackend, Store, UidValidity};
+use mailwire::mailbox::{MaildirBackend, Store};
 
-/// The store for `--mail-root DIR`, where each user's mail is
-/// `DIR/<user>/Maildir`.
+/// The store for `--mail-root DIR`: each user's mail is
+/// `DIR/<user>/Maildir`, in Maildir++ with Dovecot's index files, so Dovecot
+/// can serve the same mail (with the same UIDLs) at the same time.
 pub fn open(mail_root: &Path) -> Result<Store, String> {
-    // Until the Maildir backend lands: a memory store that starts with a
-    // copy of what the Maildirs hold (changes are not written back).
-    let store = memory_store();
-    import_maildirs(&store, mail_root)?;
-    Ok(store)
-}
-
-/// An empty memory store whose UIDVALIDITY values start from the current
-/// time, so they differ from any a previous run gave out.
-fn memory_store() -> Store {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(1, |d| d.as_secs());
-    match UidValidity::new(u32::try_from(now).unwrap_or(1)) {
-        Some(first) => Store::new(MemoryBackend::with_first_uid_validity(first)),
-        None => Store::new(MemoryBackend::new()),
-    }
-}
-
-fn import_maildirs(store: &Store, root: &Path) -> Result<(), String> {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let maildir = entry.path().join("Maildir");
-        let Some(user) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        if !maildir.is_dir() {
-            continue;
-        }
-        let name = AccountName::new(&user).map_err(|e| e.to_string())?;
-        let account = store.create_account(&name).map_err(|e| e.to_string())?;
-        let mut files: Vec<PathBuf> = Vec::new();
-        for sub in ["cur", "new"] {
-            if let Ok(dir) = std::fs::read_dir(maildir.join(sub)) {
-                files.extend(dir.flatten().map(|e| e.path()).filter(|p| p.is_file()));
-            }
-        }
-        files.sort();
-        for file in files {
-            let content = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            account
-                .append(&MailboxName::inbox(), AppendMessage::new(content))
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
+    let backend = MaildirBackend::new(mail_root).map_err(|e| format!("{}: {e}", mail_root.display()))?;
+    Ok(Store::new(backend))
 }
 
 /// Where the demo keeps its files.

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mailwire::mailbox::Pop3Config;
+use mailwire::mailbox::{Pop3Config, UidlTemplate};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::args::Options;
@@ -196,6 +196,7 @@ fn run(o: Options) -> Result<(), String> {
         (None, Some(root), Some(users)) => (root.clone(), users.clone(), false),
         _ => return Err("--mail-root and --users go together".into()),
     };
+    let uidl = UidlTemplate::new(&o.uidl_format).map_err(|e| format!("--uidl-format: {e}"))?;
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
     let store = mailstore::open(&mail_root)?;
 
@@ -237,7 +238,7 @@ fn run(o: Options) -> Result<(), String> {
             users,
             pop3: Pop3Config {
                 lock: o.lock,
-                ..Pop3Config::default()
+                uidl: Arc::new(uidl),
             },
             tls,
             allow_plaintext_auth,

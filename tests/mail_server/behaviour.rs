@@ -151,6 +151,15 @@ fn a_stop_closes_sessions_without_committing_them() {
         pop3.command("STAT").starts_with("+OK 6 "),
         "deletions were committed"
     );
+    // QUIT does commit, to the Maildir on disk.
+    assert!(pop3.command("DELE 3").starts_with("+OK"));
+    assert!(pop3.command("QUIT").starts_with("+OK"));
+    assert_eq!(maildir_files(&mail), support::sample_messages().len() - 1);
+    drop(again);
+    let third = start(&mail, &["--allow-plaintext-auth"]);
+    let (mut pop3, _) = RawPop3::connect(third.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    assert!(pop3.command("STAT").starts_with("+OK 5 "));
 }
 
 #[test]
@@ -219,6 +228,20 @@ fn the_demo_serves_alice_and_keeps_its_store() {
     assert!(pop3.login("alice", "secret").starts_with("+OK"));
     let stat = pop3.command("STAT");
     assert!(stat.starts_with("+OK 3 "), "{stat}");
+    assert!(pop3.command("QUIT").starts_with("+OK"));
+    // The store is on disk: a deletion lasts across a restart.
+    drop(server);
+    let server = MailServer::start(["--demo-dir", &demo_arg, "--auth-failure-delay", "0"]);
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    assert!(pop3.command("DELE 3").starts_with("+OK"));
+    assert!(pop3.command("QUIT").starts_with("+OK"));
+    drop(server);
+    let server = MailServer::start(["--demo-dir", &demo_arg, "--auth-failure-delay", "0"]);
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    let stat = pop3.command("STAT");
+    assert!(stat.starts_with("+OK 2 "), "{stat}");
     assert!(pop3.command("QUIT").starts_with("+OK"));
     if support::require("curl") {
         let list = run(

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Whether a peer program is installed. On a developer machine a missing
@@ -211,29 +211,34 @@ impl MailRoot {
     }
 }
 
-/// The mail_server example's binary, built by `cargo test` with the
-/// examples (or built here when only this test was selected).
+/// The mail_server example's binary, built (once per process) with the
+/// profile of the running test or benchmark, so it is never stale.
 pub fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples/mail_server
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("mail_server");
-    if !binary.is_file() {
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--example", "mail_server", "--manifest-path"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-        if release {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --example mail_server failed");
-    }
-    binary
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test's own path");
+            // target/<profile>/deps/<test> -> target/<profile>/examples/mail_server
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("the test runs from target/<profile>/deps");
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo
+                .args(["build", "--example", "mail_server", "--manifest-path"])
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cargo.arg("--release");
+            }
+            let output = cargo.output().expect("run cargo build");
+            assert!(
+                output.status.success(),
+                "cargo build --example mail_server failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            profile_dir.join("examples").join("mail_server")
+        })
+        .clone()
 }
 
 /// A running mail_server.
@@ -482,7 +487,14 @@ impl RawPop3 {
     pub fn closed_within(&mut self, timeout: Duration) -> bool {
         let _ = self.reader.get_ref().set_read_timeout(Some(timeout));
         let mut rest = Vec::new();
-        matches!(self.reader.read_to_end(&mut rest), Ok(_))
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => true,
+            // A reset also ends the connection; only a timeout does not.
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        }
     }
 }
 
