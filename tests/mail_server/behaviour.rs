@@ -256,7 +256,7 @@ fn the_demo_serves_alice_and_keeps_its_store() {
         );
         assert_eq!(
             String::from_utf8_lossy(&list.stdout).lines().count(),
-            3,
+            2,
             "{list:?}"
         );
         let cert = demo.join("tls-cert.pem").display().to_string();
