@@ -262,12 +262,21 @@ impl MailServer {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
+        MailServer::start_logging(args, "debug")
+    }
+
+    /// [`MailServer::start`] with the given log level (`RUST_LOG`).
+    pub fn start_logging<I, S>(args: I, level: &str) -> MailServer
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
         let log_dir = TempDir::new("server-log");
         let log = log_dir.path().join("stderr.log");
         let mut child = Command::new(server_binary())
             .args(["--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0"])
             .args(args.into_iter().map(Into::into))
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("create the log file"))
