@@ -248,10 +248,11 @@ fn is_timeout(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
+/// The error with what was being done; timeouts become `TimedOut`.
 fn timeout_or(e: io::Error, what: &str) -> io::Error {
     if is_timeout(&e) {
         io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
     } else {
-        e
+        io::Error::new(e.kind(), format!("{what}: {e}"))
     }
 }

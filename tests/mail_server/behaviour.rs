@@ -1,6 +1,7 @@
 //! Server behaviour seen from a raw POP3 client: capabilities, locks,
 //! idle timeout, a stop that commits nothing, concurrency, configuration.
 
+use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
@@ -312,4 +313,59 @@ fn bad_configurations_are_refused() {
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("line 1") && stderr.contains("{MD5}"), "{stderr}");
+}
+
+#[test]
+fn connections_beyond_the_limit_are_refused_and_tls_garbage_is_survived() {
+    let mail = alice_root("limits");
+    let server = start(&mail, &["--allow-plaintext-auth", "--max-connections", "1"]);
+    let (mut first, greeting) = RawPop3::connect(server.pop3);
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    let (mut second, refused) = RawPop3::connect(server.pop3);
+    assert!(refused.starts_with("-ERR [SYS/TEMP]"), "{refused}");
+    assert!(second.closed_within(Duration::from_secs(5)));
+    assert!(first.command("QUIT").starts_with("+OK"));
+    assert!(first.closed_within(Duration::from_secs(5)));
+
+    // Plain text on the implicit-TLS port fails the handshake and ends
+    // only that connection.
+    let mut stream = connect_when_free(server.pop3s);
+    stream.write_all(b"USER alice\r\n\r\n").expect("send");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    assert!(
+        stream.read_to_end(&mut answer).is_ok(),
+        "the connection stayed open"
+    );
+    assert!(!answer.starts_with(b"+OK"), "{answer:?}");
+    drop(stream);
+    let mut pop3 = None;
+    for _ in 0..100 {
+        let (mut client, greeting) = RawPop3::connect(server.pop3);
+        if greeting.starts_with("+OK") {
+            assert!(client.login("alice", "secret").starts_with("+OK"));
+            pop3 = Some(client);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        pop3.is_some(),
+        "no connection accepted after the failed handshake"
+    );
+    assert!(server.logs().contains("TLS handshake"), "{}", server.logs());
+}
+
+/// A connection once the server has a free slot (the previous
+/// connection's thread may still be ending).
+fn connect_when_free(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(50));
+        if let Ok(stream) = std::net::TcpStream::connect(addr) {
+            return stream;
+        }
+    }
+    panic!("cannot connect to {addr}");
 }
