@@ -559,6 +559,14 @@ impl Dovecot {
     /// `root/<user>/Maildir` with the users of the PLAIN passwd-file
     /// `users`; the mail files are given to [`DOVECOT_TEST_USER`].
     pub fn start(root: &Path, users: &Path) -> Dovecot {
+        Dovecot::start_tuned(root, users, false)
+    }
+
+    /// [`Dovecot::start`]; `tuned` runs it in its "high-performance mode"
+    /// (login and mail processes serve many connections, `service_count =
+    /// 0`) instead of its default of one process per login and per session.
+    pub fn start_tuned(root: &Path, users: &Path, tuned: bool) -> Dovecot {
+        let service_count = u8::from(!tuned);
         let (uid, gid) = system_user(DOVECOT_TEST_USER).expect("a system user for Dovecot (run as root)");
         chown(root, &format!("{uid}:{gid}"));
         // Dovecot's processes need to reach the mail root.
@@ -594,8 +602,9 @@ impl Dovecot {
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {users}\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={root}/%u\n}}\n\
              service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
-             inet_listener pop3s {{\n    port = 0\n  }}\n  chroot =\n  process_min_avail = 2\n}}\n\
-             service pop3 {{\n  process_limit = 1024\n}}\n\
+             inet_listener pop3s {{\n    port = 0\n  }}\n  chroot =\n  process_min_avail = 2\n  \
+             service_count = {service_count}\n}}\n\
+             service pop3 {{\n  process_limit = 1024\n  service_count = {service_count}\n}}\n\
              service anvil {{\n  chroot =\n}}\n\
              default_client_limit = 2000\n\
              mail_max_userip_connections = 1000\n",
