@@ -40,7 +40,7 @@ impl Identity {
     pub fn self_signed(names: &[String]) -> Result<Identity, String> {
         let certified = rcgen::generate_simple_self_signed(names.to_vec())
             .map_err(|e| format!("cannot generate a certificate: {e}"))?;
-        let key = PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der());
+        let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
         Ok(Identity {
             chain: vec![certified.cert.der().clone()],
             key: key.into(),

@@ -28,6 +28,8 @@ pub fn leniency_from_bits(bits: u8) -> Leniency {
         nil_in_body: bits & 8 != 0,
         eight_bit_quoted: bits & 16 != 0,
         foreign_flags: bits & 32 != 0,
+        malformed_body: bits & 64 != 0,
+        unpadded_day: bits & 128 != 0,
         ..Leniency::LENIENT
     }
 }

@@ -57,7 +57,7 @@ impl TlsFiles {
         let cert = dir.path().join("cert.pem");
         let key = dir.path().join("key.pem");
         std::fs::write(&cert, certified.cert.pem()).expect("write the certificate");
-        std::fs::write(&key, certified.key_pair.serialize_pem()).expect("write the key");
+        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write the key");
         TlsFiles { _dir: dir, cert, key }
     }
 

@@ -19,6 +19,7 @@ use nom::Parser;
 use crate::core::{AString, Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::fetch::Fetch;
 use crate::frame::{Framed, Side, frame};
 use crate::list::List;
 use crate::mailbox::{ListMailbox, Mailbox};
@@ -242,6 +243,13 @@ pub enum CommandBody<'a> {
     Subscribe(Mailbox<'a>),
     /// `UNSUBSCRIBE mailbox` (RFC 9051 section 6.3.8).
     Unsubscribe(Mailbox<'a>),
+    /// `FETCH` or `UID FETCH` (RFC 9051 sections 6.4.5 and 6.4.9).
+    Fetch {
+        /// The arguments.
+        fetch: Fetch<'a>,
+        /// `UID FETCH`: the sequence set holds UIDs.
+        uid: bool,
+    },
 }
 
 impl CommandBody<'_> {
@@ -281,6 +289,8 @@ impl CommandBody<'_> {
             CommandBody::Rename { .. } => "RENAME",
             CommandBody::Subscribe(_) => "SUBSCRIBE",
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
+            CommandBody::Fetch { uid: true, .. } => "UID FETCH",
+            CommandBody::Fetch { uid: false, .. } => "FETCH",
         }
     }
 }
@@ -360,6 +370,10 @@ impl<'a> Command<'a> {
             },
             CommandBody::Subscribe(m) => CommandBody::Subscribe(m.into_owned()),
             CommandBody::Unsubscribe(m) => CommandBody::Unsubscribe(m.into_owned()),
+            CommandBody::Fetch { fetch, uid } => CommandBody::Fetch {
+                fetch: fetch.into_owned(),
+                uid,
+            },
         };
         Command {
             tag: self.tag.into_owned(),
@@ -424,6 +438,10 @@ impl<'a> Command<'a> {
             CommandBody::Delete(m) | CommandBody::Subscribe(m) | CommandBody::Unsubscribe(m) => {
                 mailbox_cmd::encode_mailbox_arg(m, &mut e)
             }
+            CommandBody::Fetch { fetch, .. } => {
+                e.put(b" ");
+                fetch.encode(&mut e);
+            }
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -449,6 +467,7 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
     let name = rest[..name_len].to_ascii_uppercase();
     let after = &rest[name_len..];
     let simple = |body| Ok((after, body));
+    // fetch = "FETCH" SP sequence-set SP (...) [fetch-modifiers]
     let (rest, body) = match name.as_slice() {
         b"CAPABILITY" => simple(CommandBody::Capability),
         b"NOOP" => simple(CommandBody::Noop),
@@ -568,6 +587,9 @@ fn simple_or_uid<'a>(
         b"MOVE" => CopyMove::parse(after, config).map(|(r, args)| (r, CommandBody::Move { args, uid })),
         b"EXPUNGE" if uid => parse_uid_expunge(after, config).map(|(r, s)| (r, CommandBody::UidExpunge(s))),
         b"SEARCH" => Search::parse(after, config).map(|(r, search)| (r, CommandBody::Search { search, uid })),
+        b"FETCH" => sp(after)
+            .and_then(|(r, _)| Fetch::parse(r, config))
+            .map(|(r, fetch)| (r, CommandBody::Fetch { fetch, uid })),
         _ => return None,
     })
 }

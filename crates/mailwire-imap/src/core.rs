@@ -242,15 +242,27 @@ impl<'a> Quoted<'a> {
 
     /// `quoted`; with `eight_bit`, any 8-bit byte is accepted (servers that
     /// send Latin-1 in quoted strings).
+    #[inline]
     pub(crate) fn parse(input: &'a [u8], eight_bit: bool) -> PResult<'a, Self> {
-        let (mut rest, _) = byte(b'"', "'\"'")(input)?;
+        let (rest, _) = byte(b'"', "'\"'")(input)?;
+        // The common case, 7-bit text without escapes: borrowed as it is.
+        if let Some(i) = plain_quoted_len(rest) {
+            if rest[i] == b'"' {
+                return Ok((&rest[i + 1..], Quoted(Cow::Borrowed(&rest[..i]))));
+            }
+        }
+        Self::parse_escaped(rest, eight_bit)
+    }
+
+    /// The rest of `quoted` after the opening quote, escapes and errors
+    /// included.
+    #[cold]
+    fn parse_escaped(after_quote: &'a [u8], eight_bit: bool) -> PResult<'a, Self> {
+        let mut rest = after_quote;
         let start = rest;
         let mut owned: Option<Vec<u8>> = None;
         loop {
-            let Some(i) = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b == b'\r' || b == b'\n' || b == 0)
-            else {
+            let Some(i) = find_quoted_special(rest) else {
                 return fail(&rest[rest.len()..], "'\"'");
             };
             let chunk = &rest[..i];
@@ -288,6 +300,72 @@ impl<'a> Quoted<'a> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `v` below `n` (at most 0x80) is set,
+/// exactly up to and including the first such byte (above it, borrows may
+/// set more), so the lowest set bit is exact.
+#[inline(always)]
+fn bytes_below(v: u64, n: u8) -> u64 {
+    v.wrapping_sub(ONES * u64::from(n)) & !v & HIGHS
+}
+
+/// The bytes of `v` equal to `b`, flagged as by [`bytes_below`].
+#[inline(always)]
+fn bytes_equal(v: u64, b: u8) -> u64 {
+    bytes_below(v ^ (ONES * u64::from(b)), 1)
+}
+
+/// Reads 8 bytes at `at`, if there are.
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk = bytes.get(at..at.checked_add(8)?)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    Some(u64::from_le_bytes(word))
+}
+
+/// The position of the first byte that ends a run of plain 7-bit quoted
+/// text: `"`, `\\`, a control character or a byte above 0x7F. Eight bytes
+/// at a time: quoted strings fill FETCH responses, and the message goes on
+/// after them, so whole words are almost always there.
+#[inline(always)]
+fn plain_quoted_len(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(v) = word_at(bytes, at) {
+        let hit = bytes_equal(v, b'"') | bytes_equal(v, b'\\') | bytes_below(v, 0x20) | (v & HIGHS);
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || !(0x20..=0x7f).contains(&b))
+        .map(|i| at + i)
+}
+
+/// The position of the first `"`, `\\`, CR, LF or NUL.
+fn find_quoted_special(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(v) = word_at(bytes, at) {
+        let hit = bytes_equal(v, b'"')
+            | bytes_equal(v, b'\\')
+            | bytes_equal(v, b'\r')
+            | bytes_equal(v, b'\n')
+            | bytes_below(v, 1);
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| matches!(b, b'"' | b'\\' | b'\r' | b'\n' | 0))
+        .map(|i| at + i)
+}
+
 /// Writes `bytes` as a quoted string, escaping `"` and `\\`.
 pub(crate) fn write_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
@@ -304,6 +382,11 @@ impl fmt::Debug for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Quoted({:?})", String::from_utf8_lossy(&self.0))
     }
+}
+
+impl Quoted<'static> {
+    /// `""`.
+    pub(crate) const EMPTY: Quoted<'static> = Quoted(Cow::Borrowed(b""));
 }
 
 /// A literal: `literal = "{" number64 ["+"] "}" CRLF *CHAR8`, or with
@@ -677,5 +760,25 @@ mod tests {
         assert_eq!(peek_tag(b"a001 LOGIN x y").unwrap().as_str(), "a001");
         assert_eq!(peek_tag(b"+ go ahead"), None);
         assert_eq!(peek_tag(b"a001"), None);
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scans find what a byte-by-byte scan finds.
+        #[test]
+        fn quoted_scans_match_byte_by_byte(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => 0x20u8..0x7f,
+                    1 => proptest::prelude::any::<u8>(),
+                    1 => proptest::sample::select(vec![b'"', b'\\', b'\r', b'\n', 0, 0x7f, 0x80, 0xff]),
+                ],
+                0..40,
+            )
+        ) {
+            let special = bytes.iter().position(|&b| matches!(b, b'"' | b'\\' | b'\r' | b'\n' | 0));
+            proptest::prop_assert_eq!(find_quoted_special(&bytes), special);
+            let plain = bytes.iter().position(|&b| b == b'"' || b == b'\\' || !(0x20..=0x7f).contains(&b));
+            proptest::prop_assert_eq!(plain_quoted_len(&bytes), plain);
+        }
     }
 }

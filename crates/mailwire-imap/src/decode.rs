@@ -235,6 +235,15 @@ pub struct Leniency {
     /// Accept `\Recent` and `\*` in the FLAGS response, which the grammar
     /// keeps out of it (Zoho and GreenMail send `\*`); they are dropped.
     pub foreign_flags: bool,
+    /// Accept BODYSTRUCTURE shapes outside the grammar: `()` as an empty
+    /// parameter list (Mail.ru, Lotus Domino), a disposition sent as a
+    /// bare string (Exchange: `"inline"`), a multipart without parts
+    /// (Gmail: `("ALTERNATIVE")`, `(NIL "alternative" ...)`).
+    pub malformed_body: bool,
+    /// Accept a single-digit day without its padding space in a date-time
+    /// (`"8-Mar-2023 12:16:47 +0800"` in INTERNALDATE, reported by Apple's
+    /// swift-nio-imap users; imapflow sent it in APPEND).
+    pub unpadded_day: bool,
 }
 
 impl Leniency {
@@ -246,6 +255,8 @@ impl Leniency {
         nil_in_body: false,
         eight_bit_quoted: false,
         foreign_flags: false,
+        malformed_body: false,
+        unpadded_day: false,
     };
     /// Accept every deviation this crate knows of.
     pub const LENIENT: Leniency = Leniency {
@@ -255,6 +266,8 @@ impl Leniency {
         nil_in_body: true,
         eight_bit_quoted: true,
         foreign_flags: true,
+        malformed_body: true,
+        unpadded_day: true,
     };
 }
 

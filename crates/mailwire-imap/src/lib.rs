@@ -28,6 +28,7 @@ mod datetime;
 mod decode;
 mod encode;
 mod extension;
+mod fetch;
 mod flag;
 mod frame;
 mod list;
@@ -40,6 +41,7 @@ mod response;
 mod search;
 mod sequence;
 mod status;
+mod stream;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use command::{
@@ -52,6 +54,15 @@ pub use decode::{
 };
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
 pub use extension::{ExtComponent, TaggedExt, TaggedExtVal};
+pub use fetch::body::{
+    BodyExtension, BodyFields, BodyParam, BodyStructure, Disposition, ExtensionTail, Language, LanguageTail,
+    LocationTail, MultipartExtension, SinglePartExtension, SpecificFields,
+};
+pub use fetch::data::{DataItemName, ExtensionValue, MessageDataItem};
+pub use fetch::envelope::{Address, Envelope};
+pub use fetch::modifier::FetchModifier;
+pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText};
+pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
 pub use list::{
     List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
@@ -67,3 +78,4 @@ pub use response::{Code, RespText, Response, Status, decode_greeting, decode_res
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
+pub use stream::{ReadEvent, ResponseReader};

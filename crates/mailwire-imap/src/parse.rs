@@ -145,6 +145,13 @@ pub(crate) fn number64(input: &[u8]) -> PResult<'_, u64> {
     if digits == 0 {
         return fail(input, "number");
     }
+    if digits <= 18 {
+        // Below 10^18, so below 2^63: no overflow to check.
+        let n = input[..digits]
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        return Ok((&input[digits..], n));
+    }
     let mut n: u64 = 0;
     for &d in &input[..digits] {
         n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))) {

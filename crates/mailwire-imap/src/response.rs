@@ -14,9 +14,9 @@
 //! ```
 //!
 //! This first part covers status responses with their codes, continuation
-//! requests, CAPABILITY, ENABLED, EXISTS, RECENT, EXPUNGE and the IMAP4rev1
-//! SEARCH response; mailbox and message data (LIST, STATUS, FETCH...)
-//! follow with their types.
+//! requests, CAPABILITY, ENABLED, EXISTS, RECENT, EXPUNGE, the IMAP4rev1
+//! SEARCH response and FETCH (whose data items live in `crate::fetch`);
+//! mailbox data (LIST, STATUS...) follow with their types.
 
 use std::borrow::Cow;
 
@@ -25,6 +25,7 @@ use nom::Parser;
 use crate::core::{Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::fetch::data::MessageDataItem;
 use crate::flag::{Flag, FlagPerm};
 use crate::frame::{Framed, Side, frame};
 use crate::list::MailboxList;
@@ -366,6 +367,14 @@ pub enum Response<'a> {
     ESearch(ESearch<'a>),
     /// `* NAMESPACE ...` (RFC 2342, RFC 9051 section 7.3.2).
     Namespace(NamespaceResponse<'a>),
+    /// `* n FETCH (...)`: data about message `seq` (RFC 9051 section
+    /// 7.5.2).
+    Fetch {
+        /// The message sequence number.
+        seq: std::num::NonZeroU32,
+        /// The data items, in the order sent.
+        items: Vec<MessageDataItem<'a>>,
+    },
 }
 
 impl<'a> Response<'a> {
@@ -390,6 +399,10 @@ impl<'a> Response<'a> {
             Response::MailboxStatus(s) => Response::MailboxStatus(s.into_owned()),
             Response::ESearch(s) => Response::ESearch(s.into_owned()),
             Response::Namespace(n) => Response::Namespace(n.into_owned()),
+            Response::Fetch { seq, items } => Response::Fetch {
+                seq,
+                items: items.into_iter().map(MessageDataItem::into_owned).collect(),
+            },
         }
     }
 
@@ -467,6 +480,12 @@ impl<'a> Response<'a> {
             Response::Namespace(n) => {
                 e.put(b"* NAMESPACE");
                 n.encode(&mut e);
+            }
+            Response::Fetch { seq, items } => {
+                e.put(b"* ");
+                e.number(u64::from(seq.get()));
+                e.put(b" FETCH ");
+                crate::fetch::data::encode_msg_att(items, &mut e);
             }
         }
         e.finish()
@@ -671,6 +690,11 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
             (r, Some(t))
         }
     };
+    // message-data and the numbered mailbox data: the hot path of FETCH
+    // streams, reached before any keyword is tried.
+    if tag.is_none() && rest.first().is_some_and(u8::is_ascii_digit) {
+        return numbered(rest, config);
+    }
     for (word, st) in [
         ("OK", Status::Ok),
         ("NO", Status::No),
@@ -750,26 +774,38 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
         let (r, ()) = end(r)?;
         return Ok((r, Response::Search(numbers)));
     }
-    // number SP ("EXISTS" / "RECENT" / "EXPUNGE")
+    fail(rest, "response data")
+}
+
+/// `message-data = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))` and
+/// `mailbox-data =/ number SP ("EXISTS" / "RECENT")`.
+fn numbered<'a>(rest: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response<'a>> {
+    let end = |r: &'a [u8]| crlf(config.leniency.bare_lf)(r);
     let (r, n) = expect("response data", number).parse(rest)?;
     let (r, _) = sp(r)?;
+    let nonzero = || {
+        std::num::NonZeroU32::new(n)
+            .ok_or_else(|| nom::Err::Error(PError::kind(rest, ErrorKind::NumberOutOfRange, "number from 1")))
+    };
+    if r.len() >= 6 && r[..6].eq_ignore_ascii_case(b"FETCH ") {
+        let seq = nonzero()?;
+        let (r, items) = crate::fetch::data::msg_att(&r[6..], config)?;
+        let r = if config.leniency.extra_spaces {
+            crate::fetch::skip_spaces(r)
+        } else {
+            r
+        };
+        let (r, ()) = end(r)?;
+        return Ok((r, Response::Fetch { seq, items }));
+    }
     let (r, value) = if let Ok((r, _)) = keyword("EXISTS")(r) {
         (r, Response::Exists(n))
     } else if let Ok((r, _)) = keyword("RECENT")(r) {
         (r, Response::Recent(n))
-    } else if let Ok((r2, _)) = keyword("EXPUNGE")(r) {
-        match std::num::NonZeroU32::new(n) {
-            Some(n) => (r2, Response::Expunge(n)),
-            None => {
-                return Err(nom::Err::Error(PError::kind(
-                    rest,
-                    ErrorKind::NumberOutOfRange,
-                    "number from 1",
-                )));
-            }
-        }
+    } else if let Ok((r, _)) = keyword("EXPUNGE")(r) {
+        (r, Response::Expunge(nonzero()?))
     } else {
-        return fail(r, "EXISTS, RECENT or EXPUNGE");
+        return fail(r, "EXISTS, RECENT, EXPUNGE or FETCH");
     };
     let (r, ()) = end(r)?;
     Ok((r, value))

@@ -18,7 +18,7 @@
 use std::num::NonZeroU32;
 
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
-use crate::fetch::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
+use crate::fetch::data::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
 use crate::frame::{FrameOptions, Framed, Side, frame_with};
 use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number};
 use crate::response::{Response, decode_framed_response};
@@ -110,31 +110,37 @@ impl ResponseReader {
     pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
         match self.state {
             State::Between => self.between(input),
-            State::Literal { seq, remaining } | State::SkipLiteral { remaining } if !input.is_empty() => {
-                let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-                let data = &input[..n];
-                let left = remaining - n as u64;
-                let skipping = matches!(self.state, State::SkipLiteral { .. });
-                self.state = match (left, skipping) {
-                    (0, false) => State::AfterLiteral { seq },
-                    (0, true) => State::SkipRest,
-                    (_, false) => State::Literal { seq, remaining: left },
-                    (_, true) => State::SkipLiteral { remaining: left },
-                };
-                let event = if skipping {
-                    ReadEvent::Skipped(data)
-                } else {
-                    ReadEvent::LiteralData(data)
-                };
-                Ok(Decoded::Complete {
-                    value: event,
-                    consumed: n,
-                })
-            }
-            State::Literal { .. } | State::SkipLiteral { .. } => Ok(Decoded::Incomplete),
+            State::Literal { seq, remaining } => Ok(self.literal_data(input, remaining, Some(seq))),
+            State::SkipLiteral { remaining } => Ok(self.literal_data(input, remaining, None)),
             State::AfterLiteral { seq } => self.after_literal(input, seq),
             State::SkipRest => self.skip_rest(input),
         }
+    }
+
+    /// Data of a streamed literal (`seq` given) or of one being skipped.
+    fn literal_data<'a>(
+        &mut self,
+        input: &'a [u8],
+        remaining: u64,
+        seq: Option<NonZeroU32>,
+    ) -> Decoded<ReadEvent<'a>> {
+        if input.is_empty() {
+            return Decoded::Incomplete;
+        }
+        let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+        let data = &input[..n];
+        let left = remaining - n as u64;
+        self.state = match (left, seq) {
+            (0, Some(seq)) => State::AfterLiteral { seq },
+            (0, None) => State::SkipRest,
+            (_, Some(seq)) => State::Literal { seq, remaining: left },
+            (_, None) => State::SkipLiteral { remaining: left },
+        };
+        let value = match seq {
+            Some(_) => ReadEvent::LiteralData(data),
+            None => ReadEvent::Skipped(data),
+        };
+        Decoded::Complete { value, consumed: n }
     }
 
     fn options(&self, mid_message: bool, stream: bool) -> FrameOptions {
@@ -159,6 +165,7 @@ impl ResponseReader {
             Framed::Stream { data_start, length } => {
                 let head = &input[..data_start];
                 let parsed = fetch_head(head, &self.config)
+                    .map_err(unwrap_err)
                     .and_then(|(rest, seq)| items_then_name(rest, &self.config, false).map(|v| (seq, v)));
                 match parsed {
                     Ok((seq, (items, item))) => {
@@ -232,7 +239,9 @@ impl ResponseReader {
     fn skip_rest<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
         let (len, next) = match frame_with(input, Side::Response, &self.config, self.options(true, true)) {
             Ok(Framed::Complete(len)) => (len, State::Between),
-            Ok(Framed::Stream { data_start, length }) => (data_start, State::SkipLiteral { remaining: length }),
+            Ok(Framed::Stream { data_start, length }) => {
+                (data_start, State::SkipLiteral { remaining: length })
+            }
             // Skip small literals whole; their data is not kept either.
             Ok(Framed::Literal(a)) => (a.data_start, State::SkipLiteral { remaining: a.length }),
             Ok(Framed::Incomplete) => return Ok(Decoded::Incomplete),
@@ -279,7 +288,10 @@ fn is_fetch_response(input: &[u8]) -> bool {
 
 /// `"*" SP nz-number SP "FETCH" SP "("`.
 fn fetch_head<'a>(input: &'a [u8], _config: &DecoderConfig) -> PResult<'a, NonZeroU32> {
-    let rest = input.strip_prefix(b"* ").map_or_else(|| fail(input, "'* '"), |r| Ok((r, ())))?.0;
+    let rest = input
+        .strip_prefix(b"* ")
+        .map_or_else(|| fail(input, "'* '"), |r| Ok((r, ())))?
+        .0;
     let (rest, seq) = nz_number(rest)?;
     let (rest, _) = keyword(" FETCH (")(rest)?;
     Ok((rest, seq))
@@ -288,7 +300,9 @@ fn fetch_head<'a>(input: &'a [u8], _config: &DecoderConfig) -> PResult<'a, NonZe
 /// Spaces between items: one, or a run of them when lenient.
 fn item_separator<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, ()> {
     match input.strip_prefix(b" ") {
-        Some(r) if config.leniency.extra_spaces => Ok((&r[r.iter().take_while(|&&b| b == b' ').count()..], ())),
+        Some(r) if config.leniency.extra_spaces => {
+            Ok((&r[r.iter().take_while(|&&b| b == b' ').count()..], ()))
+        }
         Some(r) => Ok((r, ())),
         None => fail(input, "space"),
     }
@@ -372,7 +386,11 @@ fn items_then_end<'a>(message: &'a [u8], config: &DecoderConfig) -> Result<Vec<M
 /// end of `head` starts.
 fn literal_header_start(head: &[u8]) -> usize {
     let open = memchr::memrchr(b'{', head).unwrap_or(0);
-    if open > 0 && head[open - 1] == b'~' { open - 1 } else { open }
+    if open > 0 && head[open - 1] == b'~' {
+        open - 1
+    } else {
+        open
+    }
 }
 
 fn unwrap_err(e: nom::Err<PError>) -> PError {
@@ -445,7 +463,11 @@ mod tests {
         assert_eq!(expected.len(), 5, "{expected:#?}");
         assert!(expected[1].starts_with("LiteralStart { seq: 1, items: [Uid(7), Flags("));
         assert_eq!(expected[2], format!("data {}", String::from_utf8_lossy(body)));
-        assert!(expected[3].starts_with("FetchEnd { seq: 1, items: [BodySection"), "{}", expected[3]);
+        assert!(
+            expected[3].starts_with("FetchEnd { seq: 1, items: [BodySection"),
+            "{}",
+            expected[3]
+        );
         for chunk in 1..input.len() {
             assert_eq!(read_all(&input, chunk, 16), expected, "chunk {chunk}");
         }
@@ -473,7 +495,13 @@ mod tests {
         let head = b"* 1 FETCH (BODY[] {4294967295}\r\n";
         let (event, consumed) = reader.decode(head).unwrap().complete().unwrap();
         assert_eq!(consumed, head.len());
-        assert!(matches!(event, ReadEvent::LiteralStart { length: 4294967295, .. }));
+        assert!(matches!(
+            event,
+            ReadEvent::LiteralStart {
+                length: 4294967295,
+                ..
+            }
+        ));
         let chunk = [b'x'; 4096];
         let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
         assert_eq!((event, consumed), (ReadEvent::LiteralData(&chunk[..]), 4096));
@@ -488,7 +516,12 @@ mod tests {
         let input = b"* 1 FETCH (UID 0 BODY[] {20}\r\n01234567890123456789 FLAGS ())\r\n* 4 EXISTS\r\n";
         let events = read_all(input, 6, 8);
         assert_eq!(events[0], "error at 15");
-        assert!(events[1..events.len() - 1].iter().all(|e| e.starts_with("Skipped(")), "{events:#?}");
+        assert!(
+            events[1..events.len() - 1]
+                .iter()
+                .all(|e| e.starts_with("Skipped(")),
+            "{events:#?}"
+        );
         assert_eq!(events.last().unwrap(), "Response(Exists(4))");
     }
 

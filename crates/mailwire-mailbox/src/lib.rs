@@ -37,6 +37,16 @@
 //! transaction. Its unique ids default to Dovecot's `%08Xu%08Xv`
 //! ([`UidlTemplate`]), so they never change and match what Dovecot served.
 //!
+//! Message analysis ([`analysis`]) computes what IMAP FETCH returns from a
+//! stored message: ENVELOPE, BODY and BODYSTRUCTURE with every extension
+//! field, BODY\[section\] extraction with partial ranges, and BINARY content
+//! with its transfer encoding undone, matching what Dovecot returns for
+//! the same message.
+//!
+//! SEARCH ([`search`]) evaluates every IMAP4rev2 search key (and the
+//! IMAP4rev1 ones) on a message or a whole mailbox: flags, dates, sizes and
+//! sets without reading content, header and body keys on decoded text.
+//!
 //! The API is synchronous and thread-safe (`Send + Sync`); it does storage
 //! I/O only, never network I/O.
 //!
@@ -59,6 +69,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 mod backend;
 mod content;
 mod feed;
@@ -67,6 +78,7 @@ mod maildir;
 mod memory;
 #[cfg(feature = "pop3")]
 mod pop3;
+pub mod search;
 mod selected;
 mod store;
 mod types;

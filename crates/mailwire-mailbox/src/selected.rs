@@ -49,7 +49,7 @@ pub struct ViewMessage {
 }
 
 impl ViewMessage {
-    fn new(meta: MessageMeta, recent: bool) -> ViewMessage {
+    pub(crate) fn new(meta: MessageMeta, recent: bool) -> ViewMessage {
         ViewMessage {
             uid: meta.uid,
             flags: meta.flags,

@@ -1030,4 +1030,25 @@ proptest! {
         let policy = if exclusive { LockPolicy::Exclusive } else { LockPolicy::None };
         check(MemoryBackend::new, &ops, config, policy);
     }
+
+    /// The same model against the Maildir backend, in a fresh directory per
+    /// case (fewer cases: every step touches the disk).
+    #[test]
+    fn maildir_backend_follows_the_model(
+        ops in prop::collection::vec(op(), 1..40),
+        exclusive in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let policy = if exclusive { LockPolicy::Exclusive } else { LockPolicy::None };
+        check(
+            move || {
+                let options = mailwire_mailbox::MaildirOptions::default().with_fsync(false);
+                mailwire_mailbox::MaildirBackend::with_options(root.clone(), options).unwrap()
+            },
+            &ops,
+            StoreConfig::default(),
+            policy,
+        );
+    }
 }

@@ -1,0 +1,568 @@
+//! The FETCH area, both directions: the FETCH command with its data items,
+//! macros and RFC 4466 modifiers (a server decodes, a client encodes), and
+//! the FETCH response with every message data item (a client decodes, a
+//! server encodes). Covers RFC 9051 sections 6.4.5 and 7.5.2, RFC 3501
+//! sections 6.4.5 and 7.4.2 (RFC822, RFC822.HEADER, RFC822.TEXT), RFC 3516
+//! (BINARY, BINARY.PEEK, BINARY.SIZE, literal8) and RFC 4466 section 2.4
+//! (fetch modifiers).
+//!
+//! ```text
+//! fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+//!                   fetch-att / "(" fetch-att *(SP fetch-att) ")")
+//!                   [fetch-modifiers]
+//! fetch-att       = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
+//!                   "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
+//!                   "BODY" ["STRUCTURE"] / "UID" /
+//!                   "BODY" section [partial] /
+//!                   "BODY.PEEK" section [partial] /
+//!                   "BINARY" [".PEEK"] section-binary [partial] /
+//!                   "BINARY.SIZE" section-binary
+//! message-data    = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))
+//! ```
+//!
+//! Submodules: `section` (section specs and partial ranges), `modifier`
+//! (fetch modifiers), `envelope`, `body` (BODY and BODYSTRUCTURE), `data`
+//! (the response's message data items).
+//!
+//! Decoding borrows from the input; item names are told apart by their
+//! length and bytes, not by trying keywords one after another.
+
+pub(crate) mod body;
+pub(crate) mod data;
+pub(crate) mod envelope;
+pub(crate) mod modifier;
+pub(crate) mod section;
+
+use crate::core::{IString, NString, Quoted};
+use crate::decode::{DecoderConfig, ErrorKind};
+use crate::encode::Encoder;
+use crate::parse::{PError, PResult, fail, paren_list};
+use crate::sequence::SequenceSet;
+
+use self::modifier::{FetchModifier, parse_fetch_modifiers};
+use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_section_binary};
+
+// ---------------------------------------------------------------------
+// Shared parsing helpers of the FETCH grammar.
+
+/// The capacity of a list known to get an element: what the first push
+/// would allocate, without going through the growth path.
+pub(crate) const FIRST_CAPACITY: usize = 4;
+
+/// Skips spaces.
+pub(crate) fn skip_spaces(input: &[u8]) -> &[u8] {
+    let n = input.iter().take_while(|&&b| b == b' ').count();
+    &input[n..]
+}
+
+/// One space; with `lenient` (`extra_spaces`), a run of them.
+pub(crate) fn sp(input: &[u8], lenient: bool) -> PResult<'_, ()> {
+    match input.strip_prefix(b" ") {
+        Some(rest) if lenient => Ok((skip_spaces(rest), ())),
+        Some(rest) => Ok((rest, ())),
+        None => fail(input, "space"),
+    }
+}
+
+/// `(`; with `lenient`, spaces after it.
+pub(crate) fn open_paren(input: &[u8], lenient: bool) -> PResult<'_, ()> {
+    match input.strip_prefix(b"(") {
+        Some(rest) if lenient => Ok((skip_spaces(rest), ())),
+        Some(rest) => Ok((rest, ())),
+        None => fail(input, "'('"),
+    }
+}
+
+/// `)`; with `lenient`, spaces before it.
+pub(crate) fn close_paren(input: &[u8], lenient: bool) -> PResult<'_, ()> {
+    let at = if lenient { skip_spaces(input) } else { input };
+    match at.strip_prefix(b")") {
+        Some(rest) => Ok((rest, ())),
+        None => fail(at, "')'"),
+    }
+}
+
+/// After an element of a list: the input past the separating space when
+/// another element follows, `None` at the end of the list. With `lenient`,
+/// runs of spaces separate, and spaces before `)` end the list.
+pub(crate) fn more(input: &[u8], lenient: bool) -> Option<&[u8]> {
+    let rest = input.strip_prefix(b" ")?;
+    if !lenient {
+        return Some(rest);
+    }
+    let rest = skip_spaces(rest);
+    if rest.first() == Some(&b')') {
+        None
+    } else {
+        Some(rest)
+    }
+}
+
+/// Whether `input` starts with `NIL` (any case).
+pub(crate) fn is_nil(input: &[u8]) -> bool {
+    input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL")
+}
+
+/// `nstring`, with the two common forms (quoted, NIL) first.
+pub(crate) fn nstring<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NString<'a>> {
+    match input.first() {
+        Some(b'"') => {
+            let (rest, q) = Quoted::parse(input, config.leniency.eight_bit_quoted)?;
+            Ok((rest, NString(Some(IString::Quoted(q)))))
+        }
+        Some(b'N') if input.get(1..3) == Some(b"IL") => Ok((&input[3..], NString(None))),
+        _ => NString::parse(input, &config.leniency),
+    }
+}
+
+pub(crate) fn too_deep<T>(input: &[u8], limit: usize) -> PResult<'_, T> {
+    Err(nom::Err::Error(PError::kind(
+        input,
+        ErrorKind::TooDeep { limit },
+        "less nesting",
+    )))
+}
+
+/// The item names of FETCH commands and responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Word {
+    All,
+    Fast,
+    Full,
+    Envelope,
+    Flags,
+    InternalDate,
+    Rfc822,
+    Rfc822Header,
+    Rfc822Size,
+    Rfc822Text,
+    Body,
+    BodyPeek,
+    BodyStructure,
+    Uid,
+    Binary,
+    BinaryPeek,
+    BinarySize,
+}
+
+/// The length of an item name at the start of `input`: atom characters up
+/// to `[`.
+pub(crate) fn name_len(input: &[u8]) -> usize {
+    input
+        .iter()
+        .take_while(|&&b| b != b'[' && crate::core::is_atom_char(b))
+        .count()
+}
+
+/// Which item `name` is, chosen by length and first byte before any
+/// comparison.
+pub(crate) fn word(name: &[u8]) -> Option<Word> {
+    let first = name.first()?.to_ascii_uppercase();
+    // Servers send the names in upper case: an exact comparison first.
+    let is = |w: &[u8]| name == w || name.eq_ignore_ascii_case(w);
+    let found = match (name.len(), first) {
+        (3, b'U') if is(b"UID") => Word::Uid,
+        (3, b'A') if is(b"ALL") => Word::All,
+        (4, b'B') if is(b"BODY") => Word::Body,
+        (4, b'F') if is(b"FAST") => Word::Fast,
+        (4, b'F') if is(b"FULL") => Word::Full,
+        (5, b'F') if is(b"FLAGS") => Word::Flags,
+        (6, b'R') if is(b"RFC822") => Word::Rfc822,
+        (6, b'B') if is(b"BINARY") => Word::Binary,
+        (8, b'E') if is(b"ENVELOPE") => Word::Envelope,
+        (9, b'B') if is(b"BODY.PEEK") => Word::BodyPeek,
+        (11, b'R') if is(b"RFC822.SIZE") => Word::Rfc822Size,
+        (11, b'R') if is(b"RFC822.TEXT") => Word::Rfc822Text,
+        (11, b'B') if is(b"BINARY.SIZE") => Word::BinarySize,
+        (11, b'B') if is(b"BINARY.PEEK") => Word::BinaryPeek,
+        (12, b'I') if is(b"INTERNALDATE") => Word::InternalDate,
+        (13, b'B') if is(b"BODYSTRUCTURE") => Word::BodyStructure,
+        (13, b'R') if is(b"RFC822.HEADER") => Word::Rfc822Header,
+        _ => return None,
+    };
+    Some(found)
+}
+
+// ---------------------------------------------------------------------
+// The command side.
+
+/// A FETCH macro: shorthand for a list of data items (RFC 9051 section
+/// 6.4.5). It must stand alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FetchMacro {
+    /// `ALL`: `(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)`.
+    All,
+    /// `FAST`: `(FLAGS INTERNALDATE RFC822.SIZE)`.
+    Fast,
+    /// `FULL`: `(FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY)`.
+    Full,
+}
+
+impl FetchMacro {
+    /// The data items the macro stands for.
+    pub fn expand(self) -> &'static [FetchItem<'static>] {
+        const FULL: &[FetchItem<'static>] = &[
+            FetchItem::Flags,
+            FetchItem::InternalDate,
+            FetchItem::Rfc822Size,
+            FetchItem::Envelope,
+            FetchItem::Body,
+        ];
+        match self {
+            FetchMacro::All => &FULL[..4],
+            FetchMacro::Fast => &FULL[..3],
+            FetchMacro::Full => FULL,
+        }
+    }
+
+    /// The macro's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FetchMacro::All => "ALL",
+            FetchMacro::Fast => "FAST",
+            FetchMacro::Full => "FULL",
+        }
+    }
+}
+
+/// A data item of a FETCH command: `fetch-att`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FetchItem<'a> {
+    /// `ENVELOPE`.
+    Envelope,
+    /// `FLAGS`.
+    Flags,
+    /// `INTERNALDATE`.
+    InternalDate,
+    /// `RFC822.SIZE`.
+    Rfc822Size,
+    /// `RFC822` (IMAP4rev1): the whole message, like `BODY[]`.
+    Rfc822,
+    /// `RFC822.HEADER` (IMAP4rev1): like `BODY.PEEK[HEADER]`.
+    Rfc822Header,
+    /// `RFC822.TEXT` (IMAP4rev1): like `BODY[TEXT]`.
+    Rfc822Text,
+    /// `BODY`: the body structure without extension data.
+    Body,
+    /// `BODYSTRUCTURE`.
+    BodyStructure,
+    /// `UID`.
+    Uid,
+    /// `BODY[section]<partial>`, or `BODY.PEEK[...]` when `peek` (which
+    /// leaves `\Seen` alone).
+    BodySection {
+        /// The section.
+        section: Section<'a>,
+        /// The range wanted, if not all.
+        partial: Option<Partial>,
+        /// `BODY.PEEK`.
+        peek: bool,
+    },
+    /// `BINARY[section-binary]<partial>` or `BINARY.PEEK[...]` (RFC 3516):
+    /// the section with its transfer encoding removed.
+    Binary {
+        /// The part, `None` for `[]`.
+        section: Option<SectionPart>,
+        /// The range wanted, if not all.
+        partial: Option<Partial>,
+        /// `BINARY.PEEK`.
+        peek: bool,
+    },
+    /// `BINARY.SIZE[section-binary]` (RFC 3516): the decoded size.
+    BinarySize {
+        /// The part, `None` for `[]`.
+        section: Option<SectionPart>,
+    },
+}
+
+impl<'a> FetchItem<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> FetchItem<'static> {
+        match self {
+            FetchItem::Envelope => FetchItem::Envelope,
+            FetchItem::Flags => FetchItem::Flags,
+            FetchItem::InternalDate => FetchItem::InternalDate,
+            FetchItem::Rfc822Size => FetchItem::Rfc822Size,
+            FetchItem::Rfc822 => FetchItem::Rfc822,
+            FetchItem::Rfc822Header => FetchItem::Rfc822Header,
+            FetchItem::Rfc822Text => FetchItem::Rfc822Text,
+            FetchItem::Body => FetchItem::Body,
+            FetchItem::BodyStructure => FetchItem::BodyStructure,
+            FetchItem::Uid => FetchItem::Uid,
+            FetchItem::BodySection {
+                section,
+                partial,
+                peek,
+            } => FetchItem::BodySection {
+                section: section.into_owned(),
+                partial,
+                peek,
+            },
+            FetchItem::Binary {
+                section,
+                partial,
+                peek,
+            } => FetchItem::Binary {
+                section,
+                partial,
+                peek,
+            },
+            FetchItem::BinarySize { section } => FetchItem::BinarySize { section },
+        }
+    }
+
+    /// `fetch-att` (RFC 9051, with the RFC822 items of RFC 3501 and the
+    /// BINARY items of RFC 3516).
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let n = name_len(input);
+        let rest = &input[n..];
+        let Some(w) = word(&input[..n]) else {
+            return fail(input, "fetch attribute");
+        };
+        let item = match w {
+            Word::Envelope => FetchItem::Envelope,
+            Word::Flags => FetchItem::Flags,
+            Word::InternalDate => FetchItem::InternalDate,
+            Word::Rfc822Size => FetchItem::Rfc822Size,
+            Word::Rfc822 => FetchItem::Rfc822,
+            Word::Rfc822Header => FetchItem::Rfc822Header,
+            Word::Rfc822Text => FetchItem::Rfc822Text,
+            Word::BodyStructure => FetchItem::BodyStructure,
+            Word::Uid => FetchItem::Uid,
+            Word::Body if rest.first() != Some(&b'[') => FetchItem::Body,
+            Word::Body | Word::BodyPeek => {
+                let (r, section) = Section::parse(rest, config)?;
+                let (r, partial) = optional_partial(r)?;
+                return Ok((
+                    r,
+                    FetchItem::BodySection {
+                        section,
+                        partial,
+                        peek: w == Word::BodyPeek,
+                    },
+                ));
+            }
+            Word::Binary | Word::BinaryPeek => {
+                let (r, section) = parse_section_binary(rest, config)?;
+                let (r, partial) = optional_partial(r)?;
+                return Ok((
+                    r,
+                    FetchItem::Binary {
+                        section,
+                        partial,
+                        peek: w == Word::BinaryPeek,
+                    },
+                ));
+            }
+            Word::BinarySize => {
+                let (r, section) = parse_section_binary(rest, config)?;
+                return Ok((r, FetchItem::BinarySize { section }));
+            }
+            Word::All | Word::Fast | Word::Full => {
+                return fail(input, "fetch attribute (ALL, FAST and FULL stand alone)");
+            }
+        };
+        Ok((rest, item))
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        let simple = match self {
+            FetchItem::Envelope => "ENVELOPE",
+            FetchItem::Flags => "FLAGS",
+            FetchItem::InternalDate => "INTERNALDATE",
+            FetchItem::Rfc822Size => "RFC822.SIZE",
+            FetchItem::Rfc822 => "RFC822",
+            FetchItem::Rfc822Header => "RFC822.HEADER",
+            FetchItem::Rfc822Text => "RFC822.TEXT",
+            FetchItem::Body => "BODY",
+            FetchItem::BodyStructure => "BODYSTRUCTURE",
+            FetchItem::Uid => "UID",
+            FetchItem::BodySection {
+                section,
+                partial,
+                peek,
+            } => {
+                e.put(if *peek { b"BODY.PEEK" } else { b"BODY" });
+                section.encode(e);
+                if let Some(p) = partial {
+                    p.encode(e.line());
+                }
+                return;
+            }
+            FetchItem::Binary {
+                section,
+                partial,
+                peek,
+            } => {
+                e.put(if *peek { b"BINARY.PEEK" } else { b"BINARY" });
+                encode_section_binary(section.as_ref(), e.line());
+                if let Some(p) = partial {
+                    p.encode(e.line());
+                }
+                return;
+            }
+            FetchItem::BinarySize { section } => {
+                e.put(b"BINARY.SIZE");
+                encode_section_binary(section.as_ref(), e.line());
+                return;
+            }
+        };
+        e.put(simple.as_bytes());
+    }
+}
+
+fn optional_partial(input: &[u8]) -> PResult<'_, Option<Partial>> {
+    if input.first() == Some(&b'<') {
+        let (r, p) = Partial::parse(input)?;
+        Ok((r, Some(p)))
+    } else {
+        Ok((input, None))
+    }
+}
+
+/// What a FETCH command asks for: a macro, a single data item, or a
+/// parenthesized list (kept apart so that encoding gives back what was
+/// decoded).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FetchItems<'a> {
+    /// `ALL`, `FAST` or `FULL`.
+    Macro(FetchMacro),
+    /// One data item without parentheses.
+    Item(FetchItem<'a>),
+    /// `"(" fetch-att *(SP fetch-att) ")"` (never empty).
+    List(Vec<FetchItem<'a>>),
+}
+
+impl<'a> FetchItems<'a> {
+    /// The data items asked for, macros expanded.
+    pub fn items(&self) -> &[FetchItem<'a>] {
+        match self {
+            FetchItems::Macro(m) => m.expand(),
+            FetchItems::Item(i) => std::slice::from_ref(i),
+            FetchItems::List(l) => l,
+        }
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> FetchItems<'static> {
+        match self {
+            FetchItems::Macro(m) => FetchItems::Macro(m),
+            FetchItems::Item(i) => FetchItems::Item(i.into_owned()),
+            FetchItems::List(l) => FetchItems::List(l.into_iter().map(FetchItem::into_owned).collect()),
+        }
+    }
+
+    /// `"ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att)
+    /// ")"`.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        if input.first() == Some(&b'(') {
+            let (rest, items) = paren_list(config.limits.list, config.leniency.extra_spaces, |i| {
+                FetchItem::parse(i, config)
+            })(input)?;
+            if items.is_empty() {
+                return fail(&input[1..], "fetch attribute");
+            }
+            return Ok((rest, FetchItems::List(items)));
+        }
+        let n = name_len(input);
+        let m = match word(&input[..n]) {
+            Some(Word::All) => FetchMacro::All,
+            Some(Word::Fast) => FetchMacro::Fast,
+            Some(Word::Full) => FetchMacro::Full,
+            _ => {
+                let (rest, item) = FetchItem::parse(input, config).map_err(|e| match e {
+                    nom::Err::Error(e) if e.remaining == input.len() => {
+                        nom::Err::Error(PError::at(input, "fetch attribute, macro or '('"))
+                    }
+                    e => e,
+                })?;
+                return Ok((rest, FetchItems::Item(item)));
+            }
+        };
+        Ok((&input[n..], FetchItems::Macro(m)))
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            FetchItems::Macro(m) => e.put(m.name().as_bytes()),
+            FetchItems::Item(i) => i.encode(e),
+            FetchItems::List(l) => {
+                e.put(b"(");
+                for (i, item) in l.iter().enumerate() {
+                    if i > 0 {
+                        e.put(b" ");
+                    }
+                    item.encode(e);
+                }
+                e.put(b")");
+            }
+        }
+    }
+}
+
+/// The arguments of FETCH and UID FETCH.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fetch<'a> {
+    /// The messages: sequence numbers, or UIDs for UID FETCH.
+    pub sequence_set: SequenceSet,
+    /// What to fetch.
+    pub items: FetchItems<'a>,
+    /// RFC 4466 modifiers; empty when none were sent.
+    pub modifiers: Vec<FetchModifier<'a>>,
+}
+
+impl<'a> Fetch<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Fetch<'static> {
+        Fetch {
+            sequence_set: self.sequence_set,
+            items: self.items.into_owned(),
+            modifiers: self
+                .modifiers
+                .into_iter()
+                .map(FetchModifier::into_owned)
+                .collect(),
+        }
+    }
+
+    /// The arguments of `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL"
+    /// / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")")
+    /// [fetch-modifiers]`, from the sequence set on.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let (rest, sequence_set) = SequenceSet::parse(input, config.limits.list)?;
+        let (rest, _) = crate::parse::sp(rest)?;
+        let (rest, items) = FetchItems::parse(rest, config)?;
+        let (rest, modifiers) = match rest {
+            [b' ', b'(', ..] => parse_fetch_modifiers(&rest[1..], config)?,
+            _ => (rest, Vec::new()),
+        };
+        Ok((
+            rest,
+            Fetch {
+                sequence_set,
+                items,
+                modifiers,
+            },
+        ))
+    }
+
+    /// Writes the arguments, from the sequence set on.
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        self.sequence_set.encode(e.line());
+        e.put(b" ");
+        self.items.encode(e);
+        if !self.modifiers.is_empty() {
+            e.put(b" (");
+            for (i, m) in self.modifiers.iter().enumerate() {
+                if i > 0 {
+                    e.put(b" ");
+                }
+                m.encode(e);
+            }
+            e.put(b")");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

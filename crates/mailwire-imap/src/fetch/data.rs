@@ -1,0 +1,606 @@
+//! The message data items of a FETCH response (RFC 9051 section 7.5.2,
+//! RFC 3501 section 7.4.2, RFC 3516 section 4.3).
+//!
+//! ```text
+//! msg-att         = "(" (msg-att-dynamic / msg-att-static)
+//!                    *(SP (msg-att-dynamic / msg-att-static)) ")"
+//! msg-att-dynamic = "FLAGS" SP "(" [flag-fetch *(SP flag-fetch)] ")"
+//! msg-att-static  = "ENVELOPE" SP envelope /
+//!                   "INTERNALDATE" SP date-time /
+//!                   "RFC822.SIZE" SP number64 /
+//!                   "RFC822" [".HEADER" / ".TEXT"] SP nstring /
+//!                   "BODY" ["STRUCTURE"] SP body /
+//!                   "BODY" section ["<" number ">"] SP nstring /
+//!                   "BINARY" section-binary SP (nstring / literal8) /
+//!                   "BINARY.SIZE" section-binary SP number /
+//!                   "UID" SP uniqueid
+//! ```
+//!
+//! Items of extensions this crate has no variant for yet (`MODSEQ`,
+//! `X-GM-LABELS`, `EMAILID`, `PREVIEW`...) are kept as
+//! [`MessageDataItem::Other`] with a generic value, so a response that
+//! carries them still decodes.
+//!
+//! For a streaming decoder, [`msg_att_item`] decodes one item, and
+//! [`data_item_name`] only the name of an item that carries message data,
+//! so that the caller can take the (possibly huge) literal itself.
+
+use std::num::NonZeroU32;
+
+use crate::core::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
+use crate::datetime::DateTime;
+use crate::decode::{DecoderConfig, ErrorKind};
+use crate::encode::Encoder;
+use crate::flag::{Flag, FlagFetch};
+use crate::parse::{PError, PResult, fail, number, number64, nz_number, paren_list, put_number};
+
+use super::body::BodyStructure;
+use super::envelope::Envelope;
+use super::section::{
+    Section, SectionPart, encode_origin, encode_section_binary, parse_origin, parse_section_binary,
+};
+use super::{Word, close_paren, is_nil, more, name_len, nstring, open_paren, sp, too_deep, word};
+
+/// A message data item of a FETCH response.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageDataItem<'a> {
+    /// `FLAGS (...)`.
+    Flags(Vec<FlagFetch<'a>>),
+    /// `UID n`.
+    Uid(NonZeroU32),
+    /// `INTERNALDATE "..."`.
+    InternalDate(DateTime),
+    /// `RFC822.SIZE n` (a 63-bit number in IMAP4rev2).
+    Rfc822Size(u64),
+    /// `ENVELOPE (...)`.
+    Envelope(Box<Envelope<'a>>),
+    /// `BODY (...)`: the body structure without extension data.
+    Body(Box<BodyStructure<'a>>),
+    /// `BODYSTRUCTURE (...)`.
+    BodyStructure(Box<BodyStructure<'a>>),
+    /// `RFC822 nstring` (IMAP4rev1).
+    Rfc822(NString<'a>),
+    /// `RFC822.HEADER nstring` (IMAP4rev1).
+    Rfc822Header(NString<'a>),
+    /// `RFC822.TEXT nstring` (IMAP4rev1).
+    Rfc822Text(NString<'a>),
+    /// `BODY[section]<origin> nstring`.
+    BodySection {
+        /// The section.
+        section: Section<'a>,
+        /// The origin octet of a partial fetch.
+        origin: Option<u64>,
+        /// The data; NIL when the section does not exist.
+        data: NString<'a>,
+    },
+    /// `BINARY[section-binary]<origin> (nstring / literal8)` (RFC 3516);
+    /// the origin is in the prose of RFC 3516 and RFC 9051, not in their
+    /// ABNF.
+    Binary {
+        /// The part, `None` for `[]`.
+        section: Option<SectionPart>,
+        /// The origin octet of a partial fetch.
+        origin: Option<u64>,
+        /// The data: a literal8 ([`Literal::is_binary`]) when it holds NUL.
+        data: NString<'a>,
+    },
+    /// `BINARY.SIZE[section-binary] number` (RFC 3516).
+    BinarySize {
+        /// The part, `None` for `[]`.
+        section: Option<SectionPart>,
+        /// The decoded size.
+        size: u32,
+    },
+    /// An item of an extension this crate has no variant for, kept as
+    /// sent.
+    Other {
+        /// The item name, as sent.
+        name: Atom<'a>,
+        /// Its value.
+        value: ExtensionValue<'a>,
+    },
+}
+
+/// The value of a FETCH data item this crate has no variant for: a
+/// number, a string or NIL, an atom (flag-like atoms such as `\Inbox`
+/// included), or a parenthesized list of those.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ExtensionValue<'a> {
+    /// A number.
+    Number(u64),
+    /// A string, or NIL.
+    String(NString<'a>),
+    /// An atom (`]` allowed, as in astrings).
+    Atom(AstringAtom<'a>),
+    /// A `\`-prefixed atom such as `\Inbox`; the atom without the `\`.
+    Flag(AstringAtom<'a>),
+    /// A parenthesized list, possibly empty.
+    List(Vec<ExtensionValue<'a>>),
+}
+
+impl ExtensionValue<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> ExtensionValue<'static> {
+        match self {
+            ExtensionValue::Number(n) => ExtensionValue::Number(n),
+            ExtensionValue::String(s) => ExtensionValue::String(s.into_owned()),
+            ExtensionValue::Atom(a) => ExtensionValue::Atom(a.into_owned()),
+            ExtensionValue::Flag(a) => ExtensionValue::Flag(a.into_owned()),
+            ExtensionValue::List(l) => {
+                ExtensionValue::List(l.into_iter().map(ExtensionValue::into_owned).collect())
+            }
+        }
+    }
+
+    fn parse<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResult<'a, ExtensionValue<'a>> {
+        match input.first() {
+            Some(b'(') => {
+                if depth >= config.limits.depth {
+                    return too_deep(input, config.limits.depth);
+                }
+                let lenient = config.leniency.extra_spaces;
+                let (mut rest, ()) = open_paren(input, lenient)?;
+                let mut list = Vec::new();
+                if let Some(r) = rest.strip_prefix(b")") {
+                    return Ok((r, ExtensionValue::List(list)));
+                }
+                loop {
+                    if list.len() == config.limits.list {
+                        return Err(nom::Err::Error(PError::kind(
+                            rest,
+                            ErrorKind::TooMany {
+                                limit: config.limits.list,
+                            },
+                            "')'",
+                        )));
+                    }
+                    let (r, v) = ExtensionValue::parse(rest, config, depth + 1)?;
+                    list.push(v);
+                    match more(r, lenient) {
+                        Some(next) => rest = next,
+                        None => {
+                            let (r, ()) = close_paren(r, lenient)?;
+                            return Ok((r, ExtensionValue::List(list)));
+                        }
+                    }
+                }
+            }
+            Some(b'"' | b'{' | b'~') => {
+                let (r, s) = data_value(input, config)?;
+                Ok((r, ExtensionValue::String(s)))
+            }
+            Some(b'\\') => {
+                let (r, a) = AstringAtom::parse(&input[1..])?;
+                Ok((r, ExtensionValue::Flag(a)))
+            }
+            Some(b'0'..=b'9')
+                if input.iter().take_while(|b| b.is_ascii_digit()).count() == atom_len(input) =>
+            {
+                let (r, v) = number64(input)?;
+                Ok((r, ExtensionValue::Number(v)))
+            }
+            _ if is_nil(input) && atom_len(input) == 3 => {
+                Ok((&input[3..], ExtensionValue::String(NString::NIL)))
+            }
+            _ => {
+                let (r, a) = AstringAtom::parse(input)
+                    .map_err(|_| nom::Err::Error(PError::at(input, "number, string, atom or list")))?;
+                Ok((r, ExtensionValue::Atom(a)))
+            }
+        }
+    }
+
+    fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            ExtensionValue::Number(n) => put_number(e.line(), *n),
+            ExtensionValue::String(s) => s.encode(e),
+            ExtensionValue::Atom(a) => e.put(a.as_str().as_bytes()),
+            ExtensionValue::Flag(a) => {
+                e.put(b"\\");
+                e.put(a.as_str().as_bytes());
+            }
+            ExtensionValue::List(l) => {
+                e.put(b"(");
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        e.put(b" ");
+                    }
+                    v.encode(e);
+                }
+                e.put(b")");
+            }
+        }
+    }
+}
+
+fn atom_len(input: &[u8]) -> usize {
+    input.iter().take_while(|&&b| is_astring_char(b)).count()
+}
+
+/// The name part of a FETCH response item that carries message data, up
+/// to and including the space before the data: what a streaming decoder
+/// reads before it takes a literal itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DataItemName<'a> {
+    /// `RFC822`.
+    Rfc822,
+    /// `RFC822.HEADER`.
+    Rfc822Header,
+    /// `RFC822.TEXT`.
+    Rfc822Text,
+    /// `BODY[section]<origin>`.
+    BodySection {
+        /// The section.
+        section: Section<'a>,
+        /// The origin octet of a partial fetch.
+        origin: Option<u64>,
+    },
+    /// `BINARY[section-binary]<origin>`.
+    Binary {
+        /// The part, `None` for `[]`.
+        section: Option<SectionPart>,
+        /// The origin octet of a partial fetch.
+        origin: Option<u64>,
+    },
+}
+
+impl<'a> DataItemName<'a> {
+    /// The item with its data.
+    pub fn with_data(self, data: NString<'a>) -> MessageDataItem<'a> {
+        match self {
+            DataItemName::Rfc822 => MessageDataItem::Rfc822(data),
+            DataItemName::Rfc822Header => MessageDataItem::Rfc822Header(data),
+            DataItemName::Rfc822Text => MessageDataItem::Rfc822Text(data),
+            DataItemName::BodySection { section, origin } => MessageDataItem::BodySection {
+                section,
+                origin,
+                data,
+            },
+            DataItemName::Binary { section, origin } => MessageDataItem::Binary {
+                section,
+                origin,
+                data,
+            },
+        }
+    }
+
+    /// Whether the data may be a literal8 (`BINARY`).
+    pub fn allows_literal8(&self) -> bool {
+        matches!(self, DataItemName::Binary { .. })
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> DataItemName<'static> {
+        match self {
+            DataItemName::Rfc822 => DataItemName::Rfc822,
+            DataItemName::Rfc822Header => DataItemName::Rfc822Header,
+            DataItemName::Rfc822Text => DataItemName::Rfc822Text,
+            DataItemName::BodySection { section, origin } => DataItemName::BodySection {
+                section: section.into_owned(),
+                origin,
+            },
+            DataItemName::Binary { section, origin } => DataItemName::Binary { section, origin },
+        }
+    }
+}
+
+/// The rest of a data-bearing item's name after its word: the section and
+/// origin, then the space.
+fn data_item_rest<'a>(w: Word, rest: &'a [u8], config: &DecoderConfig) -> PResult<'a, DataItemName<'a>> {
+    let lenient = config.leniency.extra_spaces;
+    let (rest, name) = match w {
+        Word::Rfc822 => (rest, DataItemName::Rfc822),
+        Word::Rfc822Header => (rest, DataItemName::Rfc822Header),
+        Word::Rfc822Text => (rest, DataItemName::Rfc822Text),
+        Word::Body => {
+            let (r, section) = Section::parse(rest, config)?;
+            let (r, origin) = parse_origin(r)?;
+            (r, DataItemName::BodySection { section, origin })
+        }
+        Word::Binary => {
+            let (r, section) = parse_section_binary(rest, config)?;
+            let (r, origin) = parse_origin(r)?;
+            (r, DataItemName::Binary { section, origin })
+        }
+        _ => return fail(rest, "message data item name"),
+    };
+    let (rest, ()) = sp(rest, lenient)?;
+    Ok((rest, name))
+}
+
+/// Parses the name of a FETCH response item that carries message data
+/// (`BODY[section]<origin>`, `BINARY[section-binary]<origin>`, `RFC822`,
+/// `RFC822.HEADER`, `RFC822.TEXT`) up to and including the space before
+/// its nstring, so that a streaming decoder can take a large literal
+/// itself. Fails on any other item.
+#[allow(dead_code)] // the hook of the streaming decoder that comes next
+pub(crate) fn data_item_name<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, DataItemName<'a>> {
+    let n = name_len(input);
+    let rest = &input[n..];
+    match word(&input[..n]) {
+        Some(w @ (Word::Rfc822 | Word::Rfc822Header | Word::Rfc822Text | Word::Binary)) => {
+            data_item_rest(w, rest, config)
+        }
+        Some(Word::Body) if rest.first() == Some(&b'[') => data_item_rest(Word::Body, rest, config),
+        _ => fail(
+            input,
+            "BODY[...], BINARY[...], RFC822, RFC822.HEADER or RFC822.TEXT",
+        ),
+    }
+}
+
+/// `nstring / literal8`: the data of a data-bearing item.
+fn data_value<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NString<'a>> {
+    if input.first() == Some(&b'~') {
+        let (r, l) = Literal::parse(input, config.leniency.bare_lf)?;
+        return Ok((r, NString(Some(IString::Literal(l)))));
+    }
+    nstring(input, config)
+}
+
+/// `flag-fetch`, with the system flags in their RFC spelling read without
+/// the general path (they make up most FLAGS lists).
+fn flag_fetch(input: &[u8]) -> PResult<'_, FlagFetch<'_>> {
+    if let Some(name) = input.strip_prefix(b"\\") {
+        let n = name.iter().take_while(|&&b| is_atom_char(b)).count();
+        let flag = match &name[..n] {
+            b"Seen" => Some(FlagFetch::Flag(Flag::Seen)),
+            b"Answered" => Some(FlagFetch::Flag(Flag::Answered)),
+            b"Flagged" => Some(FlagFetch::Flag(Flag::Flagged)),
+            b"Deleted" => Some(FlagFetch::Flag(Flag::Deleted)),
+            b"Draft" => Some(FlagFetch::Flag(Flag::Draft)),
+            b"Recent" => Some(FlagFetch::Recent),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            return Ok((&name[n..], flag));
+        }
+    }
+    FlagFetch::parse(input)
+}
+
+/// One item of `msg-att`: `msg-att-dynamic / msg-att-static`, or an
+/// extension item kept as [`MessageDataItem::Other`].
+pub(crate) fn msg_att_item<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, MessageDataItem<'a>> {
+    let lenient = config.leniency.extra_spaces;
+    let n = name_len(input);
+    let rest = &input[n..];
+    let w = word(&input[..n]);
+    let item = match w {
+        Some(Word::Flags) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, flags) = paren_list(config.limits.list, lenient, flag_fetch)(r)?;
+            (r, MessageDataItem::Flags(flags))
+        }
+        Some(Word::Uid) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, uid) = nz_number(r)?;
+            (r, MessageDataItem::Uid(uid))
+        }
+        Some(Word::InternalDate) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, date) = DateTime::parse(r, config.leniency.unpadded_day)?;
+            (r, MessageDataItem::InternalDate(date))
+        }
+        Some(Word::Rfc822Size) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, size) = number64(r)?;
+            (r, MessageDataItem::Rfc822Size(size))
+        }
+        Some(Word::Envelope) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, envelope) = Envelope::parse(r, config)?;
+            (r, MessageDataItem::Envelope(Box::new(envelope)))
+        }
+        Some(Word::Body) if rest.first() != Some(&b'[') => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, body) = BodyStructure::parse(r, config, 0)?;
+            (r, MessageDataItem::Body(Box::new(body)))
+        }
+        Some(Word::BodyStructure) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, body) = BodyStructure::parse(r, config, 0)?;
+            (r, MessageDataItem::BodyStructure(Box::new(body)))
+        }
+        Some(Word::BinarySize) => {
+            let (r, section) = parse_section_binary(rest, config)?;
+            let (r, ()) = sp(r, lenient)?;
+            let (r, size) = number(r)?;
+            (r, MessageDataItem::BinarySize { section, size })
+        }
+        Some(w @ (Word::Body | Word::Binary | Word::Rfc822 | Word::Rfc822Header | Word::Rfc822Text)) => {
+            let (r, name) = data_item_rest(w, rest, config)?;
+            let (r, data) = if name.allows_literal8() {
+                data_value(r, config)?
+            } else {
+                nstring(r, config)?
+            };
+            (r, name.with_data(data))
+        }
+        // Names of the command side, and unknown names.
+        _ => {
+            if n == 0 {
+                return fail(input, "message data item");
+            }
+            // Atom characters are ASCII.
+            let name = std::str::from_utf8(&input[..n]).unwrap_or_default();
+            let Ok(name) = Atom::new(name) else {
+                return fail(input, "message data item");
+            };
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, value) = ExtensionValue::parse(r, config, 0)?;
+            (r, MessageDataItem::Other { name, value })
+        }
+    };
+    Ok(item)
+}
+
+/// `msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic
+/// / msg-att-static)) ")"`: at least one item, at most
+/// [`Limits::list`](crate::Limits::list).
+pub(crate) fn msg_att<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<MessageDataItem<'a>>> {
+    let lenient = config.leniency.extra_spaces;
+    let (mut rest, ()) = open_paren(input, lenient)?;
+    let mut items = Vec::with_capacity(config.limits.list.min(8));
+    loop {
+        if items.len() == config.limits.list {
+            return Err(nom::Err::Error(PError::kind(
+                rest,
+                ErrorKind::TooMany {
+                    limit: config.limits.list,
+                },
+                "')'",
+            )));
+        }
+        let (r, item) = msg_att_item(rest, config)?;
+        items.push(item);
+        match more(r, lenient) {
+            Some(next) => rest = next,
+            None => {
+                let (r, ()) = close_paren(r, lenient)?;
+                return Ok((r, items));
+            }
+        }
+    }
+}
+
+impl<'a> MessageDataItem<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> MessageDataItem<'static> {
+        match self {
+            MessageDataItem::Flags(f) => {
+                MessageDataItem::Flags(f.into_iter().map(FlagFetch::into_owned).collect())
+            }
+            MessageDataItem::Uid(u) => MessageDataItem::Uid(u),
+            MessageDataItem::InternalDate(d) => MessageDataItem::InternalDate(d),
+            MessageDataItem::Rfc822Size(s) => MessageDataItem::Rfc822Size(s),
+            MessageDataItem::Envelope(e) => MessageDataItem::Envelope(Box::new(e.into_owned())),
+            MessageDataItem::Body(b) => MessageDataItem::Body(Box::new(b.into_owned())),
+            MessageDataItem::BodyStructure(b) => MessageDataItem::BodyStructure(Box::new(b.into_owned())),
+            MessageDataItem::Rfc822(s) => MessageDataItem::Rfc822(s.into_owned()),
+            MessageDataItem::Rfc822Header(s) => MessageDataItem::Rfc822Header(s.into_owned()),
+            MessageDataItem::Rfc822Text(s) => MessageDataItem::Rfc822Text(s.into_owned()),
+            MessageDataItem::BodySection {
+                section,
+                origin,
+                data,
+            } => MessageDataItem::BodySection {
+                section: section.into_owned(),
+                origin,
+                data: data.into_owned(),
+            },
+            MessageDataItem::Binary {
+                section,
+                origin,
+                data,
+            } => MessageDataItem::Binary {
+                section,
+                origin,
+                data: data.into_owned(),
+            },
+            MessageDataItem::BinarySize { section, size } => MessageDataItem::BinarySize { section, size },
+            MessageDataItem::Other { name, value } => MessageDataItem::Other {
+                name: name.into_owned(),
+                value: value.into_owned(),
+            },
+        }
+    }
+
+    /// Writes the item.
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            MessageDataItem::Flags(flags) => {
+                e.put(b"FLAGS (");
+                for (i, f) in flags.iter().enumerate() {
+                    if i > 0 {
+                        e.put(b" ");
+                    }
+                    f.encode(e.line());
+                }
+                e.put(b")");
+            }
+            MessageDataItem::Uid(u) => {
+                e.put(b"UID ");
+                e.number(u64::from(u.get()));
+            }
+            MessageDataItem::InternalDate(d) => {
+                e.put(b"INTERNALDATE ");
+                d.encode(e.line());
+            }
+            MessageDataItem::Rfc822Size(s) => {
+                e.put(b"RFC822.SIZE ");
+                e.number(*s);
+            }
+            MessageDataItem::Envelope(env) => {
+                e.put(b"ENVELOPE ");
+                env.encode(e);
+            }
+            MessageDataItem::Body(b) => {
+                e.put(b"BODY ");
+                b.encode(e);
+            }
+            MessageDataItem::BodyStructure(b) => {
+                e.put(b"BODYSTRUCTURE ");
+                b.encode(e);
+            }
+            MessageDataItem::Rfc822(s) => {
+                e.put(b"RFC822 ");
+                s.encode(e);
+            }
+            MessageDataItem::Rfc822Header(s) => {
+                e.put(b"RFC822.HEADER ");
+                s.encode(e);
+            }
+            MessageDataItem::Rfc822Text(s) => {
+                e.put(b"RFC822.TEXT ");
+                s.encode(e);
+            }
+            MessageDataItem::BodySection {
+                section,
+                origin,
+                data,
+            } => {
+                e.put(b"BODY");
+                section.encode(e);
+                encode_origin(*origin, e.line());
+                e.put(b" ");
+                data.encode(e);
+            }
+            MessageDataItem::Binary {
+                section,
+                origin,
+                data,
+            } => {
+                e.put(b"BINARY");
+                encode_section_binary(section.as_ref(), e.line());
+                encode_origin(*origin, e.line());
+                e.put(b" ");
+                data.encode(e);
+            }
+            MessageDataItem::BinarySize { section, size } => {
+                e.put(b"BINARY.SIZE");
+                encode_section_binary(section.as_ref(), e.line());
+                e.put(b" ");
+                e.number(u64::from(*size));
+            }
+            MessageDataItem::Other { name, value } => {
+                e.put(name.as_str().as_bytes());
+                e.put(b" ");
+                value.encode(e);
+            }
+        }
+    }
+}
+
+/// Writes `msg-att`.
+pub(crate) fn encode_msg_att<'e>(items: &'e [MessageDataItem<'_>], e: &mut Encoder<'e>) {
+    e.put(b"(");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            e.put(b" ");
+        }
+        item.encode(e);
+    }
+    e.put(b")");
+}

@@ -1,0 +1,326 @@
+//! The ENVELOPE of a message (RFC 9051 sections 7.5.2 and 9, RFC 3501
+//! section 7.4.2): the parsed RFC 5322 header fields a client shows in a
+//! message list.
+//!
+//! ```text
+//! envelope        = "(" env-date SP env-subject SP env-from SP
+//!                   env-sender SP env-reply-to SP env-to SP env-cc SP
+//!                   env-bcc SP env-in-reply-to SP env-message-id ")"
+//! env-from        = "(" 1*address ")" / nil        ; and sender, reply-to,
+//!                                                  ; to, cc, bcc
+//! env-date        = nstring                        ; and subject,
+//!                                                  ; in-reply-to, message-id
+//! address         = "(" addr-name SP addr-adl SP addr-mailbox SP
+//!                   addr-host ")"
+//! ```
+
+use crate::core::NString;
+use crate::decode::{DecoderConfig, ErrorKind};
+use crate::encode::Encoder;
+use crate::parse::{PError, PResult, fail};
+
+use super::{close_paren, nstring, open_paren, sp};
+
+/// An address structure: `address = "(" addr-name SP addr-adl SP
+/// addr-mailbox SP addr-host ")"`.
+///
+/// RFC 5322 group syntax is written with special addresses: the start of a
+/// group has a NIL host and the group name in `mailbox`
+/// ([`Address::is_group_start`]); the end of a group has a NIL host and a
+/// NIL mailbox ([`Address::is_group_end`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Address<'a> {
+    /// `addr-name`: the display name, RFC 5322 quoting removed.
+    pub name: NString<'a>,
+    /// `addr-adl`: the obsolete source route.
+    pub adl: NString<'a>,
+    /// `addr-mailbox`: the local part, or the group name at a group start.
+    pub mailbox: NString<'a>,
+    /// `addr-host`: the domain; NIL in group markers.
+    pub host: NString<'a>,
+}
+
+impl<'a> Address<'a> {
+    /// Whether this starts a group: NIL host, non-NIL mailbox (the group
+    /// name).
+    pub fn is_group_start(&self) -> bool {
+        self.host.0.is_none() && self.mailbox.0.is_some()
+    }
+
+    /// Whether this ends a group: NIL host and NIL mailbox.
+    pub fn is_group_end(&self) -> bool {
+        self.host.0.is_none() && self.mailbox.0.is_none()
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Address<'static> {
+        Address {
+            name: self.name.into_owned(),
+            adl: self.adl.into_owned(),
+            mailbox: self.mailbox.into_owned(),
+            host: self.host.into_owned(),
+        }
+    }
+
+    /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let lenient = config.leniency.extra_spaces;
+        let (rest, ()) = open_paren(input, lenient)?;
+        let (rest, name) = nstring(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, adl) = nstring(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, mailbox) = nstring(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, host) = nstring(rest, config)?;
+        let (rest, ()) = close_paren(rest, lenient)?;
+        Ok((
+            rest,
+            Address {
+                name,
+                adl,
+                mailbox,
+                host,
+            },
+        ))
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        e.put(b"(");
+        self.name.encode(e);
+        e.put(b" ");
+        self.adl.encode(e);
+        e.put(b" ");
+        self.mailbox.encode(e);
+        e.put(b" ");
+        self.host.encode(e);
+        e.put(b")");
+    }
+}
+
+/// The envelope structure of a message. An empty address list stands for
+/// NIL (the grammar has no empty list).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Envelope<'a> {
+    /// `env-date`: the Date header field, unparsed.
+    pub date: NString<'a>,
+    /// `env-subject`.
+    pub subject: NString<'a>,
+    /// `env-from`.
+    pub from: Vec<Address<'a>>,
+    /// `env-sender`.
+    pub sender: Vec<Address<'a>>,
+    /// `env-reply-to`.
+    pub reply_to: Vec<Address<'a>>,
+    /// `env-to`.
+    pub to: Vec<Address<'a>>,
+    /// `env-cc`.
+    pub cc: Vec<Address<'a>>,
+    /// `env-bcc`.
+    pub bcc: Vec<Address<'a>>,
+    /// `env-in-reply-to`.
+    pub in_reply_to: NString<'a>,
+    /// `env-message-id`.
+    pub message_id: NString<'a>,
+}
+
+fn own_list(list: Vec<Address<'_>>) -> Vec<Address<'static>> {
+    list.into_iter().map(Address::into_owned).collect()
+}
+
+impl<'a> Envelope<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> Envelope<'static> {
+        Envelope {
+            date: self.date.into_owned(),
+            subject: self.subject.into_owned(),
+            from: own_list(self.from),
+            sender: own_list(self.sender),
+            reply_to: own_list(self.reply_to),
+            to: own_list(self.to),
+            cc: own_list(self.cc),
+            bcc: own_list(self.bcc),
+            in_reply_to: self.in_reply_to.into_owned(),
+            message_id: self.message_id.into_owned(),
+        }
+    }
+
+    /// `envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
+    /// env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
+    /// env-message-id ")"`.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let lenient = config.leniency.extra_spaces;
+        let (rest, ()) = open_paren(input, lenient)?;
+        let (rest, date) = nstring(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, subject) = nstring(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, from) = address_list(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, sender) = address_list(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, reply_to) = address_list(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, to) = address_list(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, cc) = address_list(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, bcc) = address_list(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, in_reply_to) = nstring(rest, config)?;
+        let (rest, ()) = sp(rest, lenient)?;
+        let (rest, message_id) = nstring(rest, config)?;
+        let (rest, ()) = close_paren(rest, lenient)?;
+        Ok((
+            rest,
+            Envelope {
+                date,
+                subject,
+                from,
+                sender,
+                reply_to,
+                to,
+                cc,
+                bcc,
+                in_reply_to,
+                message_id,
+            },
+        ))
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        e.put(b"(");
+        self.date.encode(e);
+        e.put(b" ");
+        self.subject.encode(e);
+        for list in [
+            &self.from,
+            &self.sender,
+            &self.reply_to,
+            &self.to,
+            &self.cc,
+            &self.bcc,
+        ] {
+            e.put(b" ");
+            encode_address_list(list, e);
+        }
+        e.put(b" ");
+        self.in_reply_to.encode(e);
+        e.put(b" ");
+        self.message_id.encode(e);
+        e.put(b")");
+    }
+}
+
+/// `env-from = "(" 1*address ")" / nil` (and the other lists): NIL is an
+/// empty list. The addresses follow each other without spaces; with
+/// `extra_spaces`, spaces between them are accepted.
+fn address_list<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<Address<'a>>> {
+    match input.first() {
+        Some(b'(') => {}
+        Some(b'N' | b'n') if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") => {
+            return Ok((&input[3..], Vec::new()));
+        }
+        _ => return fail(input, "address list or NIL"),
+    }
+    let lenient = config.leniency.extra_spaces;
+    let mut rest = &input[1..];
+    if lenient {
+        rest = super::skip_spaces(rest);
+    }
+    let mut list = Vec::with_capacity(super::FIRST_CAPACITY);
+    loop {
+        if list.len() == config.limits.list {
+            return Err(nom::Err::Error(PError::kind(
+                rest,
+                ErrorKind::TooMany {
+                    limit: config.limits.list,
+                },
+                "')'",
+            )));
+        }
+        let (r, address) = Address::parse(rest, config)?;
+        list.push(address);
+        rest = if lenient { super::skip_spaces(r) } else { r };
+        if let Some(r) = rest.strip_prefix(b")") {
+            return Ok((r, list));
+        }
+    }
+}
+
+fn encode_address_list<'e>(list: &'e [Address<'_>], e: &mut Encoder<'e>) {
+    if list.is_empty() {
+        e.put(b"NIL");
+        return;
+    }
+    e.put(b"(");
+    for address in list {
+        address.encode(e);
+    }
+    e.put(b")");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{LiteralPolicy, to_bytes};
+
+    fn round_trip(input: &[u8]) -> Envelope<'_> {
+        let (rest, env) = Envelope::parse(input, &DecoderConfig::STRICT).unwrap();
+        assert!(rest.is_empty());
+        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
+        env.encode(&mut e);
+        let out = to_bytes(&e.finish());
+        assert_eq!(&out[..out.len() - 2], input);
+        env
+    }
+
+    #[test]
+    fn rfc_example() {
+        // RFC 3501 section 8 and RFC 9051 section 8, joined into one line.
+        let env = round_trip(
+            b"(\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \"IMAP4rev1 WG mtg summary and minutes\" \
+((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
+((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((NIL NIL \"imap\" \"cac.washington.edu\")) \
+((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL \
+\"<B27397-0100000@cac.washington.edu>\")",
+        );
+        assert_eq!(env.cc.len(), 2);
+        assert_eq!(env.to[0].mailbox.as_bytes(), Some(&b"imap"[..]));
+        assert!(env.bcc.is_empty() && env.in_reply_to == NString::NIL);
+        assert_eq!(env.from, env.sender);
+    }
+
+    #[test]
+    fn groups_and_literals() {
+        // RFC 5322 "Undisclosed:;" and "A Group:Ed <ed@x>;" with a literal
+        // subject.
+        let input =
+            b"(NIL {5}\r\nhi\r\n! ((NIL NIL \"A Group\" NIL)(\"Ed\" NIL \"ed\" \"x\")(NIL NIL NIL NIL)) \
+NIL NIL ((NIL NIL \"Undisclosed\" NIL)(NIL NIL NIL NIL)) NIL NIL NIL NIL)";
+        let env = round_trip(input);
+        assert_eq!(env.subject.as_bytes(), Some(&b"hi\r\n!"[..]));
+        assert!(env.from[0].is_group_start() && !env.from[1].is_group_start());
+        assert!(env.from[2].is_group_end() && !env.from[0].is_group_end());
+        assert!(env.to[0].is_group_start() && env.to[1].is_group_end());
+    }
+
+    #[test]
+    fn lenient_spaces_and_errors() {
+        let spaced = b"(NIL NIL ((NIL NIL \"a\" \"b\") (NIL NIL \"c\" \"d\") ) NIL NIL NIL NIL NIL NIL NIL )";
+        assert!(Envelope::parse(spaced, &DecoderConfig::STRICT).is_err());
+        let (_, env) = Envelope::parse(spaced, &DecoderConfig::default()).unwrap();
+        assert_eq!(env.from.len(), 2);
+        let Err(nom::Err::Error(e)) = Envelope::parse(b"(NIL NIL () NIL", &DecoderConfig::STRICT) else {
+            panic!()
+        };
+        assert_eq!(15 - e.remaining, 10);
+        let mut cfg = DecoderConfig::STRICT;
+        cfg.limits.list = 1;
+        let two = b"(NIL NIL ((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\")) NIL NIL NIL NIL NIL NIL NIL)";
+        let Err(nom::Err::Error(e)) = Envelope::parse(two, &cfg) else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::TooMany { limit: 1 });
+    }
+}

@@ -1,0 +1,138 @@
+//! FETCH modifiers (RFC 4466 section 2.4) and the generic extension values
+//! of RFC 4466 section 2.1 they carry.
+//!
+//! ```text
+//! fetch-modifiers     = SP "(" fetch-modifier *(SP fetch-modifier) ")"
+//! fetch-modifier      = fetch-modifier-name [ SP fetch-modif-params ]
+//! fetch-modif-params  = tagged-ext-val
+//! fetch-modifier-name = tagged-ext-label
+//! tagged-ext-label    = tagged-label-fchar *tagged-label-char
+//! tagged-label-fchar  = ALPHA / "-" / "_" / "."
+//! tagged-label-char   = tagged-label-fchar / DIGIT / ":"
+//! tagged-ext-val      = tagged-ext-simple / "(" [tagged-ext-comp] ")"
+//! tagged-ext-simple   = sequence-set / number
+//! tagged-ext-comp     = astring / tagged-ext-comp *(SP tagged-ext-comp) /
+//!                       "(" tagged-ext-comp ")"
+//! ```
+//!
+//! RFC 4466 defines no modifier itself; extensions (CONDSTORE's
+//! `CHANGEDSINCE`, QRESYNC's `VANISHED`) add variants to [`FetchModifier`].
+//! Until they do, every modifier is kept as [`FetchModifier::Other`], in
+//! the generic form of [`crate::extension`].
+
+use crate::decode::{DecoderConfig, ErrorKind};
+use crate::encode::Encoder;
+use crate::extension::TaggedExt;
+use crate::parse::{PError, PResult, byte, fail};
+
+/// A FETCH modifier: `fetch-modifier = fetch-modifier-name [ SP
+/// fetch-modif-params ]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FetchModifier<'a> {
+    /// A modifier this crate has no variant for, kept as sent.
+    Other(TaggedExt<'a>),
+}
+
+impl<'a> FetchModifier<'a> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> FetchModifier<'static> {
+        match self {
+            FetchModifier::Other(ext) => FetchModifier::Other(ext.into_owned()),
+        }
+    }
+
+    /// `fetch-modifier = fetch-modifier-name [ SP fetch-modif-params ]`.
+    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        TaggedExt::parse(input, config).map(|(rest, ext)| (rest, FetchModifier::Other(ext)))
+    }
+
+    pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            FetchModifier::Other(ext) => ext.encode(e),
+        }
+    }
+}
+
+/// `fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"`,
+/// from the `(` on; at least one modifier.
+pub(crate) fn parse_fetch_modifiers<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> PResult<'a, Vec<FetchModifier<'a>>> {
+    let (mut rest, _) = byte(b'(', "'('")(input)?;
+    let mut modifiers = Vec::new();
+    loop {
+        if modifiers.len() == config.limits.list {
+            return Err(nom::Err::Error(PError::kind(
+                rest,
+                ErrorKind::TooMany {
+                    limit: config.limits.list,
+                },
+                "')'",
+            )));
+        }
+        let (r, m) = FetchModifier::parse(rest, config)?;
+        modifiers.push(m);
+        match r.first() {
+            Some(b')') => return Ok((&r[1..], modifiers)),
+            Some(b' ') => rest = &r[1..],
+            _ => return fail(r, "space or ')'"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{LiteralPolicy, to_bytes};
+    use crate::extension::TaggedExtVal;
+
+    fn round_trip(input: &[u8]) -> Vec<FetchModifier<'_>> {
+        let (rest, m) = parse_fetch_modifiers(input, &DecoderConfig::STRICT).unwrap();
+        assert!(rest.is_empty());
+        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
+        e.put(b"(");
+        for (i, m) in m.iter().enumerate() {
+            if i > 0 {
+                e.put(b" ");
+            }
+            m.encode(&mut e);
+        }
+        e.put(b")");
+        let out = to_bytes(&e.finish());
+        assert_eq!(&out[..out.len() - 2], input);
+        m
+    }
+
+    #[test]
+    fn modifiers() {
+        // RFC 7162 section 3.1.4.1.
+        let m = round_trip(b"(CHANGEDSINCE 12345)");
+        let [FetchModifier::Other(ext)] = &m[..] else {
+            panic!("{m:?}")
+        };
+        assert_eq!(ext.name.as_str(), "CHANGEDSINCE");
+        assert_eq!(ext.value, Some(TaggedExtVal::Number(12345)));
+        // RFC 7162 section 3.2.6: VANISHED without a value, next to another.
+        let m = round_trip(b"(CHANGEDSINCE 12345 VANISHED)");
+        assert_eq!(m.len(), 2);
+        round_trip(b"(X-SET 1:5,7 X-LIST (a (b \"c d\") e))");
+        round_trip(b"(X-BIG 9223372036854775807)");
+        assert!(parse_fetch_modifiers(b"()", &DecoderConfig::STRICT).is_err());
+        assert!(parse_fetch_modifiers(b"(1X)", &DecoderConfig::STRICT).is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut cfg = DecoderConfig::STRICT;
+        cfg.limits.depth = 4;
+        let deep = format!("(X {}a{})", "(".repeat(10), ")".repeat(10));
+        let Err(nom::Err::Error(e)) = parse_fetch_modifiers(deep.as_bytes(), &cfg) else {
+            panic!()
+        };
+        assert_eq!(e.kind, ErrorKind::TooDeep { limit: 4 });
+        let ok = format!("(X {}a{})", "(".repeat(3), ")".repeat(3));
+        assert!(parse_fetch_modifiers(ok.as_bytes(), &cfg).is_ok());
+    }
+}

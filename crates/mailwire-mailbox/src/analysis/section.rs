@@ -1,0 +1,282 @@
+//! `BODY[section]<partial>` (RFC 3501 section 6.4.5, RFC 9051 section 6.4.5)
+//! as slices of the message.
+//!
+//! Part numbers resolve as in Dovecot: in a multipart, `n` is its n-th part;
+//! in any other part only `1` is allowed and means the part itself (so `1`
+//! of a single-part message is its body, and `3.1` of a text part is that
+//! part), and it may be followed by more numbers only when the part is a
+//! message/rfc822, whose embedded message the rest then addresses. `HEADER`,
+//! `TEXT` and `HEADER.FIELDS[.NOT]` need the message itself or a
+//! message/rfc822 part; `MIME` is the header of the addressed part, which
+//! for `1.MIME` of a single-part message is the message header.
+
+use std::borrow::Cow;
+
+use super::MessageAnalysis;
+use super::header::Fields;
+use super::structure::{BodyKind, BodyStructure};
+
+/// The text part of a section specifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText<'s> {
+    /// `HEADER`: the header, blank line included.
+    Header,
+    /// `HEADER.FIELDS (names)`: the fields with one of these names.
+    HeaderFields(Vec<&'s [u8]>),
+    /// `HEADER.FIELDS.NOT (names)`: the fields with none of these names.
+    HeaderFieldsNot(Vec<&'s [u8]>),
+    /// `TEXT`: the body.
+    Text,
+    /// `MIME`: the MIME header of a part (needs a part number).
+    Mime,
+}
+
+/// A section specifier: part numbers, then an optional text part.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section<'s> {
+    /// Part numbers (`1.2.3`); empty for the message itself.
+    pub part: Vec<u32>,
+    /// What of the part; `None` for its content.
+    pub text: Option<SectionText<'s>>,
+}
+
+/// A partial range `<origin.count>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partial {
+    /// First octet.
+    pub origin: u32,
+    /// Largest number of octets.
+    pub count: u32,
+}
+
+impl Partial {
+    /// Cuts `data` to this range (empty when it starts past the end);
+    /// borrowed data stays borrowed.
+    pub fn apply<'a>(&self, data: Cow<'a, [u8]>) -> Cow<'a, [u8]> {
+        let start = (self.origin as usize).min(data.len());
+        let end = start.saturating_add(self.count as usize).min(data.len());
+        match data {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[start..end]),
+            Cow::Owned(mut v) => {
+                v.truncate(end);
+                v.drain(..start);
+                Cow::Owned(v)
+            }
+        }
+    }
+}
+
+/// Finds the part that a part number addresses (Dovecot's rules, see the
+/// module documentation). An empty path is the message's root part.
+pub fn find_part<'b, 'a>(root: &'b BodyStructure<'a>, path: &[u32]) -> Option<&'b BodyStructure<'a>> {
+    let mut node = root;
+    for (i, &n) in path.iter().enumerate() {
+        let more = i + 1 < path.len();
+        node = match &node.kind {
+            BodyKind::Multipart { parts } => parts.get(usize::try_from(n).ok()?.checked_sub(1)?)?,
+            BodyKind::Message { .. } if n == 1 => node,
+            _ if n == 1 && !more => node,
+            _ => return None,
+        };
+        if more {
+            if let BodyKind::Message { body, .. } = &node.kind {
+                node = body;
+            }
+        }
+    }
+    Some(node)
+}
+
+/// The message that HEADER / TEXT address: the root for an empty path, the
+/// embedded message of a message/rfc822 part otherwise.
+fn message_of<'b, 'a>(root: &'b BodyStructure<'a>, path: &[u32]) -> Option<&'b BodyStructure<'a>> {
+    if path.is_empty() {
+        return Some(root);
+    }
+    match &find_part(root, path)?.kind {
+        BodyKind::Message { body, .. } => Some(body),
+        _ => None,
+    }
+}
+
+/// Returns the content of `BODY[section]<partial>`, or `None` when the
+/// section does not exist (Dovecot then sends an empty string).
+///
+/// Everything but `HEADER.FIELDS[.NOT]` is a slice of the message.
+/// `HEADER.FIELDS` copies the matching fields whole (folding included), in
+/// message order, and ends with the blank line. Slices are the stored
+/// bytes: a message stored with bare LF line ends needs [`to_crlf`] before
+/// it is sent, as the sizes in BODYSTRUCTURE count CRLF.
+pub fn extract_section<'a>(
+    msg: &MessageAnalysis<'a>,
+    section: &Section<'_>,
+    partial: Option<Partial>,
+) -> Option<Cow<'a, [u8]>> {
+    let raw = msg.raw();
+    let root = msg.body_structure();
+    let path = section.part.as_slice();
+    let slice = |r: std::ops::Range<usize>| raw.get(r).map(Cow::Borrowed);
+    let data = match &section.text {
+        None if path.is_empty() => Some(Cow::Borrowed(raw)),
+        None => slice(find_part(root, path)?.body_range()),
+        Some(SectionText::Mime) if path.is_empty() => None,
+        Some(SectionText::Mime) => slice(find_part(root, path)?.header_range()),
+        Some(SectionText::Header) => {
+            // A header cut short by a boundary line ends without its last
+            // line break here, although that break counts in the part size
+            // (what Dovecot does).
+            let m = message_of(root, path)?;
+            let mut r = m.header_range();
+            if m.header_cut {
+                r.end -= match raw.get(r.clone()) {
+                    Some([.., b'\r', b'\n']) => 2,
+                    Some([.., b'\n']) => 1,
+                    _ => 0,
+                };
+            }
+            slice(r)
+        }
+        Some(SectionText::Text) => slice(message_of(root, path)?.body_range()),
+        Some(SectionText::HeaderFields(names)) => {
+            Some(header_fields(raw, message_of(root, path)?, names, true))
+        }
+        Some(SectionText::HeaderFieldsNot(names)) => {
+            Some(header_fields(raw, message_of(root, path)?, names, false))
+        }
+    }?;
+    Some(match partial {
+        Some(p) => p.apply(data),
+        None => data,
+    })
+}
+
+fn header_fields<'a>(raw: &[u8], msg: &BodyStructure<'_>, names: &[&[u8]], wanted: bool) -> Cow<'a, [u8]> {
+    let mut out = Vec::new();
+    for f in Fields::new(raw, msg.header_start, msg.body_start) {
+        if names.iter().any(|n| n.eq_ignore_ascii_case(f.name)) != wanted {
+            continue;
+        }
+        let bytes = raw.get(f.start..f.end).unwrap_or_default();
+        out.extend_from_slice(bytes);
+        if !bytes.ends_with(b"\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    // The blank line ends the result when the header has one (RFC 3501)
+    // and, as Dovecot does, whenever a field was selected.
+    let header = raw.get(msg.header_range()).unwrap_or_default();
+    let has_blank_line = matches!(
+        header,
+        [b'\n'] | [b'\r', b'\n'] | [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n']
+    );
+    if has_blank_line || !out.is_empty() {
+        out.extend_from_slice(b"\r\n");
+    }
+    Cow::Owned(out)
+}
+
+/// Turns every bare LF into CRLF (borrowed when there is none).
+pub fn to_crlf(data: &[u8]) -> Cow<'_, [u8]> {
+    let bare = memchr::memchr_iter(b'\n', data).any(|i| i == 0 || data[i - 1] != b'\r');
+    if !bare {
+        return Cow::Borrowed(data);
+    }
+    let mut out = Vec::with_capacity(data.len() + data.len() / 16);
+    let mut prev = 0u8;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analyze;
+    use super::*;
+
+    const MSG: &[u8] = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner body\r\n--b--\r\n";
+
+    fn get(part: &[u32], text: Option<SectionText<'_>>) -> Option<Vec<u8>> {
+        let msg = analyze(MSG);
+        extract_section(
+            &msg,
+            &Section {
+                part: part.to_vec(),
+                text,
+            },
+            None,
+        )
+        .map(Cow::into_owned)
+    }
+
+    #[test]
+    fn parts_and_nested_messages() {
+        assert_eq!(get(&[1], None).as_deref(), Some(&b"one"[..]));
+        assert_eq!(
+            get(&[2], None).as_deref(),
+            Some(&b"Subject: inner\r\n\r\ninner body"[..])
+        );
+        assert_eq!(
+            get(&[2], Some(SectionText::Header)).as_deref(),
+            Some(&b"Subject: inner\r\n\r\n"[..])
+        );
+        assert_eq!(
+            get(&[2], Some(SectionText::Text)).as_deref(),
+            Some(&b"inner body"[..])
+        );
+        assert_eq!(get(&[2, 1], None).as_deref(), Some(&b"inner body"[..]));
+        assert_eq!(get(&[1, 1], None).as_deref(), Some(&b"one"[..]));
+        assert_eq!(get(&[1, 1, 1], None), None);
+        assert_eq!(get(&[3], None), None);
+        assert_eq!(get(&[0], None), None);
+        assert_eq!(get(&[1], Some(SectionText::Header)), None);
+        assert_eq!(get(&[], Some(SectionText::Mime)), None);
+        assert_eq!(get(&[1], Some(SectionText::Mime)).as_deref(), Some(&b"\r\n"[..]));
+    }
+
+    #[test]
+    fn header_fields_keep_order_and_end_with_blank_line() {
+        let got = get(
+            &[],
+            Some(SectionText::HeaderFields(vec![b"content-type", b"SUBJECT"])),
+        );
+        assert_eq!(
+            got.as_deref(),
+            Some(&b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"[..])
+        );
+        let got = get(
+            &[],
+            Some(SectionText::HeaderFieldsNot(vec![b"content-type", b"SUBJECT"])),
+        );
+        assert_eq!(got.as_deref(), Some(&b"\r\n"[..]));
+    }
+
+    #[test]
+    fn partial_ranges() {
+        let p = Partial { origin: 2, count: 3 };
+        assert_eq!(&*p.apply(Cow::Borrowed(b"abcdef")), b"cde");
+        assert_eq!(&*p.apply(Cow::Owned(b"abcdef".to_vec())), b"cde");
+        assert_eq!(
+            &*Partial { origin: 9, count: 3 }.apply(Cow::Borrowed(b"abc")),
+            b""
+        );
+        assert_eq!(
+            &*Partial {
+                origin: 1,
+                count: u32::MAX
+            }
+            .apply(Cow::Borrowed(b"abc")),
+            b"bc"
+        );
+    }
+
+    #[test]
+    fn crlf_conversion() {
+        assert!(matches!(to_crlf(b"a\r\nb"), Cow::Borrowed(_)));
+        assert_eq!(&*to_crlf(b"\na\nb\r\n"), b"\r\na\r\nb\r\n");
+    }
+}

@@ -1,0 +1,237 @@
+//! The searchable text of one message, computed lazily: header keys read
+//! only the top header block, body keys parse the MIME tree, and every
+//! piece is decoded and folded once however many keys use it.
+
+use std::cell::OnceCell;
+
+use crate::analysis::address::{Address, parse_address_list};
+use crate::analysis::header::Fields;
+use crate::analysis::{BodyKind, BodyStructure, MISSING_DOMAIN, MISSING_MAILBOX, MessageAnalysis, analyze};
+
+use super::date::{SearchDate, parse_date_header};
+use super::text::{Needle, base64, decode_header_value, fold, fold_into, quoted_printable, to_utf8};
+
+/// One field of the top header block.
+struct Field<'r> {
+    name: &'r [u8],
+    value: &'r [u8],
+    /// The decoded value, folded.
+    folded: OnceCell<String>,
+}
+
+impl Field<'_> {
+    fn folded(&self) -> &str {
+        self.folded.get_or_init(|| fold(&decode_header_value(self.value)))
+    }
+}
+
+/// A message being searched.
+pub(crate) struct Doc<'r> {
+    raw: &'r [u8],
+    fields: OnceCell<Vec<Field<'r>>>,
+    analysis: OnceCell<MessageAnalysis<'r>>,
+    /// The decoded, folded text of each text part.
+    bodies: OnceCell<Vec<String>>,
+    /// Every header block below the top one (MIME part headers and the
+    /// headers of embedded messages) as `name: value` lines, decoded and
+    /// folded.
+    part_headers: OnceCell<String>,
+    /// The top header block as `name: value` lines, decoded and folded.
+    top_header: OnceCell<String>,
+}
+
+impl<'r> Doc<'r> {
+    pub(crate) fn new(raw: &'r [u8]) -> Doc<'r> {
+        Doc {
+            raw,
+            fields: OnceCell::new(),
+            analysis: OnceCell::new(),
+            bodies: OnceCell::new(),
+            part_headers: OnceCell::new(),
+            top_header: OnceCell::new(),
+        }
+    }
+
+    fn fields(&self) -> &[Field<'r>] {
+        self.fields.get_or_init(|| {
+            Fields::new(self.raw, 0, self.raw.len())
+                .filter_map(|f| {
+                    Some(Field {
+                        name: f.name,
+                        value: f.value?,
+                        folded: OnceCell::new(),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn named<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'s Field<'r>> + 's {
+        self.fields()
+            .iter()
+            .filter(move |f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    /// HEADER, SUBJECT: a field of the top header with that name whose
+    /// decoded value contains the needle (any such field when the needle is
+    /// empty).
+    pub(crate) fn header_contains(&self, name: &[u8], needle: &Needle) -> bool {
+        self.named(name)
+            .any(|f| needle.is_empty() || needle.in_folded(f.folded()))
+    }
+
+    /// FROM, TO, CC, BCC: a field of that name whose decoded value contains
+    /// the needle, or one of whose addresses does in the form `display name
+    /// <local@domain>` (display name decoded and unquoted, without it when
+    /// absent; a group by its name).
+    pub(crate) fn address_contains(&self, name: &[u8], needle: &Needle) -> bool {
+        self.named(name).any(|f| {
+            if needle.is_empty() || needle.in_folded(f.folded()) {
+                return true;
+            }
+            let mut list = Vec::new();
+            parse_address_list(f.value, &mut list);
+            list.iter().any(|a| needle.in_folded(&fold(&address_text(a))))
+        })
+    }
+
+    /// The date of the last `Date:` field (the one ENVELOPE shows), if it
+    /// parses.
+    pub(crate) fn sent_date(&self) -> Option<SearchDate> {
+        let field = self.named(b"date").last()?;
+        parse_date_header(field.value).map(|d| d.date)
+    }
+
+    fn analysis(&self) -> &MessageAnalysis<'r> {
+        self.analysis.get_or_init(|| analyze(self.raw))
+    }
+
+    /// BODY: the decoded text of a text part contains the needle.
+    pub(crate) fn body_contains(&self, needle: &Needle) -> bool {
+        if needle.is_empty() {
+            return true;
+        }
+        let bodies = self
+            .bodies
+            .get_or_init(|| text_parts(self.raw, self.analysis().body_structure()));
+        bodies.iter().any(|b| needle.in_folded(b))
+    }
+
+    /// TEXT: the top header, a part header or a text part contains the
+    /// needle.
+    pub(crate) fn text_contains(&self, needle: &Needle) -> bool {
+        if needle.is_empty() {
+            return true;
+        }
+        let top = self.top_header.get_or_init(|| {
+            let mut out = String::new();
+            for f in self.fields() {
+                header_line(f.name, f.folded(), &mut out);
+            }
+            out
+        });
+        if needle.in_folded(top) || self.body_contains(needle) {
+            return true;
+        }
+        let parts = self.part_headers.get_or_init(|| {
+            let mut out = String::new();
+            for node in nodes(self.analysis().body_structure()).into_iter().skip(1) {
+                for f in Fields::new(self.raw, node.header_start, node.body_start) {
+                    if let Some(value) = f.value {
+                        header_line(f.name, &fold(&decode_header_value(value)), &mut out);
+                    }
+                }
+            }
+            out
+        });
+        needle.in_folded(parts)
+    }
+}
+
+/// Appends `name: value` and a line end, the name folded.
+fn header_line(name: &[u8], folded_value: &str, out: &mut String) {
+    fold_into(&String::from_utf8_lossy(name), out);
+    out.push_str(": ");
+    out.push_str(folded_value);
+    out.push('\n');
+}
+
+/// `display name <local@domain>` of an envelope address, without the
+/// placeholders of broken addresses.
+fn address_text(a: &Address<'_>) -> String {
+    let mut out = String::new();
+    if let Some(name) = a.name.as_deref() {
+        out.push_str(&decode_header_value(name));
+    }
+    let mailbox = a.mailbox.as_deref().filter(|m| *m != MISSING_MAILBOX);
+    let host = a.host.as_deref().filter(|h| *h != MISSING_DOMAIN);
+    if a.is_group_start() {
+        if let Some(group) = mailbox {
+            out.push_str(&decode_header_value(group));
+        }
+        return out;
+    }
+    if mailbox.is_some() || host.is_some() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push('<');
+        out.push_str(&String::from_utf8_lossy(mailbox.unwrap_or_default()));
+        out.push('@');
+        out.push_str(&String::from_utf8_lossy(host.unwrap_or_default()));
+        out.push('>');
+    }
+    out
+}
+
+/// Every node of the tree, the root first (iteratively: the tree is as
+/// deep as the analysis allowed).
+fn nodes<'b, 'a>(root: &'b BodyStructure<'a>) -> Vec<&'b BodyStructure<'a>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        out.push(node);
+        match &node.kind {
+            BodyKind::Multipart { parts } => stack.extend(parts.iter().rev()),
+            BodyKind::Message { body, .. } => stack.push(body),
+            BodyKind::Text { .. } | BodyKind::Basic => {}
+        }
+    }
+    out
+}
+
+/// The decoded, folded text of every leaf whose type is `text/*` or a
+/// `message/*` that is not parsed as a message (RFC 9051 lets a server skip
+/// the others), in any multipart or embedded message/rfc822.
+fn text_parts(raw: &[u8], root: &BodyStructure<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for node in nodes(root) {
+        if !matches!(node.kind, BodyKind::Text { .. } | BodyKind::Basic) {
+            continue;
+        }
+        let kind = &*node.media_type;
+        if !kind.eq_ignore_ascii_case(b"text") && !kind.eq_ignore_ascii_case(b"message") {
+            continue;
+        }
+        let body = raw.get(node.body_range()).unwrap_or_default();
+        let encoding = &*node.fields.encoding;
+        let decoded;
+        let octets: &[u8] = if encoding.eq_ignore_ascii_case(b"base64") {
+            decoded = base64(body);
+            &decoded
+        } else if encoding.eq_ignore_ascii_case(b"quoted-printable") {
+            decoded = quoted_printable(body);
+            &decoded
+        } else {
+            body
+        };
+        let charset = node
+            .fields
+            .params
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(b"charset"))
+            .map(|p| &*p.value);
+        out.push(fold(&to_utf8(octets, charset)));
+    }
+    out
+}

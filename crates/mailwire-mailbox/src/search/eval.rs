@@ -1,0 +1,285 @@
+//! Compiling a [`SearchKey`] into a tree that evaluates cheaply, and
+//! evaluating it against one message.
+
+use std::cell::OnceCell;
+
+use bytes::Bytes;
+
+use crate::flags::{Keyword, SystemFlags};
+use crate::types::StoreError;
+
+use super::content::Doc;
+use super::date::internal_day;
+use super::text::Needle;
+use super::{MessageContent, MessageContext, NumberSet, SearchDate, SearchError, SearchKey};
+
+/// What evaluating a node costs, cheapest first; `And` and `Or` evaluate
+/// their children in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Cost {
+    /// Flags, UID, sequence number, size, INTERNALDATE: no content.
+    Meta,
+    /// The top header block only.
+    Header,
+    /// The MIME tree and decoded bodies.
+    Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateOp {
+    Before,
+    On,
+    Since,
+}
+
+impl DateOp {
+    fn test<T: Ord>(self, value: T, key: T) -> bool {
+        match self {
+            DateOp::Before => value < key,
+            DateOp::On => value == key,
+            DateOp::Since => value >= key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddressField {
+    From,
+    To,
+    Cc,
+    Bcc,
+}
+
+impl AddressField {
+    fn name(self) -> &'static [u8] {
+        match self {
+            AddressField::From => b"from",
+            AddressField::To => b"to",
+            AddressField::Cc => b"cc",
+            AddressField::Bcc => b"bcc",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Const(bool),
+    System { flag: SystemFlags, set: bool },
+    Keyword { keyword: Keyword, set: bool },
+    Recent,
+    Internal { op: DateOp, day: i64 },
+    Sent { op: DateOp, date: SearchDate },
+    Larger(u64),
+    Smaller(u64),
+    Uid(NumberSet),
+    Seq(NumberSet),
+    Header { name: Box<[u8]>, needle: Needle },
+    Address { field: AddressField, needle: Needle },
+    Body(Needle),
+    Text(Needle),
+    Not(Box<Node>),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+}
+
+impl Node {
+    pub(crate) fn cost(&self) -> Cost {
+        match self {
+            Node::Const(_)
+            | Node::System { .. }
+            | Node::Keyword { .. }
+            | Node::Recent
+            | Node::Internal { .. }
+            | Node::Larger(_)
+            | Node::Smaller(_)
+            | Node::Uid(_)
+            | Node::Seq(_) => Cost::Meta,
+            Node::Sent { .. } | Node::Header { .. } | Node::Address { .. } => Cost::Header,
+            Node::Body(_) | Node::Text(_) => Cost::Body,
+            Node::Not(n) => n.cost(),
+            Node::And(list) | Node::Or(list) => list.iter().map(Node::cost).max().unwrap_or(Cost::Meta),
+        }
+    }
+}
+
+/// Compiles `key` at nesting level `depth` (the top key is level 1).
+pub(crate) fn compile(key: &SearchKey, depth: usize, max_depth: usize) -> Result<Node, SearchError> {
+    if depth > max_depth {
+        return Err(SearchError::TooDeep { limit: max_depth });
+    }
+    let system = |flag, set| Node::System { flag, set };
+    let address = |field, s: &str| Node::Address {
+        field,
+        needle: Needle::new(s),
+    };
+    Ok(match key {
+        SearchKey::All => Node::Const(true),
+        SearchKey::Answered => system(SystemFlags::ANSWERED, true),
+        SearchKey::Deleted => system(SystemFlags::DELETED, true),
+        SearchKey::Draft => system(SystemFlags::DRAFT, true),
+        SearchKey::Flagged => system(SystemFlags::FLAGGED, true),
+        SearchKey::Seen => system(SystemFlags::SEEN, true),
+        SearchKey::Unanswered => system(SystemFlags::ANSWERED, false),
+        SearchKey::Undeleted => system(SystemFlags::DELETED, false),
+        SearchKey::Undraft => system(SystemFlags::DRAFT, false),
+        SearchKey::Unflagged => system(SystemFlags::FLAGGED, false),
+        SearchKey::Unseen => system(SystemFlags::SEEN, false),
+        SearchKey::Keyword(k) => Node::Keyword {
+            keyword: k.clone(),
+            set: true,
+        },
+        SearchKey::Unkeyword(k) => Node::Keyword {
+            keyword: k.clone(),
+            set: false,
+        },
+        SearchKey::Recent => Node::Recent,
+        SearchKey::New => Node::And(vec![Node::Recent, system(SystemFlags::SEEN, false)]),
+        SearchKey::Old => Node::Not(Box::new(Node::Recent)),
+        SearchKey::Before(d) => internal(DateOp::Before, *d),
+        SearchKey::On(d) => internal(DateOp::On, *d),
+        SearchKey::Since(d) => internal(DateOp::Since, *d),
+        SearchKey::SentBefore(d) => Node::Sent {
+            op: DateOp::Before,
+            date: *d,
+        },
+        SearchKey::SentOn(d) => Node::Sent {
+            op: DateOp::On,
+            date: *d,
+        },
+        SearchKey::SentSince(d) => Node::Sent {
+            op: DateOp::Since,
+            date: *d,
+        },
+        SearchKey::Larger(n) => Node::Larger(*n),
+        SearchKey::Smaller(n) => Node::Smaller(*n),
+        SearchKey::From(s) => address(AddressField::From, s),
+        SearchKey::To(s) => address(AddressField::To, s),
+        SearchKey::Cc(s) => address(AddressField::Cc, s),
+        SearchKey::Bcc(s) => address(AddressField::Bcc, s),
+        SearchKey::Subject(s) => Node::Header {
+            name: Box::from(&b"subject"[..]),
+            needle: Needle::new(s),
+        },
+        SearchKey::Header { name, value } => Node::Header {
+            name: Box::from(name.as_bytes()),
+            needle: Needle::new(value),
+        },
+        SearchKey::Body(s) => Node::Body(Needle::new(s)),
+        SearchKey::Text(s) => Node::Text(Needle::new(s)),
+        SearchKey::Uid(set) => Node::Uid(set.clone()),
+        SearchKey::Sequence(set) => Node::Seq(set.clone()),
+        SearchKey::Not(inner) => match compile(inner, depth + 1, max_depth)? {
+            Node::Not(n) => *n,
+            Node::Const(b) => Node::Const(!b),
+            n => Node::Not(Box::new(n)),
+        },
+        SearchKey::Or(a, b) => {
+            let a = compile(a, depth + 1, max_depth)?;
+            let b = compile(b, depth + 1, max_depth)?;
+            let mut list = Vec::with_capacity(2);
+            for n in [a, b] {
+                match n {
+                    Node::Or(inner) => list.extend(inner),
+                    n => list.push(n),
+                }
+            }
+            list.sort_by_key(Node::cost);
+            Node::Or(list)
+        }
+        SearchKey::And(keys) => {
+            let mut list = Vec::with_capacity(keys.len());
+            for k in keys {
+                match compile(k, depth + 1, max_depth)? {
+                    Node::And(inner) => list.extend(inner),
+                    Node::Const(true) => {}
+                    n => list.push(n),
+                }
+            }
+            if list.is_empty() {
+                return Ok(Node::Const(true));
+            }
+            list.sort_by_key(Node::cost);
+            Node::And(list)
+        }
+    })
+}
+
+fn internal(op: DateOp, date: SearchDate) -> Node {
+    Node::Internal {
+        op,
+        day: date.days_since_epoch(),
+    }
+}
+
+/// One evaluation: the message and its content, loaded at most once.
+pub(crate) struct Eval<'e> {
+    ctx: &'e MessageContext<'e>,
+    loaded: &'e OnceCell<Bytes>,
+    doc: &'e OnceCell<Doc<'e>>,
+}
+
+impl<'e> Eval<'e> {
+    pub(crate) fn new(
+        ctx: &'e MessageContext<'e>,
+        loaded: &'e OnceCell<Bytes>,
+        doc: &'e OnceCell<Doc<'e>>,
+    ) -> Eval<'e> {
+        Eval { ctx, loaded, doc }
+    }
+
+    fn doc(&self) -> Result<&'e Doc<'e>, StoreError> {
+        if let Some(doc) = self.doc.get() {
+            return Ok(doc);
+        }
+        let raw: &'e [u8] = match self.ctx.content {
+            MessageContent::Bytes(raw) => raw,
+            MessageContent::Lazy(load) => {
+                if self.loaded.get().is_none() {
+                    let _ = self.loaded.set(load()?);
+                }
+                self.loaded.get().map(|b| &b[..]).unwrap_or_default()
+            }
+        };
+        Ok(self.doc.get_or_init(|| Doc::new(raw)))
+    }
+
+    pub(crate) fn eval(&self, node: &Node) -> Result<bool, StoreError> {
+        let ctx = self.ctx;
+        Ok(match node {
+            Node::Const(b) => *b,
+            Node::System { flag, set } => ctx.flags.system.contains(*flag) == *set,
+            Node::Keyword { keyword, set } => ctx.flags.keywords.contains(keyword) == *set,
+            Node::Recent => ctx.recent,
+            Node::Internal { op, day } => op.test(internal_day(ctx.internal_date), *day),
+            Node::Larger(n) => ctx.size > *n,
+            Node::Smaller(n) => ctx.size < *n,
+            Node::Uid(set) => set.contains(ctx.uid.get()),
+            Node::Seq(set) => set.contains(ctx.seq),
+            Node::Sent { op, date } => match self.doc()?.sent_date() {
+                Some(sent) => op.test(sent, *date),
+                None => false,
+            },
+            Node::Header { name, needle } => self.doc()?.header_contains(name, needle),
+            Node::Address { field, needle } => self.doc()?.address_contains(field.name(), needle),
+            Node::Body(needle) => self.doc()?.body_contains(needle),
+            Node::Text(needle) => self.doc()?.text_contains(needle),
+            Node::Not(n) => !self.eval(n)?,
+            Node::And(list) => {
+                for n in list {
+                    if !self.eval(n)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Node::Or(list) => {
+                for n in list {
+                    if self.eval(n)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+        })
+    }
+}

@@ -1,0 +1,438 @@
+//! SEARCH evaluation (RFC 9051 section 6.4.4, with the IMAP4rev1 keys
+//! RECENT, NEW and OLD of RFC 3501): which messages match a [`SearchKey`].
+//!
+//! The key is neutral: the IMAP layer resolves `*`, `$` and the CHARSET of
+//! the command and hands over UTF-8 strings, calendar dates and resolved
+//! sets of UIDs and sequence numbers. [`Search::new`] compiles a key once
+//! (checking its nesting against [`SearchOptions::max_depth`], folding its
+//! strings, and putting the keys of every AND and OR list in order of cost);
+//! [`Search::matches`] then tests one message, described by a
+//! [`MessageContext`]. [`SelectedMailbox::search`] and [`Account::search`]
+//! run a key over a whole mailbox.
+//!
+//! # What is matched
+//!
+//! - Flags, UID and sequence number, RFC822.SIZE and INTERNALDATE are
+//!   answered from the context alone: a key made only of them never reads
+//!   the message, and in an AND list they are tested before any key that
+//!   does, so that a failing one skips the read.
+//! - BEFORE, ON and SINCE compare the calendar date of the INTERNALDATE *in
+//!   its own zone* (RFC 9051: "disregarding time and timezone").
+//! - SENTBEFORE, SENTON and SENTSINCE compare the date written in the last
+//!   `Date:` field of the top header (the one ENVELOPE shows), in the
+//!   sender's zone; see [`parse_date_header`] for the syntax read. RFC 9051
+//!   does not say what a message without a readable `Date:` matches: here
+//!   it matches none of the three (so `NOT SENTBEFORE d` matches it), as in
+//!   Courier; using the INTERNALDATE instead would make the answer depend on
+//!   when the message was delivered.
+//! - String keys are substring searches after decoding and case folding on
+//!   both sides (see below). An empty string matches every message for
+//!   BODY and TEXT, and for HEADER, SUBJECT, FROM, TO, CC and BCC every
+//!   message that has such a field.
+//! - HEADER name and SUBJECT search the decoded value (after the colon) of
+//!   every field of the top header block with that name (names compared
+//!   ASCII-case-insensitively). Header values are decoded like this: RFC
+//!   2047 encoded words decoded (whitespace between adjacent ones dropped;
+//!   also inside quoted strings and comments, as mail clients do), other
+//!   8-bit octets read as UTF-8 (RFC 6532) or else Windows-1252, unfolded,
+//!   and every run of whitespace made one space. A needle with two spaces
+//!   in a row therefore never matches a header.
+//! - FROM, TO, CC and BCC match the decoded field value as HEADER does, and
+//!   also each address of it written as `display name <local@domain>`, the
+//!   display name decoded and unquoted (`"Doe, J." <j@x>` matches
+//!   `doe, j. <j@x>`; an address without one is `<local@domain>`; a comment
+//!   after a bare address is its display name).
+//! - BODY searches every text part: each leaf of the MIME tree whose type
+//!   is `text/*` (also the default type of a part without Content-Type) or
+//!   a `message/*` that is not parsed as a message (delivery-status,
+//!   message/global, ...), in multiparts and embedded message/rfc822 parts
+//!   at any depth, with its Content-Transfer-Encoding undone (base64 and
+//!   quoted-printable, leniently) and its charset converted to UTF-8 (see
+//!   below). Other leaves (images, applications) are not searched, as RFC
+//!   9051 allows; nor are headers, preambles and epilogues. HTML is searched
+//!   as it is written, markup and entities included. Each part is searched
+//!   on its own: a needle never matches across two parts. Parts nested
+//!   deeper than the analysis allows ([`crate::analysis::AnalysisOptions::max_depth`], 100)
+//!   are not searched.
+//! - TEXT searches what BODY searches, and every header block: the top one
+//!   and those of parts and embedded messages, each field as the line
+//!   `name: decoded value`, so `TEXT "subject: hello"` matches.
+//!
+//! Charsets: UTF-8 and US-ASCII text (and text without charset or with an
+//! unknown one) is read as UTF-8 when valid and otherwise as Windows-1252;
+//! other charsets use `mail-parser`'s decoders. Without that crate's
+//! `full_encoding` feature, which this crate does not enable, multi-byte
+//! Asian charsets (Shift_JIS, ISO-2022-JP, EUC-*, GBK, GB18030, Big5) are
+//! read as UTF-8 with replacement characters, so text in them is not found.
+//!
+//! Case folding: both sides are folded with `char::to_lowercase` plus the
+//! simple case folds it misses (final sigma, long s, Greek symbol variants),
+//! so matching is case-insensitive for all of Unicode except where full
+//! folding is needed (`ß` does not match `ss`). There is no Unicode
+//! normalization: a precomposed `é` does not match `e` with a combining
+//! accent. Line ends in bodies are kept, so a needle does not match across
+//! a line break.
+
+mod content;
+mod date;
+mod eval;
+mod text;
+
+use std::cell::OnceCell;
+use std::ops::RangeInclusive;
+
+use bytes::Bytes;
+
+pub use date::{HeaderDate, SearchDate, parse_date_header};
+
+use crate::flags::{Flags, Keyword};
+use crate::selected::{SelectedMailbox, ViewMessage};
+use crate::store::Account;
+use crate::types::{InternalDate, MailboxName, StoreError, Uid};
+
+use eval::{Cost, Eval, Node};
+
+/// A search key of RFC 9051 section 6.4.4, with the IMAP4rev1 keys of RFC
+/// 3501 (RECENT, NEW, OLD). Strings are UTF-8; sets are resolved numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SearchKey {
+    /// `ALL`: every message.
+    All,
+    /// `ANSWERED`: `\Answered` is set.
+    Answered,
+    /// `DELETED`: `\Deleted` is set.
+    Deleted,
+    /// `DRAFT`: `\Draft` is set.
+    Draft,
+    /// `FLAGGED`: `\Flagged` is set.
+    Flagged,
+    /// `SEEN`: `\Seen` is set.
+    Seen,
+    /// `UNANSWERED`: `\Answered` is not set.
+    Unanswered,
+    /// `UNDELETED`: `\Deleted` is not set.
+    Undeleted,
+    /// `UNDRAFT`: `\Draft` is not set.
+    Undraft,
+    /// `UNFLAGGED`: `\Flagged` is not set.
+    Unflagged,
+    /// `UNSEEN`: `\Seen` is not set.
+    Unseen,
+    /// `KEYWORD flag`: the keyword is set.
+    Keyword(Keyword),
+    /// `UNKEYWORD flag`: the keyword is not set.
+    Unkeyword(Keyword),
+    /// `RECENT` (IMAP4rev1): `\Recent` in this session.
+    Recent,
+    /// `NEW` (IMAP4rev1): `\Recent` and not `\Seen`.
+    New,
+    /// `OLD` (IMAP4rev1): not `\Recent`.
+    Old,
+    /// `BEFORE date`: INTERNALDATE's date is earlier.
+    Before(SearchDate),
+    /// `ON date`: INTERNALDATE's date is this one.
+    On(SearchDate),
+    /// `SINCE date`: INTERNALDATE's date is this one or later.
+    Since(SearchDate),
+    /// `SENTBEFORE date`: the `Date:` header's date is earlier.
+    SentBefore(SearchDate),
+    /// `SENTON date`: the `Date:` header's date is this one.
+    SentOn(SearchDate),
+    /// `SENTSINCE date`: the `Date:` header's date is this one or later.
+    SentSince(SearchDate),
+    /// `LARGER n`: RFC822.SIZE is larger than `n`.
+    Larger(u64),
+    /// `SMALLER n`: RFC822.SIZE is smaller than `n`.
+    Smaller(u64),
+    /// `FROM string`.
+    From(String),
+    /// `TO string`.
+    To(String),
+    /// `CC string`.
+    Cc(String),
+    /// `BCC string`.
+    Bcc(String),
+    /// `SUBJECT string`.
+    Subject(String),
+    /// `HEADER field-name string`: an empty string matches every message
+    /// with the field.
+    Header {
+        /// The field name (compared ASCII-case-insensitively).
+        name: String,
+        /// The string to find in its value.
+        value: String,
+    },
+    /// `BODY string`: in the text of the body, not in headers.
+    Body(String),
+    /// `TEXT string`: in the headers or the body.
+    Text(String),
+    /// `UID sequence-set`, resolved to UIDs.
+    Uid(NumberSet),
+    /// A bare `sequence-set`, resolved to message sequence numbers.
+    Sequence(NumberSet),
+    /// `NOT key`.
+    Not(Box<SearchKey>),
+    /// `OR key key`.
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// `(key key ...)` and the top-level list: all of them (an empty list
+    /// matches every message).
+    And(Vec<SearchKey>),
+}
+
+impl std::ops::Not for SearchKey {
+    type Output = SearchKey;
+
+    /// `NOT key`.
+    fn not(self) -> SearchKey {
+        SearchKey::Not(Box::new(self))
+    }
+}
+
+impl SearchKey {
+    /// `OR a b`.
+    pub fn or(a: SearchKey, b: SearchKey) -> SearchKey {
+        SearchKey::Or(Box::new(a), Box::new(b))
+    }
+}
+
+/// A set of numbers (UIDs or sequence numbers) as sorted, disjoint,
+/// non-adjacent inclusive ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct NumberSet {
+    ranges: Vec<(u32, u32)>,
+}
+
+impl NumberSet {
+    /// The empty set.
+    pub fn new() -> NumberSet {
+        NumberSet::default()
+    }
+
+    /// The set of these inclusive ranges, each given by its two ends in
+    /// either order (like IMAP's `5:2`, which is `2:5`); the ranges may come
+    /// in any order and overlap.
+    pub fn from_ranges(ranges: impl IntoIterator<Item = (u32, u32)>) -> NumberSet {
+        let mut list: Vec<(u32, u32)> = ranges.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect();
+        list.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(list.len());
+        for (start, end) in list {
+            match merged.last_mut() {
+                Some(last) if start <= last.1.saturating_add(1) => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        NumberSet { ranges: merged }
+    }
+
+    /// Whether `n` is in the set.
+    pub fn contains(&self, n: u32) -> bool {
+        let i = self.ranges.partition_point(|&(_, end)| end < n);
+        self.ranges.get(i).is_some_and(|&(start, _)| start <= n)
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The ranges, ascending.
+    pub fn ranges(&self) -> impl Iterator<Item = RangeInclusive<u32>> + '_ {
+        self.ranges.iter().map(|&(a, b)| a..=b)
+    }
+}
+
+impl FromIterator<u32> for NumberSet {
+    fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> NumberSet {
+        NumberSet::from_ranges(iter.into_iter().map(|n| (n, n)))
+    }
+}
+
+/// Limits of [`Search::with_options`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// The deepest nesting of NOT, OR and AND lists accepted; the top key
+    /// is level 1 (default [`SearchOptions::DEFAULT_MAX_DEPTH`]). Compiling
+    /// and evaluating recurse once per level.
+    pub max_depth: usize,
+}
+
+impl SearchOptions {
+    /// The default depth limit: above what the IMAP decoder accepts by
+    /// default (64), far below what the stack can take.
+    pub const DEFAULT_MAX_DEPTH: usize = 100;
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            max_depth: SearchOptions::DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// Why a search failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    /// The key nests deeper than the limit.
+    #[error("search key nests deeper than {limit} levels")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+    /// A message could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where the content of a message comes from.
+#[derive(Clone, Copy)]
+pub enum MessageContent<'a> {
+    /// The message, at hand.
+    Bytes(&'a [u8]),
+    /// Reads the message; called at most once per evaluation, and only if a
+    /// key needs the content.
+    Lazy(&'a dyn Fn() -> Result<Bytes, StoreError>),
+}
+
+impl std::fmt::Debug for MessageContent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MessageContent::Bytes(b) => write!(f, "Bytes({} octets)", b.len()),
+            MessageContent::Lazy(_) => f.write_str("Lazy"),
+        }
+    }
+}
+
+/// What a search knows of one message.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageContext<'a> {
+    /// Its UID.
+    pub uid: Uid,
+    /// Its message sequence number.
+    pub seq: u32,
+    /// Its flags.
+    pub flags: &'a Flags,
+    /// Whether it is `\Recent` in the session.
+    pub recent: bool,
+    /// Its INTERNALDATE.
+    pub internal_date: InternalDate,
+    /// Its RFC822.SIZE.
+    pub size: u64,
+    /// Its content.
+    pub content: MessageContent<'a>,
+}
+
+impl<'a> MessageContext<'a> {
+    /// The context of a message of a selected mailbox's view.
+    pub fn of_view(message: &'a ViewMessage, seq: u32, content: MessageContent<'a>) -> MessageContext<'a> {
+        MessageContext {
+            uid: message.uid,
+            seq,
+            flags: &message.flags,
+            recent: message.recent,
+            internal_date: message.internal_date,
+            size: message.size,
+            content,
+        }
+    }
+}
+
+/// A compiled search key.
+#[derive(Debug, Clone)]
+pub struct Search {
+    root: Node,
+}
+
+impl Search {
+    /// Compiles a key with the default [`SearchOptions`].
+    pub fn new(key: &SearchKey) -> Result<Search, SearchError> {
+        Search::with_options(key, &SearchOptions::default())
+    }
+
+    /// Compiles a key; fails only if it nests too deep.
+    pub fn with_options(key: &SearchKey, options: &SearchOptions) -> Result<Search, SearchError> {
+        Ok(Search {
+            root: eval::compile(key, 1, options.max_depth)?,
+        })
+    }
+
+    /// Whether some key may need the message content (a header or body
+    /// key); if not, [`matches`](Self::matches) never reads it.
+    pub fn needs_content(&self) -> bool {
+        self.root.cost() > Cost::Meta
+    }
+
+    /// Whether the message matches. Fails only if the content was needed
+    /// and could not be read.
+    pub fn matches(&self, message: &MessageContext<'_>) -> Result<bool, StoreError> {
+        let loaded = OnceCell::new();
+        let doc = OnceCell::new();
+        Eval::new(message, &loaded, &doc).eval(&self.root)
+    }
+}
+
+/// Compiles `key` with the default options and tests one message.
+pub fn evaluate(key: &SearchKey, message: &MessageContext<'_>) -> Result<bool, SearchError> {
+    Ok(Search::new(key)?.matches(message)?)
+}
+
+/// Runs `search` over messages given as (sequence number, context
+/// builder); a message whose content is gone (expunged meanwhile) does not
+/// match a key that needs it.
+fn run<'m>(
+    search: &Search,
+    messages: impl Iterator<Item = (u32, &'m ViewMessage)>,
+    read: &dyn Fn(Uid) -> Result<Bytes, StoreError>,
+) -> Result<Vec<Uid>, SearchError> {
+    let mut out = Vec::new();
+    for (seq, message) in messages {
+        let load = || read(message.uid);
+        let ctx = MessageContext::of_view(message, seq, MessageContent::Lazy(&load));
+        match search.matches(&ctx) {
+            Ok(true) => out.push(message.uid),
+            Ok(false) | Err(StoreError::NoSuchMessage(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+impl SelectedMailbox {
+    /// SEARCH over the session's view: the UIDs of the matching messages,
+    /// ascending (their sequence numbers are [`seq`](Self::seq)). Expunged
+    /// messages not yet reported are searched while their content is kept.
+    pub fn search(&self, key: &SearchKey) -> Result<Vec<Uid>, SearchError> {
+        self.search_compiled(&Search::new(key)?)
+    }
+
+    /// [`search`](Self::search) with a key compiled beforehand.
+    pub fn search_compiled(&self, search: &Search) -> Result<Vec<Uid>, SearchError> {
+        let numbered = (1u32..).zip(self.messages());
+        run(search, numbered, &|uid| self.read(uid))
+    }
+}
+
+impl Account {
+    /// SEARCH over a mailbox as it is now, without selecting it: sequence
+    /// numbers are positions in the mailbox and `\Recent` means not yet
+    /// claimed by any session (as STATUS counts RECENT).
+    pub fn search(&self, mailbox: &MailboxName, key: &SearchKey) -> Result<Vec<Uid>, SearchError> {
+        let search = Search::new(key)?;
+        let entry = self.mailbox(mailbox)?;
+        let reference = entry.to_ref();
+        let snapshot = self.snapshot(mailbox)?;
+        let first_recent = snapshot.first_recent_uid;
+        let messages: Vec<ViewMessage> = snapshot
+            .messages
+            .into_iter()
+            .map(|m| {
+                let recent = m.uid >= first_recent;
+                ViewMessage::new(m, recent)
+            })
+            .collect();
+        let backend = self.backend();
+        run(&search, (1u32..).zip(&messages), &|uid| {
+            backend.read_message(self.name(), &reference, uid)
+        })
+    }
+}

@@ -1,0 +1,527 @@
+//! Text for SEARCH: undoing transfer encodings, converting charsets to
+//! UTF-8, decoding RFC 2047 encoded words, and case-insensitive substring
+//! matching.
+//!
+//! Decoding here is lenient, unlike `BINARY` (which must refuse what does
+//! not decode): a search should find what a reader would see, so broken
+//! encodings are decoded as far as they go and never make a part
+//! unsearchable.
+
+use std::borrow::Cow;
+
+use mail_parser::decoders::charsets::map::charset_decoder;
+use memchr::memmem;
+
+/// Folds text for case-insensitive comparison: `char::to_lowercase`, plus
+/// the simple case folds of Unicode's CaseFolding.txt that lowercasing
+/// misses (final sigma, long s, the Greek symbol variants, the Greek
+/// prosgegrammeni), so that `Σ`, `σ` and `ς` all match. Full folding (`ß`
+/// against `ss`) and normalization (composed against decomposed accents)
+/// are not done.
+pub(crate) fn fold_into(text: &str, out: &mut String) {
+    out.reserve(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Runs of ASCII are copied and lowercased in bulk.
+        let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(ascii);
+        let start = out.len();
+        out.push_str(run);
+        out[start..].make_ascii_lowercase();
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else { break };
+        rest = chars.as_str();
+        let code = u32::from(c);
+        if code < 0x100 {
+            // Latin-1: À-Þ (but ×) lower by 0x20; the rest are unchanged.
+            let lower = if (0xC0..=0xDE).contains(&code) && code != 0xD7 {
+                code + 0x20
+            } else {
+                code
+            };
+            out.push(char::from_u32(lower).unwrap_or(c));
+            continue;
+        }
+        let special = match c {
+            'ς' => 'σ',
+            'ſ' => 's',
+            'ϐ' => 'β',
+            'ϑ' => 'θ',
+            'ϕ' => 'φ',
+            'ϖ' => 'π',
+            'ϰ' => 'κ',
+            'ϱ' => 'ρ',
+            'ϵ' => 'ε',
+            'ẛ' => 'ṡ',
+            '\u{345}' | '\u{1FBE}' => 'ι',
+            _ => {
+                out.extend(c.to_lowercase());
+                continue;
+            }
+        };
+        out.push(special);
+    }
+}
+
+/// [`fold_into`] into a new string.
+pub(crate) fn fold(text: &str) -> String {
+    let mut out = String::new();
+    fold_into(text, &mut out);
+    out
+}
+
+/// A search string, folded once, with its substring finder.
+#[derive(Debug, Clone)]
+pub(crate) struct Needle {
+    folded: String,
+    finder: memmem::Finder<'static>,
+}
+
+impl Needle {
+    pub(crate) fn new(text: &str) -> Needle {
+        let folded = fold(text);
+        let finder = memmem::Finder::new(folded.as_bytes()).into_owned();
+        Needle { folded, finder }
+    }
+
+    /// Whether the search string is empty (it then matches any text).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.folded.is_empty()
+    }
+
+    /// Whether it occurs in `haystack`, which must already be folded.
+    pub(crate) fn in_folded(&self, haystack: &str) -> bool {
+        self.finder.find(haystack.as_bytes()).is_some()
+    }
+}
+
+/// Undoes quoted-printable leniently: `=XX` (either case of hex) is the
+/// octet, `=` before a line end (after optional trailing whitespace) is a
+/// soft line break, and any other `=` stays as it is.
+pub(crate) fn quoted_printable(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        let rest = data.get(i..).unwrap_or_default();
+        let Some(eq) = memchr::memchr(b'=', rest) else {
+            out.extend_from_slice(rest);
+            break;
+        };
+        out.extend_from_slice(rest.get(..eq).unwrap_or_default());
+        i += eq;
+        let hex = |o: usize| data.get(i + o).and_then(|c| (*c as char).to_digit(16));
+        if let (Some(hi), Some(lo)) = (hex(1), hex(2)) {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
+        }
+        let mut j = i + 1;
+        while matches!(data.get(j), Some(b' ' | b'\t')) {
+            j += 1;
+        }
+        match (data.get(j), data.get(j + 1)) {
+            (Some(b'\r'), Some(b'\n')) => i = j + 2,
+            (Some(b'\n'), _) => i = j + 1,
+            (None, _) => i = j,
+            _ => {
+                out.push(b'=');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The value of each base64 character; 64 for `=`, 255 for the others.
+const BASE64_VALUES: [u8; 256] = {
+    let mut t = [255u8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t[b'=' as usize] = 64;
+    t
+};
+
+/// Undoes base64 leniently: characters outside the alphabet are skipped,
+/// decoding stops at the first `=`, and a final incomplete group gives the
+/// octets it holds.
+pub(crate) fn base64(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 3);
+    let value = |b: u8| u32::from(BASE64_VALUES[usize::from(b)]);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    let mut i = 0;
+    while let Some(&b) = data.get(i) {
+        // Whole groups of four valid characters when no bits are pending.
+        if bits == 0 {
+            if let Some(&[q0, q1, q2, q3]) = data.get(i..i + 4) {
+                let (a, b, c, d) = (value(q0), value(q1), value(q2), value(q3));
+                if (a | b | c | d) < 64 {
+                    let n = (a << 18) | (b << 12) | (c << 6) | d;
+                    out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+        let v = value(b);
+        if v == 64 {
+            break;
+        }
+        if v > 64 {
+            continue;
+        }
+        acc = ((acc << 6) | v) & 0xFF_FFFF;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// Converts text in `charset` to UTF-8.
+///
+/// UTF-8 and US-ASCII (and a missing or unknown charset) are taken as
+/// UTF-8 when the octets are valid UTF-8, and otherwise as Windows-1252,
+/// the usual reality of unlabelled 8-bit mail; UTF-8 that is labelled so
+/// but broken gets replacement characters. Other charsets use
+/// `mail-parser`'s decoders: the ISO-8859 family, the Windows code pages,
+/// KOI8, UTF-16 and UTF-7 are converted; without `mail-parser`'s
+/// `full_encoding` feature (this crate does not enable it) the multi-byte
+/// Asian charsets (Shift_JIS, EUC-JP, ISO-2022-JP, GBK, GB18030, Big5,
+/// EUC-KR) are read as UTF-8 with replacement characters.
+pub(crate) fn to_utf8<'a>(data: &'a [u8], charset: Option<&[u8]>) -> Cow<'a, str> {
+    let charset = charset.map(trim_ascii);
+    let utf8_label =
+        charset.is_some_and(|c| c.eq_ignore_ascii_case(b"utf-8") || c.eq_ignore_ascii_case(b"utf8"));
+    let native = charset.is_none_or(|c| {
+        c.is_empty()
+            || c.eq_ignore_ascii_case(b"us-ascii")
+            || c.eq_ignore_ascii_case(b"ascii")
+            || c.eq_ignore_ascii_case(b"utf-8")
+            || c.eq_ignore_ascii_case(b"utf8")
+    });
+    if !native {
+        if let Some(decode) = charset.and_then(charset_decoder) {
+            return Cow::Owned(decode(data));
+        }
+    }
+    match std::str::from_utf8(data) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) if utf8_label => String::from_utf8_lossy(data),
+        Err(_) => Cow::Owned(windows_1252(data)),
+    }
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t' | b'"', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t' | b'"'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn windows_1252(data: &[u8]) -> String {
+    match charset_decoder(b"windows-1252") {
+        Some(decode) => decode(data),
+        None => data.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// The first occurrence of a pattern at or after a position, remembered so
+/// that a scan whose positions grow (and step back only a little) searches
+/// each byte a bounded number of times: a header full of `=?` that never
+/// close stays linear.
+struct NextMatch<'a> {
+    haystack: &'a [u8],
+    find: fn(&[u8]) -> Option<usize>,
+    /// `found` is the first occurrence at or after `from` (`haystack.len()`
+    /// for none), once `valid`.
+    from: usize,
+    found: usize,
+    valid: bool,
+}
+
+impl<'a> NextMatch<'a> {
+    fn new(haystack: &'a [u8], find: fn(&[u8]) -> Option<usize>) -> NextMatch<'a> {
+        NextMatch {
+            haystack,
+            find,
+            from: 0,
+            found: 0,
+            valid: false,
+        }
+    }
+
+    /// The first occurrence at or after `from`, or `haystack.len()`.
+    fn at_or_after(&mut self, from: usize) -> usize {
+        let len = self.haystack.len();
+        let search =
+            |h: &[u8], start: usize, end: usize| h.get(start..end).and_then(self.find).map(|i| start + i);
+        if !self.valid || from > self.found {
+            self.from = from;
+            self.found = search(self.haystack, from, len).unwrap_or(len);
+            self.valid = true;
+            return self.found;
+        }
+        if from >= self.from {
+            return self.found;
+        }
+        // Before the remembered range: only the gap needs a look (one byte
+        // past it, for a two-byte pattern straddling its end).
+        search(self.haystack, from, (self.from + 1).min(len)).unwrap_or(self.found)
+    }
+}
+
+fn find_close(h: &[u8]) -> Option<usize> {
+    memmem::find(h, b"?=")
+}
+
+fn find_break(h: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'\r', b'\n', h)
+}
+
+/// Decodes one RFC 2047 encoded word starting at `at` (`=?charset?e?text?=`;
+/// the charset may carry an RFC 2231 `*language`). Returns its text and the
+/// offset after it, or `None` if there is no well-formed encoded word there.
+/// The encoded text may not span a line break.
+fn encoded_word(
+    raw: &[u8],
+    at: usize,
+    close: &mut NextMatch<'_>,
+    line_break: &mut NextMatch<'_>,
+) -> Option<(String, usize)> {
+    let rest = raw.get(at..)?.strip_prefix(b"=?")?;
+    let q1 = memchr::memchr(b'?', rest.get(..rest.len().min(76))?)?;
+    let charset = rest.get(..q1)?;
+    if charset.is_empty() || charset.iter().any(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let charset = match memchr::memchr(b'*', charset) {
+        Some(star) => charset.get(..star)?,
+        None => charset,
+    };
+    let enc = *rest.get(q1 + 1)?;
+    if rest.get(q1 + 2) != Some(&b'?') {
+        return None;
+    }
+    let text_start = at + 2 + q1 + 3;
+    let text_end = close.at_or_after(text_start);
+    if text_end >= raw.len() || line_break.at_or_after(text_start) < text_end {
+        return None;
+    }
+    let text = raw.get(text_start..text_end)?;
+    let octets = match enc {
+        b'B' | b'b' => base64(text),
+        b'Q' | b'q' => q_decode(text),
+        _ => return None,
+    };
+    let decoded = to_utf8(&octets, Some(charset)).into_owned();
+    Some((decoded, text_end + 2))
+}
+
+/// The `Q` encoding of RFC 2047: quoted-printable where `_` is a space.
+fn q_decode(text: &[u8]) -> Vec<u8> {
+    let spaced: Cow<'_, [u8]> = if text.contains(&b'_') {
+        Cow::Owned(text.iter().map(|&b| if b == b'_' { b' ' } else { b }).collect())
+    } else {
+        Cow::Borrowed(text)
+    };
+    quoted_printable(&spaced)
+}
+
+/// A header field value as a reader sees it: encoded words (RFC 2047)
+/// decoded, the whitespace between two adjacent encoded words dropped,
+/// other octets taken as UTF-8 (RFC 6532) or else Windows-1252, unfolded,
+/// every run of whitespace made one space, and trimmed.
+pub(crate) fn decode_header_value(raw: &[u8]) -> String {
+    let mut text = String::with_capacity(raw.len());
+    let mut literal_start = 0;
+    let mut after_word = false;
+    let mut pos = 0;
+    let mut close = NextMatch::new(raw, find_close);
+    let mut line_break = NextMatch::new(raw, find_break);
+    while let Some(off) = raw.get(pos..).and_then(|r| memmem::find(r, b"=?")) {
+        let at = pos + off;
+        match encoded_word(raw, at, &mut close, &mut line_break) {
+            Some((word, end)) => {
+                let between = raw.get(literal_start..at).unwrap_or_default();
+                if !(after_word && between.iter().all(u8::is_ascii_whitespace)) {
+                    text.push_str(&to_utf8(between, None));
+                }
+                text.push_str(&word);
+                literal_start = end;
+                pos = end;
+                after_word = true;
+            }
+            None => pos = at + 1,
+        }
+    }
+    text.push_str(&to_utf8(raw.get(literal_start..).unwrap_or_default(), None));
+    collapse_whitespace(&text)
+}
+
+/// Runs of whitespace (any Unicode whitespace, CR and LF included) become
+/// one space; leading and trailing whitespace is removed.
+pub(crate) fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold("ÄÖÜ straße ΣΑΣ ς ſ \u{212A}"), "äöü straße σασ σ s k");
+        assert!(Needle::new("STRASSE").in_folded(&fold("strasse")));
+        assert!(!Needle::new("STRASSE").in_folded(&fold("straße")));
+        assert!(Needle::new("ΟΔΥΣΣΕΥΣ").in_folded(&fold("οδυσσευς")));
+        assert!(Needle::new("").in_folded(""));
+        assert!(Needle::new("").is_empty());
+        assert!(!Needle::new("x").in_folded(""));
+    }
+
+    #[test]
+    fn folding_is_lowercasing_outside_the_special_folds() {
+        let special = "ςſϐϑϕϖϰϱϵẛ\u{345}\u{1FBE}";
+        for c in (0..0x3_0000).filter_map(char::from_u32) {
+            if special.contains(c) {
+                continue;
+            }
+            let expected: String = c.to_lowercase().collect();
+            assert_eq!(fold(&c.to_string()), expected, "U+{:04X}", u32::from(c));
+        }
+    }
+
+    /// Base64 decoded one character at a time, for comparison.
+    fn slow_base64(data: &[u8]) -> Vec<u8> {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = Vec::new();
+        for &b in data {
+            if b == b'=' {
+                break;
+            }
+            if let Some(v) = alphabet.iter().position(|&a| a == b) {
+                bits.extend((0..6).rev().map(|i| (v >> i) & 1));
+            }
+        }
+        bits.chunks_exact(8)
+            .map(|byte| byte.iter().fold(0u8, |n, &bit| (n << 1) | bit as u8))
+            .collect()
+    }
+
+    #[test]
+    fn base64_fast_path_agrees_with_the_slow_one() {
+        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        let pool = b"AZaz09+/=\r\n !QUJDRA";
+        for len in 0..200 {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    pool[(x % pool.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(
+                base64(&data),
+                slow_base64(&data),
+                "{:?}",
+                String::from_utf8_lossy(&data)
+            );
+        }
+    }
+
+    #[test]
+    fn next_match_steps_back_correctly() {
+        let hay = b"a?=bc?=d?=";
+        let mut m = NextMatch::new(hay, find_close);
+        assert_eq!(m.at_or_after(4), 5);
+        assert_eq!(m.at_or_after(2), 5);
+        assert_eq!(m.at_or_after(1), 1);
+        assert_eq!(m.at_or_after(0), 1);
+        assert_eq!(m.at_or_after(6), 8);
+        assert_eq!(m.at_or_after(9), 10);
+        assert_eq!(m.at_or_after(3), 5);
+        let mut m = NextMatch::new(hay, find_close);
+        for from in 0..=hay.len() {
+            let expected = (from..hay.len())
+                .find(|&i| hay[i..].starts_with(b"?="))
+                .unwrap_or(hay.len());
+            assert_eq!(m.at_or_after(from), expected, "{from}");
+        }
+    }
+
+    #[test]
+    fn unclosed_encoded_words_stay_linear() {
+        // Quadratic scanning would take minutes here: every `=?` starts an
+        // encoded word whose end is never found, or is past a line break.
+        let hostile = "=?a?q?x".repeat(200_000);
+        assert_eq!(decode_header_value(hostile.as_bytes()), hostile);
+        let broken = "=?a?q?x\r\n ?=".repeat(100_000);
+        assert_eq!(
+            decode_header_value(broken.as_bytes()),
+            collapse_whitespace(&broken)
+        );
+    }
+
+    #[test]
+    fn quoted_printable_is_lenient() {
+        assert_eq!(quoted_printable(b"caf=C3=a9 =3D"), "café =".as_bytes());
+        assert_eq!(quoted_printable(b"soft=\r\nbreak= \t\nend="), b"softbreakend");
+        assert_eq!(quoted_printable(b"a = b =ZZ =4"), b"a = b =ZZ =4");
+    }
+
+    #[test]
+    fn base64_is_lenient() {
+        assert_eq!(base64(b"aGVs\r\nbG8=\r\n"), b"hello");
+        assert_eq!(base64(b"aGVsbG8"), b"hello");
+        assert_eq!(base64(b"a*G!V.s"), b"hel");
+        assert_eq!(base64(b""), b"");
+        assert_eq!(base64(b"a"), b"");
+    }
+
+    #[test]
+    fn charsets() {
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"ISO-8859-1")), "café");
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"\"iso-8859-1\"")), "café");
+        assert_eq!(to_utf8("café".as_bytes(), Some(b"UTF-8")), "café");
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"utf-8")), "caf\u{FFFD}");
+        assert_eq!(to_utf8(b"\x80 caf\xe9", None), "€ café");
+        assert_eq!(to_utf8(b"\x80 caf\xe9", Some(b"us-ascii")), "€ café");
+        assert_eq!(to_utf8(b"caf\xe9", Some(b"x-unknown")), "café");
+        assert_eq!(to_utf8(b"\xf0\xf2\xe9\xf7\xe5\xf4", Some(b"koi8-r")), "ПРИВЕТ");
+    }
+
+    #[test]
+    fn encoded_words() {
+        let d = |s: &str| decode_header_value(s.as_bytes());
+        assert_eq!(d("=?ISO-8859-1?Q?Andr=E9?= Pirard"), "André Pirard");
+        assert_eq!(d("=?utf-8?b?0J/RgNC40LLQtdGC?="), "Привет");
+        assert_eq!(d("=?UTF-8?Q?a?= \r\n =?UTF-8?Q?b?="), "ab");
+        assert_eq!(d("=?UTF-8?Q?a?= x =?UTF-8?Q?b?="), "a x b");
+        assert_eq!(d("=?UTF-8*en?Q?a_b?="), "a b");
+        assert_eq!(d("\"=?utf-8?q?Jos=C3=A9?=\" <j@x>"), "\"José\" <j@x>");
+        assert_eq!(d("=?utf-8?x?abc?= =?bad"), "=?utf-8?x?abc?= =?bad");
+        assert_eq!(d("=?utf-8?q?a\r\n b?="), "=?utf-8?q?a b?=");
+        assert_eq!(d("  folded\r\n\tvalue  "), "folded value");
+        assert_eq!(d("Caf\u{e9} raw 8-bit"), "Café raw 8-bit");
+        assert_eq!(decode_header_value(b"Caf\xe9"), "Café");
+    }
+}

@@ -1,0 +1,374 @@
+//! The download: decide what to fetch, fetch it into the Maildir, delete
+//! what is safely stored.
+//!
+//! The order of effects is what makes a crash at any point harmless:
+//!
+//! 1. a message is written to `tmp/`, flushed, linked into `new/`, and
+//!    `new/` is flushed;
+//! 2. only then is its UIDL recorded (in memory, saved every few seconds
+//!    and at the end) and, in delete mode, DELE sent;
+//! 3. deletions take effect only when the server answers QUIT.
+//!
+//! A run killed after step 1 leaves a file whose name is derived from the
+//! UIDL, so the next run finds it and neither fetches it again nor loses
+//! it; one killed before QUIT leaves every message on the server, and the
+//! next run deletes those it finds stored.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use mailwire::pop3::{ClientEvent, Command, CommandId, MessageNumber, Response};
+
+use crate::connection::{Connection, describe};
+use crate::maildir::{Incoming, LineEnds, Maildir, message_name};
+use crate::options::Options;
+use crate::state::UidlState;
+use crate::{Failure, Summary};
+
+/// Save the state file at least this often while downloading.
+const SAVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// RETR commands in flight at once when the server pipelines.
+const WINDOW: usize = 16;
+
+/// A message to download.
+struct Wanted {
+    number: MessageNumber,
+    uidl: String,
+    /// The LIST size, if LIST gave one.
+    size: Option<u64>,
+    name: String,
+}
+
+fn local(what: &str, e: std::io::Error) -> Failure {
+    Failure::Local(format!("{what}: {e}"))
+}
+
+/// The maildrop as UIDL and LIST show it: the UIDL of each message in
+/// order, and the size of each message by number.
+struct Listing {
+    uidls: Vec<(MessageNumber, String)>,
+    sizes: HashMap<u32, u64>,
+}
+
+fn listing(conn: &mut Connection) -> Result<Listing, Failure> {
+    let uidls = match conn.call(Command::Uidl(None))? {
+        Response::UniqueIdListings { listings, .. } => listings
+            .into_iter()
+            .map(|l| (l.message, l.unique_id.as_str().to_owned()))
+            .collect::<Vec<_>>(),
+        Response::Status(s) => {
+            return Err(Failure::Network(format!(
+                "the server cannot list unique ids (UIDL: {}); without them a message could be \
+                 fetched twice, so this client needs UIDL",
+                describe(&s)
+            )));
+        }
+        other => return Err(Failure::Network(format!("unexpected answer to UIDL: {other:?}"))),
+    };
+    let sizes = match conn.call(Command::List(None))? {
+        Response::ScanListings { listings, .. } => {
+            listings.into_iter().map(|l| (l.message.get(), l.size)).collect()
+        }
+        Response::Status(s) => {
+            tracing::warn!("LIST failed ({}); sizes cannot be checked", describe(&s));
+            HashMap::new()
+        }
+        other => return Err(Failure::Network(format!("unexpected answer to LIST: {other:?}"))),
+    };
+    Ok(Listing { uidls, sizes })
+}
+
+/// The whole job on a logged-in connection, ending with QUIT.
+pub fn run(
+    mut conn: Connection,
+    options: &Options,
+    maildir: &Maildir,
+    state: &mut UidlState,
+    progress: &ProgressBar,
+) -> Result<Summary, Failure> {
+    let Listing { uidls, sizes } = listing(&mut conn)?;
+    let existing = maildir
+        .existing_names()
+        .map_err(|e| local("reading the Maildir", e))?;
+    let user = options.user.as_bytes();
+
+    let mut summary = Summary::default();
+    let mut wanted = Vec::new();
+    let mut stored_earlier = Vec::new();
+    let mut seen = HashSet::new();
+    for (number, uidl) in uidls.iter() {
+        if !seen.insert(uidl.as_str()) {
+            tracing::warn!(
+                message = number.get(),
+                uidl,
+                "the server lists this UIDL twice; skipped"
+            );
+            summary.failed += 1;
+            continue;
+        }
+        let name = message_name(&options.host, user, uidl);
+        let in_state = state.contains(uidl);
+        let on_disk = existing.contains(&name);
+        if on_disk && !in_state {
+            // Stored by a run that stopped before it saved the state.
+            tracing::debug!(uidl, "already stored; recording it");
+            state.insert(uidl);
+        }
+        if in_state || on_disk {
+            summary.already += 1;
+            stored_earlier.push((*number, uidl.clone()));
+        } else {
+            wanted.push(Wanted {
+                number: *number,
+                uidl: uidl.clone(),
+                size: sizes.get(&number.get()).copied(),
+                name,
+            });
+        }
+    }
+    // UIDLs no longer on the server will never be listed again.
+    state.retain(|u| seen.contains(u));
+    state.save().map_err(|e| local("saving the UIDL state", e))?;
+
+    let total: u64 = wanted.iter().filter_map(|w| w.size).sum();
+    tracing::info!(
+        on_server = uidls.len(),
+        new = wanted.len(),
+        bytes = total,
+        pipelining = conn.session().pipelining(),
+        "maildrop listed"
+    );
+    progress.set_length(total);
+    progress.set_message(format!("0/{} messages", wanted.len()));
+
+    let mut job = Job {
+        conn: &mut conn,
+        options,
+        maildir,
+        state,
+        progress,
+        summary: &mut summary,
+        retr: HashMap::new(),
+        dele: HashMap::new(),
+        current: None,
+        last_save: Instant::now(),
+        wanted_count: wanted.len(),
+    };
+    if options.delete {
+        for (number, uidl) in stored_earlier {
+            job.delete(number, uidl);
+        }
+    }
+    let result = job.download(&wanted);
+    // Whatever happened, what was stored is recorded.
+    let saved = state.save().map_err(|e| local("saving the UIDL state", e));
+    result?;
+    saved?;
+
+    match conn.call(Command::Quit)? {
+        Response::Status(s) if s.is_ok() => {
+            if options.delete {
+                // Committed: those UIDLs are gone from the server.
+                for uidl in &summary.deleted_uidls {
+                    state.remove(uidl);
+                }
+                state.save().map_err(|e| local("saving the UIDL state", e))?;
+            }
+        }
+        Response::Status(s) => {
+            summary.failed += 1;
+            tracing::error!(
+                "QUIT failed ({}): the server may keep messages it was asked to delete",
+                describe(&s)
+            );
+        }
+        other => return Err(Failure::Network(format!("unexpected answer to QUIT: {other:?}"))),
+    }
+    conn.close();
+    Ok(summary)
+}
+
+/// The download loop's state.
+struct Job<'a> {
+    conn: &'a mut Connection,
+    options: &'a Options,
+    maildir: &'a Maildir,
+    state: &'a mut UidlState,
+    progress: &'a ProgressBar,
+    summary: &'a mut Summary,
+    /// RETR in flight: index into the wanted list.
+    retr: HashMap<CommandId, usize>,
+    /// DELE in flight: the message's UIDL.
+    dele: HashMap<CommandId, String>,
+    /// The message being received.
+    current: Option<(CommandId, Incoming)>,
+    last_save: Instant,
+    wanted_count: usize,
+}
+
+impl Job<'_> {
+    fn delete(&mut self, number: MessageNumber, uidl: String) {
+        let id = self.conn.session().send(Command::Dele(number));
+        self.dele.insert(id, uidl);
+    }
+
+    fn throttle(&self) {
+        if let Some(pause) = self.options.throttle {
+            std::thread::sleep(pause);
+        }
+    }
+
+    fn download(&mut self, wanted: &[Wanted]) -> Result<(), Failure> {
+        let window = if self.conn.session().pipelining() {
+            WINDOW
+        } else {
+            1
+        };
+        let line_ends = if self.options.crlf {
+            LineEnds::Crlf
+        } else {
+            LineEnds::Lf
+        };
+        let mut next = 0;
+        loop {
+            while self.retr.len() < window {
+                let Some(w) = wanted.get(next) else { break };
+                let id = self.conn.session().send(Command::Retr(w.number));
+                self.retr.insert(id, next);
+                next += 1;
+            }
+            if self.retr.is_empty() && self.dele.is_empty() {
+                return Ok(());
+            }
+            match self.conn.next_event()? {
+                ClientEvent::MessageStart { id, .. } => {
+                    if let Some(w) = self.retr.get(&id).and_then(|&i| wanted.get(i)) {
+                        let incoming = self
+                            .maildir
+                            .begin(&w.name, line_ends)
+                            .map_err(|e| local("writing into the Maildir's tmp/", e))?;
+                        self.current = Some((id, incoming));
+                    }
+                }
+                ClientEvent::BodyChunk { id, data } => {
+                    if let Some((_, incoming)) = self.current.as_mut().filter(|(c, _)| *c == id) {
+                        incoming
+                            .write(&data)
+                            .map_err(|e| local("writing into the Maildir's tmp/", e))?;
+                        self.progress.inc(data.len() as u64);
+                        self.throttle();
+                    }
+                }
+                ClientEvent::BodyEnd { id } => {
+                    let Some(w) = self.retr.remove(&id).and_then(|i| wanted.get(i)) else {
+                        continue;
+                    };
+                    match self.current.take() {
+                        Some((c, incoming)) if c == id => self.finish(w, incoming)?,
+                        other => self.current = other,
+                    }
+                }
+                ClientEvent::Response { id, response } => {
+                    if let Some(w) = self.retr.remove(&id).and_then(|i| wanted.get(i)) {
+                        let text = match &response {
+                            Response::Status(s) => describe(s),
+                            other => format!("{other:?}"),
+                        };
+                        tracing::error!(message = w.number.get(), uidl = w.uidl, "RETR failed: {text}");
+                        self.summary.failed += 1;
+                    } else if let Some(uidl) = self.dele.remove(&id) {
+                        match response {
+                            Response::Status(s) if s.is_ok() => {
+                                self.summary.deleted += 1;
+                                self.summary.deleted_uidls.push(uidl);
+                            }
+                            other => {
+                                tracing::error!(
+                                    uidl,
+                                    "DELE failed: {other:?}; the message stays on the server"
+                                );
+                                self.summary.failed += 1;
+                            }
+                        }
+                    }
+                }
+                ClientEvent::Error { id: Some(id), error } => {
+                    // The session skipped the bad response; the command has
+                    // no other answer.
+                    if let Some(w) = self.retr.remove(&id).and_then(|i| wanted.get(i)) {
+                        tracing::error!(message = w.number.get(), "bad RETR answer: {error}");
+                        self.summary.failed += 1;
+                        if let Some((c, incoming)) = self.current.take() {
+                            if c == id {
+                                let _ = incoming.discard();
+                            } else {
+                                self.current = Some((c, incoming));
+                            }
+                        }
+                    } else if let Some(uidl) = self.dele.remove(&id) {
+                        tracing::error!(uidl, "bad DELE answer: {error}");
+                        self.summary.failed += 1;
+                    }
+                }
+                ClientEvent::Error { id: None, error } => {
+                    tracing::warn!("the server sent something unexpected: {error}");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A message was received in full: check it, store it durably, record
+    /// it, and in delete mode ask for its deletion.
+    fn finish(&mut self, w: &Wanted, incoming: Incoming) -> Result<(), Failure> {
+        let received = incoming.received();
+        if let Some(size) = w.size.filter(|&s| s != received) {
+            if self.options.lax_size {
+                tracing::warn!(
+                    message = w.number.get(),
+                    uidl = w.uidl,
+                    "received {received} octets where LIST said {size}; stored anyway (--lax-size)"
+                );
+            } else {
+                tracing::error!(
+                    message = w.number.get(),
+                    uidl = w.uidl,
+                    "received {received} octets where LIST said {size}; not stored (--lax-size \
+                     accepts this for servers that list estimates)"
+                );
+                self.summary.failed += 1;
+                incoming
+                    .discard()
+                    .map_err(|e| local("removing a file from the Maildir's tmp/", e))?;
+                return Ok(());
+            }
+        }
+        let path = incoming
+            .commit()
+            .map_err(|e| local("storing a message in the Maildir", e))?;
+        tracing::debug!(message = w.number.get(), uidl = w.uidl, bytes = received, path = %path.display(), "stored");
+        self.state.insert(&w.uidl);
+        self.summary.fetched += 1;
+        self.summary.bytes += received;
+        self.progress
+            .set_message(format!("{}/{} messages", self.summary.fetched, self.wanted_count));
+        if self.options.delete {
+            self.delete(w.number, w.uidl.clone());
+        }
+        if self.last_save.elapsed() >= SAVE_INTERVAL {
+            self.state.save().map_err(|e| local("saving the UIDL state", e))?;
+            self.last_save = Instant::now();
+        }
+        self.throttle();
+        if self
+            .options
+            .stop_after
+            .is_some_and(|n| self.summary.fetched as u64 >= n)
+        {
+            return Err(Failure::Stopped(self.summary.fetched));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! The local Maildir: durable delivery under names derived from the UIDL.
+//!
+//! A message is written to `tmp/`, flushed to disk, linked into `new/`,
+//! and `new/` itself is flushed, so once [`Incoming::commit`] returns the
+//! message survives a crash. Its name is a hash of the account and the
+//! UIDL, the same on every run, so a message stored by a run that was
+//! killed before it could record the UIDL is recognised by the next run
+//! instead of being fetched twice.
+//!
+//! This file uses nothing from the rest of the example, so the tests
+//! include it on its own.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// What every name this program gives a message starts with.
+pub const NAME_PREFIX: &str = "mailwire-";
+
+/// How line ends are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineEnds {
+    /// LF, the Maildir convention (what delivery agents write and mail
+    /// readers expect): every CRLF received becomes LF.
+    Lf,
+    /// CRLF, exactly as received.
+    Crlf,
+}
+
+/// The 128-bit hash of `parts` as 32 lower-case hex digits. Each part is
+/// preceded by its length, so no two lists of parts hash alike by
+/// shifting bytes from one part to the next.
+fn hash_hex(domain: &str, parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(domain.as_bytes());
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(32);
+    for byte in digest.iter().take(16) {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xF)]));
+    }
+    hex
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The Maildir file name of the message with `uidl` in the account of
+/// `user` at `host`. The host is compared without regard to case; the port
+/// and the TLS mode are left out, so they may change between runs without
+/// fetching everything again.
+pub fn message_name(host: &str, user: &[u8], uidl: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let hash = hash_hex(
+        "mailwire-pop3-message\0",
+        &[host.as_bytes(), user, uidl.as_bytes()],
+    );
+    format!("{NAME_PREFIX}{hash}")
+}
+
+/// The name of the UIDL state file of an account, inside the Maildir.
+pub fn state_file_name(host: &str, user: &[u8]) -> String {
+    let host = host.to_ascii_lowercase();
+    let hash = hash_hex("mailwire-pop3-account\0", &[host.as_bytes(), user]);
+    // 64 bits tell accounts apart well enough; the name stays short.
+    format!(".mailwire-uidl-{}", hash.get(..16).unwrap_or(&hash))
+}
+
+/// The base name of a Maildir file: without the `:2,flags` info that mail
+/// readers append, nor the `,S=size` fields that some delivery agents add.
+pub fn base_name(file_name: &str) -> &str {
+    let end = file_name.find([':', ',']).unwrap_or(file_name.len());
+    file_name.get(..end).unwrap_or(file_name)
+}
+
+/// Flushes a directory, so that names created or renamed in it survive a
+/// crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        // Other systems offer no way to open a directory for flushing.
+        let _ = dir;
+        Ok(())
+    }
+}
+
+fn create_private_dir(path: &Path) -> io::Result<bool> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    match builder.create(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// A Maildir: a directory holding `tmp/`, `new/` and `cur/`.
+#[derive(Debug, Clone)]
+pub struct Maildir {
+    root: PathBuf,
+    tmp: PathBuf,
+    new: PathBuf,
+    cur: PathBuf,
+}
+
+impl Maildir {
+    /// Opens the Maildir at `root`, creating it and its three
+    /// subdirectories (and missing parents) if needed.
+    pub fn open_or_create(root: &Path) -> io::Result<Maildir> {
+        let maildir = Maildir {
+            root: root.to_path_buf(),
+            tmp: root.join("tmp"),
+            new: root.join("new"),
+            cur: root.join("cur"),
+        };
+        if !root.is_dir() {
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent)?;
+            }
+            if create_private_dir(root)? {
+                if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(parent)?;
+                }
+            }
+        }
+        let mut created = false;
+        for dir in [&maildir.tmp, &maildir.new, &maildir.cur] {
+            created |= create_private_dir(dir)?;
+        }
+        if created {
+            sync_dir(root)?;
+        }
+        Ok(maildir)
+    }
+
+    /// The Maildir's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The base names of the messages in `new/` and `cur/` that this
+    /// program named.
+    pub fn existing_names(&self) -> io::Result<HashSet<String>> {
+        let mut names = HashSet::new();
+        for dir in [&self.new, &self.cur] {
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                if let Some(name) = entry.file_name().to_str() {
+                    if name.starts_with(NAME_PREFIX) {
+                        names.insert(base_name(name).to_owned());
+                    }
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    /// Starts writing the message `name` into `tmp/`. A file left there by
+    /// an earlier, interrupted run under the same name is overwritten.
+    pub fn begin(&self, name: &str, line_ends: LineEnds) -> io::Result<Incoming> {
+        let tmp_path = self.tmp.join(name);
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&tmp_path)?;
+        Ok(Incoming {
+            file: BufWriter::with_capacity(64 * 1024, file),
+            tmp_path,
+            new_path: self.new.join(name),
+            new_dir: self.new.clone(),
+            to_lf: (line_ends == LineEnds::Lf).then_some(CrlfToLf::default()),
+            received: 0,
+        })
+    }
+}
+
+/// Turns CRLF into LF in a stream cut into arbitrary pieces; a CR not
+/// followed by LF is kept.
+#[derive(Debug, Default)]
+pub struct CrlfToLf {
+    /// The previous piece ended with a CR not yet written.
+    pending_cr: bool,
+}
+
+impl CrlfToLf {
+    /// Converts `data`, appending to `out`.
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        if self.pending_cr {
+            self.pending_cr = false;
+            if data.first() != Some(&b'\n') {
+                out.push(b'\r');
+            }
+        }
+        while let Some(cr) = memchr::memchr(b'\r', data) {
+            let (before, rest) = data.split_at(cr);
+            out.extend_from_slice(before);
+            match rest.get(1) {
+                Some(b'\n') => {}
+                Some(_) => out.push(b'\r'),
+                None => self.pending_cr = true,
+            }
+            data = rest.get(1..).unwrap_or_default();
+        }
+        out.extend_from_slice(data);
+    }
+
+    /// Ends the stream, appending a CR held back at the end.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if std::mem::take(&mut self.pending_cr) {
+            out.push(b'\r');
+        }
+    }
+}
+
+/// A message being written into `tmp/`.
+#[derive(Debug)]
+pub struct Incoming {
+    file: BufWriter<File>,
+    tmp_path: PathBuf,
+    new_path: PathBuf,
+    new_dir: PathBuf,
+    to_lf: Option<CrlfToLf>,
+    received: u64,
+}
+
+impl Incoming {
+    /// Appends a piece of the message as received (CRLF line ends).
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.received = self.received.saturating_add(data.len() as u64);
+        match &mut self.to_lf {
+            None => self.file.write_all(data),
+            Some(to_lf) => {
+                let mut converted = Vec::with_capacity(data.len());
+                to_lf.push(data, &mut converted);
+                self.file.write_all(&converted)
+            }
+        }
+    }
+
+    /// The octets received so far, as the server counts them (CRLF line
+    /// ends, dot-stuffing removed).
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Makes the message durable in `new/` and returns its path: the file
+    /// is flushed to disk, linked into `new/`, and `new/` is flushed. If
+    /// `new/` already holds a message of that name, that one is kept.
+    pub fn commit(mut self) -> io::Result<PathBuf> {
+        if let Some(to_lf) = &mut self.to_lf {
+            let mut tail = Vec::new();
+            to_lf.finish(&mut tail);
+            self.file.write_all(&tail)?;
+        }
+        let file = self.file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        // A link, unlike a rename, never replaces a file already there.
+        match fs::hard_link(&self.tmp_path, &self.new_path) {
+            Ok(()) => fs::remove_file(&self.tmp_path)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::remove_file(&self.tmp_path)?,
+            // Some file systems have no hard links.
+            Err(_) => fs::rename(&self.tmp_path, &self.new_path)?,
+        }
+        sync_dir(&self.new_dir)?;
+        Ok(self.new_path)
+    }
+
+    /// Gives the message up and removes its file from `tmp/`.
+    pub fn discard(self) -> io::Result<()> {
+        drop(self.file);
+        fs::remove_file(&self.tmp_path)
+    }
+}

@@ -1,0 +1,288 @@
+//! A POP3 client that downloads a maildrop into a local Maildir, the
+//! classic POP3 job, and never loses or duplicates a message.
+//!
+//! ```text
+//! MAILWIRE_PASSWORD=secret cargo run --example pop3_client -- \
+//!     --server pop.example.com:995 --tls implicit --user alice --maildir ~/Mail/inbox
+//! cargo run --example pop3_client -- --help
+//! ```
+//!
+//! It shows how a program drives `mailwire::pop3::ClientSession` over a
+//! blocking socket with rustls: the session does the protocol (and
+//! pipelines when the server offers PIPELINING), the program moves bytes
+//! and stores messages.
+//!
+//! By default a copy stays on the server and the UIDLs of downloaded
+//! messages are kept in a state file in the Maildir (one per account,
+//! `.mailwire-uidl-*`), so the next run fetches only new mail. With
+//! `--delete`, each message is deleted on the server after it is stored.
+//!
+//! Messages are named in the Maildir after a hash of the host, the user and
+//! the UIDL, written to `tmp/`, flushed to disk, linked into `new/`, and
+//! `new/` is flushed, before the UIDL is recorded or DELE is sent: killed
+//! at any point, the next run completes the job without losing or
+//! duplicating anything. Line ends are stored as LF (the Maildir
+//! convention); `--crlf` keeps the CRLF received.
+#![forbid(unsafe_code)]
+
+mod connection;
+mod fetch;
+mod maildir;
+mod options;
+mod state;
+
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mailwire::pop3::{Capability, ClientError, Command, Response};
+use tracing_subscriber::EnvFilter;
+
+use crate::connection::{Connection, TlsSetup, describe, login_failure};
+use crate::maildir::{Maildir, state_file_name};
+use crate::options::{Auth, Options, Secret, TlsMode, USAGE, read_password};
+use crate::state::UidlState;
+
+/// Why a run failed; each kind has its exit status.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad command line or unusable local input (2).
+    Usage(String),
+    /// The network, TLS, or the server's protocol (3).
+    Network(String),
+    /// The server refused the credentials (4).
+    Login(String),
+    /// The local Maildir or state file (5).
+    Local(String),
+    /// The server refused the login for now (6).
+    LoginTemporary(String),
+    /// `--stop-after` was reached after storing this many messages (7).
+    Stopped(usize),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Network(_) => 3,
+            Failure::Login(_) => 4,
+            Failure::Local(_) => 5,
+            Failure::LoginTemporary(_) => 6,
+            Failure::Stopped(_) => 7,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(m) | Failure::Network(m) | Failure::Login(m) | Failure::Local(m) => f.write_str(m),
+            Failure::LoginTemporary(m) => write!(f, "{m} (try again later)"),
+            Failure::Stopped(n) => write!(f, "stopped after storing {n} messages, as asked"),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Messages downloaded and stored in this run.
+    pub fetched: usize,
+    /// Their size, as the server counts it.
+    pub bytes: u64,
+    /// Messages that were already stored by an earlier run.
+    pub already: usize,
+    /// Messages deleted on the server (committed by QUIT).
+    pub deleted: usize,
+    /// The UIDLs of those messages.
+    pub deleted_uidls: Vec<String>,
+    /// Messages or commands that failed.
+    pub failed: usize,
+}
+
+/// The progress bar, once created: log lines are written around it.
+static PROGRESS: OnceLock<ProgressBar> = OnceLock::new();
+
+/// Log output to standard error, without tearing the progress bar.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let write = || std::io::stderr().lock().write_all(buf);
+        match PROGRESS.get() {
+            Some(bar) => bar.suspend(write)?,
+            None => write()?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+fn init_logging(verbosity: i8) {
+    let default = match verbosity {
+        i8::MIN..=-1 => "warn",
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("MAILWIRE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| LogWriter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn progress_bar() -> ProgressBar {
+    // Drawn on standard output, and only when it is a terminal.
+    let target = if std::io::stdout().is_terminal() {
+        ProgressDrawTarget::stdout()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {msg} (eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Logs in with the chosen method.
+fn login(conn: &mut Connection, options: &Options, password: &Secret) -> Result<(), Failure> {
+    let user = options.user.as_bytes();
+    let invalid = |e: ClientError| match e {
+        ClientError::NoApopTimestamp => {
+            Failure::Login("the server does not offer APOP (no timestamp in its greeting)".into())
+        }
+        ClientError::Invalid(e) => Failure::Usage(format!("the user name or password cannot be sent: {e}")),
+    };
+    let session = conn.session();
+    let id = match options.auth {
+        Auth::User => session.login_user_pass(user, password.expose()),
+        Auth::Apop => session.login_apop(user, password.expose()),
+        Auth::Plain => session.login_plain(b"", user, password.expose()),
+    }
+    .map_err(invalid)?;
+    match conn.wait(id)? {
+        Response::Status(s) if s.is_ok() => Ok(()),
+        Response::Status(s) => Err(login_failure(&s)),
+        other => Err(Failure::Network(format!(
+            "unexpected answer to the login: {other:?}"
+        ))),
+    }
+}
+
+/// Asks for the capabilities; servers without CAPA are served too.
+fn capabilities(conn: &mut Connection) -> Result<(), Failure> {
+    match conn.call(Command::Capa)? {
+        Response::Capabilities { .. } => {}
+        Response::Status(s) => tracing::debug!("no CAPA: {}", describe(&s)),
+        other => tracing::debug!("unexpected answer to CAPA: {other:?}"),
+    }
+    Ok(())
+}
+
+fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
+    let password = read_password(options.password_file.as_ref()).map_err(Failure::Usage)?;
+    let maildir = Maildir::open_or_create(&options.maildir)
+        .map_err(|e| Failure::Local(format!("Maildir {}: {e}", options.maildir.display())))?;
+    let state_path = maildir
+        .root()
+        .join(state_file_name(&options.host, options.user.as_bytes()));
+    let mut state = UidlState::load(
+        state_path,
+        &format!("UIDLs downloaded from {} for {:?}", options.host, options.user),
+    )
+    .map_err(|e| Failure::Local(format!("UIDL state: {e}")))?;
+    tracing::debug!(path = %state.path().display(), known = state.len(), "state loaded");
+
+    let tls = match options.tls {
+        TlsMode::None => None,
+        TlsMode::StartTls | TlsMode::Implicit => {
+            let name = options.tls_name.as_deref().unwrap_or(&options.host);
+            Some(TlsSetup::new(options.ca_file.as_deref(), name)?)
+        }
+    };
+    let implicit = tls.as_ref().filter(|_| options.tls == TlsMode::Implicit);
+    let mut conn = Connection::open(
+        &options.host,
+        options.port,
+        options.timeout,
+        options.no_pipelining,
+        implicit,
+    )?;
+    let greeting = conn.greeting()?;
+    tracing::info!(
+        server = %format_args!("{}:{}", options.host, options.port),
+        tls = ?options.tls,
+        "connected: {}",
+        describe(&greeting)
+    );
+    capabilities(&mut conn)?;
+    if options.tls == TlsMode::StartTls {
+        if let Some(setup) = &tls {
+            if !conn.session().has_capability(|c| *c == Capability::Stls) {
+                tracing::debug!("STLS is not among the capabilities; trying it anyway");
+            }
+            conn = conn.start_tls(setup)?;
+            capabilities(&mut conn)?;
+        }
+    } else if options.tls == TlsMode::None && options.auth != Auth::Apop {
+        tracing::warn!("no TLS: the password goes over the network in clear");
+    }
+    login(&mut conn, options, &password)?;
+    tracing::info!(user = options.user, "logged in");
+    // Capabilities may change after login (RFC 2449 section 5).
+    capabilities(&mut conn)?;
+    fetch::run(conn, options, &maildir, &mut state, progress)
+}
+
+fn main() -> ExitCode {
+    let args = std::env::args_os().skip(1).collect();
+    let options = match Options::parse(args) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("pop3_client: {message}\n(pop3_client --help tells more)");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(options.verbosity);
+    let progress = PROGRESS.get_or_init(progress_bar);
+    let result = run(&options, progress);
+    progress.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            println!(
+                "{}: fetched {} messages ({} octets), {} already stored, {} deleted on the server, {} failed",
+                options.host,
+                summary.fetched,
+                summary.bytes,
+                summary.already,
+                summary.deleted,
+                summary.failed
+            );
+            if summary.failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(failure) => {
+            tracing::debug!(?failure, "run failed");
+            eprintln!("pop3_client: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The example's Maildir delivery and UIDL state file, on their own.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::maildir::{CrlfToLf, LineEnds, Maildir, base_name, message_name, state_file_name};
+use crate::state::{MAGIC, UidlState, is_valid_uidl};
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mailwire-pop3-client-unit-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A naive CRLF-to-LF conversion of a whole buffer.
+fn naive_lf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, &b) in data.iter().enumerate() {
+        if !(b == b'\r' && data.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+#[test]
+fn crlf_to_lf_agrees_with_a_whole_buffer_conversion_at_every_split() {
+    let inputs: [&[u8]; 6] = [
+        b"a\r\nb\r\n",
+        b"\r\r\n\r",
+        b"\r",
+        b"x\ry\r\n\n\r\r\r\nz",
+        b"",
+        b"no line ends at all",
+    ];
+    for input in inputs {
+        let expected = naive_lf(input);
+        for split in 0..=input.len() {
+            for second_split in split..=input.len() {
+                let mut converter = CrlfToLf::default();
+                let mut out = Vec::new();
+                converter.push(&input[..split], &mut out);
+                converter.push(&input[split..second_split], &mut out);
+                converter.push(&input[second_split..], &mut out);
+                converter.finish(&mut out);
+                assert_eq!(out, expected, "{input:?} split at {split} and {second_split}");
+            }
+        }
+    }
+}
+
+#[test]
+fn names_depend_on_host_user_and_uidl_only() {
+    let name = message_name("Pop.Example.Test", b"bob", "0000000160000000");
+    assert_eq!(name, message_name("pop.example.test", b"bob", "0000000160000000"));
+    assert_ne!(name, message_name("pop.example.test", b"bob", "0000000260000000"));
+    assert_ne!(
+        name,
+        message_name("pop.example.test", b"alice", "0000000160000000")
+    );
+    assert_ne!(
+        name,
+        message_name("other.example.test", b"bob", "0000000160000000")
+    );
+    // Parts are length-prefixed: moving bytes between them changes the hash.
+    assert_ne!(message_name("ab", b"c", "d"), message_name("a", b"bc", "d"));
+    assert!(name.starts_with("mailwire-"));
+    assert_eq!(name.len(), "mailwire-".len() + 32);
+    assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+
+    let state = state_file_name("pop.example.test", b"bob");
+    assert!(state.starts_with(".mailwire-uidl-"));
+    assert_ne!(state, state_file_name("pop.example.test", b"alice"));
+    assert_eq!(state, state_file_name("POP.example.test", b"bob"));
+}
+
+#[test]
+fn base_names_drop_maildir_info_and_size_fields() {
+    assert_eq!(base_name("mailwire-abc"), "mailwire-abc");
+    assert_eq!(base_name("mailwire-abc:2,S"), "mailwire-abc");
+    assert_eq!(base_name("mailwire-abc,S=120:2,RS"), "mailwire-abc");
+}
+
+#[test]
+fn delivery_goes_through_tmp_and_never_replaces_a_message() {
+    let dir = TempDir::new();
+    let root = dir.0.join("a/b/Maildir");
+    let maildir = Maildir::open_or_create(&root).unwrap();
+    for sub in ["cur", "new", "tmp"] {
+        assert!(root.join(sub).is_dir());
+    }
+    let name = message_name("h", b"u", "uid1");
+
+    let mut incoming = maildir.begin(&name, LineEnds::Lf).unwrap();
+    incoming.write(b"Subject: x\r\n\r\nbody\r").unwrap();
+    assert!(root.join("tmp").join(&name).exists());
+    assert!(!root.join("new").join(&name).exists());
+    incoming.write(b"\nend\r\n").unwrap();
+    assert_eq!(incoming.received(), 25);
+    let path = incoming.commit().unwrap();
+    assert_eq!(path, root.join("new").join(&name));
+    assert_eq!(fs::read(&path).unwrap(), b"Subject: x\n\nbody\nend\n");
+    assert!(!root.join("tmp").join(&name).exists());
+
+    // A second delivery under the same name keeps the first message.
+    let mut again = maildir.begin(&name, LineEnds::Crlf).unwrap();
+    again.write(b"other\r\n").unwrap();
+    again.commit().unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"Subject: x\n\nbody\nend\n");
+    assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+
+    // A reader moved it to cur/ and flagged it: still recognised.
+    fs::rename(&path, root.join("cur").join(format!("{name}:2,S"))).unwrap();
+    let other = message_name("h", b"u", "uid2");
+    let mut incoming = maildir.begin(&other, LineEnds::Crlf).unwrap();
+    incoming.write(b"kept\r\nas is\r\n").unwrap();
+    incoming.commit().unwrap();
+    fs::write(root.join("new").join("1700000000.foreign.host"), b"x").unwrap();
+    let names = maildir.existing_names().unwrap();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&name) && names.contains(&other));
+    assert_eq!(
+        fs::read(root.join("new").join(&other)).unwrap(),
+        b"kept\r\nas is\r\n"
+    );
+
+    // Discarded messages leave nothing behind.
+    let third = message_name("h", b"u", "uid3");
+    let mut incoming = maildir.begin(&third, LineEnds::Lf).unwrap();
+    incoming.write(b"partial").unwrap();
+    incoming.discard().unwrap();
+    assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    assert!(!maildir.existing_names().unwrap().contains(&third));
+}
+
+#[test]
+fn state_round_trips_and_rejects_damage() {
+    let dir = TempDir::new();
+    let path = dir.0.join(".mailwire-uidl-test");
+    let mut state = UidlState::load(path.clone(), "test account\nwith a line break").unwrap();
+    assert_eq!(state.len(), 0);
+    // Nothing changed: nothing written.
+    state.save().unwrap();
+    assert!(!path.exists());
+
+    for uidl in ["b", "a", "c", "a"] {
+        state.insert(uidl);
+    }
+    state.save().unwrap();
+    let text = fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text,
+        format!("{MAGIC}\n# test account with a line break\na\nb\nc\n")
+    );
+    assert!(!dir.0.join(".mailwire-uidl-test.tmp").exists());
+
+    let mut loaded = UidlState::load(path.clone(), "test account").unwrap();
+    assert_eq!(loaded.len(), 3);
+    assert!(loaded.contains("a") && loaded.contains("c") && !loaded.contains("d"));
+    loaded.retain(|u| u != "b");
+    loaded.remove("c");
+    loaded.save().unwrap();
+    let reloaded = UidlState::load(path.clone(), "test account").unwrap();
+    assert_eq!(reloaded.len(), 1);
+    assert!(reloaded.contains("a"));
+
+    fs::write(&path, "something else\na\n").unwrap();
+    let error = UidlState::load(path.clone(), "x").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidData);
+    fs::write(&path, format!("{MAGIC}\nok\nhas space\n")).unwrap();
+    let error = UidlState::load(path.clone(), "x").unwrap_err();
+    assert!(error.to_string().contains("line 3"), "{error}");
+}
+
+#[test]
+fn uidl_validity_follows_rfc_1939() {
+    assert!(is_valid_uidl("!"));
+    assert!(is_valid_uidl(&"~".repeat(70)));
+    assert!(!is_valid_uidl(""));
+    assert!(!is_valid_uidl(&"a".repeat(71)));
+    assert!(!is_valid_uidl("a b"));
+    assert!(!is_valid_uidl("é"));
+}
