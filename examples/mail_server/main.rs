@@ -196,6 +196,12 @@ fn run(o: Options) -> Result<(), String> {
         (None, Some(root), Some(users)) => (root.clone(), users.clone(), false),
         _ => return Err("--mail-root and --users go together".into()),
     };
+    if o.idle_timeout < Duration::from_secs(600) {
+        tracing::warn!(
+            seconds = o.idle_timeout.as_secs(),
+            "--idle-timeout is below the 10 minutes RFC 1939 asks for"
+        );
+    }
     let uidl = UidlTemplate::new(&o.uidl_format).map_err(|e| format!("--uidl-format: {e}"))?;
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
     let store = mailstore::open(&mail_root)?;
