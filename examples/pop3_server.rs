@@ -9,8 +9,8 @@
 //! It shows how a program drives `mailwire::pop3::ServerSession`: the
 //! session does the protocol, the program moves bytes and checks
 //! passwords. One thread per connection; the maildrop lives in memory, so
-//! deletions last until the process ends. The full mail server on a real
-//! store is the `mail_server` example (to come with the mailbox model).
+//! deletions last until the process ends. The full mail server, on
+//! Maildirs with TLS and a user database, is the `mail_server` example.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,98 @@
+//! The passwd-file reader of mail_server, checked against the SHA-crypt
+//! specification's vectors and against hashes Dovecot's `doveadm pw` makes.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{require, run};
+use crate::users::Users;
+
+/// From Ulrich Drepper's SHA-crypt specification ("Hello world!").
+const SHA512_VECTOR: &str =
+    "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1";
+const SHA512_ROUNDS_VECTOR: &str = "$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.";
+const SHA256_VECTOR: &str = "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5";
+
+#[test]
+fn plain_and_sha_crypt_passwords_are_checked() {
+    let users = Users::parse(&format!(
+        "# comment\n\nalice:{{PLAIN}}secret::::::\n\
+         carol:{{SHA512-CRYPT}}{SHA512_VECTOR}\n\
+         dave:{{CRYPT}}{SHA512_ROUNDS_VECTOR}::::::\n\
+         erin:{SHA256_VECTOR}:1000:1000::/home/erin::\n\
+         frank:{{sha256-crypt}}{SHA256_VECTOR}\r\n\
+         gina:{{CLEARTEXT}}pass:word with spaces\n"
+    ))
+    .expect("a valid passwd-file");
+    assert_eq!(users.len(), 6);
+    assert_eq!(users.verify(b"alice", b"secret"), Some("alice"));
+    assert_eq!(users.verify(b"alice", b"secret "), None);
+    assert_eq!(users.verify(b"alice", b"Secret"), None);
+    assert_eq!(users.verify(b"Alice", b"secret"), None);
+    for user in ["carol", "dave", "erin", "frank"] {
+        assert_eq!(
+            users.verify(user.as_bytes(), b"Hello world!"),
+            Some(user),
+            "{user}"
+        );
+        assert_eq!(users.verify(user.as_bytes(), b"Hello world"), None, "{user}");
+    }
+    // The password field ends at the next colon.
+    assert_eq!(users.verify(b"gina", b"pass"), Some("gina"));
+    assert_eq!(users.verify(b"nobody", b"secret"), None);
+    assert_eq!(users.verify(b"\xff", b"secret"), None);
+}
+
+#[test]
+fn bad_lines_are_refused_with_their_number() {
+    for (text, line, words) in [
+        ("alice:{PLAIN}x\nbob\n", 2, "user:password"),
+        ("alice:{MD5-CRYPT}$1$abc$def\n", 1, "unsupported password scheme"),
+        ("alice:$1$abc$def\n", 1, "crypt hashes"),
+        ("alice:{SHA512-CRYPT}$5$abc$def\n", 1, "$6$"),
+        ("alice:{SHA512-CRYPT}$6$\n", 1, "$6$"),
+        ("alice:{PLAIN}\n", 1, "empty password"),
+        ("\nalice:{PLAIN}a\nalice:{PLAIN}b\n", 3, "twice"),
+        ("../etc:{PLAIN}a\n", 1, "must not"),
+        ("a/b:{PLAIN}a\n", 1, "must not"),
+        (":{PLAIN}a\n", 1, "1 to 255"),
+    ] {
+        let e = Users::parse(text).expect_err(text);
+        assert_eq!(e.line, line, "{text:?}: {e}");
+        assert!(e.problem.contains(words), "{text:?}: {e}");
+    }
+}
+
+#[test]
+fn hashes_made_by_doveadm_are_accepted() {
+    if !require("doveadm") {
+        return;
+    }
+    let mut lines = String::new();
+    for (i, scheme) in ["SHA512-CRYPT", "SHA256-CRYPT", "ARGON2ID", "ARGON2I", "PLAIN"]
+        .iter()
+        .enumerate()
+    {
+        let output = run(
+            Command::new("doveadm").args(["pw", "-s", scheme, "-p", &format!("pw-{i} ü")]),
+            b"",
+            Duration::from_secs(60),
+        );
+        assert!(output.status.success(), "doveadm pw -s {scheme}: {output:?}");
+        let hash = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        assert!(hash.starts_with(&format!("{{{scheme}}}")), "{hash}");
+        lines.push_str(&format!("user{i}:{hash}::::::\n"));
+    }
+    let users = Users::parse(&lines).expect("doveadm's hashes");
+    for i in 0..5 {
+        let user = format!("user{i}");
+        assert_eq!(
+            users.verify(user.as_bytes(), format!("pw-{i} ü").as_bytes()),
+            Some(user.as_str())
+        );
+        assert_eq!(
+            users.verify(user.as_bytes(), format!("pw-{i} u").as_bytes()),
+            None
+        );
+    }
+}
