@@ -136,7 +136,7 @@ impl Account {
 }
 
 /// A [`Backend`] on Maildir++ directories, shared with Dovecot and other
-/// Maildir programs (see the [module documentation](self) for the files,
+/// Maildir programs (see the `maildir` module's source documentation for the files,
 /// locks and crash behaviour).
 #[derive(Debug)]
 pub struct MaildirBackend {
