@@ -60,10 +60,9 @@
 //!
 //! Charsets: UTF-8 and US-ASCII text (and text without charset or with an
 //! unknown one) is read as UTF-8 when valid and otherwise as Windows-1252;
-//! other charsets use `mail-parser`'s decoders. Without that crate's
-//! `full_encoding` feature, which this crate does not enable, multi-byte
-//! Asian charsets (Shift_JIS, ISO-2022-JP, EUC-*, GBK, GB18030, Big5) are
-//! read as UTF-8 with replacement characters, so text in them is not found.
+//! other charsets use `mail-parser`'s decoders, including the multi-byte
+//! Asian charsets (Shift_JIS, ISO-2022-JP, EUC-*, GBK, GB18030, Big5)
+//! through its `full_encoding` feature, which the workspace enables.
 //!
 //! Case folding: both sides are folded with `char::to_lowercase` plus the
 //! simple case folds it misses (final sigma, long s, Greek symbol variants),

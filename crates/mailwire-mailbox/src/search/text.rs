@@ -192,10 +192,10 @@ pub(crate) fn base64(data: &[u8]) -> Vec<u8> {
 /// the usual reality of unlabelled 8-bit mail; UTF-8 that is labelled so
 /// but broken gets replacement characters. Other charsets use
 /// `mail-parser`'s decoders: the ISO-8859 family, the Windows code pages,
-/// KOI8, UTF-16 and UTF-7 are converted; without `mail-parser`'s
-/// `full_encoding` feature (this crate does not enable it) the multi-byte
-/// Asian charsets (Shift_JIS, EUC-JP, ISO-2022-JP, GBK, GB18030, Big5,
-/// EUC-KR) are read as UTF-8 with replacement characters.
+/// KOI8, UTF-16 and UTF-7 are converted, and with `mail-parser`'s
+/// `full_encoding` feature (enabled by this workspace) the multi-byte
+/// Asian charsets too (Shift_JIS, EUC-JP, ISO-2022-JP, GBK, GB18030,
+/// Big5, EUC-KR).
 pub(crate) fn to_utf8<'a>(data: &'a [u8], charset: Option<&[u8]>) -> Cow<'a, str> {
     let charset = charset.map(trim_ascii);
     let utf8_label =
@@ -507,6 +507,11 @@ mod tests {
         assert_eq!(to_utf8(b"\x80 caf\xe9", Some(b"us-ascii")), "€ café");
         assert_eq!(to_utf8(b"caf\xe9", Some(b"x-unknown")), "café");
         assert_eq!(to_utf8(b"\xf0\xf2\xe9\xf7\xe5\xf4", Some(b"koi8-r")), "ПРИВЕТ");
+        // Multi-byte Asian charsets (mail-parser's full_encoding).
+        assert_eq!(to_utf8(b"\x93\xfa\x96\x7b", Some(b"Shift_JIS")), "日本");
+        assert_eq!(to_utf8(b"\x1b$BF|K\\\x1b(B", Some(b"ISO-2022-JP")), "日本");
+        assert_eq!(to_utf8(b"\xc4\xe3\xba\xc3", Some(b"GBK")), "你好");
+        assert_eq!(to_utf8(b"\xa7\x41\xa6\x6e", Some(b"Big5")), "你好");
     }
 
     #[test]
