@@ -371,7 +371,7 @@ BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT TO CC MESSAGE-ID)] BODYSTRUCTURE)\r\n
     let search = b"A002 UID SEARCH OR (FROM \"alice@example.org\" SINCE 1-Jan-2024) \
 NOT (SEEN OR DELETED FLAGGED) UID 1:4000,4100:* LARGER 10000 SUBJECT \"quarterly report\"\r\n"
         .to_vec();
-    let message = message(4 * 1024, 0xA99E_0D);
+    let message = message(4 * 1024, 0x00A9_9E0D);
     let mut append = Vec::new();
     push(
         &mut append,
