@@ -113,10 +113,20 @@ fn mw_write(fragments: Vec<Fragment<'_>>, out: &mut Vec<u8>) {
     }
 }
 
+/// Through [`Response::encode`]: fragments, each line in its own `Vec`.
 fn mw_encode(responses: &[Response<'_>], out: &mut Vec<u8>) -> usize {
     out.clear();
     for r in responses {
         mw_write(r.encode(), out);
+    }
+    out.len()
+}
+
+/// Through [`Response::encode_into`]: straight into the reused buffer.
+fn mw_encode_into(responses: &[Response<'_>], out: &mut Vec<u8>) -> usize {
+    out.clear();
+    for r in responses {
+        r.encode_into(out);
     }
     out.len()
 }
@@ -443,6 +453,9 @@ fn check_encoders(stream: &[u8], config: &DecoderConfig) {
         }
     }
     assert_same(&out, &expected, "mailwire encoding");
+    let mut into = Vec::new();
+    mw_encode_into(&ours, &mut into);
+    assert_same(&into, &out, "mailwire encode_into");
     let mut theirs = Vec::new();
     codec_decode_all(stream, |r| theirs.push(r));
     codec_encode(&theirs, &mut out);
@@ -525,6 +538,9 @@ fn bench_stream(c: &mut Criterion, name: &str, stream: &[u8], expected: usize, r
     let mut g = c.benchmark_group(format!("imap_{name}_encode"));
     g.throughput(Throughput::Bytes(stream.len() as u64));
     g.bench_function("mailwire", |b| b.iter(|| mw_encode(black_box(&ours), &mut out)));
+    g.bench_function("mailwire/encode_into", |b| {
+        b.iter(|| mw_encode_into(black_box(&ours), &mut out))
+    });
     g.bench_function("imap-codec", |b| {
         b.iter(|| codec_encode(black_box(&theirs), &mut out))
     });
