@@ -240,6 +240,12 @@ impl<'a> Quoted<'a> {
         Quoted(Cow::Owned(self.0.into_owned()))
     }
 
+    /// A quoted string holding `content` as it is (the caller checked it).
+    #[inline(always)]
+    pub(crate) fn borrowed(content: &'a [u8]) -> Self {
+        Quoted(Cow::Borrowed(content))
+    }
+
     /// `quoted`; with `eight_bit`, any 8-bit byte is accepted (servers that
     /// send Latin-1 in quoted strings).
     #[inline]
@@ -324,6 +330,15 @@ fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
     let mut word = [0u8; 8];
     word.copy_from_slice(chunk);
     Some(u64::from_le_bytes(word))
+}
+
+/// The common case of `quoted`: `after_quote` (the input after the opening
+/// quote) holds 7-bit text without escapes up to a closing quote; its
+/// length. Small enough to come back in registers.
+#[inline(always)]
+pub(crate) fn plain_quoted(after_quote: &[u8]) -> Option<usize> {
+    let i = plain_quoted_len(after_quote)?;
+    (after_quote.get(i) == Some(&b'"')).then_some(i)
 }
 
 /// The position of the first byte that ends a run of plain 7-bit quoted

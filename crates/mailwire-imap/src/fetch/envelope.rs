@@ -19,7 +19,7 @@ use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail};
 
-use super::{close_paren, nstring, open_paren, sp};
+use super::{close_paren, nstring, nstring_into, open_paren, sp};
 
 /// An address structure: `address = "(" addr-name SP addr-adl SP
 /// addr-mailbox SP addr-host ")"`.
@@ -62,27 +62,32 @@ impl<'a> Address<'a> {
         }
     }
 
-    /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`.
-    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+    /// An address of four NILs, to be filled in place.
+    const NIL: Address<'static> = Address {
+        name: NString::NIL,
+        adl: NString::NIL,
+        mailbox: NString::NIL,
+        host: NString::NIL,
+    };
+
+    /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`,
+    /// written into `out` (see [`nstring_into`]).
+    fn parse_into(
+        input: &'a [u8],
+        config: &DecoderConfig,
+        out: &mut Address<'a>,
+    ) -> Result<&'a [u8], nom::Err<PError>> {
         let lenient = config.leniency.extra_spaces;
         let (rest, ()) = open_paren(input, lenient)?;
-        let (rest, name) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.name)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, adl) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.adl)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, mailbox) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.mailbox)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, host) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.host)?;
         let (rest, ()) = close_paren(rest, lenient)?;
-        Ok((
-            rest,
-            Address {
-                name,
-                adl,
-                mailbox,
-                host,
-            },
-        ))
+        Ok(rest)
     }
 
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
@@ -239,8 +244,11 @@ fn address_list<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<
                 "')'",
             )));
         }
-        let (r, address) = Address::parse(rest, config)?;
-        list.push(address);
+        list.push(Address::NIL);
+        let Some(slot) = list.last_mut() else {
+            return fail(rest, "address");
+        };
+        let r = Address::parse_into(rest, config, slot)?;
         rest = if lenient { super::skip_spaces(r) } else { r };
         if let Some(r) = rest.strip_prefix(b")") {
             return Ok((r, list));
