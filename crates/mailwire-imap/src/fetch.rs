@@ -129,12 +129,15 @@ pub(crate) fn nstring_into<'a>(
     match input.first() {
         Some(b'"') => {
             if let Some(n) = crate::core::plain_quoted(&input[1..]) {
-                *out = NString(Some(IString::Quoted(Quoted::borrowed(&input[1..1 + n]))));
+                fill(
+                    out,
+                    NString(Some(IString::Quoted(Quoted::borrowed(&input[1..1 + n])))),
+                );
                 return Ok(&input[n + 2..]);
             }
         }
         Some(b'N') if input.get(1..3) == Some(b"IL") => {
-            *out = NString(None);
+            fill(out, NString(None));
             return Ok(&input[3..]);
         }
         _ => {}
@@ -142,6 +145,14 @@ pub(crate) fn nstring_into<'a>(
     let (rest, value) = nstring(input, config)?;
     *out = value;
     Ok(rest)
+}
+
+/// Stores `value` in `slot`, which holds a placeholder that owns nothing
+/// (NIL, an empty or borrowed string): the placeholder is forgotten rather
+/// than dropped, so the slot is not read back right after it was written.
+#[inline(always)]
+pub(crate) fn fill<T>(slot: &mut T, value: T) {
+    std::mem::forget(std::mem::replace(slot, value));
 }
 
 pub(crate) fn too_deep<T>(input: &[u8], limit: usize) -> PResult<'_, T> {

@@ -587,7 +587,7 @@ fn string_into<'a>(
 ) -> Result<&'a [u8], nom::Err<PError>> {
     if input.first() == Some(&b'"') {
         if let Some(n) = crate::core::plain_quoted(&input[1..]) {
-            *out = IString::Quoted(Quoted::borrowed(&input[1..1 + n]));
+            super::fill(out, IString::Quoted(Quoted::borrowed(&input[1..1 + n])));
             return Ok(&input[n + 2..]);
         }
         let (rest, q) = Quoted::parse(input, config.leniency.eight_bit_quoted)?;
