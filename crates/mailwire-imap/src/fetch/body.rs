@@ -798,30 +798,36 @@ fn extension_tail<'a>(
     let Some(rest) = more(input, lenient) else {
         return Ok((input, ()));
     };
-    let (rest, disposition) = disposition(rest, config)?;
+    // Each level is written where it stays (see `nstring_into`).
     let tail = out.insert(ExtensionTail {
-        disposition,
+        disposition: None,
         language: None,
     });
+    let rest = disposition_into(rest, config, &mut tail.disposition)?;
     let Some(after) = more(rest, lenient) else {
         return Ok((rest, ()));
     };
-    let (rest, language) = language(after, config)?;
     let lang = tail.language.insert(LanguageTail {
-        language,
+        language: Language::Single(NString::NIL),
         location: None,
     });
+    let rest = match &mut lang.language {
+        Language::Single(single) if after.first() != Some(&b'(') => nstring_into(after, config, single)?,
+        other => {
+            let (rest, language) = language(after, config)?;
+            *other = language;
+            rest
+        }
+    };
     let Some(after) = more(rest, lenient) else {
         return Ok((rest, ()));
     };
-    let (rest, location) = nstring(after, config)?;
-    let extensions = &mut lang
-        .location
-        .insert(LocationTail {
-            location,
-            extensions: Vec::new(),
-        })
-        .extensions;
+    let loc = lang.location.insert(LocationTail {
+        location: NString::NIL,
+        extensions: Vec::new(),
+    });
+    let rest = nstring_into(after, config, &mut loc.location)?;
+    let extensions = &mut loc.extensions;
     let mut r = rest;
     while let Some(after) = more(r, lenient) {
         if extensions.len() == config.limits.list {
@@ -897,7 +903,7 @@ fn params_into<'a>(
             return Ok(r);
         }
     }
-    list.reserve(FIRST_CAPACITY);
+    *list = Vec::with_capacity(FIRST_CAPACITY);
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list).map(|(r, ())| r);
@@ -939,6 +945,30 @@ fn encode_params<'e>(params: &'e [BodyParam<'_>], e: &mut Encoder<'e>) {
 /// `body-fld-dsp = "(" string SP body-fld-param ")" / nil`; with
 /// `malformed_body`, a bare string (Exchange) is a disposition without
 /// parameters.
+/// [`disposition`] written into `out`, which is `None`.
+fn disposition_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    out: &mut Option<Disposition<'a>>,
+) -> Result<&'a [u8], nom::Err<PError>> {
+    if input.first() == Some(&b'(') {
+        let lenient = config.leniency.extra_spaces;
+        let (r, ()) = open_paren(input, lenient)?;
+        let d = out.insert(Disposition {
+            kind: empty_string(),
+            params: Vec::new(),
+        });
+        let r = string_into(r, config, &mut d.kind)?;
+        let (r, ()) = sp(r, lenient)?;
+        let r = params_into(r, config, &mut d.params)?;
+        let (r, ()) = close_paren(r, lenient)?;
+        return Ok(r);
+    }
+    let (rest, value) = disposition(input, config)?;
+    *out = value;
+    Ok(rest)
+}
+
 fn disposition<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Option<Disposition<'a>>> {
     let lenient = config.leniency.extra_spaces;
     match input.first() {

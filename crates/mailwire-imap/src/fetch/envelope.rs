@@ -249,7 +249,7 @@ fn address_list_into<'a>(
     if lenient {
         rest = super::skip_spaces(rest);
     }
-    list.reserve(super::FIRST_CAPACITY);
+    *list = Vec::with_capacity(super::FIRST_CAPACITY);
     loop {
         if list.len() == config.limits.list {
             return Err(nom::Err::Error(PError::kind(
