@@ -45,6 +45,9 @@ pub struct Encoder<'a> {
     fragments: Vec<Fragment<'a>>,
     line: Vec<u8>,
     policy: LiteralPolicy,
+    /// Literal data goes into `line` too: the whole message is one run of
+    /// bytes in a caller's buffer (see [`Encoder::into_buffer`]).
+    inline: bool,
 }
 
 impl<'a> Encoder<'a> {
@@ -54,7 +57,29 @@ impl<'a> Encoder<'a> {
             fragments: Vec::new(),
             line: Vec::with_capacity(64),
             policy,
+            inline: false,
         }
+    }
+
+    /// An encoder that appends the whole message, literal data included,
+    /// to `buffer` (taken here and given back by
+    /// [`finish_inline`](Encoder::finish_inline)): no fragment list, no
+    /// allocation once the buffer has grown to its working size.
+    pub(crate) fn into_buffer(policy: LiteralPolicy, buffer: Vec<u8>) -> Self {
+        Encoder {
+            fragments: Vec::new(),
+            line: buffer,
+            policy,
+            inline: true,
+        }
+    }
+
+    /// Ends the message with CRLF and returns the buffer of an
+    /// [`into_buffer`](Encoder::into_buffer) encoder.
+    pub(crate) fn finish_inline(mut self) -> Vec<u8> {
+        debug_assert!(self.inline && self.fragments.is_empty());
+        self.line.extend_from_slice(b"\r\n");
+        self.line
     }
 
     /// The line being written.
@@ -89,6 +114,10 @@ impl<'a> Encoder<'a> {
             self.line.push(b'+');
         }
         self.line.extend_from_slice(b"}\r\n");
+        if self.inline {
+            self.line.extend_from_slice(data);
+            return;
+        }
         self.fragments
             .push(Fragment::Line(std::mem::take(&mut self.line)));
         self.fragments.push(Fragment::Literal {

@@ -115,6 +115,46 @@ pub(crate) fn nstring<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a
     }
 }
 
+/// [`nstring`] written into `out`, the input after it returned. Values
+/// that come back from a function through memory are copied on with wider
+/// loads than the stores that wrote them, which stalls store forwarding on
+/// x86; written in place, the string's words are stored once, where they
+/// stay.
+#[inline]
+pub(crate) fn nstring_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    out: &mut NString<'a>,
+) -> Result<&'a [u8], nom::Err<PError>> {
+    match input.first() {
+        Some(b'"') => {
+            if let Some(n) = crate::core::plain_quoted(&input[1..]) {
+                fill(
+                    out,
+                    NString(Some(IString::Quoted(Quoted::borrowed(&input[1..1 + n])))),
+                );
+                return Ok(&input[n + 2..]);
+            }
+        }
+        Some(b'N') if input.get(1..3) == Some(b"IL") => {
+            fill(out, NString(None));
+            return Ok(&input[3..]);
+        }
+        _ => {}
+    }
+    let (rest, value) = nstring(input, config)?;
+    *out = value;
+    Ok(rest)
+}
+
+/// Stores `value` in `slot`, which holds a placeholder that owns nothing
+/// (NIL, an empty or borrowed string): the placeholder is forgotten rather
+/// than dropped, so the slot is not read back right after it was written.
+#[inline(always)]
+pub(crate) fn fill<T>(slot: &mut T, value: T) {
+    std::mem::forget(std::mem::replace(slot, value));
+}
+
 pub(crate) fn too_deep<T>(input: &[u8], limit: usize) -> PResult<'_, T> {
     Err(nom::Err::Error(PError::kind(
         input,

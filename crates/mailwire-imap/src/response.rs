@@ -410,6 +410,22 @@ impl<'a> Response<'a> {
     /// requests, so the fragments can be sent back to back).
     pub fn encode(&self) -> Vec<Fragment<'_>> {
         let mut e = Encoder::new(LiteralPolicy::SyncOnly);
+        self.encode_to(&mut e);
+        e.finish()
+    }
+
+    /// Appends the response's bytes, literal data included, to `out`: the
+    /// same bytes as [`to_bytes`](crate::to_bytes)`(&self.encode())`,
+    /// without the fragment list and its line buffers. A server that
+    /// reuses `out` for every response allocates nothing once it has
+    /// grown.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let mut e = Encoder::into_buffer(LiteralPolicy::SyncOnly, std::mem::take(out));
+        self.encode_to(&mut e);
+        *out = e.finish_inline();
+    }
+
+    fn encode_to<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
             Response::Status { tag, status, text } => {
                 match tag {
@@ -419,11 +435,11 @@ impl<'a> Response<'a> {
                 e.put(b" ");
                 e.put(status.name().as_bytes());
                 e.put(b" ");
-                text.encode(&mut e);
+                text.encode(e);
             }
             Response::Continue(text) => {
                 e.put(b"+ ");
-                text.encode(&mut e);
+                text.encode(e);
             }
             Response::Capability(caps) | Response::Enabled(caps) => {
                 e.put(if matches!(self, Response::Capability(_)) {
@@ -463,32 +479,31 @@ impl<'a> Response<'a> {
             }
             Response::List(l) => {
                 e.put(b"* LIST");
-                l.encode(&mut e);
+                l.encode(e);
             }
             Response::Lsub(l) => {
                 e.put(b"* LSUB");
-                l.encode(&mut e);
+                l.encode(e);
             }
             Response::MailboxStatus(s) => {
                 e.put(b"* STATUS");
-                s.encode(&mut e);
+                s.encode(e);
             }
             Response::ESearch(s) => {
                 e.put(b"* ESEARCH");
-                s.encode(&mut e);
+                s.encode(e);
             }
             Response::Namespace(n) => {
                 e.put(b"* NAMESPACE");
-                n.encode(&mut e);
+                n.encode(e);
             }
             Response::Fetch { seq, items } => {
                 e.put(b"* ");
                 e.number(u64::from(seq.get()));
                 e.put(b" FETCH ");
-                crate::fetch::data::encode_msg_att(items, &mut e);
+                crate::fetch::data::encode_msg_att(items, e);
             }
         }
-        e.finish()
     }
 }
 
@@ -924,6 +939,9 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(to_bytes(&value.encode()), line, "{value:?}");
+        let mut out = b"kept".to_vec();
+        value.encode_into(&mut out);
+        assert_eq!((&out[..4], &out[4..]), (&b"kept"[..], line), "{value:?}");
         for i in 0..line.len() {
             assert_eq!(
                 decode_response(&line[..i], &DecoderConfig::STRICT).unwrap(),
@@ -1034,6 +1052,27 @@ mod tests {
             .complete()
             .unwrap();
         assert_eq!(r, Response::Flags(vec![Flag::Seen]));
+    }
+
+    #[test]
+    fn encode_into_writes_literals_inline() {
+        let lines: [&[u8]; 3] = [
+            b"* 1 FETCH (UID 7 BODY[] {11}\r\nhello world BODY[1] {0}\r\n FLAGS (\\Seen))\r\n",
+            b"* 2 FETCH (BINARY[1] ~{3}\r\na\0b ENVELOPE (NIL {2}\r\n\r\n NIL NIL NIL NIL NIL NIL NIL NIL))\r\n",
+            b"* LIST () \"/\" {5}\r\nab\"cd\r\n",
+        ];
+        let mut out = Vec::new();
+        for line in lines {
+            let Ok(Decoded::Complete { value, consumed }) = decode_response(line, &DecoderConfig::STRICT)
+            else {
+                panic!("{line:?}")
+            };
+            assert_eq!(consumed, line.len());
+            assert!(value.encode().len() > 1, "has literal fragments");
+            assert_eq!(to_bytes(&value.encode()), line);
+            value.encode_into(&mut out);
+        }
+        assert_eq!(out, lines.concat());
     }
 
     #[test]

@@ -51,7 +51,7 @@ use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number, number64, put_number};
 
 use super::envelope::Envelope;
-use super::{FIRST_CAPACITY, close_paren, is_nil, more, nstring, open_paren, skip_spaces, sp};
+use super::{FIRST_CAPACITY, close_paren, is_nil, more, nstring, nstring_into, open_paren, skip_spaces, sp};
 
 /// A MIME parameter: attribute and value, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -63,6 +63,12 @@ pub struct BodyParam<'a> {
 }
 
 impl BodyParam<'_> {
+    /// A parameter of two empty strings, to be filled in place.
+    const EMPTY: BodyParam<'static> = BodyParam {
+        name: empty_string(),
+        value: empty_string(),
+    };
+
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> BodyParam<'static> {
         BodyParam {
@@ -118,29 +124,31 @@ impl<'a> BodyFields<'a> {
         }
     }
 
+    /// Empty fields, to be filled in place.
+    const EMPTY: BodyFields<'static> = BodyFields {
+        params: Vec::new(),
+        id: NString::NIL,
+        description: NString::NIL,
+        encoding: empty_string(),
+        octets: 0,
+    };
+
     /// `body-fields = body-fld-param SP body-fld-id SP body-fld-desc SP
-    /// body-fld-enc SP body-fld-octets`.
-    fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+    /// body-fld-enc SP body-fld-octets`, written into `self` (see
+    /// [`nstring_into`]), which is [`BodyFields::EMPTY`].
+    fn parse_into(&mut self, input: &'a [u8], config: &DecoderConfig) -> Result<&'a [u8], nom::Err<PError>> {
         let lenient = config.leniency.extra_spaces;
-        let (rest, params) = params(input, config)?;
+        let rest = params_into(input, config, &mut self.params)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, id) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut self.id)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, description) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut self.description)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, encoding) = string(rest, config)?;
+        let rest = string_into(rest, config, &mut self.encoding)?;
         let (rest, ()) = sp(rest, lenient)?;
         let (rest, octets) = number(rest)?;
-        Ok((
-            rest,
-            BodyFields {
-                params,
-                id,
-                description,
-                encoding,
-                octets,
-            },
-        ))
+        self.octets = octets;
+        Ok(rest)
     }
 
     fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
@@ -432,23 +440,48 @@ impl<'a> BodyStructure<'a> {
         )
     }
 
+    /// A multipart without parts, to be filled in place (allocates
+    /// nothing).
+    pub(crate) const PLACEHOLDER: BodyStructure<'static> = BodyStructure::Multipart {
+        parts: Vec::new(),
+        subtype: empty_string(),
+        extension: None,
+    };
+
     /// `body = "(" (body-type-1part / body-type-mpart) ")"` at nesting
     /// `depth` (the outermost body is at 0).
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResult<'a, Self> {
+        let mut out = BodyStructure::PLACEHOLDER;
+        let rest = Self::parse_into(input, config, depth, &mut out)?;
+        Ok((rest, out))
+    }
+
+    /// [`BodyStructure::parse`] written into `out` (see [`nstring_into`]):
+    /// parts are parsed in their slots of the parts list, never moved.
+    pub(crate) fn parse_into(
+        input: &'a [u8],
+        config: &DecoderConfig,
+        depth: usize,
+        out: &mut Self,
+    ) -> Result<&'a [u8], nom::Err<PError>> {
         check_depth(input, config, depth)?;
         let lenient = config.leniency.extra_spaces;
         let (inner, ()) = open_paren(input, lenient)?;
         if inner.first() == Some(&b'(') {
-            return multipart(inner, config, depth);
+            return multipart_into(inner, config, depth, out);
         }
-        let parsed = single_part(inner, config, depth);
+        let parsed = single_part_into(inner, config, depth, out);
         if let Err(nom::Err::Error(e)) = &parsed {
             if config.leniency.malformed_body {
                 let e = e.clone();
-                return empty_multipart(inner, config, depth).map_err(|e2| match e2 {
-                    nom::Err::Error(e2) => nom::Err::Error(e.or(e2)),
-                    other => other,
-                });
+                return match empty_multipart(inner, config, depth) {
+                    Ok((rest, value)) => {
+                        *out = value;
+                        Ok(rest)
+                    }
+                    Err(nom::Err::Error(e2)) => Err(nom::Err::Error(e.or(e2))),
+                    Err(other) => Err(other),
+                };
             }
         }
         parsed
@@ -540,39 +573,75 @@ fn too_many<T>(input: &[u8], limit: usize) -> PResult<'_, T> {
 
 /// A required `string`; with `nil_in_body`, NIL reads as an empty string.
 fn string<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, IString<'a>> {
-    if input.first() == Some(&b'"') {
-        let (rest, q) = Quoted::parse(input, config.leniency.eight_bit_quoted)?;
-        return Ok((rest, IString::Quoted(q)));
-    }
-    if config.leniency.nil_in_body && is_nil(input) {
-        return Ok((&input[3..], empty_string()));
-    }
-    IString::parse(input, &config.leniency)
+    let mut out = empty_string();
+    let rest = string_into(input, config, &mut out)?;
+    Ok((rest, out))
 }
 
-fn empty_string() -> IString<'static> {
+/// [`string`] written into `out` (see [`nstring_into`]).
+#[inline]
+fn string_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    out: &mut IString<'a>,
+) -> Result<&'a [u8], nom::Err<PError>> {
+    if input.first() == Some(&b'"') {
+        if let Some(n) = crate::core::plain_quoted(&input[1..]) {
+            super::fill(out, IString::Quoted(Quoted::borrowed(&input[1..1 + n])));
+            return Ok(&input[n + 2..]);
+        }
+        let (rest, q) = Quoted::parse(input, config.leniency.eight_bit_quoted)?;
+        *out = IString::Quoted(q);
+        return Ok(rest);
+    }
+    if config.leniency.nil_in_body && is_nil(input) {
+        *out = empty_string();
+        return Ok(&input[3..]);
+    }
+    let (rest, s) = IString::parse(input, &config.leniency)?;
+    *out = s;
+    Ok(rest)
+}
+
+const fn empty_string() -> IString<'static> {
     IString::Quoted(Quoted::EMPTY)
 }
 
 /// `body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]`, after
-/// the opening parenthesis, up to and including the closing one.
-fn multipart<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResult<'a, BodyStructure<'a>> {
+/// the opening parenthesis, up to and including the closing one, written
+/// into `out`.
+fn multipart_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    depth: usize,
+    out: &mut BodyStructure<'a>,
+) -> Result<&'a [u8], nom::Err<PError>> {
     let lenient = config.leniency.extra_spaces;
     // At least one part; four is what the first push would allocate.
-    let mut parts = Vec::with_capacity(FIRST_CAPACITY);
+    *out = BodyStructure::Multipart {
+        parts: Vec::with_capacity(FIRST_CAPACITY),
+        subtype: empty_string(),
+        extension: None,
+    };
+    let BodyStructure::Multipart {
+        parts,
+        subtype,
+        extension,
+    } = out
+    else {
+        return fail(input, "multipart").map(|(r, ())| r);
+    };
     let mut rest = input;
     loop {
         if parts.len() == config.limits.list {
-            return too_many(rest, config.limits.list);
+            return too_many(rest, config.limits.list).map(|(r, ())| r);
         }
-        // Matched by hand rather than with `?`: fewer copies of the part.
-        match BodyStructure::parse(rest, config, depth + 1) {
-            Ok((r, part)) => {
-                parts.push(part);
-                rest = r;
-            }
-            Err(e) => return Err(e),
-        }
+        // Each part is parsed in its slot: a part is large to move.
+        parts.push(BodyStructure::PLACEHOLDER);
+        let Some(part) = parts.last_mut() else {
+            return fail(rest, "body part").map(|(r, ())| r);
+        };
+        rest = BodyStructure::parse_into(rest, config, depth + 1, part)?;
         // Servers that put spaces between the parts.
         if lenient {
             let after = skip_spaces(rest);
@@ -585,25 +654,20 @@ fn multipart<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResu
         }
     }
     let (rest, ()) = sp(rest, lenient)?;
-    let (rest, subtype) = string(rest, config)?;
-    let (rest, extension) = match more(rest, lenient) {
+    let rest = string_into(rest, config, subtype)?;
+    let rest = match more(rest, lenient) {
         Some(r) => {
-            let (r, params) = params(r, config)?;
-            let mut tail = None;
-            let (r, ()) = extension_tail(r, config, depth, &mut tail)?;
-            (r, Some(MultipartExtension { params, tail }))
+            let x = extension.insert(MultipartExtension {
+                params: Vec::new(),
+                tail: None,
+            });
+            let r = params_into(r, config, &mut x.params)?;
+            extension_tail(r, config, depth, &mut x.tail)?.0
         }
-        None => (rest, None),
+        None => rest,
     };
     let (rest, ()) = close_paren(rest, lenient)?;
-    Ok((
-        rest,
-        BodyStructure::Multipart {
-            parts,
-            subtype,
-            extension,
-        },
-    ))
+    Ok(rest)
 }
 
 /// A multipart without parts, as Gmail sends it: the subtype first
@@ -649,15 +713,37 @@ fn empty_multipart<'a>(
 /// including the closing one. Kept out of line so that the frames of the
 /// multipart recursion stay small.
 #[inline(never)]
-fn single_part<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PResult<'a, BodyStructure<'a>> {
+fn single_part_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    depth: usize,
+    out: &mut BodyStructure<'a>,
+) -> Result<&'a [u8], nom::Err<PError>> {
     let lenient = config.leniency.extra_spaces;
-    let (rest, media_type) = string(input, config)?;
+    *out = BodyStructure::Single {
+        media_type: empty_string(),
+        media_subtype: empty_string(),
+        fields: BodyFields::EMPTY,
+        specific: SpecificFields::Basic,
+        extension: None,
+    };
+    let BodyStructure::Single {
+        media_type,
+        media_subtype,
+        fields,
+        specific,
+        extension,
+    } = out
+    else {
+        return fail(input, "body part").map(|(r, ())| r);
+    };
+    let rest = string_into(input, config, media_type)?;
     let (rest, ()) = sp(rest, lenient)?;
-    let (rest, media_subtype) = string(rest, config)?;
+    let rest = string_into(rest, config, media_subtype)?;
     let (rest, ()) = sp(rest, lenient)?;
-    let (rest, fields) = BodyFields::parse(rest, config)?;
+    let rest = fields.parse_into(rest, config)?;
     let kind = media_type.as_bytes();
-    let (rest, specific) = if kind.eq_ignore_ascii_case(b"TEXT") {
+    let (rest, specific_fields) = if kind.eq_ignore_ascii_case(b"TEXT") {
         // body-type-text: SP body-fld-lines
         let (r, ()) = sp(rest, lenient)?;
         let (r, lines) = number64(r)?;
@@ -684,24 +770,20 @@ fn single_part<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PRe
     } else {
         (rest, SpecificFields::Basic)
     };
-    let mut body = BodyStructure::Single {
-        media_type,
-        media_subtype,
-        fields,
-        specific,
-        extension: None,
-    };
-    let rest = match (more(rest, lenient), &mut body) {
-        (Some(r), BodyStructure::Single { extension, .. }) => {
-            // Filled in place: these structures are large to move.
-            let (r, md5) = nstring(r, config)?;
-            let x = extension.insert(SinglePartExtension { md5, tail: None });
+    *specific = specific_fields;
+    let rest = match more(rest, lenient) {
+        Some(r) => {
+            let x = extension.insert(SinglePartExtension {
+                md5: NString::NIL,
+                tail: None,
+            });
+            let r = nstring_into(r, config, &mut x.md5)?;
             extension_tail(r, config, depth, &mut x.tail)?.0
         }
-        _ => rest,
+        None => rest,
     };
     let (rest, ()) = close_paren(rest, lenient)?;
-    Ok((rest, body))
+    Ok(rest)
 }
 
 /// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP
@@ -716,30 +798,36 @@ fn extension_tail<'a>(
     let Some(rest) = more(input, lenient) else {
         return Ok((input, ()));
     };
-    let (rest, disposition) = disposition(rest, config)?;
+    // Each level is written where it stays (see `nstring_into`).
     let tail = out.insert(ExtensionTail {
-        disposition,
+        disposition: None,
         language: None,
     });
+    let rest = disposition_into(rest, config, &mut tail.disposition)?;
     let Some(after) = more(rest, lenient) else {
         return Ok((rest, ()));
     };
-    let (rest, language) = language(after, config)?;
     let lang = tail.language.insert(LanguageTail {
-        language,
+        language: Language::Single(NString::NIL),
         location: None,
     });
+    let rest = match &mut lang.language {
+        Language::Single(single) if after.first() != Some(&b'(') => nstring_into(after, config, single)?,
+        other => {
+            let (rest, language) = language(after, config)?;
+            *other = language;
+            rest
+        }
+    };
     let Some(after) = more(rest, lenient) else {
         return Ok((rest, ()));
     };
-    let (rest, location) = nstring(after, config)?;
-    let extensions = &mut lang
-        .location
-        .insert(LocationTail {
-            location,
-            extensions: Vec::new(),
-        })
-        .extensions;
+    let loc = lang.location.insert(LocationTail {
+        location: NString::NIL,
+        extensions: Vec::new(),
+    });
+    let rest = nstring_into(after, config, &mut loc.location)?;
+    let extensions = &mut loc.extensions;
     let mut r = rest;
     while let Some(after) = more(r, lenient) {
         if extensions.len() == config.limits.list {
@@ -792,31 +880,46 @@ fn encode_tail<'e>(tail: Option<&'e ExtensionTail<'_>>, e: &mut Encoder<'e>) {
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" /
 /// nil`; NIL is an empty list.
 fn params<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<BodyParam<'a>>> {
+    let mut list = Vec::new();
+    let rest = params_into(input, config, &mut list)?;
+    Ok((rest, list))
+}
+
+/// [`params`] appended to `list`, which is empty; each parameter is
+/// written in its slot (see [`nstring_into`]).
+fn params_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    list: &mut Vec<BodyParam<'a>>,
+) -> Result<&'a [u8], nom::Err<PError>> {
     if is_nil(input) {
-        return Ok((&input[3..], Vec::new()));
+        return Ok(&input[3..]);
     }
     let lenient = config.leniency.extra_spaces;
     let (mut rest, ()) = open_paren(input, lenient)
         .map_err(|_| nom::Err::Error(PError::at(input, "parameter list or NIL")))?;
     if config.leniency.malformed_body {
         if let Some(r) = rest.strip_prefix(b")") {
-            return Ok((r, Vec::new()));
+            return Ok(r);
         }
     }
-    let mut list = Vec::with_capacity(FIRST_CAPACITY);
+    *list = Vec::with_capacity(FIRST_CAPACITY);
     loop {
         if list.len() == config.limits.list {
-            return too_many(rest, config.limits.list);
+            return too_many(rest, config.limits.list).map(|(r, ())| r);
         }
-        let (r, name) = string(rest, config)?;
+        list.push(BodyParam::EMPTY);
+        let Some(param) = list.last_mut() else {
+            return fail(rest, "parameter").map(|(r, ())| r);
+        };
+        let r = string_into(rest, config, &mut param.name)?;
         let (r, ()) = sp(r, lenient)?;
-        let (r, value) = string(r, config)?;
-        list.push(BodyParam { name, value });
+        let r = string_into(r, config, &mut param.value)?;
         match more(r, lenient) {
             Some(next) => rest = next,
             None => {
                 let (r, ()) = close_paren(r, lenient)?;
-                return Ok((r, list));
+                return Ok(r);
             }
         }
     }
@@ -842,6 +945,30 @@ fn encode_params<'e>(params: &'e [BodyParam<'_>], e: &mut Encoder<'e>) {
 /// `body-fld-dsp = "(" string SP body-fld-param ")" / nil`; with
 /// `malformed_body`, a bare string (Exchange) is a disposition without
 /// parameters.
+/// [`disposition`] written into `out`, which is `None`.
+fn disposition_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    out: &mut Option<Disposition<'a>>,
+) -> Result<&'a [u8], nom::Err<PError>> {
+    if input.first() == Some(&b'(') {
+        let lenient = config.leniency.extra_spaces;
+        let (r, ()) = open_paren(input, lenient)?;
+        let d = out.insert(Disposition {
+            kind: empty_string(),
+            params: Vec::new(),
+        });
+        let r = string_into(r, config, &mut d.kind)?;
+        let (r, ()) = sp(r, lenient)?;
+        let r = params_into(r, config, &mut d.params)?;
+        let (r, ()) = close_paren(r, lenient)?;
+        return Ok(r);
+    }
+    let (rest, value) = disposition(input, config)?;
+    *out = value;
+    Ok(rest)
+}
+
 fn disposition<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Option<Disposition<'a>>> {
     let lenient = config.leniency.extra_spaces;
     match input.first() {

@@ -363,51 +363,79 @@ fn flag_fetch(input: &[u8]) -> PResult<'_, FlagFetch<'_>> {
 /// One item of `msg-att`: `msg-att-dynamic / msg-att-static`, or an
 /// extension item kept as [`MessageDataItem::Other`].
 pub(crate) fn msg_att_item<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, MessageDataItem<'a>> {
+    let mut item = PLACEHOLDER;
+    let rest = msg_att_item_into(input, config, &mut item)?;
+    Ok((rest, item))
+}
+
+/// An item that owns nothing, to be overwritten.
+const PLACEHOLDER: MessageDataItem<'static> = MessageDataItem::Rfc822Size(0);
+
+/// [`msg_att_item`] written into `out`, which owns nothing: each item is
+/// stored where it stays (see [`nstring_into`](super::nstring_into)).
+fn msg_att_item_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    out: &mut MessageDataItem<'a>,
+) -> Result<&'a [u8], nom::Err<PError>> {
     let lenient = config.leniency.extra_spaces;
     let n = name_len(input);
     let rest = &input[n..];
     let w = word(&input[..n]);
-    let item = match w {
+    let fill = super::fill;
+    let r = match w {
         Some(Word::Flags) => {
             let (r, ()) = sp(rest, lenient)?;
             let (r, flags) = paren_list(config.limits.list, lenient, flag_fetch)(r)?;
-            (r, MessageDataItem::Flags(flags))
+            fill(out, MessageDataItem::Flags(flags));
+            r
         }
         Some(Word::Uid) => {
             let (r, ()) = sp(rest, lenient)?;
             let (r, uid) = nz_number(r)?;
-            (r, MessageDataItem::Uid(uid))
+            fill(out, MessageDataItem::Uid(uid));
+            r
         }
         Some(Word::InternalDate) => {
             let (r, ()) = sp(rest, lenient)?;
             let (r, date) = DateTime::parse(r, config.leniency.unpadded_day)?;
-            (r, MessageDataItem::InternalDate(date))
+            fill(out, MessageDataItem::InternalDate(date));
+            r
         }
         Some(Word::Rfc822Size) => {
             let (r, ()) = sp(rest, lenient)?;
             let (r, size) = number64(r)?;
-            (r, MessageDataItem::Rfc822Size(size))
+            fill(out, MessageDataItem::Rfc822Size(size));
+            r
         }
+        // Parsed in their boxes: these structures are large to move.
         Some(Word::Envelope) => {
             let (r, ()) = sp(rest, lenient)?;
-            let (r, envelope) = Envelope::parse(r, config)?;
-            (r, MessageDataItem::Envelope(Box::new(envelope)))
+            let mut envelope = Box::new(Envelope::EMPTY);
+            let r = envelope.parse_into(r, config)?;
+            fill(out, MessageDataItem::Envelope(envelope));
+            r
         }
         Some(Word::Body) if rest.first() != Some(&b'[') => {
             let (r, ()) = sp(rest, lenient)?;
-            let (r, body) = BodyStructure::parse(r, config, 0)?;
-            (r, MessageDataItem::Body(Box::new(body)))
+            let mut body = Box::new(BodyStructure::PLACEHOLDER);
+            let r = BodyStructure::parse_into(r, config, 0, &mut body)?;
+            fill(out, MessageDataItem::Body(body));
+            r
         }
         Some(Word::BodyStructure) => {
             let (r, ()) = sp(rest, lenient)?;
-            let (r, body) = BodyStructure::parse(r, config, 0)?;
-            (r, MessageDataItem::BodyStructure(Box::new(body)))
+            let mut body = Box::new(BodyStructure::PLACEHOLDER);
+            let r = BodyStructure::parse_into(r, config, 0, &mut body)?;
+            fill(out, MessageDataItem::BodyStructure(body));
+            r
         }
         Some(Word::BinarySize) => {
             let (r, section) = parse_section_binary(rest, config)?;
             let (r, ()) = sp(r, lenient)?;
             let (r, size) = number(r)?;
-            (r, MessageDataItem::BinarySize { section, size })
+            fill(out, MessageDataItem::BinarySize { section, size });
+            r
         }
         Some(w @ (Word::Body | Word::Binary | Word::Rfc822 | Word::Rfc822Header | Word::Rfc822Text)) => {
             let (r, name) = data_item_rest(w, rest, config)?;
@@ -416,24 +444,26 @@ pub(crate) fn msg_att_item<'a>(input: &'a [u8], config: &DecoderConfig) -> PResu
             } else {
                 nstring(r, config)?
             };
-            (r, name.with_data(data))
+            fill(out, name.with_data(data));
+            r
         }
         // Names of the command side, and unknown names.
         _ => {
             if n == 0 {
-                return fail(input, "message data item");
+                return fail(input, "message data item").map(|(r, ())| r);
             }
             // Atom characters are ASCII.
             let name = std::str::from_utf8(&input[..n]).unwrap_or_default();
             let Ok(name) = Atom::new(name) else {
-                return fail(input, "message data item");
+                return fail(input, "message data item").map(|(r, ())| r);
             };
             let (r, ()) = sp(rest, lenient)?;
             let (r, value) = ExtensionValue::parse(r, config, 0)?;
-            (r, MessageDataItem::Other { name, value })
+            fill(out, MessageDataItem::Other { name, value });
+            r
         }
     };
-    Ok(item)
+    Ok(r)
 }
 
 /// `msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic
@@ -453,8 +483,11 @@ pub(crate) fn msg_att<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a
                 "')'",
             )));
         }
-        let (r, item) = msg_att_item(rest, config)?;
-        items.push(item);
+        items.push(PLACEHOLDER);
+        let Some(item) = items.last_mut() else {
+            return fail(rest, "message data item");
+        };
+        let r = msg_att_item_into(rest, config, item)?;
         match more(r, lenient) {
             Some(next) => rest = next,
             None => {

@@ -19,7 +19,7 @@ use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail};
 
-use super::{close_paren, nstring, open_paren, sp};
+use super::{close_paren, nstring_into, open_paren, sp};
 
 /// An address structure: `address = "(" addr-name SP addr-adl SP
 /// addr-mailbox SP addr-host ")"`.
@@ -62,27 +62,32 @@ impl<'a> Address<'a> {
         }
     }
 
-    /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`.
-    pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+    /// An address of four NILs, to be filled in place.
+    const NIL: Address<'static> = Address {
+        name: NString::NIL,
+        adl: NString::NIL,
+        mailbox: NString::NIL,
+        host: NString::NIL,
+    };
+
+    /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`,
+    /// written into `out` (see [`nstring_into`]).
+    fn parse_into(
+        input: &'a [u8],
+        config: &DecoderConfig,
+        out: &mut Address<'a>,
+    ) -> Result<&'a [u8], nom::Err<PError>> {
         let lenient = config.leniency.extra_spaces;
         let (rest, ()) = open_paren(input, lenient)?;
-        let (rest, name) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.name)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, adl) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.adl)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, mailbox) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.mailbox)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, host) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut out.host)?;
         let (rest, ()) = close_paren(rest, lenient)?;
-        Ok((
-            rest,
-            Address {
-                name,
-                adl,
-                mailbox,
-                host,
-            },
-        ))
+        Ok(rest)
     }
 
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
@@ -149,43 +154,55 @@ impl<'a> Envelope<'a> {
     /// env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
     /// env-message-id ")"`.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let mut out = Envelope::EMPTY;
+        let rest = out.parse_into(input, config)?;
+        Ok((rest, out))
+    }
+
+    /// An envelope of NILs, to be filled in place.
+    pub(crate) const EMPTY: Envelope<'static> = Envelope {
+        date: NString::NIL,
+        subject: NString::NIL,
+        from: Vec::new(),
+        sender: Vec::new(),
+        reply_to: Vec::new(),
+        to: Vec::new(),
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        in_reply_to: NString::NIL,
+        message_id: NString::NIL,
+    };
+
+    /// [`Envelope::parse`] written into `self`, which is
+    /// [`Envelope::EMPTY`] (see [`nstring_into`]).
+    pub(crate) fn parse_into(
+        &mut self,
+        input: &'a [u8],
+        config: &DecoderConfig,
+    ) -> Result<&'a [u8], nom::Err<PError>> {
         let lenient = config.leniency.extra_spaces;
         let (rest, ()) = open_paren(input, lenient)?;
-        let (rest, date) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut self.date)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, subject) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut self.subject)?;
+        let mut rest = rest;
+        for list in [
+            &mut self.from,
+            &mut self.sender,
+            &mut self.reply_to,
+            &mut self.to,
+            &mut self.cc,
+            &mut self.bcc,
+        ] {
+            let (r, ()) = sp(rest, lenient)?;
+            rest = address_list_into(r, config, list)?;
+        }
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, from) = address_list(rest, config)?;
+        let rest = nstring_into(rest, config, &mut self.in_reply_to)?;
         let (rest, ()) = sp(rest, lenient)?;
-        let (rest, sender) = address_list(rest, config)?;
-        let (rest, ()) = sp(rest, lenient)?;
-        let (rest, reply_to) = address_list(rest, config)?;
-        let (rest, ()) = sp(rest, lenient)?;
-        let (rest, to) = address_list(rest, config)?;
-        let (rest, ()) = sp(rest, lenient)?;
-        let (rest, cc) = address_list(rest, config)?;
-        let (rest, ()) = sp(rest, lenient)?;
-        let (rest, bcc) = address_list(rest, config)?;
-        let (rest, ()) = sp(rest, lenient)?;
-        let (rest, in_reply_to) = nstring(rest, config)?;
-        let (rest, ()) = sp(rest, lenient)?;
-        let (rest, message_id) = nstring(rest, config)?;
+        let rest = nstring_into(rest, config, &mut self.message_id)?;
         let (rest, ()) = close_paren(rest, lenient)?;
-        Ok((
-            rest,
-            Envelope {
-                date,
-                subject,
-                from,
-                sender,
-                reply_to,
-                to,
-                cc,
-                bcc,
-                in_reply_to,
-                message_id,
-            },
-        ))
+        Ok(rest)
     }
 
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
@@ -215,20 +232,24 @@ impl<'a> Envelope<'a> {
 /// `env-from = "(" 1*address ")" / nil` (and the other lists): NIL is an
 /// empty list. The addresses follow each other without spaces; with
 /// `extra_spaces`, spaces between them are accepted.
-fn address_list<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<Address<'a>>> {
+fn address_list_into<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    list: &mut Vec<Address<'a>>,
+) -> Result<&'a [u8], nom::Err<PError>> {
     match input.first() {
         Some(b'(') => {}
         Some(b'N' | b'n') if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") => {
-            return Ok((&input[3..], Vec::new()));
+            return Ok(&input[3..]);
         }
-        _ => return fail(input, "address list or NIL"),
+        _ => return fail(input, "address list or NIL").map(|(r, ())| r),
     }
     let lenient = config.leniency.extra_spaces;
     let mut rest = &input[1..];
     if lenient {
         rest = super::skip_spaces(rest);
     }
-    let mut list = Vec::with_capacity(super::FIRST_CAPACITY);
+    *list = Vec::with_capacity(super::FIRST_CAPACITY);
     loop {
         if list.len() == config.limits.list {
             return Err(nom::Err::Error(PError::kind(
@@ -239,11 +260,14 @@ fn address_list<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<
                 "')'",
             )));
         }
-        let (r, address) = Address::parse(rest, config)?;
-        list.push(address);
+        list.push(Address::NIL);
+        let Some(slot) = list.last_mut() else {
+            return fail(rest, "address").map(|(r, ())| r);
+        };
+        let r = Address::parse_into(rest, config, slot)?;
         rest = if lenient { super::skip_spaces(r) } else { r };
         if let Some(r) = rest.strip_prefix(b")") {
-            return Ok((r, list));
+            return Ok(r);
         }
     }
 }
