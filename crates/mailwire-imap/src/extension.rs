@@ -17,7 +17,7 @@ use crate::core::{AString, Atom};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number64};
-use crate::sequence::SequenceSet;
+use crate::sequence::{SeqNumber, SequenceSet};
 
 /// `tagged-label-fchar = ALPHA / "-" / "_" / "."`
 fn is_label_first(b: u8) -> bool {
@@ -209,8 +209,8 @@ pub enum TaggedExtVal<'a> {
     /// A `number` or `number64` (a single number is always decoded as
     /// this, never as a one-element sequence set).
     Number(u64),
-    /// A `sequence-set` other than a plain number (`1:5`, `3,7`, `*`,
-    /// `$`).
+    /// A `sequence-set` other than a single number (`1:5`, `3,7`, `*`,
+    /// `$`; `4:4` is the number 4).
     Sequence(SequenceSet),
     /// `"(" [tagged-ext-comp] ")"`: the components between the
     /// parentheses.
@@ -255,7 +255,18 @@ impl TaggedExtVal<'_> {
         }
         let simple = SequenceSet::parse(input, config.limits.list);
         match simple {
-            Ok((rest, set)) if ends(rest) => Ok((rest, TaggedExtVal::Sequence(set))),
+            Ok((rest, set)) if ends(rest) => {
+                // `4:4` is the set {4}, which is written `4`: a number, as
+                // the decoder reads it back.
+                if let [r] = set.ranges() {
+                    if let (SeqNumber::Value(a), SeqNumber::Value(b)) = (r.start(), r.end()) {
+                        if a == b {
+                            return Ok((rest, TaggedExtVal::Number(u64::from(a.get()))));
+                        }
+                    }
+                }
+                Ok((rest, TaggedExtVal::Sequence(set)))
+            }
             _ if string => match AString::parse(input, &config.leniency) {
                 Ok((rest, s)) => Ok((rest, TaggedExtVal::String(s))),
                 Err(_) => fail(input, "extension value"),
@@ -401,6 +412,8 @@ mod tests {
         assert_eq!(v(b"0)"), (&b")"[..], TaggedExtVal::Number(0)));
         assert!(matches!(v(b"1:5,7").1, TaggedExtVal::Sequence(_)));
         assert!(matches!(v(b"$").1, TaggedExtVal::Sequence(_)));
+        // A set of one number is that number, both ways (found by fuzzing).
+        assert_eq!(v(b"4:4 x"), (&b" x"[..], TaggedExtVal::Number(4)));
         let (rest, list) = v(br#"(("edge" "lacy") ("color" "red")) x"#);
         assert_eq!(rest, b" x");
         let TaggedExtVal::List(items) = &list else {
