@@ -344,8 +344,10 @@ pub(crate) fn plain_quoted(after_quote: &[u8]) -> Option<usize> {
 /// The position of the first byte that ends a run of plain 7-bit quoted
 /// text: `"`, `\\`, a control character or a byte above 0x7F. Eight bytes
 /// at a time: quoted strings fill FETCH responses, and the message goes on
-/// after them, so whole words are almost always there.
-#[inline(always)]
+/// after them, so whole words are almost always there. Out of line: inlined
+/// into a parser, the loop's five constants and its state do not fit in
+/// the registers left, and it spills on every word.
+#[inline(never)]
 fn plain_quoted_len(bytes: &[u8]) -> Option<usize> {
     let mut at = 0;
     while let Some(v) = word_at(bytes, at) {
