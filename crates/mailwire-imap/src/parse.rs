@@ -111,6 +111,7 @@ pub(crate) fn keyword<'a>(word: &'static str) -> impl FnMut(&'a [u8]) -> PResult
 }
 
 /// `number = 1*DIGIT` as a u32 (RFC 9051: "unsigned 32-bit integer").
+#[inline]
 pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
     let (rest, n) = number64(input)?;
     match u32::try_from(n) {
@@ -140,18 +141,34 @@ pub(crate) fn nz_number(input: &[u8]) -> PResult<'_, std::num::NonZeroU32> {
 }
 
 /// `number64 = 1*DIGIT` (at most 2^63 - 1, RFC 9051 section 9).
+#[inline]
 pub(crate) fn number64(input: &[u8]) -> PResult<'_, u64> {
-    let digits = input.iter().take_while(|b| b.is_ascii_digit()).count();
+    // One pass over the digits; up to 18 of them stay below 10^18, so below
+    // 2^63, and need no overflow check.
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    while let Some(&b) = input.get(digits) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if digits == 18 {
+            return long_number64(input);
+        }
+        n = n * 10 + u64::from(d);
+        digits += 1;
+    }
     if digits == 0 {
         return fail(input, "number");
     }
-    if digits <= 18 {
-        // Below 10^18, so below 2^63: no overflow to check.
-        let n = input[..digits]
-            .iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-        return Ok((&input[digits..], n));
-    }
+    Ok((&input[digits..], n))
+}
+
+/// [`number64`] of 19 digits or more, checked for overflow.
+#[cold]
+#[inline(never)]
+fn long_number64(input: &[u8]) -> PResult<'_, u64> {
+    let digits = input.iter().take_while(|b| b.is_ascii_digit()).count();
     let mut n: u64 = 0;
     for &d in &input[..digits] {
         n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))) {
@@ -287,6 +304,27 @@ mod tests {
         let mut v = Vec::new();
         put_number(&mut v, 1234567890);
         assert_eq!(v, b"1234567890");
+    }
+
+    proptest::proptest! {
+        /// The one-pass digit loop agrees with a checked parse of the
+        /// digit run, for every length around the 18-digit switch.
+        #[test]
+        fn number64_matches_a_checked_parse(digits in "[0-9]{0,22}", tail in "[ )a-z]?") {
+            let input = format!("{digits}{tail}");
+            let expected = if digits.is_empty() {
+                None
+            } else {
+                digits.parse::<u64>().ok().filter(|&n| n <= i64::MAX as u64)
+            };
+            match number64(input.as_bytes()) {
+                Ok((rest, n)) => {
+                    proptest::prop_assert_eq!(Some(n), expected);
+                    proptest::prop_assert_eq!(rest, tail.as_bytes());
+                }
+                Err(_) => proptest::prop_assert_eq!(None, expected),
+            }
+        }
     }
 
     #[test]

@@ -966,6 +966,9 @@ fn disposition_into<'a>(
     config: &DecoderConfig,
     out: &mut Option<Disposition<'a>>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
+    if is_nil(input) {
+        return Ok(&input[3..]);
+    }
     if input.first() == Some(&b'(') {
         let lenient = config.leniency.extra_spaces;
         let (r, ()) = open_paren(input, lenient)?;
