@@ -18,8 +18,11 @@
 //!   (imap-proto has no command parser).
 //! - `imap_literal_decode`: `* 1 FETCH (UID 1 BODY[] {16777216} ...)`.
 //!
-//! Decoders loop over a stream response by response, as a client does.
-//! Encoders write every response of a stream into one reused buffer.
+//! Decoders loop over a stream response by response, as a client does, and
+//! drop each response. Encoders write every response of a stream into one
+//! reused buffer: mailwire through `Response::encode` (fragments) and
+//! `Response::encode_into` (straight into the buffer), imap-codec through
+//! its `Encoded` fragments.
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]

@@ -416,15 +416,29 @@ fn field<'a>(input: &'a [u8], max: u8, expected: &'static str) -> PResult<'a, u8
 
 /// `date-month`, case-insensitively, as 1-12.
 fn month(input: &[u8]) -> PResult<'_, u8> {
-    let found = input.get(..3).and_then(|m| {
-        MONTHS
-            .iter()
-            .position(|name| m.eq_ignore_ascii_case(name.as_bytes()))
-    });
+    // Setting bit 5 lower-cases a letter, and only the two cases of a
+    // letter end up as that lower-case letter: one comparison per month.
+    let found = match input.get(..3) {
+        Some(&[a, b, c]) => match [a | 0x20, b | 0x20, c | 0x20] {
+            [b'j', b'a', b'n'] => 1,
+            [b'f', b'e', b'b'] => 2,
+            [b'm', b'a', b'r'] => 3,
+            [b'a', b'p', b'r'] => 4,
+            [b'm', b'a', b'y'] => 5,
+            [b'j', b'u', b'n'] => 6,
+            [b'j', b'u', b'l'] => 7,
+            [b'a', b'u', b'g'] => 8,
+            [b's', b'e', b'p'] => 9,
+            [b'o', b'c', b't'] => 10,
+            [b'n', b'o', b'v'] => 11,
+            [b'd', b'e', b'c'] => 12,
+            _ => 0,
+        },
+        _ => 0,
+    };
     match found {
-        // At most 12.
-        Some(i) => Ok((&input[3..], i as u8 + 1)),
-        None => fail(input, "month name (Jan-Dec)"),
+        0 => fail(input, "month name (Jan-Dec)"),
+        m => Ok((&input[3..], m)),
     }
 }
 
@@ -452,6 +466,28 @@ mod tests {
             Err(nom::Err::Error(e)) => e.into_decode_error(input),
             other => panic!("expected an error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn month_names_match_case_insensitively_and_nothing_else() {
+        for (i, name) in MONTHS.iter().enumerate() {
+            let name = name.as_bytes();
+            for at in 0..3 {
+                for b in 0..=255u8 {
+                    let mut m = [name[0], name[1], name[2]];
+                    m[at] = b;
+                    let expected = MONTHS
+                        .iter()
+                        .position(|n| m.eq_ignore_ascii_case(n.as_bytes()))
+                        .map(|j| j as u8 + 1);
+                    assert_eq!(month(&m).ok().map(|(_, n)| n), expected, "{m:?}");
+                    if b.eq_ignore_ascii_case(&name[at]) {
+                        assert_eq!(expected, Some(i as u8 + 1));
+                    }
+                }
+            }
+        }
+        assert!(month(b"Ja").is_err());
     }
 
     #[test]

@@ -142,6 +142,18 @@ pub(crate) fn nstring_into<'a>(
         }
         _ => {}
     }
+    nstring_into_slow(input, config, out)
+}
+
+/// The forms of [`nstring_into`] other than plain quoted text and NIL:
+/// out of line, so that the common path saves few registers.
+#[cold]
+#[inline(never)]
+fn nstring_into_slow<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    out: &mut NString<'a>,
+) -> Result<&'a [u8], nom::Err<PError>> {
     let (rest, value) = nstring(input, config)?;
     *out = value;
     Ok(rest)

@@ -493,6 +493,14 @@ impl<'a> MailboxAttribute<'a> {
     /// "\Drafts" / "\Flagged" / "\Junk" / "\Sent" / "\Trash" /
     /// use-attr-ext`, `use-attr-ext = "\" atom`
     pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
+        // The known attributes are told by their bytes, before (and
+        // without) making an atom of them.
+        if let Some(rest) = input.strip_prefix(b"\\") {
+            let n = rest.iter().take_while(|&&b| crate::core::is_atom_char(b)).count();
+            if let Some(known) = known_attribute_bytes(&rest[..n]) {
+                return Ok((&rest[n..], known));
+            }
+        }
         let (rest, name) = backslash_atom(input, "mailbox attribute")
             .or_else(|_| fail(input, "mailbox attribute ('\\' atom)"))?;
         let attribute =
@@ -508,9 +516,18 @@ impl<'a> MailboxAttribute<'a> {
 }
 
 fn known_attribute(name: &str) -> Option<MailboxAttribute<'static>> {
+    known_attribute_bytes(name.as_bytes())
+}
+
+/// The attribute named `name` (without `\`, any case), if it is one of
+/// [`ATTRIBUTES`]: only the names of the same length and first letter are
+/// compared, servers' spelling first.
+fn known_attribute_bytes(name: &[u8]) -> Option<MailboxAttribute<'static>> {
+    let first = name.first()?.to_ascii_lowercase();
     ATTRIBUTES
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .filter(|(n, _)| n.len() == name.len() && n.as_bytes()[0].to_ascii_lowercase() == first)
+        .find(|(n, _)| n.as_bytes() == name || n.as_bytes().eq_ignore_ascii_case(name))
         .map(|(_, a)| a.clone())
 }
 
@@ -709,6 +726,15 @@ mod tests {
             assert_eq!(&MailboxAttribute::new(text).unwrap(), attribute);
             assert_eq!(attribute.to_string(), format!("\\{name}"));
             assert_eq!(&attribute.clone().into_owned(), attribute);
+        }
+        // Near misses of the known names are extensions.
+        for near in ["\\Sen", "\\Sentx", "\\Jumk", "\\HasNoChildrem", "\\A"] {
+            let (rest, a) = MailboxAttribute::parse(near.as_bytes()).unwrap();
+            assert!(rest.is_empty());
+            assert!(
+                matches!(&a, MailboxAttribute::Extension(e) if e.as_str() == &near[1..]),
+                "{near}"
+            );
         }
         assert!(AttributeExtension::new("sent").is_err() && AttributeExtension::new("Important").is_ok());
         assert!(MailboxAttribute::new("Sent").is_err());

@@ -111,6 +111,7 @@ pub(crate) fn keyword<'a>(word: &'static str) -> impl FnMut(&'a [u8]) -> PResult
 }
 
 /// `number = 1*DIGIT` as a u32 (RFC 9051: "unsigned 32-bit integer").
+#[inline]
 pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
     let (rest, n) = number64(input)?;
     match u32::try_from(n) {
@@ -140,18 +141,63 @@ pub(crate) fn nz_number(input: &[u8]) -> PResult<'_, std::num::NonZeroU32> {
 }
 
 /// `number64 = 1*DIGIT` (at most 2^63 - 1, RFC 9051 section 9).
+#[inline]
 pub(crate) fn number64(input: &[u8]) -> PResult<'_, u64> {
-    let digits = input.iter().take_while(|b| b.is_ascii_digit()).count();
+    // Up to seven digits followed by anything, eight bytes at a time.
+    if let Some(word) = input.first_chunk::<8>() {
+        let v = u64::from_le_bytes(*word);
+        let digits = v.wrapping_sub(0x3030_3030_3030_3030);
+        // A byte that is not a digit ends up at 10 or more (its high bit
+        // set after adding 0x76) or wraps below zero (high bit set).
+        // Borrows and carries only run upwards from such a byte, so the
+        // lowest flagged byte is the first non-digit.
+        let stop = (digits | digits.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+        if stop != 0 {
+            let n = (stop.trailing_zeros() / 8) as usize;
+            if n == 0 {
+                return fail(input, "number");
+            }
+            // The digits moved to the top bytes, zeros (leading zero
+            // digits) below them.
+            return Ok((&input[n..], eight_digits(digits << (8 * (8 - n)))));
+        }
+    }
+    // One pass over the digits; up to 18 of them stay below 10^18, so below
+    // 2^63, and need no overflow check.
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    while let Some(&b) = input.get(digits) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if digits == 18 {
+            return long_number64(input);
+        }
+        n = n * 10 + u64::from(d);
+        digits += 1;
+    }
     if digits == 0 {
         return fail(input, "number");
     }
-    if digits <= 18 {
-        // Below 10^18, so below 2^63: no overflow to check.
-        let n = input[..digits]
-            .iter()
-            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
-        return Ok((&input[digits..], n));
-    }
+    Ok((&input[digits..], n))
+}
+
+/// The value of eight decimal digits, one per byte of `v` (values 0-9),
+/// the first in the lowest byte: pairs, then fours, then all eight, each
+/// step one multiplication per lane.
+#[inline(always)]
+fn eight_digits(v: u64) -> u64 {
+    let v = (v & 0x000f_000f_000f_000f) * 10 + ((v >> 8) & 0x000f_000f_000f_000f);
+    let v = (v & 0x0000_00ff_0000_00ff) * 100 + ((v >> 16) & 0x0000_00ff_0000_00ff);
+    (v & 0x0000_0000_0000_ffff) * 10000 + ((v >> 32) & 0x0000_0000_0000_ffff)
+}
+
+/// [`number64`] of 19 digits or more, checked for overflow.
+#[cold]
+#[inline(never)]
+fn long_number64(input: &[u8]) -> PResult<'_, u64> {
+    let digits = input.iter().take_while(|b| b.is_ascii_digit()).count();
     let mut n: u64 = 0;
     for &d in &input[..digits] {
         n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))) {
@@ -287,6 +333,34 @@ mod tests {
         let mut v = Vec::new();
         put_number(&mut v, 1234567890);
         assert_eq!(v, b"1234567890");
+    }
+
+    proptest::proptest! {
+        /// The one-pass digit loop agrees with a checked parse of the
+        /// digit run, for every length around the 18-digit switch.
+        #[test]
+        fn number64_matches_a_checked_parse(
+            digits in "[0-9]{0,22}",
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..10),
+        ) {
+            // The digit run ends where the tail's first non-digit is.
+            let tail_digits = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+            let digits = format!("{digits}{}", std::str::from_utf8(&tail[..tail_digits]).unwrap());
+            let tail = &tail[tail_digits..];
+            let input = [digits.as_bytes(), tail].concat();
+            let expected = if digits.is_empty() {
+                None
+            } else {
+                digits.parse::<u64>().ok().filter(|&n| n <= i64::MAX as u64)
+            };
+            match number64(&input) {
+                Ok((rest, n)) => {
+                    proptest::prop_assert_eq!(Some(n), expected);
+                    proptest::prop_assert_eq!(rest, tail);
+                }
+                Err(_) => proptest::prop_assert_eq!(None, expected),
+            }
+        }
     }
 
     #[test]
