@@ -565,11 +565,7 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
         b"UID" => uid_command(after, config),
         _ => simple_or_uid(after, &name, false, config).unwrap_or_else(|| fail(rest, "command name")),
     }?;
-    let rest = if leniency.extra_spaces {
-        &rest[rest.iter().take_while(|&&b| b == b' ').count()..]
-    } else {
-        rest
-    };
+    let rest = crate::parse::skip_extra_spaces(rest, leniency.extra_spaces);
     let (rest, ()) = crlf(leniency.bare_lf)(rest)?;
     Ok((rest, Command { tag, body }))
 }

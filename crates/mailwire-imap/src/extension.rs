@@ -162,13 +162,7 @@ pub(crate) fn component_list<'a>(
     };
     budget.enter(input)?;
     let lenient = config.leniency.extra_spaces;
-    let skip = |i: &'a [u8]| {
-        if lenient {
-            &i[i.iter().take_while(|&&b| b == b' ').count()..]
-        } else {
-            i
-        }
-    };
+    let skip = |i: &'a [u8]| crate::parse::skip_extra_spaces(i, lenient);
     let mut items = Vec::new();
     rest = skip(rest);
     loop {

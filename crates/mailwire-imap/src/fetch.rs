@@ -49,20 +49,7 @@ use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_
 /// would allocate, without going through the growth path.
 pub(crate) const FIRST_CAPACITY: usize = 4;
 
-/// Skips spaces.
-pub(crate) fn skip_spaces(input: &[u8]) -> &[u8] {
-    let n = input.iter().take_while(|&&b| b == b' ').count();
-    &input[n..]
-}
-
-/// One space; with `lenient` (`extra_spaces`), a run of them.
-pub(crate) fn sp(input: &[u8], lenient: bool) -> PResult<'_, ()> {
-    match input.strip_prefix(b" ") {
-        Some(rest) if lenient => Ok((skip_spaces(rest), ())),
-        Some(rest) => Ok((rest, ())),
-        None => fail(input, "space"),
-    }
-}
+pub(crate) use crate::parse::{separator as sp, skip_spaces};
 
 /// `(`; with `lenient`, spaces after it.
 pub(crate) fn open_paren(input: &[u8], lenient: bool) -> PResult<'_, ()> {

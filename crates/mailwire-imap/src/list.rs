@@ -517,12 +517,7 @@ pub(crate) fn encode_delimiter(delimiter: Option<char>, out: &mut Vec<u8>) {
 
 /// A space; with `extra_spaces`, a run of them.
 pub(crate) fn separator<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, ()> {
-    let (rest, _) = sp(input)?;
-    if config.leniency.extra_spaces {
-        Ok((&rest[rest.iter().take_while(|&&b| b == b' ').count()..], ()))
-    } else {
-        Ok((rest, ()))
-    }
+    crate::parse::separator(input, config.leniency.extra_spaces)
 }
 
 /// A LIST or LSUB response:

@@ -134,9 +134,7 @@ fn namespace<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<Nam
     let (mut rest, _) = byte(b'(', "'(' or NIL")(input)?;
     let mut list = Vec::new();
     loop {
-        if config.leniency.extra_spaces {
-            rest = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
-        }
+        rest = crate::parse::skip_extra_spaces(rest, config.leniency.extra_spaces);
         if !list.is_empty() {
             if let Some(r) = rest.strip_prefix(b")") {
                 return Ok((r, list));

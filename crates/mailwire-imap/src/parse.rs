@@ -248,13 +248,7 @@ pub(crate) fn paren_list<'a, T>(
     move |input: &'a [u8]| {
         let (mut rest, _) = byte(b'(', "'('")(input)?;
         let mut items = Vec::new();
-        let skip = |i: &'a [u8]| {
-            if lenient {
-                &i[i.iter().take_while(|&&b| b == b' ').count()..]
-            } else {
-                i
-            }
-        };
+        let skip = |i: &'a [u8]| skip_extra_spaces(i, lenient);
         rest = skip(rest);
         if let Some(r) = rest.strip_prefix(b")") {
             return Ok((r, items));
@@ -282,6 +276,25 @@ pub(crate) fn paren_list<'a, T>(
                 }
             }
         }
+    }
+}
+
+/// Skips a run of spaces.
+pub(crate) fn skip_spaces(input: &[u8]) -> &[u8] {
+    let n = input.iter().take_while(|&&b| b == b' ').count();
+    &input[n..]
+}
+
+/// Skips a run of spaces if `lenient` (the `extra_spaces` leniency).
+pub(crate) fn skip_extra_spaces(input: &[u8], lenient: bool) -> &[u8] {
+    if lenient { skip_spaces(input) } else { input }
+}
+
+/// One space; with `lenient` (`extra_spaces`), a run of them.
+pub(crate) fn separator(input: &[u8], lenient: bool) -> PResult<'_, ()> {
+    match input.strip_prefix(b" ") {
+        Some(rest) => Ok((skip_extra_spaces(rest, lenient), ())),
+        None => fail(input, "space"),
     }
 }
 

@@ -260,11 +260,7 @@ fn encode_keys<'e>(keys: &'e [SearchKey<'e>], e: &mut Encoder<'e>) {
 
 /// Skips spaces when the leniency allows extra ones.
 fn skip_spaces<'a>(input: &'a [u8], config: &DecoderConfig) -> &'a [u8] {
-    if config.leniency.extra_spaces {
-        &input[input.iter().take_while(|&&b| b == b' ').count()..]
-    } else {
-        input
-    }
+    crate::parse::skip_extra_spaces(input, config.leniency.extra_spaces)
 }
 
 /// The longest key name, `SENTBEFORE` / `UNANSWERED`.

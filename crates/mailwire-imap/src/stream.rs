@@ -20,7 +20,7 @@ use std::num::NonZeroU32;
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::fetch::data::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
 use crate::frame::{FrameOptions, Framed, Side, frame_with};
-use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number};
+use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number, separator, skip_extra_spaces};
 use crate::response::{Response, decode_framed_response};
 
 /// What [`ResponseReader::decode`] found.
@@ -297,17 +297,6 @@ fn fetch_head<'a>(input: &'a [u8], _config: &DecoderConfig) -> PResult<'a, NonZe
     Ok((rest, seq))
 }
 
-/// Spaces between items: one, or a run of them when lenient.
-fn item_separator<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, ()> {
-    match input.strip_prefix(b" ") {
-        Some(r) if config.leniency.extra_spaces => {
-            Ok((&r[r.iter().take_while(|&&b| b == b' ').count()..], ()))
-        }
-        Some(r) => Ok((r, ())),
-        None => fail(input, "space"),
-    }
-}
-
 /// Items up to a streamed literal's header at the end of `head`, then the
 /// item name the literal belongs to. `separated`: the first item follows a
 /// space (it comes after a previous item).
@@ -322,7 +311,9 @@ fn items_then_name<'a>(
     let mut first = !separated;
     loop {
         if !first {
-            rest = item_separator(rest, config).map_err(unwrap_err)?.0;
+            rest = separator(rest, config.leniency.extra_spaces)
+                .map_err(unwrap_err)?
+                .0;
         }
         first = false;
         if let Ok((r, name)) = data_item_name(rest, config) {
@@ -354,11 +345,7 @@ fn items_then_end<'a>(message: &'a [u8], config: &DecoderConfig) -> Result<Vec<M
     let mut items = Vec::new();
     let mut rest = message;
     loop {
-        let trimmed = if config.leniency.extra_spaces {
-            &rest[rest.iter().take_while(|&&b| b == b' ').count()..]
-        } else {
-            rest
-        };
+        let trimmed = skip_extra_spaces(rest, config.leniency.extra_spaces);
         if let Some(r) = trimmed.strip_prefix(b")") {
             let (r, ()) = crlf(config.leniency.bare_lf)(r).map_err(unwrap_err)?;
             if !r.is_empty() {
@@ -375,7 +362,9 @@ fn items_then_end<'a>(message: &'a [u8], config: &DecoderConfig) -> Result<Vec<M
                 "')'",
             ));
         }
-        rest = item_separator(rest, config).map_err(unwrap_err)?.0;
+        rest = separator(rest, config.leniency.extra_spaces)
+            .map_err(unwrap_err)?
+            .0;
         let (r, item) = msg_att_item(rest, config).map_err(unwrap_err)?;
         items.push(item);
         rest = r;
