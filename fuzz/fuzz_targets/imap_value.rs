@@ -9,9 +9,9 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mailwire_fuzz::imap::check_command_encoding;
 use mailwire_imap::{
-    AString, Append, AppendMessage, Atom, Command, CommandBody, CopyMove, Date, DateTime, DecoderConfig, Fetch,
-    FetchItem, FetchItems, FetchMacro, Flag, Literal, Mailbox, Partial, Search, SearchKey, SeqNumber, SeqRange,
-    SequenceSet, Store, StoreAction, Tag,
+    AString, Append, AppendMessage, Atom, Command, CommandBody, CopyMove, Date, DateTime, DecoderConfig,
+    Fetch, FetchItem, FetchItems, FetchMacro, Flag, Literal, Mailbox, Partial, Search, SearchKey, SeqNumber,
+    SeqRange, SequenceSet, Store, StoreAction, Tag,
 };
 
 fn tag(u: &mut Unstructured<'_>) -> Result<Tag<'static>> {
@@ -24,7 +24,17 @@ fn tag(u: &mut Unstructured<'_>) -> Result<Tag<'static>> {
 }
 
 fn astring(u: &mut Unstructured<'_>) -> Result<AString<'static>> {
-    let pool: &[&[u8]] = &[b"", b"INBOX", b"a b", b"\"q\\", b"{5}", b"x\r\ny", b"caf\xc3\xa9", b"\xff", b"NIL"];
+    let pool: &[&[u8]] = &[
+        b"",
+        b"INBOX",
+        b"a b",
+        b"\"q\\",
+        b"{5}",
+        b"x\r\ny",
+        b"caf\xc3\xa9",
+        b"\xff",
+        b"NIL",
+    ];
     let bytes: Vec<u8> = if u.arbitrary()? {
         u.choose(pool)?.to_vec()
     } else {
@@ -67,7 +77,12 @@ fn flag(u: &mut Unstructured<'_>) -> Result<Flag<'static>> {
 }
 
 fn date(u: &mut Unstructured<'_>) -> Result<Date> {
-    Ok(Date::new(u.int_in_range(1900..=2100)?, u.int_in_range(1..=12)?, u.int_in_range(1..=28)?).unwrap())
+    Ok(Date::new(
+        u.int_in_range(1900..=2100)?,
+        u.int_in_range(1..=12)?,
+        u.int_in_range(1..=28)?,
+    )
+    .unwrap())
 }
 
 fn key(u: &mut Unstructured<'_>, depth: u32) -> Result<SearchKey<'static>> {
@@ -99,7 +114,11 @@ fn key(u: &mut Unstructured<'_>, depth: u32) -> Result<SearchKey<'static>> {
 
 fn fetch_item(u: &mut Unstructured<'_>) -> Result<FetchItem<'static>> {
     let partial = if u.arbitrary()? {
-        Partial::new(u.arbitrary::<u32>()?.into(), std::num::NonZeroU64::new(u64::from(u.int_in_range(1..=u32::MAX)?)).unwrap()).ok()
+        Partial::new(
+            u.arbitrary::<u32>()?.into(),
+            std::num::NonZeroU64::new(u64::from(u.int_in_range(1..=u32::MAX)?)).unwrap(),
+        )
+        .ok()
     } else {
         None
     };
@@ -141,7 +160,9 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
                 modifiers: Vec::new(),
                 action: *u.choose(&[StoreAction::Add, StoreAction::Remove, StoreAction::Replace])?,
                 silent: u.arbitrary()?,
-                flags: (0..u.int_in_range(0..=3)?).map(|_| flag(u)).collect::<Result<_>>()?,
+                flags: (0..u.int_in_range(0..=3)?)
+                    .map(|_| flag(u))
+                    .collect::<Result<_>>()?,
             },
             uid,
         },
@@ -156,9 +177,17 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
             fetch: Fetch {
                 sequence_set: set(u)?,
                 items: match u.int_in_range(0..=2)? {
-                    0 => FetchItems::Macro(*u.choose(&[FetchMacro::All, FetchMacro::Fast, FetchMacro::Full])?),
+                    0 => FetchItems::Macro(*u.choose(&[
+                        FetchMacro::All,
+                        FetchMacro::Fast,
+                        FetchMacro::Full,
+                    ])?),
                     1 => FetchItems::Item(fetch_item(u)?),
-                    _ => FetchItems::List((0..u.int_in_range(1..=4)?).map(|_| fetch_item(u)).collect::<Result<_>>()?),
+                    _ => FetchItems::List(
+                        (0..u.int_in_range(1..=4)?)
+                            .map(|_| fetch_item(u))
+                            .collect::<Result<_>>()?,
+                    ),
                 },
                 modifiers: Vec::new(),
             },
@@ -168,7 +197,9 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
             search: Search {
                 return_options: None,
                 charset: None,
-                keys: (0..u.int_in_range(1..=3)?).map(|_| key(u, 0)).collect::<Result<_>>()?,
+                keys: (0..u.int_in_range(1..=3)?)
+                    .map(|_| key(u, 0))
+                    .collect::<Result<_>>()?,
             },
             uid,
         },
@@ -180,14 +211,25 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
                 Literal::new(data.into_iter().filter(|&b| b != 0).collect::<Vec<u8>>()).unwrap()
             };
             let date = if u.arbitrary()? {
-                DateTime::new(date(u)?, u.int_in_range(0..=23)?, u.int_in_range(0..=59)?, 0, u.int_in_range(-720..=720)?).ok()
+                DateTime::new(
+                    date(u)?,
+                    u.int_in_range(0..=23)?,
+                    u.int_in_range(0..=59)?,
+                    0,
+                    u.int_in_range(-720..=720)?,
+                )
+                .ok()
             } else {
                 None
             };
             CommandBody::Append(Append {
                 mailbox: Mailbox::new(astring(u)?),
                 messages: vec![AppendMessage {
-                    flags: if u.arbitrary()? { Some(vec![flag(u)?]) } else { None },
+                    flags: if u.arbitrary()? {
+                        Some(vec![flag(u)?])
+                    } else {
+                        None
+                    },
                     date,
                     data,
                 }],

@@ -146,3 +146,32 @@ pub fn check_response_encoding(value: &Response<'_>, config: &DecoderConfig) {
     assert_eq!(&again, value, "encoded as {}", show(&wire));
     assert_eq!(to_bytes(&again.encode()), wire);
 }
+
+/// The frame of the command and response targets: the first byte of `data`
+/// is a mix of leniency flags, the rest the input, decoded by `check`
+/// strictly, leniently, with the mixed flags, and with the mixed flags under
+/// tiny limits. `check` decodes with its own invariants and answers the
+/// Debug form of a complete value; whatever strict decoding accepts,
+/// lenient decoding must accept as the same value.
+pub fn decode_in_every_config(data: &[u8], check: impl Fn(&[u8], &DecoderConfig) -> Option<String>) {
+    let Some((&selector, input)) = data.split_first() else {
+        return;
+    };
+    let mixed = DecoderConfig {
+        limits: Limits::default(),
+        leniency: leniency_from_bits(selector),
+    };
+    let strict = check(input, &DecoderConfig::STRICT);
+    let loose = check(input, &DecoderConfig::default());
+    if strict.is_some() {
+        assert_eq!(loose, strict, "strict and lenient disagree on {}", show(input));
+    }
+    check(input, &mixed);
+    check(
+        input,
+        &DecoderConfig {
+            limits: TINY,
+            ..mixed
+        },
+    );
+}
