@@ -27,6 +27,8 @@
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "imap/data.rs"]
 mod data;
 

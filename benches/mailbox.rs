@@ -21,10 +21,14 @@
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{Rng, WORDS};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mailwire::mailbox::analysis::{BodyKind, BodyStructure, analyze};
 use mailwire::mailbox::search::SearchKey;
@@ -32,64 +36,6 @@ use mailwire::mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, MailboxName, MaildirBackend,
     MaildirOptions, MemoryBackend, SelectMode, Store, StoreConfig, StoreFlags, SystemFlags, Uid,
 };
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
-        list[self.below(list.len())]
-    }
-}
-
-const WORDS: &[&str] = &[
-    "the",
-    "of",
-    "and",
-    "to",
-    "mailbox",
-    "server",
-    "message",
-    "client",
-    "attachment",
-    "quarterly",
-    "report",
-    "please",
-    "find",
-    "below",
-    "regards",
-    "meeting",
-    "schedule",
-    "Thursday",
-    "budget",
-    "review",
-    "draft",
-    "version",
-    "a",
-    "in",
-    "is",
-    "for",
-    "that",
-    "with",
-    "on",
-    "as",
-    "be",
-    "at",
-    "this",
-    "by",
-    "from",
-];
 
 /// Words with non-ASCII letters, for the ISO-8859-1 and UTF-8 bodies.
 const ACCENTED: &[&str] = &[

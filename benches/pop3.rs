@@ -15,9 +15,13 @@
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::{Rng, WORDS};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mailwire::pop3::{
     BodyChunk, BodyDecoder, Decoded, DecoderConfig, DotStuffer, Expect, Response, decode_command,
@@ -41,61 +45,6 @@ const COMMANDS: [&[u8]; 8] = [
 // ---------------------------------------------------------------------------
 // Test data
 // ---------------------------------------------------------------------------
-
-/// A small deterministic generator (xorshift64*), so every run benchmarks
-/// the same bytes without a `rand` dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-const WORDS: &[&str] = &[
-    "the",
-    "of",
-    "and",
-    "to",
-    "mailbox",
-    "server",
-    "message",
-    "client",
-    "attachment",
-    "quarterly",
-    "report",
-    "please",
-    "find",
-    "below",
-    "regards",
-    "meeting",
-    "schedule",
-    "Thursday",
-    "budget",
-    "review",
-    "draft",
-    "version",
-    "a",
-    "in",
-    "is",
-    "for",
-    "that",
-    "with",
-    "on",
-    "as",
-    "be",
-    "at",
-    "this",
-    "by",
-    "from",
-];
 
 /// Lines that begin with "." as a body would have them before stuffing.
 const DOT_LINES: &[&str] = &[

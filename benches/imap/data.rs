@@ -2,26 +2,7 @@
 //! sends for FETCH, LIST and SEARCH, typical client commands, and a large
 //! message for the literal benchmarks.
 
-/// A small deterministic generator (xorshift64*), so every run benchmarks
-/// the same bytes without a `rand` dependency.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
+pub use crate::common::Rng;
 
 const FIRST: &[&str] = &[
     "Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory", "Niaj",
