@@ -17,73 +17,31 @@ use proptest::prelude::*;
 
 const STRICT: DecoderConfig = DecoderConfig::STRICT;
 
-/// What a decoder answered, unless it was "need more bytes" or "literal
-/// announced".
-fn complete_or_error<T: std::fmt::Debug>(
-    outcome: Result<Decoded<T>, mailwire_imap::DecodeError>,
-) -> Option<String> {
-    match outcome {
-        Ok(Decoded::Incomplete | Decoded::LiteralAnnounced(_)) => None,
-        other => Some(format!("{other:?}")),
-    }
-}
+mod codec_support;
 
-/// Every proper prefix of `input` is "need more bytes" or "literal
-/// announced", never an error.
-fn prefixes_are_incomplete(input: &[u8], decode: impl Fn(&[u8]) -> Option<String>) {
-    for i in 0..input.len() {
-        if let Some(outcome) = decode(&input[..i]) {
-            panic!("prefix of {i} bytes: {outcome}");
-        }
-    }
-}
+use codec_support::{command_encodes_as, decode_cmd_with, decode_resp_with};
 
 fn command(input: &[u8]) -> Command<'_> {
-    match decode_command(input, &STRICT).unwrap() {
-        Decoded::Complete { value, consumed } => {
-            assert_eq!(consumed, input.len());
-            value
-        }
-        other => panic!("{other:?}"),
-    }
+    decode_cmd_with(input, &STRICT)
 }
 
 /// Decodes a command, checks that it encodes to `canonical`, that its
 /// prefixes are incomplete and that the owned copy is equal.
 fn command_round_trip<'a>(input: &'a [u8], canonical: &[u8]) -> Fetch<'a> {
-    let c = command(input);
-    assert_eq!(
-        String::from_utf8_lossy(&to_bytes(&c.encode(LiteralPolicy::SyncOnly))),
-        String::from_utf8_lossy(canonical)
-    );
-    prefixes_are_incomplete(input, |i| complete_or_error(decode_command(i, &STRICT)));
-    assert_eq!(c.clone().into_owned(), c);
-    match c.body {
+    match command_encodes_as(input, LiteralPolicy::SyncOnly, canonical).body {
         CommandBody::Fetch { fetch, .. } => fetch,
         other => panic!("{other:?}"),
     }
 }
 
 fn response_with(input: &[u8], config: &DecoderConfig) -> Response<'static> {
-    match decode_response(input, config).unwrap() {
-        Decoded::Complete { value, consumed } => {
-            assert_eq!(consumed, input.len());
-            value.into_owned()
-        }
-        other => panic!("{other:?}"),
-    }
+    decode_resp_with(input, config).into_owned()
 }
 
 /// Decodes a FETCH response strictly, checks that it encodes to the same
 /// bytes and that its prefixes are incomplete.
 fn response_round_trip(input: &[u8]) -> (NonZeroU32, Vec<MessageDataItem<'static>>) {
-    let r = response_with(input, &STRICT);
-    assert_eq!(
-        String::from_utf8_lossy(&to_bytes(&r.encode())),
-        String::from_utf8_lossy(input)
-    );
-    prefixes_are_incomplete(input, |i| complete_or_error(decode_response(i, &STRICT)));
-    match r {
+    match codec_support::response_round_trip(input).into_owned() {
         Response::Fetch { seq, items } => (seq, items),
         other => panic!("{other:?}"),
     }
