@@ -383,21 +383,60 @@ fn find_quoted_special(bytes: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// Writes `bytes` as a quoted string, escaping `"` and `\\`. Eight bytes
-/// at a time: a word without either is stored whole, which for the short
-/// strings of envelopes and body structures beats a call to `memcpy`.
+/// Writes `bytes` as a quoted string, escaping `"` and `\\`. Almost no
+/// string needs an escape, so the scan for one and the copy are one pass
+/// of whole words: the strings of envelopes and body structures are short,
+/// and a few fixed-size stores beat a call to `memcpy`. The last word
+/// overlaps the one before it (written after a `truncate`) instead of
+/// ending in a byte loop.
 pub(crate) fn write_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() + 2);
+    let special = |v: u64| bytes_equal(v, b'"') | bytes_equal(v, b'\\') != 0;
+    let len = bytes.len();
+    out.reserve(len + 2);
     out.push(b'"');
-    let mut at = 0;
-    while let Some(v) = word_at(bytes, at) {
-        if bytes_equal(v, b'"') | bytes_equal(v, b'\\') != 0 {
-            break;
+    let start = out.len();
+    if len < 8 {
+        if bytes.iter().fold(false, |hit, &b| hit | (b == b'"') | (b == b'\\')) {
+            out.truncate(start - 1);
+            return write_quoted_escaped(out, bytes);
         }
-        out.extend_from_slice(&v.to_le_bytes());
-        at += 8;
+        if len >= 4 {
+            let half = |at: usize| bytes.get(at..at + 4).map(|w| [w[0], w[1], w[2], w[3]]);
+            if let (Some(head), Some(tail)) = (half(0), half(len - 4)) {
+                out.extend_from_slice(&head);
+                out.truncate(start + len - 4);
+                out.extend_from_slice(&tail);
+            }
+        } else {
+            out.extend_from_slice(bytes);
+        }
+    } else {
+        let mut at = 0;
+        while let Some(v) = word_at(bytes, at) {
+            if special(v) {
+                out.truncate(start - 1);
+                return write_quoted_escaped(out, bytes);
+            }
+            out.extend_from_slice(&v.to_le_bytes());
+            at += 8;
+        }
+        if let Some(v) = word_at(bytes, len - 8).filter(|_| at < len) {
+            if special(v) {
+                out.truncate(start - 1);
+                return write_quoted_escaped(out, bytes);
+            }
+            out.truncate(start + len - 8);
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
-    for &b in &bytes[at..] {
+    out.push(b'"');
+}
+
+#[cold]
+fn write_quoted_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 4);
+    out.push(b'"');
+    for &b in bytes {
         if b == b'"' || b == b'\\' {
             out.push(b'\\');
         }
