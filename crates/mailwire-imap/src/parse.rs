@@ -215,24 +215,30 @@ fn long_number64(input: &[u8]) -> PResult<'_, u64> {
 }
 
 /// Writes a decimal number without going through `format!`. Numbers of up
-/// to eight digits (sizes, UIDs, line counts: nearly all of them) are built
-/// in one word, stored whole and cut to length, which beats a call to
-/// `memcpy` for a handful of bytes.
+/// to eight digits (sizes, UIDs, line counts: nearly all of them) are
+/// turned into digits in one word, without a loop: split into two 4-digit
+/// halves, each half into two 2-digit lanes, each lane into two digits,
+/// with multiplications that divide exactly in that range (x * 10486 >> 20
+/// is x / 100 below 10,000; x * 103 >> 10 is x / 10 below 100). The word is
+/// stored whole and cut to length, which beats a call to `memcpy`.
 pub(crate) fn put_number(out: &mut Vec<u8>, n: u64) {
     if n < 10 {
         out.push(b'0' + n as u8);
         return;
     }
     if n < 100_000_000 {
-        let mut m = n as u32;
-        let digits = m.ilog10() as usize + 1;
-        let mut word = [0u8; 8];
-        for slot in word[..digits].iter_mut().rev() {
-            *slot = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
+        let digits = n.ilog10() as usize + 1;
+        // Lanes of 32 bits: the high four digits, then the low four.
+        let x = n / 10_000 | (n % 10_000) << 32;
+        // Lanes of 16 bits: two digits each.
+        let hundreds = (x * 10_486) >> 20 & 0x0000_007F_0000_007F;
+        let y = hundreds | (x - hundreds * 100) << 16;
+        // Lanes of 8 bits: one digit each, the first in the lowest byte.
+        let tens = (y * 103) >> 10 & 0x000F_000F_000F_000F;
+        let z = tens | (y - tens * 10) << 8;
+        let ascii = (z + 0x3030_3030_3030_3030) >> (8 * (8 - digits));
         let at = out.len();
-        out.extend_from_slice(&word);
+        out.extend_from_slice(&ascii.to_le_bytes());
         out.truncate(at + digits);
         return;
     }
@@ -367,6 +373,18 @@ mod tests {
         let mut v = Vec::new();
         put_number(&mut v, 1234567890);
         assert_eq!(v, b"1234567890");
+        // Every digit count, at both edges.
+        for k in 0..20 {
+            let p = 10u64.pow(k);
+            for n in [p - 1, p, p + 1, p.saturating_mul(9)] {
+                v.clear();
+                put_number(&mut v, n);
+                assert_eq!(v, n.to_string().as_bytes());
+            }
+        }
+        v.clear();
+        put_number(&mut v, u64::MAX);
+        assert_eq!(v, u64::MAX.to_string().as_bytes());
     }
 
     proptest::proptest! {
