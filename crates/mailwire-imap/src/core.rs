@@ -396,7 +396,10 @@ pub(crate) fn write_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let start = out.len();
     if len < 8 {
-        if bytes.iter().fold(false, |hit, &b| hit | (b == b'"') | (b == b'\\')) {
+        if bytes
+            .iter()
+            .fold(false, |hit, &b| hit | (b == b'"') | (b == b'\\'))
+        {
             out.truncate(start - 1);
             return write_quoted_escaped(out, bytes);
         }

@@ -45,10 +45,6 @@ use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_
 // ---------------------------------------------------------------------
 // Shared parsing helpers of the FETCH grammar.
 
-/// The capacity of a list known to get an element: what the first push
-/// would allocate, without going through the growth path.
-pub(crate) const FIRST_CAPACITY: usize = 4;
-
 pub(crate) use crate::parse::{separator as sp, skip_spaces};
 
 /// `(`; with `lenient`, spaces after it.

@@ -40,6 +40,7 @@ mod parse;
 mod response;
 mod search;
 mod sequence;
+mod small_list;
 mod status;
 mod stream;
 
@@ -55,11 +56,11 @@ pub use decode::{
 pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
 pub use extension::{ExtComponent, TaggedExt, TaggedExtVal};
 pub use fetch::body::{
-    BodyExtension, BodyFields, BodyParam, BodyStructure, Disposition, ExtensionTail, Language, LanguageTail,
-    LocationTail, MultipartExtension, SinglePartExtension, SpecificFields,
+    BodyExtension, BodyFields, BodyParam, BodyParams, BodyStructure, Disposition, ExtensionTail, Language,
+    LanguageTail, LocationTail, MultipartExtension, SinglePartExtension, SpecificFields,
 };
 pub use fetch::data::{DataItemName, ExtensionValue, MessageDataItem};
-pub use fetch::envelope::{Address, Envelope};
+pub use fetch::envelope::{Address, AddressList, Envelope};
 pub use fetch::modifier::FetchModifier;
 pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText};
 pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
@@ -77,5 +78,6 @@ pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse}
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
+pub use small_list::SmallList;
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};

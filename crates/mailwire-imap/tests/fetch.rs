@@ -6,12 +6,12 @@
 use std::num::{NonZeroU32, NonZeroU64};
 
 use mailwire_imap::{
-    AString, Address, BodyExtension, BodyFields, BodyParam, BodyStructure, Command, CommandBody, Decoded,
-    DecoderConfig, Disposition, Envelope, ErrorKind, ExtensionTail, Fetch, FetchItem, FetchItems, FetchMacro,
-    FetchModifier, Flag, FlagFetch, HeaderList, IString, Language, LanguageTail, LiteralPolicy, LocationTail,
-    MessageDataItem, MultipartExtension, NString, Partial, Response, Section, SectionPart, SectionText,
-    SinglePartExtension, SpecificFields, Tag, TaggedExt, TaggedExtVal, decode_command, decode_response,
-    to_bytes,
+    AString, Address, AddressList, BodyExtension, BodyFields, BodyParam, BodyParams, BodyStructure, Command,
+    CommandBody, Decoded, DecoderConfig, Disposition, Envelope, ErrorKind, ExtensionTail, Fetch, FetchItem,
+    FetchItems, FetchMacro, FetchModifier, Flag, FlagFetch, HeaderList, IString, Language, LanguageTail,
+    LiteralPolicy, LocationTail, MessageDataItem, MultipartExtension, NString, Partial, Response, Section,
+    SectionPart, SectionText, SinglePartExtension, SpecificFields, Tag, TaggedExt, TaggedExtVal,
+    decode_command, decode_response, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -654,7 +654,7 @@ fn fetch_item() -> BoxedStrategy<FetchItem<'static>> {
     .boxed()
 }
 
-fn params() -> BoxedStrategy<Vec<BodyParam<'static>>> {
+fn params() -> BoxedStrategy<BodyParams<'static>> {
     prop::collection::vec((istring(), istring()), 0..3)
         .prop_map(|v| {
             v.into_iter()
@@ -676,7 +676,7 @@ fn address() -> BoxedStrategy<Address<'static>> {
 }
 
 fn envelope() -> BoxedStrategy<Envelope<'static>> {
-    let list = || prop::collection::vec(address(), 0..3);
+    let list = || prop::collection::vec(address(), 0..3).prop_map(AddressList::from);
     (
         (nstring(), nstring(), list(), list(), list()),
         (list(), list(), list(), nstring(), nstring()),
@@ -714,7 +714,7 @@ fn tail() -> BoxedStrategy<Option<ExtensionTail<'static>>> {
         prop::option::of((istring(), params()).prop_map(|(kind, params)| Disposition { kind, params }));
     let language = prop_oneof![
         nstring().prop_map(Language::Single),
-        prop::collection::vec(istring(), 1..3).prop_map(Language::List),
+        prop::collection::vec(istring(), 1..3).prop_map(|l| Language::List(l.into())),
     ];
     let location = prop::option::of(
         (nstring(), prop::collection::vec(body_extension(), 0..3))

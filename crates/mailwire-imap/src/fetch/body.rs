@@ -49,9 +49,10 @@ use crate::core::{IString, NString, Quoted};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number, number64, put_number};
+use crate::small_list::SmallList;
 
 use super::envelope::Envelope;
-use super::{FIRST_CAPACITY, close_paren, is_nil, more, nstring, nstring_into, open_paren, skip_spaces, sp};
+use super::{close_paren, is_nil, more, nstring, nstring_into, open_paren, skip_spaces, sp};
 
 /// A MIME parameter: attribute and value, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -78,8 +79,13 @@ impl BodyParam<'_> {
     }
 }
 
-fn own_params(params: Vec<BodyParam<'_>>) -> Vec<BodyParam<'static>> {
-    params.into_iter().map(BodyParam::into_owned).collect()
+/// A parameter list (`body-fld-param`); empty for NIL. One parameter is
+/// stored inline (`charset`, `boundary`, `name`: the usual case), so
+/// decoding it allocates nothing.
+pub type BodyParams<'a> = SmallList<BodyParam<'a>>;
+
+fn own_params(params: BodyParams<'_>) -> BodyParams<'static> {
+    params.map(BodyParam::into_owned)
 }
 
 /// The value of the first parameter named `name` (ASCII case-insensitive).
@@ -95,7 +101,7 @@ fn find_param<'p>(params: &'p [BodyParam<'_>], name: &str) -> Option<&'p [u8]> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BodyFields<'a> {
     /// `body-fld-param`: the Content-Type parameters; empty for NIL.
-    pub params: Vec<BodyParam<'a>>,
+    pub params: BodyParams<'a>,
     /// `body-fld-id`: Content-ID.
     pub id: NString<'a>,
     /// `body-fld-desc`: Content-Description.
@@ -126,7 +132,7 @@ impl<'a> BodyFields<'a> {
 
     /// Empty fields, to be filled in place.
     const EMPTY: BodyFields<'static> = BodyFields {
-        params: Vec::new(),
+        params: SmallList::new(),
         id: NString::NIL,
         description: NString::NIL,
         encoding: empty_string(),
@@ -211,7 +217,7 @@ pub struct Disposition<'a> {
     /// The disposition type (`inline`, `attachment`...).
     pub kind: IString<'a>,
     /// Its parameters (`filename`...); empty for NIL.
-    pub params: Vec<BodyParam<'a>>,
+    pub params: BodyParams<'a>,
 }
 
 impl<'a> Disposition<'a> {
@@ -237,7 +243,7 @@ pub enum Language<'a> {
     /// One language tag, or NIL.
     Single(NString<'a>),
     /// A parenthesized list of tags (never empty).
-    List(Vec<IString<'a>>),
+    List(SmallList<IString<'a>>),
 }
 
 impl Language<'_> {
@@ -245,7 +251,7 @@ impl Language<'_> {
     pub fn into_owned(self) -> Language<'static> {
         match self {
             Language::Single(s) => Language::Single(s.into_owned()),
-            Language::List(l) => Language::List(l.into_iter().map(IString::into_owned).collect()),
+            Language::List(l) => Language::List(l.map(IString::into_owned)),
         }
     }
 }
@@ -335,7 +341,7 @@ pub struct SinglePartExtension<'a> {
 pub struct MultipartExtension<'a> {
     /// `body-fld-param`: the Content-Type parameters (`boundary`...);
     /// empty for NIL.
-    pub params: Vec<BodyParam<'a>>,
+    pub params: BodyParams<'a>,
     /// The fields after them, if sent.
     pub tail: Option<ExtensionTail<'a>>,
 }
@@ -673,7 +679,7 @@ fn multipart_into<'a>(
     let rest = match more(rest, lenient) {
         Some(r) => {
             let x = extension.insert(MultipartExtension {
-                params: Vec::new(),
+                params: SmallList::new(),
                 tail: None,
             });
             let r = params_into(r, config, &mut x.params)?;
@@ -894,8 +900,8 @@ fn encode_tail<'e>(tail: Option<&'e ExtensionTail<'_>>, e: &mut Encoder<'e>) {
 
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" /
 /// nil`; NIL is an empty list.
-fn params<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<BodyParam<'a>>> {
-    let mut list = Vec::new();
+fn params<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, BodyParams<'a>> {
+    let mut list = SmallList::new();
     let rest = params_into(input, config, &mut list)?;
     Ok((rest, list))
 }
@@ -905,7 +911,7 @@ fn params<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<BodyPa
 fn params_into<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
-    list: &mut Vec<BodyParam<'a>>,
+    list: &mut BodyParams<'a>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
     if is_nil(input) {
         return Ok(&input[3..]);
@@ -918,7 +924,7 @@ fn params_into<'a>(
             return Ok(r);
         }
     }
-    *list = Vec::with_capacity(FIRST_CAPACITY);
+    list.clear();
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list).map(|(r, ())| r);
@@ -974,7 +980,7 @@ fn disposition_into<'a>(
         let (r, ()) = open_paren(input, lenient)?;
         let d = out.insert(Disposition {
             kind: empty_string(),
-            params: Vec::new(),
+            params: SmallList::new(),
         });
         let r = string_into(r, config, &mut d.kind)?;
         let (r, ()) = sp(r, lenient)?;
@@ -1005,7 +1011,7 @@ fn disposition<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Optio
                 r,
                 Some(Disposition {
                     kind,
-                    params: Vec::new(),
+                    params: SmallList::new(),
                 }),
             ))
         }
@@ -1021,7 +1027,7 @@ fn language<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Language
     }
     let lenient = config.leniency.extra_spaces;
     let (mut rest, ()) = open_paren(input, lenient)?;
-    let mut list = Vec::with_capacity(FIRST_CAPACITY);
+    let mut list = SmallList::new();
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list);

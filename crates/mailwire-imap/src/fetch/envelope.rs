@@ -18,6 +18,7 @@ use crate::core::NString;
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail};
+use crate::small_list::SmallList;
 
 use super::{close_paren, nstring_into, open_paren, sp};
 
@@ -103,6 +104,11 @@ impl<'a> Address<'a> {
     }
 }
 
+/// An address list of an envelope (`env-from` and the others). Empty for
+/// NIL. The first address is stored inline: From, Sender and Reply-To
+/// nearly always hold one, so decoding them allocates nothing.
+pub type AddressList<'a> = SmallList<Address<'a>>;
+
 /// The envelope structure of a message. An empty address list stands for
 /// NIL (the grammar has no empty list).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -112,25 +118,25 @@ pub struct Envelope<'a> {
     /// `env-subject`.
     pub subject: NString<'a>,
     /// `env-from`.
-    pub from: Vec<Address<'a>>,
+    pub from: AddressList<'a>,
     /// `env-sender`.
-    pub sender: Vec<Address<'a>>,
+    pub sender: AddressList<'a>,
     /// `env-reply-to`.
-    pub reply_to: Vec<Address<'a>>,
+    pub reply_to: AddressList<'a>,
     /// `env-to`.
-    pub to: Vec<Address<'a>>,
+    pub to: AddressList<'a>,
     /// `env-cc`.
-    pub cc: Vec<Address<'a>>,
+    pub cc: AddressList<'a>,
     /// `env-bcc`.
-    pub bcc: Vec<Address<'a>>,
+    pub bcc: AddressList<'a>,
     /// `env-in-reply-to`.
     pub in_reply_to: NString<'a>,
     /// `env-message-id`.
     pub message_id: NString<'a>,
 }
 
-fn own_list(list: Vec<Address<'_>>) -> Vec<Address<'static>> {
-    list.into_iter().map(Address::into_owned).collect()
+fn own_list(list: AddressList<'_>) -> AddressList<'static> {
+    list.map(Address::into_owned)
 }
 
 impl<'a> Envelope<'a> {
@@ -163,12 +169,12 @@ impl<'a> Envelope<'a> {
     pub(crate) const EMPTY: Envelope<'static> = Envelope {
         date: NString::NIL,
         subject: NString::NIL,
-        from: Vec::new(),
-        sender: Vec::new(),
-        reply_to: Vec::new(),
-        to: Vec::new(),
-        cc: Vec::new(),
-        bcc: Vec::new(),
+        from: SmallList::new(),
+        sender: SmallList::new(),
+        reply_to: SmallList::new(),
+        to: SmallList::new(),
+        cc: SmallList::new(),
+        bcc: SmallList::new(),
         in_reply_to: NString::NIL,
         message_id: NString::NIL,
     };
@@ -235,7 +241,7 @@ impl<'a> Envelope<'a> {
 fn address_list_into<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
-    list: &mut Vec<Address<'a>>,
+    list: &mut AddressList<'a>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
     match input.first() {
         Some(b'(') => {}
@@ -249,7 +255,7 @@ fn address_list_into<'a>(
     if lenient {
         rest = super::skip_spaces(rest);
     }
-    *list = Vec::with_capacity(super::FIRST_CAPACITY);
+    list.clear();
     loop {
         if list.len() == config.limits.list {
             return Err(nom::Err::Error(PError::kind(
