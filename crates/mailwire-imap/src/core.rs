@@ -215,8 +215,23 @@ text_newtype!(
 
 /// A quoted string: `quoted = DQUOTE *QUOTED-CHAR DQUOTE`. Holds the
 /// content without quotes and escapes.
+///
+/// Borrowed content never holds `"` or `\\` (content with them is copied
+/// when the value is made, and the decoder borrows only strings sent without
+/// escapes), so the encoder writes borrowed content without looking for
+/// characters to escape: a FETCH response decoded and sent on is copied,
+/// not scanned.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Quoted<'a>(Cow<'a, [u8]>);
+
+/// `value`, owned when it is borrowed and holds `"` or `\\` (see
+/// [`Quoted`]).
+fn unescaped_form(value: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    match value {
+        Cow::Borrowed(b) if memchr::memchr2(b'"', b'\\', b).is_some() => Cow::Owned(b.to_vec()),
+        value => value,
+    }
+}
 
 impl<'a> Quoted<'a> {
     /// Validates the content: no CR, LF or NUL; 8-bit bytes only as UTF-8
@@ -227,7 +242,7 @@ impl<'a> Quoted<'a> {
         if !value.is_ascii() && std::str::from_utf8(&value).is_err() {
             return Err(TypeError::problem("quoted string", "8-bit content must be UTF-8"));
         }
-        Ok(Quoted(value))
+        Ok(Quoted(unescaped_form(value)))
     }
 
     /// The content, unescaped.
@@ -240,7 +255,8 @@ impl<'a> Quoted<'a> {
         Quoted(Cow::Owned(self.0.into_owned()))
     }
 
-    /// A quoted string holding `content` as it is (the caller checked it).
+    /// A quoted string holding `content` as it is (the caller checked it,
+    /// and it holds no `"` or `\\`).
     #[inline(always)]
     pub(crate) fn borrowed(content: &'a [u8]) -> Self {
         Quoted(Cow::Borrowed(content))
@@ -302,7 +318,10 @@ impl<'a> Quoted<'a> {
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        write_quoted(out, &self.0);
+        match &self.0 {
+            Cow::Borrowed(plain) => write_plain_quoted(out, plain),
+            Cow::Owned(content) => write_quoted(out, content),
+        }
     }
 }
 
@@ -389,6 +408,7 @@ fn find_quoted_special(bytes: &[u8]) -> Option<usize> {
 /// and a few fixed-size stores beat a call to `memcpy`. The last word
 /// overlaps the one before it (written after a `truncate`) instead of
 /// ending in a byte loop.
+#[inline]
 pub(crate) fn write_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
     let special = |v: u64| bytes_equal(v, b'"') | bytes_equal(v, b'\\') != 0;
     let len = bytes.len();
@@ -432,6 +452,15 @@ pub(crate) fn write_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
+    out.push(b'"');
+}
+
+/// Writes `bytes`, which holds no `"` or `\\`, as a quoted string.
+#[inline]
+fn write_plain_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
     out.push(b'"');
 }
 
@@ -600,7 +629,7 @@ impl<'a> IString<'a> {
     pub fn from_bytes(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
         let value = value.into();
         if value.len() <= 1024 && Quoted::new(&value[..]).is_ok() {
-            return Ok(IString::Quoted(Quoted(value)));
+            return Ok(IString::Quoted(Quoted(unescaped_form(value))));
         }
         Literal::new(value).map(IString::Literal)
     }
@@ -833,6 +862,37 @@ mod tests {
         assert_eq!(n, NString::NIL);
     }
 
+    /// Borrowed content is written without a scan for `"` and `\\`, so
+    /// every way of making a borrowed value must leave those out of it.
+    #[test]
+    fn borrowed_quoted_content_is_never_escaped_content() {
+        let encode = |q: &Quoted<'_>| {
+            let mut out = Vec::new();
+            q.encode(&mut out);
+            out
+        };
+        let made = Quoted::new(&br#"say "hi" \ bye"#[..]).unwrap();
+        assert!(matches!(made.0, Cow::Owned(_)));
+        assert_eq!(encode(&made), br#""say \"hi\" \\ bye""#);
+        let plain = Quoted::new(&b"plain text"[..]).unwrap();
+        assert!(matches!(plain.0, Cow::Borrowed(_)));
+        assert_eq!(encode(&plain), br#""plain text""#);
+        let Ok(IString::Quoted(from_bytes)) = IString::from_bytes(&b"a\\b"[..]) else {
+            panic!("a quoted string")
+        };
+        assert_eq!(encode(&from_bytes), br#""a\\b""#);
+        // Decoded: borrowed only when sent without escapes.
+        for (wire, encoded) in [
+            (&br#""no escapes" "#[..], &br#""no escapes""#[..]),
+            (br#""one \" quote" "#, br#""one \" quote""#),
+            (b"\"8-bit \\\\ caf\xc3\xa9\" ", b"\"8-bit \\\\ caf\xc3\xa9\""),
+        ] {
+            let (_, q) = Quoted::parse(wire, false).unwrap();
+            assert_eq!(encode(&q), encoded);
+            assert!(matches!(q.0, Cow::Owned(_)) || memchr::memchr2(b'"', b'\\', q.as_bytes()).is_none());
+        }
+    }
+
     #[test]
     fn tags_of_messages() {
         assert_eq!(peek_tag(b"a001 LOGIN x y").unwrap().as_str(), "a001");
@@ -869,6 +929,12 @@ mod tests {
             let mut out = b"x".to_vec();
             write_quoted(&mut out, &bytes);
             proptest::prop_assert_eq!(&out[1..], &naive[..]);
+            // A value made from borrowed bytes encodes the same way.
+            if let Ok(q) = Quoted::new(&bytes[..]) {
+                let mut out = Vec::new();
+                q.encode(&mut out);
+                proptest::prop_assert_eq!(out, naive);
+            }
         }
     }
 }
