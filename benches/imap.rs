@@ -109,7 +109,7 @@ fn mw_reader_decode(stream: &[u8], config: &DecoderConfig) -> usize {
     n
 }
 
-fn mw_write(fragments: Vec<Fragment<'_>>, out: &mut Vec<u8>) {
+fn mw_write<'a>(fragments: impl IntoIterator<Item = Fragment<'a>>, out: &mut Vec<u8>) {
     for f in fragments {
         match f {
             Fragment::Line(line) => out.extend_from_slice(&line),

@@ -28,6 +28,7 @@ use crate::message_cmd::{Append, CopyMove, Store, parse_uid_expunge};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp};
 use crate::search::Search;
 use crate::sequence::SequenceSet;
+use crate::small_list::SmallList;
 use crate::status::StatusAttribute;
 use crate::{list, mailbox_cmd, status};
 
@@ -383,7 +384,7 @@ impl<'a> Command<'a> {
 
     /// Encodes the command into line and literal fragments for a server
     /// that accepts `policy`.
-    pub fn encode(&self, policy: LiteralPolicy) -> Vec<Fragment<'_>> {
+    pub fn encode(&self, policy: LiteralPolicy) -> SmallList<Fragment<'_>> {
         let mut e = Encoder::new(policy);
         e.put(self.tag.as_str().as_bytes());
         e.put(b" ");

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use crate::decode::LiteralMode;
 use crate::parse::put_number;
+use crate::small_list::SmallList;
 
 /// What the peer accepts, per connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,10 +40,16 @@ pub enum Fragment<'a> {
     },
 }
 
+/// The first line's initial capacity. A FETCH response with an envelope
+/// and a body structure is about 1 KiB; growing a line from a few bytes
+/// to that costs four reallocations, while an allocation of 1 KiB costs
+/// no more than a small one (glibc serves both from its per-thread cache).
+const LINE_CAPACITY: usize = 1024;
+
 /// Builds the fragments of one message.
 #[derive(Debug, Default)]
 pub struct Encoder<'a> {
-    fragments: Vec<Fragment<'a>>,
+    fragments: SmallList<Fragment<'a>>,
     line: Vec<u8>,
     policy: LiteralPolicy,
     /// Literal data goes into `line` too: the whole message is one run of
@@ -54,8 +61,8 @@ impl<'a> Encoder<'a> {
     /// An encoder for a peer that accepts `policy`.
     pub fn new(policy: LiteralPolicy) -> Self {
         Encoder {
-            fragments: Vec::new(),
-            line: Vec::with_capacity(64),
+            fragments: SmallList::new(),
+            line: Vec::with_capacity(LINE_CAPACITY),
             policy,
             inline: false,
         }
@@ -67,7 +74,7 @@ impl<'a> Encoder<'a> {
     /// allocation once the buffer has grown to its working size.
     pub(crate) fn into_buffer(policy: LiteralPolicy, buffer: Vec<u8>) -> Self {
         Encoder {
-            fragments: Vec::new(),
+            fragments: SmallList::new(),
             line: buffer,
             policy,
             inline: true,
@@ -126,8 +133,9 @@ impl<'a> Encoder<'a> {
         });
     }
 
-    /// Ends the message with CRLF and returns its fragments.
-    pub fn finish(mut self) -> Vec<Fragment<'a>> {
+    /// Ends the message with CRLF and returns its fragments. A message
+    /// without literals is one line, kept inline in the list.
+    pub fn finish(mut self) -> SmallList<Fragment<'a>> {
         self.line.extend_from_slice(b"\r\n");
         self.fragments.push(Fragment::Line(self.line));
         self.fragments

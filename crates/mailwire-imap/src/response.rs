@@ -33,6 +33,7 @@ use crate::namespace::NamespaceResponse;
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp};
 use crate::search::ESearch;
 use crate::sequence::UidSet;
+use crate::small_list::SmallList;
 use crate::status::MailboxStatus;
 
 /// The status of a status response.
@@ -408,7 +409,7 @@ impl<'a> Response<'a> {
 
     /// Encodes the response (a server never waits for continuation
     /// requests, so the fragments can be sent back to back).
-    pub fn encode(&self) -> Vec<Fragment<'_>> {
+    pub fn encode(&self) -> SmallList<Fragment<'_>> {
         let mut e = Encoder::new(LiteralPolicy::SyncOnly);
         self.encode_to(&mut e);
         e.finish()
