@@ -1,25 +1,65 @@
-//! Sans-IO IMAP4rev2 / IMAP4rev1 codec (in progress).
+//! Sans-IO IMAP4rev2 / IMAP4rev1 codec: every command and response of
+//! RFC 3501 and RFC 9051, with the extensions RFC 9051 folds in (IDLE,
+//! ENABLE, NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, SASL-IR,
+//! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
+//! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
+//! encoded on both sides. Nothing here opens a socket or reads a clock:
+//! bytes go in, typed values and bytes come out.
 //!
-//! What exists: the decode outcomes shared by every decoder ([`Decoded`]:
-//! complete, need more bytes, literal announced, or a [`DecodeError`] with
-//! offset, expectation and tag), limits and leniency as runtime
-//! configuration, message framing that finds where a message ends across
-//! literals before any parser runs (so limits are checked before anything
-//! is allocated), the core string types (tag, atom, quoted, literal,
-//! literal8, astring, nstring) that remember the form they were sent in, and
-//! an encoder that produces line and literal fragments so a client knows
-//! where to wait for a continuation request. SEARCH with ESEARCH and
-//! SEARCHRES ([`Search`], [`ESearch`]), LIST-EXTENDED, LSUB and NAMESPACE
-//! ([`List`], [`MailboxList`], [`NamespaceResponse`]), STATUS
-//! ([`MailboxStatus`]) and the mailbox commands (SELECT, EXAMINE, CREATE,
-//! DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE) are decoded and encoded, with
-//! the generic extension forms of RFC 4466 ([`TaggedExtVal`]) kept as sent.
+//! # Decoding
 //!
-//! What comes next (see the project's IMAP issue): mailbox names with
-//! modified UTF-7, sequence sets, dates, flags, section specs, every command
-//! and response of RFC 3501 and RFC 9051 with the folded-in extensions,
-//! streaming of large literals in responses, and the session state machines.
-//! It follows the conventions of `mailwire-pop3`.
+//! Every decoder answers [`Decoded::Complete`] with the bytes it used,
+//! [`Decoded::Incomplete`] for a valid prefix, [`Decoded::LiteralAnnounced`]
+//! where a command's literal header ends (so a server can send `+` or
+//! refuse before the data arrives), or a [`DecodeError`] with the offset,
+//! what was expected, the tag and where the next message starts. Limits
+//! ([`Limits`]) are checked before anything is allocated; leniency towards
+//! what real servers send ([`Leniency`]) is runtime configuration.
+//! Decoded values borrow from the input; `into_owned` makes them `'static`.
+//!
+//! ```
+//! use mailwire_imap::{decode_command, decode_response, Decoded, DecoderConfig};
+//! use mailwire_imap::{MessageDataItem, Response};
+//!
+//! let config = DecoderConfig::default();
+//! let wire = b"* 12 FETCH (UID 4827 FLAGS (\\Seen) ENVELOPE (NIL \"Lunch?\" \
+//!     ((\"Ann\" NIL \"ann\" \"example.org\")) NIL NIL NIL NIL NIL NIL NIL))\r\n";
+//! let Decoded::Complete { value: Response::Fetch { seq, items }, consumed } = decode_response(wire, &config)? else {
+//!     unreachable!()
+//! };
+//! assert_eq!((seq.get(), consumed), (12, wire.len()));
+//! let MessageDataItem::Envelope(envelope) = &items[2] else { unreachable!() };
+//! assert_eq!(envelope.subject.as_bytes(), Some(&b"Lunch?"[..]));
+//! assert_eq!(envelope.from[0].mailbox.as_bytes(), Some(&b"ann"[..]));
+//!
+//! // A server learns of an APPEND's literal before its data arrives.
+//! let append = b"a1 APPEND INBOX {310}\r\n";
+//! let Decoded::LiteralAnnounced(announced) = decode_command(append, &config)? else { unreachable!() };
+//! assert_eq!((announced.length, announced.data_start), (310, append.len()));
+//! # Ok::<(), mailwire_imap::DecodeError>(())
+//! ```
+//!
+//! Large literals in responses stream: [`ResponseReader`] hands over the
+//! head of a response, then the literal's data in chunks as they arrive,
+//! then the rest, without buffering the literal.
+//!
+//! # Encoding
+//!
+//! Commands encode into [`Fragment`]s: lines, and the literals between them
+//! where a client must wait for a continuation request. Each string takes
+//! its cheapest valid form (atom, quoted, literal), and non-synchronizing
+//! literals are used when the [`LiteralPolicy`] says the peer accepts
+//! them. Responses encode into fragments too, or straight into a buffer
+//! with [`Response::encode_into`].
+//!
+//! ```
+//! use mailwire_imap::{decode_command, to_bytes, Decoded, DecoderConfig, LiteralPolicy};
+//!
+//! let wire = b"a2 UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n";
+//! let Decoded::Complete { value, .. } = decode_command(wire, &DecoderConfig::default())? else { unreachable!() };
+//! assert_eq!(to_bytes(&value.encode(LiteralPolicy::SyncOnly)), wire);
+//! # Ok::<(), mailwire_imap::DecodeError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod command;

@@ -229,13 +229,13 @@ pub(crate) fn put_number(out: &mut Vec<u8>, n: u64) {
     if n < 100_000_000 {
         let digits = n.ilog10() as usize + 1;
         // Lanes of 32 bits: the high four digits, then the low four.
-        let x = n / 10_000 | (n % 10_000) << 32;
+        let x = (n / 10_000) | ((n % 10_000) << 32);
         // Lanes of 16 bits: two digits each.
-        let hundreds = (x * 10_486) >> 20 & 0x0000_007F_0000_007F;
-        let y = hundreds | (x - hundreds * 100) << 16;
+        let hundreds = ((x * 10_486) >> 20) & 0x0000_007F_0000_007F;
+        let y = hundreds | ((x - hundreds * 100) << 16);
         // Lanes of 8 bits: one digit each, the first in the lowest byte.
-        let tens = (y * 103) >> 10 & 0x000F_000F_000F_000F;
-        let z = tens | (y - tens * 10) << 8;
+        let tens = ((y * 103) >> 10) & 0x000F_000F_000F_000F;
+        let z = tens | ((y - tens * 10) << 8);
         let ascii = (z + 0x3030_3030_3030_3030) >> (8 * (8 - digits));
         let at = out.len();
         out.extend_from_slice(&ascii.to_le_bytes());
