@@ -307,7 +307,18 @@ pub(crate) fn paren_list<'a, T>(
 }
 
 /// Skips a run of spaces.
+#[inline(always)]
 pub(crate) fn skip_spaces(input: &[u8]) -> &[u8] {
+    // Almost always there is none: one comparison, inline.
+    match input {
+        [b' ', rest @ ..] => skip_more_spaces(rest),
+        _ => input,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn skip_more_spaces(input: &[u8]) -> &[u8] {
     let n = input.iter().take_while(|&&b| b == b' ').count();
     &input[n..]
 }
