@@ -150,6 +150,16 @@ pub(crate) fn fill<T>(slot: &mut T, value: T) {
     std::mem::forget(std::mem::replace(slot, value));
 }
 
+/// Stores `value` in `slot` and returns it, as `Option::insert` does, but
+/// always inlined: the value is then built in the slot, not on the stack
+/// and copied there with a call to `memcpy` (these are structures of a few
+/// hundred bytes, filled field by field after this).
+#[inline(always)]
+pub(crate) fn insert<T>(slot: &mut Option<T>, value: T) -> &mut T {
+    *slot = Some(value);
+    slot.get_or_insert_with(|| unreachable!("a value was stored just before"))
+}
+
 pub(crate) fn too_deep<T>(input: &[u8], limit: usize) -> PResult<'_, T> {
     Err(nom::Err::Error(PError::kind(
         input,

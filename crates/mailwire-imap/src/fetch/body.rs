@@ -52,7 +52,7 @@ use crate::parse::{PError, PResult, fail, number, number64, put_number};
 use crate::small_list::SmallList;
 
 use super::envelope::Envelope;
-use super::{close_paren, is_nil, more, nstring, nstring_into, open_paren, skip_spaces, sp};
+use super::{close_paren, insert, is_nil, more, nstring, nstring_into, open_paren, skip_spaces, sp};
 
 /// A MIME parameter: attribute and value, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -678,10 +678,13 @@ fn multipart_into<'a>(
     let rest = string_into(rest, config, subtype)?;
     let rest = match more(rest, lenient) {
         Some(r) => {
-            let x = extension.insert(MultipartExtension {
-                params: SmallList::new(),
-                tail: None,
-            });
+            let x = insert(
+                extension,
+                MultipartExtension {
+                    params: SmallList::new(),
+                    tail: None,
+                },
+            );
             let r = params_into(r, config, &mut x.params)?;
             extension_tail(r, config, depth, &mut x.tail)?.0
         }
@@ -794,10 +797,13 @@ fn single_part_into<'a>(
     *specific = specific_fields;
     let rest = match more(rest, lenient) {
         Some(r) => {
-            let x = extension.insert(SinglePartExtension {
-                md5: NString::NIL,
-                tail: None,
-            });
+            let x = insert(
+                extension,
+                SinglePartExtension {
+                    md5: NString::NIL,
+                    tail: None,
+                },
+            );
             let r = nstring_into(r, config, &mut x.md5)?;
             extension_tail(r, config, depth, &mut x.tail)?.0
         }
@@ -820,18 +826,24 @@ fn extension_tail<'a>(
         return Ok((input, ()));
     };
     // Each level is written where it stays (see `nstring_into`).
-    let tail = out.insert(ExtensionTail {
-        disposition: None,
-        language: None,
-    });
+    let tail = insert(
+        out,
+        ExtensionTail {
+            disposition: None,
+            language: None,
+        },
+    );
     let rest = disposition_into(rest, config, &mut tail.disposition)?;
     let Some(after) = more(rest, lenient) else {
         return Ok((rest, ()));
     };
-    let lang = tail.language.insert(LanguageTail {
-        language: Language::Single(NString::NIL),
-        location: None,
-    });
+    let lang = insert(
+        &mut tail.language,
+        LanguageTail {
+            language: Language::Single(NString::NIL),
+            location: None,
+        },
+    );
     let rest = match &mut lang.language {
         Language::Single(single) if after.first() != Some(&b'(') => nstring_into(after, config, single)?,
         other => {
@@ -843,10 +855,13 @@ fn extension_tail<'a>(
     let Some(after) = more(rest, lenient) else {
         return Ok((rest, ()));
     };
-    let loc = lang.location.insert(LocationTail {
-        location: NString::NIL,
-        extensions: Vec::new(),
-    });
+    let loc = insert(
+        &mut lang.location,
+        LocationTail {
+            location: NString::NIL,
+            extensions: Vec::new(),
+        },
+    );
     let rest = nstring_into(after, config, &mut loc.location)?;
     let extensions = &mut loc.extensions;
     let mut r = rest;
@@ -978,10 +993,13 @@ fn disposition_into<'a>(
     if input.first() == Some(&b'(') {
         let lenient = config.leniency.extra_spaces;
         let (r, ()) = open_paren(input, lenient)?;
-        let d = out.insert(Disposition {
-            kind: empty_string(),
-            params: SmallList::new(),
-        });
+        let d = insert(
+            out,
+            Disposition {
+                kind: empty_string(),
+                params: SmallList::new(),
+            },
+        );
         let r = string_into(r, config, &mut d.kind)?;
         let (r, ()) = sp(r, lenient)?;
         let r = params_into(r, config, &mut d.params)?;
