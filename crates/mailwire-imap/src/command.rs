@@ -25,7 +25,7 @@ use crate::list::List;
 use crate::mailbox::{ListMailbox, Mailbox};
 use crate::mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 use crate::message_cmd::{Append, CopyMove, Store, parse_uid_expunge};
-use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp};
+use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp, too_many};
 use crate::search::Search;
 use crate::sequence::SequenceSet;
 use crate::small_list::SmallList;
@@ -525,13 +525,7 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
             let mut r = after;
             while let Some(next) = r.strip_prefix(b" ") {
                 if caps.len() == config.limits.list {
-                    return Err(nom::Err::Error(PError::kind(
-                        r,
-                        ErrorKind::TooMany {
-                            limit: config.limits.list,
-                        },
-                        "end of line",
-                    )));
+                    return too_many(r, config.limits.list, "end of line");
                 }
                 let (n, cap) = expect("capability", Atom::parse).parse(next)?;
                 caps.push(cap);

@@ -746,7 +746,7 @@ impl<'a> NString<'a> {
 
     /// `nstring = string / nil`.
     pub(crate) fn parse(input: &'a [u8], leniency: &crate::Leniency) -> PResult<'a, Self> {
-        if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") {
+        if crate::parse::is_nil(input) {
             return Ok((&input[3..], NString(None)));
         }
         IString::parse(input, leniency)

@@ -16,7 +16,7 @@
 use crate::core::{AString, Atom};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
-use crate::parse::{PError, PResult, fail, number64};
+use crate::parse::{PError, PResult, fail, number64, too_many};
 use crate::sequence::{SeqNumber, SequenceSet};
 
 /// `tagged-label-fchar = ALPHA / "-" / "_" / "."`
@@ -117,13 +117,7 @@ impl Budget {
     /// Counts one more element at `at`.
     pub(crate) fn count(&mut self, at: &[u8], expected: &'static str) -> Result<(), nom::Err<PError>> {
         if self.count >= self.max_count {
-            return Err(nom::Err::Error(PError::kind(
-                at,
-                ErrorKind::TooMany {
-                    limit: self.max_count,
-                },
-                expected,
-            )));
+            return too_many(at, self.max_count, expected);
         }
         self.count += 1;
         Ok(())

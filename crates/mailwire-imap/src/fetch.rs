@@ -45,7 +45,7 @@ use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_
 // ---------------------------------------------------------------------
 // Shared parsing helpers of the FETCH grammar.
 
-pub(crate) use crate::parse::{separator as sp, skip_spaces};
+pub(crate) use crate::parse::{is_nil, separator as sp, skip_spaces};
 
 /// `(`; with `lenient`, spaces after it.
 pub(crate) fn open_paren(input: &[u8], lenient: bool) -> PResult<'_, ()> {
@@ -79,11 +79,6 @@ pub(crate) fn more(input: &[u8], lenient: bool) -> Option<&[u8]> {
     } else {
         Some(rest)
     }
-}
-
-/// Whether `input` starts with `NIL` (any case).
-pub(crate) fn is_nil(input: &[u8]) -> bool {
-    input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL")
 }
 
 /// `nstring`, with the two common forms (quoted, NIL) first.

@@ -480,7 +480,7 @@ impl<'a> ListExtendedItem<'a> {
 
 /// The hierarchy delimiter: `DQUOTE QUOTED-CHAR DQUOTE / nil`.
 pub(crate) fn parse_delimiter(input: &[u8]) -> PResult<'_, Option<char>> {
-    if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") {
+    if crate::parse::is_nil(input) {
         return Ok((&input[3..], None));
     }
     let (rest, _) = byte(b'"', "'\"' or NIL")(input)?;

@@ -18,12 +18,12 @@ use nom::Parser;
 
 use crate::core::Literal;
 use crate::datetime::DateTime;
-use crate::decode::{DecoderConfig, ErrorKind};
+use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::TaggedExt;
 use crate::flag::{Flag, encode_flag_list, parse_flag_list};
 use crate::mailbox::Mailbox;
-use crate::parse::{PError, PResult, expect, fail, keyword, sp};
+use crate::parse::{PResult, expect, fail, keyword, sp, too_many};
 use crate::sequence::SequenceSet;
 
 /// One message of an APPEND command.
@@ -81,13 +81,7 @@ impl<'a> Append<'a> {
         let mut messages = Vec::new();
         while let Some(r) = rest.strip_prefix(b" ") {
             if messages.len() == config.limits.list {
-                return Err(nom::Err::Error(PError::kind(
-                    rest,
-                    ErrorKind::TooMany {
-                        limit: config.limits.list,
-                    },
-                    "end of command",
-                )));
+                return too_many(rest, config.limits.list, "end of command");
             }
             let (mut r, flags) = if r.first() == Some(&b'(') {
                 let (r, f) = parse_flag_list(r, config.limits.list, config.leniency.extra_spaces, false)?;
@@ -237,13 +231,7 @@ impl<'a> Store<'a> {
             flags.push(first);
             while let Some(next) = r.strip_prefix(b" ") {
                 if flags.len() == config.limits.list {
-                    return Err(nom::Err::Error(PError::kind(
-                        r,
-                        ErrorKind::TooMany {
-                            limit: config.limits.list,
-                        },
-                        "end of command",
-                    )));
+                    return too_many(r, config.limits.list, "end of command");
                 }
                 let (n, f) = expect("flag", Flag::parse).parse(next)?;
                 flags.push(f);

@@ -12,10 +12,10 @@
 //! ```
 
 use crate::core::IString;
-use crate::decode::{DecoderConfig, ErrorKind};
+use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::list::{encode_delimiter, parse_delimiter, separator};
-use crate::parse::{PError, PResult, byte, expect, fail, paren_list, sp};
+use crate::parse::{PResult, byte, expect, fail, paren_list, sp, too_many};
 
 /// `namespace-response-extension = SP string SP "(" string *(SP string)
 /// ")"`: extension data of a namespace, as sent.
@@ -73,13 +73,7 @@ impl<'a> NamespaceDescription<'a> {
         let mut extensions = Vec::new();
         while let Some(r) = rest.strip_prefix(b" ") {
             if extensions.len() == config.limits.list {
-                return Err(nom::Err::Error(PError::kind(
-                    r,
-                    ErrorKind::TooMany {
-                        limit: config.limits.list,
-                    },
-                    "')'",
-                )));
+                return too_many(r, config.limits.list, "')'");
             }
             let (r, name) = expect("extension name", |i| IString::parse(i, leniency))(r)?;
             let (r, _) = sp(r)?;
@@ -128,7 +122,7 @@ impl<'a> NamespaceDescription<'a> {
 /// `namespace = nil / "(" 1*namespace-descr ")"`; NIL is an empty list.
 /// With `extra_spaces`, spaces between descriptions are accepted.
 fn namespace<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<NamespaceDescription<'a>>> {
-    if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") {
+    if crate::parse::is_nil(input) {
         return Ok((&input[3..], Vec::new()));
     }
     let (mut rest, _) = byte(b'(', "'(' or NIL")(input)?;
@@ -141,13 +135,7 @@ fn namespace<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<Nam
             }
         }
         if list.len() == config.limits.list {
-            return Err(nom::Err::Error(PError::kind(
-                rest,
-                ErrorKind::TooMany {
-                    limit: config.limits.list,
-                },
-                "')'",
-            )));
+            return too_many(rest, config.limits.list, "')'");
         }
         let (r, d) = NamespaceDescription::parse(rest, config)?;
         list.push(d);

@@ -71,6 +71,21 @@ pub(crate) fn fail<'a, T>(input: &'a [u8], expected: &'static str) -> PResult<'a
     Err(nom::Err::Error(PError::at(input, expected)))
 }
 
+/// Whether `input` starts with `NIL` (any case).
+pub(crate) fn is_nil(input: &[u8]) -> bool {
+    input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL")
+}
+
+/// A list reached its `limit` of elements at `input`, where `expected`
+/// (what ends the list) would have had to come.
+pub(crate) fn too_many<T>(input: &[u8], limit: usize, expected: &'static str) -> Result<T, nom::Err<PError>> {
+    Err(nom::Err::Error(PError::kind(
+        input,
+        ErrorKind::TooMany { limit },
+        expected,
+    )))
+}
+
 /// Runs `parser`; if it fails without consuming anything, names what was
 /// expected there.
 pub(crate) fn expect<'a, T>(
@@ -282,11 +297,7 @@ pub(crate) fn paren_list<'a, T>(
         }
         loop {
             if items.len() == max {
-                return Err(nom::Err::Error(PError::kind(
-                    rest,
-                    ErrorKind::TooMany { limit: max },
-                    "')'",
-                )));
+                return too_many(rest, max, "')'");
             }
             let (r, value) = item(rest)?;
             items.push(value);

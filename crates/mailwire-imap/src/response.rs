@@ -30,7 +30,7 @@ use crate::flag::{Flag, FlagPerm};
 use crate::frame::{Framed, Side, frame};
 use crate::list::MailboxList;
 use crate::namespace::NamespaceResponse;
-use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp};
+use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp, too_many};
 use crate::search::ESearch;
 use crate::sequence::UidSet;
 use crate::small_list::SmallList;
@@ -513,11 +513,7 @@ fn atoms(mut input: &[u8], max: usize) -> PResult<'_, Vec<Atom<'_>>> {
     let mut out = Vec::new();
     while let Some(rest) = input.strip_prefix(b" ") {
         if out.len() == max {
-            return Err(nom::Err::Error(PError::kind(
-                input,
-                ErrorKind::TooMany { limit: max },
-                "end of list",
-            )));
+            return too_many(input, max, "end of list");
         }
         let (rest, a) = expect("capability", Atom::parse).parse(rest)?;
         out.push(a);
@@ -775,13 +771,7 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
         let mut r = r;
         while let Some(next) = r.strip_prefix(b" ") {
             if numbers.len() == config.limits.list {
-                return Err(nom::Err::Error(PError::kind(
-                    r,
-                    ErrorKind::TooMany {
-                        limit: config.limits.list,
-                    },
-                    "CRLF",
-                )));
+                return too_many(r, config.limits.list, "CRLF");
             }
             let (n, v) = nz_number(next)?;
             numbers.push(v);

@@ -20,7 +20,7 @@ use crate::datetime::Date;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{Budget, TaggedExt, TaggedExtVal, tagged_ext_label};
-use crate::parse::{PError, PResult, byte, expect, fail, keyword, number, number64, nz_number, sp};
+use crate::parse::{PResult, byte, expect, fail, keyword, number, number64, nz_number, sp, too_many};
 use crate::sequence::SequenceSet;
 
 /// A search key: `search-key` of RFC 9051 with the IMAP4rev1 keys of RFC
@@ -744,13 +744,7 @@ impl<'a> ESearch<'a> {
                 break;
             }
             if data.len() == config.limits.list {
-                return Err(nom::Err::Error(PError::kind(
-                    r,
-                    crate::ErrorKind::TooMany {
-                        limit: config.limits.list,
-                    },
-                    "end of ESEARCH data",
-                )));
+                return too_many(r, config.limits.list, "end of ESEARCH data");
             }
             let (r, d) = SearchReturnData::parse(r, config)?;
             data.push(d);

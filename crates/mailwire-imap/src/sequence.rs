@@ -16,7 +16,7 @@ use std::str::FromStr;
 
 use crate::core::TypeError;
 use crate::decode::ErrorKind;
-use crate::parse::{PError, PResult, fail, nz_number, parse_whole, put_number};
+use crate::parse::{PError, PResult, fail, nz_number, parse_whole, put_number, too_many};
 
 /// `seq-number = nz-number / "*"`: a message sequence number or UID, or
 /// `*`, the largest number in use.
@@ -397,11 +397,7 @@ fn parse_elements(input: &[u8], max: usize, star: bool) -> PResult<'_, Vec<SeqRa
     let mut rest = input;
     loop {
         if ranges.len() == max {
-            return Err(nom::Err::Error(PError::kind(
-                rest,
-                ErrorKind::TooMany { limit: max },
-                "no more sequence set elements",
-            )));
+            return too_many(rest, max, "no more sequence set elements");
         }
         let (r, range) = match rest.first() {
             Some(b'$') if !ranges.is_empty() => return fail(rest, "sequence number ('$' stands alone)"),

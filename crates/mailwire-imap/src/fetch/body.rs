@@ -48,7 +48,7 @@ use nom::error::ParseError;
 use crate::core::{IString, NString, Quoted};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
-use crate::parse::{PError, PResult, fail, number, number64, put_number};
+use crate::parse::{PError, PResult, fail, number, number64, put_number, too_many};
 use crate::small_list::SmallList;
 
 use super::envelope::Envelope;
@@ -569,14 +569,6 @@ fn check_depth<'a>(input: &'a [u8], config: &DecoderConfig, depth: usize) -> PRe
     Ok((input, ()))
 }
 
-fn too_many<T>(input: &[u8], limit: usize) -> PResult<'_, T> {
-    Err(nom::Err::Error(PError::kind(
-        input,
-        ErrorKind::TooMany { limit },
-        "')'",
-    )))
-}
-
 /// A required `string`; with `nil_in_body`, NIL reads as an empty string.
 fn string<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, IString<'a>> {
     let mut out = empty_string();
@@ -655,7 +647,7 @@ fn multipart_into<'a>(
     let mut rest = input;
     loop {
         if parts.len() == config.limits.list {
-            return too_many(rest, config.limits.list).map(|(r, ())| r);
+            return too_many(rest, config.limits.list, "')'");
         }
         // Each part is parsed in its slot: a part is large to move.
         parts.push(BodyStructure::PLACEHOLDER);
@@ -867,7 +859,7 @@ fn extension_tail<'a>(
     let mut r = rest;
     while let Some(after) = more(r, lenient) {
         if extensions.len() == config.limits.list {
-            return too_many(r, config.limits.list);
+            return too_many(r, config.limits.list, "')'");
         }
         let (next, ext) = body_extension(after, config, depth + 1)?;
         extensions.push(ext);
@@ -942,7 +934,7 @@ fn params_into<'a>(
     list.clear();
     loop {
         if list.len() == config.limits.list {
-            return too_many(rest, config.limits.list).map(|(r, ())| r);
+            return too_many(rest, config.limits.list, "')'");
         }
         list.push(BodyParam::EMPTY);
         let Some(param) = list.last_mut() else {
@@ -1048,7 +1040,7 @@ fn language<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Language
     let mut list = SmallList::new();
     loop {
         if list.len() == config.limits.list {
-            return too_many(rest, config.limits.list);
+            return too_many(rest, config.limits.list, "')'");
         }
         let (r, s) = IString::parse(rest, &config.leniency)?;
         list.push(s);
@@ -1081,7 +1073,7 @@ fn body_extension<'a>(
             let mut list = Vec::new();
             loop {
                 if list.len() == config.limits.list {
-                    return too_many(rest, config.limits.list);
+                    return too_many(rest, config.limits.list, "')'");
                 }
                 let (r, ext) = body_extension(rest, config, depth + 1)?;
                 list.push(ext);

@@ -29,10 +29,10 @@ use std::num::NonZeroU32;
 
 use crate::core::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
 use crate::datetime::DateTime;
-use crate::decode::{DecoderConfig, ErrorKind};
+use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::flag::{Flag, FlagFetch};
-use crate::parse::{PError, PResult, fail, number, number64, nz_number, paren_list, put_number};
+use crate::parse::{PError, PResult, fail, number, number64, nz_number, paren_list, put_number, too_many};
 
 use super::body::BodyStructure;
 use super::envelope::Envelope;
@@ -147,13 +147,7 @@ impl ExtensionValue<'_> {
                 }
                 loop {
                     if list.len() == config.limits.list {
-                        return Err(nom::Err::Error(PError::kind(
-                            rest,
-                            ErrorKind::TooMany {
-                                limit: config.limits.list,
-                            },
-                            "')'",
-                        )));
+                        return too_many(rest, config.limits.list, "')'");
                     }
                     let (r, v) = ExtensionValue::parse(rest, config, depth + 1)?;
                     list.push(v);
@@ -475,13 +469,7 @@ pub(crate) fn msg_att<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a
     let mut items = Vec::with_capacity(config.limits.list.min(8));
     loop {
         if items.len() == config.limits.list {
-            return Err(nom::Err::Error(PError::kind(
-                rest,
-                ErrorKind::TooMany {
-                    limit: config.limits.list,
-                },
-                "')'",
-            )));
+            return too_many(rest, config.limits.list, "')'");
         }
         items.push(PLACEHOLDER);
         let Some(item) = items.last_mut() else {

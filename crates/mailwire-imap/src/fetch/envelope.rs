@@ -15,9 +15,9 @@
 //! ```
 
 use crate::core::NString;
-use crate::decode::{DecoderConfig, ErrorKind};
+use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
-use crate::parse::{PError, PResult, fail};
+use crate::parse::{PError, PResult, fail, too_many};
 use crate::small_list::SmallList;
 
 use super::{close_paren, nstring_into, open_paren, sp};
@@ -245,7 +245,7 @@ fn address_list_into<'a>(
 ) -> Result<&'a [u8], nom::Err<PError>> {
     match input.first() {
         Some(b'(') => {}
-        Some(b'N' | b'n') if input.len() >= 3 && input[..3].eq_ignore_ascii_case(b"NIL") => {
+        _ if super::is_nil(input) => {
             return Ok(&input[3..]);
         }
         _ => return fail(input, "address list or NIL").map(|(r, ())| r),
@@ -258,13 +258,7 @@ fn address_list_into<'a>(
     list.clear();
     loop {
         if list.len() == config.limits.list {
-            return Err(nom::Err::Error(PError::kind(
-                rest,
-                ErrorKind::TooMany {
-                    limit: config.limits.list,
-                },
-                "')'",
-            )));
+            return too_many(rest, config.limits.list, "')'");
         }
         list.push(Address::NIL);
         let Some(slot) = list.last_mut() else {
@@ -293,6 +287,7 @@ fn encode_address_list<'e>(list: &'e [Address<'_>], e: &mut Encoder<'e>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::ErrorKind;
     use crate::encode::{LiteralPolicy, to_bytes};
 
     fn round_trip(input: &[u8]) -> Envelope<'_> {

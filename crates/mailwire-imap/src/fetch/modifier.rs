@@ -20,10 +20,10 @@
 //! Until they do, every modifier is kept as [`FetchModifier::Other`], in
 //! the generic form of [`crate::extension`].
 
-use crate::decode::{DecoderConfig, ErrorKind};
+use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::TaggedExt;
-use crate::parse::{PError, PResult, byte, fail};
+use crate::parse::{PResult, byte, fail, too_many};
 
 /// A FETCH modifier: `fetch-modifier = fetch-modifier-name [ SP
 /// fetch-modif-params ]`.
@@ -64,13 +64,7 @@ pub(crate) fn parse_fetch_modifiers<'a>(
     let mut modifiers = Vec::new();
     loop {
         if modifiers.len() == config.limits.list {
-            return Err(nom::Err::Error(PError::kind(
-                rest,
-                ErrorKind::TooMany {
-                    limit: config.limits.list,
-                },
-                "')'",
-            )));
+            return too_many(rest, config.limits.list, "')'");
         }
         let (r, m) = FetchModifier::parse(rest, config)?;
         modifiers.push(m);
@@ -85,6 +79,7 @@ pub(crate) fn parse_fetch_modifiers<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::ErrorKind;
     use crate::encode::{LiteralPolicy, to_bytes};
     use crate::extension::TaggedExtVal;
 

@@ -20,7 +20,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 use crate::core::{AString, TypeError};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
-use crate::parse::{PError, PResult, byte, fail, number64, nz_number, paren_list, put_number};
+use crate::parse::{PError, PResult, byte, fail, number64, nz_number, paren_list, put_number, too_many};
 
 /// A part number: `section-part = nz-number *("." nz-number)`, such as
 /// `4.2.1`. Never empty.
@@ -49,11 +49,7 @@ impl SectionPart {
         let mut rest = input;
         loop {
             if parts.len() == max {
-                return Err(nom::Err::Error(PError::kind(
-                    rest,
-                    ErrorKind::TooMany { limit: max },
-                    "fewer part numbers",
-                )));
+                return too_many(rest, max, "fewer part numbers");
             }
             let (r, n) = nz_number(rest)?;
             parts.push(n);
