@@ -255,6 +255,10 @@ impl TaggedExtVal<'_> {
                 }
                 Ok((rest, TaggedExtVal::Sequence(set)))
             }
+            // A set longer than the list limit is refused as such, not
+            // read as an astring: with a higher limit the same bytes are
+            // a sequence set, and a value must not change with the limits.
+            Err(nom::Err::Error(e)) if matches!(e.kind, ErrorKind::TooMany { .. }) => Err(nom::Err::Error(e)),
             _ if string => match AString::parse(input, &config.leniency) {
                 Ok((rest, s)) => Ok((rest, TaggedExtVal::String(s))),
                 Err(_) => fail(input, "extension value"),
@@ -441,6 +445,17 @@ mod tests {
             panic!()
         };
         assert_eq!(e.kind, ErrorKind::TooMany { limit: 2 });
+        // A sequence set over the limit is refused, also where an astring
+        // is allowed: read as an atom, it would turn into a set under a
+        // higher limit (found by fuzzing).
+        for string in [false, true] {
+            let Err(nom::Err::Error(e)) = TaggedExtVal::parse(b"1:3,5,7 x", &c, string) else {
+                panic!()
+            };
+            assert_eq!(e.kind, ErrorKind::TooMany { limit: 2 });
+        }
+        let (_, v) = TaggedExtVal::parse(b"1:3,5 x", &c, true).unwrap();
+        assert!(matches!(v, TaggedExtVal::Sequence(_)));
     }
 
     #[test]
