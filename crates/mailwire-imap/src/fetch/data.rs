@@ -412,14 +412,14 @@ fn msg_att_item_into<'a>(
         }
         Some(Word::Body) if rest.first() != Some(&b'[') => {
             let (r, ()) = sp(rest, lenient)?;
-            let mut body = Box::new(BodyStructure::PLACEHOLDER);
+            let mut body = BodyStructure::boxed_placeholder_for(r);
             let r = BodyStructure::parse_into(r, config, 0, &mut body)?;
             fill(out, MessageDataItem::Body(body));
             r
         }
         Some(Word::BodyStructure) => {
             let (r, ()) = sp(rest, lenient)?;
-            let mut body = Box::new(BodyStructure::PLACEHOLDER);
+            let mut body = BodyStructure::boxed_placeholder_for(r);
             let r = BodyStructure::parse_into(r, config, 0, &mut body)?;
             fill(out, MessageDataItem::BodyStructure(body));
             r
