@@ -236,8 +236,9 @@ impl<'a> Envelope<'a> {
 }
 
 /// `env-from = "(" 1*address ")" / nil` (and the other lists): NIL is an
-/// empty list. The addresses follow each other without spaces; with
-/// `extra_spaces`, spaces between them are accepted.
+/// empty list, and `list` is empty on entry. The addresses follow each
+/// other without spaces; with `extra_spaces`, spaces between them are
+/// accepted.
 fn address_list_into<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
@@ -255,7 +256,7 @@ fn address_list_into<'a>(
     if lenient {
         rest = super::skip_spaces(rest);
     }
-    list.clear();
+    debug_assert!(list.is_empty(), "addresses are parsed into an empty list");
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list, "')'");
