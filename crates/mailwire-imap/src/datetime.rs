@@ -300,6 +300,69 @@ impl DateTime {
     /// accepted (`"8-Mar-2023 ..."`, sent by some servers in INTERNALDATE
     /// and by some clients in APPEND).
     pub(crate) fn parse(input: &[u8], unpadded_day: bool) -> PResult<'_, Self> {
+        match Self::parse_common(input) {
+            Some(parsed) => Ok(parsed),
+            None => Self::parse_any(input, unpadded_day),
+        }
+    }
+
+    /// The form nearly every server sends, `"dd-Mon-yyyy hh:mm:ss +zzzz"`
+    /// with a two-digit day, read at fixed positions with each field
+    /// checked; `None` for any other input, which [`DateTime::parse_any`]
+    /// then reads (or refuses with the precise error).
+    #[inline]
+    fn parse_common(input: &[u8]) -> Option<(&[u8], Self)> {
+        let b: &[u8; 28] = input.first_chunk()?;
+        let punctuation = [
+            (0, b'"'),
+            (3, b'-'),
+            (7, b'-'),
+            (12, b' '),
+            (15, b':'),
+            (18, b':'),
+            (21, b' '),
+            (27, b'"'),
+        ];
+        let digit = |i: usize| b[i].wrapping_sub(b'0');
+        let digits = [1, 2, 8, 9, 10, 11, 13, 14, 16, 17, 19, 20, 23, 24, 25, 26];
+        if punctuation.iter().any(|&(i, c)| b[i] != c) || digits.iter().any(|&i| digit(i) > 9) {
+            return None;
+        }
+        let two = |i: usize| digit(i) * 10 + digit(i + 1);
+        let year = u16::from(two(8)) * 100 + u16::from(two(10));
+        let month = month_number([b[4], b[5], b[6]])?;
+        let (day, hour, minute, second) = (two(1), two(13), two(16), two(19));
+        let sign = match b[22] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (zone_hours, zone_minutes) = (two(23), two(25));
+        if day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
+            || zone_minutes > 59
+        {
+            return None;
+        }
+        let date = Date { year, month, day };
+        let zone = sign * (i16::from(zone_hours) * 60 + i16::from(zone_minutes));
+        Some((
+            &input[28..],
+            DateTime {
+                date,
+                hour,
+                minute,
+                second,
+                zone,
+            },
+        ))
+    }
+
+    /// [`DateTime::parse`] for every form, with its errors.
+    fn parse_any(input: &[u8], unpadded_day: bool) -> PResult<'_, Self> {
         let (rest, _) = byte(b'"', "'\"'")(input)?;
         let day_at = rest;
         let (rest, day) = match rest {
@@ -416,30 +479,32 @@ fn field<'a>(input: &'a [u8], max: u8, expected: &'static str) -> PResult<'a, u8
 
 /// `date-month`, case-insensitively, as 1-12.
 fn month(input: &[u8]) -> PResult<'_, u8> {
+    match input.first_chunk::<3>().and_then(|&name| month_number(name)) {
+        Some(m) => Ok((&input[3..], m)),
+        None => fail(input, "month name (Jan-Dec)"),
+    }
+}
+
+/// The month (1-12) named by `name`, case-insensitively.
+#[inline]
+fn month_number([a, b, c]: [u8; 3]) -> Option<u8> {
     // Setting bit 5 lower-cases a letter, and only the two cases of a
     // letter end up as that lower-case letter: one comparison per month.
-    let found = match input.get(..3) {
-        Some(&[a, b, c]) => match [a | 0x20, b | 0x20, c | 0x20] {
-            [b'j', b'a', b'n'] => 1,
-            [b'f', b'e', b'b'] => 2,
-            [b'm', b'a', b'r'] => 3,
-            [b'a', b'p', b'r'] => 4,
-            [b'm', b'a', b'y'] => 5,
-            [b'j', b'u', b'n'] => 6,
-            [b'j', b'u', b'l'] => 7,
-            [b'a', b'u', b'g'] => 8,
-            [b's', b'e', b'p'] => 9,
-            [b'o', b'c', b't'] => 10,
-            [b'n', b'o', b'v'] => 11,
-            [b'd', b'e', b'c'] => 12,
-            _ => 0,
-        },
-        _ => 0,
-    };
-    match found {
-        0 => fail(input, "month name (Jan-Dec)"),
-        m => Ok((&input[3..], m)),
-    }
+    Some(match [a | 0x20, b | 0x20, c | 0x20] {
+        [b'j', b'a', b'n'] => 1,
+        [b'f', b'e', b'b'] => 2,
+        [b'm', b'a', b'r'] => 3,
+        [b'a', b'p', b'r'] => 4,
+        [b'm', b'a', b'y'] => 5,
+        [b'j', b'u', b'n'] => 6,
+        [b'j', b'u', b'l'] => 7,
+        [b'a', b'u', b'g'] => 8,
+        [b's', b'e', b'p'] => 9,
+        [b'o', b'c', b't'] => 10,
+        [b'n', b'o', b'v'] => 11,
+        [b'd', b'e', b'c'] => 12,
+        _ => return None,
+    })
 }
 
 fn put2(out: &mut Vec<u8>, n: u8) {
@@ -633,6 +698,45 @@ mod tests {
             .prop_map(|(date, h, m, s, z)| DateTime::new(date, h, m, s, z).unwrap())
     }
 
+    #[test]
+    fn common_form_edges() {
+        let accepted = [
+            "\"29-Feb-2024 23:59:60 +9959\"",
+            "\"31-dec-0000 00:00:00 -0000\"",
+            "\"01-JAN-9999 12:30:45 -1230\"",
+        ];
+        let refused = [
+            "\"29-Feb-2025 10:00:00 +0000\"",
+            "\"31-Apr-2025 10:00:00 +0000\"",
+            "\"00-Jan-2025 10:00:00 +0000\"",
+            "\"10-Jan-2025 24:00:00 +0000\"",
+            "\"10-Jan-2025 10:60:00 +0000\"",
+            "\"10-Jan-2025 10:00:61 +0000\"",
+            "\"10-Jan-2025 10:00:00 +0060\"",
+            "\"10-Jan-2025 10:00:00 0100\" ",
+            "\"10-Jun-2025 10:00:00 *0100\"",
+            "\"10-Jux-2025 10:00:00 +0100\"",
+            "\" 1-Jan-2025 10:00:00 +0100\"",
+            "\"10-Jan-2025 10:00:00 +0100",
+        ];
+        for text in accepted {
+            let common = DateTime::parse_common(text.as_bytes());
+            assert!(common.is_some(), "{text}");
+            assert_eq!(
+                Ok(common.unwrap()),
+                DateTime::parse_any(text.as_bytes(), false),
+                "{text}"
+            );
+        }
+        for text in refused {
+            assert_eq!(DateTime::parse_common(text.as_bytes()), None, "{text}");
+        }
+        // What the fast path leaves is still read, or refused, in full.
+        let (_, padded) = DateTime::parse(b"\" 1-Jan-2025 10:00:00 +0100\"", false).unwrap();
+        assert_eq!(padded.date().day(), 1);
+        assert_eq!(error(b"\"31-Apr-2025 10:00:00 +0000\"").offset, 1);
+    }
+
     proptest! {
         #[test]
         fn date_time_round_trip(d in date_times()) {
@@ -641,6 +745,27 @@ mod tests {
             let (rest, back) = DateTime::parse(text.as_bytes(), false).unwrap();
             prop_assert!(rest.is_empty());
             prop_assert_eq!(back, d);
+        }
+
+        /// The fixed-position reading of the common form agrees with the
+        /// general parser wherever it answers, and answers for every
+        /// two-digit-day value the encoder writes.
+        #[test]
+        fn common_form_agrees_with_the_general_parser(
+            d in date_times(),
+            edits in proptest::collection::vec((0usize..28, any::<u8>()), 0..3),
+        ) {
+            let mut text = encoded(&d).into_bytes();
+            if d.date().day() >= 10 {
+                prop_assert!(DateTime::parse_common(&text).is_some());
+            }
+            for (at, byte) in edits {
+                text[at] = if byte % 2 == 0 { b"0123456789 -:+\"aZ"[usize::from(byte) % 17] } else { byte };
+            }
+            text.extend_from_slice(b" x");
+            if let Some(common) = DateTime::parse_common(&text) {
+                prop_assert_eq!(Ok(common), DateTime::parse_any(&text, false));
+            }
         }
 
         #[test]
