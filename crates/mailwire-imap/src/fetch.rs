@@ -145,13 +145,15 @@ pub(crate) fn fill<T>(slot: &mut T, value: T) {
     std::mem::forget(std::mem::replace(slot, value));
 }
 
-/// Stores `value` in `slot` and returns it, as `Option::insert` does, but
-/// always inlined: the value is then built in the slot, not on the stack
-/// and copied there with a call to `memcpy` (these are structures of a few
-/// hundred bytes, filled field by field after this).
+/// Stores `value` in `slot`, which is `None`, and returns it, as
+/// `Option::insert` does, but always inlined: the value is then built in
+/// the slot, not on the stack and copied there with a call to `memcpy`
+/// (these are structures of a few hundred bytes, filled field by field
+/// after this). The `None` is forgotten as in [`fill`].
 #[inline(always)]
 pub(crate) fn insert<T>(slot: &mut Option<T>, value: T) -> &mut T {
-    *slot = Some(value);
+    debug_assert!(slot.is_none(), "insert fills an empty slot");
+    fill(slot, Some(value));
     slot.get_or_insert_with(|| unreachable!("a value was stored just before"))
 }
 
