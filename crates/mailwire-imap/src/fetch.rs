@@ -196,6 +196,29 @@ pub(crate) fn name_len(input: &[u8]) -> usize {
         .count()
 }
 
+/// The items a server sends in every FETCH response, named in upper case
+/// and followed by a space (`UID 4`, `BODY (...)`): the name's length and
+/// which item it is, from a comparison of its bytes, without measuring
+/// the name first. `None` for any other form (lower case, `BODY[`,
+/// `BINARY`...), which [`name_len`] and [`word`] then read.
+#[inline(always)]
+pub(crate) fn common_response_word(input: &[u8]) -> Option<(usize, Word)> {
+    #[inline(always)]
+    fn named<const N: usize>(input: &[u8], name: &[u8; N], word: Word) -> Option<(usize, Word)> {
+        (input.first_chunk::<N>() == Some(name) && input.get(N) == Some(&b' ')).then_some((N, word))
+    }
+    match input.first()? {
+        b'U' => named(input, b"UID", Word::Uid),
+        b'F' => named(input, b"FLAGS", Word::Flags),
+        b'I' => named(input, b"INTERNALDATE", Word::InternalDate),
+        b'R' => named(input, b"RFC822.SIZE", Word::Rfc822Size),
+        b'E' => named(input, b"ENVELOPE", Word::Envelope),
+        b'B' if input.get(4) == Some(&b'S') => named(input, b"BODYSTRUCTURE", Word::BodyStructure),
+        b'B' => named(input, b"BODY", Word::Body),
+        _ => None,
+    }
+}
+
 /// Which item `name` is, chosen by length and first byte before any
 /// comparison.
 pub(crate) fn word(name: &[u8]) -> Option<Word> {

@@ -39,7 +39,9 @@ use super::envelope::Envelope;
 use super::section::{
     Section, SectionPart, encode_origin, encode_section_binary, parse_origin, parse_section_binary,
 };
-use super::{Word, close_paren, is_nil, more, name_len, nstring, open_paren, sp, too_deep, word};
+use super::{
+    Word, close_paren, common_response_word, is_nil, more, name_len, nstring, open_paren, sp, too_deep, word,
+};
 
 /// A message data item of a FETCH response.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -373,9 +375,14 @@ fn msg_att_item_into<'a>(
     out: &mut MessageDataItem<'a>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
     let lenient = config.leniency.extra_spaces;
-    let n = name_len(input);
+    let (n, w) = match common_response_word(input) {
+        Some((n, w)) => (n, Some(w)),
+        None => {
+            let n = name_len(input);
+            (n, word(&input[..n]))
+        }
+    };
     let rest = &input[n..];
-    let w = word(&input[..n]);
     let fill = super::fill;
     let r = match w {
         Some(Word::Flags) => {

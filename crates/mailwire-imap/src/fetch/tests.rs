@@ -465,3 +465,50 @@ fn lenient_item_lists() {
     assert!(msg_att(date, &STRICT).is_err());
     assert!(msg_att(date, &lenient()).is_ok());
 }
+
+#[test]
+fn common_item_names_read_as_the_general_reader_reads_them() {
+    let common = [
+        "UID ",
+        "FLAGS ",
+        "INTERNALDATE ",
+        "RFC822.SIZE ",
+        "ENVELOPE ",
+        "BODYSTRUCTURE ",
+        "BODY ",
+    ];
+    let other = [
+        "uid ",
+        "Flags ",
+        "UID",
+        "UIDS ",
+        "BODY[1] ",
+        "BODY.PEEK[] ",
+        "BODYSTRUCTUR ",
+        "BODYS ",
+        "RFC822 ",
+        "RFC822.HEADER ",
+        "RFC822.TEXT ",
+        "RFC822.SIZ ",
+        "ENVELOPE(",
+        "BINARY[1] ",
+        "BINARY.SIZE[1] ",
+        "X-GM-MSGID ",
+        "",
+        "B",
+        "BODY",
+        "BODYSTRUCTURE",
+    ];
+    for input in common.iter().chain(&other) {
+        let bytes = input.as_bytes();
+        let n = name_len(bytes);
+        let general = word(&bytes[..n]);
+        match common_response_word(bytes) {
+            Some((len, w)) => {
+                assert!(common.contains(input), "{input:?}");
+                assert_eq!((len, Some(w)), (n, general), "{input:?}");
+            }
+            None => assert!(other.contains(input), "{input:?}"),
+        }
+    }
+}
