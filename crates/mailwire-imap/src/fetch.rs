@@ -45,29 +45,34 @@ use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_
 // ---------------------------------------------------------------------
 // Shared parsing helpers of the FETCH grammar.
 
-pub(crate) use crate::parse::{is_nil, separator as sp, skip_spaces};
+pub(crate) use crate::parse::{is_nil, missing, separator as sp, skip_spaces};
 
-/// `(`; with `lenient`, spaces after it.
+/// `(`; with `lenient`, spaces after it. Inlined, as
+/// [`sp`](crate::parse::separator) is.
+#[inline(always)]
 pub(crate) fn open_paren(input: &[u8], lenient: bool) -> PResult<'_, ()> {
     match input.strip_prefix(b"(") {
         Some(rest) if lenient => Ok((skip_spaces(rest), ())),
         Some(rest) => Ok((rest, ())),
-        None => fail(input, "'('"),
+        None => missing(input, "'('"),
     }
 }
 
-/// `)`; with `lenient`, spaces before it.
+/// `)`; with `lenient`, spaces before it. Inlined, as
+/// [`sp`](crate::parse::separator) is.
+#[inline(always)]
 pub(crate) fn close_paren(input: &[u8], lenient: bool) -> PResult<'_, ()> {
     let at = if lenient { skip_spaces(input) } else { input };
     match at.strip_prefix(b")") {
         Some(rest) => Ok((rest, ())),
-        None => fail(at, "')'"),
+        None => missing(at, "')'"),
     }
 }
 
 /// After an element of a list: the input past the separating space when
 /// another element follows, `None` at the end of the list. With `lenient`,
 /// runs of spaces separate, and spaces before `)` end the list.
+#[inline(always)]
 pub(crate) fn more(input: &[u8], lenient: bool) -> Option<&[u8]> {
     let rest = input.strip_prefix(b" ")?;
     if !lenient {

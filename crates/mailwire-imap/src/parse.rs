@@ -335,16 +335,27 @@ fn skip_more_spaces(input: &[u8]) -> &[u8] {
 }
 
 /// Skips a run of spaces if `lenient` (the `extra_spaces` leniency).
+#[inline(always)]
 pub(crate) fn skip_extra_spaces(input: &[u8], lenient: bool) -> &[u8] {
     if lenient { skip_spaces(input) } else { input }
 }
 
-/// One space; with `lenient` (`extra_spaces`), a run of them.
+/// One space; with `lenient` (`extra_spaces`), a run of them. Inlined:
+/// called between almost any two tokens, and as a call its result comes
+/// back through memory.
+#[inline(always)]
 pub(crate) fn separator(input: &[u8], lenient: bool) -> PResult<'_, ()> {
     match input.strip_prefix(b" ") {
         Some(rest) => Ok((skip_extra_spaces(rest, lenient), ())),
-        None => fail(input, "space"),
+        None => missing(input, "space"),
     }
+}
+
+/// The error of a missing punctuation byte, out of line.
+#[cold]
+#[inline(never)]
+pub(crate) fn missing<'a>(input: &'a [u8], expected: &'static str) -> PResult<'a, ()> {
+    fail(input, expected)
 }
 
 /// Runs `parser` on all of `text`: the value, or a [`TypeError`] naming the
