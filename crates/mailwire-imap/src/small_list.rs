@@ -43,13 +43,40 @@ impl<T> SmallList<T> {
             // An empty list owns nothing: the old value is forgotten, not
             // dropped, which spares a call to its drop code on each push.
             Repr::Empty => std::mem::forget(std::mem::replace(&mut self.0, Repr::One([value]))),
-            Repr::One(_) => self.spill(value),
+            Repr::One(_) => {
+                self.spill(value);
+            }
         }
     }
 
-    /// The push of a second element: both move into a `Vec`.
+    /// Appends an element and returns it, for a decoder that fills it in
+    /// place without looking it up again.
+    #[inline]
+    pub(crate) fn push_mut(&mut self, value: T) -> &mut T {
+        match &self.0 {
+            Repr::One(_) => return self.spill(value),
+            // As in `push`.
+            Repr::Empty => std::mem::forget(std::mem::replace(&mut self.0, Repr::One([value]))),
+            Repr::Heap(_) => {
+                if let Repr::Heap(v) = &mut self.0 {
+                    v.push(value);
+                }
+            }
+        }
+        match &mut self.0 {
+            Repr::One([only]) => only,
+            Repr::Heap(v) => match v.last_mut() {
+                Some(last) => last,
+                None => unreachable!("an element was pushed just before"),
+            },
+            Repr::Empty => unreachable!("an element was stored just before"),
+        }
+    }
+
+    /// The push of a second element: both move into a `Vec`. Returns the
+    /// new element.
     #[inline(never)]
-    fn spill(&mut self, value: T) {
+    fn spill(&mut self, value: T) -> &mut T {
         let first = match std::mem::replace(&mut self.0, Repr::Empty) {
             Repr::One([first]) => Some(first),
             Repr::Empty | Repr::Heap(_) => None,
@@ -58,6 +85,13 @@ impl<T> SmallList<T> {
         v.extend(first);
         v.push(value);
         self.0 = Repr::Heap(v);
+        match &mut self.0 {
+            Repr::Heap(v) => match v.last_mut() {
+                Some(last) => last,
+                None => unreachable!("an element was pushed just before"),
+            },
+            _ => unreachable!("the list was moved to the heap just before"),
+        }
     }
 
     /// Removes every element; a `Vec` keeps its capacity.
@@ -297,6 +331,18 @@ mod tests {
         assert!(list.is_empty());
         list.push(7);
         assert_eq!(list.into_vec(), [7]);
+    }
+
+    #[test]
+    fn push_mut_returns_the_new_element() {
+        let mut list = SmallList::new();
+        for n in 0..6 {
+            // Empty, inline, spilling, and on the heap.
+            let slot = list.push_mut(0);
+            assert_eq!(*slot, 0);
+            *slot = n * 10;
+        }
+        assert_eq!(list.as_slice(), [0, 10, 20, 30, 40, 50]);
     }
 
     #[test]

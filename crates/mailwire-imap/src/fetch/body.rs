@@ -960,14 +960,13 @@ fn params_into<'a>(
         }
     }
     debug_assert!(list.is_empty(), "parameters are parsed into an empty list");
+    let mut count = 0;
     loop {
-        if list.len() == config.limits.list {
+        if count == config.limits.list {
             return too_many(rest, config.limits.list, "')'");
         }
-        list.push(BodyParam::EMPTY);
-        let Some(param) = list.last_mut() else {
-            return fail(rest, "parameter").map(|(r, ())| r);
-        };
+        count += 1;
+        let param = list.push_mut(BodyParam::EMPTY);
         let r = string_into(rest, config, &mut param.name)?;
         let (r, ()) = sp(r, lenient)?;
         let r = string_into(r, config, &mut param.value)?;

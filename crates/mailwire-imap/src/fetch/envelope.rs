@@ -257,14 +257,13 @@ fn address_list_into<'a>(
         rest = super::skip_spaces(rest);
     }
     debug_assert!(list.is_empty(), "addresses are parsed into an empty list");
+    let mut count = 0;
     loop {
-        if list.len() == config.limits.list {
+        if count == config.limits.list {
             return too_many(rest, config.limits.list, "')'");
         }
-        list.push(Address::NIL);
-        let Some(slot) = list.last_mut() else {
-            return fail(rest, "address").map(|(r, ())| r);
-        };
+        count += 1;
+        let slot = list.push_mut(Address::NIL);
         let r = Address::parse_into(rest, config, slot)?;
         rest = if lenient { super::skip_spaces(r) } else { r };
         if let Some(r) = rest.strip_prefix(b")") {
