@@ -126,17 +126,23 @@ pub(crate) fn keyword<'a>(word: &'static str) -> impl FnMut(&'a [u8]) -> PResult
 }
 
 /// `number = 1*DIGIT` as a u32 (RFC 9051: "unsigned 32-bit integer").
-#[inline]
+#[inline(always)]
 pub(crate) fn number(input: &[u8]) -> PResult<'_, u32> {
     let (rest, n) = number64(input)?;
     match u32::try_from(n) {
         Ok(n) => Ok((rest, n)),
-        Err(_) => Err(nom::Err::Error(PError::kind(
-            input,
-            ErrorKind::NumberOutOfRange,
-            "32-bit number",
-        ))),
+        Err(_) => not_32_bit(input),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn not_32_bit(input: &[u8]) -> PResult<'_, u32> {
+    Err(nom::Err::Error(PError::kind(
+        input,
+        ErrorKind::NumberOutOfRange,
+        "32-bit number",
+    )))
 }
 
 /// `nz-number = digit-nz *DIGIT` as a u32.
@@ -156,9 +162,11 @@ pub(crate) fn nz_number(input: &[u8]) -> PResult<'_, std::num::NonZeroU32> {
 }
 
 /// `number64 = 1*DIGIT` (at most 2^63 - 1, RFC 9051 section 9).
-#[inline]
+/// Inlined: numbers sit between most tokens of a FETCH response, and the
+/// common case is a few instructions.
+#[inline(always)]
 pub(crate) fn number64(input: &[u8]) -> PResult<'_, u64> {
-    // Up to seven digits followed by anything, eight bytes at a time.
+    // One to seven digits followed by anything, eight bytes at a time.
     if let Some(word) = input.first_chunk::<8>() {
         let v = u64::from_le_bytes(*word);
         let digits = v.wrapping_sub(0x3030_3030_3030_3030);
@@ -167,16 +175,21 @@ pub(crate) fn number64(input: &[u8]) -> PResult<'_, u64> {
         // Borrows and carries only run upwards from such a byte, so the
         // lowest flagged byte is the first non-digit.
         let stop = (digits | digits.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
-        if stop != 0 {
-            let n = (stop.trailing_zeros() / 8) as usize;
-            if n == 0 {
-                return fail(input, "number");
-            }
+        let n = (stop.trailing_zeros() / 8) as usize;
+        if (1..8).contains(&n) {
             // The digits moved to the top bytes, zeros (leading zero
             // digits) below them.
             return Ok((&input[n..], eight_digits(digits << (8 * (8 - n)))));
         }
     }
+    number64_slow(input)
+}
+
+/// [`number64`] of eight digits or more, near the end of the input, or
+/// missing; out of line.
+#[cold]
+#[inline(never)]
+fn number64_slow(input: &[u8]) -> PResult<'_, u64> {
     // One pass over the digits; up to 18 of them stay below 10^18, so below
     // 2^63, and need no overflow check.
     let mut n: u64 = 0;
