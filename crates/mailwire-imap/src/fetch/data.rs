@@ -335,8 +335,8 @@ fn data_value<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NStrin
     nstring(input, config)
 }
 
-/// `flag-fetch`, with the system flags in their RFC spelling read without
-/// the general path (they make up most FLAGS lists).
+/// `flag-fetch`, with the system flags in their RFC spelling and keywords
+/// read without the general path (they make up most FLAGS lists).
 fn flag_fetch(input: &[u8]) -> PResult<'_, FlagFetch<'_>> {
     if let Some(name) = input.strip_prefix(b"\\") {
         let n = name.iter().take_while(|&&b| is_atom_char(b)).count();
@@ -352,6 +352,9 @@ fn flag_fetch(input: &[u8]) -> PResult<'_, FlagFetch<'_>> {
         if let Some(flag) = flag {
             return Ok((&name[n..], flag));
         }
+    } else if let Ok((rest, keyword)) = Atom::parse(input) {
+        // flag-keyword = ... / atom
+        return Ok((rest, FlagFetch::Flag(Flag::Keyword(keyword))));
     }
     FlagFetch::parse(input)
 }
