@@ -186,8 +186,8 @@ pub(crate) fn number64(input: &[u8]) -> PResult<'_, u64> {
 }
 
 /// [`number64`] of eight digits or more, near the end of the input, or
-/// missing; out of line.
-#[cold]
+/// missing; out of line (not cold: UIDVALIDITY and MODSEQ values are this
+/// long).
 #[inline(never)]
 fn number64_slow(input: &[u8]) -> PResult<'_, u64> {
     // One pass over the digits; up to 18 of them stay below 10^18, so below

@@ -38,15 +38,7 @@ impl<T> SmallList<T> {
     /// both into a `Vec` (with room for four).
     #[inline]
     pub fn push(&mut self, value: T) {
-        match &mut self.0 {
-            Repr::Heap(v) => v.push(value),
-            // An empty list owns nothing: the old value is forgotten, not
-            // dropped, which spares a call to its drop code on each push.
-            Repr::Empty => std::mem::forget(std::mem::replace(&mut self.0, Repr::One([value]))),
-            Repr::One(_) => {
-                self.spill(value);
-            }
-        }
+        self.push_mut(value);
     }
 
     /// Appends an element and returns it, for a decoder that fills it in
@@ -55,7 +47,8 @@ impl<T> SmallList<T> {
     pub(crate) fn push_mut(&mut self, value: T) -> &mut T {
         match &self.0 {
             Repr::One(_) => return self.spill(value),
-            // As in `push`.
+            // An empty list owns nothing: the old value is forgotten, not
+            // dropped, which spares a call to its drop code on each push.
             Repr::Empty => std::mem::forget(std::mem::replace(&mut self.0, Repr::One([value]))),
             Repr::Heap(_) => {
                 if let Repr::Heap(v) = &mut self.0 {
