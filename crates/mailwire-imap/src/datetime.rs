@@ -331,34 +331,21 @@ impl DateTime {
         let two = |i: usize| digit(i) * 10 + digit(i + 1);
         let year = u16::from(two(8)) * 100 + u16::from(two(10));
         let month = month_number([b[4], b[5], b[6]])?;
-        let (day, hour, minute, second) = (two(1), two(13), two(16), two(19));
         let sign = match b[22] {
             b'+' => 1,
             b'-' => -1,
             _ => return None,
         };
         let (zone_hours, zone_minutes) = (two(23), two(25));
-        if day == 0
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 60
-            || zone_minutes > 59
-        {
+        if zone_minutes > 59 {
             return None;
         }
-        let date = Date { year, month, day };
         let zone = sign * (i16::from(zone_hours) * 60 + i16::from(zone_minutes));
-        Some((
-            &input[28..],
-            DateTime {
-                date,
-                hour,
-                minute,
-                second,
-                zone,
-            },
-        ))
+        // The constructors check the day against the month and the time's
+        // ranges, as for any other date-time.
+        let date = Date::new(year, month, two(1)).ok()?;
+        let time = DateTime::new(date, two(13), two(16), two(19), zone).ok()?;
+        Some((&input[28..], time))
     }
 
     /// [`DateTime::parse`] for every form, with its errors.

@@ -471,7 +471,7 @@ impl<'a> BodyStructure<'a> {
     /// chosen at run time would be built on the stack and copied.)
     #[inline(always)]
     pub(crate) fn boxed_placeholder_for(input: &[u8]) -> Box<BodyStructure<'static>> {
-        if input.get(1) == Some(&b'(') {
+        if starts_multipart(input) {
             Box::new(BodyStructure::PLACEHOLDER)
         } else {
             Box::new(BodyStructure::SINGLE_PLACEHOLDER)
@@ -641,6 +641,13 @@ fn string_into_slow<'a>(
     Ok(rest)
 }
 
+/// Whether the body at the start of `input` looks like a multipart (`((`):
+/// the guess that picks a placeholder, not a check.
+#[inline(always)]
+fn starts_multipart(input: &[u8]) -> bool {
+    input.get(1) == Some(&b'(')
+}
+
 const fn empty_string() -> IString<'static> {
     IString::Quoted(Quoted::EMPTY)
 }
@@ -678,7 +685,7 @@ fn multipart_into<'a>(
         }
         // Each part is parsed in its slot: a part is large to move.
         // As in `boxed_placeholder_for`.
-        if rest.get(1) == Some(&b'(') {
+        if starts_multipart(rest) {
             parts.push(BodyStructure::PLACEHOLDER);
         } else {
             parts.push(BodyStructure::SINGLE_PLACEHOLDER);
