@@ -20,6 +20,7 @@ pub fn trace(client: &[u8], server: &[u8], report: &mut Report<'_>) -> io::Resul
     let mut config = DecoderConfig::default();
     // A trace holds whole messages in memory anyway.
     config.limits.literal = u64::MAX >> 1;
+    config.limits = config.limits.with_message(u64::MAX);
     Tracer {
         client,
         server,

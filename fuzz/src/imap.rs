@@ -12,8 +12,11 @@ use crate::show;
 
 /// Limits small enough for the fuzzer to cross every one of them.
 pub const TINY: Limits = Limits {
-    line: 48,
+    command_line: 48,
+    response_line: 56,
     literal: 32,
+    command_message: 80,
+    response_message: 96,
     depth: 3,
     list: 4,
 };
@@ -40,8 +43,11 @@ pub fn leniency_from_bits(bits: u8) -> Leniency {
 pub fn roomy(config: &DecoderConfig) -> DecoderConfig {
     DecoderConfig {
         limits: Limits {
-            line: 1 << 30,
+            command_line: 1 << 30,
+            response_line: 1 << 30,
             literal: 1 << 30,
+            command_message: 1 << 40,
+            response_message: 1 << 40,
             depth: 1 << 20,
             list: 1 << 30,
         },

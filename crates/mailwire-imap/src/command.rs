@@ -20,7 +20,7 @@ use crate::core::{AString, Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::fetch::Fetch;
-use crate::frame::{Framed, Side, frame};
+use crate::frame::{FrameOptions, Framed, Progress, Side, frame_resume};
 use crate::list::List;
 use crate::mailbox::{ListMailbox, Mailbox};
 use crate::mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
@@ -601,13 +601,25 @@ fn uid_command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Comma
 /// all arrived, so a server can send a continuation request (or refuse)
 /// for a synchronizing literal; the same announcement repeats, with the
 /// same `data_start`, until the data is there.
+///
+/// Each call frames the input from its first byte. A server that calls
+/// again as more of a long command arrives uses a [`CommandReader`],
+/// which resumes where it stopped.
 pub fn decode_command<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
 ) -> Result<Decoded<Command<'a>>, DecodeError> {
-    let len = match frame(input, Side::Command, config)? {
+    decode_command_from(input, config, &mut Progress::default())
+}
+
+fn decode_command_from<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+    progress: &mut Progress,
+) -> Result<Decoded<Command<'a>>, DecodeError> {
+    let len = match frame_resume(input, Side::Command, config, FrameOptions::default(), progress)? {
         Framed::Complete(len) => len,
-        // Stream comes only with FrameOptions::stream_above, which `frame` does not set.
+        // Stream comes only with FrameOptions::stream_above, which is not set here.
         Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
         Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
     };
@@ -617,6 +629,50 @@ pub fn decode_command<'a>(
         Ok((rest, _)) => Err(finish_error(PError::at(rest, "end of command"), message)),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(finish_error(e, message)),
         Err(nom::Err::Incomplete(_)) => Err(finish_error(PError::at(b"", "complete command"), message)),
+    }
+}
+
+/// Reads a client's commands as they arrive in pieces: [`decode_command`]
+/// with memory of how far the current command has been framed, so that a
+/// command delivered in small pieces (a 10 MB command of a million small
+/// literals, say) costs time linear in its size instead of being scanned
+/// again from its first byte at every call.
+///
+/// Pass the bytes not yet consumed, starting with the current command;
+/// between calls, append what arrives and drop only what a
+/// [`Decoded::Complete`] consumed (or what an error's `resume_at` skips).
+/// Handing it an input shorter than the last one starts the framing over,
+/// so misuse costs time, never a wrong answer.
+#[derive(Debug, Clone)]
+pub struct CommandReader {
+    config: DecoderConfig,
+    progress: Progress,
+}
+
+impl CommandReader {
+    /// A reader with the given configuration.
+    pub fn new(config: DecoderConfig) -> Self {
+        CommandReader {
+            config,
+            progress: Progress::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// Decodes the next command from `input`: the same answers as
+    /// [`decode_command`].
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<Command<'a>>, DecodeError> {
+        decode_command_from(input, &self.config, &mut self.progress)
+    }
+
+    /// Forgets how far the current command was framed (after the caller
+    /// dropped bytes other than what the reader told it to).
+    pub fn reset(&mut self) {
+        self.progress = Progress::default();
     }
 }
 
@@ -714,7 +770,7 @@ pub fn decode_idle_done(input: &[u8], config: &DecoderConfig) -> Result<Decoded<
 
 /// The length of the first line (no literals here), terminator included.
 fn frame_line(input: &[u8], config: &DecoderConfig) -> Result<Option<usize>, DecodeError> {
-    let window = &input[..input.len().min(config.limits.line)];
+    let window = &input[..input.len().min(config.limits.command_line)];
     match memchr::memchr(b'\n', window) {
         Some(lf) if lf > 0 && input[lf - 1] == b'\r' || config.leniency.bare_lf => Ok(Some(lf + 1)),
         Some(lf) => {
@@ -722,12 +778,12 @@ fn frame_line(input: &[u8], config: &DecoderConfig) -> Result<Option<usize>, Dec
             d.resume_at = Some(lf + 1);
             Err(d)
         }
-        None if input.len() >= config.limits.line => Err(DecodeError::new(
+        None if input.len() >= config.limits.command_line => Err(DecodeError::new(
             ErrorKind::LineTooLong {
-                limit: config.limits.line,
+                limit: config.limits.command_line,
             },
             input,
-            config.limits.line,
+            config.limits.command_line,
             "line end",
         )),
         None => Ok(None),

@@ -113,6 +113,14 @@ pub enum ErrorKind {
     },
     /// A number does not fit its type, or is 0 where numbering starts at 1.
     NumberOutOfRange,
+    /// A whole command or response (lines and literals together) is
+    /// larger than the configured limit; nothing beyond the limit was
+    /// buffered. A server answers `tag BAD` (or `NO [TOOBIG]` when a
+    /// literal announced it) and skips the rest.
+    MessageTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
 
 /// A decoding error: where it happened, what was expected, how to recover.
@@ -171,6 +179,11 @@ impl fmt::Display for DecodeError {
                 write!(f, "list longer than {limit} elements at offset {}", self.offset)?
             }
             ErrorKind::NumberOutOfRange => write!(f, "number out of range at offset {}", self.offset)?,
+            ErrorKind::MessageTooLarge { limit } => write!(
+                f,
+                "message larger than the limit of {limit} bytes at offset {}",
+                self.offset
+            )?,
         }
         write!(f, ": expected {}", self.expected)?;
         match self.found {
@@ -184,29 +197,66 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Size limits checked before anything is allocated.
+///
+/// Lines have a limit per direction: a server reads short commands and
+/// keeps its per-connection memory small, while a client must take a
+/// `* SEARCH`, `* SORT`, `* THREAD`, `* ESEARCH` or `* VANISHED` line that
+/// lists every message of a large mailbox. The whole-message limits bound
+/// everything a one-shot decoder buffers for one command or response, lines
+/// and literals together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest line (between literals), CRLF included. RFC 9051 section 4
-    /// sets no limit; RFC 2683 section 3.2.1.5 asks servers to take at
-    /// least 8000 octets.
-    pub line: usize,
+    /// Longest line of a command (between literals), CRLF included. RFC
+    /// 9051 section 4 sets no limit; RFC 2683 section 3.2.1.5 asks servers
+    /// to take at least 8000 octets. The default, 64 KiB, is Dovecot's
+    /// `imap_max_line_length`.
+    pub command_line: usize,
+    /// Longest line of a response, CRLF included. The default, 32 MiB,
+    /// holds a `* SEARCH`, `* SORT`, `* THREAD` or `* VANISHED` of
+    /// 1,000,000 messages with ten-digit UIDs (about 13 MB for the
+    /// THREAD form, the longest).
+    pub response_line: usize,
     /// Largest literal held in memory by the one-shot decoders.
     pub literal: u64,
+    /// Largest whole command: its lines and literals together. Checked
+    /// when a line ends or a literal is announced, before its data is
+    /// waited for.
+    pub command_message: u64,
+    /// Largest whole response: its lines and literals together.
+    pub response_message: u64,
     /// Deepest nesting of parentheses, BODYSTRUCTURE parts and search keys.
     pub depth: usize,
     /// Most elements in one list (flags, sequence set ranges, search keys,
-    /// fetch items...).
+    /// fetch items, numbers of a SEARCH response...).
     pub list: usize,
 }
 
 impl Limits {
     /// The default limits.
     pub const DEFAULT: Limits = Limits {
-        line: 64 * 1024,
+        command_line: 64 * 1024,
+        response_line: 32 * 1024 * 1024,
         literal: 64 * 1024 * 1024,
+        command_message: 80 * 1024 * 1024,
+        response_message: 256 * 1024 * 1024,
         depth: 64,
         list: 1 << 20,
     };
+
+    /// Sets both line limits (for tests and tools that read either side
+    /// with one configuration).
+    pub const fn with_line(mut self, line: usize) -> Limits {
+        self.command_line = line;
+        self.response_line = line;
+        self
+    }
+
+    /// Sets both whole-message limits.
+    pub const fn with_message(mut self, message: u64) -> Limits {
+        self.command_message = message;
+        self.response_message = message;
+        self
+    }
 }
 
 impl Default for Limits {

@@ -115,6 +115,52 @@ fn is_text_response(line: &[u8]) -> bool {
     }
 }
 
+/// Where framing of a message that has not all arrived stopped, so that
+/// the next call resumes there instead of scanning the message from its
+/// first byte again: framing a message delivered in pieces costs time
+/// linear in its size, however small the pieces.
+///
+/// Valid while the input keeps starting at the same message and only
+/// grows; [`frame_resume`] starts over when the input is shorter than what
+/// it saw last, and resets the progress whenever it answers anything but
+/// "incomplete" or "literal announced".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Start of the line being framed.
+    line_start: usize,
+    /// How far from `line_start` the search for LF has got.
+    scanned: usize,
+    /// A literal whose data has not all arrived.
+    literal: Option<PendingLiteral>,
+    /// The input length at the last call.
+    seen: usize,
+}
+
+/// A literal header already framed, waiting for its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingLiteral {
+    length: u64,
+    mode: LiteralMode,
+    binary: bool,
+    data_start: usize,
+}
+
+impl Progress {
+    /// How many bytes of the message have been framed: a caller may drop
+    /// nothing, but it knows how much of the input is known good.
+    #[cfg(test)]
+    pub(crate) fn framed(&self) -> usize {
+        self.line_start
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Bytes searched for LF by this thread's framer, for the linearity
+    /// tests.
+    static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Finds the end of the first message of `input`.
 pub(crate) fn frame(input: &[u8], side: Side, config: &DecoderConfig) -> Result<Framed, DecodeError> {
     frame_with(input, side, config, FrameOptions::default())
@@ -127,24 +173,102 @@ pub(crate) fn frame_with(
     config: &DecoderConfig,
     options: FrameOptions,
 ) -> Result<Framed, DecodeError> {
+    frame_resume(input, side, config, options, &mut Progress::default())
+}
+
+/// [`frame_with`], resuming where `progress` says the previous call on the
+/// same message stopped.
+pub(crate) fn frame_resume(
+    input: &[u8],
+    side: Side,
+    config: &DecoderConfig,
+    options: FrameOptions,
+    progress: &mut Progress,
+) -> Result<Framed, DecodeError> {
+    if input.len() < progress.seen {
+        *progress = Progress::default();
+    }
+    progress.seen = input.len();
+    let outcome = frame_from(input, side, config, options, progress);
+    if !matches!(outcome, Ok(Framed::Incomplete | Framed::Literal(_))) {
+        *progress = Progress::default();
+    }
+    outcome
+}
+
+fn frame_from(
+    input: &[u8],
+    side: Side,
+    config: &DecoderConfig,
+    options: FrameOptions,
+    progress: &mut Progress,
+) -> Result<Framed, DecodeError> {
     let limits = &config.limits;
-    let mut start: usize = 0;
+    let (line_limit, message_limit) = match side {
+        Side::Command => (limits.command_line, limits.command_message),
+        Side::Response => (limits.response_line, limits.response_message),
+    };
+    let too_large = |offset: usize| {
+        let mut e = DecodeError::new(
+            ErrorKind::MessageTooLarge { limit: message_limit },
+            input,
+            offset,
+            "a smaller message",
+        );
+        e.tag = peek_tag(input);
+        e
+    };
+    let announce = |p: PendingLiteral| {
+        Framed::Literal(LiteralAnnouncement {
+            tag: if side == Side::Command {
+                peek_tag(input)
+            } else {
+                None
+            },
+            length: p.length,
+            mode: p.mode,
+            binary: p.binary,
+            data_start: p.data_start,
+        })
+    };
+    if let Some(pending) = progress.literal {
+        // Fits: checked against the literal limit when it was framed.
+        let data_end = pending.data_start.saturating_add(pending.length as usize);
+        if input.len() < data_end {
+            return Ok(announce(pending));
+        }
+        progress.literal = None;
+        progress.line_start = data_end;
+        progress.scanned = 0;
+    }
     loop {
-        let window = &input[start..input.len().min(start.saturating_add(limits.line))];
-        let Some(i) = memchr::memchr(b'\n', window) else {
-            if input.len() - start >= limits.line {
+        let start = progress.line_start;
+        let window_end = input.len().min(start.saturating_add(line_limit));
+        let from = start + progress.scanned;
+        let found = memchr::memchr(b'\n', &input[from.min(window_end)..window_end]);
+        #[cfg(test)]
+        SCANNED.with(|s| s.set(s.get() + found.map_or(window_end.saturating_sub(from), |i| i + 1)));
+        let Some(i) = found else {
+            if input.len() - start >= line_limit {
                 let mut e = DecodeError::new(
-                    ErrorKind::LineTooLong { limit: limits.line },
+                    ErrorKind::LineTooLong { limit: line_limit },
                     input,
-                    start + limits.line,
+                    start + line_limit,
                     "line end",
                 );
                 e.tag = peek_tag(input);
                 return Err(e);
             }
+            if input.len() as u64 > message_limit {
+                return Err(too_large(message_limit as usize));
+            }
+            progress.scanned = window_end - start;
             return Ok(Framed::Incomplete);
         };
-        let lf = start + i;
+        let lf = from + i;
+        if (lf + 1) as u64 > message_limit {
+            return Err(too_large(message_limit as usize));
+        }
         let end = if lf > start && input[lf - 1] == b'\r' {
             lf - 1
         } else if config.leniency.bare_lf {
@@ -182,22 +306,25 @@ pub(crate) fn frame_with(
             return Err(e);
         }
         let data_start = lf + 1;
+        // The whole message so far, the literal and at least a CRLF after
+        // it: refused before the data is waited for.
+        if (data_start as u64).saturating_add(length).saturating_add(2) > message_limit {
+            return Err(too_large(end - 1));
+        }
         // Fits: length <= limits.literal, which the caller keeps sane.
         let data_end = data_start.saturating_add(length as usize);
         if input.len() < data_end {
-            return Ok(Framed::Literal(LiteralAnnouncement {
-                tag: if side == Side::Command {
-                    peek_tag(input)
-                } else {
-                    None
-                },
+            let pending = PendingLiteral {
                 length,
                 mode,
                 binary,
                 data_start,
-            }));
+            };
+            progress.literal = Some(pending);
+            return Ok(announce(pending));
         }
-        start = data_end;
+        progress.line_start = data_end;
+        progress.scanned = 0;
     }
 }
 
@@ -283,7 +410,7 @@ mod tests {
         );
         assert_eq!(e.tag.unwrap().as_str(), "A1");
         let mut config = DecoderConfig::STRICT;
-        config.limits.line = 16;
+        config.limits.command_line = 16;
         let e = frame(b"A1 NOOP and much more", Side::Command, &config).unwrap_err();
         assert_eq!(e.kind, ErrorKind::LineTooLong { limit: 16 });
         assert_eq!(
@@ -323,6 +450,158 @@ mod tests {
             frame_with(rest, Side::Response, &config, mid).unwrap(),
             Framed::Complete(rest.len())
         );
+    }
+
+    /// Feeds `input` to the framer `step` bytes at a time, as a reader
+    /// would, with or without progress kept between calls; answers the
+    /// final outcome and the bytes searched for LF.
+    fn feed(input: &[u8], step: usize, keep_progress: bool, config: &DecoderConfig) -> (Framed, usize) {
+        SCANNED.with(|s| s.set(0));
+        let mut progress = Progress::default();
+        let mut end = 0;
+        loop {
+            end = (end + step).min(input.len());
+            if !keep_progress {
+                progress = Progress::default();
+            }
+            let f = frame_resume(
+                &input[..end],
+                Side::Command,
+                config,
+                FrameOptions::default(),
+                &mut progress,
+            )
+            .unwrap();
+            if !matches!(f, Framed::Incomplete | Framed::Literal(_)) || end == input.len() {
+                return (f, SCANNED.with(|s| s.get()));
+            }
+        }
+    }
+
+    #[test]
+    fn framing_in_pieces_is_linear() {
+        // A million small literals, fed 4 KiB at a time.
+        let mut command = b"A1 SEARCH".to_vec();
+        for _ in 0..1_000_000 {
+            command.extend_from_slice(b" TEXT {1}\r\nx");
+        }
+        command.extend_from_slice(b"\r\n");
+        let config = DecoderConfig::STRICT;
+        let (f, scanned) = feed(&command, 4096, true, &config);
+        assert_eq!(f, Framed::Complete(command.len()));
+        // Each byte is searched at most once (literal data not at all).
+        assert!(
+            scanned <= command.len(),
+            "{scanned} bytes searched for {}",
+            command.len()
+        );
+        // Without the progress, the same framing searches the message
+        // again from its first byte at every call: quadratic.
+        let small = &command[..200_000];
+        let (_, rescanned) = feed(small, 4096, false, &config);
+        assert!(rescanned > 10 * small.len(), "{rescanned}");
+        // One long line arriving in pieces is searched once too.
+        let mut long = vec![b'a'; 60_000];
+        long.extend_from_slice(b"\r\n");
+        let (f, scanned) = feed(&long, 100, true, &config);
+        assert_eq!((f, scanned), (Framed::Complete(long.len()), long.len()));
+    }
+
+    #[test]
+    fn progress_survives_literals_and_restarts_on_a_shorter_input() {
+        let config = DecoderConfig::STRICT;
+        let input = b"A1 LOGIN {5}\r\nfred! {6}\r\nsecret\r\n";
+        let mut progress = Progress::default();
+        let mut announced = Vec::new();
+        for end in 1..=input.len() {
+            match frame_resume(
+                &input[..end],
+                Side::Command,
+                &config,
+                FrameOptions::default(),
+                &mut progress,
+            ) {
+                Ok(Framed::Literal(a)) => {
+                    assert_eq!(a.tag.as_ref().unwrap().as_str(), "A1");
+                    if announced.last() != Some(&a.data_start) {
+                        announced.push(a.data_start);
+                    }
+                }
+                Ok(Framed::Incomplete) => {}
+                Ok(Framed::Complete(n)) => assert_eq!((n, end), (input.len(), input.len())),
+                other => panic!("{end}: {other:?}"),
+            }
+        }
+        assert_eq!(announced, [14, 25]);
+        assert_eq!(progress, Progress::default(), "reset after a complete message");
+        // A shorter input than the last (the caller dropped bytes): start over.
+        let _ = frame_resume(
+            &input[..30],
+            Side::Command,
+            &config,
+            FrameOptions::default(),
+            &mut progress,
+        );
+        assert_eq!(progress.framed(), 19);
+        let r = frame_resume(
+            &input[..16],
+            Side::Command,
+            &config,
+            FrameOptions::default(),
+            &mut progress,
+        );
+        assert!(matches!(
+            r,
+            Ok(Framed::Literal(LiteralAnnouncement { data_start: 14, .. }))
+        ));
+        assert_eq!(progress.framed(), 0);
+        let r = frame_resume(
+            b"A2 NOOP\r\n",
+            Side::Command,
+            &config,
+            FrameOptions::default(),
+            &mut progress,
+        );
+        assert_eq!(r.unwrap(), Framed::Complete(9));
+    }
+
+    #[test]
+    fn whole_message_limit() {
+        let mut config = DecoderConfig::STRICT;
+        config.limits.command_message = 64;
+        // A literal that would carry the message past the limit is refused
+        // when announced, before its data is waited for.
+        let e = frame(b"A1 APPEND INBOX {60}\r\n", Side::Command, &config).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MessageTooLarge { limit: 64 });
+        assert_eq!((e.offset, e.tag.unwrap().as_str()), (19, "A1"));
+        assert!(frame(b"A1 APPEND INBOX {40}\r\n", Side::Command, &config).is_ok());
+        // Lines and literals add up.
+        let mut many = b"A2 LOGIN".to_vec();
+        while many.len() < 100 {
+            many.extend_from_slice(b" {2}\r\nab");
+        }
+        let e = frame(&many, Side::Command, &config).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MessageTooLarge { limit: 64 });
+        assert!(e.to_string().contains("64 bytes"), "{e}");
+        // The response limit is separate.
+        let r = frame(b"* 1 FETCH (BODY[] {60}\r\n", Side::Response, &config).unwrap();
+        assert!(matches!(r, Framed::Literal(_)));
+    }
+
+    #[test]
+    fn line_limits_per_direction() {
+        let mut line = b"* SEARCH".to_vec();
+        while line.len() < 100_000 {
+            line.extend_from_slice(b" 12345");
+        }
+        line.extend_from_slice(b"\r\n");
+        let config = DecoderConfig::STRICT;
+        assert_eq!(
+            frame(&line, Side::Response, &config).unwrap(),
+            Framed::Complete(line.len())
+        );
+        let e = frame(&line, Side::Command, &config).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::LineTooLong { limit: 64 * 1024 });
     }
 
     #[test]

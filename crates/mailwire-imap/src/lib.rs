@@ -86,8 +86,8 @@ mod stream;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use command::{
-    AuthenticateData, Base64, Command, CommandBody, Secret, decode_authenticate_data, decode_command,
-    decode_idle_done,
+    AuthenticateData, Base64, Command, CommandBody, CommandReader, Secret, decode_authenticate_data,
+    decode_command, decode_idle_done,
 };
 pub use datetime::{Date, DateTime, days_in_month, is_leap_year};
 pub use decode::{

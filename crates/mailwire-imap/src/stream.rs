@@ -19,7 +19,7 @@ use std::num::NonZeroU32;
 
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::fetch::data::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
-use crate::frame::{FrameOptions, Framed, Side, frame_with};
+use crate::frame::{FrameOptions, Framed, Progress, Side, frame_resume};
 use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number, separator, skip_extra_spaces};
 use crate::response::{Response, decode_framed_response};
 
@@ -83,6 +83,10 @@ pub struct ResponseReader {
     config: DecoderConfig,
     stream_above: u64,
     state: State,
+    /// How far the current piece of a response has been framed: a
+    /// response arriving in small pieces is not scanned again from its
+    /// first byte at each call.
+    progress: Progress,
 }
 
 impl ResponseReader {
@@ -95,6 +99,7 @@ impl ResponseReader {
             config,
             stream_above,
             state: State::Between,
+            progress: Progress::default(),
         }
     }
 
@@ -152,7 +157,7 @@ impl ResponseReader {
 
     fn between<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
         let options = self.options(false, is_fetch_response(input));
-        match frame_with(input, Side::Response, &self.config, options)? {
+        match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
             Framed::Complete(len) => {
                 let value = decode_framed_response(&input[..len], &self.config)?;
                 Ok(Decoded::Complete {
@@ -194,7 +199,8 @@ impl ResponseReader {
         input: &'a [u8],
         seq: NonZeroU32,
     ) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        match frame_with(input, Side::Response, &self.config, self.options(true, true))? {
+        let options = self.options(true, true);
+        match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
             Framed::Complete(len) => {
                 let message = &input[..len];
                 self.state = State::Between;
@@ -237,7 +243,9 @@ impl ResponseReader {
     }
 
     fn skip_rest<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        let (len, next) = match frame_with(input, Side::Response, &self.config, self.options(true, true)) {
+        let options = self.options(true, true);
+        let (len, next) = match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)
+        {
             Ok(Framed::Complete(len)) => (len, State::Between),
             Ok(Framed::Stream { data_start, length }) => {
                 (data_start, State::SkipLiteral { remaining: length })

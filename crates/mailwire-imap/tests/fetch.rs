@@ -476,8 +476,7 @@ BODYSTRUCTURE (((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"UTF-8\" \"DELSP\" \"yes\" \"F
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
     let leaf = b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1)";
-    let mut config = STRICT;
-    config.limits.line = 1 << 20;
+    let config = STRICT;
     for depth in [65usize, 10_000] {
         let mut input = b"* 1 FETCH (BODYSTRUCTURE ".to_vec();
         input.extend_from_slice(&b"(".repeat(depth));
@@ -488,9 +487,12 @@ fn deep_nesting_is_an_error_not_a_crash() {
         assert_eq!(e.kind, ErrorKind::TooDeep { limit: 64 });
         assert_eq!(e.offset, 25 + 64);
         assert_eq!(e.resume_at, Some(input.len()));
-        // With the default line limit, the line is refused before parsing.
+        // With a line limit below its length, the line is refused before
+        // parsing.
         if depth == 10_000 {
-            let e = decode_response(&input, &STRICT).unwrap_err();
+            let mut short = STRICT;
+            short.limits.response_line = 64 * 1024;
+            let e = decode_response(&input, &short).unwrap_err();
             assert_eq!(e.kind, ErrorKind::LineTooLong { limit: 64 * 1024 });
         }
     }
@@ -862,7 +864,7 @@ proptest! {
         };
         let bytes = to_bytes(&r.encode());
         let mut config = STRICT;
-        config.limits.line = usize::MAX;
+        config.limits = config.limits.with_line(usize::MAX).with_message(u64::MAX);
         let decoded = decode_response(&bytes, &config).unwrap();
         prop_assert_eq!(decoded, Decoded::Complete { value: r, consumed: bytes.len() });
     }

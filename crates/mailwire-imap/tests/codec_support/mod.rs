@@ -123,6 +123,6 @@ pub fn response_error(input: &[u8], config: &DecoderConfig) -> DecodeError {
 /// A configuration whose line limit lets hostile lines reach the parser.
 pub fn long_lines() -> DecoderConfig {
     let mut c = DecoderConfig::STRICT;
-    c.limits.line = 4 << 20;
+    c.limits = c.limits.with_line(4 << 20);
     c
 }
