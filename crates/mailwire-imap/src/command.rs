@@ -16,6 +16,7 @@ use std::fmt;
 
 use nom::Parser;
 
+use crate::capability::Capability;
 use crate::core::{AString, Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
@@ -144,7 +145,7 @@ pub enum CommandBody<'a> {
         password: Secret<AString<'a>>,
     },
     /// `ENABLE 1*(SP capability)` (RFC 5161, RFC 9051 section 6.3.1).
-    Enable(Vec<Atom<'a>>),
+    Enable(Vec<Capability<'a>>),
     /// `IDLE` (RFC 2177, RFC 9051 section 6.3.13); ends with `DONE`, see
     /// [`decode_idle_done`].
     Idle,
@@ -312,7 +313,7 @@ impl<'a> Command<'a> {
                 password: Secret(password.0.into_owned()),
             },
             CommandBody::Enable(caps) => {
-                CommandBody::Enable(caps.into_iter().map(Atom::into_owned).collect())
+                CommandBody::Enable(caps.into_iter().map(Capability::into_owned).collect())
             }
             CommandBody::Capability => CommandBody::Capability,
             CommandBody::Noop => CommandBody::Noop,
@@ -408,12 +409,7 @@ impl<'a> Command<'a> {
                 e.put(b" ");
                 password.expose().encode(&mut e);
             }
-            CommandBody::Enable(caps) => {
-                for c in caps {
-                    e.put(b" ");
-                    e.put(c.as_str().as_bytes());
-                }
-            }
+            CommandBody::Enable(caps) => crate::capability::encode_list(caps, &mut e),
             CommandBody::Append(a) => a.encode(&mut e),
             CommandBody::Store { store, .. } => store.encode(&mut e),
             CommandBody::Copy { args, .. } | CommandBody::Move { args, .. } => args.encode(&mut e),
@@ -527,7 +523,7 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
                 if caps.len() == config.limits.list {
                     return too_many(r, config.limits.list, "end of line");
                 }
-                let (n, cap) = expect("capability", Atom::parse).parse(next)?;
+                let (n, cap) = expect("capability", Capability::parse).parse(next)?;
                 caps.push(cap);
                 r = n;
             }

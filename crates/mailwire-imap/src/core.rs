@@ -158,6 +158,20 @@ macro_rules! text_newtype {
                 $name(Cow::Owned(self.0.into_owned()))
             }
 
+            /// The value from byte `start` on, borrowed where the value is;
+            /// `None` when that is empty or not at a character boundary.
+            #[allow(dead_code)] // not every newtype needs it
+            pub(crate) fn tail(self, start: usize) -> Option<$name<'a>> {
+                if start >= self.0.len() || !self.0.is_char_boundary(start) {
+                    return None;
+                }
+                // A suffix of a valid value is valid (one class for every byte).
+                Some($name(match self.0 {
+                    Cow::Borrowed(s) => Cow::Borrowed(&s[start..]),
+                    Cow::Owned(s) => Cow::Owned(s[start..].to_owned()),
+                }))
+            }
+
             /// Parses the value at the start of `input`.
             pub(crate) fn parse(input: &'a [u8]) -> PResult<'a, Self> {
                 let n = take_class(input, $class);

@@ -62,6 +62,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod capability;
 mod command;
 mod core;
 mod datetime;
@@ -85,6 +86,7 @@ mod status;
 mod stream;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+pub use capability::{Capabilities, Capability};
 pub use command::{
     AuthenticateData, Base64, Command, CommandBody, CommandReader, Secret, decode_authenticate_data,
     decode_command, decode_idle_done,

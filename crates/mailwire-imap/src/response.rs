@@ -22,6 +22,7 @@ use std::borrow::Cow;
 
 use nom::Parser;
 
+use crate::capability::{Capabilities, Capability};
 use crate::core::{Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
@@ -72,7 +73,7 @@ pub enum Code<'a> {
     /// `BADCHARSET [(charset...)]`.
     BadCharset(Vec<Cow<'a, str>>),
     /// `CAPABILITY ...`.
-    Capability(Vec<Atom<'a>>),
+    Capability(Capabilities<'a>),
     /// `PARSE`.
     Parse,
     /// `READ-ONLY`.
@@ -161,7 +162,7 @@ impl Code<'_> {
         match self {
             Code::Alert => Code::Alert,
             Code::BadCharset(c) => Code::BadCharset(c.into_iter().map(own).collect()),
-            Code::Capability(c) => Code::Capability(c.into_iter().map(Atom::into_owned).collect()),
+            Code::Capability(c) => Code::Capability(c.into_owned()),
             Code::Parse => Code::Parse,
             Code::ReadOnly => Code::ReadOnly,
             Code::ReadWrite => Code::ReadWrite,
@@ -212,10 +213,7 @@ impl Code<'_> {
             }
             Code::Capability(caps) => {
                 e.put(b"CAPABILITY");
-                for c in caps {
-                    e.put(b" ");
-                    e.put(c.as_str().as_bytes());
-                }
+                crate::capability::encode_list(caps.as_slice(), e);
             }
             Code::Parse => simple(e, "PARSE"),
             Code::ReadOnly => simple(e, "READ-ONLY"),
@@ -344,9 +342,9 @@ pub enum Response<'a> {
     /// `+ text` or `+ base64`: a continuation request.
     Continue(RespText<'a>),
     /// `* CAPABILITY ...`.
-    Capability(Vec<Atom<'a>>),
+    Capability(Capabilities<'a>),
     /// `* ENABLED ...` (RFC 5161).
-    Enabled(Vec<Atom<'a>>),
+    Enabled(Vec<Capability<'a>>),
     /// `* n EXISTS`.
     Exists(u32),
     /// `* n RECENT` (IMAP4rev1).
@@ -388,8 +386,8 @@ impl<'a> Response<'a> {
                 text: text.into_owned(),
             },
             Response::Continue(t) => Response::Continue(t.into_owned()),
-            Response::Capability(c) => Response::Capability(c.into_iter().map(Atom::into_owned).collect()),
-            Response::Enabled(c) => Response::Enabled(c.into_iter().map(Atom::into_owned).collect()),
+            Response::Capability(c) => Response::Capability(c.into_owned()),
+            Response::Enabled(c) => Response::Enabled(c.into_iter().map(Capability::into_owned).collect()),
             Response::Exists(n) => Response::Exists(n),
             Response::Recent(n) => Response::Recent(n),
             Response::Expunge(n) => Response::Expunge(n),
@@ -442,16 +440,13 @@ impl<'a> Response<'a> {
                 e.put(b"+ ");
                 text.encode(e);
             }
-            Response::Capability(caps) | Response::Enabled(caps) => {
-                e.put(if matches!(self, Response::Capability(_)) {
-                    b"* CAPABILITY"
-                } else {
-                    b"* ENABLED"
-                });
-                for c in caps {
-                    e.put(b" ");
-                    e.put(c.as_str().as_bytes());
-                }
+            Response::Capability(caps) => {
+                e.put(b"* CAPABILITY");
+                crate::capability::encode_list(caps.as_slice(), e);
+            }
+            Response::Enabled(caps) => {
+                e.put(b"* ENABLED");
+                crate::capability::encode_list(caps, e);
             }
             Response::Exists(n) | Response::Recent(n) => {
                 e.put(b"* ");
@@ -506,20 +501,6 @@ impl<'a> Response<'a> {
             }
         }
     }
-}
-
-/// `1*(SP atom)` up to the end of the line or `]`, bounded by `max`.
-fn atoms(mut input: &[u8], max: usize) -> PResult<'_, Vec<Atom<'_>>> {
-    let mut out = Vec::new();
-    while let Some(rest) = input.strip_prefix(b" ") {
-        if out.len() == max {
-            return too_many(input, max, "end of list");
-        }
-        let (rest, a) = expect("capability", Atom::parse).parse(rest)?;
-        out.push(a);
-        input = rest;
-    }
-    Ok((input, out))
 }
 
 /// `resp-text-code`.
@@ -585,8 +566,8 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             ))
         }
         "CAPABILITY" => {
-            let (rest, caps) = atoms(rest, config.limits.list)?;
-            Ok((rest, Code::Capability(caps)))
+            let (rest, caps) = crate::capability::parse_list(rest, config.limits.list)?;
+            Ok((rest, Code::Capability(Capabilities(caps))))
         }
         // "BADCHARSET" [SP "(" charset *(SP charset) ")" ]
         "BADCHARSET" => {
@@ -744,12 +725,12 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
         return Ok((r, value));
     }
     if let Ok((r, _)) = keyword("CAPABILITY")(rest) {
-        let (r, caps) = atoms(r, config.limits.list)?;
+        let (r, caps) = crate::capability::parse_list(r, config.limits.list)?;
         let (r, ()) = end(r)?;
-        return Ok((r, Response::Capability(caps)));
+        return Ok((r, Response::Capability(Capabilities(caps))));
     }
     if let Ok((r, _)) = keyword("ENABLED")(rest) {
-        let (r, caps) = atoms(r, config.limits.list)?;
+        let (r, caps) = crate::capability::parse_list(r, config.limits.list)?;
         let (r, ()) = end(r)?;
         return Ok((r, Response::Enabled(caps)));
     }
