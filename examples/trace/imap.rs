@@ -115,13 +115,23 @@ impl Tracer<'_, '_, '_> {
                     self.c = client.len();
                 }
                 Err(e) => {
-                    self.report
-                        .fail(Dir::Client, start, &client_excerpt(rest), &absolute(&e, start))?;
-                    self.c = start + resume(&e, rest);
                     let tag = rest
                         .split(|&b| b == b' ')
                         .next()
                         .map(|t| String::from_utf8_lossy(t).into_owned());
+                    // A command the recorded server refused with a tagged
+                    // BAD is one the decoder may refuse too.
+                    if tag.as_deref().and_then(|t| self.completion_ahead(t)) == Some(Status::Bad) {
+                        self.report.pass(
+                            Dir::Client,
+                            start,
+                            &format!("{} rejected, as the server did,", client_excerpt(rest)),
+                        )?;
+                    } else {
+                        self.report
+                            .fail(Dir::Client, start, &client_excerpt(rest), &absolute(&e, start))?;
+                    }
+                    self.c = start + resume(&e, rest);
                     self.responses_until(tag.as_deref())?;
                 }
             }
@@ -298,6 +308,31 @@ impl Tracer<'_, '_, '_> {
             }
         }
         Ok(Completion::Missing)
+    }
+
+    /// The status of the server's tagged response to `tag`, looked up
+    /// ahead in the capture without reporting the responses before it.
+    fn completion_ahead(&self, tag: &str) -> Option<Status> {
+        let mut s = self.s;
+        while s < self.server.len() {
+            let rest = &self.server[s..];
+            match decode_response(rest, &self.config) {
+                Ok(Decoded::Complete { value, consumed }) => {
+                    s += consumed;
+                    if let Response::Status {
+                        tag: Some(t), status, ..
+                    } = &value
+                    {
+                        if t.as_str() == tag {
+                            return Some(*status);
+                        }
+                    }
+                }
+                Ok(_) => return None,
+                Err(e) => s += resume(&e, rest),
+            }
+        }
+        None
     }
 
     /// Reports the command at `start`, after checking that it encodes to
