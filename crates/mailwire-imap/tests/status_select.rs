@@ -278,6 +278,7 @@ fn attribute_strategy() -> impl Strategy<Value = StatusAttribute<'static>> {
         Just(StatusAttribute::Deleted),
         Just(StatusAttribute::Size),
         Just(StatusAttribute::Recent),
+        Just(StatusAttribute::HighestModSeq),
         "X-[A-Z]{1,6}".prop_map(|a| StatusAttribute::Other(mailwire_imap::Atom::new(a).unwrap())),
     ]
 }
@@ -291,6 +292,8 @@ fn value_strategy() -> impl Strategy<Value = StatusValue<'static>> {
         any::<u32>().prop_map(StatusValue::Deleted),
         (0..=i64::MAX as u64).prop_map(StatusValue::Size),
         any::<u32>().prop_map(StatusValue::Recent),
+        (0..=i64::MAX as u64)
+            .prop_map(|n| StatusValue::HighestModSeq(mailwire_imap::ModSeqValzer::new(n).unwrap())),
         ("X-[A-Z]{1,6}", 0..=i64::MAX as u64).prop_map(|(a, n)| StatusValue::Other {
             name: mailwire_imap::Atom::new(a).unwrap(),
             value: TaggedExtVal::Number(n)
