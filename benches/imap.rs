@@ -563,7 +563,9 @@ fn bench_search(c: &mut Criterion) {
     let stream = data::search_response(100_000);
     let mut numbers = 0;
     mw_decode_all(&stream, &mw_config(), |r| {
-        let Response::Search(n) = r else { panic!() };
+        let Response::Search { numbers: n, .. } = r else {
+            panic!()
+        };
         assert!(n.iter().map(|n| n.get()).eq(1..=100_000));
         numbers = n.len();
     });

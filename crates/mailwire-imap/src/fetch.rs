@@ -3,8 +3,10 @@
 //! the FETCH response with every message data item (a client decodes, a
 //! server encodes). Covers RFC 9051 sections 6.4.5 and 7.5.2, RFC 3501
 //! sections 6.4.5 and 7.4.2 (RFC822, RFC822.HEADER, RFC822.TEXT), RFC 3516
-//! (BINARY, BINARY.PEEK, BINARY.SIZE, literal8) and RFC 4466 section 2.4
-//! (fetch modifiers).
+//! (BINARY, BINARY.PEEK, BINARY.SIZE, literal8), RFC 4466 section 2.4
+//! (fetch modifiers) and RFC 7162 (CONDSTORE's MODSEQ item and
+//! CHANGEDSINCE modifier, QRESYNC's VANISHED modifier; see
+//! `crate::condstore`).
 //!
 //! ```text
 //! fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
@@ -17,6 +19,7 @@
 //!                   "BODY.PEEK" section [partial] /
 //!                   "BINARY" [".PEEK"] section-binary [partial] /
 //!                   "BINARY.SIZE" section-binary
+//! fetch-att       =/ "MODSEQ"                               ; RFC 7162
 //! message-data    = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))
 //! ```
 //!
@@ -190,6 +193,7 @@ pub(crate) enum Word {
     Binary,
     BinaryPeek,
     BinarySize,
+    ModSeq,
 }
 
 /// The length of an item name at the start of `input`: atom characters up
@@ -239,6 +243,7 @@ pub(crate) fn word(name: &[u8]) -> Option<Word> {
         (5, b'F') if is(b"FLAGS") => Word::Flags,
         (6, b'R') if is(b"RFC822") => Word::Rfc822,
         (6, b'B') if is(b"BINARY") => Word::Binary,
+        (6, b'M') if is(b"MODSEQ") => Word::ModSeq,
         (8, b'E') if is(b"ENVELOPE") => Word::Envelope,
         (9, b'B') if is(b"BODY.PEEK") => Word::BodyPeek,
         (11, b'R') if is(b"RFC822.SIZE") => Word::Rfc822Size,
@@ -343,6 +348,9 @@ pub enum FetchItem<'a> {
         /// The part, `None` for `[]`.
         section: Option<SectionPart>,
     },
+    /// `MODSEQ` (CONDSTORE, RFC 7162): the message's mod-sequence; once
+    /// asked for, the server adds it to every unsolicited FETCH.
+    ModSeq,
 }
 
 impl<'a> FetchItem<'a> {
@@ -378,11 +386,13 @@ impl<'a> FetchItem<'a> {
                 peek,
             },
             FetchItem::BinarySize { section } => FetchItem::BinarySize { section },
+            FetchItem::ModSeq => FetchItem::ModSeq,
         }
     }
 
-    /// `fetch-att` (RFC 9051, with the RFC822 items of RFC 3501 and the
-    /// BINARY items of RFC 3516).
+    /// `fetch-att` (RFC 9051, with the RFC822 items of RFC 3501, the
+    /// BINARY items of RFC 3516 and `fetch-att =/ fetch-mod-sequence`,
+    /// `fetch-mod-sequence = "MODSEQ"` of RFC 7162).
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
         let n = name_len(input);
         let rest = &input[n..];
@@ -399,6 +409,7 @@ impl<'a> FetchItem<'a> {
             Word::Rfc822Text => FetchItem::Rfc822Text,
             Word::BodyStructure => FetchItem::BodyStructure,
             Word::Uid => FetchItem::Uid,
+            Word::ModSeq => FetchItem::ModSeq,
             Word::Body if rest.first() != Some(&b'[') => FetchItem::Body,
             Word::Body | Word::BodyPeek => {
                 let (r, section) = Section::parse(rest, config)?;
@@ -447,6 +458,7 @@ impl<'a> FetchItem<'a> {
             FetchItem::Body => "BODY",
             FetchItem::BodyStructure => "BODYSTRUCTURE",
             FetchItem::Uid => "UID",
+            FetchItem::ModSeq => "MODSEQ",
             FetchItem::BodySection {
                 section,
                 partial,

@@ -2,8 +2,8 @@
 //! RFC 3501 and RFC 9051, with the extensions RFC 9051 folds in (IDLE,
 //! ENABLE, NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, SASL-IR,
 //! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
-//! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
-//! encoded on both sides. Nothing here opens a socket or reads a clock:
+//! STATUS=SIZE, CHILDREN), CONDSTORE and QRESYNC (RFC 7162), and the
+//! generic forms of RFC 4466, decoded and encoded on both sides. Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -64,6 +64,7 @@
 
 mod capability;
 mod command;
+mod condstore;
 mod core;
 mod datetime;
 mod decode;
@@ -91,6 +92,7 @@ pub use command::{
     AuthenticateData, Base64, Command, CommandBody, CommandReader, Secret, decode_authenticate_data,
     decode_command, decode_idle_done,
 };
+pub use condstore::{EntryType, ModSeq, ModSeqEntry, ModSeqValzer, QResync, SeqMatchData};
 pub use datetime::{Date, DateTime, days_in_month, is_leap_year};
 pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,

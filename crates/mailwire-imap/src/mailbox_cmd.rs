@@ -8,6 +8,7 @@
 //! select       = "SELECT" SP mailbox [select-params]
 //! examine      = "EXAMINE" SP mailbox [select-params]
 //! select-params = SP "(" select-param *(SP select-param) ")"
+//! select-param =/ "CONDSTORE" / "QRESYNC" SP "(" ... ")"     ; RFC 7162
 //! create       = "CREATE" SP mailbox [create-params]
 //! create-params = SP "(" create-param *(SP create-param) ")"
 //! create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"   ; RFC 6154
@@ -18,11 +19,11 @@
 //! unsubscribe  = "UNSUBSCRIBE" SP mailbox
 //! ```
 //!
-//! Parameters this crate does not know are kept in the generic
-//! `tagged-ext-label [SP tagged-ext-val]` form, so CONDSTORE and QRESYNC
-//! (`SELECT INBOX (CONDSTORE)`, `(QRESYNC (67890007 20050715194045000
-//! 41,43:211,214:541))`) decode today and add typed variants later.
+//! CONDSTORE and QRESYNC (RFC 7162, see `crate::condstore`) are typed;
+//! parameters this crate does not know are kept in the generic
+//! `tagged-ext-label [SP tagged-ext-val]` form.
 
+use crate::condstore::QResync;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{TaggedExt, encode_params, params, tagged_ext_label};
@@ -34,20 +35,45 @@ use crate::parse::{PResult, expect, sp};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SelectParameter<'a> {
+    /// `CONDSTORE` (RFC 7162): enable CONDSTORE, so that MODSEQ comes with
+    /// every unsolicited FETCH from this SELECT on.
+    CondStore,
+    /// `QRESYNC (...)` (RFC 7162): open the mailbox and report what
+    /// changed since the state the client knew.
+    QResync(QResync),
     /// `select-param-name [SP select-param-value]`, as sent.
     Other(TaggedExt<'a>),
 }
 
-impl SelectParameter<'_> {
+impl<'a> SelectParameter<'a> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> SelectParameter<'static> {
         match self {
+            SelectParameter::CondStore => SelectParameter::CondStore,
+            SelectParameter::QResync(q) => SelectParameter::QResync(q),
             SelectParameter::Other(t) => SelectParameter::Other(t.into_owned()),
         }
     }
 
+    /// `select-param = select-param-name [SP select-param-value]`, with
+    /// RFC 7162's `condstore-param = "CONDSTORE"` and `"QRESYNC" SP "("
+    /// ... ")"` typed.
+    fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let (rest, name) = expect("parameter", tagged_ext_label)(input)?;
+        if name.as_str().eq_ignore_ascii_case("CONDSTORE") {
+            return Ok((rest, SelectParameter::CondStore));
+        }
+        if name.as_str().eq_ignore_ascii_case("QRESYNC") {
+            return QResync::parse(rest, config).map(|(r, q)| (r, SelectParameter::QResync(q)));
+        }
+        let (rest, t) = TaggedExt::parse_value(rest, name, config)?;
+        Ok((rest, SelectParameter::Other(t)))
+    }
+
     fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
+            SelectParameter::CondStore => e.put(b"CONDSTORE"),
+            SelectParameter::QResync(q) => q.encode(e),
             SelectParameter::Other(t) => t.encode(e),
         }
     }
@@ -146,9 +172,7 @@ pub(crate) fn parse_select<'a>(
     config: &DecoderConfig,
 ) -> PResult<'a, (Mailbox<'a>, Vec<SelectParameter<'a>>)> {
     let (rest, mailbox) = parse_mailbox_arg(input, config)?;
-    let (rest, parameters) = params(rest, config, |i| {
-        TaggedExt::parse(i, config).map(|(r, t)| (r, SelectParameter::Other(t)))
-    })?;
+    let (rest, parameters) = params(rest, config, |i| SelectParameter::parse(i, config))?;
     Ok((rest, (mailbox, parameters)))
 }
 
@@ -227,9 +251,16 @@ mod tests {
         let input = b" INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541) CONDSTORE)";
         let (rest, (m, p)) = parse_select(input, &c).unwrap();
         assert!(rest.is_empty() && m.is_inbox());
-        let SelectParameter::Other(q) = &p[0];
-        assert!(matches!(q.value, Some(TaggedExtVal::List(ref l)) if l.len() == 3));
+        let SelectParameter::QResync(q) = &p[0] else {
+            panic!("{p:?}")
+        };
+        assert_eq!(q.uid_validity.get(), 67890007);
+        assert_eq!(p[1], SelectParameter::CondStore);
         assert_eq!(encoded(|e| encode_select(&m, &p, e)), input);
+        let (_, (_, p)) = parse_select(b" INBOX (X-QRESYNC (1 2))", &c).unwrap();
+        assert!(matches!(&p[0], SelectParameter::Other(t) if matches!(t.value, Some(TaggedExtVal::List(_)))));
+        assert!(parse_select(b" INBOX (CONDSTORE 1)", &c).is_err());
+        assert!(parse_select(b" INBOX (QRESYNC)", &c).is_err());
         assert!(parse_select(b" INBOX ()", &c).is_err());
         let (rest, (_, p)) = parse_select(b" INBOX", &c).unwrap();
         assert!(rest.is_empty() && p.is_empty());

@@ -9,6 +9,7 @@
 //! append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
 //! append-data     = literal / literal8 / append-data-ext
 //! store           = "STORE" SP sequence-set [store-modifiers] SP store-att-flags
+//! store-modifier  =/ "UNCHANGEDSINCE" SP mod-sequence-valzer   ; RFC 7162
 //! copy            = "COPY" SP sequence-set SP mailbox
 //! move            = "MOVE" SP sequence-set SP mailbox
 //! uid-expunge     = "UID" SP "EXPUNGE" SP sequence-set
@@ -16,11 +17,12 @@
 
 use nom::Parser;
 
+use crate::condstore::{ModSeqValzer, mod_sequence_valzer};
 use crate::core::Literal;
 use crate::datetime::DateTime;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
-use crate::extension::TaggedExt;
+use crate::extension::{TaggedExt, tagged_ext_label};
 use crate::flag::{Flag, encode_flag_list, parse_flag_list};
 use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, fail, keyword, sp, too_many};
@@ -139,21 +141,48 @@ pub enum StoreAction {
     Remove,
 }
 
-/// A STORE modifier (RFC 4466 `store-modifier`). CONDSTORE's
-/// UNCHANGEDSINCE becomes a variant of its own when it lands.
+/// A STORE modifier (RFC 4466 `store-modifier`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StoreModifier<'a> {
+    /// `UNCHANGEDSINCE n` (CONDSTORE, RFC 7162): change only the messages
+    /// whose mod-sequence is at most `n`; the others are named in the
+    /// `MODIFIED` response code. With 0 every message fails.
+    UnchangedSince(ModSeqValzer),
     /// `store-modifier-name [SP store-mod-params]` of an extension this
     /// crate does not know.
     Other(TaggedExt<'a>),
 }
 
-impl StoreModifier<'_> {
+impl<'a> StoreModifier<'a> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> StoreModifier<'static> {
         match self {
+            StoreModifier::UnchangedSince(m) => StoreModifier::UnchangedSince(m),
             StoreModifier::Other(ext) => StoreModifier::Other(ext.into_owned()),
+        }
+    }
+
+    /// `store-modifier = store-modifier-name [SP store-mod-params]`, with
+    /// RFC 7162's `store-modifier =/ "UNCHANGEDSINCE" SP
+    /// mod-sequence-valzer` typed.
+    fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let (rest, name) = expect("store modifier", tagged_ext_label)(input)?;
+        if name.as_str().eq_ignore_ascii_case("UNCHANGEDSINCE") {
+            let (rest, _) = sp(rest)?;
+            let (rest, m) = expect("mod-sequence", mod_sequence_valzer)(rest)?;
+            return Ok((rest, StoreModifier::UnchangedSince(m)));
+        }
+        TaggedExt::parse_value(rest, name, config).map(|(rest, ext)| (rest, StoreModifier::Other(ext)))
+    }
+
+    fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            StoreModifier::UnchangedSince(m) => {
+                e.put(b"UNCHANGEDSINCE ");
+                e.number(m.get());
+            }
+            StoreModifier::Other(ext) => ext.encode(e),
         }
     }
 }
@@ -201,8 +230,7 @@ impl<'a> Store<'a> {
             expect("sequence set", |i| SequenceSet::parse(i, config.limits.list)).parse(rest)?;
         let (rest, _) = sp(rest)?;
         let (rest, modifiers) = if rest.first() == Some(&b'(') {
-            let modifier =
-                |i: &'a [u8]| TaggedExt::parse(i, config).map(|(r, ext)| (r, StoreModifier::Other(ext)));
+            let modifier = |i: &'a [u8]| StoreModifier::parse(i, config);
             let (r, m) = crate::parse::paren_list(config.limits.list, false, modifier)(rest)?;
             if m.is_empty() {
                 return fail(&rest[1..], "store modifier");
@@ -261,9 +289,7 @@ impl<'a> Store<'a> {
                 if i > 0 {
                     e.put(b" ");
                 }
-                match m {
-                    StoreModifier::Other(ext) => ext.encode(e),
-                }
+                m.encode(e);
             }
             e.put(b") ");
         }
@@ -354,7 +380,11 @@ mod tests {
 
         let (_, s) = Store::parse(b" 1 (UNCHANGEDSINCE 12345 X-FOO) -flags ()", &config()).unwrap();
         assert_eq!(s.action, StoreAction::Remove);
-        assert_eq!(s.modifiers.len(), 2);
+        assert_eq!(
+            s.modifiers[0],
+            StoreModifier::UnchangedSince(ModSeqValzer::new(12345).unwrap())
+        );
+        assert!(matches!(&s.modifiers[1], StoreModifier::Other(t) if t.name.as_str() == "X-FOO"));
         assert!(s.flags.is_empty());
         let mut e = Encoder::default();
         s.encode(&mut e);

@@ -15,7 +15,8 @@
 //!
 //! This first part covers status responses with their codes, continuation
 //! requests, CAPABILITY, ENABLED, EXISTS, RECENT, EXPUNGE, the IMAP4rev1
-//! SEARCH response and FETCH (whose data items live in `crate::fetch`);
+//! SEARCH response, QRESYNC's VANISHED and FETCH (whose data items live in
+//! `crate::fetch`);
 //! mailbox data (LIST, STATUS...) follow with their types.
 
 use std::borrow::Cow;
@@ -23,6 +24,7 @@ use std::borrow::Cow;
 use nom::Parser;
 
 use crate::capability::{Capabilities, Capability};
+use crate::condstore::ModSeq;
 use crate::core::{Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
@@ -33,7 +35,7 @@ use crate::list::MailboxList;
 use crate::namespace::NamespaceResponse;
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp, too_many};
 use crate::search::ESearch;
-use crate::sequence::UidSet;
+use crate::sequence::{SequenceSet, UidSet};
 use crate::small_list::SmallList;
 use crate::status::MailboxStatus;
 
@@ -94,6 +96,14 @@ pub enum Code<'a> {
     Closed,
     /// `UNKNOWN-CTE` (RFC 3516).
     UnknownCte,
+    /// `HIGHESTMODSEQ n` (RFC 7162): the highest mod-sequence of the
+    /// mailbox.
+    HighestModSeq(ModSeq),
+    /// `NOMODSEQ` (RFC 7162): the mailbox keeps no mod-sequences.
+    NoModSeq,
+    /// `MODIFIED sequence-set` (RFC 7162): the messages (UIDs after UID
+    /// STORE) that failed the UNCHANGEDSINCE test.
+    Modified(SequenceSet),
     /// `PERMANENTFLAGS (flag-perm...)`: the flags a client can change
     /// permanently; `\*` means new keywords can be created.
     PermanentFlags(Vec<FlagPerm<'a>>),
@@ -173,6 +183,9 @@ impl Code<'_> {
             Code::UidNotSticky => Code::UidNotSticky,
             Code::Closed => Code::Closed,
             Code::UnknownCte => Code::UnknownCte,
+            Code::HighestModSeq(m) => Code::HighestModSeq(m),
+            Code::NoModSeq => Code::NoModSeq,
+            Code::Modified(s) => Code::Modified(s),
             Code::PermanentFlags(f) => {
                 Code::PermanentFlags(f.into_iter().map(FlagPerm::into_owned).collect())
             }
@@ -234,6 +247,15 @@ impl Code<'_> {
             Code::UidNotSticky => simple(e, "UIDNOTSTICKY"),
             Code::Closed => simple(e, "CLOSED"),
             Code::UnknownCte => simple(e, "UNKNOWN-CTE"),
+            Code::HighestModSeq(m) => {
+                e.put(b"HIGHESTMODSEQ ");
+                e.number(m.get());
+            }
+            Code::NoModSeq => simple(e, "NOMODSEQ"),
+            Code::Modified(s) => {
+                e.put(b"MODIFIED ");
+                s.encode(e.line());
+            }
             Code::PermanentFlags(flags) => {
                 let out = e.line();
                 out.extend_from_slice(b"PERMANENTFLAGS (");
@@ -351,8 +373,17 @@ pub enum Response<'a> {
     Recent(u32),
     /// `* n EXPUNGE`.
     Expunge(std::num::NonZeroU32),
-    /// `* SEARCH n...` (IMAP4rev1 and obsolete-search-response).
-    Search(Vec<std::num::NonZeroU32>),
+    /// `* SEARCH n... [(MODSEQ m)]` (IMAP4rev1 and
+    /// obsolete-search-response; the mod-sequence is CONDSTORE's, RFC
+    /// 7162 section 3.1.6).
+    Search {
+        /// The matching message numbers (UIDs after UID SEARCH).
+        numbers: Vec<std::num::NonZeroU32>,
+        /// `(MODSEQ m)`: the highest mod-sequence of the matching messages,
+        /// sent when the search had a MODSEQ key. The grammar puts it only
+        /// after a number, so it is not written when `numbers` is empty.
+        modseq: Option<ModSeq>,
+    },
     /// `* FLAGS (flag...)`: the flags defined in the selected mailbox.
     Flags(Vec<Flag<'a>>),
     /// `* LIST mailbox-list` (RFC 9051 section 7.3.1, RFC 5258).
@@ -366,6 +397,16 @@ pub enum Response<'a> {
     ESearch(ESearch<'a>),
     /// `* NAMESPACE ...` (RFC 2342, RFC 9051 section 7.3.2).
     Namespace(NamespaceResponse<'a>),
+    /// `* VANISHED [(EARLIER)] uids` (QRESYNC, RFC 7162 section 3.2.10):
+    /// messages expunged, by UID.
+    Vanished {
+        /// `(EARLIER)`: an answer to UID FETCH (VANISHED) or SELECT
+        /// (QRESYNC) about messages the client may still count; without
+        /// it, each UID replaces an EXPUNGE and lowers the message count.
+        earlier: bool,
+        /// The UIDs.
+        uids: UidSet,
+    },
     /// `* n FETCH (...)`: data about message `seq` (RFC 9051 section
     /// 7.5.2).
     Fetch {
@@ -391,7 +432,8 @@ impl<'a> Response<'a> {
             Response::Exists(n) => Response::Exists(n),
             Response::Recent(n) => Response::Recent(n),
             Response::Expunge(n) => Response::Expunge(n),
-            Response::Search(n) => Response::Search(n),
+            Response::Search { numbers, modseq } => Response::Search { numbers, modseq },
+            Response::Vanished { earlier, uids } => Response::Vanished { earlier, uids },
             Response::Flags(f) => Response::Flags(f.into_iter().map(Flag::into_owned).collect()),
             Response::List(l) => Response::List(l.into_owned()),
             Response::Lsub(l) => Response::Lsub(l.into_owned()),
@@ -466,12 +508,20 @@ impl<'a> Response<'a> {
                 e.put(b"* FLAGS ");
                 crate::flag::encode_flag_list(flags, e.line());
             }
-            Response::Search(numbers) => {
+            Response::Search { numbers, modseq } => {
                 e.put(b"* SEARCH");
                 for n in numbers {
                     e.put(b" ");
                     e.number(u64::from(n.get()));
                 }
+                if let Some(m) = modseq.filter(|_| !numbers.is_empty()) {
+                    e.put(b" ");
+                    crate::condstore::encode_search_sort_mod_seq(m, e);
+                }
+            }
+            Response::Vanished { earlier, uids } => {
+                e.put(b"* ");
+                crate::condstore::encode_vanished(*earlier, uids, e);
             }
             Response::List(l) => {
                 e.put(b"* LIST");
@@ -521,6 +571,15 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
         "UIDNOTSTICKY" => Ok((rest, Code::UidNotSticky)),
         "CLOSED" => Ok((rest, Code::Closed)),
         "UNKNOWN-CTE" => Ok((rest, Code::UnknownCte)),
+        "NOMODSEQ" => Ok((rest, Code::NoModSeq)),
+        // "HIGHESTMODSEQ" SP mod-sequence-value (RFC 7162)
+        "HIGHESTMODSEQ" => {
+            let (rest, _) = sp(rest)?;
+            let (rest, m) = expect("mod-sequence", crate::condstore::mod_sequence_value).parse(rest)?;
+            Ok((rest, Code::HighestModSeq(m)))
+        }
+        // "MODIFIED" SP sequence-set (RFC 7162)
+        "MODIFIED" => crate::condstore::modified(rest, config).map(|(r, s)| (r, Code::Modified(s))),
         "UIDNEXT" => number_code(rest, Code::UidNext),
         "UIDVALIDITY" => number_code(rest, Code::UidValidity),
         "UNSEEN" => number_code(rest, Code::Unseen),
@@ -747,10 +806,19 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
         let (r, ()) = end(r)?;
         return Ok((r, Response::Flags(flags)));
     }
+    // "SEARCH" *(SP nz-number), and RFC 7162's
+    // "SEARCH" [1*(SP nz-number) SP search-sort-mod-seq]
     if let Ok((r, _)) = keyword("SEARCH")(rest) {
         let mut numbers = Vec::new();
+        let mut modseq = None;
         let mut r = r;
         while let Some(next) = r.strip_prefix(b" ") {
+            if next.first() == Some(&b'(') && !numbers.is_empty() {
+                let (n, m) = crate::condstore::search_sort_mod_seq(next)?;
+                modseq = Some(m);
+                r = n;
+                break;
+            }
             if numbers.len() == config.limits.list {
                 return too_many(r, config.limits.list, "CRLF");
             }
@@ -759,7 +827,12 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
             r = n;
         }
         let (r, ()) = end(r)?;
-        return Ok((r, Response::Search(numbers)));
+        return Ok((r, Response::Search { numbers, modseq }));
+    }
+    if let Ok((r, _)) = keyword("VANISHED")(rest) {
+        let (r, (earlier, uids)) = crate::condstore::vanished(r, config)?;
+        let (r, ()) = end(r)?;
+        return Ok((r, Response::Vanished { earlier, uids }));
     }
     fail(rest, "response data")
 }

@@ -15,6 +15,7 @@
 
 use std::num::NonZeroU32;
 
+use crate::condstore::{ModSeq, ModSeqEntry, ModSeqValzer, mod_sequence_value};
 use crate::core::{AString, Atom};
 use crate::datetime::Date;
 use crate::decode::DecoderConfig;
@@ -112,6 +113,15 @@ pub enum SearchKey<'a> {
     /// `"(" search-key *(SP search-key) ")"`: all of the keys. Never empty
     /// when decoded; an empty list encodes as `ALL`, what it means.
     List(Vec<SearchKey<'a>>),
+    /// `MODSEQ [entry-name entry-type-req] n` (CONDSTORE, RFC 7162
+    /// section 3.1.5): messages whose mod-sequence (of that flag, if
+    /// named) is at least `n`.
+    ModSeq {
+        /// The flag and type of mod-sequence to compare, if named.
+        entry: Option<ModSeqEntry<'a>>,
+        /// The lowest mod-sequence that matches.
+        modseq: ModSeqValzer,
+    },
 }
 
 impl SearchKey<'_> {
@@ -159,6 +169,10 @@ impl SearchKey<'_> {
             Unseen => Unseen,
             SequenceSet(s) => SequenceSet(s),
             List(l) => List(l.into_iter().map(SearchKey::into_owned).collect()),
+            ModSeq { entry, modseq } => ModSeq {
+                entry: entry.map(ModSeqEntry::into_owned),
+                modseq,
+            },
         }
     }
 
@@ -245,6 +259,9 @@ impl SearchKey<'_> {
                 encode_keys(keys, e);
                 e.put(b")");
             }
+            ModSeq { entry, modseq } => {
+                crate::condstore::encode_search_modsequence(entry.as_ref(), *modseq, e)
+            }
         }
     }
 }
@@ -286,6 +303,7 @@ const LONGEST_NAME: usize = 10;
 ///              "UID" SP sequence-set / "UNDRAFT" / sequence-set /
 ///              "(" search-key *(SP search-key) ")"
 /// search-key =/ "NEW" / "OLD" / "RECENT"            ; RFC 3501
+/// search-key =/ search-modsequence                  ; RFC 7162
 /// ```
 fn search_key<'a>(
     input: &'a [u8],
@@ -402,6 +420,10 @@ fn named_key<'a>(input: &'a [u8], config: &DecoderConfig, budget: &mut Budget) -
             let (r, k) = search_key(r, config, budget)?;
             budget.leave();
             Ok((r, Not(Box::new(k))))
+        }
+        b"MODSEQ" => {
+            let (r, (entry, modseq)) = crate::condstore::search_modsequence(after)?;
+            Ok((r, ModSeq { entry, modseq }))
         }
         b"OR" => {
             let (r, _) = sp(after)?;
@@ -615,9 +637,11 @@ pub enum SearchReturnData<'a> {
     All(SequenceSet),
     /// `COUNT n`.
     Count(u32),
+    /// `MODSEQ n` (CONDSTORE, RFC 7162 section 3.1.10, RFC 4731 section
+    /// 3.2): the highest mod-sequence of the matching messages.
+    ModSeq(ModSeq),
     /// `search-ret-data-ext = search-modifier-name SP search-return-value`:
-    /// data this crate does not know (`MODSEQ` of CONDSTORE, `PARTIAL`,
-    /// ...), as sent.
+    /// data this crate does not know (`PARTIAL`, ...), as sent.
     Other {
         /// The name.
         name: Atom<'a>,
@@ -634,6 +658,7 @@ impl SearchReturnData<'_> {
             SearchReturnData::Max(n) => SearchReturnData::Max(n),
             SearchReturnData::All(s) => SearchReturnData::All(s),
             SearchReturnData::Count(n) => SearchReturnData::Count(n),
+            SearchReturnData::ModSeq(m) => SearchReturnData::ModSeq(m),
             SearchReturnData::Other { name, value } => SearchReturnData::Other {
                 name: name.into_owned(),
                 value: value.into_owned(),
@@ -657,6 +682,8 @@ impl SearchReturnData<'_> {
                 return fail(rest, "sequence set ('$' is not allowed after ALL)");
             }
             SequenceSet::parse(rest, config.limits.list).map(|(r, v)| (r, SearchReturnData::All(v)))
+        } else if n.eq_ignore_ascii_case("MODSEQ") {
+            mod_sequence_value(rest).map(|(r, v)| (r, SearchReturnData::ModSeq(v)))
         } else {
             let (r, value) = TaggedExtVal::parse(rest, config, true)?;
             Ok((r, SearchReturnData::Other { name, value }))
@@ -680,6 +707,10 @@ impl SearchReturnData<'_> {
             SearchReturnData::Count(n) => {
                 e.put(b"COUNT ");
                 e.number(u64::from(*n));
+            }
+            SearchReturnData::ModSeq(m) => {
+                e.put(b"MODSEQ ");
+                e.number(m.get());
             }
             SearchReturnData::Other { name, value } => {
                 e.put(name.as_str().as_bytes());

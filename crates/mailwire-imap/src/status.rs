@@ -4,7 +4,7 @@
 //!
 //! Attributes of both revisions are known: `MESSAGES`, `UIDNEXT`,
 //! `UIDVALIDITY`, `UNSEEN`, `DELETED` and `SIZE` (RFC 9051), and `RECENT`
-//! (RFC 3501 only).
+//! (RFC 3501 only); so is CONDSTORE's `HIGHESTMODSEQ` (RFC 7162).
 //!
 //! Unknown attributes (any `tagged-ext-label`, the form RFC 9051 asks
 //! extensions to use) are kept, not refused: a command's
@@ -12,12 +12,12 @@
 //! naming it (or supports it) and a proxy passes it on; a response's
 //! [`StatusValue::Other`] holds the name and its value in the generic
 //! `tagged-ext-val` form that RFC 9051 asks extensions to use. Extensions
-//! such as CONDSTORE (`HIGHESTMODSEQ`), OBJECTID (`MAILBOXID`) and
-//! APPENDLIMIT add variants to these non-exhaustive enums; until then their
-//! values are in `Other`.
+//! such as OBJECTID (`MAILBOXID`) and APPENDLIMIT add variants to these
+//! non-exhaustive enums; until then their values are in `Other`.
 
 use std::num::NonZeroU32;
 
+use crate::condstore::{ModSeqValzer, mod_sequence_valzer};
 use crate::core::Atom;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -45,11 +45,14 @@ pub enum StatusAttribute<'a> {
     Size,
     /// `RECENT`: the number of messages with `\Recent` (IMAP4rev1 only).
     Recent,
+    /// `HIGHESTMODSEQ`: the highest mod-sequence in the mailbox (RFC
+    /// 7162).
+    HighestModSeq,
     /// An attribute this crate does not know, as sent.
     Other(Atom<'a>),
 }
 
-const ATTRIBUTES: [(&str, StatusAttribute<'static>); 7] = [
+const ATTRIBUTES: [(&str, StatusAttribute<'static>); 8] = [
     ("MESSAGES", StatusAttribute::Messages),
     ("UIDNEXT", StatusAttribute::UidNext),
     ("UIDVALIDITY", StatusAttribute::UidValidity),
@@ -57,6 +60,7 @@ const ATTRIBUTES: [(&str, StatusAttribute<'static>); 7] = [
     ("DELETED", StatusAttribute::Deleted),
     ("SIZE", StatusAttribute::Size),
     ("RECENT", StatusAttribute::Recent),
+    ("HIGHESTMODSEQ", StatusAttribute::HighestModSeq),
 ];
 
 impl<'a> StatusAttribute<'a> {
@@ -78,6 +82,7 @@ impl<'a> StatusAttribute<'a> {
             StatusAttribute::Deleted => StatusAttribute::Deleted,
             StatusAttribute::Size => StatusAttribute::Size,
             StatusAttribute::Recent => StatusAttribute::Recent,
+            StatusAttribute::HighestModSeq => StatusAttribute::HighestModSeq,
             StatusAttribute::Other(a) => StatusAttribute::Other(a.into_owned()),
         }
     }
@@ -155,7 +160,8 @@ pub(crate) fn encode_command<'e>(
 /// One value of a STATUS response: `status-att-val = ("MESSAGES" SP
 /// number) / ("UIDNEXT" SP nz-number) / ("UIDVALIDITY" SP nz-number) /
 /// ("UNSEEN" SP number) / ("DELETED" SP number) / ("SIZE" SP number64)`
-/// (RFC 9051), `/ ("RECENT" SP number)` (RFC 3501).
+/// (RFC 9051), `/ ("RECENT" SP number)` (RFC 3501), `/ "HIGHESTMODSEQ" SP
+/// mod-sequence-valzer` (RFC 7162).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StatusValue<'a> {
@@ -173,6 +179,9 @@ pub enum StatusValue<'a> {
     Size(u64),
     /// `RECENT n` (IMAP4rev1).
     Recent(u32),
+    /// `HIGHESTMODSEQ n` (RFC 7162); 0 when the mailbox keeps no
+    /// mod-sequences.
+    HighestModSeq(ModSeqValzer),
     /// An attribute this crate does not know, with its value in the
     /// generic syntax (an astring such as `NIL` is accepted too).
     Other {
@@ -194,6 +203,7 @@ impl<'a> StatusValue<'a> {
             StatusValue::Deleted(_) => StatusAttribute::Deleted,
             StatusValue::Size(_) => StatusAttribute::Size,
             StatusValue::Recent(_) => StatusAttribute::Recent,
+            StatusValue::HighestModSeq(_) => StatusAttribute::HighestModSeq,
             StatusValue::Other { name, .. } => StatusAttribute::Other(name.clone()),
         }
     }
@@ -208,6 +218,7 @@ impl<'a> StatusValue<'a> {
             StatusValue::Deleted(n) => StatusValue::Deleted(n),
             StatusValue::Size(n) => StatusValue::Size(n),
             StatusValue::Recent(n) => StatusValue::Recent(n),
+            StatusValue::HighestModSeq(n) => StatusValue::HighestModSeq(n),
             StatusValue::Other { name, value } => StatusValue::Other {
                 name: name.into_owned(),
                 value: value.into_owned(),
@@ -227,6 +238,9 @@ impl<'a> StatusValue<'a> {
             StatusAttribute::Deleted => number(rest).map(|(r, n)| (r, StatusValue::Deleted(n))),
             StatusAttribute::Size => number64(rest).map(|(r, n)| (r, StatusValue::Size(n))),
             StatusAttribute::Recent => number(rest).map(|(r, n)| (r, StatusValue::Recent(n))),
+            StatusAttribute::HighestModSeq => {
+                mod_sequence_valzer(rest).map(|(r, n)| (r, StatusValue::HighestModSeq(n)))
+            }
             StatusAttribute::Other(name) => {
                 let (r, value) = TaggedExtVal::parse(rest, config, true)?;
                 Ok((r, StatusValue::Other { name, value }))
@@ -248,6 +262,7 @@ impl<'a> StatusValue<'a> {
             StatusValue::Deleted(n) => number(e, "DELETED", u64::from(*n)),
             StatusValue::Size(n) => number(e, "SIZE", *n),
             StatusValue::Recent(n) => number(e, "RECENT", u64::from(*n)),
+            StatusValue::HighestModSeq(n) => number(e, "HIGHESTMODSEQ", n.get()),
             StatusValue::Other { name, value } => {
                 e.put(name.as_str().as_bytes());
                 e.put(b" ");
@@ -346,10 +361,11 @@ mod tests {
         assert!(rest.is_empty());
         assert_eq!(s.values[0], StatusValue::Messages(231));
         assert_eq!(s.values[2], StatusValue::Size(i64::MAX as u64));
-        assert!(matches!(
-            &s.values[3],
-            StatusValue::Other { name, value: TaggedExtVal::Number(7011231777) } if name.as_str() == "HIGHESTMODSEQ"
-        ));
+        assert_eq!(
+            s.values[3],
+            StatusValue::HighestModSeq(crate::ModSeqValzer::new(7011231777).unwrap())
+        );
+        assert!(matches!(&s.values[4], StatusValue::Other { name, .. } if name.as_str() == "APPENDLIMIT"));
         assert_eq!(s.values[3].attribute().name(), "HIGHESTMODSEQ");
         assert_eq!(s.values[1].attribute(), StatusAttribute::UidNext);
         assert_eq!(encoded(|e| s.encode(e)), input);

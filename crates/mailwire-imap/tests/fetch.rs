@@ -9,9 +9,9 @@ use mailwire_imap::{
     AString, Address, AddressList, BodyExtension, BodyFields, BodyParam, BodyParams, BodyStructure, Command,
     CommandBody, Decoded, DecoderConfig, Disposition, Envelope, ErrorKind, ExtensionTail, Fetch, FetchItem,
     FetchItems, FetchMacro, FetchModifier, Flag, FlagFetch, HeaderList, IString, Language, LanguageTail,
-    LiteralPolicy, LocationTail, MessageDataItem, MultipartExtension, NString, Partial, Response, Section,
-    SectionPart, SectionText, SinglePartExtension, SpecificFields, Tag, TaggedExt, TaggedExtVal,
-    decode_command, decode_response, to_bytes,
+    LiteralPolicy, LocationTail, MessageDataItem, ModSeq, MultipartExtension, NString, Partial, Response,
+    Section, SectionPart, SectionText, SinglePartExtension, SpecificFields, Tag, decode_command,
+    decode_response, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -108,11 +108,10 @@ fn rfc_fetch_commands() {
         b"s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)\r\n",
         b"s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)\r\n",
     );
-    assert!(matches!(
-        &f.modifiers[..],
-        [FetchModifier::Other(TaggedExt { name, value: Some(TaggedExtVal::Number(12345)) })]
-            if name.as_str() == "CHANGEDSINCE"
-    ));
+    assert_eq!(
+        f.modifiers,
+        [FetchModifier::ChangedSince(ModSeq::new(12345).unwrap())]
+    );
     command_round_trip(
         b"C101 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n",
         b"C101 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n",

@@ -10,8 +10,8 @@ use std::num::NonZeroU32;
 
 use codec_support::*;
 use mailwire_imap::{
-    AString, Atom, CommandBody, Date, DecoderConfig, ErrorKind, LiteralPolicy, Response, Search, SearchKey,
-    SearchReturnData, SearchReturnOption, SequenceSet, TaggedExtVal, decode_command, to_bytes,
+    AString, Atom, CommandBody, Date, DecoderConfig, ErrorKind, LiteralPolicy, ModSeq, Response, Search,
+    SearchKey, SearchReturnData, SearchReturnOption, SequenceSet, decode_command, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -107,7 +107,7 @@ fn rfc9051_and_rfc4731_search_examples() {
         b"* ESEARCH (TAG \"a567\") UID COUNT 17 ALL 4:18,21,28\r\n",
         b"* ESEARCH COUNT 18 ALL 1:17,21\r\n",
         b"* ESEARCH (TAG \"h\") ALL 1:3,5,8,13,21,42\r\n",
-        // RFC 4731 section 3.2, with CONDSTORE data kept generically.
+        // RFC 4731 section 3.2, with CONDSTORE data.
         b"* ESEARCH (TAG \"a1\") MIN 2 MODSEQ 917162488\r\n",
         b"* ESEARCH (TAG \"a2\") MAX 23 MODSEQ 907162321\r\n",
         b"* ESEARCH (TAG \"a3\") MIN 2 MAX 23 MODSEQ 917162488\r\n",
@@ -128,10 +128,11 @@ fn rfc9051_and_rfc4731_search_examples() {
     );
     let r = response_round_trip(b"* ESEARCH (TAG \"a1\") MIN 2 MODSEQ 917162488\r\n");
     let Response::ESearch(e) = r else { panic!() };
-    assert!(matches!(
-        &e.data[1],
-        SearchReturnData::Other { name, value: TaggedExtVal::Number(917162488) } if name.as_str() == "MODSEQ"
-    ));
+    // MODSEQ is CONDSTORE's (RFC 7162 section 3.1.10), typed.
+    assert_eq!(
+        e.data[1],
+        SearchReturnData::ModSeq(ModSeq::new(917162488).unwrap())
+    );
 }
 
 #[test]
@@ -213,8 +214,8 @@ fn every_key_of_both_revisions() {
 #[test]
 fn unknown_keys_and_bad_arguments_are_errors_with_offsets() {
     let c = DecoderConfig::STRICT;
-    // MODSEQ is a CONDSTORE key (RFC 4731 section 3.2 uses it); not known yet.
-    let input = b"a1 SEARCH RETURN (MIN) MODSEQ \"/flags/\\\\draft\" all 620162338\r\n";
+    // Gmail's X-GM-RAW is not a key this crate knows.
+    let input = b"a1 SEARCH RETURN (MIN) X-GM-RAW \"has:attachment\"\r\n";
     let e = command_error(input, &c);
     assert_eq!((e.offset, e.tag.as_ref().unwrap().as_str()), (23, "a1"));
     assert_eq!(e.resume_at, Some(input.len()));

@@ -14,10 +14,12 @@
 //!                   "BINARY" section-binary SP (nstring / literal8) /
 //!                   "BINARY.SIZE" section-binary SP number /
 //!                   "UID" SP uniqueid
+//! msg-att-dynamic =/ fetch-mod-resp                         ; RFC 7162
+//! fetch-mod-resp  = "MODSEQ" SP "(" permsg-modsequence ")"
 //! ```
 //!
-//! Items of extensions this crate has no variant for yet (`MODSEQ`,
-//! `X-GM-LABELS`, `EMAILID`, `PREVIEW`...) are kept as
+//! Items of extensions this crate has no variant for yet (`X-GM-LABELS`,
+//! `EMAILID`, `PREVIEW`...) are kept as
 //! [`MessageDataItem::Other`] with a generic value, so a response that
 //! carries them still decodes.
 //!
@@ -27,6 +29,7 @@
 
 use std::num::NonZeroU32;
 
+use crate::condstore::{ModSeq, mod_sequence_value};
 use crate::core::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
 use crate::datetime::DateTime;
 use crate::decode::DecoderConfig;
@@ -94,6 +97,8 @@ pub enum MessageDataItem<'a> {
         /// The decoded size.
         size: u32,
     },
+    /// `MODSEQ (n)` (CONDSTORE, RFC 7162): the message's mod-sequence.
+    ModSeq(ModSeq),
     /// An item of an extension this crate has no variant for, kept as
     /// sent.
     Other {
@@ -441,6 +446,15 @@ fn msg_att_item_into<'a>(
             fill(out, MessageDataItem::BinarySize { section, size });
             r
         }
+        // "MODSEQ" SP "(" permsg-modsequence ")"
+        Some(Word::ModSeq) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, ()) = open_paren(r, lenient)?;
+            let (r, m) = mod_sequence_value(r)?;
+            let (r, ()) = close_paren(r, lenient)?;
+            fill(out, MessageDataItem::ModSeq(m));
+            r
+        }
         Some(w @ (Word::Body | Word::Binary | Word::Rfc822 | Word::Rfc822Header | Word::Rfc822Text)) => {
             let (r, name) = data_item_rest(w, rest, config)?;
             let (r, data) = if name.allows_literal8() {
@@ -531,6 +545,7 @@ impl<'a> MessageDataItem<'a> {
                 data: data.into_owned(),
             },
             MessageDataItem::BinarySize { section, size } => MessageDataItem::BinarySize { section, size },
+            MessageDataItem::ModSeq(m) => MessageDataItem::ModSeq(m),
             MessageDataItem::Other { name, value } => MessageDataItem::Other {
                 name: name.into_owned(),
                 value: value.into_owned(),
@@ -614,6 +629,11 @@ impl<'a> MessageDataItem<'a> {
                 encode_section_binary(section.as_ref(), e.line());
                 e.put(b" ");
                 e.number(u64::from(*size));
+            }
+            MessageDataItem::ModSeq(m) => {
+                e.put(b"MODSEQ (");
+                e.number(m.get());
+                e.put(b")");
             }
             MessageDataItem::Other { name, value } => {
                 e.put(name.as_str().as_bytes());

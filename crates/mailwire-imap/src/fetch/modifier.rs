@@ -15,21 +15,39 @@
 //!                       "(" tagged-ext-comp ")"
 //! ```
 //!
-//! RFC 4466 defines no modifier itself; extensions (CONDSTORE's
-//! `CHANGEDSINCE`, QRESYNC's `VANISHED`) add variants to [`FetchModifier`].
-//! Until they do, every modifier is kept as [`FetchModifier::Other`], in
-//! the generic form of [`crate::extension`].
+//! RFC 4466 defines no modifier itself; extensions add variants to
+//! [`FetchModifier`]: CONDSTORE's `CHANGEDSINCE` and QRESYNC's `VANISHED`
+//! (RFC 7162) so far.
+//!
+//! ```text
+//! fetch-modifier      =/ chgsince-fetch-mod
+//! chgsince-fetch-mod  = "CHANGEDSINCE" SP mod-sequence-value
+//! rexpunges-fetch-mod = "VANISHED"
+//! ```
+//!
+//! Every other modifier is kept as [`FetchModifier::Other`], in the generic
+//! form of [`crate::extension`].
 
+use crate::condstore::{ModSeq, mod_sequence_value};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
-use crate::extension::TaggedExt;
-use crate::parse::{PResult, byte, fail, too_many};
+use crate::extension::{TaggedExt, tagged_ext_label};
+use crate::parse::{PResult, byte, expect, fail, sp, too_many};
 
 /// A FETCH modifier: `fetch-modifier = fetch-modifier-name [ SP
 /// fetch-modif-params ]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FetchModifier<'a> {
+    /// `CHANGEDSINCE n` (CONDSTORE, RFC 7162): only messages whose
+    /// mod-sequence is above `n`; implies the MODSEQ item.
+    ChangedSince(ModSeq),
+    /// `VANISHED` (QRESYNC, RFC 7162): also report, in a `VANISHED
+    /// (EARLIER)` response, the UIDs of the set expunged since the
+    /// CHANGEDSINCE mod-sequence. Only UID FETCH may carry it, and only
+    /// with CHANGEDSINCE: the server answers BAD otherwise, so the
+    /// decoder accepts it anywhere.
+    Vanished,
     /// A modifier this crate has no variant for, kept as sent.
     Other(TaggedExt<'a>),
 }
@@ -38,17 +56,34 @@ impl<'a> FetchModifier<'a> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> FetchModifier<'static> {
         match self {
+            FetchModifier::ChangedSince(m) => FetchModifier::ChangedSince(m),
+            FetchModifier::Vanished => FetchModifier::Vanished,
             FetchModifier::Other(ext) => FetchModifier::Other(ext.into_owned()),
         }
     }
 
-    /// `fetch-modifier = fetch-modifier-name [ SP fetch-modif-params ]`.
+    /// `fetch-modifier = fetch-modifier-name [ SP fetch-modif-params ]`,
+    /// with `chgsince-fetch-mod` and `rexpunges-fetch-mod` typed.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
-        TaggedExt::parse(input, config).map(|(rest, ext)| (rest, FetchModifier::Other(ext)))
+        let (rest, name) = tagged_ext_label(input)?;
+        if name.as_str().eq_ignore_ascii_case("CHANGEDSINCE") {
+            let (rest, _) = sp(rest)?;
+            let (rest, m) = expect("mod-sequence", mod_sequence_value)(rest)?;
+            return Ok((rest, FetchModifier::ChangedSince(m)));
+        }
+        if name.as_str().eq_ignore_ascii_case("VANISHED") {
+            return Ok((rest, FetchModifier::Vanished));
+        }
+        TaggedExt::parse_value(rest, name, config).map(|(rest, ext)| (rest, FetchModifier::Other(ext)))
     }
 
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
+            FetchModifier::ChangedSince(m) => {
+                e.put(b"CHANGEDSINCE ");
+                e.number(m.get());
+            }
+            FetchModifier::Vanished => e.put(b"VANISHED"),
             FetchModifier::Other(ext) => ext.encode(e),
         }
     }
@@ -104,15 +139,19 @@ mod tests {
     fn modifiers() {
         // RFC 7162 section 3.1.4.1.
         let m = round_trip(b"(CHANGEDSINCE 12345)");
-        let [FetchModifier::Other(ext)] = &m[..] else {
-            panic!("{m:?}")
-        };
-        assert_eq!(ext.name.as_str(), "CHANGEDSINCE");
-        assert_eq!(ext.value, Some(TaggedExtVal::Number(12345)));
+        assert_eq!(m, [FetchModifier::ChangedSince(ModSeq::new(12345).unwrap())]);
         // RFC 7162 section 3.2.6: VANISHED without a value, next to another.
         let m = round_trip(b"(CHANGEDSINCE 12345 VANISHED)");
-        assert_eq!(m.len(), 2);
-        round_trip(b"(X-SET 1:5,7 X-LIST (a (b \"c d\") e))");
+        assert_eq!(m[1], FetchModifier::Vanished);
+        // The typed modifiers take exactly their grammar.
+        assert!(parse_fetch_modifiers(b"(CHANGEDSINCE 0)", &DecoderConfig::STRICT).is_err());
+        assert!(parse_fetch_modifiers(b"(CHANGEDSINCE)", &DecoderConfig::STRICT).is_err());
+        assert!(parse_fetch_modifiers(b"(VANISHED 1)", &DecoderConfig::STRICT).is_err());
+        let m = round_trip(b"(X-SET 1:5,7 X-LIST (a (b \"c d\") e))");
+        let FetchModifier::Other(ext) = &m[0] else {
+            panic!("{m:?}")
+        };
+        assert!(matches!(ext.value, Some(TaggedExtVal::Sequence(_))));
         round_trip(b"(X-BIG 9223372036854775807)");
         assert!(parse_fetch_modifiers(b"()", &DecoderConfig::STRICT).is_err());
         assert!(parse_fetch_modifiers(b"(1X)", &DecoderConfig::STRICT).is_err());

@@ -170,8 +170,10 @@ THREADID NIL X-GM-MSGID 1278455344230334865 PREVIEW {5}\r\nhello UID 1)";
     };
     assert!(matches!(&labels[0], ExtensionValue::Flag(a) if a.as_str() == "Inbox"));
     assert!(matches!(&labels[2], ExtensionValue::Atom(a) if a.as_str() == "Work]"));
-    assert!(
-        matches!(&items[1], MessageDataItem::Other { value: ExtensionValue::List(l), .. } if l == &[ExtensionValue::Number(12345)])
+    // MODSEQ is CONDSTORE's (RFC 7162), typed.
+    assert_eq!(
+        items[1],
+        MessageDataItem::ModSeq(crate::ModSeq::new(12345).unwrap())
     );
     assert!(
         matches!(&items[3], MessageDataItem::Other { value: ExtensionValue::String(s), .. } if s.0.is_none())
