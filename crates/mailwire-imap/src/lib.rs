@@ -3,7 +3,8 @@
 //! ENABLE, NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, SASL-IR,
 //! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
 //! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
-//! encoded on both sides. Nothing here opens a socket or reads a clock:
+//! encoded on both sides; and SORT, THREAD, SORT=DISPLAY, ESORT,
+//! CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL (RFCs 5256, 5957, 5267, 9394). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -63,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 mod command;
+mod context;
 mod core;
 mod datetime;
 mod decode;
@@ -81,6 +83,7 @@ mod response;
 mod search;
 mod sequence;
 mod small_list;
+mod sort;
 mod status;
 mod stream;
 
@@ -89,6 +92,7 @@ pub use command::{
     AuthenticateData, Base64, Command, CommandBody, Secret, decode_authenticate_data, decode_command,
     decode_idle_done,
 };
+pub use context::{ContextUpdate, PartialRange};
 pub use datetime::{Date, DateTime, days_in_month, is_leap_year};
 pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
@@ -119,5 +123,6 @@ pub use response::{Code, RespText, Response, Status, decode_greeting, decode_res
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use small_list::SmallList;
+pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};

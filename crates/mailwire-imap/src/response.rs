@@ -34,6 +34,7 @@ use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_numb
 use crate::search::ESearch;
 use crate::sequence::UidSet;
 use crate::small_list::SmallList;
+use crate::sort::Thread;
 use crate::status::MailboxStatus;
 
 /// The status of a status response.
@@ -368,6 +369,16 @@ pub enum Response<'a> {
     ESearch(ESearch<'a>),
     /// `* NAMESPACE ...` (RFC 2342, RFC 9051 section 7.3.2).
     Namespace(NamespaceResponse<'a>),
+    /// `* SORT n...` (RFC 5256): the numbers in the order asked for.
+    Sort {
+        /// The message numbers or UIDs, sorted.
+        numbers: Vec<std::num::NonZeroU32>,
+        /// `(MODSEQ n)` (CONDSTORE, RFC 7162): the highest modification
+        /// sequence of the messages; only after one number or more.
+        modseq: Option<u64>,
+    },
+    /// `* THREAD thread-list...` (RFC 5256): the threads, possibly none.
+    Thread(Vec<Thread>),
     /// `* n FETCH (...)`: data about message `seq` (RFC 9051 section
     /// 7.5.2).
     Fetch {
@@ -400,6 +411,8 @@ impl<'a> Response<'a> {
             Response::MailboxStatus(s) => Response::MailboxStatus(s.into_owned()),
             Response::ESearch(s) => Response::ESearch(s.into_owned()),
             Response::Namespace(n) => Response::Namespace(n.into_owned()),
+            Response::Sort { numbers, modseq } => Response::Sort { numbers, modseq },
+            Response::Thread(t) => Response::Thread(t),
             Response::Fetch { seq, items } => Response::Fetch {
                 seq,
                 items: items.into_iter().map(MessageDataItem::into_owned).collect(),
@@ -497,6 +510,14 @@ impl<'a> Response<'a> {
             Response::Namespace(n) => {
                 e.put(b"* NAMESPACE");
                 n.encode(e);
+            }
+            Response::Sort { numbers, modseq } => {
+                e.put(b"* SORT");
+                crate::sort::encode_sort_data(numbers, *modseq, e);
+            }
+            Response::Thread(threads) => {
+                e.put(b"* THREAD");
+                crate::sort::encode_thread_data(threads, e);
             }
             Response::Fetch { seq, items } => {
                 e.put(b"* ");
@@ -817,8 +838,8 @@ fn numbered<'a>(rest: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response<
     Ok((r, value))
 }
 
-/// LIST, LSUB, STATUS, ESEARCH and NAMESPACE data (see the `list`,
-/// `status`, `search` and `namespace` modules), up to the line end; `None`
+/// LIST, LSUB, STATUS, ESEARCH, NAMESPACE, SORT and THREAD data (see the
+/// `list`, `status`, `search`, `namespace` and `sort` modules), up to the line end; `None`
 /// when `input` starts with none of these names.
 fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'a, Response<'a>>> {
     let word = |w: &'static str| {
@@ -841,6 +862,15 @@ fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'
     }
     if let Some(r) = word("NAMESPACE") {
         return Some(NamespaceResponse::parse(r, config).map(|(r, n)| (r, Response::Namespace(n))));
+    }
+    if let Some(r) = word("SORT") {
+        return Some(
+            crate::sort::parse_sort_data(r, config)
+                .map(|(r, (numbers, modseq))| (r, Response::Sort { numbers, modseq })),
+        );
+    }
+    if let Some(r) = word("THREAD") {
+        return Some(crate::sort::parse_thread_data(r, config).map(|(r, t)| (r, Response::Thread(t))));
     }
     None
 }
