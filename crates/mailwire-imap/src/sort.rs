@@ -267,10 +267,9 @@ fn search_criteria<'a>(
     }
 }
 
-/// Whether `input` starts with a search key name.
+/// Whether `input`, where the charset was read, holds search keys.
 fn looks_like_search_key(input: &[u8], config: &DecoderConfig) -> bool {
-    let n = input.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    n > 0 && crate::search::search_keys(&input[..n], config).is_ok()
+    crate::search::search_keys(input, config).is_ok()
 }
 
 fn encode_search_criteria<'e>(charset: &'e AString<'e>, keys: &'e [SearchKey<'e>], e: &mut Encoder<'e>) {
@@ -399,7 +398,7 @@ pub(crate) fn parse_sort_data<'a>(
             return Ok((r, (numbers, Some(modseq))));
         }
         if matches!(r.first(), None | Some(b'\r' | b'\n')) && config.leniency.extra_spaces {
-            break;
+            return Ok((r, (numbers, None)));
         }
         if numbers.len() == config.limits.list {
             return crate::parse::too_many(rest, config.limits.list, "CRLF");
