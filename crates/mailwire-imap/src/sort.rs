@@ -287,8 +287,8 @@ pub enum ThreadAlgorithm<'a> {
     /// `REFERENCES`: by the References and In-Reply-To headers (RFC
     /// 5256).
     References,
-    /// `REFS`: REFERENCES ordered by the newest message of each thread
-    /// (RFC 9051's registry, draft-ietf-morg-inthread).
+    /// `REFS`: REFERENCES with threads ordered by their newest message
+    /// (draft-ietf-morg-inthread; Dovecot offers it as `THREAD=REFS`).
     Refs,
     /// An algorithm this crate does not know (`thread-alg-ext = atom`).
     /// Never one of the names above when decoded.

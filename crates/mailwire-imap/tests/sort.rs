@@ -807,6 +807,7 @@ fn fuzz_seeds_decode_cleanly() {
         "search-return-partial",
         "search-return-context-update",
         "cancelupdate",
+        "uid-fetch-partial",
     ];
     let responses = [
         "sort",
@@ -852,4 +853,23 @@ fn lenient_trailing_spaces() {
         response_error(b"* SORT 2 3 \r\n", &DecoderConfig::STRICT).offset,
         11
     );
+}
+
+#[test]
+fn rfc9394_fetch_partial() {
+    let c = command_round_trip(b"A1 UID FETCH 1:* (FLAGS) (PARTIAL -1:-30)\r\n");
+    let CommandBody::Fetch { fetch, uid: true } = &c.body else {
+        panic!("{c:?}")
+    };
+    assert_eq!(
+        fetch.modifiers,
+        [mailwire_imap::FetchModifier::Partial(
+            PartialRange::last(1, 30).unwrap()
+        )]
+    );
+    let e = command_error(
+        b"A1 UID FETCH 1:* (FLAGS) (PARTIAL 0:30)\r\n",
+        &DecoderConfig::STRICT,
+    );
+    assert_eq!((e.offset, e.tag.unwrap().as_str()), (34, "A1"));
 }

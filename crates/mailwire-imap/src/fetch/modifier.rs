@@ -18,18 +18,29 @@
 //! RFC 4466 defines no modifier itself; extensions (CONDSTORE's
 //! `CHANGEDSINCE`, QRESYNC's `VANISHED`) add variants to [`FetchModifier`].
 //! Until they do, every modifier is kept as [`FetchModifier::Other`], in
-//! the generic form of [`crate::extension`].
+//! the generic form of [`crate::extension`]. PARTIAL (RFC 9394) has its
+//! variant: its `-1:-30` is no generic value, and read as one it would
+//! become a second label.
+//!
+//! ```text
+//! fetch-modifier   =/ modifier-partial                  ; RFC 9394
+//! modifier-partial = "PARTIAL" SP partial-range
+//! ```
 
+use crate::context::PartialRange;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
-use crate::extension::TaggedExt;
-use crate::parse::{PResult, byte, fail, too_many};
+use crate::extension::{TaggedExt, tagged_ext_label};
+use crate::parse::{PResult, byte, fail, sp, too_many};
 
 /// A FETCH modifier: `fetch-modifier = fetch-modifier-name [ SP
 /// fetch-modif-params ]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FetchModifier<'a> {
+    /// `PARTIAL partial-range` (RFC 9394): only this page of the
+    /// messages the sequence set names.
+    Partial(PartialRange),
     /// A modifier this crate has no variant for, kept as sent.
     Other(TaggedExt<'a>),
 }
@@ -38,17 +49,29 @@ impl<'a> FetchModifier<'a> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> FetchModifier<'static> {
         match self {
+            FetchModifier::Partial(r) => FetchModifier::Partial(r),
             FetchModifier::Other(ext) => FetchModifier::Other(ext.into_owned()),
         }
     }
 
     /// `fetch-modifier = fetch-modifier-name [ SP fetch-modif-params ]`.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        if let Ok((rest, name)) = tagged_ext_label(input) {
+            if name.as_str().eq_ignore_ascii_case("PARTIAL") {
+                let (rest, _) = sp(rest)?;
+                let (rest, range) = PartialRange::parse(rest)?;
+                return Ok((rest, FetchModifier::Partial(range)));
+            }
+        }
         TaggedExt::parse(input, config).map(|(rest, ext)| (rest, FetchModifier::Other(ext)))
     }
 
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
+            FetchModifier::Partial(r) => {
+                e.put(b"PARTIAL ");
+                r.encode(e);
+            }
             FetchModifier::Other(ext) => ext.encode(e),
         }
     }
@@ -114,6 +137,14 @@ mod tests {
         assert_eq!(m.len(), 2);
         round_trip(b"(X-SET 1:5,7 X-LIST (a (b \"c d\") e))");
         round_trip(b"(X-BIG 9223372036854775807)");
+        // RFC 9394 section 3.2.
+        let m = round_trip(b"(PARTIAL -1:-30)");
+        assert_eq!(m, [FetchModifier::Partial(PartialRange::last(1, 30).unwrap())]);
+        let m = round_trip(b"(CHANGEDSINCE 5 PARTIAL 1:10)");
+        assert_eq!(m[1], FetchModifier::Partial(PartialRange::first(1, 10).unwrap()));
+        for bad in [&b"(PARTIAL)"[..], b"(PARTIAL 1:*)", b"(PARTIAL -1:30)"] {
+            assert!(parse_fetch_modifiers(bad, &DecoderConfig::STRICT).is_err());
+        }
         assert!(parse_fetch_modifiers(b"()", &DecoderConfig::STRICT).is_err());
         assert!(parse_fetch_modifiers(b"(1X)", &DecoderConfig::STRICT).is_err());
     }
