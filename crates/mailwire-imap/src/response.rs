@@ -115,6 +115,9 @@ pub enum Code<'a> {
         /// Their UIDs in the destination.
         destination: UidSet,
     },
+    /// `NOUPDATE quoted` (RFC 5267 section 4.3.4): the server will not
+    /// keep the result of the command with this tag up to date.
+    NoUpdate(crate::core::Quoted<'a>),
     /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
@@ -187,6 +190,7 @@ impl Code<'_> {
                 destination,
             },
             Code::Condition(a) => Code::Condition(a.into_owned()),
+            Code::NoUpdate(tag) => Code::NoUpdate(tag.into_owned()),
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
                 text: text.map(own),
@@ -265,6 +269,10 @@ impl Code<'_> {
                 source.encode(e.line());
                 e.put(b" ");
                 destination.encode(e.line());
+            }
+            Code::NoUpdate(tag) => {
+                e.put(b"NOUPDATE ");
+                crate::core::write_quoted(e.line(), tag.as_bytes());
             }
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Other { name, text } => {
@@ -626,6 +634,15 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             let (rest, charsets) =
                 crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, charset)(list)?;
             Ok((rest, Code::BadCharset(charsets)))
+        }
+        // "NOUPDATE" SP quoted (RFC 5267)
+        "NOUPDATE" => {
+            let (rest, _) = sp(rest)?;
+            let (rest, tag) = expect("quoted tag", |i| {
+                crate::core::Quoted::parse(i, config.leniency.eight_bit_quoted)
+            })
+            .parse(rest)?;
+            Ok((rest, Code::NoUpdate(tag)))
         }
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
         _ => {

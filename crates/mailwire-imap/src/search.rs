@@ -3,7 +3,9 @@
 //! ESEARCH (RFC 4731) and SEARCHRES (RFC 5182, `SAVE` and `$`), both part
 //! of IMAP4rev2, and the RFC 4466 generic forms that later extensions use;
 //! the ESEARCH response (RFC 9051 section 7.3.4, RFC 4731). The IMAP4rev1
-//! `* SEARCH n...` response lives with the other responses.
+//! `* SEARCH n...` response lives with the other responses. The options
+//! and data of CONTEXT and PARTIAL are variants here, their values in
+//! `crate::context`; SORT and THREAD reuse the keys (`crate::sort`).
 //!
 //! Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
 //! per level and counts levels against `limits.depth` before going deeper,
@@ -502,8 +504,8 @@ pub enum SearchReturnOption<'a> {
     /// RFC 9394).
     Partial(PartialRange),
     /// `search-ret-opt-ext = search-modifier-name [SP search-mod-params]`
-    /// (RFC 4466): an option this crate does not know (`PARTIAL`,
-    /// `RELEVANCY`...), as sent.
+    /// (RFC 4466): an option this crate does not know (`RELEVANCY`...),
+    /// as sent.
     Other(TaggedExt<'a>),
 }
 
@@ -678,8 +680,8 @@ pub enum SearchReturnData<'a> {
         results: Option<SequenceSet>,
     },
     /// `search-ret-data-ext = search-modifier-name SP search-return-value`:
-    /// data this crate does not know (`MODSEQ` of CONDSTORE, `PARTIAL`,
-    /// ...), as sent.
+    /// data this crate does not know (`MODSEQ` of CONDSTORE, ...), as
+    /// sent.
     Other {
         /// The name.
         name: Atom<'a>,

@@ -816,6 +816,7 @@ fn fuzz_seeds_decode_cleanly() {
         "esearch-addto-removefrom",
         "esearch-partial",
         "esearch-sort-all",
+        "noupdate",
     ];
     let all = commands
         .iter()
@@ -872,4 +873,20 @@ fn rfc9394_fetch_partial() {
         &DecoderConfig::STRICT,
     );
     assert_eq!((e.offset, e.tag.unwrap().as_str()), (34, "A1"));
+}
+
+#[test]
+fn rfc5267_noupdate_code() {
+    // Section 4.3.4: the server declines to keep a result up to date.
+    let r = response_round_trip(b"B02 NO [NOUPDATE \"B02\"] Too many contexts\r\n");
+    let Response::Status { text, .. } = &r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        text.code,
+        Some(mailwire_imap::Code::NoUpdate(Quoted::new(&b"B02"[..]).unwrap()))
+    );
+    response_round_trip(b"* OK [NOUPDATE \"B0]3\"] x\r\n");
+    let e = response_error(b"B02 NO [NOUPDATE B02] x\r\n", &DecoderConfig::STRICT);
+    assert_eq!((e.offset, e.tag.unwrap().as_str()), (17, "B02"));
 }
