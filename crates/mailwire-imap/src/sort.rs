@@ -389,6 +389,7 @@ pub(crate) fn parse_sort_data<'a>(
     let mut numbers = Vec::new();
     let mut rest = input;
     while let Some(r) = rest.strip_prefix(b" ") {
+        let r = crate::parse::skip_extra_spaces(r, config.leniency.extra_spaces);
         if r.first() == Some(&b'(') && !numbers.is_empty() {
             // search-sort-mod-seq = "(" "MODSEQ" SP mod-sequence-value ")"
             let (r, _) = keyword("MODSEQ")(&r[1..])?;
@@ -541,7 +542,11 @@ pub(crate) fn parse_thread_data<'a>(input: &'a [u8], config: &DecoderConfig) -> 
         threads.push(t);
         rest = r;
         if rest.first() != Some(&b'(') {
-            return Ok((rest, threads));
+            // A trailing space, where the leniency allows one.
+            return Ok((
+                crate::parse::skip_extra_spaces(rest, config.leniency.extra_spaces),
+                threads,
+            ));
         }
     }
 }

@@ -850,6 +850,14 @@ fn lenient_trailing_spaces() {
     assert_eq!(sorted(&r).0, vec![2, 3]);
     let r = decode_resp_with(b"* THREAD \r\n", &lenient);
     assert!(threads(&r).is_empty());
+    let r = decode_resp_with(b"* THREAD (1)(2 3)  \r\n", &lenient);
+    assert_eq!(threads(&r), &[chain(&[1]), chain(&[2, 3])]);
+    let r = decode_resp_with(b"* SORT 2  3   (MODSEQ 4)\r\n", &lenient);
+    assert_eq!(sorted(&r), (vec![2, 3], Some(4)));
+    assert_eq!(
+        response_error(b"* THREAD (1) \r\n", &DecoderConfig::STRICT).offset,
+        12
+    );
     assert_eq!(
         response_error(b"* SORT 2 3 \r\n", &DecoderConfig::STRICT).offset,
         11
