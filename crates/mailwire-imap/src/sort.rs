@@ -42,7 +42,7 @@ use crate::core::{AString, Atom};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::extension::Budget;
-use crate::parse::{PError, PResult, byte, expect, fail, keyword, number64, nz_number, sp};
+use crate::parse::{PError, PResult, byte, expect, fail, keyword, number64, nz_number, separator, sp};
 use crate::search::{SearchKey, SearchReturnOption};
 
 /// `sort-key`: what SORT orders by.
@@ -210,7 +210,7 @@ impl<'a> Sort<'a> {
     /// (not including) the line end.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
         let (rest, return_options) = crate::search::return_options(input, config)?;
-        let (rest, _) = sp(rest)?;
+        let (rest, _) = separator(rest, config.leniency.extra_spaces)?;
         let open = rest;
         let (rest, criteria) =
             crate::parse::paren_list(config.limits.list, false, SortCriterion::parse)(rest)?;
@@ -218,7 +218,7 @@ impl<'a> Sort<'a> {
             // `()`: the list must hold one criterion at least.
             return fail(&open[1..], "sort key");
         }
-        let (rest, _) = sp(rest)?;
+        let (rest, _) = separator(rest, config.leniency.extra_spaces)?;
         let (rest, (charset, keys)) = search_criteria(rest, config)?;
         Ok((
             rest,
@@ -254,7 +254,8 @@ fn search_criteria<'a>(
     config: &DecoderConfig,
 ) -> PResult<'a, (AString<'a>, Vec<SearchKey<'a>>)> {
     let (rest, charset) = expect("charset", |i| AString::parse(i, &config.leniency))(input)?;
-    let keys = sp(rest).and_then(|(r, _)| crate::search::search_keys(r, config));
+    let keys = separator(rest, config.leniency.extra_spaces)
+        .and_then(|(r, _)| crate::search::search_keys(r, config));
     match keys {
         Ok((rest, keys)) => Ok((rest, (charset, keys))),
         Err(nom::Err::Error(e)) if e.kind == ErrorKind::Syntax && looks_like_search_key(input, config) => {
@@ -357,9 +358,9 @@ impl<'a> ThreadCommand<'a> {
 
     /// The arguments after `THREAD`, from the space that follows it.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
-        let (rest, _) = sp(input)?;
+        let (rest, _) = separator(input, config.leniency.extra_spaces)?;
         let (rest, algorithm) = ThreadAlgorithm::parse(rest)?;
-        let (rest, _) = sp(rest)?;
+        let (rest, _) = separator(rest, config.leniency.extra_spaces)?;
         let (rest, (charset, keys)) = search_criteria(rest, config)?;
         Ok((
             rest,

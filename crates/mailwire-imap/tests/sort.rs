@@ -898,3 +898,20 @@ fn rfc5267_noupdate_code() {
     let e = response_error(b"B02 NO [NOUPDATE B02] x\r\n", &DecoderConfig::STRICT);
     assert_eq!((e.offset, e.tag.unwrap().as_str()), (17, "B02"));
 }
+
+#[test]
+fn lenient_spaces_between_arguments() {
+    let lenient = DecoderConfig::default();
+    let c = decode_cmd_with(b"A1 SORT RETURN ( MIN ) (DATE)  UTF-8  ALL  \r\n", &lenient);
+    assert_eq!(
+        to_bytes(&c.encode(LiteralPolicy::SyncOnly)),
+        b"A1 SORT RETURN (MIN) (DATE) UTF-8 ALL\r\n"
+    );
+    let c = decode_cmd_with(b"A1 THREAD  REFS  UTF-8  SEEN\r\n", &lenient);
+    assert_eq!(
+        to_bytes(&c.encode(LiteralPolicy::SyncOnly)),
+        b"A1 THREAD REFS UTF-8 SEEN\r\n"
+    );
+    let e = command_error(b"A1 THREAD  REFS UTF-8 SEEN\r\n", &DecoderConfig::STRICT);
+    assert_eq!(e.offset, 10);
+}
