@@ -484,15 +484,10 @@ impl Thread {
             thread.children.push(child);
             rest = r;
         }
-        if thread.children.len() == 1 || (thread.messages.is_empty() && thread.children.is_empty()) {
-            return fail(
-                rest,
-                if thread.messages.is_empty() && thread.children.is_empty() {
-                    "message number or '('"
-                } else {
-                    "'(' (a thread splits into two or more)"
-                },
-            );
+        match (thread.messages.is_empty(), thread.children.len()) {
+            (true, 0) => return fail(rest, "message number or '('"),
+            (_, 1) => return fail(rest, "'(' (a thread splits into two or more)"),
+            _ => {}
         }
         let (rest, _) = byte(b')', "')'")(rest)?;
         budget.leave();
