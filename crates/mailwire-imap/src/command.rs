@@ -17,7 +17,7 @@ use std::fmt;
 use nom::Parser;
 
 use crate::capability::Capability;
-use crate::core::{AString, Atom, Tag};
+use crate::core::{AString, Atom, Quoted, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::fetch::Fetch;
@@ -30,6 +30,7 @@ use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp, too_many};
 use crate::search::Search;
 use crate::sequence::SequenceSet;
 use crate::small_list::SmallList;
+use crate::sort::{Sort, ThreadCommand};
 use crate::status::StatusAttribute;
 use crate::{list, mailbox_cmd, status};
 
@@ -252,6 +253,23 @@ pub enum CommandBody<'a> {
         /// `UID FETCH`: the sequence set holds UIDs.
         uid: bool,
     },
+    /// `SORT` or `UID SORT` (RFC 5256, ESORT RFC 5267).
+    Sort {
+        /// The return options, criteria, charset and keys.
+        sort: Sort<'a>,
+        /// `UID SORT`: the numbers of the answer are UIDs.
+        uid: bool,
+    },
+    /// `THREAD` or `UID THREAD` (RFC 5256).
+    Thread {
+        /// The algorithm, charset and keys.
+        thread: ThreadCommand<'a>,
+        /// `UID THREAD`: the numbers of the answer are UIDs.
+        uid: bool,
+    },
+    /// `CANCELUPDATE 1*(SP quoted)` (RFC 5267 section 4.3.5): the tags
+    /// of the SEARCH or SORT commands whose updates stop.
+    CancelUpdate(Vec<Quoted<'a>>),
 }
 
 impl CommandBody<'_> {
@@ -293,6 +311,11 @@ impl CommandBody<'_> {
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Fetch { uid: false, .. } => "FETCH",
+            CommandBody::Sort { uid: false, .. } => "SORT",
+            CommandBody::Sort { uid: true, .. } => "UID SORT",
+            CommandBody::Thread { uid: false, .. } => "THREAD",
+            CommandBody::Thread { uid: true, .. } => "UID THREAD",
+            CommandBody::CancelUpdate(_) => "CANCELUPDATE",
         }
     }
 }
@@ -376,6 +399,17 @@ impl<'a> Command<'a> {
                 fetch: fetch.into_owned(),
                 uid,
             },
+            CommandBody::Sort { sort, uid } => CommandBody::Sort {
+                sort: sort.into_owned(),
+                uid,
+            },
+            CommandBody::Thread { thread, uid } => CommandBody::Thread {
+                thread: thread.into_owned(),
+                uid,
+            },
+            CommandBody::CancelUpdate(tags) => {
+                CommandBody::CancelUpdate(tags.into_iter().map(Quoted::into_owned).collect())
+            }
         };
         Command {
             tag: self.tag.into_owned(),
@@ -439,6 +473,9 @@ impl<'a> Command<'a> {
                 e.put(b" ");
                 fetch.encode(&mut e);
             }
+            CommandBody::Sort { sort, .. } => sort.encode(&mut e),
+            CommandBody::Thread { thread, .. } => thread.encode(&mut e),
+            CommandBody::CancelUpdate(tags) => crate::context::encode_cancel_update(tags, &mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -554,6 +591,9 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
         }
         b"APPEND" => Append::parse(after, config).map(|(r, a)| (r, CommandBody::Append(a))),
         b"UID" => uid_command(after, config),
+        b"CANCELUPDATE" => {
+            crate::context::parse_cancel_update(after, config).map(|(r, t)| (r, CommandBody::CancelUpdate(t)))
+        }
         _ => simple_or_uid(after, &name, false, config).unwrap_or_else(|| fail(rest, "command name")),
     }?;
     let rest = crate::parse::skip_extra_spaces(rest, leniency.extra_spaces);
@@ -577,12 +617,16 @@ fn simple_or_uid<'a>(
         b"FETCH" => sp(after)
             .and_then(|(r, _)| Fetch::parse(r, config))
             .map(|(r, fetch)| (r, CommandBody::Fetch { fetch, uid })),
+        b"SORT" => Sort::parse(after, config).map(|(r, sort)| (r, CommandBody::Sort { sort, uid })),
+        b"THREAD" => {
+            ThreadCommand::parse(after, config).map(|(r, thread)| (r, CommandBody::Thread { thread, uid }))
+        }
         _ => return None,
     })
 }
 
 /// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`,
-/// after `UID`.
+/// with `sort` and `thread` (RFC 5256), after `UID`.
 fn uid_command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, CommandBody<'a>> {
     let (rest, _) = sp(input)?;
     let len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();

@@ -2,8 +2,11 @@
 //! RFC 3501 and RFC 9051, with the extensions RFC 9051 folds in (IDLE,
 //! ENABLE, NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, SASL-IR,
 //! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
-//! STATUS=SIZE, CHILDREN), CONDSTORE and QRESYNC (RFC 7162), and the
-//! generic forms of RFC 4466, decoded and encoded on both sides. Nothing here opens a socket or reads a clock:
+//! STATUS=SIZE, CHILDREN), the generic forms of RFC 4466, and these
+//! extensions: CONDSTORE and QRESYNC (RFC 7162); SORT, THREAD,
+//! SORT=DISPLAY, ESORT, CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL (RFCs
+//! 5256, 5957, 5267, 9394); typed capabilities; all decoded and encoded on
+//! both sides. Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -65,6 +68,7 @@
 mod capability;
 mod command;
 mod condstore;
+mod context;
 mod core;
 mod datetime;
 mod decode;
@@ -83,6 +87,7 @@ mod response;
 mod search;
 mod sequence;
 mod small_list;
+mod sort;
 mod status;
 mod stream;
 
@@ -93,6 +98,7 @@ pub use command::{
     decode_command, decode_idle_done,
 };
 pub use condstore::{EntryType, ModSeq, ModSeqEntry, ModSeqValzer, QResync, SeqMatchData};
+pub use context::{ContextUpdate, PartialRange};
 pub use datetime::{Date, DateTime, days_in_month, is_leap_year};
 pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
@@ -123,5 +129,6 @@ pub use response::{Code, RespText, Response, Status, decode_greeting, decode_res
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use small_list::SmallList;
+pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};

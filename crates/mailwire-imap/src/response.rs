@@ -37,6 +37,7 @@ use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_numb
 use crate::search::ESearch;
 use crate::sequence::{SequenceSet, UidSet};
 use crate::small_list::SmallList;
+use crate::sort::Thread;
 use crate::status::MailboxStatus;
 
 /// The status of a status response.
@@ -125,6 +126,9 @@ pub enum Code<'a> {
         /// Their UIDs in the destination.
         destination: UidSet,
     },
+    /// `NOUPDATE quoted` (RFC 5267 section 4.3.4): the server will not
+    /// keep the result of the command with this tag up to date.
+    NoUpdate(crate::core::Quoted<'a>),
     /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
@@ -200,6 +204,7 @@ impl Code<'_> {
                 destination,
             },
             Code::Condition(a) => Code::Condition(a.into_owned()),
+            Code::NoUpdate(tag) => Code::NoUpdate(tag.into_owned()),
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
                 text: text.map(own),
@@ -284,6 +289,10 @@ impl Code<'_> {
                 source.encode(e.line());
                 e.put(b" ");
                 destination.encode(e.line());
+            }
+            Code::NoUpdate(tag) => {
+                e.put(b"NOUPDATE ");
+                crate::core::write_quoted(e.line(), tag.as_bytes());
             }
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Other { name, text } => {
@@ -407,6 +416,17 @@ pub enum Response<'a> {
         /// The UIDs.
         uids: UidSet,
     },
+    /// `* SORT n...` (RFC 5256): the numbers in the order asked for.
+    Sort {
+        /// The message numbers or UIDs, sorted.
+        numbers: Vec<std::num::NonZeroU32>,
+        /// `(MODSEQ n)` (CONDSTORE, RFC 7162): the highest modification
+        /// sequence of the messages; only after one number or more (the
+        /// encoder leaves it out of an empty result).
+        modseq: Option<ModSeq>,
+    },
+    /// `* THREAD thread-list...` (RFC 5256): the threads, possibly none.
+    Thread(Vec<Thread>),
     /// `* n FETCH (...)`: data about message `seq` (RFC 9051 section
     /// 7.5.2).
     Fetch {
@@ -440,6 +460,8 @@ impl<'a> Response<'a> {
             Response::MailboxStatus(s) => Response::MailboxStatus(s.into_owned()),
             Response::ESearch(s) => Response::ESearch(s.into_owned()),
             Response::Namespace(n) => Response::Namespace(n.into_owned()),
+            Response::Sort { numbers, modseq } => Response::Sort { numbers, modseq },
+            Response::Thread(t) => Response::Thread(t),
             Response::Fetch { seq, items } => Response::Fetch {
                 seq,
                 items: items.into_iter().map(MessageDataItem::into_owned).collect(),
@@ -543,6 +565,14 @@ impl<'a> Response<'a> {
                 e.put(b"* NAMESPACE");
                 n.encode(e);
             }
+            Response::Sort { numbers, modseq } => {
+                e.put(b"* SORT");
+                crate::sort::encode_sort_data(numbers, *modseq, e);
+            }
+            Response::Thread(threads) => {
+                e.put(b"* THREAD");
+                crate::sort::encode_thread_data(threads, e);
+            }
             Response::Fetch { seq, items } => {
                 e.put(b"* ");
                 e.number(u64::from(seq.get()));
@@ -645,6 +675,15 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             let (rest, charsets) =
                 crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, charset)(list)?;
             Ok((rest, Code::BadCharset(charsets)))
+        }
+        // "NOUPDATE" SP quoted (RFC 5267)
+        "NOUPDATE" => {
+            let (rest, _) = sp(rest)?;
+            let (rest, tag) = expect("quoted tag", |i| {
+                crate::core::Quoted::parse(i, config.leniency.eight_bit_quoted)
+            })
+            .parse(rest)?;
+            Ok((rest, Code::NoUpdate(tag)))
         }
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
         _ => {
@@ -871,8 +910,8 @@ fn numbered<'a>(rest: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response<
     Ok((r, value))
 }
 
-/// LIST, LSUB, STATUS, ESEARCH and NAMESPACE data (see the `list`,
-/// `status`, `search` and `namespace` modules), up to the line end; `None`
+/// LIST, LSUB, STATUS, ESEARCH, NAMESPACE, SORT and THREAD data (see the
+/// `list`, `status`, `search`, `namespace` and `sort` modules), up to the line end; `None`
 /// when `input` starts with none of these names.
 fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'a, Response<'a>>> {
     let word = |w: &'static str| {
@@ -895,6 +934,15 @@ fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'
     }
     if let Some(r) = word("NAMESPACE") {
         return Some(NamespaceResponse::parse(r, config).map(|(r, n)| (r, Response::Namespace(n))));
+    }
+    if let Some(r) = word("SORT") {
+        return Some(
+            crate::sort::parse_sort_data(r, config)
+                .map(|(r, (numbers, modseq))| (r, Response::Sort { numbers, modseq })),
+        );
+    }
+    if let Some(r) = word("THREAD") {
+        return Some(crate::sort::parse_thread_data(r, config).map(|(r, t)| (r, Response::Thread(t))));
     }
     None
 }

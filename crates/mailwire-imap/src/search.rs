@@ -3,7 +3,9 @@
 //! ESEARCH (RFC 4731) and SEARCHRES (RFC 5182, `SAVE` and `$`), both part
 //! of IMAP4rev2, and the RFC 4466 generic forms that later extensions use;
 //! the ESEARCH response (RFC 9051 section 7.3.4, RFC 4731). The IMAP4rev1
-//! `* SEARCH n...` response lives with the other responses.
+//! `* SEARCH n...` response lives with the other responses. The options
+//! and data of CONTEXT and PARTIAL are variants here, their values in
+//! `crate::context`; SORT and THREAD reuse the keys (`crate::sort`).
 //!
 //! Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
 //! per level and counts levels against `limits.depth` before going deeper,
@@ -16,6 +18,7 @@
 use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeq, ModSeqEntry, ModSeqValzer, mod_sequence_value};
+use crate::context::{ContextUpdate, PartialRange};
 use crate::core::{AString, Atom};
 use crate::datetime::Date;
 use crate::decode::DecoderConfig;
@@ -275,6 +278,67 @@ fn encode_keys<'e>(keys: &'e [SearchKey<'e>], e: &mut Encoder<'e>) {
     }
 }
 
+/// Writes keys separated by spaces; none is `ALL`, what it means.
+pub(crate) fn encode_key_list<'e>(keys: &'e [SearchKey<'e>], e: &mut Encoder<'e>) {
+    if keys.is_empty() {
+        e.put(b"ALL");
+    } else {
+        encode_keys(keys, e);
+    }
+}
+
+/// `search-key *(SP search-key)`, up to the line end: one budget for the
+/// depth and count of all of them (SEARCH, SORT and THREAD share it).
+pub(crate) fn search_keys<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<SearchKey<'a>>> {
+    let mut budget = Budget::new(config);
+    let (mut rest, first) = search_key(input, config, &mut budget)?;
+    let mut keys = vec![first];
+    while let Some(r) = rest.strip_prefix(b" ") {
+        let r = skip_spaces(r, config);
+        if matches!(r.first(), None | Some(b'\r' | b'\n')) {
+            break;
+        }
+        let (r, key) = search_key(r, config, &mut budget)?;
+        keys.push(key);
+        rest = r;
+    }
+    Ok((rest, keys))
+}
+
+/// `[search-return-opts]`: `SP "RETURN" SP "(" [search-return-opt *(SP
+/// search-return-opt)] ")"`, from the space before `RETURN`; `None` when
+/// absent.
+pub(crate) fn return_options<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> PResult<'a, Option<Vec<SearchReturnOption<'a>>>> {
+    let Ok((r, _)) = (|i| {
+        let (i, _) = sp(i)?;
+        let (i, _) = keyword("RETURN")(i)?;
+        sp(i)
+    })(input) else {
+        return Ok((input, None));
+    };
+    let (r, options) = crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, |i| {
+        SearchReturnOption::parse(i, config)
+    })(r)?;
+    Ok((r, Some(options)))
+}
+
+/// Writes `[search-return-opts]`, from its leading space.
+pub(crate) fn encode_return_options<'e>(options: Option<&'e [SearchReturnOption<'e>]>, e: &mut Encoder<'e>) {
+    if let Some(options) = options {
+        e.put(b" RETURN (");
+        for (i, o) in options.iter().enumerate() {
+            if i > 0 {
+                e.put(b" ");
+            }
+            o.encode(e);
+        }
+        e.put(b")");
+    }
+}
+
 /// Skips spaces when the leniency allows extra ones.
 fn skip_spaces<'a>(input: &'a [u8], config: &DecoderConfig) -> &'a [u8] {
     crate::parse::skip_extra_spaces(input, config.leniency.extra_spaces)
@@ -453,9 +517,17 @@ pub enum SearchReturnOption<'a> {
     Count,
     /// `SAVE`: keep the result for `$` (RFC 5182).
     Save,
+    /// `CONTEXT`: the client will likely ask again (RFC 5267).
+    Context,
+    /// `UPDATE`: report changes to the result with ADDTO and REMOVEFROM
+    /// until CANCELUPDATE (RFC 5267).
+    Update,
+    /// `PARTIAL partial-range`: only this page of the result (RFC 5267,
+    /// RFC 9394).
+    Partial(PartialRange),
     /// `search-ret-opt-ext = search-modifier-name [SP search-mod-params]`
-    /// (RFC 4466): an option this crate does not know (`PARTIAL`,
-    /// `RELEVANCY`...), as sent.
+    /// (RFC 4466): an option this crate does not know (`RELEVANCY`...),
+    /// as sent.
     Other(TaggedExt<'a>),
 }
 
@@ -468,6 +540,9 @@ impl SearchReturnOption<'_> {
             SearchReturnOption::All => SearchReturnOption::All,
             SearchReturnOption::Count => SearchReturnOption::Count,
             SearchReturnOption::Save => SearchReturnOption::Save,
+            SearchReturnOption::Context => SearchReturnOption::Context,
+            SearchReturnOption::Update => SearchReturnOption::Update,
+            SearchReturnOption::Partial(r) => SearchReturnOption::Partial(r),
             SearchReturnOption::Other(t) => SearchReturnOption::Other(t.into_owned()),
         }
     }
@@ -481,12 +556,19 @@ impl SearchReturnOption<'_> {
             ("ALL", SearchReturnOption::All),
             ("COUNT", SearchReturnOption::Count),
             ("SAVE", SearchReturnOption::Save),
+            ("CONTEXT", SearchReturnOption::Context),
+            ("UPDATE", SearchReturnOption::Update),
         ];
         if let Some((_, option)) = known
             .into_iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_str()))
         {
             return Ok((rest, option));
+        }
+        if name.as_str().eq_ignore_ascii_case("PARTIAL") {
+            let (rest, _) = sp(rest)?;
+            let (rest, range) = PartialRange::parse(rest)?;
+            return Ok((rest, SearchReturnOption::Partial(range)));
         }
         let (rest, ext) = TaggedExt::parse_value(rest, name, config)?;
         Ok((rest, SearchReturnOption::Other(ext)))
@@ -499,6 +581,12 @@ impl SearchReturnOption<'_> {
             SearchReturnOption::All => e.put(b"ALL"),
             SearchReturnOption::Count => e.put(b"COUNT"),
             SearchReturnOption::Save => e.put(b"SAVE"),
+            SearchReturnOption::Context => e.put(b"CONTEXT"),
+            SearchReturnOption::Update => e.put(b"UPDATE"),
+            SearchReturnOption::Partial(r) => {
+                e.put(b"PARTIAL ");
+                r.encode(e);
+            }
             SearchReturnOption::Other(t) => t.encode(e),
         }
     }
@@ -551,21 +639,7 @@ impl<'a> Search<'a> {
     /// The arguments after `SEARCH`, from the space that follows it, up to
     /// (not including) the line end.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
-        let mut rest = input;
-        let mut return_options = None;
-        if let Ok((r, _)) = (|i| {
-            let (i, _) = sp(i)?;
-            let (i, _) = keyword("RETURN")(i)?;
-            sp(i)
-        })(rest)
-        {
-            let (r, options) =
-                crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, |i| {
-                    SearchReturnOption::parse(i, config)
-                })(r)?;
-            return_options = Some(options);
-            rest = r;
-        }
+        let (rest, return_options) = return_options(input, config)?;
         let (mut rest, _) = sp(rest)?;
         let mut charset = None;
         if let Ok((r, _)) = keyword("CHARSET")(rest) {
@@ -576,18 +650,7 @@ impl<'a> Search<'a> {
                 rest = r;
             }
         }
-        let mut budget = Budget::new(config);
-        let (mut rest, first) = search_key(rest, config, &mut budget)?;
-        let mut keys = vec![first];
-        while let Some(r) = rest.strip_prefix(b" ") {
-            let r = skip_spaces(r, config);
-            if matches!(r.first(), None | Some(b'\r' | b'\n')) {
-                break;
-            }
-            let (r, key) = search_key(r, config, &mut budget)?;
-            keys.push(key);
-            rest = r;
-        }
+        let (rest, keys) = search_keys(rest, config)?;
         Ok((
             rest,
             Search {
@@ -600,26 +663,13 @@ impl<'a> Search<'a> {
 
     /// Writes the arguments, from the space after `SEARCH`.
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
-        if let Some(options) = &self.return_options {
-            e.put(b" RETURN (");
-            for (i, o) in options.iter().enumerate() {
-                if i > 0 {
-                    e.put(b" ");
-                }
-                o.encode(e);
-            }
-            e.put(b")");
-        }
+        encode_return_options(self.return_options.as_deref(), e);
         if let Some(c) = &self.charset {
             e.put(b" CHARSET ");
             c.encode(e);
         }
         e.put(b" ");
-        if self.keys.is_empty() {
-            e.put(b"ALL");
-        } else {
-            encode_keys(&self.keys, e);
-        }
+        encode_key_list(&self.keys, e);
     }
 }
 
@@ -640,8 +690,22 @@ pub enum SearchReturnData<'a> {
     /// `MODSEQ n` (CONDSTORE, RFC 7162 section 3.1.10, RFC 4731 section
     /// 3.2): the highest mod-sequence of the matching messages.
     ModSeq(ModSeq),
+    /// `ADDTO (position set ...)`: messages that joined an UPDATE result
+    /// (RFC 5267).
+    AddTo(Vec<ContextUpdate>),
+    /// `REMOVEFROM (position set ...)`: messages that left an UPDATE
+    /// result (RFC 5267).
+    RemoveFrom(Vec<ContextUpdate>),
+    /// `PARTIAL (range results)`: one page of the result (RFC 9394);
+    /// `results` is `None` for `NIL`, no match in the range.
+    Partial {
+        /// The range asked for.
+        range: PartialRange,
+        /// The matching numbers in the range.
+        results: Option<SequenceSet>,
+    },
     /// `search-ret-data-ext = search-modifier-name SP search-return-value`:
-    /// data this crate does not know (`PARTIAL`, ...), as sent.
+    /// data this crate does not know, as sent.
     Other {
         /// The name.
         name: Atom<'a>,
@@ -659,6 +723,9 @@ impl SearchReturnData<'_> {
             SearchReturnData::All(s) => SearchReturnData::All(s),
             SearchReturnData::Count(n) => SearchReturnData::Count(n),
             SearchReturnData::ModSeq(m) => SearchReturnData::ModSeq(m),
+            SearchReturnData::AddTo(u) => SearchReturnData::AddTo(u),
+            SearchReturnData::RemoveFrom(u) => SearchReturnData::RemoveFrom(u),
+            SearchReturnData::Partial { range, results } => SearchReturnData::Partial { range, results },
             SearchReturnData::Other { name, value } => SearchReturnData::Other {
                 name: name.into_owned(),
                 value: value.into_owned(),
@@ -684,6 +751,13 @@ impl SearchReturnData<'_> {
             SequenceSet::parse(rest, config.limits.list).map(|(r, v)| (r, SearchReturnData::All(v)))
         } else if n.eq_ignore_ascii_case("MODSEQ") {
             mod_sequence_value(rest).map(|(r, v)| (r, SearchReturnData::ModSeq(v)))
+        } else if n.eq_ignore_ascii_case("ADDTO") {
+            crate::context::parse_updates(rest, config).map(|(r, u)| (r, SearchReturnData::AddTo(u)))
+        } else if n.eq_ignore_ascii_case("REMOVEFROM") {
+            crate::context::parse_updates(rest, config).map(|(r, u)| (r, SearchReturnData::RemoveFrom(u)))
+        } else if n.eq_ignore_ascii_case("PARTIAL") {
+            crate::context::parse_partial_data(rest, config)
+                .map(|(r, (range, results))| (r, SearchReturnData::Partial { range, results }))
         } else {
             let (r, value) = TaggedExtVal::parse(rest, config, true)?;
             Ok((r, SearchReturnData::Other { name, value }))
@@ -711,6 +785,18 @@ impl SearchReturnData<'_> {
             SearchReturnData::ModSeq(m) => {
                 e.put(b"MODSEQ ");
                 e.number(m.get());
+            }
+            SearchReturnData::AddTo(u) => {
+                e.put(b"ADDTO ");
+                crate::context::encode_updates(u, e);
+            }
+            SearchReturnData::RemoveFrom(u) => {
+                e.put(b"REMOVEFROM ");
+                crate::context::encode_updates(u, e);
+            }
+            SearchReturnData::Partial { range, results } => {
+                e.put(b"PARTIAL ");
+                crate::context::encode_partial_data(range, results.as_ref(), e);
             }
             SearchReturnData::Other { name, value } => {
                 e.put(name.as_str().as_bytes());

@@ -26,7 +26,9 @@ fn a_search_of_a_million_messages_decodes_with_the_defaults() {
     let line = search_response(1_000_000);
     assert!(line.len() > 64 * 1024 * 100);
     let r = decode_resp_with(&line, &DecoderConfig::default());
-    let Response::Search { numbers, .. } = r else { panic!() };
+    let Response::Search { numbers, .. } = r else {
+        panic!()
+    };
     assert_eq!(numbers.len(), 1_000_000);
     assert_eq!(numbers[999_999].get(), 1_000_000);
     // The streaming reader takes it too.

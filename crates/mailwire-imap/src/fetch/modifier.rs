@@ -17,18 +17,22 @@
 //!
 //! RFC 4466 defines no modifier itself; extensions add variants to
 //! [`FetchModifier`]: CONDSTORE's `CHANGEDSINCE` and QRESYNC's `VANISHED`
-//! (RFC 7162) so far.
+//! (RFC 7162), and PARTIAL (RFC 9394), whose `-1:-30` is no generic value:
+//! read as one, it would become a second label.
 //!
 //! ```text
-//! fetch-modifier      =/ chgsince-fetch-mod
+//! fetch-modifier      =/ chgsince-fetch-mod / rexpunges-fetch-mod /
+//!                        modifier-partial
 //! chgsince-fetch-mod  = "CHANGEDSINCE" SP mod-sequence-value
 //! rexpunges-fetch-mod = "VANISHED"
+//! modifier-partial    = "PARTIAL" SP partial-range
 //! ```
 //!
 //! Every other modifier is kept as [`FetchModifier::Other`], in the generic
 //! form of [`crate::extension`].
 
 use crate::condstore::{ModSeq, mod_sequence_value};
+use crate::context::PartialRange;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{TaggedExt, tagged_ext_label};
@@ -48,6 +52,9 @@ pub enum FetchModifier<'a> {
     /// with CHANGEDSINCE: the server answers BAD otherwise, so the
     /// decoder accepts it anywhere.
     Vanished,
+    /// `PARTIAL partial-range` (RFC 9394): only this page of the
+    /// messages the sequence set names.
+    Partial(PartialRange),
     /// A modifier this crate has no variant for, kept as sent.
     Other(TaggedExt<'a>),
 }
@@ -58,12 +65,14 @@ impl<'a> FetchModifier<'a> {
         match self {
             FetchModifier::ChangedSince(m) => FetchModifier::ChangedSince(m),
             FetchModifier::Vanished => FetchModifier::Vanished,
+            FetchModifier::Partial(r) => FetchModifier::Partial(r),
             FetchModifier::Other(ext) => FetchModifier::Other(ext.into_owned()),
         }
     }
 
     /// `fetch-modifier = fetch-modifier-name [ SP fetch-modif-params ]`,
-    /// with `chgsince-fetch-mod` and `rexpunges-fetch-mod` typed.
+    /// with `chgsince-fetch-mod`, `rexpunges-fetch-mod` and
+    /// `modifier-partial` typed.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
         let (rest, name) = tagged_ext_label(input)?;
         if name.as_str().eq_ignore_ascii_case("CHANGEDSINCE") {
@@ -73,6 +82,11 @@ impl<'a> FetchModifier<'a> {
         }
         if name.as_str().eq_ignore_ascii_case("VANISHED") {
             return Ok((rest, FetchModifier::Vanished));
+        }
+        if name.as_str().eq_ignore_ascii_case("PARTIAL") {
+            let (rest, _) = sp(rest)?;
+            let (rest, range) = PartialRange::parse(rest)?;
+            return Ok((rest, FetchModifier::Partial(range)));
         }
         TaggedExt::parse_value(rest, name, config).map(|(rest, ext)| (rest, FetchModifier::Other(ext)))
     }
@@ -84,6 +98,10 @@ impl<'a> FetchModifier<'a> {
                 e.number(m.get());
             }
             FetchModifier::Vanished => e.put(b"VANISHED"),
+            FetchModifier::Partial(r) => {
+                e.put(b"PARTIAL ");
+                r.encode(e);
+            }
             FetchModifier::Other(ext) => ext.encode(e),
         }
     }
@@ -153,6 +171,14 @@ mod tests {
         };
         assert!(matches!(ext.value, Some(TaggedExtVal::Sequence(_))));
         round_trip(b"(X-BIG 9223372036854775807)");
+        // RFC 9394 section 3.2.
+        let m = round_trip(b"(PARTIAL -1:-30)");
+        assert_eq!(m, [FetchModifier::Partial(PartialRange::last(1, 30).unwrap())]);
+        let m = round_trip(b"(CHANGEDSINCE 5 PARTIAL 1:10)");
+        assert_eq!(m[1], FetchModifier::Partial(PartialRange::first(1, 10).unwrap()));
+        for bad in [&b"(PARTIAL)"[..], b"(PARTIAL 1:*)", b"(PARTIAL -1:30)"] {
+            assert!(parse_fetch_modifiers(bad, &DecoderConfig::STRICT).is_err());
+        }
         assert!(parse_fetch_modifiers(b"()", &DecoderConfig::STRICT).is_err());
         assert!(parse_fetch_modifiers(b"(1X)", &DecoderConfig::STRICT).is_err());
     }
