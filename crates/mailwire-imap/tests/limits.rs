@@ -64,6 +64,72 @@ fn an_esearch_of_a_million_scattered_uids_decodes_with_the_defaults() {
 }
 
 #[test]
+fn a_sort_and_a_thread_of_a_million_messages_decode_with_the_defaults() {
+    // UID SORT of a million ten-digit UIDs, in reverse.
+    let mut line = b"* SORT".to_vec();
+    for i in (0..1_000_000u64).rev() {
+        line.push(b' ');
+        line.extend_from_slice((4_000_000_000 + i).to_string().as_bytes());
+    }
+    line.extend_from_slice(b" (MODSEQ 917162500)\r\n");
+    let Response::Sort { numbers, modseq } = decode_resp_with(&line, &DecoderConfig::default()) else {
+        panic!()
+    };
+    assert_eq!(
+        (numbers.len(), modseq.map(|m| m.get())),
+        (1_000_000, Some(917162500))
+    );
+    // THREAD of a million single-message threads, each in its own
+    // parentheses, and one of a thousand threads of a thousand replies
+    // (nested no deeper than the default depth: a reply chain is flat).
+    let mut line = b"* THREAD ".to_vec();
+    for i in 0..1_000_000u64 {
+        line.push(b'(');
+        line.extend_from_slice((4_000_000_000 + i).to_string().as_bytes());
+        line.push(b')');
+    }
+    line.extend_from_slice(b"\r\n");
+    assert!(line.len() > 12_000_000);
+    let Response::Thread(threads) = decode_resp_with(&line, &DecoderConfig::default()) else {
+        panic!()
+    };
+    assert_eq!(threads.len(), 1_000_000);
+    let mut line = b"* THREAD ".to_vec();
+    for t in 0..1000u32 {
+        line.push(b'(');
+        for r in 0..1000u32 {
+            if r > 0 {
+                line.push(b' ');
+            }
+            line.extend_from_slice((t * 1000 + r + 1).to_string().as_bytes());
+        }
+        line.push(b')');
+    }
+    line.extend_from_slice(b"\r\n");
+    let Response::Thread(threads) = decode_resp_with(&line, &DecoderConfig::default()) else {
+        panic!()
+    };
+    assert_eq!((threads.len(), threads[999].messages.len()), (1000, 1000));
+}
+
+#[test]
+fn a_vanished_of_a_million_scattered_uids_decodes_with_the_defaults() {
+    let mut line = b"* VANISHED (EARLIER) ".to_vec();
+    for i in 0..1_000_000u64 {
+        if i > 0 {
+            line.push(b',');
+        }
+        line.extend_from_slice((4_000_000_001 + 2 * i).to_string().as_bytes());
+    }
+    line.extend_from_slice(b"\r\n");
+    let Response::Vanished { earlier, uids } = decode_resp_with(&line, &DecoderConfig::default()) else {
+        panic!()
+    };
+    assert!(earlier);
+    assert_eq!(uids.count(), 1_000_000);
+}
+
+#[test]
 fn command_lines_keep_dovecots_limit() {
     let mut command = b"A1 UID FETCH ".to_vec();
     for i in 0..20_000u32 {

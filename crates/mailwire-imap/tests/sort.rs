@@ -534,8 +534,8 @@ fn nesting_is_bounded() {
 fn counts_are_bounded() {
     let mut small = long_lines();
     small.limits.list = 1000;
-    // Numbers and lists of a THREAD response count together: the list
-    // and 999 numbers fit, the 1000th number does not.
+    // The numbers of a THREAD response count: 1000 fit, the 1001st does
+    // not.
     let mut input = b"* THREAD (".to_vec();
     let mut offsets = Vec::new();
     for n in 1..=2000u32 {
@@ -549,16 +549,24 @@ fn counts_are_bounded() {
     let e = response_error(&input, &small);
     assert_eq!(
         (e.kind, e.offset),
-        (ErrorKind::TooMany { limit: 1000 }, offsets[999])
+        (ErrorKind::TooMany { limit: 1000 }, offsets[1000])
     );
-    // Many threads of one message each: two elements per thread.
-    let mut input = b"* THREAD ".to_vec();
-    input.extend(std::iter::repeat_n(b"(7)".as_slice(), 1000).flatten());
-    input.extend_from_slice(b"\r\n");
-    let e = response_error(&input, &small);
+    // Threads of one message each: lists are not counted (a tree has
+    // fewer than twice as many lists as numbers), numbers are.
+    let threads = |n: usize| {
+        let mut input = b"* THREAD ".to_vec();
+        input.extend(std::iter::repeat_n(b"(7)".as_slice(), n).flatten());
+        input.extend_from_slice(b"\r\n");
+        input
+    };
+    let Response::Thread(t) = decode_resp_with(&threads(1000), &small) else {
+        panic!()
+    };
+    assert_eq!(t.len(), 1000);
+    let e = response_error(&threads(1001), &small);
     assert_eq!(
         (e.kind, e.offset),
-        (ErrorKind::TooMany { limit: 1000 }, 9 + 500 * 3)
+        (ErrorKind::TooMany { limit: 1000 }, 9 + 1000 * 3 + 1)
     );
     // SORT numbers, sort criteria, ADDTO pairs, CANCELUPDATE tags: head,
     // repeated unit, tail, whether a command.
