@@ -3,7 +3,9 @@
 //! ENABLE, NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, SASL-IR,
 //! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
 //! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
-//! encoded on both sides. Nothing here opens a socket or reads a clock:
+//! encoded on both sides; and the administrative extensions Dovecot
+//! offers: ID (RFC 2971), QUOTA (RFC 9208), ACL (RFC 4314), METADATA
+//! (RFC 5464), COMPRESS (RFC 4978) and UNAUTHENTICATE (RFC 8437). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -62,7 +64,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod acl;
 mod command;
+mod compress;
 mod core;
 mod datetime;
 mod decode;
@@ -71,12 +75,15 @@ mod extension;
 mod fetch;
 mod flag;
 mod frame;
+mod id;
 mod list;
 mod mailbox;
 mod mailbox_cmd;
 mod message_cmd;
+mod metadata;
 mod namespace;
 mod parse;
+mod quota;
 mod response;
 mod search;
 mod sequence;
@@ -85,6 +92,9 @@ mod status;
 mod stream;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+pub use acl::{
+    AclEntry, AclResponse, ListRightsResponse, MyRightsResponse, Rights, RightsModification, RightsModifier,
+};
 pub use command::{
     AuthenticateData, Base64, Command, CommandBody, Secret, decode_authenticate_data, decode_command,
     decode_idle_done,
@@ -105,6 +115,7 @@ pub use fetch::modifier::FetchModifier;
 pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText};
 pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
+pub use id::{ID_FIELD_MAX, ID_PAIRS_MAX, ID_VALUE_MAX, IdParam, IdParams};
 pub use list::{
     List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
 };
@@ -114,7 +125,12 @@ pub use mailbox::{
 };
 pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 pub use message_cmd::{Append, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
+pub use metadata::{
+    GetMetadata, GetMetadataOption, MetadataCode, MetadataData, MetadataDepth, MetadataEntry,
+    MetadataEntryValue, MetadataResponse,
+};
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
+pub use quota::{Quota, QuotaLimit, QuotaResource, QuotaRoot, QuotaUsage};
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};

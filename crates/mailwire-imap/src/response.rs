@@ -22,15 +22,19 @@ use std::borrow::Cow;
 
 use nom::Parser;
 
+use crate::acl::{AclResponse, ListRightsResponse, MyRightsResponse};
 use crate::core::{Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::fetch::data::MessageDataItem;
 use crate::flag::{Flag, FlagPerm};
 use crate::frame::{Framed, Side, frame};
+use crate::id::IdParams;
 use crate::list::MailboxList;
+use crate::metadata::{MetadataCode, MetadataResponse};
 use crate::namespace::NamespaceResponse;
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp, too_many};
+use crate::quota::{Quota, QuotaRoot};
 use crate::search::ESearch;
 use crate::sequence::UidSet;
 use crate::small_list::SmallList;
@@ -118,6 +122,12 @@ pub enum Code<'a> {
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
     Condition(Atom<'a>),
+    /// `METADATA LONGENTRIES n`, `METADATA MAXSIZE n`, `METADATA TOOMANY`
+    /// or `METADATA NOPRIVATE` (RFC 5464). Another `METADATA` code is kept
+    /// as [`Code::Other`].
+    Metadata(MetadataCode),
+    /// `COMPRESSIONACTIVE` (RFC 4978): compression is already on.
+    CompressionActive,
     /// Any other code: `atom [SP 1*<any TEXT-CHAR except "]">]`, kept as
     /// sent.
     Other {
@@ -186,6 +196,8 @@ impl Code<'_> {
                 destination,
             },
             Code::Condition(a) => Code::Condition(a.into_owned()),
+            Code::Metadata(m) => Code::Metadata(m),
+            Code::CompressionActive => Code::CompressionActive,
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
                 text: text.map(own),
@@ -266,6 +278,8 @@ impl Code<'_> {
                 destination.encode(e.line());
             }
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
+            Code::Metadata(m) => m.encode(e),
+            Code::CompressionActive => simple(e, "COMPRESSIONACTIVE"),
             Code::Other { name, text } => {
                 e.put(name.as_str().as_bytes());
                 if let Some(t) = text {
@@ -376,6 +390,21 @@ pub enum Response<'a> {
         /// The data items, in the order sent.
         items: Vec<MessageDataItem<'a>>,
     },
+    /// `* ID (field value ...)` or `* ID NIL` (RFC 2971): `None` for NIL.
+    Id(Option<IdParams<'a>>),
+    /// `* QUOTA root (resource usage limit ...)` (RFC 9208).
+    Quota(Quota<'a>),
+    /// `* QUOTAROOT mailbox root...` (RFC 9208).
+    QuotaRoot(QuotaRoot<'a>),
+    /// `* ACL mailbox identifier rights ...` (RFC 4314).
+    Acl(AclResponse<'a>),
+    /// `* LISTRIGHTS mailbox identifier rights...` (RFC 4314).
+    ListRights(ListRightsResponse<'a>),
+    /// `* MYRIGHTS mailbox rights` (RFC 4314).
+    MyRights(MyRightsResponse<'a>),
+    /// `* METADATA mailbox (entry value ...)` or, unsolicited, `* METADATA
+    /// mailbox entry...` (RFC 5464).
+    Metadata(MetadataResponse<'a>),
 }
 
 impl<'a> Response<'a> {
@@ -404,6 +433,13 @@ impl<'a> Response<'a> {
                 seq,
                 items: items.into_iter().map(MessageDataItem::into_owned).collect(),
             },
+            Response::Id(params) => Response::Id(crate::id::owned(params)),
+            Response::Quota(q) => Response::Quota(q.into_owned()),
+            Response::QuotaRoot(q) => Response::QuotaRoot(q.into_owned()),
+            Response::Acl(a) => Response::Acl(a.into_owned()),
+            Response::ListRights(l) => Response::ListRights(l.into_owned()),
+            Response::MyRights(m) => Response::MyRights(m.into_owned()),
+            Response::Metadata(m) => Response::Metadata(m.into_owned()),
         }
     }
 
@@ -504,6 +540,34 @@ impl<'a> Response<'a> {
                 e.put(b" FETCH ");
                 crate::fetch::data::encode_msg_att(items, e);
             }
+            Response::Id(params) => {
+                e.put(b"* ID");
+                crate::id::encode_id_params(params, e);
+            }
+            Response::Quota(q) => {
+                e.put(b"* QUOTA");
+                q.encode(e);
+            }
+            Response::QuotaRoot(q) => {
+                e.put(b"* QUOTAROOT");
+                q.encode(e);
+            }
+            Response::Acl(a) => {
+                e.put(b"* ACL");
+                a.encode(e);
+            }
+            Response::ListRights(l) => {
+                e.put(b"* LISTRIGHTS");
+                l.encode(e);
+            }
+            Response::MyRights(m) => {
+                e.put(b"* MYRIGHTS");
+                m.encode(e);
+            }
+            Response::Metadata(m) => {
+                e.put(b"* METADATA");
+                m.encode(e);
+            }
         }
     }
 }
@@ -540,6 +604,12 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
         "UIDNOTSTICKY" => Ok((rest, Code::UidNotSticky)),
         "CLOSED" => Ok((rest, Code::Closed)),
         "UNKNOWN-CTE" => Ok((rest, Code::UnknownCte)),
+        "COMPRESSIONACTIVE" => Ok((rest, Code::CompressionActive)),
+        // A METADATA code this crate does not know stays generic.
+        "METADATA" => match MetadataCode::parse(rest) {
+            Ok((r, m)) if r.first() == Some(&b']') => Ok((r, Code::Metadata(m))),
+            _ => other_code(name, rest),
+        },
         "UIDNEXT" => number_code(rest, Code::UidNext),
         "UIDVALIDITY" => number_code(rest, Code::UidValidity),
         "UNSEEN" => number_code(rest, Code::Unseen),
@@ -607,30 +677,31 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             Ok((rest, Code::BadCharset(charsets)))
         }
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
-        _ => {
-            // atom [SP 1*<any TEXT-CHAR except "]">]
-            match rest.strip_prefix(b" ") {
-                Some(arg) => {
-                    let n = arg
-                        .iter()
-                        .take_while(|&&b| b != b']' && b != b'\r' && b != b'\n')
-                        .count();
-                    if n == 0 {
-                        return fail(arg, "response code argument");
-                    }
-                    let text = String::from_utf8_lossy(&arg[..n]);
-                    Ok((
-                        &arg[n..],
-                        Code::Other {
-                            name,
-                            text: Some(text),
-                        },
-                    ))
-                }
-                None => Ok((rest, Code::Other { name, text: None })),
-            }
-        }
+        _ => other_code(name, rest),
     }
+}
+
+/// A code this crate has no variant for: `atom [SP 1*<any TEXT-CHAR
+/// except "]">]`, after the atom.
+fn other_code<'a>(name: Atom<'a>, rest: &'a [u8]) -> PResult<'a, Code<'a>> {
+    let Some(arg) = rest.strip_prefix(b" ") else {
+        return Ok((rest, Code::Other { name, text: None }));
+    };
+    let n = arg
+        .iter()
+        .take_while(|&&b| b != b']' && b != b'\r' && b != b'\n')
+        .count();
+    if n == 0 {
+        return fail(arg, "response code argument");
+    }
+    let text = String::from_utf8_lossy(&arg[..n]);
+    Ok((
+        &arg[n..],
+        Code::Other {
+            name,
+            text: Some(text),
+        },
+    ))
 }
 
 /// `resp-text`, up to the end of the line.
@@ -841,6 +912,27 @@ fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'
     }
     if let Some(r) = word("NAMESPACE") {
         return Some(NamespaceResponse::parse(r, config).map(|(r, n)| (r, Response::Namespace(n))));
+    }
+    if let Some(r) = word("ID") {
+        return Some(crate::id::parse_id(r, config).map(|(r, p)| (r, Response::Id(p))));
+    }
+    if let Some(r) = word("QUOTA") {
+        return Some(Quota::parse(r, config).map(|(r, q)| (r, Response::Quota(q))));
+    }
+    if let Some(r) = word("QUOTAROOT") {
+        return Some(QuotaRoot::parse(r, config).map(|(r, q)| (r, Response::QuotaRoot(q))));
+    }
+    if let Some(r) = word("ACL") {
+        return Some(AclResponse::parse(r, config).map(|(r, a)| (r, Response::Acl(a))));
+    }
+    if let Some(r) = word("LISTRIGHTS") {
+        return Some(ListRightsResponse::parse(r, config).map(|(r, l)| (r, Response::ListRights(l))));
+    }
+    if let Some(r) = word("MYRIGHTS") {
+        return Some(MyRightsResponse::parse(r, config).map(|(r, m)| (r, Response::MyRights(m))));
+    }
+    if let Some(r) = word("METADATA") {
+        return Some(MetadataResponse::parse(r, config).map(|(r, m)| (r, Response::Metadata(m))));
     }
     None
 }
