@@ -5,7 +5,9 @@
 //! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
 //! encoded on both sides; and the administrative extensions Dovecot
 //! offers: ID (RFC 2971), QUOTA (RFC 9208), ACL (RFC 4314), METADATA
-//! (RFC 5464), COMPRESS (RFC 4978) and UNAUTHENTICATE (RFC 8437). Nothing here opens a socket or reads a clock:
+//! (RFC 5464), COMPRESS (RFC 4978), UNAUTHENTICATE (RFC 8437), OBJECTID
+//! (RFC 8474), APPENDLIMIT (RFC 7889), SAVEDATE (RFC 8514) and PREVIEW
+//! (RFC 8970). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -82,6 +84,7 @@ mod mailbox_cmd;
 mod message_cmd;
 mod metadata;
 mod namespace;
+mod objectid;
 mod parse;
 mod quota;
 mod response;
@@ -130,6 +133,7 @@ pub use metadata::{
     MetadataEntryValue, MetadataResponse,
 };
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
+pub use objectid::{OBJECTID_MAX, ObjectId};
 pub use quota::{Quota, QuotaLimit, QuotaResource, QuotaRoot, QuotaUsage};
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};

@@ -33,6 +33,7 @@ use crate::id::IdParams;
 use crate::list::MailboxList;
 use crate::metadata::{MetadataCode, MetadataResponse};
 use crate::namespace::NamespaceResponse;
+use crate::objectid::ObjectId;
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp, too_many};
 use crate::quota::{Quota, QuotaRoot};
 use crate::search::ESearch;
@@ -128,6 +129,10 @@ pub enum Code<'a> {
     Metadata(MetadataCode),
     /// `COMPRESSIONACTIVE` (RFC 4978): compression is already on.
     CompressionActive,
+    /// `MAILBOXID (id)` (RFC 8474): the object identifier of the mailbox
+    /// CREATE made or SELECT opened. A `MAILBOXID` code of another form
+    /// is kept as [`Code::Other`].
+    MailboxId(ObjectId<'a>),
     /// Any other code: `atom [SP 1*<any TEXT-CHAR except "]">]`, kept as
     /// sent.
     Other {
@@ -198,6 +203,7 @@ impl Code<'_> {
             Code::Condition(a) => Code::Condition(a.into_owned()),
             Code::Metadata(m) => Code::Metadata(m),
             Code::CompressionActive => Code::CompressionActive,
+            Code::MailboxId(id) => Code::MailboxId(id.into_owned()),
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
                 text: text.map(own),
@@ -280,6 +286,10 @@ impl Code<'_> {
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Metadata(m) => m.encode(e),
             Code::CompressionActive => simple(e, "COMPRESSIONACTIVE"),
+            Code::MailboxId(id) => {
+                e.put(b"MAILBOXID ");
+                id.encode_parenthesized(e);
+            }
             Code::Other { name, text } => {
                 e.put(name.as_str().as_bytes());
                 if let Some(t) = text {
@@ -608,6 +618,11 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
         // A METADATA code this crate does not know stays generic.
         "METADATA" => match MetadataCode::parse(rest) {
             Ok((r, m)) if r.first() == Some(&b']') => Ok((r, Code::Metadata(m))),
+            _ => other_code(name, rest),
+        },
+        // "MAILBOXID" SP "(" objectid ")"; another form stays generic.
+        "MAILBOXID" => match sp(rest).and_then(|(r, _)| ObjectId::parse_parenthesized(r)) {
+            Ok((r, id)) if r.first() == Some(&b']') => Ok((r, Code::MailboxId(id))),
             _ => other_code(name, rest),
         },
         "UIDNEXT" => number_code(rest, Code::UidNext),

@@ -4,7 +4,8 @@
 //!
 //! Attributes of both revisions are known: `MESSAGES`, `UIDNEXT`,
 //! `UIDVALIDITY`, `UNSEEN`, `DELETED` and `SIZE` (RFC 9051), and `RECENT`
-//! (RFC 3501 only).
+//! (RFC 3501 only); so are APPENDLIMIT's `APPENDLIMIT` (RFC 7889) and
+//! OBJECTID's `MAILBOXID` (RFC 8474).
 //!
 //! Unknown attributes (any `tagged-ext-label`, the form RFC 9051 asks
 //! extensions to use) are kept, not refused: a command's
@@ -23,7 +24,8 @@ use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{TaggedExtVal, tagged_ext_label};
 use crate::mailbox::Mailbox;
-use crate::parse::{PResult, expect, fail, number, number64, nz_number, paren_list, sp};
+use crate::objectid::ObjectId;
+use crate::parse::{PResult, expect, fail, is_nil, number, number64, nz_number, paren_list, sp};
 
 /// A status attribute: `status-att = "MESSAGES" / "UIDNEXT" /
 /// "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE"` (RFC 9051), `/ "RECENT"`
@@ -45,11 +47,15 @@ pub enum StatusAttribute<'a> {
     Size,
     /// `RECENT`: the number of messages with `\Recent` (IMAP4rev1 only).
     Recent,
+    /// `APPENDLIMIT`: the largest message APPEND accepts (RFC 7889).
+    AppendLimit,
+    /// `MAILBOXID`: the mailbox's object identifier (RFC 8474).
+    MailboxId,
     /// An attribute this crate does not know, as sent.
     Other(Atom<'a>),
 }
 
-const ATTRIBUTES: [(&str, StatusAttribute<'static>); 7] = [
+const ATTRIBUTES: [(&str, StatusAttribute<'static>); 9] = [
     ("MESSAGES", StatusAttribute::Messages),
     ("UIDNEXT", StatusAttribute::UidNext),
     ("UIDVALIDITY", StatusAttribute::UidValidity),
@@ -57,6 +63,8 @@ const ATTRIBUTES: [(&str, StatusAttribute<'static>); 7] = [
     ("DELETED", StatusAttribute::Deleted),
     ("SIZE", StatusAttribute::Size),
     ("RECENT", StatusAttribute::Recent),
+    ("APPENDLIMIT", StatusAttribute::AppendLimit),
+    ("MAILBOXID", StatusAttribute::MailboxId),
 ];
 
 impl<'a> StatusAttribute<'a> {
@@ -78,6 +86,8 @@ impl<'a> StatusAttribute<'a> {
             StatusAttribute::Deleted => StatusAttribute::Deleted,
             StatusAttribute::Size => StatusAttribute::Size,
             StatusAttribute::Recent => StatusAttribute::Recent,
+            StatusAttribute::AppendLimit => StatusAttribute::AppendLimit,
+            StatusAttribute::MailboxId => StatusAttribute::MailboxId,
             StatusAttribute::Other(a) => StatusAttribute::Other(a.into_owned()),
         }
     }
@@ -173,6 +183,13 @@ pub enum StatusValue<'a> {
     Size(u64),
     /// `RECENT n` (IMAP4rev1).
     Recent(u32),
+    /// `APPENDLIMIT n` or `APPENDLIMIT NIL` (RFC 7889: `status-att-val =/
+    /// "APPENDLIMIT" SP (number / nil)`); `None` when there is no limit
+    /// for this mailbox.
+    AppendLimit(Option<u32>),
+    /// `MAILBOXID (id)` (RFC 8474: `status-att-val =/ "MAILBOXID" SP "("
+    /// objectid ")"`).
+    MailboxId(ObjectId<'a>),
     /// An attribute this crate does not know, with its value in the
     /// generic syntax (an astring such as `NIL` is accepted too).
     Other {
@@ -194,6 +211,8 @@ impl<'a> StatusValue<'a> {
             StatusValue::Deleted(_) => StatusAttribute::Deleted,
             StatusValue::Size(_) => StatusAttribute::Size,
             StatusValue::Recent(_) => StatusAttribute::Recent,
+            StatusValue::AppendLimit(_) => StatusAttribute::AppendLimit,
+            StatusValue::MailboxId(_) => StatusAttribute::MailboxId,
             StatusValue::Other { name, .. } => StatusAttribute::Other(name.clone()),
         }
     }
@@ -208,6 +227,8 @@ impl<'a> StatusValue<'a> {
             StatusValue::Deleted(n) => StatusValue::Deleted(n),
             StatusValue::Size(n) => StatusValue::Size(n),
             StatusValue::Recent(n) => StatusValue::Recent(n),
+            StatusValue::AppendLimit(n) => StatusValue::AppendLimit(n),
+            StatusValue::MailboxId(id) => StatusValue::MailboxId(id.into_owned()),
             StatusValue::Other { name, value } => StatusValue::Other {
                 name: name.into_owned(),
                 value: value.into_owned(),
@@ -227,6 +248,13 @@ impl<'a> StatusValue<'a> {
             StatusAttribute::Deleted => number(rest).map(|(r, n)| (r, StatusValue::Deleted(n))),
             StatusAttribute::Size => number64(rest).map(|(r, n)| (r, StatusValue::Size(n))),
             StatusAttribute::Recent => number(rest).map(|(r, n)| (r, StatusValue::Recent(n))),
+            StatusAttribute::AppendLimit if is_nil(rest) => Ok((&rest[3..], StatusValue::AppendLimit(None))),
+            StatusAttribute::AppendLimit => {
+                expect("number or NIL", number)(rest).map(|(r, n)| (r, StatusValue::AppendLimit(Some(n))))
+            }
+            StatusAttribute::MailboxId => {
+                ObjectId::parse_parenthesized(rest).map(|(r, id)| (r, StatusValue::MailboxId(id)))
+            }
             StatusAttribute::Other(name) => {
                 let (r, value) = TaggedExtVal::parse(rest, config, true)?;
                 Ok((r, StatusValue::Other { name, value }))
@@ -248,6 +276,12 @@ impl<'a> StatusValue<'a> {
             StatusValue::Deleted(n) => number(e, "DELETED", u64::from(*n)),
             StatusValue::Size(n) => number(e, "SIZE", *n),
             StatusValue::Recent(n) => number(e, "RECENT", u64::from(*n)),
+            StatusValue::AppendLimit(Some(n)) => number(e, "APPENDLIMIT", u64::from(*n)),
+            StatusValue::AppendLimit(None) => e.put(b"APPENDLIMIT NIL"),
+            StatusValue::MailboxId(id) => {
+                e.put(b"MAILBOXID ");
+                id.encode_parenthesized(e);
+            }
             StatusValue::Other { name, value } => {
                 e.put(name.as_str().as_bytes());
                 e.put(b" ");

@@ -10,9 +10,8 @@ use std::num::NonZeroU32;
 
 use codec_support::*;
 use mailwire_imap::{
-    CommandBody, CreateParameter, DecoderConfig, ErrorKind, ExtComponent, LiteralPolicy, Mailbox,
-    MailboxAttribute, MailboxStatus, Response, SelectParameter, StatusAttribute, StatusValue, TaggedExtVal,
-    to_bytes,
+    CommandBody, CreateParameter, DecoderConfig, ErrorKind, LiteralPolicy, Mailbox, MailboxAttribute,
+    MailboxStatus, Response, SelectParameter, StatusAttribute, StatusValue, TaggedExtVal, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -70,17 +69,11 @@ fn status_commands_and_responses() {
     let Response::MailboxStatus(MailboxStatus { values, .. }) = &r else {
         panic!()
     };
-    let StatusValue::Other {
-        name,
-        value: TaggedExtVal::List(id),
-    } = &values[0]
-    else {
+    // RFC 8474's MAILBOXID is typed.
+    let StatusValue::MailboxId(id) = &values[0] else {
         panic!()
     };
-    assert_eq!(name.as_str(), "MAILBOXID");
-    assert!(
-        matches!(&id[0], ExtComponent::String(s) if s.as_bytes() == b"F2212ea87-6097-4256-9d51-71338625")
-    );
+    assert_eq!(id.as_str(), "F2212ea87-6097-4256-9d51-71338625");
 }
 
 #[test]
