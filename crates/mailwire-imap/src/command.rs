@@ -30,6 +30,7 @@ use crate::message_cmd::{Append, CopyMove, Store, parse_uid_expunge};
 use crate::metadata::{GetMetadata, MetadataEntryValue};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp, too_many};
 use crate::quota::QuotaLimit;
+use crate::replace::Replace;
 use crate::search::Search;
 use crate::sequence::SequenceSet;
 use crate::small_list::SmallList;
@@ -308,6 +309,13 @@ pub enum CommandBody<'a> {
     Compress(Atom<'a>),
     /// `UNAUTHENTICATE` (RFC 8437): back to the not-authenticated state.
     Unauthenticate,
+    /// `REPLACE` or `UID REPLACE` (RFC 8508).
+    Replace {
+        /// The arguments.
+        replace: Replace<'a>,
+        /// `UID REPLACE`: the target is a UID.
+        uid: bool,
+    },
 }
 
 impl CommandBody<'_> {
@@ -362,6 +370,8 @@ impl CommandBody<'_> {
             CommandBody::SetMetadata { .. } => "SETMETADATA",
             CommandBody::Compress(_) => "COMPRESS",
             CommandBody::Unauthenticate => "UNAUTHENTICATE",
+            CommandBody::Replace { uid: false, .. } => "REPLACE",
+            CommandBody::Replace { uid: true, .. } => "UID REPLACE",
         }
     }
 }
@@ -478,6 +488,10 @@ impl<'a> Command<'a> {
             },
             CommandBody::Compress(a) => CommandBody::Compress(a.into_owned()),
             CommandBody::Unauthenticate => CommandBody::Unauthenticate,
+            CommandBody::Replace { replace, uid } => CommandBody::Replace {
+                replace: replace.into_owned(),
+                uid,
+            },
         };
         Command {
             tag: self.tag.into_owned(),
@@ -576,6 +590,7 @@ impl<'a> Command<'a> {
                 e.put(b" ");
                 e.put(algorithm.as_str().as_bytes());
             }
+            CommandBody::Replace { replace, .. } => replace.encode(&mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -742,6 +757,9 @@ fn simple_or_uid<'a>(
         b"MOVE" => CopyMove::parse(after, config).map(|(r, args)| (r, CommandBody::Move { args, uid })),
         b"EXPUNGE" if uid => parse_uid_expunge(after, config).map(|(r, s)| (r, CommandBody::UidExpunge(s))),
         b"SEARCH" => Search::parse(after, config).map(|(r, search)| (r, CommandBody::Search { search, uid })),
+        b"REPLACE" => {
+            Replace::parse(after, config).map(|(r, replace)| (r, CommandBody::Replace { replace, uid }))
+        }
         b"FETCH" => sp(after)
             .and_then(|(r, _)| Fetch::parse(r, config))
             .map(|(r, fetch)| (r, CommandBody::Fetch { fetch, uid })),

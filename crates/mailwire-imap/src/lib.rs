@@ -6,8 +6,8 @@
 //! encoded on both sides; and the administrative extensions Dovecot
 //! offers: ID (RFC 2971), QUOTA (RFC 9208), ACL (RFC 4314), METADATA
 //! (RFC 5464), COMPRESS (RFC 4978), UNAUTHENTICATE (RFC 8437), OBJECTID
-//! (RFC 8474), APPENDLIMIT (RFC 7889), SAVEDATE (RFC 8514) and PREVIEW
-//! (RFC 8970). Nothing here opens a socket or reads a clock:
+//! (RFC 8474), APPENDLIMIT (RFC 7889), SAVEDATE (RFC 8514), PREVIEW
+//! (RFC 8970) and REPLACE (RFC 8508). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -87,6 +87,7 @@ mod namespace;
 mod objectid;
 mod parse;
 mod quota;
+mod replace;
 mod response;
 mod search;
 mod sequence;
@@ -135,6 +136,7 @@ pub use metadata::{
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
 pub use objectid::{OBJECTID_MAX, ObjectId};
 pub use quota::{Quota, QuotaLimit, QuotaResource, QuotaRoot, QuotaUsage};
+pub use replace::Replace;
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
