@@ -768,7 +768,7 @@ fn simple_or_uid<'a>(
 }
 
 /// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`,
-/// after `UID`.
+/// after `UID`; also `uid-replace` (RFC 8508).
 fn uid_command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, CommandBody<'a>> {
     let (rest, _) = sp(input)?;
     let len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();

@@ -13,9 +13,8 @@
 //! naming it (or supports it) and a proxy passes it on; a response's
 //! [`StatusValue::Other`] holds the name and its value in the generic
 //! `tagged-ext-val` form that RFC 9051 asks extensions to use. Extensions
-//! such as CONDSTORE (`HIGHESTMODSEQ`), OBJECTID (`MAILBOXID`) and
-//! APPENDLIMIT add variants to these non-exhaustive enums; until then their
-//! values are in `Other`.
+//! add variants to these non-exhaustive enums (APPENDLIMIT and OBJECTID's
+//! MAILBOXID have theirs); until then their values are in `Other`.
 
 use std::num::NonZeroU32;
 
