@@ -16,23 +16,28 @@ use std::fmt;
 
 use nom::Parser;
 
+use crate::acl::RightsModification;
 use crate::capability::Capability;
 use crate::core::{AString, Atom, Quoted, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::fetch::Fetch;
 use crate::frame::{FrameOptions, Framed, Progress, Side, frame_resume};
+use crate::id::IdParams;
 use crate::list::List;
 use crate::mailbox::{ListMailbox, Mailbox};
 use crate::mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 use crate::message_cmd::{Append, CopyMove, Store, parse_uid_expunge};
+use crate::metadata::{GetMetadata, MetadataEntryValue};
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, sp, too_many};
+use crate::quota::QuotaLimit;
+use crate::replace::Replace;
 use crate::search::Search;
 use crate::sequence::SequenceSet;
 use crate::small_list::SmallList;
 use crate::sort::{Sort, ThreadCommand};
 use crate::status::StatusAttribute;
-use crate::{list, mailbox_cmd, status};
+use crate::{acl, compress, id, list, mailbox_cmd, metadata, quota, status};
 
 /// A value that Debug output never shows: passwords and SASL data.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -270,6 +275,66 @@ pub enum CommandBody<'a> {
     /// `CANCELUPDATE 1*(SP quoted)` (RFC 5267 section 4.3.5): the tags
     /// of the SEARCH or SORT commands whose updates stop.
     CancelUpdate(Vec<Quoted<'a>>),
+    /// `ID (field value ...)` or `ID NIL` (RFC 2971): `None` for NIL.
+    Id(Option<IdParams<'a>>),
+    /// `GETQUOTA quota-root` (RFC 9208).
+    GetQuota(AString<'a>),
+    /// `GETQUOTAROOT mailbox` (RFC 9208).
+    GetQuotaRoot(Mailbox<'a>),
+    /// `SETQUOTA quota-root (resource limit ...)` (RFC 9208).
+    SetQuota {
+        /// The quota root.
+        root: AString<'a>,
+        /// The limits to set; empty removes them all.
+        limits: Vec<QuotaLimit<'a>>,
+    },
+    /// `SETACL mailbox identifier mod-rights` (RFC 4314).
+    SetAcl {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// Whose rights change.
+        identifier: AString<'a>,
+        /// How they change.
+        rights: RightsModification<'a>,
+    },
+    /// `DELETEACL mailbox identifier` (RFC 4314).
+    DeleteAcl {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// Whose entry goes.
+        identifier: AString<'a>,
+    },
+    /// `GETACL mailbox` (RFC 4314).
+    GetAcl(Mailbox<'a>),
+    /// `LISTRIGHTS mailbox identifier` (RFC 4314).
+    ListRights {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// Whose rights.
+        identifier: AString<'a>,
+    },
+    /// `MYRIGHTS mailbox` (RFC 4314).
+    MyRights(Mailbox<'a>),
+    /// `GETMETADATA [(options)] mailbox entries` (RFC 5464).
+    GetMetadata(GetMetadata<'a>),
+    /// `SETMETADATA mailbox (entry value ...)` (RFC 5464).
+    SetMetadata {
+        /// The mailbox; `""` for server annotations.
+        mailbox: Mailbox<'a>,
+        /// The entries and their new values (NIL removes).
+        values: Vec<MetadataEntryValue<'a>>,
+    },
+    /// `COMPRESS algorithm` (RFC 4978); `DEFLATE` is the one defined.
+    Compress(Atom<'a>),
+    /// `UNAUTHENTICATE` (RFC 8437): back to the not-authenticated state.
+    Unauthenticate,
+    /// `REPLACE` or `UID REPLACE` (RFC 8508).
+    Replace {
+        /// The arguments.
+        replace: Replace<'a>,
+        /// `UID REPLACE`: the target is a UID.
+        uid: bool,
+    },
 }
 
 impl CommandBody<'_> {
@@ -316,6 +381,21 @@ impl CommandBody<'_> {
             CommandBody::Thread { uid: false, .. } => "THREAD",
             CommandBody::Thread { uid: true, .. } => "UID THREAD",
             CommandBody::CancelUpdate(_) => "CANCELUPDATE",
+            CommandBody::Id(_) => "ID",
+            CommandBody::GetQuota(_) => "GETQUOTA",
+            CommandBody::GetQuotaRoot(_) => "GETQUOTAROOT",
+            CommandBody::SetQuota { .. } => "SETQUOTA",
+            CommandBody::SetAcl { .. } => "SETACL",
+            CommandBody::DeleteAcl { .. } => "DELETEACL",
+            CommandBody::GetAcl(_) => "GETACL",
+            CommandBody::ListRights { .. } => "LISTRIGHTS",
+            CommandBody::MyRights(_) => "MYRIGHTS",
+            CommandBody::GetMetadata(_) => "GETMETADATA",
+            CommandBody::SetMetadata { .. } => "SETMETADATA",
+            CommandBody::Compress(_) => "COMPRESS",
+            CommandBody::Unauthenticate => "UNAUTHENTICATE",
+            CommandBody::Replace { uid: false, .. } => "REPLACE",
+            CommandBody::Replace { uid: true, .. } => "UID REPLACE",
         }
     }
 }
@@ -410,6 +490,43 @@ impl<'a> Command<'a> {
             CommandBody::CancelUpdate(tags) => {
                 CommandBody::CancelUpdate(tags.into_iter().map(Quoted::into_owned).collect())
             }
+            CommandBody::Id(params) => CommandBody::Id(id::owned(params)),
+            CommandBody::GetQuota(root) => CommandBody::GetQuota(root.into_owned()),
+            CommandBody::GetQuotaRoot(m) => CommandBody::GetQuotaRoot(m.into_owned()),
+            CommandBody::SetQuota { root, limits } => CommandBody::SetQuota {
+                root: root.into_owned(),
+                limits: limits.into_iter().map(QuotaLimit::into_owned).collect(),
+            },
+            CommandBody::SetAcl {
+                mailbox,
+                identifier,
+                rights,
+            } => CommandBody::SetAcl {
+                mailbox: mailbox.into_owned(),
+                identifier: identifier.into_owned(),
+                rights: rights.into_owned(),
+            },
+            CommandBody::DeleteAcl { mailbox, identifier } => CommandBody::DeleteAcl {
+                mailbox: mailbox.into_owned(),
+                identifier: identifier.into_owned(),
+            },
+            CommandBody::GetAcl(m) => CommandBody::GetAcl(m.into_owned()),
+            CommandBody::ListRights { mailbox, identifier } => CommandBody::ListRights {
+                mailbox: mailbox.into_owned(),
+                identifier: identifier.into_owned(),
+            },
+            CommandBody::MyRights(m) => CommandBody::MyRights(m.into_owned()),
+            CommandBody::GetMetadata(g) => CommandBody::GetMetadata(g.into_owned()),
+            CommandBody::SetMetadata { mailbox, values } => CommandBody::SetMetadata {
+                mailbox: mailbox.into_owned(),
+                values: values.into_iter().map(MetadataEntryValue::into_owned).collect(),
+            },
+            CommandBody::Compress(a) => CommandBody::Compress(a.into_owned()),
+            CommandBody::Unauthenticate => CommandBody::Unauthenticate,
+            CommandBody::Replace { replace, uid } => CommandBody::Replace {
+                replace: replace.into_owned(),
+                uid,
+            },
         };
         Command {
             tag: self.tag.into_owned(),
@@ -476,6 +593,37 @@ impl<'a> Command<'a> {
             CommandBody::Sort { sort, .. } => sort.encode(&mut e),
             CommandBody::Thread { thread, .. } => thread.encode(&mut e),
             CommandBody::CancelUpdate(tags) => crate::context::encode_cancel_update(tags, &mut e),
+            CommandBody::Id(params) => id::encode_id_params(params, &mut e),
+            CommandBody::GetQuota(root) => {
+                e.put(b" ");
+                root.encode(&mut e);
+            }
+            CommandBody::SetQuota { root, limits } => quota::encode_setquota(root, limits, &mut e),
+            CommandBody::SetAcl {
+                mailbox,
+                identifier,
+                rights,
+            } => {
+                acl::encode_mailbox_identifier(mailbox, identifier, &mut e);
+                e.put(b" ");
+                rights.encode(&mut e);
+            }
+            CommandBody::DeleteAcl { mailbox, identifier }
+            | CommandBody::ListRights { mailbox, identifier } => {
+                acl::encode_mailbox_identifier(mailbox, identifier, &mut e)
+            }
+            CommandBody::GetQuotaRoot(m) | CommandBody::GetAcl(m) | CommandBody::MyRights(m) => {
+                mailbox_cmd::encode_mailbox_arg(m, &mut e)
+            }
+            CommandBody::GetMetadata(g) => g.encode(&mut e),
+            CommandBody::SetMetadata { mailbox, values } => {
+                metadata::encode_setmetadata(mailbox, values, &mut e)
+            }
+            CommandBody::Compress(algorithm) => {
+                e.put(b" ");
+                e.put(algorithm.as_str().as_bytes());
+            }
+            CommandBody::Replace { replace, .. } => replace.encode(&mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -485,7 +633,8 @@ impl<'a> Command<'a> {
             | CommandBody::Check
             | CommandBody::Close
             | CommandBody::Unselect
-            | CommandBody::Expunge => {}
+            | CommandBody::Expunge
+            | CommandBody::Unauthenticate => {}
         }
         e.finish()
     }
@@ -594,6 +743,36 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
         b"CANCELUPDATE" => {
             crate::context::parse_cancel_update(after, config).map(|(r, t)| (r, CommandBody::CancelUpdate(t)))
         }
+        b"UNAUTHENTICATE" => simple(CommandBody::Unauthenticate),
+        b"ID" => id::parse_id(after, config).map(|(r, p)| (r, CommandBody::Id(p))),
+        b"GETQUOTA" => quota::parse_getquota(after, config).map(|(r, q)| (r, CommandBody::GetQuota(q))),
+        b"GETQUOTAROOT" => {
+            mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::GetQuotaRoot(m)))
+        }
+        b"SETQUOTA" => quota::parse_setquota(after, config)
+            .map(|(r, (root, limits))| (r, CommandBody::SetQuota { root, limits })),
+        b"SETACL" => acl::parse_setacl(after, config).map(|(r, (mailbox, identifier, rights))| {
+            (
+                r,
+                CommandBody::SetAcl {
+                    mailbox,
+                    identifier,
+                    rights,
+                },
+            )
+        }),
+        b"DELETEACL" => acl::parse_mailbox_identifier(after, config)
+            .map(|(r, (mailbox, identifier))| (r, CommandBody::DeleteAcl { mailbox, identifier })),
+        b"GETACL" => mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::GetAcl(m))),
+        b"LISTRIGHTS" => acl::parse_mailbox_identifier(after, config)
+            .map(|(r, (mailbox, identifier))| (r, CommandBody::ListRights { mailbox, identifier })),
+        b"MYRIGHTS" => {
+            mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::MyRights(m)))
+        }
+        b"GETMETADATA" => GetMetadata::parse(after, config).map(|(r, g)| (r, CommandBody::GetMetadata(g))),
+        b"SETMETADATA" => metadata::parse_setmetadata(after, config)
+            .map(|(r, (mailbox, values))| (r, CommandBody::SetMetadata { mailbox, values })),
+        b"COMPRESS" => compress::parse_compress(after).map(|(r, a)| (r, CommandBody::Compress(a))),
         _ => simple_or_uid(after, &name, false, config).unwrap_or_else(|| fail(rest, "command name")),
     }?;
     let rest = crate::parse::skip_extra_spaces(rest, leniency.extra_spaces);
@@ -614,6 +793,9 @@ fn simple_or_uid<'a>(
         b"MOVE" => CopyMove::parse(after, config).map(|(r, args)| (r, CommandBody::Move { args, uid })),
         b"EXPUNGE" if uid => parse_uid_expunge(after, config).map(|(r, s)| (r, CommandBody::UidExpunge(s))),
         b"SEARCH" => Search::parse(after, config).map(|(r, search)| (r, CommandBody::Search { search, uid })),
+        b"REPLACE" => {
+            Replace::parse(after, config).map(|(r, replace)| (r, CommandBody::Replace { replace, uid }))
+        }
         b"FETCH" => sp(after)
             .and_then(|(r, _)| Fetch::parse(r, config))
             .map(|(r, fetch)| (r, CommandBody::Fetch { fetch, uid })),
@@ -626,7 +808,8 @@ fn simple_or_uid<'a>(
 }
 
 /// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`,
-/// with `sort` and `thread` (RFC 5256), after `UID`.
+/// with `sort` and `thread` (RFC 5256) and `uid-replace` (RFC 8508),
+/// after `UID`.
 fn uid_command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, CommandBody<'a>> {
     let (rest, _) = sp(input)?;
     let len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();

@@ -194,6 +194,10 @@ pub(crate) enum Word {
     BinaryPeek,
     BinarySize,
     ModSeq,
+    EmailId,
+    ThreadId,
+    SaveDate,
+    Preview,
 }
 
 /// The length of an item name at the start of `input`: atom characters up
@@ -244,6 +248,10 @@ pub(crate) fn word(name: &[u8]) -> Option<Word> {
         (6, b'R') if is(b"RFC822") => Word::Rfc822,
         (6, b'B') if is(b"BINARY") => Word::Binary,
         (6, b'M') if is(b"MODSEQ") => Word::ModSeq,
+        (7, b'E') if is(b"EMAILID") => Word::EmailId,
+        (7, b'P') if is(b"PREVIEW") => Word::Preview,
+        (8, b'T') if is(b"THREADID") => Word::ThreadId,
+        (8, b'S') if is(b"SAVEDATE") => Word::SaveDate,
         (8, b'E') if is(b"ENVELOPE") => Word::Envelope,
         (9, b'B') if is(b"BODY.PEEK") => Word::BodyPeek,
         (11, b'R') if is(b"RFC822.SIZE") => Word::Rfc822Size,
@@ -351,6 +359,20 @@ pub enum FetchItem<'a> {
     /// `MODSEQ` (CONDSTORE, RFC 7162): the message's mod-sequence; once
     /// asked for, the server adds it to every unsolicited FETCH.
     ModSeq,
+    /// `EMAILID` (RFC 8474): the message's object identifier.
+    EmailId,
+    /// `THREADID` (RFC 8474): the thread's object identifier.
+    ThreadId,
+    /// `SAVEDATE` (RFC 8514): when the message was saved in this mailbox.
+    SaveDate,
+    /// `PREVIEW`, or `PREVIEW (LAZY)` when `lazy` (RFC 8970: `fetch-att =/
+    /// "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`, `preview-mod
+    /// = "LAZY"`): a short text of the message; lazily, NIL when the
+    /// server has none ready.
+    Preview {
+        /// `(LAZY)`: answer NIL rather than compute a preview now.
+        lazy: bool,
+    },
 }
 
 impl<'a> FetchItem<'a> {
@@ -387,6 +409,10 @@ impl<'a> FetchItem<'a> {
             },
             FetchItem::BinarySize { section } => FetchItem::BinarySize { section },
             FetchItem::ModSeq => FetchItem::ModSeq,
+            FetchItem::EmailId => FetchItem::EmailId,
+            FetchItem::ThreadId => FetchItem::ThreadId,
+            FetchItem::SaveDate => FetchItem::SaveDate,
+            FetchItem::Preview { lazy } => FetchItem::Preview { lazy },
         }
     }
 
@@ -439,6 +465,13 @@ impl<'a> FetchItem<'a> {
                 let (r, section) = parse_section_binary(rest, config)?;
                 return Ok((r, FetchItem::BinarySize { section }));
             }
+            Word::EmailId => FetchItem::EmailId,
+            Word::ThreadId => FetchItem::ThreadId,
+            Word::SaveDate => FetchItem::SaveDate,
+            Word::Preview => {
+                let (r, lazy) = preview_modifiers(rest)?;
+                return Ok((r, FetchItem::Preview { lazy }));
+            }
             Word::All | Word::Fast | Word::Full => {
                 return fail(input, "fetch attribute (ALL, FAST and FULL stand alone)");
             }
@@ -488,8 +521,36 @@ impl<'a> FetchItem<'a> {
                 encode_section_binary(section.as_ref(), e.line());
                 return;
             }
+            FetchItem::EmailId => "EMAILID",
+            FetchItem::ThreadId => "THREADID",
+            FetchItem::SaveDate => "SAVEDATE",
+            FetchItem::Preview { lazy: false } => "PREVIEW",
+            FetchItem::Preview { lazy: true } => "PREVIEW (LAZY)",
         };
         e.put(simple.as_bytes());
+    }
+}
+
+/// `[SP "(" preview-mod *(SP preview-mod) ")"]` after `PREVIEW`, with
+/// `preview-mod = "LAZY"` (RFC 8970): whether LAZY was asked. The list is
+/// taken only when it starts with LAZY: after a lone PREVIEW item, ` (`
+/// can also open the command's fetch modifiers.
+fn preview_modifiers(input: &[u8]) -> PResult<'_, bool> {
+    let lazy_at = |i: &[u8]| {
+        i.len() >= 4 && i[..4].eq_ignore_ascii_case(b"LAZY") && matches!(i.get(4), Some(b' ' | b')'))
+    };
+    let Some(mut rest) = input.strip_prefix(b" (").filter(|r| lazy_at(r)) else {
+        return Ok((input, false));
+    };
+    loop {
+        if !lazy_at(rest) {
+            return fail(rest, "LAZY");
+        }
+        rest = &rest[4..];
+        match rest.first() {
+            Some(b')') => return Ok((&rest[1..], true)),
+            _ => rest = &rest[1..],
+        }
     }
 }
 

@@ -5,7 +5,11 @@
 //! STATUS=SIZE, CHILDREN), the generic forms of RFC 4466, and these
 //! extensions: CONDSTORE and QRESYNC (RFC 7162); SORT, THREAD,
 //! SORT=DISPLAY, ESORT, CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL (RFCs
-//! 5256, 5957, 5267, 9394); typed capabilities; all decoded and encoded on
+//! 5256, 5957, 5267, 9394); the administrative extensions Dovecot offers:
+//! ID (RFC 2971), QUOTA (RFC 9208), ACL (RFC 4314), METADATA (RFC 5464),
+//! COMPRESS (RFC 4978), UNAUTHENTICATE (RFC 8437), OBJECTID (RFC 8474),
+//! APPENDLIMIT (RFC 7889), SAVEDATE (RFC 8514), PREVIEW (RFC 8970) and
+//! REPLACE (RFC 8508); typed capabilities; all decoded and encoded on
 //! both sides. Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
@@ -65,8 +69,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod acl;
 mod capability;
 mod command;
+mod compress;
 mod condstore;
 mod context;
 mod core;
@@ -77,12 +83,17 @@ mod extension;
 mod fetch;
 mod flag;
 mod frame;
+mod id;
 mod list;
 mod mailbox;
 mod mailbox_cmd;
 mod message_cmd;
+mod metadata;
 mod namespace;
+mod objectid;
 mod parse;
+mod quota;
+mod replace;
 mod response;
 mod search;
 mod sequence;
@@ -92,6 +103,9 @@ mod status;
 mod stream;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+pub use acl::{
+    AclEntry, AclResponse, ListRightsResponse, MyRightsResponse, Rights, RightsModification, RightsModifier,
+};
 pub use capability::{Capabilities, Capability};
 pub use command::{
     AuthenticateData, Base64, Command, CommandBody, CommandReader, Secret, decode_authenticate_data,
@@ -115,6 +129,7 @@ pub use fetch::modifier::FetchModifier;
 pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText};
 pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
+pub use id::{ID_FIELD_MAX, ID_PAIRS_MAX, ID_VALUE_MAX, IdParam, IdParams};
 pub use list::{
     List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
 };
@@ -124,7 +139,14 @@ pub use mailbox::{
 };
 pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 pub use message_cmd::{Append, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
+pub use metadata::{
+    GetMetadata, GetMetadataOption, MetadataCode, MetadataData, MetadataDepth, MetadataEntry,
+    MetadataEntryValue, MetadataResponse,
+};
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
+pub use objectid::{OBJECTID_MAX, ObjectId};
+pub use quota::{Quota, QuotaLimit, QuotaResource, QuotaRoot, QuotaUsage};
+pub use replace::Replace;
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};

@@ -85,25 +85,8 @@ impl<'a> Append<'a> {
             if messages.len() == config.limits.list {
                 return too_many(rest, config.limits.list, "end of command");
             }
-            let (mut r, flags) = if r.first() == Some(&b'(') {
-                let (r, f) = parse_flag_list(r, config.limits.list, config.leniency.extra_spaces, false)?;
-                let (r, _) = sp(r)?;
-                (r, Some(f))
-            } else {
-                (r, None)
-            };
-            let mut date = None;
-            if r.first() == Some(&b'"') {
-                let (r2, d) = expect("date-time", |i| DateTime::parse(i, false)).parse(r)?;
-                let (r2, _) = sp(r2)?;
-                date = Some(d);
-                r = r2;
-            }
-            if !matches!(r.first(), Some(b'{' | b'~')) {
-                return fail(r, "message literal");
-            }
-            let (r, data) = Literal::parse(r, config.leniency.bare_lf)?;
-            messages.push(AppendMessage { flags, date, data });
+            let (r, message) = parse_append_message(r, config)?;
+            messages.push(message);
             rest = r;
         }
         if messages.is_empty() {
@@ -116,18 +99,52 @@ impl<'a> Append<'a> {
         e.put(b" ");
         self.mailbox.encode(e);
         for m in &self.messages {
-            if let Some(flags) = &m.flags {
-                e.put(b" ");
-                encode_flag_list(flags, e.line());
-            }
-            if let Some(date) = &m.date {
-                e.put(b" ");
-                date.encode(e.line());
-            }
-            e.put(b" ");
-            e.literal(m.data.data(), m.data.is_binary());
+            encode_append_message(m, e);
         }
     }
+}
+
+/// `append-message = append-opts SP append-data`, `append-opts = [SP
+/// flag-list] [SP date-time]`, `append-data = literal / literal8`: one
+/// message of APPEND (and of REPLACE, RFC 8508), from after the space
+/// that starts it.
+pub(crate) fn parse_append_message<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> PResult<'a, AppendMessage<'a>> {
+    let (mut r, flags) = if input.first() == Some(&b'(') {
+        let (r, f) = parse_flag_list(input, config.limits.list, config.leniency.extra_spaces, false)?;
+        let (r, _) = sp(r)?;
+        (r, Some(f))
+    } else {
+        (input, None)
+    };
+    let mut date = None;
+    if r.first() == Some(&b'"') {
+        let (r2, d) = expect("date-time", |i| DateTime::parse(i, false)).parse(r)?;
+        let (r2, _) = sp(r2)?;
+        date = Some(d);
+        r = r2;
+    }
+    if !matches!(r.first(), Some(b'{' | b'~')) {
+        return fail(r, "message literal");
+    }
+    let (r, data) = Literal::parse(r, config.leniency.bare_lf)?;
+    Ok((r, AppendMessage { flags, date, data }))
+}
+
+/// Writes ` [flags] [date] literal`: one message of APPEND or REPLACE.
+pub(crate) fn encode_append_message<'e>(m: &'e AppendMessage<'e>, e: &mut Encoder<'e>) {
+    if let Some(flags) = &m.flags {
+        e.put(b" ");
+        encode_flag_list(flags, e.line());
+    }
+    if let Some(date) = &m.date {
+        e.put(b" ");
+        date.encode(e.line());
+    }
+    e.put(b" ");
+    e.literal(m.data.data(), m.data.is_binary());
 }
 
 /// How STORE changes the flags.

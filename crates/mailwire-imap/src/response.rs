@@ -23,6 +23,7 @@ use std::borrow::Cow;
 
 use nom::Parser;
 
+use crate::acl::{AclResponse, ListRightsResponse, MyRightsResponse};
 use crate::capability::{Capabilities, Capability};
 use crate::condstore::ModSeq;
 use crate::core::{Atom, Tag};
@@ -31,9 +32,13 @@ use crate::encode::{Encoder, Fragment, LiteralPolicy};
 use crate::fetch::data::MessageDataItem;
 use crate::flag::{Flag, FlagPerm};
 use crate::frame::{Framed, Side, frame};
+use crate::id::IdParams;
 use crate::list::MailboxList;
+use crate::metadata::{MetadataCode, MetadataResponse};
 use crate::namespace::NamespaceResponse;
+use crate::objectid::ObjectId;
 use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp, too_many};
+use crate::quota::{Quota, QuotaRoot};
 use crate::search::ESearch;
 use crate::sequence::{SequenceSet, UidSet};
 use crate::small_list::SmallList;
@@ -133,6 +138,16 @@ pub enum Code<'a> {
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
     Condition(Atom<'a>),
+    /// `METADATA LONGENTRIES n`, `METADATA MAXSIZE n`, `METADATA TOOMANY`
+    /// or `METADATA NOPRIVATE` (RFC 5464). Another `METADATA` code is kept
+    /// as [`Code::Other`].
+    Metadata(MetadataCode),
+    /// `COMPRESSIONACTIVE` (RFC 4978): compression is already on.
+    CompressionActive,
+    /// `MAILBOXID (id)` (RFC 8474): the object identifier of the mailbox
+    /// CREATE made or SELECT opened. A `MAILBOXID` code of another form
+    /// is kept as [`Code::Other`].
+    MailboxId(ObjectId<'a>),
     /// Any other code: `atom [SP 1*<any TEXT-CHAR except "]">]`, kept as
     /// sent.
     Other {
@@ -205,6 +220,9 @@ impl Code<'_> {
             },
             Code::Condition(a) => Code::Condition(a.into_owned()),
             Code::NoUpdate(tag) => Code::NoUpdate(tag.into_owned()),
+            Code::Metadata(m) => Code::Metadata(m),
+            Code::CompressionActive => Code::CompressionActive,
+            Code::MailboxId(id) => Code::MailboxId(id.into_owned()),
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
                 text: text.map(own),
@@ -295,6 +313,12 @@ impl Code<'_> {
                 crate::core::write_quoted(e.line(), tag.as_bytes());
             }
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
+            Code::Metadata(m) => m.encode(e),
+            Code::CompressionActive => simple(e, "COMPRESSIONACTIVE"),
+            Code::MailboxId(id) => {
+                e.put(b"MAILBOXID ");
+                id.encode_parenthesized(e);
+            }
             Code::Other { name, text } => {
                 e.put(name.as_str().as_bytes());
                 if let Some(t) = text {
@@ -435,6 +459,21 @@ pub enum Response<'a> {
         /// The data items, in the order sent.
         items: Vec<MessageDataItem<'a>>,
     },
+    /// `* ID (field value ...)` or `* ID NIL` (RFC 2971): `None` for NIL.
+    Id(Option<IdParams<'a>>),
+    /// `* QUOTA root (resource usage limit ...)` (RFC 9208).
+    Quota(Quota<'a>),
+    /// `* QUOTAROOT mailbox root...` (RFC 9208).
+    QuotaRoot(QuotaRoot<'a>),
+    /// `* ACL mailbox identifier rights ...` (RFC 4314).
+    Acl(AclResponse<'a>),
+    /// `* LISTRIGHTS mailbox identifier rights...` (RFC 4314).
+    ListRights(ListRightsResponse<'a>),
+    /// `* MYRIGHTS mailbox rights` (RFC 4314).
+    MyRights(MyRightsResponse<'a>),
+    /// `* METADATA mailbox (entry value ...)` or, unsolicited, `* METADATA
+    /// mailbox entry...` (RFC 5464).
+    Metadata(MetadataResponse<'a>),
 }
 
 impl<'a> Response<'a> {
@@ -466,6 +505,13 @@ impl<'a> Response<'a> {
                 seq,
                 items: items.into_iter().map(MessageDataItem::into_owned).collect(),
             },
+            Response::Id(params) => Response::Id(crate::id::owned(params)),
+            Response::Quota(q) => Response::Quota(q.into_owned()),
+            Response::QuotaRoot(q) => Response::QuotaRoot(q.into_owned()),
+            Response::Acl(a) => Response::Acl(a.into_owned()),
+            Response::ListRights(l) => Response::ListRights(l.into_owned()),
+            Response::MyRights(m) => Response::MyRights(m.into_owned()),
+            Response::Metadata(m) => Response::Metadata(m.into_owned()),
         }
     }
 
@@ -579,6 +625,34 @@ impl<'a> Response<'a> {
                 e.put(b" FETCH ");
                 crate::fetch::data::encode_msg_att(items, e);
             }
+            Response::Id(params) => {
+                e.put(b"* ID");
+                crate::id::encode_id_params(params, e);
+            }
+            Response::Quota(q) => {
+                e.put(b"* QUOTA");
+                q.encode(e);
+            }
+            Response::QuotaRoot(q) => {
+                e.put(b"* QUOTAROOT");
+                q.encode(e);
+            }
+            Response::Acl(a) => {
+                e.put(b"* ACL");
+                a.encode(e);
+            }
+            Response::ListRights(l) => {
+                e.put(b"* LISTRIGHTS");
+                l.encode(e);
+            }
+            Response::MyRights(m) => {
+                e.put(b"* MYRIGHTS");
+                m.encode(e);
+            }
+            Response::Metadata(m) => {
+                e.put(b"* METADATA");
+                m.encode(e);
+            }
         }
     }
 }
@@ -610,6 +684,17 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
         }
         // "MODIFIED" SP sequence-set (RFC 7162)
         "MODIFIED" => crate::condstore::modified(rest, config).map(|(r, s)| (r, Code::Modified(s))),
+        "COMPRESSIONACTIVE" => Ok((rest, Code::CompressionActive)),
+        // A METADATA code this crate does not know stays generic.
+        "METADATA" => match MetadataCode::parse(rest) {
+            Ok((r, m)) if r.first() == Some(&b']') => Ok((r, Code::Metadata(m))),
+            _ => other_code(name, rest),
+        },
+        // "MAILBOXID" SP "(" objectid ")"; another form stays generic.
+        "MAILBOXID" => match sp(rest).and_then(|(r, _)| ObjectId::parse_parenthesized(r)) {
+            Ok((r, id)) if r.first() == Some(&b']') => Ok((r, Code::MailboxId(id))),
+            _ => other_code(name, rest),
+        },
         "UIDNEXT" => number_code(rest, Code::UidNext),
         "UIDVALIDITY" => number_code(rest, Code::UidValidity),
         "UNSEEN" => number_code(rest, Code::Unseen),
@@ -686,30 +771,31 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             Ok((rest, Code::NoUpdate(tag)))
         }
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
-        _ => {
-            // atom [SP 1*<any TEXT-CHAR except "]">]
-            match rest.strip_prefix(b" ") {
-                Some(arg) => {
-                    let n = arg
-                        .iter()
-                        .take_while(|&&b| b != b']' && b != b'\r' && b != b'\n')
-                        .count();
-                    if n == 0 {
-                        return fail(arg, "response code argument");
-                    }
-                    let text = String::from_utf8_lossy(&arg[..n]);
-                    Ok((
-                        &arg[n..],
-                        Code::Other {
-                            name,
-                            text: Some(text),
-                        },
-                    ))
-                }
-                None => Ok((rest, Code::Other { name, text: None })),
-            }
-        }
+        _ => other_code(name, rest),
     }
+}
+
+/// A code this crate has no variant for: `atom [SP 1*<any TEXT-CHAR
+/// except "]">]`, after the atom.
+fn other_code<'a>(name: Atom<'a>, rest: &'a [u8]) -> PResult<'a, Code<'a>> {
+    let Some(arg) = rest.strip_prefix(b" ") else {
+        return Ok((rest, Code::Other { name, text: None }));
+    };
+    let n = arg
+        .iter()
+        .take_while(|&&b| b != b']' && b != b'\r' && b != b'\n')
+        .count();
+    if n == 0 {
+        return fail(arg, "response code argument");
+    }
+    let text = String::from_utf8_lossy(&arg[..n]);
+    Ok((
+        &arg[n..],
+        Code::Other {
+            name,
+            text: Some(text),
+        },
+    ))
 }
 
 /// `resp-text`, up to the end of the line.
@@ -943,6 +1029,27 @@ fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'
     }
     if let Some(r) = word("THREAD") {
         return Some(crate::sort::parse_thread_data(r, config).map(|(r, t)| (r, Response::Thread(t))));
+    }
+    if let Some(r) = word("ID") {
+        return Some(crate::id::parse_id(r, config).map(|(r, p)| (r, Response::Id(p))));
+    }
+    if let Some(r) = word("QUOTA") {
+        return Some(Quota::parse(r, config).map(|(r, q)| (r, Response::Quota(q))));
+    }
+    if let Some(r) = word("QUOTAROOT") {
+        return Some(QuotaRoot::parse(r, config).map(|(r, q)| (r, Response::QuotaRoot(q))));
+    }
+    if let Some(r) = word("ACL") {
+        return Some(AclResponse::parse(r, config).map(|(r, a)| (r, Response::Acl(a))));
+    }
+    if let Some(r) = word("LISTRIGHTS") {
+        return Some(ListRightsResponse::parse(r, config).map(|(r, l)| (r, Response::ListRights(l))));
+    }
+    if let Some(r) = word("MYRIGHTS") {
+        return Some(MyRightsResponse::parse(r, config).map(|(r, m)| (r, Response::MyRights(m))));
+    }
+    if let Some(r) = word("METADATA") {
+        return Some(MetadataResponse::parse(r, config).map(|(r, m)| (r, Response::Metadata(m))));
     }
     None
 }

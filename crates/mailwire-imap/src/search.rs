@@ -24,11 +24,15 @@ use crate::datetime::Date;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{Budget, TaggedExt, TaggedExtVal, tagged_ext_label};
+use crate::objectid::ObjectId;
 use crate::parse::{PResult, byte, expect, fail, keyword, number, number64, nz_number, sp, too_many};
 use crate::sequence::SequenceSet;
 
 /// A search key: `search-key` of RFC 9051 with the IMAP4rev1 keys of RFC
-/// 3501 (`NEW`, `OLD`, `RECENT`).
+/// 3501 (`NEW`, `OLD`, `RECENT`), OBJECTID's (RFC 8474: `search-key =/
+/// "EMAILID" SP objectid / "THREADID" SP objectid`) and SAVEDATE's (RFC
+/// 8514: `search-key =/ "SAVEDBEFORE" SP date / "SAVEDON" SP date /
+/// "SAVEDSINCE" SP date / "SAVEDATESUPPORTED"`).
 ///
 /// Dates are sent unquoted (`date-text`); a quoted date decodes to the
 /// same value.
@@ -125,6 +129,19 @@ pub enum SearchKey<'a> {
         /// The lowest mod-sequence that matches.
         modseq: ModSeqValzer,
     },
+    /// `EMAILID objectid` (RFC 8474).
+    EmailId(ObjectId<'a>),
+    /// `THREADID objectid` (RFC 8474).
+    ThreadId(ObjectId<'a>),
+    /// `SAVEDBEFORE date` (RFC 8514).
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514).
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514).
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514): every message when the mailbox keeps
+    /// save dates, none otherwise.
+    SaveDateSupported,
 }
 
 impl SearchKey<'_> {
@@ -176,6 +193,12 @@ impl SearchKey<'_> {
                 entry: entry.map(ModSeqEntry::into_owned),
                 modseq,
             },
+            EmailId(id) => EmailId(id.into_owned()),
+            ThreadId(id) => ThreadId(id.into_owned()),
+            SavedBefore(d) => SavedBefore(d),
+            SavedOn(d) => SavedOn(d),
+            SavedSince(d) => SavedSince(d),
+            SaveDateSupported => SaveDateSupported,
         }
     }
 
@@ -265,6 +288,18 @@ impl SearchKey<'_> {
             ModSeq { entry, modseq } => {
                 crate::condstore::encode_search_modsequence(entry.as_ref(), *modseq, e)
             }
+            EmailId(id) => {
+                e.put(b"EMAILID ");
+                id.encode(e);
+            }
+            ThreadId(id) => {
+                e.put(b"THREADID ");
+                id.encode(e);
+            }
+            SavedBefore(d) => date(e, "SAVEDBEFORE", d),
+            SavedOn(d) => date(e, "SAVEDON", d),
+            SavedSince(d) => date(e, "SAVEDSINCE", d),
+            SaveDateSupported => e.put(b"SAVEDATESUPPORTED"),
         }
     }
 }
@@ -345,7 +380,7 @@ fn skip_spaces<'a>(input: &'a [u8], config: &DecoderConfig) -> &'a [u8] {
 }
 
 /// The longest key name, `SENTBEFORE` / `UNANSWERED`.
-const LONGEST_NAME: usize = 10;
+const LONGEST_NAME: usize = 17;
 
 /// `search-key` (RFC 9051 section 9 with the RFC 3501 additions):
 ///
@@ -468,6 +503,16 @@ fn named_key<'a>(input: &'a [u8], config: &DecoderConfig, budget: &mut Budget) -
         b"UNKEYWORD" => with(flag_keyword(after), Unkeyword),
         b"LARGER" => with(size(after), Larger),
         b"SMALLER" => with(size(after), Smaller),
+        // RFC 8474 and RFC 8514.
+        b"EMAILID" | b"THREADID" => {
+            let (r, _) = sp(after)?;
+            let (r, id) = ObjectId::parse(r)?;
+            Ok((r, if n == 7 { EmailId(id) } else { ThreadId(id) }))
+        }
+        b"SAVEDBEFORE" => with(date(after), SavedBefore),
+        b"SAVEDON" => with(date(after), SavedOn),
+        b"SAVEDSINCE" => with(date(after), SavedSince),
+        b"SAVEDATESUPPORTED" => simple(SaveDateSupported),
         b"HEADER" => {
             let (r, name) = astring(after)?;
             let (r, value) = astring(r)?;

@@ -4,7 +4,9 @@
 //!
 //! Attributes of both revisions are known: `MESSAGES`, `UIDNEXT`,
 //! `UIDVALIDITY`, `UNSEEN`, `DELETED` and `SIZE` (RFC 9051), and `RECENT`
-//! (RFC 3501 only); so is CONDSTORE's `HIGHESTMODSEQ` (RFC 7162).
+//! (RFC 3501 only); so are CONDSTORE's `HIGHESTMODSEQ` (RFC 7162),
+//! APPENDLIMIT's `APPENDLIMIT` (RFC 7889) and OBJECTID's `MAILBOXID`
+//! (RFC 8474).
 //!
 //! Unknown attributes (any `tagged-ext-label`, the form RFC 9051 asks
 //! extensions to use) are kept, not refused: a command's
@@ -12,8 +14,8 @@
 //! naming it (or supports it) and a proxy passes it on; a response's
 //! [`StatusValue::Other`] holds the name and its value in the generic
 //! `tagged-ext-val` form that RFC 9051 asks extensions to use. Extensions
-//! such as OBJECTID (`MAILBOXID`) and APPENDLIMIT add variants to these
-//! non-exhaustive enums; until then their values are in `Other`.
+//! add variants to these non-exhaustive enums (APPENDLIMIT and OBJECTID's
+//! MAILBOXID have theirs); until then their values are in `Other`.
 
 use std::num::NonZeroU32;
 
@@ -23,7 +25,8 @@ use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{TaggedExtVal, tagged_ext_label};
 use crate::mailbox::Mailbox;
-use crate::parse::{PResult, expect, fail, number, number64, nz_number, paren_list, sp};
+use crate::objectid::ObjectId;
+use crate::parse::{PResult, expect, fail, is_nil, number, number64, nz_number, paren_list, sp};
 
 /// A status attribute: `status-att = "MESSAGES" / "UIDNEXT" /
 /// "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE"` (RFC 9051), `/ "RECENT"`
@@ -48,11 +51,15 @@ pub enum StatusAttribute<'a> {
     /// `HIGHESTMODSEQ`: the highest mod-sequence in the mailbox (RFC
     /// 7162).
     HighestModSeq,
+    /// `APPENDLIMIT`: the largest message APPEND accepts (RFC 7889).
+    AppendLimit,
+    /// `MAILBOXID`: the mailbox's object identifier (RFC 8474).
+    MailboxId,
     /// An attribute this crate does not know, as sent.
     Other(Atom<'a>),
 }
 
-const ATTRIBUTES: [(&str, StatusAttribute<'static>); 8] = [
+const ATTRIBUTES: [(&str, StatusAttribute<'static>); 10] = [
     ("MESSAGES", StatusAttribute::Messages),
     ("UIDNEXT", StatusAttribute::UidNext),
     ("UIDVALIDITY", StatusAttribute::UidValidity),
@@ -61,6 +68,8 @@ const ATTRIBUTES: [(&str, StatusAttribute<'static>); 8] = [
     ("SIZE", StatusAttribute::Size),
     ("RECENT", StatusAttribute::Recent),
     ("HIGHESTMODSEQ", StatusAttribute::HighestModSeq),
+    ("APPENDLIMIT", StatusAttribute::AppendLimit),
+    ("MAILBOXID", StatusAttribute::MailboxId),
 ];
 
 impl<'a> StatusAttribute<'a> {
@@ -83,6 +92,8 @@ impl<'a> StatusAttribute<'a> {
             StatusAttribute::Size => StatusAttribute::Size,
             StatusAttribute::Recent => StatusAttribute::Recent,
             StatusAttribute::HighestModSeq => StatusAttribute::HighestModSeq,
+            StatusAttribute::AppendLimit => StatusAttribute::AppendLimit,
+            StatusAttribute::MailboxId => StatusAttribute::MailboxId,
             StatusAttribute::Other(a) => StatusAttribute::Other(a.into_owned()),
         }
     }
@@ -182,6 +193,13 @@ pub enum StatusValue<'a> {
     /// `HIGHESTMODSEQ n` (RFC 7162); 0 when the mailbox keeps no
     /// mod-sequences.
     HighestModSeq(ModSeqValzer),
+    /// `APPENDLIMIT n` or `APPENDLIMIT NIL` (RFC 7889: `status-att-val =/
+    /// "APPENDLIMIT" SP (number / nil)`); `None` when there is no limit
+    /// for this mailbox.
+    AppendLimit(Option<u32>),
+    /// `MAILBOXID (id)` (RFC 8474: `status-att-val =/ "MAILBOXID" SP "("
+    /// objectid ")"`).
+    MailboxId(ObjectId<'a>),
     /// An attribute this crate does not know, with its value in the
     /// generic syntax (an astring such as `NIL` is accepted too).
     Other {
@@ -204,6 +222,8 @@ impl<'a> StatusValue<'a> {
             StatusValue::Size(_) => StatusAttribute::Size,
             StatusValue::Recent(_) => StatusAttribute::Recent,
             StatusValue::HighestModSeq(_) => StatusAttribute::HighestModSeq,
+            StatusValue::AppendLimit(_) => StatusAttribute::AppendLimit,
+            StatusValue::MailboxId(_) => StatusAttribute::MailboxId,
             StatusValue::Other { name, .. } => StatusAttribute::Other(name.clone()),
         }
     }
@@ -219,6 +239,8 @@ impl<'a> StatusValue<'a> {
             StatusValue::Size(n) => StatusValue::Size(n),
             StatusValue::Recent(n) => StatusValue::Recent(n),
             StatusValue::HighestModSeq(n) => StatusValue::HighestModSeq(n),
+            StatusValue::AppendLimit(n) => StatusValue::AppendLimit(n),
+            StatusValue::MailboxId(id) => StatusValue::MailboxId(id.into_owned()),
             StatusValue::Other { name, value } => StatusValue::Other {
                 name: name.into_owned(),
                 value: value.into_owned(),
@@ -240,6 +262,13 @@ impl<'a> StatusValue<'a> {
             StatusAttribute::Recent => number(rest).map(|(r, n)| (r, StatusValue::Recent(n))),
             StatusAttribute::HighestModSeq => {
                 mod_sequence_valzer(rest).map(|(r, n)| (r, StatusValue::HighestModSeq(n)))
+            }
+            StatusAttribute::AppendLimit if is_nil(rest) => Ok((&rest[3..], StatusValue::AppendLimit(None))),
+            StatusAttribute::AppendLimit => {
+                expect("number or NIL", number)(rest).map(|(r, n)| (r, StatusValue::AppendLimit(Some(n))))
+            }
+            StatusAttribute::MailboxId => {
+                ObjectId::parse_parenthesized(rest).map(|(r, id)| (r, StatusValue::MailboxId(id)))
             }
             StatusAttribute::Other(name) => {
                 let (r, value) = TaggedExtVal::parse(rest, config, true)?;
@@ -263,6 +292,12 @@ impl<'a> StatusValue<'a> {
             StatusValue::Size(n) => number(e, "SIZE", *n),
             StatusValue::Recent(n) => number(e, "RECENT", u64::from(*n)),
             StatusValue::HighestModSeq(n) => number(e, "HIGHESTMODSEQ", n.get()),
+            StatusValue::AppendLimit(Some(n)) => number(e, "APPENDLIMIT", u64::from(*n)),
+            StatusValue::AppendLimit(None) => e.put(b"APPENDLIMIT NIL"),
+            StatusValue::MailboxId(id) => {
+                e.put(b"MAILBOXID ");
+                id.encode_parenthesized(e);
+            }
             StatusValue::Other { name, value } => {
                 e.put(name.as_str().as_bytes());
                 e.put(b" ");
@@ -365,7 +400,8 @@ mod tests {
             s.values[3],
             StatusValue::HighestModSeq(crate::ModSeqValzer::new(7011231777).unwrap())
         );
-        assert!(matches!(&s.values[4], StatusValue::Other { name, .. } if name.as_str() == "APPENDLIMIT"));
+        assert_eq!(s.values[4], StatusValue::AppendLimit(None));
+        assert!(matches!(&s.values[5], StatusValue::MailboxId(id) if id.as_str() == "F2212ea87"));
         assert_eq!(s.values[3].attribute().name(), "HIGHESTMODSEQ");
         assert_eq!(s.values[1].attribute(), StatusAttribute::UidNext);
         assert_eq!(encoded(|e| s.encode(e)), input);

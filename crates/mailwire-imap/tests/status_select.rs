@@ -10,9 +10,8 @@ use std::num::NonZeroU32;
 
 use codec_support::*;
 use mailwire_imap::{
-    CommandBody, CreateParameter, DecoderConfig, ErrorKind, ExtComponent, LiteralPolicy, Mailbox,
-    MailboxAttribute, MailboxStatus, Response, SelectParameter, StatusAttribute, StatusValue, TaggedExtVal,
-    to_bytes,
+    CommandBody, CreateParameter, DecoderConfig, ErrorKind, LiteralPolicy, Mailbox, MailboxAttribute,
+    MailboxStatus, Response, SelectParameter, StatusAttribute, StatusValue, TaggedExtVal, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -25,13 +24,15 @@ fn status_commands_and_responses() {
     assert_eq!(mailbox.as_bytes(), b"blurdybloop");
     assert_eq!(attributes, &[StatusAttribute::UidNext, StatusAttribute::Messages]);
     command_round_trip(b"A1 STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT)\r\n");
-    // RFC 7162's attribute is known (see tests/condstore.rs); unknown
-    // attributes are kept for the server to judge (RFC 7889).
-    let c = command_round_trip(b"t1 STATUS INBOX (APPENDLIMIT)\r\n");
+    // RFC 7162's and RFC 7889's attributes are known (see
+    // tests/condstore.rs and tests/objectid.rs); unknown attributes are
+    // kept for the server to judge.
+    let c = command_round_trip(b"t1 STATUS INBOX (APPENDLIMIT X-FOO)\r\n");
     let CommandBody::Status { attributes, .. } = &c.body else {
         panic!()
     };
-    assert!(matches!(&attributes[0], StatusAttribute::Other(a) if a.as_str() == "APPENDLIMIT"));
+    assert_eq!(attributes[0], StatusAttribute::AppendLimit);
+    assert!(matches!(&attributes[1], StatusAttribute::Other(a) if a.as_str() == "X-FOO"));
     command_encodes_as(
         b"a STATUS inbox (messages)\r\n",
         LiteralPolicy::SyncOnly,
@@ -70,17 +71,11 @@ fn status_commands_and_responses() {
     let Response::MailboxStatus(MailboxStatus { values, .. }) = &r else {
         panic!()
     };
-    let StatusValue::Other {
-        name,
-        value: TaggedExtVal::List(id),
-    } = &values[0]
-    else {
+    // RFC 8474's MAILBOXID is typed.
+    let StatusValue::MailboxId(id) = &values[0] else {
         panic!()
     };
-    assert_eq!(name.as_str(), "MAILBOXID");
-    assert!(
-        matches!(&id[0], ExtComponent::String(s) if s.as_bytes() == b"F2212ea87-6097-4256-9d51-71338625")
-    );
+    assert_eq!(id.as_str(), "F2212ea87-6097-4256-9d51-71338625");
 }
 
 #[test]

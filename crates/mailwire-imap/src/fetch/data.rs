@@ -18,8 +18,10 @@
 //! fetch-mod-resp  = "MODSEQ" SP "(" permsg-modsequence ")"
 //! ```
 //!
-//! Items of extensions this crate has no variant for yet (`X-GM-LABELS`,
-//! `EMAILID`, `PREVIEW`...) are kept as
+//! OBJECTID's `EMAILID` and `THREADID` (RFC 8474), SAVEDATE's `SAVEDATE`
+//! (RFC 8514) and PREVIEW's `PREVIEW` (RFC 8970) are typed. Items of
+//! extensions this crate has no variant for yet (`X-GM-LABELS`,
+//! `X-GM-MSGID`...) are kept as
 //! [`MessageDataItem::Other`] with a generic value, so a response that
 //! carries them still decodes.
 //!
@@ -35,6 +37,7 @@ use crate::datetime::DateTime;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::flag::{Flag, FlagFetch};
+use crate::objectid::ObjectId;
 use crate::parse::{PError, PResult, fail, number, number64, nz_number, paren_list, put_number, too_many};
 
 use super::body::BodyStructure;
@@ -99,6 +102,20 @@ pub enum MessageDataItem<'a> {
     },
     /// `MODSEQ (n)` (CONDSTORE, RFC 7162): the message's mod-sequence.
     ModSeq(ModSeq),
+    /// `EMAILID (id)` (RFC 8474: `fetch-emailid-resp = "EMAILID" SP "("
+    /// objectid ")"`).
+    EmailId(ObjectId<'a>),
+    /// `THREADID (id)` or `THREADID NIL` (RFC 8474: `fetch-threadid-resp =
+    /// "THREADID" SP ( "(" objectid ")" / nil )`); NIL when the server
+    /// keeps no thread for the message.
+    ThreadId(Option<ObjectId<'a>>),
+    /// `SAVEDATE date-time` or `SAVEDATE NIL` (RFC 8514: `msg-att-static =/
+    /// "SAVEDATE" SP (date-time / nil)`); NIL when the mailbox keeps no
+    /// save dates.
+    SaveDate(Option<DateTime>),
+    /// `PREVIEW nstring` (RFC 8970: `msg-att-dynamic =/ "PREVIEW" SP
+    /// nstring`); NIL when a LAZY fetch found none ready.
+    Preview(NString<'a>),
     /// An item of an extension this crate has no variant for, kept as
     /// sent.
     Other {
@@ -465,6 +482,35 @@ fn msg_att_item_into<'a>(
             fill(out, name.with_data(data));
             r
         }
+        Some(Word::EmailId) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, id) = ObjectId::parse_parenthesized(r)?;
+            fill(out, MessageDataItem::EmailId(id));
+            r
+        }
+        Some(Word::ThreadId) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, id) = ObjectId::parse_parenthesized_or_nil(r)?;
+            fill(out, MessageDataItem::ThreadId(id));
+            r
+        }
+        Some(Word::SaveDate) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, date) = if is_nil(r) {
+                (&r[3..], None)
+            } else {
+                let (r, d) = DateTime::parse(r, config.leniency.unpadded_day)?;
+                (r, Some(d))
+            };
+            fill(out, MessageDataItem::SaveDate(date));
+            r
+        }
+        Some(Word::Preview) => {
+            let (r, ()) = sp(rest, lenient)?;
+            let (r, text) = nstring(r, config)?;
+            fill(out, MessageDataItem::Preview(text));
+            r
+        }
         // Names of the command side, and unknown names.
         _ => {
             if n == 0 {
@@ -546,6 +592,10 @@ impl<'a> MessageDataItem<'a> {
             },
             MessageDataItem::BinarySize { section, size } => MessageDataItem::BinarySize { section, size },
             MessageDataItem::ModSeq(m) => MessageDataItem::ModSeq(m),
+            MessageDataItem::EmailId(id) => MessageDataItem::EmailId(id.into_owned()),
+            MessageDataItem::ThreadId(id) => MessageDataItem::ThreadId(id.map(ObjectId::into_owned)),
+            MessageDataItem::SaveDate(d) => MessageDataItem::SaveDate(d),
+            MessageDataItem::Preview(p) => MessageDataItem::Preview(p.into_owned()),
             MessageDataItem::Other { name, value } => MessageDataItem::Other {
                 name: name.into_owned(),
                 value: value.into_owned(),
@@ -634,6 +684,28 @@ impl<'a> MessageDataItem<'a> {
                 e.put(b"MODSEQ (");
                 e.number(m.get());
                 e.put(b")");
+            }
+            MessageDataItem::EmailId(id) => {
+                e.put(b"EMAILID ");
+                id.encode_parenthesized(e);
+            }
+            MessageDataItem::ThreadId(id) => {
+                e.put(b"THREADID ");
+                match id {
+                    Some(id) => id.encode_parenthesized(e),
+                    None => e.put(b"NIL"),
+                }
+            }
+            MessageDataItem::SaveDate(d) => {
+                e.put(b"SAVEDATE ");
+                match d {
+                    Some(d) => d.encode(e.line()),
+                    None => e.put(b"NIL"),
+                }
+            }
+            MessageDataItem::Preview(p) => {
+                e.put(b"PREVIEW ");
+                p.encode(e);
             }
             MessageDataItem::Other { name, value } => {
                 e.put(name.as_str().as_bytes());

@@ -175,9 +175,10 @@ THREADID NIL X-GM-MSGID 1278455344230334865 PREVIEW {5}\r\nhello UID 1)";
         items[1],
         MessageDataItem::ModSeq(crate::ModSeq::new(12345).unwrap())
     );
-    assert!(
-        matches!(&items[3], MessageDataItem::Other { value: ExtensionValue::String(s), .. } if s.0.is_none())
-    );
+    // OBJECTID's and PREVIEW's items are typed.
+    assert!(matches!(&items[2], MessageDataItem::EmailId(id) if id.as_str() == "M6d99ac3275bb4e"));
+    assert_eq!(items[3], MessageDataItem::ThreadId(None));
+    assert!(matches!(&items[5], MessageDataItem::Preview(p) if p.as_bytes() == Some(&b"hello"[..])));
     assert!(matches!(
         &items[4],
         MessageDataItem::Other {
