@@ -3,7 +3,8 @@
 //! ENABLE, NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, SASL-IR,
 //! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
 //! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
-//! encoded on both sides. Nothing here opens a socket or reads a clock:
+//! encoded on both sides; and of Dovecot's extension set, WITHIN
+//! (RFC 5032). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding

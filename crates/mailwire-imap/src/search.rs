@@ -5,6 +5,13 @@
 //! the ESEARCH response (RFC 9051 section 7.3.4, RFC 4731). The IMAP4rev1
 //! `* SEARCH n...` response lives with the other responses.
 //!
+//! WITHIN (RFC 5032) adds two keys that count seconds back from the time
+//! the server runs the search, so a saved search keeps meaning "recent":
+//!
+//! ```text
+//! search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
+//! ```
+//!
 //! Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
 //! per level and counts levels against `limits.depth` before going deeper,
 //! and counts every key of the command against `limits.list` before
@@ -69,6 +76,9 @@ pub enum SearchKey<'a> {
     Not(Box<SearchKey<'a>>),
     /// `OLD` (IMAP4rev1): not recent.
     Old,
+    /// `OLDER nz-number` (WITHIN, RFC 5032): internal date at least this
+    /// many seconds ago.
+    Older(NonZeroU32),
     /// `ON date`.
     On(Date),
     /// `OR search-key search-key`.
@@ -107,6 +117,9 @@ pub enum SearchKey<'a> {
     Unkeyword(Atom<'a>),
     /// `UNSEEN`.
     Unseen,
+    /// `YOUNGER nz-number` (WITHIN, RFC 5032): internal date at most this
+    /// many seconds ago.
+    Younger(NonZeroU32),
     /// A bare `sequence-set` of message numbers, `$` included (SEARCHRES).
     SequenceSet(SequenceSet),
     /// `"(" search-key *(SP search-key) ")"`: all of the keys. Never empty
@@ -138,6 +151,7 @@ impl SearchKey<'_> {
             New => New,
             Not(k) => Not(Box::new(k.into_owned())),
             Old => Old,
+            Older(n) => Older(n),
             On(d) => On(d),
             Or(a, b) => Or(Box::new(a.into_owned()), Box::new(b.into_owned())),
             Recent => Recent,
@@ -157,6 +171,7 @@ impl SearchKey<'_> {
             Unflagged => Unflagged,
             Unkeyword(k) => Unkeyword(k.into_owned()),
             Unseen => Unseen,
+            Younger(n) => Younger(n),
             SequenceSet(s) => SequenceSet(s),
             List(l) => List(l.into_iter().map(SearchKey::into_owned).collect()),
         }
@@ -205,6 +220,10 @@ impl SearchKey<'_> {
                 k.encode(e);
             }
             Old => e.put(b"OLD"),
+            Older(n) => {
+                e.put(b"OLDER ");
+                e.number(u64::from(n.get()));
+            }
             On(d) => date(e, "ON", d),
             Or(a, b) => {
                 e.put(b"OR ");
@@ -238,6 +257,10 @@ impl SearchKey<'_> {
                 e.put(k.as_str().as_bytes());
             }
             Unseen => e.put(b"UNSEEN"),
+            Younger(n) => {
+                e.put(b"YOUNGER ");
+                e.number(u64::from(n.get()));
+            }
             SequenceSet(s) => s.encode(e.line()),
             List(keys) if keys.is_empty() => e.put(b"ALL"),
             List(keys) => {
@@ -286,6 +309,7 @@ const LONGEST_NAME: usize = 10;
 ///              "UID" SP sequence-set / "UNDRAFT" / sequence-set /
 ///              "(" search-key *(SP search-key) ")"
 /// search-key =/ "NEW" / "OLD" / "RECENT"            ; RFC 3501
+/// search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number ; RFC 5032
 /// ```
 fn search_key<'a>(
     input: &'a [u8],
@@ -352,6 +376,10 @@ fn named_key<'a>(input: &'a [u8], config: &DecoderConfig, budget: &mut Budget) -
         let (i, _) = sp(i)?;
         number64(i)
     };
+    let seconds = |i: &'a [u8]| -> PResult<'a, NonZeroU32> {
+        let (i, _) = sp(i)?;
+        nz_number(i)
+    };
     use SearchKey::*;
     let simple = |k: SearchKey<'a>| Ok((after, k));
     match &name[..n] {
@@ -386,6 +414,8 @@ fn named_key<'a>(input: &'a [u8], config: &DecoderConfig, budget: &mut Budget) -
         b"UNKEYWORD" => with(flag_keyword(after), Unkeyword),
         b"LARGER" => with(size(after), Larger),
         b"SMALLER" => with(size(after), Smaller),
+        b"OLDER" => with(seconds(after), Older),
+        b"YOUNGER" => with(seconds(after), Younger),
         b"HEADER" => {
             let (r, name) = astring(after)?;
             let (r, value) = astring(r)?;
