@@ -4,7 +4,8 @@
 //! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
 //! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
 //! encoded on both sides; and of Dovecot's extension set, WITHIN
-//! (RFC 5032). Nothing here opens a socket or reads a clock:
+//! (RFC 5032), UTF8=ACCEPT's APPEND form (RFC 6855), CATENATE (RFC 4469)
+//! with the IMAP URLs it carries (RFC 5092). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -63,6 +64,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod catenate;
 mod command;
 mod core;
 mod datetime;
@@ -72,6 +74,7 @@ mod extension;
 mod fetch;
 mod flag;
 mod frame;
+mod imap_url;
 mod list;
 mod mailbox;
 mod mailbox_cmd;
@@ -86,6 +89,7 @@ mod status;
 mod stream;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+pub use catenate::CatPart;
 pub use command::{
     AuthenticateData, Base64, Command, CommandBody, Secret, decode_authenticate_data, decode_command,
     decode_idle_done,
@@ -106,6 +110,7 @@ pub use fetch::modifier::FetchModifier;
 pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText};
 pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
+pub use imap_url::{ImapUrl, UrlForm, UrlPartial};
 pub use list::{
     List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
 };
@@ -114,7 +119,7 @@ pub use mailbox::{
     list_pattern_matches,
 };
 pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
-pub use message_cmd::{Append, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
+pub use message_cmd::{Append, AppendData, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};

@@ -114,6 +114,10 @@ pub enum Code<'a> {
         /// Their UIDs in the destination.
         destination: UidSet,
     },
+    /// `BADURL url` (CATENATE, RFC 4469): the first URL that APPEND could
+    /// not use, as the server wrote it (it may not parse as an
+    /// [`ImapUrl`](crate::ImapUrl): bad syntax is one of the reasons).
+    BadUrl(Cow<'a, str>),
     /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
@@ -185,6 +189,7 @@ impl Code<'_> {
                 source,
                 destination,
             },
+            Code::BadUrl(u) => Code::BadUrl(own(u)),
             Code::Condition(a) => Code::Condition(a.into_owned()),
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
@@ -264,6 +269,10 @@ impl Code<'_> {
                 source.encode(e.line());
                 e.put(b" ");
                 destination.encode(e.line());
+            }
+            Code::BadUrl(u) => {
+                e.put(b"BADURL ");
+                e.put(u.as_bytes());
             }
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Other { name, text } => {
@@ -606,6 +615,7 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
                 crate::parse::paren_list(config.limits.list, config.leniency.extra_spaces, charset)(list)?;
             Ok((rest, Code::BadCharset(charsets)))
         }
+        "BADURL" => crate::catenate::parse_badurl_code(rest).map(|(r, u)| (r, Code::BadUrl(u))),
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
         _ => {
             // atom [SP 1*<any TEXT-CHAR except "]">]
