@@ -244,6 +244,8 @@ pub enum CommandBody<'a> {
     Subscribe(Mailbox<'a>),
     /// `UNSUBSCRIBE mailbox` (RFC 9051 section 6.3.8).
     Unsubscribe(Mailbox<'a>),
+    /// `NOTIFY` (RFC 5465).
+    Notify(crate::notify::Notify<'a>),
     /// `FETCH` or `UID FETCH` (RFC 9051 sections 6.4.5 and 6.4.9).
     Fetch {
         /// The arguments.
@@ -290,6 +292,7 @@ impl CommandBody<'_> {
             CommandBody::Rename { .. } => "RENAME",
             CommandBody::Subscribe(_) => "SUBSCRIBE",
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
+            CommandBody::Notify(_) => "NOTIFY",
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Fetch { uid: false, .. } => "FETCH",
         }
@@ -375,6 +378,7 @@ impl<'a> Command<'a> {
                 fetch: fetch.into_owned(),
                 uid,
             },
+            CommandBody::Notify(n) => CommandBody::Notify(n.into_owned()),
         };
         Command {
             tag: self.tag.into_owned(),
@@ -443,6 +447,7 @@ impl<'a> Command<'a> {
                 e.put(b" ");
                 fetch.encode(&mut e);
             }
+            CommandBody::Notify(n) => n.encode(&mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -557,6 +562,7 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
             mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Unsubscribe(m)))
         }
         b"APPEND" => Append::parse(after, config).map(|(r, a)| (r, CommandBody::Append(a))),
+        b"NOTIFY" => crate::notify::Notify::parse(after, config).map(|(r, n)| (r, CommandBody::Notify(n))),
         b"UID" => uid_command(after, config),
         _ => simple_or_uid(after, &name, false, config).unwrap_or_else(|| fail(rest, "command name")),
     }?;

@@ -5,7 +5,7 @@
 //! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
 //! encoded on both sides; and of Dovecot's extension set, WITHIN
 //! (RFC 5032), UTF8=ACCEPT's APPEND form (RFC 6855), CATENATE (RFC 4469)
-//! with the IMAP URLs it carries (RFC 5092). Nothing here opens a socket or reads a clock:
+//! with the IMAP URLs it carries (RFC 5092), NOTIFY (RFC 5465). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -80,6 +80,7 @@ mod mailbox;
 mod mailbox_cmd;
 mod message_cmd;
 mod namespace;
+mod notify;
 mod parse;
 mod response;
 mod search;
@@ -121,6 +122,7 @@ pub use mailbox::{
 pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 pub use message_cmd::{Append, AppendData, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
+pub use notify::{EventGroup, FilterMailboxes, Notify, NotifyEvent, OneOrMoreMailbox};
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};

@@ -118,6 +118,13 @@ pub enum Code<'a> {
     /// not use, as the server wrote it (it may not parse as an
     /// [`ImapUrl`](crate::ImapUrl): bad syntax is one of the reasons).
     BadUrl(Cow<'a, str>),
+    /// `NOTIFICATIONOVERFLOW` (NOTIFY, RFC 5465): the server stopped
+    /// sending events, as if NOTIFY NONE had been received.
+    NotificationOverflow,
+    /// `BADEVENT (event...)` (NOTIFY, RFC 5465): the events the server
+    /// supports, after a NOTIFY that asked for another. Names only: a
+    /// `MessageNew`'s fetch attributes are not written.
+    BadEvent(Vec<crate::notify::NotifyEvent<'a>>),
     /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
@@ -190,6 +197,13 @@ impl Code<'_> {
                 destination,
             },
             Code::BadUrl(u) => Code::BadUrl(own(u)),
+            Code::NotificationOverflow => Code::NotificationOverflow,
+            Code::BadEvent(events) => Code::BadEvent(
+                events
+                    .into_iter()
+                    .map(crate::notify::NotifyEvent::into_owned)
+                    .collect(),
+            ),
             Code::Condition(a) => Code::Condition(a.into_owned()),
             Code::Other { name, text } => Code::Other {
                 name: name.into_owned(),
@@ -274,6 +288,8 @@ impl Code<'_> {
                 e.put(b"BADURL ");
                 e.put(u.as_bytes());
             }
+            Code::NotificationOverflow => simple(e, "NOTIFICATIONOVERFLOW"),
+            Code::BadEvent(events) => crate::notify::encode_badevent_code(events, e),
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Other { name, text } => {
                 e.put(name.as_str().as_bytes());
@@ -616,6 +632,8 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             Ok((rest, Code::BadCharset(charsets)))
         }
         "BADURL" => crate::catenate::parse_badurl_code(rest).map(|(r, u)| (r, Code::BadUrl(u))),
+        "NOTIFICATIONOVERFLOW" => Ok((rest, Code::NotificationOverflow)),
+        "BADEVENT" => crate::notify::parse_badevent_code(rest, config).map(|(r, ev)| (r, Code::BadEvent(ev))),
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
         _ => {
             // atom [SP 1*<any TEXT-CHAR except "]">]
