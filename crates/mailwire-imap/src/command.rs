@@ -244,6 +244,8 @@ pub enum CommandBody<'a> {
     Subscribe(Mailbox<'a>),
     /// `UNSUBSCRIBE mailbox` (RFC 9051 section 6.3.8).
     Unsubscribe(Mailbox<'a>),
+    /// `ESEARCH` (MULTISEARCH, RFC 7377): a search of several mailboxes.
+    ESearch(crate::multisearch::MultiSearch<'a>),
     /// `NOTIFY` (RFC 5465).
     Notify(crate::notify::Notify<'a>),
     /// `FETCH` or `UID FETCH` (RFC 9051 sections 6.4.5 and 6.4.9).
@@ -293,6 +295,7 @@ impl CommandBody<'_> {
             CommandBody::Subscribe(_) => "SUBSCRIBE",
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
             CommandBody::Notify(_) => "NOTIFY",
+            CommandBody::ESearch(_) => "ESEARCH",
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Fetch { uid: false, .. } => "FETCH",
         }
@@ -379,6 +382,7 @@ impl<'a> Command<'a> {
                 uid,
             },
             CommandBody::Notify(n) => CommandBody::Notify(n.into_owned()),
+            CommandBody::ESearch(s) => CommandBody::ESearch(s.into_owned()),
         };
         Command {
             tag: self.tag.into_owned(),
@@ -448,6 +452,7 @@ impl<'a> Command<'a> {
                 fetch.encode(&mut e);
             }
             CommandBody::Notify(n) => n.encode(&mut e),
+            CommandBody::ESearch(s) => s.encode(&mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -563,6 +568,9 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
         }
         b"APPEND" => Append::parse(after, config).map(|(r, a)| (r, CommandBody::Append(a))),
         b"NOTIFY" => crate::notify::Notify::parse(after, config).map(|(r, n)| (r, CommandBody::Notify(n))),
+        b"ESEARCH" => {
+            crate::multisearch::MultiSearch::parse(after, config).map(|(r, s)| (r, CommandBody::ESearch(s)))
+        }
         b"UID" => uid_command(after, config),
         _ => simple_or_uid(after, &name, false, config).unwrap_or_else(|| fail(rest, "command name")),
     }?;

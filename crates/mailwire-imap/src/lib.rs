@@ -5,7 +5,8 @@
 //! STATUS=SIZE, CHILDREN) and the generic forms of RFC 4466, decoded and
 //! encoded on both sides; and of Dovecot's extension set, WITHIN
 //! (RFC 5032), UTF8=ACCEPT's APPEND form (RFC 6855), CATENATE (RFC 4469)
-//! with the IMAP URLs it carries (RFC 5092), NOTIFY (RFC 5465). Nothing here opens a socket or reads a clock:
+//! with the IMAP URLs it carries (RFC 5092), NOTIFY (RFC 5465),
+//! MULTISEARCH (RFC 7377). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -79,6 +80,7 @@ mod list;
 mod mailbox;
 mod mailbox_cmd;
 mod message_cmd;
+mod multisearch;
 mod namespace;
 mod notify;
 mod parse;
@@ -121,6 +123,7 @@ pub use mailbox::{
 };
 pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
 pub use message_cmd::{Append, AppendData, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
+pub use multisearch::{ESearchMailbox, MultiSearch, SearchSource};
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
 pub use notify::{EventGroup, FilterMailboxes, Notify, NotifyEvent, OneOrMoreMailbox};
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};

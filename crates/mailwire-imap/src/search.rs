@@ -725,12 +725,17 @@ impl SearchReturnData<'_> {
 /// ```text
 /// esearch-response  = "ESEARCH" [search-correlator] [SP "UID"]
 ///                     *(SP search-return-data)
-/// search-correlator = SP "(" "TAG" SP tag-string ")"
+/// search-correlator = SP "(" "TAG" SP tag-string
+///                     [SP "MAILBOX" SP astring SP "UIDVALIDITY" SP nz-number] ")"
+///                     ; MAILBOX and UIDVALIDITY: MULTISEARCH, RFC 7377
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ESearch<'a> {
     /// The tag of the command this answers (`tag-string = astring`).
     pub tag: Option<AString<'a>>,
+    /// The mailbox the results are for (MULTISEARCH, RFC 7377). Part of
+    /// the correlator, so written only with a `tag`.
+    pub mailbox: Option<crate::multisearch::ESearchMailbox<'a>>,
     /// Whether the numbers are UIDs.
     pub uid: bool,
     /// The data, in the order sent.
@@ -742,6 +747,7 @@ impl<'a> ESearch<'a> {
     pub fn into_owned(self) -> ESearch<'static> {
         ESearch {
             tag: self.tag.map(AString::into_owned),
+            mailbox: self.mailbox.map(crate::multisearch::ESearchMailbox::into_owned),
             uid: self.uid,
             data: self.data.into_iter().map(SearchReturnData::into_owned).collect(),
         }
@@ -751,12 +757,15 @@ impl<'a> ESearch<'a> {
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
         let mut rest = input;
         let mut tag = None;
+        let mut mailbox = None;
         if let Some(r) = rest.strip_prefix(b" (") {
             let (r, _) = keyword("TAG")(r)?;
             let (r, _) = sp(r)?;
             let (r, t) = expect("tag string", |i| AString::parse(i, &config.leniency))(r)?;
+            let (r, m) = crate::multisearch::ESearchMailbox::parse_optional(r, config)?;
             let (r, _) = byte(b')', "')'")(r)?;
             tag = Some(t);
+            mailbox = m;
             rest = r;
         }
         let mut uid = false;
@@ -780,7 +789,15 @@ impl<'a> ESearch<'a> {
             data.push(d);
             rest = r;
         }
-        Ok((rest, ESearch { tag, uid, data }))
+        Ok((
+            rest,
+            ESearch {
+                tag,
+                mailbox,
+                uid,
+                data,
+            },
+        ))
     }
 
     /// Writes the data after `ESEARCH`.
@@ -788,6 +805,9 @@ impl<'a> ESearch<'a> {
         if let Some(t) = &self.tag {
             e.put(b" (TAG ");
             t.encode(e);
+            if let Some(m) = &self.mailbox {
+                m.encode(e);
+            }
             e.put(b")");
         }
         if self.uid {
