@@ -246,6 +246,20 @@ pub enum CommandBody<'a> {
     Unsubscribe(Mailbox<'a>),
     /// `ESEARCH` (MULTISEARCH, RFC 7377): a search of several mailboxes.
     ESearch(crate::multisearch::MultiSearch<'a>),
+    /// `GENURLAUTH` (URLAUTH, RFC 4467): URLs to authorize, each with a
+    /// mechanism; at least one.
+    GenUrlAuth(Vec<crate::urlauth::GenUrlAuth<'a>>),
+    /// `RESETKEY [mailbox *mechanism]` (URLAUTH, RFC 4467): new access
+    /// keys, for one mailbox or all.
+    ResetKey {
+        /// The mailbox; all mailboxes when absent.
+        mailbox: Option<Mailbox<'a>>,
+        /// The mechanisms whose keys to reset (only with a mailbox); all
+        /// when empty.
+        mechanisms: Vec<Atom<'a>>,
+    },
+    /// `URLFETCH` (URLAUTH, RFC 4467): the URLs to fetch; at least one.
+    UrlFetch(Vec<crate::imap_url::ImapUrl<'a>>),
     /// `NOTIFY` (RFC 5465).
     Notify(crate::notify::Notify<'a>),
     /// `FETCH` or `UID FETCH` (RFC 9051 sections 6.4.5 and 6.4.9).
@@ -296,6 +310,9 @@ impl CommandBody<'_> {
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
             CommandBody::Notify(_) => "NOTIFY",
             CommandBody::ESearch(_) => "ESEARCH",
+            CommandBody::GenUrlAuth(_) => "GENURLAUTH",
+            CommandBody::ResetKey { .. } => "RESETKEY",
+            CommandBody::UrlFetch(_) => "URLFETCH",
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Fetch { uid: false, .. } => "FETCH",
         }
@@ -383,6 +400,21 @@ impl<'a> Command<'a> {
             },
             CommandBody::Notify(n) => CommandBody::Notify(n.into_owned()),
             CommandBody::ESearch(s) => CommandBody::ESearch(s.into_owned()),
+            CommandBody::GenUrlAuth(items) => CommandBody::GenUrlAuth(
+                items
+                    .into_iter()
+                    .map(crate::urlauth::GenUrlAuth::into_owned)
+                    .collect(),
+            ),
+            CommandBody::ResetKey { mailbox, mechanisms } => CommandBody::ResetKey {
+                mailbox: mailbox.map(Mailbox::into_owned),
+                mechanisms: mechanisms.into_iter().map(Atom::into_owned).collect(),
+            },
+            CommandBody::UrlFetch(urls) => CommandBody::UrlFetch(
+                urls.into_iter()
+                    .map(crate::imap_url::ImapUrl::into_owned)
+                    .collect(),
+            ),
         };
         Command {
             tag: self.tag.into_owned(),
@@ -453,6 +485,11 @@ impl<'a> Command<'a> {
             }
             CommandBody::Notify(n) => n.encode(&mut e),
             CommandBody::ESearch(s) => s.encode(&mut e),
+            CommandBody::GenUrlAuth(items) => crate::urlauth::encode_genurlauth(items, &mut e),
+            CommandBody::ResetKey { mailbox, mechanisms } => {
+                crate::urlauth::encode_resetkey(mailbox, mechanisms, &mut e)
+            }
+            CommandBody::UrlFetch(urls) => crate::urlauth::encode_urls(urls, &mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -568,6 +605,12 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
         }
         b"APPEND" => Append::parse(after, config).map(|(r, a)| (r, CommandBody::Append(a))),
         b"NOTIFY" => crate::notify::Notify::parse(after, config).map(|(r, n)| (r, CommandBody::Notify(n))),
+        b"GENURLAUTH" => {
+            crate::urlauth::parse_genurlauth(after, config).map(|(r, g)| (r, CommandBody::GenUrlAuth(g)))
+        }
+        b"RESETKEY" => crate::urlauth::parse_resetkey(after, config)
+            .map(|(r, (mailbox, mechanisms))| (r, CommandBody::ResetKey { mailbox, mechanisms })),
+        b"URLFETCH" => crate::urlauth::parse_urls(after, config).map(|(r, u)| (r, CommandBody::UrlFetch(u))),
         b"ESEARCH" => {
             crate::multisearch::MultiSearch::parse(after, config).map(|(r, s)| (r, CommandBody::ESearch(s)))
         }

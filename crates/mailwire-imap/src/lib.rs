@@ -6,7 +6,7 @@
 //! encoded on both sides; and of Dovecot's extension set, WITHIN
 //! (RFC 5032), UTF8=ACCEPT's APPEND form (RFC 6855), CATENATE (RFC 4469)
 //! with the IMAP URLs it carries (RFC 5092), NOTIFY (RFC 5465),
-//! MULTISEARCH (RFC 7377). Nothing here opens a socket or reads a clock:
+//! MULTISEARCH (RFC 7377) and URLAUTH (RFC 4467). Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -90,6 +90,7 @@ mod sequence;
 mod small_list;
 mod status;
 mod stream;
+mod urlauth;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use catenate::CatPart;
@@ -132,3 +133,4 @@ pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use small_list::SmallList;
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};
+pub use urlauth::{GenUrlAuth, UrlFetchData};

@@ -393,6 +393,10 @@ pub enum Response<'a> {
     ESearch(ESearch<'a>),
     /// `* NAMESPACE ...` (RFC 2342, RFC 9051 section 7.3.2).
     Namespace(NamespaceResponse<'a>),
+    /// `* GENURLAUTH url...` (URLAUTH, RFC 4467): the authorized URLs.
+    GenUrlAuth(Vec<crate::imap_url::ImapUrl<'a>>),
+    /// `* URLFETCH url data...` (URLAUTH, RFC 4467).
+    UrlFetch(Vec<crate::urlauth::UrlFetchData<'a>>),
     /// `* n FETCH (...)`: data about message `seq` (RFC 9051 section
     /// 7.5.2).
     Fetch {
@@ -429,6 +433,16 @@ impl<'a> Response<'a> {
                 seq,
                 items: items.into_iter().map(MessageDataItem::into_owned).collect(),
             },
+            Response::GenUrlAuth(urls) => Response::GenUrlAuth(
+                urls.into_iter()
+                    .map(crate::imap_url::ImapUrl::into_owned)
+                    .collect(),
+            ),
+            Response::UrlFetch(data) => Response::UrlFetch(
+                data.into_iter()
+                    .map(crate::urlauth::UrlFetchData::into_owned)
+                    .collect(),
+            ),
         }
     }
 
@@ -528,6 +542,14 @@ impl<'a> Response<'a> {
                 e.number(u64::from(seq.get()));
                 e.put(b" FETCH ");
                 crate::fetch::data::encode_msg_att(items, e);
+            }
+            Response::GenUrlAuth(urls) => {
+                e.put(b"* GENURLAUTH");
+                crate::urlauth::encode_urls(urls, e);
+            }
+            Response::UrlFetch(data) => {
+                e.put(b"* URLFETCH");
+                crate::urlauth::encode_urlfetch_data(data, e);
             }
         }
     }
@@ -767,6 +789,11 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
         return fail(rest, "OK, NO or BAD");
     }
     if let Some(data) = mailbox_data(rest, config) {
+        let (r, value) = data?;
+        let (r, ()) = end(r)?;
+        return Ok((r, value));
+    }
+    if let Some(data) = crate::urlauth::response_data(rest, config) {
         let (r, value) = data?;
         let (r, ()) = end(r)?;
         return Ok((r, value));
