@@ -133,4 +133,4 @@ pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use small_list::SmallList;
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};
-pub use urlauth::{GenUrlAuth, UrlFetchData};
+pub use urlauth::{GenUrlAuth, UrlFetchData, UrlMechanism};

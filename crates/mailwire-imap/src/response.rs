@@ -125,6 +125,10 @@ pub enum Code<'a> {
     /// supports, after a NOTIFY that asked for another. Names only: a
     /// `MessageNew`'s fetch attributes are not written.
     BadEvent(Vec<crate::notify::NotifyEvent<'a>>),
+    /// `URLMECH INTERNAL mechanism...` (URLAUTH, RFC 4467): the URLAUTH
+    /// mechanisms of the selected mailbox, after the INTERNAL every server
+    /// has.
+    UrlMech(Vec<crate::urlauth::UrlMechanism<'a>>),
     /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
@@ -198,6 +202,11 @@ impl Code<'_> {
             },
             Code::BadUrl(u) => Code::BadUrl(own(u)),
             Code::NotificationOverflow => Code::NotificationOverflow,
+            Code::UrlMech(list) => Code::UrlMech(
+                list.into_iter()
+                    .map(crate::urlauth::UrlMechanism::into_owned)
+                    .collect(),
+            ),
             Code::BadEvent(events) => Code::BadEvent(
                 events
                     .into_iter()
@@ -289,6 +298,7 @@ impl Code<'_> {
                 e.put(u.as_bytes());
             }
             Code::NotificationOverflow => simple(e, "NOTIFICATIONOVERFLOW"),
+            Code::UrlMech(list) => crate::urlauth::encode_urlmech_code(list, e),
             Code::BadEvent(events) => crate::notify::encode_badevent_code(events, e),
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Other { name, text } => {
@@ -655,6 +665,7 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
         }
         "BADURL" => crate::catenate::parse_badurl_code(rest).map(|(r, u)| (r, Code::BadUrl(u))),
         "NOTIFICATIONOVERFLOW" => Ok((rest, Code::NotificationOverflow)),
+        "URLMECH" => crate::urlauth::parse_urlmech_code(rest, config).map(|(r, l)| (r, Code::UrlMech(l))),
         "BADEVENT" => crate::notify::parse_badevent_code(rest, config).map(|(r, ev)| (r, Code::BadEvent(ev))),
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
         _ => {

@@ -13,11 +13,13 @@
 //! urlfetch-data   = "*" SP "URLFETCH" 1*(SP url-full SP nstring)
 //! resetkey        = "RESETKEY" [SP mailbox *(SP mechanism)]
 //! mechanism       = "INTERNAL" / 1*(ALPHA / DIGIT / "-" / ".")
+//! resp-text-code  =/ "URLMECH" SP "INTERNAL" *(SP mechanism ["=" base64])
 //! ```
 //!
 //! URLFETCH data may also be a `literal8` (RFC 5524 section 4 allows
 //! binary data; Dovecot sends it for BINARY fetches).
 
+use crate::command::Base64;
 use crate::core::{Atom, IString, Literal, NString};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -237,5 +239,73 @@ pub(crate) fn encode_urlfetch_data<'e>(items: &'e [UrlFetchData<'e>], e: &mut En
         item.url.encode(e);
         e.put(b" ");
         item.data.encode(e);
+    }
+}
+
+/// A mechanism of the `URLMECH` response code, with the key a client may
+/// be given for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UrlMechanism<'a> {
+    /// The mechanism.
+    pub mechanism: Atom<'a>,
+    /// `"=" base64`: mechanism-specific data.
+    pub data: Option<Base64<'a>>,
+}
+
+impl UrlMechanism<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> UrlMechanism<'static> {
+        UrlMechanism {
+            mechanism: self.mechanism.into_owned(),
+            data: self.data.map(Base64::into_owned),
+        }
+    }
+}
+
+/// `SP "INTERNAL" *(SP mechanism ["=" base64])` after `URLMECH`: the
+/// mechanisms after the mandatory INTERNAL.
+pub(crate) fn parse_urlmech_code<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> PResult<'a, Vec<UrlMechanism<'a>>> {
+    let (r, _) = sp(input)?;
+    let (mut rest, _) = keyword("INTERNAL")(r)?;
+    let mut list = Vec::new();
+    while let Some(next) = rest.strip_prefix(b" ") {
+        if list.len() == config.limits.list {
+            return too_many(next, config.limits.list, "']'");
+        }
+        let (r, mechanism) = self::mechanism(next)?;
+        let (r, data) = match r.strip_prefix(b"=") {
+            Some(b) => {
+                let n = b
+                    .iter()
+                    .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+                    .count();
+                // The run is ASCII.
+                let text = std::str::from_utf8(&b[..n]).unwrap_or_default();
+                match Base64::new(text) {
+                    Ok(k) => (&b[n..], Some(k)),
+                    Err(e) => return fail(&b[e.position.unwrap_or(0).min(n)..], "base64"),
+                }
+            }
+            None => (r, None),
+        };
+        list.push(UrlMechanism { mechanism, data });
+        rest = r;
+    }
+    Ok((rest, list))
+}
+
+/// Writes `URLMECH INTERNAL mechanism[=data]...`.
+pub(crate) fn encode_urlmech_code(list: &[UrlMechanism<'_>], e: &mut Encoder<'_>) {
+    e.put(b"URLMECH INTERNAL");
+    for m in list {
+        e.put(b" ");
+        e.put(m.mechanism.as_str().as_bytes());
+        if let Some(d) = &m.data {
+            e.put(b"=");
+            e.put(d.as_str().as_bytes());
+        }
     }
 }

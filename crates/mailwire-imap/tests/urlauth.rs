@@ -7,8 +7,8 @@ mod codec_support;
 
 use codec_support::*;
 use mailwire_imap::{
-    Atom, Command, CommandBody, DecoderConfig, ErrorKind, GenUrlAuth, IString, ImapUrl, Literal,
-    LiteralPolicy, Mailbox, NString, Response, Tag, UrlFetchData, UrlForm, to_bytes,
+    Atom, Code, Command, CommandBody, DecoderConfig, ErrorKind, GenUrlAuth, IString, ImapUrl, Literal,
+    LiteralPolicy, Mailbox, NString, RespText, Response, Tag, UrlFetchData, UrlForm, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -99,6 +99,41 @@ fn urlfetch_data_forms() {
     assert!(l.is_binary() && l.data() == b"a\0b");
     command_round_trip(b"a3 URLFETCH /INBOX/;UID=1 imap://h/INBOX/;UID=2\r\n");
     command_round_trip(b"a4 GENURLAUTH imap://h/a/;UID=1;URLAUTH=anonymous INTERNAL imap://h/b/;UID=2;EXPIRE=2025-01-01T00:00:00Z;URLAUTH=user+x X-MECH\r\n");
+}
+
+#[test]
+fn urlmech_code() {
+    let r = response_round_trip(b"* OK [URLMECH INTERNAL XSAMPLE=P34OKhO7VEkCbsiYY8rGEg==] done\r\n");
+    let Response::Status {
+        text: RespText {
+            code: Some(Code::UrlMech(list)),
+            ..
+        },
+        ..
+    } = &r
+    else {
+        panic!("{r:?}")
+    };
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].mechanism.as_str(), "XSAMPLE");
+    assert_eq!(
+        list[0].data.as_ref().unwrap().as_str(),
+        "P34OKhO7VEkCbsiYY8rGEg=="
+    );
+    let r = response_round_trip(b"* OK [URLMECH INTERNAL] only the internal one\r\n");
+    assert!(
+        matches!(&r, Response::Status { text: RespText { code: Some(Code::UrlMech(l)), .. }, .. } if l.is_empty())
+    );
+    response_round_trip(b"* OK [URLMECH INTERNAL A B=] x\r\n");
+    for (input, offset) in [
+        (&b"* OK [URLMECH] x\r\n"[..], 13),
+        (b"* OK [URLMECH XSAMPLE] x\r\n", 14),
+        (b"* OK [URLMECH INTERNAL X=abc] x\r\n", 25),
+        (b"* OK [URLMECH INTERNAL =abcd] x\r\n", 23),
+    ] {
+        let e = response_error(input, &DecoderConfig::STRICT);
+        assert_eq!(e.offset, offset, "{:?}", String::from_utf8_lossy(input));
+    }
 }
 
 #[test]
