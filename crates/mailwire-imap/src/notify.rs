@@ -471,11 +471,9 @@ impl<'a> Notify<'a> {
         let mut budget = Budget::new(config);
         let mut groups = Vec::new();
         while let Some(next) = r.strip_prefix(b" ") {
-            if config.leniency.extra_spaces {
-                let next = crate::parse::skip_spaces(next);
-                if matches!(next.first(), None | Some(b'\r' | b'\n')) {
-                    break;
-                }
+            let next = crate::parse::skip_extra_spaces(next, config.leniency.extra_spaces);
+            if config.leniency.extra_spaces && matches!(next.first(), None | Some(b'\r' | b'\n')) {
+                break;
             }
             if groups.len() == config.limits.list {
                 return too_many(next, config.limits.list, "end of command");

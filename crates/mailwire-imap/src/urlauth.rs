@@ -74,11 +74,9 @@ fn one_or_more<'a, T>(
     let mut items = Vec::new();
     let mut rest = input;
     while let Some(next) = rest.strip_prefix(b" ") {
-        if config.leniency.extra_spaces {
-            let next = crate::parse::skip_spaces(next);
-            if matches!(next.first(), None | Some(b'\r' | b'\n')) {
-                break;
-            }
+        let next = crate::parse::skip_extra_spaces(next, config.leniency.extra_spaces);
+        if config.leniency.extra_spaces && matches!(next.first(), None | Some(b'\r' | b'\n')) {
+            break;
         }
         if items.len() == config.limits.list {
             return too_many(next, config.limits.list, "end of line");
@@ -116,19 +114,21 @@ pub(crate) fn parse_resetkey<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
 ) -> PResult<'a, (Option<Mailbox<'a>>, Vec<Atom<'a>>)> {
-    let Some(r) = input.strip_prefix(b" ") else {
+    let lenient = config.leniency.extra_spaces;
+    let line_end = |i: &[u8]| matches!(i.first(), None | Some(b'\r' | b'\n'));
+    let Some(r) = input
+        .strip_prefix(b" ")
+        .map(|r| crate::parse::skip_extra_spaces(r, lenient))
+        .filter(|r| !(lenient && line_end(r)))
+    else {
         return Ok((input, (None, Vec::new())));
     };
     let (r, mailbox) = Mailbox::parse(r, &config.leniency)?;
     let mut mechanisms = Vec::new();
     let mut rest = r;
     while let Some(next) = rest.strip_prefix(b" ") {
-        if config.leniency.extra_spaces
-            && matches!(
-                crate::parse::skip_spaces(next).first(),
-                None | Some(b'\r' | b'\n')
-            )
-        {
+        let next = crate::parse::skip_extra_spaces(next, lenient);
+        if lenient && line_end(next) {
             break;
         }
         if mechanisms.len() == config.limits.list {

@@ -235,3 +235,26 @@ proptest! {
         prop_assert_eq!(&decode_resp_with(&bytes, &DecoderConfig::STRICT), &r);
     }
 }
+
+/// Extra spaces are taken by the lenient decoder (and refused by the
+/// strict one); the values re-encode in the grammar's form.
+#[test]
+fn lenient_spaces() {
+    for (input, canonical) in [
+        (&b"a1 RESETKEY \r\n"[..], &b"a1 RESETKEY\r\n"[..]),
+        (
+            b"a1 RESETKEY INBOX  INTERNAL \r\n",
+            b"a1 RESETKEY INBOX INTERNAL\r\n",
+        ),
+        (b"a1 URLFETCH  /a/;UID=1 \r\n", b"a1 URLFETCH /a/;UID=1\r\n"),
+        (
+            b"a1 NOTIFY SET  (selected NONE) \r\n",
+            b"a1 NOTIFY SET (selected NONE)\r\n",
+        ),
+    ] {
+        assert!(mailwire_imap::decode_command(input, &DecoderConfig::STRICT).is_err());
+        let c = decode_cmd_with(input, &DecoderConfig::default());
+        assert_eq!(to_bytes(&c.encode(LiteralPolicy::SyncOnly)), canonical);
+        assert_eq!(decode_cmd_with(canonical, &DecoderConfig::STRICT), c);
+    }
+}
