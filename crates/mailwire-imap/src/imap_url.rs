@@ -105,7 +105,11 @@ struct Parts {
 /// An IMAP URL (RFC 5092), absolute or relative, with URLAUTH parts
 /// (RFC 4467). Holds the astring it travels in, as sent; the parts are
 /// located when the value is made and decoded when asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// A URL with a URLAUTH verifier lets whoever holds it read the message,
+/// so Debug output shows the token as `<redacted>`; the text itself is
+/// [`ImapUrl::as_str`], named so that every use is visible in review.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ImapUrl<'a> {
     text: AString<'a>,
     form: UrlForm,
@@ -302,9 +306,13 @@ impl<'a> TryFrom<&'a str> for ImapUrl<'a> {
     }
 }
 
-impl std::fmt::Display for ImapUrl<'_> {
+impl std::fmt::Debug for ImapUrl<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        let text = self.as_str();
+        match self.parts.token {
+            Some(Span(a, b)) => write!(f, "ImapUrl({}<redacted>{})", &text[..a], &text[b..]),
+            None => write!(f, "ImapUrl({text})"),
+        }
     }
 }
 
@@ -745,6 +753,11 @@ mod tests {
         assert_eq!(u.urlauth_mechanism(), Some("internal"));
         assert_eq!(u.urlauth_token(), Some("91354a473744909de610943775f92038"));
         assert!(!u.is_urlauth_rump());
+        let debug = format!("{u:?}");
+        assert!(
+            debug.contains(":internal:<redacted>") && !debug.contains("91354a"),
+            "{debug}"
+        );
         assert!(
             ImapUrl::new("imap://joe@example.com/INBOX/;uid=20;urlauth=anonymous")
                 .unwrap()
