@@ -6,8 +6,8 @@
 //! encoded on both sides; and of Dovecot's extension set, WITHIN
 //! (RFC 5032), UTF8=ACCEPT's APPEND form (RFC 6855), CATENATE (RFC 4469)
 //! with the IMAP URLs it carries (RFC 5092), NOTIFY (RFC 5465),
-//! MULTISEARCH (RFC 7377) and URLAUTH (RFC 4467). Nothing here opens a socket or reads a clock:
-//! bytes go in, typed values and bytes come out.
+//! MULTISEARCH (RFC 7377) and URLAUTH (RFC 4467). Nothing here opens a
+//! socket or reads a clock: bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
 //!
