@@ -105,6 +105,27 @@ fn rfc4469_example_2_with_appenduid() {
 }
 
 #[test]
+fn rfc4469_example_3_strips_an_attachment() {
+    let boundary = b"\r\n--------------030308070208000400050903\r\n";
+    let note = b"\r\n--------------030308070208000400050903\r\nContent-type: text/plain; charset=\"us-ascii\"\r\nContent-transfer-encoding: 7bit\r\n\r\nThis body part contained a Power Point presentation that was\r\ndeleted upon your request.\r\n--------------030308070208000400050903--\r\n";
+    assert_eq!(note.len(), 255);
+    let input = [
+        &b"A003 APPEND Drafts (\\Seen \\Draft $MDNSent) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=21/;section=HEADER\" TEXT {42}\r\n"[..],
+        boundary,
+        b" URL \"/Drafts;UIDVALIDITY=385759045/;UID=21/;section=1.MIME\" URL \"/Drafts;UIDVALIDITY=385759045/;UID=21/;section=1\" TEXT {255}\r\n",
+        note,
+        b")\r\n",
+    ]
+    .concat();
+    let c = command_round_trip(&input);
+    let p = parts(&append(&c).messages[0]);
+    assert_eq!(p.len(), 5);
+    assert!(matches!(&p[4], CatPart::Text(l) if l.data() == note));
+    assert_eq!(url(&p[3]).uid(), nz(21));
+    response_round_trip(b"A003 OK append Completed\r\n");
+}
+
+#[test]
 fn badurl_and_toobig_codes() {
     let r = response_round_trip(
         b"A003 NO [BADURL /Drafts;UIDVALIDITY=385759045/;UID=20/;section=3] No such part\r\n",
