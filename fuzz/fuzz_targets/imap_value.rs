@@ -9,9 +9,9 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mailwire_fuzz::imap::check_command_encoding;
 use mailwire_imap::{
-    AString, Append, AppendMessage, Atom, Command, CommandBody, CopyMove, Date, DateTime, DecoderConfig,
-    Fetch, FetchItem, FetchItems, FetchMacro, Flag, Literal, Mailbox, Partial, Search, SearchKey, SeqNumber,
-    SeqRange, SequenceSet, Store, StoreAction, Tag,
+    AString, Append, AppendData, AppendMessage, Atom, Command, CommandBody, CopyMove, Date, DateTime,
+    DecoderConfig, Fetch, FetchItem, FetchItems, FetchMacro, Flag, Literal, Mailbox, Partial, Search,
+    SearchKey, SeqNumber, SeqRange, SequenceSet, Store, StoreAction, Tag,
 };
 
 fn tag(u: &mut Unstructured<'_>) -> Result<Tag<'static>> {
@@ -231,7 +231,7 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
                         None
                     },
                     date,
-                    data,
+                    data: AppendData::Literal(data),
                 }],
             })
         }

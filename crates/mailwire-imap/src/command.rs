@@ -251,6 +251,24 @@ pub enum CommandBody<'a> {
     Subscribe(Mailbox<'a>),
     /// `UNSUBSCRIBE mailbox` (RFC 9051 section 6.3.8).
     Unsubscribe(Mailbox<'a>),
+    /// `ESEARCH` (MULTISEARCH, RFC 7377): a search of several mailboxes.
+    ESearch(crate::multisearch::MultiSearch<'a>),
+    /// `GENURLAUTH` (URLAUTH, RFC 4467): URLs to authorize, each with a
+    /// mechanism; at least one.
+    GenUrlAuth(Vec<crate::urlauth::GenUrlAuth<'a>>),
+    /// `RESETKEY [mailbox *mechanism]` (URLAUTH, RFC 4467): new access
+    /// keys, for one mailbox or all.
+    ResetKey {
+        /// The mailbox; all mailboxes when absent.
+        mailbox: Option<Mailbox<'a>>,
+        /// The mechanisms whose keys to reset (only with a mailbox); all
+        /// when empty.
+        mechanisms: Vec<Atom<'a>>,
+    },
+    /// `URLFETCH` (URLAUTH, RFC 4467): the URLs to fetch; at least one.
+    UrlFetch(Vec<crate::imap_url::ImapUrl<'a>>),
+    /// `NOTIFY` (RFC 5465).
+    Notify(crate::notify::Notify<'a>),
     /// `FETCH` or `UID FETCH` (RFC 9051 sections 6.4.5 and 6.4.9).
     Fetch {
         /// The arguments.
@@ -374,6 +392,11 @@ impl CommandBody<'_> {
             CommandBody::Rename { .. } => "RENAME",
             CommandBody::Subscribe(_) => "SUBSCRIBE",
             CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
+            CommandBody::Notify(_) => "NOTIFY",
+            CommandBody::ESearch(_) => "ESEARCH",
+            CommandBody::GenUrlAuth(_) => "GENURLAUTH",
+            CommandBody::ResetKey { .. } => "RESETKEY",
+            CommandBody::UrlFetch(_) => "URLFETCH",
             CommandBody::Fetch { uid: true, .. } => "UID FETCH",
             CommandBody::Fetch { uid: false, .. } => "FETCH",
             CommandBody::Sort { uid: false, .. } => "SORT",
@@ -527,6 +550,23 @@ impl<'a> Command<'a> {
                 replace: replace.into_owned(),
                 uid,
             },
+            CommandBody::Notify(n) => CommandBody::Notify(n.into_owned()),
+            CommandBody::ESearch(s) => CommandBody::ESearch(s.into_owned()),
+            CommandBody::GenUrlAuth(items) => CommandBody::GenUrlAuth(
+                items
+                    .into_iter()
+                    .map(crate::urlauth::GenUrlAuth::into_owned)
+                    .collect(),
+            ),
+            CommandBody::ResetKey { mailbox, mechanisms } => CommandBody::ResetKey {
+                mailbox: mailbox.map(Mailbox::into_owned),
+                mechanisms: mechanisms.into_iter().map(Atom::into_owned).collect(),
+            },
+            CommandBody::UrlFetch(urls) => CommandBody::UrlFetch(
+                urls.into_iter()
+                    .map(crate::imap_url::ImapUrl::into_owned)
+                    .collect(),
+            ),
         };
         Command {
             tag: self.tag.into_owned(),
@@ -624,6 +664,13 @@ impl<'a> Command<'a> {
                 e.put(algorithm.as_str().as_bytes());
             }
             CommandBody::Replace { replace, .. } => replace.encode(&mut e),
+            CommandBody::Notify(n) => n.encode(&mut e),
+            CommandBody::ESearch(s) => s.encode(&mut e),
+            CommandBody::GenUrlAuth(items) => crate::urlauth::encode_genurlauth(items, &mut e),
+            CommandBody::ResetKey { mailbox, mechanisms } => {
+                crate::urlauth::encode_resetkey(mailbox, mechanisms, &mut e)
+            }
+            CommandBody::UrlFetch(urls) => crate::urlauth::encode_urls(urls, &mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -739,6 +786,16 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
             mailbox_cmd::parse_mailbox_arg(after, config).map(|(r, m)| (r, CommandBody::Unsubscribe(m)))
         }
         b"APPEND" => Append::parse(after, config).map(|(r, a)| (r, CommandBody::Append(a))),
+        b"NOTIFY" => crate::notify::Notify::parse(after, config).map(|(r, n)| (r, CommandBody::Notify(n))),
+        b"GENURLAUTH" => {
+            crate::urlauth::parse_genurlauth(after, config).map(|(r, g)| (r, CommandBody::GenUrlAuth(g)))
+        }
+        b"RESETKEY" => crate::urlauth::parse_resetkey(after, config)
+            .map(|(r, (mailbox, mechanisms))| (r, CommandBody::ResetKey { mailbox, mechanisms })),
+        b"URLFETCH" => crate::urlauth::parse_urls(after, config).map(|(r, u)| (r, CommandBody::UrlFetch(u))),
+        b"ESEARCH" => {
+            crate::multisearch::MultiSearch::parse(after, config).map(|(r, s)| (r, CommandBody::ESearch(s)))
+        }
         b"UID" => uid_command(after, config),
         b"CANCELUPDATE" => {
             crate::context::parse_cancel_update(after, config).map(|(r, t)| (r, CommandBody::CancelUpdate(t)))

@@ -5,12 +5,14 @@
 //! STATUS=SIZE, CHILDREN), the generic forms of RFC 4466, and these
 //! extensions: CONDSTORE and QRESYNC (RFC 7162); SORT, THREAD,
 //! SORT=DISPLAY, ESORT, CONTEXT=SEARCH, CONTEXT=SORT and PARTIAL (RFCs
-//! 5256, 5957, 5267, 9394); the administrative extensions Dovecot offers:
-//! ID (RFC 2971), QUOTA (RFC 9208), ACL (RFC 4314), METADATA (RFC 5464),
-//! COMPRESS (RFC 4978), UNAUTHENTICATE (RFC 8437), OBJECTID (RFC 8474),
-//! APPENDLIMIT (RFC 7889), SAVEDATE (RFC 8514), PREVIEW (RFC 8970) and
-//! REPLACE (RFC 8508); typed capabilities; all decoded and encoded on
-//! both sides. Nothing here opens a socket or reads a clock:
+//! 5256, 5957, 5267, 9394); ID (RFC 2971), QUOTA (RFC 9208), ACL (RFC
+//! 4314), METADATA (RFC 5464), COMPRESS (RFC 4978), UNAUTHENTICATE (RFC
+//! 8437), OBJECTID (RFC 8474), APPENDLIMIT (RFC 7889), SAVEDATE (RFC
+//! 8514), PREVIEW (RFC 8970) and REPLACE (RFC 8508); WITHIN (RFC 5032),
+//! UTF8=ACCEPT's APPEND form (RFC 6855), CATENATE (RFC 4469) with the
+//! IMAP URLs it carries (RFC 5092), NOTIFY (RFC 5465), MULTISEARCH (RFC
+//! 7377) and URLAUTH (RFC 4467); typed capabilities; all decoded and
+//! encoded on both sides. Nothing here opens a socket or reads a clock:
 //! bytes go in, typed values and bytes come out.
 //!
 //! # Decoding
@@ -71,6 +73,7 @@
 
 mod acl;
 mod capability;
+mod catenate;
 mod command;
 mod compress;
 mod condstore;
@@ -84,12 +87,15 @@ mod fetch;
 mod flag;
 mod frame;
 mod id;
+mod imap_url;
 mod list;
 mod mailbox;
 mod mailbox_cmd;
 mod message_cmd;
 mod metadata;
+mod multisearch;
 mod namespace;
+mod notify;
 mod objectid;
 mod parse;
 mod quota;
@@ -101,12 +107,14 @@ mod small_list;
 mod sort;
 mod status;
 mod stream;
+mod urlauth;
 
 pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use acl::{
     AclEntry, AclResponse, ListRightsResponse, MyRightsResponse, Rights, RightsModification, RightsModifier,
 };
 pub use capability::{Capabilities, Capability};
+pub use catenate::CatPart;
 pub use command::{
     AuthenticateData, Base64, Command, CommandBody, CommandReader, Secret, decode_authenticate_data,
     decode_command, decode_idle_done,
@@ -130,6 +138,7 @@ pub use fetch::section::{HeaderList, Partial, Section, SectionPart, SectionText}
 pub use fetch::{Fetch, FetchItem, FetchItems, FetchMacro};
 pub use flag::{AttributeExtension, Flag, FlagExtension, FlagFetch, FlagPerm, MailboxAttribute};
 pub use id::{ID_FIELD_MAX, ID_PAIRS_MAX, ID_VALUE_MAX, IdParam, IdParams};
+pub use imap_url::{ImapUrl, UrlForm, UrlPartial};
 pub use list::{
     List, ListExtendedItem, ListPatterns, ListReturnOption, ListSelectOption, MailboxList, OptionExtension,
 };
@@ -138,12 +147,14 @@ pub use mailbox::{
     list_pattern_matches,
 };
 pub use mailbox_cmd::{CreateParameter, RenameParameter, SelectParameter};
-pub use message_cmd::{Append, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
+pub use message_cmd::{Append, AppendData, AppendMessage, CopyMove, Store, StoreAction, StoreModifier};
 pub use metadata::{
     GetMetadata, GetMetadataOption, MetadataCode, MetadataData, MetadataDepth, MetadataEntry,
     MetadataEntryValue, MetadataResponse,
 };
+pub use multisearch::{ESearchMailbox, MultiSearch, SearchSource};
 pub use namespace::{NamespaceDescription, NamespaceExtension, NamespaceResponse};
+pub use notify::{EventGroup, FilterMailboxes, Notify, NotifyEvent, OneOrMoreMailbox};
 pub use objectid::{OBJECTID_MAX, ObjectId};
 pub use quota::{Quota, QuotaLimit, QuotaResource, QuotaRoot, QuotaUsage};
 pub use replace::Replace;
@@ -154,3 +165,4 @@ pub use small_list::SmallList;
 pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};
+pub use urlauth::{GenUrlAuth, UrlFetchData, UrlMechanism};

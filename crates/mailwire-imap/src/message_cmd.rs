@@ -2,12 +2,17 @@
 //! RFC 3502 MULTIAPPEND's several messages and RFC 3516's literal8), STORE
 //! with RFC 4466 modifiers, COPY, MOVE (RFC 6851) and UID EXPUNGE
 //! (RFC 4315); with the FLAGS response that lists a mailbox's flags.
+//! An APPEND message is a literal, a UTF-8 message (`UTF8 (literal8)`,
+//! UTF8=ACCEPT, RFC 6855 section 4) or a CATENATE list (RFC 4469, see
+//! `crate::catenate`).
 //!
 //! ```text
 //! append          = "APPEND" SP mailbox 1*append-message   ; RFC 4466
 //! append-message  = append-opts SP append-data
 //! append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
 //! append-data     = literal / literal8 / append-data-ext
+//! append-data     =/ utf8-literal                          ; RFC 6855
+//! utf8-literal    = "UTF8" SP "(" literal8 ")"
 //! store           = "STORE" SP sequence-set [store-modifiers] SP store-att-flags
 //! store-modifier  =/ "UNCHANGEDSINCE" SP mod-sequence-valzer   ; RFC 7162
 //! copy            = "COPY" SP sequence-set SP mailbox
@@ -28,6 +33,87 @@ use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, fail, keyword, sp, too_many};
 use crate::sequence::SequenceSet;
 
+/// The content of one APPEND message: `append-data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AppendData<'a> {
+    /// `literal / literal8`: the message (a literal8 with BINARY, RFC
+    /// 3516).
+    Literal(Literal<'a>),
+    /// `"UTF8" SP "(" literal8 ")"` (UTF8=ACCEPT, RFC 6855 section 4): a
+    /// message with UTF-8 header fields. Always a literal8 on the wire;
+    /// the literal's binary flag is ignored when encoding.
+    Utf8(Literal<'a>),
+    /// `"CATENATE" SP "(" cat-part *(SP cat-part) ")"` (RFC 4469): the
+    /// message put together from literals and URLs of messages already on
+    /// the server. Never empty when decoded.
+    Catenate(Vec<crate::catenate::CatPart<'a>>),
+}
+
+impl<'a> AppendData<'a> {
+    /// The message literal of the `Literal` and `Utf8` forms.
+    pub fn literal(&self) -> Option<&Literal<'a>> {
+        match self {
+            AppendData::Literal(l) | AppendData::Utf8(l) => Some(l),
+            AppendData::Catenate(_) => None,
+        }
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> AppendData<'static> {
+        match self {
+            AppendData::Literal(l) => AppendData::Literal(l.into_owned()),
+            AppendData::Utf8(l) => AppendData::Utf8(l.into_owned()),
+            AppendData::Catenate(parts) => AppendData::Catenate(
+                parts
+                    .into_iter()
+                    .map(crate::catenate::CatPart::into_owned)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// `append-data` with its UTF8 and CATENATE forms.
+    fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        match input.first() {
+            Some(b'{' | b'~') => {
+                Literal::parse(input, config.leniency.bare_lf).map(|(r, l)| (r, AppendData::Literal(l)))
+            }
+            Some(b'U' | b'u') => parse_utf8_literal(input, config).map(|(r, l)| (r, AppendData::Utf8(l))),
+            Some(b'C' | b'c') => {
+                crate::catenate::parse_catenate(input, config).map(|(r, p)| (r, AppendData::Catenate(p)))
+            }
+            _ => fail(input, "message literal, UTF8 or CATENATE"),
+        }
+    }
+
+    fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
+        match self {
+            AppendData::Literal(l) => e.literal(l.data(), l.is_binary()),
+            AppendData::Utf8(l) => encode_utf8_literal(l, e),
+            AppendData::Catenate(parts) => crate::catenate::encode_catenate(parts, e),
+        }
+    }
+}
+
+/// `utf8-literal = "UTF8" SP "(" literal8 ")"` (RFC 6855 section 4).
+pub(crate) fn parse_utf8_literal<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Literal<'a>> {
+    let (r, _) = keyword("UTF8 (")(input)?;
+    if r.first() != Some(&b'~') {
+        return fail(r, "literal8");
+    }
+    let (r, l) = Literal::parse(r, config.leniency.bare_lf)?;
+    let (r, _) = crate::parse::byte(b')', "')'")(r)?;
+    Ok((r, l))
+}
+
+/// Writes `UTF8 (~{n}...)`.
+pub(crate) fn encode_utf8_literal<'e>(l: &'e Literal<'e>, e: &mut Encoder<'e>) {
+    e.put(b"UTF8 (");
+    e.literal(l.data(), true);
+    e.put(b")");
+}
+
 /// One message of an APPEND command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendMessage<'a> {
@@ -35,8 +121,9 @@ pub struct AppendMessage<'a> {
     pub flags: Option<Vec<Flag<'a>>>,
     /// The INTERNALDATE to set; the server uses the current time without it.
     pub date: Option<DateTime>,
-    /// The message, as a literal (or literal8 with BINARY).
-    pub data: Literal<'a>,
+    /// The message: a literal (or literal8 with BINARY), a UTF-8 message
+    /// or a CATENATE list.
+    pub data: AppendData<'a>,
 }
 
 impl AppendMessage<'_> {
@@ -73,10 +160,10 @@ impl<'a> Append<'a> {
     /// `append = "APPEND" SP mailbox 1*append-message` after the name,
     /// with `append-message = append-opts SP append-data`,
     /// `append-opts = [SP flag-list] [SP date-time]`, and
-    /// `append-data = literal / literal8`.
+    /// `append-data = literal / literal8 / utf8-literal / "CATENATE" ...`.
     ///
-    /// `append-ext` and `append-data-ext` (CATENATE, RFC 4469) are not
-    /// decoded yet: they fail as syntax errors.
+    /// Other `append-ext` and `append-data-ext` forms fail as syntax
+    /// errors.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
         let (rest, _) = sp(input)?;
         let (mut rest, mailbox) = Mailbox::parse(rest, &config.leniency)?;
@@ -105,9 +192,9 @@ impl<'a> Append<'a> {
 }
 
 /// `append-message = append-opts SP append-data`, `append-opts = [SP
-/// flag-list] [SP date-time]`, `append-data = literal / literal8`: one
-/// message of APPEND (and of REPLACE, RFC 8508), from after the space
-/// that starts it.
+/// flag-list] [SP date-time]`, `append-data = literal / literal8 /
+/// utf8-data / catenate` (see [`AppendData`]): one message of APPEND (and
+/// of REPLACE, RFC 8508), from after the space that starts it.
 pub(crate) fn parse_append_message<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
@@ -126,14 +213,11 @@ pub(crate) fn parse_append_message<'a>(
         date = Some(d);
         r = r2;
     }
-    if !matches!(r.first(), Some(b'{' | b'~')) {
-        return fail(r, "message literal");
-    }
-    let (r, data) = Literal::parse(r, config.leniency.bare_lf)?;
+    let (r, data) = AppendData::parse(r, config)?;
     Ok((r, AppendMessage { flags, date, data }))
 }
 
-/// Writes ` [flags] [date] literal`: one message of APPEND or REPLACE.
+/// Writes ` [flags] [date] data`: one message of APPEND or REPLACE.
 pub(crate) fn encode_append_message<'e>(m: &'e AppendMessage<'e>, e: &mut Encoder<'e>) {
     if let Some(flags) = &m.flags {
         e.put(b" ");
@@ -144,7 +228,7 @@ pub(crate) fn encode_append_message<'e>(m: &'e AppendMessage<'e>, e: &mut Encode
         date.encode(e.line());
     }
     e.put(b" ");
-    e.literal(m.data.data(), m.data.is_binary());
+    m.data.encode(e);
 }
 
 /// How STORE changes the flags.
@@ -422,8 +506,9 @@ mod tests {
         assert_eq!(a.messages.len(), 2);
         assert_eq!(a.messages[0].flags.as_deref(), Some(&[Flag::Seen][..]));
         assert!(a.messages[0].date.is_some());
-        assert_eq!(a.messages[1].data.data(), b"\0x");
-        assert!(a.messages[1].data.is_binary());
+        let data = a.messages[1].data.literal().unwrap();
+        assert_eq!(data.data(), b"\0x");
+        assert!(data.is_binary());
         let mut e = Encoder::default();
         a.encode(&mut e);
         assert_eq!(

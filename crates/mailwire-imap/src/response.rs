@@ -134,6 +134,21 @@ pub enum Code<'a> {
     /// `NOUPDATE quoted` (RFC 5267 section 4.3.4): the server will not
     /// keep the result of the command with this tag up to date.
     NoUpdate(crate::core::Quoted<'a>),
+    /// `BADURL url` (CATENATE, RFC 4469): the first URL that APPEND could
+    /// not use, as the server wrote it (it may not parse as an
+    /// [`ImapUrl`](crate::ImapUrl): bad syntax is one of the reasons).
+    BadUrl(Cow<'a, str>),
+    /// `NOTIFICATIONOVERFLOW` (NOTIFY, RFC 5465): the server stopped
+    /// sending events, as if NOTIFY NONE had been received.
+    NotificationOverflow,
+    /// `BADEVENT (event...)` (NOTIFY, RFC 5465): the events the server
+    /// supports, after a NOTIFY that asked for another. Names only: a
+    /// `MessageNew`'s fetch attributes are not written.
+    BadEvent(Vec<crate::notify::NotifyEvent<'a>>),
+    /// `URLMECH INTERNAL mechanism...` (URLAUTH, RFC 4467): the URLAUTH
+    /// mechanisms of the selected mailbox, after the INTERNAL every server
+    /// has.
+    UrlMech(Vec<crate::urlauth::UrlMechanism<'a>>),
     /// A code without arguments from RFC 5530 or RFC 9051 section 7.1
     /// (`UNAVAILABLE`, `AUTHENTICATIONFAILED`, `NONEXISTENT`, ...), kept
     /// by name; see [`Code::RFC5530`].
@@ -218,6 +233,19 @@ impl Code<'_> {
                 source,
                 destination,
             },
+            Code::BadUrl(u) => Code::BadUrl(own(u)),
+            Code::NotificationOverflow => Code::NotificationOverflow,
+            Code::UrlMech(list) => Code::UrlMech(
+                list.into_iter()
+                    .map(crate::urlauth::UrlMechanism::into_owned)
+                    .collect(),
+            ),
+            Code::BadEvent(events) => Code::BadEvent(
+                events
+                    .into_iter()
+                    .map(crate::notify::NotifyEvent::into_owned)
+                    .collect(),
+            ),
             Code::Condition(a) => Code::Condition(a.into_owned()),
             Code::NoUpdate(tag) => Code::NoUpdate(tag.into_owned()),
             Code::Metadata(m) => Code::Metadata(m),
@@ -312,6 +340,13 @@ impl Code<'_> {
                 e.put(b"NOUPDATE ");
                 crate::core::write_quoted(e.line(), tag.as_bytes());
             }
+            Code::BadUrl(u) => {
+                e.put(b"BADURL ");
+                e.put(u.as_bytes());
+            }
+            Code::NotificationOverflow => simple(e, "NOTIFICATIONOVERFLOW"),
+            Code::UrlMech(list) => crate::urlauth::encode_urlmech_code(list, e),
+            Code::BadEvent(events) => crate::notify::encode_badevent_code(events, e),
             Code::Condition(a) => e.put(a.as_str().as_bytes()),
             Code::Metadata(m) => m.encode(e),
             Code::CompressionActive => simple(e, "COMPRESSIONACTIVE"),
@@ -451,6 +486,10 @@ pub enum Response<'a> {
     },
     /// `* THREAD thread-list...` (RFC 5256): the threads, possibly none.
     Thread(Vec<Thread>),
+    /// `* GENURLAUTH url...` (URLAUTH, RFC 4467): the authorized URLs.
+    GenUrlAuth(Vec<crate::imap_url::ImapUrl<'a>>),
+    /// `* URLFETCH url data...` (URLAUTH, RFC 4467).
+    UrlFetch(Vec<crate::urlauth::UrlFetchData<'a>>),
     /// `* n FETCH (...)`: data about message `seq` (RFC 9051 section
     /// 7.5.2).
     Fetch {
@@ -512,6 +551,16 @@ impl<'a> Response<'a> {
             Response::ListRights(l) => Response::ListRights(l.into_owned()),
             Response::MyRights(m) => Response::MyRights(m.into_owned()),
             Response::Metadata(m) => Response::Metadata(m.into_owned()),
+            Response::GenUrlAuth(urls) => Response::GenUrlAuth(
+                urls.into_iter()
+                    .map(crate::imap_url::ImapUrl::into_owned)
+                    .collect(),
+            ),
+            Response::UrlFetch(data) => Response::UrlFetch(
+                data.into_iter()
+                    .map(crate::urlauth::UrlFetchData::into_owned)
+                    .collect(),
+            ),
         }
     }
 
@@ -653,6 +702,14 @@ impl<'a> Response<'a> {
                 e.put(b"* METADATA");
                 m.encode(e);
             }
+            Response::GenUrlAuth(urls) => {
+                e.put(b"* GENURLAUTH");
+                crate::urlauth::encode_urls(urls, e);
+            }
+            Response::UrlFetch(data) => {
+                e.put(b"* URLFETCH");
+                crate::urlauth::encode_urlfetch_data(data, e);
+            }
         }
     }
 }
@@ -770,6 +827,10 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             .parse(rest)?;
             Ok((rest, Code::NoUpdate(tag)))
         }
+        "BADURL" => crate::catenate::parse_badurl_code(rest).map(|(r, u)| (r, Code::BadUrl(u))),
+        "NOTIFICATIONOVERFLOW" => Ok((rest, Code::NotificationOverflow)),
+        "URLMECH" => crate::urlauth::parse_urlmech_code(rest, config).map(|(r, l)| (r, Code::UrlMech(l))),
+        "BADEVENT" => crate::notify::parse_badevent_code(rest, config).map(|(r, ev)| (r, Code::BadEvent(ev))),
         _ if Code::RFC5530.contains(&upper.as_str()) => Ok((rest, Code::Condition(name))),
         _ => other_code(name, rest),
     }
@@ -904,6 +965,11 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
         return fail(rest, "OK, NO or BAD");
     }
     if let Some(data) = mailbox_data(rest, config) {
+        let (r, value) = data?;
+        let (r, ()) = end(r)?;
+        return Ok((r, value));
+    }
+    if let Some(data) = crate::urlauth::response_data(rest, config) {
         let (r, value) = data?;
         let (r, ()) = end(r)?;
         return Ok((r, value));

@@ -7,6 +7,13 @@
 //! and data of CONTEXT and PARTIAL are variants here, their values in
 //! `crate::context`; SORT and THREAD reuse the keys (`crate::sort`).
 //!
+//! WITHIN (RFC 5032) adds two keys that count seconds back from the time
+//! the server runs the search, so a saved search keeps meaning "recent":
+//!
+//! ```text
+//! search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
+//! ```
+//!
 //! Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
 //! per level and counts levels against `limits.depth` before going deeper,
 //! and counts every key of the command against `limits.list` before
@@ -77,6 +84,9 @@ pub enum SearchKey<'a> {
     Not(Box<SearchKey<'a>>),
     /// `OLD` (IMAP4rev1): not recent.
     Old,
+    /// `OLDER nz-number` (WITHIN, RFC 5032): internal date at least this
+    /// many seconds ago.
+    Older(NonZeroU32),
     /// `ON date`.
     On(Date),
     /// `OR search-key search-key`.
@@ -115,6 +125,9 @@ pub enum SearchKey<'a> {
     Unkeyword(Atom<'a>),
     /// `UNSEEN`.
     Unseen,
+    /// `YOUNGER nz-number` (WITHIN, RFC 5032): internal date at most this
+    /// many seconds ago.
+    Younger(NonZeroU32),
     /// A bare `sequence-set` of message numbers, `$` included (SEARCHRES).
     SequenceSet(SequenceSet),
     /// `"(" search-key *(SP search-key) ")"`: all of the keys. Never empty
@@ -168,6 +181,7 @@ impl SearchKey<'_> {
             New => New,
             Not(k) => Not(Box::new(k.into_owned())),
             Old => Old,
+            Older(n) => Older(n),
             On(d) => On(d),
             Or(a, b) => Or(Box::new(a.into_owned()), Box::new(b.into_owned())),
             Recent => Recent,
@@ -187,6 +201,7 @@ impl SearchKey<'_> {
             Unflagged => Unflagged,
             Unkeyword(k) => Unkeyword(k.into_owned()),
             Unseen => Unseen,
+            Younger(n) => Younger(n),
             SequenceSet(s) => SequenceSet(s),
             List(l) => List(l.into_iter().map(SearchKey::into_owned).collect()),
             ModSeq { entry, modseq } => ModSeq {
@@ -245,6 +260,10 @@ impl SearchKey<'_> {
                 k.encode(e);
             }
             Old => e.put(b"OLD"),
+            Older(n) => {
+                e.put(b"OLDER ");
+                e.number(u64::from(n.get()));
+            }
             On(d) => date(e, "ON", d),
             Or(a, b) => {
                 e.put(b"OR ");
@@ -278,6 +297,10 @@ impl SearchKey<'_> {
                 e.put(k.as_str().as_bytes());
             }
             Unseen => e.put(b"UNSEEN"),
+            Younger(n) => {
+                e.put(b"YOUNGER ");
+                e.number(u64::from(n.get()));
+            }
             SequenceSet(s) => s.encode(e.line()),
             List(keys) if keys.is_empty() => e.put(b"ALL"),
             List(keys) => {
@@ -403,6 +426,7 @@ const LONGEST_NAME: usize = 17;
 ///              "(" search-key *(SP search-key) ")"
 /// search-key =/ "NEW" / "OLD" / "RECENT"            ; RFC 3501
 /// search-key =/ search-modsequence                  ; RFC 7162
+/// search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number ; RFC 5032
 /// ```
 fn search_key<'a>(
     input: &'a [u8],
@@ -469,6 +493,10 @@ fn named_key<'a>(input: &'a [u8], config: &DecoderConfig, budget: &mut Budget) -
         let (i, _) = sp(i)?;
         number64(i)
     };
+    let seconds = |i: &'a [u8]| -> PResult<'a, NonZeroU32> {
+        let (i, _) = sp(i)?;
+        nz_number(i)
+    };
     use SearchKey::*;
     let simple = |k: SearchKey<'a>| Ok((after, k));
     match &name[..n] {
@@ -513,6 +541,8 @@ fn named_key<'a>(input: &'a [u8], config: &DecoderConfig, budget: &mut Budget) -
         b"SAVEDON" => with(date(after), SavedOn),
         b"SAVEDSINCE" => with(date(after), SavedSince),
         b"SAVEDATESUPPORTED" => simple(SaveDateSupported),
+        b"OLDER" => with(seconds(after), Older),
+        b"YOUNGER" => with(seconds(after), Younger),
         b"HEADER" => {
             let (r, name) = astring(after)?;
             let (r, value) = astring(r)?;
@@ -857,12 +887,17 @@ impl SearchReturnData<'_> {
 /// ```text
 /// esearch-response  = "ESEARCH" [search-correlator] [SP "UID"]
 ///                     *(SP search-return-data)
-/// search-correlator = SP "(" "TAG" SP tag-string ")"
+/// search-correlator = SP "(" "TAG" SP tag-string
+///                     [SP "MAILBOX" SP astring SP "UIDVALIDITY" SP nz-number] ")"
+///                     ; MAILBOX and UIDVALIDITY: MULTISEARCH, RFC 7377
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ESearch<'a> {
     /// The tag of the command this answers (`tag-string = astring`).
     pub tag: Option<AString<'a>>,
+    /// The mailbox the results are for (MULTISEARCH, RFC 7377). Part of
+    /// the correlator, so written only with a `tag`.
+    pub mailbox: Option<crate::multisearch::ESearchMailbox<'a>>,
     /// Whether the numbers are UIDs.
     pub uid: bool,
     /// The data, in the order sent.
@@ -874,6 +909,7 @@ impl<'a> ESearch<'a> {
     pub fn into_owned(self) -> ESearch<'static> {
         ESearch {
             tag: self.tag.map(AString::into_owned),
+            mailbox: self.mailbox.map(crate::multisearch::ESearchMailbox::into_owned),
             uid: self.uid,
             data: self.data.into_iter().map(SearchReturnData::into_owned).collect(),
         }
@@ -883,12 +919,15 @@ impl<'a> ESearch<'a> {
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
         let mut rest = input;
         let mut tag = None;
+        let mut mailbox = None;
         if let Some(r) = rest.strip_prefix(b" (") {
             let (r, _) = keyword("TAG")(r)?;
             let (r, _) = sp(r)?;
             let (r, t) = expect("tag string", |i| AString::parse(i, &config.leniency))(r)?;
+            let (r, m) = crate::multisearch::ESearchMailbox::parse_optional(r, config)?;
             let (r, _) = byte(b')', "')'")(r)?;
             tag = Some(t);
+            mailbox = m;
             rest = r;
         }
         let mut uid = false;
@@ -912,7 +951,15 @@ impl<'a> ESearch<'a> {
             data.push(d);
             rest = r;
         }
-        Ok((rest, ESearch { tag, uid, data }))
+        Ok((
+            rest,
+            ESearch {
+                tag,
+                mailbox,
+                uid,
+                data,
+            },
+        ))
     }
 
     /// Writes the data after `ESEARCH`.
@@ -920,6 +967,9 @@ impl<'a> ESearch<'a> {
         if let Some(t) = &self.tag {
             e.put(b" (TAG ");
             t.encode(e);
+            if let Some(m) = &self.mailbox {
+                m.encode(e);
+            }
             e.put(b")");
         }
         if self.uid {

@@ -65,7 +65,7 @@ fn rfc9051_append() {
     let CommandBody::Append(a) = c.body else { panic!() };
     assert_eq!(a.mailbox.as_bytes(), b"saved-messages");
     assert_eq!(a.messages.len(), 1);
-    assert_eq!(a.messages[0].data.data(), RFC9051_MESSAGE);
+    assert_eq!(a.messages[0].data.literal().unwrap().data(), RFC9051_MESSAGE);
     assert_eq!(a.messages[0].flags.as_deref(), Some(&[Flag::Seen][..]));
 }
 
@@ -83,7 +83,7 @@ fn append_with_date_multiappend_and_binary() {
         "14-Jul-2024 02:44:25 -0700"
     );
     assert_eq!(a.messages[1].flags.as_ref().unwrap().len(), 2);
-    assert!(a.messages[2].data.is_binary());
+    assert!(a.messages[2].data.literal().unwrap().is_binary());
     // A client that may not send non-synchronizing literals waits for '+'
     // before each literal's data.
     let fragments = c.encode(LiteralPolicy::SyncOnly);

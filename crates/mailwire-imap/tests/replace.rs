@@ -10,8 +10,8 @@ use std::num::NonZeroU32;
 
 use codec_support::*;
 use mailwire_imap::{
-    AppendMessage, Command, CommandBody, DateTime, DecoderConfig, Flag, Literal, LiteralPolicy, Mailbox,
-    Replace, SeqNumber, Tag, to_bytes,
+    AppendData, AppendMessage, Command, CommandBody, DateTime, DecoderConfig, Flag, Literal, LiteralPolicy,
+    Mailbox, Replace, SeqNumber, Tag, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -33,7 +33,7 @@ fn rfc8508_examples() {
     assert_eq!(replace.target, SeqNumber::new(4).unwrap());
     assert_eq!(replace.mailbox.as_bytes(), b"Drafts");
     assert_eq!(replace.message.flags, Some(vec![Flag::Seen, Flag::Draft]));
-    assert_eq!(replace.message.data.data(), MESSAGE);
+    assert_eq!(replace.message.data.literal().unwrap().data(), MESSAGE);
     assert_eq!(c.body.name(), "REPLACE");
     response_round_trip(b"* OK [APPENDUID 1 2000] Replacement Message ready\r\n");
     response_round_trip(b"* 5 EXISTS\r\n");
@@ -72,7 +72,7 @@ fn rfc8508_examples() {
     let CommandBody::Replace { replace, .. } = &c.body else {
         panic!()
     };
-    assert!(replace.message.data.is_binary());
+    assert!(replace.message.data.literal().unwrap().is_binary());
     assert_eq!(replace.message.flags, Some(vec![]));
 }
 
@@ -121,7 +121,7 @@ proptest! {
         let command = Command {
             tag: Tag::new("r").unwrap(),
             body: CommandBody::Replace {
-                replace: Replace { target, mailbox, message: AppendMessage { flags, date, data } },
+                replace: Replace { target, mailbox, message: AppendMessage { flags, date, data: AppendData::Literal(data) } },
                 uid,
             },
         };

@@ -788,6 +788,7 @@ proptest! {
             Response::Sort { numbers, modseq },
             Response::ESearch(mailwire_imap::ESearch {
                 tag: Some(AString::from_bytes(&b"C01"[..]).unwrap()),
+                mailbox: None,
                 uid: true,
                 data,
             }),
