@@ -2,12 +2,21 @@
 //! constructors: a command is encoded under every literal policy, decoded,
 //! and must come back equal (and re-encode to the same bytes). Strings
 //! cover every form (atom, quoted, literal, 8-bit, empty), search keys nest,
-//! and sets, sections and flags take any valid shape.
+//! and sets, sections and flags take any valid shape. The extensions are
+//! built too: CONDSTORE/QRESYNC modifiers, parameters and keys, SORT and
+//! THREAD, ENABLE's capabilities, ID, QUOTA, ACL, WITHIN, OBJECTID and
+//! SAVEDATE keys, PREVIEW and the other new fetch items.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mailwire_fuzz::imap::check_command_encoding;
+use mailwire_imap::{
+    Capability, EntryType, FetchModifier, IdParam, IdParams, ModSeq, ModSeqEntry, ModSeqValzer, ObjectId,
+    PartialRange, QResync, Quoted, Rights, RightsModification, RightsModifier, SearchReturnOption,
+    SelectParameter, SeqMatchData, Sort, SortCriterion, SortKey, StoreModifier, ThreadAlgorithm, ThreadCommand,
+    UidSet,
+};
 use mailwire_imap::{
     AString, Append, AppendData, AppendMessage, Atom, Command, CommandBody, CopyMove, Date, DateTime,
     DecoderConfig, Fetch, FetchItem, FetchItems, FetchMacro, Flag, Literal, Mailbox, Partial, Search,
@@ -108,8 +117,77 @@ fn key(u: &mut Unstructured<'_>, depth: u32) -> Result<SearchKey<'static>> {
             SearchKey::List((0..n).map(|_| key(u, depth + 1)).collect::<Result<_>>()?)
         }
         13 => SearchKey::Body(astring(u)?),
+        14 => SearchKey::ModSeq {
+            entry: if u.arbitrary()? {
+                Some(ModSeqEntry {
+                    flag: flag(u)?,
+                    entry_type: *u.choose(&[EntryType::Private, EntryType::Shared, EntryType::All])?,
+                })
+            } else {
+                None
+            },
+            modseq: ModSeqValzer::new(u.int_in_range(0..=i64::MAX as u64)?).unwrap(),
+        },
+        15 => SearchKey::Older(nz(u)?),
+        16 => SearchKey::Younger(nz(u)?),
+        17 => SearchKey::EmailId(ObjectId::new(*u.choose(&["M6d99ac3275bb4e", "a_b-1"])?).unwrap()),
+        18 => SearchKey::SavedSince(date(u)?),
+        19 => SearchKey::SaveDateSupported,
         _ => SearchKey::Deleted,
     })
+}
+
+fn nz(u: &mut Unstructured<'_>) -> Result<std::num::NonZeroU32> {
+    Ok(std::num::NonZeroU32::new(u.int_in_range(1..=u32::MAX)?).unwrap())
+}
+
+fn modseq(u: &mut Unstructured<'_>) -> Result<ModSeq> {
+    Ok(ModSeq::new(u.int_in_range(1..=i64::MAX as u64)?).unwrap())
+}
+
+fn uid_set(u: &mut Unstructured<'_>) -> Result<UidSet> {
+    let n = u.int_in_range(1..=5)?;
+    let uids = (0..n).map(|_| u.int_in_range(1..=u32::MAX)).collect::<Result<Vec<u32>>>()?;
+    Ok(UidSet::from_unordered(uids).unwrap())
+}
+
+fn keys(u: &mut Unstructured<'_>) -> Result<Vec<SearchKey<'static>>> {
+    (0..u.int_in_range(1..=3)?).map(|_| key(u, 0)).collect()
+}
+
+fn charset(u: &mut Unstructured<'_>) -> Result<AString<'static>> {
+    Ok(AString::from_bytes(u.choose(&[&b"UTF-8"[..], b"US-ASCII", b"x y"])?.to_vec()).unwrap())
+}
+
+fn partial_range(u: &mut Unstructured<'_>) -> Result<PartialRange> {
+    let a = u.int_in_range(1..=u32::MAX)?;
+    let b = u.int_in_range(1..=u32::MAX)?;
+    Ok(if u.arbitrary()? {
+        PartialRange::first(a, b).unwrap()
+    } else {
+        PartialRange::last(a, b).unwrap()
+    })
+}
+
+fn return_options(u: &mut Unstructured<'_>) -> Result<Option<Vec<SearchReturnOption<'static>>>> {
+    if !u.arbitrary()? {
+        return Ok(None);
+    }
+    let n = u.int_in_range(0..=3)?;
+    let mut options = Vec::new();
+    for _ in 0..n {
+        options.push(match u.int_in_range(0..=7)? {
+            0 => SearchReturnOption::Min,
+            1 => SearchReturnOption::Max,
+            2 => SearchReturnOption::All,
+            3 => SearchReturnOption::Count,
+            4 => SearchReturnOption::Save,
+            5 => SearchReturnOption::Context,
+            6 => SearchReturnOption::Update,
+            _ => SearchReturnOption::Partial(partial_range(u)?),
+        });
+    }
+    Ok(Some(options))
 }
 
 fn fetch_item(u: &mut Unstructured<'_>) -> Result<FetchItem<'static>> {
@@ -122,7 +200,12 @@ fn fetch_item(u: &mut Unstructured<'_>) -> Result<FetchItem<'static>> {
     } else {
         None
     };
-    Ok(match u.int_in_range(0..=7)? {
+    Ok(match u.int_in_range(0..=12)? {
+        8 => FetchItem::ModSeq,
+        9 => FetchItem::EmailId,
+        10 => FetchItem::ThreadId,
+        11 => FetchItem::SaveDate,
+        12 => FetchItem::Preview { lazy: u.arbitrary()? },
         0 => FetchItem::Flags,
         1 => FetchItem::Uid,
         2 => FetchItem::Envelope,
@@ -144,7 +227,7 @@ fn fetch_item(u: &mut Unstructured<'_>) -> Result<FetchItem<'static>> {
 
 fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
     let uid = u.arbitrary()?;
-    Ok(match u.int_in_range(0..=8)? {
+    Ok(match u.int_in_range(0..=16)? {
         0 => CommandBody::Noop,
         1 => CommandBody::Login {
             username: astring(u)?,
@@ -152,12 +235,38 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
         },
         2 => CommandBody::Select {
             mailbox: Mailbox::new(astring(u)?),
-            parameters: Vec::new(),
+            parameters: match u.int_in_range(0..=2)? {
+                0 => Vec::new(),
+                1 => vec![SelectParameter::CondStore],
+                _ => {
+                    let known_uids = if u.arbitrary()? { Some(uid_set(u)?) } else { None };
+                    let seq_match = if known_uids.is_some() && u.arbitrary()? {
+                        Some(SeqMatchData {
+                            sequence_numbers: uid_set(u)?,
+                            uids: uid_set(u)?,
+                        })
+                    } else {
+                        None
+                    };
+                    vec![SelectParameter::QResync(QResync {
+                        uid_validity: nz(u)?,
+                        modseq: modseq(u)?,
+                        known_uids,
+                        seq_match,
+                    })]
+                }
+            },
         },
         3 => CommandBody::Store {
             store: Store {
                 sequence_set: set(u)?,
-                modifiers: Vec::new(),
+                modifiers: if u.arbitrary()? {
+                    vec![StoreModifier::UnchangedSince(
+                        ModSeqValzer::new(u.int_in_range(0..=i64::MAX as u64)?).unwrap(),
+                    )]
+                } else {
+                    Vec::new()
+                },
                 action: *u.choose(&[StoreAction::Add, StoreAction::Remove, StoreAction::Replace])?,
                 silent: u.arbitrary()?,
                 flags: (0..u.int_in_range(0..=3)?)
@@ -189,7 +298,12 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
                             .collect::<Result<_>>()?,
                     ),
                 },
-                modifiers: Vec::new(),
+                modifiers: match u.int_in_range(0..=3)? {
+                    0 => Vec::new(),
+                    1 => vec![FetchModifier::ChangedSince(modseq(u)?)],
+                    2 => vec![FetchModifier::ChangedSince(modseq(u)?), FetchModifier::Vanished],
+                    _ => vec![FetchModifier::Partial(partial_range(u)?)],
+                },
             },
             uid,
         },
@@ -235,6 +349,77 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
                 }],
             })
         }
+        9 => CommandBody::Sort {
+            sort: Sort {
+                return_options: return_options(u)?,
+                criteria: (0..u.int_in_range(1..=3)?)
+                    .map(|_| {
+                        Ok(SortCriterion {
+                            reverse: u.arbitrary()?,
+                            key: u
+                                .choose(&[
+                                    SortKey::Arrival,
+                                    SortKey::Cc,
+                                    SortKey::Date,
+                                    SortKey::From,
+                                    SortKey::Size,
+                                    SortKey::Subject,
+                                    SortKey::To,
+                                    SortKey::DisplayFrom,
+                                    SortKey::DisplayTo,
+                                ])?
+                                .clone(),
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                charset: charset(u)?,
+                keys: keys(u)?,
+            },
+            uid,
+        },
+        10 => CommandBody::Thread {
+            thread: ThreadCommand {
+                algorithm: u
+                    .choose(&[
+                        ThreadAlgorithm::OrderedSubject,
+                        ThreadAlgorithm::References,
+                        ThreadAlgorithm::Refs,
+                    ])?
+                    .clone(),
+                charset: charset(u)?,
+                keys: keys(u)?,
+            },
+            uid,
+        },
+        11 => CommandBody::Enable(
+            (0..u.int_in_range(1..=3)?)
+                .map(|_| {
+                    let name = *u.choose(&["CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "X-GOOD-IDEA", "AUTH=PLAIN"])?;
+                    Ok(Capability::from_atom(Atom::new(name).unwrap()))
+                })
+                .collect::<Result<_>>()?,
+        ),
+        12 => CommandBody::Id(if u.arbitrary()? {
+            let n = u.int_in_range(0..=3)?;
+            let mut params = Vec::new();
+            for _ in 0..n {
+                let value = if u.arbitrary()? { Some(*u.choose(&["1.0", "a \"b\"", ""])?) } else { None };
+                params.push(IdParam::from_text(u.choose(&["name", "version", "os"])?, value).unwrap());
+            }
+            Some(IdParams::new(params).unwrap())
+        } else {
+            None
+        }),
+        13 => CommandBody::GetQuotaRoot(Mailbox::new(astring(u)?)),
+        14 => CommandBody::SetAcl {
+            mailbox: Mailbox::new(astring(u)?),
+            identifier: astring(u)?,
+            rights: RightsModification {
+                modifier: *u.choose(&[RightsModifier::Add, RightsModifier::Remove, RightsModifier::Replace])?,
+                rights: Rights::new(*u.choose(&["lrswipkxtecda", "", "r1"])?).unwrap(),
+            },
+        },
+        15 => CommandBody::CancelUpdate(vec![Quoted::new(b"A1".to_vec()).unwrap()]),
         _ => CommandBody::UidExpunge(set(u)?),
     })
 }

@@ -871,8 +871,12 @@ fn uid_command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Comma
     let (rest, _) = sp(input)?;
     let len = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
     let name = rest[..len].to_ascii_uppercase();
-    simple_or_uid(&rest[len..], &name, true, config)
-        .unwrap_or_else(|| fail(rest, "COPY, MOVE, FETCH, SEARCH, STORE or EXPUNGE"))
+    simple_or_uid(&rest[len..], &name, true, config).unwrap_or_else(|| {
+        fail(
+            rest,
+            "a command with a UID form (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD, EXPUNGE, REPLACE)",
+        )
+    })
 }
 
 /// Decodes one command.

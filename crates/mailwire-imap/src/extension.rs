@@ -191,7 +191,8 @@ pub(crate) fn component_list<'a>(
 }
 
 /// `tagged-ext-val = tagged-ext-simple / "(" [tagged-ext-comp] ")"`,
-/// `tagged-ext-simple = sequence-set / number / number64`.
+/// `tagged-ext-simple = sequence-set / number / number64 /
+/// partial-range-last` (the last from RFC 9394).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TaggedExtVal<'a> {
     /// A `number` or `number64` (a single number is always decoded as
@@ -203,6 +204,11 @@ pub enum TaggedExtVal<'a> {
     /// `"(" [tagged-ext-comp] ")"`: the components between the
     /// parentheses.
     List(Vec<ExtComponent<'a>>),
+    /// `partial-range-last` (RFC 9394): `-1:-30`, counted from the last
+    /// match. Decoded ranges always count from the last; one counted from
+    /// the first is written `1:30`, which decodes as a
+    /// [`TaggedExtVal::Sequence`].
+    PartialLast(crate::context::PartialRange),
     /// An astring where the grammar wants one of the above. Not in RFC
     /// 4466, but sent by the example of RFC 9051 section 7.3.1
     /// (`Sample "text"`) and by extensions with NIL values
@@ -219,6 +225,7 @@ impl TaggedExtVal<'_> {
             TaggedExtVal::Number(n) => TaggedExtVal::Number(n),
             TaggedExtVal::Sequence(s) => TaggedExtVal::Sequence(s),
             TaggedExtVal::List(l) => TaggedExtVal::List(owned_components(l)),
+            TaggedExtVal::PartialLast(r) => TaggedExtVal::PartialLast(r),
             TaggedExtVal::String(s) => TaggedExtVal::String(s.into_owned()),
         }
     }
@@ -236,6 +243,12 @@ impl TaggedExtVal<'_> {
             return Ok((rest, TaggedExtVal::List(list)));
         }
         let ends = |r: &[u8]| matches!(r.first(), None | Some(b' ' | b')' | b'\r' | b'\n'));
+        if input.first() == Some(&b'-') {
+            return match crate::context::PartialRange::parse(input) {
+                Ok((rest, range)) if ends(rest) => Ok((rest, TaggedExtVal::PartialLast(range))),
+                _ => fail(input, "partial range (-n:-m)"),
+            };
+        }
         if let Ok((rest, n)) = number64(input) {
             if ends(rest) {
                 return Ok((rest, TaggedExtVal::Number(n)));
@@ -273,16 +286,23 @@ impl TaggedExtVal<'_> {
             TaggedExtVal::Number(n) => e.number(*n),
             TaggedExtVal::Sequence(s) => s.encode(e.line()),
             TaggedExtVal::List(l) => encode_component_list(l, e),
+            TaggedExtVal::PartialLast(r) => r.encode(e),
             TaggedExtVal::String(s) => s.encode(e),
         }
     }
 }
 
-/// Whether a `tagged-ext-val` may start at `input`: a number, `*`, `$` or
-/// `(`. A label never starts with one of these, which is what tells a
-/// value from the next label in `label [SP value]` lists.
+/// Whether a `tagged-ext-val` may start at `input`: a number, `*`, `$`,
+/// `(`, or `-` and a digit (RFC 9394's `partial-range-last`). A label
+/// never starts with the first four, which is what tells a value from the
+/// next label in `label [SP value]` lists; a label may start with `-`, but
+/// since RFC 9394 one followed by a digit is read as a range.
 pub(crate) fn starts_value(input: &[u8]) -> bool {
-    matches!(input.first(), Some(b'0'..=b'9' | b'*' | b'$' | b'('))
+    match input {
+        [b'0'..=b'9' | b'*' | b'$' | b'(', ..] => true,
+        [b'-', b'0'..=b'9', ..] => true,
+        _ => false,
+    }
 }
 
 /// A generic parameter: `tagged-ext-label [SP tagged-ext-val]`, the shape
@@ -423,6 +443,14 @@ mod tests {
         assert_eq!(encoded(|e| s.encode(e)), b"NIL");
         // A number too large for number64 is not a value, but an atom.
         assert!(TaggedExtVal::parse(b"99999999999999999999", &c, false).is_err());
+        // RFC 9394's partial-range-last, and what is not one.
+        let (rest, p) = v(b"-1:-30)");
+        assert_eq!(rest, b")");
+        assert!(matches!(p, TaggedExtVal::PartialLast(r) if r.is_from_last() && r.end().get() == 30));
+        assert_eq!(encoded(|e| p.encode(e)), b"-1:-30");
+        for bad in [&b"-1:30"[..], b"-0:-3", b"-1:-3x", b"-"] {
+            assert!(TaggedExtVal::parse(bad, &c, false).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -471,6 +499,10 @@ mod tests {
         assert!(matches!(p[1].value, Some(TaggedExtVal::List(_))));
         assert_eq!(p[2].value, Some(TaggedExtVal::Number(5)));
         assert!(params(b" ()", &c, |i| TaggedExt::parse(i, &c)).is_err());
+        // A value counted from the last match (RFC 9394), not a label.
+        let (_, q) = params(b" (X-PAGE -1:-30 -LABEL)", &c, |i| TaggedExt::parse(i, &c)).unwrap();
+        assert!(matches!(q[0].value, Some(TaggedExtVal::PartialLast(_))));
+        assert_eq!((q.len(), q[1].name.as_str()), (2, "-LABEL"));
         assert_eq!(
             params(b"\r\n", &c, |i| TaggedExt::parse(i, &c)).unwrap().1.len(),
             0

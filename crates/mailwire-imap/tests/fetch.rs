@@ -183,7 +183,7 @@ fn command_errors_carry_offsets() {
         (
             b"A1 UID FROB 1\r\n",
             7,
-            "COPY, MOVE, FETCH, SEARCH, STORE or EXPUNGE",
+            "a command with a UID form (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD, EXPUNGE, REPLACE)",
         ),
         (b"A1 FETCH 1 FLAGS \r\n", 16, "CRLF"),
     ] {
