@@ -714,15 +714,18 @@ impl<'a> Search<'a> {
     /// The arguments after `SEARCH`, from the space that follows it, up to
     /// (not including) the line end.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
+        let lenient = config.leniency.extra_spaces;
         let (rest, return_options) = return_options(input, config)?;
-        let (mut rest, _) = sp(rest)?;
+        let (rest, _) = sp(rest)?;
+        let mut rest = crate::parse::skip_extra_spaces(rest, lenient);
         let mut charset = None;
         if let Ok((r, _)) = keyword("CHARSET")(rest) {
             if r.first() == Some(&b' ') {
-                let (r, c) = expect("charset", |i| AString::parse(i, &config.leniency))(&r[1..])?;
+                let r = crate::parse::skip_extra_spaces(&r[1..], lenient);
+                let (r, c) = expect("charset", |i| AString::parse(i, &config.leniency))(r)?;
                 let (r, _) = sp(r)?;
                 charset = Some(c);
-                rest = r;
+                rest = crate::parse::skip_extra_spaces(r, lenient);
             }
         }
         let (rest, keys) = search_keys(rest, config)?;

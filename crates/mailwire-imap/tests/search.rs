@@ -244,6 +244,17 @@ fn unknown_keys_and_bad_arguments_are_errors_with_offsets() {
 }
 
 #[test]
+fn extra_spaces_before_the_keys_where_the_leniency_allows_them() {
+    let input = b"A1 SEARCH  CHARSET  UTF-8  ALL\r\n";
+    let e = command_error(input, &DecoderConfig::STRICT);
+    assert_eq!((e.offset, e.tag.unwrap().as_str()), (10, "A1"));
+    let c = decode_cmd_with(input, &DecoderConfig::default());
+    let (s, _) = search_of(&c.body);
+    assert_eq!(s.charset.as_ref().unwrap().as_bytes(), b"UTF-8");
+    assert_eq!(s.keys, [SearchKey::All]);
+}
+
+#[test]
 fn hostile_nesting_and_counts() {
     let config = long_lines();
     for unit in [&b"("[..], b"NOT ", b"OR ALL "] {
