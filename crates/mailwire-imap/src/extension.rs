@@ -298,11 +298,10 @@ impl TaggedExtVal<'_> {
 /// next label in `label [SP value]` lists; a label may start with `-`, but
 /// since RFC 9394 one followed by a digit is read as a range.
 pub(crate) fn starts_value(input: &[u8]) -> bool {
-    match input {
-        [b'0'..=b'9' | b'*' | b'$' | b'(', ..] => true,
-        [b'-', b'0'..=b'9', ..] => true,
-        _ => false,
-    }
+    matches!(
+        input,
+        [b'0'..=b'9' | b'*' | b'$' | b'(', ..] | [b'-', b'0'..=b'9', ..]
+    )
 }
 
 /// A generic parameter: `tagged-ext-label [SP tagged-ext-val]`, the shape

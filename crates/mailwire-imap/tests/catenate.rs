@@ -246,14 +246,7 @@ fn malformed_catenate_and_urls() {
         ),
         (b"A1 APPEND INBOX CATENATE (URL \"\")\r\n", 31, "IMAP URL"),
     ] {
-        let e = command_error(input, &c);
-        assert_eq!(
-            (e.offset, e.expected),
-            (offset, expected),
-            "{:?}",
-            String::from_utf8_lossy(input)
-        );
-        assert_eq!(e.tag.unwrap().as_str(), "A1");
+        expect_command_error(input, &c, offset, expected, "A1");
     }
     // A URL in a literal fails at its byte in the literal's data.
     let input = b"A1 APPEND INBOX CATENATE (URL {4}\r\n/a%2)\r\n";

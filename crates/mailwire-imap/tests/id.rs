@@ -73,15 +73,7 @@ fn other_forms() {
 #[test]
 fn malformed_and_hostile() {
     let strict = DecoderConfig::STRICT;
-    let check = |input: &[u8], offset: usize, kind: ErrorKind| {
-        let e = command_error(input, &strict);
-        assert_eq!(
-            (e.offset, e.kind, e.tag.as_ref().map(|t| t.as_str().to_owned())),
-            (offset, kind, Some("t1".to_owned())),
-            "{:?}: {e:?}",
-            String::from_utf8_lossy(input)
-        );
-    };
+    let check = command_error_at(&strict, "t1");
     check(b"t1 ID\r\n", 5, ErrorKind::Syntax);
     check(b"t1 ID \r\n", 6, ErrorKind::Syntax);
     check(b"t1 ID (\"name\")\r\n", 13, ErrorKind::Syntax);

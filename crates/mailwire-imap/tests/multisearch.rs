@@ -109,14 +109,7 @@ fn malformed_esearch() {
         (b"A1 ESEARCH IN (subtree) ALL\r\n", 22, "space"),
         (b"A1 ESEARCH\r\n", 10, "space"),
     ] {
-        let e = command_error(input, &c);
-        assert_eq!(
-            (e.offset, e.expected),
-            (offset, expected),
-            "{:?}",
-            String::from_utf8_lossy(input)
-        );
-        assert_eq!(e.tag.unwrap().as_str(), "A1");
+        expect_command_error(input, &c, offset, expected, "A1");
     }
     let mut small = DecoderConfig::STRICT;
     small.limits.list = 2;

@@ -216,14 +216,7 @@ fn malformed_notify_commands() {
         ),
         (b"A1 NOTIFY NONE STATUS\r\n", 14, "CRLF"),
     ] {
-        let e = command_error(input, &c);
-        assert_eq!(
-            (e.offset, e.expected),
-            (offset, expected),
-            "{:?}",
-            String::from_utf8_lossy(input)
-        );
-        assert_eq!(e.tag.unwrap().as_str(), "A1");
+        expect_command_error(input, &c, offset, expected, "A1");
     }
     // A trailing space is what Dovecot-era clients send; the lenient
     // decoder takes it.

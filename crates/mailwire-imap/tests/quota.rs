@@ -128,15 +128,7 @@ fn resources_and_other_forms() {
 #[test]
 fn malformed_and_hostile() {
     let strict = DecoderConfig::STRICT;
-    let check = |input: &[u8], offset: usize, kind: ErrorKind| {
-        let e = command_error(input, &strict);
-        assert_eq!(
-            (e.offset, e.kind, e.tag.as_ref().map(|t| t.as_str().to_owned())),
-            (offset, kind, Some("q1".to_owned())),
-            "{:?}: {e:?}",
-            String::from_utf8_lossy(input)
-        );
-    };
+    let check = command_error_at(&strict, "q1");
     check(b"q1 GETQUOTA\r\n", 11, ErrorKind::Syntax);
     check(b"q1 GETQUOTAROOT\r\n", 15, ErrorKind::Syntax);
     check(b"q1 SETQUOTA root\r\n", 16, ErrorKind::Syntax);

@@ -169,14 +169,7 @@ fn malformed_urlauth_commands() {
         ),
         (b"a1 RESETKEY INBOX \"INTERNAL\"\r\n", 18, "URLAUTH mechanism"),
     ] {
-        let e = command_error(input, &c);
-        assert_eq!(
-            (e.offset, e.expected),
-            (offset, expected),
-            "{:?}",
-            String::from_utf8_lossy(input)
-        );
-        assert_eq!(e.tag.unwrap().as_str(), "a1");
+        expect_command_error(input, &c, offset, expected, "a1");
     }
     let e = response_error(b"* URLFETCH /INBOX/;UID=1\r\n", &c);
     assert_eq!(e.offset, 24);

@@ -109,6 +109,35 @@ pub fn command_error(input: &[u8], config: &DecoderConfig) -> DecodeError {
     }
 }
 
+/// Decoding `input` under `config` fails at `offset`, expecting
+/// `expected`, and the error carries the command's `tag`.
+pub fn expect_command_error(input: &[u8], config: &DecoderConfig, offset: usize, expected: &str, tag: &str) {
+    let e = command_error(input, config);
+    assert_eq!(
+        (e.offset, e.expected, e.tag.as_ref().map(|t| t.as_str())),
+        (offset, expected, Some(tag)),
+        "{:?}",
+        String::from_utf8_lossy(input)
+    );
+}
+
+/// A checker of command errors under `config`: each command given to it
+/// must fail at `offset` with `kind`, and the error must carry `tag`.
+pub fn command_error_at<'c>(
+    config: &'c DecoderConfig,
+    tag: &'c str,
+) -> impl Fn(&[u8], usize, mailwire_imap::ErrorKind) + 'c {
+    move |input, offset, kind| {
+        let e = command_error(input, config);
+        assert_eq!(
+            (e.offset, e.kind, e.tag.as_ref().map(|t| t.as_str())),
+            (offset, kind, Some(tag)),
+            "{:?}: {e:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
 /// The error of decoding a response.
 pub fn response_error(input: &[u8], config: &DecoderConfig) -> DecodeError {
     match decode_response(input, config) {
