@@ -337,6 +337,48 @@ pub(crate) fn encode_search_sort_mod_seq(modseq: ModSeq, e: &mut Encoder<'_>) {
     e.put(b")");
 }
 
+/// The data of `* SEARCH` and `* SORT` after the name: `*(SP nz-number)
+/// [SP search-sort-mod-seq]`, the numbers (in the order asked for, for
+/// SORT) and with CONDSTORE the highest mod-sequence among them, which
+/// the grammar puts only after a number.
+pub(crate) fn parse_numbers_and_modseq<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> PResult<'a, (Vec<NonZeroU32>, Option<ModSeq>)> {
+    let mut numbers = Vec::new();
+    let mut rest = input;
+    while let Some(r) = rest.strip_prefix(b" ") {
+        let r = crate::parse::skip_extra_spaces(r, config.leniency.extra_spaces);
+        if r.first() == Some(&b'(') && !numbers.is_empty() {
+            let (r, modseq) = search_sort_mod_seq(r)?;
+            return Ok((r, (numbers, Some(modseq))));
+        }
+        if matches!(r.first(), None | Some(b'\r' | b'\n')) && config.leniency.extra_spaces {
+            return Ok((r, (numbers, None)));
+        }
+        if numbers.len() == config.limits.list {
+            return crate::parse::too_many(rest, config.limits.list, "CRLF");
+        }
+        let (r, n) = nz_number(r)?;
+        numbers.push(n);
+        rest = r;
+    }
+    Ok((rest, (numbers, None)))
+}
+
+/// Writes `* SEARCH` or `* SORT` data after the name, `(MODSEQ n)` only
+/// after a number, as the grammar has it.
+pub(crate) fn encode_numbers_and_modseq(numbers: &[NonZeroU32], modseq: Option<ModSeq>, e: &mut Encoder<'_>) {
+    for n in numbers {
+        e.put(b" ");
+        e.number(u64::from(n.get()));
+    }
+    if let Some(m) = modseq.filter(|_| !numbers.is_empty()) {
+        e.put(b" ");
+        encode_search_sort_mod_seq(m, e);
+    }
+}
+
 /// The message numbers and UIDs a client knows to match:
 /// `seq-match-data = "(" known-sequence-set SP known-uid-set ")"`, each in
 /// ascending order, the n-th number belonging to the n-th UID.
@@ -471,15 +513,8 @@ pub(crate) fn modified<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{LiteralPolicy, to_bytes};
 
-    fn encoded(f: impl FnOnce(&mut Encoder<'_>)) -> Vec<u8> {
-        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
-        f(&mut e);
-        let mut out = to_bytes(&e.finish());
-        out.truncate(out.len() - 2);
-        out
-    }
+    use crate::encode::encoded;
 
     #[test]
     fn ranges() {

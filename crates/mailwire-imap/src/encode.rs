@@ -155,6 +155,17 @@ pub fn to_bytes(fragments: &[Fragment<'_>]) -> Vec<u8> {
     out
 }
 
+/// What `f` writes, without the CRLF the encoder ends with: the unit
+/// tests' view of one encoded piece.
+#[cfg(test)]
+pub(crate) fn encoded<'e>(f: impl FnOnce(&mut Encoder<'e>)) -> Vec<u8> {
+    let mut e = Encoder::new(LiteralPolicy::SyncOnly);
+    f(&mut e);
+    let mut out = to_bytes(&e.finish());
+    out.truncate(out.len() - 2);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -397,15 +397,8 @@ pub(crate) fn encode_params<'e, T>(items: &'e [T], e: &mut Encoder<'e>, f: impl 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{LiteralPolicy, to_bytes};
 
-    fn encoded<'e>(f: impl FnOnce(&mut Encoder<'e>)) -> Vec<u8> {
-        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
-        f(&mut e);
-        let mut out = to_bytes(&e.finish());
-        out.truncate(out.len() - 2);
-        out
-    }
+    use crate::encode::encoded;
 
     #[test]
     fn labels() {

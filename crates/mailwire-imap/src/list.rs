@@ -617,15 +617,8 @@ impl<'a> MailboxList<'a> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
-    use crate::encode::{LiteralPolicy, to_bytes};
 
-    fn encoded<'e>(f: impl FnOnce(&mut Encoder<'e>)) -> Vec<u8> {
-        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
-        f(&mut e);
-        let mut out = to_bytes(&e.finish());
-        out.truncate(out.len() - 2);
-        out
-    }
+    use crate::encode::encoded;
 
     fn list(input: &[u8]) -> List<'_> {
         let (rest, l) = List::parse(input, &DecoderConfig::STRICT).unwrap();

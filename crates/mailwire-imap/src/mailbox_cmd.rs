@@ -234,16 +234,9 @@ pub(crate) fn encode_rename<'e>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::{LiteralPolicy, to_bytes};
     use crate::extension::TaggedExtVal;
 
-    fn encoded<'e>(f: impl FnOnce(&mut Encoder<'e>)) -> Vec<u8> {
-        let mut e = Encoder::new(LiteralPolicy::SyncOnly);
-        f(&mut e);
-        let mut out = to_bytes(&e.finish());
-        out.truncate(out.len() - 2);
-        out
-    }
+    use crate::encode::encoded;
 
     #[test]
     fn select_parameters() {

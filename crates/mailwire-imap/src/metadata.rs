@@ -293,19 +293,21 @@ impl<'a> GetMetadata<'a> {
     /// entries`, after the name; the options are also read after the
     /// mailbox, where RFC 5464's examples put them.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
-        let (mut rest, _) = sp(input)?;
-        let mut options = Vec::new();
-        if rest.first() == Some(&b'(') {
-            let list_at = rest;
+        // "(" getmetadata-option *(SP getmetadata-option) ")" SP
+        let option_list = |rest: &'a [u8]| -> PResult<'a, Vec<GetMetadataOption<'a>>> {
             let (r, list) = paren_list(config.limits.list, config.leniency.extra_spaces, |i| {
                 GetMetadataOption::parse(i, config)
             })(rest)?;
             if list.is_empty() {
-                return fail(&list_at[1..], "GETMETADATA option");
+                return fail(&rest[1..], "GETMETADATA option");
             }
             let (r, _) = sp(r)?;
-            options = list;
-            rest = r;
+            Ok((r, list))
+        };
+        let (mut rest, _) = sp(input)?;
+        let mut options = Vec::new();
+        if rest.first() == Some(&b'(') {
+            (rest, options) = option_list(rest)?;
         }
         let (rest, mailbox) = Mailbox::parse(rest, &config.leniency)?;
         let (mut rest, _) = sp(rest)?;
@@ -317,16 +319,7 @@ impl<'a> GetMetadata<'a> {
             && rest.first() == Some(&b'(')
             && rest.get(1).is_some_and(|b| b.is_ascii_alphabetic())
         {
-            let list_at = rest;
-            let (r, list) = paren_list(config.limits.list, config.leniency.extra_spaces, |i| {
-                GetMetadataOption::parse(i, config)
-            })(rest)?;
-            if list.is_empty() {
-                return fail(&list_at[1..], "GETMETADATA option");
-            }
-            let (r, _) = sp(r)?;
-            options = list;
-            rest = r;
+            (rest, options) = option_list(rest)?;
         }
         let (rest, entries) = if rest.first() == Some(&b'(') {
             let (r, list) = paren_list(config.limits.list, config.leniency.extra_spaces, |i| {

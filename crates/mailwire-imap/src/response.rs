@@ -37,7 +37,7 @@ use crate::list::MailboxList;
 use crate::metadata::{MetadataCode, MetadataResponse};
 use crate::namespace::NamespaceResponse;
 use crate::objectid::ObjectId;
-use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp, too_many};
+use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_number, sp};
 use crate::quota::{Quota, QuotaRoot};
 use crate::search::ESearch;
 use crate::sequence::{SequenceSet, UidSet};
@@ -626,14 +626,7 @@ impl<'a> Response<'a> {
             }
             Response::Search { numbers, modseq } => {
                 e.put(b"* SEARCH");
-                for n in numbers {
-                    e.put(b" ");
-                    e.number(u64::from(n.get()));
-                }
-                if let Some(m) = modseq.filter(|_| !numbers.is_empty()) {
-                    e.put(b" ");
-                    crate::condstore::encode_search_sort_mod_seq(m, e);
-                }
+                crate::condstore::encode_numbers_and_modseq(numbers, *modseq, e);
             }
             Response::Vanished { earlier, uids } => {
                 e.put(b"* ");
@@ -661,7 +654,7 @@ impl<'a> Response<'a> {
             }
             Response::Sort { numbers, modseq } => {
                 e.put(b"* SORT");
-                crate::sort::encode_sort_data(numbers, *modseq, e);
+                crate::condstore::encode_numbers_and_modseq(numbers, *modseq, e);
             }
             Response::Thread(threads) => {
                 e.put(b"* THREAD");
@@ -998,23 +991,7 @@ fn response<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Response
     // "SEARCH" *(SP nz-number), and RFC 7162's
     // "SEARCH" [1*(SP nz-number) SP search-sort-mod-seq]
     if let Ok((r, _)) = keyword("SEARCH")(rest) {
-        let mut numbers = Vec::new();
-        let mut modseq = None;
-        let mut r = r;
-        while let Some(next) = r.strip_prefix(b" ") {
-            if next.first() == Some(&b'(') && !numbers.is_empty() {
-                let (n, m) = crate::condstore::search_sort_mod_seq(next)?;
-                modseq = Some(m);
-                r = n;
-                break;
-            }
-            if numbers.len() == config.limits.list {
-                return too_many(r, config.limits.list, "CRLF");
-            }
-            let (n, v) = nz_number(next)?;
-            numbers.push(v);
-            r = n;
-        }
+        let (r, (numbers, modseq)) = crate::condstore::parse_numbers_and_modseq(r, config)?;
         let (r, ()) = end(r)?;
         return Ok((r, Response::Search { numbers, modseq }));
     }
@@ -1087,7 +1064,7 @@ fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'
     }
     if let Some(r) = word("SORT") {
         return Some(
-            crate::sort::parse_sort_data(r, config)
+            crate::condstore::parse_numbers_and_modseq(r, config)
                 .map(|(r, (numbers, modseq))| (r, Response::Sort { numbers, modseq })),
         );
     }

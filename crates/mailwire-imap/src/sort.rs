@@ -41,7 +41,6 @@
 
 use std::num::NonZeroU32;
 
-use crate::condstore::ModSeq;
 use crate::core::{AString, Atom};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
@@ -382,46 +381,6 @@ impl<'a> ThreadCommand<'a> {
         e.put(self.algorithm.as_str().as_bytes());
         e.put(b" ");
         encode_search_criteria(&self.charset, &self.keys, e);
-    }
-}
-
-/// The data of `* SORT`: the numbers in the order asked for, and with
-/// CONDSTORE the highest modification sequence among them.
-pub(crate) fn parse_sort_data<'a>(
-    input: &'a [u8],
-    config: &DecoderConfig,
-) -> PResult<'a, (Vec<NonZeroU32>, Option<ModSeq>)> {
-    let mut numbers = Vec::new();
-    let mut rest = input;
-    while let Some(r) = rest.strip_prefix(b" ") {
-        let r = crate::parse::skip_extra_spaces(r, config.leniency.extra_spaces);
-        if r.first() == Some(&b'(') && !numbers.is_empty() {
-            let (r, modseq) = crate::condstore::search_sort_mod_seq(r)?;
-            return Ok((r, (numbers, Some(modseq))));
-        }
-        if matches!(r.first(), None | Some(b'\r' | b'\n')) && config.leniency.extra_spaces {
-            return Ok((r, (numbers, None)));
-        }
-        if numbers.len() == config.limits.list {
-            return crate::parse::too_many(rest, config.limits.list, "CRLF");
-        }
-        let (r, n) = nz_number(r)?;
-        numbers.push(n);
-        rest = r;
-    }
-    Ok((rest, (numbers, None)))
-}
-
-/// Writes `* SORT` data after the name.
-/// `(MODSEQ n)` only after a number, as the grammar has it.
-pub(crate) fn encode_sort_data(numbers: &[NonZeroU32], modseq: Option<ModSeq>, e: &mut Encoder<'_>) {
-    for n in numbers {
-        e.put(b" ");
-        e.number(u64::from(n.get()));
-    }
-    if let Some(m) = modseq.filter(|_| !numbers.is_empty()) {
-        e.put(b" ");
-        crate::condstore::encode_search_sort_mod_seq(m, e);
     }
 }
 
