@@ -345,21 +345,32 @@ pub(crate) fn parse_numbers_and_modseq<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
 ) -> PResult<'a, (Vec<NonZeroU32>, Option<ModSeq>)> {
+    let lenient = config.leniency.extra_spaces;
     let mut numbers = Vec::new();
     let mut rest = input;
     while let Some(r) = rest.strip_prefix(b" ") {
-        let r = crate::parse::skip_extra_spaces(r, config.leniency.extra_spaces);
-        if r.first() == Some(&b'(') && !numbers.is_empty() {
-            let (r, modseq) = search_sort_mod_seq(r)?;
-            return Ok((r, (numbers, Some(modseq))));
-        }
-        if matches!(r.first(), None | Some(b'\r' | b'\n')) && config.leniency.extra_spaces {
-            return Ok((r, (numbers, None)));
-        }
+        // A number is the hot path; extra spaces, the MODSEQ and a
+        // trailing space are looked for only where none is.
+        let (r, n) = match nz_number(r) {
+            Ok(number) => number,
+            Err(e) => {
+                let after = crate::parse::skip_extra_spaces(r, lenient);
+                if after.first() == Some(&b'(') && !numbers.is_empty() {
+                    let (after, modseq) = search_sort_mod_seq(after)?;
+                    return Ok((after, (numbers, Some(modseq))));
+                }
+                if lenient && matches!(after.first(), None | Some(b'\r' | b'\n')) {
+                    return Ok((after, (numbers, None)));
+                }
+                if after.len() == r.len() {
+                    return Err(e);
+                }
+                nz_number(after)?
+            }
+        };
         if numbers.len() == config.limits.list {
             return crate::parse::too_many(rest, config.limits.list, "CRLF");
         }
-        let (r, n) = nz_number(r)?;
         numbers.push(n);
         rest = r;
     }
