@@ -604,7 +604,10 @@ fn recorded_dovecot_sessions_pass() {
             "imaplib-sort-thread",
             &["SORT (SUBJECT) ALL", "THREAD ORDEREDSUBJECT\\r"],
         ),
-        ("imaplib-misc", &["GETQUOTAROOT\\r"]),
+        (
+            "imaplib-misc",
+            &["SETMETADATA INBOX (/private/comme", "GETQUOTAROOT\\r"],
+        ),
         ("imaplib-compress", &[]),
     ] {
         let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap();

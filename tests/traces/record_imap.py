@@ -785,6 +785,8 @@ def session_condstore(port):
     r.command(b"SELECT INBOX (QRESYNC (%d %d %d:%d (1,3 %d,%d)))"
               % (uidvalidity, highest, first, gone, first, uids[2]))
     r.command(b"EXAMINE INBOX (CONDSTORE)")
+    # QRESYNC with only UIDVALIDITY and mod-sequence.
+    r.command(b"EXAMINE INBOX (QRESYNC (%d %d))" % (uidvalidity, highest))
     r.command(b"STATUS INBOX (HIGHESTMODSEQ)")
     r.command(b"CLOSE")
     imap.logout()
@@ -890,6 +892,11 @@ def session_misc(dovecot):
             r.command(b"GETMETADATA (MAXSIZE 5) INBOX /private/comment")
             r.command(b"SETMETADATA INBOX (/private/comment NIL)")
             r.command(b"GETMETADATA (DEPTH 1) INBOX (/private /shared)")
+            # Refused on purpose (BAD): an entry outside /private and /shared,
+            # which the decoder accepts, and an entry without its value,
+            # which the decoder refuses too.
+            r.command(b"GETMETADATA INBOX /bogus", expect=b"BAD")
+            r.command(b"SETMETADATA INBOX (/private/comment)", expect=b"BAD")
         lines = r.command(b"SELECT INBOX")
         uidvalidity = grab(lines, rb"\[UIDVALIDITY (\d+)\]")
         if r.offers("PREVIEW"):
@@ -942,6 +949,9 @@ def session_misc(dovecot):
                 pass
             imap.tagged_commands.pop(tag, None)
             r.command(b"NOTIFY NONE")
+            # Refused on purpose (BAD): MessageNew without MessageExpunge
+            # (RFC 5465 section 5), which the decoder accepts.
+            r.command(b"NOTIFY SET (selected (MessageNew))", expect=b"BAD")
         # Refused on purpose: extensions this Dovecot lacks (BAD).
         if not r.offers("OBJECTID"):
             r.command(b"FETCH 1 (EMAILID THREADID)", expect=b"BAD")
