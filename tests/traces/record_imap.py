@@ -15,7 +15,8 @@ tests/traces/imap/NAME.client (client to server) and NAME.server (server to
 client). Dovecot is stopped again at the end, whatever happens.
 
 Besides plain IMAP the configuration enables what the extension sessions
-exercise: the mailbox list index (NOTIFY), a file dictionary for mailbox
+exercise: the mailbox list index (NOTIFY), URLAUTH's host and port (this
+Dovecot's own), a file dictionary for mailbox
 attributes (METADATA), the quota plugin with the count backend (QUOTA), the
 acl plugin with vfile (ACL) and imap_zlib (COMPRESS=DEFLATE). Each extension
 command is sent only if Dovecot's CAPABILITY offers the extension; a few
@@ -68,9 +69,12 @@ mail_gid = {gid}
 mail_location = maildir:{tmp}/mail/%u/Maildir
 mailbox_idle_check_interval = 1 secs
 # Extensions the extension sessions exercise: the list index (NOTIFY), the
-# mail attribute dictionary (METADATA), quota with the count backend (QUOTA),
-# ACLs kept in files next to the mails (ACL), imap_zlib (COMPRESS=DEFLATE).
+# URLAUTH host and port (URLAUTH), the mail attribute dictionary (METADATA),
+# quota with the count backend (QUOTA), ACLs kept in files next to the mails
+# (ACL), imap_zlib (COMPRESS=DEFLATE).
 mailbox_list_index = yes
+imap_urlauth_host = {host}
+imap_urlauth_port = {port}
 mail_attribute_dict = file:{tmp}/mail/%u/dovecot-attributes
 mail_plugins = $mail_plugins quota acl notify
 protocol imap {{
@@ -968,6 +972,42 @@ def session_misc(dovecot):
     return run
 
 
+def session_urlauth(dovecot):
+    def run(port):
+        imap = connect(port, 306)
+        check(imap.login(USER, PASSWORD), "LOGIN")
+        r = Raw(imap)
+        if not r.offers("URLAUTH"):
+            sys.exit("Dovecot does not offer URLAUTH")
+        lines = r.command(b"EXAMINE INBOX")
+        uidvalidity = grab(lines, rb"\[UIDVALIDITY (\d+)\]")
+        # The URLs name Dovecot's own port (imap_urlauth_port), not the proxy's.
+        base = b"imap://alice@%s:%d/INBOX;UIDVALIDITY=%d/;UID=1" % (HOST.encode(), dovecot.port, uidvalidity)
+        r.command(b"RESETKEY")
+        lines = r.command(b'GENURLAUTH "%s/;SECTION=TEXT;URLAUTH=user+alice" INTERNAL "%s;URLAUTH=submit+alice" INTERNAL'
+                          % (base, base))
+        urls = re.findall(rb"(imap://\S+:internal:[0-9a-f]+)", b"".join(lines))
+        if len(urls) != 2:
+            sys.exit("GENURLAUTH: %r" % lines)
+        r.command(b'URLFETCH "%s"' % urls[0])
+        if r.offers("URLAUTH=BINARY"):
+            r.command(b'URLFETCH ("%s" BODYPARTSTRUCTURE BINARY)' % urls[0])
+        # Only a submit server may use a submit+ URL: NIL and an untagged NO.
+        r.command(b'URLFETCH "%s"' % urls[1])
+        r.command(b"RESETKEY INBOX INTERNAL")
+        # The key is gone: the first URL no longer verifies.
+        r.command(b'URLFETCH "%s"' % urls[0])
+        # A URL without UIDVALIDITY; and, refused on purpose, one with a
+        # wrong UIDVALIDITY (BAD), which the decoder accepts.
+        r.command(b'GENURLAUTH "imap://alice@%s:%d/INBOX/;UID=1;URLAUTH=user+alice" INTERNAL'
+                  % (HOST.encode(), dovecot.port))
+        r.command(b'GENURLAUTH "imap://alice@%s:%d/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=user+alice" INTERNAL'
+                  % (HOST.encode(), dovecot.port), expect=b"BAD")
+        imap.logout()
+
+    return run
+
+
 def session_compress(port):
     imap = connect(port, 305)
     check(imap.login(USER, PASSWORD), "LOGIN")
@@ -1019,6 +1059,7 @@ def main():
         recorded(dovecot, "imaplib-condstore", session_condstore)
         recorded(dovecot, "imaplib-sort-thread", session_sort_thread)
         recorded(dovecot, "imaplib-misc", session_misc(dovecot))
+        recorded(dovecot, "imaplib-urlauth", session_urlauth(dovecot))
         recorded(dovecot, "imaplib-compress", session_compress)
     finally:
         dovecot.stop()
