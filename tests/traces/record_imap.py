@@ -701,7 +701,12 @@ class Raw:
         """
         tag = self.imap._new_tag()
         self.tag = tag
-        pieces = re.split(rb"(?<=\{\d\})\r\n|(?<=\{\d\d\})\r\n|(?<=\{\d\d\d\})\r\n", text)
+        # Split after each synchronizing literal's `{n}` (not LITERAL+'s `{n+}`).
+        pieces, at = [], 0
+        for m in re.finditer(rb"\{\d+\}\r\n", text):
+            pieces.append(text[at:m.end() - 2])
+            at = m.end()
+        pieces.append(text[at:])
         lines = []
         for i, piece in enumerate(pieces):
             self.imap.send((tag + b" " if i == 0 else b"") + piece + b"\r\n")
