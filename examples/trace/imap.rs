@@ -64,23 +64,6 @@ impl Tracer<'_, '_, '_> {
         while self.c < client.len() {
             let start = self.c;
             let rest = &client[start..];
-            if let Some(tag) = compress_command(rest) {
-                // COMPRESS (RFC 4978) is not decoded yet; after its OK the
-                // stream is compressed.
-                let end = rest
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(rest.len(), |i| i + 1);
-                self.c += end;
-                self.report
-                    .note(&format_args!("C {start} COMPRESS is not decoded; not counted"))?;
-                if self.responses_until(Some(&tag))? == Completion::Tagged(Status::Ok) {
-                    return self
-                        .report
-                        .note(&"COMPRESS is active: the rest is compressed; decoding stops");
-                }
-                continue;
-            }
             match decode_command(rest, &self.config) {
                 Ok(Decoded::Complete { value, consumed }) => {
                     self.c += consumed;
@@ -94,6 +77,15 @@ impl Tracer<'_, '_, '_> {
                                 return self
                                     .report
                                     .note(&"STARTTLS accepted: the rest is TLS; decoding stops");
+                            }
+                        }
+                        // After an OK to COMPRESS (RFC 4978 section 3) both
+                        // directions are DEFLATE streams.
+                        CommandBody::Compress(_) => {
+                            if self.responses_until(Some(&tag))? == Completion::Tagged(Status::Ok) {
+                                return self
+                                    .report
+                                    .note(&"COMPRESS is active: the rest is compressed; decoding stops");
                             }
                         }
                         _ => {
@@ -379,16 +371,6 @@ impl Tracer<'_, '_, '_> {
             ),
         }
     }
-}
-
-/// The tag of a `tag COMPRESS ...` line.
-fn compress_command(rest: &[u8]) -> Option<String> {
-    let line = first_line(rest);
-    let mut words = line.split(|&b| b == b' ');
-    let tag = words.next()?;
-    let name = words.next()?;
-    name.eq_ignore_ascii_case(b"COMPRESS")
-        .then(|| String::from_utf8_lossy(tag).into_owned())
 }
 
 /// A client line as a failure shows it: LOGIN and AUTHENTICATE lines only

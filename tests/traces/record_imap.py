@@ -14,6 +14,14 @@ and writes the exact bytes of every recorded connection to
 tests/traces/imap/NAME.client (client to server) and NAME.server (server to
 client). Dovecot is stopped again at the end, whatever happens.
 
+Besides plain IMAP the configuration enables what the extension sessions
+exercise: the mailbox list index (NOTIFY), URLAUTH's host and port (this
+Dovecot's own), a file dictionary for mailbox
+attributes (METADATA), the quota plugin with the count backend (QUOTA), the
+acl plugin with vfile (ACL) and imap_zlib (COMPRESS=DEFLATE). Each extension
+command is sent only if Dovecot's CAPABILITY offers the extension; a few
+commands are sent that Dovecot refuses on purpose.
+
 Nothing but 127.0.0.1 is contacted. Python 3 standard library only.
 
 Environment: MAILWIRE_KEEP_DOVECOT_DIR=1 keeps the temporary directory (with
@@ -33,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "imap")
@@ -59,6 +68,25 @@ mail_uid = {uid}
 mail_gid = {gid}
 mail_location = maildir:{tmp}/mail/%u/Maildir
 mailbox_idle_check_interval = 1 secs
+# Extensions the extension sessions exercise: the list index (NOTIFY), the
+# URLAUTH host and port (URLAUTH), the mail attribute dictionary (METADATA),
+# quota with the count backend (QUOTA), ACLs kept in files next to the mails
+# (ACL), imap_zlib (COMPRESS=DEFLATE).
+mailbox_list_index = yes
+imap_urlauth_host = {host}
+imap_urlauth_port = {port}
+mail_attribute_dict = file:{tmp}/mail/%u/dovecot-attributes
+mail_plugins = $mail_plugins quota acl notify
+protocol imap {{
+  mail_plugins = $mail_plugins imap_quota imap_acl imap_zlib
+  imap_metadata = yes
+}}
+plugin {{
+  quota = count:User quota
+  quota_vsizes = yes
+  quota_rule = *:storage=10M:messages=1000
+  acl = vfile
+}}
 namespace inbox {{
   inbox = yes
   separator = /
@@ -640,6 +668,381 @@ def session_raw_literals(port):
 
 
 # ---------------------------------------------------------------------------
+# Extension sessions: imaplib's connection, tags, LOGIN and LOGOUT, with the
+# extension commands sent as raw lines over it, so that every byte is the one
+# written here.
+
+
+class Raw:
+    """Raw commands over an imaplib connection, with imaplib's own tags."""
+
+    def __init__(self, imap):
+        self.imap = imap
+        self.caps = set(check(imap.capability(), "CAPABILITY")[0].upper().split())
+
+    def offers(self, capability):
+        return capability.upper().encode() in self.caps
+
+    def line(self):
+        """One response line; a literal announced at its end is read and appended with the rest."""
+        line = self.imap.readline()
+        if not line:
+            sys.exit("the server closed the connection")
+        m = re.search(rb"\{(\d+)\}\r\n$", line)
+        if m and not line.startswith(b"+"):
+            line += self.imap.read(int(m.group(1)))
+            line += self.line()
+        return line
+
+    def command(self, text, expect=b"OK"):
+        """Send `tag text`; a synchronizing literal `{n}` waits for the server's `+` first.
+
+        Returns the response lines; exits unless the tagged status is `expect`.
+        """
+        tag = self.imap._new_tag()
+        self.tag = tag
+        # Split after each synchronizing literal's `{n}` (not LITERAL+'s `{n+}`).
+        pieces, at = [], 0
+        for m in re.finditer(rb"\{\d+\}\r\n", text):
+            pieces.append(text[at:m.end() - 2])
+            at = m.end()
+        pieces.append(text[at:])
+        lines = []
+        for i, piece in enumerate(pieces):
+            self.imap.send((tag + b" " if i == 0 else b"") + piece + b"\r\n")
+            if i + 1 < len(pieces):
+                line = self.line()
+                lines.append(line)
+                if not line.startswith(b"+"):
+                    sys.exit("%r: no continuation request but %r" % (text[:60], line))
+        while True:
+            line = self.line()
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                self.imap.tagged_commands.pop(tag, None)
+                status = line.split(b" ")[1]
+                if status != expect:
+                    sys.exit("%r: expected %s, got %r" % (text[:60], expect.decode(), line))
+                return lines
+
+    def until(self, pattern):
+        """Read untagged responses until one matches `pattern`."""
+        lines = []
+        while True:
+            try:
+                line = self.line()
+            except socket.timeout:
+                sys.exit("waiting for %r, got only %r" % (pattern, lines))
+            lines.append(line)
+            if re.search(pattern, line):
+                return lines
+
+
+def grab(lines, pattern):
+    """The first group of the first match of `pattern` in `lines`, as an int."""
+    for line in lines:
+        m = re.search(pattern, line)
+        if m:
+            return int(m.group(1))
+    sys.exit("no %r in %r" % (pattern, lines))
+
+
+def literal(data):
+    return b"{%d}\r\n" % len(data) + data
+
+
+def session_condstore(port):
+    imap = connect(port, 301)
+    check(imap.login(USER, PASSWORD), "LOGIN")
+    r = Raw(imap)
+    for cap in ("ENABLE", "CONDSTORE", "QRESYNC", "UIDPLUS"):
+        if not r.offers(cap):
+            sys.exit("Dovecot does not offer %s" % cap)
+    r.command(b"ENABLE CONDSTORE QRESYNC")
+    r.command(b"STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
+    r.command(b"STATUS Archive (HIGHESTMODSEQ)")
+    lines = r.command(b"SELECT INBOX (CONDSTORE)")
+    uidvalidity = grab(lines, rb"\[UIDVALIDITY (\d+)\]")
+    highest = grab(lines, rb"\[HIGHESTMODSEQ (\d+)\]")
+    lines = r.command(b"FETCH 1:* (UID FLAGS MODSEQ)")
+    uids = [int(m.group(1)) for m in (re.search(rb"UID (\d+)", l) for l in lines) if m]
+    first = uids[0]
+    modseq = grab(lines, rb"UID %d .*MODSEQ \((\d+)\)" % first)
+    # A conditional STORE that succeeds, then the same one again, which fails:
+    # the message changed since that mod-sequence.
+    r.command(b"UID STORE %d (UNCHANGEDSINCE %d) +FLAGS ($Conditional)" % (first, modseq))
+    lines = r.command(b"UID STORE %d:%d (UNCHANGEDSINCE %d) -FLAGS ($Conditional)" % (first, uids[1], modseq))
+    if not any(b"[MODIFIED " in l for l in lines):
+        sys.exit("no MODIFIED response code: %r" % lines)
+    r.command(b"STORE 2:3 (UNCHANGEDSINCE %d) +FLAGS.SILENT ($Checked)" % (highest + 5))
+    r.command(b"FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % highest)
+    r.command(b"SEARCH MODSEQ %d" % (highest + 1))
+    r.command(b'SEARCH MODSEQ "/flags/$Conditional" all %d' % highest)
+    r.command(b'UID SEARCH MODSEQ "/flags/$Checked" priv 1 NOT DELETED')
+    # A message to expunge: with QRESYNC enabled its removal is reported
+    # with VANISHED, not EXPUNGE.
+    body = message("To be expunged", "Sat, 13 Jan 2024 09:00:00 +0000", "Gone soon.")
+    lines = r.command(b'APPEND INBOX (\\Deleted) "13-Jan-2024 09:00:00 +0000" ' + literal(body))
+    gone = grab(lines, rb"\[APPENDUID \d+ (\d+)\]")
+    r.command(b"NOOP")
+    r.command(b"UID EXPUNGE %d" % gone)
+    r.command(b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % highest)
+    # Refused on purpose: UNCHANGEDSINCE without its value (BAD).
+    r.command(b"UID STORE %d (UNCHANGEDSINCE) +FLAGS (\\Seen)" % first, expect=b"BAD")
+    # Re-select with what the client knew before: [CLOSED], VANISHED (EARLIER)
+    # for the expunged UID, and FETCH for the changed messages.
+    r.command(b"SELECT INBOX (QRESYNC (%d %d %d:%d (1,3 %d,%d)))"
+              % (uidvalidity, highest, first, gone, first, uids[2]))
+    r.command(b"EXAMINE INBOX (CONDSTORE)")
+    # QRESYNC with only UIDVALIDITY and mod-sequence.
+    r.command(b"EXAMINE INBOX (QRESYNC (%d %d))" % (uidvalidity, highest))
+    r.command(b"STATUS INBOX (HIGHESTMODSEQ)")
+    r.command(b"CLOSE")
+    imap.logout()
+
+
+def session_sort_thread(port):
+    imap = connect(port, 302)
+    check(imap.login(USER, PASSWORD), "LOGIN")
+    r = Raw(imap)
+    r.command(b"SELECT INBOX")
+    if r.offers("SORT"):
+        r.command(b"SORT (SUBJECT) UTF-8 ALL")
+        r.command(b"SORT (REVERSE DATE) UTF-8 ALL")
+        r.command(b"UID SORT (FROM REVERSE ARRIVAL) US-ASCII SEEN")
+        r.command(b'SORT (CC TO SIZE) UTF-8 OR FROM "bob" NOT SUBJECT "hello"')
+        if r.offers("SORT=DISPLAY"):
+            r.command(b"SORT (DISPLAYFROM REVERSE DISPLAYTO) UTF-8 ALL")
+        if r.offers("ESORT"):
+            r.command(b"SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL")
+            r.command(b"UID SORT RETURN (COUNT) (SUBJECT) UTF-8 UNDELETED")
+            r.command(b"SORT RETURN () (ARRIVAL) UTF-8 ALL")
+        # Refused on purpose: no charset (BAD).
+        r.command(b"SORT (SUBJECT) ALL", expect=b"BAD")
+    for algorithm in ("ORDEREDSUBJECT", "REFERENCES", "REFS"):
+        if r.offers("THREAD=" + algorithm):
+            uid = b"UID " if algorithm == "REFS" else b""
+            r.command(uid + b"THREAD %s UTF-8 ALL" % algorithm.encode())
+    r.command(b"THREAD REFERENCES UTF-8 SINCE 1-Jan-2024 NOT DELETED")
+    # Refused on purpose: no charset and no search key (BAD).
+    r.command(b"THREAD ORDEREDSUBJECT", expect=b"BAD")
+    if r.offers("ESEARCH"):
+        r.command(b"SEARCH RETURN (MIN MAX COUNT ALL) ALL")
+        r.command(b"SEARCH RETURN () UNSEEN")
+        r.command(b"UID SEARCH RETURN (MIN COUNT) UNDELETED")
+    if r.offers("SEARCHRES"):
+        r.command(b"UID SEARCH RETURN (SAVE) SEEN")
+        r.command(b"SEARCH $")
+        r.command(b"UID FETCH $ (FLAGS)")
+    if r.offers("CONTEXT=SEARCH"):
+        # RFC 5267's PARTIAL return option, which Dovecot answers.
+        r.command(b"SEARCH RETURN (PARTIAL 1:2) ALL")
+        r.command(b"UID SEARCH RETURN (COUNT PARTIAL 2:10) UNDELETED")
+        r.command(b"SEARCH RETURN (CONTEXT COUNT) ALL")
+        # A search kept up to date: a flag change adds to it and removes
+        # from it (ESEARCH ADDTO / REMOVEFROM) until CANCELUPDATE.
+        r.command(b"UID SEARCH RETURN (UPDATE) FLAGGED")
+        update = r.tag
+        r.command(b"STORE 2 +FLAGS (\\Flagged)")
+        r.command(b"STORE 2 -FLAGS (\\Flagged)")
+        r.command(b'CANCELUPDATE "%s"' % update)
+        r.command(b"SORT RETURN (UPDATE MIN) (DATE) UTF-8 ALL")
+        r.command(b'CANCELUPDATE "%s"' % r.tag)
+    if r.offers("WITHIN"):
+        r.command(b"SEARCH OLDER 86400")
+        r.command(b"UID SEARCH YOUNGER 86400")
+        r.command(b"SEARCH RETURN (COUNT) OR OLDER 3600 YOUNGER 60")
+    # Refused on purpose: MULTISEARCH, which this Dovecot lacks (BAD).
+    if not r.offers("MULTISEARCH"):
+        r.command(b'ESEARCH IN (mailboxes ("INBOX" "Archive")) RETURN (COUNT) ALL', expect=b"BAD")
+    r.command(b"CLOSE")
+    imap.logout()
+
+
+def session_misc(dovecot):
+    def run(port):
+        imap = connect(port, 303)
+        check(imap.login(USER, PASSWORD), "LOGIN")
+        r = Raw(imap)
+        if r.offers("ID"):
+            r.command(b'ID ("name" "mailwire-traces" "version" "1.0" "os" NIL)')
+            r.command(b"ID NIL")
+        r.command(b"ENABLE UTF8=ACCEPT")
+        r.command(b"STATUS INBOX (MESSAGES UIDNEXT SIZE)")
+        if not r.offers("APPENDLIMIT"):
+            # Refused on purpose: a status item of an extension not offered (BAD).
+            r.command(b"STATUS INBOX (APPENDLIMIT)", expect=b"BAD")
+        if r.offers("SPECIAL-USE"):
+            r.command(b'LIST (SPECIAL-USE) "" "*"')
+            r.command(b"CREATE Junk (USE (\\Junk))")
+        if r.offers("LIST-STATUS"):
+            r.command(b'LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN SIZE) SPECIAL-USE CHILDREN)')
+        r.command(b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "*" RETURN (CHILDREN)')
+        if r.offers("QUOTA"):
+            r.command(b"GETQUOTAROOT INBOX")
+            r.command(b'GETQUOTA "User quota"')
+            r.command(b'SETQUOTA "User quota" (STORAGE 100)', expect=b"NO")
+        if r.offers("ACL"):
+            r.command(b"MYRIGHTS INBOX")
+            r.command(b"GETACL INBOX")
+            r.command(b"LISTRIGHTS Archive bob")
+            r.command(b"SETACL Archive bob lrs")
+            r.command(b"SETACL Archive bob -s")
+            r.command(b"GETACL Archive")
+            r.command(b"DELETEACL Archive bob")
+            r.command(b"GETACL Archive")
+        if r.offers("METADATA"):
+            note = b"Kept by\r\nthe server."
+            r.command(b'SETMETADATA INBOX (/private/comment "Inbox of alice" /shared/comment '
+                      + literal(note) + b")")
+            r.command(b'SETMETADATA "" (/private/vendor/mailwire/note "server note")')
+            r.command(b"GETMETADATA INBOX (/private/comment /shared/comment)")
+            r.command(b'GETMETADATA (DEPTH infinity) "" (/private/vendor)')
+            r.command(b"GETMETADATA (MAXSIZE 5) INBOX /private/comment")
+            r.command(b"SETMETADATA INBOX (/private/comment NIL)")
+            r.command(b"GETMETADATA (DEPTH 1) INBOX (/private /shared)")
+            # Refused on purpose (BAD): an entry outside /private and /shared,
+            # which the decoder accepts, and an entry without its value,
+            # which the decoder refuses too.
+            r.command(b"GETMETADATA INBOX /bogus", expect=b"BAD")
+            r.command(b"SETMETADATA INBOX (/private/comment)", expect=b"BAD")
+        lines = r.command(b"SELECT INBOX")
+        uidvalidity = grab(lines, rb"\[UIDVALIDITY (\d+)\]")
+        if r.offers("PREVIEW"):
+            r.command(b"FETCH 1:4 (UID PREVIEW)")
+            r.command(b"FETCH 1 (PREVIEW (LAZY))")
+        if r.offers("SAVEDATE"):
+            r.command(b"FETCH 1:2 (UID SAVEDATE)")
+            r.command(b"SEARCH SAVEDSINCE 1-Jan-2024 SAVEDATESUPPORTED")
+            r.command(b"UID SEARCH SAVEDBEFORE 1-Jan-2024")
+            r.command(b"SEARCH NOT SAVEDON 1-Jan-2024")
+        if r.offers("CATENATE"):
+            # A new draft made of a header sent as a synchronizing literal and
+            # the text of message UID 1, referred to by an IMAP URL.
+            header = (b"From: Alice Example <alice@example.org>\r\n"
+                      b"To: Carol <carol@example.com>\r\n"
+                      b"Subject: Fwd: Plain hello\r\n"
+                      b"Date: Sun, 14 Jan 2024 10:00:00 +0000\r\n"
+                      b"\r\n")
+            r.command(b'APPEND Drafts (\\Draft) "14-Jan-2024 10:00:00 +0000" CATENATE (TEXT '
+                      + literal(header) + b' URL "/INBOX;UIDVALIDITY=%d/;UID=1/;SECTION=TEXT")' % uidvalidity)
+            if r.offers("URL-PARTIAL"):
+                r.command(b'APPEND Drafts CATENATE (URL "/INBOX/;UID=1/;SECTION=HEADER" TEXT {8+}\r\n'
+                          b'Quote:\r\n URL "/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=0.10")')
+            # A URL to a message that does not exist: NO [BADURL ...].
+            r.command(b'APPEND Drafts CATENATE (URL "/INBOX/;UID=999/;SECTION=TEXT")', expect=b"NO")
+            r.command(b"STATUS Drafts (MESSAGES)")
+        if r.offers("NOTIFY"):
+            r.command(b"NOTIFY SET STATUS (selected (MessageNew (UID FLAGS) MessageExpunge FlagChange))"
+                      b" (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))")
+            tag = imap._new_tag()
+            imap.send(tag + b" IDLE\r\n")
+            if not r.line().startswith(b"+"):
+                sys.exit("IDLE not accepted")
+            other = connect(dovecot.port, 304)
+            check(other.login(USER, PASSWORD), "LOGIN")
+            check(other.append("INBOX", None, '"15-Jan-2024 15:15:15 +0000"',
+                               message("Notified", "Mon, 15 Jan 2024 15:15:15 +0000", "Seen by NOTIFY.")),
+                  "APPEND")
+            check(other.append("Archive", None, '"15-Jan-2024 15:16:15 +0000"',
+                               message("Archived", "Mon, 15 Jan 2024 15:16:15 +0000", "Elsewhere.")),
+                  "APPEND")
+            other.logout()
+            imap.sock.settimeout(10)
+            # Both, in whichever order they come.
+            lines = r.until(rb"^\* \d+ FETCH|^\* STATUS Archive")
+            lines += r.until(rb"^\* STATUS Archive" if re.search(rb"FETCH", lines[-1]) else rb"^\* \d+ FETCH")
+            time.sleep(0.5)
+            imap.send(b"DONE\r\n")
+            while not r.line().startswith(tag + b" OK"):
+                pass
+            imap.tagged_commands.pop(tag, None)
+            r.command(b"NOTIFY NONE")
+            # Refused on purpose (BAD): MessageNew without MessageExpunge
+            # (RFC 5465 section 5), which the decoder accepts.
+            r.command(b"NOTIFY SET (selected (MessageNew))", expect=b"BAD")
+        # Refused on purpose: extensions this Dovecot lacks (BAD).
+        if not r.offers("OBJECTID"):
+            r.command(b"FETCH 1 (EMAILID THREADID)", expect=b"BAD")
+        if not r.offers("UNAUTHENTICATE"):
+            r.command(b"UNAUTHENTICATE", expect=b"BAD")
+        if not r.offers("URLAUTH"):
+            r.command(b'GENURLAUTH "imap://alice@127.0.0.1/INBOX/;UID=1;URLAUTH=submit+alice" INTERNAL',
+                      expect=b"BAD")
+        # Refused on purpose, by Dovecot and the decoder: a GETQUOTAROOT
+        # without its mailbox (BAD).
+        r.command(b"GETQUOTAROOT", expect=b"BAD")
+        imap.logout()
+
+    return run
+
+
+def session_urlauth(dovecot):
+    def run(port):
+        imap = connect(port, 306)
+        check(imap.login(USER, PASSWORD), "LOGIN")
+        r = Raw(imap)
+        if not r.offers("URLAUTH"):
+            sys.exit("Dovecot does not offer URLAUTH")
+        lines = r.command(b"EXAMINE INBOX")
+        uidvalidity = grab(lines, rb"\[UIDVALIDITY (\d+)\]")
+        # The URLs name Dovecot's own port (imap_urlauth_port), not the proxy's.
+        base = b"imap://alice@%s:%d/INBOX;UIDVALIDITY=%d/;UID=1" % (HOST.encode(), dovecot.port, uidvalidity)
+        r.command(b"RESETKEY")
+        lines = r.command(b'GENURLAUTH "%s/;SECTION=TEXT;URLAUTH=user+alice" INTERNAL "%s;URLAUTH=submit+alice" INTERNAL'
+                          % (base, base))
+        urls = re.findall(rb"(imap://\S+:internal:[0-9a-f]+)", b"".join(lines))
+        if len(urls) != 2:
+            sys.exit("GENURLAUTH: %r" % lines)
+        r.command(b'URLFETCH "%s"' % urls[0])
+        if r.offers("URLAUTH=BINARY"):
+            r.command(b'URLFETCH ("%s" BODYPARTSTRUCTURE BINARY)' % urls[0])
+        # Only a submit server may use a submit+ URL: NIL and an untagged NO.
+        r.command(b'URLFETCH "%s"' % urls[1])
+        r.command(b"RESETKEY INBOX INTERNAL")
+        # The key is gone: the first URL no longer verifies.
+        r.command(b'URLFETCH "%s"' % urls[0])
+        # A URL without UIDVALIDITY; and, refused on purpose, one with a
+        # wrong UIDVALIDITY (BAD), which the decoder accepts.
+        r.command(b'GENURLAUTH "imap://alice@%s:%d/INBOX/;UID=1;URLAUTH=user+alice" INTERNAL'
+                  % (HOST.encode(), dovecot.port))
+        r.command(b'GENURLAUTH "imap://alice@%s:%d/INBOX;UIDVALIDITY=1/;UID=1;URLAUTH=user+alice" INTERNAL'
+                  % (HOST.encode(), dovecot.port), expect=b"BAD")
+        imap.logout()
+
+    return run
+
+
+def session_compress(port):
+    imap = connect(port, 305)
+    check(imap.login(USER, PASSWORD), "LOGIN")
+    r = Raw(imap)
+    if not r.offers("COMPRESS=DEFLATE"):
+        sys.exit("Dovecot does not offer COMPRESS=DEFLATE")
+    r.command(b"COMPRESS FOO", expect=b"NO")
+    r.command(b"COMPRESS DEFLATE")
+    # From here on both directions are raw DEFLATE streams (RFC 4978).
+    out = zlib.compressobj(9, zlib.DEFLATED, -15)
+    inflate = zlib.decompressobj(-15)
+    sock = imap.sock
+    sock.settimeout(10)
+    got = b""
+    for line in (b"C1 NOOP\r\n", b"C2 LOGOUT\r\n"):
+        sock.sendall(out.compress(line) + out.flush(zlib.Z_SYNC_FLUSH))
+        tag = line.split(b" ")[0]
+        while not re.search(rb"(^|\n)" + tag + rb" OK", got):
+            data = sock.recv(65536)
+            if not data:
+                sys.exit("the connection closed before %r was answered: %r" % (tag, got))
+            got += inflate.decompress(data)
+    if b"* BYE" not in got:
+        sys.exit("no BYE after LOGOUT: %r" % got)
+    while sock.recv(65536):
+        pass
+    imap.shutdown()
+
+
+# ---------------------------------------------------------------------------
 
 
 def main():
@@ -658,6 +1061,11 @@ def main():
         recorded(dovecot, "curl-list", session_curl(["imap://127.0.0.1:PORT/"]))
         recorded(dovecot, "curl-examine", session_curl(["-X", "EXAMINE INBOX", "imap://127.0.0.1:PORT/"]))
         recorded(dovecot, "raw-literals", session_raw_literals)
+        recorded(dovecot, "imaplib-condstore", session_condstore)
+        recorded(dovecot, "imaplib-sort-thread", session_sort_thread)
+        recorded(dovecot, "imaplib-misc", session_misc(dovecot))
+        recorded(dovecot, "imaplib-urlauth", session_urlauth(dovecot))
+        recorded(dovecot, "imaplib-compress", session_compress)
     finally:
         dovecot.stop()
 
