@@ -265,6 +265,9 @@ impl ResponseReader {
             },
         };
         self.state = next;
+        // The caller drops these bytes: what was framed of them (a small
+        // literal's header, say) no longer points into the input.
+        self.progress = Progress::default();
         Ok(Decoded::Complete {
             value: ReadEvent::Skipped(&input[..len]),
             consumed: len,
@@ -443,6 +446,29 @@ mod tests {
         }
         assert!(buffer.is_empty(), "left over: {buffer:?}");
         events
+    }
+
+    #[test]
+    fn skipping_a_bad_response_in_pieces_keeps_in_step() {
+        // The head before the streamed literal is malformed: the reader
+        // skips the literal, then the rest of the response, which holds a
+        // small literal. Skipping in pieces must not keep framing the
+        // small literal's header once its bytes are dropped (found by
+        // fuzzing imap_stream).
+        let mut input = b"* 1 FETCH (UID 7 lFLAGS BODY[] {40}\r\n".to_vec();
+        input.extend_from_slice(&[b'x'; 40]);
+        input.extend_from_slice(b" BODY[1] {5}\r\nabcde BODY[2] {3}\r\nxyz)\r\n* 2 EXISTS\r\n* 3 EXISTS\r\n");
+        let skipped_out = |events: Vec<String>| -> Vec<String> {
+            events.into_iter().filter(|e| !e.starts_with("Skipped")).collect()
+        };
+        let whole = skipped_out(read_all(&input, input.len(), 8));
+        assert_eq!(
+            whole[whole.len() - 2..],
+            ["Response(Exists(2))", "Response(Exists(3))"]
+        );
+        for chunk in 1..input.len() {
+            assert_eq!(skipped_out(read_all(&input, chunk, 8)), whole, "chunk {chunk}");
+        }
     }
 
     #[test]
