@@ -92,27 +92,81 @@ fn command_round_trip(input: &[u8], config: &DecoderConfig) -> Result<Option<usi
     Ok(Some(consumed))
 }
 
+/// The tag of the client's `COMPRESS DEFLATE` command, if it sent one.
+fn compress_tag(client: &[u8]) -> Option<&[u8]> {
+    client.split(|&b| b == b'\n').find_map(|line| {
+        let mut words = line.split(|&b| b == b' ');
+        let tag = words.next()?;
+        let name = words.next()?;
+        let argument = words.next()?;
+        (name.eq_ignore_ascii_case(b"COMPRESS") && argument.to_ascii_uppercase().starts_with(b"DEFLATE"))
+            .then_some(tag)
+    })
+}
+
+/// `bytes` up to and including its first line that starts with `prefix`,
+/// all of it when none does.
+fn through_line_starting(bytes: &[u8], prefix: &[u8]) -> usize {
+    let mut at = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        at += line.len();
+        if line.starts_with(prefix) {
+            return at;
+        }
+    }
+    bytes.len()
+}
+
 #[test]
 fn recorded_dovecot_sessions() {
     let config = DecoderConfig::default();
     let dir = root().join("tests/traces/imap");
+    // Messages that do not decode, on purpose or not yet, per capture:
+    // AUTHENTICATE data and IDLE's DONE are not commands; the unknown and
+    // malformed commands the recordings send so that Dovecot refuses them
+    // with BAD (see tests/traces/imap/README.md); RFC 5524's extended
+    // URLFETCH (not implemented yet) in both directions. Every other
+    // capture and direction decodes whole.
+    let expected_errors = |name: &str| -> usize {
+        match name {
+            "imaplib-authenticate.client" => 2,
+            "imaplib-session.client" => 1,
+            "imaplib-condstore.client" => 1,
+            "imaplib-sort-thread.client" => 2,
+            "imaplib-misc.client" => 3,
+            "imaplib-urlauth.client" | "imaplib-urlauth.server" => 1,
+            _ => 0,
+        }
+    };
     let (mut responses, mut commands) = (0, 0);
-    for path in files(&dir, Some("server")) {
+    for path in files(&dir, None) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&path).unwrap();
-        let (ok, errors) = walk(&bytes, |i| response_round_trip(i, &config));
-        assert_eq!(errors, 0, "{}", path.display());
-        responses += ok;
-    }
-    for path in files(&dir, Some("client")) {
-        let bytes = std::fs::read(&path).unwrap();
-        // AUTHENTICATE data, DONE and the deliberate unknown command are
-        // not commands: a few errors are expected, never a panic.
-        let (ok, errors) = walk(&bytes, |i| command_round_trip(i, &config));
-        assert!(errors <= 3, "{}: {errors} errors", path.display());
-        commands += ok;
+        // After COMPRESS DEFLATE (the command; the server's tagged OK) the
+        // stream is deflated: only what comes before is IMAP.
+        let client = std::fs::read(path.with_extension("client")).unwrap_or_default();
+        let end = match compress_tag(&client) {
+            Some(tag) if name.ends_with(".client") => through_line_starting(&bytes, &[tag, b" "].concat()),
+            Some(tag) => through_line_starting(&bytes, &[tag, b" OK"].concat()),
+            None => bytes.len(),
+        };
+        let bytes = &bytes[..end];
+        let (ok, errors) = if name.ends_with(".server") {
+            let (ok, errors) = walk(bytes, |i| response_round_trip(i, &config));
+            responses += ok;
+            (ok, errors)
+        } else if name.ends_with(".client") {
+            let (ok, errors) = walk(bytes, |i| command_round_trip(i, &config));
+            commands += ok;
+            (ok, errors)
+        } else {
+            continue;
+        };
+        assert!(ok > 0, "{name}: nothing decoded");
+        assert_eq!(errors, expected_errors(&name), "{name}: errors");
     }
     assert!(
-        responses > 150 && commands > 60,
+        responses > 500 && commands > 150,
         "{responses} responses, {commands} commands"
     );
 }
