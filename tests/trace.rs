@@ -609,6 +609,7 @@ fn recorded_dovecot_sessions_pass() {
             &["SETMETADATA INBOX (/private/comme", "GETQUOTAROOT\\r"],
         ),
         ("imaplib-compress", &[]),
+        ("imaplib-urlauth", &[]),
     ] {
         let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap();
         let (client, server) = (read("client"), read("server"));
@@ -647,6 +648,12 @@ fn recorded_dovecot_sessions_pass() {
                 "* STATUS Archive",
             ],
             "imaplib-compress" => &[" OK Begin compression"],
+            "imaplib-urlauth" => &[
+                "* GENURLAUTH imap://",
+                "[URLMECH INTERNAL]",
+                "* URLFETCH imap://",
+                " (BODYPARTSTRUCTURE (",
+            ],
             _ => &[],
         };
         for text in holds {
@@ -666,39 +673,5 @@ fn recorded_dovecot_sessions_pass() {
         assert!(passed >= 10, "{name}: {report}");
         seen += 1;
     }
-    assert_eq!(seen, 10);
-}
-
-/// The URLAUTH session (tests/traces/imap/README.md) passes except for the
-/// extended URLFETCH of URLAUTH=BINARY (RFC 5524), which the decoder does
-/// not implement yet: the command `URLFETCH ("url" BODYPARTSTRUCTURE
-/// BINARY)` and its `* URLFETCH url (BODYPARTSTRUCTURE (...) BINARY {57}
-/// ...)` answer fail, and nothing else does. Once RFC 5524 is decoded,
-/// this capture belongs in `recorded_dovecot_sessions_pass`.
-#[test]
-fn recorded_urlauth_session_fails_only_at_the_extended_urlfetch() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/traces/imap");
-    let read = |ext: &str| std::fs::read(dir.join(format!("imaplib-urlauth.{ext}"))).unwrap();
-    let (client, server) = (read("client"), read("server"));
-    let (status, report) = run_imap(&client, &server);
-    assert_eq!(status, 1, "{report}");
-    let failures: Vec<&str> = report.lines().filter(|l| l.contains(" FAIL ")).collect();
-    assert_eq!(failures.len(), 2, "{report}");
-    let line_start = |bytes: &[u8], at: usize| bytes[..at].iter().rposition(|&b| b == b'\n').unwrap() + 1;
-    let command = line_start(&client, offset(&client, b"URLFETCH (\""));
-    let answer = line_start(&server, offset(&server, b" (BODYPARTSTRUCTURE "));
-    assert!(failures[0].starts_with(&format!("C {command} FAIL ")), "{report}");
-    assert!(failures[1].starts_with(&format!("S {answer} FAIL ")), "{report}");
-    assert!(
-        failures[1].contains("expected string or NIL, found '('"),
-        "{report}"
-    );
-    for text in ["* GENURLAUTH imap://", "[URLMECH INTERNAL]", "* URLFETCH imap://"] {
-        assert!(
-            server.windows(text.len()).any(|w| w == text.as_bytes()),
-            "no {text:?} in the server capture"
-        );
-    }
-    let passed: u64 = last_line(&report).split(' ').next().unwrap().parse().unwrap();
-    assert!(passed >= 40, "{report}");
+    assert_eq!(seen, 11);
 }

@@ -265,8 +265,10 @@ pub enum CommandBody<'a> {
         /// when empty.
         mechanisms: Vec<Atom<'a>>,
     },
-    /// `URLFETCH` (URLAUTH, RFC 4467): the URLs to fetch; at least one.
-    UrlFetch(Vec<crate::imap_url::ImapUrl<'a>>),
+    /// `URLFETCH` (URLAUTH, RFC 4467; parenthesized arguments with
+    /// parameters from URLAUTH=BINARY, RFC 5524): the URLs to fetch; at
+    /// least one.
+    UrlFetch(Vec<crate::urlauth::UrlFetchRequest<'a>>),
     /// `NOTIFY` (RFC 5465).
     Notify(crate::notify::Notify<'a>),
     /// `FETCH` or `UID FETCH` (RFC 9051 sections 6.4.5 and 6.4.9).
@@ -564,7 +566,7 @@ impl<'a> Command<'a> {
             },
             CommandBody::UrlFetch(urls) => CommandBody::UrlFetch(
                 urls.into_iter()
-                    .map(crate::imap_url::ImapUrl::into_owned)
+                    .map(crate::urlauth::UrlFetchRequest::into_owned)
                     .collect(),
             ),
         };
@@ -670,7 +672,7 @@ impl<'a> Command<'a> {
             CommandBody::ResetKey { mailbox, mechanisms } => {
                 crate::urlauth::encode_resetkey(mailbox, mechanisms, &mut e)
             }
-            CommandBody::UrlFetch(urls) => crate::urlauth::encode_urls(urls, &mut e),
+            CommandBody::UrlFetch(urls) => crate::urlauth::encode_urlfetch(urls, &mut e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -792,7 +794,9 @@ fn command<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Command<'
         }
         b"RESETKEY" => crate::urlauth::parse_resetkey(after, config)
             .map(|(r, (mailbox, mechanisms))| (r, CommandBody::ResetKey { mailbox, mechanisms })),
-        b"URLFETCH" => crate::urlauth::parse_urls(after, config).map(|(r, u)| (r, CommandBody::UrlFetch(u))),
+        b"URLFETCH" => {
+            crate::urlauth::parse_urlfetch(after, config).map(|(r, u)| (r, CommandBody::UrlFetch(u)))
+        }
         b"ESEARCH" => {
             crate::multisearch::MultiSearch::parse(after, config).map(|(r, s)| (r, CommandBody::ESearch(s)))
         }

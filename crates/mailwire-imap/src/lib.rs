@@ -165,4 +165,6 @@ pub use small_list::SmallList;
 pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};
-pub use urlauth::{GenUrlAuth, UrlFetchData, UrlMechanism};
+pub use urlauth::{
+    GenUrlAuth, UrlFetchAnswer, UrlFetchData, UrlFetchMetadata, UrlFetchParam, UrlFetchRequest, UrlMechanism,
+};

@@ -487,7 +487,8 @@ pub enum Response<'a> {
     Thread(Vec<Thread>),
     /// `* GENURLAUTH url...` (URLAUTH, RFC 4467): the authorized URLs.
     GenUrlAuth(Vec<crate::imap_url::ImapUrl<'a>>),
-    /// `* URLFETCH url data...` (URLAUTH, RFC 4467).
+    /// `* URLFETCH url data...` (URLAUTH, RFC 4467; extended answers from
+    /// URLAUTH=BINARY, RFC 5524).
     UrlFetch(Vec<crate::urlauth::UrlFetchData<'a>>),
     /// `* n FETCH (...)`: data about message `seq` (RFC 9051 section
     /// 7.5.2).

@@ -16,16 +16,39 @@
 //! resp-text-code  =/ "URLMECH" SP "INTERNAL" *(SP mechanism ["=" base64])
 //! ```
 //!
-//! URLFETCH data may also be a `literal8` (RFC 5524 section 4 allows
-//! binary data; Dovecot sends it for BINARY fetches).
+//! URLAUTH=BINARY (RFC 5524, "Extended URLFETCH for Binary and Converted
+//! Parts") replaces `urlfetch` and `urlfetch-data`: an argument may be a
+//! parenthesized URL with parameters asking for the part's body structure
+//! and for its content decoded (BINARY) or as stored (BODY), and the
+//! answer to such an argument is a parenthesized list of metadata items
+//! instead of one nstring:
+//!
+//! ```text
+//! urlfetch        = "URLFETCH" 1*(SP url-fetch-arg)
+//! url-fetch-arg   = url-full / "(" url-full *(SP url-fetch-param) ")"
+//! url-fetch-param = "BODYPARTSTRUCTURE" / "BINARY" / "BODY" / atom
+//! urlfetch-data   = "*" SP "URLFETCH" 1*(SP url-full SP url-fetch-ans)
+//! url-fetch-ans   = nstring / literal8
+//!                 / "(" url-metadata *(SP url-metadata) ")"
+//! url-metadata    = "BODYPARTSTRUCTURE" SP body
+//!                 / "BINARY" SP (nstring / literal8)
+//!                 / "BODY" SP nstring
+//! ```
+//!
+//! (The rule names above are this crate's summary of RFC 5524 sections
+//! 3 and 5; `body` is RFC 3501's body structure, decoded by
+//! [`BodyStructure`]. Unknown parameter atoms are kept as
+//! [`UrlFetchParam::Other`] so later extensions decode.) URLFETCH data in
+//! the RFC 4467 form may also be a `literal8`: Dovecot sends one.
 
 use crate::command::Base64;
 use crate::core::{Atom, IString, Literal, NString};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
+use crate::fetch::body::BodyStructure;
 use crate::imap_url::ImapUrl;
 use crate::mailbox::Mailbox;
-use crate::parse::{PResult, fail, keyword, sp, too_many};
+use crate::parse::{PResult, byte, fail, keyword, sp, too_many};
 use crate::response::Response;
 
 /// One URL of GENURLAUTH and the mechanism to authorize it with.
@@ -104,9 +127,137 @@ pub(crate) fn parse_genurlauth<'a>(
     })
 }
 
-/// `1*(SP url-full)` after `URLFETCH` (command) or `* GENURLAUTH`.
+/// `1*(SP url-full)` after `* GENURLAUTH`.
 pub(crate) fn parse_urls<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<ImapUrl<'a>>> {
     one_or_more(input, config, "space and URL", |i| ImapUrl::parse(i, config))
+}
+
+/// A parameter of an extended URLFETCH argument (RFC 5524 section 3.1):
+/// what to return for the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UrlFetchParam<'a> {
+    /// `BODYPARTSTRUCTURE`: the body structure of the part the URL names.
+    BodyPartStructure,
+    /// `BINARY`: the content with its transfer encoding removed.
+    Binary,
+    /// `BODY`: the content as stored (what RFC 4467's URLFETCH returns).
+    Body,
+    /// Any other atom, for extensions; encoded as decoded.
+    Other(Atom<'a>),
+}
+
+impl UrlFetchParam<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> UrlFetchParam<'static> {
+        match self {
+            UrlFetchParam::BodyPartStructure => UrlFetchParam::BodyPartStructure,
+            UrlFetchParam::Binary => UrlFetchParam::Binary,
+            UrlFetchParam::Body => UrlFetchParam::Body,
+            UrlFetchParam::Other(a) => UrlFetchParam::Other(a.into_owned()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            UrlFetchParam::BodyPartStructure => "BODYPARTSTRUCTURE",
+            UrlFetchParam::Binary => "BINARY",
+            UrlFetchParam::Body => "BODY",
+            UrlFetchParam::Other(a) => a.as_str(),
+        }
+    }
+}
+
+/// One argument of URLFETCH: `url-full` (RFC 4467) or `"(" url-full
+/// *(SP url-fetch-param) ")"` (RFC 5524).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UrlFetchRequest<'a> {
+    /// The URL.
+    pub url: ImapUrl<'a>,
+    /// `None` for the plain RFC 4467 form; the parameters of the
+    /// parenthesized RFC 5524 form (possibly none) otherwise.
+    pub params: Option<Vec<UrlFetchParam<'a>>>,
+}
+
+impl<'a> UrlFetchRequest<'a> {
+    /// A plain RFC 4467 argument.
+    pub fn plain(url: ImapUrl<'a>) -> Self {
+        UrlFetchRequest { url, params: None }
+    }
+
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> UrlFetchRequest<'static> {
+        UrlFetchRequest {
+            url: self.url.into_owned(),
+            params: self
+                .params
+                .map(|p| p.into_iter().map(UrlFetchParam::into_owned).collect()),
+        }
+    }
+}
+
+/// `url-fetch-arg = url-full / "(" url-full *(SP url-fetch-param) ")"`.
+fn url_fetch_arg<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlFetchRequest<'a>> {
+    let Some(inner) = input.strip_prefix(b"(") else {
+        let (r, url) = ImapUrl::parse(input, config)?;
+        return Ok((r, UrlFetchRequest::plain(url)));
+    };
+    let (mut rest, url) = ImapUrl::parse(inner, config)?;
+    let mut params = Vec::new();
+    while let Some(next) = rest.strip_prefix(b" ") {
+        if params.len() == config.limits.list {
+            return too_many(next, config.limits.list, "')'");
+        }
+        let Ok((r, atom)) = Atom::parse(next) else {
+            return fail(next, "URLFETCH parameter");
+        };
+        let word = atom.as_str();
+        let param = if word.eq_ignore_ascii_case("BODYPARTSTRUCTURE") {
+            UrlFetchParam::BodyPartStructure
+        } else if word.eq_ignore_ascii_case("BINARY") {
+            UrlFetchParam::Binary
+        } else if word.eq_ignore_ascii_case("BODY") {
+            UrlFetchParam::Body
+        } else {
+            UrlFetchParam::Other(atom)
+        };
+        params.push(param);
+        rest = r;
+    }
+    let (rest, _) = byte(b')', "space or ')'")(rest)?;
+    Ok((
+        rest,
+        UrlFetchRequest {
+            url,
+            params: Some(params),
+        },
+    ))
+}
+
+/// `1*(SP url-fetch-arg)` after `URLFETCH` (command).
+pub(crate) fn parse_urlfetch<'a>(
+    input: &'a [u8],
+    config: &DecoderConfig,
+) -> PResult<'a, Vec<UrlFetchRequest<'a>>> {
+    one_or_more(input, config, "space and URL", |i| url_fetch_arg(i, config))
+}
+
+/// Writes ` url-fetch-arg...` after `URLFETCH`.
+pub(crate) fn encode_urlfetch<'e>(requests: &'e [UrlFetchRequest<'e>], e: &mut Encoder<'e>) {
+    for request in requests {
+        e.put(b" ");
+        match &request.params {
+            None => request.url.encode(e),
+            Some(params) => {
+                e.put(b"(");
+                request.url.encode(e);
+                for p in params {
+                    e.put(b" ");
+                    e.put(p.as_str().as_bytes());
+                }
+                e.put(b")");
+            }
+        }
+    }
 }
 
 /// `[SP mailbox *(SP mechanism)]` after `RESETKEY`.
@@ -180,9 +331,8 @@ pub(crate) fn encode_resetkey<'e>(
 pub struct UrlFetchData<'a> {
     /// The URL, as the client sent it.
     pub url: ImapUrl<'a>,
-    /// The data; NIL when the URL could not be fetched. A literal8 (binary
-    /// data) is an [`IString::Literal`] whose literal is binary.
-    pub data: NString<'a>,
+    /// What the server returns for it.
+    pub data: UrlFetchAnswer<'a>,
 }
 
 impl UrlFetchData<'_> {
@@ -191,6 +341,55 @@ impl UrlFetchData<'_> {
         UrlFetchData {
             url: self.url.into_owned(),
             data: self.data.into_owned(),
+        }
+    }
+}
+
+/// The answer for one URL of URLFETCH.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UrlFetchAnswer<'a> {
+    /// `nstring` (RFC 4467), the answer to a plain URL: the data, NIL
+    /// when the URL could not be fetched. A literal8 (binary data) is an
+    /// [`IString::Literal`] whose literal is binary.
+    Plain(NString<'a>),
+    /// `"(" url-metadata *(SP url-metadata) ")"` (RFC 5524 section 3.2),
+    /// the answer to a parenthesized argument; at least one item.
+    Extended(Vec<UrlFetchMetadata<'a>>),
+}
+
+impl UrlFetchAnswer<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> UrlFetchAnswer<'static> {
+        match self {
+            UrlFetchAnswer::Plain(n) => UrlFetchAnswer::Plain(n.into_owned()),
+            UrlFetchAnswer::Extended(items) => {
+                UrlFetchAnswer::Extended(items.into_iter().map(UrlFetchMetadata::into_owned).collect())
+            }
+        }
+    }
+}
+
+/// A metadata item of an extended URLFETCH answer (RFC 5524 section 3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UrlFetchMetadata<'a> {
+    /// `"BODYPARTSTRUCTURE" SP body`: the structure of the part.
+    BodyPartStructure(Box<BodyStructure<'a>>),
+    /// `"BINARY" SP (nstring / literal8)`: the content, decoded; NIL when
+    /// it cannot be decoded.
+    Binary(NString<'a>),
+    /// `"BODY" SP nstring`: the content as stored.
+    Body(NString<'a>),
+}
+
+impl UrlFetchMetadata<'_> {
+    /// Converts to a value that owns its data.
+    pub fn into_owned(self) -> UrlFetchMetadata<'static> {
+        match self {
+            UrlFetchMetadata::BodyPartStructure(b) => {
+                UrlFetchMetadata::BodyPartStructure(Box::new(b.into_owned()))
+            }
+            UrlFetchMetadata::Binary(n) => UrlFetchMetadata::Binary(n.into_owned()),
+            UrlFetchMetadata::Body(n) => UrlFetchMetadata::Body(n.into_owned()),
         }
     }
 }
@@ -204,8 +403,50 @@ fn nstring_or_literal8<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'
     NString::parse(input, &config.leniency)
 }
 
+/// `url-metadata`: `"BODYPARTSTRUCTURE" SP body / "BINARY" SP (nstring /
+/// literal8) / "BODY" SP nstring`.
+fn url_metadata<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlFetchMetadata<'a>> {
+    if let Ok((r, _)) = keyword("BODYPARTSTRUCTURE")(input) {
+        let (r, _) = sp(r)?;
+        let (r, body) = BodyStructure::parse(r, config, 0)?;
+        return Ok((r, UrlFetchMetadata::BodyPartStructure(Box::new(body))));
+    }
+    if let Ok((r, _)) = keyword("BINARY")(input) {
+        let (r, _) = sp(r)?;
+        let (r, data) = nstring_or_literal8(r, config)?;
+        return Ok((r, UrlFetchMetadata::Binary(data)));
+    }
+    if let Ok((r, _)) = keyword("BODY")(input) {
+        let (r, _) = sp(r)?;
+        let (r, data) = NString::parse(r, &config.leniency)?;
+        return Ok((r, UrlFetchMetadata::Body(data)));
+    }
+    fail(input, "BODYPARTSTRUCTURE, BINARY or BODY")
+}
+
+/// `url-fetch-ans`: an nstring or literal8, or `"(" url-metadata *(SP
+/// url-metadata) ")"`.
+fn url_fetch_answer<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlFetchAnswer<'a>> {
+    let Some(inner) = input.strip_prefix(b"(") else {
+        let (r, data) = nstring_or_literal8(input, config)?;
+        return Ok((r, UrlFetchAnswer::Plain(data)));
+    };
+    let (mut rest, first) = url_metadata(inner, config)?;
+    let mut items = vec![first];
+    while let Some(next) = rest.strip_prefix(b" ") {
+        if items.len() == config.limits.list {
+            return too_many(next, config.limits.list, "')'");
+        }
+        let (r, item) = url_metadata(next, config)?;
+        items.push(item);
+        rest = r;
+    }
+    let (rest, _) = byte(b')', "space or ')'")(rest)?;
+    Ok((rest, UrlFetchAnswer::Extended(items)))
+}
+
 /// `GENURLAUTH 1*(SP url-full)` and `URLFETCH 1*(SP url-full SP
-/// nstring)` response data, up to the line end; `None` when `input`
+/// url-fetch-ans)` response data, up to the line end; `None` when `input`
 /// starts with neither name.
 pub(crate) fn response_data<'a>(
     input: &'a [u8],
@@ -224,7 +465,7 @@ pub(crate) fn response_data<'a>(
         let data = one_or_more(r, config, "space and URL", |i| {
             let (r, url) = ImapUrl::parse(i, config)?;
             let (r, _) = sp(r)?;
-            let (r, data) = nstring_or_literal8(r, config)?;
+            let (r, data) = url_fetch_answer(r, config)?;
             Ok((r, UrlFetchData { url, data }))
         });
         return Some(data.map(|(r, d)| (r, Response::UrlFetch(d))));
@@ -238,7 +479,32 @@ pub(crate) fn encode_urlfetch_data<'e>(items: &'e [UrlFetchData<'e>], e: &mut En
         e.put(b" ");
         item.url.encode(e);
         e.put(b" ");
-        item.data.encode(e);
+        match &item.data {
+            UrlFetchAnswer::Plain(data) => data.encode(e),
+            UrlFetchAnswer::Extended(list) => {
+                e.put(b"(");
+                for (i, m) in list.iter().enumerate() {
+                    if i > 0 {
+                        e.put(b" ");
+                    }
+                    match m {
+                        UrlFetchMetadata::BodyPartStructure(b) => {
+                            e.put(b"BODYPARTSTRUCTURE ");
+                            b.encode(e);
+                        }
+                        UrlFetchMetadata::Binary(data) => {
+                            e.put(b"BINARY ");
+                            data.encode(e);
+                        }
+                        UrlFetchMetadata::Body(data) => {
+                            e.put(b"BODY ");
+                            data.encode(e);
+                        }
+                    }
+                }
+                e.put(b")");
+            }
+        }
     }
 }
 

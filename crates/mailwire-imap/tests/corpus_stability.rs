@@ -124,9 +124,8 @@ fn recorded_dovecot_sessions() {
     // Messages that do not decode, on purpose or not yet, per capture:
     // AUTHENTICATE data and IDLE's DONE are not commands; the unknown and
     // malformed commands the recordings send so that Dovecot refuses them
-    // with BAD (see tests/traces/imap/README.md); RFC 5524's extended
-    // URLFETCH (not implemented yet) in both directions. Every other
-    // capture and direction decodes whole.
+    // with BAD (see tests/traces/imap/README.md). Every other capture and
+    // direction decodes whole.
     let expected_errors = |name: &str| -> usize {
         match name {
             "imaplib-authenticate.client" => 2,
@@ -134,7 +133,6 @@ fn recorded_dovecot_sessions() {
             "imaplib-condstore.client" => 1,
             "imaplib-sort-thread.client" => 2,
             "imaplib-misc.client" => 3,
-            "imaplib-urlauth.client" | "imaplib-urlauth.server" => 1,
             _ => 0,
         }
     };

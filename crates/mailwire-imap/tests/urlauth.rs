@@ -8,7 +8,8 @@ mod codec_support;
 use codec_support::*;
 use mailwire_imap::{
     Atom, Code, Command, CommandBody, DecoderConfig, ErrorKind, GenUrlAuth, IString, ImapUrl, Literal,
-    LiteralPolicy, Mailbox, NString, RespText, Response, Tag, UrlFetchData, UrlForm, to_bytes,
+    LiteralPolicy, Mailbox, NString, RespText, Response, Tag, UrlFetchAnswer, UrlFetchData, UrlFetchRequest,
+    UrlForm, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -46,7 +47,8 @@ fn rfc4467_genurlauth_and_urlfetch() {
     let CommandBody::UrlFetch(urls) = &c.body else {
         panic!("{c:?}")
     };
-    assert_eq!(urls[0].as_str(), FULL);
+    assert_eq!(urls[0].url.as_str(), FULL);
+    assert_eq!(urls[0].params, None);
     let line = format!("* URLFETCH \"{FULL}\" {{28}}\r\nSi vis pacem, para bellum.\r\n\r\n");
     let r = response_round_trip(line.as_bytes());
     let Response::UrlFetch(data) = &r else {
@@ -54,10 +56,18 @@ fn rfc4467_genurlauth_and_urlfetch() {
     };
     assert_eq!(data[0].url.as_str(), FULL);
     assert_eq!(
-        data[0].data.as_bytes(),
+        plain(&data[0].data).as_bytes(),
         Some(&b"Si vis pacem, para bellum.\r\n"[..])
     );
     response_round_trip(b"a002 OK URLFETCH completed\r\n");
+}
+
+/// The RFC 4467 answer of `answer`.
+fn plain<'a>(answer: &'a UrlFetchAnswer<'a>) -> &'a NString<'a> {
+    match answer {
+        UrlFetchAnswer::Plain(n) => n,
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -91,9 +101,9 @@ fn urlfetch_data_forms() {
         panic!("{r:?}")
     };
     assert_eq!(data.len(), 3);
-    assert_eq!(data[0].data, NString::NIL);
-    assert_eq!(data[1].data.as_bytes(), Some(&b"short"[..]));
-    let NString(Some(IString::Literal(l))) = &data[2].data else {
+    assert_eq!(plain(&data[0].data), &NString::NIL);
+    assert_eq!(plain(&data[1].data).as_bytes(), Some(&b"short"[..]));
+    let NString(Some(IString::Literal(l))) = plain(&data[2].data) else {
         panic!()
     };
     assert!(l.is_binary() && l.data() == b"a\0b");
@@ -204,7 +214,7 @@ proptest! {
     ) {
         for body in [
             CommandBody::GenUrlAuth(requests.iter().cloned().map(|(url, m)| GenUrlAuth { url, mechanism: Atom::new(m).unwrap() }).collect()),
-            CommandBody::UrlFetch(fetch.clone()),
+            CommandBody::UrlFetch(fetch.iter().cloned().map(UrlFetchRequest::plain).collect()),
         ] {
             let command = Command { tag: Tag::new("u1").unwrap(), body };
             let bytes = to_bytes(&command.encode(LiteralPolicy::SyncOnly));
@@ -219,7 +229,7 @@ proptest! {
                 Just(NString::NIL),
                 proptest::collection::vec(1u8..=255, 0..30).prop_map(|d| NString(Some(IString::from_bytes(d).unwrap()))),
                 proptest::collection::vec(any::<u8>(), 0..30).prop_map(|d| NString(Some(IString::Literal(Literal::binary(d))))),
-            ]).prop_map(|(url, data)| UrlFetchData { url, data }),
+            ]).prop_map(|(url, data)| UrlFetchData { url, data: UrlFetchAnswer::Plain(data) }),
             1..4,
         ),
     ) {
