@@ -30,9 +30,11 @@ fn is_label_char(b: u8) -> bool {
 }
 
 /// `tagged-ext-label = tagged-label-fchar *tagged-label-char`, a valid
-/// atom.
+/// atom. A `-` and a digit start RFC 9394's `partial-range-last` value,
+/// never a label: read as a label, `X -1:-30` would mean two labels or a
+/// label and its value depending on the spaces around it.
 pub(crate) fn tagged_ext_label(input: &[u8]) -> PResult<'_, Atom<'_>> {
-    if !input.first().is_some_and(|&b| is_label_first(b)) {
+    if !input.first().is_some_and(|&b| is_label_first(b)) || matches!(input, [b'-', b'0'..=b'9', ..]) {
         return fail(input, "extension label");
     }
     let n = input.iter().take_while(|&&b| is_label_char(b)).count();
@@ -336,7 +338,10 @@ impl TaggedExt<'_> {
         name: Atom<'a>,
         config: &DecoderConfig,
     ) -> PResult<'a, TaggedExt<'a>> {
-        match rest.strip_prefix(b" ") {
+        let value_at = rest
+            .strip_prefix(b" ")
+            .map(|v| crate::parse::skip_extra_spaces(v, config.leniency.extra_spaces));
+        match value_at {
             Some(v) if starts_value(v) => {
                 let (rest, value) = TaggedExtVal::parse(v, config, false)?;
                 Ok((
@@ -405,6 +410,9 @@ mod tests {
         assert_eq!(tagged_ext_label(b"CONDSTORE)").unwrap().1.as_str(), "CONDSTORE");
         assert_eq!(tagged_ext_label(b"x-a.b:1 ").unwrap().1.as_str(), "x-a.b:1");
         assert!(tagged_ext_label(b"1abc").is_err());
+        // RFC 9394's partial-range-last is a value, never a label.
+        assert!(tagged_ext_label(b"-1:-30").is_err());
+        assert_eq!(tagged_ext_label(b"-x1 ").unwrap().1.as_str(), "-x1");
         assert!(tagged_ext_label(b":abc").is_err());
     }
 
@@ -495,6 +503,18 @@ mod tests {
         let (_, q) = params(b" (X-PAGE -1:-30 -LABEL)", &c, |i| TaggedExt::parse(i, &c)).unwrap();
         assert!(matches!(q[0].value, Some(TaggedExtVal::PartialLast(_))));
         assert_eq!((q.len(), q[1].name.as_str()), (2, "-LABEL"));
+        // Where extra spaces are allowed, they do not split a label from
+        // its value (found by fuzzing: the value became a label, which
+        // re-encoded as the label's value).
+        let lenient = DecoderConfig::default();
+        let (_, q) = params(b" (X-PAGE  -1:-30 Y  5)", &lenient, |i| {
+            TaggedExt::parse(i, &lenient)
+        })
+        .unwrap();
+        assert_eq!(q.len(), 2);
+        assert!(matches!(q[0].value, Some(TaggedExtVal::PartialLast(_))));
+        assert_eq!(q[1].value, Some(TaggedExtVal::Number(5)));
+        assert!(params(b" (X-PAGE  -1:-30)", &c, |i| TaggedExt::parse(i, &c)).is_err());
         assert_eq!(
             params(b"\r\n", &c, |i| TaggedExt::parse(i, &c)).unwrap().1.len(),
             0
