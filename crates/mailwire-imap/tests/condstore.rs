@@ -7,36 +7,13 @@
 
 mod codec_support;
 
-use std::num::NonZeroU32;
-
 use codec_support::*;
 use mailwire_imap::{
     Code, Command, CommandBody, DecoderConfig, EntryType, ErrorKind, Fetch, FetchItem, FetchItems,
     FetchModifier, Flag, FlagFetch, Leniency, LiteralPolicy, MailboxStatus, MessageDataItem, ModSeq,
     ModSeqEntry, ModSeqValzer, QResync, RespText, Response, SearchKey, SearchReturnData, SelectParameter,
-    SeqMatchData, SequenceSet, Status, StatusAttribute, StatusValue, Store, StoreAction, StoreModifier,
-    UidSet, to_bytes,
+    SeqMatchData, Status, StatusAttribute, StatusValue, Store, StoreAction, StoreModifier, to_bytes,
 };
-
-fn modseq(n: u64) -> ModSeq {
-    ModSeq::new(n).unwrap()
-}
-
-fn valzer(n: u64) -> ModSeqValzer {
-    ModSeqValzer::new(n).unwrap()
-}
-
-fn uids(s: &str) -> UidSet {
-    s.parse().unwrap()
-}
-
-fn set(s: &str) -> SequenceSet {
-    s.parse().unwrap()
-}
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap()
-}
 
 /// The strict grammar, but `[code]` without text: RFC 7162 writes
 /// `* OK [HIGHESTMODSEQ 715194045007]`, `* OK [CLOSED]` and `a107 OK`.

@@ -6,36 +6,14 @@
 
 mod codec_support;
 
-use std::num::NonZeroU32;
-
 use codec_support::*;
 use mailwire_imap::{
     Code, Command, CommandBody, DecoderConfig, EntryType, Fetch, FetchItem, FetchItems, FetchModifier, Flag,
     LiteralPolicy, MailboxStatus, MessageDataItem, ModSeq, ModSeqEntry, ModSeqValzer, QResync, RespText,
-    Response, Search, SearchKey, SelectParameter, SeqMatchData, SequenceSet, Status, StatusAttribute,
-    StatusValue, Store, StoreAction, StoreModifier, Tag, UidSet, to_bytes,
+    Response, Search, SearchKey, SelectParameter, SeqMatchData, Status, StatusAttribute, StatusValue, Store,
+    StoreAction, StoreModifier, Tag, UidSet, to_bytes,
 };
 use proptest::prelude::*;
-
-fn modseq(n: u64) -> ModSeq {
-    ModSeq::new(n).unwrap()
-}
-
-fn valzer(n: u64) -> ModSeqValzer {
-    ModSeqValzer::new(n).unwrap()
-}
-
-fn uids(s: &str) -> UidSet {
-    s.parse().unwrap()
-}
-
-fn set(s: &str) -> SequenceSet {
-    s.parse().unwrap()
-}
-
-fn nz(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap()
-}
 
 fn modseq_strategy() -> impl Strategy<Value = ModSeq> {
     prop_oneof![1..=1_000u64, 1..=i64::MAX as u64].prop_map(modseq)

@@ -155,3 +155,28 @@ pub fn long_lines() -> DecoderConfig {
     c.limits = c.limits.with_line(4 << 20);
     c
 }
+
+/// A mod-sequence of the tests (1 or more).
+pub fn modseq(n: u64) -> mailwire_imap::ModSeq {
+    mailwire_imap::ModSeq::new(n).unwrap()
+}
+
+/// A mod-sequence or zero.
+pub fn valzer(n: u64) -> mailwire_imap::ModSeqValzer {
+    mailwire_imap::ModSeqValzer::new(n).unwrap()
+}
+
+/// A UID set from its wire form.
+pub fn uids(s: &str) -> mailwire_imap::UidSet {
+    s.parse().unwrap()
+}
+
+/// A sequence set from its wire form.
+pub fn set(s: &str) -> mailwire_imap::SequenceSet {
+    s.parse().unwrap()
+}
+
+/// A non-zero number.
+pub fn nz(n: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(n).unwrap()
+}
