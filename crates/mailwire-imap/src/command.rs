@@ -897,15 +897,16 @@ pub fn decode_command<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
 ) -> Result<Decoded<Command<'a>>, DecodeError> {
-    decode_command_from(input, config, &mut Progress::default())
+    decode_command_from(input, config, FrameOptions::default(), &mut Progress::default())
 }
 
 fn decode_command_from<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
+    options: FrameOptions,
     progress: &mut Progress,
 ) -> Result<Decoded<Command<'a>>, DecodeError> {
-    let len = match frame_resume(input, Side::Command, config, FrameOptions::default(), progress)? {
+    let len = match frame_resume(input, Side::Command, config, options, progress)? {
         Framed::Complete(len) => len,
         // Stream comes only with FrameOptions::stream_above, which is not set here.
         Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
@@ -954,7 +955,23 @@ impl CommandReader {
     /// Decodes the next command from `input`: the same answers as
     /// [`decode_command`].
     pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<Command<'a>>, DecodeError> {
-        decode_command_from(input, &self.config, &mut self.progress)
+        decode_command_from(input, &self.config, FrameOptions::default(), &mut self.progress)
+    }
+
+    /// [`CommandReader::decode`], announcing every synchronizing literal
+    /// whose data starts after `after`, even when the client sent its
+    /// data without waiting: a server asks about each literal before it
+    /// reads it.
+    pub(crate) fn decode_announcing<'a>(
+        &mut self,
+        input: &'a [u8],
+        after: usize,
+    ) -> Result<Decoded<Command<'a>>, DecodeError> {
+        let options = FrameOptions {
+            announce_sync_after: Some(after),
+            ..FrameOptions::default()
+        };
+        decode_command_from(input, &self.config, options, &mut self.progress)
     }
 
     /// Forgets how far the current command was framed (after the caller

@@ -47,13 +47,18 @@ pub(crate) struct FrameOptions {
     /// Literals longer than this are reported as [`Framed::Stream`] rather
     /// than checked against the literal limit and waited for.
     pub stream_above: Option<u64>,
+    /// A synchronizing literal whose data starts after this offset is
+    /// announced even when its data is already in the input: a server
+    /// session asks the application about every such literal, whether or
+    /// not the client sent the data early.
+    pub announce_sync_after: Option<usize>,
 }
 
 /// A literal header at the end of `line`: `(length, mode, binary)`.
 ///
 /// `{` must not be inside a quoted string; quoted strings never span lines,
 /// so scanning the line is enough.
-fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
+pub(crate) fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
     let inner = line.strip_suffix(b"}")?;
     let open = memchr::memrchr(b'{', inner)?;
     let (digits, mode) = match inner[open + 1..].strip_suffix(b"+") {
@@ -313,7 +318,11 @@ fn frame_from(
         }
         // Fits: length <= limits.literal, which the caller keeps sane.
         let data_end = data_start.saturating_add(length as usize);
-        if input.len() < data_end {
+        let gated = mode == LiteralMode::Sync
+            && options
+                .announce_sync_after
+                .is_some_and(|after| data_start > after);
+        if input.len() < data_end || gated {
             let pending = PendingLiteral {
                 length,
                 mode,
@@ -424,6 +433,7 @@ mod tests {
         let options = FrameOptions {
             mid_message: false,
             stream_above: Some(4),
+            ..FrameOptions::default()
         };
         let config = DecoderConfig::STRICT;
         let big = b"* 1 FETCH (UID 1 BODY[1] {3}\r\nabc BODY[] {4294967295}\r\nxyz";
@@ -444,7 +454,7 @@ mod tests {
         let rest = b" OK {5}\r\nhello)\r\n";
         let mid = FrameOptions {
             mid_message: true,
-            stream_above: None,
+            ..FrameOptions::default()
         };
         assert_eq!(
             frame_with(rest, Side::Response, &config, mid).unwrap(),

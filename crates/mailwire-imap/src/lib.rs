@@ -103,6 +103,7 @@ mod replace;
 mod response;
 mod search;
 mod sequence;
+pub mod server;
 mod small_list;
 mod sort;
 mod status;

@@ -152,6 +152,7 @@ impl ResponseReader {
         FrameOptions {
             mid_message,
             stream_above: stream.then_some(self.stream_above),
+            ..FrameOptions::default()
         }
     }
 

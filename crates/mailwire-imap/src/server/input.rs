@@ -1,0 +1,281 @@
+//! Reading the client's input: commands and their literals, the lines of
+//! a SASL exchange and IDLE, and the recovery from input that breaks the
+//! grammar or the limits.
+
+use super::*;
+
+impl ServerSession {
+    pub(super) fn pending_input(&self) -> &[u8] {
+        &self.input[self.start..]
+    }
+
+    pub(super) fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start >= self.input.len() {
+            self.input.clear();
+            self.start = 0;
+        } else if self.start >= 64 * 1024 && self.start * 2 >= self.input.len() {
+            self.input.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    /// Forgets the framing of the command that just ended.
+    pub(super) fn end_command(&mut self) {
+        self.reader.reset();
+        self.literal_open = 0;
+    }
+
+    /// Reads the next command; false when it must wait.
+    pub(super) fn next_command(&mut self) -> bool {
+        self.needs_input = false;
+        let outcome = self
+            .reader
+            .decode_announcing(&self.input[self.start..], self.literal_open);
+        match outcome {
+            Ok(Decoded::Complete { value, consumed }) => {
+                let command = value.into_owned();
+                self.consume(consumed);
+                self.end_command();
+                self.dispatch(command);
+                true
+            }
+            Ok(Decoded::Incomplete) => {
+                self.needs_input = true;
+                false
+            }
+            Ok(Decoded::LiteralAnnounced(a)) => {
+                if a.data_start <= self.literal_open {
+                    self.needs_input = true;
+                    return false;
+                }
+                let prefix = &self.input[self.start..self.start + a.data_start];
+                let command = command_name(prefix);
+                let limit = self.config.decoder.limits.literal;
+                let too_big = match self.config.append_limit {
+                    Some(append) if command == Some("APPEND") => a.length > append,
+                    _ => a.length > limit,
+                };
+                match a.mode {
+                    LiteralMode::Sync if too_big => {
+                        self.status(
+                            a.tag.as_ref(),
+                            Status::No,
+                            Some(condition("TOOBIG")),
+                            "Literal too large",
+                        );
+                        self.consume(a.data_start);
+                        self.end_command();
+                    }
+                    LiteralMode::Sync => {
+                        let serial = self.next_serial();
+                        self.phase = Phase::Waiting {
+                            serial,
+                            on: Waiting::Literal {
+                                data_start: a.data_start,
+                                tag: a.tag.clone(),
+                            },
+                        };
+                        self.events.push_back(ServerEvent::Literal(LiteralRequest {
+                            serial,
+                            tag: a.tag,
+                            command,
+                            length: a.length,
+                            binary: a.binary,
+                        }));
+                        return false;
+                    }
+                    LiteralMode::NonSync => {
+                        let refused = too_big
+                            || match self.config.non_sync_literals {
+                                NonSyncLiterals::Plus => false,
+                                NonSyncLiterals::Minus => a.length > LITERAL_MINUS_MAX,
+                                NonSyncLiterals::None => true,
+                            };
+                        if !refused {
+                            self.literal_open = a.data_start;
+                            self.needs_input = true;
+                            return false;
+                        }
+                        self.status(
+                            a.tag.as_ref(),
+                            Status::Bad,
+                            Some(condition("TOOBIG")),
+                            "Non-synchronizing literal too large",
+                        );
+                        self.consume(a.data_start);
+                        self.end_command();
+                        self.phase = Phase::DiscardLiteral { remaining: a.length };
+                    }
+                }
+                true
+            }
+            Err(e) => {
+                self.command_error(e);
+                true
+            }
+        }
+    }
+
+    pub(super) fn command_error(&mut self, e: DecodeError) {
+        self.end_command();
+        let input = self.pending_input();
+        // A literal too large (alone or for the message): its header ends
+        // the line at the error.
+        let too_large = matches!(
+            e.kind,
+            ErrorKind::LiteralTooLarge { .. } | ErrorKind::MessageTooLarge { .. }
+        );
+        let at = e.offset.min(input.len());
+        if let Some(lf) = memchr::memchr(b'\n', &input[at..])
+            .map(|i| at + i)
+            .filter(|_| too_large)
+        {
+            let line_end = if lf > 0 && input[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
+            let line_start = memchr::memrchr(b'\n', &input[..line_end]).map_or(0, |i| i + 1);
+            if let Some((length, mode, _)) = literal_header(&input[line_start..line_end]) {
+                let text = "Literal too large";
+                self.status(e.tag.as_ref(), Status::No, Some(condition("TOOBIG")), text);
+                self.consume(lf + 1);
+                if mode == LiteralMode::NonSync {
+                    self.phase = Phase::DiscardLiteral { remaining: length };
+                }
+                return;
+            }
+        }
+        let text = format!("Error in IMAP command: {e}");
+        self.status(e.tag.as_ref(), Status::Bad, None, &text);
+        match e.resume_at {
+            Some(n) => self.consume(n),
+            None => self.phase = Phase::SkipLine { tail: Vec::new() },
+        }
+    }
+
+    pub(super) fn discard_literal(&mut self) -> bool {
+        let Phase::DiscardLiteral { remaining } = &mut self.phase else {
+            return false;
+        };
+        let available = self.input.len() - self.start;
+        let n = (*remaining).min(available as u64) as usize;
+        *remaining -= n as u64;
+        let done = *remaining == 0;
+        self.consume(n);
+        if done {
+            // The rest of the command line follows the literal.
+            self.phase = Phase::SkipLine { tail: Vec::new() };
+            true
+        } else {
+            self.needs_input = true;
+            false
+        }
+    }
+
+    pub(super) fn skip_line(&mut self) -> bool {
+        let available = self.input.len() - self.start;
+        let lf = memchr::memchr(b'\n', self.pending_input());
+        let Phase::SkipLine { tail } = &mut self.phase else {
+            return false;
+        };
+        let upto = lf.unwrap_or(available);
+        // Only the end of the line matters: it may announce a literal.
+        let chunk = &self.input[self.start..self.start + upto];
+        tail.extend_from_slice(&chunk[chunk.len().saturating_sub(32)..]);
+        if tail.len() > 32 {
+            tail.drain(..tail.len() - 32);
+        }
+        let Some(lf) = lf else {
+            self.consume(available);
+            self.needs_input = true;
+            return false;
+        };
+        let line = tail.strip_suffix(b"\r").unwrap_or(tail);
+        let literal = literal_header(line);
+        self.consume(lf + 1);
+        self.phase = match literal {
+            Some((length, LiteralMode::NonSync, _)) => Phase::DiscardLiteral { remaining: length },
+            _ => Phase::Commands,
+        };
+        true
+    }
+
+    pub(super) fn idle_line(&mut self) -> bool {
+        let outcome = crate::command::decode_idle_done(&self.input[self.start..], &self.config.decoder);
+        let (consumed, ok) = match outcome {
+            Ok(Decoded::Complete { consumed, .. }) => (Some(consumed), true),
+            Ok(_) => {
+                self.needs_input = true;
+                return false;
+            }
+            Err(e) => (e.resume_at, false),
+        };
+        let Phase::Idle { tag } = std::mem::replace(&mut self.phase, Phase::Commands) else {
+            return false;
+        };
+        self.clock.keepalive = None;
+        if ok {
+            self.tagged(&tag, Status::Ok, None, "IDLE terminated");
+        } else {
+            self.tagged(&tag, Status::Bad, None, "Expected DONE");
+        }
+        match consumed {
+            Some(n) => self.consume(n),
+            None => self.phase = Phase::SkipLine { tail: Vec::new() },
+        }
+        self.events.push_back(ServerEvent::IdleEnded);
+        true
+    }
+}
+
+/// The name of the command a message starts with, upper case, when the
+/// session knows it: for the literal requests.
+pub(super) fn command_name(message: &[u8]) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "APPEND",
+        "LOGIN",
+        "AUTHENTICATE",
+        "CREATE",
+        "DELETE",
+        "RENAME",
+        "SELECT",
+        "EXAMINE",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "LIST",
+        "LSUB",
+        "STATUS",
+        "SEARCH",
+        "FETCH",
+        "STORE",
+        "COPY",
+        "MOVE",
+        "SORT",
+        "THREAD",
+        "REPLACE",
+        "SETMETADATA",
+        "GETMETADATA",
+        "SETACL",
+        "ID",
+        "ESEARCH",
+        "URLFETCH",
+        "GENURLAUTH",
+        "NOTIFY",
+    ];
+    let tag = peek_tag(message)?;
+    let rest = &message[tag.as_str().len() + 1..];
+    pub(super) fn word(s: &[u8]) -> (&[u8], &[u8]) {
+        let n = s.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        s.split_at(n)
+    }
+    let (mut name, rest) = word(rest);
+    if name.eq_ignore_ascii_case(b"UID") {
+        name = word(rest.strip_prefix(b" ")?).0;
+    }
+    NAMES
+        .iter()
+        .copied()
+        .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
+}

@@ -1,0 +1,820 @@
+//! The IMAP server session: states, login, literals, IDLE, timers and
+//! switch points, driven with no I/O.
+
+use std::time::{Duration, Instant};
+
+use mailwire_imap::server::{
+    AnswerError, AuthStep, CloseReason, Credentials, Greeting, LiteralRefusal, LoginRejection,
+    NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
+};
+use mailwire_imap::{Capability, RespText, Response, Status};
+
+fn plaintext() -> ServerConfig {
+    ServerConfig {
+        allow_plaintext_login: true,
+        ..ServerConfig::default()
+    }
+}
+
+/// Everything the session has to send, as text.
+fn sent(session: &mut ServerSession) -> String {
+    let mut out = Vec::new();
+    while let Some(bytes) = session.poll_transmit() {
+        out.extend_from_slice(&bytes);
+    }
+    String::from_utf8(out).expect("the session writes UTF-8 here")
+}
+
+fn events(session: &mut ServerSession) -> Vec<ServerEvent> {
+    std::iter::from_fn(|| session.poll_event()).collect()
+}
+
+/// A session past its greeting, logged in as alice.
+fn logged_in(config: ServerConfig) -> ServerSession {
+    let mut s = ServerSession::new(config);
+    sent(&mut s);
+    s.receive(b"l1 LOGIN alice secret\r\n");
+    let Some(ServerEvent::Authenticate(login)) = s.poll_event() else {
+        panic!("no login event")
+    };
+    s.accept_login(login).unwrap();
+    assert!(sent(&mut s).starts_with("l1 OK [CAPABILITY "));
+    s
+}
+
+/// Answers every command with OK and every literal with a continuation.
+fn answer_all(session: &mut ServerSession) -> Vec<String> {
+    let mut names = Vec::new();
+    while let Some(event) = session.poll_event() {
+        match event {
+            ServerEvent::Command(request) => {
+                names.push(request.command().body.name().to_owned());
+                session
+                    .complete(request, Status::Ok, RespText::text("done"))
+                    .unwrap();
+            }
+            ServerEvent::Literal(request) => session.accept_literal(request).unwrap(),
+            ServerEvent::Authenticate(request) => session.accept_login(request).unwrap(),
+            _ => {}
+        }
+    }
+    names
+}
+
+#[test]
+fn the_greeting_announces_what_the_state_allows() {
+    let mut s = ServerSession::new(ServerConfig {
+        tls: Tls::Available,
+        ..ServerConfig::default()
+    });
+    let greeting = sent(&mut s);
+    assert_eq!(
+        greeting,
+        "* OK [CAPABILITY IMAP4rev1 IMAP4rev2 STARTTLS LOGINDISABLED SASL-IR LITERAL+ ENABLE IDLE] IMAP server ready\r\n"
+    );
+
+    let mut s = ServerSession::new(ServerConfig {
+        tls: Tls::Active,
+        sasl_mechanisms: vec!["SCRAM-SHA-256".into()],
+        ..ServerConfig::default()
+    });
+    assert!(sent(&mut s).contains(" AUTH=PLAIN AUTH=SCRAM-SHA-256 SASL-IR "));
+
+    let mut s = ServerSession::new(ServerConfig {
+        greeting: Greeting::Bye("Too many connections".into()),
+        ..ServerConfig::default()
+    });
+    assert_eq!(sent(&mut s), "* BYE Too many connections\r\n");
+    assert!(matches!(
+        events(&mut s)[..],
+        [ServerEvent::Closed(CloseReason::Refused)]
+    ));
+    assert!(s.is_closed());
+}
+
+#[test]
+fn preauth_starts_authenticated_with_the_full_capability_list() {
+    let mut s = ServerSession::new(ServerConfig {
+        greeting: Greeting::PreAuth {
+            text: "Logged in as alice".into(),
+        },
+        capabilities: vec![Capability::Sort, Capability::CondStore],
+        ..ServerConfig::default()
+    });
+    let greeting = sent(&mut s);
+    assert!(
+        greeting
+            .starts_with("* PREAUTH [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE IDLE SORT CONDSTORE]")
+    );
+    assert!(s.is_authenticated());
+    s.receive(b"a LOGIN bob pw\r\n");
+    assert_eq!(sent(&mut s), "a BAD Already authenticated\r\n");
+}
+
+#[test]
+fn commands_outside_their_state_are_refused_without_reaching_the_application() {
+    let mut s = ServerSession::new(plaintext());
+    sent(&mut s);
+    s.receive(b"a1 SELECT INBOX\r\na2 FETCH 1 FLAGS\r\na3 NOOP\r\na4 CAPABILITY\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "a1 BAD Log in first\r\na2 BAD Log in first\r\na3 OK NOOP completed\r\n\
+         * CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN SASL-IR LITERAL+ ENABLE IDLE\r\na4 OK CAPABILITY completed\r\n"
+    );
+    assert!(events(&mut s).is_empty());
+
+    let mut s = logged_in(plaintext());
+    s.receive(b"b1 FETCH 1 FLAGS\r\nb2 SORT (DATE) UTF-8 ALL\r\nb3 LIST \"\" *\r\n");
+    let out = sent(&mut s);
+    assert_eq!(
+        out,
+        "b1 BAD No mailbox selected\r\nb2 BAD No mailbox selected\r\n"
+    );
+    let [ServerEvent::Command(list)] = &events(&mut s)[..] else {
+        panic!("LIST reaches the application")
+    };
+    assert_eq!(list.tag().as_str(), "b3");
+}
+
+#[test]
+fn commands_of_extensions_not_offered_are_unknown() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a SELECT INBOX\r\n");
+    answer_all(&mut s);
+    s.receive(b"b SORT (DATE) UTF-8 ALL\r\nc GETQUOTAROOT INBOX\r\nd THREAD REFS UTF-8 ALL\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "a OK done\r\nb BAD Unknown command SORT\r\nc BAD Unknown command GETQUOTAROOT\r\nd BAD Unknown command THREAD\r\n"
+    );
+
+    let mut s = logged_in(ServerConfig {
+        capabilities: vec![Capability::Sort],
+        ..plaintext()
+    });
+    s.receive(b"a SELECT INBOX\r\nb SORT (DATE) UTF-8 ALL\r\n");
+    assert_eq!(answer_all(&mut s), ["SELECT", "SORT"]);
+}
+
+#[test]
+fn select_examine_close_and_a_failed_select_change_the_state() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a EXAMINE INBOX\r\n");
+    answer_all(&mut s);
+    assert_eq!(s.selected(), Some(true));
+    s.receive(b"b SELECT Drafts\r\n");
+    let Some(ServerEvent::Command(select)) = s.poll_event() else {
+        panic!()
+    };
+    // The old mailbox closed before the new one is asked for.
+    assert_eq!(
+        sent(&mut s),
+        "a OK done\r\n* OK [CLOSED] Previous mailbox closed\r\n"
+    );
+    assert_eq!(s.selected(), None);
+    s.complete(select, Status::No, RespText::text("No such mailbox"))
+        .unwrap();
+    assert_eq!(s.selected(), None);
+    s.receive(b"c SELECT INBOX\r\nd CLOSE\r\n");
+    let Some(ServerEvent::Command(select)) = s.poll_event() else {
+        panic!()
+    };
+    s.respond(&select, &Response::Exists(3)).unwrap();
+    s.complete(
+        select,
+        Status::Ok,
+        RespText {
+            code: Some(mailwire_imap::Code::ReadWrite),
+            text: "SELECT completed".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(s.selected(), Some(false));
+    answer_all(&mut s);
+    assert_eq!(s.selected(), None);
+    assert!(sent(&mut s).ends_with("* 3 EXISTS\r\nc OK [READ-WRITE] SELECT completed\r\nd OK done\r\n"));
+}
+
+#[test]
+fn nothing_more_is_read_until_the_pending_request_is_answered() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a CREATE x\r\nb DELETE x\r\nc LOGOUT\r\n");
+    let Some(ServerEvent::Command(create)) = s.poll_event() else {
+        panic!()
+    };
+    assert!(s.poll_event().is_none());
+    assert_eq!(sent(&mut s), "");
+    s.complete(create, Status::Ok, RespText::text("CREATE completed"))
+        .unwrap();
+    let Some(ServerEvent::Command(delete)) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(delete.tag().as_str(), "b");
+    s.complete(delete, Status::No, RespText::text("no")).unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "a OK CREATE completed\r\nb NO no\r\n* BYE Logging out\r\nc OK LOGOUT completed\r\n"
+    );
+    assert!(matches!(
+        events(&mut s)[..],
+        [ServerEvent::Closed(CloseReason::Logout)]
+    ));
+}
+
+#[test]
+fn handles_answer_once_and_only_as_their_request_allows() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a LIST \"\" *\r\n");
+    let Some(ServerEvent::Command(list)) = s.poll_event() else {
+        panic!()
+    };
+    let tagged = Response::Status {
+        tag: Some(mailwire_imap::Tag::new("a").unwrap()),
+        status: Status::Ok,
+        text: RespText::text("early"),
+    };
+    assert_eq!(s.respond(&list, &tagged), Err(AnswerError::NotAllowed));
+    assert_eq!(
+        s.respond(&list, &Response::Continue(RespText::text("go"))),
+        Err(AnswerError::NotAllowed)
+    );
+    assert_eq!(
+        s.complete(list, Status::PreAuth, RespText::text("x"))
+            .map_err(|e| e.to_string()),
+        Err("this answer is not allowed here".into())
+    );
+
+    // A handle from another session.
+    let mut other = logged_in(plaintext());
+    other.receive(b"z LIST \"\" *\r\n");
+    let Some(ServerEvent::Command(foreign)) = other.poll_event() else {
+        panic!()
+    };
+    let mut s = logged_in(plaintext());
+    s.receive(b"y NAMESPACE\r\n");
+    let Some(ServerEvent::Command(mine)) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(
+        s.complete(foreign, Status::Ok, RespText::text("ok")),
+        Err(AnswerError::NotPending)
+    );
+    s.complete(mine, Status::Ok, RespText::text("ok")).unwrap();
+
+    // A login answered as a SASL exchange it is not.
+    let mut s = ServerSession::new(plaintext());
+    s.receive(b"a LOGIN alice pw\r\n");
+    let Some(ServerEvent::Authenticate(login)) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(s.sasl_challenge(login, b"x"), Err(AnswerError::NotAllowed));
+}
+
+#[test]
+fn login_is_refused_in_cleartext_unless_allowed() {
+    let mut s = ServerSession::new(ServerConfig::default());
+    sent(&mut s);
+    s.receive(b"a LOGIN alice secret\r\nb AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "a NO [PRIVACYREQUIRED] LOGIN is disabled until TLS is active\r\n\
+         b NO [PRIVACYREQUIRED] Plaintext authentication is disabled until TLS is active\r\n"
+    );
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn starttls_discards_what_was_sent_with_it_and_changes_the_capabilities() {
+    let mut s = ServerSession::new(ServerConfig {
+        tls: Tls::Available,
+        ..ServerConfig::default()
+    });
+    sent(&mut s);
+    // An attacker's injected LOGIN rides after STARTTLS in the same packet.
+    s.receive(b"a STARTTLS\r\nb LOGIN mallory pw\r\n");
+    assert_eq!(sent(&mut s), "a OK Begin TLS negotiation now\r\n");
+    assert!(matches!(events(&mut s)[..], [ServerEvent::StartTls]));
+    assert!(!s.wants_input());
+    s.receive(b"c LOGIN mallory pw\r\n");
+    s.tls_established();
+    assert_eq!(s.tls(), Tls::Active);
+    assert!(events(&mut s).is_empty());
+    s.receive(b"d CAPABILITY\r\ne STARTTLS\r\nf LOGIN alice pw\r\n");
+    let out = sent(&mut s);
+    assert!(out.starts_with("* CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN SASL-IR LITERAL+ ENABLE IDLE\r\n"));
+    assert!(out.ends_with("e BAD STARTTLS not available\r\n"));
+    let [ServerEvent::Authenticate(login)] = &events(&mut s)[..] else {
+        panic!()
+    };
+    assert_eq!(login.tag().as_str(), "f");
+}
+
+fn plain(authzid: &str, authcid: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{authzid}\0{authcid}\0{password}"))
+}
+
+#[test]
+fn authenticate_plain_with_and_without_an_initial_response() {
+    let mut s = ServerSession::new(plaintext());
+    sent(&mut s);
+    s.receive(format!("a AUTHENTICATE PLAIN {}\r\n", plain("", "alice", "secret")).as_bytes());
+    let Some(ServerEvent::Authenticate(request)) = s.poll_event() else {
+        panic!()
+    };
+    let Some(Credentials::Plain { authzid, authcid, .. }) = request.credentials() else {
+        panic!()
+    };
+    assert_eq!(
+        (authzid.as_slice(), authcid.as_slice()),
+        (&b""[..], &b"alice"[..])
+    );
+    assert_eq!(request.credentials().unwrap().password(), b"secret");
+    // Debug output never shows the password.
+    assert!(!format!("{request:?}").contains("secret"));
+    s.reject_login(request, LoginRejection::AuthenticationFailed)
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "a NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+    );
+
+    s.receive(b"b AUTHENTICATE plain\r\n");
+    assert_eq!(sent(&mut s), "+ \r\n");
+    s.receive(format!("{}\r\n", plain("admin", "alice", "pw")).as_bytes());
+    let Some(ServerEvent::Authenticate(request)) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(request.credentials().unwrap().user(), b"admin");
+    s.accept_login(request).unwrap();
+    assert!(
+        sent(&mut s).starts_with("b OK [CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE IDLE] Logged in\r\n")
+    );
+    assert!(s.is_authenticated());
+}
+
+#[test]
+fn authenticate_is_cancelled_with_a_star_and_bad_data_is_refused() {
+    let mut s = ServerSession::new(plaintext());
+    sent(&mut s);
+    s.receive(
+        b"a AUTHENTICATE PLAIN\r\n*\r\nb AUTHENTICATE PLAIN\r\n%%%\r\nc AUTHENTICATE PLAIN YWxpY2U=\r\n",
+    );
+    assert_eq!(
+        sent(&mut s),
+        "+ \r\na BAD Authentication cancelled\r\n+ \r\nb BAD Invalid authentication data: syntax error at offset 0: \
+         expected base64, found '%'\r\nc BAD Malformed PLAIN message\r\n"
+    );
+    s.receive(b"d AUTHENTICATE CRAM-MD5\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "d NO [CANNOT] Unsupported authentication mechanism\r\n"
+    );
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn other_sasl_mechanisms_run_in_the_application() {
+    let mut s = ServerSession::new(ServerConfig {
+        sasl_mechanisms: vec!["X-TOKEN".into()],
+        ..ServerConfig::default()
+    });
+    sent(&mut s);
+    s.receive(b"a AUTHENTICATE x-token\r\n");
+    let Some(ServerEvent::Authenticate(request)) = s.poll_event() else {
+        panic!()
+    };
+    let AuthStep::Sasl { mechanism, response } = request.step() else {
+        panic!()
+    };
+    assert_eq!((mechanism.as_str(), response.is_none()), ("X-TOKEN", true));
+    s.sasl_challenge(request, b"nonce").unwrap();
+    assert_eq!(sent(&mut s), "+ bm9uY2U=\r\n");
+    s.receive(b"YW5zd2Vy\r\n");
+    let Some(ServerEvent::Authenticate(request)) = s.poll_event() else {
+        panic!()
+    };
+    let AuthStep::Sasl {
+        response: Some(answer),
+        ..
+    } = request.step()
+    else {
+        panic!()
+    };
+    assert_eq!(answer.expose(), b"answer");
+    s.accept_login(request).unwrap();
+    assert!(sent(&mut s).starts_with("a OK [CAPABILITY"));
+}
+
+#[test]
+fn a_synchronizing_literal_waits_for_the_application() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a CREATE {5}\r\n");
+    let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(
+        (
+            literal.tag().unwrap().as_str(),
+            literal.command(),
+            literal.length()
+        ),
+        ("a", Some("CREATE"), 5)
+    );
+    // No continuation request before the application agrees.
+    assert_eq!(sent(&mut s), "");
+    s.accept_literal(literal).unwrap();
+    assert_eq!(sent(&mut s), "+ Ready for literal data\r\n");
+    s.receive(b"hello\r\n");
+    let Some(ServerEvent::Command(create)) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(create.command().body.name(), "CREATE");
+
+    // Refused: the client never sends the data; the next line is a command.
+    s.complete(create, Status::Ok, RespText::text("done")).unwrap();
+    s.receive(b"b APPEND INBOX {99999}\r\nc NOOP\r\n");
+    let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
+        panic!()
+    };
+    s.refuse_literal(literal, LiteralRefusal::TooBig("Message too large".into()))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "a OK done\r\nb NO [TOOBIG] Message too large\r\nc OK NOOP completed\r\n"
+    );
+}
+
+#[test]
+fn literals_over_the_limit_are_refused_by_the_session() {
+    let mut config = plaintext();
+    config.decoder.limits.literal = 1000;
+    let mut s = logged_in(config);
+    s.receive(b"a CREATE {4294967295}\r\nb NOOP\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "a NO [TOOBIG] Literal too large\r\nb OK NOOP completed\r\n"
+    );
+    // Non-synchronizing: refused, and its data read and thrown away.
+    s.receive(b"c CREATE {2000+}\r\n");
+    s.receive(&[b'x'; 2000]);
+    s.receive(b"\r\nd NOOP\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "c NO [TOOBIG] Literal too large\r\nd OK NOOP completed\r\n"
+    );
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn append_limit_admits_messages_larger_than_other_literals() {
+    let mut config = plaintext();
+    config.decoder.limits.literal = 100;
+    config.append_limit = Some(1000);
+    let mut s = logged_in(config);
+    s.receive(b"a APPEND INBOX {500}\r\n");
+    let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
+        panic!()
+    };
+    assert_eq!(literal.command(), Some("APPEND"));
+    s.accept_literal(literal).unwrap();
+    s.receive(&[b'x'; 500]);
+    s.receive(b"\r\nb APPEND INBOX {1001}\r\nc CREATE {500}\r\n");
+    let Some(ServerEvent::Command(append)) = s.poll_event() else {
+        panic!()
+    };
+    s.complete(append, Status::Ok, RespText::text("APPEND completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "+ Ready for literal data\r\na OK APPEND completed\r\nb NO [TOOBIG] Literal too large\r\n\
+         c NO [TOOBIG] Literal too large\r\n"
+    );
+    assert!(s.capabilities().contains(&Capability::AppendLimit(Some(1000))));
+}
+
+#[test]
+fn literal_minus_refuses_long_non_synchronizing_literals_and_stays_in_step() {
+    let mut s = logged_in(ServerConfig {
+        non_sync_literals: NonSyncLiterals::Minus,
+        ..plaintext()
+    });
+    assert!(s.capabilities().contains(&Capability::LiteralMinus));
+    s.receive(b"a CREATE {4096+}\r\n");
+    s.receive(&[b'y'; 4096]);
+    s.receive(b"\r\n");
+    assert_eq!(answer_all(&mut s), ["CREATE"]);
+    s.receive(b"b CREATE {4097+}\r\n");
+    // The data arrives in pieces, with a literal-looking line inside.
+    s.receive(&[b'z'; 4000]);
+    s.receive(b"x {5+}\r\n");
+    s.receive(&[b'z'; 89]);
+    s.receive(b" {3+}\r\nabc\r\nc NOOP\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "a OK done\r\nb BAD [TOOBIG] Non-synchronizing literal too large\r\nc OK NOOP completed\r\n"
+    );
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn syntax_errors_get_a_tagged_bad_and_the_next_command_is_read() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a CREATE\r\nb NOOP\r\n* NOOP\r\n\r\nc NOOP\r\n");
+    let out = sent(&mut s);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("a BAD Error in IMAP command: syntax error"),
+        "{out}"
+    );
+    assert_eq!(lines[1], "b OK NOOP completed");
+    assert!(lines[2].starts_with("* BAD "), "{out}");
+    assert!(lines[3].starts_with("* BAD "), "{out}");
+    assert_eq!(lines[4], "c OK NOOP completed");
+}
+
+#[test]
+fn an_overlong_line_is_refused_and_skipped() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a CREATE ");
+    for _ in 0..200 {
+        s.receive(&[b'x'; 1000]);
+    }
+    assert!(s.wants_input());
+    s.receive(b"\r\nb NOOP\r\n");
+    let out = sent(&mut s);
+    assert!(
+        out.starts_with("a BAD Error in IMAP command: line longer than 65536 bytes"),
+        "{out}"
+    );
+    assert!(out.ends_with("\r\nb OK NOOP completed\r\n"), "{out}");
+}
+
+#[test]
+fn idle_sends_keepalives_and_keeps_commands_pipelined_after_done() {
+    let t0 = Instant::now();
+    let mut s = logged_in(ServerConfig {
+        idle_keepalive: Duration::from_secs(120),
+        ..plaintext()
+    });
+    s.handle_timeout(t0);
+    s.receive(b"a IDLE\r\n");
+    s.handle_timeout(t0);
+    assert_eq!(sent(&mut s), "+ idling\r\n");
+    assert!(matches!(events(&mut s)[..], [ServerEvent::IdleStarted]));
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(120)));
+    s.handle_timeout(t0 + Duration::from_secs(119));
+    assert_eq!(sent(&mut s), "");
+    s.handle_timeout(t0 + Duration::from_secs(120));
+    assert_eq!(sent(&mut s), "* OK Still here\r\n");
+    s.handle_timeout(t0 + Duration::from_secs(240));
+    assert_eq!(sent(&mut s), "* OK Still here\r\n");
+    s.receive(b"DONE\r\nb NOOP\r\nc LIST \"\" *\r\n");
+    assert_eq!(sent(&mut s), "a OK IDLE terminated\r\nb OK NOOP completed\r\n");
+    let got = events(&mut s);
+    assert!(matches!(
+        got[..],
+        [ServerEvent::IdleEnded, ServerEvent::Command(_)]
+    ));
+    // No keep-alive after IDLE.
+    s.handle_timeout(t0 + Duration::from_secs(1000));
+    assert_eq!(sent(&mut s), "");
+}
+
+#[test]
+fn idle_ended_by_something_other_than_done_is_a_bad() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a IDLE\r\nb NOOP\r\nc NOOP\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "+ idling\r\na BAD Expected DONE\r\nc OK NOOP completed\r\n"
+    );
+}
+
+#[test]
+fn a_connection_that_does_not_log_in_in_time_is_closed() {
+    let t0 = Instant::now();
+    let mut s = ServerSession::new(ServerConfig {
+        login_timeout: Duration::from_secs(60),
+        ..plaintext()
+    });
+    s.handle_timeout(t0);
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    // Input does not extend the deadline to log in.
+    s.receive(b"a NOOP\r\n");
+    s.handle_timeout(t0 + Duration::from_secs(59));
+    assert!(!s.is_closed());
+    s.handle_timeout(t0 + Duration::from_secs(60));
+    assert!(s.is_closed());
+    assert!(sent(&mut s).ends_with("* BYE Autologout; idle for too long\r\n"));
+    assert!(matches!(
+        events(&mut s)[..],
+        [ServerEvent::Closed(CloseReason::Autologout)]
+    ));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn an_authenticated_connection_is_logged_out_after_thirty_idle_minutes() {
+    let t0 = Instant::now();
+    let mut s = logged_in(plaintext());
+    s.handle_timeout(t0);
+    let half = Duration::from_secs(15 * 60);
+    s.handle_timeout(t0 + half);
+    s.receive(b"a NOOP\r\n");
+    s.handle_timeout(t0 + half);
+    // Idle time counts from the last input.
+    assert_eq!(s.poll_timeout(), Some(t0 + half + Duration::from_secs(30 * 60)));
+    s.handle_timeout(t0 + half + Duration::from_secs(30 * 60 - 1));
+    assert!(!s.is_closed());
+    // A command out with the application does not count as idle.
+    s.receive(b"b LIST \"\" *\r\n");
+    let Some(ServerEvent::Command(list)) = s.poll_event() else {
+        panic!()
+    };
+    s.handle_timeout(t0 + Duration::from_secs(3 * 3600));
+    assert!(!s.is_closed());
+    assert_eq!(s.poll_timeout(), None);
+    s.complete(list, Status::Ok, RespText::text("done")).unwrap();
+    s.handle_timeout(t0 + Duration::from_secs(3 * 3600) + Duration::from_secs(30 * 60));
+    assert!(s.is_closed());
+}
+
+#[test]
+fn enable_reports_only_what_it_newly_turned_on() {
+    let mut s = logged_in(ServerConfig {
+        capabilities: vec![Capability::QResync, Capability::CondStore],
+        ..plaintext()
+    });
+    s.receive(b"a ENABLE QRESYNC X-UNKNOWN UTF8=ACCEPT\r\nb ENABLE CONDSTORE QRESYNC IMAP4rev2\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "* ENABLED QRESYNC\r\na OK ENABLE completed\r\n* ENABLED IMAP4rev2\r\nb OK ENABLE completed\r\n"
+    );
+    let enabled = s.enabled();
+    assert!(enabled.qresync && enabled.condstore && enabled.imap4rev2 && !enabled.utf8_accept);
+    let got = events(&mut s);
+    assert!(
+        matches!(&got[..], [ServerEvent::Enabled(a), ServerEvent::Enabled(b)]
+        if a == &[Capability::QResync] && b == &[Capability::Imap4Rev2])
+    );
+    // Before login, ENABLE is refused.
+    let mut s = ServerSession::new(plaintext());
+    sent(&mut s);
+    s.receive(b"a ENABLE CONDSTORE\r\n");
+    assert_eq!(sent(&mut s), "a BAD Log in first\r\n");
+}
+
+#[test]
+fn id_is_answered_by_the_session_when_offered() {
+    let mut s = ServerSession::new(ServerConfig {
+        id: Some(Some(
+            mailwire_imap::IdParams::new(vec![
+                mailwire_imap::IdParam::from_text("name", Some("mailwire")).unwrap(),
+            ])
+            .unwrap(),
+        )),
+        ..plaintext()
+    });
+    sent(&mut s);
+    s.receive(b"a ID (\"name\" \"imaplib\")\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "* ID (\"name\" \"mailwire\")\r\na OK ID completed\r\n"
+    );
+    let [ServerEvent::ClientId(Some(params))] = &events(&mut s)[..] else {
+        panic!()
+    };
+    assert_eq!(
+        params.get("name").and_then(|v| v.as_bytes()),
+        Some(&b"imaplib"[..])
+    );
+
+    let mut s = ServerSession::new(plaintext());
+    sent(&mut s);
+    s.receive(b"a ID NIL\r\n");
+    assert_eq!(sent(&mut s), "a BAD Unknown command ID\r\n");
+}
+
+#[test]
+fn compress_hands_back_the_compressed_bytes_that_followed_it() {
+    let mut s = logged_in(ServerConfig {
+        compress: true,
+        ..plaintext()
+    });
+    assert!(s.capabilities().contains(&Capability::Compress(
+        mailwire_imap::Atom::new("DEFLATE").unwrap()
+    )));
+    s.receive(b"a COMPRESS DEFLATE\r\n\x78\x9c\x01\x02");
+    assert_eq!(sent(&mut s), "a OK DEFLATE active\r\n");
+    let [ServerEvent::Compress { input }] = &events(&mut s)[..] else {
+        panic!()
+    };
+    assert_eq!(&input[..], b"\x78\x9c\x01\x02");
+    s.compression_started();
+    s.receive(b"b COMPRESS DEFLATE\r\n");
+    assert_eq!(sent(&mut s), "b BAD Compression already active\r\n");
+}
+
+#[test]
+fn unauthenticate_returns_to_the_not_authenticated_state() {
+    let mut s = logged_in(ServerConfig {
+        unauthenticate: true,
+        capabilities: vec![Capability::CondStore],
+        ..plaintext()
+    });
+    s.receive(b"a ENABLE CONDSTORE\r\nb UNAUTHENTICATE\r\nc LIST \"\" *\r\n");
+    let out = sent(&mut s);
+    assert!(
+        out.ends_with("b OK UNAUTHENTICATE completed\r\nc BAD Log in first\r\n"),
+        "{out}"
+    );
+    assert!(!s.is_authenticated());
+    assert_eq!(s.enabled(), Default::default());
+    let got = events(&mut s);
+    assert!(matches!(
+        got[..],
+        [ServerEvent::Enabled(_), ServerEvent::Unauthenticated]
+    ));
+}
+
+#[test]
+fn output_back_pressure_stops_reading_commands() {
+    let mut s = ServerSession::new(ServerConfig {
+        max_buffered_output: 1000,
+        max_buffered_input: 4096,
+        ..plaintext()
+    });
+    sent(&mut s);
+    let many = b"a CAPABILITY\r\n".repeat(1000);
+    s.receive(&many);
+    // The session stopped once its output passed the limit.
+    assert!(!s.wants_input());
+    let mut total = 0;
+    while let Some(bytes) = s.poll_transmit() {
+        assert!(bytes.len() < 1000 + 200, "one chunk of {}", bytes.len());
+        total += bytes.len();
+    }
+    assert_eq!(total, 1000 * "* CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN SASL-IR LITERAL+ ENABLE IDLE\r\na OK CAPABILITY completed\r\n".len());
+    assert!(s.wants_input());
+}
+
+#[test]
+fn shutdown_says_bye_even_with_a_request_out() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a LIST \"\" *\r\n");
+    let Some(ServerEvent::Command(list)) = s.poll_event() else {
+        panic!()
+    };
+    s.shutdown("Server shutting down");
+    assert_eq!(sent(&mut s), "* BYE Server shutting down\r\n");
+    assert_eq!(
+        s.complete(list, Status::Ok, RespText::text("late")),
+        Err(AnswerError::NotPending)
+    );
+    assert!(matches!(
+        events(&mut s)[..],
+        [ServerEvent::Closed(CloseReason::Shutdown)]
+    ));
+}
+
+/// Feeds `input` split at the given points, answering every request, and
+/// returns the output and the event kinds.
+fn run_split(input: &[u8], splits: &[usize]) -> (String, Vec<String>) {
+    let mut s = ServerSession::new(plaintext());
+    let mut log = Vec::new();
+    let mut last = 0;
+    for &at in splits.iter().chain(std::iter::once(&input.len())) {
+        s.receive(&input[last..at]);
+        last = at;
+        while let Some(event) = s.poll_event() {
+            log.push(
+                format!("{event:?}")
+                    .split(['(', ' ', '{'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+            match event {
+                ServerEvent::Command(r) => s.complete(r, Status::Ok, RespText::text("done")).unwrap(),
+                ServerEvent::Literal(r) => s.accept_literal(r).unwrap(),
+                ServerEvent::Authenticate(r) => s.accept_login(r).unwrap(),
+                _ => {}
+            }
+        }
+    }
+    (sent(&mut s), log)
+}
+
+#[test]
+fn every_split_of_the_input_gives_the_same_session() {
+    let input: &[u8] = b"a AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nb CREATE {3}\r\nabc\r\n\
+        c CREATE {2+}\r\nxy\r\nd IDLE\r\nDONE\r\ne BAD-COMMAND\r\nf SELECT INBOX\r\ng FETCH 1 FLAGS\r\nh LOGOUT\r\n";
+    let whole = run_split(input, &[]);
+    assert!(whole.0.ends_with("h OK LOGOUT completed\r\n"), "{}", whole.0);
+    for at in 1..input.len() {
+        assert_eq!(run_split(input, &[at]), whole, "split at {at}");
+    }
+    // Byte by byte.
+    let every: Vec<usize> = (1..input.len()).collect();
+    assert_eq!(run_split(input, &every), whole);
+}
