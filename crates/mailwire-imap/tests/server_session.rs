@@ -1,11 +1,12 @@
 //! The IMAP server session: states, login, literals, IDLE, timers and
 //! switch points, driven with no I/O.
 
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use mailwire_imap::server::{
-    AnswerError, AuthStep, CloseReason, Credentials, Greeting, LiteralRefusal, LoginRejection,
-    NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
+    AnswerError, AuthStep, CloseReason, CommandRequest, Credentials, Greeting, LiteralRefusal,
+    LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
 };
 use mailwire_imap::{Capability, RespText, Response, Status};
 
@@ -42,6 +43,18 @@ fn logged_in(config: ServerConfig) -> ServerSession {
     s
 }
 
+fn uid(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap()
+}
+
+/// Opens an empty mailbox for SELECT and EXAMINE.
+fn open_if_select(session: &mut ServerSession, request: &CommandRequest) {
+    if matches!(request.command().body.name(), "SELECT" | "EXAMINE") {
+        let snapshot = MailboxSnapshot::new(uid(1), uid(1), Vec::new());
+        session.open_mailbox(request, snapshot).unwrap();
+    }
+}
+
 /// Answers every command with OK and every literal with a continuation.
 fn answer_all(session: &mut ServerSession) -> Vec<String> {
     let mut names = Vec::new();
@@ -49,6 +62,7 @@ fn answer_all(session: &mut ServerSession) -> Vec<String> {
         match event {
             ServerEvent::Command(request) => {
                 names.push(request.command().body.name().to_owned());
+                open_if_select(session, &request);
                 session
                     .complete(request, Status::Ok, RespText::text("done"))
                     .unwrap();
@@ -141,10 +155,11 @@ fn commands_of_extensions_not_offered_are_unknown() {
     let mut s = logged_in(plaintext());
     s.receive(b"a SELECT INBOX\r\n");
     answer_all(&mut s);
+    assert!(sent(&mut s).ends_with("a OK done\r\n"));
     s.receive(b"b SORT (DATE) UTF-8 ALL\r\nc GETQUOTAROOT INBOX\r\nd THREAD REFS UTF-8 ALL\r\n");
     assert_eq!(
         sent(&mut s),
-        "a OK done\r\nb BAD Unknown command SORT\r\nc BAD Unknown command GETQUOTAROOT\r\nd BAD Unknown command THREAD\r\n"
+        "b BAD Unknown command SORT\r\nc BAD Unknown command GETQUOTAROOT\r\nd BAD Unknown command THREAD\r\n"
     );
 
     let mut s = logged_in(ServerConfig {
@@ -160,16 +175,14 @@ fn select_examine_close_and_a_failed_select_change_the_state() {
     let mut s = logged_in(plaintext());
     s.receive(b"a EXAMINE INBOX\r\n");
     answer_all(&mut s);
+    assert!(sent(&mut s).ends_with("a OK done\r\n"));
     assert_eq!(s.selected(), Some(true));
     s.receive(b"b SELECT Drafts\r\n");
     let Some(ServerEvent::Command(select)) = s.poll_event() else {
         panic!()
     };
     // The old mailbox closed before the new one is asked for.
-    assert_eq!(
-        sent(&mut s),
-        "a OK done\r\n* OK [CLOSED] Previous mailbox closed\r\n"
-    );
+    assert_eq!(sent(&mut s), "* OK [CLOSED] Previous mailbox closed\r\n");
     assert_eq!(s.selected(), None);
     s.complete(select, Status::No, RespText::text("No such mailbox"))
         .unwrap();
@@ -178,7 +191,11 @@ fn select_examine_close_and_a_failed_select_change_the_state() {
     let Some(ServerEvent::Command(select)) = s.poll_event() else {
         panic!()
     };
-    s.respond(&select, &Response::Exists(3)).unwrap();
+    s.open_mailbox(
+        &select,
+        MailboxSnapshot::new(uid(7), uid(4), vec![uid(1), uid(2), uid(3)]),
+    )
+    .unwrap();
     s.complete(
         select,
         Status::Ok,
@@ -191,7 +208,13 @@ fn select_examine_close_and_a_failed_select_change_the_state() {
     assert_eq!(s.selected(), Some(false));
     answer_all(&mut s);
     assert_eq!(s.selected(), None);
-    assert!(sent(&mut s).ends_with("* 3 EXISTS\r\nc OK [READ-WRITE] SELECT completed\r\nd OK done\r\n"));
+    assert_eq!(
+        sent(&mut s),
+        "b NO No such mailbox\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* 3 EXISTS\r\n* 0 RECENT\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n\
+         * OK [UIDVALIDITY 7] UIDs valid\r\n* OK [UIDNEXT 4] Predicted next UID\r\n\
+         c OK [READ-WRITE] SELECT completed\r\nd OK done\r\n"
+    );
 }
 
 #[test]
@@ -795,7 +818,10 @@ fn run_split(input: &[u8], splits: &[usize]) -> (String, Vec<String>) {
                     .to_owned(),
             );
             match event {
-                ServerEvent::Command(r) => s.complete(r, Status::Ok, RespText::text("done")).unwrap(),
+                ServerEvent::Command(r) => {
+                    open_if_select(&mut s, &r);
+                    s.complete(r, Status::Ok, RespText::text("done")).unwrap()
+                }
                 ServerEvent::Literal(r) => s.accept_literal(r).unwrap(),
                 ServerEvent::Authenticate(r) => s.accept_login(r).unwrap(),
                 _ => {}
@@ -817,4 +843,286 @@ fn every_split_of_the_input_gives_the_same_session() {
     // Byte by byte.
     let every: Vec<usize> = (1..input.len()).collect();
     assert_eq!(run_split(input, &every), whole);
+}
+
+/// A session with INBOX selected, holding UIDs 10, 20, 30, 40.
+fn selected(config: ServerConfig, enable: &[u8]) -> ServerSession {
+    let mut s = logged_in(config);
+    if !enable.is_empty() {
+        s.receive(enable);
+        sent(&mut s);
+        events(&mut s);
+    }
+    s.receive(b"s SELECT INBOX\r\n");
+    let Some(ServerEvent::Command(select)) = s.poll_event() else {
+        panic!("no SELECT")
+    };
+    let uids = vec![uid(10), uid(20), uid(30), uid(40)];
+    let mut snapshot = MailboxSnapshot::new(uid(3), uid(41), uids);
+    snapshot.highest_modseq = mailwire_imap::ModSeq::new(100).ok();
+    s.open_mailbox(&select, snapshot).unwrap();
+    s.complete(select, Status::Ok, RespText::text("SELECT completed"))
+        .unwrap();
+    sent(&mut s);
+    s
+}
+
+fn command(s: &mut ServerSession, line: &[u8]) -> CommandRequest {
+    s.receive(line);
+    match s.poll_event() {
+        Some(ServerEvent::Command(request)) => request,
+        other => panic!("no command: {other:?} {}", sent(s)),
+    }
+}
+
+#[test]
+fn select_writes_the_rev1_or_rev2_forms_and_condstore_data() {
+    let mut s = logged_in(ServerConfig {
+        capabilities: vec![Capability::CondStore],
+        ..plaintext()
+    });
+    let select = command(&mut s, b"a SELECT INBOX (CONDSTORE)\r\n");
+    let mut snapshot = MailboxSnapshot::new(uid(3857529045), uid(4392), vec![uid(4391)]);
+    snapshot.recent = 1;
+    snapshot.first_unseen = Some(uid(1));
+    snapshot.highest_modseq = mailwire_imap::ModSeq::new(715194045007).ok();
+    s.open_mailbox(&select, snapshot.clone()).unwrap();
+    s.complete(select, Status::Ok, RespText::text("SELECT completed"))
+        .unwrap();
+    let out = sent(&mut s);
+    assert!(
+        out.contains("* 1 EXISTS\r\n* 1 RECENT\r\n* OK [UNSEEN 1] First unseen\r\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("* OK [HIGHESTMODSEQ 715194045007] Highest\r\n"),
+        "{out}"
+    );
+    // SELECT (CONDSTORE) turned CONDSTORE on (RFC 7162 section 3.1).
+    assert!(s.enabled().condstore);
+
+    // IMAP4rev2: no RECENT and no UNSEEN; NOMODSEQ after ENABLE CONDSTORE.
+    let mut s = logged_in(ServerConfig {
+        capabilities: vec![Capability::CondStore],
+        ..plaintext()
+    });
+    s.receive(b"e ENABLE IMAP4rev2 CONDSTORE\r\n");
+    sent(&mut s);
+    events(&mut s);
+    let select = command(&mut s, b"a EXAMINE INBOX\r\n");
+    snapshot.highest_modseq = None;
+    s.open_mailbox(&select, snapshot).unwrap();
+    s.complete(select, Status::Ok, RespText::text("EXAMINE completed"))
+        .unwrap();
+    let out = sent(&mut s);
+    assert!(!out.contains("RECENT") && !out.contains("UNSEEN"), "{out}");
+    assert!(
+        out.contains("* OK [NOMODSEQ] No permanent modsequences\r\n"),
+        "{out}"
+    );
+    assert_eq!(s.selected(), Some(true));
+
+    // SELECT answered OK without opening a mailbox is refused.
+    let select = command(&mut s, b"b SELECT INBOX\r\n");
+    assert_eq!(
+        s.complete(select, Status::Ok, RespText::text("x")),
+        Err(AnswerError::NotAllowed)
+    );
+}
+
+#[test]
+fn sequence_sets_resolve_to_uids_and_numbers_beyond_the_mailbox_are_bad() {
+    let mut s = selected(plaintext(), b"");
+    let fetch = command(&mut s, b"a FETCH 2:3,* FLAGS\r\n");
+    assert_eq!(fetch.messages(), [uid(20), uid(30), uid(40)]);
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    let fetch = command(&mut s, b"b UID FETCH 15:35,99:* FLAGS\r\n");
+    // 99:* is 40:99 when 40 is the largest UID (RFC 9051 section 9).
+    assert_eq!(fetch.messages(), [uid(20), uid(30), uid(40)]);
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    s.receive(b"c FETCH 5 FLAGS\r\nd STORE 1:9 +FLAGS (\\Seen)\r\n");
+    let out = sent(&mut s);
+    assert!(
+        out.ends_with("c BAD Invalid message sequence number\r\nd BAD Invalid message sequence number\r\n"),
+        "{out}"
+    );
+    assert!(events(&mut s).is_empty());
+    let expunge = command(&mut s, b"e UID EXPUNGE 1:25\r\n");
+    assert_eq!(expunge.messages(), [uid(10), uid(20)]);
+}
+
+#[test]
+fn fetch_data_carries_the_client_s_numbers_and_the_uid_of_uid_commands() {
+    let mut s = selected(plaintext(), b"");
+    let fetch = command(&mut s, b"a UID FETCH 30 FLAGS\r\n");
+    let flags = vec![mailwire_imap::FlagFetch::Flag(mailwire_imap::Flag::Seen)];
+    s.fetch_data(
+        &fetch,
+        uid(30),
+        vec![mailwire_imap::MessageDataItem::Flags(flags)],
+    )
+    .unwrap();
+    assert_eq!(
+        s.fetch_data(&fetch, uid(35), Vec::new()),
+        Err(AnswerError::NotAllowed),
+        "a UID the client does not know"
+    );
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    assert_eq!(sent(&mut s), "* 3 FETCH (UID 30 FLAGS (\\Seen))\r\na OK done\r\n");
+}
+
+#[test]
+fn expunges_wait_for_a_command_that_allows_them_and_renumber_the_view() {
+    let mut s = selected(plaintext(), b"");
+    let fetch = command(&mut s, b"a FETCH 1:* FLAGS\r\n");
+    // Another session expunges 20 while this FETCH runs.
+    s.message_expunged(uid(20));
+    s.message_added(uid(50));
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    // No EXPUNGE during FETCH; the new message counts the expunged one.
+    assert_eq!(sent(&mut s), "* 5 EXISTS\r\na OK done\r\n");
+    let fetch = command(&mut s, b"b FETCH 2 FLAGS\r\n");
+    assert_eq!(
+        fetch.messages(),
+        [uid(20)],
+        "message 2 is still 20 for the client"
+    );
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    let noop = command(&mut s, b"c NOOP\r\n");
+    s.complete(noop, Status::Ok, RespText::text("NOOP completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "b OK done\r\n* 2 EXPUNGE\r\nc OK NOOP completed\r\n"
+    );
+    let fetch = command(&mut s, b"d FETCH 2,4 FLAGS\r\n");
+    assert_eq!(fetch.messages(), [uid(30), uid(50)]);
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    // UID commands may carry EXPUNGE (RFC 9051 section 7.5.1).
+    let fetch = command(&mut s, b"e UID FETCH 1:* FLAGS\r\n");
+    s.message_expunged(uid(10));
+    s.message_expunged(uid(50));
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "d OK done\r\n* 1 EXPUNGE\r\n* 3 EXPUNGE\r\ne OK done\r\n"
+    );
+}
+
+#[test]
+fn qresync_turns_expunges_into_vanished_and_condstore_adds_modseq() {
+    let config = ServerConfig {
+        capabilities: vec![Capability::CondStore, Capability::QResync],
+        ..plaintext()
+    };
+    let mut s = selected(config, b"e ENABLE QRESYNC\r\n");
+    let noop = command(&mut s, b"a NOOP\r\n");
+    s.message_expunged(uid(20));
+    s.message_expunged(uid(30));
+    let seen = vec![mailwire_imap::FlagFetch::Flag(mailwire_imap::Flag::Seen)];
+    s.flags_changed(uid(40), seen, mailwire_imap::ModSeq::new(105).ok());
+    s.message_added(uid(41));
+    s.complete(noop, Status::Ok, RespText::text("NOOP completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "* VANISHED 20,30\r\n* 2 FETCH (UID 40 FLAGS (\\Seen) MODSEQ (105))\r\n* 3 EXISTS\r\na OK NOOP completed\r\n"
+    );
+}
+
+#[test]
+fn a_flag_change_of_a_new_message_comes_after_its_exists() {
+    let mut s = selected(plaintext(), b"");
+    let noop = command(&mut s, b"a NOOP\r\n");
+    s.message_added(uid(50));
+    s.flags_changed(uid(50), Vec::new(), None);
+    // Added and expunged before the client heard of it: never mentioned.
+    s.message_added(uid(60));
+    s.message_expunged(uid(60));
+    s.complete(noop, Status::Ok, RespText::text("NOOP completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "* 5 EXISTS\r\n* 5 FETCH (FLAGS ())\r\na OK NOOP completed\r\n"
+    );
+}
+
+#[test]
+fn changes_reach_an_idling_client_at_once() {
+    let mut s = selected(plaintext(), b"");
+    s.receive(b"a IDLE\r\n");
+    assert_eq!(sent(&mut s), "+ idling\r\n");
+    assert!(matches!(events(&mut s)[..], [ServerEvent::IdleStarted]));
+    s.message_added(uid(50));
+    assert_eq!(sent(&mut s), "* 5 EXISTS\r\n");
+    s.message_expunged(uid(10));
+    assert_eq!(sent(&mut s), "* 1 EXPUNGE\r\n");
+    s.receive(b"DONE\r\n");
+    assert_eq!(sent(&mut s), "a OK IDLE terminated\r\n");
+    assert!(matches!(events(&mut s)[..], [ServerEvent::IdleEnded]));
+    // Outside a command nothing is sent: it waits for the next one.
+    s.message_expunged(uid(20));
+    assert_eq!(sent(&mut s), "");
+    let noop = command(&mut s, b"b NOOP\r\n");
+    s.complete(noop, Status::Ok, RespText::text("NOOP completed"))
+        .unwrap();
+    assert_eq!(sent(&mut s), "* 1 EXPUNGE\r\nb OK NOOP completed\r\n");
+}
+
+#[test]
+fn store_responses_replace_the_pending_flag_change_of_the_same_message() {
+    let mut s = selected(plaintext(), b"");
+    let store = command(&mut s, b"a STORE 2 +FLAGS (\\Seen)\r\n");
+    let seen = vec![mailwire_imap::FlagFetch::Flag(mailwire_imap::Flag::Seen)];
+    s.flags_changed(uid(20), seen.clone(), None);
+    s.fetch_data(&store, uid(20), vec![mailwire_imap::MessageDataItem::Flags(seen)])
+        .unwrap();
+    s.complete(store, Status::Ok, RespText::text("STORE completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "* 2 FETCH (FLAGS (\\Seen))\r\na OK STORE completed\r\n"
+    );
+}
+
+#[test]
+fn search_answers_in_the_form_the_client_asked_for() {
+    let mut s = selected(plaintext(), b"");
+    let search = command(&mut s, b"a SEARCH UNSEEN\r\n");
+    s.search_matches(&search, &[uid(40), uid(20), uid(99)], None)
+        .unwrap();
+    s.complete(search, Status::Ok, RespText::text("SEARCH completed"))
+        .unwrap();
+    assert_eq!(sent(&mut s), "* SEARCH 2 4\r\na OK SEARCH completed\r\n");
+
+    let search = command(&mut s, b"b UID SEARCH RETURN (MIN COUNT) UNSEEN\r\n");
+    s.search_matches(&search, &[uid(40), uid(20)], None).unwrap();
+    s.complete(search, Status::Ok, RespText::text("SEARCH completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "* ESEARCH (TAG \"b\") UID MIN 20 COUNT 2\r\nb OK SEARCH completed\r\n"
+    );
+
+    // SAVE alone answers nothing, and `$` then names the result.
+    let search = command(&mut s, b"c SEARCH RETURN (SAVE) FLAGGED\r\n");
+    s.search_matches(&search, &[uid(30), uid(10)], None).unwrap();
+    s.complete(search, Status::Ok, RespText::text("SEARCH completed"))
+        .unwrap();
+    assert_eq!(sent(&mut s), "c OK SEARCH completed\r\n");
+    let fetch = command(&mut s, b"d FETCH $ FLAGS\r\n");
+    assert_eq!(fetch.messages(), [uid(10), uid(30)]);
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+
+    // IMAP4rev2 without RETURN: ESEARCH with ALL.
+    let mut s = selected(plaintext(), b"e ENABLE IMAP4rev2\r\n");
+    let search = command(&mut s, b"a SEARCH ALL\r\n");
+    s.search_matches(&search, &[uid(10), uid(20), uid(40)], None)
+        .unwrap();
+    s.complete(search, Status::Ok, RespText::text("SEARCH completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "* ESEARCH (TAG \"a\") ALL 1:2,4\r\na OK SEARCH completed\r\n"
+    );
 }

@@ -271,6 +271,7 @@ pub enum LiteralRefusal {
 pub struct CommandRequest {
     pub(super) serial: u64,
     pub(super) command: Command<'static>,
+    pub(super) messages: Vec<std::num::NonZeroU32>,
 }
 
 impl CommandRequest {
@@ -282,6 +283,17 @@ impl CommandRequest {
     /// The tag.
     pub fn tag(&self) -> &Tag<'static> {
         &self.command.tag
+    }
+
+    /// For FETCH, STORE, COPY, MOVE and UID EXPUNGE (with or without
+    /// UID): the UIDs of the messages the sequence set names in the
+    /// client's view, ascending, with `*` and `$` resolved. UIDs that name
+    /// no message are left out; a message expunged in the store that the
+    /// client has not been told about yet may be among them (RFC 9051
+    /// leaves the answer for it to the server: skip it, or answer `NO`).
+    /// Empty for other commands.
+    pub fn messages(&self) -> &[std::num::NonZeroU32] {
+        &self.messages
     }
 }
 

@@ -57,6 +57,7 @@ mod config;
 mod event;
 mod input;
 mod rules;
+mod selected;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +72,8 @@ pub use event::{
     LiteralRequest, LoginRejection, ServerEvent,
 };
 use rules::State;
+pub use selected::MailboxSnapshot;
+use selected::View;
 
 use crate::capability::{Capabilities, Capability};
 use crate::command::{
@@ -111,6 +114,9 @@ enum Waiting {
     },
     Command {
         effect: Effect,
+        /// A FETCH, STORE or SEARCH by sequence number: no EXPUNGE may be
+        /// sent while it runs (RFC 9051 section 7.5.1).
+        by_sequence: bool,
     },
 }
 
@@ -197,6 +203,10 @@ pub struct ServerSession {
     literal_open: usize,
     /// The reader stopped for lack of input.
     needs_input: bool,
+    /// The selected mailbox as the client sees it.
+    view: Option<View>,
+    /// The mailbox a pending SELECT or EXAMINE is opening.
+    opening: Option<View>,
     clock: Clock,
 }
 
@@ -227,6 +237,8 @@ impl ServerSession {
             enabled: Enabled::default(),
             literal_open: 0,
             needs_input: true,
+            view: None,
+            opening: None,
             clock: Clock::default(),
             config,
         };
@@ -476,16 +488,25 @@ impl ServerSession {
         if !matches!(status, Status::Ok | Status::No | Status::Bad) {
             return Err(AnswerError::NotAllowed);
         }
-        let effect = self.check_command(request.serial)?;
+        let (effect, by_sequence) = self.check_command(request.serial)?;
         match (effect, status) {
             (Effect::Select { read_only }, Status::Ok) => {
-                let read_only = read_only || text.code == Some(Code::ReadOnly);
-                self.state = State::Selected { read_only };
+                let Some(mut view) = self.opening.take() else {
+                    return Err(AnswerError::NotAllowed);
+                };
+                view.read_only |= read_only || text.code == Some(Code::ReadOnly);
+                self.state = State::Selected {
+                    read_only: view.read_only,
+                };
+                self.view = Some(view);
             }
             (Effect::Select { .. }, Status::No) | (Effect::Deselect, Status::Ok) => {
+                self.opening = None;
+                self.view = None;
                 self.state = State::Authenticated;
             }
-            _ => {}
+            (Effect::Select { .. }, _) => self.opening = None,
+            _ => self.announce(!by_sequence),
         }
         self.write(&Response::Status {
             tag: Some(request.command.tag),
@@ -555,12 +576,12 @@ impl ServerSession {
         }
     }
 
-    fn check_command(&self, serial: u64) -> Result<Effect, AnswerError> {
+    fn check_command(&self, serial: u64) -> Result<(Effect, bool), AnswerError> {
         match &self.phase {
             Phase::Waiting {
                 serial: s,
-                on: Waiting::Command { effect },
-            } if *s == serial => Ok(*effect),
+                on: Waiting::Command { effect, by_sequence },
+            } if *s == serial => Ok((*effect, *by_sequence)),
             _ => Err(AnswerError::NotPending),
         }
     }
@@ -705,20 +726,34 @@ impl ServerSession {
                     CommandBody::Close | CommandBody::Unselect => Effect::Deselect,
                     _ => Effect::None,
                 };
+                let messages = match self.messages_of(&body) {
+                    Ok(messages) => messages,
+                    Err(text) => return self.tagged(&tag, Status::Bad, None, text),
+                };
                 if matches!(effect, Effect::Select { .. }) && matches!(self.state, State::Selected { .. }) {
                     // RFC 9051 section 6.3.2: the old mailbox closes first,
                     // whether or not the new one opens.
                     self.untagged(Status::Ok, Some(Code::Closed), "Previous mailbox closed");
                     self.state = State::Authenticated;
+                    self.view = None;
                 }
+                let by_sequence = matches!(
+                    body,
+                    CommandBody::Fetch { uid: false, .. }
+                        | CommandBody::Store { uid: false, .. }
+                        | CommandBody::Search { uid: false, .. }
+                        | CommandBody::Sort { uid: false, .. }
+                        | CommandBody::Thread { uid: false, .. }
+                );
                 let serial = self.next_serial();
                 self.phase = Phase::Waiting {
                     serial,
-                    on: Waiting::Command { effect },
+                    on: Waiting::Command { effect, by_sequence },
                 };
                 self.events.push_back(ServerEvent::Command(CommandRequest {
                     serial,
                     command: Command { tag, body },
+                    messages,
                 }));
             }
         }

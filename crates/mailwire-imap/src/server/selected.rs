@@ -1,0 +1,590 @@
+//! The selected mailbox as the client sees it: the sequence-number↔UID
+//! map, and the store's changes waiting until RFC 9051 lets the session
+//! tell the client.
+//!
+//! The application reports what happens in the store whenever it happens
+//! ([`ServerSession::message_added`], [`ServerSession::message_expunged`],
+//! [`ServerSession::flags_changed`]). The session announces the changes at
+//! the end of a command, or at once during IDLE, with the numbers the
+//! client knows: `EXISTS` before anything about a new message, `EXPUNGE`
+//! (or `VANISHED` after ENABLE QRESYNC) never while a FETCH, STORE or
+//! SEARCH by sequence number is in progress (RFC 9051 section 7.5.1), and
+//! flag changes as `FETCH` with `MODSEQ` after ENABLE CONDSTORE.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::num::NonZeroU32;
+
+use crate::condstore::ModSeq;
+use crate::fetch::data::MessageDataItem;
+use crate::flag::{Flag, FlagFetch, FlagPerm};
+use crate::response::{Response, Status};
+use crate::sequence::{SeqNumber, SequenceSet, UidSet};
+
+/// A mailbox as SELECT or EXAMINE opens it, for
+/// [`ServerSession::open_mailbox`](super::ServerSession::open_mailbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailboxSnapshot {
+    /// `UIDVALIDITY`.
+    pub uid_validity: NonZeroU32,
+    /// `UIDNEXT`: the UID the next message will get.
+    pub uid_next: NonZeroU32,
+    /// The UIDs of the messages, ascending: message 1 first.
+    pub uids: Vec<NonZeroU32>,
+    /// The flags defined in the mailbox (`* FLAGS`).
+    pub flags: Vec<Flag<'static>>,
+    /// The flags a client can change permanently (`PERMANENTFLAGS`); empty
+    /// for a read-only mailbox.
+    pub permanent_flags: Vec<FlagPerm<'static>>,
+    /// The highest mod-sequence (CONDSTORE), or `None` for a mailbox that
+    /// keeps none (`NOMODSEQ`).
+    pub highest_modseq: Option<ModSeq>,
+    /// Messages new since the last session (IMAP4rev1's `RECENT`; not
+    /// sent to IMAP4rev2 clients).
+    pub recent: u32,
+    /// The sequence number of the first unseen message (IMAP4rev1's
+    /// `UNSEEN` code).
+    pub first_unseen: Option<NonZeroU32>,
+    /// The mailbox can only be read (EXAMINE always is).
+    pub read_only: bool,
+}
+
+impl MailboxSnapshot {
+    /// A mailbox holding `uids`, with the system flags defined and
+    /// changeable, `\*` allowed, and no mod-sequences.
+    pub fn new(uid_validity: NonZeroU32, uid_next: NonZeroU32, uids: Vec<NonZeroU32>) -> Self {
+        let system = [
+            Flag::Answered,
+            Flag::Flagged,
+            Flag::Deleted,
+            Flag::Seen,
+            Flag::Draft,
+        ];
+        MailboxSnapshot {
+            uid_validity,
+            uid_next,
+            uids,
+            flags: system.to_vec(),
+            permanent_flags: system
+                .into_iter()
+                .map(FlagPerm::Flag)
+                .chain([FlagPerm::Asterisk])
+                .collect(),
+            highest_modseq: None,
+            recent: 0,
+            first_unseen: None,
+            read_only: false,
+        }
+    }
+}
+
+/// A change in the store the client has not been told about.
+#[derive(Debug, Clone)]
+enum Change {
+    Added(NonZeroU32),
+    Expunged(NonZeroU32),
+    Flags {
+        uid: NonZeroU32,
+        flags: Vec<FlagFetch<'static>>,
+        modseq: Option<ModSeq>,
+    },
+}
+
+/// How the session writes what the client must learn.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Announce {
+    /// `EXPUNGE`/`VANISHED` may be sent now.
+    pub expunge: bool,
+    /// QRESYNC is on: `VANISHED` instead of `EXPUNGE`.
+    pub qresync: bool,
+    /// CONDSTORE is on: `UID` and `MODSEQ` with flag changes.
+    pub condstore: bool,
+}
+
+/// The client's view of the selected mailbox.
+#[derive(Debug, Default)]
+pub(super) struct View {
+    /// The UIDs of the messages the client counts (the first `announced`
+    /// of them) or will be told of, ascending.
+    uids: Vec<NonZeroU32>,
+    /// How many messages the client knows exist.
+    announced: usize,
+    /// Expunged in the store, still in the client's view.
+    gone: BTreeSet<NonZeroU32>,
+    pending: VecDeque<Change>,
+    /// The SEARCHRES `$` result, as UIDs.
+    saved: Vec<NonZeroU32>,
+    pub(super) read_only: bool,
+}
+
+impl View {
+    pub(super) fn new(snapshot: &MailboxSnapshot) -> Self {
+        let mut uids = snapshot.uids.clone();
+        uids.sort_unstable();
+        uids.dedup();
+        View {
+            announced: uids.len(),
+            uids,
+            read_only: snapshot.read_only,
+            ..View::default()
+        }
+    }
+
+    /// The sequence number of a message the client knows.
+    pub(super) fn seq_of(&self, uid: NonZeroU32) -> Option<NonZeroU32> {
+        let i = self.uids[..self.announced].binary_search(&uid).ok()?;
+        NonZeroU32::new(i as u32 + 1)
+    }
+
+    pub(super) fn save(&mut self, uids: Vec<NonZeroU32>) {
+        self.saved = uids;
+    }
+
+    /// The UIDs a sequence set names: message numbers the client knows,
+    /// or UIDs (which may name messages that do not exist). `None` when
+    /// a message number is beyond the mailbox (a `BAD`, RFC 9051).
+    pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Option<Vec<NonZeroU32>> {
+        let known = &self.uids[..self.announced];
+        if set.is_last_command() {
+            return Some(
+                self.saved
+                    .iter()
+                    .copied()
+                    .filter(|u| known.binary_search(u).is_ok())
+                    .collect(),
+            );
+        }
+        if !uid {
+            if set.exceeds(known.len() as u32) {
+                return None;
+            }
+            let mut out: Vec<NonZeroU32> = set
+                .resolved_ranges(known.len() as u32)
+                .flat_map(|r| known[*r.start() as usize - 1..*r.end() as usize].iter().copied())
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            return Some(out);
+        }
+        let largest = known.last().map_or(0, |u| u.get());
+        let mut out = Vec::new();
+        for range in set.ranges() {
+            let resolve = |n: SeqNumber| match n {
+                SeqNumber::Value(v) => v.get(),
+                SeqNumber::Largest => largest,
+            };
+            let (a, b) = (resolve(range.start()), resolve(range.end()));
+            let (lo, hi) = (a.min(b), a.max(b));
+            let from = known.partition_point(|u| u.get() < lo);
+            let to = known.partition_point(|u| u.get() <= hi);
+            out.extend_from_slice(&known[from..to]);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    pub(super) fn added(&mut self, uid: NonZeroU32) {
+        self.pending.push_back(Change::Added(uid));
+    }
+
+    pub(super) fn expunged(&mut self, uid: NonZeroU32) {
+        self.gone.insert(uid);
+        self.pending.push_back(Change::Expunged(uid));
+    }
+
+    pub(super) fn flags_changed(
+        &mut self,
+        uid: NonZeroU32,
+        flags: Vec<FlagFetch<'static>>,
+        modseq: Option<ModSeq>,
+    ) {
+        self.pending.push_back(Change::Flags { uid, flags, modseq });
+    }
+
+    /// Forgets pending flag changes of `uid`: a FETCH of its flags is on
+    /// its way to the client.
+    pub(super) fn flags_sent(&mut self, uid: NonZeroU32) {
+        self.pending
+            .retain(|c| !matches!(c, Change::Flags { uid: u, .. } if *u == uid));
+    }
+
+    /// Writes what the client may learn now, in the order it happened.
+    pub(super) fn announce(&mut self, how: Announce, out: &mut Vec<Response<'static>>) {
+        let mut vanished: Vec<u32> = Vec::new();
+        let mut withheld = VecDeque::new();
+        let pending = std::mem::take(&mut self.pending);
+        for change in pending {
+            match change {
+                Change::Added(uid) => {
+                    // UIDs only grow; a stale or repeated one is ignored.
+                    let last = self.uids.last().copied();
+                    if last.is_none_or(|l| uid > l) {
+                        self.uids.push(uid);
+                    }
+                }
+                Change::Expunged(uid) if !how.expunge => withheld.push_back(Change::Expunged(uid)),
+                Change::Expunged(uid) => {
+                    let Ok(i) = self.uids.binary_search(&uid) else {
+                        self.gone.remove(&uid);
+                        continue;
+                    };
+                    self.gone.remove(&uid);
+                    if i >= self.announced {
+                        // Never announced: it silently never existed.
+                        self.uids.remove(i);
+                        continue;
+                    }
+                    if how.qresync {
+                        vanished.push(uid.get());
+                    } else {
+                        out.push(Response::Expunge(
+                            NonZeroU32::new(i as u32 + 1).expect("i + 1 > 0"),
+                        ));
+                    }
+                    self.uids.remove(i);
+                    self.announced -= 1;
+                }
+                Change::Flags { uid, flags, modseq } => {
+                    if self.gone.contains(&uid) {
+                        continue;
+                    }
+                    let Ok(i) = self.uids.binary_search(&uid) else {
+                        continue;
+                    };
+                    self.flush_vanished(&mut vanished, out);
+                    if i >= self.announced {
+                        self.announced = self.uids.len();
+                        out.push(Response::Exists(self.announced as u32));
+                    }
+                    let mut items = Vec::with_capacity(3);
+                    if how.condstore {
+                        items.push(MessageDataItem::Uid(uid));
+                    }
+                    items.push(MessageDataItem::Flags(flags));
+                    if let (true, Some(m)) = (how.condstore, modseq) {
+                        items.push(MessageDataItem::ModSeq(m));
+                    }
+                    out.push(Response::Fetch {
+                        seq: NonZeroU32::new(i as u32 + 1).expect("i + 1 > 0"),
+                        items,
+                    });
+                }
+            }
+        }
+        self.flush_vanished(&mut vanished, out);
+        if self.announced != self.uids.len() {
+            self.announced = self.uids.len();
+            out.push(Response::Exists(self.announced as u32));
+        }
+        self.pending = withheld;
+    }
+
+    fn flush_vanished(&self, vanished: &mut Vec<u32>, out: &mut Vec<Response<'static>>) {
+        if vanished.is_empty() {
+            return;
+        }
+        let uids = UidSet::from_unordered(vanished.drain(..)).expect("UIDs are not zero");
+        out.push(Response::Vanished { earlier: false, uids });
+    }
+}
+
+/// The untagged responses that open a mailbox (RFC 9051 section 6.3.2,
+/// RFC 3501 section 6.3.1, RFC 7162 section 3.1.2).
+pub(super) fn opening(snapshot: &MailboxSnapshot, rev2: bool, condstore: bool) -> Vec<Response<'static>> {
+    use crate::response::{Code, RespText};
+    let ok = |code: Code<'static>, text: &'static str| Response::Status {
+        tag: None,
+        status: Status::Ok,
+        text: RespText {
+            code: Some(code),
+            text: text.into(),
+        },
+    };
+    let mut out = vec![
+        Response::Flags(snapshot.flags.clone()),
+        Response::Exists(snapshot.uids.len() as u32),
+    ];
+    if !rev2 {
+        out.push(Response::Recent(snapshot.recent));
+        if let Some(n) = snapshot.first_unseen {
+            out.push(ok(Code::Unseen(n), "First unseen"));
+        }
+    }
+    out.push(ok(
+        Code::PermanentFlags(snapshot.permanent_flags.clone()),
+        "Flags permitted",
+    ));
+    out.push(ok(Code::UidValidity(snapshot.uid_validity), "UIDs valid"));
+    out.push(ok(Code::UidNext(snapshot.uid_next), "Predicted next UID"));
+    if condstore {
+        out.push(match snapshot.highest_modseq {
+            Some(m) => ok(Code::HighestModSeq(m), "Highest"),
+            None => ok(Code::NoModSeq, "No permanent modsequences"),
+        });
+    }
+    out
+}
+
+impl super::ServerSession {
+    /// Opens the mailbox a pending SELECT or EXAMINE asked for: the session
+    /// writes FLAGS, EXISTS, the UIDVALIDITY, UIDNEXT and PERMANENTFLAGS
+    /// codes, RECENT and UNSEEN for IMAP4rev1 clients and HIGHESTMODSEQ or
+    /// NOMODSEQ once CONDSTORE is on (`SELECT (CONDSTORE)` turns it on),
+    /// and keeps the UIDs as the client's view. Then send anything more
+    /// (QRESYNC's `VANISHED (EARLIER)` and FETCH) and
+    /// [`complete`](super::ServerSession::complete) with OK.
+    pub fn open_mailbox(
+        &mut self,
+        request: &super::CommandRequest,
+        snapshot: MailboxSnapshot,
+    ) -> Result<(), super::AnswerError> {
+        let (effect, _) = self.check_command(request.serial)?;
+        let super::Effect::Select { .. } = effect else {
+            return Err(super::AnswerError::NotAllowed);
+        };
+        let asks_condstore = match &request.command.body {
+            crate::command::CommandBody::Select { parameters, .. }
+            | crate::command::CommandBody::Examine { parameters, .. } => parameters.iter().any(|p| {
+                matches!(
+                    p,
+                    crate::mailbox_cmd::SelectParameter::CondStore
+                        | crate::mailbox_cmd::SelectParameter::QResync(_)
+                )
+            }),
+            _ => false,
+        };
+        if asks_condstore && self.offers(|c| *c == crate::capability::Capability::CondStore) {
+            // RFC 7162 section 3.1: a CONDSTORE-enabling command.
+            self.enabled.condstore = true;
+        }
+        for response in opening(&snapshot, self.rev2_active(), self.enabled.condstore) {
+            self.write(&response);
+        }
+        self.opening = Some(View::new(&snapshot));
+        Ok(())
+    }
+
+    /// A message arrived in the selected mailbox (by delivery, APPEND or
+    /// COPY from any session). UIDs must grow; an older one is ignored.
+    /// Ignored when no mailbox is selected.
+    pub fn message_added(&mut self, uid: NonZeroU32) {
+        if let Some(view) = self.current_view() {
+            view.added(uid);
+            self.announce_if_idle();
+        }
+    }
+
+    /// A message of the selected mailbox was expunged (by any session).
+    pub fn message_expunged(&mut self, uid: NonZeroU32) {
+        if let Some(view) = self.current_view() {
+            view.expunged(uid);
+            self.announce_if_idle();
+        }
+    }
+
+    /// The flags of a message of the selected mailbox changed (by another
+    /// session, or by this one in a way its own responses did not show),
+    /// with the new mod-sequence when the mailbox keeps them.
+    pub fn flags_changed(&mut self, uid: NonZeroU32, flags: Vec<FlagFetch<'static>>, modseq: Option<ModSeq>) {
+        if let Some(view) = self.current_view() {
+            view.flags_changed(uid, flags, modseq);
+            self.announce_if_idle();
+        }
+    }
+
+    /// Sends `* n FETCH (...)` for the message with `uid`, during a
+    /// command in the selected state (FETCH, STORE, or any other that
+    /// reports message data): the session writes the sequence number the
+    /// client knows, and adds `UID` for UID commands, which RFC 9051
+    /// requires. Refused for a message the client does not know.
+    pub fn fetch_data(
+        &mut self,
+        request: &super::CommandRequest,
+        uid: NonZeroU32,
+        mut items: Vec<MessageDataItem<'_>>,
+    ) -> Result<(), super::AnswerError> {
+        self.check_command(request.serial)?;
+        let Some(view) = self.view.as_mut() else {
+            return Err(super::AnswerError::NotAllowed);
+        };
+        let seq = view.seq_of(uid).ok_or(super::AnswerError::NotAllowed)?;
+        if items.iter().any(|i| matches!(i, MessageDataItem::Flags(_))) {
+            view.flags_sent(uid);
+        }
+        let uid_command = matches!(
+            request.command.body,
+            crate::command::CommandBody::Fetch { uid: true, .. }
+                | crate::command::CommandBody::Store { uid: true, .. }
+                | crate::command::CommandBody::Copy { uid: true, .. }
+                | crate::command::CommandBody::Move { uid: true, .. }
+        );
+        if uid_command && !items.iter().any(|i| matches!(i, MessageDataItem::Uid(_))) {
+            items.insert(0, MessageDataItem::Uid(uid));
+        }
+        self.write(&Response::Fetch { seq, items });
+        Ok(())
+    }
+
+    /// Answers SEARCH or UID SEARCH with the UIDs of the matching messages
+    /// (in any order) and, for a search with a MODSEQ key, their highest
+    /// mod-sequence. The session writes the answer the client asked for:
+    /// `* SEARCH` to an IMAP4rev1 client without RETURN, otherwise
+    /// `* ESEARCH` with MIN, MAX, COUNT and ALL as requested (ALL alone
+    /// for IMAP4rev2 without RETURN), in message numbers or UIDs, and
+    /// keeps the result for `$` after `RETURN (SAVE)` (RFC 5182: only the
+    /// minimum and maximum when SAVE comes with MIN or MAX alone). Other
+    /// return options (PARTIAL, CONTEXT, UPDATE) are the application's to
+    /// answer with [`respond`](super::ServerSession::respond).
+    pub fn search_matches(
+        &mut self,
+        request: &super::CommandRequest,
+        uids: &[NonZeroU32],
+        modseq: Option<ModSeq>,
+    ) -> Result<(), super::AnswerError> {
+        use crate::search::{ESearch, SearchReturnData, SearchReturnOption as Opt};
+        self.check_command(request.serial)?;
+        let crate::command::CommandBody::Search { search, uid } = &request.command.body else {
+            return Err(super::AnswerError::NotAllowed);
+        };
+        let rev2 = self.rev2_active();
+        let Some(view) = self.view.as_mut() else {
+            return Err(super::AnswerError::NotAllowed);
+        };
+        let mut matched: Vec<NonZeroU32> = uids
+            .iter()
+            .copied()
+            .filter(|u| view.seq_of(*u).is_some())
+            .collect();
+        matched.sort_unstable();
+        matched.dedup();
+        // Message numbers for SEARCH, UIDs for UID SEARCH; both ascending.
+        let numbers: Vec<NonZeroU32> = if *uid {
+            matched.clone()
+        } else {
+            matched.iter().filter_map(|u| view.seq_of(*u)).collect()
+        };
+        let options = search.return_options.as_deref();
+        let has = |o: &Opt<'_>| options.is_some_and(|opts| opts.contains(o));
+        if has(&Opt::Save) {
+            let min_max_only = (has(&Opt::Min) || has(&Opt::Max)) && !has(&Opt::All) && !has(&Opt::Count);
+            let saved = if min_max_only {
+                let mut s = Vec::new();
+                if has(&Opt::Min) {
+                    s.extend(matched.first().copied());
+                }
+                if has(&Opt::Max) {
+                    s.extend(matched.last().copied());
+                }
+                s.dedup();
+                s
+            } else {
+                matched.clone()
+            };
+            view.save(saved);
+        }
+        let response = match options {
+            None if !rev2 => Response::Search { numbers, modseq },
+            _ => {
+                let wanted = |o: Opt<'static>| match options {
+                    None => o == Opt::All,
+                    // RETURN () means ALL (RFC 4731).
+                    Some([]) => o == Opt::All,
+                    Some(opts) => opts.contains(&o),
+                };
+                if options.is_some_and(|o| o.len() == 1 && o[0] == Opt::Save) {
+                    // RFC 5182: SAVE alone returns nothing.
+                    return Ok(());
+                }
+                let mut data = Vec::new();
+                if let (true, Some(&n)) = (wanted(Opt::Min), numbers.first()) {
+                    data.push(SearchReturnData::Min(n));
+                }
+                if let (true, Some(&n)) = (wanted(Opt::Max), numbers.last()) {
+                    data.push(SearchReturnData::Max(n));
+                }
+                if wanted(Opt::All) && !numbers.is_empty() {
+                    let set = SequenceSet::from_numbers(numbers.iter().map(|n| n.get()))
+                        .expect("ascending, not zero");
+                    data.push(SearchReturnData::All(set));
+                }
+                if wanted(Opt::Count) {
+                    data.push(SearchReturnData::Count(numbers.len() as u32));
+                }
+                if let (Some(m), false) = (modseq, numbers.is_empty()) {
+                    data.push(SearchReturnData::ModSeq(m));
+                }
+                // Quoted, as every RFC example and Dovecot write it (RFC
+                // 4731's tag-string is a string).
+                let quoted = crate::core::Quoted::new(request.command.tag.as_str().as_bytes().to_vec())
+                    .expect("a tag fits a quoted string");
+                let tag = crate::core::AString::String(crate::core::IString::Quoted(quoted));
+                Response::ESearch(ESearch {
+                    tag: Some(tag),
+                    mailbox: None,
+                    uid: *uid,
+                    data,
+                })
+            }
+        };
+        self.write(&response);
+        Ok(())
+    }
+
+    /// The view changes go to: the mailbox being opened, or the selected
+    /// one.
+    fn current_view(&mut self) -> Option<&mut View> {
+        match self.opening.as_mut() {
+            Some(v) => Some(v),
+            None => self.view.as_mut(),
+        }
+    }
+
+    fn announce_if_idle(&mut self) {
+        if let super::Phase::Idle { .. } = self.phase {
+            self.announce(true);
+        }
+    }
+
+    /// Tells the client what it may learn now.
+    pub(super) fn announce(&mut self, expunge: bool) {
+        let how = Announce {
+            expunge,
+            qresync: self.enabled.qresync,
+            condstore: self.enabled.condstore,
+        };
+        let Some(view) = self.view.as_mut() else {
+            return;
+        };
+        let mut out = Vec::new();
+        view.announce(how, &mut out);
+        for response in &out {
+            self.write(response);
+        }
+    }
+
+    /// IMAP4rev2's forms are in use: the server offers only IMAP4rev2, or
+    /// the client enabled it.
+    pub(super) fn rev2_active(&self) -> bool {
+        self.config.imap4rev2 && (self.enabled.imap4rev2 || !self.config.imap4rev1)
+    }
+
+    /// The UIDs a command's sequence set names, or why it is refused.
+    pub(super) fn messages_of(
+        &self,
+        body: &crate::command::CommandBody<'_>,
+    ) -> Result<Vec<NonZeroU32>, &'static str> {
+        use crate::command::CommandBody as C;
+        let (set, uid) = match body {
+            C::Fetch { fetch, uid } => (&fetch.sequence_set, *uid),
+            C::Store { store, uid } => (&store.sequence_set, *uid),
+            C::Copy { args, uid } | C::Move { args, uid } => (&args.sequence_set, *uid),
+            C::UidExpunge(set) => (set, true),
+            _ => return Ok(Vec::new()),
+        };
+        let Some(view) = self.view.as_ref() else {
+            return Ok(Vec::new());
+        };
+        view.resolve(set, uid).ok_or("Invalid message sequence number")
+    }
+}
