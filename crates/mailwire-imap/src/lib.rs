@@ -74,6 +74,7 @@
 mod acl;
 mod capability;
 mod catenate;
+pub mod client;
 mod command;
 mod compress;
 mod condstore;

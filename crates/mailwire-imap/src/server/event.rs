@@ -173,7 +173,6 @@ pub enum AuthStep {
 
 /// A login to decide.
 #[must_use = "the session waits for an answer"]
-#[derive(Debug)]
 pub struct AuthRequest {
     pub(super) serial: u64,
     pub(super) tag: Tag<'static>,
@@ -220,7 +219,6 @@ pub enum LoginRejection {
 
 /// A synchronizing literal waiting for the application's consent.
 #[must_use = "the session waits for an answer"]
-#[derive(Debug)]
 pub struct LiteralRequest {
     pub(super) serial: u64,
     pub(super) tag: Option<Tag<'static>>,
@@ -267,7 +265,6 @@ pub enum LiteralRefusal {
 
 /// A command for the application.
 #[must_use = "the session waits for the command's completion"]
-#[derive(Debug)]
 pub struct CommandRequest {
     pub(super) serial: u64,
     pub(super) command: Command<'static>,
@@ -311,4 +308,36 @@ pub enum AnswerError {
     /// LOGIN).
     #[error("this answer is not allowed here")]
     NotAllowed,
+}
+
+// The serial numbers that tie handles to their session stay out of Debug:
+// they differ from run to run and mean nothing to a reader.
+
+impl std::fmt::Debug for AuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("tag", &self.tag)
+            .field("step", &self.step)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LiteralRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiteralRequest")
+            .field("tag", &self.tag)
+            .field("command", &self.command)
+            .field("length", &self.length)
+            .field("binary", &self.binary)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CommandRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandRequest")
+            .field("command", &self.command)
+            .field("messages", &self.messages)
+            .finish()
+    }
 }

@@ -1,0 +1,469 @@
+//! Reading the server's responses: tagged completions, continuation
+//! requests, data paired with the command it answers, and unsolicited
+//! data folded into the mailbox view.
+
+use bytes::Bytes;
+
+use super::{ClientEvent, ClientSession, ClientState, Completion, InFlight, Kind, MailboxView, SelectData};
+use crate::core::Tag;
+use crate::decode::Decoded;
+use crate::response::{Code, RespText, Response, Status};
+use crate::stream::ReadEvent;
+
+impl ClientSession {
+    /// Decodes and handles everything complete in the input.
+    pub(super) fn process_input(&mut self) {
+        let mut used = 0;
+        while self.state != ClientState::Closed {
+            let outcome = self.reader.decode(&self.input[used..]);
+            match outcome {
+                Ok(Decoded::Complete { value, consumed }) => {
+                    let event = match value {
+                        ReadEvent::LiteralData(data) => {
+                            self.events
+                                .push_back(ClientEvent::FetchData(Bytes::copy_from_slice(data)));
+                            ReadEvent::Skipped(&[])
+                        }
+                        other => owned_event(other),
+                    };
+                    used += consumed;
+                    self.clock.answered = true;
+                    self.handle(event);
+                    if matches!(self.state, ClientState::Switching) {
+                        // What follows belongs to the new transport layer.
+                        let rest = self.input.split_off(used);
+                        if let Some(ClientEvent::Compress { input }) = self.events.back_mut() {
+                            *input = Bytes::from(rest);
+                        }
+                        self.input.clear();
+                        return;
+                    }
+                }
+                Ok(Decoded::Incomplete | Decoded::LiteralAnnounced(_)) => break,
+                Err(e) => {
+                    let skip = e.resume_at;
+                    self.events.push_back(ClientEvent::Error(e));
+                    match skip {
+                        Some(n) => used += n,
+                        None => {
+                            // The end of the bad response has not arrived:
+                            // drop up to the next line end.
+                            match memchr::memchr(b'\n', &self.input[used..]) {
+                                Some(lf) => used += lf + 1,
+                                None => {
+                                    self.input.clear();
+                                    used = 0;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.input.drain(..used.min(self.input.len()));
+    }
+
+    fn handle(&mut self, event: ReadEvent<'static>) {
+        match event {
+            ReadEvent::Response(response) => self.response(response),
+            ReadEvent::LiteralStart {
+                seq,
+                items,
+                item,
+                length,
+            } => {
+                let id = match self.streaming {
+                    Some(id) => id,
+                    None => self.oldest(|k| k == Kind::Fetch).map(|c| c.id),
+                };
+                self.streaming = Some(id);
+                self.fetched_view(seq, &items);
+                self.events.push_back(ClientEvent::FetchStart {
+                    id,
+                    seq,
+                    items,
+                    item,
+                    length,
+                });
+            }
+            ReadEvent::FetchEnd { seq, items } => {
+                self.streaming = None;
+                self.fetched_view(seq, &items);
+                self.events.push_back(ClientEvent::FetchEnd { seq, items });
+            }
+            ReadEvent::LiteralData(_) | ReadEvent::Skipped(_) => {}
+        }
+    }
+
+    fn response(&mut self, response: Response<'static>) {
+        if self.state == ClientState::Greeting {
+            return self.greeting(response);
+        }
+        match response {
+            Response::Status {
+                tag: Some(tag),
+                status,
+                text,
+            } => self.complete(tag, status, text),
+            Response::Status {
+                tag: None,
+                status,
+                text,
+            } => self.untagged_status(status, text),
+            Response::Continue(text) => self.continuation(text),
+            Response::Capability(c) => {
+                self.capabilities = Some(c.clone());
+                self.attach(Response::Capability(c), |k| k == Kind::Capability);
+            }
+            Response::Enabled(list) => {
+                for c in &list {
+                    if !self.enabled.contains(c) {
+                        self.enabled.push(c.clone());
+                    }
+                }
+                self.attach(Response::Enabled(list), |k| k == Kind::Enable);
+            }
+            Response::Exists(n) => {
+                if let Some(select) = self.select_data() {
+                    select.exists = n;
+                }
+                self.with_view(|view, changes| view.set_exists(n, changes));
+            }
+            Response::Recent(n) => match self.select_data() {
+                Some(select) => select.recent = Some(n),
+                None => self.attach(Response::Recent(n), |_| false),
+            },
+            Response::Flags(flags) => match self.select_data() {
+                Some(select) => select.flags = flags,
+                None => self.attach(Response::Flags(flags), |_| false),
+            },
+            Response::Expunge(seq) => self.with_view(|view, changes| view.expunge(seq, changes)),
+            Response::Vanished { earlier, uids } => {
+                self.with_view(|view, changes| view.vanished(uids, earlier, changes))
+            }
+            Response::Fetch { seq, items } => {
+                self.fetched_view(seq, &items);
+                if let Some(command) = self.oldest_mut(|k| k == Kind::Fetch) {
+                    command.data.fetch.push((seq, items));
+                }
+            }
+            Response::Search { numbers, modseq } => match self.oldest_mut(|k| k == Kind::Search) {
+                Some(command) => command.data.search = Some((numbers, modseq)),
+                None => self.unsolicited(Response::Search { numbers, modseq }),
+            },
+            Response::Sort { numbers, modseq } => match self.oldest_mut(|k| k == Kind::Sort) {
+                Some(command) => command.data.search = Some((numbers, modseq)),
+                None => self.unsolicited(Response::Sort { numbers, modseq }),
+            },
+            Response::Thread(threads) => match self.oldest_mut(|k| k == Kind::Thread) {
+                Some(command) => command.data.threads.extend(threads),
+                None => self.unsolicited(Response::Thread(threads)),
+            },
+            Response::ESearch(esearch) => {
+                let by_tag = esearch.tag.as_ref().and_then(|t| {
+                    let tag = t.as_bytes();
+                    self.in_flight
+                        .iter_mut()
+                        .find(|c| c.tag.as_str().as_bytes() == tag)
+                });
+                let command = match by_tag {
+                    Some(c) => Some(c),
+                    None => self.oldest_mut(|k| matches!(k, Kind::Search | Kind::Sort)),
+                };
+                match command {
+                    Some(command) => command.data.esearch.push(esearch),
+                    None => self.unsolicited(Response::ESearch(esearch)),
+                }
+            }
+            Response::List(list) | Response::Lsub(list) => match self.oldest_mut(|k| k == Kind::List) {
+                Some(command) => command.data.list.push(list),
+                None => self.unsolicited(Response::List(list)),
+            },
+            Response::MailboxStatus(status) => {
+                match self.oldest_mut(|k| matches!(k, Kind::Status | Kind::List)) {
+                    Some(command) => command.data.status.push(status),
+                    None => self.unsolicited(Response::MailboxStatus(status)),
+                }
+            }
+            other => self.attach(other, |k| k == Kind::Other),
+        }
+    }
+
+    fn greeting(&mut self, response: Response<'static>) {
+        let Response::Status {
+            tag: None,
+            status,
+            text,
+        } = response
+        else {
+            self.unsolicited(response);
+            return;
+        };
+        self.state = match status {
+            Status::PreAuth => ClientState::Authenticated,
+            Status::Bye => ClientState::Closed,
+            _ => ClientState::NotAuthenticated,
+        };
+        if let Some(Code::Capability(c)) = &text.code {
+            self.capabilities = Some(c.clone());
+        }
+        self.events.push_back(ClientEvent::Greeting { status, text });
+        if self.state == ClientState::Closed {
+            self.events.push_back(ClientEvent::Closed);
+        }
+    }
+
+    fn untagged_status(&mut self, status: Status, text: RespText<'static>) {
+        if status == Status::Bye {
+            let logging_out = self.in_flight.iter().any(|c| c.kind == Kind::Logout);
+            self.events.push_back(ClientEvent::Bye(text));
+            if !logging_out {
+                self.close();
+            }
+            return;
+        }
+        let mut keep = true;
+        match &text.code {
+            Some(Code::Alert) => {
+                self.events
+                    .push_back(ClientEvent::Alert(text.text.clone().into_owned()));
+                return;
+            }
+            Some(Code::Capability(c)) => self.capabilities = Some(c.clone()),
+            Some(Code::Closed) => {
+                // SELECT while selected: the old mailbox is gone.
+                self.mailbox = None;
+                keep = false;
+            }
+            Some(code) if self.select_data().is_some() => {
+                let select = self.select_data().expect("checked");
+                match code {
+                    Code::UidValidity(v) => select.uid_validity = Some(*v),
+                    Code::UidNext(n) => select.uid_next = Some(*n),
+                    Code::PermanentFlags(f) => select.permanent_flags = Some(f.clone()),
+                    Code::HighestModSeq(m) => select.highest_modseq = Some(*m),
+                    Code::NoModSeq => select.no_modseq = true,
+                    Code::Unseen(n) => select.first_unseen = Some(*n),
+                    Code::ReadOnly => select.read_only = true,
+                    _ => {}
+                }
+            }
+            Some(Code::UidValidity(v)) => {
+                let v = *v;
+                self.with_view(|view, changes| view.set_uid_validity(v, changes));
+            }
+            Some(Code::UidNext(n)) => {
+                let n = *n;
+                if let Some(view) = self.mailbox.as_mut() {
+                    view.uid_next = Some(n);
+                }
+            }
+            Some(Code::HighestModSeq(m)) => {
+                let m = *m;
+                self.with_view(|view, changes| view.raise_modseq(m, changes));
+            }
+            _ => {}
+        }
+        if keep {
+            self.attach(
+                Response::Status {
+                    tag: None,
+                    status,
+                    text,
+                },
+                |_| true,
+            );
+        }
+    }
+
+    fn continuation(&mut self, text: RespText<'static>) {
+        use base64::Engine as _;
+        if let Some(writing) = self.writing.as_mut() {
+            if matches!(
+                writing.fragments.front(),
+                Some(crate::encode::Fragment::Literal { .. })
+            ) {
+                writing.may_send_literal = true;
+                return;
+            }
+        }
+        let Some(command) = self.in_flight.last() else {
+            return self.unsolicited(Response::Continue(text));
+        };
+        let id = command.id;
+        match command.kind {
+            Kind::Authenticate => match self.sasl_initial.take() {
+                Some((for_id, data)) if for_id == id => self.sasl_respond(id, &data),
+                _ => {
+                    let data = base64::engine::general_purpose::STANDARD
+                        .decode(text.text.trim())
+                        .unwrap_or_default();
+                    self.events.push_back(ClientEvent::SaslChallenge { id, data });
+                }
+            },
+            Kind::Idle => {
+                self.idling = Some(id);
+                self.events.push_back(ClientEvent::Idling { id });
+            }
+            _ => self.unsolicited(Response::Continue(text)),
+        }
+    }
+
+    fn complete(&mut self, tag: Tag<'static>, status: Status, text: RespText<'static>) {
+        let Some(i) = self.in_flight.iter().position(|c| c.tag == tag) else {
+            return self.unsolicited(Response::Status {
+                tag: Some(tag),
+                status,
+                text,
+            });
+        };
+        let command = self.in_flight.remove(i);
+        if self.writing.as_ref().is_some_and(|w| w.id == command.id) {
+            // NO or BAD instead of a continuation: the rest is not sent.
+            self.writing = None;
+        }
+        let InFlight {
+            id,
+            kind,
+            mut data,
+            opening,
+            ..
+        } = command;
+        let ok = status == Status::Ok;
+        if let Some(Code::Capability(c)) = &text.code {
+            self.capabilities = Some(c.clone());
+        }
+        match (kind, ok) {
+            (Kind::Login | Kind::Authenticate, true) => {
+                if !matches!(text.code, Some(Code::Capability(_))) {
+                    // The server may offer more after login.
+                    self.capabilities = None;
+                }
+                self.state = ClientState::Authenticated;
+                self.sasl_initial = None;
+            }
+            (Kind::Authenticate, false) => self.sasl_initial = None,
+            (Kind::StartTls, true) => {
+                self.before_switch = self.state;
+                self.state = ClientState::Switching;
+                self.events.push_back(ClientEvent::StartTls);
+            }
+            (Kind::Compress, true) => {
+                self.before_switch = self.state;
+                self.state = ClientState::Switching;
+                self.events
+                    .push_back(ClientEvent::Compress { input: Bytes::new() });
+            }
+            (Kind::Select, true) => {
+                let mut view = opening.unwrap_or_default();
+                if let Some(select) = data.select.as_mut() {
+                    select.read_only |= text.code == Some(Code::ReadOnly);
+                    view.read_only = select.read_only;
+                    view.uid_validity = select.uid_validity;
+                    view.uid_next = select.uid_next;
+                    view.highest_modseq = select.highest_modseq;
+                }
+                self.mailbox = Some(view);
+                self.state = ClientState::Selected;
+            }
+            // RFC 9051 section 6.3.2: a failed SELECT leaves no mailbox
+            // selected; a BAD changes nothing.
+            (Kind::Select, false) if status == Status::Bad => {}
+            (Kind::Select, false) | (Kind::Deselect, true) => {
+                self.mailbox = None;
+                self.state = ClientState::Authenticated;
+            }
+            (Kind::Unauthenticate, true) => {
+                self.mailbox = None;
+                self.enabled.clear();
+                self.capabilities = None;
+                self.state = ClientState::NotAuthenticated;
+            }
+            (Kind::Idle, _) => self.idling = None,
+            _ => {}
+        }
+        self.events.push_back(ClientEvent::Completed(Box::new(Completion {
+            id,
+            tag,
+            status,
+            text,
+            data,
+        })));
+        if kind == Kind::Logout {
+            self.close();
+        }
+    }
+
+    /// SELECT data being gathered, while a SELECT or EXAMINE runs.
+    fn select_data(&mut self) -> Option<&mut SelectData> {
+        let command = self.in_flight.iter_mut().find(|c| c.kind == Kind::Select)?;
+        Some(command.data.select.get_or_insert_with(SelectData::default))
+    }
+
+    /// Applies a change to the mailbox being opened (quietly: it is the
+    /// initial state) or to the selected one (reported).
+    fn with_view(&mut self, f: impl FnOnce(&mut MailboxView, &mut Vec<super::MailboxChange>)) {
+        let mut changes = Vec::new();
+        if let Some(command) = self.in_flight.iter_mut().find(|c| c.kind == Kind::Select) {
+            f(
+                command.opening.get_or_insert_with(MailboxView::default),
+                &mut changes,
+            );
+            return;
+        }
+        if let Some(view) = self.mailbox.as_mut() {
+            f(view, &mut changes);
+        }
+        self.events.extend(changes.into_iter().map(ClientEvent::Changed));
+    }
+
+    fn fetched_view(&mut self, seq: std::num::NonZeroU32, items: &[crate::fetch::data::MessageDataItem<'_>]) {
+        self.with_view(|view, changes| view.fetched(seq, items, changes));
+    }
+
+    fn oldest(&self, test: impl Fn(Kind) -> bool) -> Option<&InFlight> {
+        self.in_flight.iter().find(|c| test(c.kind))
+    }
+
+    fn oldest_mut(&mut self, test: impl Fn(Kind) -> bool) -> Option<&mut InFlight> {
+        self.in_flight.iter_mut().find(|c| test(c.kind))
+    }
+
+    /// Gives data to the oldest command `test` accepts, or reports it.
+    fn attach(&mut self, response: Response<'static>, test: impl Fn(Kind) -> bool) {
+        match self.oldest_mut(test) {
+            Some(command) => command.data.other.push(response),
+            None => self.unsolicited(response),
+        }
+    }
+
+    fn unsolicited(&mut self, response: Response<'static>) {
+        self.events.push_back(ClientEvent::Unsolicited(response));
+    }
+}
+
+/// A reader event that owns its data.
+fn owned_event(event: ReadEvent<'_>) -> ReadEvent<'static> {
+    match event {
+        ReadEvent::Response(r) => ReadEvent::Response(r.into_owned()),
+        ReadEvent::LiteralStart {
+            seq,
+            items,
+            item,
+            length,
+        } => ReadEvent::LiteralStart {
+            seq,
+            items: items.into_iter().map(|i| i.into_owned()).collect(),
+            item: item.into_owned(),
+            length,
+        },
+        // Handled before: its bytes are copied once, into the event.
+        ReadEvent::LiteralData(_) => ReadEvent::Skipped(&[]),
+        ReadEvent::FetchEnd { seq, items } => ReadEvent::FetchEnd {
+            seq,
+            items: items.into_iter().map(|i| i.into_owned()).collect(),
+        },
+        ReadEvent::Skipped(_) => ReadEvent::Skipped(&[]),
+    }
+}

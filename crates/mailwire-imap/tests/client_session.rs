@@ -1,0 +1,399 @@
+//! The IMAP client session: tags, literals, pipelining rules, pairing of
+//! data with commands, and the view of the selected mailbox.
+
+use std::num::NonZeroU32;
+
+use mailwire_imap::client::{
+    ClientConfig, ClientEvent, ClientSession, ClientState, Completion, MailboxChange,
+};
+use mailwire_imap::{
+    AString, CommandBody, CopyMove, Fetch, FetchItems, FetchMacro, Flag, FlagFetch, Mailbox, SequenceSet,
+    Status,
+};
+
+fn uid(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap()
+}
+
+fn wire(client: &mut ClientSession) -> String {
+    let mut out = Vec::new();
+    while let Some(bytes) = client.poll_transmit() {
+        out.extend_from_slice(&bytes);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn events(client: &mut ClientSession) -> Vec<ClientEvent> {
+    std::iter::from_fn(|| client.poll_event()).collect()
+}
+
+fn completions(client: &mut ClientSession) -> Vec<Completion> {
+    events(client)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::Completed(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn greeted(capabilities: &str) -> ClientSession {
+    let mut c = ClientSession::new(ClientConfig::default());
+    let list = format!("IMAP4rev1 {capabilities}");
+    c.receive(format!("* OK [CAPABILITY {}] ready\r\n", list.trim_end()).as_bytes());
+    assert!(matches!(
+        events(&mut c)[..],
+        [ClientEvent::Greeting {
+            status: Status::Ok,
+            ..
+        }]
+    ));
+    c
+}
+
+fn fetch(set: &str, uid: bool) -> CommandBody<'static> {
+    CommandBody::Fetch {
+        fetch: Fetch {
+            sequence_set: set.parse::<SequenceSet>().unwrap(),
+            items: FetchItems::Macro(FetchMacro::Fast),
+            modifiers: Vec::new(),
+        },
+        uid,
+    }
+}
+
+fn select() -> CommandBody<'static> {
+    CommandBody::Select {
+        mailbox: Mailbox::Inbox,
+        parameters: Vec::new(),
+    }
+}
+
+/// A client with INBOX selected: 3 messages, UIDs 5, 6, 9.
+fn selected() -> ClientSession {
+    let mut c = greeted("");
+    c.send(select());
+    c.receive(
+        b"* 3 EXISTS\r\n* OK [UIDVALIDITY 42] UIDs valid\r\n* OK [UIDNEXT 10] next\r\nA1 OK [READ-WRITE] done\r\n",
+    );
+    wire(&mut c);
+    events(&mut c);
+    c.send(fetch("1:*", false));
+    c.receive(b"* 1 FETCH (UID 5)\r\n* 2 FETCH (UID 6)\r\n* 3 FETCH (UID 9)\r\nA2 OK done\r\n");
+    wire(&mut c);
+    events(&mut c);
+    c
+}
+
+#[test]
+fn nothing_is_sent_before_the_greeting_and_a_bye_greeting_closes() {
+    let mut c = ClientSession::new(ClientConfig::default());
+    c.send(CommandBody::Capability);
+    assert_eq!(wire(&mut c), "");
+    c.receive(b"* OK ready\r\n");
+    assert_eq!(wire(&mut c), "A1 CAPABILITY\r\n");
+
+    let mut c = ClientSession::new(ClientConfig::default());
+    c.receive(b"* BYE too busy\r\n");
+    assert_eq!(c.state(), ClientState::Closed);
+    assert!(matches!(
+        events(&mut c)[..],
+        [
+            ClientEvent::Greeting {
+                status: Status::Bye,
+                ..
+            },
+            ClientEvent::Closed
+        ]
+    ));
+}
+
+#[test]
+fn a_synchronizing_literal_waits_for_the_continuation_request() {
+    let mut c = greeted("");
+    let id = c.login(b"alice", b"p\"w\r\nd").unwrap();
+    assert_eq!(wire(&mut c), "A1 LOGIN alice {6}\r\n");
+    c.receive(b"+ go ahead\r\n");
+    assert_eq!(wire(&mut c), "p\"w\r\nd\r\n");
+    c.receive(b"A1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n");
+    let done = completions(&mut c);
+    assert_eq!((done[0].id, done[0].status), (id, Status::Ok));
+    assert_eq!(c.state(), ClientState::Authenticated);
+    assert!(
+        c.capabilities()
+            .unwrap()
+            .contains(&mailwire_imap::Capability::Idle)
+    );
+
+    // Refused instead of continued: the rest is never sent, and the next
+    // command goes.
+    let mut c = greeted("");
+    c.login(b"alice", b"line\r\nbreak").unwrap();
+    c.send(CommandBody::Noop);
+    assert_eq!(wire(&mut c), "A1 LOGIN alice {11}\r\n");
+    c.receive(b"A1 NO [TOOBIG] no\r\n");
+    assert_eq!(wire(&mut c), "A2 NOOP\r\n");
+    assert_eq!(completions(&mut c)[0].status, Status::No);
+}
+
+#[test]
+fn literal_plus_sends_literals_without_waiting() {
+    let mut c = greeted("LITERAL+");
+    c.login(b"alice", b"p\"w\r\nd").unwrap();
+    assert_eq!(wire(&mut c), "A1 LOGIN alice {6+}\r\np\"w\r\nd\r\n");
+}
+
+#[test]
+fn a_command_with_sequence_numbers_waits_for_one_that_may_expunge() {
+    let mut c = greeted("");
+    c.send(CommandBody::Copy {
+        args: CopyMove {
+            sequence_set: "1:2".parse().unwrap(),
+            mailbox: Mailbox::from(AString::from_bytes(&b"Archive"[..]).unwrap()),
+        },
+        uid: false,
+    });
+    c.send(fetch("1", false));
+    c.send(fetch("2", true));
+    // FETCH 1 waits for COPY; UID FETCH behind it waits too (commands go
+    // in order).
+    assert_eq!(wire(&mut c), "A1 COPY 1:2 Archive\r\n");
+    c.receive(b"A1 OK copied\r\n");
+    assert_eq!(wire(&mut c), "A2 FETCH 1 FAST\r\nA3 UID FETCH 2 FAST\r\n");
+
+    // FETCH, STORE and SEARCH run side by side.
+    let mut c = greeted("");
+    c.send(fetch("1", false));
+    c.send(fetch("2", false));
+    assert_eq!(wire(&mut c), "A1 FETCH 1 FAST\r\nA2 FETCH 2 FAST\r\n");
+}
+
+#[test]
+fn select_runs_alone() {
+    let mut c = greeted("");
+    c.send(CommandBody::Noop);
+    c.send(select());
+    c.send(CommandBody::Noop);
+    assert_eq!(wire(&mut c), "A1 NOOP\r\n");
+    c.receive(b"A1 OK\r\n");
+    assert_eq!(wire(&mut c), "A2 SELECT INBOX\r\n");
+    c.receive(b"* FLAGS (\\Seen)\r\n* 2 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] v\r\n* OK [HIGHESTMODSEQ 90] h\r\nA2 OK [READ-ONLY] done\r\n");
+    assert_eq!(wire(&mut c), "A3 NOOP\r\n");
+    let done = completions(&mut c);
+    let select = done[1].data.select.as_ref().unwrap();
+    assert_eq!(
+        (
+            select.exists,
+            select.recent,
+            select.uid_validity,
+            select.read_only
+        ),
+        (2, Some(0), Some(uid(7)), true)
+    );
+    assert_eq!(select.flags, [Flag::Seen]);
+    let view = c.mailbox().unwrap();
+    assert_eq!(
+        (view.exists(), view.uid_validity, view.read_only),
+        (2, Some(uid(7)), true)
+    );
+    assert_eq!(view.highest_modseq.map(|m| m.get()), Some(90));
+    assert_eq!(c.state(), ClientState::Selected);
+}
+
+#[test]
+fn data_goes_to_the_command_that_asked_for_it() {
+    let mut c = selected();
+    let f = c.send(fetch("1:2", false));
+    let s = c.send(CommandBody::Search {
+        search: mailwire_imap::Search::new(vec![mailwire_imap::SearchKey::All]),
+        uid: false,
+    });
+    let l = c.send(CommandBody::List(mailwire_imap::List::new(
+        mailwire_imap::Mailbox::Inbox,
+        mailwire_imap::ListMailbox::from_bytes(&b"*"[..]).unwrap(),
+    )));
+    wire(&mut c);
+    c.receive(
+        b"* 1 FETCH (FLAGS (\\Seen) UID 5)\r\n* SEARCH 1 3\r\n* 2 FETCH (FLAGS () UID 6)\r\nA3 OK fetched\r\n\
+          A4 OK searched\r\n* LIST () \"/\" INBOX\r\n* LIST () \"/\" Sent\r\nA5 OK listed\r\n",
+    );
+    let done = completions(&mut c);
+    assert_eq!(done.iter().map(|d| d.id).collect::<Vec<_>>(), [f, s, l]);
+    assert_eq!(done[0].data.fetch.len(), 2);
+    assert_eq!(done[1].data.search.as_ref().unwrap().0, [uid(1), uid(3)]);
+    assert_eq!(done[2].data.list.len(), 2);
+}
+
+#[test]
+fn unsolicited_data_changes_the_view() {
+    let mut c = selected();
+    c.receive(b"* 2 EXPUNGE\r\n* 4 EXISTS\r\n* 3 FETCH (UID 12 FLAGS (\\Flagged))\r\n");
+    let changes: Vec<MailboxChange> = events(&mut c)
+        .into_iter()
+        .filter_map(|e| match e {
+            ClientEvent::Changed(change) => Some(change),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            MailboxChange::Expunged {
+                seq: uid(2),
+                uid: Some(uid(6))
+            },
+            MailboxChange::Exists { count: 4 },
+            MailboxChange::Flags {
+                seq: uid(3),
+                uid: Some(uid(12)),
+                flags: vec![FlagFetch::Flag(Flag::Flagged)],
+                modseq: None
+            },
+        ]
+    );
+    let view = c.mailbox().unwrap();
+    assert_eq!(view.exists(), 4);
+    assert_eq!(
+        (view.uid(uid(1)), view.uid(uid(2)), view.uid(uid(3))),
+        (Some(uid(5)), Some(uid(9)), Some(uid(12)))
+    );
+    assert_eq!(view.seq(uid(9)), Some(uid(2)));
+
+    c.receive(b"* VANISHED 5,12\r\n* VANISHED (EARLIER) 1:4\r\n");
+    let view = c.mailbox().unwrap();
+    assert_eq!(view.exists(), 2);
+    assert_eq!(view.uid(uid(1)), Some(uid(9)));
+    assert!(view.is_certain());
+    c.receive(b"* OK [UIDVALIDITY 43] reset\r\n");
+    assert!(
+        events(&mut c)
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Changed(MailboxChange::UidValidity(v)) if v.get() == 43))
+    );
+    assert_eq!(c.mailbox().unwrap().uid(uid(1)), None);
+}
+
+#[test]
+fn authenticate_plain_uses_sasl_ir_when_offered() {
+    let mut c = greeted("SASL-IR AUTH=PLAIN");
+    c.authenticate_plain(b"", b"alice", b"secret");
+    assert_eq!(wire(&mut c), "A1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+
+    let mut c = greeted("AUTH=PLAIN");
+    let id = c.authenticate_plain(b"", b"alice", b"secret");
+    assert_eq!(wire(&mut c), "A1 AUTHENTICATE PLAIN\r\n");
+    c.receive(b"+ \r\n");
+    assert_eq!(wire(&mut c), "AGFsaWNlAHNlY3JldA==\r\n");
+    c.receive(b"A1 OK done\r\n");
+    assert_eq!(completions(&mut c)[0].id, id);
+
+    // Challenges of other mechanisms go to the application.
+    let mut c = greeted("AUTH=X-TOKEN");
+    let id = c.authenticate("x-token", None);
+    c.receive(b"+ bm9uY2U=\r\n");
+    let got = events(&mut c);
+    assert!(matches!(&got[..], [ClientEvent::SaslChallenge { id: i, data }] if *i == id && data == b"nonce"));
+    c.sasl_cancel(id);
+    assert_eq!(wire(&mut c), "A1 AUTHENTICATE X-TOKEN\r\n*\r\n");
+}
+
+#[test]
+fn idle_waits_for_the_server_and_done_lets_queued_commands_go() {
+    let mut c = selected();
+    let idle = c.idle();
+    c.send(CommandBody::Noop);
+    assert_eq!(wire(&mut c), "A3 IDLE\r\n");
+    c.receive(b"+ idling\r\n* 4 EXISTS\r\n");
+    let got = events(&mut c);
+    assert!(matches!(got[0], ClientEvent::Idling { id } if id == idle));
+    assert!(matches!(
+        got[1],
+        ClientEvent::Changed(MailboxChange::Exists { count: 4 })
+    ));
+    c.done();
+    assert_eq!(wire(&mut c), "DONE\r\n");
+    c.receive(b"A3 OK IDLE terminated\r\n");
+    assert_eq!(wire(&mut c), "A4 NOOP\r\n");
+}
+
+#[test]
+fn starttls_switches_and_forgets_the_capabilities() {
+    let mut c = greeted("STARTTLS LOGINDISABLED");
+    c.send(CommandBody::StartTls);
+    c.send(CommandBody::Capability);
+    assert_eq!(wire(&mut c), "A1 STARTTLS\r\n");
+    c.receive(b"A1 OK begin\r\n");
+    assert_eq!(c.state(), ClientState::Switching);
+    assert!(events(&mut c).iter().any(|e| matches!(e, ClientEvent::StartTls)));
+    assert_eq!(wire(&mut c), "");
+    c.tls_established();
+    assert!(c.capabilities().is_none());
+    assert_eq!(wire(&mut c), "A2 CAPABILITY\r\n");
+}
+
+#[test]
+fn a_large_fetch_literal_streams() {
+    let mut c = ClientSession::new(ClientConfig {
+        stream_above: 16,
+        ..ClientConfig::default()
+    });
+    c.receive(b"* OK ready\r\n");
+    events(&mut c);
+    let id = c.send(fetch("1", false));
+    c.receive(b"* 1 FETCH (UID 5 BODY[] {40}\r\n0123456789");
+    c.receive(b"0123456789012345678901234567890123456789");
+    c.receive(b")\r\nA1 OK done\r\n");
+    let got = events(&mut c);
+    let ClientEvent::FetchStart {
+        id: for_id, length, ..
+    } = &got[0]
+    else {
+        panic!("{got:?}")
+    };
+    assert_eq!((*for_id, *length), (Some(id), 40));
+    let data: Vec<u8> = got
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::FetchData(d) => Some(d.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(data, b"0123456789012345678901234567890123456789");
+    assert!(matches!(got.last(), Some(ClientEvent::Completed(done)) if done.id == id));
+}
+
+#[test]
+fn copyuid_and_appenduid_are_read_from_the_completion() {
+    let mut c = selected();
+    c.send(CommandBody::Move {
+        args: CopyMove {
+            sequence_set: "1".parse().unwrap(),
+            mailbox: Mailbox::from(AString::from_bytes(&b"Trash"[..]).unwrap()),
+        },
+        uid: false,
+    });
+    c.receive(b"* OK [COPYUID 7 5 100] moved\r\n* 1 EXPUNGE\r\nA3 OK done\r\n");
+    let done = completions(&mut c);
+    let (validity, source, destination) = done[0].copy_uid().unwrap();
+    assert_eq!(validity.get(), 7);
+    assert!(source.contains(5) && destination.contains(100));
+    assert_eq!(c.mailbox().unwrap().exists(), 2);
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let t0 = std::time::Instant::now();
+    let mut c = ClientSession::new(ClientConfig {
+        response_timeout: Some(std::time::Duration::from_secs(30)),
+        ..ClientConfig::default()
+    });
+    c.receive(b"* OK ready\r\n");
+    c.send(CommandBody::Noop);
+    c.handle_timeout(t0);
+    assert_eq!(c.poll_timeout(), Some(t0 + std::time::Duration::from_secs(30)));
+    c.handle_timeout(t0 + std::time::Duration::from_secs(29));
+    assert_ne!(c.state(), ClientState::Closed);
+    c.handle_timeout(t0 + std::time::Duration::from_secs(30));
+    assert_eq!(c.state(), ClientState::Closed);
+}
