@@ -127,6 +127,21 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                             .complete(request, status, RespText::text("done"))
                             .expect("the command was pending");
                     }
+                    ServerEvent::Append(message) => {
+                        let answer = if accept_literals {
+                            session.accept_append(message)
+                        } else {
+                            session.refuse_append(message, LiteralRefusal::TryCreate("no".into()))
+                        };
+                        answer.expect("the message was pending");
+                    }
+                    ServerEvent::AppendComplete(done) => {
+                        assert!(session.is_authenticated());
+                        let status = if fail_commands { Status::No } else { Status::Ok };
+                        session
+                            .complete_append(done, status, RespText::text("done"))
+                            .expect("the APPEND was pending");
+                    }
                     ServerEvent::StartTls => session.tls_established(),
                     ServerEvent::Compress { .. } => session.compression_started(),
                     _ => {}

@@ -958,17 +958,17 @@ impl CommandReader {
         decode_command_from(input, &self.config, FrameOptions::default(), &mut self.progress)
     }
 
-    /// [`CommandReader::decode`], announcing every synchronizing literal
-    /// whose data starts after `after`, even when the client sent its
-    /// data without waiting: a server asks about each literal before it
-    /// reads it.
+    /// [`CommandReader::decode`], announcing every literal whose data
+    /// starts after `after`, even when its data has arrived: a server asks
+    /// about each synchronizing literal before it reads it (whether or not
+    /// the client waited), and streams APPEND's messages.
     pub(crate) fn decode_announcing<'a>(
         &mut self,
         input: &'a [u8],
         after: usize,
     ) -> Result<Decoded<Command<'a>>, DecodeError> {
         let options = FrameOptions {
-            announce_sync_after: Some(after),
+            announce_after: Some(after),
             ..FrameOptions::default()
         };
         decode_command_from(input, &self.config, options, &mut self.progress)

@@ -47,11 +47,11 @@ pub(crate) struct FrameOptions {
     /// Literals longer than this are reported as [`Framed::Stream`] rather
     /// than checked against the literal limit and waited for.
     pub stream_above: Option<u64>,
-    /// A synchronizing literal whose data starts after this offset is
-    /// announced even when its data is already in the input: a server
-    /// session asks the application about every such literal, whether or
-    /// not the client sent the data early.
-    pub announce_sync_after: Option<usize>,
+    /// A literal whose data starts after this offset is announced even
+    /// when its data is already in the input: a server session asks the
+    /// application about every synchronizing literal (whether or not the
+    /// client sent the data early), and streams APPEND's messages.
+    pub announce_after: Option<usize>,
 }
 
 /// A literal header at the end of `line`: `(length, mode, binary)`.
@@ -318,10 +318,7 @@ fn frame_from(
         }
         // Fits: length <= limits.literal, which the caller keeps sane.
         let data_end = data_start.saturating_add(length as usize);
-        let gated = mode == LiteralMode::Sync
-            && options
-                .announce_sync_after
-                .is_some_and(|after| data_start > after);
+        let gated = options.announce_after.is_some_and(|after| data_start > after);
         if input.len() < data_end || gated {
             let pending = PendingLiteral {
                 length,

@@ -455,7 +455,7 @@ fn a_synchronizing_literal_waits_for_the_application() {
 
     // Refused: the client never sends the data; the next line is a command.
     s.complete(create, Status::Ok, RespText::text("done")).unwrap();
-    s.receive(b"b APPEND INBOX {99999}\r\nc NOOP\r\n");
+    s.receive(b"b CREATE {99999}\r\nc NOOP\r\n");
     let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
         panic!()
     };
@@ -493,19 +493,28 @@ fn append_limit_admits_messages_larger_than_other_literals() {
     let mut config = plaintext();
     config.decoder.limits.literal = 100;
     config.append_limit = Some(1000);
-    let mut s = logged_in(config);
+    let mut s = logged_in(config.clone());
     s.receive(b"a APPEND INBOX {500}\r\n");
-    let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
+    let Some(ServerEvent::Append(message)) = s.poll_event() else {
         panic!()
     };
-    assert_eq!(literal.command(), Some("APPEND"));
-    s.accept_literal(literal).unwrap();
+    assert_eq!((message.length(), message.index()), (500, 0));
+    s.accept_append(message).unwrap();
     s.receive(&[b'x'; 500]);
     s.receive(b"\r\nb APPEND INBOX {1001}\r\nc CREATE {500}\r\n");
-    let Some(ServerEvent::Command(append)) = s.poll_event() else {
+    let got = events(&mut s);
+    let data: usize = got
+        .iter()
+        .map(|e| match e {
+            ServerEvent::AppendData(d) => d.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(data, 500);
+    let Some(ServerEvent::AppendComplete(done)) = got.into_iter().last() else {
         panic!()
     };
-    s.complete(append, Status::Ok, RespText::text("APPEND completed"))
+    s.complete_append(done, Status::Ok, RespText::text("APPEND completed"))
         .unwrap();
     assert_eq!(
         sent(&mut s),
@@ -513,6 +522,15 @@ fn append_limit_admits_messages_larger_than_other_literals() {
          c NO [TOOBIG] Literal too large\r\n"
     );
     assert!(s.capabilities().contains(&Capability::AppendLimit(Some(1000))));
+
+    // Not streamed: the command comes whole, its literal within the
+    // APPENDLIMIT though larger than other literals.
+    config.stream_append = false;
+    let mut s = logged_in(config);
+    s.receive(b"a APPEND INBOX {500+}\r\n");
+    s.receive(&[b'x'; 500]);
+    s.receive(b"\r\n");
+    assert_eq!(answer_all(&mut s), ["APPEND"]);
 }
 
 #[test]
@@ -1125,4 +1143,177 @@ fn search_answers_in_the_form_the_client_asked_for() {
         sent(&mut s),
         "* ESEARCH (TAG \"a\") ALL 1:2,4\r\na OK SEARCH completed\r\n"
     );
+}
+
+/// Streams an APPEND through a session that accepts every message,
+/// feeding the input in `chunk`-byte reads; returns the events' story and
+/// the output.
+fn stream_append(input: &[u8], chunk: usize) -> (Vec<String>, Vec<Vec<u8>>, String) {
+    let mut s = logged_in(plaintext());
+    let mut story = Vec::new();
+    let mut messages: Vec<Vec<u8>> = Vec::new();
+    for piece in input.chunks(chunk) {
+        s.receive(piece);
+        while let Some(event) = s.poll_event() {
+            match event {
+                ServerEvent::Append(m) => {
+                    story.push(format!(
+                        "message {} {:?} {:?} {}",
+                        m.index(),
+                        m.flags(),
+                        m.date().is_some(),
+                        m.length()
+                    ));
+                    messages.push(Vec::new());
+                    s.accept_append(m).unwrap();
+                }
+                ServerEvent::AppendData(d) => messages.last_mut().unwrap().extend_from_slice(&d),
+                ServerEvent::AppendMessageEnd => story.push("end".into()),
+                ServerEvent::Literal(l) => s.accept_literal(l).unwrap(),
+                ServerEvent::AppendComplete(done) => {
+                    story.push(format!("complete {}", done.count()));
+                    s.complete_append(done, Status::Ok, RespText::text("APPEND completed"))
+                        .unwrap();
+                }
+                other => story.push(format!("{other:?}")),
+            }
+        }
+    }
+    (story, messages, sent(&mut s))
+}
+
+#[test]
+fn multiappend_streams_each_message_in_any_chunking() {
+    let input: &[u8] =
+        b"a APPEND Drafts (\\Seen \\Draft) \"05-Dec-2026 10:00:00 +0100\" {12}\r\nhello\r\nbye\r\n \
+        {6+}\r\nsecond ~{3}\r\n\x00\x01\x02\r\nb NOOP\r\n";
+    let whole = stream_append(input, input.len());
+    assert_eq!(
+        whole.0,
+        [
+            "message 0 Some([Seen, Draft]) true 12",
+            "end",
+            "message 1 None false 6",
+            "end",
+            "message 2 None false 3",
+            "end",
+            "complete 3"
+        ]
+    );
+    assert_eq!(whole.1, [&b"hello\r\nbye\r\n"[..], b"second", b"\x00\x01\x02"]);
+    assert_eq!(
+        whole.2,
+        "+ Ready for literal data\r\n+ Ready for literal data\r\na OK APPEND completed\r\nb OK NOOP completed\r\n"
+    );
+    for chunk in [1, 2, 3, 7, 16] {
+        assert_eq!(stream_append(input, chunk), whole, "reads of {chunk} bytes");
+    }
+}
+
+#[test]
+fn a_refused_append_reads_no_data_and_a_later_refusal_aborts_the_rest() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a APPEND Nowhere {5}\r\nb NOOP\r\n");
+    let Some(ServerEvent::Append(m)) = s.poll_event() else {
+        panic!()
+    };
+    s.refuse_append(m, LiteralRefusal::TryCreate("No such mailbox".into()))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "a NO [TRYCREATE] No such mailbox\r\nb OK NOOP completed\r\n"
+    );
+    assert!(events(&mut s).is_empty(), "nothing to abort before any data");
+
+    // The second message of a MULTIAPPEND, sent with LITERAL+: its data is
+    // already on the way, thrown away, and the first message is dropped.
+    s.receive(b"c APPEND INBOX {3+}\r\none {4+}\r\ntwo!\r\nd NOOP\r\n");
+    let Some(ServerEvent::Append(first)) = s.poll_event() else {
+        panic!()
+    };
+    s.accept_append(first).unwrap();
+    let mut second = None;
+    while let Some(event) = s.poll_event() {
+        if let ServerEvent::Append(m) = event {
+            second = Some(m);
+        }
+    }
+    s.refuse_append(
+        second.unwrap(),
+        LiteralRefusal::OverQuota("Quota exceeded".into()),
+    )
+    .unwrap();
+    assert!(matches!(events(&mut s)[..], [ServerEvent::AppendAborted]));
+    assert_eq!(
+        sent(&mut s),
+        "c NO [OVERQUOTA] Quota exceeded\r\nd OK NOOP completed\r\n"
+    );
+}
+
+#[test]
+fn garbage_after_a_message_aborts_the_append() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a APPEND INBOX {2+}\r\nhiXYZ\r\nb NOOP\r\n");
+    let Some(ServerEvent::Append(m)) = s.poll_event() else {
+        panic!()
+    };
+    s.accept_append(m).unwrap();
+    let got = events(&mut s);
+    assert!(matches!(got.last(), Some(ServerEvent::AppendAborted)), "{got:?}");
+    assert_eq!(
+        sent(&mut s),
+        "a BAD Expected another message or the end of APPEND\r\nb OK NOOP completed\r\n"
+    );
+}
+
+#[test]
+fn append_data_waits_for_the_application_to_take_it() {
+    let mut s = logged_in(ServerConfig {
+        max_buffered_input: 64 * 1024,
+        ..plaintext()
+    });
+    s.receive(b"a APPEND INBOX {1000000+}\r\n");
+    let Some(ServerEvent::Append(m)) = s.poll_event() else {
+        panic!()
+    };
+    s.accept_append(m).unwrap();
+    let body = vec![b'm'; 1_000_000];
+    let mut fed = 0;
+    let mut taken = 0;
+    let mut max_queued = 0;
+    while taken < body.len() {
+        while s.wants_input() && fed < body.len() {
+            let n = 10_000.min(body.len() - fed);
+            s.receive(&body[fed..fed + n]);
+            fed += n;
+        }
+        // Queued but not yet taken: bounded by the input limit.
+        max_queued = max_queued.max(fed - taken);
+        while let Some(event) = s.poll_event() {
+            if let ServerEvent::AppendData(d) = event {
+                taken += d.len();
+                break;
+            }
+        }
+    }
+    assert!(max_queued <= 2 * 64 * 1024 + 10_000, "{max_queued} bytes held");
+    s.receive(b"\r\n");
+    assert!(
+        events(&mut s)
+            .iter()
+            .any(|e| matches!(e, ServerEvent::AppendComplete(_)))
+    );
+}
+
+#[test]
+fn an_append_with_a_literal_mailbox_name_and_the_utf8_form() {
+    let (story, messages, out) = stream_append(b"a APPEND {5}\r\nDraft {2}\r\nhi\r\n", 4);
+    assert_eq!(story, ["message 0 None false 2", "end", "complete 1"]);
+    assert_eq!(messages, [b"hi"]);
+    assert!(out.ends_with("a OK APPEND completed\r\n"));
+
+    // RFC 6855's UTF8 form is not streamed: it comes whole.
+    let mut s = logged_in(plaintext());
+    s.receive(b"b APPEND INBOX UTF8 (~{2+}\r\nhi)\r\n");
+    assert_eq!(answer_all(&mut s), ["APPEND"]);
 }

@@ -148,7 +148,7 @@ impl ServerSession {
     }
 
     pub(super) fn ask_login(&mut self, tag: Tag<'static>, mechanism: Option<String>, step: AuthStep) {
-        let serial = self.next_serial();
+        let serial = next_serial();
         self.phase = Phase::Waiting {
             serial,
             on: Waiting::Login {

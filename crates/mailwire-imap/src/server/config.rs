@@ -92,6 +92,11 @@ pub struct ServerConfig {
     /// other literals ([`Limits::literal`]); `None` leaves them at the
     /// decoder's limits.
     pub append_limit: Option<u64>,
+    /// Stream APPEND's messages to the application in chunks
+    /// ([`ServerEvent::Append`](super::ServerEvent::Append) and what
+    /// follows) instead of passing the command whole. The UTF8 and CATENATE
+    /// forms always come whole.
+    pub stream_append: bool,
     /// Auto-logout of a connection that has not logged in.
     pub login_timeout: Duration,
     /// Auto-logout of an authenticated connection (RFC 9051 section 5.4:
@@ -133,6 +138,7 @@ impl Default for ServerConfig {
             unauthenticate: false,
             capabilities: Vec::new(),
             append_limit: None,
+            stream_append: true,
             login_timeout: Duration::from_secs(60),
             autologout: Duration::from_secs(30 * 60),
             idle_keepalive: Duration::from_secs(2 * 60),

@@ -68,6 +68,29 @@ pub enum ServerEvent {
         /// Compressed bytes received after the command.
         input: Bytes,
     },
+    /// A message of an APPEND is announced: accept it with
+    /// [`ServerSession::accept_append`] (its data follows as
+    /// [`ServerEvent::AppendData`]) or refuse it with
+    /// [`ServerSession::refuse_append`].
+    ///
+    /// [`ServerSession::accept_append`]: super::ServerSession::accept_append
+    /// [`ServerSession::refuse_append`]: super::ServerSession::refuse_append
+    Append(super::AppendRequest),
+    /// A piece of the accepted message's data, in order. The session reads
+    /// no more input while more than
+    /// [`ServerConfig::max_buffered_input`](super::ServerConfig::max_buffered_input)
+    /// bytes of it wait in the event queue.
+    AppendData(Bytes),
+    /// The accepted message's data is complete.
+    AppendMessageEnd,
+    /// Every message of the APPEND arrived: commit them (all or none) and
+    /// answer with [`ServerSession::complete_append`].
+    ///
+    /// [`ServerSession::complete_append`]: super::ServerSession::complete_append
+    AppendComplete(super::AppendCompletion),
+    /// The APPEND failed after messages were accepted (a refusal, a syntax
+    /// error, the connection closing): drop what was received for it.
+    AppendAborted,
     /// UNAUTHENTICATE (RFC 8437) returned the connection to the not
     /// authenticated state: release the user's resources.
     Unauthenticated,
@@ -259,6 +282,9 @@ pub enum LiteralRefusal {
     TooBig(String),
     /// `tag NO [OVERQUOTA] text`: it would not fit the user's quota.
     OverQuota(String),
+    /// `tag NO [TRYCREATE] text`: the APPEND's mailbox does not exist
+    /// (RFC 9051 section 6.3.12).
+    TryCreate(String),
     /// `tag BAD text`.
     Bad(String),
 }

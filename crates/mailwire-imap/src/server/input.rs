@@ -49,6 +49,10 @@ impl ServerSession {
                     self.needs_input = true;
                     return false;
                 }
+                if self.config.stream_append && self.state != State::NotAuthenticated && self.start_append(&a)
+                {
+                    return true;
+                }
                 let prefix = &self.input[self.start..self.start + a.data_start];
                 let command = command_name(prefix);
                 let limit = self.config.decoder.limits.literal;
@@ -68,7 +72,7 @@ impl ServerSession {
                         self.end_command();
                     }
                     LiteralMode::Sync => {
-                        let serial = self.next_serial();
+                        let serial = next_serial();
                         self.phase = Phase::Waiting {
                             serial,
                             on: Waiting::Literal {
@@ -93,9 +97,9 @@ impl ServerSession {
                                 NonSyncLiterals::None => true,
                             };
                         if !refused {
+                            // Read on: the data may be here already.
                             self.literal_open = a.data_start;
-                            self.needs_input = true;
-                            return false;
+                            return true;
                         }
                         self.status(
                             a.tag.as_ref(),

@@ -52,6 +52,7 @@
 //! [`ServerSession::poll_timeout`] passes; the session measures idle time
 //! from the last call that followed input.
 
+mod append;
 mod auth;
 mod config;
 mod event;
@@ -65,6 +66,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+pub use append::{AppendCompletion, AppendRequest};
 use auth::auth_capability;
 pub use config::{Greeting, NonSyncLiterals, ServerConfig, Tls};
 pub use event::{
@@ -164,6 +166,8 @@ enum Phase {
     SkipLine {
         tail: Vec<u8>,
     },
+    /// A streamed APPEND.
+    Append(Box<append::AppendStream>),
     /// Waiting for the transport to switch.
     Switching(Switch),
     Closed,
@@ -207,6 +211,10 @@ pub struct ServerSession {
     view: Option<View>,
     /// The mailbox a pending SELECT or EXAMINE is opening.
     opening: Option<View>,
+    /// The message of a streamed APPEND the application decides about.
+    append_waiting: Option<u64>,
+    /// Bytes of APPEND data in the event queue.
+    append_buffered: usize,
     clock: Clock,
 }
 
@@ -239,6 +247,8 @@ impl ServerSession {
             needs_input: true,
             view: None,
             opening: None,
+            append_waiting: None,
+            append_buffered: 0,
             clock: Clock::default(),
             config,
         };
@@ -277,13 +287,19 @@ impl ServerSession {
     pub fn wants_input(&self) -> bool {
         match self.phase {
             Phase::Closed | Phase::Switching(_) => false,
+            _ if self.append_buffered >= self.config.max_buffered_input => false,
             _ => self.needs_input || self.input.len() - self.start < self.config.max_buffered_input,
         }
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if let Some(ServerEvent::AppendData(data)) = &event {
+            self.append_data_taken(data.len());
+            self.advance();
+        }
+        event
     }
 
     /// The next bytes to send to the client.
@@ -447,6 +463,7 @@ impl ServerSession {
         let (status, code, text) = match &why {
             LiteralRefusal::TooBig(t) => (Status::No, Some(condition("TOOBIG")), t.as_str()),
             LiteralRefusal::OverQuota(t) => (Status::No, Some(condition("OVERQUOTA")), t.as_str()),
+            LiteralRefusal::TryCreate(t) => (Status::No, Some(Code::TryCreate), t.as_str()),
             LiteralRefusal::Bad(t) => (Status::Bad, None, t.as_str()),
         };
         self.status(tag.as_ref(), status, code, text);
@@ -556,13 +573,6 @@ impl ServerSession {
         }
     }
 
-    /// A serial number no other request of this process carries, so a
-    /// handle from another session never matches.
-    fn next_serial(&mut self) -> u64 {
-        static SERIAL: AtomicU64 = AtomicU64::new(1);
-        SERIAL.fetch_add(1, Ordering::Relaxed)
-    }
-
     fn take_literal(&mut self, serial: u64) -> Result<(usize, Option<Tag<'static>>), AnswerError> {
         match std::mem::replace(&mut self.phase, Phase::Commands) {
             Phase::Waiting {
@@ -592,6 +602,7 @@ impl ServerSession {
     }
 
     fn close(&mut self, reason: CloseReason) {
+        self.append_closed();
         if let Phase::Idle { .. } = self.phase {
             self.events.push_back(ServerEvent::IdleEnded);
         }
@@ -638,6 +649,7 @@ impl ServerSession {
                 Phase::Idle { .. } => self.idle_line(),
                 Phase::DiscardLiteral { .. } => self.discard_literal(),
                 Phase::SkipLine { .. } => self.skip_line(),
+                Phase::Append(_) => self.append_step(),
                 Phase::Waiting { .. } | Phase::Switching(_) | Phase::Closed => false,
             };
             if !progressed {
@@ -745,7 +757,7 @@ impl ServerSession {
                         | CommandBody::Sort { uid: false, .. }
                         | CommandBody::Thread { uid: false, .. }
                 );
-                let serial = self.next_serial();
+                let serial = next_serial();
                 self.phase = Phase::Waiting {
                     serial,
                     on: Waiting::Command { effect, by_sequence },
@@ -827,4 +839,11 @@ fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c })
         .collect()
+}
+
+/// A serial number no other request of this process carries, so a handle
+/// from another session never matches.
+fn next_serial() -> u64 {
+    static SERIAL: AtomicU64 = AtomicU64::new(1);
+    SERIAL.fetch_add(1, Ordering::Relaxed)
 }
