@@ -121,7 +121,16 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                         } else {
                             session.message_added(NonZeroU32::new(20).unwrap());
                         }
-                        session.respond(&request, &Response::Exists(1)).expect("data is allowed");
+                        let note = Response::Status {
+                            tag: None,
+                            status: Status::Ok,
+                            text: RespText::text("working"),
+                        };
+                        session.respond(&request, &note).expect("untagged OK is allowed");
+                        if session.selected().is_some() {
+                            let exists = Response::Exists(1);
+                            assert!(session.respond(&request, &exists).is_err(), "the session keeps the numbers");
+                        }
                         let status = if fail_commands { Status::No } else { Status::Ok };
                         session
                             .complete(request, status, RespText::text("done"))

@@ -973,6 +973,11 @@ fn sequence_sets_resolve_to_uids_and_numbers_beyond_the_mailbox_are_bad() {
 fn fetch_data_carries_the_client_s_numbers_and_the_uid_of_uid_commands() {
     let mut s = selected(plaintext(), b"");
     let fetch = command(&mut s, b"a UID FETCH 30 FLAGS\r\n");
+    assert_eq!(
+        s.respond(&fetch, &Response::Exists(9)),
+        Err(AnswerError::NotAllowed),
+        "the session keeps the message numbers"
+    );
     let flags = vec![mailwire_imap::FlagFetch::Flag(mailwire_imap::Flag::Seen)];
     s.fetch_data(
         &fetch,

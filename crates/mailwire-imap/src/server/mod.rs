@@ -476,7 +476,11 @@ impl ServerSession {
     }
 
     /// Sends untagged data for a command: any response except a tagged
-    /// status or a continuation request.
+    /// status, a continuation request, and (with a mailbox selected)
+    /// `EXISTS`, `EXPUNGE`, `FETCH` and `VANISHED` without `(EARLIER)`,
+    /// whose numbers the session keeps: use
+    /// [`ServerSession::fetch_data`] and the change methods
+    /// ([`ServerSession::message_added`]...) for those.
     pub fn respond(&mut self, request: &CommandRequest, response: &Response<'_>) -> Result<(), AnswerError> {
         self.check_command(request.serial)?;
         match response {
@@ -486,6 +490,17 @@ impl ServerSession {
                 ..
             }
             | Response::Continue(_) => return Err(AnswerError::NotAllowed),
+            // Message numbers are the session's: news about the selected
+            // mailbox goes through the view (`message_added`, `fetch_data`
+            // ...), so that the client's numbers stay right.
+            Response::Exists(_)
+            | Response::Expunge(_)
+            | Response::Fetch { .. }
+            | Response::Vanished { earlier: false, .. }
+                if self.view.is_some() || self.opening.is_some() =>
+            {
+                return Err(AnswerError::NotAllowed);
+            }
             _ => {}
         }
         self.write(response);
