@@ -54,6 +54,7 @@ pub struct CommandId(u64);
 
 /// What the session reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// The server's greeting.
     Greeting(StatusLine<'static>),
@@ -108,6 +109,7 @@ pub enum ClientEvent {
 
 /// Misuse of the client API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// APOP needs a timestamp in the greeting.
     #[error("the greeting holds no APOP timestamp")]
