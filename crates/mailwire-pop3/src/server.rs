@@ -371,10 +371,11 @@ impl ServerSession {
         self.advance();
     }
 
-    /// Whether the caller should read more from the client: false while
-    /// enough input is buffered (back-pressure for pipelined clients, and
-    /// while a request waits for the application) or after the session
-    /// closed.
+    /// Whether the caller should read more from the client: false once
+    /// [`ServerConfig::max_buffered_input`] bytes are buffered
+    /// (back-pressure for pipelined clients; pipelined commands wait there
+    /// while a request is pending), during the STLS handshake, and after
+    /// the session closed.
     pub fn wants_input(&self) -> bool {
         !matches!(self.state, State::Closed | State::AwaitingTls)
             && self.input.len() < self.config.max_buffered_input
