@@ -9,6 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::auth::{PlainCredentials, apop_digest};
 use crate::body::{BodyChunk, BodyDecoder};
 use crate::capability::Capability;
+use crate::clock::ActivityClock;
 use crate::command::{Command, SaslResponse};
 use crate::decode::{DecodeError, Decoded, DecoderConfig};
 use crate::response::{Expect, Response, Status, StatusLine, decode_response};
@@ -205,11 +206,8 @@ pub struct ClientSession {
     /// too, so no response timer runs.
     challenge_pending: bool,
     events: VecDeque<ClientEvent>,
-    /// Bytes came in or went out since the last
-    /// [`ClientSession::handle_timeout`].
-    activity: bool,
-    /// When the response timer last restarted.
-    last_activity: Option<Instant>,
+    /// The response timer.
+    clock: ActivityClock,
 }
 
 impl ClientSession {
@@ -229,8 +227,7 @@ impl ClientSession {
             sasl: None,
             challenge_pending: false,
             events: VecDeque::new(),
-            activity: true,
-            last_activity: None,
+            clock: ActivityClock::new(),
         }
     }
 
@@ -363,7 +360,7 @@ impl ClientSession {
             return;
         }
         if !bytes.is_empty() {
-            self.activity = true;
+            self.clock.touch();
         }
         self.input.extend_from_slice(bytes);
     }
@@ -383,7 +380,7 @@ impl ClientSession {
         if self.output.is_empty() {
             return None;
         }
-        self.activity = true;
+        self.clock.touch();
         Some(self.output.split().freeze())
     }
 
@@ -417,9 +414,7 @@ impl ClientSession {
     /// assert_eq!(client.state(), ClientState::Closed);
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.activity || self.last_activity.is_none() {
-            self.activity = false;
-            self.last_activity = Some(now);
+        if self.clock.restart(now) {
             return;
         }
         if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
@@ -442,7 +437,7 @@ impl ClientSession {
         if !server_owes {
             return None;
         }
-        self.last_activity?.checked_add(timeout)
+        self.clock.deadline(timeout)
     }
 
     /// Gives up on a silent server.

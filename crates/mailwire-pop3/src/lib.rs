@@ -49,6 +49,7 @@ mod auth;
 mod body;
 mod capability;
 mod client;
+mod clock;
 mod command;
 mod decode;
 mod maildrop;

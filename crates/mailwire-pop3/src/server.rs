@@ -16,6 +16,7 @@ pub use request::{
 use crate::auth::{PlainCredentials, SaslMechanism, SaslStep};
 use crate::body::DotStuffer;
 use crate::capability::{Capability, Expire};
+use crate::clock::ActivityClock;
 use crate::command::{Command, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, put_u64};
 use crate::maildrop::{MaildropError, MessageInfo};
@@ -128,7 +129,6 @@ enum PendingKind {
 
 /// A message being streamed by the application.
 struct Streaming {
-    size: u64,
     stuffer: DotStuffer,
     top: Option<TopLimiter>,
     /// The `+OK` line went out with the first byte of the message; until
@@ -276,11 +276,8 @@ pub struct ServerSession {
     tls: Tls,
     utf8: bool,
     language: Option<usize>,
-    /// Something happened since the last [`ServerSession::handle_timeout`]
-    /// that restarts the autologout timer.
-    activity: bool,
-    /// When the autologout timer last restarted.
-    last_activity: Option<Instant>,
+    /// The autologout timer.
+    clock: ActivityClock,
 }
 
 impl std::fmt::Debug for ServerSession {
@@ -324,8 +321,7 @@ impl ServerSession {
             events: VecDeque::new(),
             utf8: false,
             language: None,
-            activity: true,
-            last_activity: None,
+            clock: ActivityClock::new(),
         };
         // The greeting is one line: CR, LF and NUL in the configured text
         // become spaces rather than dropping the text and its timestamp.
@@ -365,7 +361,7 @@ impl ServerSession {
             return;
         }
         if !bytes.is_empty() {
-            self.activity = true;
+            self.clock.touch();
         }
         self.input.extend_from_slice(bytes);
         self.advance();
@@ -418,9 +414,7 @@ impl ServerSession {
     /// assert!(matches!(session.poll_event(), Some(ServerEvent::Closed { committed: false })));
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.activity || self.last_activity.is_none() {
-            self.activity = false;
-            self.last_activity = Some(now);
+        if self.clock.restart(now) {
             return;
         }
         if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
@@ -444,7 +438,7 @@ impl ServerSession {
         if !waiting_for_client {
             return None;
         }
-        self.last_activity?.checked_add(self.config.autologout?)
+        self.clock.deadline(self.config.autologout?)
     }
 
     /// Whether the session is over; close the connection once
@@ -540,7 +534,7 @@ impl ServerSession {
         }
         if !streaming.started {
             streaming.started = true;
-            put_message_status(&mut self.output, streaming.size, handle.lines.is_some());
+            put_message_status(&mut self.output, handle);
         }
         streaming.stuffer.push(data, &mut self.output);
         Ok(())
@@ -554,7 +548,7 @@ impl ServerSession {
             return Err(HandleError);
         };
         if !streaming.started {
-            put_message_status(&mut self.output, streaming.size, handle.lines.is_some());
+            put_message_status(&mut self.output, &handle);
         }
         streaming.stuffer.finish(&mut self.output);
         self.advance();
@@ -662,7 +656,7 @@ impl ServerSession {
             self.utf8 = false;
             self.language = None;
             self.state = State::Authorization { user: None };
-            self.activity = true;
+            self.clock.touch();
         }
     }
 
@@ -670,7 +664,7 @@ impl ServerSession {
     fn take_pending(&mut self, serial: u64) -> Result<PendingKind, HandleError> {
         match self.pending.take() {
             Some(p) if p.serial == serial => {
-                self.activity = true;
+                self.clock.touch();
                 Ok(p.kind)
             }
             other => {
@@ -1216,7 +1210,6 @@ impl ServerSession {
         self.pending = Some(Pending {
             serial,
             kind: PendingKind::Retrieve(Streaming {
-                size: info.size,
                 stuffer: DotStuffer::new(),
                 top: lines.map(TopLimiter::new),
                 started: false,
@@ -1238,11 +1231,11 @@ fn streaming(pending: &mut Option<Pending>, serial: u64) -> Result<&mut Streamin
 }
 
 /// The `+OK` line of RETR (with the size) or TOP.
-fn put_message_status(out: &mut BytesMut, size: u64, top: bool) {
+fn put_message_status(out: &mut BytesMut, handle: &RetrieveHandle) {
     out.put_slice(b"+OK");
-    if !top {
+    if handle.lines.is_none() {
         out.put_u8(b' ');
-        put_u64(out, size);
+        put_u64(out, handle.size);
         out.put_slice(b" octets");
     }
     out.put_slice(b"\r\n");
