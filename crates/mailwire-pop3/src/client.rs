@@ -442,6 +442,11 @@ impl ClientSession {
 
     /// Gives up on a silent server.
     fn time_out(&mut self) {
+        // Answers received but not yet decoded are answers all the same.
+        self.advance();
+        if self.poll_timeout().is_none() {
+            return;
+        }
         let mut unanswered: Vec<CommandId> = self.body.take().and_then(|(id, _)| id).into_iter().collect();
         unanswered.extend(self.in_flight.drain(..).map(|f| f.id));
         unanswered.extend(self.queue.drain(..).map(|(id, _)| id));

@@ -921,6 +921,28 @@ fn client_times_out_sent_and_queued_commands_in_order() {
 }
 
 #[test]
+fn client_counts_an_answer_received_but_not_yet_polled() {
+    let mut c = client(Some(30 * SECOND));
+    let start = Instant::now();
+    c.handle_timeout(start);
+    c.receive(b"+OK ready\r\n");
+    let stat = c.send(Command::Stat);
+    c.poll_transmit();
+    c.handle_timeout(start);
+    c.receive(b"+OK 1 3\r\n");
+    c.handle_timeout(start);
+    // The application takes its time before polling the events.
+    c.handle_timeout(start + TEN_MINUTES);
+    assert!(
+        events(&mut c)
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Response { id, .. } if *id == stat))
+    );
+    assert_eq!(c.state(), ClientState::Authorization);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
 fn client_download_that_keeps_moving_does_not_time_out() {
     let mut c = client(Some(30 * SECOND));
     let start = Instant::now();
