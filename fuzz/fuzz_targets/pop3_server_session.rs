@@ -98,7 +98,9 @@ fn run(flags: u8, input: &[u8], reads: &[u8], piece: usize) -> Run {
                         if accept && !matches!(login.request(), LoginRequest::Sasl { .. }) {
                             session.accept_login(login, listing.clone()).unwrap();
                         } else {
-                            session.reject_login(login, LoginRejection::BadCredentials).unwrap();
+                            session
+                                .reject_login(login, LoginRejection::BadCredentials)
+                                .unwrap();
                         }
                     }
                     ServerEvent::Retrieve(handle) => {
