@@ -7,25 +7,24 @@
 //! ```
 //!
 //! It shows how a program drives `mailwire::pop3::ServerSession`: the
-//! session does the protocol, the program moves bytes and checks
-//! passwords. One thread per connection; the maildrop lives in memory, so
-//! deletions last until the process ends. The full mail server, on
-//! Maildirs with TLS and a user database, is the `mail_server` example.
+//! session does the protocol, the program moves bytes and time and checks
+//! passwords, and a `MaildropServer` answers the session's storage events
+//! from the maildrop. One thread per connection; the maildrop lives in
+//! memory, so deletions last until the process ends. The full mail server,
+//! on Maildirs with TLS and a user database, is the `mail_server` example.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mailwire::pop3::{
-    LoginRejection, LoginRequest, MemoryMaildrop, ServerConfig, ServerEvent, ServerSession, Timestamp,
-    UniqueId,
+    LoginRejection, LoginRequest, MaildropServer, MemoryMaildrop, ServerConfig, ServerEvent, ServerSession,
+    Timestamp, UniqueId,
 };
 
 const USER: &[u8] = b"alice";
 const PASSWORD: &[u8] = b"secret";
-/// RFC 1939 section 3: an idle timer of at least 10 minutes.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 fn demo_maildrop() -> MemoryMaildrop {
     let maildrop = MemoryMaildrop::new();
@@ -55,26 +54,31 @@ fn demo_maildrop() -> MemoryMaildrop {
 }
 
 fn serve(mut stream: TcpStream, maildrop: MemoryMaildrop, counter: u64) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let config = ServerConfig {
         allow_plaintext_auth: true,
         apop_timestamp: Timestamp::generate(std::process::id(), counter, now, "localhost").ok(),
+        // RFC 1939's autologout timer: 10 minutes, the default.
         ..ServerConfig::default()
     };
     let mut session = ServerSession::new(config);
+    // Dropping it (however this function returns) releases the maildrop
+    // of a session that did not QUIT: nothing is deleted.
+    let mut store = MaildropServer::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
+        session.handle_timeout(Instant::now());
         let mut progressed = true;
         while progressed {
             progressed = false;
-            while let Some(event) = session.poll_event() {
+            while let Some(event) = store.poll_event(&mut session) {
                 progressed = true;
                 match event {
-                    ServerEvent::Login(request) => {
-                        let ok = match &request {
+                    ServerEvent::Login(login) => {
+                        let request = login.request();
+                        let ok = match request {
                             LoginRequest::User { user, password } => {
                                 user.as_inner() == USER && password.expose() == PASSWORD
                             }
@@ -86,20 +90,20 @@ fn serve(mut stream: TcpStream, maildrop: MemoryMaildrop, counter: u64) -> std::
                             }
                             LoginRequest::Sasl { .. } => false,
                         };
-                        if ok {
-                            // Gives the maildrop back only if no login was pending.
-                            let _ = session.accept_login(maildrop.clone());
+                        let answered = if ok {
+                            store.accept_login(&mut session, login, maildrop.clone())
                         } else {
-                            session.reject_login(LoginRejection::BadCredentials);
-                        }
+                            session.reject_login(login, LoginRejection::BadCredentials)
+                        };
+                        answered.expect("the login of this session");
                     }
-                    ServerEvent::StartTls => {}
                     ServerEvent::Closed { committed } => {
                         eprintln!("session closed, deletions committed: {committed}");
                     }
+                    _ => {}
                 }
             }
-            while let Some(bytes) = session.poll_transmit() {
+            while let Some(bytes) = store.poll_transmit(&mut session) {
                 progressed = true;
                 stream.write_all(&bytes)?;
             }
@@ -107,12 +111,22 @@ fn serve(mut stream: TcpStream, maildrop: MemoryMaildrop, counter: u64) -> std::
         if session.is_closed() {
             return Ok(());
         }
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            // Dropped without QUIT: the session commits nothing.
-            return Ok(());
+        // Wait for input until the session's next deadline.
+        let wait = session
+            .poll_timeout()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        stream.set_read_timeout(wait.map(|w| w.max(Duration::from_millis(1))))?;
+        match stream.read(&mut buf) {
+            // Gone without QUIT: the session commits nothing.
+            Ok(0) => return Ok(()),
+            Ok(n) => session.receive(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
         }
-        session.receive(&buf[..n]);
     }
 }
 

@@ -1,14 +1,18 @@
-//! One POP3 connection: moves bytes between the socket (plain, implicit
-//! TLS, or upgraded by STLS) and a `ServerSession`, and answers its login
-//! requests from the user database and the store.
+//! One POP3 connection: moves bytes and time between the socket (plain,
+//! implicit TLS, or upgraded by STLS) and a `ServerSession`, answers its
+//! logins from the user database, and lets a `MaildropServer` answer its
+//! storage events from the account's maildrop.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mailwire::mailbox::{AccountName, Pop3Config, Pop3Maildrop, Store, StoreError};
-use mailwire::pop3::{Expire, LoginRejection, LoginRequest, ServerConfig, ServerEvent, ServerSession, Tls};
+use mailwire::pop3::{
+    Expire, LoginHandle, LoginRejection, LoginRequest, MaildropServer, ServerConfig, ServerEvent,
+    ServerSession, Tls,
+};
 use rustls::{ServerConnection, StreamOwned};
 
 use crate::users::Users;
@@ -60,6 +64,13 @@ impl Transport {
         matches!(self, Transport::Tls(_))
     }
 
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => &s.sock,
+        }
+    }
+
     /// Ends TLS with a close_notify, then the TCP connection.
     fn close(&mut self) {
         if let Transport::Tls(s) = self {
@@ -106,12 +117,13 @@ pub enum Ending {
     Closed,
     /// The client closed the connection.
     ClientLeft,
-    /// No command within the idle timeout.
+    /// No command within the idle timeout (RFC 1939's autologout).
     IdleTimeout,
 }
 
 /// Serves one connection until it ends. Whatever happens, a session that
-/// did not QUIT commits nothing: dropping it releases the maildrop.
+/// did not QUIT commits nothing: dropping its `MaildropServer` releases the
+/// maildrop.
 pub fn serve(ctx: &Context, socket: TcpStream, port: Port, peer: SocketAddr) -> io::Result<Ending> {
     socket.set_read_timeout(Some(ctx.idle_timeout))?;
     socket.set_write_timeout(Some(ctx.idle_timeout))?;
@@ -132,25 +144,30 @@ pub fn serve(ctx: &Context, socket: TcpStream, port: Port, peer: SocketAddr) -> 
         // The server never deletes mail on its own.
         expire: Some(Expire::Never),
         utf8: true,
+        autologout: Some(ctx.idle_timeout),
         ..ServerConfig::default()
     };
-    let mut session: ServerSession<Pop3Maildrop> = ServerSession::new(config);
+    let mut session = ServerSession::new(config);
+    let mut store: MaildropServer<Pop3Maildrop> = MaildropServer::new();
     let mut buf = vec![0u8; 16 * 1024];
+    let mut idle = false;
     let ending = loop {
+        session.handle_timeout(Instant::now());
         let mut start_tls = false;
         loop {
             let mut progressed = false;
-            while let Some(event) = session.poll_event() {
+            while let Some(event) = store.poll_event(&mut session) {
                 progressed = true;
                 match event {
-                    ServerEvent::Login(request) => login(ctx, &mut session, &request, peer),
+                    ServerEvent::Login(login) => self::login(ctx, &mut session, &mut store, login, peer),
                     ServerEvent::StartTls => start_tls = true,
                     ServerEvent::Closed { committed } => {
                         tracing::info!(committed, "session closed");
                     }
+                    _ => {}
                 }
             }
-            while let Some(bytes) = session.poll_transmit() {
+            while let Some(bytes) = store.poll_transmit(&mut session) {
                 progressed = true;
                 transport.write_all(&bytes).map_err(|e| timeout_or(e, "write"))?;
             }
@@ -163,6 +180,7 @@ pub fn serve(ctx: &Context, socket: TcpStream, port: Port, peer: SocketAddr) -> 
             let Transport::Plain(socket) = transport else {
                 return Err(io::Error::other("STLS on a TLS connection"));
             };
+            socket.set_read_timeout(Some(ctx.idle_timeout))?;
             transport =
                 Transport::handshake(&ctx.tls, socket).map_err(|e| timeout_or(e, "STLS handshake"))?;
             tracing::debug!("TLS established after STLS");
@@ -170,14 +188,26 @@ pub fn serve(ctx: &Context, socket: TcpStream, port: Port, peer: SocketAddr) -> 
             continue;
         }
         if session.is_closed() {
-            break Ending::Closed;
+            break if idle { Ending::IdleTimeout } else { Ending::Closed };
         }
         if !session.wants_input() {
             return Err(io::Error::other("the client sent too much without reading"));
         }
+        // Wait for the client until the session's next deadline.
+        let wait = session.poll_timeout().map_or(ctx.idle_timeout, |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
+        transport
+            .socket()
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         let n = match transport.read(&mut buf) {
             Ok(n) => n,
-            Err(e) if is_timeout(&e) => break Ending::IdleTimeout,
+            Err(e) if is_timeout(&e) => {
+                // The session decides whether that was the autologout.
+                session.handle_timeout(Instant::now());
+                idle = session.is_closed();
+                continue;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
@@ -187,15 +217,27 @@ pub fn serve(ctx: &Context, socket: TcpStream, port: Port, peer: SocketAddr) -> 
         session.receive(&buf[..n]);
     };
     transport.close();
-    // Dropping a session that did not QUIT releases the maildrop without
-    // committing anything.
-    drop(session);
+    // Dropping the store of a session that did not QUIT releases the
+    // maildrop without committing anything.
+    drop(store);
     Ok(ending)
 }
 
-/// Answers a login request.
-fn login(ctx: &Context, session: &mut ServerSession<Pop3Maildrop>, request: &LoginRequest, peer: SocketAddr) {
+/// Answers a login request: checks the credentials, then locks and lists
+/// the account's maildrop.
+fn login(
+    ctx: &Context,
+    session: &mut ServerSession,
+    store: &mut MaildropServer<Pop3Maildrop>,
+    login: LoginHandle,
+    peer: SocketAddr,
+) {
+    let request = login.request();
     let shown_user = String::from_utf8_lossy(request.user()).escape_debug().to_string();
+    let reject = |session: &mut ServerSession, login: LoginHandle, why: LoginRejection| {
+        // The handle is the pending login of this session.
+        let _ = session.reject_login(login, why);
+    };
     let (authcid, password, method): (&[u8], &[u8], &str) = match request {
         LoginRequest::User { user, password } => (user.as_inner(), password.expose(), "USER"),
         // Logging in as someone else (a different authzid) is not offered.
@@ -204,13 +246,13 @@ fn login(ctx: &Context, session: &mut ServerSession<Pop3Maildrop>, request: &Log
         }
         _ => {
             tracing::warn!(user = %shown_user, %peer, "login refused: method not offered");
-            return session.reject_login(LoginRejection::BadCredentials);
+            return reject(session, login, LoginRejection::BadCredentials);
         }
     };
     let Some(name) = ctx.users.verify(authcid, password) else {
         tracing::warn!(user = %shown_user, %peer, method, "authentication failed");
         std::thread::sleep(ctx.auth_failure_delay);
-        return session.reject_login(LoginRejection::BadCredentials);
+        return reject(session, login, LoginRejection::BadCredentials);
     };
     let account = AccountName::new(name)
         .map_err(|e| e.to_string())
@@ -219,12 +261,11 @@ fn login(ctx: &Context, session: &mut ServerSession<Pop3Maildrop>, request: &Log
         Ok(a) => a,
         Err(e) => {
             tracing::error!(user = %shown_user, error = %e, "cannot open the account");
-            return session.reject_login(LoginRejection::TemporaryFailure);
+            return reject(session, login, LoginRejection::TemporaryFailure);
         }
     };
-    let maildrop = account.maildrop(ctx.pop3.clone());
-    // A login is pending, so the session takes the maildrop.
-    let _ = session.accept_login(maildrop);
+    // The handle is the pending login of this session.
+    let _ = store.accept_login(session, login, account.maildrop(ctx.pop3.clone()));
     if session.is_authenticated() {
         tracing::info!(user = %shown_user, method, "logged in");
     } else {

@@ -163,6 +163,7 @@ fn login(conn: &mut Connection, options: &Options, password: &Secret) -> Result<
             Failure::Login("the server does not offer APOP (no timestamp in its greeting)".into())
         }
         ClientError::Invalid(e) => Failure::Usage(format!("the user name or password cannot be sent: {e}")),
+        other => Failure::Usage(other.to_string()),
     };
     let session = conn.session();
     let id = match options.auth {

@@ -1,14 +1,22 @@
-//! The server session fed arbitrary client bytes in arbitrary reads.
+//! The server session fed arbitrary client bytes in arbitrary reads, with
+//! the application's side played here: logins accepted or refused,
+//! messages streamed in pieces of a fuzzed size, commits that succeed or
+//! fail, messages that fail before or during their body.
 //!
-//! Beyond "no panic": the maildrop changes only when the session reports a
-//! committed QUIT, the lock is always released when the session ends, and
-//! the output does not depend on how the input was split into reads.
+//! Beyond "no panic": deletions are committed only through a Commit event
+//! answered with `commit_done`, every session ends with at most one Closed
+//! event, the output never grows beyond the back-pressure mark plus one
+//! stuffed piece while the application respects `wants_message_data`, and
+//! the output depends neither on how the input was split into reads nor on
+//! how the messages were split into pieces.
 #![no_main]
+
+use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use mailwire_pop3::{
-    LanguageTag, LoginRejection, LoginRequest, MemoryMaildrop, ServerConfig, ServerEvent, ServerSession,
-    Timestamp, Tls, UniqueId,
+    LanguageTag, LoginRejection, LoginRequest, MaildropError, MessageInfo, MessageNumber, RetrieveHandle,
+    ServerConfig, ServerEvent, ServerSession, Timestamp, Tls, UniqueId, crlf_size,
 };
 
 const MESSAGES: [&[u8]; 4] = [
@@ -18,12 +26,24 @@ const MESSAGES: [&[u8]; 4] = [
     b"Subject: caf\xc3\xa9\r\n\r\n\xff\x00 8-bit\r\n",
 ];
 
+const MAX_OUTPUT: usize = 64;
+/// Where message 2 fails when failures are on.
+const FAIL_AT: usize = 10;
+
 struct Run {
     output: Vec<u8>,
     committed: bool,
+    /// What the application removed from its store.
+    removed: Vec<MessageNumber>,
 }
 
-fn run(flags: u8, input: &[u8], reads: &[u8], maildrop: &MemoryMaildrop) -> Run {
+/// A message being streamed by the application.
+struct Streaming {
+    handle: RetrieveHandle,
+    at: usize,
+}
+
+fn run(flags: u8, input: &[u8], reads: &[u8], piece: usize) -> Run {
     let config = ServerConfig {
         allow_plaintext_auth: flags & 1 != 0,
         tls: match (flags >> 1) & 3 {
@@ -38,13 +58,33 @@ fn run(flags: u8, input: &[u8], reads: &[u8], maildrop: &MemoryMaildrop) -> Run 
             Vec::new()
         },
         utf8: flags & 32 != 0,
-        transmit_chunk: 7,
+        max_buffered_output: MAX_OUTPUT,
         ..ServerConfig::default()
     };
     let accept = flags & 64 != 0;
+    // Commits fail; message 2 fails after FAIL_AT bytes, message 4 before
+    // its first byte.
+    let failing = flags & 128 != 0;
+    let listing: Vec<MessageInfo> = MESSAGES
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MessageInfo {
+            size: crlf_size(m),
+            unique_id: UniqueId::new(format!("uid{i}")).unwrap(),
+            needs_utf8: i == 3,
+        })
+        .collect();
+    let now = Instant::now();
     let mut session = ServerSession::new(config);
-    let mut output = Vec::new();
-    let mut committed = false;
+    session.handle_timeout(now);
+    let mut streaming: Option<Streaming> = None;
+    let mut run = Run {
+        output: Vec::new(),
+        committed: false,
+        removed: Vec::new(),
+    };
+    let mut closed_events = 0;
+    let mut commit_answered = None;
     let mut at = 0;
     let mut read = 0;
     loop {
@@ -52,23 +92,78 @@ fn run(flags: u8, input: &[u8], reads: &[u8], maildrop: &MemoryMaildrop) -> Run 
             let mut progressed = false;
             while let Some(event) = session.poll_event() {
                 progressed = true;
+                assert!(streaming.is_none(), "an event while a message is pending");
                 match event {
-                    ServerEvent::Login(request) => {
-                        if accept && !matches!(request, LoginRequest::Sasl { .. }) {
-                            session
-                                .accept_login(maildrop.clone())
-                                .expect("a login was pending");
+                    ServerEvent::Login(login) => {
+                        if accept && !matches!(login.request(), LoginRequest::Sasl { .. }) {
+                            session.accept_login(login, listing.clone()).unwrap();
                         } else {
-                            session.reject_login(LoginRejection::BadCredentials);
+                            session
+                                .reject_login(login, LoginRejection::BadCredentials)
+                                .unwrap();
                         }
                     }
+                    ServerEvent::Retrieve(handle) => {
+                        assert!(handle.message().index() < MESSAGES.len());
+                        if failing && handle.message().get() == 4 {
+                            let error = MaildropError::Temporary("unreadable".into());
+                            session.message_failed(handle, error).unwrap();
+                        } else {
+                            streaming = Some(Streaming { handle, at: 0 });
+                        }
+                    }
+                    ServerEvent::Commit(commit) => {
+                        assert!(!run.committed);
+                        if failing {
+                            let error = MaildropError::Temporary("disk full".into());
+                            session.commit_failed(commit, error).unwrap();
+                        } else {
+                            run.removed = commit.deleted().to_vec();
+                            session.commit_done(commit).unwrap();
+                        }
+                        commit_answered = Some(!failing);
+                    }
                     ServerEvent::StartTls => session.tls_established(),
-                    ServerEvent::Closed { committed: c } => committed = c,
+                    ServerEvent::Closed { committed } => {
+                        closed_events += 1;
+                        run.committed = committed;
+                    }
+                    other => panic!("unknown event {other:?}"),
+                }
+            }
+            // The application streams the message while the session wants it.
+            if let Some(s) = &mut streaming {
+                let message = MESSAGES[s.handle.message().index()];
+                let fails = failing && s.handle.message().get() == 2;
+                let limit = if fails { FAIL_AT } else { message.len() };
+                if session.top_complete() || s.at == limit {
+                    let s = streaming.take().unwrap();
+                    if fails && !session.top_complete() {
+                        let error = MaildropError::Temporary("read error".into());
+                        session.message_failed(s.handle, error).unwrap();
+                        assert!(session.is_closed(), "a message failed half-way");
+                    } else {
+                        session.message_end(s.handle).unwrap();
+                    }
+                    progressed = true;
+                } else if session.wants_message_data() {
+                    let end = s.at.saturating_add(piece).min(limit);
+                    session.message_data(&s.handle, &message[s.at..end]).unwrap();
+                    s.at = end;
+                    progressed = true;
                 }
             }
             while let Some(bytes) = session.poll_transmit() {
                 progressed = true;
-                output.extend_from_slice(&bytes);
+                // What was buffered: commands stop at the mark, a message
+                // piece is stuffed to at most twice its size, and the
+                // longest single answer is CAPA's.
+                assert!(
+                    bytes.len() <= MAX_OUTPUT + 2 * piece.min(64) + 1024,
+                    "{} bytes of output",
+                    bytes.len()
+                );
+                run.output.extend_from_slice(&bytes);
             }
             if !progressed {
                 break;
@@ -81,51 +176,37 @@ fn run(flags: u8, input: &[u8], reads: &[u8], maildrop: &MemoryMaildrop) -> Run 
         read += 1;
         let end = (at + step).min(input.len());
         session.receive(&input[at..end]);
+        session.handle_timeout(now);
         at = end;
     }
-    drop(session);
-    Run { output, committed }
+    assert!(closed_events <= 1);
+    // The session says "committed" exactly when the application committed.
+    assert_eq!(run.committed, commit_answered == Some(true));
+    run
 }
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
-    // Up to 8 read sizes, then the client's bytes.
-    let n = rest.first().map_or(0, |&b| usize::from(b % 9));
+    // Up to 8 read sizes and a piece size, then the client's bytes.
+    let shape = rest.first().copied().unwrap_or(0);
+    let n = usize::from(shape & 0x0f) % 9;
+    let piece = usize::from(shape >> 4) + 1;
     let (reads, input) = rest
         .get(1..)
         .unwrap_or_default()
         .split_at(n.min(rest.len().saturating_sub(1)));
 
-    let fresh = || {
-        let maildrop = MemoryMaildrop::new();
-        for (i, m) in MESSAGES.iter().enumerate() {
-            maildrop.push(UniqueId::new(format!("uid{i}")).unwrap(), m.to_vec());
-        }
-        maildrop
-    };
-    let maildrop = fresh();
-    let original = maildrop.messages();
-    let chunked = run(flags, input, reads, &maildrop);
-    assert!(!maildrop.is_locked(), "lock held after the session ended");
-    if !chunked.committed {
-        assert_eq!(
-            maildrop.messages(),
-            original,
-            "messages deleted without a committed QUIT"
-        );
-    }
-
-    let maildrop2 = fresh();
-    let whole = run(flags, input, &[], &maildrop2);
+    let chunked = run(flags, input, reads, piece);
+    let whole = run(flags, input, &[], usize::MAX);
     // STLS discards what was pipelined after it, which depends on the reads.
     if !input.windows(4).any(|w| w.eq_ignore_ascii_case(b"STLS")) {
         assert_eq!(
             chunked.output, whole.output,
-            "output depends on how the input was read"
+            "output depends on how the input was read or the messages were cut"
         );
         assert_eq!(chunked.committed, whole.committed);
-        assert_eq!(maildrop.messages(), maildrop2.messages());
+        assert_eq!(chunked.removed, whole.removed);
     }
 });

@@ -60,8 +60,9 @@ struct Locked {
     uids: Vec<Uid>,
 }
 
-/// An account's INBOX as a POP3 maildrop. Give one to each
-/// [`mailwire_pop3::ServerSession`] at login.
+/// An account's INBOX as a POP3 maildrop. At each login, give one to the
+/// connection's [`mailwire_pop3::MaildropServer`], which answers its
+/// [`mailwire_pop3::ServerSession`]'s storage events with it.
 #[derive(Debug)]
 pub struct Pop3Maildrop {
     account: Account,

@@ -1,4 +1,5 @@
-//! The POP3 maildrop view, directly and under `mailwire_pop3::ServerSession`:
+//! The POP3 maildrop view, directly and under `mailwire_pop3::ServerSession`
+//! (answered by `mailwire_pop3::MaildropServer`):
 //! frozen numbering, exact sizes, Dovecot-style UIDL, commit at QUIT only,
 //! all or nothing, the lock policy, and coexistence with IMAP sessions.
 
@@ -14,7 +15,8 @@ use mailwire_mailbox::{
     StoreError, StoreFlags, SystemFlags, Tombstone, Uid, UidlTemplate,
 };
 use mailwire_pop3::{
-    LoginRequest, Maildrop, MaildropError, MessageNumber, ServerConfig, ServerEvent, ServerSession, crlf_size,
+    LoginRequest, Maildrop, MaildropError, MaildropServer, MessageNumber, ServerConfig, ServerEvent,
+    ServerSession, crlf_size,
 };
 
 fn name(s: &str) -> MailboxName {
@@ -288,24 +290,25 @@ fn serve(maildrop: Pop3Maildrop, input: &[u8]) -> (String, Option<bool>) {
         allow_plaintext_auth: true,
         ..ServerConfig::default()
     });
+    let mut store = MaildropServer::new();
     let mut maildrop = Some(maildrop);
     let mut sent = Vec::new();
     let mut committed = None;
     session.receive(input);
     loop {
         let mut progress = false;
-        while let Some(event) = session.poll_event() {
+        while let Some(event) = store.poll_event(&mut session) {
             progress = true;
             match event {
-                ServerEvent::Login(LoginRequest::User { .. }) => {
+                ServerEvent::Login(login) if matches!(login.request(), LoginRequest::User { .. }) => {
                     let m = maildrop.take().expect("one login");
-                    session.accept_login(m).unwrap();
+                    store.accept_login(&mut session, login, m).unwrap();
                 }
                 ServerEvent::Closed { committed: c } => committed = Some(c),
                 other => panic!("unexpected {other:?}"),
             }
         }
-        while let Some(bytes) = session.poll_transmit() {
+        while let Some(bytes) = store.poll_transmit(&mut session) {
             progress = true;
             sent.extend_from_slice(&bytes);
         }

@@ -1,39 +1,15 @@
-//! The client session: a sans-IO state machine for one POP3 connection.
-//!
-//! Queue commands with [`ClientSession::send`] (or the login helpers), move
-//! bytes with [`ClientSession::receive`] and [`ClientSession::poll_transmit`],
-//! and read typed results from [`ClientSession::poll_event`]. The session
-//! knows which responses are multi-line for which command, pipelines when
-//! the server announced PIPELINING, and hands out message bodies in pieces
-//! as they arrive, never holding a whole message.
-//!
-//! ```
-//! use mailwire_pop3::{ClientEvent, ClientSession, Command, MessageNumber};
-//!
-//! let mut client = ClientSession::new(Default::default());
-//! client.receive(b"+OK POP3 server ready\r\n");
-//! let retr = client.send(Command::Retr(MessageNumber::FIRST));
-//! assert_eq!(&client.poll_transmit().unwrap()[..], b"RETR 1\r\n");
-//!
-//! client.receive(b"+OK 9 octets\r\nHi\r\n..x\r\n.\r\n");
-//! let mut body = Vec::new();
-//! while let Some(event) = client.poll_event() {
-//!     match event {
-//!         ClientEvent::BodyChunk { id, data } if id == retr => body.extend_from_slice(&data),
-//!         ClientEvent::BodyEnd { id } if id == retr => break,
-//!         _ => {}
-//!     }
-//! }
-//! assert_eq!(body, b"Hi\r\n.x\r\n");
-//! ```
+//! The client session: a sans-IO state machine for one POP3 connection
+//! (see [`ClientSession`]).
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::auth::{PlainCredentials, apop_digest};
 use crate::body::{BodyChunk, BodyDecoder};
 use crate::capability::Capability;
+use crate::clock::ActivityClock;
 use crate::command::{Command, SaslResponse};
 use crate::decode::{DecodeError, Decoded, DecoderConfig};
 use crate::response::{Expect, Response, Status, StatusLine, decode_response};
@@ -46,6 +22,12 @@ pub struct ClientConfig {
     pub decoder: DecoderConfig,
     /// Never pipeline, even if the server offers PIPELINING.
     pub no_pipelining: bool,
+    /// How long the server may stay silent while it owes the greeting, an
+    /// answer, or the rest of a message body, before the session gives up
+    /// with [`ClientEvent::Timeout`]. Any byte from the server restarts the
+    /// wait, so a long download does not time out while it moves. `None`
+    /// (the default) waits forever.
+    pub response_timeout: Option<Duration>,
 }
 
 /// Identifies a queued command in the events that answer it.
@@ -54,6 +36,7 @@ pub struct CommandId(u64);
 
 /// What the session reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientEvent {
     /// The server's greeting.
     Greeting(StatusLine<'static>),
@@ -104,10 +87,18 @@ pub enum ClientEvent {
         /// What went wrong.
         error: DecodeError,
     },
+    /// The server did not answer within [`ClientConfig::response_timeout`].
+    /// The session is closed: close the connection.
+    Timeout {
+        /// The commands sent or queued that got no (complete) answer, in
+        /// order; empty if the greeting never came.
+        unanswered: Vec<CommandId>,
+    },
 }
 
 /// Misuse of the client API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// APOP needs a timestamp in the greeting.
     #[error("the greeting holds no APOP timestamp")]
@@ -128,7 +119,8 @@ pub enum ClientState {
     Transaction,
     /// STLS accepted; the TLS handshake is due.
     AwaitingTls,
-    /// QUIT answered, or the server closed the session.
+    /// QUIT answered, the server closed the session, or it did not
+    /// answer in time.
     Closed,
 }
 
@@ -157,7 +149,44 @@ enum Kind {
     Other,
 }
 
-/// The client side of one POP3 connection.
+/// The client side of one POP3 connection: a sans-IO state machine.
+///
+/// Queue commands with [`ClientSession::send`] (or the login helpers), move
+/// bytes with [`ClientSession::receive`] and [`ClientSession::poll_transmit`],
+/// and read typed results from [`ClientSession::poll_event`]. The session
+/// knows which responses are multi-line for which command, pipelines when
+/// the server announced PIPELINING, and hands out message bodies in pieces
+/// as they arrive, never holding a whole message.
+///
+/// ```
+/// use mailwire_pop3::{ClientEvent, ClientSession, Command, MessageNumber};
+///
+/// let mut client = ClientSession::new(Default::default());
+/// client.receive(b"+OK POP3 server ready\r\n");
+/// let retr = client.send(Command::Retr(MessageNumber::FIRST));
+/// assert_eq!(&client.poll_transmit().unwrap()[..], b"RETR 1\r\n");
+///
+/// client.receive(b"+OK 9 octets\r\nHi\r\n..x\r\n.\r\n");
+/// let mut body = Vec::new();
+/// while let Some(event) = client.poll_event() {
+///     match event {
+///         ClientEvent::BodyChunk { id, data } if id == retr => body.extend_from_slice(&data),
+///         ClientEvent::BodyEnd { id } if id == retr => break,
+///         _ => {}
+///     }
+/// }
+/// assert_eq!(body, b"Hi\r\n.x\r\n");
+/// ```
+///
+/// # Time
+///
+/// With [`ClientConfig::response_timeout`] set, a server that stays silent
+/// that long while it owes an answer ends the session with
+/// [`ClientEvent::Timeout`]. The session reads no clock: call
+/// [`ClientSession::handle_timeout`] once at the start, cheaply after each
+/// [`receive`](ClientSession::receive) and
+/// [`poll_transmit`](ClientSession::poll_transmit), and whenever the
+/// deadline of [`ClientSession::poll_timeout`] passes.
 #[derive(Debug)]
 pub struct ClientSession {
     config: ClientConfig,
@@ -173,7 +202,12 @@ pub struct ClientSession {
     /// failed to decode (`None` id).
     body: Option<(Option<CommandId>, BodyDecoder)>,
     sasl: Option<Sasl>,
+    /// A challenge waits for the application's answer: the server waits
+    /// too, so no response timer runs.
+    challenge_pending: bool,
     events: VecDeque<ClientEvent>,
+    /// The response timer.
+    clock: ActivityClock,
 }
 
 impl ClientSession {
@@ -191,7 +225,9 @@ impl ClientSession {
             capabilities: None,
             body: None,
             sasl: None,
+            challenge_pending: false,
             events: VecDeque::new(),
+            clock: ActivityClock::new(),
         }
     }
 
@@ -297,11 +333,13 @@ impl ClientSession {
 
     /// Answers the current SASL challenge.
     pub fn sasl_respond(&mut self, data: &[u8]) {
+        self.challenge_pending = false;
         SaslResponse::Data(SaslData::encode(data)).encode(&mut self.output);
     }
 
     /// Cancels the current SASL exchange (`*`).
     pub fn sasl_cancel(&mut self) {
+        self.challenge_pending = false;
         SaslResponse::Cancel.encode(&mut self.output);
     }
 
@@ -321,6 +359,9 @@ impl ClientSession {
         if matches!(self.state, ClientState::AwaitingTls | ClientState::Closed) {
             return;
         }
+        if !bytes.is_empty() {
+            self.clock.touch();
+        }
         self.input.extend_from_slice(bytes);
     }
 
@@ -336,7 +377,85 @@ impl ClientSession {
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
         self.advance();
         self.flush_queue();
-        (!self.output.is_empty()).then(|| self.output.split().freeze())
+        if self.output.is_empty() {
+            return None;
+        }
+        self.clock.touch();
+        Some(self.output.split().freeze())
+    }
+
+    /// Tells the session the time. Call it once at the start, after each
+    /// [`receive`](Self::receive) and [`poll_transmit`](Self::poll_transmit)
+    /// (it is cheap), and when the deadline of
+    /// [`poll_timeout`](Self::poll_timeout) passes.
+    ///
+    /// Bytes received or sent since the last call restart the response
+    /// timer at `now`. Otherwise, once it has run out, the session closes
+    /// with [`ClientEvent::Timeout`] listing the commands left unanswered.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use mailwire_pop3::{ClientConfig, ClientEvent, ClientSession, ClientState, Command};
+    ///
+    /// let mut client = ClientSession::new(ClientConfig {
+    ///     response_timeout: Some(Duration::from_secs(30)),
+    ///     ..ClientConfig::default()
+    /// });
+    /// let start = Instant::now();
+    /// client.handle_timeout(start);
+    /// client.receive(b"+OK ready\r\n");
+    /// let stat = client.send(Command::Stat);
+    /// client.poll_transmit();
+    /// client.handle_timeout(start + Duration::from_secs(1));
+    /// let deadline = client.poll_timeout().unwrap();
+    /// client.handle_timeout(deadline);
+    /// let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+    /// assert_eq!(events.last(), Some(&ClientEvent::Timeout { unanswered: vec![stat] }));
+    /// assert_eq!(client.state(), ClientState::Closed);
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.clock.restart(now) {
+            return;
+        }
+        if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
+            self.time_out();
+        }
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next: while
+    /// the server owes the greeting, an answer or the rest of a body, and
+    /// [`ClientConfig::response_timeout`] is set.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let timeout = self.config.response_timeout?;
+        let server_owes = match self.state {
+            ClientState::Greeting => true,
+            ClientState::AwaitingTls | ClientState::Closed => false,
+            ClientState::Authorization | ClientState::Transaction => {
+                self.body.is_some() || (!self.in_flight.is_empty() && !self.challenge_pending)
+            }
+        };
+        if !server_owes {
+            return None;
+        }
+        self.clock.deadline(timeout)
+    }
+
+    /// Gives up on a silent server.
+    fn time_out(&mut self) {
+        // Answers received but not yet decoded are answers all the same.
+        self.advance();
+        if self.poll_timeout().is_none() {
+            return;
+        }
+        let mut unanswered: Vec<CommandId> = self.body.take().and_then(|(id, _)| id).into_iter().collect();
+        unanswered.extend(self.in_flight.drain(..).map(|f| f.id));
+        unanswered.extend(self.queue.drain(..).map(|(id, _)| id));
+        self.state = ClientState::Closed;
+        self.input.clear();
+        self.output.clear();
+        self.sasl = None;
+        self.challenge_pending = false;
+        self.events.push_back(ClientEvent::Timeout { unanswered });
     }
 
     /// Moves queued commands to the wire as far as the protocol allows.
@@ -506,7 +625,10 @@ impl ClientSession {
                     self.sasl = Some(Sasl::Application);
                 }
                 Some(_) => match challenge.decode() {
-                    Ok(data) => self.events.push_back(ClientEvent::Challenge { id, data }),
+                    Ok(data) => {
+                        self.challenge_pending = true;
+                        self.events.push_back(ClientEvent::Challenge { id, data });
+                    }
                     Err(_) => {
                         self.sasl_cancel();
                         let error = DecodeError::syntax(challenge.as_str().as_bytes(), 0, "base64 challenge");
@@ -524,6 +646,7 @@ impl ClientSession {
         };
         if kind == Kind::Login {
             self.sasl = None;
+            self.challenge_pending = false;
         }
         if ok {
             match kind {

@@ -87,6 +87,7 @@ impl LanguageRange<'_> {
 
 /// A POP3 command.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command<'a> {
     /// `USER name` (RFC 1939 section 7).
     User(Param<'a>),

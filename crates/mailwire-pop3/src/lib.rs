@@ -28,15 +28,32 @@
 //! assert_eq!(scan.size, 200);
 //! # Ok::<(), mailwire_pop3::DecodeError>(())
 //! ```
+//!
+//! # Sessions
+//!
+//! [`ServerSession`] and [`ClientSession`] are plain state machines of one
+//! shape: [`receive`](ServerSession::receive) what the peer sent,
+//! [`poll_event`](ServerSession::poll_event) what the application must
+//! act on, [`poll_transmit`](ServerSession::poll_transmit) what to send,
+//! and [`handle_timeout`](ServerSession::handle_timeout) /
+//! [`poll_timeout`](ServerSession::poll_timeout) for time, which they never
+//! read themselves. The server session does no storage work either: a
+//! login, a RETR or TOP and the commit at QUIT come out as
+//! [`ServerEvent`]s carrying a handle ([`LoginHandle`], [`RetrieveHandle`],
+//! [`CommitHandle`]) that the application passes back with its answer,
+//! whenever and from wherever it likes. [`MaildropServer`] answers them
+//! from a blocking [`Maildrop`].
 #![forbid(unsafe_code)]
 
 mod auth;
 mod body;
 mod capability;
 mod client;
+mod clock;
 mod command;
 mod decode;
 mod maildrop;
+mod maildrop_server;
 mod response;
 mod server;
 mod types;
@@ -48,11 +65,15 @@ pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession, ClientSt
 pub use command::{Command, Digest, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
 pub use decode::{DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, skip_line};
 pub use maildrop::{Maildrop, MaildropError, MemoryMaildrop, MessageInfo, crlf_size};
+pub use maildrop_server::MaildropServer;
 pub use response::{
     Expect, Language, Response, ResponseCode, ScanListing, Stat, Status, StatusLine, UniqueIdListing,
     decode_response, parse_status_line,
 };
-pub use server::{LoginRejection, LoginRequest, ServerConfig, ServerEvent, ServerSession, Tls};
+pub use server::{
+    CommitHandle, HandleError, LoginHandle, LoginRejection, LoginRequest, RetrieveHandle, ServerConfig,
+    ServerEvent, ServerSession, Tls,
+};
 pub use types::{
     LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp, TypeError, UniqueId,
 };

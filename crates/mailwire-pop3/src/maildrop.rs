@@ -1,8 +1,11 @@
 //! The storage behind a POP3 server session, and an in-memory maildrop.
 //!
 //! The session owns RFC 1939's rules (stable numbering, deletion marks,
-//! RSET, commit only at QUIT); a [`Maildrop`] only lists, reads, locks and
-//! commits. The mailbox-model crate plugs its store in here.
+//! RSET, commit only at QUIT) and never calls storage itself: it asks the
+//! application through events. A [`Maildrop`] only lists, reads, locks and
+//! commits, and [`MaildropServer`](crate::MaildropServer) answers a
+//! session's events with one. The mailbox-model crate plugs its store in
+//! here.
 
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -41,7 +44,9 @@ pub enum MaildropError {
     Permanent(String),
 }
 
-/// Storage for one user's maildrop, as a POP3 session needs it.
+/// Storage for one user's maildrop, as a POP3 session needs it, read
+/// blocking; [`MaildropServer`](crate::MaildropServer) answers a
+/// [`ServerSession`](crate::ServerSession)'s storage events with it.
 pub trait Maildrop {
     /// A message being read.
     type Message: Read;
@@ -91,8 +96,6 @@ pub struct MemoryMaildrop {
     snapshot: Vec<(u64, Arc<[u8]>)>,
     /// Whether this handle holds the lock.
     holds_lock: bool,
-    /// Simulate a store that fails to commit (for tests).
-    pub fail_commit: bool,
 }
 
 impl MemoryMaildrop {
@@ -182,9 +185,6 @@ impl Maildrop for MemoryMaildrop {
     }
 
     fn commit(&mut self, deleted: &[MessageNumber]) -> Result<(), MaildropError> {
-        if self.fail_commit {
-            return Err(MaildropError::Temporary("commit failed".into()));
-        }
         let gone: HashSet<u64> = deleted
             .iter()
             .filter_map(|n| self.snapshot.get(n.index()))

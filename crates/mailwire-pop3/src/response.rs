@@ -261,6 +261,7 @@ pub struct Language<'a> {
 /// What kind of response a client expects next; it depends on the command
 /// sent (see [`Expect::for_command`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Expect {
     /// The greeting at connection start.
     Greeting,
@@ -327,6 +328,7 @@ impl Expect {
 
 /// A decoded or to-be-encoded response.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Response<'a> {
     /// A plain status line: any `-ERR`, the greeting, and `+OK` answers
     /// that carry no data.

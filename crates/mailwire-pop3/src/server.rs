@@ -1,52 +1,29 @@
-//! The server session: a sans-IO state machine for one POP3 connection.
-//!
-//! The caller moves bytes: [`ServerSession::receive`] what the client sent,
-//! [`ServerSession::poll_transmit`] what to send back, and answers the
-//! [`ServerEvent`]s from [`ServerSession::poll_event`] (credentials to
-//! check, a TLS upgrade to perform). The session enforces RFC 1939 itself:
-//! states, stable message numbers, deletion marks, RSET, and commits
-//! deletions only for QUIT in the TRANSACTION state. Dropping a session in
-//! any other state commits nothing.
-//!
-//! ```
-//! use mailwire_pop3::{LoginRequest, MemoryMaildrop, ServerConfig, ServerEvent, ServerSession, UniqueId};
-//!
-//! let maildrop = MemoryMaildrop::new();
-//! maildrop.push(UniqueId::new("m1").unwrap(), &b"Subject: hi\r\n\r\nHello\r\n"[..]);
-//!
-//! let mut session = ServerSession::new(ServerConfig {
-//!     allow_plaintext_auth: true,
-//!     ..ServerConfig::default()
-//! });
-//! let mut sent = Vec::new();
-//! session.receive(b"USER alice\r\nPASS secret\r\n");
-//! while let Some(event) = session.poll_event() {
-//!     if let ServerEvent::Login(LoginRequest::User { user, password }) = event {
-//!         assert_eq!((user.as_inner(), password.expose()), (&b"alice"[..], &b"secret"[..]));
-//!         session.accept_login(maildrop.clone()).unwrap();
-//!     }
-//! }
-//! session.receive(b"RETR 1\r\nQUIT\r\n");
-//! while let Some(bytes) = session.poll_transmit() {
-//!     sent.extend_from_slice(&bytes);
-//! }
-//! assert!(sent.ends_with(b"Hello\r\n.\r\n+OK POP3 server signing off (1 message left)\r\n"));
-//! assert!(session.is_closed());
-//! ```
+//! The server session: a sans-IO state machine for one POP3 connection
+//! (see [`ServerSession`]).
+
+mod request;
+mod top;
 
 use std::collections::VecDeque;
-use std::io::Read;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::auth::{PlainCredentials, SaslMechanism, SaslStep, apop_verify};
+pub use request::{
+    CommitHandle, HandleError, LoginHandle, LoginRejection, LoginRequest, RetrieveHandle, ServerEvent,
+};
+
+use crate::auth::{PlainCredentials, SaslMechanism, SaslStep};
 use crate::body::DotStuffer;
 use crate::capability::{Capability, Expire};
-use crate::command::{Command, Digest, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
+use crate::clock::ActivityClock;
+use crate::command::{Command, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, put_u64};
-use crate::maildrop::{Maildrop, MaildropError, MessageInfo};
+use crate::maildrop::{MaildropError, MessageInfo};
 use crate::response::{Language, Response, ResponseCode, Stat, Status, StatusLine, encode_scan, encode_uidl};
-use crate::types::{LanguageTag, Mechanism, MessageNumber, Param, Password, SaslData, Text, Timestamp};
+use crate::types::{LanguageTag, Mechanism, MessageNumber, Param, SaslData, Text, Timestamp};
+use request::next_serial;
+use top::TopLimiter;
 
 /// Whether TLS protects the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,10 +68,19 @@ pub struct ServerConfig {
     pub max_buffered_input: usize,
     /// Output bytes the session lets pile up before it stops processing
     /// commands until [`ServerSession::poll_transmit`] drains them, so a
-    /// client that pipelines without reading cannot grow memory.
+    /// client that pipelines without reading cannot grow memory. While a
+    /// message is streamed, [`ServerSession::wants_message_data`] turns
+    /// false at this mark.
     pub max_buffered_output: usize,
-    /// Message bytes read per [`ServerSession::poll_transmit`] call.
+    /// Message bytes [`MaildropServer`](crate::MaildropServer) reads from
+    /// the maildrop per step of a RETR or TOP.
     pub transmit_chunk: usize,
+    /// RFC 1939 section 3's inactivity autologout: after this long with no
+    /// input while the session waits for a command, it closes without
+    /// sending anything and without committing deletions
+    /// ([`ServerEvent::Closed`] with `committed: false`). The RFC asks for
+    /// at least 10 minutes, the default; `None` disables the timer.
+    pub autologout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -113,100 +99,9 @@ impl Default for ServerConfig {
             max_buffered_input: 64 * 1024,
             max_buffered_output: 256 * 1024,
             transmit_chunk: 64 * 1024,
+            autologout: Some(Duration::from_secs(10 * 60)),
         }
     }
-}
-
-/// Credentials presented by the client, for the application to check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginRequest {
-    /// USER then PASS.
-    User {
-        /// The user name.
-        user: Param<'static>,
-        /// The password.
-        password: Password<'static>,
-    },
-    /// APOP; check with [`LoginRequest::verify_apop`].
-    Apop {
-        /// The user name.
-        user: Param<'static>,
-        /// The digest the client sent.
-        digest: Digest,
-        /// The timestamp of this session's greeting.
-        timestamp: Timestamp<'static>,
-    },
-    /// AUTH PLAIN (RFC 4616).
-    Plain(PlainCredentials),
-    /// Another SASL mechanism, which already verified the client.
-    Sasl {
-        /// The mechanism.
-        mechanism: Mechanism<'static>,
-        /// The authenticated identity.
-        authcid: Vec<u8>,
-        /// The identity to act as, if different.
-        authzid: Option<Vec<u8>>,
-    },
-}
-
-impl LoginRequest {
-    /// The user to log in as (the authorization identity when one is given).
-    pub fn user(&self) -> &[u8] {
-        match self {
-            LoginRequest::User { user, .. } | LoginRequest::Apop { user, .. } => user.as_inner(),
-            LoginRequest::Plain(c) if !c.authzid.is_empty() => &c.authzid,
-            LoginRequest::Plain(c) => &c.authcid,
-            LoginRequest::Sasl { authzid: Some(z), .. } => z,
-            LoginRequest::Sasl { authcid, .. } => authcid,
-        }
-    }
-
-    /// For APOP, whether the digest matches `secret` (constant time);
-    /// false for other requests.
-    pub fn verify_apop(&self, secret: &[u8]) -> bool {
-        match self {
-            LoginRequest::Apop {
-                digest, timestamp, ..
-            } => apop_verify(timestamp, secret, digest),
-            _ => false,
-        }
-    }
-}
-
-/// Why the application refuses a login.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginRejection {
-    /// Wrong credentials: `-ERR [AUTH]`.
-    BadCredentials,
-    /// Logged in too recently: `-ERR [LOGIN-DELAY]`.
-    LoginDelay,
-    /// The maildrop is locked elsewhere: `-ERR [IN-USE]`.
-    InUse,
-    /// A transient failure such as an unreachable user database:
-    /// `-ERR [SYS/TEMP]`.
-    TemporaryFailure,
-    /// A permanent failure: `-ERR [SYS/PERM]`.
-    PermanentFailure,
-}
-
-/// Something the application must act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerEvent {
-    /// Check these credentials, then call [`ServerSession::accept_login`]
-    /// with the user's maildrop or [`ServerSession::reject_login`]. No
-    /// further command is processed until then.
-    Login(LoginRequest),
-    /// Send everything [`ServerSession::poll_transmit`] yields, run the TLS
-    /// handshake, then call [`ServerSession::tls_established`]. Input
-    /// received after STLS and before the handshake was discarded.
-    StartTls,
-    /// The session is over: after QUIT (`committed` says whether deletions
-    /// were committed) or after a failure that left the connection
-    /// unusable. Send what remains, then close the connection.
-    Closed {
-        /// Whether deletions were committed.
-        committed: bool,
-    },
 }
 
 /// A server-side SASL mechanism factory.
@@ -217,48 +112,175 @@ enum SaslExchange {
     Other(Mechanism<'static>, Box<dyn SaslMechanism>),
 }
 
-/// Message that is being sent.
-struct Sending<R> {
-    reader: R,
-    stuffer: DotStuffer,
-    top: Option<TopLimiter>,
+/// The request the application has not answered yet.
+struct Pending {
+    serial: u64,
+    kind: PendingKind,
 }
 
-struct Transaction<M: Maildrop> {
-    maildrop: M,
+enum PendingKind {
+    Login,
+    Retrieve(Streaming),
+    Commit {
+        /// Messages left once the deletions are committed.
+        left: u32,
+    },
+}
+
+/// A message being streamed by the application.
+struct Streaming {
+    stuffer: DotStuffer,
+    top: Option<TopLimiter>,
+    /// The `+OK` line went out with the first byte of the message; until
+    /// then a failure can still be an `-ERR`.
+    started: bool,
+}
+
+struct Transaction {
     messages: Vec<MessageInfo>,
     deleted: Vec<bool>,
     live_count: u32,
     live_size: u64,
-    sending: Option<Sending<M::Message>>,
 }
 
-enum State<M: Maildrop> {
-    Authorization { user: Option<Param<'static>> },
+enum State {
+    Authorization {
+        user: Option<Param<'static>>,
+    },
     Sasl(SaslExchange),
     AwaitingLogin,
     AwaitingTls,
-    Transaction(Transaction<M>),
+    Transaction(Transaction),
+    /// RFC 1939's UPDATE state: QUIT waits for the commit.
+    Update,
     Closed,
 }
 
-/// The server side of one POP3 connection.
-pub struct ServerSession<M: Maildrop> {
+/// The server side of one POP3 connection: a sans-IO state machine.
+///
+/// The session has the shape every mailwire session has:
+///
+/// - [`ServerSession::receive`] takes what the client sent,
+///   [`ServerSession::poll_transmit`] gives what to send back;
+/// - [`ServerSession::poll_event`] reports what the application must do,
+///   as a [`ServerEvent`];
+/// - [`ServerSession::handle_timeout`] tells it the time, and
+///   [`ServerSession::poll_timeout`] says when to tell it next.
+///
+/// It never reads a clock, does I/O or touches storage. A command that
+/// needs the store comes out as an event carrying a handle
+/// ([`ServerEvent::Login`], [`ServerEvent::Retrieve`],
+/// [`ServerEvent::Commit`]); the application does the storage work and
+/// answers by passing the handle back to a session method
+/// ([`accept_login`](ServerSession::accept_login),
+/// [`message_data`](ServerSession::message_data),
+/// [`commit_done`](ServerSession::commit_done), ...), now or later, from
+/// any task. So the same session runs under an async runtime, on a
+/// blocking thread per connection, or in a test without I/O.
+/// [`MaildropServer`](crate::MaildropServer) answers those events from a
+/// [`Maildrop`](crate::Maildrop) for programs that read storage blocking.
+///
+/// The session enforces RFC 1939 itself: states, stable message numbers,
+/// deletion marks, RSET, dot-stuffing, TOP's line count, and a commit only
+/// for QUIT in the TRANSACTION state. Any other end (QUIT before login, a
+/// failed commit, a message that failed half-way, the autologout timer, or
+/// dropping the session) commits nothing, and the application releases
+/// the maildrop it locked ([`ServerEvent::Closed`]).
+///
+/// While a request waits for its answer the session processes no further
+/// command: pipelined input stays buffered (bounded by
+/// [`ServerConfig::max_buffered_input`], see
+/// [`wants_input`](ServerSession::wants_input)), so answers go out in
+/// order. A message is streamed under back-pressure
+/// ([`wants_message_data`](ServerSession::wants_message_data)).
+///
+/// A whole session with no I/O: a login, a RETR answered in pieces, and a
+/// QUIT that commits one deletion.
+///
+/// ```
+/// use std::time::Instant;
+/// use mailwire_pop3::{MessageInfo, ServerConfig, ServerEvent, ServerSession, UniqueId, crlf_size};
+///
+/// let message = b"Subject: hi\n\n.dot\nHello\n";
+/// let mut session = ServerSession::new(ServerConfig {
+///     allow_plaintext_auth: true,
+///     ..ServerConfig::default()
+/// });
+/// let now = Instant::now();
+/// session.handle_timeout(now);
+/// session.receive(b"USER alice\r\nPASS secret\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n");
+/// session.handle_timeout(now);
+///
+/// let mut committed = Vec::new();
+/// while let Some(event) = session.poll_event() {
+///     match event {
+///         ServerEvent::Login(login) => {
+///             assert_eq!(login.user(), b"alice");
+///             // Check the password, lock alice's maildrop and list it.
+///             let listing = vec![MessageInfo {
+///                 size: crlf_size(message),
+///                 unique_id: UniqueId::new("m1")?,
+///                 needs_utf8: false,
+///             }];
+///             session.accept_login(login, listing)?;
+///         }
+///         ServerEvent::Retrieve(retr) => {
+///             assert_eq!((retr.message().get(), retr.top_lines()), (1, None));
+///             // Any chunking: the session stuffs dots and ends lines with CRLF.
+///             for piece in message.chunks(4) {
+///                 session.message_data(&retr, piece)?;
+///             }
+///             session.message_end(retr)?;
+///         }
+///         ServerEvent::Commit(commit) => {
+///             // Remove the messages, all or none, and release the lock.
+///             committed.extend_from_slice(commit.deleted());
+///             session.commit_done(commit)?;
+///         }
+///         ServerEvent::Closed { committed } => assert!(committed),
+///         _ => {}
+///     }
+/// }
+/// assert_eq!(committed.len(), 1);
+///
+/// let mut sent = Vec::new();
+/// while let Some(bytes) = session.poll_transmit() {
+///     sent.extend_from_slice(&bytes);
+/// }
+/// let sent = String::from_utf8(sent)?;
+/// assert!(sent.contains("+OK 28 octets\r\nSubject: hi\r\n\r\n..dot\r\nHello\r\n.\r\n"));
+/// assert!(sent.ends_with("+OK message 1 deleted\r\n+OK POP3 server signing off (0 messages left)\r\n"));
+/// assert!(session.is_closed());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Time
+///
+/// RFC 1939 section 3's autologout timer ([`ServerConfig::autologout`])
+/// runs while the session waits for a command. The session learns the time
+/// only from [`ServerSession::handle_timeout`]: call it once at the start,
+/// cheaply after each [`receive`](ServerSession::receive) and answer, and
+/// whenever the deadline of [`poll_timeout`](ServerSession::poll_timeout)
+/// passes. Input received since the last call counts as activity at the
+/// `now` of the next call.
+pub struct ServerSession {
     config: ServerConfig,
     mechanisms: Vec<(Mechanism<'static>, MechanismFactory)>,
     input: BytesMut,
     output: BytesMut,
     /// Skipping the rest of an overlong line up to its LF.
     discarding: bool,
-    state: State<M>,
+    state: State,
+    pending: Option<Pending>,
     events: VecDeque<ServerEvent>,
     tls: Tls,
     utf8: bool,
     language: Option<usize>,
-    scratch: Vec<u8>,
+    /// The autologout timer.
+    clock: ActivityClock,
 }
 
-impl<M: Maildrop> std::fmt::Debug for ServerSession<M> {
+impl std::fmt::Debug for ServerSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = match &self.state {
             State::Authorization { .. } => "AUTHORIZATION",
@@ -266,10 +288,17 @@ impl<M: Maildrop> std::fmt::Debug for ServerSession<M> {
             State::AwaitingLogin => "AUTHORIZATION (checking credentials)",
             State::AwaitingTls => "AUTHORIZATION (TLS handshake)",
             State::Transaction(_) => "TRANSACTION",
+            State::Update => "UPDATE",
             State::Closed => "closed",
         };
+        let pending = self.pending.as_ref().map(|p| match p.kind {
+            PendingKind::Login => "login",
+            PendingKind::Retrieve(_) => "message",
+            PendingKind::Commit { .. } => "commit",
+        });
         f.debug_struct("ServerSession")
             .field("state", &state)
+            .field("pending", &pending)
             .field("tls", &self.tls)
             .field("buffered_input", &self.input.len())
             .field("pending_output", &self.output.len())
@@ -277,7 +306,7 @@ impl<M: Maildrop> std::fmt::Debug for ServerSession<M> {
     }
 }
 
-impl<M: Maildrop> ServerSession<M> {
+impl ServerSession {
     /// A session that has queued its greeting.
     pub fn new(config: ServerConfig) -> Self {
         let mut s = ServerSession {
@@ -288,10 +317,11 @@ impl<M: Maildrop> ServerSession<M> {
             output: BytesMut::new(),
             discarding: false,
             state: State::Authorization { user: None },
+            pending: None,
             events: VecDeque::new(),
             utf8: false,
             language: None,
-            scratch: Vec::new(),
+            clock: ActivityClock::new(),
         };
         // The greeting is one line: CR, LF and NUL in the configured text
         // become spaces rather than dropping the text and its timestamp.
@@ -309,6 +339,11 @@ impl<M: Maildrop> ServerSession<M> {
         s
     }
 
+    /// The configuration the session was made with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
     /// Adds a SASL mechanism besides the built-in PLAIN; `factory` makes
     /// one exchange's state.
     pub fn add_mechanism(
@@ -319,18 +354,24 @@ impl<M: Maildrop> ServerSession<M> {
         self.mechanisms.push((name, Box::new(factory)));
     }
 
-    /// Takes bytes the client sent.
+    /// Takes bytes the client sent. While a request is pending they are
+    /// only buffered (see [`wants_input`](Self::wants_input)).
     pub fn receive(&mut self, bytes: &[u8]) {
         if matches!(self.state, State::AwaitingTls | State::Closed) {
             return;
+        }
+        if !bytes.is_empty() {
+            self.clock.touch();
         }
         self.input.extend_from_slice(bytes);
         self.advance();
     }
 
-    /// Whether the caller should read more from the client: false while
-    /// enough input is buffered (back-pressure for pipelined clients) or
-    /// after the session closed.
+    /// Whether the caller should read more from the client: false once
+    /// [`ServerConfig::max_buffered_input`] bytes are buffered
+    /// (back-pressure for pipelined clients; pipelined commands wait there
+    /// while a request is pending), during the STLS handshake, and after
+    /// the session closed.
     pub fn wants_input(&self) -> bool {
         !matches!(self.state, State::Closed | State::AwaitingTls)
             && self.input.len() < self.config.max_buffered_input
@@ -343,16 +384,61 @@ impl<M: Maildrop> ServerSession<M> {
     }
 
     /// The next bytes to send, or `None` when there is nothing to send
-    /// now. A message body comes in pieces of about
-    /// [`ServerConfig::transmit_chunk`] bytes, read from the maildrop as
-    /// they are asked for.
+    /// now.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
         self.advance();
-        if self.output.is_empty() {
-            self.fill_body();
-            self.advance();
-        }
         (!self.output.is_empty()).then(|| self.output.split().freeze())
+    }
+
+    /// Tells the session the time. Call it once at the start, after each
+    /// [`receive`](Self::receive) and answer (it is cheap), and when the
+    /// deadline of [`poll_timeout`](Self::poll_timeout) passes.
+    ///
+    /// Input received or a request answered since the last call restarts
+    /// the autologout timer at `now`. Otherwise, once the timer has run
+    /// out, the session closes as RFC 1939 section 3 says: no response, no
+    /// UPDATE state, deletions dropped, and [`ServerEvent::Closed`] with
+    /// `committed: false`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use mailwire_pop3::{ServerConfig, ServerEvent, ServerSession};
+    ///
+    /// let mut session = ServerSession::new(ServerConfig::default());
+    /// let start = Instant::now();
+    /// session.handle_timeout(start);
+    /// let deadline = session.poll_timeout().unwrap();
+    /// assert_eq!(deadline, start + Duration::from_secs(600));
+    /// session.handle_timeout(deadline);
+    /// assert!(session.is_closed());
+    /// assert!(matches!(session.poll_event(), Some(ServerEvent::Closed { committed: false })));
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.clock.restart(now) {
+            return;
+        }
+        if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
+            // RFC 1939 section 3: "the server should close the TCP
+            // connection without removing any messages or sending any
+            // response to the client".
+            self.close(false);
+        }
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next, if the
+    /// session is waiting for a command and the autologout timer runs. No
+    /// timer runs while a request waits for the application or the TLS
+    /// handshake: then the client is waiting, not idle.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let waiting_for_client = self.pending.is_none()
+            && matches!(
+                self.state,
+                State::Authorization { .. } | State::Sasl(_) | State::Transaction(_)
+            );
+        if !waiting_for_client {
+            return None;
+        }
+        self.clock.deadline(self.config.autologout?)
     }
 
     /// Whether the session is over; close the connection once
@@ -376,44 +462,40 @@ impl<M: Maildrop> ServerSession<M> {
         self.language.map(|i| &self.config.languages[i].0)
     }
 
-    /// Accepts the pending login with the user's maildrop. The session
-    /// locks it; if it is in use, the client gets `-ERR [IN-USE]`. Gives
-    /// the maildrop back if no login was pending.
-    pub fn accept_login(&mut self, mut maildrop: M) -> Result<(), M> {
-        if !matches!(self.state, State::AwaitingLogin) {
-            return Err(maildrop);
-        }
-        match maildrop.lock() {
-            Ok(messages) => {
-                let live_size = messages.iter().map(|m| m.size).sum();
-                let live_count = u32::try_from(messages.len()).unwrap_or(u32::MAX);
-                let mut messages = messages;
-                messages.truncate(live_count as usize);
-                let text = maildrop_text(live_count, live_size);
-                self.state = State::Transaction(Transaction {
-                    maildrop,
-                    deleted: vec![false; messages.len()],
-                    messages,
-                    live_count,
-                    live_size,
-                    sending: None,
-                });
-                self.reply(Status::Ok, None, text.as_bytes());
-            }
-            Err(e) => {
-                self.state = State::Authorization { user: None };
-                self.maildrop_error(&e);
-            }
-        }
+    /// Accepts the pending login. The application has locked the user's
+    /// maildrop and gives its messages in order, message 1 first; the list
+    /// is frozen for the session (RFC 1939 section 4). A maildrop that
+    /// cannot be locked is a [`reject_login`](Self::reject_login) with
+    /// [`LoginRejection::InUse`] or a failure instead.
+    pub fn accept_login(
+        &mut self,
+        handle: LoginHandle,
+        messages: Vec<MessageInfo>,
+    ) -> Result<(), HandleError> {
+        let PendingKind::Login = self.take_pending(handle.serial)? else {
+            return Err(HandleError);
+        };
+        let mut messages = messages;
+        let live_count = u32::try_from(messages.len()).unwrap_or(u32::MAX);
+        messages.truncate(live_count as usize);
+        let live_size = messages.iter().map(|m| m.size).sum();
+        let text = maildrop_text(live_count, live_size);
+        self.state = State::Transaction(Transaction {
+            deleted: vec![false; messages.len()],
+            messages,
+            live_count,
+            live_size,
+        });
+        self.reply(Status::Ok, None, text.as_bytes());
         self.advance();
         Ok(())
     }
 
     /// Refuses the pending login with the right response code.
-    pub fn reject_login(&mut self, why: LoginRejection) {
-        if !matches!(self.state, State::AwaitingLogin) {
-            return;
-        }
+    pub fn reject_login(&mut self, handle: LoginHandle, why: LoginRejection) -> Result<(), HandleError> {
+        let PendingKind::Login = self.take_pending(handle.serial)? else {
+            return Err(HandleError);
+        };
         self.state = State::Authorization { user: None };
         let (code, text): (_, &[u8]) = match why {
             LoginRejection::BadCredentials => (ResponseCode::Auth, b"Authentication failed"),
@@ -424,6 +506,144 @@ impl<M: Maildrop> ServerSession<M> {
         };
         self.reply(Status::Err, Some(code), text);
         self.advance();
+        Ok(())
+    }
+
+    /// The next piece of the message a [`ServerEvent::Retrieve`] asked
+    /// for, in any chunking: the session ends bare-LF lines with CRLF,
+    /// stuffs dots and, for TOP, keeps only the lines asked for. The `+OK`
+    /// line goes out with the first byte.
+    ///
+    /// Feed while [`wants_message_data`](Self::wants_message_data) is
+    /// true; when it turns false, drain
+    /// [`poll_transmit`](Self::poll_transmit) first, or, once
+    /// [`top_complete`](Self::top_complete), stop reading and call
+    /// [`message_end`](Self::message_end). Data given after TOP's last line
+    /// is ignored.
+    pub fn message_data(&mut self, handle: &RetrieveHandle, data: &[u8]) -> Result<(), HandleError> {
+        let streaming = streaming(&mut self.pending, handle.serial)?;
+        let mut data = data;
+        if let Some(top) = &mut streaming.top {
+            if top.done {
+                return Ok(());
+            }
+            data = &data[..top.take(data)];
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if !streaming.started {
+            streaming.started = true;
+            put_message_status(&mut self.output, handle);
+        }
+        streaming.stuffer.push(data, &mut self.output);
+        Ok(())
+    }
+
+    /// Ends the message of a [`ServerEvent::Retrieve`]: the session adds a
+    /// final CRLF if the message lacks one and the terminating `.`, then
+    /// goes on with the next command.
+    pub fn message_end(&mut self, handle: RetrieveHandle) -> Result<(), HandleError> {
+        let PendingKind::Retrieve(mut streaming) = self.take_pending(handle.serial)? else {
+            return Err(HandleError);
+        };
+        if !streaming.started {
+            put_message_status(&mut self.output, &handle);
+        }
+        streaming.stuffer.finish(&mut self.output);
+        self.advance();
+        Ok(())
+    }
+
+    /// The message of a [`ServerEvent::Retrieve`] cannot be read. Before
+    /// its first byte, the client gets `-ERR` with the code of `error`
+    /// ([`MaildropError::InUse`]: `[IN-USE]`, [`MaildropError::Temporary`]:
+    /// `[SYS/TEMP]`, [`MaildropError::Permanent`]: `[SYS/PERM]`) and the
+    /// session goes on. After it, a half-sent message cannot be taken back:
+    /// the session closes without the terminator, so the client cannot take
+    /// the part for the whole, and commits nothing
+    /// ([`ServerEvent::Closed`] with `committed: false`).
+    pub fn message_failed(
+        &mut self,
+        handle: RetrieveHandle,
+        error: MaildropError,
+    ) -> Result<(), HandleError> {
+        let PendingKind::Retrieve(streaming) = self.take_pending(handle.serial)? else {
+            return Err(HandleError);
+        };
+        if streaming.started {
+            self.close(false);
+        } else {
+            self.maildrop_error(&error);
+            self.advance();
+        }
+        Ok(())
+    }
+
+    /// Whether the message a [`ServerEvent::Retrieve`] asked for takes more
+    /// data now: false when no message is pending, once
+    /// [`top_complete`](Self::top_complete), and while
+    /// [`ServerConfig::max_buffered_output`] bytes wait for
+    /// [`poll_transmit`](Self::poll_transmit). An application that feeds
+    /// only while this holds keeps the output below that mark plus one
+    /// chunk (dot-stuffed: at most twice its size).
+    pub fn wants_message_data(&self) -> bool {
+        match &self.pending {
+            Some(Pending {
+                kind: PendingKind::Retrieve(s),
+                ..
+            }) => {
+                !s.top.as_ref().is_some_and(|t| t.done)
+                    && self.output.len() < self.config.max_buffered_output.max(1)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the pending TOP has all the lines it sends: call
+    /// [`message_end`](Self::message_end) without reading the rest. Always
+    /// false for RETR.
+    pub fn top_complete(&self) -> bool {
+        matches!(
+            &self.pending,
+            Some(Pending { kind: PendingKind::Retrieve(s), .. }) if s.top.as_ref().is_some_and(|t| t.done)
+        )
+    }
+
+    /// The deletions of a [`ServerEvent::Commit`] are committed and the
+    /// lock released: the client gets `+OK` and the session closes with
+    /// `committed: true`.
+    pub fn commit_done(&mut self, handle: CommitHandle) -> Result<(), HandleError> {
+        let PendingKind::Commit { left } = self.take_pending(handle.serial)? else {
+            return Err(HandleError);
+        };
+        let mut text = b"POP3 server signing off (".to_vec();
+        put_u64(&mut text, u64::from(left));
+        text.push(b' ');
+        text.extend_from_slice(plural(left).as_bytes());
+        text.extend_from_slice(b" left)");
+        self.reply(Status::Ok, None, &text);
+        self.close(true);
+        Ok(())
+    }
+
+    /// The deletions of a [`ServerEvent::Commit`] could not be committed
+    /// (none were made, and the lock is released): the client gets
+    /// `-ERR [SYS/TEMP]` (RFC 3206: trying again later may work) and the
+    /// session closes with `committed: false`.
+    pub fn commit_failed(&mut self, handle: CommitHandle, error: MaildropError) -> Result<(), HandleError> {
+        let PendingKind::Commit { .. } = self.take_pending(handle.serial)? else {
+            return Err(HandleError);
+        };
+        // Every failure answers alike: the client can only try again.
+        let _ = error;
+        self.reply(
+            Status::Err,
+            Some(ResponseCode::SysTemp),
+            b"Some deleted messages not removed",
+        );
+        self.close(false);
+        Ok(())
     }
 
     /// The TLS handshake after STLS succeeded: the session forgets what it
@@ -436,7 +656,34 @@ impl<M: Maildrop> ServerSession<M> {
             self.utf8 = false;
             self.language = None;
             self.state = State::Authorization { user: None };
+            self.clock.touch();
         }
+    }
+
+    /// Takes the pending request if `serial` names it.
+    fn take_pending(&mut self, serial: u64) -> Result<PendingKind, HandleError> {
+        match self.pending.take() {
+            Some(p) if p.serial == serial => {
+                self.clock.touch();
+                Ok(p.kind)
+            }
+            other => {
+                self.pending = other;
+                Err(HandleError)
+            }
+        }
+    }
+
+    /// Hands a login to the application.
+    fn login(&mut self, request: LoginRequest) {
+        let serial = next_serial();
+        self.state = State::AwaitingLogin;
+        self.pending = Some(Pending {
+            serial,
+            kind: PendingKind::Login,
+        });
+        self.events
+            .push_back(ServerEvent::Login(LoginHandle { serial, request }));
     }
 
     /// The capabilities the session offers in its current state.
@@ -521,6 +768,7 @@ impl<M: Maildrop> ServerSession<M> {
 
     fn close(&mut self, committed: bool) {
         self.state = State::Closed;
+        self.pending = None;
         self.input.clear();
         self.events.push_back(ServerEvent::Closed { committed });
     }
@@ -528,10 +776,13 @@ impl<M: Maildrop> ServerSession<M> {
     /// Processes buffered input until the session must wait.
     fn advance(&mut self) {
         loop {
-            match &self.state {
-                State::Closed | State::AwaitingLogin | State::AwaitingTls => return,
-                State::Transaction(t) if t.sending.is_some() => return,
-                _ => {}
+            if self.pending.is_some()
+                || matches!(
+                    self.state,
+                    State::Closed | State::AwaitingLogin | State::AwaitingTls | State::Update
+                )
+            {
+                return;
             }
             if self.output.len() >= self.config.max_buffered_output {
                 return;
@@ -609,7 +860,7 @@ impl<M: Maildrop> ServerSession<M> {
         match &mut self.state {
             State::Authorization { .. } => self.authorization(command),
             State::Transaction(_) => self.transaction(command),
-            State::Sasl(_) | State::AwaitingLogin | State::AwaitingTls | State::Closed => {}
+            State::Sasl(_) | State::AwaitingLogin | State::AwaitingTls | State::Update | State::Closed => {}
         }
     }
 
@@ -636,11 +887,7 @@ impl<M: Maildrop> ServerSession<M> {
                 match user.take() {
                     // RFC 6856 section 2.2: reject credentials that are not UTF-8.
                     Some(_) if !self.utf8_ok(password.expose()) => self.err("Invalid UTF-8 password"),
-                    Some(user) => {
-                        self.state = State::AwaitingLogin;
-                        self.events
-                            .push_back(ServerEvent::Login(LoginRequest::User { user, password }));
-                    }
+                    Some(user) => self.login(LoginRequest::User { user, password }),
                     None => self.err("Send USER first"),
                 }
             }
@@ -648,14 +895,11 @@ impl<M: Maildrop> ServerSession<M> {
                 self.err("Invalid UTF-8 user name")
             }
             Command::Apop { name, digest } => match self.config.apop_timestamp.clone() {
-                Some(timestamp) => {
-                    self.state = State::AwaitingLogin;
-                    self.events.push_back(ServerEvent::Login(LoginRequest::Apop {
-                        user: name,
-                        digest,
-                        timestamp,
-                    }));
-                }
+                Some(timestamp) => self.login(LoginRequest::Apop {
+                    user: name,
+                    digest,
+                    timestamp,
+                }),
                 None => self.err("APOP not available"),
             },
             Command::Auth {
@@ -748,9 +992,7 @@ impl<M: Maildrop> ServerSession<M> {
                 .iter()
                 .all(|f| std::str::from_utf8(f).is_ok()) =>
             {
-                self.state = State::AwaitingLogin;
-                self.events
-                    .push_back(ServerEvent::Login(LoginRequest::Plain(credentials)));
+                self.login(LoginRequest::Plain(credentials));
             }
             _ => {
                 self.state = State::Authorization { user: None };
@@ -765,14 +1007,11 @@ impl<M: Maildrop> ServerSession<M> {
                 Response::Continuation(SaslData::encode(&c)).encode(&mut self.output);
                 self.state = State::Sasl(SaslExchange::Other(mechanism, exchange));
             }
-            SaslStep::Success { authcid, authzid } => {
-                self.state = State::AwaitingLogin;
-                self.events.push_back(ServerEvent::Login(LoginRequest::Sasl {
-                    mechanism,
-                    authcid,
-                    authzid,
-                }));
-            }
+            SaslStep::Success { authcid, authzid } => self.login(LoginRequest::Sasl {
+                mechanism,
+                authcid,
+                authzid,
+            }),
             SaslStep::Failure => {
                 self.state = State::Authorization { user: None };
                 self.reply(Status::Err, Some(ResponseCode::Auth), b"Authentication failed");
@@ -900,8 +1139,8 @@ impl<M: Maildrop> ServerSession<M> {
                     .encode(out);
                 }
             }
-            Command::Retr(n) => self.send_message(n, None),
-            Command::Top { message, lines } => self.send_message(message, Some(lines)),
+            Command::Retr(n) => self.retrieve(n, None),
+            Command::Top { message, lines } => self.retrieve(message, Some(lines)),
             Command::Dele(n) => {
                 if let Some(m) = live(t, n, out) {
                     let size = m.size;
@@ -926,10 +1165,10 @@ impl<M: Maildrop> ServerSession<M> {
         }
     }
 
-    /// The UPDATE state (RFC 1939 section 6): commit the deletions as one
-    /// step, then close.
+    /// The UPDATE state (RFC 1939 section 6): the application commits the
+    /// deletions as one step; the session closes when it answers.
     fn quit(&mut self) {
-        let State::Transaction(mut t) = std::mem::replace(&mut self.state, State::Closed) else {
+        let State::Transaction(t) = std::mem::replace(&mut self.state, State::Update) else {
             return;
         };
         let deleted: Vec<MessageNumber> = t
@@ -937,32 +1176,19 @@ impl<M: Maildrop> ServerSession<M> {
             .iter()
             .enumerate()
             .filter(|(_, d)| **d)
-            .filter_map(|(i, _)| MessageNumber::new(i as u32 + 1))
+            .filter_map(|(i, _)| MessageNumber::new(u32::try_from(i + 1).ok()?))
             .collect();
-        let committed = match t.maildrop.commit(&deleted) {
-            Ok(()) => {
-                let mut text = b"POP3 server signing off (".to_vec();
-                put_u64(&mut text, u64::from(t.live_count));
-                text.push(b' ');
-                text.extend_from_slice(plural(t.live_count).as_bytes());
-                text.extend_from_slice(b" left)");
-                self.reply(Status::Ok, None, &text);
-                true
-            }
-            Err(_) => {
-                t.maildrop.release();
-                self.reply(
-                    Status::Err,
-                    Some(ResponseCode::SysTemp),
-                    b"Some deleted messages not removed",
-                );
-                false
-            }
-        };
-        self.close(committed);
+        let serial = next_serial();
+        self.pending = Some(Pending {
+            serial,
+            kind: PendingKind::Commit { left: t.live_count },
+        });
+        self.events
+            .push_back(ServerEvent::Commit(CommitHandle { serial, deleted }));
     }
 
-    fn send_message(&mut self, n: MessageNumber, top: Option<u32>) {
+    /// RETR, or TOP with `lines`: asks the application for the message.
+    fn retrieve(&mut self, n: MessageNumber, lines: Option<u32>) {
         let State::Transaction(t) = &mut self.state else {
             return;
         };
@@ -973,79 +1199,46 @@ impl<M: Maildrop> ServerSession<M> {
             // RFC 6856 sections 2.1 and 5.
             return self.reply(Status::Err, Some(ResponseCode::Utf8), b"Message needs UTF8 mode");
         }
-        let size = info.size;
-        match t.maildrop.open(n) {
-            Ok(reader) => {
-                let out = &mut self.output;
-                out.put_slice(b"+OK");
-                if top.is_none() {
-                    out.put_u8(b' ');
-                    put_u64(out, size);
-                    out.put_slice(b" octets");
-                }
-                out.put_slice(b"\r\n");
-                t.sending = Some(Sending {
-                    reader,
-                    stuffer: DotStuffer::new(),
-                    top: top.map(TopLimiter::new),
-                });
-            }
-            Err(e) => self.maildrop_error(&e),
-        }
-    }
-
-    /// Reads the next piece of the message being sent into the output.
-    fn fill_body(&mut self) {
-        let State::Transaction(t) = &mut self.state else {
-            return;
+        let serial = next_serial();
+        let handle = RetrieveHandle {
+            serial,
+            message: n,
+            size: info.size,
+            unique_id: info.unique_id.clone(),
+            lines,
         };
-        let Some(sending) = &mut t.sending else { return };
-        self.scratch.resize(self.config.transmit_chunk.max(512), 0);
-        let read = loop {
-            match sending.reader.read(&mut self.scratch) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        match read {
-            Ok(0) => {
-                sending.stuffer.finish(&mut self.output);
-                t.sending = None;
-            }
-            Ok(n) => {
-                let mut chunk = &self.scratch[..n];
-                let mut done = false;
-                if let Some(top) = &mut sending.top {
-                    let keep = top.take(chunk);
-                    done = top.done;
-                    chunk = &chunk[..keep];
-                }
-                sending.stuffer.push(chunk, &mut self.output);
-                if done {
-                    sending.stuffer.finish(&mut self.output);
-                    t.sending = None;
-                }
-            }
-            Err(_) => {
-                // The body is cut short: end the connection without the
-                // terminator, so the client cannot take a partial message
-                // for a whole one, and commit nothing.
-                if let State::Transaction(mut t) = std::mem::replace(&mut self.state, State::Closed) {
-                    t.maildrop.release();
-                }
-                self.close(false);
-            }
-        }
+        self.pending = Some(Pending {
+            serial,
+            kind: PendingKind::Retrieve(Streaming {
+                stuffer: DotStuffer::new(),
+                top: lines.map(TopLimiter::new),
+                started: false,
+            }),
+        });
+        self.events.push_back(ServerEvent::Retrieve(handle));
     }
 }
 
-impl<M: Maildrop> Drop for ServerSession<M> {
-    fn drop(&mut self) {
-        // A connection that ends without QUIT commits nothing.
-        if let State::Transaction(t) = &mut self.state {
-            t.maildrop.release();
-        }
+/// The message being streamed, if `serial` names it.
+fn streaming(pending: &mut Option<Pending>, serial: u64) -> Result<&mut Streaming, HandleError> {
+    match pending {
+        Some(Pending {
+            serial: s,
+            kind: PendingKind::Retrieve(streaming),
+        }) if *s == serial => Ok(streaming),
+        _ => Err(HandleError),
     }
+}
+
+/// The `+OK` line of RETR (with the size) or TOP.
+fn put_message_status(out: &mut BytesMut, handle: &RetrieveHandle) {
+    out.put_slice(b"+OK");
+    if handle.lines.is_none() {
+        out.put_u8(b' ');
+        put_u64(out, handle.size);
+        out.put_slice(b" octets");
+    }
+    out.put_slice(b"\r\n");
 }
 
 fn maildrop_text(count: u32, size: u64) -> String {
@@ -1057,7 +1250,7 @@ fn plural(count: u32) -> &'static str {
 }
 
 /// The messages not marked deleted, with their numbers.
-fn live_messages<M: Maildrop>(t: &Transaction<M>) -> impl Iterator<Item = (MessageNumber, &MessageInfo)> {
+fn live_messages(t: &Transaction) -> impl Iterator<Item = (MessageNumber, &MessageInfo)> {
     t.messages
         .iter()
         .zip(&t.deleted)
@@ -1068,11 +1261,7 @@ fn live_messages<M: Maildrop>(t: &Transaction<M>) -> impl Iterator<Item = (Messa
 
 /// The message `n` if it exists and is not deleted; otherwise writes the
 /// `-ERR` and returns `None`.
-fn live<'t, M: Maildrop>(
-    t: &'t Transaction<M>,
-    n: MessageNumber,
-    out: &mut BytesMut,
-) -> Option<&'t MessageInfo> {
+fn live<'t>(t: &'t Transaction, n: MessageNumber, out: &mut BytesMut) -> Option<&'t MessageInfo> {
     match t.messages.get(n.index()) {
         None => {
             out.put_slice(b"-ERR no such message, only ");
@@ -1090,98 +1279,21 @@ fn live<'t, M: Maildrop>(
     }
 }
 
-/// Cuts a message after its header, the blank line and `n` body lines
-/// (TOP, RFC 1939 section 7). Lines end at LF, so bare-LF messages count
-/// the same way.
-#[derive(Debug)]
-struct TopLimiter {
-    in_header: bool,
-    /// What the current line held so far: nothing, only CR, or more.
-    line: LineSoFar,
-    remaining: u32,
-    done: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LineSoFar {
-    Empty,
-    Cr,
-    Content,
-}
-
-impl TopLimiter {
-    fn new(lines: u32) -> Self {
-        TopLimiter {
-            in_header: true,
-            line: LineSoFar::Empty,
-            remaining: lines,
-            done: false,
-        }
-    }
-
-    /// How many bytes of `chunk` to send.
-    fn take(&mut self, chunk: &[u8]) -> usize {
-        if self.done {
-            return 0;
-        }
-        let mut from = 0;
-        for lf in memchr::memchr_iter(b'\n', chunk) {
-            let line = &chunk[from..lf];
-            let blank = matches!(
-                (self.line, line),
-                (LineSoFar::Empty, [] | [b'\r']) | (LineSoFar::Cr, [])
-            );
-            from = lf + 1;
-            self.line = LineSoFar::Empty;
-            if self.in_header {
-                if blank {
-                    self.in_header = false;
-                    if self.remaining == 0 {
-                        self.done = true;
-                        return from;
-                    }
-                }
-            } else {
-                self.remaining -= 1;
-                if self.remaining == 0 {
-                    self.done = true;
-                    return from;
-                }
-            }
-        }
-        let tail = &chunk[from..];
-        self.line = match (self.line, tail) {
-            (s, []) => s,
-            (LineSoFar::Empty, [b'\r']) => LineSoFar::Cr,
-            _ => LineSoFar::Content,
-        };
-        chunk.len()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::UniqueId;
 
-    fn top(message: &[u8], lines: u32, step: usize) -> Vec<u8> {
-        let mut t = TopLimiter::new(lines);
-        let mut out = Vec::new();
-        for chunk in message.chunks(step) {
-            let keep = t.take(chunk);
-            out.extend_from_slice(&chunk[..keep]);
-            if t.done {
-                break;
-            }
+    fn info(size: u64) -> MessageInfo {
+        MessageInfo {
+            size,
+            unique_id: UniqueId::new(format!("u{size}")).unwrap(),
+            needs_utf8: false,
         }
-        out
     }
 
     #[test]
     fn a_client_that_does_not_read_cannot_grow_the_output() {
-        let maildrop = crate::MemoryMaildrop::new();
-        for i in 0..50 {
-            maildrop.push(crate::UniqueId::new(format!("u{i}")).unwrap(), &b"x\r\n"[..]);
-        }
         let mut session = ServerSession::new(ServerConfig {
             allow_plaintext_auth: true,
             max_buffered_output: 1024,
@@ -1189,10 +1301,12 @@ mod tests {
             ..ServerConfig::default()
         });
         session.receive(b"USER a\r\nPASS b\r\n");
-        assert!(matches!(session.poll_event(), Some(ServerEvent::Login(_))));
-        session.accept_login(maildrop).unwrap();
+        let Some(ServerEvent::Login(login)) = session.poll_event() else {
+            panic!("no login")
+        };
+        session.accept_login(login, (0..50).map(info).collect()).unwrap();
         session.receive(&b"UIDL\r\n".repeat(200));
-        // One UIDL answer is about 450 bytes: processing stopped near the limit.
+        // One UIDL answer is about 400 bytes: processing stopped near the limit.
         assert!(session.output.len() < 1024 + 600, "{}", session.output.len());
         assert!(!session.input.is_empty());
         let mut sent = Vec::new();
@@ -1200,18 +1314,5 @@ mod tests {
             sent.extend_from_slice(&b);
         }
         assert_eq!(sent.windows(5).filter(|w| w == b"\r\n.\r\n").count(), 200);
-    }
-
-    #[test]
-    fn top_counts_only_body_lines() {
-        let m = b"A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\nl3\r\n";
-        for step in 1..m.len() {
-            assert_eq!(top(m, 0, step), b"A: 1\r\nB: 2\r\n\r\n");
-            assert_eq!(top(m, 2, step), b"A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n");
-            assert_eq!(top(m, 9, step), m);
-        }
-        assert_eq!(top(b"A: 1\n\nbody\nmore\n", 1, 3), b"A: 1\n\nbody\n");
-        // No blank line: the whole message is header.
-        assert_eq!(top(b"A: 1\r\nB: 2", 0, 4), b"A: 1\r\nB: 2");
     }
 }

@@ -481,6 +481,7 @@ fn response_for(expect: Expect) -> BoxedStrategy<Response<'static>> {
                 body: Body::from_message(&message),
             })
             .boxed(),
+        other => panic!("no strategy for {other:?}: add one and list it in ALL_EXPECTS"),
     };
     prop_oneof![3 => ok, 1 => err].boxed()
 }

@@ -29,8 +29,8 @@
 use bytes::Bytes;
 use mailwire_pop3::{
     ClientConfig, ClientEvent, ClientSession, Command, CommandId, Decoded, DecoderConfig, LoginRejection,
-    LoginRequest, MemoryMaildrop, PlainCredentials, SaslData, SaslMechanism, SaslStep, ServerConfig,
-    ServerEvent, ServerSession, Timestamp, decode_command,
+    LoginRequest, Maildrop, MaildropServer, MemoryMaildrop, MessageNumber, PlainCredentials, SaslData,
+    SaslMechanism, SaslStep, ServerConfig, ServerEvent, ServerSession, Timestamp, decode_command,
 };
 
 /// The APOP timestamp of RFC 1939 section 7.
@@ -284,23 +284,64 @@ pub fn rfc_users(request: &LoginRequest) -> Result<(), LoginRejection> {
     }
 }
 
+/// What a [`Server`] saw of an event. The handles were passed back to the
+/// session, so only what they carried is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Login(LoginRequest),
+    Retrieve {
+        message: MessageNumber,
+        top_lines: Option<u32>,
+    },
+    Commit {
+        deleted: Vec<MessageNumber>,
+    },
+    StartTls,
+    Closed {
+        committed: bool,
+    },
+}
+
+impl Seen {
+    pub fn of(event: &ServerEvent) -> Seen {
+        match event {
+            ServerEvent::Login(h) => Seen::Login(h.request().clone()),
+            ServerEvent::Retrieve(h) => Seen::Retrieve {
+                message: h.message(),
+                top_lines: h.top_lines(),
+            },
+            ServerEvent::Commit(h) => Seen::Commit {
+                deleted: h.deleted().to_vec(),
+            },
+            ServerEvent::StartTls => Seen::StartTls,
+            ServerEvent::Closed { committed } => Seen::Closed {
+                committed: *committed,
+            },
+            other => panic!("unknown event {other:?}"),
+        }
+    }
+}
+
 /// A server session with an application around it: logins are decided by
-/// `auth` and accepted with `maildrop`; STLS handshakes complete at once
-/// unless `auto_tls` is off.
-pub struct Server {
-    pub session: ServerSession<MemoryMaildrop>,
-    pub maildrop: MemoryMaildrop,
+/// `auth` and accepted with `maildrop`, whose storage events a
+/// [`MaildropServer`] answers; STLS handshakes complete at once unless
+/// `auto_tls` is off.
+pub struct Server<M: Maildrop + Clone = MemoryMaildrop> {
+    pub session: ServerSession,
+    pub store: MaildropServer<M>,
+    pub maildrop: M,
     pub auth: Authenticator,
     pub auto_tls: bool,
     /// Every event, in order.
-    pub events: Vec<ServerEvent>,
+    pub events: Vec<Seen>,
     out: Vec<u8>,
 }
 
-impl Server {
-    pub fn new(config: ServerConfig, maildrop: &MemoryMaildrop) -> Self {
+impl<M: Maildrop + Clone> Server<M> {
+    pub fn new(config: ServerConfig, maildrop: &M) -> Self {
         Server {
             session: ServerSession::new(config),
+            store: MaildropServer::new(),
             maildrop: maildrop.clone(),
             auth: Box::new(rfc_users),
             auto_tls: true,
@@ -320,10 +361,10 @@ impl Server {
             let mut progressed = false;
             while let Some(event) = self.session.poll_event() {
                 progressed = true;
-                self.handle(&event);
-                self.events.push(event);
+                self.events.push(Seen::of(&event));
+                self.handle(event);
             }
-            while let Some(bytes) = self.session.poll_transmit() {
+            while let Some(bytes) = self.store.poll_transmit(&mut self.session) {
                 progressed = true;
                 self.out.extend_from_slice(&bytes);
             }
@@ -333,14 +374,14 @@ impl Server {
         }
     }
 
-    fn handle(&mut self, event: &ServerEvent) {
+    fn handle(&mut self, event: ServerEvent) {
         match event {
-            ServerEvent::Login(request) => match (self.auth)(request) {
+            ServerEvent::Login(login) => match (self.auth)(login.request()) {
                 Ok(()) => self
-                    .session
-                    .accept_login(self.maildrop.clone())
+                    .store
+                    .accept_login(&mut self.session, login, self.maildrop.clone())
                     .expect("a login is pending"),
-                Err(why) => self.session.reject_login(why),
+                Err(why) => self.session.reject_login(login, why).expect("a login is pending"),
             },
             ServerEvent::StartTls if self.auto_tls => {
                 // Send the +OK in plaintext, then "handshake".
@@ -349,7 +390,9 @@ impl Server {
                 }
                 self.session.tls_established();
             }
-            _ => {}
+            other => {
+                self.store.handle_event(&mut self.session, other);
+            }
         }
     }
 
@@ -369,16 +412,16 @@ impl Server {
         self.events
             .iter()
             .filter_map(|e| match e {
-                ServerEvent::Login(r) => Some(r),
+                Seen::Login(r) => Some(r),
                 _ => None,
             })
             .collect()
     }
 
-    pub fn closed_events(&self) -> Vec<&ServerEvent> {
+    pub fn closed_events(&self) -> Vec<&Seen> {
         self.events
             .iter()
-            .filter(|e| matches!(e, ServerEvent::Closed { .. }))
+            .filter(|e| matches!(e, Seen::Closed { .. }))
             .collect()
     }
 
@@ -405,7 +448,7 @@ pub fn rfc1939_config() -> ServerConfig {
 }
 
 /// A server already logged in as mrose on `maildrop`, its output taken.
-pub fn logged_in(config: ServerConfig, maildrop: &MemoryMaildrop) -> Server {
+pub fn logged_in<M: Maildrop + Clone>(config: ServerConfig, maildrop: &M) -> Server<M> {
     let mut server = Server::new(config, maildrop);
     server.take_output();
     let out = server.exchange("USER mrose\r\nPASS secret\r\n");

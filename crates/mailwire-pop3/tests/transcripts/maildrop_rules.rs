@@ -2,7 +2,10 @@
 
 use crate::common::*;
 use crate::helpers::*;
-use mailwire_pop3::{MemoryMaildrop, ServerConfig, ServerEvent};
+use mailwire_pop3::{
+    Maildrop, MaildropError, MaildropServer, MemoryMaildrop, MessageInfo, MessageNumber, ServerConfig,
+    ServerEvent,
+};
 
 // ---------------------------------------------------------------------------
 // Edge cases: message numbers and deletion
@@ -133,23 +136,31 @@ fn dropped_connection_deletes_nothing_and_releases_the_lock() {
         ..rfc1939_config()
     };
     let mut session = mailwire_pop3::ServerSession::new(config);
+    let mut store = MaildropServer::new();
     session.receive(b"USER mrose\r\nPASS secret\r\nDELE 1\r\nRSET\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n");
-    assert!(matches!(session.poll_event(), Some(ServerEvent::Login(_))));
-    session.accept_login(maildrop.clone()).unwrap();
+    let Some(ServerEvent::Login(login)) = session.poll_event() else {
+        panic!("no login")
+    };
+    store.accept_login(&mut session, login, maildrop.clone()).unwrap();
+    assert!(
+        store.poll_event(&mut session).is_none(),
+        "RETR is answered by the store"
+    );
     // Send only the start of the body: the DELE and QUIT after it are not
     // reached.
     let mut sent = 0;
     while sent < 10_000 {
-        sent += session.poll_transmit().expect("more body").len();
+        sent += store.poll_transmit(&mut session).expect("more body").len();
     }
     assert!(maildrop.is_locked());
     drop(session);
+    drop(store);
     assert_eq!(maildrop.messages().len(), 1);
     assert!(!maildrop.is_locked());
 
     // Dropped while the application checks credentials.
     let maildrop = two_messages();
-    let mut session = mailwire_pop3::ServerSession::<MemoryMaildrop>::new(rfc1939_config());
+    let mut session = mailwire_pop3::ServerSession::new(rfc1939_config());
     session.receive(b"USER mrose\r\nPASS secret\r\n");
     assert!(matches!(session.poll_event(), Some(ServerEvent::Login(_))));
     drop(session);
@@ -166,7 +177,7 @@ fn quit_in_authorization_commits_nothing() {
         "+OK Send PASS\r\n+OK POP3 server signing off\r\n"
     );
     assert!(server.session.is_closed());
-    assert_eq!(server.events, vec![ServerEvent::Closed { committed: false }]);
+    assert_eq!(server.events, vec![Seen::Closed { committed: false }]);
     assert!(server.logins().is_empty());
     // Input after QUIT is ignored.
     assert_eq!(server.exchange("USER mrose\r\n"), "");
@@ -174,11 +185,34 @@ fn quit_in_authorization_commits_nothing() {
     assert!(!maildrop.is_locked());
 }
 
+/// A maildrop whose commits fail.
+#[derive(Debug, Clone)]
+struct FailingCommit(MemoryMaildrop);
+
+impl Maildrop for FailingCommit {
+    type Message = <MemoryMaildrop as Maildrop>::Message;
+
+    fn lock(&mut self) -> Result<Vec<MessageInfo>, MaildropError> {
+        self.0.lock()
+    }
+
+    fn open(&mut self, message: MessageNumber) -> Result<Self::Message, MaildropError> {
+        self.0.open(message)
+    }
+
+    fn commit(&mut self, _: &[MessageNumber]) -> Result<(), MaildropError> {
+        Err(MaildropError::Temporary("commit failed".into()))
+    }
+
+    fn release(&mut self) {
+        self.0.release()
+    }
+}
+
 #[test]
 fn commit_failure_at_quit() {
     let maildrop = two_messages();
-    let mut server = Server::new(rfc1939_config(), &maildrop);
-    server.maildrop.fail_commit = true;
+    let mut server = Server::new(rfc1939_config(), &FailingCommit(maildrop.clone()));
     server.take_output();
     let out = server.exchange("USER mrose\r\nPASS secret\r\nDELE 1\r\nQUIT\r\n");
     assert!(
@@ -186,10 +220,7 @@ fn commit_failure_at_quit() {
         "{out}"
     );
     assert!(server.session.is_closed());
-    assert_eq!(
-        server.closed_events(),
-        [&ServerEvent::Closed { committed: false }]
-    );
+    assert_eq!(server.closed_events(), [&Seen::Closed { committed: false }]);
     assert_eq!(maildrop.messages().len(), 2);
     assert!(!maildrop.is_locked());
 }

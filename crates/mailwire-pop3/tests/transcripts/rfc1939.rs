@@ -3,8 +3,8 @@
 use crate::common::*;
 use crate::helpers::*;
 use mailwire_pop3::{
-    ClientState, LoginRequest, MemoryMaildrop, Response, ScanListing, ServerConfig, ServerEvent, Stat, Tls,
-    UniqueId, UniqueIdListing,
+    ClientState, LoginRequest, MemoryMaildrop, Response, ScanListing, ServerConfig, Stat, Tls, UniqueId,
+    UniqueIdListing,
 };
 
 // ---------------------------------------------------------------------------
@@ -26,7 +26,7 @@ fn rfc1939_s4_greeting_and_quit_in_authorization() {
     };
     let (server, client) = replay_both(config, &maildrop, script);
     assert!(server.session.is_closed());
-    assert_eq!(server.events, vec![ServerEvent::Closed { committed: false }]);
+    assert_eq!(server.events, vec![Seen::Closed { committed: false }]);
     assert_eq!(maildrop.messages().len(), 2);
     assert!(!maildrop.is_locked());
 
@@ -163,7 +163,7 @@ fn rfc1939_s6_quit() {
         "
     );
     let (server, client) = replay_both(rfc1939_config(), &maildrop, &kept);
-    assert_eq!(server.closed_events(), [&ServerEvent::Closed { committed: true }]);
+    assert_eq!(server.closed_events(), [&Seen::Closed { committed: true }]);
     assert_eq!(client.client.state(), ClientState::Closed);
     assert_eq!(maildrop.messages().len(), 2);
     assert!(!maildrop.is_locked());
@@ -180,7 +180,7 @@ fn rfc1939_s6_quit() {
     );
     let mut server = Server::new(rfc1939_config(), &maildrop);
     server.replay(&emptied);
-    assert_eq!(server.closed_events(), [&ServerEvent::Closed { committed: true }]);
+    assert_eq!(server.closed_events(), [&Seen::Closed { committed: true }]);
     assert!(maildrop.messages().is_empty());
     assert!(!maildrop.is_locked());
 }
@@ -342,7 +342,7 @@ fn rfc1939_s7_apop() {
         S: +OK maildrop has 1 message (369 octets)
     ";
     let (server, client) = replay_both(rfc1939_config(), &maildrop, script);
-    let [ServerEvent::Login(request @ LoginRequest::Apop { user, .. })] = &server.events[..] else {
+    let [Seen::Login(request @ LoginRequest::Apop { user, .. })] = &server.events[..] else {
         panic!("{:?}", server.events)
     };
     assert_eq!(user.as_inner(), b"mrose");
@@ -392,7 +392,7 @@ fn rfc1939_s10_sample_session() {
     );
     let (server, client) = replay_both(rfc1939_config(), &maildrop, &script);
     assert!(server.session.is_closed());
-    assert_eq!(server.closed_events(), [&ServerEvent::Closed { committed: true }]);
+    assert_eq!(server.closed_events(), [&Seen::Closed { committed: true }]);
     assert!(maildrop.messages().is_empty());
     assert!(!maildrop.is_locked());
 

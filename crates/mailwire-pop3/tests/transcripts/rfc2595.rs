@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use crate::helpers::*;
-use mailwire_pop3::{Capability, ClientEvent, ClientState, MemoryMaildrop, ServerEvent};
+use mailwire_pop3::{Capability, ClientEvent, ClientState, MemoryMaildrop};
 
 /// RFC 2595 section 4: the STLS example, with CAPA before and after (the
 /// client must forget the capabilities, the server may change them).
@@ -37,7 +37,7 @@ fn rfc2595_stls() {
     ";
     let mut server = Server::new(tls_config(), &MemoryMaildrop::new());
     server.replay(script);
-    assert_eq!(server.events, vec![ServerEvent::StartTls]);
+    assert_eq!(server.events, vec![Seen::StartTls]);
 
     let mut client = ClientReplay::new();
     client.replay(script);

@@ -4,7 +4,7 @@ use crate::common::*;
 use crate::helpers::*;
 use mailwire_pop3::{
     Capability, ClientState, Language, LanguageTag, LoginRejection, LoginRequest, MemoryMaildrop, Response,
-    ServerConfig, ServerEvent, UniqueId,
+    ServerConfig, UniqueId,
 };
 
 // ---------------------------------------------------------------------------
@@ -56,7 +56,7 @@ fn rfc6856_utf8() {
     server.replay(script);
     assert!(server.session.utf8_enabled());
     assert!(server.session.is_authenticated());
-    assert!(!server.events.contains(&ServerEvent::StartTls));
+    assert!(!server.events.contains(&Seen::StartTls));
 
     let mut client = ClientReplay::new();
     client.replay(script);

@@ -3,8 +3,7 @@
 use crate::common::*;
 use crate::helpers::*;
 use mailwire_pop3::{
-    ClientEvent, Command, LanguageTag, LoginRejection, LoginRequest, MemoryMaildrop, ServerConfig,
-    ServerEvent, Tls,
+    ClientEvent, Command, LanguageTag, LoginRejection, LoginRequest, MemoryMaildrop, ServerConfig, Tls,
 };
 
 // ---------------------------------------------------------------------------
@@ -117,7 +116,7 @@ fn stls_discards_pipelined_plaintext() {
         server.exchange("STLS\r\nUSER mrose\r\nPASS secret\r\n"),
         "+OK Begin TLS negotiation\r\n"
     );
-    assert_eq!(server.events, vec![ServerEvent::StartTls]);
+    assert_eq!(server.events, vec![Seen::StartTls]);
     assert_eq!(server.exchange("PASS secret\r\n"), "-ERR Send USER first\r\n");
     assert!(server.logins().is_empty());
     assert!(!maildrop.is_locked());
