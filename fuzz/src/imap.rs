@@ -24,7 +24,8 @@ pub const TINY: Limits = Limits {
 /// A leniency made of the bits of `bits`, one flag each. The flags past
 /// the eighth share a bit with an earlier one, so that each is seen both
 /// on and off: URLFETCH's NIL structure that of NIL in body structures,
-/// and Dovecot's URLFETCH list that of extra spaces.
+/// Dovecot's URLFETCH list that of extra spaces, the drafts' PREVIEW that
+/// of malformed body structures.
 #[allow(clippy::needless_update)] // later leniency flags take the lenient default
 pub fn leniency_from_bits(bits: u8) -> Leniency {
     Leniency {
@@ -38,6 +39,7 @@ pub fn leniency_from_bits(bits: u8) -> Leniency {
         unpadded_day: bits & 128 != 0,
         urlfetch_one_list: bits & 2 != 0,
         urlfetch_nil_structure: bits & 8 != 0,
+        fuzzy_preview: bits & 64 != 0,
         ..Leniency::LENIENT
     }
 }

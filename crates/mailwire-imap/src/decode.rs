@@ -305,6 +305,11 @@ pub struct Leniency {
     /// where RFC 5524 requires a body structure (Cyrus IMAP, which does
     /// not compute one); decoded as no structure.
     pub urlfetch_nil_structure: bool,
+    /// Accept FETCH's `PREVIEW (FUZZY nstring)`, the form of the drafts
+    /// before RFC 8970, as the RFC's `PREVIEW nstring` (older Dovecot 2.3
+    /// builds, which advertise `PREVIEW=FUZZY` and answer PREVIEW like
+    /// their SNIPPET; 2.3.19.1 answers in the RFC form).
+    pub fuzzy_preview: bool,
 }
 
 impl Leniency {
@@ -320,6 +325,7 @@ impl Leniency {
         unpadded_day: false,
         urlfetch_one_list: false,
         urlfetch_nil_structure: false,
+        fuzzy_preview: false,
     };
     /// Accept every deviation this crate knows of.
     pub const LENIENT: Leniency = Leniency {
@@ -333,6 +339,7 @@ impl Leniency {
         unpadded_day: true,
         urlfetch_one_list: true,
         urlfetch_nil_structure: true,
+        fuzzy_preview: true,
     };
 }
 
