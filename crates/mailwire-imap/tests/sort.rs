@@ -787,7 +787,7 @@ proptest! {
         for response in [
             Response::Sort { numbers, modseq },
             Response::ESearch(mailwire_imap::ESearch {
-                tag: Some(AString::from_bytes(&b"C01"[..]).unwrap()),
+                tag: Some(Quoted::new(&b"C01"[..]).unwrap()),
                 mailbox: None,
                 uid: true,
                 data,
