@@ -896,18 +896,20 @@ fn rfc9394_fetch_partial() {
 
 #[test]
 fn rfc5267_noupdate_code() {
-    // Section 4.3.4: the server declines to keep a result up to date.
-    let r = response_round_trip(b"B02 NO [NOUPDATE \"B02\"] Too many contexts\r\n");
-    let Response::Status { text, .. } = &r else {
+    // Section 4.3.1: the server declines to keep a result up to date, in
+    // an untagged NO while the command runs; the command still completes.
+    let r = response_round_trip(b"* NO [NOUPDATE \"B02\"] Too many contexts\r\n");
+    let Response::Status { tag: None, text, .. } = &r else {
         panic!("{r:?}")
     };
     assert_eq!(
         text.code,
         Some(mailwire_imap::Code::NoUpdate(Quoted::new(&b"B02"[..]).unwrap()))
     );
+    response_round_trip(b"B02 OK Search completed, will not notify.\r\n");
     response_round_trip(b"* OK [NOUPDATE \"B0]3\"] x\r\n");
-    let e = response_error(b"B02 NO [NOUPDATE B02] x\r\n", &DecoderConfig::STRICT);
-    assert_eq!((e.offset, e.tag.unwrap().as_str()), (17, "B02"));
+    let e = response_error(b"* NO [NOUPDATE B02] x\r\n", &DecoderConfig::STRICT);
+    assert_eq!((e.offset, e.tag), (15, None));
 }
 
 /// A client's copy of a context result, kept up to date by ADDTO and
