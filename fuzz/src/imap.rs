@@ -21,7 +21,11 @@ pub const TINY: Limits = Limits {
     list: 4,
 };
 
-/// A leniency made of the low bits of `bits`, one flag each.
+/// A leniency made of the bits of `bits`, one flag each. The flags past
+/// the eighth share a bit with an earlier one, so that each is seen both
+/// on and off: URLFETCH's NIL structure that of NIL in body structures,
+/// Dovecot's URLFETCH list that of extra spaces, the drafts' PREVIEW that
+/// of malformed body structures.
 #[allow(clippy::needless_update)] // later leniency flags take the lenient default
 pub fn leniency_from_bits(bits: u8) -> Leniency {
     Leniency {
@@ -33,6 +37,9 @@ pub fn leniency_from_bits(bits: u8) -> Leniency {
         foreign_flags: bits & 32 != 0,
         malformed_body: bits & 64 != 0,
         unpadded_day: bits & 128 != 0,
+        urlfetch_one_list: bits & 2 != 0,
+        urlfetch_nil_structure: bits & 8 != 0,
+        fuzzy_preview: bits & 64 != 0,
         ..Leniency::LENIENT
     }
 }

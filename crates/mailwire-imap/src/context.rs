@@ -136,12 +136,24 @@ impl FromStr for PartialRange {
 }
 
 /// One `context-position SP sequence-set` pair of ADDTO or REMOVEFROM:
-/// messages that joined or left the result, and where.
+/// messages that joined or left the result, and where (RFC 5267 sections
+/// 4.3.3 and 4.3.4). The pairs are applied one after the other, in the
+/// order sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ContextUpdate {
-    /// The position in the result (for SORT) after which the messages go
-    /// or from which they leave; 0 at the start, or where the server does
-    /// not say.
+    /// Where in the result the messages are, counted from 1.
+    ///
+    /// ADDTO inserts the messages at this position: the first of them
+    /// occupies it after the insertion, and the result that held it moves
+    /// to a later position. REMOVEFROM removes them from this position:
+    /// the first of them occupies it before the removal, and the results
+    /// after them move to earlier positions. So `ADDTO (1 2733)` on the
+    /// result `2734 2735` gives `2733 2734 2735`.
+    ///
+    /// 0 means no position, and only a SEARCH or UID SEARCH context sends
+    /// it (a SORT result's order matters): the client MAY insert added
+    /// messages so that the result stays in mailbox order, and removes
+    /// removed ones wherever they are.
     pub position: u32,
     /// The messages, in result order.
     pub messages: SequenceSet,

@@ -294,6 +294,22 @@ pub struct Leniency {
     /// (`"8-Mar-2023 12:16:47 +0800"` in INTERNALDATE, reported by Apple's
     /// swift-nio-imap users; imapflow sent it in APPEND).
     pub unpadded_day: bool,
+    /// Accept the metadata items of an extended URLFETCH answer (RFC
+    /// 5524) in one parenthesized list, `(BODYPARTSTRUCTURE ... BINARY
+    /// ...)`, where the RFC gives each item parentheses of its own,
+    /// `(BODYPARTSTRUCTURE ...) (BINARY ...)` (Dovecot 2.3, whose
+    /// recorded session is in tests/traces/imap). Both decode to the same
+    /// value; the encoder writes the RFC form.
+    pub urlfetch_one_list: bool,
+    /// Accept `BODYPARTSTRUCTURE NIL` in an extended URLFETCH answer,
+    /// where RFC 5524 requires a body structure (Cyrus IMAP, which does
+    /// not compute one); decoded as no structure.
+    pub urlfetch_nil_structure: bool,
+    /// Accept FETCH's `PREVIEW (FUZZY nstring)`, the form of the drafts
+    /// before RFC 8970, as the RFC's `PREVIEW nstring` (older Dovecot 2.3
+    /// builds, which advertise `PREVIEW=FUZZY` and answer PREVIEW like
+    /// their SNIPPET; 2.3.19.1 answers in the RFC form).
+    pub fuzzy_preview: bool,
 }
 
 impl Leniency {
@@ -307,6 +323,9 @@ impl Leniency {
         foreign_flags: false,
         malformed_body: false,
         unpadded_day: false,
+        urlfetch_one_list: false,
+        urlfetch_nil_structure: false,
+        fuzzy_preview: false,
     };
     /// Accept every deviation this crate knows of.
     pub const LENIENT: Leniency = Leniency {
@@ -318,6 +337,9 @@ impl Leniency {
         foreign_flags: true,
         malformed_body: true,
         unpadded_day: true,
+        urlfetch_one_list: true,
+        urlfetch_nil_structure: true,
+        fuzzy_preview: true,
     };
 }
 

@@ -8,14 +8,20 @@
 //! capability     =/ "REPLACE"
 //! command-select =/ replace
 //! replace        = "REPLACE" SP seq-number SP mailbox append-message
-//! uid-replace    = "UID" SP replace
+//! uid            =/ "UID" SP replace
 //! append-message = append-opts SP append-data          ; RFC 4466
 //! append-opts    = [SP flag-list] [SP date-time] *(SP append-ext)
 //! append-data    = literal / literal8 / append-data-ext
+//! append-data    =/ utf8-literal                       ; RFC 6855
 //! ```
 //!
-//! As with APPEND, `append-ext` and `append-data-ext` (CATENATE) are not
-//! decoded yet: they fail as syntax errors.
+//! The message is one `append-message`, never several (RFC 8508 section
+//! 4.7: REPLACE does not interact with MULTIAPPEND). Its `append-data`
+//! takes every form APPEND's does: a literal, a literal8, UTF8=ACCEPT's
+//! `UTF8 (literal8)` and a CATENATE list (RFC 8508 section 4.2 asks a
+//! server with both REPLACE and CATENATE to take it). As with APPEND, an
+//! `append-ext` (RFC 4466's extension point of `append-opts`, such as
+//! `X-EXT 5`) is not decoded: it fails as a syntax error.
 
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;

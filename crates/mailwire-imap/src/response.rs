@@ -131,8 +131,10 @@ pub enum Code<'a> {
         /// Their UIDs in the destination.
         destination: UidSet,
     },
-    /// `NOUPDATE quoted` (RFC 5267 section 4.3.4): the server will not
-    /// keep the result of the command with this tag up to date.
+    /// `NOUPDATE quoted` (RFC 5267 section 4.3.1): the server will not
+    /// keep the result of the command with this tag up to date. Sent in
+    /// an untagged NO while the command runs; the command itself still
+    /// completes, with its other return options honoured.
     NoUpdate(crate::core::Quoted<'a>),
     /// `BADURL url` (CATENATE, RFC 4469): the first URL that APPEND could
     /// not use, as the server wrote it (it may not parse as an

@@ -26,7 +26,7 @@ use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeq, ModSeqEntry, ModSeqValzer, mod_sequence_value};
 use crate::context::{ContextUpdate, PartialRange};
-use crate::core::{AString, Atom};
+use crate::core::{AString, Atom, IString, Quoted, is_astring_char};
 use crate::datetime::Date;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -893,11 +893,19 @@ impl SearchReturnData<'_> {
 /// search-correlator = SP "(" "TAG" SP tag-string
 ///                     [SP "MAILBOX" SP astring SP "UIDVALIDITY" SP nz-number] ")"
 ///                     ; MAILBOX and UIDVALIDITY: MULTISEARCH, RFC 7377
+/// tag-string        = string    ; RFC 4466
+/// tag-string        = astring   ; RFC 9051
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ESearch<'a> {
-    /// The tag of the command this answers (`tag-string = astring`).
-    pub tag: Option<AString<'a>>,
+    /// The tag of the command this answers. Written quoted, as every RFC
+    /// example and Dovecot write it: RFC 4466's `tag-string` is a
+    /// `string`, so an IMAP4rev1 client need not take the atom form that
+    /// RFC 9051's `astring` allows. Both forms, and a literal, are
+    /// decoded; a literal that a quoted string cannot hold (CR, LF, or
+    /// 8-bit text that is not UTF-8) is no command tag and is refused.
+    /// The type is that of the tags of CANCELUPDATE and `[NOUPDATE]`.
+    pub tag: Option<Quoted<'a>>,
     /// The mailbox the results are for (MULTISEARCH, RFC 7377). Part of
     /// the correlator, so written only with a `tag`.
     pub mailbox: Option<crate::multisearch::ESearchMailbox<'a>>,
@@ -911,7 +919,7 @@ impl<'a> ESearch<'a> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> ESearch<'static> {
         ESearch {
-            tag: self.tag.map(AString::into_owned),
+            tag: self.tag.map(Quoted::into_owned),
             mailbox: self.mailbox.map(crate::multisearch::ESearchMailbox::into_owned),
             uid: self.uid,
             data: self.data.into_iter().map(SearchReturnData::into_owned).collect(),
@@ -926,7 +934,7 @@ impl<'a> ESearch<'a> {
         if let Some(r) = rest.strip_prefix(b" (") {
             let (r, _) = keyword("TAG")(r)?;
             let (r, _) = sp(r)?;
-            let (r, t) = expect("tag string", |i| AString::parse(i, &config.leniency))(r)?;
+            let (r, t) = tag_string(r, config)?;
             let (r, m) = crate::multisearch::ESearchMailbox::parse_optional(r, config)?;
             let (r, _) = byte(b')', "')'")(r)?;
             tag = Some(t);
@@ -969,7 +977,7 @@ impl<'a> ESearch<'a> {
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         if let Some(t) = &self.tag {
             e.put(b" (TAG ");
-            t.encode(e);
+            crate::core::write_quoted(e.line(), t.as_bytes());
             if let Some(m) = &self.mailbox {
                 m.encode(e);
             }
@@ -981,6 +989,29 @@ impl<'a> ESearch<'a> {
         for d in &self.data {
             e.put(b" ");
             d.encode(e);
+        }
+    }
+}
+
+/// `tag-string`: `string` (RFC 4466) or `astring` (RFC 9051), as the
+/// quoted string the tag is written as.
+fn tag_string<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Quoted<'a>> {
+    match input.first() {
+        Some(b'"') => Quoted::parse(input, config.leniency.eight_bit_quoted),
+        Some(b'{') => {
+            let (r, s) = IString::parse(input, &config.leniency)?;
+            match Quoted::new(s.as_bytes().to_vec()) {
+                Ok(q) => Ok((r, q)),
+                Err(_) => fail(input, "tag string (a command tag)"),
+            }
+        }
+        _ => {
+            let n = input.iter().take_while(|&&b| is_astring_char(b)).count();
+            if n == 0 {
+                return fail(input, "tag string");
+            }
+            // ASTRING-CHARs are ASCII, and neither '"' nor '\\'.
+            Ok((&input[n..], Quoted::borrowed(&input[..n])))
         }
     }
 }

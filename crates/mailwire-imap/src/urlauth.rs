@@ -17,29 +17,47 @@
 //! ```
 //!
 //! URLAUTH=BINARY (RFC 5524, "Extended URLFETCH for Binary and Converted
-//! Parts") replaces `urlfetch` and `urlfetch-data`: an argument may be a
+//! Parts") extends `urlfetch` and `urlfetch-data`: an argument may be a
 //! parenthesized URL with parameters asking for the part's body structure
 //! and for its content decoded (BINARY) or as stored (BODY), and the
-//! answer to such an argument is a parenthesized list of metadata items
-//! instead of one nstring:
+//! answer to such an argument is a list of metadata items, each in
+//! parentheses of its own, instead of one nstring (RFC 5524 sections 3
+//! and 5, with the RFC's rule names):
 //!
 //! ```text
-//! urlfetch        = "URLFETCH" 1*(SP url-fetch-arg)
-//! url-fetch-arg   = url-full / "(" url-full *(SP url-fetch-param) ")"
-//! url-fetch-param = "BODYPARTSTRUCTURE" / "BINARY" / "BODY" / atom
-//! urlfetch-data   = "*" SP "URLFETCH" 1*(SP url-full SP url-fetch-ans)
-//! url-fetch-ans   = nstring / literal8
-//!                 / "(" url-metadata *(SP url-metadata) ")"
-//! url-metadata    = "BODYPARTSTRUCTURE" SP body
-//!                 / "BINARY" SP (nstring / literal8)
-//!                 / "BODY" SP nstring
+//! urlfetch            = "URLFETCH" 1*(SP url-fetch-arg)
+//! url-fetch-arg       = url-fetch-simple / url-fetch-ext
+//! url-fetch-simple    = url-full
+//! url-fetch-ext       = "(" url-full *(SP url-fetch-param) ")"
+//! url-fetch-param     = "BODY" / "BINARY" / "BODYPARTSTRUCTURE" / atom
+//! urlfetch-data       = "*" SP "URLFETCH" 1*(SP (urldata-simple / urldata-ext))
+//! urldata-simple      = url-full SP nstring
+//! urldata-ext         = url-full url-metadata
+//! url-metadata        = 1*(SP "(" url-metadata-el ")")
+//! url-metadata-el     = url-meta-bodystruct / url-meta-body / url-meta-binary
+//! url-meta-bodystruct = "BODYPARTSTRUCTURE" SP body
+//! url-meta-body       = "BODY" SP nstring
+//! url-meta-binary     = "BINARY" SP (nstring / literal8)
 //! ```
 //!
-//! (The rule names above are this crate's summary of RFC 5524 sections
-//! 3 and 5; `body` is RFC 3501's body structure, decoded by
-//! [`BodyStructure`]. Unknown parameter atoms are kept as
-//! [`UrlFetchParam::Other`] so later extensions decode.) URLFETCH data in
-//! the RFC 4467 form may also be a `literal8`: Dovecot sends one.
+//! `body` is RFC 3501's body structure, decoded by [`BodyStructure`].
+//! Unknown parameter atoms are kept as [`UrlFetchParam::Other`] so later
+//! extensions decode.
+//!
+//! Two servers answer outside that grammar, and the decoder takes both
+//! when [`Leniency`](crate::Leniency) allows it (the default does):
+//! Dovecot 2.3 puts every item of one URL in a single list,
+//! `url (BODYPARTSTRUCTURE (...) BINARY {57}...)`
+//! ([`urlfetch_one_list`](crate::Leniency::urlfetch_one_list)), and Cyrus
+//! sends `(BODYPARTSTRUCTURE NIL)` because it does not compute the
+//! structure ([`urlfetch_nil_structure`](crate::Leniency::urlfetch_nil_structure)).
+//! Dovecot's shape decodes to the same value as the RFC's; the encoder
+//! always writes the RFC's.
+//!
+//! The answer to a plain URL is also taken as a `literal8`, which neither
+//! RFC 4467 nor RFC 5524 allows there (both say `nstring`); no server is
+//! known to send one (Dovecot writes `{n}` for the plain form, and `~{n}`
+//! only for an extended BINARY item).
 
 use crate::command::Base64;
 use crate::core::{Atom, IString, Literal, NString};
@@ -48,7 +66,7 @@ use crate::encode::Encoder;
 use crate::fetch::body::BodyStructure;
 use crate::imap_url::ImapUrl;
 use crate::mailbox::Mailbox;
-use crate::parse::{PResult, byte, fail, keyword, sp, too_many};
+use crate::parse::{PResult, byte, fail, is_nil, keyword, sp, too_many};
 use crate::response::Response;
 
 /// One URL of GENURLAUTH and the mechanism to authorize it with.
@@ -132,8 +150,8 @@ pub(crate) fn parse_urls<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult
     one_or_more(input, config, "space and URL", |i| ImapUrl::parse(i, config))
 }
 
-/// A parameter of an extended URLFETCH argument (RFC 5524 section 3.1):
-/// what to return for the URL.
+/// `url-fetch-param`, a parameter of an extended URLFETCH argument (RFC
+/// 5524 section 3.1): what to return for the URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UrlFetchParam<'a> {
     /// `BODYPARTSTRUCTURE`: the body structure of the part the URL names.
@@ -167,8 +185,9 @@ impl UrlFetchParam<'_> {
     }
 }
 
-/// One argument of URLFETCH: `url-full` (RFC 4467) or `"(" url-full
-/// *(SP url-fetch-param) ")"` (RFC 5524).
+/// One argument of URLFETCH: `url-fetch-simple`, the `url-full` of RFC
+/// 4467, or `url-fetch-ext = "(" url-full *(SP url-fetch-param) ")"` (RFC
+/// 5524).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UrlFetchRequest<'a> {
     /// The URL.
@@ -195,7 +214,9 @@ impl<'a> UrlFetchRequest<'a> {
     }
 }
 
-/// `url-fetch-arg = url-full / "(" url-full *(SP url-fetch-param) ")"`.
+/// `url-fetch-arg = url-fetch-simple / url-fetch-ext`, with
+/// `url-fetch-simple = url-full` and `url-fetch-ext = "(" url-full *(SP
+/// url-fetch-param) ")"`.
 fn url_fetch_arg<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlFetchRequest<'a>> {
     let Some(inner) = input.strip_prefix(b"(") else {
         let (r, url) = ImapUrl::parse(input, config)?;
@@ -348,12 +369,16 @@ impl UrlFetchData<'_> {
 /// The answer for one URL of URLFETCH.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UrlFetchAnswer<'a> {
-    /// `nstring` (RFC 4467), the answer to a plain URL: the data, NIL
-    /// when the URL could not be fetched. A literal8 (binary data) is an
+    /// The `nstring` of `urldata-simple` (RFC 4467, RFC 5524), the answer
+    /// to a plain URL: the data, NIL when the URL could not be fetched. A
+    /// literal8 (binary data, outside the grammar; see the module) is an
     /// [`IString::Literal`] whose literal is binary.
     Plain(NString<'a>),
-    /// `"(" url-metadata *(SP url-metadata) ")"` (RFC 5524 section 3.2),
-    /// the answer to a parenthesized argument; at least one item.
+    /// `url-metadata = 1*(SP "(" url-metadata-el ")")` (RFC 5524 section
+    /// 3.2), the answer to a parenthesized argument; at least one item.
+    /// Also what Dovecot's single list decodes to (see
+    /// [`Leniency::urlfetch_one_list`](crate::Leniency::urlfetch_one_list));
+    /// encoded in the RFC form.
     Extended(Vec<UrlFetchMetadata<'a>>),
 }
 
@@ -369,15 +394,20 @@ impl UrlFetchAnswer<'_> {
     }
 }
 
-/// A metadata item of an extended URLFETCH answer (RFC 5524 section 3.2).
+/// `url-metadata-el`, a metadata item of an extended URLFETCH answer (RFC
+/// 5524 section 3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UrlFetchMetadata<'a> {
-    /// `"BODYPARTSTRUCTURE" SP body`: the structure of the part.
-    BodyPartStructure(Box<BodyStructure<'a>>),
-    /// `"BINARY" SP (nstring / literal8)`: the content, decoded; NIL when
-    /// it cannot be decoded.
+    /// `url-meta-bodystruct = "BODYPARTSTRUCTURE" SP body`: the structure
+    /// of the part. `None` only for Cyrus's `BODYPARTSTRUCTURE NIL`, which
+    /// the grammar does not allow (see
+    /// [`Leniency::urlfetch_nil_structure`](crate::Leniency::urlfetch_nil_structure));
+    /// it is encoded back as `NIL`, which only such a decoder takes.
+    BodyPartStructure(Option<Box<BodyStructure<'a>>>),
+    /// `url-meta-binary = "BINARY" SP (nstring / literal8)`: the content,
+    /// decoded; NIL when it cannot be decoded.
     Binary(NString<'a>),
-    /// `"BODY" SP nstring`: the content as stored.
+    /// `url-meta-body = "BODY" SP nstring`: the content as stored.
     Body(NString<'a>),
 }
 
@@ -386,7 +416,7 @@ impl UrlFetchMetadata<'_> {
     pub fn into_owned(self) -> UrlFetchMetadata<'static> {
         match self {
             UrlFetchMetadata::BodyPartStructure(b) => {
-                UrlFetchMetadata::BodyPartStructure(Box::new(b.into_owned()))
+                UrlFetchMetadata::BodyPartStructure(b.map(|b| Box::new(b.into_owned())))
             }
             UrlFetchMetadata::Binary(n) => UrlFetchMetadata::Binary(n.into_owned()),
             UrlFetchMetadata::Body(n) => UrlFetchMetadata::Body(n.into_owned()),
@@ -403,13 +433,16 @@ fn nstring_or_literal8<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'
     NString::parse(input, &config.leniency)
 }
 
-/// `url-metadata`: `"BODYPARTSTRUCTURE" SP body / "BINARY" SP (nstring /
-/// literal8) / "BODY" SP nstring`.
-fn url_metadata<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlFetchMetadata<'a>> {
+/// `url-metadata-el = url-meta-bodystruct / url-meta-body /
+/// url-meta-binary`; `BODYPARTSTRUCTURE NIL` when the leniency allows it.
+fn url_metadata_el<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlFetchMetadata<'a>> {
     if let Ok((r, _)) = keyword("BODYPARTSTRUCTURE")(input) {
         let (r, _) = sp(r)?;
+        if config.leniency.urlfetch_nil_structure && is_nil(r) {
+            return Ok((&r[3..], UrlFetchMetadata::BodyPartStructure(None)));
+        }
         let (r, body) = BodyStructure::parse(r, config, 0)?;
-        return Ok((r, UrlFetchMetadata::BodyPartStructure(Box::new(body))));
+        return Ok((r, UrlFetchMetadata::BodyPartStructure(Some(Box::new(body)))));
     }
     if let Ok((r, _)) = keyword("BINARY")(input) {
         let (r, _) = sp(r)?;
@@ -424,29 +457,49 @@ fn url_metadata<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlF
     fail(input, "BODYPARTSTRUCTURE, BINARY or BODY")
 }
 
-/// `url-fetch-ans`: an nstring or literal8, or `"(" url-metadata *(SP
-/// url-metadata) ")"`.
+/// The answer after `url-full SP`: the `nstring` of `urldata-simple` (or
+/// a literal8), or `url-metadata = 1*(SP "(" url-metadata-el ")")` less
+/// its first space. With `urlfetch_one_list`, a list may hold several
+/// items (Dovecot's `"(" url-metadata-el *(SP url-metadata-el) ")"`); the
+/// two shapes may then even be mixed. At most `limits.list` items in all.
 fn url_fetch_answer<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, UrlFetchAnswer<'a>> {
-    let Some(inner) = input.strip_prefix(b"(") else {
+    if input.first() != Some(&b'(') {
         let (r, data) = nstring_or_literal8(input, config)?;
         return Ok((r, UrlFetchAnswer::Plain(data)));
-    };
-    let (mut rest, first) = url_metadata(inner, config)?;
-    let mut items = vec![first];
-    while let Some(next) = rest.strip_prefix(b" ") {
-        if items.len() == config.limits.list {
-            return too_many(next, config.limits.list, "')'");
-        }
-        let (r, item) = url_metadata(next, config)?;
-        items.push(item);
-        rest = r;
     }
-    let (rest, _) = byte(b')', "space or ')'")(rest)?;
-    Ok((rest, UrlFetchAnswer::Extended(items)))
+    let one_list = config.leniency.urlfetch_one_list;
+    let close = if one_list { "space or ')'" } else { "')'" };
+    let mut items = Vec::new();
+    // `rest` starts with the '(' of an item list.
+    let mut rest = input;
+    loop {
+        let mut inner = &rest[1..];
+        loop {
+            if items.len() == config.limits.list {
+                return too_many(inner, config.limits.list, "end of URLFETCH data");
+            }
+            let (r, item) = url_metadata_el(inner, config)?;
+            items.push(item);
+            match r.strip_prefix(b" ") {
+                Some(next) if one_list => inner = next,
+                _ => {
+                    let (r, _) = byte(b')', close)(r)?;
+                    rest = r;
+                    break;
+                }
+            }
+        }
+        // A URL never starts with '(' (an astring cannot), so " (" is the
+        // next item of this URL.
+        match rest.strip_prefix(b" ") {
+            Some(next) if next.first() == Some(&b'(') => rest = next,
+            _ => return Ok((rest, UrlFetchAnswer::Extended(items))),
+        }
+    }
 }
 
-/// `GENURLAUTH 1*(SP url-full)` and `URLFETCH 1*(SP url-full SP
-/// url-fetch-ans)` response data, up to the line end; `None` when `input`
+/// `GENURLAUTH 1*(SP url-full)` and `URLFETCH 1*(SP (urldata-simple /
+/// urldata-ext))` response data, up to the line end; `None` when `input`
 /// starts with neither name.
 pub(crate) fn response_data<'a>(
     input: &'a [u8],
@@ -482,16 +535,19 @@ pub(crate) fn encode_urlfetch_data<'e>(items: &'e [UrlFetchData<'e>], e: &mut En
         match &item.data {
             UrlFetchAnswer::Plain(data) => data.encode(e),
             UrlFetchAnswer::Extended(list) => {
-                e.put(b"(");
+                // `url-metadata = 1*(SP "(" url-metadata-el ")")`; the
+                // first space is written above.
                 for (i, m) in list.iter().enumerate() {
                     if i > 0 {
                         e.put(b" ");
                     }
+                    e.put(b"(");
                     match m {
-                        UrlFetchMetadata::BodyPartStructure(b) => {
+                        UrlFetchMetadata::BodyPartStructure(Some(b)) => {
                             e.put(b"BODYPARTSTRUCTURE ");
                             b.encode(e);
                         }
+                        UrlFetchMetadata::BodyPartStructure(None) => e.put(b"BODYPARTSTRUCTURE NIL"),
                         UrlFetchMetadata::Binary(data) => {
                             e.put(b"BINARY ");
                             data.encode(e);
@@ -501,8 +557,8 @@ pub(crate) fn encode_urlfetch_data<'e>(items: &'e [UrlFetchData<'e>], e: &mut En
                             data.encode(e);
                         }
                     }
+                    e.put(b")");
                 }
-                e.put(b")");
             }
         }
     }

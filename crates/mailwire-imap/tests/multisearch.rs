@@ -181,7 +181,7 @@ proptest! {
     ) {
         let set: SequenceSet = uids.iter().map(|u| u.to_string()).collect::<Vec<_>>().join(",").parse().unwrap();
         let r = Response::ESearch(ESearch {
-            tag: Some(AString::String(mailwire_imap::IString::from_bytes(tag.into_bytes()).unwrap())),
+            tag: Some(mailwire_imap::Quoted::new(tag.into_bytes()).unwrap()),
             mailbox: mailbox.map(|(mailbox, v)| ESearchMailbox { mailbox, uid_validity: NonZeroU32::new(v).unwrap() }),
             uid: true,
             data: vec![SearchReturnData::All(set)],

@@ -2,7 +2,8 @@
 //! (REPLACE and UID REPLACE with flags and a literal, the responses that
 //! follow) decoded, re-encoded and compared with typed values; the message
 //! parsed as APPEND's (flags, date, literal, literal8, non-synchronizing
-//! literals); malformed forms with error offsets; a property test.
+//! literals, CATENATE and UTF8 data); malformed forms with error offsets,
+//! an `append-ext` among them; a property test.
 
 mod codec_support;
 
@@ -10,8 +11,8 @@ use std::num::NonZeroU32;
 
 use codec_support::*;
 use mailwire_imap::{
-    AppendData, AppendMessage, Command, CommandBody, DateTime, DecoderConfig, Flag, Literal, LiteralPolicy,
-    Mailbox, Replace, SeqNumber, Tag, to_bytes,
+    AppendData, AppendMessage, CatPart, Command, CommandBody, DateTime, DecoderConfig, Flag, Literal,
+    LiteralPolicy, Mailbox, Replace, SeqNumber, Tag, to_bytes,
 };
 use proptest::prelude::*;
 
@@ -76,6 +77,28 @@ fn rfc8508_examples() {
     assert_eq!(replace.message.flags, Some(vec![]));
 }
 
+/// RFC 8508 section 4.2: with CATENATE, the message may be a CATENATE
+/// list; UTF8=ACCEPT's `UTF8 (literal8)` extends `append-data` too.
+#[test]
+fn catenate_and_utf8_messages() {
+    let c = command_round_trip(
+        b"A4 REPLACE 4 Drafts CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=1\" TEXT {3}\r\nabc)\r\n",
+    );
+    let CommandBody::Replace { replace, uid: false } = &c.body else {
+        panic!("{c:?}")
+    };
+    let AppendData::Catenate(parts) = &replace.message.data else {
+        panic!("{c:?}")
+    };
+    assert!(matches!(parts[..], [CatPart::Url(_), CatPart::Text(ref t)] if t.data() == b"abc"));
+    let c = command_round_trip(b"A5 UID REPLACE 4 Drafts (\\Seen) UTF8 (~{3}\r\na\0c)\r\n");
+    let CommandBody::Replace { replace, uid: true } = &c.body else {
+        panic!("{c:?}")
+    };
+    assert_eq!(replace.message.flags, Some(vec![Flag::Seen]));
+    assert!(matches!(&replace.message.data, AppendData::Utf8(l) if l.data() == b"a\0c"));
+}
+
 #[test]
 fn malformed() {
     let strict = DecoderConfig::STRICT;
@@ -88,6 +111,11 @@ fn malformed() {
         (b"r REPLACE 1 Drafts \"x\"\r\n", 20),
         (b"r REPLACE 1 Drafts {1}\r\na {1}\r\nb\r\n", 25),
         (b"r UID REPLACE x Drafts {1}\r\na\r\n", 14),
+        // An append-ext is refused, as with APPEND.
+        (b"r REPLACE 1 Drafts X-EXT 5 {1}\r\na\r\n", 19),
+        (b"r REPLACE 1 Drafts (\\Seen) X-EXT 5 {1}\r\na\r\n", 27),
+        (b"r REPLACE 1 Drafts CATENATE ()\r\n", 29),
+        (b"r REPLACE 1 Drafts UTF8 ({1}\r\na)\r\n", 25),
     ] {
         let e = command_error(input, &strict);
         assert_eq!(

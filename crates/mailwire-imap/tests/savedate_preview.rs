@@ -2,13 +2,15 @@
 //! (FETCH SAVEDATE with a date and with NIL, the SAVED* and
 //! SAVEDATESUPPORTED search keys, FETCH PREVIEW with and without LAZY,
 //! PREVIEW text and NIL) decoded, re-encoded and compared with typed values;
-//! malformed forms with error offsets; property tests.
+//! the drafts' `PREVIEW (FUZZY ...)` of older Dovecot builds, decoded where
+//! the leniency allows it and re-encoded in the RFC form; malformed forms
+//! with error offsets; property tests.
 
 mod codec_support;
 
 use codec_support::*;
 use mailwire_imap::{
-    Command, CommandBody, Date, DateTime, DecoderConfig, Fetch, FetchItem, FetchItems, IString,
+    Command, CommandBody, Date, DateTime, DecoderConfig, Fetch, FetchItem, FetchItems, IString, Leniency,
     LiteralPolicy, MessageDataItem, NString, Response, Search, SearchKey, Tag, to_bytes,
 };
 use proptest::prelude::*;
@@ -110,6 +112,84 @@ fn preview() {
     response_round_trip(b"* 4 FETCH (PREVIEW {12}\r\nline\r\nbreak!)\r\n");
 }
 
+/// Dovecot 2.3 builds from before RFC 8970 answer PREVIEW (and SNIPPET)
+/// as `(FUZZY nstring)`: the lenient default reads PREVIEW's as the RFC's
+/// PREVIEW item and writes it in the RFC form; strictly it is an error.
+/// SNIPPET has no variant and stays as sent.
+#[test]
+fn pre_rfc_fuzzy_preview() {
+    let lenient = DecoderConfig::default();
+    for (input, rfc, text) in [
+        (
+            &b"* 1 FETCH (UID 1 PREVIEW (FUZZY \"Preview text!\"))\r\n"[..],
+            &b"* 1 FETCH (UID 1 PREVIEW \"Preview text!\")\r\n"[..],
+            Some(&b"Preview text!"[..]),
+        ),
+        (
+            b"* 2 FETCH (PREVIEW (FUZZY NIL) UID 2)\r\n",
+            b"* 2 FETCH (PREVIEW NIL UID 2)\r\n",
+            None,
+        ),
+        (
+            b"* 3 FETCH (PREVIEW (fuzzy {12}\r\nline\r\nbreak!))\r\n",
+            b"* 3 FETCH (PREVIEW {12}\r\nline\r\nbreak!)\r\n",
+            Some(&b"line\r\nbreak!"[..]),
+        ),
+    ] {
+        let r = response_encodes_as_with(input, rfc, &lenient);
+        let preview = items(&r).iter().find_map(|i| match i {
+            MessageDataItem::Preview(p) => Some(p.as_bytes()),
+            _ => None,
+        });
+        assert_eq!(preview, Some(text), "{r:?}");
+        assert_eq!(decode_resp_with(rfc, &DecoderConfig::STRICT), r);
+    }
+    // The switch alone is enough; with the extra-spaces leniency, spaces
+    // inside the parentheses pass too.
+    let only_this = DecoderConfig {
+        leniency: Leniency {
+            fuzzy_preview: true,
+            ..Leniency::STRICT
+        },
+        ..DecoderConfig::STRICT
+    };
+    let r = decode_resp_with(b"* 1 FETCH (PREVIEW (FUZZY \"x\"))\r\n", &only_this);
+    assert!(matches!(&items(&r)[0], MessageDataItem::Preview(p) if p.as_bytes() == Some(&b"x"[..])));
+    response_encodes_as_with(
+        b"* 1 FETCH (PREVIEW ( FUZZY  \"x\" ))\r\n",
+        b"* 1 FETCH (PREVIEW \"x\")\r\n",
+        &lenient,
+    );
+    // SNIPPET, the name of the same drafts, is no typed item.
+    let r = response_round_trip(b"* 1 FETCH (SNIPPET (FUZZY \"x\"))\r\n");
+    assert!(matches!(&items(&r)[0], MessageDataItem::Other { name, .. } if name.as_str() == "SNIPPET"));
+
+    let not_this = DecoderConfig {
+        leniency: Leniency {
+            fuzzy_preview: false,
+            ..Leniency::LENIENT
+        },
+        ..lenient
+    };
+    for (input, offset, config) in [
+        (
+            &b"* 1 FETCH (PREVIEW (FUZZY \"x\"))\r\n"[..],
+            19,
+            &DecoderConfig::STRICT,
+        ),
+        (b"* 1 FETCH (PREVIEW (FUZZY \"x\"))\r\n", 19, &not_this),
+        (b"* 1 FETCH (PREVIEW (LAZY \"x\"))\r\n", 20, &lenient),
+        (b"* 1 FETCH (PREVIEW (FUZZY))\r\n", 25, &lenient),
+        (b"* 1 FETCH (PREVIEW (FUZZYNIL))\r\n", 25, &lenient),
+        (b"* 1 FETCH (PREVIEW (FUZZY \"x\" \"y\"))\r\n", 29, &only_this),
+        (b"* 1 FETCH (PREVIEW (FUZZY \"x\"\r\n", 29, &lenient),
+        (b"* 1 FETCH (PREVIEW (FUZZY abc))\r\n", 26, &lenient),
+    ] {
+        let e = response_error(input, config);
+        assert_eq!(e.offset, offset, "{:?}: {e:?}", String::from_utf8_lossy(input));
+    }
+}
+
 #[test]
 fn malformed() {
     let strict = DecoderConfig::STRICT;
@@ -145,6 +225,20 @@ fn date_strategy() -> impl Strategy<Value = Date> {
 }
 
 proptest! {
+    /// The drafts' `(FUZZY text)` decodes, leniently, to what the RFC form
+    /// of the same text does.
+    #[test]
+    fn fuzzy_previews_decode_as_the_rfc_form(text in proptest::option::of("[ -~]{0,30}|[\\x01-\\x7f]{0,20}")) {
+        let response = Response::Fetch {
+            seq: std::num::NonZeroU32::new(3).unwrap(),
+            items: vec![MessageDataItem::Preview(NString(text.map(|t| IString::from_bytes(t.into_bytes()).unwrap())))],
+        };
+        let rfc = to_bytes(&response.encode());
+        let at = b"* 3 FETCH (PREVIEW ".len();
+        let fuzzy = [&rfc[..at], b"(FUZZY ", &rfc[at..rfc.len() - 3], b"))\r\n"].concat();
+        prop_assert_eq!(decode_resp_with(&fuzzy, &DecoderConfig::default()), response);
+    }
+
     #[test]
     fn generated_savedate_and_preview_round_trip(
         date in date_strategy(),

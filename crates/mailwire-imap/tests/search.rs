@@ -135,6 +135,45 @@ fn rfc9051_and_rfc4731_search_examples() {
     );
 }
 
+/// RFC 4466 and RFC 4731 make the correlator's `tag-string` a `string`,
+/// RFC 9051 an `astring`: the atom form and a literal decode, and the tag
+/// is always written quoted, as every RFC example and Dovecot write it.
+#[test]
+fn esearch_tag_forms() {
+    for (input, tag) in [
+        (&b"* ESEARCH (TAG A285) UID MIN 7\r\n"[..], &b"A285"[..]),
+        (b"* ESEARCH (tag a]1) ALL 1:3\r\n", b"a]1"),
+        (b"* ESEARCH (TAG {4}\r\nA285) COUNT 3\r\n", b"A285"),
+        (b"* ESEARCH (TAG \"A285\") COUNT 3\r\n", b"A285"),
+    ] {
+        let r = decode_resp_with(input, &DecoderConfig::STRICT);
+        let Response::ESearch(e) = &r else { panic!("{r:?}") };
+        assert_eq!(e.tag.as_ref().map(|t| t.as_bytes()), Some(tag));
+        let wire = to_bytes(&r.encode());
+        let quoted = [&b"(TAG \""[..], tag, b"\")"].concat();
+        assert!(
+            wire.windows(quoted.len()).any(|w| w == quoted),
+            "{:?}",
+            String::from_utf8_lossy(&wire)
+        );
+        assert_eq!(decode_resp_with(&wire, &DecoderConfig::STRICT), r);
+    }
+    let r = response_encodes_as(
+        b"* ESEARCH (TAG A285 MAILBOX folder1 UIDVALIDITY 1) UID ALL 1\r\n",
+        b"* ESEARCH (TAG \"A285\" MAILBOX folder1 UIDVALIDITY 1) UID ALL 1\r\n",
+    );
+    assert!(matches!(&r, Response::ESearch(e) if e.mailbox.is_some()));
+    // No tag, or a literal that no quoted string (so no command tag) holds.
+    for (input, offset) in [
+        (&b"* ESEARCH (TAG ) ALL 1\r\n"[..], 15),
+        (b"* ESEARCH (TAG {3}\r\na\nb) ALL 1\r\n", 15),
+        (b"* ESEARCH (TAG A1 ) ALL 1\r\n", 17),
+    ] {
+        let e = response_error(input, &DecoderConfig::STRICT);
+        assert_eq!(e.offset, offset, "{:?}: {e:?}", String::from_utf8_lossy(input));
+    }
+}
+
 #[test]
 fn searchres_examples() {
     // RFC 9051 section 6.4.4.1, the examples of RFC 5182.

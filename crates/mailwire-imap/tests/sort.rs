@@ -787,7 +787,7 @@ proptest! {
         for response in [
             Response::Sort { numbers, modseq },
             Response::ESearch(mailwire_imap::ESearch {
-                tag: Some(AString::from_bytes(&b"C01"[..]).unwrap()),
+                tag: Some(Quoted::new(&b"C01"[..]).unwrap()),
                 mailbox: None,
                 uid: true,
                 data,
@@ -896,18 +896,90 @@ fn rfc9394_fetch_partial() {
 
 #[test]
 fn rfc5267_noupdate_code() {
-    // Section 4.3.4: the server declines to keep a result up to date.
-    let r = response_round_trip(b"B02 NO [NOUPDATE \"B02\"] Too many contexts\r\n");
-    let Response::Status { text, .. } = &r else {
+    // Section 4.3.1: the server declines to keep a result up to date, in
+    // an untagged NO while the command runs; the command still completes.
+    let r = response_round_trip(b"* NO [NOUPDATE \"B02\"] Too many contexts\r\n");
+    let Response::Status { tag: None, text, .. } = &r else {
         panic!("{r:?}")
     };
     assert_eq!(
         text.code,
         Some(mailwire_imap::Code::NoUpdate(Quoted::new(&b"B02"[..]).unwrap()))
     );
+    response_round_trip(b"B02 OK Search completed, will not notify.\r\n");
     response_round_trip(b"* OK [NOUPDATE \"B0]3\"] x\r\n");
-    let e = response_error(b"B02 NO [NOUPDATE B02] x\r\n", &DecoderConfig::STRICT);
-    assert_eq!((e.offset, e.tag.unwrap().as_str()), (17, "B02"));
+    let e = response_error(b"* NO [NOUPDATE B02] x\r\n", &DecoderConfig::STRICT);
+    assert_eq!((e.offset, e.tag), (15, None));
+}
+
+/// A client's copy of a context result, kept up to date by ADDTO and
+/// REMOVEFROM pairs read as `ContextUpdate::position` documents them
+/// (RFC 5267 sections 4.3.3 and 4.3.4): a non-zero position is the one
+/// the first message of the set occupies after an insertion or before a
+/// removal; 0 inserts in mailbox order and removes wherever found.
+fn apply(result: &mut Vec<u32>, data: &[SearchReturnData<'_>]) {
+    for d in data {
+        let (updates, add) = match d {
+            SearchReturnData::AddTo(u) => (u, true),
+            SearchReturnData::RemoveFrom(u) => (u, false),
+            other => panic!("{other:?}"),
+        };
+        for u in updates {
+            // No `*` in results; ranges expand in increasing order.
+            let messages: Vec<u32> = u.messages.iter(u32::MAX).collect();
+            match (u.position, add) {
+                (0, true) => {
+                    result.extend(messages);
+                    result.sort_unstable();
+                }
+                (0, false) => result.retain(|m| !messages.contains(m)),
+                (p, true) => {
+                    let at = p as usize - 1;
+                    result.splice(at..at, messages);
+                }
+                (p, false) => {
+                    let at = p as usize - 1;
+                    let removed: Vec<u32> = result.drain(at..at + messages.len()).collect();
+                    assert_eq!(removed, messages);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rfc5267_context_positions() {
+    // Section 4.3.3: ADDTO data that turns the sorted result 2734:2735
+    // into 2731:2735, the pairs applied in order; reading the position as
+    // the one "after which" the messages go would put 2733 after 2734.
+    for line in [
+        &b"* ESEARCH (TAG \"C01\") UID ADDTO (1 2733) ADDTO (1 2731:2732)\r\n"[..],
+        b"* ESEARCH (TAG \"C01\") UID ADDTO (1 2733 1 2731:2732)\r\n",
+        b"* ESEARCH (TAG \"C01\") UID ADDTO (1 2731:2733)\r\n",
+    ] {
+        let r = response_round_trip(line);
+        let mut result = vec![2734, 2735];
+        apply(&mut result, esearch_data(&r));
+        assert_eq!(
+            result,
+            [2731, 2732, 2733, 2734, 2735],
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // Removal from a position: the first message removed occupied it.
+    let r = response_round_trip(b"* ESEARCH (TAG \"C01\") UID REMOVEFROM (2 2732:2733)\r\n");
+    let mut result = vec![2731, 2732, 2733, 2734, 2735];
+    apply(&mut result, esearch_data(&r));
+    assert_eq!(result, [2731, 2734, 2735]);
+    // Position 0, a SEARCH context: no place in the result.
+    let r = response_round_trip(b"* ESEARCH (TAG \"B01\") UID ADDTO (0 32768:32769)\r\n");
+    let mut result = vec![5, 40000];
+    apply(&mut result, esearch_data(&r));
+    assert_eq!(result, [5, 32768, 32769, 40000]);
+    let r = response_round_trip(b"* ESEARCH (TAG \"B01\") UID REMOVEFROM (0 32768)\r\n");
+    apply(&mut result, esearch_data(&r));
+    assert_eq!(result, [5, 32769, 40000]);
 }
 
 #[test]

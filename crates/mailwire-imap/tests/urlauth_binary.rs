@@ -1,14 +1,18 @@
 //! URLAUTH=BINARY (RFC 5524): extended URLFETCH arguments and answers in
-//! the manner of the RFC's section 4 exchanges and of Dovecot's recorded
-//! answer, decoded strictly, re-encoded byte for byte and checked;
+//! the manner of the RFC's section 4 exchanges (each metadata item in its
+//! own parentheses), decoded strictly, re-encoded byte for byte and
+//! checked; the shapes real servers send outside the grammar, Dovecot's
+//! single list (its recorded answer) and Cyrus's `BODYPARTSTRUCTURE NIL`,
+//! decoded where the leniency allows them and re-encoded in the RFC form;
 //! malformed forms with their offsets and tags; the body structure's
-//! depth limit; property tests that generated values round-trip.
+//! depth limit; property tests that generated values round-trip, and that
+//! Dovecot's shape of them decodes to the same value.
 
 mod codec_support;
 
 use codec_support::*;
 use mailwire_imap::{
-    Atom, BodyStructure, Command, CommandBody, DecoderConfig, ErrorKind, IString, ImapUrl, Literal,
+    Atom, BodyStructure, Command, CommandBody, DecoderConfig, ErrorKind, IString, ImapUrl, Leniency, Literal,
     LiteralPolicy, NString, Response, Tag, UrlFetchAnswer, UrlFetchData, UrlFetchMetadata, UrlFetchParam,
     UrlFetchRequest, to_bytes,
 };
@@ -77,17 +81,65 @@ fn binary_and_body_exchanges() {
 
     // Content the server cannot decode: BINARY NIL.
     let line = format!(
-        "* URLFETCH \"{FULL}\" (BODYPARTSTRUCTURE (\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"X-UNKNOWN\" 12) BINARY NIL)\r\n"
+        "* URLFETCH \"{FULL}\" (BODYPARTSTRUCTURE (\"APPLICATION\" \"OCTET-STREAM\" NIL NIL NIL \"X-UNKNOWN\" 12)) (BINARY NIL)\r\n"
     );
     let resp = response_round_trip(line.as_bytes());
     let items = extended(&answers(&resp)[0].data);
     assert!(
-        matches!(&items[0], UrlFetchMetadata::BodyPartStructure(b) if matches!(**b, BodyStructure::Single { .. }))
+        matches!(&items[0], UrlFetchMetadata::BodyPartStructure(Some(b)) if matches!(**b, BodyStructure::Single { .. }))
     );
     assert_eq!(items[1], UrlFetchMetadata::Binary(NString::NIL));
 }
 
-/// Dovecot 2.3's exchange (tests/traces/imap/imaplib-urlauth.*).
+/// RFC 5524 section 4: `url-metadata = 1*(SP "(" url-metadata-el ")")`,
+/// BODYPARTSTRUCTURE and BINARY in parentheses of their own, the data a
+/// literal8; a second URL after the items.
+#[test]
+fn rfc5524_metadata_items_in_own_parentheses() {
+    let input = format!("a003 URLFETCH (\"{FULL}\" BODYPARTSTRUCTURE BINARY)\r\n");
+    let c = command_round_trip(input.as_bytes());
+    assert_eq!(
+        requests(&c)[0].params,
+        Some(vec![UrlFetchParam::BodyPartStructure, UrlFetchParam::Binary])
+    );
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    let line = [
+        format!("* URLFETCH \"{FULL}\" (BODYPARTSTRUCTURE (\"IMAGE\" \"PNG\" NIL NIL NIL \"BINARY\" 123)) (BINARY ~{{{}}}\r\n", png.len()).as_bytes(),
+        png,
+        b") /a/;UID=2 NIL\r\n",
+    ]
+    .concat();
+    let resp = response_round_trip(&line);
+    let d = answers(&resp);
+    assert_eq!((d.len(), &d[1].data), (2, &UrlFetchAnswer::Plain(NString::NIL)));
+    let [
+        UrlFetchMetadata::BodyPartStructure(Some(body)),
+        UrlFetchMetadata::Binary(NString(Some(IString::Literal(data)))),
+    ] = extended(&d[0].data)
+    else {
+        panic!("{resp:?}")
+    };
+    assert!(matches!(&**body, BodyStructure::Single { media_type, .. } if media_type.as_bytes() == b"IMAGE"));
+    assert_eq!((data.data(), data.is_binary()), (&png[..], true));
+
+    // The example's body structure writes its parameters as `()`, which
+    // RFC 3501 does not allow: the lenient default takes it (and writes
+    // NIL); the metadata shape is the RFC's either way.
+    let line = format!(
+        "* URLFETCH \"{FULL}\" (BODYPARTSTRUCTURE (\"IMAGE\" \"PNG\" () NIL NIL \"BINARY\" 123)) (BINARY NIL)\r\n"
+    );
+    let resp = response_encodes_as_with(
+        line.as_bytes(),
+        line.replace("()", "NIL").as_bytes(),
+        &DecoderConfig::default(),
+    );
+    assert_eq!(extended(&answers(&resp)[0].data).len(), 2);
+}
+
+/// Dovecot 2.3's exchange (tests/traces/imap/imaplib-urlauth.*): its
+/// answer lists both items in one pair of parentheses, which the RFC's
+/// grammar does not allow. The lenient default decodes it; it re-encodes
+/// in the RFC form, which a strict decoder reads as the same value.
 #[test]
 fn dovecot_bodypartstructure_binary() {
     let input = format!("HOAJ7 URLFETCH (\"{DOVECOT}\" BODYPARTSTRUCTURE BINARY)\r\n");
@@ -100,10 +152,23 @@ fn dovecot_bodypartstructure_binary() {
     let text = "Hello from the URLAUTH trace.\r\nSecond line.\r\nThird!!\r\n";
     assert_eq!(text.len(), 54);
     let text = format!("{text}ok\r");
-    let line = format!(
-        "* URLFETCH {DOVECOT} (BODYPARTSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 57 5 NIL NIL NIL NIL) BINARY {{57}}\r\n{text})\r\n"
-    );
-    let resp = response_round_trip(line.as_bytes());
+    let structure = "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 57 5 NIL NIL NIL NIL)";
+    let line = format!("* URLFETCH {DOVECOT} (BODYPARTSTRUCTURE {structure} BINARY {{57}}\r\n{text})\r\n");
+    let rfc = format!("* URLFETCH {DOVECOT} (BODYPARTSTRUCTURE {structure}) (BINARY {{57}}\r\n{text})\r\n");
+    let resp = response_encodes_as_with(line.as_bytes(), rfc.as_bytes(), &DecoderConfig::default());
+    assert_eq!(decode_resp_with(rfc.as_bytes(), &DecoderConfig::STRICT), resp);
+    let only_this = DecoderConfig {
+        leniency: Leniency {
+            urlfetch_one_list: true,
+            ..Leniency::STRICT
+        },
+        ..DecoderConfig::STRICT
+    };
+    assert_eq!(decode_resp_with(line.as_bytes(), &only_this), resp);
+    // Strictly, the list ends after its first item.
+    let e = response_error(line.as_bytes(), &DecoderConfig::STRICT);
+    let at = line.find(" BINARY").unwrap();
+    assert_eq!((e.offset, e.expected), (at, "')'"), "{e:?}");
     let d = answers(&resp);
     assert_eq!(d[0].url.as_str(), DOVECOT);
     let [
@@ -113,12 +178,12 @@ fn dovecot_bodypartstructure_binary() {
     else {
         panic!("{resp:?}")
     };
-    let BodyStructure::Single {
+    let Some(BodyStructure::Single {
         media_type,
         media_subtype,
         fields,
         ..
-    } = &**body
+    }) = body.as_deref()
     else {
         panic!("{body:?}")
     };
@@ -150,9 +215,54 @@ fn parameter_forms() {
     );
     assert_eq!(r[1].params, Some(Vec::new()));
     response_encodes_as(
-        b"* URLFETCH /a/;UID=1 (body \"x\" binary NIL)\r\n",
-        b"* URLFETCH /a/;UID=1 (BODY \"x\" BINARY NIL)\r\n",
+        b"* URLFETCH /a/;UID=1 (body \"x\") (binary NIL)\r\n",
+        b"* URLFETCH /a/;UID=1 (BODY \"x\") (BINARY NIL)\r\n",
     );
+}
+
+/// Cyrus answers BODYPARTSTRUCTURE with NIL, outside the grammar (`body`
+/// is required): no structure under the lenient default, written back
+/// as NIL; an error strictly.
+#[test]
+fn cyrus_nil_bodypartstructure() {
+    let line = b"* URLFETCH /a/;UID=1 (BODYPARTSTRUCTURE NIL) (BINARY {5}\r\nhello)\r\n";
+    let resp = response_encodes_as_with(line, line, &DecoderConfig::default());
+    assert_eq!(
+        extended(&answers(&resp)[0].data),
+        &[
+            UrlFetchMetadata::BodyPartStructure(None),
+            UrlFetchMetadata::Binary(NString(Some(IString::Literal(
+                Literal::new(&b"hello"[..]).unwrap()
+            )))),
+        ]
+    );
+    let only_this = DecoderConfig {
+        leniency: Leniency {
+            urlfetch_nil_structure: true,
+            ..Leniency::STRICT
+        },
+        ..DecoderConfig::STRICT
+    };
+    assert_eq!(decode_resp_with(line, &only_this), resp);
+    // Lower case too, and in Dovecot's single list.
+    response_encodes_as_with(
+        b"* URLFETCH /a/;UID=1 (bodypartstructure nil binary NIL)\r\n",
+        b"* URLFETCH /a/;UID=1 (BODYPARTSTRUCTURE NIL) (BINARY NIL)\r\n",
+        &DecoderConfig::default(),
+    );
+    let e = response_error(line, &DecoderConfig::STRICT);
+    assert_eq!(e.offset, 40, "{e:?}");
+    let e = response_error(
+        line,
+        &DecoderConfig {
+            leniency: Leniency {
+                urlfetch_nil_structure: false,
+                ..Leniency::LENIENT
+            },
+            ..DecoderConfig::default()
+        },
+    );
+    assert_eq!(e.offset, 40, "{e:?}");
 }
 
 #[test]
@@ -171,16 +281,31 @@ fn malformed_extended_urlfetch() {
     ] {
         expect_command_error(input, &c, offset, expected, "a1");
     }
-    for (input, offset) in [
-        (&b"* URLFETCH /a/;UID=1 ()\r\n"[..], 22),
-        (b"* URLFETCH /a/;UID=1 (BINARY)\r\n", 28),
-        (b"* URLFETCH /a/;UID=1 (SIZE 3)\r\n", 22),
-        (b"* URLFETCH /a/;UID=1 (BODY ~{1}\r\nx)\r\n", 27),
-        (b"* URLFETCH /a/;UID=1 (BODYPARTSTRUCTURE NIL)\r\n", 40),
-        (b"* URLFETCH /a/;UID=1 (BINARY NIL\r\n", 32),
-        (b"* URLFETCH /a/;UID=1 (BINARY NIL BODY NIL)x\r\n", 42),
+    let lenient = DecoderConfig::default();
+    for (input, offset, config) in [
+        (&b"* URLFETCH /a/;UID=1 ()\r\n"[..], 22, &c),
+        (b"* URLFETCH /a/;UID=1 (BINARY)\r\n", 28, &c),
+        (b"* URLFETCH /a/;UID=1 (SIZE 3)\r\n", 22, &c),
+        (b"* URLFETCH /a/;UID=1 (BODY ~{1}\r\nx)\r\n", 27, &c),
+        (b"* URLFETCH /a/;UID=1 (BODYPARTSTRUCTURE NIL)\r\n", 40, &c),
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL\r\n", 32, &c),
+        // Dovecot's single list, strictly: the list ends after an item.
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL BODY NIL)\r\n", 32, &c),
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL) (BODY NIL)x\r\n", 44, &c),
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL)(BODY NIL)\r\n", 33, &c),
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL) ()\r\n", 35, &c),
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL) \r\n", 34, &c),
+        (b"* URLFETCH /a/;UID=1 NIL (BINARY NIL)\r\n", 25, &c),
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL BODY NIL)x\r\n", 42, &lenient),
+        (b"* URLFETCH /a/;UID=1 (BINARY NIL BODY)\r\n", 37, &lenient),
+        (b"* URLFETCH /a/;UID=1 (BODYPARTSTRUCTURE NILX)\r\n", 43, &lenient),
+        (
+            b"* URLFETCH /a/;UID=1 (BODYPARTSTRUCTURE NIL BODY x)\r\n",
+            49,
+            &lenient,
+        ),
     ] {
-        let e = response_error(input, &c);
+        let e = response_error(input, config);
         assert_eq!(e.offset, offset, "{:?}: {e:?}", String::from_utf8_lossy(input));
     }
     let mut small = DecoderConfig::STRICT;
@@ -190,8 +315,20 @@ fn malformed_extended_urlfetch() {
         &small,
     );
     assert_eq!((e.offset, e.kind), (35, ErrorKind::TooMany { limit: 2 }));
-    let e = response_error(b"* URLFETCH /a/;UID=1 (BODY NIL BODY NIL BODY NIL)\r\n", &small);
-    assert_eq!((e.offset, e.kind), (40, ErrorKind::TooMany { limit: 2 }));
+    let e = response_error(
+        b"* URLFETCH /a/;UID=1 (BODY NIL) (BODY NIL) (BODY NIL)\r\n",
+        &small,
+    );
+    assert_eq!((e.offset, e.kind), (44, ErrorKind::TooMany { limit: 2 }));
+    // The items of both shapes count against one limit.
+    small.leniency = Leniency::LENIENT;
+    for (input, offset) in [
+        (&b"* URLFETCH /a/;UID=1 (BODY NIL BODY NIL BODY NIL)\r\n"[..], 40),
+        (b"* URLFETCH /a/;UID=1 (BODY NIL) (BODY NIL BODY NIL)\r\n", 42),
+    ] {
+        let e = response_error(input, &small);
+        assert_eq!((e.offset, e.kind), (offset, ErrorKind::TooMany { limit: 2 }));
+    }
 }
 
 /// The body structure of a BODYPARTSTRUCTURE item is bounded by
@@ -266,7 +403,17 @@ fn metadata_strategy() -> impl Strategy<Value = UrlFetchMetadata<'static>> {
             };
             items.remove(0)
         }),
+        Just(UrlFetchMetadata::BodyPartStructure(None)),
     ]
+}
+
+/// Whether a response holds Cyrus's `BODYPARTSTRUCTURE NIL`, which only a
+/// lenient decoder reads.
+fn has_nil_structure(r: &Response<'_>) -> bool {
+    answers(r).iter().any(|d| {
+        matches!(&d.data, UrlFetchAnswer::Extended(items)
+            if items.contains(&UrlFetchMetadata::BodyPartStructure(None)))
+    })
 }
 
 proptest! {
@@ -295,6 +442,48 @@ proptest! {
     ) {
         let r = Response::UrlFetch(data);
         let bytes = to_bytes(&r.encode());
-        prop_assert_eq!(&decode_resp_with(&bytes, &DecoderConfig::STRICT), &r);
+        let decoded = decode_resp_with(&bytes, &DecoderConfig::default());
+        prop_assert_eq!(&decoded, &r);
+        prop_assert_eq!(&to_bytes(&decoded.encode()), &bytes);
+        // The encoder writes the RFC form, which a strict decoder reads
+        // (all of it but Cyrus's NIL).
+        if !has_nil_structure(&r) {
+            prop_assert_eq!(&decode_resp_with(&bytes, &DecoderConfig::STRICT), &r);
+        }
+    }
+
+    /// Items written in Dovecot's single list decode, leniently, to the
+    /// value of the RFC form; strictly, more than one is an error.
+    #[test]
+    fn dovecot_single_lists_decode_as_the_rfc_form(
+        url in url_strategy(),
+        items in proptest::collection::vec(metadata_strategy(), 1..5),
+    ) {
+        // Each item as the encoder writes it alone, `(item)`, unwrapped.
+        let parts: Vec<Vec<u8>> = items
+            .iter()
+            .map(|item| {
+                let one = Response::UrlFetch(vec![UrlFetchData {
+                    url: url.clone(),
+                    data: UrlFetchAnswer::Extended(vec![item.clone()]),
+                }]);
+                let bytes = to_bytes(&one.encode());
+                let open = bytes.iter().position(|&b| b == b'(').unwrap();
+                bytes[open + 1..bytes.len() - 3].to_vec()
+            })
+            .collect();
+        let url_wire = {
+            let bytes = to_bytes(&Response::GenUrlAuth(vec![url.clone()]).encode());
+            bytes[b"* GENURLAUTH ".len()..bytes.len() - 2].to_vec()
+        };
+        let line = [&b"* URLFETCH "[..], &url_wire, b" (", &parts.join(&b' '), b")\r\n"].concat();
+        // Strictly, Cyrus's NIL would fail first.
+        let strict_reads_first = items[0] != UrlFetchMetadata::BodyPartStructure(None);
+        let r = Response::UrlFetch(vec![UrlFetchData { url, data: UrlFetchAnswer::Extended(items) }]);
+        prop_assert_eq!(&decode_resp_with(&line, &DecoderConfig::default()), &r);
+        if parts.len() > 1 && strict_reads_first {
+            let e = response_error(&line, &DecoderConfig::STRICT);
+            prop_assert_eq!(e.expected, "')'");
+        }
     }
 }

@@ -114,7 +114,10 @@ pub enum MessageDataItem<'a> {
     /// save dates.
     SaveDate(Option<DateTime>),
     /// `PREVIEW nstring` (RFC 8970: `msg-att-dynamic =/ "PREVIEW" SP
-    /// nstring`); NIL when a LAZY fetch found none ready.
+    /// nstring`); NIL when a LAZY fetch found none ready. The drafts' form
+    /// `PREVIEW (FUZZY nstring)` decodes to this too when
+    /// [`Leniency::fuzzy_preview`](crate::Leniency::fuzzy_preview) allows
+    /// it; the encoder writes the RFC form.
     Preview(NString<'a>),
     /// An item of an extension this crate has no variant for, kept as
     /// sent.
@@ -357,6 +360,19 @@ fn data_value<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NStrin
     nstring(input, config)
 }
 
+/// `"(" "FUZZY" SP nstring ")"`: the PREVIEW data of the drafts before
+/// RFC 8970, which older Dovecot 2.3 builds send (`PREVIEW (FUZZY "...")`,
+/// `PREVIEW (FUZZY NIL)`); the text is RFC 8970's preview.
+fn fuzzy_preview<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NString<'a>> {
+    let lenient = config.leniency.extra_spaces;
+    let (r, ()) = open_paren(input, lenient)?;
+    let (r, _) = crate::parse::keyword("FUZZY")(r)?;
+    let (r, ()) = sp(r, lenient)?;
+    let (r, text) = nstring(r, config)?;
+    let (r, ()) = close_paren(r, lenient)?;
+    Ok((r, text))
+}
+
 /// `flag-fetch`, with the system flags in their RFC spelling and keywords
 /// read without the general path (they make up most FLAGS lists).
 fn flag_fetch(input: &[u8]) -> PResult<'_, FlagFetch<'_>> {
@@ -507,7 +523,11 @@ fn msg_att_item_into<'a>(
         }
         Some(Word::Preview) => {
             let (r, ()) = sp(rest, lenient)?;
-            let (r, text) = nstring(r, config)?;
+            let (r, text) = if config.leniency.fuzzy_preview && r.first() == Some(&b'(') {
+                fuzzy_preview(r, config)?
+            } else {
+                nstring(r, config)?
+            };
             fill(out, MessageDataItem::Preview(text));
             r
         }

@@ -52,7 +52,7 @@ pub enum FetchModifier<'a> {
     /// with CHANGEDSINCE: the server answers BAD otherwise, so the
     /// decoder accepts it anywhere.
     Vanished,
-    /// `PARTIAL partial-range` (RFC 9394): only this page of the
+    /// `PARTIAL partial-range` (RFC 9394 section 3.3): only this page of the
     /// messages the sequence set names.
     Partial(PartialRange),
     /// A modifier this crate has no variant for, kept as sent.
@@ -171,7 +171,7 @@ mod tests {
         };
         assert!(matches!(ext.value, Some(TaggedExtVal::Sequence(_))));
         round_trip(b"(X-BIG 9223372036854775807)");
-        // RFC 9394 section 3.2.
+        // RFC 9394 section 3.3.
         let m = round_trip(b"(PARTIAL -1:-30)");
         assert_eq!(m, [FetchModifier::Partial(PartialRange::last(1, 30).unwrap())]);
         let m = round_trip(b"(CHANGEDSINCE 5 PARTIAL 1:10)");
