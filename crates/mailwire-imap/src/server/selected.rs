@@ -514,11 +514,8 @@ impl super::ServerSession {
                 if let (Some(m), false) = (modseq, numbers.is_empty()) {
                     data.push(SearchReturnData::ModSeq(m));
                 }
-                // Quoted, as every RFC example and Dovecot write it (RFC
-                // 4731's tag-string is a string).
-                let quoted = crate::core::Quoted::new(request.command.tag.as_str().as_bytes().to_vec())
+                let tag = crate::core::Quoted::new(request.command.tag.as_str().as_bytes().to_vec())
                     .expect("a tag fits a quoted string");
-                let tag = crate::core::AString::String(crate::core::IString::Quoted(quoted));
                 Response::ESearch(ESearch {
                     tag: Some(tag),
                     mailbox: None,
