@@ -176,10 +176,14 @@ impl ClientSession {
                     None => self.unsolicited(Response::ESearch(esearch)),
                 }
             }
-            Response::List(list) | Response::Lsub(list) => match self.oldest_mut(|k| k == Kind::List) {
-                Some(command) => command.data.list.push(list),
-                None => self.unsolicited(Response::List(list)),
-            },
+            // SELECT answers with a LIST when the name it opened differs
+            // from the one asked for (RFC 9051 section 6.3.2).
+            Response::List(list) | Response::Lsub(list) => {
+                match self.oldest_mut(|k| matches!(k, Kind::List | Kind::Select)) {
+                    Some(command) => command.data.list.push(list),
+                    None => self.unsolicited(Response::List(list)),
+                }
+            }
             Response::MailboxStatus(status) => {
                 match self.oldest_mut(|k| matches!(k, Kind::Status | Kind::List)) {
                     Some(command) => command.data.status.push(status),

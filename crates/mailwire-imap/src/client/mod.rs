@@ -406,10 +406,17 @@ impl ClientSession {
     /// Queues a command; its tag is generated. The completion event
     /// carries the returned id.
     pub fn send(&mut self, body: CommandBody<'static>) -> CommandId {
-        let id = CommandId(self.next_tag);
         let tag = Tag::new(format!("{}{}", self.config.tag_prefix, self.next_tag)).unwrap_or_else(|_| {
             Tag::new(format!("A{}", self.next_tag)).expect("a letter and digits make a tag")
         });
+        self.send_tagged(tag, body)
+    }
+
+    /// Queues a command with a tag of the caller's (a proxy keeps its
+    /// client's tags). Tags of commands in progress must differ; the
+    /// session does not check it.
+    pub fn send_tagged(&mut self, tag: Tag<'static>, body: CommandBody<'static>) -> CommandId {
+        let id = CommandId(self.next_tag);
         self.next_tag += 1;
         let kind = Kind::of(&body);
         let command = Command {

@@ -1,0 +1,336 @@
+//! RFC 9051 section 8's sample connection driven through both sessions:
+//! the server session, fed the client's lines and answered by an
+//! application that holds the RFC's data, writes every response the RFC
+//! shows (texts aside, and with the extra SELECT data RFC 9051 asks
+//! for); the client session, issuing the RFC's commands and fed the RFC's
+//! server lines, pairs each completion with its data.
+
+use std::num::NonZeroU32;
+
+use mailwire_imap::client::{ClientConfig, ClientEvent, ClientSession, Completion};
+use mailwire_imap::server::{MailboxSnapshot, ServerConfig, ServerEvent, ServerSession, Tls};
+use mailwire_imap::{
+    Capability, Command, CommandBody, Decoded, DecoderConfig, MessageDataItem, RespText, Response, Status,
+    decode_command, decode_response,
+};
+
+/// One exchange: what the client sends, what the server answers.
+struct Step {
+    client: &'static [u8],
+    server: &'static [u8],
+}
+
+const SCRAM_IR: &str = "biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=";
+const SCRAM_1: &str = "cj1yT3ByTkdmd0ViZVJXZ2JORWtxTyVodllEcFdVYTJSYVRDQWZ1eEZJbGopaE5sRiRrMCxzPVcyMlphSjBTTlk3c29Fc1VFamI2Z1E9PSxpPTQwOTY=";
+const SCRAM_2: &str = "Yz1iaXdzLHI9ck9wck5HZndFYmVSV2diTkVrcU8laHZZRHBXVWEyUmFUQ0FmdXhGSWxqKWhObEYkazAscD1kSHpiWmFwV0lrNGpVaE4rVXRlOXl0YWc5empmTUhnc3FtbWl6N0FuZFZRPQ==";
+const SCRAM_3: &str = "dj02cnJpVFJCaTIzV3BSUi93dHVwK21NaFVaVW4vZEI1bkxUSlJzamw5NUc0PQ==";
+
+const FETCH_FULL: &[u8] = b"* 12 FETCH (FLAGS (\\Seen) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" \
+RFC822.SIZE 4286 ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \
+\"IMAP4rev2 WG mtg summary and minutes\" ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
+((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
+((NIL NIL \"imap\" \"cac.washington.edu\")) ((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")\
+(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL \"<B27397-0100000@cac.washington.ed>\") \
+BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3028 92))\r\n";
+
+const HEADER: &[u8] = b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\n\
+From: Terry Gray <gray@cac.washington.edu>\r\n\
+Subject: IMAP4rev2 WG mtg summary and minutes\r\n\
+To: imap@cac.washington.edu\r\n\
+cc: minutes@CNRI.Reston.VA.US, John Klensin <KLENSIN@MIT.EDU>\r\n\
+Message-Id: <B27397-0100000@cac.washington.edu>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n";
+
+fn steps() -> Vec<Step> {
+    let leak = |v: Vec<u8>| -> &'static [u8] { Vec::leak(v) };
+    let header_fetch = [
+        b"* 12 FETCH (BODY[HEADER] {342}\r\n".as_slice(),
+        HEADER,
+        b")\r\na004 OK FETCH completed\r\n",
+    ]
+    .concat();
+    assert_eq!(HEADER.len(), 342, "the RFC's literal length");
+    vec![
+        Step {
+            client: b"a000 starttls\r\n",
+            server: b"a000 OK Proceed with TLS negotiation\r\n",
+        },
+        Step {
+            client: leak(format!("A001 AUTHENTICATE SCRAM-SHA-256 {SCRAM_IR}\r\n").into_bytes()),
+            server: leak(format!("+ {SCRAM_1}\r\n").into_bytes()),
+        },
+        Step {
+            client: leak(format!("{SCRAM_2}\r\n").into_bytes()),
+            server: leak(format!("+ {SCRAM_3}\r\n").into_bytes()),
+        },
+        Step {
+            client: b"\r\n",
+            server: b"A001 OK SCRAM-SHA-256 authentication successful\r\n",
+        },
+        Step {
+            client: b"babc ENABLE IMAP4rev2\r\n",
+            server: b"* ENABLED IMAP4rev2\r\nbabc OK Some capabilities enabled\r\n",
+        },
+        Step {
+            client: b"a002 select inbox\r\n",
+            server: b"* 18 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
+                * OK [UIDVALIDITY 3857529045] UIDs valid\r\n* LIST () \"/\" INBOX (\"OLDNAME\" (\"inbox\"))\r\n\
+                a002 OK [READ-WRITE] SELECT completed\r\n",
+        },
+        Step {
+            client: b"a003 fetch 12 full\r\n",
+            server: leak([FETCH_FULL, b"a003 OK FETCH completed\r\n"].concat()),
+        },
+        Step {
+            client: b"a004 fetch 12 body[header]\r\n",
+            server: leak(header_fetch),
+        },
+        Step {
+            client: b"a005 store 12 +flags \\deleted\r\n",
+            server: b"* 12 FETCH (FLAGS (\\Seen \\Deleted))\r\na005 OK +FLAGS completed\r\n",
+        },
+        Step {
+            client: b"a006 logout\r\n",
+            server: b"* BYE IMAP4rev2 server terminating connection\r\na006 OK LOGOUT completed\r\n",
+        },
+    ]
+}
+
+const GREETING: &[u8] =
+    b"* OK [CAPABILITY STARTTLS AUTH=SCRAM-SHA-256 LOGINDISABLED IMAP4rev2] IMAP4rev2 Service Ready\r\n";
+
+/// Every response in `bytes`, with the human-readable texts left out
+/// (continuation requests keep theirs: SASL challenges are data).
+fn responses(bytes: &[u8]) -> Vec<Response<'static>> {
+    let config = DecoderConfig::default();
+    let mut rest = bytes;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let Ok(Decoded::Complete { value, consumed }) = decode_response(rest, &config) else {
+            panic!("undecodable server bytes: {:?}", String::from_utf8_lossy(rest))
+        };
+        let value = match value.into_owned() {
+            Response::Status { tag, status, text } => Response::Status {
+                tag,
+                status,
+                text: RespText {
+                    code: text.code,
+                    text: "".into(),
+                },
+            },
+            other => other,
+        };
+        out.push(value);
+        rest = &rest[consumed..];
+    }
+    out
+}
+
+/// Whether our last response is the RFC's: the same tagged status (with
+/// the RFC's code, when it shows one; ours may add CAPABILITY), or the
+/// same continuation request.
+fn same_ending(ours: &Response<'_>, rfc: &Response<'_>) -> bool {
+    match (ours, rfc) {
+        (
+            Response::Status {
+                tag: a,
+                status: s,
+                text: t,
+            },
+            Response::Status {
+                tag: b,
+                status: r,
+                text: u,
+            },
+        ) => a == b && s == r && (u.code.is_none() || t.code == u.code),
+        _ => ours == rfc,
+    }
+}
+
+fn data_items(response: &[u8]) -> Vec<MessageDataItem<'static>> {
+    match decode_response(response, &DecoderConfig::default()) {
+        Ok(Decoded::Complete {
+            value: Response::Fetch { items, .. },
+            ..
+        }) => items.into_iter().map(MessageDataItem::into_owned).collect(),
+        other => panic!("not a FETCH: {other:?}"),
+    }
+}
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).unwrap()
+}
+
+/// The application of the RFC's server: it knows the RFC's answers.
+fn serve(s: &mut ServerSession, event: ServerEvent, sasl_round: &mut usize) {
+    use base64::Engine as _;
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.decode(t).unwrap();
+    match event {
+        ServerEvent::StartTls => s.tls_established(),
+        ServerEvent::Authenticate(request) => {
+            *sasl_round += 1;
+            match *sasl_round {
+                1 => s.sasl_challenge(request, &b64(SCRAM_1)).unwrap(),
+                2 => s.sasl_challenge(request, &b64(SCRAM_3)).unwrap(),
+                _ => s.accept_login(request).unwrap(),
+            }
+        }
+        ServerEvent::Command(request) => {
+            let status_text = match request.command().body.name() {
+                "SELECT" => {
+                    let uids = (1..=18).map(nz).collect();
+                    s.open_mailbox(&request, MailboxSnapshot::new(nz(3857529045), nz(4392), uids))
+                        .unwrap();
+                    let list = b"* LIST () \"/\" INBOX (\"OLDNAME\" (\"inbox\"))\r\n";
+                    let Ok(Decoded::Complete { value, .. }) =
+                        decode_response(list, &DecoderConfig::default())
+                    else {
+                        panic!()
+                    };
+                    s.respond(&request, &value).unwrap();
+                    RespText {
+                        code: Some(mailwire_imap::Code::ReadWrite),
+                        text: "SELECT completed".into(),
+                    }
+                }
+                "FETCH" => {
+                    let items = match request.command().body {
+                        CommandBody::Fetch { ref fetch, .. } if fetch.items.items().len() > 1 => {
+                            data_items(FETCH_FULL)
+                        }
+                        _ => {
+                            let response =
+                                [b"* 12 FETCH (BODY[HEADER] {342}\r\n".as_slice(), HEADER, b")\r\n"].concat();
+                            data_items(&response)
+                        }
+                    };
+                    s.fetch_data(&request, nz(12), items).unwrap();
+                    RespText::text("FETCH completed")
+                }
+                "STORE" => {
+                    let items = data_items(b"* 12 FETCH (FLAGS (\\Seen \\Deleted))\r\n");
+                    s.fetch_data(&request, nz(12), items).unwrap();
+                    RespText::text("+FLAGS completed")
+                }
+                other => panic!("unexpected {other}"),
+            };
+            s.complete(request, Status::Ok, status_text).unwrap();
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn rfc9051_sample_connection_through_the_server_session() {
+    let mut s = ServerSession::new(ServerConfig {
+        tls: Tls::Available,
+        sasl_plain: false,
+        sasl_mechanisms: vec!["SCRAM-SHA-256".into()],
+        imap4rev1: true,
+        ..ServerConfig::default()
+    });
+    let greeting: Vec<u8> = std::iter::from_fn(|| s.poll_transmit()).flatten().collect();
+    let greeting = String::from_utf8(greeting).unwrap();
+    for capability in ["STARTTLS", "AUTH=SCRAM-SHA-256", "LOGINDISABLED", "IMAP4rev2"] {
+        assert!(greeting.contains(capability), "{greeting}");
+    }
+    let mut sasl_round = 0;
+    for step in steps() {
+        s.receive(step.client);
+        while let Some(event) = s.poll_event() {
+            serve(&mut s, event, &mut sasl_round);
+        }
+        let sent: Vec<u8> = std::iter::from_fn(|| s.poll_transmit()).flatten().collect();
+        let ours = responses(&sent);
+        let rfc = responses(step.server);
+        // The tagged completion (or the challenge) ends both.
+        let (Some(last), Some(rfc_last)) = (ours.last(), rfc.last()) else {
+            panic!("no answer to {:?}", String::from_utf8_lossy(step.client))
+        };
+        assert!(same_ending(last, rfc_last), "{last:?} for {rfc_last:?}");
+        // Every untagged response of the RFC is among ours.
+        for response in &rfc[..rfc.len() - 1] {
+            assert!(ours.contains(response), "missing {response:?} in {ours:#?}");
+        }
+    }
+    assert!(s.is_closed());
+}
+
+#[test]
+fn rfc9051_sample_connection_through_the_client_session() {
+    let mut c = ClientSession::new(ClientConfig::default());
+    c.receive(GREETING);
+    assert!(c.capabilities().unwrap().contains(&Capability::LoginDisabled));
+    let mut done: Vec<Completion> = Vec::new();
+    for step in steps() {
+        let decoded = decode_command(step.client, &DecoderConfig::default());
+        if let Ok(Decoded::Complete { value, .. }) = decoded {
+            let Command { tag, body } = value.into_owned();
+            let expected = Command {
+                tag: tag.clone(),
+                body: body.clone(),
+            };
+            c.send_tagged(tag, body);
+            let sent: Vec<u8> = std::iter::from_fn(|| c.poll_transmit()).flatten().collect();
+            let Ok(Decoded::Complete { value, .. }) = decode_command(&sent, &DecoderConfig::default()) else {
+                panic!("the client wrote {:?}", String::from_utf8_lossy(&sent))
+            };
+            assert_eq!(value, expected, "the command as sent");
+        }
+        c.receive(step.server);
+        while let Some(event) = c.poll_event() {
+            match event {
+                ClientEvent::Completed(completion) => done.push(*completion),
+                ClientEvent::StartTls => c.tls_established(),
+                ClientEvent::SaslChallenge { id, data } => {
+                    // The application runs SCRAM; the RFC has its answers.
+                    use base64::Engine as _;
+                    let answer = if data.starts_with(b"r=") {
+                        base64::engine::general_purpose::STANDARD.decode(SCRAM_2).unwrap()
+                    } else {
+                        Vec::new()
+                    };
+                    c.sasl_respond(id, &answer);
+                    let sent: Vec<u8> = std::iter::from_fn(|| c.poll_transmit()).flatten().collect();
+                    let expected = if answer.is_empty() {
+                        "\r\n".to_owned()
+                    } else {
+                        format!("{SCRAM_2}\r\n")
+                    };
+                    assert_eq!(String::from_utf8(sent).unwrap(), expected);
+                }
+                _ => {}
+            }
+        }
+    }
+    let tags: Vec<(&str, Status)> = done.iter().map(|d| (d.tag.as_str(), d.status)).collect();
+    assert_eq!(
+        tags,
+        [
+            ("a000", Status::Ok),
+            ("A001", Status::Ok),
+            ("babc", Status::Ok),
+            ("a002", Status::Ok),
+            ("a003", Status::Ok),
+            ("a004", Status::Ok),
+            ("a005", Status::Ok),
+            ("a006", Status::Ok)
+        ]
+    );
+    let select = done[3].data.select.as_ref().unwrap();
+    assert_eq!((select.exists, select.uid_validity), (18, Some(nz(3857529045))));
+    assert_eq!(done[3].data.list.len(), 1);
+    assert_eq!(done[4].data.fetch[0].0, nz(12));
+    assert_eq!(done[4].data.fetch[0].1.len(), 5);
+    let MessageDataItem::BodySection { data, .. } = &done[5].data.fetch[0].1[0] else {
+        panic!()
+    };
+    assert_eq!(data.as_bytes(), Some(HEADER));
+    assert_eq!(
+        done[6].data.fetch[0].1,
+        data_items(b"* 12 FETCH (FLAGS (\\Seen \\Deleted))\r\n")
+    );
+    assert_eq!(c.enabled(), [Capability::Imap4Rev2]);
+    assert_eq!(c.state(), mailwire_imap::client::ClientState::Closed);
+}
