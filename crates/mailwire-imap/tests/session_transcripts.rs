@@ -334,3 +334,169 @@ fn rfc9051_sample_connection_through_the_client_session() {
     assert_eq!(c.enabled(), [Capability::Imap4Rev2]);
     assert_eq!(c.state(), mailwire_imap::client::ClientState::Closed);
 }
+
+/// RFC 7162 section 3.2.5.1's example: a QRESYNC SELECT while another
+/// mailbox is selected.
+const QRESYNC_SELECT: &[u8] = b"A03 SELECT INBOX (QRESYNC (67890007 90060115194045000 41:211,214:541))\r\n";
+const QRESYNC_ANSWER: &[u8] = b"* OK [CLOSED]\r\n* 100 EXISTS\r\n* 11 RECENT\r\n\
+* OK [UIDVALIDITY 67890007] UIDVALIDITY\r\n* OK [UIDNEXT 600] Predicted next UID\r\n\
+* OK [HIGHESTMODSEQ 90060115205545359] Highest mailbox mod-sequence\r\n\
+* OK [UNSEEN 7] There are some unseen messages in the mailbox\r\n\
+* FLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen)\r\n\
+* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen \\*)] Permanent flags\r\n\
+* VANISHED (EARLIER) 41,43:116,118,120:211,214:540\r\n\
+* 49 FETCH (UID 117 FLAGS (\\Seen \\Answered) MODSEQ (90060115194045001))\r\n\
+* 50 FETCH (UID 119 FLAGS (\\Draft $MDNSent) MODSEQ (90060115194045308))\r\n\
+* 51 FETCH (UID 541 FLAGS (\\Seen $Forwarded) MODSEQ (90060115194045001))\r\n\
+A03 OK [READ-WRITE] mailbox selected\r\n";
+
+/// 100 messages whose 49th, 50th and 51st have UIDs 117, 119 and 541.
+fn qresync_uids() -> Vec<NonZeroU32> {
+    let mut uids: Vec<u32> = (1..=48).collect();
+    uids.extend([117, 119, 541]);
+    uids.extend(542..591);
+    uids.into_iter().map(nz).collect()
+}
+
+#[test]
+fn rfc7162_qresync_select_through_the_server_session() {
+    let mut s = ServerSession::new(ServerConfig {
+        allow_plaintext_login: true,
+        capabilities: vec![Capability::CondStore, Capability::QResync],
+        ..ServerConfig::default()
+    });
+    s.receive(b"a LOGIN u p\r\nb ENABLE QRESYNC\r\nc SELECT Other\r\n");
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::Authenticate(r) => s.accept_login(r).unwrap(),
+            ServerEvent::Command(r) => {
+                s.open_mailbox(&r, MailboxSnapshot::new(nz(1), nz(2), vec![nz(1)]))
+                    .unwrap();
+                s.complete(r, Status::Ok, RespText::text("done")).unwrap();
+            }
+            _ => {}
+        }
+    }
+    std::iter::from_fn(|| s.poll_transmit()).for_each(drop);
+
+    s.receive(QRESYNC_SELECT);
+    let Some(ServerEvent::Command(select)) = s.poll_event() else {
+        panic!()
+    };
+    let CommandBody::Select { parameters, .. } = &select.command().body else {
+        panic!()
+    };
+    assert!(matches!(
+        parameters[..],
+        [mailwire_imap::SelectParameter::QResync(_)]
+    ));
+    let mut snapshot = MailboxSnapshot::new(nz(67890007), nz(600), qresync_uids());
+    snapshot.recent = 11;
+    snapshot.first_unseen = Some(nz(7));
+    snapshot.highest_modseq = mailwire_imap::ModSeq::new(90060115205545359).ok();
+    snapshot.flags = vec![
+        mailwire_imap::Flag::Answered,
+        mailwire_imap::Flag::Flagged,
+        mailwire_imap::Flag::Draft,
+        mailwire_imap::Flag::Deleted,
+        mailwire_imap::Flag::Seen,
+    ];
+    snapshot.permanent_flags = snapshot
+        .flags
+        .iter()
+        .cloned()
+        .map(mailwire_imap::FlagPerm::Flag)
+        .chain([mailwire_imap::FlagPerm::Asterisk])
+        .collect();
+    s.open_mailbox(&select, snapshot).unwrap();
+    // The application works out what changed since the client's state.
+    let vanished = responses(b"* VANISHED (EARLIER) 41,43:116,118,120:211,214:540\r\n");
+    s.respond(&select, &vanished[0]).unwrap();
+    for (uid, line) in [
+        (
+            117,
+            &b"* 49 FETCH (UID 117 FLAGS (\\Seen \\Answered) MODSEQ (90060115194045001))\r\n"[..],
+        ),
+        (
+            119,
+            b"* 50 FETCH (UID 119 FLAGS (\\Draft $MDNSent) MODSEQ (90060115194045308))\r\n",
+        ),
+        (
+            541,
+            b"* 51 FETCH (UID 541 FLAGS (\\Seen $Forwarded) MODSEQ (90060115194045001))\r\n",
+        ),
+    ] {
+        s.fetch_data(&select, nz(uid), data_items(line)).unwrap();
+    }
+    s.complete(
+        select,
+        Status::Ok,
+        RespText {
+            code: Some(mailwire_imap::Code::ReadWrite),
+            text: "mailbox selected".into(),
+        },
+    )
+    .unwrap();
+    let sent: Vec<u8> = std::iter::from_fn(|| s.poll_transmit()).flatten().collect();
+    let ours = responses(&sent);
+    let rfc = responses(QRESYNC_ANSWER);
+    assert!(same_ending(ours.last().unwrap(), rfc.last().unwrap()));
+    for response in &rfc[..rfc.len() - 1] {
+        assert!(ours.contains(response), "missing {response:?} in {ours:#?}");
+    }
+    // Numbers come before data about them.
+    let exists = ours
+        .iter()
+        .position(|r| matches!(r, Response::Exists(_)))
+        .unwrap();
+    let first_fetch = ours
+        .iter()
+        .position(|r| matches!(r, Response::Fetch { .. }))
+        .unwrap();
+    assert!(exists < first_fetch);
+}
+
+#[test]
+fn rfc7162_qresync_select_through_the_client_session() {
+    let mut c = ClientSession::new(ClientConfig::default());
+    c.receive(b"* PREAUTH [CAPABILITY IMAP4rev1 CONDSTORE QRESYNC] ready\r\n");
+    c.send(CommandBody::Select {
+        mailbox: mailwire_imap::Mailbox::Inbox,
+        parameters: Vec::new(),
+    });
+    std::iter::from_fn(|| c.poll_transmit()).for_each(drop);
+    c.receive(b"* 1 EXISTS\r\nA1 OK [READ-WRITE] done\r\n");
+    while c.poll_event().is_some() {}
+
+    let Ok(Decoded::Complete { value, .. }) = decode_command(QRESYNC_SELECT, &DecoderConfig::default())
+    else {
+        panic!()
+    };
+    let Command { tag, body } = value.into_owned();
+    let id = c.send_tagged(tag, body);
+    std::iter::from_fn(|| c.poll_transmit()).for_each(drop);
+    c.receive(QRESYNC_ANSWER);
+    let events: Vec<ClientEvent> = std::iter::from_fn(|| c.poll_event()).collect();
+    let vanished_earlier = events.iter().any(|e| {
+        matches!(e, ClientEvent::Changed(mailwire_imap::client::MailboxChange::VanishedEarlier { uids })
+            if uids.contains(41) && uids.contains(540) && !uids.contains(117))
+    });
+    assert!(vanished_earlier, "{events:#?}");
+    let Some(ClientEvent::Completed(done)) = events.last() else {
+        panic!()
+    };
+    assert_eq!((done.id, done.status), (id, Status::Ok));
+    let select = done.data.select.as_ref().unwrap();
+    assert_eq!(
+        (select.exists, select.uid_next, select.first_unseen),
+        (100, Some(nz(600)), Some(nz(7)))
+    );
+    assert_eq!(select.highest_modseq.map(|m| m.get()), Some(90060115205545359));
+    assert_eq!(done.data.fetch.len(), 3);
+    let view = c.mailbox().unwrap();
+    assert_eq!(
+        (view.exists(), view.uid(nz(49)), view.uid(nz(51))),
+        (100, Some(nz(117)), Some(nz(541)))
+    );
+    assert_eq!(view.uid_validity, Some(nz(67890007)));
+}

@@ -144,7 +144,8 @@ impl ClientSession {
             }
             Response::Fetch { seq, items } => {
                 self.fetched_view(seq, &items);
-                if let Some(command) = self.oldest_mut(|k| k == Kind::Fetch) {
+                // SELECT (QRESYNC) reports flag changes as FETCH.
+                if let Some(command) = self.oldest_mut(|k| matches!(k, Kind::Fetch | Kind::Select)) {
                     command.data.fetch.push((seq, items));
                 }
             }
@@ -405,15 +406,26 @@ impl ClientSession {
         Some(command.data.select.get_or_insert_with(SelectData::default))
     }
 
-    /// Applies a change to the mailbox being opened (quietly: it is the
-    /// initial state) or to the selected one (reported).
+    /// Applies a change to the mailbox being opened or to the selected
+    /// one, and reports it. While SELECT runs, what its completion's
+    /// [`SelectData`] holds (the message count, UIDVALIDITY, the highest
+    /// mod-sequence) is not reported again; QRESYNC's `VANISHED (EARLIER)`
+    /// and flag changes are.
     fn with_view(&mut self, f: impl FnOnce(&mut MailboxView, &mut Vec<super::MailboxChange>)) {
+        use super::MailboxChange as Change;
         let mut changes = Vec::new();
         if let Some(command) = self.in_flight.iter_mut().find(|c| c.kind == Kind::Select) {
             f(
                 command.opening.get_or_insert_with(MailboxView::default),
                 &mut changes,
             );
+            changes.retain(|c| {
+                !matches!(
+                    c,
+                    Change::Exists { .. } | Change::HighestModSeq(_) | Change::UidValidity(_)
+                )
+            });
+            self.events.extend(changes.into_iter().map(ClientEvent::Changed));
             return;
         }
         if let Some(view) = self.mailbox.as_mut() {

@@ -405,7 +405,8 @@ impl super::ServerSession {
         mut items: Vec<MessageDataItem<'_>>,
     ) -> Result<(), super::AnswerError> {
         self.check_command(request.serial)?;
-        let Some(view) = self.view.as_mut() else {
+        // During SELECT (QRESYNC), about the mailbox being opened.
+        let Some(view) = self.current_view() else {
             return Err(super::AnswerError::NotAllowed);
         };
         let seq = view.seq_of(uid).ok_or(super::AnswerError::NotAllowed)?;
