@@ -6,9 +6,17 @@
 //! line lengths and literal sizes against the limits before anything is
 //! allocated, and is what answers "need more bytes" and "literal
 //! announced". The parsers then run on a complete message.
+//!
+//! For [`ResponseReader`](crate::ResponseReader) it also tells which
+//! literals to stream: those longer than a threshold that are the data of a
+//! FETCH message data item (`BODY[]`, `BINARY[1]`, `RFC822`...). Any
+//! string of a response may be sent as a literal, so a long subject in an
+//! ENVELOPE or a long parameter in a BODYSTRUCTURE is framed like any
+//! other literal, under the literal limit, and decoded in place.
 
 use crate::core::peek_tag;
 use crate::decode::{DecodeError, DecoderConfig, ErrorKind, LiteralAnnouncement, LiteralMode};
+use crate::fetch::data::data_item_name;
 
 /// Which side sent the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +36,7 @@ pub(crate) enum Framed {
     Incomplete,
     /// The input ends inside a literal.
     Literal(LiteralAnnouncement),
-    /// A literal larger than [`FrameOptions::stream_above`] starts at
+    /// A literal to stream (see [`FrameOptions::stream`]) starts at
     /// `data_start`: the caller streams it instead of waiting for it.
     Stream {
         /// Where its data starts (after the header's CRLF).
@@ -44,16 +52,38 @@ pub(crate) struct FrameOptions {
     /// The input starts in the middle of a message, right after a literal's
     /// data (so its first line is not a status response's text).
     pub mid_message: bool,
-    /// Literals longer than this are reported as [`Framed::Stream`] rather
-    /// than checked against the literal limit and waited for.
-    pub stream_above: Option<u64>,
+    /// Which literals are reported as [`Framed::Stream`] rather than
+    /// checked against the literal limit and waited for.
+    pub stream: Option<StreamLiterals>,
 }
 
-/// A literal header at the end of `line`: `(length, mode, binary)`.
+/// The literals a streaming reader takes itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamLiterals {
+    /// Those longer than `above` that are the data of a message data item
+    /// of a FETCH response (`BODY[section]<origin>`,
+    /// `BINARY[section]<origin>`, `RFC822`, `RFC822.HEADER`,
+    /// `RFC822.TEXT`). The input is a FETCH response, or with
+    /// [`FrameOptions::mid_message`] the rest of one after a streamed
+    /// literal.
+    MessageData {
+        /// The threshold.
+        above: u64,
+    },
+    /// Every literal longer than `above`, wherever it stands: for a reader
+    /// skipping the rest of a response without keeping any of it.
+    Any {
+        /// The threshold.
+        above: u64,
+    },
+}
+
+/// A literal header at the end of `line`: `(length, mode, binary, start)`,
+/// `start` being where the header (its `~` or `{`) starts in `line`.
 ///
 /// `{` must not be inside a quoted string; quoted strings never span lines,
 /// so scanning the line is enough.
-fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
+fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool, usize)> {
     let inner = line.strip_suffix(b"}")?;
     let open = memchr::memrchr(b'{', inner)?;
     let (digits, mode) = match inner[open + 1..].strip_suffix(b"+") {
@@ -68,7 +98,7 @@ fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
     }
     let length = digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
     let binary = open > 0 && line[open - 1] == b'~';
-    Some((length, mode, binary))
+    Some((length, mode, binary, open - usize::from(binary)))
 }
 
 /// Whether the end of `prefix` is inside a quoted string.
@@ -134,6 +164,9 @@ pub(crate) struct Progress {
     literal: Option<PendingLiteral>,
     /// The input length at the last call.
     seen: usize,
+    /// How far the structure of a FETCH response has been followed, once a
+    /// literal above the streaming threshold asked for it.
+    msg_att: Option<MsgAttScan>,
 }
 
 /// A literal header already framed, waiting for its data.
@@ -154,11 +187,158 @@ impl Progress {
     }
 }
 
+/// Follows a FETCH response's `msg-att` just far enough to tell whether a
+/// literal is the data of a message data item, and so may be streamed:
+///
+/// ```text
+/// msg-att        = "(" (msg-att-dynamic / msg-att-static)
+///                  *(SP (msg-att-dynamic / msg-att-static)) ")"
+/// msg-att-static =/ "RFC822" [".HEADER" / ".TEXT"] SP nstring /
+///                  "BODY" section ["<" number ">"] SP nstring /
+///                  "BINARY" section-binary SP (nstring / literal8)
+/// ```
+///
+/// Such a literal stands right inside `msg-att`'s parenthesis, after the
+/// item's name; every other literal of a FETCH response is nested deeper
+/// (an ENVELOPE's subject, a BODYSTRUCTURE's parameter, a header field name
+/// in `BODY[HEADER.FIELDS (...)]`) or follows another name (`PREVIEW`, an
+/// extension's). So it is enough to count parentheses outside quoted
+/// strings and literal data, to know a section's brackets (whose spaces
+/// separate nothing), and to remember where the last token right inside
+/// `msg-att` started: at a literal, that is its item's name.
+///
+/// Only a literal above the streaming threshold asks, and the scan
+/// resumes where it stopped, so each byte of a response is followed at
+/// most once, and a response without such a literal not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MsgAttScan {
+    /// The bytes before this have been followed.
+    pos: usize,
+    /// Parenthesis depth: `msg-att`'s own parenthesis is depth 1.
+    depth: u32,
+    /// Inside a section's brackets at depth 1.
+    section: bool,
+    /// Inside a quoted string.
+    quoted: bool,
+    /// The last byte followed at depth 1 ends a token (a space, or
+    /// `msg-att`'s parenthesis): the next other byte starts one.
+    boundary: bool,
+    /// Where the last token at depth 1 started.
+    token: usize,
+}
+
+impl MsgAttScan {
+    /// At the start of a FETCH response, or (`mid_message`) right after a
+    /// streamed literal, inside `msg-att`.
+    fn new(mid_message: bool) -> Self {
+        MsgAttScan {
+            pos: 0,
+            depth: u32::from(mid_message),
+            section: false,
+            quoted: false,
+            boundary: false,
+            token: 0,
+        }
+    }
+
+    /// Whether the literal header at `header` (its `~` or `{`, outside any
+    /// quoted string) is the data of a message data item.
+    fn is_message_data(&mut self, input: &[u8], header: usize, config: &DecoderConfig) -> bool {
+        self.follow(input, header);
+        if self.depth != 1 || self.section || self.quoted || self.token > header {
+            return false;
+        }
+        let name = &input[self.token..header];
+        matches!(data_item_name(name, config), Ok((rest, _)) if rest.is_empty())
+    }
+
+    /// Follows the structure up to `end`, skipping the data of the
+    /// literals on the way (all of it is in `input`: the framer has passed
+    /// it).
+    fn follow(&mut self, input: &[u8], end: usize) {
+        let mut i = self.pos;
+        #[cfg(test)]
+        FOLLOWED.with(|f| f.set(f.get() + end.saturating_sub(i)));
+        while i < end {
+            let b = input[i];
+            i += 1;
+            if self.quoted {
+                match b {
+                    // A quoted string ends with its line, as in `in_quoted`.
+                    b'"' | b'\n' => self.quoted = false,
+                    b'\\' if input.get(i) != Some(&b'\n') => i += 1,
+                    _ => {}
+                }
+                continue;
+            }
+            if self.depth == 1 && !self.section {
+                if b == b' ' {
+                    self.boundary = true;
+                    continue;
+                }
+                if self.boundary {
+                    self.boundary = false;
+                    self.token = i - 1;
+                }
+            }
+            match b {
+                b'"' => self.quoted = true,
+                b'(' => {
+                    self.depth += 1;
+                    self.boundary = self.depth == 1;
+                }
+                b')' => self.depth = self.depth.saturating_sub(1),
+                b'[' if self.depth == 1 => self.section = true,
+                b']' if self.depth == 1 => self.section = false,
+                b'{' => {
+                    if let Some(data_end) = literal_data_end(input, i) {
+                        i = data_end;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.pos = self.pos.max(i);
+    }
+}
+
+/// When `input[after - 1]` is the `{` of a literal header (which ends its
+/// line, as [`literal_header`] requires), where the literal's data ends.
+fn literal_data_end(input: &[u8], after: usize) -> Option<usize> {
+    let rest = &input[after..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let mut at = digits;
+    if rest.get(at) == Some(&b'+') {
+        at += 1;
+    }
+    if rest.get(at) != Some(&b'}') {
+        return None;
+    }
+    at += 1;
+    if rest.get(at) == Some(&b'\r') {
+        at += 1;
+    }
+    if rest.get(at) != Some(&b'\n') {
+        return None;
+    }
+    let length = rest[..digits]
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    let data_start = after + at + 1;
+    Some(data_start.saturating_add(usize::try_from(length).unwrap_or(usize::MAX)))
+}
+
 #[cfg(test)]
 thread_local! {
     /// Bytes searched for LF by this thread's framer, for the linearity
     /// tests.
     static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Bytes of FETCH structure followed by this thread's framer (literal
+    /// data skipped included).
+    static FOLLOWED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Finds the end of the first message of `input`.
@@ -283,10 +463,23 @@ fn frame_from(
         if start == 0 && side == Side::Response && !options.mid_message && is_text_response(line) {
             return Ok(Framed::Complete(lf + 1));
         }
-        let Some((length, mode, binary)) = literal_header(line) else {
+        let Some((length, mode, binary, header)) = literal_header(line) else {
             return Ok(Framed::Complete(lf + 1));
         };
-        if options.stream_above.is_some_and(|t| length > t) {
+        let stream = match options.stream {
+            None => false,
+            Some(StreamLiterals::Any { above }) => length > above,
+            // Rare (a literal above the threshold), and the structure is
+            // followed from where the last such literal left it.
+            Some(StreamLiterals::MessageData { above }) => {
+                length > above
+                    && progress
+                        .msg_att
+                        .get_or_insert_with(|| MsgAttScan::new(options.mid_message))
+                        .is_message_data(input, start + header, config)
+            }
+        };
+        if stream {
             return Ok(Framed::Stream {
                 data_start: lf + 1,
                 length,
@@ -423,7 +616,7 @@ mod tests {
     fn streamed_literals() {
         let options = FrameOptions {
             mid_message: false,
-            stream_above: Some(4),
+            stream: Some(StreamLiterals::MessageData { above: 4 }),
         };
         let config = DecoderConfig::STRICT;
         let big = b"* 1 FETCH (UID 1 BODY[1] {3}\r\nabc BODY[] {4294967295}\r\nxyz";
@@ -444,12 +637,112 @@ mod tests {
         let rest = b" OK {5}\r\nhello)\r\n";
         let mid = FrameOptions {
             mid_message: true,
-            stream_above: None,
+            stream: None,
         };
         assert_eq!(
             frame_with(rest, Side::Response, &config, mid).unwrap(),
             Framed::Complete(rest.len())
         );
+    }
+
+    #[test]
+    fn only_message_data_streams() {
+        let config = DecoderConfig::STRICT;
+        let start = FrameOptions {
+            mid_message: false,
+            stream: Some(StreamLiterals::MessageData { above: 4 }),
+        };
+        let mid = FrameOptions {
+            mid_message: true,
+            ..start
+        };
+        let streams =
+            |input: &[u8], options: FrameOptions| match frame_with(input, Side::Response, &config, options)
+                .unwrap()
+            {
+                Framed::Stream { data_start, length } => {
+                    assert_eq!((data_start, length), (input.len(), 5));
+                    true
+                }
+                Framed::Literal(a) => {
+                    assert_eq!((a.data_start, a.length), (input.len(), 5));
+                    false
+                }
+                other => panic!("{other:?}"),
+            };
+        for input in [
+            &b"* 1 FETCH (BODY[] {5}\r\n"[..],
+            b"* 1 FETCH (UID 1 BODY[HEADER.FIELDS (A \"B\" {2}\r\nCD)]<0> {5}\r\n",
+            b"* 1 FETCH (BINARY[1] ~{5}\r\n",
+            b"* 1 FETCH (RFC822.TEXT {5}\r\n",
+            b"* 1 fetch (body[1.mime] {5}\r\n",
+            // Literal data and quoted strings that look like structure.
+            b"* 1 FETCH (ENVELOPE (NIL {4}\r\n)) \" NIL) BODY[] {5}\r\n",
+            b"* 1 FETCH (ENVELOPE (\"(\\\"[\" NIL) BODY[] {5}\r\n",
+            b"* 1 FETCH (PREVIEW {3}\r\n(((  BODY[] {5}\r\n",
+        ] {
+            assert!(streams(input, start), "{}", String::from_utf8_lossy(input));
+        }
+        for input in [
+            &b"* 1 FETCH (ENVELOPE (NIL {5}\r\n"[..],
+            b"* 1 FETCH (PREVIEW {5}\r\n",
+            b"* 1 FETCH (X-EXT {5}\r\n",
+            b"* 1 FETCH (X-EXT (BODY[] {5}\r\n",
+            b"* 1 FETCH (BODY[HEADER.FIELDS ({5}\r\n",
+            b"* 1 FETCH (BODY[HEADER.FIELDS (A {5}\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" {5}\r\n",
+            b"* 1 FETCH (ENVELOPE (\"a) BODY[] \" {5}\r\n",
+            b"* 1 FETCH (ENVELOPE ({8}\r\n BODY[] {5}\r\n",
+            b"* 1 FETCH (BODY[] \"x\" {5}\r\n",
+        ] {
+            assert!(!streams(input, start), "{}", String::from_utf8_lossy(input));
+        }
+        // After a streamed literal, the input starts inside msg-att.
+        assert!(streams(b" UID 3 BODY[2] {5}\r\n", mid));
+        assert!(streams(b" BODY[2] {2}\r\nab BODY[3] {5}\r\n", mid));
+        assert!(!streams(b" PREVIEW {5}\r\n", mid));
+        assert!(!streams(b" ENVELOPE (NIL {5}\r\n", mid));
+        // Skipping streams them all.
+        let any = FrameOptions {
+            mid_message: true,
+            stream: Some(StreamLiterals::Any { above: 4 }),
+        };
+        assert!(streams(b" ENVELOPE (NIL {5}\r\n", any));
+    }
+
+    #[test]
+    fn following_fetch_structure_in_pieces_is_linear() {
+        // Ten thousand literals above the threshold, none of them message
+        // data, fed 7 bytes at a time.
+        let mut response = b"* 1 FETCH (UID 1".to_vec();
+        for _ in 0..10_000 {
+            response.extend_from_slice(b" X-EXT ({6}\r\n(x) \"\" NIL)");
+        }
+        response.extend_from_slice(b" BODY[] {6}\r\n");
+        let config = DecoderConfig::STRICT;
+        let options = FrameOptions {
+            mid_message: false,
+            stream: Some(StreamLiterals::MessageData { above: 5 }),
+        };
+        FOLLOWED.with(|f| f.set(0));
+        let mut progress = Progress::default();
+        let mut end = 0;
+        let outcome = loop {
+            end = (end + 7).min(response.len());
+            match frame_resume(&response[..end], Side::Response, &config, options, &mut progress).unwrap() {
+                Framed::Incomplete | Framed::Literal(_) => assert!(end < response.len()),
+                other => break other,
+            }
+        };
+        assert_eq!(
+            outcome,
+            Framed::Stream {
+                data_start: response.len(),
+                length: 6
+            }
+        );
+        let followed = FOLLOWED.with(|f| f.get());
+        assert!(followed <= response.len(), "{followed} for {}", response.len());
     }
 
     /// Feeds `input` to the framer `step` bytes at a time, as a reader

@@ -6,8 +6,14 @@
 //! out the items before the literal, then the literal's data in whatever
 //! pieces the caller's buffer holds, then the items after it, so that a
 //! client can write a message to disk while it arrives and never holds it
-//! in memory. Literals up to a threshold, and every response other than
-//! FETCH, are decoded in place as usual.
+//! in memory. Only message data streams: the literal of a `BODY[section]`,
+//! `BINARY[section]`, `RFC822`, `RFC822.HEADER` or `RFC822.TEXT` item
+//! longer than a threshold. Every other literal (a server may send any
+//! string as one: an ENVELOPE's subject, a BODYSTRUCTURE's parameter, a
+//! PREVIEW), literals up to the threshold, and every response other than
+//! FETCH are decoded in place as usual, under the ordinary [`Limits`].
+//!
+//! [`Limits`]: crate::Limits
 //!
 //! ```text
 //! message-data = nz-number SP "FETCH" SP msg-att
@@ -19,7 +25,7 @@ use std::num::NonZeroU32;
 
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::fetch::data::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
-use crate::frame::{FrameOptions, Framed, Progress, Side, frame_resume};
+use crate::frame::{FrameOptions, Framed, Progress, Side, StreamLiterals, frame_resume};
 use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number, separator, skip_extra_spaces};
 use crate::response::{Response, decode_framed_response};
 
@@ -28,10 +34,11 @@ use crate::response::{Response, decode_framed_response};
 pub enum ReadEvent<'a> {
     /// A whole response (every response without a streamed literal).
     Response(Response<'a>),
-    /// A FETCH response reached a literal longer than the threshold: the
-    /// items before it (since the start of the response or the previous
-    /// streamed literal), and the item the literal belongs to. Its data
-    /// follows as [`ReadEvent::LiteralData`].
+    /// A FETCH response reached the literal of a message data item
+    /// (`BODY[...]`, `BINARY[...]`, `RFC822`...) longer than the
+    /// threshold: the items before it (since the start of the response or
+    /// the previous streamed literal), and the item the literal belongs
+    /// to. Its data follows as [`ReadEvent::LiteralData`].
     LiteralStart {
         /// The message sequence number of the FETCH response.
         seq: NonZeroU32,
@@ -90,10 +97,11 @@ pub struct ResponseReader {
 }
 
 impl ResponseReader {
-    /// A reader that streams FETCH literals longer than `stream_above`
-    /// bytes and decodes everything else like
+    /// A reader that streams the literals of FETCH message data items
+    /// longer than `stream_above` bytes and decodes everything else like
     /// [`decode_response`](crate::decode_response). Streamed literals are
     /// not subject to the literal limit: nothing is allocated for them.
+    /// Other literals are, whatever their size.
     pub fn new(config: DecoderConfig, stream_above: u64) -> Self {
         ResponseReader {
             config,
@@ -148,15 +156,22 @@ impl ResponseReader {
         Decoded::Complete { value, consumed: n }
     }
 
-    fn options(&self, mid_message: bool, stream: bool) -> FrameOptions {
+    /// Framing that streams the large literals of message data items.
+    fn message_data(&self, mid_message: bool) -> FrameOptions {
         FrameOptions {
             mid_message,
-            stream_above: stream.then_some(self.stream_above),
+            stream: Some(StreamLiterals::MessageData {
+                above: self.stream_above,
+            }),
         }
     }
 
     fn between<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        let options = self.options(false, is_fetch_response(input));
+        let options = if is_fetch_response(input) {
+            self.message_data(false)
+        } else {
+            FrameOptions::default()
+        };
         match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
             Framed::Complete(len) => {
                 let value = decode_framed_response(&input[..len], &self.config)?;
@@ -199,7 +214,7 @@ impl ResponseReader {
         input: &'a [u8],
         seq: NonZeroU32,
     ) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        let options = self.options(true, true);
+        let options = self.message_data(true);
         match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
             Framed::Complete(len) => {
                 let message = &input[..len];
@@ -243,7 +258,14 @@ impl ResponseReader {
     }
 
     fn skip_rest<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        let options = self.options(true, true);
+        // Nothing of the response is kept: every large literal is skipped
+        // in pieces, wherever it stands.
+        let options = FrameOptions {
+            mid_message: true,
+            stream: Some(StreamLiterals::Any {
+                above: self.stream_above,
+            }),
+        };
         let (len, next) = match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)
         {
             Ok(Framed::Complete(len)) => (len, State::Between),
