@@ -172,7 +172,8 @@ impl ResponseReader {
         } else {
             FrameOptions::default()
         };
-        match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
+        let framed = frame_resume(input, Side::Response, &self.config, options, &mut self.progress);
+        match framed.map_err(|e| self.skip_refused_literal(e, input))? {
             Framed::Complete(len) => {
                 let value = decode_framed_response(&input[..len], &self.config)?;
                 Ok(Decoded::Complete {
@@ -215,7 +216,8 @@ impl ResponseReader {
         seq: NonZeroU32,
     ) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
         let options = self.message_data(true);
-        match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
+        let framed = frame_resume(input, Side::Response, &self.config, options, &mut self.progress);
+        match framed.map_err(|e| self.skip_refused_literal(e, input))? {
             Framed::Complete(len) => {
                 let message = &input[..len];
                 self.state = State::Between;
@@ -278,11 +280,12 @@ impl ResponseReader {
             // Too long a line or literal: keep skipping, in pieces.
             Err(e) => match e.kind {
                 ErrorKind::LineTooLong { .. } => (input.len(), State::SkipRest),
-                ErrorKind::LiteralTooLarge { .. } => {
-                    // The header ends the line: skip to after its LF.
-                    let lf = memchr::memchr(b'\n', input).map_or(input.len(), |i| i + 1);
-                    (lf, State::SkipRest)
-                }
+                // Over the literal limit but not above the threshold: its
+                // header ends the line, then its data is skipped in pieces.
+                ErrorKind::LiteralTooLarge { length, .. } => match header_end(input, e.offset) {
+                    Some(end) => (end, State::SkipLiteral { remaining: length }),
+                    None => return Err(e),
+                },
                 _ => return Err(e),
             },
         };
@@ -296,6 +299,20 @@ impl ResponseReader {
         })
     }
 
+    /// A literal over the literal limit that is not streamed (in a response
+    /// other than FETCH, or not message data): refused, and the reader
+    /// skips its data and the rest of its response, so that the caller
+    /// resumes after its header and the stream stays in step.
+    fn skip_refused_literal(&mut self, mut e: DecodeError, input: &[u8]) -> DecodeError {
+        if let ErrorKind::LiteralTooLarge { length, .. } = e.kind {
+            if let Some(end) = header_end(input, e.offset) {
+                e.resume_at = Some(end);
+                self.state = State::SkipLiteral { remaining: length };
+            }
+        }
+        e
+    }
+
     /// An error in the part of a FETCH response before a streamed literal:
     /// the reader skips the literal and the rest of the response, and the
     /// caller resumes after the head.
@@ -305,6 +322,13 @@ impl ResponseReader {
         d.resume_at = Some(head.len());
         d
     }
+}
+
+/// Where the literal header whose `}` the framer's error points at ends
+/// (after its LF).
+fn header_end(input: &[u8], close: usize) -> Option<usize> {
+    let rest = input.get(close..)?;
+    memchr::memchr(b'\n', rest).map(|lf| close + lf + 1)
 }
 
 /// Whether the first line of `input` starts like `* n FETCH `.
@@ -550,10 +574,15 @@ mod tests {
         let chunk = [b'x'; 4096];
         let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
         assert_eq!((event, consumed), (ReadEvent::LiteralData(&chunk[..]), 4096));
-        // Other responses keep the literal limit.
+        // Other responses keep the literal limit; the refused literal is
+        // skipped as it comes.
         let mut reader = ResponseReader::new(DecoderConfig::default(), 1024);
-        let e = reader.decode(b"* LIST () \"/\" {4294967295}\r\n").unwrap_err();
+        let list = b"* LIST () \"/\" {4294967295}\r\n";
+        let e = reader.decode(list).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::LiteralTooLarge { .. }));
+        assert_eq!(e.resume_at, Some(list.len()));
+        let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
+        assert_eq!((event, consumed), (ReadEvent::Skipped(&chunk[..]), 4096));
     }
 
     #[test]

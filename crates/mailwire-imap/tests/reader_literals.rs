@@ -714,7 +714,8 @@ fn limits_still_hold_for_literals_decoded_in_place() {
             limit: 100
         }
     );
-    assert_eq!(e, decode_response(&input, &config).unwrap_err());
+    let one_shot = decode_response(&input, &config).unwrap_err();
+    assert_eq!((e.kind, e.offset), (one_shot.kind, one_shot.offset));
     // A message data literal of the same size streams.
     let body = format!("* 1 FETCH (BODY[] {})\r\n", lit(&"s".repeat(101)));
     let mut reader = ResponseReader::new(config, THRESHOLD);
@@ -876,4 +877,135 @@ proptest! {
         let pieces = read(&input, &config, threshold, &mut sizes.iter().copied().cycle());
         prop_assert_eq!(&pieces, &want);
     }
+}
+
+/// Feeds `input` in pieces of `chunk` bytes and describes the events,
+/// errors included, with streamed data joined and skipped bytes counted.
+fn read_with_errors(input: &[u8], config: DecoderConfig, threshold: u64, chunk: usize) -> Vec<String> {
+    let mut reader = ResponseReader::new(config, threshold);
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    let mut events: Vec<String> = Vec::new();
+    loop {
+        match reader.decode(&buffer) {
+            Ok(Decoded::Complete { value, consumed }) => {
+                let event = match value {
+                    ReadEvent::LiteralData(d) => format!("data {}", d.len()),
+                    ReadEvent::Skipped(s) => format!("skipped {}", s.len()),
+                    other => format!("{other:?}"),
+                };
+                // Pieces of data and of skipped bytes add up.
+                let last = events.last().and_then(|l| l.rsplit_once(' '));
+                match last {
+                    Some((kind, n)) if event.starts_with(kind) && (kind == "data" || kind == "skipped") => {
+                        let more: usize = event[kind.len() + 1..].parse().unwrap();
+                        let total = n.parse::<usize>().unwrap() + more;
+                        *events.last_mut().unwrap() = format!("{kind} {total}");
+                    }
+                    _ => events.push(event),
+                }
+                buffer.drain(..consumed);
+            }
+            Ok(Decoded::Incomplete | Decoded::LiteralAnnounced(_)) => {
+                if fed == input.len() {
+                    break;
+                }
+                let end = (fed + chunk).min(input.len());
+                buffer.extend_from_slice(&input[fed..end]);
+                fed = end;
+            }
+            Err(e) => {
+                events.push(format!("error {:?} at {}", e.kind, e.offset));
+                buffer.drain(..e.resume_at.expect("the reader resumes"));
+            }
+        }
+    }
+    assert!(buffer.is_empty());
+    events
+}
+
+#[test]
+fn a_literal_over_the_limit_is_refused_and_skipped_in_step() {
+    let mut config = DecoderConfig::default();
+    config.limits.literal = 100;
+    let long = "s".repeat(101);
+    let input = [
+        // Not message data, in a FETCH response.
+        envelope_with(1, &lit(&long)),
+        // After a streamed literal.
+        format!(
+            "* 2 FETCH (BODY[] {} PREVIEW {} UID 4)\r\n",
+            lit(&long),
+            lit(&long)
+        )
+        .into_bytes(),
+        // In another response.
+        format!("* LIST () \"/\" {}\r\n", lit(&long)).into_bytes(),
+        b"* 7 EXISTS\r\n".to_vec(),
+    ]
+    .concat();
+    let whole = read_with_errors(&input, config, THRESHOLD, input.len());
+    let errors: Vec<&String> = whole.iter().filter(|e| e.starts_with("error")).collect();
+    assert_eq!(errors.len(), 3, "{whole:#?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("LiteralTooLarge { length: 101, limit: 100 }"))
+    );
+    assert!(whole[2].starts_with("LiteralStart { seq: 2"), "{whole:#?}");
+    assert_eq!(whole.last().unwrap(), "Response(Exists(7))");
+    for chunk in 1..=80 {
+        assert_eq!(
+            read_with_errors(&input, config, THRESHOLD, chunk),
+            whole,
+            "chunk {chunk}"
+        );
+    }
+    // Skipping the rest of a response after a malformed head: a literal
+    // over the limit there (but not above the threshold) is skipped too,
+    // lines that look like responses and all.
+    let tricky = format!("{}\r\n* 9 EXISTS\r\n", "s".repeat(90));
+    let input = [
+        format!(
+            "* 1 FETCH (UID 0 BODY[] {} PREVIEW {})\r\n",
+            lit(&"b".repeat(300)),
+            lit(&tricky)
+        )
+        .into_bytes(),
+        b"* 7 EXISTS\r\n".to_vec(),
+    ]
+    .concat();
+    let whole = read_with_errors(&input, config, 200, input.len());
+    assert_eq!(whole.len(), 3, "{whole:#?}");
+    assert!(whole[0].starts_with("error Syntax"), "{whole:#?}");
+    assert_eq!(
+        whole[1],
+        format!(
+            "skipped {}",
+            input.len() - b"* 1 FETCH (UID 0 BODY[] {300}\r\n".len() - b"* 7 EXISTS\r\n".len()
+        )
+    );
+    assert_eq!(whole[2], "Response(Exists(7))");
+    for chunk in 1..=80 {
+        assert_eq!(
+            read_with_errors(&input, config, 200, chunk),
+            whole,
+            "chunk {chunk}"
+        );
+    }
+    // A subject of 4294967295 bytes: nothing is allocated, its data is
+    // skipped as it comes.
+    let mut reader = ResponseReader::new(DecoderConfig::default(), THRESHOLD);
+    let head = b"* 1 FETCH (ENVELOPE (NIL {4294967295}\r\n";
+    let e = reader.decode(head).unwrap_err();
+    assert_eq!(e.resume_at, Some(head.len()));
+    let chunk = [b'x'; 4096];
+    assert_eq!(
+        reader.decode(&chunk).unwrap(),
+        Decoded::Complete {
+            value: ReadEvent::Skipped(&chunk[..]),
+            consumed: 4096
+        }
+    );
+    assert!(!reader.is_between_responses());
 }
