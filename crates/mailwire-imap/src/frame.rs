@@ -13,6 +13,17 @@
 //! string of a response may be sent as a literal, so a long subject in an
 //! ENVELOPE or a long parameter in a BODYSTRUCTURE is framed like any
 //! other literal, under the literal limit, and decoded in place.
+//!
+//! The framer tells them apart in two steps, so that streaming a message
+//! costs nothing more than parsing the items before it. First by the bytes
+//! right before the literal: only a literal after `]`, `>` or `RFC822...`
+//! and a space can be message data, and anything else (`(NIL {20}`,
+//! `"...\" {20}`, `PREVIEW {20}`) is framed in place at once. Such a
+//! literal is a candidate, which the reader confirms by parsing the items
+//! before it, as it must anyway; the rare candidate that stands inside an
+//! item (an extension's list `(a] {20}`) fails that parse, and the reader
+//! frames the response again following its structure ([`MsgAttScan`]),
+//! which then decides every large literal of the response exactly.
 
 use crate::core::peek_tag;
 use crate::decode::{DecodeError, DecoderConfig, ErrorKind, LiteralAnnouncement, LiteralMode};
@@ -43,6 +54,11 @@ pub(crate) enum Framed {
         data_start: usize,
         /// Its announced length.
         length: u64,
+        /// Whether the structure of the response was followed to the
+        /// literal (see [`Progress::following_fetch_structure`]). If not, a
+        /// literal that only looks like message data by the bytes before it
+        /// is a candidate for the caller to confirm.
+        followed: bool,
     },
 }
 
@@ -78,12 +94,20 @@ pub(crate) enum StreamLiterals {
     },
 }
 
-/// A literal header at the end of `line`: `(length, mode, binary, start)`,
-/// `start` being where the header (its `~` or `{`) starts in `line`.
+impl StreamLiterals {
+    /// The threshold.
+    fn above(self) -> u64 {
+        match self {
+            StreamLiterals::MessageData { above } | StreamLiterals::Any { above } => above,
+        }
+    }
+}
+
+/// A literal header at the end of `line`: `(length, mode, binary)`.
 ///
 /// `{` must not be inside a quoted string; quoted strings never span lines,
 /// so scanning the line is enough.
-fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool, usize)> {
+fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
     let inner = line.strip_suffix(b"}")?;
     let open = memchr::memrchr(b'{', inner)?;
     let (digits, mode) = match inner[open + 1..].strip_suffix(b"+") {
@@ -98,7 +122,7 @@ fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool, usize)> {
     }
     let length = digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
     let binary = open > 0 && line[open - 1] == b'~';
-    Some((length, mode, binary, open - usize::from(binary)))
+    Some((length, mode, binary))
 }
 
 /// Whether the end of `prefix` is inside a quoted string.
@@ -134,9 +158,7 @@ fn is_text_response(line: &[u8]) -> bool {
     let word_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
     let word = &rest[..word_end];
     let status = |w: &[u8]| {
-        ["OK", "NO", "BAD"]
-            .iter()
-            .any(|s| w.eq_ignore_ascii_case(s.as_bytes()))
+        w.eq_ignore_ascii_case(b"OK") || w.eq_ignore_ascii_case(b"NO") || w.eq_ignore_ascii_case(b"BAD")
     };
     if &line[..sp] == b"*" {
         status(word) || word.eq_ignore_ascii_case(b"BYE") || word.eq_ignore_ascii_case(b"PREAUTH")
@@ -164,8 +186,8 @@ pub(crate) struct Progress {
     literal: Option<PendingLiteral>,
     /// The input length at the last call.
     seen: usize,
-    /// How far the structure of a FETCH response has been followed, once a
-    /// literal above the streaming threshold asked for it.
+    /// How far the structure of a FETCH response has been followed, when
+    /// the caller asked for it.
     msg_att: Option<MsgAttScan>,
 }
 
@@ -179,6 +201,16 @@ struct PendingLiteral {
 }
 
 impl Progress {
+    /// Framing from the start of a FETCH response (or, `mid_message`, of
+    /// the rest of one after a streamed literal) that follows its
+    /// structure to decide exactly which large literals are message data.
+    pub(crate) fn following_fetch_structure(mid_message: bool) -> Progress {
+        Progress {
+            msg_att: Some(MsgAttScan::new(mid_message)),
+            ..Progress::default()
+        }
+    }
+
     /// How many bytes of the message have been framed: a caller may drop
     /// nothing, but it knows how much of the input is known good.
     #[cfg(test)]
@@ -207,9 +239,10 @@ impl Progress {
 /// separate nothing), and to remember where the last token right inside
 /// `msg-att` started: at a literal, that is its item's name.
 ///
-/// Only a literal above the streaming threshold asks, and the scan
-/// resumes where it stopped, so each byte of a response is followed at
-/// most once, and a response without such a literal not at all.
+/// It runs when the reader asks for it (see [`ends_like_data_item_name`]
+/// for when), and then only up to each literal above the streaming
+/// threshold, resuming where it stopped: each byte of a response is
+/// followed at most once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct MsgAttScan {
     /// The bytes before this have been followed.
@@ -302,6 +335,50 @@ impl MsgAttScan {
     }
 }
 
+/// Whether a literal header after `before` may be the data of a message
+/// data item: `before` ends with `]` (`BODY[...]`, `BINARY[...]`), `>` (an
+/// origin) or `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`, and spaces. Every
+/// name [`data_item_name`] reads ends so; a literal after anything else
+/// (`(`, `"`, `NIL`, a number, another item's name) is not message data.
+fn ends_like_data_item_name(before: &[u8]) -> bool {
+    let name = before.trim_ascii_end();
+    if name.len() == before.len() {
+        return false;
+    }
+    let ends_with = |suffix: &[u8]| {
+        name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    matches!(name.last(), Some(b']' | b'>'))
+        || ends_with(b"RFC822")
+        || ends_with(b"RFC822.HEADER")
+        || ends_with(b"RFC822.TEXT")
+}
+
+/// Whether the literal above the threshold whose header ends the line
+/// `input[line_start..line_end]` is streamed: `Some(followed)` if so (see
+/// [`Framed::Stream`]).
+#[inline(never)]
+fn stream_decision(
+    stream: StreamLiterals,
+    input: &[u8],
+    line_start: usize,
+    line_end: usize,
+    progress: &mut Progress,
+    config: &DecoderConfig,
+) -> Option<bool> {
+    if let StreamLiterals::Any { .. } = stream {
+        return Some(false);
+    }
+    // The header (`{` or `~{`): `literal_header` found it there.
+    let line = &input[line_start..line_end];
+    let open = memchr::memrchr(b'{', line)?;
+    let header = line_start + open - usize::from(open > 0 && line[open - 1] == b'~');
+    match &mut progress.msg_att {
+        Some(scan) => scan.is_message_data(input, header, config).then_some(true),
+        None => ends_like_data_item_name(&input[line_start..header]).then_some(false),
+    }
+}
+
 /// When `input[after - 1]` is the `{` of a literal header (which ends its
 /// line, as [`literal_header`] requires), where the literal's data ends.
 fn literal_data_end(input: &[u8], after: usize) -> Option<usize> {
@@ -335,10 +412,10 @@ fn literal_data_end(input: &[u8], after: usize) -> Option<usize> {
 thread_local! {
     /// Bytes searched for LF by this thread's framer, for the linearity
     /// tests.
-    static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    pub(crate) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Bytes of FETCH structure followed by this thread's framer (literal
     /// data skipped included).
-    static FOLLOWED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    pub(crate) static FOLLOWED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Finds the end of the first message of `input`.
@@ -463,27 +540,19 @@ fn frame_from(
         if start == 0 && side == Side::Response && !options.mid_message && is_text_response(line) {
             return Ok(Framed::Complete(lf + 1));
         }
-        let Some((length, mode, binary, header)) = literal_header(line) else {
+        let Some((length, mode, binary)) = literal_header(line) else {
             return Ok(Framed::Complete(lf + 1));
         };
-        let stream = match options.stream {
-            None => false,
-            Some(StreamLiterals::Any { above }) => length > above,
-            // Rare (a literal above the threshold), and the structure is
-            // followed from where the last such literal left it.
-            Some(StreamLiterals::MessageData { above }) => {
-                length > above
-                    && progress
-                        .msg_att
-                        .get_or_insert_with(|| MsgAttScan::new(options.mid_message))
-                        .is_message_data(input, start + header, config)
+        if let Some(stream) = options.stream {
+            if length > stream.above() {
+                if let Some(followed) = stream_decision(stream, input, start, end, progress, config) {
+                    return Ok(Framed::Stream {
+                        data_start: lf + 1,
+                        length,
+                        followed,
+                    });
+                }
             }
-        };
-        if stream {
-            return Ok(Framed::Stream {
-                data_start: lf + 1,
-                length,
-            });
         }
         if length > limits.literal {
             let mut e = DecodeError::new(
@@ -624,7 +693,8 @@ mod tests {
             frame_with(big, Side::Response, &config, options).unwrap(),
             Framed::Stream {
                 data_start: 55,
-                length: 4294967295
+                length: 4294967295,
+                followed: false
             }
         );
         // Small literals are framed as usual; a big one is reported even
@@ -645,78 +715,151 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_message_data_streams() {
-        let config = DecoderConfig::STRICT;
-        let start = FrameOptions {
-            mid_message: false,
+    /// How the framer takes a literal of 5 bytes at the end of `input`
+    /// with a threshold of 4: `Some(followed)` when streamed, `None` when
+    /// framed in place. `follow`: following the structure from the start.
+    fn decide(input: &[u8], mid_message: bool, follow: bool) -> Option<bool> {
+        let options = FrameOptions {
+            mid_message,
             stream: Some(StreamLiterals::MessageData { above: 4 }),
         };
-        let mid = FrameOptions {
-            mid_message: true,
-            ..start
+        let mut progress = if follow {
+            Progress::following_fetch_structure(mid_message)
+        } else {
+            Progress::default()
         };
-        let streams =
-            |input: &[u8], options: FrameOptions| match frame_with(input, Side::Response, &config, options)
-                .unwrap()
-            {
-                Framed::Stream { data_start, length } => {
-                    assert_eq!((data_start, length), (input.len(), 5));
-                    true
-                }
-                Framed::Literal(a) => {
-                    assert_eq!((a.data_start, a.length), (input.len(), 5));
-                    false
-                }
-                other => panic!("{other:?}"),
-            };
-        for input in [
+        match frame_resume(
+            input,
+            Side::Response,
+            &DecoderConfig::STRICT,
+            options,
+            &mut progress,
+        )
+        .unwrap()
+        {
+            Framed::Stream {
+                data_start,
+                length,
+                followed,
+            } => {
+                assert_eq!((data_start, length, followed), (input.len(), 5, follow));
+                Some(followed)
+            }
+            Framed::Literal(a) => {
+                assert_eq!((a.data_start, a.length), (input.len(), 5));
+                None
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_message_data_streams() {
+        let message_data = [
             &b"* 1 FETCH (BODY[] {5}\r\n"[..],
             b"* 1 FETCH (UID 1 BODY[HEADER.FIELDS (A \"B\" {2}\r\nCD)]<0> {5}\r\n",
             b"* 1 FETCH (BINARY[1] ~{5}\r\n",
             b"* 1 FETCH (RFC822.TEXT {5}\r\n",
+            b"* 1 FETCH (rfc822 {5}\r\n",
             b"* 1 fetch (body[1.mime] {5}\r\n",
             // Literal data and quoted strings that look like structure.
             b"* 1 FETCH (ENVELOPE (NIL {4}\r\n)) \" NIL) BODY[] {5}\r\n",
             b"* 1 FETCH (ENVELOPE (\"(\\\"[\" NIL) BODY[] {5}\r\n",
             b"* 1 FETCH (PREVIEW {3}\r\n(((  BODY[] {5}\r\n",
-        ] {
-            assert!(streams(input, start), "{}", String::from_utf8_lossy(input));
+        ];
+        for input in message_data {
+            let shown = String::from_utf8_lossy(input);
+            // Followed, it is message data; unfollowed, a candidate.
+            assert_eq!(decide(input, false, true), Some(true), "{shown}");
+            assert_eq!(decide(input, false, false), Some(false), "{shown}");
         }
+        // Not message data, and not even a candidate.
         for input in [
             &b"* 1 FETCH (ENVELOPE (NIL {5}\r\n"[..],
+            b"* 1 FETCH (ENVELOPE (\"date\" {5}\r\n",
             b"* 1 FETCH (PREVIEW {5}\r\n",
             b"* 1 FETCH (X-EXT {5}\r\n",
-            b"* 1 FETCH (X-EXT (BODY[] {5}\r\n",
             b"* 1 FETCH (BODY[HEADER.FIELDS ({5}\r\n",
             b"* 1 FETCH (BODY[HEADER.FIELDS (A {5}\r\n",
             b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" {5}\r\n",
-            b"* 1 FETCH (ENVELOPE (\"a) BODY[] \" {5}\r\n",
-            b"* 1 FETCH (ENVELOPE ({8}\r\n BODY[] {5}\r\n",
             b"* 1 FETCH (BODY[] \"x\" {5}\r\n",
+            b"* 1 FETCH (BODY[]{5}\r\n",
+            b"* 1 FETCH (ENVELOPE (\"a) BODY[] \" {5}\r\n",
+            // The bytes before it are literal data.
+            b"* 1 FETCH (ENVELOPE ({8}\r\n BODY[] {5}\r\n",
         ] {
-            assert!(!streams(input, start), "{}", String::from_utf8_lossy(input));
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(decide(input, false, true), None, "{shown}");
+            assert_eq!(decide(input, false, false), None, "{shown}");
+        }
+        // Candidates by their last bytes that following the structure
+        // finds inside another item.
+        for input in [
+            &b"* 1 FETCH (X-EXT (BODY[] {5}\r\n"[..],
+            b"* 1 FETCH (X-EXT (a] {5}\r\n",
+            b"* 1 FETCH (X-EXT (1 RFC822 {5}\r\n",
+            b"* 1 FETCH (BODY[HEADER.FIELDS (A] {5}\r\n",
+        ] {
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(decide(input, false, true), None, "{shown}");
+            assert_eq!(decide(input, false, false), Some(false), "{shown}");
         }
         // After a streamed literal, the input starts inside msg-att.
-        assert!(streams(b" UID 3 BODY[2] {5}\r\n", mid));
-        assert!(streams(b" BODY[2] {2}\r\nab BODY[3] {5}\r\n", mid));
-        assert!(!streams(b" PREVIEW {5}\r\n", mid));
-        assert!(!streams(b" ENVELOPE (NIL {5}\r\n", mid));
+        assert_eq!(decide(b" UID 3 BODY[2] {5}\r\n", true, true), Some(true));
+        assert_eq!(
+            decide(b" BODY[2] {2}\r\nab BODY[3] {5}\r\n", true, true),
+            Some(true)
+        );
+        assert_eq!(decide(b" X-EXT (BODY[2] {5}\r\n", true, true), None);
+        assert_eq!(decide(b" PREVIEW {5}\r\n", true, false), None);
+        assert_eq!(decide(b" ENVELOPE (NIL {5}\r\n", true, false), None);
         // Skipping streams them all.
         let any = FrameOptions {
             mid_message: true,
             stream: Some(StreamLiterals::Any { above: 4 }),
         };
-        assert!(streams(b" ENVELOPE (NIL {5}\r\n", any));
+        let r = frame_with(
+            b" ENVELOPE (NIL {5}\r\n",
+            Side::Response,
+            &DecoderConfig::STRICT,
+            any,
+        );
+        assert!(matches!(r, Ok(Framed::Stream { length: 5, .. })), "{r:?}");
+    }
+
+    #[test]
+    fn ends_like_a_data_item_name() {
+        for yes in [
+            "BODY[] ",
+            "BODY[1]<0> ",
+            "x] ",
+            "RFC822  ",
+            "(rfc822.header ",
+            "RFC822.TEXT ",
+        ] {
+            assert!(ends_like_data_item_name(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "BODY[]",
+            "(",
+            "NIL ",
+            "\"x\" ",
+            "PREVIEW ",
+            "RFC822.SIZE ",
+            "12 ",
+            "",
+        ] {
+            assert!(!ends_like_data_item_name(no.as_bytes()), "{no}");
+        }
     }
 
     #[test]
     fn following_fetch_structure_in_pieces_is_linear() {
         // Ten thousand literals above the threshold, none of them message
-        // data, fed 7 bytes at a time.
+        // data, fed 7 bytes at a time while following the structure.
         let mut response = b"* 1 FETCH (UID 1".to_vec();
         for _ in 0..10_000 {
-            response.extend_from_slice(b" X-EXT ({6}\r\n(x) \"\" NIL)");
+            response.extend_from_slice(b" X-EXT ({6}\r\n(x) \"\" a] {6}\r\n] {1}\r)");
         }
         response.extend_from_slice(b" BODY[] {6}\r\n");
         let config = DecoderConfig::STRICT;
@@ -725,7 +868,7 @@ mod tests {
             stream: Some(StreamLiterals::MessageData { above: 5 }),
         };
         FOLLOWED.with(|f| f.set(0));
-        let mut progress = Progress::default();
+        let mut progress = Progress::following_fetch_structure(false);
         let mut end = 0;
         let outcome = loop {
             end = (end + 7).min(response.len());
@@ -738,7 +881,8 @@ mod tests {
             outcome,
             Framed::Stream {
                 data_start: response.len(),
-                length: 6
+                length: 6,
+                followed: true
             }
         );
         let followed = FOLLOWED.with(|f| f.get());

@@ -183,7 +183,11 @@ impl ResponseReader {
             }
             Framed::Incomplete => Ok(Decoded::Incomplete),
             Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
-            Framed::Stream { data_start, length } => {
+            Framed::Stream {
+                data_start,
+                length,
+                followed,
+            } => {
                 let head = &input[..data_start];
                 let parsed = fetch_head(head, &self.config)
                     .map_err(unwrap_err)
@@ -203,6 +207,13 @@ impl ResponseReader {
                             },
                             consumed: data_start,
                         })
+                    }
+                    // A candidate by its last bytes only, which may stand
+                    // inside an item: frame the response again, following
+                    // its structure (once: then every literal is decided).
+                    Err(_) if !followed => {
+                        self.progress = Progress::following_fetch_structure(false);
+                        self.between(input)
                     }
                     Err(e) => Err(self.skip_after_error(e, head, length)),
                 }
@@ -235,7 +246,11 @@ impl ResponseReader {
             }
             Framed::Incomplete => Ok(Decoded::Incomplete),
             Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
-            Framed::Stream { data_start, length } => {
+            Framed::Stream {
+                data_start,
+                length,
+                followed,
+            } => {
                 let head = &input[..data_start];
                 match items_then_name(head, &self.config, true) {
                     Ok((items, item)) => {
@@ -252,6 +267,10 @@ impl ResponseReader {
                             },
                             consumed: data_start,
                         })
+                    }
+                    Err(_) if !followed => {
+                        self.progress = Progress::following_fetch_structure(true);
+                        self.after_literal(input, seq)
                     }
                     Err(e) => Err(self.skip_after_error(e, head, length)),
                 }
@@ -271,9 +290,9 @@ impl ResponseReader {
         let (len, next) = match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)
         {
             Ok(Framed::Complete(len)) => (len, State::Between),
-            Ok(Framed::Stream { data_start, length }) => {
-                (data_start, State::SkipLiteral { remaining: length })
-            }
+            Ok(Framed::Stream {
+                data_start, length, ..
+            }) => (data_start, State::SkipLiteral { remaining: length }),
             // Skip small literals whole; their data is not kept either.
             Ok(Framed::Literal(a)) => (a.data_start, State::SkipLiteral { remaining: a.length }),
             Ok(Framed::Incomplete) => return Ok(Decoded::Incomplete),
@@ -597,6 +616,30 @@ mod tests {
             "{events:#?}"
         );
         assert_eq!(events.last().unwrap(), "Response(Exists(4))");
+    }
+
+    #[test]
+    fn candidates_inside_items_cost_linear_time() {
+        // Ten thousand literals above the threshold that end like message
+        // data's name but stand inside an extension's list, fed 7 bytes at
+        // a time: the first one has the response framed again following
+        // its structure, which then decides the others; each byte is
+        // searched for LF at most twice and followed once.
+        let mut input = b"* 1 FETCH (UID 1 X-EXT (".to_vec();
+        for _ in 0..10_000 {
+            input.extend_from_slice(b"a] {7}\r\n(\"x\" ]) RFC822 {6}\r\nBODY[] ");
+        }
+        input.extend_from_slice(b"NIL) BODY[] {9}\r\n123456789)\r\n");
+        crate::frame::SCANNED.with(|s| s.set(0));
+        crate::frame::FOLLOWED.with(|f| f.set(0));
+        let events = read_all(&input, 7, 5);
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert!(events[0].starts_with("LiteralStart { seq: 1, items: [Uid(1), Other"));
+        assert_eq!(events[1], "data 123456789");
+        let scanned = crate::frame::SCANNED.with(|s| s.get());
+        let followed = crate::frame::FOLLOWED.with(|f| f.get());
+        assert!(scanned <= 2 * input.len(), "{scanned} for {}", input.len());
+        assert!(followed <= input.len(), "{followed} for {}", input.len());
     }
 
     #[test]

@@ -568,6 +568,20 @@ fn preview_and_extension_values() {
         format!("* 5 FETCH (X-RFC822 {} X-BODY 1)\r\n", lit(label)),
         format!("* 5 FETCH (X-EXT (RFC822 {}) X-BODY 1)\r\n", lit(label)),
         format!("* 5 FETCH (X-EXT (BODY {}))\r\n", lit(label)),
+        // Atoms that end like a data item's name, right before a literal.
+        format!(
+            "* 5 FETCH (X-EXT (RFC822 {} a] {} 1> {}) UID 2)\r\n",
+            lit(label),
+            lit(label),
+            lit(label)
+        ),
+        format!(
+            "* 5 FETCH (BODY[] {} X-EXT (RFC822.TEXT {}) BODY[1] {} X-EXT (x] {}))\r\n",
+            lit(label),
+            lit(label),
+            lit(label),
+            lit(label)
+        ),
     ] {
         decodes_holding(input.as_bytes(), label);
         check(input.as_bytes());
@@ -837,6 +851,8 @@ fn item() -> impl Strategy<Value = String> {
         nstring().prop_map(|s| format!("RFC822.TEXT {s}")),
         nstring().prop_map(|s| format!("PREVIEW {s}")),
         (string(), nstring()).prop_map(|(a, b)| format!("X-EXT ({a} ({b} 1))")),
+        // Atoms that end like a data item's name, before strings.
+        (nstring(), nstring(), nstring()).prop_map(|(a, b, c)| format!("X-EXT (RFC822 {a} x] {b} 1> {c})")),
         nstring().prop_map(|s| format!("X-EXT {s}")),
     ]
 }
