@@ -908,7 +908,7 @@ fn decode_command_from<'a>(
 ) -> Result<Decoded<Command<'a>>, DecodeError> {
     let len = match frame_resume(input, Side::Command, config, options, progress)? {
         Framed::Complete(len) => len,
-        // Stream comes only with FrameOptions::stream_above, which is not set here.
+        // Stream comes only with FrameOptions::stream, which is not set here.
         Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
         Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
     };

@@ -6,9 +6,28 @@
 //! line lengths and literal sizes against the limits before anything is
 //! allocated, and is what answers "need more bytes" and "literal
 //! announced". The parsers then run on a complete message.
+//!
+//! For [`ResponseReader`](crate::ResponseReader) it also tells which
+//! literals to stream: those longer than a threshold that are the data of a
+//! FETCH message data item (`BODY[]`, `BINARY[1]`, `RFC822`...). Any
+//! string of a response may be sent as a literal, so a long subject in an
+//! ENVELOPE or a long parameter in a BODYSTRUCTURE is framed like any
+//! other literal, under the literal limit, and decoded in place.
+//!
+//! The framer tells them apart in two steps, so that streaming a message
+//! costs nothing more than parsing the items before it. First by the bytes
+//! right before the literal: only a literal after `]`, `>` or `RFC822...`
+//! and a space can be message data, and anything else (`(NIL {20}`,
+//! `"...\" {20}`, `PREVIEW {20}`) is framed in place at once. Such a
+//! literal is a candidate, which the reader confirms by parsing the items
+//! before it, as it must anyway; the rare candidate that stands inside an
+//! item (an extension's list `(a] {20}`) fails that parse, and the reader
+//! frames the response again following its structure ([`MsgAttScan`]),
+//! which then decides every large literal of the response exactly.
 
 use crate::core::peek_tag;
 use crate::decode::{DecodeError, DecoderConfig, ErrorKind, LiteralAnnouncement, LiteralMode};
+use crate::fetch::data::data_item_name;
 
 /// Which side sent the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +47,18 @@ pub(crate) enum Framed {
     Incomplete,
     /// The input ends inside a literal.
     Literal(LiteralAnnouncement),
-    /// A literal larger than [`FrameOptions::stream_above`] starts at
+    /// A literal to stream (see [`FrameOptions::stream`]) starts at
     /// `data_start`: the caller streams it instead of waiting for it.
     Stream {
         /// Where its data starts (after the header's CRLF).
         data_start: usize,
         /// Its announced length.
         length: u64,
+        /// Whether the structure of the response was followed to the
+        /// literal (see [`Progress::following_fetch_structure`]). If not, a
+        /// literal that only looks like message data by the bytes before it
+        /// is a candidate for the caller to confirm.
+        followed: bool,
     },
 }
 
@@ -44,14 +68,44 @@ pub(crate) struct FrameOptions {
     /// The input starts in the middle of a message, right after a literal's
     /// data (so its first line is not a status response's text).
     pub mid_message: bool,
-    /// Literals longer than this are reported as [`Framed::Stream`] rather
-    /// than checked against the literal limit and waited for.
-    pub stream_above: Option<u64>,
+    /// Which literals are reported as [`Framed::Stream`] rather than
+    /// checked against the literal limit and waited for.
+    pub stream: Option<StreamLiterals>,
     /// A literal whose data starts after this offset is announced even
     /// when its data is already in the input: a server session asks the
     /// application about every synchronizing literal (whether or not the
     /// client sent the data early), and streams APPEND's messages.
     pub announce_after: Option<usize>,
+}
+
+/// The literals a streaming reader takes itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamLiterals {
+    /// Those longer than `above` that are the data of a message data item
+    /// of a FETCH response (`BODY[section]<origin>`,
+    /// `BINARY[section]<origin>`, `RFC822`, `RFC822.HEADER`,
+    /// `RFC822.TEXT`). The input is a FETCH response, or with
+    /// [`FrameOptions::mid_message`] the rest of one after a streamed
+    /// literal.
+    MessageData {
+        /// The threshold.
+        above: u64,
+    },
+    /// Every literal longer than `above`, wherever it stands: for a reader
+    /// skipping the rest of a response without keeping any of it.
+    Any {
+        /// The threshold.
+        above: u64,
+    },
+}
+
+impl StreamLiterals {
+    /// The threshold.
+    fn above(self) -> u64 {
+        match self {
+            StreamLiterals::MessageData { above } | StreamLiterals::Any { above } => above,
+        }
+    }
 }
 
 /// A literal header at the end of `line`: `(length, mode, binary)`.
@@ -109,9 +163,7 @@ fn is_text_response(line: &[u8]) -> bool {
     let word_end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
     let word = &rest[..word_end];
     let status = |w: &[u8]| {
-        ["OK", "NO", "BAD"]
-            .iter()
-            .any(|s| w.eq_ignore_ascii_case(s.as_bytes()))
+        w.eq_ignore_ascii_case(b"OK") || w.eq_ignore_ascii_case(b"NO") || w.eq_ignore_ascii_case(b"BAD")
     };
     if &line[..sp] == b"*" {
         status(word) || word.eq_ignore_ascii_case(b"BYE") || word.eq_ignore_ascii_case(b"PREAUTH")
@@ -139,6 +191,9 @@ pub(crate) struct Progress {
     literal: Option<PendingLiteral>,
     /// The input length at the last call.
     seen: usize,
+    /// How far the structure of a FETCH response has been followed, when
+    /// the caller asked for it.
+    msg_att: Option<MsgAttScan>,
 }
 
 /// A literal header already framed, waiting for its data.
@@ -151,6 +206,16 @@ struct PendingLiteral {
 }
 
 impl Progress {
+    /// Framing from the start of a FETCH response (or, `mid_message`, of
+    /// the rest of one after a streamed literal) that follows its
+    /// structure to decide exactly which large literals are message data.
+    pub(crate) fn following_fetch_structure(mid_message: bool) -> Progress {
+        Progress {
+            msg_att: Some(MsgAttScan::new(mid_message)),
+            ..Progress::default()
+        }
+    }
+
     /// How many bytes of the message have been framed: a caller may drop
     /// nothing, but it knows how much of the input is known good.
     #[cfg(test)]
@@ -159,11 +224,203 @@ impl Progress {
     }
 }
 
+/// Follows a FETCH response's `msg-att` just far enough to tell whether a
+/// literal is the data of a message data item, and so may be streamed:
+///
+/// ```text
+/// msg-att        = "(" (msg-att-dynamic / msg-att-static)
+///                  *(SP (msg-att-dynamic / msg-att-static)) ")"
+/// msg-att-static =/ "RFC822" [".HEADER" / ".TEXT"] SP nstring /
+///                  "BODY" section ["<" number ">"] SP nstring /
+///                  "BINARY" section-binary SP (nstring / literal8)
+/// ```
+///
+/// Such a literal stands right inside `msg-att`'s parenthesis, after the
+/// item's name; every other literal of a FETCH response is nested deeper
+/// (an ENVELOPE's subject, a BODYSTRUCTURE's parameter, a header field name
+/// in `BODY[HEADER.FIELDS (...)]`) or follows another name (`PREVIEW`, an
+/// extension's). So it is enough to count parentheses outside quoted
+/// strings and literal data, to know a section's brackets (whose spaces
+/// separate nothing), and to remember where the last token right inside
+/// `msg-att` started: at a literal, that is its item's name.
+///
+/// It runs when the reader asks for it (see [`ends_like_data_item_name`]
+/// for when), and then only up to each literal above the streaming
+/// threshold, resuming where it stopped: each byte of a response is
+/// followed at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MsgAttScan {
+    /// The bytes before this have been followed.
+    pos: usize,
+    /// Parenthesis depth: `msg-att`'s own parenthesis is depth 1.
+    depth: u32,
+    /// Inside a section's brackets at depth 1.
+    section: bool,
+    /// Inside a quoted string.
+    quoted: bool,
+    /// The last byte followed at depth 1 ends a token (a space, or
+    /// `msg-att`'s parenthesis): the next other byte starts one.
+    boundary: bool,
+    /// Where the last token at depth 1 started.
+    token: usize,
+}
+
+impl MsgAttScan {
+    /// At the start of a FETCH response, or (`mid_message`) right after a
+    /// streamed literal, inside `msg-att`.
+    fn new(mid_message: bool) -> Self {
+        MsgAttScan {
+            pos: 0,
+            depth: u32::from(mid_message),
+            section: false,
+            quoted: false,
+            boundary: false,
+            token: 0,
+        }
+    }
+
+    /// Whether the literal header at `header` (its `~` or `{`, outside any
+    /// quoted string) is the data of a message data item.
+    fn is_message_data(&mut self, input: &[u8], header: usize, config: &DecoderConfig) -> bool {
+        self.follow(input, header);
+        if self.depth != 1 || self.section || self.quoted || self.token > header {
+            return false;
+        }
+        let name = &input[self.token..header];
+        matches!(data_item_name(name, config), Ok((rest, _)) if rest.is_empty())
+    }
+
+    /// Follows the structure up to `end`, skipping the data of the
+    /// literals on the way (all of it is in `input`: the framer has passed
+    /// it).
+    fn follow(&mut self, input: &[u8], end: usize) {
+        let mut i = self.pos;
+        #[cfg(test)]
+        FOLLOWED.with(|f| f.set(f.get() + end.saturating_sub(i)));
+        while i < end {
+            let b = input[i];
+            i += 1;
+            if self.quoted {
+                match b {
+                    // A quoted string ends with its line, as in `in_quoted`.
+                    b'"' | b'\n' => self.quoted = false,
+                    b'\\' if input.get(i) != Some(&b'\n') => i += 1,
+                    _ => {}
+                }
+                continue;
+            }
+            if self.depth == 1 && !self.section {
+                if b == b' ' {
+                    self.boundary = true;
+                    continue;
+                }
+                if self.boundary {
+                    self.boundary = false;
+                    self.token = i - 1;
+                }
+            }
+            match b {
+                b'"' => self.quoted = true,
+                b'(' => {
+                    self.depth += 1;
+                    self.boundary = self.depth == 1;
+                }
+                b')' => self.depth = self.depth.saturating_sub(1),
+                b'[' if self.depth == 1 => self.section = true,
+                b']' if self.depth == 1 => self.section = false,
+                b'{' => {
+                    if let Some(data_end) = literal_data_end(input, i) {
+                        i = data_end;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.pos = self.pos.max(i);
+    }
+}
+
+/// Whether a literal header after `before` may be the data of a message
+/// data item: `before` ends with `]` (`BODY[...]`, `BINARY[...]`), `>` (an
+/// origin) or `RFC822`, `RFC822.HEADER`, `RFC822.TEXT`, and spaces. Every
+/// name [`data_item_name`] reads ends so; a literal after anything else
+/// (`(`, `"`, `NIL`, a number, another item's name) is not message data.
+fn ends_like_data_item_name(before: &[u8]) -> bool {
+    let name = before.trim_ascii_end();
+    if name.len() == before.len() {
+        return false;
+    }
+    let ends_with = |suffix: &[u8]| {
+        name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    matches!(name.last(), Some(b']' | b'>'))
+        || ends_with(b"RFC822")
+        || ends_with(b"RFC822.HEADER")
+        || ends_with(b"RFC822.TEXT")
+}
+
+/// Whether the literal above the threshold whose header ends the line
+/// `input[line_start..line_end]` is streamed: `Some(followed)` if so (see
+/// [`Framed::Stream`]).
+#[inline(never)]
+fn stream_decision(
+    stream: StreamLiterals,
+    input: &[u8],
+    line_start: usize,
+    line_end: usize,
+    progress: &mut Progress,
+    config: &DecoderConfig,
+) -> Option<bool> {
+    if let StreamLiterals::Any { .. } = stream {
+        return Some(false);
+    }
+    // The header (`{` or `~{`): `literal_header` found it there.
+    let line = &input[line_start..line_end];
+    let open = memchr::memrchr(b'{', line)?;
+    let header = line_start + open - usize::from(open > 0 && line[open - 1] == b'~');
+    match &mut progress.msg_att {
+        Some(scan) => scan.is_message_data(input, header, config).then_some(true),
+        None => ends_like_data_item_name(&input[line_start..header]).then_some(false),
+    }
+}
+
+/// When `input[after - 1]` is the `{` of a literal header (which ends its
+/// line, as [`literal_header`] requires), where the literal's data ends.
+fn literal_data_end(input: &[u8], after: usize) -> Option<usize> {
+    let rest = &input[after..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let mut at = digits;
+    if rest.get(at) == Some(&b'+') {
+        at += 1;
+    }
+    if rest.get(at) != Some(&b'}') {
+        return None;
+    }
+    at += 1;
+    if rest.get(at) == Some(&b'\r') {
+        at += 1;
+    }
+    if rest.get(at) != Some(&b'\n') {
+        return None;
+    }
+    let length = rest[..digits]
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    let data_start = after + at + 1;
+    Some(data_start.saturating_add(usize::try_from(length).unwrap_or(usize::MAX)))
+}
+
 #[cfg(test)]
 thread_local! {
     /// Bytes searched for LF by this thread's framer, for the linearity
     /// tests.
-    static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    pub(crate) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Bytes of FETCH structure followed by this thread's framer (literal
+    /// data skipped included).
+    pub(crate) static FOLLOWED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Finds the end of the first message of `input`.
@@ -291,11 +548,16 @@ fn frame_from(
         let Some((length, mode, binary)) = literal_header(line) else {
             return Ok(Framed::Complete(lf + 1));
         };
-        if options.stream_above.is_some_and(|t| length > t) {
-            return Ok(Framed::Stream {
-                data_start: lf + 1,
-                length,
-            });
+        if let Some(stream) = options.stream {
+            if length > stream.above() {
+                if let Some(followed) = stream_decision(stream, input, start, end, progress, config) {
+                    return Ok(Framed::Stream {
+                        data_start: lf + 1,
+                        length,
+                        followed,
+                    });
+                }
+            }
         }
         if length > limits.literal {
             let mut e = DecodeError::new(
@@ -429,7 +691,7 @@ mod tests {
     fn streamed_literals() {
         let options = FrameOptions {
             mid_message: false,
-            stream_above: Some(4),
+            stream: Some(StreamLiterals::MessageData { above: 4 }),
             ..FrameOptions::default()
         };
         let config = DecoderConfig::STRICT;
@@ -438,7 +700,8 @@ mod tests {
             frame_with(big, Side::Response, &config, options).unwrap(),
             Framed::Stream {
                 data_start: 55,
-                length: 4294967295
+                length: 4294967295,
+                followed: false
             }
         );
         // Small literals are framed as usual; a big one is reported even
@@ -457,6 +720,183 @@ mod tests {
             frame_with(rest, Side::Response, &config, mid).unwrap(),
             Framed::Complete(rest.len())
         );
+    }
+
+    /// How the framer takes a literal of 5 bytes at the end of `input`
+    /// with a threshold of 4: `Some(followed)` when streamed, `None` when
+    /// framed in place. `follow`: following the structure from the start.
+    fn decide(input: &[u8], mid_message: bool, follow: bool) -> Option<bool> {
+        let options = FrameOptions {
+            mid_message,
+            stream: Some(StreamLiterals::MessageData { above: 4 }),
+            ..FrameOptions::default()
+        };
+        let mut progress = if follow {
+            Progress::following_fetch_structure(mid_message)
+        } else {
+            Progress::default()
+        };
+        match frame_resume(
+            input,
+            Side::Response,
+            &DecoderConfig::STRICT,
+            options,
+            &mut progress,
+        )
+        .unwrap()
+        {
+            Framed::Stream {
+                data_start,
+                length,
+                followed,
+            } => {
+                assert_eq!((data_start, length, followed), (input.len(), 5, follow));
+                Some(followed)
+            }
+            Framed::Literal(a) => {
+                assert_eq!((a.data_start, a.length), (input.len(), 5));
+                None
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_message_data_streams() {
+        let message_data = [
+            &b"* 1 FETCH (BODY[] {5}\r\n"[..],
+            b"* 1 FETCH (UID 1 BODY[HEADER.FIELDS (A \"B\" {2}\r\nCD)]<0> {5}\r\n",
+            b"* 1 FETCH (BINARY[1] ~{5}\r\n",
+            b"* 1 FETCH (RFC822.TEXT {5}\r\n",
+            b"* 1 FETCH (rfc822 {5}\r\n",
+            b"* 1 fetch (body[1.mime] {5}\r\n",
+            // Literal data and quoted strings that look like structure.
+            b"* 1 FETCH (ENVELOPE (NIL {4}\r\n)) \" NIL) BODY[] {5}\r\n",
+            b"* 1 FETCH (ENVELOPE (\"(\\\"[\" NIL) BODY[] {5}\r\n",
+            b"* 1 FETCH (PREVIEW {3}\r\n(((  BODY[] {5}\r\n",
+        ];
+        for input in message_data {
+            let shown = String::from_utf8_lossy(input);
+            // Followed, it is message data; unfollowed, a candidate.
+            assert_eq!(decide(input, false, true), Some(true), "{shown}");
+            assert_eq!(decide(input, false, false), Some(false), "{shown}");
+        }
+        // Not message data, and not even a candidate.
+        for input in [
+            &b"* 1 FETCH (ENVELOPE (NIL {5}\r\n"[..],
+            b"* 1 FETCH (ENVELOPE (\"date\" {5}\r\n",
+            b"* 1 FETCH (PREVIEW {5}\r\n",
+            b"* 1 FETCH (X-EXT {5}\r\n",
+            b"* 1 FETCH (BODY[HEADER.FIELDS ({5}\r\n",
+            b"* 1 FETCH (BODY[HEADER.FIELDS (A {5}\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" {5}\r\n",
+            b"* 1 FETCH (BODY[] \"x\" {5}\r\n",
+            b"* 1 FETCH (BODY[]{5}\r\n",
+            b"* 1 FETCH (ENVELOPE (\"a) BODY[] \" {5}\r\n",
+            // The bytes before it are literal data.
+            b"* 1 FETCH (ENVELOPE ({8}\r\n BODY[] {5}\r\n",
+        ] {
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(decide(input, false, true), None, "{shown}");
+            assert_eq!(decide(input, false, false), None, "{shown}");
+        }
+        // Candidates by their last bytes that following the structure
+        // finds inside another item.
+        for input in [
+            &b"* 1 FETCH (X-EXT (BODY[] {5}\r\n"[..],
+            b"* 1 FETCH (X-EXT (a] {5}\r\n",
+            b"* 1 FETCH (X-EXT (1 RFC822 {5}\r\n",
+            b"* 1 FETCH (BODY[HEADER.FIELDS (A] {5}\r\n",
+        ] {
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(decide(input, false, true), None, "{shown}");
+            assert_eq!(decide(input, false, false), Some(false), "{shown}");
+        }
+        // After a streamed literal, the input starts inside msg-att.
+        assert_eq!(decide(b" UID 3 BODY[2] {5}\r\n", true, true), Some(true));
+        assert_eq!(
+            decide(b" BODY[2] {2}\r\nab BODY[3] {5}\r\n", true, true),
+            Some(true)
+        );
+        assert_eq!(decide(b" X-EXT (BODY[2] {5}\r\n", true, true), None);
+        assert_eq!(decide(b" PREVIEW {5}\r\n", true, false), None);
+        assert_eq!(decide(b" ENVELOPE (NIL {5}\r\n", true, false), None);
+        // Skipping streams them all.
+        let any = FrameOptions {
+            mid_message: true,
+            stream: Some(StreamLiterals::Any { above: 4 }),
+            ..FrameOptions::default()
+        };
+        let r = frame_with(
+            b" ENVELOPE (NIL {5}\r\n",
+            Side::Response,
+            &DecoderConfig::STRICT,
+            any,
+        );
+        assert!(matches!(r, Ok(Framed::Stream { length: 5, .. })), "{r:?}");
+    }
+
+    #[test]
+    fn ends_like_a_data_item_name() {
+        for yes in [
+            "BODY[] ",
+            "BODY[1]<0> ",
+            "x] ",
+            "RFC822  ",
+            "(rfc822.header ",
+            "RFC822.TEXT ",
+        ] {
+            assert!(ends_like_data_item_name(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "BODY[]",
+            "(",
+            "NIL ",
+            "\"x\" ",
+            "PREVIEW ",
+            "RFC822.SIZE ",
+            "12 ",
+            "",
+        ] {
+            assert!(!ends_like_data_item_name(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn following_fetch_structure_in_pieces_is_linear() {
+        // Ten thousand literals above the threshold, none of them message
+        // data, fed 7 bytes at a time while following the structure.
+        let mut response = b"* 1 FETCH (UID 1".to_vec();
+        for _ in 0..10_000 {
+            response.extend_from_slice(b" X-EXT ({6}\r\n(x) \"\" a] {6}\r\n] {1}\r)");
+        }
+        response.extend_from_slice(b" BODY[] {6}\r\n");
+        let config = DecoderConfig::STRICT;
+        let options = FrameOptions {
+            mid_message: false,
+            stream: Some(StreamLiterals::MessageData { above: 5 }),
+            ..FrameOptions::default()
+        };
+        FOLLOWED.with(|f| f.set(0));
+        let mut progress = Progress::following_fetch_structure(false);
+        let mut end = 0;
+        let outcome = loop {
+            end = (end + 7).min(response.len());
+            match frame_resume(&response[..end], Side::Response, &config, options, &mut progress).unwrap() {
+                Framed::Incomplete | Framed::Literal(_) => assert!(end < response.len()),
+                other => break other,
+            }
+        };
+        assert_eq!(
+            outcome,
+            Framed::Stream {
+                data_start: response.len(),
+                length: 6,
+                followed: true
+            }
+        );
+        let followed = FOLLOWED.with(|f| f.get());
+        assert!(followed <= response.len(), "{followed} for {}", response.len());
     }
 
     /// Feeds `input` to the framer `step` bytes at a time, as a reader

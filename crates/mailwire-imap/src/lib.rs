@@ -48,9 +48,11 @@
 //! # Ok::<(), mailwire_imap::DecodeError>(())
 //! ```
 //!
-//! Large literals in responses stream: [`ResponseReader`] hands over the
-//! head of a response, then the literal's data in chunks as they arrive,
-//! then the rest, without buffering the literal.
+//! Large message data in responses streams: [`ResponseReader`] hands over
+//! the head of a FETCH response, then the data of its `BODY[...]`,
+//! `BINARY[...]` or `RFC822...` literal in chunks as they arrive, then the
+//! rest, without buffering the literal. Every other literal (a server may
+//! send any string as one) is decoded in place.
 //!
 //! # Encoding
 //!

@@ -1106,7 +1106,7 @@ pub fn decode_response<'a>(
 ) -> Result<Decoded<Response<'a>>, DecodeError> {
     let len = match frame(input, Side::Response, config)? {
         Framed::Complete(len) => len,
-        // Stream comes only with FrameOptions::stream_above, which `frame` does not set.
+        // Stream comes only with FrameOptions::stream, which `frame` does not set.
         Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
         Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
     };

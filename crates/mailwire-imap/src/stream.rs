@@ -6,8 +6,14 @@
 //! out the items before the literal, then the literal's data in whatever
 //! pieces the caller's buffer holds, then the items after it, so that a
 //! client can write a message to disk while it arrives and never holds it
-//! in memory. Literals up to a threshold, and every response other than
-//! FETCH, are decoded in place as usual.
+//! in memory. Only message data streams: the literal of a `BODY[section]`,
+//! `BINARY[section]`, `RFC822`, `RFC822.HEADER` or `RFC822.TEXT` item
+//! longer than a threshold. Every other literal (a server may send any
+//! string as one: an ENVELOPE's subject, a BODYSTRUCTURE's parameter, a
+//! PREVIEW), literals up to the threshold, and every response other than
+//! FETCH are decoded in place as usual, under the ordinary [`Limits`].
+//!
+//! [`Limits`]: crate::Limits
 //!
 //! ```text
 //! message-data = nz-number SP "FETCH" SP msg-att
@@ -19,7 +25,7 @@ use std::num::NonZeroU32;
 
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::fetch::data::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
-use crate::frame::{FrameOptions, Framed, Progress, Side, frame_resume};
+use crate::frame::{FrameOptions, Framed, Progress, Side, StreamLiterals, frame_resume};
 use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number, separator, skip_extra_spaces};
 use crate::response::{Response, decode_framed_response};
 
@@ -28,10 +34,11 @@ use crate::response::{Response, decode_framed_response};
 pub enum ReadEvent<'a> {
     /// A whole response (every response without a streamed literal).
     Response(Response<'a>),
-    /// A FETCH response reached a literal longer than the threshold: the
-    /// items before it (since the start of the response or the previous
-    /// streamed literal), and the item the literal belongs to. Its data
-    /// follows as [`ReadEvent::LiteralData`].
+    /// A FETCH response reached the literal of a message data item
+    /// (`BODY[...]`, `BINARY[...]`, `RFC822`...) longer than the
+    /// threshold: the items before it (since the start of the response or
+    /// the previous streamed literal), and the item the literal belongs
+    /// to. Its data follows as [`ReadEvent::LiteralData`].
     LiteralStart {
         /// The message sequence number of the FETCH response.
         seq: NonZeroU32,
@@ -90,10 +97,11 @@ pub struct ResponseReader {
 }
 
 impl ResponseReader {
-    /// A reader that streams FETCH literals longer than `stream_above`
-    /// bytes and decodes everything else like
+    /// A reader that streams the literals of FETCH message data items
+    /// longer than `stream_above` bytes and decodes everything else like
     /// [`decode_response`](crate::decode_response). Streamed literals are
     /// not subject to the literal limit: nothing is allocated for them.
+    /// Other literals are, whatever their size.
     pub fn new(config: DecoderConfig, stream_above: u64) -> Self {
         ResponseReader {
             config,
@@ -148,17 +156,25 @@ impl ResponseReader {
         Decoded::Complete { value, consumed: n }
     }
 
-    fn options(&self, mid_message: bool, stream: bool) -> FrameOptions {
+    /// Framing that streams the large literals of message data items.
+    fn message_data(&self, mid_message: bool) -> FrameOptions {
         FrameOptions {
             mid_message,
-            stream_above: stream.then_some(self.stream_above),
+            stream: Some(StreamLiterals::MessageData {
+                above: self.stream_above,
+            }),
             ..FrameOptions::default()
         }
     }
 
     fn between<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        let options = self.options(false, is_fetch_response(input));
-        match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
+        let options = if is_fetch_response(input) {
+            self.message_data(false)
+        } else {
+            FrameOptions::default()
+        };
+        let framed = frame_resume(input, Side::Response, &self.config, options, &mut self.progress);
+        match framed.map_err(|e| self.skip_refused_literal(e, input))? {
             Framed::Complete(len) => {
                 let value = decode_framed_response(&input[..len], &self.config)?;
                 Ok(Decoded::Complete {
@@ -168,7 +184,11 @@ impl ResponseReader {
             }
             Framed::Incomplete => Ok(Decoded::Incomplete),
             Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
-            Framed::Stream { data_start, length } => {
+            Framed::Stream {
+                data_start,
+                length,
+                followed,
+            } => {
                 let head = &input[..data_start];
                 let parsed = fetch_head(head, &self.config)
                     .map_err(unwrap_err)
@@ -189,6 +209,13 @@ impl ResponseReader {
                             consumed: data_start,
                         })
                     }
+                    // A candidate by its last bytes only, which may stand
+                    // inside an item: frame the response again, following
+                    // its structure (once: then every literal is decided).
+                    Err(_) if !followed => {
+                        self.progress = Progress::following_fetch_structure(false);
+                        self.between(input)
+                    }
                     Err(e) => Err(self.skip_after_error(e, head, length)),
                 }
             }
@@ -200,8 +227,9 @@ impl ResponseReader {
         input: &'a [u8],
         seq: NonZeroU32,
     ) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        let options = self.options(true, true);
-        match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)? {
+        let options = self.message_data(true);
+        let framed = frame_resume(input, Side::Response, &self.config, options, &mut self.progress);
+        match framed.map_err(|e| self.skip_refused_literal(e, input))? {
             Framed::Complete(len) => {
                 let message = &input[..len];
                 self.state = State::Between;
@@ -219,7 +247,11 @@ impl ResponseReader {
             }
             Framed::Incomplete => Ok(Decoded::Incomplete),
             Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
-            Framed::Stream { data_start, length } => {
+            Framed::Stream {
+                data_start,
+                length,
+                followed,
+            } => {
                 let head = &input[..data_start];
                 match items_then_name(head, &self.config, true) {
                     Ok((items, item)) => {
@@ -237,6 +269,10 @@ impl ResponseReader {
                             consumed: data_start,
                         })
                     }
+                    Err(_) if !followed => {
+                        self.progress = Progress::following_fetch_structure(true);
+                        self.after_literal(input, seq)
+                    }
                     Err(e) => Err(self.skip_after_error(e, head, length)),
                 }
             }
@@ -244,24 +280,33 @@ impl ResponseReader {
     }
 
     fn skip_rest<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
-        let options = self.options(true, true);
+        // Nothing of the response is kept: every large literal is skipped
+        // in pieces, wherever it stands.
+        let options = FrameOptions {
+            mid_message: true,
+            stream: Some(StreamLiterals::Any {
+                above: self.stream_above,
+            }),
+            ..FrameOptions::default()
+        };
         let (len, next) = match frame_resume(input, Side::Response, &self.config, options, &mut self.progress)
         {
             Ok(Framed::Complete(len)) => (len, State::Between),
-            Ok(Framed::Stream { data_start, length }) => {
-                (data_start, State::SkipLiteral { remaining: length })
-            }
+            Ok(Framed::Stream {
+                data_start, length, ..
+            }) => (data_start, State::SkipLiteral { remaining: length }),
             // Skip small literals whole; their data is not kept either.
             Ok(Framed::Literal(a)) => (a.data_start, State::SkipLiteral { remaining: a.length }),
             Ok(Framed::Incomplete) => return Ok(Decoded::Incomplete),
             // Too long a line or literal: keep skipping, in pieces.
             Err(e) => match e.kind {
                 ErrorKind::LineTooLong { .. } => (input.len(), State::SkipRest),
-                ErrorKind::LiteralTooLarge { .. } => {
-                    // The header ends the line: skip to after its LF.
-                    let lf = memchr::memchr(b'\n', input).map_or(input.len(), |i| i + 1);
-                    (lf, State::SkipRest)
-                }
+                // Over the literal limit but not above the threshold: its
+                // header ends the line, then its data is skipped in pieces.
+                ErrorKind::LiteralTooLarge { length, .. } => match header_end(input, e.offset) {
+                    Some(end) => (end, State::SkipLiteral { remaining: length }),
+                    None => return Err(e),
+                },
                 _ => return Err(e),
             },
         };
@@ -275,6 +320,20 @@ impl ResponseReader {
         })
     }
 
+    /// A literal over the literal limit that is not streamed (in a response
+    /// other than FETCH, or not message data): refused, and the reader
+    /// skips its data and the rest of its response, so that the caller
+    /// resumes after its header and the stream stays in step.
+    fn skip_refused_literal(&mut self, mut e: DecodeError, input: &[u8]) -> DecodeError {
+        if let ErrorKind::LiteralTooLarge { length, .. } = e.kind {
+            if let Some(end) = header_end(input, e.offset) {
+                e.resume_at = Some(end);
+                self.state = State::SkipLiteral { remaining: length };
+            }
+        }
+        e
+    }
+
     /// An error in the part of a FETCH response before a streamed literal:
     /// the reader skips the literal and the rest of the response, and the
     /// caller resumes after the head.
@@ -284,6 +343,13 @@ impl ResponseReader {
         d.resume_at = Some(head.len());
         d
     }
+}
+
+/// Where the literal header whose `}` the framer's error points at ends
+/// (after its LF).
+fn header_end(input: &[u8], close: usize) -> Option<usize> {
+    let rest = input.get(close..)?;
+    memchr::memchr(b'\n', rest).map(|lf| close + lf + 1)
 }
 
 /// Whether the first line of `input` starts like `* n FETCH `.
@@ -529,10 +595,15 @@ mod tests {
         let chunk = [b'x'; 4096];
         let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
         assert_eq!((event, consumed), (ReadEvent::LiteralData(&chunk[..]), 4096));
-        // Other responses keep the literal limit.
+        // Other responses keep the literal limit; the refused literal is
+        // skipped as it comes.
         let mut reader = ResponseReader::new(DecoderConfig::default(), 1024);
-        let e = reader.decode(b"* LIST () \"/\" {4294967295}\r\n").unwrap_err();
+        let list = b"* LIST () \"/\" {4294967295}\r\n";
+        let e = reader.decode(list).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::LiteralTooLarge { .. }));
+        assert_eq!(e.resume_at, Some(list.len()));
+        let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
+        assert_eq!((event, consumed), (ReadEvent::Skipped(&chunk[..]), 4096));
     }
 
     #[test]
@@ -547,6 +618,30 @@ mod tests {
             "{events:#?}"
         );
         assert_eq!(events.last().unwrap(), "Response(Exists(4))");
+    }
+
+    #[test]
+    fn candidates_inside_items_cost_linear_time() {
+        // Ten thousand literals above the threshold that end like message
+        // data's name but stand inside an extension's list, fed 7 bytes at
+        // a time: the first one has the response framed again following
+        // its structure, which then decides the others; each byte is
+        // searched for LF at most twice and followed once.
+        let mut input = b"* 1 FETCH (UID 1 X-EXT (".to_vec();
+        for _ in 0..10_000 {
+            input.extend_from_slice(b"a] {7}\r\n(\"x\" ]) RFC822 {6}\r\nBODY[] ");
+        }
+        input.extend_from_slice(b"NIL) BODY[] {9}\r\n123456789)\r\n");
+        crate::frame::SCANNED.with(|s| s.set(0));
+        crate::frame::FOLLOWED.with(|f| f.set(0));
+        let events = read_all(&input, 7, 5);
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert!(events[0].starts_with("LiteralStart { seq: 1, items: [Uid(1), Other"));
+        assert_eq!(events[1], "data 123456789");
+        let scanned = crate::frame::SCANNED.with(|s| s.get());
+        let followed = crate::frame::FOLLOWED.with(|f| f.get());
+        assert!(scanned <= 2 * input.len(), "{scanned} for {}", input.len());
+        assert!(followed <= input.len(), "{followed} for {}", input.len());
     }
 
     #[test]

@@ -335,7 +335,6 @@ fn data_item_rest<'a>(w: Word, rest: &'a [u8], config: &DecoderConfig) -> PResul
 /// `RFC822.HEADER`, `RFC822.TEXT`) up to and including the space before
 /// its nstring, so that a streaming decoder can take a large literal
 /// itself. Fails on any other item.
-#[allow(dead_code)] // the hook of the streaming decoder that comes next
 pub(crate) fn data_item_name<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, DataItemName<'a>> {
     let n = name_len(input);
     let rest = &input[n..];
