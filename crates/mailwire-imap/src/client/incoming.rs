@@ -29,6 +29,9 @@ impl ClientSession {
                     used += consumed;
                     self.clock.answered = true;
                     self.handle(event);
+                    // A completion may let the next command go before the
+                    // next response is read, whatever the reads were.
+                    self.pump();
                     if matches!(self.state, ClientState::Switching) {
                         // What follows belongs to the new transport layer.
                         let rest = self.input.split_off(used);
