@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example trace -- pop3 CLIENT_BYTES SERVER_BYTES
 //! cargo run --release --example trace -- imap CLIENT_BYTES SERVER_BYTES
+//! cargo run --release --example trace -- imap-sessions CLIENT_BYTES SERVER_BYTES
 //! ```
 //!
 //! `CLIENT_BYTES` and `SERVER_BYTES` hold the exact bytes each side of one
@@ -50,7 +51,9 @@ message survives a round trip through the codec, and prints one line per
 message and a final `N passed, M failed`. Exit status: 0 all passed,
 1 some failed, 2 usage or I/O error.
 
-PROTOCOL is `pop3` or `imap`.";
+PROTOCOL is `pop3` or `imap` (the codec), or `imap-sessions`: the
+connection replayed through an IMAP server session and client session,
+one line per command.";
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
 enum Protocol {
     Pop3,
     Imap,
+    ImapSessions,
 }
 
 /// Runs the trace with the arguments after the program name, writing the
@@ -85,10 +89,11 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let protocol = match protocol.to_str() {
         Some("pop3") => Protocol::Pop3,
         Some("imap") => Protocol::Imap,
+        Some("imap-sessions") => Protocol::ImapSessions,
         _ => {
             let _ = writeln!(
                 err,
-                "trace: unknown protocol {protocol:?}; use pop3 or imap\n\n{USAGE}"
+                "trace: unknown protocol {protocol:?}; use pop3, imap or imap-sessions\n\n{USAGE}"
             );
             return 2;
         }
@@ -107,6 +112,7 @@ pub fn run(args: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let traced = match protocol {
         Protocol::Pop3 => pop3::trace(&client, &server, &mut report),
         Protocol::Imap => imap::trace(&client, &server, &mut report),
+        Protocol::ImapSessions => imap_sessions::trace(&client, &server, &mut report),
     };
     match traced.and_then(|()| report.finish()) {
         Ok(()) if report.failed == 0 => 0,
@@ -229,6 +235,8 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 
 #[path = "trace/imap.rs"]
 mod imap;
+#[path = "trace/imap_sessions.rs"]
+mod imap_sessions;
 
 /// POP3 (RFC 1939 and extensions): the two streams walked in lock step,
 /// each server response framed by the command it answers.

@@ -675,3 +675,77 @@ fn recorded_dovecot_sessions_pass() {
     }
     assert_eq!(seen, 11);
 }
+
+/// Exit status and report of an IMAP trace through the sessions.
+fn run_imap_sessions(client: &[u8], server: &[u8]) -> (u8, String) {
+    let capture = Capture::new(client, server);
+    let (status, out, err) = run_args(&capture.args("imap-sessions"));
+    assert_eq!(err, "", "unexpected error output");
+    (status, out)
+}
+
+/// Every recording replayed through the server and the client session:
+/// every command gets its recorded status from both, and the server session
+/// asks for literal data where Dovecot did.
+#[test]
+fn recorded_dovecot_sessions_pass_through_the_sessions() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/traces/imap");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".client").map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 11, "{names:?}");
+    for name in names {
+        let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap();
+        let (client, server) = (read("client"), read("server"));
+        let (status, report) = run_imap_sessions(&client, &server);
+        assert_eq!(status, 0, "{name}:\n{report}");
+        assert!(!report.contains(" FAIL "), "{name}:\n{report}");
+        // One line per tagged completion of the recording, and the line
+        // about continuation requests.
+        let tagged = String::from_utf8_lossy(&server)
+            .lines()
+            .filter(|l| {
+                let mut words = l.split(' ');
+                let tag = words.next().unwrap_or("");
+                !tag.is_empty()
+                    && tag != "*"
+                    && tag != "+"
+                    && tag.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && matches!(words.next(), Some("OK" | "NO" | "BAD"))
+            })
+            .count();
+        let commands = report.lines().filter(|l| l.starts_with("C ")).count();
+        assert_eq!(commands, tagged, "{name}: one line per completion\n{report}");
+        assert!(
+            report.contains("continuation requests where the server sent them"),
+            "{name}:\n{report}"
+        );
+    }
+}
+
+/// A recording whose server accepted what the session refuses fails, and
+/// a literal the server took without a continuation request is noticed.
+#[test]
+fn the_session_trace_fails_where_the_sessions_differ_from_the_recording() {
+    // FETCH before login: the session says BAD, the "server" said OK.
+    let client = b"a1 FETCH 1 FLAGS\r\na2 LOGOUT\r\n";
+    let server = b"* OK ready\r\na1 OK done\r\n* BYE bye\r\na2 OK bye\r\n";
+    let (status, report) = run_imap_sessions(client, server);
+    assert_eq!(status, 1, "{report}");
+    assert!(
+        report.contains("FAIL") && report.contains("server session answered Bad"),
+        "{report}"
+    );
+
+    // A synchronizing literal answered by the server with no `+`.
+    let client = b"a1 LOGIN {5}\r\nalice pw\r\n";
+    let server = b"* OK ready\r\na1 OK in\r\n";
+    let (status, report) = run_imap_sessions(client, server);
+    assert_eq!(status, 1, "{report}");
+    assert!(report.contains("continuation requests"), "{report}");
+}
