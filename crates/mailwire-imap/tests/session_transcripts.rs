@@ -1,9 +1,10 @@
-//! RFC 9051 section 8's sample connection driven through both sessions:
-//! the server session, fed the client's lines and answered by an
-//! application that holds the RFC's data, writes every response the RFC
-//! shows (texts aside, and with the extra SELECT data RFC 9051 asks
-//! for); the client session, issuing the RFC's commands and fed the RFC's
-//! server lines, pairs each completion with its data.
+//! The sample connections of RFC 9051 section 8 and RFC 3501 section 8,
+//! and RFC 7162's QRESYNC example, driven through both sessions: the
+//! server session, fed the client's lines and answered by an application
+//! that holds the RFC's data, writes every response the RFC shows (texts
+//! aside, and with the extra SELECT data RFC 9051 asks for); the client
+//! session, issuing the RFC's commands and fed the RFC's server lines,
+//! pairs each completion with its data.
 
 use std::num::NonZeroU32;
 
@@ -16,8 +17,17 @@ use mailwire_imap::{
 
 /// One exchange: what the client sends, what the server answers.
 struct Step {
-    client: &'static [u8],
-    server: &'static [u8],
+    client: Vec<u8>,
+    server: Vec<u8>,
+}
+
+impl Step {
+    fn new(client: impl AsRef<[u8]>, server: impl AsRef<[u8]>) -> Step {
+        Step {
+            client: client.as_ref().to_vec(),
+            server: server.as_ref().to_vec(),
+        }
+    }
 }
 
 const SCRAM_IR: &str = "biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=";
@@ -25,80 +35,125 @@ const SCRAM_1: &str = "cj1yT3ByTkdmd0ViZVJXZ2JORWtxTyVodllEcFdVYTJSYVRDQWZ1eEZJb
 const SCRAM_2: &str = "Yz1iaXdzLHI9ck9wck5HZndFYmVSV2diTkVrcU8laHZZRHBXVWEyUmFUQ0FmdXhGSWxqKWhObEYkazAscD1kSHpiWmFwV0lrNGpVaE4rVXRlOXl0YWc5empmTUhnc3FtbWl6N0FuZFZRPQ==";
 const SCRAM_3: &str = "dj02cnJpVFJCaTIzV3BSUi93dHVwK21NaFVaVW4vZEI1bkxUSlJzamw5NUc0PQ==";
 
-const FETCH_FULL: &[u8] = b"* 12 FETCH (FLAGS (\\Seen) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" \
-RFC822.SIZE 4286 ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \
-\"IMAP4rev2 WG mtg summary and minutes\" ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
-((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
-((NIL NIL \"imap\" \"cac.washington.edu\")) ((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")\
-(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL \"<B27397-0100000@cac.washington.ed>\") \
-BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3028 92))\r\n";
-
-const HEADER: &[u8] = b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\n\
-From: Terry Gray <gray@cac.washington.edu>\r\n\
-Subject: IMAP4rev2 WG mtg summary and minutes\r\n\
-To: imap@cac.washington.edu\r\n\
-cc: minutes@CNRI.Reston.VA.US, John Klensin <KLENSIN@MIT.EDU>\r\n\
-Message-Id: <B27397-0100000@cac.washington.edu>\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n";
-
-fn steps() -> Vec<Step> {
-    let leak = |v: Vec<u8>| -> &'static [u8] { Vec::leak(v) };
-    let header_fetch = [
-        b"* 12 FETCH (BODY[HEADER] {342}\r\n".as_slice(),
-        HEADER,
-        b")\r\na004 OK FETCH completed\r\n",
-    ]
-    .concat();
-    assert_eq!(HEADER.len(), 342, "the RFC's literal length");
-    vec![
-        Step {
-            client: b"a000 starttls\r\n",
-            server: b"a000 OK Proceed with TLS negotiation\r\n",
-        },
-        Step {
-            client: leak(format!("A001 AUTHENTICATE SCRAM-SHA-256 {SCRAM_IR}\r\n").into_bytes()),
-            server: leak(format!("+ {SCRAM_1}\r\n").into_bytes()),
-        },
-        Step {
-            client: leak(format!("{SCRAM_2}\r\n").into_bytes()),
-            server: leak(format!("+ {SCRAM_3}\r\n").into_bytes()),
-        },
-        Step {
-            client: b"\r\n",
-            server: b"A001 OK SCRAM-SHA-256 authentication successful\r\n",
-        },
-        Step {
-            client: b"babc ENABLE IMAP4rev2\r\n",
-            server: b"* ENABLED IMAP4rev2\r\nbabc OK Some capabilities enabled\r\n",
-        },
-        Step {
-            client: b"a002 select inbox\r\n",
-            server: b"* 18 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
-                * OK [UIDVALIDITY 3857529045] UIDs valid\r\n* LIST () \"/\" INBOX (\"OLDNAME\" (\"inbox\"))\r\n\
-                a002 OK [READ-WRITE] SELECT completed\r\n",
-        },
-        Step {
-            client: b"a003 fetch 12 full\r\n",
-            server: leak([FETCH_FULL, b"a003 OK FETCH completed\r\n"].concat()),
-        },
-        Step {
-            client: b"a004 fetch 12 body[header]\r\n",
-            server: leak(header_fetch),
-        },
-        Step {
-            client: b"a005 store 12 +flags \\deleted\r\n",
-            server: b"* 12 FETCH (FLAGS (\\Seen \\Deleted))\r\na005 OK +FLAGS completed\r\n",
-        },
-        Step {
-            client: b"a006 logout\r\n",
-            server: b"* BYE IMAP4rev2 server terminating connection\r\na006 OK LOGOUT completed\r\n",
-        },
-    ]
+/// One of the RFCs' sample connections.
+struct Sample {
+    /// 1 for RFC 3501, 2 for RFC 9051.
+    revision: u8,
+    greeting: &'static [u8],
+    steps: Vec<Step>,
 }
 
-const GREETING: &[u8] =
-    b"* OK [CAPABILITY STARTTLS AUTH=SCRAM-SHA-256 LOGINDISABLED IMAP4rev2] IMAP4rev2 Service Ready\r\n";
+impl Sample {
+    /// `* 12 FETCH (... FULL ...)` of the sample (the revision is in the
+    /// subject; RFC 9051 cut the message id's last letter).
+    fn fetch_full(&self) -> Vec<u8> {
+        let (rev, id_end) = if self.revision == 1 { (1, "edu") } else { (2, "ed") };
+        format!(
+            "* 12 FETCH (FLAGS (\\Seen) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 4286 \
+             ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \"IMAP4rev{rev} WG mtg summary and minutes\" \
+             ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
+             ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((NIL NIL \"imap\" \"cac.washington.edu\")) \
+             ((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL \
+             \"<B27397-0100000@cac.washington.{id_end}>\") \
+             BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3028 92))\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// The header of message 12: the literal of `BODY[HEADER]`.
+    fn header(&self) -> Vec<u8> {
+        let header = format!(
+            "Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\nFrom: Terry Gray <gray@cac.washington.edu>\r\n\
+             Subject: IMAP4rev{} WG mtg summary and minutes\r\nTo: imap@cac.washington.edu\r\n\
+             cc: minutes@CNRI.Reston.VA.US, John Klensin <KLENSIN@MIT.EDU>\r\n\
+             Message-Id: <B27397-0100000@cac.washington.edu>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n",
+            self.revision
+        );
+        assert_eq!(header.len(), 342, "the RFC's literal length");
+        header.into_bytes()
+    }
+
+    fn header_fetch(&self) -> Vec<u8> {
+        [
+            b"* 12 FETCH (BODY[HEADER] {342}\r\n".as_slice(),
+            &self.header(),
+            b")\r\n",
+        ]
+        .concat()
+    }
+
+    /// The exchanges after login, the same in both RFCs but for SELECT
+    /// and the texts.
+    fn mailbox_steps(&mut self, select: &[u8]) {
+        let rev = self.revision;
+        let steps = vec![
+            Step::new(b"a002 select inbox\r\n", select),
+            Step::new(
+                b"a003 fetch 12 full\r\n",
+                [self.fetch_full(), b"a003 OK FETCH completed\r\n".to_vec()].concat(),
+            ),
+            Step::new(
+                b"a004 fetch 12 body[header]\r\n",
+                [self.header_fetch(), b"a004 OK FETCH completed\r\n".to_vec()].concat(),
+            ),
+            Step::new(
+                b"a005 store 12 +flags \\deleted\r\n",
+                b"* 12 FETCH (FLAGS (\\Seen \\Deleted))\r\na005 OK +FLAGS completed\r\n",
+            ),
+            Step::new(
+                b"a006 logout\r\n",
+                format!("* BYE IMAP4rev{rev} server terminating connection\r\na006 OK LOGOUT completed\r\n"),
+            ),
+        ];
+        self.steps.extend(steps);
+    }
+}
+
+/// RFC 9051 section 8.
+fn rfc9051() -> Sample {
+    let mut sample = Sample {
+        revision: 2,
+        greeting: b"* OK [CAPABILITY STARTTLS AUTH=SCRAM-SHA-256 LOGINDISABLED IMAP4rev2] IMAP4rev2 Service Ready\r\n",
+        steps: vec![
+            Step::new(b"a000 starttls\r\n", b"a000 OK Proceed with TLS negotiation\r\n"),
+            Step::new(
+                format!("A001 AUTHENTICATE SCRAM-SHA-256 {SCRAM_IR}\r\n"),
+                format!("+ {SCRAM_1}\r\n"),
+            ),
+            Step::new(format!("{SCRAM_2}\r\n"), format!("+ {SCRAM_3}\r\n")),
+            Step::new(b"\r\n", b"A001 OK SCRAM-SHA-256 authentication successful\r\n"),
+            Step::new(
+                b"babc ENABLE IMAP4rev2\r\n",
+                b"* ENABLED IMAP4rev2\r\nbabc OK Some capabilities enabled\r\n",
+            ),
+        ],
+    };
+    sample.mailbox_steps(
+        b"* 18 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
+          * OK [UIDVALIDITY 3857529045] UIDs valid\r\n* LIST () \"/\" INBOX (\"OLDNAME\" (\"inbox\"))\r\n\
+          a002 OK [READ-WRITE] SELECT completed\r\n",
+    );
+    sample
+}
+
+/// RFC 3501 section 8.
+fn rfc3501() -> Sample {
+    let mut sample = Sample {
+        revision: 1,
+        greeting: b"* OK IMAP4rev1 Service Ready\r\n",
+        steps: vec![Step::new(
+            b"a001 login mrc secret\r\n",
+            b"a001 OK LOGIN completed\r\n",
+        )],
+    };
+    sample.mailbox_steps(
+        b"* 18 EXISTS\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* 2 RECENT\r\n\
+          * OK [UNSEEN 17] Message 17 is the first unseen message\r\n\
+          * OK [UIDVALIDITY 3857529045] UIDs valid\r\na002 OK [READ-WRITE] SELECT completed\r\n",
+    );
+    sample
+}
 
 /// Every response in `bytes`, with the human-readable texts left out
 /// (continuation requests keep theirs: SASL challenges are data).
@@ -163,16 +218,16 @@ fn nz(n: u32) -> NonZeroU32 {
 }
 
 /// The application of the RFC's server: it knows the RFC's answers.
-fn serve(s: &mut ServerSession, event: ServerEvent, sasl_round: &mut usize) {
+fn serve(s: &mut ServerSession, event: ServerEvent, sample: &Sample, sasl_round: &mut usize) {
     use base64::Engine as _;
     let b64 = |t: &str| base64::engine::general_purpose::STANDARD.decode(t).unwrap();
     match event {
         ServerEvent::StartTls => s.tls_established(),
         ServerEvent::Authenticate(request) => {
             *sasl_round += 1;
-            match *sasl_round {
-                1 => s.sasl_challenge(request, &b64(SCRAM_1)).unwrap(),
-                2 => s.sasl_challenge(request, &b64(SCRAM_3)).unwrap(),
+            match (request.credentials().is_some(), *sasl_round) {
+                (false, 1) => s.sasl_challenge(request, &b64(SCRAM_1)).unwrap(),
+                (false, 2) => s.sasl_challenge(request, &b64(SCRAM_3)).unwrap(),
                 _ => s.accept_login(request).unwrap(),
             }
         }
@@ -180,15 +235,17 @@ fn serve(s: &mut ServerSession, event: ServerEvent, sasl_round: &mut usize) {
             let status_text = match request.command().body.name() {
                 "SELECT" => {
                     let uids = (1..=18).map(nz).collect();
-                    s.open_mailbox(&request, MailboxSnapshot::new(nz(3857529045), nz(4392), uids))
-                        .unwrap();
-                    let list = b"* LIST () \"/\" INBOX (\"OLDNAME\" (\"inbox\"))\r\n";
-                    let Ok(Decoded::Complete { value, .. }) =
-                        decode_response(list, &DecoderConfig::default())
-                    else {
-                        panic!()
-                    };
-                    s.respond(&request, &value).unwrap();
+                    let mut snapshot = MailboxSnapshot::new(nz(3857529045), nz(4392), uids);
+                    if sample.revision == 1 {
+                        snapshot.recent = 2;
+                        snapshot.first_unseen = Some(nz(17));
+                    }
+                    s.open_mailbox(&request, snapshot).unwrap();
+                    if sample.revision == 2 {
+                        // The name opened differs from the one asked for.
+                        let list = responses(b"* LIST () \"/\" INBOX (\"OLDNAME\" (\"inbox\"))\r\n");
+                        s.respond(&request, &list[0]).unwrap();
+                    }
                     RespText {
                         code: Some(mailwire_imap::Code::ReadWrite),
                         text: "SELECT completed".into(),
@@ -197,13 +254,9 @@ fn serve(s: &mut ServerSession, event: ServerEvent, sasl_round: &mut usize) {
                 "FETCH" => {
                     let items = match request.command().body {
                         CommandBody::Fetch { ref fetch, .. } if fetch.items.items().len() > 1 => {
-                            data_items(FETCH_FULL)
+                            data_items(&sample.fetch_full())
                         }
-                        _ => {
-                            let response =
-                                [b"* 12 FETCH (BODY[HEADER] {342}\r\n".as_slice(), HEADER, b")\r\n"].concat();
-                            data_items(&response)
-                        }
+                        _ => data_items(&sample.header_fetch()),
                     };
                     s.fetch_data(&request, nz(12), items).unwrap();
                     RespText::text("FETCH completed")
@@ -221,32 +274,29 @@ fn serve(s: &mut ServerSession, event: ServerEvent, sasl_round: &mut usize) {
     }
 }
 
-#[test]
-fn rfc9051_sample_connection_through_the_server_session() {
-    let mut s = ServerSession::new(ServerConfig {
-        tls: Tls::Available,
-        sasl_plain: false,
-        sasl_mechanisms: vec!["SCRAM-SHA-256".into()],
-        imap4rev1: true,
-        ..ServerConfig::default()
-    });
+fn through_the_server_session(sample: &Sample, config: ServerConfig) {
+    let mut s = ServerSession::new(config);
     let greeting: Vec<u8> = std::iter::from_fn(|| s.poll_transmit()).flatten().collect();
-    let greeting = String::from_utf8(greeting).unwrap();
-    for capability in ["STARTTLS", "AUTH=SCRAM-SHA-256", "LOGINDISABLED", "IMAP4rev2"] {
-        assert!(greeting.contains(capability), "{greeting}");
-    }
+    assert!(matches!(
+        responses(&greeting)[..],
+        [Response::Status {
+            tag: None,
+            status: Status::Ok,
+            ..
+        }]
+    ));
     let mut sasl_round = 0;
-    for step in steps() {
-        s.receive(step.client);
+    for step in &sample.steps {
+        s.receive(&step.client);
         while let Some(event) = s.poll_event() {
-            serve(&mut s, event, &mut sasl_round);
+            serve(&mut s, event, sample, &mut sasl_round);
         }
         let sent: Vec<u8> = std::iter::from_fn(|| s.poll_transmit()).flatten().collect();
         let ours = responses(&sent);
-        let rfc = responses(step.server);
+        let rfc = responses(&step.server);
         // The tagged completion (or the challenge) ends both.
         let (Some(last), Some(rfc_last)) = (ours.last(), rfc.last()) else {
-            panic!("no answer to {:?}", String::from_utf8_lossy(step.client))
+            panic!("no answer to {:?}", String::from_utf8_lossy(&step.client))
         };
         assert!(same_ending(last, rfc_last), "{last:?} for {rfc_last:?}");
         // Every untagged response of the RFC is among ours.
@@ -258,13 +308,40 @@ fn rfc9051_sample_connection_through_the_server_session() {
 }
 
 #[test]
-fn rfc9051_sample_connection_through_the_client_session() {
+fn rfc9051_sample_connection_through_the_server_session() {
+    let config = ServerConfig {
+        tls: Tls::Available,
+        sasl_plain: false,
+        sasl_mechanisms: vec!["SCRAM-SHA-256".into()],
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config.clone());
+    let greeting: Vec<u8> = std::iter::from_fn(|| s.poll_transmit()).flatten().collect();
+    let greeting = String::from_utf8(greeting).unwrap();
+    for capability in ["STARTTLS", "AUTH=SCRAM-SHA-256", "LOGINDISABLED", "IMAP4rev2"] {
+        assert!(greeting.contains(capability), "{greeting}");
+    }
+    through_the_server_session(&rfc9051(), config);
+}
+
+#[test]
+fn rfc3501_sample_connection_through_the_server_session() {
+    let config = ServerConfig {
+        allow_plaintext_login: true,
+        imap4rev2: false,
+        ..ServerConfig::default()
+    };
+    through_the_server_session(&rfc3501(), config);
+}
+
+/// Issues the sample's commands with the RFC's tags, feeds the RFC's
+/// server lines, and returns the completions.
+fn through_the_client_session(sample: &Sample) -> (ClientSession, Vec<Completion>) {
     let mut c = ClientSession::new(ClientConfig::default());
-    c.receive(GREETING);
-    assert!(c.capabilities().unwrap().contains(&Capability::LoginDisabled));
+    c.receive(sample.greeting);
     let mut done: Vec<Completion> = Vec::new();
-    for step in steps() {
-        let decoded = decode_command(step.client, &DecoderConfig::default());
+    for step in &sample.steps {
+        let decoded = decode_command(&step.client, &DecoderConfig::default());
         if let Ok(Decoded::Complete { value, .. }) = decoded {
             let Command { tag, body } = value.into_owned();
             let expected = Command {
@@ -278,7 +355,7 @@ fn rfc9051_sample_connection_through_the_client_session() {
             };
             assert_eq!(value, expected, "the command as sent");
         }
-        c.receive(step.server);
+        c.receive(&step.server);
         while let Some(event) = c.poll_event() {
             match event {
                 ClientEvent::Completed(completion) => done.push(*completion),
@@ -304,34 +381,51 @@ fn rfc9051_sample_connection_through_the_client_session() {
             }
         }
     }
-    let tags: Vec<(&str, Status)> = done.iter().map(|d| (d.tag.as_str(), d.status)).collect();
-    assert_eq!(
-        tags,
-        [
-            ("a000", Status::Ok),
-            ("A001", Status::Ok),
-            ("babc", Status::Ok),
-            ("a002", Status::Ok),
-            ("a003", Status::Ok),
-            ("a004", Status::Ok),
-            ("a005", Status::Ok),
-            ("a006", Status::Ok)
-        ]
-    );
-    let select = done[3].data.select.as_ref().unwrap();
+    (c, done)
+}
+
+/// What both samples' completions share: SELECT, the two FETCHes and STORE.
+fn check_mailbox_completions(sample: &Sample, done: &[Completion]) {
+    let by_tag = |tag: &str| done.iter().find(|d| d.tag.as_str() == tag).unwrap();
+    let select = by_tag("a002").data.select.as_ref().unwrap();
     assert_eq!((select.exists, select.uid_validity), (18, Some(nz(3857529045))));
-    assert_eq!(done[3].data.list.len(), 1);
-    assert_eq!(done[4].data.fetch[0].0, nz(12));
-    assert_eq!(done[4].data.fetch[0].1.len(), 5);
-    let MessageDataItem::BodySection { data, .. } = &done[5].data.fetch[0].1[0] else {
+    let full = &by_tag("a003").data.fetch;
+    assert_eq!((full[0].0, full[0].1.len()), (nz(12), 5));
+    let MessageDataItem::BodySection { data, .. } = &by_tag("a004").data.fetch[0].1[0] else {
         panic!()
     };
-    assert_eq!(data.as_bytes(), Some(HEADER));
+    assert_eq!(data.as_bytes(), Some(&sample.header()[..]));
     assert_eq!(
-        done[6].data.fetch[0].1,
+        by_tag("a005").data.fetch[0].1,
         data_items(b"* 12 FETCH (FLAGS (\\Seen \\Deleted))\r\n")
     );
+    assert!(done.iter().all(|d| d.status == Status::Ok));
+}
+
+#[test]
+fn rfc9051_sample_connection_through_the_client_session() {
+    let sample = rfc9051();
+    let (c, done) = through_the_client_session(&sample);
+    let tags: Vec<&str> = done.iter().map(|d| d.tag.as_str()).collect();
+    assert_eq!(
+        tags,
+        ["a000", "A001", "babc", "a002", "a003", "a004", "a005", "a006"]
+    );
+    check_mailbox_completions(&sample, &done);
+    assert_eq!(done[3].data.list.len(), 1);
     assert_eq!(c.enabled(), [Capability::Imap4Rev2]);
+    assert_eq!(c.state(), mailwire_imap::client::ClientState::Closed);
+}
+
+#[test]
+fn rfc3501_sample_connection_through_the_client_session() {
+    let sample = rfc3501();
+    let (c, done) = through_the_client_session(&sample);
+    let tags: Vec<&str> = done.iter().map(|d| d.tag.as_str()).collect();
+    assert_eq!(tags, ["a001", "a002", "a003", "a004", "a005", "a006"]);
+    check_mailbox_completions(&sample, &done);
+    let select = done[1].data.select.as_ref().unwrap();
+    assert_eq!((select.recent, select.first_unseen), (Some(2), Some(nz(17))));
     assert_eq!(c.state(), mailwire_imap::client::ClientState::Closed);
 }
 
