@@ -37,7 +37,7 @@ fn commands(client: &mut ClientSession) -> HashSet<mailwire_imap::client::Comman
     ids
 }
 
-fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> (Vec<String>, Vec<u8>) {
+fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> Vec<String> {
     let mut client = ClientSession::new(ClientConfig {
         stream_above,
         ..ClientConfig::default()
@@ -45,7 +45,6 @@ fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> (Vec<String>, Vec<u8>) 
     let ids = commands(&mut client);
     let mut completed = HashSet::new();
     let mut log = Vec::new();
-    let mut output = Vec::new();
     let mut at = 0;
     let mut read = 0;
     loop {
@@ -67,9 +66,10 @@ fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> (Vec<String>, Vec<u8>) 
             let known = (1..=view.exists()).filter(|&n| view.uid(std::num::NonZeroU32::new(n).unwrap()).is_some());
             assert!(known.count() as u32 <= view.exists());
         }
-        while let Some(bytes) = client.poll_transmit() {
-            output.extend_from_slice(&bytes);
-        }
+        // What the client writes may depend on the reads: fed a server's
+        // IDLE completion before it could answer `+ idling`, it sends no
+        // DONE. The events must not.
+        while client.poll_transmit().is_some() {}
         if at == input.len() {
             break;
         }
@@ -79,7 +79,7 @@ fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> (Vec<String>, Vec<u8>) 
         client.receive(&input[at..end]);
         at = end;
     }
-    (log, output)
+    log
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -97,6 +97,5 @@ fuzz_target!(|data: &[u8]| {
     let merge = |log: &[String]| -> Vec<String> {
         log.iter().filter(|l| !l.starts_with("FetchData")).cloned().collect()
     };
-    assert_eq!(merge(&chunked.0), merge(&whole.0), "events depend on the reads");
-    assert_eq!(chunked.1, whole.1, "output depends on the reads");
+    assert_eq!(merge(&chunked), merge(&whole), "events depend on the reads");
 });

@@ -397,3 +397,68 @@ fn a_silent_server_times_out() {
     c.handle_timeout(t0 + std::time::Duration::from_secs(30));
     assert_eq!(c.state(), ClientState::Closed);
 }
+
+/// The client's events for `server` fed at the given split points, with
+/// streamed literal data joined (its pieces follow the reads).
+fn client_story(server: &[u8], splits: &[usize]) -> (Vec<String>, String) {
+    let mut c = ClientSession::new(ClientConfig {
+        stream_above: 8,
+        ..ClientConfig::default()
+    });
+    c.login(b"alice", b"secret").unwrap();
+    c.send(select());
+    c.send(fetch("1:*", false));
+    c.idle();
+    c.send(CommandBody::Logout);
+    let mut story = Vec::new();
+    let mut data = Vec::new();
+    let mut out = String::new();
+    let mut last = 0;
+    for &at in splits.iter().chain(std::iter::once(&server.len())) {
+        c.receive(&server[last..at]);
+        last = at;
+        while let Some(event) = c.poll_event() {
+            match event {
+                ClientEvent::FetchData(d) => data.extend_from_slice(&d),
+                ClientEvent::Idling { .. } => {
+                    c.done();
+                    story.push("Idling".to_owned());
+                }
+                other => {
+                    if !data.is_empty() {
+                        story.push(format!("data {:?}", String::from_utf8_lossy(&data)));
+                        data.clear();
+                    }
+                    story.push(format!("{other:?}"));
+                }
+            }
+        }
+        out.push_str(&wire(&mut c));
+    }
+    (story, out)
+}
+
+#[test]
+fn every_split_of_the_server_s_bytes_gives_the_same_events() {
+    let server: &[u8] = b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\nA1 OK logged in\r\n\
+        * 2 EXISTS\r\n* OK [UIDVALIDITY 3] v\r\nA2 OK [READ-WRITE] selected\r\n\
+        * 1 FETCH (UID 4 FLAGS (\\Seen) BODY[] {12}\r\nHello world!)\r\n* 2 FETCH (UID 5 FLAGS ())\r\n\
+        A3 OK fetched\r\n+ idling\r\n* 3 EXISTS\r\n* 1 EXPUNGE\r\nA4 OK IDLE done\r\n\
+        * BYE bye\r\nA5 OK LOGOUT completed\r\n";
+    let whole = client_story(server, &[]);
+    assert!(whole.0.iter().any(|e| e.contains("Hello world!")), "{:#?}", whole.0);
+    assert!(whole.0.last().unwrap().contains("Closed"), "{:#?}", whole.0);
+    // The events; what the client writes may differ, as it should: fed
+    // the server's IDLE completion before it could send DONE, it sends
+    // none.
+    for at in 1..server.len() {
+        assert_eq!(client_story(server, &[at]).0, whole.0, "split at {at}");
+    }
+    let every: Vec<usize> = (1..server.len()).collect();
+    let byte_by_byte = client_story(server, &every);
+    assert_eq!(byte_by_byte.0, whole.0, "byte by byte");
+    assert_eq!(
+        byte_by_byte.1,
+        "A1 LOGIN alice secret\r\nA2 SELECT INBOX\r\nA3 FETCH 1:* FAST\r\nA4 IDLE\r\nDONE\r\nA5 LOGOUT\r\n"
+    );
+}
