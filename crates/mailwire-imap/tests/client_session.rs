@@ -446,7 +446,11 @@ fn every_split_of_the_server_s_bytes_gives_the_same_events() {
         A3 OK fetched\r\n+ idling\r\n* 3 EXISTS\r\n* 1 EXPUNGE\r\nA4 OK IDLE done\r\n\
         * BYE bye\r\nA5 OK LOGOUT completed\r\n";
     let whole = client_story(server, &[]);
-    assert!(whole.0.iter().any(|e| e.contains("Hello world!")), "{:#?}", whole.0);
+    assert!(
+        whole.0.iter().any(|e| e.contains("Hello world!")),
+        "{:#?}",
+        whole.0
+    );
     assert!(whole.0.last().unwrap().contains("Closed"), "{:#?}", whole.0);
     // The events; what the client writes may differ, as it should: fed
     // the server's IDLE completion before it could send DONE, it sends

@@ -10,8 +10,8 @@ use std::num::NonZeroU32;
 use mailwire_imap::client::{ClientConfig, ClientEvent, ClientSession, Completion};
 use mailwire_imap::server::{MailboxSnapshot, ServerConfig, ServerEvent, ServerSession};
 use mailwire_imap::{
-    CommandBody, Fetch, FetchItem, FetchItems, Flag, FlagFetch, Mailbox, MessageDataItem, RespText, Search,
-    SearchKey, SequenceSet, Status, Store, StoreAction,
+    CommandBody, Decoded, Fetch, FetchItem, FetchItems, Flag, FlagFetch, Mailbox, MessageDataItem, RespText,
+    Search, SearchKey, SequenceSet, Status, Store, StoreAction, decode_command,
 };
 use proptest::prelude::*;
 
@@ -38,6 +38,22 @@ struct Pair {
     model: Model,
     completions: Vec<Completion>,
     server_commands: Vec<String>,
+    /// The client's bytes not yet read as commands.
+    written: Vec<u8>,
+    /// The commands the client has written and not yet seen complete.
+    running: Vec<(String, Kind)>,
+    /// Commands queued with message numbers that may be stale when sent.
+    may_be_stale: Vec<mailwire_imap::client::CommandId>,
+}
+
+/// What a running command allows beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// FETCH, STORE, SEARCH by number: no EXPUNGE while they run.
+    ExpungeFree,
+    MayExpunge,
+    /// SELECT, IDLE, LOGOUT.
+    Alone,
 }
 
 impl Pair {
@@ -59,6 +75,9 @@ impl Pair {
             model,
             completions: Vec::new(),
             server_commands: Vec::new(),
+            written: Vec::new(),
+            running: Vec::new(),
+            may_be_stale: Vec::new(),
         };
         pair.client.login(b"alice", b"secret").unwrap();
         pair.client.send(CommandBody::Select {
@@ -76,8 +95,11 @@ impl Pair {
             while let Some(bytes) = self.server.poll_transmit() {
                 self.client.receive(&bytes);
                 moved = true;
+                // What the client learnt from these bytes, before it writes.
+                self.client_events();
             }
             while let Some(bytes) = self.client.poll_transmit() {
+                self.check_pipelining(&bytes);
                 self.server.receive(&bytes);
                 moved = true;
             }
@@ -85,15 +107,88 @@ impl Pair {
                 self.serve(event);
                 moved = true;
             }
-            while let Some(event) = self.client.poll_event() {
-                if let ClientEvent::Completed(done) = event {
-                    self.completions.push(*done);
-                }
-                moved = true;
-            }
+            moved |= self.client_events();
             if !moved {
                 return;
             }
+        }
+    }
+
+    fn client_events(&mut self) -> bool {
+        let mut any = false;
+        while let Some(event) = self.client.poll_event() {
+            if let ClientEvent::Completed(done) = event {
+                self.running.retain(|(tag, _)| *tag != done.tag.as_str());
+                self.completions.push(*done);
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// RFC 9051 section 5.5, checked on what the client writes: a command
+    /// with message numbers starts only while nothing but FETCH, STORE and
+    /// SEARCH by number runs; SELECT and IDLE start alone and run alone.
+    fn check_pipelining(&mut self, bytes: &[u8]) {
+        self.written.extend_from_slice(bytes);
+        loop {
+            if self.written.starts_with(b"DONE\r\n") {
+                self.written.drain(..6);
+                continue;
+            }
+            let config = mailwire_imap::DecoderConfig::default();
+            let Ok(Decoded::Complete { value, consumed }) = decode_command(&self.written, &config) else {
+                return;
+            };
+            let body = &value.body;
+            let alone = matches!(
+                body,
+                CommandBody::Select { .. } | CommandBody::Idle | CommandBody::Logout
+            );
+            assert!(
+                !self.running.iter().any(|(_, kind)| *kind == Kind::Alone),
+                "{} started beside a command that runs alone: {:?}",
+                body.name(),
+                self.running
+            );
+            if alone {
+                assert!(
+                    self.running.is_empty(),
+                    "{} started beside {:?}",
+                    body.name(),
+                    self.running
+                );
+            }
+            let by_number = matches!(
+                body,
+                CommandBody::Fetch { uid: false, .. }
+                    | CommandBody::Store { uid: false, .. }
+                    | CommandBody::Search { uid: false, .. }
+                    | CommandBody::Copy { uid: false, .. }
+                    | CommandBody::Move { uid: false, .. }
+            );
+            if by_number {
+                assert!(
+                    self.running.iter().all(|(_, kind)| *kind == Kind::ExpungeFree),
+                    "{} with message numbers while {:?} may expunge",
+                    body.name(),
+                    self.running
+                );
+            }
+            let kind = if alone {
+                Kind::Alone
+            } else if matches!(
+                body,
+                CommandBody::Fetch { uid: false, .. }
+                    | CommandBody::Store { uid: false, .. }
+                    | CommandBody::Search { uid: false, .. }
+            ) {
+                Kind::ExpungeFree
+            } else {
+                Kind::MayExpunge
+            };
+            self.running.push((value.tag.as_str().to_owned(), kind));
+            self.written.drain(..consumed);
         }
     }
 
@@ -234,6 +329,10 @@ enum Op {
     Inject(Vec<Change>),
     /// Two FETCHes and a SEARCH sent without waiting.
     Pipelined,
+    /// NOOP, a FETCH by number, a UID FETCH, a STORE and an EXPUNGE sent
+    /// without waiting: the client must hold back what could be
+    /// misnumbered.
+    Mixed,
 }
 
 fn fetch(set: &str, uid: bool) -> CommandBody<'static> {
@@ -272,6 +371,7 @@ fn op() -> impl Strategy<Value = Op> {
         prop::collection::vec(change(), 0..4).prop_map(Op::Idle),
         prop::collection::vec(change(), 0..4).prop_map(Op::Inject),
         Just(Op::Pipelined),
+        Just(Op::Mixed),
     ]
 }
 
@@ -326,6 +426,31 @@ fn apply(pair: &mut Pair, op: &Op) {
             }
             pair.client.send(search());
         }
+        Op::Mixed => {
+            // Their numbers come from the view as it is now; the NOOP may
+            // bring expunges that make them stale by the time they go, and
+            // the server then rightly answers BAD.
+            pair.client.send(CommandBody::Noop);
+            if exists > 0 {
+                let id = pair.client.send(fetch("1", false));
+                pair.may_be_stale.push(id);
+            }
+            pair.client.send(fetch("1:*", true));
+            if exists > 0 {
+                let id = pair.client.send(CommandBody::Store {
+                    store: Store {
+                        sequence_set: "1".parse().unwrap(),
+                        modifiers: Vec::new(),
+                        action: StoreAction::Add,
+                        silent: true,
+                        flags: vec![Flag::Seen],
+                    },
+                    uid: false,
+                });
+                pair.may_be_stale.push(id);
+            }
+            pair.client.send(CommandBody::Expunge);
+        }
     }
     pair.run();
 }
@@ -346,7 +471,10 @@ proptest! {
         pair.check_view();
         prop_assert_eq!(pair.client.pending(), 0, "every command completed");
         for done in &pair.completions {
-            prop_assert_eq!(done.status, Status::Ok, "{:?}", done);
+            let stale = done.status == Status::Bad
+                && pair.may_be_stale.contains(&done.id)
+                && done.text.text == "Invalid message sequence number";
+            prop_assert!(done.status == Status::Ok || stale, "{:?}", done);
         }
     }
 }
