@@ -1322,3 +1322,45 @@ fn an_append_with_a_literal_mailbox_name_and_the_utf8_form() {
     s.receive(b"b APPEND INBOX UTF8 (~{2+}\r\nhi)\r\n");
     assert_eq!(answer_all(&mut s), ["APPEND"]);
 }
+
+#[test]
+fn mailbox_names_follow_the_client_s_form() {
+    let mut s = logged_in(ServerConfig {
+        capabilities: vec![Capability::Utf8Accept],
+        ..plaintext()
+    });
+    // IMAP4rev1 without UTF8=ACCEPT: modified UTF-7.
+    assert!(!s.utf8_names());
+    s.receive(b"a CREATE &ZeVnLIqe-\r\n");
+    let create = match s.poll_event() {
+        Some(ServerEvent::Command(r)) => r,
+        other => panic!("{other:?}"),
+    };
+    let mailwire_imap::CommandBody::Create { mailbox, .. } = &create.command().body else {
+        panic!()
+    };
+    assert_eq!(s.mailbox_name(mailbox).unwrap(), "日本語");
+    assert_eq!(s.mailbox("日本語").unwrap().as_bytes(), b"&ZeVnLIqe-");
+    s.complete(create, Status::Ok, RespText::text("done")).unwrap();
+
+    // After ENABLE UTF8=ACCEPT: UTF-8, and `&` stands for itself.
+    s.receive(b"b ENABLE UTF8=ACCEPT\r\n");
+    assert!(s.utf8_names());
+    assert_eq!(s.mailbox("R&D").unwrap().as_bytes(), b"R&D");
+    assert_eq!(s.mailbox("日本語").unwrap().as_bytes(), "日本語".as_bytes());
+    // RFC 6855 section 3: no SEARCH CHARSET any more.
+    s.receive(b"c SELECT INBOX\r\n");
+    answer_all(&mut s);
+    sent(&mut s);
+    s.receive(b"d SEARCH CHARSET UTF-8 SUBJECT x\r\ne SEARCH SUBJECT x\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "d BAD SEARCH with CHARSET after ENABLE UTF8=ACCEPT\r\n"
+    );
+    assert!(matches!(s.poll_event(), Some(ServerEvent::Command(_))));
+
+    // IMAP4rev2 enabled: UTF-8 as well.
+    let mut s = logged_in(plaintext());
+    s.receive(b"a ENABLE IMAP4rev2\r\n");
+    assert!(s.utf8_names());
+}

@@ -388,6 +388,38 @@ impl ServerSession {
         self.enabled
     }
 
+    /// Whether mailbox names travel as UTF-8 (after ENABLE UTF8=ACCEPT, RFC
+    /// 6855, or with IMAP4rev2, RFC 9051 section 5.1) rather than in
+    /// modified UTF-7. Names in the commands the application receives are
+    /// in the client's form, and so must be those it sends:
+    /// [`ServerSession::mailbox_name`] and [`ServerSession::mailbox`]
+    /// convert.
+    pub fn utf8_names(&self) -> bool {
+        self.enabled.utf8_accept || self.rev2_active()
+    }
+
+    /// The human name of a mailbox a command names, decoded from the
+    /// client's form.
+    pub fn mailbox_name<'m>(
+        &self,
+        mailbox: &'m crate::mailbox::Mailbox<'_>,
+    ) -> Result<std::borrow::Cow<'m, str>, crate::core::TypeError> {
+        if self.utf8_names() {
+            mailbox.to_utf8_name_raw().map(std::borrow::Cow::Borrowed)
+        } else {
+            mailbox.to_utf8_name()
+        }
+    }
+
+    /// A mailbox of a human name, in the client's form.
+    pub fn mailbox<'n>(&self, name: &'n str) -> Result<crate::mailbox::Mailbox<'n>, crate::core::TypeError> {
+        if self.utf8_names() {
+            crate::mailbox::Mailbox::from_utf8_name_raw(name)
+        } else {
+            Ok(crate::mailbox::Mailbox::from_utf8_name(name))
+        }
+    }
+
     /// Whether TLS protects the connection.
     pub fn tls(&self) -> Tls {
         self.tls
@@ -685,6 +717,18 @@ impl ServerSession {
             let text = format!("Unknown command {}", body.name());
             self.tagged(&tag, Status::Bad, None, &text);
             return;
+        }
+        if let CommandBody::Search { search, .. } = &body {
+            if self.enabled.utf8_accept && search.charset.is_some() {
+                // RFC 6855 section 3: the charset labels would conflict.
+                self.tagged(
+                    &tag,
+                    Status::Bad,
+                    None,
+                    "SEARCH with CHARSET after ENABLE UTF8=ACCEPT",
+                );
+                return;
+            }
         }
         match body {
             CommandBody::Capability => {
