@@ -37,7 +37,7 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
             Ok(Decoded::Complete { value, consumed }) => {
                 assert!(consumed > 0 && consumed <= buffer.len());
                 match value {
-                    ReadEvent::LiteralData(d) => data.extend_from_slice(d),
+                    ReadEvent::LiteralData(d) => data.extend_from_slice(&d),
                     other => {
                         if !matches!(other, ReadEvent::LiteralData(_)) {
                             flush(&mut events, &mut data, &mut announced);

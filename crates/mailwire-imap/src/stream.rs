@@ -21,6 +21,7 @@
 //!                *(SP (msg-att-dynamic / msg-att-static)) ")"
 //! ```
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
@@ -51,7 +52,7 @@ pub enum ReadEvent<'a> {
     },
     /// A piece of the streamed literal's data, in order; the pieces add up
     /// to the announced length.
-    LiteralData(&'a [u8]),
+    LiteralData(Cow<'a, [u8]>),
     /// The end of a FETCH response with streamed literals: the items after
     /// the last one.
     FetchEnd {
@@ -63,7 +64,7 @@ pub enum ReadEvent<'a> {
     /// Bytes of a response that failed to decode (reported once, as an
     /// error) being skipped: the rest of its streamed literal and of the
     /// response, so that the stream stays in step.
-    Skipped(&'a [u8]),
+    Skipped(Cow<'a, [u8]>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +81,73 @@ enum State {
     SkipRest,
 }
 
+impl ReadEvent<'_> {
+    /// Converts to a value that owns its data (streamed data is copied).
+    pub fn into_owned(self) -> ReadEvent<'static> {
+        let items =
+            |items: Vec<MessageDataItem<'_>>| items.into_iter().map(MessageDataItem::into_owned).collect();
+        match self {
+            ReadEvent::Response(r) => ReadEvent::Response(r.into_owned()),
+            ReadEvent::LiteralStart {
+                seq,
+                items: before,
+                item,
+                length,
+            } => ReadEvent::LiteralStart {
+                seq,
+                items: items(before),
+                item: item.into_owned(),
+                length,
+            },
+            ReadEvent::LiteralData(d) => ReadEvent::LiteralData(Cow::Owned(d.into_owned())),
+            ReadEvent::FetchEnd { seq, items: after } => ReadEvent::FetchEnd {
+                seq,
+                items: items(after),
+            },
+            ReadEvent::Skipped(d) => ReadEvent::Skipped(Cow::Owned(d.into_owned())),
+        }
+    }
+}
+
 /// Reads a server's responses, streaming large FETCH literals.
 ///
 /// Feed it the unread part of the input; each call answers one event and
 /// how many bytes it used (or "need more bytes"). The caller drops the used
 /// bytes before the next call.
+///
+/// Only the literal of a message data item (`BODY[...]`, `BINARY[...]`,
+/// `RFC822`...) longer than the threshold streams; everything else,
+/// including a long subject sent as a literal, comes whole in
+/// [`ReadEvent::Response`].
+///
+/// ```
+/// use mailwire_imap::{Decoded, DecoderConfig, ReadEvent, ResponseReader};
+///
+/// // A message of 40 bytes, with a threshold of 16: it streams.
+/// let wire = b"* 1 FETCH (UID 7 BODY[] {40}\r\n0123456789012345678901234567890123456789 FLAGS ())\r\n";
+/// let mut reader = ResponseReader::new(DecoderConfig::default(), 16);
+/// let mut input: Vec<u8> = Vec::new();
+/// let (mut message, mut events) = (Vec::new(), Vec::new());
+/// // The bytes arrive 10 at a time; the reader never waits for the
+/// // whole literal.
+/// for piece in wire.chunks(10) {
+///     input.extend_from_slice(piece);
+///     while let Decoded::Complete { value, consumed } = reader.decode(&input)? {
+///         match value {
+///             ReadEvent::LiteralStart { seq, items, length, .. } => {
+///                 events.push(format!("start {seq} {} items, {length} bytes", items.len()));
+///             }
+///             ReadEvent::LiteralData(data) => message.extend_from_slice(&data),
+///             ReadEvent::FetchEnd { items, .. } => events.push(format!("end, {} items", items.len())),
+///             other => events.push(format!("{other:?}")),
+///         }
+///         input.drain(..consumed);
+///     }
+/// }
+/// assert_eq!(events, ["start 1 1 items, 40 bytes", "end, 1 items"]);
+/// assert_eq!(message, b"0123456789012345678901234567890123456789");
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ResponseReader {
     config: DecoderConfig,
@@ -150,8 +213,8 @@ impl ResponseReader {
             (_, None) => State::SkipLiteral { remaining: left },
         };
         let value = match seq {
-            Some(_) => ReadEvent::LiteralData(data),
-            None => ReadEvent::Skipped(data),
+            Some(_) => ReadEvent::LiteralData(Cow::Borrowed(data)),
+            None => ReadEvent::Skipped(Cow::Borrowed(data)),
         };
         Decoded::Complete { value, consumed: n }
     }
@@ -315,7 +378,7 @@ impl ResponseReader {
         // literal's header, say) no longer points into the input.
         self.progress = Progress::default();
         Ok(Decoded::Complete {
-            value: ReadEvent::Skipped(&input[..len]),
+            value: ReadEvent::Skipped(Cow::Borrowed(&input[..len])),
             consumed: len,
         })
     }
@@ -485,7 +548,7 @@ mod tests {
             match reader.decode(&buffer) {
                 Ok(Decoded::Complete { value, consumed }) => {
                     match value {
-                        ReadEvent::LiteralData(d) => data.extend_from_slice(d),
+                        ReadEvent::LiteralData(d) => data.extend_from_slice(&d),
                         other => {
                             if !data.is_empty() {
                                 events.push(format!("data {}", String::from_utf8_lossy(&data)));
@@ -594,7 +657,10 @@ mod tests {
         ));
         let chunk = [b'x'; 4096];
         let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
-        assert_eq!((event, consumed), (ReadEvent::LiteralData(&chunk[..]), 4096));
+        assert_eq!(
+            (event, consumed),
+            (ReadEvent::LiteralData(Cow::Borrowed(&chunk[..])), 4096)
+        );
         // Other responses keep the literal limit; the refused literal is
         // skipped as it comes.
         let mut reader = ResponseReader::new(DecoderConfig::default(), 1024);
@@ -603,7 +669,10 @@ mod tests {
         assert!(matches!(e.kind, ErrorKind::LiteralTooLarge { .. }));
         assert_eq!(e.resume_at, Some(list.len()));
         let (event, consumed) = reader.decode(&chunk).unwrap().complete().unwrap();
-        assert_eq!((event, consumed), (ReadEvent::Skipped(&chunk[..]), 4096));
+        assert_eq!(
+            (event, consumed),
+            (ReadEvent::Skipped(Cow::Borrowed(&chunk[..])), 4096)
+        );
     }
 
     #[test]

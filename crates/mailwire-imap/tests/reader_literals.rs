@@ -74,7 +74,7 @@ fn read(
                     },
                     ReadEvent::LiteralData(d) => {
                         if let Some(Event::Data(joined)) = events.last_mut() {
-                            joined.extend_from_slice(d);
+                            joined.extend_from_slice(&d);
                             buffer.drain(..consumed);
                             continue;
                         }
@@ -84,7 +84,7 @@ fn read(
                         seq: seq.get(),
                         items: items.into_iter().map(MessageDataItem::into_owned).collect(),
                     },
-                    ReadEvent::Skipped(s) => panic!("skipped {:?}", String::from_utf8_lossy(s)),
+                    ReadEvent::Skipped(s) => panic!("skipped {:?}", String::from_utf8_lossy(&s)),
                 };
                 events.push(event);
                 buffer.drain(..consumed);
@@ -1019,7 +1019,7 @@ fn a_literal_over_the_limit_is_refused_and_skipped_in_step() {
     assert_eq!(
         reader.decode(&chunk).unwrap(),
         Decoded::Complete {
-            value: ReadEvent::Skipped(&chunk[..]),
+            value: ReadEvent::Skipped(std::borrow::Cow::Borrowed(&chunk[..])),
             consumed: 4096
         }
     );

@@ -19,12 +19,13 @@ impl ClientSession {
             match outcome {
                 Ok(Decoded::Complete { value, consumed }) => {
                     let event = match value {
+                        // Copied once, straight into the event.
                         ReadEvent::LiteralData(data) => {
                             self.events
-                                .push_back(ClientEvent::FetchData(Bytes::copy_from_slice(data)));
-                            ReadEvent::Skipped(&[])
+                                .push_back(ClientEvent::FetchData(Bytes::copy_from_slice(&data)));
+                            ReadEvent::Skipped(std::borrow::Cow::Borrowed(&[]))
                         }
-                        other => owned_event(other),
+                        other => other.into_owned(),
                     };
                     used += consumed;
                     self.clock.answered = true;
@@ -459,30 +460,5 @@ impl ClientSession {
 
     fn unsolicited(&mut self, response: Response<'static>) {
         self.events.push_back(ClientEvent::Unsolicited(response));
-    }
-}
-
-/// A reader event that owns its data.
-fn owned_event(event: ReadEvent<'_>) -> ReadEvent<'static> {
-    match event {
-        ReadEvent::Response(r) => ReadEvent::Response(r.into_owned()),
-        ReadEvent::LiteralStart {
-            seq,
-            items,
-            item,
-            length,
-        } => ReadEvent::LiteralStart {
-            seq,
-            items: items.into_iter().map(|i| i.into_owned()).collect(),
-            item: item.into_owned(),
-            length,
-        },
-        // Handled before: its bytes are copied once, into the event.
-        ReadEvent::LiteralData(_) => ReadEvent::Skipped(&[]),
-        ReadEvent::FetchEnd { seq, items } => ReadEvent::FetchEnd {
-            seq,
-            items: items.into_iter().map(|i| i.into_owned()).collect(),
-        },
-        ReadEvent::Skipped(_) => ReadEvent::Skipped(&[]),
     }
 }
