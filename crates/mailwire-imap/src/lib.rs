@@ -54,6 +54,20 @@
 //! rest, without buffering the literal. Every other literal (a server may
 //! send any string as one) is decoded in place.
 //!
+//! # Sessions
+//!
+//! [`server::ServerSession`] and [`client::ClientSession`] are the protocol
+//! state machines above the codec, sans-IO like the rest: bytes in with
+//! `receive`, bytes out with `poll_transmit`, events out with `poll_event`,
+//! time in with `handle_timeout`. The server session keeps RFC 9051's
+//! states, literals, LOGIN and AUTHENTICATE, IDLE, ENABLE, the STARTTLS and
+//! COMPRESS switch points and the selected mailbox's message numbers; what
+//! needs the store comes out as an event with a handle the application
+//! answers through. The client session generates tags, sends literals as
+//! the server allows, orders commands as RFC 9051 section 5.5 requires,
+//! pairs each completion with its data and keeps a view of the selected
+//! mailbox. Each module's documentation has a compiled example.
+//!
 //! # Encoding
 //!
 //! Commands encode into [`Fragment`]s: lines, and the literals between them
