@@ -1364,3 +1364,19 @@ fn mailbox_names_follow_the_client_s_form() {
     s.receive(b"a ENABLE IMAP4rev2\r\n");
     assert!(s.utf8_names());
 }
+
+#[test]
+fn thread_takes_only_the_algorithms_offered() {
+    let mut s = logged_in(ServerConfig {
+        capabilities: vec![Capability::Thread(
+            mailwire_imap::Atom::new("REFERENCES").unwrap(),
+        )],
+        ..plaintext()
+    });
+    s.receive(b"a SELECT INBOX\r\n");
+    answer_all(&mut s);
+    sent(&mut s);
+    s.receive(b"b THREAD REFS UTF-8 ALL\r\nc THREAD references UTF-8 ALL\r\n");
+    assert_eq!(sent(&mut s), "b BAD Unsupported threading algorithm\r\n");
+    assert_eq!(answer_all(&mut s), ["THREAD"]);
+}

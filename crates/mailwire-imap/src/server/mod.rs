@@ -718,6 +718,19 @@ impl ServerSession {
             self.tagged(&tag, Status::Bad, None, &text);
             return;
         }
+        if let CommandBody::Thread { thread, .. } = &body {
+            // THREAD=algorithm names each algorithm offered (RFC 5256).
+            let name = thread.algorithm.as_str();
+            let offered = self
+                .config
+                .capabilities
+                .iter()
+                .any(|c| matches!(c, Capability::Thread(a) if a.as_str().eq_ignore_ascii_case(name)));
+            if !offered {
+                self.tagged(&tag, Status::Bad, None, "Unsupported threading algorithm");
+                return;
+            }
+        }
         if let CommandBody::Search { search, .. } = &body {
             if self.enabled.utf8_accept && search.charset.is_some() {
                 // RFC 6855 section 3: the charset labels would conflict.
