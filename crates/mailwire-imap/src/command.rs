@@ -358,6 +358,33 @@ pub enum CommandBody<'a> {
 }
 
 impl CommandBody<'_> {
+    /// FETCH, STORE and SEARCH by message number, and SORT and THREAD by
+    /// number (whose answers are numbers too; RFC 5256 is silent, so
+    /// both sessions treat them like SEARCH): a server sends no EXPUNGE
+    /// while such a command runs (RFC 9051 section 7.5.1), so a client
+    /// may send more of them without waiting.
+    pub fn forbids_expunge(&self) -> bool {
+        matches!(
+            self,
+            CommandBody::Fetch { uid: false, .. }
+                | CommandBody::Store { uid: false, .. }
+                | CommandBody::Search { uid: false, .. }
+                | CommandBody::Sort { uid: false, .. }
+                | CommandBody::Thread { uid: false, .. }
+        )
+    }
+
+    /// The arguments hold message sequence numbers: a client waits for
+    /// every command in progress that may expunge before sending it (RFC
+    /// 9051 section 5.5).
+    pub fn uses_sequence_numbers(&self) -> bool {
+        self.forbids_expunge()
+            || matches!(
+                self,
+                CommandBody::Copy { uid: false, .. } | CommandBody::Move { uid: false, .. }
+            )
+    }
+
     /// The command name, upper case.
     pub fn name(&self) -> &'static str {
         match self {

@@ -262,31 +262,6 @@ impl Kind {
     }
 }
 
-/// FETCH, STORE and SEARCH by sequence number: the commands during which
-/// a server sends no EXPUNGE (RFC 9051 section 7.5.1).
-fn expunge_free(body: &CommandBody<'_>) -> bool {
-    matches!(
-        body,
-        CommandBody::Fetch { uid: false, .. }
-            | CommandBody::Store { uid: false, .. }
-            | CommandBody::Search { uid: false, .. }
-    )
-}
-
-/// Commands whose arguments hold message sequence numbers.
-fn uses_sequence_numbers(body: &CommandBody<'_>) -> bool {
-    matches!(
-        body,
-        CommandBody::Fetch { uid: false, .. }
-            | CommandBody::Store { uid: false, .. }
-            | CommandBody::Search { uid: false, .. }
-            | CommandBody::Copy { uid: false, .. }
-            | CommandBody::Move { uid: false, .. }
-            | CommandBody::Sort { uid: false, .. }
-            | CommandBody::Thread { uid: false, .. }
-    )
-}
-
 /// A command queued or being written.
 #[derive(Debug)]
 struct Outgoing {
@@ -432,8 +407,8 @@ impl ClientSession {
             id,
             tag,
             kind,
-            expunge_free: expunge_free(&command.body),
-            uses_sequence_numbers: uses_sequence_numbers(&command.body),
+            expunge_free: command.body.forbids_expunge(),
+            uses_sequence_numbers: command.body.uses_sequence_numbers(),
             fragments,
             may_send_literal: false,
         });

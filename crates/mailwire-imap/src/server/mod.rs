@@ -116,8 +116,8 @@ enum Waiting {
     },
     Command {
         effect: Effect,
-        /// A FETCH, STORE or SEARCH by sequence number: no EXPUNGE may be
-        /// sent while it runs (RFC 9051 section 7.5.1).
+        /// No EXPUNGE may be sent while it runs
+        /// ([`CommandBody::forbids_expunge`]).
         by_sequence: bool,
     },
 }
@@ -821,14 +821,7 @@ impl ServerSession {
                     self.state = State::Authenticated;
                     self.view = None;
                 }
-                let by_sequence = matches!(
-                    body,
-                    CommandBody::Fetch { uid: false, .. }
-                        | CommandBody::Store { uid: false, .. }
-                        | CommandBody::Search { uid: false, .. }
-                        | CommandBody::Sort { uid: false, .. }
-                        | CommandBody::Thread { uid: false, .. }
-                );
+                let by_sequence = body.forbids_expunge();
                 let serial = next_serial();
                 self.phase = Phase::Waiting {
                     serial,
