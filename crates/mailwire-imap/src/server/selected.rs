@@ -3,8 +3,9 @@
 //! tell the client.
 //!
 //! The application reports what happens in the store whenever it happens
-//! ([`ServerSession::message_added`], [`ServerSession::message_expunged`],
-//! [`ServerSession::flags_changed`]). The session announces the changes at
+//! ([`message_added`](super::ServerSession::message_added),
+//! [`message_expunged`](super::ServerSession::message_expunged),
+//! [`flags_changed`](super::ServerSession::flags_changed)). The session announces the changes at
 //! the end of a command, or at once during IDLE, with the numbers the
 //! client knows: `EXISTS` before anything about a new message, `EXPUNGE`
 //! (or `VANISHED` after ENABLE QRESYNC) never while a FETCH, STORE or
