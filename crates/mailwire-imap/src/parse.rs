@@ -371,7 +371,7 @@ pub(crate) fn missing<'a>(input: &'a [u8], expected: &'static str) -> PResult<'a
     fail(input, expected)
 }
 
-/// Runs `parser` on all of `text`: the value, or a [`TypeError`] naming the
+/// Runs `parser` on all of `text`: the value, or a [`TypeError`](crate::TypeError) naming the
 /// byte and position where it failed (`problem` is what was expected
 /// there). For the `FromStr` and `TryFrom<&str>` constructors of types that
 /// are defined by their grammar.
