@@ -45,8 +45,7 @@ fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> Vec<String> {
     let ids = commands(&mut client);
     let mut completed = HashSet::new();
     let mut log = Vec::new();
-    let mut at = 0;
-    let mut read = 0;
+    let mut reads = mailwire_fuzz::Reads::new(input, reads);
     loop {
         while let Some(event) = client.poll_event() {
             match &event {
@@ -63,21 +62,18 @@ fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> Vec<String> {
             log.push(format!("{event:?}"));
         }
         if let Some(view) = client.mailbox() {
-            let known = (1..=view.exists()).filter(|&n| view.uid(std::num::NonZeroU32::new(n).unwrap()).is_some());
+            let known =
+                (1..=view.exists()).filter(|&n| view.uid(std::num::NonZeroU32::new(n).unwrap()).is_some());
             assert!(known.count() as u32 <= view.exists());
         }
         // What the client writes may depend on the reads: fed a server's
         // IDLE completion before it could answer `+ idling`, it sends no
         // DONE. The events must not.
         while client.poll_transmit().is_some() {}
-        if at == input.len() {
+        let Some(read) = reads.next() else {
             break;
-        }
-        let step = reads.get(read).map_or(input.len(), |&r| usize::from(r) + 1);
-        read += 1;
-        let end = (at + step).min(input.len());
-        client.receive(&input[at..end]);
-        at = end;
+        };
+        client.receive(read);
     }
     log
 }
@@ -95,7 +91,10 @@ fuzz_target!(|data: &[u8]| {
     // Streamed literal data comes in pieces that follow the reads; the
     // rest must not depend on them.
     let merge = |log: &[String]| -> Vec<String> {
-        log.iter().filter(|l| !l.starts_with("FetchData")).cloned().collect()
+        log.iter()
+            .filter(|l| !l.starts_with("FetchData"))
+            .cloned()
+            .collect()
     };
     assert_eq!(merge(&chunked), merge(&whole), "events depend on the reads");
 });

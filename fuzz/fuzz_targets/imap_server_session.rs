@@ -12,7 +12,8 @@ use libfuzzer_sys::fuzz_target;
 use std::num::NonZeroU32;
 
 use mailwire_imap::server::{
-    LiteralRefusal, LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
+    LiteralRefusal, LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig, ServerEvent,
+    ServerSession, Tls,
 };
 use mailwire_imap::{Capability, CommandBody, MessageDataItem, RespText, Response, Status};
 
@@ -68,14 +69,23 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
     let mut session = ServerSession::new(config);
     let mut output = Vec::new();
     let mut events = Vec::new();
-    let mut at = 0;
-    let mut read = 0;
+    let mut append_data = Vec::new();
+    let mut reads = mailwire_fuzz::Reads::new(input, reads);
     loop {
         loop {
             let mut progressed = false;
             while let Some(event) = session.poll_event() {
                 progressed = true;
-                events.push(format!("{event:?}"));
+                // APPEND data comes in pieces that follow the reads: kept
+                // joined, so that only its content counts.
+                if let ServerEvent::AppendData(data) = &event {
+                    append_data.extend_from_slice(data);
+                } else {
+                    if !append_data.is_empty() {
+                        events.push(format!("AppendData {:?}", std::mem::take(&mut append_data)));
+                    }
+                    events.push(format!("{event:?}"));
+                }
                 match event {
                     ServerEvent::Authenticate(request) => {
                         let answer = if request.credentials().is_none() && !accept_login {
@@ -105,11 +115,15 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                             let uids = (1..=5).map(|n| NonZeroU32::new(n * 2).unwrap()).collect();
                             let one = NonZeroU32::new(1).unwrap();
                             let snapshot = MailboxSnapshot::new(one, NonZeroU32::new(11).unwrap(), uids);
-                            session.open_mailbox(&request, snapshot).expect("a SELECT may open");
+                            session
+                                .open_mailbox(&request, snapshot)
+                                .expect("a SELECT may open");
                         }
                         for &uid in request.messages() {
                             let items = vec![MessageDataItem::Rfc822Size(10)];
-                            session.fetch_data(&request, uid, items).expect("a message the client knows");
+                            session
+                                .fetch_data(&request, uid, items)
+                                .expect("a message the client knows");
                         }
                         if let CommandBody::Search { .. } = body {
                             let uids = [NonZeroU32::new(2).unwrap(), NonZeroU32::new(8).unwrap()];
@@ -129,7 +143,10 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                         session.respond(&request, &note).expect("untagged OK is allowed");
                         if session.selected().is_some() {
                             let exists = Response::Exists(1);
-                            assert!(session.respond(&request, &exists).is_err(), "the session keeps the numbers");
+                            assert!(
+                                session.respond(&request, &exists).is_err(),
+                                "the session keeps the numbers"
+                            );
                         }
                         let status = if fail_commands { Status::No } else { Status::Ok };
                         session
@@ -164,14 +181,13 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                 break;
             }
         }
-        if at == input.len() || session.is_closed() {
+        if session.is_closed() {
             break;
         }
-        let step = reads.get(read).map_or(input.len(), |&r| usize::from(r) + 1);
-        read += 1;
-        let end = (at + step).min(input.len());
-        session.receive(&input[at..end]);
-        at = end;
+        let Some(read) = reads.next() else {
+            break;
+        };
+        session.receive(read);
     }
     Run { output, events }
 }
@@ -189,7 +205,9 @@ fuzz_target!(|data: &[u8]| {
     let whole = run(flags, input, &[]);
     // STARTTLS and COMPRESS hand over (or throw away) what was pipelined
     // after them, which depends on the reads.
-    let switches = input.windows(8).any(|w| w.eq_ignore_ascii_case(b"STARTTLS") || w.eq_ignore_ascii_case(b"COMPRESS"));
+    let switches = input
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"STARTTLS") || w.eq_ignore_ascii_case(b"COMPRESS"));
     if !switches {
         assert_eq!(chunked, whole, "the session depends on how the input was read");
     }

@@ -12,15 +12,15 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mailwire_fuzz::imap::check_command_encoding;
 use mailwire_imap::{
-    Capability, EntryType, FetchModifier, IdParam, IdParams, ModSeq, ModSeqEntry, ModSeqValzer, ObjectId,
-    PartialRange, QResync, Quoted, Rights, RightsModification, RightsModifier, SearchReturnOption,
-    SelectParameter, SeqMatchData, Sort, SortCriterion, SortKey, StoreModifier, ThreadAlgorithm, ThreadCommand,
-    UidSet,
-};
-use mailwire_imap::{
     AString, Append, AppendData, AppendMessage, Atom, Command, CommandBody, CopyMove, Date, DateTime,
     DecoderConfig, Fetch, FetchItem, FetchItems, FetchMacro, Flag, Literal, Mailbox, Partial, Search,
     SearchKey, SeqNumber, SeqRange, SequenceSet, Store, StoreAction, Tag,
+};
+use mailwire_imap::{
+    Capability, EntryType, FetchModifier, IdParam, IdParams, ModSeq, ModSeqEntry, ModSeqValzer, ObjectId,
+    PartialRange, QResync, Quoted, Rights, RightsModification, RightsModifier, SearchReturnOption,
+    SelectParameter, SeqMatchData, Sort, SortCriterion, SortKey, StoreModifier, ThreadAlgorithm,
+    ThreadCommand, UidSet,
 };
 
 fn tag(u: &mut Unstructured<'_>) -> Result<Tag<'static>> {
@@ -147,7 +147,9 @@ fn modseq(u: &mut Unstructured<'_>) -> Result<ModSeq> {
 
 fn uid_set(u: &mut Unstructured<'_>) -> Result<UidSet> {
     let n = u.int_in_range(1..=5)?;
-    let uids = (0..n).map(|_| u.int_in_range(1..=u32::MAX)).collect::<Result<Vec<u32>>>()?;
+    let uids = (0..n)
+        .map(|_| u.int_in_range(1..=u32::MAX))
+        .collect::<Result<Vec<u32>>>()?;
     Ok(UidSet::from_unordered(uids).unwrap())
 }
 
@@ -394,7 +396,8 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
         11 => CommandBody::Enable(
             (0..u.int_in_range(1..=3)?)
                 .map(|_| {
-                    let name = *u.choose(&["CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "X-GOOD-IDEA", "AUTH=PLAIN"])?;
+                    let name =
+                        *u.choose(&["CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "X-GOOD-IDEA", "AUTH=PLAIN"])?;
                     Ok(Capability::from_atom(Atom::new(name).unwrap()))
                 })
                 .collect::<Result<_>>()?,
@@ -403,7 +406,11 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
             let n = u.int_in_range(0..=3)?;
             let mut params = Vec::new();
             for _ in 0..n {
-                let value = if u.arbitrary()? { Some(*u.choose(&["1.0", "a \"b\"", ""])?) } else { None };
+                let value = if u.arbitrary()? {
+                    Some(*u.choose(&["1.0", "a \"b\"", ""])?)
+                } else {
+                    None
+                };
                 params.push(IdParam::from_text(u.choose(&["name", "version", "os"])?, value).unwrap());
             }
             Some(IdParams::new(params).unwrap())
@@ -415,7 +422,11 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
             mailbox: Mailbox::new(astring(u)?),
             identifier: astring(u)?,
             rights: RightsModification {
-                modifier: *u.choose(&[RightsModifier::Add, RightsModifier::Remove, RightsModifier::Replace])?,
+                modifier: *u.choose(&[
+                    RightsModifier::Add,
+                    RightsModifier::Remove,
+                    RightsModifier::Replace,
+                ])?,
                 rights: Rights::new(*u.choose(&["lrswipkxtecda", "", "r1"])?).unwrap(),
             },
         },

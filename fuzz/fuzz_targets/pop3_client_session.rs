@@ -46,7 +46,7 @@ fn run(selector: u8, login: u8, input: &[u8], reads: &[u8]) -> (Vec<ClientEvent>
     }
     ids.extend(commands(selector).into_iter().map(|c| client.send(c)));
     let mut events: Vec<ClientEvent> = Vec::new();
-    let (mut at, mut read) = (0, 0);
+    let mut reads = mailwire_fuzz::Reads::new(input, reads);
     loop {
         let mut progressed = true;
         while progressed {
@@ -69,14 +69,10 @@ fn run(selector: u8, login: u8, input: &[u8], reads: &[u8]) -> (Vec<ClientEvent>
                 }
             }
         }
-        if at == input.len() {
+        let Some(read) = reads.next() else {
             break;
-        }
-        let step = reads.get(read).map_or(input.len(), |&r| usize::from(r) + 1);
-        read += 1;
-        let end = (at + step).min(input.len());
-        client.receive(&input[at..end]);
-        at = end;
+        };
+        client.receive(read);
     }
     (events, ids)
 }

@@ -85,8 +85,7 @@ fn run(flags: u8, input: &[u8], reads: &[u8], piece: usize) -> Run {
     };
     let mut closed_events = 0;
     let mut commit_answered = None;
-    let mut at = 0;
-    let mut read = 0;
+    let mut reads = mailwire_fuzz::Reads::new(input, reads);
     loop {
         loop {
             let mut progressed = false;
@@ -169,15 +168,14 @@ fn run(flags: u8, input: &[u8], reads: &[u8], piece: usize) -> Run {
                 break;
             }
         }
-        if at == input.len() || session.is_closed() {
+        if session.is_closed() {
             break;
         }
-        let step = reads.get(read).map_or(input.len(), |&r| usize::from(r) + 1);
-        read += 1;
-        let end = (at + step).min(input.len());
-        session.receive(&input[at..end]);
+        let Some(read) = reads.next() else {
+            break;
+        };
+        session.receive(read);
         session.handle_timeout(now);
-        at = end;
     }
     assert!(closed_events <= 1);
     // The session says "committed" exactly when the application committed.

@@ -468,3 +468,38 @@ mod tests {
         assert_eq!(normalise(b"\n"), b"\r\n");
     }
 }
+
+/// The input of a session target cut into reads: read `n` is
+/// `reads[n] + 1` bytes, and once the sizes run out the rest comes in one
+/// read.
+pub struct Reads<'a> {
+    input: &'a [u8],
+    sizes: std::slice::Iter<'a, u8>,
+}
+
+impl<'a> Reads<'a> {
+    /// `input` cut by `sizes`.
+    pub fn new(input: &'a [u8], sizes: &'a [u8]) -> Self {
+        Reads {
+            input,
+            sizes: sizes.iter(),
+        }
+    }
+}
+
+impl<'a> Iterator for Reads<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.input.is_empty() {
+            return None;
+        }
+        let size = self
+            .sizes
+            .next()
+            .map_or(self.input.len(), |&r| usize::from(r) + 1);
+        let (read, rest) = self.input.split_at(size.min(self.input.len()));
+        self.input = rest;
+        Some(read)
+    }
+}
