@@ -19,8 +19,8 @@
 //! argument (`AUTH=`, `THREAD=`, `COMPRESS=`, `QUOTA=RES-`, `RIGHTS=`,
 //! `APPENDLIMIT=`) keeps the argument as sent.
 
-use crate::core::Atom;
 use crate::encode::Encoder;
+use crate::string::Atom;
 
 macro_rules! plain_capabilities {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {

@@ -18,9 +18,8 @@ use nom::Parser;
 
 use crate::acl::RightsModification;
 use crate::capability::Capability;
-use crate::core::{AString, Atom, Quoted, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
-use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::encode::{Encoder, Fragments, LiteralPolicy};
 use crate::fetch::Fetch;
 use crate::frame::{FrameOptions, Framed, Progress, Side, frame_resume};
 use crate::id::IdParams;
@@ -34,9 +33,9 @@ use crate::quota::QuotaLimit;
 use crate::replace::Replace;
 use crate::search::Search;
 use crate::sequence::SequenceSet;
-use crate::small_list::SmallList;
 use crate::sort::{Sort, ThreadCommand};
 use crate::status::StatusAttribute;
+use crate::string::{AString, Atom, Quoted, Tag};
 use crate::{acl, compress, id, list, mailbox_cmd, metadata, quota, status};
 
 /// A value that Debug output never shows: passwords and SASL data.
@@ -78,7 +77,7 @@ impl<'a> Base64<'a> {
             ));
         }
         let body = v.len() - v.iter().rev().take(2).take_while(|&&b| b == b'=').count();
-        crate::core::check_bytes("base64", &v[..body], |b| {
+        crate::string::check_bytes("base64", &v[..body], |b| {
             b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
         })?;
         Ok(Base64(value))
@@ -578,7 +577,7 @@ impl<'a> Command<'a> {
 
     /// Encodes the command into line and literal fragments for a server
     /// that accepts `policy`.
-    pub fn encode(&self, policy: LiteralPolicy) -> SmallList<Fragment<'_>> {
+    pub fn encode(&self, policy: LiteralPolicy) -> Fragments<'_> {
         let mut e = Encoder::new(policy);
         e.put(self.tag.as_str().as_bytes());
         e.put(b" ");
@@ -983,7 +982,7 @@ impl CommandReader {
 
 fn finish_error(e: PError, message: &[u8]) -> DecodeError {
     let mut d = e.into_decode_error(message);
-    d.tag = crate::core::peek_tag(message);
+    d.tag = crate::string::peek_tag(message);
     d.resume_at = Some(message.len());
     d
 }

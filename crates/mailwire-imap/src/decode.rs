@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use crate::core::Tag;
+use crate::string::Tag;
 
 /// How a literal is sent (RFC 9051 section 4.3, RFC 7888).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

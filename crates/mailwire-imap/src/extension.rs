@@ -13,11 +13,11 @@
 //! Nesting is bounded by `limits.depth` and the number of components of
 //! one value by `limits.list`, both checked before anything is allocated.
 
-use crate::core::{AString, Atom};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number64, too_many};
 use crate::sequence::{SeqNumber, SequenceSet};
+use crate::string::{AString, Atom};
 
 /// `tagged-label-fchar = ALPHA / "-" / "_" / "."`
 fn is_label_first(b: u8) -> bool {

@@ -36,11 +36,11 @@ pub(crate) mod envelope;
 pub(crate) mod modifier;
 pub(crate) mod section;
 
-use crate::core::{IString, NString, Quoted};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, paren_list};
 use crate::sequence::SequenceSet;
+use crate::string::{IString, NString, Quoted};
 
 use self::modifier::{FetchModifier, parse_fetch_modifiers};
 use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_section_binary};
@@ -114,7 +114,7 @@ pub(crate) fn nstring_into<'a>(
 ) -> Result<&'a [u8], nom::Err<PError>> {
     match input.first() {
         Some(b'"') => {
-            if let Some(n) = crate::core::plain_quoted(&input[1..]) {
+            if let Some(n) = crate::string::plain_quoted(&input[1..]) {
                 fill(
                     out,
                     NString(Some(IString::Quoted(Quoted::borrowed(&input[1..1 + n])))),
@@ -205,7 +205,7 @@ pub(crate) enum Word {
 pub(crate) fn name_len(input: &[u8]) -> usize {
     input
         .iter()
-        .take_while(|&&b| b != b'[' && crate::core::is_atom_char(b))
+        .take_while(|&&b| b != b'[' && crate::string::is_atom_char(b))
         .count()
 }
 

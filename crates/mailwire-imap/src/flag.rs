@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::core::{Atom, TypeError};
 use crate::parse::{PResult, fail, paren_list};
+use crate::string::{Atom, TypeError};
 
 /// The system flags, in the spelling they are sent in.
 const SYSTEM_FLAGS: [(&str, Flag<'static>); 5] = [
@@ -496,7 +496,10 @@ impl<'a> MailboxAttribute<'a> {
         // The known attributes are told by their bytes, before (and
         // without) making an atom of them.
         if let Some(rest) = input.strip_prefix(b"\\") {
-            let n = rest.iter().take_while(|&&b| crate::core::is_atom_char(b)).count();
+            let n = rest
+                .iter()
+                .take_while(|&&b| crate::string::is_atom_char(b))
+                .count();
             if let Some(known) = known_attribute_bytes(&rest[..n]) {
                 return Ok((&rest[n..], known));
             }

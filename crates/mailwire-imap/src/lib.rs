@@ -79,7 +79,6 @@ mod command;
 mod compress;
 mod condstore;
 mod context;
-mod core;
 mod datetime;
 mod decode;
 mod encode;
@@ -109,9 +108,15 @@ mod small_list;
 mod sort;
 mod status;
 mod stream;
+mod string;
 mod urlauth;
 
-pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+// frame.rs and stream.rs still name the string module by its old name
+// `core`; they are being changed on another branch. Once they say
+// `crate::string`, this alias goes.
+use string as core;
+
+pub use crate::string::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use acl::{
     AclEntry, AclResponse, ListRightsResponse, MyRightsResponse, Rights, RightsModification, RightsModifier,
 };
@@ -123,11 +128,11 @@ pub use command::{
 };
 pub use condstore::{EntryType, ModSeq, ModSeqEntry, ModSeqValzer, QResync, SeqMatchData};
 pub use context::{ContextUpdate, PartialRange};
-pub use datetime::{Date, DateTime, days_in_month, is_leap_year};
+pub use datetime::{Date, DateTime};
 pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
-pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use encode::{Encoder, Fragment, Fragments, LiteralPolicy, to_bytes};
 pub use extension::{ExtComponent, TaggedExt, TaggedExtVal};
 pub use fetch::body::{
     BodyExtension, BodyFields, BodyParam, BodyParams, BodyStructure, Disposition, ExtensionTail, Language,
@@ -163,7 +168,7 @@ pub use replace::Replace;
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
-pub use small_list::SmallList;
+pub use small_list::IntoIter as ListIntoIter;
 pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};

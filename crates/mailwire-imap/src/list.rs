@@ -12,7 +12,6 @@
 //! for its attribute list, so a 5,000-line LIST answer costs one small
 //! allocation per line.
 
-use crate::core::{AString, Atom, Quoted};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{
@@ -22,6 +21,7 @@ use crate::flag::{MailboxAttribute, parse_mailbox_attributes};
 use crate::mailbox::{ListMailbox, Mailbox};
 use crate::parse::{PResult, byte, expect, fail, keyword, paren_list, sp};
 use crate::status::{StatusAttribute, encode_attribute_list, parse_attribute_list};
+use crate::string::{AString, Atom, Quoted};
 
 /// `option-extension = (option-standard-tag / option-vendor-tag) [SP
 /// option-value]`, `option-value = "(" option-val-comp ")"` (RFC 5258): a
@@ -461,7 +461,7 @@ impl<'a> ListExtendedItem<'a> {
             ListExtendedItem::ChildInfo(options) => {
                 e.put(b"\"CHILDINFO\" ");
                 encode_list(options, e, |o, e| {
-                    crate::core::write_quoted(e.line(), o.as_bytes())
+                    crate::string::write_quoted(e.line(), o.as_bytes())
                 });
             }
             ListExtendedItem::OldName(m) => {
@@ -510,7 +510,7 @@ pub(crate) fn encode_delimiter(delimiter: Option<char>, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"NIL"),
         Some(c) => {
             let mut buf = [0u8; 4];
-            crate::core::write_quoted(out, c.encode_utf8(&mut buf).as_bytes());
+            crate::string::write_quoted(out, c.encode_utf8(&mut buf).as_bytes());
         }
     }
 }

@@ -21,10 +21,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::core::{AString, IString, TypeError, is_list_char};
 use crate::decode::Leniency;
 use crate::encode::Encoder;
 use crate::parse::{PResult, expect, fail};
+use crate::string::{AString, IString, TypeError, is_list_char};
 
 const WHAT_UTF7: &str = "modified UTF-7 name";
 
@@ -454,7 +454,7 @@ impl<'a> ListCharString<'a> {
         if value.is_empty() {
             return Err(TypeError::problem("list-char string", "must not be empty"));
         }
-        crate::core::check_bytes("list-char string", value.as_bytes(), is_list_char)?;
+        crate::string::check_bytes("list-char string", value.as_bytes(), is_list_char)?;
         Ok(ListCharString(value))
     }
 
@@ -670,9 +670,9 @@ fn skip_wildcards(steps: &[Step], reached: &mut [bool]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{AstringAtom, Quoted};
     use crate::encode::{LiteralPolicy, to_bytes};
     use crate::parse::PError;
+    use crate::string::{AstringAtom, Quoted};
     use proptest::prelude::*;
 
     fn encoded<'e>(f: impl FnOnce(&mut Encoder<'e>)) -> Vec<u8> {

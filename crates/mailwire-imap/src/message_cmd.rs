@@ -23,7 +23,6 @@
 use nom::Parser;
 
 use crate::condstore::{ModSeqValzer, mod_sequence_valzer};
-use crate::core::Literal;
 use crate::datetime::DateTime;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -32,6 +31,7 @@ use crate::flag::{Flag, encode_flag_list, parse_flag_list};
 use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, fail, keyword, sp, too_many};
 use crate::sequence::SequenceSet;
+use crate::string::Literal;
 
 /// The content of one APPEND message: `append-data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl<'a> AppendData<'a> {
 
     fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
-            AppendData::Literal(l) => e.literal(l.data(), l.is_binary()),
+            AppendData::Literal(l) => e.literal_data(l.data(), l.is_binary()),
             AppendData::Utf8(l) => encode_utf8_literal(l, e),
             AppendData::Catenate(parts) => crate::catenate::encode_catenate(parts, e),
         }
@@ -110,7 +110,7 @@ pub(crate) fn parse_utf8_literal<'a>(input: &'a [u8], config: &DecoderConfig) ->
 /// Writes `UTF8 (~{n}...)`.
 pub(crate) fn encode_utf8_literal<'e>(l: &'e Literal<'e>, e: &mut Encoder<'e>) {
     e.put(b"UTF8 (");
-    e.literal(l.data(), true);
+    e.literal_data(l.data(), true);
     e.put(b")");
 }
 

@@ -11,11 +11,11 @@
 //! namespace-response-extension  = SP string SP "(" string *(SP string) ")"
 //! ```
 
-use crate::core::IString;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::list::{encode_delimiter, parse_delimiter, separator};
 use crate::parse::{PResult, byte, expect, fail, paren_list, sp, too_many};
+use crate::string::IString;
 
 /// `namespace-response-extension = SP string SP "(" string *(SP string)
 /// ")"`: extension data of a namespace, as sent.

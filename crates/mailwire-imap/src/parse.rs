@@ -379,10 +379,10 @@ pub(crate) fn parse_whole<'a, T>(
     what: &'static str,
     text: &'a [u8],
     parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
-) -> Result<T, crate::core::TypeError> {
+) -> Result<T, crate::string::TypeError> {
     let at = |remaining: usize, problem: &'static str| {
         let position = text.len().saturating_sub(remaining);
-        crate::core::TypeError {
+        crate::string::TypeError {
             what,
             problem,
             byte: text.get(position).copied(),

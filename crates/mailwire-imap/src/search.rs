@@ -26,7 +26,6 @@ use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeq, ModSeqEntry, ModSeqValzer, mod_sequence_value};
 use crate::context::{ContextUpdate, PartialRange};
-use crate::core::{AString, Atom, IString, Quoted, is_astring_char};
 use crate::datetime::Date;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -34,6 +33,7 @@ use crate::extension::{Budget, TaggedExt, TaggedExtVal, tagged_ext_label};
 use crate::objectid::ObjectId;
 use crate::parse::{PResult, byte, expect, fail, keyword, number, number64, nz_number, sp, too_many};
 use crate::sequence::SequenceSet;
+use crate::string::{AString, Atom, IString, Quoted, is_astring_char};
 
 /// A search key: `search-key` of RFC 9051 with the IMAP4rev1 keys of RFC
 /// 3501 (`NEW`, `OLD`, `RECENT`), OBJECTID's (RFC 8474: `search-key =/
@@ -977,7 +977,7 @@ impl<'a> ESearch<'a> {
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         if let Some(t) = &self.tag {
             e.put(b" (TAG ");
-            crate::core::write_quoted(e.line(), t.as_bytes());
+            crate::string::write_quoted(e.line(), t.as_bytes());
             if let Some(m) = &self.mailbox {
                 m.encode(e);
             }

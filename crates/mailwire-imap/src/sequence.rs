@@ -14,9 +14,9 @@ use std::num::NonZeroU32;
 use std::ops::{RangeFrom, RangeInclusive};
 use std::str::FromStr;
 
-use crate::core::TypeError;
 use crate::decode::ErrorKind;
 use crate::parse::{PError, PResult, fail, nz_number, parse_whole, put_number, too_many};
+use crate::string::TypeError;
 
 /// `seq-number = nz-number / "*"`: a message sequence number or UID, or
 /// `*`, the largest number in use.

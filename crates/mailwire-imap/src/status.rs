@@ -20,13 +20,13 @@
 use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeqValzer, mod_sequence_valzer};
-use crate::core::Atom;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{TaggedExtVal, tagged_ext_label};
 use crate::mailbox::Mailbox;
 use crate::objectid::ObjectId;
 use crate::parse::{PResult, expect, fail, is_nil, number, number64, nz_number, paren_list, sp};
+use crate::string::Atom;
 
 /// A status attribute: `status-att = "MESSAGES" / "UIDNEXT" /
 /// "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE"` (RFC 9051), `/ "RECENT"`

@@ -45,11 +45,11 @@
 
 use nom::error::ParseError;
 
-use crate::core::{IString, NString, Quoted};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number, number64, put_number, too_many};
-use crate::small_list::SmallList;
+use crate::small_list::inline_list;
+use crate::string::{IString, NString, Quoted};
 
 use super::envelope::Envelope;
 use super::{close_paren, insert, is_nil, more, nstring, nstring_into, open_paren, skip_spaces, sp};
@@ -79,13 +79,18 @@ impl BodyParam<'_> {
     }
 }
 
-/// A parameter list (`body-fld-param`); empty for NIL. One parameter is
-/// stored inline (`charset`, `boundary`, `name`: the usual case), so
-/// decoding it allocates nothing.
-pub type BodyParams<'a> = SmallList<BodyParam<'a>>;
+inline_list!(
+    /// A parameter list (`body-fld-param`); empty for NIL. One parameter is
+    /// stored inline (`charset`, `boundary`, `name`: the usual case), so
+    /// decoding it allocates nothing. It is used as a `Vec` is: it
+    /// dereferences to a slice, converts from and into `Vec`, collects and
+    /// iterates.
+    BodyParams,
+    BodyParam
+);
 
 fn own_params(params: BodyParams<'_>) -> BodyParams<'static> {
-    params.map(BodyParam::into_owned)
+    BodyParams(params.0.map(BodyParam::into_owned))
 }
 
 /// The value of the first parameter named `name` (ASCII case-insensitive).
@@ -132,7 +137,7 @@ impl<'a> BodyFields<'a> {
 
     /// Empty fields, to be filled in place.
     const EMPTY: BodyFields<'static> = BodyFields {
-        params: SmallList::new(),
+        params: BodyParams::new(),
         id: NString::NIL,
         description: NString::NIL,
         encoding: empty_string(),
@@ -243,7 +248,7 @@ pub enum Language<'a> {
     /// One language tag, or NIL.
     Single(NString<'a>),
     /// A parenthesized list of tags (never empty).
-    List(SmallList<IString<'a>>),
+    List(Vec<IString<'a>>),
 }
 
 impl Language<'_> {
@@ -251,7 +256,7 @@ impl Language<'_> {
     pub fn into_owned(self) -> Language<'static> {
         match self {
             Language::Single(s) => Language::Single(s.into_owned()),
-            Language::List(l) => Language::List(l.map(IString::into_owned)),
+            Language::List(l) => Language::List(l.into_iter().map(IString::into_owned).collect()),
         }
     }
 }
@@ -611,7 +616,7 @@ fn string_into<'a>(
     out: &mut IString<'a>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
     if input.first() == Some(&b'"') {
-        if let Some(n) = crate::core::plain_quoted(&input[1..]) {
+        if let Some(n) = crate::string::plain_quoted(&input[1..]) {
             super::fill(out, IString::Quoted(Quoted::borrowed(&input[1..1 + n])));
             return Ok(&input[n + 2..]);
         }
@@ -712,7 +717,7 @@ fn multipart_into<'a>(
             let x = insert(
                 extension,
                 MultipartExtension {
-                    params: SmallList::new(),
+                    params: BodyParams::new(),
                     tail: None,
                 },
             );
@@ -943,7 +948,7 @@ fn encode_tail<'e>(tail: Option<&'e ExtensionTail<'_>>, e: &mut Encoder<'e>) {
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" /
 /// nil`; NIL is an empty list.
 fn params<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, BodyParams<'a>> {
-    let mut list = SmallList::new();
+    let mut list = BodyParams::new();
     let rest = params_into(input, config, &mut list)?;
     Ok((rest, list))
 }
@@ -973,7 +978,7 @@ fn params_into<'a>(
             return too_many(rest, config.limits.list, "')'");
         }
         count += 1;
-        let param = list.push_mut(BodyParam::EMPTY);
+        let param = list.0.push_mut(BodyParam::EMPTY);
         let r = string_into(rest, config, &mut param.name)?;
         let (r, ()) = sp(r, lenient)?;
         let r = string_into(r, config, &mut param.value)?;
@@ -1023,7 +1028,7 @@ fn disposition_into<'a>(
             out,
             Disposition {
                 kind: empty_string(),
-                params: SmallList::new(),
+                params: BodyParams::new(),
             },
         );
         let r = string_into(r, config, &mut d.kind)?;
@@ -1055,7 +1060,7 @@ fn disposition<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Optio
                 r,
                 Some(Disposition {
                     kind,
-                    params: SmallList::new(),
+                    params: BodyParams::new(),
                 }),
             ))
         }
@@ -1071,7 +1076,7 @@ fn language<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Language
     }
     let lenient = config.leniency.extra_spaces;
     let (mut rest, ()) = open_paren(input, lenient)?;
-    let mut list = SmallList::new();
+    let mut list = Vec::new();
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list, "')'");

@@ -32,13 +32,13 @@
 use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeq, mod_sequence_value};
-use crate::core::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
 use crate::datetime::DateTime;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::flag::{Flag, FlagFetch};
 use crate::objectid::ObjectId;
 use crate::parse::{PError, PResult, fail, number, number64, nz_number, paren_list, put_number, too_many};
+use crate::string::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
 
 use super::body::BodyStructure;
 use super::envelope::Envelope;

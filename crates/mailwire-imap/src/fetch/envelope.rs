@@ -14,11 +14,11 @@
 //!                   addr-host ")"
 //! ```
 
-use crate::core::NString;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, too_many};
-use crate::small_list::SmallList;
+use crate::small_list::inline_list;
+use crate::string::NString;
 
 use super::{close_paren, nstring_into, open_paren, sp};
 
@@ -104,10 +104,24 @@ impl<'a> Address<'a> {
     }
 }
 
-/// An address list of an envelope (`env-from` and the others). Empty for
-/// NIL. The first address is stored inline: From, Sender and Reply-To
-/// nearly always hold one, so decoding them allocates nothing.
-pub type AddressList<'a> = SmallList<Address<'a>>;
+inline_list!(
+    /// An address list of an envelope (`env-from` and the others). Empty
+    /// for NIL. The first address is stored inline: From, Sender and
+    /// Reply-To nearly always hold one, so decoding them allocates nothing.
+    /// It is used as a `Vec` is: it dereferences to a slice, converts from
+    /// and into `Vec`, collects and iterates.
+    ///
+    /// ```
+    /// use mailwire_imap::{Address, AddressList, NString};
+    ///
+    /// let ann = Address { name: NString::NIL, adl: NString::NIL, mailbox: NString::NIL, host: NString::NIL };
+    /// let list: AddressList<'_> = vec![ann.clone()].into();
+    /// assert_eq!((list.len(), &list[0]), (1, &ann));
+    /// assert_eq!(list.into_iter().count(), 1);
+    /// ```
+    AddressList,
+    Address
+);
 
 /// The envelope structure of a message. An empty address list stands for
 /// NIL (the grammar has no empty list).
@@ -136,7 +150,7 @@ pub struct Envelope<'a> {
 }
 
 fn own_list(list: AddressList<'_>) -> AddressList<'static> {
-    list.map(Address::into_owned)
+    AddressList(list.0.map(Address::into_owned))
 }
 
 impl<'a> Envelope<'a> {
@@ -169,12 +183,12 @@ impl<'a> Envelope<'a> {
     pub(crate) const EMPTY: Envelope<'static> = Envelope {
         date: NString::NIL,
         subject: NString::NIL,
-        from: SmallList::new(),
-        sender: SmallList::new(),
-        reply_to: SmallList::new(),
-        to: SmallList::new(),
-        cc: SmallList::new(),
-        bcc: SmallList::new(),
+        from: AddressList::new(),
+        sender: AddressList::new(),
+        reply_to: AddressList::new(),
+        to: AddressList::new(),
+        cc: AddressList::new(),
+        bcc: AddressList::new(),
         in_reply_to: NString::NIL,
         message_id: NString::NIL,
     };
@@ -263,7 +277,7 @@ fn address_list_into<'a>(
             return too_many(rest, config.limits.list, "')'");
         }
         count += 1;
-        let slot = list.push_mut(Address::NIL);
+        let slot = list.0.push_mut(Address::NIL);
         let r = Address::parse_into(rest, config, slot)?;
         rest = if lenient { super::skip_spaces(r) } else { r };
         if let Some(r) = rest.strip_prefix(b")") {

@@ -17,10 +17,10 @@
 
 use std::num::{NonZeroU32, NonZeroU64};
 
-use crate::core::{AString, TypeError};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, byte, fail, number64, nz_number, paren_list, put_number, too_many};
+use crate::string::{AString, TypeError};
 
 /// A part number: `section-part = nz-number *("." nz-number)`, such as
 /// `4.2.1`. Never empty.

@@ -247,15 +247,42 @@ fn unescaped_form(value: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     }
 }
 
+/// Checks what a quoted string may hold: no CR, LF or NUL; 8-bit bytes
+/// only as UTF-8 (RFC 9051 allows UTF8-2/3/4 in QUOTED-CHAR).
+fn check_quoted(value: &[u8]) -> Result<(), TypeError> {
+    check_bytes("quoted string", value, |b| !matches!(b, b'\r' | b'\n' | 0))?;
+    if !value.is_ascii() && std::str::from_utf8(value).is_err() {
+        return Err(TypeError::problem("quoted string", "8-bit content must be UTF-8"));
+    }
+    Ok(())
+}
+
+/// Whether the cheapest `string` form of `value` is quoted: it can be
+/// quoted, and is short enough that a literal would not be cheaper to
+/// read.
+pub(crate) fn quotable(value: &[u8]) -> bool {
+    value.len() <= 1024 && check_quoted(value).is_ok()
+}
+
+/// Checks what a literal may hold: `CHAR8 = %x01-ff`.
+pub(crate) fn check_char8(data: &[u8]) -> Result<(), TypeError> {
+    match memchr::memchr(0, data) {
+        Some(p) => Err(TypeError {
+            what: "literal",
+            problem: "byte not allowed",
+            byte: Some(0),
+            position: Some(p),
+        }),
+        None => Ok(()),
+    }
+}
+
 impl<'a> Quoted<'a> {
     /// Validates the content: no CR, LF or NUL; 8-bit bytes only as UTF-8
     /// (RFC 9051 allows UTF8-2/3/4 in QUOTED-CHAR).
     pub fn new(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
         let value = value.into();
-        check_bytes("quoted string", &value, |b| !matches!(b, b'\r' | b'\n' | 0))?;
-        if !value.is_ascii() && std::str::from_utf8(&value).is_err() {
-            return Err(TypeError::problem("quoted string", "8-bit content must be UTF-8"));
-        }
+        check_quoted(&value)?;
         Ok(Quoted(unescaped_form(value)))
     }
 
@@ -535,14 +562,7 @@ impl<'a> Literal<'a> {
     /// A literal: any bytes but NUL (`CHAR8 = %x01-ff`).
     pub fn new(data: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
         let data = data.into();
-        if let Some(p) = memchr::memchr(0, &data) {
-            return Err(TypeError {
-                what: "literal",
-                problem: "byte not allowed",
-                byte: Some(0),
-                position: Some(p),
-            });
-        }
+        check_char8(&data)?;
         Ok(Literal {
             data,
             mode: LiteralMode::Sync,
@@ -642,7 +662,7 @@ impl<'a> IString<'a> {
     /// otherwise; `None` if even a literal cannot (NUL).
     pub fn from_bytes(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
         let value = value.into();
-        if value.len() <= 1024 && Quoted::new(&value[..]).is_ok() {
+        if quotable(&value) {
             return Ok(IString::Quoted(Quoted(unescaped_form(value))));
         }
         Literal::new(value).map(IString::Literal)
@@ -678,7 +698,7 @@ impl<'a> IString<'a> {
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
             IString::Quoted(q) => q.encode(e.line()),
-            IString::Literal(l) => e.literal(&l.data, l.binary),
+            IString::Literal(l) => e.literal_data(&l.data, l.binary),
         }
     }
 }
