@@ -284,6 +284,31 @@ fn append_limit(arg: &str) -> Option<u64> {
     arg.parse().ok()
 }
 
+/// The name as a CAPABILITY response writes it: `IMAP4rev2`,
+/// `AUTH=PLAIN`, `APPENDLIMIT=35651584`.
+impl std::fmt::Display for Capability<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
+/// The capability an atom names (see [`Capability::from_atom`]).
+///
+/// ```
+/// use mailwire_imap::Capability;
+///
+/// assert_eq!(Capability::try_from("literal+")?, Capability::LiteralPlus);
+/// assert_eq!(Capability::try_from("AUTH=PLAIN")?.to_string(), "AUTH=PLAIN");
+/// assert!(Capability::try_from("two words").is_err());
+/// # Ok::<(), mailwire_imap::TypeError>(())
+/// ```
+impl<'a> TryFrom<&'a str> for Capability<'a> {
+    type Error = crate::TypeError;
+    fn try_from(name: &'a str) -> Result<Self, crate::TypeError> {
+        Atom::new(name).map(Capability::from_atom)
+    }
+}
+
 impl<'a> From<Atom<'a>> for Capability<'a> {
     fn from(atom: Atom<'a>) -> Self {
         Capability::from_atom(atom)
@@ -358,6 +383,20 @@ impl<'a> Capabilities<'a> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> Capabilities<'static> {
         Capabilities(self.0.into_iter().map(Capability::into_owned).collect())
+    }
+}
+
+/// The names separated by spaces, as a CAPABILITY response lists them.
+impl std::fmt::Display for Capabilities<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| {
+            for (i, c) in self.0.iter().enumerate() {
+                if i > 0 {
+                    e.put(b" ");
+                }
+                c.encode(e);
+            }
+        })
     }
 }
 

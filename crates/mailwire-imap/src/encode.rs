@@ -275,6 +275,18 @@ impl<'a> Encoder<'a> {
     }
 }
 
+/// Writes what `encode` puts on the wire to `f`, literal data in place and
+/// without the final CRLF: the `Display` of a value with a wire form.
+/// Bytes that are not UTF-8 show as U+FFFD.
+pub(crate) fn fmt_wire<'e>(
+    f: &mut std::fmt::Formatter<'_>,
+    encode: impl FnOnce(&mut Encoder<'e>),
+) -> std::fmt::Result {
+    let mut e = Encoder::into_buffer(LiteralPolicy::SyncOnly, Vec::new());
+    encode(&mut e);
+    f.write_str(&String::from_utf8_lossy(&e.line))
+}
+
 /// Joins fragments into the bytes on the wire (for tests, servers, and
 /// peers that do not wait).
 pub fn to_bytes(fragments: &[Fragment<'_>]) -> Vec<u8> {

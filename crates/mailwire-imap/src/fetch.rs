@@ -576,6 +576,62 @@ pub enum FetchItems<'a> {
     List(Vec<FetchItem<'a>>),
 }
 
+/// Parses one data item as a FETCH command writes it, under
+/// [`DecoderConfig::STRICT`].
+///
+/// ```
+/// use mailwire_imap::{FetchItem, SectionText};
+///
+/// let item: FetchItem = "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]".parse()?;
+/// let FetchItem::BodySection { section, peek: true, .. } = &item else { unreachable!() };
+/// let Some(SectionText::HeaderFields(fields)) = section.text() else { unreachable!() };
+/// assert_eq!(fields.names().len(), 2);
+/// assert_eq!(item.to_string(), "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]");
+/// assert!("BODY[HEADER.FIELDS ()]".parse::<FetchItem>().is_err());
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
+impl std::str::FromStr for FetchItem<'static> {
+    type Err = crate::DecodeError;
+    fn from_str(s: &str) -> Result<Self, crate::DecodeError> {
+        crate::parse::parse_str(s.as_bytes(), |i| FetchItem::parse(i, &DecoderConfig::STRICT))
+            .map(FetchItem::into_owned)
+    }
+}
+
+/// Parses what a FETCH command asks for: a macro (`ALL`, `FAST`, `FULL`),
+/// one item, or a parenthesized list, under [`DecoderConfig::STRICT`].
+///
+/// ```
+/// use mailwire_imap::{FetchItem, FetchItems};
+///
+/// let items: FetchItems = "(UID FLAGS BODY.PEEK[HEADER])".parse()?;
+/// assert_eq!(items.items().len(), 3);
+/// assert_eq!(items.items()[0], FetchItem::Uid);
+/// assert_eq!("FAST".parse::<FetchItems>()?.items().len(), 3);
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
+impl std::str::FromStr for FetchItems<'static> {
+    type Err = crate::DecodeError;
+    fn from_str(s: &str) -> Result<Self, crate::DecodeError> {
+        crate::parse::parse_str(s.as_bytes(), |i| FetchItems::parse(i, &DecoderConfig::STRICT))
+            .map(FetchItems::into_owned)
+    }
+}
+
+/// The wire form: `BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]`.
+impl std::fmt::Display for FetchItem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
+/// The wire form: a macro, one item, or a parenthesized list.
+impl std::fmt::Display for FetchItems<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
 impl<'a> FetchItems<'a> {
     /// The data items asked for, macros expanded.
     pub fn items(&self) -> &[FetchItem<'a>] {

@@ -295,7 +295,7 @@ fn utf7_bytes(name: &str) -> Cow<'_, [u8]> {
 ///
 /// INBOX is case-insensitive: every case variant of it, in any astring form,
 /// is [`Mailbox::Inbox`], and a [`MailboxOther`] can never hold one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Mailbox<'a> {
     /// INBOX, the user's primary mailbox (RFC 9051 section 5.1).
     Inbox,
@@ -304,7 +304,7 @@ pub enum Mailbox<'a> {
 }
 
 /// A mailbox name other than INBOX, as it travels on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MailboxOther<'a>(AString<'a>);
 
 impl<'a> MailboxOther<'a> {
@@ -442,6 +442,66 @@ impl<'a> From<AString<'a>> for Mailbox<'a> {
     }
 }
 
+/// The mailbox whose name on the wire is `name`, in the cheapest astring
+/// form; fails only for a NUL. The text is sent as it is: a human name
+/// with characters beyond ASCII goes through [`Mailbox::from_utf8_name`]
+/// (IMAP4rev1) or [`Mailbox::from_utf8_name_raw`] (UTF-8 sessions).
+///
+/// ```
+/// use mailwire_imap::Mailbox;
+///
+/// assert!(Mailbox::try_from("inbox")?.is_inbox());
+/// let drafts = Mailbox::try_from("Work/Drafts 2024")?;
+/// assert_eq!(drafts.to_string(), "\"Work/Drafts 2024\"");
+/// assert_eq!(format!("{drafts:?}"), "\"Work/Drafts 2024\"");
+/// # Ok::<(), mailwire_imap::TypeError>(())
+/// ```
+impl<'a> TryFrom<&'a str> for Mailbox<'a> {
+    type Error = TypeError;
+    fn try_from(name: &'a str) -> Result<Self, TypeError> {
+        AString::from_bytes(name.as_bytes()).map(Mailbox::new)
+    }
+}
+
+/// A name other than INBOX, as [`Mailbox::try_from`] makes it.
+impl<'a> TryFrom<&'a str> for MailboxOther<'a> {
+    type Error = TypeError;
+    fn try_from(name: &'a str) -> Result<Self, TypeError> {
+        AString::from_bytes(name.as_bytes()).and_then(MailboxOther::new)
+    }
+}
+
+/// `INBOX`, or the name as [`AString`] prints it.
+impl fmt::Debug for Mailbox<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mailbox::Inbox => f.write_str("INBOX"),
+            Mailbox::Other(m) => fmt::Debug::fmt(m, f),
+        }
+    }
+}
+
+/// The name as [`AString`] prints it.
+impl fmt::Debug for MailboxOther<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// The wire form: `INBOX`, or the name as an atom, quoted or a literal.
+impl fmt::Display for Mailbox<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
+/// The wire form of the name.
+impl fmt::Display for MailboxOther<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// The unquoted form of a LIST pattern: `1*list-char`, where
 /// `list-char = ATOM-CHAR / list-wildcards / resp-specials`.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -480,9 +540,10 @@ impl<'a> ListCharString<'a> {
     }
 }
 
+/// The pattern as it is sent.
 impl fmt::Debug for ListCharString<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ListCharString({})", self.0)
+        f.write_str(&self.0)
     }
 }
 

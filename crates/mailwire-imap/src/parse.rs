@@ -397,6 +397,21 @@ pub(crate) fn parse_whole<'a, T>(
     }
 }
 
+/// Parses the whole of `text` with `parser`, for a `FromStr`: a failure,
+/// or anything left after the value, is a [`DecodeError`] at its offset in
+/// `text`.
+pub(crate) fn parse_str<'a, T>(
+    text: &'a [u8],
+    parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+) -> Result<T, DecodeError> {
+    match parser(text) {
+        Ok(([], value)) => Ok(value),
+        Ok((rest, _)) => Err(PError::at(rest, "end of the value").into_decode_error(text)),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.into_decode_error(text)),
+        Err(nom::Err::Incomplete(_)) => Err(PError::at(b"", "more input").into_decode_error(text)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1097,6 +1097,14 @@ fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'
     None
 }
 
+/// The wire form without the final CRLF, literal data in place:
+/// `* 3 EXISTS`, `a1 OK [READ-WRITE] SELECT completed`.
+impl std::fmt::Display for Response<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode_to(e))
+    }
+}
+
 /// Decodes one response. A malformed line comes back as an error whose
 /// `resume_at` skips it, so the rest of the stream stays in step.
 ///

@@ -345,6 +345,38 @@ pub(crate) fn encode_key_list<'e>(keys: &'e [SearchKey<'e>], e: &mut Encoder<'e>
     }
 }
 
+/// Parses one search key as a SEARCH command writes it, under
+/// [`DecoderConfig::STRICT`]; several keys that must all match are one
+/// parenthesized key.
+///
+/// ```
+/// use mailwire_imap::{Date, SearchKey};
+///
+/// let key: SearchKey = "(UNSEEN SINCE 1-Feb-1994 OR FROM ann SUBJECT \"lunch plans\")".parse()?;
+/// let SearchKey::List(keys) = &key else { unreachable!() };
+/// assert_eq!(keys[1], SearchKey::Since(Date::new(1994, 2, 1).unwrap()));
+/// assert_eq!(key.to_string(), "(UNSEEN SINCE 1-Feb-1994 OR FROM ann SUBJECT \"lunch plans\")");
+/// assert!("SINCE 30-Feb-1994".parse::<SearchKey>().is_err());
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
+impl std::str::FromStr for SearchKey<'static> {
+    type Err = crate::DecodeError;
+    fn from_str(s: &str) -> Result<Self, crate::DecodeError> {
+        let config = DecoderConfig::STRICT;
+        crate::parse::parse_str(s.as_bytes(), |i| {
+            search_key(i, &config, &mut Budget::new(&config))
+        })
+        .map(SearchKey::into_owned)
+    }
+}
+
+/// The wire form: `OR FROM ann SUBJECT "lunch plans"`.
+impl std::fmt::Display for SearchKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
 /// `search-key *(SP search-key)`, up to the line end: one budget for the
 /// depth and count of all of them (SEARCH, SORT and THREAD share it).
 pub(crate) fn search_keys<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Vec<SearchKey<'a>>> {

@@ -184,9 +184,11 @@ macro_rules! text_newtype {
             }
         }
 
+        /// The text as it is sent, without the type's name: wrapped in
+        /// other values, it reads as the wire does.
         impl fmt::Debug for $name<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({})"), self.0)
+                f.write_str(&self.0)
             }
         }
 
@@ -518,9 +520,19 @@ fn write_quoted_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
+/// The content in quotes, escaped as Rust escapes a string: `"Ann"`.
 impl fmt::Debug for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Quoted({:?})", String::from_utf8_lossy(&self.0))
+        fmt::Debug::fmt(&String::from_utf8_lossy(&self.0), f)
+    }
+}
+
+/// The wire form: `"Ann"`, with `"` and `\\` escaped.
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        f.write_str(&String::from_utf8_lossy(&out))
     }
 }
 
@@ -633,14 +645,16 @@ impl<'a> Literal<'a> {
     }
 }
 
+/// The header and the start of the data: `{5}"hello"`, `~{3}"a\0b"`, and
+/// `{70}"..."...` past 64 bytes.
 impl fmt::Debug for Literal<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOW: usize = 64;
         let shown = &self.data[..self.data.len().min(SHOW)];
         write!(
             f,
-            "Literal{}({} bytes: {:?}{})",
-            if self.binary { "8" } else { "" },
+            "{}{{{}}}{:?}{}",
+            if self.binary { "~" } else { "" },
             self.data.len(),
             String::from_utf8_lossy(shown),
             if self.data.len() > SHOW { "..." } else { "" }
@@ -648,8 +662,15 @@ impl fmt::Debug for Literal<'_> {
     }
 }
 
+/// The wire form: the header (`{5}` or `~{5}`), CRLF and the data.
+impl fmt::Display for Literal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::encode::fmt_wire(f, |e| e.literal_data(&self.data, self.binary))
+    }
+}
+
 /// `string = quoted / literal`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum IString<'a> {
     /// A quoted string.
     Quoted(Quoted<'a>),
@@ -704,7 +725,7 @@ impl<'a> IString<'a> {
 }
 
 /// `astring = 1*ASTRING-CHAR / string`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum AString<'a> {
     /// The atom form.
     Atom(AstringAtom<'a>),
@@ -761,7 +782,7 @@ impl<'a> AString<'a> {
 }
 
 /// `nstring = string / nil`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct NString<'a>(pub Option<IString<'a>>);
 
 impl<'a> NString<'a> {
@@ -798,6 +819,98 @@ impl<'a> NString<'a> {
             Some(s) => s.encode(e),
             None => e.put(b"NIL"),
         }
+    }
+}
+
+/// The form it holds, as [`Quoted`] and [`Literal`] print it.
+impl fmt::Debug for IString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IString::Quoted(q) => fmt::Debug::fmt(q, f),
+            IString::Literal(l) => fmt::Debug::fmt(l, f),
+        }
+    }
+}
+
+/// The wire form: quoted or a literal.
+impl fmt::Display for IString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
+/// The form it holds: an atom bare (`INBOX`), a string as
+/// [`IString`] prints it.
+impl fmt::Debug for AString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AString::Atom(a) => fmt::Debug::fmt(a, f),
+            AString::String(s) => fmt::Debug::fmt(s, f),
+        }
+    }
+}
+
+/// The wire form: an atom, quoted or a literal.
+impl fmt::Display for AString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
+/// `NIL`, or the string as [`IString`] prints it.
+impl fmt::Debug for NString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(s) => fmt::Debug::fmt(s, f),
+            None => f.write_str("NIL"),
+        }
+    }
+}
+
+/// The wire form: `NIL`, quoted or a literal.
+impl fmt::Display for NString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode(e))
+    }
+}
+
+/// The cheapest form that holds the text (see [`Quoted::new`]).
+impl<'a> TryFrom<&'a str> for Quoted<'a> {
+    type Error = TypeError;
+    fn try_from(value: &'a str) -> Result<Self, TypeError> {
+        Quoted::new(value.as_bytes())
+    }
+}
+
+/// A literal holding the text (see [`Literal::new`]).
+impl<'a> TryFrom<&'a str> for Literal<'a> {
+    type Error = TypeError;
+    fn try_from(value: &'a str) -> Result<Self, TypeError> {
+        Literal::new(value.as_bytes())
+    }
+}
+
+/// The cheapest form that holds the text (see [`IString::from_bytes`]).
+impl<'a> TryFrom<&'a str> for IString<'a> {
+    type Error = TypeError;
+    fn try_from(value: &'a str) -> Result<Self, TypeError> {
+        IString::from_bytes(value.as_bytes())
+    }
+}
+
+/// The cheapest form that holds the text (see [`AString::from_bytes`]).
+impl<'a> TryFrom<&'a str> for AString<'a> {
+    type Error = TypeError;
+    fn try_from(value: &'a str) -> Result<Self, TypeError> {
+        AString::from_bytes(value.as_bytes())
+    }
+}
+
+/// A string (never NIL) in the cheapest form that holds the text.
+impl<'a> TryFrom<&'a str> for NString<'a> {
+    type Error = TypeError;
+    fn try_from(value: &'a str) -> Result<Self, TypeError> {
+        IString::from_bytes(value.as_bytes()).map(|s| NString(Some(s)))
     }
 }
 
