@@ -1,23 +1,5 @@
-//! Capabilities (RFC 9051 section 7.2.2, RFC 3501 section 7.2.1) as typed
-//! values: what a server offers in `* CAPABILITY` and `[CAPABILITY ...]`,
-//! what a client asks for in `ENABLE` and what the server confirms in
-//! `* ENABLED`. The names of the extensions this crate knows are variants,
-//! so a session asks "is LITERAL+ on offer" with a match, not a string
-//! comparison; every other name is kept as sent.
-//!
-//! ```text
-//! capability      = ("AUTH=" auth-type) / atom
-//! capability-data = "CAPABILITY" *(SP capability) SP "IMAP4rev2"
-//!                   *(SP capability)
-//! enable          = "ENABLE" 1*(SP capability)
-//! enable-data     = "ENABLED" *(SP capability)
-//! capability      =/ "APPENDLIMIT" ["=" number]        ; RFC 7889
-//! ```
-//!
-//! Capability names are case-insensitive: `literal+` is
-//! [`Capability::LiteralPlus`] and encodes as `LITERAL+`. A name with an
-//! argument (`AUTH=`, `THREAD=`, `COMPRESS=`, `QUOTA=RES-`, `RIGHTS=`,
-//! `APPENDLIMIT=`) keeps the argument as sent.
+//! The home of [`Capability`] and [`Capabilities`]; the explanation is on
+//! [`Capability`], where the rendered documentation shows it.
 
 use crate::encode::Encoder;
 use crate::string::Atom;
@@ -26,6 +8,27 @@ macro_rules! plain_capabilities {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
         /// A capability name: a known one as a variant, anything else as
         /// [`Capability::Other`].
+        ///
+        /// Capabilities (RFC 9051 section 7.2.2, RFC 3501 section 7.2.1) as typed
+        /// values: what a server offers in `* CAPABILITY` and `[CAPABILITY ...]`,
+        /// what a client asks for in `ENABLE` and what the server confirms in
+        /// `* ENABLED`. The names of the extensions this crate knows are variants,
+        /// so a session asks "is LITERAL+ on offer" with a match, not a string
+        /// comparison; every other name is kept as sent.
+        ///
+        /// ```text
+        /// capability      = ("AUTH=" auth-type) / atom
+        /// capability-data = "CAPABILITY" *(SP capability) SP "IMAP4rev2"
+        ///                   *(SP capability)
+        /// enable          = "ENABLE" 1*(SP capability)
+        /// enable-data     = "ENABLED" *(SP capability)
+        /// capability      =/ "APPENDLIMIT" ["=" number]        ; RFC 7889
+        /// ```
+        ///
+        /// Capability names are case-insensitive: `literal+` is
+        /// [`Capability::LiteralPlus`] and encodes as `LITERAL+`. A name with an
+        /// argument (`AUTH=`, `THREAD=`, `COMPRESS=`, `QUOTA=RES-`, `RIGHTS=`,
+        /// `APPENDLIMIT=`) keeps the argument as sent.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum Capability<'a> {

@@ -1,16 +1,6 @@
-//! IMAP commands: decoding (server side) and encoding (client side).
-//!
-//! ```text
-//! command         = tag SP (command-any / command-auth / command-nonauth /
-//!                   command-select) CRLF
-//! command-any     = "CAPABILITY" / "LOGOUT" / "NOOP"
-//! command-nonauth = login / authenticate / "STARTTLS"
-//! ```
-//!
-//! This first part of the grammar covers the commands valid in any state,
-//! in the not-authenticated state, and the argument-free commands of the
-//! authenticated and selected states; the others follow with their types
-//! (mailbox names, sequence sets, fetch items, search keys).
+//! The home of [`Command`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::fmt;
 
@@ -113,7 +103,20 @@ impl fmt::Debug for Base64<'_> {
     }
 }
 
-/// A command: its tag and what it asks.
+/// A command: its tag and what it asks. A server decodes commands
+/// ([`decode_command`], or [`CommandReader`] as bytes arrive), a client
+/// encodes them ([`Command::encode`]).
+///
+/// ```text
+/// command         = tag SP (command-any / command-auth / command-nonauth /
+///                   command-select) CRLF
+/// command-any     = "CAPABILITY" / "LOGOUT" / "NOOP"
+/// command-nonauth = login / authenticate / "STARTTLS"
+/// ```
+///
+/// Every command of RFC 3501 and RFC 9051 and of the extensions the crate
+/// knows is a variant of [`CommandBody`]; the arguments' grammar is with
+/// their types (mailbox names, sequence sets, fetch items, search keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command<'a> {
     /// The tag that the completion response repeats.

@@ -1,17 +1,6 @@
-//! Dates and date-times of RFC 9051 section 9: the `date` of SEARCH
-//! (`SINCE 1-Feb-1994`) and the `date-time` of INTERNALDATE and APPEND
-//! (`"17-Jul-1996 02:44:25 -0700"`).
-//!
-//! Plain validated values on the proleptic Gregorian calendar, without a
-//! date crate: a day exists in its month (29 February only in leap
-//! years), hours run 00-23, minutes 00-59, seconds 00-60 (60 for a leap
-//! second, as RFC 5322 allows), and the zone is `hhmm` with minutes below
-//! 60. The decoder never reads a clock; conversions to and from Unix time
-//! are offered for the callers that need them.
-//!
-//! Month names are matched case-insensitively (`jul`, `JUL`): they are
-//! ABNF strings, and RFC 9051 section 9 says those are case-insensitive
-//! unless noted otherwise. They are always sent as `Jul`.
+//! The home of [`Date`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,6 +20,21 @@ const MAX_ZONE: i16 = 99 * 60 + 59;
 /// A calendar date: `date-text = date-day "-" date-month "-" date-year`.
 ///
 /// Ordered by year, month, day.
+///
+/// Dates and date-times of RFC 9051 section 9: the `date` of SEARCH
+/// (`SINCE 1-Feb-1994`) and the `date-time` of INTERNALDATE and APPEND
+/// (`"17-Jul-1996 02:44:25 -0700"`).
+///
+/// Plain validated values on the proleptic Gregorian calendar, without a
+/// date crate: a day exists in its month (29 February only in leap
+/// years), hours run 00-23, minutes 00-59, seconds 00-60 (60 for a leap
+/// second, as RFC 5322 allows), and the zone is `hhmm` with minutes below
+/// 60. The decoder never reads a clock; conversions to and from Unix time
+/// are offered for the callers that need them.
+///
+/// Month names are matched case-insensitively (`jul`, `JUL`): they are
+/// ABNF strings, and RFC 9051 section 9 says those are case-insensitive
+/// unless noted otherwise. They are always sent as `Jul`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Date {
     year: u16,

@@ -1,10 +1,6 @@
-//! Encoding into fragments: lines and the literals between them.
-//!
-//! A client must wait for the server's continuation request before sending
-//! the data of a synchronizing literal, so an encoded message is a list of
-//! [`Fragment`]s: each line fragment ends right after a literal header (or
-//! at the final CRLF), and each literal fragment holds the data that
-//! follows, borrowed from the value being encoded.
+//! The home of [`Fragment`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 
@@ -27,6 +23,14 @@ pub enum LiteralPolicy {
 }
 
 /// A piece of an encoded message.
+///
+/// Encoding into fragments: lines and the literals between them.
+///
+/// A client must wait for the server's continuation request before sending
+/// the data of a synchronizing literal, so an encoded message is a list of
+/// [`Fragment`]s: each line fragment ends right after a literal header (or
+/// at the final CRLF), and each literal fragment holds the data that
+/// follows, borrowed from the value being encoded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Fragment<'a> {
     /// Bytes of a line; ends with CRLF, after a literal header or the end

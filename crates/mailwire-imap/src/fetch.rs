@@ -1,34 +1,6 @@
-//! The FETCH area, both directions: the FETCH command with its data items,
-//! macros and RFC 4466 modifiers (a server decodes, a client encodes), and
-//! the FETCH response with every message data item (a client decodes, a
-//! server encodes). Covers RFC 9051 sections 6.4.5 and 7.5.2, RFC 3501
-//! sections 6.4.5 and 7.4.2 (RFC822, RFC822.HEADER, RFC822.TEXT), RFC 3516
-//! (BINARY, BINARY.PEEK, BINARY.SIZE, literal8), RFC 4466 section 2.4
-//! (fetch modifiers) and RFC 7162 (CONDSTORE's MODSEQ item and
-//! CHANGEDSINCE modifier, QRESYNC's VANISHED modifier; see
-//! `crate::condstore`).
-//!
-//! ```text
-//! fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
-//!                   fetch-att / "(" fetch-att *(SP fetch-att) ")")
-//!                   [fetch-modifiers]
-//! fetch-att       = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
-//!                   "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
-//!                   "BODY" ["STRUCTURE"] / "UID" /
-//!                   "BODY" section [partial] /
-//!                   "BODY.PEEK" section [partial] /
-//!                   "BINARY" [".PEEK"] section-binary [partial] /
-//!                   "BINARY.SIZE" section-binary
-//! fetch-att       =/ "MODSEQ"                               ; RFC 7162
-//! message-data    = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))
-//! ```
-//!
-//! Submodules: `section` (section specs and partial ranges), `modifier`
-//! (fetch modifiers), `envelope`, `body` (BODY and BODYSTRUCTURE), `data`
-//! (the response's message data items).
-//!
-//! Decoding borrows from the input; item names are told apart by their
-//! length and bytes, not by trying keywords one after another.
+//! The home of [`FetchItem`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 pub(crate) mod body;
 pub(crate) mod data;
@@ -309,6 +281,38 @@ impl FetchMacro {
 }
 
 /// A data item of a FETCH command: `fetch-att`.
+///
+/// The FETCH area, both directions: the FETCH command with its data items,
+/// macros and RFC 4466 modifiers (a server decodes, a client encodes), and
+/// the FETCH response with every message data item (a client decodes, a
+/// server encodes). Covers RFC 9051 sections 6.4.5 and 7.5.2, RFC 3501
+/// sections 6.4.5 and 7.4.2 (RFC822, RFC822.HEADER, RFC822.TEXT), RFC 3516
+/// (BINARY, BINARY.PEEK, BINARY.SIZE, literal8), RFC 4466 section 2.4
+/// (fetch modifiers) and RFC 7162 (CONDSTORE's MODSEQ item and
+/// CHANGEDSINCE modifier, QRESYNC's VANISHED modifier; see
+/// `crate::condstore`).
+///
+/// ```text
+/// fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+///                   fetch-att / "(" fetch-att *(SP fetch-att) ")")
+///                   [fetch-modifiers]
+/// fetch-att       = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
+///                   "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
+///                   "BODY" ["STRUCTURE"] / "UID" /
+///                   "BODY" section [partial] /
+///                   "BODY.PEEK" section [partial] /
+///                   "BINARY" [".PEEK"] section-binary [partial] /
+///                   "BINARY.SIZE" section-binary
+/// fetch-att       =/ "MODSEQ"                               ; RFC 7162
+/// message-data    = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))
+/// ```
+///
+/// Submodules: `section` (section specs and partial ranges), `modifier`
+/// (fetch modifiers), `envelope`, `body` (BODY and BODYSTRUCTURE), `data`
+/// (the response's message data items).
+///
+/// Decoding borrows from the input; item names are told apart by their
+/// length and bytes, not by trying keywords one after another.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FetchItem<'a> {
     /// `ENVELOPE`.

@@ -1,22 +1,6 @@
-//! Mailbox names (RFC 9051 section 5.1, RFC 3501 section 5.1.3, RFC 6855):
-//! the `mailbox` argument with its case-insensitive INBOX, the modified
-//! UTF-7 codec of IMAP4rev1 names, and LIST patterns (`list-mailbox`) with
-//! their wildcard matching (RFC 9051 section 6.3.9).
-//!
-//! A [`Mailbox`] holds the name as it travels on the wire. How that maps to
-//! the name a human reads depends on the session: IMAP4rev1 peers exchange
-//! modified UTF-7 ([`Mailbox::from_utf8_name`], [`Mailbox::to_utf8_name`]);
-//! once UTF8=ACCEPT (RFC 6855) or IMAP4rev2 is enabled, names are UTF-8 and
-//! `&` stands for itself ([`Mailbox::from_utf8_name_raw`],
-//! [`Mailbox::to_utf8_name_raw`]).
-//!
-//! The modified UTF-7 decoder is strict: it accepts exactly what the encoder
-//! produces, so no two wire names decode to the same UTF-8 name. RFC 3501
-//! forbids the alternate forms it rejects (printable ASCII in base64,
-//! superfluous shifts such as `&U,BTFw-&ZeVnLIqe-`), and a server that
-//! accepted them would let `&AGk-nbox` pass for `inbox`. A peer that sends
-//! such a name can still be answered: the [`Mailbox`] keeps the wire form,
-//! only its display name is unavailable.
+//! The home of [`Mailbox`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -295,6 +279,26 @@ fn utf7_bytes(name: &str) -> Cow<'_, [u8]> {
 ///
 /// INBOX is case-insensitive: every case variant of it, in any astring form,
 /// is [`Mailbox::Inbox`], and a [`MailboxOther`] can never hold one.
+///
+/// Mailbox names (RFC 9051 section 5.1, RFC 3501 section 5.1.3, RFC 6855):
+/// the `mailbox` argument with its case-insensitive INBOX, the modified
+/// UTF-7 codec of IMAP4rev1 names, and LIST patterns (`list-mailbox`) with
+/// their wildcard matching (RFC 9051 section 6.3.9).
+///
+/// A [`Mailbox`] holds the name as it travels on the wire. How that maps to
+/// the name a human reads depends on the session: IMAP4rev1 peers exchange
+/// modified UTF-7 ([`Mailbox::from_utf8_name`], [`Mailbox::to_utf8_name`]);
+/// once UTF8=ACCEPT (RFC 6855) or IMAP4rev2 is enabled, names are UTF-8 and
+/// `&` stands for itself ([`Mailbox::from_utf8_name_raw`],
+/// [`Mailbox::to_utf8_name_raw`]).
+///
+/// The modified UTF-7 decoder is strict: it accepts exactly what the encoder
+/// produces, so no two wire names decode to the same UTF-8 name. RFC 3501
+/// forbids the alternate forms it rejects (printable ASCII in base64,
+/// superfluous shifts such as `&U,BTFw-&ZeVnLIqe-`), and a server that
+/// accepted them would let `&AGk-nbox` pass for `inbox`. A peer that sends
+/// such a name can still be answered: the [`Mailbox`] keeps the wire form,
+/// only its display name is unavailable.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Mailbox<'a> {
     /// INBOX, the user's primary mailbox (RFC 9051 section 5.1).

@@ -1,23 +1,6 @@
-//! IMAP responses: decoding (client side) and encoding (server side).
-//!
-//! ```text
-//! response        = *(continue-req / response-data) response-done
-//! continue-req    = "+" SP (resp-text / base64) CRLF
-//! response-data   = "*" SP (resp-cond-state / resp-cond-bye /
-//!                   mailbox-data / message-data / capability-data /
-//!                   enable-data) CRLF
-//! response-tagged = tag SP resp-cond-state CRLF
-//! resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text
-//! resp-cond-bye   = "BYE" SP resp-text
-//! resp-cond-auth  = ("OK" / "PREAUTH") SP resp-text
-//! resp-text       = ["[" resp-text-code "]" SP] [text]
-//! ```
-//!
-//! This first part covers status responses with their codes, continuation
-//! requests, CAPABILITY, ENABLED, EXISTS, RECENT, EXPUNGE, the IMAP4rev1
-//! SEARCH response, QRESYNC's VANISHED and FETCH (whose data items live in
-//! `crate::fetch`);
-//! mailbox data (LIST, STATUS...) follow with their types.
+//! The home of [`Response`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 
@@ -415,7 +398,28 @@ impl<'a> RespText<'a> {
     }
 }
 
-/// A response.
+/// A response. A client decodes responses ([`decode_response`],
+/// [`decode_greeting`], or [`ResponseReader`](crate::ResponseReader) to
+/// stream large FETCH literals), a server encodes them
+/// ([`Response::encode`], [`Response::encode_into`]).
+///
+/// ```text
+/// response        = *(continue-req / response-data) response-done
+/// continue-req    = "+" SP (resp-text / base64) CRLF
+/// response-data   = "*" SP (resp-cond-state / resp-cond-bye /
+///                   mailbox-data / message-data / capability-data /
+///                   enable-data) CRLF
+/// response-tagged = tag SP resp-cond-state CRLF
+/// resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text
+/// resp-cond-bye   = "BYE" SP resp-text
+/// resp-cond-auth  = ("OK" / "PREAUTH") SP resp-text
+/// resp-text       = ["[" resp-text-code "]" SP] [text]
+/// ```
+///
+/// Every response of RFC 3501 and RFC 9051 and of the extensions the crate
+/// knows is a variant; the grammar of their data is with its types (a
+/// FETCH's items with [`MessageDataItem`], a LIST's with
+/// [`MailboxList`](crate::MailboxList), ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Response<'a> {

@@ -1,26 +1,6 @@
-//! SEARCH and its results: the SEARCH command with every search key of
-//! RFC 3501 section 6.4.4 and RFC 9051 section 6.4.4, the return options of
-//! ESEARCH (RFC 4731) and SEARCHRES (RFC 5182, `SAVE` and `$`), both part
-//! of IMAP4rev2, and the RFC 4466 generic forms that later extensions use;
-//! the ESEARCH response (RFC 9051 section 7.3.4, RFC 4731). The IMAP4rev1
-//! `* SEARCH n...` response lives with the other responses. The options
-//! and data of CONTEXT and PARTIAL are variants here, their values in
-//! `crate::context`; SORT and THREAD reuse the keys (`crate::sort`).
-//!
-//! WITHIN (RFC 5032) adds two keys that count seconds back from the time
-//! the server runs the search, so a saved search keeps meaning "recent":
-//!
-//! ```text
-//! search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
-//! ```
-//!
-//! Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
-//! per level and counts levels against `limits.depth` before going deeper,
-//! and counts every key of the command against `limits.list` before
-//! allocating it, so `((((...` or `NOT NOT NOT ...` a hundred thousand deep
-//! is an error with its offset, never a stack overflow. A decoded value's
-//! drop, clone, comparison and encoding recurse as deep as the value nests,
-//! so keep `limits.depth` in the hundreds at most.
+//! The home of [`SearchKey`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::num::NonZeroU32;
 
@@ -43,6 +23,30 @@ use crate::string::{AString, Atom, IString, Quoted, is_astring_char};
 ///
 /// Dates are sent unquoted (`date-text`); a quoted date decodes to the
 /// same value.
+///
+/// SEARCH and its results: the SEARCH command with every search key of
+/// RFC 3501 section 6.4.4 and RFC 9051 section 6.4.4, the return options of
+/// ESEARCH (RFC 4731) and SEARCHRES (RFC 5182, `SAVE` and `$`), both part
+/// of IMAP4rev2, and the RFC 4466 generic forms that later extensions use;
+/// the ESEARCH response (RFC 9051 section 7.3.4, RFC 4731). The IMAP4rev1
+/// `* SEARCH n...` response lives with the other responses. The options
+/// and data of CONTEXT and PARTIAL are variants here, their values in
+/// `crate::context`; SORT and THREAD reuse the keys (`crate::sort`).
+///
+/// WITHIN (RFC 5032) adds two keys that count seconds back from the time
+/// the server runs the search, so a saved search keeps meaning "recent":
+///
+/// ```text
+/// search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
+/// ```
+///
+/// Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
+/// per level and counts levels against `limits.depth` before going deeper,
+/// and counts every key of the command against `limits.list` before
+/// allocating it, so `((((...` or `NOT NOT NOT ...` a hundred thousand deep
+/// is an error with its offset, never a stack overflow. A decoded value's
+/// drop, clone, comparison and encoding recurse as deep as the value nests,
+/// so keep `limits.depth` in the hundreds at most.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SearchKey<'a> {

@@ -1,11 +1,6 @@
-//! The core string types of IMAP (RFC 9051 section 4 and 9): tags, atoms,
-//! quoted strings, literals, astrings and nstrings.
-//!
-//! Values are validated on construction and borrow from decoded input.
-//! A value remembers the form it was sent in (atom, quoted, literal), so
-//! decoding what was encoded gives back the same value; the constructors
-//! from plain text ([`AString::from_bytes`], [`IString::from_bytes`]) pick
-//! the cheapest valid form.
+//! The home of [`AString`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -725,6 +720,15 @@ impl<'a> IString<'a> {
 }
 
 /// `astring = 1*ASTRING-CHAR / string`.
+///
+/// The core string types of IMAP (RFC 9051 section 4 and 9): tags, atoms,
+/// quoted strings, literals, astrings and nstrings.
+///
+/// Values are validated on construction and borrow from decoded input.
+/// A value remembers the form it was sent in (atom, quoted, literal), so
+/// decoding what was encoded gives back the same value; the constructors
+/// from plain text ([`AString::from_bytes`], [`IString::from_bytes`]) pick
+/// the cheapest valid form.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum AString<'a> {
     /// The atom form.

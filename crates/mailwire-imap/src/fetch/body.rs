@@ -1,47 +1,6 @@
-//! BODY and BODYSTRUCTURE (RFC 9051 sections 7.5.2 and 9, RFC 3501
-//! section 7.4.2): the MIME structure of a message as the server parsed
-//! it, with every extension field.
-//!
-//! ```text
-//! body            = "(" (body-type-1part / body-type-mpart) ")"
-//! body-type-1part = (body-type-basic / body-type-msg / body-type-text)
-//!                   [SP body-ext-1part]
-//! body-type-basic = media-basic SP body-fields
-//! body-type-msg   = media-message SP body-fields SP envelope
-//!                   SP body SP body-fld-lines
-//! body-type-text  = media-text SP body-fields SP body-fld-lines
-//! body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
-//! body-fields     = body-fld-param SP body-fld-id SP body-fld-desc SP
-//!                   body-fld-enc SP body-fld-octets
-//! body-ext-1part  = body-fld-md5 [SP body-fld-dsp [SP body-fld-lang
-//!                   [SP body-fld-loc *(SP body-extension)]]]
-//! body-ext-mpart  = body-fld-param [SP body-fld-dsp [SP body-fld-lang
-//!                   [SP body-fld-loc *(SP body-extension)]]]
-//! body-fld-param  = "(" string SP string *(SP string SP string) ")" / nil
-//! body-fld-dsp    = "(" string SP body-fld-param ")" / nil
-//! body-fld-lang   = nstring / "(" string *(SP string) ")"
-//! body-extension  = nstring / number / number64 /
-//!                   "(" body-extension *(SP body-extension) ")"
-//! ```
-//!
-//! Nesting (multipart parts, message/rfc822 bodies, extension lists) is
-//! checked against [`Limits::depth`](crate::Limits::depth) before each
-//! level is entered, so hostile input cannot exhaust the stack with the
-//! default limits (a level takes about 1 KiB of stack in release builds,
-//! so a limit raised far above the default needs a larger stack); list
-//! lengths are checked against
-//! [`Limits::list`](crate::Limits::list) before each element is stored.
-//!
-//! With [`Leniency::nil_in_body`](crate::Leniency::nil_in_body), NIL is
-//! read as an empty string where a string is required (media type and
-//! subtype, parameter values, encoding, disposition type): Mail.ru sends
-//! `("boundary" NIL)`, iCloud and maddy send a NIL encoding. With
-//! [`Leniency::malformed_body`](crate::Leniency::malformed_body), shapes
-//! outside the grammar that real servers send are read too: `()` as an
-//! empty parameter list (Mail.ru, Lotus Domino), a disposition sent as a
-//! bare string (Exchange: `"inline"` for `("inline" NIL)`), and a multipart
-//! without parts (Gmail: `("ALTERNATIVE")`, `("RELATED" NIL ("ATTACHMENT"
-//! NIL) NIL)`, `(NIL "alternative" ...)`).
+//! The home of [`BodyStructure`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use nom::error::ParseError;
 
@@ -355,6 +314,51 @@ pub struct MultipartExtension<'a> {
 ///
 /// BODY answers carry no extension data (`extension` is `None`);
 /// BODYSTRUCTURE answers usually do.
+///
+/// BODY and BODYSTRUCTURE (RFC 9051 sections 7.5.2 and 9, RFC 3501
+/// section 7.4.2): the MIME structure of a message as the server parsed
+/// it, with every extension field.
+///
+/// ```text
+/// body            = "(" (body-type-1part / body-type-mpart) ")"
+/// body-type-1part = (body-type-basic / body-type-msg / body-type-text)
+///                   [SP body-ext-1part]
+/// body-type-basic = media-basic SP body-fields
+/// body-type-msg   = media-message SP body-fields SP envelope
+///                   SP body SP body-fld-lines
+/// body-type-text  = media-text SP body-fields SP body-fld-lines
+/// body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
+/// body-fields     = body-fld-param SP body-fld-id SP body-fld-desc SP
+///                   body-fld-enc SP body-fld-octets
+/// body-ext-1part  = body-fld-md5 [SP body-fld-dsp [SP body-fld-lang
+///                   [SP body-fld-loc *(SP body-extension)]]]
+/// body-ext-mpart  = body-fld-param [SP body-fld-dsp [SP body-fld-lang
+///                   [SP body-fld-loc *(SP body-extension)]]]
+/// body-fld-param  = "(" string SP string *(SP string SP string) ")" / nil
+/// body-fld-dsp    = "(" string SP body-fld-param ")" / nil
+/// body-fld-lang   = nstring / "(" string *(SP string) ")"
+/// body-extension  = nstring / number / number64 /
+///                   "(" body-extension *(SP body-extension) ")"
+/// ```
+///
+/// Nesting (multipart parts, message/rfc822 bodies, extension lists) is
+/// checked against [`Limits::depth`](crate::Limits::depth) before each
+/// level is entered, so hostile input cannot exhaust the stack with the
+/// default limits (a level takes about 1 KiB of stack in release builds,
+/// so a limit raised far above the default needs a larger stack); list
+/// lengths are checked against
+/// [`Limits::list`](crate::Limits::list) before each element is stored.
+///
+/// With [`Leniency::nil_in_body`](crate::Leniency::nil_in_body), NIL is
+/// read as an empty string where a string is required (media type and
+/// subtype, parameter values, encoding, disposition type): Mail.ru sends
+/// `("boundary" NIL)`, iCloud and maddy send a NIL encoding. With
+/// [`Leniency::malformed_body`](crate::Leniency::malformed_body), shapes
+/// outside the grammar that real servers send are read too: `()` as an
+/// empty parameter list (Mail.ru, Lotus Domino), a disposition sent as a
+/// bare string (Exchange: `"inline"` for `("inline" NIL)`), and a multipart
+/// without parts (Gmail: `("ALTERNATIVE")`, `("RELATED" NIL ("ATTACHMENT"
+/// NIL) NIL)`, `(NIL "alternative" ...)`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BodyStructure<'a> {
     /// `body-type-1part`.

@@ -1,18 +1,6 @@
-//! The ENVELOPE of a message (RFC 9051 sections 7.5.2 and 9, RFC 3501
-//! section 7.4.2): the parsed RFC 5322 header fields a client shows in a
-//! message list.
-//!
-//! ```text
-//! envelope        = "(" env-date SP env-subject SP env-from SP
-//!                   env-sender SP env-reply-to SP env-to SP env-cc SP
-//!                   env-bcc SP env-in-reply-to SP env-message-id ")"
-//! env-from        = "(" 1*address ")" / nil        ; and sender, reply-to,
-//!                                                  ; to, cc, bcc
-//! env-date        = nstring                        ; and subject,
-//!                                                  ; in-reply-to, message-id
-//! address         = "(" addr-name SP addr-adl SP addr-mailbox SP
-//!                   addr-host ")"
-//! ```
+//! The home of [`Envelope`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -125,6 +113,22 @@ inline_list!(
 
 /// The envelope structure of a message. An empty address list stands for
 /// NIL (the grammar has no empty list).
+///
+/// The ENVELOPE of a message (RFC 9051 sections 7.5.2 and 9, RFC 3501
+/// section 7.4.2): the parsed RFC 5322 header fields a client shows in a
+/// message list.
+///
+/// ```text
+/// envelope        = "(" env-date SP env-subject SP env-from SP
+///                   env-sender SP env-reply-to SP env-to SP env-cc SP
+///                   env-bcc SP env-in-reply-to SP env-message-id ")"
+/// env-from        = "(" 1*address ")" / nil        ; and sender, reply-to,
+///                                                  ; to, cc, bcc
+/// env-date        = nstring                        ; and subject,
+///                                                  ; in-reply-to, message-id
+/// address         = "(" addr-name SP addr-adl SP addr-mailbox SP
+///                   addr-host ")"
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Envelope<'a> {
     /// `env-date`: the Date header field, unparsed.
