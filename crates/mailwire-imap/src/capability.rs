@@ -287,12 +287,10 @@ fn append_limit(arg: &str) -> Option<u64> {
     arg.parse().ok()
 }
 
-/// The name as a CAPABILITY response writes it: `IMAP4rev2`,
-/// `AUTH=PLAIN`, `APPENDLIMIT=35651584`.
-impl std::fmt::Display for Capability<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The name as a CAPABILITY response writes it: `IMAP4rev2`,
+    /// `AUTH=PLAIN`, `APPENDLIMIT=35651584`.
+    Capability;
 }
 
 /// The capability an atom names (see [`Capability::from_atom`]).

@@ -291,6 +291,21 @@ pub(crate) fn fmt_wire<'e>(
     f.write_str(&String::from_utf8_lossy(&e.line))
 }
 
+/// Implements `Display` as the wire form for types with an
+/// `encode(&self, &mut Encoder)` method, each with its doc line.
+macro_rules! display_wire {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        impl std::fmt::Display for $name<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                $crate::encode::fmt_wire(f, |e| self.encode(e))
+            }
+        }
+    )*};
+}
+
+pub(crate) use display_wire;
+
 /// Joins fragments into the bytes on the wire (for tests, servers, and
 /// peers that do not wait).
 pub fn to_bytes(fragments: &[Fragment<'_>]) -> Vec<u8> {

@@ -622,18 +622,14 @@ impl std::str::FromStr for FetchItems<'static> {
     }
 }
 
-/// The wire form: `BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]`.
-impl std::fmt::Display for FetchItem<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The wire form: `BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]`.
+    FetchItem;
 }
 
-/// The wire form: a macro, one item, or a parenthesized list.
-impl std::fmt::Display for FetchItems<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The wire form: a macro, one item, or a parenthesized list.
+    FetchItems;
 }
 
 impl<'a> FetchItems<'a> {

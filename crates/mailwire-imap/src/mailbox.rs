@@ -492,11 +492,9 @@ impl fmt::Debug for MailboxOther<'_> {
     }
 }
 
-/// The wire form: `INBOX`, or the name as an atom, quoted or a literal.
-impl fmt::Display for Mailbox<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The wire form: `INBOX`, or the name as an atom, quoted or a literal.
+    Mailbox;
 }
 
 /// The wire form of the name.

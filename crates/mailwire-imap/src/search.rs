@@ -374,11 +374,9 @@ impl std::str::FromStr for SearchKey<'static> {
     }
 }
 
-/// The wire form: `OR FROM ann SUBJECT "lunch plans"`.
-impl std::fmt::Display for SearchKey<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The wire form: `OR FROM ann SUBJECT "lunch plans"`.
+    SearchKey;
 }
 
 /// `search-key *(SP search-key)`, up to the line end: one budget for the

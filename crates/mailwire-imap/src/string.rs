@@ -836,11 +836,9 @@ impl fmt::Debug for IString<'_> {
     }
 }
 
-/// The wire form: quoted or a literal.
-impl fmt::Display for IString<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The wire form: quoted or a literal.
+    IString;
 }
 
 /// The form it holds: an atom bare (`INBOX`), a string as
@@ -854,11 +852,9 @@ impl fmt::Debug for AString<'_> {
     }
 }
 
-/// The wire form: an atom, quoted or a literal.
-impl fmt::Display for AString<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The wire form: an atom, quoted or a literal.
+    AString;
 }
 
 /// `NIL`, or the string as [`IString`] prints it.
@@ -871,51 +867,36 @@ impl fmt::Debug for NString<'_> {
     }
 }
 
-/// The wire form: `NIL`, quoted or a literal.
-impl fmt::Display for NString<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::encode::fmt_wire(f, |e| self.encode(e))
-    }
+crate::encode::display_wire! {
+    /// The wire form: `NIL`, quoted or a literal.
+    NString;
 }
 
-/// The cheapest form that holds the text (see [`Quoted::new`]).
-impl<'a> TryFrom<&'a str> for Quoted<'a> {
-    type Error = TypeError;
-    fn try_from(value: &'a str) -> Result<Self, TypeError> {
-        Quoted::new(value.as_bytes())
-    }
+/// Implements `TryFrom<&str>` through a constructor from bytes.
+macro_rules! try_from_str {
+    ($($(#[$doc:meta])* $name:ident => $make:expr;)*) => {$(
+        $(#[$doc])*
+        impl<'a> TryFrom<&'a str> for $name<'a> {
+            type Error = TypeError;
+            fn try_from(value: &'a str) -> Result<Self, TypeError> {
+                ($make)(value.as_bytes())
+            }
+        }
+    )*};
 }
 
-/// A literal holding the text (see [`Literal::new`]).
-impl<'a> TryFrom<&'a str> for Literal<'a> {
-    type Error = TypeError;
-    fn try_from(value: &'a str) -> Result<Self, TypeError> {
-        Literal::new(value.as_bytes())
-    }
-}
-
-/// The cheapest form that holds the text (see [`IString::from_bytes`]).
-impl<'a> TryFrom<&'a str> for IString<'a> {
-    type Error = TypeError;
-    fn try_from(value: &'a str) -> Result<Self, TypeError> {
-        IString::from_bytes(value.as_bytes())
-    }
-}
-
-/// The cheapest form that holds the text (see [`AString::from_bytes`]).
-impl<'a> TryFrom<&'a str> for AString<'a> {
-    type Error = TypeError;
-    fn try_from(value: &'a str) -> Result<Self, TypeError> {
-        AString::from_bytes(value.as_bytes())
-    }
-}
-
-/// A string (never NIL) in the cheapest form that holds the text.
-impl<'a> TryFrom<&'a str> for NString<'a> {
-    type Error = TypeError;
-    fn try_from(value: &'a str) -> Result<Self, TypeError> {
-        IString::from_bytes(value.as_bytes()).map(|s| NString(Some(s)))
-    }
+try_from_str! {
+    /// The text as it is, if a quoted string can hold it (see
+    /// [`Quoted::new`]).
+    Quoted => Quoted::new;
+    /// A literal holding the text (see [`Literal::new`]).
+    Literal => Literal::new;
+    /// The cheapest form that holds the text (see [`IString::from_bytes`]).
+    IString => IString::from_bytes;
+    /// The cheapest form that holds the text (see [`AString::from_bytes`]).
+    AString => AString::from_bytes;
+    /// A string (never NIL) in the cheapest form that holds the text.
+    NString => |v: &'a [u8]| IString::from_bytes(v).map(|s| NString(Some(s)));
 }
 
 /// Reads the tag of a message for error reports, if it has one.
