@@ -322,17 +322,20 @@ macro_rules! inline_list {
 
         impl<'a> $name<'a> {
             /// An empty list; allocates nothing.
+            #[inline]
             pub const fn new() -> Self {
                 $name($crate::small_list::SmallList::new())
             }
 
             /// Appends an element. The first is stored inline; the
             /// second moves both to the heap.
+            #[inline]
             pub fn push(&mut self, value: $item<'a>) {
                 self.0.push(value);
             }
 
             /// The elements as a slice.
+            #[inline]
             pub fn as_slice(&self) -> &[$item<'a>] {
                 self.0.as_slice()
             }
@@ -346,12 +349,14 @@ macro_rules! inline_list {
 
         impl<'a> std::ops::Deref for $name<'a> {
             type Target = [$item<'a>];
+            #[inline]
             fn deref(&self) -> &[$item<'a>] {
                 self.0.as_slice()
             }
         }
 
         impl<'a> std::ops::DerefMut for $name<'a> {
+            #[inline]
             fn deref_mut(&mut self) -> &mut [$item<'a>] {
                 self.0.as_mut_slice()
             }
@@ -416,6 +421,7 @@ macro_rules! inline_list {
         impl<'l, 'a> IntoIterator for &'l $name<'a> {
             type Item = &'l $item<'a>;
             type IntoIter = std::slice::Iter<'l, $item<'a>>;
+            #[inline]
             fn into_iter(self) -> Self::IntoIter {
                 self.0.as_slice().iter()
             }
@@ -424,6 +430,7 @@ macro_rules! inline_list {
         impl<'l, 'a> IntoIterator for &'l mut $name<'a> {
             type Item = &'l mut $item<'a>;
             type IntoIter = std::slice::IterMut<'l, $item<'a>>;
+            #[inline]
             fn into_iter(self) -> Self::IntoIter {
                 self.0.as_mut_slice().iter_mut()
             }
@@ -432,6 +439,7 @@ macro_rules! inline_list {
         impl<'a> IntoIterator for $name<'a> {
             type Item = $item<'a>;
             type IntoIter = $crate::small_list::IntoIter<$item<'a>>;
+            #[inline]
             fn into_iter(self) -> Self::IntoIter {
                 self.0.into_iter()
             }
