@@ -29,11 +29,11 @@ use std::borrow::Cow;
 
 use nom::Parser;
 
-use crate::core::{AString, TypeError};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::mailbox::Mailbox;
 use crate::parse::{PError, PResult, expect, sp, too_many};
+use crate::string::{AString, TypeError};
 
 /// A rights string: lowercase ASCII letters and digits, possibly empty
 /// (LISTRIGHTS sends `""` when no right is always granted).
@@ -51,7 +51,7 @@ impl<'a> Rights<'a> {
     /// Validates a rights string: only `a`-`z` and `0`-`9`.
     pub fn new(value: impl Into<Cow<'a, str>>) -> Result<Self, TypeError> {
         let value = value.into();
-        crate::core::check_bytes("rights", value.as_bytes(), is_right)?;
+        crate::string::check_bytes("rights", value.as_bytes(), is_right)?;
         Ok(Rights(value))
     }
 

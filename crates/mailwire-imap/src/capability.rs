@@ -1,31 +1,34 @@
-//! Capabilities (RFC 9051 section 7.2.2, RFC 3501 section 7.2.1) as typed
-//! values: what a server offers in `* CAPABILITY` and `[CAPABILITY ...]`,
-//! what a client asks for in `ENABLE` and what the server confirms in
-//! `* ENABLED`. The names of the extensions this crate knows are variants,
-//! so a session asks "is LITERAL+ on offer" with a match, not a string
-//! comparison; every other name is kept as sent.
-//!
-//! ```text
-//! capability      = ("AUTH=" auth-type) / atom
-//! capability-data = "CAPABILITY" *(SP capability) SP "IMAP4rev2"
-//!                   *(SP capability)
-//! enable          = "ENABLE" 1*(SP capability)
-//! enable-data     = "ENABLED" *(SP capability)
-//! capability      =/ "APPENDLIMIT" ["=" number]        ; RFC 7889
-//! ```
-//!
-//! Capability names are case-insensitive: `literal+` is
-//! [`Capability::LiteralPlus`] and encodes as `LITERAL+`. A name with an
-//! argument (`AUTH=`, `THREAD=`, `COMPRESS=`, `QUOTA=RES-`, `RIGHTS=`,
-//! `APPENDLIMIT=`) keeps the argument as sent.
+//! The home of [`Capability`] and [`Capabilities`]; the explanation is on
+//! [`Capability`], where the rendered documentation shows it.
 
-use crate::core::Atom;
 use crate::encode::Encoder;
+use crate::string::Atom;
 
 macro_rules! plain_capabilities {
     ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
         /// A capability name: a known one as a variant, anything else as
         /// [`Capability::Other`].
+        ///
+        /// Capabilities (RFC 9051 section 7.2.2, RFC 3501 section 7.2.1) as typed
+        /// values: what a server offers in `* CAPABILITY` and `[CAPABILITY ...]`,
+        /// what a client asks for in `ENABLE` and what the server confirms in
+        /// `* ENABLED`. The names of the extensions this crate knows are variants,
+        /// so a session asks "is LITERAL+ on offer" with a match, not a string
+        /// comparison; every other name is kept as sent.
+        ///
+        /// ```text
+        /// capability      = ("AUTH=" auth-type) / atom
+        /// capability-data = "CAPABILITY" *(SP capability) SP "IMAP4rev2"
+        ///                   *(SP capability)
+        /// enable          = "ENABLE" 1*(SP capability)
+        /// enable-data     = "ENABLED" *(SP capability)
+        /// capability      =/ "APPENDLIMIT" ["=" number]        ; RFC 7889
+        /// ```
+        ///
+        /// Capability names are case-insensitive: `literal+` is
+        /// [`Capability::LiteralPlus`] and encodes as `LITERAL+`. A name with an
+        /// argument (`AUTH=`, `THREAD=`, `COMPRESS=`, `QUOTA=RES-`, `RIGHTS=`,
+        /// `APPENDLIMIT=`) keeps the argument as sent.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum Capability<'a> {
@@ -284,6 +287,29 @@ fn append_limit(arg: &str) -> Option<u64> {
     arg.parse().ok()
 }
 
+crate::encode::display_wire! {
+    /// The name as a CAPABILITY response writes it: `IMAP4rev2`,
+    /// `AUTH=PLAIN`, `APPENDLIMIT=35651584`.
+    Capability;
+}
+
+/// The capability an atom names (see [`Capability::from_atom`]).
+///
+/// ```
+/// use mailwire_imap::Capability;
+///
+/// assert_eq!(Capability::try_from("literal+")?, Capability::LiteralPlus);
+/// assert_eq!(Capability::try_from("AUTH=PLAIN")?.to_string(), "AUTH=PLAIN");
+/// assert!(Capability::try_from("two words").is_err());
+/// # Ok::<(), mailwire_imap::TypeError>(())
+/// ```
+impl<'a> TryFrom<&'a str> for Capability<'a> {
+    type Error = crate::TypeError;
+    fn try_from(name: &'a str) -> Result<Self, crate::TypeError> {
+        Atom::new(name).map(Capability::from_atom)
+    }
+}
+
 impl<'a> From<Atom<'a>> for Capability<'a> {
     fn from(atom: Atom<'a>) -> Self {
         Capability::from_atom(atom)
@@ -358,6 +384,20 @@ impl<'a> Capabilities<'a> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> Capabilities<'static> {
         Capabilities(self.0.into_iter().map(Capability::into_owned).collect())
+    }
+}
+
+/// The names separated by spaces, as a CAPABILITY response lists them.
+impl std::fmt::Display for Capabilities<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| {
+            for (i, c) in self.0.iter().enumerate() {
+                if i > 0 {
+                    e.put(b" ");
+                }
+                c.encode(e);
+            }
+        })
     }
 }
 

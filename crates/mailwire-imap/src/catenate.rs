@@ -20,12 +20,12 @@
 
 use std::borrow::Cow;
 
-use crate::core::Literal;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::imap_url::ImapUrl;
 use crate::message_cmd::{encode_utf8_literal, parse_utf8_literal};
 use crate::parse::{PResult, fail, keyword, too_many};
+use crate::string::Literal;
 
 /// One part of a CATENATE list: `cat-part`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub(crate) fn encode_catenate<'e>(parts: &'e [CatPart<'e>], e: &mut Encoder<'e>)
         match part {
             CatPart::Text(l) => {
                 e.put(b"TEXT ");
-                e.literal(l.data(), false);
+                e.literal_data(l.data(), false);
             }
             CatPart::Url(u) => {
                 e.put(b"URL ");

@@ -1,16 +1,6 @@
-//! IMAP commands: decoding (server side) and encoding (client side).
-//!
-//! ```text
-//! command         = tag SP (command-any / command-auth / command-nonauth /
-//!                   command-select) CRLF
-//! command-any     = "CAPABILITY" / "LOGOUT" / "NOOP"
-//! command-nonauth = login / authenticate / "STARTTLS"
-//! ```
-//!
-//! This first part of the grammar covers the commands valid in any state,
-//! in the not-authenticated state, and the argument-free commands of the
-//! authenticated and selected states; the others follow with their types
-//! (mailbox names, sequence sets, fetch items, search keys).
+//! The home of [`Command`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::fmt;
 
@@ -18,9 +8,8 @@ use nom::Parser;
 
 use crate::acl::RightsModification;
 use crate::capability::Capability;
-use crate::core::{AString, Atom, Quoted, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
-use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::encode::{Encoder, Fragments, LiteralPolicy};
 use crate::fetch::Fetch;
 use crate::frame::{FrameOptions, Framed, Progress, Side, frame_resume};
 use crate::id::IdParams;
@@ -34,9 +23,9 @@ use crate::quota::QuotaLimit;
 use crate::replace::Replace;
 use crate::search::Search;
 use crate::sequence::SequenceSet;
-use crate::small_list::SmallList;
 use crate::sort::{Sort, ThreadCommand};
 use crate::status::StatusAttribute;
+use crate::string::{AString, Atom, Quoted, Tag};
 use crate::{acl, compress, id, list, mailbox_cmd, metadata, quota, status};
 
 /// A value that Debug output never shows: passwords and SASL data.
@@ -78,7 +67,7 @@ impl<'a> Base64<'a> {
             ));
         }
         let body = v.len() - v.iter().rev().take(2).take_while(|&&b| b == b'=').count();
-        crate::core::check_bytes("base64", &v[..body], |b| {
+        crate::string::check_bytes("base64", &v[..body], |b| {
             b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
         })?;
         Ok(Base64(value))
@@ -114,7 +103,20 @@ impl fmt::Debug for Base64<'_> {
     }
 }
 
-/// A command: its tag and what it asks.
+/// A command: its tag and what it asks. A server decodes commands
+/// ([`decode_command`], or [`CommandReader`] as bytes arrive), a client
+/// encodes them ([`Command::encode`]).
+///
+/// ```text
+/// command         = tag SP (command-any / command-auth / command-nonauth /
+///                   command-select) CRLF
+/// command-any     = "CAPABILITY" / "LOGOUT" / "NOOP"
+/// command-nonauth = login / authenticate / "STARTTLS"
+/// ```
+///
+/// Every command of RFC 3501 and RFC 9051 and of the extensions the crate
+/// knows is a variant of [`CommandBody`]; the arguments' grammar is with
+/// their types (mailbox names, sequence sets, fetch items, search keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command<'a> {
     /// The tag that the completion response repeats.
@@ -605,8 +607,15 @@ impl<'a> Command<'a> {
 
     /// Encodes the command into line and literal fragments for a server
     /// that accepts `policy`.
-    pub fn encode(&self, policy: LiteralPolicy) -> SmallList<Fragment<'_>> {
+    pub fn encode(&self, policy: LiteralPolicy) -> Fragments<'_> {
         let mut e = Encoder::new(policy);
+        self.encode_to(&mut e, false);
+        e.finish()
+    }
+
+    /// Writes the command; with `redact`, credentials (a LOGIN password, an
+    /// AUTHENTICATE initial response) as `<redacted>`.
+    fn encode_to<'e>(&'e self, e: &mut Encoder<'e>, redact: bool) {
         e.put(self.tag.as_str().as_bytes());
         e.put(b" ");
         e.put(self.body.name().as_bytes());
@@ -620,86 +629,88 @@ impl<'a> Command<'a> {
                 if let Some(ir) = initial_response {
                     e.put(b" ");
                     let text = ir.expose().as_str();
-                    e.put(if text.is_empty() { b"=" } else { text.as_bytes() });
+                    e.put(match () {
+                        () if redact => b"<redacted>",
+                        () if text.is_empty() => b"=",
+                        () => text.as_bytes(),
+                    });
                 }
             }
             CommandBody::Login { username, password } => {
                 e.put(b" ");
-                username.encode(&mut e);
+                username.encode(e);
                 e.put(b" ");
-                password.expose().encode(&mut e);
+                if redact {
+                    e.put(b"<redacted>");
+                } else {
+                    password.expose().encode(e);
+                }
             }
-            CommandBody::Enable(caps) => crate::capability::encode_list(caps, &mut e),
-            CommandBody::Append(a) => a.encode(&mut e),
-            CommandBody::Store { store, .. } => store.encode(&mut e),
-            CommandBody::Copy { args, .. } | CommandBody::Move { args, .. } => args.encode(&mut e),
+            CommandBody::Enable(caps) => crate::capability::encode_list(caps, e),
+            CommandBody::Append(a) => a.encode(e),
+            CommandBody::Store { store, .. } => store.encode(e),
+            CommandBody::Copy { args, .. } | CommandBody::Move { args, .. } => args.encode(e),
             CommandBody::UidExpunge(set) => {
                 e.put(b" ");
                 set.encode(e.line());
             }
-            CommandBody::Search { search, .. } => search.encode(&mut e),
-            CommandBody::List(l) => l.encode(&mut e),
-            CommandBody::Lsub { reference, pattern } => list::encode_lsub(reference, pattern, &mut e),
-            CommandBody::Status { mailbox, attributes } => {
-                status::encode_command(mailbox, attributes, &mut e)
-            }
+            CommandBody::Search { search, .. } => search.encode(e),
+            CommandBody::List(l) => l.encode(e),
+            CommandBody::Lsub { reference, pattern } => list::encode_lsub(reference, pattern, e),
+            CommandBody::Status { mailbox, attributes } => status::encode_command(mailbox, attributes, e),
             CommandBody::Select { mailbox, parameters } | CommandBody::Examine { mailbox, parameters } => {
-                mailbox_cmd::encode_select(mailbox, parameters, &mut e)
+                mailbox_cmd::encode_select(mailbox, parameters, e)
             }
-            CommandBody::Create { mailbox, parameters } => {
-                mailbox_cmd::encode_create(mailbox, parameters, &mut e)
-            }
+            CommandBody::Create { mailbox, parameters } => mailbox_cmd::encode_create(mailbox, parameters, e),
             CommandBody::Rename { from, to, parameters } => {
-                mailbox_cmd::encode_rename(from, to, parameters, &mut e)
+                mailbox_cmd::encode_rename(from, to, parameters, e)
             }
             CommandBody::Delete(m) | CommandBody::Subscribe(m) | CommandBody::Unsubscribe(m) => {
-                mailbox_cmd::encode_mailbox_arg(m, &mut e)
+                mailbox_cmd::encode_mailbox_arg(m, e)
             }
             CommandBody::Fetch { fetch, .. } => {
                 e.put(b" ");
-                fetch.encode(&mut e);
+                fetch.encode(e);
             }
-            CommandBody::Sort { sort, .. } => sort.encode(&mut e),
-            CommandBody::Thread { thread, .. } => thread.encode(&mut e),
-            CommandBody::CancelUpdate(tags) => crate::context::encode_cancel_update(tags, &mut e),
-            CommandBody::Id(params) => id::encode_id_params(params, &mut e),
+            CommandBody::Sort { sort, .. } => sort.encode(e),
+            CommandBody::Thread { thread, .. } => thread.encode(e),
+            CommandBody::CancelUpdate(tags) => crate::context::encode_cancel_update(tags, e),
+            CommandBody::Id(params) => id::encode_id_params(params, e),
             CommandBody::GetQuota(root) => {
                 e.put(b" ");
-                root.encode(&mut e);
+                root.encode(e);
             }
-            CommandBody::SetQuota { root, limits } => quota::encode_setquota(root, limits, &mut e),
+            CommandBody::SetQuota { root, limits } => quota::encode_setquota(root, limits, e),
             CommandBody::SetAcl {
                 mailbox,
                 identifier,
                 rights,
             } => {
-                acl::encode_mailbox_identifier(mailbox, identifier, &mut e);
+                acl::encode_mailbox_identifier(mailbox, identifier, e);
                 e.put(b" ");
-                rights.encode(&mut e);
+                rights.encode(e);
             }
             CommandBody::DeleteAcl { mailbox, identifier }
             | CommandBody::ListRights { mailbox, identifier } => {
-                acl::encode_mailbox_identifier(mailbox, identifier, &mut e)
+                acl::encode_mailbox_identifier(mailbox, identifier, e)
             }
             CommandBody::GetQuotaRoot(m) | CommandBody::GetAcl(m) | CommandBody::MyRights(m) => {
-                mailbox_cmd::encode_mailbox_arg(m, &mut e)
+                mailbox_cmd::encode_mailbox_arg(m, e)
             }
-            CommandBody::GetMetadata(g) => g.encode(&mut e),
-            CommandBody::SetMetadata { mailbox, values } => {
-                metadata::encode_setmetadata(mailbox, values, &mut e)
-            }
+            CommandBody::GetMetadata(g) => g.encode(e),
+            CommandBody::SetMetadata { mailbox, values } => metadata::encode_setmetadata(mailbox, values, e),
             CommandBody::Compress(algorithm) => {
                 e.put(b" ");
                 e.put(algorithm.as_str().as_bytes());
             }
-            CommandBody::Replace { replace, .. } => replace.encode(&mut e),
-            CommandBody::Notify(n) => n.encode(&mut e),
-            CommandBody::ESearch(s) => s.encode(&mut e),
-            CommandBody::GenUrlAuth(items) => crate::urlauth::encode_genurlauth(items, &mut e),
+            CommandBody::Replace { replace, .. } => replace.encode(e),
+            CommandBody::Notify(n) => n.encode(e),
+            CommandBody::ESearch(s) => s.encode(e),
+            CommandBody::GenUrlAuth(items) => crate::urlauth::encode_genurlauth(items, e),
             CommandBody::ResetKey { mailbox, mechanisms } => {
-                crate::urlauth::encode_resetkey(mailbox, mechanisms, &mut e)
+                crate::urlauth::encode_resetkey(mailbox, mechanisms, e)
             }
-            CommandBody::UrlFetch(urls) => crate::urlauth::encode_urlfetch(urls, &mut e),
+            CommandBody::UrlFetch(urls) => crate::urlauth::encode_urlfetch(urls, e),
             CommandBody::Capability
             | CommandBody::Noop
             | CommandBody::Logout
@@ -712,7 +723,28 @@ impl<'a> Command<'a> {
             | CommandBody::Expunge
             | CommandBody::Unauthenticate => {}
         }
-        e.finish()
+    }
+}
+
+/// The wire form without the final CRLF, literal data in place, except
+/// that credentials never show: a LOGIN password and an AUTHENTICATE
+/// initial response print as `<redacted>` (the bytes to send come from
+/// [`Command::encode`]).
+///
+/// ```
+/// use mailwire_imap::Command;
+///
+/// let command = mailwire_imap::decode_command(b"a1 LOGIN ann \"s3cret\"\r\n", &Default::default())?
+///     .complete()
+///     .unwrap()
+///     .0;
+/// assert_eq!(command.to_string(), "a1 LOGIN ann <redacted>");
+/// # let _: &Command = &command;
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
+impl fmt::Display for Command<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode_to(e, true))
     }
 }
 
@@ -1010,7 +1042,7 @@ impl CommandReader {
 
 fn finish_error(e: PError, message: &[u8]) -> DecodeError {
     let mut d = e.into_decode_error(message);
-    d.tag = crate::core::peek_tag(message);
+    d.tag = crate::string::peek_tag(message);
     d.resume_at = Some(message.len());
     d
 }

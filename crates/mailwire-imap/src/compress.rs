@@ -16,8 +16,8 @@
 
 use nom::Parser;
 
-use crate::core::Atom;
 use crate::parse::{PResult, expect, sp};
+use crate::string::Atom;
 
 /// `compress = "COMPRESS" SP algorithm`, after the name.
 pub(crate) fn parse_compress(input: &[u8]) -> PResult<'_, Atom<'_>> {

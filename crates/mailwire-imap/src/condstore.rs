@@ -68,12 +68,12 @@
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
-use crate::core::{Quoted, TypeError};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::flag::Flag;
 use crate::parse::{PError, PResult, byte, expect, fail, keyword, number64, nz_number, sp};
 use crate::sequence::{SequenceSet, UidSet};
+use crate::string::{Quoted, TypeError};
 
 /// The largest mod-sequence, 2^63 - 1 (RFC 7162 section 7).
 const LARGEST: u64 = i64::MAX as u64;
@@ -263,7 +263,7 @@ impl ModSeqEntry<'_> {
     fn encode(&self, e: &mut Encoder<'_>) {
         let mut name = b"/flags/".to_vec();
         self.flag.encode(&mut name);
-        crate::core::write_quoted(e.line(), &name);
+        crate::string::write_quoted(e.line(), &name);
         e.put(b" ");
         e.put(self.entry_type.name().as_bytes());
     }

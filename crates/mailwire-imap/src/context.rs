@@ -30,11 +30,11 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 
-use crate::core::{Quoted, TypeError};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::parse::{PResult, byte, fail, is_nil, number, nz_number, parse_whole, sp, too_many};
 use crate::sequence::SequenceSet;
+use crate::string::{Quoted, TypeError};
 
 /// `partial-range`: which results of a search to return, counted from the
 /// first match (`1:100`) or from the last (`-1:-100`). The two ends are
@@ -258,7 +258,7 @@ pub(crate) fn parse_cancel_update<'a>(
 pub(crate) fn encode_cancel_update(tags: &[Quoted<'_>], e: &mut Encoder<'_>) {
     for t in tags {
         e.put(b" ");
-        crate::core::write_quoted(e.line(), t.as_bytes());
+        crate::string::write_quoted(e.line(), t.as_bytes());
     }
 }
 

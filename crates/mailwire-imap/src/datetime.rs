@@ -1,25 +1,14 @@
-//! Dates and date-times of RFC 9051 section 9: the `date` of SEARCH
-//! (`SINCE 1-Feb-1994`) and the `date-time` of INTERNALDATE and APPEND
-//! (`"17-Jul-1996 02:44:25 -0700"`).
-//!
-//! Plain validated values on the proleptic Gregorian calendar, without a
-//! date crate: a day exists in its month (29 February only in leap
-//! years), hours run 00-23, minutes 00-59, seconds 00-60 (60 for a leap
-//! second, as RFC 5322 allows), and the zone is `hhmm` with minutes below
-//! 60. The decoder never reads a clock; conversions to and from Unix time
-//! are offered for the callers that need them.
-//!
-//! Month names are matched case-insensitively (`jul`, `JUL`): they are
-//! ABNF strings, and RFC 9051 section 9 says those are case-insensitive
-//! unless noted otherwise. They are always sent as `Jul`.
+//! The home of [`Date`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::core::TypeError;
 use crate::decode::ErrorKind;
 use crate::parse::parse_whole;
 use crate::parse::{PError, PResult, byte, fail};
+use crate::string::TypeError;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -28,26 +17,24 @@ const MONTHS: [&str; 12] = [
 /// The largest zone offset `hhmm` can write, in minutes.
 const MAX_ZONE: i16 = 99 * 60 + 59;
 
-/// Whether `year` is a leap year in the Gregorian calendar.
-pub fn is_leap_year(year: u16) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-/// The number of days in `month` (1-12) of `year`; 0 for a month that
-/// does not exist.
-pub fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
 /// A calendar date: `date-text = date-day "-" date-month "-" date-year`.
 ///
 /// Ordered by year, month, day.
+///
+/// Dates and date-times of RFC 9051 section 9: the `date` of SEARCH
+/// (`SINCE 1-Feb-1994`) and the `date-time` of INTERNALDATE and APPEND
+/// (`"17-Jul-1996 02:44:25 -0700"`).
+///
+/// Plain validated values on the proleptic Gregorian calendar, without a
+/// date crate: a day exists in its month (29 February only in leap
+/// years), hours run 00-23, minutes 00-59, seconds 00-60 (60 for a leap
+/// second, as RFC 5322 allows), and the zone is `hhmm` with minutes below
+/// 60. The decoder never reads a clock; conversions to and from Unix time
+/// are offered for the callers that need them.
+///
+/// Month names are matched case-insensitively (`jul`, `JUL`): they are
+/// ABNF strings, and RFC 9051 section 9 says those are case-insensitive
+/// unless noted otherwise. They are always sent as `Jul`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Date {
     year: u16,
@@ -56,6 +43,39 @@ pub struct Date {
 }
 
 impl Date {
+    /// Whether `year` is a leap year in the (proleptic) Gregorian
+    /// calendar.
+    ///
+    /// ```
+    /// use mailwire_imap::Date;
+    ///
+    /// assert!(Date::is_leap_year(2024) && Date::is_leap_year(2000));
+    /// assert!(!Date::is_leap_year(1900) && !Date::is_leap_year(2023));
+    /// ```
+    pub const fn is_leap_year(year: u16) -> bool {
+        year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    }
+
+    /// The number of days in `month` (1-12) of `year`; 0 for a month that
+    /// does not exist.
+    ///
+    /// ```
+    /// use mailwire_imap::Date;
+    ///
+    /// assert_eq!(Date::days_in_month(2024, 2), 29);
+    /// assert_eq!(Date::days_in_month(2023, 2), 28);
+    /// assert_eq!(Date::days_in_month(2023, 13), 0);
+    /// ```
+    pub const fn days_in_month(year: u16, month: u8) -> u8 {
+        match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if Date::is_leap_year(year) => 29,
+            2 => 28,
+            _ => 0,
+        }
+    }
+
     /// The date, if it exists: year 0000-9999 (`date-year = 4DIGIT`),
     /// month 1-12, day 1 to the length of the month.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self, TypeError> {
@@ -65,7 +85,7 @@ impl Date {
         if !(1..=12).contains(&month) {
             return Err(TypeError::problem("date", "month must be 1 to 12"));
         }
-        if day == 0 || day > days_in_month(year, month) {
+        if day == 0 || day > Date::days_in_month(year, month) {
             return Err(TypeError::problem("date", "day does not exist in that month"));
         }
         Ok(Date { year, month, day })
@@ -146,7 +166,7 @@ impl Date {
         let (rest, year) = digits(rest, 4, 4, "four-digit year")?;
         match u8::try_from(day)
             .ok()
-            .filter(|d| (1..=days_in_month(year, month)).contains(d))
+            .filter(|d| (1..=Date::days_in_month(year, month)).contains(d))
         {
             Some(day) => Ok((rest, Date { year, month, day })),
             None => Err(out_of_range(day_at, "day that exists in that month")),
@@ -677,7 +697,7 @@ mod tests {
 
     fn date() -> impl Strategy<Value = Date> {
         (0u16..=9999, 1u8..=12, 1u8..=31)
-            .prop_map(|(y, m, d)| Date::new(y, m, d.min(days_in_month(y, m))).unwrap())
+            .prop_map(|(y, m, d)| Date::new(y, m, d.min(Date::days_in_month(y, m))).unwrap())
     }
 
     fn date_times() -> impl Strategy<Value = DateTime> {

@@ -1,20 +1,10 @@
-//! Decode outcomes, errors, limits and leniency of the IMAP decoders.
-//!
-//! Every decoder answers one of four things:
-//!
-//! - [`Decoded::Complete`]: a value and how many bytes of the input it used;
-//! - [`Decoded::Incomplete`]: the input is a valid prefix, feed more bytes;
-//! - [`Decoded::LiteralAnnounced`]: the input ends inside a literal whose
-//!   header `{n}` has arrived; a server answers a synchronizing literal with
-//!   a continuation request (or refuses it) before the data comes;
-//! - `Err(`[`DecodeError`]`)`: the input is not valid here.
-//!
-//! Every prefix of a valid message is `Incomplete` or `LiteralAnnounced`,
-//! never an error.
+//! The home of [`Decoded`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::fmt;
 
-use crate::core::Tag;
+use crate::string::Tag;
 
 /// How a literal is sent (RFC 9051 section 4.3, RFC 7888).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,6 +34,21 @@ pub struct LiteralAnnouncement {
 }
 
 /// The outcome of a decoder that did not fail.
+///
+/// Every decoder answers one of four things:
+///
+/// - [`Decoded::Complete`]: a value and how many bytes of the input it used;
+/// - [`Decoded::Incomplete`]: the input is a valid prefix, feed more bytes;
+/// - [`Decoded::LiteralAnnounced`], from the command decoders only: the
+///   input ends inside a literal whose header `{n}` has arrived; a server
+///   answers a synchronizing literal with a continuation request (or
+///   refuses it) before the data comes. A server never waits for one, so
+///   [`decode_response`](crate::decode_response) answers `Incomplete`
+///   there;
+/// - `Err(`[`DecodeError`]`)`: the input is not valid here.
+///
+/// Every prefix of a valid message is `Incomplete` (or, for a command,
+/// `LiteralAnnounced`), never an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded<T> {
     /// A complete value, and the number of input bytes it used.

@@ -1,23 +1,12 @@
-//! The generic extension syntax of RFC 4466 (section 3, folded into RFC
-//! 9051 section 9), which later extensions fill in: `tagged-ext-label`,
-//! `tagged-ext-val` with its nested `tagged-ext-comp`, and the
-//! `label [SP value]` pair that SELECT/EXAMINE, CREATE and RENAME
-//! parameters and SEARCH return options share. RFC 5258's
-//! `option-val-comp` has the same shape as `tagged-ext-comp` and uses
-//! [`ExtComponent`] too.
-//!
-//! Values a later extension will give a type to (CONDSTORE, QRESYNC,
-//! PARTIAL...) are kept here as sent, so a proxy passes them through and a
-//! decoder never refuses a well-formed extension it does not know.
-//!
-//! Nesting is bounded by `limits.depth` and the number of components of
-//! one value by `limits.list`, both checked before anything is allocated.
+//! The home of [`TaggedExt`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
-use crate::core::{AString, Atom};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number64, too_many};
 use crate::sequence::{SeqNumber, SequenceSet};
+use crate::string::{AString, Atom};
 
 /// `tagged-label-fchar = ALPHA / "-" / "_" / "."`
 fn is_label_first(b: u8) -> bool {
@@ -309,6 +298,21 @@ pub(crate) fn starts_value(input: &[u8]) -> bool {
 /// A generic parameter: `tagged-ext-label [SP tagged-ext-val]`, the shape
 /// of `select-param`, `create-param`, `rename-param` and
 /// `search-ret-opt-ext` (RFC 4466).
+///
+/// The generic extension syntax of RFC 4466 (section 3, folded into RFC
+/// 9051 section 9), which later extensions fill in: `tagged-ext-label`,
+/// `tagged-ext-val` with its nested `tagged-ext-comp`, and the
+/// `label [SP value]` pair that SELECT/EXAMINE, CREATE and RENAME
+/// parameters and SEARCH return options share. RFC 5258's
+/// `option-val-comp` has the same shape as `tagged-ext-comp` and uses
+/// [`ExtComponent`] too.
+///
+/// Values a later extension will give a type to (CONDSTORE, QRESYNC,
+/// PARTIAL...) are kept here as sent, so a proxy passes them through and a
+/// decoder never refuses a well-formed extension it does not know.
+///
+/// Nesting is bounded by `limits.depth` and the number of components of
+/// one value by `limits.list`, both checked before anything is allocated.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TaggedExt<'a> {
     /// The label, as sent.

@@ -1,34 +1,6 @@
-//! The FETCH area, both directions: the FETCH command with its data items,
-//! macros and RFC 4466 modifiers (a server decodes, a client encodes), and
-//! the FETCH response with every message data item (a client decodes, a
-//! server encodes). Covers RFC 9051 sections 6.4.5 and 7.5.2, RFC 3501
-//! sections 6.4.5 and 7.4.2 (RFC822, RFC822.HEADER, RFC822.TEXT), RFC 3516
-//! (BINARY, BINARY.PEEK, BINARY.SIZE, literal8), RFC 4466 section 2.4
-//! (fetch modifiers) and RFC 7162 (CONDSTORE's MODSEQ item and
-//! CHANGEDSINCE modifier, QRESYNC's VANISHED modifier; see
-//! `crate::condstore`).
-//!
-//! ```text
-//! fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
-//!                   fetch-att / "(" fetch-att *(SP fetch-att) ")")
-//!                   [fetch-modifiers]
-//! fetch-att       = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
-//!                   "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
-//!                   "BODY" ["STRUCTURE"] / "UID" /
-//!                   "BODY" section [partial] /
-//!                   "BODY.PEEK" section [partial] /
-//!                   "BINARY" [".PEEK"] section-binary [partial] /
-//!                   "BINARY.SIZE" section-binary
-//! fetch-att       =/ "MODSEQ"                               ; RFC 7162
-//! message-data    = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))
-//! ```
-//!
-//! Submodules: `section` (section specs and partial ranges), `modifier`
-//! (fetch modifiers), `envelope`, `body` (BODY and BODYSTRUCTURE), `data`
-//! (the response's message data items).
-//!
-//! Decoding borrows from the input; item names are told apart by their
-//! length and bytes, not by trying keywords one after another.
+//! The home of [`FetchItem`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 pub(crate) mod body;
 pub(crate) mod data;
@@ -36,11 +8,11 @@ pub(crate) mod envelope;
 pub(crate) mod modifier;
 pub(crate) mod section;
 
-use crate::core::{IString, NString, Quoted};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, paren_list};
 use crate::sequence::SequenceSet;
+use crate::string::{IString, NString, Quoted};
 
 use self::modifier::{FetchModifier, parse_fetch_modifiers};
 use self::section::{Partial, Section, SectionPart, encode_section_binary, parse_section_binary};
@@ -114,7 +86,7 @@ pub(crate) fn nstring_into<'a>(
 ) -> Result<&'a [u8], nom::Err<PError>> {
     match input.first() {
         Some(b'"') => {
-            if let Some(n) = crate::core::plain_quoted(&input[1..]) {
+            if let Some(n) = crate::string::plain_quoted(&input[1..]) {
                 fill(
                     out,
                     NString(Some(IString::Quoted(Quoted::borrowed(&input[1..1 + n])))),
@@ -205,7 +177,7 @@ pub(crate) enum Word {
 pub(crate) fn name_len(input: &[u8]) -> usize {
     input
         .iter()
-        .take_while(|&&b| b != b'[' && crate::core::is_atom_char(b))
+        .take_while(|&&b| b != b'[' && crate::string::is_atom_char(b))
         .count()
 }
 
@@ -309,6 +281,38 @@ impl FetchMacro {
 }
 
 /// A data item of a FETCH command: `fetch-att`.
+///
+/// The FETCH area, both directions: the FETCH command with its data items,
+/// macros and RFC 4466 modifiers (a server decodes, a client encodes), and
+/// the FETCH response with every message data item (a client decodes, a
+/// server encodes). Covers RFC 9051 sections 6.4.5 and 7.5.2, RFC 3501
+/// sections 6.4.5 and 7.4.2 (RFC822, RFC822.HEADER, RFC822.TEXT), RFC 3516
+/// (BINARY, BINARY.PEEK, BINARY.SIZE, literal8), RFC 4466 section 2.4
+/// (fetch modifiers) and RFC 7162 (CONDSTORE's MODSEQ item and
+/// CHANGEDSINCE modifier, QRESYNC's VANISHED modifier; see
+/// `crate::condstore`).
+///
+/// ```text
+/// fetch           = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+///                   fetch-att / "(" fetch-att *(SP fetch-att) ")")
+///                   [fetch-modifiers]
+/// fetch-att       = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
+///                   "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
+///                   "BODY" ["STRUCTURE"] / "UID" /
+///                   "BODY" section [partial] /
+///                   "BODY.PEEK" section [partial] /
+///                   "BINARY" [".PEEK"] section-binary [partial] /
+///                   "BINARY.SIZE" section-binary
+/// fetch-att       =/ "MODSEQ"                               ; RFC 7162
+/// message-data    = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))
+/// ```
+///
+/// Submodules: `section` (section specs and partial ranges), `modifier`
+/// (fetch modifiers), `envelope`, `body` (BODY and BODYSTRUCTURE), `data`
+/// (the response's message data items).
+///
+/// Decoding borrows from the input; item names are told apart by their
+/// length and bytes, not by trying keywords one after another.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FetchItem<'a> {
     /// `ENVELOPE`.
@@ -574,6 +578,58 @@ pub enum FetchItems<'a> {
     Item(FetchItem<'a>),
     /// `"(" fetch-att *(SP fetch-att) ")"` (never empty).
     List(Vec<FetchItem<'a>>),
+}
+
+/// Parses one data item as a FETCH command writes it, under
+/// [`DecoderConfig::STRICT`].
+///
+/// ```
+/// use mailwire_imap::{FetchItem, SectionText};
+///
+/// let item: FetchItem = "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]".parse()?;
+/// let FetchItem::BodySection { section, peek: true, .. } = &item else { unreachable!() };
+/// let Some(SectionText::HeaderFields(fields)) = section.text() else { unreachable!() };
+/// assert_eq!(fields.names().len(), 2);
+/// assert_eq!(item.to_string(), "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]");
+/// assert!("BODY[HEADER.FIELDS ()]".parse::<FetchItem>().is_err());
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
+impl std::str::FromStr for FetchItem<'static> {
+    type Err = crate::DecodeError;
+    fn from_str(s: &str) -> Result<Self, crate::DecodeError> {
+        crate::parse::parse_str(s.as_bytes(), |i| FetchItem::parse(i, &DecoderConfig::STRICT))
+            .map(FetchItem::into_owned)
+    }
+}
+
+/// Parses what a FETCH command asks for: a macro (`ALL`, `FAST`, `FULL`),
+/// one item, or a parenthesized list, under [`DecoderConfig::STRICT`].
+///
+/// ```
+/// use mailwire_imap::{FetchItem, FetchItems};
+///
+/// let items: FetchItems = "(UID FLAGS BODY.PEEK[HEADER])".parse()?;
+/// assert_eq!(items.items().len(), 3);
+/// assert_eq!(items.items()[0], FetchItem::Uid);
+/// assert_eq!("FAST".parse::<FetchItems>()?.items().len(), 3);
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
+impl std::str::FromStr for FetchItems<'static> {
+    type Err = crate::DecodeError;
+    fn from_str(s: &str) -> Result<Self, crate::DecodeError> {
+        crate::parse::parse_str(s.as_bytes(), |i| FetchItems::parse(i, &DecoderConfig::STRICT))
+            .map(FetchItems::into_owned)
+    }
+}
+
+crate::encode::display_wire! {
+    /// The wire form: `BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]`.
+    FetchItem;
+}
+
+crate::encode::display_wire! {
+    /// The wire form: a macro, one item, or a parenthesized list.
+    FetchItems;
 }
 
 impl<'a> FetchItems<'a> {

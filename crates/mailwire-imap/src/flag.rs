@@ -1,17 +1,12 @@
-//! Message flags and mailbox attributes (RFC 9051 sections 2.3.2 and
-//! 7.3.1, RFC 3501, LIST-EXTENDED RFC 5258, SPECIAL-USE RFC 6154).
-//!
-//! System flags and attributes are matched case-insensitively (`\SEEN` is
-//! [`Flag::Seen`]) and always sent in their RFC spelling; keywords and
-//! unknown `\`-names are kept as sent. `\Recent` (IMAP4rev1 only) exists
-//! only where the grammar allows it: in [`FlagFetch`], never in [`Flag`];
-//! `\*` only in [`FlagPerm`].
+//! The home of [`Flag`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::core::{Atom, TypeError};
 use crate::parse::{PResult, fail, paren_list};
+use crate::string::{Atom, TypeError};
 
 /// The system flags, in the spelling they are sent in.
 const SYSTEM_FLAGS: [(&str, Flag<'static>); 5] = [
@@ -32,6 +27,15 @@ fn backslash_atom<'a>(input: &'a [u8], expected: &'static str) -> PResult<'a, At
 
 /// A message flag: `flag = "\Answered" / "\Flagged" / "\Deleted" /
 /// "\Seen" / "\Draft" / flag-keyword / flag-extension`.
+///
+/// Message flags and mailbox attributes (RFC 9051 sections 2.3.2 and
+/// 7.3.1, RFC 3501, LIST-EXTENDED RFC 5258, SPECIAL-USE RFC 6154).
+///
+/// System flags and attributes are matched case-insensitively (`\SEEN` is
+/// [`Flag::Seen`]) and always sent in their RFC spelling; keywords and
+/// unknown `\`-names are kept as sent. `\Recent` (IMAP4rev1 only) exists
+/// only where the grammar allows it: in [`FlagFetch`], never in [`Flag`];
+/// `\*` only in [`FlagPerm`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Flag<'a> {
     /// `\Answered`.
@@ -496,7 +500,10 @@ impl<'a> MailboxAttribute<'a> {
         // The known attributes are told by their bytes, before (and
         // without) making an atom of them.
         if let Some(rest) = input.strip_prefix(b"\\") {
-            let n = rest.iter().take_while(|&&b| crate::core::is_atom_char(b)).count();
+            let n = rest
+                .iter()
+                .take_while(|&&b| crate::string::is_atom_char(b))
+                .count();
             if let Some(known) = known_attribute_bytes(&rest[..n]) {
                 return Ok((&rest[n..], known));
             }

@@ -18,10 +18,10 @@
 
 use std::borrow::Cow;
 
-use crate::core::{IString, NString, TypeError};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, is_nil, sp, too_many};
+use crate::string::{IString, NString, TypeError};
 
 /// The longest field name RFC 2971 allows, in octets.
 pub const ID_FIELD_MAX: usize = 30;

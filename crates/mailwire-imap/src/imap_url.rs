@@ -52,10 +52,10 @@
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
-use crate::core::{AString, TypeError};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult};
+use crate::string::{AString, TypeError};
 
 /// Which of the forms of RFC 5092 a URL takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -289,8 +289,8 @@ impl<'a> ImapUrl<'a> {
                 let consumed = input.len() - rest.len();
                 let start = match &text {
                     AString::Atom(_) => 0,
-                    AString::String(crate::core::IString::Quoted(_)) => 1,
-                    AString::String(crate::core::IString::Literal(l)) => consumed - l.data().len(),
+                    AString::String(crate::string::IString::Quoted(_)) => 1,
+                    AString::String(crate::string::IString::Literal(l)) => consumed - l.data().len(),
                 };
                 let at = (start + position).min(consumed);
                 Err(nom::Err::Error(PError::at(&input[at..], expected)))

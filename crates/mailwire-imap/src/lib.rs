@@ -1,4 +1,4 @@
-//! Sans-IO IMAP4rev2 / IMAP4rev1 codec: every command and response of
+//! Sans-IO IMAP4rev2 / IMAP4rev1: a codec for every command and response of
 //! RFC 3501 and RFC 9051, with the extensions RFC 9051 folds in (IDLE,
 //! ENABLE, NAMESPACE, UNSELECT, UIDPLUS, ESEARCH, SEARCHRES, SASL-IR,
 //! LITERAL-, LIST-EXTENDED, LIST-STATUS, MOVE, BINARY, SPECIAL-USE,
@@ -12,8 +12,21 @@
 //! UTF8=ACCEPT's APPEND form (RFC 6855), CATENATE (RFC 4469) with the
 //! IMAP URLs it carries (RFC 5092), NOTIFY (RFC 5465), MULTISEARCH (RFC
 //! 7377) and URLAUTH (RFC 4467); typed capabilities; all decoded and
-//! encoded on both sides. Nothing here opens a socket or reads a clock:
-//! bytes go in, typed values and bytes come out.
+//! encoded on both sides; and the sessions on top of it, [`server`] and
+//! [`client`]. Nothing here opens a socket or reads a clock: bytes go in,
+//! typed values and bytes come out.
+//!
+//! # Where things are
+//!
+//! The values of the protocol are at the crate root: the strings
+//! ([`AString`], [`Quoted`], [`Mailbox`], ...), [`Command`] and [`Response`]
+//! with everything they carry, the decoders and the [`Encoder`]. Each
+//! extension also has a module of its own ([`condstore`], [`sort`],
+//! [`urlauth`], ...) that says what it adds to the grammar and holds its
+//! types, which the root re-exports. The sessions are in [`server`] and
+//! [`client`], with the types only they use. Values build from text too:
+//! `"BODY.PEEK[HEADER.FIELDS (SUBJECT)]".parse::<FetchItem>()`,
+//! `Mailbox::try_from("Drafts")`, and print in wire form with `Display`.
 //!
 //! # Decoding
 //!
@@ -53,6 +66,9 @@
 //! `BINARY[...]` or `RFC822...` literal in chunks as they arrive, then the
 //! rest, without buffering the literal. Every other literal (a server may
 //! send any string as one) is decoded in place.
+//! [`decode_response`] answers [`Decoded::Incomplete`] until a literal's
+//! data is in, never [`Decoded::LiteralAnnounced`]: a server does not wait
+//! for a continuation request, so a client has nothing to answer.
 //!
 //! # Sessions
 //!
@@ -87,15 +103,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod acl;
+pub mod acl;
 mod capability;
-mod catenate;
+pub mod catenate;
 pub mod client;
 mod command;
-mod compress;
-mod condstore;
-mod context;
-mod core;
+pub mod compress;
+pub mod condstore;
+pub mod context;
 mod datetime;
 mod decode;
 mod encode;
@@ -103,31 +118,37 @@ mod extension;
 mod fetch;
 mod flag;
 mod frame;
-mod id;
-mod imap_url;
+pub mod id;
+pub mod imap_url;
 mod list;
 mod mailbox;
 mod mailbox_cmd;
 mod message_cmd;
-mod metadata;
-mod multisearch;
+pub mod metadata;
+pub mod multisearch;
 mod namespace;
-mod notify;
-mod objectid;
+pub mod notify;
+pub mod objectid;
 mod parse;
-mod quota;
-mod replace;
+pub mod quota;
+pub mod replace;
 mod response;
 mod search;
 mod sequence;
 pub mod server;
 mod small_list;
-mod sort;
+pub mod sort;
 mod status;
 mod stream;
-mod urlauth;
+mod string;
+pub mod urlauth;
 
-pub use crate::core::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
+// frame.rs and stream.rs still name the string module by its old name
+// `core`; they are being changed on another branch. Once they say
+// `crate::string`, this alias goes.
+use string as core;
+
+pub use crate::string::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use acl::{
     AclEntry, AclResponse, ListRightsResponse, MyRightsResponse, Rights, RightsModification, RightsModifier,
 };
@@ -139,11 +160,11 @@ pub use command::{
 };
 pub use condstore::{EntryType, ModSeq, ModSeqEntry, ModSeqValzer, QResync, SeqMatchData};
 pub use context::{ContextUpdate, PartialRange};
-pub use datetime::{Date, DateTime, days_in_month, is_leap_year};
+pub use datetime::{Date, DateTime};
 pub use decode::{
     DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, LiteralAnnouncement, LiteralMode,
 };
-pub use encode::{Encoder, Fragment, LiteralPolicy, to_bytes};
+pub use encode::{Encoder, Fragment, Fragments, LiteralPolicy, to_bytes};
 pub use extension::{ExtComponent, TaggedExt, TaggedExtVal};
 pub use fetch::body::{
     BodyExtension, BodyFields, BodyParam, BodyParams, BodyStructure, Disposition, ExtensionTail, Language,
@@ -179,7 +200,7 @@ pub use replace::Replace;
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
 pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
-pub use small_list::SmallList;
+pub use small_list::IntoIter as ListIntoIter;
 pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
 pub use stream::{ReadEvent, ResponseReader};

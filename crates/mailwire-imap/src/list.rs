@@ -1,18 +1,7 @@
-//! LIST and LSUB: the LIST command of RFC 9051 section 6.3.9 with the
-//! LIST-EXTENDED selection and return options and multiple patterns of
-//! RFC 5258, the `SPECIAL-USE` options of RFC 6154 and the `STATUS` return
-//! option of RFC 5819; the IMAP4rev1 LSUB command (RFC 3501 section
-//! 6.3.9); and the LIST and LSUB responses (`mailbox-list`, RFC 9051
-//! section 7.3.1, RFC 5258 section 6) with their `CHILDINFO` and `OLDNAME`
-//! extended data items.
-//!
-//! Options and extended data this crate does not know are kept as sent in
-//! the generic forms of RFC 5258 and RFC 4466. A LIST response borrows the
-//! mailbox name from the input (unless it has escapes) and allocates only
-//! for its attribute list, so a 5,000-line LIST answer costs one small
-//! allocation per line.
+//! The home of [`List`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
-use crate::core::{AString, Atom, Quoted};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{
@@ -22,6 +11,7 @@ use crate::flag::{MailboxAttribute, parse_mailbox_attributes};
 use crate::mailbox::{ListMailbox, Mailbox};
 use crate::parse::{PResult, byte, expect, fail, keyword, paren_list, sp};
 use crate::status::{StatusAttribute, encode_attribute_list, parse_attribute_list};
+use crate::string::{AString, Atom, Quoted};
 
 /// `option-extension = (option-standard-tag / option-vendor-tag) [SP
 /// option-value]`, `option-value = "(" option-val-comp ")"` (RFC 5258): a
@@ -259,6 +249,20 @@ fn encode_list<'e, T>(items: &'e [T], e: &mut Encoder<'e>, f: impl Fn(&'e T, &mu
 /// The rule that `RECURSIVEMATCH` needs a base option is checked as far as
 /// it can be: `(RECURSIVEMATCH)` and `(REMOTE RECURSIVEMATCH)` are refused,
 /// an unknown option may be a base option and lets it pass.
+///
+/// LIST and LSUB: the LIST command of RFC 9051 section 6.3.9 with the
+/// LIST-EXTENDED selection and return options and multiple patterns of
+/// RFC 5258, the `SPECIAL-USE` options of RFC 6154 and the `STATUS` return
+/// option of RFC 5819; the IMAP4rev1 LSUB command (RFC 3501 section
+/// 6.3.9); and the LIST and LSUB responses (`mailbox-list`, RFC 9051
+/// section 7.3.1, RFC 5258 section 6) with their `CHILDINFO` and `OLDNAME`
+/// extended data items.
+///
+/// Options and extended data this crate does not know are kept as sent in
+/// the generic forms of RFC 5258 and RFC 4466. A LIST response borrows the
+/// mailbox name from the input (unless it has escapes) and allocates only
+/// for its attribute list, so a 5,000-line LIST answer costs one small
+/// allocation per line.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct List<'a> {
     /// The selection options; `None` when absent, `Some` and empty for `()`.
@@ -461,7 +465,7 @@ impl<'a> ListExtendedItem<'a> {
             ListExtendedItem::ChildInfo(options) => {
                 e.put(b"\"CHILDINFO\" ");
                 encode_list(options, e, |o, e| {
-                    crate::core::write_quoted(e.line(), o.as_bytes())
+                    crate::string::write_quoted(e.line(), o.as_bytes())
                 });
             }
             ListExtendedItem::OldName(m) => {
@@ -510,7 +514,7 @@ pub(crate) fn encode_delimiter(delimiter: Option<char>, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"NIL"),
         Some(c) => {
             let mut buf = [0u8; 4];
-            crate::core::write_quoted(out, c.encode_utf8(&mut buf).as_bytes());
+            crate::string::write_quoted(out, c.encode_utf8(&mut buf).as_bytes());
         }
     }
 }

@@ -1,30 +1,14 @@
-//! Mailbox names (RFC 9051 section 5.1, RFC 3501 section 5.1.3, RFC 6855):
-//! the `mailbox` argument with its case-insensitive INBOX, the modified
-//! UTF-7 codec of IMAP4rev1 names, and LIST patterns (`list-mailbox`) with
-//! their wildcard matching (RFC 9051 section 6.3.9).
-//!
-//! A [`Mailbox`] holds the name as it travels on the wire. How that maps to
-//! the name a human reads depends on the session: IMAP4rev1 peers exchange
-//! modified UTF-7 ([`Mailbox::from_utf8_name`], [`Mailbox::to_utf8_name`]);
-//! once UTF8=ACCEPT (RFC 6855) or IMAP4rev2 is enabled, names are UTF-8 and
-//! `&` stands for itself ([`Mailbox::from_utf8_name_raw`],
-//! [`Mailbox::to_utf8_name_raw`]).
-//!
-//! The modified UTF-7 decoder is strict: it accepts exactly what the encoder
-//! produces, so no two wire names decode to the same UTF-8 name. RFC 3501
-//! forbids the alternate forms it rejects (printable ASCII in base64,
-//! superfluous shifts such as `&U,BTFw-&ZeVnLIqe-`), and a server that
-//! accepted them would let `&AGk-nbox` pass for `inbox`. A peer that sends
-//! such a name can still be answered: the [`Mailbox`] keeps the wire form,
-//! only its display name is unavailable.
+//! The home of [`Mailbox`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::core::{AString, IString, TypeError, is_list_char};
 use crate::decode::Leniency;
 use crate::encode::Encoder;
 use crate::parse::{PResult, expect, fail};
+use crate::string::{AString, IString, TypeError, is_list_char};
 
 const WHAT_UTF7: &str = "modified UTF-7 name";
 
@@ -295,7 +279,27 @@ fn utf7_bytes(name: &str) -> Cow<'_, [u8]> {
 ///
 /// INBOX is case-insensitive: every case variant of it, in any astring form,
 /// is [`Mailbox::Inbox`], and a [`MailboxOther`] can never hold one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Mailbox names (RFC 9051 section 5.1, RFC 3501 section 5.1.3, RFC 6855):
+/// the `mailbox` argument with its case-insensitive INBOX, the modified
+/// UTF-7 codec of IMAP4rev1 names, and LIST patterns (`list-mailbox`) with
+/// their wildcard matching (RFC 9051 section 6.3.9).
+///
+/// A [`Mailbox`] holds the name as it travels on the wire. How that maps to
+/// the name a human reads depends on the session: IMAP4rev1 peers exchange
+/// modified UTF-7 ([`Mailbox::from_utf8_name`], [`Mailbox::to_utf8_name`]);
+/// once UTF8=ACCEPT (RFC 6855) or IMAP4rev2 is enabled, names are UTF-8 and
+/// `&` stands for itself ([`Mailbox::from_utf8_name_raw`],
+/// [`Mailbox::to_utf8_name_raw`]).
+///
+/// The modified UTF-7 decoder is strict: it accepts exactly what the encoder
+/// produces, so no two wire names decode to the same UTF-8 name. RFC 3501
+/// forbids the alternate forms it rejects (printable ASCII in base64,
+/// superfluous shifts such as `&U,BTFw-&ZeVnLIqe-`), and a server that
+/// accepted them would let `&AGk-nbox` pass for `inbox`. A peer that sends
+/// such a name can still be answered: the [`Mailbox`] keeps the wire form,
+/// only its display name is unavailable.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Mailbox<'a> {
     /// INBOX, the user's primary mailbox (RFC 9051 section 5.1).
     Inbox,
@@ -304,7 +308,7 @@ pub enum Mailbox<'a> {
 }
 
 /// A mailbox name other than INBOX, as it travels on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MailboxOther<'a>(AString<'a>);
 
 impl<'a> MailboxOther<'a> {
@@ -442,6 +446,64 @@ impl<'a> From<AString<'a>> for Mailbox<'a> {
     }
 }
 
+/// The mailbox whose name on the wire is `name`, in the cheapest astring
+/// form; fails only for a NUL. The text is sent as it is: a human name
+/// with characters beyond ASCII goes through [`Mailbox::from_utf8_name`]
+/// (IMAP4rev1) or [`Mailbox::from_utf8_name_raw`] (UTF-8 sessions).
+///
+/// ```
+/// use mailwire_imap::Mailbox;
+///
+/// assert!(Mailbox::try_from("inbox")?.is_inbox());
+/// let drafts = Mailbox::try_from("Work/Drafts 2024")?;
+/// assert_eq!(drafts.to_string(), "\"Work/Drafts 2024\"");
+/// assert_eq!(format!("{drafts:?}"), "\"Work/Drafts 2024\"");
+/// # Ok::<(), mailwire_imap::TypeError>(())
+/// ```
+impl<'a> TryFrom<&'a str> for Mailbox<'a> {
+    type Error = TypeError;
+    fn try_from(name: &'a str) -> Result<Self, TypeError> {
+        AString::from_bytes(name.as_bytes()).map(Mailbox::new)
+    }
+}
+
+/// A name other than INBOX, as [`Mailbox::try_from`] makes it.
+impl<'a> TryFrom<&'a str> for MailboxOther<'a> {
+    type Error = TypeError;
+    fn try_from(name: &'a str) -> Result<Self, TypeError> {
+        AString::from_bytes(name.as_bytes()).and_then(MailboxOther::new)
+    }
+}
+
+/// `INBOX`, or the name as [`AString`] prints it.
+impl fmt::Debug for Mailbox<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mailbox::Inbox => f.write_str("INBOX"),
+            Mailbox::Other(m) => fmt::Debug::fmt(m, f),
+        }
+    }
+}
+
+/// The name as [`AString`] prints it.
+impl fmt::Debug for MailboxOther<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+crate::encode::display_wire! {
+    /// The wire form: `INBOX`, or the name as an atom, quoted or a literal.
+    Mailbox;
+}
+
+/// The wire form of the name.
+impl fmt::Display for MailboxOther<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// The unquoted form of a LIST pattern: `1*list-char`, where
 /// `list-char = ATOM-CHAR / list-wildcards / resp-specials`.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -454,7 +516,7 @@ impl<'a> ListCharString<'a> {
         if value.is_empty() {
             return Err(TypeError::problem("list-char string", "must not be empty"));
         }
-        crate::core::check_bytes("list-char string", value.as_bytes(), is_list_char)?;
+        crate::string::check_bytes("list-char string", value.as_bytes(), is_list_char)?;
         Ok(ListCharString(value))
     }
 
@@ -480,9 +542,10 @@ impl<'a> ListCharString<'a> {
     }
 }
 
+/// The pattern as it is sent.
 impl fmt::Debug for ListCharString<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ListCharString({})", self.0)
+        f.write_str(&self.0)
     }
 }
 
@@ -670,9 +733,9 @@ fn skip_wildcards(steps: &[Step], reached: &mut [bool]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{AstringAtom, Quoted};
     use crate::encode::{LiteralPolicy, to_bytes};
     use crate::parse::PError;
+    use crate::string::{AstringAtom, Quoted};
     use proptest::prelude::*;
 
     fn encoded<'e>(f: impl FnOnce(&mut Encoder<'e>)) -> Vec<u8> {

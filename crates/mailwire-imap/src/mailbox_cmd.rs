@@ -1,27 +1,6 @@
-//! The mailbox commands of RFC 9051 section 6.3 and RFC 3501 section 6.3:
-//! SELECT and EXAMINE with the `select-params` of RFC 4466, CREATE with
-//! the `create-params` of RFC 4466 and the `USE` parameter of
-//! CREATE-SPECIAL-USE (RFC 6154), DELETE, RENAME with the `rename-params`
-//! of RFC 4466, SUBSCRIBE and UNSUBSCRIBE.
-//!
-//! ```text
-//! select       = "SELECT" SP mailbox [select-params]
-//! examine      = "EXAMINE" SP mailbox [select-params]
-//! select-params = SP "(" select-param *(SP select-param) ")"
-//! select-param =/ "CONDSTORE" / "QRESYNC" SP "(" ... ")"     ; RFC 7162
-//! create       = "CREATE" SP mailbox [create-params]
-//! create-params = SP "(" create-param *(SP create-param) ")"
-//! create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"   ; RFC 6154
-//! delete       = "DELETE" SP mailbox
-//! rename       = "RENAME" SP mailbox SP mailbox [rename-params]
-//! rename-params = SP "(" rename-param *(SP rename-param) ")"
-//! subscribe    = "SUBSCRIBE" SP mailbox
-//! unsubscribe  = "UNSUBSCRIBE" SP mailbox
-//! ```
-//!
-//! CONDSTORE and QRESYNC (RFC 7162, see `crate::condstore`) are typed;
-//! parameters this crate does not know are kept in the generic
-//! `tagged-ext-label [SP tagged-ext-val]` form.
+//! The home of [`SelectParameter`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use crate::condstore::QResync;
 use crate::decode::DecoderConfig;
@@ -32,6 +11,31 @@ use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, sp};
 
 /// A parameter of SELECT or EXAMINE (`select-param`, RFC 4466).
+///
+/// The mailbox commands of RFC 9051 section 6.3 and RFC 3501 section 6.3:
+/// SELECT and EXAMINE with the `select-params` of RFC 4466, CREATE with
+/// the `create-params` of RFC 4466 and the `USE` parameter of
+/// CREATE-SPECIAL-USE (RFC 6154), DELETE, RENAME with the `rename-params`
+/// of RFC 4466, SUBSCRIBE and UNSUBSCRIBE.
+///
+/// ```text
+/// select       = "SELECT" SP mailbox [select-params]
+/// examine      = "EXAMINE" SP mailbox [select-params]
+/// select-params = SP "(" select-param *(SP select-param) ")"
+/// select-param =/ "CONDSTORE" / "QRESYNC" SP "(" ... ")"     ; RFC 7162
+/// create       = "CREATE" SP mailbox [create-params]
+/// create-params = SP "(" create-param *(SP create-param) ")"
+/// create-param =/ "USE" SP "(" [use-attr *(SP use-attr)] ")"   ; RFC 6154
+/// delete       = "DELETE" SP mailbox
+/// rename       = "RENAME" SP mailbox SP mailbox [rename-params]
+/// rename-params = SP "(" rename-param *(SP rename-param) ")"
+/// subscribe    = "SUBSCRIBE" SP mailbox
+/// unsubscribe  = "UNSUBSCRIBE" SP mailbox
+/// ```
+///
+/// CONDSTORE and QRESYNC (RFC 7162, see `crate::condstore`) are typed;
+/// parameters this crate does not know are kept in the generic
+/// `tagged-ext-label [SP tagged-ext-val]` form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SelectParameter<'a> {

@@ -1,29 +1,10 @@
-//! Commands that add, change, copy and move messages: APPEND (with
-//! RFC 3502 MULTIAPPEND's several messages and RFC 3516's literal8), STORE
-//! with RFC 4466 modifiers, COPY, MOVE (RFC 6851) and UID EXPUNGE
-//! (RFC 4315); with the FLAGS response that lists a mailbox's flags.
-//! An APPEND message is a literal, a UTF-8 message (`UTF8 (literal8)`,
-//! UTF8=ACCEPT, RFC 6855 section 4) or a CATENATE list (RFC 4469, see
-//! `crate::catenate`).
-//!
-//! ```text
-//! append          = "APPEND" SP mailbox 1*append-message   ; RFC 4466
-//! append-message  = append-opts SP append-data
-//! append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
-//! append-data     = literal / literal8 / append-data-ext
-//! append-data     =/ utf8-literal                          ; RFC 6855
-//! utf8-literal    = "UTF8" SP "(" literal8 ")"
-//! store           = "STORE" SP sequence-set [store-modifiers] SP store-att-flags
-//! store-modifier  =/ "UNCHANGEDSINCE" SP mod-sequence-valzer   ; RFC 7162
-//! copy            = "COPY" SP sequence-set SP mailbox
-//! move            = "MOVE" SP sequence-set SP mailbox
-//! uid-expunge     = "UID" SP "EXPUNGE" SP sequence-set
-//! ```
+//! The home of [`Append`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use nom::Parser;
 
 use crate::condstore::{ModSeqValzer, mod_sequence_valzer};
-use crate::core::Literal;
 use crate::datetime::DateTime;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -32,6 +13,7 @@ use crate::flag::{Flag, encode_flag_list, parse_flag_list};
 use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, fail, keyword, sp, too_many};
 use crate::sequence::SequenceSet;
+use crate::string::Literal;
 
 /// The content of one APPEND message: `append-data`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +71,7 @@ impl<'a> AppendData<'a> {
 
     fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
-            AppendData::Literal(l) => e.literal(l.data(), l.is_binary()),
+            AppendData::Literal(l) => e.literal_data(l.data(), l.is_binary()),
             AppendData::Utf8(l) => encode_utf8_literal(l, e),
             AppendData::Catenate(parts) => crate::catenate::encode_catenate(parts, e),
         }
@@ -110,7 +92,7 @@ pub(crate) fn parse_utf8_literal<'a>(input: &'a [u8], config: &DecoderConfig) ->
 /// Writes `UTF8 (~{n}...)`.
 pub(crate) fn encode_utf8_literal<'e>(l: &'e Literal<'e>, e: &mut Encoder<'e>) {
     e.put(b"UTF8 (");
-    e.literal(l.data(), true);
+    e.literal_data(l.data(), true);
     e.put(b")");
 }
 
@@ -140,6 +122,28 @@ impl AppendMessage<'_> {
 /// `APPEND`: store messages in a mailbox (RFC 9051 section 6.3.12). More
 /// than one message is MULTIAPPEND (RFC 3502), which a server accepts only
 /// if it announced it.
+///
+/// Commands that add, change, copy and move messages: APPEND (with
+/// RFC 3502 MULTIAPPEND's several messages and RFC 3516's literal8), STORE
+/// with RFC 4466 modifiers, COPY, MOVE (RFC 6851) and UID EXPUNGE
+/// (RFC 4315); with the FLAGS response that lists a mailbox's flags.
+/// An APPEND message is a literal, a UTF-8 message (`UTF8 (literal8)`,
+/// UTF8=ACCEPT, RFC 6855 section 4) or a CATENATE list (RFC 4469, see
+/// `crate::catenate`).
+///
+/// ```text
+/// append          = "APPEND" SP mailbox 1*append-message   ; RFC 4466
+/// append-message  = append-opts SP append-data
+/// append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
+/// append-data     = literal / literal8 / append-data-ext
+/// append-data     =/ utf8-literal                          ; RFC 6855
+/// utf8-literal    = "UTF8" SP "(" literal8 ")"
+/// store           = "STORE" SP sequence-set [store-modifiers] SP store-att-flags
+/// store-modifier  =/ "UNCHANGEDSINCE" SP mod-sequence-valzer   ; RFC 7162
+/// copy            = "COPY" SP sequence-set SP mailbox
+/// move            = "MOVE" SP sequence-set SP mailbox
+/// uid-expunge     = "UID" SP "EXPUNGE" SP sequence-set
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Append<'a> {
     /// The mailbox to add the messages to.

@@ -35,12 +35,12 @@ use std::borrow::Cow;
 
 use nom::Parser;
 
-use crate::core::{AString, NString, TypeError, is_astring_char};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{TaggedExt, tagged_ext_label};
 use crate::mailbox::Mailbox;
 use crate::parse::{PError, PResult, expect, fail, keyword, number, paren_list, sp, too_many};
+use crate::string::{AString, NString, TypeError, is_astring_char};
 
 /// An entry name: `/`-separated components starting with `/`, such as
 /// `/private/comment`; no `*` or `%`, no control or non-ASCII bytes, no
@@ -124,7 +124,7 @@ impl<'a> MetadataEntry<'a> {
         if bytes.iter().all(|&b| is_astring_char(b)) {
             e.put(bytes);
         } else {
-            crate::core::write_quoted(e.line(), bytes);
+            crate::string::write_quoted(e.line(), bytes);
         }
     }
 }
@@ -152,8 +152,8 @@ impl MetadataEntryValue<'_> {
 /// `value = nstring / literal8`.
 fn value<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NString<'a>> {
     if input.first() == Some(&b'~') {
-        let (r, l) = crate::core::Literal::parse(input, config.leniency.bare_lf)?;
-        return Ok((r, NString(Some(crate::core::IString::Literal(l)))));
+        let (r, l) = crate::string::Literal::parse(input, config.leniency.bare_lf)?;
+        return Ok((r, NString(Some(crate::string::IString::Literal(l)))));
     }
     NString::parse(input, &config.leniency)
 }

@@ -1,21 +1,12 @@
-//! The NAMESPACE response (RFC 2342, RFC 9051 sections 6.3.10 and 7.3.2):
-//! the personal, other users' and shared namespaces, each NIL or a list of
-//! prefixes with their hierarchy delimiters and extension data.
-//!
-//! ```text
-//! namespace-response = "NAMESPACE" SP namespace SP namespace SP namespace
-//! namespace          = nil / "(" 1*namespace-descr ")"
-//! namespace-descr    = "(" string SP (DQUOTE QUOTED-CHAR DQUOTE / nil)
-//!                      [namespace-response-extensions] ")"
-//! namespace-response-extensions = *namespace-response-extension
-//! namespace-response-extension  = SP string SP "(" string *(SP string) ")"
-//! ```
+//! The home of [`NamespaceResponse`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
-use crate::core::IString;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::list::{encode_delimiter, parse_delimiter, separator};
 use crate::parse::{PResult, byte, expect, fail, paren_list, sp, too_many};
+use crate::string::IString;
 
 /// `namespace-response-extension = SP string SP "(" string *(SP string)
 /// ")"`: extension data of a namespace, as sent.
@@ -157,6 +148,19 @@ fn encode_namespace<'e>(list: &'e [NamespaceDescription<'e>], e: &mut Encoder<'e
 
 /// The NAMESPACE response. An empty list is sent as NIL (no namespace of
 /// that kind).
+///
+/// The NAMESPACE response (RFC 2342, RFC 9051 sections 6.3.10 and 7.3.2):
+/// the personal, other users' and shared namespaces, each NIL or a list of
+/// prefixes with their hierarchy delimiters and extension data.
+///
+/// ```text
+/// namespace-response = "NAMESPACE" SP namespace SP namespace SP namespace
+/// namespace          = nil / "(" 1*namespace-descr ")"
+/// namespace-descr    = "(" string SP (DQUOTE QUOTED-CHAR DQUOTE / nil)
+///                      [namespace-response-extensions] ")"
+/// namespace-response-extensions = *namespace-response-extension
+/// namespace-response-extension  = SP string SP "(" string *(SP string) ")"
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct NamespaceResponse<'a> {
     /// The personal namespaces.

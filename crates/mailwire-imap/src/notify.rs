@@ -40,13 +40,13 @@
 //! attributes together count against `limits.list`, parentheses against
 //! `limits.depth`.
 
-use crate::core::Atom;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::Budget;
 use crate::fetch::FetchItem;
 use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, fail, keyword, sp, too_many};
+use crate::string::Atom;
 
 /// `one-or-more-mailbox = mailbox / many-mailboxes`: kept in the form it
 /// was sent in, so it re-encodes the same.

@@ -24,9 +24,9 @@
 
 use std::borrow::Cow;
 
-use crate::core::TypeError;
 use crate::encode::Encoder;
 use crate::parse::{PResult, byte, fail, is_nil};
+use crate::string::TypeError;
 
 /// The longest identifier RFC 8474 allows, in octets.
 pub const OBJECTID_MAX: usize = 255;
@@ -55,7 +55,7 @@ impl<'a> ObjectId<'a> {
                 position: Some(OBJECTID_MAX),
             });
         }
-        crate::core::check_bytes("object identifier", value.as_bytes(), is_objectid_char)?;
+        crate::string::check_bytes("object identifier", value.as_bytes(), is_objectid_char)?;
         Ok(ObjectId(value))
     }
 

@@ -379,10 +379,10 @@ pub(crate) fn parse_whole<'a, T>(
     what: &'static str,
     text: &'a [u8],
     parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
-) -> Result<T, crate::core::TypeError> {
+) -> Result<T, crate::string::TypeError> {
     let at = |remaining: usize, problem: &'static str| {
         let position = text.len().saturating_sub(remaining);
-        crate::core::TypeError {
+        crate::string::TypeError {
             what,
             problem,
             byte: text.get(position).copied(),
@@ -394,6 +394,21 @@ pub(crate) fn parse_whole<'a, T>(
         Ok((rest, _)) => Err(at(rest.len(), "end of the value")),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(at(e.remaining, e.expected)),
         Err(nom::Err::Incomplete(_)) => Err(at(0, "more input")),
+    }
+}
+
+/// Parses the whole of `text` with `parser`, for a `FromStr`: a failure,
+/// or anything left after the value, is a [`DecodeError`] at its offset in
+/// `text`.
+pub(crate) fn parse_str<'a, T>(
+    text: &'a [u8],
+    parser: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
+) -> Result<T, DecodeError> {
+    match parser(text) {
+        Ok(([], value)) => Ok(value),
+        Ok((rest, _)) => Err(PError::at(rest, "end of the value").into_decode_error(text)),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e.into_decode_error(text)),
+        Err(nom::Err::Incomplete(_)) => Err(PError::at(b"", "more input").into_decode_error(text)),
     }
 }
 

@@ -24,11 +24,11 @@
 
 use nom::Parser;
 
-use crate::core::{AString, Atom};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::mailbox::Mailbox;
 use crate::parse::{PResult, expect, fail, number64, paren_list, sp, too_many};
+use crate::string::{AString, Atom};
 
 /// A quota resource: `resource-name`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,23 +1,6 @@
-//! IMAP responses: decoding (client side) and encoding (server side).
-//!
-//! ```text
-//! response        = *(continue-req / response-data) response-done
-//! continue-req    = "+" SP (resp-text / base64) CRLF
-//! response-data   = "*" SP (resp-cond-state / resp-cond-bye /
-//!                   mailbox-data / message-data / capability-data /
-//!                   enable-data) CRLF
-//! response-tagged = tag SP resp-cond-state CRLF
-//! resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text
-//! resp-cond-bye   = "BYE" SP resp-text
-//! resp-cond-auth  = ("OK" / "PREAUTH") SP resp-text
-//! resp-text       = ["[" resp-text-code "]" SP] [text]
-//! ```
-//!
-//! This first part covers status responses with their codes, continuation
-//! requests, CAPABILITY, ENABLED, EXISTS, RECENT, EXPUNGE, the IMAP4rev1
-//! SEARCH response, QRESYNC's VANISHED and FETCH (whose data items live in
-//! `crate::fetch`);
-//! mailbox data (LIST, STATUS...) follow with their types.
+//! The home of [`Response`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 
@@ -26,9 +9,8 @@ use nom::Parser;
 use crate::acl::{AclResponse, ListRightsResponse, MyRightsResponse};
 use crate::capability::{Capabilities, Capability};
 use crate::condstore::ModSeq;
-use crate::core::{Atom, Tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
-use crate::encode::{Encoder, Fragment, LiteralPolicy};
+use crate::encode::{Encoder, Fragments, LiteralPolicy};
 use crate::fetch::data::MessageDataItem;
 use crate::flag::{Flag, FlagPerm};
 use crate::frame::{Framed, Side, frame};
@@ -41,9 +23,9 @@ use crate::parse::{PError, PResult, crlf, expect, fail, keyword, number, nz_numb
 use crate::quota::{Quota, QuotaRoot};
 use crate::search::ESearch;
 use crate::sequence::{SequenceSet, UidSet};
-use crate::small_list::SmallList;
 use crate::sort::Thread;
 use crate::status::MailboxStatus;
+use crate::string::{Atom, Tag};
 
 /// The status of a status response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,7 +117,7 @@ pub enum Code<'a> {
     /// keep the result of the command with this tag up to date. Sent in
     /// an untagged NO while the command runs; the command itself still
     /// completes, with its other return options honoured.
-    NoUpdate(crate::core::Quoted<'a>),
+    NoUpdate(crate::string::Quoted<'a>),
     /// `BADURL url` (CATENATE, RFC 4469): the first URL that APPEND could
     /// not use, as the server wrote it (it may not parse as an
     /// [`ImapUrl`](crate::ImapUrl): bad syntax is one of the reasons).
@@ -340,7 +322,7 @@ impl Code<'_> {
             }
             Code::NoUpdate(tag) => {
                 e.put(b"NOUPDATE ");
-                crate::core::write_quoted(e.line(), tag.as_bytes());
+                crate::string::write_quoted(e.line(), tag.as_bytes());
             }
             Code::BadUrl(u) => {
                 e.put(b"BADURL ");
@@ -372,7 +354,7 @@ fn encode_charset(e: &mut Encoder<'_>, c: &str) {
     if Atom::new(c).is_ok() {
         e.put(c.as_bytes());
     } else {
-        crate::core::write_quoted(e.line(), c.as_bytes());
+        crate::string::write_quoted(e.line(), c.as_bytes());
     }
 }
 
@@ -416,7 +398,28 @@ impl<'a> RespText<'a> {
     }
 }
 
-/// A response.
+/// A response. A client decodes responses ([`decode_response`],
+/// [`decode_greeting`], or [`ResponseReader`](crate::ResponseReader) to
+/// stream large FETCH literals), a server encodes them
+/// ([`Response::encode`], [`Response::encode_into`]).
+///
+/// ```text
+/// response        = *(continue-req / response-data) response-done
+/// continue-req    = "+" SP (resp-text / base64) CRLF
+/// response-data   = "*" SP (resp-cond-state / resp-cond-bye /
+///                   mailbox-data / message-data / capability-data /
+///                   enable-data) CRLF
+/// response-tagged = tag SP resp-cond-state CRLF
+/// resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text
+/// resp-cond-bye   = "BYE" SP resp-text
+/// resp-cond-auth  = ("OK" / "PREAUTH") SP resp-text
+/// resp-text       = ["[" resp-text-code "]" SP] [text]
+/// ```
+///
+/// Every response of RFC 3501 and RFC 9051 and of the extensions the crate
+/// knows is a variant; the grammar of their data is with its types (a
+/// FETCH's items with [`MessageDataItem`], a LIST's with
+/// [`MailboxList`](crate::MailboxList), ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Response<'a> {
@@ -568,7 +571,7 @@ impl<'a> Response<'a> {
 
     /// Encodes the response (a server never waits for continuation
     /// requests, so the fragments can be sent back to back).
-    pub fn encode(&self) -> SmallList<Fragment<'_>> {
+    pub fn encode(&self) -> Fragments<'_> {
         let mut e = Encoder::new(LiteralPolicy::SyncOnly);
         self.encode_to(&mut e);
         e.finish()
@@ -802,7 +805,7 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
             };
             let charset = |i: &'a [u8]| -> PResult<'a, Cow<'a, str>> {
                 if i.first() == Some(&b'"') {
-                    let (r, q) = crate::core::Quoted::parse(i, config.leniency.eight_bit_quoted)?;
+                    let (r, q) = crate::string::Quoted::parse(i, config.leniency.eight_bit_quoted)?;
                     Ok((r, Cow::Owned(String::from_utf8_lossy(q.as_bytes()).into_owned())))
                 } else {
                     let (r, a) = Atom::parse(i)?;
@@ -817,7 +820,7 @@ fn code<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Code<'a>> {
         "NOUPDATE" => {
             let (rest, _) = sp(rest)?;
             let (rest, tag) = expect("quoted tag", |i| {
-                crate::core::Quoted::parse(i, config.leniency.eight_bit_quoted)
+                crate::string::Quoted::parse(i, config.leniency.eight_bit_quoted)
             })
             .parse(rest)?;
             Ok((rest, Code::NoUpdate(tag)))
@@ -1098,19 +1101,32 @@ fn mailbox_data<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<PResult<'
     None
 }
 
+/// The wire form without the final CRLF, literal data in place:
+/// `* 3 EXISTS`, `a1 OK [READ-WRITE] SELECT completed`.
+impl std::fmt::Display for Response<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::encode::fmt_wire(f, |e| self.encode_to(e))
+    }
+}
+
 /// Decodes one response. A malformed line comes back as an error whose
 /// `resume_at` skips it, so the rest of the stream stays in step.
+///
+/// The answer is [`Decoded::Complete`] or [`Decoded::Incomplete`], never
+/// [`Decoded::LiteralAnnounced`]: a server sends a literal's data without
+/// waiting, so a client has nothing to answer a literal header with, and
+/// a response that ends inside a literal is simply not complete yet.
 pub fn decode_response<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
 ) -> Result<Decoded<Response<'a>>, DecodeError> {
-    let len = match frame(input, Side::Response, config)? {
-        Framed::Complete(len) => len,
-        // Stream comes only with FrameOptions::stream, which `frame` does not set.
-        Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
-        Framed::Literal(a) => return Ok(Decoded::LiteralAnnounced(a)),
-    };
-    decode_framed_response(&input[..len], config).map(|value| Decoded::Complete { value, consumed: len })
+    // `Stream` comes only with FrameOptions::stream, which `frame`
+    // does not set.
+    match frame(input, Side::Response, config)? {
+        Framed::Complete(len) => decode_framed_response(&input[..len], config)
+            .map(|value| Decoded::Complete { value, consumed: len }),
+        Framed::Incomplete | Framed::Stream { .. } | Framed::Literal(_) => Ok(Decoded::Incomplete),
+    }
 }
 
 /// Decodes one response that framing found complete (`message` ends with
@@ -1123,7 +1139,7 @@ pub(crate) fn decode_framed_response<'a>(
     let error = |e: PError| {
         let mut d = e.into_decode_error(message);
         d.resume_at = Some(len);
-        d.tag = crate::core::peek_tag(message).filter(|t| t.as_str() != "*");
+        d.tag = crate::string::peek_tag(message).filter(|t| t.as_str() != "*");
         d
     };
     match response(message, config) {
@@ -1143,30 +1159,32 @@ pub fn decode_greeting<'a>(
     input: &'a [u8],
     config: &DecoderConfig,
 ) -> Result<Decoded<Response<'a>>, DecodeError> {
-    let decoded = decode_response(input, config)?;
-    if let Decoded::Complete { value, consumed } = &decoded {
-        let ok = matches!(
-            value,
-            Response::Status {
-                tag: None,
-                status: Status::Ok | Status::PreAuth | Status::Bye,
-                ..
-            }
-        );
-        if !ok {
-            let mut e = DecodeError::syntax(&input[..*consumed], 0, "* OK, * PREAUTH or * BYE greeting");
-            e.resume_at = Some(*consumed);
+    let len = match frame(input, Side::Response, config)? {
+        Framed::Complete(len) => len,
+        Framed::Incomplete | Framed::Stream { .. } => return Ok(Decoded::Incomplete),
+        Framed::Literal(_) => {
+            // A status line never holds a literal: no need to wait for
+            // its data to know this is no greeting.
+            let mut e = DecodeError::syntax(input, 0, "* OK, * PREAUTH or * BYE greeting");
+            e.resume_at = None;
             return Err(e);
         }
-    }
-    if let Decoded::LiteralAnnounced(_) = decoded {
-        // A status line never holds a literal; nothing after a greeting
-        // needs one either.
-        let mut e = DecodeError::syntax(input, 0, "* OK, * PREAUTH or * BYE greeting");
-        e.resume_at = None;
+    };
+    let value = decode_framed_response(&input[..len], config)?;
+    let ok = matches!(
+        value,
+        Response::Status {
+            tag: None,
+            status: Status::Ok | Status::PreAuth | Status::Bye,
+            ..
+        }
+    );
+    if !ok {
+        let mut e = DecodeError::syntax(&input[..len], 0, "* OK, * PREAUTH or * BYE greeting");
+        e.resume_at = Some(len);
         return Err(e);
     }
-    Ok(decoded)
+    Ok(Decoded::Complete { value, consumed: len })
 }
 
 #[cfg(test)]
@@ -1317,6 +1335,28 @@ mod tests {
             value.encode_into(&mut out);
         }
         assert_eq!(out, lines.concat());
+    }
+
+    /// A response never answers `LiteralAnnounced`: only a command's
+    /// literal waits for a continuation request.
+    #[test]
+    fn responses_with_literals_are_incomplete_until_their_data_is_in() {
+        // round_trip checks that every prefix is Incomplete.
+        round_trip(b"* 1 FETCH (BODY[] {5}\r\nhello UID 7)\r\n");
+        round_trip(b"* LIST () \"/\" {3}\r\na b\r\n");
+        round_trip(b"* 2 FETCH (BINARY[] ~{3}\r\na\0b)\r\n");
+        // A literal too large for the limits is still refused at its header.
+        let mut config = DecoderConfig::STRICT;
+        config.limits.literal = 4;
+        let e = decode_response(b"* 1 FETCH (BODY[] {5}\r\n", &config).unwrap_err();
+        assert!(
+            matches!(e.kind, ErrorKind::LiteralTooLarge { length: 5, .. }),
+            "{e:?}"
+        );
+        // A greeting is a status line, which holds no literal: a message
+        // with one is refused at its header.
+        let e = decode_greeting(b"* 1 FETCH (BODY[] {5}\r\n", &DecoderConfig::STRICT).unwrap_err();
+        assert_eq!((e.offset, e.resume_at), (0, None));
     }
 
     #[test]

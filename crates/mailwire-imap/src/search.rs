@@ -1,32 +1,11 @@
-//! SEARCH and its results: the SEARCH command with every search key of
-//! RFC 3501 section 6.4.4 and RFC 9051 section 6.4.4, the return options of
-//! ESEARCH (RFC 4731) and SEARCHRES (RFC 5182, `SAVE` and `$`), both part
-//! of IMAP4rev2, and the RFC 4466 generic forms that later extensions use;
-//! the ESEARCH response (RFC 9051 section 7.3.4, RFC 4731). The IMAP4rev1
-//! `* SEARCH n...` response lives with the other responses. The options
-//! and data of CONTEXT and PARTIAL are variants here, their values in
-//! `crate::context`; SORT and THREAD reuse the keys (`crate::sort`).
-//!
-//! WITHIN (RFC 5032) adds two keys that count seconds back from the time
-//! the server runs the search, so a saved search keeps meaning "recent":
-//!
-//! ```text
-//! search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
-//! ```
-//!
-//! Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
-//! per level and counts levels against `limits.depth` before going deeper,
-//! and counts every key of the command against `limits.list` before
-//! allocating it, so `((((...` or `NOT NOT NOT ...` a hundred thousand deep
-//! is an error with its offset, never a stack overflow. A decoded value's
-//! drop, clone, comparison and encoding recurse as deep as the value nests,
-//! so keep `limits.depth` in the hundreds at most.
+//! The home of [`SearchKey`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeq, ModSeqEntry, ModSeqValzer, mod_sequence_value};
 use crate::context::{ContextUpdate, PartialRange};
-use crate::core::{AString, Atom, IString, Quoted, is_astring_char};
 use crate::datetime::Date;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
@@ -34,6 +13,7 @@ use crate::extension::{Budget, TaggedExt, TaggedExtVal, tagged_ext_label};
 use crate::objectid::ObjectId;
 use crate::parse::{PResult, byte, expect, fail, keyword, number, number64, nz_number, sp, too_many};
 use crate::sequence::SequenceSet;
+use crate::string::{AString, Atom, IString, Quoted, is_astring_char};
 
 /// A search key: `search-key` of RFC 9051 with the IMAP4rev1 keys of RFC
 /// 3501 (`NEW`, `OLD`, `RECENT`), OBJECTID's (RFC 8474: `search-key =/
@@ -43,6 +23,30 @@ use crate::sequence::SequenceSet;
 ///
 /// Dates are sent unquoted (`date-text`); a quoted date decodes to the
 /// same value.
+///
+/// SEARCH and its results: the SEARCH command with every search key of
+/// RFC 3501 section 6.4.4 and RFC 9051 section 6.4.4, the return options of
+/// ESEARCH (RFC 4731) and SEARCHRES (RFC 5182, `SAVE` and `$`), both part
+/// of IMAP4rev2, and the RFC 4466 generic forms that later extensions use;
+/// the ESEARCH response (RFC 9051 section 7.3.4, RFC 4731). The IMAP4rev1
+/// `* SEARCH n...` response lives with the other responses. The options
+/// and data of CONTEXT and PARTIAL are variants here, their values in
+/// `crate::context`; SORT and THREAD reuse the keys (`crate::sort`).
+///
+/// WITHIN (RFC 5032) adds two keys that count seconds back from the time
+/// the server runs the search, so a saved search keeps meaning "recent":
+///
+/// ```text
+/// search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
+/// ```
+///
+/// Search keys nest (`NOT`, `OR`, parentheses). The parser recurses once
+/// per level and counts levels against `limits.depth` before going deeper,
+/// and counts every key of the command against `limits.list` before
+/// allocating it, so `((((...` or `NOT NOT NOT ...` a hundred thousand deep
+/// is an error with its offset, never a stack overflow. A decoded value's
+/// drop, clone, comparison and encoding recurse as deep as the value nests,
+/// so keep `limits.depth` in the hundreds at most.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SearchKey<'a> {
@@ -343,6 +347,36 @@ pub(crate) fn encode_key_list<'e>(keys: &'e [SearchKey<'e>], e: &mut Encoder<'e>
     } else {
         encode_keys(keys, e);
     }
+}
+
+/// Parses one search key as a SEARCH command writes it, under
+/// [`DecoderConfig::STRICT`]; several keys that must all match are one
+/// parenthesized key.
+///
+/// ```
+/// use mailwire_imap::{Date, SearchKey};
+///
+/// let key: SearchKey = "(UNSEEN SINCE 1-Feb-1994 OR FROM ann SUBJECT \"lunch plans\")".parse()?;
+/// let SearchKey::List(keys) = &key else { unreachable!() };
+/// assert_eq!(keys[1], SearchKey::Since(Date::new(1994, 2, 1).unwrap()));
+/// assert_eq!(key.to_string(), "(UNSEEN SINCE 1-Feb-1994 OR FROM ann SUBJECT \"lunch plans\")");
+/// assert!("SINCE 30-Feb-1994".parse::<SearchKey>().is_err());
+/// # Ok::<(), mailwire_imap::DecodeError>(())
+/// ```
+impl std::str::FromStr for SearchKey<'static> {
+    type Err = crate::DecodeError;
+    fn from_str(s: &str) -> Result<Self, crate::DecodeError> {
+        let config = DecoderConfig::STRICT;
+        crate::parse::parse_str(s.as_bytes(), |i| {
+            search_key(i, &config, &mut Budget::new(&config))
+        })
+        .map(SearchKey::into_owned)
+    }
+}
+
+crate::encode::display_wire! {
+    /// The wire form: `OR FROM ann SUBJECT "lunch plans"`.
+    SearchKey;
 }
 
 /// `search-key *(SP search-key)`, up to the line end: one budget for the
@@ -977,7 +1011,7 @@ impl<'a> ESearch<'a> {
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         if let Some(t) = &self.tag {
             e.put(b" (TAG ");
-            crate::core::write_quoted(e.line(), t.as_bytes());
+            crate::string::write_quoted(e.line(), t.as_bytes());
             if let Some(m) = &self.mailbox {
                 m.encode(e);
             }

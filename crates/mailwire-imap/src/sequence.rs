@@ -1,22 +1,15 @@
-//! Sequence sets (RFC 9051 section 9): message sequence numbers or UIDs as
-//! numbers and ranges, `*` for the largest number in use, and `$` for the
-//! saved search result (SEARCHRES, RFC 5182, part of IMAP4rev2). Also the
-//! `uid-set` of UIDPLUS (RFC 4315, part of IMAP4rev2), which allows
-//! neither `*` nor `$`.
-//!
-//! A set is kept as sent, one [`SeqRange`] per element, so decoding what
-//! was encoded gives the same value. Expanding a set into numbers
-//! ([`SequenceSet::iter`]) is lazy: a hostile `1:4294967295` costs nothing
-//! until it is iterated, and iteration stops at the largest number in use.
+//! The home of [`SequenceSet`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::fmt;
 use std::num::NonZeroU32;
 use std::ops::{RangeFrom, RangeInclusive};
 use std::str::FromStr;
 
-use crate::core::TypeError;
 use crate::decode::ErrorKind;
 use crate::parse::{PError, PResult, fail, nz_number, parse_whole, put_number, too_many};
+use crate::string::TypeError;
 
 /// `seq-number = nz-number / "*"`: a message sequence number or UID, or
 /// `*`, the largest number in use.
@@ -223,6 +216,17 @@ impl fmt::Display for SeqRange {
 /// recursion would also let it end a list (`1,$`), but RFC 5182 and RFC
 /// 9051 section 6.4.4.1 only ever use it alone and combine it with other
 /// numbers through `OR` in SEARCH; such a set is refused at the `$`.
+///
+/// Sequence sets (RFC 9051 section 9): message sequence numbers or UIDs as
+/// numbers and ranges, `*` for the largest number in use, and `$` for the
+/// saved search result (SEARCHRES, RFC 5182, part of IMAP4rev2). Also the
+/// `uid-set` of UIDPLUS (RFC 4315, part of IMAP4rev2), which allows
+/// neither `*` nor `$`.
+///
+/// A set is kept as sent, one [`SeqRange`] per element, so decoding what
+/// was encoded gives the same value. Expanding a set into numbers
+/// ([`SequenceSet::iter`]) is lazy: a hostile `1:4294967295` costs nothing
+/// until it is iterated, and iteration stops at the largest number in use.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SequenceSet(Repr);
 

@@ -10,6 +10,13 @@
 //! It is written without `unsafe` and, unlike the `smallvec` crate's type,
 //! is covariant in its element, so a `SmallList<Address<'static>>` can be
 //! used where a `SmallList<Address<'a>>` is expected, as with `Vec`.
+//!
+//! The type itself stays inside the crate: the public lists built on it
+//! ([`AddressList`](crate::AddressList), [`BodyParams`](crate::BodyParams),
+//! [`Fragments`](crate::Fragments)) are newtypes declared with
+//! [`inline_list!`], which behave as a `Vec` does where a caller can see
+//! (slice methods, iteration, conversions) and leave the storage free to
+//! change.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -19,7 +26,7 @@ use std::ops::{Deref, DerefMut};
 /// It dereferences to a slice, compares, hashes and prints as one, and
 /// converts from and into `Vec`.
 #[derive(Clone)]
-pub struct SmallList<T>(Repr<T>);
+pub(crate) struct SmallList<T>(Repr<T>);
 
 #[derive(Clone)]
 enum Repr<T> {
@@ -87,14 +94,6 @@ impl<T> SmallList<T> {
         }
     }
 
-    /// Removes every element; a `Vec` keeps its capacity.
-    pub fn clear(&mut self) {
-        match &mut self.0 {
-            Repr::Heap(v) => v.clear(),
-            _ => self.0 = Repr::Empty,
-        }
-    }
-
     /// The elements as a slice.
     pub fn as_slice(&self) -> &[T] {
         match &self.0 {
@@ -123,6 +122,7 @@ impl<T> SmallList<T> {
     }
 
     /// Whether the elements are stored inline (no allocation).
+    #[cfg(test)]
     pub fn is_inline(&self) -> bool {
         !matches!(self.0, Repr::Heap(_))
     }
@@ -267,8 +267,21 @@ impl<T> IntoIterator for SmallList<T> {
     }
 }
 
-/// The owning iterator of a [`SmallList`].
+/// The owning iterator of the lists that keep their first element inline
+/// ([`AddressList`](crate::AddressList), [`BodyParams`](crate::BodyParams),
+/// [`Fragments`](crate::Fragments)): iterating one by value allocates
+/// nothing.
 pub struct IntoIter<T>(IterRepr<T>);
+
+impl<T: fmt::Debug> fmt::Debug for IntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rest: &[T] = match &self.0 {
+            IterRepr::Inline(one) => one.as_slice(),
+            IterRepr::Heap(it) => it.as_slice(),
+        };
+        f.debug_tuple("ListIntoIter").field(&rest).finish()
+    }
+}
 
 enum IterRepr<T> {
     Inline(Option<T>),
@@ -293,6 +306,148 @@ impl<T> Iterator for IntoIter<T> {
 }
 
 impl<T> ExactSizeIterator for IntoIter<T> {}
+
+impl<T> std::iter::FusedIterator for IntoIter<T> {}
+
+/// Declares a public list type of the crate: a newtype of [`SmallList`]
+/// over `$item<'a>`, which dereferences to a slice, compares, hashes and
+/// prints as one, converts from and into `Vec`, collects, and iterates by
+/// reference and by value (with [`IntoIter`], re-exported as
+/// `ListIntoIter`). The crate reaches the [`SmallList`] as field `.0`.
+macro_rules! inline_list {
+    ($(#[$meta:meta])* $name:ident, $item:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Default, PartialEq, Eq, Hash)]
+        pub struct $name<'a>(pub(crate) $crate::small_list::SmallList<$item<'a>>);
+
+        impl<'a> $name<'a> {
+            /// An empty list; allocates nothing.
+            #[inline]
+            pub const fn new() -> Self {
+                $name($crate::small_list::SmallList::new())
+            }
+
+            /// Appends an element. The first is stored inline; the
+            /// second moves both to the heap.
+            #[inline]
+            pub fn push(&mut self, value: $item<'a>) {
+                self.0.push(value);
+            }
+
+            /// The elements as a slice.
+            #[inline]
+            pub fn as_slice(&self) -> &[$item<'a>] {
+                self.0.as_slice()
+            }
+
+            /// The elements in a `Vec` (which allocates for an inline
+            /// element).
+            pub fn into_vec(self) -> Vec<$item<'a>> {
+                self.0.into_vec()
+            }
+        }
+
+        impl<'a> std::ops::Deref for $name<'a> {
+            type Target = [$item<'a>];
+            #[inline]
+            fn deref(&self) -> &[$item<'a>] {
+                self.0.as_slice()
+            }
+        }
+
+        impl<'a> std::ops::DerefMut for $name<'a> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut [$item<'a>] {
+                self.0.as_mut_slice()
+            }
+        }
+
+        impl<'a> AsRef<[$item<'a>]> for $name<'a> {
+            fn as_ref(&self) -> &[$item<'a>] {
+                self.0.as_slice()
+            }
+        }
+
+        impl std::fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl<'a> PartialEq<[$item<'a>]> for $name<'a> {
+            fn eq(&self, other: &[$item<'a>]) -> bool {
+                self.0.as_slice() == other
+            }
+        }
+
+        impl<'a> PartialEq<Vec<$item<'a>>> for $name<'a> {
+            fn eq(&self, other: &Vec<$item<'a>>) -> bool {
+                self.0.as_slice() == other.as_slice()
+            }
+        }
+
+        impl<'a> From<Vec<$item<'a>>> for $name<'a> {
+            /// Keeps the `Vec` as it is, except that zero or one element
+            /// move inline.
+            fn from(v: Vec<$item<'a>>) -> Self {
+                $name(v.into())
+            }
+        }
+
+        impl<'a, const N: usize> From<[$item<'a>; N]> for $name<'a> {
+            fn from(items: [$item<'a>; N]) -> Self {
+                $name(items.into())
+            }
+        }
+
+        impl<'a> From<$name<'a>> for Vec<$item<'a>> {
+            fn from(list: $name<'a>) -> Self {
+                list.0.into_vec()
+            }
+        }
+
+        impl<'a> FromIterator<$item<'a>> for $name<'a> {
+            fn from_iter<I: IntoIterator<Item = $item<'a>>>(iter: I) -> Self {
+                $name(iter.into_iter().collect())
+            }
+        }
+
+        impl<'a> Extend<$item<'a>> for $name<'a> {
+            fn extend<I: IntoIterator<Item = $item<'a>>>(&mut self, iter: I) {
+                self.0.extend(iter);
+            }
+        }
+
+        impl<'l, 'a> IntoIterator for &'l $name<'a> {
+            type Item = &'l $item<'a>;
+            type IntoIter = std::slice::Iter<'l, $item<'a>>;
+            #[inline]
+            fn into_iter(self) -> Self::IntoIter {
+                self.0.as_slice().iter()
+            }
+        }
+
+        impl<'l, 'a> IntoIterator for &'l mut $name<'a> {
+            type Item = &'l mut $item<'a>;
+            type IntoIter = std::slice::IterMut<'l, $item<'a>>;
+            #[inline]
+            fn into_iter(self) -> Self::IntoIter {
+                self.0.as_mut_slice().iter_mut()
+            }
+        }
+
+        impl<'a> IntoIterator for $name<'a> {
+            type Item = $item<'a>;
+            type IntoIter = $crate::small_list::IntoIter<$item<'a>>;
+            #[inline]
+            fn into_iter(self) -> Self::IntoIter {
+                self.0.into_iter()
+            }
+        }
+    };
+}
+
+pub(crate) use inline_list;
 
 #[cfg(test)]
 mod tests {
@@ -320,8 +475,7 @@ mod tests {
         assert_eq!(list.iter().copied().collect::<Vec<_>>(), [1, 20, 3]);
         assert_eq!(list.clone().into_iter().collect::<Vec<_>>(), [1, 20, 3]);
         assert_eq!(list.clone().map(|n| n * 2).into_vec(), [2, 40, 6]);
-        list.clear();
-        assert!(list.is_empty());
+        let mut list = SmallList::new();
         list.push(7);
         assert_eq!(list.into_vec(), [7]);
     }

@@ -41,12 +41,12 @@
 
 use std::num::NonZeroU32;
 
-use crate::core::{AString, Atom};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::extension::Budget;
 use crate::parse::{PError, PResult, byte, expect, fail, nz_number, separator, sp};
 use crate::search::{SearchKey, SearchReturnOption};
+use crate::string::{AString, Atom};
 
 /// `sort-key`: what SORT orders by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,36 +1,40 @@
-//! STATUS (RFC 9051 section 6.3.11, RFC 3501 section 6.3.10): the status
-//! attributes a client asks for, and the STATUS response that answers
-//! (RFC 9051 section 7.3.4), also sent for LIST-STATUS (RFC 5819).
-//!
-//! Attributes of both revisions are known: `MESSAGES`, `UIDNEXT`,
-//! `UIDVALIDITY`, `UNSEEN`, `DELETED` and `SIZE` (RFC 9051), and `RECENT`
-//! (RFC 3501 only); so are CONDSTORE's `HIGHESTMODSEQ` (RFC 7162),
-//! APPENDLIMIT's `APPENDLIMIT` (RFC 7889) and OBJECTID's `MAILBOXID`
-//! (RFC 8474).
-//!
-//! Unknown attributes (any `tagged-ext-label`, the form RFC 9051 asks
-//! extensions to use) are kept, not refused: a command's
-//! [`StatusAttribute::Other`] holds the name, so a server answers `BAD`
-//! naming it (or supports it) and a proxy passes it on; a response's
-//! [`StatusValue::Other`] holds the name and its value in the generic
-//! `tagged-ext-val` form that RFC 9051 asks extensions to use. Extensions
-//! add variants to these non-exhaustive enums (APPENDLIMIT and OBJECTID's
-//! MAILBOXID have theirs); until then their values are in `Other`.
+//! The home of [`StatusAttribute`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeqValzer, mod_sequence_valzer};
-use crate::core::Atom;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::extension::{TaggedExtVal, tagged_ext_label};
 use crate::mailbox::Mailbox;
 use crate::objectid::ObjectId;
 use crate::parse::{PResult, expect, fail, is_nil, number, number64, nz_number, paren_list, sp};
+use crate::string::Atom;
 
 /// A status attribute: `status-att = "MESSAGES" / "UIDNEXT" /
 /// "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE"` (RFC 9051), `/ "RECENT"`
 /// (RFC 3501).
+///
+/// STATUS (RFC 9051 section 6.3.11, RFC 3501 section 6.3.10): the status
+/// attributes a client asks for, and the STATUS response that answers
+/// (RFC 9051 section 7.3.4), also sent for LIST-STATUS (RFC 5819).
+///
+/// Attributes of both revisions are known: `MESSAGES`, `UIDNEXT`,
+/// `UIDVALIDITY`, `UNSEEN`, `DELETED` and `SIZE` (RFC 9051), and `RECENT`
+/// (RFC 3501 only); so are CONDSTORE's `HIGHESTMODSEQ` (RFC 7162),
+/// APPENDLIMIT's `APPENDLIMIT` (RFC 7889) and OBJECTID's `MAILBOXID`
+/// (RFC 8474).
+///
+/// Unknown attributes (any `tagged-ext-label`, the form RFC 9051 asks
+/// extensions to use) are kept, not refused: a command's
+/// [`StatusAttribute::Other`] holds the name, so a server answers `BAD`
+/// naming it (or supports it) and a proxy passes it on; a response's
+/// [`StatusValue::Other`] holds the name and its value in the generic
+/// `tagged-ext-val` form that RFC 9051 asks extensions to use. Extensions
+/// add variants to these non-exhaustive enums (APPENDLIMIT and OBJECTID's
+/// MAILBOXID have theirs); until then their values are in `Other`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StatusAttribute<'a> {

@@ -60,7 +60,6 @@
 //! only for an extended BINARY item).
 
 use crate::command::Base64;
-use crate::core::{Atom, IString, Literal, NString};
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::fetch::body::BodyStructure;
@@ -68,6 +67,7 @@ use crate::imap_url::ImapUrl;
 use crate::mailbox::Mailbox;
 use crate::parse::{PResult, byte, fail, is_nil, keyword, sp, too_many};
 use crate::response::Response;
+use crate::string::{Atom, IString, Literal, NString};
 
 /// One URL of GENURLAUTH and the mechanism to authorize it with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -715,7 +715,7 @@ fn tail() -> BoxedStrategy<Option<ExtensionTail<'static>>> {
         prop::option::of((istring(), params()).prop_map(|(kind, params)| Disposition { kind, params }));
     let language = prop_oneof![
         nstring().prop_map(Language::Single),
-        prop::collection::vec(istring(), 1..3).prop_map(|l| Language::List(l.into())),
+        prop::collection::vec(istring(), 1..3).prop_map(Language::List),
     ];
     let location = prop::option::of(
         (nstring(), prop::collection::vec(body_extension(), 0..3))

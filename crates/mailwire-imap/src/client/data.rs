@@ -5,7 +5,6 @@ use std::num::NonZeroU32;
 
 use super::CommandId;
 use crate::condstore::ModSeq;
-use crate::core::Tag;
 use crate::fetch::data::MessageDataItem;
 use crate::flag::{Flag, FlagPerm};
 use crate::list::MailboxList;
@@ -14,6 +13,7 @@ use crate::search::ESearch;
 use crate::sequence::UidSet;
 use crate::sort::Thread;
 use crate::status::MailboxStatus;
+use crate::string::Tag;
 
 /// A command's completion.
 #[derive(Debug, Clone, PartialEq, Eq)]

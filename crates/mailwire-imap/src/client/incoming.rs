@@ -5,10 +5,10 @@
 use bytes::Bytes;
 
 use super::{ClientEvent, ClientSession, ClientState, Completion, InFlight, Kind, MailboxView, SelectData};
-use crate::core::Tag;
 use crate::decode::Decoded;
 use crate::response::{Code, RespText, Response, Status};
 use crate::stream::ReadEvent;
+use crate::string::Tag;
 
 impl ClientSession {
     /// Decodes and handles everything complete in the input.

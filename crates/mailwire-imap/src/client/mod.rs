@@ -61,11 +61,11 @@ pub use view::{MailboxChange, MailboxView};
 
 use crate::capability::{Capabilities, Capability};
 use crate::command::{Command, CommandBody, Secret};
-use crate::core::{AString, Atom, Tag, TypeError};
 use crate::decode::{DecodeError, DecoderConfig};
 use crate::encode::Fragment;
 use crate::response::{RespText, Response, Status};
 use crate::stream::ResponseReader;
+use crate::string::{AString, Atom, Tag, TypeError};
 
 /// How a client session behaves.
 #[derive(Debug, Clone)]

@@ -1,55 +1,14 @@
-//! BODY and BODYSTRUCTURE (RFC 9051 sections 7.5.2 and 9, RFC 3501
-//! section 7.4.2): the MIME structure of a message as the server parsed
-//! it, with every extension field.
-//!
-//! ```text
-//! body            = "(" (body-type-1part / body-type-mpart) ")"
-//! body-type-1part = (body-type-basic / body-type-msg / body-type-text)
-//!                   [SP body-ext-1part]
-//! body-type-basic = media-basic SP body-fields
-//! body-type-msg   = media-message SP body-fields SP envelope
-//!                   SP body SP body-fld-lines
-//! body-type-text  = media-text SP body-fields SP body-fld-lines
-//! body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
-//! body-fields     = body-fld-param SP body-fld-id SP body-fld-desc SP
-//!                   body-fld-enc SP body-fld-octets
-//! body-ext-1part  = body-fld-md5 [SP body-fld-dsp [SP body-fld-lang
-//!                   [SP body-fld-loc *(SP body-extension)]]]
-//! body-ext-mpart  = body-fld-param [SP body-fld-dsp [SP body-fld-lang
-//!                   [SP body-fld-loc *(SP body-extension)]]]
-//! body-fld-param  = "(" string SP string *(SP string SP string) ")" / nil
-//! body-fld-dsp    = "(" string SP body-fld-param ")" / nil
-//! body-fld-lang   = nstring / "(" string *(SP string) ")"
-//! body-extension  = nstring / number / number64 /
-//!                   "(" body-extension *(SP body-extension) ")"
-//! ```
-//!
-//! Nesting (multipart parts, message/rfc822 bodies, extension lists) is
-//! checked against [`Limits::depth`](crate::Limits::depth) before each
-//! level is entered, so hostile input cannot exhaust the stack with the
-//! default limits (a level takes about 1 KiB of stack in release builds,
-//! so a limit raised far above the default needs a larger stack); list
-//! lengths are checked against
-//! [`Limits::list`](crate::Limits::list) before each element is stored.
-//!
-//! With [`Leniency::nil_in_body`](crate::Leniency::nil_in_body), NIL is
-//! read as an empty string where a string is required (media type and
-//! subtype, parameter values, encoding, disposition type): Mail.ru sends
-//! `("boundary" NIL)`, iCloud and maddy send a NIL encoding. With
-//! [`Leniency::malformed_body`](crate::Leniency::malformed_body), shapes
-//! outside the grammar that real servers send are read too: `()` as an
-//! empty parameter list (Mail.ru, Lotus Domino), a disposition sent as a
-//! bare string (Exchange: `"inline"` for `("inline" NIL)`), and a multipart
-//! without parts (Gmail: `("ALTERNATIVE")`, `("RELATED" NIL ("ATTACHMENT"
-//! NIL) NIL)`, `(NIL "alternative" ...)`).
+//! The home of [`BodyStructure`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use nom::error::ParseError;
 
-use crate::core::{IString, NString, Quoted};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, number, number64, put_number, too_many};
-use crate::small_list::SmallList;
+use crate::small_list::inline_list;
+use crate::string::{IString, NString, Quoted};
 
 use super::envelope::Envelope;
 use super::{close_paren, insert, is_nil, more, nstring, nstring_into, open_paren, skip_spaces, sp};
@@ -79,13 +38,18 @@ impl BodyParam<'_> {
     }
 }
 
-/// A parameter list (`body-fld-param`); empty for NIL. One parameter is
-/// stored inline (`charset`, `boundary`, `name`: the usual case), so
-/// decoding it allocates nothing.
-pub type BodyParams<'a> = SmallList<BodyParam<'a>>;
+inline_list!(
+    /// A parameter list (`body-fld-param`); empty for NIL. One parameter is
+    /// stored inline (`charset`, `boundary`, `name`: the usual case), so
+    /// decoding it allocates nothing. It is used as a `Vec` is: it
+    /// dereferences to a slice, converts from and into `Vec`, collects and
+    /// iterates.
+    BodyParams,
+    BodyParam
+);
 
 fn own_params(params: BodyParams<'_>) -> BodyParams<'static> {
-    params.map(BodyParam::into_owned)
+    BodyParams(params.0.map(BodyParam::into_owned))
 }
 
 /// The value of the first parameter named `name` (ASCII case-insensitive).
@@ -132,7 +96,7 @@ impl<'a> BodyFields<'a> {
 
     /// Empty fields, to be filled in place.
     const EMPTY: BodyFields<'static> = BodyFields {
-        params: SmallList::new(),
+        params: BodyParams::new(),
         id: NString::NIL,
         description: NString::NIL,
         encoding: empty_string(),
@@ -243,7 +207,7 @@ pub enum Language<'a> {
     /// One language tag, or NIL.
     Single(NString<'a>),
     /// A parenthesized list of tags (never empty).
-    List(SmallList<IString<'a>>),
+    List(Vec<IString<'a>>),
 }
 
 impl Language<'_> {
@@ -251,7 +215,7 @@ impl Language<'_> {
     pub fn into_owned(self) -> Language<'static> {
         match self {
             Language::Single(s) => Language::Single(s.into_owned()),
-            Language::List(l) => Language::List(l.map(IString::into_owned)),
+            Language::List(l) => Language::List(l.into_iter().map(IString::into_owned).collect()),
         }
     }
 }
@@ -350,6 +314,51 @@ pub struct MultipartExtension<'a> {
 ///
 /// BODY answers carry no extension data (`extension` is `None`);
 /// BODYSTRUCTURE answers usually do.
+///
+/// BODY and BODYSTRUCTURE (RFC 9051 sections 7.5.2 and 9, RFC 3501
+/// section 7.4.2): the MIME structure of a message as the server parsed
+/// it, with every extension field.
+///
+/// ```text
+/// body            = "(" (body-type-1part / body-type-mpart) ")"
+/// body-type-1part = (body-type-basic / body-type-msg / body-type-text)
+///                   [SP body-ext-1part]
+/// body-type-basic = media-basic SP body-fields
+/// body-type-msg   = media-message SP body-fields SP envelope
+///                   SP body SP body-fld-lines
+/// body-type-text  = media-text SP body-fields SP body-fld-lines
+/// body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]
+/// body-fields     = body-fld-param SP body-fld-id SP body-fld-desc SP
+///                   body-fld-enc SP body-fld-octets
+/// body-ext-1part  = body-fld-md5 [SP body-fld-dsp [SP body-fld-lang
+///                   [SP body-fld-loc *(SP body-extension)]]]
+/// body-ext-mpart  = body-fld-param [SP body-fld-dsp [SP body-fld-lang
+///                   [SP body-fld-loc *(SP body-extension)]]]
+/// body-fld-param  = "(" string SP string *(SP string SP string) ")" / nil
+/// body-fld-dsp    = "(" string SP body-fld-param ")" / nil
+/// body-fld-lang   = nstring / "(" string *(SP string) ")"
+/// body-extension  = nstring / number / number64 /
+///                   "(" body-extension *(SP body-extension) ")"
+/// ```
+///
+/// Nesting (multipart parts, message/rfc822 bodies, extension lists) is
+/// checked against [`Limits::depth`](crate::Limits::depth) before each
+/// level is entered, so hostile input cannot exhaust the stack with the
+/// default limits (a level takes about 1 KiB of stack in release builds,
+/// so a limit raised far above the default needs a larger stack); list
+/// lengths are checked against
+/// [`Limits::list`](crate::Limits::list) before each element is stored.
+///
+/// With [`Leniency::nil_in_body`](crate::Leniency::nil_in_body), NIL is
+/// read as an empty string where a string is required (media type and
+/// subtype, parameter values, encoding, disposition type): Mail.ru sends
+/// `("boundary" NIL)`, iCloud and maddy send a NIL encoding. With
+/// [`Leniency::malformed_body`](crate::Leniency::malformed_body), shapes
+/// outside the grammar that real servers send are read too: `()` as an
+/// empty parameter list (Mail.ru, Lotus Domino), a disposition sent as a
+/// bare string (Exchange: `"inline"` for `("inline" NIL)`), and a multipart
+/// without parts (Gmail: `("ALTERNATIVE")`, `("RELATED" NIL ("ATTACHMENT"
+/// NIL) NIL)`, `(NIL "alternative" ...)`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BodyStructure<'a> {
     /// `body-type-1part`.
@@ -611,7 +620,7 @@ fn string_into<'a>(
     out: &mut IString<'a>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
     if input.first() == Some(&b'"') {
-        if let Some(n) = crate::core::plain_quoted(&input[1..]) {
+        if let Some(n) = crate::string::plain_quoted(&input[1..]) {
             super::fill(out, IString::Quoted(Quoted::borrowed(&input[1..1 + n])));
             return Ok(&input[n + 2..]);
         }
@@ -712,7 +721,7 @@ fn multipart_into<'a>(
             let x = insert(
                 extension,
                 MultipartExtension {
-                    params: SmallList::new(),
+                    params: BodyParams::new(),
                     tail: None,
                 },
             );
@@ -943,7 +952,7 @@ fn encode_tail<'e>(tail: Option<&'e ExtensionTail<'_>>, e: &mut Encoder<'e>) {
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" /
 /// nil`; NIL is an empty list.
 fn params<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, BodyParams<'a>> {
-    let mut list = SmallList::new();
+    let mut list = BodyParams::new();
     let rest = params_into(input, config, &mut list)?;
     Ok((rest, list))
 }
@@ -973,7 +982,7 @@ fn params_into<'a>(
             return too_many(rest, config.limits.list, "')'");
         }
         count += 1;
-        let param = list.push_mut(BodyParam::EMPTY);
+        let param = list.0.push_mut(BodyParam::EMPTY);
         let r = string_into(rest, config, &mut param.name)?;
         let (r, ()) = sp(r, lenient)?;
         let r = string_into(r, config, &mut param.value)?;
@@ -1023,7 +1032,7 @@ fn disposition_into<'a>(
             out,
             Disposition {
                 kind: empty_string(),
-                params: SmallList::new(),
+                params: BodyParams::new(),
             },
         );
         let r = string_into(r, config, &mut d.kind)?;
@@ -1055,7 +1064,7 @@ fn disposition<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Optio
                 r,
                 Some(Disposition {
                     kind,
-                    params: SmallList::new(),
+                    params: BodyParams::new(),
                 }),
             ))
         }
@@ -1071,7 +1080,7 @@ fn language<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Language
     }
     let lenient = config.leniency.extra_spaces;
     let (mut rest, ()) = open_paren(input, lenient)?;
-    let mut list = SmallList::new();
+    let mut list = Vec::new();
     loop {
         if list.len() == config.limits.list {
             return too_many(rest, config.limits.list, "')'");

@@ -1,44 +1,17 @@
-//! The message data items of a FETCH response (RFC 9051 section 7.5.2,
-//! RFC 3501 section 7.4.2, RFC 3516 section 4.3).
-//!
-//! ```text
-//! msg-att         = "(" (msg-att-dynamic / msg-att-static)
-//!                    *(SP (msg-att-dynamic / msg-att-static)) ")"
-//! msg-att-dynamic = "FLAGS" SP "(" [flag-fetch *(SP flag-fetch)] ")"
-//! msg-att-static  = "ENVELOPE" SP envelope /
-//!                   "INTERNALDATE" SP date-time /
-//!                   "RFC822.SIZE" SP number64 /
-//!                   "RFC822" [".HEADER" / ".TEXT"] SP nstring /
-//!                   "BODY" ["STRUCTURE"] SP body /
-//!                   "BODY" section ["<" number ">"] SP nstring /
-//!                   "BINARY" section-binary SP (nstring / literal8) /
-//!                   "BINARY.SIZE" section-binary SP number /
-//!                   "UID" SP uniqueid
-//! msg-att-dynamic =/ fetch-mod-resp                         ; RFC 7162
-//! fetch-mod-resp  = "MODSEQ" SP "(" permsg-modsequence ")"
-//! ```
-//!
-//! OBJECTID's `EMAILID` and `THREADID` (RFC 8474), SAVEDATE's `SAVEDATE`
-//! (RFC 8514) and PREVIEW's `PREVIEW` (RFC 8970) are typed. Items of
-//! extensions this crate has no variant for yet (`X-GM-LABELS`,
-//! `X-GM-MSGID`...) are kept as
-//! [`MessageDataItem::Other`] with a generic value, so a response that
-//! carries them still decodes.
-//!
-//! For a streaming decoder, [`msg_att_item`] decodes one item, and
-//! [`data_item_name`] only the name of an item that carries message data,
-//! so that the caller can take the (possibly huge) literal itself.
+//! The home of [`MessageDataItem`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::num::NonZeroU32;
 
 use crate::condstore::{ModSeq, mod_sequence_value};
-use crate::core::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
 use crate::datetime::DateTime;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::flag::{Flag, FlagFetch};
 use crate::objectid::ObjectId;
 use crate::parse::{PError, PResult, fail, number, number64, nz_number, paren_list, put_number, too_many};
+use crate::string::{AstringAtom, Atom, IString, Literal, NString, is_astring_char, is_atom_char};
 
 use super::body::BodyStructure;
 use super::envelope::Envelope;
@@ -50,6 +23,38 @@ use super::{
 };
 
 /// A message data item of a FETCH response.
+///
+/// The message data items of a FETCH response (RFC 9051 section 7.5.2,
+/// RFC 3501 section 7.4.2, RFC 3516 section 4.3).
+///
+/// ```text
+/// msg-att         = "(" (msg-att-dynamic / msg-att-static)
+///                    *(SP (msg-att-dynamic / msg-att-static)) ")"
+/// msg-att-dynamic = "FLAGS" SP "(" [flag-fetch *(SP flag-fetch)] ")"
+/// msg-att-static  = "ENVELOPE" SP envelope /
+///                   "INTERNALDATE" SP date-time /
+///                   "RFC822.SIZE" SP number64 /
+///                   "RFC822" [".HEADER" / ".TEXT"] SP nstring /
+///                   "BODY" ["STRUCTURE"] SP body /
+///                   "BODY" section ["<" number ">"] SP nstring /
+///                   "BINARY" section-binary SP (nstring / literal8) /
+///                   "BINARY.SIZE" section-binary SP number /
+///                   "UID" SP uniqueid
+/// msg-att-dynamic =/ fetch-mod-resp                         ; RFC 7162
+/// fetch-mod-resp  = "MODSEQ" SP "(" permsg-modsequence ")"
+/// ```
+///
+/// OBJECTID's `EMAILID` and `THREADID` (RFC 8474), SAVEDATE's `SAVEDATE`
+/// (RFC 8514) and PREVIEW's `PREVIEW` (RFC 8970) are typed. Items of
+/// extensions this crate has no variant for yet (`X-GM-LABELS`,
+/// `X-GM-MSGID`...) are kept as
+/// [`MessageDataItem::Other`] with a generic value, so a response that
+/// carries them still decodes.
+///
+/// [`ResponseReader`](crate::ResponseReader) decodes the items one at a
+/// time, and stops at the name of an item that carries message data, so
+/// that the (possibly huge) literal is handed over in pieces instead of
+/// being held whole.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MessageDataItem<'a> {

@@ -1,24 +1,12 @@
-//! The ENVELOPE of a message (RFC 9051 sections 7.5.2 and 9, RFC 3501
-//! section 7.4.2): the parsed RFC 5322 header fields a client shows in a
-//! message list.
-//!
-//! ```text
-//! envelope        = "(" env-date SP env-subject SP env-from SP
-//!                   env-sender SP env-reply-to SP env-to SP env-cc SP
-//!                   env-bcc SP env-in-reply-to SP env-message-id ")"
-//! env-from        = "(" 1*address ")" / nil        ; and sender, reply-to,
-//!                                                  ; to, cc, bcc
-//! env-date        = nstring                        ; and subject,
-//!                                                  ; in-reply-to, message-id
-//! address         = "(" addr-name SP addr-adl SP addr-mailbox SP
-//!                   addr-host ")"
-//! ```
+//! The home of [`Envelope`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
-use crate::core::NString;
 use crate::decode::DecoderConfig;
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, fail, too_many};
-use crate::small_list::SmallList;
+use crate::small_list::inline_list;
+use crate::string::NString;
 
 use super::{close_paren, nstring_into, open_paren, sp};
 
@@ -104,13 +92,43 @@ impl<'a> Address<'a> {
     }
 }
 
-/// An address list of an envelope (`env-from` and the others). Empty for
-/// NIL. The first address is stored inline: From, Sender and Reply-To
-/// nearly always hold one, so decoding them allocates nothing.
-pub type AddressList<'a> = SmallList<Address<'a>>;
+inline_list!(
+    /// An address list of an envelope (`env-from` and the others). Empty
+    /// for NIL. The first address is stored inline: From, Sender and
+    /// Reply-To nearly always hold one, so decoding them allocates nothing.
+    /// It is used as a `Vec` is: it dereferences to a slice, converts from
+    /// and into `Vec`, collects and iterates.
+    ///
+    /// ```
+    /// use mailwire_imap::{Address, AddressList, NString};
+    ///
+    /// let ann = Address { name: NString::NIL, adl: NString::NIL, mailbox: NString::NIL, host: NString::NIL };
+    /// let list: AddressList<'_> = vec![ann.clone()].into();
+    /// assert_eq!((list.len(), &list[0]), (1, &ann));
+    /// assert_eq!(list.into_iter().count(), 1);
+    /// ```
+    AddressList,
+    Address
+);
 
 /// The envelope structure of a message. An empty address list stands for
 /// NIL (the grammar has no empty list).
+///
+/// The ENVELOPE of a message (RFC 9051 sections 7.5.2 and 9, RFC 3501
+/// section 7.4.2): the parsed RFC 5322 header fields a client shows in a
+/// message list.
+///
+/// ```text
+/// envelope        = "(" env-date SP env-subject SP env-from SP
+///                   env-sender SP env-reply-to SP env-to SP env-cc SP
+///                   env-bcc SP env-in-reply-to SP env-message-id ")"
+/// env-from        = "(" 1*address ")" / nil        ; and sender, reply-to,
+///                                                  ; to, cc, bcc
+/// env-date        = nstring                        ; and subject,
+///                                                  ; in-reply-to, message-id
+/// address         = "(" addr-name SP addr-adl SP addr-mailbox SP
+///                   addr-host ")"
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Envelope<'a> {
     /// `env-date`: the Date header field, unparsed.
@@ -136,7 +154,7 @@ pub struct Envelope<'a> {
 }
 
 fn own_list(list: AddressList<'_>) -> AddressList<'static> {
-    list.map(Address::into_owned)
+    AddressList(list.0.map(Address::into_owned))
 }
 
 impl<'a> Envelope<'a> {
@@ -169,12 +187,12 @@ impl<'a> Envelope<'a> {
     pub(crate) const EMPTY: Envelope<'static> = Envelope {
         date: NString::NIL,
         subject: NString::NIL,
-        from: SmallList::new(),
-        sender: SmallList::new(),
-        reply_to: SmallList::new(),
-        to: SmallList::new(),
-        cc: SmallList::new(),
-        bcc: SmallList::new(),
+        from: AddressList::new(),
+        sender: AddressList::new(),
+        reply_to: AddressList::new(),
+        to: AddressList::new(),
+        cc: AddressList::new(),
+        bcc: AddressList::new(),
         in_reply_to: NString::NIL,
         message_id: NString::NIL,
     };
@@ -263,7 +281,7 @@ fn address_list_into<'a>(
             return too_many(rest, config.limits.list, "')'");
         }
         count += 1;
-        let slot = list.push_mut(Address::NIL);
+        let slot = list.0.push_mut(Address::NIL);
         let r = Address::parse_into(rest, config, slot)?;
         rest = if lenient { super::skip_spaces(r) } else { r };
         if let Some(r) = rest.strip_prefix(b")") {

@@ -1,35 +1,6 @@
-//! FETCH modifiers (RFC 4466 section 2.4) and the generic extension values
-//! of RFC 4466 section 2.1 they carry.
-//!
-//! ```text
-//! fetch-modifiers     = SP "(" fetch-modifier *(SP fetch-modifier) ")"
-//! fetch-modifier      = fetch-modifier-name [ SP fetch-modif-params ]
-//! fetch-modif-params  = tagged-ext-val
-//! fetch-modifier-name = tagged-ext-label
-//! tagged-ext-label    = tagged-label-fchar *tagged-label-char
-//! tagged-label-fchar  = ALPHA / "-" / "_" / "."
-//! tagged-label-char   = tagged-label-fchar / DIGIT / ":"
-//! tagged-ext-val      = tagged-ext-simple / "(" [tagged-ext-comp] ")"
-//! tagged-ext-simple   = sequence-set / number
-//! tagged-ext-comp     = astring / tagged-ext-comp *(SP tagged-ext-comp) /
-//!                       "(" tagged-ext-comp ")"
-//! ```
-//!
-//! RFC 4466 defines no modifier itself; extensions add variants to
-//! [`FetchModifier`]: CONDSTORE's `CHANGEDSINCE` and QRESYNC's `VANISHED`
-//! (RFC 7162), and PARTIAL (RFC 9394), whose `-1:-30` is no generic value:
-//! read as one, it would become a second label.
-//!
-//! ```text
-//! fetch-modifier      =/ chgsince-fetch-mod / rexpunges-fetch-mod /
-//!                        modifier-partial
-//! chgsince-fetch-mod  = "CHANGEDSINCE" SP mod-sequence-value
-//! rexpunges-fetch-mod = "VANISHED"
-//! modifier-partial    = "PARTIAL" SP partial-range
-//! ```
-//!
-//! Every other modifier is kept as [`FetchModifier::Other`], in the generic
-//! form of [`crate::extension`].
+//! The home of [`FetchModifier`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use crate::condstore::{ModSeq, mod_sequence_value};
 use crate::context::PartialRange;
@@ -40,6 +11,39 @@ use crate::parse::{PResult, byte, expect, fail, sp, too_many};
 
 /// A FETCH modifier: `fetch-modifier = fetch-modifier-name [ SP
 /// fetch-modif-params ]`.
+///
+/// FETCH modifiers (RFC 4466 section 2.4) and the generic extension values
+/// of RFC 4466 section 2.1 they carry.
+///
+/// ```text
+/// fetch-modifiers     = SP "(" fetch-modifier *(SP fetch-modifier) ")"
+/// fetch-modifier      = fetch-modifier-name [ SP fetch-modif-params ]
+/// fetch-modif-params  = tagged-ext-val
+/// fetch-modifier-name = tagged-ext-label
+/// tagged-ext-label    = tagged-label-fchar *tagged-label-char
+/// tagged-label-fchar  = ALPHA / "-" / "_" / "."
+/// tagged-label-char   = tagged-label-fchar / DIGIT / ":"
+/// tagged-ext-val      = tagged-ext-simple / "(" [tagged-ext-comp] ")"
+/// tagged-ext-simple   = sequence-set / number
+/// tagged-ext-comp     = astring / tagged-ext-comp *(SP tagged-ext-comp) /
+///                       "(" tagged-ext-comp ")"
+/// ```
+///
+/// RFC 4466 defines no modifier itself; extensions add variants to
+/// [`FetchModifier`]: CONDSTORE's `CHANGEDSINCE` and QRESYNC's `VANISHED`
+/// (RFC 7162), and PARTIAL (RFC 9394), whose `-1:-30` is no generic value:
+/// read as one, it would become a second label.
+///
+/// ```text
+/// fetch-modifier      =/ chgsince-fetch-mod / rexpunges-fetch-mod /
+///                        modifier-partial
+/// chgsince-fetch-mod  = "CHANGEDSINCE" SP mod-sequence-value
+/// rexpunges-fetch-mod = "VANISHED"
+/// modifier-partial    = "PARTIAL" SP partial-range
+/// ```
+///
+/// Every other modifier is kept as [`FetchModifier::Other`], in the generic
+/// form of RFC 4466 ([`TaggedExtVal`](crate::TaggedExtVal)).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FetchModifier<'a> {

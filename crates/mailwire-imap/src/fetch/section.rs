@@ -1,26 +1,13 @@
-//! Section specifications (RFC 9051 section 6.4.5.1, RFC 3501 section
-//! 6.4.5, RFC 3516): which part of a message `BODY[...]` and `BINARY[...]`
-//! name, and the partial ranges `<origin.octets>` of a FETCH command.
-//!
-//! ```text
-//! section         = "[" [section-spec] "]"
-//! section-binary  = "[" [section-part] "]"
-//! section-spec    = section-msgtext / (section-part ["." section-text])
-//! section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list /
-//!                   "TEXT"
-//! section-part    = nz-number *("." nz-number)
-//! section-text    = section-msgtext / "MIME"
-//! header-list     = "(" header-fld-name *(SP header-fld-name) ")"
-//! header-fld-name = astring
-//! partial         = "<" number64 "." nz-number64 ">"
-//! ```
+//! The home of [`Section`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::num::{NonZeroU32, NonZeroU64};
 
-use crate::core::{AString, TypeError};
 use crate::decode::{DecoderConfig, ErrorKind};
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, byte, fail, number64, nz_number, paren_list, put_number, too_many};
+use crate::string::{AString, TypeError};
 
 /// A part number: `section-part = nz-number *("." nz-number)`, such as
 /// `4.2.1`. Never empty.
@@ -149,6 +136,23 @@ impl SectionText<'_> {
 
 /// A section: `section = "[" [section-spec] "]"`. `[]` is the whole
 /// message; `[1.2.MIME]` the MIME header of part 1.2.
+///
+/// Section specifications (RFC 9051 section 6.4.5.1, RFC 3501 section
+/// 6.4.5, RFC 3516): which part of a message `BODY[...]` and `BINARY[...]`
+/// name, and the partial ranges `<origin.octets>` of a FETCH command.
+///
+/// ```text
+/// section         = "[" [section-spec] "]"
+/// section-binary  = "[" [section-part] "]"
+/// section-spec    = section-msgtext / (section-part ["." section-text])
+/// section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list /
+///                   "TEXT"
+/// section-part    = nz-number *("." nz-number)
+/// section-text    = section-msgtext / "MIME"
+/// header-list     = "(" header-fld-name *(SP header-fld-name) ")"
+/// header-fld-name = astring
+/// partial         = "<" number64 "." nz-number64 ">"
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Section<'a> {
     part: Option<SectionPart>,

@@ -21,12 +21,12 @@
 use bytes::Bytes;
 
 use super::{AnswerError, Effect, Phase, ServerEvent, ServerSession, Waiting, condition, next_serial};
-use crate::core::{Tag, peek_tag};
 use crate::datetime::DateTime;
 use crate::decode::{LiteralAnnouncement, LiteralMode};
 use crate::flag::{Flag, parse_flag_list};
 use crate::mailbox::Mailbox;
 use crate::response::{RespText, Response, Status};
+use crate::string::{Tag, peek_tag};
 
 /// A message of an APPEND, announced before its data.
 #[must_use = "the session waits for an answer"]

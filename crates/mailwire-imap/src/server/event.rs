@@ -5,8 +5,8 @@ use bytes::Bytes;
 
 use crate::capability::Capability;
 use crate::command::{Command, Secret};
-use crate::core::Tag;
 use crate::id::IdParams;
+use crate::string::Tag;
 
 /// Something the application must act on (or may want to know).
 #[derive(Debug)]

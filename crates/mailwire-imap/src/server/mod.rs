@@ -81,10 +81,10 @@ use crate::capability::{Capabilities, Capability};
 use crate::command::{
     AuthenticateData, Command, CommandBody, CommandReader, Secret, decode_authenticate_data,
 };
-use crate::core::{Atom, Tag, peek_tag};
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind, LiteralMode};
 use crate::frame::literal_header;
 use crate::response::{Code, RespText, Response, Status};
+use crate::string::{Atom, Tag, peek_tag};
 
 /// RFC 7888: the largest non-synchronizing literal LITERAL- allows.
 const LITERAL_MINUS_MAX: u64 = 4096;

@@ -516,7 +516,7 @@ impl super::ServerSession {
                 if let (Some(m), false) = (modseq, numbers.is_empty()) {
                     data.push(SearchReturnData::ModSeq(m));
                 }
-                let tag = crate::core::Quoted::new(request.command.tag.as_str().as_bytes().to_vec())
+                let tag = crate::string::Quoted::new(request.command.tag.as_str().as_bytes().to_vec())
                     .expect("a tag fits a quoted string");
                 Response::ESearch(ESearch {
                     tag: Some(tag),

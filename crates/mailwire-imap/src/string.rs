@@ -1,11 +1,6 @@
-//! The core string types of IMAP (RFC 9051 section 4 and 9): tags, atoms,
-//! quoted strings, literals, astrings and nstrings.
-//!
-//! Values are validated on construction and borrow from decoded input.
-//! A value remembers the form it was sent in (atom, quoted, literal), so
-//! decoding what was encoded gives back the same value; the constructors
-//! from plain text ([`AString::from_bytes`], [`IString::from_bytes`]) pick
-//! the cheapest valid form.
+//! The home of [`AString`] and what goes with it; the explanation of this
+//! part of the grammar is on that type, where the rendered documentation
+//! shows it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -184,9 +179,11 @@ macro_rules! text_newtype {
             }
         }
 
+        /// The text as it is sent, without the type's name: wrapped in
+        /// other values, it reads as the wire does.
         impl fmt::Debug for $name<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({})"), self.0)
+                f.write_str(&self.0)
             }
         }
 
@@ -247,15 +244,42 @@ fn unescaped_form(value: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     }
 }
 
+/// Checks what a quoted string may hold: no CR, LF or NUL; 8-bit bytes
+/// only as UTF-8 (RFC 9051 allows UTF8-2/3/4 in QUOTED-CHAR).
+fn check_quoted(value: &[u8]) -> Result<(), TypeError> {
+    check_bytes("quoted string", value, |b| !matches!(b, b'\r' | b'\n' | 0))?;
+    if !value.is_ascii() && std::str::from_utf8(value).is_err() {
+        return Err(TypeError::problem("quoted string", "8-bit content must be UTF-8"));
+    }
+    Ok(())
+}
+
+/// Whether the cheapest `string` form of `value` is quoted: it can be
+/// quoted, and is short enough that a literal would not be cheaper to
+/// read.
+pub(crate) fn quotable(value: &[u8]) -> bool {
+    value.len() <= 1024 && check_quoted(value).is_ok()
+}
+
+/// Checks what a literal may hold: `CHAR8 = %x01-ff`.
+pub(crate) fn check_char8(data: &[u8]) -> Result<(), TypeError> {
+    match memchr::memchr(0, data) {
+        Some(p) => Err(TypeError {
+            what: "literal",
+            problem: "byte not allowed",
+            byte: Some(0),
+            position: Some(p),
+        }),
+        None => Ok(()),
+    }
+}
+
 impl<'a> Quoted<'a> {
     /// Validates the content: no CR, LF or NUL; 8-bit bytes only as UTF-8
     /// (RFC 9051 allows UTF8-2/3/4 in QUOTED-CHAR).
     pub fn new(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
         let value = value.into();
-        check_bytes("quoted string", &value, |b| !matches!(b, b'\r' | b'\n' | 0))?;
-        if !value.is_ascii() && std::str::from_utf8(&value).is_err() {
-            return Err(TypeError::problem("quoted string", "8-bit content must be UTF-8"));
-        }
+        check_quoted(&value)?;
         Ok(Quoted(unescaped_form(value)))
     }
 
@@ -491,9 +515,19 @@ fn write_quoted_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
+/// The content in quotes, escaped as Rust escapes a string: `"Ann"`.
 impl fmt::Debug for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Quoted({:?})", String::from_utf8_lossy(&self.0))
+        fmt::Debug::fmt(&String::from_utf8_lossy(&self.0), f)
+    }
+}
+
+/// The wire form: `"Ann"`, with `"` and `\\` escaped.
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        f.write_str(&String::from_utf8_lossy(&out))
     }
 }
 
@@ -535,14 +569,7 @@ impl<'a> Literal<'a> {
     /// A literal: any bytes but NUL (`CHAR8 = %x01-ff`).
     pub fn new(data: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
         let data = data.into();
-        if let Some(p) = memchr::memchr(0, &data) {
-            return Err(TypeError {
-                what: "literal",
-                problem: "byte not allowed",
-                byte: Some(0),
-                position: Some(p),
-            });
-        }
+        check_char8(&data)?;
         Ok(Literal {
             data,
             mode: LiteralMode::Sync,
@@ -613,14 +640,16 @@ impl<'a> Literal<'a> {
     }
 }
 
+/// The header and the start of the data: `{5}"hello"`, `~{3}"a\0b"`, and
+/// `{70}"..."...` past 64 bytes.
 impl fmt::Debug for Literal<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOW: usize = 64;
         let shown = &self.data[..self.data.len().min(SHOW)];
         write!(
             f,
-            "Literal{}({} bytes: {:?}{})",
-            if self.binary { "8" } else { "" },
+            "{}{{{}}}{:?}{}",
+            if self.binary { "~" } else { "" },
             self.data.len(),
             String::from_utf8_lossy(shown),
             if self.data.len() > SHOW { "..." } else { "" }
@@ -628,8 +657,15 @@ impl fmt::Debug for Literal<'_> {
     }
 }
 
+/// The wire form: the header (`{5}` or `~{5}`), CRLF and the data.
+impl fmt::Display for Literal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::encode::fmt_wire(f, |e| e.literal_data(&self.data, self.binary))
+    }
+}
+
 /// `string = quoted / literal`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum IString<'a> {
     /// A quoted string.
     Quoted(Quoted<'a>),
@@ -642,7 +678,7 @@ impl<'a> IString<'a> {
     /// otherwise; `None` if even a literal cannot (NUL).
     pub fn from_bytes(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {
         let value = value.into();
-        if value.len() <= 1024 && Quoted::new(&value[..]).is_ok() {
+        if quotable(&value) {
             return Ok(IString::Quoted(Quoted(unescaped_form(value))));
         }
         Literal::new(value).map(IString::Literal)
@@ -678,13 +714,22 @@ impl<'a> IString<'a> {
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
             IString::Quoted(q) => q.encode(e.line()),
-            IString::Literal(l) => e.literal(&l.data, l.binary),
+            IString::Literal(l) => e.literal_data(&l.data, l.binary),
         }
     }
 }
 
 /// `astring = 1*ASTRING-CHAR / string`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// The core string types of IMAP (RFC 9051 section 4 and 9): tags, atoms,
+/// quoted strings, literals, astrings and nstrings.
+///
+/// Values are validated on construction and borrow from decoded input.
+/// A value remembers the form it was sent in (atom, quoted, literal), so
+/// decoding what was encoded gives back the same value; the constructors
+/// from plain text ([`AString::from_bytes`], [`IString::from_bytes`]) pick
+/// the cheapest valid form.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum AString<'a> {
     /// The atom form.
     Atom(AstringAtom<'a>),
@@ -741,7 +786,7 @@ impl<'a> AString<'a> {
 }
 
 /// `nstring = string / nil`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct NString<'a>(pub Option<IString<'a>>);
 
 impl<'a> NString<'a> {
@@ -779,6 +824,79 @@ impl<'a> NString<'a> {
             None => e.put(b"NIL"),
         }
     }
+}
+
+/// The form it holds, as [`Quoted`] and [`Literal`] print it.
+impl fmt::Debug for IString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IString::Quoted(q) => fmt::Debug::fmt(q, f),
+            IString::Literal(l) => fmt::Debug::fmt(l, f),
+        }
+    }
+}
+
+crate::encode::display_wire! {
+    /// The wire form: quoted or a literal.
+    IString;
+}
+
+/// The form it holds: an atom bare (`INBOX`), a string as
+/// [`IString`] prints it.
+impl fmt::Debug for AString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AString::Atom(a) => fmt::Debug::fmt(a, f),
+            AString::String(s) => fmt::Debug::fmt(s, f),
+        }
+    }
+}
+
+crate::encode::display_wire! {
+    /// The wire form: an atom, quoted or a literal.
+    AString;
+}
+
+/// `NIL`, or the string as [`IString`] prints it.
+impl fmt::Debug for NString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(s) => fmt::Debug::fmt(s, f),
+            None => f.write_str("NIL"),
+        }
+    }
+}
+
+crate::encode::display_wire! {
+    /// The wire form: `NIL`, quoted or a literal.
+    NString;
+}
+
+/// Implements `TryFrom<&str>` through a constructor from bytes.
+macro_rules! try_from_str {
+    ($($(#[$doc:meta])* $name:ident => $make:expr;)*) => {$(
+        $(#[$doc])*
+        impl<'a> TryFrom<&'a str> for $name<'a> {
+            type Error = TypeError;
+            fn try_from(value: &'a str) -> Result<Self, TypeError> {
+                ($make)(value.as_bytes())
+            }
+        }
+    )*};
+}
+
+try_from_str! {
+    /// The text as it is, if a quoted string can hold it (see
+    /// [`Quoted::new`]).
+    Quoted => Quoted::new;
+    /// A literal holding the text (see [`Literal::new`]).
+    Literal => Literal::new;
+    /// The cheapest form that holds the text (see [`IString::from_bytes`]).
+    IString => IString::from_bytes;
+    /// The cheapest form that holds the text (see [`AString::from_bytes`]).
+    AString => AString::from_bytes;
+    /// A string (never NIL) in the cheapest form that holds the text.
+    NString => |v: &'a [u8]| IString::from_bytes(v).map(|s| NString(Some(s)));
 }
 
 /// Reads the tag of a message for error reports, if it has one.
