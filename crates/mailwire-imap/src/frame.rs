@@ -25,9 +25,9 @@
 //! frames the response again following its structure ([`MsgAttScan`]),
 //! which then decides every large literal of the response exactly.
 
-use crate::core::peek_tag;
 use crate::decode::{DecodeError, DecoderConfig, ErrorKind, LiteralAnnouncement, LiteralMode};
 use crate::fetch::data::data_item_name;
+use crate::string::peek_tag;
 
 /// Which side sent the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

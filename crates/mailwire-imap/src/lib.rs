@@ -143,11 +143,6 @@ mod stream;
 mod string;
 pub mod urlauth;
 
-// frame.rs and stream.rs still name the string module by its old name
-// `core`; they are being changed on another branch. Once they say
-// `crate::string`, this alias goes.
-use string as core;
-
 pub use crate::string::{AString, AstringAtom, Atom, IString, Literal, NString, Quoted, Tag, TypeError};
 pub use acl::{
     AclEntry, AclResponse, ListRightsResponse, MyRightsResponse, Rights, RightsModification, RightsModifier,

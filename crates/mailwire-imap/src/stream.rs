@@ -1,25 +1,5 @@
-//! A client-side response reader that streams large literals.
-//!
-//! `* 1 FETCH (UID 7 BODY[] {52428800}` is followed by 50 MB of message.
-//! [`decode_response`](crate::decode_response) would wait for all of it
-//! and hand back one value borrowing it; [`ResponseReader`] instead hands
-//! out the items before the literal, then the literal's data in whatever
-//! pieces the caller's buffer holds, then the items after it, so that a
-//! client can write a message to disk while it arrives and never holds it
-//! in memory. Only message data streams: the literal of a `BODY[section]`,
-//! `BINARY[section]`, `RFC822`, `RFC822.HEADER` or `RFC822.TEXT` item
-//! longer than a threshold. Every other literal (a server may send any
-//! string as one: an ENVELOPE's subject, a BODYSTRUCTURE's parameter, a
-//! PREVIEW), literals up to the threshold, and every response other than
-//! FETCH are decoded in place as usual, under the ordinary [`Limits`].
-//!
-//! [`Limits`]: crate::Limits
-//!
-//! ```text
-//! message-data = nz-number SP "FETCH" SP msg-att
-//! msg-att      = "(" (msg-att-dynamic / msg-att-static)
-//!                *(SP (msg-att-dynamic / msg-att-static)) ")"
-//! ```
+//! The client-side response reader that streams large FETCH literals;
+//! its documentation is on [`ResponseReader`].
 
 use std::borrow::Cow;
 use std::num::NonZeroU32;
@@ -111,14 +91,31 @@ impl ReadEvent<'_> {
 
 /// Reads a server's responses, streaming large FETCH literals.
 ///
+/// `* 1 FETCH (UID 7 BODY[] {52428800}` is followed by 50 MB of message.
+/// [`decode_response`](crate::decode_response) would wait for all of it
+/// and hand back one value borrowing it; a `ResponseReader` instead hands
+/// out the items before the literal, then the literal's data in whatever
+/// pieces the caller's buffer holds, then the items after it, so that a
+/// client can write a message to disk while it arrives and never holds it
+/// in memory.
+///
 /// Feed it the unread part of the input; each call answers one event and
 /// how many bytes it used (or "need more bytes"). The caller drops the used
 /// bytes before the next call.
 ///
-/// Only the literal of a message data item (`BODY[...]`, `BINARY[...]`,
-/// `RFC822`...) longer than the threshold streams; everything else,
-/// including a long subject sent as a literal, comes whole in
-/// [`ReadEvent::Response`].
+/// Only message data streams: the literal of a `BODY[section]`,
+/// `BINARY[section]`, `RFC822`, `RFC822.HEADER` or `RFC822.TEXT` item
+/// longer than the threshold. Every other literal (a server may send any
+/// string as one: an ENVELOPE's subject, a BODYSTRUCTURE's parameter, a
+/// PREVIEW), literals up to the threshold, and every response other than
+/// FETCH come whole in [`ReadEvent::Response`], decoded in place under the
+/// ordinary [`Limits`](crate::Limits).
+///
+/// ```text
+/// message-data = nz-number SP "FETCH" SP msg-att
+/// msg-att      = "(" (msg-att-dynamic / msg-att-static)
+///                *(SP (msg-att-dynamic / msg-att-static)) ")"
+/// ```
 ///
 /// ```
 /// use mailwire_imap::{Decoded, DecoderConfig, ReadEvent, ResponseReader};
@@ -179,7 +176,9 @@ impl ResponseReader {
         self.state == State::Between
     }
 
-    /// Decodes the next event from `input`, the bytes not yet used.
+    /// Decodes the next event from `input`, the bytes not yet used:
+    /// [`Decoded::Complete`] or [`Decoded::Incomplete`], never
+    /// [`Decoded::LiteralAnnounced`] (as with `decode_response`).
     ///
     /// After an error, the reader resumes by itself if the error says so
     /// (`resume_at`): drop that many bytes and call again.
@@ -246,7 +245,9 @@ impl ResponseReader {
                 })
             }
             Framed::Incomplete => Ok(Decoded::Incomplete),
-            Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
+            // A server does not wait for a continuation: a literal not
+            // yet in is simply not complete yet.
+            Framed::Literal(_) => Ok(Decoded::Incomplete),
             Framed::Stream {
                 data_start,
                 length,
@@ -309,7 +310,9 @@ impl ResponseReader {
                 }
             }
             Framed::Incomplete => Ok(Decoded::Incomplete),
-            Framed::Literal(a) => Ok(Decoded::LiteralAnnounced(a)),
+            // A server does not wait for a continuation: a literal not
+            // yet in is simply not complete yet.
+            Framed::Literal(_) => Ok(Decoded::Incomplete),
             Framed::Stream {
                 data_start,
                 length,
@@ -533,7 +536,7 @@ fn unwrap_err(e: nom::Err<PError>) -> PError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::NString;
+    use crate::string::NString;
 
     /// Feeds `input` to a reader in pieces of `chunk` bytes (as a socket
     /// would deliver them, the unread rest kept in a buffer) and collects

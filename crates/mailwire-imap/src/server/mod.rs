@@ -403,7 +403,7 @@ impl ServerSession {
     pub fn mailbox_name<'m>(
         &self,
         mailbox: &'m crate::mailbox::Mailbox<'_>,
-    ) -> Result<std::borrow::Cow<'m, str>, crate::core::TypeError> {
+    ) -> Result<std::borrow::Cow<'m, str>, crate::string::TypeError> {
         if self.utf8_names() {
             mailbox.to_utf8_name_raw().map(std::borrow::Cow::Borrowed)
         } else {
@@ -412,7 +412,10 @@ impl ServerSession {
     }
 
     /// A mailbox of a human name, in the client's form.
-    pub fn mailbox<'n>(&self, name: &'n str) -> Result<crate::mailbox::Mailbox<'n>, crate::core::TypeError> {
+    pub fn mailbox<'n>(
+        &self,
+        name: &'n str,
+    ) -> Result<crate::mailbox::Mailbox<'n>, crate::string::TypeError> {
         if self.utf8_names() {
             crate::mailbox::Mailbox::from_utf8_name_raw(name)
         } else {
