@@ -54,8 +54,10 @@ impl<T> SmallList<T> {
     pub(crate) fn push_mut(&mut self, value: T) -> &mut T {
         match &self.0 {
             Repr::One(_) => return self.spill(value),
-            // An empty list owns nothing: the old value is forgotten, not
-            // dropped, which spares a call to its drop code on each push.
+            // This arm has just seen the list empty (and nothing can have
+            // changed it since): the `Empty` it holds owns nothing and is
+            // forgotten, which spares a call to the drop code on each push
+            // (plain assignment: 1% more instructions decoding FETCH).
             Repr::Empty => std::mem::forget(std::mem::replace(&mut self.0, Repr::One([value]))),
             Repr::Heap(_) => {
                 if let Repr::Heap(v) = &mut self.0 {

@@ -674,6 +674,15 @@ pub enum IString<'a> {
 }
 
 impl<'a> IString<'a> {
+    /// Whether the string borrows its bytes (and so owns no memory).
+    #[inline(always)]
+    pub(crate) fn is_borrowed(&self) -> bool {
+        match self {
+            IString::Quoted(q) => matches!(q.0, Cow::Borrowed(_)),
+            IString::Literal(l) => matches!(l.data, Cow::Borrowed(_)),
+        }
+    }
+
     /// The cheapest form that holds `value`: quoted when it can, a literal
     /// otherwise; `None` if even a literal cannot (NUL).
     pub fn from_bytes(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, TypeError> {

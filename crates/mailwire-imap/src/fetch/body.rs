@@ -156,6 +156,13 @@ pub enum SpecificFields<'a> {
     },
 }
 
+impl super::Placeholder for SpecificFields<'_> {
+    #[inline(always)]
+    fn is_placeholder(&self) -> bool {
+        matches!(self, SpecificFields::Basic)
+    }
+}
+
 impl SpecificFields<'_> {
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> SpecificFields<'static> {
@@ -671,8 +678,9 @@ fn multipart_into<'a>(
     out: &mut BodyStructure<'a>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
     let lenient = config.leniency.extra_spaces;
+    // A wrong guess of the kind (rare: see `boxed_placeholder_for`).
     if !matches!(out, BodyStructure::Multipart { .. }) {
-        super::fill(out, BodyStructure::PLACEHOLDER);
+        *out = BodyStructure::PLACEHOLDER;
     }
     let BodyStructure::Multipart {
         parts,
@@ -784,8 +792,9 @@ fn single_part_into<'a>(
     out: &mut BodyStructure<'a>,
 ) -> Result<&'a [u8], nom::Err<PError>> {
     let lenient = config.leniency.extra_spaces;
+    // A wrong guess of the kind, as in `multipart_into`.
     if !matches!(out, BodyStructure::Single { .. }) {
-        super::fill(out, BodyStructure::SINGLE_PLACEHOLDER);
+        *out = BodyStructure::SINGLE_PLACEHOLDER;
     }
     let BodyStructure::Single {
         media_type,

@@ -412,6 +412,13 @@ pub(crate) fn msg_att_item<'a>(input: &'a [u8], config: &DecoderConfig) -> PResu
 /// An item that owns nothing, to be overwritten.
 const PLACEHOLDER: MessageDataItem<'static> = MessageDataItem::Rfc822Size(0);
 
+impl super::Placeholder for MessageDataItem<'_> {
+    #[inline(always)]
+    fn is_placeholder(&self) -> bool {
+        matches!(self, MessageDataItem::Rfc822Size(_))
+    }
+}
+
 /// [`msg_att_item`] written into `out`, which owns nothing: each item is
 /// stored where it stays (see [`nstring_into`](super::nstring_into)).
 fn msg_att_item_into<'a>(
