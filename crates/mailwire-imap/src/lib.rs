@@ -198,7 +198,7 @@ pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use small_list::IntoIter as ListIntoIter;
 pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};
-pub use stream::{ReadEvent, ResponseReader};
+pub use stream::{ReadEvent, ResponseReader, StreamedEvents};
 pub use urlauth::{
     GenUrlAuth, UrlFetchAnswer, UrlFetchData, UrlFetchMetadata, UrlFetchParam, UrlFetchRequest, UrlMechanism,
 };

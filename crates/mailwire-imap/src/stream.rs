@@ -9,6 +9,7 @@ use crate::fetch::data::{DataItemName, MessageDataItem, data_item_name, msg_att_
 use crate::frame::{FrameOptions, Framed, Progress, Side, StreamLiterals, frame_resume};
 use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number, separator, skip_extra_spaces};
 use crate::response::{Response, decode_framed_response};
+use crate::string::NString;
 
 /// What [`ResponseReader::decode`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,134 @@ enum State {
     SkipRest,
 }
 
+impl<'a> ReadEvent<'a> {
+    /// This event in the streamed shape, so that every FETCH response is
+    /// handled one way whatever its size and whatever the threshold.
+    ///
+    /// Each message data item that holds data (`BODY[...]`, `BINARY[...]`,
+    /// `RFC822`...) among the items of a FETCH event becomes a
+    /// [`ReadEvent::LiteralStart`] with the items before it, then a
+    /// [`ReadEvent::LiteralData`] with all its data (none when it is
+    /// empty), as if it had been streamed. So a whole FETCH response
+    /// ([`ReadEvent::Response`] with [`Response::Fetch`]) becomes
+    /// `LiteralStart`, `LiteralData`, ... and a [`ReadEvent::FetchEnd`]
+    /// with the items after the last data (a lone `FetchEnd` when it has
+    /// none); a `LiteralStart` or `FetchEnd` whose items hold short data
+    /// (a quoted `BODY[HEADER]` before a streamed `BODY[TEXT]`) is split
+    /// the same way, ending with the event itself and the items left. A
+    /// `NIL` data item stays among the items. Every other event comes out
+    /// as it is. Nothing is copied: the data still borrows the input.
+    ///
+    /// ```
+    /// use mailwire_imap::{Decoded, DecoderConfig, ReadEvent, ResponseReader};
+    ///
+    /// // Short enough not to stream: it is decoded whole...
+    /// let wire = b"* 1 FETCH (UID 7 BODY[] {5}\r\nHello FLAGS (\\Seen))\r\n";
+    /// let mut reader = ResponseReader::new(DecoderConfig::default(), 1024);
+    /// let Decoded::Complete { value, .. } = reader.decode(wire)? else { unreachable!() };
+    /// assert!(matches!(value, ReadEvent::Response(_)));
+    /// // ...and takes the streamed shape all the same.
+    /// let events: Vec<_> = value.into_streamed().collect();
+    /// assert!(matches!(&events[0], ReadEvent::LiteralStart { items, length: 5, .. } if items.len() == 1));
+    /// assert!(matches!(&events[1], ReadEvent::LiteralData(data) if &data[..] == b"Hello"));
+    /// assert!(matches!(&events[2], ReadEvent::FetchEnd { items, .. } if items.len() == 1));
+    /// assert_eq!(events.len(), 3);
+    /// # Ok::<(), mailwire_imap::DecodeError>(())
+    /// ```
+    pub fn into_streamed(self) -> StreamedEvents<'a> {
+        let (seq, items, last) = match self {
+            ReadEvent::Response(Response::Fetch { seq, items }) | ReadEvent::FetchEnd { seq, items } => {
+                (seq, items, Last::End)
+            }
+            ReadEvent::LiteralStart {
+                seq,
+                items,
+                item,
+                length,
+            } => (seq, items, Last::Start(item, length)),
+            other => return StreamedEvents(Streamed::One(Some(other))),
+        };
+        StreamedEvents(Streamed::Fetch {
+            seq,
+            items: items.into_iter(),
+            data: None,
+            last,
+        })
+    }
+}
+
+/// The events of [`ReadEvent::into_streamed`], in order.
+#[derive(Debug)]
+pub struct StreamedEvents<'a>(Streamed<'a>);
+
+#[derive(Debug)]
+enum Streamed<'a> {
+    One(Option<ReadEvent<'a>>),
+    Fetch {
+        seq: NonZeroU32,
+        /// The items not yet handed out.
+        items: std::vec::IntoIter<MessageDataItem<'a>>,
+        /// The data of the `LiteralStart` just handed out.
+        data: Option<Cow<'a, [u8]>>,
+        /// The event that ends the sequence, after the items.
+        last: Last<'a>,
+    },
+    Done,
+}
+
+#[derive(Debug)]
+enum Last<'a> {
+    Start(DataItemName<'a>, u64),
+    End,
+}
+
+impl<'a> Iterator for StreamedEvents<'a> {
+    type Item = ReadEvent<'a>;
+
+    fn next(&mut self) -> Option<ReadEvent<'a>> {
+        let (seq, items, data) = match &mut self.0 {
+            Streamed::One(event) => return event.take(),
+            Streamed::Done => return None,
+            Streamed::Fetch { seq, items, data, .. } => (*seq, items, data),
+        };
+        if let Some(data) = data.take() {
+            return Some(ReadEvent::LiteralData(data));
+        }
+        let mut before = Vec::new();
+        for item in items.by_ref() {
+            match item.into_data() {
+                Ok((name, NString(Some(value)))) => {
+                    let value = value.into_bytes();
+                    let length = value.len() as u64;
+                    if length > 0 {
+                        *data = Some(value);
+                    }
+                    return Some(ReadEvent::LiteralStart {
+                        seq,
+                        items: before,
+                        item: name,
+                        length,
+                    });
+                }
+                Ok((name, nil)) => before.push(name.with_data(nil)),
+                Err(item) => before.push(item),
+            }
+        }
+        match std::mem::replace(&mut self.0, Streamed::Done) {
+            Streamed::Fetch {
+                last: Last::Start(item, length),
+                ..
+            } => Some(ReadEvent::LiteralStart {
+                seq,
+                items: before,
+                item,
+                length,
+            }),
+            _ => Some(ReadEvent::FetchEnd { seq, items: before }),
+        }
+    }
+}
+
 impl ReadEvent<'_> {
     /// Converts to a value that owns its data (streamed data is copied).
     pub fn into_owned(self) -> ReadEvent<'static> {
@@ -109,7 +238,10 @@ impl ReadEvent<'_> {
 /// string as one: an ENVELOPE's subject, a BODYSTRUCTURE's parameter, a
 /// PREVIEW), literals up to the threshold, and every response other than
 /// FETCH come whole in [`ReadEvent::Response`], decoded in place under the
-/// ordinary [`Limits`](crate::Limits).
+/// ordinary [`Limits`](crate::Limits). So one FETCH comes in one of two
+/// shapes, by its size; [`ReadEvent::into_streamed`] turns every event
+/// into the streamed shape, for code (a proxy) that would rather handle
+/// FETCH one way.
 ///
 /// ```text
 /// message-data = nz-number SP "FETCH" SP msg-att

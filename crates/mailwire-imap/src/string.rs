@@ -701,6 +701,14 @@ impl<'a> IString<'a> {
         }
     }
 
+    /// The content, borrowed from the input where it was.
+    pub fn into_bytes(self) -> Cow<'a, [u8]> {
+        match self {
+            IString::Quoted(q) => q.0,
+            IString::Literal(l) => l.data,
+        }
+    }
+
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> IString<'static> {
         match self {

@@ -588,6 +588,29 @@ pub(crate) fn msg_att<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a
 }
 
 impl<'a> MessageDataItem<'a> {
+    /// A message data item (`BODY[...]`, `BINARY[...]`, `RFC822`,
+    /// `RFC822.HEADER`, `RFC822.TEXT`) split into its name and its data,
+    /// the inverse of [`DataItemName::with_data`]; any other item comes
+    /// back as it is, in `Err`.
+    pub fn into_data(self) -> Result<(DataItemName<'a>, NString<'a>), Self> {
+        match self {
+            MessageDataItem::Rfc822(data) => Ok((DataItemName::Rfc822, data)),
+            MessageDataItem::Rfc822Header(data) => Ok((DataItemName::Rfc822Header, data)),
+            MessageDataItem::Rfc822Text(data) => Ok((DataItemName::Rfc822Text, data)),
+            MessageDataItem::BodySection {
+                section,
+                origin,
+                data,
+            } => Ok((DataItemName::BodySection { section, origin }, data)),
+            MessageDataItem::Binary {
+                section,
+                origin,
+                data,
+            } => Ok((DataItemName::Binary { section, origin }, data)),
+            other => Err(other),
+        }
+    }
+
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> MessageDataItem<'static> {
         match self {
