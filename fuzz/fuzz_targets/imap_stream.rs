@@ -6,7 +6,9 @@
 //! reader must give the same events (data pieces joined), never panic, use
 //! exactly the bytes it is given, and a response it yields whole must be
 //! what `decode_response` gives for the same bytes. Streamed literal data
-//! adds up to the announced length.
+//! adds up to the announced length. Passed through
+//! `ReadEvent::into_streamed`, the events of an input without errors are
+//! the same for the drawn threshold as for no streaming at all.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -85,6 +87,53 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
     events
 }
 
+/// The events of `input` in the streamed shape (`into_streamed`), data
+/// pieces joined; `None` if the reader reported an error or the input
+/// ends inside a response (a streamed one has then been handed out in
+/// part, a whole one not at all).
+fn shaped(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) -> Option<Vec<String>> {
+    let mut reader = ResponseReader::new(DecoderConfig::default(), threshold);
+    let (mut buffer, mut fed, mut events) = (Vec::new(), 0, Vec::new());
+    let mut data: Option<Vec<u8>> = None;
+    for _ in 0..input.len() * 4 + 16 {
+        match reader.decode(&buffer).ok()? {
+            Decoded::Complete { value, consumed } => {
+                for event in value.into_streamed() {
+                    match event {
+                        ReadEvent::LiteralData(d) => {
+                            assert!(!d.is_empty(), "an empty data piece");
+                            data.get_or_insert_with(Vec::new).extend_from_slice(&d);
+                        }
+                        ReadEvent::Response(mailwire_imap::Response::Fetch { .. }) => {
+                            panic!("a FETCH came whole out of into_streamed")
+                        }
+                        other => {
+                            if let Some(d) = data.take() {
+                                events.push(format!("data {}", show(&d)));
+                            }
+                            events.push(format!("{other:?}"));
+                        }
+                    }
+                }
+                buffer.drain(..consumed);
+            }
+            _ if fed < input.len() => {
+                let end = (fed + sizes.next().unwrap_or(1).max(1)).min(input.len());
+                buffer.extend_from_slice(&input[fed..end]);
+                fed = end;
+            }
+            _ => break,
+        }
+    }
+    if !(buffer.is_empty() && reader.is_between_responses()) {
+        return None;
+    }
+    if let Some(d) = data.take() {
+        events.push(format!("data {}", show(&d)));
+    }
+    Some(events)
+}
+
 fuzz_target!(|bytes: &[u8]| {
     let [t, a, b, input @ ..] = bytes else {
         return;
@@ -94,4 +143,9 @@ fuzz_target!(|bytes: &[u8]| {
     let pattern = [usize::from(*a % 17) + 1, usize::from(*b % 5) + 1];
     let pieces = run(input, threshold, &mut pattern.iter().copied().cycle());
     assert_eq!(whole, pieces, "{}", show(input));
+    let unstreamed = shaped(input, u64::MAX, &mut std::iter::repeat(input.len().max(1)));
+    let streamed = shaped(input, threshold, &mut pattern.iter().copied().cycle());
+    if let (Some(unstreamed), Some(streamed)) = (unstreamed, streamed) {
+        assert_eq!(unstreamed, streamed, "{}", show(input));
+    }
 });
