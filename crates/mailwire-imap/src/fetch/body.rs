@@ -520,6 +520,15 @@ impl<'a> BodyStructure<'a> {
             return multipart_into(inner, config, depth, out);
         }
         let parsed = single_part_into(inner, config, depth, out);
+        // Read leniently, a single part whose subtype was NIL may be a
+        // multipart without parts as well (see `shaped_as_empty_multipart`);
+        // a subtype read from NIL is empty, which is rare otherwise, so the
+        // common path pays one length test.
+        if config.leniency.malformed_body && single_subtype_is_empty(out) && parsed.is_ok() {
+            if let Some(rest) = reread_as_empty_multipart(inner, config, depth, out) {
+                return Ok(rest);
+            }
+        }
         if let Err(nom::Err::Error(e)) = &parsed {
             if config.leniency.malformed_body {
                 let e = e.clone();
@@ -740,6 +749,61 @@ fn multipart_into<'a>(
     };
     let (rest, ()) = close_paren(rest, lenient)?;
     Ok(rest)
+}
+
+/// Whether a body that starts with a string, not a part, has the shape of
+/// a multipart without parts, `("MIXED" NIL ...)`, rather than that of a
+/// single part, `("TEXT" "PLAIN" ...)`: the string is followed by `)`,
+/// ` NIL` or ` (` (parameters) where a single part has its subtype, a
+/// string. Read leniently, some bodies fit both shapes (a single part
+/// whose subtype is NIL under `nil_in_body`, a multipart whose extension
+/// fields line up with a single part's fields); this shape is how the
+/// encoder writes a multipart without parts, so such a value decodes back
+/// the same, and a single part, whose subtype it writes as a string, never
+/// has it.
+#[inline]
+fn single_subtype_is_empty(body: &BodyStructure<'_>) -> bool {
+    matches!(body, BodyStructure::Single { media_subtype, .. } if media_subtype.as_bytes().is_empty())
+}
+
+/// Reads `inner` again as a multipart without parts into `out` if it has
+/// that shape, and returns what follows it.
+#[cold]
+#[inline(never)]
+fn reread_as_empty_multipart<'a>(
+    inner: &'a [u8],
+    config: &DecoderConfig,
+    depth: usize,
+    out: &mut BodyStructure<'a>,
+) -> Option<&'a [u8]> {
+    if !shaped_as_empty_multipart(inner, config) {
+        return None;
+    }
+    let (rest, value) = empty_multipart(inner, config, depth).ok()?;
+    *out = value;
+    Some(rest)
+}
+
+fn shaped_as_empty_multipart(inner: &[u8], config: &DecoderConfig) -> bool {
+    let after = match inner.first() {
+        Some(b'"') => match crate::string::plain_quoted(&inner[1..]) {
+            Some(n) => &inner[n + 2..],
+            None => match IString::parse(inner, &config.leniency) {
+                Ok((rest, _)) => rest,
+                Err(_) => return false,
+            },
+        },
+        Some(b'{') => match IString::parse(inner, &config.leniency) {
+            Ok((rest, _)) => rest,
+            Err(_) => return false,
+        },
+        _ => return false,
+    };
+    match after {
+        [b')', ..] | [b' ', b'(', ..] => true,
+        [b' ', nil @ ..] => is_nil(nil) && !nil.get(3).is_some_and(u8::is_ascii_alphanumeric),
+        _ => false,
+    }
 }
 
 /// A multipart without parts, as Gmail sends it: the subtype first

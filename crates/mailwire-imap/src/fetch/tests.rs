@@ -393,6 +393,48 @@ fn lenient_bodies_from_real_servers() {
     assert!(BodyStructure::parse(b"(\"text\" \"plain\" NIL NIL NIL NIL 1 1)", &only_nil, 0).is_ok());
 }
 
+/// A body read leniently encodes to bytes that read back as the same
+/// value: a proxy that re-encodes what it decoded must not change the
+/// structure its client sees. The last two read as a single part and as a
+/// multipart without parts alike; found by the `imap_response` target.
+#[test]
+fn lenient_bodies_encode_to_what_reads_back_the_same() {
+    let cfg = lenient();
+    for input in [
+        &b"(\"text\" \"plain\" (\"CHARSET\" \"UTF-8\") NIL NIL NIL 1694 51 NIL NIL NIL NIL)"[..],
+        b"(\"message\" \"delivery-status\"  () NIL NIL \"7bit\" 340)",
+        b"(\"text\" \"plain\" (\"charset\" \"ISO-8859-1\") NIL NIL \"QUOTED-PRINTABLE\" 850 31 NIL \"inline\" NIL NIL)",
+        b"(\"ALTERNATIVE\")",
+        b"(\"RELATED\" NIL (\"ATTACHMENT\" NIL) NIL)",
+        b"(NIL \"alternative\" (\"boundary\" \"Apple-Mail=_35\") NIL NIL NIL)",
+        b"(NIL \"\" NIL NIL \"\" NIL \"\" 1)",
+        b"(NIL \"x\" NIL NIL \"\" NIL 5)",
+        b"(\"boundary\" NIL)",
+    ] {
+        let first = body(input, &cfg);
+        let bytes = encoded(|e| first.encode(e));
+        let again = body(&bytes, &cfg);
+        assert_eq!(
+            again,
+            first,
+            "{} encoded as {}",
+            String::from_utf8_lossy(input),
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    // Where both readings fit, the shape decides: a string followed by
+    // NIL is a multipart's subtype and parameters (the encoder's form), a
+    // string followed by a string a single part's type and subtype, and a
+    // NIL type a single part's (Gmail's NIL-first multiparts are read only
+    // when no single part fits).
+    let multipart = body(b"(\"x\" NIL NIL \"\" NIL 5)", &cfg);
+    assert!(matches!(&multipart, BodyStructure::Multipart { parts, .. } if parts.is_empty()));
+    let single = body(b"(\"x\" \"y\" NIL NIL \"\" NIL 5)", &cfg);
+    assert!(matches!(single, BodyStructure::Single { .. }));
+    let single = body(b"(NIL \"x\" NIL NIL \"\" NIL 5)", &cfg);
+    assert!(matches!(single, BodyStructure::Single { .. }));
+}
+
 #[test]
 fn nesting_is_bounded_before_the_stack() {
     let leaf = b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1)";
