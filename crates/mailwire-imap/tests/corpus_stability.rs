@@ -26,8 +26,12 @@ fn files(dir: &Path, ext: Option<&str>) -> Vec<PathBuf> {
 
 /// Walks `input` message by message with `step`, which decodes one message
 /// and checks its round trip, returning how many bytes it used; errors
-/// skip to where they say. Returns (messages checked, errors).
-fn walk(input: &[u8], mut step: impl FnMut(&[u8]) -> Result<Option<usize>, DecodeError>) -> (usize, usize) {
+/// skip to where they say. Returns (messages checked, errors, bytes left
+/// at the end that do not make a whole message).
+fn walk(
+    input: &[u8],
+    mut step: impl FnMut(&[u8]) -> Result<Option<usize>, DecodeError>,
+) -> (usize, usize, usize) {
     let (mut at, mut ok, mut errors) = (0, 0, 0);
     while at < input.len() {
         match step(&input[at..]) {
@@ -46,7 +50,7 @@ fn walk(input: &[u8], mut step: impl FnMut(&[u8]) -> Result<Option<usize>, Decod
             }
         }
     }
-    (ok, errors)
+    (ok, errors, input.len() - at)
 }
 
 fn response_round_trip(input: &[u8], config: &DecoderConfig) -> Result<Option<usize>, DecodeError> {
@@ -149,19 +153,20 @@ fn recorded_dovecot_sessions() {
             None => bytes.len(),
         };
         let bytes = &bytes[..end];
-        let (ok, errors) = if name.ends_with(".server") {
-            let (ok, errors) = walk(bytes, |i| response_round_trip(i, &config));
-            responses += ok;
-            (ok, errors)
+        let (ok, errors, left) = if name.ends_with(".server") {
+            let counts = walk(bytes, |i| response_round_trip(i, &config));
+            responses += counts.0;
+            counts
         } else if name.ends_with(".client") {
-            let (ok, errors) = walk(bytes, |i| command_round_trip(i, &config));
-            commands += ok;
-            (ok, errors)
+            let counts = walk(bytes, |i| command_round_trip(i, &config));
+            commands += counts.0;
+            counts
         } else {
             continue;
         };
         assert!(ok > 0, "{name}: nothing decoded");
         assert_eq!(errors, expected_errors(&name), "{name}: errors");
+        assert_eq!(left, 0, "{name}: ends inside a message");
     }
     assert!(
         responses > 500 && commands > 150,
@@ -172,6 +177,7 @@ fn recorded_dovecot_sessions() {
 #[test]
 fn fuzz_seeds() {
     let seeds = root().join("fuzz/seeds");
+    let mut checked = 0;
     for (target, is_response) in [
         ("imap_command", false),
         ("imap_response", true),
@@ -183,11 +189,20 @@ fn fuzz_seeds() {
             // default covers them all.
             let input = &bytes[1..];
             let config = DecoderConfig::default();
-            if is_response {
-                walk(input, |i| response_round_trip(i, &config));
+            let (ok, errors, left) = if is_response {
+                walk(input, |i| response_round_trip(i, &config))
             } else {
-                walk(input, |i| command_round_trip(i, &config));
-            }
+                walk(input, |i| command_round_trip(i, &config))
+            };
+            // Every seed is valid traffic, whole: one that stopped decoding
+            // or ended early would no longer lead the fuzzer anywhere.
+            let name = path.file_name().unwrap().to_string_lossy();
+            assert!(
+                ok > 0 && errors == 0 && left == 0,
+                "{target}/{name}: {ok} decoded, {errors} errors, {left} bytes left"
+            );
+            checked += 1;
         }
     }
+    assert!(checked > 100, "only {checked} seeds");
 }

@@ -172,8 +172,14 @@ fn whole_message_limit_refuses_before_buffering() {
     config.limits.response_message = 100;
     let e = response_error(b"* 1 FETCH (BODY[] {200}\r\n", &config);
     assert_eq!(e.kind, ErrorKind::MessageTooLarge { limit: 100 });
-    assert!(decode_response(b"* 1 FETCH (BODY[] {20}\r\n", &config).is_ok());
-    assert!(decode_command(b"A1 LOGIN {20}\r\n", &config).is_ok());
+    assert!(matches!(
+        decode_response(b"* 1 FETCH (BODY[] {20}\r\n", &config),
+        Ok(mailwire_imap::Decoded::Incomplete)
+    ));
+    assert!(matches!(
+        decode_command(b"A1 LOGIN {20}\r\n", &config),
+        Ok(mailwire_imap::Decoded::LiteralAnnounced(_))
+    ));
 }
 
 #[test]
