@@ -611,3 +611,66 @@ fn external_changes_are_reported_before_this_instances_own() {
     let uids: Vec<Uid> = session.messages().iter().map(|m| m.uid).collect();
     assert_eq!(uids, vec![theirs.messages[0].uid, ours.uids[0]]);
 }
+
+/// A `dovecot-uidlist` that lost records (here cut inside the first one,
+/// as a torn write or a careless edit leaves it) must not hand the same
+/// UIDs to other messages under the same UIDVALIDITY: the files get UIDs
+/// above every UID given before, the old ones are reported expunged, and
+/// each UID's size and content agree. Found by the `mailbox_maildir_files`
+/// fuzz target (before the fix, "one" became UID 2, formerly "two", and
+/// UID 3 kept the size of "three").
+#[test]
+fn a_uidlist_that_lost_records_never_gives_a_uid_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    let before = {
+        let b = backend(tmp.path());
+        b.create_account(&a).unwrap();
+        b.append(
+            &a,
+            &inbox,
+            vec![msg("one", &[]), msg("two", &["\\Seen"]), msg("three", &[])],
+        )
+        .unwrap();
+        b.mailbox_snapshot(&a, &inbox).unwrap()
+    };
+    let path = maildir(tmp.path()).join("dovecot-uidlist");
+    let text = fs::read_to_string(&path).unwrap();
+    let first_record = text.find('\n').unwrap() + 1;
+    fs::write(&path, format!("{}1 :17garbage\n", &text[..first_record])).unwrap();
+
+    let b = backend(tmp.path());
+    let after = b.mailbox_snapshot(&a, &inbox).unwrap();
+    assert_eq!(after.uid_validity, before.uid_validity);
+    let old_uids: Vec<u32> = before.messages.iter().map(|m| m.uid.get()).collect();
+    assert_eq!(old_uids, [1, 2, 3]);
+    assert_eq!(after.messages.len(), 3);
+    let r = MailboxRef {
+        name: inbox,
+        uid_validity: after.uid_validity,
+    };
+    let mut bodies = Vec::new();
+    for m in &after.messages {
+        assert!(m.uid.get() > 3, "UID {} given again", m.uid.get());
+        let content = b.read_message(&a, &r, m.uid).unwrap();
+        assert_eq!(content.len() as u64, m.size, "UID {}", m.uid.get());
+        bodies.push(String::from_utf8_lossy(&content).into_owned());
+    }
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        [
+            "Subject: one\r\n\r\none\r\n",
+            "Subject: three\r\n\r\nthree\r\n",
+            "Subject: two\r\n\r\ntwo\r\n"
+        ]
+    );
+    let gone: Vec<u32> = b
+        .tombstones(&a, &r, before.highest_modseq)
+        .unwrap()
+        .iter()
+        .map(|t| t.uid.get())
+        .collect();
+    assert_eq!(gone, [1, 2, 3]);
+}

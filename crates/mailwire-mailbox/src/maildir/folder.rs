@@ -351,6 +351,14 @@ impl Folder {
         unrecorded.sort_unstable();
         let unrecorded: Vec<String> = unrecorded.into_iter().cloned().collect();
         if !unrecorded.is_empty() {
+            // A uidlist that lost records (cut short, or written over by
+            // hand) may offer UIDs its files had before: they were given
+            // under this UIDVALIDITY, and a client that cached them would
+            // show another message's data. The journal remembers them.
+            let seen = self.journal.highest_uid();
+            if self.uidlist.next_uid <= seen {
+                self.uidlist.next_uid = seen.saturating_add(1);
+            }
             let room = u64::from(u32::MAX - 1) - u64::from(self.uidlist.next_uid) + 1;
             if unrecorded.len() as u64 > room {
                 return Err(StoreError::Limit("no UID left in this mailbox"));

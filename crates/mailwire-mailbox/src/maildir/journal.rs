@@ -76,6 +76,15 @@ impl Journal {
         }
     }
 
+    /// The highest UID this journal has seen, live or expunged (0 for
+    /// none): under its UIDVALIDITY no message may get it or a lower one
+    /// again, whatever the uidlist says.
+    pub(crate) fn highest_uid(&self) -> u32 {
+        let live = self.live.keys().next_back().copied().unwrap_or(0);
+        let gone = self.tombstones.iter().map(|t| t.uid.get()).max().unwrap_or(0);
+        live.max(gone)
+    }
+
     /// Whether a file was read.
     pub(crate) fn is_loaded(&self) -> bool {
         self.file_id.is_some()
