@@ -674,3 +674,50 @@ fn a_uidlist_that_lost_records_never_gives_a_uid_again() {
         .collect();
     assert_eq!(gone, [1, 2, 3]);
 }
+
+/// A `dovecot-uidlist` whose header cannot be read keeps the mailbox's
+/// UIDVALIDITY (the MODSEQ journal remembers it, and the UIDs given under
+/// it): clients keep their caches, and see the messages again under new
+/// UIDs, the old ones expunged. Before, a new UIDVALIDITY was made
+/// silently, and every client that leaves mail on the server downloaded
+/// everything again.
+#[test]
+fn an_unreadable_uidlist_header_keeps_the_uidvalidity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    let before = {
+        let b = backend(tmp.path());
+        b.create_account(&a).unwrap();
+        b.append(&a, &inbox, vec![msg("one", &[]), msg("two", &[])])
+            .unwrap();
+        b.mailbox_snapshot(&a, &inbox).unwrap()
+    };
+    let path = maildir(tmp.path()).join("dovecot-uidlist");
+    let text = fs::read_to_string(&path).unwrap();
+    let records = &text[text.find('\n').unwrap() + 1..];
+    fs::write(&path, format!("3 Vgarbage\n{records}")).unwrap();
+
+    let b = backend(tmp.path());
+    let after = b.mailbox_snapshot(&a, &inbox).unwrap();
+    assert_eq!(after.uid_validity, before.uid_validity);
+    let uids: Vec<u32> = after.messages.iter().map(|m| m.uid.get()).collect();
+    assert_eq!(uids, [3, 4]);
+    let r = MailboxRef {
+        name: inbox,
+        uid_validity: after.uid_validity,
+    };
+    let gone: Vec<u32> = b
+        .tombstones(&a, &r, before.highest_modseq)
+        .unwrap()
+        .iter()
+        .map(|t| t.uid.get())
+        .collect();
+    assert_eq!(gone, [1, 2]);
+    // The uidlist is whole again, and Dovecot's format.
+    let repaired = fs::read_to_string(&path).unwrap();
+    assert!(
+        repaired.starts_with(&format!("3 V{} N", before.uid_validity.get())),
+        "{repaired}"
+    );
+}

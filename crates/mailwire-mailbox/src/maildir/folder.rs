@@ -217,15 +217,29 @@ impl Folder {
                     self.forget();
                 }
             }
-            Refreshed::Missing => {
+            refreshed @ (Refreshed::Missing | Refreshed::Unreadable) => {
                 if !ctx.dir.join("cur").is_dir() {
                     return Err(StoreError::Permanent(format!(
                         "{} is not a Maildir",
                         ctx.dir.display()
                     )));
                 }
-                let v = counters.next_uid_validity()?;
-                let mut list = UidList::new(v.get(), uidlist::new_guid());
+                // A uidlist whose header was damaged: the MODSEQ journal
+                // still knows the UIDVALIDITY and every UID given under
+                // it, so the mailbox keeps its UIDVALIDITY (clients keep
+                // their caches) and its files get UIDs above those. With
+                // no file, or no journal to ask, the mailbox starts anew.
+                let mut journal = Journal::default();
+                let kept = refreshed == Refreshed::Unreadable
+                    && journal.refresh(ctx.dir)?
+                    && journal.uid_validity != 0;
+                let mut list = if kept {
+                    let mut list = UidList::new(journal.uid_validity, uidlist::new_guid());
+                    list.next_uid = journal.highest_uid().saturating_add(1).max(1);
+                    list
+                } else {
+                    UidList::new(counters.next_uid_validity()?.get(), uidlist::new_guid())
+                };
                 list.rewrite(ctx.dir, |_| true, ctx.fsync)?;
                 self.uidlist = list;
                 self.forget();

@@ -63,8 +63,11 @@ pub(crate) enum Refreshed {
     Appended,
     /// The file was replaced (rewritten, or removed and recreated).
     Reloaded,
-    /// There is no (usable) file.
+    /// There is no file.
     Missing,
+    /// There is a file, but its header cannot be read: its UIDVALIDITY
+    /// and next UID are lost (its records are not trusted either).
+    Unreadable,
 }
 
 impl UidList {
@@ -134,7 +137,7 @@ impl UidList {
         let mut lines = text.lines();
         if !lines.next().is_some_and(|h| fresh.parse_header(h)) {
             self.file_id = None;
-            return Ok(Refreshed::Missing);
+            return Ok(Refreshed::Unreadable);
         }
         for line in lines {
             fresh.parse_record(line);
@@ -386,10 +389,12 @@ mod tests {
             fs::write(&path, bad).unwrap();
             assert_eq!(
                 UidList::default().refresh(&path).unwrap(),
-                Refreshed::Missing,
+                Refreshed::Unreadable,
                 "{bad:?}"
             );
         }
+        let gone = dir.path().join("no-such-uidlist");
+        assert_eq!(UidList::default().refresh(&gone).unwrap(), Refreshed::Missing);
         fs::write(&path, "1 77 9\n3 1.M1P1.h:2,S\n").unwrap();
         let mut v1 = UidList::default();
         v1.refresh(&path).unwrap();
