@@ -269,6 +269,15 @@ impl Folder {
         Ok(())
     }
 
+    /// Drops everything this instance knows of the folder, so that the
+    /// next use reads it all again from the files (after a write that
+    /// failed half-way, the memory may hold what the files do not).
+    pub(crate) fn invalidate(&mut self) {
+        self.forget();
+        self.uidlist = UidList::default();
+        self.dirty = true;
+    }
+
     /// Drops everything this instance knew of an earlier incarnation.
     fn forget(&mut self) {
         self.known = None;

@@ -34,6 +34,13 @@ pub(crate) const NAME: &str = "mailwire-modseq";
 /// A journal larger than this is refused as corrupt.
 const MAX_FILE: u64 = 1 << 32;
 
+#[cfg(test)]
+thread_local! {
+    /// Makes [`Journal::write`] fail on this thread, for the tests of what
+    /// a failed write leaves behind.
+    pub(crate) static FAIL_WRITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// What is recorded of a live message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -258,6 +265,10 @@ impl Journal {
     /// to the file: appended, or the whole file rewritten when it is
     /// missing, torn or holds too many superseded lines.
     pub(crate) fn write(&mut self, dir: &Path, lines: &str, fsync: bool) -> Result<(), StoreError> {
+        #[cfg(test)]
+        if FAIL_WRITES.with(std::cell::Cell::get) {
+            return Err(StoreError::Temporary("journal write failed (injected)".into()));
+        }
         for line in lines.lines() {
             self.apply(line);
         }

@@ -937,7 +937,21 @@ impl Backend for MaildirBackend {
                 }
                 return Err(e);
             }
-            let messages = fold.record_added(ctx, added)?;
+            let messages = match fold.record_added(ctx, added) {
+                Ok(messages) => messages,
+                Err(e) => {
+                    // Not recorded, so not delivered: the files go, or the
+                    // next reconciliation would find them and deliver what
+                    // the caller was told failed (and a retry would deliver
+                    // it twice). UIDs already written to the uidlist are
+                    // burnt, never reused.
+                    for p in &placed {
+                        let _ = fs::remove_file(p);
+                    }
+                    fold.invalidate();
+                    return Err(e);
+                }
+            };
             Ok(Appended {
                 uid_validity,
                 messages,
@@ -1168,5 +1182,67 @@ impl Backend for MaildirBackend {
             true,
             |fold, _, _| fold.diff(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::NewMessage;
+    use crate::types::InternalDate;
+
+    fn message(text: &str) -> NewMessage {
+        NewMessage {
+            content: Bytes::from(format!("Subject: {text}\r\n\r\n{text}\r\n")),
+            flags: Flags::default(),
+            internal_date: InternalDate {
+                unix_seconds: 1_700_000_000,
+                zone_minutes: 0,
+            },
+        }
+    }
+
+    /// An append whose journal write fails has delivered nothing: the
+    /// message file is gone from new/ and cur/, this instance and a fresh
+    /// one list only what was there before, and the retry delivers the
+    /// message once, under a UID never shown for anything else.
+    #[test]
+    fn an_append_that_fails_to_record_delivers_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let open =
+            || MaildirBackend::with_options(tmp.path(), MaildirOptions::default().with_fsync(false)).unwrap();
+        let b = open();
+        let a = AccountName::new("alice").unwrap();
+        let inbox = MailboxName::inbox();
+        b.create_account(&a).unwrap();
+        let first = b.append(&a, &inbox, vec![message("kept")]).unwrap();
+
+        journal::FAIL_WRITES.with(|f| f.set(true));
+        let failed = b.append(&a, &inbox, vec![message("lost")]);
+        journal::FAIL_WRITES.with(|f| f.set(false));
+        assert!(matches!(failed, Err(StoreError::Temporary(_))), "{failed:?}");
+
+        let maildir = tmp.path().join("alice/Maildir");
+        let files: usize = ["new", "cur"]
+            .iter()
+            .map(|d| fs::read_dir(maildir.join(d)).unwrap().count())
+            .sum();
+        assert_eq!(files, 1, "the failed message's file is left behind");
+        for backend in [&b, &open()] {
+            let snapshot = backend.mailbox_snapshot(&a, &inbox).unwrap();
+            let uids: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
+            assert_eq!(uids, [first.messages[0].uid]);
+        }
+
+        let retry = b.append(&a, &inbox, vec![message("lost")]).unwrap();
+        let snapshot = open().mailbox_snapshot(&a, &inbox).unwrap();
+        assert_eq!(snapshot.messages.len(), 2);
+        assert!(retry.messages[0].uid > first.messages[0].uid);
+        let r = MailboxRef {
+            name: inbox,
+            uid_validity: snapshot.uid_validity,
+        };
+        let content = b.read_message(&a, &r, retry.messages[0].uid).unwrap();
+        assert_eq!(&content[..], b"Subject: lost\r\n\r\nlost\r\n");
     }
 }
