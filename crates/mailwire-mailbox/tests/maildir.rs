@@ -721,3 +721,32 @@ fn an_unreadable_uidlist_header_keeps_the_uidvalidity() {
         "{repaired}"
     );
 }
+
+/// A MODSEQ journal line whose size was damaged does not change
+/// RFC822.SIZE: the W= size in the file's name wins (found by the
+/// `mailbox_maildir_files` fuzz target, which read 21 bytes for a message
+/// listed at 2,188,088,888,800).
+#[test]
+fn a_damaged_journal_size_gives_way_to_the_file_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    {
+        let b = backend(tmp.path());
+        b.create_account(&a).unwrap();
+        b.append(&a, &inbox, vec![msg("one", &[])]).unwrap();
+    }
+    let path = maildir(tmp.path()).join("mailwire-modseq");
+    let text = fs::read_to_string(&path).unwrap();
+    let damaged: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("+1 ") {
+            Some(_) => format!("{} 2188088888800\n", l.rsplit_once(' ').unwrap().0),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(damaged, text);
+    fs::write(&path, damaged).unwrap();
+    let snapshot = backend(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
+    assert_eq!(snapshot.messages[0].size, 21);
+}

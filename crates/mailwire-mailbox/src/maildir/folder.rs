@@ -399,7 +399,18 @@ impl Folder {
                 continue;
             }
             live.insert(r.uid);
+            // The W= size in a file name is written with the file and
+            // cannot go stale; a journal line that disagrees was damaged.
+            let named_size = layout::base_field(&r.base, 'W');
             match self.journal.live.get(&r.uid) {
+                Some(e) if named_size.is_some_and(|w| w != e.size) => changes.push((
+                    r.uid,
+                    Some(Entry {
+                        info: loc.info().to_owned(),
+                        size: named_size.unwrap_or(e.size),
+                        ..e.clone()
+                    }),
+                )),
                 Some(e) if e.info == loc.info() => {}
                 Some(e) => changes.push((
                     r.uid,
