@@ -49,6 +49,18 @@ pub(crate) struct Ctx<'a> {
     pub(crate) fsync: bool,
     /// This backend instance's name (for its kept-content directory).
     pub(crate) instance: &'a str,
+    /// The folder's lock, when held: every write of the uidlist or the
+    /// journal first confirms it (see [`Ctx::confirm_lock`]).
+    pub(crate) lock: Option<&'a DotLock>,
+}
+
+impl Ctx<'_> {
+    /// Before a write of the uidlist or the journal: fails if the folder's
+    /// lock was taken over (a process that judged it stale), and refreshes
+    /// it, so that a long operation is not judged stale while it runs.
+    pub(crate) fn confirm_lock(&self) -> Result<(), StoreError> {
+        self.lock.map_or(Ok(()), DotLock::confirm)
+    }
 }
 
 /// The live backend instances of this process (their kept content must not
@@ -240,6 +252,7 @@ impl Folder {
                 } else {
                     UidList::new(counters.next_uid_validity()?.get(), uidlist::new_guid())
                 };
+                ctx.confirm_lock()?;
                 list.rewrite(ctx.dir, |_| true, ctx.fsync)?;
                 self.uidlist = list;
                 self.forget();
@@ -256,6 +269,7 @@ impl Folder {
             };
             let created = counters.next_modseq(0)?;
             let mut j = Journal::new(self.uidlist.uid_validity, created.get(), &keep_special);
+            ctx.confirm_lock()?;
             j.rewrite(ctx.dir, ctx.fsync)?;
             self.journal = j;
             self.dirty = true;
@@ -386,6 +400,7 @@ impl Folder {
             if unrecorded.len() as u64 > room {
                 return Err(StoreError::Limit("no UID left in this mailbox"));
             }
+            ctx.confirm_lock()?;
             self.uidlist.append(ctx.dir, &unrecorded, ctx.fsync)?;
         }
         // (uid, entry or None for an expunge), computed before the MODSEQ.
@@ -440,11 +455,13 @@ impl Folder {
                     None => Journal::expunge_line(uid, m, &mut lines),
                 }
             }
+            ctx.confirm_lock()?;
             self.journal.write(ctx.dir, &lines, ctx.fsync)?;
         }
         // Drop the records of expunged messages once they are many.
         let records = self.uidlist.records.len();
         if records > 64 && records > live.len().saturating_mul(4) / 3 {
+            ctx.confirm_lock()?;
             self.uidlist
                 .rewrite(ctx.dir, |r| live.contains(&r.uid), ctx.fsync)?;
         }
@@ -585,11 +602,13 @@ impl Folder {
             .iter()
             .map(|(l, _)| layout::split_info(&l.name).0.to_owned())
             .collect();
+        ctx.confirm_lock()?;
         let uids = self.uidlist.append(ctx.dir, &bases, ctx.fsync)?;
         let mut lines = String::new();
         for (uid, (_, e)) in uids.iter().zip(&added) {
             Journal::live_line(*uid, e, &mut lines);
         }
+        ctx.confirm_lock()?;
         self.journal.write(ctx.dir, &lines, ctx.fsync)?;
         let mut metas = Vec::with_capacity(added.len());
         for ((loc, e), (uid, base)) in added.into_iter().zip(uids.into_iter().zip(bases)) {
@@ -655,6 +674,7 @@ impl Folder {
                 });
             }
         }
+        ctx.confirm_lock()?;
         self.journal.write(ctx.dir, &lines, ctx.fsync)?;
         Ok(updates)
     }
@@ -701,6 +721,7 @@ impl Folder {
         fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync)?;
         fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)?;
         let before = self.journal.tombstones.len();
+        ctx.confirm_lock()?;
         self.journal.write(ctx.dir, &lines, ctx.fsync)?;
         if let Some(k) = &mut self.known {
             for &uid in uids {

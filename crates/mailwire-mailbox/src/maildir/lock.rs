@@ -38,6 +38,10 @@ pub(crate) const SHORT_STALE: Duration = Duration::from_secs(30);
 /// A lock younger than this is not checked for a dead owner (Dovecot's
 /// `STALE_PID_CHECK_SECS`).
 const PID_CHECK_AGE: Duration = Duration::from_secs(2);
+/// A held lock is touched (its mtime set to now) at most this often, when
+/// its holder confirms it before a write: far below the stale timeouts, so
+/// a lock in use never looks abandoned.
+const TOUCH_EVERY: Duration = Duration::from_secs(1);
 
 struct Registry {
     held: Mutex<HashSet<PathBuf>>,
@@ -93,6 +97,8 @@ pub(crate) struct DotLock {
     id: (u64, u64),
     file: Option<File>,
     released: bool,
+    /// When the lock file's mtime was last set.
+    touched: std::cell::Cell<Instant>,
 }
 
 /// How long to wait for a lock before giving up with a temporary error.
@@ -115,6 +121,7 @@ impl DotLock {
                 id,
                 file: Some(file),
                 released: false,
+                touched: std::cell::Cell::new(Instant::now()),
             }),
             Err(e) => {
                 registry_release(&lock_path);
@@ -198,6 +205,29 @@ impl DotLock {
         fs::rename(&self.lock_path, &self.target).map_err(|e| io_err("rename", &self.lock_path, &e))?;
         if let Some(dir) = self.target.parent() {
             fsutil::sync_dir(dir, fsync)?;
+        }
+        Ok(())
+    }
+
+    /// Confirms the lock before a write under it: fails with a temporary
+    /// error if the lock file is no longer the one this lock created
+    /// (another process judged it stale and took it over, so writing now
+    /// could interleave with its writes), and refreshes its mtime when the
+    /// last refresh is [`TOUCH_EVERY`] old, as Dovecot's
+    /// `file_dotlock_touch` does, so that waiters do not judge it stale.
+    pub(crate) fn confirm(&self) -> Result<(), StoreError> {
+        if !self.still_ours() {
+            return Err(StoreError::Temporary(format!(
+                "lock {} was taken over",
+                self.lock_path.display()
+            )));
+        }
+        if self.touched.get().elapsed() >= TOUCH_EVERY {
+            if let Some(f) = &self.file {
+                f.set_modified(SystemTime::now())
+                    .map_err(|e| io_err("touch", &self.lock_path, &e))?;
+            }
+            self.touched.set(Instant::now());
         }
         Ok(())
     }
@@ -396,6 +426,44 @@ mod tests {
             t.join().unwrap();
         }
         assert!(!dir.path().join("dovecot-uidlist.lock").exists());
+    }
+
+    /// A lock held through a long operation is refreshed when confirmed
+    /// (so that Dovecot and other mailwire processes do not judge it stale
+    /// after 120 s), and one taken over by another process fails the write
+    /// that was about to happen under it.
+    #[test]
+    fn a_held_lock_is_refreshed_and_a_taken_one_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dovecot-uidlist");
+        let lock_path = dir.path().join("dovecot-uidlist.lock");
+        let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(5)).unwrap();
+        let mtime = || fs::metadata(&lock_path).unwrap().modified().unwrap();
+        // As if the lock had been held, untouched, for ten minutes.
+        let old = SystemTime::now() - Duration::from_secs(600);
+        File::options()
+            .write(true)
+            .open(&lock_path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        lock.confirm().unwrap();
+        assert_eq!(mtime(), old, "touched again within TOUCH_EVERY");
+        lock.touched.set(Instant::now() - TOUCH_EVERY);
+        lock.confirm().unwrap();
+        let age = SystemTime::now().duration_since(mtime()).unwrap_or_default();
+        assert!(age < Duration::from_secs(5), "not refreshed: {age:?} old");
+
+        // Another process judged it stale: removed it and made its own.
+        fs::remove_file(&lock_path).unwrap();
+        fs::write(&lock_path, "1:elsewhere").unwrap();
+        assert!(matches!(lock.confirm(), Err(StoreError::Temporary(_))));
+        drop(lock);
+        assert_eq!(
+            fs::read(&lock_path).unwrap(),
+            b"1:elsewhere",
+            "someone else's lock removed"
+        );
     }
 
     #[test]

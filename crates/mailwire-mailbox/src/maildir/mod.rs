@@ -71,6 +71,7 @@ use bytes::Bytes;
 use self::folder::{Ctx, Folder, Loc};
 use self::fsutil::io_err;
 use self::journal::{Entry, Journal};
+use self::lock::DotLock;
 use self::state::Counters;
 use self::uidlist::UidList;
 use crate::backend::{
@@ -217,11 +218,12 @@ impl MaildirBackend {
         Ok(guard)
     }
 
-    fn ctx<'a>(&'a self, dir: &'a Path) -> Ctx<'a> {
+    fn ctx<'a>(&'a self, dir: &'a Path, lock: Option<&'a DotLock>) -> Ctx<'a> {
         Ctx {
             dir,
             fsync: self.options.fsync,
             instance: &self.instance,
+            lock,
         }
     }
 
@@ -244,9 +246,9 @@ impl MaildirBackend {
             acc.folders.remove(name);
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
-        let _lock = folder::lock_folder(&dir)?;
+        let lock = folder::lock_folder(&dir)?;
         let mut counters = Counters::new(&acc.maildir, self.options.fsync);
-        let ctx = self.ctx(&dir);
+        let ctx = self.ctx(&dir, Some(&lock));
         let fold = acc.folders.entry(name.clone()).or_default();
         if full || fold.known.is_none() {
             fold.reconcile(ctx, &mut counters)?;
@@ -281,9 +283,9 @@ impl MaildirBackend {
         let fold = acc.folders.entry(name.clone()).or_default();
         let stale = fold.known.as_ref().map(|k| k.uid_validity) != on_disk || on_disk.is_none();
         if stale {
-            let _lock = folder::lock_folder(&dir)?;
+            let lock = folder::lock_folder(&dir)?;
             let mut counters = Counters::new(&acc.maildir, self.options.fsync);
-            fold.reconcile(self.ctx(&dir), &mut counters)?;
+            fold.reconcile(self.ctx(&dir, Some(&lock)), &mut counters)?;
             if fold.known.as_ref().map(|k| k.uid_validity) != fold.uid_validity() {
                 fold.known = None;
             }
@@ -292,7 +294,7 @@ impl MaildirBackend {
             }
         }
         check_validity(fold, name, expect)?;
-        f(fold, self.ctx(&dir))
+        f(fold, self.ctx(&dir, None))
     }
 
     /// Copies (and for a move, expunges) messages between two folders of
@@ -320,11 +322,15 @@ impl MaildirBackend {
         let mut order = vec![&src_dir, &dst_dir];
         order.sort();
         order.dedup();
-        for dir in order {
+        for dir in &order {
             locks.push(folder::lock_folder(dir)?);
         }
+        let lock_of = |dir: &PathBuf| order.iter().position(|d| *d == dir).map(|i| &locks[i]);
         let mut counters = Counters::new(&acc.maildir, self.options.fsync);
-        let (sctx, dctx) = (self.ctx(&src_dir), self.ctx(&dst_dir));
+        let (sctx, dctx) = (
+            self.ctx(&src_dir, lock_of(&src_dir)),
+            self.ctx(&dst_dir, lock_of(&dst_dir)),
+        );
         let mut src = acc.folders.remove(&from.name).unwrap_or_default();
         let mut dst = if same {
             None
@@ -632,10 +638,10 @@ impl Backend for MaildirBackend {
         built?;
         // INBOX's uidlist and journal (a crash before this leaves a valid
         // Maildir whose INBOX gets them when first opened).
-        let _lock = folder::lock_folder(&maildir)?;
+        let lock = folder::lock_folder(&maildir)?;
         let mut counters = Counters::new(&maildir, self.options.fsync);
         let mut inbox = Folder::default();
-        inbox.refresh_meta(self.ctx(&maildir), &mut counters)?;
+        inbox.refresh_meta(self.ctx(&maildir, Some(&lock)), &mut counters)?;
         guard.folders.clear();
         guard.folders.insert(MailboxName::inbox(), inbox);
         Ok(())
@@ -654,9 +660,9 @@ impl Backend for MaildirBackend {
             let mut seen = folder::peek(&dir);
             if seen.is_none() {
                 // A folder made by another program: give it a uidlist.
-                let _lock = folder::lock_folder(&dir)?;
+                let lock = folder::lock_folder(&dir)?;
                 let mut counters = Counters::new(&maildir, self.options.fsync);
-                Folder::default().refresh_meta(self.ctx(&dir), &mut counters)?;
+                Folder::default().refresh_meta(self.ctx(&dir, Some(&lock)), &mut counters)?;
                 seen = folder::peek(&dir);
             }
             if let Some((uid_validity, special_use)) = seen {
@@ -1167,6 +1173,7 @@ impl Backend for MaildirBackend {
                     let mut line = String::new();
                     Journal::recent_line(up_to.get(), &mut line);
                     // Losing the claim in a crash is allowed: no flush.
+                    ctx.confirm_lock()?;
                     fold.journal.write(ctx.dir, &line, false)?;
                 }
                 Ok(Uid::new(before).unwrap_or(Uid::MIN))
