@@ -24,9 +24,12 @@ const DEFAULT_POP3S: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net:
 /// secret, a few sample messages, POP3 on 127.0.0.1:1110 and POP3S on
 /// 127.0.0.1:1995.
 #[derive(Debug, Parser)]
+// As before clap, a repeated option takes its last value (--pop3 and
+// --pop3s add up).
 #[command(
     name = "mail_server",
     version,
+    args_override_self = true,
     after_help = "Logs go to standard error; set RUST_LOG (e.g. RUST_LOG=debug) to change the level."
 )]
 struct Args {
