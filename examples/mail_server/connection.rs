@@ -33,6 +33,20 @@ impl Stop {
     }
 }
 
+/// How a connection ended, when no error ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The session closed (after QUIT or LOGOUT, or after a failure it
+    /// reported).
+    Closed,
+    /// The client closed the connection.
+    ClientLeft,
+    /// No command within the idle timeout.
+    IdleTimeout,
+    /// The server is stopping.
+    Stopped,
+}
+
 /// What a read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
@@ -165,6 +179,14 @@ impl Connection {
                 Ok(result) => result.map_err(|e| io::Error::new(e.kind(), format!("write: {e}"))),
                 Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
             },
+        }
+    }
+
+    /// Waits `delay`, or less if the server stops meanwhile.
+    pub async fn pause(&mut self, delay: Duration) {
+        tokio::select! {
+            _ = self.stop.requested() => {}
+            _ = tokio::time::sleep(delay) => {}
         }
     }
 

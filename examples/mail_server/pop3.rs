@@ -7,30 +7,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mailwire::mailbox::{Account, AccountName, Pop3Maildrop, Store, StoreError};
+use mailwire::mailbox::Pop3Maildrop;
 use mailwire::pop3::{
     CommitHandle, Expire, LoginHandle, LoginRejection, LoginRequest, Maildrop, MaildropError, MessageInfo,
     RetrieveHandle, ServerConfig, ServerEvent, ServerSession, Tls,
 };
 
-use crate::connection::{Connection, Input};
-use crate::server::Context;
+use crate::connection::{Connection, Ending, Input};
+use crate::server::{Context, Refusal};
 
 /// The refusal sent on the plain POP3 port when the server is full.
 pub const TOO_MANY_CONNECTIONS: &[u8] = b"-ERR [SYS/TEMP] Too many connections, try later\r\n";
-
-/// How a connection ended.
-#[derive(Debug)]
-pub enum Ending {
-    /// The session closed (after QUIT, or after a failure it reported).
-    Closed,
-    /// The client closed the connection.
-    ClientLeft,
-    /// No command within the idle timeout (RFC 1939's autologout).
-    IdleTimeout,
-    /// The server is stopping.
-    Stopped,
-}
 
 /// Serves one connection until it ends. Whatever happens, a session that
 /// did not QUIT commits nothing: its maildrop is released unchanged.
@@ -78,7 +65,7 @@ async fn drive(
             while let Some(event) = session.poll_event() {
                 progressed = true;
                 match event {
-                    ServerEvent::Login(login) => storage.login(ctx, session, login, peer).await?,
+                    ServerEvent::Login(login) => storage.login(ctx, conn, session, login, peer).await?,
                     ServerEvent::Retrieve(message) => storage.open(ctx, session, message).await?,
                     ServerEvent::Commit(commit) => storage.commit(ctx, session, commit).await?,
                     ServerEvent::StartTls => start_tls = true,
@@ -163,6 +150,7 @@ impl Storage {
     async fn login(
         &mut self,
         ctx: &Arc<Context>,
+        conn: &mut Connection,
         session: &mut ServerSession,
         login: LoginHandle,
         peer: SocketAddr,
@@ -187,7 +175,7 @@ impl Storage {
             }
             Checked::BadCredentials => {
                 tracing::warn!(%user, %peer, method, "authentication failed");
-                tokio::time::sleep(ctx.auth_failure_delay).await;
+                conn.pause(ctx.auth_failure_delay).await;
                 let _ = session.reject_login(login, LoginRejection::BadCredentials);
             }
             Checked::NoAccount(error) => {
@@ -352,30 +340,13 @@ fn check_login(ctx: &Context, request: &LoginRequest) -> Checked {
         }
         _ => return Checked::NotOffered,
     };
-    let Some(name) = ctx.users.verify(authcid, password) else {
-        return Checked::BadCredentials;
-    };
-    let account = AccountName::new(name)
-        .map_err(|e| e.to_string())
-        .and_then(|n| open_account(&ctx.store, &n).map_err(|e| e.to_string()));
-    let mut maildrop = match account {
+    let mut maildrop = match ctx.authenticate(authcid, password) {
         Ok(account) => account.maildrop(ctx.pop3.clone()),
-        Err(e) => return Checked::NoAccount(e),
+        Err(Refusal::BadCredentials) => return Checked::BadCredentials,
+        Err(Refusal::NoAccount(e)) => return Checked::NoAccount(e),
     };
     match maildrop.lock() {
         Ok(messages) => Checked::Locked(maildrop, messages),
         Err(e) => Checked::Unavailable(e),
-    }
-}
-
-/// The user's account, created on first login as Dovecot creates a Maildir.
-fn open_account(store: &Store, name: &AccountName) -> Result<Account, StoreError> {
-    match store.account(name) {
-        Err(StoreError::NoSuchAccount(_)) => match store.create_account(name) {
-            // Created meanwhile by a concurrent first login.
-            Err(StoreError::AccountExists(_)) => store.account(name),
-            other => other,
-        },
-        other => other,
     }
 }

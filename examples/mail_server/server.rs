@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use mailwire::mailbox::{Pop3Config, Store};
+use mailwire::mailbox::{Account, AccountName, Pop3Config, Store, StoreError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -15,7 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use crate::blocking::Blocking;
-use crate::connection::{Connection, Stop};
+use crate::connection::{Connection, Ending, Stop};
 use crate::pop3;
 use crate::users::Users;
 
@@ -41,6 +41,34 @@ pub struct Context {
     pub auth_failure_delay: Duration,
     /// Where storage work and password checks run.
     pub blocking: Blocking,
+}
+
+/// Why [`Context::authenticate`] let no one in.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Unknown user or wrong password (the two cost the same time).
+    BadCredentials,
+    /// The credentials are right but the account cannot be opened.
+    NoAccount(String),
+}
+
+impl Context {
+    /// Checks a user's password and opens the account, created on first
+    /// login as Dovecot creates a Maildir. Blocking (password hashes are
+    /// slow on purpose, storage is read): run it on [`Context::blocking`].
+    pub fn authenticate(&self, user: &[u8], password: &[u8]) -> Result<Account, Refusal> {
+        let name = self.users.verify(user, password).ok_or(Refusal::BadCredentials)?;
+        let name = AccountName::new(name).map_err(|e| Refusal::NoAccount(e.to_string()))?;
+        let account = match self.store.account(&name) {
+            Err(StoreError::NoSuchAccount(_)) => match self.store.create_account(&name) {
+                // Created meanwhile by a concurrent first login.
+                Err(StoreError::AccountExists(_)) => self.store.account(&name),
+                other => other,
+            },
+            other => other,
+        };
+        account.map_err(|e| Refusal::NoAccount(e.to_string()))
+    }
 }
 
 /// What a listener serves.
@@ -203,7 +231,7 @@ async fn serve(
     peer: SocketAddr,
     port: Port,
     stop: Stop,
-) -> std::io::Result<pop3::Ending> {
+) -> std::io::Result<Ending> {
     let conn = Connection::new(
         socket,
         port.implicit_tls(),
