@@ -10,14 +10,19 @@ use std::time::Instant;
 use mailwire::mailbox::Pop3Maildrop;
 use mailwire::pop3::{
     CommitHandle, Expire, LoginHandle, LoginRejection, LoginRequest, Maildrop, MaildropError, MessageInfo,
-    RetrieveHandle, ServerConfig, ServerEvent, ServerSession, Tls,
+    ResponseCode, RetrieveHandle, ServerConfig, ServerEvent, ServerSession, StatusLine, Tls,
 };
 
 use crate::connection::{Connection, Ending, Input};
 use crate::server::{Context, Refusal};
 
-/// The refusal sent on the plain POP3 port when the server is full.
-pub const TOO_MANY_CONNECTIONS: &[u8] = b"-ERR [SYS/TEMP] Too many connections, try later\r\n";
+/// What a client on the plain POP3 port is told when the server is full:
+/// `-ERR [SYS/TEMP]` in place of the greeting (RFC 3206: try later).
+pub fn too_many_connections() -> Vec<u8> {
+    let mut line = Vec::new();
+    StatusLine::err_with(ResponseCode::SysTemp, "Too many connections, try later").encode(&mut line);
+    line
+}
 
 /// Serves one connection until it ends. Whatever happens, a session that
 /// did not QUIT commits nothing: its maildrop is released unchanged.
@@ -257,23 +262,19 @@ impl Storage {
             .blocking
             .run(move || {
                 buf.resize(chunk, 0);
-                let read = loop {
-                    match message.read(&mut buf) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        other => break other,
-                    }
-                };
+                let read = fill(&mut message, &mut buf);
                 (message, buf, read)
             })
             .await?;
         // The handle is the pending request: answering cannot fail.
         match read {
-            Ok(0) => {
-                let _ = session.message_end(handle);
-            }
-            Ok(n) => {
+            Ok((n, ended)) => {
                 let _ = session.message_data(&handle, &buf[..n]);
-                self.sending = Some(Sending { handle, message, buf });
+                if ended {
+                    let _ = session.message_end(handle);
+                } else {
+                    self.sending = Some(Sending { handle, message, buf });
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read a message");
@@ -327,6 +328,22 @@ impl Storage {
             let _ = ctx.blocking.run(move || maildrop.release()).await;
         }
     }
+}
+
+/// Reads until `buf` is full or the message ends: how many bytes, and
+/// whether it ended. One job on the blocking pool per piece, not per
+/// `read` call.
+fn fill(message: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match message.read(&mut buf[filled..]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((filled, false))
 }
 
 /// Checks the credentials of a login and locks the account's maildrop.

@@ -91,9 +91,9 @@ impl Port {
 
     /// What to tell a client refused because the server is full, if the
     /// protocol can say it before TLS.
-    fn refusal(self) -> Option<&'static [u8]> {
+    fn refusal(self) -> Option<Vec<u8>> {
         match self {
-            Port::Pop3 => Some(pop3::TOO_MANY_CONNECTIONS),
+            Port::Pop3 => Some(pop3::too_many_connections()),
             Port::Pop3s => None,
         }
     }
@@ -246,6 +246,6 @@ async fn serve(
 }
 
 /// Tells a client it is refused, briefly, and closes.
-async fn refuse(mut socket: TcpStream, refusal: &'static [u8]) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.write_all(refusal)).await;
+async fn refuse(mut socket: TcpStream, refusal: Vec<u8>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.write_all(&refusal)).await;
 }
