@@ -1,5 +1,6 @@
 //! The connection layer: what a client pipelines after STLS is dropped,
-//! and a stop ends a connection stuck in a write.
+//! a stop ends a connection stuck in a write, and hostile input costs
+//! bounded memory.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
-use crate::support::{MailRoot, RawPop3};
+use crate::support::{MailRoot, RawPop3, sample_messages};
 use crate::{PASSWD, TlsFiles, start};
 
 /// One line from a plain socket, read byte by byte so that nothing after
@@ -104,4 +105,46 @@ fn a_stop_ends_a_connection_stuck_in_a_write_and_commits_nothing() {
     let files = std::fs::read_dir(mail.maildir("alice").join("new")).map_or(0, |d| d.count())
         + std::fs::read_dir(mail.maildir("alice").join("cur")).map_or(0, |d| d.count());
     assert_eq!(files, 2, "a message is gone");
+}
+
+/// The server's peak resident memory in KiB (Linux).
+fn peak_memory_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn hostile_lines_get_errors_and_memory_stays_bounded() {
+    let mail = MailRoot::new("hostile", PASSWD, "alice", &sample_messages());
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    let mut socket = TcpStream::connect(server.pop3).expect("connect");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("set a timeout");
+    assert!(plain_line(&mut socket).starts_with("+OK"));
+    // A 100 MB line, NUL bytes, and a 10 MB AUTH PLAIN line.
+    let piece = vec![b'A'; 1 << 20];
+    for _ in 0..100 {
+        socket.write_all(&piece).expect("send the long line");
+    }
+    socket.write_all(b"\r\nNO\0OP\r\nAUTH PLAIN ").expect("send");
+    for _ in 0..10 {
+        socket.write_all(&piece).expect("send the long AUTH line");
+    }
+    socket
+        .write_all(b"\r\nUSER alice\r\nPASS secret\r\nSTAT\r\n")
+        .expect("send");
+    let answers: Vec<String> = (0..6).map(|_| plain_line(&mut socket)).collect();
+    assert!(answers[..3].iter().all(|a| a.starts_with("-ERR")), "{answers:?}");
+    assert!(answers[3..5].iter().all(|a| a.starts_with("+OK")), "{answers:?}");
+    assert!(answers[5].starts_with("+OK 6 "), "{answers:?}");
+    // Another session was served meanwhile.
+    assert!(pop3.login("bob", "builder").starts_with("+OK"));
+    let pid = server.pid().expect("the server runs");
+    if let Some(peak) = peak_memory_kib(pid) {
+        // 110 MB went through one connection; the server never held it.
+        assert!(peak < 64 * 1024, "peak memory {peak} KiB");
+    }
 }
