@@ -67,6 +67,38 @@ enum Stream {
     Gone,
 }
 
+impl Stream {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf).await,
+            Stream::Tls(s) => s.read(buf).await,
+            Stream::Gone => Ok(0),
+        }
+    }
+
+    /// Writes `bytes` and flushes them out of TLS's buffer.
+    async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(bytes).await,
+            Stream::Tls(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
+        }
+        .map_err(|e| io::Error::new(e.kind(), format!("write: {e}")))
+    }
+
+    /// TLS's close_notify, then the TCP shutdown.
+    async fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.shutdown().await,
+            Stream::Tls(s) => s.shutdown().await,
+            Stream::Gone => Ok(()),
+        }
+    }
+}
+
 /// A client's connection.
 pub struct Connection {
     stream: Stream,
@@ -109,7 +141,7 @@ impl Connection {
     /// upgrade after STLS or STARTTLS. Nothing the client sent before is
     /// kept here: bytes not yet read go to the handshake.
     pub async fn upgrade(&mut self) -> io::Result<()> {
-        self.start_tls("STLS handshake").await
+        self.start_tls("TLS upgrade").await
     }
 
     async fn start_tls(&mut self, what: &str) -> io::Result<()> {
@@ -139,13 +171,7 @@ impl Connection {
                 None => pending().await,
             }
         };
-        let read = async {
-            match stream {
-                Stream::Plain(s) => s.read(buf).await,
-                Stream::Tls(s) => s.read(buf).await,
-                Stream::Gone => Ok(0),
-            }
-        };
+        let read = stream.read(buf);
         tokio::select! {
             _ = stop.requested() => Ok(Input::Stop),
             _ = deadline => Ok(Input::Deadline),
@@ -163,23 +189,22 @@ impl Connection {
             io_timeout,
             ..
         } = self;
-        let write = async {
-            match stream {
-                Stream::Plain(s) => s.write_all(bytes).await,
-                Stream::Tls(s) => {
-                    s.write_all(bytes).await?;
-                    s.flush().await
-                }
-                Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
-            }
-        };
         tokio::select! {
             _ = stop.requested() => Err(stopping()),
-            written = tokio::time::timeout(*io_timeout, write) => match written {
-                Ok(result) => result.map_err(|e| io::Error::new(e.kind(), format!("write: {e}"))),
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
-            },
+            written = tokio::time::timeout(*io_timeout, stream.send(bytes)) => {
+                written.unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))
+            }
         }
+    }
+
+    /// Sends the last bytes of a session that has ended (the answer to
+    /// QUIT or LOGOUT), even while the server stops, but waiting no longer
+    /// than [`CLOSE_TIMEOUT`]: the client learns that its session ended
+    /// well.
+    pub async fn write_last(&mut self, bytes: &[u8]) -> io::Result<()> {
+        tokio::time::timeout(CLOSE_TIMEOUT, self.stream.send(bytes))
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))
     }
 
     /// Waits `delay`, or less if the server stops meanwhile.
@@ -192,14 +217,7 @@ impl Connection {
 
     /// Ends the connection: TLS's close_notify, then the TCP shutdown.
     pub async fn close(mut self) {
-        let shutdown = async {
-            match &mut self.stream {
-                Stream::Plain(s) => s.shutdown().await,
-                Stream::Tls(s) => s.shutdown().await,
-                Stream::Gone => Ok(()),
-            }
-        };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, shutdown).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.stream.shutdown()).await;
     }
 }
 

@@ -85,7 +85,12 @@ async fn drive(
             }
             while let Some(bytes) = session.poll_transmit() {
                 progressed = true;
-                conn.write_all(&bytes).await?;
+                if session.is_closed() {
+                    // The answer to QUIT goes out even during a stop.
+                    conn.write_last(&bytes).await?;
+                } else {
+                    conn.write_all(&bytes).await?;
+                }
             }
             if storage.feed(ctx, session).await? {
                 progressed = true;
