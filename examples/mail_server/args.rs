@@ -1,38 +1,92 @@
-//! The command line.
+//! The command line (clap). Usage errors exit with status 2, `--help`
+//! prints every option and exits with 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueEnum};
 use mailwire::mailbox::LockPolicy;
-
-pub const USAGE: &str = "\
-usage: mail_server [OPTIONS]
-
-With no --mail-root and --users, runs the demo: user alice, password secret,
-a few sample messages, POP3 on 127.0.0.1:1110 and POP3S on 127.0.0.1:1995.
-
-  --mail-root DIR          each user's mail is DIR/<user>/Maildir
-  --users FILE             Dovecot passwd-file (user:{SCHEME}password:...)
-  --pop3 ADDR              plain POP3 with STLS (repeatable; default 127.0.0.1:1110)
-  --pop3s ADDR             POP3 in implicit TLS, RFC 8314 (repeatable; default 127.0.0.1:1995)
-  --tls-cert PEM           certificate chain (with --tls-key; default: self-signed, made at start)
-  --tls-key PEM            private key
-  --allow-plaintext-auth   allow USER/PASS and AUTH PLAIN without TLS
-  --lock exclusive|none    one POP3 session per maildrop (default), or no lock
-  --uidl-format TEMPLATE   unique ids from %u (UID) and %v (UIDVALIDITY); default %08xu%08xv,
-                           what Dovecot 2.3 sends for its default pop3_uidl_format = %08Xu%08Xv
-  --idle-timeout SECS      close idle connections (default 600, RFC 1939's minimum)
-  --auth-failure-delay MS  wait before answering a failed login (default 2000)
-  --max-connections N      refuse connections beyond N (default 1000)
-  --demo-dir DIR           where the demo keeps its files (default: target/mail-demo)
-  -h, --help               this text
-
-Logs go to standard error; set RUST_LOG (e.g. RUST_LOG=debug) to change the level.";
 
 /// The unique ids Dovecot 2.3 sends with its default `pop3_uidl_format =
 /// %08Xu%08Xv`: its `X` modifier writes lowercase hexadecimal.
 pub const DOVECOT_UIDLS: &str = "%08xu%08xv";
+
+/// The demo's plain POP3 address when no --pop3 or --pop3s is given.
+const DEFAULT_POP3: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1110);
+/// The demo's POP3S address when no --pop3 or --pop3s is given.
+const DEFAULT_POP3S: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1995);
+
+/// A POP3 and POP3S mail server over Maildirs and a Dovecot passwd-file.
+///
+/// With no --mail-root and --users, runs the demo: user alice, password
+/// secret, a few sample messages, POP3 on 127.0.0.1:1110 and POP3S on
+/// 127.0.0.1:1995.
+#[derive(Debug, Parser)]
+// As before clap, a repeated option takes its last value (--pop3 and
+// --pop3s add up).
+#[command(
+    name = "mail_server",
+    version,
+    args_override_self = true,
+    after_help = "Logs go to standard error; set RUST_LOG (e.g. RUST_LOG=debug) to change the level."
+)]
+struct Args {
+    /// Each user's mail is DIR/<user>/Maildir (with --users)
+    #[arg(long, value_name = "DIR")]
+    mail_root: Option<PathBuf>,
+    /// Dovecot passwd-file (user:{SCHEME}password:...) (with --mail-root)
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    /// Plain POP3 with STLS (repeatable) [default: 127.0.0.1:1110 unless --pop3s is given]
+    #[arg(long, value_name = "ADDR")]
+    pop3: Vec<SocketAddr>,
+    /// POP3 in implicit TLS, RFC 8314 (repeatable) [default: 127.0.0.1:1995 unless --pop3 is given]
+    #[arg(long, value_name = "ADDR")]
+    pop3s: Vec<SocketAddr>,
+    /// Certificate chain in PEM (with --tls-key) [default: self-signed, made at start]
+    #[arg(long, value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+    /// Private key in PEM (PKCS#8, PKCS#1 or SEC1) (with --tls-cert)
+    #[arg(long, value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+    /// Allow USER/PASS and AUTH PLAIN without TLS
+    #[arg(long)]
+    allow_plaintext_auth: bool,
+    /// One POP3 session per maildrop (exclusive), or no lock (none)
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = Lock::Exclusive)]
+    lock: Lock,
+    /// Unique ids from %u (UID) and %v (UIDVALIDITY); the default is what
+    /// Dovecot 2.3 sends for its default pop3_uidl_format = %08Xu%08Xv
+    #[arg(long, value_name = "TEMPLATE", default_value = DOVECOT_UIDLS)]
+    uidl_format: String,
+    /// Close connections idle this many seconds (RFC 1939 asks for at least 600)
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    idle_timeout: u64,
+    /// Wait this many milliseconds before answering a failed login
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    auth_failure_delay: u64,
+    /// Refuse connections beyond N
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_connections: usize,
+    /// Storage reads, commits and password checks running at once, on
+    /// threads apart from the network ones
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    storage_jobs: usize,
+    /// Where the demo keeps its files [default: target/mail-demo]
+    #[arg(long, value_name = "DIR")]
+    demo_dir: Option<PathBuf>,
+}
+
+/// How POP3 sessions share a maildrop (`--lock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Lock {
+    /// One POP3 session per maildrop at a time
+    Exclusive,
+    /// No lock: sessions see and delete independently
+    None,
+}
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
@@ -49,6 +103,7 @@ pub struct Options {
     pub idle_timeout: Duration,
     pub auth_failure_delay: Duration,
     pub max_connections: usize,
+    pub storage_jobs: usize,
     pub demo_dir: Option<PathBuf>,
 }
 
@@ -57,84 +112,54 @@ impl Options {
     pub fn is_demo(&self) -> bool {
         self.mail_root.is_none() && self.users.is_none()
     }
-}
 
-/// Parses the arguments (without the program name). `Err` holds the
-/// message to print; `Ok(None)` means help was asked for.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut o = Options {
-        mail_root: None,
-        users: None,
-        pop3: Vec::new(),
-        pop3s: Vec::new(),
-        tls_cert: None,
-        tls_key: None,
-        allow_plaintext_auth: false,
-        lock: LockPolicy::Exclusive,
-        uidl_format: DOVECOT_UIDLS.into(),
-        idle_timeout: Duration::from_secs(600),
-        auth_failure_delay: Duration::from_millis(2000),
-        max_connections: 1000,
-        demo_dir: None,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let addr = |v: String| {
-            v.parse::<SocketAddr>()
-                .map_err(|e| format!("{name}: {v:?} is not an address like 127.0.0.1:1110 ({e})"))
-        };
-        let number = |v: String| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{name}: {v:?} is not a number"))
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--mail-root" => o.mail_root = Some(value()?.into()),
-            "--users" => o.users = Some(value()?.into()),
-            "--pop3" => o.pop3.push(addr(value()?)?),
-            "--pop3s" => o.pop3s.push(addr(value()?)?),
-            "--tls-cert" => o.tls_cert = Some(value()?.into()),
-            "--tls-key" => o.tls_key = Some(value()?.into()),
-            "--allow-plaintext-auth" if inline.is_none() => o.allow_plaintext_auth = true,
-            "--lock" => {
-                o.lock = match value()?.as_str() {
-                    "exclusive" => LockPolicy::Exclusive,
-                    "none" => LockPolicy::None,
-                    other => return Err(format!("--lock: {other:?} is not exclusive or none")),
-                }
-            }
-            "--uidl-format" => o.uidl_format = value()?,
-            "--idle-timeout" => o.idle_timeout = Duration::from_secs(number(value()?)?.max(1)),
-            "--auth-failure-delay" => o.auth_failure_delay = Duration::from_millis(number(value()?)?),
-            "--max-connections" => {
-                o.max_connections = usize::try_from(number(value()?)?.max(1)).unwrap_or(usize::MAX)
-            }
-            "--demo-dir" => o.demo_dir = Some(value()?.into()),
-            _ => return Err(format!("unknown argument {arg:?}")),
+    /// The options of this process's command line. On `--help` or
+    /// `--version` it prints and exits with 0; on a usage error it prints
+    /// the error and exits with 2.
+    pub fn from_command_line() -> Options {
+        Options::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the program name first).
+    pub fn try_parse_from<I, T>(args: I) -> Result<Options, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let a = Args::try_parse_from(args)?;
+        let usage = |message: &str| Args::command().error(ErrorKind::ArgumentConflict, message);
+        if a.mail_root.is_some() != a.users.is_some() {
+            return Err(usage("--mail-root and --users go together"));
         }
+        if a.tls_cert.is_some() != a.tls_key.is_some() {
+            return Err(usage("--tls-cert and --tls-key go together"));
+        }
+        if a.mail_root.is_some() && a.demo_dir.is_some() {
+            return Err(usage("--demo-dir is for the demo, not with --mail-root"));
+        }
+        let (mut pop3, mut pop3s) = (a.pop3, a.pop3s);
+        if pop3.is_empty() && pop3s.is_empty() {
+            pop3.push(DEFAULT_POP3);
+            pop3s.push(DEFAULT_POP3S);
+        }
+        Ok(Options {
+            mail_root: a.mail_root,
+            users: a.users,
+            pop3,
+            pop3s,
+            tls_cert: a.tls_cert,
+            tls_key: a.tls_key,
+            allow_plaintext_auth: a.allow_plaintext_auth,
+            lock: match a.lock {
+                Lock::Exclusive => LockPolicy::Exclusive,
+                Lock::None => LockPolicy::None,
+            },
+            uidl_format: a.uidl_format,
+            idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
+            auth_failure_delay: Duration::from_millis(a.auth_failure_delay),
+            max_connections: a.max_connections.max(1),
+            storage_jobs: a.storage_jobs.max(1),
+            demo_dir: a.demo_dir,
+        })
     }
-    if o.mail_root.is_some() != o.users.is_some() {
-        return Err("--mail-root and --users go together".into());
-    }
-    if o.tls_cert.is_some() != o.tls_key.is_some() {
-        return Err("--tls-cert and --tls-key go together".into());
-    }
-    if !o.is_demo() && o.demo_dir.is_some() {
-        return Err("--demo-dir is for the demo, not with --mail-root".into());
-    }
-    if o.pop3.is_empty() && o.pop3s.is_empty() {
-        o.pop3.push(SocketAddr::from(([127, 0, 0, 1], 1110)));
-        o.pop3s.push(SocketAddr::from(([127, 0, 0, 1], 1995)));
-    }
-    Ok(Some(o))
 }

@@ -1,5 +1,6 @@
 //! A POP3 mail server over the mailwire mailbox model: POP3 with STLS,
-//! POP3S, Dovecot passwd-files, Maildirs, one thread per connection.
+//! POP3S, Dovecot passwd-files, Maildirs, on tokio with one task per
+//! connection.
 //!
 //! ```text
 //! cargo run --release --example mail_server                 # the demo: alice / secret
@@ -7,41 +8,51 @@
 //! cargo run --release --example mail_server -- --help       # the options
 //! ```
 //!
-//! The protocol is `mailwire::pop3::ServerSession`; the maildrop is the
-//! mailbox model's POP3 view (`Pop3Maildrop`), which keeps RFC 1939's
-//! rules: numbers frozen at login, deletions committed only at QUIT. This
-//! program adds sockets, TLS (rustls with ring), the user database, logs
-//! (tracing; passwords are never logged) and a graceful stop on SIGINT or
-//! SIGTERM that commits no session that did not QUIT.
+//! The protocol is `mailwire::pop3::ServerSession`, a sans-IO state
+//! machine each connection's task drives: bytes from the socket go into it,
+//! what it has to send goes out, its autologout deadline is a tokio timer.
+//! The maildrop is the mailbox model's POP3 view (`Pop3Maildrop`), which
+//! keeps RFC 1939's rules: numbers frozen at login, deletions committed
+//! only at QUIT. Its storage work (logins with their password hashes,
+//! Maildir reads, the commit) runs on tokio's blocking pool, a bounded
+//! number of jobs at once (`--storage-jobs`), never on the threads that
+//! move bytes. This program adds sockets, TLS (tokio-rustls with ring),
+//! the user database, logs (tracing; passwords are never logged) and a
+//! graceful stop on SIGINT or SIGTERM that commits no session that did not
+//! QUIT.
+//!
+//! `connection` owns a client's socket (plain, implicit TLS, or upgraded
+//! by STLS), its reads, writes, timeouts and the stop signal; `pop3`
+//! drives a POP3 session over it. Another protocol is another module
+//! beside `pop3` over the same `Connection`.
 
 mod args;
+mod blocking;
 mod connection;
 mod mailstore;
+mod pop3;
+mod server;
 mod tls;
 mod users;
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use mailwire::mailbox::{Pop3Config, UidlTemplate};
-use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::args::Options;
-use crate::connection::{Context, Port};
+use crate::blocking::Blocking;
 use crate::mailstore::Demo;
+use crate::server::{Context, Port, Server, Signals};
 use crate::tls::Identity;
 use crate::users::Users;
 
-/// How long a stop waits for connections to end.
-const STOP_GRACE: Duration = Duration::from_secs(10);
-
 fn main() -> ExitCode {
+    let options = Options::from_command_line();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -49,17 +60,6 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let options = match args::parse(std::env::args().skip(1)) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("mail_server: {e}\n\n{}", args::USAGE);
-            return ExitCode::from(2);
-        }
-    };
     match run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -67,112 +67,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The running server: what connections share, and what a stop needs.
-struct Server {
-    ctx: Context,
-    stopping: AtomicBool,
-    /// A handle on each open connection's socket, to close it at a stop.
-    live: Mutex<HashMap<u64, TcpStream>>,
-    next_id: AtomicU64,
-    max_connections: usize,
-}
-
-impl Server {
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, TcpStream>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Stops accepting and closes every connection. Their sessions end
-    /// without QUIT, so they commit nothing.
-    fn stop(&self, listening: &[SocketAddr]) {
-        self.stopping.store(true, Ordering::SeqCst);
-        for addr in listening {
-            // Wakes the accept loop, which then sees `stopping`.
-            let _ = TcpStream::connect_timeout(&wake_address(*addr), Duration::from_secs(1));
-        }
-        for socket in self.live().values() {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-        }
-    }
-
-    fn accept_loop(self: &Arc<Self>, listener: TcpListener, port: Port) {
-        for socket in listener.incoming() {
-            if self.stopping.load(Ordering::SeqCst) {
-                break;
-            }
-            let socket = match socket {
-                Ok(s) => s,
-                Err(e) => {
-                    // Out of file descriptors and the like: do not spin.
-                    tracing::warn!(error = %e, "accept failed");
-                    std::thread::sleep(Duration::from_millis(100));
-                    continue;
-                }
-            };
-            self.start_connection(socket, port);
-        }
-    }
-
-    fn start_connection(self: &Arc<Self>, mut socket: TcpStream, port: Port) {
-        let peer = socket
-            .peer_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut live = self.live();
-            if live.len() >= self.max_connections {
-                tracing::warn!(%peer, "too many connections, refused");
-                if port == Port::Pop3 {
-                    let _ = socket.write_all(b"-ERR [SYS/TEMP] Too many connections, try later\r\n");
-                }
-                return;
-            }
-            match socket.try_clone() {
-                Ok(handle) => live.insert(id, handle),
-                Err(e) => {
-                    tracing::warn!(%peer, error = %e, "cannot keep a handle on the socket");
-                    return;
-                }
-            };
-        }
-        // A stop that began meanwhile did not see this socket.
-        if self.stopping.load(Ordering::SeqCst) {
-            self.live().remove(&id);
-            return;
-        }
-        let server = Arc::clone(self);
-        let spawned = std::thread::Builder::new()
-            .name(format!("pop3-{id}"))
-            .spawn(move || {
-                let span = tracing::info_span!("conn", id, %peer, port = ?port);
-                let _entered = span.enter();
-                tracing::info!("connected");
-                match connection::serve(&server.ctx, socket, port, peer) {
-                    Ok(ending) => tracing::info!(?ending, "disconnected"),
-                    Err(e) => tracing::info!(error = %e, "connection ended"),
-                }
-                server.live().remove(&id);
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start a connection thread");
-            self.live().remove(&id);
-        }
-    }
-}
-
-/// Where to connect to reach a listener (a wildcard address is reached on
-/// loopback).
-fn wake_address(addr: SocketAddr) -> SocketAddr {
-    let mut addr = addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    addr
 }
 
 /// The demo's directory: `target/mail-demo` next to the build output when
@@ -231,90 +125,68 @@ fn run(o: Options) -> Result<(), String> {
     let mut listeners = Vec::new();
     for (addrs, port) in [(&o.pop3, Port::Pop3), (&o.pop3s, Port::Pop3s)] {
         for addr in addrs {
-            let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let listener =
+                std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            listener
+                .set_nonblocking(true)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             listeners.push((listener, port, local));
         }
     }
-    let listening: Vec<SocketAddr> = listeners.iter().map(|(_, _, a)| *a).collect();
 
-    let server = Arc::new(Server {
-        ctx: Context {
+    let user_count = users.len();
+    let server = Server::new(
+        Context {
             store,
             users,
             pop3: Pop3Config {
                 lock: o.lock,
                 uidl: Arc::new(uidl),
             },
-            tls,
+            tls: tokio_rustls::TlsAcceptor::from(tls),
             allow_plaintext_auth,
             idle_timeout: o.idle_timeout,
             auth_failure_delay: o.auth_failure_delay,
+            blocking: Blocking::new(o.storage_jobs),
         },
-        stopping: AtomicBool::new(false),
-        live: Mutex::new(HashMap::new()),
-        next_id: AtomicU64::new(1),
-        max_connections: o.max_connections,
-    });
-
-    print_banner(&Banner {
+        o.max_connections,
+    );
+    let banner = Banner {
         demo: demo.as_ref(),
         created,
         mail_root: &mail_root,
         users_file: &users_file,
-        users: server.ctx.users.len(),
+        users: user_count,
         listeners: &listeners.iter().map(|(_, p, a)| (*p, *a)).collect::<Vec<_>>(),
         allow_plaintext_auth,
         demo_plaintext,
         generated,
         cert_file: cert_file.as_deref(),
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .enable_time()
+        .thread_name("mail_server")
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let served = runtime.block_on(async {
+        let mut serving = Vec::new();
+        for (listener, port, addr) in listeners {
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            serving.push((listener, port));
+        }
+        // Before the banner: whoever reads it may send a signal at once.
+        let signals = Signals::install()?;
+        print_banner(&banner);
+        server.run(serving, signals).await;
+        Ok::<(), String>(())
     });
-
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| format!("cannot handle signals: {e}"))?;
-    {
-        let server = Arc::clone(&server);
-        let listening = listening.clone();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for signal in signals.forever() {
-                    if server.stopping.load(Ordering::SeqCst) {
-                        tracing::warn!(signal, "second signal: exiting at once");
-                        std::process::exit(130);
-                    }
-                    tracing::info!(
-                        signal,
-                        "stopping: closing every connection; unfinished sessions commit nothing"
-                    );
-                    server.stop(&listening);
-                }
-            })
-            .map_err(|e| e.to_string())?;
-    }
-
-    let mut accept_threads = Vec::new();
-    for (listener, port, addr) in listeners {
-        let server = Arc::clone(&server);
-        let handle = std::thread::Builder::new()
-            .name(format!("accept-{addr}"))
-            .spawn(move || server.accept_loop(listener, port))
-            .map_err(|e| e.to_string())?;
-        accept_threads.push(handle);
-    }
-    for handle in accept_threads {
-        let _ = handle.join();
-    }
-    let deadline = Instant::now() + STOP_GRACE;
-    while !server.live().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let left = server.live().len();
-    if left > 0 {
-        tracing::warn!(left, "connections still open at exit");
-    }
-    tracing::info!("stopped");
-    Ok(())
+    // Jobs still running on the blocking pool are not waited for long.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
 struct Banner<'a> {

@@ -42,7 +42,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::connection::{Connection, TlsSetup, describe, login_failure};
 use crate::maildir::{Maildir, state_file_name};
-use crate::options::{Auth, Options, Secret, TlsMode, USAGE, read_password};
+use crate::options::{Auth, Options, Secret, TlsMode, read_password};
 use crate::state::UidlState;
 
 /// Why a run failed; each kind has its exit status.
@@ -247,18 +247,7 @@ fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
 }
 
 fn main() -> ExitCode {
-    let args = std::env::args_os().skip(1).collect();
-    let options = match Options::parse(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("pop3_client: {message}\n(pop3_client --help tells more)");
-            return ExitCode::from(2);
-        }
-    };
+    let options = Options::from_command_line();
     init_logging(options.verbosity);
     let progress = PROGRESS.get_or_init(progress_bar);
     let result = run(&options, progress);

@@ -1,72 +1,118 @@
-//! The command line.
+//! The command line (clap). Usage errors exit with status 2, `--help`
+//! prints every option and exits with 0.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The help text.
-pub const USAGE: &str = "\
-usage: pop3_client --server HOST:PORT --user USER --maildir DIR [options]
+use clap::error::ErrorKind;
+use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
-Downloads every message of a POP3 maildrop into a local Maildir.
-
+/// What `--help` prints after the options.
+const AFTER_HELP: &str = "\
 The password comes from --password-file FILE (its first line) or from the
 environment variable MAILWIRE_PASSWORD, never from the command line.
 
-options:
-  --server HOST:PORT     the POP3 server (port 110 for none/starttls, 995 for implicit)
-  --user USER            the account name
-  --maildir DIR          the local Maildir (created with cur/ new/ tmp/ if missing)
-  --password-file FILE   read the password from the first line of FILE
-  --auth user|apop|plain USER/PASS (default), APOP, or AUTH PLAIN
-  --tls starttls|implicit|none
-                         STLS before logging in (default), TLS from the first
-                         byte, or no TLS at all (the password travels in clear)
-  --ca-file PEM          trust only the certificates in PEM (a CA or a
-                         self-signed server certificate) instead of the system's
-  --tls-name NAME        the name to check in the server certificate (default HOST)
-  --delete               delete each message on the server once it is stored
-                         and flushed to disk locally (default: keep it there and
-                         remember its UIDL so the next run skips it)
-  --crlf                 store CRLF line ends as received (default: LF, the
-                         Maildir convention)
-  --lax-size             accept a message whose size differs from the LIST size
-                         (for servers that list estimates); default: refuse it
-  --no-pipelining        send one command at a time even if the server pipelines
-  --timeout SECS         network timeout (default 120)
-  -v, --verbose          more log output (MAILWIRE_LOG=filter overrides)
-  -q, --quiet            only warnings and errors
-  -h, --help             this text
-
-debugging options:
-  --throttle-ms N        sleep N ms after each piece of message and each message
-  --stop-after N         drop the connection without QUIT after storing N messages
-
-exit status: 0 done; 1 some messages failed (the others are done); 2 usage;
+Exit status: 0 done; 1 some messages failed (the others are done); 2 usage;
 3 network, TLS or protocol failure; 4 login refused; 5 local storage failure;
 6 login refused for now (mailbox in use, login delay, temporary failure);
 7 stopped by --stop-after.";
 
+/// Downloads every message of a POP3 maildrop into a local Maildir.
+#[derive(Debug, Parser)]
+// As before clap, a repeated option takes its last value.
+#[command(name = "pop3_client", version, after_help = AFTER_HELP, args_override_self = true)]
+struct Args {
+    /// The POP3 server (port 110 for none/starttls, 995 for implicit)
+    #[arg(long, value_name = "HOST:PORT", value_parser = split_server)]
+    server: (String, u16),
+    /// The account name
+    #[arg(long, value_name = "USER", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    user: String,
+    /// The local Maildir (created with cur/ new/ tmp/ if missing)
+    #[arg(long, value_name = "DIR")]
+    maildir: PathBuf,
+    /// Read the password from the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Refused: other users can see a command line; use --password-file
+    /// or MAILWIRE_PASSWORD
+    #[arg(long, short = 'p', value_name = "PASSWORD", num_args = 0..=1, default_missing_value = "", value_parser = refuse_password)]
+    password: Option<Refused>,
+    /// How to log in
+    #[arg(long, value_enum, value_name = "METHOD", default_value_t = Auth::User)]
+    auth: Auth,
+    /// How to secure the connection
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = TlsMode::StartTls)]
+    tls: TlsMode,
+    /// Trust only the certificates in PEM (a CA or a self-signed server
+    /// certificate) instead of the system's
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// The name to check in the server certificate [default: HOST]
+    #[arg(long, value_name = "NAME")]
+    tls_name: Option<String>,
+    /// Delete each message on the server once it is stored and flushed to
+    /// disk locally (default: keep it there and remember its UIDL so the
+    /// next run skips it)
+    #[arg(long)]
+    delete: bool,
+    /// Store CRLF line ends as received (default: LF, the Maildir
+    /// convention)
+    #[arg(long)]
+    crlf: bool,
+    /// Accept a message whose size differs from the LIST size (for servers
+    /// that list estimates); default: refuse it
+    #[arg(long)]
+    lax_size: bool,
+    /// Send one command at a time even if the server pipelines
+    #[arg(long)]
+    no_pipelining: bool,
+    /// Network timeout in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// More log output, repeatable (MAILWIRE_LOG=filter overrides)
+    #[arg(short, long, action = ArgAction::Count)]
+    verbose: u8,
+    /// Only warnings and errors
+    #[arg(short, long)]
+    quiet: bool,
+    /// Sleep N ms after each piece of message and each message
+    #[arg(long, value_name = "N", help_heading = "Debugging options")]
+    throttle_ms: Option<u64>,
+    /// Drop the connection without QUIT after storing N messages
+    #[arg(long, value_name = "N", help_heading = "Debugging options")]
+    stop_after: Option<u64>,
+}
+
+/// A `--password` given on the command line; its value is not kept.
+#[derive(Debug, Clone, Copy)]
+struct Refused;
+
+fn refuse_password(_: &str) -> Result<Refused, String> {
+    Ok(Refused)
+}
+
 /// How to log in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Auth {
-    /// USER and PASS.
+    /// USER and PASS
     User,
-    /// APOP.
+    /// APOP
     Apop,
-    /// AUTH PLAIN.
+    /// AUTH PLAIN
     Plain,
 }
 
 /// How to secure the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TlsMode {
-    /// No TLS.
+    /// No TLS at all (the password travels in clear)
     None,
-    /// STLS before logging in.
+    /// STLS before logging in
+    #[value(name = "starttls")]
     StartTls,
-    /// TLS from the first byte.
+    /// TLS from the first byte
     Implicit,
 }
 
@@ -125,21 +171,9 @@ pub struct Options {
     pub stop_after: Option<u64>,
 }
 
-fn to_string(value: OsString, name: &str) -> Result<String, String> {
-    value
-        .into_string()
-        .map_err(|_| format!("{name}: the value is not valid UTF-8"))
-}
-
-fn number<T: std::str::FromStr>(value: &str, name: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{name}: {value:?} is not a valid number"))
-}
-
 /// Splits `HOST:PORT`, with `[v6]:PORT` for IPv6 addresses.
 fn split_server(server: &str) -> Result<(String, u16), String> {
-    let bad = || format!("--server: {server:?} is not HOST:PORT");
+    let bad = || format!("{server:?} is not HOST:PORT ([ADDRESS]:PORT for IPv6)");
     let (host, port) = server.rsplit_once(':').ok_or_else(bad)?;
     let host = host
         .strip_prefix('[')
@@ -188,115 +222,53 @@ pub fn read_password(file: Option<&PathBuf>) -> Result<Secret, String> {
 }
 
 impl Options {
-    /// Parses the arguments (without the program name). `Ok(None)` means
-    /// help was asked for.
-    pub fn parse(args: Vec<OsString>) -> Result<Option<Options>, String> {
-        let mut server = None;
-        let mut user = None;
-        let mut maildir = None;
-        let mut password_file = None;
-        let mut auth = Auth::User;
-        let mut tls = TlsMode::StartTls;
-        let mut ca_file = None;
-        let mut tls_name = None;
-        let (mut delete, mut crlf, mut lax_size, mut no_pipelining) = (false, false, false, false);
-        let mut timeout = Duration::from_secs(120);
-        let mut verbosity = 0i8;
-        let mut throttle = None;
-        let mut stop_after = None;
+    /// The options of this process's command line. On `--help` or
+    /// `--version` it prints and exits with 0; on a usage error it prints
+    /// the error and exits with 2.
+    pub fn from_command_line() -> Options {
+        Options::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
 
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let arg = to_string(arg, "argument")?;
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = |name: &str| -> Result<String, String> {
-                match inline.clone() {
-                    Some(v) => Ok(v),
-                    None => to_string(args.next().ok_or(format!("{name} needs a value"))?, name),
-                }
-            };
-            match name.as_str() {
-                "-h" | "--help" => return Ok(None),
-                "--server" => server = Some(split_server(&value("--server")?)?),
-                "--user" => user = Some(value("--user")?),
-                "--maildir" => maildir = Some(PathBuf::from(value("--maildir")?)),
-                "--password-file" => password_file = Some(PathBuf::from(value("--password-file")?)),
-                "--password" | "-p" => {
-                    return Err("passwords are not taken on the command line (other users can \
-                                see it): use --password-file FILE or MAILWIRE_PASSWORD"
-                        .into());
-                }
-                "--auth" => {
-                    auth = match value("--auth")?.as_str() {
-                        "user" => Auth::User,
-                        "apop" => Auth::Apop,
-                        "plain" => Auth::Plain,
-                        other => return Err(format!("--auth: {other:?} is not user, apop or plain")),
-                    }
-                }
-                "--tls" => {
-                    tls = match value("--tls")?.as_str() {
-                        "none" => TlsMode::None,
-                        "starttls" => TlsMode::StartTls,
-                        "implicit" => TlsMode::Implicit,
-                        other => return Err(format!("--tls: {other:?} is not none, starttls or implicit")),
-                    }
-                }
-                "--ca-file" => ca_file = Some(PathBuf::from(value("--ca-file")?)),
-                "--tls-name" => tls_name = Some(value("--tls-name")?),
-                "--delete" => delete = true,
-                "--crlf" => crlf = true,
-                "--lax-size" => lax_size = true,
-                "--no-pipelining" => no_pipelining = true,
-                "--timeout" => {
-                    let secs: u64 = number(&value("--timeout")?, "--timeout")?;
-                    if secs == 0 {
-                        return Err("--timeout must be at least 1 second".into());
-                    }
-                    timeout = Duration::from_secs(secs);
-                }
-                "-v" | "--verbose" => verbosity = verbosity.saturating_add(1),
-                "-q" | "--quiet" => verbosity = -1,
-                "--throttle-ms" => {
-                    throttle = Some(Duration::from_millis(number(
-                        &value("--throttle-ms")?,
-                        "--throttle-ms",
-                    )?))
-                }
-                "--stop-after" => stop_after = Some(number(&value("--stop-after")?, "--stop-after")?),
-                other => return Err(format!("unknown option {other:?}")),
-            }
+    /// Parses `args` (the program name first).
+    pub fn try_parse_from<I, T>(args: I) -> Result<Options, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let a = Args::try_parse_from(args)?;
+        let usage = |message: &str| Args::command().error(ErrorKind::ArgumentConflict, message);
+        if a.password.is_some() {
+            return Err(usage(
+                "passwords are not taken on the command line (other users can see it): \
+                 use --password-file FILE or MAILWIRE_PASSWORD",
+            ));
         }
-        let (host, port) = server.ok_or("--server HOST:PORT is required")?;
-        let user = user.ok_or("--user USER is required")?;
-        if user.is_empty() {
-            return Err("--user: the name is empty".into());
+        if a.tls == TlsMode::None && (a.ca_file.is_some() || a.tls_name.is_some()) {
+            return Err(usage("--ca-file and --tls-name need --tls starttls or implicit"));
         }
-        let maildir = maildir.ok_or("--maildir DIR is required")?;
-        if tls == TlsMode::None && (ca_file.is_some() || tls_name.is_some()) {
-            return Err("--ca-file and --tls-name need --tls starttls or implicit".into());
-        }
-        Ok(Some(Options {
+        let (host, port) = a.server;
+        Ok(Options {
             host,
             port,
-            user,
-            password_file,
-            auth,
-            tls,
-            ca_file,
-            tls_name,
-            maildir,
-            delete,
-            crlf,
-            lax_size,
-            no_pipelining,
-            timeout,
-            verbosity,
-            throttle,
-            stop_after,
-        }))
+            user: a.user,
+            password_file: a.password_file,
+            auth: a.auth,
+            tls: a.tls,
+            ca_file: a.ca_file,
+            tls_name: a.tls_name,
+            maildir: a.maildir,
+            delete: a.delete,
+            crlf: a.crlf,
+            lax_size: a.lax_size,
+            no_pipelining: a.no_pipelining,
+            timeout: Duration::from_secs(a.timeout),
+            verbosity: if a.quiet {
+                -1
+            } else {
+                i8::try_from(a.verbose).unwrap_or(i8::MAX)
+            },
+            throttle: a.throttle_ms.map(Duration::from_millis),
+            stop_after: a.stop_after,
+        })
     }
 }

@@ -7,6 +7,7 @@
 //! installs them all.
 
 mod behaviour;
+mod connections;
 mod dovecot;
 mod peers;
 mod support;
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use support::{MailRoot, MailServer, TempDir};
 
 /// The passwd-file of most tests.
-const PASSWD: &str = "alice:{PLAIN}secret::::::\nbob:{PLAIN}builder::::::\n";
+pub const PASSWD: &str = "alice:{PLAIN}secret::::::\nbob:{PLAIN}builder::::::\n";
 
 /// A mail root where alice has the sample messages.
 fn alice_root(tag: &str) -> MailRoot {

@@ -611,7 +611,22 @@ fn command_line_and_connection_errors() {
     out.assert_code(2);
     let help = run(base(&["--help"]));
     help.assert_code(0);
-    assert!(help.stdout.starts_with("usage: pop3_client"), "{}", help.stdout);
+    assert!(help.stdout.contains("Usage: pop3_client"), "{}", help.stdout);
+    for option in [
+        "--server",
+        "--user",
+        "--maildir",
+        "--password-file",
+        "--auth",
+        "--tls",
+        "--timeout",
+    ] {
+        assert!(
+            help.stdout.contains(option),
+            "--help lacks {option}:\n{}",
+            help.stdout
+        );
+    }
 
     // Nothing listens on a port just freed: the connection is refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

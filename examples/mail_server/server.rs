@@ -1,0 +1,251 @@
+//! The running server: listeners, one task per connection, the limit on
+//! connections, and the stop on SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use mailwire::mailbox::{Account, AccountName, Pop3Config, Store, StoreError};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
+
+use crate::blocking::Blocking;
+use crate::connection::{Connection, Ending, Stop};
+use crate::pop3;
+use crate::users::Users;
+
+/// How long a stop waits for connections to end.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// What every connection shares.
+pub struct Context {
+    /// The mailbox store.
+    pub store: Store,
+    /// Who may log in.
+    pub users: Users,
+    /// The POP3 view's settings (lock policy, UIDL format).
+    pub pop3: Pop3Config,
+    /// TLS, for POP3S and STLS.
+    pub tls: TlsAcceptor,
+    /// USER/PASS and AUTH PLAIN without TLS.
+    pub allow_plaintext_auth: bool,
+    /// Close a connection after this long without a command, or when a
+    /// write or TLS handshake takes longer.
+    pub idle_timeout: Duration,
+    /// Wait this long before answering a failed login.
+    pub auth_failure_delay: Duration,
+    /// Where storage work and password checks run.
+    pub blocking: Blocking,
+}
+
+/// Why [`Context::authenticate`] let no one in.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Unknown user or wrong password (the two cost the same time).
+    BadCredentials,
+    /// The credentials are right but the account cannot be opened.
+    NoAccount(String),
+}
+
+impl Context {
+    /// Checks a user's password and opens the account, created on first
+    /// login as Dovecot creates a Maildir. Blocking (password hashes are
+    /// slow on purpose, storage is read): run it on [`Context::blocking`].
+    pub fn authenticate(&self, user: &[u8], password: &[u8]) -> Result<Account, Refusal> {
+        let name = self.users.verify(user, password).ok_or(Refusal::BadCredentials)?;
+        let name = AccountName::new(name).map_err(|e| Refusal::NoAccount(e.to_string()))?;
+        let account = match self.store.account(&name) {
+            Err(StoreError::NoSuchAccount(_)) => match self.store.create_account(&name) {
+                // Created meanwhile by a concurrent first login.
+                Err(StoreError::AccountExists(_)) => self.store.account(&name),
+                other => other,
+            },
+            other => other,
+        };
+        account.map_err(|e| Refusal::NoAccount(e.to_string()))
+    }
+}
+
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// Plain POP3, with STLS.
+    Pop3,
+    /// POP3 in implicit TLS (RFC 8314).
+    Pop3s,
+}
+
+impl Port {
+    /// Whether TLS starts with the first byte.
+    fn implicit_tls(self) -> bool {
+        match self {
+            Port::Pop3 => false,
+            Port::Pop3s => true,
+        }
+    }
+
+    /// What to tell a client refused because the server is full, if the
+    /// protocol can say it before TLS.
+    fn refusal(self) -> Option<Vec<u8>> {
+        match self {
+            Port::Pop3 => Some(pop3::too_many_connections()),
+            Port::Pop3s => None,
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, installed before the server says it is ready.
+pub struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    /// Takes over SIGINT and SIGTERM. Needs the runtime.
+    pub fn install() -> Result<Signals, String> {
+        let install = |kind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+        Ok(Signals {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// The server: its shared context and its connections.
+pub struct Server {
+    ctx: Arc<Context>,
+    /// One permit per open connection.
+    connections: Arc<Semaphore>,
+    max_connections: u32,
+    next_id: AtomicU64,
+}
+
+impl Server {
+    /// A server that serves at most `max_connections` at once.
+    pub fn new(ctx: Context, max_connections: usize) -> Server {
+        let max_connections =
+            u32::try_from(max_connections.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
+        Server {
+            ctx: Arc::new(ctx),
+            connections: Arc::new(Semaphore::new(max_connections as usize)),
+            max_connections,
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Serves on the listeners until a signal, then stops: no more
+    /// connections are accepted, every connection is told to end (their
+    /// sessions end without QUIT, so they commit nothing), and the stop
+    /// waits a bounded time for them.
+    pub async fn run(self, listeners: Vec<(TcpListener, Port)>, mut signals: Signals) {
+        let server = Arc::new(self);
+        let (raise_stop, stop) = Stop::new();
+        let accepting: Vec<_> = listeners
+            .into_iter()
+            .map(|(listener, port)| {
+                tokio::spawn(Arc::clone(&server).accept_loop(listener, port, stop.clone()))
+            })
+            .collect();
+
+        let signal = signals.next().await;
+        tracing::info!(
+            signal,
+            "stopping: closing every connection; unfinished sessions commit nothing"
+        );
+        let _ = raise_stop.send(true);
+        tokio::spawn(async move {
+            let signal = signals.next().await;
+            tracing::warn!(signal, "second signal: exiting at once");
+            std::process::exit(130);
+        });
+        for accept in accepting {
+            // The listener is closed when its loop ends.
+            let _ = accept.await;
+        }
+        let all_closed = server.connections.acquire_many(server.max_connections);
+        if tokio::time::timeout(STOP_GRACE, all_closed).await.is_err() {
+            let left = server.max_connections as usize - server.connections.available_permits();
+            tracing::warn!(left, "connections still open at exit");
+        }
+        tracing::info!("stopped");
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener, port: Port, mut stop: Stop) {
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.requested() => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((socket, peer)) => self.start_connection(socket, peer, port, stop.clone()),
+                Err(e) => {
+                    // Out of file descriptors and the like: do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn start_connection(self: &Arc<Self>, socket: TcpStream, peer: SocketAddr, port: Port, stop: Stop) {
+        let Ok(permit) = Arc::clone(&self.connections).try_acquire_owned() else {
+            tracing::warn!(%peer, "too many connections, refused");
+            if let Some(refusal) = port.refusal() {
+                tokio::spawn(refuse(socket, refusal));
+            }
+            return;
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let ctx = Arc::clone(&self.ctx);
+        let span = tracing::info_span!("conn", id, %peer, port = ?port);
+        let connection = async move {
+            tracing::info!("connected");
+            match serve(&ctx, socket, peer, port, stop).await {
+                Ok(ending) => tracing::info!(?ending, "disconnected"),
+                Err(e) => tracing::info!(error = %e, "connection ended"),
+            }
+            // The connection's slot is free again.
+            drop(permit);
+        };
+        tokio::spawn(connection.instrument(span));
+    }
+}
+
+/// Serves one connection with its protocol.
+async fn serve(
+    ctx: &Arc<Context>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    port: Port,
+    stop: Stop,
+) -> std::io::Result<Ending> {
+    let conn = Connection::new(
+        socket,
+        port.implicit_tls(),
+        ctx.tls.clone(),
+        stop,
+        ctx.idle_timeout,
+    )
+    .await?;
+    match port {
+        Port::Pop3 | Port::Pop3s => pop3::serve(ctx, conn, peer).await,
+    }
+}
+
+/// Tells a client it is refused, briefly, and closes.
+async fn refuse(mut socket: TcpStream, refusal: Vec<u8>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.write_all(&refusal)).await;
+}
