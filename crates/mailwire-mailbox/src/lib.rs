@@ -37,15 +37,40 @@
 //! transaction. Its unique ids default to Dovecot's `%08Xu%08Xv`
 //! ([`UidlTemplate`]), so they never change and match what Dovecot served.
 //!
-//! Message analysis ([`analysis`]) computes what IMAP FETCH returns from a
-//! stored message: ENVELOPE, BODY and BODYSTRUCTURE with every extension
-//! field, BODY\[section\] extraction with partial ranges, and BINARY content
-//! with its transfer encoding undone, matching what Dovecot returns for
-//! the same message.
+//! Message analysis (`analysis`, feature `imap`) computes what IMAP FETCH
+//! returns from a stored message: ENVELOPE, BODY and BODYSTRUCTURE with
+//! every extension field, BODY\[section\] extraction with partial ranges,
+//! and BINARY content with its transfer encoding undone, matching what
+//! Dovecot returns for the same message.
 //!
-//! SEARCH ([`search`]) evaluates every IMAP4rev2 search key (and the
-//! IMAP4rev1 ones) on a message or a whole mailbox: flags, dates, sizes and
-//! sets without reading content, header and body keys on decoded text.
+//! SEARCH (`search`, feature `imap`) evaluates every IMAP4rev2 search key
+//! (and the IMAP4rev1 ones) on a message or a whole mailbox: flags, dates,
+//! sizes and sets without reading content, header and body keys on decoded
+//! text.
+//!
+//! # One vocabulary: the `imap` feature
+//!
+//! The model speaks mailwire-imap's types wherever it says what IMAP says,
+//! as it speaks mailwire-pop3's through the `pop3` feature: with `imap`,
+//! the analysis produces `mailwire_imap::{Envelope, BodyStructure}` and
+//! reads sections as `mailwire_imap::{Section, SectionPart, Partial}`, and
+//! SEARCH reads `mailwire_imap::Date`. This crate has no copies of them.
+//! The choice, over moving wire-independent types to a layer below both
+//! crates: an ENVELOPE or a BODYSTRUCTURE *is* wire vocabulary (NIL against
+//! empty, which extension fields are present, whether a string goes as a
+//! quoted string or a literal, which is how Dovecot's answers are matched
+//! byte for byte), so a neutral copy would have to restate all of it and
+//! be converted on every FETCH; producing the codec's values directly costs
+//! nothing at FETCH time (they borrow from the message) and the encoder
+//! writes them as they are. A POP3-only user does not compile IMAP.
+//!
+//! The model keeps its own types where its invariants differ from the
+//! wire's or the wire has no such value: [`Uid`], [`UidValidity`],
+//! [`ModSeq`], [`Flags`] and [`Keyword`] (the store's limits), mailbox
+//! names ([`MailboxName`]: UTF-8, `/` delimiter), [`InternalDate`]
+//! (seconds, any zone), [`MailboxStatus`] (every value at once) and
+//! [`AppendMessage`] (owned bytes to store), and the analysis' part tree
+//! (`analysis::Part`: where each part is in the stored bytes).
 //!
 //! The API is synchronous and thread-safe (`Send + Sync`); it does storage
 //! I/O only, never network I/O.
@@ -69,6 +94,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "imap")]
 pub mod analysis;
 mod backend;
 mod content;
@@ -78,6 +104,7 @@ mod maildir;
 mod memory;
 #[cfg(feature = "pop3")]
 mod pop3;
+#[cfg(feature = "imap")]
 pub mod search;
 mod selected;
 mod store;
