@@ -9,8 +9,8 @@ use std::cell::Cell;
 
 use bytes::Bytes;
 use mailwire_mailbox::search::{
-    MessageContent, MessageContext, NumberSet, Search, SearchDate, SearchError, SearchKey, SearchOptions,
-    evaluate,
+    Date, MessageContent, MessageContext, NumberSet, Search, SearchError, SearchKey, SearchOptions,
+    date_of_internal, evaluate,
 };
 use mailwire_mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, Keyword, MailboxName,
@@ -129,8 +129,8 @@ fn uid(n: u32) -> Uid {
     Uid::new(n).unwrap()
 }
 
-fn date(y: u16, m: u8, d: u8) -> SearchDate {
-    SearchDate::new(y, m, d).unwrap()
+fn date(y: u16, m: u8, d: u8) -> Date {
+    Date::new(y, m, d).unwrap()
 }
 
 fn kw(s: &str) -> Keyword {
@@ -746,7 +746,7 @@ fn naive_date(unix: i64, zone: i16) -> (i64, u32, u32) {
 fn reference(key: &SearchKey, m: &Meta) -> bool {
     let sys = |f| m.flags.system.contains(f);
     let day = || naive_date(m.unix, m.zone);
-    let key_day = |d: &SearchDate| (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()));
+    let key_day = |d: &Date| (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()));
     let in_set = |set: &NumberSet, n: u32| set.ranges().any(|r| r.contains(&n));
     match key {
         SearchKey::All => true,
@@ -821,12 +821,12 @@ fn arb_meta() -> impl Strategy<Value = Meta> {
         })
 }
 
-fn arb_date() -> impl Strategy<Value = SearchDate> {
+fn arb_date() -> impl Strategy<Value = Date> {
     prop_oneof![
         3 => (Just(2024u16), 2u8..=3, 1u8..=31),
         1 => (1899u16..2102, 1u8..=12, 1u8..=31),
     ]
-    .prop_filter_map("no such day", |(y, m, d)| SearchDate::new(y, m, d))
+    .prop_filter_map("no such day", |(y, m, d)| Date::new(y, m, d).ok())
 }
 
 fn arb_set() -> impl Strategy<Value = NumberSet> {
@@ -895,7 +895,7 @@ proptest! {
     #[test]
     fn internal_dates_agree_with_naive_calendar(unix in -62_000_000_000i64..250_000_000_000, zone in -5999i16..=5999) {
         let (y, m, d) = naive_date(unix, zone);
-        let got = SearchDate::of_internal_date(InternalDate { unix_seconds: unix, zone_minutes: zone }).unwrap();
+        let got = date_of_internal(InternalDate { unix_seconds: unix, zone_minutes: zone }).unwrap();
         prop_assert_eq!((i64::from(got.year()), u32::from(got.month()), u32::from(got.day())), (y, m, d));
     }
 

@@ -2,6 +2,7 @@
 //! only the top header block, body keys parse the MIME tree, and every
 //! piece is decoded and folded once however many keys use it.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use crate::analysis::address::{Address, parse_address_list};
@@ -10,7 +11,9 @@ use crate::analysis::{
     MISSING_DOMAIN, MISSING_MAILBOX, MessageAnalysis, Part, TransferEncoding, analyze, leaves,
 };
 
-use super::date::{SearchDate, parse_date_header};
+use mailwire_imap::Date;
+
+use super::date::parse_date_header;
 use super::text::{Needle, base64, decode_header_value, fold, fold_into, quoted_printable, to_utf8};
 
 /// One field of the top header block.
@@ -99,7 +102,7 @@ impl<'r> Doc<'r> {
 
     /// The date of the last `Date:` field (the one ENVELOPE shows), if it
     /// parses.
-    pub(crate) fn sent_date(&self) -> Option<SearchDate> {
+    pub(crate) fn sent_date(&self) -> Option<Date> {
         let field = self.named(b"date").last()?;
         parse_date_header(field.value).map(|d| d.date)
     }
@@ -213,19 +216,12 @@ fn text_parts(raw: &[u8], msg: &MessageAnalysis<'_>) -> Vec<String> {
             continue;
         }
         let body = raw.get(part.body_range()).unwrap_or_default();
-        let decoded;
-        let octets: &[u8] = match part.transfer_encoding {
-            TransferEncoding::Base64 => {
-                decoded = base64(body);
-                &decoded
-            }
-            TransferEncoding::QuotedPrintable => {
-                decoded = quoted_printable(body);
-                &decoded
-            }
-            TransferEncoding::Identity | TransferEncoding::Unknown => body,
+        let octets: Cow<'_, [u8]> = match part.transfer_encoding {
+            TransferEncoding::Base64 => Cow::Owned(base64(body)),
+            TransferEncoding::QuotedPrintable => quoted_printable(body),
+            TransferEncoding::Identity | TransferEncoding::Unknown => Cow::Borrowed(body),
         };
-        out.push(fold(&to_utf8(octets, fields.param("charset"))));
+        out.push(fold(&to_utf8(&octets, fields.param("charset"))));
     }
     out
 }

@@ -11,7 +11,7 @@ use crate::types::StoreError;
 use super::content::Doc;
 use super::date::internal_day;
 use super::text::Needle;
-use super::{MessageContent, MessageContext, NumberSet, SearchDate, SearchError, SearchKey};
+use super::{Date, MessageContent, MessageContext, NumberSet, SearchError, SearchKey};
 
 /// What evaluating a node costs, cheapest first; `And` and `Or` evaluate
 /// their children in this order.
@@ -68,7 +68,7 @@ pub(crate) enum Node {
     Keyword { keyword: Keyword, set: bool },
     Recent,
     Internal { op: DateOp, day: i64 },
-    Sent { op: DateOp, date: SearchDate },
+    Sent { op: DateOp, date: Date },
     Larger(u64),
     Smaller(u64),
     Uid(NumberSet),
@@ -204,7 +204,7 @@ pub(crate) fn compile(key: &SearchKey, depth: usize, max_depth: usize) -> Result
     })
 }
 
-fn internal(op: DateOp, date: SearchDate) -> Node {
+fn internal(op: DateOp, date: Date) -> Node {
     Node::Internal {
         op,
         day: date.days_since_epoch(),

@@ -82,7 +82,8 @@ use std::ops::RangeInclusive;
 
 use bytes::Bytes;
 
-pub use date::{HeaderDate, SearchDate, parse_date_header};
+pub use date::{HeaderDate, date_of_internal, parse_date_header};
+pub use mailwire_imap::Date;
 
 use crate::flags::{Flags, Keyword};
 use crate::selected::{SelectedMailbox, ViewMessage};
@@ -128,17 +129,17 @@ pub enum SearchKey {
     /// `OLD` (IMAP4rev1): not `\Recent`.
     Old,
     /// `BEFORE date`: INTERNALDATE's date is earlier.
-    Before(SearchDate),
+    Before(Date),
     /// `ON date`: INTERNALDATE's date is this one.
-    On(SearchDate),
+    On(Date),
     /// `SINCE date`: INTERNALDATE's date is this one or later.
-    Since(SearchDate),
+    Since(Date),
     /// `SENTBEFORE date`: the `Date:` header's date is earlier.
-    SentBefore(SearchDate),
+    SentBefore(Date),
     /// `SENTON date`: the `Date:` header's date is this one.
-    SentOn(SearchDate),
+    SentOn(Date),
     /// `SENTSINCE date`: the `Date:` header's date is this one or later.
-    SentSince(SearchDate),
+    SentSince(Date),
     /// `LARGER n`: RFC822.SIZE is larger than `n`.
     Larger(u64),
     /// `SMALLER n`: RFC822.SIZE is smaller than `n`.
