@@ -30,7 +30,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Rng, WORDS};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use mailwire::imap::{BodyStructure, SpecificFields};
+use mailwire::imap::{AString, BodyStructure, SpecificFields};
 use mailwire::mailbox::analysis::analyze;
 use mailwire::mailbox::search::SearchKey;
 use mailwire::mailbox::{
@@ -323,8 +323,8 @@ fn bench_search(c: &mut Criterion) {
     }
     acc.append_all(&inbox(), messages).unwrap();
     let view = acc.select(&inbox(), SelectMode::ReadOnly).unwrap();
-    let body = SearchKey::Body("QUOKKA".into());
-    let subject = SearchKey::Subject("Budget Review".into());
+    let body = SearchKey::Body(AString::try_from("QUOKKA").unwrap());
+    let subject = SearchKey::Subject(AString::try_from("Budget Review").unwrap());
     // Check once that the search really decodes and finds what was put in.
     assert_eq!(view.search(&body).unwrap(), expected_body);
     assert!(expected_body.len() > 50, "{}", expected_body.len());

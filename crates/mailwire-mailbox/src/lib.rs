@@ -54,7 +54,9 @@
 //! as it speaks mailwire-pop3's through the `pop3` feature: with `imap`,
 //! the analysis produces `mailwire_imap::{Envelope, BodyStructure}` and
 //! reads sections as `mailwire_imap::{Section, SectionPart, Partial}`, and
-//! SEARCH reads `mailwire_imap::Date`. This crate has no copies of them.
+//! SEARCH evaluates `mailwire_imap::SearchKey` (its `*`, `$` and CHARSET
+//! resolved through a `search::SearchScope`) with `mailwire_imap::Date` as
+//! its calendar. This crate has no copies of them.
 //! The choice, over moving wire-independent types to a layer below both
 //! crates: an ENVELOPE or a BODYSTRUCTURE *is* wire vocabulary (NIL against
 //! empty, which extension fields are present, whether a string goes as a
