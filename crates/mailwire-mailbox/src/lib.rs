@@ -67,11 +67,18 @@
 //! writes them as they are. A POP3-only user does not compile IMAP.
 //!
 //! The model keeps its own types where its invariants differ from the
-//! wire's or the wire has no such value: [`Uid`], [`UidValidity`],
-//! [`ModSeq`], [`Flags`] and [`Keyword`] (the store's limits), mailbox
-//! names ([`MailboxName`]: UTF-8, `/` delimiter), [`InternalDate`]
-//! (seconds, any zone), [`MailboxStatus`] (every value at once) and
-//! [`AppendMessage`] (owned bytes to store), and the analysis' part tree
+//! wire's or the wire has no such value, and converts at the boundary
+//! (with `imap`): [`Uid`] and [`UidValidity`] (`From` both ways with
+//! `NonZeroU32`, as the wire carries them), [`ModSeq`] (`From` both ways
+//! with `mailwire_imap::ModSeq`), [`InternalDate`] (seconds in any zone:
+//! `From<mailwire_imap::DateTime>`, `TryFrom` the other way, years stop at
+//! 9999), [`Flags`] and [`Keyword`] (the store's limits:
+//! `TryFrom<&[mailwire_imap::Flag]>` and `Flags::to_imap`), mailbox names
+//! ([`MailboxName`]: UTF-8, `/` delimiter; `MailboxName::to_imap` and
+//! `MailboxName::from_imap` in modified UTF-7 or UTF-8), [`MailboxStatus`]
+//! (every value at once; `MailboxStatus::to_imap` answers the STATUS items
+//! asked for) and [`AppendMessage`] (owned bytes to store;
+//! `TryFrom<mailwire_imap::AppendMessage>`), and the analysis' part tree
 //! (`analysis::Part`: where each part is in the stored bytes).
 //!
 //! The API is synchronous and thread-safe (`Send + Sync`); it does storage
@@ -102,6 +109,8 @@ mod backend;
 mod content;
 mod feed;
 mod flags;
+#[cfg(feature = "imap")]
+mod imap;
 mod maildir;
 mod memory;
 #[cfg(feature = "pop3")]
@@ -119,6 +128,8 @@ pub use backend::{
 };
 pub use content::canonical_crlf;
 pub use flags::{FlagAction, Flags, Keyword, MAX_KEYWORD_LEN, SystemFlags};
+#[cfg(feature = "imap")]
+pub use imap::AppendConversionError;
 pub use maildir::{MaildirBackend, MaildirOptions};
 pub use memory::MemoryBackend;
 #[cfg(feature = "pop3")]
