@@ -30,7 +30,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{Rng, WORDS};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use mailwire::mailbox::analysis::{BodyKind, BodyStructure, analyze};
+use mailwire::imap::{AString, BodyStructure, SpecificFields};
+use mailwire::mailbox::analysis::analyze;
 use mailwire::mailbox::search::SearchKey;
 use mailwire::mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, MailboxName, MaildirBackend,
@@ -322,8 +323,8 @@ fn bench_search(c: &mut Criterion) {
     }
     acc.append_all(&inbox(), messages).unwrap();
     let view = acc.select(&inbox(), SelectMode::ReadOnly).unwrap();
-    let body = SearchKey::Body("QUOKKA".into());
-    let subject = SearchKey::Subject("Budget Review".into());
+    let body = SearchKey::Body(AString::try_from("QUOKKA").unwrap());
+    let subject = SearchKey::Subject(AString::try_from("Budget Review").unwrap());
     // Check once that the search really decodes and finds what was put in.
     assert_eq!(view.search(&body).unwrap(), expected_body);
     assert!(expected_body.len() > 50, "{}", expected_body.len());
@@ -459,10 +460,13 @@ fn thirty_part_message() -> Vec<u8> {
 }
 
 fn count_leaves(part: &BodyStructure<'_>) -> usize {
-    match &part.kind {
-        BodyKind::Multipart { parts } => parts.iter().map(count_leaves).sum(),
-        BodyKind::Message { body, .. } => count_leaves(body),
-        BodyKind::Text { .. } | BodyKind::Basic => 1,
+    match part {
+        BodyStructure::Multipart { parts, .. } => parts.iter().map(count_leaves).sum(),
+        BodyStructure::Single {
+            specific: SpecificFields::Message { body, .. },
+            ..
+        } => count_leaves(body),
+        BodyStructure::Single { .. } => 1,
     }
 }
 

@@ -37,15 +37,49 @@
 //! transaction. Its unique ids default to Dovecot's `%08Xu%08Xv`
 //! ([`UidlTemplate`]), so they never change and match what Dovecot served.
 //!
-//! Message analysis ([`analysis`]) computes what IMAP FETCH returns from a
-//! stored message: ENVELOPE, BODY and BODYSTRUCTURE with every extension
-//! field, BODY\[section\] extraction with partial ranges, and BINARY content
-//! with its transfer encoding undone, matching what Dovecot returns for
-//! the same message.
+//! Message analysis (`analysis`, feature `imap`) computes what IMAP FETCH
+//! returns from a stored message: ENVELOPE, BODY and BODYSTRUCTURE with
+//! every extension field, BODY\[section\] extraction with partial ranges,
+//! and BINARY content with its transfer encoding undone, matching what
+//! Dovecot returns for the same message.
 //!
-//! SEARCH ([`search`]) evaluates every IMAP4rev2 search key (and the
-//! IMAP4rev1 ones) on a message or a whole mailbox: flags, dates, sizes and
-//! sets without reading content, header and body keys on decoded text.
+//! SEARCH (`search`, feature `imap`) evaluates every IMAP4rev2 search key
+//! (and the IMAP4rev1 ones) on a message or a whole mailbox: flags, dates,
+//! sizes and sets without reading content, header and body keys on decoded
+//! text.
+//!
+//! # One vocabulary: the `imap` feature
+//!
+//! The model speaks mailwire-imap's types wherever it says what IMAP says,
+//! as it speaks mailwire-pop3's through the `pop3` feature: with `imap`,
+//! the analysis produces `mailwire_imap::{Envelope, BodyStructure}` and
+//! reads sections as `mailwire_imap::{Section, SectionPart, Partial}`, and
+//! SEARCH evaluates `mailwire_imap::SearchKey` (its `*`, `$` and CHARSET
+//! resolved through a `search::SearchScope`) with `mailwire_imap::Date` as
+//! its calendar. This crate has no copies of them.
+//! The choice, over moving wire-independent types to a layer below both
+//! crates: an ENVELOPE or a BODYSTRUCTURE *is* wire vocabulary (NIL against
+//! empty, which extension fields are present, whether a string goes as a
+//! quoted string or a literal, which is how Dovecot's answers are matched
+//! byte for byte), so a neutral copy would have to restate all of it and
+//! be converted on every FETCH; producing the codec's values directly costs
+//! nothing at FETCH time (they borrow from the message) and the encoder
+//! writes them as they are. A POP3-only user does not compile IMAP.
+//!
+//! The model keeps its own types where its invariants differ from the
+//! wire's or the wire has no such value, and converts at the boundary
+//! (with `imap`): [`Uid`] and [`UidValidity`] (`From` both ways with
+//! `NonZeroU32`, as the wire carries them), [`ModSeq`] (`From` both ways
+//! with `mailwire_imap::ModSeq`), [`InternalDate`] (seconds in any zone:
+//! `From<mailwire_imap::DateTime>`, `TryFrom` the other way, years stop at
+//! 9999), [`Flags`] and [`Keyword`] (the store's limits:
+//! `TryFrom<&[mailwire_imap::Flag]>` and `Flags::to_imap`), mailbox names
+//! ([`MailboxName`]: UTF-8, `/` delimiter; `MailboxName::to_imap` and
+//! `MailboxName::from_imap` in modified UTF-7 or UTF-8), [`MailboxStatus`]
+//! (every value at once; `MailboxStatus::to_imap` answers the STATUS items
+//! asked for) and [`AppendMessage`] (owned bytes to store;
+//! `TryFrom<mailwire_imap::AppendMessage>`), and the analysis' part tree
+//! (`analysis::Part`: where each part is in the stored bytes).
 //!
 //! The API is synchronous and thread-safe (`Send + Sync`); it does storage
 //! I/O only, never network I/O.
@@ -69,15 +103,19 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "imap")]
 pub mod analysis;
 mod backend;
 mod content;
 mod feed;
 mod flags;
+#[cfg(feature = "imap")]
+mod imap;
 mod maildir;
 mod memory;
 #[cfg(feature = "pop3")]
 mod pop3;
+#[cfg(feature = "imap")]
 pub mod search;
 mod selected;
 mod store;
@@ -90,6 +128,8 @@ pub use backend::{
 };
 pub use content::canonical_crlf;
 pub use flags::{FlagAction, Flags, Keyword, MAX_KEYWORD_LEN, SystemFlags};
+#[cfg(feature = "imap")]
+pub use imap::AppendConversionError;
 pub use maildir::{MaildirBackend, MaildirOptions};
 pub use memory::MemoryBackend;
 #[cfg(feature = "pop3")]

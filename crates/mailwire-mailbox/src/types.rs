@@ -35,6 +35,18 @@ impl Uid {
     }
 }
 
+impl From<NonZeroU32> for Uid {
+    fn from(n: NonZeroU32) -> Uid {
+        Uid(n)
+    }
+}
+
+impl From<Uid> for NonZeroU32 {
+    fn from(uid: Uid) -> NonZeroU32 {
+        uid.0
+    }
+}
+
 impl fmt::Display for Uid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -60,6 +72,18 @@ impl UidValidity {
     /// The number.
     pub const fn get(self) -> u32 {
         self.0.get()
+    }
+}
+
+impl From<NonZeroU32> for UidValidity {
+    fn from(n: NonZeroU32) -> UidValidity {
+        UidValidity(n)
+    }
+}
+
+impl From<UidValidity> for NonZeroU32 {
+    fn from(v: UidValidity) -> NonZeroU32 {
+        v.0
     }
 }
 

@@ -2,17 +2,22 @@
 //! same messages (tests/corpus/NAME.eml and NAME.expected, made by
 //! tests/corpus/regenerate.py), byte for byte.
 //!
-//! The library returns neutral types; the small serializer below renders
-//! them the way Dovecot writes IMAP: quoted strings unless a literal is
-//! needed, a literal for a subject or display name that Dovecot rewrote or
-//! that holds `"`, `\` or 8-bit octets, `~{n}` for decoded BINARY content.
+//! The analysis returns mailwire-imap's types; each item is put in a FETCH
+//! response and encoded by mailwire-imap's encoder, the way a server sends
+//! it, and the item is cut out of the response line. The requests
+//! (`BODY.PEEK[1.MIME]<0.20>`...) are parsed by mailwire-imap too.
 
 use std::borrow::Cow;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
+use mailwire_imap::{
+    AString, FetchItem, HeaderList, IString, Literal, MessageDataItem, NString, Response, Section,
+    SectionText,
+};
 use mailwire_mailbox::analysis::{
-    Address, BinaryError, BodyKind, BodyStructure, Envelope, MessageAnalysis, Param, Partial, Section,
-    SectionText, analyze, binary_size, decode_binary, extract_section, to_crlf,
+    BinaryError, MessageAnalysis, analyze, apply_partial, binary_size, decode_binary, extract_section,
+    to_crlf,
 };
 
 /// Items where this crate deliberately differs from Dovecot, with the reason.
@@ -47,322 +52,135 @@ const DIFFERENCES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-// ---------------------------------------------------------------- serializer
+// ------------------------------------------------------------- rendering
 
-fn needs_literal(s: &[u8]) -> bool {
-    s.iter().any(|&b| b >= 0x80 || b == 0 || b == b'\r' || b == b'\n')
-}
-
-fn literal(out: &mut Vec<u8>, s: &[u8]) {
-    out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
-    out.extend_from_slice(s);
-}
-
-fn quoted(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &b in s {
-        if b == b'"' || b == b'\\' {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-}
-
-/// A string as Dovecot's `imap_append_string` writes it.
-fn string(out: &mut Vec<u8>, s: &[u8]) {
-    if needs_literal(s) {
-        literal(out, s)
-    } else {
-        quoted(out, s)
-    }
-}
-
-fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
-    match s {
-        Some(s) => string(out, s),
-        None => out.extend_from_slice(b"NIL"),
-    }
-}
-
-/// A string "for humans" (subject, display name): Dovecot sends a literal
-/// when it rewrote whitespace (`rewritten`) or when the string holds `"`,
-/// `\`, NUL or 8-bit octets.
-fn human(out: &mut Vec<u8>, s: Option<&Cow<'_, [u8]>>, rewritten: bool) {
-    match s {
-        None => out.extend_from_slice(b"NIL"),
-        Some(s) if s.is_empty() => out.extend_from_slice(b"\"\""),
-        Some(s) if rewritten || s.iter().any(|&b| b >= 0x80 || b == 0 || b == b'"' || b == b'\\') => {
-            literal(out, s)
-        }
-        Some(s) => quoted(out, s),
-    }
-}
-
-fn addresses(out: &mut Vec<u8>, list: &[Address<'_>]) {
-    if list.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
-    }
-    out.push(b'(');
-    for a in list {
-        out.push(b'(');
-        human(out, a.name.as_ref(), false);
-        out.push(b' ');
-        nstring(out, a.adl.as_deref());
-        out.push(b' ');
-        nstring(out, a.mailbox.as_deref());
-        out.push(b' ');
-        nstring(out, a.host.as_deref());
-        out.push(b')');
-    }
-    out.push(b')');
-}
-
-fn envelope(out: &mut Vec<u8>, e: &Envelope<'_>) {
-    out.push(b'(');
-    nstring(out, e.date.as_deref());
-    out.push(b' ');
-    human(out, e.subject.as_ref(), matches!(e.subject, Some(Cow::Owned(_))));
-    for list in [&e.from, &e.sender, &e.reply_to, &e.to, &e.cc, &e.bcc] {
-        out.push(b' ');
-        addresses(out, list);
-    }
-    out.push(b' ');
-    nstring(out, e.in_reply_to.as_deref());
-    out.push(b' ');
-    nstring(out, e.message_id.as_deref());
-    out.push(b')');
-}
-
-fn params(out: &mut Vec<u8>, params: &[Param<'_>]) {
-    if params.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
-    }
-    out.push(b'(');
-    for (i, p) in params.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        string(out, &p.name);
-        out.push(b' ');
-        string(out, &p.value);
-    }
-    out.push(b')');
-}
-
-fn extension(out: &mut Vec<u8>, b: &BodyStructure<'_>) {
-    out.push(b' ');
-    match &b.disposition {
-        None => out.extend_from_slice(b"NIL"),
-        Some(d) => {
-            out.push(b'(');
-            string(out, &d.kind);
-            out.push(b' ');
-            params(out, &d.params);
-            out.push(b')');
-        }
-    }
-    out.push(b' ');
-    if b.language.is_empty() {
-        out.extend_from_slice(b"NIL");
-    } else {
-        out.push(b'(');
-        for (i, l) in b.language.iter().enumerate() {
-            if i > 0 {
-                out.push(b' ');
-            }
-            string(out, l);
-        }
-        out.push(b')');
-    }
-    out.push(b' ');
-    nstring(out, b.location.as_deref());
-}
-
-fn body(out: &mut Vec<u8>, b: &BodyStructure<'_>, ext: bool) {
-    out.push(b'(');
-    if let BodyKind::Multipart { parts } = &b.kind {
-        if parts.is_empty() {
-            // What Dovecot sends for a multipart without parts.
-            let empty = if ext {
-                &b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)"[..]
-            } else {
-                &b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)"[..]
-            };
-            out.extend_from_slice(empty);
-        }
-        for p in parts {
-            body(out, p, ext);
-        }
-        out.push(b' ');
-        string(out, &b.media_subtype);
-        if ext {
-            out.push(b' ');
-            params(out, &b.fields.params);
-            extension(out, b);
-        }
-        out.push(b')');
-        return;
-    }
-    string(out, &b.media_type);
-    out.push(b' ');
-    string(out, &b.media_subtype);
-    out.push(b' ');
-    params(out, &b.fields.params);
-    out.push(b' ');
-    nstring(out, b.fields.id.as_deref());
-    out.push(b' ');
-    nstring(out, b.fields.description.as_deref());
-    out.push(b' ');
-    string(out, &b.fields.encoding);
-    out.extend_from_slice(format!(" {}", b.fields.size).as_bytes());
-    match &b.kind {
-        BodyKind::Text { lines } => out.extend_from_slice(format!(" {lines}").as_bytes()),
-        BodyKind::Message {
-            envelope: env,
-            body: inner,
-            lines,
-        } => {
-            out.push(b' ');
-            envelope(out, env);
-            out.push(b' ');
-            body(out, inner, ext);
-            out.extend_from_slice(format!(" {lines}").as_bytes());
-        }
-        _ => {}
-    }
-    if ext {
-        out.push(b' ');
-        nstring(out, b.md5.as_deref());
-        extension(out, b);
-    }
-    out.push(b')');
-}
-
-// ------------------------------------------------------- fetch item requests
-
-/// A parsed `BODY.PEEK[...]<o.c>` / `BINARY.PEEK[...]` / `BINARY.SIZE[...]`.
-struct Request<'s> {
-    binary: bool,
-    size: bool,
-    section: Section<'s>,
-    partial: Option<Partial>,
-    /// The item name in the response (`BODY[1]<0>`).
-    response_name: String,
-}
-
-fn field_list(s: &str) -> Vec<&[u8]> {
-    let inner = s.trim().trim_start_matches('(').trim_end_matches(')');
-    inner
-        .split(' ')
-        .filter(|n| !n.is_empty())
-        .map(str::as_bytes)
-        .collect()
-}
-
-fn parse_request(item: &str) -> Request<'_> {
-    let open = item.find('[').expect("section item");
-    let close = item.rfind(']').expect("section item");
-    let head = &item[..open];
-    let spec = &item[open + 1..close];
-    let tail = &item[close + 1..];
-    let mut part = Vec::new();
-    let mut rest = spec;
-    while rest.starts_with(|c: char| c.is_ascii_digit()) {
-        let end = rest.find('.').unwrap_or(rest.len());
-        part.push(rest[..end].parse().expect("part number"));
-        rest = rest.get(end + 1..).unwrap_or("");
-    }
-    let text = if rest.is_empty() {
-        None
-    } else if let Some(list) = rest.strip_prefix("HEADER.FIELDS.NOT ") {
-        Some(SectionText::HeaderFieldsNot(field_list(list)))
-    } else if let Some(list) = rest.strip_prefix("HEADER.FIELDS ") {
-        Some(SectionText::HeaderFields(field_list(list)))
-    } else {
-        Some(match rest {
-            "HEADER" => SectionText::Header,
-            "TEXT" => SectionText::Text,
-            "MIME" => SectionText::Mime,
-            other => panic!("unknown section text {other}"),
-        })
+/// The item as mailwire-imap encodes it in `* 1 FETCH (...)`, the name
+/// included unless `value_only`.
+fn encode(item: MessageDataItem<'_>, value_only: bool) -> Vec<u8> {
+    let response = Response::Fetch {
+        seq: NonZeroU32::MIN,
+        items: vec![item],
     };
-    let partial = tail.strip_prefix('<').map(|p| {
-        let (o, c) = p.trim_end_matches('>').split_once('.').expect("origin.count");
-        Partial {
-            origin: o.parse().expect("origin"),
-            count: c.parse().expect("count"),
-        }
-    });
-    let base = head.replace(".PEEK", "");
-    // Dovecot echoes header field names in upper case.
-    let mut response_name = format!("{base}[{}]", spec.to_ascii_uppercase());
-    if let Some(p) = partial {
-        response_name.push_str(&format!("<{}>", p.origin));
+    let mut out = Vec::new();
+    response.encode_into(&mut out);
+    let inner = out
+        .strip_prefix(b"* 1 FETCH (")
+        .and_then(|r| r.strip_suffix(b")\r\n"))
+        .expect("a FETCH response")
+        .to_vec();
+    if !value_only {
+        return inner;
     }
-    Request {
-        binary: head.starts_with("BINARY"),
-        size: head == "BINARY.SIZE",
-        section: Section { part, text },
-        partial,
-        response_name,
+    let space = inner.iter().position(|&b| b == b' ').expect("name and value");
+    inner[space + 1..].to_vec()
+}
+
+/// The section as Dovecot echoes it: header field names in upper case.
+fn echoed(section: &Section<'_>) -> Section<'static> {
+    let upper = |list: &HeaderList<'_>| {
+        let names = list
+            .names()
+            .iter()
+            .map(|n| AString::from_bytes(n.as_bytes().to_ascii_uppercase()).expect("field name"))
+            .collect();
+        HeaderList::new(names).expect("names")
+    };
+    let text = section.text().map(|t| match t {
+        SectionText::HeaderFields(l) => SectionText::HeaderFields(upper(l)),
+        SectionText::HeaderFieldsNot(l) => SectionText::HeaderFieldsNot(upper(l)),
+        other => other.clone().into_owned(),
+    });
+    Section::new(section.part().cloned(), text).expect("section")
+}
+
+fn no(e: BinaryError) -> Vec<u8> {
+    match e {
+        BinaryError::UnknownCte => b"NO [UNKNOWN-CTE]".to_vec(),
+        other => format!("NO ({other})").into_bytes(),
+    }
+}
+
+/// A literal (a literal8 for `binary`), as Dovecot sends message data.
+fn literal(data: Cow<'_, [u8]>, binary: bool) -> NString<'_> {
+    let literal = if binary {
+        Literal::binary(data)
+    } else {
+        Literal::new(data).expect("no NUL in message data")
+    };
+    NString(Some(IString::Literal(literal)))
+}
+
+/// A server sends the message with CRLF line ends (decoded content is sent
+/// as decoded); a partial range applies to what is sent.
+fn as_sent(data: Cow<'_, [u8]>, decoded: bool) -> Cow<'_, [u8]> {
+    match data {
+        Cow::Borrowed(b) if !decoded => to_crlf(b),
+        Cow::Owned(v) if !decoded => Cow::Owned(to_crlf(&v).into_owned()),
+        d => d,
     }
 }
 
 fn render_item(msg: &MessageAnalysis<'_>, item: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    match item {
-        "ENVELOPE" => envelope(&mut out, msg.envelope()),
-        "BODYSTRUCTURE" => body(&mut out, msg.body_structure(), true),
-        "BODY" => body(&mut out, msg.body_structure(), false),
-        "RFC822.SIZE" => out.extend_from_slice(msg.size().to_string().as_bytes()),
-        _ => {
-            let req = parse_request(item);
-            let no = |e: BinaryError| match e {
-                BinaryError::UnknownCte => b"NO [UNKNOWN-CTE]".to_vec(),
-                other => format!("NO ({other})").into_bytes(),
+    let request: FetchItem<'static> = match item.parse() {
+        Ok(r) => r,
+        // Not IMAP (`BODY.PEEK[0]`: 0 is no nz-number).
+        Err(e) => return format!("BAD {e}").into_bytes(),
+    };
+    match request {
+        FetchItem::Envelope => encode(MessageDataItem::Envelope(Box::new(msg.envelope().clone())), true),
+        FetchItem::BodyStructure => encode(
+            MessageDataItem::BodyStructure(Box::new(msg.body_structure().clone())),
+            true,
+        ),
+        FetchItem::Body => encode(MessageDataItem::Body(Box::new(msg.body())), true),
+        FetchItem::Rfc822Size => encode(MessageDataItem::Rfc822Size(msg.size()), true),
+        FetchItem::BinarySize { section } => match binary_size(msg, section.as_ref()) {
+            Ok(n) => encode(
+                MessageDataItem::BinarySize {
+                    section,
+                    size: u32::try_from(n).expect("small"),
+                },
+                false,
+            ),
+            Err(e) => no(e),
+        },
+        FetchItem::Binary { section, partial, .. } => {
+            let content = match decode_binary(msg, section.as_ref()) {
+                Ok(c) => c,
+                Err(e) => return no(e),
             };
-            if req.size {
-                return match binary_size(msg, &req.section.part) {
-                    Ok(n) => format!("{} {n}", req.response_name).into_bytes(),
-                    Err(e) => no(e),
-                };
-            }
-            if req.binary && req.section.text.is_some() {
-                // RFC 3516: section-binary = "[" [section-part] "]".
-                return b"BAD section text in BINARY".to_vec();
-            }
-            let (data, tilde) = if req.binary {
-                match decode_binary(msg, &req.section.part) {
-                    Ok(b) => (b.data, b.decoded),
-                    Err(e) => return no(e),
-                }
-            } else {
-                (
-                    extract_section(msg, &req.section, None).unwrap_or(Cow::Borrowed(b"")),
-                    false,
-                )
-            };
-            // A server sends the message with CRLF line ends (decoded
-            // content is sent as decoded); the partial range applies to what
-            // is sent.
-            let data = match data {
-                Cow::Borrowed(b) if !tilde => to_crlf(b),
-                Cow::Owned(v) if !tilde => Cow::Owned(to_crlf(&v).into_owned()),
-                d => d,
-            };
-            let data = match req.partial {
-                Some(p) => p.apply(data),
+            let data = as_sent(content.data, content.decoded);
+            let data = match &partial {
+                Some(p) => apply_partial(data, p),
                 None => data,
             };
-            out.extend_from_slice(req.response_name.as_bytes());
-            out.extend_from_slice(if tilde { b" ~" } else { b" " });
-            literal(&mut out, &data);
+            encode(
+                MessageDataItem::Binary {
+                    section,
+                    origin: partial.map(|p| p.offset()),
+                    data: literal(data, content.decoded),
+                },
+                false,
+            )
         }
+        FetchItem::BodySection { section, partial, .. } => {
+            let data = extract_section(msg, &section, None).unwrap_or(Cow::Borrowed(b""));
+            let data = as_sent(data, false);
+            let data = match &partial {
+                Some(p) => apply_partial(data, p),
+                None => data,
+            };
+            encode(
+                MessageDataItem::BodySection {
+                    section: echoed(&section),
+                    origin: partial.map(|p| p.offset()),
+                    data: literal(data, false),
+                },
+                false,
+            )
+        }
+        other => panic!("no such item in the corpus: {other:?}"),
     }
-    out
 }
 
 // ------------------------------------------------------------------ the test

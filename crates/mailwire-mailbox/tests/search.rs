@@ -8,9 +8,10 @@
 use std::cell::Cell;
 
 use bytes::Bytes;
+use mailwire_imap::{AString, Atom, SeqNumber, SeqRange, SequenceSet};
 use mailwire_mailbox::search::{
-    MessageContent, MessageContext, NumberSet, Search, SearchDate, SearchError, SearchKey, SearchOptions,
-    evaluate,
+    Date, MessageContent, MessageContext, Search, SearchError, SearchKey, SearchOptions, SearchScope,
+    date_of_internal, evaluate,
 };
 use mailwire_mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, Keyword, MailboxName,
@@ -117,8 +118,32 @@ Subject: minimal
 
 ";
 
-fn not(key: SearchKey) -> SearchKey {
-    !key
+fn not(key: SearchKey<'static>) -> SearchKey<'static> {
+    SearchKey::Not(Box::new(key))
+}
+
+fn or(a: SearchKey<'static>, b: SearchKey<'static>) -> SearchKey<'static> {
+    SearchKey::Or(Box::new(a), Box::new(b))
+}
+
+/// A set of these ranges, each given by its two ends in either order.
+fn set(ranges: impl IntoIterator<Item = (u32, u32)>) -> SequenceSet {
+    let n = |n: u32| SeqNumber::new(n).unwrap();
+    SequenceSet::new(
+        ranges
+            .into_iter()
+            .map(|(a, b)| SeqRange::new(n(a), n(b)))
+            .collect(),
+    )
+    .unwrap()
+}
+
+fn atom(s: &str) -> Atom<'static> {
+    Atom::new(s.to_string()).unwrap()
+}
+
+fn scope() -> SearchScope<'static> {
+    SearchScope::default()
 }
 
 fn name(s: &str) -> MailboxName {
@@ -129,16 +154,16 @@ fn uid(n: u32) -> Uid {
     Uid::new(n).unwrap()
 }
 
-fn date(y: u16, m: u8, d: u8) -> SearchDate {
-    SearchDate::new(y, m, d).unwrap()
+fn date(y: u16, m: u8, d: u8) -> Date {
+    Date::new(y, m, d).unwrap()
 }
 
 fn kw(s: &str) -> Keyword {
     Keyword::new(s).unwrap()
 }
 
-fn s(text: &str) -> String {
-    text.to_string()
+fn s(text: &str) -> AString<'static> {
+    AString::from_bytes(text.as_bytes().to_vec()).unwrap()
 }
 
 fn message(content: &str, flags: &[&str], unix: i64, zone: i16) -> AppendMessage {
@@ -204,11 +229,11 @@ fn flag_keys() {
     check(&v, SearchKey::Unflagged, &[1, 3, 4, 5, 6]);
     check(&v, SearchKey::Seen, &[1, 2, 5]);
     check(&v, SearchKey::Unseen, &[3, 4, 6]);
-    check(&v, SearchKey::Keyword(kw("$WORK")), &[1, 6]);
-    check(&v, SearchKey::Unkeyword(kw("$work")), &[2, 3, 4, 5]);
-    check(&v, SearchKey::Keyword(kw("$Junk")), &[3]);
-    check(&v, SearchKey::Keyword(kw("nowhere")), &[]);
-    check(&v, SearchKey::Unkeyword(kw("nowhere")), &[1, 2, 3, 4, 5, 6]);
+    check(&v, SearchKey::Keyword(atom("$WORK")), &[1, 6]);
+    check(&v, SearchKey::Unkeyword(atom("$work")), &[2, 3, 4, 5]);
+    check(&v, SearchKey::Keyword(atom("$Junk")), &[3]);
+    check(&v, SearchKey::Keyword(atom("nowhere")), &[]);
+    check(&v, SearchKey::Unkeyword(atom("nowhere")), &[1, 2, 3, 4, 5, 6]);
 }
 
 #[test]
@@ -315,50 +340,21 @@ fn uid_and_sequence_sets() {
     acc.expunge(&inbox, None).unwrap();
     let v = acc.select(&inbox, SelectMode::ReadOnly).unwrap();
     // UIDs 1 3 4 5 are sequence numbers 1 2 3 4.
-    check(&v, SearchKey::Uid(NumberSet::from_ranges([(2, 3)])), &[3]);
-    check(&v, SearchKey::Sequence(NumberSet::from_ranges([(2, 3)])), &[3, 4]);
+    check(&v, SearchKey::Uid(set([(2, 3)])), &[3]);
+    check(&v, SearchKey::SequenceSet(set([(2, 3)])), &[3, 4]);
+    check(&v, SearchKey::Uid(set([(5, 1)])), &[1, 3, 4, 5]);
+    check(&v, SearchKey::SequenceSet(set([(4, 4), (1, 1), (9, 9)])), &[1, 5]);
+    check(&v, SearchKey::Uid(set([(99, 99)])), &[]);
     check(
         &v,
-        SearchKey::Uid(NumberSet::from_ranges([(5, 1)])),
-        &[1, 3, 4, 5],
-    );
-    check(&v, SearchKey::Sequence(NumberSet::from_iter([4, 1, 9])), &[1, 5]);
-    check(&v, SearchKey::Uid(NumberSet::new()), &[]);
-    check(
-        &v,
-        not(SearchKey::Sequence(NumberSet::from_ranges([
-            (1, 1),
-            (3, u32::MAX),
-        ]))),
+        not(SearchKey::SequenceSet(set([(1, 1), (3, u32::MAX)]))),
         &[3],
     );
     // Account-level search numbers the mailbox as it is.
     let got = acc
-        .search(&inbox, &SearchKey::Sequence(NumberSet::from_ranges([(2, 2)])))
+        .search(&inbox, &SearchKey::SequenceSet(set([(2, 2)])))
         .unwrap();
     assert_eq!(got, [uid(3)]);
-}
-
-#[test]
-fn number_sets_normalise() {
-    let set = NumberSet::from_ranges([(9, 7), (1, 2), (3, 4), (6, 6), (20, 30), (25, 26)]);
-    let ranges: Vec<_> = set.ranges().collect();
-    assert_eq!(ranges, [1..=4, 6..=9, 20..=30]);
-    for (n, inside) in [
-        (0, false),
-        (1, true),
-        (4, true),
-        (5, false),
-        (9, true),
-        (10, false),
-        (31, false),
-    ] {
-        assert_eq!(set.contains(n), inside, "{n}");
-    }
-    let full = NumberSet::from_ranges([(0, u32::MAX), (5, 5)]);
-    assert!(full.contains(u32::MAX) && full.contains(0));
-    assert_eq!(full.ranges().count(), 1);
-    assert!(NumberSet::new().is_empty() && !NumberSet::new().contains(1));
 }
 
 #[test]
@@ -464,21 +460,21 @@ fn text_key_searches_headers_and_bodies() {
 #[test]
 fn or_not_and_nesting() {
     let (_acc, v) = fixture();
-    let seen_or_flagged = SearchKey::or(SearchKey::Seen, SearchKey::Flagged);
+    let seen_or_flagged = or(SearchKey::Seen, SearchKey::Flagged);
     check(&v, seen_or_flagged.clone(), &[1, 2, 5]);
     check(&v, not(seen_or_flagged.clone()), &[3, 4, 6]);
     check(&v, not(not(seen_or_flagged)), &[1, 2, 5]);
     check(
         &v,
-        SearchKey::And(vec![SearchKey::Seen, not(SearchKey::From(s("john")))]),
+        SearchKey::List(vec![SearchKey::Seen, not(SearchKey::From(s("john")))]),
         &[2, 5],
     );
     check(
         &v,
-        SearchKey::or(
+        or(
             SearchKey::Body(s("ça marche")),
-            SearchKey::And(vec![
-                SearchKey::Keyword(kw("$work")),
+            SearchKey::List(vec![
+                SearchKey::Keyword(atom("$work")),
                 SearchKey::Subject(s("minimal")),
             ]),
         ),
@@ -486,19 +482,19 @@ fn or_not_and_nesting() {
     );
     check(
         &v,
-        SearchKey::And(vec![
-            SearchKey::And(vec![]),
-            SearchKey::or(SearchKey::Recent, SearchKey::Answered),
-            not(SearchKey::or(SearchKey::Text(s("zebra")), SearchKey::Seen)),
+        SearchKey::List(vec![
+            SearchKey::List(vec![]),
+            or(SearchKey::Recent, SearchKey::Answered),
+            not(or(SearchKey::Text(s("zebra")), SearchKey::Seen)),
         ]),
         &[6],
     );
-    check(&v, SearchKey::And(vec![]), &[1, 2, 3, 4, 5, 6]);
+    check(&v, SearchKey::List(vec![]), &[1, 2, 3, 4, 5, 6]);
     check(&v, not(SearchKey::All), &[]);
-    check(&v, SearchKey::or(not(SearchKey::All), SearchKey::Draft), &[3]);
+    check(&v, or(not(SearchKey::All), SearchKey::Draft), &[3]);
 }
 
-fn nested_not(depth: usize) -> SearchKey {
+fn nested_not(depth: usize) -> SearchKey<'static> {
     let mut key = SearchKey::All;
     for _ in 1..depth {
         key = not(key);
@@ -509,24 +505,27 @@ fn nested_not(depth: usize) -> SearchKey {
 #[test]
 fn depth_limit() {
     let limit = SearchOptions::DEFAULT_MAX_DEPTH;
-    assert!(Search::new(&nested_not(limit)).is_ok());
+    assert!(Search::new(&nested_not(limit), &scope()).is_ok());
     assert_eq!(
-        Search::new(&nested_not(limit + 1)).err(),
+        Search::new(&nested_not(limit + 1), &scope()).err(),
         Some(SearchError::TooDeep { limit })
     );
     let options = SearchOptions { max_depth: 3 };
-    let ok = SearchKey::And(vec![SearchKey::or(SearchKey::Seen, SearchKey::Draft)]);
-    assert!(Search::with_options(&ok, &options).is_ok());
-    let deep = SearchKey::And(vec![SearchKey::or(SearchKey::Seen, not(SearchKey::Draft))]);
+    let ok = SearchKey::List(vec![or(SearchKey::Seen, SearchKey::Draft)]);
+    assert!(Search::with_options(&ok, &scope(), &options).is_ok());
+    let deep = SearchKey::List(vec![or(SearchKey::Seen, not(SearchKey::Draft))]);
     assert_eq!(
-        Search::with_options(&deep, &options).err(),
+        Search::with_options(&deep, &scope(), &options).err(),
         Some(SearchError::TooDeep { limit: 3 })
     );
     let mut lists = SearchKey::Seen;
     for _ in 0..limit {
-        lists = SearchKey::And(vec![lists]);
+        lists = SearchKey::List(vec![lists]);
     }
-    assert!(matches!(Search::new(&lists), Err(SearchError::TooDeep { .. })));
+    assert!(matches!(
+        Search::new(&lists, &scope()),
+        Err(SearchError::TooDeep { .. })
+    ));
     // The view-level search reports it before reading anything.
     let (_acc, v) = fixture();
     assert!(matches!(v.search(&lists), Err(SearchError::TooDeep { .. })));
@@ -560,32 +559,32 @@ fn with_loader(
         size: 1234,
         content: MessageContent::Lazy(&load),
     };
-    (evaluate(key, &ctx), calls.get())
+    (evaluate(key, &scope(), &ctx), calls.get())
 }
 
 #[test]
 fn content_is_read_only_when_needed_and_once() {
     let seen = Flags::system(SystemFlags::SEEN);
     let unseen = Flags::new();
-    let meta_only = SearchKey::And(vec![
+    let meta_only = SearchKey::List(vec![
         SearchKey::Seen,
         SearchKey::Larger(100),
         SearchKey::Since(date(2024, 1, 1)),
-        SearchKey::Uid(NumberSet::from_ranges([(7, 7)])),
-        SearchKey::Sequence(NumberSet::from_ranges([(1, 5)])),
-        not(SearchKey::Keyword(kw("x"))),
+        SearchKey::Uid(set([(7, 7)])),
+        SearchKey::SequenceSet(set([(1, 5)])),
+        not(SearchKey::Keyword(atom("x"))),
         SearchKey::Old,
     ]);
-    assert!(!Search::new(&meta_only).unwrap().needs_content());
+    assert!(!Search::new(&meta_only, &scope()).unwrap().needs_content());
     assert_eq!(with_loader(&meta_only, &seen, M1, true), (Ok(true), 0));
     // A failing cheap key skips the body key, wherever it stands in the list.
-    let body_first = SearchKey::And(vec![SearchKey::Body(s("hello")), SearchKey::Seen]);
-    assert!(Search::new(&body_first).unwrap().needs_content());
+    let body_first = SearchKey::List(vec![SearchKey::Body(s("hello")), SearchKey::Seen]);
+    assert!(Search::new(&body_first, &scope()).unwrap().needs_content());
     assert_eq!(with_loader(&body_first, &unseen, M1, true), (Ok(false), 0));
-    let or = SearchKey::or(SearchKey::Text(s("hello")), SearchKey::Unseen);
+    let or = or(SearchKey::Text(s("hello")), SearchKey::Unseen);
     assert_eq!(with_loader(&or, &unseen, M1, true), (Ok(true), 0));
     // Several content keys read once.
-    let many = SearchKey::And(vec![
+    let many = SearchKey::List(vec![
         SearchKey::Body(s("hello")),
         SearchKey::Subject(s("saying")),
         SearchKey::From(s("john")),
@@ -611,8 +610,8 @@ fn content_is_read_only_when_needed_and_once() {
         size: 10,
         content: MessageContent::Bytes(M2.as_bytes()),
     };
-    assert_eq!(evaluate(&SearchKey::Body(s("très")), &ctx), Ok(true));
-    assert_eq!(evaluate(&SearchKey::Body(s("hello")), &ctx), Ok(false));
+    assert_eq!(evaluate(&SearchKey::Body(s("très")), &scope(), &ctx), Ok(true));
+    assert_eq!(evaluate(&SearchKey::Body(s("hello")), &scope(), &ctx), Ok(false));
 }
 
 fn on_bytes(key: &SearchKey, raw: &[u8]) -> bool {
@@ -626,7 +625,7 @@ fn on_bytes(key: &SearchKey, raw: &[u8]) -> bool {
         size: raw.len() as u64,
         content: MessageContent::Bytes(raw),
     };
-    evaluate(key, &ctx).unwrap()
+    evaluate(key, &scope(), &ctx).unwrap()
 }
 
 #[test]
@@ -746,8 +745,8 @@ fn naive_date(unix: i64, zone: i16) -> (i64, u32, u32) {
 fn reference(key: &SearchKey, m: &Meta) -> bool {
     let sys = |f| m.flags.system.contains(f);
     let day = || naive_date(m.unix, m.zone);
-    let key_day = |d: &SearchDate| (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()));
-    let in_set = |set: &NumberSet, n: u32| set.ranges().any(|r| r.contains(&n));
+    let key_day = |d: &Date| (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()));
+    let in_set = |set: &SequenceSet, n: u32| set.contains(n, u32::MAX);
     match key {
         SearchKey::All => true,
         SearchKey::Answered => sys(SystemFlags::ANSWERED),
@@ -771,10 +770,10 @@ fn reference(key: &SearchKey, m: &Meta) -> bool {
         SearchKey::Larger(n) => m.size > *n,
         SearchKey::Smaller(n) => m.size < *n,
         SearchKey::Uid(set) => in_set(set, m.uid),
-        SearchKey::Sequence(set) => in_set(set, m.seq),
+        SearchKey::SequenceSet(set) => in_set(set, m.seq),
         SearchKey::Not(k) => !reference(k, m),
         SearchKey::Or(a, b) => reference(a, m) || reference(b, m),
-        SearchKey::And(list) => list.iter().all(|k| reference(k, m)),
+        SearchKey::List(list) => list.iter().all(|k| reference(k, m)),
         other => panic!("not generated: {other:?}"),
     }
 }
@@ -821,19 +820,19 @@ fn arb_meta() -> impl Strategy<Value = Meta> {
         })
 }
 
-fn arb_date() -> impl Strategy<Value = SearchDate> {
+fn arb_date() -> impl Strategy<Value = Date> {
     prop_oneof![
         3 => (Just(2024u16), 2u8..=3, 1u8..=31),
         1 => (1899u16..2102, 1u8..=12, 1u8..=31),
     ]
-    .prop_filter_map("no such day", |(y, m, d)| SearchDate::new(y, m, d))
+    .prop_filter_map("no such day", |(y, m, d)| Date::new(y, m, d).ok())
 }
 
-fn arb_set() -> impl Strategy<Value = NumberSet> {
-    proptest::collection::vec((0u32..45, 0u32..45), 0..4).prop_map(NumberSet::from_ranges)
+fn arb_set() -> impl Strategy<Value = SequenceSet> {
+    proptest::collection::vec((1u32..45, 1u32..45), 1..4).prop_map(set)
 }
 
-fn arb_leaf() -> impl Strategy<Value = SearchKey> {
+fn arb_leaf() -> impl Strategy<Value = SearchKey<'static>> {
     prop_oneof![
         1 => Just(SearchKey::All),
         1 => Just(SearchKey::Answered),
@@ -849,8 +848,8 @@ fn arb_leaf() -> impl Strategy<Value = SearchKey> {
         1 => Just(SearchKey::Recent),
         1 => Just(SearchKey::New),
         1 => Just(SearchKey::Old),
-        1 => prop::sample::select(&KEYWORDS[..]).prop_map(|k| SearchKey::Keyword(kw(k))),
-        1 => prop::sample::select(&KEYWORDS[..]).prop_map(|k| SearchKey::Unkeyword(kw(k))),
+        1 => prop::sample::select(&KEYWORDS[..]).prop_map(|k| SearchKey::Keyword(atom(k))),
+        1 => prop::sample::select(&KEYWORDS[..]).prop_map(|k| SearchKey::Unkeyword(atom(k))),
         // Dates weigh more: their day boundaries are where mistakes hide.
         4 => arb_date().prop_map(SearchKey::Before),
         4 => arb_date().prop_map(SearchKey::On),
@@ -858,16 +857,16 @@ fn arb_leaf() -> impl Strategy<Value = SearchKey> {
         1 => (0u64..3000).prop_map(SearchKey::Larger),
         1 => (0u64..3000).prop_map(SearchKey::Smaller),
         1 => arb_set().prop_map(SearchKey::Uid),
-        1 => arb_set().prop_map(SearchKey::Sequence),
+        1 => arb_set().prop_map(SearchKey::SequenceSet),
     ]
 }
 
-fn arb_key() -> impl Strategy<Value = SearchKey> {
+fn arb_key() -> impl Strategy<Value = SearchKey<'static>> {
     arb_leaf().prop_recursive(5, 40, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(not),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| SearchKey::or(a, b)),
-            proptest::collection::vec(inner, 0..4).prop_map(SearchKey::And),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| or(a, b)),
+            proptest::collection::vec(inner, 0..4).prop_map(SearchKey::List),
         ]
     })
 }
@@ -875,7 +874,7 @@ fn arb_key() -> impl Strategy<Value = SearchKey> {
 proptest! {
     #[test]
     fn metadata_keys_match_the_naive_reference(key in arb_key(), metas in proptest::collection::vec(arb_meta(), 1..16)) {
-        let search = Search::new(&key).unwrap();
+        let search = Search::new(&key, &scope()).unwrap();
         prop_assert!(!search.needs_content());
         let never = || -> Result<Bytes, StoreError> { panic!("content read for a metadata key") };
         for m in &metas {
@@ -895,7 +894,7 @@ proptest! {
     #[test]
     fn internal_dates_agree_with_naive_calendar(unix in -62_000_000_000i64..250_000_000_000, zone in -5999i16..=5999) {
         let (y, m, d) = naive_date(unix, zone);
-        let got = SearchDate::of_internal_date(InternalDate { unix_seconds: unix, zone_minutes: zone }).unwrap();
+        let got = date_of_internal(InternalDate { unix_seconds: unix, zone_minutes: zone }).unwrap();
         prop_assert_eq!((i64::from(got.year()), u32::from(got.month()), u32::from(got.day())), (y, m, d));
     }
 
@@ -912,14 +911,61 @@ proptest! {
             content: MessageContent::Bytes(&raw),
         };
         for key in [
-            SearchKey::Text(needle.clone()),
-            SearchKey::From(needle.clone()),
-            SearchKey::Header { name: "subject".into(), value: needle.clone() },
+            SearchKey::Text(s(&needle)),
+            SearchKey::From(s(&needle)),
+            SearchKey::Header { name: s("subject"), value: s(&needle) },
             SearchKey::SentSince(date(2000, 1, 1)),
         ] {
-            let _ = evaluate(&key, &ctx).unwrap();
+            let _ = evaluate(&key, &scope(), &ctx).unwrap();
         }
         // The empty needle finds every message.
-        prop_assert!(evaluate(&SearchKey::Body(String::new()), &ctx).unwrap());
+        prop_assert!(evaluate(&SearchKey::Body(s("")), &scope(), &ctx).unwrap());
     }
+}
+
+#[test]
+fn imap_keys_resolve_star_dollar_and_charset() {
+    let (_acc, v) = fixture();
+    let key = |s: &str| s.parse::<SearchKey<'static>>().unwrap();
+    check(&v, key("UID 5:*"), &[5, 6]);
+    check(&v, key("4:*"), &[4, 5, 6]);
+    check(&v, key("(SEEN UID *)"), &[]);
+    check(&v, key("OR UID 1 *"), &[1, 6]);
+    // `$` needs the saved result, which the view-level search has not.
+    let dollar = key("UID $");
+    assert_eq!(
+        v.search(&dollar),
+        Err(SearchError::Unsupported("$ without a saved result"))
+    );
+    let saved = [uid(2), uid(5)];
+    let scope = SearchScope {
+        saved: Some(&saved),
+        ..SearchScope::default()
+    };
+    let got = v
+        .search_compiled(&Search::new(&key("$"), &scope).unwrap())
+        .unwrap();
+    assert_eq!(got, [uid(2), uid(5)]);
+    // The command's CHARSET: `tr\xe8s` is ISO-8859-1 for "très" (in the
+    // quoted-printable body of M2 and the base64 one inside M4).
+    let tres = SearchKey::Body(AString::from_bytes(&b"tr\xe8s"[..]).unwrap());
+    let latin1 = SearchScope {
+        charset: Some("ISO-8859-1"),
+        ..SearchScope::default()
+    };
+    let got = v.search_compiled(&Search::new(&tres, &latin1).unwrap()).unwrap();
+    assert_eq!(got, [uid(2), uid(4)]);
+    // A keyword the store cannot hold is set on no message.
+    check(&v, SearchKey::Keyword(atom(&"k".repeat(1000))), &[]);
+    check(
+        &v,
+        SearchKey::Unkeyword(atom(&"k".repeat(1000))),
+        &[1, 2, 3, 4, 5, 6],
+    );
+    // What the model does not keep is refused, not guessed.
+    assert_eq!(v.search(&key("OLDER 60")), Err(SearchError::Unsupported("OLDER")));
+    assert_eq!(
+        v.search(&key("MODSEQ 5")),
+        Err(SearchError::Unsupported("MODSEQ"))
+    );
 }

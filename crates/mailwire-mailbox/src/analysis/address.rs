@@ -18,19 +18,22 @@ use std::borrow::Cow;
 
 use super::header::humanize;
 use super::lexer::{Lexer, Unterminated};
+use super::wire::{human, nstring};
 
 /// Host given to an address whose domain is missing (Dovecot's placeholder).
 pub const MISSING_DOMAIN: &[u8] = b"MISSING_DOMAIN";
 /// Mailbox given to an address whose local part is missing (Dovecot's placeholder).
 pub const MISSING_MAILBOX: &[u8] = b"MISSING_MAILBOX";
 
-/// One IMAP envelope address: `(name adl mailbox host)`.
+/// One address as read, before it takes its IMAP form
+/// ([`mailwire_imap::Address`], through [`Address::into_imap`]); SEARCH
+/// reads it too.
 ///
 /// A group start has only `mailbox` (the group's name); a group end has no
 /// field at all. Strings borrow from the message unless they had to be
 /// rebuilt (unquoting, joining, whitespace collapsing).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Address<'a> {
+pub(crate) struct Address<'a> {
     /// Display name (addr-name), `None` for NIL.
     pub name: Option<Cow<'a, [u8]>>,
     /// Source route (addr-adl), `None` for NIL.
@@ -41,24 +44,19 @@ pub struct Address<'a> {
     pub host: Option<Cow<'a, [u8]>>,
 }
 
-impl Address<'_> {
+impl<'a> Address<'a> {
     /// True for the start-of-group marker (`NIL NIL name NIL`).
-    pub fn is_group_start(&self) -> bool {
+    pub(crate) fn is_group_start(&self) -> bool {
         self.host.is_none() && self.mailbox.is_some()
     }
 
-    /// True for the end-of-group marker (all four NIL).
-    pub fn is_group_end(&self) -> bool {
-        self.name.is_none() && self.adl.is_none() && self.mailbox.is_none() && self.host.is_none()
-    }
-
-    /// Converts into an address that owns its strings.
-    pub fn into_owned(self) -> Address<'static> {
-        Address {
-            name: self.name.map(|s| Cow::Owned(s.into_owned())),
-            adl: self.adl.map(|s| Cow::Owned(s.into_owned())),
-            mailbox: self.mailbox.map(|s| Cow::Owned(s.into_owned())),
-            host: self.host.map(|s| Cow::Owned(s.into_owned())),
+    /// The ENVELOPE address, its strings in the form Dovecot sends them.
+    pub(crate) fn into_imap(self) -> mailwire_imap::Address<'a> {
+        mailwire_imap::Address {
+            name: human(self.name, false),
+            adl: nstring(self.adl),
+            mailbox: nstring(self.mailbox),
+            host: nstring(self.host),
         }
     }
 }

@@ -18,11 +18,12 @@ use std::fmt;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 
+use mailwire_imap::SectionPart;
+
 use super::MessageAnalysis;
 use super::header::Fields;
-use super::mime::encoding;
 use super::section::find_part;
-use super::structure::{BodyKind, BodyStructure};
+use super::structure::{Part, TransferEncoding};
 
 /// Why a BINARY section cannot be produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,34 +65,22 @@ enum Cte {
     QuotedPrintable,
 }
 
-fn cte(part: &BodyStructure<'_>) -> Result<Cte, BinaryError> {
-    let Some(header) = part.encoding_header.as_deref() else {
-        return Ok(Cte::Identity);
-    };
-    let token = encoding(header);
-    let is = |n: &[u8]| token.eq_ignore_ascii_case(n);
-    if is(b"7bit") || is(b"8bit") || is(b"binary") {
-        Ok(Cte::Identity)
-    } else if is(b"base64") {
-        Ok(Cte::Base64)
-    } else if is(b"quoted-printable") {
-        Ok(Cte::QuotedPrintable)
-    } else {
-        Err(BinaryError::UnknownCte)
+fn cte(part: &Part) -> Result<Cte, BinaryError> {
+    match part.transfer_encoding {
+        TransferEncoding::Identity => Ok(Cte::Identity),
+        TransferEncoding::Base64 => Ok(Cte::Base64),
+        TransferEncoding::QuotedPrintable => Ok(Cte::QuotedPrintable),
+        TransferEncoding::Unknown => Err(BinaryError::UnknownCte),
     }
 }
 
-fn children<'b, 'a>(part: &'b BodyStructure<'a>) -> &'b [BodyStructure<'a>] {
-    match &part.kind {
-        BodyKind::Multipart { parts } => parts,
-        BodyKind::Message { body, .. } => std::slice::from_ref(&**body),
-        _ => &[],
-    }
+fn children(part: &Part) -> &[Part] {
+    part.children()
 }
 
 /// Whether anything under `part` (its body) needs decoding; errors on an
 /// unknown encoding of a leaf.
-fn body_needs_decoding(part: &BodyStructure<'_>) -> Result<bool, BinaryError> {
+fn body_needs_decoding(part: &Part) -> Result<bool, BinaryError> {
     let kids = children(part);
     if kids.is_empty() {
         return Ok(cte(part)? != Cte::Identity);
@@ -103,7 +92,7 @@ fn body_needs_decoding(part: &BodyStructure<'_>) -> Result<bool, BinaryError> {
     Ok(any)
 }
 
-fn decode_leaf<'a>(raw: &'a [u8], part: &BodyStructure<'_>) -> Result<Cow<'a, [u8]>, BinaryError> {
+fn decode_leaf<'a>(raw: &'a [u8], part: &Part) -> Result<Cow<'a, [u8]>, BinaryError> {
     let body = raw.get(part.body_range()).unwrap_or_default();
     match cte(part)? {
         Cte::Identity => Ok(Cow::Borrowed(body)),
@@ -117,7 +106,7 @@ fn decode_leaf<'a>(raw: &'a [u8], part: &BodyStructure<'_>) -> Result<Cow<'a, [u
 }
 
 /// Appends a part's header (rewritten when its body gets decoded) and body.
-fn write_full(raw: &[u8], part: &BodyStructure<'_>, out: &mut Vec<u8>) -> Result<(), BinaryError> {
+fn write_full(raw: &[u8], part: &Part, out: &mut Vec<u8>) -> Result<(), BinaryError> {
     let header = raw.get(part.header_range()).unwrap_or_default();
     if children(part).is_empty() && cte(part)? != Cte::Identity {
         let mut last = part.header_start;
@@ -135,7 +124,7 @@ fn write_full(raw: &[u8], part: &BodyStructure<'_>, out: &mut Vec<u8>) -> Result
     write_body(raw, part, out)
 }
 
-fn write_body(raw: &[u8], part: &BodyStructure<'_>, out: &mut Vec<u8>) -> Result<(), BinaryError> {
+fn write_body(raw: &[u8], part: &Part, out: &mut Vec<u8>) -> Result<(), BinaryError> {
     let kids = children(part);
     if kids.is_empty() {
         out.extend_from_slice(&decode_leaf(raw, part)?);
@@ -151,12 +140,15 @@ fn write_body(raw: &[u8], part: &BodyStructure<'_>, out: &mut Vec<u8>) -> Result
     Ok(())
 }
 
-/// Returns the content of `BINARY[part]` (`BINARY[]` for an empty path).
-/// Apply a partial range with [`super::Partial::apply`].
-pub fn decode_binary<'a>(msg: &MessageAnalysis<'a>, part: &[u32]) -> Result<BinaryContent<'a>, BinaryError> {
+/// Returns the content of `BINARY[part]` (`BINARY[]` for `None`).
+/// Apply a partial range with [`super::apply_partial`].
+pub fn decode_binary<'a>(
+    msg: &MessageAnalysis<'a>,
+    part: Option<&SectionPart>,
+) -> Result<BinaryContent<'a>, BinaryError> {
     let raw = msg.raw();
-    let root = msg.body_structure();
-    if part.is_empty() {
+    let root = msg.part_tree();
+    let Some(part) = part.map(SectionPart::as_slice) else {
         let root_decodes = children(root).is_empty() && cte(root)? != Cte::Identity;
         if !root_decodes && !body_needs_decoding(root)? {
             return Ok(BinaryContent {
@@ -170,7 +162,7 @@ pub fn decode_binary<'a>(msg: &MessageAnalysis<'a>, part: &[u32]) -> Result<Bina
             data: Cow::Owned(out),
             decoded: true,
         });
-    }
+    };
     let node = find_part(root, part).ok_or(BinaryError::NoSuchPart)?;
     if children(node).is_empty() {
         let decoded = cte(node)? != Cte::Identity;
@@ -197,21 +189,20 @@ pub fn decode_binary<'a>(msg: &MessageAnalysis<'a>, part: &[u32]) -> Result<Bina
 /// Returns `BINARY.SIZE[part]`: the size of [`decode_binary`]'s content.
 /// For content that needs no decoding this is the BODYSTRUCTURE size (bare
 /// LF counted as CRLF by default), without looking at the octets.
-pub fn binary_size(msg: &MessageAnalysis<'_>, part: &[u32]) -> Result<u64, BinaryError> {
-    let node = if part.is_empty() {
-        None
-    } else {
-        Some(find_part(msg.body_structure(), part).ok_or(BinaryError::NoSuchPart)?)
+pub fn binary_size(msg: &MessageAnalysis<'_>, part: Option<&SectionPart>) -> Result<u64, BinaryError> {
+    let node = match part {
+        None => None,
+        Some(p) => Some(find_part(msg.part_tree(), p.as_slice()).ok_or(BinaryError::NoSuchPart)?),
     };
     if let Some(n) = node {
         if children(n).is_empty() && cte(n)? == Cte::Identity {
-            return Ok(n.fields.size);
+            return Ok(n.size);
         }
     }
     let content = decode_binary(msg, part)?;
     if !content.decoded {
         return Ok(match node {
-            Some(n) => n.fields.size,
+            Some(n) => n.size,
             None => msg.size(),
         });
     }
@@ -220,15 +211,22 @@ pub fn binary_size(msg: &MessageAnalysis<'_>, part: &[u32]) -> Result<u64, Binar
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU32;
+
     use super::super::analyze;
     use super::*;
+
+    fn part(path: &[u32]) -> Option<SectionPart> {
+        let path = path.iter().map(|&n| NonZeroU32::new(n).unwrap()).collect();
+        SectionPart::new(path).ok()
+    }
 
     const MSG: &[u8] = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\nContent-Type: application/octet-stream\r\n\r\nAAEC\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db=\r\nc\r\n--b\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n--b\r\n\r\nplain\r\n--b--\r\n";
 
     #[test]
     fn leaves_decode() {
         let msg = analyze(MSG);
-        let b = decode_binary(&msg, &[1]);
+        let b = decode_binary(&msg, part(&[1]).as_ref());
         assert_eq!(
             b,
             Ok(BinaryContent {
@@ -237,31 +235,43 @@ mod tests {
             })
         );
         assert_eq!(
-            decode_binary(&msg, &[2]).map(|b| b.data.into_owned()),
+            decode_binary(&msg, part(&[2]).as_ref()).map(|b| b.data.into_owned()),
             Ok(b"a=bc".to_vec())
         );
-        assert_eq!(decode_binary(&msg, &[3]), Err(BinaryError::UnknownCte));
-        assert_eq!(binary_size(&msg, &[3]), Err(BinaryError::UnknownCte));
+        assert_eq!(
+            decode_binary(&msg, part(&[3]).as_ref()),
+            Err(BinaryError::UnknownCte)
+        );
+        assert_eq!(
+            binary_size(&msg, part(&[3]).as_ref()),
+            Err(BinaryError::UnknownCte)
+        );
         assert!(matches!(
-            decode_binary(&msg, &[4]),
+            decode_binary(&msg, part(&[4]).as_ref()),
             Ok(BinaryContent {
                 data: Cow::Borrowed(b"plain"),
                 ..
             })
         ));
-        assert_eq!(binary_size(&msg, &[1]), Ok(3));
-        assert_eq!(binary_size(&msg, &[4]), Ok(5));
-        assert_eq!(decode_binary(&msg, &[5]), Err(BinaryError::NoSuchPart));
-        assert_eq!(decode_binary(&msg, &[]), Err(BinaryError::UnknownCte));
+        assert_eq!(binary_size(&msg, part(&[1]).as_ref()), Ok(3));
+        assert_eq!(binary_size(&msg, part(&[4]).as_ref()), Ok(5));
+        assert_eq!(
+            decode_binary(&msg, part(&[5]).as_ref()),
+            Err(BinaryError::NoSuchPart)
+        );
+        assert_eq!(
+            decode_binary(&msg, part(&[]).as_ref()),
+            Err(BinaryError::UnknownCte)
+        );
     }
 
     #[test]
     fn containers_rewrite_encoded_parts() {
         let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: base64\r\nX: y\r\n\r\naGk=\r\n--b--\r\n";
         let msg = analyze(raw);
-        let all = decode_binary(&msg, &[]).map(|b| b.data.into_owned());
+        let all = decode_binary(&msg, part(&[]).as_ref()).map(|b| b.data.into_owned());
         let expected = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nX: y\r\nContent-Transfer-Encoding: binary\r\n\r\nhi\r\n--b--\r\n";
         assert_eq!(all.as_deref(), Ok(&expected[..]));
-        assert_eq!(binary_size(&msg, &[]), Ok(expected.len() as u64));
+        assert_eq!(binary_size(&msg, part(&[]).as_ref()), Ok(expected.len() as u64));
     }
 }

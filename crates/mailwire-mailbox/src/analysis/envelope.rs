@@ -16,61 +16,60 @@
 
 use std::borrow::Cow;
 
+use mailwire_imap::{AddressList, Envelope};
+
 use super::address::{Address, parse_address_list};
 use super::header::{Fields, humanize, without_line_breaks};
+use super::wire::{human, nstring};
 
-/// The ENVELOPE of a message or of an embedded message/rfc822.
-///
-/// An empty address list stands for NIL. Strings borrow from the message;
-/// a subject is `Cow::Owned` exactly when whitespace had to be rewritten
-/// (Dovecot then sends it as a literal).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Envelope<'a> {
-    /// env-date: the Date header, unparsed.
+/// The header fields of an envelope as read, before they take their IMAP
+/// form. An empty address list stands for NIL; a subject is `Cow::Owned`
+/// exactly when whitespace had to be rewritten.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawEnvelope<'a> {
     pub date: Option<Cow<'a, [u8]>>,
-    /// env-subject.
     pub subject: Option<Cow<'a, [u8]>>,
-    /// env-from.
     pub from: Vec<Address<'a>>,
-    /// env-sender (from when the message has no usable Sender).
     pub sender: Vec<Address<'a>>,
-    /// env-reply-to (from when the message has no usable Reply-To).
     pub reply_to: Vec<Address<'a>>,
-    /// env-to.
     pub to: Vec<Address<'a>>,
-    /// env-cc.
     pub cc: Vec<Address<'a>>,
-    /// env-bcc.
     pub bcc: Vec<Address<'a>>,
-    /// env-in-reply-to: the In-Reply-To header, unparsed.
     pub in_reply_to: Option<Cow<'a, [u8]>>,
-    /// env-message-id: the Message-ID header, unparsed.
     pub message_id: Option<Cow<'a, [u8]>>,
 }
 
-impl Envelope<'_> {
-    /// Converts into an envelope that owns its strings.
-    pub fn into_owned(self) -> Envelope<'static> {
-        let s = |v: Option<Cow<'_, [u8]>>| v.map(|s| Cow::Owned(s.into_owned()));
-        let l = |v: Vec<Address<'_>>| v.into_iter().map(Address::into_owned).collect();
+fn addresses(list: Vec<Address<'_>>) -> AddressList<'_> {
+    list.into_iter().map(Address::into_imap).collect()
+}
+
+impl<'a> RawEnvelope<'a> {
+    /// The ENVELOPE, its strings in the form Dovecot sends them.
+    pub(crate) fn into_imap(self) -> Envelope<'a> {
+        let rewritten = matches!(self.subject, Some(Cow::Owned(_)));
         Envelope {
-            date: s(self.date),
-            subject: s(self.subject),
-            from: l(self.from),
-            sender: l(self.sender),
-            reply_to: l(self.reply_to),
-            to: l(self.to),
-            cc: l(self.cc),
-            bcc: l(self.bcc),
-            in_reply_to: s(self.in_reply_to),
-            message_id: s(self.message_id),
+            date: nstring(self.date),
+            subject: human(self.subject, rewritten),
+            from: addresses(self.from),
+            sender: addresses(self.sender),
+            reply_to: addresses(self.reply_to),
+            to: addresses(self.to),
+            cc: addresses(self.cc),
+            bcc: addresses(self.bcc),
+            in_reply_to: nstring(self.in_reply_to),
+            message_id: nstring(self.message_id),
         }
     }
 }
 
 /// Builds the envelope from the header block `raw[start..end]`.
 pub(crate) fn envelope(raw: &[u8], start: usize, end: usize) -> Envelope<'_> {
-    let mut env = Envelope::default();
+    raw_envelope(raw, start, end).into_imap()
+}
+
+/// Reads the envelope fields of the header block `raw[start..end]`.
+pub(crate) fn raw_envelope(raw: &[u8], start: usize, end: usize) -> RawEnvelope<'_> {
+    let mut env = RawEnvelope::default();
     for field in Fields::new(raw, start, end) {
         let Some(value) = field.value else { continue };
         let name = field.name;
@@ -116,7 +115,7 @@ mod tests {
     #[test]
     fn defaults_and_last_string_wins() {
         let raw = b"Subject: one\r\nFrom: a@b\r\nSubject:\ttwo\r\nFrom: c@d\r\nReply-To: \r\n\r\nbody";
-        let env = envelope(raw, 0, raw.len());
+        let env = raw_envelope(raw, 0, raw.len());
         assert_eq!(env.subject.as_deref(), Some(&b"two"[..]));
         assert!(matches!(env.subject, Some(Cow::Borrowed(_))));
         assert_eq!(env.from.len(), 2);
@@ -129,7 +128,7 @@ mod tests {
     #[test]
     fn folded_values() {
         let raw = b"Message-ID:\r\n <x@y>\r\nSubject: a\r\n b\r\nDate: Mon,\r\n 1 Jan\r\n\r\n";
-        let env = envelope(raw, 0, raw.len());
+        let env = raw_envelope(raw, 0, raw.len());
         assert_eq!(env.message_id.as_deref(), Some(&b" <x@y>"[..]));
         assert_eq!(env.subject.as_deref(), Some(&b"a b"[..]));
         assert!(matches!(env.subject, Some(Cow::Owned(_))));

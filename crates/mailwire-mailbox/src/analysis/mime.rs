@@ -20,11 +20,15 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use super::lexer::Lexer;
+use mailwire_imap::{BodyParam, BodyParams, Disposition};
 
-/// A body parameter (`attribute value`) as Dovecot returns it.
+use super::lexer::Lexer;
+use super::wire::string;
+
+/// A body parameter (`attribute value`) as Dovecot returns it, before it
+/// takes its IMAP form ([`mailwire_imap::BodyParam`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Param<'a> {
+pub(crate) struct Param<'a> {
     /// Parameter name, original case; ends with `*` for RFC 2231 values
     /// that still carry `charset'language'` and percent-encoding.
     pub name: Cow<'a, [u8]>,
@@ -32,31 +36,33 @@ pub struct Param<'a> {
     pub value: Cow<'a, [u8]>,
 }
 
-impl Param<'_> {
-    /// Converts into a parameter that owns its strings.
-    pub fn into_owned(self) -> Param<'static> {
-        Param {
-            name: Cow::Owned(self.name.into_owned()),
-            value: Cow::Owned(self.value.into_owned()),
-        }
-    }
+/// The `body-fld-param` of `params`: NIL when empty.
+pub(crate) fn imap_params(params: Vec<Param<'_>>) -> BodyParams<'_> {
+    params
+        .into_iter()
+        .map(|p| BodyParam {
+            name: string(p.name),
+            value: string(p.value),
+        })
+        .collect()
 }
 
-/// Content-Disposition (RFC 2183): `body-fld-dsp`.
+/// Content-Disposition (RFC 2183) as read, before it takes its IMAP form
+/// ([`mailwire_imap::Disposition`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Disposition<'a> {
+pub(crate) struct ContentDisposition<'a> {
     /// The disposition type as written (`attachment`, `INLINE`, ...).
     pub kind: Cow<'a, [u8]>,
     /// Its parameters; empty for NIL.
     pub params: Vec<Param<'a>>,
 }
 
-impl Disposition<'_> {
-    /// Converts into a disposition that owns its strings.
-    pub fn into_owned(self) -> Disposition<'static> {
+impl<'a> ContentDisposition<'a> {
+    /// The `body-fld-dsp`.
+    pub(crate) fn into_imap(self) -> Disposition<'a> {
         Disposition {
-            kind: Cow::Owned(self.kind.into_owned()),
-            params: self.params.into_iter().map(Param::into_owned).collect(),
+            kind: string(self.kind),
+            params: imap_params(self.params),
         }
     }
 }
@@ -223,11 +229,11 @@ pub(crate) fn content_type(value: &[u8]) -> ContentType<'_> {
 }
 
 /// Parses a Content-Disposition value.
-pub(crate) fn disposition(value: &[u8]) -> Disposition<'_> {
+pub(crate) fn disposition(value: &[u8]) -> ContentDisposition<'_> {
     let mut lx = Lexer::new(value);
     let _ = lx.skip_cfws();
     let kind = lx.token();
-    Disposition {
+    ContentDisposition {
         kind: Cow::Borrowed(kind),
         params: merge_params(raw_params(&mut lx)),
     }

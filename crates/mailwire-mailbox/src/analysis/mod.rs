@@ -1,18 +1,25 @@
 //! Message analysis: ENVELOPE, BODYSTRUCTURE / BODY, `BODY[section]` and
 //! `BINARY[section]` (RFC 3501, RFC 9051, RFC 3516) computed from the raw
-//! bytes of a message, in plain types of this crate that an IMAP server
-//! adapts to its wire types.
+//! bytes of a message, in mailwire-imap's types: [`Envelope`] and
+//! [`BodyStructure`] are what a FETCH response carries, and sections are
+//! named by mailwire-imap's [`Section`], [`SectionPart`] and [`Partial`],
+//! as a FETCH command names them.
 //!
 //! The results match what Dovecot 2.3 returns for the same messages, byte
-//! for byte; the corpus under `tests/corpus/` holds Dovecot's answers and the
-//! script that regenerates them. The Dovecot behaviour this reproduces is
-//! described on the modules' items: [`Envelope`] (string rules), [`Address`]
-//! (splitting, placeholders, groups), [`Param`] (RFC 2231 handling),
-//! [`BodyStructure`] (defaults and MIME splitting), [`extract_section`] and
-//! [`decode_binary`].
+//! for byte once encoded by mailwire-imap's encoder: each string is made in
+//! the form (quoted or literal) that Dovecot sends it in, and the encoder
+//! keeps it. The corpus under `tests/corpus/` holds Dovecot's answers and
+//! the script that regenerates them. The Dovecot behaviour this reproduces
+//! is described on the modules: the envelope's string rules and address
+//! splitting (placeholders [`MISSING_MAILBOX`] and [`MISSING_DOMAIN`],
+//! groups), MIME parameters (RFC 2231 handling), body structure defaults
+//! and MIME splitting, [`extract_section`] and [`decode_binary`].
 //!
-//! Everything borrows from the message: header strings are `Cow::Borrowed`
-//! unless unquoting or unfolding changed them, and sections are slices of the
+//! Where each part is in the message is the model's own [`Part`] tree,
+//! which has no IMAP counterpart ([`MessageAnalysis::part_tree`]).
+//!
+//! Everything borrows from the message: header strings are borrowed unless
+//! unquoting or unfolding changed them, and sections are slices of the
 //! message except `HEADER.FIELDS` and `BINARY` of encoded parts.
 //!
 //! Hostile input is bounded: multipart and message/rfc822 nesting is limited
@@ -22,15 +29,26 @@
 //! byte is counted once for sizes and line counts).
 //!
 //! ```
-//! use mailwire_mailbox::analysis::{analyze, extract_section, BodyKind, Section, SectionText};
+//! use mailwire_imap::{BodyStructure, Section, SectionText, SpecificFields};
+//! use mailwire_mailbox::analysis::{analyze, extract_section};
 //!
 //! let raw = b"From: Ann <ann@example.org>\r\nSubject: Hi\r\n\r\nHello\r\n";
 //! let msg = analyze(raw);
-//! assert_eq!(msg.envelope().subject.as_deref(), Some(&b"Hi"[..]));
-//! assert_eq!(msg.envelope().sender[0].mailbox.as_deref(), Some(&b"ann"[..]));
-//! assert!(matches!(msg.body_structure().kind, BodyKind::Text { lines: 1 }));
-//! let text = Section { part: vec![], text: Some(SectionText::Text) };
+//! assert_eq!(msg.envelope().subject.as_bytes(), Some(&b"Hi"[..]));
+//! assert_eq!(msg.envelope().sender[0].mailbox.as_bytes(), Some(&b"ann"[..]));
+//! assert!(matches!(
+//!     msg.body_structure(),
+//!     BodyStructure::Single { specific: SpecificFields::Text { lines: 1 }, .. }
+//! ));
+//! let text = Section::new(None, Some(SectionText::Text))?;
 //! assert_eq!(extract_section(&msg, &text, None).as_deref(), Some(&b"Hello\r\n"[..]));
+//!
+//! // The FETCH response, in Dovecot's form.
+//! assert_eq!(
+//!     msg.envelope().subject.to_string(),
+//!     "\"Hi\"",
+//! );
+//! # Ok::<(), mailwire_imap::TypeError>(())
 //! ```
 
 pub(crate) mod address;
@@ -41,14 +59,17 @@ mod lexer;
 mod mime;
 mod section;
 mod structure;
+mod wire;
 
-pub use address::{Address, MISSING_DOMAIN, MISSING_MAILBOX};
+pub use address::{MISSING_DOMAIN, MISSING_MAILBOX};
 pub use binary::{BinaryContent, BinaryError, binary_size, decode_binary};
-pub use envelope::Envelope;
 pub use header::humanize;
-pub use mime::{Disposition, Param};
-pub use section::{Partial, Section, SectionText, extract_section, find_part, to_crlf};
-pub use structure::{BodyFields, BodyKind, BodyStructure};
+pub use mailwire_imap::{
+    Address, BodyFields, BodyStructure, Disposition, Envelope, Partial, Section, SectionPart, SectionText,
+};
+pub use section::{apply_partial, extract_section, find_part, to_crlf};
+pub use structure::{Part, PartKind};
+pub(crate) use structure::{TransferEncoding, leaves};
 
 /// Limits and behaviour of [`analyze_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,13 +104,14 @@ impl Default for AnalysisOptions {
     }
 }
 
-/// The analysis of one message: its envelope and body structure, tied to the
-/// message bytes for section extraction.
+/// The analysis of one message: its envelope, body structure and part
+/// tree, tied to the message bytes for section extraction.
 #[derive(Debug, Clone)]
 pub struct MessageAnalysis<'a> {
     raw: &'a [u8],
     envelope: Envelope<'a>,
     body: BodyStructure<'a>,
+    part: Part,
     size: u64,
 }
 
@@ -104,9 +126,19 @@ impl<'a> MessageAnalysis<'a> {
         &self.envelope
     }
 
-    /// The BODYSTRUCTURE (and BODY, without extension data) of the message.
+    /// The BODYSTRUCTURE of the message, with every extension field.
     pub fn body_structure(&self) -> &BodyStructure<'a> {
         &self.body
+    }
+
+    /// The BODY of the message: its BODYSTRUCTURE without extension data.
+    pub fn body(&self) -> BodyStructure<'a> {
+        structure::without_extensions(&self.body)
+    }
+
+    /// Where each part is in the message.
+    pub fn part_tree(&self) -> &Part {
+        &self.part
     }
 
     /// RFC822.SIZE: the message size, bare LFs counted as CRLF unless
@@ -115,7 +147,7 @@ impl<'a> MessageAnalysis<'a> {
         self.size
     }
 
-    /// Splits into the envelope and the body structure.
+    /// Splits into the envelope and the body structure (BODYSTRUCTURE).
     pub fn into_parts(self) -> (Envelope<'a>, BodyStructure<'a>) {
         (self.envelope, self.body)
     }
@@ -130,11 +162,12 @@ pub fn analyze(raw: &[u8]) -> MessageAnalysis<'_> {
 pub fn analyze_with<'a>(raw: &'a [u8], options: &AnalysisOptions) -> MessageAnalysis<'a> {
     let mut opts = options.clone();
     opts.max_depth = opts.max_depth.min(AnalysisOptions::MAX_DEPTH);
-    let (envelope, body, size) = structure::parse(raw, &opts);
+    let (envelope, part, body, size) = structure::parse(raw, &opts);
     MessageAnalysis {
         raw,
         envelope,
         body,
+        part,
         size,
     }
 }

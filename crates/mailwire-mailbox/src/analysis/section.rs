@@ -11,75 +11,47 @@
 //! for `1.MIME` of a single-part message is the message header.
 
 use std::borrow::Cow;
+use std::num::NonZeroU32;
+
+use mailwire_imap::{Partial, Section, SectionText};
 
 use super::MessageAnalysis;
 use super::header::Fields;
-use super::structure::{BodyKind, BodyStructure};
+use super::structure::{Part, PartKind};
 
-/// The text part of a section specifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SectionText<'s> {
-    /// `HEADER`: the header, blank line included.
-    Header,
-    /// `HEADER.FIELDS (names)`: the fields with one of these names.
-    HeaderFields(Vec<&'s [u8]>),
-    /// `HEADER.FIELDS.NOT (names)`: the fields with none of these names.
-    HeaderFieldsNot(Vec<&'s [u8]>),
-    /// `TEXT`: the body.
-    Text,
-    /// `MIME`: the MIME header of a part (needs a part number).
-    Mime,
-}
-
-/// A section specifier: part numbers, then an optional text part.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Section<'s> {
-    /// Part numbers (`1.2.3`); empty for the message itself.
-    pub part: Vec<u32>,
-    /// What of the part; `None` for its content.
-    pub text: Option<SectionText<'s>>,
-}
-
-/// A partial range `<origin.count>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Partial {
-    /// First octet.
-    pub origin: u32,
-    /// Largest number of octets.
-    pub count: u32,
-}
-
-impl Partial {
-    /// Cuts `data` to this range (empty when it starts past the end);
-    /// borrowed data stays borrowed.
-    pub fn apply<'a>(&self, data: Cow<'a, [u8]>) -> Cow<'a, [u8]> {
-        let start = (self.origin as usize).min(data.len());
-        let end = start.saturating_add(self.count as usize).min(data.len());
-        match data {
-            Cow::Borrowed(b) => Cow::Borrowed(&b[start..end]),
-            Cow::Owned(mut v) => {
-                v.truncate(end);
-                v.drain(..start);
-                Cow::Owned(v)
-            }
+/// Cuts `data` to the range `<offset.length>` of a FETCH command (empty
+/// when it starts past the end); borrowed data stays borrowed.
+pub fn apply_partial<'a>(data: Cow<'a, [u8]>, partial: &Partial) -> Cow<'a, [u8]> {
+    let start = usize::try_from(partial.offset())
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let length = usize::try_from(partial.length().get()).unwrap_or(usize::MAX);
+    let end = start.saturating_add(length).min(data.len());
+    match data {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[start..end]),
+        Cow::Owned(mut v) => {
+            v.truncate(end);
+            v.drain(..start);
+            Cow::Owned(v)
         }
     }
 }
 
 /// Finds the part that a part number addresses (Dovecot's rules, see the
 /// module documentation). An empty path is the message's root part.
-pub fn find_part<'b, 'a>(root: &'b BodyStructure<'a>, path: &[u32]) -> Option<&'b BodyStructure<'a>> {
+pub fn find_part<'b>(root: &'b Part, path: &[NonZeroU32]) -> Option<&'b Part> {
     let mut node = root;
-    for (i, &n) in path.iter().enumerate() {
+    for (i, n) in path.iter().enumerate() {
+        let n = n.get();
         let more = i + 1 < path.len();
         node = match &node.kind {
-            BodyKind::Multipart { parts } => parts.get(usize::try_from(n).ok()?.checked_sub(1)?)?,
-            BodyKind::Message { .. } if n == 1 => node,
+            PartKind::Multipart(parts) => parts.get(usize::try_from(n).ok()?.checked_sub(1)?)?,
+            PartKind::Message(_) if n == 1 => node,
             _ if n == 1 && !more => node,
             _ => return None,
         };
         if more {
-            if let BodyKind::Message { body, .. } = &node.kind {
+            if let PartKind::Message(body) = &node.kind {
                 node = body;
             }
         }
@@ -89,12 +61,12 @@ pub fn find_part<'b, 'a>(root: &'b BodyStructure<'a>, path: &[u32]) -> Option<&'
 
 /// The message that HEADER / TEXT address: the root for an empty path, the
 /// embedded message of a message/rfc822 part otherwise.
-fn message_of<'b, 'a>(root: &'b BodyStructure<'a>, path: &[u32]) -> Option<&'b BodyStructure<'a>> {
+fn message_of<'b>(root: &'b Part, path: &[NonZeroU32]) -> Option<&'b Part> {
     if path.is_empty() {
         return Some(root);
     }
     match &find_part(root, path)?.kind {
-        BodyKind::Message { body, .. } => Some(body),
+        PartKind::Message(body) => Some(body),
         _ => None,
     }
 }
@@ -110,13 +82,13 @@ fn message_of<'b, 'a>(root: &'b BodyStructure<'a>, path: &[u32]) -> Option<&'b B
 pub fn extract_section<'a>(
     msg: &MessageAnalysis<'a>,
     section: &Section<'_>,
-    partial: Option<Partial>,
+    partial: Option<&Partial>,
 ) -> Option<Cow<'a, [u8]>> {
     let raw = msg.raw();
-    let root = msg.body_structure();
-    let path = section.part.as_slice();
+    let root = msg.part_tree();
+    let path = section.part().map_or(&[][..], |p| p.as_slice());
     let slice = |r: std::ops::Range<usize>| raw.get(r).map(Cow::Borrowed);
-    let data = match &section.text {
+    let data = match section.text() {
         None if path.is_empty() => Some(Cow::Borrowed(raw)),
         None => slice(find_part(root, path)?.body_range()),
         Some(SectionText::Mime) if path.is_empty() => None,
@@ -137,23 +109,34 @@ pub fn extract_section<'a>(
             slice(r)
         }
         Some(SectionText::Text) => slice(message_of(root, path)?.body_range()),
-        Some(SectionText::HeaderFields(names)) => {
-            Some(header_fields(raw, message_of(root, path)?, names, true))
-        }
-        Some(SectionText::HeaderFieldsNot(names)) => {
-            Some(header_fields(raw, message_of(root, path)?, names, false))
-        }
+        Some(SectionText::HeaderFields(names)) => Some(header_fields(
+            raw,
+            message_of(root, path)?,
+            names.names().iter().map(|n| n.as_bytes()),
+            true,
+        )),
+        Some(SectionText::HeaderFieldsNot(names)) => Some(header_fields(
+            raw,
+            message_of(root, path)?,
+            names.names().iter().map(|n| n.as_bytes()),
+            false,
+        )),
     }?;
     Some(match partial {
-        Some(p) => p.apply(data),
+        Some(p) => apply_partial(data, p),
         None => data,
     })
 }
 
-fn header_fields<'a>(raw: &[u8], msg: &BodyStructure<'_>, names: &[&[u8]], wanted: bool) -> Cow<'a, [u8]> {
+fn header_fields<'a, 'n>(
+    raw: &[u8],
+    msg: &Part,
+    names: impl Iterator<Item = &'n [u8]> + Clone,
+    wanted: bool,
+) -> Cow<'a, [u8]> {
     let mut out = Vec::new();
     for f in Fields::new(raw, msg.header_start, msg.body_start) {
-        if names.iter().any(|n| n.eq_ignore_ascii_case(f.name)) != wanted {
+        if names.clone().any(|n| n.eq_ignore_ascii_case(f.name)) != wanted {
             continue;
         }
         let bytes = raw.get(f.start..f.end).unwrap_or_default();
@@ -195,6 +178,10 @@ pub fn to_crlf(data: &[u8]) -> Cow<'_, [u8]> {
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU64;
+
+    use mailwire_imap::{AString, HeaderList, SectionPart};
+
     use super::super::analyze;
     use super::*;
 
@@ -202,15 +189,20 @@ mod tests {
 
     fn get(part: &[u32], text: Option<SectionText<'_>>) -> Option<Vec<u8>> {
         let msg = analyze(MSG);
-        extract_section(
-            &msg,
-            &Section {
-                part: part.to_vec(),
-                text,
-            },
-            None,
-        )
-        .map(Cow::into_owned)
+        let part: Option<Vec<NonZeroU32>> = part.iter().map(|&n| NonZeroU32::new(n)).collect();
+        // 0 is no part number (nz-number): no section has it.
+        let part = part?;
+        let part = if part.is_empty() {
+            None
+        } else {
+            SectionPart::new(part).ok()
+        };
+        let section = Section::new(part, text).ok()?;
+        extract_section(&msg, &section, None).map(Cow::into_owned)
+    }
+
+    fn names(names: &[&'static str]) -> HeaderList<'static> {
+        HeaderList::new(names.iter().map(|n| AString::try_from(*n).unwrap()).collect()).unwrap()
     }
 
     #[test]
@@ -242,7 +234,7 @@ mod tests {
     fn header_fields_keep_order_and_end_with_blank_line() {
         let got = get(
             &[],
-            Some(SectionText::HeaderFields(vec![b"content-type", b"SUBJECT"])),
+            Some(SectionText::HeaderFields(names(&["content-type", "SUBJECT"]))),
         );
         assert_eq!(
             got.as_deref(),
@@ -250,27 +242,28 @@ mod tests {
         );
         let got = get(
             &[],
-            Some(SectionText::HeaderFieldsNot(vec![b"content-type", b"SUBJECT"])),
+            Some(SectionText::HeaderFieldsNot(names(&["content-type", "SUBJECT"]))),
         );
         assert_eq!(got.as_deref(), Some(&b"\r\n"[..]));
     }
 
+    fn partial(offset: u64, length: u64) -> Partial {
+        Partial::new(offset, NonZeroU64::new(length).unwrap()).unwrap()
+    }
+
     #[test]
     fn partial_ranges() {
-        let p = Partial { origin: 2, count: 3 };
-        assert_eq!(&*p.apply(Cow::Borrowed(b"abcdef")), b"cde");
-        assert_eq!(&*p.apply(Cow::Owned(b"abcdef".to_vec())), b"cde");
+        let p = partial(2, 3);
+        assert_eq!(&*apply_partial(Cow::Borrowed(b"abcdef"), &p), b"cde");
+        assert_eq!(&*apply_partial(Cow::Owned(b"abcdef".to_vec()), &p), b"cde");
+        assert_eq!(&*apply_partial(Cow::Borrowed(b"abc"), &partial(9, 3)), b"");
         assert_eq!(
-            &*Partial { origin: 9, count: 3 }.apply(Cow::Borrowed(b"abc")),
-            b""
+            &*apply_partial(Cow::Borrowed(b"abc"), &partial(1, i64::MAX as u64)),
+            b"bc"
         );
         assert_eq!(
-            &*Partial {
-                origin: 1,
-                count: u32::MAX
-            }
-            .apply(Cow::Borrowed(b"abc")),
-            b"bc"
+            &*apply_partial(Cow::Borrowed(b"abc"), &partial(i64::MAX as u64, 1)),
+            b""
         );
     }
 

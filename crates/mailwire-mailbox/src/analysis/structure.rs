@@ -23,145 +23,101 @@
 
 use std::borrow::Cow;
 
+use mailwire_imap::{
+    BodyFields, BodyStructure, Envelope, ExtensionTail, IString, Language, LanguageTail, LocationTail,
+    MultipartExtension, NString, SinglePartExtension, SpecificFields,
+};
 use memchr::memmem;
 
-use super::envelope::{Envelope, envelope};
+use super::envelope::envelope;
 use super::header::Fields;
-use super::mime::{Disposition, Param, content_type, disposition, encoding, find_param, languages};
+use super::mime::{Param, content_type, disposition, encoding, find_param, imap_params, languages};
+use super::wire::{nstring, string};
 use super::{AnalysisOptions, header::without_line_breaks};
 
-/// The basic body fields shared by every part (`body-fields`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BodyFields<'a> {
-    /// body-fld-param: Content-Type parameters; empty for NIL.
-    pub params: Vec<Param<'a>>,
-    /// body-fld-id: Content-ID.
-    pub id: Option<Cow<'a, [u8]>>,
-    /// body-fld-desc: Content-Description.
-    pub description: Option<Cow<'a, [u8]>>,
-    /// body-fld-enc: the Content-Transfer-Encoding token as written, or
-    /// `7bit` when the header is missing or empty.
-    pub encoding: Cow<'a, [u8]>,
-    /// body-fld-octets: size of the body in octets.
-    pub size: u64,
-}
-
-/// What kind of body a part has, with the fields only that kind carries.
+/// Where a part is in the message, and the parts inside it: the model's
+/// map of the MIME tree, which `BODY[section]`, `BINARY[section]` and
+/// SEARCH read. What IMAP sends about a part is in the
+/// [`BodyStructure`] built alongside; the two trees have the same shape,
+/// except that a multipart without parts has none here, where the
+/// BODYSTRUCTURE shows the empty text/plain part Dovecot sends for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyKind<'a> {
-    /// A non-text single part (`body-type-basic`).
-    Basic,
-    /// A text/* part (`body-type-text`) and its body-fld-lines.
-    Text {
-        /// Number of lines (LF) in the body.
-        lines: u64,
-    },
-    /// A message/rfc822 part (`body-type-msg`).
-    Message {
-        /// The embedded message's envelope.
-        envelope: Box<Envelope<'a>>,
-        /// The embedded message's body structure.
-        body: Box<BodyStructure<'a>>,
-        /// Number of lines (LF) in the part's body.
-        lines: u64,
-    },
-    /// A multipart (`body-type-mpart`). IMAP needs at least one body here:
-    /// for a multipart without parts Dovecot sends an empty text/plain
-    /// (`"text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0`).
-    Multipart {
-        /// The parts, in order.
-        parts: Vec<BodyStructure<'a>>,
-    },
-}
-
-/// One node of the BODYSTRUCTURE tree, with its location in the message.
-///
-/// For a multipart `media_type` is the Content-Type's type and only the
-/// subtype, `fields.params`, `disposition`, `language` and `location` appear
-/// in IMAP; for the others all fields do (`md5` onwards only in
-/// BODYSTRUCTURE, not in BODY).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyStructure<'a> {
-    /// Media type as written (`text` when there is no Content-Type;
-    /// `message` for a message/rfc822 part whatever its case).
-    pub media_type: Cow<'a, [u8]>,
-    /// Media subtype as written (`plain` when there is no Content-Type,
-    /// empty when the Content-Type has no `/`).
-    pub media_subtype: Cow<'a, [u8]>,
-    /// The basic fields.
-    pub fields: BodyFields<'a>,
-    /// body-fld-md5: Content-MD5.
-    pub md5: Option<Cow<'a, [u8]>>,
-    /// body-fld-dsp: Content-Disposition.
-    pub disposition: Option<Disposition<'a>>,
-    /// body-fld-lang: Content-Language tags; empty for NIL.
-    pub language: Vec<Cow<'a, [u8]>>,
-    /// body-fld-loc: Content-Location.
-    pub location: Option<Cow<'a, [u8]>>,
-    /// Type-specific fields and children.
-    pub kind: BodyKind<'a>,
+pub struct Part {
     /// Offset of the part's header in the message.
     pub header_start: usize,
     /// Offset of the part's body (just after the header's blank line).
     pub body_start: usize,
     /// Offset just past the part's body.
     pub end: usize,
-    /// The Content-Transfer-Encoding header, when present (possibly empty).
-    pub(crate) encoding_header: Option<Cow<'a, [u8]>>,
+    /// The body's size in octets (body-fld-octets, which IMAP caps at
+    /// 4 GiB), bare LF counted as CRLF unless
+    /// [`AnalysisOptions::count_lf_as_crlf`] was turned off.
+    pub size: u64,
+    /// What the body holds.
+    pub kind: PartKind,
+    /// The Content-Transfer-Encoding header, read.
+    pub(crate) transfer_encoding: TransferEncoding,
     /// The header was cut short by a boundary line (no blank line).
     pub(crate) header_cut: bool,
 }
 
-fn owned(s: Cow<'_, [u8]>) -> Cow<'static, [u8]> {
-    Cow::Owned(s.into_owned())
+/// What the body of a [`Part`] holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartKind {
+    /// Content: a single part that is not a parsed message/rfc822.
+    Leaf,
+    /// The parts of a multipart, in order.
+    Multipart(Vec<Part>),
+    /// The embedded message of a message/rfc822 part.
+    Message(Box<Part>),
 }
 
-impl BodyStructure<'_> {
-    /// Converts into a structure that owns its strings (to cache it without
-    /// the message; the offsets stay valid for the same message bytes).
-    pub fn into_owned(self) -> BodyStructure<'static> {
-        let kind = match self.kind {
-            BodyKind::Basic => BodyKind::Basic,
-            BodyKind::Text { lines } => BodyKind::Text { lines },
-            BodyKind::Message {
-                envelope,
-                body,
-                lines,
-            } => BodyKind::Message {
-                envelope: Box::new(envelope.into_owned()),
-                body: Box::new(body.into_owned()),
-                lines,
-            },
-            BodyKind::Multipart { parts } => BodyKind::Multipart {
-                parts: parts.into_iter().map(BodyStructure::into_owned).collect(),
-            },
+/// The Content-Transfer-Encoding header of a part, read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransferEncoding {
+    /// No header, `7bit`, `8bit` or `binary`.
+    Identity,
+    /// `base64`.
+    Base64,
+    /// `quoted-printable`.
+    QuotedPrintable,
+    /// Anything else, an empty header included.
+    Unknown,
+}
+
+impl TransferEncoding {
+    fn of(header: Option<&[u8]>) -> TransferEncoding {
+        let Some(header) = header else {
+            return TransferEncoding::Identity;
         };
-        BodyStructure {
-            media_type: owned(self.media_type),
-            media_subtype: owned(self.media_subtype),
-            fields: BodyFields {
-                params: self.fields.params.into_iter().map(Param::into_owned).collect(),
-                id: self.fields.id.map(owned),
-                description: self.fields.description.map(owned),
-                encoding: owned(self.fields.encoding),
-                size: self.fields.size,
-            },
-            md5: self.md5.map(owned),
-            disposition: self.disposition.map(Disposition::into_owned),
-            language: self.language.into_iter().map(owned).collect(),
-            location: self.location.map(owned),
-            kind,
-            header_start: self.header_start,
-            body_start: self.body_start,
-            end: self.end,
-            encoding_header: self.encoding_header.map(owned),
-            header_cut: self.header_cut,
+        let token = encoding(header);
+        let is = |n: &[u8]| token.eq_ignore_ascii_case(n);
+        if is(b"7bit") || is(b"8bit") || is(b"binary") {
+            TransferEncoding::Identity
+        } else if is(b"base64") {
+            TransferEncoding::Base64
+        } else if is(b"quoted-printable") {
+            TransferEncoding::QuotedPrintable
+        } else {
+            TransferEncoding::Unknown
         }
     }
+}
 
+impl Part {
     /// True for multipart nodes.
     pub fn is_multipart(&self) -> bool {
-        matches!(self.kind, BodyKind::Multipart { .. })
+        matches!(self.kind, PartKind::Multipart(_))
+    }
+
+    /// The parts directly inside this one: a multipart's parts, a
+    /// message/rfc822's embedded message, nothing for a leaf.
+    pub fn children(&self) -> &[Part] {
+        match &self.kind {
+            PartKind::Leaf => &[],
+            PartKind::Multipart(parts) => parts,
+            PartKind::Message(message) => std::slice::from_ref(&**message),
+        }
     }
 
     /// The part's header, as a range of the message.
@@ -172,6 +128,68 @@ impl BodyStructure<'_> {
     /// The part's body, as a range of the message.
     pub fn body_range(&self) -> std::ops::Range<usize> {
         self.body_start..self.end
+    }
+}
+
+/// The leaves of the tree with what BODYSTRUCTURE says about each, the
+/// first first (iteratively: the tree is as deep as the analysis allowed).
+pub(crate) fn leaves<'b, 'a>(
+    root: &'b Part,
+    body: &'b BodyStructure<'a>,
+) -> Vec<(&'b Part, &'b BodyStructure<'a>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root, body)];
+    while let Some((part, body)) = stack.pop() {
+        match (&part.kind, body) {
+            (PartKind::Leaf, _) => out.push((part, body)),
+            (PartKind::Multipart(parts), BodyStructure::Multipart { parts: bodies, .. }) => {
+                stack.extend(parts.iter().zip(bodies).rev());
+            }
+            (
+                PartKind::Message(inner),
+                BodyStructure::Single {
+                    specific: SpecificFields::Message { body, .. },
+                    ..
+                },
+            ) => stack.push((inner, body)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The BODY form of a BODYSTRUCTURE: the same without extension data.
+pub(crate) fn without_extensions<'a>(body: &BodyStructure<'a>) -> BodyStructure<'a> {
+    match body {
+        BodyStructure::Single {
+            media_type,
+            media_subtype,
+            fields,
+            specific,
+            ..
+        } => BodyStructure::Single {
+            media_type: media_type.clone(),
+            media_subtype: media_subtype.clone(),
+            fields: fields.clone(),
+            specific: match specific {
+                SpecificFields::Message {
+                    envelope,
+                    body,
+                    lines,
+                } => SpecificFields::Message {
+                    envelope: envelope.clone(),
+                    body: Box::new(without_extensions(body)),
+                    lines: *lines,
+                },
+                other => other.clone(),
+            },
+            extension: None,
+        },
+        BodyStructure::Multipart { parts, subtype, .. } => BodyStructure::Multipart {
+            parts: parts.iter().map(without_extensions).collect(),
+            subtype: subtype.clone(),
+            extension: None,
+        },
     }
 }
 
@@ -552,8 +570,22 @@ fn count(raw: &[u8], start: usize, end: usize) -> Counts {
     c
 }
 
-/// Parses a message: its envelope, its body structure and its size.
-pub(crate) fn parse<'a>(raw: &'a [u8], opts: &AnalysisOptions) -> (Envelope<'a>, BodyStructure<'a>, u64) {
+/// A node built: the part, and what BODYSTRUCTURE says about it.
+type Built<'a> = (Part, BodyStructure<'a>);
+
+/// What a node holds, built.
+enum Inside<'a> {
+    Leaf,
+    Multipart(Vec<Built<'a>>),
+    Message(Box<Envelope<'a>>, Box<Built<'a>>),
+}
+
+/// Parses a message: its envelope, its part tree, its body structure and
+/// its size.
+pub(crate) fn parse<'a>(
+    raw: &'a [u8],
+    opts: &AnalysisOptions,
+) -> (Envelope<'a>, Part, BodyStructure<'a>, u64) {
     let mut p = Parser {
         raw,
         opts,
@@ -585,73 +617,116 @@ pub(crate) fn parse<'a>(raw: &'a [u8], opts: &AnalysisOptions) -> (Envelope<'a>,
         full_counts[i] = full;
     }
 
-    // Build the public tree bottom-up.
-    let mut built: Vec<Option<BodyStructure<'a>>> = Vec::with_capacity(nodes.len());
+    // Build the trees bottom-up.
+    let mut built: Vec<Option<Built<'a>>> = Vec::with_capacity(nodes.len());
     built.resize_with(nodes.len(), || None);
     for (i, n) in nodes.iter().enumerate().rev() {
         let c = body_counts[i];
         let size = (n.end - n.body_start) as u64 + if opts.count_lf_as_crlf { c.bare_lf } else { 0 };
-        let kind = match n.kind {
-            NodeKind::Multipart => BodyKind::Multipart {
-                parts: n.children.iter().filter_map(|&ch| built[ch].take()).collect(),
-            },
+        let inside = match n.kind {
+            NodeKind::Multipart => {
+                Inside::Multipart(n.children.iter().filter_map(|&ch| built[ch].take()).collect())
+            }
             NodeKind::Message => {
                 let child = n
                     .children
                     .first()
                     .and_then(|&ch| built[ch].take().map(|b| (ch, b)));
                 match child {
-                    Some((ch, body)) => {
+                    Some((ch, child)) => {
                         let env = envelope(raw, nodes[ch].header_start, nodes[ch].body_start);
-                        BodyKind::Message {
-                            envelope: Box::new(env),
-                            body: Box::new(body),
-                            lines: c.lf,
-                        }
+                        Inside::Message(Box::new(env), Box::new(child))
                     }
-                    None => BodyKind::Basic,
+                    None => Inside::Leaf,
                 }
             }
-            NodeKind::Leaf => BodyKind::Basic,
+            NodeKind::Leaf => Inside::Leaf,
         };
-        built[i] = Some(structure(n, kind, size, c.lf));
+        built[i] = Some(structure(n, inside, size, c.lf));
     }
-    let root = built
+    let (root, body) = built
         .first_mut()
         .and_then(Option::take)
-        .unwrap_or_else(|| empty_structure(raw.len()));
+        .unwrap_or_else(|| (leaf_at(raw.len()), empty_text_part(true)));
     let env = nodes
         .first()
         .map(|n| envelope(raw, n.header_start, n.body_start))
-        .unwrap_or_default();
+        .unwrap_or_else(|| envelope(raw, 0, 0));
     let extra = if opts.count_lf_as_crlf {
         full_counts.first().map_or(0, |c| c.bare_lf)
     } else {
         0
     };
-    (env, root, raw.len() as u64 + extra)
+    (env, root, body, raw.len() as u64 + extra)
 }
 
-fn empty_structure<'a>(len: usize) -> BodyStructure<'a> {
-    BodyStructure {
-        media_type: Cow::Borrowed(b"text"),
-        media_subtype: Cow::Borrowed(b"plain"),
-        fields: BodyFields::default(),
-        md5: None,
-        disposition: None,
-        language: Vec::new(),
-        location: None,
-        kind: BodyKind::Basic,
-        header_start: 0,
-        body_start: len,
-        end: len,
-        encoding_header: None,
+fn leaf_at(pos: usize) -> Part {
+    Part {
+        header_start: pos,
+        body_start: pos,
+        end: pos,
+        size: 0,
+        kind: PartKind::Leaf,
+        transfer_encoding: TransferEncoding::Identity,
         header_cut: false,
     }
 }
 
+fn quoted(s: &'static [u8]) -> IString<'static> {
+    string(Cow::Borrowed(s))
+}
+
+/// The extension fields from the disposition on, all present as Dovecot
+/// sends them.
+fn tail<'a>(
+    disposition: Option<mailwire_imap::Disposition<'a>>,
+    tags: Vec<Cow<'a, [u8]>>,
+    location: NString<'a>,
+) -> ExtensionTail<'a> {
+    let language = if tags.is_empty() {
+        Language::Single(NString::NIL)
+    } else {
+        Language::List(tags.into_iter().map(string).collect())
+    };
+    ExtensionTail {
+        disposition,
+        language: Some(LanguageTail {
+            language,
+            location: Some(LocationTail {
+                location,
+                extensions: Vec::new(),
+            }),
+        }),
+    }
+}
+
+/// What Dovecot sends for a multipart without parts, which IMAP cannot
+/// express: an empty text/plain part.
+fn empty_text_part(extension: bool) -> BodyStructure<'static> {
+    BodyStructure::Single {
+        media_type: quoted(b"text"),
+        media_subtype: quoted(b"plain"),
+        fields: BodyFields {
+            params: vec![mailwire_imap::BodyParam {
+                name: quoted(b"charset"),
+                value: quoted(b"us-ascii"),
+            }]
+            .into(),
+            id: NString::NIL,
+            description: NString::NIL,
+            encoding: quoted(b"7bit"),
+            octets: 0,
+        },
+        specific: SpecificFields::Text { lines: 0 },
+        extension: extension.then(|| SinglePartExtension {
+            md5: NString::NIL,
+            tail: Some(tail(None, Vec::new(), NString::NIL)),
+        }),
+    }
+}
+
 /// Applies Dovecot's defaults and converts a node.
-fn structure<'a>(n: &Node<'a>, kind: BodyKind<'a>, size: u64, lines: u64) -> BodyStructure<'a> {
+fn structure<'a>(n: &Node<'a>, inside: Inside<'a>, size: u64, lines: u64) -> Built<'a> {
     let h = &n.headers;
     let (media_type, media_subtype, mut params): (Cow<'a, [u8]>, Cow<'a, [u8]>, Vec<Param<'a>>) =
         match h.content_type {
@@ -662,41 +737,77 @@ fn structure<'a>(n: &Node<'a>, kind: BodyKind<'a>, size: u64, lines: u64) -> Bod
                 (Cow::Borrowed(ct.media_type), Cow::Borrowed(ct.subtype), ct.params)
             }
         };
-    let (media_type, media_subtype) = match kind {
-        BodyKind::Message { .. } => (Cow::Borrowed(&b"message"[..]), Cow::Borrowed(&b"rfc822"[..])),
-        _ => (media_type, media_subtype),
+    let tail = tail(
+        h.disposition.map(|d| disposition(d).into_imap()),
+        h.language.map(languages).unwrap_or_default(),
+        nstring(h.location.map(without_line_breaks)),
+    );
+    let mut part = Part {
+        header_start: n.header_start,
+        body_start: n.body_start,
+        end: n.end,
+        size,
+        kind: PartKind::Leaf,
+        transfer_encoding: TransferEncoding::of(h.encoding),
+        header_cut: n.header_cut,
     };
-    let is_text = media_type.eq_ignore_ascii_case(b"text");
-    if is_text && find_param(&params, b"charset").is_none() {
+    let (media_type, media_subtype, specific) = match inside {
+        Inside::Multipart(children) => {
+            let (parts, mut bodies): (Vec<Part>, Vec<BodyStructure<'a>>) = children.into_iter().unzip();
+            if bodies.is_empty() {
+                bodies.push(empty_text_part(true));
+            }
+            part.kind = PartKind::Multipart(parts);
+            let body = BodyStructure::Multipart {
+                parts: bodies,
+                subtype: string(media_subtype),
+                extension: Some(MultipartExtension {
+                    params: imap_params(params),
+                    tail: Some(tail),
+                }),
+            };
+            return (part, body);
+        }
+        Inside::Message(envelope, child) => {
+            let (inner, body) = *child;
+            part.kind = PartKind::Message(Box::new(inner));
+            (
+                Cow::Borrowed(&b"message"[..]),
+                Cow::Borrowed(&b"rfc822"[..]),
+                SpecificFields::Message {
+                    envelope,
+                    body: Box::new(body),
+                    lines,
+                },
+            )
+        }
+        Inside::Leaf if media_type.eq_ignore_ascii_case(b"text") => {
+            (media_type, media_subtype, SpecificFields::Text { lines })
+        }
+        Inside::Leaf => (media_type, media_subtype, SpecificFields::Basic),
+    };
+    if media_type.eq_ignore_ascii_case(b"text") && find_param(&params, b"charset").is_none() {
         params.push(Param {
             name: Cow::Borrowed(b"charset"),
             value: Cow::Borrowed(b"us-ascii"),
         });
     }
-    let kind = match kind {
-        BodyKind::Basic if is_text => BodyKind::Text { lines },
-        k => k,
-    };
     let enc = h.encoding.map(encoding).filter(|e| !e.is_empty());
-    BodyStructure {
-        media_type,
-        media_subtype,
+    let body = BodyStructure::Single {
+        media_type: string(media_type),
+        media_subtype: string(media_subtype),
         fields: BodyFields {
-            params,
-            id: h.id.map(without_line_breaks),
-            description: h.description.map(without_line_breaks),
-            encoding: Cow::Borrowed(enc.unwrap_or(b"7bit")),
-            size,
+            params: imap_params(params),
+            id: nstring(h.id.map(without_line_breaks)),
+            description: nstring(h.description.map(without_line_breaks)),
+            encoding: string(Cow::Borrowed(enc.unwrap_or(b"7bit"))),
+            octets: u32::try_from(size).unwrap_or(u32::MAX),
         },
-        md5: h.md5.map(without_line_breaks),
-        disposition: h.disposition.map(disposition),
-        language: h.language.map(languages).unwrap_or_default(),
-        location: h.location.map(without_line_breaks),
-        kind,
-        header_start: n.header_start,
-        body_start: n.body_start,
-        end: n.end,
-        encoding_header: h.encoding.map(Cow::Borrowed),
-        header_cut: n.header_cut,
-    }
+        specific,
+        extension: Some(SinglePartExtension {
+            md5: nstring(h.md5.map(without_line_breaks)),
+            tail: Some(tail),
+        }),
+    };
+    (part, body)
 }

@@ -1,69 +1,97 @@
 //! Whole-analysis tests: limits, hostile input, sizes and invariants.
 
 use std::borrow::Cow;
+use std::num::{NonZeroU32, NonZeroU64};
+
+use mailwire_imap::{AString, HeaderList, IString, SpecificFields};
 
 use super::*;
 
-fn depth(b: &BodyStructure<'_>) -> usize {
+fn depth(b: &Part) -> usize {
     // Iterative, so that a bug producing a deep tree fails the assertion
     // rather than the test's stack.
     let mut max = 0;
     let mut todo = vec![(b, 1usize)];
     while let Some((node, d)) = todo.pop() {
         max = max.max(d);
-        match &node.kind {
-            BodyKind::Multipart { parts } => todo.extend(parts.iter().map(|p| (p, d + 1))),
-            BodyKind::Message { body, .. } => todo.push((body, d + 1)),
-            _ => {}
-        }
+        todo.extend(node.children().iter().map(|p| (p, d + 1)));
     }
     max
 }
 
-fn count_parts(b: &BodyStructure<'_>) -> usize {
+fn count_parts(b: &Part) -> usize {
     let mut n = 0;
     let mut todo = vec![b];
     while let Some(node) = todo.pop() {
         n += 1;
-        match &node.kind {
-            BodyKind::Multipart { parts } => todo.extend(parts.iter()),
-            BodyKind::Message { body, .. } => todo.push(body),
-            _ => {}
-        }
+        todo.extend(node.children());
     }
     n
 }
 
-/// Offsets are ordered and nested, sizes and line counts are consistent.
-fn check_invariants(raw: &[u8], b: &BodyStructure<'_>) {
-    let mut todo = vec![b];
-    while let Some(node) = todo.pop() {
+/// Offsets are ordered and nested, sizes and line counts are consistent,
+/// and the part tree and the body structure have the same shape.
+fn check_invariants(raw: &[u8], msg: &MessageAnalysis<'_>) {
+    let mut todo = vec![(msg.part_tree(), msg.body_structure())];
+    while let Some((node, body)) = todo.pop() {
         assert!(node.header_start <= node.body_start, "header before body");
         assert!(
             node.body_start <= node.end && node.end <= raw.len(),
             "body inside message"
         );
         let len = (node.end - node.body_start) as u64;
-        assert!(
-            node.fields.size >= len && node.fields.size <= 2 * len,
-            "size counts CRLF"
-        );
-        if let BodyKind::Text { lines } | BodyKind::Message { lines, .. } = node.kind {
-            assert!(lines <= len);
-        }
-        let kids: Vec<&BodyStructure<'_>> = match &node.kind {
-            BodyKind::Multipart { parts } => parts.iter().collect(),
-            BodyKind::Message { body, .. } => vec![&**body],
-            _ => Vec::new(),
+        assert!(node.size >= len && node.size <= 2 * len, "size counts CRLF");
+        let kids: Vec<(&Part, &BodyStructure<'_>)> = match (&node.kind, body) {
+            (PartKind::Multipart(parts), BodyStructure::Multipart { parts: bodies, .. }) => {
+                if parts.is_empty() {
+                    // Dovecot's empty text/plain stands for no part.
+                    assert_eq!(bodies.len(), 1);
+                } else {
+                    assert_eq!(parts.len(), bodies.len(), "same parts");
+                }
+                parts.iter().zip(bodies).collect()
+            }
+            (
+                PartKind::Message(inner),
+                BodyStructure::Single {
+                    fields,
+                    specific: SpecificFields::Message { body, lines, .. },
+                    ..
+                },
+            ) => {
+                assert_eq!(u64::from(fields.octets), node.size);
+                assert!(*lines <= len);
+                vec![(&**inner, &**body)]
+            }
+            (PartKind::Leaf, BodyStructure::Single { fields, specific, .. }) => {
+                assert_eq!(u64::from(fields.octets), node.size);
+                if let SpecificFields::Text { lines } = specific {
+                    assert!(*lines <= len);
+                }
+                assert!(!matches!(specific, SpecificFields::Message { .. }));
+                Vec::new()
+            }
+            (kind, body) => panic!("shapes differ: {kind:?} and {body:?}"),
         };
         let mut pos = node.body_start;
-        for k in kids {
+        for (k, b) in kids {
             assert!(k.header_start >= pos, "children in order, inside the parent body");
             assert!(k.end <= node.end);
             pos = k.end;
-            todo.push(k);
+            todo.push((k, b));
         }
     }
+}
+
+fn fields<'b, 'a>(b: &'b BodyStructure<'a>) -> &'b BodyFields<'a> {
+    match b {
+        BodyStructure::Single { fields, .. } => fields,
+        BodyStructure::Multipart { .. } => panic!("a single part"),
+    }
+}
+
+fn path(p: &[u32]) -> Option<SectionPart> {
+    SectionPart::new(p.iter().map(|&n| NonZeroU32::new(n).unwrap()).collect()).ok()
 }
 
 #[test]
@@ -76,8 +104,8 @@ fn deep_multipart_nesting_is_cut_at_the_limit() {
     }
     raw.extend_from_slice(b"\r\nleaf\r\n");
     let msg = analyze(&raw);
-    assert_eq!(depth(msg.body_structure()), 101);
-    check_invariants(&raw, msg.body_structure());
+    assert_eq!(depth(msg.part_tree()), 101);
+    check_invariants(&raw, &msg);
     let shallow = analyze_with(
         &raw,
         &AnalysisOptions {
@@ -85,7 +113,7 @@ fn deep_multipart_nesting_is_cut_at_the_limit() {
             ..AnalysisOptions::default()
         },
     );
-    assert_eq!(depth(shallow.body_structure()), 4);
+    assert_eq!(depth(shallow.part_tree()), 4);
 }
 
 #[test]
@@ -94,14 +122,14 @@ fn deep_message_nesting_is_cut_at_the_limit() {
     let msg = analyze(&raw);
     // 100 message/rfc822 parts parsed (each the embedded message of the one
     // before), then one too deep with its empty stub message.
-    assert_eq!(depth(msg.body_structure()), 102);
-    check_invariants(&raw, msg.body_structure());
+    assert_eq!(depth(msg.part_tree()), 102);
+    check_invariants(&raw, &msg);
     let huge = AnalysisOptions {
         max_depth: usize::MAX,
         ..AnalysisOptions::default()
     };
     assert_eq!(
-        depth(analyze_with(&raw, &huge).body_structure()),
+        depth(analyze_with(&raw, &huge).part_tree()),
         AnalysisOptions::MAX_DEPTH + 2
     );
 }
@@ -111,7 +139,7 @@ fn part_count_is_limited() {
     let mut raw = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n".to_vec();
     raw.extend_from_slice(&b"--x\r\n\r\np\r\n".repeat(30_000));
     let msg = analyze(&raw);
-    assert_eq!(count_parts(msg.body_structure()), 10_000);
+    assert_eq!(count_parts(msg.part_tree()), 10_000);
     let small = analyze_with(
         &raw,
         &AnalysisOptions {
@@ -119,8 +147,8 @@ fn part_count_is_limited() {
             ..AnalysisOptions::default()
         },
     );
-    assert_eq!(count_parts(small.body_structure()), 50);
-    check_invariants(&raw, small.body_structure());
+    assert_eq!(count_parts(small.part_tree()), 50);
+    check_invariants(&raw, &small);
 }
 
 #[test]
@@ -136,10 +164,10 @@ fn huge_headers_are_linear() {
     let msg = analyze(&raw);
     assert_eq!(msg.envelope().to.len(), 200_001);
     assert_eq!(
-        msg.envelope().subject.as_deref().map(<[u8]>::len),
+        msg.envelope().subject.as_bytes().map(<[u8]>::len),
         Some(200_000 * 2 - 1)
     );
-    assert_eq!(msg.body_structure().fields.params.len(), 100_001);
+    assert_eq!(fields(msg.body_structure()).params.len(), 100_001);
 }
 
 #[test]
@@ -147,8 +175,15 @@ fn bare_lf_sizes() {
     let raw = b"Subject: x\n\na\nb\n";
     let msg = analyze(raw);
     assert_eq!(msg.size(), raw.len() as u64 + 4);
-    assert_eq!(msg.body_structure().fields.size, 6);
-    assert!(matches!(msg.body_structure().kind, BodyKind::Text { lines: 2 }));
+    assert_eq!(fields(msg.body_structure()).octets, 6);
+    assert_eq!(msg.part_tree().size, 6);
+    assert!(matches!(
+        msg.body_structure(),
+        BodyStructure::Single {
+            specific: SpecificFields::Text { lines: 2 },
+            ..
+        }
+    ));
     let plain = analyze_with(
         raw,
         &AnalysisOptions {
@@ -157,7 +192,7 @@ fn bare_lf_sizes() {
         },
     );
     assert_eq!(plain.size(), raw.len() as u64);
-    assert_eq!(plain.body_structure().fields.size, 4);
+    assert_eq!(fields(plain.body_structure()).octets, 4);
 }
 
 #[test]
@@ -170,28 +205,50 @@ fn owned_structure_is_equal() {
     let msg = analyze(&raw);
     let owned: BodyStructure<'static> = msg.body_structure().clone().into_owned();
     assert_eq!(&owned, msg.body_structure());
-    assert!(matches!(owned.kind, BodyKind::Multipart { ref parts } if parts.len() == 2));
+    assert!(matches!(owned, BodyStructure::Multipart { ref parts, .. } if parts.len() == 2));
+    let body = msg.body();
+    assert!(matches!(body, BodyStructure::Multipart { extension: None, .. }));
 }
 
 #[test]
 fn empty_message_is_an_empty_text_part() {
     let msg = analyze(b"");
-    let b = msg.body_structure();
-    assert_eq!((&*b.media_type, &*b.media_subtype), (&b"text"[..], &b"plain"[..]));
-    assert_eq!(b.fields.size, 0);
-    assert_eq!(&*b.fields.encoding, b"7bit");
-    assert_eq!(b.fields.params.len(), 1);
-    assert_eq!(msg.envelope(), &Envelope::default());
+    let BodyStructure::Single {
+        media_type,
+        media_subtype,
+        fields,
+        ..
+    } = msg.body_structure()
+    else {
+        panic!("a single part");
+    };
+    assert_eq!(
+        (media_type.as_bytes(), media_subtype.as_bytes()),
+        (&b"text"[..], &b"plain"[..])
+    );
+    assert_eq!(fields.octets, 0);
+    assert_eq!(fields.encoding.as_bytes(), b"7bit");
+    assert_eq!(fields.params.len(), 1);
+    let e = msg.envelope();
+    assert!(e.date.0.is_none() && e.subject.0.is_none() && e.message_id.0.is_none());
+    assert!(e.from.is_empty() && e.sender.is_empty() && e.to.is_empty());
 }
 
 #[test]
 fn structure_borrows_from_the_message() {
     let raw = b"Content-Type: Text/Plain; charset=\"utf-8\"\r\nContent-ID: <a@b>\r\n\r\nx";
     let msg = analyze(raw);
-    let b = msg.body_structure();
-    assert!(matches!(b.media_type, Cow::Borrowed(b"Text")));
-    assert!(matches!(b.fields.params[0].value, Cow::Borrowed(b"utf-8")));
-    assert!(matches!(b.fields.id, Some(Cow::Borrowed(b"<a@b>"))));
+    let BodyStructure::Single {
+        media_type, fields, ..
+    } = msg.body_structure()
+    else {
+        panic!("a single part");
+    };
+    let borrowed = |s: &IString<'_>| matches!(s.clone().into_bytes(), Cow::Borrowed(_));
+    assert!(borrowed(media_type) && media_type.as_bytes() == b"Text");
+    assert!(borrowed(&fields.params[0].value) && fields.params[0].value.as_bytes() == b"utf-8");
+    assert!(fields.id.0.as_ref().is_some_and(borrowed));
+    assert_eq!(fields.id.as_bytes(), Some(&b"<a@b>"[..]));
 }
 
 /// A small xorshift generator: deterministic, no dependency.
@@ -249,32 +306,30 @@ fn random_messages_do_not_panic_and_stay_consistent() {
             raw.extend_from_slice(PIECES[rng.below(PIECES.len())]);
         }
         let msg = analyze(&raw);
-        check_invariants(&raw, msg.body_structure());
+        check_invariants(&raw, &msg);
         assert!(msg.size() >= raw.len() as u64);
-        for path in [&[][..], &[1], &[2], &[1, 1], &[2, 1], &[1, 2, 1], &[3, 1, 1]] {
+        let partial = Partial::new(3, NonZeroU64::new(7).unwrap()).unwrap();
+        for p in [&[][..], &[1], &[2], &[1, 1], &[2, 1], &[1, 2, 1], &[3, 1, 1]] {
             for text in [
                 None,
                 Some(SectionText::Header),
                 Some(SectionText::Text),
                 Some(SectionText::Mime),
             ] {
-                let s = Section {
-                    part: path.to_vec(),
-                    text,
+                let Ok(s) = Section::new(path(p), text) else {
+                    continue;
                 };
-                let _ = extract_section(&msg, &s, Some(Partial { origin: 3, count: 7 }));
+                let _ = extract_section(&msg, &s, Some(&partial));
             }
-            let fields = Section {
-                part: path.to_vec(),
-                text: Some(SectionText::HeaderFields(vec![b"from"])),
-            };
+            let from = HeaderList::new(vec![AString::try_from("from").unwrap()]).unwrap();
+            let fields = Section::new(path(p), Some(SectionText::HeaderFields(from))).unwrap();
             let _ = extract_section(&msg, &fields, None);
-            if let Ok(b) = decode_binary(&msg, path) {
+            if let Ok(b) = decode_binary(&msg, path(p).as_ref()) {
                 if !b.decoded {
                     assert!(matches!(b.data, Cow::Borrowed(_)));
                 }
             }
-            let _ = binary_size(&msg, path);
+            let _ = binary_size(&msg, path(p).as_ref());
         }
     }
 }

@@ -14,6 +14,10 @@
 
 use std::fmt::Write as _;
 
+use base64::Engine as _;
+use base64::alphabet::Alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
 use crate::types::MailboxName;
 
 /// The folder directory name of a mailbox other than INBOX (`.a.b`).
@@ -82,26 +86,33 @@ pub(crate) fn decode_level(stored: &str) -> Option<String> {
     Some(out)
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+/// Modified base64 (RFC 3501 section 5.1.3): the base64 alphabet with
+/// `,` for `/`, no padding, and no stray bits at the end.
+const MODIFIED_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &MODIFIED_ALPHABET,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
+
+const MODIFIED_ALPHABET: Alphabet =
+    match Alphabet::new("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,") {
+        Ok(a) => a,
+        Err(_) => panic!("a valid alphabet"),
+    };
 
 /// Modified UTF-7: printable ASCII as itself (`&` as `&-`), anything else
-/// as UTF-16 in modified base64 between `&` and `-`.
+/// as UTF-16 in modified base64 between `&` and `-`. (Maildir++ folder
+/// names need it whether or not the crate speaks IMAP; the codec of the
+/// wire form is mailwire-imap's `encode_modified_utf7`.)
 pub(crate) fn mutf7_encode(text: &str, out: &mut String) {
-    let mut units: Vec<u16> = Vec::new();
-    let flush = |units: &mut Vec<u16>, out: &mut String| {
+    let mut units: Vec<u8> = Vec::new();
+    let flush = |units: &mut Vec<u8>, out: &mut String| {
         if units.is_empty() {
             return;
         }
         out.push('&');
-        let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_be_bytes()).collect();
-        for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            let chars = chunk.len() + 1;
-            for i in 0..chars {
-                out.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
-            }
-        }
+        MODIFIED_BASE64.encode_string(&units, out);
         out.push('-');
         units.clear();
     };
@@ -115,7 +126,9 @@ pub(crate) fn mutf7_encode(text: &str, out: &mut String) {
             }
         } else {
             let mut buf = [0u16; 2];
-            units.extend_from_slice(c.encode_utf16(&mut buf));
+            for unit in c.encode_utf16(&mut buf) {
+                units.extend_from_slice(&unit.to_be_bytes());
+            }
         }
     }
     flush(&mut units, out);
@@ -141,21 +154,14 @@ pub(crate) fn mutf7_decode(text: &str) -> Option<String> {
         if run.is_empty() {
             out.push('&');
         } else {
-            let mut units = Vec::with_capacity(run.len() * 6 / 16);
-            let (mut acc, mut bits) = (0u32, 0u32);
-            for &c in run {
-                let v = B64.iter().position(|&x| x == c)? as u32;
-                acc = (acc << 6) | v;
-                bits += 6;
-                if bits >= 16 {
-                    bits -= 16;
-                    units.push(((acc >> bits) & 0xffff) as u16);
-                }
-            }
-            // Leftover bits must be zero padding, shorter than a sextet.
-            if bits >= 6 || acc & ((1 << bits) - 1) != 0 {
+            let octets = MODIFIED_BASE64.decode(run).ok()?;
+            if octets.len() % 2 != 0 {
                 return None;
             }
+            let units: Vec<u16> = octets
+                .chunks_exact(2)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                .collect();
             let decoded = String::from_utf16(&units).ok()?;
             // Printable ASCII must not be base64-encoded.
             if decoded.chars().any(|c| (' '..='~').contains(&c)) {
@@ -267,6 +273,34 @@ mod tests {
         assert_eq!(mailbox_of_dir(".INBOX"), None);
         assert_eq!(mailbox_of_dir("cur"), None);
         assert_eq!(mailbox_of_dir(".a..b"), None);
+    }
+
+    #[test]
+    fn mutf7_agrees_with_the_wire_codec() {
+        for name in [
+            "plain",
+            "a&b",
+            "Entwürfe",
+            "台北日本語",
+            "😀 x",
+            "~&-&",
+            "Ünïcödé&",
+        ] {
+            let mut ours = String::new();
+            mutf7_encode(name, &mut ours);
+            assert_eq!(ours, mailwire_imap::encode_modified_utf7(name), "{name}");
+            assert_eq!(mutf7_decode(&ours).as_deref(), Some(name));
+        }
+        // Both refuse what no encoder writes, except two adjacent runs
+        // (`&Jjo-&Jjo-`), which a folder name on disk may hold and the wire
+        // codec refuses as not canonical.
+        for wire in ["&APw", "&AGE-", "&APx-", "&2D0-", "&AP", "&A-"] {
+            assert_eq!(
+                mutf7_decode(wire),
+                mailwire_imap::decode_modified_utf7(wire.as_bytes()).ok(),
+                "{wire}"
+            );
+        }
     }
 
     #[test]

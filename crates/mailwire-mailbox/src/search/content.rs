@@ -2,13 +2,18 @@
 //! only the top header block, body keys parse the MIME tree, and every
 //! piece is decoded and folded once however many keys use it.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use crate::analysis::address::{Address, parse_address_list};
 use crate::analysis::header::Fields;
-use crate::analysis::{BodyKind, BodyStructure, MISSING_DOMAIN, MISSING_MAILBOX, MessageAnalysis, analyze};
+use crate::analysis::{
+    MISSING_DOMAIN, MISSING_MAILBOX, MessageAnalysis, Part, TransferEncoding, analyze, leaves,
+};
 
-use super::date::{SearchDate, parse_date_header};
+use mailwire_imap::Date;
+
+use super::date::parse_date_header;
 use super::text::{Needle, base64, decode_header_value, fold, fold_into, quoted_printable, to_utf8};
 
 /// One field of the top header block.
@@ -97,7 +102,7 @@ impl<'r> Doc<'r> {
 
     /// The date of the last `Date:` field (the one ENVELOPE shows), if it
     /// parses.
-    pub(crate) fn sent_date(&self) -> Option<SearchDate> {
+    pub(crate) fn sent_date(&self) -> Option<Date> {
         let field = self.named(b"date").last()?;
         parse_date_header(field.value).map(|d| d.date)
     }
@@ -111,9 +116,7 @@ impl<'r> Doc<'r> {
         if needle.is_empty() {
             return true;
         }
-        let bodies = self
-            .bodies
-            .get_or_init(|| text_parts(self.raw, self.analysis().body_structure()));
+        let bodies = self.bodies.get_or_init(|| text_parts(self.raw, self.analysis()));
         bodies.iter().any(|b| needle.in_folded(b))
     }
 
@@ -135,7 +138,7 @@ impl<'r> Doc<'r> {
         }
         let parts = self.part_headers.get_or_init(|| {
             let mut out = String::new();
-            for node in nodes(self.analysis().body_structure()).into_iter().skip(1) {
+            for node in nodes(self.analysis().part_tree()).into_iter().skip(1) {
                 for f in Fields::new(self.raw, node.header_start, node.body_start) {
                     if let Some(value) = f.value {
                         header_line(f.name, &fold(&decode_header_value(value)), &mut out);
@@ -186,16 +189,12 @@ fn address_text(a: &Address<'_>) -> String {
 
 /// Every node of the tree, the root first (iteratively: the tree is as
 /// deep as the analysis allowed).
-fn nodes<'b, 'a>(root: &'b BodyStructure<'a>) -> Vec<&'b BodyStructure<'a>> {
+fn nodes(root: &Part) -> Vec<&Part> {
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         out.push(node);
-        match &node.kind {
-            BodyKind::Multipart { parts } => stack.extend(parts.iter().rev()),
-            BodyKind::Message { body, .. } => stack.push(body),
-            BodyKind::Text { .. } | BodyKind::Basic => {}
-        }
+        stack.extend(node.children().iter().rev());
     }
     out
 }
@@ -203,35 +202,26 @@ fn nodes<'b, 'a>(root: &'b BodyStructure<'a>) -> Vec<&'b BodyStructure<'a>> {
 /// The decoded, folded text of every leaf whose type is `text/*` or a
 /// `message/*` that is not parsed as a message (RFC 9051 lets a server skip
 /// the others), in any multipart or embedded message/rfc822.
-fn text_parts(raw: &[u8], root: &BodyStructure<'_>) -> Vec<String> {
+fn text_parts(raw: &[u8], msg: &MessageAnalysis<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    for node in nodes(root) {
-        if !matches!(node.kind, BodyKind::Text { .. } | BodyKind::Basic) {
+    for (part, body) in leaves(msg.part_tree(), msg.body_structure()) {
+        let mailwire_imap::BodyStructure::Single {
+            media_type, fields, ..
+        } = body
+        else {
             continue;
-        }
-        let kind = &*node.media_type;
+        };
+        let kind = media_type.as_bytes();
         if !kind.eq_ignore_ascii_case(b"text") && !kind.eq_ignore_ascii_case(b"message") {
             continue;
         }
-        let body = raw.get(node.body_range()).unwrap_or_default();
-        let encoding = &*node.fields.encoding;
-        let decoded;
-        let octets: &[u8] = if encoding.eq_ignore_ascii_case(b"base64") {
-            decoded = base64(body);
-            &decoded
-        } else if encoding.eq_ignore_ascii_case(b"quoted-printable") {
-            decoded = quoted_printable(body);
-            &decoded
-        } else {
-            body
+        let body = raw.get(part.body_range()).unwrap_or_default();
+        let octets: Cow<'_, [u8]> = match part.transfer_encoding {
+            TransferEncoding::Base64 => Cow::Owned(base64(body)),
+            TransferEncoding::QuotedPrintable => quoted_printable(body),
+            TransferEncoding::Identity | TransferEncoding::Unknown => Cow::Borrowed(body),
         };
-        let charset = node
-            .fields
-            .params
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(b"charset"))
-            .map(|p| &*p.value);
-        out.push(fold(&to_utf8(octets, charset)));
+        out.push(fold(&to_utf8(&octets, fields.param("charset"))));
     }
     out
 }

@@ -7,64 +7,14 @@
 //! INTERNALDATE is shown in, and SENTBEFORE, SENTON and SENTSINCE the date
 //! as written in the `Date:` header, in the sender's zone.
 
-use std::fmt;
+use mailwire_imap::Date;
 
 use crate::types::InternalDate;
 
-/// A calendar date (proleptic Gregorian), as IMAP's `date` writes it
-/// (`1-Feb-1994`): year 0000-9999, month 1-12, day 1 to the length of the
-/// month. Ordered chronologically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SearchDate {
-    year: u16,
-    month: u8,
-    day: u8,
-}
-
-impl SearchDate {
-    /// The date, if it exists.
-    pub const fn new(year: u16, month: u8, day: u8) -> Option<SearchDate> {
-        if year > 9999 || month == 0 || month > 12 || day == 0 || day > days_in_month(year, month) {
-            return None;
-        }
-        Some(SearchDate { year, month, day })
-    }
-
-    /// The year.
-    pub const fn year(self) -> u16 {
-        self.year
-    }
-
-    /// The month, 1-12.
-    pub const fn month(self) -> u8 {
-        self.month
-    }
-
-    /// The day of the month.
-    pub const fn day(self) -> u8 {
-        self.day
-    }
-
-    /// Days since 1970-01-01 (negative before).
-    pub const fn days_since_epoch(self) -> i64 {
-        days_from_civil(self.year as i64, self.month as i64, self.day as i64)
-    }
-
-    /// The calendar date of an INTERNALDATE in its own time zone; `None`
-    /// outside years 0-9999.
-    pub fn of_internal_date(date: InternalDate) -> Option<SearchDate> {
-        let (y, m, d) = civil_from_days(internal_day(date));
-        let year = u16::try_from(y).ok()?;
-        SearchDate::new(year, u8::try_from(m).ok()?, u8::try_from(d).ok()?)
-    }
-}
-
-impl fmt::Display for SearchDate {
-    /// IMAP's `date-text`: `1-Feb-1994`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let month = MONTHS.get(usize::from(self.month) - 1).copied().unwrap_or("???");
-        write!(f, "{}-{}-{:04}", self.day, month, self.year)
-    }
+/// The calendar date of an INTERNALDATE in its own time zone; `None`
+/// outside years 0-9999 (the calendar is mailwire-imap's [`Date`]).
+pub fn date_of_internal(date: InternalDate) -> Option<Date> {
+    Date::from_days_since_epoch(internal_day(date))
 }
 
 /// The days since 1970-01-01 of an INTERNALDATE's calendar date in its own
@@ -105,54 +55,11 @@ const DAY_NAMES: [&str; 7] = [
     "sunday",
 ];
 
-const fn is_leap(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-const fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date. The year is counted
-/// from March so that the leap day ends it; 400-year eras have 146,097 days.
-const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The inverse of [`days_from_civil`] (for any `i64` day count).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era.saturating_add(era.saturating_mul(400));
-    (if month <= 2 { year.saturating_add(1) } else { year }, month, day)
-}
-
 /// A `Date:` header value as read by [`parse_date_header`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HeaderDate {
     /// The date as written (in the sender's zone).
-    pub date: SearchDate,
+    pub date: Date,
     /// Hour, 0-23 (0 when the time is missing).
     pub hour: u8,
     /// Minute, 0-59.
@@ -333,7 +240,7 @@ pub fn parse_date_header(value: &[u8]) -> Option<HeaderDate> {
         (4, n) => n,
         _ => return None,
     };
-    let date = SearchDate::new(u16::try_from(year).ok()?, month, day)?;
+    let date = Date::new(u16::try_from(year).ok()?, month, day).ok()?;
     let mut out = HeaderDate {
         date,
         hour: 0,
@@ -394,75 +301,37 @@ pub fn parse_date_header(value: &[u8]) -> Option<HeaderDate> {
 mod tests {
     use super::*;
 
-    fn d(y: u16, m: u8, day: u8) -> SearchDate {
-        SearchDate::new(y, m, day).unwrap()
-    }
-
-    #[test]
-    fn calendar_dates_are_validated() {
-        assert!(SearchDate::new(2024, 2, 29).is_some());
-        assert!(SearchDate::new(2023, 2, 29).is_none());
-        assert!(SearchDate::new(1900, 2, 29).is_none());
-        assert!(SearchDate::new(2000, 2, 29).is_some());
-        assert!(SearchDate::new(2024, 4, 31).is_none());
-        assert!(SearchDate::new(2024, 13, 1).is_none());
-        assert!(SearchDate::new(2024, 1, 0).is_none());
-        assert!(SearchDate::new(10_000, 1, 1).is_none());
-        assert_eq!(d(1994, 2, 1).to_string(), "1-Feb-1994");
-    }
-
-    #[test]
-    fn day_counts_round_trip() {
-        assert_eq!(d(1970, 1, 1).days_since_epoch(), 0);
-        assert_eq!(d(1969, 12, 31).days_since_epoch(), -1);
-        assert_eq!(d(2000, 3, 1).days_since_epoch(), 11_017);
-        assert_eq!(d(0, 1, 1).days_since_epoch(), -719_528);
-        for days in (-719_528..2_932_896).step_by(997) {
-            let (y, m, dd) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, dd), days);
-        }
-        let mut prev = d(0, 1, 1);
-        for days in -719_527..-700_000 {
-            let (y, m, dd) = civil_from_days(days);
-            let cur = d(y as u16, m as u8, dd as u8);
-            assert!(cur > prev);
-            prev = cur;
-        }
-        // Absurd inputs do not overflow.
-        let _ = civil_from_days(i64::MAX);
-        let _ = civil_from_days(i64::MIN);
+    fn d(y: u16, m: u8, day: u8) -> Date {
+        Date::new(y, m, day).unwrap()
     }
 
     #[test]
     fn internal_dates_use_their_own_zone() {
         // 2024-03-01T23:30:00Z
         let utc = InternalDate::from_unix(1_709_335_800);
-        assert_eq!(SearchDate::of_internal_date(utc), Some(d(2024, 3, 1)));
+        assert_eq!(date_of_internal(utc), Some(d(2024, 3, 1)));
         let east = InternalDate {
             unix_seconds: utc.unix_seconds,
             zone_minutes: 60,
         };
-        assert_eq!(SearchDate::of_internal_date(east), Some(d(2024, 3, 2)));
+        assert_eq!(date_of_internal(east), Some(d(2024, 3, 2)));
         let west = InternalDate {
             unix_seconds: 1_709_337_600, // 2024-03-02T00:00:00Z
             zone_minutes: -1,
         };
-        assert_eq!(SearchDate::of_internal_date(west), Some(d(2024, 3, 1)));
+        assert_eq!(date_of_internal(west), Some(d(2024, 3, 1)));
         assert_eq!(
-            SearchDate::of_internal_date(InternalDate::from_unix(-1)),
+            date_of_internal(InternalDate::from_unix(-1)),
             Some(d(1969, 12, 31))
         );
-        assert_eq!(
-            SearchDate::of_internal_date(InternalDate::from_unix(i64::MAX)),
-            None
-        );
+        assert_eq!(date_of_internal(InternalDate::from_unix(i64::MAX)), None);
         assert_eq!(
             internal_day(InternalDate::from_unix(i64::MIN)),
             i64::MIN.div_euclid(86_400)
         );
     }
 
-    fn p(s: &str) -> Option<(SearchDate, u8, u8, u8, Option<i16>)> {
+    fn p(s: &str) -> Option<(Date, u8, u8, u8, Option<i16>)> {
         parse_date_header(s.as_bytes()).map(|h| (h.date, h.hour, h.minute, h.second, h.zone_minutes))
     }
 

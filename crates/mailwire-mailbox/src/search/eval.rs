@@ -1,4 +1,4 @@
-//! Compiling a [`SearchKey`] into a tree that evaluates cheaply, and
+//! Compiling a resolved key into a tree that evaluates cheaply, and
 //! evaluating it against one message.
 
 use std::cell::OnceCell;
@@ -11,7 +11,7 @@ use crate::types::StoreError;
 use super::content::Doc;
 use super::date::internal_day;
 use super::text::Needle;
-use super::{MessageContent, MessageContext, NumberSet, SearchDate, SearchError, SearchKey};
+use super::{Date, Key, MessageContent, MessageContext, NumberSet, SearchError};
 
 /// What evaluating a node costs, cheapest first; `And` and `Or` evaluate
 /// their children in this order.
@@ -68,7 +68,7 @@ pub(crate) enum Node {
     Keyword { keyword: Keyword, set: bool },
     Recent,
     Internal { op: DateOp, day: i64 },
-    Sent { op: DateOp, date: SearchDate },
+    Sent { op: DateOp, date: Date },
     Larger(u64),
     Smaller(u64),
     Uid(NumberSet),
@@ -103,7 +103,7 @@ impl Node {
 }
 
 /// Compiles `key` at nesting level `depth` (the top key is level 1).
-pub(crate) fn compile(key: &SearchKey, depth: usize, max_depth: usize) -> Result<Node, SearchError> {
+pub(crate) fn compile(key: &Key, depth: usize, max_depth: usize) -> Result<Node, SearchError> {
     if depth > max_depth {
         return Err(SearchError::TooDeep { limit: max_depth });
     }
@@ -113,67 +113,67 @@ pub(crate) fn compile(key: &SearchKey, depth: usize, max_depth: usize) -> Result
         needle: Needle::new(s),
     };
     Ok(match key {
-        SearchKey::All => Node::Const(true),
-        SearchKey::Answered => system(SystemFlags::ANSWERED, true),
-        SearchKey::Deleted => system(SystemFlags::DELETED, true),
-        SearchKey::Draft => system(SystemFlags::DRAFT, true),
-        SearchKey::Flagged => system(SystemFlags::FLAGGED, true),
-        SearchKey::Seen => system(SystemFlags::SEEN, true),
-        SearchKey::Unanswered => system(SystemFlags::ANSWERED, false),
-        SearchKey::Undeleted => system(SystemFlags::DELETED, false),
-        SearchKey::Undraft => system(SystemFlags::DRAFT, false),
-        SearchKey::Unflagged => system(SystemFlags::FLAGGED, false),
-        SearchKey::Unseen => system(SystemFlags::SEEN, false),
-        SearchKey::Keyword(k) => Node::Keyword {
+        Key::All => Node::Const(true),
+        Key::Answered => system(SystemFlags::ANSWERED, true),
+        Key::Deleted => system(SystemFlags::DELETED, true),
+        Key::Draft => system(SystemFlags::DRAFT, true),
+        Key::Flagged => system(SystemFlags::FLAGGED, true),
+        Key::Seen => system(SystemFlags::SEEN, true),
+        Key::Unanswered => system(SystemFlags::ANSWERED, false),
+        Key::Undeleted => system(SystemFlags::DELETED, false),
+        Key::Undraft => system(SystemFlags::DRAFT, false),
+        Key::Unflagged => system(SystemFlags::FLAGGED, false),
+        Key::Unseen => system(SystemFlags::SEEN, false),
+        Key::Keyword(k) => Node::Keyword {
             keyword: k.clone(),
             set: true,
         },
-        SearchKey::Unkeyword(k) => Node::Keyword {
+        Key::Unkeyword(k) => Node::Keyword {
             keyword: k.clone(),
             set: false,
         },
-        SearchKey::Recent => Node::Recent,
-        SearchKey::New => Node::And(vec![Node::Recent, system(SystemFlags::SEEN, false)]),
-        SearchKey::Old => Node::Not(Box::new(Node::Recent)),
-        SearchKey::Before(d) => internal(DateOp::Before, *d),
-        SearchKey::On(d) => internal(DateOp::On, *d),
-        SearchKey::Since(d) => internal(DateOp::Since, *d),
-        SearchKey::SentBefore(d) => Node::Sent {
+        Key::Recent => Node::Recent,
+        Key::New => Node::And(vec![Node::Recent, system(SystemFlags::SEEN, false)]),
+        Key::Old => Node::Not(Box::new(Node::Recent)),
+        Key::Before(d) => internal(DateOp::Before, *d),
+        Key::On(d) => internal(DateOp::On, *d),
+        Key::Since(d) => internal(DateOp::Since, *d),
+        Key::SentBefore(d) => Node::Sent {
             op: DateOp::Before,
             date: *d,
         },
-        SearchKey::SentOn(d) => Node::Sent {
+        Key::SentOn(d) => Node::Sent {
             op: DateOp::On,
             date: *d,
         },
-        SearchKey::SentSince(d) => Node::Sent {
+        Key::SentSince(d) => Node::Sent {
             op: DateOp::Since,
             date: *d,
         },
-        SearchKey::Larger(n) => Node::Larger(*n),
-        SearchKey::Smaller(n) => Node::Smaller(*n),
-        SearchKey::From(s) => address(AddressField::From, s),
-        SearchKey::To(s) => address(AddressField::To, s),
-        SearchKey::Cc(s) => address(AddressField::Cc, s),
-        SearchKey::Bcc(s) => address(AddressField::Bcc, s),
-        SearchKey::Subject(s) => Node::Header {
+        Key::Larger(n) => Node::Larger(*n),
+        Key::Smaller(n) => Node::Smaller(*n),
+        Key::From(s) => address(AddressField::From, s),
+        Key::To(s) => address(AddressField::To, s),
+        Key::Cc(s) => address(AddressField::Cc, s),
+        Key::Bcc(s) => address(AddressField::Bcc, s),
+        Key::Subject(s) => Node::Header {
             name: Box::from(&b"subject"[..]),
             needle: Needle::new(s),
         },
-        SearchKey::Header { name, value } => Node::Header {
+        Key::Header { name, value } => Node::Header {
             name: Box::from(name.as_bytes()),
             needle: Needle::new(value),
         },
-        SearchKey::Body(s) => Node::Body(Needle::new(s)),
-        SearchKey::Text(s) => Node::Text(Needle::new(s)),
-        SearchKey::Uid(set) => Node::Uid(set.clone()),
-        SearchKey::Sequence(set) => Node::Seq(set.clone()),
-        SearchKey::Not(inner) => match compile(inner, depth + 1, max_depth)? {
+        Key::Body(s) => Node::Body(Needle::new(s)),
+        Key::Text(s) => Node::Text(Needle::new(s)),
+        Key::Uid(set) => Node::Uid(set.clone()),
+        Key::Sequence(set) => Node::Seq(set.clone()),
+        Key::Not(inner) => match compile(inner, depth + 1, max_depth)? {
             Node::Not(n) => *n,
             Node::Const(b) => Node::Const(!b),
             n => Node::Not(Box::new(n)),
         },
-        SearchKey::Or(a, b) => {
+        Key::Or(a, b) => {
             let a = compile(a, depth + 1, max_depth)?;
             let b = compile(b, depth + 1, max_depth)?;
             let mut list = Vec::with_capacity(2);
@@ -186,7 +186,7 @@ pub(crate) fn compile(key: &SearchKey, depth: usize, max_depth: usize) -> Result
             list.sort_by_key(Node::cost);
             Node::Or(list)
         }
-        SearchKey::And(keys) => {
+        Key::And(keys) => {
             let mut list = Vec::with_capacity(keys.len());
             for k in keys {
                 match compile(k, depth + 1, max_depth)? {
@@ -204,7 +204,7 @@ pub(crate) fn compile(key: &SearchKey, depth: usize, max_depth: usize) -> Result
     })
 }
 
-fn internal(op: DateOp, date: SearchDate) -> Node {
+fn internal(op: DateOp, date: Date) -> Node {
     Node::Internal {
         op,
         day: date.days_since_epoch(),

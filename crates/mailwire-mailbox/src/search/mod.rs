@@ -1,11 +1,12 @@
 //! SEARCH evaluation (RFC 9051 section 6.4.4, with the IMAP4rev1 keys
 //! RECENT, NEW and OLD of RFC 3501): which messages match a [`SearchKey`].
 //!
-//! The key is neutral: the IMAP layer resolves `*`, `$` and the CHARSET of
-//! the command and hands over UTF-8 strings, calendar dates and resolved
-//! sets of UIDs and sequence numbers. [`Search::new`] compiles a key once
-//! (checking its nesting against [`SearchOptions::max_depth`], folding its
-//! strings, and putting the keys of every AND and OR list in order of cost);
+//! The key is mailwire-imap's [`SearchKey`], as a SEARCH command carries
+//! it; a [`SearchScope`] says what its `*` and `$` stand for and in which
+//! CHARSET its strings are. [`Search::new`] compiles a key once
+//! (resolving it, checking its nesting against [`SearchOptions::max_depth`],
+//! folding its strings, and putting the keys of every AND and OR list in
+//! order of cost);
 //! [`Search::matches`] then tests one message, described by a
 //! [`MessageContext`]. [`SelectedMailbox::search`] and [`Account::search`]
 //! run a key over a whole mailbox.
@@ -75,14 +76,15 @@
 mod content;
 mod date;
 mod eval;
+mod resolve;
 mod text;
 
 use std::cell::OnceCell;
-use std::ops::RangeInclusive;
 
 use bytes::Bytes;
 
-pub use date::{HeaderDate, SearchDate, parse_date_header};
+pub use date::{HeaderDate, date_of_internal, parse_date_header};
+pub use mailwire_imap::{Date, SearchKey};
 
 use crate::flags::{Flags, Keyword};
 use crate::selected::{SelectedMailbox, ViewMessage};
@@ -91,10 +93,10 @@ use crate::types::{InternalDate, MailboxName, StoreError, Uid};
 
 use eval::{Cost, Eval, Node};
 
-/// A search key of RFC 9051 section 6.4.4, with the IMAP4rev1 keys of RFC
-/// 3501 (RECENT, NEW, OLD). Strings are UTF-8; sets are resolved numbers.
+/// A search key resolved for this crate's evaluator (see [`resolve`]):
+/// strings in UTF-8, sets as numbers, keywords as the store's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SearchKey {
+pub(crate) enum Key {
     /// `ALL`: every message.
     All,
     /// `ANSWERED`: `\Answered` is set.
@@ -128,17 +130,17 @@ pub enum SearchKey {
     /// `OLD` (IMAP4rev1): not `\Recent`.
     Old,
     /// `BEFORE date`: INTERNALDATE's date is earlier.
-    Before(SearchDate),
+    Before(Date),
     /// `ON date`: INTERNALDATE's date is this one.
-    On(SearchDate),
+    On(Date),
     /// `SINCE date`: INTERNALDATE's date is this one or later.
-    Since(SearchDate),
+    Since(Date),
     /// `SENTBEFORE date`: the `Date:` header's date is earlier.
-    SentBefore(SearchDate),
+    SentBefore(Date),
     /// `SENTON date`: the `Date:` header's date is this one.
-    SentOn(SearchDate),
+    SentOn(Date),
     /// `SENTSINCE date`: the `Date:` header's date is this one or later.
-    SentSince(SearchDate),
+    SentSince(Date),
     /// `LARGER n`: RFC822.SIZE is larger than `n`.
     Larger(u64),
     /// `SMALLER n`: RFC822.SIZE is smaller than `n`.
@@ -170,39 +172,24 @@ pub enum SearchKey {
     /// A bare `sequence-set`, resolved to message sequence numbers.
     Sequence(NumberSet),
     /// `NOT key`.
-    Not(Box<SearchKey>),
+    Not(Box<Key>),
     /// `OR key key`.
-    Or(Box<SearchKey>, Box<SearchKey>),
+    Or(Box<Key>, Box<Key>),
     /// `(key key ...)` and the top-level list: all of them (an empty list
     /// matches every message).
-    And(Vec<SearchKey>),
-}
-
-impl std::ops::Not for SearchKey {
-    type Output = SearchKey;
-
-    /// `NOT key`.
-    fn not(self) -> SearchKey {
-        SearchKey::Not(Box::new(self))
-    }
-}
-
-impl SearchKey {
-    /// `OR a b`.
-    pub fn or(a: SearchKey, b: SearchKey) -> SearchKey {
-        SearchKey::Or(Box::new(a), Box::new(b))
-    }
+    And(Vec<Key>),
 }
 
 /// A set of numbers (UIDs or sequence numbers) as sorted, disjoint,
 /// non-adjacent inclusive ranges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct NumberSet {
+pub(crate) struct NumberSet {
     ranges: Vec<(u32, u32)>,
 }
 
 impl NumberSet {
     /// The empty set.
+    #[cfg(test)]
     pub fn new() -> NumberSet {
         NumberSet::default()
     }
@@ -230,12 +217,14 @@ impl NumberSet {
     }
 
     /// Whether the set is empty.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
     }
 
     /// The ranges, ascending.
-    pub fn ranges(&self) -> impl Iterator<Item = RangeInclusive<u32>> + '_ {
+    #[cfg(test)]
+    pub fn ranges(&self) -> impl Iterator<Item = std::ops::RangeInclusive<u32>> + '_ {
         self.ranges.iter().map(|&(a, b)| a..=b)
     }
 }
@@ -269,6 +258,22 @@ impl Default for SearchOptions {
     }
 }
 
+/// What the `*` and `$` of a key stand for, and the charset of its strings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchScope<'s> {
+    /// `*` in a message-number set: the number of messages.
+    pub last_seq: u32,
+    /// `*` in a UID set: the highest UID of the mailbox (0 when it is
+    /// empty).
+    pub last_uid: u32,
+    /// `$` (SEARCHRES, RFC 5182): the UIDs the last `SEARCH RETURN (SAVE)`
+    /// saved; `None` refuses a key with `$`.
+    pub saved: Option<&'s [Uid]>,
+    /// The CHARSET of the SEARCH command; `None` for UTF-8. Strings that
+    /// are not valid in it are read as Windows-1252, as message text is.
+    pub charset: Option<&'s str>,
+}
+
 /// Why a search failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SearchError {
@@ -278,6 +283,11 @@ pub enum SearchError {
         /// The limit.
         limit: usize,
     },
+    /// The key holds something the model does not evaluate: `$` without a
+    /// saved result, OLDER and YOUNGER (no clock here), MODSEQ, EMAILID,
+    /// THREADID, the SAVED* dates, an extension's key.
+    #[error("{0} is not supported in SEARCH")]
+    Unsupported(&'static str),
     /// A message could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -344,14 +354,20 @@ pub struct Search {
 
 impl Search {
     /// Compiles a key with the default [`SearchOptions`].
-    pub fn new(key: &SearchKey) -> Result<Search, SearchError> {
-        Search::with_options(key, &SearchOptions::default())
+    pub fn new(key: &SearchKey<'_>, scope: &SearchScope<'_>) -> Result<Search, SearchError> {
+        Search::with_options(key, scope, &SearchOptions::default())
     }
 
-    /// Compiles a key; fails only if it nests too deep.
-    pub fn with_options(key: &SearchKey, options: &SearchOptions) -> Result<Search, SearchError> {
+    /// Compiles a key; fails if it nests too deep or holds what
+    /// [`SearchError::Unsupported`] lists.
+    pub fn with_options(
+        key: &SearchKey<'_>,
+        scope: &SearchScope<'_>,
+        options: &SearchOptions,
+    ) -> Result<Search, SearchError> {
+        let key = resolve::resolve(key, scope, 1, options.max_depth)?;
         Ok(Search {
-            root: eval::compile(key, 1, options.max_depth)?,
+            root: eval::compile(&key, 1, options.max_depth)?,
         })
     }
 
@@ -371,8 +387,12 @@ impl Search {
 }
 
 /// Compiles `key` with the default options and tests one message.
-pub fn evaluate(key: &SearchKey, message: &MessageContext<'_>) -> Result<bool, SearchError> {
-    Ok(Search::new(key)?.matches(message)?)
+pub fn evaluate(
+    key: &SearchKey<'_>,
+    scope: &SearchScope<'_>,
+    message: &MessageContext<'_>,
+) -> Result<bool, SearchError> {
+    Ok(Search::new(key, scope)?.matches(message)?)
 }
 
 /// Runs `search` over messages given as (sequence number, context
@@ -400,8 +420,16 @@ impl SelectedMailbox {
     /// SEARCH over the session's view: the UIDs of the matching messages,
     /// ascending (their sequence numbers are [`seq`](Self::seq)). Expunged
     /// messages not yet reported are searched while their content is kept.
-    pub fn search(&self, key: &SearchKey) -> Result<Vec<Uid>, SearchError> {
-        self.search_compiled(&Search::new(key)?)
+    /// `*` stands for the last message; `$` is refused (see
+    /// [`search_compiled`](Self::search_compiled) for a [`SearchScope`] of
+    /// one's own).
+    pub fn search(&self, key: &SearchKey<'_>) -> Result<Vec<Uid>, SearchError> {
+        let scope = SearchScope {
+            last_seq: u32::try_from(self.messages().len()).unwrap_or(u32::MAX),
+            last_uid: self.messages().last().map_or(0, |m| m.uid.get()),
+            ..SearchScope::default()
+        };
+        self.search_compiled(&Search::new(key, &scope)?)
     }
 
     /// [`search`](Self::search) with a key compiled beforehand.
@@ -415,11 +443,16 @@ impl Account {
     /// SEARCH over a mailbox as it is now, without selecting it: sequence
     /// numbers are positions in the mailbox and `\Recent` means not yet
     /// claimed by any session (as STATUS counts RECENT).
-    pub fn search(&self, mailbox: &MailboxName, key: &SearchKey) -> Result<Vec<Uid>, SearchError> {
-        let search = Search::new(key)?;
+    pub fn search(&self, mailbox: &MailboxName, key: &SearchKey<'_>) -> Result<Vec<Uid>, SearchError> {
         let entry = self.mailbox(mailbox)?;
         let reference = entry.to_ref();
         let snapshot = self.snapshot(mailbox)?;
+        let scope = SearchScope {
+            last_seq: u32::try_from(snapshot.messages.len()).unwrap_or(u32::MAX),
+            last_uid: snapshot.messages.last().map_or(0, |m| m.uid.get()),
+            ..SearchScope::default()
+        };
+        let search = Search::new(key, &scope)?;
         let first_recent = snapshot.first_recent_uid;
         let messages: Vec<ViewMessage> = snapshot
             .messages
@@ -433,5 +466,32 @@ impl Account {
         run(&search, (1u32..).zip(&messages), &|uid| {
             backend.read_message(self.name(), &reference, uid)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NumberSet;
+
+    #[test]
+    fn number_sets_normalise() {
+        let set = NumberSet::from_ranges([(9, 7), (1, 2), (3, 4), (6, 6), (20, 30), (25, 26)]);
+        let ranges: Vec<_> = set.ranges().collect();
+        assert_eq!(ranges, [1..=4, 6..=9, 20..=30]);
+        for (n, inside) in [
+            (0, false),
+            (1, true),
+            (4, true),
+            (5, false),
+            (9, true),
+            (10, false),
+            (31, false),
+        ] {
+            assert_eq!(set.contains(n), inside, "{n}");
+        }
+        let full = NumberSet::from_ranges([(0, u32::MAX), (5, 5)]);
+        assert!(full.contains(u32::MAX) && full.contains(0));
+        assert_eq!(full.ranges().count(), 1);
+        assert!(NumberSet::new().is_empty() && !NumberSet::new().contains(1));
     }
 }

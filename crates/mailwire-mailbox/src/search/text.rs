@@ -9,7 +9,11 @@
 
 use std::borrow::Cow;
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use mail_parser::decoders::charsets::map::charset_decoder;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use memchr::memmem;
 
 /// Folds text for case-insensitive comparison: `char::to_lowercase`, plus
@@ -95,94 +99,41 @@ impl Needle {
     }
 }
 
-/// Undoes quoted-printable leniently: `=XX` (either case of hex) is the
-/// octet, `=` before a line end (after optional trailing whitespace) is a
-/// soft line break, and any other `=` stays as it is.
-pub(crate) fn quoted_printable(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut i = 0;
-    while i < data.len() {
-        let rest = data.get(i..).unwrap_or_default();
-        let Some(eq) = memchr::memchr(b'=', rest) else {
-            out.extend_from_slice(rest);
-            break;
-        };
-        out.extend_from_slice(rest.get(..eq).unwrap_or_default());
-        i += eq;
-        let hex = |o: usize| data.get(i + o).and_then(|c| (*c as char).to_digit(16));
-        if let (Some(hi), Some(lo)) = (hex(1), hex(2)) {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-            continue;
-        }
-        let mut j = i + 1;
-        while matches!(data.get(j), Some(b' ' | b'\t')) {
-            j += 1;
-        }
-        match (data.get(j), data.get(j + 1)) {
-            (Some(b'\r'), Some(b'\n')) => i = j + 2,
-            (Some(b'\n'), _) => i = j + 1,
-            (None, _) => i = j,
-            _ => {
-                out.push(b'=');
-                i += 1;
-            }
-        }
+/// Undoes quoted-printable with mail-parser's decoder; content that is not
+/// valid quoted-printable (`=ZZ`) is searched as it is.
+pub(crate) fn quoted_printable(data: &[u8]) -> Cow<'_, [u8]> {
+    match quoted_printable_decode(data) {
+        Some(decoded) => Cow::Owned(decoded),
+        None => Cow::Borrowed(data),
     }
-    out
 }
 
-/// The value of each base64 character; 64 for `=`, 255 for the others.
-const BASE64_VALUES: [u8; 256] = {
-    let mut t = [255u8; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t[b'=' as usize] = 64;
-    t
-};
+/// The decoder of [`base64`]: the standard alphabet, padding neither
+/// required nor checked (it is removed first), bits of a final incomplete
+/// octet ignored.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
 
-/// Undoes base64 leniently: characters outside the alphabet are skipped,
-/// decoding stops at the first `=`, and a final incomplete group gives the
-/// octets it holds.
+/// Undoes base64 leniently, with the `base64` crate: characters outside
+/// the alphabet are skipped, decoding stops at the first `=`, and a final
+/// incomplete group gives the octets it holds.
 pub(crate) fn base64(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 3);
-    let value = |b: u8| u32::from(BASE64_VALUES[usize::from(b)]);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    let mut i = 0;
-    while let Some(&b) = data.get(i) {
-        // Whole groups of four valid characters when no bits are pending.
-        if bits == 0 {
-            if let Some(&[q0, q1, q2, q3]) = data.get(i..i + 4) {
-                let (a, b, c, d) = (value(q0), value(q1), value(q2), value(q3));
-                if (a | b | c | d) < 64 {
-                    let n = (a << 18) | (b << 12) | (c << 6) | d;
-                    out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        i += 1;
-        let v = value(b);
-        if v == 64 {
-            break;
-        }
-        if v > 64 {
-            continue;
-        }
-        acc = ((acc << 6) | v) & 0xFF_FFFF;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
+    let end = memchr::memchr(b'=', data).unwrap_or(data.len());
+    let data = data.get(..end).unwrap_or_default();
+    let mut clean: Vec<u8> = data
+        .iter()
+        .copied()
+        .filter(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        .collect();
+    // A single character holds no whole octet.
+    if clean.len() % 4 == 1 {
+        clean.pop();
     }
-    out
+    LENIENT_BASE64.decode(&clean).unwrap_or_default()
 }
 
 /// Converts text in `charset` to UTF-8.
@@ -335,7 +286,7 @@ fn q_decode(text: &[u8]) -> Vec<u8> {
     } else {
         Cow::Borrowed(text)
     };
-    quoted_printable(&spaced)
+    quoted_printable(&spaced).into_owned()
 }
 
 /// A header field value as a reader sees it: encoded words (RFC 2047)
@@ -483,9 +434,9 @@ mod tests {
 
     #[test]
     fn quoted_printable_is_lenient() {
-        assert_eq!(quoted_printable(b"caf=C3=a9 =3D"), "café =".as_bytes());
-        assert_eq!(quoted_printable(b"soft=\r\nbreak= \t\nend="), b"softbreakend");
-        assert_eq!(quoted_printable(b"a = b =ZZ =4"), b"a = b =ZZ =4");
+        assert_eq!(&*quoted_printable(b"caf=C3=a9 =3D"), "café =".as_bytes());
+        assert_eq!(&*quoted_printable(b"soft=\r\nbreak= \t\nend="), b"softbreakend");
+        assert_eq!(&*quoted_printable(b"a = b =ZZ =4"), b"a = b =ZZ =4");
     }
 
     #[test]
