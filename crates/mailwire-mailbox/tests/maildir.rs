@@ -612,6 +612,18 @@ fn external_changes_are_reported_before_this_instances_own() {
     assert_eq!(uids, vec![theirs.messages[0].uid, ours.uids[0]]);
 }
 
+/// A Maildir store in a new temporary directory where alice's INBOX holds
+/// these messages (no flags), and the INBOX's snapshot after the append.
+fn inbox_with(texts: &[&str]) -> (tempfile::TempDir, mailwire_mailbox::MailboxSnapshot) {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    b.create_account(&acct()).unwrap();
+    let messages = texts.iter().map(|t| msg(t, &[])).collect();
+    b.append(&acct(), &MailboxName::inbox(), messages).unwrap();
+    let snapshot = b.mailbox_snapshot(&acct(), &MailboxName::inbox()).unwrap();
+    (tmp, snapshot)
+}
+
 /// A `dovecot-uidlist` that lost records (here cut inside the first one,
 /// as a torn write or a careless edit leaves it) must not hand the same
 /// UIDs to other messages under the same UIDVALIDITY: the files get UIDs
@@ -621,20 +633,9 @@ fn external_changes_are_reported_before_this_instances_own() {
 /// UID 3 kept the size of "three").
 #[test]
 fn a_uidlist_that_lost_records_never_gives_a_uid_again() {
-    let tmp = tempfile::tempdir().unwrap();
     let a = acct();
     let inbox = MailboxName::inbox();
-    let before = {
-        let b = backend(tmp.path());
-        b.create_account(&a).unwrap();
-        b.append(
-            &a,
-            &inbox,
-            vec![msg("one", &[]), msg("two", &["\\Seen"]), msg("three", &[])],
-        )
-        .unwrap();
-        b.mailbox_snapshot(&a, &inbox).unwrap()
-    };
+    let (tmp, before) = inbox_with(&["one", "two", "three"]);
     let path = maildir(tmp.path()).join("dovecot-uidlist");
     let text = fs::read_to_string(&path).unwrap();
     let first_record = text.find('\n').unwrap() + 1;
@@ -683,16 +684,9 @@ fn a_uidlist_that_lost_records_never_gives_a_uid_again() {
 /// everything again.
 #[test]
 fn an_unreadable_uidlist_header_keeps_the_uidvalidity() {
-    let tmp = tempfile::tempdir().unwrap();
     let a = acct();
     let inbox = MailboxName::inbox();
-    let before = {
-        let b = backend(tmp.path());
-        b.create_account(&a).unwrap();
-        b.append(&a, &inbox, vec![msg("one", &[]), msg("two", &[])])
-            .unwrap();
-        b.mailbox_snapshot(&a, &inbox).unwrap()
-    };
+    let (tmp, before) = inbox_with(&["one", "two"]);
     let path = maildir(tmp.path()).join("dovecot-uidlist");
     let text = fs::read_to_string(&path).unwrap();
     let records = &text[text.find('\n').unwrap() + 1..];
@@ -728,14 +722,9 @@ fn an_unreadable_uidlist_header_keeps_the_uidvalidity() {
 /// listed at 2,188,088,888,800).
 #[test]
 fn a_damaged_journal_size_gives_way_to_the_file_name() {
-    let tmp = tempfile::tempdir().unwrap();
     let a = acct();
     let inbox = MailboxName::inbox();
-    {
-        let b = backend(tmp.path());
-        b.create_account(&a).unwrap();
-        b.append(&a, &inbox, vec![msg("one", &[])]).unwrap();
-    }
+    let (tmp, _) = inbox_with(&["one"]);
     let path = maildir(tmp.path()).join("mailwire-modseq");
     let text = fs::read_to_string(&path).unwrap();
     let damaged: String = text
