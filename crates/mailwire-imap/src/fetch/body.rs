@@ -751,6 +751,22 @@ fn multipart_into<'a>(
     Ok(rest)
 }
 
+/// Whether an envelope follows the basic fields of a MESSAGE/GLOBAL part.
+/// RFC 9051 gives MESSAGE/GLOBAL the fields of MESSAGE/RFC822 (envelope,
+/// body, lines); RFC 3501 knows only MESSAGE/RFC822, so an IMAP4rev1
+/// server (Dovecot 2.3) describes MESSAGE/GLOBAL with the basic fields, as
+/// `media-basic`, which admits any MESSAGE subtype, allows. An envelope is
+/// a parenthesised list; the basic form has `)` or an extension field
+/// there.
+fn envelope_follows(input: &[u8], lenient: bool) -> bool {
+    let after = if lenient {
+        skip_spaces(input)
+    } else {
+        input.strip_prefix(b" ").unwrap_or(input)
+    };
+    after.first() == Some(&b'(')
+}
+
 /// Whether a body that starts with a string, not a part, has the shape of
 /// a multipart without parts, `("MIXED" NIL ...)`, rather than that of a
 /// single part, `("TEXT" "PLAIN" ...)`: the string is followed by `)`,
@@ -883,7 +899,7 @@ fn single_part_into<'a>(
         (r, SpecificFields::Text { lines })
     } else if kind.eq_ignore_ascii_case(b"MESSAGE")
         && (media_subtype.as_bytes().eq_ignore_ascii_case(b"RFC822")
-            || media_subtype.as_bytes().eq_ignore_ascii_case(b"GLOBAL"))
+            || (media_subtype.as_bytes().eq_ignore_ascii_case(b"GLOBAL") && envelope_follows(rest, lenient)))
     {
         // body-type-msg: SP envelope SP body SP body-fld-lines
         let (r, ()) = sp(rest, lenient)?;

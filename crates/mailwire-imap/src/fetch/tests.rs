@@ -435,6 +435,38 @@ fn lenient_bodies_encode_to_what_reads_back_the_same() {
     assert!(matches!(single, BodyStructure::Single { .. }));
 }
 
+/// MESSAGE/GLOBAL in both forms: with the envelope, body and lines of
+/// RFC 9051, and with the basic fields only, as an IMAP4rev1 server
+/// (Dovecot 2.3) sends it. Both decode strictly and encode back the same.
+#[test]
+fn message_global_with_and_without_an_envelope() {
+    let basic = b"(\"message\" \"global\" NIL NIL NIL \"7bit\" 97 NIL NIL NIL NIL)";
+    let b = body(basic, &STRICT);
+    assert!(matches!(
+        &b,
+        BodyStructure::Single {
+            specific: SpecificFields::Basic,
+            ..
+        }
+    ));
+    assert_eq!(encoded(|e| b.encode(e)), basic);
+    let short = b"(\"MESSAGE\" \"GLOBAL\" NIL NIL NIL \"8BIT\" 97)";
+    let b = body(short, &STRICT);
+    assert_eq!(encoded(|e| b.encode(e)), short);
+    let full = b"(\"MESSAGE\" \"GLOBAL\" NIL NIL NIL \"8BIT\" 97 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" NIL NIL NIL \"8BIT\" 5 1) 3)";
+    let b = body(full, &STRICT);
+    assert!(matches!(
+        &b,
+        BodyStructure::Single {
+            specific: SpecificFields::Message { lines: 3, .. },
+            ..
+        }
+    ));
+    assert_eq!(encoded(|e| b.encode(e)), full);
+    // MESSAGE/RFC822 always has them.
+    assert!(BodyStructure::parse(b"(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 97)", &STRICT, 0).is_err());
+}
+
 #[test]
 fn nesting_is_bounded_before_the_stack() {
     let leaf = b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1)";

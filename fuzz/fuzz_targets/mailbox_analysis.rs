@@ -1,0 +1,104 @@
+//! MIME analysis of arbitrary messages: what FETCH ENVELOPE, BODY,
+//! BODYSTRUCTURE, BODY[section] and BINARY[section] would send.
+//!
+//! The input is the message. Checked: no panic; every part of the part
+//! tree lies inside its parent, in order, with its header before its body;
+//! ENVELOPE, BODY and BODYSTRUCTURE encode, as a FETCH response, to bytes
+//! the decoder reads back as the same values, whatever the message (with
+//! the default leniency: like Dovecot, the analysis describes a
+//! message/global part with the basic fields only, where RFC 9051's
+//! grammar has those of message/rfc822); every part's HEADER, TEXT, MIME
+//! and whole-part sections can be extracted (or are refused) without
+//! panic, none longer than the message with every LF doubled; where a
+//! part's BINARY content decodes, `binary_size` gives its length as sent
+//! (stored bytes that need no decoding go out with CRLF line ends).
+#![no_main]
+
+use std::num::NonZeroU32;
+
+use libfuzzer_sys::fuzz_target;
+use mailwire_imap::{Decoded, DecoderConfig, MessageDataItem, Response, decode_response, to_bytes};
+use mailwire_mailbox::analysis::{
+    Part, PartKind, Section, SectionPart, SectionText, analyze, binary_size, decode_binary, extract_section, to_crlf,
+};
+
+/// Checks that `part` and its children nest inside `[start, end)`, and
+/// collects the paths of every part below the root.
+fn walk(part: &Part, start: usize, end: usize, path: &mut Vec<NonZeroU32>, paths: &mut Vec<Vec<NonZeroU32>>) {
+    assert!(
+        start <= part.header_start && part.header_start <= part.body_start && part.body_start <= part.end && part.end <= end,
+        "part {path:?} at {}..{}..{} outside {start}..{end}",
+        part.header_start,
+        part.body_start,
+        part.end
+    );
+    let children: &[Part] = match &part.kind {
+        PartKind::Multipart(parts) => parts,
+        PartKind::Message(inner) => std::slice::from_ref(&**inner),
+        _ => &[],
+    };
+    let mut from = part.body_start;
+    for (i, child) in children.iter().enumerate() {
+        let is_message = matches!(part.kind, PartKind::Message(_));
+        if !is_message {
+            path.push(NonZeroU32::new(i as u32 + 1).expect("from 1"));
+            paths.push(path.clone());
+        }
+        walk(child, from, part.end, path, paths);
+        if !is_message {
+            path.pop();
+        }
+        from = child.end;
+    }
+}
+
+fuzz_target!(|raw: &[u8]| {
+    let msg = analyze(raw);
+    let mut paths = Vec::new();
+    walk(msg.part_tree(), 0, raw.len(), &mut Vec::new(), &mut paths);
+
+    let response = Response::Fetch {
+        seq: NonZeroU32::MIN,
+        items: vec![
+            MessageDataItem::Envelope(Box::new(msg.envelope().clone())),
+            MessageDataItem::Body(Box::new(msg.body())),
+            MessageDataItem::BodyStructure(Box::new(msg.body_structure().clone())),
+        ],
+    };
+    let wire = to_bytes(&response.encode());
+    match decode_response(&wire, &DecoderConfig::default()) {
+        Ok(Decoded::Complete { value, consumed }) => {
+            assert_eq!(consumed, wire.len());
+            assert_eq!(value, response, "{}", String::from_utf8_lossy(&wire));
+        }
+        other => panic!("{other:?} for {}", String::from_utf8_lossy(&wire)),
+    }
+
+    let limit = raw.len() * 2 + 2;
+    let mut sections = vec![
+        Section::new(None, None),
+        Section::new(None, Some(SectionText::Header)),
+        Section::new(None, Some(SectionText::Text)),
+    ];
+    for path in paths.iter().take(16) {
+        let part = SectionPart::new(path.clone()).expect("not empty");
+        for text in [None, Some(SectionText::Header), Some(SectionText::Text), Some(SectionText::Mime)] {
+            sections.push(Section::new(Some(part.clone()), text));
+        }
+        if let (Ok(content), Ok(size)) = (decode_binary(&msg, Some(&part)), binary_size(&msg, Some(&part))) {
+            // Content that needs no decoding is the stored bytes, sent
+            // with CRLF line ends as the sizes count them.
+            let sent = if content.decoded {
+                content.data.len()
+            } else {
+                to_crlf(&content.data).len()
+            };
+            assert_eq!(sent as u64, size, "BINARY.SIZE[{path:?}]");
+        }
+    }
+    for section in sections.into_iter().flatten() {
+        if let Some(data) = extract_section(&msg, &section, None) {
+            assert!(data.len() <= limit, "{section:?}: {} octets of {}", data.len(), raw.len());
+        }
+    }
+});
