@@ -767,16 +767,8 @@ fn envelope_follows(input: &[u8], lenient: bool) -> bool {
     after.first() == Some(&b'(')
 }
 
-/// Whether a body that starts with a string, not a part, has the shape of
-/// a multipart without parts, `("MIXED" NIL ...)`, rather than that of a
-/// single part, `("TEXT" "PLAIN" ...)`: the string is followed by `)`,
-/// ` NIL` or ` (` (parameters) where a single part has its subtype, a
-/// string. Read leniently, some bodies fit both shapes (a single part
-/// whose subtype is NIL under `nil_in_body`, a multipart whose extension
-/// fields line up with a single part's fields); this shape is how the
-/// encoder writes a multipart without parts, so such a value decodes back
-/// the same, and a single part, whose subtype it writes as a string, never
-/// has it.
+/// Whether `body` is a single part with an empty subtype (as one read
+/// from NIL under `nil_in_body` is).
 #[inline]
 fn single_subtype_is_empty(body: &BodyStructure<'_>) -> bool {
     matches!(body, BodyStructure::Single { media_subtype, .. } if media_subtype.as_bytes().is_empty())
@@ -800,6 +792,16 @@ fn reread_as_empty_multipart<'a>(
     Some(rest)
 }
 
+/// Whether a body that starts with a string, not a part, has the shape of
+/// a multipart without parts, `("MIXED" NIL ...)`, rather than that of a
+/// single part, `("TEXT" "PLAIN" ...)`: the string is followed by `)`,
+/// ` NIL` or ` (` (parameters) where a single part has its subtype, a
+/// string. Read leniently, some bodies fit both shapes (a single part
+/// whose subtype is NIL under `nil_in_body`, a multipart whose extension
+/// fields line up with a single part's fields); this shape is how the
+/// encoder writes a multipart without parts, so such a value decodes back
+/// the same, and a single part, whose subtype it writes as a string, never
+/// has it.
 fn shaped_as_empty_multipart(inner: &[u8], config: &DecoderConfig) -> bool {
     let after = match inner.first() {
         Some(b'"') => match crate::string::plain_quoted(&inner[1..]) {
