@@ -13,19 +13,24 @@ use mailwire::mailbox::LockPolicy;
 /// %08Xu%08Xv`: its `X` modifier writes lowercase hexadecimal.
 pub const DOVECOT_UIDLS: &str = "%08xu%08xv";
 
-/// The demo's plain POP3 address when no --pop3 or --pop3s is given.
+/// The demo's plain POP3 address when no listener is given.
 const DEFAULT_POP3: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1110);
-/// The demo's POP3S address when no --pop3 or --pop3s is given.
+/// The demo's POP3S address when no listener is given.
 const DEFAULT_POP3S: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1995);
+/// The demo's plain IMAP address when no listener is given.
+const DEFAULT_IMAP: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1143);
+/// The demo's IMAPS address when no listener is given.
+const DEFAULT_IMAPS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1993);
 
-/// A POP3 and POP3S mail server over Maildirs and a Dovecot passwd-file.
+/// A POP3 and IMAP mail server (with POP3S and IMAPS) over Maildirs and a
+/// Dovecot passwd-file.
 ///
 /// With no --mail-root and --users, runs the demo: user alice, password
-/// secret, a few sample messages, POP3 on 127.0.0.1:1110 and POP3S on
-/// 127.0.0.1:1995.
+/// secret, a few sample messages, POP3 on 127.0.0.1:1110, POP3S on
+/// 127.0.0.1:1995, IMAP on 127.0.0.1:1143 and IMAPS on 127.0.0.1:1993.
 #[derive(Debug, Parser)]
 // As before clap, a repeated option takes its last value (--pop3 and
-// --pop3s add up).
+// --pop3s, --imap and --imaps add up).
 #[command(
     name = "mail_server",
     version,
@@ -39,19 +44,25 @@ struct Args {
     /// Dovecot passwd-file (user:{SCHEME}password:...) (with --mail-root)
     #[arg(long, value_name = "FILE")]
     users: Option<PathBuf>,
-    /// Plain POP3 with STLS (repeatable) [default: 127.0.0.1:1110 unless --pop3s is given]
+    /// Plain POP3 with STLS (repeatable) [default: 127.0.0.1:1110 when no listener is given]
     #[arg(long, value_name = "ADDR")]
     pop3: Vec<SocketAddr>,
-    /// POP3 in implicit TLS, RFC 8314 (repeatable) [default: 127.0.0.1:1995 unless --pop3 is given]
+    /// POP3 in implicit TLS, RFC 8314 (repeatable) [default: 127.0.0.1:1995 when no listener is given]
     #[arg(long, value_name = "ADDR")]
     pop3s: Vec<SocketAddr>,
+    /// Plain IMAP with STARTTLS (repeatable) [default: 127.0.0.1:1143 when no listener is given]
+    #[arg(long, value_name = "ADDR")]
+    imap: Vec<SocketAddr>,
+    /// IMAP in implicit TLS, RFC 8314 (repeatable) [default: 127.0.0.1:1993 when no listener is given]
+    #[arg(long, value_name = "ADDR")]
+    imaps: Vec<SocketAddr>,
     /// Certificate chain in PEM (with --tls-key) [default: self-signed, made at start]
     #[arg(long, value_name = "PEM")]
     tls_cert: Option<PathBuf>,
     /// Private key in PEM (PKCS#8, PKCS#1 or SEC1) (with --tls-cert)
     #[arg(long, value_name = "PEM")]
     tls_key: Option<PathBuf>,
-    /// Allow USER/PASS and AUTH PLAIN without TLS
+    /// Allow USER/PASS, LOGIN and AUTH(ENTICATE) PLAIN without TLS
     #[arg(long)]
     allow_plaintext_auth: bool,
     /// One POP3 session per maildrop (exclusive), or no lock (none)
@@ -95,6 +106,8 @@ pub struct Options {
     pub users: Option<PathBuf>,
     pub pop3: Vec<SocketAddr>,
     pub pop3s: Vec<SocketAddr>,
+    pub imap: Vec<SocketAddr>,
+    pub imaps: Vec<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub allow_plaintext_auth: bool,
@@ -137,16 +150,20 @@ impl Options {
         if a.mail_root.is_some() && a.demo_dir.is_some() {
             return Err(usage("--demo-dir is for the demo, not with --mail-root"));
         }
-        let (mut pop3, mut pop3s) = (a.pop3, a.pop3s);
-        if pop3.is_empty() && pop3s.is_empty() {
+        let (mut pop3, mut pop3s, mut imap, mut imaps) = (a.pop3, a.pop3s, a.imap, a.imaps);
+        if pop3.is_empty() && pop3s.is_empty() && imap.is_empty() && imaps.is_empty() {
             pop3.push(DEFAULT_POP3);
             pop3s.push(DEFAULT_POP3S);
+            imap.push(DEFAULT_IMAP);
+            imaps.push(DEFAULT_IMAPS);
         }
         Ok(Options {
             mail_root: a.mail_root,
             users: a.users,
             pop3,
             pop3s,
+            imap,
+            imaps,
             tls_cert: a.tls_cert,
             tls_key: a.tls_key,
             allow_plaintext_auth: a.allow_plaintext_auth,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailwire::mailbox::{MaildirBackend, Store};
+use mailwire::mailbox::{AccountName, DEFAULT_MAILBOXES, MailboxName, MaildirBackend, Store, StoreError};
 
 /// The store for `--mail-root DIR`: each user's mail is
 /// `DIR/<user>/Maildir`, in Maildir++ with Dovecot's index files, so Dovecot
@@ -11,6 +11,27 @@ use mailwire::mailbox::{MaildirBackend, Store};
 pub fn open(mail_root: &Path) -> Result<Store, String> {
     let backend = MaildirBackend::new(mail_root).map_err(|e| format!("{}: {e}", mail_root.display()))?;
     Ok(Store::new(backend))
+}
+
+/// Gives an account the mailboxes a new one gets (Drafts, Sent, Junk,
+/// Trash with their SPECIAL-USE attributes) where it has none of the name:
+/// the demo's account, written as files, starts with INBOX only.
+pub fn add_default_mailboxes(store: &Store, user: &str) -> Result<(), String> {
+    let failed = |e: StoreError| format!("cannot create the mailboxes of {user}: {e}");
+    let account = store
+        .account(&AccountName::new(user).map_err(|e| failed(e.into()))?)
+        .map_err(failed)?;
+    for (name, special_use) in DEFAULT_MAILBOXES {
+        let name = MailboxName::new(name).map_err(|e| failed(e.into()))?;
+        if name.is_inbox() {
+            continue;
+        }
+        match account.create_mailbox(&name, special_use.as_slice()) {
+            Ok(_) | Err(StoreError::MailboxExists(_)) => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    Ok(())
 }
 
 /// Where the demo keeps its files.

@@ -29,6 +29,7 @@
 mod args;
 mod blocking;
 mod connection;
+mod imap;
 mod mailstore;
 mod pop3;
 mod server;
@@ -50,6 +51,9 @@ use crate::mailstore::Demo;
 use crate::server::{Context, Port, Server, Signals};
 use crate::tls::Identity;
 use crate::users::Users;
+
+/// The largest message IMAP's APPEND takes (APPENDLIMIT, RFC 7889).
+const APPEND_LIMIT: u64 = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
     let options = Options::from_command_line();
@@ -99,6 +103,9 @@ fn run(o: Options) -> Result<(), String> {
     let uidl = UidlTemplate::new(&o.uidl_format).map_err(|e| format!("--uidl-format: {e}"))?;
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
     let store = mailstore::open(&mail_root)?;
+    if created {
+        mailstore::add_default_mailboxes(&store, "alice")?;
+    }
 
     let identity = match (&o.tls_cert, &o.tls_key) {
         (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
@@ -115,7 +122,14 @@ fn run(o: Options) -> Result<(), String> {
     let generated = identity.generated_pem.is_some();
     let tls = identity.server_config()?;
 
-    let all: Vec<SocketAddr> = o.pop3.iter().chain(&o.pop3s).copied().collect();
+    let all: Vec<SocketAddr> = o
+        .pop3
+        .iter()
+        .chain(&o.pop3s)
+        .chain(&o.imap)
+        .chain(&o.imaps)
+        .copied()
+        .collect();
     let loopback_only = all.iter().all(|a| a.ip().is_loopback());
     // The demo allows plaintext logins on loopback, so that the printed
     // curl command works; nothing leaves the machine there.
@@ -123,7 +137,12 @@ fn run(o: Options) -> Result<(), String> {
     let allow_plaintext_auth = o.allow_plaintext_auth || demo_plaintext;
 
     let mut listeners = Vec::new();
-    for (addrs, port) in [(&o.pop3, Port::Pop3), (&o.pop3s, Port::Pop3s)] {
+    for (addrs, port) in [
+        (&o.pop3, Port::Pop3),
+        (&o.pop3s, Port::Pop3s),
+        (&o.imap, Port::Imap),
+        (&o.imaps, Port::Imaps),
+    ] {
         for addr in addrs {
             let listener =
                 std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -146,6 +165,7 @@ fn run(o: Options) -> Result<(), String> {
             },
             tls: tokio_rustls::TlsAcceptor::from(tls),
             allow_plaintext_auth,
+            append_limit: APPEND_LIMIT,
             idle_timeout: o.idle_timeout,
             auth_failure_delay: o.auth_failure_delay,
             blocking: Blocking::new(o.storage_jobs),
@@ -238,11 +258,11 @@ fn print_banner(b: &Banner<'_>) {
         }
     }
     let plaintext = if b.demo_plaintext {
-        "USER/PASS and AUTH PLAIN allowed without TLS: demo on loopback only"
+        "logins allowed without TLS: demo on loopback only"
     } else if b.allow_plaintext_auth {
-        "USER/PASS and AUTH PLAIN allowed without TLS"
+        "logins allowed without TLS"
     } else {
-        "logins only after STLS"
+        "logins only after it"
     };
     let certificate = match (b.generated, b.cert_file) {
         (true, Some(file)) => format!("self-signed certificate {}", file.display()),
@@ -253,6 +273,8 @@ fn print_banner(b: &Banner<'_>) {
         match port {
             Port::Pop3 => line(format!("  POP3  on {addr} (STLS offered; {plaintext})")),
             Port::Pop3s => line(format!("  POP3S on {addr} (implicit TLS; {certificate})")),
+            Port::Imap => line(format!("  IMAP  on {addr} (STARTTLS offered; {plaintext})")),
+            Port::Imaps => line(format!("  IMAPS on {addr} (implicit TLS; {certificate})")),
         }
     }
     let user = if b.demo.is_some() {
@@ -292,6 +314,37 @@ fn print_banner(b: &Banner<'_>) {
             None => "-k".into(),
         };
         line(format!("  curl -s {trust} --user {user} pop3s://{addr}/"));
+    }
+    let plain = b.listeners.iter().find(|(p, _)| *p == Port::Imap).map(|(_, a)| a);
+    let secure = b
+        .listeners
+        .iter()
+        .find(|(p, _)| *p == Port::Imaps)
+        .map(|(_, a)| a);
+    if let Some(addr) = plain {
+        let tls = if b.allow_plaintext_auth {
+            ""
+        } else {
+            "--ssl-reqd -k "
+        };
+        line(format!(
+            "  curl -s {tls}--user {user} imap://{addr}/                  # LIST"
+        ));
+        line(format!(
+            "  curl -s {tls}--user {user} 'imap://{addr}/INBOX?ALL'       # SEARCH ALL"
+        ));
+        line(format!(
+            "  curl -s {tls}--user {user} 'imap://{addr}/INBOX;UID=1'     # message UID 1"
+        ));
+    }
+    if let Some(addr) = secure {
+        let trust = match b.cert_file {
+            Some(file) => format!("--cacert {}", file.display()),
+            None => "-k".into(),
+        };
+        line(format!(
+            "  curl -s {trust} --user {user} 'imaps://{addr}/INBOX;UID=1;SECTION=HEADER'"
+        ));
     }
     line("Press Ctrl-C to stop.".into());
     print!("{out}");

@@ -16,8 +16,8 @@ use tracing::Instrument;
 
 use crate::blocking::Blocking;
 use crate::connection::{Connection, Ending, Stop};
-use crate::pop3;
 use crate::users::Users;
+use crate::{imap, pop3};
 
 /// How long a stop waits for connections to end.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -30,10 +30,12 @@ pub struct Context {
     pub users: Users,
     /// The POP3 view's settings (lock policy, UIDL format).
     pub pop3: Pop3Config,
-    /// TLS, for POP3S and STLS.
+    /// TLS, for POP3S, IMAPS, STLS and STARTTLS.
     pub tls: TlsAcceptor,
-    /// USER/PASS and AUTH PLAIN without TLS.
+    /// USER/PASS, LOGIN and AUTH(ENTICATE) PLAIN without TLS.
     pub allow_plaintext_auth: bool,
+    /// The largest message IMAP's APPEND takes (announced as APPENDLIMIT).
+    pub append_limit: u64,
     /// Close a connection after this long without a command, or when a
     /// write or TLS handshake takes longer.
     pub idle_timeout: Duration,
@@ -78,14 +80,18 @@ pub enum Port {
     Pop3,
     /// POP3 in implicit TLS (RFC 8314).
     Pop3s,
+    /// Plain IMAP, with STARTTLS.
+    Imap,
+    /// IMAP in implicit TLS (RFC 8314).
+    Imaps,
 }
 
 impl Port {
     /// Whether TLS starts with the first byte.
     fn implicit_tls(self) -> bool {
         match self {
-            Port::Pop3 => false,
-            Port::Pop3s => true,
+            Port::Pop3 | Port::Imap => false,
+            Port::Pop3s | Port::Imaps => true,
         }
     }
 
@@ -94,7 +100,8 @@ impl Port {
     fn refusal(self) -> Option<Vec<u8>> {
         match self {
             Port::Pop3 => Some(pop3::too_many_connections()),
-            Port::Pop3s => None,
+            Port::Imap => Some(imap::too_many_connections()),
+            Port::Pop3s | Port::Imaps => None,
         }
     }
 }
@@ -242,6 +249,7 @@ async fn serve(
     .await?;
     match port {
         Port::Pop3 | Port::Pop3s => pop3::serve(ctx, conn, peer).await,
+        Port::Imap | Port::Imaps => imap::serve(ctx, conn, peer).await,
     }
 }
 

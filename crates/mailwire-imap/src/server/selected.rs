@@ -530,6 +530,14 @@ impl super::ServerSession {
         Ok(())
     }
 
+    /// The SEARCHRES result `$` stands for (RFC 5182): the UIDs the last
+    /// `SEARCH RETURN (SAVE)` saved, ascending, or `None` when no mailbox
+    /// is selected. The session resolves `$` in message sets itself; a
+    /// store that evaluates SEARCH keys needs this for `$` inside a key.
+    pub fn saved_search(&self) -> Option<&[NonZeroU32]> {
+        self.view.as_ref().map(|v| v.saved.as_slice())
+    }
+
     /// The view changes go to: the mailbox being opened, or the selected
     /// one.
     fn current_view(&mut self) -> Option<&mut View> {

@@ -1,0 +1,969 @@
+//! The commands, run against the mailbox model on the blocking pool: each
+//! takes the user's [`Work`] (account and selected mailbox) and returns
+//! what the session should send, as [`Answer`]s and a completion. Nothing
+//! here touches the session or the network.
+
+use std::num::NonZeroU32;
+
+use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
+use mailwire::imap::{
+    Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch, FlagPerm, IString, List,
+    ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute, MailboxList,
+    MessageDataItem, NamespaceDescription, NamespaceResponse, Quoted, RespText, Response, SearchKey,
+    SelectParameter, Status, StatusAttribute, StoreAction, StoreModifier, UidSet, list_pattern_matches,
+};
+use mailwire::mailbox::analysis::analyze;
+use mailwire::mailbox::search::{Search, SearchError, SearchScope};
+use mailwire::mailbox::{
+    Account, FlagAction, Flags, MailboxEntry, MailboxName, ModSeq, Notification, SelectMode, SelectedMailbox,
+    SpecialUse, StoreCondition, StoreError, StoreFlags, Uid,
+};
+
+use super::fetch;
+
+/// The hierarchy delimiter on the wire (the model's).
+pub const DELIMITER: char = '/';
+
+/// What the connection keeps of a logged-in user.
+pub struct Work {
+    /// The account.
+    pub account: Account,
+    /// The selected (or examined) mailbox.
+    pub selected: Option<SelectedMailbox>,
+}
+
+/// What a command needs to know of the session.
+#[derive(Debug, Clone)]
+pub struct Info {
+    /// The UIDs the command's message set names (see
+    /// `CommandRequest::messages`).
+    pub messages: Vec<NonZeroU32>,
+    /// What ENABLE turned on.
+    pub enabled: Enabled,
+    /// Mailbox names in UTF-8 (UTF8=ACCEPT) rather than modified UTF-7.
+    pub utf8: bool,
+    /// IMAP4rev2's forms are in use.
+    pub rev2: bool,
+    /// The SEARCHRES result `$` stands for.
+    pub saved: Option<Vec<NonZeroU32>>,
+}
+
+/// Something to send, in order, before the completion.
+#[derive(Debug)]
+pub enum Answer {
+    /// Untagged data that carries no message number.
+    Data(Response<'static>),
+    /// `* n FETCH` for the message with this UID.
+    Fetch(NonZeroU32, Vec<MessageDataItem<'static>>),
+    /// SEARCH's matches, and their highest MODSEQ for a MODSEQ search.
+    Search(Vec<NonZeroU32>, Option<mailwire::imap::ModSeq>),
+    /// The mailbox a SELECT or EXAMINE opens.
+    Open(ImapSnapshot),
+    /// A message arrived in the selected mailbox.
+    Added(NonZeroU32),
+    /// A message of the selected mailbox was expunged.
+    Expunged(NonZeroU32),
+    /// A message's flags changed.
+    Flags(
+        NonZeroU32,
+        Vec<FlagFetch<'static>>,
+        Option<mailwire::imap::ModSeq>,
+    ),
+    /// The selected mailbox was deleted under the session.
+    Gone,
+}
+
+/// A command's answers and its completion.
+#[derive(Debug)]
+pub struct Outcome {
+    pub answers: Vec<Answer>,
+    pub status: Status,
+    pub text: RespText<'static>,
+}
+
+impl Outcome {
+    fn ok(answers: Vec<Answer>, text: &'static str) -> Outcome {
+        Outcome {
+            answers,
+            status: Status::Ok,
+            text: RespText::text(text),
+        }
+    }
+
+    fn with_code(mut self, code: Code<'static>) -> Outcome {
+        self.text.code = Some(code);
+        self
+    }
+
+    fn no(text: impl Into<String>) -> Outcome {
+        Outcome {
+            answers: Vec::new(),
+            status: Status::No,
+            text: RespText {
+                code: None,
+                text: text.into().into(),
+            },
+        }
+    }
+
+    fn bad(text: &'static str) -> Outcome {
+        Outcome {
+            answers: Vec::new(),
+            status: Status::Bad,
+            text: RespText::text(text),
+        }
+    }
+}
+
+/// A response code of RFC 5530.
+pub fn condition(name: &'static str) -> Code<'static> {
+    Code::Condition(mailwire::imap::Atom::new(name).expect("RFC 5530 codes are atoms"))
+}
+
+/// The answer to a failure of the store.
+pub fn store_failure(e: &StoreError) -> Outcome {
+    let (code, text) = match e {
+        StoreError::NoSuchMailbox(_) | StoreError::MailboxGone(_) => {
+            (condition("NONEXISTENT"), "No such mailbox".to_string())
+        }
+        StoreError::MailboxExists(_) => (condition("ALREADYEXISTS"), "Mailbox already exists".into()),
+        StoreError::InvalidName(e) => (condition("CANNOT"), format!("Invalid name: {e}")),
+        StoreError::NotAllowed(why) => (condition("CANNOT"), (*why).to_string()),
+        StoreError::ReadOnly => (Code::ReadOnly, "Mailbox is read-only".into()),
+        StoreError::NoSuchMessage(_) => (condition("EXPUNGEISSUED"), "Message was expunged".into()),
+        StoreError::Limit(why) => (condition("LIMIT"), (*why).to_string()),
+        StoreError::Temporary(_) => (condition("UNAVAILABLE"), "Temporary failure, try again".into()),
+        StoreError::Permanent(_) | StoreError::NoSuchAccount(_) | StoreError::AccountExists(_) => {
+            (condition("SERVERBUG"), "Internal error".into())
+        }
+    };
+    if matches!(e, StoreError::Temporary(_) | StoreError::Permanent(_)) {
+        tracing::error!(error = %e, "storage failed");
+    }
+    Outcome::no(text).with_code(code)
+}
+
+/// A mailbox name the client sent, in the model's terms; a trailing
+/// delimiter is dropped (RFC 9051 section 6.3.4).
+pub fn mailbox_name(name: &Mailbox<'_>, utf8: bool) -> Result<MailboxName, Outcome> {
+    let trimmed;
+    let name = match name.to_utf8_name() {
+        Ok(text) if text.len() > 1 && text.ends_with(DELIMITER) => {
+            trimmed = Mailbox::from_utf8_name(text.trim_end_matches(DELIMITER)).into_owned();
+            &trimmed
+        }
+        _ => name,
+    };
+    MailboxName::from_imap(name, utf8)
+        .map_err(|e| Outcome::no(format!("Invalid mailbox name: {e}")).with_code(condition("CANNOT")))
+}
+
+/// Runs one command (FETCH goes through [`fetch_batch`] instead), then
+/// takes the changes the session may report now.
+pub fn run(work: &mut Work, command: &Command<'static>, info: &Info) -> Outcome {
+    let mut outcome = execute(work, &command.body, info);
+    if outcome.status == Status::Ok || work.selected.is_some() {
+        changes(work, !command.body.forbids_expunge(), info, &mut outcome.answers);
+    }
+    outcome
+}
+
+fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome {
+    match body {
+        CommandBody::Noop | CommandBody::Check => Outcome::ok(Vec::new(), "NOOP completed"),
+        CommandBody::Namespace => namespace(),
+        CommandBody::List(list) => self::list(work, list, info),
+        CommandBody::Lsub { reference, pattern } => lsub(work, reference, pattern, info),
+        CommandBody::Status { mailbox, attributes } => status(work, mailbox, attributes, info),
+        CommandBody::Create { mailbox, parameters } => {
+            let name = match mailbox_name(mailbox, info.utf8) {
+                Ok(n) => n,
+                Err(o) => return o,
+            };
+            let mut uses = Vec::new();
+            for p in parameters {
+                if let mailwire::imap::CreateParameter::Use(attrs) = p {
+                    for a in attrs {
+                        match SpecialUse::from_name(&a.to_string()) {
+                            Some(u) => uses.push(u),
+                            None => {
+                                return Outcome::no("Unknown special use").with_code(condition("USEATTR"));
+                            }
+                        }
+                    }
+                }
+            }
+            match work.account.create_mailbox(&name, &uses) {
+                Ok(_) => Outcome::ok(Vec::new(), "CREATE completed"),
+                Err(e) => store_failure(&e),
+            }
+        }
+        CommandBody::Delete(mailbox) => {
+            let name = match mailbox_name(mailbox, info.utf8) {
+                Ok(n) => n,
+                Err(o) => return o,
+            };
+            match work.account.delete_mailbox(&name) {
+                Ok(()) => Outcome::ok(Vec::new(), "DELETE completed"),
+                Err(e) => store_failure(&e),
+            }
+        }
+        CommandBody::Rename { from, to, .. } => {
+            let (from, to) = match (mailbox_name(from, info.utf8), mailbox_name(to, info.utf8)) {
+                (Ok(f), Ok(t)) => (f, t),
+                (Err(o), _) | (_, Err(o)) => return o,
+            };
+            match work.account.rename_mailbox(&from, &to) {
+                Ok(()) => Outcome::ok(Vec::new(), "RENAME completed"),
+                Err(e) => store_failure(&e),
+            }
+        }
+        CommandBody::Subscribe(mailbox) | CommandBody::Unsubscribe(mailbox) => {
+            let name = match mailbox_name(mailbox, info.utf8) {
+                Ok(n) => n,
+                Err(o) => return o,
+            };
+            let done = match body {
+                CommandBody::Subscribe(_) => work.account.subscribe(&name),
+                _ => work.account.unsubscribe(&name),
+            };
+            match done {
+                Ok(()) => Outcome::ok(Vec::new(), "Completed"),
+                Err(e) => store_failure(&e),
+            }
+        }
+        CommandBody::Select { mailbox, parameters } => {
+            select(work, mailbox, parameters, SelectMode::ReadWrite, info)
+        }
+        CommandBody::Examine { mailbox, parameters } => {
+            select(work, mailbox, parameters, SelectMode::ReadOnly, info)
+        }
+        CommandBody::Close => match work.selected.take() {
+            Some(selected) => match selected.close() {
+                Ok(()) => Outcome::ok(Vec::new(), "CLOSE completed"),
+                // Deselected all the same (the session deselects on OK
+                // only, so say OK: the expunge is what failed).
+                Err(e) => {
+                    tracing::warn!(error = %e, "CLOSE could not expunge");
+                    Outcome::ok(Vec::new(), "CLOSE completed, nothing expunged")
+                }
+            },
+            None => Outcome::bad("No mailbox selected"),
+        },
+        CommandBody::Unselect => {
+            work.selected = None;
+            Outcome::ok(Vec::new(), "UNSELECT completed")
+        }
+        CommandBody::Expunge | CommandBody::UidExpunge(_) => {
+            let Some(selected) = work.selected.as_mut() else {
+                return Outcome::bad("No mailbox selected");
+            };
+            let uids: Vec<Uid> = info.messages.iter().map(|&u| Uid::from(u)).collect();
+            let only = matches!(body, CommandBody::UidExpunge(_)).then_some(&uids[..]);
+            match selected.expunge(only) {
+                Ok(_) => Outcome::ok(Vec::new(), "EXPUNGE completed"),
+                Err(e) => store_failure(&e),
+            }
+        }
+        CommandBody::Store { store, uid } => self::store(work, store, *uid, info),
+        CommandBody::Copy { args, .. } | CommandBody::Move { args, .. } => copy(
+            work,
+            &args.mailbox,
+            matches!(body, CommandBody::Move { .. }),
+            info,
+        ),
+        CommandBody::Search { search, .. } => self::search(work, search, info),
+        CommandBody::Append(append) => append_whole(work, append, info),
+        _ => Outcome::bad("Command not implemented"),
+    }
+}
+
+/// The changes to report now: expunges only when `allow_expunge` (the
+/// session holds them back the same way), then new messages and flags.
+pub fn changes(work: &mut Work, allow_expunge: bool, info: &Info, out: &mut Vec<Answer>) {
+    let Some(selected) = work.selected.as_mut() else {
+        return;
+    };
+    let known_max = selected.messages().last().map(|m| m.uid);
+    let notes = match selected.changes(allow_expunge) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the mailbox's changes");
+            return;
+        }
+    };
+    let condstore = info.enabled.condstore;
+    for note in notes {
+        match note {
+            Notification::Expunge { uid, .. } => out.push(Answer::Expunged(uid.into())),
+            Notification::Exists(_) | Notification::Recent(_) => {}
+            Notification::Flags {
+                uid,
+                flags,
+                modseq,
+                recent,
+                ..
+            } => {
+                let mut list: Vec<FlagFetch<'static>> = flags
+                    .to_imap()
+                    .into_iter()
+                    .map(|f| FlagFetch::Flag(f.into_owned()))
+                    .collect();
+                if recent && !info.rev2 {
+                    list.push(FlagFetch::Recent);
+                }
+                out.push(Answer::Flags(uid.into(), list, condstore.then(|| modseq.into())));
+            }
+            Notification::Gone => out.push(Answer::Gone),
+        }
+    }
+    // New messages: those above the highest UID known before.
+    for m in selected.messages().iter().rev() {
+        if known_max.is_some_and(|k| m.uid <= k) {
+            break;
+        }
+        out.push(Answer::Added(m.uid.into()));
+    }
+    // `Added` must come in ascending order.
+    let start = out
+        .iter()
+        .rposition(|a| !matches!(a, Answer::Added(_)))
+        .map_or(0, |i| i + 1);
+    out[start..].reverse();
+}
+
+fn namespace() -> Outcome {
+    let personal = NamespaceDescription {
+        prefix: IString::Quoted(Quoted::new(Vec::new()).expect("empty is quoted")),
+        delimiter: Some(DELIMITER),
+        extensions: Vec::new(),
+    };
+    Outcome::ok(
+        vec![Answer::Data(Response::Namespace(NamespaceResponse {
+            personal: vec![personal],
+            other_users: Vec::new(),
+            shared: Vec::new(),
+        }))],
+        "NAMESPACE completed",
+    )
+}
+
+/// The attributes of a listed mailbox.
+fn attributes(
+    entry: &MailboxEntry,
+    all: &[MailboxEntry],
+    special_use: bool,
+) -> Vec<MailboxAttribute<'static>> {
+    let children = all.iter().any(|e| e.name.is_inferior_of(&entry.name));
+    let mut out = vec![if children {
+        MailboxAttribute::HasChildren
+    } else {
+        MailboxAttribute::HasNoChildren
+    }];
+    if special_use {
+        for u in &entry.special_use {
+            if let Some(a) = special_use_attribute(*u) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+fn special_use_attribute(u: SpecialUse) -> Option<MailboxAttribute<'static>> {
+    Some(match u {
+        SpecialUse::All => MailboxAttribute::All,
+        SpecialUse::Archive => MailboxAttribute::Archive,
+        SpecialUse::Drafts => MailboxAttribute::Drafts,
+        SpecialUse::Flagged => MailboxAttribute::Flagged,
+        SpecialUse::Junk => MailboxAttribute::Junk,
+        SpecialUse::Sent => MailboxAttribute::Sent,
+        SpecialUse::Trash => MailboxAttribute::Trash,
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}
+
+/// The patterns of a LIST, each joined to the reference (RFC 9051 section
+/// 6.3.9: the reference is a prefix; a pattern is read from the root when
+/// it starts with the delimiter).
+fn patterns(reference: &Mailbox<'_>, patterns: &[ListMailbox<'_>], utf8: bool) -> Vec<String> {
+    let reference = decode_name(reference.as_bytes(), utf8);
+    patterns
+        .iter()
+        .map(|p| {
+            let p = decode_name(p.as_bytes(), utf8);
+            if p.starts_with(DELIMITER) || reference.is_empty() {
+                p
+            } else if reference.ends_with(DELIMITER) {
+                format!("{reference}{p}")
+            } else {
+                format!("{reference}{DELIMITER}{p}")
+            }
+        })
+        .collect()
+}
+
+/// A name or pattern the client sent, as UTF-8 text (modified UTF-7 decoded
+/// unless UTF8=ACCEPT); undecodable bytes are kept as they are, lossily,
+/// so they match nothing.
+fn decode_name(bytes: &[u8], utf8: bool) -> String {
+    if !utf8 {
+        if let Ok(text) = mailwire::imap::decode_modified_utf7(bytes) {
+            return text;
+        }
+    }
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether a listed name matches a pattern; INBOX matches in any case.
+fn matches(pattern: &str, name: &MailboxName) -> bool {
+    if name.is_inbox() && pattern.eq_ignore_ascii_case("INBOX") {
+        return true;
+    }
+    list_pattern_matches(pattern, Some(DELIMITER), name.as_str())
+        || (name.is_inbox() && list_pattern_matches(&pattern.to_ascii_uppercase(), Some(DELIMITER), "INBOX"))
+}
+
+fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcome {
+    let raw: Vec<ListMailbox<'static>> = match &list.patterns {
+        ListPatterns::Single(p) => vec![p.clone()],
+        ListPatterns::List(l) => l.clone(),
+    };
+    // LIST "" "": the delimiter and the root.
+    if raw.len() == 1
+        && raw[0].as_bytes().is_empty()
+        && list.selection.is_none()
+        && list.return_options.is_none()
+    {
+        return Outcome::ok(
+            vec![Answer::Data(Response::List(MailboxList {
+                attributes: vec![MailboxAttribute::Noselect],
+                delimiter: Some(DELIMITER),
+                mailbox: Mailbox::from_utf8_name("").into_owned(),
+                extended: Vec::new(),
+            }))],
+            "LIST completed",
+        );
+    }
+    let patterns = patterns(&list.reference, &raw, info.utf8);
+    let selection = list.selection.as_deref().unwrap_or_default();
+    let returns = list.return_options.as_deref().unwrap_or_default();
+    let subscribed_only = selection.contains(&ListSelectOption::Subscribed);
+    let special_only = selection.contains(&ListSelectOption::SpecialUse);
+    let want_subscribed = subscribed_only || returns.contains(&ListReturnOption::Subscribed);
+    // SPECIAL-USE attributes are always sent (RFC 6154 allows it), and so
+    // are the children attributes (CHILDREN, RFC 9051).
+    let status: Option<&Vec<StatusAttribute<'static>>> = returns.iter().find_map(|r| match r {
+        ListReturnOption::Status(a) => Some(a),
+        _ => None,
+    });
+    let all = match work.account.list() {
+        Ok(l) => l,
+        Err(e) => return store_failure(&e),
+    };
+    let subscriptions = if want_subscribed {
+        match work.account.subscriptions() {
+            Ok(s) => s,
+            Err(e) => return store_failure(&e),
+        }
+    } else {
+        Vec::new()
+    };
+    let mut answers = Vec::new();
+    for entry in &all {
+        if !patterns.iter().any(|p| matches(p, &entry.name)) {
+            continue;
+        }
+        let subscribed = subscriptions.contains(&entry.name);
+        if (subscribed_only && !subscribed) || (special_only && entry.special_use.is_empty()) {
+            continue;
+        }
+        let mut attrs = attributes(entry, &all, true);
+        if want_subscribed && subscribed {
+            attrs.push(MailboxAttribute::Subscribed);
+        }
+        answers.push(Answer::Data(Response::List(MailboxList {
+            attributes: attrs,
+            delimiter: Some(DELIMITER),
+            mailbox: entry.name.to_imap(info.utf8).into_owned(),
+            extended: Vec::new(),
+        })));
+        if let Some(items) = status {
+            // LIST-STATUS (RFC 5819): a mailbox that cannot be read is
+            // listed without its STATUS.
+            if let Ok(s) = work.account.status(&entry.name) {
+                answers.push(Answer::Data(Response::MailboxStatus(
+                    mailwire::imap::MailboxStatus {
+                        mailbox: entry.name.to_imap(info.utf8).into_owned(),
+                        values: s.to_imap(items),
+                    },
+                )));
+            }
+        }
+    }
+    // Subscribed names whose mailbox is gone (RFC 5258: \NonExistent).
+    if subscribed_only {
+        for name in &subscriptions {
+            if all.iter().any(|e| &e.name == name) || !patterns.iter().any(|p| matches(p, name)) {
+                continue;
+            }
+            answers.push(Answer::Data(Response::List(MailboxList {
+                attributes: vec![MailboxAttribute::NonExistent, MailboxAttribute::Subscribed],
+                delimiter: Some(DELIMITER),
+                mailbox: name.to_imap(info.utf8).into_owned(),
+                extended: Vec::new(),
+            })));
+        }
+    }
+    Outcome::ok(answers, "LIST completed")
+}
+
+fn lsub(
+    work: &mut Work,
+    reference: &Mailbox<'static>,
+    pattern: &ListMailbox<'static>,
+    info: &Info,
+) -> Outcome {
+    let patterns = patterns(reference, std::slice::from_ref(pattern), info.utf8);
+    let (subscriptions, all) = match (work.account.subscriptions(), work.account.list()) {
+        (Ok(s), Ok(a)) => (s, a),
+        (Err(e), _) | (_, Err(e)) => return store_failure(&e),
+    };
+    let answers = subscriptions
+        .iter()
+        .filter(|n| patterns.iter().any(|p| matches(p, n)))
+        .map(|name| {
+            let exists = all.iter().any(|e| &e.name == name);
+            Answer::Data(Response::Lsub(MailboxList {
+                attributes: if exists {
+                    Vec::new()
+                } else {
+                    vec![MailboxAttribute::Noselect]
+                },
+                delimiter: Some(DELIMITER),
+                mailbox: name.to_imap(info.utf8).into_owned(),
+                extended: Vec::new(),
+            }))
+        })
+        .collect();
+    Outcome::ok(answers, "LSUB completed")
+}
+
+fn status(
+    work: &mut Work,
+    mailbox: &Mailbox<'static>,
+    attributes: &[StatusAttribute<'static>],
+    info: &Info,
+) -> Outcome {
+    let name = match mailbox_name(mailbox, info.utf8) {
+        Ok(n) => n,
+        Err(o) => return o,
+    };
+    match work.account.status(&name) {
+        Ok(s) => Outcome::ok(
+            vec![Answer::Data(Response::MailboxStatus(
+                mailwire::imap::MailboxStatus {
+                    mailbox: mailbox.clone(),
+                    values: s.to_imap(attributes),
+                },
+            ))],
+            "STATUS completed",
+        ),
+        Err(e) => store_failure(&e),
+    }
+}
+
+fn select(
+    work: &mut Work,
+    mailbox: &Mailbox<'static>,
+    parameters: &[SelectParameter<'static>],
+    mode: SelectMode,
+    info: &Info,
+) -> Outcome {
+    // RFC 9051 section 6.3.2: the old selection ends even if this fails.
+    work.selected = None;
+    if parameters
+        .iter()
+        .any(|p| matches!(p, SelectParameter::QResync(_)))
+    {
+        return Outcome::bad("QRESYNC is not offered");
+    }
+    let name = match mailbox_name(mailbox, info.utf8) {
+        Ok(n) => n,
+        Err(o) => return o,
+    };
+    let selected = match work.account.select(&name, mode) {
+        Ok(s) => s,
+        Err(e) => return store_failure(&e),
+    };
+    let uids: Vec<NonZeroU32> = selected.messages().iter().map(|m| m.uid.into()).collect();
+    let mut snapshot = ImapSnapshot::new(selected.uid_validity().into(), selected.uid_next().into(), uids);
+    let mut keywords: Vec<String> = Vec::new();
+    for m in selected.messages() {
+        for k in m.flags.names().filter(|n| !n.starts_with('\\')) {
+            if !keywords.iter().any(|have| have.eq_ignore_ascii_case(k)) {
+                keywords.push(k.to_owned());
+            }
+        }
+    }
+    keywords.sort();
+    for k in &keywords {
+        if let Ok(flag) = Flag::new(k.as_str()) {
+            let flag = flag.into_owned();
+            snapshot
+                .permanent_flags
+                .insert(snapshot.permanent_flags.len() - 1, FlagPerm::Flag(flag.clone()));
+            snapshot.flags.push(flag);
+        }
+    }
+    snapshot.highest_modseq = Some(selected.highest_modseq().into());
+    snapshot.recent = selected.recent();
+    snapshot.first_unseen = selected.first_unseen().and_then(NonZeroU32::new);
+    snapshot.read_only = selected.is_read_only();
+    if snapshot.read_only {
+        snapshot.permanent_flags.clear();
+    }
+    let read_only = selected.is_read_only();
+    work.selected = Some(selected);
+    let outcome = Outcome::ok(vec![Answer::Open(snapshot)], "Selected");
+    if read_only {
+        Outcome {
+            text: RespText::text("EXAMINE completed"),
+            ..outcome
+        }
+        .with_code(Code::ReadOnly)
+    } else {
+        Outcome {
+            text: RespText::text("SELECT completed"),
+            ..outcome
+        }
+        .with_code(Code::ReadWrite)
+    }
+}
+
+fn store(work: &mut Work, store: &mailwire::imap::Store<'static>, uid_command: bool, info: &Info) -> Outcome {
+    let Some(selected) = work.selected.as_mut() else {
+        return Outcome::bad("No mailbox selected");
+    };
+    let flags = match Flags::try_from(&store.flags[..]) {
+        Ok(f) => f,
+        Err(e) => return Outcome::bad_owned(format!("Invalid flag: {e}")),
+    };
+    let mut condition = None;
+    let mut unchanged_since_zero = false;
+    for m in &store.modifiers {
+        match m {
+            StoreModifier::UnchangedSince(v) => match ModSeq::new(v.get()) {
+                Some(since) => condition = Some(StoreCondition::UnchangedSince(since)),
+                // Every message has a MODSEQ above 0: all fail
+                // (RFC 7162 section 3.2).
+                None => unchanged_since_zero = true,
+            },
+            _ => return Outcome::bad("Unknown STORE modifier"),
+        }
+    }
+    if unchanged_since_zero {
+        let failed: Vec<Uid> = info.messages.iter().map(|&u| Uid::from(u)).collect();
+        return modified(
+            Outcome::ok(Vec::new(), "STORE completed"),
+            selected,
+            &failed,
+            uid_command,
+        );
+    }
+    let request = StoreFlags {
+        uids: info.messages.iter().map(|&u| Uid::from(u)).collect(),
+        action: match store.action {
+            StoreAction::Replace => FlagAction::Replace,
+            StoreAction::Add => FlagAction::Add,
+            StoreAction::Remove => FlagAction::Remove,
+        },
+        flags,
+        condition,
+    };
+    let stored = match selected.store_flags(&request) {
+        Ok(s) => s,
+        Err(e) => return store_failure(&e),
+    };
+    let condstore = info.enabled.condstore || condition.is_some();
+    let mut answers = Vec::new();
+    for update in &stored.updated {
+        // RFC 7162 section 3.2: with CONDSTORE, a silent STORE still sends
+        // the new MODSEQ.
+        if store.silent && !condstore {
+            continue;
+        }
+        let mut items = Vec::new();
+        if !store.silent {
+            let view = selected.messages().iter().find(|m| m.uid == update.uid);
+            let mut flags: Vec<FlagFetch<'static>> = update
+                .flags
+                .to_imap()
+                .into_iter()
+                .map(|f| FlagFetch::Flag(f.into_owned()))
+                .collect();
+            if view.is_some_and(|m| m.recent) && !info.rev2 {
+                flags.push(FlagFetch::Recent);
+            }
+            items.push(MessageDataItem::Flags(flags));
+        }
+        if condstore {
+            items.push(MessageDataItem::ModSeq(update.modseq.into()));
+        }
+        answers.push(Answer::Fetch(update.uid.into(), items));
+    }
+    modified(
+        Outcome::ok(answers, "STORE completed"),
+        selected,
+        &stored.failed,
+        uid_command,
+    )
+}
+
+/// STORE's `[MODIFIED set]` for the messages that failed UNCHANGEDSINCE,
+/// in the client's terms: UIDs for UID STORE, message numbers otherwise
+/// (STORE holds expunges back, so the session's numbers and the view's
+/// agree here).
+fn modified(outcome: Outcome, selected: &SelectedMailbox, failed: &[Uid], uid_command: bool) -> Outcome {
+    if failed.is_empty() {
+        return outcome;
+    }
+    let numbers: Vec<u32> = if uid_command {
+        failed.iter().map(|u| u.get()).collect()
+    } else {
+        failed.iter().filter_map(|u| selected.seq(*u)).collect()
+    };
+    match mailwire::imap::SequenceSet::from_unordered(numbers) {
+        Ok(set) => outcome.with_code(Code::Modified(set)),
+        Err(_) => outcome,
+    }
+}
+
+fn copy(work: &mut Work, to: &Mailbox<'static>, move_: bool, info: &Info) -> Outcome {
+    let Some(selected) = work.selected.as_mut() else {
+        return Outcome::bad("No mailbox selected");
+    };
+    let to = match mailbox_name(to, info.utf8) {
+        Ok(n) => n,
+        Err(o) => return o,
+    };
+    let uids: Vec<Uid> = info.messages.iter().map(|&u| Uid::from(u)).collect();
+    let done = if move_ {
+        selected.move_to(&uids, &to)
+    } else {
+        selected.copy_to(&uids, &to)
+    };
+    let copied = match done {
+        Ok(c) => c,
+        Err(StoreError::NoSuchMailbox(_)) => {
+            return Outcome::no("No such mailbox").with_code(Code::TryCreate);
+        }
+        Err(e) => return store_failure(&e),
+    };
+    let code = copy_uid(&copied);
+    if move_ {
+        // RFC 6851 section 4.3: COPYUID in an untagged OK before the
+        // expunges.
+        let mut answers = Vec::new();
+        if let Some(code) = code {
+            answers.push(Answer::Data(Response::Status {
+                tag: None,
+                status: Status::Ok,
+                text: RespText {
+                    code: Some(code),
+                    text: "Moved UIDs".into(),
+                },
+            }));
+        }
+        return Outcome::ok(answers, "MOVE completed");
+    }
+    let outcome = Outcome::ok(Vec::new(), "COPY completed");
+    match code {
+        Some(code) => outcome.with_code(code),
+        None => outcome,
+    }
+}
+
+fn copy_uid(copied: &mailwire::mailbox::Copied) -> Option<Code<'static>> {
+    if copied.mapping.is_empty() {
+        return None;
+    }
+    let source = UidSet::from_unordered(copied.mapping.iter().map(|(s, _)| s.get())).ok()?;
+    let destination = UidSet::from_unordered(copied.mapping.iter().map(|(_, d)| d.get())).ok()?;
+    Some(Code::CopyUid {
+        uid_validity: copied.uid_validity.into(),
+        source,
+        destination,
+    })
+}
+
+fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info) -> Outcome {
+    let Some(selected) = work.selected.as_ref() else {
+        return Outcome::bad("No mailbox selected");
+    };
+    let charset = search
+        .charset
+        .as_ref()
+        .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned());
+    if let Some(c) = &charset {
+        if !["UTF-8", "US-ASCII"].iter().any(|k| k.eq_ignore_ascii_case(c)) {
+            return Outcome::no("Unsupported charset")
+                .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]));
+        }
+    }
+    let saved: Vec<Uid> = info.saved.iter().flatten().map(|&u| Uid::from(u)).collect();
+    let scope = SearchScope {
+        last_seq: u32::try_from(selected.messages().len()).unwrap_or(u32::MAX),
+        last_uid: selected.messages().last().map_or(0, |m| m.uid.get()),
+        saved: info.saved.as_ref().map(|_| saved.as_slice()),
+        charset: None,
+    };
+    let key = SearchKey::List(search.keys.clone());
+    let compiled = match Search::new(&key, &scope) {
+        Ok(s) => s,
+        Err(SearchError::Unsupported(what)) => {
+            return Outcome::no(format!("{what} is not supported")).with_code(condition("CANNOT"));
+        }
+        Err(e) => return Outcome::no(e.to_string()).with_code(condition("LIMIT")),
+    };
+    match selected.search_compiled(&compiled) {
+        Ok(uids) => Outcome::ok(
+            vec![Answer::Search(uids.into_iter().map(Into::into).collect(), None)],
+            "SEARCH completed",
+        ),
+        Err(SearchError::Store(e)) => store_failure(&e),
+        Err(e) => Outcome::no(e.to_string()),
+    }
+}
+
+/// APPEND as one command (the forms the session does not stream).
+fn append_whole(work: &mut Work, append: &mailwire::imap::Append<'static>, info: &Info) -> Outcome {
+    let name = match mailbox_name(&append.mailbox, info.utf8) {
+        Ok(n) => n,
+        Err(o) => return o,
+    };
+    let mut messages = Vec::new();
+    for m in &append.messages {
+        match mailwire::mailbox::AppendMessage::try_from(m.clone()) {
+            Ok(m) => messages.push(m),
+            Err(_) => {
+                return Outcome::no("This form of APPEND is not offered").with_code(condition("CANNOT"));
+            }
+        }
+    }
+    append_messages(work, &name, messages)
+}
+
+/// Stores the messages of an APPEND, all or none, with APPENDUID.
+pub fn append_messages(
+    work: &mut Work,
+    name: &MailboxName,
+    messages: Vec<mailwire::mailbox::AppendMessage>,
+) -> Outcome {
+    match work.account.append_all(name, messages) {
+        Ok(appended) => {
+            let outcome = Outcome::ok(Vec::new(), "APPEND completed");
+            match UidSet::from_unordered(appended.uids.iter().map(|u| u.get())) {
+                Ok(uids) if !appended.uids.is_empty() => outcome.with_code(Code::AppendUid {
+                    uid_validity: appended.uid_validity.into(),
+                    uids,
+                }),
+                _ => outcome,
+            }
+        }
+        Err(StoreError::NoSuchMailbox(_)) => Outcome::no("No such mailbox").with_code(Code::TryCreate),
+        Err(e) => store_failure(&e),
+    }
+}
+
+/// FETCH for some of the command's messages: renders messages from
+/// `info.messages[start..]` until about `budget` octets are rendered, and
+/// returns where the next batch starts (the length when done).
+pub fn fetch_batch(
+    work: &mut Work,
+    fetch: &mailwire::imap::Fetch<'static>,
+    info: &Info,
+    start: usize,
+    budget: usize,
+) -> Result<(Vec<Answer>, usize), Outcome> {
+    let Some(selected) = work.selected.as_mut() else {
+        return Err(Outcome::bad("No mailbox selected"));
+    };
+    let items = fetch::wanted(&fetch.items);
+    let mut changed_since = None;
+    for m in &fetch.modifiers {
+        match m {
+            FetchModifier::ChangedSince(v) => changed_since = Some(v.get()),
+            _ => return Err(Outcome::bad("Unknown FETCH modifier")),
+        }
+    }
+    let content = fetch::needs_content(&items);
+    let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
+    let end = info.messages.len();
+    let mut i = start;
+    let mut answers = Vec::new();
+    let mut rendered = 0usize;
+    while i < end && rendered < budget {
+        let batch_end = (i + 16).min(end);
+        let uids: Vec<Uid> = info.messages[i..batch_end]
+            .iter()
+            .map(|&u| Uid::from(u))
+            .collect();
+        let mut seen_now = Vec::new();
+        if fetch::sets_seen(&items) {
+            match selected.mark_seen(&uids) {
+                Ok(updates) => seen_now.extend(updates.into_iter().map(|u| u.uid)),
+                Err(e) => return Err(store_failure(&e)),
+            }
+        }
+        for &uid in &uids {
+            i += 1;
+            let Some(message) = selected.messages().iter().find(|m| m.uid == uid).cloned() else {
+                // Expunged meanwhile: skip it (RFC 9051 section 7.5.1).
+                continue;
+            };
+            if changed_since.is_some_and(|since| message.modseq.get() <= since) {
+                continue;
+            }
+            let bytes = if content {
+                match selected.read(uid) {
+                    Ok(b) => Some(b),
+                    Err(StoreError::NoSuchMessage(_)) => continue,
+                    Err(e) => return Err(store_failure(&e)),
+                }
+            } else {
+                None
+            };
+            let analysis = bytes.as_deref().map(analyze);
+            let mut data = match fetch::render(&message, analysis.as_ref(), &items, info.rev2, modseq) {
+                Ok(d) => d,
+                Err(fetch::ItemError::UnknownCte) => {
+                    return Err(Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE")));
+                }
+            };
+            if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
+                // The \Seen this FETCH set is reported along (RFC 9051
+                // section 6.4.5); the session also learns the flags were
+                // sent.
+                data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
+            }
+            rendered += bytes.as_ref().map_or(64, |b| b.len());
+            answers.push(Answer::Fetch(uid.into(), data));
+        }
+    }
+    Ok((answers, i))
+}
+
+impl Outcome {
+    fn bad_owned(text: String) -> Outcome {
+        Outcome {
+            answers: Vec::new(),
+            status: Status::Bad,
+            text: RespText {
+                code: None,
+                text: text.into(),
+            },
+        }
+    }
+}

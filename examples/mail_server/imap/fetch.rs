@@ -1,0 +1,207 @@
+//! FETCH: the data items of one message, from its place in the view and,
+//! when an item needs the content, from the mailbox model's MIME analysis.
+
+use std::borrow::Cow;
+
+use mailwire::imap::{
+    DateTime, FetchItem, FetchItems, FetchMacro, FlagFetch, IString, Literal, MessageDataItem, NString,
+    Section, SectionText,
+};
+use mailwire::mailbox::ViewMessage;
+use mailwire::mailbox::analysis::{
+    BinaryError, MessageAnalysis, apply_partial, binary_size, decode_binary, extract_section, to_crlf,
+};
+
+/// The items a FETCH asks for, macros expanded, in the order asked.
+pub fn wanted<'a>(items: &'a FetchItems<'a>) -> Cow<'a, [FetchItem<'a>]> {
+    match items {
+        FetchItems::Macro(m) => Cow::Borrowed(FetchMacro::expand(*m)),
+        FetchItems::Item(i) => Cow::Owned(vec![i.clone()]),
+        FetchItems::List(l) => Cow::Borrowed(l),
+    }
+}
+
+/// Whether any of the items needs the message's content.
+pub fn needs_content(items: &[FetchItem<'_>]) -> bool {
+    items.iter().any(|i| {
+        matches!(
+            i,
+            FetchItem::Envelope
+                | FetchItem::Body
+                | FetchItem::BodyStructure
+                | FetchItem::Rfc822
+                | FetchItem::Rfc822Header
+                | FetchItem::Rfc822Text
+                | FetchItem::BodySection { .. }
+                | FetchItem::Binary { .. }
+                | FetchItem::BinarySize { .. }
+        )
+    })
+}
+
+/// Whether fetching the items sets `\Seen` (RFC 9051 section 6.4.5): a body
+/// section or BINARY without PEEK, RFC822 and RFC822.TEXT.
+pub fn sets_seen(items: &[FetchItem<'_>]) -> bool {
+    items.iter().any(|i| match i {
+        FetchItem::BodySection { peek, .. } | FetchItem::Binary { peek, .. } => !peek,
+        FetchItem::Rfc822 | FetchItem::Rfc822Text => true,
+        _ => false,
+    })
+}
+
+/// Why an item could not be answered.
+#[derive(Debug)]
+pub enum ItemError {
+    /// BINARY of a part whose transfer encoding is unknown or broken:
+    /// `NO [UNKNOWN-CTE]` (RFC 3516).
+    UnknownCte,
+}
+
+/// The flags of a message as FETCH sends them; `\Recent` only for
+/// IMAP4rev1 clients (RFC 9051 removed it).
+pub fn flags(message: &ViewMessage, rev2: bool) -> Vec<FlagFetch<'static>> {
+    let mut out: Vec<FlagFetch<'static>> = message
+        .flags
+        .to_imap()
+        .into_iter()
+        .map(|f| FlagFetch::Flag(f.into_owned()))
+        .collect();
+    if message.recent && !rev2 {
+        out.push(FlagFetch::Recent);
+    }
+    out
+}
+
+/// Renders `items` for one message. `content` is its analysis when
+/// [`needs_content`] said so; without it, content items are left out.
+pub fn render(
+    message: &ViewMessage,
+    content: Option<&MessageAnalysis<'_>>,
+    items: &[FetchItem<'_>],
+    rev2: bool,
+    modseq: bool,
+) -> Result<Vec<MessageDataItem<'static>>, ItemError> {
+    let mut out = Vec::with_capacity(items.len() + 1);
+    for item in items {
+        let data = match item {
+            FetchItem::Flags => MessageDataItem::Flags(flags(message, rev2)),
+            FetchItem::Uid => MessageDataItem::Uid(message.uid.into()),
+            FetchItem::InternalDate => {
+                let date = DateTime::try_from(message.internal_date)
+                    .unwrap_or_else(|_| DateTime::from_unix_timestamp(0, 0).expect("the epoch is a date"));
+                MessageDataItem::InternalDate(date)
+            }
+            FetchItem::Rfc822Size => MessageDataItem::Rfc822Size(message.size),
+            FetchItem::ModSeq => MessageDataItem::ModSeq(message.modseq.into()),
+            other => match content {
+                Some(msg) => content_item(msg, other)?,
+                None => continue,
+            },
+        };
+        out.push(data);
+    }
+    if modseq && !items.iter().any(|i| matches!(i, FetchItem::ModSeq)) {
+        // RFC 7162 section 3.1.4.1: with CHANGEDSINCE (or once CONDSTORE is
+        // on for a FETCH that asks for FLAGS), MODSEQ comes along.
+        out.push(MessageDataItem::ModSeq(message.modseq.into()));
+    }
+    Ok(out)
+}
+
+/// An item read from the content.
+fn content_item(
+    msg: &MessageAnalysis<'_>,
+    item: &FetchItem<'_>,
+) -> Result<MessageDataItem<'static>, ItemError> {
+    Ok(match item {
+        FetchItem::Envelope => MessageDataItem::Envelope(Box::new(msg.envelope().clone().into_owned())),
+        FetchItem::BodyStructure => {
+            MessageDataItem::BodyStructure(Box::new(msg.body_structure().clone().into_owned()))
+        }
+        FetchItem::Body => MessageDataItem::Body(Box::new(msg.body().into_owned())),
+        FetchItem::Rfc822 => MessageDataItem::Rfc822(literal(to_crlf(msg.raw()))),
+        FetchItem::Rfc822Header => MessageDataItem::Rfc822Header(literal(section_data(
+            msg,
+            &Section::new(None, Some(SectionText::Header)).expect("HEADER is a section"),
+            None,
+        ))),
+        FetchItem::Rfc822Text => MessageDataItem::Rfc822Text(literal(section_data(
+            msg,
+            &Section::new(None, Some(SectionText::Text)).expect("TEXT is a section"),
+            None,
+        ))),
+        FetchItem::BodySection { section, partial, .. } => MessageDataItem::BodySection {
+            section: section.clone().into_owned(),
+            origin: partial.as_ref().map(|p| p.offset()),
+            data: literal(section_data(msg, section, partial.as_ref())),
+        },
+        FetchItem::Binary { section, partial, .. } => {
+            let data = match decode_binary(msg, section.as_ref()) {
+                // A part that does not exist has no content: NIL.
+                Err(BinaryError::NoSuchPart) => NString(None),
+                Err(_) => return Err(ItemError::UnknownCte),
+                Ok(content) => {
+                    let data = if content.decoded {
+                        content.data
+                    } else {
+                        Cow::Owned(to_crlf(&content.data).into_owned())
+                    };
+                    literal(match partial {
+                        Some(p) => apply_partial(data, p),
+                        None => data,
+                    })
+                }
+            };
+            MessageDataItem::Binary {
+                section: section.clone(),
+                origin: partial.as_ref().map(|p| p.offset()),
+                data,
+            }
+        }
+        FetchItem::BinarySize { section } => {
+            let size = match binary_size(msg, section.as_ref()) {
+                Err(BinaryError::NoSuchPart) => 0,
+                Err(_) => return Err(ItemError::UnknownCte),
+                Ok(size) => size,
+            };
+            MessageDataItem::BinarySize {
+                section: section.clone(),
+                size: u32::try_from(size).unwrap_or(u32::MAX),
+            }
+        }
+        // The caller answers the items that need no content.
+        _ => unreachable!("an item without content reached content_item"),
+    })
+}
+
+/// A body section with CRLF line ends, then cut to the partial range
+/// (whose offsets count CRLF, as the sizes do). A section that does not
+/// exist is empty, as Dovecot sends it.
+fn section_data<'m>(
+    msg: &MessageAnalysis<'m>,
+    section: &Section<'_>,
+    partial: Option<&mailwire::imap::Partial>,
+) -> Cow<'m, [u8]> {
+    let data = extract_section(msg, section, None).unwrap_or(Cow::Borrowed(&[]));
+    let data = match data {
+        Cow::Borrowed(b) => to_crlf(b),
+        Cow::Owned(o) => Cow::Owned(to_crlf(&o).into_owned()),
+    };
+    match partial {
+        Some(p) => apply_partial(data, p),
+        None => data,
+    }
+}
+
+/// Data sent as a literal. A literal may hold any octet but NUL; data
+/// with NUL (a broken message, or BINARY's decoded content) goes as
+/// literal8 (RFC 3516), the only form that can carry it.
+fn literal(data: Cow<'_, [u8]>) -> NString<'static> {
+    let data = data.into_owned();
+    let literal = if data.contains(&0) {
+        Literal::binary(data)
+    } else {
+        Literal::new(data).expect("no NUL, so a valid literal")
+    };
+    NString(Some(IString::Literal(literal)))
+}

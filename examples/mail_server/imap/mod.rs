@@ -1,0 +1,561 @@
+//! IMAP over a [`Connection`]: moves bytes and time between the connection
+//! and a `mailwire::imap::server::ServerSession`, answers its logins from
+//! the user database and its commands from the mailbox model, on the
+//! blocking pool.
+//!
+//! The session keeps the protocol (states, tags, literals, IDLE, the
+//! client's message numbers and when EXPUNGE may be sent); `exec` runs
+//! each command against the store and says what to send; `fetch` renders
+//! FETCH items from the MIME analysis. Changes made elsewhere (another
+//! session, a POP3 QUIT, another process on the same Maildir) are read
+//! from the store after every command and, during IDLE, every
+//! [`IDLE_POLL`].
+
+mod exec;
+mod fetch;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mailwire::imap::server::{
+    AppendRequest, AuthRequest, CommandRequest, Credentials, Greeting, LiteralRefusal, LoginRejection,
+    NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
+};
+use mailwire::imap::{
+    Capability, CommandBody, IString, IdParam, IdParams, NString, Quoted, RespText, Status,
+};
+use mailwire::mailbox::{AppendMessage, Flags, InternalDate, MailboxName};
+
+use self::exec::{Answer, Info, Outcome, Work};
+use crate::connection::{Connection, Ending, Input};
+use crate::server::{Context, Refusal};
+
+/// How often a session in IDLE reads the store's changes.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// About how many octets of message content one FETCH job renders before
+/// its answers are sent.
+const FETCH_BATCH: usize = 1024 * 1024;
+
+/// What a client on the plain IMAP port is told when the server is full,
+/// in place of the greeting.
+pub fn too_many_connections() -> Vec<u8> {
+    b"* BYE [UNAVAILABLE] Too many connections, try later\r\n".to_vec()
+}
+
+/// The extensions this server implements beyond what the session itself
+/// answers (LITERAL+, SASL-IR, ENABLE, IDLE, ID).
+fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
+    vec![
+        Capability::Namespace,
+        Capability::Unselect,
+        Capability::UidPlus,
+        Capability::Children,
+        Capability::ListExtended,
+        Capability::ListStatus,
+        Capability::SpecialUse,
+        Capability::CreateSpecialUse,
+        Capability::Move,
+        Capability::ESearch,
+        Capability::SearchRes,
+        Capability::Binary,
+        Capability::StatusSize,
+        Capability::CondStore,
+        Capability::MultiAppend,
+        Capability::AppendLimit(Some(append_limit)),
+    ]
+}
+
+fn config(ctx: &Context, tls: bool) -> ServerConfig {
+    let quoted = |s: &str| IString::Quoted(Quoted::new(s.as_bytes().to_vec()).expect("a quoted string"));
+    let id = IdParam::new(quoted("name"), NString(Some(quoted("mailwire"))))
+        .and_then(|name| IdParams::new(vec![name]))
+        .expect("one short pair");
+    ServerConfig {
+        greeting: Greeting::Ok("mailwire IMAP server ready".into()),
+        tls: if tls { Tls::Active } else { Tls::Available },
+        allow_plaintext_login: ctx.allow_plaintext_auth,
+        non_sync_literals: NonSyncLiterals::Plus,
+        id: Some(Some(id)),
+        capabilities: capabilities(ctx.append_limit),
+        append_limit: Some(ctx.append_limit),
+        stream_append: true,
+        // RFC 9051 section 5.4: at least 30 minutes once logged in.
+        autologout: ctx.idle_timeout.max(Duration::from_secs(30 * 60)),
+        login_timeout: ctx.idle_timeout.min(Duration::from_secs(60)),
+        ..ServerConfig::default()
+    }
+}
+
+/// Serves one connection until it ends.
+pub async fn serve(ctx: &Arc<Context>, mut conn: Connection, peer: SocketAddr) -> io::Result<Ending> {
+    let mut session = ServerSession::new(config(ctx, conn.is_tls()));
+    let mut user = User::default();
+    let ending = user.drive(ctx, &mut conn, &mut session, peer).await;
+    conn.close().await;
+    if let Some(work) = user.work.take() {
+        // Ending a selection reads nothing; drop it off the network threads
+        // all the same, as the store takes its locks.
+        let _ = ctx.blocking.run(move || drop(work)).await;
+    }
+    ending
+}
+
+/// The user's side of a connection.
+#[derive(Default)]
+struct User {
+    /// The account and selected mailbox; `None` before login, and while a
+    /// job on the blocking pool holds them.
+    work: Option<Work>,
+    /// Between IDLE and DONE.
+    idle: bool,
+    /// The APPEND being received.
+    append: Option<Appending>,
+}
+
+/// A streamed APPEND: its messages so far and the one arriving.
+struct Appending {
+    mailbox: MailboxName,
+    messages: Vec<AppendMessage>,
+    current: Option<AppendMessage>,
+    data: Vec<u8>,
+}
+
+impl User {
+    /// The loop: answer the session's events, send what it has to send,
+    /// then wait for the client, the session's deadline, the next look at
+    /// the store during IDLE, or a stop.
+    async fn drive(
+        &mut self,
+        ctx: &Arc<Context>,
+        conn: &mut Connection,
+        session: &mut ServerSession,
+        peer: SocketAddr,
+    ) -> io::Result<Ending> {
+        let mut buf = vec![0u8; 16 * 1024];
+        session.handle_timeout(Instant::now());
+        loop {
+            let mut start_tls = false;
+            loop {
+                let mut progressed = false;
+                while let Some(event) = session.poll_event() {
+                    progressed = true;
+                    match event {
+                        ServerEvent::Authenticate(request) => {
+                            self.login(ctx, conn, session, request, peer).await?
+                        }
+                        ServerEvent::Literal(request) => {
+                            // The decoder's limits bound literals already.
+                            let _ = session.accept_literal(request);
+                        }
+                        ServerEvent::Command(request) => self.command(ctx, conn, session, request).await?,
+                        ServerEvent::StartTls => start_tls = true,
+                        ServerEvent::IdleStarted => self.idle = true,
+                        ServerEvent::IdleEnded => self.idle = false,
+                        ServerEvent::Append(request) => self.append_start(ctx, session, request).await?,
+                        ServerEvent::AppendData(data) => {
+                            if let Some(a) = self.append.as_mut() {
+                                a.data.extend_from_slice(&data);
+                            }
+                        }
+                        ServerEvent::AppendMessageEnd => {
+                            if let Some(a) = self.append.as_mut() {
+                                if let Some(mut m) = a.current.take() {
+                                    m.content = std::mem::take(&mut a.data).into();
+                                    a.messages.push(m);
+                                }
+                            }
+                        }
+                        ServerEvent::AppendComplete(completion) => {
+                            let appending = self.append.take();
+                            let outcome = match (appending, self.work.take()) {
+                                (Some(a), Some(mut work)) => {
+                                    let info = info_of(session, Vec::new());
+                                    let (work, outcome) = ctx
+                                        .blocking
+                                        .run(move || {
+                                            let mut outcome =
+                                                exec::append_messages(&mut work, &a.mailbox, a.messages);
+                                            exec::changes(&mut work, true, &info, &mut outcome.answers);
+                                            (work, outcome)
+                                        })
+                                        .await?;
+                                    self.work = Some(work);
+                                    outcome
+                                }
+                                (_, work) => {
+                                    self.work = work;
+                                    Outcome {
+                                        answers: Vec::new(),
+                                        status: Status::No,
+                                        text: RespText::text("APPEND failed"),
+                                    }
+                                }
+                            };
+                            for answer in outcome.answers {
+                                apply_change(session, answer);
+                            }
+                            let _ = session.complete_append(completion, outcome.status, outcome.text);
+                        }
+                        ServerEvent::AppendAborted => self.append = None,
+                        ServerEvent::Closed(reason) => tracing::info!(?reason, "session closed"),
+                        ServerEvent::ClientId(id) => tracing::debug!(?id, "client identified itself"),
+                        ServerEvent::Enabled(what) => tracing::debug!(?what, "extensions enabled"),
+                        _ => {}
+                    }
+                }
+                while let Some(bytes) = session.poll_transmit() {
+                    progressed = true;
+                    if session.is_closed() {
+                        // The answer to LOGOUT goes out even during a stop.
+                        conn.write_last(&bytes).await?;
+                    } else {
+                        conn.write_all(&bytes).await?;
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
+            if start_tls {
+                conn.upgrade().await?;
+                tracing::debug!("TLS established after STARTTLS");
+                session.tls_established();
+                continue;
+            }
+            if session.is_closed() {
+                return Ok(Ending::Closed);
+            }
+            if !session.wants_input() {
+                return Err(io::Error::other("the client sent too much without reading"));
+            }
+            let poll = (self.idle && self.selected()).then(|| Instant::now() + IDLE_POLL);
+            let deadline = match (session.poll_timeout(), poll) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match conn.read(&mut buf, deadline).await? {
+                Input::Data(n) => {
+                    session.receive(&buf[..n]);
+                    session.handle_timeout(Instant::now());
+                }
+                Input::Eof => return Ok(Ending::ClientLeft),
+                Input::Deadline => {
+                    if self.idle {
+                        self.poll_changes(ctx, session).await?;
+                    }
+                    session.handle_timeout(Instant::now());
+                    if session.is_closed() {
+                        // Autologout: send the BYE, then end.
+                        while let Some(bytes) = session.poll_transmit() {
+                            conn.write_last(&bytes).await?;
+                        }
+                        return Ok(Ending::IdleTimeout);
+                    }
+                }
+                Input::Stop => {
+                    session.shutdown("Server shutting down");
+                    while let Some(bytes) = session.poll_transmit() {
+                        let _ = conn.write_last(&bytes).await;
+                    }
+                    return Ok(Ending::Stopped);
+                }
+            }
+        }
+    }
+
+    fn selected(&self) -> bool {
+        self.work.as_ref().is_some_and(|w| w.selected.is_some())
+    }
+
+    /// Checks a LOGIN or AUTHENTICATE PLAIN and opens the account.
+    async fn login(
+        &mut self,
+        ctx: &Arc<Context>,
+        conn: &mut Connection,
+        session: &mut ServerSession,
+        request: AuthRequest,
+        peer: SocketAddr,
+    ) -> io::Result<()> {
+        let Some(credentials) = request.credentials().cloned() else {
+            // A mechanism the session did not decode: none other is offered.
+            let _ = session.reject_login(request, LoginRejection::AuthenticationFailed);
+            return Ok(());
+        };
+        if let Credentials::Plain { authzid, authcid, .. } = &credentials {
+            if !authzid.is_empty() && authzid != authcid {
+                tracing::warn!(%peer, "login refused: acting as another user is not offered");
+                let _ = session.reject_login(request, LoginRejection::AuthorizationFailed);
+                return Ok(());
+            }
+        }
+        let user = String::from_utf8_lossy(credentials.user())
+            .escape_debug()
+            .to_string();
+        let job_ctx = Arc::clone(ctx);
+        let checked = ctx
+            .blocking
+            .run(move || job_ctx.authenticate(credentials.user(), credentials.password()))
+            .await?;
+        match checked {
+            Ok(account) => {
+                if session.accept_login(request).is_ok() {
+                    tracing::info!(%user, "logged in");
+                    self.work = Some(Work {
+                        account,
+                        selected: None,
+                    });
+                }
+            }
+            Err(Refusal::BadCredentials) => {
+                tracing::warn!(%user, %peer, "authentication failed");
+                conn.pause(ctx.auth_failure_delay).await;
+                let _ = session.reject_login(request, LoginRejection::AuthenticationFailed);
+            }
+            Err(Refusal::NoAccount(error)) => {
+                tracing::error!(%user, %error, "cannot open the account");
+                let _ = session.reject_login(request, LoginRejection::Unavailable);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a command on the blocking pool and sends its answers.
+    async fn command(
+        &mut self,
+        ctx: &Arc<Context>,
+        conn: &mut Connection,
+        session: &mut ServerSession,
+        request: CommandRequest,
+    ) -> io::Result<()> {
+        let Some(mut work) = self.work.take() else {
+            let _ = session.complete(request, Status::No, RespText::text("Not logged in"));
+            return Ok(());
+        };
+        let info = info_of(session, request.messages().to_vec());
+        let command = request.command().clone();
+        if let CommandBody::Fetch { fetch, .. } = &command.body {
+            return self
+                .fetch(ctx, conn, session, request, work, fetch.clone(), info)
+                .await;
+        }
+        let (work, outcome) = ctx
+            .blocking
+            .run(move || {
+                let outcome = exec::run(&mut work, &command, &info);
+                (work, outcome)
+            })
+            .await?;
+        self.work = Some(work);
+        finish(session, request, outcome);
+        Ok(())
+    }
+
+    /// FETCH, in batches: each job renders about [`FETCH_BATCH`] octets,
+    /// which are sent before the next job starts.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch(
+        &mut self,
+        ctx: &Arc<Context>,
+        conn: &mut Connection,
+        session: &mut ServerSession,
+        request: CommandRequest,
+        mut work: Work,
+        fetch: mailwire::imap::Fetch<'static>,
+        info: Info,
+    ) -> io::Result<()> {
+        let info = Arc::new(info);
+        let fetch = Arc::new(fetch);
+        let mut start = 0;
+        loop {
+            let (job_info, job_fetch) = (Arc::clone(&info), Arc::clone(&fetch));
+            let (back, result) = ctx
+                .blocking
+                .run(move || {
+                    let result = exec::fetch_batch(&mut work, &job_fetch, &job_info, start, FETCH_BATCH);
+                    (work, result)
+                })
+                .await?;
+            work = back;
+            match result {
+                Ok((answers, next)) => {
+                    for answer in answers {
+                        if let Answer::Fetch(uid, items) = answer {
+                            let _ = session.fetch_data(&request, uid, items);
+                        }
+                    }
+                    while let Some(bytes) = session.poll_transmit() {
+                        conn.write_all(&bytes).await?;
+                    }
+                    start = next;
+                    if start >= info.messages.len() {
+                        break;
+                    }
+                }
+                Err(outcome) => {
+                    self.work = Some(work);
+                    finish(session, request, outcome);
+                    return Ok(());
+                }
+            }
+        }
+        let allow_expunge = !request.command().body.forbids_expunge();
+        let job_info = Arc::clone(&info);
+        let (work, answers) = ctx
+            .blocking
+            .run(move || {
+                let mut answers = Vec::new();
+                exec::changes(&mut work, allow_expunge, &job_info, &mut answers);
+                (work, answers)
+            })
+            .await?;
+        self.work = Some(work);
+        finish(
+            session,
+            request,
+            Outcome {
+                answers,
+                status: Status::Ok,
+                text: RespText::text("FETCH completed"),
+            },
+        );
+        Ok(())
+    }
+
+    /// The first message of an APPEND: checks the mailbox exists (else
+    /// `NO [TRYCREATE]`); later messages join it.
+    async fn append_start(
+        &mut self,
+        ctx: &Arc<Context>,
+        session: &mut ServerSession,
+        request: AppendRequest,
+    ) -> io::Result<()> {
+        let Some(work) = self.work.as_ref() else {
+            let _ = session.refuse_append(request, LiteralRefusal::Bad("Not logged in".into()));
+            return Ok(());
+        };
+        let flags = match request.flags().map(Flags::try_from).transpose() {
+            Ok(f) => f.unwrap_or_default(),
+            Err(e) => {
+                let _ = session.refuse_append(request, LiteralRefusal::Bad(format!("Invalid flag: {e}")));
+                return Ok(());
+            }
+        };
+        let message = AppendMessage {
+            content: Default::default(),
+            flags,
+            internal_date: request.date().map(|d| InternalDate::from(*d)),
+        };
+        if request.index() > 0 {
+            if let Some(a) = self.append.as_mut() {
+                a.current = Some(message);
+                a.data = Vec::with_capacity(capacity(request.length()));
+                let _ = session.accept_append(request);
+                return Ok(());
+            }
+        }
+        let name = match exec::mailbox_name(request.mailbox(), session.utf8_names()) {
+            Ok(n) => n,
+            Err(outcome) => {
+                let _ = session.refuse_append(request, LiteralRefusal::Bad(outcome.text.text.into_owned()));
+                return Ok(());
+            }
+        };
+        let account = work.account.clone();
+        let job_name = name.clone();
+        let exists = ctx.blocking.run(move || account.mailbox(&job_name)).await?;
+        match exists {
+            Ok(_) => {
+                self.append = Some(Appending {
+                    mailbox: name,
+                    messages: Vec::new(),
+                    current: Some(message),
+                    data: Vec::with_capacity(capacity(request.length())),
+                });
+                let _ = session.accept_append(request);
+            }
+            Err(_) => {
+                let _ = session.refuse_append(request, LiteralRefusal::TryCreate("No such mailbox".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// During IDLE: reads the store's changes and gives them to the
+    /// session, which sends them at once.
+    async fn poll_changes(&mut self, ctx: &Arc<Context>, session: &mut ServerSession) -> io::Result<()> {
+        let Some(mut work) = self.work.take() else {
+            return Ok(());
+        };
+        let info = info_of(session, Vec::new());
+        let (work, answers) = ctx
+            .blocking
+            .run(move || {
+                let mut answers = Vec::new();
+                exec::changes(&mut work, true, &info, &mut answers);
+                (work, answers)
+            })
+            .await?;
+        self.work = Some(work);
+        for answer in answers {
+            apply_change(session, answer);
+        }
+        Ok(())
+    }
+}
+
+/// Room for a message of `length` octets, up to a bound: the length is the
+/// client's word, the data that arrives is what counts.
+fn capacity(length: u64) -> usize {
+    usize::try_from(length.min(1024 * 1024)).unwrap_or(0)
+}
+
+fn info_of(session: &ServerSession, messages: Vec<std::num::NonZeroU32>) -> Info {
+    let enabled = session.enabled();
+    Info {
+        messages,
+        enabled,
+        utf8: session.utf8_names(),
+        // Both revisions are offered: IMAP4rev2 once the client enables it.
+        rev2: enabled.imap4rev2,
+        saved: session.saved_search().map(<[_]>::to_vec),
+    }
+}
+
+/// Sends a command's answers and completes it.
+fn finish(session: &mut ServerSession, request: CommandRequest, outcome: Outcome) {
+    for answer in outcome.answers {
+        match answer {
+            Answer::Data(response) => {
+                if let Err(e) = session.respond(&request, &response) {
+                    tracing::warn!(error = %e, "an answer was refused by the session");
+                }
+            }
+            Answer::Fetch(uid, items) => {
+                let _ = session.fetch_data(&request, uid, items);
+            }
+            Answer::Search(uids, modseq) => {
+                let _ = session.search_matches(&request, &uids, modseq);
+            }
+            Answer::Open(snapshot) => {
+                let _ = session.open_mailbox(&request, snapshot);
+            }
+            change => apply_change(session, change),
+        }
+    }
+    // The handle is the pending request: completing cannot fail.
+    let _ = session.complete(request, outcome.status, outcome.text);
+}
+
+/// Gives the session a change of the selected mailbox.
+fn apply_change(session: &mut ServerSession, answer: Answer) {
+    match answer {
+        Answer::Added(uid) => session.message_added(uid),
+        Answer::Expunged(uid) => session.message_expunged(uid),
+        Answer::Flags(uid, flags, modseq) => session.flags_changed(uid, flags, modseq),
+        Answer::Gone => session.shutdown("The selected mailbox was deleted"),
+        other => tracing::debug!(?other, "not a change"),
+    }
+}
