@@ -249,6 +249,10 @@ pub struct MailServer {
     pub pop3: SocketAddr,
     /// The POP3S address.
     pub pop3s: SocketAddr,
+    /// The plain IMAP address (STARTTLS).
+    pub imap: SocketAddr,
+    /// The IMAPS address.
+    pub imaps: SocketAddr,
     /// Its standard error (the logs).
     pub log: PathBuf,
     _log_dir: TempDir,
@@ -256,7 +260,8 @@ pub struct MailServer {
 
 impl MailServer {
     /// Starts the server on free loopback ports with `args` (which must
-    /// not give `--pop3` or `--pop3s`), and waits until it listens.
+    /// not give a listener: `--pop3`, `--pop3s`, `--imap`, `--imaps`), and
+    /// waits until it listens.
     pub fn start<I, S>(args: I) -> MailServer
     where
         I: IntoIterator<Item = S>,
@@ -275,6 +280,7 @@ impl MailServer {
         let log = log_dir.path().join("stderr.log");
         let mut child = Command::new(server_binary())
             .args(["--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0"])
+            .args(["--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0"])
             .args(args.into_iter().map(Into::into))
             .env("RUST_LOG", level)
             .stdin(Stdio::null())
@@ -296,13 +302,15 @@ impl MailServer {
                 }
             }
         });
-        let (mut pop3, mut pop3s) = (None, None);
+        let (mut pop3, mut pop3s, mut imap, mut imaps) = (None, None, None, None);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while pop3.is_none() || pop3s.is_none() {
+        while pop3.is_none() || pop3s.is_none() || imap.is_none() || imaps.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok((kind, addr)) if kind == "POP3" => pop3 = Some(addr),
                 Ok((kind, addr)) if kind == "POP3S" => pop3s = Some(addr),
+                Ok((kind, addr)) if kind == "IMAP" => imap = Some(addr),
+                Ok((kind, addr)) if kind == "IMAPS" => imaps = Some(addr),
                 Ok(_) => {}
                 Err(_) => {
                     let _ = child.kill();
@@ -318,6 +326,8 @@ impl MailServer {
             child: Some(child),
             pop3: pop3.expect("POP3 address"),
             pop3s: pop3s.expect("POP3S address"),
+            imap: imap.expect("IMAP address"),
+            imaps: imaps.expect("IMAPS address"),
             log,
             _log_dir: log_dir,
         }
