@@ -9,7 +9,7 @@ use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
     Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch, FlagPerm, IString, List,
     ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute, MailboxList,
-    MessageDataItem, NamespaceDescription, NamespaceResponse, Quoted, RespText, Response, SearchKey,
+    MessageDataItem, NamespaceDescription, NamespaceResponse, QResync, Quoted, RespText, Response, SearchKey,
     SelectParameter, Status, StatusAttribute, StoreAction, StoreModifier, UidSet, list_pattern_matches,
 };
 use mailwire::mailbox::analysis::analyze;
@@ -583,11 +583,13 @@ fn select(
 ) -> Outcome {
     // RFC 9051 section 6.3.2: the old selection ends even if this fails.
     work.selected = None;
-    if parameters
-        .iter()
-        .any(|p| matches!(p, SelectParameter::QResync(_)))
-    {
-        return Outcome::bad("QRESYNC is not offered");
+    let qresync = parameters.iter().find_map(|p| match p {
+        SelectParameter::QResync(q) => Some(q),
+        _ => None,
+    });
+    if qresync.is_some() && !info.enabled.qresync {
+        // RFC 7162 section 3.2.5: only after ENABLE QRESYNC.
+        return Outcome::bad("QRESYNC is not enabled");
     }
     let name = match mailbox_name(mailbox, info.utf8) {
         Ok(n) => n,
@@ -625,8 +627,14 @@ fn select(
         snapshot.permanent_flags.clear();
     }
     let read_only = selected.is_read_only();
+    let mut answers = vec![Answer::Open(snapshot)];
+    if let Some(q) = qresync {
+        if let Err(e) = resynchronise(&selected, q, &mut answers) {
+            return store_failure(&e);
+        }
+    }
     work.selected = Some(selected);
-    let outcome = Outcome::ok(vec![Answer::Open(snapshot)], "Selected");
+    let outcome = Outcome::ok(answers, "Selected");
     if read_only {
         Outcome {
             text: RespText::text("EXAMINE completed"),
@@ -640,6 +648,45 @@ fn select(
         }
         .with_code(Code::ReadWrite)
     }
+}
+
+/// QRESYNC's part of SELECT (RFC 7162 section 3.2.5.1): when the client's
+/// UIDVALIDITY is current, `VANISHED (EARLIER)` for the messages expunged
+/// since its MODSEQ (among its known UIDs, if it sent them), then FETCH of
+/// UID, FLAGS and MODSEQ for the messages changed since.
+fn resynchronise(selected: &SelectedMailbox, q: &QResync, out: &mut Vec<Answer>) -> Result<(), StoreError> {
+    if NonZeroU32::from(selected.uid_validity()) != q.uid_validity {
+        return Ok(());
+    }
+    let since = ModSeq::new(q.modseq.get()).unwrap_or(ModSeq::MAX);
+    let changes = selected
+        .account()
+        .changes_since(&selected.mailbox().name, since)?;
+    let known = |uid: Uid| q.known_uids.as_ref().is_none_or(|k| k.contains(uid.get()));
+    let vanished: Vec<u32> = changes
+        .vanished
+        .iter()
+        .copied()
+        .filter(|u| known(*u))
+        .map(Uid::get)
+        .collect();
+    if let Ok(uids) = UidSet::from_unordered(vanished) {
+        out.push(Answer::Data(Response::Vanished { earlier: true, uids }));
+    }
+    for meta in &changes.changed {
+        let Some(message) = selected.messages().iter().find(|m| m.uid == meta.uid) else {
+            continue;
+        };
+        out.push(Answer::Fetch(
+            message.uid.into(),
+            vec![
+                MessageDataItem::Uid(message.uid.into()),
+                MessageDataItem::Flags(fetch::flags(message, false)),
+                MessageDataItem::ModSeq(message.modseq.into()),
+            ],
+        ));
+    }
+    Ok(())
 }
 
 fn store(work: &mut Work, store: &mailwire::imap::Store<'static>, uid_command: bool, info: &Info) -> Outcome {
@@ -883,6 +930,7 @@ pub fn append_messages(
 pub fn fetch_batch(
     work: &mut Work,
     fetch: &mailwire::imap::Fetch<'static>,
+    uid_command: bool,
     info: &Info,
     start: usize,
     budget: usize,
@@ -892,17 +940,45 @@ pub fn fetch_batch(
     };
     let items = fetch::wanted(&fetch.items);
     let mut changed_since = None;
+    let mut vanished = false;
     for m in &fetch.modifiers {
         match m {
             FetchModifier::ChangedSince(v) => changed_since = Some(v.get()),
+            FetchModifier::Vanished if info.enabled.qresync => vanished = true,
             _ => return Err(Outcome::bad("Unknown FETCH modifier")),
+        }
+    }
+    let mut answers = Vec::new();
+    if vanished && start == 0 {
+        // RFC 7162 section 3.2.6: UID FETCH (CHANGEDSINCE m VANISHED) also
+        // reports the UIDs of the set expunged since m.
+        let (Some(since), true) = (changed_since, uid_command) else {
+            return Err(Outcome::bad("VANISHED needs UID FETCH with CHANGEDSINCE"));
+        };
+        let since = ModSeq::new(since).unwrap_or(ModSeq::MIN);
+        let changes = selected
+            .account()
+            .changes_since(&selected.mailbox().name, since)
+            .map_err(|e| store_failure(&e))?;
+        let largest = selected
+            .messages()
+            .last()
+            .map_or(0, |m| m.uid.get())
+            .max(selected.uid_next().get() - 1);
+        let gone: Vec<u32> = changes
+            .vanished
+            .iter()
+            .map(|u| u.get())
+            .filter(|u| fetch.sequence_set.contains(*u, largest))
+            .collect();
+        if let Ok(uids) = UidSet::from_unordered(gone) {
+            answers.push(Answer::Data(Response::Vanished { earlier: true, uids }));
         }
     }
     let content = fetch::needs_content(&items);
     let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
     let end = info.messages.len();
     let mut i = start;
-    let mut answers = Vec::new();
     let mut rendered = 0usize;
     while i < end && rendered < budget {
         let batch_end = (i + 16).min(end);

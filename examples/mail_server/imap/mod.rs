@@ -63,6 +63,7 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::Binary,
         Capability::StatusSize,
         Capability::CondStore,
+        Capability::QResync,
         Capability::MultiAppend,
         Capability::AppendLimit(Some(append_limit)),
     ]
@@ -336,10 +337,9 @@ impl User {
         };
         let info = info_of(session, request.messages().to_vec());
         let command = request.command().clone();
-        if let CommandBody::Fetch { fetch, .. } = &command.body {
-            return self
-                .fetch(ctx, conn, session, request, work, fetch.clone(), info)
-                .await;
+        if let CommandBody::Fetch { fetch, uid } = &command.body {
+            let fetch = (fetch.clone(), *uid);
+            return self.fetch(ctx, conn, session, request, work, fetch, info).await;
         }
         let (work, outcome) = ctx
             .blocking
@@ -363,7 +363,7 @@ impl User {
         session: &mut ServerSession,
         request: CommandRequest,
         mut work: Work,
-        fetch: mailwire::imap::Fetch<'static>,
+        (fetch, uid_command): (mailwire::imap::Fetch<'static>, bool),
         info: Info,
     ) -> io::Result<()> {
         let info = Arc::new(info);
@@ -374,7 +374,8 @@ impl User {
             let (back, result) = ctx
                 .blocking
                 .run(move || {
-                    let result = exec::fetch_batch(&mut work, &job_fetch, &job_info, start, FETCH_BATCH);
+                    let result =
+                        exec::fetch_batch(&mut work, &job_fetch, uid_command, &job_info, start, FETCH_BATCH);
                     (work, result)
                 })
                 .await?;
@@ -382,8 +383,14 @@ impl User {
             match result {
                 Ok((answers, next)) => {
                     for answer in answers {
-                        if let Answer::Fetch(uid, items) = answer {
-                            let _ = session.fetch_data(&request, uid, items);
+                        match answer {
+                            Answer::Fetch(uid, items) => {
+                                let _ = session.fetch_data(&request, uid, items);
+                            }
+                            Answer::Data(response) => {
+                                let _ = session.respond(&request, &response);
+                            }
+                            _ => {}
                         }
                     }
                     while let Some(bytes) = session.poll_transmit() {
