@@ -7,6 +7,7 @@ use std::future::pending;
 use std::io;
 use std::time::{Duration, Instant};
 
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -99,9 +100,68 @@ impl Stream {
     }
 }
 
+/// COMPRESS=DEFLATE (RFC 4978): raw deflate both ways, each write flushed
+/// to a byte boundary so the client can read it at once.
+struct Deflate {
+    compress: Compress,
+    decompress: Decompress,
+    /// Compressed input not yet inflated.
+    input: Vec<u8>,
+    start: usize,
+    /// Where raw reads land.
+    scratch: Vec<u8>,
+}
+
+impl Deflate {
+    fn new(input: &[u8]) -> Deflate {
+        Deflate {
+            compress: Compress::new(Compression::default(), false),
+            decompress: Decompress::new(false),
+            input: input.to_vec(),
+            start: 0,
+            scratch: vec![0; 16 * 1024],
+        }
+    }
+
+    /// Inflates buffered input into `out`: how many bytes came out. At most
+    /// `out.len()` bytes come out of one call, however well the input
+    /// compresses.
+    fn inflate(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let (in_before, out_before) = (self.decompress.total_in(), self.decompress.total_out());
+        self.decompress
+            .decompress(&self.input[self.start..], out, FlushDecompress::Sync)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("deflate: {e}")))?;
+        self.start += (self.decompress.total_in() - in_before) as usize;
+        if self.start == self.input.len() {
+            self.input.clear();
+            self.start = 0;
+        }
+        Ok((self.decompress.total_out() - out_before) as usize)
+    }
+
+    /// `bytes`, compressed and flushed.
+    fn deflate(&mut self, bytes: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
+        let mut consumed = 0;
+        loop {
+            out.reserve(1024);
+            let before = self.compress.total_in();
+            self.compress
+                .compress_vec(&bytes[consumed..], &mut out, FlushCompress::Sync)
+                .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
+            consumed += (self.compress.total_in() - before) as usize;
+            // Done once all input is in and the flush left room to spare.
+            if consumed == bytes.len() && out.len() < out.capacity() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
 /// A client's connection.
 pub struct Connection {
     stream: Stream,
+    deflate: Option<Box<Deflate>>,
     tls: TlsAcceptor,
     stop: Stop,
     /// The longest a write or a TLS handshake may take.
@@ -122,6 +182,7 @@ impl Connection {
         socket.set_nodelay(true)?;
         let mut connection = Connection {
             stream: Stream::Plain(socket),
+            deflate: None,
             tls,
             stop,
             io_timeout,
@@ -161,9 +222,42 @@ impl Connection {
         Ok(())
     }
 
+    /// Compresses everything from now on, both ways (COMPRESS=DEFLATE,
+    /// RFC 4978); `input` is what already arrived after the command,
+    /// compressed.
+    pub fn start_compression(&mut self, input: &[u8]) {
+        self.deflate = Some(Box::new(Deflate::new(input)));
+    }
+
     /// Reads what the client sent into `buf`, waiting at most until
     /// `deadline` and no longer than until the server stops.
     pub async fn read(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<Input> {
+        if self.deflate.is_none() {
+            return self.read_raw(buf, deadline).await;
+        }
+        loop {
+            let deflate = self.deflate.as_mut().expect("compressing");
+            if !deflate.input.is_empty() {
+                let n = deflate.inflate(buf)?;
+                if n > 0 {
+                    return Ok(Input::Data(n));
+                }
+            }
+            let mut scratch = std::mem::take(&mut deflate.scratch);
+            let read = self.read_raw(&mut scratch, deadline).await;
+            let deflate = self.deflate.as_mut().expect("compressing");
+            if let Ok(Input::Data(n)) = read {
+                deflate.input.extend_from_slice(&scratch[..n]);
+            }
+            deflate.scratch = scratch;
+            match read? {
+                Input::Data(_) => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    async fn read_raw(&mut self, buf: &mut [u8], deadline: Option<Instant>) -> io::Result<Input> {
         let Connection { stream, stop, .. } = self;
         let deadline = async {
             match deadline {
@@ -183,6 +277,14 @@ impl Connection {
     /// that does not read within the I/O timeout, or a stop of the server,
     /// ends the wait with an error.
     pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let compressed;
+        let bytes = match self.deflate.as_mut() {
+            Some(d) => {
+                compressed = d.deflate(bytes)?;
+                &compressed[..]
+            }
+            None => bytes,
+        };
         let Connection {
             stream,
             stop,
@@ -202,6 +304,14 @@ impl Connection {
     /// than [`CLOSE_TIMEOUT`]: the client learns that its session ended
     /// well.
     pub async fn write_last(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let compressed;
+        let bytes = match self.deflate.as_mut() {
+            Some(d) => {
+                compressed = d.deflate(bytes)?;
+                &compressed[..]
+            }
+            None => bytes,
+        };
         tokio::time::timeout(CLOSE_TIMEOUT, self.stream.send(bytes))
             .await
             .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))

@@ -81,6 +81,8 @@ fn config(ctx: &Context, tls: bool) -> ServerConfig {
         non_sync_literals: NonSyncLiterals::Plus,
         id: Some(Some(id)),
         capabilities: capabilities(ctx.append_limit),
+        compress: true,
+        unauthenticate: true,
         append_limit: Some(ctx.append_limit),
         stream_append: true,
         // RFC 9051 section 5.4: at least 30 minutes once logged in.
@@ -139,6 +141,7 @@ impl User {
         session.handle_timeout(Instant::now());
         loop {
             let mut start_tls = false;
+            let mut compress = None;
             loop {
                 let mut progressed = false;
                 while let Some(event) = session.poll_event() {
@@ -153,6 +156,7 @@ impl User {
                         }
                         ServerEvent::Command(request) => self.command(ctx, conn, session, request).await?,
                         ServerEvent::StartTls => start_tls = true,
+                        ServerEvent::Compress { input } => compress = Some(input),
                         ServerEvent::IdleStarted => self.idle = true,
                         ServerEvent::IdleEnded => self.idle = false,
                         ServerEvent::Append(request) => self.append_start(ctx, session, request).await?,
@@ -201,6 +205,14 @@ impl User {
                             let _ = session.complete_append(completion, outcome.status, outcome.text);
                         }
                         ServerEvent::AppendAborted => self.append = None,
+                        ServerEvent::Unauthenticated => {
+                            self.append = None;
+                            self.idle = false;
+                            if let Some(work) = self.work.take() {
+                                let _ = ctx.blocking.run(move || drop(work)).await;
+                            }
+                            tracing::info!("logged out (UNAUTHENTICATE)");
+                        }
                         ServerEvent::Closed(reason) => tracing::info!(?reason, "session closed"),
                         ServerEvent::ClientId(id) => tracing::debug!(?id, "client identified itself"),
                         ServerEvent::Enabled(what) => tracing::debug!(?what, "extensions enabled"),
@@ -219,6 +231,12 @@ impl User {
                 if !progressed {
                     break;
                 }
+            }
+            if let Some(input) = compress {
+                conn.start_compression(&input);
+                tracing::debug!("compressing (COMPRESS=DEFLATE)");
+                session.compression_started();
+                continue;
             }
             if start_tls {
                 conn.upgrade().await?;
