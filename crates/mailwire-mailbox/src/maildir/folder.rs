@@ -157,6 +157,65 @@ fn virtual_size(data: &[u8]) -> u64 {
     (data.len() + bare) as u64
 }
 
+/// A reader of a message file that turns bare LFs into CRLFs on the way,
+/// as [`to_crlf`] does for a whole file: its output has the file's
+/// `virtual_size`.
+pub(crate) struct CrlfReader<R> {
+    inner: R,
+    /// The previous byte read was CR.
+    after_cr: bool,
+    /// A CR owed before the LF at the start of `pending`.
+    owe_cr: bool,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl<R: std::io::Read> CrlfReader<R> {
+    pub(crate) fn new(inner: R) -> CrlfReader<R> {
+        CrlfReader {
+            inner,
+            after_cr: false,
+            owe_cr: false,
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for CrlfReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if self.start == self.end {
+            self.end = self.inner.read(&mut self.buf)?;
+            self.start = 0;
+            if self.end == 0 {
+                return Ok(0);
+            }
+        }
+        let mut written = 0;
+        while written < out.len() && self.start < self.end {
+            let b = self.buf[self.start];
+            if b == b'\n' && !self.after_cr && !self.owe_cr {
+                // The CR goes out now; the LF on the next turn.
+                self.owe_cr = true;
+                out[written] = b'\r';
+                written += 1;
+                continue;
+            }
+            out[written] = b;
+            written += 1;
+            self.start += 1;
+            self.owe_cr = false;
+            self.after_cr = b == b'\r';
+        }
+        Ok(written)
+    }
+}
+
 /// The content with bare LFs turned into CRLFs (how Dovecot serves files
 /// it stored with LF line ends; their W= size counts the same way).
 pub(crate) fn to_crlf(data: Vec<u8>) -> Bytes {
@@ -739,6 +798,20 @@ impl Folder {
     /// Reads a message's content: its file, or the kept content of an
     /// expunged message.
     pub(crate) fn read(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.open(ctx, uid)?.map(|(path, file)| {
+            let mut data = Vec::new();
+            let mut file = file;
+            match std::io::Read::read_to_end(&mut file, &mut data) {
+                Ok(_) => Ok(to_crlf(data)),
+                Err(e) => Err(io_err("read", &path, &e)),
+            }
+        }).transpose()?)
+    }
+
+    /// Opens a message's file (its kept copy once expunged): the file
+    /// stays readable however it is renamed later, so the content can be
+    /// streamed without holding the folder.
+    pub(crate) fn open(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<(PathBuf, fs::File)>, StoreError> {
         let present = self.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
         if present {
             for _ in 0..2 {
@@ -746,8 +819,8 @@ impl Folder {
                     break;
                 };
                 let path = loc.path(ctx.dir);
-                match fs::read(&path) {
-                    Ok(data) => return Ok(Some(to_crlf(data))),
+                match fs::File::open(&path) {
+                    Ok(file) => return Ok(Some((path, file))),
                     Err(e) if fsutil::not_found(&e) => {
                         // Renamed meanwhile: list again.
                         self.scan_dirs(ctx.dir, true)?;
@@ -758,8 +831,8 @@ impl Folder {
         }
         if self.kept.contains(&uid) {
             let path = self.kept_path(ctx, uid);
-            return match fs::read(&path) {
-                Ok(data) => Ok(Some(to_crlf(data))),
+            return match fs::File::open(&path) {
+                Ok(file) => Ok(Some((path, file))),
                 Err(e) if fsutil::not_found(&e) => Ok(None),
                 Err(e) => Err(io_err("read", &path, &e)),
             };
@@ -924,6 +997,51 @@ mod tests {
             let out = to_crlf(input.to_vec());
             assert_eq!(out.len() as u64, virtual_size(input), "{input:?}");
             assert!(!memchr::memchr_iter(b'\n', &out).any(|i| i == 0 || out[i - 1] != b'\r'));
+        }
+    }
+
+    /// A reader that hands out at most `step` bytes per call, as a file or
+    /// pipe may.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn streamed_crlf_conversion_equals_the_whole_file_one() {
+        let inputs: [&[u8]; 8] = [
+            b"a\nb\r\nc\n",
+            b"",
+            b"\n\n",
+            b"x\r\n",
+            b"no end",
+            b"\r\r\n\n\r",
+            b"\nstarts with LF",
+            b"lone CR\r then text\n",
+        ];
+        for input in inputs {
+            for (step, out_len) in [(1, 1), (1, 7), (3, 2), (64, 1), (1000, 1000)] {
+                let mut reader = CrlfReader::new(Trickle { data: input, step });
+                let mut got = Vec::new();
+                let mut out = vec![0; out_len];
+                loop {
+                    let n = std::io::Read::read(&mut reader, &mut out).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&out[..n]);
+                }
+                assert_eq!(got, &to_crlf(input.to_vec())[..], "{input:?} step {step} out {out_len}");
+            }
         }
     }
 

@@ -1156,6 +1156,21 @@ impl Backend for MaildirBackend {
         })
     }
 
+    /// Streams the file, bare LFs turned into CRLFs on the way: a message
+    /// is never whole in memory, and the folder is not held while it is
+    /// read.
+    fn open_message(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        uid: Uid,
+    ) -> Result<Box<dyn Read + Send>, StoreError> {
+        let file = self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
+            fold.open(ctx, uid.get())?.ok_or(StoreError::NoSuchMessage(uid))
+        })?;
+        Ok(Box::new(folder::CrlfReader::new(file.1)))
+    }
+
     fn claim_recent(
         &self,
         account: &AccountName,
