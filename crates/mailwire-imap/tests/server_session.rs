@@ -1380,3 +1380,66 @@ fn thread_takes_only_the_algorithms_offered() {
     assert_eq!(sent(&mut s), "b BAD Unsupported threading algorithm\r\n");
     assert_eq!(answer_all(&mut s), ["THREAD"]);
 }
+
+#[test]
+fn a_fetch_literal_streams_in_pieces_and_nothing_else_interleaves() {
+    use mailwire_imap::{DataItemName, Section};
+    let mut s = selected(plaintext(), b"");
+    let fetch = command(&mut s, b"a UID FETCH 30 BODY.PEEK[]\r\n");
+    let name = DataItemName::BodySection {
+        section: Section::WHOLE,
+        origin: None,
+    };
+    s.fetch_literal_start(&fetch, uid(30), Vec::new(), name.clone(), 11, false)
+        .unwrap();
+    assert_eq!(sent(&mut s), "* 3 FETCH (UID 30 BODY[] {11}\r\n");
+    s.fetch_literal_data(&fetch, b"hello ").unwrap();
+    // Inside the literal nothing else may be written.
+    assert_eq!(
+        s.fetch_data(&fetch, uid(30), Vec::new()),
+        Err(AnswerError::NotAllowed)
+    );
+    assert_eq!(
+        s.fetch_literal_end(&fetch),
+        Err(AnswerError::NotAllowed),
+        "5 octets owed"
+    );
+    assert_eq!(
+        s.fetch_literal_data(&fetch, b"world!"),
+        Err(AnswerError::NotAllowed),
+        "too long"
+    );
+    s.fetch_literal_data(&fetch, b"world").unwrap();
+    s.fetch_literal_end(&fetch).unwrap();
+    assert!(!s.is_streaming());
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    assert_eq!(sent(&mut s), "hello world)\r\na OK done\r\n");
+
+    // BINARY may be a literal8; BODY may not.
+    let fetch = command(&mut s, b"b FETCH 3 (FLAGS BINARY.PEEK[])\r\n");
+    assert_eq!(
+        s.fetch_literal_start(&fetch, uid(30), Vec::new(), name, 1, true),
+        Err(AnswerError::NotAllowed)
+    );
+    let flags = vec![mailwire_imap::FlagFetch::Flag(mailwire_imap::Flag::Seen)];
+    let binary = DataItemName::Binary {
+        section: None,
+        origin: None,
+    };
+    s.fetch_literal_start(
+        &fetch,
+        uid(30),
+        vec![mailwire_imap::MessageDataItem::Flags(flags)],
+        binary,
+        2,
+        true,
+    )
+    .unwrap();
+    s.fetch_literal_data(&fetch, b"\0\x01").unwrap();
+    s.fetch_literal_end(&fetch).unwrap();
+    let mut out = Vec::new();
+    while let Some(bytes) = s.poll_transmit() {
+        out.extend_from_slice(&bytes);
+    }
+    assert_eq!(out, b"* 3 FETCH (FLAGS (\\Seen) BINARY[] ~{2}\r\n\0\x01)\r\n");
+}

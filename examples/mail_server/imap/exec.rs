@@ -71,7 +71,20 @@ pub enum Answer {
     ),
     /// The selected mailbox was deleted under the session.
     Gone,
+    /// `* n FETCH` whose last item is the whole message, streamed from
+    /// disk after `items`.
+    Stream {
+        uid: NonZeroU32,
+        items: Vec<MessageDataItem<'static>>,
+        name: mailwire::imap::DataItemName<'static>,
+        length: u64,
+    },
 }
+
+/// Messages larger than this are streamed from disk when a FETCH asks for
+/// the whole message alone (see [`fetch::streamable`]); smaller ones are
+/// rendered in batches.
+pub const STREAM_ABOVE: u64 = 256 * 1024;
 
 /// A command's answers and its completion.
 #[derive(Debug)]
@@ -976,12 +989,15 @@ pub fn fetch_batch(
         }
     }
     let content = fetch::needs_content(&items);
+    let stream = fetch::streamable(&items);
     let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
     let end = info.messages.len();
     let mut i = start;
     let mut rendered = 0usize;
     while i < end && rendered < budget {
-        let batch_end = (i + 16).min(end);
+        // One message at a time when it may be streamed: its \Seen is set
+        // just before it is sent.
+        let batch_end = (i + if stream.is_some() { 1 } else { 16 }).min(end);
         let uids: Vec<Uid> = info.messages[i..batch_end]
             .iter()
             .map(|&u| Uid::from(u))
@@ -1001,6 +1017,20 @@ pub fn fetch_batch(
             };
             if changed_since.is_some_and(|since| message.modseq.get() <= since) {
                 continue;
+            }
+            if let (Some(name), true) = (&stream, message.size > STREAM_ABOVE) {
+                let mut data = fetch::render(&message, None, &items, info.rev2, modseq).unwrap_or_default();
+                if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
+                    data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
+                }
+                answers.push(Answer::Stream {
+                    uid: uid.into(),
+                    items: data,
+                    name: name.clone(),
+                    length: message.size,
+                });
+                // The stream is sent before the next message is read.
+                return Ok((answers, i));
             }
             let bytes = if content {
                 match selected.read(uid) {

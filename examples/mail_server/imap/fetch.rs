@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use mailwire::imap::{
-    DateTime, FetchItem, FetchItems, FetchMacro, FlagFetch, IString, Literal, MessageDataItem, NString,
-    Section, SectionText,
+    DataItemName, DateTime, FetchItem, FetchItems, FetchMacro, FlagFetch, IString, Literal, MessageDataItem,
+    NString, Section, SectionText,
 };
 use mailwire::mailbox::ViewMessage;
 use mailwire::mailbox::analysis::{
@@ -37,6 +37,32 @@ pub fn needs_content(items: &[FetchItem<'_>]) -> bool {
                 | FetchItem::BinarySize { .. }
         )
     })
+}
+
+/// The item to stream from disk instead of rendering in memory, if the
+/// FETCH asks for the whole message (`BODY[]`, `BODY.PEEK[]`, `RFC822`)
+/// and for no other item that needs the content.
+pub fn streamable(items: &[FetchItem<'_>]) -> Option<DataItemName<'static>> {
+    let mut found = None;
+    for item in items {
+        let name = match item {
+            FetchItem::BodySection {
+                section,
+                partial: None,
+                ..
+            } if section.part().is_none() && section.text().is_none() => DataItemName::BodySection {
+                section: Section::WHOLE,
+                origin: None,
+            },
+            FetchItem::Rfc822 => DataItemName::Rfc822,
+            other if needs_content(std::slice::from_ref(other)) => return None,
+            _ => continue,
+        };
+        if found.replace(name).is_some() {
+            return None;
+        }
+    }
+    found
 }
 
 /// Whether fetching the items sets `\Seen` (RFC 9051 section 6.4.5): a body
@@ -146,7 +172,7 @@ fn content_item(
                     } else {
                         Cow::Owned(to_crlf(&content.data).into_owned())
                     };
-                    literal(match partial {
+                    binary_literal(match partial {
                         Some(p) => apply_partial(data, p),
                         None => data,
                     })
@@ -193,10 +219,26 @@ fn section_data<'m>(
     }
 }
 
-/// Data sent as a literal. A literal may hold any octet but NUL; data
-/// with NUL (a broken message, or BINARY's decoded content) goes as
-/// literal8 (RFC 3516), the only form that can carry it.
+/// BODY and RFC822 data as a literal, which may hold any octet but NUL: a
+/// NUL of a broken message goes as 0x80, as Dovecot sends it.
 fn literal(data: Cow<'_, [u8]>) -> NString<'static> {
+    let mut data = data.into_owned();
+    replace_nul(&mut data);
+    NString(Some(IString::Literal(
+        Literal::new(data).expect("no NUL, so a valid literal"),
+    )))
+}
+
+/// Replaces NUL with 0x80 (see [`literal`]).
+pub fn replace_nul(data: &mut [u8]) {
+    for b in data.iter_mut().filter(|b| **b == 0) {
+        *b = 0x80;
+    }
+}
+
+/// BINARY's data: a literal8 when it holds NUL (RFC 3516), a literal
+/// otherwise.
+fn binary_literal(data: Cow<'_, [u8]>) -> NString<'static> {
     let data = data.into_owned();
     let literal = if data.contains(&0) {
         Literal::binary(data)

@@ -39,6 +39,9 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// its answers are sent.
 const FETCH_BATCH: usize = 1024 * 1024;
 
+/// The piece of a streamed message read at a time.
+const STREAM_CHUNK: usize = 64 * 1024;
+
 /// What a client on the plain IMAP port is told when the server is full,
 /// in place of the greeting.
 pub fn too_many_connections() -> Vec<u8> {
@@ -408,6 +411,15 @@ impl User {
                             Answer::Data(response) => {
                                 let _ = session.respond(&request, &response);
                             }
+                            Answer::Stream {
+                                uid,
+                                items,
+                                name,
+                                length,
+                            } => {
+                                work = stream(ctx, conn, session, &request, work, uid, items, name, length)
+                                    .await?;
+                            }
                             _ => {}
                         }
                     }
@@ -529,6 +541,97 @@ impl User {
         }
         Ok(())
     }
+}
+
+/// Streams one message of a FETCH from disk: the literal's header, then
+/// pieces read on the blocking pool, each sent before the next is read.
+/// The length announced is the message's size; a file that turns out
+/// shorter or longer ends the connection (the literal cannot be mended).
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    ctx: &Arc<Context>,
+    conn: &mut Connection,
+    session: &mut ServerSession,
+    request: &CommandRequest,
+    work: Work,
+    uid: std::num::NonZeroU32,
+    items: Vec<mailwire::imap::MessageDataItem<'static>>,
+    name: mailwire::imap::DataItemName<'static>,
+    length: u64,
+) -> io::Result<Work> {
+    let (work, opened) = ctx
+        .blocking
+        .run(move || {
+            let opened = match work.selected.as_ref() {
+                Some(selected) => selected.open(uid.into()),
+                None => Err(mailwire::mailbox::StoreError::NotAllowed("no mailbox selected")),
+            };
+            (work, opened)
+        })
+        .await?;
+    let mut reader = match opened {
+        Ok(r) => r,
+        // Expunged meanwhile: the message is left out of the answer.
+        Err(e) => {
+            tracing::debug!(%uid, error = %e, "a message to stream is gone");
+            return Ok(work);
+        }
+    };
+    if session
+        .fetch_literal_start(request, uid, items, name, length, false)
+        .is_err()
+    {
+        return Ok(work);
+    }
+    let mut owed = length;
+    let mut buf = vec![0u8; STREAM_CHUNK];
+    loop {
+        let (back, read) = ctx
+            .blocking
+            .run(move || {
+                let read = read_full(&mut reader, &mut buf);
+                (reader, buf, read)
+            })
+            .await
+            .map(|(r, b, n)| ((r, b), n))?;
+        (reader, buf) = back;
+        let n = read.map_err(|e| io::Error::new(e.kind(), format!("reading a message: {e}")))?;
+        if n as u64 > owed {
+            return Err(io::Error::other(format!(
+                "message UID {uid} is longer than its size {length}"
+            )));
+        }
+        if n == 0 {
+            break;
+        }
+        fetch::replace_nul(&mut buf[..n]);
+        let _ = session.fetch_literal_data(request, &buf[..n]);
+        owed -= n as u64;
+        while let Some(bytes) = session.poll_transmit() {
+            conn.write_all(&bytes).await?;
+        }
+    }
+    if owed != 0 {
+        return Err(io::Error::other(format!(
+            "message UID {uid} is shorter than its size {length}"
+        )));
+    }
+    let _ = session.fetch_literal_end(request);
+    Ok(work)
+}
+
+/// Reads until `buf` is full or the reader ends; how many bytes.
+fn read_full(reader: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Room for a message of `length` octets, up to a bound: the length is the

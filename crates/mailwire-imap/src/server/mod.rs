@@ -215,6 +215,9 @@ pub struct ServerSession {
     append_waiting: Option<u64>,
     /// Bytes of APPEND data in the event queue.
     append_buffered: usize,
+    /// The octets still owed to a FETCH literal being streamed
+    /// ([`ServerSession::fetch_literal_start`]).
+    streaming: Option<u64>,
     clock: Clock,
 }
 
@@ -249,6 +252,7 @@ impl ServerSession {
             opening: None,
             append_waiting: None,
             append_buffered: 0,
+            streaming: None,
             clock: Clock::default(),
             config,
         };
@@ -361,7 +365,11 @@ impl ServerSession {
         if matches!(self.phase, Phase::Closed) {
             return;
         }
-        self.untagged(Status::Bye, None, text);
+        // Inside a streamed literal nothing else can be said: the
+        // connection just closes.
+        if self.streaming.is_none() {
+            self.untagged(Status::Bye, None, text);
+        }
         self.close(CloseReason::Shutdown);
     }
 
@@ -637,6 +645,10 @@ impl ServerSession {
     }
 
     fn check_command(&self, serial: u64) -> Result<(Effect, bool), AnswerError> {
+        if self.streaming.is_some() {
+            // Only the literal's data and end may come now.
+            return Err(AnswerError::NotAllowed);
+        }
         match &self.phase {
             Phase::Waiting {
                 serial: s,

@@ -16,10 +16,11 @@ use std::collections::{BTreeSet, VecDeque};
 use std::num::NonZeroU32;
 
 use crate::condstore::ModSeq;
-use crate::fetch::data::MessageDataItem;
+use crate::fetch::data::{DataItemName, MessageDataItem};
 use crate::flag::{Flag, FlagFetch, FlagPerm};
 use crate::response::{Response, Status};
 use crate::sequence::{SeqNumber, SequenceSet, UidSet};
+use crate::string::{IString, Literal, NString};
 
 /// A mailbox as SELECT or EXAMINE opens it, for
 /// [`ServerSession::open_mailbox`](super::ServerSession::open_mailbox).
@@ -426,6 +427,95 @@ impl super::ServerSession {
         }
         self.write(&Response::Fetch { seq, items });
         Ok(())
+    }
+
+    /// Starts a `* n FETCH` whose last item's data is streamed: writes
+    /// `items` (as [`fetch_data`](Self::fetch_data) would, with `UID` for
+    /// UID commands), then `name` and the header of a literal of `length`
+    /// octets (a literal8 for BINARY when `binary`). Send exactly `length`
+    /// octets with [`fetch_literal_data`](Self::fetch_literal_data), then
+    /// [`fetch_literal_end`](Self::fetch_literal_end); nothing else can be
+    /// answered in between. For BODY and RFC822 data the octets must not
+    /// hold NUL (RFC 9051's `literal`): replace them, as Dovecot does with
+    /// 0x80.
+    pub fn fetch_literal_start<'a>(
+        &mut self,
+        request: &super::CommandRequest,
+        uid: NonZeroU32,
+        mut items: Vec<MessageDataItem<'a>>,
+        name: DataItemName<'a>,
+        length: u64,
+        binary: bool,
+    ) -> Result<(), super::AnswerError> {
+        if binary && !name.allows_literal8() {
+            return Err(super::AnswerError::NotAllowed);
+        }
+        // An empty literal stands in for the data: everything up to its
+        // header is the response's start.
+        let placeholder = if binary {
+            Literal::binary(&[][..])
+        } else {
+            Literal::new(&[][..]).expect("empty is a literal")
+        };
+        items.push(name.with_data(NString(Some(IString::Literal(placeholder)))));
+        let before = self.output.len();
+        self.fetch_data(request, uid, items)?;
+        let tail: &[u8] = if binary { b"~{0}\r\n)\r\n" } else { b"{0}\r\n)\r\n" };
+        debug_assert!(self.output.ends_with(tail));
+        if !self.output[before..].ends_with(tail) {
+            return Err(super::AnswerError::NotAllowed);
+        }
+        self.output.truncate(self.output.len() - tail.len());
+        let header = if binary {
+            format!("~{{{length}}}\r\n")
+        } else {
+            format!("{{{length}}}\r\n")
+        };
+        self.output.extend_from_slice(header.as_bytes());
+        self.streaming = Some(length);
+        Ok(())
+    }
+
+    /// The next octets of the literal [`fetch_literal_start`] began;
+    /// refused beyond its length.
+    ///
+    /// [`fetch_literal_start`]: Self::fetch_literal_start
+    pub fn fetch_literal_data(
+        &mut self,
+        request: &super::CommandRequest,
+        data: &[u8],
+    ) -> Result<(), super::AnswerError> {
+        let remaining = self.literal_owed(request)?;
+        if data.len() as u64 > remaining {
+            return Err(super::AnswerError::NotAllowed);
+        }
+        self.output.extend_from_slice(data);
+        self.streaming = Some(remaining - data.len() as u64);
+        Ok(())
+    }
+
+    /// Ends the streamed `FETCH`; refused until all the literal's octets
+    /// were sent.
+    pub fn fetch_literal_end(&mut self, request: &super::CommandRequest) -> Result<(), super::AnswerError> {
+        if self.literal_owed(request)? != 0 {
+            return Err(super::AnswerError::NotAllowed);
+        }
+        self.streaming = None;
+        self.output.extend_from_slice(b")\r\n");
+        Ok(())
+    }
+
+    /// Whether a streamed FETCH literal is open.
+    pub fn is_streaming(&self) -> bool {
+        self.streaming.is_some()
+    }
+
+    fn literal_owed(&self, request: &super::CommandRequest) -> Result<u64, super::AnswerError> {
+        let owed = self.streaming.ok_or(super::AnswerError::NotAllowed)?;
+        match &self.phase {
+            super::Phase::Waiting { serial, .. } if *serial == request.serial => Ok(owed),
+            _ => Err(super::AnswerError::NotPending),
+        }
     }
 
     /// Answers SEARCH or UID SEARCH with the UIDs of the matching messages

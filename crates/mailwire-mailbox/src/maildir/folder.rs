@@ -798,14 +798,17 @@ impl Folder {
     /// Reads a message's content: its file, or the kept content of an
     /// expunged message.
     pub(crate) fn read(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<Bytes>, StoreError> {
-        Ok(self.open(ctx, uid)?.map(|(path, file)| {
-            let mut data = Vec::new();
-            let mut file = file;
-            match std::io::Read::read_to_end(&mut file, &mut data) {
-                Ok(_) => Ok(to_crlf(data)),
-                Err(e) => Err(io_err("read", &path, &e)),
-            }
-        }).transpose()?)
+        Ok(self
+            .open(ctx, uid)?
+            .map(|(path, file)| {
+                let mut data = Vec::new();
+                let mut file = file;
+                match std::io::Read::read_to_end(&mut file, &mut data) {
+                    Ok(_) => Ok(to_crlf(data)),
+                    Err(e) => Err(io_err("read", &path, &e)),
+                }
+            })
+            .transpose()?)
     }
 
     /// Opens a message's file (its kept copy once expunged): the file
@@ -1040,7 +1043,11 @@ mod tests {
                     }
                     got.extend_from_slice(&out[..n]);
                 }
-                assert_eq!(got, &to_crlf(input.to_vec())[..], "{input:?} step {step} out {out_len}");
+                assert_eq!(
+                    got,
+                    &to_crlf(input.to_vec())[..],
+                    "{input:?} step {step} out {out_len}"
+                );
             }
         }
     }
