@@ -798,17 +798,14 @@ impl Folder {
     /// Reads a message's content: its file, or the kept content of an
     /// expunged message.
     pub(crate) fn read(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<Bytes>, StoreError> {
-        Ok(self
-            .open(ctx, uid)?
-            .map(|(path, file)| {
-                let mut data = Vec::new();
-                let mut file = file;
-                match std::io::Read::read_to_end(&mut file, &mut data) {
-                    Ok(_) => Ok(to_crlf(data)),
-                    Err(e) => Err(io_err("read", &path, &e)),
-                }
-            })
-            .transpose()?)
+        let Some((path, mut file)) = self.open(ctx, uid)? else {
+            return Ok(None);
+        };
+        let mut data = Vec::new();
+        match std::io::Read::read_to_end(&mut file, &mut data) {
+            Ok(_) => Ok(Some(to_crlf(data))),
+            Err(e) => Err(io_err("read", &path, &e)),
+        }
     }
 
     /// Opens a message's file (its kept copy once expunged): the file
