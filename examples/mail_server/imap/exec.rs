@@ -879,7 +879,8 @@ fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info
         saved: info.saved.as_ref().map(|_| saved.as_slice()),
         charset: None,
     };
-    let key = SearchKey::List(search.keys.clone());
+    let mut key = SearchKey::List(search.keys.clone());
+    resolve_within(&mut key, selected.messages(), now());
     let compiled = match Search::new(&key, &scope) {
         Ok(s) => s,
         Err(SearchError::Unsupported(what)) => {
@@ -894,6 +895,51 @@ fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info
         ),
         Err(SearchError::Store(e)) => store_failure(&e),
         Err(e) => Outcome::no(e.to_string()),
+    }
+}
+
+/// The time now, in seconds since the epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// WITHIN (RFC 5032): OLDER and YOUNGER compare the internal date with
+/// the clock, which the model does not read; they become the set of UIDs
+/// that match now (a set no message has when none does).
+fn resolve_within(key: &mut SearchKey<'static>, messages: &[mailwire::mailbox::ViewMessage], now: i64) {
+    let matching = |f: &dyn Fn(i64) -> bool| -> SearchKey<'static> {
+        let uids = messages
+            .iter()
+            .filter(|m| f(m.internal_date.unix_seconds))
+            .map(|m| m.uid.get());
+        match mailwire::imap::SequenceSet::from_numbers(uids) {
+            Ok(set) => SearchKey::Uid(set),
+            // None matches: NOT ALL.
+            Err(_) => SearchKey::Not(Box::new(SearchKey::All)),
+        }
+    };
+    match key {
+        SearchKey::Older(n) => {
+            let limit = now - i64::from(n.get());
+            *key = matching(&|date| date < limit);
+        }
+        SearchKey::Younger(n) => {
+            let limit = now - i64::from(n.get());
+            *key = matching(&|date| date >= limit);
+        }
+        SearchKey::Not(k) => resolve_within(k, messages, now),
+        SearchKey::Or(a, b) => {
+            resolve_within(a, messages, now);
+            resolve_within(b, messages, now);
+        }
+        SearchKey::List(keys) => {
+            for k in keys {
+                resolve_within(k, messages, now);
+            }
+        }
+        _ => {}
     }
 }
 

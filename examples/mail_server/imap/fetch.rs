@@ -5,11 +5,12 @@ use std::borrow::Cow;
 
 use mailwire::imap::{
     DataItemName, DateTime, FetchItem, FetchItems, FetchMacro, FlagFetch, IString, Literal, MessageDataItem,
-    NString, Section, SectionText,
+    NString, Quoted, Section, SectionText,
 };
 use mailwire::mailbox::ViewMessage;
 use mailwire::mailbox::analysis::{
-    BinaryError, MessageAnalysis, apply_partial, binary_size, decode_binary, extract_section, to_crlf,
+    BinaryError, MessageAnalysis, apply_partial, binary_size, decode_binary, extract_section, preview,
+    to_crlf,
 };
 
 /// The items a FETCH asks for, macros expanded, in the order asked.
@@ -35,6 +36,7 @@ pub fn needs_content(items: &[FetchItem<'_>]) -> bool {
                 | FetchItem::BodySection { .. }
                 | FetchItem::Binary { .. }
                 | FetchItem::BinarySize { .. }
+                | FetchItem::Preview { .. }
         )
     })
 }
@@ -183,6 +185,16 @@ fn content_item(
                 origin: partial.as_ref().map(|p| p.offset()),
                 data,
             }
+        }
+        FetchItem::Preview { .. } => {
+            // Computed on demand, so a LAZY fetch gets it too.
+            let text = preview(msg).into_bytes();
+            let value = if text.is_ascii() {
+                Quoted::new(text).map(IString::Quoted)
+            } else {
+                Literal::new(text).map(IString::Literal)
+            };
+            MessageDataItem::Preview(NString(value.ok()))
         }
         FetchItem::BinarySize { section } => {
             let size = match binary_size(msg, section.as_ref()) {

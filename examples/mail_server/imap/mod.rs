@@ -67,6 +67,8 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::StatusSize,
         Capability::CondStore,
         Capability::QResync,
+        Capability::Within,
+        Capability::Preview,
         Capability::MultiAppend,
         Capability::AppendLimit(Some(append_limit)),
     ]

@@ -57,6 +57,7 @@ mod envelope;
 pub(crate) mod header;
 mod lexer;
 mod mime;
+mod preview;
 mod section;
 mod structure;
 mod wire;
@@ -67,6 +68,7 @@ pub use header::humanize;
 pub use mailwire_imap::{
     Address, BodyFields, BodyStructure, Disposition, Envelope, Partial, Section, SectionPart, SectionText,
 };
+pub use preview::{PREVIEW_CHARS, preview};
 pub use section::{apply_partial, extract_section, find_part, to_crlf};
 pub use structure::{Part, PartKind};
 pub(crate) use structure::{TransferEncoding, leaves};

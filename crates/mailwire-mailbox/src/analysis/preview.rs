@@ -1,0 +1,179 @@
+//! The PREVIEW of a message (RFC 8970): a short plain-text extract of
+//! its first text part, as a mail client shows it under the subject.
+
+use std::borrow::Cow;
+
+use mailwire_imap::BodyStructure;
+
+use super::{MessageAnalysis, TransferEncoding, leaves};
+use crate::search::text::{base64, collapse_whitespace, quoted_printable, to_utf8};
+
+/// The most characters a preview has. RFC 8970 allows at most 256; 200
+/// is what Dovecot sends.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// The preview of a message: the text of its first `text/plain` part (or,
+/// without one, its first `text/html` part with the markup removed),
+/// decoded from its transfer encoding and charset, with runs of
+/// whitespace made one space, cut to [`PREVIEW_CHARS`] characters. Empty
+/// when the message has no text.
+pub fn preview(msg: &MessageAnalysis<'_>) -> String {
+    let raw = msg.raw();
+    let texts: Vec<_> = leaves(msg.part_tree(), msg.body_structure())
+        .into_iter()
+        .filter_map(|(part, body)| {
+            let BodyStructure::Single {
+                media_type,
+                media_subtype,
+                fields,
+                ..
+            } = body
+            else {
+                return None;
+            };
+            if !media_type.as_bytes().eq_ignore_ascii_case(b"text") {
+                return None;
+            }
+            let html = media_subtype.as_bytes().eq_ignore_ascii_case(b"html");
+            let plain = media_subtype.as_bytes().eq_ignore_ascii_case(b"plain");
+            (html || plain).then_some((part, fields, html))
+        })
+        .collect();
+    let chosen = texts.iter().find(|(_, _, html)| !html).or_else(|| texts.first());
+    let Some((part, fields, html)) = chosen else {
+        return String::new();
+    };
+    let body = raw.get(part.body_range()).unwrap_or_default();
+    let octets: Cow<'_, [u8]> = match part.transfer_encoding {
+        TransferEncoding::Base64 => Cow::Owned(base64(body)),
+        TransferEncoding::QuotedPrintable => quoted_printable(body),
+        TransferEncoding::Identity | TransferEncoding::Unknown => Cow::Borrowed(body),
+    };
+    let text = to_utf8(&octets, fields.param("charset"));
+    let text = if *html {
+        Cow::Owned(strip_markup(&text))
+    } else {
+        text
+    };
+    let mut out = collapse_whitespace(&text);
+    if let Some((cut, _)) = out.char_indices().nth(PREVIEW_CHARS) {
+        out.truncate(cut);
+    }
+    out
+}
+
+/// HTML as text: tags, comments and the content of `style` and `script`
+/// elements removed, the common entities decoded.
+fn strip_markup(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let tag = &rest[open..];
+        let lower: String = tag.chars().take(8).collect::<String>().to_ascii_lowercase();
+        let end = if tag.starts_with("<!--") {
+            tag.find("-->").map(|i| i + 3)
+        } else if lower.starts_with("<style") || lower.starts_with("<script") {
+            let close = if lower.starts_with("<style") {
+                "</style"
+            } else {
+                "</script"
+            };
+            tag.to_ascii_lowercase()
+                .find(close)
+                .and_then(|i| tag[i..].find('>').map(|j| i + j + 1))
+        } else {
+            tag.find('>').map(|i| i + 1)
+        };
+        out.push(' ');
+        match end {
+            Some(e) => rest = &tag[e..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    decode_entities(&out)
+}
+
+fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        let entity = tail.find(';').filter(|&i| i <= 10).map(|i| (&tail[1..i], i + 1));
+        let decoded = entity.and_then(|(name, len)| {
+            let c = match name {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                "nbsp" => ' ',
+                _ => {
+                    let n = name.strip_prefix('#')?;
+                    let code = match n.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => n.parse().ok()?,
+                    };
+                    char::from_u32(code)?
+                }
+            };
+            Some((c, len))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &tail[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analyze;
+    use super::*;
+
+    #[test]
+    fn plain_text_first_decoded_and_collapsed() {
+        let msg = b"Subject: x\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/html\r\n\r\n<p>HTML &amp; more</p>\r\n--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe,\r\n\r\n  zweite   Zeile\r\n--b--\r\n";
+        assert_eq!(preview(&analyze(msg)), "Gr\u{fc}\u{df}e, zweite Zeile");
+    }
+
+    #[test]
+    fn html_alone_loses_its_markup() {
+        let msg = b"Content-Type: text/html\r\n\r\n<html><head><style>p {color: red}</style></head>\
+<body><!-- hidden --><p>Caf&eacute; &amp; &#x263A; &lt;ok&gt;</p><script>x<y</script></body></html>\r\n";
+        assert_eq!(preview(&analyze(msg)), "Caf&eacute; & \u{263a} <ok>");
+    }
+
+    #[test]
+    fn long_text_is_cut_and_no_text_is_empty() {
+        let mut msg = b"Subject: long\r\n\r\n".to_vec();
+        msg.extend(std::iter::repeat_n("\u{e9}t\u{e9} ".as_bytes(), 200).flatten());
+        msg.splice(
+            0..0,
+            b"Content-Type: text/plain; charset=utf-8\r\n".iter().copied(),
+        );
+        let p = preview(&analyze(&msg));
+        assert_eq!(p.chars().count(), PREVIEW_CHARS);
+        assert!(p.starts_with("\u{e9}t\u{e9} \u{e9}t\u{e9}"));
+        let attachment = b"Content-Type: application/octet-stream\r\n\r\nAAAA\r\n";
+        assert_eq!(preview(&analyze(attachment)), "");
+    }
+}
