@@ -1,8 +1,11 @@
 //! The user database: a Dovecot passwd-file.
 //!
-//! Each line is `user:password:uid:gid:gecos:home:shell:extra_fields`; only
-//! the first two fields are used here (a user's mail is always
-//! `<mail root>/<user>/Maildir`). Blank lines and lines starting with `#`
+//! Each line is `user:password:uid:gid:gecos:home:shell:extra_fields`; the
+//! user, the password and one extra field are used here (a user's mail is
+//! always `<mail root>/<user>/Maildir`): Dovecot's
+//! `userdb_quota_rule=*:storage=SIZE` (`SIZE` in octets or with a `k`, `M`,
+//! `G` or `T` suffix of powers of 1024, `messages=N` also allowed, several
+//! joined with `:`) sets the user's quota, announced by IMAP's QUOTA. Blank lines and lines starting with `#`
 //! are skipped. The password is `{SCHEME}value`; without a scheme it is
 //! taken as `CRYPT`, Dovecot's default for passwd-files. Schemes:
 //!
@@ -76,10 +79,26 @@ impl fmt::Display for UsersError {
 
 impl std::error::Error for UsersError {}
 
-/// The users who may log in, with their passwords.
+/// A user's limits (`userdb_quota_rule`); `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaRule {
+    /// The most octets all the user's messages may take.
+    pub storage: Option<u64>,
+    /// The most messages the user may keep.
+    pub messages: Option<u64>,
+}
+
+impl QuotaRule {
+    /// Whether any limit is set.
+    pub fn is_limited(&self) -> bool {
+        self.storage.is_some() || self.messages.is_some()
+    }
+}
+
+/// The users who may log in, with their passwords and quotas.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
-    users: HashMap<String, Secret>,
+    users: HashMap<String, (Secret, QuotaRule)>,
 }
 
 impl Users {
@@ -105,14 +124,15 @@ impl Users {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
-            let mut fields = line.splitn(3, ':');
+            let mut fields = line.splitn(8, ':');
             let user = fields.next().unwrap_or_default();
             let Some(password) = fields.next() else {
                 return Err(err("expected user:password".into()));
             };
             check_user_name(user).map_err(&err)?;
             let secret = parse_password(password).map_err(&err)?;
-            if users.insert(user.to_owned(), secret).is_some() {
+            let quota = parse_extra_fields(fields.nth(5).unwrap_or_default()).map_err(&err)?;
+            if users.insert(user.to_owned(), (secret, quota)).is_some() {
                 return Err(err(format!("user {user:?} is listed twice")));
             }
         }
@@ -131,7 +151,7 @@ impl Users {
             .ok()
             .and_then(|u| self.users.get_key_value(u));
         match found {
-            Some((name, secret)) => secret.verify(password).then_some(name.as_str()),
+            Some((name, (secret, _))) => secret.verify(password).then_some(name.as_str()),
             None => {
                 // As much work as a SHA512-CRYPT check with default rounds.
                 let _ = sha_crypt::sha512_crypt(password, b"mailwiredummy", sha_crypt::Params::default());
@@ -139,6 +159,53 @@ impl Users {
             }
         }
     }
+}
+
+impl Users {
+    /// A user's quota (unlimited for an unknown user).
+    pub fn quota(&self, user: &str) -> QuotaRule {
+        self.users.get(user).map(|(_, q)| *q).unwrap_or_default()
+    }
+}
+
+/// The extra fields used here: `userdb_quota_rule` (others are ignored,
+/// as Dovecot ignores fields it has no use for).
+fn parse_extra_fields(extra: &str) -> Result<QuotaRule, String> {
+    let mut rule = QuotaRule::default();
+    for field in extra.split_whitespace() {
+        let Some(value) = field.strip_prefix("userdb_quota_rule=") else {
+            continue;
+        };
+        let bad = || format!("userdb_quota_rule {value:?}: expected *:storage=SIZE[:messages=N]");
+        let mut parts = value.split(':');
+        if parts.next() != Some("*") {
+            return Err(bad());
+        }
+        for part in parts {
+            let (key, amount) = part.split_once('=').ok_or_else(bad)?;
+            match key.to_ascii_lowercase().as_str() {
+                "storage" => rule.storage = Some(parse_size(amount).ok_or_else(bad)?),
+                "messages" => rule.messages = Some(amount.parse().map_err(|_| bad())?),
+                _ => return Err(bad()),
+            }
+        }
+    }
+    Ok(rule)
+}
+
+/// `100`, `100B`, `64k`, `10M`, `1G`, `2T` (powers of 1024, as Dovecot).
+fn parse_size(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 /// User names become directory names: refuse what could leave the mail

@@ -96,3 +96,38 @@ fn hashes_made_by_doveadm_are_accepted() {
         );
     }
 }
+
+#[test]
+fn quota_rules_come_from_the_extra_fields() {
+    use crate::users::QuotaRule;
+    let users = Users::parse(
+        "a:{PLAIN}x:::::: userdb_quota_rule=*:storage=10M\n\
+         b:{PLAIN}x::::::userdb_mail=maildir:~/M userdb_quota_rule=*:storage=512:messages=20\n\
+         c:{PLAIN}x\n",
+    )
+    .unwrap();
+    assert_eq!(
+        users.quota("a"),
+        QuotaRule {
+            storage: Some(10 << 20),
+            messages: None
+        }
+    );
+    assert_eq!(
+        users.quota("b"),
+        QuotaRule {
+            storage: Some(512),
+            messages: Some(20)
+        }
+    );
+    assert!(!users.quota("c").is_limited() && !users.quota("nobody").is_limited());
+    for bad in [
+        "storage=1G",
+        "*:storage=1X",
+        "*:bytes=5",
+        "*:storage=99999999999999T",
+    ] {
+        let line = format!("d:{{PLAIN}}x::::::userdb_quota_rule={bad}\n");
+        assert!(Users::parse(&line).is_err(), "{bad}");
+    }
+}

@@ -7,10 +7,11 @@ use std::num::NonZeroU32;
 
 use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
-    Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch, FlagPerm, IString, List,
+    AString, Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch, FlagPerm, IString, List,
     ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute, MailboxList,
-    MessageDataItem, NamespaceDescription, NamespaceResponse, QResync, Quoted, RespText, Response, SearchKey,
-    SelectParameter, Status, StatusAttribute, StoreAction, StoreModifier, UidSet, list_pattern_matches,
+    MessageDataItem, NamespaceDescription, NamespaceResponse, QResync, Quota, QuotaResource, QuotaRoot,
+    QuotaUsage, Quoted, RespText, Response, SearchKey, SelectParameter, Status, StatusAttribute, StoreAction,
+    StoreModifier, UidSet, list_pattern_matches,
 };
 use mailwire::mailbox::analysis::analyze;
 use mailwire::mailbox::search::{Search, SearchError, SearchScope};
@@ -20,6 +21,7 @@ use mailwire::mailbox::{
 };
 
 use super::fetch;
+use crate::users::QuotaRule;
 
 /// The hierarchy delimiter on the wire (the model's).
 pub const DELIMITER: char = '/';
@@ -30,6 +32,78 @@ pub struct Work {
     pub account: Account,
     /// The selected (or examined) mailbox.
     pub selected: Option<SelectedMailbox>,
+    /// The user's limits.
+    pub quota: QuotaRule,
+}
+
+/// The name of the one quota root each user has (RFC 9208).
+const QUOTA_ROOT: &str = "User quota";
+
+impl Work {
+    /// What the user's mailboxes hold: octets and messages.
+    fn usage(&self) -> Result<(u64, u64), StoreError> {
+        let mut octets = 0u64;
+        let mut messages = 0u64;
+        for entry in self.account.list()? {
+            match self.account.status(&entry.name) {
+                Ok(s) => {
+                    octets = octets.saturating_add(s.size);
+                    messages += u64::from(s.messages);
+                }
+                // Deleted meanwhile.
+                Err(StoreError::NoSuchMailbox(_) | StoreError::MailboxGone(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((octets, messages))
+    }
+
+    /// `Err` with `NO [OVERQUOTA]` when adding `octets` in `messages`
+    /// messages would pass the user's quota.
+    pub fn check_quota(&self, octets: u64, messages: u64) -> Result<(), Outcome> {
+        if !self.quota.is_limited() {
+            return Ok(());
+        }
+        let (used, count) = self.usage().map_err(|e| store_failure(&e))?;
+        let over_storage = self
+            .quota
+            .storage
+            .is_some_and(|l| used.saturating_add(octets) > l);
+        let over_messages = self.quota.messages.is_some_and(|l| count + messages > l);
+        if over_storage || over_messages {
+            return Err(Outcome::no("Quota exceeded").with_code(condition("OVERQUOTA")));
+        }
+        Ok(())
+    }
+
+    /// The QUOTA response of the user's root.
+    fn quota_response(&self) -> Result<Response<'static>, StoreError> {
+        let (used, count) = self.usage()?;
+        let mut resources = Vec::new();
+        if let Some(limit) = self.quota.storage {
+            // STORAGE counts units of 1024 octets (RFC 9208 section 5.1).
+            resources.push(QuotaUsage {
+                resource: QuotaResource::Storage,
+                usage: used.div_ceil(1024),
+                limit: limit / 1024,
+            });
+        }
+        if let Some(limit) = self.quota.messages {
+            resources.push(QuotaUsage {
+                resource: QuotaResource::Message,
+                usage: count,
+                limit,
+            });
+        }
+        Ok(Response::Quota(Quota {
+            root: quota_root(),
+            resources,
+        }))
+    }
+}
+
+fn quota_root() -> AString<'static> {
+    AString::try_from(QUOTA_ROOT).expect("a quoted string")
 }
 
 /// What a command needs to know of the session.
@@ -287,6 +361,43 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
         ),
         CommandBody::Search { search, .. } => self::search(work, search, info),
         CommandBody::Append(append) => append_whole(work, append, info),
+        CommandBody::GetQuotaRoot(mailbox) => {
+            let name = match mailbox_name(mailbox, info.utf8) {
+                Ok(n) => n,
+                Err(o) => return o,
+            };
+            if let Err(e) = work.account.mailbox(&name) {
+                return store_failure(&e);
+            }
+            let roots = if work.quota.is_limited() {
+                vec![quota_root()]
+            } else {
+                Vec::new()
+            };
+            let mut answers = vec![Answer::Data(Response::QuotaRoot(QuotaRoot {
+                mailbox: mailbox.clone(),
+                roots,
+            }))];
+            if work.quota.is_limited() {
+                match work.quota_response() {
+                    Ok(r) => answers.push(Answer::Data(r)),
+                    Err(e) => return store_failure(&e),
+                }
+            }
+            Outcome::ok(answers, "GETQUOTAROOT completed")
+        }
+        CommandBody::GetQuota(root) => {
+            if !work.quota.is_limited() || root.as_bytes() != QUOTA_ROOT.as_bytes() {
+                return Outcome::no("No such quota root").with_code(condition("NONEXISTENT"));
+            }
+            match work.quota_response() {
+                Ok(r) => Outcome::ok(vec![Answer::Data(r)], "GETQUOTA completed"),
+                Err(e) => store_failure(&e),
+            }
+        }
+        CommandBody::SetQuota { .. } => {
+            Outcome::no("Quotas are set by the administrator").with_code(condition("NOPERM"))
+        }
         _ => Outcome::bad("Command not implemented"),
     }
 }
@@ -801,7 +912,7 @@ fn modified(outcome: Outcome, selected: &SelectedMailbox, failed: &[Uid], uid_co
 }
 
 fn copy(work: &mut Work, to: &Mailbox<'static>, move_: bool, info: &Info) -> Outcome {
-    let Some(selected) = work.selected.as_mut() else {
+    let Some(selected) = work.selected.as_ref() else {
         return Outcome::bad("No mailbox selected");
     };
     let to = match mailbox_name(to, info.utf8) {
@@ -809,6 +920,20 @@ fn copy(work: &mut Work, to: &Mailbox<'static>, move_: bool, info: &Info) -> Out
         Err(o) => return o,
     };
     let uids: Vec<Uid> = info.messages.iter().map(|&u| Uid::from(u)).collect();
+    if !move_ {
+        let octets = selected
+            .messages()
+            .iter()
+            .filter(|m| uids.binary_search(&m.uid).is_ok())
+            .map(|m| m.size)
+            .sum();
+        if let Err(o) = work.check_quota(octets, uids.len() as u64) {
+            return o;
+        }
+    }
+    let Some(selected) = work.selected.as_mut() else {
+        return Outcome::bad("No mailbox selected");
+    };
     let done = if move_ {
         selected.move_to(&uids, &to)
     } else {
@@ -967,6 +1092,10 @@ pub fn append_messages(
     name: &MailboxName,
     messages: Vec<mailwire::mailbox::AppendMessage>,
 ) -> Outcome {
+    let octets = messages.iter().map(|m| m.content.len() as u64).sum();
+    if let Err(o) = work.check_quota(octets, messages.len() as u64) {
+        return o;
+    }
     match work.account.append_all(name, messages) {
         Ok(appended) => {
             let outcome = Outcome::ok(Vec::new(), "APPEND completed");

@@ -68,6 +68,9 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::CondStore,
         Capability::QResync,
         Capability::Within,
+        Capability::Quota,
+        Capability::QuotaRes(mailwire::imap::Atom::new("STORAGE").expect("an atom")),
+        Capability::QuotaRes(mailwire::imap::Atom::new("MESSAGE").expect("an atom")),
         Capability::Preview,
         Capability::MultiAppend,
         Capability::AppendLimit(Some(append_limit)),
@@ -327,9 +330,11 @@ impl User {
             Ok(account) => {
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
+                    let quota = ctx.users.quota(account.name().as_str());
                     self.work = Some(Work {
                         account,
                         selected: None,
+                        quota,
                     });
                 }
             }
