@@ -244,6 +244,11 @@ impl Connection {
                 }
             }
             let mut scratch = std::mem::take(&mut deflate.scratch);
+            if scratch.is_empty() {
+                // A read cancelled while it had the buffer out (the caller
+                // waits on something else too) lost it.
+                scratch = vec![0; 16 * 1024];
+            }
             let read = self.read_raw(&mut scratch, deadline).await;
             let deflate = self.deflate.as_mut().expect("compressing");
             if let Ok(Input::Data(n)) = read {

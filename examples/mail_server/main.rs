@@ -35,6 +35,7 @@ mod pop3;
 mod server;
 mod tls;
 mod users;
+mod watch;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -169,6 +170,7 @@ fn run(o: Options) -> Result<(), String> {
             idle_timeout: o.idle_timeout,
             auth_failure_delay: o.auth_failure_delay,
             blocking: Blocking::new(o.storage_jobs),
+            watcher: watch::Watcher::new(),
         },
         o.max_connections,
     );

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::blocking::Blocking;
 use crate::connection::{Connection, Ending, Stop};
 use crate::users::Users;
+use crate::watch::Watcher;
 use crate::{imap, pop3};
 
 /// How long a stop waits for connections to end.
@@ -43,6 +44,8 @@ pub struct Context {
     pub auth_failure_delay: Duration,
     /// Where storage work and password checks run.
     pub blocking: Blocking,
+    /// Watches the accounts' Maildirs for IDLE.
+    pub watcher: Arc<Watcher>,
 }
 
 /// Why [`Context::authenticate`] let no one in.

@@ -417,4 +417,14 @@ pub trait Backend: Send + Sync {
     /// happened; changes made through this instance are not returned. A
     /// backend that no one else changes returns nothing.
     fn sync(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError>;
+
+    /// A directory in which every change to the account's mail shows (a
+    /// file created, renamed or removed somewhere below it), for a server
+    /// that watches the file system (inotify) to learn at once of changes
+    /// other processes make, and then calls [`sync`](Backend::sync). `None`
+    /// (the default) when there is none: such a server polls instead.
+    fn watch_path(&self, account: &AccountName) -> Option<std::path::PathBuf> {
+        let _ = account;
+        None
+    }
 }

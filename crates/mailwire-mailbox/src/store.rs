@@ -275,6 +275,12 @@ impl Account {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Where changes to the account's mail show on disk, if anywhere
+    /// ([`Backend::watch_path`]).
+    pub fn watch_path(&self) -> Option<std::path::PathBuf> {
+        self.backend().watch_path(self.name())
+    }
+
     /// The mailboxes, sorted by name.
     pub fn list(&self) -> Result<Vec<MailboxEntry>, StoreError> {
         self.backend().list_mailboxes(self.name())

@@ -31,9 +31,16 @@ use mailwire::mailbox::{AppendMessage, Flags, InternalDate, MailboxName};
 use self::exec::{Answer, Info, Outcome, Work};
 use crate::connection::{Connection, Ending, Input};
 use crate::server::{Context, Refusal};
+use crate::watch::Subscription;
 
-/// How often a session in IDLE reads the store's changes.
+/// How often a session in IDLE reads the store's changes when the account
+/// cannot be watched.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// How often it reads them anyway when the account is watched: a change
+/// the watch missed (a watch lost to a race, a network file system)
+/// arrives late, not never.
+const WATCHED_POLL: Duration = Duration::from_secs(10);
 
 /// About how many octets of message content one FETCH job renders before
 /// its answers are sent.
@@ -124,6 +131,8 @@ struct User {
     idle: bool,
     /// The APPEND being received.
     append: Option<Appending>,
+    /// Wakes IDLE when the account's Maildir changes.
+    watching: Option<Subscription>,
 }
 
 /// A streamed APPEND: its messages so far and the one arriving.
@@ -215,6 +224,7 @@ impl User {
                         ServerEvent::AppendAborted => self.append = None,
                         ServerEvent::Unauthenticated => {
                             self.append = None;
+                            self.watching = None;
                             self.idle = false;
                             if let Some(work) = self.work.take() {
                                 let _ = ctx.blocking.run(move || drop(work)).await;
@@ -258,12 +268,26 @@ impl User {
             if !session.wants_input() {
                 return Err(io::Error::other("the client sent too much without reading"));
             }
-            let poll = (self.idle && self.selected()).then(|| Instant::now() + IDLE_POLL);
+            let idle = self.idle && self.selected();
+            let every = if self.watching.is_some() {
+                WATCHED_POLL
+            } else {
+                IDLE_POLL
+            };
+            let poll = idle.then(|| Instant::now() + every);
             let deadline = match (session.poll_timeout(), poll) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            match conn.read(&mut buf, deadline).await? {
+            let input = match self.watching.as_mut().filter(|_| idle) {
+                Some(watching) => tokio::select! {
+                    input = conn.read(&mut buf, deadline) => input?,
+                    // A change: look at the store now, as at a deadline.
+                    _ = watching.changed() => Input::Deadline,
+                },
+                None => conn.read(&mut buf, deadline).await?,
+            };
+            match input {
                 Input::Data(n) => {
                     session.receive(&buf[..n]);
                     session.handle_timeout(Instant::now());
@@ -331,6 +355,10 @@ impl User {
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
                     let quota = ctx.users.quota(account.name().as_str());
+                    if let Some(path) = account.watch_path() {
+                        let watcher = Arc::clone(&ctx.watcher);
+                        self.watching = ctx.blocking.run(move || watcher.subscribe(&path)).await?;
+                    }
                     self.work = Some(Work {
                         account,
                         selected: None,

@@ -1156,6 +1156,13 @@ impl Backend for MaildirBackend {
         })
     }
 
+    /// The account's Maildir: messages arrive in and move between its
+    /// folders' `new/` and `cur/`, and the index files change in its
+    /// folders.
+    fn watch_path(&self, account: &AccountName) -> Option<PathBuf> {
+        Some(self.maildir_path(account))
+    }
+
     /// Streams the file, bare LFs turned into CRLFs on the way: a message
     /// is never whole in memory, and the folder is not held while it is
     /// read.

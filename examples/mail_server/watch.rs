@@ -1,0 +1,145 @@
+//! Change delivery across processes: the accounts' Maildirs are watched
+//! (inotify on Linux, through the `notify` crate), so a session in IDLE
+//! hears at once of a message delivered by Dovecot, a POP3 QUIT in another
+//! mail_server, or an APPEND in another session, and reads the store's
+//! changes then. One watch per account, however many sessions use it.
+//! Where watching is not possible (no inotify, out of watches), sessions
+//! poll instead.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use notify::{RecursiveMode, Watcher as _};
+use tokio::sync::watch;
+
+/// The process's watcher.
+pub struct Watcher {
+    /// `None` when the platform gives none.
+    notify: Option<Mutex<notify::RecommendedWatcher>>,
+    accounts: Arc<Mutex<HashMap<PathBuf, Watched>>>,
+}
+
+/// One watched account directory.
+struct Watched {
+    /// Raised (a count) on every change below the directory.
+    changes: watch::Sender<u64>,
+    /// Subscriptions alive.
+    users: usize,
+}
+
+/// A session's interest in an account's changes; the watch ends with the
+/// last subscription.
+pub struct Subscription {
+    watcher: Arc<Watcher>,
+    path: PathBuf,
+    changes: watch::Receiver<u64>,
+}
+
+impl Watcher {
+    /// The watcher; without inotify, one that watches nothing.
+    pub fn new() -> Arc<Watcher> {
+        let accounts: Arc<Mutex<HashMap<PathBuf, Watched>>> = Arc::default();
+        let seen = Arc::clone(&accounts);
+        let notify = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let Ok(event) = event else {
+                return;
+            };
+            // Reading alone changes nothing.
+            if matches!(event.kind, notify::EventKind::Access(_)) {
+                return;
+            }
+            let accounts = seen.lock().unwrap_or_else(|e| e.into_inner());
+            for path in &event.paths {
+                if let Some(watched) = path.ancestors().find_map(|dir| accounts.get(dir)) {
+                    watched.changes.send_modify(|n| *n = n.wrapping_add(1));
+                }
+            }
+        });
+        let notify = match notify {
+            Ok(w) => Some(Mutex::new(w)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch Maildirs; IDLE sessions will poll");
+                None
+            }
+        };
+        Arc::new(Watcher { notify, accounts })
+    }
+
+    /// Subscribes to the changes below `path` (an account's directory);
+    /// `None` when it cannot be watched.
+    pub fn subscribe(self: &Arc<Self>, path: &Path) -> Option<Subscription> {
+        let notify = self.notify.as_ref()?;
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(watched) = accounts.get_mut(path) {
+            watched.users += 1;
+            return Some(self.subscription(path, watched.changes.subscribe()));
+        }
+        let (sender, receiver) = watch::channel(0);
+        accounts.insert(
+            path.to_path_buf(),
+            Watched {
+                changes: sender,
+                users: 1,
+            },
+        );
+        // The watcher's thread takes `accounts` to deliver events, and
+        // `watch` waits for that thread: never hold both.
+        drop(accounts);
+        let subscription = self.subscription(path, receiver);
+        let watching = notify
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .watch(path, RecursiveMode::Recursive);
+        match watching {
+            Ok(()) => Some(subscription),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot watch; polling instead");
+                None
+            }
+        }
+    }
+}
+
+impl Watcher {
+    fn subscription(self: &Arc<Self>, path: &Path, changes: watch::Receiver<u64>) -> Subscription {
+        Subscription {
+            watcher: Arc::clone(self),
+            path: path.to_path_buf(),
+            changes,
+        }
+    }
+}
+
+impl Subscription {
+    /// Completes at the next change after the last one seen.
+    pub async fn changed(&mut self) {
+        if self.changes.changed().await.is_err() {
+            // The watch ended (cannot happen while subscribed): wait on.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut accounts = self.watcher.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(watched) = accounts.get_mut(&self.path) else {
+            return;
+        };
+        watched.users -= 1;
+        if watched.users > 0 {
+            return;
+        }
+        accounts.remove(&self.path);
+        // As in `subscribe`: not while holding `accounts`.
+        drop(accounts);
+        if let Some(notify) = &self.watcher.notify {
+            // A failed subscription never watched: nothing to undo.
+            let _ = notify
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwatch(&self.path);
+        }
+    }
+}
