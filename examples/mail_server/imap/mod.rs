@@ -79,6 +79,7 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::QuotaRes(mailwire::imap::Atom::new("STORAGE").expect("an atom")),
         Capability::QuotaRes(mailwire::imap::Atom::new("MESSAGE").expect("an atom")),
         Capability::Preview,
+        Capability::Utf8Accept,
         Capability::MultiAppend,
         Capability::AppendLimit(Some(append_limit)),
     ]
