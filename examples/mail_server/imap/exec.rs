@@ -9,9 +9,9 @@ use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
     AString, Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch, FlagPerm, IString, List,
     ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute, MailboxList,
-    MessageDataItem, NamespaceDescription, NamespaceResponse, QResync, Quota, QuotaResource, QuotaRoot,
-    QuotaUsage, Quoted, RespText, Response, SearchKey, SelectParameter, Status, StatusAttribute, StoreAction,
-    StoreModifier, UidSet, list_pattern_matches,
+    MessageDataItem, NamespaceDescription, NamespaceResponse, ObjectId, QResync, Quota, QuotaResource,
+    QuotaRoot, QuotaUsage, Quoted, RespText, Response, SearchKey, SelectParameter, Status, StatusAttribute,
+    StoreAction, StoreModifier, UidSet, list_pattern_matches,
 };
 use mailwire::mailbox::analysis::analyze;
 use mailwire::mailbox::search::{Search, SearchError, SearchScope};
@@ -281,7 +281,8 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
                 }
             }
             match work.account.create_mailbox(&name, &uses) {
-                Ok(_) => Outcome::ok(Vec::new(), "CREATE completed"),
+                Ok(entry) => Outcome::ok(Vec::new(), "CREATE completed")
+                    .with_code(Code::MailboxId(mailbox_id(entry.uid_validity))),
                 Err(e) => store_failure(&e),
             }
         }
@@ -620,7 +621,7 @@ fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcome {
                 answers.push(Answer::Data(Response::MailboxStatus(
                     mailwire::imap::MailboxStatus {
                         mailbox: entry.name.to_imap(info.utf8).into_owned(),
-                        values: s.to_imap(items),
+                        values: status_values(&s, items),
                     },
                 )));
             }
@@ -689,7 +690,7 @@ fn status(
             vec![Answer::Data(Response::MailboxStatus(
                 mailwire::imap::MailboxStatus {
                     mailbox: mailbox.clone(),
-                    values: s.to_imap(attributes),
+                    values: status_values(&s, attributes),
                 },
             ))],
             "STATUS completed",
@@ -751,6 +752,7 @@ fn select(
         snapshot.permanent_flags.clear();
     }
     let read_only = selected.is_read_only();
+    let uid_validity = selected.uid_validity();
     let mut answers = vec![Answer::Open(snapshot)];
     if let Some(q) = qresync {
         if let Err(e) = resynchronise(&selected, q, &mut answers) {
@@ -758,6 +760,14 @@ fn select(
         }
     }
     work.selected = Some(selected);
+    answers.push(Answer::Data(Response::Status {
+        tag: None,
+        status: Status::Ok,
+        text: RespText {
+            code: Some(Code::MailboxId(mailbox_id(uid_validity))),
+            text: "Mailbox ID".into(),
+        },
+    }));
     let outcome = Outcome::ok(answers, "Selected");
     if read_only {
         Outcome {
@@ -1005,7 +1015,9 @@ fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info
         charset: None,
     };
     let mut key = SearchKey::List(search.keys.clone());
-    resolve_within(&mut key, selected.messages(), now());
+    if let Err(e) = resolve_keys(&mut key, selected, now()) {
+        return store_failure(&e);
+    }
     let compiled = match Search::new(&key, &scope) {
         Ok(s) => s,
         Err(SearchError::Unsupported(what)) => {
@@ -1023,6 +1035,24 @@ fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info
     }
 }
 
+/// The MAILBOXID of a mailbox (RFC 8474): its UIDVALIDITY, which the
+/// account never gives twice and a RENAME keeps.
+pub fn mailbox_id(uid_validity: mailwire::mailbox::UidValidity) -> ObjectId<'static> {
+    ObjectId::new(format!("M{:08x}", uid_validity.get())).expect("letters and digits")
+}
+
+/// STATUS values, MAILBOXID included (the model has none of its own).
+fn status_values(
+    s: &mailwire::mailbox::MailboxStatus,
+    attributes: &[StatusAttribute<'static>],
+) -> Vec<mailwire::imap::StatusValue<'static>> {
+    let mut values = s.to_imap(attributes);
+    if attributes.contains(&StatusAttribute::MailboxId) {
+        values.push(mailwire::imap::StatusValue::MailboxId(mailbox_id(s.uid_validity)));
+    }
+    values
+}
+
 /// The time now, in seconds since the epoch.
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -1030,42 +1060,65 @@ fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// WITHIN (RFC 5032): OLDER and YOUNGER compare the internal date with
-/// the clock, which the model does not read; they become the set of UIDs
-/// that match now (a set no message has when none does).
-fn resolve_within(key: &mut SearchKey<'static>, messages: &[mailwire::mailbox::ViewMessage], now: i64) {
-    let matching = |f: &dyn Fn(i64) -> bool| -> SearchKey<'static> {
-        let uids = messages
-            .iter()
-            .filter(|m| f(m.internal_date.unix_seconds))
-            .map(|m| m.uid.get());
+/// The keys the model leaves to the server become the set of UIDs that
+/// match (a set no message has when none does): WITHIN's OLDER and
+/// YOUNGER (RFC 5032) compare the internal date with the clock, which the
+/// model does not read; OBJECTID's EMAILID is a digest of the content
+/// (see `fetch::email_id`) and THREADID matches nothing (no threads are
+/// kept).
+fn resolve_keys(
+    key: &mut SearchKey<'static>,
+    selected: &SelectedMailbox,
+    now: i64,
+) -> Result<(), StoreError> {
+    let messages = selected.messages();
+    let set_of = |uids: Vec<u32>| -> SearchKey<'static> {
         match mailwire::imap::SequenceSet::from_numbers(uids) {
             Ok(set) => SearchKey::Uid(set),
-            // None matches: NOT ALL.
             Err(_) => SearchKey::Not(Box::new(SearchKey::All)),
         }
+    };
+    let dated = |f: &dyn Fn(i64) -> bool| -> Vec<u32> {
+        messages
+            .iter()
+            .filter(|m| f(m.internal_date.unix_seconds))
+            .map(|m| m.uid.get())
+            .collect()
     };
     match key {
         SearchKey::Older(n) => {
             let limit = now - i64::from(n.get());
-            *key = matching(&|date| date < limit);
+            *key = set_of(dated(&|date| date < limit));
         }
         SearchKey::Younger(n) => {
             let limit = now - i64::from(n.get());
-            *key = matching(&|date| date >= limit);
+            *key = set_of(dated(&|date| date >= limit));
         }
-        SearchKey::Not(k) => resolve_within(k, messages, now),
+        SearchKey::EmailId(id) => {
+            let mut uids = Vec::new();
+            for m in messages {
+                match selected.read(m.uid) {
+                    Ok(content) if fetch::email_id(&content) == *id => uids.push(m.uid.get()),
+                    Ok(_) | Err(StoreError::NoSuchMessage(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            *key = set_of(uids);
+        }
+        SearchKey::ThreadId(_) => *key = set_of(Vec::new()),
+        SearchKey::Not(k) => resolve_keys(k, selected, now)?,
         SearchKey::Or(a, b) => {
-            resolve_within(a, messages, now);
-            resolve_within(b, messages, now);
+            resolve_keys(a, selected, now)?;
+            resolve_keys(b, selected, now)?;
         }
         SearchKey::List(keys) => {
             for k in keys {
-                resolve_within(k, messages, now);
+                resolve_keys(k, selected, now)?;
             }
         }
         _ => {}
     }
+    Ok(())
 }
 
 /// APPEND as one command (the forms the session does not stream).

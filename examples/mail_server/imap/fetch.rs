@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use mailwire::imap::{
     DataItemName, DateTime, FetchItem, FetchItems, FetchMacro, FlagFetch, IString, Literal, MessageDataItem,
-    NString, Quoted, Section, SectionText,
+    NString, ObjectId, Quoted, Section, SectionText,
 };
 use mailwire::mailbox::ViewMessage;
 use mailwire::mailbox::analysis::{
@@ -37,6 +37,7 @@ pub fn needs_content(items: &[FetchItem<'_>]) -> bool {
                 | FetchItem::Binary { .. }
                 | FetchItem::BinarySize { .. }
                 | FetchItem::Preview { .. }
+                | FetchItem::EmailId
         )
     })
 }
@@ -65,6 +66,16 @@ pub fn streamable(items: &[FetchItem<'_>]) -> Option<DataItemName<'static>> {
         }
     }
     found
+}
+
+/// The EMAILID of a message (RFC 8474): a digest of its content, so the
+/// same message keeps it through COPY and MOVE and in every mailbox, and
+/// only messages with identical content share one.
+pub fn email_id(content: &[u8]) -> ObjectId<'static> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(content);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    ObjectId::new(format!("E{hex}")).expect("letters and digits")
 }
 
 /// Whether fetching the items sets `\Seen` (RFC 9051 section 6.4.5): a body
@@ -121,6 +132,8 @@ pub fn render(
             }
             FetchItem::Rfc822Size => MessageDataItem::Rfc822Size(message.size),
             FetchItem::ModSeq => MessageDataItem::ModSeq(message.modseq.into()),
+            // No threads are kept (RFC 8474 allows NIL).
+            FetchItem::ThreadId => MessageDataItem::ThreadId(None),
             other => match content {
                 Some(msg) => content_item(msg, other)?,
                 None => continue,
@@ -186,6 +199,7 @@ fn content_item(
                 data,
             }
         }
+        FetchItem::EmailId => MessageDataItem::EmailId(email_id(msg.raw())),
         FetchItem::Preview { .. } => {
             // Computed on demand, so a LAZY fetch gets it too.
             let text = preview(msg).into_bytes();

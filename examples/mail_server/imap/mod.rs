@@ -80,6 +80,7 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::QuotaRes(mailwire::imap::Atom::new("MESSAGE").expect("an atom")),
         Capability::Preview,
         Capability::Utf8Accept,
+        Capability::ObjectId,
         Capability::MultiAppend,
         Capability::AppendLimit(Some(append_limit)),
     ]
