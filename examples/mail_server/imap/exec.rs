@@ -7,13 +7,14 @@ use std::num::NonZeroU32;
 
 use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
-    AString, Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch, FlagPerm, IString, List,
-    ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute, MailboxList,
-    MessageDataItem, NamespaceDescription, NamespaceResponse, ObjectId, QResync, Quota, QuotaResource,
-    QuotaRoot, QuotaUsage, Quoted, RespText, Response, SearchKey, SelectParameter, Status, StatusAttribute,
-    StoreAction, StoreModifier, UidSet, list_pattern_matches,
+    AString, AppendData, CatPart, Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch,
+    FlagPerm, IString, ImapUrl, List, ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox,
+    MailboxAttribute, MailboxList, MessageDataItem, NamespaceDescription, NamespaceResponse, ObjectId,
+    QResync, Quota, QuotaResource, QuotaRoot, QuotaUsage, Quoted, RespText, Response, SearchKey,
+    SelectParameter, Status, StatusAttribute, StoreAction, StoreModifier, UidSet, UrlForm,
+    list_pattern_matches,
 };
-use mailwire::mailbox::analysis::analyze;
+use mailwire::mailbox::analysis::{analyze, extract_section, to_crlf};
 use mailwire::mailbox::search::{Search, SearchError, SearchScope};
 use mailwire::mailbox::{
     Account, FlagAction, Flags, MailboxEntry, MailboxName, ModSeq, Notification, SelectMode, SelectedMailbox,
@@ -34,6 +35,8 @@ pub struct Work {
     pub selected: Option<SelectedMailbox>,
     /// The user's limits.
     pub quota: QuotaRule,
+    /// The largest message APPEND takes (CATENATE's result included).
+    pub append_limit: u64,
 }
 
 /// The name of the one quota root each user has (RFC 9208).
@@ -1129,14 +1132,94 @@ fn append_whole(work: &mut Work, append: &mailwire::imap::Append<'static>, info:
     };
     let mut messages = Vec::new();
     for m in &append.messages {
-        match mailwire::mailbox::AppendMessage::try_from(m.clone()) {
-            Ok(m) => messages.push(m),
-            Err(_) => {
-                return Outcome::no("This form of APPEND is not offered").with_code(condition("CANNOT"));
+        let message = match &m.data {
+            AppendData::Catenate(parts) => {
+                let content = match catenate(work, parts) {
+                    Ok(c) => c,
+                    Err(o) => return o,
+                };
+                let flags = match m.flags.as_deref().map(Flags::try_from).transpose() {
+                    Ok(f) => f.unwrap_or_default(),
+                    Err(e) => return Outcome::bad_owned(format!("Invalid flag: {e}")),
+                };
+                mailwire::mailbox::AppendMessage {
+                    content: content.into(),
+                    flags,
+                    internal_date: m.date.map(mailwire::mailbox::InternalDate::from),
+                }
             }
-        }
+            _ => match mailwire::mailbox::AppendMessage::try_from(m.clone()) {
+                Ok(m) => m,
+                Err(e) => return Outcome::bad_owned(format!("Invalid message: {e}")),
+            },
+        };
+        messages.push(message);
     }
     append_messages(work, &name, messages)
+}
+
+/// Assembles a CATENATE message (RFC 4469): its text parts as sent, its
+/// URL parts read from this user's mailboxes.
+fn catenate(work: &Work, parts: &[CatPart<'static>]) -> Result<Vec<u8>, Outcome> {
+    let mut out = Vec::new();
+    for part in parts {
+        match part {
+            CatPart::Text(literal) => out.extend_from_slice(literal.data()),
+            CatPart::Url(url) => out.extend_from_slice(&url_content(work, url)?),
+            _ => return Err(Outcome::bad("Unknown CATENATE part")),
+        }
+        if out.len() as u64 > work.append_limit {
+            return Err(Outcome::no("The message would be too big").with_code(condition("TOOBIG")));
+        }
+    }
+    Ok(out)
+}
+
+/// What a CATENATE URL names: a message of one of the user's mailboxes, or
+/// a section of it, or part of that. Only URLs without a server (absolute
+/// or relative paths) are taken, and none with URLAUTH.
+fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<Vec<u8>, Outcome> {
+    let bad = || Outcome::no("Invalid URL").with_code(Code::BadUrl(url.as_str().to_owned().into()));
+    if matches!(url.form(), UrlForm::Absolute | UrlForm::NetworkPath) || url.access().is_some() {
+        return Err(bad());
+    }
+    let name = match url.mailbox() {
+        Some(m) => {
+            let text = std::str::from_utf8(&m).map_err(|_| bad())?;
+            MailboxName::new(text).map_err(|_| bad())?
+        }
+        None => match &work.selected {
+            Some(s) => s.mailbox().name.clone(),
+            None => return Err(bad()),
+        },
+    };
+    let uid = Uid::from(url.uid().ok_or_else(bad)?);
+    if let Some(validity) = url.uid_validity() {
+        let entry = work.account.mailbox(&name).map_err(|_| bad())?;
+        if NonZeroU32::from(entry.uid_validity) != validity {
+            return Err(bad());
+        }
+    }
+    let content = work.account.read_message(&name, uid).map_err(|_| bad())?;
+    let data = match url.section() {
+        None => to_crlf(&content).into_owned(),
+        Some(spec) => {
+            let section = mailwire::imap::Section::from_spec(&spec).map_err(|_| bad())?;
+            let msg = analyze(&content);
+            let data = extract_section(&msg, &section, None).ok_or_else(bad)?;
+            to_crlf(&data).into_owned()
+        }
+    };
+    Ok(match url.partial() {
+        Some(p) => {
+            let start = (p.offset as usize).min(data.len());
+            let end = p.length.map_or(data.len(), |l| {
+                start.saturating_add(l.get() as usize).min(data.len())
+            });
+            data[start..end].to_vec()
+        }
+        None => data,
+    })
 }
 
 /// Stores the messages of an APPEND, all or none, with APPENDUID.

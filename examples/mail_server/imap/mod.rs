@@ -81,6 +81,7 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::Preview,
         Capability::Utf8Accept,
         Capability::ObjectId,
+        Capability::Catenate,
         Capability::MultiAppend,
         Capability::AppendLimit(Some(append_limit)),
     ]
@@ -365,6 +366,7 @@ impl User {
                         account,
                         selected: None,
                         quota,
+                        append_limit: ctx.append_limit,
                     });
                 }
             }

@@ -193,6 +193,20 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A `section-spec` given alone, as an IMAP URL's `;SECTION=` carries
+    /// it (RFC 5092, once percent-decoded): `1.2.MIME`, `HEADER.FIELDS
+    /// (SUBJECT)`, `TEXT`; the empty text is the whole message.
+    pub fn from_spec(spec: &[u8]) -> Result<Section<'static>, TypeError> {
+        let mut bracketed = Vec::with_capacity(spec.len() + 2);
+        bracketed.push(b'[');
+        bracketed.extend_from_slice(spec);
+        bracketed.push(b']');
+        match Section::parse(&bracketed, &DecoderConfig::STRICT) {
+            Ok((rest, section)) if rest.is_empty() => Ok(section.into_owned()),
+            _ => Err(TypeError::problem("section", "not a section-spec")),
+        }
+    }
+
     /// `section = "[" [section-spec] "]"`,
     /// `section-spec = section-msgtext / (section-part ["." section-text])`.
     pub(crate) fn parse(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, Self> {
@@ -412,6 +426,19 @@ mod tests {
         let bytes = to_bytes(&e.finish());
         assert_eq!(&bytes[..bytes.len() - 2], input.as_bytes());
         s
+    }
+
+    #[test]
+    fn a_section_spec_alone() {
+        assert_eq!(Section::from_spec(b"").unwrap(), Section::WHOLE);
+        assert_eq!(Section::from_spec(b"1.2.MIME").unwrap(), section("[1.2.MIME]"));
+        assert_eq!(
+            Section::from_spec(b"HEADER.FIELDS (SUBJECT FROM)").unwrap(),
+            section("[HEADER.FIELDS (SUBJECT FROM)]")
+        );
+        for bad in [&b"MIME"[..], b"1.", b"]", b"TEXT] x", b"0"] {
+            assert!(Section::from_spec(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
