@@ -202,7 +202,7 @@ impl<'a> Section<'a> {
         bracketed.extend_from_slice(spec);
         bracketed.push(b']');
         match Section::parse(&bracketed, &DecoderConfig::STRICT) {
-            Ok((rest, section)) if rest.is_empty() => Ok(section.into_owned()),
+            Ok(([], section)) => Ok(section.into_owned()),
             _ => Err(TypeError::problem("section", "not a section-spec")),
         }
     }
