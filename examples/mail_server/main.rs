@@ -1,30 +1,33 @@
-//! A POP3 mail server over the mailwire mailbox model: POP3 with STLS,
-//! POP3S, Dovecot passwd-files, Maildirs, on tokio with one task per
-//! connection.
+//! A POP3 and IMAP mail server over the mailwire mailbox model: POP3 with
+//! STLS, POP3S, IMAP with STARTTLS, IMAPS, Dovecot passwd-files, Maildirs,
+//! on tokio with one task per connection.
 //!
 //! ```text
 //! cargo run --release --example mail_server                 # the demo: alice / secret
-//! curl -s --user alice:secret pop3://127.0.0.1:1110/        # LIST
+//! curl -s --user alice:secret pop3://127.0.0.1:1110/        # POP3 LIST
+//! curl -s --user alice:secret imap://127.0.0.1:1143/        # IMAP LIST
 //! cargo run --release --example mail_server -- --help       # the options
 //! ```
 //!
-//! The protocol is `mailwire::pop3::ServerSession`, a sans-IO state
-//! machine each connection's task drives: bytes from the socket go into it,
-//! what it has to send goes out, its autologout deadline is a tokio timer.
-//! The maildrop is the mailbox model's POP3 view (`Pop3Maildrop`), which
-//! keeps RFC 1939's rules: numbers frozen at login, deletions committed
-//! only at QUIT. Its storage work (logins with their password hashes,
-//! Maildir reads, the commit) runs on tokio's blocking pool, a bounded
-//! number of jobs at once (`--storage-jobs`), never on the threads that
-//! move bytes. This program adds sockets, TLS (tokio-rustls with ring),
-//! the user database, logs (tracing; passwords are never logged) and a
-//! graceful stop on SIGINT or SIGTERM that commits no session that did not
-//! QUIT.
+//! The protocols are `mailwire::pop3::ServerSession` and
+//! `mailwire::imap::server::ServerSession`, sans-IO state machines each
+//! connection's task drives: bytes from the socket go into them, what they
+//! have to send goes out, their deadlines are tokio timers. Both protocols
+//! use one store, the mailbox model over Maildirs: POP3 through its
+//! maildrop view (`Pop3Maildrop`: numbers frozen at login, deletions
+//! committed only at QUIT), IMAP through selected-mailbox views whose
+//! changes reach every other session. Storage work (logins with their
+//! password hashes, Maildir reads and writes) runs on tokio's blocking
+//! pool, a bounded number of jobs at once (`--storage-jobs`), never on the
+//! threads that move bytes. This program adds sockets, TLS (tokio-rustls
+//! with ring), the user database, the Maildir watch that wakes IDLE, logs
+//! (tracing; passwords are never logged) and a graceful stop on SIGINT or
+//! SIGTERM.
 //!
 //! `connection` owns a client's socket (plain, implicit TLS, or upgraded
-//! by STLS), its reads, writes, timeouts and the stop signal; `pop3`
-//! drives a POP3 session over it. Another protocol is another module
-//! beside `pop3` over the same `Connection`.
+//! by STLS or STARTTLS, compressed after COMPRESS), its reads, writes,
+//! timeouts and the stop signal; `pop3` and `imap` drive their sessions
+//! over it; `watch` watches the accounts' Maildirs.
 
 mod args;
 mod blocking;
