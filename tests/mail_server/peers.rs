@@ -7,19 +7,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{
-    self, MailServer, TempDir, by_message_id, check_delivered, crlf, curl, files_in, message_id, require, run,
-    unhex,
+    self, MailServer, TempDir, by_message_id, check_delivered, crlf, curl, files_in, header_part, message_id,
+    require, run, unhex,
 };
 use crate::{TlsFiles, alice_root, start};
-
-/// The header and the blank line after it, with CRLF: what `TOP n 0` sends.
-fn header_part(message: &[u8]) -> Vec<u8> {
-    let end = message
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map_or(message.len(), |p| p + 2);
-    crlf(&message[..end])
-}
 
 /// `n size` or `n id` lines.
 fn listing(text: &[u8]) -> Vec<(u32, String)> {

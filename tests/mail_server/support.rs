@@ -131,6 +131,16 @@ pub fn crlf(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The header and the blank line after it, with CRLF: what POP3's `TOP n 0`
+/// and IMAP's `BODY[HEADER]` send.
+pub fn header_part(message: &[u8]) -> Vec<u8> {
+    let end = message
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(message.len(), |p| p + 2);
+    crlf(&message[..end])
+}
+
 /// The message with LF line ends.
 pub fn lf(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len());
