@@ -717,6 +717,73 @@ fn check_imaplib(mode: Mode, r: &BTreeMap<String, String>) -> Vec<String> {
     );
     ok_is(&mut c, "noop_after_idle", "OK");
     ok_is(&mut c, "logout", "BYE");
+
+    // The second session: sections and partial FETCH of what the INBOX
+    // holds now (the samples but the moved one, and appended-2).
+    contains(&mut c, "id", "\"mailwire\"");
+    ok_is(&mut c, "second_login", "OK");
+    let appended_2 = {
+        let text = String::from_utf8_lossy(&appended).replace("appended-1", "appended-2");
+        text.into_bytes()
+    };
+    let count: usize = get("second_select").parse().unwrap_or(0);
+    c.check(count == stored.len(), || {
+        format!("second_select: {}", get("second_select"))
+    });
+    for n in 1..=count {
+        let whole = unhex(&get(&format!("whole {n}")));
+        let id = message_id(&whole).unwrap_or_default();
+        let original = if id == "<appended-2@mailwire.test>" {
+            appended_2.clone()
+        } else {
+            expected.get(&id).map(|m| crlf(m)).unwrap_or_default()
+        };
+        c.check(!original.is_empty() && whole == original, || {
+            format!("whole {n} ({id}) differs from the stored message")
+        });
+        let body = original
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(&[][..], |p| &original[p + 4..]);
+        let text = unhex(&get(&format!("text {n}")));
+        c.check(text == body, || format!("BODY[TEXT] of {n} ({id}) differs"));
+        let part1 = unhex(&get(&format!("part1 {n}")));
+        c.check(part1 == body, || format!("BODY[1] of {n} ({id}) differs"));
+        let partial = unhex(&get(&format!("partial {n}")));
+        c.check(partial == original[10..30], || {
+            format!(
+                "BODY[]<10.20> of {n} ({id}): {:?}",
+                String::from_utf8_lossy(&partial)
+            )
+        });
+        let binary_size = get(&format!("binary_size {n}"));
+        c.check(
+            binary_size == format!("{n} (BINARY.SIZE[1] {})", body.len()),
+            || {
+                format!(
+                    "BINARY.SIZE[1] of {n} ({id}) is not {}: {binary_size}",
+                    body.len()
+                )
+            },
+        );
+    }
+    c.check(get("status_missing").starts_with("NO "), || {
+        format!("status_missing: {}", get("status_missing"))
+    });
+    let saved = get("searchres");
+    c.check(
+        saved.split(" | ").count() == 1 && saved.contains("\"<sample-1@mailwire.test>\""),
+        || format!("SEARCH RETURN (SAVE) SUBJECT Plain then FETCH $: {saved}"),
+    );
+    ok_is(&mut c, "unselect_before_rename", "OK");
+    ok_is(&mut c, "rename_inbox", "OK");
+    ok_is(&mut c, "status_inbox_after_rename", "INBOX (MESSAGES 0)");
+    ok_is(
+        &mut c,
+        "status_old_inbox",
+        &format!("Old-inbox (MESSAGES {count})"),
+    );
+    ok_is(&mut c, "second_logout", "BYE");
     c.failures
 }
 

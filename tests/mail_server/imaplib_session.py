@@ -19,6 +19,7 @@ mode, host, port, user, password, cafile = sys.argv[1:7]
 port = int(port)
 context = None if mode == "plain" else ssl.create_default_context(cafile=cafile)
 imaplib.Commands.setdefault("IDLE", ("AUTH", "SELECTED"))
+imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
 
 
 def out(key, value):
@@ -334,3 +335,30 @@ def idle():
 step("idle", idle)
 step("noop_after_idle", lambda: client.noop()[0])
 step("logout", lambda: client.logout()[0])
+
+# Another session: sections, partial FETCH, SEARCHRES, ID, STATUS of a
+# missing mailbox, and RENAME INBOX last (it empties the INBOX).
+client = connect()
+step("id", lambda: (ok(client._simple_command("ID", "NIL")), untagged(client, "ID"))[1])
+step("second_login", lambda: client.login(user, password)[0])
+extra_count = step("second_select", lambda: int(ok(client.select("INBOX"))[0]))
+for n in range(1, (extra_count or 0) + 1):
+    step(f"whole {n}", lambda: literal(ok(client.fetch(str(n), "(BODY.PEEK[])"))).hex())
+    step(f"text {n}", lambda: literal(ok(client.fetch(str(n), "(BODY.PEEK[TEXT])"))).hex())
+    step(f"part1 {n}", lambda: literal(ok(client.fetch(str(n), "(BODY.PEEK[1])"))).hex())
+    step(f"partial {n}", lambda: literal(ok(client.fetch(str(n), "(BODY.PEEK[]<10.20>)"))).hex())
+    step(f"binary_size {n}", lambda: plain_items(ok(client.fetch(str(n), "(BINARY.SIZE[1])"))))
+step("status_missing", lambda: result(client.status("No-such-mailbox", "(MESSAGES)")))
+
+
+def searchres():
+    ok(client._simple_command("SEARCH", "RETURN", "(SAVE)", "SUBJECT", "Plain"))
+    return plain_items(ok(client.fetch("$", "(UID ENVELOPE)")))
+
+
+step("searchres", searchres)
+step("unselect_before_rename", lambda: client.unselect()[0])
+step("rename_inbox", lambda: client.rename("INBOX", "Old-inbox")[0])
+step("status_inbox_after_rename", lambda: joined(ok(client.status("INBOX", "(MESSAGES)"))))
+step("status_old_inbox", lambda: joined(ok(client.status("Old-inbox", "(MESSAGES)"))))
+step("second_logout", lambda: client.logout()[0])
