@@ -855,58 +855,91 @@ fn mbsync_mailboxes() -> Vec<(&'static str, &'static str, Vec<Vec<u8>>)> {
     ]
 }
 
-/// Mirrors alice's account with mbsync (`ssl_type` None, STARTTLS or
-/// IMAPS) and checks every mailbox and message arrived unchanged.
-fn mbsync_mirror(server: &MailServer, tls: &TlsFiles, ssl_type: &str) {
-    let work = TempDir::new(&format!("mbsync-{ssl_type}"));
-    let local = work.path().join("Maildir");
+/// Writes an mbsync configuration for alice's account into `work`
+/// (`ssl_type` None, STARTTLS or IMAPS; `sync` Pull, All, ...), with the
+/// local Maildir++ at `work/Maildir`.
+fn mbsync_config(server: &MailServer, tls: &TlsFiles, work: &Path, ssl_type: &str, sync: &str) -> PathBuf {
     let port = if ssl_type == "IMAPS" {
         server.imaps.port()
     } else {
         server.imap.port()
     };
+    // Plaintext on loopback: mbsync wants it said, and LOGIN named.
     let tls_lines = if ssl_type == "None" {
         "SSLType None\nAuthMechs LOGIN\n".to_owned()
     } else {
         format!("SSLType {ssl_type}\nCertificateFile {}\n", tls.cert.display())
     };
-    let config = work.path().join("mbsyncrc");
+    let config = work.join("mbsyncrc");
     std::fs::write(
         &config,
         format!(
             "IMAPAccount server\nHost 127.0.0.1\nPort {port}\nUser alice\nPass secret\n{tls_lines}\n\
              IMAPStore remote\nAccount server\n\n\
              MaildirStore local\nInbox {local}\nSubFolders Maildir++\n\n\
-             Channel mirror\nFar :remote:\nNear :local:\nPatterns *\nCreate Near\nSync Pull\n\
+             Channel mirror\nFar :remote:\nNear :local:\nPatterns *\nCreate Near\nSync {sync}\n\
              SyncState *\n",
-            local = local.display(),
+            local = work.join("Maildir").display(),
         ),
     )
     .expect("write the mbsync configuration");
+    config
+}
+
+/// Runs `mbsync -a` with a configuration; it must succeed.
+fn mbsync(server: &MailServer, config: &Path, what: &str) -> String {
     let output = run(
-        Command::new("mbsync").arg("-c").arg(&config).args(["-V", "-a"]),
+        Command::new("mbsync").arg("-c").arg(config).args(["-V", "-a"]),
         b"",
         Duration::from_secs(180),
     );
     assert!(
         output.status.success(),
-        "mbsync ({ssl_type}) failed ({}):\n{}\n{}\nserver log:\n{}",
+        "mbsync ({what}) failed ({}):\n{}\n{}\nserver log:\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
         server.logs()
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Mirrors alice's account with mbsync (`ssl_type` None, STARTTLS or
+/// IMAPS) and checks every mailbox and message arrived unchanged.
+fn mbsync_mirror(server: &MailServer, tls: &TlsFiles, ssl_type: &str) {
+    let work = TempDir::new(&format!("mbsync-{ssl_type}"));
+    let local = work.path().join("Maildir");
+    let config = mbsync_config(server, tls, work.path(), ssl_type, "Pull");
+    let log = mbsync(server, &config, ssl_type);
     for (folder, mailbox, messages) in mbsync_mailboxes() {
         let dir = local.join(folder);
         assert!(
             dir.join("cur").is_dir(),
-            "mbsync ({ssl_type}) did not create {mailbox} ({}):\n{}",
+            "mbsync ({ssl_type}) did not create {mailbox} ({}):\n{log}",
             dir.display(),
-            String::from_utf8_lossy(&output.stdout)
         );
         let mirrored: Vec<Vec<u8>> = maildir_messages(&dir).iter().map(|m| without_tuid(m)).collect();
         check_delivered(&format!("mbsync ({ssl_type}) {mailbox}"), &mirrored, &messages);
     }
+}
+
+/// The files of a Maildir folder (`new` and `cur`) with their names.
+fn maildir_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                files.push((name, std::fs::read(entry.path()).expect("read a message")));
+            }
+        }
+    }
+    files
+}
+
+/// The Maildir flags of a file name (`...:2,FS` gives `FS`).
+fn maildir_flags(name: &str) -> &str {
+    name.rsplit_once(":2,").map_or("", |(_, f)| f)
 }
 
 #[test]
@@ -1073,5 +1106,71 @@ fn getmail_over_imap_and_imaps_delivers_every_message_unchanged_into_a_maildir()
     assert_eq!(
         messages_in(&server, "INBOX"),
         format!("* STATUS INBOX (MESSAGES {})", stored.len())
+    );
+}
+
+#[test]
+fn mbsync_pushes_a_new_message_and_a_flag_back_to_the_server() {
+    if !require("mbsync") {
+        return;
+    }
+    let mail = alice_root("mbsync-push");
+    for (folder, _, messages) in mbsync_mailboxes() {
+        if !folder.is_empty() {
+            deliver_to_folder(&mail, "alice", folder, &messages);
+        }
+    }
+    let tls = TlsFiles::new();
+    let server = start_with_tls(&mail, &tls);
+    let work = TempDir::new("mbsync-push");
+    let local = work.path().join("Maildir");
+    let config = mbsync_config(&server, &tls, work.path(), "None", "All");
+    mbsync(&server, &config, "first sync");
+
+    // Locally: a new message in Work, and the INBOX's first sample flagged.
+    let pushed = b"From: Alice <alice@example.org>\nTo: bob@example.org\nSubject: Pushed by mbsync\n\
+                   Message-ID: <pushed-1@mailwire.test>\n\nWritten locally.\n.\nthe end\n"
+        .to_vec();
+    std::fs::write(local.join(".Work/new/1764009999.M1P1Q1.local"), &pushed).expect("write a local message");
+    let (name, _) = maildir_files(&local)
+        .into_iter()
+        .find(|(_, m)| message_id(m).as_deref() == Some("<sample-1@mailwire.test>"))
+        .expect("the first sample, mirrored");
+    let sub = if local.join("new").join(&name).exists() {
+        "new"
+    } else {
+        "cur"
+    };
+    let base = name.split(":2,").next().unwrap_or(&name).to_owned();
+    std::fs::rename(
+        local.join(sub).join(&name),
+        local
+            .join("cur")
+            .join(format!("{base}:2,F{}", maildir_flags(&name).replace('F', ""))),
+    )
+    .expect("flag the local copy");
+    let log = mbsync(&server, &config, "second sync");
+
+    // The server: Work holds the pushed message, unchanged but for
+    // mbsync's X-TUID; the first sample is flagged.
+    let work_folder = maildir_files(&mail.maildir("alice").join(".Work"));
+    let messages: Vec<Vec<u8>> = work_folder.iter().map(|(_, m)| without_tuid(m)).collect();
+    let mut wanted = renamed(&support::sample_messages()[..3], "work");
+    wanted.push(pushed);
+    check_delivered("mbsync's push into Work", &messages, &wanted);
+    let inbox = maildir_files(&mail.maildir("alice"));
+    let (name, _) = inbox
+        .iter()
+        .find(|(_, m)| message_id(m).as_deref() == Some("<sample-1@mailwire.test>"))
+        .expect("the first sample on the server");
+    assert!(
+        maildir_flags(name).contains('F'),
+        "the first sample is not flagged on the server ({name}):\n{log}\nserver log:\n{}",
+        server.logs()
+    );
+    assert_eq!(
+        messages_in(&server, "Work"),
+        "* STATUS Work (MESSAGES 4)",
+        "mbsync's log:\n{log}"
     );
 }
