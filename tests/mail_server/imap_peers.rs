@@ -1174,3 +1174,45 @@ fn mbsync_pushes_a_new_message_and_a_flag_back_to_the_server() {
         "mbsync's log:\n{log}"
     );
 }
+
+#[test]
+fn curl_cannot_log_in_to_imap_without_tls_unless_allowed() {
+    if !require("curl") {
+        return;
+    }
+    let mail = alice_root("imap-curl-tls");
+    let tls = TlsFiles::new();
+    let tls_args = tls.args();
+    let extra: Vec<&str> = tls_args.iter().map(String::as_str).collect();
+    let server = start(&mail, &extra);
+    let inbox = format!("imap://{}/INBOX", server.imap);
+    let refused = run(
+        Command::new("curl").args(["-s", "--user", "alice:secret", &inbox, "-X", "UID SEARCH ALL"]),
+        b"",
+        Duration::from_secs(60),
+    );
+    // 67: "the user name, password, or similar was not accepted".
+    assert_eq!(
+        refused.status.code(),
+        Some(67),
+        "{refused:?}\nserver log:\n{}",
+        server.logs()
+    );
+    let cert = tls.cert.display().to_string();
+    let uids = search_numbers(&curl(&[
+        "-s",
+        "--ssl-reqd",
+        "--cacert",
+        &cert,
+        "--user",
+        "alice:secret",
+        &inbox,
+        "-X",
+        "UID SEARCH ALL",
+    ]));
+    assert_eq!(
+        uids.len(),
+        support::sample_messages().len(),
+        "after STARTTLS: {uids:?}"
+    );
+}
