@@ -1,5 +1,6 @@
 //! The mail_server example proven with real mail software on loopback:
-//! curl, Python's poplib, fetchmail, getmail6 and Dovecot. Every message a
+//! curl, Python's poplib and imaplib, fetchmail, getmail6, mbsync and
+//! Dovecot. Every message a
 //! client receives is compared byte for byte with what the Maildir holds.
 //!
 //! A missing peer program skips its test with a loud message on a
@@ -9,6 +10,7 @@
 mod behaviour;
 mod connections;
 mod dovecot;
+mod imap_peers;
 mod peers;
 mod support;
 #[allow(dead_code)] // The server uses all of it, the tests part.

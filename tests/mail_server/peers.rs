@@ -6,28 +6,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{self, MailServer, TempDir, by_message_id, crlf, lf, message_id, require, run};
+use crate::support::{
+    self, MailServer, TempDir, by_message_id, check_delivered, crlf, curl, files_in, header_part, message_id,
+    require, run, unhex,
+};
 use crate::{TlsFiles, alice_root, start};
-
-/// The header and the blank line after it, with CRLF: what `TOP n 0` sends.
-fn header_part(message: &[u8]) -> Vec<u8> {
-    let end = message
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map_or(message.len(), |p| p + 2);
-    crlf(&message[..end])
-}
-
-fn curl(args: &[&str]) -> Vec<u8> {
-    let output = run(Command::new("curl").args(args), b"", Duration::from_secs(60));
-    assert!(
-        output.status.success(),
-        "curl {args:?} failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
-}
 
 /// `n size` or `n id` lines.
 fn listing(text: &[u8]) -> Vec<(u32, String)> {
@@ -175,12 +158,6 @@ fn poplib(mode: &str, server: &MailServer, port: u16, cert: &Path) -> BTreeMap<S
         .collect()
 }
 
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
-}
-
 fn check_poplib(mode: &str, results: &BTreeMap<String, String>) {
     let stored = support::sample_messages();
     let expected = by_message_id(&stored);
@@ -273,43 +250,6 @@ fn python_poplib_over_plain_stls_and_pop3s() {
     assert!(!logs.contains("secret"), "a password reached the logs:\n{logs}");
 }
 
-/// Files in a directory (and, for a Maildir, in its `new` and `cur`).
-fn files_in(dir: &Path) -> Vec<Vec<u8>> {
-    let mut files = Vec::new();
-    for sub in [dir.to_path_buf(), dir.join("new"), dir.join("cur")] {
-        if let Ok(entries) = std::fs::read_dir(&sub) {
-            for entry in entries.flatten() {
-                if entry.path().is_file() {
-                    files.push(std::fs::read(entry.path()).expect("read a delivered message"));
-                }
-            }
-        }
-    }
-    files
-}
-
-/// Every delivered message (line ends normalised to LF, as local mail
-/// tools write them) equals the stored one, and each arrived once.
-fn check_delivered(who: &str, delivered: &[Vec<u8>], stored: &[Vec<u8>]) {
-    let expected = by_message_id(stored);
-    assert_eq!(
-        delivered.len(),
-        stored.len(),
-        "{who} delivered {} messages",
-        delivered.len()
-    );
-    let mut seen = BTreeSet::new();
-    for message in delivered {
-        let id = message_id(message).unwrap_or_else(|| panic!("{who}: a message without Message-ID"));
-        assert_eq!(
-            lf(message),
-            expected[&id],
-            "{who}: {id} differs from the stored message"
-        );
-        assert!(seen.insert(id), "{who}: a message arrived twice");
-    }
-}
-
 #[test]
 fn fetchmail_in_keep_mode_delivers_every_message_unchanged() {
     if !require("fetchmail") {
@@ -320,13 +260,7 @@ fn fetchmail_in_keep_mode_delivers_every_message_unchanged() {
     let work = TempDir::new("fetchmail-work");
     let out = work.path().join("out");
     std::fs::create_dir_all(&out).expect("create the output directory");
-    let deliver = work.path().join("deliver.sh");
-    std::fs::write(
-        &deliver,
-        format!("#!/bin/sh\nexec cat > \"{}/$(date +%s%N).$$\"\n", out.display()),
-    )
-    .expect("write the MDA");
-    std::fs::set_permissions(&deliver, std::fs::Permissions::from_mode(0o755)).expect("chmod the MDA");
+    let deliver = support::file_writing_mda(work.path(), &out);
     let rc = work.path().join("fetchmailrc");
     std::fs::write(
         &rc,
@@ -378,17 +312,7 @@ fn getmail_delivers_every_message_unchanged_into_a_maildir() {
     let mail = alice_root("getmail");
     let server = start(&mail, &["--allow-plaintext-auth"]);
     let work = TempDir::new("getmail-work");
-    let out = work.path().join("Maildir");
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(out.join(sub)).expect("create the output Maildir");
-    }
-    // getmail refuses to deliver as root: it delivers as nobody, who must
-    // own the Maildir and reach it.
-    let as_root = support::is_root();
-    if as_root {
-        support::chown(&out, "nobody");
-        std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    let (out, user) = support::getmail_maildir(work.path());
     let rc = work.path().join("getmailrc");
     std::fs::write(
         &rc,
@@ -400,7 +324,6 @@ fn getmail_delivers_every_message_unchanged_into_a_maildir() {
              delivered_to = false\nreceived = false\n",
             port = server.pop3.port(),
             out = out.display(),
-            user = if as_root { "user = nobody\n" } else { "" },
         ),
     )
     .expect("write the rc file");

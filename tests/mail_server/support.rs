@@ -2,7 +2,7 @@
 //! temporary Maildirs, the server process, Dovecot, peer programs.
 #![allow(dead_code)] // Each user takes only part of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -129,6 +129,16 @@ pub fn crlf(message: &[u8]) -> Vec<u8> {
         out.push(b);
     }
     out
+}
+
+/// The header and the blank line after it, with CRLF: what POP3's `TOP n 0`
+/// and IMAP's `BODY[HEADER]` send.
+pub fn header_part(message: &[u8]) -> Vec<u8> {
+    let end = message
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(message.len(), |p| p + 2);
+    crlf(&message[..end])
 }
 
 /// The message with LF line ends.
@@ -680,5 +690,93 @@ impl Dovecot {
 impl Drop for Dovecot {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Runs curl with `args` and returns its output; it must succeed.
+pub fn curl(args: &[&str]) -> Vec<u8> {
+    let output = run(Command::new("curl").args(args), b"", Duration::from_secs(60));
+    assert!(
+        output.status.success(),
+        "curl {args:?} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Bytes from hex text, as the Python scripts print them.
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Files in a directory (and, for a Maildir, in its `new` and `cur`).
+pub fn files_in(dir: &Path) -> Vec<Vec<u8>> {
+    let mut files = Vec::new();
+    for sub in [dir.to_path_buf(), dir.join("new"), dir.join("cur")] {
+        if let Ok(entries) = std::fs::read_dir(&sub) {
+            for entry in entries.flatten() {
+                if entry.path().is_file() {
+                    files.push(std::fs::read(entry.path()).expect("read a delivered message"));
+                }
+            }
+        }
+    }
+    files
+}
+
+/// Every delivered message (line ends normalised to LF, as local mail
+/// tools write them) equals the stored one, and each arrived once.
+pub fn check_delivered(who: &str, delivered: &[Vec<u8>], stored: &[Vec<u8>]) {
+    let expected = by_message_id(stored);
+    assert_eq!(
+        delivered.len(),
+        stored.len(),
+        "{who} delivered {} messages",
+        delivered.len()
+    );
+    let mut seen = BTreeSet::new();
+    for message in delivered {
+        let id = message_id(message).unwrap_or_else(|| panic!("{who}: a message without Message-ID"));
+        assert_eq!(
+            lf(message),
+            expected[&id],
+            "{who}: {id} differs from the stored message"
+        );
+        assert!(seen.insert(id), "{who}: a message arrived twice");
+    }
+}
+
+/// A shell script for fetchmail's `mda` that writes each message it is
+/// given to a new file in `out`.
+pub fn file_writing_mda(work: &Path, out: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let deliver = work.join("deliver.sh");
+    std::fs::write(
+        &deliver,
+        format!("#!/bin/sh\nexec cat > \"{}/$(date +%s%N).$$\"\n", out.display()),
+    )
+    .expect("write the MDA");
+    std::fs::set_permissions(&deliver, std::fs::Permissions::from_mode(0o755)).expect("chmod the MDA");
+    deliver
+}
+
+/// `work/Maildir` for getmail to deliver into, and the `user = ...` line
+/// its destination needs: getmail refuses to deliver as root, so as root
+/// it delivers as nobody, who must own the Maildir and reach it.
+pub fn getmail_maildir(work: &Path) -> (PathBuf, &'static str) {
+    use std::os::unix::fs::PermissionsExt;
+    let out = work.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(out.join(sub)).expect("create the output Maildir");
+    }
+    if is_root() {
+        chown(&out, "nobody");
+        std::fs::set_permissions(work, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        (out, "user = nobody\n")
+    } else {
+        (out, "")
     }
 }
