@@ -9,51 +9,8 @@ use crate::decode::LiteralMode;
 use crate::encode::Encoder;
 use crate::parse::{PError, PResult, byte, crlf, fail, number64};
 
-/// A value rejected by a constructor: which type, which byte, where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what}: {problem}{}", match (.byte, .position) {
-    (Some(b), Some(p)) => format!(" (byte 0x{b:02X} at position {p})"),
-    (None, Some(p)) => format!(" (at position {p})"),
-    _ => String::new(),
-})]
-pub struct TypeError {
-    /// The type being constructed.
-    pub what: &'static str,
-    /// What is wrong.
-    pub problem: &'static str,
-    /// The offending byte, when one byte is to blame.
-    pub byte: Option<u8>,
-    /// Its position in the value.
-    pub position: Option<usize>,
-}
-
-impl TypeError {
-    pub(crate) fn problem(what: &'static str, problem: &'static str) -> Self {
-        TypeError {
-            what,
-            problem,
-            byte: None,
-            position: None,
-        }
-    }
-}
-
-/// Checks every byte with `ok`, naming the first failure.
-pub(crate) fn check_bytes(
-    what: &'static str,
-    value: &[u8],
-    ok: impl Fn(u8) -> bool,
-) -> Result<(), TypeError> {
-    match value.iter().position(|&b| !ok(b)) {
-        Some(p) => Err(TypeError {
-            what,
-            problem: "byte not allowed",
-            byte: Some(value[p]),
-            position: Some(p),
-        }),
-        None => Ok(()),
-    }
-}
+pub use mailwire_core::TypeError;
+pub(crate) use mailwire_core::check_bytes;
 
 const ATOM: u8 = 1;
 const ASTRING: u8 = 2;

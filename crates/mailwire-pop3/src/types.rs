@@ -8,50 +8,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::num::NonZeroU32;
 
-/// A value rejected by a constructor: which type, which byte, where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what}: {problem}{}", match (.byte, .position) {
-    (Some(b), Some(p)) => format!(" (byte 0x{b:02X} at position {p})"),
-    (None, Some(p)) => format!(" (at position {p})"),
-    _ => String::new(),
-})]
-pub struct TypeError {
-    /// The type being constructed.
-    pub what: &'static str,
-    /// What is wrong.
-    pub problem: &'static str,
-    /// The offending byte, when one byte is to blame.
-    pub byte: Option<u8>,
-    /// Its position in the value.
-    pub position: Option<usize>,
-}
-
-impl TypeError {
-    fn byte(what: &'static str, value: &[u8], position: usize) -> Self {
-        TypeError {
-            what,
-            problem: "byte not allowed",
-            byte: value.get(position).copied(),
-            position: Some(position),
-        }
-    }
-    fn length(what: &'static str, problem: &'static str) -> Self {
-        TypeError {
-            what,
-            problem,
-            byte: None,
-            position: None,
-        }
-    }
-}
-
-/// Checks every byte of `value` with `ok`, naming the first failure.
-fn check_bytes(what: &'static str, value: &[u8], ok: impl Fn(u8) -> bool) -> Result<(), TypeError> {
-    match value.iter().position(|&b| !ok(b)) {
-        Some(p) => Err(TypeError::byte(what, value, p)),
-        None => Ok(()),
-    }
-}
+pub use mailwire_core::TypeError;
+use mailwire_core::check_bytes;
 
 /// A message number: the 1-based position of a message in the maildrop
 /// (RFC 1939 section 3), fixed for the whole session.
@@ -84,7 +42,7 @@ impl MessageNumber {
 impl TryFrom<u32> for MessageNumber {
     type Error = TypeError;
     fn try_from(n: u32) -> Result<Self, TypeError> {
-        MessageNumber::new(n).ok_or(TypeError::length("message number", "numbering starts at 1"))
+        MessageNumber::new(n).ok_or(TypeError::problem("message number", "numbering starts at 1"))
     }
 }
 
@@ -140,7 +98,7 @@ impl<'a> UniqueId<'a> {
 
     pub(crate) fn validate(v: &[u8]) -> Result<(), TypeError> {
         if v.is_empty() || v.len() > 70 {
-            return Err(TypeError::length("unique id", "length must be 1 to 70"));
+            return Err(TypeError::problem("unique id", "length must be 1 to 70"));
         }
         check_bytes("unique id", v, |b| (0x21..=0x7E).contains(&b))
     }
@@ -181,7 +139,7 @@ impl<'a> Param<'a> {
 
     pub(crate) fn validate(v: &[u8]) -> Result<(), TypeError> {
         if v.is_empty() {
-            return Err(TypeError::length("parameter", "must not be empty"));
+            return Err(TypeError::problem("parameter", "must not be empty"));
         }
         check_bytes("parameter", v, |b| b > 0x20 && b != 0x7F)
     }
@@ -215,7 +173,7 @@ impl<'a> Password<'a> {
 
     pub(crate) fn validate(v: &[u8]) -> Result<(), TypeError> {
         if v.is_empty() {
-            return Err(TypeError::length("password", "must not be empty"));
+            return Err(TypeError::problem("password", "must not be empty"));
         }
         check_bytes("password", v, |b| !matches!(b, b'\r' | b'\n' | 0))
     }
@@ -253,7 +211,7 @@ impl<'a> Mechanism<'a> {
 
     pub(crate) fn validate(v: &[u8]) -> Result<(), TypeError> {
         if v.is_empty() || v.len() > 20 {
-            return Err(TypeError::length("SASL mechanism", "length must be 1 to 20"));
+            return Err(TypeError::problem("SASL mechanism", "length must be 1 to 20"));
         }
         check_bytes("SASL mechanism", v, |b| {
             b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
@@ -300,7 +258,10 @@ impl<'a> SaslData<'a> {
 
     pub(crate) fn validate(v: &[u8]) -> Result<(), TypeError> {
         if v.len() % 4 != 0 {
-            return Err(TypeError::length("base64 data", "length must be a multiple of 4"));
+            return Err(TypeError::problem(
+                "base64 data",
+                "length must be a multiple of 4",
+            ));
         }
         let body = v.len() - v.iter().rev().take(2).take_while(|&&b| b == b'=').count();
         check_bytes("base64 data", &v[..body], |b| {
@@ -318,7 +279,7 @@ impl<'a> SaslData<'a> {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
             .decode(self.0.as_bytes())
-            .map_err(|_| TypeError::length("base64 data", "not canonical base64"))
+            .map_err(|_| TypeError::problem("base64 data", "not canonical base64"))
     }
 }
 
@@ -451,7 +412,7 @@ impl<'a> Timestamp<'a> {
 
     pub(crate) fn validate(v: &[u8]) -> Result<(), TypeError> {
         if v.len() < 3 || v[0] != b'<' || v[v.len() - 1] != b'>' {
-            return Err(TypeError::length("APOP timestamp", "must be <...> with content"));
+            return Err(TypeError::problem("APOP timestamp", "must be <...> with content"));
         }
         check_bytes("APOP timestamp", &v[1..v.len() - 1], |b| {
             b.is_ascii_graphic() && b != b'<' && b != b'>'
@@ -461,7 +422,7 @@ impl<'a> Timestamp<'a> {
             e
         })?;
         if !v.contains(&b'@') {
-            return Err(TypeError::length("APOP timestamp", "must contain '@' (msg-id)"));
+            return Err(TypeError::problem("APOP timestamp", "must contain '@' (msg-id)"));
         }
         Ok(())
     }

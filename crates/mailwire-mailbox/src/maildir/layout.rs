@@ -14,9 +14,7 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine as _;
-use base64::alphabet::Alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use mailwire_core::utf7::{decode_modified_utf7_relaxed, encode_modified_utf7_into};
 
 use crate::types::MailboxName;
 
@@ -60,12 +58,12 @@ pub(crate) fn encode_level(level: &str, out: &mut String) {
             c => escaped.push(c),
         }
     }
-    mutf7_encode(&escaped, out);
+    encode_modified_utf7_into(&escaped, out);
 }
 
 /// The level from its stored form; `None` if it does not decode.
 pub(crate) fn decode_level(stored: &str) -> Option<String> {
-    let text = mutf7_decode(stored)?;
+    let text = decode_modified_utf7_relaxed(stored.as_bytes()).ok()?;
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(pos) = rest.find('\\') {
@@ -83,94 +81,6 @@ pub(crate) fn decode_level(stored: &str) -> Option<String> {
         }
     }
     out.push_str(rest);
-    Some(out)
-}
-
-/// Modified base64 (RFC 3501 section 5.1.3): the base64 alphabet with
-/// `,` for `/`, no padding, and no stray bits at the end.
-const MODIFIED_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &MODIFIED_ALPHABET,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
-);
-
-const MODIFIED_ALPHABET: Alphabet =
-    match Alphabet::new("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,") {
-        Ok(a) => a,
-        Err(_) => panic!("a valid alphabet"),
-    };
-
-/// Modified UTF-7: printable ASCII as itself (`&` as `&-`), anything else
-/// as UTF-16 in modified base64 between `&` and `-`. (Maildir++ folder
-/// names need it whether or not the crate speaks IMAP; the codec of the
-/// wire form is mailwire-imap's `encode_modified_utf7`.)
-pub(crate) fn mutf7_encode(text: &str, out: &mut String) {
-    let mut units: Vec<u8> = Vec::new();
-    let flush = |units: &mut Vec<u8>, out: &mut String| {
-        if units.is_empty() {
-            return;
-        }
-        out.push('&');
-        MODIFIED_BASE64.encode_string(&units, out);
-        out.push('-');
-        units.clear();
-    };
-    for c in text.chars() {
-        if (' '..='~').contains(&c) {
-            flush(&mut units, out);
-            if c == '&' {
-                out.push_str("&-");
-            } else {
-                out.push(c);
-            }
-        } else {
-            let mut buf = [0u16; 2];
-            for unit in c.encode_utf16(&mut buf) {
-                units.extend_from_slice(&unit.to_be_bytes());
-            }
-        }
-    }
-    flush(&mut units, out);
-}
-
-/// Decodes modified UTF-7; `None` for malformed input.
-pub(crate) fn mutf7_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b != b'&' {
-            if !(0x20..0x7f).contains(&b) {
-                return None;
-            }
-            out.push(char::from(b));
-            i += 1;
-            continue;
-        }
-        let end = i + 1 + bytes[i + 1..].iter().position(|&c| c == b'-')?;
-        let run = &bytes[i + 1..end];
-        if run.is_empty() {
-            out.push('&');
-        } else {
-            let octets = MODIFIED_BASE64.decode(run).ok()?;
-            if octets.len() % 2 != 0 {
-                return None;
-            }
-            let units: Vec<u16> = octets
-                .chunks_exact(2)
-                .map(|p| u16::from_be_bytes([p[0], p[1]]))
-                .collect();
-            let decoded = String::from_utf16(&units).ok()?;
-            // Printable ASCII must not be base64-encoded.
-            if decoded.chars().any(|c| (' '..='~').contains(&c)) {
-                return None;
-            }
-            out.push_str(&decoded);
-        }
-        i = end + 1;
-    }
     Some(out)
 }
 
@@ -276,8 +186,8 @@ mod tests {
     }
 
     #[test]
-    fn mutf7_agrees_with_the_wire_codec() {
-        for name in [
+    fn folder_levels_round_trip_through_modified_utf7() {
+        for level in [
             "plain",
             "a&b",
             "Entwürfe",
@@ -285,32 +195,18 @@ mod tests {
             "😀 x",
             "~&-&",
             "Ünïcödé&",
+            "a.b\\c",
         ] {
-            let mut ours = String::new();
-            mutf7_encode(name, &mut ours);
-            assert_eq!(ours, mailwire_imap::encode_modified_utf7(name), "{name}");
-            assert_eq!(mutf7_decode(&ours).as_deref(), Some(name));
+            let mut stored = String::new();
+            encode_level(level, &mut stored);
+            assert!(stored.bytes().all(|b| (0x20..0x7f).contains(&b)), "{stored}");
+            assert_eq!(decode_level(&stored).as_deref(), Some(level), "{stored}");
         }
-        // Both refuse what no encoder writes, except two adjacent runs
-        // (`&Jjo-&Jjo-`), which a folder name on disk may hold and the wire
-        // codec refuses as not canonical.
-        for wire in ["&APw", "&AGE-", "&APx-", "&2D0-", "&AP", "&A-"] {
-            assert_eq!(
-                mutf7_decode(wire),
-                mailwire_imap::decode_modified_utf7(wire.as_bytes()).ok(),
-                "{wire}"
-            );
+        // Two adjacent runs, as other software may write them, still read.
+        assert_eq!(decode_level("&APw-&APw-").as_deref(), Some("üü"));
+        for malformed in ["&APw", "&AGE-", "&APx-", "&2D0-", "\u{7f}"] {
+            assert_eq!(decode_level(malformed), None, "{malformed}");
         }
-    }
-
-    #[test]
-    fn mutf7_refuses_malformed_runs() {
-        assert_eq!(mutf7_decode("&APw-").as_deref(), Some("ü"));
-        assert_eq!(mutf7_decode("&-").as_deref(), Some("&"));
-        assert_eq!(mutf7_decode("&APw"), None); // unterminated
-        assert_eq!(mutf7_decode("&AGE-"), None); // encodes ASCII "a"
-        assert_eq!(mutf7_decode("&APx-"), None); // non-zero padding
-        assert_eq!(mutf7_decode("&2D0-"), None); // lone surrogate
     }
 
     #[test]
