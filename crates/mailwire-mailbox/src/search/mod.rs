@@ -77,7 +77,7 @@ mod content;
 mod date;
 mod eval;
 mod resolve;
-mod text;
+pub(crate) mod text;
 
 use std::cell::OnceCell;
 
