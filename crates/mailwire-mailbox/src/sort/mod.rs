@@ -11,12 +11,43 @@
 //! UID SORT and UID THREAD send them as they are, SORT and THREAD map
 //! them to sequence numbers ([`SelectedMailbox::seq`]).
 //!
+//! ```
+//! use mailwire_imap::SearchKey;
+//! use mailwire_mailbox::sort::{SortCriterion, SortKey, ThreadAlgorithm};
+//! use mailwire_mailbox::{AccountName, AppendMessage, MailboxName, MemoryBackend, SelectMode, Store};
+//!
+//! let store = Store::new(MemoryBackend::new());
+//! let alice = store.create_account(&AccountName::new("alice")?)?;
+//! let inbox = MailboxName::inbox();
+//! for m in [
+//!     "Message-ID: <1@x>\nSubject: Lunch?\n\nNoon?\n",
+//!     "Message-ID: <2@x>\nSubject: Budget\n\nNumbers.\n",
+//!     "Message-ID: <3@x>\nIn-Reply-To: <1@x>\nSubject: Re: Lunch?\n\nYes.\n",
+//! ] {
+//!     alice.append(&inbox, AppendMessage::new(m))?;
+//! }
+//! let session = alice.select(&inbox, SelectMode::ReadOnly)?;
+//! let matched = session.search(&SearchKey::All)?;
+//!
+//! // UID SORT (SUBJECT) UTF-8 ALL: "Budget", then "Lunch?" and its reply.
+//! let by_subject = [SortCriterion { reverse: false, key: SortKey::Subject }];
+//! let sorted: Vec<u32> = session.sort(&by_subject, &matched)?.iter().map(|u| u.get()).collect();
+//! assert_eq!(sorted, [2, 1, 3]);
+//!
+//! // THREAD REFERENCES UTF-8 ALL: `* THREAD (1 3)(2)`, in sequence numbers.
+//! let tree = session.thread(&ThreadAlgorithm::References, &matched)?;
+//! let threads = tree.to_imap(|uid| session.seq(uid).and_then(std::num::NonZeroU32::new).unwrap(), 64);
+//! assert_eq!(threads.len(), 2);
+//! assert_eq!(threads[0].messages.iter().map(|n| n.get()).collect::<Vec<_>>(), [1, 3]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # SORT (RFC 5256 section 3)
 //!
 //! - ARRIVAL: the INTERNALDATE, to the second (its zone does not matter).
 //! - DATE: the sent date (RFC 5256 section 2.2): the last `Date:` field of
 //!   the top header (the one ENVELOPE shows) in UTC, read as SEARCH reads
-//!   it ([`parse_date_header`](crate::search::parse_date_header); an
+//!   it ([`parse_date_header`]; an
 //!   unknown zone is UTC, a missing time midnight); the INTERNALDATE when
 //!   there is no such field or it does not parse.
 //! - FROM, TO, CC: the addr-mailbox (local part) of the first address of

@@ -204,6 +204,10 @@ pub(crate) fn ordered_subject(messages: &[ThreadMessage]) -> ThreadTree {
 struct Container {
     message: Option<usize>,
     parent: Option<usize>,
+    /// How many containers have this one as parent: a container without
+    /// children cannot be anyone's ancestor, which spares the loop check's
+    /// walk in the usual case (a reply to a message seen before).
+    children: usize,
 }
 
 /// The threading state of REFERENCES and REFS.
@@ -212,10 +216,18 @@ struct Linker {
 }
 
 impl Linker {
+    fn link(&mut self, parent: usize, child: usize) {
+        self.containers[child].parent = Some(parent);
+        self.containers[parent].children += 1;
+    }
+
     /// Whether making `parent` the parent of the parentless `child` would
     /// make a loop (`parent` is `child` or below it), or the walk to find
     /// out is longer than [`MAX_THREAD_DEPTH`].
     fn would_loop(&self, parent: usize, child: usize) -> bool {
+        if parent != child && self.containers[child].children == 0 {
+            return false;
+        }
         let mut n = parent;
         for _ in 0..=MAX_THREAD_DEPTH {
             if n == child {
@@ -282,17 +294,19 @@ pub(crate) fn references(messages: &[ThreadMessage], variant: RefsVariant) -> Th
             };
             if let Some(p) = previous {
                 if linker.containers[c].parent.is_none() && !linker.would_loop(p, c) {
-                    linker.containers[c].parent = Some(p);
+                    linker.link(p, c);
                 }
             }
             previous = Some(c);
         }
         // (B) The last reference is the parent: that replaces a link a
         // truncated References made, unless it makes a loop.
-        linker.containers[own].parent = None;
+        if let Some(old) = linker.containers[own].parent.take() {
+            linker.containers[old].children -= 1;
+        }
         if let Some(p) = previous {
             if !linker.would_loop(p, own) {
-                linker.containers[own].parent = Some(p);
+                linker.link(p, own);
             }
         }
     }
@@ -361,7 +375,6 @@ pub(crate) fn references(messages: &[ThreadMessage], variant: RefsVariant) -> Th
     };
     // New dummies of step 5 are appended past the containers.
     let mut extra_dummies = 0usize;
-    let mut kids = kids;
     // Step 6's sort for every set of siblings below the roots (step 4 also
     // wants a dummy's children sorted). Below the roots there are only
     // messages, so the order of the lists does not matter.
@@ -510,6 +523,75 @@ fn new_container(linker: &mut Linker, message: Option<usize>) -> usize {
     linker.containers.push(Container {
         message,
         parent: None,
+        children: 0,
     });
     linker.containers.len() - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: u32, id: Option<&str>, refs: &[String]) -> ThreadMessage {
+        ThreadMessage {
+            uid: Uid::new(n).unwrap(),
+            seq: n,
+            sent: i64::from(n),
+            subject: String::new(),
+            is_reply_or_forward: false,
+            message_id: id.map(str::to_owned),
+            references: refs.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_chain_deeper_than_the_loop_check_walks() {
+        // 11,000 leaves, leaf i replying to message i; then messages 1 to
+        // 11,000, each replying to the one before. Each message's container
+        // already has a child (its leaf), so every link of the chain needs
+        // the loop check's walk up the chain: past MAX_THREAD_DEPTH the
+        // link is refused and the chain breaks, but every message is listed
+        // once and nothing recurses.
+        let n = 11_000u32;
+        let mut messages: Vec<ThreadMessage> =
+            (1..=n).map(|i| message(i, None, &[format!("{i}@c")])).collect();
+        messages.extend((1..=n).map(|i| {
+            let refs = if i > 1 {
+                vec![format!("{}@c", i - 1)]
+            } else {
+                Vec::new()
+            };
+            message(n + i, Some(&format!("{i}@c")), &refs)
+        }));
+        for variant in [RefsVariant::References, RefsVariant::Refs] {
+            let tree = references(&messages, variant);
+            let mut uids = tree.uids();
+            uids.sort_unstable();
+            uids.dedup();
+            assert_eq!(uids.len(), 2 * n as usize);
+            assert_eq!(tree.roots().len(), 2, "the chain was cut once");
+            let wire = tree.to_imap(|u| u.into(), 10);
+            let listed: usize = wire.iter().map(count).sum();
+            assert_eq!(listed, 2 * n as usize);
+        }
+    }
+
+    fn count(t: &Thread) -> usize {
+        t.messages.len() + t.children.iter().map(count).sum::<usize>()
+    }
+
+    #[test]
+    fn self_references_and_cycles() {
+        let refs = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let messages = [
+            message(1, Some("a"), &refs(&["a"])),
+            message(2, Some("b"), &refs(&["c", "b", "a", "c"])),
+            message(3, Some("c"), &refs(&["b", "c"])),
+            message(4, None, &refs(&["a", "a", "a"])),
+        ];
+        let tree = references(&messages, RefsVariant::References);
+        let mut uids: Vec<u32> = tree.uids().iter().map(|u| u.get()).collect();
+        uids.sort_unstable();
+        assert_eq!(uids, [1, 2, 3, 4]);
+    }
 }
