@@ -164,37 +164,29 @@ pub(crate) fn ordered_subject(messages: &[ThreadMessage]) -> ThreadTree {
             .then(a.seq.cmp(&b.seq))
     });
     let mut tree = ThreadTree::default();
+    // (sent date, sequence number) of each thread's first message.
+    let mut keyed: Vec<((i64, u32), usize)> = Vec::new();
     let mut i = 0;
     while i < order.len() {
-        let subject = &messages[order[i]].subject;
+        let first = &messages[order[i]];
         let end = i + order[i..]
             .iter()
-            .take_while(|&&m| messages[m].subject == *subject)
+            .take_while(|&&m| messages[m].subject == first.subject)
             .count();
         let root = tree.nodes.len();
         tree.nodes.push(ThreadNode {
-            uid: Some(messages[order[i]].uid),
-            children: Vec::new(),
+            uid: Some(first.uid),
+            children: (root + 1..root + end - i).collect(),
         });
-        for &m in &order[i + 1..end] {
-            let child = tree.nodes.len();
-            tree.nodes.push(ThreadNode {
-                uid: Some(messages[m].uid),
-                children: Vec::new(),
-            });
-            tree.nodes[root].children.push(child);
-        }
-        tree.roots.push(root);
+        tree.nodes.extend(order[i + 1..end].iter().map(|&m| ThreadNode {
+            uid: Some(messages[m].uid),
+            children: Vec::new(),
+        }));
+        keyed.push(((first.sent, first.seq), root));
         i = end;
     }
     // Threads by the sent date of their first message.
-    let by_uid: HashMap<Uid, (i64, u32)> = messages.iter().map(|m| (m.uid, (m.sent, m.seq))).collect();
-    let mut keyed: Vec<(Option<(i64, u32)>, usize)> = tree
-        .roots
-        .iter()
-        .map(|&r| (tree.nodes[r].uid.and_then(|u| by_uid.get(&u).copied()), r))
-        .collect();
-    keyed.sort();
+    keyed.sort_unstable();
     tree.roots = keyed.into_iter().map(|(_, r)| r).collect();
     tree
 }
