@@ -48,6 +48,11 @@
 //! sizes and sets without reading content, header and body keys on decoded
 //! text.
 //!
+//! SORT and THREAD (`sort`, feature `imap`) order the messages a search
+//! matched (RFC 5256's keys and RFC 5957's DISPLAYFROM and DISPLAYTO) or
+//! group them into conversation trees (ORDEREDSUBJECT, REFERENCES, REFS),
+//! reading only the top header of each message.
+//!
 //! # One vocabulary: the `imap` feature
 //!
 //! The model speaks mailwire-imap's types wherever it says what IMAP says,
@@ -118,6 +123,8 @@ mod pop3;
 #[cfg(feature = "imap")]
 pub mod search;
 mod selected;
+#[cfg(feature = "imap")]
+pub mod sort;
 mod store;
 mod types;
 mod uidl;
