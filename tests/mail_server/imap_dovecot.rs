@@ -30,6 +30,8 @@ type Message = (u32, BTreeSet<String>, u64);
 #[derive(Debug, PartialEq, Eq)]
 struct MailboxView {
     name: String,
+    /// The `* FLAGS` list (system flags and the keywords defined).
+    flags: BTreeSet<String>,
     uidvalidity: u64,
     uidnext: u64,
     exists: u64,
@@ -116,8 +118,17 @@ fn account_view(addr: SocketAddr) -> AccountView {
                 .map(|l| parse_fetch(l))
                 .collect()
         };
+        let flag_line = examine.lines_starting("FLAGS ");
+        let flag_line = flag_line.first().expect("FLAGS");
+        let open = flag_line.find('(').expect("a flag list");
+        let close = flag_line.rfind(')').expect("a flag list");
         mailboxes.push(MailboxView {
             name: name.clone(),
+            flags: flag_line[open + 1..close]
+                .split_whitespace()
+                .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+                .map(str::to_owned)
+                .collect(),
             uidvalidity: examine.code_number("UIDVALIDITY").expect("UIDVALIDITY"),
             uidnext: examine.code_number("UIDNEXT").expect("UIDNEXT"),
             exists,
@@ -176,6 +187,13 @@ fn dovecot_then_mail_server_show_the_same_imap_state() {
         "COPY 1:2 Archive",
         "SELECT Archive",
         "STORE 2 +FLAGS (Custom)",
+        // Entwürfe, in modified UTF-7.
+        "CREATE \"Entw&APw-rfe\"",
+        "COPY 1 \"Entw&APw-rfe\"",
+        "CREATE Old",
+        "RENAME Old Older",
+        "CREATE Gone",
+        "DELETE Gone",
     ] {
         imap.command(command).ok(&format!("Dovecot: {command}"));
     }
@@ -196,6 +214,11 @@ fn dovecot_then_mail_server_show_the_same_imap_state() {
     assert_eq!(archive.exists, 2);
     assert_eq!(archive.messages[1].1, flags(&["\\Seen", "Custom"]));
     assert_eq!(theirs.lsub, ["Archive"]);
+    assert_eq!(
+        theirs.list.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(),
+        ["Archive", "Archive/2026", "Entw&APw-rfe", "INBOX", "Older"]
+    );
+    assert_eq!(mailbox(&theirs, "Entw&APw-rfe").messages.len(), 1);
 
     let server = mail_server(&mail);
     let ours = account_view(server.imap);
@@ -228,6 +251,13 @@ fn mail_server_then_dovecot_show_the_same_imap_state() {
         "STORE 1 +FLAGS (\\Deleted)",
         "EXPUNGE",
         "SUBSCRIBE Work",
+        // R\u{e9}sum\u{e9}s, in modified UTF-7.
+        "CREATE \"R&AOk-sum&AOk-s\"",
+        "COPY 2:3 \"R&AOk-sum&AOk-s\"",
+        "CREATE Old/Child",
+        "RENAME Old Older",
+        "CREATE Gone",
+        "DELETE Gone",
     ] {
         imap.command(command).ok(&format!("mail_server: {command}"));
     }
@@ -248,6 +278,12 @@ fn mail_server_then_dovecot_show_the_same_imap_state() {
     assert_eq!(work.exists, 2);
     assert_eq!(work.messages[0].1, flags(&["\\Flagged", "$Label3", "Urgent"]));
     assert_eq!(ours.lsub, ["Work"]);
+    assert_eq!(
+        ours.list.iter().map(|l| l.2.as_str()).collect::<Vec<_>>(),
+        ["INBOX", "Older", "Older/Child", "R&AOk-sum&AOk-s", "Work"],
+        "mail_server:\n{logs}"
+    );
+    assert_eq!(mailbox(&ours, "R&AOk-sum&AOk-s").messages.len(), 2);
 
     let dovecot = Dovecot::start(&mail.root, &mail.users);
     let theirs = account_view(dovecot.imap);
@@ -694,6 +730,69 @@ fn idle_sees_another_sessions_append_and_store() {
         server.logs()
     );
     watcher.idle_done(&idle).ok("IDLE");
+    watcher.logout();
+    actor.logout();
+}
+
+#[test]
+fn idle_on_mail_server_sees_dovecot_changes_to_the_same_maildir() {
+    if !dovecot_available() {
+        return;
+    }
+    let mail = alice_root("imap-live-dovecot");
+    let dovecot = Dovecot::start(&mail.root, &mail.users);
+    let mut actor = Imap::login(dovecot.imap, "alice", "secret");
+    actor.command("SELECT INBOX").ok("Dovecot: SELECT");
+    let server = mail_server(&mail);
+    let count = support::sample_messages().len();
+    let mut watcher = Imap::login(server.imap, "alice", "secret");
+    let select = watcher.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(select.count("EXISTS"), Some(count as u64));
+    let idle = watcher.idle();
+    let report = |watcher: &Imap, seen: &[String]| {
+        format!(
+            "IDLE got {seen:?}\ntranscript:\n{}\nmail_server's log:\n{}\nDovecot's log:\n{}",
+            watcher.transcript(),
+            server.logs(),
+            dovecot.log()
+        )
+    };
+
+    actor
+        .command("STORE 2 +FLAGS (\\Flagged $Label1)")
+        .ok("Dovecot: STORE");
+    let (seen, met) = watcher.idle_wait(IDLE_NOTICE, |r| {
+        r.starts_with("* 2 FETCH (") && r.contains("\\Flagged") && r.contains("$Label1")
+    });
+    assert!(met, "Dovecot's STORE: {}", report(&watcher, &seen));
+
+    actor
+        .command_with_literal("APPEND INBOX (\\Seen)", &appended(4))
+        .ok("Dovecot: APPEND");
+    let exists = format!("* {} EXISTS", count + 1);
+    let (seen, met) = watcher.idle_wait(IDLE_NOTICE, |r| r == exists);
+    assert!(met, "Dovecot's APPEND: {}", report(&watcher, &seen));
+
+    actor.command("STORE 1 +FLAGS (\\Deleted)").ok("Dovecot: STORE");
+    actor.command("EXPUNGE").ok("Dovecot: EXPUNGE");
+    let (seen, met) = watcher.idle_wait(IDLE_NOTICE, |r| r == "* 1 EXPUNGE");
+    assert!(met, "Dovecot's EXPUNGE: {}", report(&watcher, &seen));
+    watcher.idle_done(&idle).ok("IDLE");
+
+    // Both now show the same messages.
+    let fetch = |imap: &mut Imap| -> Vec<Message> {
+        imap.command("UID FETCH 1:* (UID FLAGS RFC822.SIZE)")
+            .ok("UID FETCH")
+            .lines_starting("")
+            .iter()
+            .filter(|l| l.contains(" FETCH ("))
+            .map(|l| parse_fetch(l))
+            .collect()
+    };
+    let theirs = fetch(&mut actor);
+    let ours = fetch(&mut watcher);
+    assert_eq!(theirs.len(), count);
+    assert_eq!(ours, theirs, "mail_server (left), Dovecot (right)");
     watcher.logout();
     actor.logout();
 }
