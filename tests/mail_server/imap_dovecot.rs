@@ -729,13 +729,35 @@ fn idle_sees_another_sessions_append_and_store() {
          STORE; IDLE got {seen:?}\nserver log:\n{}",
         server.logs()
     );
+
+    actor.command("STORE 1 +FLAGS.SILENT (\\Deleted)").ok("STORE");
+    actor.command("EXPUNGE").ok("EXPUNGE");
+    let (seen, met) = watcher.idle_wait(IDLE_NOTICE, |r| r == "* 1 EXPUNGE");
+    assert!(
+        met,
+        "no `* 1 EXPUNGE` within {IDLE_NOTICE:?} of the other session's EXPUNGE; IDLE got \
+         {seen:?}\nserver log:\n{}",
+        server.logs()
+    );
     watcher.idle_done(&idle).ok("IDLE");
+    // The watcher's message numbers follow: the APPENDed message is now
+    // the last of `count`, and message 1 is the one flagged above.
+    let fetch = watcher
+        .command(&format!(
+            "FETCH 1,{count} (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"
+        ))
+        .ok("FETCH");
+    let text = fetch.text();
+    assert!(
+        text.contains("\\Flagged") && text.contains("Subject: Appended 3"),
+        "{text}"
+    );
     watcher.logout();
     actor.logout();
 }
 
 #[test]
-fn idle_on_mail_server_sees_dovecot_changes_to_the_same_maildir() {
+fn idle_on_either_server_sees_the_others_changes_to_the_same_maildir() {
     if !dovecot_available() {
         return;
     }
@@ -793,6 +815,36 @@ fn idle_on_mail_server_sees_dovecot_changes_to_the_same_maildir() {
     let ours = fetch(&mut watcher);
     assert_eq!(theirs.len(), count);
     assert_eq!(ours, theirs, "mail_server (left), Dovecot (right)");
+
+    // And the other way: Dovecot in IDLE sees mail_server's changes.
+    let idle = actor.idle();
+    watcher
+        .command("STORE 1 +FLAGS (\\Answered $Label2)")
+        .ok("mail_server: STORE");
+    let (seen, met) = actor.idle_wait(Duration::from_secs(10), |r| {
+        r.starts_with("* 1 FETCH (") && r.contains("\\Answered") && r.contains("$Label2")
+    });
+    assert!(
+        met,
+        "mail_server's STORE, in Dovecot's IDLE: {}",
+        report(&actor, &seen)
+    );
+    watcher
+        .command_with_literal("APPEND INBOX", &appended(5))
+        .ok("mail_server: APPEND");
+    let exists = format!("* {} EXISTS", count + 1);
+    let (seen, met) = actor.idle_wait(Duration::from_secs(10), |r| r == exists);
+    assert!(
+        met,
+        "mail_server's APPEND, in Dovecot's IDLE: {}",
+        report(&actor, &seen)
+    );
+    actor.idle_done(&idle).ok("Dovecot: IDLE");
+    assert_eq!(
+        fetch(&mut watcher),
+        fetch(&mut actor),
+        "mail_server (left), Dovecot (right)"
+    );
     watcher.logout();
     actor.logout();
 }

@@ -627,6 +627,7 @@ impl Dovecot {
              mail_gid = {gid}\n\
              mail_location = maildir:{root}/%u/Maildir\n\
              pop3_uidl_format = %08Xu%08Xv\n\
+             mailbox_idle_check_interval = 1 secs\n\
              namespace inbox {{\n  inbox = yes\n  separator = /\n}}\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {users}\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={root}/%u\n}}\n\
