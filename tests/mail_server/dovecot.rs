@@ -45,7 +45,7 @@ fn assert_same(ours: &[(String, usize, Vec<u8>)], theirs: &[(String, usize, Vec<
     }
 }
 
-fn dovecot_available() -> bool {
+pub(crate) fn dovecot_available() -> bool {
     if !require("dovecot") {
         return false;
     }

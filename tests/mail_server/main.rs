@@ -10,7 +10,9 @@
 mod behaviour;
 mod connections;
 mod dovecot;
+mod imap_dovecot;
 mod imap_peers;
+mod imap_wire;
 mod peers;
 mod support;
 #[allow(dead_code)] // The server uses all of it, the tests part.

@@ -570,12 +570,14 @@ pub fn chown(path: &Path, owner: &str) {
     assert!(status.success(), "chown -R {owner} {}", path.display());
 }
 
-/// A Dovecot instance serving POP3 on loopback from a mail root, with its
-/// own configuration, run and state directories.
+/// A Dovecot instance serving POP3 and IMAP on loopback from a mail root,
+/// with its own configuration, run and state directories.
 pub struct Dovecot {
     child: Option<Child>,
     /// The POP3 address.
     pub addr: SocketAddr,
+    /// The plain IMAP address.
+    pub imap: SocketAddr,
     dir: TempDir,
 }
 
@@ -605,13 +607,14 @@ impl Dovecot {
         }
         let dir = TempDir::new("dovecot");
         let port = free_port();
+        let imap_port = free_port();
         let base = dir.path();
         let config = format!(
             "base_dir = {base}/run\n\
              state_dir = {base}/state\n\
              log_path = {base}/dovecot.log\n\
              listen = 127.0.0.1\n\
-             protocols = pop3\n\
+             protocols = pop3 imap\n\
              ssl = no\n\
              disable_plaintext_auth = no\n\
              auth_mechanisms = plain\n\
@@ -624,12 +627,16 @@ impl Dovecot {
              mail_gid = {gid}\n\
              mail_location = maildir:{root}/%u/Maildir\n\
              pop3_uidl_format = %08Xu%08Xv\n\
+             mailbox_idle_check_interval = 1 secs\n\
+             namespace inbox {{\n  inbox = yes\n  separator = /\n}}\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {users}\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={root}/%u\n}}\n\
              service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
              inet_listener pop3s {{\n    port = 0\n  }}\n  chroot =\n  process_min_avail = 2\n  \
              service_count = {service_count}\n}}\n\
              service pop3 {{\n  process_limit = 1024\n  service_count = {service_count}\n}}\n\
+             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  \
+             inet_listener imaps {{\n    port = 0\n  }}\n  chroot =\n}}\n\
              service anvil {{\n  chroot =\n}}\n\
              default_client_limit = 2000\n\
              mail_max_userip_connections = 1000\n",
@@ -649,12 +656,14 @@ impl Dovecot {
             .spawn()
             .expect("start dovecot");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let imap = SocketAddr::from(([127, 0, 0, 1], imap_port));
         let mut dovecot = Dovecot {
             child: Some(child),
             addr,
+            imap,
             dir,
         };
-        if !wait_for_port(addr, Duration::from_secs(30)) {
+        if !wait_for_port(addr, Duration::from_secs(30)) || !wait_for_port(imap, Duration::from_secs(30)) {
             let log = dovecot.log();
             dovecot.stop();
             panic!("Dovecot did not start:\n{log}");
