@@ -7,15 +7,16 @@ use std::num::NonZeroU32;
 
 use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
-    AString, AppendData, CatPart, Code, Command, CommandBody, FetchItem, FetchModifier, Flag, FlagFetch,
-    FlagPerm, IString, ImapUrl, List, ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox,
-    MailboxAttribute, MailboxList, MessageDataItem, NamespaceDescription, NamespaceResponse, ObjectId,
-    QResync, Quota, QuotaResource, QuotaRoot, QuotaUsage, Quoted, RespText, Response, SearchKey,
-    SelectParameter, Status, StatusAttribute, StoreAction, StoreModifier, UidSet, UrlForm,
-    list_pattern_matches,
+    AString, AppendData, CatPart, Code, Command, CommandBody, ESearch, FetchItem, FetchModifier, Flag,
+    FlagFetch, FlagPerm, IString, ImapUrl, List, ListMailbox, ListPatterns, ListReturnOption,
+    ListSelectOption, Mailbox, MailboxAttribute, MailboxList, MessageDataItem, NamespaceDescription,
+    NamespaceResponse, ObjectId, QResync, Quota, QuotaResource, QuotaRoot, QuotaUsage, Quoted, RespText,
+    Response, SearchKey, SearchReturnData, SearchReturnOption, SelectParameter, Status, StatusAttribute,
+    StoreAction, StoreModifier, UidSet, UrlForm, list_pattern_matches,
 };
 use mailwire::mailbox::analysis::{analyze, extract_section, to_crlf};
 use mailwire::mailbox::search::{Search, SearchError, SearchScope};
+use mailwire::mailbox::sort::SortError;
 use mailwire::mailbox::{
     Account, FlagAction, Flags, MailboxEntry, MailboxName, ModSeq, Notification, SelectMode, SelectedMailbox,
     SpecialUse, StoreCondition, StoreError, StoreFlags, Uid,
@@ -123,6 +124,8 @@ pub struct Info {
     pub rev2: bool,
     /// The SEARCHRES result `$` stands for.
     pub saved: Option<Vec<NonZeroU32>>,
+    /// The command's tag (ESEARCH answers name it).
+    pub tag: String,
 }
 
 /// Something to send, in order, before the completion.
@@ -364,6 +367,8 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
             info,
         ),
         CommandBody::Search { search, .. } => self::search(work, search, info),
+        CommandBody::Sort { sort, uid } => self::sort(work, sort, *uid, info),
+        CommandBody::Thread { thread, uid } => self::thread(work, thread, *uid, info),
         CommandBody::Append(append) => append_whole(work, append, info),
         CommandBody::GetQuotaRoot(mailbox) => {
             let name = match mailbox_name(mailbox, info.utf8) {
@@ -996,18 +1001,22 @@ fn copy_uid(copied: &mailwire::mailbox::Copied) -> Option<Code<'static>> {
     })
 }
 
-fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info) -> Outcome {
-    let Some(selected) = work.selected.as_ref() else {
-        return Outcome::bad("No mailbox selected");
-    };
-    let charset = search
-        .charset
-        .as_ref()
-        .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned());
-    if let Some(c) = &charset {
-        if !["UTF-8", "US-ASCII"].iter().any(|k| k.eq_ignore_ascii_case(c)) {
-            return Outcome::no("Unsupported charset")
-                .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]));
+/// The messages of the selected mailbox that match all `keys`, ascending
+/// by UID, and whether a MODSEQ key was among them (CONDSTORE: the answer
+/// then carries the highest MODSEQ of the matches).
+fn matching(
+    selected: &SelectedMailbox,
+    keys: &[SearchKey<'static>],
+    charset: Option<&[u8]>,
+    info: &Info,
+) -> Result<(Vec<Uid>, bool), Outcome> {
+    if let Some(c) = charset {
+        if !["UTF-8", "US-ASCII"]
+            .iter()
+            .any(|k| k.as_bytes().eq_ignore_ascii_case(c))
+        {
+            return Err(Outcome::no("Unsupported charset")
+                .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()])));
         }
     }
     let saved: Vec<Uid> = info.saved.iter().flatten().map(|&u| Uid::from(u)).collect();
@@ -1015,28 +1024,156 @@ fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info
         last_seq: u32::try_from(selected.messages().len()).unwrap_or(u32::MAX),
         last_uid: selected.messages().last().map_or(0, |m| m.uid.get()),
         saved: info.saved.as_ref().map(|_| saved.as_slice()),
+        // US-ASCII is UTF-8.
         charset: None,
     };
-    let mut key = SearchKey::List(search.keys.clone());
-    if let Err(e) = resolve_keys(&mut key, selected, now()) {
-        return store_failure(&e);
-    }
+    let mut key = SearchKey::List(keys.to_vec());
+    let mut modseq = false;
+    resolve_keys(&mut key, selected, now(), &mut modseq).map_err(|e| store_failure(&e))?;
     let compiled = match Search::new(&key, &scope) {
         Ok(s) => s,
         Err(SearchError::Unsupported(what)) => {
-            return Outcome::no(format!("{what} is not supported")).with_code(condition("CANNOT"));
+            return Err(Outcome::no(format!("{what} is not supported")).with_code(condition("CANNOT")));
         }
-        Err(e) => return Outcome::no(e.to_string()).with_code(condition("LIMIT")),
+        Err(e) => return Err(Outcome::no(e.to_string()).with_code(condition("LIMIT"))),
     };
     match selected.search_compiled(&compiled) {
-        Ok(uids) => Outcome::ok(
-            vec![Answer::Search(uids.into_iter().map(Into::into).collect(), None)],
-            "SEARCH completed",
-        ),
-        Err(SearchError::Store(e)) => store_failure(&e),
-        Err(e) => Outcome::no(e.to_string()),
+        Ok(uids) => Ok((uids, modseq)),
+        Err(SearchError::Store(e)) => Err(store_failure(&e)),
+        Err(e) => Err(Outcome::no(e.to_string())),
     }
 }
+
+/// The highest MODSEQ among `uids` (for a search with a MODSEQ key).
+fn highest_modseq(selected: &SelectedMailbox, uids: &[Uid]) -> Option<mailwire::imap::ModSeq> {
+    selected
+        .messages()
+        .iter()
+        .filter(|m| uids.binary_search(&m.uid).is_ok())
+        .map(|m| m.modseq)
+        .max()
+        .map(Into::into)
+}
+
+fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info) -> Outcome {
+    let Some(selected) = work.selected.as_ref() else {
+        return Outcome::bad("No mailbox selected");
+    };
+    let charset = search.charset.as_ref().map(|c| c.as_bytes());
+    match matching(selected, &search.keys, charset, info) {
+        Ok((uids, with_modseq)) => {
+            let modseq = with_modseq.then(|| highest_modseq(selected, &uids)).flatten();
+            Outcome::ok(
+                vec![Answer::Search(uids.into_iter().map(Into::into).collect(), modseq)],
+                "SEARCH completed",
+            )
+        }
+        Err(o) => o,
+    }
+}
+
+/// SORT and UID SORT (RFC 5256), and ESORT's RETURN options (RFC 5267).
+fn sort(work: &mut Work, sort: &mailwire::imap::Sort<'static>, uid: bool, info: &Info) -> Outcome {
+    let Some(selected) = work.selected.as_ref() else {
+        return Outcome::bad("No mailbox selected");
+    };
+    let (matched, with_modseq) = match matching(selected, &sort.keys, Some(sort.charset.as_bytes()), info) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    let sorted = match selected.sort(&sort.criteria, &matched) {
+        Ok(s) => s,
+        Err(SortError::Store(e)) => return store_failure(&e),
+        Err(e) => return Outcome::bad_owned(e.to_string()),
+    };
+    let modseq = with_modseq.then(|| highest_modseq(selected, &matched)).flatten();
+    let numbers: Vec<NonZeroU32> = sorted
+        .iter()
+        .filter_map(|&u| {
+            if uid {
+                Some(u.into())
+            } else {
+                selected.seq(u).and_then(NonZeroU32::new)
+            }
+        })
+        .collect();
+    let Some(options) = &sort.return_options else {
+        return Outcome::ok(
+            vec![Answer::Data(Response::Sort { numbers, modseq })],
+            "SORT completed",
+        );
+    };
+    // ESORT: MIN and MAX are the first and last in sort order, ALL keeps
+    // the order (RFC 5267 section 3.2); RETURN () means ALL.
+    let wanted = |o: SearchReturnOption<'static>| {
+        options.contains(&o) || (options.is_empty() && o == SearchReturnOption::All)
+    };
+    let mut data = Vec::new();
+    if let (true, Some(&n)) = (wanted(SearchReturnOption::Min), numbers.first()) {
+        data.push(SearchReturnData::Min(n));
+    }
+    if let (true, Some(&n)) = (wanted(SearchReturnOption::Max), numbers.last()) {
+        data.push(SearchReturnData::Max(n));
+    }
+    if wanted(SearchReturnOption::All) {
+        if let Ok(set) = mailwire::imap::SequenceSet::from_numbers(numbers.iter().map(|n| n.get())) {
+            data.push(SearchReturnData::All(set));
+        }
+    }
+    if wanted(SearchReturnOption::Count) {
+        data.push(SearchReturnData::Count(numbers.len() as u32));
+    }
+    if let (Some(m), false) = (modseq, numbers.is_empty()) {
+        data.push(SearchReturnData::ModSeq(m));
+    }
+    let tag = Quoted::new(info.tag.as_bytes().to_vec()).expect("a tag is a quoted string");
+    Outcome::ok(
+        vec![Answer::Data(Response::ESearch(ESearch {
+            tag: Some(tag),
+            mailbox: None,
+            uid,
+            data,
+        }))],
+        "SORT completed",
+    )
+}
+
+/// THREAD and UID THREAD (RFC 5256; REFS as Dovecot has it).
+fn thread(
+    work: &mut Work,
+    thread: &mailwire::imap::ThreadCommand<'static>,
+    uid: bool,
+    info: &Info,
+) -> Outcome {
+    let Some(selected) = work.selected.as_ref() else {
+        return Outcome::bad("No mailbox selected");
+    };
+    let (matched, _) = match matching(selected, &thread.keys, Some(thread.charset.as_bytes()), info) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    let tree = match selected.thread(&thread.algorithm, &matched) {
+        Ok(t) => t,
+        Err(SortError::Store(e)) => return store_failure(&e),
+        Err(e) => return Outcome::bad_owned(e.to_string()),
+    };
+    let number = |u: Uid| -> NonZeroU32 {
+        if uid {
+            u.into()
+        } else {
+            selected
+                .seq(u)
+                .and_then(NonZeroU32::new)
+                .unwrap_or(NonZeroU32::MIN)
+        }
+    };
+    // Deeper nesting is sent as a chain: the encoder and clients recurse.
+    let threads = tree.to_imap(number, THREAD_DEPTH);
+    Outcome::ok(vec![Answer::Data(Response::Thread(threads))], "THREAD completed")
+}
+
+/// The deepest THREAD nesting sent.
+const THREAD_DEPTH: usize = 64;
 
 /// The MAILBOXID of a mailbox (RFC 8474): its UIDVALIDITY, which the
 /// account never gives twice and a RENAME keeps.
@@ -1073,6 +1210,7 @@ fn resolve_keys(
     key: &mut SearchKey<'static>,
     selected: &SelectedMailbox,
     now: i64,
+    modseq: &mut bool,
 ) -> Result<(), StoreError> {
     let messages = selected.messages();
     let set_of = |uids: Vec<u32>| -> SearchKey<'static> {
@@ -1109,14 +1247,26 @@ fn resolve_keys(
             *key = set_of(uids);
         }
         SearchKey::ThreadId(_) => *key = set_of(Vec::new()),
-        SearchKey::Not(k) => resolve_keys(k, selected, now)?,
+        // CONDSTORE (RFC 7162 section 3.1.5). The model keeps one MODSEQ
+        // per message, so a flag named in the key compares with it too.
+        SearchKey::ModSeq { modseq: since, .. } => {
+            *modseq = true;
+            let since = since.get();
+            let uids = messages
+                .iter()
+                .filter(|m| m.modseq.get() >= since)
+                .map(|m| m.uid.get())
+                .collect();
+            *key = set_of(uids);
+        }
+        SearchKey::Not(k) => resolve_keys(k, selected, now, modseq)?,
         SearchKey::Or(a, b) => {
-            resolve_keys(a, selected, now)?;
-            resolve_keys(b, selected, now)?;
+            resolve_keys(a, selected, now, modseq)?;
+            resolve_keys(b, selected, now, modseq)?;
         }
         SearchKey::List(keys) => {
             for k in keys {
-                resolve_keys(k, selected, now)?;
+                resolve_keys(k, selected, now, modseq)?;
             }
         }
         _ => {}

@@ -82,6 +82,12 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::Utf8Accept,
         Capability::ObjectId,
         Capability::Catenate,
+        Capability::Sort,
+        Capability::SortDisplay,
+        Capability::ESort,
+        Capability::Thread(mailwire::imap::Atom::new("ORDEREDSUBJECT").expect("an atom")),
+        Capability::Thread(mailwire::imap::Atom::new("REFERENCES").expect("an atom")),
+        Capability::Thread(mailwire::imap::Atom::new("REFS").expect("an atom")),
         Capability::MultiAppend,
         Capability::AppendLimit(Some(append_limit)),
     ]
@@ -197,7 +203,7 @@ impl User {
                             let appending = self.append.take();
                             let outcome = match (appending, self.work.take()) {
                                 (Some(a), Some(mut work)) => {
-                                    let info = info_of(session, Vec::new());
+                                    let info = info_of(session, Vec::new(), "");
                                     let (work, outcome) = ctx
                                         .blocking
                                         .run(move || {
@@ -395,7 +401,7 @@ impl User {
             let _ = session.complete(request, Status::No, RespText::text("Not logged in"));
             return Ok(());
         };
-        let info = info_of(session, request.messages().to_vec());
+        let info = info_of(session, request.messages().to_vec(), request.tag().as_str());
         let command = request.command().clone();
         if let CommandBody::Fetch { fetch, uid } = &command.body {
             let fetch = (fetch.clone(), *uid);
@@ -565,7 +571,7 @@ impl User {
         let Some(mut work) = self.work.take() else {
             return Ok(());
         };
-        let info = info_of(session, Vec::new());
+        let info = info_of(session, Vec::new(), "");
         let (work, answers) = ctx
             .blocking
             .run(move || {
@@ -679,7 +685,7 @@ fn capacity(length: u64) -> usize {
     usize::try_from(length.min(1024 * 1024)).unwrap_or(0)
 }
 
-fn info_of(session: &ServerSession, messages: Vec<std::num::NonZeroU32>) -> Info {
+fn info_of(session: &ServerSession, messages: Vec<std::num::NonZeroU32>, tag: &str) -> Info {
     let enabled = session.enabled();
     Info {
         messages,
@@ -688,6 +694,7 @@ fn info_of(session: &ServerSession, messages: Vec<std::num::NonZeroU32>) -> Info
         // Both revisions are offered: IMAP4rev2 once the client enables it.
         rev2: enabled.imap4rev2,
         saved: session.saved_search().map(<[_]>::to_vec),
+        tag: tag.to_owned(),
     }
 }
 
