@@ -175,7 +175,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(answers: Vec<Answer>, text: &'static str) -> Outcome {
+    pub fn ok(answers: Vec<Answer>, text: &'static str) -> Outcome {
         Outcome {
             answers,
             status: Status::Ok,
@@ -188,7 +188,7 @@ impl Outcome {
         self
     }
 
-    fn no(text: impl Into<String>) -> Outcome {
+    pub fn no(text: impl Into<String>) -> Outcome {
         Outcome {
             answers: Vec::new(),
             status: Status::No,
@@ -199,7 +199,7 @@ impl Outcome {
         }
     }
 
-    fn bad(text: &'static str) -> Outcome {
+    pub fn bad(text: &'static str) -> Outcome {
         Outcome {
             answers: Vec::new(),
             status: Status::Bad,

@@ -13,6 +13,7 @@
 
 mod exec;
 mod fetch;
+mod notify;
 
 use std::io;
 use std::net::SocketAddr;
@@ -82,6 +83,7 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::Utf8Accept,
         Capability::ObjectId,
         Capability::Catenate,
+        Capability::Notify,
         Capability::Sort,
         Capability::SortDisplay,
         Capability::ESort,
@@ -142,6 +144,8 @@ struct User {
     append: Option<Appending>,
     /// Wakes IDLE when the account's Maildir changes.
     watching: Option<Subscription>,
+    /// What NOTIFY asked for.
+    notify: Option<notify::Watching>,
 }
 
 /// A streamed APPEND: its messages so far and the one arriving.
@@ -233,6 +237,7 @@ impl User {
                         ServerEvent::AppendAborted => self.append = None,
                         ServerEvent::Unauthenticated => {
                             self.append = None;
+                            self.notify = None;
                             self.watching = None;
                             self.idle = false;
                             if let Some(work) = self.work.take() {
@@ -277,7 +282,8 @@ impl User {
             if !session.wants_input() {
                 return Err(io::Error::other("the client sent too much without reading"));
             }
-            let idle = self.idle && self.selected();
+            // IDLE, or NOTIFY, wants news as it happens.
+            let idle = (self.idle && self.selected()) || self.notify.is_some();
             let every = if self.watching.is_some() {
                 WATCHED_POLL
             } else {
@@ -303,7 +309,7 @@ impl User {
                 }
                 Input::Eof => return Ok(Ending::ClientLeft),
                 Input::Deadline => {
-                    if self.idle {
+                    if self.idle || self.notify.is_some() {
                         self.poll_changes(ctx, session).await?;
                     }
                     session.handle_timeout(Instant::now());
@@ -403,6 +409,20 @@ impl User {
         };
         let info = info_of(session, request.messages().to_vec(), request.tag().as_str());
         let command = request.command().clone();
+        if let CommandBody::Notify(notify) = &command.body {
+            let notify = notify.clone();
+            let (work, (watching, outcome)) = ctx
+                .blocking
+                .run(move || {
+                    let done = notify::set(&work, &notify, &info);
+                    (work, done)
+                })
+                .await?;
+            self.work = Some(work);
+            self.notify = watching;
+            finish(session, request, outcome);
+            return Ok(());
+        }
         if let CommandBody::Fetch { fetch, uid } = &command.body {
             let fetch = (fetch.clone(), *uid);
             return self.fetch(ctx, conn, session, request, work, fetch, info).await;
@@ -565,25 +585,49 @@ impl User {
         Ok(())
     }
 
-    /// During IDLE: reads the store's changes and gives them to the
-    /// session, which sends them at once.
+    /// During IDLE, or with NOTIFY: reads the store's changes and gives
+    /// them to the session, which sends them at once (IDLE, or NOTIFY's
+    /// selected-mailbox events), and sends NOTIFY's news of the other
+    /// mailboxes.
     async fn poll_changes(&mut self, ctx: &Arc<Context>, session: &mut ServerSession) -> io::Result<()> {
         let Some(mut work) = self.work.take() else {
             return Ok(());
         };
         let info = info_of(session, Vec::new(), "");
-        let (work, answers) = ctx
+        let mut notify = self.notify.take();
+        // Expunges go to the session only when it sends them at once, so
+        // that its message numbers and the view's stay the same.
+        let expunge = self.idle
+            || notify
+                .as_ref()
+                .and_then(|n| n.selected)
+                .is_some_and(|s| !s.delayed);
+        let (work, notify, answers, news) = ctx
             .blocking
             .run(move || {
                 let mut answers = Vec::new();
-                exec::changes(&mut work, true, &info, &mut answers);
-                (work, answers)
+                exec::changes(&mut work, expunge, &info, &mut answers);
+                let news = match notify.as_mut().filter(|n| n.has_groups()) {
+                    Some(n) => n.refresh(&work, &info).unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "NOTIFY cannot read the mailboxes");
+                        Vec::new()
+                    }),
+                    None => Vec::new(),
+                };
+                (work, notify, answers, news)
             })
             .await?;
         self.work = Some(work);
         for answer in answers {
             apply_change(session, answer);
         }
+        if let Some(selected) = notify.as_ref().and_then(|n| n.selected) {
+            session.announce_changes(!selected.delayed);
+        }
+        for response in &news {
+            let _ = session.unsolicited(response);
+        }
+        self.notify = notify;
         Ok(())
     }
 }

@@ -429,6 +429,34 @@ impl super::ServerSession {
         Ok(())
     }
 
+    /// Sends what the client must learn of the selected mailbox now,
+    /// outside any command, as IDLE does: for a client that asked for it
+    /// with NOTIFY (RFC 5465). `expunge` false holds expunges back (the
+    /// `selected-delayed` filter). Does nothing while a command runs.
+    pub fn announce_changes(&mut self, expunge: bool) {
+        if matches!(self.phase, super::Phase::Commands | super::Phase::Idle { .. })
+            && self.streaming.is_none()
+        {
+            self.announce(expunge);
+        }
+    }
+
+    /// Writes untagged `STATUS` or `LIST` data outside any command: NOTIFY's
+    /// news of other mailboxes (RFC 5465 section 5). Refused while a
+    /// command runs, and for any other response.
+    pub fn unsolicited(&mut self, response: &Response<'_>) -> Result<(), super::AnswerError> {
+        if !matches!(self.phase, super::Phase::Commands | super::Phase::Idle { .. })
+            || self.streaming.is_some()
+        {
+            return Err(super::AnswerError::NotAllowed);
+        }
+        if !matches!(response, Response::MailboxStatus(_) | Response::List(_)) {
+            return Err(super::AnswerError::NotAllowed);
+        }
+        self.write(response);
+        Ok(())
+    }
+
     /// Starts a `* n FETCH` whose last item's data is streamed: writes
     /// `items` (as [`fetch_data`](Self::fetch_data) would, with `UID` for
     /// UID commands), then `name` and the header of a literal of `length`
