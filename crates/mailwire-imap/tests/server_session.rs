@@ -1443,3 +1443,51 @@ fn a_fetch_literal_streams_in_pieces_and_nothing_else_interleaves() {
     }
     assert_eq!(out, b"* 3 FETCH (FLAGS (\\Seen) BINARY[] ~{2}\r\n\0\x01)\r\n");
 }
+
+#[test]
+fn recent_goes_with_exists_to_imap4rev1_clients_only() {
+    let mut s = selected(plaintext(), b"");
+    s.message_added(uid(50));
+    s.recent_changed(1);
+    let noop = command(&mut s, b"n NOOP\r\n");
+    s.complete(noop, Status::Ok, RespText::text("NOOP completed"))
+        .unwrap();
+    assert_eq!(
+        sent(&mut s),
+        "* 5 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n"
+    );
+
+    let mut s = selected(plaintext(), b"e ENABLE IMAP4rev2\r\n");
+    s.message_added(uid(50));
+    s.recent_changed(1);
+    let noop = command(&mut s, b"n NOOP\r\n");
+    s.complete(noop, Status::Ok, RespText::text("NOOP completed"))
+        .unwrap();
+    assert_eq!(sent(&mut s), "* 5 EXISTS\r\nn OK NOOP completed\r\n");
+}
+
+#[test]
+fn notify_news_goes_out_between_commands_only() {
+    let mut s = selected(plaintext(), b"");
+    let status = Response::MailboxStatus(mailwire_imap::MailboxStatus {
+        mailbox: mailwire_imap::Mailbox::from_utf8_name("Sent"),
+        values: vec![mailwire_imap::StatusValue::Messages(2)],
+    });
+    s.unsolicited(&status).unwrap();
+    s.message_expunged(uid(20));
+    s.announce_changes(true);
+    assert_eq!(sent(&mut s), "* STATUS Sent (MESSAGES 2)\r\n* 2 EXPUNGE\r\n");
+    assert_eq!(
+        s.unsolicited(&Response::Exists(3)),
+        Err(AnswerError::NotAllowed),
+        "message numbers are the session's"
+    );
+    // While a command runs, nothing unsolicited goes out.
+    let fetch = command(&mut s, b"f FETCH 1 FLAGS\r\n");
+    assert_eq!(s.unsolicited(&status), Err(AnswerError::NotAllowed));
+    s.message_expunged(uid(10));
+    s.announce_changes(true);
+    assert_eq!(sent(&mut s), "");
+    s.complete(fetch, Status::Ok, RespText::text("done")).unwrap();
+    assert_eq!(sent(&mut s), "f OK done\r\n", "FETCH holds the expunge back");
+}

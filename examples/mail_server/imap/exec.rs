@@ -151,6 +151,8 @@ pub enum Answer {
     ),
     /// The selected mailbox was deleted under the session.
     Gone,
+    /// The number of messages `\Recent` for this session.
+    Recent(u32),
     /// `* n FETCH` whose last item is the whole message, streamed from
     /// disk after `items`.
     Stream {
@@ -426,10 +428,13 @@ pub fn changes(work: &mut Work, allow_expunge: bool, info: &Info, out: &mut Vec<
         }
     };
     let condstore = info.enabled.condstore;
+    let mut recent = None;
     for note in notes {
         match note {
             Notification::Expunge { uid, .. } => out.push(Answer::Expunged(uid.into())),
-            Notification::Exists(_) | Notification::Recent(_) => {}
+            // EXISTS follows from the messages added (below).
+            Notification::Exists(_) => {}
+            Notification::Recent(n) => recent = Some(n),
             Notification::Flags {
                 uid,
                 flags,
@@ -463,6 +468,9 @@ pub fn changes(work: &mut Work, allow_expunge: bool, info: &Info, out: &mut Vec<
         .rposition(|a| !matches!(a, Answer::Added(_)))
         .map_or(0, |i| i + 1);
     out[start..].reverse();
+    if let Some(n) = recent {
+        out.push(Answer::Recent(n));
+    }
 }
 
 fn namespace() -> Outcome {

@@ -774,6 +774,7 @@ fn apply_change(session: &mut ServerSession, answer: Answer) {
         Answer::Expunged(uid) => session.message_expunged(uid),
         Answer::Flags(uid, flags, modseq) => session.flags_changed(uid, flags, modseq),
         Answer::Gone => session.shutdown("The selected mailbox was deleted"),
+        Answer::Recent(n) => session.recent_changed(n),
         other => tracing::debug!(?other, "not a change"),
     }
 }

@@ -101,6 +101,8 @@ pub(super) struct Announce {
     pub qresync: bool,
     /// CONDSTORE is on: `UID` and `MODSEQ` with flag changes.
     pub condstore: bool,
+    /// IMAP4rev2 is in use: no `RECENT`.
+    pub rev2: bool,
 }
 
 /// The client's view of the selected mailbox.
@@ -116,6 +118,8 @@ pub(super) struct View {
     pending: VecDeque<Change>,
     /// The SEARCHRES `$` result, as UIDs.
     saved: Vec<NonZeroU32>,
+    /// A `\Recent` count not yet sent (IMAP4rev1).
+    recent: Option<u32>,
     pub(super) read_only: bool,
 }
 
@@ -279,6 +283,9 @@ impl View {
             self.announced = self.uids.len();
             out.push(Response::Exists(self.announced as u32));
         }
+        if let Some(n) = self.recent.take().filter(|_| !how.rev2) {
+            out.push(Response::Recent(n));
+        }
         self.pending = withheld;
     }
 
@@ -373,6 +380,16 @@ impl super::ServerSession {
     pub fn message_added(&mut self, uid: NonZeroU32) {
         if let Some(view) = self.current_view() {
             view.added(uid);
+            self.announce_if_idle();
+        }
+    }
+
+    /// The number of messages `\Recent` in this session changed (new
+    /// messages arrived): IMAP4rev1 clients get `* n RECENT` with the next
+    /// `EXISTS` (RFC 3501 section 7.3.2); IMAP4rev2 has no `\Recent`.
+    pub fn recent_changed(&mut self, count: u32) {
+        if let Some(view) = self.current_view() {
+            view.recent = Some(count);
             self.announce_if_idle();
         }
     }
@@ -677,6 +694,7 @@ impl super::ServerSession {
             expunge,
             qresync: self.enabled.qresync,
             condstore: self.enabled.condstore,
+            rev2: self.rev2_active(),
         };
         let Some(view) = self.view.as_mut() else {
             return;
