@@ -89,7 +89,36 @@ fn default_demo_dir() -> PathBuf {
     target.map_or_else(|| PathBuf::from("mail-demo"), |t| t.join("mail-demo"))
 }
 
+/// Raises the soft limit on open files to the hard one: each connection
+/// holds one socket (and a message being read, a file), so the default
+/// soft limit (often 1024) would refuse connections well below
+/// `--max-connections`. Warns when the hard limit is still too low.
+fn raise_open_file_limit(max_connections: usize) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let raised = rustix::process::Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    if limit.current != limit.maximum {
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    // Listeners, the Maildir watch, files being read: some headroom.
+    let needed = max_connections as u64 + 64;
+    if now.is_some_and(|n| n < needed) {
+        tracing::warn!(
+            limit = now,
+            max_connections,
+            "the open-file limit is below --max-connections; connections beyond it will fail"
+        );
+    }
+}
+
 fn run(o: Options) -> Result<(), String> {
+    raise_open_file_limit(o.max_connections);
     let demo = o.is_demo().then(|| Demo {
         dir: o.demo_dir.clone().unwrap_or_else(default_demo_dir),
     });
