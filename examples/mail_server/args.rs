@@ -72,15 +72,24 @@ struct Args {
     /// Dovecot 2.3 sends for its default pop3_uidl_format = %08Xu%08Xv
     #[arg(long, value_name = "TEMPLATE", default_value = DOVECOT_UIDLS)]
     uidl_format: String,
-    /// Close connections idle this many seconds (RFC 1939 asks for at least 600)
+    /// Close logged-in connections idle this many seconds (RFC 1939 asks for
+    /// at least 600; IMAP sessions get at least 1800, RFC 9051)
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     idle_timeout: u64,
+    /// Close connections not logged in this many seconds after they opened
+    /// (the TLS handshake included)
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    login_timeout: u64,
     /// Wait this many milliseconds before answering a failed login
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     auth_failure_delay: u64,
     /// Refuse connections beyond N
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_connections: usize,
+    /// Refuse connections from one IP address beyond N, so that one host
+    /// cannot hold every slot
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    max_connections_per_ip: usize,
     /// Storage reads, commits and password checks running at once, on
     /// threads apart from the network ones
     #[arg(long, value_name = "N", default_value_t = 16)]
@@ -114,8 +123,10 @@ pub struct Options {
     pub lock: LockPolicy,
     pub uidl_format: String,
     pub idle_timeout: Duration,
+    pub login_timeout: Duration,
     pub auth_failure_delay: Duration,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     pub storage_jobs: usize,
     pub demo_dir: Option<PathBuf>,
 }
@@ -173,8 +184,10 @@ impl Options {
             },
             uidl_format: a.uidl_format,
             idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
+            login_timeout: Duration::from_secs(a.login_timeout.max(1)),
             auth_failure_delay: Duration::from_millis(a.auth_failure_delay),
             max_connections: a.max_connections.max(1),
+            max_connections_per_ip: a.max_connections_per_ip.max(1),
             storage_jobs: a.storage_jobs.max(1),
             demo_dir: a.demo_dir,
         })

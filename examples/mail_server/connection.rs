@@ -164,19 +164,23 @@ pub struct Connection {
     deflate: Option<Box<Deflate>>,
     tls: TlsAcceptor,
     stop: Stop,
-    /// The longest a write or a TLS handshake may take.
+    /// The longest a write may take.
     io_timeout: Duration,
+    /// When a TLS handshake must have ended: the login deadline.
+    handshake_deadline: Instant,
 }
 
 impl Connection {
     /// Takes an accepted socket; with `implicit_tls` it runs the TLS
-    /// handshake first (POP3S, IMAPS).
+    /// handshake first (POP3S, IMAPS). A handshake, now or after STLS or
+    /// STARTTLS, must end by `login_deadline`.
     pub async fn new(
         socket: TcpStream,
         implicit_tls: bool,
         tls: TlsAcceptor,
         stop: Stop,
         io_timeout: Duration,
+        login_deadline: Instant,
     ) -> io::Result<Connection> {
         // Protocol lines are small and interactive.
         socket.set_nodelay(true)?;
@@ -186,6 +190,7 @@ impl Connection {
             tls,
             stop,
             io_timeout,
+            handshake_deadline: login_deadline,
         };
         if implicit_tls {
             connection.start_tls("TLS handshake").await?;
@@ -209,7 +214,7 @@ impl Connection {
         let Stream::Plain(socket) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             return Err(io::Error::other(format!("{what}: TLS is already active")));
         };
-        let handshake = tokio::time::timeout(self.io_timeout, self.tls.accept(socket));
+        let handshake = tokio::time::timeout_at(self.handshake_deadline.into(), self.tls.accept(socket));
         let stream = tokio::select! {
             _ = self.stop.requested() => return Err(stopping()),
             done = handshake => match done {

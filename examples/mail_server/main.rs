@@ -200,11 +200,13 @@ fn run(o: Options) -> Result<(), String> {
             allow_plaintext_auth,
             append_limit: APPEND_LIMIT,
             idle_timeout: o.idle_timeout,
+            login_timeout: o.login_timeout,
             auth_failure_delay: o.auth_failure_delay,
             blocking: Blocking::new(o.storage_jobs),
             watcher: watch::Watcher::new(),
         },
         o.max_connections,
+        o.max_connections_per_ip,
     );
     let banner = Banner {
         demo: demo.as_ref(),

@@ -62,6 +62,9 @@ async fn drive(
 ) -> io::Result<Ending> {
     let mut buf = vec![0u8; 16 * 1024];
     let mut idle = false;
+    // Logged in by then, or the connection ends (POP3 has no way to say
+    // so but closing).
+    let login_deadline = Instant::now() + ctx.login_timeout;
     loop {
         session.handle_timeout(Instant::now());
         let mut start_tls = false;
@@ -113,10 +116,19 @@ async fn drive(
         if !session.wants_input() {
             return Err(io::Error::other("the client sent too much without reading"));
         }
-        match conn.read(&mut buf, session.poll_timeout()).await? {
+        let deadline = match (session.poll_timeout(), session.is_authenticated()) {
+            (Some(at), false) => Some(at.min(login_deadline)),
+            (None, false) => Some(login_deadline),
+            (at, true) => at,
+        };
+        match conn.read(&mut buf, deadline).await? {
             Input::Data(n) => session.receive(&buf[..n]),
             Input::Eof => return Ok(Ending::ClientLeft),
             Input::Deadline => {
+                if !session.is_authenticated() && Instant::now() >= login_deadline {
+                    tracing::info!(%peer, "no login in time, closing");
+                    return Ok(Ending::IdleTimeout);
+                }
                 // The session decides whether that was the autologout.
                 session.handle_timeout(Instant::now());
                 idle = session.is_closed();

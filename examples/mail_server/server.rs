@@ -1,10 +1,11 @@
 //! The running server: listeners, one task per connection, the limit on
 //! connections, and the stop on SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mailwire::mailbox::{Account, AccountName, Pop3Config, Store, StoreError};
 use tokio::io::AsyncWriteExt;
@@ -37,9 +38,12 @@ pub struct Context {
     pub allow_plaintext_auth: bool,
     /// The largest message IMAP's APPEND takes (announced as APPENDLIMIT).
     pub append_limit: u64,
-    /// Close a connection after this long without a command, or when a
-    /// write or TLS handshake takes longer.
+    /// Close a logged-in connection after this long without a command, or
+    /// when a write takes longer.
     pub idle_timeout: Duration,
+    /// Close a connection not logged in this long after it opened; a TLS
+    /// handshake must end within it too.
+    pub login_timeout: Duration,
     /// Wait this long before answering a failed login.
     pub auth_failure_delay: Duration,
     /// Where storage work and password checks run.
@@ -140,20 +144,57 @@ pub struct Server {
     /// One permit per open connection.
     connections: Arc<Semaphore>,
     max_connections: u32,
+    /// Open connections per client address.
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max_per_ip: usize,
     next_id: AtomicU64,
+}
+
+/// A connection's place in the per-address count, given back when dropped.
+struct AddressSlot {
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Server {
     /// A server that serves at most `max_connections` at once.
-    pub fn new(ctx: Context, max_connections: usize) -> Server {
+    pub fn new(ctx: Context, max_connections: usize, max_per_ip: usize) -> Server {
         let max_connections =
             u32::try_from(max_connections.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
         Server {
             ctx: Arc::new(ctx),
             connections: Arc::new(Semaphore::new(max_connections as usize)),
             max_connections,
+            per_ip: Arc::default(),
+            max_per_ip: max_per_ip.max(1),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// Counts a connection from `ip`, unless that address has its share.
+    fn address_slot(&self, ip: IpAddr) -> Option<AddressSlot> {
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= self.max_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            per_ip: Arc::clone(&self.per_ip),
+            ip,
+        })
     }
 
     /// Serves on the listeners until a signal, then stops: no more
@@ -211,6 +252,13 @@ impl Server {
     }
 
     fn start_connection(self: &Arc<Self>, socket: TcpStream, peer: SocketAddr, port: Port, stop: Stop) {
+        let Some(address_slot) = self.address_slot(peer.ip()) else {
+            tracing::warn!(%peer, "too many connections from this address, refused");
+            if let Some(refusal) = port.refusal() {
+                tokio::spawn(refuse(socket, refusal));
+            }
+            return;
+        };
         let Ok(permit) = Arc::clone(&self.connections).try_acquire_owned() else {
             tracing::warn!(%peer, "too many connections, refused");
             if let Some(refusal) = port.refusal() {
@@ -227,8 +275,9 @@ impl Server {
                 Ok(ending) => tracing::info!(?ending, "disconnected"),
                 Err(e) => tracing::info!(error = %e, "connection ended"),
             }
-            // The connection's slot is free again.
+            // The connection's slots are free again.
             drop(permit);
+            drop(address_slot);
         };
         tokio::spawn(connection.instrument(span));
     }
@@ -248,6 +297,7 @@ async fn serve(
         ctx.tls.clone(),
         stop,
         ctx.idle_timeout,
+        Instant::now() + ctx.login_timeout,
     )
     .await?;
     match port {

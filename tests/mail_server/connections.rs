@@ -148,3 +148,124 @@ fn hostile_lines_get_errors_and_memory_stays_bounded() {
         assert!(peak < 64 * 1024, "peak memory {peak} KiB");
     }
 }
+
+/// A connection from a chosen loopback source address.
+fn connect_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+    let from: std::net::SocketAddr = format!("{source}:0").parse().expect("an address");
+    socket.bind(&from.into()).expect("bind the source address");
+    socket.connect(&to.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+}
+
+/// Whether the server closes `socket` within `timeout` (reading and
+/// dropping what it sends until then).
+fn closed_within(socket: &mut TcpStream, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    let mut buf = [0u8; 1024];
+    while Instant::now() < end {
+        socket
+            .set_read_timeout(Some(end - Instant::now() + Duration::from_millis(1)))
+            .unwrap();
+        match socket.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
+    let mail = MailRoot::new("per-ip", PASSWD, "alice", &sample_messages());
+    let server = start(
+        &mail,
+        &[
+            "--allow-plaintext-auth",
+            "--max-connections-per-ip",
+            "20",
+            "--login-timeout",
+            "3",
+        ],
+    );
+    // 127.0.0.1 takes its 20 slots: idle, half a command, a TLS handshake
+    // never begun, on both protocols.
+    let mut held = Vec::new();
+    for i in 0..20 {
+        let addr = match i % 4 {
+            0 => server.imap,
+            1 => server.pop3,
+            2 => server.imaps,
+            _ => server.pop3s,
+        };
+        let mut socket = connect_from("127.0.0.1", addr);
+        if i % 4 == 0 {
+            assert!(plain_line(&mut socket).starts_with("* OK"));
+            socket.write_all(b"a LOGIN al").unwrap();
+        }
+        held.push(socket);
+    }
+    let started = Instant::now();
+    let mut refused = connect_from("127.0.0.1", server.imap);
+    assert!(
+        plain_line(&mut refused).starts_with("* BYE"),
+        "the 21st connection from one address is refused"
+    );
+    let mut refused = connect_from("127.0.0.1", server.pop3);
+    assert!(plain_line(&mut refused).starts_with("-ERR"));
+
+    // Another host logs in and reads its mail at once, over both protocols.
+    let mut imap = connect_from("127.0.0.2", server.imap);
+    assert!(plain_line(&mut imap).starts_with("* OK"));
+    imap.write_all(b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc FETCH 1 RFC822.SIZE\r\nd LOGOUT\r\n")
+        .unwrap();
+    let mut answers = String::new();
+    BufReader::new(&mut imap).read_to_string(&mut answers).unwrap();
+    assert!(
+        answers.contains("a OK") && answers.contains("* 1 FETCH (RFC822.SIZE"),
+        "{answers}"
+    );
+    assert!(answers.contains("d OK"), "{answers}");
+    let mut pop3 = connect_from("127.0.0.2", server.pop3);
+    assert!(plain_line(&mut pop3).starts_with("+OK"));
+    pop3.write_all(b"USER alice\r\nPASS secret\r\nSTAT\r\nQUIT\r\n")
+        .unwrap();
+    let mut answers = String::new();
+    BufReader::new(&mut pop3).read_to_string(&mut answers).unwrap();
+    assert!(
+        answers.contains(&format!("+OK {} ", sample_messages().len())),
+        "{answers}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "served while the other host held its slots"
+    );
+
+    // Nobody logged in on the held connections: all are closed at the login
+    // deadline, the TLS handshakes that never began included.
+    for (i, socket) in held.iter_mut().enumerate() {
+        assert!(
+            closed_within(socket, Duration::from_secs(10)),
+            "connection {i} outlived the login deadline"
+        );
+    }
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "closed before the deadline"
+    );
+    // Its slots are free again.
+    let mut again = connect_from("127.0.0.1", server.imap);
+    assert!(plain_line(&mut again).starts_with("* OK"));
+}

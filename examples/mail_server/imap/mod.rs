@@ -113,7 +113,7 @@ fn config(ctx: &Context, tls: bool) -> ServerConfig {
         stream_append: true,
         // RFC 9051 section 5.4: at least 30 minutes once logged in.
         autologout: ctx.idle_timeout.max(Duration::from_secs(30 * 60)),
-        login_timeout: ctx.idle_timeout.min(Duration::from_secs(60)),
+        login_timeout: ctx.login_timeout,
         ..ServerConfig::default()
     }
 }
