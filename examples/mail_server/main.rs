@@ -59,6 +59,10 @@ use crate::users::Users;
 /// The largest message IMAP's APPEND takes (APPENDLIMIT, RFC 7889).
 const APPEND_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// What all IMAP APPENDs in progress may hold in memory together, in KiB:
+/// four messages of the largest size.
+const UPLOAD_BUDGET_KIB: usize = 4 * (APPEND_LIMIT / 1024) as usize;
+
 fn main() -> ExitCode {
     let options = Options::from_command_line();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -199,6 +203,7 @@ fn run(o: Options) -> Result<(), String> {
             tls: tokio_rustls::TlsAcceptor::from(tls),
             allow_plaintext_auth,
             append_limit: APPEND_LIMIT,
+            uploads: Arc::new(tokio::sync::Semaphore::new(UPLOAD_BUDGET_KIB)),
             idle_timeout: o.idle_timeout,
             login_timeout: o.login_timeout,
             auth_failure_delay: o.auth_failure_delay,

@@ -38,6 +38,9 @@ pub struct Context {
     pub allow_plaintext_auth: bool,
     /// The largest message IMAP's APPEND takes (announced as APPENDLIMIT).
     pub append_limit: u64,
+    /// What all APPENDs in progress may hold in memory, in KiB (a message
+    /// is kept until its APPEND commits).
+    pub uploads: Arc<Semaphore>,
     /// Close a logged-in connection after this long without a command, or
     /// when a write takes longer.
     pub idle_timeout: Duration,

@@ -47,6 +47,10 @@ const WATCHED_POLL: Duration = Duration::from_secs(10);
 /// its answers are sent.
 const FETCH_BATCH: usize = 1024 * 1024;
 
+/// How long an APPEND waits for room in the upload budget before it is
+/// refused with `NO [UNAVAILABLE]`.
+const UPLOAD_WAIT: Duration = Duration::from_secs(30);
+
 /// The piece of a streamed message read at a time.
 const STREAM_CHUNK: usize = 64 * 1024;
 
@@ -154,6 +158,8 @@ struct Appending {
     messages: Vec<AppendMessage>,
     current: Option<AppendMessage>,
     data: Vec<u8>,
+    /// Its share of the upload budget, one permit per message.
+    budget: Vec<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl User {
@@ -211,8 +217,17 @@ impl User {
                                     let (work, outcome) = ctx
                                         .blocking
                                         .run(move || {
+                                            let Appending {
+                                                mailbox,
+                                                messages,
+                                                budget,
+                                                ..
+                                            } = a;
                                             let mut outcome =
-                                                exec::append_messages(&mut work, &a.mailbox, a.messages);
+                                                exec::append_messages(&mut work, &mailbox, messages);
+                                            // The messages are on disk (or refused): the
+                                            // budget they held is free.
+                                            drop(budget);
                                             exec::changes(&mut work, true, &info, &mut outcome.answers);
                                             (work, outcome)
                                         })
@@ -550,10 +565,24 @@ impl User {
             flags,
             internal_date: request.date().map(|d| InternalDate::from(*d)),
         };
+        // The message waits in memory until the APPEND commits: all the
+        // uploads of the server share a budget.
+        let kib = u32::try_from(request.length().div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        let budget = Arc::clone(&ctx.uploads).acquire_many_owned(kib);
+        let Ok(Ok(permit)) = tokio::time::timeout(UPLOAD_WAIT, budget).await else {
+            tracing::warn!(
+                octets = request.length(),
+                "upload budget exhausted, APPEND refused"
+            );
+            let refusal = LiteralRefusal::Unavailable("Too much is being uploaded, try again later".into());
+            let _ = session.refuse_append(request, refusal);
+            return Ok(());
+        };
         if request.index() > 0 {
             if let Some(a) = self.append.as_mut() {
                 a.current = Some(message);
                 a.data = Vec::with_capacity(capacity(request.length()));
+                a.budget.push(permit);
                 let _ = session.accept_append(request);
                 return Ok(());
             }
@@ -575,6 +604,7 @@ impl User {
                     messages: Vec::new(),
                     current: Some(message),
                     data: Vec::with_capacity(capacity(request.length())),
+                    budget: vec![permit],
                 });
                 let _ = session.accept_append(request);
             }

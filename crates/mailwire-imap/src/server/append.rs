@@ -258,6 +258,7 @@ impl ServerSession {
             super::LiteralRefusal::TooBig(t) => (Status::No, "TOOBIG", t.clone()),
             super::LiteralRefusal::OverQuota(t) => (Status::No, "OVERQUOTA", t.clone()),
             super::LiteralRefusal::TryCreate(t) => (Status::No, "TRYCREATE", t.clone()),
+            super::LiteralRefusal::Unavailable(t) => (Status::No, "UNAVAILABLE", t.clone()),
             super::LiteralRefusal::Bad(t) => (Status::Bad, "", t.clone()),
         };
         self.abort_append(Some((mode, length)), status, code, &text);
@@ -496,6 +497,7 @@ fn condition_named(name: &str) -> crate::response::Code<'static> {
         "TOOBIG" => condition("TOOBIG"),
         "OVERQUOTA" => condition("OVERQUOTA"),
         "TRYCREATE" => crate::response::Code::TryCreate,
+        "UNAVAILABLE" => condition("UNAVAILABLE"),
         _ => condition("CANNOT"),
     }
 }

@@ -285,6 +285,9 @@ pub enum LiteralRefusal {
     /// `tag NO [TRYCREATE] text`: the APPEND's mailbox does not exist
     /// (RFC 9051 section 6.3.12).
     TryCreate(String),
+    /// `tag NO [UNAVAILABLE] text`: the server cannot take it now (RFC
+    /// 5530), for example because too much is being uploaded at once.
+    Unavailable(String),
     /// `tag BAD text`.
     Bad(String),
 }

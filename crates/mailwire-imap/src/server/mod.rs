@@ -507,6 +507,7 @@ impl ServerSession {
             LiteralRefusal::TooBig(t) => (Status::No, Some(condition("TOOBIG")), t.as_str()),
             LiteralRefusal::OverQuota(t) => (Status::No, Some(condition("OVERQUOTA")), t.as_str()),
             LiteralRefusal::TryCreate(t) => (Status::No, Some(Code::TryCreate), t.as_str()),
+            LiteralRefusal::Unavailable(t) => (Status::No, Some(condition("UNAVAILABLE")), t.as_str()),
             LiteralRefusal::Bad(t) => (Status::Bad, None, t.as_str()),
         };
         self.status(tag.as_ref(), status, code, text);
