@@ -7,12 +7,12 @@ use std::num::NonZeroU32;
 
 use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
-    AString, AppendData, CatPart, Code, Command, CommandBody, ESearch, FetchItem, FetchModifier, Flag,
-    FlagFetch, FlagPerm, IString, ImapUrl, List, ListMailbox, ListPatterns, ListReturnOption,
-    ListSelectOption, Mailbox, MailboxAttribute, MailboxList, MessageDataItem, NamespaceDescription,
-    NamespaceResponse, ObjectId, QResync, Quota, QuotaResource, QuotaRoot, QuotaUsage, Quoted, RespText,
-    Response, SearchKey, SearchReturnData, SearchReturnOption, SelectParameter, Status, StatusAttribute,
-    StoreAction, StoreModifier, UidSet, UrlForm, list_pattern_matches,
+    AString, AppendData, CatPart, Code, Command, CommandBody, ContextUpdate, ESearch, FetchItem,
+    FetchModifier, Flag, FlagFetch, FlagPerm, IString, ImapUrl, List, ListMailbox, ListPatterns,
+    ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute, MailboxList, MessageDataItem,
+    NamespaceDescription, NamespaceResponse, ObjectId, QResync, Quota, QuotaResource, QuotaRoot, QuotaUsage,
+    Quoted, RespText, Response, SearchKey, SearchReturnData, SearchReturnOption, SelectParameter, Status,
+    StatusAttribute, StoreAction, StoreModifier, UidSet, UrlForm, list_pattern_matches,
 };
 use mailwire::mailbox::analysis::{analyze, extract_section, to_crlf};
 use mailwire::mailbox::search::{Search, SearchError, SearchScope};
@@ -38,6 +38,9 @@ pub struct Work {
     pub quota: QuotaRule,
     /// The largest message APPEND takes (CATENATE's result included).
     pub append_limit: u64,
+    /// The searches kept up to date (CONTEXT=SEARCH), for the selected
+    /// mailbox.
+    pub live: Vec<LiveSearch>,
 }
 
 /// The name of the one quota root each user has (RFC 9208).
@@ -259,6 +262,7 @@ pub fn run(work: &mut Work, command: &Command<'static>, info: &Info) -> Outcome 
     let mut outcome = execute(work, &command.body, info);
     if outcome.status == Status::Ok || work.selected.is_some() {
         changes(work, !command.body.forbids_expunge(), info, &mut outcome.answers);
+        update_live_searches(work, info, &mut outcome.answers);
     }
     outcome
 }
@@ -334,7 +338,7 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
         CommandBody::Examine { mailbox, parameters } => {
             select(work, mailbox, parameters, SelectMode::ReadOnly, info)
         }
-        CommandBody::Close => match work.selected.take() {
+        CommandBody::Close => match work.selected.take().inspect(|_| work.live.clear()) {
             Some(selected) => match selected.close() {
                 Ok(()) => Outcome::ok(Vec::new(), "CLOSE completed"),
                 // Deselected all the same (the session deselects on OK
@@ -348,6 +352,7 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
         },
         CommandBody::Unselect => {
             work.selected = None;
+            work.live.clear();
             Outcome::ok(Vec::new(), "UNSELECT completed")
         }
         CommandBody::Expunge | CommandBody::UidExpunge(_) => {
@@ -368,7 +373,16 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
             matches!(body, CommandBody::Move { .. }),
             info,
         ),
-        CommandBody::Search { search, .. } => self::search(work, search, info),
+        CommandBody::Search { search, uid } => self::search(work, search, *uid, info),
+        CommandBody::CancelUpdate(tags) => {
+            let known = |t: &Quoted<'_>| work.live.iter().any(|l| l.tag.as_bytes() == t.as_bytes());
+            if !tags.iter().all(known) {
+                return Outcome::bad("No search with that tag is kept up to date");
+            }
+            work.live
+                .retain(|l| !tags.iter().any(|t| l.tag.as_bytes() == t.as_bytes()));
+            Outcome::ok(Vec::new(), "CANCELUPDATE completed")
+        }
         CommandBody::Sort { sort, uid } => self::sort(work, sort, *uid, info),
         CommandBody::Thread { thread, uid } => self::thread(work, thread, *uid, info),
         CommandBody::Append(append) => append_whole(work, append, info),
@@ -724,6 +738,7 @@ fn select(
 ) -> Outcome {
     // RFC 9051 section 6.3.2: the old selection ends even if this fails.
     work.selected = None;
+    work.live.clear();
     let qresync = parameters.iter().find_map(|p| match p {
         SelectParameter::QResync(q) => Some(q),
         _ => None,
@@ -1063,20 +1078,201 @@ fn highest_modseq(selected: &SelectedMailbox, uids: &[Uid]) -> Option<mailwire::
         .map(Into::into)
 }
 
-fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, info: &Info) -> Outcome {
+fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, uid: bool, info: &Info) -> Outcome {
     let Some(selected) = work.selected.as_ref() else {
         return Outcome::bad("No mailbox selected");
     };
     let charset = search.charset.as_ref().map(|c| c.as_bytes());
-    match matching(selected, &search.keys, charset, info) {
-        Ok((uids, with_modseq)) => {
-            let modseq = with_modseq.then(|| highest_modseq(selected, &uids)).flatten();
-            Outcome::ok(
-                vec![Answer::Search(uids.into_iter().map(Into::into).collect(), modseq)],
-                "SEARCH completed",
-            )
+    let (uids, with_modseq) = match matching(selected, &search.keys, charset, info) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    let modseq = with_modseq.then(|| highest_modseq(selected, &uids)).flatten();
+    let options = search.return_options.as_deref().unwrap_or_default();
+    let contextual = options.iter().any(|o| {
+        matches!(
+            o,
+            SearchReturnOption::Partial(_) | SearchReturnOption::Context | SearchReturnOption::Update
+        )
+    });
+    if !contextual {
+        // The session writes SEARCH or ESEARCH, and keeps SAVE's result.
+        return Outcome::ok(
+            vec![Answer::Search(uids.into_iter().map(Into::into).collect(), modseq)],
+            "SEARCH completed",
+        );
+    }
+    if options.contains(&SearchReturnOption::Save) {
+        return Outcome::bad("SAVE does not go with PARTIAL, CONTEXT or UPDATE here");
+    }
+    // CONTEXT=SEARCH (RFC 5267): the answer is this server's to write.
+    let numbers: Vec<NonZeroU32> = uids
+        .iter()
+        .filter_map(|&u| {
+            if uid {
+                Some(u.into())
+            } else {
+                selected.seq(u).and_then(NonZeroU32::new)
+            }
+        })
+        .collect();
+    let mut answers = vec![esearch(&info.tag, uid, esearch_data(&numbers, options, modseq))];
+    if options.contains(&SearchReturnOption::Update) {
+        // Kept up to date for UID SEARCH only: a message number in ADDTO
+        // could reach the client before the EXISTS that makes it valid.
+        if uid && work.live.len() < MAX_LIVE_SEARCHES {
+            work.live.push(LiveSearch {
+                tag: info.tag.clone(),
+                keys: search.keys.clone(),
+                charset: search.charset.as_ref().map(|c| c.as_bytes().to_vec()),
+                result: uids,
+            });
+        } else {
+            let tag = Quoted::new(info.tag.as_bytes().to_vec()).expect("a tag is a quoted string");
+            answers.push(Answer::Data(Response::Status {
+                tag: None,
+                status: Status::Ok,
+                text: RespText {
+                    code: Some(Code::NoUpdate(tag)),
+                    text: "Results are not kept up to date".into(),
+                },
+            }));
         }
-        Err(o) => o,
+    }
+    Outcome::ok(answers, "SEARCH completed")
+}
+
+/// The most `RETURN (UPDATE)` searches one session keeps up to date.
+const MAX_LIVE_SEARCHES: usize = 16;
+
+/// A UID SEARCH whose result the client asked to keep up to date (RFC 5267
+/// section 4.3).
+#[derive(Debug)]
+pub struct LiveSearch {
+    tag: String,
+    keys: Vec<SearchKey<'static>>,
+    charset: Option<Vec<u8>>,
+    /// The result as the client knows it, ascending.
+    result: Vec<Uid>,
+}
+
+/// `* ESEARCH (TAG "tag") [UID] data`.
+fn esearch(tag: &str, uid: bool, data: Vec<SearchReturnData<'static>>) -> Answer {
+    let tag = Quoted::new(tag.as_bytes().to_vec()).expect("a tag is a quoted string");
+    Answer::Data(Response::ESearch(ESearch {
+        tag: Some(tag),
+        mailbox: None,
+        uid,
+        data,
+    }))
+}
+
+/// The ESEARCH data `options` ask for, of a result in the order given
+/// (ascending for SEARCH, the sort order for SORT): MIN and MAX are its
+/// first and last, ALL keeps its order, PARTIAL picks positions in it
+/// (RFC 4731, RFC 5267, RFC 9394); `RETURN ()` or no result option at all
+/// means ALL.
+fn esearch_data(
+    numbers: &[NonZeroU32],
+    options: &[SearchReturnOption<'static>],
+    modseq: Option<mailwire::imap::ModSeq>,
+) -> Vec<SearchReturnData<'static>> {
+    let results = options.iter().any(|o| {
+        matches!(
+            o,
+            SearchReturnOption::Min
+                | SearchReturnOption::Max
+                | SearchReturnOption::All
+                | SearchReturnOption::Count
+                | SearchReturnOption::Partial(_)
+        )
+    });
+    let wanted =
+        |o: SearchReturnOption<'static>| options.contains(&o) || (!results && o == SearchReturnOption::All);
+    let set = |n: &[NonZeroU32]| mailwire::imap::SequenceSet::from_numbers(n.iter().map(|n| n.get())).ok();
+    let mut data = Vec::new();
+    if let (true, Some(&n)) = (wanted(SearchReturnOption::Min), numbers.first()) {
+        data.push(SearchReturnData::Min(n));
+    }
+    if let (true, Some(&n)) = (wanted(SearchReturnOption::Max), numbers.last()) {
+        data.push(SearchReturnData::Max(n));
+    }
+    if wanted(SearchReturnOption::All) {
+        if let Some(all) = set(numbers) {
+            data.push(SearchReturnData::All(all));
+        }
+    }
+    if wanted(SearchReturnOption::Count) {
+        data.push(SearchReturnData::Count(numbers.len() as u32));
+    }
+    for option in options {
+        if let SearchReturnOption::Partial(range) = option {
+            let len = numbers.len();
+            let positions = range.positions();
+            let (lo, hi) = (*positions.start() as usize, *positions.end() as usize);
+            // Positions count from 1, from the first match or the last.
+            let picked: &[NonZeroU32] = if lo > len {
+                &[]
+            } else if range.is_from_last() {
+                &numbers[len - hi.min(len)..=len - lo]
+            } else {
+                &numbers[lo - 1..hi.min(len)]
+            };
+            data.push(SearchReturnData::Partial {
+                range: *range,
+                results: set(picked),
+            });
+        }
+    }
+    if let (Some(m), false) = (modseq, numbers.is_empty()) {
+        data.push(SearchReturnData::ModSeq(m));
+    }
+    data
+}
+
+/// ADDTO and REMOVEFROM for the searches kept up to date: run again after
+/// the mailbox changed. Expunged messages leave without REMOVEFROM (their
+/// EXPUNGE or VANISHED says it).
+pub fn update_live_searches(work: &mut Work, info: &Info, out: &mut Vec<Answer>) {
+    let Some(selected) = work.selected.as_ref() else {
+        return;
+    };
+    for live in &mut work.live {
+        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info) else {
+            continue;
+        };
+        let added: Vec<u32> = now
+            .iter()
+            .filter(|u| live.result.binary_search(u).is_err())
+            .map(|u| u.get())
+            .collect();
+        let removed: Vec<u32> = live
+            .result
+            .iter()
+            .filter(|u| selected.seq(**u).is_some() && now.binary_search(u).is_err())
+            .map(|u| u.get())
+            .collect();
+        live.result = now;
+        let update = |uids: Vec<u32>| {
+            mailwire::imap::SequenceSet::from_numbers(uids)
+                .ok()
+                .map(|messages| {
+                    vec![ContextUpdate {
+                        position: 0,
+                        messages,
+                    }]
+                })
+        };
+        let mut data = Vec::new();
+        if let Some(u) = update(added) {
+            data.push(SearchReturnData::AddTo(u));
+        }
+        if let Some(u) = update(removed) {
+            data.push(SearchReturnData::RemoveFrom(u));
+        }
+        if !data.is_empty() {
+            out.push(esearch(&live.tag, true, data));
+        }
     }
 }
 
@@ -1111,37 +1307,8 @@ fn sort(work: &mut Work, sort: &mailwire::imap::Sort<'static>, uid: bool, info: 
             "SORT completed",
         );
     };
-    // ESORT: MIN and MAX are the first and last in sort order, ALL keeps
-    // the order (RFC 5267 section 3.2); RETURN () means ALL.
-    let wanted = |o: SearchReturnOption<'static>| {
-        options.contains(&o) || (options.is_empty() && o == SearchReturnOption::All)
-    };
-    let mut data = Vec::new();
-    if let (true, Some(&n)) = (wanted(SearchReturnOption::Min), numbers.first()) {
-        data.push(SearchReturnData::Min(n));
-    }
-    if let (true, Some(&n)) = (wanted(SearchReturnOption::Max), numbers.last()) {
-        data.push(SearchReturnData::Max(n));
-    }
-    if wanted(SearchReturnOption::All) {
-        if let Ok(set) = mailwire::imap::SequenceSet::from_numbers(numbers.iter().map(|n| n.get())) {
-            data.push(SearchReturnData::All(set));
-        }
-    }
-    if wanted(SearchReturnOption::Count) {
-        data.push(SearchReturnData::Count(numbers.len() as u32));
-    }
-    if let (Some(m), false) = (modseq, numbers.is_empty()) {
-        data.push(SearchReturnData::ModSeq(m));
-    }
-    let tag = Quoted::new(info.tag.as_bytes().to_vec()).expect("a tag is a quoted string");
     Outcome::ok(
-        vec![Answer::Data(Response::ESearch(ESearch {
-            tag: Some(tag),
-            mailbox: None,
-            uid,
-            data,
-        }))],
+        vec![esearch(&info.tag, uid, esearch_data(&numbers, options, modseq))],
         "SORT completed",
     )
 }

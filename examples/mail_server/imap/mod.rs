@@ -88,6 +88,7 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::ObjectId,
         Capability::Catenate,
         Capability::Notify,
+        Capability::ContextSearch,
         Capability::Sort,
         Capability::SortDisplay,
         Capability::ESort,
@@ -394,6 +395,7 @@ impl User {
                         selected: None,
                         quota,
                         append_limit: ctx.append_limit,
+                        live: Vec::new(),
                     });
                 }
             }
@@ -525,6 +527,7 @@ impl User {
             .run(move || {
                 let mut answers = Vec::new();
                 exec::changes(&mut work, allow_expunge, &job_info, &mut answers);
+                exec::update_live_searches(&mut work, &job_info, &mut answers);
                 (work, answers)
             })
             .await?;
@@ -637,6 +640,7 @@ impl User {
             .run(move || {
                 let mut answers = Vec::new();
                 exec::changes(&mut work, expunge, &info, &mut answers);
+                exec::update_live_searches(&mut work, &info, &mut answers);
                 let news = match notify.as_mut().filter(|n| n.has_groups()) {
                     Some(n) => n.refresh(&work, &info).unwrap_or_else(|e| {
                         tracing::warn!(error = %e, "NOTIFY cannot read the mailboxes");
@@ -648,13 +652,18 @@ impl User {
             })
             .await?;
         self.work = Some(work);
+        let mut updates = Vec::new();
         for answer in answers {
-            apply_change(session, answer);
+            match answer {
+                Answer::Data(response) => updates.push(response),
+                change => apply_change(session, change),
+            }
         }
         if let Some(selected) = notify.as_ref().and_then(|n| n.selected) {
             session.announce_changes(!selected.delayed);
         }
-        for response in &news {
+        // The search updates after the changes they follow from.
+        for response in updates.iter().chain(&news) {
             let _ = session.unsolicited(response);
         }
         self.notify = notify;

@@ -458,16 +458,21 @@ impl super::ServerSession {
         }
     }
 
-    /// Writes untagged `STATUS` or `LIST` data outside any command: NOTIFY's
-    /// news of other mailboxes (RFC 5465 section 5). Refused while a
-    /// command runs, and for any other response.
+    /// Writes untagged `STATUS`, `LIST` or `ESEARCH` data outside any
+    /// command: NOTIFY's news of other mailboxes (RFC 5465 section 5), and
+    /// the ADDTO and REMOVEFROM of searches kept up to date (RFC 5267
+    /// section 4.3). Refused while a command runs, and for any other
+    /// response.
     pub fn unsolicited(&mut self, response: &Response<'_>) -> Result<(), super::AnswerError> {
         if !matches!(self.phase, super::Phase::Commands | super::Phase::Idle { .. })
             || self.streaming.is_some()
         {
             return Err(super::AnswerError::NotAllowed);
         }
-        if !matches!(response, Response::MailboxStatus(_) | Response::List(_)) {
+        if !matches!(
+            response,
+            Response::MailboxStatus(_) | Response::List(_) | Response::ESearch(_)
+        ) {
             return Err(super::AnswerError::NotAllowed);
         }
         self.write(response);
