@@ -15,7 +15,10 @@ use mailwire_imap::server::{
     LiteralRefusal, LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig, ServerEvent,
     ServerSession, Tls,
 };
-use mailwire_imap::{Capability, CommandBody, MessageDataItem, RespText, Response, Status};
+use mailwire_imap::{
+    Capability, CommandBody, DataItemName, Mailbox, MailboxStatus, MessageDataItem, RespText, Response, Section,
+    Status, StatusValue,
+};
 
 #[derive(Debug, PartialEq)]
 struct Run {
@@ -66,6 +69,10 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
     let accept_login = flags & 256 != 0;
     let accept_literals = flags & 512 != 0;
     let fail_commands = flags & 1024 != 0;
+    // Stream the first message of a FETCH as a literal.
+    let stream_literals = flags & 2048 != 0;
+    // NOTIFY-style news between commands, and RECENT with new messages.
+    let notify = flags & 4096 != 0;
     let mut session = ServerSession::new(config);
     let mut output = Vec::new();
     let mut events = Vec::new();
@@ -119,8 +126,23 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                                 .open_mailbox(&request, snapshot)
                                 .expect("a SELECT may open");
                         }
-                        for &uid in request.messages() {
+                        for (i, &uid) in request.messages().iter().enumerate() {
                             let items = vec![MessageDataItem::Rfc822Size(10)];
+                            if i == 0 && stream_literals {
+                                let name = DataItemName::BodySection {
+                                    section: Section::WHOLE,
+                                    origin: None,
+                                };
+                                session
+                                    .fetch_literal_start(&request, uid, items, name, 5, false)
+                                    .expect("a message the client knows");
+                                session.fetch_literal_data(&request, b"ab").expect("within the length");
+                                assert!(session.unsolicited(&news()).is_err(), "inside a literal");
+                                assert!(session.fetch_literal_end(&request).is_err(), "3 octets owed");
+                                session.fetch_literal_data(&request, b"cde").expect("within the length");
+                                session.fetch_literal_end(&request).expect("all sent");
+                                continue;
+                            }
                             session
                                 .fetch_data(&request, uid, items)
                                 .expect("a message the client knows");
@@ -134,7 +156,11 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                             session.message_expunged(NonZeroU32::new(4).unwrap());
                         } else {
                             session.message_added(NonZeroU32::new(20).unwrap());
+                            if notify {
+                                session.recent_changed(1);
+                            }
                         }
+                        assert!(session.unsolicited(&news()).is_err(), "while a command runs");
                         let note = Response::Status {
                             tag: None,
                             status: Status::Ok,
@@ -185,11 +211,30 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
             break;
         }
         let Some(read) = reads.next() else {
+            if notify {
+                // After the last command (once, so that how the input was
+                // read does not matter): news of another mailbox, and the
+                // selected mailbox's changes at once.
+                let _ = session.unsolicited(&news());
+                session.message_expunged(NonZeroU32::new(6).unwrap());
+                session.announce_changes(true);
+                while let Some(bytes) = session.poll_transmit() {
+                    output.extend_from_slice(&bytes);
+                }
+            }
             break;
         };
         session.receive(read);
     }
     Run { output, events }
+}
+
+/// A NOTIFY-style STATUS of another mailbox.
+fn news() -> Response<'static> {
+    Response::MailboxStatus(MailboxStatus {
+        mailbox: Mailbox::from_utf8_name("Sent"),
+        values: vec![StatusValue::Messages(1)],
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -232,8 +232,11 @@ pub const MAX_MAILBOX_DEPTH: usize = 32;
 /// Every case variant of `INBOX` is stored as `INBOX` (RFC 9051 section
 /// 5.1); so is the first level of an inferior of INBOX (`inbox/x` is
 /// `INBOX/x`). Other names are case-sensitive. A name has no empty level
-/// (no leading, trailing or doubled `/`), no control characters, at most
-/// [`MAX_MAILBOX_DEPTH`] levels and [`MAX_MAILBOX_NAME`] bytes. The IMAP
+/// (no leading, trailing or doubled `/`), no level `.` or `..` (names that
+/// look like paths are refused, though no name can reach outside the
+/// account's storage), no control characters, no `%` or `*` (IMAP's LIST
+/// wildcards, which would make the name impossible to list alone), at
+/// most [`MAX_MAILBOX_DEPTH`] levels and [`MAX_MAILBOX_NAME`] bytes. The IMAP
 /// layer converts modified UTF-7 and strips the trailing delimiter that a
 /// CREATE may carry before building one. Unicode normalisation (NFC) is
 /// the caller's to do.
@@ -250,10 +253,16 @@ impl MailboxName {
         if name.chars().any(char::is_control) {
             return Err(NameError::new(WHAT, "control characters are not allowed"));
         }
+        if name.contains(['%', '*']) {
+            return Err(NameError::new(WHAT, "the LIST wildcards % and * are not allowed"));
+        }
         let mut depth = 0usize;
         for level in name.split(DELIMITER) {
             if level.is_empty() {
                 return Err(NameError::new(WHAT, "empty hierarchy level"));
+            }
+            if level == "." || level == ".." {
+                return Err(NameError::new(WHAT, "the levels . and .. are not allowed"));
             }
             depth += 1;
         }
@@ -470,7 +479,9 @@ mod tests {
 
     #[test]
     fn names_refuse_empty_levels_and_controls() {
-        for bad in ["", "/a", "a/", "a//b", "a\u{7}b", "a\nb"] {
+        for bad in [
+            "", "/a", "a/", "a//b", "a\u{7}b", "a\nb", ".", "..", "../bob", "a/../b", "INBOX/.", "%", "a*", "x/%y",
+        ] {
             assert!(MailboxName::new(bad).is_err(), "{bad:?}");
         }
         assert!(MailboxName::new(&"a/".repeat(33)[..65]).is_err());

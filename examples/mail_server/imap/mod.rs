@@ -783,8 +783,12 @@ fn info_of(session: &ServerSession, messages: Vec<std::num::NonZeroU32>, tag: &s
 
 /// Sends a command's answers and completes it.
 fn finish(session: &mut ServerSession, request: CommandRequest, outcome: Outcome) {
+    let mut gone = false;
     for answer in outcome.answers {
         match answer {
+            // The command (a DELETE of the selected mailbox, say) completes
+            // first; then the session ends.
+            Answer::Gone => gone = true,
             Answer::Data(response) => {
                 if let Err(e) = session.respond(&request, &response) {
                     tracing::warn!(error = %e, "an answer was refused by the session");
@@ -804,6 +808,9 @@ fn finish(session: &mut ServerSession, request: CommandRequest, outcome: Outcome
     }
     // The handle is the pending request: completing cannot fail.
     let _ = session.complete(request, outcome.status, outcome.text);
+    if gone {
+        apply_change(session, Answer::Gone);
+    }
 }
 
 /// Gives the session a change of the selected mailbox.

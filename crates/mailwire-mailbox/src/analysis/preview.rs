@@ -70,17 +70,20 @@ fn strip_markup(html: &str) -> String {
     while let Some(open) = rest.find('<') {
         out.push_str(&rest[..open]);
         let tag = &rest[open..];
-        let lower: String = tag.chars().take(8).collect::<String>().to_ascii_lowercase();
+        let skipped = ["head", "title", "style", "script"].into_iter().find(|name| {
+            let after = tag.as_bytes().get(1..1 + name.len());
+            after.is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+                && matches!(
+                    tag.as_bytes().get(1 + name.len()),
+                    None | Some(b'>' | b' ' | b'\t' | b'\r' | b'\n' | b'/')
+                )
+        });
         let end = if tag.starts_with("<!--") {
             tag.find("-->").map(|i| i + 3)
-        } else if lower.starts_with("<style") || lower.starts_with("<script") {
-            let close = if lower.starts_with("<style") {
-                "</style"
-            } else {
-                "</script"
-            };
-            tag.to_ascii_lowercase()
-                .find(close)
+        } else if let Some(name) = skipped {
+            // Up to the element's end tag; a search that runs on from where
+            // the last one stopped, so the whole text is read once.
+            find_ascii_ci(tag.as_bytes(), format!("</{name}").as_bytes())
                 .and_then(|i| tag[i..].find('>').map(|j| i + j + 1))
         } else {
             tag.find('>').map(|i| i + 1)
@@ -96,6 +99,11 @@ fn strip_markup(html: &str) -> String {
     }
     out.push_str(rest);
     decode_entities(&out)
+}
+
+/// Where `needle` (ASCII) first occurs in `haystack`, ignoring ASCII case.
+fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn decode_entities(text: &str) -> String {
@@ -157,9 +165,20 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe,\r\n\r\n  zweite   
 
     #[test]
     fn html_alone_loses_its_markup() {
-        let msg = b"Content-Type: text/html\r\n\r\n<html><head><style>p {color: red}</style></head>\
+        let msg = b"Content-Type: text/html\r\n\r\n<html><head><title>T</title><style>p {color: red}</style></head>\
 <body><!-- hidden --><p>Caf&eacute; &amp; &#x263A; &lt;ok&gt;</p><script>x<y</script></body></html>\r\n";
         assert_eq!(preview(&analyze(msg)), "Caf&eacute; & \u{263a} <ok>");
+    }
+
+    #[test]
+    fn unclosed_elements_and_many_tags_cost_linear_time() {
+        let mut html = b"Content-Type: text/html\r\n\r\n".to_vec();
+        for _ in 0..50_000 {
+            html.extend_from_slice(b"<style>a</style><b>x</b>");
+        }
+        html.extend_from_slice(b"<script>never closed");
+        let p = preview(&analyze(&html));
+        assert!(p.starts_with("x x x") && p.chars().count() == PREVIEW_CHARS, "{p}");
     }
 
     #[test]
