@@ -262,6 +262,18 @@ impl Imap {
         reply
     }
 
+    /// Sends `<tag> ` and `after_tag` as they are, then CRLF, and reads the
+    /// responses: for commands with non-synchronizing literals (`{n+}`),
+    /// raw 8-bit bytes or anything `command` cannot write.
+    pub fn command_raw(&mut self, after_tag: &[u8]) -> Reply {
+        let tag = self.tag();
+        let mut bytes = format!("{tag} ").into_bytes();
+        bytes.extend_from_slice(after_tag);
+        bytes.extend_from_slice(b"\r\n");
+        self.send(&bytes);
+        self.until_tagged(&tag)
+    }
+
     /// Starts IDLE and waits for the continuation request; returns the
     /// tag for [`Imap::idle_done`].
     pub fn idle(&mut self) -> String {

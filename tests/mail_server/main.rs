@@ -11,6 +11,7 @@ mod behaviour;
 mod connections;
 mod dovecot;
 mod imap_dovecot;
+mod imap_extensions;
 mod imap_peers;
 mod imap_wire;
 mod peers;

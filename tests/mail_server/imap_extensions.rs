@@ -1,0 +1,1274 @@
+//! mail_server's IMAP extensions, each proven over the wire with the
+//! exact responses its RFC asks for: QRESYNC and CONDSTORE (RFC 7162),
+//! COMPRESS=DEFLATE (RFC 4978), large literals, QUOTA (RFC 9208),
+//! CATENATE (RFC 4469), SORT/ESORT/THREAD (RFC 5256, 5267, 5957), OBJECTID
+//! (RFC 8474), PREVIEW (RFC 8970), WITHIN (RFC 5032), UTF8=ACCEPT
+//! (RFC 6855), UNAUTHENTICATE (RFC 8437); and the server holding its
+//! ground against hostile mailbox names and hostile input.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::imap_wire::{Imap, Reply};
+use crate::support::{self, MailRoot, MailServer, crlf, header_part};
+use crate::{PASSWD, alice_root, start};
+
+fn mail_server(mail: &MailRoot) -> MailServer {
+    start(mail, &["--allow-plaintext-auth"])
+}
+
+/// The untagged responses as text lines without CRLF, `\Recent` removed
+/// from flag lists (it depends on which session saw a message first).
+fn lines(reply: &Reply) -> Vec<String> {
+    reply
+        .untagged
+        .iter()
+        .map(|r| {
+            String::from_utf8_lossy(r)
+                .trim_end()
+                .replace(" \\Recent", "")
+                .replace("\\Recent ", "")
+                .replace("(\\Recent)", "()")
+        })
+        .collect()
+}
+
+/// The text after `[CODE ` up to `]` in `text`.
+fn code_text<'a>(text: &'a str, code: &str) -> Option<&'a str> {
+    let needle = format!("[{code} ");
+    let at = text.find(&needle)? + needle.len();
+    let end = text[at..].find(']')? + at;
+    Some(&text[at..end])
+}
+
+/// The number after `key` (e.g. `MODSEQ (`) in `line`.
+fn number_after(line: &str, key: &str) -> u64 {
+    let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a number after {key} in {line}"))
+}
+
+/// The bytes of the first literal `{n}\r\n...` in a response.
+fn literal_of(response: &[u8]) -> Vec<u8> {
+    let open = response
+        .windows(1)
+        .position(|w| w == b"{")
+        .unwrap_or_else(|| panic!("a literal in {}", String::from_utf8_lossy(response)));
+    let close = open + response[open..].iter().position(|&b| b == b'}').expect("}");
+    let n: usize = std::str::from_utf8(&response[open + 1..close])
+        .expect("digits")
+        .trim_end_matches('+')
+        .parse()
+        .expect("a literal length");
+    assert_eq!(
+        &response[close + 1..close + 3],
+        b"\r\n",
+        "CRLF after the literal's length"
+    );
+    response[close + 3..close + 3 + n].to_vec()
+}
+
+/// Writes one message into the user's `new/` under a name of its own.
+fn deliver_one(mail: &MailRoot, user: &str, name: &str, message: &[u8]) {
+    let maildir = mail.maildir(user);
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("create the Maildir");
+    }
+    std::fs::write(maildir.join("new").join(name), message).expect("deliver a message");
+}
+
+/// `--allow-plaintext-auth` login to alice.
+fn alice(server: &MailServer) -> Imap {
+    Imap::login(server.imap, "alice", "secret")
+}
+
+fn assert_status(reply: &Reply, statuses: &[&str], what: &str) {
+    assert!(
+        statuses.contains(&reply.status.as_str()),
+        "{what}: expected {statuses:?}, got {}\n{}",
+        reply.completion,
+        reply.text()
+    );
+}
+
+// ---------------------------------------------------------------- 1
+
+#[test]
+fn qresync_reports_vanished_and_resynchronises_select() {
+    let mail = alice_root("qresync");
+    let server = mail_server(&mail);
+
+    // QRESYNC before ENABLE: BAD (RFC 7162 section 3.2.5).
+    let mut early = alice(&server);
+    let plain = early.command("SELECT INBOX").ok("SELECT");
+    let uidvalidity = plain.code_number("UIDVALIDITY").expect("UIDVALIDITY");
+    let bad = early.command(&format!("SELECT INBOX (QRESYNC ({uidvalidity} 1 1:6))"));
+    assert_eq!(bad.status, "BAD", "QRESYNC before ENABLE: {}", early.transcript());
+    early.logout();
+
+    let mut imap = alice(&server);
+    let enabled = imap.command("ENABLE QRESYNC").ok("ENABLE");
+    assert_eq!(lines(&enabled), ["* ENABLED QRESYNC"]);
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(select.count("EXISTS"), Some(6));
+    assert_eq!(select.code_number("UIDVALIDITY"), Some(uidvalidity));
+    let m = select
+        .code_number("HIGHESTMODSEQ")
+        .expect("HIGHESTMODSEQ after ENABLE QRESYNC");
+
+    let store = imap.command("STORE 2 +FLAGS (\\Deleted)").ok("STORE");
+    let got = lines(&store);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let deleted_modseq = number_after(&got[0], "MODSEQ (");
+    assert!(deleted_modseq > m, "{got:?}");
+    assert_eq!(
+        got[0],
+        format!("* 2 FETCH (FLAGS (\\Deleted) MODSEQ ({deleted_modseq}))")
+    );
+
+    let expunge = imap.command("EXPUNGE").ok("EXPUNGE");
+    assert_eq!(
+        lines(&expunge),
+        ["* VANISHED 2"],
+        "VANISHED, not EXPUNGE, once QRESYNC is on"
+    );
+
+    let flag = imap.command("UID STORE 3 +FLAGS (\\Flagged)").ok("UID STORE");
+    let got = lines(&flag);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let x = number_after(&got[0], "MODSEQ (");
+    assert!(x > deleted_modseq, "{got:?}");
+    let changed = format!("* 2 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ ({x}))");
+    assert_eq!(got, std::slice::from_ref(&changed));
+
+    let since = imap
+        .command(&format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {m} VANISHED)"))
+        .ok("UID FETCH CHANGEDSINCE VANISHED");
+    assert_eq!(
+        lines(&since),
+        ["* VANISHED (EARLIER) 2".to_owned(), changed.clone()]
+    );
+
+    imap.command("UNSELECT").ok("UNSELECT");
+    let resync = imap
+        .command(&format!("SELECT INBOX (QRESYNC ({uidvalidity} {m} 1:6))"))
+        .ok("SELECT QRESYNC");
+    assert_eq!(resync.count("EXISTS"), Some(5));
+    assert_eq!(resync.code_number("HIGHESTMODSEQ"), Some(x));
+    let got = lines(&resync);
+    let vanished: Vec<_> = got.iter().filter(|l| l.starts_with("* VANISHED")).collect();
+    assert_eq!(vanished, ["* VANISHED (EARLIER) 2"], "{got:?}");
+    let fetches: Vec<_> = got.iter().filter(|l| l.contains(" FETCH ")).collect();
+    assert_eq!(fetches, [&changed], "{got:?}");
+
+    // A UIDVALIDITY that is not the mailbox's: a plain SELECT.
+    let wrong = imap
+        .command(&format!("SELECT INBOX (QRESYNC ({} {m} 1:6))", uidvalidity + 1))
+        .ok("SELECT QRESYNC with a wrong UIDVALIDITY");
+    let got = lines(&wrong);
+    assert!(
+        !got.iter()
+            .any(|l| l.starts_with("* VANISHED") || l.contains(" FETCH ")),
+        "{got:?}"
+    );
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 2
+
+#[test]
+fn condstore_modseq_unchangedsince_and_search() {
+    let mail = alice_root("condstore");
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    assert_eq!(
+        lines(&imap.command("ENABLE CONDSTORE").ok("ENABLE")),
+        ["* ENABLED CONDSTORE"]
+    );
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    let highest = select.code_number("HIGHESTMODSEQ").expect("[HIGHESTMODSEQ n]");
+
+    let fetch = imap.command("FETCH 1:* (MODSEQ)").ok("FETCH MODSEQ");
+    let got = lines(&fetch);
+    assert_eq!(got.len(), 6, "{got:?}");
+    let mut modseqs = Vec::new();
+    for (i, line) in got.iter().enumerate() {
+        let k = number_after(line, "MODSEQ (");
+        assert_eq!(line, &format!("* {} FETCH (MODSEQ ({k}))", i + 1));
+        modseqs.push(k);
+    }
+    assert_eq!(modseqs.iter().max(), Some(&highest));
+    let k1 = modseqs[0];
+    assert!(k1 > 1, "message 1's modseq is above 1: {got:?}");
+
+    let refused = imap.command(&format!("STORE 1 (UNCHANGEDSINCE {}) +FLAGS (\\Seen)", k1 - 1));
+    assert_eq!(refused.status, "OK", "{}", refused.completion);
+    assert!(
+        refused.completion.contains("OK [MODIFIED 1]"),
+        "{}",
+        refused.completion
+    );
+    assert!(
+        lines(&refused).iter().all(|l| !l.contains("\\Seen")),
+        "{:?}",
+        lines(&refused)
+    );
+    let flags = imap.command("FETCH 1 (FLAGS)").ok("FETCH FLAGS");
+    assert!(
+        !lines(&flags)[0].contains("\\Seen"),
+        "not stored: {:?}",
+        lines(&flags)
+    );
+
+    let stored = imap
+        .command(&format!("STORE 1 (UNCHANGEDSINCE {k1}) +FLAGS (\\Seen)"))
+        .ok("STORE UNCHANGEDSINCE current");
+    assert!(!stored.completion.contains("MODIFIED"), "{}", stored.completion);
+    let got = lines(&stored);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let n = number_after(&got[0], "MODSEQ (");
+    assert!(n > highest, "{got:?}");
+    assert_eq!(got[0], format!("* 1 FETCH (FLAGS (\\Seen) MODSEQ ({n}))"));
+
+    let search = imap
+        .command(&format!("SEARCH MODSEQ {}", highest + 1))
+        .ok("SEARCH MODSEQ");
+    assert_eq!(lines(&search), [format!("* SEARCH 1 (MODSEQ {n})")]);
+    let all = imap.command("SEARCH MODSEQ 1").ok("SEARCH MODSEQ 1");
+    assert_eq!(lines(&all), [format!("* SEARCH 1 2 3 4 5 6 (MODSEQ {n})")]);
+    let none = imap
+        .command(&format!("SEARCH MODSEQ {}", n + 1))
+        .ok("SEARCH MODSEQ");
+    assert_eq!(lines(&none), ["* SEARCH"]);
+
+    imap.command("UNSELECT").ok("UNSELECT");
+    let again = imap.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(again.code_number("HIGHESTMODSEQ"), Some(n));
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 3
+
+/// Reads plain lines until one starts with `tag `.
+fn read_plain_until(stream: &mut TcpStream, tag: &str) -> String {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        let n = stream.read(&mut byte).expect("read a plain response");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.push(byte[0]);
+        if got.ends_with(b"\r\n") {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let last = text.trim_end().rsplit("\r\n").next().unwrap_or("").to_owned();
+            if last.starts_with(&format!("{tag} ")) {
+                return text;
+            }
+        }
+    }
+}
+
+#[test]
+fn compress_deflate_carries_every_message_byte_for_byte() {
+    use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+    let mail = alice_root("compress");
+    let server = mail_server(&mail);
+    let mut stream = TcpStream::connect(server.imap).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut greeting = [0u8; 4];
+    stream.read_exact(&mut greeting).expect("greeting");
+    assert_eq!(&greeting, b"* OK");
+    stream.write_all(b"a LOGIN alice secret\r\n").expect("send");
+    let login = read_plain_until(&mut stream, "a");
+    assert!(login.contains("a OK"), "{login}");
+    assert!(login.contains("COMPRESS=DEFLATE"), "{login}");
+    stream.write_all(b"b COMPRESS DEFLATE\r\n").expect("send");
+    let compress = read_plain_until(&mut stream, "b");
+    assert!(compress.starts_with("b OK"), "{compress}");
+
+    let mut deflate = Compress::new(Compression::default(), false);
+    let commands = b"c SELECT INBOX\r\nd UID FETCH 1:* (BODY.PEEK[])\r\ne LOGOUT\r\n";
+    let mut out = Vec::with_capacity(1024);
+    deflate
+        .compress_vec(commands, &mut out, FlushCompress::Sync)
+        .expect("deflate");
+    assert_eq!(deflate.total_in() as usize, commands.len());
+    stream.write_all(&out).expect("send compressed");
+
+    let mut compressed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        assert!(Instant::now() < deadline, "no end of the compressed stream");
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => compressed.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    let mut inflate = Decompress::new(false);
+    let mut plain = Vec::new();
+    let mut out = vec![0u8; 256 * 1024];
+    loop {
+        let (in_before, out_before) = (inflate.total_in(), inflate.total_out());
+        let status = inflate
+            .decompress(&compressed[in_before as usize..], &mut out, FlushDecompress::None)
+            .expect("inflate the server's output");
+        let produced = (inflate.total_out() - out_before) as usize;
+        plain.extend_from_slice(&out[..produced]);
+        let consumed = inflate.total_in() - in_before;
+        if status == Status::StreamEnd || (consumed == 0 && produced == 0) {
+            break;
+        }
+    }
+    assert_eq!(
+        inflate.total_in() as usize,
+        compressed.len(),
+        "all the output inflates"
+    );
+    let text = String::from_utf8_lossy(&plain);
+    assert!(text.contains("\r\nc OK"), "{text}");
+    assert!(text.contains("\r\nd OK"), "{text}");
+    assert!(text.contains("* BYE"), "{text}");
+    assert!(text.contains("\r\ne OK"), "{text}");
+    for (i, message) in support::sample_messages().iter().enumerate() {
+        let body = crlf(message);
+        let mut wanted =
+            format!("* {} FETCH (UID {} BODY[] {{{}}}\r\n", i + 1, i + 1, body.len()).into_bytes();
+        wanted.extend_from_slice(&body);
+        wanted.extend_from_slice(b")\r\n");
+        assert!(
+            plain.windows(wanted.len()).any(|w| w == wanted.as_slice()),
+            "message {} not carried byte for byte:\n{text}",
+            i + 1
+        );
+    }
+}
+
+// ---------------------------------------------------------------- 4
+
+#[test]
+fn large_messages_stream_whole() {
+    let mail = MailRoot::new("large", PASSWD, "alice", &[]);
+    let mut big =
+        b"From: Big <big@example.org>\nSubject: Two MiB\nMessage-ID: <big@mailwire.test>\n\n".to_vec();
+    let mut i = 0u32;
+    while big.len() < 2 * 1024 * 1024 {
+        big.extend_from_slice(format!("line {i:07} of a large message with bare LF ends\n").as_bytes());
+        if i == 1000 {
+            big.extend_from_slice(b"a NUL byte follows: \0 and the line goes on\n");
+        }
+        i += 1;
+    }
+    deliver_one(&mail, "alice", "1764000001.M1P1Q1.big", &big);
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let mut expected = crlf(&big);
+    for b in &mut expected {
+        if *b == 0 {
+            *b = 0x80;
+        }
+    }
+    let fetch = imap
+        .command("UID FETCH 1 (RFC822.SIZE BODY.PEEK[])")
+        .ok("UID FETCH");
+    assert_eq!(fetch.untagged.len(), 1, "{}", fetch.completion);
+    let response = &fetch.untagged[0];
+    let head = String::from_utf8_lossy(&response[..200.min(response.len())]).into_owned();
+    let size = number_after(&head, "RFC822.SIZE ");
+    let literal = literal_of(response);
+    assert_eq!(literal.len() as u64, size, "{head}");
+    assert_eq!(literal.len(), expected.len(), "{head}");
+    assert!(
+        literal == expected,
+        "the literal is the file with CRLF and NUL as 0x80"
+    );
+    assert!(response.ends_with(b")\r\n"));
+    assert!(head.starts_with("* 1 FETCH (UID 1 RFC822.SIZE "), "{head}");
+
+    let rfc822 = imap.command("UID FETCH 1 (RFC822)").ok("UID FETCH RFC822");
+    let all: Vec<u8> = rfc822.untagged.concat();
+    assert!(literal_of(&all) == expected, "RFC822 carries the same bytes");
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("FLAGS (\\Seen"), "RFC822 sets \\Seen and says so");
+    let flags = imap.command("UID FETCH 1 (FLAGS)").ok("FETCH FLAGS");
+    assert_eq!(lines(&flags), ["* 1 FETCH (UID 1 FLAGS (\\Seen))"]);
+
+    // A 1 MiB APPEND comes back identical.
+    let mut appended = b"From: a@example.org\r\nSubject: One MiB\r\n\r\n".to_vec();
+    let mut j = 0u32;
+    while appended.len() < 1024 * 1024 {
+        appended.extend_from_slice(format!("appended line {j:07} é 8-bit\r\n").as_bytes());
+        j += 1;
+    }
+    let append = imap
+        .command_with_literal("APPEND INBOX", &appended)
+        .ok("APPEND 1 MiB");
+    let uid = code_text(&append.completion, "APPENDUID")
+        .and_then(|t| t.split(' ').nth(1))
+        .expect("APPENDUID")
+        .to_owned();
+    let back = imap
+        .command(&format!("UID FETCH {uid} (BODY.PEEK[])"))
+        .ok("UID FETCH the appended message");
+    let back: Vec<u8> = back.untagged.concat();
+    assert!(
+        literal_of(&back) == appended,
+        "the appended message comes back identical"
+    );
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 5
+
+#[test]
+fn quota_limits_append_and_copy() {
+    let passwd = format!("{PASSWD}carol:{{PLAIN}}pw::::::userdb_quota_rule=*:storage=4k:messages=3\n");
+    let mail = MailRoot::new("quota", &passwd, "carol", &[]);
+    support::MailRoot::deliver(&mail, "alice", &[]);
+    let server = mail_server(&mail);
+
+    let (mut imap, _) = Imap::connect(server.imap);
+    let login = imap.command("LOGIN carol pw").ok("LOGIN carol");
+    assert!(
+        login
+            .completion
+            .contains(" QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE "),
+        "{}",
+        login.completion
+    );
+    let root = imap.command("GETQUOTAROOT INBOX").ok("GETQUOTAROOT");
+    assert_eq!(
+        lines(&root),
+        [
+            "* QUOTAROOT INBOX \"User quota\"",
+            "* QUOTA \"User quota\" (STORAGE 0 4 MESSAGE 0 3)"
+        ]
+    );
+    imap.command_with_literal("APPEND INBOX", b"a: b\r\n\r\nxy")
+        .ok("APPEND 10 octets");
+    let big = imap.command_with_literal("APPEND INBOX", &[b'x'; 5000]);
+    assert_eq!(big.status, "NO", "{}", imap.transcript());
+    assert!(big.completion.contains("NO [OVERQUOTA]"), "{}", big.completion);
+
+    let mut three_k = b"a: b\r\n\r\n".to_vec();
+    three_k.resize(3000, b'y');
+    imap.command_with_literal("APPEND INBOX", &three_k)
+        .ok("APPEND 3000 octets");
+    let quota = imap.command("GETQUOTA \"User quota\"").ok("GETQUOTA");
+    assert_eq!(
+        lines(&quota),
+        ["* QUOTA \"User quota\" (STORAGE 3 4 MESSAGE 2 3)"]
+    );
+    imap.command("SELECT INBOX").ok("SELECT");
+    let copy = imap.command("COPY 2 INBOX");
+    assert_eq!(copy.status, "NO", "{}", imap.transcript());
+    assert!(copy.completion.contains("NO [OVERQUOTA]"), "{}", copy.completion);
+    imap.command("COPY 1 INBOX").ok("COPY within the quota");
+    let copy = imap.command("COPY 1 INBOX");
+    assert!(
+        copy.completion.contains("NO [OVERQUOTA]"),
+        "a fourth message: {}",
+        copy.completion
+    );
+    let set = imap.command("SETQUOTA \"User quota\" (STORAGE 100)");
+    assert_eq!(set.status, "NO", "{}", set.completion);
+    imap.logout();
+
+    let mut alice = alice(&server);
+    let root = alice.command("GETQUOTAROOT INBOX").ok("GETQUOTAROOT");
+    assert_eq!(lines(&root), ["* QUOTAROOT INBOX"]);
+    alice.logout();
+}
+
+// ---------------------------------------------------------------- 6
+
+#[test]
+fn catenate_builds_a_message_from_urls_and_text() {
+    let mail = alice_root("catenate");
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("CREATE Drafts").ok("CREATE Drafts");
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    let v = select.code_number("UIDVALIDITY").expect("UIDVALIDITY");
+    let command = format!(
+        "APPEND Drafts CATENATE (URL \"/INBOX;UIDVALIDITY={v}/;UID=1/;SECTION=HEADER\" \
+         TEXT {{15+}}\r\nNew body text\r\n URL \";UID=1/;SECTION=TEXT/;PARTIAL=0.10\")"
+    );
+    let append = imap.command_raw(command.as_bytes()).ok("APPEND CATENATE");
+    let uid = code_text(&append.completion, "APPENDUID")
+        .and_then(|t| t.split(' ').nth(1))
+        .unwrap_or_else(|| panic!("APPENDUID: {}", append.completion))
+        .to_owned();
+
+    let first = &support::sample_messages()[0];
+    let mut expected = header_part(first);
+    expected.extend_from_slice(b"New body text\r\n");
+    let text = crlf(first)[header_part(first).len()..].to_vec();
+    expected.extend_from_slice(&text[..10]);
+    expected.extend_from_slice(b"\r\n");
+    imap.command("SELECT Drafts").ok("SELECT Drafts");
+    let fetch = imap
+        .command(&format!("UID FETCH {uid} (BODY.PEEK[])"))
+        .ok("UID FETCH");
+    let stored = literal_of(&fetch.untagged.concat());
+    assert_eq!(
+        String::from_utf8_lossy(&stored),
+        String::from_utf8_lossy(&expected)
+    );
+
+    imap.command("SELECT INBOX").ok("SELECT");
+    let url = "/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=HEADER";
+    let wrong = imap.command(&format!("APPEND Drafts CATENATE (URL \"{url}\")"));
+    assert_eq!(wrong.status, "NO", "{}", wrong.completion);
+    assert!(
+        wrong.completion.contains(&format!("NO [BADURL {url}]")),
+        "{}",
+        wrong.completion
+    );
+    let url = format!("imap://localhost/INBOX;UIDVALIDITY={v}/;UID=1");
+    let remote = imap.command(&format!("APPEND Drafts CATENATE (URL \"{url}\")"));
+    assert_eq!(remote.status, "NO", "{}", remote.completion);
+    assert!(
+        remote.completion.contains(&format!("NO [BADURL {url}]")),
+        "{}",
+        remote.completion
+    );
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 7
+
+fn thread_messages() -> Vec<Vec<u8>> {
+    let message = |subject: &str, date: &str, from: &str, id: &str, refs: &str| {
+        let refs = if refs.is_empty() {
+            String::new()
+        } else {
+            let last = refs.rsplit(' ').next().unwrap_or(refs);
+            format!("In-Reply-To: {last}\nReferences: {refs}\n")
+        };
+        format!(
+            "From: {from}\nTo: alice@example.org\nSubject: {subject}\nDate: {date}\n\
+             Message-ID: {id}\n{refs}\nBody of {id}.\n"
+        )
+        .into_bytes()
+    };
+    vec![
+        message(
+            "Re: beta",
+            "Sat, 03 Jan 2026 10:00:00 +0000",
+            "Zed <zed@example.org>",
+            "<a@t>",
+            "",
+        ),
+        message(
+            "alpha",
+            "Thu, 01 Jan 2026 10:00:00 +0000",
+            "Bob <bob@example.org>",
+            "<b@t>",
+            "",
+        ),
+        message(
+            "Gamma",
+            "Fri, 02 Jan 2026 10:00:00 +0000",
+            "alice@example.org",
+            "<c@t>",
+            "",
+        ),
+        message(
+            "Re: alpha",
+            "Sun, 04 Jan 2026 10:00:00 +0000",
+            "Carl <carl@example.org>",
+            "<d@t>",
+            "<b@t>",
+        ),
+        message(
+            "Re: alpha",
+            "Mon, 05 Jan 2026 10:00:00 +0000",
+            "amy <amy@example.org>",
+            "<e@t>",
+            "<b@t> <d@t>",
+        ),
+    ]
+}
+
+/// The numbers of a sequence set, in its order.
+fn expand(set: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in set.split(',') {
+        match part.split_once(':') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().expect("n"), b.parse().expect("n"));
+                if a <= b {
+                    out.extend(a..=b);
+                } else {
+                    out.extend((b..=a).rev());
+                }
+            }
+            None => out.push(part.parse().expect("n")),
+        }
+    }
+    out
+}
+
+#[test]
+fn sort_esort_and_thread() {
+    let mail = MailRoot::new("sort", PASSWD, "alice", &thread_messages());
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let uids = imap.command("FETCH 1:* (UID)").ok("FETCH UID");
+    assert_eq!(
+        lines(&uids),
+        (1..=5)
+            .map(|i| format!("* {i} FETCH (UID {i})"))
+            .collect::<Vec<_>>()
+    );
+
+    let subject = imap.command("SORT (SUBJECT) UTF-8 ALL").ok("SORT SUBJECT");
+    assert_eq!(lines(&subject), ["* SORT 2 4 5 1 3"]);
+    let date = imap
+        .command("UID SORT (REVERSE DATE) UTF-8 ALL")
+        .ok("UID SORT REVERSE DATE");
+    assert_eq!(lines(&date), ["* SORT 5 4 1 3 2"]);
+    let from = imap
+        .command("SORT (DISPLAYFROM) UTF-8 ALL")
+        .ok("SORT DISPLAYFROM");
+    assert_eq!(lines(&from), ["* SORT 3 5 2 4 1"]);
+
+    let esort = imap
+        .command("SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL")
+        .ok("ESORT");
+    let got = lines(&esort);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let tag = esort.completion.split(' ').next().expect("tag");
+    let prefix = format!("* ESEARCH (TAG \"{tag}\") ");
+    assert!(got[0].starts_with(&prefix), "{got:?}");
+    let words: Vec<&str> = got[0][prefix.len()..].split(' ').collect();
+    let mut items = BTreeMap::new();
+    for pair in words.chunks(2) {
+        items.insert(pair[0], pair[1]);
+    }
+    assert_eq!(items.len(), 4, "{got:?}");
+    assert_eq!(
+        expand(items["ALL"]),
+        [2, 4, 5, 1, 3],
+        "ALL in sort order: {got:?}"
+    );
+    assert_eq!(items["COUNT"], "5", "{got:?}");
+    // RFC 5267 section 3.2: for SORT, MIN and MAX are the first and the
+    // last message in the sort order.
+    assert_eq!(items["MIN"], "2", "{got:?}");
+    assert_eq!(items["MAX"], "3", "{got:?}");
+
+    let references = imap
+        .command("THREAD REFERENCES UTF-8 ALL")
+        .ok("THREAD REFERENCES");
+    assert_eq!(lines(&references), ["* THREAD (2 4 5)(3)(1)"]);
+    let ordered = imap
+        .command("THREAD ORDEREDSUBJECT UTF-8 ALL")
+        .ok("THREAD ORDEREDSUBJECT");
+    assert_eq!(lines(&ordered), ["* THREAD (2 (4)(5))(3)(1)"]);
+    let refs = imap.command("THREAD REFS UTF-8 ALL").ok("THREAD REFS");
+    assert_eq!(lines(&refs), ["* THREAD (3)(1)(2 4 5)"]);
+
+    let bad = imap.command("SORT (SIZE) ISO-8859-1 ALL");
+    assert_eq!(bad.status, "NO", "{}", bad.completion);
+    assert!(bad.completion.contains("NO [BADCHARSET"), "{}", bad.completion);
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 8
+
+#[test]
+fn objectid_mailboxid_emailid_threadid() {
+    let mail = alice_root("objectid");
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    let create = imap.command("CREATE Foo").ok("CREATE");
+    let foo_id = code_text(&create.completion, "MAILBOXID")
+        .unwrap_or_else(|| panic!("[MAILBOXID (...)]: {}", create.completion))
+        .to_owned();
+    assert!(foo_id.starts_with('(') && foo_id.ends_with(')'), "{foo_id}");
+    let status = imap.command("STATUS INBOX (MAILBOXID)").ok("STATUS");
+    let got = lines(&status);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let inbox_id = got[0]
+        .strip_prefix("* STATUS INBOX (MAILBOXID ")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{got:?}"))
+        .to_owned();
+    assert_ne!(inbox_id, foo_id);
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    assert!(
+        lines(&select)
+            .iter()
+            .any(|l| l.starts_with(&format!("* OK [MAILBOXID {inbox_id}]"))),
+        "{}",
+        select.text()
+    );
+    imap.command("RENAME Foo Bar").ok("RENAME");
+    let renamed = imap.command("STATUS Bar (MAILBOXID)").ok("STATUS Bar");
+    assert_eq!(lines(&renamed), [format!("* STATUS Bar (MAILBOXID {foo_id})")]);
+
+    let ids = imap.command("FETCH 1 (EMAILID THREADID)").ok("FETCH EMAILID");
+    let got = lines(&ids);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let email_id = got[0]
+        .strip_prefix("* 1 FETCH (EMAILID (")
+        .and_then(|r| r.strip_suffix(") THREADID NIL)"))
+        .unwrap_or_else(|| panic!("{got:?}"))
+        .to_owned();
+    assert!(email_id.starts_with('E'), "{email_id}");
+    let other = imap.command("FETCH 2 (EMAILID)").ok("FETCH EMAILID");
+    assert!(!lines(&other)[0].contains(&email_id), "{:?}", lines(&other));
+
+    imap.command("COPY 1 Bar").ok("COPY");
+    let search = imap
+        .command(&format!("SEARCH EMAILID {email_id}"))
+        .ok("SEARCH EMAILID");
+    assert_eq!(lines(&search), ["* SEARCH 1"]);
+    imap.command("SELECT Bar").ok("SELECT Bar");
+    let copy = imap.command("FETCH 1 (EMAILID)").ok("FETCH EMAILID of the copy");
+    assert_eq!(lines(&copy), [format!("* 1 FETCH (EMAILID ({email_id}))")]);
+    let search = imap
+        .command(&format!("SEARCH EMAILID {email_id}"))
+        .ok("SEARCH EMAILID");
+    assert_eq!(lines(&search), ["* SEARCH 1"]);
+    let thread = imap.command("SEARCH THREADID T1").ok("SEARCH THREADID");
+    assert_eq!(lines(&thread), ["* SEARCH"]);
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 9
+
+fn preview_server(tag: &str) -> (MailRoot, MailServer) {
+    let alternative = b"From: a@example.org\nSubject: Alternative\nMIME-Version: 1.0\n\
+Content-Type: multipart/alternative; boundary=\"b1\"\n\n--b1\n\
+Content-Type: text/plain; charset=ISO-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n\
+Gr=FC=DFe aus\n   K=F6ln,\t  viele=20\n\n  Gr=FC=DFe\n--b1\n\
+Content-Type: text/html; charset=utf-8\n\n<p>HTML version</p>\n--b1--\n"
+        .to_vec();
+    let html = b"From: a@example.org\nSubject: HTML\nMIME-Version: 1.0\n\
+Content-Type: text/html; charset=us-ascii\n\n\
+<html><head><title>T</title></head><body><p>Hello <b>World</b></p>\n<p>Second   para</p></body></html>\n"
+        .to_vec();
+    let mail = MailRoot::new(tag, PASSWD, "alice", &[alternative, html]);
+    let server = mail_server(&mail);
+    (mail, server)
+}
+
+#[test]
+fn preview_of_alternative_quoted_printable_latin1() {
+    let (_mail, server) = preview_server("preview-alt");
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let text = "Grüße aus Köln, viele Grüße";
+    let wanted = format!("* 1 FETCH (PREVIEW {{{}}}\r\n{text})\r\n", text.len()).into_bytes();
+    for command in ["FETCH 1 (PREVIEW)", "FETCH 1 (PREVIEW (LAZY))"] {
+        let preview = imap.command(command).ok(command);
+        assert_eq!(
+            preview.untagged,
+            std::slice::from_ref(&wanted),
+            "{command}: {}",
+            preview.text()
+        );
+    }
+    imap.logout();
+}
+
+#[test]
+fn preview_of_html_only_is_its_body_text() {
+    let (_mail, server) = preview_server("preview-html");
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    // The text a reader sees: no markup, and nothing of <head> (the
+    // <title> is not body text).
+    for command in ["FETCH 2 (PREVIEW)", "FETCH 2 (PREVIEW (LAZY))"] {
+        let preview = imap.command(command).ok(command);
+        assert_eq!(
+            lines(&preview),
+            ["* 2 FETCH (PREVIEW \"Hello World Second para\")"],
+            "{command}"
+        );
+    }
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 10
+
+#[test]
+fn within_younger_and_older() {
+    let mail = MailRoot::new("within", PASSWD, "alice", &[]);
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    let message = b"From: a@example.org\r\nSubject: dated\r\n\r\nbody\r\n";
+    imap.command_with_literal("APPEND INBOX \"01-Jan-2020 00:00:00 +0000\"", message)
+        .ok("APPEND with an old date");
+    imap.command_with_literal("APPEND INBOX", message)
+        .ok("APPEND now");
+    imap.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(
+        lines(&imap.command("SEARCH YOUNGER 3600").ok("YOUNGER")),
+        ["* SEARCH 2"]
+    );
+    assert_eq!(
+        lines(&imap.command("SEARCH OLDER 3600").ok("OLDER")),
+        ["* SEARCH 1"]
+    );
+    assert_eq!(
+        lines(&imap.command("UID SEARCH OLDER 1").ok("OLDER 1")),
+        ["* SEARCH 1"]
+    );
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 11
+
+/// The mailbox name of a LIST line, unquoted.
+fn list_name(line: &str) -> String {
+    let line = line.trim_end();
+    let name = if let Some(inner) = line.strip_suffix('"') {
+        &inner[inner.rfind('"').expect("opening quote") + 1..]
+    } else {
+        line.rsplit(' ').next().expect("a name")
+    };
+    name.to_owned()
+}
+
+#[test]
+fn utf8_accept_names_and_append() {
+    let mail = alice_root("utf8");
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    assert_eq!(
+        lines(&imap.command("ENABLE UTF8=ACCEPT").ok("ENABLE")),
+        ["* ENABLED UTF8=ACCEPT"]
+    );
+    imap.command_raw("CREATE \"Entwürfe/Ölmühle\"".as_bytes())
+        .ok("CREATE a UTF-8 name");
+    let list = imap.command("LIST \"\" *").ok("LIST");
+    let names: Vec<String> = list
+        .lines_starting("LIST ")
+        .iter()
+        .map(|l| list_name(l))
+        .collect();
+    assert!(names.contains(&"Entwürfe".to_owned()), "{names:?}");
+    assert!(names.contains(&"Entwürfe/Ölmühle".to_owned()), "{names:?}");
+
+    let message = "From: Jörg <jörg@example.org>\r\nSubject: Grüße\r\n\r\nHallo Ölmühle\r\n";
+    let mut command = format!("APPEND INBOX UTF8 (~{{{}+}}\r\n", message.len()).into_bytes();
+    command.extend_from_slice(message.as_bytes());
+    command.push(b')');
+    let append = imap.command_raw(&command).ok("APPEND UTF8");
+    let uid = code_text(&append.completion, "APPENDUID")
+        .and_then(|t| t.split(' ').nth(1))
+        .unwrap_or_else(|| panic!("APPENDUID: {}", append.completion))
+        .to_owned();
+    imap.command("SELECT INBOX").ok("SELECT");
+    let back = imap
+        .command(&format!("UID FETCH {uid} (BODY.PEEK[])"))
+        .ok("FETCH");
+    assert_eq!(literal_of(&back.untagged.concat()), message.as_bytes());
+    imap.logout();
+
+    let mut plain = alice(&server);
+    let list = plain.command("LIST \"\" *").ok("LIST");
+    let names: Vec<String> = list
+        .lines_starting("LIST ")
+        .iter()
+        .map(|l| list_name(l))
+        .collect();
+    assert!(names.contains(&"Entw&APw-rfe".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"Entw&APw-rfe/&ANY-lm&APw-hle".to_owned()),
+        "{names:?}"
+    );
+    plain.logout();
+}
+
+// ---------------------------------------------------------------- 12
+
+#[test]
+fn unauthenticate_then_login_as_another_user() {
+    let mail = alice_root("unauth");
+    let bob_message =
+        b"From: b@example.org\nSubject: for bob only\nMessage-ID: <bob@t>\n\nBob's secret.\n".to_vec();
+    mail.deliver("bob", std::slice::from_ref(&bob_message));
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(select.count("EXISTS"), Some(6));
+    imap.command("UNAUTHENTICATE").ok("UNAUTHENTICATE");
+    let refused = imap.command("SELECT INBOX");
+    assert_status(&refused, &["BAD", "NO"], "SELECT when not authenticated");
+    imap.command("LOGIN bob builder")
+        .ok("LOGIN bob after UNAUTHENTICATE");
+    let select = imap.command("SELECT INBOX").ok("SELECT bob's INBOX");
+    assert_eq!(select.count("EXISTS"), Some(1));
+    let fetch = imap.command("FETCH 1:* (BODY.PEEK[])").ok("FETCH");
+    assert_eq!(fetch.untagged.len(), 1);
+    assert_eq!(literal_of(&fetch.untagged[0]), crlf(&bob_message));
+    imap.logout();
+}
+
+// ---------------------------------------------------------------- 13
+
+/// Every path under `dir` (relative), with file contents.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let relative = path.strip_prefix(dir).expect("under dir").to_path_buf();
+            if path.is_dir() {
+                out.insert(relative, None);
+                stack.push(path);
+            } else {
+                out.insert(relative, std::fs::read(&path).ok());
+            }
+        }
+    }
+    out
+}
+
+/// What one session did with hostile mailbox names.
+struct HostileRun {
+    mail: MailRoot,
+    /// The commands the server accepted (OK), with its completion.
+    accepted: Vec<String>,
+    /// The whole session.
+    transcript: String,
+    bob_before: BTreeMap<PathBuf, Option<Vec<u8>>>,
+    top_before: Vec<PathBuf>,
+}
+
+/// bob's one message, which alice must never see.
+const BOB_SECRET: &str = "bob-only-content-7f3a9c";
+
+/// Runs CREATE, SELECT, EXAMINE, STATUS, RENAME, SUBSCRIBE, DELETE and
+/// APPEND with hostile names as alice, on a mail root where bob has mail.
+fn hostile_names_session(tag: &str) -> HostileRun {
+    let mail = alice_root(tag);
+    mail.deliver(
+        "bob",
+        &[format!("From: b@example.org\nSubject: bob's\n\n{BOB_SECRET}\n").into_bytes()],
+    );
+    let bob_before = tree(&mail.root.join("bob"));
+    let top_before: Vec<_> = tree(mail.dir.path())
+        .into_keys()
+        .filter(|p| p.components().count() == 1)
+        .collect();
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("CREATE Legit").ok("CREATE Legit");
+
+    let long = "a".repeat(5000);
+    let deep = vec!["d"; 200].join("/");
+    let quoted = [
+        "..",
+        "../bob",
+        "a/../../x",
+        "/etc",
+        "%",
+        "*",
+        "INBOX/../..",
+        "&Li4-",
+        "&AC8-",
+        "&ACU-",
+        "../../bob/Maildir",
+        "../bob/Maildir",
+        ".",
+        "INBOX/.",
+        "a//b",
+    ];
+    let mut accepted = Vec::new();
+    let mut names: Vec<String> = quoted.iter().map(|n| format!("\"{n}\"")).collect();
+    names.push(long);
+    names.push(deep);
+    for name in &names {
+        for command in [
+            format!("CREATE {name}"),
+            format!("SELECT {name}"),
+            format!("EXAMINE {name}"),
+            format!("STATUS {name} (MESSAGES)"),
+            format!("RENAME Legit {name}"),
+            format!("RENAME {name} Legit2"),
+            format!("SUBSCRIBE {name}"),
+            // Not the selected one: deleting that one ends the session.
+            "UNSELECT".to_owned(),
+            format!("DELETE {name}"),
+        ] {
+            let reply = imap.command(&command);
+            if command != "UNSELECT" && reply.status == "OK" {
+                let shown: String = command.chars().take(80).collect();
+                accepted.push(format!("{shown} -> {}", reply.completion));
+            }
+        }
+        let reply = imap.command_with_literal(&format!("APPEND {name}"), b"Subject: x\r\n\r\ny\r\n");
+        if reply.status == "OK" {
+            let shown: String = name.chars().take(60).collect();
+            accepted.push(format!("APPEND {shown} -> {}", reply.completion));
+        }
+    }
+    for raw in [&b"a\0b"[..], b"a\rb", b"a\nb", b"\0", b"../\0bob"] {
+        for verb in ["CREATE", "SELECT", "STATUS"] {
+            let mut command = format!("{verb} {{{}+}}\r\n", raw.len()).into_bytes();
+            command.extend_from_slice(raw);
+            if verb == "STATUS" {
+                command.extend_from_slice(b" (MESSAGES)");
+            }
+            let reply = imap.command_raw(&command);
+            if reply.status == "OK" {
+                accepted.push(format!("{verb} {raw:?} -> {}", reply.completion));
+            }
+        }
+    }
+    // The session still works, and alice's own mail is where it was.
+    let select = imap
+        .command("SELECT INBOX")
+        .ok("SELECT INBOX after hostile names");
+    assert_eq!(select.count("EXISTS"), Some(6));
+    let transcript = imap.transcript();
+    imap.logout();
+    HostileRun {
+        mail,
+        accepted,
+        transcript,
+        bob_before,
+        top_before,
+    }
+}
+
+#[test]
+fn hostile_mailbox_names_are_refused() {
+    let run = hostile_names_session("hostile-refused");
+    assert!(
+        run.accepted.is_empty(),
+        "accepted ({}):\n{}",
+        run.accepted.len(),
+        run.accepted.join("\n")
+    );
+}
+
+#[test]
+fn hostile_mailbox_names_never_reach_outside_the_maildir() {
+    let run = hostile_names_session("hostile-inside");
+    let mail = &run.mail;
+    let top_after: Vec<_> = tree(mail.dir.path())
+        .into_keys()
+        .filter(|p| p.components().count() == 1)
+        .collect();
+    assert_eq!(top_after, run.top_before, "nothing new beside mail/ and users");
+    for path in tree(&mail.root).keys() {
+        assert!(
+            path.starts_with("alice/Maildir") || path.starts_with("bob") || path == Path::new("alice"),
+            "outside a user's Maildir: {}",
+            path.display()
+        );
+    }
+    assert_eq!(
+        tree(&mail.root.join("bob")),
+        run.bob_before,
+        "bob's tree unchanged"
+    );
+    assert!(!mail.dir.path().join("x").exists() && !mail.root.join("x").exists());
+    assert!(
+        !run.transcript.contains(BOB_SECRET),
+        "alice saw bob's mail:\n{}",
+        run.transcript
+    );
+    // No name showed bob's one message.
+    for line in run.transcript.lines() {
+        assert!(
+            !line.starts_with("S: * 1 EXISTS") && !line.contains("(MESSAGES 1)"),
+            "a hostile name reached bob's INBOX: {line}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- 14
+
+/// The server's resident memory in KiB.
+fn rss_kib(server: &MailServer) -> u64 {
+    let pid = server.pid().expect("running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Everything the server sends until it closes or `timeout` passes, and
+/// whether it closed.
+fn drain(stream: &mut TcpStream, timeout: Duration, stop: impl Fn(&[u8]) -> bool) -> (Vec<u8>, bool) {
+    let deadline = Instant::now() + timeout;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop(&got) {
+            return (got, false);
+        }
+        stream.set_read_timeout(Some(left)).expect("timeout");
+        match stream.read(&mut chunk) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (got, true),
+        }
+    }
+}
+
+fn logged_in_stream(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let _ = read_plain_until(&mut stream, "*");
+    stream.write_all(b"L LOGIN alice secret\r\n").expect("send");
+    let login = read_plain_until(&mut stream, "L");
+    assert!(login.contains("L OK"), "{login}");
+    stream
+}
+
+fn still_serves(server: &MailServer, after: &str) {
+    if let Err(e) = TcpStream::connect(server.imap) {
+        let logs = server.logs();
+        let tail: String = logs
+            .chars()
+            .skip(logs.chars().count().saturating_sub(3000))
+            .collect();
+        panic!("after {after} the server no longer accepts connections ({e}); its log ends:\n{tail}");
+    }
+    let mut imap = Imap::login(server.imap, "alice", "secret");
+    imap.command("SELECT INBOX").ok(after);
+    imap.logout();
+    let rss = rss_kib(server);
+    assert!(rss < 256 * 1024, "after {after} the server holds {rss} KiB");
+}
+
+fn bounded(got: &[u8], closed: bool, tag: &str, what: &str) {
+    let text = String::from_utf8_lossy(got);
+    let tagged = text
+        .lines()
+        .any(|l| l.starts_with(&format!("{tag} BAD")) || l.starts_with(&format!("{tag} NO")));
+    assert!(
+        tagged || closed || text.contains("* BYE"),
+        "{what}: neither a tagged error nor a disconnect: {}",
+        text.chars().take(500).collect::<String>()
+    );
+    assert!(!text.contains(&format!("{tag} OK")), "{what}: accepted: {text}");
+}
+
+#[test]
+fn hostile_input_is_refused_with_bounded_memory() {
+    let mail = alice_root("badinput");
+    let server = mail_server(&mail);
+
+    // A 10 MB line without CRLF.
+    let mut stream = logged_in_stream(server.imap);
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(b"x NOOP ");
+        let block = vec![b'a'; 1024 * 1024];
+        for _ in 0..10 {
+            if writer.write_all(&block).is_err() {
+                break;
+            }
+        }
+    });
+    let (got, closed) = drain(&mut stream, Duration::from_secs(30), |g| {
+        String::from_utf8_lossy(g).contains("x BAD") || String::from_utf8_lossy(g).contains("* BYE")
+    });
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = sender.join();
+    bounded(&got, closed, "x", "a 10 MB line");
+    still_serves(&server, "a 10 MB line");
+
+    // A literal of 2^32 octets.
+    let mut stream = logged_in_stream(server.imap);
+    stream
+        .write_all(b"y APPEND INBOX {4294967296}\r\n")
+        .expect("send");
+    let (got, closed) = drain(&mut stream, Duration::from_secs(10), |g| g.ends_with(b"\r\n"));
+    assert!(!got.starts_with(b"+"), "{}", String::from_utf8_lossy(&got));
+    bounded(&got, closed, "y", "a literal of 4294967296 octets");
+    still_serves(&server, "a 4 GiB literal");
+
+    // 10,000 pipelined NOOPs, read only after a while, all answered.
+    let mut stream = logged_in_stream(server.imap);
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for i in 0..10_000 {
+            all.extend_from_slice(format!("n{i} NOOP\r\n").as_bytes());
+        }
+        writer.write_all(&all).expect("pipeline NOOPs");
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (got, _) = drain(&mut stream, Duration::from_secs(60), |g| {
+        g.ends_with(b"n9999 OK NOOP completed\r\n")
+    });
+    sender.join().expect("sent");
+    let text = String::from_utf8_lossy(&got);
+    let answered = text
+        .lines()
+        .filter(|l| l.starts_with('n') && l.contains(" OK"))
+        .count();
+    assert_eq!(answered, 10_000, "{}", &text[text.len().saturating_sub(300)..]);
+    drop(stream);
+    still_serves(&server, "10,000 NOOPs");
+
+    // Garbage.
+    let mut stream = logged_in_stream(server.imap);
+    let _ = stream.write_all(b"\xff\xfe\x00\x01 garbage \x80\x81\r\n)))(((\r\n* * *\r\n\x1b[2J\r\n");
+    let (got, closed) = drain(&mut stream, Duration::from_secs(5), |g| {
+        g.windows(3).filter(|w| w == b"BAD").count() >= 4
+    });
+    let text = String::from_utf8_lossy(&got);
+    assert!(closed || text.matches("BAD").count() >= 4, "garbage: {text}");
+    drop(stream);
+    still_serves(&server, "garbage");
+
+    // A section 20 levels deep.
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let deep = imap.command("FETCH 1:* (BODY[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20])");
+    assert_status(&deep, &["OK", "NO", "BAD"], "a deep section");
+    if deep.status == "OK" {
+        for line in lines(&deep) {
+            // A part that does not exist is NIL or empty.
+            let section = "BODY[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20] ";
+            let at = line.find(section).unwrap_or_else(|| panic!("{line}")) + section.len();
+            assert!(
+                ["NIL", "\"\"", "{0}\r\n"]
+                    .iter()
+                    .any(|v| line[at..].starts_with(v)),
+                "{line}"
+            );
+        }
+    }
+    imap.logout();
+    still_serves(&server, "a deep section");
+}
