@@ -987,7 +987,9 @@ fn hostile_names_session(tag: &str) -> HostileRun {
         "%",
         "*",
         "INBOX/../..",
-        "&Li4-",
+        // ".." and "/" in modified UTF-7's base64: printable ASCII must not
+        // be encoded, so neither decodes.
+        "&AC4ALg-",
         "&AC8-",
         "&ACU-",
         "../../bob/Maildir",

@@ -480,7 +480,8 @@ mod tests {
     #[test]
     fn names_refuse_empty_levels_and_controls() {
         for bad in [
-            "", "/a", "a/", "a//b", "a\u{7}b", "a\nb", ".", "..", "../bob", "a/../b", "INBOX/.", "%", "a*", "x/%y",
+            "", "/a", "a/", "a//b", "a\u{7}b", "a\nb", ".", "..", "../bob", "a/../b", "INBOX/.", "%", "a*",
+            "x/%y",
         ] {
             assert!(MailboxName::new(bad).is_err(), "{bad:?}");
         }

@@ -103,7 +103,9 @@ fn strip_markup(html: &str) -> String {
 
 /// Where `needle` (ASCII) first occurs in `haystack`, ignoring ASCII case.
 fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+    haystack
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn decode_entities(text: &str) -> String {
@@ -178,7 +180,10 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe,\r\n\r\n  zweite   
         }
         html.extend_from_slice(b"<script>never closed");
         let p = preview(&analyze(&html));
-        assert!(p.starts_with("x x x") && p.chars().count() == PREVIEW_CHARS, "{p}");
+        assert!(
+            p.starts_with("x x x") && p.chars().count() == PREVIEW_CHARS,
+            "{p}"
+        );
     }
 
     #[test]
