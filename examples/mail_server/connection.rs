@@ -227,6 +227,12 @@ impl Connection {
         Ok(())
     }
 
+    /// `bytes` as they go on the wire: compressed after COMPRESS, `None`
+    /// (as they are) before.
+    fn compress(&mut self, bytes: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.deflate.as_mut().map(|d| d.deflate(bytes)).transpose()
+    }
+
     /// Compresses everything from now on, both ways (COMPRESS=DEFLATE,
     /// RFC 4978); `input` is what already arrived after the command,
     /// compressed.
@@ -287,14 +293,8 @@ impl Connection {
     /// that does not read within the I/O timeout, or a stop of the server,
     /// ends the wait with an error.
     pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let compressed;
-        let bytes = match self.deflate.as_mut() {
-            Some(d) => {
-                compressed = d.deflate(bytes)?;
-                &compressed[..]
-            }
-            None => bytes,
-        };
+        let compressed = self.compress(bytes)?;
+        let bytes = compressed.as_deref().unwrap_or(bytes);
         let Connection {
             stream,
             stop,
@@ -314,14 +314,8 @@ impl Connection {
     /// than [`CLOSE_TIMEOUT`]: the client learns that its session ended
     /// well.
     pub async fn write_last(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let compressed;
-        let bytes = match self.deflate.as_mut() {
-            Some(d) => {
-                compressed = d.deflate(bytes)?;
-                &compressed[..]
-            }
-            None => bytes,
-        };
+        let compressed = self.compress(bytes)?;
+        let bytes = compressed.as_deref().unwrap_or(bytes);
         tokio::time::timeout(CLOSE_TIMEOUT, self.stream.send(bytes))
             .await
             .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))

@@ -456,14 +456,7 @@ pub fn changes(work: &mut Work, allow_expunge: bool, info: &Info, out: &mut Vec<
                 recent,
                 ..
             } => {
-                let mut list: Vec<FlagFetch<'static>> = flags
-                    .to_imap()
-                    .into_iter()
-                    .map(|f| FlagFetch::Flag(f.into_owned()))
-                    .collect();
-                if recent && !info.rev2 {
-                    list.push(FlagFetch::Recent);
-                }
+                let list = fetch::flag_list(&flags, recent, info.rev2);
                 out.push(Answer::Flags(uid.into(), list, condstore.then(|| modseq.into())));
             }
             Notification::Gone => out.push(Answer::Gone),
@@ -908,17 +901,15 @@ fn store(work: &mut Work, store: &mailwire::imap::Store<'static>, uid_command: b
         }
         let mut items = Vec::new();
         if !store.silent {
-            let view = selected.messages().iter().find(|m| m.uid == update.uid);
-            let mut flags: Vec<FlagFetch<'static>> = update
-                .flags
-                .to_imap()
-                .into_iter()
-                .map(|f| FlagFetch::Flag(f.into_owned()))
-                .collect();
-            if view.is_some_and(|m| m.recent) && !info.rev2 {
-                flags.push(FlagFetch::Recent);
-            }
-            items.push(MessageDataItem::Flags(flags));
+            let recent = selected
+                .messages()
+                .iter()
+                .any(|m| m.uid == update.uid && m.recent);
+            items.push(MessageDataItem::Flags(fetch::flag_list(
+                &update.flags,
+                recent,
+                info.rev2,
+            )));
         }
         if condstore {
             items.push(MessageDataItem::ModSeq(update.modseq.into()));
@@ -1079,11 +1070,8 @@ fn highest_modseq(selected: &SelectedMailbox, uids: &[Uid]) -> Option<mailwire::
 }
 
 fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, uid: bool, info: &Info) -> Outcome {
-    let Some(selected) = work.selected.as_ref() else {
-        return Outcome::bad("No mailbox selected");
-    };
     let charset = search.charset.as_ref().map(|c| c.as_bytes());
-    let (uids, with_modseq) = match matching(selected, &search.keys, charset, info) {
+    let (selected, uids, with_modseq) = match selected_matching(work, &search.keys, charset, info) {
         Ok(m) => m,
         Err(o) => return o,
     };
@@ -1106,16 +1094,7 @@ fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, uid: bool, 
         return Outcome::bad("SAVE does not go with PARTIAL, CONTEXT or UPDATE here");
     }
     // CONTEXT=SEARCH (RFC 5267): the answer is this server's to write.
-    let numbers: Vec<NonZeroU32> = uids
-        .iter()
-        .filter_map(|&u| {
-            if uid {
-                Some(u.into())
-            } else {
-                selected.seq(u).and_then(NonZeroU32::new)
-            }
-        })
-        .collect();
+    let numbers = client_numbers(selected, &uids, uid);
     let mut answers = vec![esearch(&info.tag, uid, esearch_data(&numbers, options, modseq))];
     if options.contains(&SearchReturnOption::Update) {
         // Kept up to date for UID SEARCH only: a message number in ADDTO
@@ -1276,23 +1255,34 @@ pub fn update_live_searches(work: &mut Work, info: &Info, out: &mut Vec<Answer>)
     }
 }
 
-/// SORT and UID SORT (RFC 5256), and ESORT's RETURN options (RFC 5267).
-fn sort(work: &mut Work, sort: &mailwire::imap::Sort<'static>, uid: bool, info: &Info) -> Outcome {
-    let Some(selected) = work.selected.as_ref() else {
-        return Outcome::bad("No mailbox selected");
-    };
-    let (matched, with_modseq) = match matching(selected, &sort.keys, Some(sort.charset.as_bytes()), info) {
-        Ok(m) => m,
-        Err(o) => return o,
-    };
-    let sorted = match selected.sort(&sort.criteria, &matched) {
-        Ok(s) => s,
-        Err(SortError::Store(e)) => return store_failure(&e),
-        Err(e) => return Outcome::bad_owned(e.to_string()),
-    };
-    let modseq = with_modseq.then(|| highest_modseq(selected, &matched)).flatten();
-    let numbers: Vec<NonZeroU32> = sorted
-        .iter()
+/// The selected mailbox and its messages that match all `keys` (see
+/// [`matching`]), or the answer that refuses the command.
+fn selected_matching<'w>(
+    work: &'w Work,
+    keys: &[SearchKey<'static>],
+    charset: Option<&[u8]>,
+    info: &Info,
+) -> Result<(&'w SelectedMailbox, Vec<Uid>, bool), Outcome> {
+    let selected = work
+        .selected
+        .as_ref()
+        .ok_or_else(|| Outcome::bad("No mailbox selected"))?;
+    let (uids, with_modseq) = matching(selected, keys, charset, info)?;
+    Ok((selected, uids, with_modseq))
+}
+
+/// The answer to a SORT or THREAD the model could not run.
+fn sort_failure(e: SortError) -> Outcome {
+    match e {
+        SortError::Store(e) => store_failure(&e),
+        other => Outcome::bad_owned(other.to_string()),
+    }
+}
+
+/// Messages as the client names them: UIDs for UID commands, message
+/// numbers otherwise; the order is kept.
+fn client_numbers(selected: &SelectedMailbox, uids: &[Uid], uid: bool) -> Vec<NonZeroU32> {
+    uids.iter()
         .filter_map(|&u| {
             if uid {
                 Some(u.into())
@@ -1300,7 +1290,22 @@ fn sort(work: &mut Work, sort: &mailwire::imap::Sort<'static>, uid: bool, info: 
                 selected.seq(u).and_then(NonZeroU32::new)
             }
         })
-        .collect();
+        .collect()
+}
+
+/// SORT and UID SORT (RFC 5256), and ESORT's RETURN options (RFC 5267).
+fn sort(work: &mut Work, sort: &mailwire::imap::Sort<'static>, uid: bool, info: &Info) -> Outcome {
+    let charset = Some(sort.charset.as_bytes());
+    let (selected, matched, with_modseq) = match selected_matching(work, &sort.keys, charset, info) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
+    let sorted = match selected.sort(&sort.criteria, &matched) {
+        Ok(s) => s,
+        Err(e) => return sort_failure(e),
+    };
+    let modseq = with_modseq.then(|| highest_modseq(selected, &matched)).flatten();
+    let numbers = client_numbers(selected, &sorted, uid);
     let Some(options) = &sort.return_options else {
         return Outcome::ok(
             vec![Answer::Data(Response::Sort { numbers, modseq })],
@@ -1320,17 +1325,14 @@ fn thread(
     uid: bool,
     info: &Info,
 ) -> Outcome {
-    let Some(selected) = work.selected.as_ref() else {
-        return Outcome::bad("No mailbox selected");
-    };
-    let (matched, _) = match matching(selected, &thread.keys, Some(thread.charset.as_bytes()), info) {
+    let charset = Some(thread.charset.as_bytes());
+    let (selected, matched, _) = match selected_matching(work, &thread.keys, charset, info) {
         Ok(m) => m,
         Err(o) => return o,
     };
     let tree = match selected.thread(&thread.algorithm, &matched) {
         Ok(t) => t,
-        Err(SortError::Store(e)) => return store_failure(&e),
-        Err(e) => return Outcome::bad_owned(e.to_string()),
+        Err(e) => return sort_failure(e),
     };
     let number = |u: Uid| -> NonZeroU32 {
         if uid {

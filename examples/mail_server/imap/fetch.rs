@@ -7,11 +7,11 @@ use mailwire::imap::{
     DataItemName, DateTime, FetchItem, FetchItems, FetchMacro, FlagFetch, IString, Literal, MessageDataItem,
     NString, ObjectId, Quoted, Section, SectionText,
 };
-use mailwire::mailbox::ViewMessage;
 use mailwire::mailbox::analysis::{
     BinaryError, MessageAnalysis, apply_partial, binary_size, decode_binary, extract_section, preview,
     to_crlf,
 };
+use mailwire::mailbox::{Flags, ViewMessage};
 
 /// The items a FETCH asks for, macros expanded, in the order asked.
 pub fn wanted<'a>(items: &'a FetchItems<'a>) -> Cow<'a, [FetchItem<'a>]> {
@@ -99,13 +99,17 @@ pub enum ItemError {
 /// The flags of a message as FETCH sends them; `\Recent` only for
 /// IMAP4rev1 clients (RFC 9051 removed it).
 pub fn flags(message: &ViewMessage, rev2: bool) -> Vec<FlagFetch<'static>> {
-    let mut out: Vec<FlagFetch<'static>> = message
-        .flags
+    flag_list(&message.flags, message.recent, rev2)
+}
+
+/// [`flags`] of flags and a `\Recent` mark.
+pub fn flag_list(flags: &Flags, recent: bool, rev2: bool) -> Vec<FlagFetch<'static>> {
+    let mut out: Vec<FlagFetch<'static>> = flags
         .to_imap()
         .into_iter()
         .map(|f| FlagFetch::Flag(f.into_owned()))
         .collect();
-    if message.recent && !rev2 {
+    if recent && !rev2 {
         out.push(FlagFetch::Recent);
     }
     out
