@@ -19,7 +19,7 @@ use std::num::NonZeroU32;
 use libfuzzer_sys::fuzz_target;
 use mailwire_imap::{Decoded, DecoderConfig, MessageDataItem, Response, decode_response, to_bytes};
 use mailwire_mailbox::analysis::{
-    Part, PartKind, Section, SectionPart, SectionText, analyze, binary_size, decode_binary, extract_section, to_crlf,
+    PREVIEW_CHARS, Part, PartKind, Section, SectionPart, SectionText, analyze, binary_size, preview, decode_binary, extract_section, to_crlf,
 };
 
 /// Checks that `part` and its children nest inside `[start, end)`, and
@@ -54,6 +54,10 @@ fn walk(part: &Part, start: usize, end: usize, path: &mut Vec<NonZeroU32>, paths
 
 fuzz_target!(|raw: &[u8]| {
     let msg = analyze(raw);
+    // The preview is short, one line, and has no runs of whitespace.
+    let preview = preview(&msg);
+    assert!(preview.chars().count() <= PREVIEW_CHARS, "{preview:?}");
+    assert!(!preview.contains("  ") && preview.trim() == preview && !preview.contains(['\r', '\n']), "{preview:?}");
     let mut paths = Vec::new();
     walk(msg.part_tree(), 0, raw.len(), &mut Vec::new(), &mut paths);
 

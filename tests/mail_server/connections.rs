@@ -269,3 +269,61 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
     let mut again = connect_from("127.0.0.1", server.imap);
     assert!(plain_line(&mut again).starts_with("* OK"));
 }
+
+/// Reads from `socket` until `end` is seen at the end of what arrived;
+/// returns how many octets came.
+fn read_until_end(socket: &mut TcpStream, end: &[u8]) -> usize {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let n = socket.read(&mut buf).expect("read");
+        assert!(n > 0, "the server closed the connection");
+        total += n;
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 256 {
+            tail.drain(..tail.len() - 256);
+        }
+        if tail.ends_with(end) {
+            return total;
+        }
+    }
+}
+
+#[test]
+fn a_big_message_is_streamed_by_retr_and_fetch_never_held_whole() {
+    // 48 MiB with LF line ends, so that the CRLF conversion is streamed too.
+    let line = b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789\n";
+    let mut big = b"From: big@example.org\nSubject: big\n\n".to_vec();
+    while big.len() < 48 << 20 {
+        big.extend_from_slice(line);
+    }
+    let crlf_size = big.len() + big.iter().filter(|&&b| b == b'\n').count();
+    let mail = MailRoot::new("big", PASSWD, "alice", &[big]);
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+    let pid = server.pid().expect("running");
+
+    let mut pop3 = TcpStream::connect(server.pop3).expect("connect");
+    pop3.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    assert!(plain_line(&mut pop3).starts_with("+OK"));
+    pop3.write_all(b"USER alice\r\nPASS secret\r\nRETR 1\r\n")
+        .unwrap();
+    let got = read_until_end(&mut pop3, b"\r\n.\r\n");
+    assert!(got > crlf_size, "the whole message came: {got} octets");
+    pop3.write_all(b"QUIT\r\n").unwrap();
+
+    let mut imap = TcpStream::connect(server.imap).expect("connect");
+    imap.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    assert!(plain_line(&mut imap).starts_with("* OK"));
+    imap.write_all(b"a LOGIN alice secret\r\nb EXAMINE INBOX\r\nc FETCH 1 (RFC822.SIZE BODY.PEEK[])\r\n")
+        .unwrap();
+    let got = read_until_end(&mut imap, b"c OK FETCH completed\r\n");
+    assert!(got > crlf_size, "the whole message came: {got} octets");
+
+    let peak = peak_memory_kib(pid).expect("the server's memory");
+    assert!(
+        peak < 32 * 1024,
+        "the server's peak memory was {peak} KiB for a {} KiB message",
+        crlf_size / 1024
+    );
+}

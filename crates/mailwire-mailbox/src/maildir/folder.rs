@@ -216,6 +216,33 @@ impl<R: std::io::Read> std::io::Read for CrlfReader<R> {
     }
 }
 
+/// [`virtual_size`] of what `reader` yields, read in pieces.
+fn virtual_size_of(mut reader: impl std::io::Read) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    let mut prev = 0u8;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(size),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        let bare = memchr::memchr_iter(b'\n', chunk)
+            .filter(|&i| {
+                if i == 0 {
+                    prev != b'\r'
+                } else {
+                    chunk[i - 1] != b'\r'
+                }
+            })
+            .count();
+        size += (n + bare) as u64;
+        prev = chunk[n - 1];
+    }
+}
+
 /// The content with bare LFs turned into CRLFs (how Dovecot serves files
 /// it stored with LF line ends; their W= size counts the same way).
 pub(crate) fn to_crlf(data: Vec<u8>) -> Bytes {
@@ -863,10 +890,10 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
     };
     let size = match layout::base_field(base, 'W') {
         Some(w) => w,
-        None => match fs::read(&path) {
-            Ok(data) => virtual_size(&data),
-            Err(_) => meta.len(),
-        },
+        // Counted in pieces: a big message is never read whole.
+        None => fs::File::open(&path)
+            .and_then(virtual_size_of)
+            .unwrap_or(meta.len()),
     };
     Ok(Entry {
         modseq: 1,
@@ -996,6 +1023,14 @@ mod tests {
         for input in [&b"a\nb\r\nc\n"[..], b"", b"\n\n", b"x\r\n", b"no end"] {
             let out = to_crlf(input.to_vec());
             assert_eq!(out.len() as u64, virtual_size(input), "{input:?}");
+            for step in [1, 2, 5] {
+                let pieces = Trickle { data: input, step };
+                assert_eq!(
+                    virtual_size_of(pieces).unwrap(),
+                    virtual_size(input),
+                    "{input:?} {step}"
+                );
+            }
             assert!(!memchr::memchr_iter(b'\n', &out).any(|i| i == 0 || out[i - 1] != b'\r'));
         }
     }
