@@ -15,8 +15,8 @@ pub const PREVIEW_CHARS: usize = 200;
 /// The preview of a message: the text of its first `text/plain` part (or,
 /// without one, its first `text/html` part with the markup removed),
 /// decoded from its transfer encoding and charset, with runs of
-/// whitespace made one space, cut to [`PREVIEW_CHARS`] characters. Empty
-/// when the message has no text.
+/// whitespace (and control characters) made one space, cut to
+/// [`PREVIEW_CHARS`] characters. Empty when the message has no text.
 pub fn preview(msg: &MessageAnalysis<'_>) -> String {
     let raw = msg.raw();
     let texts: Vec<_> = leaves(msg.part_tree(), msg.body_structure())
@@ -55,9 +55,16 @@ pub fn preview(msg: &MessageAnalysis<'_>) -> String {
     } else {
         text
     };
+    // Control characters (a NUL of a broken message) are no text either.
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let mut out = collapse_whitespace(&text);
     if let Some((cut, _)) = out.char_indices().nth(PREVIEW_CHARS) {
         out.truncate(cut);
+        // The cut may fall just after a space.
+        out.truncate(out.trim_end().len());
     }
     out
 }
@@ -181,9 +188,16 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe,\r\n\r\n  zweite   
         html.extend_from_slice(b"<script>never closed");
         let p = preview(&analyze(&html));
         assert!(
-            p.starts_with("x x x") && p.chars().count() == PREVIEW_CHARS,
+            // 200 characters end in a space here, which goes.
+            p.starts_with("x x x") && p.chars().count() == PREVIEW_CHARS - 1 && p.ends_with('x'),
             "{p}"
         );
+    }
+
+    #[test]
+    fn control_characters_are_no_text() {
+        let msg = b"Subject: x\r\n\r\nnul\0\0here\x07 and  \x1b[31mred\r\n";
+        assert_eq!(preview(&analyze(msg)), "nul here and [31mred");
     }
 
     #[test]
@@ -195,8 +209,9 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe,\r\n\r\n  zweite   
             b"Content-Type: text/plain; charset=utf-8\r\n".iter().copied(),
         );
         let p = preview(&analyze(&msg));
-        assert_eq!(p.chars().count(), PREVIEW_CHARS);
-        assert!(p.starts_with("\u{e9}t\u{e9} \u{e9}t\u{e9}"));
+        // "été " repeats: the 200th character is a space, which goes.
+        assert_eq!(p.chars().count(), PREVIEW_CHARS - 1);
+        assert!(p.starts_with("\u{e9}t\u{e9} \u{e9}t\u{e9}") && p.ends_with('\u{e9}'));
         let attachment = b"Content-Type: application/octet-stream\r\n\r\nAAAA\r\n";
         assert_eq!(preview(&analyze(attachment)), "");
     }

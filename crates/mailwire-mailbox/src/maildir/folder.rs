@@ -150,6 +150,7 @@ fn modseq(v: u64) -> ModSeq {
 }
 
 /// The size a file's content has once its bare LFs are CRLFs.
+#[cfg(test)]
 fn virtual_size(data: &[u8]) -> u64 {
     let bare = memchr::memchr_iter(b'\n', data)
         .filter(|&i| i == 0 || data.get(i - 1) != Some(&b'\r'))
