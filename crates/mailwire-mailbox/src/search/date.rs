@@ -9,6 +9,7 @@
 
 use mailwire_imap::Date;
 
+use super::text::skip_cfws;
 use crate::types::InternalDate;
 
 /// The calendar date of an INTERNALDATE in its own time zone; `None`
@@ -97,25 +98,7 @@ fn tokens(value: &[u8]) -> Option<Vec<Token<'_>>> {
     let mut i = 0;
     while let Some(&b) = value.get(i) {
         match b {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            b'(' => {
-                let mut depth = 0usize;
-                loop {
-                    match value.get(i)? {
-                        b'\\' => i += 1,
-                        b'(' => depth += 1,
-                        b')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
+            b' ' | b'\t' | b'\r' | b'\n' | b'(' => i = skip_cfws(value, i)?,
             b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' => {
                 let start = i;
                 let digit = b.is_ascii_digit();

@@ -333,6 +333,36 @@ pub(crate) fn collapse_whitespace(text: &str) -> String {
     out
 }
 
+/// Skips CFWS: whitespace and (nested, escaped) comments. `None` for an
+/// unterminated comment.
+pub(crate) fn skip_cfws(v: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        match v.get(i) {
+            Some(b' ' | b'\t' | b'\r' | b'\n') => i += 1,
+            Some(b'(') => {
+                // Nesting is counted, not recursed into.
+                let mut depth = 0usize;
+                loop {
+                    match v.get(i)? {
+                        b'\\' => i += 1,
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => return Some(i),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

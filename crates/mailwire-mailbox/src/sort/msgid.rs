@@ -22,6 +22,8 @@
 
 use memchr::memchr;
 
+use crate::search::text::skip_cfws;
+
 /// The most IDs kept from one References field: the first and the last
 /// `MAX_REFERENCES - 1`, as MUAs trim long References fields (RFC 5322
 /// section 3.6.4 suggests keeping the first). This bounds the memory and
@@ -70,36 +72,6 @@ pub(crate) fn first_msg_id(value: &[u8]) -> Option<String> {
 /// `atext` of RFC 5322, plus 8-bit octets (RFC 6532).
 fn is_atext(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80
-}
-
-/// Skips CFWS: whitespace and (nested, escaped) comments. `None` for an
-/// unterminated comment.
-fn skip_cfws(v: &[u8], mut i: usize) -> Option<usize> {
-    loop {
-        match v.get(i) {
-            Some(b' ' | b'\t' | b'\r' | b'\n') => i += 1,
-            Some(b'(') => {
-                // Nesting is counted, not recursed into.
-                let mut depth = 0usize;
-                loop {
-                    match v.get(i)? {
-                        b'\\' => i += 1,
-                        b'(' => depth += 1,
-                        b')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => return Some(i),
-        }
-    }
 }
 
 /// A quoted string starting at `v[i] == '"'`, unquoted into `out`; the
