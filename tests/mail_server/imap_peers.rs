@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -969,45 +968,6 @@ fn mbsync_mirrors_every_mailbox_over_plain_starttls_and_imaps() {
 
 // ---------------------------------------------------------------- fetchmail
 
-/// Runs fetchmail once over IMAP with `options` on the poll line and
-/// returns the messages its MDA wrote.
-fn fetchmail_imap(server: &MailServer, port: u16, options: &str) -> Vec<Vec<u8>> {
-    let work = TempDir::new("fetchmail-imap");
-    let out = work.path().join("out");
-    std::fs::create_dir_all(&out).expect("create the output directory");
-    let deliver = support::file_writing_mda(work.path(), &out);
-    let rc = work.path().join("fetchmailrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "set no bouncemail\nset invisible\n\
-             poll 127.0.0.1 service {port} protocol IMAP auth password timeout 60:\n  \
-             user \"alice\" there with password \"secret\" is \"root\" here\n  \
-             keep fetchall no rewrite {options} mda \"{mda}\"\n",
-            mda = deliver.display()
-        ),
-    )
-    .expect("write the rc file");
-    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod the rc file");
-    let output = run(
-        Command::new("fetchmail")
-            .args(["-v", "--nodetach", "-f"])
-            .arg(&rc)
-            .env("FETCHMAILHOME", work.path()),
-        b"",
-        Duration::from_secs(120),
-    );
-    assert!(
-        output.status.success(),
-        "fetchmail ({options}) failed ({}):\n{}\n{}\nserver log:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        server.logs()
-    );
-    support::files_in(&out)
-}
-
 #[test]
 fn fetchmail_over_imap_and_imaps_delivers_every_message_unchanged() {
     if !require("fetchmail") {
@@ -1017,11 +977,12 @@ fn fetchmail_over_imap_and_imaps_delivers_every_message_unchanged() {
     let tls = TlsFiles::new();
     let server = start_with_tls(&mail, &tls);
     let stored = support::sample_messages();
-    let plain = fetchmail_imap(&server, server.imap.port(), "sslproto ''");
+    let plain = support::run_fetchmail(&server, server.imap.port(), "IMAP", "sslproto ''");
     check_delivered("fetchmail (IMAP)", &plain, &stored);
-    let secure = fetchmail_imap(
+    let secure = support::run_fetchmail(
         &server,
         server.imaps.port(),
+        "IMAP",
         // fetchmail matches the certificate's DNS names only, not its IP.
         &format!(
             "ssl sslcertck sslcertfile \"{}\" sslcommonname localhost",
@@ -1041,39 +1002,8 @@ fn fetchmail_over_imap_and_imaps_delivers_every_message_unchanged() {
 /// Runs getmail with `retriever` (its `[retriever]` lines) and returns
 /// the messages it delivered into a Maildir.
 fn getmail_imap(server: &MailServer, retriever: &str) -> Vec<Vec<u8>> {
-    let work = TempDir::new("getmail-imap");
-    let (out, user): (PathBuf, &str) = support::getmail_maildir(work.path());
-    let rc = work.path().join("getmailrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "[retriever]\n{retriever}\
-             username = alice\npassword = secret\nmailboxes = (\"INBOX\",)\n\
-             record_mailbox = false\n\n\
-             [destination]\ntype = Maildir\npath = {out}/\n{user}\n\
-             [options]\nverbose = 2\nread_all = true\ndelete = false\n\
-             delivered_to = false\nreceived = false\n",
-            out = out.display(),
-        ),
-    )
-    .expect("write the rc file");
-    let output = run(
-        Command::new("getmail")
-            .arg("--rcfile")
-            .arg(&rc)
-            .arg("--getmaildir")
-            .arg(work.path()),
-        b"",
-        Duration::from_secs(120),
-    );
-    assert!(
-        output.status.success(),
-        "getmail ({retriever}) failed ({}):\n{}\n{}\nserver log:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        server.logs()
-    );
+    let retriever = format!("{retriever}mailboxes = (\"INBOX\",)\nrecord_mailbox = false\n");
+    let (_work, out) = support::run_getmail(server, &retriever);
     maildir_messages(&out)
 }
 

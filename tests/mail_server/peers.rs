@@ -1,14 +1,13 @@
 //! Real clients: curl, Python's poplib, fetchmail and getmail6.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{
-    self, MailServer, TempDir, by_message_id, check_delivered, crlf, curl, files_in, header_part, message_id,
-    require, run, unhex,
+    self, MailServer, by_message_id, check_delivered, crlf, curl, files_in, header_part, message_id, require,
+    run, unhex,
 };
 use crate::{TlsFiles, alice_root, start};
 
@@ -257,45 +256,9 @@ fn fetchmail_in_keep_mode_delivers_every_message_unchanged() {
     }
     let mail = alice_root("fetchmail");
     let server = start(&mail, &["--allow-plaintext-auth"]);
-    let work = TempDir::new("fetchmail-work");
-    let out = work.path().join("out");
-    std::fs::create_dir_all(&out).expect("create the output directory");
-    let deliver = support::file_writing_mda(work.path(), &out);
-    let rc = work.path().join("fetchmailrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "set no bouncemail\nset invisible\n\
-             poll 127.0.0.1 service {port} protocol pop3 uidl auth password timeout 60:\n  \
-             user \"alice\" there with password \"secret\" is \"root\" here\n  \
-             keep fetchall no rewrite sslproto '' mda \"{mda}\"\n",
-            port = server.pop3.port(),
-            mda = deliver.display()
-        ),
-    )
-    .expect("write the rc file");
-    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod the rc file");
-    let fetch = || {
-        run(
-            Command::new("fetchmail")
-                .args(["-v", "--nodetach", "-f"])
-                .arg(&rc)
-                .env("FETCHMAILHOME", work.path()),
-            b"",
-            Duration::from_secs(120),
-        )
-    };
-    let output = fetch();
-    assert!(
-        output.status.success(),
-        "fetchmail failed ({}):\n{}\n{}\nserver log:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        server.logs()
-    );
+    let delivered = support::run_fetchmail(&server, server.pop3.port(), "pop3 uidl", "sslproto ''");
     let stored = support::sample_messages();
-    check_delivered("fetchmail", &files_in(&out), &stored);
+    check_delivered("fetchmail", &delivered, &stored);
     // Keep mode: everything is still on the server.
     let (mut pop3, _) = support::RawPop3::connect(server.pop3);
     assert!(pop3.login("alice", "secret").starts_with("+OK"));
@@ -311,38 +274,10 @@ fn getmail_delivers_every_message_unchanged_into_a_maildir() {
     }
     let mail = alice_root("getmail");
     let server = start(&mail, &["--allow-plaintext-auth"]);
-    let work = TempDir::new("getmail-work");
-    let (out, user) = support::getmail_maildir(work.path());
-    let rc = work.path().join("getmailrc");
-    std::fs::write(
-        &rc,
-        format!(
-            "[retriever]\ntype = SimplePOP3Retriever\nserver = 127.0.0.1\nport = {port}\n\
-             username = alice\npassword = secret\n\n\
-             [destination]\ntype = Maildir\npath = {out}/\n{user}\n\
-             [options]\nverbose = 2\nread_all = true\ndelete = false\n\
-             delivered_to = false\nreceived = false\n",
-            port = server.pop3.port(),
-            out = out.display(),
-        ),
-    )
-    .expect("write the rc file");
-    let output = run(
-        Command::new("getmail")
-            .arg("--rcfile")
-            .arg(&rc)
-            .arg("--getmaildir")
-            .arg(work.path()),
-        b"",
-        Duration::from_secs(120),
+    let retriever = format!(
+        "type = SimplePOP3Retriever\nserver = 127.0.0.1\nport = {}\n",
+        server.pop3.port()
     );
-    assert!(
-        output.status.success(),
-        "getmail failed ({}):\n{}\n{}\nserver log:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        server.logs()
-    );
+    let (_work, out) = support::run_getmail(&server, &retriever);
     check_delivered("getmail", &files_in(&out), &support::sample_messages());
 }

@@ -789,3 +789,84 @@ pub fn getmail_maildir(work: &Path) -> (PathBuf, &'static str) {
         (out, "")
     }
 }
+
+/// Runs fetchmail once in keep mode against 127.0.0.1:`port`, with
+/// `protocol` (`pop3 uidl`, `IMAP`) and `options` (its TLS settings),
+/// delivering each message to a file; returns what it delivered. Panics,
+/// with the server's log, when fetchmail fails.
+pub fn run_fetchmail(server: &MailServer, port: u16, protocol: &str, options: &str) -> Vec<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt;
+    let work = TempDir::new("fetchmail-work");
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&out).expect("create the output directory");
+    let deliver = file_writing_mda(work.path(), &out);
+    let rc = work.path().join("fetchmailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set no bouncemail\nset invisible\n\
+             poll 127.0.0.1 service {port} protocol {protocol} auth password timeout 60:\n  \
+             user \"alice\" there with password \"secret\" is \"root\" here\n  \
+             keep fetchall no rewrite {options} mda \"{mda}\"\n",
+            mda = deliver.display()
+        ),
+    )
+    .expect("write the rc file");
+    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod the rc file");
+    let output = run(
+        Command::new("fetchmail")
+            .args(["-v", "--nodetach", "-f"])
+            .arg(&rc)
+            .env("FETCHMAILHOME", work.path()),
+        b"",
+        Duration::from_secs(120),
+    );
+    assert!(
+        output.status.success(),
+        "fetchmail ({protocol} {options}) failed ({}):\n{}\n{}\nserver log:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        server.logs()
+    );
+    files_in(&out)
+}
+
+/// Runs getmail once for alice with `retriever` (its `[retriever]` lines
+/// but the user's), delivering into a Maildir and leaving mail on the
+/// server; returns the work directory (kept alive) and the Maildir. Panics,
+/// with the server's log, when getmail fails.
+pub fn run_getmail(server: &MailServer, retriever: &str) -> (TempDir, PathBuf) {
+    let work = TempDir::new("getmail-work");
+    let (out, user) = getmail_maildir(work.path());
+    let rc = work.path().join("getmailrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "[retriever]\n{retriever}username = alice\npassword = secret\n\n\
+             [destination]\ntype = Maildir\npath = {out}/\n{user}\n\
+             [options]\nverbose = 2\nread_all = true\ndelete = false\n\
+             delivered_to = false\nreceived = false\n",
+            out = out.display(),
+        ),
+    )
+    .expect("write the rc file");
+    let output = run(
+        Command::new("getmail")
+            .arg("--rcfile")
+            .arg(&rc)
+            .arg("--getmaildir")
+            .arg(work.path()),
+        b"",
+        Duration::from_secs(120),
+    );
+    assert!(
+        output.status.success(),
+        "getmail failed ({}):\n{}\n{}\nserver log:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        server.logs()
+    );
+    (work, out)
+}
