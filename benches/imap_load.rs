@@ -7,7 +7,13 @@
 //! ```text
 //! cargo bench --bench imap_load                       # 1, 16 and 64 clients
 //! IMAP_LOAD_CLIENTS=16 IMAP_LOAD_SESSIONS=40 cargo bench --bench imap_load
+//! IMAP_LOAD_CLIENTS=64 IMAP_LOAD_SERVER_ARGS="--storage-jobs 64" cargo bench --bench imap_load
 //! ```
+//!
+//! `IMAP_LOAD_CLIENTS` takes a comma-separated sweep; `IMAP_LOAD_SESSIONS`
+//! the sessions per client (by default 200 for one client, else about
+//! 400-512 in all); `IMAP_LOAD_SERVER_ARGS` more mail_server options,
+//! split at spaces.
 //!
 //! A session, as one client's user:
 //!
@@ -497,18 +503,23 @@ fn main() {
         println!("Dovecot not measured (needs the dovecot binary and root)");
     }
 
-    let mut server = MailServer::start_logging(
-        [
-            "--mail-root",
-            &ours_mail.root.display().to_string(),
-            "--users",
-            &ours_mail.users.display().to_string(),
-            "--allow-plaintext-auth",
-            "--max-connections",
-            "10000",
-        ],
-        "warn",
-    );
+    let extra = std::env::var("IMAP_LOAD_SERVER_ARGS").unwrap_or_default();
+    if !extra.is_empty() {
+        println!("mail_server options added: {extra}");
+    }
+    let mut args: Vec<String> = [
+        "--mail-root",
+        &ours_mail.root.display().to_string(),
+        "--users",
+        &ours_mail.users.display().to_string(),
+        "--allow-plaintext-auth",
+        "--max-connections",
+        "10000",
+    ]
+    .map(str::to_owned)
+    .into();
+    args.extend(extra.split_whitespace().map(str::to_owned));
+    let mut server = MailServer::start_logging(args, "warn");
     let mut summary = Vec::new();
     for &clients in &sweep {
         let sessions = env_number("IMAP_LOAD_SESSIONS").unwrap_or_else(|| default_sessions(clients)).max(1);
