@@ -1,6 +1,6 @@
 //! Memory per idle IMAP connection: opens many connections to mail_server
-//! from 127.0.0.1, each `LOGIN`, `SELECT INBOX` and `IDLE` (until the
-//! server's `+ idling`), and reports the server's resident memory before
+//! from 127.0.0.1, each `LOGIN` and `SELECT INBOX`, then sends `IDLE` on
+//! every one and waits for every `+ idling`, and reports the server's resident memory before
 //! and after: (VmRSS after - VmRSS before) / connections. Then the same
 //! against Dovecot, summing the memory of its master and every process
 //! under it (one `imap` process per connection), when it is installed and
@@ -21,6 +21,10 @@
 //! server: it raises its own soft `RLIMIT_NOFILE` to the hard limit (with
 //! `prlimit`, as the workspace forbids `unsafe`), and the servers inherit
 //! it. If the hard limit is too low, raise it first (`ulimit -Hn`).
+//!
+//! It also prints the memory with the connections selected but not yet
+//! idling, and how busy the server is (CPU seconds per second) while they
+//! idle: an idle server should be close to 0.
 
 #[path = "../tests/mail_server/support.rs"]
 mod support;
@@ -44,7 +48,9 @@ fn messages() -> Vec<Vec<u8>> {
         )
         .into_bytes();
         for line in 0..(40 + 20 * i) {
-            m.extend_from_slice(format!("Line {line} of message {i}: some ordinary text to fill it.\n").as_bytes());
+            m.extend_from_slice(
+                format!("Line {line} of message {i}: some ordinary text to fill it.\n").as_bytes(),
+            );
         }
         messages.push(m);
     }
@@ -64,12 +70,11 @@ fn read_until_prefix(reader: &mut BufReader<TcpStream>, prefix: &[u8], what: &st
     }
 }
 
-/// Connects, logs in, selects the INBOX and enters IDLE; returns the open
-/// connection once the server answered `+ idling`.
-fn idle_connection(addr: SocketAddr, user: &str) -> BufReader<TcpStream> {
+/// Connects, logs in and selects the INBOX; returns the open connection.
+fn selected_connection(addr: SocketAddr, user: &str) -> BufReader<TcpStream> {
     let stream = TcpStream::connect(addr).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
+        .set_read_timeout(Some(Duration::from_secs(300)))
         .expect("timeout");
     let mut reader = BufReader::with_capacity(4096, stream);
     read_until_prefix(&mut reader, b"* OK", "greeting");
@@ -80,20 +85,19 @@ fn idle_connection(addr: SocketAddr, user: &str) -> BufReader<TcpStream> {
     read_until_prefix(&mut reader, b"a1 ", "LOGIN");
     send(&mut reader, "a2 SELECT INBOX\r\n");
     read_until_prefix(&mut reader, b"a2 OK", "SELECT");
-    send(&mut reader, "a3 IDLE\r\n");
-    read_until_prefix(&mut reader, b"+ ", "IDLE");
     reader
 }
 
-/// `count` idle connections, opened by a few threads at once.
-fn open_idle(addr: SocketAddr, count: usize, users: usize) -> Vec<BufReader<TcpStream>> {
+/// `count` connections with the INBOX selected, opened by a few threads
+/// at once.
+fn open_selected(addr: SocketAddr, count: usize, users: usize) -> Vec<BufReader<TcpStream>> {
     let threads = 8.min(count.max(1));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             std::thread::spawn(move || {
                 (t..count)
                     .step_by(threads)
-                    .map(|i| idle_connection(addr, &format!("user{}", i % users)))
+                    .map(|i| selected_connection(addr, &format!("user{}", i % users)))
                     .collect::<Vec<_>>()
             })
         })
@@ -102,6 +106,36 @@ fn open_idle(addr: SocketAddr, count: usize, users: usize) -> Vec<BufReader<TcpS
         .into_iter()
         .flat_map(|h| h.join().expect("a connecting thread failed"))
         .collect()
+}
+
+/// Sends IDLE on every connection, then waits for every `+ idling`.
+fn enter_idle(connections: &mut [BufReader<TcpStream>]) {
+    for c in connections.iter_mut() {
+        c.get_mut().write_all(b"a3 IDLE\r\n").expect("send IDLE");
+    }
+    for c in connections.iter_mut() {
+        read_until_prefix(c, b"+ ", "IDLE");
+    }
+}
+
+/// CPU time (clock ticks, user + system) of `pid` and its descendants.
+fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|stat| {
+            let rest = stat.rsplit_once(')')?.1.to_owned();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+/// How busy the processes are while the connections idle: CPU seconds per
+/// second over `span`.
+fn busy(pids: &[u32], span: Duration) -> f64 {
+    let before = cpu_ticks(pids);
+    std::thread::sleep(span);
+    (cpu_ticks(pids) - before) as f64 / 100.0 / span.as_secs_f64()
 }
 
 /// A field of /proc/<pid>/status or smaps_rollup in KiB (`VmRSS:`, `Pss:`).
@@ -116,7 +150,7 @@ fn proc_kib(pid: u32, file: &str, field: &str) -> u64 {
 
 /// Resident and proportional memory (KiB) of `pid` and every process
 /// under it, and how many processes that is.
-fn tree_memory(pid: u32) -> (u64, u64, usize) {
+fn tree_memory(pid: u32) -> (u64, u64, Vec<u32>) {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
         let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
@@ -134,15 +168,15 @@ fn tree_memory(pid: u32) -> (u64, u64, usize) {
             children.entry(ppid).or_default().push(p);
         }
     }
-    let (mut rss, mut pss, mut n) = (0, 0, 0);
+    let (mut rss, mut pss, mut all) = (0, 0, Vec::new());
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
         rss += proc_kib(p, "status", "VmRSS:");
         pss += proc_kib(p, "smaps_rollup", "Pss:");
-        n += 1;
+        all.push(p);
         todo.extend(children.get(&p).into_iter().flatten());
     }
-    (rss, pss, n)
+    (rss, pss, all)
 }
 
 /// Raises this process's soft RLIMIT_NOFILE to its hard limit; returns
@@ -173,12 +207,16 @@ fn raise_nofile() -> u64 {
 struct Measurement {
     name: &'static str,
     connections: usize,
-    /// KiB before, after, and after the connections closed.
+    /// KiB before, with the INBOX selected, idling, and after the
+    /// connections closed.
     before: u64,
+    selected: u64,
     after: u64,
     closed: u64,
     processes: usize,
     took: Duration,
+    /// CPU seconds per second while the connections idle.
+    busy: f64,
     note: &'static str,
 }
 
@@ -189,16 +227,20 @@ impl Measurement {
 
     fn print(&self) {
         println!(
-            "{:<24} {:>6} connections in {:>6.2} s: {:>9} KiB before, {:>9} KiB idle, {:>9} KiB after closing \
-             ({} processes idle): {:>8.1} KiB per connection  [{}]",
+            "{:<12} {:>6} connections in {:>6.2} s: {:>9} KiB before, {:>9} KiB selected, {:>9} KiB idle, \
+             {:>9} KiB after closing ({} processes idle, {:.2} CPUs busy idling): {:>8.1} KiB per idle connection \
+             ({:.1} selected)  [{}]",
             self.name,
             self.connections,
             self.took.as_secs_f64(),
             self.before,
+            self.selected,
             self.after,
             self.closed,
             self.processes,
+            self.busy,
             self.per_connection_kib(),
+            (self.selected as f64 - self.before as f64) / self.connections as f64,
             self.note,
         );
     }
@@ -214,7 +256,9 @@ fn env_number(name: &str, default: usize) -> usize {
 /// One LOGIN, SELECT, IDLE and close per user, so the baseline holds what
 /// the first session of a user leaves behind (threads, caches, indexes).
 fn warm_up(addr: SocketAddr, users: usize) {
-    drop(open_idle(addr, users, users));
+    let mut connections = open_selected(addr, users, users);
+    enter_idle(&mut connections);
+    drop(connections);
     std::thread::sleep(Duration::from_millis(500));
 }
 
@@ -270,10 +314,14 @@ fn main() {
     warm_up(server.imap, users);
     let before = proc_kib(pid, "status", "VmRSS:");
     let start = Instant::now();
-    let connections = open_idle(server.imap, count, users);
+    let mut connections = open_selected(server.imap, count, users);
+    std::thread::sleep(settle);
+    let selected = proc_kib(pid, "status", "VmRSS:");
+    enter_idle(&mut connections);
     let took = start.elapsed();
     std::thread::sleep(settle);
     let after = proc_kib(pid, "status", "VmRSS:");
+    let busy_idling = busy(&[pid], Duration::from_secs(5));
     let hwm = proc_kib(pid, "status", "VmHWM:");
     let threads = proc_kib(pid, "status", "Threads:");
     drop(connections);
@@ -283,10 +331,12 @@ fn main() {
         name: "mail_server",
         connections: count,
         before,
+        selected,
         after,
         closed,
         processes: 1,
         took,
+        busy: busy_idling,
         note: "VmRSS",
     };
     ours.print();
@@ -298,16 +348,22 @@ fn main() {
         return;
     }
     for (name, tuned) in [("dovecot", false), ("dovecot-hp", true)] {
-        let mut dovecot = Dovecot::start_with(&theirs_mail.root, &theirs_mail.users, tuned, dovecot_count + 100);
+        let mut dovecot =
+            Dovecot::start_with(&theirs_mail.root, &theirs_mail.users, tuned, dovecot_count + 100);
         let master = dovecot.pid().expect("Dovecot runs");
         warm_up(dovecot.imap, users.min(dovecot_count));
         std::thread::sleep(settle);
         let (rss_before, pss_before, _) = tree_memory(master);
         let start = Instant::now();
-        let connections = open_idle(dovecot.imap, dovecot_count, users);
+        let mut connections = open_selected(dovecot.imap, dovecot_count, users);
+        std::thread::sleep(settle);
+        let (rss_selected, pss_selected, _) = tree_memory(master);
+        enter_idle(&mut connections);
         let took = start.elapsed();
         std::thread::sleep(settle);
-        let (rss_after, pss_after, processes) = tree_memory(master);
+        let (rss_after, pss_after, pids) = tree_memory(master);
+        let busy_idling = busy(&pids, Duration::from_secs(5));
+        let processes = pids.len();
         drop(connections);
         std::thread::sleep(settle * 2);
         let (rss_closed, pss_closed, _) = tree_memory(master);
@@ -316,10 +372,12 @@ fn main() {
             name,
             connections: dovecot_count,
             before: rss_before,
+            selected: rss_selected,
             after: rss_after,
             closed: rss_closed,
             processes,
             took,
+            busy: busy_idling,
             note: "sum of VmRSS, shared pages counted in every process",
         };
         rss.print();
@@ -327,10 +385,12 @@ fn main() {
             name,
             connections: dovecot_count,
             before: pss_before,
+            selected: pss_selected,
             after: pss_after,
             closed: pss_closed,
             processes,
             took,
+            busy: busy_idling,
             note: "sum of Pss, shared pages divided among their processes",
         };
         pss.print();

@@ -151,18 +151,13 @@ impl Client {
                 return response;
             };
             self.literal.resize(size, 0);
-            self.reader
-                .read_exact(&mut self.literal)
-                .expect("read a literal");
+            self.reader.read_exact(&mut self.literal).expect("read a literal");
             response.literals.push(size);
         }
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        self.reader
-            .get_mut()
-            .write_all(bytes)
-            .expect("send a command");
+        self.reader.get_mut().write_all(bytes).expect("send a command");
     }
 
     fn tag(&mut self) -> String {
@@ -298,7 +293,9 @@ fn session(addr: SocketAddr, user: &str, n: usize, literal_plus: bool, out: &mut
     let len = uids.len();
     let sample = [uids[n % len], uids[(n + 7) % len], uids[(n + 13) % len]];
     let set = format!("{},{},{}", sample[0], sample[1], sample[2]);
-    timed(out, &mut c, 3, &|c| c.command(&format!("UID FETCH {set} BODY.PEEK[]")));
+    timed(out, &mut c, 3, &|c| {
+        c.command(&format!("UID FETCH {set} BODY.PEEK[]"))
+    });
     for r in &c.untagged {
         if !r.literals.is_empty() {
             out.messages += 1;
@@ -395,7 +392,11 @@ impl Report {
             m.sessions.len(),
             m.messages,
             secs,
-            if self.literal_plus { "LITERAL+" } else { "synchronizing literal" },
+            if self.literal_plus {
+                "LITERAL+"
+            } else {
+                "synchronizing literal"
+            },
         );
         let per_command: Vec<String> = COMMANDS
             .iter()
@@ -424,7 +425,13 @@ fn load(name: &'static str, addr: SocketAddr, clients: usize, sessions: usize) -
     let literal_plus = offers_literal_plus(addr);
     // Warm-up: every user's indexes made and the files in the page cache.
     for i in 0..clients {
-        session(addr, &format!("user{i}"), 0, literal_plus, &mut Measured::default());
+        session(
+            addr,
+            &format!("user{i}"),
+            0,
+            literal_plus,
+            &mut Measured::default(),
+        );
     }
     let barrier = Arc::new(Barrier::new(clients + 1));
     let threads: Vec<_> = (0..clients)
@@ -522,7 +529,9 @@ fn main() {
     let mut server = MailServer::start_logging(args, "warn");
     let mut summary = Vec::new();
     for &clients in &sweep {
-        let sessions = env_number("IMAP_LOAD_SESSIONS").unwrap_or_else(|| default_sessions(clients)).max(1);
+        let sessions = env_number("IMAP_LOAD_SESSIONS")
+            .unwrap_or_else(|| default_sessions(clients))
+            .max(1);
         println!("\n{clients} clients x {sessions} sessions");
         let ours = load("mail_server", server.imap, clients, sessions);
         ours.print();
