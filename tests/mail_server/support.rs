@@ -576,7 +576,7 @@ pub struct Dovecot {
     child: Option<Child>,
     /// The POP3 address.
     pub addr: SocketAddr,
-    /// The plain IMAP address.
+    /// The IMAP address (plaintext logins allowed, no TLS).
     pub imap: SocketAddr,
     dir: TempDir,
 }
@@ -593,6 +593,13 @@ impl Dovecot {
     /// (login and mail processes serve many connections, `service_count =
     /// 0`) instead of its default of one process per login and per session.
     pub fn start_tuned(root: &Path, users: &Path, tuned: bool) -> Dovecot {
+        Dovecot::start_with(root, users, tuned, 1024)
+    }
+
+    /// [`Dovecot::start_tuned`] allowing `connections` IMAP and POP3
+    /// connections at once (each one a mail process of its own; the login
+    /// processes, auth and anvil are sized to match).
+    pub fn start_with(root: &Path, users: &Path, tuned: bool, connections: usize) -> Dovecot {
         let service_count = u8::from(!tuned);
         let (uid, gid) = system_user(DOVECOT_TEST_USER).expect("a system user for Dovecot (run as root)");
         chown(root, &format!("{uid}:{gid}"));
@@ -608,6 +615,8 @@ impl Dovecot {
         let dir = TempDir::new("dovecot");
         let port = free_port();
         let imap_port = free_port();
+        let processes = connections.max(1024);
+        let clients = (connections + 1000).max(2000);
         let base = dir.path();
         let config = format!(
             "base_dir = {base}/run\n\
@@ -634,12 +643,15 @@ impl Dovecot {
              service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
              inet_listener pop3s {{\n    port = 0\n  }}\n  chroot =\n  process_min_avail = 2\n  \
              service_count = {service_count}\n}}\n\
-             service pop3 {{\n  process_limit = 1024\n  service_count = {service_count}\n}}\n\
+             service pop3 {{\n  process_limit = {processes}\n  service_count = {service_count}\n}}\n\
              service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  \
-             inet_listener imaps {{\n    port = 0\n  }}\n  chroot =\n}}\n\
+             inet_listener imaps {{\n    port = 0\n  }}\n  chroot =\n  process_min_avail = 2\n  \
+             service_count = {service_count}\n  process_limit = {processes}\n}}\n\
+             service imap {{\n  process_limit = {processes}\n  service_count = {service_count}\n}}\n\
              service anvil {{\n  chroot =\n}}\n\
-             default_client_limit = 2000\n\
-             mail_max_userip_connections = 1000\n",
+             default_client_limit = {clients}\n\
+             default_process_limit = {processes}\n\
+             mail_max_userip_connections = {clients}\n",
             base = base.display(),
             root = root.display(),
             users = users.display(),
@@ -669,6 +681,11 @@ impl Dovecot {
             panic!("Dovecot did not start:\n{log}");
         }
         dovecot
+    }
+
+    /// The master process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Dovecot's log.
