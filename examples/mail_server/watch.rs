@@ -36,6 +36,32 @@ pub struct Subscription {
     changes: watch::Receiver<u64>,
 }
 
+/// Whether a file event at `path`, below the account directory `root`,
+/// can mean that mail changed: a message file arriving in, renamed in or
+/// leaving a folder's `new/` or `cur/` (deliveries, flag changes,
+/// expunges, by anyone), a folder directory appearing or going (CREATE,
+/// DELETE, RENAME), or the subscriptions file. Lock files, temporary files
+/// and index rewrites are not: the store takes locks while it reads, and
+/// waking on them would wake every session in IDLE for its own reads, for
+/// ever.
+fn signals_a_change(root: &Path, path: &Path) -> bool {
+    let Ok(relative) = path.strip_prefix(root) else {
+        return false;
+    };
+    let parts: Vec<&std::ffi::OsStr> = relative.iter().collect();
+    let name = |i: usize| parts.get(i).and_then(|p| p.to_str()).unwrap_or("");
+    match parts.len() {
+        // A folder of the account (Maildir++: `.Name`), or the
+        // subscriptions list.
+        1 => (name(0).starts_with('.') && !name(0).ends_with(".lock")) || name(0) == "subscriptions",
+        // INBOX's messages.
+        2 => matches!(name(0), "new" | "cur"),
+        // Another folder's messages.
+        3 => name(0).starts_with('.') && matches!(name(1), "new" | "cur"),
+        _ => false,
+    }
+}
+
 impl Watcher {
     /// The watcher; without inotify, one that watches nothing.
     pub fn new() -> Arc<Watcher> {
@@ -51,7 +77,11 @@ impl Watcher {
             }
             let accounts = seen.lock().unwrap_or_else(|e| e.into_inner());
             for path in &event.paths {
-                if let Some(watched) = path.ancestors().find_map(|dir| accounts.get(dir)) {
+                let Some((root, watched)) = path.ancestors().find_map(|dir| accounts.get_key_value(dir))
+                else {
+                    continue;
+                };
+                if signals_a_change(root, path) {
                     watched.changes.send_modify(|n| *n = n.wrapping_add(1));
                 }
             }
@@ -141,5 +171,36 @@ impl Drop for Subscription {
                 .unwrap_or_else(|e| e.into_inner())
                 .unwatch(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::signals_a_change;
+
+    #[test]
+    fn only_message_files_folders_and_subscriptions_are_changes() {
+        let root = Path::new("/mail/alice/Maildir");
+        for (path, change) in [
+            ("new/1.M1P1.host", true),
+            ("cur/1.M1P1.host:2,S", true),
+            (".Sent/cur/2.M2P2.host:2,", true),
+            (".Sent", true),
+            (".Work.2026", true),
+            ("subscriptions", true),
+            ("dovecot-uidlist.lock", false),
+            ("dovecot-uidlist", false),
+            (".Sent/dovecot-uidlist.lock", false),
+            (".Sent/tmp/3.M3P3.host", false),
+            ("tmp/3.M3P3.host", false),
+            ("mailwire-modseq", false),
+            ("cur", false),
+            ("", false),
+        ] {
+            assert_eq!(signals_a_change(root, &root.join(path)), change, "{path}");
+        }
+        assert!(!signals_a_change(root, Path::new("/elsewhere/new/1")));
     }
 }
