@@ -298,6 +298,9 @@ fn main() {
             "--allow-plaintext-auth",
             "--max-connections",
             &max,
+            // All the connections come from 127.0.0.1.
+            "--max-connections-per-ip",
+            &max,
             "--idle-timeout",
             "3600",
         ],

@@ -194,7 +194,13 @@ impl User {
                         ServerEvent::Command(request) => self.command(ctx, conn, session, request).await?,
                         ServerEvent::StartTls => start_tls = true,
                         ServerEvent::Compress { input } => compress = Some(input),
-                        ServerEvent::IdleStarted => self.idle = true,
+                        ServerEvent::IdleStarted => {
+                            self.idle = true;
+                            if self.watch(ctx).await? {
+                                // What changed before the watch began.
+                                self.poll_changes(ctx, session).await?;
+                            }
+                        }
                         ServerEvent::IdleEnded => self.idle = false,
                         ServerEvent::Append(request) => self.append_start(ctx, session, request).await?,
                         ServerEvent::AppendData(data) => {
@@ -348,6 +354,22 @@ impl User {
         }
     }
 
+    /// Watches the account's Maildir from the first IDLE or NOTIFY on, for
+    /// the rest of the login: sessions that never wait for news cost no
+    /// watch.
+    /// True when the watch begins now.
+    async fn watch(&mut self, ctx: &Arc<Context>) -> io::Result<bool> {
+        if self.watching.is_some() {
+            return Ok(false);
+        }
+        let Some(path) = self.work.as_ref().and_then(|w| w.account.watch_path()) else {
+            return Ok(false);
+        };
+        let watcher = Arc::clone(&ctx.watcher);
+        self.watching = ctx.blocking.run(move || watcher.subscribe(&path)).await?;
+        Ok(self.watching.is_some())
+    }
+
     fn selected(&self) -> bool {
         self.work.as_ref().is_some_and(|w| w.selected.is_some())
     }
@@ -386,10 +408,6 @@ impl User {
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
                     let quota = ctx.users.quota(account.name().as_str());
-                    if let Some(path) = account.watch_path() {
-                        let watcher = Arc::clone(&ctx.watcher);
-                        self.watching = ctx.blocking.run(move || watcher.subscribe(&path)).await?;
-                    }
                     self.work = Some(Work {
                         account,
                         selected: None,
@@ -437,6 +455,9 @@ impl User {
                 .await?;
             self.work = Some(work);
             self.notify = watching;
+            if self.notify.is_some() {
+                self.watch(ctx).await?;
+            }
             finish(session, request, outcome);
             return Ok(());
         }
