@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use notify::{RecursiveMode, Watcher as _};
+use notify::event::{CreateKind, ModifyKind, RemoveKind};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::watch;
 
 /// The process's watcher.
@@ -39,12 +40,13 @@ pub struct Subscription {
 /// Whether a file event at `path`, below the account directory `root`,
 /// can mean that mail changed: a message file arriving in, renamed in or
 /// leaving a folder's `new/` or `cur/` (deliveries, flag changes,
-/// expunges, by anyone), a folder directory appearing or going (CREATE,
-/// DELETE, RENAME), or the subscriptions file. Lock files, temporary files
-/// and index rewrites are not: the store takes locks while it reads, and
-/// waking on them would wake every session in IDLE for its own reads, for
-/// ever.
-fn signals_a_change(root: &Path, path: &Path) -> bool {
+/// expunges, by anyone), a folder directory appearing, going or renamed
+/// (CREATE, DELETE, RENAME), or the subscriptions file. Lock files,
+/// temporary files and index rewrites are not: the store takes locks while
+/// it reads (its dot-lock's temporary `.temp.*` file sits beside the
+/// folders), and waking on them would wake every session in IDLE for its
+/// own reads, for ever.
+fn signals_a_change(root: &Path, path: &Path, kind: &EventKind) -> bool {
     let Ok(relative) = path.strip_prefix(root) else {
         return false;
     };
@@ -53,7 +55,16 @@ fn signals_a_change(root: &Path, path: &Path) -> bool {
     match parts.len() {
         // A folder of the account (Maildir++: `.Name`), or the
         // subscriptions list.
-        1 => (name(0).starts_with('.') && !name(0).ends_with(".lock")) || name(0) == "subscriptions",
+        1 => {
+            let folder_event = matches!(
+                kind,
+                EventKind::Create(CreateKind::Folder)
+                    | EventKind::Remove(RemoveKind::Folder)
+                    | EventKind::Modify(ModifyKind::Name(_))
+            );
+            (folder_event && name(0).starts_with('.') && !name(0).starts_with(".temp."))
+                || name(0) == "subscriptions"
+        }
         // INBOX's messages.
         2 => matches!(name(0), "new" | "cur"),
         // Another folder's messages.
@@ -81,7 +92,7 @@ impl Watcher {
                 else {
                     continue;
                 };
-                if signals_a_change(root, path) {
+                if signals_a_change(root, path, &event.kind) {
                     watched.changes.send_modify(|n| *n = n.wrapping_add(1));
                 }
             }
@@ -178,29 +189,52 @@ impl Drop for Subscription {
 mod tests {
     use std::path::Path;
 
+    use notify::EventKind;
+    use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
+
     use super::signals_a_change;
 
     #[test]
     fn only_message_files_folders_and_subscriptions_are_changes() {
         let root = Path::new("/mail/alice/Maildir");
-        for (path, change) in [
-            ("new/1.M1P1.host", true),
-            ("cur/1.M1P1.host:2,S", true),
-            (".Sent/cur/2.M2P2.host:2,", true),
-            (".Sent", true),
-            (".Work.2026", true),
-            ("subscriptions", true),
-            ("dovecot-uidlist.lock", false),
-            ("dovecot-uidlist", false),
-            (".Sent/dovecot-uidlist.lock", false),
-            (".Sent/tmp/3.M3P3.host", false),
-            ("tmp/3.M3P3.host", false),
-            ("mailwire-modseq", false),
-            ("cur", false),
-            ("", false),
+        let file = EventKind::Create(CreateKind::File);
+        let folder = EventKind::Create(CreateKind::Folder);
+        let renamed = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+        for (path, kind, change) in [
+            ("new/1.M1P1.host", file, true),
+            ("cur/1.M1P1.host:2,S", renamed, true),
+            (
+                ".Sent/cur/2.M2P2.host:2,",
+                EventKind::Remove(RemoveKind::File),
+                true,
+            ),
+            (".Sent", folder, true),
+            (".Work.2026", EventKind::Remove(RemoveKind::Folder), true),
+            (".Old", renamed, true),
+            ("subscriptions", file, true),
+            // The dot-lock's temporary file, beside the folders.
+            (".temp.vm.5108.a9a23d817d0f4ef1", file, false),
+            (
+                ".temp.vm.5108.a9a23d817d0f4ef1",
+                EventKind::Remove(RemoveKind::File),
+                false,
+            ),
+            (".Sent", EventKind::Modify(ModifyKind::Any), false),
+            ("dovecot-uidlist.lock", file, false),
+            ("dovecot-uidlist", renamed, false),
+            (".Sent/dovecot-uidlist.lock", file, false),
+            (".Sent/tmp/3.M3P3.host", file, false),
+            ("tmp/3.M3P3.host", file, false),
+            ("mailwire-modseq", file, false),
+            ("cur", folder, false),
+            ("", folder, false),
         ] {
-            assert_eq!(signals_a_change(root, &root.join(path)), change, "{path}");
+            assert_eq!(
+                signals_a_change(root, &root.join(path), &kind),
+                change,
+                "{path} {kind:?}"
+            );
         }
-        assert!(!signals_a_change(root, Path::new("/elsewhere/new/1")));
+        assert!(!signals_a_change(root, Path::new("/elsewhere/new/1"), &file));
     }
 }
