@@ -832,7 +832,7 @@ fn resynchronise(selected: &SelectedMailbox, q: &QResync, out: &mut Vec<Answer>)
         out.push(Answer::Data(Response::Vanished { earlier: true, uids }));
     }
     for meta in &changes.changed {
-        let Some(message) = selected.messages().iter().find(|m| m.uid == meta.uid) else {
+        let Some(message) = view_message(selected, meta.uid) else {
             continue;
         };
         out.push(Answer::Fetch(
@@ -901,10 +901,7 @@ fn store(work: &mut Work, store: &mailwire::imap::Store<'static>, uid_command: b
         }
         let mut items = Vec::new();
         if !store.silent {
-            let recent = selected
-                .messages()
-                .iter()
-                .any(|m| m.uid == update.uid && m.recent);
+            let recent = view_message(selected, update.uid).is_some_and(|m| m.recent);
             items.push(MessageDataItem::Flags(fetch::flag_list(
                 &update.flags,
                 recent,
@@ -1352,6 +1349,12 @@ fn thread(
 /// The deepest THREAD nesting sent.
 const THREAD_DEPTH: usize = 64;
 
+/// A message of the view by its UID (a binary search: the view is in UID
+/// order).
+fn view_message(selected: &SelectedMailbox, uid: Uid) -> Option<&mailwire::mailbox::ViewMessage> {
+    selected.seq(uid).and_then(|seq| selected.get(seq))
+}
+
 /// The MAILBOXID of a mailbox (RFC 8474): its UIDVALIDITY, which the
 /// account never gives twice and a RENAME keeps.
 pub fn mailbox_id(uid_validity: mailwire::mailbox::UidValidity) -> ObjectId<'static> {
@@ -1649,7 +1652,7 @@ pub fn fetch_batch(
         }
         for &uid in &uids {
             i += 1;
-            let Some(message) = selected.messages().iter().find(|m| m.uid == uid).cloned() else {
+            let Some(message) = view_message(selected, uid).cloned() else {
                 // Expunged meanwhile: skip it (RFC 9051 section 7.5.1).
                 continue;
             };
