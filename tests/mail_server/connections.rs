@@ -217,6 +217,15 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
         }
         held.push(socket);
     }
+    // Each listener accepts on its own: wait until all 20 are counted.
+    let counted = Instant::now() + Duration::from_secs(20);
+    while server.logs().matches(" connected").count() < 20 {
+        assert!(
+            Instant::now() < counted,
+            "the server did not accept the 20 connections"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let started = Instant::now();
     let mut refused = connect_from("127.0.0.1", server.imap);
     assert!(
