@@ -126,6 +126,8 @@ mod selected;
 #[cfg(feature = "imap")]
 pub mod sort;
 mod store;
+#[cfg(feature = "imap")]
+pub mod text;
 mod types;
 mod uidl;
 

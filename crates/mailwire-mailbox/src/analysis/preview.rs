@@ -71,7 +71,7 @@ pub fn preview(msg: &MessageAnalysis<'_>) -> String {
 
 /// HTML as text: tags, comments and the content of `style` and `script`
 /// elements removed, the common entities decoded.
-fn strip_markup(html: &str) -> String {
+pub(crate) fn strip_markup(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     while let Some(open) = rest.find('<') {
