@@ -1,0 +1,192 @@
+//! The client side of a blocking connection, shared by the example
+//! clients: TCP with deadlines, and TLS with rustls (from the start or
+//! after STARTTLS/STLS).
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+/// Why a connection could not be made.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// Unusable local input (a CA file, a server name): the user's to fix.
+    Usage(String),
+    /// The network or TLS.
+    Network(String),
+}
+
+/// A plain or TLS byte stream.
+pub enum Transport {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    /// The TCP socket underneath (for timeouts).
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// What TLS needs: the configuration and the name to check.
+pub struct TlsSetup {
+    config: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+}
+
+impl TlsSetup {
+    /// Trusts the certificates in `ca_file`, or the system's if `None`, and
+    /// checks the certificate against `name`.
+    pub fn new(ca_file: Option<&Path>, name: &str) -> Result<TlsSetup, ConnectError> {
+        let mut roots = rustls::RootCertStore::empty();
+        match ca_file {
+            Some(path) => {
+                let bad = |e: &dyn std::fmt::Display| {
+                    ConnectError::Usage(format!("--ca-file {}: {e}", path.display()))
+                };
+                let certs = CertificateDer::pem_file_iter(path)
+                    .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| bad(&e))?;
+                for cert in certs {
+                    roots.add(cert).map_err(|e| bad(&e))?;
+                }
+                if roots.is_empty() {
+                    return Err(bad(&"no certificate in it"));
+                }
+            }
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                for error in &found.errors {
+                    tracing::debug!("system certificates: {error}");
+                }
+                let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+                if added == 0 {
+                    return Err(ConnectError::Network(
+                        "no trusted certificate found on this system: give --ca-file".into(),
+                    ));
+                }
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectError::Network(format!("TLS setup: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(name.to_owned())
+            .map_err(|_| ConnectError::Usage(format!("{name:?} is not a valid TLS server name")))?;
+        Ok(TlsSetup {
+            config: Arc::new(config),
+            name,
+        })
+    }
+
+    /// Runs the handshake on `tcp`.
+    pub fn wrap(&self, mut tcp: TcpStream) -> Result<Transport, ConnectError> {
+        let mut tls = rustls::ClientConnection::new(self.config.clone(), self.name.clone())
+            .map_err(|e| ConnectError::Network(format!("TLS setup: {e}")))?;
+        while tls.is_handshaking() {
+            tls.complete_io(&mut tcp).map_err(|e| {
+                let certificate = e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|inner| matches!(inner, rustls::Error::InvalidCertificate(_)));
+                let hint = if certificate {
+                    " (--ca-file trusts a private CA or a self-signed certificate)"
+                } else {
+                    ""
+                };
+                ConnectError::Network(format!("TLS handshake failed: {e}{hint}"))
+            })?;
+        }
+        let version = tls
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_default();
+        tracing::debug!(version, "TLS established");
+        Ok(Transport::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))))
+    }
+}
+
+/// Describes an I/O error on the connection.
+pub fn network_error(what: &str, e: &io::Error) -> ConnectError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            ConnectError::Network(format!("{what}: the server did not answer in time"))
+        }
+        _ => ConnectError::Network(format!("{what}: {e}")),
+    }
+}
+
+/// Connects to `host:port` (each address in turn), with `timeout` for the
+/// connection and for each read and write.
+pub fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let target = format!("{host}:{port}");
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| ConnectError::Network(format!("cannot resolve {host}: {e}")))?;
+    let mut last = None;
+    let mut tcp = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                tcp = Some(stream);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let tcp = match (tcp, last) {
+        (Some(tcp), _) => tcp,
+        (None, Some(e)) => return Err(network_error(&format!("cannot connect to {target}"), &e)),
+        (None, None) => return Err(ConnectError::Network(format!("{host} has no address"))),
+    };
+    tcp.set_read_timeout(Some(timeout))
+        .and_then(|()| tcp.set_write_timeout(Some(timeout)))
+        .and_then(|()| tcp.set_nodelay(true))
+        .map_err(|e| network_error("socket setup", &e))?;
+    tracing::debug!(%target, "connected");
+    Ok(tcp)
+}
+
+/// Whether `host` names this machine (a loopback address or `localhost`),
+/// where plaintext does not cross a network.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}

@@ -1,0 +1,444 @@
+//! One IMAP connection: a blocking transport (plain, STARTTLS or implicit
+//! TLS) and the sans-IO `ClientSession` that speaks over it. Every command
+//! runs to its completion before the next is sent; what the server says
+//! about the selected mailbox meanwhile is kept as [`MailboxChange`]s for
+//! the caller.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use bytes::Bytes;
+use mailwire::imap::client::{
+    ClientConfig, ClientEvent, ClientSession, ClientState, Completion, MailboxChange,
+};
+use mailwire::imap::{Capability, Code, CommandBody, RespText, Status};
+
+use crate::Failure;
+use crate::tls_client::{ConnectError, TlsSetup, Transport, connect_tcp, network_error};
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// TLS from the first byte (RFC 8314), the default on port 993.
+    Implicit,
+    /// Plain TCP upgraded by STARTTLS before logging in.
+    #[value(name = "starttls")]
+    StartTls,
+    /// No TLS at all: the password crosses the network in clear.
+    None,
+}
+
+/// Where and how to connect.
+pub struct Target<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<&'a std::path::Path>,
+    pub timeout: Duration,
+}
+
+/// A piece of a FETCH answer whose literal is too long to hold: the item
+/// it belongs to starts, its bytes come, then the message's answer ends.
+pub enum Streamed<'a> {
+    /// A literal begins.
+    Start,
+    /// Some of its bytes.
+    Data(&'a [u8]),
+    /// The message's answer is complete.
+    End,
+}
+
+/// Receives streamed FETCH literals.
+pub type Sink<'a> = dyn FnMut(Streamed<'_>) -> io::Result<()> + 'a;
+
+/// A logged-in IMAP connection.
+pub struct Imap {
+    transport: Transport,
+    session: ClientSession,
+    buf: Vec<u8>,
+    changes: VecDeque<MailboxChange>,
+    /// `BYE` was received.
+    bye: Option<String>,
+}
+
+impl From<ConnectError> for Failure {
+    fn from(e: ConnectError) -> Failure {
+        match e {
+            ConnectError::Usage(m) => Failure::Usage(m),
+            ConnectError::Network(m) => Failure::Network(m),
+        }
+    }
+}
+
+/// A tagged or untagged response's text, with its code's name when it
+/// has one the user can act on.
+pub fn describe(text: &RespText<'_>) -> String {
+    match condition(text) {
+        Some(code) => format!("[{code}] {}", text.text),
+        None => text.text.to_string(),
+    }
+}
+
+/// The RFC 5530 condition of a response (`UNAVAILABLE`, `NONEXISTENT`...).
+pub fn condition<'t>(text: &'t RespText<'_>) -> Option<&'t str> {
+    match &text.code {
+        Some(Code::Condition(atom)) => Some(atom.as_str()),
+        _ => None,
+    }
+}
+
+impl Imap {
+    /// Connects, protects the connection as `target.tls` says, and logs in.
+    pub fn connect(target: &Target<'_>, user: &str, password: &[u8]) -> Result<Imap, Failure> {
+        let tls = match target.tls {
+            TlsMode::None => None,
+            _ => Some(TlsSetup::new(target.ca_file, target.host)?),
+        };
+        let tcp = connect_tcp(target.host, target.port, target.timeout)?;
+        let transport = match (&tls, target.tls) {
+            (Some(setup), TlsMode::Implicit) => setup.wrap(tcp)?,
+            _ => Transport::Plain(tcp),
+        };
+        let config = ClientConfig {
+            // Larger literals (message bodies, attachments) reach the
+            // program in pieces and never whole.
+            stream_above: 256 * 1024,
+            ..ClientConfig::default()
+        };
+        let mut imap = Imap {
+            transport,
+            session: ClientSession::new(config),
+            buf: vec![0; 64 * 1024],
+            changes: VecDeque::new(),
+            bye: None,
+        };
+        imap.greeting()?;
+        if target.tls == TlsMode::StartTls {
+            imap.start_tls(tls.as_ref().expect("STARTTLS has a TLS setup"))?;
+        }
+        if imap.session.state() == ClientState::NotAuthenticated {
+            imap.login(user, password)?;
+        }
+        if imap.session.capabilities().is_none() {
+            imap.ok(CommandBody::Capability, "CAPABILITY")?;
+        }
+        Ok(imap)
+    }
+
+    fn greeting(&mut self) -> Result<(), Failure> {
+        loop {
+            match self.next_event()? {
+                ClientEvent::Greeting { status, text } => {
+                    return match status {
+                        Status::Bye => Err(Failure::LoginTemporary(format!(
+                            "the server refused the connection: {}",
+                            describe(&text)
+                        ))),
+                        _ => {
+                            if self.session.capabilities().is_none() {
+                                self.ok(CommandBody::Capability, "CAPABILITY")?;
+                            }
+                            Ok(())
+                        }
+                    };
+                }
+                other => self.aside(other)?,
+            }
+        }
+    }
+
+    fn start_tls(&mut self, setup: &TlsSetup) -> Result<(), Failure> {
+        if !self.offers("STARTTLS") {
+            return Err(Failure::Network(
+                "the server does not offer STARTTLS: use --tls implicit on its IMAPS port, or --tls none"
+                    .into(),
+            ));
+        }
+        self.ok(CommandBody::StartTls, "STARTTLS")?;
+        self.flush()?;
+        // A stand-in while the socket is wrapped; dropped right after.
+        let stand_in = Transport::Plain(
+            self.transport
+                .tcp()
+                .try_clone()
+                .map_err(|e| network_error("socket", &e))?,
+        );
+        let Transport::Plain(tcp) = std::mem::replace(&mut self.transport, stand_in) else {
+            return Err(Failure::Network("STARTTLS on a TLS connection".into()));
+        };
+        self.transport = setup.wrap(tcp)?;
+        self.session.tls_established();
+        self.ok(CommandBody::Capability, "CAPABILITY")?;
+        Ok(())
+    }
+
+    fn login(&mut self, user: &str, password: &[u8]) -> Result<(), Failure> {
+        if self.offers("LOGINDISABLED") && !self.offers("AUTH=PLAIN") {
+            return Err(Failure::Login(
+                "the server allows no login on this connection (LOGINDISABLED): use TLS".into(),
+            ));
+        }
+        let id = if self.offers("AUTH=PLAIN") {
+            self.session.authenticate_plain(b"", user.as_bytes(), password)
+        } else {
+            self.session
+                .login(user.as_bytes(), password)
+                .map_err(|e| Failure::Usage(format!("the user name or password cannot be sent: {e}")))?
+        };
+        let done = self.wait(id, None)?;
+        match done.status {
+            Status::Ok => Ok(()),
+            _ => {
+                let text = describe(&done.text);
+                let temporary = condition(&done.text)
+                    .is_some_and(|c| ["UNAVAILABLE", "INUSE", "LIMIT", "SERVERBUG"].contains(&c));
+                Err(if temporary {
+                    Failure::LoginTemporary(format!("login refused for now: {text}"))
+                } else {
+                    Failure::Login(format!("login refused: {text}"))
+                })
+            }
+        }
+    }
+
+    /// Whether the server announced `capability` (`IDLE`, `AUTH=PLAIN`...).
+    pub fn offers(&self, capability: &str) -> bool {
+        let Ok(wanted) = Capability::try_from(capability) else {
+            return false;
+        };
+        self.session
+            .capabilities()
+            .is_some_and(|caps| caps.contains(&wanted))
+    }
+
+    /// The selected mailbox, as the session follows it.
+    pub fn mailbox(&self) -> Option<&mailwire::imap::client::MailboxView> {
+        self.session.mailbox()
+    }
+
+    /// Runs a command and returns its completion, whatever its status.
+    pub fn run(&mut self, body: CommandBody<'static>) -> Result<Completion, Failure> {
+        let id = self.session.send(body);
+        self.wait(id, None)
+    }
+
+    /// Runs a command that must succeed; a NO or BAD is a failure that
+    /// names `what`.
+    pub fn ok(&mut self, body: CommandBody<'static>, what: &str) -> Result<Completion, Failure> {
+        let done = self.run(body)?;
+        Self::check(done, what)
+    }
+
+    /// Runs a FETCH whose long literals go to `sink` as they arrive, and
+    /// returns its completion, whatever its status.
+    pub fn run_streaming(
+        &mut self,
+        body: CommandBody<'static>,
+        sink: &mut Sink<'_>,
+    ) -> Result<Completion, Failure> {
+        let id = self.session.send(body);
+        self.wait(id, Some(sink))
+    }
+
+    /// [`Imap::run_streaming`] for a FETCH that must succeed.
+    pub fn fetch_streaming(
+        &mut self,
+        body: CommandBody<'static>,
+        what: &str,
+        sink: &mut Sink<'_>,
+    ) -> Result<Completion, Failure> {
+        let done = self.run_streaming(body, sink)?;
+        Self::check(done, what)
+    }
+
+    /// APPENDLIMIT, when the server states one limit for every mailbox.
+    pub fn append_limit(&self) -> Option<u64> {
+        self.session
+            .capabilities()
+            .and_then(|c| c.append_limit())
+            .flatten()
+    }
+
+    fn check(done: Completion, what: &str) -> Result<Completion, Failure> {
+        match done.status {
+            Status::Ok => Ok(done),
+            _ => Err(Failure::Server(format!("{what}: {}", describe(&done.text)))),
+        }
+    }
+
+    /// The changes to the selected mailbox received so far.
+    pub fn take_changes(&mut self) -> Vec<MailboxChange> {
+        self.changes.drain(..).collect()
+    }
+
+    /// IDLE until the server reports a change or `limit` passes; returns
+    /// the changes (empty when the time ran out). The connection is out of
+    /// IDLE when this returns.
+    pub fn idle(&mut self, limit: Duration) -> Result<Vec<MailboxChange>, Failure> {
+        if !self.changes.is_empty() {
+            return Ok(self.take_changes());
+        }
+        let id = self.session.idle();
+        loop {
+            match self.next_event()? {
+                ClientEvent::Idling { .. } => break,
+                ClientEvent::Completed(done) if done.id == id => {
+                    return Err(Failure::Server(format!("IDLE: {}", describe(&done.text))));
+                }
+                other => self.aside(other)?,
+            }
+        }
+        let deadline = std::time::Instant::now() + limit;
+        while self.changes.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.next_event_within(left)? {
+                Some(other) => self.aside(other)?,
+                None => break,
+            }
+        }
+        self.session.done();
+        self.wait(id, None)?;
+        Ok(self.take_changes())
+    }
+
+    /// LOGOUT, ignoring what goes wrong: the work is done.
+    pub fn logout(mut self) {
+        let _ = self.run(CommandBody::Logout);
+    }
+
+    /// Waits for command `id`'s completion; streamed literals go to `sink`.
+    fn wait(
+        &mut self,
+        id: mailwire::imap::client::CommandId,
+        mut sink: Option<&mut Sink<'_>>,
+    ) -> Result<Completion, Failure> {
+        loop {
+            match self.next_event()? {
+                ClientEvent::Completed(done) if done.id == id => return Ok(*done),
+                ClientEvent::FetchStart { .. } => {
+                    let sink = sink.as_mut().ok_or_else(|| {
+                        Failure::Network("the server sent a long literal nobody asked for".into())
+                    })?;
+                    sink(Streamed::Start)
+                        .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
+                }
+                ClientEvent::FetchData(bytes) => {
+                    if let Some(sink) = sink.as_mut() {
+                        sink(Streamed::Data(&bytes))
+                            .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
+                    }
+                }
+                ClientEvent::FetchEnd { .. } => {
+                    if let Some(sink) = sink.as_mut() {
+                        sink(Streamed::End)
+                            .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
+                    }
+                }
+                other => self.aside(other)?,
+            }
+        }
+    }
+
+    /// Deals with an event nobody waits for.
+    fn aside(&mut self, event: ClientEvent) -> Result<(), Failure> {
+        match event {
+            ClientEvent::Changed(change) => self.changes.push_back(change),
+            ClientEvent::Alert(text) => eprintln!("server alert: {text}"),
+            ClientEvent::Bye(text) => self.bye = Some(describe(&text)),
+            ClientEvent::SaslChallenge { id, .. } => self.session.sasl_cancel(id),
+            ClientEvent::Error(e) => tracing::warn!("the server sent something that does not parse: {e}"),
+            ClientEvent::Closed => {
+                return Err(Failure::Network(match self.bye.take() {
+                    Some(text) => format!("the server closed the connection: {text}"),
+                    None => "the server closed the connection".into(),
+                }));
+            }
+            other => tracing::debug!(?other, "not asked for"),
+        }
+        Ok(())
+    }
+
+    fn next_event(&mut self) -> Result<ClientEvent, Failure> {
+        loop {
+            if let Some(event) = self.session.poll_event() {
+                return Ok(event);
+            }
+            self.flush()?;
+            self.read_some()?;
+        }
+    }
+
+    /// The next event, or `None` when nothing came within `limit`.
+    fn next_event_within(&mut self, limit: Duration) -> Result<Option<ClientEvent>, Failure> {
+        if let Some(event) = self.session.poll_event() {
+            return Ok(Some(event));
+        }
+        self.flush()?;
+        let normal = self.transport.tcp().read_timeout().ok().flatten();
+        let _ = self
+            .transport
+            .tcp()
+            .set_read_timeout(Some(limit.max(Duration::from_millis(1))));
+        let read = self.read_some();
+        let _ = self.transport.tcp().set_read_timeout(normal);
+        match read {
+            Ok(()) => Ok(self.session.poll_event()),
+            Err(ReadError::TimedOut) => Ok(None),
+            Err(ReadError::Failed(f)) => Err(f),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        while let Some(bytes) = self.session.poll_transmit() {
+            self.write(&bytes)?;
+        }
+        self.transport
+            .flush()
+            .map_err(|e| network_error("sending", &e).into())
+    }
+
+    fn write(&mut self, bytes: &Bytes) -> Result<(), Failure> {
+        self.transport
+            .write_all(bytes)
+            .map_err(|e| network_error("sending", &e).into())
+    }
+
+    fn read_some(&mut self) -> Result<(), ReadError> {
+        match self.transport.read(&mut self.buf) {
+            Ok(0) => {
+                self.session.receive(&[]);
+                Err(ReadError::Failed(Failure::Network(match self.bye.take() {
+                    Some(text) => format!("the server closed the connection: {text}"),
+                    None => "the server closed the connection".into(),
+                })))
+            }
+            Ok(n) => {
+                self.session.receive(&self.buf[..n]);
+                Ok(())
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(ReadError::TimedOut)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(ReadError::Failed(network_error("receiving", &e).into())),
+        }
+    }
+}
+
+enum ReadError {
+    TimedOut,
+    Failed(Failure),
+}
+
+impl From<ReadError> for Failure {
+    fn from(e: ReadError) -> Failure {
+        match e {
+            ReadError::TimedOut => Failure::Network("the server did not answer in time".into()),
+            ReadError::Failed(f) => f,
+        }
+    }
+}
