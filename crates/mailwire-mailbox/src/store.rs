@@ -384,8 +384,25 @@ impl Account {
         self.backend().subscriptions(self.name())
     }
 
-    /// The mailbox's state now.
+    /// The mailbox's state now, with what other processes changed in it
+    /// taken in first (and passed to the sessions that have it open).
     pub fn snapshot(&self, name: &MailboxName) -> Result<MailboxSnapshot, StoreError> {
+        let mut state = self.lock();
+        match state.feeds.id_by_name(name) {
+            Some(feed) => self.sync_locked(&mut state, feed)?,
+            None => {
+                // No session has it open: there is nobody to tell.
+                let mailbox = MailboxRef {
+                    name: name.clone(),
+                    uid_validity: self.backend().mailbox(self.name(), name)?.uid_validity,
+                };
+                match self.backend().sync(self.name(), &mailbox) {
+                    Ok(_) | Err(StoreError::MailboxGone(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        drop(state);
         self.backend().mailbox_snapshot(self.name(), name)
     }
 

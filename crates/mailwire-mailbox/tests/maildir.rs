@@ -739,3 +739,37 @@ fn a_damaged_journal_size_gives_way_to_the_file_name() {
     let snapshot = backend(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
     assert_eq!(snapshot.messages[0].size, 21);
 }
+
+/// A snapshot (what STATUS and LIST-STATUS read) sees what another
+/// program delivered, flagged or expunged since the last one.
+#[test]
+fn snapshots_see_other_programs_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = mailwire_mailbox::Store::new(backend(tmp.path()));
+    let account = store.create_account(&acct()).unwrap();
+    let inbox = MailboxName::inbox();
+    let snapshot = || account.snapshot(&inbox).unwrap();
+    assert_eq!(snapshot().messages.len(), 0);
+    let md = maildir(tmp.path());
+    for i in 0..3 {
+        fs::write(
+            md.join("new").join(format!("1700000000.M{i}P1.other")),
+            "Subject: x\n\nx\n",
+        )
+        .unwrap();
+    }
+    assert_eq!(snapshot().messages.len(), 3, "a delivery into new/");
+    assert_eq!(account.status(&inbox).unwrap().messages, 3);
+    fs::rename(
+        md.join("new").join("1700000000.M0P1.other"),
+        md.join("cur").join("1700000000.M0P1.other:2,S"),
+    )
+    .unwrap();
+    assert_eq!(
+        snapshot().messages.iter().filter(|m| m.flags.is_seen()).count(),
+        1,
+        "a flag set by renaming into cur/"
+    );
+    fs::remove_file(md.join("new").join("1700000000.M1P1.other")).unwrap();
+    assert_eq!(snapshot().messages.len(), 2, "an expunge");
+}
