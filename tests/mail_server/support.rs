@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{OnceLock, mpsc};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Whether a peer program is installed. On a developer machine a missing
@@ -224,31 +224,39 @@ impl MailRoot {
 /// The mail_server example's binary, built (once per process) with the
 /// profile of the running test or benchmark, so it is never stale.
 pub fn server_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test's own path");
-            // target/<profile>/deps/<test> -> target/<profile>/examples/mail_server
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("the test runs from target/<profile>/deps");
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo
-                .args(["build", "--example", "mail_server", "--manifest-path"])
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                cargo.arg("--release");
-            }
-            let output = cargo.output().expect("run cargo build");
-            assert!(
-                output.status.success(),
-                "cargo build --example mail_server failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            profile_dir.join("examples").join("mail_server")
-        })
-        .clone()
+    example_binary("mail_server")
+}
+
+/// An example's binary, built (once per process and example) with the
+/// profile of the running test or benchmark, so it is never stale.
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--example", name, "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cargo.arg("--release");
+    }
+    let output = cargo.output().expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = profile_dir.join("examples").join(name);
+    built.insert(name.to_owned(), path.clone());
+    path
 }
 
 /// A running mail_server.
@@ -600,6 +608,19 @@ impl Dovecot {
     /// connections at once (each one a mail process of its own; the login
     /// processes, auth and anvil are sized to match).
     pub fn start_with(root: &Path, users: &Path, tuned: bool, connections: usize) -> Dovecot {
+        Dovecot::start_configured(root, users, tuned, connections, "", "")
+    }
+
+    /// [`Dovecot::start_with`] with `namespace` added to the INBOX
+    /// namespace's section and `extra` to the configuration's end.
+    pub fn start_configured(
+        root: &Path,
+        users: &Path,
+        tuned: bool,
+        connections: usize,
+        namespace: &str,
+        extra: &str,
+    ) -> Dovecot {
         let service_count = u8::from(!tuned);
         let (uid, gid) = system_user(DOVECOT_TEST_USER).expect("a system user for Dovecot (run as root)");
         chown(root, &format!("{uid}:{gid}"));
@@ -637,7 +658,7 @@ impl Dovecot {
              mail_location = maildir:{root}/%u/Maildir\n\
              pop3_uidl_format = %08Xu%08Xv\n\
              mailbox_idle_check_interval = 1 secs\n\
-             namespace inbox {{\n  inbox = yes\n  separator = /\n}}\n\
+             namespace inbox {{\n  inbox = yes\n  separator = /\n{namespace}}}\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {users}\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={root}/%u\n}}\n\
              service pop3-login {{\n  inet_listener pop3 {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
@@ -651,7 +672,8 @@ impl Dovecot {
              service anvil {{\n  chroot =\n}}\n\
              default_client_limit = {clients}\n\
              default_process_limit = {processes}\n\
-             mail_max_userip_connections = {clients}\n",
+             mail_max_userip_connections = {clients}\n\
+             {extra}\n",
             base = base.display(),
             root = root.display(),
             users = users.display(),

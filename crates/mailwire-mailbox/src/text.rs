@@ -57,7 +57,25 @@ pub fn decode_transfer_encoding<'a>(body: &'a [u8], encoding: &[u8]) -> Cow<'a, 
 /// `style` and `script` removed, the common entities decoded. Good enough
 /// to read a message that has no plain-text part; not a renderer.
 pub fn html_to_text(html: &str) -> String {
-    crate::analysis::strip_markup(html)
+    let text = crate::analysis::strip_markup(html);
+    // Each line's runs of whitespace made one space; no more than one
+    // empty line in a row.
+    let mut out = String::with_capacity(text.len());
+    let mut blank = true;
+    for line in text.lines() {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.is_empty() {
+            if !blank {
+                out.push('\n');
+            }
+            blank = true;
+            continue;
+        }
+        out.push_str(&line);
+        out.push('\n');
+        blank = false;
+    }
+    out
 }
 
 /// Undoes a transfer encoding on a body that arrives in pieces, holding
@@ -151,7 +169,10 @@ mod tests {
     fn pieces_decode_as_the_whole() {
         let cases: [(&[u8], &[u8]); 3] = [
             (b"base64", b"SGVs\r\nbG8s IHdv\r\ncmxk\r\nIQ==\r\nignored"),
-            (b"quoted-printable", b"soft=\r\nbreak =C3=A9t=C3=A9\r\nline two=3D\r\nend"),
+            (
+                b"quoted-printable",
+                b"soft=\r\nbreak =C3=A9t=C3=A9\r\nline two=3D\r\nend",
+            ),
             (b"8bit", b"as it is\r\n"),
         ];
         for (encoding, body) in cases {
@@ -167,14 +188,17 @@ mod tests {
                 }
             }
         }
-        assert_eq!(decode_transfer_encoding(b"SGVsbG8sIHdvcmxkIQ==", b"BASE64 "), &b"Hello, world!"[..]);
+        assert_eq!(
+            decode_transfer_encoding(b"SGVsbG8sIHdvcmxkIQ==", b"BASE64 "),
+            &b"Hello, world!"[..]
+        );
     }
 
     #[test]
     fn html_becomes_text() {
         assert_eq!(
-            html_to_text("<html><head><title>t</title></head><p>Caf&#233; &amp; more</p>").trim(),
-            "Café & more"
+            html_to_text("<html><head><title>t</title></head>\n\n\n<p>Caf&#233;  <b>&amp;</b>\tmore</p>\n"),
+            "Café & more\n"
         );
     }
 }

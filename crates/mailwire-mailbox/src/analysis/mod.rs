@@ -68,8 +68,8 @@ pub use header::humanize;
 pub use mailwire_imap::{
     Address, BodyFields, BodyStructure, Disposition, Envelope, Partial, Section, SectionPart, SectionText,
 };
-pub use preview::{PREVIEW_CHARS, preview};
 pub(crate) use preview::strip_markup;
+pub use preview::{PREVIEW_CHARS, preview};
 pub use section::{apply_partial, extract_section, find_part, to_crlf};
 pub use structure::{Part, PartKind};
 pub(crate) use structure::{TransferEncoding, leaves};
