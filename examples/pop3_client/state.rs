@@ -9,13 +9,15 @@
 //! The format is text: a first line `mailwire-pop3-uidl 1`, comment lines
 //! starting with `#`, then one UIDL per line.
 //!
-//! This file uses nothing from the rest of the example, so the tests
-//! include it on its own.
+//! This file uses nothing from the rest of the example but `maildir.rs`,
+//! so the tests include the two on their own.
 
 use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use crate::maildir::create_new_file;
 
 /// The first line of a state file.
 pub const MAGIC: &str = "mailwire-pop3-uidl 1";
@@ -137,14 +139,13 @@ impl UidlState {
         let mut tmp_name = self.path.file_name().unwrap_or_default().to_os_string();
         tmp_name.push(".tmp");
         let tmp = self.path.with_file_name(tmp_name);
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+        // Left by a killed run (only one run holds the Maildir's lock); a
+        // link planted there is removed, not followed.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
-        let mut file = options.open(&tmp)?;
+        let mut file = create_new_file(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         drop(file);

@@ -1,6 +1,6 @@
 //! The client against a small scripted server on 127.0.0.1 that misbehaves
 //! in ways Dovecot does not: a LIST size that does not match the message,
-//! no UIDL.
+//! no UIDL. Also: links planted in the local Maildir.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,15 +8,30 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::{client_binary, local_messages, run, state_uidls};
+use crate::maildir::{TMP_PREFIX, message_name, state_file_name};
+use crate::{client_binary, lf, local_messages, run, state_uidls};
 
 /// What the scripted server says.
 #[derive(Clone, Copy)]
 struct Script {
-    /// The size LIST gives for message 1 (the real one is `BODY.len()`).
+    /// The size LIST gives for message 1 (the real one is `body.len()`).
     listed_size: usize,
     /// Whether UIDL works.
     uidl: bool,
+    /// Message 1 (CRLF line ends), dot-stuffed when sent; its UIDL is
+    /// always `scripted-1`.
+    body: &'static [u8],
+}
+
+impl Script {
+    /// A well-behaved server offering `body` as message 1.
+    fn honest(body: &'static [u8]) -> Script {
+        Script {
+            listed_size: body.len(),
+            uidl: true,
+            body,
+        }
+    }
 }
 
 /// Message 1, as sent (CRLF, a line to dot-stuff).
@@ -79,7 +94,13 @@ fn serve(stream: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
             "LIST" => format!("+OK\r\n1 {}\r\n.\r\n", script.listed_size).into_bytes(),
             "RETR" => {
                 let mut reply = b"+OK\r\n".to_vec();
-                reply.extend_from_slice(b"Subject: scripted\r\n\r\n..dot\r\nend\r\n.\r\n");
+                for line in script.body.split_inclusive(|&b| b == b'\n') {
+                    if line.starts_with(b".") {
+                        reply.push(b'.');
+                    }
+                    reply.extend_from_slice(line);
+                }
+                reply.extend_from_slice(b".\r\n");
                 reply
             }
             "QUIT" => {
@@ -122,7 +143,7 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
     let dir = maildir();
     let server = ScriptedServer::start(Script {
         listed_size: BODY.len() + 3,
-        uidl: true,
+        ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &["--delete"]));
     out.assert_code(1);
@@ -139,7 +160,7 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
 
     let server = ScriptedServer::start(Script {
         listed_size: BODY.len() + 3,
-        uidl: true,
+        ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &["--lax-size"]));
     out.assert_code(0);
@@ -153,10 +174,7 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
 
     // The exact size passes without --lax-size.
     let exact = maildir();
-    let server = ScriptedServer::start(Script {
-        listed_size: BODY.len(),
-        uidl: true,
-    });
+    let server = ScriptedServer::start(Script::honest(BODY));
     run(client_for(&server, &exact, &["--crlf"])).assert_code(0);
     assert_eq!(local_messages(&exact), vec![BODY.to_vec()]);
     server.commands();
@@ -168,8 +186,8 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
 fn a_server_without_uidl_is_refused() {
     let dir = maildir();
     let server = ScriptedServer::start(Script {
-        listed_size: BODY.len(),
         uidl: false,
+        ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &[]));
     out.assert_code(3);
@@ -178,4 +196,47 @@ fn a_server_without_uidl_is_refused() {
     assert!(!commands.contains(&"RETR".to_owned()), "{commands:?}");
     assert!(local_messages(&dir).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn links_planted_in_the_maildir_are_not_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = maildir();
+    let outside = PathBuf::from(format!("{}-outside", dir.display()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let nowhere = outside.join("nowhere");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let name = message_name("127.0.0.1", b"u", "scripted-1");
+    // The name earlier versions wrote to in tmp/, one of this version's
+    // form, and the state file's temporary name.
+    symlink(&victim, dir.join("tmp").join(&name)).unwrap();
+    symlink(&nowhere, dir.join("tmp").join(format!("{TMP_PREFIX}nowhere"))).unwrap();
+    symlink(&victim, dir.join("tmp").join(format!("{TMP_PREFIX}planted"))).unwrap();
+    let state_tmp = format!("{}.tmp", state_file_name("127.0.0.1", b"u"));
+    symlink(&victim, dir.join(&state_tmp)).unwrap();
+
+    let server = ScriptedServer::start(Script::honest(BODY));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert!(server.commands().contains(&"DELE".to_owned()));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(!nowhere.exists());
+    let stored = dir.join("new").join(&name);
+    assert!(
+        !std::fs::symlink_metadata(&stored)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&stored).unwrap(), lf(BODY));
+    // The planted links of this program's form were cleared away.
+    assert!(!dir.join("tmp").join(format!("{TMP_PREFIX}planted")).exists());
+    assert!(!dir.join("tmp").join(format!("{TMP_PREFIX}nowhere")).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
 }

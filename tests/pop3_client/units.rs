@@ -5,7 +5,10 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::maildir::{CrlfToLf, LineEnds, Maildir, base_name, message_name, state_file_name};
+use crate::maildir::{
+    CrlfToLf, LOCK_FILE_NAME, LineEnds, Maildir, TMP_PREFIX, base_name, create_new_file, message_name,
+    state_file_name,
+};
 use crate::state::{MAGIC, UidlState, is_valid_uidl};
 
 /// A temporary directory, removed on drop.
@@ -29,6 +32,14 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
+}
+
+/// The names in a Maildir's `tmp/`.
+fn tmp_names(root: &std::path::Path) -> Vec<String> {
+    fs::read_dir(root.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// A naive CRLF-to-LF conversion of a whole buffer.
@@ -112,7 +123,9 @@ fn delivery_goes_through_tmp_and_never_replaces_a_message() {
 
     let mut incoming = maildir.begin(&name, LineEnds::Lf).unwrap();
     incoming.write(b"Subject: x\r\n\r\nbody\r").unwrap();
-    assert!(root.join("tmp").join(&name).exists());
+    let in_tmp = tmp_names(&root);
+    assert_eq!(in_tmp.len(), 1, "{in_tmp:?}");
+    assert!(in_tmp[0].starts_with(TMP_PREFIX), "{in_tmp:?}");
     assert!(!root.join("new").join(&name).exists());
     incoming.write(b"\nend\r\n").unwrap();
     assert_eq!(incoming.received(), 25);
@@ -189,6 +202,99 @@ fn state_round_trips_and_rejects_damage() {
     fs::write(&path, format!("{MAGIC}\nok\nhas space\n")).unwrap();
     let error = UidlState::load(path.clone(), "x").unwrap_err();
     assert!(error.to_string().contains("line 3"), "{error}");
+}
+
+#[cfg(unix)]
+#[test]
+fn planted_links_are_never_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = TempDir::new();
+    let victim = dir.0.join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let nowhere = dir.0.join("nowhere");
+    let root = dir.0.join("Maildir");
+    let maildir = Maildir::open_or_create(&root).unwrap();
+
+    // At the very name: refused, the target untouched or not created.
+    let link = root.join("tmp").join("link");
+    symlink(&victim, &link).unwrap();
+    assert_eq!(
+        create_new_file(&link).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    let dangling = root.join("tmp").join("dangling");
+    symlink(&nowhere, &dangling).unwrap();
+    assert!(create_new_file(&dangling).is_err());
+    assert!(!nowhere.exists());
+
+    // Links at the name an earlier version wrote to (the message's own
+    // name) and at a name of this version's form: delivery goes around.
+    let name = message_name("h", b"u", "uid1");
+    for planted in [name.clone(), format!("{TMP_PREFIX}0.M0P{}Q0", std::process::id())] {
+        symlink(&victim, root.join("tmp").join(planted)).unwrap();
+    }
+    let mut incoming = maildir.begin(&name, LineEnds::Crlf).unwrap();
+    incoming.write(b"a\r\nb\r\n").unwrap();
+    let stored = incoming.commit().unwrap();
+    assert_eq!(fs::read(&stored).unwrap(), b"a\r\nb\r\n");
+    assert!(!fs::symlink_metadata(&stored).unwrap().file_type().is_symlink());
+
+    // The state file's temporary name.
+    let state_path = root.join(".mailwire-uidl-x");
+    symlink(&victim, root.join(".mailwire-uidl-x.tmp")).unwrap();
+    let mut state = UidlState::load(state_path.clone(), "x").unwrap();
+    state.insert("uid1");
+    state.save().unwrap();
+    assert!(fs::read_to_string(&state_path).unwrap().contains("uid1"));
+    assert!(!root.join(".mailwire-uidl-x.tmp").exists());
+
+    // The lock file: refused rather than followed.
+    symlink(&nowhere, root.join(LOCK_FILE_NAME)).unwrap();
+    assert!(maildir.lock().is_err());
+    assert!(!nowhere.exists());
+
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_lock_admits_one_holder_and_cleaning_tmp_spares_others_files() {
+    use std::os::unix::fs::symlink;
+    let dir = TempDir::new();
+    let root = dir.0.join("Maildir");
+    let maildir = Maildir::open_or_create(&root).unwrap();
+    let first = maildir.lock().unwrap();
+    // flock locks belong to the open file, so a second opening conflicts
+    // even within one process.
+    let error = maildir.lock().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
+    let again = Maildir::open_or_create(&root).unwrap();
+    assert_eq!(again.lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+    drop(first);
+    let second = again.lock().unwrap();
+    assert!(root.join(LOCK_FILE_NAME).is_file());
+
+    // What killed runs left in tmp/ goes; other writers' files stay, and a
+    // link is removed, not its target.
+    let victim = dir.0.join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let tmp = root.join("tmp");
+    fs::write(tmp.join(format!("{TMP_PREFIX}1.M2P3Q4")), b"partial").unwrap();
+    symlink(&victim, tmp.join(format!("{TMP_PREFIX}link"))).unwrap();
+    fs::write(tmp.join("1700000000.M1P1Q1.other-agent"), b"theirs").unwrap();
+    fs::create_dir(tmp.join(format!("{TMP_PREFIX}dir"))).unwrap();
+    assert_eq!(maildir.remove_stale_temp_files().unwrap(), 2);
+    let mut left = tmp_names(&root);
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            "1700000000.M1P1Q1.other-agent".to_owned(),
+            format!("{TMP_PREFIX}dir")
+        ]
+    );
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    drop(second);
 }
 
 #[test]
