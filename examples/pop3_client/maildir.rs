@@ -3,10 +3,11 @@
 //!
 //! A message is written to `tmp/`, flushed to disk, linked into `new/`,
 //! and `new/` itself is flushed, so once [`Incoming::commit`] returns the
-//! message survives a crash. Its name is a hash of the account and the
-//! UIDL, the same on every run, so a message stored by a run that was
-//! killed before it could record the UIDL is recognised by the next run
-//! instead of being fetched twice.
+//! message survives a crash. Its name is a hash of the account, the UIDL
+//! and the size, the same on every run, so a message stored by a run that
+//! was killed before it could record the UIDL is recognised by the next
+//! run instead of being fetched twice, while a UIDL the server reused for
+//! a message of another size gets a name of its own.
 //!
 //! The file in `tmp/` has a name no other writer uses (time, process id
 //! and a counter, as the Maildir delivery convention has it) and is
@@ -65,16 +66,20 @@ fn hash_hex(domain: &str, parts: &[&[u8]]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The Maildir file name of the message with `uidl` in the account of
-/// `user` at `host`. The host is compared without regard to case; the port
-/// and the TLS mode are left out, so they may change between runs without
-/// fetching everything again.
-pub fn message_name(host: &str, user: &[u8], uidl: &str) -> String {
+/// The Maildir file name of the message with `uidl` and the LIST `size`
+/// in the account of `user` at `host`. The host is compared without regard
+/// to case; the port and the TLS mode are left out, so they may change
+/// between runs without fetching everything again. The size tells apart
+/// two messages a server gave the same UIDL; without one (LIST failed) the
+/// name is the one earlier versions gave every message.
+pub fn message_name(host: &str, user: &[u8], uidl: &str, size: Option<u64>) -> String {
     let host = host.to_ascii_lowercase();
-    let hash = hash_hex(
-        "mailwire-pop3-message\0",
-        &[host.as_bytes(), user, uidl.as_bytes()],
-    );
+    let size = size.map(|s| s.to_string());
+    let mut parts = vec![host.as_bytes(), user, uidl.as_bytes()];
+    if let Some(size) = &size {
+        parts.push(size.as_bytes());
+    }
+    let hash = hash_hex("mailwire-pop3-message\0", &parts);
     format!("{NAME_PREFIX}{hash}")
 }
 

@@ -22,7 +22,10 @@
 //! `new/` is flushed, before the UIDL is recorded or DELE is sent: killed
 //! at any point, the next run completes the job without losing or
 //! duplicating anything. Line ends are stored as LF (the Maildir
-//! convention); `--crlf` keeps the CRLF received.
+//! convention); `--crlf` keeps the CRLF received. A UIDL counts as
+//! downloaded only with the size LIST gave for it then (recorded in the
+//! state file), so a server that gives an old UIDL to a new message never
+//! has that message skipped or deleted unseen.
 //!
 //! One run at a time per Maildir: a run holds an exclusive lock
 //! (`flock`) on the file `.mailwire-pop3-lock` in the Maildir from before

@@ -284,7 +284,11 @@ fn state_uidls(maildir: &Path) -> Vec<String> {
             let text = fs::read_to_string(entry.path()).unwrap();
             let mut lines = text.lines();
             assert_eq!(lines.next(), Some(state::MAGIC));
-            uidls.extend(lines.filter(|l| !l.starts_with('#')).map(str::to_owned));
+            uidls.extend(
+                lines
+                    .filter(|l| !l.starts_with('#'))
+                    .map(|l| l.split(' ').next().unwrap_or(l).to_owned()),
+            );
         }
     }
     uidls
