@@ -34,6 +34,9 @@
 //! exit status 8. The system drops the lock when the holder ends, so a
 //! killed run leaves none behind; the next run also removes the files the
 //! killed one left in `tmp/`.
+//!
+//! Without TLS (`--tls none`) a single warning says what the login method
+//! exposes to anyone on the network path.
 #![forbid(unsafe_code)]
 
 mod connection;
@@ -209,6 +212,24 @@ fn capabilities(conn: &mut Connection) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What the login method exposes without TLS, in one line.
+fn cleartext_risk(auth: Auth) -> &'static str {
+    match auth {
+        Auth::User => {
+            "no TLS: USER/PASS sends the password in clear, so anyone on the network path can \
+             read it, and the mail too; use --tls starttls or --tls implicit"
+        }
+        Auth::Plain => {
+            "no TLS: AUTH PLAIN sends the password in clear (base64 is no protection), so anyone \
+             on the network path can read it, and the mail too; use --tls starttls or --tls implicit"
+        }
+        Auth::Apop => {
+            "no TLS: APOP hides the password behind MD5 only, which anyone on the network path \
+             can attack offline, and the mail travels in clear; use --tls starttls or --tls implicit"
+        }
+    }
+}
+
 /// Takes the Maildir's lock for this run, and clears what killed runs left
 /// in `tmp/`.
 fn lock_maildir(maildir: &Maildir) -> Result<MaildirLock, Failure> {
@@ -280,8 +301,8 @@ fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
             conn = conn.start_tls(setup)?;
             capabilities(&mut conn)?;
         }
-    } else if options.tls == TlsMode::None && options.auth != Auth::Apop {
-        tracing::warn!("no TLS: the password goes over the network in clear");
+    } else if options.tls == TlsMode::None {
+        tracing::warn!("{}", cleartext_risk(options.auth));
     }
     login(&mut conn, options, &password)?;
     tracing::info!(user = options.user, "logged in");

@@ -20,7 +20,8 @@ Exit status: 0 done; 1 some messages failed (the others are done); 2 usage;
 
 One run at a time per Maildir: a run locks the file .mailwire-pop3-lock in
 it, and a second run started meanwhile stops at once (status 8) without
-waiting and without changing anything.";
+waiting and without changing anything. Without TLS (--tls none) a warning
+says what the login method exposes on the network.";
 
 /// Downloads every message of a POP3 maildrop into a local Maildir.
 #[derive(Debug, Parser)]

@@ -306,6 +306,12 @@ fn keep_mode_downloads_each_message_once() {
     let first = run(command);
     first.assert_code(0).assert_no_password();
     assert_eq!(first.fetched(), seeds.len());
+    assert_eq!(
+        first.stderr.matches("no TLS: USER/PASS").count(),
+        1,
+        "{}",
+        first.stderr
+    );
     assert_same_messages(local_messages(&local), seeds.iter().map(|m| lf(m)).collect());
     assert_eq!(
         dovecot.wait_sessions(1),
@@ -396,6 +402,7 @@ fn apop_without_pipelining() {
     ));
     out.assert_code(0).assert_no_password();
     assert!(out.stderr.contains("pipelining=false"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("no TLS: APOP").count(), 1, "{}", out.stderr);
     assert_same_messages(local_messages(&local), seeds.iter().map(|m| lf(m)).collect());
     assert!(dovecot.log().contains("method=APOP"), "{}", dovecot.log());
 }
@@ -799,6 +806,7 @@ fn implicit_tls_and_starttls_with_a_private_ca() {
         &["--tls", "implicit", "--ca-file", ca, "--server", &pop3s],
     ));
     out.assert_code(0);
+    assert!(!out.stderr.contains("no TLS"), "{}", out.stderr);
     assert_same_messages(local_messages(&implicit), seeds.iter().map(|m| lf(m)).collect());
 
     // STLS on the pop3 port, in delete mode.
@@ -809,6 +817,7 @@ fn implicit_tls_and_starttls_with_a_private_ca() {
         &["--tls", "starttls", "--ca-file", ca, "--delete"],
     ));
     out.assert_code(0);
+    assert!(!out.stderr.contains("no TLS"), "{}", out.stderr);
     assert_same_messages(local_messages(&stls), seeds.iter().map(|m| lf(m)).collect());
     assert!(dovecot.messages().is_empty());
     assert_eq!(tls_logins(&dovecot), 2, "{}", dovecot.log());
@@ -871,6 +880,7 @@ fn starttls_with_a_self_signed_certificate() {
         ],
     ));
     out.assert_code(0);
+    assert!(!out.stderr.contains("no TLS"), "{}", out.stderr);
     assert_same_messages(local_messages(&local), seeds.iter().map(|m| lf(m)).collect());
     assert_eq!(tls_logins(&dovecot), 1, "{}", dovecot.log());
 }

@@ -1,7 +1,7 @@
 //! The client against a small scripted server on 127.0.0.1 that misbehaves
 //! in ways Dovecot does not: a LIST size that does not match the message,
 //! no UIDL, a UIDL reused for another message. Also: links planted in the
-//! local Maildir.
+//! local Maildir, and the warning about logging in without TLS.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -338,4 +338,25 @@ fn links_planted_in_the_maildir_are_not_followed() {
     assert!(!dir.join("tmp").join(format!("{TMP_PREFIX}planted")).exists());
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&outside);
+}
+
+#[test]
+fn logging_in_without_tls_warns_once_naming_the_risk() {
+    for (auth, risk) in [
+        ("user", "USER/PASS sends the password in clear"),
+        ("plain", "AUTH PLAIN sends the password in clear"),
+        ("apop", "APOP hides the password behind MD5 only"),
+    ] {
+        let dir = maildir();
+        let server = ScriptedServer::start(Script::honest(BODY));
+        // Quiet keeps warnings; the scripted server refuses AUTH and APOP,
+        // after the warning.
+        let out = run(client_for(&server, &dir, &["--auth", auth, "-q"]));
+        server.commands();
+        let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no TLS")).collect();
+        assert_eq!(lines.len(), 1, "{auth}: {}", out.stderr);
+        assert!(lines[0].contains(risk), "{auth}: {}", out.stderr);
+        assert!(lines[0].contains("network path"), "{auth}: {}", out.stderr);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
