@@ -10,9 +10,16 @@
 //! 3. deletions take effect only when the server answers QUIT.
 //!
 //! A run killed after step 1 leaves a file whose name is derived from the
-//! UIDL, so the next run finds it and neither fetches it again nor loses
-//! it; one killed before QUIT leaves every message on the server, and the
-//! next run deletes those it finds stored.
+//! UIDL and the size, so the next run finds it and neither fetches it
+//! again nor loses it; one killed before QUIT leaves every message on the
+//! server, and the next run deletes those it finds stored.
+//!
+//! A message counts as stored when its UIDL is recorded with the size
+//! LIST gives now (or with no size: state files of earlier versions, or a
+//! server whose LIST failed), or when a file of its name is in the
+//! Maildir. A recorded UIDL whose size differs is a UIDL the server gave
+//! to another message: that message is downloaded, under another name,
+//! never skipped or deleted unseen.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -108,22 +115,40 @@ pub fn run(
             summary.failed += 1;
             continue;
         }
-        let name = message_name(&options.host, user, uidl);
-        let in_state = state.contains(uidl);
+        let size = sizes.get(&number.get()).copied();
+        let name = message_name(&options.host, user, uidl, size);
         let on_disk = existing.contains(&name);
-        if on_disk && !in_state {
+        let stored = match (state.size(uidl), size) {
+            (Some(Some(recorded)), Some(listed)) if recorded != listed => {
+                // The server gave this UIDL to another message: trusting
+                // the UIDL alone would skip it, or delete it unseen.
+                if !on_disk {
+                    tracing::warn!(
+                        message = number.get(),
+                        uidl,
+                        recorded,
+                        listed,
+                        "a message of another size was downloaded under this UIDL; the server \
+                         reused it, so this one is downloaded too"
+                    );
+                }
+                on_disk
+            }
+            // Known; a size not recorded yet (a version 1 state file, or
+            // LIST failed then) is recorded now.
+            (Some(_), _) => true,
             // Stored by a run that stopped before it saved the state.
-            tracing::debug!(uidl, "already stored; recording it");
-            state.insert(uidl);
-        }
-        if in_state || on_disk {
+            (None, _) => on_disk,
+        };
+        if stored {
+            state.insert(uidl, size.or(state.size(uidl).flatten()));
             summary.already += 1;
             stored_earlier.push((*number, uidl.clone()));
         } else {
             wanted.push(Wanted {
                 number: *number,
                 uidl: uidl.clone(),
-                size: sizes.get(&number.get()).copied(),
+                size,
                 name,
             });
         }
@@ -349,7 +374,8 @@ impl Job<'_> {
             .commit()
             .map_err(|e| local("storing a message in the Maildir", e))?;
         tracing::debug!(message = w.number.get(), uidl = w.uidl, bytes = received, path = %path.display(), "stored");
-        self.state.insert(&w.uidl);
+        // The LIST size, what the next run compares with.
+        self.state.insert(&w.uidl, w.size);
         self.summary.fetched += 1;
         self.summary.bytes += received;
         self.progress

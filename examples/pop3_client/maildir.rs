@@ -1,11 +1,17 @@
-//! The local Maildir: durable delivery under names derived from the UIDL.
+//! The local Maildir: durable delivery under names derived from the UIDL,
+//! and the lock that keeps two runs out of one Maildir.
 //!
 //! A message is written to `tmp/`, flushed to disk, linked into `new/`,
 //! and `new/` itself is flushed, so once [`Incoming::commit`] returns the
-//! message survives a crash. Its name is a hash of the account and the
-//! UIDL, the same on every run, so a message stored by a run that was
-//! killed before it could record the UIDL is recognised by the next run
-//! instead of being fetched twice.
+//! message survives a crash. Its name is a hash of the account, the UIDL
+//! and the size, the same on every run, so a message stored by a run that
+//! was killed before it could record the UIDL is recognised by the next
+//! run instead of being fetched twice, while a UIDL the server reused for
+//! a message of another size gets a name of its own.
+//!
+//! The file in `tmp/` has a name no other writer uses (time, process id
+//! and a counter, as the Maildir delivery convention has it) and is
+//! created only if nothing, not even a symbolic link, is at that name.
 //!
 //! This file uses nothing from the rest of the example, so the tests
 //! include it on its own.
@@ -14,11 +20,20 @@ use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
 /// What every name this program gives a message starts with.
 pub const NAME_PREFIX: &str = "mailwire-";
+
+/// What the names of this program's files in `tmp/` start with: only
+/// those are ever removed from there.
+pub const TMP_PREFIX: &str = "mailwire-pop3-tmp.";
+
+/// The lock file in the Maildir's directory, held locked for a whole run.
+pub const LOCK_FILE_NAME: &str = ".mailwire-pop3-lock";
 
 /// How line ends are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,16 +66,20 @@ fn hash_hex(domain: &str, parts: &[&[u8]]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The Maildir file name of the message with `uidl` in the account of
-/// `user` at `host`. The host is compared without regard to case; the port
-/// and the TLS mode are left out, so they may change between runs without
-/// fetching everything again.
-pub fn message_name(host: &str, user: &[u8], uidl: &str) -> String {
+/// The Maildir file name of the message with `uidl` and the LIST `size`
+/// in the account of `user` at `host`. The host is compared without regard
+/// to case; the port and the TLS mode are left out, so they may change
+/// between runs without fetching everything again. The size tells apart
+/// two messages a server gave the same UIDL; without one (LIST failed) the
+/// name is the one earlier versions gave every message.
+pub fn message_name(host: &str, user: &[u8], uidl: &str, size: Option<u64>) -> String {
     let host = host.to_ascii_lowercase();
-    let hash = hash_hex(
-        "mailwire-pop3-message\0",
-        &[host.as_bytes(), user, uidl.as_bytes()],
-    );
+    let size = size.map(|s| s.to_string());
+    let mut parts = vec![host.as_bytes(), user, uidl.as_bytes()];
+    if let Some(size) = &size {
+        parts.push(size.as_bytes());
+    }
+    let hash = hash_hex("mailwire-pop3-message\0", &parts);
     format!("{NAME_PREFIX}{hash}")
 }
 
@@ -92,6 +111,58 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
         let _ = dir;
         Ok(())
     }
+}
+
+/// Creates the file `path` for writing, readable by its owner only; fails
+/// if anything is at that name already, a symbolic link (even one pointing
+/// nowhere) included, so nothing is ever written through a link someone
+/// planted.
+pub fn create_new_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    // O_CREAT | O_EXCL: POSIX has it fail on any existing name, links
+    // included.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+        // Refuse links a second way, in case a file system gets O_EXCL
+        // wrong (old NFS).
+        options.custom_flags(nofollow());
+    }
+    options.open(path)
+}
+
+/// `O_NOFOLLOW`, from rustix (the workspace forbids the unsafe code a libc
+/// call would need, and rustix is here already).
+#[cfg(unix)]
+fn nofollow() -> i32 {
+    i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0)
+}
+
+/// A name for a new file in `tmp/` that no other writer uses: this
+/// program's prefix, the time in microseconds, the process id and a
+/// counter of this process (the Maildir delivery convention).
+fn unique_tmp_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!(
+        "{TMP_PREFIX}{}.M{}P{}Q{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The exclusive lock on a Maildir, held until dropped. It is an advisory
+/// `flock` on [`LOCK_FILE_NAME`]: the system releases it when the process
+/// ends however it ends, so a killed run leaves no stale lock, and the
+/// file itself stays (removing a lock file would let a third run lock a
+/// new file while the second still holds the old one).
+#[derive(Debug)]
+pub struct MaildirLock {
+    _file: File,
 }
 
 fn create_private_dir(path: &Path) -> io::Result<bool> {
@@ -152,6 +223,51 @@ impl Maildir {
         &self.root
     }
 
+    /// Takes the exclusive lock on this Maildir without waiting. When
+    /// another process holds it the error's kind is
+    /// [`io::ErrorKind::WouldBlock`].
+    pub fn lock(&self) -> io::Result<MaildirLock> {
+        let path = self.root.join(LOCK_FILE_NAME);
+        let mut options = OpenOptions::new();
+        // Never truncated: the file holds nothing, only its lock matters.
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+            options.custom_flags(nofollow());
+        }
+        let file = options.open(&path)?;
+        #[cfg(unix)]
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(io::Error::from)?;
+        Ok(MaildirLock { _file: file })
+    }
+
+    /// Removes the files this program left in `tmp/` (runs that were
+    /// killed while writing a message). Call it only while holding the
+    /// lock: then no living run owns any of them. Answers how many were
+    /// removed.
+    pub fn remove_stale_temp_files(&self) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.tmp)? {
+            let entry = entry?;
+            let is_ours = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(TMP_PREFIX));
+            // A link is removed, never followed; a directory is left alone.
+            if is_ours && !entry.file_type()?.is_dir() {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// The base names of the messages in `new/` and `cur/` that this
     /// program named.
     pub fn existing_names(&self) -> io::Result<HashSet<String>> {
@@ -169,18 +285,11 @@ impl Maildir {
         Ok(names)
     }
 
-    /// Starts writing the message `name` into `tmp/`. A file left there by
-    /// an earlier, interrupted run under the same name is overwritten.
+    /// Starts writing the message `name` into a new file of `tmp/`, under
+    /// a name of its own (see [`create_new_file`]).
     pub fn begin(&self, name: &str, line_ends: LineEnds) -> io::Result<Incoming> {
-        let tmp_path = self.tmp.join(name);
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(&tmp_path)?;
+        let tmp_path = self.tmp.join(unique_tmp_name());
+        let file = create_new_file(&tmp_path)?;
         Ok(Incoming {
             file: BufWriter::with_capacity(64 * 1024, file),
             tmp_path,

@@ -22,7 +22,21 @@
 //! `new/` is flushed, before the UIDL is recorded or DELE is sent: killed
 //! at any point, the next run completes the job without losing or
 //! duplicating anything. Line ends are stored as LF (the Maildir
-//! convention); `--crlf` keeps the CRLF received.
+//! convention); `--crlf` keeps the CRLF received. A UIDL counts as
+//! downloaded only with the size LIST gave for it then (recorded in the
+//! state file), so a server that gives an old UIDL to a new message never
+//! has that message skipped or deleted unseen.
+//!
+//! One run at a time per Maildir: a run holds an exclusive lock
+//! (`flock`) on the file `.mailwire-pop3-lock` in the Maildir from before
+//! it reads the state until it has quit, and a second run started
+//! meanwhile does not wait: it stops at once, having changed nothing, with
+//! exit status 8. The system drops the lock when the holder ends, so a
+//! killed run leaves none behind; the next run also removes the files the
+//! killed one left in `tmp/`.
+//!
+//! Without TLS (`--tls none`) a single warning says what the login method
+//! exposes to anyone on the network path.
 #![forbid(unsafe_code)]
 
 mod connection;
@@ -41,7 +55,7 @@ use mailwire::pop3::{Capability, ClientError, Command, Response};
 use tracing_subscriber::EnvFilter;
 
 use crate::connection::{Connection, TlsSetup, describe, login_failure};
-use crate::maildir::{Maildir, state_file_name};
+use crate::maildir::{LOCK_FILE_NAME, Maildir, MaildirLock, state_file_name};
 use crate::options::{Auth, Options, Secret, TlsMode, read_password};
 use crate::state::UidlState;
 
@@ -60,6 +74,8 @@ pub enum Failure {
     LoginTemporary(String),
     /// `--stop-after` was reached after storing this many messages (7).
     Stopped(usize),
+    /// Another run holds the Maildir's lock; nothing was done (8).
+    Busy(String),
 }
 
 impl Failure {
@@ -71,6 +87,7 @@ impl Failure {
             Failure::Local(_) => 5,
             Failure::LoginTemporary(_) => 6,
             Failure::Stopped(_) => 7,
+            Failure::Busy(_) => 8,
         }
     }
 }
@@ -78,7 +95,11 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(m) | Failure::Network(m) | Failure::Login(m) | Failure::Local(m) => f.write_str(m),
+            Failure::Usage(m)
+            | Failure::Network(m)
+            | Failure::Login(m)
+            | Failure::Local(m)
+            | Failure::Busy(m) => f.write_str(m),
             Failure::LoginTemporary(m) => write!(f, "{m} (try again later)"),
             Failure::Stopped(n) => write!(f, "stopped after storing {n} messages, as asked"),
         }
@@ -191,10 +212,54 @@ fn capabilities(conn: &mut Connection) -> Result<(), Failure> {
     Ok(())
 }
 
+/// What the login method exposes without TLS, in one line.
+fn cleartext_risk(auth: Auth) -> &'static str {
+    match auth {
+        Auth::User => {
+            "no TLS: USER/PASS sends the password in clear, so anyone on the network path can \
+             read it, and the mail too; use --tls starttls or --tls implicit"
+        }
+        Auth::Plain => {
+            "no TLS: AUTH PLAIN sends the password in clear (base64 is no protection), so anyone \
+             on the network path can read it, and the mail too; use --tls starttls or --tls implicit"
+        }
+        Auth::Apop => {
+            "no TLS: APOP hides the password behind MD5 only, which anyone on the network path \
+             can attack offline, and the mail travels in clear; use --tls starttls or --tls implicit"
+        }
+    }
+}
+
+/// Takes the Maildir's lock for this run, and clears what killed runs left
+/// in `tmp/`.
+fn lock_maildir(maildir: &Maildir) -> Result<MaildirLock, Failure> {
+    let lock = maildir.lock().map_err(|e| {
+        let path = maildir.root().join(LOCK_FILE_NAME);
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            Failure::Busy(format!(
+                "another pop3_client run is using the Maildir {} (it holds the lock on {}); \
+                 nothing was done, try again when it has finished",
+                maildir.root().display(),
+                path.display()
+            ))
+        } else {
+            Failure::Local(format!("cannot lock the Maildir ({}): {e}", path.display()))
+        }
+    })?;
+    match maildir.remove_stale_temp_files() {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!("removed {n} files that interrupted runs left in tmp/"),
+        Err(e) => tracing::warn!("cleaning the Maildir's tmp/: {e}"),
+    }
+    Ok(lock)
+}
+
 fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
     let password = read_password(options.password_file.as_ref()).map_err(Failure::Usage)?;
     let maildir = Maildir::open_or_create(&options.maildir)
         .map_err(|e| Failure::Local(format!("Maildir {}: {e}", options.maildir.display())))?;
+    // Held until this function returns, after QUIT.
+    let _lock = lock_maildir(&maildir)?;
     let state_path = maildir
         .root()
         .join(state_file_name(&options.host, options.user.as_bytes()));
@@ -236,8 +301,8 @@ fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
             conn = conn.start_tls(setup)?;
             capabilities(&mut conn)?;
         }
-    } else if options.tls == TlsMode::None && options.auth != Auth::Apop {
-        tracing::warn!("no TLS: the password goes over the network in clear");
+    } else if options.tls == TlsMode::None {
+        tracing::warn!("{}", cleartext_risk(options.auth));
     }
     login(&mut conn, options, &password)?;
     tracing::info!(user = options.user, "logged in");

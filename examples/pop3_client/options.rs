@@ -16,7 +16,12 @@ environment variable MAILWIRE_PASSWORD, never from the command line.
 Exit status: 0 done; 1 some messages failed (the others are done); 2 usage;
 3 network, TLS or protocol failure; 4 login refused; 5 local storage failure;
 6 login refused for now (mailbox in use, login delay, temporary failure);
-7 stopped by --stop-after.";
+7 stopped by --stop-after; 8 another run is using the Maildir.
+
+One run at a time per Maildir: a run locks the file .mailwire-pop3-lock in
+it, and a second run started meanwhile stops at once (status 8) without
+waiting and without changing anything. Without TLS (--tls none) a warning
+says what the login method exposes on the network.";
 
 /// Downloads every message of a POP3 maildrop into a local Maildir.
 #[derive(Debug, Parser)]

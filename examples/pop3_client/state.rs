@@ -1,4 +1,5 @@
-//! The UIDL state file: which messages of one account were downloaded.
+//! The UIDL state file: which messages of one account were downloaded,
+//! and the size LIST gave each.
 //!
 //! One file per account in the Maildir (so two accounts delivering into
 //! one Maildir never write the same file), replaced atomically: the new
@@ -6,31 +7,39 @@
 //! over the old one, and the directory is flushed. A crash leaves either
 //! the old file or the new one, never a mix.
 //!
-//! The format is text: a first line `mailwire-pop3-uidl 1`, comment lines
-//! starting with `#`, then one UIDL per line.
+//! The format is text: a first line `mailwire-pop3-uidl 2`, comment lines
+//! starting with `#`, then one message per line: its UIDL, a space and its
+//! size in octets, or the UIDL alone when the size is unknown. Files of
+//! version 1 (a UIDL per line, no sizes, written by earlier versions) are
+//! read too, and rewritten as version 2 when saved.
 //!
-//! This file uses nothing from the rest of the example, so the tests
-//! include it on its own.
+//! This file uses nothing from the rest of the example but `maildir.rs`,
+//! so the tests include the two on their own.
 
-use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
+use std::collections::BTreeMap;
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::maildir::create_new_file;
+
 /// The first line of a state file.
-pub const MAGIC: &str = "mailwire-pop3-uidl 1";
+pub const MAGIC: &str = "mailwire-pop3-uidl 2";
+
+/// The first line of a state file of version 1 (no sizes), still read.
+pub const MAGIC_V1: &str = "mailwire-pop3-uidl 1";
 
 /// RFC 1939 section 7: a unique-id is 1 to 70 characters from 0x21 to 0x7E.
 pub fn is_valid_uidl(uidl: &str) -> bool {
     (1..=70).contains(&uidl.len()) && uidl.bytes().all(|b| (0x21..=0x7E).contains(&b))
 }
 
-/// The downloaded UIDLs of one account.
+/// The downloaded UIDLs of one account, each with its LIST size if known.
 #[derive(Debug)]
 pub struct UidlState {
     path: PathBuf,
     comment: String,
-    uidls: BTreeSet<String>,
+    uidls: BTreeMap<String, Option<u64>>,
     dirty: bool,
 }
 
@@ -53,29 +62,46 @@ impl UidlState {
                 return Ok(UidlState {
                     path,
                     comment,
-                    uidls: BTreeSet::new(),
+                    uidls: BTreeMap::new(),
                     dirty: false,
                 });
             }
             Err(e) => return Err(e),
         };
         let mut lines = text.lines();
-        if lines.next() != Some(MAGIC) {
-            return Err(invalid(
-                &path,
-                1,
-                &format!("not a state file (expected {MAGIC:?})"),
-            ));
-        }
-        let mut uidls = BTreeSet::new();
+        let sized = match lines.next() {
+            Some(MAGIC) => true,
+            Some(MAGIC_V1) => false,
+            _ => {
+                return Err(invalid(
+                    &path,
+                    1,
+                    &format!("not a state file (expected {MAGIC:?} or {MAGIC_V1:?})"),
+                ));
+            }
+        };
+        let mut uidls = BTreeMap::new();
         for (i, line) in lines.enumerate() {
             if line.starts_with('#') || line.is_empty() {
                 continue;
             }
-            if !is_valid_uidl(line) {
+            let (uidl, size) = match line.split_once(' ') {
+                Some((uidl, size)) if sized => {
+                    // Digits only: `parse` would take a sign too.
+                    if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(invalid(&path, i + 2, "not a size"));
+                    }
+                    let size = size
+                        .parse::<u64>()
+                        .map_err(|_| invalid(&path, i + 2, "not a size"))?;
+                    (uidl, Some(size))
+                }
+                _ => (line, None),
+            };
+            if !is_valid_uidl(uidl) {
                 return Err(invalid(&path, i + 2, "not a UIDL"));
             }
-            uidls.insert(line.to_owned());
+            uidls.insert(uidl.to_owned(), size);
         }
         Ok(UidlState {
             path,
@@ -90,28 +116,29 @@ impl UidlState {
         &self.path
     }
 
-    /// Whether `uidl` was downloaded.
-    pub fn contains(&self, uidl: &str) -> bool {
-        self.uidls.contains(uidl)
+    /// `None` if `uidl` was not downloaded, else the size recorded with it
+    /// (`None` inside if unknown).
+    pub fn size(&self, uidl: &str) -> Option<Option<u64>> {
+        self.uidls.get(uidl).copied()
     }
 
-    /// Records `uidl` as downloaded.
-    pub fn insert(&mut self, uidl: &str) {
-        if !self.uidls.contains(uidl) {
-            self.uidls.insert(uidl.to_owned());
+    /// Records `uidl` as downloaded with `size`, replacing the size it had.
+    pub fn insert(&mut self, uidl: &str, size: Option<u64>) {
+        if self.uidls.get(uidl) != Some(&size) {
+            self.uidls.insert(uidl.to_owned(), size);
             self.dirty = true;
         }
     }
 
     /// Forgets `uidl`.
     pub fn remove(&mut self, uidl: &str) {
-        self.dirty |= self.uidls.remove(uidl);
+        self.dirty |= self.uidls.remove(uidl).is_some();
     }
 
     /// Keeps only the UIDLs for which `keep` holds.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let before = self.uidls.len();
-        self.uidls.retain(|u| keep(u));
+        self.uidls.retain(|u, _| keep(u));
         self.dirty |= self.uidls.len() != before;
     }
 
@@ -125,26 +152,29 @@ impl UidlState {
         if !self.dirty {
             return Ok(());
         }
-        let mut text = String::with_capacity(64 + self.uidls.len() * 20);
+        let mut text = String::with_capacity(64 + self.uidls.len() * 30);
         text.push_str(MAGIC);
         text.push_str("\n# ");
         text.push_str(&self.comment);
         text.push('\n');
-        for uidl in &self.uidls {
+        for (uidl, size) in &self.uidls {
             text.push_str(uidl);
+            if let Some(size) = size {
+                text.push(' ');
+                text.push_str(&size.to_string());
+            }
             text.push('\n');
         }
         let mut tmp_name = self.path.file_name().unwrap_or_default().to_os_string();
         tmp_name.push(".tmp");
         let tmp = self.path.with_file_name(tmp_name);
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+        // Left by a killed run (only one run holds the Maildir's lock); a
+        // link planted there is removed, not followed.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
-        let mut file = options.open(&tmp)?;
+        let mut file = create_new_file(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         drop(file);

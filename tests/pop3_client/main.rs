@@ -1,7 +1,8 @@
 //! The `pop3_client` example against a real Dovecot POP3 server started by
 //! each test on 127.0.0.1: keep and delete modes, USER/PASS, APOP and AUTH
-//! PLAIN, STLS and implicit TLS, runs killed at many points, and the
-//! example's own pieces (Maildir delivery, the UIDL state file).
+//! PLAIN, STLS and implicit TLS, runs killed at many points, overlapping
+//! runs on one Maildir, and the example's own pieces (Maildir delivery and
+//! its lock, the UIDL state file).
 //!
 //! Without Dovecot installed the Dovecot tests say so loudly and pass; on
 //! CI (`CI` set) they fail instead.
@@ -283,7 +284,11 @@ fn state_uidls(maildir: &Path) -> Vec<String> {
             let text = fs::read_to_string(entry.path()).unwrap();
             let mut lines = text.lines();
             assert_eq!(lines.next(), Some(state::MAGIC));
-            uidls.extend(lines.filter(|l| !l.starts_with('#')).map(str::to_owned));
+            uidls.extend(
+                lines
+                    .filter(|l| !l.starts_with('#'))
+                    .map(|l| l.split(' ').next().unwrap_or(l).to_owned()),
+            );
         }
     }
     uidls
@@ -301,6 +306,12 @@ fn keep_mode_downloads_each_message_once() {
     let first = run(command);
     first.assert_code(0).assert_no_password();
     assert_eq!(first.fetched(), seeds.len());
+    assert_eq!(
+        first.stderr.matches("no TLS: USER/PASS").count(),
+        1,
+        "{}",
+        first.stderr
+    );
     assert_same_messages(local_messages(&local), seeds.iter().map(|m| lf(m)).collect());
     assert_eq!(
         dovecot.wait_sessions(1),
@@ -391,6 +402,7 @@ fn apop_without_pipelining() {
     ));
     out.assert_code(0).assert_no_password();
     assert!(out.stderr.contains("pipelining=false"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("no TLS: APOP").count(), 1, "{}", out.stderr);
     assert_same_messages(local_messages(&local), seeds.iter().map(|m| lf(m)).collect());
     assert!(dovecot.log().contains("method=APOP"), "{}", dovecot.log());
 }
@@ -494,6 +506,8 @@ fn killed_runs(delete: bool) {
     let last = run(client(&dovecot, local, mode));
     last.assert_code(0);
     assert_same_messages(local_messages(local), expected);
+    // The partial files of the killed runs are gone from tmp/.
+    assert_eq!(count("tmp"), 0, "files left in tmp/");
     // Only what was missing was retrieved, however stale the UIDL state
     // file was when the last run was killed.
     let (retr, del) = dovecot.wait_sessions(sessions + 1);
@@ -519,6 +533,82 @@ fn killed_runs_keep_mode() {
 #[test]
 fn killed_runs_delete_mode() {
     killed_runs(true);
+}
+
+#[test]
+fn overlapping_runs_on_one_maildir_store_each_message_once_and_delete_only_stored_ones() {
+    let Some(binary) = dovecot_or_skip() else { return };
+    let mut seeds = numbered(1, 30);
+    seeds.insert(10, large_message());
+    let dovecot = Dovecot::start(&binary, &seeds, None);
+    let local = dovecot.client_dir().join("Maildir");
+    let count = |dir: &str| fs::read_dir(local.join(dir)).map_or(0, |d| d.count());
+
+    // A slow run in delete mode, then others while it works.
+    let mut first = client(&dovecot, &local, &["--delete", "--throttle-ms", "20"]);
+    first.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let first = first.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count("new") == 0 {
+        assert!(Instant::now() < deadline, "the first run stored nothing");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for mode in [&["--delete"][..], &[]] {
+        let second = run(client(&dovecot, &local, mode));
+        second.assert_code(8);
+        assert!(
+            second
+                .stderr
+                .contains("another pop3_client run is using the Maildir"),
+            "{}",
+            second.stderr
+        );
+        assert!(second.stdout.is_empty(), "{}", second.stdout);
+    }
+    // The others overlapped it: it was still storing.
+    assert!(
+        count("new") < seeds.len(),
+        "the first run ended before the others started"
+    );
+    let first = first.wait_with_output().unwrap();
+    let first = Run {
+        code: first.status.code(),
+        stdout: String::from_utf8_lossy(&first.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&first.stderr).into_owned(),
+    };
+    first.assert_code(0);
+    assert_eq!(first.fetched(), seeds.len());
+    // Each message once, whole; deleted on the server exactly those, by
+    // the one run that stored them; the others never even connected.
+    assert_same_messages(local_messages(&local), seeds.iter().map(|m| lf(m)).collect());
+    let n = seeds.len() as u64;
+    assert_eq!(dovecot.wait_sessions(1), (n, n));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(dovecot.sessions().len(), 1, "{}", dovecot.log());
+    assert!(dovecot.messages().is_empty());
+    assert_eq!(count("tmp"), 0);
+
+    // Two runs started at the same moment: one does the job, the other
+    // stops (or, if it came late, finds nothing left to do).
+    let news = numbered(100, 12);
+    for (i, m) in news.iter().enumerate() {
+        dovecot.add_message("new", &format!("1800000000.news{i}.mailwire"), m);
+    }
+    let spawn = || {
+        let mut command = client(&dovecot, &local, &["--delete", "--throttle-ms", "20"]);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        command.spawn().unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    let mut codes = [a.wait().unwrap().code(), b.wait().unwrap().code()];
+    codes.sort();
+    assert!(
+        codes == [Some(0), Some(8)] || codes == [Some(0), Some(0)],
+        "{codes:?}"
+    );
+    let all: Vec<Vec<u8>> = seeds.iter().chain(&news).map(|m| lf(m)).collect();
+    assert_same_messages(local_messages(&local), all);
+    assert!(dovecot.messages().is_empty());
 }
 
 #[test]
@@ -716,6 +806,7 @@ fn implicit_tls_and_starttls_with_a_private_ca() {
         &["--tls", "implicit", "--ca-file", ca, "--server", &pop3s],
     ));
     out.assert_code(0);
+    assert!(!out.stderr.contains("no TLS"), "{}", out.stderr);
     assert_same_messages(local_messages(&implicit), seeds.iter().map(|m| lf(m)).collect());
 
     // STLS on the pop3 port, in delete mode.
@@ -726,6 +817,7 @@ fn implicit_tls_and_starttls_with_a_private_ca() {
         &["--tls", "starttls", "--ca-file", ca, "--delete"],
     ));
     out.assert_code(0);
+    assert!(!out.stderr.contains("no TLS"), "{}", out.stderr);
     assert_same_messages(local_messages(&stls), seeds.iter().map(|m| lf(m)).collect());
     assert!(dovecot.messages().is_empty());
     assert_eq!(tls_logins(&dovecot), 2, "{}", dovecot.log());
@@ -788,6 +880,7 @@ fn starttls_with_a_self_signed_certificate() {
         ],
     ));
     out.assert_code(0);
+    assert!(!out.stderr.contains("no TLS"), "{}", out.stderr);
     assert_same_messages(local_messages(&local), seeds.iter().map(|m| lf(m)).collect());
     assert_eq!(tls_logins(&dovecot), 1, "{}", dovecot.log());
 }

@@ -1,6 +1,7 @@
 //! The client against a small scripted server on 127.0.0.1 that misbehaves
 //! in ways Dovecot does not: a LIST size that does not match the message,
-//! no UIDL.
+//! no UIDL, a UIDL reused for another message. Also: links planted in the
+//! local Maildir, and the warning about logging in without TLS.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,19 +9,38 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::{client_binary, local_messages, run, state_uidls};
+use crate::maildir::{TMP_PREFIX, message_name, state_file_name};
+use crate::{client_binary, lf, local_messages, run, state, state_uidls};
 
 /// What the scripted server says.
 #[derive(Clone, Copy)]
 struct Script {
-    /// The size LIST gives for message 1 (the real one is `BODY.len()`).
+    /// The size LIST gives for message 1 (the real one is `body.len()`).
     listed_size: usize,
     /// Whether UIDL works.
     uidl: bool,
+    /// Message 1 (CRLF line ends), dot-stuffed when sent; its UIDL is
+    /// always `scripted-1`.
+    body: &'static [u8],
+}
+
+impl Script {
+    /// A well-behaved server offering `body` as message 1.
+    fn honest(body: &'static [u8]) -> Script {
+        Script {
+            listed_size: body.len(),
+            uidl: true,
+            body,
+        }
+    }
 }
 
 /// Message 1, as sent (CRLF, a line to dot-stuff).
 const BODY: &[u8] = b"Subject: scripted\r\n\r\n.dot\r\nend\r\n";
+
+/// Other messages the server later lists under the same UIDL.
+const OTHER: &[u8] = b"Subject: another message\r\n\r\nunder an old UIDL\r\n";
+const THIRD: &[u8] = b"Subject: a third one\r\n\r\nshort\r\n";
 
 /// A server for one session on a free port; it records the commands.
 struct ScriptedServer {
@@ -79,7 +99,13 @@ fn serve(stream: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
             "LIST" => format!("+OK\r\n1 {}\r\n.\r\n", script.listed_size).into_bytes(),
             "RETR" => {
                 let mut reply = b"+OK\r\n".to_vec();
-                reply.extend_from_slice(b"Subject: scripted\r\n\r\n..dot\r\nend\r\n.\r\n");
+                for line in script.body.split_inclusive(|&b| b == b'\n') {
+                    if line.starts_with(b".") {
+                        reply.push(b'.');
+                    }
+                    reply.extend_from_slice(line);
+                }
+                reply.extend_from_slice(b".\r\n");
                 reply
             }
             "QUIT" => {
@@ -122,7 +148,7 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
     let dir = maildir();
     let server = ScriptedServer::start(Script {
         listed_size: BODY.len() + 3,
-        uidl: true,
+        ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &["--delete"]));
     out.assert_code(1);
@@ -139,7 +165,7 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
 
     let server = ScriptedServer::start(Script {
         listed_size: BODY.len() + 3,
-        uidl: true,
+        ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &["--lax-size"]));
     out.assert_code(0);
@@ -153,10 +179,7 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
 
     // The exact size passes without --lax-size.
     let exact = maildir();
-    let server = ScriptedServer::start(Script {
-        listed_size: BODY.len(),
-        uidl: true,
-    });
+    let server = ScriptedServer::start(Script::honest(BODY));
     run(client_for(&server, &exact, &["--crlf"])).assert_code(0);
     assert_eq!(local_messages(&exact), vec![BODY.to_vec()]);
     server.commands();
@@ -168,8 +191,8 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
 fn a_server_without_uidl_is_refused() {
     let dir = maildir();
     let server = ScriptedServer::start(Script {
-        listed_size: BODY.len(),
         uidl: false,
+        ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &[]));
     out.assert_code(3);
@@ -178,4 +201,162 @@ fn a_server_without_uidl_is_refused() {
     assert!(!commands.contains(&"RETR".to_owned()), "{commands:?}");
     assert!(local_messages(&dir).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The state file's line for `scripted-1`, if any.
+fn state_line(dir: &std::path::Path) -> Option<String> {
+    let path = dir.join(state_file_name("127.0.0.1", b"u"));
+    let text = std::fs::read_to_string(path).ok()?;
+    assert_eq!(text.lines().next(), Some(state::MAGIC));
+    text.lines()
+        .find(|l| l.starts_with("scripted-1"))
+        .map(str::to_owned)
+}
+
+/// Whether the session retrieved message 1 before any DELE.
+fn retrieved_before_deleting(commands: &[String]) -> bool {
+    let retr = commands.iter().position(|c| c == "RETR");
+    let dele = commands.iter().position(|c| c == "DELE");
+    match (retr, dele) {
+        (Some(r), Some(d)) => r < d,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+#[test]
+fn a_uidl_reused_for_another_size_is_downloaded_never_skipped_or_deleted_unseen() {
+    let dir = maildir();
+    let has = |c: &[String], what: &str| c.iter().any(|k| k == what);
+
+    // Downloaded once, kept on the server: the size is recorded.
+    let server = ScriptedServer::start(Script::honest(BODY));
+    run(client_for(&server, &dir, &[])).assert_code(0);
+    assert!(has(&server.commands(), "RETR"));
+    assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", BODY.len())));
+
+    // The server now shows another message under that UIDL.
+    let server = ScriptedServer::start(Script::honest(OTHER));
+    let out = run(client_for(&server, &dir, &[]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 1, "{}", out.stdout);
+    assert!(out.stderr.contains("reused"), "{}", out.stderr);
+    assert!(has(&server.commands(), "RETR"), "the new message was skipped");
+    let mut expected = vec![lf(BODY), lf(OTHER)];
+    expected.sort();
+    let mut stored = local_messages(&dir);
+    stored.sort();
+    assert_eq!(stored, expected);
+    assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", OTHER.len())));
+
+    // Same UIDL, same size as recorded: skipped, and in delete mode
+    // deleted without a download.
+    let server = ScriptedServer::start(Script::honest(OTHER));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 0, "{}", out.stdout);
+    let commands = server.commands();
+    assert!(!has(&commands, "RETR") && has(&commands, "DELE"), "{commands:?}");
+
+    // Reused once more after the deletion, in delete mode: downloaded
+    // before it is deleted.
+    let server = ScriptedServer::start(Script::honest(THIRD));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 1, "{}", out.stdout);
+    let commands = server.commands();
+    assert!(retrieved_before_deleting(&commands), "{commands:?}");
+    assert!(has(&commands, "DELE"), "{commands:?}");
+    assert_eq!(local_messages(&dir).len(), 3);
+    assert!(local_messages(&dir).contains(&lf(THIRD)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_state_file_of_version_1_is_trusted_once_then_sizes_are_checked() {
+    let dir = maildir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(state_file_name("127.0.0.1", b"u"));
+    std::fs::write(&path, format!("{}\n# old\nscripted-1\n", state::MAGIC_V1)).unwrap();
+
+    // Known by UIDL alone: not downloaded; its size is recorded now.
+    let server = ScriptedServer::start(Script::honest(BODY));
+    let out = run(client_for(&server, &dir, &[]));
+    out.assert_code(0);
+    assert!(out.stdout.contains("1 already stored"), "{}", out.stdout);
+    assert!(!server.commands().contains(&"RETR".to_owned()));
+    assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", BODY.len())));
+
+    // From then on a reused UIDL is seen.
+    let server = ScriptedServer::start(Script::honest(OTHER));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    let commands = server.commands();
+    assert!(retrieved_before_deleting(&commands), "{commands:?}");
+    assert_eq!(local_messages(&dir), vec![lf(OTHER)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn links_planted_in_the_maildir_are_not_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = maildir();
+    let outside = PathBuf::from(format!("{}-outside", dir.display()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let nowhere = outside.join("nowhere");
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let sized = message_name("127.0.0.1", b"u", "scripted-1", Some(BODY.len() as u64));
+    let legacy = message_name("127.0.0.1", b"u", "scripted-1", None);
+    // The names earlier versions wrote to in tmp/, one of this version's
+    // form, and the state file's temporary name.
+    symlink(&victim, dir.join("tmp").join(&legacy)).unwrap();
+    symlink(&nowhere, dir.join("tmp").join(&sized)).unwrap();
+    symlink(&victim, dir.join("tmp").join(format!("{TMP_PREFIX}planted"))).unwrap();
+    let state_tmp = format!("{}.tmp", state_file_name("127.0.0.1", b"u"));
+    symlink(&victim, dir.join(&state_tmp)).unwrap();
+
+    let server = ScriptedServer::start(Script::honest(BODY));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert!(server.commands().contains(&"DELE".to_owned()));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert!(!nowhere.exists());
+    let stored = dir.join("new").join(&sized);
+    assert!(
+        !std::fs::symlink_metadata(&stored)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&stored).unwrap(), lf(BODY));
+    // The planted link of this program's form was cleared away.
+    assert!(!dir.join("tmp").join(format!("{TMP_PREFIX}planted")).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+}
+
+#[test]
+fn logging_in_without_tls_warns_once_naming_the_risk() {
+    for (auth, risk) in [
+        ("user", "USER/PASS sends the password in clear"),
+        ("plain", "AUTH PLAIN sends the password in clear"),
+        ("apop", "APOP hides the password behind MD5 only"),
+    ] {
+        let dir = maildir();
+        let server = ScriptedServer::start(Script::honest(BODY));
+        // Quiet keeps warnings; the scripted server refuses AUTH and APOP,
+        // after the warning.
+        let out = run(client_for(&server, &dir, &["--auth", auth, "-q"]));
+        server.commands();
+        let lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("no TLS")).collect();
+        assert_eq!(lines.len(), 1, "{auth}: {}", out.stderr);
+        assert!(lines[0].contains(risk), "{auth}: {}", out.stderr);
+        assert!(lines[0].contains("network path"), "{auth}: {}", out.stderr);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -5,8 +5,11 @@ use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::maildir::{CrlfToLf, LineEnds, Maildir, base_name, message_name, state_file_name};
-use crate::state::{MAGIC, UidlState, is_valid_uidl};
+use crate::maildir::{
+    CrlfToLf, LOCK_FILE_NAME, LineEnds, Maildir, TMP_PREFIX, base_name, create_new_file, message_name,
+    state_file_name,
+};
+use crate::state::{MAGIC, MAGIC_V1, UidlState, is_valid_uidl};
 
 /// A temporary directory, removed on drop.
 struct TempDir(PathBuf);
@@ -29,6 +32,14 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
+}
+
+/// The names in a Maildir's `tmp/`.
+fn tmp_names(root: &std::path::Path) -> Vec<String> {
+    fs::read_dir(root.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// A naive CRLF-to-LF conversion of a whole buffer.
@@ -69,20 +80,44 @@ fn crlf_to_lf_agrees_with_a_whole_buffer_conversion_at_every_split() {
 }
 
 #[test]
-fn names_depend_on_host_user_and_uidl_only() {
-    let name = message_name("Pop.Example.Test", b"bob", "0000000160000000");
-    assert_eq!(name, message_name("pop.example.test", b"bob", "0000000160000000"));
-    assert_ne!(name, message_name("pop.example.test", b"bob", "0000000260000000"));
-    assert_ne!(
+fn names_depend_on_host_user_uidl_and_size_only() {
+    let size = Some(1234);
+    let name = message_name("Pop.Example.Test", b"bob", "0000000160000000", size);
+    assert_eq!(
         name,
-        message_name("pop.example.test", b"alice", "0000000160000000")
+        message_name("pop.example.test", b"bob", "0000000160000000", size)
     );
     assert_ne!(
         name,
-        message_name("other.example.test", b"bob", "0000000160000000")
+        message_name("pop.example.test", b"bob", "0000000260000000", size)
+    );
+    assert_ne!(
+        name,
+        message_name("pop.example.test", b"alice", "0000000160000000", size)
+    );
+    assert_ne!(
+        name,
+        message_name("other.example.test", b"bob", "0000000160000000", size)
+    );
+    // A reused UIDL with another size gets another name, and so does the
+    // name without a size (the one earlier versions gave).
+    assert_ne!(
+        name,
+        message_name("pop.example.test", b"bob", "0000000160000000", Some(1235))
+    );
+    assert_ne!(
+        name,
+        message_name("pop.example.test", b"bob", "0000000160000000", None)
     );
     // Parts are length-prefixed: moving bytes between them changes the hash.
-    assert_ne!(message_name("ab", b"c", "d"), message_name("a", b"bc", "d"));
+    assert_ne!(
+        message_name("ab", b"c", "d", None),
+        message_name("a", b"bc", "d", None)
+    );
+    assert_ne!(
+        message_name("h", b"u", "d1", Some(2)),
+        message_name("h", b"u", "d", Some(12))
+    );
     assert!(name.starts_with("mailwire-"));
     assert_eq!(name.len(), "mailwire-".len() + 32);
     assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
@@ -108,11 +143,13 @@ fn delivery_goes_through_tmp_and_never_replaces_a_message() {
     for sub in ["cur", "new", "tmp"] {
         assert!(root.join(sub).is_dir());
     }
-    let name = message_name("h", b"u", "uid1");
+    let name = message_name("h", b"u", "uid1", Some(25));
 
     let mut incoming = maildir.begin(&name, LineEnds::Lf).unwrap();
     incoming.write(b"Subject: x\r\n\r\nbody\r").unwrap();
-    assert!(root.join("tmp").join(&name).exists());
+    let in_tmp = tmp_names(&root);
+    assert_eq!(in_tmp.len(), 1, "{in_tmp:?}");
+    assert!(in_tmp[0].starts_with(TMP_PREFIX), "{in_tmp:?}");
     assert!(!root.join("new").join(&name).exists());
     incoming.write(b"\nend\r\n").unwrap();
     assert_eq!(incoming.received(), 25);
@@ -130,7 +167,7 @@ fn delivery_goes_through_tmp_and_never_replaces_a_message() {
 
     // A reader moved it to cur/ and flagged it: still recognised.
     fs::rename(&path, root.join("cur").join(format!("{name}:2,S"))).unwrap();
-    let other = message_name("h", b"u", "uid2");
+    let other = message_name("h", b"u", "uid2", None);
     let mut incoming = maildir.begin(&other, LineEnds::Crlf).unwrap();
     incoming.write(b"kept\r\nas is\r\n").unwrap();
     incoming.commit().unwrap();
@@ -144,7 +181,7 @@ fn delivery_goes_through_tmp_and_never_replaces_a_message() {
     );
 
     // Discarded messages leave nothing behind.
-    let third = message_name("h", b"u", "uid3");
+    let third = message_name("h", b"u", "uid3", Some(7));
     let mut incoming = maildir.begin(&third, LineEnds::Lf).unwrap();
     incoming.write(b"partial").unwrap();
     incoming.discard().unwrap();
@@ -162,26 +199,31 @@ fn state_round_trips_and_rejects_damage() {
     state.save().unwrap();
     assert!(!path.exists());
 
-    for uidl in ["b", "a", "c", "a"] {
-        state.insert(uidl);
+    for (uidl, size) in [("b", Some(20)), ("a", Some(10)), ("c", None), ("a", Some(10))] {
+        state.insert(uidl, size);
     }
     state.save().unwrap();
     let text = fs::read_to_string(&path).unwrap();
     assert_eq!(
         text,
-        format!("{MAGIC}\n# test account with a line break\na\nb\nc\n")
+        format!("{MAGIC}\n# test account with a line break\na 10\nb 20\nc\n")
     );
     assert!(!dir.0.join(".mailwire-uidl-test.tmp").exists());
 
     let mut loaded = UidlState::load(path.clone(), "test account").unwrap();
     assert_eq!(loaded.len(), 3);
-    assert!(loaded.contains("a") && loaded.contains("c") && !loaded.contains("d"));
+    assert_eq!(loaded.size("a"), Some(Some(10)));
+    assert_eq!(loaded.size("b"), Some(Some(20)));
+    assert_eq!(loaded.size("c"), Some(None));
+    assert_eq!(loaded.size("d"), None);
     loaded.retain(|u| u != "b");
     loaded.remove("c");
+    // A new size replaces the old one.
+    loaded.insert("a", Some(11));
     loaded.save().unwrap();
     let reloaded = UidlState::load(path.clone(), "test account").unwrap();
     assert_eq!(reloaded.len(), 1);
-    assert!(reloaded.contains("a"));
+    assert_eq!(reloaded.size("a"), Some(Some(11)));
 
     fs::write(&path, "something else\na\n").unwrap();
     let error = UidlState::load(path.clone(), "x").unwrap_err();
@@ -189,6 +231,128 @@ fn state_round_trips_and_rejects_damage() {
     fs::write(&path, format!("{MAGIC}\nok\nhas space\n")).unwrap();
     let error = UidlState::load(path.clone(), "x").unwrap_err();
     assert!(error.to_string().contains("line 3"), "{error}");
+    for bad in ["a -1", "a +1", "a 1 2", "a ", "a 99999999999999999999"] {
+        fs::write(&path, format!("{MAGIC}\n{bad}\n")).unwrap();
+        let error = UidlState::load(path.clone(), "x").unwrap_err();
+        assert!(error.to_string().contains("line 2"), "{bad:?}: {error}");
+    }
+}
+
+#[test]
+fn state_files_of_version_1_are_read_and_rewritten_with_sizes() {
+    let dir = TempDir::new();
+    let path = dir.0.join(".mailwire-uidl-old");
+    fs::write(&path, format!("{MAGIC_V1}\n# an old account\nu1\nu2\n")).unwrap();
+    let mut state = UidlState::load(path.clone(), "an old account").unwrap();
+    assert_eq!(state.len(), 2);
+    assert_eq!(state.size("u1"), Some(None));
+    assert_eq!(state.size("u2"), Some(None));
+    state.insert("u1", Some(300));
+    state.save().unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{MAGIC}\n# an old account\nu1 300\nu2\n")
+    );
+    // Version 1 has no sizes: a line with a space is damage there.
+    fs::write(&path, format!("{MAGIC_V1}\nu1 300\n")).unwrap();
+    assert!(UidlState::load(path, "x").is_err());
+}
+
+#[cfg(unix)]
+#[test]
+fn planted_links_are_never_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = TempDir::new();
+    let victim = dir.0.join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let nowhere = dir.0.join("nowhere");
+    let root = dir.0.join("Maildir");
+    let maildir = Maildir::open_or_create(&root).unwrap();
+
+    // At the very name: refused, the target untouched or not created.
+    let link = root.join("tmp").join("link");
+    symlink(&victim, &link).unwrap();
+    assert_eq!(
+        create_new_file(&link).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    let dangling = root.join("tmp").join("dangling");
+    symlink(&nowhere, &dangling).unwrap();
+    assert!(create_new_file(&dangling).is_err());
+    assert!(!nowhere.exists());
+
+    // Links at the names an earlier version wrote to (the message's own
+    // name) and at names of this version's form: delivery goes around.
+    let name = message_name("h", b"u", "uid1", Some(6));
+    for planted in [
+        name.clone(),
+        message_name("h", b"u", "uid1", None),
+        format!("{TMP_PREFIX}0.M0P{}Q0", std::process::id()),
+    ] {
+        symlink(&victim, root.join("tmp").join(planted)).unwrap();
+    }
+    let mut incoming = maildir.begin(&name, LineEnds::Crlf).unwrap();
+    incoming.write(b"a\r\nb\r\n").unwrap();
+    let stored = incoming.commit().unwrap();
+    assert_eq!(fs::read(&stored).unwrap(), b"a\r\nb\r\n");
+    assert!(!fs::symlink_metadata(&stored).unwrap().file_type().is_symlink());
+
+    // The state file's temporary name.
+    let state_path = root.join(".mailwire-uidl-x");
+    symlink(&victim, root.join(".mailwire-uidl-x.tmp")).unwrap();
+    let mut state = UidlState::load(state_path.clone(), "x").unwrap();
+    state.insert("uid1", Some(6));
+    state.save().unwrap();
+    assert!(fs::read_to_string(&state_path).unwrap().contains("uid1 6"));
+    assert!(!root.join(".mailwire-uidl-x.tmp").exists());
+
+    // The lock file: refused rather than followed.
+    symlink(&nowhere, root.join(LOCK_FILE_NAME)).unwrap();
+    assert!(maildir.lock().is_err());
+    assert!(!nowhere.exists());
+
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_lock_admits_one_holder_and_cleaning_tmp_spares_others_files() {
+    use std::os::unix::fs::symlink;
+    let dir = TempDir::new();
+    let root = dir.0.join("Maildir");
+    let maildir = Maildir::open_or_create(&root).unwrap();
+    let first = maildir.lock().unwrap();
+    // flock locks belong to the open file, so a second opening conflicts
+    // even within one process.
+    let error = maildir.lock().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
+    let again = Maildir::open_or_create(&root).unwrap();
+    assert_eq!(again.lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+    drop(first);
+    let second = again.lock().unwrap();
+    assert!(root.join(LOCK_FILE_NAME).is_file());
+
+    // What killed runs left in tmp/ goes; other writers' files stay, and a
+    // link is removed, not its target.
+    let victim = dir.0.join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let tmp = root.join("tmp");
+    fs::write(tmp.join(format!("{TMP_PREFIX}1.M2P3Q4")), b"partial").unwrap();
+    symlink(&victim, tmp.join(format!("{TMP_PREFIX}link"))).unwrap();
+    fs::write(tmp.join("1700000000.M1P1Q1.other-agent"), b"theirs").unwrap();
+    fs::create_dir(tmp.join(format!("{TMP_PREFIX}dir"))).unwrap();
+    assert_eq!(maildir.remove_stale_temp_files().unwrap(), 2);
+    let mut left = tmp_names(&root);
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            "1700000000.M1P1Q1.other-agent".to_owned(),
+            format!("{TMP_PREFIX}dir")
+        ]
+    );
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    drop(second);
 }
 
 #[test]
