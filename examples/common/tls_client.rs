@@ -1,6 +1,7 @@
 //! The client side of a blocking connection, shared by the example
 //! clients: TCP with deadlines, and TLS with rustls (from the start or
 //! after STARTTLS/STLS).
+#![allow(dead_code)] // Each client uses part of it.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -29,6 +30,14 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Ends a TLS session politely (close_notify); nothing for plain TCP.
+    pub fn close(&mut self) {
+        if let Transport::Tls(stream) = self {
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+        }
+    }
+
     /// The TCP socket underneath (for timeouts).
     pub fn tcp(&self) -> &TcpStream {
         match self {
@@ -67,12 +76,14 @@ impl Write for Transport {
 pub struct TlsSetup {
     config: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
+    hint: &'static str,
 }
 
 impl TlsSetup {
     /// Trusts the certificates in `ca_file`, or the system's if `None`, and
-    /// checks the certificate against `name`.
-    pub fn new(ca_file: Option<&Path>, name: &str) -> Result<TlsSetup, ConnectError> {
+    /// checks the certificate against `name`. `hint` is added to the error
+    /// of a certificate that does not verify (which options help).
+    pub fn new(ca_file: Option<&Path>, name: &str, hint: &'static str) -> Result<TlsSetup, ConnectError> {
         let mut roots = rustls::RootCertStore::empty();
         match ca_file {
             Some(path) => {
@@ -113,6 +124,7 @@ impl TlsSetup {
         Ok(TlsSetup {
             config: Arc::new(config),
             name,
+            hint,
         })
     }
 
@@ -126,11 +138,7 @@ impl TlsSetup {
                     .get_ref()
                     .and_then(|inner| inner.downcast_ref::<rustls::Error>())
                     .is_some_and(|inner| matches!(inner, rustls::Error::InvalidCertificate(_)));
-                let hint = if certificate {
-                    " (--ca-file trusts a private CA or a self-signed certificate)"
-                } else {
-                    ""
-                };
+                let hint = if certificate { self.hint } else { "" };
                 ConnectError::Network(format!("TLS handshake failed: {e}{hint}"))
             })?;
         }

@@ -93,7 +93,11 @@ impl Imap {
     pub fn connect(target: &Target<'_>, user: &str, password: &[u8]) -> Result<Imap, Failure> {
         let tls = match target.tls {
             TlsMode::None => None,
-            _ => Some(TlsSetup::new(target.ca_file, target.host)?),
+            _ => Some(TlsSetup::new(
+                target.ca_file,
+                target.host,
+                " (--ca-file trusts a private CA or a self-signed certificate)",
+            )?),
         };
         let tcp = connect_tcp(target.host, target.port, target.timeout)?;
         let transport = match (&tls, target.tls) {
@@ -308,6 +312,7 @@ impl Imap {
     /// LOGOUT, ignoring what goes wrong: the work is done.
     pub fn logout(mut self) {
         let _ = self.run(CommandBody::Logout);
+        self.transport.close();
     }
 
     /// Waits for command `id`'s completion; streamed literals go to `sink`.

@@ -44,6 +44,8 @@ mod fetch;
 mod maildir;
 mod options;
 mod state;
+#[path = "../common/tls_client.rs"]
+mod tls_client;
 
 use std::fmt;
 use std::io::{IsTerminal, Write};
@@ -54,10 +56,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mailwire::pop3::{Capability, ClientError, Command, Response};
 use tracing_subscriber::EnvFilter;
 
-use crate::connection::{Connection, TlsSetup, describe, login_failure};
+use crate::connection::{Connection, describe, login_failure};
 use crate::maildir::{LOCK_FILE_NAME, Maildir, MaildirLock, state_file_name};
 use crate::options::{Auth, Options, Secret, TlsMode, read_password};
 use crate::state::UidlState;
+use crate::tls_client::TlsSetup;
 
 /// Why a run failed; each kind has its exit status.
 #[derive(Debug)]
@@ -274,7 +277,11 @@ fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
         TlsMode::None => None,
         TlsMode::StartTls | TlsMode::Implicit => {
             let name = options.tls_name.as_deref().unwrap_or(&options.host);
-            Some(TlsSetup::new(options.ca_file.as_deref(), name)?)
+            Some(TlsSetup::new(
+                options.ca_file.as_deref(),
+                name,
+                " (--ca-file trusts a private CA or a self-signed certificate; --tls-name sets the name to check)",
+            )?)
         }
     };
     let implicit = tls.as_ref().filter(|_| options.tls == TlsMode::Implicit);

@@ -7,7 +7,6 @@
 //! Without Dovecot (or root to start it) the Dovecot tests say so loudly
 //! and pass; on CI (`CI` set) they fail instead.
 
-#[allow(dead_code)]
 #[path = "../mail_server/support.rs"]
 mod support;
 
