@@ -588,6 +588,28 @@ pub fn delete(imap: &mut Imap, name: &str, uids: &[String], expunge: bool) -> Re
 
 /// `flag`: UIDs, then +FLAG and -FLAG.
 pub fn flag(imap: &mut Imap, name: &str, args: &[String]) -> Result<(), Failure> {
+    // The flags may start with `-`, so clap hands over everything after
+    // the first UID: `--mailbox` may be among it.
+    let mut name = name.to_owned();
+    let mut rest = Vec::with_capacity(args.len());
+    let mut words = args.iter();
+    while let Some(arg) = words.next() {
+        if arg == "--mailbox" {
+            name = words
+                .next()
+                .ok_or_else(|| Failure::Usage("--mailbox needs a mailbox name".into()))?
+                .clone();
+        } else if let Some(value) = arg.strip_prefix("--mailbox=") {
+            name = value.to_owned();
+        } else if arg.starts_with("--") {
+            return Err(Failure::Usage(format!(
+                "{arg:?} is neither a UID nor a flag to set or clear"
+            )));
+        } else {
+            rest.push(arg.clone());
+        }
+    }
+    let (name, args) = (name.as_str(), rest.as_slice());
     let split = args
         .iter()
         .position(|a| a.starts_with(['+', '-']))
@@ -595,6 +617,11 @@ pub fn flag(imap: &mut Imap, name: &str, args: &[String]) -> Result<(), Failure>
     let uids = uid_set(&args[..split])?;
     let (mut add, mut remove) = (Vec::new(), Vec::new());
     for arg in &args[split..] {
+        if !arg.starts_with(['+', '-']) {
+            return Err(Failure::Usage(format!(
+                "{arg:?}: after the UIDs, each flag has + (set) or - (clear) before it"
+            )));
+        }
         let (sign, text) = arg.split_at(1);
         let flag: Flag<'static> = parse_flag(text)?;
         if sign == "+" {

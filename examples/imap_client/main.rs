@@ -23,6 +23,7 @@
 mod commands;
 mod connection;
 mod show;
+mod sync;
 #[path = "../common/tls_client.rs"]
 mod tls_client;
 
@@ -178,6 +179,20 @@ enum Command {
         /// Stop after this many seconds (for scripts and tests).
         #[arg(long, value_name = "SECS")]
         stop_after: Option<u64>,
+    },
+    /// Mirror the account into a local Maildir and back: new messages,
+    /// flags, deletions and moves on either side reach the other.
+    Sync {
+        /// The local Maildir (Maildir++: INBOX at its root, other
+        /// mailboxes as .Name folders); created if missing.
+        #[arg(long, value_name = "DIR")]
+        maildir: PathBuf,
+        /// Only the mailboxes matching this LIST pattern (* and %).
+        #[arg(long, value_name = "PATTERN")]
+        mailbox: Option<String>,
+        /// Print what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -345,6 +360,18 @@ fn run(args: Args) -> Result<(), Failure> {
                 } => commands::delete(&mut imap, &mailbox, &uids, expunge),
                 Command::Flag { args, mailbox } => commands::flag(&mut imap, &mailbox, &args),
                 Command::Upload { files, to, flags } => commands::upload(&mut imap, &files, &to, &flags),
+                Command::Sync {
+                    maildir,
+                    mailbox,
+                    dry_run,
+                } => sync::sync(
+                    &mut imap,
+                    &sync::Options {
+                        maildir,
+                        pattern: mailbox,
+                        dry_run,
+                    },
+                ),
                 Command::Watch { .. } => unreachable!("handled above"),
             };
             imap.logout();

@@ -1,0 +1,339 @@
+//! What the last synchronisation left: per mailbox, the server's
+//! UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, the local mailbox's
+//! UIDVALIDITY, and every pair of a server message and a local one with
+//! the flags both had when they last agreed.
+//!
+//! It lives in the mirror's directory, in `mailwire-sync/` (a name that
+//! is no Maildir++ folder):
+//!
+//! - `state`: the whole state as of the last completed run, replaced by
+//!   writing `state.new`, flushing it and renaming it over;
+//! - `journal`: every change made since, one line each, flushed before
+//!   the change it records is relied upon; read after `state` and
+//!   replayed, then emptied when the next `state` is written;
+//! - `lock`: held (`flock`) for a whole run, so two runs never overlap.
+//!
+//! Both files have the same lines, tab-separated (mailbox names hold no
+//! control characters):
+//!
+//! ```text
+//! M <mailbox> <uidvalidity> <uidnext> <highestmodseq> <local uidvalidity>
+//! P <mailbox> <server uid> <local uid> <flag> <flag>...
+//! D <mailbox> <server uid>
+//! X <mailbox>
+//! ```
+//!
+//! `M` sets a mailbox's numbers (`0` for unknown), `P` records a pair, `D`
+//! drops one, `X` forgets a mailbox. A torn last line (a run killed while
+//! writing it) is ignored: its change is made again by the next run.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::Failure;
+
+/// The flags of a message, as IMAP names, sorted, `\Recent` left out.
+pub type FlagSet = std::collections::BTreeSet<String>;
+
+/// One mailbox's synchronised state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxState {
+    /// The server's UIDVALIDITY the pairs are valid for (0: none yet).
+    pub uid_validity: u32,
+    /// The server's UIDNEXT when last synchronised.
+    pub uid_next: u32,
+    /// The server's HIGHESTMODSEQ when last synchronised (0: none).
+    pub highest_modseq: u64,
+    /// The local mailbox's UIDVALIDITY the pairs are valid for.
+    pub local_validity: u32,
+    /// Server UID to (local UID, flags both had).
+    pub pairs: BTreeMap<u32, (u32, FlagSet)>,
+}
+
+/// The state of a whole mirror, and the journal it writes to.
+pub struct State {
+    dir: PathBuf,
+    /// By local mailbox name.
+    pub mailboxes: BTreeMap<String, MailboxState>,
+    journal: Option<File>,
+    /// `--dry-run`: nothing is written.
+    dry_run: bool,
+    _lock: Option<File>,
+}
+
+fn local(what: &str, path: &Path, e: io::Error) -> Failure {
+    Failure::Local(format!("{what} {}: {e}", path.display()))
+}
+
+impl State {
+    /// Opens the state of the mirror in `maildir`, taking its lock (a run
+    /// already going is an error), and replays the journal.
+    pub fn open(maildir: &Path, dry_run: bool) -> Result<State, Failure> {
+        let dir = maildir.join("mailwire-sync");
+        fs::create_dir_all(&dir).map_err(|e| local("create", &dir, e))?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| local("open", &lock_path, e))?;
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(Failure::Local(format!(
+                    "another sync of {} is running (it holds {})",
+                    maildir.display(),
+                    lock_path.display()
+                )));
+            }
+            Err(e) => return Err(local("lock", &lock_path, e.into())),
+        }
+        let mut state = State {
+            dir,
+            mailboxes: BTreeMap::new(),
+            journal: None,
+            dry_run,
+            _lock: Some(lock),
+        };
+        for name in ["state", "journal"] {
+            let path = state.dir.join(name);
+            match fs::read(&path) {
+                Ok(text) => state.replay(&text),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(local("read", &path, e)),
+            }
+        }
+        Ok(state)
+    }
+
+    fn replay(&mut self, text: &[u8]) {
+        // Only whole lines: a last line without its newline is torn.
+        let whole = match memchr::memrchr(b'\n', text) {
+            Some(end) => &text[..=end],
+            None => return,
+        };
+        for line in String::from_utf8_lossy(whole).lines() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+            match fields.as_slice() {
+                ["M", name, ..] => {
+                    let (Some(v), Some(n), Some(m), Some(l)) = (num(2), num(3), num(4), num(5)) else {
+                        continue;
+                    };
+                    let mb = self.mailboxes.entry((*name).to_owned()).or_default();
+                    mb.uid_validity = v as u32;
+                    mb.uid_next = n as u32;
+                    mb.highest_modseq = m;
+                    mb.local_validity = l as u32;
+                }
+                ["P", name, _, _, flags @ ..] => {
+                    let (Some(r), Some(l)) = (num(2), num(3)) else {
+                        continue;
+                    };
+                    let flags = flags
+                        .iter()
+                        .filter(|f| !f.is_empty())
+                        .map(|f| (*f).to_owned())
+                        .collect();
+                    self.mailboxes
+                        .entry((*name).to_owned())
+                        .or_default()
+                        .pairs
+                        .insert(r as u32, (l as u32, flags));
+                }
+                ["D", name, _] => {
+                    if let (Some(mb), Some(r)) = (self.mailboxes.get_mut(*name), num(2)) {
+                        mb.pairs.remove(&(r as u32));
+                    }
+                }
+                ["X", name] => {
+                    self.mailboxes.remove(*name);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn write(&mut self, line: &str) -> Result<(), Failure> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let path = self.dir.join("journal");
+        if self.journal.is_none() {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| local("open", &path, e))?;
+            self.journal = Some(file);
+        }
+        let journal = self.journal.as_mut().expect("opened above");
+        journal
+            .write_all(line.as_bytes())
+            .and_then(|()| journal.sync_data())
+            .map_err(|e| local("write", &path, e))
+    }
+
+    /// Records a mailbox's numbers.
+    pub fn set_mailbox(
+        &mut self,
+        name: &str,
+        uid_validity: u32,
+        uid_next: u32,
+        modseq: u64,
+        local: u32,
+    ) -> Result<(), Failure> {
+        let mb = self.mailboxes.entry(name.to_owned()).or_default();
+        if (mb.uid_validity, mb.uid_next, mb.highest_modseq, mb.local_validity)
+            == (uid_validity, uid_next, modseq, local)
+        {
+            return Ok(());
+        }
+        mb.uid_validity = uid_validity;
+        mb.uid_next = uid_next;
+        mb.highest_modseq = modseq;
+        mb.local_validity = local;
+        self.write(&format!(
+            "M\t{name}\t{uid_validity}\t{uid_next}\t{modseq}\t{local}\n"
+        ))
+    }
+
+    /// Records a pair and the flags both sides now have.
+    pub fn pair(&mut self, name: &str, remote: u32, local: u32, flags: &FlagSet) -> Result<(), Failure> {
+        let mb = self.mailboxes.entry(name.to_owned()).or_default();
+        if mb
+            .pairs
+            .get(&remote)
+            .is_some_and(|(l, f)| *l == local && f == flags)
+        {
+            return Ok(());
+        }
+        mb.pairs.insert(remote, (local, flags.clone()));
+        let mut line = format!("P\t{name}\t{remote}\t{local}");
+        for flag in flags {
+            line.push('\t');
+            line.push_str(flag);
+        }
+        line.push('\n');
+        self.write(&line)
+    }
+
+    /// Drops a pair.
+    pub fn unpair(&mut self, name: &str, remote: u32) -> Result<(), Failure> {
+        if let Some(mb) = self.mailboxes.get_mut(name) {
+            if mb.pairs.remove(&remote).is_some() {
+                return self.write(&format!("D\t{name}\t{remote}\n"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets a mailbox.
+    pub fn forget(&mut self, name: &str) -> Result<(), Failure> {
+        if self.mailboxes.remove(name).is_some() {
+            return self.write(&format!("X\t{name}\n"));
+        }
+        Ok(())
+    }
+
+    /// Writes the whole state and empties the journal.
+    pub fn compact(&mut self) -> Result<(), Failure> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let mut text = String::new();
+        for (name, mb) in &self.mailboxes {
+            text.push_str(&format!(
+                "M\t{name}\t{}\t{}\t{}\t{}\n",
+                mb.uid_validity, mb.uid_next, mb.highest_modseq, mb.local_validity
+            ));
+            for (remote, (local, flags)) in &mb.pairs {
+                text.push_str(&format!("P\t{name}\t{remote}\t{local}"));
+                for flag in flags {
+                    text.push('\t');
+                    text.push_str(flag);
+                }
+                text.push('\n');
+            }
+        }
+        let new = self.dir.join("state.new");
+        let path = self.dir.join("state");
+        let mut file = File::create(&new).map_err(|e| local("create", &new, e))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| local("write", &new, e))?;
+        fs::rename(&new, &path).map_err(|e| local("rename", &new, e))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| local("flush", &self.dir, e))?;
+        // The journal's changes are all in the new state now.
+        self.journal = None;
+        let journal = self.dir.join("journal");
+        File::create(&journal)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| local("empty", &journal, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(names: &[&str]) -> FlagSet {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_journal_replays_over_the_state_and_a_torn_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = State::open(dir.path(), false).unwrap();
+            s.set_mailbox("INBOX", 7, 10, 100, 3).unwrap();
+            s.pair("INBOX", 1, 1, &flags(&["\\Seen"])).unwrap();
+            s.pair("INBOX", 2, 5, &flags(&[])).unwrap();
+            s.compact().unwrap();
+            s.pair("INBOX", 3, 6, &flags(&["$Label1", "\\Flagged"])).unwrap();
+            s.unpair("INBOX", 1).unwrap();
+            s.pair("Sent", 9, 9, &flags(&[])).unwrap();
+            s.forget("Sent").unwrap();
+        }
+        let journal = dir.path().join("mailwire-sync/journal");
+        let mut text = fs::read(&journal).unwrap();
+        text.extend_from_slice(b"P\tINBOX\t4\t7");
+        fs::write(&journal, text).unwrap();
+        let s = State::open(dir.path(), false).unwrap();
+        let inbox = &s.mailboxes["INBOX"];
+        assert_eq!(
+            (
+                inbox.uid_validity,
+                inbox.uid_next,
+                inbox.highest_modseq,
+                inbox.local_validity
+            ),
+            (7, 10, 100, 3)
+        );
+        let pairs: Vec<_> = inbox
+            .pairs
+            .iter()
+            .map(|(r, (l, f))| (*r, *l, f.clone()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [(2, 5, flags(&[])), (3, 6, flags(&["$Label1", "\\Flagged"]))]
+        );
+        assert!(!s.mailboxes.contains_key("Sent"));
+    }
+
+    #[test]
+    fn one_run_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = State::open(dir.path(), false).unwrap();
+        assert!(
+            matches!(State::open(dir.path(), false), Err(Failure::Local(m)) if m.contains("another sync"))
+        );
+    }
+}
