@@ -11,6 +11,7 @@
 mod support;
 
 mod proxy;
+mod sync;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -244,6 +244,8 @@ struct Plan {
     local: BTreeMap<u32, (FlagSet, u64)>,
     /// The pairs still valid, with the flags both had.
     pairs: BTreeMap<u32, (u32, FlagSet)>,
+    /// A UIDVALIDITY changed: the recorded pairs are void.
+    reset: bool,
     /// Paired server messages whose local copy is gone while the server's
     /// flags did not change: deleted here, or moved to another folder.
     local_gone: BTreeMap<u32, (u64, Key)>,
@@ -666,6 +668,7 @@ impl Run<'_> {
                     .map(|m| (m.uid.get(), (local_flag_set(&m.flags), m.size)))
                     .collect(),
                 pairs: BTreeMap::new(),
+                reset: false,
                 local_gone: BTreeMap::new(),
             }));
         }
@@ -691,6 +694,7 @@ impl Run<'_> {
         } else {
             BTreeMap::new()
         };
+        let mut reset = known.uid_validity != 0 && !same_validity;
         if known.uid_validity != 0 && !same_validity {
             println!(
                 "{name}: the server's UIDVALIDITY changed ({} -> {uid_validity}); its messages are paired again",
@@ -781,6 +785,7 @@ impl Run<'_> {
         if known.local_validity != 0 && known.local_validity != local_validity && same_validity {
             println!("{name}: the local UIDVALIDITY changed; its messages are paired again");
             pairs.clear();
+            reset = true;
         }
 
         // Pairs whose local copy went while the server's did not change:
@@ -813,6 +818,7 @@ impl Run<'_> {
             remote,
             local,
             pairs,
+            reset,
             local_gone,
             local_new,
         }))
@@ -1035,6 +1041,11 @@ impl Run<'_> {
         let name = plan.name.clone();
         let key = name.as_str().to_owned();
         let would = self.would();
+        if plan.reset && !self.dry_run {
+            // The old pairs name other messages now: forgotten before any
+            // new one is recorded.
+            self.state.forget(&key)?;
+        }
         if plan.remote_box.exists {
             self.select(&plan.remote_box.wire)?;
         }

@@ -101,10 +101,21 @@ impl State {
         };
         for name in ["state", "journal"] {
             let path = state.dir.join(name);
-            match fs::read(&path) {
-                Ok(text) => state.replay(&text),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            let text = match fs::read(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(local("read", &path, e)),
+            };
+            state.replay(&text);
+            // A torn last line (a run killed while writing it) is cut
+            // off, so the next line written does not continue it.
+            let whole = memchr::memrchr(b'\n', &text).map_or(0, |end| end + 1);
+            if name == "journal" && whole < text.len() && !dry_run {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_len(whole as u64))
+                    .map_err(|e| local("repair", &path, e))?;
             }
         }
         Ok(state)
@@ -305,6 +316,10 @@ mod tests {
         let mut text = fs::read(&journal).unwrap();
         text.extend_from_slice(b"P\tINBOX\t4\t7");
         fs::write(&journal, text).unwrap();
+        let mut s = State::open(dir.path(), false).unwrap();
+        // The torn line is gone: the next record stands on its own line.
+        s.pair("INBOX", 5, 8, &flags(&[])).unwrap();
+        drop(s);
         let s = State::open(dir.path(), false).unwrap();
         let inbox = &s.mailboxes["INBOX"];
         assert_eq!(
@@ -323,7 +338,11 @@ mod tests {
             .collect();
         assert_eq!(
             pairs,
-            [(2, 5, flags(&[])), (3, 6, flags(&["$Label1", "\\Flagged"]))]
+            [
+                (2, 5, flags(&[])),
+                (3, 6, flags(&["$Label1", "\\Flagged"])),
+                (5, 8, flags(&[]))
+            ]
         );
         assert!(!s.mailboxes.contains_key("Sent"));
     }

@@ -1,0 +1,818 @@
+//! `imap_client sync` against mail_server, Dovecot with QRESYNC, and
+//! Dovecot with CONDSTORE and QRESYNC turned off (so the full-scan path
+//! runs): the scenarios of the issue, each ending with every mailbox of
+//! both sides compared (bodies with LF line ends, flags, the mailbox
+//! list). The server side is read and changed by Python's imaplib; the
+//! local side is read straight from the Maildir files.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::support::{self, Dovecot, MailRoot, MailServer, TempDir, is_root, require};
+
+/// Mailbox name to its messages: (flags, body with LF line ends), sorted.
+type View = BTreeMap<String, Vec<(Vec<String>, String)>>;
+
+/// The server variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    MailServer,
+    Dovecot,
+    /// Dovecot announcing neither CONDSTORE nor QRESYNC.
+    DovecotPlain,
+}
+
+/// A server with alice's account, which it can forget the UIDs of.
+struct Server {
+    kind: Kind,
+    mail: MailRoot,
+    mail_server: Option<MailServer>,
+    dovecot: Option<Dovecot>,
+}
+
+/// Dovecot 2.3's capabilities after login, less CONDSTORE and QRESYNC.
+const PLAIN_CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY \
+    THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN \
+    NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS \
+    BINARY MOVE STATUS=SIZE LITERAL+ SPECIAL-USE";
+
+const NAMESPACE: &str = "  mailbox Drafts {\n    special_use = \\Drafts\n    auto = create\n  }\n\
+                         mailbox Sent {\n    special_use = \\Sent\n    auto = create\n  }\n\
+                         mailbox Junk {\n    special_use = \\Junk\n    auto = create\n  }\n\
+                         mailbox Trash {\n    special_use = \\Trash\n    auto = create\n  }\n";
+
+impl Server {
+    fn start(kind: Kind, tag: &str) -> Option<Server> {
+        if !require("python3") {
+            return None;
+        }
+        if kind != Kind::MailServer && (!require("dovecot") || !dovecot_as_root()) {
+            return None;
+        }
+        let mail = MailRoot::new(tag, crate::PASSWD, "nobody", &[]);
+        let mut server = Server {
+            kind,
+            mail,
+            mail_server: None,
+            dovecot: None,
+        };
+        server.launch();
+        Some(server)
+    }
+
+    fn launch(&mut self) {
+        match self.kind {
+            Kind::MailServer => {
+                self.mail_server = Some(MailServer::start([
+                    "--mail-root".to_owned(),
+                    self.mail.root.display().to_string(),
+                    "--users".into(),
+                    self.mail.users.display().to_string(),
+                    "--auth-failure-delay".into(),
+                    "0".into(),
+                    "--allow-plaintext-auth".into(),
+                ]));
+            }
+            Kind::Dovecot | Kind::DovecotPlain => {
+                let extra = if self.kind == Kind::DovecotPlain {
+                    format!("protocol imap {{\n  imap_capability = {PLAIN_CAPABILITIES}\n}}\n")
+                } else {
+                    String::new()
+                };
+                self.dovecot = Some(Dovecot::start_configured(
+                    &self.mail.root,
+                    &self.mail.users,
+                    false,
+                    64,
+                    NAMESPACE,
+                    &extra,
+                ));
+            }
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match (&self.mail_server, &self.dovecot) {
+            (Some(m), _) => m.imap,
+            (_, Some(d)) => d.imap,
+            _ => unreachable!("a server runs"),
+        }
+    }
+
+    /// Stops the server, removes what ties UIDs to its messages (so it
+    /// numbers them anew under a new UIDVALIDITY), and starts it again.
+    fn reset_uids(&mut self) {
+        self.mail_server = None;
+        if let Some(mut d) = self.dovecot.take() {
+            d.stop();
+        }
+        let maildir = self.mail.maildir("alice");
+        let mut dirs = vec![maildir.clone()];
+        for entry in std::fs::read_dir(&maildir).expect("the Maildir").flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') && entry.path().is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        for dir in dirs {
+            for entry in std::fs::read_dir(&dir).expect("a folder").flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("dovecot-uidlist")
+                    || name.starts_with("dovecot.index")
+                    || name.starts_with("mailwire-")
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_file(maildir.join("dovecot-uidvalidity"));
+        // UIDVALIDITY is a time in seconds: make sure it differs.
+        std::thread::sleep(Duration::from_millis(1100));
+        self.launch();
+    }
+
+    /// Runs imaplib operations (see server_side.py) and returns what it
+    /// printed.
+    fn imaplib(&self, operations: &serde_like::Json) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/imap_client/server_side.py");
+        let addr = self.addr();
+        let out = support::run(
+            Command::new("python3")
+                .arg(script)
+                .args([addr.ip().to_string(), addr.port().to_string()])
+                .args(["alice", "secret"]),
+            operations.0.as_bytes(),
+            Duration::from_secs(120),
+        );
+        assert!(
+            out.status.success(),
+            "imaplib {}: {}\n{}",
+            operations.0,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every mailbox on the server.
+    fn view(&self) -> View {
+        let text = self.imaplib(&serde_like::Json("[[\"dump\"]]".into()));
+        serde_like::parse_dump(text.trim())
+    }
+}
+
+fn dovecot_as_root() -> bool {
+    if is_root() {
+        return true;
+    }
+    let message = "\n\n*** SKIPPED: Dovecot is started as root in this test (it needs a system user) ***\n";
+    assert!(std::env::var_os("CI").is_none(), "{message}");
+    eprintln!("{message}");
+    false
+}
+
+/// A tiny JSON writer and the reader of server_side.py's dump (the
+/// workspace has no JSON crate, and the dump's shape is fixed).
+mod serde_like {
+    use super::View;
+
+    /// JSON text.
+    pub struct Json(pub String);
+
+    pub fn string(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// `[[op, args...], ...]` from string and number arguments.
+    pub fn ops(ops: &[&[&str]]) -> Json {
+        let items: Vec<String> = ops
+            .iter()
+            .map(|op| {
+                let args: Vec<String> = op
+                    .iter()
+                    .map(|a| {
+                        if a.parse::<u32>().is_ok() {
+                            (*a).to_owned()
+                        } else {
+                            string(a)
+                        }
+                    })
+                    .collect();
+                format!("[{}]", args.join(","))
+            })
+            .collect();
+        Json(format!("[{}]", items.join(",")))
+    }
+
+    #[derive(Debug)]
+    enum Value {
+        Str(String),
+        Num(u64),
+        List(Vec<Value>),
+        Map(Vec<(String, Value)>),
+    }
+
+    fn parse(s: &[char], i: &mut usize) -> Value {
+        while s[*i].is_whitespace() {
+            *i += 1;
+        }
+        match s[*i] {
+            '"' => {
+                *i += 1;
+                let mut out = String::new();
+                while s[*i] != '"' {
+                    if s[*i] == '\\' {
+                        *i += 1;
+                        match s[*i] {
+                            'n' => out.push('\n'),
+                            'r' => out.push('\r'),
+                            't' => out.push('\t'),
+                            'u' => {
+                                let hex: String = s[*i + 1..*i + 5].iter().collect();
+                                out.push(
+                                    char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap_or('?'),
+                                );
+                                *i += 4;
+                            }
+                            c => out.push(c),
+                        }
+                    } else {
+                        out.push(s[*i]);
+                    }
+                    *i += 1;
+                }
+                *i += 1;
+                Value::Str(out)
+            }
+            '[' | '{' => {
+                let map = s[*i] == '{';
+                *i += 1;
+                let (mut list, mut entries) = (Vec::new(), Vec::new());
+                loop {
+                    while s[*i].is_whitespace() || s[*i] == ',' {
+                        *i += 1;
+                    }
+                    if s[*i] == ']' || s[*i] == '}' {
+                        *i += 1;
+                        break;
+                    }
+                    if map {
+                        let Value::Str(key) = parse(s, i) else {
+                            panic!("a key")
+                        };
+                        while s[*i].is_whitespace() || s[*i] == ':' {
+                            *i += 1;
+                        }
+                        entries.push((key, parse(s, i)));
+                    } else {
+                        list.push(parse(s, i));
+                    }
+                }
+                if map {
+                    Value::Map(entries)
+                } else {
+                    Value::List(list)
+                }
+            }
+            _ => {
+                let start = *i;
+                while s[*i].is_ascii_digit() {
+                    *i += 1;
+                }
+                Value::Num(s[start..*i].iter().collect::<String>().parse().expect("a number"))
+            }
+        }
+    }
+
+    pub fn parse_dump(text: &str) -> View {
+        let chars: Vec<char> = text.chars().collect();
+        let Value::Map(entries) = parse(&chars, &mut 0) else {
+            panic!("a dump: {text}")
+        };
+        let mut view = View::new();
+        for (name, messages) in entries {
+            let Value::List(messages) = messages else {
+                panic!("messages")
+            };
+            let mut list = Vec::new();
+            for m in messages {
+                let Value::List(parts) = m else {
+                    panic!("a message")
+                };
+                let mut parts = parts.into_iter();
+                let (Some(Value::List(flags)), Some(Value::Str(body)), Some(Value::Num(_))) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    panic!("a message's parts")
+                };
+                let flags = flags
+                    .into_iter()
+                    .map(|f| match f {
+                        Value::Str(f) => f,
+                        other => panic!("a flag: {other:?}"),
+                    })
+                    .collect();
+                list.push((flags, body));
+            }
+            list.sort();
+            view.insert(name, list);
+        }
+        view
+    }
+}
+
+/// Every mailbox of a Maildir++ read from its files: flags from the
+/// `:2,` info and dovecot-keywords.
+fn local_view(maildir: &Path) -> View {
+    let mut view = View::new();
+    let mut folders = vec![("INBOX".to_owned(), maildir.to_path_buf())];
+    for entry in std::fs::read_dir(maildir).expect("the mirror").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(folder) = name.strip_prefix('.') {
+            if entry.path().join("cur").is_dir() {
+                folders.push((folder.replace('.', "/"), entry.path()));
+            }
+        }
+    }
+    for (name, dir) in folders {
+        let keywords: BTreeMap<char, String> = std::fs::read_to_string(dir.join("dovecot-keywords"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (n, k) = l.split_once(' ')?;
+                Some((char::from(b'a' + n.parse::<u8>().ok()?), k.to_owned()))
+            })
+            .collect();
+        let mut messages = Vec::new();
+        for sub in ["new", "cur"] {
+            for entry in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                let info = file.rsplit_once(":2,").map(|(_, i)| i).unwrap_or("");
+                let mut flags: Vec<String> = info
+                    .chars()
+                    .filter_map(|c| match c {
+                        'D' => Some("\\Draft".to_owned()),
+                        'F' => Some("\\Flagged".to_owned()),
+                        'R' => Some("\\Answered".to_owned()),
+                        'S' => Some("\\Seen".to_owned()),
+                        'T' => Some("\\Deleted".to_owned()),
+                        c => keywords.get(&c).cloned(),
+                    })
+                    .collect();
+                flags.sort();
+                let body = support::lf(&std::fs::read(entry.path()).expect("a message"));
+                messages.push((flags, String::from_utf8_lossy(&body).into_owned()));
+            }
+        }
+        messages.sort();
+        view.insert(name, messages);
+    }
+    view
+}
+
+/// A message as a reader of a failure wants it: its subject and flags.
+fn brief(messages: &[(Vec<String>, String)]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|(flags, body)| {
+            let subject = body
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or("(no subject)");
+            format!("{subject} ({}) {} bytes", flags.join(" "), body.len())
+        })
+        .collect()
+}
+
+/// The two sides hold the same mailboxes, messages and flags.
+fn assert_same(server: &Server, maildir: &Path, what: &str) -> View {
+    let remote = server.view();
+    let local = local_view(maildir);
+    if remote != local {
+        let mut report = String::new();
+        let names: std::collections::BTreeSet<&String> = remote.keys().chain(local.keys()).collect();
+        for name in names {
+            let (r, l) = (remote.get(name), local.get(name));
+            if r != l {
+                let r = r.map(|m| brief(m)).unwrap_or_default();
+                let l = l.map(|m| brief(m)).unwrap_or_default();
+                let only_r: Vec<&String> = r.iter().filter(|m| !l.contains(m)).collect();
+                let only_l: Vec<&String> = l.iter().filter(|m| !r.contains(m)).collect();
+                report.push_str(&format!(
+                    "{name}: {} on the server, {} here\n  only on the server: {only_r:?}\n  only here: {only_l:?}\n",
+                    r.len(),
+                    l.len()
+                ));
+            }
+        }
+        if let Some(keep) = std::env::var_os("MAILWIRE_KEEP_FAILED") {
+            let _ = Command::new("cp").arg("-a").arg(maildir).arg(&keep).status();
+        }
+        panic!("{:?} {what}: the two sides differ\n{report}", server.kind);
+    }
+    remote
+}
+
+fn sync_command(server: &Server, maildir: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(support::example_binary("imap_client"));
+    command
+        .args([
+            "--server",
+            &server.addr().to_string(),
+            "--tls",
+            "none",
+            "--user",
+            "alice",
+            "--timeout",
+            "30",
+        ])
+        .arg("sync")
+        .arg("--maildir")
+        .arg(maildir)
+        .args(extra)
+        .env("MAILWIRE_PASSWORD", "secret")
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// Runs a sync, which must succeed, and returns what it printed.
+fn sync(server: &Server, maildir: &Path, what: &str) -> String {
+    let out: Output = support::run(
+        &mut sync_command(server, maildir, &[]),
+        b"",
+        Duration::from_secs(180),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{:?} {what}: sync failed ({}):\n{stdout}\n{}",
+        server.kind,
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Shown when a test fails.
+    eprintln!("{:?} {what}:\n{stdout}", server.kind);
+    stdout
+}
+
+fn message(n: &str, body: &str) -> String {
+    format!(
+        "From: Sync Test <sync@example.org>\nTo: alice@example.org\nSubject: {n}\nMessage-ID: <{n}@sync.test>\n\
+         Date: Wed, 25 Nov 2026 12:00:00 +0000\n\n{body}\n"
+    )
+}
+
+/// The files of a local folder, by name.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The local file whose Subject is `subject`.
+fn file_with(dir: &Path, subject: &str) -> PathBuf {
+    files(dir)
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| t.lines().any(|l| l == format!("Subject: {subject}")))
+        })
+        .unwrap_or_else(|| panic!("no message {subject:?} in {}", dir.display()))
+}
+
+/// Sets a local file's system flags (Maildir info letters), moving it to
+/// `cur/`.
+fn set_local_flags(path: &Path, letters: &str) {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let base = name.split_once(":2,").map_or(name.as_str(), |(b, _)| b);
+    let keep: String = name
+        .split_once(":2,")
+        .map(|(_, i)| i.chars().filter(char::is_ascii_lowercase).collect())
+        .unwrap_or_default();
+    let mut info: Vec<char> = format!("{letters}{keep}").chars().collect();
+    info.sort();
+    let folder = path.parent().unwrap().parent().unwrap();
+    let target = folder
+        .join("cur")
+        .join(format!("{base}:2,{}", info.into_iter().collect::<String>()));
+    std::fs::rename(path, target).expect("rename a message file");
+}
+
+/// How many messages each side gets before the runs that are killed.
+const BURST: usize = 60;
+
+/// Every scenario against one server.
+fn scenarios(kind: Kind) {
+    let Some(mut server) = Server::start(kind, &format!("sync-{kind:?}")) else {
+        return;
+    };
+    // The account: INBOX, Sent, and Archive/2026 under Archive.
+    let mut setup: Vec<Vec<String>> = vec![
+        vec!["create".into(), "Archive".into()],
+        vec!["create".into(), "Archive/2026".into()],
+    ];
+    for i in 1..=6 {
+        let flags = if i % 2 == 0 { "(\\Seen)" } else { "()" };
+        setup.push(vec![
+            "append".into(),
+            "INBOX".into(),
+            flags.into(),
+            message(&format!("in{i}"), "inbox text"),
+        ]);
+    }
+    for i in 1..=2 {
+        setup.push(vec![
+            "append".into(),
+            "Archive/2026".into(),
+            "($Archived)".into(),
+            message(&format!("ar{i}"), "archived"),
+        ]);
+    }
+    setup.push(vec![
+        "append".into(),
+        "Sent".into(),
+        "(\\Seen)".into(),
+        message("sent1", "sent"),
+    ]);
+    let owned: Vec<Vec<&str>> = setup
+        .iter()
+        .map(|op| op.iter().map(String::as_str).collect())
+        .collect();
+    let refs: Vec<&[&str]> = owned.iter().map(Vec::as_slice).collect();
+    server.imaplib(&serde_like::ops(&refs));
+
+    let mirror = TempDir::new("sync-mirror");
+    let dir = mirror.path().join("mail");
+
+    // 1. The first sync of an account with several mailboxes.
+    let first = sync(&server, &dir, "first sync");
+    assert!(first.contains(" 9 downloaded"), "{kind:?}: {first}");
+    let view = assert_same(&server, &dir, "after the first sync");
+    assert!(view.contains_key("Archive/2026") && view["INBOX"].len() == 6);
+    // A second run with nothing changed transfers nothing and says so.
+    let again = sync(&server, &dir, "second sync");
+    assert!(
+        again.contains("nothing changed, no message transferred"),
+        "{kind:?}: {again}"
+    );
+
+    // 2. Changes made on the server by imaplib.
+
+    server.imaplib(&serde_like::ops(&[
+        &["flag", "INBOX", "1", "+FLAGS ($Work \\Flagged)"],
+        &["flag", "INBOX", "2", "-FLAGS (\\Seen)"],
+        &["move", "INBOX", "3", "Archive/2026"],
+        &["expunge", "INBOX", "4"],
+        &[
+            "append",
+            "INBOX",
+            "(\\Answered)",
+            &message("new-on-server", "fresh"),
+        ],
+        &["create", "Projects"],
+        &["append", "Projects", "()", &message("project1", "plans")],
+    ]));
+    let out = sync(&server, &dir, "server changes");
+    assert!(
+        !out.contains("uploaded: "),
+        "{kind:?}: nothing was new here:\n{out}"
+    );
+    assert_same(&server, &dir, "after changes on the server");
+
+    // 3. Changes made in the local Maildir.
+    set_local_flags(&file_with(&dir, "in5"), "FS");
+    std::fs::remove_file(file_with(&dir, "in6")).expect("delete a local message");
+    let moved = file_with(&dir, "in2");
+    std::fs::rename(
+        &moved,
+        dir.join(".Archive").join("cur").join(moved.file_name().unwrap()),
+    )
+    .expect("move a message between folders");
+    std::fs::write(
+        dir.join("new").join("1764000000.local1.test"),
+        message("local-new", "from here"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(".Sent").join("cur").join("1764000001.local2.test:2,S"),
+        message("local-sent", "sent here"),
+    )
+    .unwrap();
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(".Local").join(sub)).unwrap();
+    }
+    std::fs::write(
+        dir.join(".Local").join("new").join("1764000002.local3.test"),
+        message("local-folder", "x"),
+    )
+    .unwrap();
+    // --dry-run says what would change and changes nothing.
+    let (server_before, local_before) = (server.view(), local_view(&dir));
+    let dry = support::run(
+        &mut sync_command(&server, &dir, &["--dry-run"]),
+        b"",
+        Duration::from_secs(180),
+    );
+    let dry_out = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{kind:?}: {dry_out}");
+    for expected in [
+        "would be moved on the server: INBOX ",
+        "would be created on the server: Local",
+        "would be deleted on the server: INBOX ",
+        "would be uploaded: Sent",
+        " 3 would be uploaded",
+    ] {
+        assert!(
+            dry_out.contains(expected),
+            "{kind:?}: --dry-run did not say {expected:?}:\n{dry_out}"
+        );
+    }
+    assert!(
+        server.view() == server_before,
+        "{kind:?}: --dry-run changed the server"
+    );
+    assert!(
+        local_view(&dir) == local_before,
+        "{kind:?}: --dry-run changed the mirror"
+    );
+    let out = sync(&server, &dir, "local changes");
+    assert!(
+        out.contains("moved on the server: INBOX "),
+        "{kind:?}: the move must be a MOVE:\n{out}"
+    );
+    assert!(out.contains(" 3 uploaded"), "{kind:?}: {out}");
+    assert!(out.contains("created on the server: Local"), "{kind:?}: {out}");
+    assert_same(&server, &dir, "after local changes");
+
+    // 4. Both sides changed the same messages.
+
+    let uid_of = |mailbox: &str, subject: &str| -> String {
+        let dump = server.imaplib(&serde_like::Json("[[\"dump\"]]".into()));
+        uid_in_dump(&dump, mailbox, subject)
+    };
+
+    let (x, y, z) = (
+        uid_of("INBOX", "in1"),
+        uid_of("INBOX", "in5"),
+        uid_of("INBOX", "new-on-server"),
+    );
+    set_local_flags(&file_with(&dir, "in1"), "R"); // \Answered here...
+    std::fs::remove_file(file_with(&dir, "in5")).unwrap(); // deleted here...
+    set_local_flags(&file_with(&dir, "new-on-server"), "RS"); // changed here...
+    server.imaplib(&serde_like::ops(&[
+        &["flag", "INBOX", &x, "+FLAGS (\\Seen)"],     // ...\Seen there
+        &["flag", "INBOX", &y, "+FLAGS ($Important)"], // ...changed there: kept
+        &["expunge", "INBOX", &z],                     // ...deleted there: kept
+    ]));
+    sync(&server, &dir, "changes on both sides");
+    let view = assert_same(&server, &dir, "after changes on both sides");
+    let flags_of = |subject: &str| -> Vec<String> {
+        view["INBOX"]
+            .iter()
+            .find(|(_, body)| body.contains(&format!("Subject: {subject}\n")))
+            .map(|(f, _)| f.clone())
+            .unwrap_or_else(|| panic!("{kind:?}: {subject} is gone"))
+    };
+    let in1 = flags_of("in1");
+    assert!(
+        in1.contains(&"\\Answered".to_owned()) && in1.contains(&"\\Seen".to_owned()),
+        "{kind:?}: {in1:?}"
+    );
+    assert!(flags_of("in5").contains(&"$Important".to_owned()));
+    flags_of("new-on-server");
+
+    // 5. Two mirrors of one account converge.
+    let second = mirror.path().join("second");
+    sync(&server, &second, "second mirror");
+    set_local_flags(&file_with(&dir, "in1"), "F");
+    sync(&server, &dir, "a change in the first mirror");
+    sync(&server, &second, "the second mirror catches up");
+    let view = assert_same(&server, &second, "two mirrors");
+    assert_eq!(view, local_view(&dir), "{kind:?}: the two mirrors differ");
+
+    // 6. A UIDVALIDITY reset loses and duplicates nothing.
+    let before = server.view();
+    server.reset_uids();
+    let out = sync(&server, &dir, "after a UIDVALIDITY reset");
+    let transferred_nothing = out.contains("no message transferred")
+        || (out.contains(" 0 downloaded") && out.contains(" 0 uploaded"));
+    assert!(
+        out.contains("UIDVALIDITY changed") && transferred_nothing,
+        "{kind:?}: {out}"
+    );
+    let after = assert_same(&server, &dir, "after a UIDVALIDITY reset");
+    assert_eq!(after, before, "{kind:?}: the reset changed the messages");
+
+    // 7. kill -9 at random moments in a loop of syncs.
+    let mut ops: Vec<Vec<String>> = Vec::new();
+    for i in 0..BURST {
+        ops.push(vec![
+            "append".into(),
+            "INBOX".into(),
+            "()".into(),
+            message(&format!("burst{i}"), &"x".repeat(2_000)),
+        ]);
+        std::fs::write(
+            dir.join(".Archive")
+                .join("new")
+                .join(format!("1764100000.burst{i}.test")),
+            message(&format!("local-burst{i}"), &"y".repeat(2_000)),
+        )
+        .unwrap();
+    }
+    let owned: Vec<Vec<&str>> = ops
+        .iter()
+        .map(|op| op.iter().map(String::as_str).collect())
+        .collect();
+    let refs: Vec<&[&str]> = owned.iter().map(Vec::as_slice).collect();
+    server.imaplib(&serde_like::ops(&refs));
+    let mut rng = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    for round in 0..10 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let delay = Duration::from_millis(5 + rng % 150);
+        let mut child = sync_command(&server, &dir, &[])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a sync");
+        std::thread::sleep(delay);
+        let _ = Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status();
+        let status = child.wait().expect("wait for the sync");
+        eprintln!("{kind:?}: kill round {round} after {delay:?}: {status}");
+    }
+    sync(&server, &dir, "after the killed runs");
+    let view = assert_same(&server, &dir, "after the killed runs");
+    let count = |prefix: &str| {
+        view.values()
+            .flatten()
+            .filter(|(_, b)| b.contains(&format!("Subject: {prefix}")))
+            .count()
+    };
+    assert_eq!(
+        count("burst"),
+        BURST,
+        "{kind:?}: server messages lost or duplicated"
+    );
+    assert_eq!(
+        count("local-burst"),
+        BURST,
+        "{kind:?}: local messages lost or duplicated"
+    );
+    let last = sync(&server, &dir, "the run after");
+    assert!(last.contains("nothing changed"), "{kind:?}: {last}");
+}
+
+/// The UID of the message with `subject` in a dump.
+fn uid_in_dump(dump: &str, mailbox: &str, subject: &str) -> String {
+    let start = dump
+        .find(&format!("\"{mailbox}\": ["))
+        .unwrap_or_else(|| panic!("no {mailbox} in the dump"));
+    let rest = &dump[start..];
+    let at = rest
+        .find(&format!("Subject: {subject}\\n"))
+        .unwrap_or_else(|| panic!("no {subject} in {mailbox}"));
+    let after = &rest[at..];
+    let close = after.find("\", ").expect("the body's end") + 3;
+    after[close..].chars().take_while(char::is_ascii_digit).collect()
+}
+
+#[test]
+fn sync_with_mail_server() {
+    scenarios(Kind::MailServer);
+}
+
+#[test]
+fn sync_with_dovecot_qresync() {
+    scenarios(Kind::Dovecot);
+}
+
+#[test]
+fn sync_with_dovecot_without_condstore() {
+    scenarios(Kind::DovecotPlain);
+}
