@@ -9,6 +9,8 @@ The operations are a JSON list, run in order over one connection:
   ["expunge", MAILBOX, UID]                      \\Deleted and UID EXPUNGE
   ["append", MAILBOX, FLAGS, MESSAGE]            APPEND (MESSAGE is text)
   ["create", MAILBOX]                            CREATE
+  ["rename", MAILBOX, NEW NAME]                  RENAME
+  ["delete", MAILBOX]                            DELETE
   ["dump"]                                       print the state as JSON
 
 Mailbox names are written with "/" as the hierarchy delimiter and
@@ -60,6 +62,10 @@ def main():
             ok(imap.append(wire(op[1]), op[2], None, message), "APPEND")
         elif kind == "create":
             ok(imap.create(wire(op[1])), "CREATE")
+        elif kind == "rename":
+            ok(imap.rename(wire(op[1]), wire(op[2])), "RENAME")
+        elif kind == "delete":
+            ok(imap.delete(wire(op[1])), "DELETE")
         elif kind == "dump":
             print(json.dumps(dump(imap, delimiter, ok)))
         else:
