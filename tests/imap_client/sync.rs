@@ -906,3 +906,54 @@ fn sync_with_dovecot_qresync() {
 fn sync_with_dovecot_without_condstore() {
     scenarios(Kind::DovecotPlain);
 }
+
+/// A large message is streamed to the mirror's disk as it arrives: the
+/// client's peak memory stays far below the message's size.
+#[test]
+fn large_messages_are_streamed_to_disk() {
+    let Some(server) = Server::start(Kind::MailServer, "sync-large") else {
+        return;
+    };
+    // The first login creates the account; the message then arrives.
+    server.imaplib(&serde_like::Json("[]".into()));
+    let mut big = b"From: Big <big@example.org>\nSubject: big\nMessage-ID: <big@sync.test>\n\n".to_vec();
+    let line = b"a line of a large message, long enough to be counted in megabytes soon\n";
+    while big.len() < 40 << 20 {
+        big.extend_from_slice(line);
+    }
+    server.mail.deliver("alice", std::slice::from_ref(&big));
+    let mirror = TempDir::new("sync-large-mirror");
+    let dir = mirror.path().join("mail");
+    let mut child = sync_command(&server, &dir, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start a sync");
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = support::peak_memory_kib(child.id()) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait for the sync") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = child.wait_with_output().expect("the sync's output");
+    assert!(
+        status.success(),
+        "sync failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(peak > 0, "the client's memory was never read");
+    assert!(
+        peak < 24 * 1024,
+        "the client's peak memory was {peak} KiB for a 40 MiB message: it was held whole"
+    );
+    let stored = files(&dir);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(
+        support::lf(&std::fs::read(&stored[0]).expect("the mirrored message")) == big,
+        "the mirrored message differs"
+    );
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
-use crate::support::{MailRoot, RawPop3, sample_messages};
+use crate::support::{MailRoot, RawPop3, peak_memory_kib, sample_messages};
 use crate::{PASSWD, TlsFiles, start};
 
 /// One line from a plain socket, read byte by byte so that nothing after
@@ -105,13 +105,6 @@ fn a_stop_ends_a_connection_stuck_in_a_write_and_commits_nothing() {
     let files = std::fs::read_dir(mail.maildir("alice").join("new")).map_or(0, |d| d.count())
         + std::fs::read_dir(mail.maildir("alice").join("cur")).map_or(0, |d| d.count());
     assert_eq!(files, 2, "a message is gone");
-}
-
-/// The server's peak resident memory in KiB (Linux).
-fn peak_memory_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]

@@ -434,6 +434,13 @@ pub fn run(command: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
     }
 }
 
+/// A process's peak resident memory in KiB (Linux).
+pub fn peak_memory_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -427,4 +427,16 @@ pub trait Backend: Send + Sync {
         let _ = account;
         None
     }
+
+    /// The directory another program delivers a mailbox's messages into,
+    /// if it has one: for a Maildir, the folder (a message is written to
+    /// its `tmp/` and renamed into `new/` or `cur/`; the backend takes it
+    /// in at its next [`sync`](Backend::sync)). A program that downloads
+    /// large messages streams them there instead of holding them whole
+    /// for [`append`](Backend::append). `None` (the default) when there
+    /// is none.
+    fn delivery_dir(&self, account: &AccountName, mailbox: &MailboxName) -> Option<std::path::PathBuf> {
+        let _ = (account, mailbox);
+        None
+    }
 }

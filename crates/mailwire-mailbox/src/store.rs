@@ -281,6 +281,12 @@ impl Account {
         self.backend().watch_path(self.name())
     }
 
+    /// Where another program delivers into a mailbox, if anywhere
+    /// ([`Backend::delivery_dir`]).
+    pub fn delivery_dir(&self, name: &MailboxName) -> Option<std::path::PathBuf> {
+        self.backend().delivery_dir(self.name(), name)
+    }
+
     /// The mailboxes, sorted by name.
     pub fn list(&self) -> Result<Vec<MailboxEntry>, StoreError> {
         self.backend().list_mailboxes(self.name())
@@ -484,6 +490,17 @@ impl Account {
     pub fn read_message(&self, name: &MailboxName, uid: Uid) -> Result<Bytes, StoreError> {
         let entry = self.mailbox(name)?;
         self.backend().read_message(self.name(), &entry.to_ref(), uid)
+    }
+
+    /// Opens a message to read in pieces ([`Backend::open_message`]), so a
+    /// large one is never whole in memory.
+    pub fn open_message(
+        &self,
+        name: &MailboxName,
+        uid: Uid,
+    ) -> Result<Box<dyn std::io::Read + Send>, StoreError> {
+        let entry = self.mailbox(name)?;
+        self.backend().open_message(self.name(), &entry.to_ref(), uid)
     }
 
     /// Copies messages (those of `uids` that exist) to `to`; returns the

@@ -751,6 +751,8 @@ fn snapshots_see_other_programs_changes() {
     let snapshot = || account.snapshot(&inbox).unwrap();
     assert_eq!(snapshot().messages.len(), 0);
     let md = maildir(tmp.path());
+    assert_eq!(account.delivery_dir(&inbox), Some(md.clone()));
+    assert_eq!(account.delivery_dir(&mb("a/b")), Some(md.join(".a.b")));
     for i in 0..3 {
         fs::write(
             md.join("new").join(format!("1700000000.M{i}P1.other")),

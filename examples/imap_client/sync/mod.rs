@@ -32,7 +32,7 @@
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
@@ -46,8 +46,7 @@ use mailwire::imap::{
     StoreAction,
 };
 use mailwire::mailbox::{
-    Account, AccountName, Flags, InternalDate, MailboxName, MaildirBackend, MaildirOptions, SpecialUse,
-    StoreError, Uid,
+    Account, AccountName, Flags, MailboxName, MaildirBackend, MaildirOptions, SpecialUse, StoreError, Uid,
 };
 
 use crate::Failure;
@@ -373,13 +372,6 @@ fn fetched_flags(done: &Completion, changes: &[MailboxChange], into: &mut BTreeM
         {
             into.insert(uid.get(), flag_set(flags));
         }
-    }
-}
-
-fn date_of(date: &DateTime) -> InternalDate {
-    InternalDate {
-        unix_seconds: date.unix_timestamp(),
-        zone_minutes: date.zone_minutes(),
     }
 }
 
@@ -852,9 +844,24 @@ impl Run<'_> {
         Ok(keys)
     }
 
+    /// A local message's key, from its header alone (read in pieces).
     fn local_key(&self, name: &MailboxName, uid: u32, size: u64) -> Result<Key, Failure> {
-        let content = self.read_local(name, uid)?;
-        Ok(key_of(size, header_of(&content)))
+        let mut reader = self
+            .local
+            .account
+            .open_message(name, Uid::new(uid).expect("a UID"))
+            .map_err(|e| store_error("reading a local message", e))?;
+        let mut head = Vec::new();
+        let mut piece = [0; 8192];
+        while head.len() < HEAD_LIMIT && memchr::memmem::find(&head, b"\n\r\n").is_none() {
+            let n = std::io::Read::read(&mut reader, &mut piece)
+                .map_err(|e| Failure::Local(format!("reading a local message: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&piece[..n]);
+        }
+        Ok(key_of(size, header_of(&head)))
     }
 
     fn read_local(&self, name: &MailboxName, uid: u32) -> Result<Bytes, Failure> {
@@ -1166,10 +1173,12 @@ impl Run<'_> {
         self.progress
             .inc_length((remote_new.len() + local_new.len()) as u64);
         self.progress.set_message(name.to_string());
+        let mut delivered = Vec::new();
         for r in remote_new {
-            self.download(&plan, r)?;
+            delivered.extend(self.download(&plan, r)?);
             self.progress.inc(1);
         }
+        self.take_in(&plan, delivered)?;
         for l in local_new {
             self.upload(&plan, l)?;
             self.progress.inc(1);
@@ -1186,59 +1195,149 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn download(&mut self, plan: &Plan, r: u32) -> Result<(), Failure> {
+    /// Downloads a message straight into the local folder, as a mail
+    /// delivery agent would: streamed into `tmp/`, flushed, its time set to
+    /// the INTERNALDATE, renamed into `cur/` with its system flags. The
+    /// model takes it in at the next snapshot ([`Run::take_in`]).
+    fn download(&mut self, plan: &Plan, r: u32) -> Result<Option<Delivered>, Failure> {
         self.counts.downloaded += 1;
         if self.dry_run {
             println!("would be downloaded: {} {r}", plan.name);
-            return Ok(());
+            return Ok(None);
         }
-        let mut streamed = Vec::new();
-        let done = self.imap.fetch_streaming(
-            uid_fetch(uid_set([r]), "(UID FLAGS INTERNALDATE BODY.PEEK[])", Vec::new()),
-            "UID FETCH BODY[]",
-            &mut |piece| {
-                if let crate::connection::Streamed::Data(bytes) = piece {
-                    streamed.extend_from_slice(bytes);
-                }
-                Ok(())
-            },
-        )?;
-        let (mut flags, mut date, mut content) = (None, None, None);
-        for (_, items) in &done.data.fetch {
-            for item in items {
-                match item {
-                    MessageDataItem::Flags(f) => flags = Some(flag_set(f)),
-                    MessageDataItem::InternalDate(d) => date = Some(date_of(d)),
-                    MessageDataItem::BodySection { data, .. } => {
-                        content = data.as_bytes().map(Bytes::copy_from_slice)
+        let dir = self.local.account.delivery_dir(&plan.name).ok_or_else(|| {
+            Failure::Local(format!("{}: the mirror has no folder to deliver into", plan.name))
+        })?;
+        let name = unique_name();
+        let tmp = dir.join("tmp").join(&name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Failure::Local(format!("{}: {e}", tmp.display())))?;
+        let mut out = std::io::BufWriter::new(file);
+        let mut head = Vec::new();
+        let mut written = 0u64;
+        let result = (|| {
+            let mut keep =
+                |bytes: &[u8], out: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+                    if head.len() < HEAD_LIMIT {
+                        let take = bytes.len().min(HEAD_LIMIT - head.len());
+                        head.extend_from_slice(&bytes[..take]);
                     }
-                    _ => {}
+                    written += bytes.len() as u64;
+                    out.write_all(bytes)
+                };
+            let mut streamed = false;
+            let done = self.imap.fetch_streaming(
+                uid_fetch(uid_set([r]), "(UID FLAGS INTERNALDATE BODY.PEEK[])", Vec::new()),
+                "UID FETCH BODY[]",
+                &mut |piece| match piece {
+                    crate::connection::Streamed::Start => {
+                        streamed = true;
+                        Ok(())
+                    }
+                    crate::connection::Streamed::Data(bytes) => keep(bytes, &mut out),
+                    crate::connection::Streamed::End => Ok(()),
+                },
+            )?;
+            let (mut flags, mut date, mut found) = (None, None, streamed);
+            for (_, items) in &done.data.fetch {
+                for item in items {
+                    match item {
+                        MessageDataItem::Flags(f) => flags = Some(flag_set(f)),
+                        MessageDataItem::InternalDate(d) => date = Some(*d),
+                        MessageDataItem::BodySection { data, .. } => {
+                            if let Some(bytes) = data.as_bytes() {
+                                keep(bytes, &mut out)
+                                    .map_err(|e| Failure::Local(format!("{}: {e}", tmp.display())))?;
+                                found = true;
+                            }
+                        }
+                        _ => {}
+                    }
                 }
             }
-        }
-        let content = match content {
-            Some(c) => c,
-            None if !streamed.is_empty() => Bytes::from(streamed),
-            // Expunged meanwhile: nothing to download.
-            None => return Ok(()),
+            let file = out
+                .into_inner()
+                .map_err(|e| Failure::Local(format!("{}: {}", tmp.display(), e.error())))?;
+            Ok::<_, Failure>((found, flags, date, file))
+        })();
+        let (found, flags, date, file) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
         };
+        if !found {
+            // Expunged meanwhile: nothing to download.
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(None);
+        }
         let flags = flags.unwrap_or_else(|| plan.remote.get(&r).cloned().unwrap_or_default());
-        let appended = self
+        let local_error = |e: std::io::Error| Failure::Local(format!("{}: {e}", tmp.display()));
+        if let Some(date) = date {
+            let when =
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(date.unix_timestamp().max(0) as u64);
+            file.set_modified(when).map_err(local_error)?;
+        }
+        file.sync_all().map_err(local_error)?;
+        drop(file);
+        let target = dir.join("cur").join(format!("{name}:2,{}", info_letters(&flags)));
+        std::fs::rename(&tmp, &target).map_err(local_error)?;
+        std::fs::File::open(dir.join("cur"))
+            .and_then(|d| d.sync_all())
+            .map_err(local_error)?;
+        Ok(Some(Delivered {
+            remote: r,
+            key: key_of(written, header_of(&head)),
+            flags,
+        }))
+    }
+
+    /// Pairs the messages [`Run::download`] delivered with the local UIDs
+    /// the model gave them, and sets the keywords the file name cannot
+    /// hold. One the model does not show yet is paired by the next run.
+    fn take_in(&mut self, plan: &Plan, delivered: Vec<Delivered>) -> Result<(), Failure> {
+        if delivered.is_empty() {
+            return Ok(());
+        }
+        let snapshot = self
             .local
             .account
-            .append(
-                &plan.name,
-                mailwire::mailbox::AppendMessage {
-                    content,
-                    flags: model_flags(&flags),
-                    internal_date: date,
-                },
-            )
-            .map_err(|e| store_error("storing a downloaded message", e))?;
-        if let Some(l) = appended.uids.first() {
-            self.state.pair(plan.name.as_str(), r, l.get(), &flags)?;
+            .snapshot(&plan.name)
+            .map_err(|e| store_error("reading a local folder", e))?;
+        let mut by_key: BTreeMap<Key, Vec<(u32, FlagSet)>> = BTreeMap::new();
+        for m in &snapshot.messages {
+            let l = m.uid.get();
+            if plan.local.contains_key(&l) || self.paired_locally(plan, l) {
+                continue;
+            }
+            let key = self.local_key(&plan.name, l, m.size)?;
+            by_key.entry(key).or_default().push((l, local_flag_set(&m.flags)));
+        }
+        for d in delivered {
+            let Some((l, local)) = by_key.get_mut(&d.key).and_then(Vec::pop) else {
+                tracing::warn!(
+                    "{}: a downloaded message is not seen yet; the next run pairs it",
+                    plan.name
+                );
+                continue;
+            };
+            if local != d.flags {
+                self.store_local(&plan.name, l, &d.flags)?;
+            }
+            self.state.pair(plan.name.as_str(), d.remote, l, &d.flags)?;
         }
         Ok(())
+    }
+
+    fn paired_locally(&self, plan: &Plan, local: u32) -> bool {
+        self.state
+            .mailboxes
+            .get(plan.name.as_str())
+            .is_some_and(|mb| mb.pairs.values().any(|(l, _)| *l == local))
     }
 
     fn upload(&mut self, plan: &Plan, l: u32) -> Result<(), Failure> {
@@ -1276,6 +1375,51 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// A message downloaded into the mirror, not yet paired.
+struct Delivered {
+    remote: u32,
+    key: Key,
+    flags: FlagSet,
+}
+
+/// How much of a downloaded message's beginning is kept to find its
+/// header (the key that pairs it).
+const HEAD_LIMIT: usize = 256 * 1024;
+
+/// A Maildir file name no other delivery uses: time, process and a
+/// counter.
+fn unique_name() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{}.M{}P{}Q{}.mailwire-sync",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// The Maildir info letters of the system flags (keywords are set through
+/// the model afterwards).
+fn info_letters(flags: &FlagSet) -> String {
+    let mut letters: Vec<char> = flags
+        .iter()
+        .filter_map(|f| match f.to_ascii_lowercase().as_str() {
+            "\\draft" => Some('D'),
+            "\\flagged" => Some('F'),
+            "\\answered" => Some('R'),
+            "\\seen" => Some('S'),
+            "\\deleted" => Some('T'),
+            _ => None,
+        })
+        .collect();
+    letters.sort_unstable();
+    letters.into_iter().collect()
 }
 
 fn fetched_uids(done: &Completion, into: &mut BTreeMap<u32, ()>) {

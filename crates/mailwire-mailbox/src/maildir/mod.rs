@@ -1163,6 +1163,16 @@ impl Backend for MaildirBackend {
         Some(self.maildir_path(account))
     }
 
+    /// The mailbox's folder (the Maildir itself for INBOX).
+    fn delivery_dir(&self, account: &AccountName, mailbox: &MailboxName) -> Option<PathBuf> {
+        let maildir = self.maildir_path(account);
+        Some(if mailbox.is_inbox() {
+            maildir
+        } else {
+            maildir.join(layout::folder_dir_name(mailbox))
+        })
+    }
+
     /// Streams the file, bare LFs turned into CRLFs on the way: a message
     /// is never whole in memory, and the folder is not held while it is
     /// read.
