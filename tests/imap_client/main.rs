@@ -339,6 +339,18 @@ fn every_command(account: &Account<'_>) {
         Duration::from_secs(60),
     );
     assert_eq!(denied.status.code(), Some(4), "{name}: a wrong password");
+    // Without MAILWIRE_PASSWORD the password is read from the terminal or,
+    // as here, from standard input.
+    let piped = support::run(
+        client_command(account.server, &["mailboxes"]).env_remove("MAILWIRE_PASSWORD"),
+        b"secret\n",
+        Duration::from_secs(60),
+    );
+    assert!(
+        piped.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
 }
 
 /// A running `watch`, its output lines as they come.

@@ -21,6 +21,8 @@ type View = BTreeMap<String, Vec<(Vec<String>, String)>>;
 enum Kind {
     MailServer,
     Dovecot,
+    /// Dovecot announcing CONDSTORE but not QRESYNC.
+    DovecotCondstore,
     /// Dovecot announcing neither CONDSTORE nor QRESYNC.
     DovecotPlain,
 }
@@ -76,11 +78,16 @@ impl Server {
                     "--allow-plaintext-auth".into(),
                 ]));
             }
-            Kind::Dovecot | Kind::DovecotPlain => {
-                let extra = if self.kind == Kind::DovecotPlain {
-                    format!("protocol imap {{\n  imap_capability = {PLAIN_CAPABILITIES}\n}}\n")
-                } else {
+            Kind::Dovecot | Kind::DovecotCondstore | Kind::DovecotPlain => {
+                let capabilities = match self.kind {
+                    Kind::DovecotPlain => PLAIN_CAPABILITIES.to_owned(),
+                    Kind::DovecotCondstore => format!("{PLAIN_CAPABILITIES} CONDSTORE"),
+                    _ => String::new(),
+                };
+                let extra = if capabilities.is_empty() {
                     String::new()
+                } else {
+                    format!("protocol imap {{\n  imap_capability = {capabilities}\n}}\n")
                 };
                 self.dovecot = Some(Dovecot::start_configured(
                     &self.mail.root,
@@ -579,6 +586,12 @@ fn scenarios(kind: Kind) {
     let view = assert_same(&server, &dir, "after the first sync");
     assert!(view.contains_key("Archive/2026") && view["INBOX"].len() == 6);
     // A second run with nothing changed transfers nothing and says so.
+    let method = match kind {
+        Kind::MailServer | Kind::Dovecot => "(QRESYNC)",
+        Kind::DovecotCondstore => "(CONDSTORE)",
+        Kind::DovecotPlain => "(full scans)",
+    };
+    assert!(first.contains(method), "{kind:?}: {first}");
     let again = sync(&server, &dir, "second sync");
     assert!(
         again.contains("nothing changed, no message transferred"),
@@ -900,6 +913,11 @@ fn sync_with_mail_server() {
 #[test]
 fn sync_with_dovecot_qresync() {
     scenarios(Kind::Dovecot);
+}
+
+#[test]
+fn sync_with_dovecot_condstore_only() {
+    scenarios(Kind::DovecotCondstore);
 }
 
 #[test]

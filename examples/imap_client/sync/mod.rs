@@ -193,14 +193,21 @@ pub fn sync(imap: &mut Imap, options: &Options) -> Result<(), Failure> {
     run.state.compact()?;
     let c = &run.counts;
     let verb = if options.dry_run { "would be " } else { "" };
+    let method = if run.imap.offers("QRESYNC") {
+        "QRESYNC"
+    } else if run.imap.offers("CONDSTORE") {
+        "CONDSTORE"
+    } else {
+        "full scans"
+    };
     if c.changes() == 0 {
         println!(
-            "{} mailboxes in sync: nothing changed, no message transferred",
+            "{} mailboxes in sync ({method}): nothing changed, no message transferred",
             boxes.len()
         );
     } else {
         println!(
-            "{} mailboxes: {} {verb}downloaded, {} {verb}uploaded, {} {verb}moved, flags {verb}changed on {} on the \
+            "{} mailboxes ({method}): {} {verb}downloaded, {} {verb}uploaded, {} {verb}moved, flags {verb}changed on {} on the \
              server and {} here, {} {verb}deleted on the server and {} here, {} mailboxes {verb}created",
             boxes.len(),
             c.downloaded,
