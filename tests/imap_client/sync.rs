@@ -730,6 +730,19 @@ fn scenarios(kind: Kind) {
     assert!(flags_of("in5").contains(&"$Important".to_owned()));
     flags_of("new-on-server");
 
+    // A folder removed by hand deletes nothing on the server: it comes
+    // back whole.
+    let archive_before = server.view()["Archive"].clone();
+    assert!(!archive_before.is_empty());
+    std::fs::remove_dir_all(dir.join(".Archive")).expect("remove a local folder");
+    let out = sync(&server, &dir, "a local folder removed");
+    assert!(
+        out.contains("deleted here, so downloaded again: Archive"),
+        "{kind:?}: {out}"
+    );
+    let view = assert_same(&server, &dir, "after a local folder was removed");
+    assert_eq!(view["Archive"], archive_before, "{kind:?}: the server lost mail");
+
     // 5. Two mirrors of one account converge.
     let second = mirror.path().join("second");
     sync(&server, &second, "second mirror");

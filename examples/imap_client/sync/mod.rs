@@ -556,6 +556,15 @@ impl Run<'_> {
             if !local_names.contains(name) {
                 let exists_now = self.local.account.mailbox(name).is_ok();
                 if !exists_now {
+                    if self.state.mailboxes.contains_key(name.as_str()) {
+                        // Deleted here: its messages stay on the server
+                        // and come back (a folder removed by hand is no
+                        // order to delete mail).
+                        println!("{}deleted here, so downloaded again: {name}", self.would());
+                        if !self.dry_run {
+                            self.state.forget(name.as_str())?;
+                        }
+                    }
                     println!("{}created here: {name}", self.would());
                     if !self.dry_run {
                         self.local
