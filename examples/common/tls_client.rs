@@ -198,3 +198,21 @@ pub fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
+
+/// Splits `HOST:PORT`, with `[v6]:PORT` for IPv6 addresses.
+pub fn split_server(server: &str) -> Result<(String, u16), String> {
+    let bad = || format!("{server:?} is not HOST:PORT ([ADDRESS]:PORT for IPv6)");
+    let (host, port) = server.rsplit_once(':').ok_or_else(bad)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() || host.contains(':') && !server.starts_with('[') {
+        return Err(bad());
+    }
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port))
+}

@@ -54,7 +54,7 @@ for now.";
 #[command(name = "imap_client", version, about = "Read and file mail on an IMAP server", after_help = AFTER_HELP)]
 struct Args {
     /// The server.
-    #[arg(long, value_name = "HOST:PORT", value_parser = split_server)]
+    #[arg(long, value_name = "HOST:PORT", value_parser = tls_client::split_server)]
     server: (String, u16),
     /// How the connection is protected: implicit TLS is the default on
     /// port 993, STARTTLS elsewhere; `none` sends the password in clear.
@@ -236,22 +236,6 @@ impl fmt::Display for Failure {
             | Failure::Local(m)
             | Failure::LoginTemporary(m) => f.write_str(m),
         }
-    }
-}
-
-fn split_server(server: &str) -> Result<(String, u16), String> {
-    let bad = || format!("{server:?} is not HOST:PORT ([ADDRESS]:PORT for IPv6)");
-    let (host, port) = server.rsplit_once(':').ok_or_else(bad)?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() || host.contains(':') && !server.starts_with('[') {
-        return Err(bad());
-    }
-    match port.parse::<u16>() {
-        Ok(port) if port != 0 => Ok((host.to_owned(), port)),
-        _ => Err(bad()),
     }
 }
 

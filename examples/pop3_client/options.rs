@@ -29,7 +29,7 @@ says what the login method exposes on the network.";
 #[command(name = "pop3_client", version, after_help = AFTER_HELP, args_override_self = true)]
 struct Args {
     /// The POP3 server (port 110 for none/starttls, 995 for implicit)
-    #[arg(long, value_name = "HOST:PORT", value_parser = split_server)]
+    #[arg(long, value_name = "HOST:PORT", value_parser = crate::tls_client::split_server)]
     server: (String, u16),
     /// The account name
     #[arg(long, value_name = "USER", value_parser = clap::builder::NonEmptyStringValueParser::new())]
@@ -174,24 +174,6 @@ pub struct Options {
     pub throttle: Option<Duration>,
     /// Drop the connection after storing this many messages.
     pub stop_after: Option<u64>,
-}
-
-/// Splits `HOST:PORT`, with `[v6]:PORT` for IPv6 addresses.
-fn split_server(server: &str) -> Result<(String, u16), String> {
-    let bad = || format!("{server:?} is not HOST:PORT ([ADDRESS]:PORT for IPv6)");
-    let (host, port) = server.rsplit_once(':').ok_or_else(bad)?;
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() || host.contains(':') && !server.starts_with('[') {
-        return Err(bad());
-    }
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    if port == 0 {
-        return Err(bad());
-    }
-    Ok((host.to_owned(), port))
 }
 
 /// The password from the first line of a file, or from the environment.

@@ -19,11 +19,11 @@
 //! ways.
 
 use bytes::Bytes;
-use mailwire_imap::{DateTime, Flag, Mailbox, ModSeqValzer, StatusAttribute, StatusValue};
+use mailwire_imap::{DateTime, Flag, Mailbox, MailboxAttribute, ModSeqValzer, StatusAttribute, StatusValue};
 
 use crate::flags::Flags;
 use crate::store::{AppendMessage, MailboxStatus};
-use crate::types::{InternalDate, MailboxName, ModSeq, NameError};
+use crate::types::{InternalDate, MailboxName, ModSeq, NameError, SpecialUse};
 
 impl From<mailwire_imap::ModSeq> for ModSeq {
     fn from(m: mailwire_imap::ModSeq) -> ModSeq {
@@ -61,6 +61,26 @@ impl TryFrom<&[Flag<'_>]> for Flags {
     fn try_from(flags: &[Flag<'_>]) -> Result<Flags, NameError> {
         let names: Vec<String> = flags.iter().map(ToString::to_string).collect();
         Flags::parse(names.iter().map(String::as_str))
+    }
+}
+
+impl SpecialUse {
+    /// The LIST attribute (RFC 6154).
+    pub fn to_imap(self) -> MailboxAttribute<'static> {
+        match self {
+            SpecialUse::All => MailboxAttribute::All,
+            SpecialUse::Archive => MailboxAttribute::Archive,
+            SpecialUse::Drafts => MailboxAttribute::Drafts,
+            SpecialUse::Flagged => MailboxAttribute::Flagged,
+            SpecialUse::Junk => MailboxAttribute::Junk,
+            SpecialUse::Sent => MailboxAttribute::Sent,
+            SpecialUse::Trash => MailboxAttribute::Trash,
+        }
+    }
+
+    /// The special use a LIST attribute names, if it names one.
+    pub fn from_imap(attribute: &MailboxAttribute<'_>) -> Option<SpecialUse> {
+        SpecialUse::ALL.into_iter().find(|u| u.to_imap() == *attribute)
     }
 }
 

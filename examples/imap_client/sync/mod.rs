@@ -429,7 +429,11 @@ impl Run<'_> {
                 tracing::warn!("the mailbox {wire_name:?} has no local name; it is left out");
                 continue;
             };
-            let special = entry.attributes.iter().filter_map(special_use).collect();
+            let special = entry
+                .attributes
+                .iter()
+                .filter_map(SpecialUse::from_imap)
+                .collect();
             remote.insert(
                 name,
                 RemoteBox {
@@ -528,7 +532,7 @@ impl Run<'_> {
             if !self.dry_run {
                 let parameters = if self.imap.offers("CREATE-SPECIAL-USE") && !entry.special_use.is_empty() {
                     vec![CreateParameter::Use(
-                        entry.special_use.iter().map(|u| special_attribute(*u)).collect(),
+                        entry.special_use.iter().map(|u| u.to_imap()).collect(),
                     )]
                 } else {
                     Vec::new()
@@ -1454,31 +1458,6 @@ fn join(flags: &FlagSet) -> String {
 
 fn list(uids: &[u32]) -> String {
     uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-}
-
-fn special_use(attribute: &MailboxAttribute<'_>) -> Option<SpecialUse> {
-    Some(match attribute {
-        MailboxAttribute::All => SpecialUse::All,
-        MailboxAttribute::Archive => SpecialUse::Archive,
-        MailboxAttribute::Drafts => SpecialUse::Drafts,
-        MailboxAttribute::Flagged => SpecialUse::Flagged,
-        MailboxAttribute::Junk => SpecialUse::Junk,
-        MailboxAttribute::Sent => SpecialUse::Sent,
-        MailboxAttribute::Trash => SpecialUse::Trash,
-        _ => return None,
-    })
-}
-
-fn special_attribute(special: SpecialUse) -> MailboxAttribute<'static> {
-    match special {
-        SpecialUse::All => MailboxAttribute::All,
-        SpecialUse::Archive => MailboxAttribute::Archive,
-        SpecialUse::Drafts => MailboxAttribute::Drafts,
-        SpecialUse::Flagged => MailboxAttribute::Flagged,
-        SpecialUse::Junk => MailboxAttribute::Junk,
-        SpecialUse::Sent => MailboxAttribute::Sent,
-        SpecialUse::Trash => MailboxAttribute::Trash,
-    }
 }
 
 /// IMAP LIST pattern matching: `*` matches anything, `%` anything but the

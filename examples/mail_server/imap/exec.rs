@@ -283,7 +283,7 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
             for p in parameters {
                 if let mailwire::imap::CreateParameter::Use(attrs) = p {
                     for a in attrs {
-                        match SpecialUse::from_name(&a.to_string()) {
+                        match SpecialUse::from_imap(a) {
                             Some(u) => uses.push(u),
                             None => {
                                 return Outcome::no("Unknown special use").with_code(condition("USEATTR"));
@@ -510,26 +510,10 @@ fn attributes(
     }];
     if special_use {
         for u in &entry.special_use {
-            if let Some(a) = special_use_attribute(*u) {
-                out.push(a);
-            }
+            out.push(u.to_imap());
         }
     }
     out
-}
-
-fn special_use_attribute(u: SpecialUse) -> Option<MailboxAttribute<'static>> {
-    Some(match u {
-        SpecialUse::All => MailboxAttribute::All,
-        SpecialUse::Archive => MailboxAttribute::Archive,
-        SpecialUse::Drafts => MailboxAttribute::Drafts,
-        SpecialUse::Flagged => MailboxAttribute::Flagged,
-        SpecialUse::Junk => MailboxAttribute::Junk,
-        SpecialUse::Sent => MailboxAttribute::Sent,
-        SpecialUse::Trash => MailboxAttribute::Trash,
-        #[allow(unreachable_patterns)]
-        _ => return None,
-    })
 }
 
 /// The patterns of a LIST, each joined to the reference (RFC 9051 section
