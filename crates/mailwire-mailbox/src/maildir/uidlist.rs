@@ -12,6 +12,10 @@
 //! the next UID is the larger of `N` and the last UID + 1; a rewrite goes
 //! through `dovecot-uidlist.tmp` and a rename. Readers keep the file's
 //! identity and the length read, and read only what was appended since.
+//! A last line without its line end (a writer killed in mid-append) is not
+//! read, and since the file is then longer than what was read, the next
+//! append rewrites the file without it instead of writing after it: a
+//! record is never glued to a torn one (tests/maildir_torn.rs).
 //! Version 1 files (`1 <uidvalidity> <next uid>`, records `<uid>
 //! <name>`) are read too and rewritten as version 3.
 
