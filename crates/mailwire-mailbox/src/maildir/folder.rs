@@ -680,6 +680,15 @@ impl Folder {
     /// Records messages whose files were just put into `new/` or `cur/`
     /// (under `bases`, with these journal entries): UIDs in the uidlist,
     /// entries in the journal, metas in the known state.
+    ///
+    /// Fails only if no UID was recorded (the uidlist is as it was). Once
+    /// the uidlist gives the files their UIDs they are delivered: Dovecot
+    /// and other instances list them from then on, so a failure to write
+    /// the journal after that is not reported (a retry of a "failed"
+    /// delivery would deliver the message twice). The journal keeps the
+    /// entries in memory and writes them with its next write; if this
+    /// instance never writes again, the next reconciliation of any
+    /// instance describes the files from the disk.
     pub(crate) fn record_added(
         &mut self,
         ctx: Ctx<'_>,
@@ -695,8 +704,15 @@ impl Folder {
         for (uid, (_, e)) in uids.iter().zip(&added) {
             Journal::live_line(*uid, e, &mut lines);
         }
-        ctx.confirm_lock()?;
-        self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        match ctx.confirm_lock() {
+            // A failed write leaves the lines applied in memory.
+            Ok(()) => {
+                let _ = self.journal.write(ctx.dir, &lines, ctx.fsync);
+            }
+            // Another process holds the lock now: it must not see a write
+            // (it describes the files itself when it reconciles).
+            Err(_) => self.journal.apply_unsaved(&lines),
+        }
         let mut metas = Vec::with_capacity(added.len());
         for ((loc, e), (uid, base)) in added.into_iter().zip(uids.into_iter().zip(bases)) {
             let meta = self

@@ -36,8 +36,9 @@ const MAX_FILE: u64 = 1 << 32;
 
 #[cfg(test)]
 thread_local! {
-    /// Makes [`Journal::write`] fail on this thread, for the tests of what
-    /// a failed write leaves behind.
+    /// Makes [`Journal::write`] fail on this thread after applying its
+    /// lines, as a failed write to the file does, for the tests of what a
+    /// failed write leaves behind.
     pub(crate) static FAIL_WRITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -68,6 +69,9 @@ pub(crate) struct Journal {
     read_len: u64,
     /// The file ends with an incomplete line.
     torn: bool,
+    /// A write failed: the memory holds lines the file lacks, so the next
+    /// write rewrites the whole file.
+    unsaved: bool,
 }
 
 impl Journal {
@@ -264,36 +268,65 @@ impl Journal {
     /// Applies `lines` (made with the `*_line` functions) and writes them
     /// to the file: appended, or the whole file rewritten when it is
     /// missing, torn or holds too many superseded lines.
+    /// On failure the lines stay applied (the caller may have changed the
+    /// Maildir already) and the next write rewrites the file; an append
+    /// that failed half-way is cut back first, so no other process reads a
+    /// part of it.
     pub(crate) fn write(&mut self, dir: &Path, lines: &str, fsync: bool) -> Result<(), StoreError> {
-        #[cfg(test)]
-        if FAIL_WRITES.with(std::cell::Cell::get) {
-            return Err(StoreError::Temporary("journal write failed (injected)".into()));
-        }
         for line in lines.lines() {
             self.apply(line);
+        }
+        #[cfg(test)]
+        if FAIL_WRITES.with(std::cell::Cell::get) {
+            self.unsaved = true;
+            return Err(StoreError::Temporary("journal write failed (injected)".into()));
         }
         let path = dir.join(NAME);
         let needed = self.live.len() + self.tombstones.len() + 2;
         let appendable = !self.torn
+            && !self.unsaved
             && self.file_id.is_some()
             && self.lines <= needed.saturating_mul(2).saturating_add(64)
             && fs::metadata(&path)
                 .is_ok_and(|m| Some((m.dev(), m.ino())) == self.file_id && m.len() == self.read_len);
         if !appendable {
-            return self.rewrite(dir, fsync);
+            return self.rewrite(dir, fsync).inspect_err(|_| self.unsaved = true);
         }
         if lines.is_empty() {
             return Ok(());
         }
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_err("open", &path, &e))?;
-        f.write_all(lines.as_bytes())
-            .map_err(|e| io_err("write", &path, &e))?;
-        fsutil::sync_file(&f, &path, fsync)?;
-        self.read_len += lines.len() as u64;
-        Ok(())
+        let appended = (|| {
+            let f = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| io_err("open", &path, &e))?;
+            let written = (&f)
+                .write_all(lines.as_bytes())
+                .map_err(|e| io_err("write", &path, &e))
+                .and_then(|()| fsutil::sync_file(&f, &path, fsync));
+            if written.is_err() {
+                let _ = f.set_len(self.read_len);
+            }
+            written
+        })();
+        match appended {
+            Ok(()) => {
+                self.read_len += lines.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.unsaved = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies `lines` in memory only, for the next write to save.
+    pub(crate) fn apply_unsaved(&mut self, lines: &str) {
+        for line in lines.lines() {
+            self.apply(line);
+        }
+        self.unsaved = true;
     }
 
     /// Rewrites the whole file from the current state.
@@ -315,6 +348,7 @@ impl Journal {
         self.read_len = text.len() as u64;
         self.lines = text.lines().count().saturating_sub(1);
         self.torn = false;
+        self.unsaved = false;
         Ok(())
     }
 }

@@ -31,6 +31,13 @@ use crate::types::StoreError;
 /// A uidlist larger than this is refused as corrupt.
 const MAX_FILE: u64 = 1 << 30;
 
+#[cfg(test)]
+thread_local! {
+    /// Makes [`UidList::append`] on this thread write half of its records
+    /// and fail, as a write into a full disk does.
+    pub(crate) static FAIL_APPENDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// One message: its UID, extension fields and base file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Record {
@@ -245,7 +252,11 @@ impl UidList {
 
     /// Adds records with new UIDs from `next_uid` for these bases, and
     /// appends them to the file (or rewrites it if it cannot be appended
-    /// to). The caller holds the lock and has refreshed the list.
+    /// to). The caller holds the lock and has refreshed the list. On
+    /// failure neither the file nor the list holds any of the records: an
+    /// append that failed half-way is cut back, so that no reader (Dovecot
+    /// reads without the lock) sees a UID for a file whose delivery is
+    /// reported failed.
     pub(crate) fn append(
         &mut self,
         dir: &Path,
@@ -274,23 +285,60 @@ impl UidList {
         for (i, r) in self.records.iter().enumerate().skip(first_new) {
             self.by_base.insert(r.base.clone(), i);
         }
+        let next_before = uids.first().copied().unwrap_or(self.next_uid);
+        let undo = |list: &mut UidList| {
+            for r in list.records.drain(first_new..) {
+                list.by_base.remove(&r.base);
+            }
+            list.next_uid = next_before;
+        };
         let path = dir.join("dovecot-uidlist");
         let appendable = self.version == 3
             && self.file_id.is_some()
             && fs::metadata(&path)
                 .is_ok_and(|m| Some((m.dev(), m.ino())) == self.file_id && m.len() == self.read_len);
         if !appendable {
-            return self.rewrite(dir, |_| true, fsync).map(|()| uids);
+            // The rewrite replaces the file whole or not at all.
+            return match self.rewrite(dir, |_| true, fsync) {
+                Ok(()) => Ok(uids),
+                Err(e) => {
+                    undo(self);
+                    Err(e)
+                }
+            };
         }
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_err("open", &path, &e))?;
-        f.write_all(text.as_bytes())
-            .map_err(|e| io_err("write", &path, &e))?;
-        fsutil::sync_file(&f, &path, fsync)?;
-        self.read_len += text.len() as u64;
-        Ok(uids)
+        let appended = (|| {
+            let f = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| io_err("open", &path, &e))?;
+            #[cfg(test)]
+            let injected = FAIL_APPENDS.with(std::cell::Cell::get);
+            #[cfg(not(test))]
+            let injected = false;
+            let written = if injected {
+                let _ = (&f).write_all(&text.as_bytes()[..text.len() / 2]);
+                Err(StoreError::Temporary("uidlist write failed (injected)".into()))
+            } else {
+                (&f).write_all(text.as_bytes())
+                    .map_err(|e| io_err("write", &path, &e))
+                    .and_then(|()| fsutil::sync_file(&f, &path, fsync))
+            };
+            if written.is_err() {
+                let _ = f.set_len(self.read_len);
+            }
+            written
+        })();
+        match appended {
+            Ok(()) => {
+                self.read_len += text.len() as u64;
+                Ok(uids)
+            }
+            Err(e) => {
+                undo(self);
+                Err(e)
+            }
+        }
     }
 
     /// Rewrites the file with the records that `keep` accepts (dropping
