@@ -961,7 +961,9 @@ pub(crate) fn instance_name() -> String {
 }
 
 /// Whether the instance that wrote under this name is gone: it ran on this
-/// host, and its process is gone or is this process without that instance.
+/// host, and its process is gone or is this process without that
+/// instance, and its pid cannot be one of another PID namespace sharing
+/// the host name (as for the owner of a lock: [`lock`]).
 pub(crate) fn instance_is_dead(name: &str) -> bool {
     let mut parts = name.rsplitn(3, '-');
     let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
@@ -973,9 +975,13 @@ pub(crate) fn instance_is_dead(name: &str) -> bool {
     }
     if pid == std::process::id() {
         let live = live_instances().lock().unwrap_or_else(|e| e.into_inner());
-        return !live.contains(name);
+        if live.contains(name) {
+            return false;
+        }
+    } else if fsutil::process_alive(pid) {
+        return false;
     }
-    !fsutil::process_alive(pid)
+    !fsutil::pid_of_another_namespace(pid)
 }
 
 /// Takes a folder's lock (Dovecot's `dovecot-uidlist.lock`).
@@ -1110,5 +1116,29 @@ mod tests {
         live_instances().lock().unwrap().remove(&name);
         assert!(!instance_is_dead("otherhost-1-00"));
         assert!(!instance_is_dead("garbage"));
+    }
+
+    /// An instance of this host name whose pid no process here has, but a
+    /// live process of another PID namespace has there, is not gone (its
+    /// kept content must stay); once that process ends, it is.
+    #[test]
+    fn an_instance_of_another_pid_namespace_is_alive() {
+        let Some((mut child, pid)) = fsutil::tests::process_in_child_pid_namespace() else {
+            return;
+        };
+        let host = fsutil::filename_host().replace('-', "_");
+        let name = format!("{host}-{pid}-00000000000000ff");
+        let alive = !instance_is_dead(&name);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(alive, "an instance of another PID namespace judged gone");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !instance_is_dead(&name) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still alive after its namespace ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
