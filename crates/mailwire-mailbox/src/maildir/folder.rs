@@ -125,7 +125,8 @@ pub(crate) struct Known {
     pub(crate) uid_next: u32,
     pub(crate) highest: u64,
     pub(crate) messages: BTreeMap<u32, MessageMeta>,
-    /// How many of the journal's tombstones have been reported.
+    /// How many of the journal's tombstones have been reported, counted
+    /// as [`Journal::tombstones_ever`] counts (pruning does not change it).
     pub(crate) tombstones: usize,
 }
 
@@ -592,7 +593,7 @@ impl Folder {
             uid_next: self.uidlist.next_uid,
             highest: self.journal.highest,
             messages,
-            tombstones: self.journal.tombstones.len(),
+            tombstones: self.journal.tombstones_ever(),
         });
         Ok(())
     }
@@ -623,7 +624,10 @@ impl Folder {
                 Some(_) => {}
             }
         }
-        for t in self.journal.tombstones.iter().skip(known.tombstones) {
+        // Tombstones pruned before this instance saw them are not listed:
+        // the messages they expunged are found gone below.
+        let unseen = known.tombstones.saturating_sub(self.journal.pruned_count);
+        for t in self.journal.tombstones.iter().skip(unseen) {
             if known.messages.contains_key(&t.uid.get()) {
                 out.push((t.modseq.get(), t.uid.get(), ExternalChange::Expunged(*t)));
             }
@@ -823,7 +827,7 @@ impl Folder {
         self.touched_dirs();
         fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync)?;
         fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)?;
-        let before = self.journal.tombstones.len();
+        let before = self.journal.tombstones_ever();
         ctx.confirm_lock()?;
         self.journal.write(ctx.dir, &lines, ctx.fsync)?;
         if let Some(k) = &mut self.known {
@@ -833,7 +837,7 @@ impl Folder {
             k.highest = k.highest.max(m);
             // The new tombstones are this instance's own: reported already.
             if k.tombstones == before {
-                k.tombstones = self.journal.tombstones.len();
+                k.tombstones = self.journal.tombstones_ever();
             }
         }
         Ok(())

@@ -1132,15 +1132,35 @@ impl Backend for MaildirBackend {
         since: ModSeq,
     ) -> Result<Vec<Tombstone>, StoreError> {
         self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, _| {
-            let reported = fold.known.as_ref().map_or(0, |k| k.tombstones);
+            let Some(known) = fold.known.as_ref() else {
+                return Ok(Vec::new());
+            };
+            let pruned = fold.journal.pruned_count;
             let mut out: Vec<Tombstone> = fold
                 .journal
                 .tombstones
                 .iter()
-                .take(reported)
+                .take(known.tombstones.saturating_sub(pruned))
                 .filter(|t| t.modseq > since)
                 .copied()
                 .collect();
+            // Expunges at or below the prune mark are no longer listed:
+            // asked for changes since before it, answer with every UID
+            // below UIDNEXT that is not a message now (a superset of those
+            // expunged since, as QRESYNC allows for VANISHED (EARLIER)),
+            // at the mark's MODSEQ. Never fewer than were expunged.
+            let mark = fold.journal.pruned_modseq;
+            if since.get() < mark {
+                let listed: std::collections::HashSet<u32> = out.iter().map(|t| t.uid.get()).collect();
+                let modseq = ModSeq::new(mark).unwrap_or(ModSeq::MIN);
+                for uid in
+                    (1..known.uid_next).filter(|u| !known.messages.contains_key(u) && !listed.contains(u))
+                {
+                    if let Some(uid) = Uid::new(uid) {
+                        out.push(Tombstone { uid, modseq });
+                    }
+                }
+            }
             out.sort_by_key(|t| t.uid);
             Ok(out)
         })
