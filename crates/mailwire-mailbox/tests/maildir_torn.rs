@@ -141,6 +141,8 @@ fn an_append_after_a_torn_dovecot_record_starts_a_new_line() {
     let records = parse_strictly(&uidlist);
     assert_eq!(&records[..2], &before[..]);
     assert!(records.iter().all(|(_, b)| b != &base[..14]), "{records:?}");
+    // UID 3 was the killed writer's: nobody gets it.
+    assert!(records.iter().all(|(u, _)| *u != 3), "{records:?}");
     check_mapping(&maildir, &records, true);
     let new_uid = got.messages[0].uid.get();
     assert!(new_uid > first.messages[1].uid.get());
@@ -185,9 +187,12 @@ fn a_record_without_its_line_end_is_not_glued_to_the_next() {
     b.append(&a, &inbox, vec![message("three")]).unwrap();
     check_mapping(&maildir, &parse_strictly(&uidlist), false);
     // A fresh instance reconciles: the killed writer's file gets a UID of
-    // its own.
+    // its own, and the UID its torn record named is given to nobody.
     let snap = open(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
-    check_mapping(&maildir, &parse_strictly(&uidlist), true);
+    let records = parse_strictly(&uidlist);
+    check_mapping(&maildir, &records, true);
+    assert!(records.iter().all(|(u, _)| *u != torn_uid), "{records:?}");
+    assert!(snap.messages.iter().all(|m| m.uid.get() != torn_uid));
     assert_eq!(snap.messages.len(), 4);
     let r = mailwire_mailbox::MailboxRef {
         name: inbox.clone(),

@@ -15,7 +15,8 @@
 //! A last line without its line end (a writer killed in mid-append) is not
 //! read, and since the file is then longer than what was read, the next
 //! append rewrites the file without it instead of writing after it: a
-//! record is never glued to a torn one (tests/maildir_torn.rs).
+//! record is never glued to a torn one (tests/maildir_torn.rs). The UID a
+//! torn record names, if its digits are complete, is not given again.
 //! Version 1 files (`1 <uidvalidity> <next uid>`, records `<uid>
 //! <name>`) are read too and rewritten as version 3.
 
@@ -136,6 +137,7 @@ impl UidList {
                 for line in text.lines() {
                     self.parse_record(line);
                 }
+                self.pass_torn(&tail[complete..]);
                 self.read_len += complete as u64;
                 return Ok(Refreshed::Appended);
             }
@@ -153,6 +155,7 @@ impl UidList {
         for line in lines {
             fresh.parse_record(line);
         }
+        fresh.pass_torn(&all[complete..]);
         fresh.file_id = Some(id);
         fresh.read_len = complete as u64;
         *self = fresh;
@@ -226,6 +229,21 @@ impl UidList {
         });
         if self.next_uid <= uid {
             self.next_uid = uid.saturating_add(1);
+        }
+    }
+
+    /// Keeps the UID of a torn last record (its writer was killed while
+    /// appending it) from being given again: the writer had taken it, and
+    /// a reader that parsed the part written may have seen it.
+    fn pass_torn(&mut self, torn: &[u8]) {
+        let Some(space) = memchr::memchr(b' ', torn) else {
+            return;
+        };
+        let uid = std::str::from_utf8(&torn[..space])
+            .ok()
+            .and_then(|u| u.parse::<u32>().ok());
+        if let Some(uid) = uid.filter(|&u| u != u32::MAX && u >= self.next_uid) {
+            self.next_uid = uid + 1;
         }
     }
 
@@ -413,12 +431,13 @@ mod tests {
         assert_eq!(list.refresh(&path).unwrap(), Refreshed::Appended);
         assert_eq!(list.uid_of("other"), Some(7));
         assert_eq!(list.uid_of("part"), None);
-        assert_eq!(list.next_uid, 8);
+        // The torn record's UID 9 is passed over.
+        assert_eq!(list.next_uid, 10);
 
         list.rewrite(dir.path(), |r| r.uid != 3, false).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(
-            text.starts_with("3 V1795310868 N8 Gd9c5b11e1245026b8438000083ecc375\n1 :"),
+            text.starts_with("3 V1795310868 N10 Gd9c5b11e1245026b8438000083ecc375\n1 :"),
             "{text}"
         );
         assert!(!text.contains(":new1"));
