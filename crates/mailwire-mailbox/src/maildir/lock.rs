@@ -44,6 +44,8 @@ const PID_CHECK_AGE: Duration = Duration::from_secs(2);
 /// its holder confirms it before a write: far below the stale timeouts, so
 /// a lock in use never looks abandoned.
 const TOUCH_EVERY: Duration = Duration::from_secs(1);
+/// A waiter judges the owner of the same lock file at most this often.
+const OWNER_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 struct Registry {
     held: Mutex<HashSet<PathBuf>>,
@@ -142,6 +144,8 @@ impl DotLock {
         // The lock as last seen, and when it or the protected file last
         // changed.
         let mut watch: Option<(LockSeen, SystemTime)> = None;
+        // The lock file whose owner was last found alive, and when.
+        let mut alive_at: Option<((u64, u64), Instant)> = None;
         loop {
             if let Some(done) = create_with_owner(lock_path)? {
                 return Ok(done);
@@ -149,10 +153,19 @@ impl DotLock {
             let Some(seen) = LockSeen::look(lock_path, target) else {
                 continue; // released meanwhile
             };
-            if seen.owner_dead() {
-                remove_if_same(lock_path, &seen);
-                watch = None;
-                continue;
+            // Judging the owner may read every process's status (see
+            // owner_gone): once a second per lock file is enough.
+            let recheck = alive_at.is_none_or(|(id, at): ((u64, u64), Instant)| {
+                id != seen.id || at.elapsed() >= OWNER_CHECK_EVERY
+            });
+            if recheck {
+                if seen.owner_dead() {
+                    remove_if_same(lock_path, &seen);
+                    watch = None;
+                    alive_at = None;
+                    continue;
+                }
+                alive_at = Some((seen.id, Instant::now()));
             }
             let now = SystemTime::now();
             let changed_at = match &watch {
