@@ -132,7 +132,7 @@ fn an_append_after_a_torn_dovecot_record_starts_a_new_line() {
     assert_eq!(before.len(), 2);
 
     // The killed writer's file is in new/, its record cut after 14 bytes.
-    let base = "1795310866.M520951P14468.vm,S=12,W=14";
+    let base = "1795310866.M520951P14468.vm,S=14,W=17";
     fs::write(maildir.join("new").join(base), "Subject: x\n\nx\n").unwrap();
     append_torn(&uidlist, &format!("3 :{}", &base[..14]));
 
@@ -176,7 +176,7 @@ fn a_record_without_its_line_end_is_not_glued_to_the_next() {
     let maildir = tmp.path().join("alice/Maildir");
     let uidlist = maildir.join("dovecot-uidlist");
 
-    let base = "1795310867.M1P99.vm,S=12";
+    let base = "1795310867.M1P99.vm,S=14";
     fs::write(maildir.join("new").join(base), "Subject: y\n\ny\n").unwrap();
     let torn_uid = first.messages[0].uid.get() + 1;
     append_torn(&uidlist, &format!("{torn_uid} :{base}"));
