@@ -9,6 +9,7 @@
 
 mod behaviour;
 mod connections;
+mod disk_full;
 mod dovecot;
 mod imap_dovecot;
 mod imap_extensions;

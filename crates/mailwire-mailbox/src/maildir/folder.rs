@@ -125,7 +125,8 @@ pub(crate) struct Known {
     pub(crate) uid_next: u32,
     pub(crate) highest: u64,
     pub(crate) messages: BTreeMap<u32, MessageMeta>,
-    /// How many of the journal's tombstones have been reported.
+    /// How many of the journal's tombstones have been reported, counted
+    /// as [`Journal::tombstones_ever`] counts (pruning does not change it).
     pub(crate) tombstones: usize,
 }
 
@@ -592,7 +593,7 @@ impl Folder {
             uid_next: self.uidlist.next_uid,
             highest: self.journal.highest,
             messages,
-            tombstones: self.journal.tombstones.len(),
+            tombstones: self.journal.tombstones_ever(),
         });
         Ok(())
     }
@@ -623,7 +624,10 @@ impl Folder {
                 Some(_) => {}
             }
         }
-        for t in self.journal.tombstones.iter().skip(known.tombstones) {
+        // Tombstones pruned before this instance saw them are not listed:
+        // the messages they expunged are found gone below.
+        let unseen = known.tombstones.saturating_sub(self.journal.pruned_count);
+        for t in self.journal.tombstones.iter().skip(unseen) {
             if known.messages.contains_key(&t.uid.get()) {
                 out.push((t.modseq.get(), t.uid.get(), ExternalChange::Expunged(*t)));
             }
@@ -680,6 +684,15 @@ impl Folder {
     /// Records messages whose files were just put into `new/` or `cur/`
     /// (under `bases`, with these journal entries): UIDs in the uidlist,
     /// entries in the journal, metas in the known state.
+    ///
+    /// Fails only if no UID was recorded (the uidlist is as it was). Once
+    /// the uidlist gives the files their UIDs they are delivered: Dovecot
+    /// and other instances list them from then on, so a failure to write
+    /// the journal after that is not reported (a retry of a "failed"
+    /// delivery would deliver the message twice). The journal keeps the
+    /// entries in memory and writes them with its next write; if this
+    /// instance never writes again, the next reconciliation of any
+    /// instance describes the files from the disk.
     pub(crate) fn record_added(
         &mut self,
         ctx: Ctx<'_>,
@@ -695,8 +708,15 @@ impl Folder {
         for (uid, (_, e)) in uids.iter().zip(&added) {
             Journal::live_line(*uid, e, &mut lines);
         }
-        ctx.confirm_lock()?;
-        self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        match ctx.confirm_lock() {
+            // A failed write leaves the lines applied in memory.
+            Ok(()) => {
+                let _ = self.journal.write(ctx.dir, &lines, ctx.fsync);
+            }
+            // Another process holds the lock now: it must not see a write
+            // (it describes the files itself when it reconciles).
+            Err(_) => self.journal.apply_unsaved(&lines),
+        }
         let mut metas = Vec::with_capacity(added.len());
         for ((loc, e), (uid, base)) in added.into_iter().zip(uids.into_iter().zip(bases)) {
             let meta = self
@@ -807,7 +827,7 @@ impl Folder {
         self.touched_dirs();
         fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync)?;
         fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)?;
-        let before = self.journal.tombstones.len();
+        let before = self.journal.tombstones_ever();
         ctx.confirm_lock()?;
         self.journal.write(ctx.dir, &lines, ctx.fsync)?;
         if let Some(k) = &mut self.known {
@@ -817,7 +837,7 @@ impl Folder {
             k.highest = k.highest.max(m);
             // The new tombstones are this instance's own: reported already.
             if k.tombstones == before {
-                k.tombstones = self.journal.tombstones.len();
+                k.tombstones = self.journal.tombstones_ever();
             }
         }
         Ok(())
@@ -945,7 +965,9 @@ pub(crate) fn instance_name() -> String {
 }
 
 /// Whether the instance that wrote under this name is gone: it ran on this
-/// host, and its process is gone or is this process without that instance.
+/// host, and its process is gone or is this process without that
+/// instance, and its pid cannot be one of another PID namespace sharing
+/// the host name (as for the owner of a lock: [`lock`]).
 pub(crate) fn instance_is_dead(name: &str) -> bool {
     let mut parts = name.rsplitn(3, '-');
     let (Some(_nonce), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
@@ -957,9 +979,13 @@ pub(crate) fn instance_is_dead(name: &str) -> bool {
     }
     if pid == std::process::id() {
         let live = live_instances().lock().unwrap_or_else(|e| e.into_inner());
-        return !live.contains(name);
+        if live.contains(name) {
+            return false;
+        }
+    } else if fsutil::process_alive(pid) {
+        return false;
     }
-    !fsutil::process_alive(pid)
+    !fsutil::pid_of_another_namespace(pid)
 }
 
 /// Takes a folder's lock (Dovecot's `dovecot-uidlist.lock`).
@@ -1094,5 +1120,29 @@ mod tests {
         live_instances().lock().unwrap().remove(&name);
         assert!(!instance_is_dead("otherhost-1-00"));
         assert!(!instance_is_dead("garbage"));
+    }
+
+    /// An instance of this host name whose pid no process here has, but a
+    /// live process of another PID namespace has there, is not gone (its
+    /// kept content must stay); once that process ends, it is.
+    #[test]
+    fn an_instance_of_another_pid_namespace_is_alive() {
+        let Some((mut child, pid)) = fsutil::tests::process_in_child_pid_namespace() else {
+            return;
+        };
+        let host = fsutil::filename_host().replace('-', "_");
+        let name = format!("{host}-{pid}-00000000000000ff");
+        let alive = !instance_is_dead(&name);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(alive, "an instance of another PID namespace judged gone");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !instance_is_dead(&name) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still alive after its namespace ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }

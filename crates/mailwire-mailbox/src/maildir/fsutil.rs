@@ -127,6 +127,52 @@ pub(crate) fn process_alive(pid: u32) -> bool {
     Path::new("/proc").join(pid.to_string()).exists()
 }
 
+/// `/proc/self/ns/pid` in the initial PID namespace (the kernel's fixed
+/// `PROC_PID_INIT_INO`).
+const INITIAL_PID_NAMESPACE: &str = "pid:[4026531836]";
+
+/// Whether `pid`, written by a process of this host name, may be a pid of
+/// another PID namespace: a pid names a process only within one namespace,
+/// and processes of other namespaces can share the host name (containers
+/// sharing the UTS namespace but not the PID one, as the containers of a
+/// Kubernetes pod do, or a pod with `hostNetwork`; systemd's
+/// `PrivatePIDs=`). Outside the initial PID namespace, processes of other
+/// namespaces (the host's, a sibling container's) are invisible, so any
+/// pid may be theirs. In the initial namespace every process is visible
+/// with its pids in all its namespaces (`NSpid:` in its status), so the
+/// pid is another namespace's only if some process has it there.
+pub(crate) fn pid_of_another_namespace(pid: u32) -> bool {
+    match fs::read_link("/proc/self/ns/pid") {
+        Ok(ns) if ns.as_os_str() == INITIAL_PID_NAMESPACE => {}
+        _ => return true,
+    }
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return true;
+    };
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .any(|e| {
+            fs::read_to_string(e.path().join("status"))
+                .is_ok_and(|status| inner_pids(&status).any(|p| p == pid))
+        })
+}
+
+/// The pids a process has in the PID namespaces below ours: the `NSpid:`
+/// line of its `/proc/<pid>/status` without its first field (its pid in
+/// ours).
+pub(crate) fn inner_pids(status: &str) -> impl Iterator<Item = u32> + '_ {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .into_iter()
+        .flat_map(|rest| rest.split_whitespace().skip(1))
+        .filter_map(|p| p.parse().ok())
+}
+
 /// Seconds and microseconds since the Unix epoch.
 pub(crate) fn now_parts() -> (u64, u32) {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -205,8 +251,55 @@ pub(crate) fn fnv1a(data: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A `sleep` in a new PID namespace, with a pid there that no process
+    /// of ours has, and that pid; `None` (with a note) when not root, as
+    /// `unshare --pid` needs. Kill the child to end the namespace.
+    pub(crate) fn process_in_child_pid_namespace() -> Option<(std::process::Child, u32)> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        if !fs::read_to_string("/proc/self/status")
+            .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
+        {
+            eprintln!("not root: unshare --pid is not permitted, test not run");
+            return None;
+        }
+        let pid = (1000..32000u32)
+            .rev()
+            .find(|p| !Path::new(&format!("/proc/{p}")).exists() && !pid_of_another_namespace(*p))
+            .unwrap();
+        let script = format!(
+            "echo {} > /proc/sys/kernel/ns_last_pid; sleep 60 & echo $!; wait",
+            pid - 1
+        );
+        let mut child = Command::new("unshare")
+            .args([
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("unshare");
+        let mut line = String::new();
+        io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            pid.to_string(),
+            "the child namespace gave another pid"
+        );
+        assert!(!Path::new(&format!("/proc/{pid}")).exists());
+        assert!(pid_of_another_namespace(pid));
+        Some((child, pid))
+    }
 
     #[test]
     fn unique_bases_differ() {

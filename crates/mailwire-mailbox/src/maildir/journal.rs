@@ -3,7 +3,7 @@
 //! its size) and the expunge tombstones. Dovecot ignores the file.
 //!
 //! ```text
-//! mailwire-modseq 1 V<uidvalidity> C<modseq of creation> [U<special-use,...>]
+//! mailwire-modseq 1 V<uidvalidity> C<modseq of creation> [U<special-use,...>] [P<modseq> D<count> H<uid>]
 //! +<uid> <modseq> <info letters or -> <unix date> <zone minutes> <size>
 //! x<uid> <modseq>
 //! r<first recent uid>
@@ -17,6 +17,19 @@
 //! and a rename) when it holds more than twice the lines needed. A last
 //! line without its line end (a crash while appending) is ignored, and the
 //! next append rewrites the file.
+//!
+//! Tombstones are pruned: when there are more than twice
+//! [`KEEP_TOMBSTONES`] (or twice the live messages, if more), the oldest
+//! are dropped down to that many at the next write, and the header
+//! records the high-water mark: `P` the highest MODSEQ dropped (every
+//! expunge with a higher MODSEQ is still listed), `D` how many were ever
+//! dropped (so that a count of tombstones seen, as instances keep, stays
+//! meaningful) and `H` the highest UID dropped (never to be given again).
+//! No session needs a pruned tombstone: an instance that still lists an
+//! expunged message finds it gone from the live messages and reports its
+//! expunge, and a client resynchronising from a MODSEQ at or below `P`
+//! is answered with every UID not present (see `Backend::tombstones` in
+//! the Maildir backend).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,11 +46,14 @@ use crate::types::{ModSeq, SpecialUse, StoreError, Uid};
 pub(crate) const NAME: &str = "mailwire-modseq";
 /// A journal larger than this is refused as corrupt.
 const MAX_FILE: u64 = 1 << 32;
+/// How many tombstones are kept at least when they are pruned.
+pub(crate) const KEEP_TOMBSTONES: usize = 1024;
 
 #[cfg(test)]
 thread_local! {
-    /// Makes [`Journal::write`] fail on this thread, for the tests of what
-    /// a failed write leaves behind.
+    /// Makes [`Journal::write`] fail on this thread after applying its
+    /// lines, as a failed write to the file does, for the tests of what a
+    /// failed write leaves behind.
     pub(crate) static FAIL_WRITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -63,11 +79,20 @@ pub(crate) struct Journal {
     pub(crate) first_recent: u32,
     /// The highest MODSEQ recorded.
     pub(crate) highest: u64,
+    /// The highest MODSEQ of a pruned tombstone (0: none pruned).
+    pub(crate) pruned_modseq: u64,
+    /// How many tombstones were pruned, ever.
+    pub(crate) pruned_count: usize,
+    /// The highest UID of a pruned tombstone.
+    pruned_uid: u32,
     lines: usize,
     file_id: Option<(u64, u64)>,
     read_len: u64,
     /// The file ends with an incomplete line.
     torn: bool,
+    /// A write failed: the memory holds lines the file lacks, so the next
+    /// write rewrites the whole file.
+    unsaved: bool,
 }
 
 impl Journal {
@@ -89,7 +114,13 @@ impl Journal {
     pub(crate) fn highest_uid(&self) -> u32 {
         let live = self.live.keys().next_back().copied().unwrap_or(0);
         let gone = self.tombstones.iter().map(|t| t.uid.get()).max().unwrap_or(0);
-        live.max(gone)
+        live.max(gone).max(self.pruned_uid)
+    }
+
+    /// How many tombstones were ever recorded, pruned ones included: the
+    /// tombstone at index `i` is number `pruned_count + i`.
+    pub(crate) fn tombstones_ever(&self) -> usize {
+        self.pruned_count + self.tombstones.len()
     }
 
     /// Whether a file was read.
@@ -163,6 +194,12 @@ impl Journal {
                 j.uid_validity = v.parse().ok()?;
             } else if let Some(c) = field.strip_prefix('C') {
                 j.created = c.parse().ok()?;
+            } else if let Some(p) = field.strip_prefix('P') {
+                j.pruned_modseq = p.parse().ok()?;
+            } else if let Some(d) = field.strip_prefix('D') {
+                j.pruned_count = d.parse().ok()?;
+            } else if let Some(h) = field.strip_prefix('H') {
+                j.pruned_uid = h.parse().ok()?;
             } else if let Some(u) = field.strip_prefix('U') {
                 for name in u.split(',').filter(|n| !n.is_empty()) {
                     if let Some(su) = SpecialUse::from_name(&format!("\\{name}")) {
@@ -176,7 +213,7 @@ impl Journal {
         }
         j.special_use.sort();
         j.special_use.dedup();
-        j.highest = j.created;
+        j.highest = j.created.max(j.pruned_modseq);
         Some(j)
     }
 
@@ -257,43 +294,97 @@ impl Journal {
             let names: Vec<&str> = self.special_use.iter().map(|s| &s.as_str()[1..]).collect();
             out.push_str(&names.join(","));
         }
+        if self.pruned_count > 0 {
+            let _ = write!(
+                out,
+                " P{} D{} H{}",
+                self.pruned_modseq, self.pruned_count, self.pruned_uid
+            );
+        }
         out.push('\n');
         out
+    }
+
+    /// Drops the oldest tombstones when there are too many (see the
+    /// module's description); whether it did.
+    fn prune(&mut self) -> bool {
+        let keep = KEEP_TOMBSTONES.max(self.live.len());
+        if self.tombstones.len() <= keep.saturating_mul(2) {
+            return false;
+        }
+        let drop = self.tombstones.len() - keep;
+        for t in self.tombstones.drain(..drop) {
+            self.pruned_modseq = self.pruned_modseq.max(t.modseq.get());
+            self.pruned_uid = self.pruned_uid.max(t.uid.get());
+        }
+        self.pruned_count += drop;
+        true
     }
 
     /// Applies `lines` (made with the `*_line` functions) and writes them
     /// to the file: appended, or the whole file rewritten when it is
     /// missing, torn or holds too many superseded lines.
+    /// On failure the lines stay applied (the caller may have changed the
+    /// Maildir already) and the next write rewrites the file; an append
+    /// that failed half-way is cut back first, so no other process reads a
+    /// part of it.
     pub(crate) fn write(&mut self, dir: &Path, lines: &str, fsync: bool) -> Result<(), StoreError> {
-        #[cfg(test)]
-        if FAIL_WRITES.with(std::cell::Cell::get) {
-            return Err(StoreError::Temporary("journal write failed (injected)".into()));
-        }
         for line in lines.lines() {
             self.apply(line);
         }
+        #[cfg(test)]
+        if FAIL_WRITES.with(std::cell::Cell::get) {
+            self.unsaved = true;
+            return Err(StoreError::Temporary("journal write failed (injected)".into()));
+        }
         let path = dir.join(NAME);
+        let pruned = self.prune();
         let needed = self.live.len() + self.tombstones.len() + 2;
         let appendable = !self.torn
+            && !pruned
+            && !self.unsaved
             && self.file_id.is_some()
             && self.lines <= needed.saturating_mul(2).saturating_add(64)
             && fs::metadata(&path)
                 .is_ok_and(|m| Some((m.dev(), m.ino())) == self.file_id && m.len() == self.read_len);
         if !appendable {
-            return self.rewrite(dir, fsync);
+            return self.rewrite(dir, fsync).inspect_err(|_| self.unsaved = true);
         }
         if lines.is_empty() {
             return Ok(());
         }
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_err("open", &path, &e))?;
-        f.write_all(lines.as_bytes())
-            .map_err(|e| io_err("write", &path, &e))?;
-        fsutil::sync_file(&f, &path, fsync)?;
-        self.read_len += lines.len() as u64;
-        Ok(())
+        let appended = (|| {
+            let f = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| io_err("open", &path, &e))?;
+            let written = (&f)
+                .write_all(lines.as_bytes())
+                .map_err(|e| io_err("write", &path, &e))
+                .and_then(|()| fsutil::sync_file(&f, &path, fsync));
+            if written.is_err() {
+                let _ = f.set_len(self.read_len);
+            }
+            written
+        })();
+        match appended {
+            Ok(()) => {
+                self.read_len += lines.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.unsaved = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies `lines` in memory only, for the next write to save.
+    pub(crate) fn apply_unsaved(&mut self, lines: &str) {
+        for line in lines.lines() {
+            self.apply(line);
+        }
+        self.unsaved = true;
     }
 
     /// Rewrites the whole file from the current state.
@@ -315,6 +406,7 @@ impl Journal {
         self.read_len = text.len() as u64;
         self.lines = text.lines().count().saturating_sub(1);
         self.torn = false;
+        self.unsaved = false;
         Ok(())
     }
 }
@@ -377,6 +469,43 @@ mod tests {
         let mut again = Journal::default();
         again.refresh(dir.path()).unwrap();
         assert_eq!(again.live.keys().copied().collect::<Vec<_>>(), [1, 3]);
+    }
+
+    /// Pruning keeps the newest tombstones and writes the mark, which a
+    /// reader takes in (the highest UID ever given included).
+    #[test]
+    fn pruned_tombstones_leave_a_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::new(1, 1, &[]);
+        j.rewrite(dir.path(), false).unwrap();
+        let total = 2 * KEEP_TOMBSTONES as u32 + 1;
+        let mut lines = String::new();
+        for uid in 1..=total {
+            Journal::expunge_line(uid, u64::from(uid) + 1, &mut lines);
+        }
+        j.write(dir.path(), &lines, false).unwrap();
+        assert_eq!(j.tombstones.len(), KEEP_TOMBSTONES);
+        let dropped = total - KEEP_TOMBSTONES as u32;
+        assert_eq!(
+            (j.pruned_count, j.pruned_modseq),
+            (dropped as usize, u64::from(dropped) + 1)
+        );
+        assert_eq!(j.tombstones[0].uid.get(), dropped + 1);
+        assert_eq!(j.tombstones_ever(), total as usize);
+
+        let mut other = Journal::default();
+        assert!(other.refresh(dir.path()).unwrap());
+        assert_eq!(
+            (other.pruned_count, other.pruned_modseq, other.tombstones.len()),
+            (j.pruned_count, j.pruned_modseq, KEEP_TOMBSTONES)
+        );
+        assert_eq!(other.highest_uid(), total);
+        assert_eq!(other.highest, u64::from(total) + 1);
+        // All pruned except the newest: still the highest UID ever seen.
+        let mut only_old = Journal::default();
+        fs::write(dir.path().join(NAME), "mailwire-modseq 1 V1 C1 P9 D8 H70\n").unwrap();
+        assert!(only_old.refresh(dir.path()).unwrap());
+        assert_eq!((only_old.highest_uid(), only_old.highest), (70, 9));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! file `.temp.<host>.<pid>.<n>` with the owner, hard-linked to the lock
 //! name; `O_EXCL` where links fail). Whoever finds it taken waits. A lock is
 //! stale, and is removed, when it is older than 2 seconds and names a
-//! process of this host that no longer exists, or when neither it nor `F`
+//! process of this host that no longer exists (a pid that may be one of
+//! another PID namespace sharing the host name proves nothing: see
+//! [`owner_gone`]), or when neither it nor `F`
 //! has changed for the stale timeout (120 s for `dovecot-uidlist`, 30 s
 //! for `subscriptions`, the values Dovecot uses). It is removed only if it
 //! is still the same file (inode, size, mtime) that was judged stale.
@@ -42,6 +44,8 @@ const PID_CHECK_AGE: Duration = Duration::from_secs(2);
 /// its holder confirms it before a write: far below the stale timeouts, so
 /// a lock in use never looks abandoned.
 const TOUCH_EVERY: Duration = Duration::from_secs(1);
+/// A waiter judges the owner of the same lock file at most this often.
+const OWNER_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 struct Registry {
     held: Mutex<HashSet<PathBuf>>,
@@ -140,6 +144,8 @@ impl DotLock {
         // The lock as last seen, and when it or the protected file last
         // changed.
         let mut watch: Option<(LockSeen, SystemTime)> = None;
+        // The lock file whose owner was last found alive, and when.
+        let mut alive_at: Option<((u64, u64), Instant)> = None;
         loop {
             if let Some(done) = create_with_owner(lock_path)? {
                 return Ok(done);
@@ -147,10 +153,19 @@ impl DotLock {
             let Some(seen) = LockSeen::look(lock_path, target) else {
                 continue; // released meanwhile
             };
-            if seen.owner_dead() {
-                remove_if_same(lock_path, &seen);
-                watch = None;
-                continue;
+            // Judging the owner may read every process's status (see
+            // owner_gone): once a second per lock file is enough.
+            let recheck = alive_at.is_none_or(|(id, at): ((u64, u64), Instant)| {
+                id != seen.id || at.elapsed() >= OWNER_CHECK_EVERY
+            });
+            if recheck {
+                if seen.owner_dead() {
+                    remove_if_same(lock_path, &seen);
+                    watch = None;
+                    alive_at = None;
+                    continue;
+                }
+                alive_at = Some((seen.id, Instant::now()));
             }
             let now = SystemTime::now();
             let changed_at = match &watch {
@@ -347,15 +362,14 @@ impl LockSeen {
             && self.target_size == other.target_size
     }
 
-    /// Whether the lock names a process of this host that is gone. Our own
-    /// pid counts as gone: the registry guarantees that no thread of this
-    /// process holds the lock, so the file is left from an earlier process
-    /// with the same pid.
+    /// Whether the lock names a process of this host that is gone.
     fn owner_dead(&self) -> bool {
         match &self.owner {
-            Some((pid, host)) if host == fsutil::hostname() => {
-                *pid == std::process::id() || !fsutil::process_alive(*pid)
-            }
+            Some((pid, host)) if host == fsutil::hostname() => owner_gone(
+                *pid,
+                fsutil::process_alive(*pid),
+                fsutil::pid_of_another_namespace,
+            ),
             _ => false,
         }
     }
@@ -370,6 +384,20 @@ impl LockSeen {
         };
         latest.min(now)
     }
+}
+
+/// Whether the owner `pid` of a lock written under this host name is
+/// gone, given whether a process with that pid is `visible` here. Our own
+/// pid counts as not visible: the registry guarantees that no thread of
+/// this process holds the lock, so the file is left from an earlier
+/// process with the same pid, or written in another PID namespace. A pid
+/// that is not visible proves nothing when it may belong to another PID
+/// namespace sharing the host name ([`fsutil::pid_of_another_namespace`]):
+/// such a lock is treated as alive, and only the stale timeout (nothing
+/// changed for 120 s) takes it over, as for a lock of another host.
+fn owner_gone(pid: u32, visible: bool, another_namespace: impl Fn(u32) -> bool) -> bool {
+    let visible = visible && pid != std::process::id();
+    !visible && !another_namespace(pid)
 }
 
 fn read_owner(lock_path: &Path) -> Option<(u32, String)> {
@@ -466,23 +494,86 @@ mod tests {
         );
     }
 
+    fn write_old_lock(lock_path: &Path, owner: &str) {
+        fs::write(lock_path, owner).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(10);
+        File::options()
+            .write(true)
+            .open(lock_path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
     #[test]
     fn stale_lock_of_dead_process_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("f");
         let lock_path = dir.path().join("f.lock");
-        fs::write(&lock_path, format!("{}:{}", u32::MAX - 9, fsutil::hostname())).unwrap();
-        let old = SystemTime::now() - Duration::from_secs(10);
-        File::options()
-            .write(true)
-            .open(&lock_path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(5)).unwrap();
+        let pid = u32::MAX - 9;
+        write_old_lock(&lock_path, &format!("{pid}:{}", fsutil::hostname()));
+        let got = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_millis(300));
+        if fsutil::pid_of_another_namespace(pid) {
+            // Not in the initial PID namespace: the pid may be a process
+            // this one cannot see, so the lock is respected.
+            assert!(matches!(got, Err(StoreError::Temporary(_))), "{got:?}");
+            return;
+        }
+        let lock = got.unwrap();
         lock.replace(b"new content", false).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new content");
         assert!(!lock_path.exists());
+    }
+
+    #[test]
+    fn a_pid_that_may_be_another_namespaces_is_alive() {
+        let me = std::process::id();
+        let other = |_: u32| true;
+        let ours_only = |_: u32| false;
+        // Seen here: alive, whatever namespace.
+        assert!(!owner_gone(1, true, ours_only));
+        // Not seen, and no other namespace can have it: gone.
+        assert!(owner_gone(u32::MAX - 9, false, ours_only));
+        // Not seen, but perhaps another namespace's: alive.
+        assert!(!owner_gone(u32::MAX - 9, false, other));
+        // Our own pid: an earlier process of ours, or another namespace's.
+        assert!(owner_gone(me, true, ours_only));
+        assert!(!owner_gone(me, true, other));
+
+        let status = "Name:\tsleep\nPid:\t11390\nNSpid:\t11390\t30000\nNSpgid:\t1\n";
+        assert_eq!(fsutil::inner_pids(status).collect::<Vec<_>>(), [30000]);
+        assert_eq!(fsutil::inner_pids("NSpid:\t5\n").count(), 0);
+        assert_eq!(fsutil::inner_pids("Pid:\t5\n").count(), 0);
+    }
+
+    /// A lock written by a live process of a child PID namespace (its pid
+    /// there, our host name) is respected although no process here has
+    /// that pid; once that process is gone, it is taken over. Needs root
+    /// for `unshare --pid`.
+    #[test]
+    fn a_lock_from_another_pid_namespace_is_alive() {
+        let Some((mut child, pid)) = fsutil::tests::process_in_child_pid_namespace() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dovecot-uidlist");
+        let lock_path = dir.path().join("dovecot-uidlist.lock");
+        write_old_lock(&lock_path, &format!("{pid}:{}", fsutil::hostname()));
+        let got = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_millis(300));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            matches!(got, Err(StoreError::Temporary(_))),
+            "a live owner's lock was taken: {got:?}"
+        );
+        assert!(lock_path.exists());
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fsutil::pid_of_another_namespace(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(5)).unwrap();
+        assert!(lock.still_ours());
     }
 
     #[test]

@@ -946,11 +946,12 @@ impl Backend for MaildirBackend {
             let messages = match fold.record_added(ctx, added) {
                 Ok(messages) => messages,
                 Err(e) => {
-                    // Not recorded, so not delivered: the files go, or the
-                    // next reconciliation would find them and deliver what
-                    // the caller was told failed (and a retry would deliver
-                    // it twice). UIDs already written to the uidlist are
-                    // burnt, never reused.
+                    // No UID was recorded (record_added fails only then,
+                    // and a uidlist append that failed half-way is cut
+                    // back), and under the lock nobody else could give the
+                    // files one: they are not delivered yet, so they go, or
+                    // the next reconciliation would deliver what the caller
+                    // was told failed (and a retry would deliver it twice).
                     for p in &placed {
                         let _ = fs::remove_file(p);
                     }
@@ -1131,15 +1132,35 @@ impl Backend for MaildirBackend {
         since: ModSeq,
     ) -> Result<Vec<Tombstone>, StoreError> {
         self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, _| {
-            let reported = fold.known.as_ref().map_or(0, |k| k.tombstones);
+            let Some(known) = fold.known.as_ref() else {
+                return Ok(Vec::new());
+            };
+            let pruned = fold.journal.pruned_count;
             let mut out: Vec<Tombstone> = fold
                 .journal
                 .tombstones
                 .iter()
-                .take(reported)
+                .take(known.tombstones.saturating_sub(pruned))
                 .filter(|t| t.modseq > since)
                 .copied()
                 .collect();
+            // Expunges at or below the prune mark are no longer listed:
+            // asked for changes since before it, answer with every UID
+            // below UIDNEXT that is not a message now (a superset of those
+            // expunged since, as QRESYNC allows for VANISHED (EARLIER)),
+            // at the mark's MODSEQ. Never fewer than were expunged.
+            let mark = fold.journal.pruned_modseq;
+            if since.get() < mark {
+                let listed: std::collections::HashSet<u32> = out.iter().map(|t| t.uid.get()).collect();
+                let modseq = ModSeq::new(mark).unwrap_or(ModSeq::MIN);
+                for uid in
+                    (1..known.uid_next).filter(|u| !known.messages.contains_key(u) && !listed.contains(u))
+                {
+                    if let Some(uid) = Uid::new(uid) {
+                        out.push(Tombstone { uid, modseq });
+                    }
+                }
+            }
             out.sort_by_key(|t| t.uid);
             Ok(out)
         })
@@ -1241,47 +1262,123 @@ mod tests {
         }
     }
 
-    /// An append whose journal write fails has delivered nothing: the
-    /// message file is gone from new/ and cur/, this instance and a fresh
-    /// one list only what was there before, and the retry delivers the
-    /// message once, under a UID never shown for anything else.
-    #[test]
-    fn an_append_that_fails_to_record_delivers_nothing() {
+    fn setup() -> (tempfile::TempDir, AccountName, MailboxName) {
         let tmp = tempfile::tempdir().unwrap();
-        let open =
-            || MaildirBackend::with_options(tmp.path(), MaildirOptions::default().with_fsync(false)).unwrap();
-        let b = open();
         let a = AccountName::new("alice").unwrap();
-        let inbox = MailboxName::inbox();
-        b.create_account(&a).unwrap();
+        open_in(tmp.path()).create_account(&a).unwrap();
+        (tmp, a, MailboxName::inbox())
+    }
+
+    fn open_in(root: &Path) -> MaildirBackend {
+        MaildirBackend::with_options(root, MaildirOptions::default().with_fsync(false)).unwrap()
+    }
+
+    fn message_files(root: &Path) -> usize {
+        ["new", "cur"]
+            .iter()
+            .map(|d| fs::read_dir(root.join("alice/Maildir").join(d)).unwrap().count())
+            .sum()
+    }
+
+    fn uids_of(b: &MaildirBackend, a: &AccountName, inbox: &MailboxName) -> Vec<(Uid, ModSeq)> {
+        let snapshot = b.mailbox_snapshot(a, inbox).unwrap();
+        snapshot.messages.iter().map(|m| (m.uid, m.modseq)).collect()
+    }
+
+    /// A message whose file is in new/ and whose UID is in the uidlist is
+    /// delivered, even if its journal line could not be written: the
+    /// append reports success (a retry would deliver it twice), every
+    /// instance lists it once under that UID, and the journal gets its
+    /// line at this instance's next write.
+    #[test]
+    fn an_append_whose_journal_write_fails_is_delivered_once() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
         let first = b.append(&a, &inbox, vec![message("kept")]).unwrap();
 
         journal::FAIL_WRITES.with(|f| f.set(true));
-        let failed = b.append(&a, &inbox, vec![message("lost")]);
+        let appended = b.append(&a, &inbox, vec![message("late")]);
         journal::FAIL_WRITES.with(|f| f.set(false));
-        assert!(matches!(failed, Err(StoreError::Temporary(_))), "{failed:?}");
+        let late = appended.expect("a delivered message reported failed").messages[0].clone();
+        assert!(late.uid > first.messages[0].uid);
+        assert_eq!(message_files(tmp.path()), 2);
+        let journal = fs::read_to_string(tmp.path().join("alice/Maildir").join(journal::NAME)).unwrap();
+        assert!(!journal.contains(&format!("+{} ", late.uid.get())), "{journal}");
 
-        let maildir = tmp.path().join("alice/Maildir");
-        let files: usize = ["new", "cur"]
-            .iter()
-            .map(|d| fs::read_dir(maildir.join(d)).unwrap().count())
-            .sum();
-        assert_eq!(files, 1, "the failed message's file is left behind");
-        for backend in [&b, &open()] {
-            let snapshot = backend.mailbox_snapshot(&a, &inbox).unwrap();
-            let uids: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
-            assert_eq!(uids, [first.messages[0].uid]);
-        }
+        let want = vec![
+            (first.messages[0].uid, first.messages[0].modseq),
+            (late.uid, late.modseq),
+        ];
+        assert_eq!(uids_of(&b, &a, &inbox), want);
+        // The next write of this instance saves the line it could not.
+        b.append(&a, &inbox, vec![message("next")]).unwrap();
+        let journal = fs::read_to_string(tmp.path().join("alice/Maildir").join(journal::NAME)).unwrap();
+        assert!(
+            journal.contains(&format!("+{} {} ", late.uid.get(), late.modseq.get())),
+            "{journal}"
+        );
+        let fresh = open_in(tmp.path());
+        assert_eq!(uids_of(&fresh, &a, &inbox)[..2], want[..]);
+        let r = MailboxRef {
+            name: inbox.clone(),
+            uid_validity: fresh.mailbox_snapshot(&a, &inbox).unwrap().uid_validity,
+        };
+        assert_eq!(
+            &fresh.read_message(&a, &r, late.uid).unwrap()[..],
+            b"Subject: late\r\n\r\nlate\r\n"
+        );
+    }
+
+    /// The same failure, when no write of this instance follows: another
+    /// instance reconciles and describes the file from the disk, under the
+    /// UID the append reported.
+    #[test]
+    fn a_missing_journal_line_is_completed_by_the_next_reconciliation() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        journal::FAIL_WRITES.with(|f| f.set(true));
+        let appended = b.append(&a, &inbox, vec![message("late")]);
+        journal::FAIL_WRITES.with(|f| f.set(false));
+        let late = appended.unwrap().messages[0].uid;
+        drop(b);
+        let fresh = open_in(tmp.path());
+        let uids: Vec<Uid> = uids_of(&fresh, &a, &inbox).into_iter().map(|(u, _)| u).collect();
+        assert_eq!(uids, [late]);
+        let journal = fs::read_to_string(tmp.path().join("alice/Maildir").join(journal::NAME)).unwrap();
+        assert!(journal.contains(&format!("+{} ", late.get())), "{journal}");
+    }
+
+    /// A uidlist append that fails half-way (a full disk) is cut back:
+    /// the uidlist is as it was, so nothing delivered the message, its
+    /// file is gone, and the retry delivers it once.
+    #[test]
+    fn an_append_whose_uidlist_write_fails_delivers_nothing() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let first = b.append(&a, &inbox, vec![message("kept")]).unwrap();
+        let uidlist = tmp.path().join("alice/Maildir/dovecot-uidlist");
+        let before = fs::read(&uidlist).unwrap();
+
+        uidlist::FAIL_APPENDS.with(|f| f.set(true));
+        let failed = b.append(&a, &inbox, vec![message("lost"), message("lost too")]);
+        uidlist::FAIL_APPENDS.with(|f| f.set(false));
+        assert!(matches!(failed, Err(StoreError::Temporary(_))), "{failed:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&fs::read(&uidlist).unwrap()),
+            String::from_utf8_lossy(&before),
+            "a part of the failed append is left in the uidlist"
+        );
+        assert_eq!(
+            message_files(tmp.path()),
+            1,
+            "the failed message's file is left behind"
+        );
+        let only = vec![(first.messages[0].uid, first.messages[0].modseq)];
+        assert_eq!(uids_of(&b, &a, &inbox), only);
+        assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox), only);
 
         let retry = b.append(&a, &inbox, vec![message("lost")]).unwrap();
-        let snapshot = open().mailbox_snapshot(&a, &inbox).unwrap();
-        assert_eq!(snapshot.messages.len(), 2);
+        assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox).len(), 2);
         assert!(retry.messages[0].uid > first.messages[0].uid);
-        let r = MailboxRef {
-            name: inbox,
-            uid_validity: snapshot.uid_validity,
-        };
-        let content = b.read_message(&a, &r, retry.messages[0].uid).unwrap();
-        assert_eq!(&content[..], b"Subject: lost\r\n\r\nlost\r\n");
     }
 }

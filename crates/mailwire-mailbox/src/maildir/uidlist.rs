@@ -12,6 +12,11 @@
 //! the next UID is the larger of `N` and the last UID + 1; a rewrite goes
 //! through `dovecot-uidlist.tmp` and a rename. Readers keep the file's
 //! identity and the length read, and read only what was appended since.
+//! A last line without its line end (a writer killed in mid-append) is not
+//! read, and since the file is then longer than what was read, the next
+//! append rewrites the file without it instead of writing after it: a
+//! record is never glued to a torn one (tests/maildir_torn.rs). The UID a
+//! torn record names, if its digits are complete, is not given again.
 //! Version 1 files (`1 <uidvalidity> <next uid>`, records `<uid>
 //! <name>`) are read too and rewritten as version 3.
 
@@ -26,6 +31,13 @@ use crate::types::StoreError;
 
 /// A uidlist larger than this is refused as corrupt.
 const MAX_FILE: u64 = 1 << 30;
+
+#[cfg(test)]
+thread_local! {
+    /// Makes [`UidList::append`] on this thread write half of its records
+    /// and fail, as a write into a full disk does.
+    pub(crate) static FAIL_APPENDS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// One message: its UID, extension fields and base file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +137,7 @@ impl UidList {
                 for line in text.lines() {
                     self.parse_record(line);
                 }
+                self.pass_torn(&tail[complete..]);
                 self.read_len += complete as u64;
                 return Ok(Refreshed::Appended);
             }
@@ -142,6 +155,7 @@ impl UidList {
         for line in lines {
             fresh.parse_record(line);
         }
+        fresh.pass_torn(&all[complete..]);
         fresh.file_id = Some(id);
         fresh.read_len = complete as u64;
         *self = fresh;
@@ -218,6 +232,21 @@ impl UidList {
         }
     }
 
+    /// Keeps the UID of a torn last record (its writer was killed while
+    /// appending it) from being given again: the writer had taken it, and
+    /// a reader that parsed the part written may have seen it.
+    fn pass_torn(&mut self, torn: &[u8]) {
+        let Some(space) = memchr::memchr(b' ', torn) else {
+            return;
+        };
+        let uid = std::str::from_utf8(&torn[..space])
+            .ok()
+            .and_then(|u| u.parse::<u32>().ok());
+        if let Some(uid) = uid.filter(|&u| u != u32::MAX && u >= self.next_uid) {
+            self.next_uid = uid + 1;
+        }
+    }
+
     fn header_line(&self) -> String {
         let mut out = format!("3 V{} N{} G{}", self.uid_validity, self.next_uid, self.guid);
         if !self.hdr_ext.is_empty() {
@@ -241,7 +270,11 @@ impl UidList {
 
     /// Adds records with new UIDs from `next_uid` for these bases, and
     /// appends them to the file (or rewrites it if it cannot be appended
-    /// to). The caller holds the lock and has refreshed the list.
+    /// to). The caller holds the lock and has refreshed the list. On
+    /// failure neither the file nor the list holds any of the records: an
+    /// append that failed half-way is cut back, so that no reader (Dovecot
+    /// reads without the lock) sees a UID for a file whose delivery is
+    /// reported failed.
     pub(crate) fn append(
         &mut self,
         dir: &Path,
@@ -270,23 +303,60 @@ impl UidList {
         for (i, r) in self.records.iter().enumerate().skip(first_new) {
             self.by_base.insert(r.base.clone(), i);
         }
+        let next_before = uids.first().copied().unwrap_or(self.next_uid);
+        let undo = |list: &mut UidList| {
+            for r in list.records.drain(first_new..) {
+                list.by_base.remove(&r.base);
+            }
+            list.next_uid = next_before;
+        };
         let path = dir.join("dovecot-uidlist");
         let appendable = self.version == 3
             && self.file_id.is_some()
             && fs::metadata(&path)
                 .is_ok_and(|m| Some((m.dev(), m.ino())) == self.file_id && m.len() == self.read_len);
         if !appendable {
-            return self.rewrite(dir, |_| true, fsync).map(|()| uids);
+            // The rewrite replaces the file whole or not at all.
+            return match self.rewrite(dir, |_| true, fsync) {
+                Ok(()) => Ok(uids),
+                Err(e) => {
+                    undo(self);
+                    Err(e)
+                }
+            };
         }
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_err("open", &path, &e))?;
-        f.write_all(text.as_bytes())
-            .map_err(|e| io_err("write", &path, &e))?;
-        fsutil::sync_file(&f, &path, fsync)?;
-        self.read_len += text.len() as u64;
-        Ok(uids)
+        let appended = (|| {
+            let f = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| io_err("open", &path, &e))?;
+            #[cfg(test)]
+            let injected = FAIL_APPENDS.with(std::cell::Cell::get);
+            #[cfg(not(test))]
+            let injected = false;
+            let written = if injected {
+                let _ = (&f).write_all(&text.as_bytes()[..text.len() / 2]);
+                Err(StoreError::Temporary("uidlist write failed (injected)".into()))
+            } else {
+                (&f).write_all(text.as_bytes())
+                    .map_err(|e| io_err("write", &path, &e))
+                    .and_then(|()| fsutil::sync_file(&f, &path, fsync))
+            };
+            if written.is_err() {
+                let _ = f.set_len(self.read_len);
+            }
+            written
+        })();
+        match appended {
+            Ok(()) => {
+                self.read_len += text.len() as u64;
+                Ok(uids)
+            }
+            Err(e) => {
+                undo(self);
+                Err(e)
+            }
+        }
     }
 
     /// Rewrites the file with the records that `keep` accepts (dropping
@@ -361,12 +431,13 @@ mod tests {
         assert_eq!(list.refresh(&path).unwrap(), Refreshed::Appended);
         assert_eq!(list.uid_of("other"), Some(7));
         assert_eq!(list.uid_of("part"), None);
-        assert_eq!(list.next_uid, 8);
+        // The torn record's UID 9 is passed over.
+        assert_eq!(list.next_uid, 10);
 
         list.rewrite(dir.path(), |r| r.uid != 3, false).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(
-            text.starts_with("3 V1795310868 N8 Gd9c5b11e1245026b8438000083ecc375\n1 :"),
+            text.starts_with("3 V1795310868 N10 Gd9c5b11e1245026b8438000083ecc375\n1 :"),
             "{text}"
         );
         assert!(!text.contains(":new1"));

@@ -1,0 +1,246 @@
+//! A full disk under the mail root (a 2 MiB tmpfs mounted there, then
+//! filled): an upload fails with a temporary error and leaves nothing
+//! half-written in the Maildir, and a user can still log in over POP3 and
+//! IMAP and delete mail, which is how a user frees space. Needs root to
+//! mount; skipped loudly without it on a developer machine, failed in CI.
+
+use std::fs;
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{self, MailRoot, RawPop3};
+use crate::{PASSWD, start};
+
+/// A tmpfs mounted on a directory, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        fs::create_dir_all(at).expect("create the mount point");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mount -t tmpfs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes `path` until the filesystem has no block left for it.
+fn fill(path: &Path) {
+    let mut f = fs::File::create(path).expect("create the filler");
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut size = chunk.len();
+    while size > 0 {
+        match f.write(&chunk[..size]) {
+            Ok(0) => size /= 2,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::StorageFull => size /= 2,
+            Err(e) => panic!("filling the disk: {e}"),
+        }
+    }
+    let _ = f.sync_all();
+}
+
+/// A minimal IMAP client: commands with tags, responses as lines.
+struct Imap {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    tag: u32,
+}
+
+impl Imap {
+    fn connect(addr: SocketAddr) -> Imap {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("set a timeout");
+        let writer = stream.try_clone().expect("clone the socket");
+        let mut imap = Imap {
+            reader: BufReader::new(stream),
+            writer,
+            tag: 0,
+        };
+        let greeting = imap.line();
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        imap
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        let _ = self.reader.read_until(b'\n', &mut line);
+        String::from_utf8_lossy(&line).trim_end().to_owned()
+    }
+
+    /// Sends a command (with a literal after it, if given) and returns
+    /// the tagged status line.
+    fn command(&mut self, command: &str, literal: Option<&[u8]>) -> String {
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        match literal {
+            None => self.send(format!("{tag} {command}\r\n").as_bytes()),
+            Some(data) => {
+                self.send(format!("{tag} {command} {{{}}}\r\n", data.len()).as_bytes());
+                let go = self.line();
+                if !go.starts_with('+') {
+                    return go;
+                }
+                self.send(data);
+                self.send(b"\r\n");
+            }
+        }
+        loop {
+            let line = self.line();
+            assert!(!line.is_empty(), "connection closed waiting for {tag}");
+            if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
+                return status.to_owned();
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn message_files(maildir: &Path) -> Vec<String> {
+    let mut all = names_in(&maildir.join("new"));
+    all.extend(names_in(&maildir.join("cur")));
+    all.sort();
+    all
+}
+
+/// The Maildir's metadata files whose last line is incomplete, and any
+/// temporary file left beside them.
+fn half_written(maildir: &Path) -> Vec<String> {
+    let mut bad = Vec::new();
+    for name in names_in(maildir) {
+        let path = maildir.join(&name);
+        if name.ends_with(".tmp") || name.starts_with(".temp.") {
+            bad.push(name);
+        } else if name.starts_with("dovecot-uidlist") || name.starts_with("mailwire-modseq") {
+            let text = fs::read(&path).unwrap_or_default();
+            if !text.is_empty() && !text.ends_with(b"\n") && !name.ends_with(".lock") {
+                bad.push(name);
+            }
+        }
+    }
+    bad.extend(
+        names_in(&maildir.join("tmp"))
+            .into_iter()
+            .map(|n| format!("tmp/{n}")),
+    );
+    bad
+}
+
+#[test]
+fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
+    if !support::is_root() {
+        let message = "\n\n*** SKIPPED: mounting a tmpfs needs root ***\n";
+        if std::env::var_os("CI").is_some() {
+            panic!("{message}");
+        }
+        eprintln!("{message}");
+        return;
+    }
+    let mail = MailRoot::new("disk-full", PASSWD, "alice", &[]);
+    let _tmpfs = Tmpfs::mount(&mail.root, "2m");
+    let samples = support::sample_messages();
+    mail.deliver("alice", &samples);
+    let maildir = mail.maildir("alice");
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+
+    // A first login builds the indexes while there is room.
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    assert!(imap.command("SELECT INBOX", None).starts_with("OK"));
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
+    let before = message_files(&maildir);
+    assert_eq!(before.len(), samples.len());
+
+    fill(&mail.root.join("filler"));
+    let probe = fs::write(mail.root.join("probe"), [0u8; 4096]);
+    assert!(
+        probe.as_ref().is_err_and(|e| e.kind() == ErrorKind::StorageFull),
+        "the disk is not full: {probe:?}"
+    );
+    let _ = fs::remove_file(mail.root.join("probe"));
+
+    // The upload fails with a temporary error, and nothing of it stays.
+    let upload = format!("Subject: too big\r\n\r\n{}\r\n", "y".repeat(300 * 1024));
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    let refused = imap.command("APPEND INBOX", Some(upload.as_bytes()));
+    assert!(
+        refused.starts_with("NO [UNAVAILABLE]"),
+        "APPEND on a full disk: {refused}"
+    );
+    assert_eq!(message_files(&maildir), before);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
+
+    // POP3: log in and delete one message, with the disk still full.
+    let (mut pop3, greeting) = RawPop3::connect(server.pop3);
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    let login = pop3.login("alice", "secret");
+    assert!(login.starts_with("+OK"), "POP3 login on a full disk: {login}");
+    let stat = pop3.command("STAT");
+    assert!(stat.starts_with(&format!("+OK {} ", samples.len())), "{stat}");
+    assert!(pop3.command("DELE 1").starts_with("+OK"));
+    let quit = pop3.command("QUIT");
+    assert!(quit.starts_with("+OK"), "POP3 QUIT on a full disk: {quit}");
+    assert_eq!(message_files(&maildir).len(), samples.len() - 1);
+
+    // IMAP: log in, flag and expunge one more.
+    let mut imap = Imap::connect(server.imap);
+    let login = imap.command("LOGIN alice secret", None);
+    assert!(login.starts_with("OK"), "IMAP login on a full disk: {login}");
+    let select = imap.command("SELECT INBOX", None);
+    assert!(select.starts_with("OK"), "SELECT on a full disk: {select}");
+    let store = imap.command("STORE 1 +FLAGS (\\Deleted)", None);
+    assert!(store.starts_with("OK"), "STORE on a full disk: {store}");
+    let expunge = imap.command("EXPUNGE", None);
+    assert!(expunge.starts_with("OK"), "EXPUNGE on a full disk: {expunge}");
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
+    assert_eq!(message_files(&maildir).len(), samples.len() - 2);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+
+    // With room again, the upload goes through and every message is listed
+    // once.
+    fs::remove_file(mail.root.join("filler")).expect("remove the filler");
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    let appended = imap.command("APPEND INBOX", Some(upload.as_bytes()));
+    assert!(appended.starts_with("OK"), "APPEND with room: {appended}");
+    let status = imap.command("STATUS INBOX (MESSAGES)", None);
+    assert!(status.starts_with("OK"), "{status}");
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
+    assert_eq!(message_files(&maildir).len(), samples.len() - 1);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+}
