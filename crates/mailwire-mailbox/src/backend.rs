@@ -371,8 +371,12 @@ pub trait Backend: Send + Sync {
     /// content are ignored).
     fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError>;
 
-    /// The tombstones with a MODSEQ above `since`, ascending by UID.
-    /// Tombstones are kept as long as the mailbox exists.
+    /// The tombstones with a MODSEQ above `since`, ascending by UID. A
+    /// backend may prune old tombstones (the Maildir backend keeps the
+    /// newest ones and a mark of the highest MODSEQ pruned): asked for a
+    /// `since` below its mark, it answers with every UID below UIDNEXT
+    /// that is not a message now, a superset of those expunged, never
+    /// fewer (QRESYNC allows this in `VANISHED (EARLIER)`).
     fn tombstones(
         &self,
         account: &AccountName,

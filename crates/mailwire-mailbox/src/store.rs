@@ -125,7 +125,9 @@ pub struct ChangesSince {
     pub highest_modseq: ModSeq,
     /// Messages added or changed since, ascending by UID.
     pub changed: Vec<MessageMeta>,
-    /// UIDs expunged since, ascending.
+    /// UIDs expunged since, ascending: exactly those, or (asked from
+    /// below the mark of tombstones the backend pruned) every UID below
+    /// UIDNEXT that is not a message now, never fewer.
     pub vanished: Vec<Uid>,
 }
 
