@@ -304,7 +304,7 @@ fn fetch_part(imap: &mut Imap, uid: u32, leaf: &Leaf, out: &mut dyn Write) -> Re
             match piece {
                 Streamed::Start => streamed = true,
                 Streamed::Data(bytes) => out.write_all(bytes)?,
-                Streamed::End => {}
+                Streamed::End { .. } => {}
             }
             Ok(())
         })?;
@@ -336,7 +336,7 @@ fn fetch_part(imap: &mut Imap, uid: u32, leaf: &Leaf, out: &mut dyn Write) -> Re
             match piece {
                 Streamed::Start => streamed = true,
                 Streamed::Data(bytes) => out.write_all(&decoder.push(bytes))?,
-                Streamed::End => {}
+                Streamed::End { .. } => {}
             }
             Ok(())
         },
@@ -346,6 +346,30 @@ fn fetch_part(imap: &mut Imap, uid: u32, leaf: &Leaf, out: &mut dyn Write) -> Re
         out.write_all(&decoder.push(data)).map_err(local)?;
     }
     out.write_all(&decoder.finish()).map_err(local)
+}
+
+/// The most text `read` shows; a larger part is saved with `--part`.
+const SHOW_LIMIT: usize = 16 << 20;
+
+/// Holds the text `read` shows, refusing more than [`SHOW_LIMIT`] (a
+/// server could send without end).
+struct Capped(Vec<u8>);
+
+impl Write for Capped {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.0.len() + bytes.len() > SHOW_LIMIT {
+            return Err(io::Error::other(format!(
+                "the text is over {} MiB: save it with --part",
+                SHOW_LIMIT >> 20
+            )));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 fn missing(uid: u32, part: &str) -> Failure {
@@ -432,8 +456,9 @@ pub fn read(
         }
         writeln!(out).map_err(local)?;
         if let Some(leaf) = shown {
-            let mut octets = Vec::new();
+            let mut octets = Capped(Vec::new());
             fetch_part(imap, uid, leaf, &mut octets)?;
+            let octets = octets.0;
             let text = to_utf8(&octets, leaf.charset.as_deref());
             let text = if leaf.media == "text/html" {
                 html_to_text(&text).into()

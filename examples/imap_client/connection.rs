@@ -12,7 +12,7 @@ use bytes::Bytes;
 use mailwire::imap::client::{
     ClientConfig, ClientEvent, ClientSession, ClientState, Completion, MailboxChange,
 };
-use mailwire::imap::{Capability, Code, CommandBody, RespText, Status};
+use mailwire::imap::{Capability, Code, CommandBody, MessageDataItem, RespText, Status};
 
 use crate::Failure;
 use crate::tls_client::{ConnectError, TlsSetup, Transport, connect_tcp, network_error};
@@ -45,8 +45,19 @@ pub enum Streamed<'a> {
     Start,
     /// Some of its bytes.
     Data(&'a [u8]),
-    /// The message's answer is complete.
-    End,
+    /// The message's answer is complete; `uid` is its UID, when the
+    /// answer or the session said it.
+    End {
+        /// The message's UID.
+        uid: Option<u32>,
+    },
+}
+
+fn uid_in(items: &[MessageDataItem<'_>]) -> Option<u32> {
+    items.iter().find_map(|i| match i {
+        MessageDataItem::Uid(u) => Some(u.get()),
+        _ => None,
+    })
 }
 
 /// Receives streamed FETCH literals.
@@ -321,10 +332,14 @@ impl Imap {
         id: mailwire::imap::client::CommandId,
         mut sink: Option<&mut Sink<'_>>,
     ) -> Result<Completion, Failure> {
+        // The message a streamed answer is about, and its UID if the items
+        // before the literal said it.
+        let mut current: Option<(std::num::NonZeroU32, Option<u32>)> = None;
         loop {
             match self.next_event()? {
                 ClientEvent::Completed(done) if done.id == id => return Ok(*done),
-                ClientEvent::FetchStart { .. } => {
+                ClientEvent::FetchStart { seq, items, .. } => {
+                    current = Some((seq, uid_in(&items)));
                     let sink = sink.as_mut().ok_or_else(|| {
                         Failure::Network("the server sent a long literal nobody asked for".into())
                     })?;
@@ -337,9 +352,14 @@ impl Imap {
                             .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
                     }
                 }
-                ClientEvent::FetchEnd { .. } => {
+                ClientEvent::FetchEnd { seq, items } => {
+                    let uid = current
+                        .take()
+                        .and_then(|(_, uid)| uid)
+                        .or_else(|| uid_in(&items))
+                        .or_else(|| self.session.mailbox().and_then(|m| m.uid(seq)).map(|u| u.get()));
                     if let Some(sink) = sink.as_mut() {
-                        sink(Streamed::End)
+                        sink(Streamed::End { uid })
                             .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
                     }
                 }

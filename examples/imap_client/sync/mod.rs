@@ -264,6 +264,7 @@ struct Plan {
 type Key = (u64, String);
 
 fn key_of(size: u64, header: &[u8]) -> Key {
+    let header = &header[..header.len().min(HEAD_LIMIT)];
     let crlf = mailwire::mailbox::canonical_crlf(Bytes::copy_from_slice(header));
     let id = header_field(&crlf, "message-id").map(|v| format!("id:{}", v.trim()));
     let id = id.unwrap_or_else(|| {
@@ -843,22 +844,64 @@ impl Run<'_> {
         if uids.is_empty() {
             return Ok(keys);
         }
-        let done = self.imap.ok(
-            uid_fetch(uid_set(uids), "(UID RFC822.SIZE BODY.PEEK[HEADER])", Vec::new()),
+        let set = uid_set(uids);
+        let sized = self.imap.ok(
+            uid_fetch(set.clone(), "(UID RFC822.SIZE)", Vec::new()),
+            "UID FETCH",
+        )?;
+        let mut sizes = BTreeMap::new();
+        for (_, items) in &sized.data.fetch {
+            let uid = items.iter().find_map(|i| match i {
+                MessageDataItem::Uid(u) => Some(u.get()),
+                _ => None,
+            });
+            let size = items.iter().find_map(|i| match i {
+                MessageDataItem::Rfc822Size(n) => Some(*n),
+                _ => None,
+            });
+            if let (Some(uid), Some(size)) = (uid, size) {
+                sizes.insert(uid, size);
+            }
+        }
+        // A header too long to hold comes in pieces: its first HEAD_LIMIT
+        // bytes are what the key reads.
+        let mut headers: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+        let mut streamed = Vec::new();
+        let done = self.imap.fetch_streaming(
+            uid_fetch(set, "(UID BODY.PEEK[HEADER])", Vec::new()),
             "UID FETCH HEADER",
+            &mut |piece| {
+                match piece {
+                    crate::connection::Streamed::Start => streamed.clear(),
+                    crate::connection::Streamed::Data(bytes) => {
+                        let take = bytes.len().min(HEAD_LIMIT.saturating_sub(streamed.len()));
+                        streamed.extend_from_slice(&bytes[..take]);
+                    }
+                    crate::connection::Streamed::End { uid } => {
+                        if let Some(uid) = uid {
+                            headers.insert(uid, std::mem::take(&mut streamed));
+                        }
+                    }
+                }
+                Ok(())
+            },
         )?;
         for (_, items) in &done.data.fetch {
-            let (mut uid, mut size, mut header) = (None, None, None);
-            for item in items {
-                match item {
-                    MessageDataItem::Uid(u) => uid = Some(u.get()),
-                    MessageDataItem::Rfc822Size(n) => size = Some(*n),
-                    MessageDataItem::BodySection { data, .. } => header = data.as_bytes().map(<[u8]>::to_vec),
-                    _ => {}
-                }
+            let uid = items.iter().find_map(|i| match i {
+                MessageDataItem::Uid(u) => Some(u.get()),
+                _ => None,
+            });
+            let header = items.iter().find_map(|i| match i {
+                MessageDataItem::BodySection { data, .. } => data.as_bytes(),
+                _ => None,
+            });
+            if let (Some(uid), Some(header)) = (uid, header) {
+                headers.insert(uid, header.to_vec());
             }
-            if let (Some(uid), Some(size), Some(header)) = (uid, size, header) {
-                keys.insert(uid, key_of(size, &header));
+        }
+        for (uid, header) in headers {
+            if let Some(size) = sizes.get(&uid) {
+                keys.insert(uid, key_of(*size, &header));
             }
         }
         Ok(keys)
@@ -1258,7 +1301,7 @@ impl Run<'_> {
                         Ok(())
                     }
                     crate::connection::Streamed::Data(bytes) => keep(bytes, &mut out),
-                    crate::connection::Streamed::End => Ok(()),
+                    crate::connection::Streamed::End { .. } => Ok(()),
                 },
             )?;
             let (mut flags, mut date, mut found) = (None, None, streamed);
