@@ -831,6 +831,25 @@ fn scenarios(kind: Kind) {
     let last = sync(&server, &dir, "the run after");
     assert!(last.contains("nothing changed"), "{kind:?}: {last}");
 
+    // --mailbox mirrors only the mailboxes its pattern names.
+    let some = mirror.path().join("some");
+    let out = support::run(
+        &mut sync_command(&server, &some, &["--mailbox", "Archive*"]),
+        b"",
+        Duration::from_secs(180),
+    );
+    assert!(
+        out.status.success(),
+        "{kind:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let partial = local_view(&some);
+    let names: Vec<&String> = partial.keys().filter(|n| *n != "INBOX").collect();
+    assert_eq!(names, ["Archive", "Archive/2026"], "{kind:?}");
+    assert!(partial["INBOX"].is_empty(), "{kind:?}: INBOX was mirrored");
+    let server_now = server.view();
+    assert_eq!(partial["Archive/2026"], server_now["Archive/2026"], "{kind:?}");
+
     // 8. mbsync on the same account reaches the same messages and flags.
     mbsync_agrees(&server, &dir);
 }
