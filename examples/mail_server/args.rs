@@ -56,12 +56,18 @@ struct Args {
     /// IMAP in implicit TLS, RFC 8314 (repeatable) [default: 127.0.0.1:1993 when no listener is given]
     #[arg(long, value_name = "ADDR")]
     imaps: Vec<SocketAddr>,
-    /// Certificate chain in PEM (with --tls-key) [default: self-signed, made at start]
+    /// Certificate chain in PEM (with --tls-key); needed outside the demo
+    /// unless --self-signed
     #[arg(long, value_name = "PEM")]
     tls_cert: Option<PathBuf>,
     /// Private key in PEM (PKCS#8, PKCS#1 or SEC1) (with --tls-cert)
     #[arg(long, value_name = "PEM")]
     tls_key: Option<PathBuf>,
+    /// Make a throwaway self-signed certificate at start instead of
+    /// --tls-cert (for tests: no client can pin it, so TLS then protects
+    /// from eavesdroppers only); the demo does this by itself
+    #[arg(long, conflicts_with = "tls_cert")]
+    self_signed: bool,
     /// Allow USER/PASS, LOGIN and AUTH(ENTICATE) PLAIN without TLS
     #[arg(long)]
     allow_plaintext_auth: bool,
@@ -119,6 +125,8 @@ pub struct Options {
     pub imaps: Vec<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// A throwaway certificate (`--self-signed`, or the demo).
+    pub self_signed: bool,
     pub allow_plaintext_auth: bool,
     pub lock: LockPolicy,
     pub uidl_format: String,
@@ -161,6 +169,16 @@ impl Options {
         if a.mail_root.is_some() && a.demo_dir.is_some() {
             return Err(usage("--demo-dir is for the demo, not with --mail-root"));
         }
+        // Every listener offers TLS (STLS and STARTTLS on the plain ports):
+        // a certificate made at each start is one no client can pin, so
+        // outside the demo it is only made when asked for.
+        let demo = a.mail_root.is_none();
+        if !demo && a.tls_cert.is_none() && !a.self_signed {
+            return Err(usage(
+                "a certificate is needed (every listener offers TLS): give --tls-cert and --tls-key, \
+                 or --self-signed for a throwaway one (tests only)",
+            ));
+        }
         let (mut pop3, mut pop3s, mut imap, mut imaps) = (a.pop3, a.pop3s, a.imap, a.imaps);
         if pop3.is_empty() && pop3s.is_empty() && imap.is_empty() && imaps.is_empty() {
             pop3.push(DEFAULT_POP3);
@@ -177,6 +195,7 @@ impl Options {
             imaps,
             tls_cert: a.tls_cert,
             tls_key: a.tls_key,
+            self_signed: a.self_signed || demo,
             allow_plaintext_auth: a.allow_plaintext_auth,
             lock: match a.lock {
                 Lock::Exclusive => LockPolicy::Exclusive,

@@ -146,7 +146,8 @@ fn run(o: Options) -> Result<(), String> {
 
     let identity = match (&o.tls_cert, &o.tls_key) {
         (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
-        _ => Identity::self_signed(&["localhost".into(), "127.0.0.1".into(), "::1".into()])?,
+        _ if o.self_signed => Identity::self_signed(&["localhost".into(), "127.0.0.1".into(), "::1".into()])?,
+        _ => return Err("no certificate (--tls-cert and --tls-key, or --self-signed)".into()),
     };
     let cert_file = match (&demo, &identity.generated_pem) {
         (Some(demo), Some(pem)) => {

@@ -306,6 +306,7 @@ fn bad_configurations_are_refused() {
             &mail.users.display().to_string(),
             "--pop3",
             "127.0.0.1:0",
+            "--self-signed",
         ]),
         b"",
         Duration::from_secs(30),
@@ -313,6 +314,36 @@ fn bad_configurations_are_refused() {
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("line 1") && stderr.contains("{MD5}"), "{stderr}");
+
+    // Outside the demo a listener offering TLS needs a certificate: none
+    // is made up unless asked for.
+    let good = MailRoot::new("nocert", "alice:{PLAIN}secret::::::\n", "alice", &[]);
+    for listener in ["--pop3", "--pop3s", "--imap", "--imaps"] {
+        let no_cert = run(
+            Command::new(&binary).args([
+                "--mail-root",
+                &good.root.display().to_string(),
+                "--users",
+                &good.users.display().to_string(),
+                listener,
+                "127.0.0.1:0",
+            ]),
+            b"",
+            Duration::from_secs(30),
+        );
+        assert_eq!(no_cert.status.code(), Some(2), "{listener}");
+        let stderr = String::from_utf8_lossy(&no_cert.stderr);
+        assert!(
+            stderr.contains("--tls-cert") && stderr.contains("--self-signed"),
+            "{stderr}"
+        );
+    }
+    let both = run(
+        Command::new(&binary).args(["--self-signed", "--tls-cert", "x.pem", "--tls-key", "y.pem"]),
+        b"",
+        Duration::from_secs(30),
+    );
+    assert_eq!(both.status.code(), Some(2));
 }
 
 #[test]

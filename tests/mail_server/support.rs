@@ -296,10 +296,16 @@ impl MailServer {
     {
         let log_dir = TempDir::new("server-log");
         let log = log_dir.path().join("stderr.log");
+        let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        // A server of the tests needs a certificate: a throwaway one unless
+        // the test gives its own.
+        if !args.iter().any(|a| a == "--tls-cert") {
+            args.push("--self-signed".into());
+        }
         let mut child = Command::new(server_binary())
             .args(["--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0"])
             .args(["--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0"])
-            .args(args.into_iter().map(Into::into))
+            .args(args)
             .env("RUST_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
