@@ -162,6 +162,7 @@ enum Checked {
     NotOffered,
     BadCredentials,
     NoAccount(String),
+    Denied(crate::users::Denied),
     Locked(Pop3Maildrop, Vec<MessageInfo>),
     Unavailable(MaildropError),
 }
@@ -187,7 +188,11 @@ impl Storage {
         };
         let request = login.request().clone();
         let job_ctx = Arc::clone(ctx);
-        let checked = ctx.blocking.run(move || check_login(&job_ctx, &request)).await?;
+        let ip = peer.ip();
+        let checked = ctx
+            .blocking
+            .run(move || check_login(&job_ctx, &request, ip))
+            .await?;
         // The handle is the pending login of this session, so answering
         // cannot fail.
         match checked {
@@ -203,6 +208,16 @@ impl Storage {
             Checked::NoAccount(error) => {
                 tracing::error!(%user, %error, "cannot open the account");
                 let _ = session.reject_login(login, LoginRejection::TemporaryFailure);
+            }
+            Checked::Denied(crate::users::Denied::NoLogin(reason)) => {
+                tracing::warn!(%user, %peer, %reason, "login refused: nologin");
+                conn.pause(ctx.auth_failure_delay).await;
+                let _ = session.reject_login(login, LoginRejection::PermanentFailure);
+            }
+            Checked::Denied(crate::users::Denied::Network) => {
+                tracing::warn!(%user, %peer, "login refused: not from a network allow_nets names");
+                conn.pause(ctx.auth_failure_delay).await;
+                let _ = session.reject_login(login, LoginRejection::BadCredentials);
             }
             Checked::Locked(maildrop, messages) => {
                 if session.accept_login(login, messages).is_ok() {
@@ -365,7 +380,7 @@ fn fill(message: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
 
 /// Checks the credentials of a login and locks the account's maildrop.
 /// Blocking: password hashes are slow on purpose, and storage is read.
-fn check_login(ctx: &Context, request: &LoginRequest) -> Checked {
+fn check_login(ctx: &Context, request: &LoginRequest, peer: std::net::IpAddr) -> Checked {
     let (authcid, password): (&[u8], &[u8]) = match request {
         LoginRequest::User { user, password } => (user.as_inner(), password.expose()),
         // Logging in as someone else (a different authzid) is not offered.
@@ -374,10 +389,11 @@ fn check_login(ctx: &Context, request: &LoginRequest) -> Checked {
         }
         _ => return Checked::NotOffered,
     };
-    let mut maildrop = match ctx.authenticate(authcid, password) {
+    let mut maildrop = match ctx.authenticate(authcid, password, peer) {
         Ok(account) => account.maildrop(ctx.pop3.clone()),
         Err(Refusal::BadCredentials) => return Checked::BadCredentials,
         Err(Refusal::NoAccount(e)) => return Checked::NoAccount(e),
+        Err(Refusal::Denied(why)) => return Checked::Denied(why),
     };
     match maildrop.lock() {
         Ok(messages) => Checked::Locked(maildrop, messages),

@@ -62,14 +62,24 @@ pub enum Refusal {
     BadCredentials,
     /// The credentials are right but the account cannot be opened.
     NoAccount(String),
+    /// The credentials are right, but the user may not log in (`nologin`,
+    /// with its reason) or not from there (`allow_nets`, answered as
+    /// wrong credentials so nothing is told).
+    Denied(crate::users::Denied),
 }
 
 impl Context {
     /// Checks a user's password and opens the account, created on first
     /// login as Dovecot creates a Maildir. Blocking (password hashes are
     /// slow on purpose, storage is read): run it on [`Context::blocking`].
-    pub fn authenticate(&self, user: &[u8], password: &[u8]) -> Result<Account, Refusal> {
+    pub fn authenticate(
+        &self,
+        user: &[u8],
+        password: &[u8],
+        peer: std::net::IpAddr,
+    ) -> Result<Account, Refusal> {
         let name = self.users.verify(user, password).ok_or(Refusal::BadCredentials)?;
+        self.users.access(name, peer).map_err(Refusal::Denied)?;
         let name = AccountName::new(name).map_err(|e| Refusal::NoAccount(e.to_string()))?;
         let account = match self.store.account(&name) {
             Err(StoreError::NoSuchAccount(_)) => match self.store.create_account(&name) {

@@ -5,8 +5,13 @@
 //! always `<mail root>/<user>/Maildir`): Dovecot's
 //! `userdb_quota_rule=*:storage=SIZE` (`SIZE` in octets or with a `k`, `M`,
 //! `G` or `T` suffix of powers of 1024, `messages=N` also allowed, several
-//! joined with `:`) sets the user's quota, announced by IMAP's QUOTA. Blank lines and lines starting with `#`
-//! are skipped. The password is `{SCHEME}value`; without a scheme it is
+//! joined with `:`) sets the user's quota, announced by IMAP's QUOTA;
+//! `nologin` (with `reason=TEXT`) refuses the user's logins (IMAP `NO
+//! [CONTACTADMIN]`, POP3 `-ERR [SYS/PERM]`, after the password was
+//! right); `allow_nets=NET,...` (addresses or `ADDRESS/BITS`, IPv4 or
+//! IPv6) admits logins from those networks only, others failing as a
+//! wrong password would. Blank lines and lines starting with `#` are
+//! skipped. The password is `{SCHEME}value`; without a scheme it is
 //! taken as `CRYPT`, Dovecot's default for passwd-files. Schemes:
 //!
 //! - `PLAIN` (also `CLEAR`, `CLEARTEXT`): the password itself;
@@ -95,10 +100,29 @@ impl QuotaRule {
     }
 }
 
+/// Who may log in from where: Dovecot's `nologin` and `allow_nets`
+/// extra fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Access {
+    /// `nologin`, with its `reason=` (or a default) when given.
+    nologin: Option<String>,
+    /// `allow_nets=NET,...`: the networks a login may come from.
+    allow_nets: Option<Vec<(std::net::IpAddr, u8)>>,
+}
+
+/// Why a user whose password is right may not log in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// `nologin`: the reason to show.
+    NoLogin(String),
+    /// Not from a network `allow_nets` names.
+    Network,
+}
+
 /// The users who may log in, with their passwords and quotas.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
-    users: HashMap<String, (Secret, QuotaRule)>,
+    users: HashMap<String, (Secret, QuotaRule, Access)>,
 }
 
 impl Users {
@@ -131,8 +155,10 @@ impl Users {
             };
             check_user_name(user).map_err(&err)?;
             let secret = parse_password(password).map_err(&err)?;
-            let quota = parse_extra_fields(fields.nth(5).unwrap_or_default()).map_err(&err)?;
-            if users.insert(user.to_owned(), (secret, quota)).is_some() {
+            let extra = fields.nth(5).unwrap_or_default();
+            let quota = parse_extra_fields(extra).map_err(&err)?;
+            let access = parse_access(extra).map_err(&err)?;
+            if users.insert(user.to_owned(), (secret, quota, access)).is_some() {
                 return Err(err(format!("user {user:?} is listed twice")));
             }
         }
@@ -151,7 +177,7 @@ impl Users {
             .ok()
             .and_then(|u| self.users.get_key_value(u));
         match found {
-            Some((name, (secret, _))) => secret.verify(password).then_some(name.as_str()),
+            Some((name, (secret, _, _))) => secret.verify(password).then_some(name.as_str()),
             None => {
                 // As much work as a SHA512-CRYPT check with default rounds.
                 let _ = sha_crypt::sha512_crypt(password, b"mailwiredummy", sha_crypt::Params::default());
@@ -164,8 +190,80 @@ impl Users {
 impl Users {
     /// A user's quota (unlimited for an unknown user).
     pub fn quota(&self, user: &str) -> QuotaRule {
-        self.users.get(user).map(|(_, q)| *q).unwrap_or_default()
+        self.users.get(user).map(|(_, q, _)| *q).unwrap_or_default()
     }
+
+    /// Whether `user` (whose password was right) may log in from `peer`.
+    pub fn access(&self, user: &str, peer: std::net::IpAddr) -> Result<(), Denied> {
+        let Some((_, _, access)) = self.users.get(user) else {
+            return Ok(());
+        };
+        if let Some(reason) = &access.nologin {
+            return Err(Denied::NoLogin(reason.clone()));
+        }
+        match &access.allow_nets {
+            Some(nets) if !nets.iter().any(|&(net, bits)| in_net(peer, net, bits)) => Err(Denied::Network),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether `ip` is in `net/bits` (an IPv4 address mapped into IPv6 counts
+/// as IPv4).
+fn in_net(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u8) -> bool {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let prefix = |a: &[u8], b: &[u8], bits: u8| {
+        let whole = usize::from(bits / 8);
+        let rest = bits % 8;
+        a[..whole] == b[..whole] && (rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0)
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => prefix(&a.octets(), &b.octets(), bits),
+        (IpAddr::V6(a), IpAddr::V6(b)) => prefix(&a.octets(), &b.octets(), bits),
+        _ => false,
+    }
+}
+
+/// Dovecot's `nologin` (with `reason=TEXT`, one word, as the fields are
+/// separated by spaces) and `allow_nets`
+/// (comma-separated addresses or networks; `local`, a UNIX socket, never
+/// matches a network connection).
+fn parse_access(extra: &str) -> Result<Access, String> {
+    let mut access = Access::default();
+    let mut reason = None;
+    for field in extra.split_whitespace() {
+        if field == "nologin" || field == "nologin=y" || field == "nologin=yes" {
+            access.nologin = Some(String::new());
+        } else if let Some(text) = field.strip_prefix("reason=") {
+            reason = Some(text.to_owned());
+        } else if let Some(list) = field.strip_prefix("allow_nets=") {
+            let mut nets = Vec::new();
+            for net in list.split(',').filter(|n| !n.is_empty() && *n != "local") {
+                let bad = || format!("allow_nets {net:?}: expected an address or ADDRESS/BITS");
+                let (addr, bits) = net.split_once('/').unwrap_or((net, ""));
+                let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                let bits = if bits.is_empty() {
+                    max
+                } else {
+                    bits.parse().map_err(|_| bad())?
+                };
+                if bits > max {
+                    return Err(bad());
+                }
+                nets.push((addr, bits));
+            }
+            access.allow_nets = Some(nets);
+        }
+    }
+    if let Some(n) = &mut access.nologin {
+        *n = reason.unwrap_or_else(|| "Login disabled".into());
+    }
+    Ok(access)
 }
 
 /// The extra fields used here: `userdb_quota_rule` (others are ignored,

@@ -142,6 +142,50 @@ fn hostile_lines_get_errors_and_memory_stays_bounded() {
     }
 }
 
+/// `nologin` and `allow_nets` in the passwd-file: refused over IMAP and
+/// POP3 with the password right, and admitted from the network named.
+#[test]
+fn nologin_and_allow_nets_refuse_logins() {
+    let passwd = "carol:{PLAIN}pw::::::nologin reason=Moved\n\
+                  dave:{PLAIN}pw::::::allow_nets=127.0.0.2\n";
+    let mail = MailRoot::new("access", passwd, "dave", &sample_messages());
+    let server = crate::support::MailServer::start([
+        "--mail-root".to_owned(),
+        mail.root.display().to_string(),
+        "--users".into(),
+        mail.users.display().to_string(),
+        "--auth-failure-delay".into(),
+        "0".into(),
+        "--allow-plaintext-auth".into(),
+    ]);
+    let imap = |source: &str, user: &str| {
+        let mut s = connect_from(source, server.imap);
+        s.write_all(format!("a LOGIN {user} pw\r\nb LOGOUT\r\n").as_bytes())
+            .unwrap();
+        let mut answers = String::new();
+        BufReader::new(&mut s).read_to_string(&mut answers).unwrap();
+        answers
+    };
+    let pop3 = |source: &str, user: &str| {
+        let mut s = connect_from(source, server.pop3);
+        s.write_all(format!("USER {user}\r\nPASS pw\r\nQUIT\r\n").as_bytes())
+            .unwrap();
+        let mut answers = String::new();
+        BufReader::new(&mut s).read_to_string(&mut answers).unwrap();
+        answers
+    };
+    let carol = imap("127.0.0.1", "carol");
+    assert!(carol.contains("a NO [CONTACTADMIN]"), "{carol}");
+    assert!(pop3("127.0.0.1", "carol").contains("-ERR [SYS/PERM]"));
+    let dave = imap("127.0.0.1", "dave");
+    assert!(dave.contains("a NO [AUTHENTICATIONFAILED]"), "{dave}");
+    assert!(pop3("127.0.0.1", "dave").contains("-ERR [AUTH]"));
+    assert!(imap("127.0.0.2", "dave").contains("a OK"));
+    // Greeting, USER, PASS and QUIT all answered +OK.
+    let from_allowed = pop3("127.0.0.2", "dave");
+    assert_eq!(from_allowed.matches("+OK").count(), 4, "{from_allowed}");
+}
+
 /// A connection from a chosen loopback source address.
 fn connect_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
     use socket2::{Domain, Socket, Type};

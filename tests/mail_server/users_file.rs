@@ -131,3 +131,44 @@ fn quota_rules_come_from_the_extra_fields() {
         assert!(Users::parse(&line).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn nologin_and_allow_nets_are_honoured() {
+    use crate::users::Denied;
+    let users = Users::parse(
+        "carol:{PLAIN}pw::::::nologin reason=Moved\n\
+         dave:{PLAIN}pw::::::allow_nets=127.0.0.2/32,10.1.0.0/16,fd00::/8\n\
+         erin:{PLAIN}pw::::::nologin\n\
+         fay:{PLAIN}pw::::::allow_nets=local\n\
+         gus:{PLAIN}pw::::::userdb_quota_rule=*:storage=1M allow_nets=0.0.0.0/0\n",
+    )
+    .expect("a valid passwd-file");
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(
+        users.access("carol", ip("127.0.0.1")),
+        Err(Denied::NoLogin("Moved".into()))
+    );
+    assert_eq!(
+        users.access("erin", ip("127.0.0.1")),
+        Err(Denied::NoLogin("Login disabled".into()))
+    );
+    assert_eq!(users.access("dave", ip("127.0.0.2")), Ok(()));
+    assert_eq!(users.access("dave", ip("127.0.0.1")), Err(Denied::Network));
+    assert_eq!(users.access("dave", ip("10.1.255.7")), Ok(()));
+    assert_eq!(users.access("dave", ip("10.2.0.1")), Err(Denied::Network));
+    assert_eq!(users.access("dave", ip("::ffff:127.0.0.2")), Ok(()));
+    assert_eq!(users.access("dave", ip("fd12::1")), Ok(()));
+    assert_eq!(users.access("dave", ip("fe80::1")), Err(Denied::Network));
+    // `local` is a UNIX socket: never a network connection.
+    assert_eq!(users.access("fay", ip("127.0.0.1")), Err(Denied::Network));
+    assert_eq!(users.access("gus", ip("192.0.2.1")), Ok(()));
+    assert!(users.quota("gus").is_limited());
+    for bad in [
+        "allow_nets=10.0.0.0/33",
+        "allow_nets=nonsense",
+        "allow_nets=::/129",
+    ] {
+        let line = format!("x:{{PLAIN}}pw::::::{bad}\n");
+        assert!(Users::parse(&line).is_err(), "{bad}");
+    }
+}

@@ -402,7 +402,7 @@ impl User {
         let job_ctx = Arc::clone(ctx);
         let checked = ctx
             .blocking
-            .run(move || job_ctx.authenticate(credentials.user(), credentials.password()))
+            .run(move || job_ctx.authenticate(credentials.user(), credentials.password(), peer.ip()))
             .await?;
         match checked {
             Ok(account) => {
@@ -426,6 +426,16 @@ impl User {
             Err(Refusal::NoAccount(error)) => {
                 tracing::error!(%user, %error, "cannot open the account");
                 let _ = session.reject_login(request, LoginRejection::Unavailable);
+            }
+            Err(Refusal::Denied(crate::users::Denied::NoLogin(reason))) => {
+                tracing::warn!(%user, %peer, %reason, "login refused: nologin");
+                conn.pause(ctx.auth_failure_delay).await;
+                let _ = session.reject_login(request, LoginRejection::ContactAdmin);
+            }
+            Err(Refusal::Denied(crate::users::Denied::Network)) => {
+                tracing::warn!(%user, %peer, "login refused: not from a network allow_nets names");
+                conn.pause(ctx.auth_failure_delay).await;
+                let _ = session.reject_login(request, LoginRejection::AuthenticationFailed);
             }
         }
         Ok(())
