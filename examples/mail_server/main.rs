@@ -21,8 +21,8 @@
 //! pool, a bounded number of jobs at once (`--storage-jobs`), never on the
 //! threads that move bytes. This program adds sockets, TLS (tokio-rustls
 //! with ring), the user database, the Maildir watch that wakes IDLE, logs
-//! (tracing; passwords are never logged) and a graceful stop on SIGINT or
-//! SIGTERM.
+//! (tracing; passwords are never logged), the passwd-file read again on
+//! SIGHUP, and a graceful stop on SIGINT or SIGTERM.
 //!
 //! `connection` owns a client's socket (plain, implicit TLS, or upgraded
 //! by STLS or STARTTLS, compressed after COMPRESS), its reads, writes,
@@ -196,7 +196,8 @@ fn run(o: Options) -> Result<(), String> {
     let server = Server::new(
         Context {
             store,
-            users,
+            users: std::sync::RwLock::new(Arc::new(users)),
+            users_file: users_file.clone(),
             pop3: Pop3Config {
                 lock: o.lock,
                 uidl: Arc::new(uidl),

@@ -28,8 +28,11 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct Context {
     /// The mailbox store.
     pub store: Store,
-    /// Who may log in.
-    pub users: Users,
+    /// Who may log in: the passwd-file as last read (SIGHUP reads it
+    /// again, see [`Context::reload_users`]).
+    pub users: std::sync::RwLock<Arc<Users>>,
+    /// The passwd-file.
+    pub users_file: std::path::PathBuf,
     /// The POP3 view's settings (lock policy, UIDL format).
     pub pop3: Pop3Config,
     /// TLS, for POP3S, IMAPS, STLS and STARTTLS.
@@ -69,6 +72,21 @@ pub enum Refusal {
 }
 
 impl Context {
+    /// The users as last read.
+    pub fn users(&self) -> Arc<Users> {
+        Arc::clone(&self.users.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Reads the passwd-file again; on an error the users stay as they
+    /// were. Sessions already logged in go on.
+    pub fn reload_users(&self) -> Result<usize, String> {
+        let users =
+            Users::load(&self.users_file).map_err(|e| format!("{}: {e}", self.users_file.display()))?;
+        let count = users.len();
+        *self.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
+        Ok(count)
+    }
+
     /// Checks a user's password and opens the account, created on first
     /// login as Dovecot creates a Maildir. Blocking (password hashes are
     /// slow on purpose, storage is read): run it on [`Context::blocking`].
@@ -78,8 +96,9 @@ impl Context {
         password: &[u8],
         peer: std::net::IpAddr,
     ) -> Result<Account, Refusal> {
-        let name = self.users.verify(user, password).ok_or(Refusal::BadCredentials)?;
-        self.users.access(name, peer).map_err(Refusal::Denied)?;
+        let users = self.users();
+        let name = users.verify(user, password).ok_or(Refusal::BadCredentials)?;
+        users.access(name, peer).map_err(Refusal::Denied)?;
         let name = AccountName::new(name).map_err(|e| Refusal::NoAccount(e.to_string()))?;
         let account = match self.store.account(&name) {
             Err(StoreError::NoSuchAccount(_)) => match self.store.create_account(&name) {
@@ -126,10 +145,12 @@ impl Port {
     }
 }
 
-/// SIGINT and SIGTERM, installed before the server says it is ready.
+/// SIGINT and SIGTERM (stop) and SIGHUP (read the passwd-file again),
+/// installed before the server says it is ready.
 pub struct Signals {
     interrupt: Signal,
     terminate: Signal,
+    hangup: Signal,
 }
 
 impl Signals {
@@ -139,6 +160,7 @@ impl Signals {
         Ok(Signals {
             interrupt: install(SignalKind::interrupt())?,
             terminate: install(SignalKind::terminate())?,
+            hangup: install(SignalKind::hangup())?,
         })
     }
 
@@ -147,6 +169,7 @@ impl Signals {
         tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
         }
     }
 }
@@ -224,16 +247,30 @@ impl Server {
             })
             .collect();
 
-        let signal = signals.next().await;
+        let signal = loop {
+            match signals.next().await {
+                "SIGHUP" => match server.ctx.reload_users() {
+                    Ok(count) => tracing::info!(users = count, "SIGHUP: the passwd-file was read again"),
+                    Err(error) => {
+                        tracing::warn!(%error, "SIGHUP: the passwd-file is unusable; the users stay as they were")
+                    }
+                },
+                stop => break stop,
+            }
+        };
         tracing::info!(
             signal,
             "stopping: closing every connection; unfinished sessions commit nothing"
         );
         let _ = raise_stop.send(true);
         tokio::spawn(async move {
-            let signal = signals.next().await;
-            tracing::warn!(signal, "second signal: exiting at once");
-            std::process::exit(130);
+            loop {
+                let signal = signals.next().await;
+                if signal != "SIGHUP" {
+                    tracing::warn!(signal, "second signal: exiting at once");
+                    std::process::exit(130);
+                }
+            }
         });
         for accept in accepting {
             // The listener is closed when its loop ends.

@@ -172,3 +172,64 @@ fn nologin_and_allow_nets_are_honoured() {
         assert!(Users::parse(&line).is_err(), "{bad}");
     }
 }
+
+/// SIGHUP reads the passwd-file again: a user added can log in, one
+/// removed cannot; an unusable file changes nothing.
+#[test]
+fn sighup_reloads_the_passwd_file() {
+    use std::io::{BufRead, BufReader, Write};
+    let mail = crate::support::MailRoot::new("sighup", "alice:{PLAIN}secret::::::\n", "alice", &[]);
+    let mut server = crate::support::MailServer::start([
+        "--mail-root".to_owned(),
+        mail.root.display().to_string(),
+        "--users".into(),
+        mail.users.display().to_string(),
+        "--auth-failure-delay".into(),
+        "0".into(),
+        "--allow-plaintext-auth".into(),
+    ]);
+    let login = |user: &str, password: &str| -> bool {
+        let mut s = std::net::TcpStream::connect(server.imap).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(format!("a LOGIN {user} {password}\r\nb LOGOUT\r\n").as_bytes())
+            .unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if line.starts_with("a ") {
+                return line.starts_with("a OK");
+            }
+            line.clear();
+        }
+        false
+    };
+    let hangup = |expect: &str, count: usize| {
+        let pid = server.pid().expect("running").to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while server.logs().matches(expect).count() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {expect:?} in:\n{}",
+                server.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert!(login("alice", "secret") && !login("bob", "builder"));
+    std::fs::write(&mail.users, "bob:{PLAIN}builder::::::\n").unwrap();
+    hangup("the passwd-file was read again", 1);
+    assert!(login("bob", "builder"), "a user added must log in");
+    assert!(!login("alice", "secret"), "a user removed must not");
+    std::fs::write(&mail.users, "carol:{MD5}abc::::::\n").unwrap();
+    hangup("the passwd-file is unusable", 1);
+    assert!(login("bob", "builder"), "an unusable file changes nothing");
+    // The server still stops on SIGTERM, cleanly.
+    assert!(server.stop().is_some_and(|s| s.success()));
+}

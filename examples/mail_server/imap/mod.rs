@@ -408,7 +408,7 @@ impl User {
             Ok(account) => {
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
-                    let quota = ctx.users.quota(account.name().as_str());
+                    let quota = ctx.users().quota(account.name().as_str());
                     self.work = Some(Work {
                         account,
                         selected: None,
