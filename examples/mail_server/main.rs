@@ -210,6 +210,7 @@ fn run(o: Options) -> Result<(), String> {
             login_timeout: o.login_timeout,
             auth_failure_delay: o.auth_failure_delay,
             blocking: Blocking::new(o.storage_jobs),
+            hashing: Blocking::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             watcher: watch::Watcher::new(),
         },
         o.max_connections,

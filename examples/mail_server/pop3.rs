@@ -190,7 +190,7 @@ impl Storage {
         let job_ctx = Arc::clone(ctx);
         let ip = peer.ip();
         let checked = ctx
-            .blocking
+            .hashing
             .run(move || check_login(&job_ctx, &request, ip))
             .await?;
         // The handle is the pending login of this session, so answering

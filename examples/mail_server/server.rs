@@ -52,8 +52,12 @@ pub struct Context {
     pub login_timeout: Duration,
     /// Wait this long before answering a failed login.
     pub auth_failure_delay: Duration,
-    /// Where storage work and password checks run.
+    /// Where storage work runs.
     pub blocking: Blocking,
+    /// Where logins (password checks) run: one per core at a time, since
+    /// an Argon2 check holds tens of MiB, and a flood of logins must not
+    /// exhaust memory or starve the storage work.
+    pub hashing: Blocking,
     /// Watches the accounts' Maildirs for IDLE.
     pub watcher: Arc<Watcher>,
 }

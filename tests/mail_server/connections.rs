@@ -186,6 +186,53 @@ fn nologin_and_allow_nets_refuse_logins() {
     assert_eq!(from_allowed.matches("+OK").count(), 4, "{from_allowed}");
 }
 
+/// A flood of logins (12 at once) to an account whose password is an Argon2id hash of
+/// 64 MiB: checks run one per core at a time, so the server's memory stays
+/// near that many hashes however many logins wait.
+#[test]
+fn a_login_flood_does_not_exhaust_memory() {
+    if !crate::support::require("doveadm") {
+        return;
+    }
+    let hashed = crate::support::run(
+        std::process::Command::new("doveadm").args(["pw", "-s", "ARGON2ID", "-p", "secret"]),
+        b"",
+        Duration::from_secs(60),
+    );
+    let hash = String::from_utf8_lossy(&hashed.stdout).trim().to_owned();
+    assert!(
+        hash.contains("m=65536"),
+        "doveadm's Argon2id costs 64 MiB: {hash}"
+    );
+    let mail = MailRoot::new("flood", &format!("alice:{hash}::::::\n"), "alice", &[]);
+    // Each check takes seconds in a debug build: the logins queue long.
+    let server = start(&mail, &["--allow-plaintext-auth", "--login-timeout", "600"]);
+    let pid = server.pid().expect("running");
+    let flood: Vec<_> = (0..12)
+        .map(|i| {
+            let addr = server.imap;
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.set_read_timeout(Some(Duration::from_secs(600))).unwrap();
+                let password = if i % 2 == 0 { "secret" } else { "wrong" };
+                s.write_all(format!("a LOGIN alice {password}\r\nb LOGOUT\r\n").as_bytes())
+                    .unwrap();
+                let mut answers = String::new();
+                let _ = BufReader::new(&mut s).read_to_string(&mut answers);
+                answers.contains("a OK") == (i % 2 == 0)
+            })
+        })
+        .collect();
+    let right: Vec<bool> = flood.into_iter().map(|t| t.join().expect("a login")).collect();
+    assert!(right.iter().all(|r| *r), "every login got its right answer");
+    let peak = peak_memory_kib(pid).expect("the server's memory");
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    assert!(
+        peak < (cores + 2) * 64 * 1024,
+        "peak memory {peak} KiB for 12 logins on {cores} cores: the checks were not bounded"
+    );
+}
+
 /// A connection from a chosen loopback source address.
 fn connect_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
     use socket2::{Domain, Socket, Type};

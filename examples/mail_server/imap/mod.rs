@@ -401,7 +401,7 @@ impl User {
             .to_string();
         let job_ctx = Arc::clone(ctx);
         let checked = ctx
-            .blocking
+            .hashing
             .run(move || job_ctx.authenticate(credentials.user(), credentials.password(), peer.ip()))
             .await?;
         match checked {
