@@ -28,7 +28,10 @@
 //! compare the INTERNALDATE's date in its own zone, the SENT* keys the date
 //! written in `Date:`, and a message without a readable one matches none of
 //! them. The generated messages stay where those rules are unambiguous:
-//! ASCII, no encoded words, no folding, single spaces, one `Date:` at most.
+//! ASCII, no encoded words, one `Date:` at most; field values are written
+//! with any whitespace and folding between their words (read last from the
+//! input), which the model's documented unfolding and collapsing of
+//! whitespace makes single spaces again.
 #![no_main]
 
 use std::fmt::Write as _;
@@ -156,7 +159,7 @@ struct Message {
     keywords: Vec<&'static str>,
     unix: i64,
     zone: i16,
-    /// The top header as written: (name, value).
+    /// The top header: (name, value with single spaces).
     fields: Vec<(&'static str, String)>,
     /// The date written in the `Date:` field, if it is readable.
     sent: Option<(i64, u32, u32)>,
@@ -259,18 +262,6 @@ fn message(inp: &mut Input) -> Message {
         body.push_str(&inp.word(&BODY_CHARS, 6));
         body.push_str("\r\n");
     }
-    let mut content = String::new();
-    for (name, value) in &fields {
-        content.push_str(name);
-        content.push(':');
-        if !value.is_empty() {
-            content.push(' ');
-            content.push_str(value);
-        }
-        content.push_str("\r\n");
-    }
-    content.push_str("\r\n");
-    content.push_str(&body);
     Message {
         system,
         keywords,
@@ -279,11 +270,40 @@ fn message(inp: &mut Input) -> Message {
         fields,
         sent,
         body,
-        content,
+        content: String::new(),
         uid: 0,
         seq: 0,
         recent: false,
     }
+}
+
+const LEADS: [&str; 5] = [" ", "", "  ", "\t", "\r\n "];
+const SEPARATORS: [&str; 6] = [" ", "  ", "\t", "\r\n ", "\r\n\t", " \r\n "];
+const TRAILS: [&str; 3] = ["", " ", "\t "];
+
+/// The message as stored: every space of a field value written as some
+/// whitespace or a fold (RFC 5322 section 2.2.3), which the model unfolds
+/// and collapses back to the single spaces of `fields`.
+fn render(m: &mut Message, inp: &mut Input) {
+    let mut content = String::new();
+    for (name, value) in &m.fields {
+        content.push_str(name);
+        content.push(':');
+        if !value.is_empty() {
+            content.push_str(inp.pick(&LEADS));
+            for (i, word) in value.split(' ').enumerate() {
+                if i > 0 {
+                    content.push_str(inp.pick(&SEPARATORS));
+                }
+                content.push_str(word);
+            }
+        }
+        content.push_str(inp.pick(&TRAILS));
+        content.push_str("\r\n");
+    }
+    content.push_str("\r\n");
+    content.push_str(&m.body);
+    m.content = content;
 }
 
 fn needle(inp: &mut Input) -> AString<'static> {
@@ -537,6 +557,10 @@ fuzz_target!(|data: &[u8]| {
     let ghosts = inp.byte();
     let mut messages: Vec<Message> = (0..count).map(|_| message(&mut inp)).collect();
     let key = key(&mut inp, 0);
+    // Last, so that an input that ends early writes plain single spaces.
+    for m in &mut messages {
+        render(m, &mut inp);
+    }
 
     let store = Store::new(MemoryBackend::new());
     let account = store
