@@ -303,8 +303,13 @@ fn run(args: Args) -> Result<(), Failure> {
     } else {
         TlsMode::StartTls
     });
-    if tls == TlsMode::None && !tls_client::is_loopback(host) {
-        tracing::warn!("--tls none: the password and the mail cross the network unencrypted");
+    if tls == TlsMode::None {
+        let place = if tls_client::is_loopback(host) {
+            "this machine's loopback"
+        } else {
+            "the network"
+        };
+        tracing::warn!("--tls none: the password and the mail cross {place} unencrypted");
     }
     let target = Target {
         host,

@@ -351,6 +351,9 @@ fn every_command(account: &Account<'_>) {
         "{name}: {}",
         String::from_utf8_lossy(&piped.stderr)
     );
+    // Without TLS it says so, once.
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert_eq!(stderr.matches("--tls none").count(), 1, "{name}: {stderr}");
 }
 
 /// A running `watch`, its output lines as they come.
@@ -558,6 +561,7 @@ fn implicit_tls_and_starttls_against_mail_server() {
     for (addr, mode) in [(server.imaps, "implicit"), (server.imap, "starttls")] {
         let out = tls(addr, mode, Some(&ca));
         let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("unencrypted"));
         assert!(
             out.status.success() && stdout.contains("HTML only"),
             "--tls {mode}: {stdout}\n{}",
