@@ -91,47 +91,10 @@ const MONTHS: [&str; 12] = [
 ];
 const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
-fn leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-/// The calendar date of a day since 1970-01-01, counted year by year and
-/// month by month.
-fn civil(mut days: i64) -> (i64, u32, u32) {
-    let year_len = |y: i64| if leap(y) { 366 } else { 365 };
-    let mut year = 1970;
-    while days < 0 {
-        year -= 1;
-        days += year_len(year);
-    }
-    while days >= year_len(year) {
-        days -= year_len(year);
-        year += 1;
-    }
-    let lengths = [
-        31,
-        if leap(year) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut month = 1;
-    for len in lengths {
-        if days < len {
-            break;
-        }
-        days -= len;
-        month += 1;
-    }
-    (year, month, days as u32 + 1)
-}
+// The naive calendar the model's SEARCH tests use too.
+#[path = "../../crates/mailwire-mailbox/tests/naive/calendar.rs"]
+mod calendar;
+use calendar::civil;
 
 /// A day: mostly within four days of 2024-03-01 (29 February included),
 /// sometimes any day of 1960-2099.

@@ -488,19 +488,11 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
 fn mail_server_account(tag: &str) -> (MailRoot, MailServer) {
     let mail = MailRoot::new(tag, PASSWD, "nobody", &[]);
     let (cert, key) = certificate(mail.dir.path());
-    let server = MailServer::start([
-        "--tls-cert".to_owned(),
-        cert.display().to_string(),
-        "--tls-key".into(),
-        key.display().to_string(),
-        "--mail-root".to_owned(),
-        mail.root.display().to_string(),
-        "--users".into(),
-        mail.users.display().to_string(),
-        "--auth-failure-delay".into(),
-        "0".into(),
-        "--allow-plaintext-auth".into(),
-    ]);
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let server = MailServer::serving(
+        &mail,
+        &["--tls-cert", &cert, "--tls-key", &key, "--allow-plaintext-auth"],
+    );
     // The first login creates the account; then the mail arrives.
     let first = client(server.imap, &["mailboxes"]);
     assert!(

@@ -68,15 +68,7 @@ impl Server {
     fn launch(&mut self) {
         match self.kind {
             Kind::MailServer => {
-                self.mail_server = Some(MailServer::start([
-                    "--mail-root".to_owned(),
-                    self.mail.root.display().to_string(),
-                    "--users".into(),
-                    self.mail.users.display().to_string(),
-                    "--auth-failure-delay".into(),
-                    "0".into(),
-                    "--allow-plaintext-auth".into(),
-                ]));
+                self.mail_server = Some(MailServer::serving(&self.mail, &["--allow-plaintext-auth"]));
             }
             Kind::Dovecot | Kind::DovecotCondstore | Kind::DovecotPlain => {
                 let capabilities = match self.kind {

@@ -149,15 +149,7 @@ fn nologin_and_allow_nets_refuse_logins() {
     let passwd = "carol:{PLAIN}pw::::::nologin reason=Moved\n\
                   dave:{PLAIN}pw::::::allow_nets=127.0.0.2\n";
     let mail = MailRoot::new("access", passwd, "dave", &sample_messages());
-    let server = crate::support::MailServer::start([
-        "--mail-root".to_owned(),
-        mail.root.display().to_string(),
-        "--users".into(),
-        mail.users.display().to_string(),
-        "--auth-failure-delay".into(),
-        "0".into(),
-        "--allow-plaintext-auth".into(),
-    ]);
+    let server = crate::support::MailServer::serving(&mail, &["--allow-plaintext-auth"]);
     let imap = |source: &str, user: &str| {
         let mut s = connect_from(source, server.imap);
         s.write_all(format!("a LOGIN {user} pw\r\nb LOGOUT\r\n").as_bytes())

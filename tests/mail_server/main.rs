@@ -36,16 +36,7 @@ fn alice_root(tag: &str) -> MailRoot {
 
 /// Starts mail_server on `mail` with `extra` options (no failure delay).
 fn start(mail: &MailRoot, extra: &[&str]) -> MailServer {
-    let mut args: Vec<String> = vec![
-        "--mail-root".into(),
-        mail.root.display().to_string(),
-        "--users".into(),
-        mail.users.display().to_string(),
-        "--auth-failure-delay".into(),
-        "0".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    MailServer::start(args)
+    MailServer::serving(mail, extra)
 }
 
 /// A certificate for 127.0.0.1 and localhost with its key, as PEM files.

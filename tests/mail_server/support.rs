@@ -288,6 +288,21 @@ impl MailServer {
         MailServer::start_logging(args, "debug")
     }
 
+    /// Starts the server on `mail` (its mail root and passwd-file) with
+    /// `extra` options, without the failure delay.
+    pub fn serving(mail: &MailRoot, extra: &[&str]) -> MailServer {
+        let mut args: Vec<String> = vec![
+            "--mail-root".into(),
+            mail.root.display().to_string(),
+            "--users".into(),
+            mail.users.display().to_string(),
+            "--auth-failure-delay".into(),
+            "0".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        MailServer::start(args)
+    }
+
     /// [`MailServer::start`] with the given log level (`RUST_LOG`).
     pub fn start_logging<I, S>(args: I, level: &str) -> MailServer
     where

@@ -179,15 +179,7 @@ fn nologin_and_allow_nets_are_honoured() {
 fn sighup_reloads_the_passwd_file() {
     use std::io::{BufRead, BufReader, Write};
     let mail = crate::support::MailRoot::new("sighup", "alice:{PLAIN}secret::::::\n", "alice", &[]);
-    let mut server = crate::support::MailServer::start([
-        "--mail-root".to_owned(),
-        mail.root.display().to_string(),
-        "--users".into(),
-        mail.users.display().to_string(),
-        "--auth-failure-delay".into(),
-        "0".into(),
-        "--allow-plaintext-auth".into(),
-    ]);
+    let mut server = crate::support::MailServer::serving(&mail, &["--allow-plaintext-auth"]);
     let login = |user: &str, password: &str| -> bool {
         let mut s = std::net::TcpStream::connect(server.imap).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();

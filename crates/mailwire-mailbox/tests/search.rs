@@ -5,6 +5,9 @@
 //! reading of content, and a property test of the non-content keys against
 //! a naive reference.
 
+#[path = "naive/calendar.rs"]
+mod calendar;
+
 use std::cell::Cell;
 
 use bytes::Bytes;
@@ -703,43 +706,9 @@ struct Meta {
     size: u64,
 }
 
-/// The calendar date of `unix + zone`, counted day by day from 1970.
+/// The calendar date of `unix + zone`, counted by hand.
 fn naive_date(unix: i64, zone: i16) -> (i64, u32, u32) {
-    let mut days = (unix + i64::from(zone) * 60).div_euclid(86_400);
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let year_len = |y: i64| if leap(y) { 366 } else { 365 };
-    let mut year = 1970;
-    while days < 0 {
-        year -= 1;
-        days += year_len(year);
-    }
-    while days >= year_len(year) {
-        days -= year_len(year);
-        year += 1;
-    }
-    let lengths = [
-        31,
-        if leap(year) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    let mut month = 1;
-    for len in lengths {
-        if days < len {
-            break;
-        }
-        days -= len;
-        month += 1;
-    }
-    (year, month, days as u32 + 1)
+    calendar::civil((unix + i64::from(zone) * 60).div_euclid(86_400))
 }
 
 fn reference(key: &SearchKey, m: &Meta) -> bool {
