@@ -823,6 +823,28 @@ fn scenarios(kind: Kind) {
     let last = sync(&server, &dir, "the run after");
     assert!(last.contains("nothing changed"), "{kind:?}: {last}");
 
+    // A pair the state lost (a run that could not record it) is found
+    // again by its message, whatever way the server's changes are learnt:
+    // nothing is uploaded twice.
+    let state_file = dir.join("mailwire-sync").join("state");
+    let state = std::fs::read_to_string(&state_file).expect("the state");
+    let forgotten = state
+        .lines()
+        .find(|l| l.starts_with("P\tINBOX\t"))
+        .expect("a pair")
+        .to_owned();
+    std::fs::write(&state_file, state.replacen(&format!("{forgotten}\n"), "", 1)).unwrap();
+    let out = sync(&server, &dir, "a pair forgotten");
+    assert!(
+        !out.contains("uploaded:") && !out.contains("downloaded:"),
+        "{kind:?}: {out}"
+    );
+    assert!(
+        out.contains("no message transferred") || out.contains(" 0 uploaded"),
+        "{kind:?}: {out}"
+    );
+    assert_same(&server, &dir, "after a pair was forgotten");
+
     // --mailbox mirrors only the mailboxes its pattern names.
     let some = mirror.path().join("some");
     let out = support::run(

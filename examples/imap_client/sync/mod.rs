@@ -816,11 +816,28 @@ impl Run<'_> {
             }
         }
         let paired_local: BTreeSet<u32> = pairs.values().map(|(l, _)| *l).collect();
-        let local_new = local
+        let local_new: BTreeSet<u32> = local
             .keys()
             .filter(|l| !paired_local.contains(l))
             .copied()
             .collect();
+        if qresync && same_validity && !local_new.is_empty() && exists > 0 {
+            // QRESYNC names only what changed: a server message no pair
+            // holds (a run that could not record its pair) and unchanged
+            // since is not among them, and its local copy would be
+            // uploaded again. With local messages to place, every UID is
+            // listed so that they are paired instead.
+            let done = self.imap.ok(
+                uid_fetch("1:*".parse().expect("a set"), "(UID FLAGS)", Vec::new()),
+                "UID FETCH",
+            )?;
+            let changes = self.imap.take_changes();
+            let mut every = BTreeMap::new();
+            fetched_flags(&done, &changes, &mut every);
+            for (uid, flags) in every {
+                remote.entry(uid).or_insert(flags);
+            }
+        }
         Ok(Some(Plan {
             name: name.clone(),
             remote_box: remote_box.clone(),
