@@ -86,7 +86,10 @@ struct Args {
     /// (the TLS handshake included)
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     login_timeout: u64,
-    /// Wait this many milliseconds before answering a failed login
+    /// Wait this many milliseconds before answering a failed login (on its
+    /// connection; failures are also counted per address and per account
+    /// across connections, and from the second one the next check waits
+    /// 250 ms, doubling up to 15 s, or 2 s for an account)
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     auth_failure_delay: u64,
     /// Refuse connections beyond N

@@ -34,6 +34,7 @@ mod blocking;
 mod connection;
 mod imap;
 mod mailstore;
+mod penalty;
 mod pop3;
 mod server;
 mod tls;
@@ -209,6 +210,7 @@ fn run(o: Options) -> Result<(), String> {
             idle_timeout: o.idle_timeout,
             login_timeout: o.login_timeout,
             auth_failure_delay: o.auth_failure_delay,
+            penalties: penalty::Penalties::default(),
             blocking: Blocking::new(o.storage_jobs),
             hashing: Blocking::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             watcher: watch::Watcher::new(),

@@ -189,6 +189,12 @@ impl Storage {
         let request = login.request().clone();
         let job_ctx = Arc::clone(ctx);
         let ip = peer.ip();
+        let account = String::from_utf8_lossy(login.user()).into_owned();
+        let wait = ctx.penalties.wait(ip, &account);
+        if !wait.is_zero() {
+            tracing::info!(%user, %peer, ?wait, "earlier failed logins: waiting before the check");
+            conn.pause(wait).await;
+        }
         let checked = ctx
             .hashing
             .run(move || check_login(&job_ctx, &request, ip))
@@ -201,6 +207,7 @@ impl Storage {
                 let _ = session.reject_login(login, LoginRejection::BadCredentials);
             }
             Checked::BadCredentials => {
+                ctx.penalties.failed(ip, &account);
                 tracing::warn!(%user, %peer, method, "authentication failed");
                 conn.pause(ctx.auth_failure_delay).await;
                 let _ = session.reject_login(login, LoginRejection::BadCredentials);
@@ -210,16 +217,19 @@ impl Storage {
                 let _ = session.reject_login(login, LoginRejection::TemporaryFailure);
             }
             Checked::Denied(crate::users::Denied::NoLogin(reason)) => {
+                ctx.penalties.failed(ip, &account);
                 tracing::warn!(%user, %peer, %reason, "login refused: nologin");
                 conn.pause(ctx.auth_failure_delay).await;
                 let _ = session.reject_login(login, LoginRejection::PermanentFailure);
             }
             Checked::Denied(crate::users::Denied::Network) => {
+                ctx.penalties.failed(ip, &account);
                 tracing::warn!(%user, %peer, "login refused: not from a network allow_nets names");
                 conn.pause(ctx.auth_failure_delay).await;
                 let _ = session.reject_login(login, LoginRejection::BadCredentials);
             }
             Checked::Locked(maildrop, messages) => {
+                ctx.penalties.succeeded(ip, &account);
                 if session.accept_login(login, messages).is_ok() {
                     self.maildrop = Some(maildrop);
                     tracing::info!(%user, method, "logged in");

@@ -52,6 +52,9 @@ pub struct Context {
     pub login_timeout: Duration,
     /// Wait this long before answering a failed login.
     pub auth_failure_delay: Duration,
+    /// Failed logins counted across connections: the wait before the
+    /// next check from the same address or for the same account.
+    pub penalties: crate::penalty::Penalties,
     /// Where storage work runs.
     pub blocking: Blocking,
     /// Where logins (password checks) run: one per core at a time, since

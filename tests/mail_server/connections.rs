@@ -225,6 +225,51 @@ fn a_login_flood_does_not_exhaust_memory() {
     );
 }
 
+/// Failed logins are counted across connections: a guesser who opens a
+/// new connection for each try waits longer and longer before each check,
+/// while another host is not slowed.
+#[test]
+fn failed_logins_slow_the_next_ones_from_that_address() {
+    let mail = crate::alice_root("penalty");
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+    let login = |source: &str, user: &str, password: &str| -> (String, Duration) {
+        let began = Instant::now();
+        let mut s = connect_from(source, server.imap);
+        s.write_all(format!("a LOGIN {user} {password}\r\nb LOGOUT\r\n").as_bytes())
+            .unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if line.starts_with("a ") {
+                break;
+            }
+            line.clear();
+        }
+        // The connection is dropped at once, as a guesser would.
+        (line, began.elapsed())
+    };
+    for i in 0..5 {
+        let (answer, _) = login("127.0.0.4", "alice", &format!("guess{i}"));
+        assert!(answer.starts_with("a NO [AUTHENTICATIONFAILED]"), "{answer}");
+    }
+    // Five failures: the sixth check waits 2 s, whatever connection it
+    // comes on (a lower bound: a slow machine only waits longer).
+    let (answer, took) = login("127.0.0.4", "alice", "secret");
+    assert!(answer.starts_with("a OK"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the sixth login took {took:?}"
+    );
+    // Another host logs in, without the address's wait.
+    let (answer, _) = login("127.0.0.5", "bob", "builder");
+    assert!(answer.starts_with("a OK"), "{answer}");
+    assert!(
+        server
+            .logs()
+            .contains("earlier failed logins: waiting before the check")
+    );
+}
+
 /// A connection from a chosen loopback source address.
 fn connect_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
     use socket2::{Domain, Socket, Type};

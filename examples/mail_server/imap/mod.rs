@@ -399,6 +399,12 @@ impl User {
         let user = String::from_utf8_lossy(credentials.user())
             .escape_debug()
             .to_string();
+        let name = String::from_utf8_lossy(credentials.user()).into_owned();
+        let wait = ctx.penalties.wait(peer.ip(), &name);
+        if !wait.is_zero() {
+            tracing::info!(%user, %peer, ?wait, "earlier failed logins: waiting before the check");
+            conn.pause(wait).await;
+        }
         let job_ctx = Arc::clone(ctx);
         let checked = ctx
             .hashing
@@ -406,6 +412,7 @@ impl User {
             .await?;
         match checked {
             Ok(account) => {
+                ctx.penalties.succeeded(peer.ip(), &name);
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
                     let quota = ctx.users().quota(account.name().as_str());
@@ -419,6 +426,7 @@ impl User {
                 }
             }
             Err(Refusal::BadCredentials) => {
+                ctx.penalties.failed(peer.ip(), &name);
                 tracing::warn!(%user, %peer, "authentication failed");
                 conn.pause(ctx.auth_failure_delay).await;
                 let _ = session.reject_login(request, LoginRejection::AuthenticationFailed);
@@ -428,11 +436,13 @@ impl User {
                 let _ = session.reject_login(request, LoginRejection::Unavailable);
             }
             Err(Refusal::Denied(crate::users::Denied::NoLogin(reason))) => {
+                ctx.penalties.failed(peer.ip(), &name);
                 tracing::warn!(%user, %peer, %reason, "login refused: nologin");
                 conn.pause(ctx.auth_failure_delay).await;
                 let _ = session.reject_login(request, LoginRejection::ContactAdmin);
             }
             Err(Refusal::Denied(crate::users::Denied::Network)) => {
+                ctx.penalties.failed(peer.ip(), &name);
                 tracing::warn!(%user, %peer, "login refused: not from a network allow_nets names");
                 conn.pause(ctx.auth_failure_delay).await;
                 let _ = session.reject_login(request, LoginRejection::AuthenticationFailed);
