@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use mailwire::imap::client::{Completion, MailboxChange};
 use mailwire::imap::{
-    Append, AppendData, AppendMessage, CommandBody, CopyMove, Fetch, FetchItems, Flag, FlagFetch, List,
-    ListMailbox, ListReturnOption, Literal, Mailbox, MailboxAttribute, MessageDataItem, SequenceSet,
-    StatusAttribute, StatusValue, Store, StoreAction, UidSet,
+    Append, AppendData, AppendMessage, CommandBody, CopyMove, Fetch, FetchItems, Flag, List, ListMailbox,
+    ListReturnOption, Literal, Mailbox, MailboxAttribute, MessageDataItem, SequenceSet, StatusAttribute,
+    StatusValue, Store, StoreAction, UidSet,
 };
 use mailwire::mailbox::text::{TransferDecoder, html_to_text, to_utf8};
 
 use crate::Failure;
-use crate::connection::{Imap, Streamed, condition};
+use crate::connection::{Imap, Streamed, condition, uid_in};
 use crate::show::{self, Leaf};
 
 /// A mailbox name as the user wrote it (UTF-8), for the wire.
@@ -793,10 +793,6 @@ fn announce_new(imap: &mut Imap, uids: &[u32]) -> Result<Vec<(u32, String)>, Fai
     Ok(seen)
 }
 
-fn flags_of(flags: &[FlagFetch<'_>]) -> String {
-    show::flags(flags)
-}
-
 /// `watch`: IDLE, printing what happens; a dropped connection is opened
 /// again (after a growing pause) and what changed meanwhile is printed.
 pub fn watch(
@@ -901,7 +897,7 @@ fn report(imap: &mut Imap, state: &mut Watched, changes: Vec<MailboxChange>) -> 
                 }
             }
             MailboxChange::Flags { uid, flags, .. } => {
-                let flags = flags_of(&flags);
+                let flags = show::flags(&flags);
                 if let Some(uid) = uid.map(NonZeroU32::get) {
                     if state.messages.get(&uid).is_some_and(|old| *old != flags) {
                         println!("flags {uid} ({flags})");
@@ -956,10 +952,7 @@ fn relist(imap: &mut Imap) -> Result<Watched, Failure> {
     if exists > 0 {
         let done = imap.ok(fetch(all(), "(UID FLAGS)", false), "FETCH FLAGS")?;
         for (_, items) in &done.data.fetch {
-            let uid = items.iter().find_map(|i| match i {
-                MessageDataItem::Uid(u) => Some(u.get()),
-                _ => None,
-            });
+            let uid = uid_in(items);
             let flags = items.iter().find_map(|i| match i {
                 MessageDataItem::Flags(f) => Some(show::flags(f)),
                 _ => None,

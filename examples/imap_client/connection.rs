@@ -53,7 +53,8 @@ pub enum Streamed<'a> {
     },
 }
 
-fn uid_in(items: &[MessageDataItem<'_>]) -> Option<u32> {
+/// The UID among a FETCH answer's items, if it has one.
+pub fn uid_in(items: &[MessageDataItem<'_>]) -> Option<u32> {
     items.iter().find_map(|i| match i {
         MessageDataItem::Uid(u) => Some(u.get()),
         _ => None,

@@ -50,7 +50,7 @@ use mailwire::mailbox::{
 };
 
 use crate::Failure;
-use crate::connection::Imap;
+use crate::connection::{Imap, uid_in};
 use state::{FlagSet, State};
 
 /// What `sync` was asked.
@@ -359,10 +359,7 @@ fn uid_fetch(uids: SequenceSet, items: &str, modifiers: Vec<FetchModifier<'stati
 /// The UID and flags of each FETCH answer in `done` and in `changes`.
 fn fetched_flags(done: &Completion, changes: &[MailboxChange], into: &mut BTreeMap<u32, FlagSet>) {
     for (_, items) in &done.data.fetch {
-        let uid = items.iter().find_map(|i| match i {
-            MessageDataItem::Uid(u) => Some(u.get()),
-            _ => None,
-        });
+        let uid = uid_in(items);
         let flags = items.iter().find_map(|i| match i {
             MessageDataItem::Flags(f) => Some(flag_set(f)),
             _ => None,
@@ -739,8 +736,12 @@ impl Run<'_> {
                 "UID FETCH",
             )?;
             let changes = self.imap.take_changes();
-            let mut uids = BTreeMap::new();
-            fetched_uids(&all, &mut uids);
+            let uids: BTreeSet<u32> = all
+                .data
+                .fetch
+                .iter()
+                .filter_map(|(_, items)| uid_in(items))
+                .collect();
             let changed = self.imap.ok(
                 uid_fetch(
                     "1:*".parse().expect("a set"),
@@ -755,7 +756,7 @@ impl Run<'_> {
             let mut flags = BTreeMap::new();
             fetched_flags(&changed, &[changes, more].concat(), &mut flags);
             let mut unknown = Vec::new();
-            for uid in uids.keys() {
+            for uid in &uids {
                 match (flags.get(uid), pairs.get(uid)) {
                     (Some(f), _) => {
                         remote.insert(*uid, f.clone());
@@ -868,10 +869,7 @@ impl Run<'_> {
         )?;
         let mut sizes = BTreeMap::new();
         for (_, items) in &sized.data.fetch {
-            let uid = items.iter().find_map(|i| match i {
-                MessageDataItem::Uid(u) => Some(u.get()),
-                _ => None,
-            });
+            let uid = uid_in(items);
             let size = items.iter().find_map(|i| match i {
                 MessageDataItem::Rfc822Size(n) => Some(*n),
                 _ => None,
@@ -904,10 +902,7 @@ impl Run<'_> {
             },
         )?;
         for (_, items) in &done.data.fetch {
-            let uid = items.iter().find_map(|i| match i {
-                MessageDataItem::Uid(u) => Some(u.get()),
-                _ => None,
-            });
+            let uid = uid_in(items);
             let header = items.iter().find_map(|i| match i {
                 MessageDataItem::BodySection { data, .. } => data.as_bytes(),
                 _ => None,
@@ -1388,10 +1383,16 @@ impl Run<'_> {
             .account
             .snapshot(&plan.name)
             .map_err(|e| store_error("reading a local folder", e))?;
+        let paired: BTreeSet<u32> = self
+            .state
+            .mailboxes
+            .get(plan.name.as_str())
+            .map(|mb| mb.pairs.values().map(|(l, _)| *l).collect())
+            .unwrap_or_default();
         let mut by_key: BTreeMap<Key, Vec<(u32, FlagSet)>> = BTreeMap::new();
         for m in &snapshot.messages {
             let l = m.uid.get();
-            if plan.local.contains_key(&l) || self.paired_locally(plan, l) {
+            if plan.local.contains_key(&l) || paired.contains(&l) {
                 continue;
             }
             let key = self.local_key(&plan.name, l, m.size)?;
@@ -1411,13 +1412,6 @@ impl Run<'_> {
             self.state.pair(plan.name.as_str(), d.remote, l, &d.flags)?;
         }
         Ok(())
-    }
-
-    fn paired_locally(&self, plan: &Plan, local: u32) -> bool {
-        self.state
-            .mailboxes
-            .get(plan.name.as_str())
-            .is_some_and(|mb| mb.pairs.values().any(|(l, _)| *l == local))
     }
 
     fn upload(&mut self, plan: &Plan, l: u32) -> Result<(), Failure> {
@@ -1500,16 +1494,6 @@ fn info_letters(flags: &FlagSet) -> String {
         .collect();
     letters.sort_unstable();
     letters.into_iter().collect()
-}
-
-fn fetched_uids(done: &Completion, into: &mut BTreeMap<u32, ()>) {
-    for (_, items) in &done.data.fetch {
-        for item in items {
-            if let MessageDataItem::Uid(u) = item {
-                into.insert(u.get(), ());
-            }
-        }
-    }
 }
 
 fn join(flags: &FlagSet) -> String {
