@@ -134,11 +134,19 @@ impl TlsSetup {
             .map_err(|e| ConnectError::Network(format!("TLS setup: {e}")))?;
         while tls.is_handshaking() {
             tls.complete_io(&mut tcp).map_err(|e| {
-                let certificate = e
+                let inner = e
                     .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                    .is_some_and(|inner| matches!(inner, rustls::Error::InvalidCertificate(_)));
-                let hint = if certificate { self.hint } else { "" };
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+                let certificate = matches!(inner, Some(rustls::Error::InvalidCertificate(_)));
+                // Plain text read as TLS records (a greeting, `+OK`...).
+                let plain_text = matches!(inner, Some(rustls::Error::InvalidMessage(_)));
+                let hint = if certificate {
+                    self.hint
+                } else if plain_text {
+                    " (the server answered without TLS: this port expects plain text first)"
+                } else {
+                    ""
+                };
                 ConnectError::Network(format!("TLS handshake failed: {e}{hint}"))
             })?;
         }

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mailwire::imap::client::{
@@ -28,6 +28,9 @@ pub enum TlsMode {
     /// No TLS at all: the password crosses the network in clear.
     None,
 }
+
+/// How long a server that starts in plain text may take to greet.
+const GREETING_WAIT: Duration = Duration::from_secs(10);
 
 /// Where and how to connect.
 pub struct Target<'a> {
@@ -129,7 +132,7 @@ impl Imap {
             changes: VecDeque::new(),
             bye: None,
         };
-        imap.greeting()?;
+        imap.greeting(target.timeout.min(GREETING_WAIT))?;
         if target.tls == TlsMode::StartTls {
             imap.start_tls(tls.as_ref().expect("STARTTLS has a TLS setup"))?;
         }
@@ -142,9 +145,32 @@ impl Imap {
         Ok(imap)
     }
 
-    fn greeting(&mut self) -> Result<(), Failure> {
+    /// Waits for the greeting. On a connection that starts in plain text a
+    /// silent server is most likely waiting for a TLS handshake (an IMAPS
+    /// port), so the wait is short and the error says what to change.
+    fn greeting(&mut self, wait: Duration) -> Result<(), Failure> {
+        let plain = matches!(self.transport, Transport::Plain(_));
+        let hint = "; a port that expects TLS from the first byte (IMAPS) needs --tls implicit";
+        let deadline = Instant::now() + wait;
         loop {
-            match self.next_event()? {
+            let event = if plain {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Failure::Network(format!(
+                        "the server sent no greeting within {} s{hint}",
+                        wait.as_secs_f32()
+                    )));
+                }
+                match self.next_event_within(left) {
+                    Ok(Some(event)) => event,
+                    Ok(None) => continue,
+                    Err(Failure::Network(text)) => return Err(Failure::Network(format!("{text}{hint}"))),
+                    Err(other) => return Err(other),
+                }
+            } else {
+                self.next_event()?
+            };
+            match event {
                 ClientEvent::Greeting { status, text } => {
                     return match status {
                         Status::Bye => Err(Failure::LoginTemporary(format!(

@@ -530,7 +530,7 @@ fn watch_against_mail_server() {
 fn implicit_tls_and_starttls_against_mail_server() {
     let (mail, server) = mail_server_account("client-tls");
     let ca = mail.dir.path().join("cert.pem").display().to_string();
-    let tls = |addr: SocketAddr, mode: &str, ca: Option<&str>| {
+    let tls_within = |addr: SocketAddr, mode: &str, ca: Option<&str>, timeout: &str| {
         let mut command = Command::new(support::example_binary("imap_client"));
         command.args([
             "--server",
@@ -540,7 +540,7 @@ fn implicit_tls_and_starttls_against_mail_server() {
             "--user",
             "alice",
             "--timeout",
-            "20",
+            timeout,
         ]);
         if let Some(ca) = ca {
             command.args(["--ca-file", ca]);
@@ -550,6 +550,7 @@ fn implicit_tls_and_starttls_against_mail_server() {
             .env("MAILWIRE_PASSWORD", "secret");
         support::run(&mut command, b"", Duration::from_secs(60))
     };
+    let tls = |addr: SocketAddr, mode: &str, ca: Option<&str>| tls_within(addr, mode, ca, "20");
     for (addr, mode) in [(server.imaps, "implicit"), (server.imap, "starttls")] {
         let out = tls(addr, mode, Some(&ca));
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -567,11 +568,27 @@ fn implicit_tls_and_starttls_against_mail_server() {
         );
         assert!(String::from_utf8_lossy(&refused.stderr).contains("certificate"));
     }
-    // STARTTLS asked of a server that does not offer it (IMAPS speaks
-    // TLS at once; a plain port of Dovecot is tested elsewhere) fails
-    // rather than falling back to plaintext.
-    let no_tls = tls(server.imaps, "starttls", Some(&ca));
-    assert!(!no_tls.status.success());
+    // STARTTLS asked of an IMAPS port (which waits, silent, for a TLS
+    // handshake) fails rather than falling back to plaintext, within the
+    // timeout, and says which option fits; so does implicit TLS asked of
+    // a port that greets in plain text.
+    let started = Instant::now();
+    let no_greeting = tls_within(server.imaps, "starttls", Some(&ca), "2");
+    let stderr = String::from_utf8_lossy(&no_greeting.stderr);
+    assert_eq!(no_greeting.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("no greeting") && stderr.contains("--tls implicit"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let plain = tls(server.imap, "implicit", Some(&ca));
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("without TLS"), "{stderr}");
 }
 
 /// Dovecot with Sent, Drafts, Junk and Trash (with their special uses)
