@@ -79,7 +79,7 @@ struct Stamp {
 
 impl Stamp {
     fn of(path: &Path) -> Option<Stamp> {
-        let m = fs::metadata(path).ok()?;
+        let m = fs::symlink_metadata(path).ok()?;
         Some(Stamp {
             ino: m.ino(),
             len: m.len(),
@@ -413,6 +413,11 @@ impl Folder {
         // new/ first: a file moved to cur/ meanwhile is then seen there.
         for (sub, cur) in [("new", false), ("cur", true)] {
             let path = dir.join(sub);
+            if !fsutil::real_dir(&path) {
+                // Missing, or a link planted in place of the directory
+                // (not followed).
+                continue;
+            }
             let entries = match fs::read_dir(&path) {
                 Ok(e) => e,
                 Err(e) if fsutil::not_found(&e) => continue,
@@ -423,7 +428,8 @@ impl Folder {
                 let Ok(name) = entry.file_name().into_string() else {
                     continue;
                 };
-                if !layout::valid_message_file(&name) {
+                // Symbolic links, FIFOs and directories are not messages.
+                if !layout::valid_message_file(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
                     continue;
                 }
                 let base = layout::split_info(&name).0.to_owned();
@@ -867,7 +873,7 @@ impl Folder {
                     break;
                 };
                 let path = loc.path(ctx.dir);
-                match fs::File::open(&path) {
+                match fsutil::open_read(&path) {
                     Ok(file) => return Ok(Some((path, file))),
                     Err(e) if fsutil::not_found(&e) => {
                         // Renamed meanwhile: list again.
@@ -879,7 +885,7 @@ impl Folder {
         }
         if self.kept.contains(&uid) {
             let path = self.kept_path(ctx, uid);
-            return match fs::File::open(&path) {
+            return match fsutil::open_read(&path) {
                 Ok(file) => Ok(Some((path, file))),
                 Err(e) if fsutil::not_found(&e) => Ok(None),
                 Err(e) => Err(io_err("read", &path, &e)),
@@ -894,7 +900,7 @@ impl Folder {
 /// counted).
 fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError> {
     let path = loc.path(dir);
-    let meta = match fs::metadata(&path) {
+    let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if fsutil::not_found(&e) => {
             // Vanished since the listing: record it; the next
@@ -912,7 +918,7 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
     let size = match layout::base_field(base, 'W') {
         Some(w) => w,
         // Counted in pieces: a big message is never read whole.
-        None => fs::File::open(&path)
+        None => fsutil::open_read(&path)
             .and_then(virtual_size_of)
             .unwrap_or(meta.len()),
     };
@@ -929,7 +935,8 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
 /// content of backend instances that no longer run.
 fn clean_leftovers(ctx: Ctx<'_>) {
     let now = SystemTime::now();
-    if let Ok(entries) = fs::read_dir(ctx.dir.join("tmp")) {
+    let real = |sub: &str| Some(ctx.dir.join(sub)).filter(|d| fsutil::real_dir(d));
+    if let Some(Ok(entries)) = real("tmp").map(fs::read_dir) {
         for entry in entries.flatten() {
             // The change time: the mtime of a staged message is its
             // INTERNALDATE, which may be old.
@@ -942,7 +949,7 @@ fn clean_leftovers(ctx: Ctx<'_>) {
             }
         }
     }
-    if let Ok(entries) = fs::read_dir(ctx.dir.join(EXPUNGED_DIR)) {
+    if let Some(Ok(entries)) = real(EXPUNGED_DIR).map(fs::read_dir) {
         for entry in entries.flatten() {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
@@ -997,16 +1004,24 @@ pub(crate) fn lock_folder(dir: &Path) -> Result<DotLock, StoreError> {
     )
 }
 
-/// Whether `dir` is a Maildir folder (it has `cur/`).
-pub(crate) fn is_folder(dir: &Path) -> bool {
-    dir.join("cur").is_dir()
+/// Whether `dir` is a Maildir folder: it has `cur/`, and neither it nor
+/// `cur/`, `new/` or `tmp/` is a symbolic link. `top` is the Maildir
+/// itself (INBOX), which the operator may place anywhere through a link;
+/// below it no link is followed (see [`fsutil::no_follow`]).
+pub(crate) fn is_folder(dir: &Path, top: bool) -> bool {
+    let linked = |sub: &str| fs::symlink_metadata(dir.join(sub)).is_ok_and(|m| m.file_type().is_symlink());
+    (top || fsutil::real_dir(dir)) && fsutil::real_dir(&dir.join("cur")) && !linked("new") && !linked("tmp")
 }
 
 /// The first line of a file (at most 4 KiB), without its line end.
 fn first_line(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut buf = Vec::with_capacity(256);
-    fs::File::open(path).ok()?.take(4096).read_to_end(&mut buf).ok()?;
+    fsutil::open_read(path)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut buf)
+        .ok()?;
     let end = memchr::memchr(b'\n', &buf)?;
     String::from_utf8(buf.get(..end)?.to_vec()).ok()
 }

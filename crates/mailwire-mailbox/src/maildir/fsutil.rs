@@ -3,6 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,45 @@ pub(crate) fn io_err(what: &str, path: &Path, e: &io::Error) -> StoreError {
         | io::ErrorKind::QuotaExceeded => StoreError::Temporary(text),
         _ => StoreError::Permanent(text),
     }
+}
+
+/// Refuses to open the file through a symbolic link (`O_NOFOLLOW`).
+///
+/// Below a user's Maildir every file and directory the backend uses must be
+/// a real one: a user who can write to their own Maildir could otherwise
+/// plant a link to another user's mail or to a system file, and a server
+/// that serves every user from one process (as root, or as one mail user)
+/// would read, overwrite or delete through it.
+pub(crate) fn no_follow(options: &mut OpenOptions) -> &mut OpenOptions {
+    options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+}
+
+/// Opens a regular file for reading, refusing a symbolic link and anything
+/// that is not a regular file (a FIFO would hold the reader forever).
+pub(crate) fn open_read(path: &Path) -> io::Result<File> {
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    Ok(file)
+}
+
+/// Reads a whole regular file (see [`open_read`]).
+pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = open_read(path)?;
+    let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Whether `path` is a directory and not a symbolic link to one.
+pub(crate) fn real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
 /// Whether an error says that the file does not exist.
@@ -51,10 +91,7 @@ pub(crate) fn sync_file(f: &File, path: &Path, enabled: bool) -> Result<(), Stor
 /// it over `dest`, then flushes the directory: readers see the old or the
 /// new file, never a part of either.
 pub(crate) fn replace_file(tmp: &Path, dest: &Path, content: &[u8], fsync: bool) -> Result<(), StoreError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
+    let mut f = no_follow(OpenOptions::new().write(true).create(true).truncate(true))
         .open(tmp)
         .map_err(|e| io_err("create", tmp, &e))?;
     f.write_all(content).map_err(|e| io_err("write", tmp, &e))?;
@@ -74,7 +111,11 @@ pub(crate) fn replace_file(tmp: &Path, dest: &Path, content: &[u8], fsync: bool)
 pub(crate) fn ensure_dir(path: &Path) -> Result<(), StoreError> {
     match fs::create_dir(path) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && real_dir(path) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Permanent(format!(
+            "{} is not a directory (a symbolic link is not followed)",
+            path.display()
+        ))),
         Err(e) => Err(io_err("create directory", path, &e)),
     }
 }

@@ -33,7 +33,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -132,7 +132,7 @@ impl Journal {
     /// if there is no usable file.
     pub(crate) fn refresh(&mut self, dir: &Path) -> Result<bool, StoreError> {
         let path = dir.join(NAME);
-        let mut file = match File::open(&path) {
+        let mut file = match fsutil::open_read(&path) {
             Ok(f) => f,
             Err(e) if fsutil::not_found(&e) => {
                 self.file_id = None;
@@ -354,8 +354,7 @@ impl Journal {
             return Ok(());
         }
         let appended = (|| {
-            let f = OpenOptions::new()
-                .append(true)
+            let f = fsutil::no_follow(OpenOptions::new().append(true))
                 .open(&path)
                 .map_err(|e| io_err("open", &path, &e))?;
             let written = (&f)

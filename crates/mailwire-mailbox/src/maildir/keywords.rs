@@ -8,7 +8,6 @@
 //! they are when mailwire renames a file; lower-case letters without a
 //! keyword are dropped.
 
-use std::fs;
 use std::path::Path;
 
 use super::fsutil::io_err;
@@ -58,7 +57,9 @@ impl KeywordTable {
     /// Reads the table of a folder (empty if the file is missing).
     pub(crate) fn load(dir: &Path) -> Result<KeywordTable, StoreError> {
         let path = dir.join("dovecot-keywords");
-        match fs::read_to_string(&path) {
+        match super::fsutil::read_file(&path).and_then(|b| {
+            String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        }) {
             Ok(text) => Ok(KeywordTable::parse(&text)),
             Err(e) if super::fsutil::not_found(&e) => Ok(KeywordTable::default()),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(KeywordTable::default()),

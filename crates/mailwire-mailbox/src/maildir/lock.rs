@@ -402,7 +402,11 @@ fn owner_gone(pid: u32, visible: bool, another_namespace: impl Fn(u32) -> bool) 
 
 fn read_owner(lock_path: &Path) -> Option<(u32, String)> {
     let mut buf = Vec::with_capacity(64);
-    File::open(lock_path).ok()?.take(512).read_to_end(&mut buf).ok()?;
+    fsutil::open_read(lock_path)
+        .ok()?
+        .take(512)
+        .read_to_end(&mut buf)
+        .ok()?;
     let text = std::str::from_utf8(&buf).ok()?.trim_end_matches('\n');
     let (pid, host) = text.split_once(':')?;
     let pid: u32 = pid.parse().ok().filter(|&p| p > 0)?;

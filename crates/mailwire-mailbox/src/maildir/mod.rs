@@ -49,6 +49,21 @@
 //!
 //! Changes made by other programs are found by [`sync`](Backend::sync),
 //! which compares the directories with the journal.
+//!
+//! # Symbolic links
+//!
+//! The account's Maildir itself may be a symbolic link (the operator's
+//! choice); nothing below it is followed. A folder, or its `cur/`, `new/`
+//! or `tmp/`, that is a link is not a folder; a message file that is a
+//! link (or a FIFO, or anything but a regular file) is not a message; state
+//! files are opened with `O_NOFOLLOW`, so a link planted in their place
+//! makes the operation fail instead of reading or writing its target. A
+//! user who can write to their own Maildir could otherwise reach another
+//! user's mail, or a system file, through a server that serves every
+//! account from one process. A user with a shell who swaps a directory for
+//! a link while an operation runs can still race the checks; a server
+//! that gives local users shell access to their Maildirs should run one
+//! process per user, with that user's rights, as Dovecot does.
 
 mod folder;
 mod fsutil;
@@ -208,7 +223,7 @@ impl MaildirBackend {
         acc: &'a Arc<Mutex<Account>>,
     ) -> Result<MutexGuard<'a, Account>, StoreError> {
         let mut guard = acc.lock().unwrap_or_else(|e| e.into_inner());
-        if !folder::is_folder(&guard.maildir) {
+        if !folder::is_folder(&guard.maildir, true) {
             return Err(StoreError::NoSuchAccount(name.clone()));
         }
         if !guard.cleaned {
@@ -242,7 +257,7 @@ impl MaildirBackend {
         let mut guard = self.open(account, &acc)?;
         let acc = &mut *guard;
         let dir = acc.dir_of(name);
-        if !folder::is_folder(&dir) {
+        if !folder::is_folder(&dir, name.is_inbox()) {
             acc.folders.remove(name);
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
@@ -275,7 +290,7 @@ impl MaildirBackend {
         let mut guard = self.open(account, &acc)?;
         let acc = &mut *guard;
         let dir = acc.dir_of(name);
-        if !folder::is_folder(&dir) {
+        if !folder::is_folder(&dir, name.is_inbox()) {
             acc.folders.remove(name);
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
@@ -312,7 +327,7 @@ impl MaildirBackend {
         let acc = &mut *guard;
         let (src_dir, dst_dir) = (acc.dir_of(&from.name), acc.dir_of(to));
         for (dir, name) in [(&src_dir, &from.name), (&dst_dir, to)] {
-            if !folder::is_folder(dir) {
+            if !folder::is_folder(dir, name.is_inbox()) {
                 return Err(StoreError::NoSuchMailbox(name.clone()));
             }
         }
@@ -535,9 +550,10 @@ fn link_or_copy(from: &Path, to: &Path, ctx: Ctx<'_>) -> Result<(), StoreError> 
         Err(e) if fsutil::not_found(&e) => return Err(io_err("link", from, &e)),
         Err(_) => {}
     }
+    let mut source = fsutil::open_read(from).map_err(|e| io_err("read", from, &e))?;
     let mut data = Vec::new();
-    File::open(from)
-        .and_then(|mut f| f.read_to_end(&mut data))
+    source
+        .read_to_end(&mut data)
         .map_err(|e| io_err("read", from, &e))?;
     let tmp = ctx.dir.join("tmp").join(fsutil::unique_base());
     let written = (|| {
@@ -547,7 +563,7 @@ fn link_or_copy(from: &Path, to: &Path, ctx: Ctx<'_>) -> Result<(), StoreError> 
             .open(&tmp)
             .map_err(|e| io_err("create", &tmp, &e))?;
         f.write_all(&data).map_err(|e| io_err("write", &tmp, &e))?;
-        if let Ok(meta) = fs::metadata(from) {
+        if let Ok(meta) = source.metadata() {
             if let Ok(t) = meta.modified() {
                 let _ = f.set_modified(t);
             }
@@ -563,7 +579,8 @@ fn link_or_copy(from: &Path, to: &Path, ctx: Ctx<'_>) -> Result<(), StoreError> 
 
 /// Removes staging directories of instances that no longer run.
 fn clean_staging(maildir: &Path) {
-    let Ok(entries) = fs::read_dir(maildir.join("mailwire-tmp")) else {
+    let staging = maildir.join("mailwire-tmp");
+    let Some(Ok(entries)) = fsutil::real_dir(&staging).then(|| fs::read_dir(&staging)) else {
         return;
     };
     for entry in entries.flatten() {
@@ -591,7 +608,7 @@ fn folder_dirs(maildir: &Path) -> Result<Vec<(MailboxName, PathBuf)>, StoreError
             continue;
         };
         let path = entry.path();
-        if folder::is_folder(&path) && !out.iter().any(|(n, _)| *n == name) {
+        if folder::is_folder(&path, false) && !out.iter().any(|(n, _)| *n == name) {
             out.push((name, path));
         }
     }
@@ -609,7 +626,7 @@ impl Backend for MaildirBackend {
         let acc = self.account(account);
         let mut guard = acc.lock().unwrap_or_else(|e| e.into_inner());
         let maildir = guard.maildir.clone();
-        if folder::is_folder(&maildir) {
+        if folder::is_folder(&maildir, true) {
             return Err(StoreError::AccountExists(account.clone()));
         }
         let parent = maildir
@@ -648,7 +665,7 @@ impl Backend for MaildirBackend {
     }
 
     fn account_exists(&self, account: &AccountName) -> Result<bool, StoreError> {
-        Ok(folder::is_folder(&self.maildir_path(account)))
+        Ok(folder::is_folder(&self.maildir_path(account), true))
     }
 
     fn list_mailboxes(&self, account: &AccountName) -> Result<Vec<MailboxEntry>, StoreError> {
@@ -718,7 +735,7 @@ impl Backend for MaildirBackend {
             return Err(StoreError::NotAllowed("INBOX cannot be deleted"));
         }
         let dir = acc.dir_of(&mailbox.name);
-        if !folder::is_folder(&dir) {
+        if !folder::is_folder(&dir, false) {
             return Err(StoreError::NoSuchMailbox(mailbox.name.clone()));
         }
         let lock = folder::lock_folder(&dir)?;
@@ -750,7 +767,7 @@ impl Backend for MaildirBackend {
         let mut guard = self.open(account, &acc)?;
         let acc = &mut *guard;
         let dir = acc.dir_of(&from.name);
-        if from.name.is_inbox() || !folder::is_folder(&dir) {
+        if from.name.is_inbox() || !folder::is_folder(&dir, false) {
             return Err(StoreError::NoSuchMailbox(from.name.clone()));
         }
         let mut counters = Counters::new(&acc.maildir, self.options.fsync);
@@ -866,7 +883,7 @@ impl Backend for MaildirBackend {
             let guard = self.open(account, &acc)?;
             guard.dir_of(mailbox)
         };
-        if !folder::is_folder(&dir) {
+        if !folder::is_folder(&dir, mailbox.is_inbox()) {
             return Err(StoreError::NoSuchMailbox(mailbox.clone()));
         }
         let fsync = self.options.fsync;
@@ -1283,6 +1300,135 @@ mod tests {
     fn uids_of(b: &MaildirBackend, a: &AccountName, inbox: &MailboxName) -> Vec<(Uid, ModSeq)> {
         let snapshot = b.mailbox_snapshot(a, inbox).unwrap();
         snapshot.messages.iter().map(|m| (m.uid, m.modseq)).collect()
+    }
+
+    /// A user who can write to their own Maildir plants symbolic links to
+    /// another user's mail and to a file outside every Maildir: as
+    /// folders, as messages, as `new/` and `tmp/`, and as state files. No
+    /// link is followed: the other mail is never listed, read, changed or
+    /// deleted, and the outside file is never read or written.
+    #[test]
+    fn links_planted_in_a_maildir_are_never_followed() {
+        use std::os::unix::fs::symlink;
+        let (tmp, alice, inbox) = setup();
+        let root = tmp.path();
+        let bob = AccountName::new("bob").unwrap();
+        let b = open_in(root);
+        b.create_account(&bob).unwrap();
+        let private = MailboxName::new("Private").unwrap();
+        b.create_mailbox(&bob, &private, &[]).unwrap();
+        b.append(&bob, &inbox, vec![message("bob's inbox")]).unwrap();
+        b.append(&bob, &private, vec![message("bob's private")]).unwrap();
+        b.append(&alice, &inbox, vec![message("alice's own")]).unwrap();
+        let victim = root.join("victim");
+        fs::write(&victim, "precious\n").unwrap();
+        let outside = root.join("outside");
+        fs::create_dir(&outside).unwrap();
+
+        let (am, bm) = (root.join("alice/Maildir"), root.join("bob/Maildir"));
+        let bob_file = |dir: &Path| {
+            ["new", "cur"]
+                .iter()
+                .flat_map(|d| fs::read_dir(dir.join(d)).unwrap())
+                .map(|e| e.unwrap().path())
+                .next()
+                .unwrap()
+        };
+        let everything_of_bob = || {
+            let mut all = Vec::new();
+            for dir in [bm.clone(), bm.join(".Private")] {
+                for d in ["new", "cur"] {
+                    for e in fs::read_dir(dir.join(d)).unwrap() {
+                        let p = e.unwrap().path();
+                        all.push((p.file_name().unwrap().to_owned(), fs::read(&p).unwrap()));
+                    }
+                }
+            }
+            all.sort();
+            all
+        };
+        symlink(&bm, am.join(".Evil")).unwrap();
+        symlink(bm.join(".Private"), am.join(".Evil2")).unwrap();
+        symlink(bob_file(&bm), am.join("cur/1700000000.planted.host:2,S")).unwrap();
+        symlink(&victim, am.join("new/1700000001.victim.host")).unwrap();
+        let bob_before = everything_of_bob();
+
+        let b = open_in(root);
+        let names: Vec<String> = b
+            .list_mailboxes(&alice)
+            .unwrap()
+            .iter()
+            .map(|m| m.name.as_str().to_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.starts_with("Evil")), "{names:?}");
+        for name in ["Evil", "Evil2"] {
+            let name = MailboxName::new(name).unwrap();
+            assert!(matches!(
+                b.mailbox_snapshot(&alice, &name),
+                Err(StoreError::NoSuchMailbox(_))
+            ));
+            let fake = MailboxRef {
+                name: name.clone(),
+                uid_validity: b.mailbox(&bob, &inbox).unwrap().uid_validity,
+            };
+            assert!(b.delete_mailbox(&alice, &fake).is_err());
+            assert!(
+                b.rename_mailbox(&alice, &fake, &MailboxName::new("Mine").unwrap())
+                    .is_err()
+            );
+            assert!(b.append(&alice, &name, vec![message("into a link")]).is_err());
+        }
+        let snapshot = b.mailbox_snapshot(&alice, &inbox).unwrap();
+        assert_eq!(snapshot.messages.len(), 1, "only alice's own message");
+        let inbox_ref = b.mailbox(&alice, &inbox).unwrap().to_ref();
+        let own = b
+            .read_message(&alice, &inbox_ref, snapshot.messages[0].uid)
+            .unwrap();
+        assert!(String::from_utf8_lossy(&own).contains("alice's own"));
+
+        // new/ and tmp/ replaced by links to a directory outside: the folder
+        // is refused as a whole, and nothing is written outside.
+        let junk = MailboxName::new("Junk").unwrap();
+        b.create_mailbox(&alice, &junk, &[]).unwrap();
+        let jd = am.join(".Junk");
+        fs::remove_dir(jd.join("tmp")).unwrap();
+        symlink(&outside, jd.join("tmp")).unwrap();
+        assert!(b.append(&alice, &junk, vec![message("through tmp")]).is_err());
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+
+        // Each state file in turn replaced by a link to the outside file:
+        // an operation may fail (the user broke their own Maildir), but the
+        // outside file is neither read as state nor written.
+        for state in [
+            "mailwire-state",
+            "dovecot-uidlist",
+            "mailwire-modseq",
+            "dovecot-keywords",
+            "subscriptions",
+        ] {
+            let path = am.join(state);
+            let saved = fs::read(&path).ok();
+            let _ = fs::remove_file(&path);
+            symlink(&victim, &path).unwrap();
+            let b = open_in(root);
+            let _ = b.append(&alice, &inbox, vec![message("after the state links")]);
+            let _ = b.set_subscribed(&alice, &junk, true);
+            let _ = b.create_mailbox(&alice, &MailboxName::new(&format!("New {state}")).unwrap(), &[]);
+            let _ = b.mailbox_snapshot(&alice, &inbox);
+            drop(b);
+            assert_eq!(
+                fs::read(&victim).unwrap(),
+                b"precious\n",
+                "written through {state}"
+            );
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                fs::remove_file(&path).unwrap();
+                if let Some(saved) = saved {
+                    fs::write(&path, saved).unwrap();
+                }
+            }
+        }
+        assert_eq!(everything_of_bob(), bob_before, "bob's mail changed");
     }
 
     /// A message whose file is in new/ and whose UID is in the uidlist is

@@ -73,7 +73,7 @@ impl State {
     pub(crate) fn load(root: &Path) -> Result<State, StoreError> {
         let path = root.join(NAME);
         let mut buf = Vec::with_capacity(2 * SLOT);
-        match fs::File::open(&path) {
+        match fsutil::open_read(&path) {
             Ok(f) => {
                 f.take(2 * SLOT as u64)
                     .read_to_end(&mut buf)
@@ -94,13 +94,15 @@ impl State {
         let path = root.join(NAME);
         self.generation += 1;
         let created = !path.exists();
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| io_err("open", &path, &e))?;
+        let f = fsutil::no_follow(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .open(&path)
+        .map_err(|e| io_err("open", &path, &e))?;
         let offset = (self.generation % 2) * SLOT as u64;
         f.write_all_at(&self.render_slot(), offset)
             .map_err(|e| io_err("write", &path, &e))?;
@@ -227,9 +229,9 @@ impl<'a> Counters<'a> {
 /// Dovecot's counter: the value in `dovecot-uidvalidity` (0 if none) and
 /// the highest marker file (older markers are removed).
 fn dovecot_counter(root: &Path) -> Result<(u32, Option<u32>), StoreError> {
-    let file_value = fs::read_to_string(root.join("dovecot-uidvalidity"))
+    let file_value = fsutil::read_file(&root.join("dovecot-uidvalidity"))
         .ok()
-        .and_then(|t| u32::from_str_radix(t.trim(), 16).ok())
+        .and_then(|t| u32::from_str_radix(String::from_utf8_lossy(&t).trim(), 16).ok())
         .unwrap_or(0);
     let mut markers = Vec::new();
     let entries = fs::read_dir(root).map_err(|e| io_err("read directory", root, &e))?;

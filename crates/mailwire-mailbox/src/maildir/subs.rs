@@ -6,7 +6,6 @@
 //! Changes are made under `subscriptions.lock`, whose content becomes the
 //! new file; lines mailwire cannot read are kept.
 
-use std::fs;
 use std::path::Path;
 
 use super::fsutil::{self, io_err};
@@ -71,7 +70,7 @@ fn encode(name: &MailboxName, v2: bool) -> String {
 /// The file's lines and whether it has the version 2 header (a missing
 /// file counts as version 2, the format written).
 fn read_lines(path: &Path) -> Result<(bool, Vec<String>), StoreError> {
-    let text = match fs::read(path) {
+    let text = match fsutil::read_file(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if fsutil::not_found(&e) => return Ok((true, Vec::new())),
         Err(e) => return Err(io_err("read", path, &e)),
@@ -133,6 +132,7 @@ pub(crate) fn set(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn mb(s: &str) -> MailboxName {
         MailboxName::new(s).unwrap()

@@ -21,7 +21,7 @@
 //! <name>`) are read too and rewritten as version 3.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -109,7 +109,7 @@ impl UidList {
 
     /// Brings the list up to date with the file at `path`.
     pub(crate) fn refresh(&mut self, path: &Path) -> Result<Refreshed, StoreError> {
-        let mut file = match File::open(path) {
+        let mut file = match fsutil::open_read(path) {
             Ok(f) => f,
             Err(e) if fsutil::not_found(&e) => {
                 self.file_id = None;
@@ -326,8 +326,7 @@ impl UidList {
             };
         }
         let appended = (|| {
-            let f = OpenOptions::new()
-                .append(true)
+            let f = fsutil::no_follow(OpenOptions::new().append(true))
                 .open(&path)
                 .map_err(|e| io_err("open", &path, &e))?;
             #[cfg(test)]
