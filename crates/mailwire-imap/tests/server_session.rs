@@ -488,6 +488,51 @@ fn literals_over_the_limit_are_refused_by_the_session() {
     assert!(events(&mut s).is_empty());
 }
 
+/// With an APPENDLIMIT the decoder's whole-command limit is raised for
+/// APPEND; every other command keeps the configured one: many small
+/// literals that add up past it are refused as they are announced, so a
+/// command of a million tiny literals is never buffered.
+#[test]
+fn literals_adding_up_past_the_command_limit_are_refused() {
+    let mut config = plaintext();
+    config.decoder.limits.literal = 100;
+    config.decoder.limits.command_message = 1000;
+    config.append_limit = Some(100_000);
+    let mut s = logged_in(config);
+    s.receive(b"s SELECT INBOX\r\n");
+    assert_eq!(answer_all(&mut s), ["SELECT"]);
+    let _ = sent(&mut s);
+    let mut search = b"a SEARCH".to_vec();
+    for _ in 0..30 {
+        search.extend_from_slice(b" SUBJECT {50+}\r\n");
+        search.extend_from_slice(&[b'x'; 50]);
+    }
+    search.extend_from_slice(b"\r\nb NOOP\r\n");
+    s.receive(&search);
+    // Only the NOOP reaches the application.
+    assert_eq!(answer_all(&mut s), ["NOOP"]);
+    let out = sent(&mut s);
+    assert!(out.starts_with("a BAD [TOOBIG] "), "{out}");
+    assert!(out.ends_with("\r\nb OK done\r\n"), "{out}");
+
+    // A synchronizing literal that would pass the limit is refused before
+    // its data is asked for; APPEND may still be as large as its limit.
+    let mut big = b"z SEARCH".to_vec();
+    for _ in 0..9 {
+        big.extend_from_slice(b" SUBJECT {90+}\r\n");
+        big.extend_from_slice(&[b'y'; 90]);
+    }
+    big.extend_from_slice(b" SUBJECT {90}\r\n");
+    s.receive(&big);
+    assert!(events(&mut s).is_empty());
+    assert!(sent(&mut s).starts_with("z NO [TOOBIG] "));
+    s.receive(b"d APPEND INBOX {5000}\r\n");
+    let Some(ServerEvent::Append(message)) = s.poll_event() else {
+        panic!("a 5000-octet APPEND within the APPENDLIMIT was refused")
+    };
+    assert_eq!(message.length(), 5000);
+}
+
 #[test]
 fn append_limit_admits_messages_larger_than_other_literals() {
     let mut config = plaintext();

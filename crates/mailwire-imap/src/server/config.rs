@@ -89,8 +89,9 @@ pub struct ServerConfig {
     pub capabilities: Vec<Capability<'static>>,
     /// The `APPENDLIMIT` (RFC 7889): the largest message APPEND takes.
     /// It bounds APPEND's message literals, which may be larger than
-    /// other literals ([`Limits::literal`]); `None` leaves them at the
-    /// decoder's limits.
+    /// other literals ([`Limits::literal`]) and than other whole commands
+    /// ([`Limits::command_message`], checked as each literal is announced);
+    /// `None` leaves them at the decoder's limits.
     pub append_limit: Option<u64>,
     /// Stream APPEND's messages to the application in chunks
     /// ([`ServerEvent::Append`](super::ServerEvent::Append) and what

@@ -55,10 +55,14 @@ impl ServerSession {
                 }
                 let prefix = &self.input[self.start..self.start + a.data_start];
                 let command = command_name(prefix);
-                let limit = self.config.decoder.limits.literal;
+                // The decoder's limits were raised for APPEND (see
+                // `ServerSession::new`); every other command keeps the
+                // configured ones, for each literal and for the whole.
+                let limits = &self.config.decoder.limits;
+                let whole = (a.data_start as u64).saturating_add(a.length);
                 let too_big = match self.config.append_limit {
                     Some(append) if command == Some("APPEND") => a.length > append,
-                    _ => a.length > limit,
+                    _ => a.length > limits.literal || whole > limits.command_message,
                 };
                 match a.mode {
                     LiteralMode::Sync if too_big => {
