@@ -11,6 +11,7 @@ mod behaviour;
 mod connections;
 mod disk_full;
 mod dovecot;
+mod hostile;
 mod imap_dovecot;
 mod imap_extensions;
 mod imap_peers;

@@ -25,7 +25,7 @@ use mailwire::imap::server::{
     NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
 };
 use mailwire::imap::{
-    Capability, CommandBody, IString, IdParam, IdParams, NString, Quoted, RespText, Status,
+    Capability, CommandBody, DecoderConfig, IString, IdParam, IdParams, NString, Quoted, RespText, Status,
 };
 use mailwire::mailbox::{AppendMessage, Flags, InternalDate, MailboxName};
 
@@ -106,7 +106,15 @@ fn config(ctx: &Context, tls: bool) -> ServerConfig {
     let id = IdParam::new(quoted("name"), NString(Some(quoted("mailwire"))))
         .and_then(|name| IdParams::new(vec![name]))
         .expect("one short pair");
+    let mut decoder = DecoderConfig::default();
+    // Commands other than APPEND (whose limit is APPENDLIMIT) are small:
+    // these bound what one connection makes the server hold for a command
+    // of many literals (a SEARCH of a million tiny literals, say).
+    decoder.limits.literal = 1024 * 1024;
+    decoder.limits.command_message = 4 * 1024 * 1024;
+    decoder.limits.list = 65_536;
     ServerConfig {
+        decoder,
         greeting: Greeting::Ok("mailwire IMAP server ready".into()),
         tls: if tls { Tls::Active } else { Tls::Available },
         allow_plaintext_login: ctx.allow_plaintext_auth,

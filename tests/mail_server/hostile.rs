@@ -1,0 +1,526 @@
+//! Hostile input against the running server (issue 14): every form gets
+//! a tagged error or a clean disconnect, the server's memory stays bounded
+//! (its RSS is read from /proc), it keeps serving, and no user reaches
+//! another's mail, not even through links planted in a Maildir.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::imap_extensions::{alice, assert_status, lines, mail_server, read_plain_until};
+use crate::imap_wire::Imap;
+use crate::support::MailServer;
+use crate::{PASSWD, alice_root};
+
+/// The server's resident memory in KiB.
+fn rss_kib(server: &MailServer) -> u64 {
+    let pid = server.pid().expect("running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Everything the server sends until it closes or `timeout` passes, and
+/// whether it closed.
+fn drain(stream: &mut TcpStream, timeout: Duration, stop: impl Fn(&[u8]) -> bool) -> (Vec<u8>, bool) {
+    let deadline = Instant::now() + timeout;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop(&got) {
+            return (got, false);
+        }
+        stream.set_read_timeout(Some(left)).expect("timeout");
+        match stream.read(&mut chunk) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (got, true),
+        }
+    }
+}
+
+fn logged_in_stream(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let _ = read_plain_until(&mut stream, "*");
+    stream.write_all(b"L LOGIN alice secret\r\n").expect("send");
+    let login = read_plain_until(&mut stream, "L");
+    assert!(login.contains("L OK"), "{login}");
+    stream
+}
+
+fn still_serves(server: &MailServer, after: &str) {
+    if let Err(e) = TcpStream::connect(server.imap) {
+        let logs = server.logs();
+        let tail: String = logs
+            .chars()
+            .skip(logs.chars().count().saturating_sub(3000))
+            .collect();
+        panic!("after {after} the server no longer accepts connections ({e}); its log ends:\n{tail}");
+    }
+    let mut imap = Imap::login(server.imap, "alice", "secret");
+    imap.command("SELECT INBOX").ok(after);
+    imap.logout();
+    let rss = rss_kib(server);
+    assert!(rss < 256 * 1024, "after {after} the server holds {rss} KiB");
+}
+
+fn bounded(got: &[u8], closed: bool, tag: &str, what: &str) {
+    let text = String::from_utf8_lossy(got);
+    let tagged = text
+        .lines()
+        .any(|l| l.starts_with(&format!("{tag} BAD")) || l.starts_with(&format!("{tag} NO")));
+    assert!(
+        tagged || closed || text.contains("* BYE"),
+        "{what}: neither a tagged error nor a disconnect: {}",
+        text.chars().take(500).collect::<String>()
+    );
+    assert!(!text.contains(&format!("{tag} OK")), "{what}: accepted: {text}");
+}
+
+#[test]
+fn hostile_input_is_refused_with_bounded_memory() {
+    let mail = alice_root("badinput");
+    let server = mail_server(&mail);
+
+    // A 10 MB line without CRLF.
+    let mut stream = logged_in_stream(server.imap);
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(b"x NOOP ");
+        let block = vec![b'a'; 1024 * 1024];
+        for _ in 0..10 {
+            if writer.write_all(&block).is_err() {
+                break;
+            }
+        }
+    });
+    let (got, closed) = drain(&mut stream, Duration::from_secs(30), |g| {
+        String::from_utf8_lossy(g).contains("x BAD") || String::from_utf8_lossy(g).contains("* BYE")
+    });
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = sender.join();
+    bounded(&got, closed, "x", "a 10 MB line");
+    still_serves(&server, "a 10 MB line");
+
+    // A literal of 2^32 octets.
+    let mut stream = logged_in_stream(server.imap);
+    stream
+        .write_all(b"y APPEND INBOX {4294967296}\r\n")
+        .expect("send");
+    let (got, closed) = drain(&mut stream, Duration::from_secs(10), |g| g.ends_with(b"\r\n"));
+    assert!(!got.starts_with(b"+"), "{}", String::from_utf8_lossy(&got));
+    bounded(&got, closed, "y", "a literal of 4294967296 octets");
+    still_serves(&server, "a 4 GiB literal");
+
+    // 10,000 pipelined NOOPs, read only after a while, all answered.
+    let mut stream = logged_in_stream(server.imap);
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for i in 0..10_000 {
+            all.extend_from_slice(format!("n{i} NOOP\r\n").as_bytes());
+        }
+        writer.write_all(&all).expect("pipeline NOOPs");
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (got, _) = drain(&mut stream, Duration::from_secs(60), |g| {
+        g.ends_with(b"n9999 OK NOOP completed\r\n")
+    });
+    sender.join().expect("sent");
+    let text = String::from_utf8_lossy(&got);
+    let answered = text
+        .lines()
+        .filter(|l| l.starts_with('n') && l.contains(" OK"))
+        .count();
+    assert_eq!(answered, 10_000, "{}", &text[text.len().saturating_sub(300)..]);
+    drop(stream);
+    still_serves(&server, "10,000 NOOPs");
+
+    // Garbage.
+    let mut stream = logged_in_stream(server.imap);
+    let _ = stream.write_all(b"\xff\xfe\x00\x01 garbage \x80\x81\r\n)))(((\r\n* * *\r\n\x1b[2J\r\n");
+    let (got, closed) = drain(&mut stream, Duration::from_secs(5), |g| {
+        g.windows(3).filter(|w| w == b"BAD").count() >= 4
+    });
+    let text = String::from_utf8_lossy(&got);
+    assert!(closed || text.matches("BAD").count() >= 4, "garbage: {text}");
+    drop(stream);
+    still_serves(&server, "garbage");
+
+    // A section 20 levels deep.
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let deep = imap.command("FETCH 1:* (BODY[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20])");
+    assert_status(&deep, &["OK", "NO", "BAD"], "a deep section");
+    if deep.status == "OK" {
+        for line in lines(&deep) {
+            // A part that does not exist is NIL or empty.
+            let section = "BODY[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20] ";
+            let at = line.find(section).unwrap_or_else(|| panic!("{line}")) + section.len();
+            assert!(
+                ["NIL", "\"\"", "{0}\r\n"]
+                    .iter()
+                    .any(|v| line[at..].starts_with(v)),
+                "{line}"
+            );
+        }
+    }
+    imap.logout();
+    still_serves(&server, "a deep section");
+}
+
+/// Sends `data` on a thread (the server may answer, or close, before it is
+/// all sent) and returns what came back until `stop` or a close.
+fn exchange(
+    stream: &mut TcpStream,
+    data: Vec<u8>,
+    timeout: Duration,
+    stop: impl Fn(&[u8]) -> bool,
+) -> (Vec<u8>, bool) {
+    let mut writer = stream.try_clone().expect("clone");
+    let sender = std::thread::spawn(move || {
+        for piece in data.chunks(1 << 20) {
+            if writer.write_all(piece).is_err() {
+                break;
+            }
+        }
+    });
+    let got = drain(stream, timeout, stop);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = sender.join();
+    got
+}
+
+/// Whether a tagged line of `tag` has arrived.
+fn tagged(tag: &'static str) -> impl Fn(&[u8]) -> bool {
+    move |g: &[u8]| {
+        String::from_utf8_lossy(g)
+            .lines()
+            .any(|l| l.starts_with(&format!("{tag} ")))
+    }
+}
+
+/// The forms of issue 14 the first test does not cover: deep nesting, NUL
+/// bytes, invalid UTF-8, 8-bit atoms and tags, a million tiny literals in
+/// one command, APPENDs above APPENDLIMIT and a 10 MB AUTHENTICATE
+/// response.
+#[test]
+fn every_hostile_form_gets_a_tagged_error_with_bounded_memory() {
+    let mail = alice_root("hostile-forms");
+    let server = mail_server(&mail);
+    let baseline = rss_kib(&server);
+
+    // One line each, after SELECT; each gets a tagged BAD or NO, and the
+    // connection goes on (a NOOP after it is answered).
+    let lines_of = |parens: usize| {
+        let mut line = b"p SEARCH ".to_vec();
+        line.extend(std::iter::repeat_n(b'(', parens));
+        line.extend_from_slice(b"ALL");
+        line.extend(std::iter::repeat_n(b')', parens));
+        line.extend_from_slice(b"\r\n");
+        line
+    };
+    let one_line: Vec<(&str, Vec<u8>)> = vec![
+        ("30,000 nested parentheses", lines_of(30_000)),
+        ("100,000 nested parentheses", lines_of(100_000)),
+        ("nested FETCH items", {
+            let mut l = b"p FETCH 1 ".to_vec();
+            l.extend([b'('; 30_000]);
+            l.extend_from_slice(b"UID");
+            l.extend([b')'; 30_000]);
+            l.extend_from_slice(b"\r\n");
+            l
+        }),
+        ("a NUL byte", b"p NOOP\x00\r\n".to_vec()),
+        (
+            "a NUL byte in a quoted string",
+            b"p SELECT \"IN\x00BOX\"\r\n".to_vec(),
+        ),
+        (
+            "a NUL byte in a literal name",
+            b"p SELECT {5+}\r\nIN\x00OX\r\n".to_vec(),
+        ),
+        ("invalid UTF-8 in a name", b"p CREATE \"\xff\xfe\"\r\n".to_vec()),
+        ("an 8-bit atom", b"p SELECT IN\xe9BOX\r\n".to_vec()),
+        (
+            "an unknown charset",
+            b"p SEARCH CHARSET X-\xe9 SUBJECT x\r\n".to_vec(),
+        ),
+    ];
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    drop(imap);
+    for (what, line) in one_line {
+        let mut stream = logged_in_stream(server.imap);
+        stream.write_all(b"s SELECT INBOX\r\n").expect("send");
+        let _ = read_plain_until(&mut stream, "s");
+        let mut data = line;
+        data.extend_from_slice(b"n NOOP\r\n");
+        let (got, closed) = exchange(&mut stream, data, Duration::from_secs(20), tagged("n"));
+        let text = String::from_utf8_lossy(&got);
+        bounded(&got, closed, "p", what);
+        if !closed {
+            assert!(
+                text.contains("n OK"),
+                "{what}: the connection did not go on: {text}"
+            );
+        }
+        still_serves(&server, what);
+    }
+    // Invalid UTF-8 in a UTF-8 search string matches nothing (it cannot
+    // be in any message's decoded text).
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let reply = imap.command_with_literal("SEARCH CHARSET UTF-8 SUBJECT", b"\xff\xfe");
+    assert_status(&reply, &["OK", "NO", "BAD"], "invalid UTF-8 in a search");
+    if reply.status == "OK" {
+        assert_eq!(lines(&reply), ["* SEARCH"], "invalid UTF-8 matched a message");
+    }
+    imap.logout();
+    // An 8-bit tag: an untagged BAD, and the next command is answered.
+    let mut stream = logged_in_stream(server.imap);
+    let (got, _) = exchange(
+        &mut stream,
+        b"p\xe9 NOOP\r\nn NOOP\r\n".to_vec(),
+        Duration::from_secs(10),
+        tagged("n"),
+    );
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("* BAD") && text.contains("n OK"),
+        "an 8-bit tag: {text}"
+    );
+    // With UTF8=ACCEPT, names must still be valid UTF-8.
+    let mut imap = alice(&server);
+    imap.command("ENABLE UTF8=ACCEPT").ok("ENABLE");
+    let reply = imap.command_with_literal("CREATE", b"a\xc3");
+    assert_status(&reply, &["NO", "BAD"], "a name cut inside a UTF-8 sequence");
+    imap.logout();
+
+    // A million tiny non-synchronizing literals in one SEARCH: refused
+    // once they add up past the server's limit for a command, the rest
+    // thrown away as it comes; memory grows by far less than the 16 MB
+    // sent (it grew by 235 MB before the limit).
+    let mut stream = logged_in_stream(server.imap);
+    stream.write_all(b"s SELECT INBOX\r\n").expect("send");
+    let _ = read_plain_until(&mut stream, "s");
+    let mut data = b"m SEARCH".to_vec();
+    for _ in 0..1_000_000 {
+        data.extend_from_slice(b" SUBJECT {1+}\r\na");
+    }
+    data.extend_from_slice(b"\r\nn NOOP\r\n");
+    let (got, closed) = exchange(&mut stream, data, Duration::from_secs(120), tagged("n"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("m BAD [TOOBIG]") || closed,
+        "a million literals: {text}"
+    );
+    assert!(closed || text.contains("n OK"), "a million literals: {text}");
+    let grown = rss_kib(&server).saturating_sub(baseline);
+    assert!(
+        grown < 64 * 1024,
+        "a million literals: the server grew by {grown} KiB"
+    );
+    still_serves(&server, "a million literals");
+
+    // APPEND above APPENDLIMIT (64 MiB): a synchronizing literal is
+    // refused before its data is asked for and the connection goes on; a
+    // non-synchronizing one gets a tagged TOOBIG too, and its data is read
+    // and thrown away (RFC 7888 section 4).
+    let mut stream = logged_in_stream(server.imap);
+    stream
+        .write_all(b"a APPEND INBOX {67108865}\r\nn NOOP\r\n")
+        .expect("send");
+    let (got, _) = drain(&mut stream, Duration::from_secs(10), tagged("n"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.starts_with('+'), "{text}");
+    assert!(text.contains("a NO [TOOBIG]") && text.contains("n OK"), "{text}");
+    let mut data = b"b APPEND INBOX {67108865+}\r\n".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 8 << 20));
+    let (got, _) = exchange(&mut stream, data, Duration::from_secs(30), tagged("b"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("b NO [TOOBIG]") || text.contains("b BAD [TOOBIG]"),
+        "{text}"
+    );
+    let grown = rss_kib(&server).saturating_sub(baseline);
+    assert!(
+        grown < 64 * 1024,
+        "APPEND above the limit: the server grew by {grown} KiB"
+    );
+    still_serves(&server, "APPEND above APPENDLIMIT");
+
+    // A 10 MB AUTHENTICATE response, after the continuation and as an
+    // initial response (SASL-IR).
+    let base64_10m = b"QUFB".repeat(10 << 18);
+    for initial in [false, true] {
+        let mut stream = TcpStream::connect(server.imap).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let _ = read_plain_until(&mut stream, "*");
+        let mut data = if initial {
+            b"a AUTHENTICATE PLAIN ".to_vec()
+        } else {
+            stream.write_all(b"a AUTHENTICATE PLAIN\r\n").expect("send");
+            let (continuation, _) = drain(&mut stream, Duration::from_secs(10), |g| g.ends_with(b"\r\n"));
+            assert!(continuation.starts_with(b"+"), "{continuation:?}");
+            Vec::new()
+        };
+        data.extend_from_slice(&base64_10m);
+        data.extend_from_slice(b"\r\n");
+        let (got, closed) = exchange(&mut stream, data, Duration::from_secs(30), tagged("a"));
+        bounded(&got, closed, "a", "a 10 MB AUTHENTICATE response");
+        still_serves(&server, "a 10 MB AUTHENTICATE response");
+    }
+    let grown = rss_kib(&server).saturating_sub(baseline);
+    assert!(grown < 64 * 1024, "the server grew by {grown} KiB");
+}
+
+/// Writes one POP3 command and reads its status line (and, for a
+/// multi-line answer, everything up to the terminating dot).
+fn pop3(stream: &mut TcpStream, command: &str, multiline: bool) -> String {
+    stream
+        .write_all(format!("{command}\r\n").as_bytes())
+        .expect("send");
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        let n = stream.read(&mut byte).expect("read a POP3 answer");
+        assert!(n > 0, "closed after {command}");
+        got.push(byte[0]);
+        let done = if multiline && got.starts_with(b"+OK") {
+            got.ends_with(b"\r\n.\r\n")
+        } else {
+            got.ends_with(b"\r\n")
+        };
+        if done {
+            return String::from_utf8_lossy(&got).into_owned();
+        }
+    }
+}
+
+/// Every message file of a Maildir and its folders, with its content.
+fn every_message(maildir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut dirs = vec![maildir.to_path_buf()];
+    for entry in std::fs::read_dir(maildir).expect("read the Maildir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            dirs.push(entry.path());
+        }
+    }
+    let mut all = Vec::new();
+    for dir in dirs {
+        for sub in ["cur", "new"] {
+            for entry in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+                all.push((entry.file_name(), std::fs::read(entry.path()).expect("read")));
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
+/// alice can write her own Maildir (a shell account, a careless script)
+/// and plants links: a folder to bob's Maildir and to one of his
+/// folders, a message to one of bob's messages and to a file outside
+/// every Maildir, and a state file to that outside file. Over IMAP and
+/// POP3 she sees none of it; the outside file and bob's mail stay as they
+/// were. Before, SELECT Evil opened bob's INBOX and FETCH returned
+/// `/etc/passwd` (as root).
+#[test]
+fn links_planted_in_a_maildir_reach_nothing() {
+    use std::os::unix::fs::symlink;
+    let mail = crate::support::MailRoot::new(
+        "hostile-links",
+        PASSWD,
+        "alice",
+        &[b"Subject: mine\r\n\r\nalice's own\r\n".to_vec()],
+    );
+    mail.deliver("bob", &[b"Subject: secret\r\n\r\nbob's secret\r\n".to_vec()]);
+    let server = mail_server(&mail);
+    // Both accounts are taken in once (their uidlists written).
+    for (user, password) in [("alice", "secret"), ("bob", "builder")] {
+        let mut imap = Imap::login(server.imap, user, password);
+        imap.command("CREATE Private").ok("CREATE");
+        imap.command("SELECT INBOX").ok("SELECT");
+        imap.logout();
+    }
+    let (am, bm) = (mail.maildir("alice"), mail.maildir("bob"));
+    let victim = mail.dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("write");
+    let first_file = |dir: &Path| {
+        ["cur", "new"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(dir.join(d)).ok())
+            .flatten()
+            .map(|e| e.expect("entry").path())
+            .next()
+            .expect("bob has a message")
+    };
+    symlink(&bm, am.join(".Evil")).expect("link");
+    symlink(bm.join(".Private"), am.join(".Evil2")).expect("link");
+    symlink(first_file(&bm), am.join("cur/1770000000.M1P1.planted:2,")).expect("link");
+    symlink(&victim, am.join("new/1770000001.M1P1.victim")).expect("link");
+    std::fs::remove_file(am.join("subscriptions")).ok();
+    symlink(&victim, am.join("subscriptions")).expect("link");
+    let bob_before = every_message(&bm);
+
+    let mut imap = alice(&server);
+    let list = imap.command("LIST \"\" *").ok("LIST").text();
+    assert!(!list.contains("Evil"), "{list}");
+    for name in ["Evil", "Evil2"] {
+        for command in [
+            format!("SELECT {name}"),
+            format!("STATUS {name} (MESSAGES)"),
+            format!("DELETE {name}"),
+            format!("RENAME {name} Mine"),
+        ] {
+            let reply = imap.command(&command);
+            assert_status(&reply, &["NO"], &command);
+        }
+    }
+    let _ = imap.command("SUBSCRIBE INBOX");
+    imap.command("SELECT INBOX").ok("SELECT");
+    let all = imap.command("FETCH 1:* (BODY.PEEK[])").ok("FETCH");
+    let fetched = lines(&all).join("\n");
+    assert_eq!(all.count("EXISTS").unwrap_or(1), 1, "{fetched}");
+    assert!(fetched.contains("alice's own"), "{fetched}");
+    assert!(
+        !fetched.contains("bob's secret") && !fetched.contains("precious"),
+        "{fetched}"
+    );
+    imap.logout();
+
+    let mut stream = TcpStream::connect(server.pop3).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut greeting = [0u8; 512];
+    let _ = stream.read(&mut greeting).expect("greeting");
+    assert!(pop3(&mut stream, "USER alice", false).starts_with("+OK"));
+    assert!(pop3(&mut stream, "PASS secret", false).starts_with("+OK"));
+    let listed = pop3(&mut stream, "LIST", true);
+    assert_eq!(listed.lines().count(), 3, "one message: {listed}");
+    let retr = pop3(&mut stream, "RETR 1", true);
+    assert!(retr.contains("alice's own"), "{retr}");
+    assert!(pop3(&mut stream, "RETR 2", true).starts_with("-ERR"));
+    assert!(pop3(&mut stream, "QUIT", false).starts_with("+OK"));
+
+    assert_eq!(std::fs::read(&victim).expect("read"), b"precious\n");
+    assert_eq!(every_message(&bm), bob_before, "bob's mail changed");
+    still_serves(&server, "links in a Maildir");
+}
