@@ -27,6 +27,21 @@ pub struct NewMessage {
     pub internal_date: InternalDate,
 }
 
+/// A message written in full to a file of the backend's own (see
+/// [`Backend::stage`]), ready to be added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedMessage {
+    /// The file, closed; its content in the store's canonical form (as
+    /// [`NewMessage::content`]).
+    pub path: std::path::PathBuf,
+    /// Its size in octets.
+    pub size: u64,
+    /// Its initial flags.
+    pub flags: Flags,
+    /// Its INTERNALDATE.
+    pub internal_date: InternalDate,
+}
+
 /// What is known of a message besides its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageMeta {
@@ -328,6 +343,57 @@ pub trait Backend: Send + Sync {
         mailbox: &MailboxName,
         messages: Vec<NewMessage>,
     ) -> Result<Appended, StoreError>;
+
+    /// A new file to write a message that is still arriving (an IMAP
+    /// APPEND), so that it never has to be whole in memory; the message
+    /// is then added by [`append_staged`](Backend::append_staged) without
+    /// a copy. `None` (the default): the backend keeps content in memory,
+    /// and the caller gathers the message and calls
+    /// [`append`](Backend::append). The caller removes a file it does not
+    /// hand over.
+    fn stage(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+    ) -> Result<Option<(std::path::PathBuf, std::fs::File)>, StoreError> {
+        let _ = (account, mailbox);
+        Ok(None)
+    }
+
+    /// Adds messages written to files from [`stage`](Backend::stage), as
+    /// [`append`](Backend::append) does (in order, ascending new UIDs, one
+    /// new MODSEQ, all or none). The files are the backend's from then on:
+    /// moved into the mailbox, or removed if the call fails. By default
+    /// each file is read and given to [`append`](Backend::append).
+    fn append_staged(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+        messages: Vec<StagedMessage>,
+    ) -> Result<Appended, StoreError> {
+        let mut new = Vec::with_capacity(messages.len());
+        let mut failed = None;
+        for m in &messages {
+            match std::fs::read(&m.path) {
+                Ok(content) => new.push(NewMessage {
+                    content: content.into(),
+                    flags: m.flags.clone(),
+                    internal_date: m.internal_date,
+                }),
+                Err(e) => {
+                    failed = Some(StoreError::Permanent(format!("read {}: {e}", m.path.display())));
+                    break;
+                }
+            }
+        }
+        for m in &messages {
+            let _ = std::fs::remove_file(&m.path);
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => self.append(account, mailbox, new),
+        }
+    }
 
     /// Copies messages with their flags and INTERNALDATE to `to` (which may
     /// be `from`), with ascending new UIDs and one new MODSEQ.

@@ -130,10 +130,12 @@ mod store;
 pub mod text;
 mod types;
 mod uidl;
+mod upload;
 
 pub use backend::{
     Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagUpdate, FlagsStored,
-    MailboxEntry, MailboxSnapshot, MessageMeta, Moved, NewMessage, StoreCondition, StoreFlags, Tombstone,
+    MailboxEntry, MailboxSnapshot, MessageMeta, Moved, NewMessage, StagedMessage, StoreCondition, StoreFlags,
+    Tombstone,
 };
 pub use content::canonical_crlf;
 pub use flags::{FlagAction, Flags, Keyword, MAX_KEYWORD_LEN, SystemFlags};
@@ -150,3 +152,4 @@ pub use types::{
     MAX_MAILBOX_NAME, MailboxName, MailboxRef, ModSeq, NameError, SpecialUse, StoreError, Uid, UidValidity,
 };
 pub use uidl::{DOVECOT_DEFAULT, UidlFormat, UidlTemplate, UidlTemplateError};
+pub use upload::Upload;

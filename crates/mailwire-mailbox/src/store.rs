@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::backend::{
     Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagsStored, MailboxEntry, MailboxSnapshot,
-    MessageMeta, NewMessage, StoreFlags, Tombstone,
+    MessageMeta, NewMessage, StagedMessage, StoreFlags, Tombstone,
 };
 use crate::content::canonical_crlf;
 use crate::feed::{Change, FeedId, Feeds, SessionId};
@@ -18,6 +18,7 @@ use crate::types::{
     AccountName, DEFAULT_MAILBOXES, InternalDate, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError,
     Uid, UidValidity,
 };
+use crate::upload::{Sink, Upload};
 
 /// Limits of a [`Store`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -473,6 +474,94 @@ impl Account {
         let mut state = self.lock();
         self.sync_before_change(&mut state, name)?;
         let appended = self.backend().append(self.name(), name, new)?;
+        self.publish_added(&mut state, name, &appended.messages);
+        Ok(AppendUid {
+            uid_validity: appended.uid_validity,
+            uids: appended.messages.iter().map(|m| m.uid).collect(),
+        })
+    }
+
+    /// Starts receiving a message for `name`, to be added with
+    /// [`append_uploads`](Account::append_uploads): its content is written
+    /// to the backend's staging file as it arrives (the Maildir backend:
+    /// the folder's `tmp/`), so a large message is never whole in memory.
+    /// Fails with [`StoreError::NoSuchMailbox`] and for too many keywords.
+    pub fn start_upload(
+        &self,
+        name: &MailboxName,
+        flags: Flags,
+        internal_date: Option<InternalDate>,
+    ) -> Result<Upload, StoreError> {
+        self.check_flags(&flags)?;
+        let limit = self.store.inner.config.max_message_size;
+        let sink = match self.backend().stage(self.name(), name)? {
+            Some((path, file)) => Sink::File {
+                path,
+                file: std::io::BufWriter::with_capacity(64 * 1024, file),
+            },
+            None => {
+                self.mailbox(name)?;
+                Sink::Memory(Vec::new())
+            }
+        };
+        Ok(Upload::new(sink, flags, internal_date, limit))
+    }
+
+    /// Adds uploads as one transaction, as
+    /// [`append_all`](Account::append_all) does; each must have been
+    /// started for `name`.
+    pub fn append_uploads(&self, name: &MailboxName, uploads: Vec<Upload>) -> Result<AppendUid, StoreError> {
+        let mut uploads = uploads;
+        // Every upload is complete before any is taken apart: on an error
+        // here the uploads are dropped, which removes their files.
+        for upload in &mut uploads {
+            upload.finish()?;
+        }
+        let mut staged = Vec::with_capacity(uploads.len());
+        let mut in_memory = Vec::with_capacity(uploads.len());
+        let mut broken = false;
+        for mut upload in uploads {
+            let internal_date = upload.internal_date.unwrap_or_else(InternalDate::now);
+            let flags = std::mem::take(&mut upload.flags);
+            let size = upload.size();
+            match upload.take() {
+                Sink::File { path, file } => {
+                    drop(file);
+                    staged.push(StagedMessage {
+                        path,
+                        size,
+                        flags,
+                        internal_date,
+                    });
+                }
+                Sink::Memory(content) => in_memory.push(AppendMessage {
+                    content: content.into(),
+                    flags,
+                    internal_date: Some(internal_date),
+                }),
+                // `finish` refuses an upload that failed; not met here.
+                Sink::Gone => broken = true,
+            }
+        }
+        if broken || !(staged.is_empty() || in_memory.is_empty()) {
+            for m in &staged {
+                let _ = std::fs::remove_file(&m.path);
+            }
+            return Err(StoreError::Permanent(
+                "uploads of two kinds, or a failed one".into(),
+            ));
+        }
+        if staged.is_empty() {
+            return self.append_all(name, in_memory);
+        }
+        let mut state = self.lock();
+        if let Err(e) = self.sync_before_change(&mut state, name) {
+            for m in &staged {
+                let _ = std::fs::remove_file(&m.path);
+            }
+            return Err(e);
+        }
+        let appended = self.backend().append_staged(self.name(), name, staged)?;
         self.publish_added(&mut state, name, &appended.messages);
         Ok(AppendUid {
             uid_validity: appended.uid_validity,

@@ -91,10 +91,12 @@ use self::state::Counters;
 use self::uidlist::UidList;
 use crate::backend::{
     Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagsStored, MailboxEntry,
-    MailboxSnapshot, Moved, NewMessage, StoreCondition, StoreFlags, Tombstone,
+    MailboxSnapshot, Moved, NewMessage, StagedMessage, StoreCondition, StoreFlags, Tombstone,
 };
 use crate::flags::Flags;
-use crate::types::{AccountName, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError, Uid, UidValidity};
+use crate::types::{
+    AccountName, InternalDate, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError, Uid, UidValidity,
+};
 
 /// Where the Maildir backend keeps accounts, and how carefully it writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -617,8 +619,88 @@ fn folder_dirs(maildir: &Path) -> Result<Vec<(MailboxName, PathBuf)>, StoreError
 
 /// A message's flags must have letters; the check happens before anything
 /// is written.
-fn all_flags(messages: &[NewMessage]) -> Vec<&Flags> {
-    messages.iter().map(|m| &m.flags).collect()
+impl MaildirBackend {
+    /// Moves messages written to `tmp/` (`staged`: their paths there and
+    /// their final base names) into the folder and records them, under
+    /// the folder's lock; on failure none of them is delivered (the caller
+    /// removes the staged files).
+    fn commit_staged(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+        staged: &[(PathBuf, String)],
+        metas: &[(&Flags, InternalDate, u64)],
+    ) -> Result<Appended, StoreError> {
+        self.with_folder(account, mailbox, None, false, |fold, ctx, counters| {
+            fold.reserve(metas.len())?;
+            let flags: Vec<&Flags> = metas.iter().map(|m| m.0).collect();
+            fold.ensure_keywords(ctx, &flags)?;
+            let uid_validity = fold
+                .uid_validity()
+                .ok_or_else(|| StoreError::NoSuchMailbox(mailbox.clone()))?;
+            let m = counters.next_modseq(fold.journal.highest)?.get();
+            let mut added = Vec::with_capacity(metas.len());
+            let mut placed: Vec<PathBuf> = Vec::with_capacity(metas.len());
+            for (&(flags, date, size), (tmp, base)) in metas.iter().zip(staged) {
+                let info = fold.keywords.info_of(flags, "");
+                let loc = if flags.is_empty() {
+                    Loc {
+                        cur: false,
+                        name: base.clone(),
+                    }
+                } else {
+                    Loc {
+                        cur: true,
+                        name: format!("{base}:2,{info}"),
+                    }
+                };
+                let dest = loc.path(ctx.dir);
+                if let Err(e) = fs::rename(tmp, &dest) {
+                    for p in &placed {
+                        let _ = fs::remove_file(p);
+                    }
+                    return Err(io_err("rename", tmp, &e));
+                }
+                placed.push(dest);
+                let entry = Entry {
+                    modseq: m,
+                    info,
+                    date: date.unix_seconds,
+                    zone: date.zone_minutes,
+                    size,
+                };
+                added.push((loc, entry));
+            }
+            let synced = fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)
+                .and_then(|()| fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync));
+            if let Err(e) = synced {
+                for p in &placed {
+                    let _ = fs::remove_file(p);
+                }
+                return Err(e);
+            }
+            let messages = match fold.record_added(ctx, added) {
+                Ok(messages) => messages,
+                Err(e) => {
+                    // No UID was recorded (record_added fails only then,
+                    // and a uidlist append that failed half-way is cut
+                    // back), and under the lock nobody else could give the
+                    // files one: they are not delivered yet, so they go, or
+                    // the next reconciliation would deliver what the caller
+                    // was told failed (and a retry would deliver it twice).
+                    for p in &placed {
+                        let _ = fs::remove_file(p);
+                    }
+                    fold.invalidate();
+                    return Err(e);
+                }
+            };
+            Ok(Appended {
+                uid_validity,
+                messages,
+            })
+        })
+    }
 }
 
 impl Backend for MaildirBackend {
@@ -913,74 +995,11 @@ impl Backend for MaildirBackend {
             unstage(&staged);
             return Err(e);
         }
-        let result = self.with_folder(account, mailbox, None, false, |fold, ctx, counters| {
-            fold.reserve(messages.len())?;
-            fold.ensure_keywords(ctx, &all_flags(&messages))?;
-            let uid_validity = fold
-                .uid_validity()
-                .ok_or_else(|| StoreError::NoSuchMailbox(mailbox.clone()))?;
-            let m = counters.next_modseq(fold.journal.highest)?.get();
-            let mut added = Vec::with_capacity(messages.len());
-            let mut placed: Vec<PathBuf> = Vec::with_capacity(messages.len());
-            for (msg, (tmp, base)) in messages.iter().zip(&staged) {
-                let info = fold.keywords.info_of(&msg.flags, "");
-                let loc = if msg.flags.is_empty() {
-                    Loc {
-                        cur: false,
-                        name: base.clone(),
-                    }
-                } else {
-                    Loc {
-                        cur: true,
-                        name: format!("{base}:2,{info}"),
-                    }
-                };
-                let dest = loc.path(ctx.dir);
-                if let Err(e) = fs::rename(tmp, &dest) {
-                    for p in &placed {
-                        let _ = fs::remove_file(p);
-                    }
-                    return Err(io_err("rename", tmp, &e));
-                }
-                placed.push(dest);
-                let entry = Entry {
-                    modseq: m,
-                    info,
-                    date: msg.internal_date.unix_seconds,
-                    zone: msg.internal_date.zone_minutes,
-                    size: msg.content.len() as u64,
-                };
-                added.push((loc, entry));
-            }
-            let synced = fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)
-                .and_then(|()| fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync));
-            if let Err(e) = synced {
-                for p in &placed {
-                    let _ = fs::remove_file(p);
-                }
-                return Err(e);
-            }
-            let messages = match fold.record_added(ctx, added) {
-                Ok(messages) => messages,
-                Err(e) => {
-                    // No UID was recorded (record_added fails only then,
-                    // and a uidlist append that failed half-way is cut
-                    // back), and under the lock nobody else could give the
-                    // files one: they are not delivered yet, so they go, or
-                    // the next reconciliation would deliver what the caller
-                    // was told failed (and a retry would deliver it twice).
-                    for p in &placed {
-                        let _ = fs::remove_file(p);
-                    }
-                    fold.invalidate();
-                    return Err(e);
-                }
-            };
-            Ok(Appended {
-                uid_validity,
-                messages,
-            })
-        });
+        let metas: Vec<(&Flags, InternalDate, u64)> = messages
+            .iter()
+            .map(|m| (&m.flags, m.internal_date, m.content.len() as u64))
+            .collect();
+        let result = self.commit_staged(account, mailbox, &staged, &metas);
         if result.is_err() {
             unstage(&staged);
         }
@@ -1199,6 +1218,96 @@ impl Backend for MaildirBackend {
     /// folders.
     fn watch_path(&self, account: &AccountName) -> Option<PathBuf> {
         Some(self.maildir_path(account))
+    }
+
+    /// A new file in the folder's `tmp/`, where Maildir writers put what
+    /// they are still writing (Dovecot and mailwire leave it alone; a file
+    /// left there by a crash is removed after 36 hours).
+    fn stage(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+    ) -> Result<Option<(PathBuf, File)>, StoreError> {
+        let dir = {
+            let acc = self.account(account);
+            let guard = self.open(account, &acc)?;
+            guard.dir_of(mailbox)
+        };
+        if !folder::is_folder(&dir, mailbox.is_inbox()) {
+            return Err(StoreError::NoSuchMailbox(mailbox.clone()));
+        }
+        let tmp = dir.join("tmp");
+        fsutil::ensure_dir(&tmp)?;
+        let path = tmp.join(format!(
+            "{}.{}.part",
+            fsutil::unique_base(),
+            fsutil::filename_host()
+        ));
+        let file = fsutil::no_follow(OpenOptions::new().write(true).create_new(true))
+            .open(&path)
+            .map_err(|e| io_err("create", &path, &e))?;
+        Ok(Some((path, file)))
+    }
+
+    /// Names each staged file for its size, dates and flushes it, then
+    /// commits them as [`append`](Backend::append) does.
+    fn append_staged(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxName,
+        messages: Vec<StagedMessage>,
+    ) -> Result<Appended, StoreError> {
+        let dir = self
+            .delivery_dir(account, mailbox)
+            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox.clone()))?;
+        let tmp_dir = dir.join("tmp");
+        let fsync = self.options.fsync;
+        let mut staged: Vec<(PathBuf, String)> = Vec::with_capacity(messages.len());
+        let mut left: Vec<&Path> = messages.iter().map(|m| m.path.as_path()).collect();
+        let named = (|| {
+            for m in &messages {
+                if m.path.parent() != Some(tmp_dir.as_path()) {
+                    return Err(StoreError::Permanent(format!(
+                        "{} was not staged in {}",
+                        m.path.display(),
+                        tmp_dir.display()
+                    )));
+                }
+                let base = layout::new_base(m.size);
+                let path = tmp_dir.join(&base);
+                let file = fsutil::no_follow(OpenOptions::new().write(true))
+                    .open(&m.path)
+                    .map_err(|e| io_err("open", &m.path, &e))?;
+                let _ = file.set_modified(fsutil::system_time(m.internal_date.unix_seconds));
+                fsutil::sync_file(&file, &m.path, fsync)?;
+                fs::rename(&m.path, &path).map_err(|e| io_err("rename", &m.path, &e))?;
+                left.retain(|p| *p != m.path);
+                staged.push((path, base));
+            }
+            Ok(())
+        })();
+        let unstage = |staged: &[(PathBuf, String)], left: &[&Path]| {
+            for p in staged
+                .iter()
+                .map(|(p, _)| p.as_path())
+                .chain(left.iter().copied())
+            {
+                let _ = fs::remove_file(p);
+            }
+        };
+        if let Err(e) = named {
+            unstage(&staged, &left);
+            return Err(e);
+        }
+        let metas: Vec<(&Flags, InternalDate, u64)> = messages
+            .iter()
+            .map(|m| (&m.flags, m.internal_date, m.size))
+            .collect();
+        let result = self.commit_staged(account, mailbox, &staged, &metas);
+        if result.is_err() {
+            unstage(&staged, &[]);
+        }
+        result
     }
 
     /// The mailbox's folder (the Maildir itself for INBOX).

@@ -1,0 +1,142 @@
+//! A message received in pieces (an IMAP APPEND) and written to the store
+//! as it arrives, so that it is never whole in memory: see
+//! [`Account::start_upload`](crate::Account::start_upload).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use crate::flags::Flags;
+use crate::types::{InternalDate, StoreError};
+
+/// A message being received. Each piece is written as it comes, bare LF
+/// line ends turned into CRLF (the store's canonical form, as
+/// [`canonical_crlf`](crate::canonical_crlf) makes it); dropped before
+/// [`Account::append_uploads`](crate::Account::append_uploads) takes it,
+/// it leaves nothing behind.
+#[derive(Debug)]
+pub struct Upload {
+    pub(crate) sink: Sink,
+    pub(crate) flags: Flags,
+    pub(crate) internal_date: Option<InternalDate>,
+    size: u64,
+    limit: u64,
+    /// The last octet written, after conversion.
+    last: Option<u8>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// A file of the backend's ([`Backend::stage`](crate::Backend::stage)).
+    File { path: PathBuf, file: BufWriter<File> },
+    /// The backend keeps content in memory.
+    Memory(Vec<u8>),
+    /// Handed over, or failed and removed.
+    Gone,
+}
+
+impl Upload {
+    pub(crate) fn new(sink: Sink, flags: Flags, internal_date: Option<InternalDate>, limit: u64) -> Upload {
+        Upload {
+            sink,
+            flags,
+            internal_date,
+            size: 0,
+            limit,
+            last: None,
+        }
+    }
+
+    /// Adds the next piece. Fails with [`StoreError::Limit`] once the
+    /// message passes the store's largest, and with
+    /// [`StoreError::Temporary`] on a full disk; after a failure the
+    /// upload holds nothing and can only be dropped.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        let mut start = 0;
+        for lf in memchr::memchr_iter(b'\n', data) {
+            let before = if lf == 0 { self.last } else { Some(data[lf - 1]) };
+            if before != Some(b'\r') {
+                self.put(&data[start..lf])?;
+                self.put(b"\r\n")?;
+                start = lf + 1;
+            }
+        }
+        self.put(&data[start..])
+    }
+
+    /// The octets written so far (after conversion).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let Some(&last) = bytes.last() else {
+            return Ok(());
+        };
+        self.size = self.size.saturating_add(bytes.len() as u64);
+        if self.size > self.limit {
+            self.discard();
+            return Err(StoreError::Limit("message too large"));
+        }
+        self.last = Some(last);
+        let written = match &mut self.sink {
+            Sink::File { file, .. } => file.write_all(bytes),
+            Sink::Memory(content) => {
+                content.extend_from_slice(bytes);
+                Ok(())
+            }
+            Sink::Gone => return Err(StoreError::Permanent("the upload failed before".into())),
+        };
+        written.map_err(|e| {
+            self.discard();
+            write_error(&e)
+        })
+    }
+
+    /// Ends the content as the canonical form does (a final CRLF) and
+    /// flushes it to the file; fails if the upload failed before.
+    pub(crate) fn finish(&mut self) -> Result<(), StoreError> {
+        if matches!(self.sink, Sink::Gone) {
+            return Err(StoreError::Permanent("the upload failed before".into()));
+        }
+        match self.last {
+            None | Some(b'\n') => {}
+            Some(b'\r') => self.put(b"\n")?,
+            Some(_) => self.put(b"\r\n")?,
+        }
+        if let Sink::File { file, .. } = &mut self.sink {
+            if let Err(e) = file.flush() {
+                self.discard();
+                return Err(write_error(&e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the content or the file out; the upload is then gone.
+    pub(crate) fn take(&mut self) -> Sink {
+        std::mem::replace(&mut self.sink, Sink::Gone)
+    }
+
+    fn discard(&mut self) {
+        if let Sink::File { path, .. } = self.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+fn write_error(e: &io::Error) -> StoreError {
+    let text = format!("writing the message: {e}");
+    match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::Interrupted => {
+            StoreError::Temporary(text)
+        }
+        _ => StoreError::Permanent(text),
+    }
+}
