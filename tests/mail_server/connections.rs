@@ -421,7 +421,7 @@ fn read_until_end(socket: &mut TcpStream, end: &[u8]) -> usize {
 }
 
 #[test]
-fn a_big_message_is_streamed_by_retr_and_fetch_never_held_whole() {
+fn a_big_message_is_streamed_by_retr_fetch_and_append_never_held_whole() {
     // 48 MiB with LF line ends, so that the CRLF conversion is streamed too.
     let line = b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789\n";
     let mut big = b"From: big@example.org\nSubject: big\n\n".to_vec();
@@ -429,7 +429,7 @@ fn a_big_message_is_streamed_by_retr_and_fetch_never_held_whole() {
         big.extend_from_slice(line);
     }
     let crlf_size = big.len() + big.iter().filter(|&&b| b == b'\n').count();
-    let mail = MailRoot::new("big", PASSWD, "alice", &[big]);
+    let mail = MailRoot::new("big", PASSWD, "alice", std::slice::from_ref(&big));
     let server = start(&mail, &["--allow-plaintext-auth"]);
     let pid = server.pid().expect("running");
 
@@ -449,6 +449,34 @@ fn a_big_message_is_streamed_by_retr_and_fetch_never_held_whole() {
         .unwrap();
     let got = read_until_end(&mut imap, b"c OK FETCH completed\r\n");
     assert!(got > crlf_size, "the whole message came: {got} octets");
+
+    // The same message uploaded (LF line ends, a non-synchronizing
+    // literal): written to the folder's tmp/ as it comes, stored in CRLF.
+    imap.write_all(format!("e APPEND INBOX {{{}+}}\r\n", big.len()).as_bytes())
+        .unwrap();
+    for piece in big.chunks(1 << 20) {
+        imap.write_all(piece).unwrap();
+    }
+    imap.write_all(b"\r\n").unwrap();
+    let _ = read_until_end(&mut imap, b"] APPEND completed\r\n");
+    let stored: Vec<_> = ["new", "cur"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(mail.maildir("alice").join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| std::fs::metadata(p).unwrap().len() == crlf_size as u64)
+        .collect();
+    assert_eq!(stored.len(), 1, "the uploaded message is stored in CRLF form");
+    let content = std::fs::read(&stored[0]).unwrap();
+    let mut expected = Vec::with_capacity(crlf_size);
+    for line in big.split_inclusive(|&b| b == b'\n') {
+        expected.extend_from_slice(&line[..line.len() - 1]);
+        expected.extend_from_slice(b"\r\n");
+    }
+    assert!(
+        content == expected,
+        "the stored upload differs from what was sent"
+    );
+    drop(content);
 
     let peak = peak_memory_kib(pid).expect("the server's memory");
     assert!(

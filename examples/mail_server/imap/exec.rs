@@ -1546,7 +1546,25 @@ pub fn append_messages(
     if let Err(o) = work.check_quota(octets, messages.len() as u64) {
         return o;
     }
-    match work.account.append_all(name, messages) {
+    appended(work.account.append_all(name, messages))
+}
+
+/// APPEND of messages received into uploads (streamed to disk).
+pub fn append_uploads(
+    work: &mut Work,
+    name: &MailboxName,
+    uploads: Vec<mailwire::mailbox::Upload>,
+) -> Outcome {
+    let octets = uploads.iter().map(|u| u.size()).sum();
+    if let Err(o) = work.check_quota(octets, uploads.len() as u64) {
+        return o;
+    }
+    appended(work.account.append_uploads(name, uploads))
+}
+
+/// The answer to an APPEND, with APPENDUID.
+fn appended(result: Result<mailwire::mailbox::AppendUid, StoreError>) -> Outcome {
+    match result {
         Ok(appended) => {
             let outcome = Outcome::ok(Vec::new(), "APPEND completed");
             match UidSet::from_unordered(appended.uids.iter().map(|u| u.get())) {

@@ -27,7 +27,7 @@ use mailwire::imap::server::{
 use mailwire::imap::{
     Capability, CommandBody, DecoderConfig, IString, IdParam, IdParams, NString, Quoted, RespText, Status,
 };
-use mailwire::mailbox::{AppendMessage, Flags, InternalDate, MailboxName};
+use mailwire::mailbox::{Flags, InternalDate, MailboxName, StoreError, Upload};
 
 use self::exec::{Answer, Info, Outcome, Work};
 use crate::connection::{Connection, Ending, Input};
@@ -162,15 +162,25 @@ struct User {
     notify: Option<notify::Watching>,
 }
 
-/// A streamed APPEND: its messages so far and the one arriving.
+/// A streamed APPEND: its messages so far and the one arriving, each
+/// written to the mailbox's staging file as it comes (never whole in
+/// memory).
 struct Appending {
     mailbox: MailboxName,
-    messages: Vec<AppendMessage>,
-    current: Option<AppendMessage>,
-    data: Vec<u8>,
-    /// Its share of the upload budget, one permit per message.
+    /// The messages received in full.
+    uploads: Vec<Upload>,
+    /// The one arriving; `None` once one failed.
+    current: Option<Upload>,
+    /// Data received and not yet written (at most [`UPLOAD_CHUNK`]).
+    pending: Vec<u8>,
+    /// Why a message could not be taken: the APPEND then fails.
+    failed: Option<StoreError>,
+    /// Its share of the upload budget (for the message arriving).
     budget: Vec<tokio::sync::OwnedSemaphorePermit>,
 }
+
+/// Received APPEND data is written to disk in pieces of this size.
+const UPLOAD_CHUNK: usize = 256 * 1024;
 
 impl User {
     /// The loop: answer the session's events, send what it has to send,
@@ -213,16 +223,18 @@ impl User {
                         ServerEvent::IdleEnded => self.idle = false,
                         ServerEvent::Append(request) => self.append_start(ctx, session, request).await?,
                         ServerEvent::AppendData(data) => {
-                            if let Some(a) = self.append.as_mut() {
-                                a.data.extend_from_slice(&data);
+                            let full = self.append.as_mut().is_some_and(|a| {
+                                a.pending.extend_from_slice(&data);
+                                a.pending.len() >= UPLOAD_CHUNK
+                            });
+                            if full {
+                                self.write_pending(ctx).await?;
                             }
                         }
                         ServerEvent::AppendMessageEnd => {
+                            self.write_pending(ctx).await?;
                             if let Some(a) = self.append.as_mut() {
-                                if let Some(mut m) = a.current.take() {
-                                    m.content = std::mem::take(&mut a.data).into();
-                                    a.messages.push(m);
-                                }
+                                a.uploads.extend(a.current.take());
                             }
                         }
                         ServerEvent::AppendComplete(completion) => {
@@ -235,12 +247,15 @@ impl User {
                                         .run(move || {
                                             let Appending {
                                                 mailbox,
-                                                messages,
+                                                uploads,
+                                                failed,
                                                 budget,
                                                 ..
                                             } = a;
-                                            let mut outcome =
-                                                exec::append_messages(&mut work, &mailbox, messages);
+                                            let mut outcome = match failed {
+                                                Some(e) => exec::store_failure(&e),
+                                                None => exec::append_uploads(&mut work, &mailbox, uploads),
+                                            };
                                             // The messages are on disk (or refused): the
                                             // budget they held is free.
                                             drop(budget);
@@ -613,14 +628,12 @@ impl User {
                 return Ok(());
             }
         };
-        let message = AppendMessage {
-            content: Default::default(),
-            flags,
-            internal_date: request.date().map(|d| InternalDate::from(*d)),
-        };
-        // The message waits in memory until the APPEND commits: all the
-        // uploads of the server share a budget.
-        let kib = u32::try_from(request.length().div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        let internal_date = request.date().map(|d| InternalDate::from(*d));
+        // A message is written to disk as it comes; what waits in memory
+        // meanwhile (a piece, and the file's buffer) comes out of a budget
+        // all the uploads of the server share.
+        let held = request.length().min((UPLOAD_CHUNK + 64 * 1024) as u64);
+        let kib = u32::try_from(held.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
         let budget = Arc::clone(&ctx.uploads).acquire_many_owned(kib);
         let Ok(Ok(permit)) = tokio::time::timeout(UPLOAD_WAIT, budget).await else {
             tracing::warn!(
@@ -631,38 +644,93 @@ impl User {
             let _ = session.refuse_append(request, refusal);
             return Ok(());
         };
-        if request.index() > 0 {
-            if let Some(a) = self.append.as_mut() {
-                a.current = Some(message);
-                a.data = Vec::with_capacity(capacity(request.length()));
-                a.budget.push(permit);
-                let _ = session.accept_append(request);
-                return Ok(());
-            }
-        }
-        let name = match exec::mailbox_name(request.mailbox(), session.utf8_names()) {
-            Ok(n) => n,
-            Err(outcome) => {
-                let _ = session.refuse_append(request, LiteralRefusal::Bad(outcome.text.text.into_owned()));
-                return Ok(());
-            }
+        let next = request.index() > 0 && self.append.is_some();
+        let name = match &self.append {
+            Some(a) if next => a.mailbox.clone(),
+            _ => match exec::mailbox_name(request.mailbox(), session.utf8_names()) {
+                Ok(n) => n,
+                Err(outcome) => {
+                    let _ =
+                        session.refuse_append(request, LiteralRefusal::Bad(outcome.text.text.into_owned()));
+                    return Ok(());
+                }
+            },
         };
         let account = work.account.clone();
         let job_name = name.clone();
-        let exists = ctx.blocking.run(move || account.mailbox(&job_name)).await?;
-        match exists {
-            Ok(_) => {
+        let started = ctx
+            .blocking
+            .run(move || account.start_upload(&job_name, flags, internal_date))
+            .await?;
+        let upload = match started {
+            Ok(upload) => upload,
+            Err(StoreError::NoSuchMailbox(_)) => {
+                let _ = session.refuse_append(request, LiteralRefusal::TryCreate("No such mailbox".into()));
+                return Ok(());
+            }
+            Err(e) => {
+                let refusal = match e {
+                    StoreError::Limit(what) => LiteralRefusal::Bad(what.into()),
+                    StoreError::Temporary(_) => LiteralRefusal::Unavailable("Try again later".into()),
+                    _ => LiteralRefusal::Bad("The message cannot be stored".into()),
+                };
+                tracing::warn!(error = %e, "APPEND refused");
+                let _ = session.refuse_append(request, refusal);
+                return Ok(());
+            }
+        };
+        match self.append.as_mut() {
+            Some(a) if next => {
+                a.current = Some(upload);
+                // The messages before it are on disk: only this one holds
+                // memory.
+                a.budget = vec![permit];
+            }
+            _ => {
                 self.append = Some(Appending {
                     mailbox: name,
-                    messages: Vec::new(),
-                    current: Some(message),
-                    data: Vec::with_capacity(capacity(request.length())),
+                    uploads: Vec::new(),
+                    current: Some(upload),
+                    pending: Vec::new(),
+                    failed: None,
                     budget: vec![permit],
                 });
-                let _ = session.accept_append(request);
             }
-            Err(_) => {
-                let _ = session.refuse_append(request, LiteralRefusal::TryCreate("No such mailbox".into()));
+        }
+        let _ = session.accept_append(request);
+        Ok(())
+    }
+
+    /// Writes the APPEND data received so far to the message's staging
+    /// file, off the network threads; a failure (a full disk, a message
+    /// over the store's limit) is kept for the APPEND's answer, and what
+    /// comes after it is dropped.
+    async fn write_pending(&mut self, ctx: &Arc<Context>) -> io::Result<()> {
+        let Some(a) = self.append.as_mut() else {
+            return Ok(());
+        };
+        if a.pending.is_empty() {
+            return Ok(());
+        }
+        let mut data = std::mem::take(&mut a.pending);
+        let Some(mut upload) = a.current.take() else {
+            return Ok(());
+        };
+        let (upload, written, data) = ctx
+            .blocking
+            .run(move || {
+                let written = upload.write(&data);
+                data.clear();
+                (upload, written, data)
+            })
+            .await?;
+        if let Some(a) = self.append.as_mut() {
+            match written {
+                Ok(()) => {
+                    a.current = Some(upload);
+                    a.pending = data;
+                }
+                Err(e) => a.failed = Some(e),
             }
         }
         Ok(())
@@ -814,10 +882,6 @@ fn read_full(reader: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Room for a message of `length` octets, up to a bound: the length is the
 /// client's word, the data that arrives is what counts.
-fn capacity(length: u64) -> usize {
-    usize::try_from(length.min(1024 * 1024)).unwrap_or(0)
-}
-
 fn info_of(session: &ServerSession, messages: Vec<std::num::NonZeroU32>, tag: &str) -> Info {
     let enabled = session.enabled();
     Info {
