@@ -14,8 +14,9 @@
 //! NOT, OR and lists (up to depth 5) of every flag key, RECENT/NEW/OLD,
 //! KEYWORD/UNKEYWORD, BEFORE/ON/SINCE, SENTBEFORE/SENTON/SENTSINCE,
 //! LARGER/SMALLER, UID and sequence sets with `*`, SUBJECT, FROM, TO, CC,
-//! BCC, HEADER, BODY and TEXT, and now and then a key the model refuses
-//! (OLDER, YOUNGER, SAVEDON, `$`) or matches nowhere (SAVEDATESUPPORTED).
+//! BCC, HEADER, BODY and TEXT, SAVEDBEFORE/SAVEDON/SAVEDSINCE (dates near
+//! today, when the messages were saved) and SAVEDATESUPPORTED, and now and
+//! then a key the model refuses (OLDER, YOUNGER, `$`).
 //!
 //! Checked: `SelectedMailbox::search`, `Account::search` (where nothing is
 //! `\Recent` any more), `Search::matches` and `evaluate` on every message
@@ -25,7 +26,8 @@
 //! substring searches of the field values (an empty string matches a
 //! message that has the field), FROM/TO also of `<addr>` for a bare
 //! address, TEXT of the `name: value` lines and the body; BEFORE/ON/SINCE
-//! compare the INTERNALDATE's date in its own zone, the SENT* keys the date
+//! compare the INTERNALDATE's date in its own zone, the SAVED* keys the
+//! save date's date in UTC (as the model reports it), the SENT* keys the date
 //! written in `Date:`, and a message without a readable one matches none of
 //! them. The generated messages stay where those rules are unambiguous:
 //! ASCII, no encoded words, one `Date:` at most; field values are written
@@ -112,6 +114,17 @@ fn key_date(inp: &mut Input) -> Date {
     Date::new(y as u16, m as u8, d as u8).expect("a real day")
 }
 
+/// A day near today (the messages' save date), or any day.
+fn saved_key_date(inp: &mut Input) -> Date {
+    let today = InternalDate::now().unix_seconds.div_euclid(86_400);
+    let day = match inp.below(4) {
+        0 => day_number(inp),
+        _ => today - 2 + inp.below(5) as i64,
+    };
+    let (y, m, d) = civil(day);
+    Date::new(y as u16, m as u8, d as u8).expect("a real day")
+}
+
 fn date_tuple(d: &Date) -> (i64, u32, u32) {
     (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()))
 }
@@ -131,6 +144,8 @@ struct Message {
     uid: u32,
     seq: u32,
     recent: bool,
+    /// The save date the model reports.
+    saved: i64,
 }
 
 fn text_value(inp: &mut Input) -> String {
@@ -237,6 +252,7 @@ fn message(inp: &mut Input) -> Message {
         uid: 0,
         seq: 0,
         recent: false,
+        saved: 0,
     }
 }
 
@@ -338,7 +354,14 @@ fn leaf(inp: &mut Input) -> SearchKey<'static> {
         _ => match inp.below(6) {
             0 => SearchKey::Older(NonZeroU32::MIN),
             1 => SearchKey::Younger(NonZeroU32::MIN),
-            2 => SearchKey::SavedOn(key_date(inp)),
+            2 => {
+                let date = saved_key_date(inp);
+                match inp.below(3) {
+                    0 => SearchKey::SavedBefore(date),
+                    1 => SearchKey::SavedOn(date),
+                    _ => SearchKey::SavedSince(date),
+                }
+            }
             3 => SearchKey::Uid(SequenceSet::LAST_COMMAND),
             4 => SearchKey::SequenceSet(SequenceSet::LAST_COMMAND),
             _ => SearchKey::SaveDateSupported,
@@ -365,12 +388,12 @@ fn key(inp: &mut Input, depth: usize) -> SearchKey<'static> {
     }
 }
 
-/// Whether the model evaluates the key (RFC 9051 leaves OLDER, YOUNGER
-/// and the SAVED* dates to extensions it does not implement; `$` needs a
-/// saved result, which `SelectedMailbox::search` has not).
+/// Whether the model evaluates the key (RFC 9051 leaves OLDER and YOUNGER
+/// to an extension it does not implement; `$` needs a saved result, which
+/// `SelectedMailbox::search` has not).
 fn supported(key: &SearchKey) -> bool {
     match key {
-        SearchKey::Older(_) | SearchKey::Younger(_) | SearchKey::SavedOn(_) => false,
+        SearchKey::Older(_) | SearchKey::Younger(_) => false,
         SearchKey::Uid(s) | SearchKey::SequenceSet(s) => !s.is_last_command(),
         SearchKey::Not(k) => supported(k),
         SearchKey::Or(a, b) => supported(a) && supported(b),
@@ -409,6 +432,7 @@ fn reference(key: &SearchKey, m: &Message, view: &View) -> bool {
     let seen = SystemFlags::SEEN.bits();
     let recent = m.recent && view.recent;
     let internal = || civil((m.unix + i64::from(m.zone) * 60).div_euclid(86_400));
+    let saved = || civil(m.saved.div_euclid(86_400));
     let sent = |test: fn(&(i64, u32, u32), &(i64, u32, u32)) -> bool, d: &Date| {
         m.sent.is_some_and(|s| test(&s, &date_tuple(d)))
     };
@@ -466,7 +490,10 @@ fn reference(key: &SearchKey, m: &Message, view: &View) -> bool {
         SearchKey::Not(k) => !reference(k, m, view),
         SearchKey::Or(a, b) => reference(a, m, view) || reference(b, m, view),
         SearchKey::List(list) => list.iter().all(|k| reference(k, m, view)),
-        SearchKey::SaveDateSupported => false,
+        SearchKey::SavedBefore(d) => saved() < date_tuple(d),
+        SearchKey::SavedOn(d) => saved() == date_tuple(d),
+        SearchKey::SavedSince(d) => saved() >= date_tuple(d),
+        SearchKey::SaveDateSupported => true,
         other => unreachable!("not generated: {other:?}"),
     }
 }
@@ -569,6 +596,9 @@ fuzz_target!(|data: &[u8]| {
         account.expunge(&inbox, Some(&ghost_uids)).expect("expunge");
     }
     let selected = account.select(&inbox, SelectMode::ReadWrite).expect("select");
+    for (m, v) in messages.iter_mut().zip(selected.messages()) {
+        m.saved = v.save_date;
+    }
     let got_meta: Vec<(u32, u64, bool)> = selected
         .messages()
         .iter()

@@ -56,6 +56,10 @@ pub struct MessageMeta {
     pub size: u64,
     /// The MODSEQ of its last change.
     pub modseq: ModSeq,
+    /// When it was saved in this mailbox (RFC 8514's save date), in
+    /// seconds since the epoch: its APPEND, COPY or MOVE here, or, for a
+    /// message another program delivered, when the store found it.
+    pub save_date: i64,
 }
 
 /// A mailbox as listed.

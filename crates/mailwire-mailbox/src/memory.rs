@@ -9,7 +9,9 @@ use crate::backend::{
     Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange, FlagUpdate, FlagsStored,
     MailboxEntry, MailboxSnapshot, MessageMeta, Moved, NewMessage, StoreCondition, StoreFlags, Tombstone,
 };
-use crate::types::{AccountName, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError, Uid, UidValidity};
+use crate::types::{
+    AccountName, InternalDate, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError, Uid, UidValidity,
+};
 
 /// The highest UID ever assigned: `u32::MAX` stays free so that UIDNEXT
 /// always fits in a UID.
@@ -59,6 +61,7 @@ impl MemMailbox {
         self.uid_next = uid.next().unwrap_or(uid);
         meta.uid = uid;
         meta.modseq = modseq;
+        meta.save_date = InternalDate::now().unix_seconds;
         self.messages.insert(
             uid,
             MemMessage {
@@ -437,6 +440,7 @@ impl Backend for MemoryBackend {
                     internal_date: m.internal_date,
                     size: m.content.len() as u64,
                     modseq,
+                    save_date: 0,
                 };
                 mb.add(meta, m.content, modseq)
             })

@@ -46,6 +46,9 @@ pub struct ViewMessage {
     pub size: u64,
     /// INTERNALDATE.
     pub internal_date: InternalDate,
+    /// When it was saved in this mailbox (RFC 8514), in seconds since the
+    /// epoch ([`MessageMeta::save_date`]).
+    pub save_date: i64,
 }
 
 impl ViewMessage {
@@ -57,6 +60,7 @@ impl ViewMessage {
             recent,
             size: meta.size,
             internal_date: meta.internal_date,
+            save_date: meta.save_date,
         }
     }
 }

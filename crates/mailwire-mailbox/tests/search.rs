@@ -560,6 +560,7 @@ fn with_loader(
         recent: false,
         internal_date: InternalDate::from_unix(T0),
         size: 1234,
+        save_date: 1_700_000_000,
         content: MessageContent::Lazy(&load),
     };
     (evaluate(key, &scope(), &ctx), calls.get())
@@ -611,6 +612,7 @@ fn content_is_read_only_when_needed_and_once() {
         recent: true,
         internal_date: InternalDate::from_unix(0),
         size: 10,
+        save_date: 1_700_000_000,
         content: MessageContent::Bytes(M2.as_bytes()),
     };
     assert_eq!(evaluate(&SearchKey::Body(s("très")), &scope(), &ctx), Ok(true));
@@ -626,6 +628,7 @@ fn on_bytes(key: &SearchKey, raw: &[u8]) -> bool {
         recent: false,
         internal_date: InternalDate::from_unix(0),
         size: raw.len() as u64,
+        save_date: 1_700_000_000,
         content: MessageContent::Bytes(raw),
     };
     evaluate(key, &scope(), &ctx).unwrap()
@@ -854,6 +857,7 @@ proptest! {
                 recent: m.recent,
                 internal_date: InternalDate { unix_seconds: m.unix, zone_minutes: m.zone },
                 size: m.size,
+                save_date: 1_700_000_000,
                 content: MessageContent::Lazy(&never),
             };
             prop_assert_eq!(search.matches(&ctx).unwrap(), reference(&key, m), "{:?} on {:?}", key, m);
@@ -877,6 +881,7 @@ proptest! {
             recent: false,
             internal_date: InternalDate::from_unix(0),
             size: raw.len() as u64,
+            save_date: 1_700_000_000,
             content: MessageContent::Bytes(&raw),
         };
         for key in [

@@ -292,6 +292,9 @@ impl Folder {
             },
             size: e.size,
             modseq: modseq(e.modseq),
+            // Lines from before save dates were kept: the INTERNALDATE,
+            // which is when most messages were delivered.
+            save_date: e.saved.unwrap_or(e.date),
         })
     }
 
@@ -911,6 +914,7 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
                 date: 0,
                 zone: 0,
                 size: 0,
+                saved: None,
             });
         }
         Err(e) => return Err(io_err("stat", &path, &e)),
@@ -928,6 +932,10 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
         date: fsutil::mtime_secs(&meta),
         zone: 0,
         size,
+        // Another program put it here: the change time of the file is
+        // when it arrived in this folder (or was last renamed), as close
+        // as the file tells.
+        saved: Some(meta.ctime()),
     })
 }
 

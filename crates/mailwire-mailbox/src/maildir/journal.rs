@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! mailwire-modseq 1 V<uidvalidity> C<modseq of creation> [U<special-use,...>] [P<modseq> D<count> H<uid>]
-//! +<uid> <modseq> <info letters or -> <unix date> <zone minutes> <size>
+//! +<uid> <modseq> <info letters or -> <unix date> <zone minutes> <size> [<unix save date>]
 //! x<uid> <modseq>
 //! r<first recent uid>
 //! ```
@@ -66,6 +66,9 @@ pub(crate) struct Entry {
     pub(crate) date: i64,
     pub(crate) zone: i16,
     pub(crate) size: u64,
+    /// When it was saved in the folder (lines written before save dates
+    /// were kept have none).
+    pub(crate) saved: Option<i64>,
 }
 
 /// A folder's journal.
@@ -242,12 +245,14 @@ impl Journal {
                     let date = next()?.parse().ok()?;
                     let zone = next()?.parse().ok()?;
                     let size = next()?.parse().ok()?;
+                    let saved = next().and_then(|s| s.parse().ok());
                     Some(Entry {
                         modseq,
                         info,
                         date,
                         zone,
                         size,
+                        saved,
                     })
                 })();
                 if let Some(e) = entry {
@@ -274,7 +279,13 @@ impl Journal {
     /// The line recording a live message.
     pub(crate) fn live_line(uid: u32, e: &Entry, out: &mut String) {
         let info = if e.info.is_empty() { "-" } else { &e.info };
-        let _ = writeln!(out, "+{uid} {} {info} {} {} {}", e.modseq, e.date, e.zone, e.size);
+        let _ = write!(out, "+{uid} {} {info} {} {} {}", e.modseq, e.date, e.zone, e.size);
+        match e.saved {
+            Some(saved) => {
+                let _ = writeln!(out, " {saved}");
+            }
+            None => out.push('\n'),
+        }
     }
 
     /// The line recording an expunge.
@@ -421,6 +432,8 @@ mod tests {
             date: -5,
             zone: -90,
             size: 12,
+            // Lines with a save date and lines without (older files).
+            saved: (modseq % 2 == 0).then_some(1_700_000_000 + modseq as i64),
         }
     }
 

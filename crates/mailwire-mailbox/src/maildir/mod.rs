@@ -408,6 +408,7 @@ impl MaildirBackend {
                 .highest
                 .max(dst.as_ref().map_or(0, |d| d.journal.highest));
             let m = counters.next_modseq(floor)?.get();
+            let saved_now = InternalDate::now().unix_seconds;
             let target = dst.as_mut().unwrap_or(&mut src);
             let mut added = Vec::with_capacity(picked.len());
             let mut made = Vec::with_capacity(picked.len());
@@ -437,6 +438,7 @@ impl MaildirBackend {
                 let entry = Entry {
                     modseq: m,
                     info,
+                    saved: Some(saved_now),
                     ..e.clone()
                 };
                 added.push((new_loc, entry));
@@ -639,6 +641,7 @@ impl MaildirBackend {
                 .uid_validity()
                 .ok_or_else(|| StoreError::NoSuchMailbox(mailbox.clone()))?;
             let m = counters.next_modseq(fold.journal.highest)?.get();
+            let saved_now = InternalDate::now().unix_seconds;
             let mut added = Vec::with_capacity(metas.len());
             let mut placed: Vec<PathBuf> = Vec::with_capacity(metas.len());
             for (&(flags, date, size), (tmp, base)) in metas.iter().zip(staged) {
@@ -668,6 +671,7 @@ impl MaildirBackend {
                     date: date.unix_seconds,
                     zone: date.zone_minutes,
                     size,
+                    saved: Some(saved_now),
                 };
                 added.push((loc, entry));
             }

@@ -68,6 +68,7 @@ pub(crate) enum Node {
     Keyword { keyword: Keyword, set: bool },
     Recent,
     Internal { op: DateOp, day: i64 },
+    Saved { op: DateOp, day: i64 },
     Sent { op: DateOp, date: Date },
     Larger(u64),
     Smaller(u64),
@@ -90,6 +91,7 @@ impl Node {
             | Node::Keyword { .. }
             | Node::Recent
             | Node::Internal { .. }
+            | Node::Saved { .. }
             | Node::Larger(_)
             | Node::Smaller(_)
             | Node::Uid(_)
@@ -138,6 +140,9 @@ pub(crate) fn compile(key: &Key, depth: usize, max_depth: usize) -> Result<Node,
         Key::Before(d) => internal(DateOp::Before, *d),
         Key::On(d) => internal(DateOp::On, *d),
         Key::Since(d) => internal(DateOp::Since, *d),
+        Key::SavedBefore(d) => saved(DateOp::Before, *d),
+        Key::SavedOn(d) => saved(DateOp::On, *d),
+        Key::SavedSince(d) => saved(DateOp::Since, *d),
         Key::SentBefore(d) => Node::Sent {
             op: DateOp::Before,
             date: *d,
@@ -211,6 +216,13 @@ fn internal(op: DateOp, date: Date) -> Node {
     }
 }
 
+fn saved(op: DateOp, date: Date) -> Node {
+    Node::Saved {
+        op,
+        day: date.days_since_epoch(),
+    }
+}
+
 /// One evaluation: the message and its content, loaded at most once.
 pub(crate) struct Eval<'e> {
     ctx: &'e MessageContext<'e>,
@@ -251,6 +263,7 @@ impl<'e> Eval<'e> {
             Node::Keyword { keyword, set } => ctx.flags.keywords.contains(keyword) == *set,
             Node::Recent => ctx.recent,
             Node::Internal { op, day } => op.test(internal_day(ctx.internal_date), *day),
+            Node::Saved { op, day } => op.test(ctx.save_date.div_euclid(86_400), *day),
             Node::Larger(n) => ctx.size > *n,
             Node::Smaller(n) => ctx.size < *n,
             Node::Uid(set) => set.contains(ctx.uid.get()),

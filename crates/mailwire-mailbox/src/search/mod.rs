@@ -135,6 +135,12 @@ pub(crate) enum Key {
     On(Date),
     /// `SINCE date`: INTERNALDATE's date is this one or later.
     Since(Date),
+    /// `SAVEDBEFORE date` (RFC 8514): the save date's date is earlier.
+    SavedBefore(Date),
+    /// `SAVEDON date`: the save date's date is this one.
+    SavedOn(Date),
+    /// `SAVEDSINCE date`: the save date's date is this one or later.
+    SavedSince(Date),
     /// `SENTBEFORE date`: the `Date:` header's date is earlier.
     SentBefore(Date),
     /// `SENTON date`: the `Date:` header's date is this one.
@@ -285,7 +291,7 @@ pub enum SearchError {
     },
     /// The key holds something the model does not evaluate: `$` without a
     /// saved result, OLDER and YOUNGER (no clock here), MODSEQ, EMAILID,
-    /// THREADID, the SAVED* dates, an extension's key.
+    /// THREADID, an extension's key.
     #[error("{0} is not supported in SEARCH")]
     Unsupported(&'static str),
     /// A message could not be read.
@@ -327,6 +333,9 @@ pub struct MessageContext<'a> {
     pub internal_date: InternalDate,
     /// Its RFC822.SIZE.
     pub size: u64,
+    /// When it was saved in its mailbox (RFC 8514), in seconds since the
+    /// epoch; SAVEDBEFORE, SAVEDON and SAVEDSINCE compare its date in UTC.
+    pub save_date: i64,
     /// Its content.
     pub content: MessageContent<'a>,
 }
@@ -341,6 +350,7 @@ impl<'a> MessageContext<'a> {
             recent: message.recent,
             internal_date: message.internal_date,
             size: message.size,
+            save_date: message.save_date,
             content,
         }
     }

@@ -112,16 +112,16 @@ pub(crate) fn resolve(
             }
             Key::And(list)
         }
-        // The model keeps no save date (RFC 8514: then none matches).
-        SearchKey::SaveDateSupported => nothing(),
+        // Every message has a save date (RFC 8514).
+        SearchKey::SaveDateSupported => Key::All,
+        SearchKey::SavedBefore(d) => Key::SavedBefore(*d),
+        SearchKey::SavedOn(d) => Key::SavedOn(*d),
+        SearchKey::SavedSince(d) => Key::SavedSince(*d),
         SearchKey::Older(_) => return Err(SearchError::Unsupported("OLDER")),
         SearchKey::Younger(_) => return Err(SearchError::Unsupported("YOUNGER")),
         SearchKey::ModSeq { .. } => return Err(SearchError::Unsupported("MODSEQ")),
         SearchKey::EmailId(_) => return Err(SearchError::Unsupported("EMAILID")),
         SearchKey::ThreadId(_) => return Err(SearchError::Unsupported("THREADID")),
-        SearchKey::SavedBefore(_) | SearchKey::SavedOn(_) | SearchKey::SavedSince(_) => {
-            return Err(SearchError::Unsupported("SAVEDBEFORE, SAVEDON and SAVEDSINCE"));
-        }
         _ => return Err(SearchError::Unsupported("an extension's key")),
     })
 }
