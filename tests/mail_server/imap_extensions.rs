@@ -833,6 +833,173 @@ fn within_younger_and_older() {
     imap.logout();
 }
 
+/// Waits for unsolicited responses until one contains each of `wanted`
+/// (in any order), and returns them all as text.
+fn until_heard(imap: &mut Imap, wanted: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut heard = String::new();
+    while !wanted.iter().all(|w| heard.contains(w)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match imap.response_within(left) {
+            Some(r) => heard.push_str(&String::from_utf8_lossy(&r)),
+            None => panic!("waited 10 s for {wanted:?}; heard:\n{heard}"),
+        }
+    }
+    heard
+}
+
+/// NOTIFY (RFC 5465) without a command from the client: a new message in
+/// the selected mailbox comes as EXISTS then FETCH with MessageNew's
+/// attributes, a flag change as FETCH FLAGS, an expunge as EXPUNGE; news
+/// of other mailboxes as STATUS, and a new mailbox as LIST.
+#[test]
+fn notify_reports_changes_as_they_happen() {
+    let mail = alice_root("notify");
+    let server = mail_server(&mail);
+    let mut watcher = alice(&server);
+    watcher.command("CREATE Sent").ok("CREATE Sent");
+    let exists = watcher
+        .command("SELECT INBOX")
+        .ok("SELECT")
+        .count("EXISTS")
+        .expect("EXISTS");
+    watcher
+        .command(
+            "NOTIFY SET (selected (MessageNew (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)]) \
+             MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge MailboxName))",
+        )
+        .ok("NOTIFY");
+    let mut other = alice(&server);
+    let message = b"From: b@example.org\r\nSubject: notified\r\n\r\nhello\r\n";
+    let appended = other
+        .command_with_literal("APPEND INBOX (\\Flagged)", message)
+        .ok("APPEND");
+    let uid = appended
+        .completion
+        .split("APPENDUID ")
+        .nth(1)
+        .and_then(|r| r.split([' ', ']']).nth(1));
+    let uid = uid.expect("APPENDUID").to_owned();
+    let n = exists + 1;
+    let heard = until_heard(
+        &mut watcher,
+        &[&format!("* {n} EXISTS"), &format!("* {n} FETCH (UID {uid} ")],
+    );
+    let fetch = heard
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("* {n} FETCH")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(fetch.contains("FLAGS (\\Flagged"), "{fetch}");
+    assert!(
+        fetch.contains("BODY[HEADER.FIELDS (SUBJECT)]") && fetch.contains("Subject: notified"),
+        "{fetch}"
+    );
+    assert!(
+        heard.find(" EXISTS").unwrap() < heard.find(" FETCH").unwrap(),
+        "{heard}"
+    );
+
+    other.command("SELECT INBOX").ok("SELECT");
+    other
+        .command(&format!("UID STORE {uid} +FLAGS (\\Seen)"))
+        .ok("STORE");
+    until_heard(&mut watcher, &[&format!("* {n} FETCH (FLAGS (")]);
+    other
+        .command_with_literal("APPEND Sent", message)
+        .ok("APPEND to Sent");
+    until_heard(&mut watcher, &["* STATUS Sent (MESSAGES 1"]);
+    other.command("CREATE Projects").ok("CREATE");
+    until_heard(&mut watcher, &["* LIST ", "Projects"]);
+    other
+        .command(&format!("UID STORE {uid} +FLAGS (\\Deleted)"))
+        .ok("STORE");
+    other.command("EXPUNGE").ok("EXPUNGE");
+    until_heard(&mut watcher, &[&format!("* {n} EXPUNGE")]);
+    other.logout();
+    watcher.logout();
+}
+
+/// Today's date in UTC as IMAP writes a date (`4-Dec-2026`).
+fn today_utc() -> String {
+    let out = std::process::Command::new("date")
+        .args(["-u", "+%-d-%b-%Y"])
+        .output()
+        .expect("date");
+    String::from_utf8(out.stdout).expect("ASCII").trim().to_owned()
+}
+
+/// SAVEDATE (RFC 8514): the save date is when the message came into this
+/// mailbox (its APPEND or COPY, or its delivery by another program), not
+/// its INTERNALDATE; FETCH gives it, the SAVED* keys search it, and it
+/// survives a restart of the server.
+#[test]
+fn savedate_is_when_the_message_came_into_the_mailbox() {
+    let mail = MailRoot::new("savedate", PASSWD, "alice", &[]);
+    let server = mail_server(&mail);
+    let before = today_utc();
+    let mut imap = alice(&server);
+    let caps = imap.command("CAPABILITY").ok("CAPABILITY").text();
+    assert!(caps.contains(" SAVEDATE"), "{caps}");
+    let message = b"From: a@example.org\r\nSubject: old\r\n\r\nbody\r\n";
+    imap.command_with_literal("APPEND INBOX \"01-Jan-2020 00:00:00 +0000\"", message)
+        .ok("APPEND with an old date");
+    imap.command("CREATE Archive").ok("CREATE");
+    imap.command("SELECT INBOX").ok("SELECT");
+    imap.command("COPY 1 Archive").ok("COPY");
+    imap.logout();
+    // Delivered by another program.
+    mail.deliver("alice", &[b"Subject: delivered\r\n\r\nx\r\n".to_vec()]);
+
+    let check = |imap: &mut Imap, today: &[String]| {
+        for mailbox in ["INBOX", "Archive"] {
+            imap.command(&format!("SELECT {mailbox}")).ok("SELECT");
+            let fetched = lines(&imap.command("FETCH 1:* (SAVEDATE INTERNALDATE)").ok("FETCH"));
+            assert!(!fetched.is_empty());
+            for line in &fetched {
+                assert!(line.contains("INTERNALDATE \""), "{line}");
+                // `"dd-Mon-yyyy hh:mm:ss +zzzz"`, the day padded.
+                let saved = line
+                    .split("SAVEDATE \"")
+                    .nth(1)
+                    .and_then(|rest| rest.trim_start_matches([' ', '0']).split(' ').next())
+                    .unwrap_or_else(|| panic!("no SAVEDATE: {line}"));
+                assert!(today.iter().any(|t| t == saved), "{mailbox}: {line}");
+            }
+            let n = fetched.len();
+            let all: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+            let expect = format!("* SEARCH {}", all.join(" "));
+            let on = today.iter().any(|t| {
+                lines(&imap.command(&format!("SEARCH SAVEDON {t}")).ok("SAVEDON")) == [expect.clone()]
+            });
+            assert!(on, "{mailbox}: SAVEDON today");
+            assert_eq!(
+                lines(&imap.command("SEARCH SAVEDBEFORE 1-Jan-2021").ok("SAVEDBEFORE")),
+                ["* SEARCH"]
+            );
+            assert_eq!(
+                lines(&imap.command("SEARCH SAVEDSINCE 1-Jan-2021").ok("SAVEDSINCE")),
+                std::slice::from_ref(&expect)
+            );
+            assert_eq!(
+                lines(&imap.command("SEARCH SAVEDATESUPPORTED").ok("SAVEDATESUPPORTED")),
+                std::slice::from_ref(&expect)
+            );
+            // The INTERNALDATE keys still see 2020 for the appended one.
+            let old = lines(&imap.command("SEARCH BEFORE 1-Jan-2021").ok("BEFORE"));
+            assert_eq!(old, ["* SEARCH 1"], "{mailbox}");
+        }
+    };
+    let mut imap = alice(&server);
+    check(&mut imap, &[before.clone(), today_utc()]);
+    imap.logout();
+    drop(server);
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    check(&mut imap, &[before, today_utc()]);
+    imap.logout();
+}
+
 // ---------------------------------------------------------------- 11
 
 /// The mailbox name of a LIST line, unquoted.

@@ -8,7 +8,7 @@ use mailwire_imap::server::{
     AnswerError, AuthStep, CloseReason, CommandRequest, Credentials, Greeting, LiteralRefusal,
     LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
 };
-use mailwire_imap::{Capability, RespText, Response, Status};
+use mailwire_imap::{Capability, MessageDataItem, RespText, Response, Status};
 
 fn plaintext() -> ServerConfig {
     ServerConfig {
@@ -1509,6 +1509,34 @@ fn recent_goes_with_exists_to_imap4rev1_clients_only() {
     s.complete(noop, Status::Ok, RespText::text("NOOP completed"))
         .unwrap();
     assert_eq!(sent(&mut s), "* 5 EXISTS\r\nn OK NOOP completed\r\n");
+}
+
+/// NOTIFY's MessageNew attributes: `* n FETCH` after the EXISTS that
+/// announced the message, with its UID first; never for a message the
+/// client has not been told of, nor while a command runs.
+#[test]
+fn unsolicited_fetch_follows_the_exists_of_a_new_message() {
+    let mut s = selected(plaintext(), b"e ENABLE IMAP4rev2\r\n");
+    let flags = || vec![MessageDataItem::Flags(Vec::new())];
+    s.message_added(uid(50));
+    assert_eq!(
+        s.unsolicited_fetch(uid(50), flags()),
+        Err(AnswerError::NotAllowed)
+    );
+    s.announce_changes(true);
+    s.unsolicited_fetch(uid(50), flags()).unwrap();
+    assert_eq!(sent(&mut s), "* 5 EXISTS\r\n* 5 FETCH (UID 50 FLAGS ())\r\n");
+    assert_eq!(
+        s.unsolicited_fetch(uid(60), flags()),
+        Err(AnswerError::NotAllowed)
+    );
+    let noop = command(&mut s, b"n NOOP\r\n");
+    assert_eq!(
+        s.unsolicited_fetch(uid(50), flags()),
+        Err(AnswerError::NotAllowed)
+    );
+    s.complete(noop, Status::Ok, RespText::text("done")).unwrap();
+    assert_eq!(sent(&mut s), "n OK done\r\n");
 }
 
 #[test]

@@ -1580,6 +1580,41 @@ fn appended(result: Result<mailwire::mailbox::AppendUid, StoreError>) -> Outcome
     }
 }
 
+/// What NOTIFY's MessageNew asked to be sent of new messages of the
+/// selected mailbox (RFC 5465 section 5.2), for each UID in `uids` still
+/// there. Nothing is changed by it: a BODY[] item is read as BODY.PEEK[]
+/// would be. A message larger than [`STREAM_ABOVE`] gets only the items
+/// that need no content (a notification is not streamed); one whose
+/// content cannot be read or decoded gets those too.
+pub fn new_message_data(
+    work: &mut Work,
+    items: &[FetchItem<'static>],
+    uids: &[NonZeroU32],
+    info: &Info,
+) -> Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)> {
+    let Some(selected) = work.selected.as_mut() else {
+        return Vec::new();
+    };
+    let content = fetch::needs_content(items);
+    let mut out = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        let Some(message) = view_message(selected, Uid::from(uid)).cloned() else {
+            continue;
+        };
+        let bytes = if content && message.size <= STREAM_ABOVE {
+            selected.read(Uid::from(uid)).ok()
+        } else {
+            None
+        };
+        let analysis = bytes.as_deref().map(analyze);
+        let data = fetch::render(&message, analysis.as_ref(), items, info.rev2, false)
+            .or_else(|_| fetch::render(&message, None, items, info.rev2, false))
+            .unwrap_or_default();
+        out.push((uid, data));
+    }
+    out
+}
+
 /// FETCH for some of the command's messages: renders messages from
 /// `info.messages[start..]` until about `budget` octets are rendered, and
 /// returns where the next batch starts (the length when done).

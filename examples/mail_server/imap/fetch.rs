@@ -135,6 +135,10 @@ pub fn render(
                 MessageDataItem::InternalDate(date)
             }
             FetchItem::Rfc822Size => MessageDataItem::Rfc822Size(message.size),
+            // RFC 8514: when it was saved here, in UTC.
+            FetchItem::SaveDate => {
+                MessageDataItem::SaveDate(DateTime::from_unix_timestamp(message.save_date, 0).ok())
+            }
             FetchItem::ModSeq => MessageDataItem::ModSeq(message.modseq.into()),
             // No threads are kept (RFC 8474 allows NIL).
             FetchItem::ThreadId => MessageDataItem::ThreadId(None),

@@ -85,6 +85,7 @@ fn capabilities(append_limit: u64) -> Vec<Capability<'static>> {
         Capability::QuotaRes(mailwire::imap::Atom::new("STORAGE").expect("an atom")),
         Capability::QuotaRes(mailwire::imap::Atom::new("MESSAGE").expect("an atom")),
         Capability::Preview,
+        Capability::SaveDate,
         Capability::Utf8Accept,
         Capability::ObjectId,
         Capability::Catenate,
@@ -751,13 +752,30 @@ impl User {
         let expunge = self.idle
             || notify
                 .as_ref()
-                .and_then(|n| n.selected)
+                .and_then(|n| n.selected.as_ref())
                 .is_some_and(|s| !s.delayed);
-        let (work, notify, answers, news) = ctx
+        let new_message = notify
+            .as_ref()
+            .and_then(|n| n.selected.as_ref())
+            .map(|s| s.new_message.clone())
+            .unwrap_or_default();
+        let (work, notify, answers, news, fetched) = ctx
             .blocking
             .run(move || {
                 let mut answers = Vec::new();
                 exec::changes(&mut work, expunge, &info, &mut answers);
+                let added: Vec<_> = answers
+                    .iter()
+                    .filter_map(|a| match a {
+                        Answer::Added(uid) => Some(*uid),
+                        _ => None,
+                    })
+                    .collect();
+                let fetched = if new_message.is_empty() {
+                    Vec::new()
+                } else {
+                    exec::new_message_data(&mut work, &new_message, &added, &info)
+                };
                 exec::update_live_searches(&mut work, &info, &mut answers);
                 let news = match notify.as_mut().filter(|n| n.has_groups()) {
                     Some(n) => n.refresh(&work, &info).unwrap_or_else(|e| {
@@ -766,7 +784,7 @@ impl User {
                     }),
                     None => Vec::new(),
                 };
-                (work, notify, answers, news)
+                (work, notify, answers, news, fetched)
             })
             .await?;
         self.work = Some(work);
@@ -777,8 +795,12 @@ impl User {
                 change => apply_change(session, change),
             }
         }
-        if let Some(selected) = notify.as_ref().and_then(|n| n.selected) {
+        if let Some(selected) = notify.as_ref().and_then(|n| n.selected.as_ref()) {
             session.announce_changes(!selected.delayed);
+        }
+        // After the EXISTS that announced them.
+        for (uid, items) in fetched {
+            let _ = session.unsolicited_fetch(uid, items);
         }
         // The search updates after the changes they follow from.
         for response in updates.iter().chain(&news) {

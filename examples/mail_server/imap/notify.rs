@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mailwire::imap::{
-    Code, EventGroup, FilterMailboxes, MailboxAttribute, MailboxList, Notify, NotifyEvent, Response,
+    Code, EventGroup, FetchItem, FilterMailboxes, MailboxAttribute, MailboxList, Notify, NotifyEvent,
+    Response,
 };
 use mailwire::mailbox::{MailboxName, StoreError};
 
@@ -28,10 +29,13 @@ pub struct Watching {
 }
 
 /// The events a client wants for the selected mailbox.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SelectedEvents {
     /// Expunges wait for a command that may report them.
     pub delayed: bool,
+    /// What MessageNew asked to be sent of each new message (RFC 5465
+    /// section 5.2), after its EXISTS.
+    pub new_message: Vec<FetchItem<'static>>,
 }
 
 /// One event group other than the selected mailbox.
@@ -47,8 +51,9 @@ struct Group {
 /// Runs `NOTIFY NONE` or `NOTIFY SET`; the watching to keep, and the
 /// outcome (with the STATUS of every mailbox concerned for `SET STATUS`).
 /// STATUS carries MESSAGES, UIDNEXT, UIDVALIDITY and UNSEEN (RFC 5465
-/// sections 5.2 to 5.4); MessageNew's FETCH attributes are not sent (the
-/// client learns of new messages of the selected mailbox by EXISTS).
+/// sections 5.2 to 5.4); MessageNew's FETCH attributes for the selected
+/// mailbox are sent after the EXISTS of each new message (see
+/// [`exec::new_message_data`]).
 pub fn set(work: &Work, notify: &Notify<'static>, info: &Info) -> (Option<Watching>, Outcome) {
     let (status, groups) = match notify {
         Notify::None => return (None, Outcome::ok(Vec::new(), "NOTIFY completed")),
@@ -80,8 +85,16 @@ pub fn set(work: &Work, notify: &Notify<'static>, info: &Info) -> (Option<Watchi
         match filter {
             FilterMailboxes::Selected | FilterMailboxes::SelectedDelayed => {
                 if !events.is_empty() {
+                    let new_message = events
+                        .iter()
+                        .find_map(|e| match e {
+                            NotifyEvent::MessageNew(items) => Some(items.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default();
                     watching.selected = Some(SelectedEvents {
                         delayed: matches!(filter, FilterMailboxes::SelectedDelayed),
+                        new_message,
                     });
                 }
             }

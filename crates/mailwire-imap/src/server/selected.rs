@@ -479,6 +479,36 @@ impl super::ServerSession {
         Ok(())
     }
 
+    /// Writes `* n FETCH` for a message outside any command: the
+    /// attributes NOTIFY's `MessageNew` asked for (RFC 5465 section 5.2),
+    /// sent after the `EXISTS` that announced the message (call
+    /// [`announce_changes`](Self::announce_changes) first). `UID` is put
+    /// first when `items` lacks it. Refused while a command runs, and for
+    /// a message the client has not been told of.
+    pub fn unsolicited_fetch(
+        &mut self,
+        uid: NonZeroU32,
+        mut items: Vec<MessageDataItem<'_>>,
+    ) -> Result<(), super::AnswerError> {
+        if !matches!(self.phase, super::Phase::Commands | super::Phase::Idle { .. })
+            || self.streaming.is_some()
+        {
+            return Err(super::AnswerError::NotAllowed);
+        }
+        let Some(view) = self.current_view() else {
+            return Err(super::AnswerError::NotAllowed);
+        };
+        let seq = view.seq_of(uid).ok_or(super::AnswerError::NotAllowed)?;
+        if items.iter().any(|i| matches!(i, MessageDataItem::Flags(_))) {
+            view.flags_sent(uid);
+        }
+        if !items.iter().any(|i| matches!(i, MessageDataItem::Uid(_))) {
+            items.insert(0, MessageDataItem::Uid(uid));
+        }
+        self.write(&Response::Fetch { seq, items });
+        Ok(())
+    }
+
     /// Starts a `* n FETCH` whose last item's data is streamed: writes
     /// `items` (as [`fetch_data`](Self::fetch_data) would, with `UID` for
     /// UID commands), then `name` and the header of a literal of `length`
