@@ -103,9 +103,26 @@ struct Args {
     /// threads apart from the network ones
     #[arg(long, value_name = "N", default_value_t = 16)]
     storage_jobs: usize,
+    /// What is flushed to disk before it is reported done: `full` every
+    /// change; `optimized` (Dovecot's default `fsync_mode`) new messages
+    /// and the MODSEQ counter, not flag changes and expunges (a power
+    /// failure may undo the last of those); `off` nothing (tests only)
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Fsync::Optimized)]
+    fsync: Fsync,
     /// Where the demo keeps its files [default: target/mail-demo]
     #[arg(long, value_name = "DIR")]
     demo_dir: Option<PathBuf>,
+}
+
+/// What the store flushes to disk (`--fsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Fsync {
+    /// Every change.
+    Full,
+    /// New messages and counters, not flag changes and expunges.
+    Optimized,
+    /// Nothing.
+    Off,
 }
 
 /// How POP3 sessions share a maildrop (`--lock`).
@@ -139,6 +156,7 @@ pub struct Options {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub storage_jobs: usize,
+    pub fsync: Fsync,
     pub demo_dir: Option<PathBuf>,
 }
 
@@ -211,6 +229,7 @@ impl Options {
             max_connections: a.max_connections.max(1),
             max_connections_per_ip: a.max_connections_per_ip.max(1),
             storage_jobs: a.storage_jobs.max(1),
+            fsync: a.fsync,
             demo_dir: a.demo_dir,
         })
     }

@@ -3,13 +3,23 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailwire::mailbox::{AccountName, DEFAULT_MAILBOXES, MailboxName, MaildirBackend, Store, StoreError};
+use mailwire::mailbox::{
+    AccountName, DEFAULT_MAILBOXES, MailboxName, MaildirBackend, MaildirOptions, Store, StoreError,
+};
+
+use crate::args::Fsync;
 
 /// The store for `--mail-root DIR`: each user's mail is
 /// `DIR/<user>/Maildir`, in Maildir++ with Dovecot's index files, so Dovecot
 /// can serve the same mail (with the same UIDLs) at the same time.
-pub fn open(mail_root: &Path) -> Result<Store, String> {
-    let backend = MaildirBackend::new(mail_root).map_err(|e| format!("{}: {e}", mail_root.display()))?;
+pub fn open(mail_root: &Path, fsync: Fsync) -> Result<Store, String> {
+    let options = match fsync {
+        Fsync::Full => MaildirOptions::default(),
+        Fsync::Optimized => MaildirOptions::default().with_flag_changes_flushed(false),
+        Fsync::Off => MaildirOptions::default().with_fsync(false),
+    };
+    let backend = MaildirBackend::with_options(mail_root, options)
+        .map_err(|e| format!("{}: {e}", mail_root.display()))?;
     Ok(Store::new(backend))
 }
 

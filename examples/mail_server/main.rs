@@ -140,7 +140,7 @@ fn run(o: Options) -> Result<(), String> {
     }
     let uidl = UidlTemplate::new(&o.uidl_format).map_err(|e| format!("--uidl-format: {e}"))?;
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
-    let store = mailstore::open(&mail_root)?;
+    let store = mailstore::open(&mail_root, o.fsync)?;
     if created {
         mailstore::add_default_mailboxes(&store, "alice")?;
     }

@@ -47,6 +47,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) dir: &'a Path,
     /// Flush writes to disk.
     pub(crate) fsync: bool,
+    /// Flush flag changes and expunges too
+    /// ([`MaildirOptions::flush_flag_changes`](super::MaildirOptions)).
+    pub(crate) fsync_changes: bool,
     /// This backend instance's name (for its kept-content directory).
     pub(crate) instance: &'a str,
     /// The folder's lock, when held: every write of the uidlist or the
@@ -791,7 +794,7 @@ impl Folder {
             }
         }
         ctx.confirm_lock()?;
-        self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        self.journal.write(ctx.dir, &lines, ctx.fsync_changes)?;
         Ok(updates)
     }
 
@@ -834,11 +837,11 @@ impl Folder {
             Journal::expunge_line(uid, m, &mut lines);
         }
         self.touched_dirs();
-        fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync)?;
-        fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)?;
+        fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync_changes)?;
+        fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync_changes)?;
         let before = self.journal.tombstones_ever();
         ctx.confirm_lock()?;
-        self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        self.journal.write(ctx.dir, &lines, ctx.fsync_changes)?;
         if let Some(k) = &mut self.known {
             for &uid in uids {
                 k.messages.remove(&uid);

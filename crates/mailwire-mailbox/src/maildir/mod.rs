@@ -106,6 +106,13 @@ pub struct MaildirOptions {
     /// off only for tests and throw-away data: a power failure may then
     /// lose acknowledged changes (a process crash still cannot).
     pub fsync: bool,
+    /// With `fsync`, also flush flag changes and expunges before reporting
+    /// them done (default). Dovecot's default (`fsync_mode = optimized`)
+    /// does not, and neither does this when off: a power failure may then
+    /// undo the last flag changes and expunges (the message files tell
+    /// what is left, and the next look at the folder records it with a new
+    /// MODSEQ), while new messages and the MODSEQ counter stay flushed.
+    pub flush_flag_changes: bool,
     /// The Maildir inside an account's directory: `Some("Maildir")`
     /// (default) gives `<root>/<account>/Maildir`, as Dovecot's
     /// `mail_location = maildir:<root>/%u/Maildir`; `None` gives
@@ -117,6 +124,7 @@ impl Default for MaildirOptions {
     fn default() -> Self {
         MaildirOptions {
             fsync: true,
+            flush_flag_changes: true,
             subdir: Some("Maildir".into()),
         }
     }
@@ -126,6 +134,12 @@ impl MaildirOptions {
     /// The default options with `fsync` set.
     pub fn with_fsync(mut self, fsync: bool) -> MaildirOptions {
         self.fsync = fsync;
+        self
+    }
+
+    /// The options with `flush_flag_changes` set.
+    pub fn with_flag_changes_flushed(mut self, flush: bool) -> MaildirOptions {
+        self.flush_flag_changes = flush;
         self
     }
 
@@ -239,6 +253,7 @@ impl MaildirBackend {
         Ctx {
             dir,
             fsync: self.options.fsync,
+            fsync_changes: self.options.fsync && self.options.flush_flag_changes,
             instance: &self.instance,
             lock,
         }
@@ -1098,8 +1113,8 @@ impl Backend for MaildirBackend {
                         done.push((*uid, info));
                     }
                 }
-                fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync)?;
-                fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)?;
+                fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync_changes)?;
+                fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync_changes)?;
                 out.updated = fold.record_flags(ctx, &done, m)?;
                 Ok(out)
             },
@@ -1542,6 +1557,55 @@ mod tests {
             }
         }
         assert_eq!(everything_of_bob(), bob_before, "bob's mail changed");
+    }
+
+    /// Without `flush_flag_changes`, a power failure may lose the journal
+    /// lines of the last flag changes and expunges. The files still tell:
+    /// the next look records a flag change found in a file name, and an
+    /// expunge found in a missing file, each with a MODSEQ above every one
+    /// given before, so no client's CHANGEDSINCE misses them.
+    #[test]
+    fn flag_changes_and_expunges_whose_journal_lines_were_lost_are_recovered() {
+        let (tmp, a, inbox) = setup();
+        let options = MaildirOptions::default().with_flag_changes_flushed(false);
+        let b = MaildirBackend::with_options(tmp.path(), options).unwrap();
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let journal_path = tmp.path().join("alice/Maildir").join(journal::NAME);
+        let before_changes = fs::read_to_string(&journal_path).unwrap();
+        let seen = StoreFlags {
+            uids: vec![added[0].uid],
+            action: crate::flags::FlagAction::Add,
+            flags: Flags::parse(["\\Seen"]).unwrap(),
+            condition: None,
+        };
+        let highest = b.store_flags(&a, &inbox_ref, &seen).unwrap().updated[0].modseq;
+        let gone = ExpungeRequest {
+            uids: Some(vec![added[1].uid]),
+            only_deleted: false,
+        };
+        let expunged = b.expunge(&a, &inbox_ref, &gone).unwrap().modseq.unwrap();
+        assert!(expunged > highest);
+        let highest = expunged;
+        drop(b);
+        // The lines written since were lost.
+        fs::write(&journal_path, before_changes).unwrap();
+
+        let fresh = open_in(tmp.path());
+        let snapshot = fresh.mailbox_snapshot(&a, &inbox).unwrap();
+        assert_eq!(snapshot.messages.len(), 1, "the expunge is found again");
+        let first = &snapshot.messages[0];
+        assert_eq!(first.uid, added[0].uid);
+        assert!(first.flags.system.contains(crate::flags::SystemFlags::SEEN));
+        assert!(first.modseq > highest, "{:?} after {highest:?}", first.modseq);
+        let gone = fresh.tombstones(&a, &inbox_ref, highest).unwrap();
+        assert!(
+            gone.iter().any(|t| t.uid == added[1].uid && t.modseq > highest),
+            "{gone:?}"
+        );
     }
 
     /// A message whose file is in new/ and whose UID is in the uidlist is
