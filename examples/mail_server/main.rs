@@ -64,6 +64,10 @@ const APPEND_LIMIT: u64 = 64 * 1024 * 1024;
 /// four messages of the largest size.
 const UPLOAD_BUDGET_KIB: usize = 4 * (APPEND_LIMIT / 1024) as usize;
 
+/// What the cache of message structures (ENVELOPE, BODY, BODYSTRUCTURE)
+/// may hold, in octets.
+const STRUCTURE_CACHE: usize = 32 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let options = Options::from_command_line();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -207,6 +211,7 @@ fn run(o: Options) -> Result<(), String> {
             allow_plaintext_auth,
             append_limit: APPEND_LIMIT,
             uploads: Arc::new(tokio::sync::Semaphore::new(UPLOAD_BUDGET_KIB)),
+            structures: Arc::new(imap::StructureCache::new(STRUCTURE_CACHE)),
             idle_timeout: o.idle_timeout,
             login_timeout: o.login_timeout,
             auth_failure_delay: o.auth_failure_delay,

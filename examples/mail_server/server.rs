@@ -41,9 +41,12 @@ pub struct Context {
     pub allow_plaintext_auth: bool,
     /// The largest message IMAP's APPEND takes (announced as APPENDLIMIT).
     pub append_limit: u64,
-    /// What all APPENDs in progress may hold in memory, in KiB (a message
-    /// is kept until its APPEND commits).
+    /// What all APPENDs in progress may hold in memory, in KiB (a piece of
+    /// each message; the rest is on disk already).
     pub uploads: Arc<Semaphore>,
+    /// ENVELOPE, BODY and BODYSTRUCTURE of messages fetched lately, for
+    /// every IMAP session.
+    pub structures: Arc<crate::imap::StructureCache>,
     /// Close a logged-in connection after this long without a command, or
     /// when a write takes longer.
     pub idle_timeout: Duration,

@@ -833,6 +833,35 @@ fn within_younger_and_older() {
     imap.logout();
 }
 
+/// ENVELOPE, BODY and BODYSTRUCTURE come from the server's cache once a
+/// message was analysed: the answers of a second session, and of a FETCH
+/// that also reads content (and so does not use the cache), are the same
+/// as the first's, for every sample message.
+#[test]
+fn structures_from_the_cache_equal_those_read_from_the_message() {
+    let mail = alice_root("structure-cache");
+    let server = mail_server(&mail);
+    let fetch = |items: &str| {
+        let mut imap = alice(&server);
+        imap.command("EXAMINE INBOX").ok("EXAMINE");
+        let answer = lines(&imap.command(&format!("FETCH 1:* ({items})")).ok("FETCH"));
+        imap.logout();
+        answer
+    };
+    let first = fetch("ENVELOPE BODYSTRUCTURE BODY");
+    assert!(
+        first.len() >= 3 && first.iter().all(|l| l.contains("ENVELOPE (")),
+        "{first:?}"
+    );
+    assert_eq!(fetch("ENVELOPE BODYSTRUCTURE BODY"), first, "from the cache");
+    // With a section the content is read, and the structures analysed anew.
+    let read: Vec<String> = fetch("ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[HEADER.FIELDS (X-NONE)]")
+        .into_iter()
+        .map(|l| l[..l.find(" BODY[HEADER.FIELDS").expect("the section")].to_owned() + ")")
+        .collect();
+    assert_eq!(read, first);
+}
+
 /// Waits for unsolicited responses until one contains each of `wanted`
 /// (in any order), and returns them all as text.
 fn until_heard(imap: &mut Imap, wanted: &[&str]) -> String {

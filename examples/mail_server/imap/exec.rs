@@ -4,6 +4,7 @@
 //! here touches the session or the network.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
@@ -22,6 +23,7 @@ use mailwire::mailbox::{
     SpecialUse, StoreCondition, StoreError, StoreFlags, Uid,
 };
 
+use super::cache::{Structure, StructureCache};
 use super::fetch;
 use crate::users::QuotaRule;
 
@@ -38,6 +40,8 @@ pub struct Work {
     pub quota: QuotaRule,
     /// The largest message APPEND takes (CATENATE's result included).
     pub append_limit: u64,
+    /// The server's cache of message structures.
+    pub structures: Arc<StructureCache>,
     /// The searches kept up to date (CONTEXT=SEARCH), for the selected
     /// mailbox.
     pub live: Vec<LiveSearch>,
@@ -1607,8 +1611,8 @@ pub fn new_message_data(
             None
         };
         let analysis = bytes.as_deref().map(analyze);
-        let data = fetch::render(&message, analysis.as_ref(), items, info.rev2, false)
-            .or_else(|_| fetch::render(&message, None, items, info.rev2, false))
+        let data = fetch::render(&message, analysis.as_ref(), None, items, info.rev2, false)
+            .or_else(|_| fetch::render(&message, None, None, items, info.rev2, false))
             .unwrap_or_default();
         out.push((uid, data));
     }
@@ -1667,6 +1671,7 @@ pub fn fetch_batch(
         }
     }
     let content = fetch::needs_content(&items);
+    let structure_only = content && fetch::structure_only(&items);
     let stream = fetch::streamable(&items);
     let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
     let end = info.messages.len();
@@ -1697,7 +1702,8 @@ pub fn fetch_batch(
                 continue;
             }
             if let (Some(name), true) = (&stream, message.size > STREAM_ABOVE) {
-                let mut data = fetch::render(&message, None, &items, info.rev2, modseq).unwrap_or_default();
+                let mut data =
+                    fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
                 if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
                     data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
                 }
@@ -1710,7 +1716,15 @@ pub fn fetch_batch(
                 // The stream is sent before the next message is read.
                 return Ok((answers, i));
             }
-            let bytes = if content {
+            // ENVELOPE, BODY and BODYSTRUCTURE alone come from the cache
+            // when the message was analysed before.
+            let key = (selected.mailbox().uid_validity, uid);
+            let cached = if structure_only {
+                work.structures.get(selected.account().name(), key.0, key.1)
+            } else {
+                None
+            };
+            let bytes = if content && cached.is_none() {
                 match selected.read(uid) {
                     Ok(b) => Some(b),
                     Err(StoreError::NoSuchMessage(_)) => continue,
@@ -1720,7 +1734,27 @@ pub fn fetch_batch(
                 None
             };
             let analysis = bytes.as_deref().map(analyze);
-            let mut data = match fetch::render(&message, analysis.as_ref(), &items, info.rev2, modseq) {
+            let cached = match (cached, &analysis) {
+                (None, Some(msg)) if structure_only => {
+                    let structure = Arc::new(Structure::of(msg));
+                    let weight = msg.part_tree().body_start;
+                    work.structures.put(
+                        selected.account().name(),
+                        key.0,
+                        key.1,
+                        Arc::clone(&structure),
+                        weight,
+                    );
+                    Some(structure)
+                }
+                (cached, _) => cached,
+            };
+            let answer = if cached.is_some() {
+                fetch::render(&message, None, cached.as_deref(), &items, info.rev2, modseq)
+            } else {
+                fetch::render(&message, analysis.as_ref(), None, &items, info.rev2, modseq)
+            };
+            let mut data = match answer {
                 Ok(d) => d,
                 Err(fetch::ItemError::UnknownCte) => {
                     return Err(Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE")));

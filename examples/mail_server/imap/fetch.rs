@@ -13,6 +13,8 @@ use mailwire::mailbox::analysis::{
 };
 use mailwire::mailbox::{Flags, ViewMessage};
 
+use super::cache::Structure;
+
 /// The items a FETCH asks for, macros expanded, in the order asked.
 pub fn wanted<'a>(items: &'a FetchItems<'a>) -> Cow<'a, [FetchItem<'a>]> {
     match items {
@@ -20,6 +22,17 @@ pub fn wanted<'a>(items: &'a FetchItems<'a>) -> Cow<'a, [FetchItem<'a>]> {
         FetchItems::Item(i) => Cow::Owned(vec![i.clone()]),
         FetchItems::List(l) => Cow::Borrowed(l),
     }
+}
+
+/// Whether every item that needs the content is ENVELOPE, BODY or
+/// BODYSTRUCTURE, which a cached [`Structure`] answers.
+pub fn structure_only(items: &[FetchItem<'_>]) -> bool {
+    items.iter().all(|i| {
+        matches!(
+            i,
+            FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure
+        ) || !needs_content(std::slice::from_ref(i))
+    })
 }
 
 /// Whether any of the items needs the message's content.
@@ -116,35 +129,46 @@ pub fn flag_list(flags: &Flags, recent: bool, rev2: bool) -> Vec<FlagFetch<'stat
 }
 
 /// Renders `items` for one message. `content` is its analysis when
-/// [`needs_content`] said so; without it, content items are left out.
+/// [`needs_content`] said so, `structure` its cached structure (which
+/// answers ENVELOPE, BODY and BODYSTRUCTURE); without them, content items
+/// are left out.
 pub fn render(
     message: &ViewMessage,
     content: Option<&MessageAnalysis<'_>>,
+    structure: Option<&Structure>,
     items: &[FetchItem<'_>],
     rev2: bool,
     modseq: bool,
 ) -> Result<Vec<MessageDataItem<'static>>, ItemError> {
     let mut out = Vec::with_capacity(items.len() + 1);
     for item in items {
-        let data = match item {
-            FetchItem::Flags => MessageDataItem::Flags(flags(message, rev2)),
-            FetchItem::Uid => MessageDataItem::Uid(message.uid.into()),
-            FetchItem::InternalDate => {
-                let date = DateTime::try_from(message.internal_date)
-                    .unwrap_or_else(|_| DateTime::from_unix_timestamp(0, 0).expect("the epoch is a date"));
-                MessageDataItem::InternalDate(date)
+        let data = match (item, structure) {
+            (FetchItem::Envelope, Some(s)) => MessageDataItem::Envelope(Box::new(s.envelope.clone())),
+            (FetchItem::BodyStructure, Some(s)) => {
+                MessageDataItem::BodyStructure(Box::new(s.body_structure.clone()))
             }
-            FetchItem::Rfc822Size => MessageDataItem::Rfc822Size(message.size),
-            // RFC 8514: when it was saved here, in UTC.
-            FetchItem::SaveDate => {
-                MessageDataItem::SaveDate(DateTime::from_unix_timestamp(message.save_date, 0).ok())
-            }
-            FetchItem::ModSeq => MessageDataItem::ModSeq(message.modseq.into()),
-            // No threads are kept (RFC 8474 allows NIL).
-            FetchItem::ThreadId => MessageDataItem::ThreadId(None),
-            other => match content {
-                Some(msg) => content_item(msg, other)?,
-                None => continue,
+            (FetchItem::Body, Some(s)) => MessageDataItem::Body(Box::new(s.body.clone())),
+            _ => match item {
+                FetchItem::Flags => MessageDataItem::Flags(flags(message, rev2)),
+                FetchItem::Uid => MessageDataItem::Uid(message.uid.into()),
+                FetchItem::InternalDate => {
+                    let date = DateTime::try_from(message.internal_date).unwrap_or_else(|_| {
+                        DateTime::from_unix_timestamp(0, 0).expect("the epoch is a date")
+                    });
+                    MessageDataItem::InternalDate(date)
+                }
+                FetchItem::Rfc822Size => MessageDataItem::Rfc822Size(message.size),
+                // RFC 8514: when it was saved here, in UTC.
+                FetchItem::SaveDate => {
+                    MessageDataItem::SaveDate(DateTime::from_unix_timestamp(message.save_date, 0).ok())
+                }
+                FetchItem::ModSeq => MessageDataItem::ModSeq(message.modseq.into()),
+                // No threads are kept (RFC 8474 allows NIL).
+                FetchItem::ThreadId => MessageDataItem::ThreadId(None),
+                other => match content {
+                    Some(msg) => content_item(msg, other)?,
+                    None => continue,
+                },
             },
         };
         out.push(data);

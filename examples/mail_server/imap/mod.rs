@@ -11,9 +11,12 @@
 //! from the store after every command and, during IDLE, every
 //! [`IDLE_POLL`].
 
+mod cache;
 mod exec;
 mod fetch;
 mod notify;
+
+pub use self::cache::StructureCache;
 
 use std::io;
 use std::net::SocketAddr;
@@ -445,6 +448,7 @@ impl User {
                         selected: None,
                         quota,
                         append_limit: ctx.append_limit,
+                        structures: Arc::clone(&ctx.structures),
                         live: Vec::new(),
                     });
                 }

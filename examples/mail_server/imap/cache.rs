@@ -1,0 +1,138 @@
+//! ENVELOPE, BODY and BODYSTRUCTURE of messages recently fetched, shared
+//! by every IMAP session of the server, so that a client that lists a
+//! mailbox's envelopes does not make the server read and parse every
+//! message again (Dovecot keeps the same in its index cache).
+//!
+//! A message's content never changes under its UID: an entry is keyed by
+//! the account, the mailbox's UIDVALIDITY (which an account never gives
+//! twice, and which RENAME keeps) and the UID. The cache holds at most
+//! [`StructureCache::new`]'s budget of octets (an estimate of each entry's
+//! size); past it, the entries put in first go first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use mailwire::imap::{BodyStructure, Envelope};
+use mailwire::mailbox::analysis::MessageAnalysis;
+use mailwire::mailbox::{AccountName, Uid, UidValidity};
+
+/// What FETCH can answer from the cache.
+#[derive(Debug)]
+pub struct Structure {
+    /// ENVELOPE.
+    pub envelope: Envelope<'static>,
+    /// BODYSTRUCTURE.
+    pub body_structure: BodyStructure<'static>,
+    /// BODY (BODYSTRUCTURE without extension data).
+    pub body: BodyStructure<'static>,
+}
+
+impl Structure {
+    /// The structure of an analysed message.
+    pub fn of(msg: &MessageAnalysis<'_>) -> Structure {
+        Structure {
+            envelope: msg.envelope().clone().into_owned(),
+            body_structure: msg.body_structure().clone().into_owned(),
+            body: msg.body().into_owned(),
+        }
+    }
+}
+
+type Key = (AccountName, UidValidity, Uid);
+
+/// The shared cache (see the module documentation).
+#[derive(Debug)]
+pub struct StructureCache {
+    inner: Mutex<Inner>,
+    budget: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<Key, (Arc<Structure>, usize)>,
+    order: VecDeque<Key>,
+    held: usize,
+}
+
+impl StructureCache {
+    /// A cache of at most about `budget` octets.
+    pub fn new(budget: usize) -> StructureCache {
+        StructureCache {
+            inner: Mutex::new(Inner::default()),
+            budget,
+        }
+    }
+
+    /// The structure of a message, if cached.
+    pub fn get(&self, account: &AccountName, uid_validity: UidValidity, uid: Uid) -> Option<Arc<Structure>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .entries
+            .get(&(account.clone(), uid_validity, uid))
+            .map(|(s, _)| Arc::clone(s))
+    }
+
+    /// Keeps a message's structure; `weight` estimates its size (the
+    /// message's header is a fair one: ENVELOPE repeats most of it).
+    pub fn put(
+        &self,
+        account: &AccountName,
+        uid_validity: UidValidity,
+        uid: Uid,
+        structure: Arc<Structure>,
+        weight: usize,
+    ) {
+        let weight = weight.saturating_add(256);
+        if weight > self.budget {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (account.clone(), uid_validity, uid);
+        if inner.entries.contains_key(&key) {
+            return;
+        }
+        while inner.held + weight > self.budget {
+            let Some(old) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some((_, w)) = inner.entries.remove(&old) {
+                inner.held -= w;
+            }
+        }
+        inner.held += weight;
+        inner.order.push_back(key.clone());
+        inner.entries.insert(key, (structure, weight));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailwire::mailbox::analysis::analyze;
+
+    #[test]
+    fn keeps_within_its_budget_and_drops_the_oldest_first() {
+        let msg = b"From: a@b\r\nSubject: x\r\n\r\nbody\r\n";
+        let structure = Arc::new(Structure::of(&analyze(msg)));
+        let alice = AccountName::new("alice").unwrap();
+        let v = UidValidity::new(7).unwrap();
+        let cache = StructureCache::new(3 * 356);
+        for n in 1..=4 {
+            cache.put(&alice, v, Uid::new(n).unwrap(), Arc::clone(&structure), 100);
+        }
+        assert!(
+            cache.get(&alice, v, Uid::new(1).unwrap()).is_none(),
+            "the oldest went"
+        );
+        for n in 2..=4 {
+            assert!(cache.get(&alice, v, Uid::new(n).unwrap()).is_some());
+        }
+        let other = UidValidity::new(8).unwrap();
+        assert!(cache.get(&alice, other, Uid::new(4).unwrap()).is_none());
+        let bob = AccountName::new("bob").unwrap();
+        assert!(cache.get(&bob, v, Uid::new(4).unwrap()).is_none());
+        // Larger than the whole budget: not kept.
+        cache.put(&alice, v, Uid::new(9).unwrap(), structure, 10_000);
+        assert!(cache.get(&alice, v, Uid::new(9).unwrap()).is_none());
+    }
+}
