@@ -2,11 +2,21 @@
 //!
 //! `mailwire-state` (at the Maildir root, ignored by Dovecot) holds two
 //! fixed 128-byte slots, each a line
-//! `mailwire-state 1 G<generation> V<uidvalidity> M<modseq> K<checksum>`
+//! `mailwire-state 1 G<generation> V<uidvalidity> M<modseq> [R<reserved> B<boot>] K<checksum>`
 //! padded with spaces. A write goes to the slot that does not hold the
-//! newest generation and is flushed, so a crash in the middle of it leaves
-//! the other slot intact; readers take the valid slot with the highest
-//! generation. Writers hold the dotlock `mailwire-state.lock`.
+//! newest generation, so a crash in the middle of it leaves the other slot
+//! intact; readers take the valid slot with the highest generation.
+//! Writers hold the dotlock `mailwire-state.lock`.
+//!
+//! MODSEQs are reserved in blocks, so that giving one out needs no flush
+//! to disk: `R` is the highest value reserved, written to both slots and
+//! flushed before any value up to it is given; `B` is the boot of the
+//! system that wrote the slot. While the system runs, a written slot is
+//! what every process reads, even unflushed, so the next MODSEQ follows
+//! `M`; a slot written before the last boot may have lost writes, so the
+//! next MODSEQ follows `R`, which no value given out ever passed. A crash
+//! thus skips MODSEQs but never gives one twice. A UIDVALIDITY is flushed
+//! when it is given.
 //!
 //! UIDVALIDITY values are also claimed through Dovecot's own counter at the
 //! Maildir root, so that Dovecot and mailwire never hand out one value
@@ -27,12 +37,34 @@ use crate::types::{ModSeq, StoreError, UidValidity};
 pub(crate) const NAME: &str = "mailwire-state";
 const SLOT: usize = 128;
 
+/// MODSEQs reserved at a time.
+const MODSEQ_BLOCK: u64 = 4096;
+
 /// The counters of an account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct State {
     pub(crate) generation: u64,
     pub(crate) uid_validity: u32,
     pub(crate) modseq: u64,
+    /// The highest MODSEQ reserved, flushed to disk (0 in files written
+    /// before reservations: then every MODSEQ was flushed).
+    pub(crate) reserved: u64,
+    /// The boot of the system that wrote it ([`boot_id`]).
+    pub(crate) boot: u64,
+}
+
+/// This boot of the system: a hash of Linux's `boot_id` (0 where there is
+/// none: then every MODSEQ is flushed, as if each write came after a
+/// reboot).
+fn boot_id() -> u64 {
+    static ID: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+            .map_or(0, |id| fsutil::fnv1a(id.as_bytes()).max(1))
+    })
 }
 
 impl State {
@@ -51,6 +83,10 @@ impl State {
                 s.uid_validity = v.parse().ok()?;
             } else if let Some(v) = field.strip_prefix('M') {
                 s.modseq = v.parse().ok()?;
+            } else if let Some(v) = field.strip_prefix('R') {
+                s.reserved = v.parse().ok()?;
+            } else if let Some(v) = field.strip_prefix('B') {
+                s.boot = u64::from_str_radix(v, 16).ok()?;
             }
         }
         Some(s)
@@ -58,8 +94,8 @@ impl State {
 
     fn render_slot(&self) -> Vec<u8> {
         let body = format!(
-            "mailwire-state 1 G{} V{} M{}",
-            self.generation, self.uid_validity, self.modseq
+            "mailwire-state 1 G{} V{} M{} R{} B{:x}",
+            self.generation, self.uid_validity, self.modseq, self.reserved, self.boot
         );
         let mut line = format!("{body} K{:016x}", fsutil::fnv1a(body.as_bytes()));
         while line.len() < SLOT - 1 {
@@ -87,6 +123,16 @@ impl State {
             .filter_map(State::parse_slot)
             .max_by_key(|s| s.generation)
             .unwrap_or_default())
+    }
+
+    /// The MODSEQ given out last for certain: `M` if this slot was written
+    /// since the system booted, else `R` (see the module documentation).
+    fn modseq_floor(&self) -> u64 {
+        if self.boot != 0 && self.boot == boot_id() {
+            self.modseq
+        } else {
+            self.modseq.max(self.reserved)
+        }
     }
 
     /// Writes the counters as the next generation.
@@ -158,14 +204,24 @@ impl<'a> Counters<'a> {
         let (root, fsync) = (self.root, self.fsync);
         let state = self.lock()?;
         let next = state
-            .modseq
+            .modseq_floor()
             .max(floor)
             .checked_add(1)
             .and_then(ModSeq::new)
             .ok_or(StoreError::Limit("MODSEQ space exhausted"))?;
         let mut new = *state;
         new.modseq = next.get();
-        new.store(root, fsync)?;
+        new.boot = boot_id();
+        let reserved = new.boot != 0 && state.boot == new.boot && next.get() <= state.reserved;
+        if reserved || !fsync {
+            new.store(root, false)?;
+        } else {
+            // A new block, flushed to both slots before any of it is used:
+            // whichever slot survives a crash holds it.
+            new.reserved = next.get().saturating_add(MODSEQ_BLOCK);
+            new.store(root, true)?;
+            new.store(root, true)?;
+        }
         *state = new;
         Ok(next)
     }
@@ -275,6 +331,71 @@ mod tests {
         f.write_all_at(b"garbage", (s.generation % 2) * SLOT as u64)
             .unwrap();
         assert_eq!(State::load(dir.path()).unwrap().modseq, 5);
+    }
+
+    /// MODSEQs come from a flushed reservation: within one boot each
+    /// follows the last one given; a slot written before another boot (or
+    /// by a version without reservations) is trusted only up to what it
+    /// reserved, so a crash that lost unflushed writes never gives a MODSEQ
+    /// twice.
+    #[test]
+    fn modseqs_are_reserved_in_blocks_and_never_reused_after_a_reboot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Counters::new(dir.path(), true);
+        assert_eq!(c.next_modseq(0).unwrap().get(), 1);
+        let first = State::load(dir.path()).unwrap();
+        assert_eq!((first.modseq, first.reserved), (1, 1 + MODSEQ_BLOCK));
+        assert_eq!(first.boot, boot_id());
+        for n in 2..=5 {
+            assert_eq!(c.next_modseq(0).unwrap().get(), n);
+        }
+        drop(c);
+        let s = State::load(dir.path()).unwrap();
+        assert_eq!((s.modseq, s.reserved), (5, 1 + MODSEQ_BLOCK), "no new block");
+        // Both slots hold the reservation.
+        let bytes = fs::read(dir.path().join(NAME)).unwrap();
+        for slot in bytes.chunks(SLOT) {
+            let slot = State::parse_slot(slot).unwrap();
+            assert_eq!(slot.reserved, 1 + MODSEQ_BLOCK, "{slot:?}");
+        }
+
+        // Written before a reboot, with MODSEQs given past M whose writes
+        // were lost: the next one comes after R.
+        let mut before = State {
+            modseq: 10,
+            reserved: 100,
+            boot: boot_id().wrapping_add(1).max(1),
+            ..State::default()
+        };
+        before.store(dir.path(), false).unwrap();
+        before.store(dir.path(), false).unwrap();
+        let mut c = Counters::new(dir.path(), true);
+        assert_eq!(c.next_modseq(0).unwrap().get(), 101);
+        let after = State::load(dir.path()).unwrap();
+        assert_eq!(
+            (after.modseq, after.reserved, after.boot),
+            (101, 101 + MODSEQ_BLOCK, boot_id())
+        );
+        drop(c);
+
+        // A file from before reservations: its M was flushed.
+        fs::write(dir.path().join(NAME), "").unwrap();
+        let mut old = State {
+            modseq: 50,
+            ..State::default()
+        };
+        old.store(dir.path(), false).unwrap();
+        let text = fs::read_to_string(dir.path().join(NAME)).unwrap();
+        let body = "mailwire-state 1 G1 V0 M50";
+        let line = format!("{body} K{:016x}", fsutil::fnv1a(body.as_bytes()));
+        fs::write(dir.path().join(NAME), format!("{line:<127}\n")).unwrap();
+        assert!(text.contains("M50"));
+        assert_eq!(Counters::new(dir.path(), true).next_modseq(0).unwrap().get(), 51);
+        // The floor of a mailbox still counts.
+        assert_eq!(
+            Counters::new(dir.path(), true).next_modseq(9_000).unwrap().get(),
+            9_001
+        );
     }
 
     #[test]
