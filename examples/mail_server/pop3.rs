@@ -154,6 +154,10 @@ struct Sending {
     handle: RetrieveHandle,
     message: Box<dyn Read + Send>,
     buf: Vec<u8>,
+    /// The first piece, read in the job that opened the message (one trip
+    /// to the blocking pool fewer per RETR; a small message is whole in
+    /// it).
+    ready: Option<io::Result<(usize, bool)>>,
 }
 
 /// What checking a login found, on the blocking pool.
@@ -255,20 +259,26 @@ impl Storage {
             return Ok(());
         };
         let number = handle.message();
+        let chunk = session.config().transmit_chunk.max(512);
         let (maildrop, opened) = ctx
             .blocking
             .run(move || {
-                let opened = maildrop.open(number);
+                let opened = maildrop.open(number).map(|mut message| {
+                    let mut buf = vec![0; chunk];
+                    let ready = fill(&mut message, &mut buf);
+                    (message, buf, ready)
+                });
                 (maildrop, opened)
             })
             .await?;
         self.maildrop = Some(maildrop);
         match opened {
-            Ok(message) => {
+            Ok((message, buf, ready)) => {
                 self.sending = Some(Sending {
                     handle,
                     message,
-                    buf: Vec::new(),
+                    buf,
+                    ready: Some(ready),
                 })
             }
             Err(e) => {
@@ -299,15 +309,20 @@ impl Storage {
             handle,
             mut message,
             mut buf,
+            ready,
         } = sending;
-        let (message, buf, read) = ctx
-            .blocking
-            .run(move || {
-                buf.resize(chunk, 0);
-                let read = fill(&mut message, &mut buf);
-                (message, buf, read)
-            })
-            .await?;
+        let (message, buf, read) = match ready {
+            Some(read) => (message, buf, read),
+            None => {
+                ctx.blocking
+                    .run(move || {
+                        buf.resize(chunk, 0);
+                        let read = fill(&mut message, &mut buf);
+                        (message, buf, read)
+                    })
+                    .await?
+            }
+        };
         // The handle is the pending request: answering cannot fail.
         match read {
             Ok((n, ended)) => {
@@ -315,7 +330,12 @@ impl Storage {
                 if ended {
                     let _ = session.message_end(handle);
                 } else {
-                    self.sending = Some(Sending { handle, message, buf });
+                    self.sending = Some(Sending {
+                        handle,
+                        message,
+                        buf,
+                        ready: None,
+                    });
                 }
             }
             Err(e) => {

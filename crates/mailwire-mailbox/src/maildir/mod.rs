@@ -637,6 +637,20 @@ fn folder_dirs(maildir: &Path) -> Result<Vec<(MailboxName, PathBuf)>, StoreError
 /// A message's flags must have letters; the check happens before anything
 /// is written.
 impl MaildirBackend {
+    /// The directory of an existing mailbox's folder (checked without its
+    /// lock: the caller takes it later).
+    fn existing_folder(&self, account: &AccountName, mailbox: &MailboxName) -> Result<PathBuf, StoreError> {
+        let dir = {
+            let acc = self.account(account);
+            let guard = self.open(account, &acc)?;
+            guard.dir_of(mailbox)
+        };
+        if !folder::is_folder(&dir, mailbox.is_inbox()) {
+            return Err(StoreError::NoSuchMailbox(mailbox.clone()));
+        }
+        Ok(dir)
+    }
+
     /// Moves messages written to `tmp/` (`staged`: their paths there and
     /// their final base names) into the folder and records them, under
     /// the folder's lock; on failure none of them is delivered (the caller
@@ -979,14 +993,7 @@ impl Backend for MaildirBackend {
             });
         }
         // Content goes to tmp/ before any lock is taken.
-        let dir = {
-            let acc = self.account(account);
-            let guard = self.open(account, &acc)?;
-            guard.dir_of(mailbox)
-        };
-        if !folder::is_folder(&dir, mailbox.is_inbox()) {
-            return Err(StoreError::NoSuchMailbox(mailbox.clone()));
-        }
+        let dir = self.existing_folder(account, mailbox)?;
         let fsync = self.options.fsync;
         let mut staged: Vec<(PathBuf, String)> = Vec::with_capacity(messages.len());
         let staging = (|| {
@@ -1247,14 +1254,7 @@ impl Backend for MaildirBackend {
         account: &AccountName,
         mailbox: &MailboxName,
     ) -> Result<Option<(PathBuf, File)>, StoreError> {
-        let dir = {
-            let acc = self.account(account);
-            let guard = self.open(account, &acc)?;
-            guard.dir_of(mailbox)
-        };
-        if !folder::is_folder(&dir, mailbox.is_inbox()) {
-            return Err(StoreError::NoSuchMailbox(mailbox.clone()));
-        }
+        let dir = self.existing_folder(account, mailbox)?;
         let tmp = dir.join("tmp");
         fsutil::ensure_dir(&tmp)?;
         let path = tmp.join(format!(
