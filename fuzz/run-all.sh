@@ -10,7 +10,8 @@
 #
 # Uses a nightly toolchain if rustup has one, otherwise the default (stable)
 # toolchain with RUSTC_BOOTSTRAP=1. New inputs go to fuzz/corpus/<target>/
-# (not committed), seeds are read from fuzz/seeds/<target>/, the dictionary
+# (not committed); the committed minimised corpus fuzz/corpora/<target>/
+# (see minimize.sh) and the seeds in fuzz/seeds/<target>/ are read; the dictionary
 # is fuzz/<prefix>.dict for targets named <prefix>_*, crashes are written to
 # fuzz/artifacts/<target>/ and full logs to fuzz/target/run-all/<target>.log.
 set -uo pipefail
@@ -57,6 +58,7 @@ failed=()
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target"
     corpora=("corpus/$target")
+    [ -d "corpora/$target" ] && corpora+=("corpora/$target")
     [ -d "seeds/$target" ] && corpora+=("seeds/$target")
     args=(-max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1)
     dict="$fuzz_dir/${target%%_*}.dict"
