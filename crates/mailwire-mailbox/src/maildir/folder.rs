@@ -810,7 +810,10 @@ impl Folder {
 
     /// Moves the files of these messages out of the folder (keeping their
     /// content for this instance) and records their expunge with MODSEQ
-    /// `m`. UIDs whose file is already gone are expunged too.
+    /// `m`. UIDs whose file is already gone are expunged too. If the
+    /// expunge cannot be recorded (a full disk, a lock taken over), the
+    /// files are moved back before the error is returned, so a refused
+    /// EXPUNGE or POP3 QUIT deletes nothing.
     pub(crate) fn expunge_files(&mut self, ctx: Ctx<'_>, uids: &[u32], m: u64) -> Result<(), StoreError> {
         if uids.is_empty() {
             return Ok(());
@@ -819,29 +822,43 @@ impl Folder {
         fsutil::ensure_dir(&ctx.dir.join(EXPUNGED_DIR))?;
         fsutil::ensure_dir(&kept_dir)?;
         let mut lines = String::new();
-        for &uid in uids {
-            if let Some(loc) = self.locate(ctx.dir, uid)? {
-                let from = loc.path(ctx.dir);
-                match fs::rename(&from, self.kept_path(ctx, uid)) {
-                    Ok(()) => {
-                        self.kept.insert(uid);
+        let mut moved: Vec<(u32, PathBuf, PathBuf)> = Vec::with_capacity(uids.len());
+        let done = (|| {
+            for &uid in uids {
+                if let Some(loc) = self.locate(ctx.dir, uid)? {
+                    let (from, to) = (loc.path(ctx.dir), self.kept_path(ctx, uid));
+                    match fs::rename(&from, &to) {
+                        Ok(()) => moved.push((uid, from, to)),
+                        Err(e) if fsutil::not_found(&e) => {}
+                        Err(e) => return Err(io_err("rename", &from, &e)),
                     }
-                    Err(e) if fsutil::not_found(&e) => {}
-                    Err(e) => return Err(io_err("rename", &from, &e)),
                 }
-                if let Some(base) = self.base_of(uid) {
-                    let base = base.to_owned();
-                    self.scan.files.remove(&base);
-                }
+                Journal::expunge_line(uid, m, &mut lines);
             }
-            Journal::expunge_line(uid, m, &mut lines);
-        }
-        self.touched_dirs();
-        fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync_changes)?;
-        fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync_changes)?;
+            self.touched_dirs();
+            fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync_changes)?;
+            fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync_changes)?;
+            ctx.confirm_lock()?;
+            Ok(())
+        })();
         let before = self.journal.tombstones_ever();
-        ctx.confirm_lock()?;
-        self.journal.write(ctx.dir, &lines, ctx.fsync_changes)?;
+        let done = done.and_then(|()| self.journal.write(ctx.dir, &lines, ctx.fsync_changes));
+        if let Err(e) = done {
+            for (_, from, to) in moved.iter().rev() {
+                let _ = fs::rename(to, from);
+            }
+            // The journal in memory holds the expunges the file does not
+            // (a failed append is cut back): read everything again.
+            self.invalidate();
+            return Err(e);
+        }
+        for (uid, _, _) in &moved {
+            self.kept.insert(*uid);
+            if let Some(base) = self.base_of(*uid) {
+                let base = base.to_owned();
+                self.scan.files.remove(&base);
+            }
+        }
         if let Some(k) = &mut self.known {
             for &uid in uids {
                 k.messages.remove(&uid);

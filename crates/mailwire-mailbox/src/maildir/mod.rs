@@ -1608,6 +1608,40 @@ mod tests {
         );
     }
 
+    /// An expunge whose journal line cannot be written (a full disk) moves
+    /// the files back and fails: the messages stay, with their UIDs, for
+    /// this instance and a fresh one, and nothing is left in the kept
+    /// directory. Before, the files stayed moved and the next look
+    /// expunged them although the EXPUNGE (or POP3 QUIT) had been refused.
+    #[test]
+    fn an_expunge_that_cannot_be_recorded_deletes_nothing() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let before = uids_of(&b, &a, &inbox);
+        let request = ExpungeRequest {
+            uids: None,
+            only_deleted: false,
+        };
+        journal::FAIL_WRITES.with(|f| f.set(true));
+        let refused = b.expunge(&a, &inbox_ref, &request);
+        journal::FAIL_WRITES.with(|f| f.set(false));
+        assert!(refused.is_err());
+        assert_eq!(message_files(tmp.path()), 2, "the files are back");
+        assert_eq!(uids_of(&b, &a, &inbox), before);
+        assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox), before);
+        let content = b.read_message(&a, &inbox_ref, added[1].uid).unwrap();
+        assert!(String::from_utf8_lossy(&content).contains("two"));
+        // And it works once the disk has room again.
+        let done = b.expunge(&a, &inbox_ref, &request).unwrap();
+        assert_eq!(done.uids.len(), 2);
+        assert_eq!(message_files(tmp.path()), 0);
+    }
+
     /// A message whose file is in new/ and whose UID is in the uidlist is
     /// delivered, even if its journal line could not be written: the
     /// append reports success (a retry would deliver it twice), every
