@@ -1,30 +1,29 @@
 //! The commands, run against the mailbox model on the blocking pool: each
 //! takes the user's [`Work`] (account and selected mailbox) and returns
 //! what the session should send, as [`Answer`]s and a completion. Nothing
-//! here touches the session or the network.
+//! here touches the session or the network. LIST and LSUB are in
+//! `mailboxes`, SEARCH, SORT and THREAD in `search`, APPEND in `append`,
+//! FETCH in `fetching`; this module dispatches and holds the rest.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use mailwire::imap::server::{Enabled, MailboxSnapshot as ImapSnapshot};
 use mailwire::imap::{
-    AString, AppendData, CatPart, Code, Command, CommandBody, ContextUpdate, ESearch, FetchItem,
-    FetchModifier, Flag, FlagFetch, FlagPerm, IString, ImapUrl, List, ListMailbox, ListPatterns,
-    ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute, MailboxList, MessageDataItem,
-    NamespaceDescription, NamespaceResponse, ObjectId, QResync, Quota, QuotaResource, QuotaRoot, QuotaUsage,
-    Quoted, RespText, Response, SearchKey, SearchReturnData, SearchReturnOption, SelectParameter, Status,
-    StatusAttribute, StoreAction, StoreModifier, UidSet, UrlForm, list_pattern_matches,
+    AString, Code, Command, CommandBody, Flag, FlagFetch, FlagPerm, Mailbox, MessageDataItem, ObjectId,
+    QResync, Quota, QuotaResource, QuotaRoot, QuotaUsage, Quoted, RespText, Response, SearchKey,
+    SelectParameter, Status, StatusAttribute, StoreAction, StoreModifier, UidSet,
 };
-use mailwire::mailbox::analysis::{analyze, extract_section, to_crlf};
-use mailwire::mailbox::search::{Search, SearchError, SearchScope};
-use mailwire::mailbox::sort::SortError;
 use mailwire::mailbox::{
-    Account, FlagAction, Flags, MailboxEntry, MailboxName, ModSeq, Notification, SelectMode, SelectedMailbox,
-    SpecialUse, StoreCondition, StoreError, StoreFlags, Uid,
+    Account, FlagAction, Flags, MailboxName, ModSeq, Notification, SelectMode, SelectedMailbox, SpecialUse,
+    StoreCondition, StoreError, StoreFlags, Uid,
 };
 
-use super::cache::{Structure, StructureCache};
+use super::append::append_whole;
+use super::cache::StructureCache;
 use super::fetch;
+use super::mailboxes::{self, lsub, namespace};
+use super::search::{self, LiveSearch, update_live_searches};
 use crate::users::QuotaRule;
 
 /// The hierarchy delimiter on the wire (the model's).
@@ -192,7 +191,7 @@ impl Outcome {
         }
     }
 
-    fn with_code(mut self, code: Code<'static>) -> Outcome {
+    pub(super) fn with_code(mut self, code: Code<'static>) -> Outcome {
         self.text.code = Some(code);
         self
     }
@@ -275,7 +274,7 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
     match body {
         CommandBody::Noop | CommandBody::Check => Outcome::ok(Vec::new(), "NOOP completed"),
         CommandBody::Namespace => namespace(),
-        CommandBody::List(list) => self::list(work, list, info),
+        CommandBody::List(list) => mailboxes::list(work, list, info),
         CommandBody::Lsub { reference, pattern } => lsub(work, reference, pattern, info),
         CommandBody::Status { mailbox, attributes } => status(work, mailbox, attributes, info),
         CommandBody::Create { mailbox, parameters } => {
@@ -377,7 +376,7 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
             matches!(body, CommandBody::Move { .. }),
             info,
         ),
-        CommandBody::Search { search, uid } => self::search(work, search, *uid, info),
+        CommandBody::Search { search, uid } => search::search(work, search, *uid, info),
         CommandBody::CancelUpdate(tags) => {
             let known = |t: &Quoted<'_>| work.live.iter().any(|l| l.tag.as_bytes() == t.as_bytes());
             if !tags.iter().all(known) {
@@ -387,8 +386,8 @@ fn execute(work: &mut Work, body: &CommandBody<'static>, info: &Info) -> Outcome
                 .retain(|l| !tags.iter().any(|t| l.tag.as_bytes() == t.as_bytes()));
             Outcome::ok(Vec::new(), "CANCELUPDATE completed")
         }
-        CommandBody::Sort { sort, uid } => self::sort(work, sort, *uid, info),
-        CommandBody::Thread { thread, uid } => self::thread(work, thread, *uid, info),
+        CommandBody::Sort { sort, uid } => search::sort(work, sort, *uid, info),
+        CommandBody::Thread { thread, uid } => search::thread(work, thread, *uid, info),
         CommandBody::Append(append) => append_whole(work, append, info),
         CommandBody::GetQuotaRoot(mailbox) => {
             let name = match mailbox_name(mailbox, info.utf8) {
@@ -482,208 +481,6 @@ pub fn changes(work: &mut Work, allow_expunge: bool, info: &Info, out: &mut Vec<
     if let Some(n) = recent {
         out.push(Answer::Recent(n));
     }
-}
-
-fn namespace() -> Outcome {
-    let personal = NamespaceDescription {
-        prefix: IString::Quoted(Quoted::new(Vec::new()).expect("empty is quoted")),
-        delimiter: Some(DELIMITER),
-        extensions: Vec::new(),
-    };
-    Outcome::ok(
-        vec![Answer::Data(Response::Namespace(NamespaceResponse {
-            personal: vec![personal],
-            other_users: Vec::new(),
-            shared: Vec::new(),
-        }))],
-        "NAMESPACE completed",
-    )
-}
-
-/// The attributes of a listed mailbox.
-fn attributes(
-    entry: &MailboxEntry,
-    all: &[MailboxEntry],
-    special_use: bool,
-) -> Vec<MailboxAttribute<'static>> {
-    let children = all.iter().any(|e| e.name.is_inferior_of(&entry.name));
-    let mut out = vec![if children {
-        MailboxAttribute::HasChildren
-    } else {
-        MailboxAttribute::HasNoChildren
-    }];
-    if special_use {
-        for u in &entry.special_use {
-            out.push(u.to_imap());
-        }
-    }
-    out
-}
-
-/// The patterns of a LIST, each joined to the reference (RFC 9051 section
-/// 6.3.9: the reference is a prefix; a pattern is read from the root when
-/// it starts with the delimiter).
-fn patterns(reference: &Mailbox<'_>, patterns: &[ListMailbox<'_>], utf8: bool) -> Vec<String> {
-    let reference = decode_name(reference.as_bytes(), utf8);
-    patterns
-        .iter()
-        .map(|p| {
-            let p = decode_name(p.as_bytes(), utf8);
-            if p.starts_with(DELIMITER) || reference.is_empty() {
-                p
-            } else if reference.ends_with(DELIMITER) {
-                format!("{reference}{p}")
-            } else {
-                format!("{reference}{DELIMITER}{p}")
-            }
-        })
-        .collect()
-}
-
-/// A name or pattern the client sent, as UTF-8 text (modified UTF-7 decoded
-/// unless UTF8=ACCEPT); undecodable bytes are kept as they are, lossily,
-/// so they match nothing.
-fn decode_name(bytes: &[u8], utf8: bool) -> String {
-    if !utf8 {
-        if let Ok(text) = mailwire::imap::decode_modified_utf7(bytes) {
-            return text;
-        }
-    }
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Whether a listed name matches a pattern; INBOX matches in any case.
-fn matches(pattern: &str, name: &MailboxName) -> bool {
-    if name.is_inbox() && pattern.eq_ignore_ascii_case("INBOX") {
-        return true;
-    }
-    list_pattern_matches(pattern, Some(DELIMITER), name.as_str())
-        || (name.is_inbox() && list_pattern_matches(&pattern.to_ascii_uppercase(), Some(DELIMITER), "INBOX"))
-}
-
-fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcome {
-    let raw: Vec<ListMailbox<'static>> = match &list.patterns {
-        ListPatterns::Single(p) => vec![p.clone()],
-        ListPatterns::List(l) => l.clone(),
-    };
-    // LIST "" "": the delimiter and the root.
-    if raw.len() == 1
-        && raw[0].as_bytes().is_empty()
-        && list.selection.is_none()
-        && list.return_options.is_none()
-    {
-        return Outcome::ok(
-            vec![Answer::Data(Response::List(MailboxList {
-                attributes: vec![MailboxAttribute::Noselect],
-                delimiter: Some(DELIMITER),
-                mailbox: Mailbox::from_utf8_name("").into_owned(),
-                extended: Vec::new(),
-            }))],
-            "LIST completed",
-        );
-    }
-    let patterns = patterns(&list.reference, &raw, info.utf8);
-    let selection = list.selection.as_deref().unwrap_or_default();
-    let returns = list.return_options.as_deref().unwrap_or_default();
-    let subscribed_only = selection.contains(&ListSelectOption::Subscribed);
-    let special_only = selection.contains(&ListSelectOption::SpecialUse);
-    let want_subscribed = subscribed_only || returns.contains(&ListReturnOption::Subscribed);
-    // SPECIAL-USE attributes are always sent (RFC 6154 allows it), and so
-    // are the children attributes (CHILDREN, RFC 9051).
-    let status: Option<&Vec<StatusAttribute<'static>>> = returns.iter().find_map(|r| match r {
-        ListReturnOption::Status(a) => Some(a),
-        _ => None,
-    });
-    let all = match work.account.list() {
-        Ok(l) => l,
-        Err(e) => return store_failure(&e),
-    };
-    let subscriptions = if want_subscribed {
-        match work.account.subscriptions() {
-            Ok(s) => s,
-            Err(e) => return store_failure(&e),
-        }
-    } else {
-        Vec::new()
-    };
-    let mut answers = Vec::new();
-    for entry in &all {
-        if !patterns.iter().any(|p| matches(p, &entry.name)) {
-            continue;
-        }
-        let subscribed = subscriptions.contains(&entry.name);
-        if (subscribed_only && !subscribed) || (special_only && entry.special_use.is_empty()) {
-            continue;
-        }
-        let mut attrs = attributes(entry, &all, true);
-        if want_subscribed && subscribed {
-            attrs.push(MailboxAttribute::Subscribed);
-        }
-        answers.push(Answer::Data(Response::List(MailboxList {
-            attributes: attrs,
-            delimiter: Some(DELIMITER),
-            mailbox: entry.name.to_imap(info.utf8).into_owned(),
-            extended: Vec::new(),
-        })));
-        if let Some(items) = status {
-            // LIST-STATUS (RFC 5819): a mailbox that cannot be read is
-            // listed without its STATUS.
-            if let Ok(s) = work.account.status(&entry.name) {
-                answers.push(Answer::Data(Response::MailboxStatus(
-                    mailwire::imap::MailboxStatus {
-                        mailbox: entry.name.to_imap(info.utf8).into_owned(),
-                        values: status_values(&s, items),
-                    },
-                )));
-            }
-        }
-    }
-    // Subscribed names whose mailbox is gone (RFC 5258: \NonExistent).
-    if subscribed_only {
-        for name in &subscriptions {
-            if all.iter().any(|e| &e.name == name) || !patterns.iter().any(|p| matches(p, name)) {
-                continue;
-            }
-            answers.push(Answer::Data(Response::List(MailboxList {
-                attributes: vec![MailboxAttribute::NonExistent, MailboxAttribute::Subscribed],
-                delimiter: Some(DELIMITER),
-                mailbox: name.to_imap(info.utf8).into_owned(),
-                extended: Vec::new(),
-            })));
-        }
-    }
-    Outcome::ok(answers, "LIST completed")
-}
-
-fn lsub(
-    work: &mut Work,
-    reference: &Mailbox<'static>,
-    pattern: &ListMailbox<'static>,
-    info: &Info,
-) -> Outcome {
-    let patterns = patterns(reference, std::slice::from_ref(pattern), info.utf8);
-    let (subscriptions, all) = match (work.account.subscriptions(), work.account.list()) {
-        (Ok(s), Ok(a)) => (s, a),
-        (Err(e), _) | (_, Err(e)) => return store_failure(&e),
-    };
-    let answers = subscriptions
-        .iter()
-        .filter(|n| patterns.iter().any(|p| matches(p, n)))
-        .map(|name| {
-            let exists = all.iter().any(|e| &e.name == name);
-            Answer::Data(Response::Lsub(MailboxList {
-                attributes: if exists {
-                    Vec::new()
-                } else {
-                    vec![MailboxAttribute::Noselect]
-                },
-                delimiter: Some(DELIMITER),
-                mailbox: name.to_imap(info.utf8).into_owned(),
-                extended: Vec::new(),
-            }))
-        })
-        .collect();
-    Outcome::ok(answers, "LSUB completed")
 }
 
 fn status(
@@ -1000,346 +797,9 @@ fn copy_uid(copied: &mailwire::mailbox::Copied) -> Option<Code<'static>> {
     })
 }
 
-/// The messages of the selected mailbox that match all `keys`, ascending
-/// by UID, and whether a MODSEQ key was among them (CONDSTORE: the answer
-/// then carries the highest MODSEQ of the matches).
-fn matching(
-    selected: &SelectedMailbox,
-    keys: &[SearchKey<'static>],
-    charset: Option<&[u8]>,
-    info: &Info,
-) -> Result<(Vec<Uid>, bool), Outcome> {
-    if let Some(c) = charset {
-        if !["UTF-8", "US-ASCII"]
-            .iter()
-            .any(|k| k.as_bytes().eq_ignore_ascii_case(c))
-        {
-            return Err(Outcome::no("Unsupported charset")
-                .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()])));
-        }
-    }
-    let saved: Vec<Uid> = info.saved.iter().flatten().map(|&u| Uid::from(u)).collect();
-    let scope = SearchScope {
-        last_seq: u32::try_from(selected.messages().len()).unwrap_or(u32::MAX),
-        last_uid: selected.messages().last().map_or(0, |m| m.uid.get()),
-        saved: info.saved.as_ref().map(|_| saved.as_slice()),
-        // US-ASCII is UTF-8.
-        charset: None,
-    };
-    let mut key = SearchKey::List(keys.to_vec());
-    let mut modseq = false;
-    resolve_keys(&mut key, selected, now(), &mut modseq).map_err(|e| store_failure(&e))?;
-    let compiled = match Search::new(&key, &scope) {
-        Ok(s) => s,
-        Err(SearchError::Unsupported(what)) => {
-            return Err(Outcome::no(format!("{what} is not supported")).with_code(condition("CANNOT")));
-        }
-        Err(e) => return Err(Outcome::no(e.to_string()).with_code(condition("LIMIT"))),
-    };
-    match selected.search_compiled(&compiled) {
-        Ok(uids) => Ok((uids, modseq)),
-        Err(SearchError::Store(e)) => Err(store_failure(&e)),
-        Err(e) => Err(Outcome::no(e.to_string())),
-    }
-}
-
-/// The highest MODSEQ among `uids` (for a search with a MODSEQ key).
-fn highest_modseq(selected: &SelectedMailbox, uids: &[Uid]) -> Option<mailwire::imap::ModSeq> {
-    selected
-        .messages()
-        .iter()
-        .filter(|m| uids.binary_search(&m.uid).is_ok())
-        .map(|m| m.modseq)
-        .max()
-        .map(Into::into)
-}
-
-fn search(work: &mut Work, search: &mailwire::imap::Search<'static>, uid: bool, info: &Info) -> Outcome {
-    let charset = search.charset.as_ref().map(|c| c.as_bytes());
-    let (selected, uids, with_modseq) = match selected_matching(work, &search.keys, charset, info) {
-        Ok(m) => m,
-        Err(o) => return o,
-    };
-    let modseq = with_modseq.then(|| highest_modseq(selected, &uids)).flatten();
-    let options = search.return_options.as_deref().unwrap_or_default();
-    let contextual = options.iter().any(|o| {
-        matches!(
-            o,
-            SearchReturnOption::Partial(_) | SearchReturnOption::Context | SearchReturnOption::Update
-        )
-    });
-    if !contextual {
-        // The session writes SEARCH or ESEARCH, and keeps SAVE's result.
-        return Outcome::ok(
-            vec![Answer::Search(uids.into_iter().map(Into::into).collect(), modseq)],
-            "SEARCH completed",
-        );
-    }
-    if options.contains(&SearchReturnOption::Save) {
-        return Outcome::bad("SAVE does not go with PARTIAL, CONTEXT or UPDATE here");
-    }
-    // CONTEXT=SEARCH (RFC 5267): the answer is this server's to write.
-    let numbers = client_numbers(selected, &uids, uid);
-    let mut answers = vec![esearch(&info.tag, uid, esearch_data(&numbers, options, modseq))];
-    if options.contains(&SearchReturnOption::Update) {
-        // Kept up to date for UID SEARCH only: a message number in ADDTO
-        // could reach the client before the EXISTS that makes it valid.
-        if uid && work.live.len() < MAX_LIVE_SEARCHES {
-            work.live.push(LiveSearch {
-                tag: info.tag.clone(),
-                keys: search.keys.clone(),
-                charset: search.charset.as_ref().map(|c| c.as_bytes().to_vec()),
-                result: uids,
-            });
-        } else {
-            let tag = Quoted::new(info.tag.as_bytes().to_vec()).expect("a tag is a quoted string");
-            answers.push(Answer::Data(Response::Status {
-                tag: None,
-                status: Status::Ok,
-                text: RespText {
-                    code: Some(Code::NoUpdate(tag)),
-                    text: "Results are not kept up to date".into(),
-                },
-            }));
-        }
-    }
-    Outcome::ok(answers, "SEARCH completed")
-}
-
-/// The most `RETURN (UPDATE)` searches one session keeps up to date.
-const MAX_LIVE_SEARCHES: usize = 16;
-
-/// A UID SEARCH whose result the client asked to keep up to date (RFC 5267
-/// section 4.3).
-#[derive(Debug)]
-pub struct LiveSearch {
-    tag: String,
-    keys: Vec<SearchKey<'static>>,
-    charset: Option<Vec<u8>>,
-    /// The result as the client knows it, ascending.
-    result: Vec<Uid>,
-}
-
-/// `* ESEARCH (TAG "tag") [UID] data`.
-fn esearch(tag: &str, uid: bool, data: Vec<SearchReturnData<'static>>) -> Answer {
-    let tag = Quoted::new(tag.as_bytes().to_vec()).expect("a tag is a quoted string");
-    Answer::Data(Response::ESearch(ESearch {
-        tag: Some(tag),
-        mailbox: None,
-        uid,
-        data,
-    }))
-}
-
-/// The ESEARCH data `options` ask for, of a result in the order given
-/// (ascending for SEARCH, the sort order for SORT): MIN and MAX are its
-/// first and last, ALL keeps its order, PARTIAL picks positions in it
-/// (RFC 4731, RFC 5267, RFC 9394); `RETURN ()` or no result option at all
-/// means ALL.
-fn esearch_data(
-    numbers: &[NonZeroU32],
-    options: &[SearchReturnOption<'static>],
-    modseq: Option<mailwire::imap::ModSeq>,
-) -> Vec<SearchReturnData<'static>> {
-    let results = options.iter().any(|o| {
-        matches!(
-            o,
-            SearchReturnOption::Min
-                | SearchReturnOption::Max
-                | SearchReturnOption::All
-                | SearchReturnOption::Count
-                | SearchReturnOption::Partial(_)
-        )
-    });
-    let wanted =
-        |o: SearchReturnOption<'static>| options.contains(&o) || (!results && o == SearchReturnOption::All);
-    let set = |n: &[NonZeroU32]| mailwire::imap::SequenceSet::from_numbers(n.iter().map(|n| n.get())).ok();
-    let mut data = Vec::new();
-    if let (true, Some(&n)) = (wanted(SearchReturnOption::Min), numbers.first()) {
-        data.push(SearchReturnData::Min(n));
-    }
-    if let (true, Some(&n)) = (wanted(SearchReturnOption::Max), numbers.last()) {
-        data.push(SearchReturnData::Max(n));
-    }
-    if wanted(SearchReturnOption::All) {
-        if let Some(all) = set(numbers) {
-            data.push(SearchReturnData::All(all));
-        }
-    }
-    if wanted(SearchReturnOption::Count) {
-        data.push(SearchReturnData::Count(numbers.len() as u32));
-    }
-    for option in options {
-        if let SearchReturnOption::Partial(range) = option {
-            let len = numbers.len();
-            let positions = range.positions();
-            let (lo, hi) = (*positions.start() as usize, *positions.end() as usize);
-            // Positions count from 1, from the first match or the last.
-            let picked: &[NonZeroU32] = if lo > len {
-                &[]
-            } else if range.is_from_last() {
-                &numbers[len - hi.min(len)..=len - lo]
-            } else {
-                &numbers[lo - 1..hi.min(len)]
-            };
-            data.push(SearchReturnData::Partial {
-                range: *range,
-                results: set(picked),
-            });
-        }
-    }
-    if let (Some(m), false) = (modseq, numbers.is_empty()) {
-        data.push(SearchReturnData::ModSeq(m));
-    }
-    data
-}
-
-/// ADDTO and REMOVEFROM for the searches kept up to date: run again after
-/// the mailbox changed. Expunged messages leave without REMOVEFROM (their
-/// EXPUNGE or VANISHED says it).
-pub fn update_live_searches(work: &mut Work, info: &Info, out: &mut Vec<Answer>) {
-    let Some(selected) = work.selected.as_ref() else {
-        return;
-    };
-    for live in &mut work.live {
-        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info) else {
-            continue;
-        };
-        let added: Vec<u32> = now
-            .iter()
-            .filter(|u| live.result.binary_search(u).is_err())
-            .map(|u| u.get())
-            .collect();
-        let removed: Vec<u32> = live
-            .result
-            .iter()
-            .filter(|u| selected.seq(**u).is_some() && now.binary_search(u).is_err())
-            .map(|u| u.get())
-            .collect();
-        live.result = now;
-        let update = |uids: Vec<u32>| {
-            mailwire::imap::SequenceSet::from_numbers(uids)
-                .ok()
-                .map(|messages| {
-                    vec![ContextUpdate {
-                        position: 0,
-                        messages,
-                    }]
-                })
-        };
-        let mut data = Vec::new();
-        if let Some(u) = update(added) {
-            data.push(SearchReturnData::AddTo(u));
-        }
-        if let Some(u) = update(removed) {
-            data.push(SearchReturnData::RemoveFrom(u));
-        }
-        if !data.is_empty() {
-            out.push(esearch(&live.tag, true, data));
-        }
-    }
-}
-
-/// The selected mailbox and its messages that match all `keys` (see
-/// [`matching`]), or the answer that refuses the command.
-fn selected_matching<'w>(
-    work: &'w Work,
-    keys: &[SearchKey<'static>],
-    charset: Option<&[u8]>,
-    info: &Info,
-) -> Result<(&'w SelectedMailbox, Vec<Uid>, bool), Outcome> {
-    let selected = work
-        .selected
-        .as_ref()
-        .ok_or_else(|| Outcome::bad("No mailbox selected"))?;
-    let (uids, with_modseq) = matching(selected, keys, charset, info)?;
-    Ok((selected, uids, with_modseq))
-}
-
-/// The answer to a SORT or THREAD the model could not run.
-fn sort_failure(e: SortError) -> Outcome {
-    match e {
-        SortError::Store(e) => store_failure(&e),
-        other => Outcome::bad_owned(other.to_string()),
-    }
-}
-
-/// Messages as the client names them: UIDs for UID commands, message
-/// numbers otherwise; the order is kept.
-fn client_numbers(selected: &SelectedMailbox, uids: &[Uid], uid: bool) -> Vec<NonZeroU32> {
-    uids.iter()
-        .filter_map(|&u| {
-            if uid {
-                Some(u.into())
-            } else {
-                selected.seq(u).and_then(NonZeroU32::new)
-            }
-        })
-        .collect()
-}
-
-/// SORT and UID SORT (RFC 5256), and ESORT's RETURN options (RFC 5267).
-fn sort(work: &mut Work, sort: &mailwire::imap::Sort<'static>, uid: bool, info: &Info) -> Outcome {
-    let charset = Some(sort.charset.as_bytes());
-    let (selected, matched, with_modseq) = match selected_matching(work, &sort.keys, charset, info) {
-        Ok(m) => m,
-        Err(o) => return o,
-    };
-    let sorted = match selected.sort(&sort.criteria, &matched) {
-        Ok(s) => s,
-        Err(e) => return sort_failure(e),
-    };
-    let modseq = with_modseq.then(|| highest_modseq(selected, &matched)).flatten();
-    let numbers = client_numbers(selected, &sorted, uid);
-    let Some(options) = &sort.return_options else {
-        return Outcome::ok(
-            vec![Answer::Data(Response::Sort { numbers, modseq })],
-            "SORT completed",
-        );
-    };
-    Outcome::ok(
-        vec![esearch(&info.tag, uid, esearch_data(&numbers, options, modseq))],
-        "SORT completed",
-    )
-}
-
-/// THREAD and UID THREAD (RFC 5256; REFS as Dovecot has it).
-fn thread(
-    work: &mut Work,
-    thread: &mailwire::imap::ThreadCommand<'static>,
-    uid: bool,
-    info: &Info,
-) -> Outcome {
-    let charset = Some(thread.charset.as_bytes());
-    let (selected, matched, _) = match selected_matching(work, &thread.keys, charset, info) {
-        Ok(m) => m,
-        Err(o) => return o,
-    };
-    let tree = match selected.thread(&thread.algorithm, &matched) {
-        Ok(t) => t,
-        Err(e) => return sort_failure(e),
-    };
-    let number = |u: Uid| -> NonZeroU32 {
-        if uid {
-            u.into()
-        } else {
-            selected
-                .seq(u)
-                .and_then(NonZeroU32::new)
-                .unwrap_or(NonZeroU32::MIN)
-        }
-    };
-    // Deeper nesting is sent as a chain: the encoder and clients recurse.
-    let threads = tree.to_imap(number, THREAD_DEPTH);
-    Outcome::ok(vec![Answer::Data(Response::Thread(threads))], "THREAD completed")
-}
-
-/// The deepest THREAD nesting sent.
-const THREAD_DEPTH: usize = 64;
-
 /// A message of the view by its UID (a binary search: the view is in UID
 /// order).
-fn view_message(selected: &SelectedMailbox, uid: Uid) -> Option<&mailwire::mailbox::ViewMessage> {
+pub(super) fn view_message(selected: &SelectedMailbox, uid: Uid) -> Option<&mailwire::mailbox::ViewMessage> {
     selected.seq(uid).and_then(|seq| selected.get(seq))
 }
 
@@ -1350,7 +810,7 @@ pub fn mailbox_id(uid_validity: mailwire::mailbox::UidValidity) -> ObjectId<'sta
 }
 
 /// STATUS values, MAILBOXID included (the model has none of its own).
-fn status_values(
+pub(super) fn status_values(
     s: &mailwire::mailbox::MailboxStatus,
     attributes: &[StatusAttribute<'static>],
 ) -> Vec<mailwire::imap::StatusValue<'static>> {
@@ -1362,7 +822,7 @@ fn status_values(
 }
 
 /// The time now, in seconds since the epoch.
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -1374,7 +834,7 @@ fn now() -> i64 {
 /// model does not read; OBJECTID's EMAILID is a digest of the content
 /// (see `fetch::email_id`) and THREADID matches nothing (no threads are
 /// kept).
-fn resolve_keys(
+pub(super) fn resolve_keys(
     key: &mut SearchKey<'static>,
     selected: &SelectedMailbox,
     now: i64,
@@ -1442,339 +902,8 @@ fn resolve_keys(
     Ok(())
 }
 
-/// APPEND as one command (the forms the session does not stream).
-fn append_whole(work: &mut Work, append: &mailwire::imap::Append<'static>, info: &Info) -> Outcome {
-    let name = match mailbox_name(&append.mailbox, info.utf8) {
-        Ok(n) => n,
-        Err(o) => return o,
-    };
-    let mut messages = Vec::new();
-    for m in &append.messages {
-        let message = match &m.data {
-            AppendData::Catenate(parts) => {
-                let content = match catenate(work, parts) {
-                    Ok(c) => c,
-                    Err(o) => return o,
-                };
-                let flags = match m.flags.as_deref().map(Flags::try_from).transpose() {
-                    Ok(f) => f.unwrap_or_default(),
-                    Err(e) => return Outcome::bad_owned(format!("Invalid flag: {e}")),
-                };
-                mailwire::mailbox::AppendMessage {
-                    content: content.into(),
-                    flags,
-                    internal_date: m.date.map(mailwire::mailbox::InternalDate::from),
-                }
-            }
-            _ => match mailwire::mailbox::AppendMessage::try_from(m.clone()) {
-                Ok(m) => m,
-                Err(e) => return Outcome::bad_owned(format!("Invalid message: {e}")),
-            },
-        };
-        messages.push(message);
-    }
-    append_messages(work, &name, messages)
-}
-
-/// Assembles a CATENATE message (RFC 4469): its text parts as sent, its
-/// URL parts read from this user's mailboxes.
-fn catenate(work: &Work, parts: &[CatPart<'static>]) -> Result<Vec<u8>, Outcome> {
-    let mut out = Vec::new();
-    for part in parts {
-        match part {
-            CatPart::Text(literal) => out.extend_from_slice(literal.data()),
-            CatPart::Url(url) => out.extend_from_slice(&url_content(work, url)?),
-            _ => return Err(Outcome::bad("Unknown CATENATE part")),
-        }
-        if out.len() as u64 > work.append_limit {
-            return Err(Outcome::no("The message would be too big").with_code(condition("TOOBIG")));
-        }
-    }
-    Ok(out)
-}
-
-/// What a CATENATE URL names: a message of one of the user's mailboxes, or
-/// a section of it, or part of that. Only URLs without a server (absolute
-/// or relative paths) are taken, and none with URLAUTH.
-fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<Vec<u8>, Outcome> {
-    let bad = || Outcome::no("Invalid URL").with_code(Code::BadUrl(url.as_str().to_owned().into()));
-    if matches!(url.form(), UrlForm::Absolute | UrlForm::NetworkPath) || url.access().is_some() {
-        return Err(bad());
-    }
-    let name = match url.mailbox() {
-        Some(m) => {
-            let text = std::str::from_utf8(&m).map_err(|_| bad())?;
-            MailboxName::new(text).map_err(|_| bad())?
-        }
-        None => match &work.selected {
-            Some(s) => s.mailbox().name.clone(),
-            None => return Err(bad()),
-        },
-    };
-    let uid = Uid::from(url.uid().ok_or_else(bad)?);
-    if let Some(validity) = url.uid_validity() {
-        let entry = work.account.mailbox(&name).map_err(|_| bad())?;
-        if NonZeroU32::from(entry.uid_validity) != validity {
-            return Err(bad());
-        }
-    }
-    let content = work.account.read_message(&name, uid).map_err(|_| bad())?;
-    let data = match url.section() {
-        None => to_crlf(&content).into_owned(),
-        Some(spec) => {
-            let section = mailwire::imap::Section::from_spec(&spec).map_err(|_| bad())?;
-            let msg = analyze(&content);
-            let data = extract_section(&msg, &section, None).ok_or_else(bad)?;
-            to_crlf(&data).into_owned()
-        }
-    };
-    Ok(match url.partial() {
-        Some(p) => {
-            let start = (p.offset as usize).min(data.len());
-            let end = p.length.map_or(data.len(), |l| {
-                start.saturating_add(l.get() as usize).min(data.len())
-            });
-            data[start..end].to_vec()
-        }
-        None => data,
-    })
-}
-
-/// Stores the messages of an APPEND, all or none, with APPENDUID.
-pub fn append_messages(
-    work: &mut Work,
-    name: &MailboxName,
-    messages: Vec<mailwire::mailbox::AppendMessage>,
-) -> Outcome {
-    let octets = messages.iter().map(|m| m.content.len() as u64).sum();
-    if let Err(o) = work.check_quota(octets, messages.len() as u64) {
-        return o;
-    }
-    appended(work.account.append_all(name, messages))
-}
-
-/// APPEND of messages received into uploads (streamed to disk).
-pub fn append_uploads(
-    work: &mut Work,
-    name: &MailboxName,
-    uploads: Vec<mailwire::mailbox::Upload>,
-) -> Outcome {
-    let octets = uploads.iter().map(|u| u.size()).sum();
-    if let Err(o) = work.check_quota(octets, uploads.len() as u64) {
-        return o;
-    }
-    appended(work.account.append_uploads(name, uploads))
-}
-
-/// The answer to an APPEND, with APPENDUID.
-fn appended(result: Result<mailwire::mailbox::AppendUid, StoreError>) -> Outcome {
-    match result {
-        Ok(appended) => {
-            let outcome = Outcome::ok(Vec::new(), "APPEND completed");
-            match UidSet::from_unordered(appended.uids.iter().map(|u| u.get())) {
-                Ok(uids) if !appended.uids.is_empty() => outcome.with_code(Code::AppendUid {
-                    uid_validity: appended.uid_validity.into(),
-                    uids,
-                }),
-                _ => outcome,
-            }
-        }
-        Err(StoreError::NoSuchMailbox(_)) => Outcome::no("No such mailbox").with_code(Code::TryCreate),
-        Err(e) => store_failure(&e),
-    }
-}
-
-/// What NOTIFY's MessageNew asked to be sent of new messages of the
-/// selected mailbox (RFC 5465 section 5.2), for each UID in `uids` still
-/// there. Nothing is changed by it: a BODY[] item is read as BODY.PEEK[]
-/// would be. A message larger than [`STREAM_ABOVE`] gets only the items
-/// that need no content (a notification is not streamed); one whose
-/// content cannot be read or decoded gets those too.
-pub fn new_message_data(
-    work: &mut Work,
-    items: &[FetchItem<'static>],
-    uids: &[NonZeroU32],
-    info: &Info,
-) -> Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)> {
-    let Some(selected) = work.selected.as_mut() else {
-        return Vec::new();
-    };
-    let content = fetch::needs_content(items);
-    let mut out = Vec::with_capacity(uids.len());
-    for &uid in uids {
-        let Some(message) = view_message(selected, Uid::from(uid)).cloned() else {
-            continue;
-        };
-        let bytes = if content && message.size <= STREAM_ABOVE {
-            selected.read(Uid::from(uid)).ok()
-        } else {
-            None
-        };
-        let analysis = bytes.as_deref().map(analyze);
-        let data = fetch::render(&message, analysis.as_ref(), None, items, info.rev2, false)
-            .or_else(|_| fetch::render(&message, None, None, items, info.rev2, false))
-            .unwrap_or_default();
-        out.push((uid, data));
-    }
-    out
-}
-
-/// FETCH for some of the command's messages: renders messages from
-/// `info.messages[start..]` until about `budget` octets are rendered, and
-/// returns where the next batch starts (the length when done).
-pub fn fetch_batch(
-    work: &mut Work,
-    fetch: &mailwire::imap::Fetch<'static>,
-    uid_command: bool,
-    info: &Info,
-    start: usize,
-    budget: usize,
-) -> Result<(Vec<Answer>, usize), Outcome> {
-    let Some(selected) = work.selected.as_mut() else {
-        return Err(Outcome::bad("No mailbox selected"));
-    };
-    let items = fetch::wanted(&fetch.items);
-    let mut changed_since = None;
-    let mut vanished = false;
-    for m in &fetch.modifiers {
-        match m {
-            FetchModifier::ChangedSince(v) => changed_since = Some(v.get()),
-            FetchModifier::Vanished if info.enabled.qresync => vanished = true,
-            _ => return Err(Outcome::bad("Unknown FETCH modifier")),
-        }
-    }
-    let mut answers = Vec::new();
-    if vanished && start == 0 {
-        // RFC 7162 section 3.2.6: UID FETCH (CHANGEDSINCE m VANISHED) also
-        // reports the UIDs of the set expunged since m.
-        let (Some(since), true) = (changed_since, uid_command) else {
-            return Err(Outcome::bad("VANISHED needs UID FETCH with CHANGEDSINCE"));
-        };
-        let since = ModSeq::new(since).unwrap_or(ModSeq::MIN);
-        let changes = selected
-            .account()
-            .changes_since(&selected.mailbox().name, since)
-            .map_err(|e| store_failure(&e))?;
-        let largest = selected
-            .messages()
-            .last()
-            .map_or(0, |m| m.uid.get())
-            .max(selected.uid_next().get() - 1);
-        let gone: Vec<u32> = changes
-            .vanished
-            .iter()
-            .map(|u| u.get())
-            .filter(|u| fetch.sequence_set.contains(*u, largest))
-            .collect();
-        if let Ok(uids) = UidSet::from_unordered(gone) {
-            answers.push(Answer::Data(Response::Vanished { earlier: true, uids }));
-        }
-    }
-    let content = fetch::needs_content(&items);
-    let structure_only = content && fetch::structure_only(&items);
-    let stream = fetch::streamable(&items);
-    let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
-    let end = info.messages.len();
-    let mut i = start;
-    let mut rendered = 0usize;
-    while i < end && rendered < budget {
-        // One message at a time when it may be streamed: its \Seen is set
-        // just before it is sent.
-        let batch_end = (i + if stream.is_some() { 1 } else { 16 }).min(end);
-        let uids: Vec<Uid> = info.messages[i..batch_end]
-            .iter()
-            .map(|&u| Uid::from(u))
-            .collect();
-        let mut seen_now = Vec::new();
-        if fetch::sets_seen(&items) {
-            match selected.mark_seen(&uids) {
-                Ok(updates) => seen_now.extend(updates.into_iter().map(|u| u.uid)),
-                Err(e) => return Err(store_failure(&e)),
-            }
-        }
-        for &uid in &uids {
-            i += 1;
-            let Some(message) = view_message(selected, uid).cloned() else {
-                // Expunged meanwhile: skip it (RFC 9051 section 7.5.1).
-                continue;
-            };
-            if changed_since.is_some_and(|since| message.modseq.get() <= since) {
-                continue;
-            }
-            if let (Some(name), true) = (&stream, message.size > STREAM_ABOVE) {
-                let mut data =
-                    fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
-                if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
-                    data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
-                }
-                answers.push(Answer::Stream {
-                    uid: uid.into(),
-                    items: data,
-                    name: name.clone(),
-                    length: message.size,
-                });
-                // The stream is sent before the next message is read.
-                return Ok((answers, i));
-            }
-            // ENVELOPE, BODY and BODYSTRUCTURE alone come from the cache
-            // when the message was analysed before.
-            let key = (selected.mailbox().uid_validity, uid);
-            let cached = if structure_only {
-                work.structures.get(selected.account().name(), key.0, key.1)
-            } else {
-                None
-            };
-            let bytes = if content && cached.is_none() {
-                match selected.read(uid) {
-                    Ok(b) => Some(b),
-                    Err(StoreError::NoSuchMessage(_)) => continue,
-                    Err(e) => return Err(store_failure(&e)),
-                }
-            } else {
-                None
-            };
-            let analysis = bytes.as_deref().map(analyze);
-            let cached = match (cached, &analysis) {
-                (None, Some(msg)) if structure_only => {
-                    let structure = Arc::new(Structure::of(msg));
-                    let weight = msg.part_tree().body_start;
-                    work.structures.put(
-                        selected.account().name(),
-                        key.0,
-                        key.1,
-                        Arc::clone(&structure),
-                        weight,
-                    );
-                    Some(structure)
-                }
-                (cached, _) => cached,
-            };
-            let answer = if cached.is_some() {
-                fetch::render(&message, None, cached.as_deref(), &items, info.rev2, modseq)
-            } else {
-                fetch::render(&message, analysis.as_ref(), None, &items, info.rev2, modseq)
-            };
-            let mut data = match answer {
-                Ok(d) => d,
-                Err(fetch::ItemError::UnknownCte) => {
-                    return Err(Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE")));
-                }
-            };
-            if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
-                // The \Seen this FETCH set is reported along (RFC 9051
-                // section 6.4.5); the session also learns the flags were
-                // sent.
-                data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
-            }
-            rendered += bytes.as_ref().map_or(64, |b| b.len());
-            answers.push(Answer::Fetch(uid.into(), data));
-        }
-    }
-    Ok((answers, i))
-}
-
 impl Outcome {
-    fn bad_owned(text: String) -> Outcome {
+    pub(super) fn bad_owned(text: String) -> Outcome {
         Outcome {
             answers: Vec::new(),
             status: Status::Bad,

@@ -11,10 +11,14 @@
 //! from the store after every command and, during IDLE, every
 //! [`IDLE_POLL`].
 
+mod append;
 mod cache;
 mod exec;
 mod fetch;
+mod fetching;
+mod mailboxes;
 mod notify;
+mod search;
 
 pub use self::cache::StructureCache;
 
@@ -258,7 +262,7 @@ impl User {
                                             } = a;
                                             let mut outcome = match failed {
                                                 Some(e) => exec::store_failure(&e),
-                                                None => exec::append_uploads(&mut work, &mailbox, uploads),
+                                                None => append::append_uploads(&mut work, &mailbox, uploads),
                                             };
                                             // The messages are on disk (or refused): the
                                             // budget they held is free.
@@ -547,8 +551,14 @@ impl User {
             let (back, result) = ctx
                 .blocking
                 .run(move || {
-                    let result =
-                        exec::fetch_batch(&mut work, &job_fetch, uid_command, &job_info, start, FETCH_BATCH);
+                    let result = fetching::fetch_batch(
+                        &mut work,
+                        &job_fetch,
+                        uid_command,
+                        &job_info,
+                        start,
+                        FETCH_BATCH,
+                    );
                     (work, result)
                 })
                 .await?;
@@ -597,7 +607,7 @@ impl User {
             .run(move || {
                 let mut answers = Vec::new();
                 exec::changes(&mut work, allow_expunge, &job_info, &mut answers);
-                exec::update_live_searches(&mut work, &job_info, &mut answers);
+                search::update_live_searches(&mut work, &job_info, &mut answers);
                 (work, answers)
             })
             .await?;
@@ -778,9 +788,9 @@ impl User {
                 let fetched = if new_message.is_empty() {
                     Vec::new()
                 } else {
-                    exec::new_message_data(&mut work, &new_message, &added, &info)
+                    fetching::new_message_data(&mut work, &new_message, &added, &info)
                 };
-                exec::update_live_searches(&mut work, &info, &mut answers);
+                search::update_live_searches(&mut work, &info, &mut answers);
                 let news = match notify.as_mut().filter(|n| n.has_groups()) {
                     Some(n) => n.refresh(&work, &info).unwrap_or_else(|e| {
                         tracing::warn!(error = %e, "NOTIFY cannot read the mailboxes");

@@ -1,0 +1,203 @@
+//! FETCH of the selected mailbox's messages, in batches a job on the
+//! blocking pool renders (large bodies left to stream), and the data
+//! NOTIFY's MessageNew asks for.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use mailwire::imap::{FetchItem, FetchModifier, MessageDataItem, Response, UidSet};
+use mailwire::mailbox::analysis::analyze;
+use mailwire::mailbox::{ModSeq, StoreError, Uid};
+
+use super::cache::Structure;
+use super::exec::{Answer, Info, Outcome, STREAM_ABOVE, Work, condition, store_failure, view_message};
+use super::fetch;
+
+/// What NOTIFY's MessageNew asked to be sent of new messages of the
+/// selected mailbox (RFC 5465 section 5.2), for each UID in `uids` still
+/// there. Nothing is changed by it: a BODY[] item is read as BODY.PEEK[]
+/// would be. A message larger than [`STREAM_ABOVE`] gets only the items
+/// that need no content (a notification is not streamed); one whose
+/// content cannot be read or decoded gets those too.
+pub fn new_message_data(
+    work: &mut Work,
+    items: &[FetchItem<'static>],
+    uids: &[NonZeroU32],
+    info: &Info,
+) -> Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)> {
+    let Some(selected) = work.selected.as_mut() else {
+        return Vec::new();
+    };
+    let content = fetch::needs_content(items);
+    let mut out = Vec::with_capacity(uids.len());
+    for &uid in uids {
+        let Some(message) = view_message(selected, Uid::from(uid)).cloned() else {
+            continue;
+        };
+        let bytes = if content && message.size <= STREAM_ABOVE {
+            selected.read(Uid::from(uid)).ok()
+        } else {
+            None
+        };
+        let analysis = bytes.as_deref().map(analyze);
+        let data = fetch::render(&message, analysis.as_ref(), None, items, info.rev2, false)
+            .or_else(|_| fetch::render(&message, None, None, items, info.rev2, false))
+            .unwrap_or_default();
+        out.push((uid, data));
+    }
+    out
+}
+
+/// FETCH for some of the command's messages: renders messages from
+/// `info.messages[start..]` until about `budget` octets are rendered, and
+/// returns where the next batch starts (the length when done).
+pub fn fetch_batch(
+    work: &mut Work,
+    fetch: &mailwire::imap::Fetch<'static>,
+    uid_command: bool,
+    info: &Info,
+    start: usize,
+    budget: usize,
+) -> Result<(Vec<Answer>, usize), Outcome> {
+    let Some(selected) = work.selected.as_mut() else {
+        return Err(Outcome::bad("No mailbox selected"));
+    };
+    let items = fetch::wanted(&fetch.items);
+    let mut changed_since = None;
+    let mut vanished = false;
+    for m in &fetch.modifiers {
+        match m {
+            FetchModifier::ChangedSince(v) => changed_since = Some(v.get()),
+            FetchModifier::Vanished if info.enabled.qresync => vanished = true,
+            _ => return Err(Outcome::bad("Unknown FETCH modifier")),
+        }
+    }
+    let mut answers = Vec::new();
+    if vanished && start == 0 {
+        // RFC 7162 section 3.2.6: UID FETCH (CHANGEDSINCE m VANISHED) also
+        // reports the UIDs of the set expunged since m.
+        let (Some(since), true) = (changed_since, uid_command) else {
+            return Err(Outcome::bad("VANISHED needs UID FETCH with CHANGEDSINCE"));
+        };
+        let since = ModSeq::new(since).unwrap_or(ModSeq::MIN);
+        let changes = selected
+            .account()
+            .changes_since(&selected.mailbox().name, since)
+            .map_err(|e| store_failure(&e))?;
+        let largest = selected
+            .messages()
+            .last()
+            .map_or(0, |m| m.uid.get())
+            .max(selected.uid_next().get() - 1);
+        let gone: Vec<u32> = changes
+            .vanished
+            .iter()
+            .map(|u| u.get())
+            .filter(|u| fetch.sequence_set.contains(*u, largest))
+            .collect();
+        if let Ok(uids) = UidSet::from_unordered(gone) {
+            answers.push(Answer::Data(Response::Vanished { earlier: true, uids }));
+        }
+    }
+    let content = fetch::needs_content(&items);
+    let structure_only = content && fetch::structure_only(&items);
+    let stream = fetch::streamable(&items);
+    let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
+    let end = info.messages.len();
+    let mut i = start;
+    let mut rendered = 0usize;
+    while i < end && rendered < budget {
+        // One message at a time when it may be streamed: its \Seen is set
+        // just before it is sent.
+        let batch_end = (i + if stream.is_some() { 1 } else { 16 }).min(end);
+        let uids: Vec<Uid> = info.messages[i..batch_end]
+            .iter()
+            .map(|&u| Uid::from(u))
+            .collect();
+        let mut seen_now = Vec::new();
+        if fetch::sets_seen(&items) {
+            match selected.mark_seen(&uids) {
+                Ok(updates) => seen_now.extend(updates.into_iter().map(|u| u.uid)),
+                Err(e) => return Err(store_failure(&e)),
+            }
+        }
+        for &uid in &uids {
+            i += 1;
+            let Some(message) = view_message(selected, uid).cloned() else {
+                // Expunged meanwhile: skip it (RFC 9051 section 7.5.1).
+                continue;
+            };
+            if changed_since.is_some_and(|since| message.modseq.get() <= since) {
+                continue;
+            }
+            if let (Some(name), true) = (&stream, message.size > STREAM_ABOVE) {
+                let mut data =
+                    fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
+                if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
+                    data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
+                }
+                answers.push(Answer::Stream {
+                    uid: uid.into(),
+                    items: data,
+                    name: name.clone(),
+                    length: message.size,
+                });
+                // The stream is sent before the next message is read.
+                return Ok((answers, i));
+            }
+            // ENVELOPE, BODY and BODYSTRUCTURE alone come from the cache
+            // when the message was analysed before.
+            let key = (selected.mailbox().uid_validity, uid);
+            let cached = if structure_only {
+                work.structures.get(selected.account().name(), key.0, key.1)
+            } else {
+                None
+            };
+            let bytes = if content && cached.is_none() {
+                match selected.read(uid) {
+                    Ok(b) => Some(b),
+                    Err(StoreError::NoSuchMessage(_)) => continue,
+                    Err(e) => return Err(store_failure(&e)),
+                }
+            } else {
+                None
+            };
+            let analysis = bytes.as_deref().map(analyze);
+            let cached = match (cached, &analysis) {
+                (None, Some(msg)) if structure_only => {
+                    let structure = Arc::new(Structure::of(msg));
+                    let weight = msg.part_tree().body_start;
+                    work.structures.put(
+                        selected.account().name(),
+                        key.0,
+                        key.1,
+                        Arc::clone(&structure),
+                        weight,
+                    );
+                    Some(structure)
+                }
+                (cached, _) => cached,
+            };
+            let answer = if cached.is_some() {
+                fetch::render(&message, None, cached.as_deref(), &items, info.rev2, modseq)
+            } else {
+                fetch::render(&message, analysis.as_ref(), None, &items, info.rev2, modseq)
+            };
+            let mut data = match answer {
+                Ok(d) => d,
+                Err(fetch::ItemError::UnknownCte) => {
+                    return Err(Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE")));
+                }
+            };
+            if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
+                // The \Seen this FETCH set is reported along (RFC 9051
+                // section 6.4.5); the session also learns the flags were
+                // sent.
+                data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
+            }
+            rendered += bytes.as_ref().map_or(64, |b| b.len());
+            answers.push(Answer::Fetch(uid.into(), data));
+        }
+    }
+    Ok((answers, i))
+}

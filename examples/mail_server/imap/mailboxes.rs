@@ -1,0 +1,213 @@
+//! LIST (with LIST-EXTENDED, LIST-STATUS and SPECIAL-USE), LSUB and
+//! NAMESPACE: the user's mailboxes as the client asked to see them.
+
+use mailwire::imap::{
+    IString, List, ListMailbox, ListPatterns, ListReturnOption, ListSelectOption, Mailbox, MailboxAttribute,
+    MailboxList, NamespaceDescription, NamespaceResponse, Quoted, Response, StatusAttribute,
+    list_pattern_matches,
+};
+use mailwire::mailbox::{MailboxEntry, MailboxName};
+
+use super::exec::{Answer, DELIMITER, Info, Outcome, Work, status_values, store_failure};
+
+pub(super) fn namespace() -> Outcome {
+    let personal = NamespaceDescription {
+        prefix: IString::Quoted(Quoted::new(Vec::new()).expect("empty is quoted")),
+        delimiter: Some(DELIMITER),
+        extensions: Vec::new(),
+    };
+    Outcome::ok(
+        vec![Answer::Data(Response::Namespace(NamespaceResponse {
+            personal: vec![personal],
+            other_users: Vec::new(),
+            shared: Vec::new(),
+        }))],
+        "NAMESPACE completed",
+    )
+}
+
+/// The attributes of a listed mailbox.
+fn attributes(
+    entry: &MailboxEntry,
+    all: &[MailboxEntry],
+    special_use: bool,
+) -> Vec<MailboxAttribute<'static>> {
+    let children = all.iter().any(|e| e.name.is_inferior_of(&entry.name));
+    let mut out = vec![if children {
+        MailboxAttribute::HasChildren
+    } else {
+        MailboxAttribute::HasNoChildren
+    }];
+    if special_use {
+        for u in &entry.special_use {
+            out.push(u.to_imap());
+        }
+    }
+    out
+}
+
+/// The patterns of a LIST, each joined to the reference (RFC 9051 section
+/// 6.3.9: the reference is a prefix; a pattern is read from the root when
+/// it starts with the delimiter).
+fn patterns(reference: &Mailbox<'_>, patterns: &[ListMailbox<'_>], utf8: bool) -> Vec<String> {
+    let reference = decode_name(reference.as_bytes(), utf8);
+    patterns
+        .iter()
+        .map(|p| {
+            let p = decode_name(p.as_bytes(), utf8);
+            if p.starts_with(DELIMITER) || reference.is_empty() {
+                p
+            } else if reference.ends_with(DELIMITER) {
+                format!("{reference}{p}")
+            } else {
+                format!("{reference}{DELIMITER}{p}")
+            }
+        })
+        .collect()
+}
+
+/// A name or pattern the client sent, as UTF-8 text (modified UTF-7 decoded
+/// unless UTF8=ACCEPT); undecodable bytes are kept as they are, lossily,
+/// so they match nothing.
+fn decode_name(bytes: &[u8], utf8: bool) -> String {
+    if !utf8 {
+        if let Ok(text) = mailwire::imap::decode_modified_utf7(bytes) {
+            return text;
+        }
+    }
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether a listed name matches a pattern; INBOX matches in any case.
+fn matches(pattern: &str, name: &MailboxName) -> bool {
+    if name.is_inbox() && pattern.eq_ignore_ascii_case("INBOX") {
+        return true;
+    }
+    list_pattern_matches(pattern, Some(DELIMITER), name.as_str())
+        || (name.is_inbox() && list_pattern_matches(&pattern.to_ascii_uppercase(), Some(DELIMITER), "INBOX"))
+}
+
+pub(super) fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcome {
+    let raw: Vec<ListMailbox<'static>> = match &list.patterns {
+        ListPatterns::Single(p) => vec![p.clone()],
+        ListPatterns::List(l) => l.clone(),
+    };
+    // LIST "" "": the delimiter and the root.
+    if raw.len() == 1
+        && raw[0].as_bytes().is_empty()
+        && list.selection.is_none()
+        && list.return_options.is_none()
+    {
+        return Outcome::ok(
+            vec![Answer::Data(Response::List(MailboxList {
+                attributes: vec![MailboxAttribute::Noselect],
+                delimiter: Some(DELIMITER),
+                mailbox: Mailbox::from_utf8_name("").into_owned(),
+                extended: Vec::new(),
+            }))],
+            "LIST completed",
+        );
+    }
+    let patterns = patterns(&list.reference, &raw, info.utf8);
+    let selection = list.selection.as_deref().unwrap_or_default();
+    let returns = list.return_options.as_deref().unwrap_or_default();
+    let subscribed_only = selection.contains(&ListSelectOption::Subscribed);
+    let special_only = selection.contains(&ListSelectOption::SpecialUse);
+    let want_subscribed = subscribed_only || returns.contains(&ListReturnOption::Subscribed);
+    // SPECIAL-USE attributes are always sent (RFC 6154 allows it), and so
+    // are the children attributes (CHILDREN, RFC 9051).
+    let status: Option<&Vec<StatusAttribute<'static>>> = returns.iter().find_map(|r| match r {
+        ListReturnOption::Status(a) => Some(a),
+        _ => None,
+    });
+    let all = match work.account.list() {
+        Ok(l) => l,
+        Err(e) => return store_failure(&e),
+    };
+    let subscriptions = if want_subscribed {
+        match work.account.subscriptions() {
+            Ok(s) => s,
+            Err(e) => return store_failure(&e),
+        }
+    } else {
+        Vec::new()
+    };
+    let mut answers = Vec::new();
+    for entry in &all {
+        if !patterns.iter().any(|p| matches(p, &entry.name)) {
+            continue;
+        }
+        let subscribed = subscriptions.contains(&entry.name);
+        if (subscribed_only && !subscribed) || (special_only && entry.special_use.is_empty()) {
+            continue;
+        }
+        let mut attrs = attributes(entry, &all, true);
+        if want_subscribed && subscribed {
+            attrs.push(MailboxAttribute::Subscribed);
+        }
+        answers.push(Answer::Data(Response::List(MailboxList {
+            attributes: attrs,
+            delimiter: Some(DELIMITER),
+            mailbox: entry.name.to_imap(info.utf8).into_owned(),
+            extended: Vec::new(),
+        })));
+        if let Some(items) = status {
+            // LIST-STATUS (RFC 5819): a mailbox that cannot be read is
+            // listed without its STATUS.
+            if let Ok(s) = work.account.status(&entry.name) {
+                answers.push(Answer::Data(Response::MailboxStatus(
+                    mailwire::imap::MailboxStatus {
+                        mailbox: entry.name.to_imap(info.utf8).into_owned(),
+                        values: status_values(&s, items),
+                    },
+                )));
+            }
+        }
+    }
+    // Subscribed names whose mailbox is gone (RFC 5258: \NonExistent).
+    if subscribed_only {
+        for name in &subscriptions {
+            if all.iter().any(|e| &e.name == name) || !patterns.iter().any(|p| matches(p, name)) {
+                continue;
+            }
+            answers.push(Answer::Data(Response::List(MailboxList {
+                attributes: vec![MailboxAttribute::NonExistent, MailboxAttribute::Subscribed],
+                delimiter: Some(DELIMITER),
+                mailbox: name.to_imap(info.utf8).into_owned(),
+                extended: Vec::new(),
+            })));
+        }
+    }
+    Outcome::ok(answers, "LIST completed")
+}
+
+pub(super) fn lsub(
+    work: &mut Work,
+    reference: &Mailbox<'static>,
+    pattern: &ListMailbox<'static>,
+    info: &Info,
+) -> Outcome {
+    let patterns = patterns(reference, std::slice::from_ref(pattern), info.utf8);
+    let (subscriptions, all) = match (work.account.subscriptions(), work.account.list()) {
+        (Ok(s), Ok(a)) => (s, a),
+        (Err(e), _) | (_, Err(e)) => return store_failure(&e),
+    };
+    let answers = subscriptions
+        .iter()
+        .filter(|n| patterns.iter().any(|p| matches(p, n)))
+        .map(|name| {
+            let exists = all.iter().any(|e| &e.name == name);
+            Answer::Data(Response::Lsub(MailboxList {
+                attributes: if exists {
+                    Vec::new()
+                } else {
+                    vec![MailboxAttribute::Noselect]
+                },
+                delimiter: Some(DELIMITER),
+                mailbox: name.to_imap(info.utf8).into_owned(),
+                extended: Vec::new(),
+            }))
+        })
+        .collect();
+    Outcome::ok(answers, "LSUB completed")
+}
