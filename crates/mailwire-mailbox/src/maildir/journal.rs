@@ -87,7 +87,7 @@ pub(crate) struct Journal {
     /// How many tombstones were pruned, ever.
     pub(crate) pruned_count: usize,
     /// The highest UID of a pruned tombstone.
-    pruned_uid: u32,
+    pub(crate) pruned_uid: u32,
     lines: usize,
     file_id: Option<(u64, u64)>,
     read_len: u64,

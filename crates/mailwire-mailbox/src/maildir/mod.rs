@@ -1207,17 +1207,20 @@ impl Backend for MaildirBackend {
                 .copied()
                 .collect();
             // Expunges at or below the prune mark are no longer listed:
-            // asked for changes since before it, answer with every UID
-            // below UIDNEXT that is not a message now (a superset of those
-            // expunged since, as QRESYNC allows for VANISHED (EARLIER)),
-            // at the mark's MODSEQ. Never fewer than were expunged.
+            // asked for changes since before it, answer with every UID up
+            // to the highest one pruned (below UIDNEXT when a file does
+            // not say it) that is not a message now: a superset of those
+            // expunged since, as QRESYNC allows for VANISHED (EARLIER), at
+            // the mark's MODSEQ. Never fewer than were expunged.
             let mark = fold.journal.pruned_modseq;
             if since.get() < mark {
                 let listed: std::collections::HashSet<u32> = out.iter().map(|t| t.uid.get()).collect();
                 let modseq = ModSeq::new(mark).unwrap_or(ModSeq::MIN);
-                for uid in
-                    (1..known.uid_next).filter(|u| !known.messages.contains_key(u) && !listed.contains(u))
-                {
+                let top = match fold.journal.pruned_uid {
+                    0 => known.uid_next,
+                    highest => known.uid_next.min(highest.saturating_add(1)),
+                };
+                for uid in (1..top).filter(|u| !known.messages.contains_key(u) && !listed.contains(u)) {
                     if let Some(uid) = Uid::new(uid) {
                         out.push(Tombstone { uid, modseq });
                     }
