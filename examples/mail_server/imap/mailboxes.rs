@@ -10,6 +10,8 @@ use mailwire::mailbox::{MailboxEntry, MailboxName};
 
 use super::exec::{Answer, DELIMITER, Info, Outcome, Work, status_values, store_failure};
 
+/// NAMESPACE (RFC 2342): one personal namespace, no prefix, `/` between
+/// levels; no other users' or shared namespaces.
 pub(super) fn namespace() -> Outcome {
     let personal = NamespaceDescription {
         prefix: IString::Quoted(Quoted::new(Vec::new()).expect("empty is quoted")),

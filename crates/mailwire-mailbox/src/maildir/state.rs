@@ -215,6 +215,9 @@ impl<'a> Counters<'a> {
         let reserved = new.boot != 0 && state.boot == new.boot && next.get() <= state.reserved;
         if reserved || !fsync {
             new.store(root, false)?;
+        } else if new.boot == 0 {
+            // No boot id to tell a reboot by: every MODSEQ is flushed.
+            new.store(root, true)?;
         } else {
             // A new block, flushed to both slots before any of it is used:
             // whichever slot survives a crash holds it.
