@@ -543,10 +543,13 @@ impl Account {
                 Sink::Gone => broken = true,
             }
         }
-        if broken || !(staged.is_empty() || in_memory.is_empty()) {
-            for m in &staged {
+        let unstage = |staged: &[StagedMessage]| {
+            for m in staged {
                 let _ = std::fs::remove_file(&m.path);
             }
+        };
+        if broken || !(staged.is_empty() || in_memory.is_empty()) {
+            unstage(&staged);
             return Err(StoreError::Permanent(
                 "uploads of two kinds, or a failed one".into(),
             ));
@@ -556,9 +559,7 @@ impl Account {
         }
         let mut state = self.lock();
         if let Err(e) = self.sync_before_change(&mut state, name) {
-            for m in &staged {
-                let _ = std::fs::remove_file(&m.path);
-            }
+            unstage(&staged);
             return Err(e);
         }
         let appended = self.backend().append_staged(self.name(), name, staged)?;

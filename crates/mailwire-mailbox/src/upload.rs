@@ -88,8 +88,9 @@ impl Upload {
             Sink::Gone => return Err(StoreError::Permanent("the upload failed before".into())),
         };
         written.map_err(|e| {
+            let error = self.io_error("write", &e);
             self.discard();
-            write_error(&e)
+            error
         })
     }
 
@@ -106,8 +107,9 @@ impl Upload {
         }
         if let Sink::File { file, .. } = &mut self.sink {
             if let Err(e) = file.flush() {
+                let error = self.io_error("write", &e);
                 self.discard();
-                return Err(write_error(&e));
+                return Err(error);
             }
         }
         Ok(())
@@ -116,6 +118,15 @@ impl Upload {
     /// Takes the content or the file out; the upload is then gone.
     pub(crate) fn take(&mut self) -> Sink {
         std::mem::replace(&mut self.sink, Sink::Gone)
+    }
+
+    /// An I/O error on the staging file, as the store reports one (a full
+    /// disk is temporary).
+    fn io_error(&self, what: &str, e: &io::Error) -> StoreError {
+        match &self.sink {
+            Sink::File { path, .. } => crate::maildir::io_err(what, path, e),
+            _ => StoreError::Permanent(format!("{what}: {e}")),
+        }
     }
 
     fn discard(&mut self) {
@@ -128,15 +139,5 @@ impl Upload {
 impl Drop for Upload {
     fn drop(&mut self) {
         self.discard();
-    }
-}
-
-fn write_error(e: &io::Error) -> StoreError {
-    let text = format!("writing the message: {e}");
-    match e.kind() {
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::Interrupted => {
-            StoreError::Temporary(text)
-        }
-        _ => StoreError::Permanent(text),
     }
 }

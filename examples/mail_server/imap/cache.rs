@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use mailwire::imap::{BodyStructure, Envelope};
+use mailwire::imap::{BodyStructure, Envelope, FetchItem, MessageDataItem};
 use mailwire::mailbox::analysis::MessageAnalysis;
 use mailwire::mailbox::{AccountName, Uid, UidValidity};
 
@@ -35,6 +35,17 @@ impl Structure {
             body_structure: msg.body_structure().clone().into_owned(),
             body: msg.body().into_owned(),
         }
+    }
+
+    /// The answer to ENVELOPE, BODY or BODYSTRUCTURE; `None` for any other
+    /// item.
+    pub fn item(&self, item: &FetchItem<'_>) -> Option<MessageDataItem<'static>> {
+        Some(match item {
+            FetchItem::Envelope => MessageDataItem::Envelope(Box::new(self.envelope.clone())),
+            FetchItem::BodyStructure => MessageDataItem::BodyStructure(Box::new(self.body_structure.clone())),
+            FetchItem::Body => MessageDataItem::Body(Box::new(self.body.clone())),
+            _ => return None,
+        })
     }
 }
 

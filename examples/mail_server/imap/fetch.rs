@@ -142,33 +142,26 @@ pub fn render(
 ) -> Result<Vec<MessageDataItem<'static>>, ItemError> {
     let mut out = Vec::with_capacity(items.len() + 1);
     for item in items {
-        let data = match (item, structure) {
-            (FetchItem::Envelope, Some(s)) => MessageDataItem::Envelope(Box::new(s.envelope.clone())),
-            (FetchItem::BodyStructure, Some(s)) => {
-                MessageDataItem::BodyStructure(Box::new(s.body_structure.clone()))
+        let data = match item {
+            FetchItem::Flags => MessageDataItem::Flags(flags(message, rev2)),
+            FetchItem::Uid => MessageDataItem::Uid(message.uid.into()),
+            FetchItem::InternalDate => {
+                let date = DateTime::try_from(message.internal_date)
+                    .unwrap_or_else(|_| DateTime::from_unix_timestamp(0, 0).expect("the epoch is a date"));
+                MessageDataItem::InternalDate(date)
             }
-            (FetchItem::Body, Some(s)) => MessageDataItem::Body(Box::new(s.body.clone())),
-            _ => match item {
-                FetchItem::Flags => MessageDataItem::Flags(flags(message, rev2)),
-                FetchItem::Uid => MessageDataItem::Uid(message.uid.into()),
-                FetchItem::InternalDate => {
-                    let date = DateTime::try_from(message.internal_date).unwrap_or_else(|_| {
-                        DateTime::from_unix_timestamp(0, 0).expect("the epoch is a date")
-                    });
-                    MessageDataItem::InternalDate(date)
-                }
-                FetchItem::Rfc822Size => MessageDataItem::Rfc822Size(message.size),
-                // RFC 8514: when it was saved here, in UTC.
-                FetchItem::SaveDate => {
-                    MessageDataItem::SaveDate(DateTime::from_unix_timestamp(message.save_date, 0).ok())
-                }
-                FetchItem::ModSeq => MessageDataItem::ModSeq(message.modseq.into()),
-                // No threads are kept (RFC 8474 allows NIL).
-                FetchItem::ThreadId => MessageDataItem::ThreadId(None),
-                other => match content {
-                    Some(msg) => content_item(msg, other)?,
-                    None => continue,
-                },
+            FetchItem::Rfc822Size => MessageDataItem::Rfc822Size(message.size),
+            // RFC 8514: when it was saved here, in UTC.
+            FetchItem::SaveDate => {
+                MessageDataItem::SaveDate(DateTime::from_unix_timestamp(message.save_date, 0).ok())
+            }
+            FetchItem::ModSeq => MessageDataItem::ModSeq(message.modseq.into()),
+            // No threads are kept (RFC 8474 allows NIL).
+            FetchItem::ThreadId => MessageDataItem::ThreadId(None),
+            other => match (structure.and_then(|s| s.item(other)), content) {
+                (Some(data), _) => data,
+                (None, Some(msg)) => content_item(msg, other)?,
+                (None, None) => continue,
             },
         };
         out.push(data);

@@ -280,12 +280,10 @@ impl Journal {
     pub(crate) fn live_line(uid: u32, e: &Entry, out: &mut String) {
         let info = if e.info.is_empty() { "-" } else { &e.info };
         let _ = write!(out, "+{uid} {} {info} {} {} {}", e.modseq, e.date, e.zone, e.size);
-        match e.saved {
-            Some(saved) => {
-                let _ = writeln!(out, " {saved}");
-            }
-            None => out.push('\n'),
+        if let Some(saved) = e.saved {
+            let _ = write!(out, " {saved}");
         }
+        out.push('\n');
     }
 
     /// The line recording an expunge.

@@ -84,7 +84,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use self::folder::{Ctx, Folder, Loc};
-use self::fsutil::io_err;
+pub(crate) use self::fsutil::io_err;
 use self::journal::{Entry, Journal};
 use self::lock::DotLock;
 use self::state::Counters;
