@@ -585,6 +585,63 @@ fn mailbox_recreated_elsewhere_is_gone() {
 /// the other process's message first: its UID is the lower one, and sessions
 /// see UIDs in ascending order.
 #[test]
+fn a_poll_takes_the_folder_lock_only_when_files_and_journal_differ() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let inbox = MailboxName::inbox();
+    b.append(&a, &inbox, vec![msg("a", &["\\Seen"]), msg("b", &["\\Seen"])])
+        .unwrap();
+    let r = inbox_ref(&b);
+    assert!(b.sync(&a, &r).unwrap().is_empty());
+    let md = maildir(tmp.path());
+
+    // Another process (Dovecot, another mail_server) holds the lock while
+    // it changes the folder.
+    let lock = md.join("dovecot-uidlist.lock");
+    fs::write(&lock, "1:elsewhere\n").unwrap();
+    let (b, a, r) = (&b, &a, &r);
+    std::thread::scope(|s| {
+        // With nothing new on disk, a poll answers without the lock.
+        let (tx, rx) = mpsc::channel();
+        s.spawn(move || tx.send(b.sync(a, r)).unwrap());
+        let polled = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a poll that found nothing new waited for the lock");
+        assert!(polled.unwrap().is_empty());
+
+        // Half-way through its change: a file renamed (a flag given), its
+        // record not yet written. That state is not reported; the poll
+        // waits for the lock and then sees the change done.
+        let cur = files_in(&md.join("cur"));
+        let first = cur.iter().min().unwrap();
+        fs::rename(
+            md.join("cur").join(first),
+            md.join("cur").join(first.replace(":2,S", ":2,FS")),
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        s.spawn(move || tx.send(b.sync(a, r)).unwrap());
+        assert!(
+            rx.recv_timeout(Duration::from_millis(500)).is_err(),
+            "a change half-done by a lock holder was read without the lock"
+        );
+        fs::remove_file(&lock).unwrap();
+        let changes = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the poll did not take the lock once it was free")
+            .unwrap();
+        match &changes[..] {
+            [ExternalChange::Flags(f)] => assert_eq!(f.flags, flags(&["\\Seen", "\\Flagged"])),
+            other => panic!("expected one flag change, got {other:#?}"),
+        }
+    });
+}
+
+#[test]
 fn external_changes_are_reported_before_this_instances_own() {
     use mailwire_mailbox::{AppendMessage, Notification, SelectMode, Store, StoreConfig};
     let tmp = tempfile::tempdir().unwrap();

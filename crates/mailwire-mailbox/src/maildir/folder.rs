@@ -149,6 +149,9 @@ pub(crate) struct Folder {
     dirty: bool,
 }
 
+/// A UID's new journal entry, or `None` for its expunge.
+type JournalChange = (u32, Option<Entry>);
+
 fn modseq(v: u64) -> ModSeq {
     ModSeq::new(v).unwrap_or(ModSeq::MIN)
 }
@@ -308,72 +311,121 @@ impl Folder {
         ctx: Ctx<'_>,
         counters: &mut Counters<'_>,
     ) -> Result<(), StoreError> {
-        let kw_stamp = Stamp::of(&ctx.dir.join("dovecot-keywords"));
-        if kw_stamp != self.kw_stamp || kw_stamp.is_none() {
-            self.keywords = KeywordTable::load(ctx.dir)?;
-            self.kw_stamp = kw_stamp;
+        self.read_keywords(ctx.dir)?;
+        if let Some(refreshed) = self.read_uidlist(ctx.dir)? {
+            self.repair_uidlist(ctx, counters, refreshed)?;
         }
-        let before = self.uidlist.uid_validity;
-        match self.uidlist.refresh(&ctx.dir.join("dovecot-uidlist"))? {
-            Refreshed::Same => {}
-            Refreshed::Appended => self.dirty = true,
-            Refreshed::Reloaded => {
-                self.dirty = true;
-                if before != 0 && before != self.uidlist.uid_validity {
-                    self.forget();
-                }
-            }
-            refreshed @ (Refreshed::Missing | Refreshed::Unreadable) => {
-                if !ctx.dir.join("cur").is_dir() {
-                    return Err(StoreError::Permanent(format!(
-                        "{} is not a Maildir",
-                        ctx.dir.display()
-                    )));
-                }
-                // A uidlist whose header was damaged: the MODSEQ journal
-                // still knows the UIDVALIDITY and every UID given under
-                // it, so the mailbox keeps its UIDVALIDITY (clients keep
-                // their caches) and its files get UIDs above those. With
-                // no file, or no journal to ask, the mailbox starts anew.
-                let mut journal = Journal::default();
-                let kept = refreshed == Refreshed::Unreadable
-                    && journal.refresh(ctx.dir)?
-                    && journal.uid_validity != 0;
-                let mut list = if kept {
-                    let mut list = UidList::new(journal.uid_validity, uidlist::new_guid());
-                    list.next_uid = journal.highest_uid().saturating_add(1).max(1);
-                    list
-                } else {
-                    UidList::new(counters.next_uid_validity()?.get(), uidlist::new_guid())
-                };
-                ctx.confirm_lock()?;
-                list.rewrite(ctx.dir, |_| true, ctx.fsync)?;
-                self.uidlist = list;
-                self.forget();
-                self.dirty = true;
-            }
-        }
-        let had = self.journal.is_loaded();
-        let ok = self.journal.refresh(ctx.dir)?;
-        if !ok || self.journal.uid_validity != self.uidlist.uid_validity {
-            let keep_special = if ok && self.journal.uid_validity == self.uidlist.uid_validity {
-                self.journal.special_use.clone()
-            } else {
-                Vec::new()
-            };
-            let created = counters.next_modseq(0)?;
-            let mut j = Journal::new(self.uidlist.uid_validity, created.get(), &keep_special);
-            ctx.confirm_lock()?;
-            j.rewrite(ctx.dir, ctx.fsync)?;
-            self.journal = j;
-            self.dirty = true;
-        } else if !had {
-            self.dirty = true;
+        if let Some(ok) = self.read_journal(ctx.dir)? {
+            self.repair_journal(ctx, counters, ok)?;
         }
         if !self.cleaned {
             self.cleaned = true;
             clean_leftovers(ctx);
         }
+        Ok(())
+    }
+
+    /// Re-reads the keyword table if it changed.
+    fn read_keywords(&mut self, dir: &Path) -> Result<(), StoreError> {
+        let kw_stamp = Stamp::of(&dir.join("dovecot-keywords"));
+        if kw_stamp != self.kw_stamp || kw_stamp.is_none() {
+            self.keywords = KeywordTable::load(dir)?;
+            self.kw_stamp = kw_stamp;
+        }
+        Ok(())
+    }
+
+    /// Re-reads the uidlist where it changed (no write, so no lock is
+    /// needed: it is replaced by renames and appended whole lines, and a
+    /// torn last line is not taken); `Some` if it is missing or its header
+    /// unreadable, which [`Folder::repair_uidlist`] mends.
+    fn read_uidlist(&mut self, dir: &Path) -> Result<Option<Refreshed>, StoreError> {
+        let before = self.uidlist.uid_validity;
+        match self.uidlist.refresh(&dir.join("dovecot-uidlist"))? {
+            Refreshed::Same => Ok(None),
+            Refreshed::Appended => {
+                self.dirty = true;
+                Ok(None)
+            }
+            Refreshed::Reloaded => {
+                self.dirty = true;
+                if before != 0 && before != self.uidlist.uid_validity {
+                    self.forget();
+                }
+                Ok(None)
+            }
+            refreshed @ (Refreshed::Missing | Refreshed::Unreadable) => Ok(Some(refreshed)),
+        }
+    }
+
+    /// Writes a new uidlist in place of a missing or unreadable one.
+    /// Needs the folder lock.
+    fn repair_uidlist(
+        &mut self,
+        ctx: Ctx<'_>,
+        counters: &mut Counters<'_>,
+        refreshed: Refreshed,
+    ) -> Result<(), StoreError> {
+        if !ctx.dir.join("cur").is_dir() {
+            return Err(StoreError::Permanent(format!(
+                "{} is not a Maildir",
+                ctx.dir.display()
+            )));
+        }
+        // A uidlist whose header was damaged: the MODSEQ journal
+        // still knows the UIDVALIDITY and every UID given under
+        // it, so the mailbox keeps its UIDVALIDITY (clients keep
+        // their caches) and its files get UIDs above those. With
+        // no file, or no journal to ask, the mailbox starts anew.
+        let mut journal = Journal::default();
+        let kept = refreshed == Refreshed::Unreadable
+            && journal.refresh(ctx.dir)?
+            && journal.uid_validity != 0;
+        let mut list = if kept {
+            let mut list = UidList::new(journal.uid_validity, uidlist::new_guid());
+            list.next_uid = journal.highest_uid().saturating_add(1).max(1);
+            list
+        } else {
+            UidList::new(counters.next_uid_validity()?.get(), uidlist::new_guid())
+        };
+        ctx.confirm_lock()?;
+        list.rewrite(ctx.dir, |_| true, ctx.fsync)?;
+        self.uidlist = list;
+        self.forget();
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Re-reads the journal where it changed (no write; see
+    /// [`Folder::read_uidlist`]); `true` if it is missing, unreadable or
+    /// of another UIDVALIDITY than the uidlist, which
+    /// [`Folder::repair_journal`] mends.
+    fn read_journal(&mut self, dir: &Path) -> Result<Option<bool>, StoreError> {
+        let had = self.journal.is_loaded();
+        let ok = self.journal.refresh(dir)?;
+        if !ok || self.journal.uid_validity != self.uidlist.uid_validity {
+            return Ok(Some(ok));
+        }
+        if !had {
+            self.dirty = true;
+        }
+        Ok(None)
+    }
+
+    /// Starts a new journal in place of one [`Folder::read_journal`]
+    /// could not use. Needs the folder lock.
+    fn repair_journal(&mut self, ctx: Ctx<'_>, counters: &mut Counters<'_>, ok: bool) -> Result<(), StoreError> {
+        let keep_special = if ok && self.journal.uid_validity == self.uidlist.uid_validity {
+            self.journal.special_use.clone()
+        } else {
+            Vec::new()
+        };
+        let created = counters.next_modseq(0)?;
+        let mut j = Journal::new(self.uidlist.uid_validity, created.get(), &keep_special);
+        ctx.confirm_lock()?;
+        j.rewrite(ctx.dir, ctx.fsync)?;
+        self.journal = j;
+        self.dirty = true;
         Ok(())
     }
 
@@ -460,6 +512,67 @@ impl Folder {
         self.scan.trusted = false;
     }
 
+    /// Brings the folder up to date without its lock, where that needs
+    /// no write: `Ok(true)` if the files show nothing the journal lacks
+    /// (the usual case of a poll; Dovecot reads its uidlist unlocked
+    /// too), `Ok(false)` if [`Folder::reconcile`] must run under the
+    /// lock. What was read stays read; the locked pass goes on from it.
+    ///
+    /// Without the lock another process may be half-way through a change
+    /// (files renamed, journal not yet written, or the other way round):
+    /// every such state shows as a difference between files and journal,
+    /// and is left to the locked pass, which waits for the writer. Only a
+    /// state where the two agree is reported, and that state existed.
+    pub(crate) fn reconcile_unlocked(&mut self, dir: &Path) -> Result<bool, StoreError> {
+        if !self.cleaned || self.known.is_none() {
+            return Ok(false);
+        }
+        self.read_keywords(dir)?;
+        if self.read_uidlist(dir)?.is_some() || self.read_journal(dir)?.is_some() {
+            return Ok(false);
+        }
+        let listed = self.scan_dirs(dir, false)?;
+        if !listed && !self.dirty {
+            return Ok(true);
+        }
+        if self.record_gone() || !self.unrecorded().is_empty() {
+            return Ok(false);
+        }
+        let (changes, live) = self.changes(dir)?;
+        if !changes.is_empty() || self.wants_compaction(&live) {
+            return Ok(false);
+        }
+        self.dirty = false;
+        Ok(true)
+    }
+
+    /// Whether a journal record's file is missing from the listing.
+    fn record_gone(&self) -> bool {
+        self.journal
+            .live
+            .keys()
+            .any(|&uid| self.base_of(uid).is_none_or(|b| !self.scan.files.contains_key(b)))
+    }
+
+    /// The listed files the uidlist has no UID for, sorted.
+    fn unrecorded(&self) -> Vec<String> {
+        let mut unrecorded: Vec<&String> = self
+            .scan
+            .files
+            .keys()
+            .filter(|b| self.uidlist.uid_of(b).is_none())
+            .collect();
+        unrecorded.sort_unstable();
+        unrecorded.into_iter().cloned().collect()
+    }
+
+    /// Whether the uidlist holds so many records of expunged messages
+    /// (`live` are the UIDs with a file) that it should be rewritten.
+    fn wants_compaction(&self, live: &HashSet<u32>) -> bool {
+        let records = self.uidlist.records.len();
+        records > 64 && records > live.len().saturating_mul(4) / 3
+    }
+
     /// Brings the journal in line with the files (see the module
     /// documentation). Needs the folder lock.
     pub(crate) fn reconcile(&mut self, ctx: Ctx<'_>, counters: &mut Counters<'_>) -> Result<(), StoreError> {
@@ -470,23 +583,10 @@ impl Folder {
         }
         // A file renamed while the directory was read may have been missed:
         // list again before calling anything with a record gone.
-        let gone = |f: &Folder| {
-            f.journal
-                .live
-                .keys()
-                .any(|&uid| f.base_of(uid).is_none_or(|b| !f.scan.files.contains_key(b)))
-        };
-        if gone(self) {
+        if self.record_gone() {
             self.scan_dirs(ctx.dir, true)?;
         }
-        let mut unrecorded: Vec<&String> = self
-            .scan
-            .files
-            .keys()
-            .filter(|b| self.uidlist.uid_of(b).is_none())
-            .collect();
-        unrecorded.sort_unstable();
-        let unrecorded: Vec<String> = unrecorded.into_iter().cloned().collect();
+        let unrecorded = self.unrecorded();
         if !unrecorded.is_empty() {
             // A uidlist that lost records (cut short, or written over by
             // hand) may offer UIDs its files had before: they were given
@@ -503,9 +603,39 @@ impl Folder {
             ctx.confirm_lock()?;
             self.uidlist.append(ctx.dir, &unrecorded, ctx.fsync)?;
         }
-        // (uid, entry or None for an expunge), computed before the MODSEQ.
-        let mut changes: Vec<(u32, Option<Entry>)> = Vec::new();
-        let mut live: HashSet<u32> = HashSet::with_capacity(self.journal.live.len() + unrecorded.len());
+        let (mut changes, live) = self.changes(ctx.dir)?;
+        if !changes.is_empty() {
+            let m = counters.next_modseq(self.journal.highest)?.get();
+            let mut lines = String::new();
+            changes.sort_by_key(|(uid, _)| *uid);
+            for (uid, change) in changes {
+                match change {
+                    Some(mut e) => {
+                        e.modseq = m;
+                        Journal::live_line(uid, &e, &mut lines);
+                    }
+                    None => Journal::expunge_line(uid, m, &mut lines),
+                }
+            }
+            ctx.confirm_lock()?;
+            self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+        }
+        // Drop the records of expunged messages once they are many.
+        if self.wants_compaction(&live) {
+            ctx.confirm_lock()?;
+            self.uidlist
+                .rewrite(ctx.dir, |r| live.contains(&r.uid), ctx.fsync)?;
+        }
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// What the journal lacks: for each UID whose file is new, renamed
+    /// (its flags) or gone, its new entry or `None` (an expunge), before
+    /// a MODSEQ is given; and the UIDs that have a file.
+    fn changes(&self, dir: &Path) -> Result<(Vec<JournalChange>, HashSet<u32>), StoreError> {
+        let mut changes: Vec<JournalChange> = Vec::new();
+        let mut live: HashSet<u32> = HashSet::with_capacity(self.scan.files.len());
         for r in &self.uidlist.records {
             let Some(loc) = self.scan.files.get(&r.base) else {
                 continue;
@@ -534,7 +664,7 @@ impl Folder {
                         ..e.clone()
                     }),
                 )),
-                None => changes.push((r.uid, Some(describe_file(ctx.dir, &r.base, loc)?))),
+                None => changes.push((r.uid, Some(describe_file(dir, &r.base, loc)?))),
             }
         }
         for &uid in self.journal.live.keys() {
@@ -542,31 +672,7 @@ impl Folder {
                 changes.push((uid, None));
             }
         }
-        if !changes.is_empty() {
-            let m = counters.next_modseq(self.journal.highest)?.get();
-            let mut lines = String::new();
-            changes.sort_by_key(|(uid, _)| *uid);
-            for (uid, change) in changes {
-                match change {
-                    Some(mut e) => {
-                        e.modseq = m;
-                        Journal::live_line(uid, &e, &mut lines);
-                    }
-                    None => Journal::expunge_line(uid, m, &mut lines),
-                }
-            }
-            ctx.confirm_lock()?;
-            self.journal.write(ctx.dir, &lines, ctx.fsync)?;
-        }
-        // Drop the records of expunged messages once they are many.
-        let records = self.uidlist.records.len();
-        if records > 64 && records > live.len().saturating_mul(4) / 3 {
-            ctx.confirm_lock()?;
-            self.uidlist
-                .rewrite(ctx.dir, |r| live.contains(&r.uid), ctx.fsync)?;
-        }
-        self.dirty = false;
-        Ok(())
+        Ok((changes, live))
     }
 
     /// The base file name of a UID.

@@ -1383,6 +1383,19 @@ impl Backend for MaildirBackend {
     }
 
     fn sync(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError> {
+        // A poll that finds files and journal in agreement takes no lock.
+        let acc = self.account(account);
+        {
+            let mut guard = self.open(account, &acc)?;
+            let acc = &mut *guard;
+            let dir = acc.dir_of(&mailbox.name);
+            if let Some(fold) = acc.folders.get_mut(&mailbox.name) {
+                if folder::is_folder(&dir, mailbox.name.is_inbox()) && fold.reconcile_unlocked(&dir)? {
+                    check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
+                    return fold.diff();
+                }
+            }
+        }
         self.with_folder(
             account,
             &mailbox.name,
