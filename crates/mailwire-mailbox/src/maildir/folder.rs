@@ -378,9 +378,8 @@ impl Folder {
         // their caches) and its files get UIDs above those. With
         // no file, or no journal to ask, the mailbox starts anew.
         let mut journal = Journal::default();
-        let kept = refreshed == Refreshed::Unreadable
-            && journal.refresh(ctx.dir)?
-            && journal.uid_validity != 0;
+        let kept =
+            refreshed == Refreshed::Unreadable && journal.refresh(ctx.dir)? && journal.uid_validity != 0;
         let mut list = if kept {
             let mut list = UidList::new(journal.uid_validity, uidlist::new_guid());
             list.next_uid = journal.highest_uid().saturating_add(1).max(1);
@@ -414,7 +413,12 @@ impl Folder {
 
     /// Starts a new journal in place of one [`Folder::read_journal`]
     /// could not use. Needs the folder lock.
-    fn repair_journal(&mut self, ctx: Ctx<'_>, counters: &mut Counters<'_>, ok: bool) -> Result<(), StoreError> {
+    fn repair_journal(
+        &mut self,
+        ctx: Ctx<'_>,
+        counters: &mut Counters<'_>,
+        ok: bool,
+    ) -> Result<(), StoreError> {
         let keep_special = if ok && self.journal.uid_validity == self.uidlist.uid_validity {
             self.journal.special_use.clone()
         } else {

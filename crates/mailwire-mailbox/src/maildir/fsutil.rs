@@ -60,6 +60,15 @@ pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 /// Whether `path` is a directory and not a symbolic link to one.
+/// The device, inode and length of a regular file, from `lstat` (a link
+/// is not followed and gives `None`): enough to tell, without opening
+/// it, that an append-only file replaced only by renames is as last read.
+pub(crate) fn file_stamp(path: &Path) -> Option<(u64, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).ok()?;
+    m.file_type().is_file().then(|| (m.dev(), m.ino(), m.len()))
+}
+
 pub(crate) fn real_dir(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }

@@ -184,6 +184,13 @@ struct Transfer {
     expunged: Expunged,
 }
 
+/// Whether `name`'s folder `dir` is a folder, in an account that
+/// [`MaildirBackend::open`] found: INBOX is the Maildir itself, which it
+/// checked (the same `lstat`s need not run twice per operation).
+fn opened_folder(dir: &Path, name: &MailboxName) -> bool {
+    name.is_inbox() || folder::is_folder(dir, false)
+}
+
 impl MaildirBackend {
     /// A backend whose accounts live under `root` (created if missing),
     /// with the default options.
@@ -274,7 +281,7 @@ impl MaildirBackend {
         let mut guard = self.open(account, &acc)?;
         let acc = &mut *guard;
         let dir = acc.dir_of(name);
-        if !folder::is_folder(&dir, name.is_inbox()) {
+        if !opened_folder(&dir, name) {
             acc.folders.remove(name);
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
@@ -307,12 +314,16 @@ impl MaildirBackend {
         let mut guard = self.open(account, &acc)?;
         let acc = &mut *guard;
         let dir = acc.dir_of(name);
-        if !folder::is_folder(&dir, name.is_inbox()) {
+        if !opened_folder(&dir, name) {
             acc.folders.remove(name);
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
-        let on_disk = folder::peek(&dir).map(|(v, _)| v);
         let fold = acc.folders.entry(name.clone()).or_default();
+        let on_disk = if fold.uidlist.same_file(&dir.join("dovecot-uidlist")) {
+            UidValidity::new(fold.uidlist.uid_validity)
+        } else {
+            folder::peek(&dir).map(|(v, _)| v)
+        };
         let stale = fold.known.as_ref().map(|k| k.uid_validity) != on_disk || on_disk.is_none();
         if stale {
             let lock = folder::lock_folder(&dir)?;
@@ -344,7 +355,7 @@ impl MaildirBackend {
         let acc = &mut *guard;
         let (src_dir, dst_dir) = (acc.dir_of(&from.name), acc.dir_of(to));
         for (dir, name) in [(&src_dir, &from.name), (&dst_dir, to)] {
-            if !folder::is_folder(dir, name.is_inbox()) {
+            if !opened_folder(dir, name) {
                 return Err(StoreError::NoSuchMailbox(name.clone()));
             }
         }
@@ -645,7 +656,7 @@ impl MaildirBackend {
             let guard = self.open(account, &acc)?;
             guard.dir_of(mailbox)
         };
-        if !folder::is_folder(&dir, mailbox.is_inbox()) {
+        if !opened_folder(&dir, mailbox) {
             return Err(StoreError::NoSuchMailbox(mailbox.clone()));
         }
         Ok(dir)
@@ -1390,7 +1401,7 @@ impl Backend for MaildirBackend {
             let acc = &mut *guard;
             let dir = acc.dir_of(&mailbox.name);
             if let Some(fold) = acc.folders.get_mut(&mailbox.name) {
-                if folder::is_folder(&dir, mailbox.name.is_inbox()) && fold.reconcile_unlocked(&dir)? {
+                if opened_folder(&dir, &mailbox.name) && fold.reconcile_unlocked(&dir)? {
                     check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
                     return fold.diff();
                 }

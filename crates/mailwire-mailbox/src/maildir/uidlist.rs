@@ -107,8 +107,21 @@ impl UidList {
         self.file_id.is_some()
     }
 
+    /// Whether `path` is still the file this list was read from (its
+    /// header, rewritten only by a rename, is then as read).
+    pub(crate) fn same_file(&self, path: &Path) -> bool {
+        fsutil::file_stamp(path).is_some_and(|(dev, ino, _)| self.file_id == Some((dev, ino)))
+    }
+
     /// Brings the list up to date with the file at `path`.
     pub(crate) fn refresh(&mut self, path: &Path) -> Result<Refreshed, StoreError> {
+        // Unchanged since the last read: one lstat instead of an open.
+        if self.version == 3
+            && fsutil::file_stamp(path)
+                .is_some_and(|(dev, ino, len)| self.file_id == Some((dev, ino)) && len == self.read_len)
+        {
+            return Ok(Refreshed::Same);
+        }
         let mut file = match fsutil::open_read(path) {
             Ok(f) => f,
             Err(e) if fsutil::not_found(&e) => {
