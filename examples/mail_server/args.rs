@@ -105,8 +105,9 @@ struct Args {
     storage_jobs: usize,
     /// What is flushed to disk before it is reported done: `full` every
     /// change; `optimized` (Dovecot's default `fsync_mode`) new messages
-    /// and the MODSEQ counter, not flag changes and expunges (a power
-    /// failure may undo the last of those); `off` nothing (tests only)
+    /// (content, UID, flags) and the MODSEQ counter, not flag changes and
+    /// expunges (a power failure may undo the last of those) nor MODSEQ
+    /// records, which are rebuilt from the files; `off` nothing (tests only)
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Fsync::Optimized)]
     fsync: Fsync,
     /// Where the demo keeps its files [default: target/mail-demo]

@@ -773,6 +773,38 @@ fn an_unreadable_uidlist_header_keeps_the_uidvalidity() {
     );
 }
 
+/// A new message's journal line is not flushed (`fsync = optimized`): one
+/// lost in a power failure is written again from the file, and the message
+/// keeps its UID, flags, size and INTERNALDATE (its instant; the zone is
+/// not in the file) under a new MODSEQ.
+#[test]
+fn a_new_messages_lost_journal_line_is_written_again_from_its_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    let b = backend(tmp.path());
+    b.create_account(&a).unwrap();
+    b.append(&a, &inbox, vec![msg("one", &["\\Seen", "\\Flagged"])])
+        .unwrap();
+    let before = b.mailbox_snapshot(&a, &inbox).unwrap();
+    let path = maildir(tmp.path()).join("mailwire-modseq");
+    let text = fs::read_to_string(&path).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with("+1 "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(kept, text, "{text}");
+    fs::write(&path, kept).unwrap();
+
+    let after = backend(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
+    let (was, now) = (&before.messages[0], &after.messages[0]);
+    assert_eq!(after.uid_validity, before.uid_validity);
+    assert_eq!((now.uid, &now.flags, now.size), (was.uid, &was.flags, was.size));
+    assert_eq!(now.internal_date.unix_seconds, 1_700_000_000);
+    assert!(now.modseq > was.modseq);
+}
+
 /// A MODSEQ journal line whose size was damaged does not change
 /// RFC822.SIZE: the W= size in the file's name wins (found by the
 /// `mailbox_maildir_files` fuzz target, which read 21 bytes for a message

@@ -831,9 +831,11 @@ impl Folder {
             Journal::live_line(*uid, e, &mut lines);
         }
         match ctx.confirm_lock() {
-            // A failed write leaves the lines applied in memory.
+            // A failed write leaves the lines applied in memory. The
+            // message is safe once its file and uidlist line are: a lost
+            // journal line is written again from the file.
             Ok(()) => {
-                let _ = self.journal.write(ctx.dir, &lines, ctx.fsync);
+                let _ = self.journal.write(ctx.dir, &lines, ctx.fsync_changes);
             }
             // Another process holds the lock now: it must not see a write
             // (it describes the files itself when it reconciles).
@@ -1140,6 +1142,17 @@ pub(crate) fn lock_folder(dir: &Path) -> Result<DotLock, StoreError> {
         lock::UIDLIST_STALE,
         lock::default_timeout(lock::UIDLIST_STALE),
     )
+}
+
+/// Flushes the directories that messages were just placed in (`cur/`,
+/// `new/`, or both).
+pub(crate) fn sync_placed(dir: &Path, placed: &[(Loc, Entry)], fsync: bool) -> Result<(), StoreError> {
+    for (sub, cur) in [("cur", true), ("new", false)] {
+        if placed.iter().any(|(l, _)| l.cur == cur) {
+            fsutil::sync_dir(&dir.join(sub), fsync)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether `dir` is a Maildir folder: it has `cur/`, and neither it nor

@@ -111,7 +111,11 @@ pub struct MaildirOptions {
     /// does not, and neither does this when off: a power failure may then
     /// undo the last flag changes and expunges (the message files tell
     /// what is left, and the next look at the folder records it with a new
-    /// MODSEQ), while new messages and the MODSEQ counter stay flushed.
+    /// MODSEQ), while new messages (content, UID, flags) and the MODSEQ
+    /// counter stay flushed. A new message's journal line is not flushed
+    /// either: lost, it is written again from the file (with a new MODSEQ,
+    /// the INTERNALDATE's zone as UTC, the file's change time as its save
+    /// date).
     pub flush_flag_changes: bool,
     /// The Maildir inside an account's directory: `Some("Maildir")`
     /// (default) gives `<root>/<account>/Maildir`, as Dovecot's
@@ -469,8 +473,7 @@ impl MaildirBackend {
                 };
                 added.push((new_loc, entry));
             }
-            fsutil::sync_dir(&dctx.dir.join("cur"), dctx.fsync)?;
-            fsutil::sync_dir(&dctx.dir.join("new"), dctx.fsync)?;
+            folder::sync_placed(dctx.dir, &added, dctx.fsync)?;
             let metas = target.record_added(dctx, added)?;
             let mapping: Vec<(Uid, Uid)> = picked
                 .iter()
@@ -715,9 +718,7 @@ impl MaildirBackend {
                 };
                 added.push((loc, entry));
             }
-            let synced = fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync)
-                .and_then(|()| fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync));
-            if let Err(e) = synced {
+            if let Err(e) = folder::sync_placed(ctx.dir, &added, ctx.fsync) {
                 for p in &placed {
                     let _ = fs::remove_file(p);
                 }
