@@ -11,6 +11,7 @@ use std::io::{Cursor, Read};
 use bytes::Bytes;
 
 use crate::flags::{FlagAction, Flags};
+use crate::ranges::UidRanges;
 use crate::types::{
     AccountName, InternalDate, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError, Uid, UidValidity,
 };
@@ -441,18 +442,35 @@ pub trait Backend: Send + Sync {
     /// content are ignored).
     fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError>;
 
-    /// The tombstones with a MODSEQ above `since`, ascending by UID. A
-    /// backend may prune old tombstones (the Maildir backend keeps the
-    /// newest ones and a mark of the highest MODSEQ pruned): asked for a
-    /// `since` below its mark, it answers with every UID below UIDNEXT
-    /// that is not a message now, a superset of those expunged, never
-    /// fewer (QRESYNC allows this in `VANISHED (EARLIER)`).
+    /// The tombstones it keeps with a MODSEQ above `since`, ascending by
+    /// UID. A backend may prune old tombstones (the Maildir backend keeps
+    /// the newest ones and a mark of the highest MODSEQ pruned): those are
+    /// not listed; [`Backend::vanished_since`] answers for them.
     fn tombstones(
         &self,
         account: &AccountName,
         mailbox: &MailboxRef,
         since: ModSeq,
     ) -> Result<Vec<Tombstone>, StoreError>;
+
+    /// The UIDs expunged after `since`, as ranges: those of
+    /// [`Backend::tombstones`] (the default, for a backend that prunes
+    /// none). A backend that pruned tombstones above `since` answers with
+    /// a superset, never fewer: every UID up to the highest it pruned that
+    /// is not a message now (QRESYNC allows this in `VANISHED (EARLIER)`),
+    /// as ranges, so the answer's size follows the gaps, not the UIDs.
+    fn vanished_since(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        since: ModSeq,
+    ) -> Result<UidRanges, StoreError> {
+        Ok(self
+            .tombstones(account, mailbox, since)?
+            .into_iter()
+            .map(|t| t.uid)
+            .collect())
+    }
 
     /// The content of a message, present or expunged but not yet purged.
     /// Fails with [`StoreError::NoSuchMessage`] otherwise.

@@ -18,10 +18,13 @@
 //! non-zero numbers on the wire (`NonZeroU32`), converted with `From` both
 //! ways.
 
+use std::num::NonZeroU32;
+
 use bytes::Bytes;
 use mailwire_imap::{DateTime, Flag, Mailbox, MailboxAttribute, ModSeqValzer, StatusAttribute, StatusValue};
 
 use crate::flags::Flags;
+use crate::ranges::UidRanges;
 use crate::store::{AppendMessage, MailboxStatus};
 use crate::types::{InternalDate, MailboxName, ModSeq, NameError, SpecialUse};
 
@@ -35,6 +38,26 @@ impl From<ModSeq> for mailwire_imap::ModSeq {
     fn from(m: ModSeq) -> mailwire_imap::ModSeq {
         // Both stop at 2^63 - 1.
         mailwire_imap::ModSeq::new(m.get()).unwrap_or(mailwire_imap::ModSeq::MAX)
+    }
+}
+
+impl TryFrom<&UidRanges> for mailwire_imap::UidSet {
+    type Error = mailwire_core::TypeError;
+
+    /// The set as IMAP writes it (`1:4,9`); an error for the empty set,
+    /// which IMAP cannot write.
+    fn try_from(set: &UidRanges) -> Result<Self, Self::Error> {
+        use mailwire_imap::{SeqNumber, SeqRange, SequenceSet};
+        let ranges = set
+            .ranges()
+            .map(|r| {
+                SeqRange::new(
+                    SeqNumber::from(NonZeroU32::from(*r.start())),
+                    SeqNumber::from(NonZeroU32::from(*r.end())),
+                )
+            })
+            .collect();
+        mailwire_imap::UidSet::try_from(SequenceSet::new(ranges)?)
     }
 }
 

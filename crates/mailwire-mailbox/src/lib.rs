@@ -120,6 +120,7 @@ mod maildir;
 mod memory;
 #[cfg(feature = "pop3")]
 mod pop3;
+mod ranges;
 #[cfg(feature = "imap")]
 pub mod search;
 mod selected;
@@ -145,6 +146,7 @@ pub use maildir::{MaildirBackend, MaildirOptions};
 pub use memory::MemoryBackend;
 #[cfg(feature = "pop3")]
 pub use pop3::{LockPolicy, Pop3Config, Pop3Maildrop};
+pub use ranges::UidRanges;
 pub use selected::{Notification, SelectMode, SelectedMailbox, ViewMessage};
 pub use store::{Account, AppendMessage, AppendUid, ChangesSince, MailboxStatus, Store, StoreConfig};
 pub use types::{

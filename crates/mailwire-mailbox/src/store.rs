@@ -14,6 +14,7 @@ use crate::backend::{
 use crate::content::canonical_crlf;
 use crate::feed::{Change, FeedId, Feeds, SessionId};
 use crate::flags::Flags;
+use crate::ranges::UidRanges;
 use crate::types::{
     AccountName, DEFAULT_MAILBOXES, InternalDate, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError,
     Uid, UidValidity,
@@ -126,10 +127,11 @@ pub struct ChangesSince {
     pub highest_modseq: ModSeq,
     /// Messages added or changed since, ascending by UID.
     pub changed: Vec<MessageMeta>,
-    /// UIDs expunged since, ascending: exactly those, or (asked from
-    /// below the mark of tombstones the backend pruned) every UID below
-    /// UIDNEXT that is not a message now, never fewer.
-    pub vanished: Vec<Uid>,
+    /// UIDs expunged since: exactly those, or (asked from below the mark
+    /// of tombstones the backend pruned) every UID up to the highest
+    /// pruned that is not a message now, never fewer
+    /// ([`Backend::vanished_since`](crate::Backend::vanished_since)).
+    pub vanished: UidRanges,
 }
 
 /// One account's shared state: its feeds and its POP3 lock.
@@ -429,7 +431,7 @@ impl Account {
             name: name.clone(),
             uid_validity: snapshot.uid_validity,
         };
-        let vanished = self.backend().tombstones(self.name(), &mailbox, since)?;
+        let vanished = self.backend().vanished_since(self.name(), &mailbox, since)?;
         Ok(ChangesSince {
             uid_validity: snapshot.uid_validity,
             highest_modseq: snapshot.highest_modseq,
@@ -438,7 +440,7 @@ impl Account {
                 .into_iter()
                 .filter(|m| m.modseq > since)
                 .collect(),
-            vanished: vanished.into_iter().map(|t| t.uid).collect(),
+            vanished,
         })
     }
 

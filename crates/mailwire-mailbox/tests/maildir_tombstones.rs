@@ -110,23 +110,22 @@ fn pruned_tombstones_lose_no_expunge() {
             .flat_map(|(_, u)| u.iter().copied())
             .collect();
         let answers = [
-            uids(b.tombstones(&a, &r, since).unwrap().into_iter().map(|t| t.uid)),
-            uids(
-                other
-                    .tombstones(&a, &r, since)
-                    .unwrap()
-                    .into_iter()
-                    .map(|t| t.uid),
-            ),
-            uids(
-                fresh
-                    .tombstones(&a, &r, since)
-                    .unwrap()
-                    .into_iter()
-                    .map(|t| t.uid),
-            ),
-            uids(account.changes_since(&inbox, since).unwrap().vanished),
+            uids(b.vanished_since(&a, &r, since).unwrap().iter()),
+            uids(other.vanished_since(&a, &r, since).unwrap().iter()),
+            uids(fresh.vanished_since(&a, &r, since).unwrap().iter()),
+            uids(account.changes_since(&inbox, since).unwrap().vanished.iter()),
         ];
+        // The tombstones still kept are exact: each was expunged since.
+        for backend in [&b, &other, &fresh] {
+            let kept = uids(
+                backend
+                    .tombstones(&a, &r, since)
+                    .unwrap()
+                    .into_iter()
+                    .map(|t| t.uid),
+            );
+            assert!(kept.is_subset(&expected), "since {since:?}");
+        }
         for got in answers {
             let missing: Vec<&u32> = expected.difference(&got).take(5).collect();
             assert!(missing.is_empty(), "since {since:?}: missing {missing:?}...");
@@ -139,13 +138,80 @@ fn pruned_tombstones_lose_no_expunge() {
     // Above the mark the answer is exact again.
     let (last, _) = batches.last().unwrap();
     assert!(b.tombstones(&a, &r, *last).unwrap().is_empty());
+    assert!(b.vanished_since(&a, &r, *last).unwrap().is_empty());
     let (prev, last_uids) = (batches[BATCHES as usize - 2].0, &batches[BATCHES as usize - 1].1);
     assert_eq!(
         &uids(b.tombstones(&a, &r, prev).unwrap().into_iter().map(|t| t.uid)),
         last_uids
     );
+    assert_eq!(&uids(b.vanished_since(&a, &r, prev).unwrap().iter()), last_uids);
 
     // A new message never gets a pruned UID.
     let next = b.append(&a, &inbox, vec![message(0)]).unwrap();
     assert_eq!(next.messages[0].uid.get(), MESSAGES + 1);
+}
+
+/// UIDs near the top of their range (a uidlist that reached them, or was
+/// written so): a resynchronisation from before the prune mark answers
+/// with the gaps between the messages as a few ranges. It used to list
+/// each of the four billion UIDs below the highest pruned one.
+#[test]
+fn a_resync_from_before_the_prune_mark_costs_ranges_not_uids() {
+    const FIRST: u32 = 4_000_000_000;
+    const COUNT: u32 = 2100;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
+    let b = open(tmp.path());
+    b.create_account(&a).unwrap();
+    let start = b.mailbox_snapshot(&a, &inbox).unwrap();
+    // The uidlist's next UID (its header's N field) moved up.
+    let path = tmp.path().join("alice/Maildir/dovecot-uidlist");
+    let text = fs::read_to_string(&path).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    let header: Vec<String> = header
+        .split(' ')
+        .map(|f| match f.strip_prefix('N') {
+            Some(_) => format!("N{FIRST}"),
+            None => f.to_owned(),
+        })
+        .collect();
+    assert!(header.iter().any(|f| *f == format!("N{FIRST}")), "{text}");
+    fs::write(&path, format!("{}\n{rest}", header.join(" "))).unwrap();
+
+    let b = open(tmp.path());
+    let added = b.append(&a, &inbox, (1..=COUNT).map(message).collect()).unwrap();
+    assert_eq!(added.messages[0].uid.get(), FIRST);
+    let r = MailboxRef {
+        name: inbox.clone(),
+        uid_validity: added.uid_validity,
+    };
+    // Expunge all but every hundredth, in two batches: the first batch's
+    // tombstones are pruned.
+    let all: Vec<Uid> = added.messages.iter().map(|m| m.uid).collect();
+    let gone: Vec<Uid> = all.iter().copied().filter(|u| u.get() % 100 != 0).collect();
+    for half in gone.chunks(gone.len() / 2 + 1) {
+        let request = ExpungeRequest {
+            uids: Some(half.to_vec()),
+            only_deleted: false,
+        };
+        b.expunge(&a, &r, &request).unwrap();
+    }
+    let live: BTreeSet<u32> = all.iter().map(|u| u.get()).filter(|u| u % 100 == 0).collect();
+
+    let vanished = b.vanished_since(&a, &r, start.highest_modseq).unwrap();
+    // Every expunged UID is named, no present one; the answer is one range
+    // per gap between the present messages.
+    assert!(gone.iter().all(|u| vanished.contains(*u)));
+    assert!(live.iter().all(|&u| !vanished.contains(Uid::new(u).unwrap())));
+    assert!(
+        vanished.ranges().len() <= live.len() + 1,
+        "{} ranges",
+        vanished.ranges().len()
+    );
+    assert!(vanished.len() >= u64::from(FIRST) - 1);
+    // The store's answer is the same set.
+    let store = Store::new(open(tmp.path()));
+    let account = store.account(&a).unwrap();
+    let changes = account.changes_since(&inbox, start.highest_modseq).unwrap();
+    assert_eq!(changes.vanished, vanished);
 }

@@ -901,7 +901,7 @@ impl Harness {
                 .changes_since(&m.name, ModSeq::MIN)
                 .unwrap()
                 .vanished
-                .into_iter()
+                .iter()
                 .collect();
             assert_eq!(vanished, m.expunged, "tombstones of {}", m.name);
         }

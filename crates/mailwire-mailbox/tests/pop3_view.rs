@@ -139,7 +139,7 @@ fn release_deletes_nothing_and_commit_deletes_exactly_the_marked() {
     assert_eq!(inbox_uids(&acc), [2]);
     // The expunges left tombstones like IMAP's.
     let changes = acc.changes_since(&name("INBOX"), ModSeq::MIN).unwrap();
-    assert_eq!(changes.vanished, [uid(1), uid(3)]);
+    assert_eq!(changes.vanished.iter().collect::<Vec<_>>(), [uid(1), uid(3)]);
 }
 
 #[test]

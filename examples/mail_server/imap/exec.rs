@@ -605,15 +605,15 @@ fn resynchronise(selected: &SelectedMailbox, q: &QResync, out: &mut Vec<Answer>)
     let changes = selected
         .account()
         .changes_since(&selected.mailbox().name, since)?;
-    let known = |uid: Uid| q.known_uids.as_ref().is_none_or(|k| k.contains(uid.get()));
-    let vanished: Vec<u32> = changes
-        .vanished
-        .iter()
-        .copied()
-        .filter(|u| known(*u))
-        .map(Uid::get)
-        .collect();
-    if let Ok(uids) = UidSet::from_unordered(vanished) {
+    // Only the UIDs the client knows, as ranges (a resynchronisation from
+    // before pruned tombstones names every gap up to the highest UID).
+    let vanished = match &q.known_uids {
+        Some(known) => changes
+            .vanished
+            .intersection(known.as_sequence_set().resolved_ranges(u32::MAX)),
+        None => changes.vanished,
+    };
+    if let Ok(uids) = UidSet::try_from(&vanished) {
         out.push(Answer::Data(Response::Vanished { earlier: true, uids }));
     }
     for meta in &changes.changed {

@@ -89,13 +89,10 @@ pub fn fetch_batch(
             .last()
             .map_or(0, |m| m.uid.get())
             .max(selected.uid_next().get() - 1);
-        let gone: Vec<u32> = changes
+        let gone = changes
             .vanished
-            .iter()
-            .map(|u| u.get())
-            .filter(|u| fetch.sequence_set.contains(*u, largest))
-            .collect();
-        if let Ok(uids) = UidSet::from_unordered(gone) {
+            .intersection(fetch.sequence_set.resolved_ranges(largest));
+        if let Ok(uids) = UidSet::try_from(&gone) {
             answers.push(Answer::Data(Response::Vanished { earlier: true, uids }));
         }
     }

@@ -720,6 +720,24 @@ impl Folder {
         Ok(())
     }
 
+    /// The tombstones this instance reported (the known state's) with a
+    /// MODSEQ above `since` that the journal still keeps, ascending by UID.
+    pub(crate) fn kept_tombstones(&self, since: ModSeq) -> Vec<Tombstone> {
+        let Some(known) = self.known.as_ref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<Tombstone> = self
+            .journal
+            .tombstones
+            .iter()
+            .take(known.tombstones.saturating_sub(self.journal.pruned_count))
+            .filter(|t| t.modseq > since)
+            .copied()
+            .collect();
+        out.sort_by_key(|t| t.uid);
+        out
+    }
+
     /// The changes of the disk state that the known state lacks, in the
     /// order they happened; the known state then is the disk state.
     pub(crate) fn diff(&mut self) -> Result<Vec<ExternalChange>, StoreError> {

@@ -28,8 +28,8 @@
 //! No session needs a pruned tombstone: an instance that still lists an
 //! expunged message finds it gone from the live messages and reports its
 //! expunge, and a client resynchronising from a MODSEQ at or below `P`
-//! is answered with every UID not present (see `Backend::tombstones` in
-//! the Maildir backend).
+//! is answered with every UID up to `H` not present, as ranges (see
+//! `Backend::vanished_since` in the Maildir backend).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

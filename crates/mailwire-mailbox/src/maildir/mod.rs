@@ -94,6 +94,7 @@ use crate::backend::{
     MailboxSnapshot, Moved, NewMessage, StagedMessage, StoreCondition, StoreFlags, Tombstone,
 };
 use crate::flags::Flags;
+use crate::ranges::UidRanges;
 use crate::types::{
     AccountName, InternalDate, MailboxName, MailboxRef, ModSeq, SpecialUse, StoreError, Uid, UidValidity,
 };
@@ -1206,39 +1207,43 @@ impl Backend for MaildirBackend {
         since: ModSeq,
     ) -> Result<Vec<Tombstone>, StoreError> {
         self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, _| {
-            let Some(known) = fold.known.as_ref() else {
-                return Ok(Vec::new());
-            };
-            let pruned = fold.journal.pruned_count;
-            let mut out: Vec<Tombstone> = fold
-                .journal
-                .tombstones
-                .iter()
-                .take(known.tombstones.saturating_sub(pruned))
-                .filter(|t| t.modseq > since)
-                .copied()
-                .collect();
+            Ok(fold.kept_tombstones(since))
+        })
+    }
+
+    fn vanished_since(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        since: ModSeq,
+    ) -> Result<UidRanges, StoreError> {
+        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, _| {
+            let mut out: UidRanges = fold.kept_tombstones(since).into_iter().map(|t| t.uid).collect();
             // Expunges at or below the prune mark are no longer listed:
             // asked for changes since before it, answer with every UID up
             // to the highest one pruned (below UIDNEXT when a file does
-            // not say it) that is not a message now: a superset of those
-            // expunged since, as QRESYNC allows for VANISHED (EARLIER), at
-            // the mark's MODSEQ. Never fewer than were expunged.
-            let mark = fold.journal.pruned_modseq;
-            if since.get() < mark {
-                let listed: std::collections::HashSet<u32> = out.iter().map(|t| t.uid.get()).collect();
-                let modseq = ModSeq::new(mark).unwrap_or(ModSeq::MIN);
-                let top = match fold.journal.pruned_uid {
-                    0 => known.uid_next,
-                    highest => known.uid_next.min(highest.saturating_add(1)),
-                };
-                for uid in (1..top).filter(|u| !known.messages.contains_key(u) && !listed.contains(u)) {
-                    if let Some(uid) = Uid::new(uid) {
-                        out.push(Tombstone { uid, modseq });
-                    }
-                }
+            // not say it) that is not a message now, the gaps between the
+            // messages: a superset of those expunged since.
+            let Some(known) = fold.known.as_ref() else {
+                return Ok(out);
+            };
+            if since.get() >= fold.journal.pruned_modseq {
+                return Ok(out);
             }
-            out.sort_by_key(|t| t.uid);
+            let top = match fold.journal.pruned_uid {
+                0 => known.uid_next,
+                highest => known.uid_next.min(highest.saturating_add(1)),
+            };
+            let mut from = 1u32;
+            for &present in known.messages.keys().take_while(|&&u| u < top) {
+                if let (Some(first), Some(last)) = (Uid::new(from), Uid::new(present - 1)) {
+                    out.insert_range(first..=last);
+                }
+                from = present.saturating_add(1);
+            }
+            if let (Some(first), Some(last)) = (Uid::new(from), Uid::new(top.saturating_sub(1))) {
+                out.insert_range(first..=last);
+            }
             Ok(out)
         })
     }
