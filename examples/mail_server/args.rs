@@ -103,6 +103,13 @@ struct Args {
     /// threads apart from the network ones
     #[arg(long, value_name = "N", default_value_t = 16)]
     storage_jobs: usize,
+    /// Octets of message content all IMAP sessions may hold in memory at
+    /// once, in MiB: a FETCH of a section or BINARY of a message above
+    /// 256 KiB needs about five times its size while it is sent, and
+    /// waits for room (then answers NO [UNAVAILABLE]). The whole message
+    /// (BODY[], RFC822) is streamed from disk and needs none
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    content_memory: u64,
     /// What is flushed to disk before it is reported done: `full` every
     /// change; `optimized` (Dovecot's default `fsync_mode`) new messages
     /// (content, UID, flags) and the MODSEQ counter, not flag changes and
@@ -157,6 +164,7 @@ pub struct Options {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub storage_jobs: usize,
+    pub content_memory: u64,
     pub fsync: Fsync,
     pub demo_dir: Option<PathBuf>,
 }
@@ -230,6 +238,7 @@ impl Options {
             max_connections: a.max_connections.max(1),
             max_connections_per_ip: a.max_connections_per_ip.max(1),
             storage_jobs: a.storage_jobs.max(1),
+            content_memory: a.content_memory.max(1).saturating_mul(1 << 20),
             fsync: a.fsync,
             demo_dir: a.demo_dir,
         })

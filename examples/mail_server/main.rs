@@ -31,6 +31,7 @@
 
 mod args;
 mod blocking;
+mod budget;
 mod connection;
 mod imap;
 mod mailstore;
@@ -212,6 +213,7 @@ fn run(o: Options) -> Result<(), String> {
             append_limit: APPEND_LIMIT,
             uploads: Arc::new(tokio::sync::Semaphore::new(UPLOAD_BUDGET_KIB)),
             structures: Arc::new(imap::StructureCache::new(STRUCTURE_CACHE)),
+            content: budget::MemoryBudget::new(o.content_memory),
             idle_timeout: o.idle_timeout,
             login_timeout: o.login_timeout,
             auth_failure_delay: o.auth_failure_delay,

@@ -47,6 +47,8 @@ pub struct Context {
     /// ENVELOPE, BODY and BODYSTRUCTURE of messages fetched lately, for
     /// every IMAP session.
     pub structures: Arc<crate::imap::StructureCache>,
+    /// What IMAP sessions may hold of messages read whole (`--content-memory`).
+    pub content: Arc<crate::budget::MemoryBudget>,
     /// Close a logged-in connection after this long without a command, or
     /// when a write takes longer.
     pub idle_timeout: Duration,

@@ -162,7 +162,10 @@ mod tests {
         set.insert_range(RangeInclusive::new(u(5), u(4)));
         assert!(set.is_empty());
         set.insert(u(5));
-        assert_eq!(set.intersection([RangeInclusive::new(7, 3), 0..=0]), UidRanges::new());
+        assert_eq!(
+            set.intersection([RangeInclusive::new(7, 3), 0..=0]),
+            UidRanges::new()
+        );
     }
 
     #[test]

@@ -346,7 +346,10 @@ fn expunge_leaves_tombstones_answering_what_vanished_since() {
     assert_eq!(uids_of(&acc, "INBOX"), [1, 3]);
 
     let since_mark = acc.changes_since(&inbox, mark).unwrap();
-    assert_eq!(since_mark.vanished.iter().collect::<Vec<_>>(), [uid(2), uid(4), uid(5)]);
+    assert_eq!(
+        since_mark.vanished.iter().collect::<Vec<_>>(),
+        [uid(2), uid(4), uid(5)]
+    );
     assert!(since_mark.changed.is_empty());
     let since_first = acc.changes_since(&inbox, m4).unwrap();
     assert_eq!(since_first.vanished.iter().collect::<Vec<_>>(), [uid(2), uid(5)]);

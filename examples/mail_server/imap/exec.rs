@@ -24,6 +24,7 @@ use super::cache::StructureCache;
 use super::fetch;
 use super::mailboxes::{self, lsub, namespace};
 use super::search::{self, LiveSearch, update_live_searches};
+use crate::budget::{Held, MemoryBudget};
 use crate::users::QuotaRule;
 
 /// The hierarchy delimiter on the wire (the model's).
@@ -41,6 +42,8 @@ pub struct Work {
     pub append_limit: u64,
     /// The server's cache of message structures.
     pub structures: Arc<StructureCache>,
+    /// What all sessions may hold of messages read whole.
+    pub content: Arc<MemoryBudget>,
     /// The searches kept up to date (CONTEXT=SEARCH), for the selected
     /// mailbox.
     pub live: Vec<LiveSearch>,
@@ -159,6 +162,9 @@ pub enum Answer {
     Gone,
     /// The number of messages `\Recent` for this session.
     Recent(u32),
+    /// Budget taken for a large message read whole: the answers before it
+    /// are sent before it is given back.
+    Hold(Held),
     /// `* n FETCH` whose last item is the whole message, streamed from
     /// disk after `items`.
     Stream {

@@ -4,10 +4,11 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mailwire::imap::{FetchItem, FetchModifier, MessageDataItem, Response, UidSet};
 use mailwire::mailbox::analysis::analyze;
-use mailwire::mailbox::{ModSeq, StoreError, Uid};
+use mailwire::mailbox::{ModSeq, StoreError, Uid, ViewMessage};
 
 use super::cache::Structure;
 use super::exec::{Answer, Info, Outcome, STREAM_ABOVE, Work, condition, store_failure, view_message};
@@ -47,6 +48,16 @@ pub fn new_message_data(
     }
     out
 }
+
+/// How long a FETCH waits for room in the server's budget for messages
+/// read whole before it answers NO [UNAVAILABLE].
+const CONTENT_WAIT: Duration = Duration::from_secs(10);
+
+/// What a message read whole weighs in that budget, in multiples of its
+/// size: the content read, the literal of the answer, the encoded answer
+/// waiting to be sent, and what the allocator keeps of them (a 24 MiB
+/// BINARY[] raised the server's peak by about 125 MiB).
+const WHOLE_WEIGHT: u64 = 5;
 
 /// FETCH for some of the command's messages: renders messages from
 /// `info.messages[start..]` until about `budget` octets are rendered, and
@@ -103,10 +114,34 @@ pub fn fetch_batch(
     let end = info.messages.len();
     let mut i = start;
     let mut rendered = 0usize;
-    while i < end && rendered < budget {
+    let account = selected.account().name().clone();
+    let uid_validity = selected.mailbox().uid_validity;
+    // A large message read whole, which takes room in the server's budget
+    // until it is sent.
+    let read_whole = |message: &ViewMessage| {
+        content
+            && message.size > STREAM_ABOVE
+            && stream.is_none()
+            && !(structure_only && work.structures.get(&account, uid_validity, message.uid).is_some())
+    };
+    // Once budget is held, the answers go out before more is read.
+    let mut holding = false;
+    while i < end && rendered < budget && !holding {
         // One message at a time when it may be streamed: its \Seen is set
-        // just before it is sent.
-        let batch_end = (i + if stream.is_some() { 1 } else { 16 }).min(end);
+        // just before it is sent. A message read whole ends its batch, and
+        // starts one: the batch holds budget for one message at most.
+        let limit = if stream.is_some() { 1 } else { 16 };
+        let mut batch_end = i;
+        while batch_end < end && batch_end - i < limit {
+            let whole = view_message(selected, Uid::from(info.messages[batch_end])).is_some_and(&read_whole);
+            if whole && batch_end > i {
+                break;
+            }
+            batch_end += 1;
+            if whole {
+                break;
+            }
+        }
         let uids: Vec<Uid> = info.messages[i..batch_end]
             .iter()
             .map(|&u| Uid::from(u))
@@ -150,6 +185,23 @@ pub fn fetch_batch(
             } else {
                 None
             };
+            if read_whole(&message) {
+                match work
+                    .content
+                    .hold(message.size.saturating_mul(WHOLE_WEIGHT), CONTENT_WAIT)
+                {
+                    Some(held) => {
+                        answers.push(Answer::Hold(held));
+                        holding = true;
+                    }
+                    None => {
+                        return Err(
+                            Outcome::no("Too many large messages are being read; try again later")
+                                .with_code(condition("UNAVAILABLE")),
+                        );
+                    }
+                }
+            }
             let bytes = if content && cached.is_none() {
                 match selected.read(uid) {
                     Ok(b) => Some(b),

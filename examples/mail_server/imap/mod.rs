@@ -453,6 +453,7 @@ impl User {
                         quota,
                         append_limit: ctx.append_limit,
                         structures: Arc::clone(&ctx.structures),
+                        content: Arc::clone(&ctx.content),
                         live: Vec::new(),
                     });
                 }
@@ -565,11 +566,14 @@ impl User {
             work = back;
             match result {
                 Ok((answers, next)) => {
+                    // Budget for what was read whole, given back once sent.
+                    let mut held = Vec::new();
                     for answer in answers {
                         match answer {
                             Answer::Fetch(uid, items) => {
                                 let _ = session.fetch_data(&request, uid, items);
                             }
+                            Answer::Hold(h) => held.push(h),
                             Answer::Data(response) => {
                                 let _ = session.respond(&request, &response);
                             }
@@ -588,6 +592,7 @@ impl User {
                     while let Some(bytes) = session.poll_transmit() {
                         conn.write_all(&bytes).await?;
                     }
+                    drop(held);
                     start = next;
                     if start >= info.messages.len() {
                         break;

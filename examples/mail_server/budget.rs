@@ -1,0 +1,94 @@
+//! A server-wide budget of octets for message content held whole in
+//! memory. FETCH streams a large message from disk only when it asks for
+//! the message as stored (BODY[], RFC822); a section, BINARY or a search
+//! of its text needs it whole, and its answer. Without a bound, many
+//! sessions asking for large messages at once (a few users with many
+//! connections suffice) would hold their sum. With it, a request waits
+//! for room, then is refused for now (`NO [UNAVAILABLE]`), and the
+//! server's memory stays near the budget whatever the clients do.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The budget; [`Held`] gives back what it took when dropped.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    total: u64,
+    used: Mutex<u64>,
+    freed: Condvar,
+}
+
+/// Octets taken from a [`MemoryBudget`], given back on drop.
+#[derive(Debug)]
+pub struct Held {
+    budget: Arc<MemoryBudget>,
+    amount: u64,
+}
+
+impl MemoryBudget {
+    /// A budget of `total` octets (at least 1).
+    pub fn new(total: u64) -> Arc<MemoryBudget> {
+        Arc::new(MemoryBudget {
+            total: total.max(1),
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// Takes `amount` octets, or the whole budget if it is larger (such a
+    /// request then runs alone), waiting at most `wait` for them to be
+    /// free. Blocks the thread: call it from a storage job, never from a
+    /// network task.
+    pub fn hold(self: &Arc<Self>, amount: u64, wait: Duration) -> Option<Held> {
+        let amount = amount.min(self.total);
+        let deadline = Instant::now() + wait;
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used + amount > self.total {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            used = self
+                .freed
+                .wait_timeout(used, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *used += amount;
+        Some(Held {
+            budget: Arc::clone(self),
+            amount,
+        })
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(self.amount);
+        self.budget.freed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_waits_for_room_and_gives_up_at_its_deadline() {
+        let budget = MemoryBudget::new(100);
+        let first = budget.hold(60, Duration::ZERO).expect("room");
+        // Larger than the budget: the whole of it, so only alone.
+        assert!(budget.hold(1_000, Duration::from_millis(50)).is_none());
+        let second = budget.hold(40, Duration::ZERO).expect("room");
+        assert!(budget.hold(1, Duration::from_millis(50)).is_none());
+        drop(second);
+        // Freed by another thread while waiting.
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                drop(first);
+            });
+            let all = budget.hold(1_000, Duration::from_secs(30)).expect("freed");
+            assert_eq!(all.amount, 100);
+        });
+        assert_eq!(*budget.used.lock().unwrap(), 0);
+    }
+}
