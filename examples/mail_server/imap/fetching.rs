@@ -132,14 +132,35 @@ pub fn fetch_batch(
         // starts one: the batch holds budget for one message at most.
         let limit = if stream.is_some() { 1 } else { 16 };
         let mut batch_end = i;
+        let mut whole = None;
         while batch_end < end && batch_end - i < limit {
-            let whole = view_message(selected, Uid::from(info.messages[batch_end])).is_some_and(&read_whole);
-            if whole && batch_end > i {
+            let message = view_message(selected, Uid::from(info.messages[batch_end]));
+            if let Some(m) = message.filter(|m| read_whole(m)) {
+                if batch_end == i {
+                    whole = Some(m.size);
+                    batch_end += 1;
+                }
                 break;
             }
             batch_end += 1;
-            if whole {
-                break;
+        }
+        // Its room is taken before its \Seen is set. After other messages
+        // of this call, it does not wait for room: their answers go first,
+        // and the next call starts with it.
+        if let Some(size) = whole {
+            let wait = if i > start { Duration::ZERO } else { CONTENT_WAIT };
+            match work.content.hold(size.saturating_mul(WHOLE_WEIGHT), wait) {
+                Some(held) => {
+                    answers.push(Answer::Hold(held));
+                    holding = true;
+                }
+                None if i > start => return Ok((answers, i)),
+                None => {
+                    return Err(
+                        Outcome::no("Too many large messages are being read; try again later")
+                            .with_code(condition("UNAVAILABLE")),
+                    );
+                }
             }
         }
         let uids: Vec<Uid> = info.messages[i..batch_end]
@@ -185,23 +206,6 @@ pub fn fetch_batch(
             } else {
                 None
             };
-            if read_whole(&message) {
-                match work
-                    .content
-                    .hold(message.size.saturating_mul(WHOLE_WEIGHT), CONTENT_WAIT)
-                {
-                    Some(held) => {
-                        answers.push(Answer::Hold(held));
-                        holding = true;
-                    }
-                    None => {
-                        return Err(
-                            Outcome::no("Too many large messages are being read; try again later")
-                                .with_code(condition("UNAVAILABLE")),
-                        );
-                    }
-                }
-            }
             let bytes = if content && cached.is_none() {
                 match selected.read(uid) {
                     Ok(b) => Some(b),
