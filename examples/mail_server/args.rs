@@ -105,9 +105,10 @@ struct Args {
     storage_jobs: usize,
     /// Octets of message content all IMAP sessions may hold in memory at
     /// once, in MiB: a FETCH of a section or BINARY of a message above
-    /// 256 KiB needs about five times its size while it is sent, and
-    /// waits for room (then answers NO [UNAVAILABLE]). The whole message
-    /// (BODY[], RFC822) is streamed from disk and needs none
+    /// 256 KiB needs about five times its size while it is sent, a
+    /// search of the text three times the largest; they wait for room
+    /// (10 s, then NO [UNAVAILABLE]). The whole message (BODY[], RFC822)
+    /// is streamed from disk and needs none
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     content_memory: u64,
     /// What is flushed to disk before it is reported done: `full` every

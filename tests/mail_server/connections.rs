@@ -489,7 +489,8 @@ fn a_big_message_is_streamed_by_retr_fetch_and_append_never_held_whole() {
 /// A FETCH of a section or BINARY reads a large message whole (only the
 /// message as stored is streamed): all sessions share `--content-memory`
 /// for that, so clients asking for large messages at once cannot add up
-/// their sizes. One that finds no room within 10 s is told to try again.
+/// their sizes, nor can searches of their text. One that finds no room
+/// within 10 s is told to try again.
 #[test]
 fn large_messages_read_whole_share_one_memory_budget() {
     let line = b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789\r\n";
@@ -528,12 +529,19 @@ fn large_messages_read_whole_share_one_memory_budget() {
     let refused = plain_line(&mut b);
     assert!(refused.starts_with("b3 NO [UNAVAILABLE]"), "{refused}");
     assert!(asked.elapsed() >= Duration::from_secs(9), "{:?}", asked.elapsed());
+    // A search of the text reads the message whole too.
+    b.write_all(b"b5 SEARCH TEXT \"abcdefghij\"\r\n").unwrap();
+    let refused = plain_line(&mut b);
+    assert!(refused.starts_with("b5 NO [UNAVAILABLE]"), "{refused}");
 
     // Once A has it all, the room is B's.
     let _ = read_until_end(&mut a, b"a3 OK FETCH completed\r\n");
     b.write_all(b"b4 FETCH 1 BINARY.PEEK[]\r\n").unwrap();
     let got = read_until_end(&mut b, b"b4 OK FETCH completed\r\n");
     assert!(got > big.len(), "the whole message came: {got} octets");
+    b.write_all(b"b6 SEARCH TEXT \"abcdefghij\"\r\n").unwrap();
+    assert_eq!(plain_line(&mut b), "* SEARCH 1");
+    assert!(plain_line(&mut b).starts_with("b6 OK"));
 
     // Never both messages in memory at once: each raises the server's
     // memory by about 125 MiB while it is sent (137 MiB at the peak here,

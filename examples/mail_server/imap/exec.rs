@@ -180,6 +180,16 @@ pub enum Answer {
 /// rendered in batches.
 pub const STREAM_ABOVE: u64 = 256 * 1024;
 
+/// How long a command waits for room in the server's budget for messages
+/// read whole ([`Work::content`]) before it answers [`no_room`].
+pub const CONTENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The answer to a command that found no room in the budget for messages
+/// read whole in [`CONTENT_WAIT`].
+pub fn no_room() -> Outcome {
+    Outcome::no("Too many large messages are being read; try again later").with_code(condition("UNAVAILABLE"))
+}
+
 /// A command's answers and its completion.
 #[derive(Debug)]
 pub struct Outcome {

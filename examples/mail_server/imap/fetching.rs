@@ -11,7 +11,9 @@ use mailwire::mailbox::analysis::analyze;
 use mailwire::mailbox::{ModSeq, StoreError, Uid, ViewMessage};
 
 use super::cache::Structure;
-use super::exec::{Answer, Info, Outcome, STREAM_ABOVE, Work, condition, store_failure, view_message};
+use super::exec::{
+    Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Work, condition, no_room, store_failure, view_message,
+};
 use super::fetch;
 
 /// What NOTIFY's MessageNew asked to be sent of new messages of the
@@ -48,10 +50,6 @@ pub fn new_message_data(
     }
     out
 }
-
-/// How long a FETCH waits for room in the server's budget for messages
-/// read whole before it answers NO [UNAVAILABLE].
-const CONTENT_WAIT: Duration = Duration::from_secs(10);
 
 /// What a message read whole weighs in that budget, in multiples of its
 /// size: the content read, the literal of the answer, the encoded answer
@@ -155,12 +153,7 @@ pub fn fetch_batch(
                     holding = true;
                 }
                 None if i > start => return Ok((answers, i)),
-                None => {
-                    return Err(
-                        Outcome::no("Too many large messages are being read; try again later")
-                            .with_code(condition("UNAVAILABLE")),
-                    );
-                }
+                None => return Err(no_room()),
             }
         }
         let uids: Vec<Uid> = info.messages[i..batch_end]

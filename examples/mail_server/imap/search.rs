@@ -2,6 +2,7 @@
 //! date (RFC 5267), run against the selected mailbox on the blocking pool.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use mailwire::imap::{
     Code, ContextUpdate, ESearch, Quoted, RespText, Response, SearchKey, SearchReturnData,
@@ -11,7 +12,16 @@ use mailwire::mailbox::search::{Search, SearchError, SearchScope};
 use mailwire::mailbox::sort::SortError;
 use mailwire::mailbox::{SelectedMailbox, Uid};
 
-use super::exec::{Answer, Info, Outcome, Work, condition, now, resolve_keys, store_failure};
+use super::exec::{
+    Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Work, condition, no_room, now, resolve_keys,
+    store_failure,
+};
+use crate::budget::MemoryBudget;
+
+/// What a message a search reads weighs in the budget for messages read
+/// whole, in multiples of its size: its content and the text the keys
+/// look at.
+const SEARCH_WEIGHT: u64 = 3;
 
 /// The messages of the selected mailbox that match all `keys`, ascending
 /// by UID, and whether a MODSEQ key was among them (CONDSTORE: the answer
@@ -21,6 +31,7 @@ fn matching(
     keys: &[SearchKey<'static>],
     charset: Option<&[u8]>,
     info: &Info,
+    budget: &Arc<MemoryBudget>,
 ) -> Result<(Vec<Uid>, bool), Outcome> {
     if let Some(c) = charset {
         if !["UTF-8", "US-ASCII"]
@@ -48,6 +59,18 @@ fn matching(
             return Err(Outcome::no(format!("{what} is not supported")).with_code(condition("CANNOT")));
         }
         Err(e) => return Err(Outcome::no(e.to_string()).with_code(condition("LIMIT"))),
+    };
+    // A key that reads the messages reads each whole, one after another:
+    // room in the server's budget for the largest, when it is large.
+    let largest = selected.messages().iter().map(|m| m.size).max().unwrap_or(0);
+    let _room = if compiled.needs_content() && largest > STREAM_ABOVE {
+        Some(
+            budget
+                .hold(largest.saturating_mul(SEARCH_WEIGHT), CONTENT_WAIT)
+                .ok_or_else(no_room)?,
+        )
+    } else {
+        None
     };
     match selected.search_compiled(&compiled) {
         Ok(uids) => Ok((uids, modseq)),
@@ -220,7 +243,9 @@ pub fn update_live_searches(work: &mut Work, info: &Info, out: &mut Vec<Answer>)
         return;
     };
     for live in &mut work.live {
-        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info) else {
+        // Without room now, the next change brings the update.
+        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info, &work.content)
+        else {
             continue;
         };
         let added: Vec<u32> = now
@@ -270,7 +295,7 @@ fn selected_matching<'w>(
         .selected
         .as_ref()
         .ok_or_else(|| Outcome::bad("No mailbox selected"))?;
-    let (uids, with_modseq) = matching(selected, keys, charset, info)?;
+    let (uids, with_modseq) = matching(selected, keys, charset, info, &work.content)?;
     Ok((selected, uids, with_modseq))
 }
 
