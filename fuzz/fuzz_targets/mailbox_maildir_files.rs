@@ -12,7 +12,9 @@
 //! is a `StoreError`; a snapshot lists ascending UIDs below UIDNEXT, every
 //! message it lists can be read, and a message appended afterwards gets a
 //! UID no listed message has, at or above the UIDNEXT it was promised, and
-//! then appears in the listing with its content.
+//! then appears in the listing with its content. A second look at the
+//! unchanged folder (the poll that runs without the lock) finds no change,
+//! and no listed message is among the UIDs reported expunged.
 #![no_main]
 
 use std::path::Path;
@@ -20,7 +22,8 @@ use std::path::Path;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use mailwire_mailbox::{
-    AccountName, Backend, Flags, InternalDate, MailboxName, MailboxRef, MaildirBackend, MaildirOptions, NewMessage,
+    AccountName, Backend, Flags, InternalDate, MailboxName, MailboxRef, MaildirBackend, MaildirOptions, ModSeq,
+    NewMessage,
 };
 
 const FILES: [&str; 5] = [
@@ -95,6 +98,23 @@ fuzz_target!(|bytes: &[u8]| {
         if let Ok(content) = fresh.read_message(&account, &mailbox, m.uid) {
             assert_eq!(content.len() as u64, m.size, "size of UID {}", m.uid.get());
         }
+    }
+    if fresh.sync(&account, &mailbox).is_ok() {
+        if let Ok(again) = fresh.sync(&account, &mailbox) {
+            assert!(again.is_empty(), "an unchanged folder reported {again:?}");
+        }
+    }
+    if let (Ok(vanished), Ok(now)) = (
+        fresh.vanished_since(&account, &mailbox, ModSeq::MIN),
+        fresh.mailbox_snapshot(&account, &inbox),
+    ) {
+        let listed: Vec<u32> = now
+            .messages
+            .iter()
+            .filter(|m| vanished.contains(m.uid))
+            .map(|m| m.uid.get())
+            .collect();
+        assert!(listed.is_empty(), "listed messages reported expunged: {listed:?}");
     }
     let Ok(appended) = fresh.append(&account, &inbox, vec![message("four", &["$Label2"])]) else {
         return;
