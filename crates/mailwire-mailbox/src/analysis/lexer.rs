@@ -142,6 +142,8 @@ impl<'a> Lexer<'a> {
                     loop {
                         match self.peek() {
                             None => {
+                                // A quoted-pair at the very end stepped past it.
+                                self.pos = self.s.len();
                                 self.last_comment = self.s.get(start..);
                                 return Err(Unterminated);
                             }
@@ -250,6 +252,21 @@ impl<'a> Lexer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `mailbox_analysis` fuzz target: a comment ending in a
+    /// lone backslash left the position past the end, and the next token
+    /// sliced out of range (a Content-Type of `MULTIPART/Mixed (x\`).
+    #[test]
+    fn a_comment_cut_after_a_backslash_leaves_the_lexer_at_the_end() {
+        let mut l = Lexer::new(b"(comment \\");
+        assert_eq!(l.skip_cfws(), Err(Unterminated));
+        assert!(l.at_end());
+        assert_eq!(l.token(), b"");
+        assert_eq!(l.atom(), b"");
+        let parsed = crate::analysis::mime::content_type(b"MULTIPART/Mixed (x\\");
+        assert_eq!(parsed.media_type, b"MULTIPART");
+        assert_eq!(parsed.subtype, b"Mixed");
+    }
 
     #[test]
     fn comments_nest_and_are_remembered() {
