@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mailwire::imap::{
     Code, ContextUpdate, ESearch, Quoted, RespText, Response, SearchKey, SearchReturnData,
@@ -31,7 +32,7 @@ fn matching(
     keys: &[SearchKey<'static>],
     charset: Option<&[u8]>,
     info: &Info,
-    budget: &Arc<MemoryBudget>,
+    (budget, wait): (&Arc<MemoryBudget>, Duration),
 ) -> Result<(Vec<Uid>, bool), Outcome> {
     if let Some(c) = charset {
         if !["UTF-8", "US-ASCII"]
@@ -66,7 +67,7 @@ fn matching(
     let _room = if compiled.needs_content() && largest > STREAM_ABOVE {
         Some(
             budget
-                .hold(largest.saturating_mul(SEARCH_WEIGHT), CONTENT_WAIT)
+                .hold(largest.saturating_mul(SEARCH_WEIGHT), wait)
                 .ok_or_else(no_room)?,
         )
     } else {
@@ -243,9 +244,10 @@ pub fn update_live_searches(work: &mut Work, info: &Info, out: &mut Vec<Answer>)
         return;
     };
     for live in &mut work.live {
-        // Without room now, the next change brings the update.
-        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info, &work.content)
-        else {
+        // Without room now (no wait here), the next change brings the
+        // update.
+        let room = (&work.content, Duration::ZERO);
+        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info, room) else {
             continue;
         };
         let added: Vec<u32> = now
@@ -295,7 +297,7 @@ fn selected_matching<'w>(
         .selected
         .as_ref()
         .ok_or_else(|| Outcome::bad("No mailbox selected"))?;
-    let (uids, with_modseq) = matching(selected, keys, charset, info, &work.content)?;
+    let (uids, with_modseq) = matching(selected, keys, charset, info, (&work.content, CONTENT_WAIT))?;
     Ok((selected, uids, with_modseq))
 }
 
