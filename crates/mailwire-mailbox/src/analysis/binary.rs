@@ -15,14 +15,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use mail_parser::decoders::base64::base64_decode;
-use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-
 use mailwire_imap::SectionPart;
 
 use super::MessageAnalysis;
 use super::header::Fields;
+use super::pieces::{Cte, Piece, assemble, push_copy};
 use super::section::find_part;
+use super::source::Source;
 use super::structure::{Part, TransferEncoding};
 
 /// Why a BINARY section cannot be produced.
@@ -58,32 +57,22 @@ pub struct BinaryContent<'a> {
     pub decoded: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cte {
-    Identity,
-    Base64,
-    QuotedPrintable,
-}
-
-fn cte(part: &Part) -> Result<Cte, BinaryError> {
+/// The encoding to remove from a leaf; `None` for none.
+fn cte(part: &Part) -> Result<Option<Cte>, BinaryError> {
     match part.transfer_encoding {
-        TransferEncoding::Identity => Ok(Cte::Identity),
-        TransferEncoding::Base64 => Ok(Cte::Base64),
-        TransferEncoding::QuotedPrintable => Ok(Cte::QuotedPrintable),
+        TransferEncoding::Identity => Ok(None),
+        TransferEncoding::Base64 => Ok(Some(Cte::Base64)),
+        TransferEncoding::QuotedPrintable => Ok(Some(Cte::QuotedPrintable)),
         TransferEncoding::Unknown => Err(BinaryError::UnknownCte),
     }
-}
-
-fn children(part: &Part) -> &[Part] {
-    part.children()
 }
 
 /// Whether anything under `part` (its body) needs decoding; errors on an
 /// unknown encoding of a leaf.
 fn body_needs_decoding(part: &Part) -> Result<bool, BinaryError> {
-    let kids = children(part);
+    let kids = part.children();
     if kids.is_empty() {
-        return Ok(cte(part)? != Cte::Identity);
+        return Ok(cte(part)?.is_some());
     }
     let mut any = false;
     for k in kids {
@@ -92,52 +81,77 @@ fn body_needs_decoding(part: &Part) -> Result<bool, BinaryError> {
     Ok(any)
 }
 
-fn decode_leaf<'a>(raw: &'a [u8], part: &Part) -> Result<Cow<'a, [u8]>, BinaryError> {
-    let body = raw.get(part.body_range()).unwrap_or_default();
+fn leaf_pieces(part: &Part, out: &mut Vec<Piece>) -> Result<(), BinaryError> {
     match cte(part)? {
-        Cte::Identity => Ok(Cow::Borrowed(body)),
-        Cte::Base64 => base64_decode(body)
-            .map(Cow::Owned)
-            .ok_or(BinaryError::InvalidContent),
-        Cte::QuotedPrintable => quoted_printable_decode(body)
-            .map(Cow::Owned)
-            .ok_or(BinaryError::InvalidContent),
+        None => push_copy(out, part.body_range()),
+        Some(c) => out.push(Piece::Decode(part.body_range(), c)),
     }
+    Ok(())
 }
 
-/// Appends a part's header (rewritten when its body gets decoded) and body.
-fn write_full(raw: &[u8], part: &Part, out: &mut Vec<u8>) -> Result<(), BinaryError> {
-    let header = raw.get(part.header_range()).unwrap_or_default();
-    if children(part).is_empty() && cte(part)? != Cte::Identity {
-        let mut last = part.header_start;
-        for f in Fields::new(raw, part.header_start, part.body_start) {
+/// A part's header (rewritten when its body gets decoded) and body.
+fn full_pieces<'a, S: Source<'a>>(src: &S, part: &Part, out: &mut Vec<Piece>) -> Result<(), BinaryError> {
+    if part.children().is_empty() && cte(part)?.is_some() {
+        let at = part.header_start;
+        let header = src.bytes(at, part.body_start);
+        let mut last = 0;
+        for f in Fields::new(&header, 0, header.len()) {
             last = f.end;
             if !f.name.eq_ignore_ascii_case(b"content-transfer-encoding") {
-                out.extend_from_slice(raw.get(f.start..f.end).unwrap_or_default());
+                push_copy(out, at + f.start..at + f.end);
             }
         }
-        out.extend_from_slice(b"Content-Transfer-Encoding: binary\r\n");
-        out.extend_from_slice(raw.get(last..part.body_start).unwrap_or_default());
+        out.push(Piece::Insert(b"Content-Transfer-Encoding: binary\r\n".to_vec()));
+        push_copy(out, at + last..part.body_start);
     } else {
-        out.extend_from_slice(header);
+        push_copy(out, part.header_range());
     }
-    write_body(raw, part, out)
+    body_pieces(src, part, out)
 }
 
-fn write_body(raw: &[u8], part: &Part, out: &mut Vec<u8>) -> Result<(), BinaryError> {
-    let kids = children(part);
+fn body_pieces<'a, S: Source<'a>>(src: &S, part: &Part, out: &mut Vec<Piece>) -> Result<(), BinaryError> {
+    let kids = part.children();
     if kids.is_empty() {
-        out.extend_from_slice(&decode_leaf(raw, part)?);
-        return Ok(());
+        return leaf_pieces(part, out);
     }
     let mut pos = part.body_start;
     for k in kids {
-        out.extend_from_slice(raw.get(pos..k.header_start.max(pos)).unwrap_or_default());
-        write_full(raw, k, out)?;
+        push_copy(out, pos..k.header_start.max(pos));
+        full_pieces(src, k, out)?;
         pos = pos.max(k.end);
     }
-    out.extend_from_slice(raw.get(pos..part.end.max(pos)).unwrap_or_default());
+    push_copy(out, pos..part.end.max(pos));
     Ok(())
+}
+
+/// The pieces of `BINARY[part]` (`BINARY[]` for `None`) of the message in
+/// `src` whose tree is `root`, and whether anything is decoded.
+pub(crate) fn binary_pieces<'a, S: Source<'a>>(
+    src: &S,
+    root: &Part,
+    part: Option<&SectionPart>,
+) -> Result<(Vec<Piece>, bool), BinaryError> {
+    let mut out = Vec::new();
+    let Some(part) = part.map(SectionPart::as_slice) else {
+        let root_decodes = root.children().is_empty() && cte(root)?.is_some();
+        if !root_decodes && !body_needs_decoding(root)? {
+            push_copy(&mut out, 0..src.len());
+            return Ok((out, false));
+        }
+        full_pieces(src, root, &mut out)?;
+        return Ok((out, true));
+    };
+    let node = find_part(root, part).ok_or(BinaryError::NoSuchPart)?;
+    if node.children().is_empty() {
+        leaf_pieces(node, &mut out)?;
+        return Ok((out, cte(node)?.is_some()));
+    }
+    if !body_needs_decoding(node)? {
+        push_copy(&mut out, node.body_range());
+        return Ok((out, false));
+    }
+    body_pieces(src, node, &mut out)?;
+    Ok((out, true))
 }
 
 /// Returns the content of `BINARY[part]` (`BINARY[]` for `None`).
@@ -147,42 +161,10 @@ pub fn decode_binary<'a>(
     part: Option<&SectionPart>,
 ) -> Result<BinaryContent<'a>, BinaryError> {
     let raw = msg.raw();
-    let root = msg.part_tree();
-    let Some(part) = part.map(SectionPart::as_slice) else {
-        let root_decodes = children(root).is_empty() && cte(root)? != Cte::Identity;
-        if !root_decodes && !body_needs_decoding(root)? {
-            return Ok(BinaryContent {
-                data: Cow::Borrowed(raw),
-                decoded: false,
-            });
-        }
-        let mut out = Vec::with_capacity(raw.len());
-        write_full(raw, root, &mut out)?;
-        return Ok(BinaryContent {
-            data: Cow::Owned(out),
-            decoded: true,
-        });
-    };
-    let node = find_part(root, part).ok_or(BinaryError::NoSuchPart)?;
-    if children(node).is_empty() {
-        let decoded = cte(node)? != Cte::Identity;
-        return Ok(BinaryContent {
-            data: decode_leaf(raw, node)?,
-            decoded,
-        });
-    }
-    if !body_needs_decoding(node)? {
-        let body = raw.get(node.body_range()).unwrap_or_default();
-        return Ok(BinaryContent {
-            data: Cow::Borrowed(body),
-            decoded: false,
-        });
-    }
-    let mut out = Vec::with_capacity(node.end - node.body_start);
-    write_body(raw, node, &mut out)?;
+    let (pieces, decoded) = binary_pieces(&raw, msg.part_tree(), part)?;
     Ok(BinaryContent {
-        data: Cow::Owned(out),
-        decoded: true,
+        data: assemble(raw, &pieces)?,
+        decoded,
     })
 }
 
@@ -195,7 +177,7 @@ pub fn binary_size(msg: &MessageAnalysis<'_>, part: Option<&SectionPart>) -> Res
         Some(p) => Some(find_part(msg.part_tree(), p.as_slice()).ok_or(BinaryError::NoSuchPart)?),
     };
     if let Some(n) = node {
-        if children(n).is_empty() && cte(n)? == Cte::Identity {
+        if n.children().is_empty() && cte(n)?.is_none() {
             return Ok(n.size);
         }
     }

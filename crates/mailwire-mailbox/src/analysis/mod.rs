@@ -57,8 +57,11 @@ mod envelope;
 pub(crate) mod header;
 mod lexer;
 mod mime;
+mod pieces;
 mod preview;
 mod section;
+mod source;
+mod stored;
 mod structure;
 mod wire;
 
@@ -68,9 +71,11 @@ pub use header::humanize;
 pub use mailwire_imap::{
     Address, BodyFields, BodyStructure, Disposition, Envelope, Partial, Section, SectionPart, SectionText,
 };
+pub use pieces::{Content, Measure};
 pub(crate) use preview::strip_markup;
 pub use preview::{PREVIEW_CHARS, preview};
 pub use section::{apply_partial, extract_section, find_part, to_crlf};
+pub use stored::StoredMessage;
 pub use structure::{Part, PartKind};
 pub(crate) use structure::{TransferEncoding, leaves};
 
@@ -165,7 +170,7 @@ pub fn analyze(raw: &[u8]) -> MessageAnalysis<'_> {
 pub fn analyze_with<'a>(raw: &'a [u8], options: &AnalysisOptions) -> MessageAnalysis<'a> {
     let mut opts = options.clone();
     opts.max_depth = opts.max_depth.min(AnalysisOptions::MAX_DEPTH);
-    let (envelope, part, body, size) = structure::parse(raw, &opts);
+    let (envelope, part, body, size) = structure::parse(&raw, &opts);
     MessageAnalysis {
         raw,
         envelope,

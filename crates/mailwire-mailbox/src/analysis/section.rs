@@ -17,6 +17,8 @@ use mailwire_imap::{Partial, Section, SectionText};
 
 use super::MessageAnalysis;
 use super::header::Fields;
+use super::pieces::{Piece, assemble, push_copy};
+use super::source::Source;
 use super::structure::{Part, PartKind};
 
 /// Cuts `data` to the range `<offset.length>` of a FETCH command (empty
@@ -85,14 +87,29 @@ pub fn extract_section<'a>(
     partial: Option<&Partial>,
 ) -> Option<Cow<'a, [u8]>> {
     let raw = msg.raw();
-    let root = msg.part_tree();
+    let pieces = section_pieces(&raw, msg.part_tree(), section)?;
+    // Sections decode nothing: putting them together cannot fail.
+    let data = assemble(raw, &pieces).unwrap_or_default();
+    Some(match partial {
+        Some(p) => apply_partial(data, p),
+        None => data,
+    })
+}
+
+/// The pieces of `BODY[section]` of the message in `src` whose tree is
+/// `root`; `None` when the section does not exist.
+pub(crate) fn section_pieces<'a, S: Source<'a>>(
+    src: &S,
+    root: &Part,
+    section: &Section<'_>,
+) -> Option<Vec<Piece>> {
     let path = section.part().map_or(&[][..], |p| p.as_slice());
-    let slice = |r: std::ops::Range<usize>| raw.get(r).map(Cow::Borrowed);
-    let data = match section.text() {
-        None if path.is_empty() => Some(Cow::Borrowed(raw)),
-        None => slice(find_part(root, path)?.body_range()),
-        Some(SectionText::Mime) if path.is_empty() => None,
-        Some(SectionText::Mime) => slice(find_part(root, path)?.header_range()),
+    let mut out = Vec::new();
+    match section.text() {
+        None if path.is_empty() => push_copy(&mut out, 0..src.len()),
+        None => push_copy(&mut out, find_part(root, path)?.body_range()),
+        Some(SectionText::Mime) if path.is_empty() => return None,
+        Some(SectionText::Mime) => push_copy(&mut out, find_part(root, path)?.header_range()),
         Some(SectionText::Header) => {
             // A header cut short by a boundary line ends without its last
             // line break here, although that break counts in the part size
@@ -100,46 +117,40 @@ pub fn extract_section<'a>(
             let m = message_of(root, path)?;
             let mut r = m.header_range();
             if m.header_cut {
-                r.end -= match raw.get(r.clone()) {
-                    Some([.., b'\r', b'\n']) => 2,
-                    Some([.., b'\n']) => 1,
-                    _ => 0,
-                };
+                r.end -= src.break_before(r.end).min(r.len());
             }
-            slice(r)
+            push_copy(&mut out, r);
         }
-        Some(SectionText::Text) => slice(message_of(root, path)?.body_range()),
-        Some(SectionText::HeaderFields(names)) => Some(header_fields(
-            raw,
+        Some(SectionText::Text) => push_copy(&mut out, message_of(root, path)?.body_range()),
+        Some(SectionText::HeaderFields(names)) => out.push(Piece::Insert(header_fields(
+            src,
             message_of(root, path)?,
             names.names().iter().map(|n| n.as_bytes()),
             true,
-        )),
-        Some(SectionText::HeaderFieldsNot(names)) => Some(header_fields(
-            raw,
+        ))),
+        Some(SectionText::HeaderFieldsNot(names)) => out.push(Piece::Insert(header_fields(
+            src,
             message_of(root, path)?,
             names.names().iter().map(|n| n.as_bytes()),
             false,
-        )),
-    }?;
-    Some(match partial {
-        Some(p) => apply_partial(data, p),
-        None => data,
-    })
+        ))),
+    }
+    Some(out)
 }
 
-fn header_fields<'a, 'n>(
-    raw: &[u8],
+fn header_fields<'a, 'n, S: Source<'a>>(
+    src: &S,
     msg: &Part,
     names: impl Iterator<Item = &'n [u8]> + Clone,
     wanted: bool,
-) -> Cow<'a, [u8]> {
+) -> Vec<u8> {
+    let header = src.bytes(msg.header_start, msg.body_start);
     let mut out = Vec::new();
-    for f in Fields::new(raw, msg.header_start, msg.body_start) {
+    for f in Fields::new(&header, 0, header.len()) {
         if names.clone().any(|n| n.eq_ignore_ascii_case(f.name)) != wanted {
             continue;
         }
-        let bytes = raw.get(f.start..f.end).unwrap_or_default();
+        let bytes = header.get(f.start..f.end).unwrap_or_default();
         out.extend_from_slice(bytes);
         if !bytes.ends_with(b"\n") {
             out.extend_from_slice(b"\r\n");
@@ -147,15 +158,14 @@ fn header_fields<'a, 'n>(
     }
     // The blank line ends the result when the header has one (RFC 3501)
     // and, as Dovecot does, whenever a field was selected.
-    let header = raw.get(msg.header_range()).unwrap_or_default();
     let has_blank_line = matches!(
-        header,
+        &*header,
         [b'\n'] | [b'\r', b'\n'] | [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n']
     );
     if has_blank_line || !out.is_empty() {
         out.extend_from_slice(b"\r\n");
     }
-    Cow::Owned(out)
+    out
 }
 
 /// Turns every bare LF into CRLF (borrowed when there is none).

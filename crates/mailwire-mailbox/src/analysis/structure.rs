@@ -23,17 +23,16 @@
 
 use std::borrow::Cow;
 
+use super::envelope::envelope;
+use super::header::Fields;
+use super::mime::{Param, content_type, disposition, encoding, find_param, imap_params, languages};
+use super::source::{Counts, Source};
+use super::wire::{nstring, string};
+use super::{AnalysisOptions, header::without_line_breaks};
 use mailwire_imap::{
     BodyFields, BodyStructure, Envelope, ExtensionTail, IString, Language, LanguageTail, LocationTail,
     MultipartExtension, NString, SinglePartExtension, SpecificFields,
 };
-use memchr::memmem;
-
-use super::envelope::envelope;
-use super::header::Fields;
-use super::mime::{Param, content_type, disposition, encoding, find_param, imap_params, languages};
-use super::wire::{nstring, string};
-use super::{AnalysisOptions, header::without_line_breaks};
 
 /// Where a part is in the message, and the parts inside it: the model's
 /// map of the MIME tree, which `BODY[section]`, `BINARY[section]` and
@@ -216,7 +215,7 @@ enum NodeKind {
     Message,
 }
 
-/// Content headers of a part, raw.
+/// Content headers of a part, raw, borrowed from its header block.
 #[derive(Default)]
 struct RawHeaders<'a> {
     content_type: Option<&'a [u8]>,
@@ -229,6 +228,44 @@ struct RawHeaders<'a> {
     location: Option<&'a [u8]>,
 }
 
+/// Reads the content headers of a header block.
+fn raw_headers(header: &[u8]) -> RawHeaders<'_> {
+    let mut h = RawHeaders::default();
+    for f in Fields::new(header, 0, header.len()) {
+        let Some(v) = f.value else { continue };
+        let Some(name) = f
+            .name
+            .get(..8)
+            .filter(|p| p.eq_ignore_ascii_case(b"content-"))
+            .map(|_| &f.name[8..])
+        else {
+            continue;
+        };
+        let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+        let slot = if is(b"type") {
+            &mut h.content_type
+        } else if is(b"transfer-encoding") {
+            &mut h.encoding
+        } else if is(b"id") {
+            &mut h.id
+        } else if is(b"description") {
+            &mut h.description
+        } else if is(b"md5") {
+            &mut h.md5
+        } else if is(b"disposition") {
+            &mut h.disposition
+        } else if is(b"language") {
+            &mut h.language
+        } else if is(b"location") {
+            &mut h.location
+        } else {
+            continue;
+        };
+        *slot = Some(v);
+    }
+    h
+}
+
 struct Node<'a> {
     header_start: usize,
     body_start: usize,
@@ -238,50 +275,39 @@ struct Node<'a> {
     in_digest: bool,
     stub: bool,
     header_cut: bool,
-    headers: RawHeaders<'a>,
+    /// The header block (borrowed from a message in memory).
+    header: Cow<'a, [u8]>,
 }
 
-struct Frame<'a> {
+struct Frame {
     node: usize,
     /// The active boundary; `None` for a message frame or a multipart in
     /// its epilogue.
-    boundary: Option<Cow<'a, [u8]>>,
+    boundary: Option<Box<[u8]>>,
     /// A multipart/digest: its parts default to message/rfc822.
     digest: bool,
 }
 
-struct Parser<'a, 'o> {
-    raw: &'a [u8],
+struct Parser<'a, 'o, 's, S> {
+    src: &'s S,
     opts: &'o AnalysisOptions,
     nodes: Vec<Node<'a>>,
-    stack: Vec<Frame<'a>>,
-    finder: memmem::Finder<'static>,
+    stack: Vec<Frame>,
 }
 
-fn line_end(raw: &[u8], pos: usize) -> usize {
-    match raw.get(pos..).and_then(|s| memchr::memchr(b'\n', s)) {
-        Some(i) => pos + i + 1,
-        None => raw.len(),
-    }
-}
-
-/// Length of the line break ending just before `pos` (0, 1 or 2).
-fn break_before(raw: &[u8], pos: usize) -> usize {
-    match raw.get(..pos) {
-        Some([.., b'\r', b'\n']) => 2,
-        Some([.., b'\n']) => 1,
-        _ => 0,
-    }
-}
-
-impl<'a> Parser<'a, '_> {
+impl<'a, S: Source<'a>> Parser<'a, '_, '_, S> {
     fn has_boundaries(&self) -> bool {
         self.stack.iter().any(|f| f.boundary.is_some())
     }
 
     /// Checks whether the line at `pos` is a boundary line.
     fn boundary_at(&self, pos: usize) -> Option<Hit> {
-        let line = self.raw.get(pos..)?;
+        let longest = self
+            .stack
+            .iter()
+            .filter_map(|f| f.boundary.as_ref().map(|b| b.len()))
+            .max()?;
+        let line = self.src.bytes(pos, pos.saturating_add(longest + 4));
         let rest = line.strip_prefix(b"--")?;
         for (frame, f) in self.stack.iter().enumerate().rev() {
             let Some(b) = &f.boundary else { continue };
@@ -292,7 +318,7 @@ impl<'a> Parser<'a, '_> {
                     frame,
                     close,
                     from: pos,
-                    next: line_end(self.raw, pos),
+                    next: self.src.line_end(pos),
                 });
             }
         }
@@ -306,12 +332,7 @@ impl<'a> Parser<'a, '_> {
         }
         let hit = match self.boundary_at(from) {
             Some(hit) => Some(hit),
-            None => {
-                let hay = self.raw.get(from..)?;
-                self.finder
-                    .find_iter(hay)
-                    .find_map(|i| self.boundary_at(from + i + 1))
-            }
+            None => self.src.find_dash_line(from, |pos| self.boundary_at(pos)),
         };
         hit.map(|h| Hit { from, ..h })
     }
@@ -319,23 +340,23 @@ impl<'a> Parser<'a, '_> {
     /// Reads a header block at `start`: its end and the boundary line that
     /// cut it short, if any.
     fn scan_header(&self, start: usize) -> (usize, Option<Hit>) {
-        let raw = self.raw;
+        let len = self.src.len();
         let check = self.has_boundaries();
         let mut pos = start;
-        while pos < raw.len() {
-            match raw.get(pos..) {
-                Some([b'\n', ..]) => return (pos + 1, None),
-                Some([b'\r', b'\n', ..]) => return (pos + 2, None),
-                Some([b'-', b'-', ..]) if check => {
+        while pos < len {
+            match &*self.src.bytes(pos, pos + 2) {
+                [b'\n', ..] => return (pos + 1, None),
+                [b'\r', b'\n'] => return (pos + 2, None),
+                [b'-', b'-'] if check => {
                     if let Some(hit) = self.boundary_at(pos) {
                         return (pos, Some(hit));
                     }
                 }
                 _ => {}
             }
-            pos = line_end(raw, pos);
+            pos = self.src.line_end(pos);
         }
-        (raw.len(), None)
+        (len, None)
     }
 
     fn new_node(&mut self, header_start: usize, in_digest: bool) -> usize {
@@ -348,56 +369,24 @@ impl<'a> Parser<'a, '_> {
             in_digest,
             stub: false,
             header_cut: false,
-            headers: RawHeaders::default(),
+            header: Cow::Borrowed(&[]),
         });
         self.nodes.len() - 1
     }
 
     fn read_headers(&mut self, n: usize) {
-        let Some(node) = self.nodes.get(n) else { return };
-        let mut h = RawHeaders::default();
-        for f in Fields::new(self.raw, node.header_start, node.body_start) {
-            let Some(v) = f.value else { continue };
-            let Some(name) = f
-                .name
-                .get(..8)
-                .filter(|p| p.eq_ignore_ascii_case(b"content-"))
-                .map(|_| &f.name[8..])
-            else {
-                continue;
-            };
-            let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
-            let slot = if is(b"type") {
-                &mut h.content_type
-            } else if is(b"transfer-encoding") {
-                &mut h.encoding
-            } else if is(b"id") {
-                &mut h.id
-            } else if is(b"description") {
-                &mut h.description
-            } else if is(b"md5") {
-                &mut h.md5
-            } else if is(b"disposition") {
-                &mut h.disposition
-            } else if is(b"language") {
-                &mut h.language
-            } else if is(b"location") {
-                &mut h.location
-            } else {
-                continue;
-            };
-            *slot = Some(v);
+        if let Some(node) = self.nodes.get_mut(n) {
+            node.header = self.src.bytes(node.header_start, node.body_start);
         }
-        self.nodes[n].headers = h;
     }
 
     /// Decides the node kind from its Content-Type; returns the boundary of
     /// a multipart and whether it is a multipart/digest.
-    fn classify(&mut self, n: usize) -> (Option<Cow<'a, [u8]>>, bool) {
+    fn classify(&mut self, n: usize) -> (Option<Box<[u8]>>, bool) {
         let node = &self.nodes[n];
         let nested_ok = self.stack.len() < self.opts.max_depth && self.nodes.len() < self.opts.max_parts;
         let mut digest = false;
-        let (kind, boundary) = match node.headers.content_type {
+        let (kind, boundary) = match raw_headers(&node.header).content_type {
             None if node.in_digest => (NodeKind::Message, None),
             None => (NodeKind::Leaf, None),
             Some(v) => {
@@ -405,7 +394,7 @@ impl<'a> Parser<'a, '_> {
                 if ct.media_type.eq_ignore_ascii_case(b"multipart") {
                     let b = find_param(&ct.params, b"boundary")
                         .filter(|b| !b.is_empty())
-                        .cloned();
+                        .map(|b| Box::from(&b[..]));
                     digest = ct.subtype.eq_ignore_ascii_case(b"digest");
                     (NodeKind::Multipart, b)
                 } else if ct.media_type.eq_ignore_ascii_case(b"message")
@@ -427,21 +416,21 @@ impl<'a> Parser<'a, '_> {
     /// Ends a leaf body at a boundary hit (or the end of the message).
     fn end_leaf(&mut self, n: usize, hit: Option<Hit>) {
         let end = match hit {
-            Some(h) => h.pos.saturating_sub(break_before(self.raw, h.pos)).max(h.from),
-            None => self.raw.len(),
+            Some(h) => h.pos.saturating_sub(self.src.break_before(h.pos)).max(h.from),
+            None => self.src.len(),
         };
         self.nodes[n].end = end;
     }
 
     /// Ends a multipart or message node left open when `hit` (or the end of
     /// the message) is reached.
-    fn close_frame(&mut self, frame: Frame<'a>, hit: Option<Hit>) {
+    fn close_frame(&mut self, frame: Frame, hit: Option<Hit>) {
         let n = frame.node;
         let last_child_end = self.nodes[n].children.last().map(|&c| self.nodes[c].end);
         let end = match (self.nodes[n].kind, hit) {
-            (_, None) => self.raw.len(),
+            (_, None) => self.src.len(),
             (NodeKind::Message, Some(h)) => last_child_end.unwrap_or(h.pos),
-            (_, Some(h)) => h.pos.saturating_sub(break_before(self.raw, h.pos)).max(h.from),
+            (_, Some(h)) => h.pos.saturating_sub(self.src.break_before(h.pos)).max(h.from),
         };
         self.nodes[n].end = end.max(last_child_end.unwrap_or(0));
     }
@@ -541,35 +530,6 @@ impl<'a> Parser<'a, '_> {
     }
 }
 
-/// LF and bare-LF counts of a range.
-#[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    lf: u64,
-    bare_lf: u64,
-}
-
-impl std::ops::AddAssign for Counts {
-    fn add_assign(&mut self, o: Counts) {
-        self.lf += o.lf;
-        self.bare_lf += o.bare_lf;
-    }
-}
-
-fn count(raw: &[u8], start: usize, end: usize) -> Counts {
-    let mut c = Counts::default();
-    let Some(slice) = raw.get(start..end) else {
-        return c;
-    };
-    for i in memchr::memchr_iter(b'\n', slice) {
-        c.lf += 1;
-        let at = start + i;
-        if at == 0 || raw.get(at - 1) != Some(&b'\r') {
-            c.bare_lf += 1;
-        }
-    }
-    c
-}
-
 /// A node built: the part, and what BODYSTRUCTURE says about it.
 type Built<'a> = (Part, BodyStructure<'a>);
 
@@ -582,16 +542,15 @@ enum Inside<'a> {
 
 /// Parses a message: its envelope, its part tree, its body structure and
 /// its size.
-pub(crate) fn parse<'a>(
-    raw: &'a [u8],
+pub(crate) fn parse<'a, S: Source<'a>>(
+    src: &S,
     opts: &AnalysisOptions,
 ) -> (Envelope<'a>, Part, BodyStructure<'a>, u64) {
     let mut p = Parser {
-        raw,
+        src,
         opts,
         nodes: Vec::new(),
         stack: Vec::new(),
-        finder: memmem::Finder::new(b"\n--"),
     };
     p.new_node(0, false);
     p.run();
@@ -606,13 +565,13 @@ pub(crate) fn parse<'a>(
         let mut pos = n.body_start;
         for &ch in &n.children {
             let child = &nodes[ch];
-            c += count(raw, pos, child.header_start.max(pos));
+            c += src.counts(pos, child.header_start.max(pos));
             c += full_counts[ch];
             pos = pos.max(child.end);
         }
-        c += count(raw, pos, n.end.max(pos));
+        c += src.counts(pos, n.end.max(pos));
         body_counts[i] = c;
-        let mut full = count(raw, n.header_start, n.body_start);
+        let mut full = src.counts(n.header_start, n.body_start);
         full += c;
         full_counts[i] = full;
     }
@@ -633,31 +592,42 @@ pub(crate) fn parse<'a>(
                     .first()
                     .and_then(|&ch| built[ch].take().map(|b| (ch, b)));
                 match child {
-                    Some((ch, child)) => {
-                        let env = envelope(raw, nodes[ch].header_start, nodes[ch].body_start);
-                        Inside::Message(Box::new(env), Box::new(child))
-                    }
+                    Some((ch, child)) => Inside::Message(Box::new(envelope_of(&nodes[ch])), Box::new(child)),
                     None => Inside::Leaf,
                 }
             }
             NodeKind::Leaf => Inside::Leaf,
         };
-        built[i] = Some(structure(n, inside, size, c.lf));
+        built[i] = Some(match &n.header {
+            Cow::Borrowed(header) => structure(n, header, inside, size, c.lf),
+            Cow::Owned(header) => {
+                let (part, body) = structure(n, header, inside, size, c.lf);
+                (part, body.into_owned())
+            }
+        });
     }
     let (root, body) = built
         .first_mut()
         .and_then(Option::take)
-        .unwrap_or_else(|| (leaf_at(raw.len()), empty_text_part(true)));
+        .unwrap_or_else(|| (leaf_at(src.len()), empty_text_part(true)));
     let env = nodes
         .first()
-        .map(|n| envelope(raw, n.header_start, n.body_start))
-        .unwrap_or_else(|| envelope(raw, 0, 0));
+        .map(envelope_of)
+        .unwrap_or_else(|| envelope(&[], 0, 0));
     let extra = if opts.count_lf_as_crlf {
         full_counts.first().map_or(0, |c| c.bare_lf)
     } else {
         0
     };
-    (env, root, body, raw.len() as u64 + extra)
+    (env, root, body, src.len() as u64 + extra)
+}
+
+/// The envelope of a node's header (a message's).
+fn envelope_of<'a>(n: &Node<'a>) -> Envelope<'a> {
+    match &n.header {
+        Cow::Borrowed(header) => envelope(header, 0, header.len()),
+        Cow::Owned(header) => envelope(header, 0, header.len()).into_owned(),
+    }
 }
 
 fn leaf_at(pos: usize) -> Part {
@@ -726,8 +696,8 @@ fn empty_text_part(extension: bool) -> BodyStructure<'static> {
 }
 
 /// Applies Dovecot's defaults and converts a node.
-fn structure<'a>(n: &Node<'a>, inside: Inside<'a>, size: u64, lines: u64) -> Built<'a> {
-    let h = &n.headers;
+fn structure<'a>(n: &Node<'_>, header: &'a [u8], inside: Inside<'a>, size: u64, lines: u64) -> Built<'a> {
+    let h = raw_headers(header);
     let (media_type, media_subtype, mut params): (Cow<'a, [u8]>, Cow<'a, [u8]>, Vec<Param<'a>>) =
         match h.content_type {
             None if n.in_digest => (Cow::Borrowed(b"message"), Cow::Borrowed(b"rfc822"), Vec::new()),
