@@ -514,21 +514,29 @@ fn large_messages_read_whole_share_one_memory_budget() {
         imap
     };
 
-    // A reads the message whole (BINARY), and stops reading once it
-    // starts: the server cannot send it all, and keeps its room.
+    // A reads the message whole (two sections in one FETCH), and stops
+    // reading once it starts: the server cannot send it all, and keeps
+    // its room.
     let mut a = login("a");
-    a.write_all(b"a3 FETCH 1 BINARY.PEEK[]\r\n").unwrap();
+    a.write_all(b"a3 FETCH 1 (BODY.PEEK[HEADER] BINARY.PEEK[])\r\n")
+        .unwrap();
     let first = plain_line(&mut a);
-    assert!(first.starts_with("* 1 FETCH (BINARY[] {"), "{first}");
+    assert!(first.starts_with("* 1 FETCH (BODY[HEADER] {"), "{first}");
 
     // B asks for the same: no room (the message needs 120 of the 128 MiB)
     // within 10 s.
     let mut b = login("b");
     let asked = Instant::now();
-    b.write_all(b"b3 FETCH 1 BINARY.PEEK[]\r\n").unwrap();
+    b.write_all(b"b3 FETCH 1 (BODY.PEEK[HEADER] BINARY.PEEK[])\r\n")
+        .unwrap();
     let refused = plain_line(&mut b);
     assert!(refused.starts_with("b3 NO [UNAVAILABLE]"), "{refused}");
     assert!(asked.elapsed() >= Duration::from_secs(9), "{:?}", asked.elapsed());
+    // One section alone is read from the file as it is sent: it needs no
+    // room.
+    b.write_all(b"b7 FETCH 1 BINARY.PEEK[]\r\n").unwrap();
+    let got = read_until_end(&mut b, b"b7 OK FETCH completed\r\n");
+    assert!(got > big.len(), "the whole message came: {got} octets");
     // A search of the text reads the message whole too.
     b.write_all(b"b5 SEARCH TEXT \"abcdefghij\"\r\n").unwrap();
     let refused = plain_line(&mut b);
@@ -536,7 +544,8 @@ fn large_messages_read_whole_share_one_memory_budget() {
 
     // Once A has it all, the room is B's.
     let _ = read_until_end(&mut a, b"a3 OK FETCH completed\r\n");
-    b.write_all(b"b4 FETCH 1 BINARY.PEEK[]\r\n").unwrap();
+    b.write_all(b"b4 FETCH 1 (BODY.PEEK[HEADER] BINARY.PEEK[])\r\n")
+        .unwrap();
     let got = read_until_end(&mut b, b"b4 OK FETCH completed\r\n");
     assert!(got > big.len(), "the whole message came: {got} octets");
     b.write_all(b"b6 SEARCH TEXT \"abcdefghij\"\r\n").unwrap();
@@ -548,4 +557,95 @@ fn large_messages_read_whole_share_one_memory_budget() {
     // 209 MiB without the budget).
     let peak = peak_memory_kib(pid).expect("the server's memory");
     assert!(peak < 176 * 1024, "the server's peak memory was {peak} KiB");
+}
+
+/// Reads one `* n FETCH (... {n}` or `~{n}` line, the literal, and the rest
+/// of the response: the line, the literal and the tail.
+fn fetch_literal(socket: &mut TcpStream) -> (String, Vec<u8>, String) {
+    let line = plain_line(socket);
+    let open = line.rfind('{').unwrap_or_else(|| panic!("no literal in {line}"));
+    let len: usize = line[open + 1..line.len() - 1].parse().expect("a literal length");
+    let mut data = vec![0; len];
+    socket.read_exact(&mut data).expect("the literal");
+    let tail = plain_line(socket);
+    (line, data, tail)
+}
+
+#[test]
+fn sections_of_a_large_message_are_read_from_its_file() {
+    // A multipart with a 24 MiB base64 attachment holding every octet
+    // value, stored with LF line ends as Dovecot stores mail.
+    let attachment: Vec<u8> = (0..18u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let encoded = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&attachment)
+    };
+    let mut raw = b"From: big@example.org\nSubject: attachment\nContent-Type: multipart/mixed; boundary=xx\n\n--xx\nContent-Type: text/plain\n\nSee the attachment.\n--xx\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n".to_vec();
+    for chunk in encoded.as_bytes().chunks(76) {
+        raw.extend_from_slice(chunk);
+        raw.push(b'\n');
+    }
+    raw.extend_from_slice(b"--xx--\n");
+    let mail = MailRoot::new("large-sections", PASSWD, "alice", std::slice::from_ref(&raw));
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+    let pid = server.pid().expect("running");
+    let mut imap = TcpStream::connect(server.imap).expect("connect");
+    imap.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    assert!(plain_line(&mut imap).starts_with("* OK"));
+    imap.write_all(b"a1 LOGIN alice secret\r\na2 EXAMINE INBOX\r\n")
+        .unwrap();
+    let _ = read_until_end(&mut imap, b"a2 OK [READ-ONLY] EXAMINE completed\r\n");
+
+    imap.write_all(b"a3 FETCH 1 BINARY.SIZE[2]\r\n").unwrap();
+    assert_eq!(
+        plain_line(&mut imap),
+        format!("* 1 FETCH (BINARY.SIZE[2] {})", attachment.len())
+    );
+    assert!(plain_line(&mut imap).starts_with("a3 OK"));
+
+    // The decoded attachment, whole, as a literal8 (it holds NUL).
+    imap.write_all(b"a4 FETCH 1 BINARY.PEEK[2]\r\n").unwrap();
+    let (line, data, tail) = fetch_literal(&mut imap);
+    assert!(line.starts_with("* 1 FETCH (BINARY[2] ~{"), "{line}");
+    assert!(
+        data == attachment,
+        "BINARY[2] gave {} octets, not the attachment",
+        data.len()
+    );
+    assert_eq!(tail, ")");
+    assert!(plain_line(&mut imap).starts_with("a4 OK"));
+
+    // A partial range of the decoded octets, and of the encoded ones (with
+    // CRLF line ends, as counted by the sizes).
+    imap.write_all(b"a5 FETCH 1 BINARY.PEEK[2]<1000000.5000>\r\n")
+        .unwrap();
+    let (line, data, _) = fetch_literal(&mut imap);
+    assert!(line.starts_with("* 1 FETCH (BINARY[2]<1000000> "), "{line}");
+    assert!(data == attachment[1_000_000..1_005_000], "a partial BINARY");
+    assert!(plain_line(&mut imap).starts_with("a5 OK"));
+    imap.write_all(b"a6 FETCH 1 BODY.PEEK[2]<0.160>\r\n").unwrap();
+    let (_, data, _) = fetch_literal(&mut imap);
+    let crlf_body: Vec<u8> = encoded.as_bytes()[..228]
+        .chunks(76)
+        .flat_map(|line| [line, b"\r\n"].concat())
+        .collect();
+    assert_eq!(data, crlf_body[..160].to_vec());
+    assert!(plain_line(&mut imap).starts_with("a6 OK"));
+
+    // The header, and a part that does not exist.
+    imap.write_all(b"a7 FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n")
+        .unwrap();
+    let (_, data, _) = fetch_literal(&mut imap);
+    assert_eq!(data, b"Subject: attachment\r\n\r\n".to_vec());
+    assert!(plain_line(&mut imap).starts_with("a7 OK"));
+    imap.write_all(b"a8 FETCH 1 BINARY.PEEK[3]\r\n").unwrap();
+    assert_eq!(plain_line(&mut imap), "* 1 FETCH (BINARY[3] NIL)");
+    assert!(plain_line(&mut imap).starts_with("a8 OK"));
+
+    // Read whole, the attachment would raise the server's memory by about
+    // five times the message (over 150 MiB); read from the file, by pages.
+    let peak = peak_memory_kib(pid).expect("the server's memory");
+    assert!(peak < 96 * 1024, "the server's peak memory was {peak} KiB");
 }

@@ -481,6 +481,21 @@ pub trait Backend: Send + Sync {
         uid: Uid,
     ) -> Result<Bytes, StoreError>;
 
+    /// The file a message's content is stored in, and its length, for a
+    /// reader that needs to move around in it
+    /// ([`StoredMessage`](crate::analysis::StoredMessage)); `None`, the
+    /// default, for a backend that keeps no files. Lines may end in bare
+    /// LF: [`read_message`](Backend::read_message) gives them as CRLF.
+    fn message_file(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        uid: Uid,
+    ) -> Result<Option<(std::fs::File, u64)>, StoreError> {
+        let _ = (account, mailbox, uid);
+        Ok(None)
+    }
+
     /// A reader of a message's content, for streaming it; by default over
     /// [`read_message`](Backend::read_message).
     fn open_message(

@@ -315,6 +315,18 @@ impl SelectedMailbox {
         }
     }
 
+    /// The file of a message of the view and its length, where the backend
+    /// keeps one (see [`Backend::message_file`](crate::Backend::message_file)).
+    pub fn message_file(&self, uid: Uid) -> Result<Option<(std::fs::File, u64)>, StoreError> {
+        if self.index(uid).is_none() {
+            return Err(StoreError::NoSuchMessage(uid));
+        }
+        let mailbox = self.current_ref()?;
+        self.account
+            .backend()
+            .message_file(self.account.name(), &mailbox, uid)
+    }
+
     /// A reader of a message's content (see [`read`](Self::read)).
     pub fn open(&self, uid: Uid) -> Result<Box<dyn Read + Send>, StoreError> {
         if self.index(uid).is_none() {

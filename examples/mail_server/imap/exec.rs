@@ -165,13 +165,15 @@ pub enum Answer {
     /// Budget taken for a large message read whole: the answers before it
     /// are sent before it is given back.
     Hold(Held),
-    /// `* n FETCH` whose last item is the whole message, streamed from
-    /// disk after `items`.
+    /// `* n FETCH` whose last item is streamed from disk after `items`:
+    /// the whole message when `content` is `None`, otherwise that section
+    /// (a literal8 when its flag says so).
     Stream {
         uid: NonZeroU32,
         items: Vec<MessageDataItem<'static>>,
         name: mailwire::imap::DataItemName<'static>,
         length: u64,
+        content: Option<(Box<mailwire::mailbox::analysis::Content>, bool)>,
     },
 }
 

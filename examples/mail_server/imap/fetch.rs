@@ -81,6 +81,36 @@ pub fn streamable(items: &[FetchItem<'_>]) -> Option<DataItemName<'static>> {
     found
 }
 
+/// The item to read from the message's file as it is sent, if the FETCH
+/// asks for one body section (with a part, a text specifier or a partial
+/// range), BINARY section, BINARY.SIZE, RFC822.HEADER or RFC822.TEXT, and
+/// for no other item that needs the content ([`streamable`] takes the
+/// whole message).
+pub fn section_streamable<'i, 'a>(items: &'i [FetchItem<'a>]) -> Option<&'i FetchItem<'a>> {
+    let mut found = None;
+    for item in items {
+        match item {
+            FetchItem::BodySection { .. }
+            | FetchItem::Binary { .. }
+            | FetchItem::BinarySize { .. }
+            | FetchItem::Rfc822Header
+            | FetchItem::Rfc822Text
+                if found.replace(item).is_some() =>
+            {
+                return None;
+            }
+            FetchItem::BodySection { .. }
+            | FetchItem::Binary { .. }
+            | FetchItem::BinarySize { .. }
+            | FetchItem::Rfc822Header
+            | FetchItem::Rfc822Text => {}
+            other if needs_content(std::slice::from_ref(other)) => return None,
+            _ => {}
+        }
+    }
+    found
+}
+
 /// The EMAILID of a message (RFC 8474): a digest of its content, so the
 /// same message keeps it through COPY and MOVE and in every mailbox, and
 /// only messages with identical content share one.

@@ -6,9 +6,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailwire::imap::{FetchItem, FetchModifier, MessageDataItem, Response, UidSet};
-use mailwire::mailbox::analysis::analyze;
-use mailwire::mailbox::{ModSeq, StoreError, Uid, ViewMessage};
+use mailwire::imap::{
+    DataItemName, FetchItem, FetchModifier, IString, Literal, MessageDataItem, NString, Response, Section,
+    SectionText, UidSet,
+};
+use mailwire::mailbox::analysis::{BinaryError, Content, StoredMessage, analyze};
+use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
 
 use super::cache::Structure;
 use super::exec::{
@@ -49,6 +52,122 @@ pub fn new_message_data(
         out.push((uid, data));
     }
     out
+}
+
+/// The answer to BINARY of a part that cannot be decoded (RFC 3516).
+fn unknown_cte() -> Outcome {
+    Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE"))
+}
+
+/// A body section, BINARY section or BINARY.SIZE of a large message, read
+/// from its file ([`StoredMessage`]) instead of whole.
+pub enum Sectioned {
+    /// The content, to be sent as the literal of `name`: `length` octets,
+    /// a literal8 when `binary`.
+    Stream {
+        content: Box<Content>,
+        name: DataItemName<'static>,
+        length: u64,
+        binary: bool,
+    },
+    /// The item's whole answer (a section that does not exist, or a
+    /// BINARY.SIZE).
+    Data(MessageDataItem<'static>),
+}
+
+/// Reads `item` (one [`fetch::section_streamable`] gave) of a message from
+/// its file. `Ok(None)` when that cannot be done (a backend without files,
+/// a header block above 1 MiB, a read error): the message is then read
+/// whole. A BINARY whose content cannot be decoded fails the FETCH, as it
+/// does when read whole.
+fn section_from_file(
+    selected: &SelectedMailbox,
+    uid: Uid,
+    item: &FetchItem<'_>,
+) -> Result<Option<Sectioned>, Outcome> {
+    let Ok(Some((file, len))) = selected.message_file(uid) else {
+        return Ok(None);
+    };
+    let Ok(msg) = StoredMessage::open(file, len) else {
+        return Ok(None);
+    };
+    let origin = |p: &Option<mailwire::imap::Partial>| p.as_ref().map(|p| p.offset());
+    let text = |t| Section::new(None, Some(t)).expect("HEADER and TEXT are sections");
+    let (content, name, binary) = match item {
+        FetchItem::BodySection { section, partial, .. } => (
+            msg.section(section, partial.as_ref()),
+            DataItemName::BodySection {
+                section: section.clone().into_owned(),
+                origin: origin(partial),
+            },
+            false,
+        ),
+        FetchItem::Rfc822Header => (
+            msg.section(&text(SectionText::Header), None),
+            DataItemName::Rfc822Header,
+            false,
+        ),
+        FetchItem::Rfc822Text => (
+            msg.section(&text(SectionText::Text), None),
+            DataItemName::Rfc822Text,
+            false,
+        ),
+        FetchItem::Binary { section, .. } | FetchItem::BinarySize { section } => {
+            let partial = match item {
+                FetchItem::Binary { partial, .. } => partial.as_ref(),
+                _ => None,
+            };
+            let name = DataItemName::Binary {
+                section: section.clone(),
+                origin: partial.map(|p| p.offset()),
+            };
+            let content = match msg.binary(section.as_ref(), partial) {
+                Err(_) => return Ok(None),
+                Ok(Err(BinaryError::NoSuchPart)) => {
+                    // No content: NIL, and a size of 0.
+                    return Ok(Some(Sectioned::Data(match item {
+                        FetchItem::BinarySize { .. } => MessageDataItem::BinarySize {
+                            section: section.clone(),
+                            size: 0,
+                        },
+                        _ => name.with_data(NString(None)),
+                    })));
+                }
+                Ok(Err(_)) => return Err(unknown_cte()),
+                Ok(Ok(c)) => Ok(Some(c)),
+            };
+            (content, name, true)
+        }
+        _ => return Ok(None),
+    };
+    let mut content = match content {
+        Err(_) => return Ok(None),
+        // A section that does not exist is empty, as Dovecot sends it.
+        Ok(None) => {
+            let empty = Literal::new(Vec::new()).expect("an empty literal");
+            return Ok(Some(Sectioned::Data(
+                name.with_data(NString(Some(IString::Literal(empty)))),
+            )));
+        }
+        Ok(Some(c)) => c,
+    };
+    let measure = match content.measure() {
+        Ok(m) => m,
+        Err(e) if binary && e.kind() == std::io::ErrorKind::InvalidData => return Err(unknown_cte()),
+        Err(_) => return Ok(None),
+    };
+    if let FetchItem::BinarySize { section } = item {
+        return Ok(Some(Sectioned::Data(MessageDataItem::BinarySize {
+            section: section.clone(),
+            size: u32::try_from(measure.len).unwrap_or(u32::MAX),
+        })));
+    }
+    Ok(Some(Sectioned::Stream {
+        content: Box::new(content),
+        name,
+        length: measure.len,
+        binary: binary && measure.nul,
+    }))
 }
 
 /// What a message read whole weighs in that budget, in multiples of its
@@ -108,6 +227,11 @@ pub fn fetch_batch(
     let content = fetch::needs_content(&items);
     let structure_only = content && fetch::structure_only(&items);
     let stream = fetch::streamable(&items);
+    let section = if stream.is_none() {
+        fetch::section_streamable(&items)
+    } else {
+        None
+    };
     let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
     let end = info.messages.len();
     let mut i = start;
@@ -120,6 +244,7 @@ pub fn fetch_batch(
         content
             && message.size > STREAM_ABOVE
             && stream.is_none()
+            && section.is_none()
             && !(structure_only && work.structures.get(&account, uid_validity, message.uid).is_some())
     };
     // Once budget is held, the answers go out before more is read.
@@ -128,7 +253,11 @@ pub fn fetch_batch(
         // One message at a time when it may be streamed: its \Seen is set
         // just before it is sent. A message read whole ends its batch, and
         // starts one: the batch holds budget for one message at most.
-        let limit = if stream.is_some() { 1 } else { 16 };
+        let limit = if stream.is_some() || section.is_some() {
+            1
+        } else {
+            16
+        };
         let mut batch_end = i;
         let mut whole = None;
         while batch_end < end && batch_end - i < limit {
@@ -187,9 +316,57 @@ pub fn fetch_batch(
                     items: data,
                     name: name.clone(),
                     length: message.size,
+                    content: None,
                 });
                 // The stream is sent before the next message is read.
                 return Ok((answers, i));
+            }
+            let from_file = match section {
+                Some(item) if message.size > STREAM_ABOVE => section_from_file(selected, uid, item)?,
+                _ => None,
+            };
+            if let Some(sectioned) = from_file {
+                let mut data =
+                    fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
+                if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
+                    data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
+                }
+                match sectioned {
+                    Sectioned::Data(item) => {
+                        data.push(item);
+                        answers.push(Answer::Fetch(uid.into(), data));
+                    }
+                    Sectioned::Stream {
+                        content,
+                        name,
+                        length,
+                        binary,
+                    } => {
+                        answers.push(Answer::Stream {
+                            uid: uid.into(),
+                            items: data,
+                            name,
+                            length,
+                            content: Some((content, binary)),
+                        });
+                        return Ok((answers, i));
+                    }
+                }
+                continue;
+            }
+            if section.is_some() && message.size > STREAM_ABOVE && !holding {
+                // Not readable from its file: read whole, within the
+                // budget.
+                match work
+                    .content
+                    .hold(message.size.saturating_mul(WHOLE_WEIGHT), CONTENT_WAIT)
+                {
+                    Some(held) => {
+                        answers.push(Answer::Hold(held));
+                        holding = true;
+                    }
+                    None => return Err(no_room()),
+                }
             }
             // ENVELOPE, BODY and BODYSTRUCTURE alone come from the cache
             // when the message was analysed before.
@@ -231,9 +408,7 @@ pub fn fetch_batch(
             };
             let mut data = match answer {
                 Ok(d) => d,
-                Err(fetch::ItemError::UnknownCte) => {
-                    return Err(Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE")));
-                }
+                Err(fetch::ItemError::UnknownCte) => return Err(unknown_cte()),
             };
             if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
                 // The \Seen this FETCH set is reported along (RFC 9051

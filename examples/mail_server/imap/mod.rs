@@ -582,9 +582,16 @@ impl User {
                                 items,
                                 name,
                                 length,
+                                content,
                             } => {
-                                work = stream(ctx, conn, session, &request, work, uid, items, name, length)
-                                    .await?;
+                                let literal = Literal {
+                                    uid,
+                                    items,
+                                    name,
+                                    length,
+                                    content,
+                                };
+                                work = stream(ctx, conn, session, &request, work, literal).await?;
                             }
                             _ => {}
                         }
@@ -830,42 +837,62 @@ impl User {
     }
 }
 
-/// Streams one message of a FETCH from disk: the literal's header, then
-/// pieces read on the blocking pool, each sent before the next is read.
-/// The length announced is the message's size; a file that turns out
-/// shorter or longer ends the connection (the literal cannot be mended).
-#[allow(clippy::too_many_arguments)]
+/// A literal to stream: the FETCH items before it, its item, its length
+/// and, for a section, its content and whether it is a literal8 (the whole
+/// message otherwise).
+struct Literal {
+    uid: std::num::NonZeroU32,
+    items: Vec<mailwire::imap::MessageDataItem<'static>>,
+    name: mailwire::imap::DataItemName<'static>,
+    length: u64,
+    content: Option<(Box<mailwire::mailbox::analysis::Content>, bool)>,
+}
+
+/// Streams one message or section of a FETCH from disk: the literal's
+/// header, then pieces read on the blocking pool, each sent before the
+/// next is read. The length announced is the message's size or the
+/// section's measured length; content that turns out shorter or longer
+/// ends the connection (the literal cannot be mended).
 async fn stream(
     ctx: &Arc<Context>,
     conn: &mut Connection,
     session: &mut ServerSession,
     request: &CommandRequest,
     work: Work,
-    uid: std::num::NonZeroU32,
-    items: Vec<mailwire::imap::MessageDataItem<'static>>,
-    name: mailwire::imap::DataItemName<'static>,
-    length: u64,
+    literal: Literal,
 ) -> io::Result<Work> {
-    let (work, opened) = ctx
-        .blocking
-        .run(move || {
-            let opened = match work.selected.as_ref() {
-                Some(selected) => selected.open(uid.into()),
-                None => Err(mailwire::mailbox::StoreError::NotAllowed("no mailbox selected")),
-            };
-            (work, opened)
-        })
-        .await?;
-    let mut reader = match opened {
-        Ok(r) => r,
-        // Expunged meanwhile: the message is left out of the answer.
-        Err(e) => {
-            tracing::debug!(%uid, error = %e, "a message to stream is gone");
-            return Ok(work);
+    let Literal {
+        uid,
+        items,
+        name,
+        length,
+        content,
+    } = literal;
+    let (work, mut reader, binary): (Work, Box<dyn io::Read + Send>, bool) = match content {
+        Some((content, binary)) => (work, content, binary),
+        None => {
+            let (work, opened) = ctx
+                .blocking
+                .run(move || {
+                    let opened = match work.selected.as_ref() {
+                        Some(selected) => selected.open(uid.into()),
+                        None => Err(mailwire::mailbox::StoreError::NotAllowed("no mailbox selected")),
+                    };
+                    (work, opened)
+                })
+                .await?;
+            match opened {
+                Ok(r) => (work, r, false),
+                // Expunged meanwhile: the message is left out of the answer.
+                Err(e) => {
+                    tracing::debug!(%uid, error = %e, "a message to stream is gone");
+                    return Ok(work);
+                }
+            }
         }
     };
     if session
-        .fetch_literal_start(request, uid, items, name, length, false)
+        .fetch_literal_start(request, uid, items, name, length, binary)
         .is_err()
     {
         return Ok(work);
@@ -891,7 +918,9 @@ async fn stream(
         if n == 0 {
             break;
         }
-        fetch::replace_nul(&mut buf[..n]);
+        if !binary {
+            fetch::replace_nul(&mut buf[..n]);
+        }
         let _ = session.fetch_literal_data(request, &buf[..n]);
         owed -= n as u64;
         while let Some(bytes) = session.poll_transmit() {

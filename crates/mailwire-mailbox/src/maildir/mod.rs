@@ -1359,6 +1359,22 @@ impl Backend for MaildirBackend {
         })
     }
 
+    /// The message's file (its kept copy once expunged), which stays
+    /// readable however it is renamed later.
+    fn message_file(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        uid: Uid,
+    ) -> Result<Option<(fs::File, u64)>, StoreError> {
+        let (path, file) =
+            self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
+                fold.open(ctx, uid.get())?.ok_or(StoreError::NoSuchMessage(uid))
+            })?;
+        let len = file.metadata().map_err(|e| io_err("read", &path, &e))?.len();
+        Ok(Some((file, len)))
+    }
+
     /// Streams the file, bare LFs turned into CRLFs on the way: a message
     /// is never whole in memory, and the folder is not held while it is
     /// read.
