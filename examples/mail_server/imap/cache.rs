@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use mailwire::imap::{BodyStructure, Envelope, FetchItem, MessageDataItem};
-use mailwire::mailbox::analysis::MessageAnalysis;
+use mailwire::mailbox::analysis::{MessageAnalysis, StoredMessage};
 use mailwire::mailbox::{AccountName, Uid, UidValidity};
 
 /// What FETCH can answer from the cache.
@@ -34,6 +34,15 @@ impl Structure {
             envelope: msg.envelope().clone().into_owned(),
             body_structure: msg.body_structure().clone().into_owned(),
             body: msg.body().into_owned(),
+        }
+    }
+
+    /// The structure of a message analysed in its file.
+    pub fn of_stored(msg: &StoredMessage) -> Structure {
+        Structure {
+            envelope: msg.envelope().clone(),
+            body_structure: msg.body_structure().clone(),
+            body: msg.body(),
         }
     }
 

@@ -81,34 +81,16 @@ pub fn streamable(items: &[FetchItem<'_>]) -> Option<DataItemName<'static>> {
     found
 }
 
-/// The item to read from the message's file as it is sent, if the FETCH
-/// asks for one body section (with a part, a text specifier or a partial
-/// range), BINARY section, BINARY.SIZE, RFC822.HEADER or RFC822.TEXT, and
-/// for no other item that needs the content ([`streamable`] takes the
-/// whole message).
-pub fn section_streamable<'i, 'a>(items: &'i [FetchItem<'a>]) -> Option<&'i FetchItem<'a>> {
-    let mut found = None;
-    for item in items {
-        match item {
-            FetchItem::BodySection { .. }
-            | FetchItem::Binary { .. }
-            | FetchItem::BinarySize { .. }
-            | FetchItem::Rfc822Header
-            | FetchItem::Rfc822Text
-                if found.replace(item).is_some() =>
-            {
-                return None;
-            }
-            FetchItem::BodySection { .. }
-            | FetchItem::Binary { .. }
-            | FetchItem::BinarySize { .. }
-            | FetchItem::Rfc822Header
-            | FetchItem::Rfc822Text => {}
-            other if needs_content(std::slice::from_ref(other)) => return None,
-            _ => {}
-        }
-    }
-    found
+/// Whether every item that needs the content can be answered from the
+/// message's file read a page at a time ([`StoredMessage`]): ENVELOPE,
+/// BODY, BODYSTRUCTURE, body sections, BINARY sections, BINARY.SIZE and
+/// the RFC822 items (not PREVIEW or EMAILID, which read the whole text).
+///
+/// [`StoredMessage`]: mailwire::mailbox::analysis::StoredMessage
+pub fn readable_from_file(items: &[FetchItem<'_>]) -> bool {
+    items
+        .iter()
+        .all(|i| !matches!(i, FetchItem::Preview { .. } | FetchItem::EmailId))
 }
 
 /// The EMAILID of a message (RFC 8474): a digest of its content, so the
@@ -302,7 +284,7 @@ fn section_data<'m>(
 
 /// BODY and RFC822 data as a literal, which may hold any octet but NUL: a
 /// NUL of a broken message goes as 0x80, as Dovecot sends it.
-fn literal(data: Cow<'_, [u8]>) -> NString<'static> {
+pub fn literal(data: Cow<'_, [u8]>) -> NString<'static> {
     let mut data = data.into_owned();
     replace_nul(&mut data);
     NString(Some(IString::Literal(
@@ -319,7 +301,7 @@ pub fn replace_nul(data: &mut [u8]) {
 
 /// BINARY's data: a literal8 when it holds NUL (RFC 3516), a literal
 /// otherwise.
-fn binary_literal(data: Cow<'_, [u8]>) -> NString<'static> {
+pub fn binary_literal(data: Cow<'_, [u8]>) -> NString<'static> {
     let data = data.into_owned();
     let literal = if data.contains(&0) {
         Literal::binary(data)

@@ -6,9 +6,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use mailwire::imap::{
-    DataItemName, FetchItem, FetchModifier, IString, Literal, MessageDataItem, NString, Response, Section,
-    SectionText, UidSet,
+    DataItemName, FetchItem, FetchModifier, MessageDataItem, NString, Response, Section, SectionText, UidSet,
 };
 use mailwire::mailbox::analysis::{BinaryError, Content, StoredMessage, analyze};
 use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
@@ -59,115 +60,147 @@ fn unknown_cte() -> Outcome {
     Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE"))
 }
 
-/// A body section, BINARY section or BINARY.SIZE of a large message, read
-/// from its file ([`StoredMessage`]) instead of whole.
-pub enum Sectioned {
-    /// The content, to be sent as the literal of `name`: `length` octets,
-    /// a literal8 when `binary`.
-    Stream {
-        content: Box<Content>,
-        name: DataItemName<'static>,
-        length: u64,
-        binary: bool,
-    },
-    /// The item's whole answer (a section that does not exist, or a
-    /// BINARY.SIZE).
-    Data(MessageDataItem<'static>),
+/// What [`from_file`] answers: the items rendered, the literal to stream
+/// after them, and the structure with its weight.
+type FromFile = (
+    Vec<MessageDataItem<'static>>,
+    Option<FileLiteral>,
+    (Structure, usize),
+);
+
+/// A literal read from a message's file as it is sent: its item's name,
+/// the content, its length, and whether it is a literal8.
+pub struct FileLiteral {
+    pub name: DataItemName<'static>,
+    pub content: Box<Content>,
+    pub length: u64,
+    pub binary: bool,
 }
 
-/// Reads `item` (one [`fetch::section_streamable`] gave) of a message from
-/// its file. `Ok(None)` when that cannot be done (a backend without files,
-/// a header block above 1 MiB, a read error): the message is then read
-/// whole. A BINARY whose content cannot be decoded fails the FETCH, as it
-/// does when read whole.
-fn section_from_file(
+/// The content items of a FETCH for a large message, answered from its
+/// file read a page at a time ([`StoredMessage`]) instead of whole: the
+/// items rendered, and the one section too large to render (above
+/// [`STREAM_ABOVE`]), to be streamed after them. `Ok(None)` when that
+/// cannot be done (a backend without files, a header block above 1 MiB, a
+/// read error, two large sections): the message is then read whole. A
+/// BINARY whose content cannot be decoded fails the FETCH, as it does
+/// when read whole. The message's structure comes along, for the cache,
+/// with its header's size (what it weighs there).
+fn from_file(
     selected: &SelectedMailbox,
     uid: Uid,
-    item: &FetchItem<'_>,
-) -> Result<Option<Sectioned>, Outcome> {
+    items: &[FetchItem<'_>],
+) -> Result<Option<FromFile>, Outcome> {
     let Ok(Some((file, len))) = selected.message_file(uid) else {
         return Ok(None);
     };
     let Ok(msg) = StoredMessage::open(file, len) else {
         return Ok(None);
     };
-    let origin = |p: &Option<mailwire::imap::Partial>| p.as_ref().map(|p| p.offset());
+    let structure = Structure::of_stored(&msg);
+    let mut data = Vec::new();
+    let mut streamed = None;
+    let origin = |p: Option<&mailwire::imap::Partial>| p.map(|p| p.offset());
     let text = |t| Section::new(None, Some(t)).expect("HEADER and TEXT are sections");
-    let (content, name, binary) = match item {
-        FetchItem::BodySection { section, partial, .. } => (
-            msg.section(section, partial.as_ref()),
-            DataItemName::BodySection {
-                section: section.clone().into_owned(),
-                origin: origin(partial),
-            },
-            false,
-        ),
-        FetchItem::Rfc822Header => (
-            msg.section(&text(SectionText::Header), None),
-            DataItemName::Rfc822Header,
-            false,
-        ),
-        FetchItem::Rfc822Text => (
-            msg.section(&text(SectionText::Text), None),
-            DataItemName::Rfc822Text,
-            false,
-        ),
-        FetchItem::Binary { section, .. } | FetchItem::BinarySize { section } => {
-            let partial = match item {
-                FetchItem::Binary { partial, .. } => partial.as_ref(),
-                _ => None,
-            };
-            let name = DataItemName::Binary {
-                section: section.clone(),
-                origin: partial.map(|p| p.offset()),
-            };
-            let content = match msg.binary(section.as_ref(), partial) {
-                Err(_) => return Ok(None),
-                Ok(Err(BinaryError::NoSuchPart)) => {
+    for item in items {
+        if let Some(d) = structure.item(item) {
+            data.push(d);
+            continue;
+        }
+        let (content, name, binary) = match item {
+            FetchItem::BodySection { section, partial, .. } => (
+                msg.section(section, partial.as_ref()),
+                DataItemName::BodySection {
+                    section: section.clone().into_owned(),
+                    origin: origin(partial.as_ref()),
+                },
+                false,
+            ),
+            FetchItem::Rfc822 => (msg.section(&Section::WHOLE, None), DataItemName::Rfc822, false),
+            FetchItem::Rfc822Header => (
+                msg.section(&text(SectionText::Header), None),
+                DataItemName::Rfc822Header,
+                false,
+            ),
+            FetchItem::Rfc822Text => (
+                msg.section(&text(SectionText::Text), None),
+                DataItemName::Rfc822Text,
+                false,
+            ),
+            FetchItem::Binary { section, .. } | FetchItem::BinarySize { section } => {
+                let partial = match item {
+                    FetchItem::Binary { partial, .. } => partial.as_ref(),
+                    _ => None,
+                };
+                let name = DataItemName::Binary {
+                    section: section.clone(),
+                    origin: origin(partial),
+                };
+                let content = match msg.binary(section.as_ref(), partial) {
+                    Err(_) => return Ok(None),
                     // No content: NIL, and a size of 0.
-                    return Ok(Some(Sectioned::Data(match item {
-                        FetchItem::BinarySize { .. } => MessageDataItem::BinarySize {
-                            section: section.clone(),
-                            size: 0,
-                        },
-                        _ => name.with_data(NString(None)),
-                    })));
-                }
-                Ok(Err(_)) => return Err(unknown_cte()),
-                Ok(Ok(c)) => Ok(Some(c)),
-            };
-            (content, name, true)
+                    Ok(Err(BinaryError::NoSuchPart)) => {
+                        data.push(match item {
+                            FetchItem::BinarySize { .. } => MessageDataItem::BinarySize {
+                                section: section.clone(),
+                                size: 0,
+                            },
+                            _ => name.with_data(NString(None)),
+                        });
+                        continue;
+                    }
+                    Ok(Err(_)) => return Err(unknown_cte()),
+                    Ok(Ok(c)) => Ok(Some(c)),
+                };
+                (content, name, true)
+            }
+            // Items that need no content.
+            _ => continue,
+        };
+        let mut content = match content {
+            Err(_) => return Ok(None),
+            // A section that does not exist is empty, as Dovecot sends it.
+            Ok(None) => {
+                data.push(name.with_data(fetch::literal(Cow::Borrowed(&[]))));
+                continue;
+            }
+            Ok(Some(c)) => c,
+        };
+        let measure = match content.measure() {
+            Ok(m) => m,
+            Err(e) if binary && e.kind() == std::io::ErrorKind::InvalidData => return Err(unknown_cte()),
+            Err(_) => return Ok(None),
+        };
+        if let FetchItem::BinarySize { section } = item {
+            data.push(MessageDataItem::BinarySize {
+                section: section.clone(),
+                size: u32::try_from(measure.len).unwrap_or(u32::MAX),
+            });
+        } else if measure.len <= STREAM_ABOVE {
+            let mut bytes = Vec::with_capacity(measure.len as usize);
+            if std::io::Read::read_to_end(&mut content, &mut bytes).is_err()
+                || bytes.len() as u64 != measure.len
+            {
+                return Ok(None);
+            }
+            data.push(name.with_data(if binary {
+                fetch::binary_literal(Cow::Owned(bytes))
+            } else {
+                fetch::literal(Cow::Owned(bytes))
+            }));
+        } else if streamed.is_some() {
+            return Ok(None);
+        } else {
+            streamed = Some(FileLiteral {
+                name,
+                content: Box::new(content),
+                length: measure.len,
+                binary: binary && measure.nul,
+            });
         }
-        _ => return Ok(None),
-    };
-    let mut content = match content {
-        Err(_) => return Ok(None),
-        // A section that does not exist is empty, as Dovecot sends it.
-        Ok(None) => {
-            let empty = Literal::new(Vec::new()).expect("an empty literal");
-            return Ok(Some(Sectioned::Data(
-                name.with_data(NString(Some(IString::Literal(empty)))),
-            )));
-        }
-        Ok(Some(c)) => c,
-    };
-    let measure = match content.measure() {
-        Ok(m) => m,
-        Err(e) if binary && e.kind() == std::io::ErrorKind::InvalidData => return Err(unknown_cte()),
-        Err(_) => return Ok(None),
-    };
-    if let FetchItem::BinarySize { section } = item {
-        return Ok(Some(Sectioned::Data(MessageDataItem::BinarySize {
-            section: section.clone(),
-            size: u32::try_from(measure.len).unwrap_or(u32::MAX),
-        })));
     }
-    Ok(Some(Sectioned::Stream {
-        content: Box::new(content),
-        name,
-        length: measure.len,
-        binary: binary && measure.nul,
-    }))
+    let header_size = msg.part_tree().body_start;
+    Ok(Some((data, streamed, (structure, header_size))))
 }
 
 /// What a message read whole weighs in that budget, in multiples of its
@@ -175,6 +208,11 @@ fn section_from_file(
 /// waiting to be sent, and what the allocator keeps of them (a 24 MiB
 /// BINARY[] raised the server's peak by about 125 MiB).
 const WHOLE_WEIGHT: u64 = 5;
+
+/// What PREVIEW adds to that: its text part decoded, in UTF-8, and
+/// collapsed (PREVIEW with BINARY[] of a 24 MiB message raised the peak
+/// by about 175 MiB).
+const PREVIEW_WEIGHT: u64 = 3;
 
 /// FETCH for some of the command's messages: renders messages from
 /// `info.messages[start..]` until about `budget` octets are rendered, and
@@ -227,44 +265,46 @@ pub fn fetch_batch(
     let content = fetch::needs_content(&items);
     let structure_only = content && fetch::structure_only(&items);
     let stream = fetch::streamable(&items);
-    let section = if stream.is_none() {
-        fetch::section_streamable(&items)
-    } else {
-        None
-    };
+    // Large messages are read from their files a page at a time when
+    // every item allows it.
+    let file_items = content && stream.is_none() && fetch::readable_from_file(&items);
     let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
     let end = info.messages.len();
     let mut i = start;
     let mut rendered = 0usize;
     let account = selected.account().name().clone();
     let uid_validity = selected.mailbox().uid_validity;
-    // A large message read whole, which takes room in the server's budget
-    // until it is sent.
-    let read_whole = |message: &ViewMessage| {
+    // A large message that is not answered from the structure cache: read
+    // from its file, or whole (taking room in the server's budget until it
+    // is sent).
+    let large = |message: &ViewMessage| {
         content
             && message.size > STREAM_ABOVE
             && stream.is_none()
-            && section.is_none()
             && !(structure_only && work.structures.get(&account, uid_validity, message.uid).is_some())
+    };
+    let weight = if items.iter().any(|i| matches!(i, FetchItem::Preview { .. })) {
+        WHOLE_WEIGHT + PREVIEW_WEIGHT
+    } else {
+        WHOLE_WEIGHT
     };
     // Once budget is held, the answers go out before more is read.
     let mut holding = false;
     while i < end && rendered < budget && !holding {
         // One message at a time when it may be streamed: its \Seen is set
-        // just before it is sent. A message read whole ends its batch, and
-        // starts one: the batch holds budget for one message at most.
-        let limit = if stream.is_some() || section.is_some() {
-            1
-        } else {
-            16
-        };
+        // just before it is sent. A large message ends its batch, and starts
+        // one: a batch streams one message, or holds budget for one, at
+        // most.
+        let limit = if stream.is_some() { 1 } else { 16 };
         let mut batch_end = i;
         let mut whole = None;
         while batch_end < end && batch_end - i < limit {
             let message = view_message(selected, Uid::from(info.messages[batch_end]));
-            if let Some(m) = message.filter(|m| read_whole(m)) {
+            if let Some(m) = message.filter(|m| large(m)) {
                 if batch_end == i {
-                    whole = Some(m.size);
+                    if !file_items {
+                        whole = Some(m.size);
+                    }
                     batch_end += 1;
                 }
                 break;
@@ -276,7 +316,7 @@ pub fn fetch_batch(
         // and the next call starts with it.
         if let Some(size) = whole {
             let wait = if i > start { Duration::ZERO } else { CONTENT_WAIT };
-            match work.content.hold(size.saturating_mul(WHOLE_WEIGHT), wait) {
+            match work.content.hold(size.saturating_mul(weight), wait) {
                 Some(held) => {
                     answers.push(Answer::Hold(held));
                     holding = true;
@@ -321,45 +361,48 @@ pub fn fetch_batch(
                 // The stream is sent before the next message is read.
                 return Ok((answers, i));
             }
-            let from_file = match section {
-                Some(item) if message.size > STREAM_ABOVE => section_from_file(selected, uid, item)?,
-                _ => None,
+            let key = (selected.mailbox().uid_validity, uid);
+            let from_file = if file_items && large(&message) {
+                from_file(selected, uid, &items)?
+            } else {
+                None
             };
-            if let Some(sectioned) = from_file {
-                let mut data =
+            if let Some((mut data, streamed, (structure, header_size))) = from_file {
+                work.structures.put(
+                    selected.account().name(),
+                    key.0,
+                    key.1,
+                    Arc::new(structure),
+                    header_size,
+                );
+                let mut before =
                     fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
+                before.append(&mut data);
                 if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
-                    data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
+                    before.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
                 }
-                match sectioned {
-                    Sectioned::Data(item) => {
-                        data.push(item);
-                        answers.push(Answer::Fetch(uid.into(), data));
-                    }
-                    Sectioned::Stream {
-                        content,
-                        name,
-                        length,
-                        binary,
-                    } => {
+                match streamed {
+                    None => answers.push(Answer::Fetch(uid.into(), before)),
+                    Some(literal) => {
                         answers.push(Answer::Stream {
                             uid: uid.into(),
-                            items: data,
-                            name,
-                            length,
-                            content: Some((content, binary)),
+                            items: before,
+                            name: literal.name,
+                            length: literal.length,
+                            content: Some((literal.content, literal.binary)),
                         });
+                        // The stream is sent before the next message is read.
                         return Ok((answers, i));
                     }
                 }
                 continue;
             }
-            if section.is_some() && message.size > STREAM_ABOVE && !holding {
+            if file_items && large(&message) && !holding {
                 // Not readable from its file: read whole, within the
                 // budget.
                 match work
                     .content
-                    .hold(message.size.saturating_mul(WHOLE_WEIGHT), CONTENT_WAIT)
+                    .hold(message.size.saturating_mul(weight), CONTENT_WAIT)
                 {
                     Some(held) => {
                         answers.push(Answer::Hold(held));
@@ -370,7 +413,6 @@ pub fn fetch_batch(
             }
             // ENVELOPE, BODY and BODYSTRUCTURE alone come from the cache
             // when the message was analysed before.
-            let key = (selected.mailbox().uid_validity, uid);
             let cached = if structure_only {
                 work.structures.get(selected.account().name(), key.0, key.1)
             } else {
