@@ -16,8 +16,8 @@ use mailwire_imap::server::{
     ServerSession, Tls,
 };
 use mailwire_imap::{
-    Capability, CommandBody, DataItemName, Mailbox, MailboxStatus, MessageDataItem, RespText, Response, Section,
-    Status, StatusValue,
+    Capability, CommandBody, DataItemName, Mailbox, MailboxStatus, MessageDataItem, RespText, Response,
+    Section, Status, StatusValue,
 };
 
 #[derive(Debug, PartialEq)]
@@ -136,10 +136,14 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                                 session
                                     .fetch_literal_start(&request, uid, items, name, 5, false)
                                     .expect("a message the client knows");
-                                session.fetch_literal_data(&request, b"ab").expect("within the length");
+                                session
+                                    .fetch_literal_data(&request, b"ab")
+                                    .expect("within the length");
                                 assert!(session.unsolicited(&news()).is_err(), "inside a literal");
                                 assert!(session.fetch_literal_end(&request).is_err(), "3 octets owed");
-                                session.fetch_literal_data(&request, b"cde").expect("within the length");
+                                session
+                                    .fetch_literal_data(&request, b"cde")
+                                    .expect("within the length");
                                 session.fetch_literal_end(&request).expect("all sent");
                                 continue;
                             }

@@ -19,14 +19,18 @@ use std::num::NonZeroU32;
 use libfuzzer_sys::fuzz_target;
 use mailwire_imap::{Decoded, DecoderConfig, MessageDataItem, Response, decode_response, to_bytes};
 use mailwire_mailbox::analysis::{
-    PREVIEW_CHARS, Part, PartKind, Section, SectionPart, SectionText, analyze, binary_size, preview, decode_binary, extract_section, to_crlf,
+    PREVIEW_CHARS, Part, PartKind, Section, SectionPart, SectionText, analyze, binary_size, decode_binary,
+    extract_section, preview, to_crlf,
 };
 
 /// Checks that `part` and its children nest inside `[start, end)`, and
 /// collects the paths of every part below the root.
 fn walk(part: &Part, start: usize, end: usize, path: &mut Vec<NonZeroU32>, paths: &mut Vec<Vec<NonZeroU32>>) {
     assert!(
-        start <= part.header_start && part.header_start <= part.body_start && part.body_start <= part.end && part.end <= end,
+        start <= part.header_start
+            && part.header_start <= part.body_start
+            && part.body_start <= part.end
+            && part.end <= end,
         "part {path:?} at {}..{}..{} outside {start}..{end}",
         part.header_start,
         part.body_start,
@@ -57,7 +61,10 @@ fuzz_target!(|raw: &[u8]| {
     // The preview is short, one line, and has no runs of whitespace.
     let preview = preview(&msg);
     assert!(preview.chars().count() <= PREVIEW_CHARS, "{preview:?}");
-    assert!(!preview.contains("  ") && preview.trim() == preview && !preview.contains(['\r', '\n']), "{preview:?}");
+    assert!(
+        !preview.contains("  ") && preview.trim() == preview && !preview.contains(['\r', '\n']),
+        "{preview:?}"
+    );
     let mut paths = Vec::new();
     walk(msg.part_tree(), 0, raw.len(), &mut Vec::new(), &mut paths);
 
@@ -86,7 +93,12 @@ fuzz_target!(|raw: &[u8]| {
     ];
     for path in paths.iter().take(16) {
         let part = SectionPart::new(path.clone()).expect("not empty");
-        for text in [None, Some(SectionText::Header), Some(SectionText::Text), Some(SectionText::Mime)] {
+        for text in [
+            None,
+            Some(SectionText::Header),
+            Some(SectionText::Text),
+            Some(SectionText::Mime),
+        ] {
             sections.push(Section::new(Some(part.clone()), text));
         }
         if let (Ok(content), Ok(size)) = (decode_binary(&msg, Some(&part)), binary_size(&msg, Some(&part))) {
@@ -102,7 +114,12 @@ fuzz_target!(|raw: &[u8]| {
     }
     for section in sections.into_iter().flatten() {
         if let Some(data) = extract_section(&msg, &section, None) {
-            assert!(data.len() <= limit, "{section:?}: {} octets of {}", data.len(), raw.len());
+            assert!(
+                data.len() <= limit,
+                "{section:?}: {} octets of {}",
+                data.len(),
+                raw.len()
+            );
         }
     }
 });

@@ -22,8 +22,8 @@ use std::path::Path;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use mailwire_mailbox::{
-    AccountName, Backend, Flags, InternalDate, MailboxName, MailboxRef, MaildirBackend, MaildirOptions, ModSeq,
-    NewMessage,
+    AccountName, Backend, Flags, InternalDate, MailboxName, MailboxRef, MaildirBackend, MaildirOptions,
+    ModSeq, NewMessage,
 };
 
 const FILES: [&str; 5] = [
@@ -35,7 +35,8 @@ const FILES: [&str; 5] = [
 ];
 
 fn backend(dir: &Path) -> MaildirBackend {
-    MaildirBackend::with_options(dir, MaildirOptions::default().with_fsync(false)).expect("a fresh directory opens")
+    MaildirBackend::with_options(dir, MaildirOptions::default().with_fsync(false))
+        .expect("a fresh directory opens")
 }
 
 fn message(text: &str, flags: &[&str]) -> NewMessage {
@@ -69,11 +70,18 @@ fuzz_target!(|bytes: &[u8]| {
             .append(
                 &account,
                 &inbox,
-                vec![message("one", &[]), message("two", &["\\Seen", "$Label1"]), message("three", &["\\Flagged"])],
+                vec![
+                    message("one", &[]),
+                    message("two", &["\\Seen", "$Label1"]),
+                    message("three", &["\\Flagged"]),
+                ],
             )
             .expect("messages appended");
     }
-    let path = tmp.path().join("alice/Maildir").join(FILES[usize::from(*selector) % FILES.len()]);
+    let path = tmp
+        .path()
+        .join("alice/Maildir")
+        .join(FILES[usize::from(*selector) % FILES.len()]);
     let old = std::fs::read(&path).unwrap_or_default();
     let at = usize::from(u16::from_be_bytes([*high, *low])).min(old.len());
     let mut new = old[..at].to_vec();
@@ -88,8 +96,15 @@ fuzz_target!(|bytes: &[u8]| {
         return;
     };
     let uids: Vec<u32> = snapshot.messages.iter().map(|m| m.uid.get()).collect();
-    assert!(uids.windows(2).all(|w| w[0] < w[1]), "UIDs not ascending: {uids:?}");
-    assert!(uids.iter().all(|&u| u < snapshot.uid_next.get()), "{uids:?} not below {:?}", snapshot.uid_next);
+    assert!(
+        uids.windows(2).all(|w| w[0] < w[1]),
+        "UIDs not ascending: {uids:?}"
+    );
+    assert!(
+        uids.iter().all(|&u| u < snapshot.uid_next.get()),
+        "{uids:?} not below {:?}",
+        snapshot.uid_next
+    );
     let mailbox = MailboxRef {
         name: inbox.clone(),
         uid_validity: snapshot.uid_validity,
@@ -121,10 +136,16 @@ fuzz_target!(|bytes: &[u8]| {
     };
     let new = appended.messages[0].uid.get();
     if appended.uid_validity == snapshot.uid_validity {
-        assert!(new >= snapshot.uid_next.get() && !uids.contains(&new), "UID {new} given again ({uids:?})");
+        assert!(
+            new >= snapshot.uid_next.get() && !uids.contains(&new),
+            "UID {new} given again ({uids:?})"
+        );
     }
     if let Ok(after) = fresh.mailbox_snapshot(&account, &inbox) {
-        assert!(after.messages.iter().any(|m| m.uid.get() == new), "UID {new} not listed");
+        assert!(
+            after.messages.iter().any(|m| m.uid.get() == new),
+            "UID {new} not listed"
+        );
         let again = MailboxRef {
             name: inbox,
             uid_validity: after.uid_validity,

@@ -107,7 +107,12 @@ impl<'a> Source<'a> for &'a [u8] {
 }
 
 /// How much of the file is read at once.
+#[cfg(not(fuzzing))]
 pub(crate) const PAGE: usize = 64 * 1024;
+/// How much of the file is read at once: little when fuzzing, so that
+/// short inputs cross page ends.
+#[cfg(fuzzing)]
+pub(crate) const PAGE: usize = 64;
 
 /// A message in a file, seen with every bare LF turned into CRLF (as a
 /// server sends it and as [`analyze`](super::analyze) is given it by the

@@ -1,0 +1,121 @@
+//! A message analysed in a file, read a page at a time (`StoredMessage`),
+//! against the same message analysed whole with CRLF line ends.
+//!
+//! The input is the file's content. Fuzzing builds read the file in pages
+//! of 64 octets, so that short inputs cross page ends. Checked: no panic;
+//! ENVELOPE, BODYSTRUCTURE, the part tree and the size are equal; every
+//! part's whole, HEADER, TEXT, MIME and HEADER.FIELDS sections, with and
+//! without a partial range, read the same octets from the file as
+//! `extract_section` gives; every part's BINARY reads what `decode_binary`
+//! gives, or fails where it fails; what `Content::measure` says matches
+//! what is read.
+#![no_main]
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::num::{NonZeroU32, NonZeroU64};
+
+use libfuzzer_sys::fuzz_target;
+use mailwire_imap::{AString, HeaderList};
+use mailwire_mailbox::analysis::{
+    BinaryError, Content, Part, Partial, Section, SectionPart, SectionText, StoredMessage, analyze,
+    apply_partial, decode_binary, extract_section, to_crlf,
+};
+
+thread_local! {
+    static FILE: RefCell<File> = RefCell::new(tempfile::tempfile().expect("a temporary file"));
+}
+
+/// The path of every part below the root.
+fn paths(part: &Part, path: &mut Vec<NonZeroU32>, out: &mut Vec<Vec<NonZeroU32>>) {
+    if let mailwire_mailbox::analysis::PartKind::Message(inner) = &part.kind {
+        return paths(inner, path, out);
+    }
+    for (i, child) in part.children().iter().enumerate() {
+        path.push(NonZeroU32::new(i as u32 + 1).expect("from 1"));
+        out.push(path.clone());
+        paths(child, path, out);
+        path.pop();
+    }
+}
+
+/// What a content reads (measured first), or the kind of its error.
+fn read(mut c: Content) -> Result<Vec<u8>, std::io::ErrorKind> {
+    let m = c.measure().map_err(|e| e.kind())?;
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).map_err(|e| e.kind())?;
+    assert_eq!(m.len, out.len() as u64);
+    assert_eq!(m.nul, out.contains(&0));
+    Ok(out)
+}
+
+fuzz_target!(|raw: &[u8]| {
+    let file = FILE.with(|f| {
+        let mut f = f.borrow_mut();
+        f.set_len(0).expect("truncated");
+        f.rewind().expect("rewound");
+        f.write_all(raw).expect("written");
+        f.try_clone().expect("a second descriptor")
+    });
+    let stored = StoredMessage::open(file, raw.len() as u64).expect("a short message opens");
+    let crlf = to_crlf(raw).into_owned();
+    let whole = analyze(&crlf);
+    assert_eq!(stored.envelope(), whole.envelope());
+    assert_eq!(stored.body_structure(), whole.body_structure());
+    assert_eq!(stored.part_tree(), whole.part_tree());
+    assert_eq!(stored.size(), whole.size());
+
+    let mut all = vec![Vec::new()];
+    paths(whole.part_tree(), &mut Vec::new(), &mut all);
+    let partial = Partial::new(2, NonZeroU64::new(5).expect("not zero")).expect("a range");
+    let names = HeaderList::new(vec![AString::try_from("subject").expect("an atom")]).expect("one name");
+    for path in all.iter().take(20) {
+        let part = if path.is_empty() {
+            None
+        } else {
+            Some(SectionPart::new(path.clone()).expect("a part number"))
+        };
+        for text in [
+            None,
+            Some(SectionText::Header),
+            Some(SectionText::Text),
+            Some(SectionText::Mime),
+            Some(SectionText::HeaderFields(names.clone())),
+        ] {
+            let Ok(section) = Section::new(part.clone(), text) else {
+                continue;
+            };
+            for p in [None, Some(&partial)] {
+                let want = extract_section(&whole, &section, p).map(|d| d.into_owned());
+                let got = stored
+                    .section(&section, p)
+                    .expect("no read error")
+                    .map(|c| read(c).expect("a section reads"));
+                assert_eq!(got, want, "{section:?} {p:?}");
+            }
+        }
+        for p in [None, Some(&partial)] {
+            let want = decode_binary(&whole, part.as_ref()).map(|b| {
+                let data = match p {
+                    Some(p) => apply_partial(b.data, p),
+                    None => b.data,
+                };
+                (data.into_owned(), b.decoded)
+            });
+            match stored.binary(part.as_ref(), p).expect("no read error") {
+                Err(e) => assert_eq!(Err(e), want.map(|_| ())),
+                Ok(c) => {
+                    let decoded = c.decoded();
+                    match (read(c), want) {
+                        (Ok(data), Ok(want)) => assert_eq!((data, decoded), want),
+                        (Err(kind), Err(BinaryError::InvalidContent)) => {
+                            assert_eq!(kind, std::io::ErrorKind::InvalidData)
+                        }
+                        (got, want) => panic!("BINARY {path:?}: {got:?} against {want:?}"),
+                    }
+                }
+            }
+        }
+    }
+});
