@@ -16,7 +16,12 @@
 //! - `mailbox_append_10k`: 10,000 APPENDs, one message each, to an empty
 //!   mailbox.
 //! - `mailbox_bodystructure`: `analysis::analyze` (ENVELOPE and
-//!   BODYSTRUCTURE) of a 30-part message.
+//!   BODYSTRUCTURE) of a 30-part message, in memory and from a file read a
+//!   page at a time (`StoredMessage::open`).
+//! - `mailbox_binary_8mib`: `BINARY[2]` of a message with an 8 MiB base64
+//!   attachment stored with LF line ends, as a server answers it: the file
+//!   read whole, made CRLF, analysed and decoded in memory; or analysed in
+//!   the file, measured and read from it page by page.
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
@@ -31,7 +36,7 @@ use bytes::Bytes;
 use common::{Rng, WORDS};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mailwire::imap::{AString, BodyStructure, SpecificFields};
-use mailwire::mailbox::analysis::analyze;
+use mailwire::mailbox::analysis::{StoredMessage, analyze, decode_binary, to_crlf};
 use mailwire::mailbox::search::SearchKey;
 use mailwire::mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, MailboxName, MaildirBackend,
@@ -478,8 +483,63 @@ fn bench_bodystructure(c: &mut Criterion) {
     g.bench_function("analyze_30_parts", |b| {
         b.iter(|| black_box(analyze(black_box(&raw))))
     });
+    let file = file_of(&raw);
+    g.bench_function("analyze_file_30_parts", |b| {
+        b.iter(|| {
+            let msg = StoredMessage::open(file.try_clone().unwrap(), raw.len() as u64).unwrap();
+            black_box(msg.size())
+        })
+    });
     g.finish();
     eprintln!("mailbox_bodystructure: message of {} bytes", raw.len());
+}
+
+fn file_of(data: &[u8]) -> std::fs::File {
+    use std::io::Write;
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(data).unwrap();
+    file
+}
+
+fn bench_binary(c: &mut Criterion) {
+    let mut rng = Rng(7);
+    let mut raw = b"From: a@b\nSubject: attachment\nContent-Type: multipart/mixed; boundary=xx\n\n--xx\n\nSee it.\n--xx\nContent-Transfer-Encoding: base64\n\n".to_vec();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    while raw.len() < 8 << 20 {
+        for _ in 0..76 {
+            raw.push(alphabet[(rng.next() % 64) as usize]);
+        }
+        raw.push(b'\n');
+    }
+    raw.extend_from_slice(b"--xx--\n");
+    let file = file_of(&raw);
+    let part = mailwire::imap::SectionPart::new(vec![std::num::NonZeroU32::new(2).unwrap()]).unwrap();
+    let mut g = c.benchmark_group("mailbox_binary_8mib");
+    g.throughput(Throughput::Bytes(raw.len() as u64));
+    g.sample_size(10);
+    g.bench_function("whole", |b| {
+        b.iter(|| {
+            use std::io::{Read, Seek};
+            let mut f = file.try_clone().unwrap();
+            f.rewind().unwrap();
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).unwrap();
+            let crlf = to_crlf(&data).into_owned();
+            let msg = analyze(&crlf);
+            black_box(decode_binary(&msg, Some(&part)).unwrap().data.len())
+        })
+    });
+    g.bench_function("from_file", |b| {
+        b.iter(|| {
+            let msg = StoredMessage::open(file.try_clone().unwrap(), raw.len() as u64).unwrap();
+            let mut content = msg.binary(Some(&part), None).unwrap().unwrap();
+            let len = content.measure().unwrap().len;
+            let copied = std::io::copy(&mut content, &mut std::io::sink()).unwrap();
+            assert_eq!(len, copied);
+            black_box(copied)
+        })
+    });
+    g.finish();
 }
 
 fn config() -> Criterion {
@@ -491,6 +551,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_open, bench_flags, bench_search, bench_append, bench_bodystructure
+    targets = bench_open, bench_flags, bench_search, bench_append, bench_bodystructure, bench_binary
 }
 criterion_main!(benches);

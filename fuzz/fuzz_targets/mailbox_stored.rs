@@ -6,7 +6,8 @@
 //! ENVELOPE, BODYSTRUCTURE, the part tree and the size are equal; every
 //! part's whole, HEADER, TEXT, MIME and HEADER.FIELDS sections, with and
 //! without a partial range, read the same octets from the file as
-//! `extract_section` gives; every part's BINARY reads what `decode_binary`
+//! `extract_section` gives; the PREVIEW is `preview`'s; every part's
+//! BINARY reads what `decode_binary`
 //! gives, or fails where it fails; what `Content::measure` says matches
 //! what is read.
 #![no_main]
@@ -20,7 +21,7 @@ use libfuzzer_sys::fuzz_target;
 use mailwire_imap::{AString, HeaderList};
 use mailwire_mailbox::analysis::{
     BinaryError, Content, Part, Partial, Section, SectionPart, SectionText, StoredMessage, analyze,
-    apply_partial, decode_binary, extract_section, to_crlf,
+    apply_partial, decode_binary, extract_section, preview, to_crlf,
 };
 
 thread_local! {
@@ -65,6 +66,7 @@ fuzz_target!(|raw: &[u8]| {
     assert_eq!(stored.body_structure(), whole.body_structure());
     assert_eq!(stored.part_tree(), whole.part_tree());
     assert_eq!(stored.size(), whole.size());
+    assert_eq!(stored.preview().expect("no read error"), preview(&whole));
 
     let mut all = vec![Vec::new()];
     paths(whole.part_tree(), &mut Vec::new(), &mut all);

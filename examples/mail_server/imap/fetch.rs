@@ -81,25 +81,32 @@ pub fn streamable(items: &[FetchItem<'_>]) -> Option<DataItemName<'static>> {
     found
 }
 
-/// Whether every item that needs the content can be answered from the
-/// message's file read a page at a time ([`StoredMessage`]): ENVELOPE,
-/// BODY, BODYSTRUCTURE, body sections, BINARY sections, BINARY.SIZE and
-/// the RFC822 items (not PREVIEW or EMAILID, which read the whole text).
-///
-/// [`StoredMessage`]: mailwire::mailbox::analysis::StoredMessage
-pub fn readable_from_file(items: &[FetchItem<'_>]) -> bool {
-    items
-        .iter()
-        .all(|i| !matches!(i, FetchItem::Preview { .. } | FetchItem::EmailId))
-}
-
 /// The EMAILID of a message (RFC 8474): a digest of its content, so the
 /// same message keeps it through COPY and MOVE and in every mailbox, and
 /// only messages with identical content share one.
 pub fn email_id(content: &[u8]) -> ObjectId<'static> {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(content);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    id_of(sha2::Sha256::digest(content))
+}
+
+/// [`email_id`] of the content `reader` gives, read a piece at a time.
+pub fn email_id_of(mut reader: impl std::io::Read) -> std::io::Result<ObjectId<'static>> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(id_of(hasher.finalize()))
+}
+
+fn id_of(digest: impl AsRef<[u8]>) -> ObjectId<'static> {
+    let hex: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
     ObjectId::new(format!("E{hex}")).expect("letters and digits")
 }
 
@@ -237,16 +244,8 @@ fn content_item(
             }
         }
         FetchItem::EmailId => MessageDataItem::EmailId(email_id(msg.raw())),
-        FetchItem::Preview { .. } => {
-            // Computed on demand, so a LAZY fetch gets it too.
-            let text = preview(msg).into_bytes();
-            let value = if text.is_ascii() {
-                Quoted::new(text).map(IString::Quoted)
-            } else {
-                Literal::new(text).map(IString::Literal)
-            };
-            MessageDataItem::Preview(NString(value.ok()))
-        }
+        // Computed on demand, so a LAZY fetch gets it too.
+        FetchItem::Preview { .. } => preview_item(preview(msg)),
         FetchItem::BinarySize { section } => {
             let size = match binary_size(msg, section.as_ref()) {
                 Err(BinaryError::NoSuchPart) => 0,
@@ -261,6 +260,17 @@ fn content_item(
         // The caller answers the items that need no content.
         _ => unreachable!("an item without content reached content_item"),
     })
+}
+
+/// The PREVIEW item of a preview's text.
+pub fn preview_item(text: String) -> MessageDataItem<'static> {
+    let text = text.into_bytes();
+    let value = if text.is_ascii() {
+        Quoted::new(text).map(IString::Quoted)
+    } else {
+        Literal::new(text).map(IString::Literal)
+    };
+    MessageDataItem::Preview(NString(value.ok()))
 }
 
 /// A body section with CRLF line ends, then cut to the partial range

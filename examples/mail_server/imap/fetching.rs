@@ -108,6 +108,25 @@ fn from_file(
             continue;
         }
         let (content, name, binary) = match item {
+            FetchItem::Preview { .. } => match msg.preview() {
+                Ok(text) => {
+                    data.push(fetch::preview_item(text));
+                    continue;
+                }
+                Err(_) => return Ok(None),
+            },
+            FetchItem::EmailId => {
+                let id = msg
+                    .section(&Section::WHOLE, None)
+                    .and_then(|c| fetch::email_id_of(c.ok_or_else(|| std::io::Error::other("no message"))?));
+                match id {
+                    Ok(id) => {
+                        data.push(MessageDataItem::EmailId(id));
+                        continue;
+                    }
+                    Err(_) => return Ok(None),
+                }
+            }
             FetchItem::BodySection { section, partial, .. } => (
                 msg.section(section, partial.as_ref()),
                 DataItemName::BodySection {
@@ -265,9 +284,8 @@ pub fn fetch_batch(
     let content = fetch::needs_content(&items);
     let structure_only = content && fetch::structure_only(&items);
     let stream = fetch::streamable(&items);
-    // Large messages are read from their files a page at a time when
-    // every item allows it.
-    let file_items = content && stream.is_none() && fetch::readable_from_file(&items);
+    // Large messages are read from their files a page at a time.
+    let file_items = content && stream.is_none();
     let modseq = changed_since.is_some() || (info.enabled.condstore && items.contains(&FetchItem::Flags));
     let end = info.messages.len();
     let mut i = start;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use mailwire_imap::BodyStructure;
 
-use super::{MessageAnalysis, TransferEncoding, leaves};
+use super::{MessageAnalysis, Part, TransferEncoding, leaves};
 use crate::search::text::{base64, collapse_whitespace, quoted_printable, to_utf8};
 
 /// The most characters a preview has. RFC 8970 allows at most 256; 200
@@ -18,8 +18,23 @@ pub const PREVIEW_CHARS: usize = 200;
 /// whitespace (and control characters) made one space, cut to
 /// [`PREVIEW_CHARS`] characters. Empty when the message has no text.
 pub fn preview(msg: &MessageAnalysis<'_>) -> String {
-    let raw = msg.raw();
-    let texts: Vec<_> = leaves(msg.part_tree(), msg.body_structure())
+    match preview_part(msg.part_tree(), msg.body_structure()) {
+        Some(chosen) => chosen.preview(msg.raw().get(chosen.part.body_range()).unwrap_or_default()),
+        None => String::new(),
+    }
+}
+
+/// The text part a preview is made of, and how to read it.
+pub(crate) struct PreviewPart<'b> {
+    pub part: &'b Part,
+    charset: Option<Vec<u8>>,
+    html: bool,
+}
+
+/// The part [`preview`] reads: the first `text/plain` leaf, or else the
+/// first `text/html` one.
+pub(crate) fn preview_part<'b>(root: &'b Part, body: &'b BodyStructure<'_>) -> Option<PreviewPart<'b>> {
+    let texts: Vec<_> = leaves(root, body)
         .into_iter()
         .filter_map(|(part, body)| {
             let BodyStructure::Single {
@@ -36,37 +51,44 @@ pub fn preview(msg: &MessageAnalysis<'_>) -> String {
             }
             let html = media_subtype.as_bytes().eq_ignore_ascii_case(b"html");
             let plain = media_subtype.as_bytes().eq_ignore_ascii_case(b"plain");
-            (html || plain).then_some((part, fields, html))
+            (html || plain).then(|| PreviewPart {
+                part,
+                charset: fields.param("charset").map(<[u8]>::to_vec),
+                html,
+            })
         })
         .collect();
-    let chosen = texts.iter().find(|(_, _, html)| !html).or_else(|| texts.first());
-    let Some((part, fields, html)) = chosen else {
-        return String::new();
-    };
-    let body = raw.get(part.body_range()).unwrap_or_default();
-    let octets: Cow<'_, [u8]> = match part.transfer_encoding {
-        TransferEncoding::Base64 => Cow::Owned(base64(body)),
-        TransferEncoding::QuotedPrintable => quoted_printable(body),
-        TransferEncoding::Identity | TransferEncoding::Unknown => Cow::Borrowed(body),
-    };
-    let text = to_utf8(&octets, fields.param("charset"));
-    let text = if *html {
-        Cow::Owned(strip_markup(&text))
-    } else {
-        text
-    };
-    // Control characters (a NUL of a broken message) are no text either.
-    let text: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let mut out = collapse_whitespace(&text);
-    if let Some((cut, _)) = out.char_indices().nth(PREVIEW_CHARS) {
-        out.truncate(cut);
-        // The cut may fall just after a space.
-        out.truncate(out.trim_end().len());
+    let index = texts.iter().position(|t| !t.html).unwrap_or(0);
+    texts.into_iter().nth(index)
+}
+
+impl PreviewPart<'_> {
+    /// The preview of the part whose body is `body`.
+    pub(crate) fn preview(&self, body: &[u8]) -> String {
+        let octets: Cow<'_, [u8]> = match self.part.transfer_encoding {
+            TransferEncoding::Base64 => Cow::Owned(base64(body)),
+            TransferEncoding::QuotedPrintable => quoted_printable(body),
+            TransferEncoding::Identity | TransferEncoding::Unknown => Cow::Borrowed(body),
+        };
+        let text = to_utf8(&octets, self.charset.as_deref());
+        let text = if self.html {
+            Cow::Owned(strip_markup(&text))
+        } else {
+            text
+        };
+        // Control characters (a NUL of a broken message) are no text either.
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let mut out = collapse_whitespace(&text);
+        if let Some((cut, _)) = out.char_indices().nth(PREVIEW_CHARS) {
+            out.truncate(cut);
+            // The cut may fall just after a space.
+            out.truncate(out.trim_end().len());
+        }
+        out
     }
-    out
 }
 
 /// HTML as text: tags, comments and the content of `style` and `script`

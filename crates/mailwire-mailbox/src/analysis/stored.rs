@@ -38,7 +38,8 @@ use mailwire_imap::{BodyStructure, Envelope, Partial, Section, SectionPart};
 
 use super::AnalysisOptions;
 use super::binary::{BinaryError, binary_pieces};
-use super::pieces::Content;
+use super::pieces::{Content, Piece};
+use super::preview::preview_part;
 use super::section::section_pieces;
 use super::source::FileSource;
 use super::structure::{self, Part};
@@ -148,6 +149,24 @@ impl StoredMessage {
             decoded,
             partial,
         )))
+    }
+
+    /// The PREVIEW of the message (see [`preview`](super::preview)): its
+    /// text part is read from the file, and only that part is held.
+    pub fn preview(&self) -> io::Result<String> {
+        let Some(chosen) = preview_part(&self.part, &self.body) else {
+            return Ok(String::new());
+        };
+        let range = chosen.part.body_range();
+        let mut content = Content::new(
+            self.source.try_clone()?,
+            vec![Piece::Copy(range.clone())],
+            false,
+            None,
+        );
+        let mut body = Vec::with_capacity(range.len());
+        io::Read::read_to_end(&mut content, &mut body)?;
+        Ok(chosen.preview(&body))
     }
 
     fn checked(&self) -> io::Result<()> {

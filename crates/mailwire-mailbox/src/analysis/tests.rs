@@ -367,6 +367,7 @@ fn stored_matches_whole(raw: &[u8]) {
     assert_eq!(stored.body_structure(), whole.body_structure());
     assert_eq!(stored.part_tree(), whole.part_tree());
     assert_eq!(stored.size(), whole.size());
+    assert_eq!(stored.preview().expect("no read error"), preview(&whole));
     let partials = [
         None,
         Some(Partial::new(3, NonZeroU64::new(70_000).unwrap()).unwrap()),
