@@ -928,6 +928,23 @@ fn notify_reports_changes_as_they_happen() {
         heard.find(" EXISTS").unwrap() < heard.find(" FETCH").unwrap(),
         "{heard}"
     );
+    // A large message is read from its file for the notification.
+    let mut large = b"From: b@example.org\r\nSubject: a large one\r\n\r\n".to_vec();
+    while large.len() < 300 << 10 {
+        large.extend_from_slice(b"a line of the large message\r\n");
+    }
+    let appended = other
+        .command_with_literal("APPEND INBOX", &large)
+        .ok("APPEND a large message");
+    let large_uid = appended
+        .completion
+        .split("APPENDUID ")
+        .nth(1)
+        .and_then(|r| r.split([' ', ']']).nth(1))
+        .expect("APPENDUID")
+        .to_owned();
+    let heard = until_heard(&mut watcher, &[&format!("* {} FETCH (UID {large_uid} ", n + 1)]);
+    assert!(heard.contains("Subject: a large one"), "{heard}");
 
     other.command("SELECT INBOX").ok("SELECT");
     other

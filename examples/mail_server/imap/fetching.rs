@@ -23,9 +23,10 @@ use super::fetch;
 /// What NOTIFY's MessageNew asked to be sent of new messages of the
 /// selected mailbox (RFC 5465 section 5.2), for each UID in `uids` still
 /// there. Nothing is changed by it: a BODY[] item is read as BODY.PEEK[]
-/// would be. A message larger than [`STREAM_ABOVE`] gets only the items
-/// that need no content (a notification is not streamed); one whose
-/// content cannot be read or decoded gets those too.
+/// would be. A message larger than [`STREAM_ABOVE`] is read from its file
+/// a page at a time, and a section of it larger than that is left out (a
+/// notification is not streamed); one whose content cannot be read or
+/// decoded gets only the items that need no content.
 pub fn new_message_data(
     work: &mut Work,
     items: &[FetchItem<'static>],
@@ -41,7 +42,15 @@ pub fn new_message_data(
         let Some(message) = view_message(selected, Uid::from(uid)).cloned() else {
             continue;
         };
-        let bytes = if content && message.size <= STREAM_ABOVE {
+        if content && message.size > STREAM_ABOVE {
+            let mut data = fetch::render(&message, None, None, items, info.rev2, false).unwrap_or_default();
+            if let Ok(Some((mut read, _too_large, _))) = from_file(selected, Uid::from(uid), items) {
+                data.append(&mut read);
+            }
+            out.push((uid, data));
+            continue;
+        }
+        let bytes = if content {
             selected.read(Uid::from(uid)).ok()
         } else {
             None
