@@ -284,7 +284,18 @@ impl MaildirBackend {
     ) -> Result<T, StoreError> {
         let acc = self.account(account);
         let mut guard = self.open(account, &acc)?;
-        let acc = &mut *guard;
+        self.with_folder_of(&mut guard, name, expect, full, f)
+    }
+
+    /// [`with_folder`](Self::with_folder) in an account already opened.
+    fn with_folder_of<T>(
+        &self,
+        acc: &mut Account,
+        name: &MailboxName,
+        expect: Option<UidValidity>,
+        full: bool,
+        f: impl FnOnce(&mut Folder, Ctx<'_>, &mut Counters<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let dir = acc.dir_of(name);
         if !opened_folder(&dir, name) {
             acc.folders.remove(name);
@@ -1418,19 +1429,18 @@ impl Backend for MaildirBackend {
     fn sync(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError> {
         // A poll that finds files and journal in agreement takes no lock.
         let acc = self.account(account);
-        {
-            let mut guard = self.open(account, &acc)?;
-            let acc = &mut *guard;
-            let dir = acc.dir_of(&mailbox.name);
-            if let Some(fold) = acc.folders.get_mut(&mailbox.name) {
-                if opened_folder(&dir, &mailbox.name) && fold.reconcile_unlocked(&dir)? {
-                    check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
-                    return fold.diff();
-                }
+        let mut guard = self.open(account, &acc)?;
+        let dir = guard.dir_of(&mailbox.name);
+        let opened = opened_folder(&dir, &mailbox.name);
+        if let (true, Some(fold)) = (opened, guard.folders.get_mut(&mailbox.name)) {
+            if fold.reconcile_unlocked(&dir)? {
+                check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
+                return fold.diff();
             }
         }
-        self.with_folder(
-            account,
+        // Otherwise the locked reconciliation, in the account opened.
+        self.with_folder_of(
+            &mut guard,
             &mailbox.name,
             Some(mailbox.uid_validity),
             true,
