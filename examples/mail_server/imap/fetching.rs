@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use mailwire::imap::{
     DataItemName, FetchItem, FetchModifier, MessageDataItem, NString, Response, Section, SectionText, UidSet,
 };
-use mailwire::mailbox::analysis::{BinaryError, Content, StoredMessage, analyze};
+use mailwire::mailbox::analysis::{BinaryError, Content, Measure, StoredMessage, analyze};
 use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
 
 use super::cache::Structure;
@@ -194,7 +194,14 @@ fn from_file(
             }
             Ok(Some(c)) => c,
         };
-        let measure = match content.measure() {
+        // A section's length is counted, a BINARY's (and whether it holds
+        // NUL) found by decoding it.
+        let measure = if binary {
+            content.measure()
+        } else {
+            content.length().map(|len| Measure { len, nul: false })
+        };
+        let measure = match measure {
             Ok(m) => m,
             Err(e) if binary && e.kind() == std::io::ErrorKind::InvalidData => return Err(unknown_cte()),
             Err(_) => return Ok(None),

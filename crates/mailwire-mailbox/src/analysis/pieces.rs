@@ -254,6 +254,21 @@ impl Content {
         Ok(m)
     }
 
+    /// The content's length: counted from the pieces when nothing is
+    /// decoded (the file's view has CRLF line ends already), measured
+    /// otherwise (see [`measure`](Content::measure)).
+    pub fn length(&mut self) -> io::Result<u64> {
+        let mut total = 0u64;
+        for piece in &self.pieces {
+            total += match piece {
+                Piece::Copy(r) => (r.end.min(self.source.len()).saturating_sub(r.start)) as u64,
+                Piece::Insert(bytes) => bytes.len() as u64,
+                Piece::Decode(..) => return self.measure().map(|m| m.len),
+            };
+        }
+        Ok(total.saturating_sub(self.skip).min(self.limit))
+    }
+
     fn rewind(&mut self) {
         self.piece = 0;
         self.at = 0;

@@ -338,6 +338,7 @@ fn random_messages_do_not_panic_and_stay_consistent() {
 fn read_content(mut c: Content) -> Result<Vec<u8>, std::io::ErrorKind> {
     use std::io::Read;
     let measured = c.measure().map_err(|e| e.kind())?;
+    assert_eq!(c.length().map_err(|e| e.kind())?, measured.len, "length");
     let mut out = Vec::new();
     // Small reads, to cross every boundary of the content's blocks.
     let mut buf = [0u8; 1000];
