@@ -68,7 +68,14 @@ pub(crate) fn assemble<'a>(raw: &'a [u8], pieces: &[Piece]) -> Result<Cow<'a, [u
         [Piece::Copy(r)] => return Ok(Cow::Borrowed(slice(r))),
         _ => {}
     }
-    let mut out = Vec::new();
+    let room = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Copy(r) | Piece::Decode(r, _) => r.len(),
+            Piece::Insert(bytes) => bytes.len(),
+        })
+        .sum();
+    let mut out = Vec::with_capacity(room);
     for piece in pieces {
         match piece {
             Piece::Copy(r) => out.extend_from_slice(slice(r)),

@@ -75,6 +75,10 @@ fn count_slice(slice: &[u8], before: Option<u8>) -> Counts {
 /// The pattern before a line that may be a boundary line.
 const DASH_LINE: &[u8] = b"\n--";
 
+/// A searcher for [`DASH_LINE`], built once.
+static DASH_FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(DASH_LINE));
+
 impl<'a> Source<'a> for &'a [u8] {
     fn len(&self) -> usize {
         <[u8]>::len(self)
@@ -95,7 +99,7 @@ impl<'a> Source<'a> for &'a [u8] {
 
     fn find_dash_line<T>(&self, from: usize, mut f: impl FnMut(usize) -> Option<T>) -> Option<T> {
         let hay = self.get(from..)?;
-        memmem::find_iter(hay, DASH_LINE).find_map(|i| f(from + i + 1))
+        DASH_FINDER.find_iter(hay).find_map(|i| f(from + i + 1))
     }
 
     fn counts(&self, start: usize, end: usize) -> Counts {
@@ -304,8 +308,7 @@ impl Source<'static> for FileSource {
         // two octets; a hit is looked at outside the window's borrow, as
         // `f` reads the source too.
         while from + DASH_LINE.len() <= self.len {
-            let (hit, seen) =
-                self.with_window(from, DASH_LINE.len(), |d| (memmem::find(d, DASH_LINE), d.len()));
+            let (hit, seen) = self.with_window(from, DASH_LINE.len(), |d| (DASH_FINDER.find(d), d.len()));
             match hit {
                 Some(i) => {
                     if let Some(found) = f(from + i + 1) {

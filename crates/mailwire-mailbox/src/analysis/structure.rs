@@ -215,21 +215,56 @@ enum NodeKind {
     Message,
 }
 
-/// Content headers of a part, raw, borrowed from its header block.
+/// Content headers of a part, raw: values borrowed from its header block,
+/// or (`V` = `Range<usize>`) where they are in it.
 #[derive(Default)]
-struct RawHeaders<'a> {
-    content_type: Option<&'a [u8]>,
-    encoding: Option<&'a [u8]>,
-    id: Option<&'a [u8]>,
-    description: Option<&'a [u8]>,
-    md5: Option<&'a [u8]>,
-    disposition: Option<&'a [u8]>,
-    language: Option<&'a [u8]>,
-    location: Option<&'a [u8]>,
+struct RawHeaders<V> {
+    content_type: Option<V>,
+    encoding: Option<V>,
+    id: Option<V>,
+    description: Option<V>,
+    md5: Option<V>,
+    disposition: Option<V>,
+    language: Option<V>,
+    location: Option<V>,
+}
+
+impl<V> RawHeaders<V> {
+    fn map<W>(self, f: impl Fn(V) -> W) -> RawHeaders<W> {
+        RawHeaders {
+            content_type: self.content_type.map(&f),
+            encoding: self.encoding.map(&f),
+            id: self.id.map(&f),
+            description: self.description.map(&f),
+            md5: self.md5.map(&f),
+            disposition: self.disposition.map(&f),
+            language: self.language.map(&f),
+            location: self.location.map(&f),
+        }
+    }
+}
+
+type HeaderRanges = RawHeaders<std::ops::Range<usize>>;
+
+impl HeaderRanges {
+    /// The values, in the header block they were found in.
+    fn resolve<'h>(&self, header: &'h [u8]) -> RawHeaders<&'h [u8]> {
+        let get = |r: &Option<std::ops::Range<usize>>| r.clone().and_then(|r| header.get(r));
+        RawHeaders {
+            content_type: get(&self.content_type),
+            encoding: get(&self.encoding),
+            id: get(&self.id),
+            description: get(&self.description),
+            md5: get(&self.md5),
+            disposition: get(&self.disposition),
+            language: get(&self.language),
+            location: get(&self.location),
+        }
+    }
 }
 
 /// Reads the content headers of a header block.
-fn raw_headers(header: &[u8]) -> RawHeaders<'_> {
+fn raw_headers(header: &[u8]) -> RawHeaders<&[u8]> {
     let mut h = RawHeaders::default();
     for f in Fields::new(header, 0, header.len()) {
         let Some(v) = f.value else { continue };
@@ -277,6 +312,8 @@ struct Node<'a> {
     header_cut: bool,
     /// The header block (borrowed from a message in memory).
     header: Cow<'a, [u8]>,
+    /// Where its content headers are in it.
+    headers: HeaderRanges,
 }
 
 struct Frame {
@@ -370,6 +407,7 @@ impl<'a, S: Source<'a>> Parser<'a, '_, '_, S> {
             stub: false,
             header_cut: false,
             header: Cow::Borrowed(&[]),
+            headers: HeaderRanges::default(),
         });
         self.nodes.len() - 1
     }
@@ -377,6 +415,12 @@ impl<'a, S: Source<'a>> Parser<'a, '_, '_, S> {
     fn read_headers(&mut self, n: usize) {
         if let Some(node) = self.nodes.get_mut(n) {
             node.header = self.src.bytes(node.header_start, node.body_start);
+            let base = node.header.as_ptr() as usize;
+            // Every value is a slice of the block: its place is its offset.
+            node.headers = raw_headers(&node.header).map(|v| {
+                let at = v.as_ptr() as usize - base;
+                at..at + v.len()
+            });
         }
     }
 
@@ -386,7 +430,7 @@ impl<'a, S: Source<'a>> Parser<'a, '_, '_, S> {
         let node = &self.nodes[n];
         let nested_ok = self.stack.len() < self.opts.max_depth && self.nodes.len() < self.opts.max_parts;
         let mut digest = false;
-        let (kind, boundary) = match raw_headers(&node.header).content_type {
+        let (kind, boundary) = match node.headers.resolve(&node.header).content_type {
             None if node.in_digest => (NodeKind::Message, None),
             None => (NodeKind::Leaf, None),
             Some(v) => {
@@ -697,7 +741,7 @@ fn empty_text_part(extension: bool) -> BodyStructure<'static> {
 
 /// Applies Dovecot's defaults and converts a node.
 fn structure<'a>(n: &Node<'_>, header: &'a [u8], inside: Inside<'a>, size: u64, lines: u64) -> Built<'a> {
-    let h = raw_headers(header);
+    let h = n.headers.resolve(header);
     let (media_type, media_subtype, mut params): (Cow<'a, [u8]>, Cow<'a, [u8]>, Vec<Param<'a>>) =
         match h.content_type {
             None if n.in_digest => (Cow::Borrowed(b"message"), Cow::Borrowed(b"rfc822"), Vec::new()),
