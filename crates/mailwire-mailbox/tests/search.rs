@@ -18,7 +18,8 @@ use mailwire_mailbox::search::{
 };
 use mailwire_mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, Keyword, MailboxName,
-    MemoryBackend, SelectMode, SelectedMailbox, Store, StoreError, StoreFlags, SystemFlags, Uid,
+    MaildirBackend, MaildirOptions, MemoryBackend, SelectMode, SelectedMailbox, Store, StoreError,
+    StoreFlags, SystemFlags, Uid,
 };
 use proptest::prelude::*;
 
@@ -942,4 +943,71 @@ fn imap_keys_resolve_star_dollar_and_charset() {
         v.search(&key("MODSEQ 5")),
         Err(SearchError::Unsupported("MODSEQ"))
     );
+}
+
+/// Large messages (above `FILE_ABOVE`) in a Maildir are searched in their
+/// files, their top header and text parts read from there: every key
+/// finds what it finds in the same messages held in memory, line ends of
+/// the files LF or CRLF.
+#[test]
+fn large_messages_are_searched_in_their_files() {
+    let attachment: String = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n".repeat(7000);
+    let large_multipart = format!(
+        "From: Ann <ann@example.org>\nSubject: big report\nContent-Type: multipart/mixed; boundary=zz\n\n\
+         --zz\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n\
+         Gr=FC=DFe, the quokka is here\n--zz\nContent-Type: application/octet-stream\n\
+         Content-Transfer-Encoding: base64\nX-Part: wombat\n\n{attachment}--zz--\n"
+    );
+    let large_text = format!(
+        "From: Bob <bob@example.net>\r\nSubject: long text\r\n\r\n{}the needle at the end\r\n",
+        "lorem ipsum dolor sit amet\r\n".repeat(12_000)
+    );
+    let small = "From: Cy <cy@example.com>\r\nSubject: small\r\n\r\nquokka too\r\n";
+    let contents = [large_multipart.as_str(), large_text.as_str(), small];
+    assert!(
+        contents[..2]
+            .iter()
+            .all(|c| c.len() as u64 > mailwire_mailbox::search::FILE_ABOVE)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = Store::new(
+        MaildirBackend::with_options(
+            dir.path().to_path_buf(),
+            MaildirOptions::default().with_fsync(false),
+        )
+        .unwrap(),
+    );
+    let memory = Store::new(MemoryBackend::new());
+    let inbox = name("INBOX");
+    let mut views = Vec::new();
+    for store in [&maildir, &memory] {
+        let acc = store.create_account(&AccountName::new("alice").unwrap()).unwrap();
+        acc.append_all(&inbox, contents.iter().map(|c| message(c, &[], T0, 0)).collect())
+            .unwrap();
+        views.push(acc.select(&inbox, SelectMode::ReadOnly).unwrap());
+    }
+    let cases: Vec<(SearchKey<'static>, &[u32])> = vec![
+        (SearchKey::Body(s("quokka")), &[1, 3]),
+        (SearchKey::Body(s("GRÜßE")), &[1]),
+        (SearchKey::Body(s("needle at the end")), &[2]),
+        (SearchKey::Body(s("QUFBQUFB")), &[]),
+        (SearchKey::Text(s("wombat")), &[1]),
+        (SearchKey::Text(s("needle")), &[2]),
+        (
+            SearchKey::Header {
+                name: s("X-Part"),
+                value: s("wombat"),
+            },
+            &[],
+        ),
+        (SearchKey::Subject(s("big")), &[1]),
+        (SearchKey::From(s("bob@example.net")), &[2]),
+        (SearchKey::Larger(300_000), &[1, 2]),
+    ];
+    for (key, expected) in cases {
+        for view in &views {
+            check(view, key.clone(), expected);
+        }
+    }
 }

@@ -157,16 +157,21 @@ impl StoredMessage {
         let Some(chosen) = preview_part(&self.part, &self.body) else {
             return Ok(String::new());
         };
-        let range = chosen.part.body_range();
+        Ok(chosen.preview(&self.read_range(chosen.part.body_range())?))
+    }
+
+    /// The octets of `range` of the message's CRLF view, read from the
+    /// file.
+    pub(crate) fn read_range(&self, range: std::ops::Range<usize>) -> io::Result<Vec<u8>> {
         let mut content = Content::new(
             self.source.try_clone()?,
             vec![Piece::Copy(range.clone())],
             false,
             None,
         );
-        let mut body = Vec::with_capacity(range.len());
-        io::Read::read_to_end(&mut content, &mut body)?;
-        Ok(chosen.preview(&body))
+        let mut out = Vec::with_capacity(range.len());
+        io::Read::read_to_end(&mut content, &mut out)?;
+        Ok(out)
     }
 
     fn checked(&self) -> io::Result<()> {

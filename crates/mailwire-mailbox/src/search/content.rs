@@ -8,10 +8,10 @@ use std::cell::OnceCell;
 use crate::analysis::address::{Address, parse_address_list};
 use crate::analysis::header::Fields;
 use crate::analysis::{
-    MISSING_DOMAIN, MISSING_MAILBOX, MessageAnalysis, Part, TransferEncoding, analyze, leaves,
+    MISSING_DOMAIN, MISSING_MAILBOX, MessageAnalysis, Part, StoredMessage, TransferEncoding, analyze, leaves,
 };
 
-use mailwire_imap::Date;
+use mailwire_imap::{BodyStructure, Date};
 
 use super::date::parse_date_header;
 use super::text::{Needle, base64, decode_header_value, fold, fold_into, quoted_printable, to_utf8};
@@ -32,7 +32,10 @@ impl Field<'_> {
 
 /// A message being searched.
 pub(crate) struct Doc<'r> {
+    /// The message, or the top header block of a message in its file.
     raw: &'r [u8],
+    /// The message in its file: its tree, and its parts read from there.
+    stored: Option<&'r StoredMessage>,
     fields: OnceCell<Vec<Field<'r>>>,
     analysis: OnceCell<MessageAnalysis<'r>>,
     /// The decoded, folded text of each text part.
@@ -49,11 +52,40 @@ impl<'r> Doc<'r> {
     pub(crate) fn new(raw: &'r [u8]) -> Doc<'r> {
         Doc {
             raw,
+            stored: None,
             fields: OnceCell::new(),
             analysis: OnceCell::new(),
             bodies: OnceCell::new(),
             part_headers: OnceCell::new(),
             top_header: OnceCell::new(),
+        }
+    }
+
+    /// A message analysed in its file, whose top header block is `header`.
+    pub(crate) fn stored(msg: &'r StoredMessage, header: &'r [u8]) -> Doc<'r> {
+        Doc {
+            stored: Some(msg),
+            ..Doc::new(header)
+        }
+    }
+
+    /// The part tree and what BODYSTRUCTURE says of each part.
+    fn tree(&self) -> (&Part, &BodyStructure<'_>) {
+        match self.stored {
+            Some(msg) => (msg.part_tree(), msg.body_structure()),
+            None => {
+                let a = self.analysis();
+                (a.part_tree(), a.body_structure())
+            }
+        }
+    }
+
+    /// The octets of `range` of the message. A read error of a message in
+    /// its file gives nothing: the part does not match.
+    fn bytes(&self, range: std::ops::Range<usize>) -> Cow<'r, [u8]> {
+        match self.stored {
+            Some(msg) => Cow::Owned(msg.read_range(range).unwrap_or_default()),
+            None => Cow::Borrowed(self.raw.get(range).unwrap_or_default()),
         }
     }
 
@@ -116,7 +148,7 @@ impl<'r> Doc<'r> {
         if needle.is_empty() {
             return true;
         }
-        let bodies = self.bodies.get_or_init(|| text_parts(self.raw, self.analysis()));
+        let bodies = self.bodies.get_or_init(|| text_parts(self));
         bodies.iter().any(|b| needle.in_folded(b))
     }
 
@@ -138,8 +170,9 @@ impl<'r> Doc<'r> {
         }
         let parts = self.part_headers.get_or_init(|| {
             let mut out = String::new();
-            for node in nodes(self.analysis().part_tree()).into_iter().skip(1) {
-                for f in Fields::new(self.raw, node.header_start, node.body_start) {
+            for node in nodes(self.tree().0).into_iter().skip(1) {
+                let header = self.bytes(node.header_range());
+                for f in Fields::new(&header, 0, header.len()) {
                     if let Some(value) = f.value {
                         header_line(f.name, &fold(&decode_header_value(value)), &mut out);
                     }
@@ -202,9 +235,10 @@ fn nodes(root: &Part) -> Vec<&Part> {
 /// The decoded, folded text of every leaf whose type is `text/*` or a
 /// `message/*` that is not parsed as a message (RFC 9051 lets a server skip
 /// the others), in any multipart or embedded message/rfc822.
-fn text_parts(raw: &[u8], msg: &MessageAnalysis<'_>) -> Vec<String> {
+fn text_parts(doc: &Doc<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    for (part, body) in leaves(msg.part_tree(), msg.body_structure()) {
+    let (root, structure) = doc.tree();
+    for (part, body) in leaves(root, structure) {
         let mailwire_imap::BodyStructure::Single {
             media_type, fields, ..
         } = body
@@ -215,11 +249,11 @@ fn text_parts(raw: &[u8], msg: &MessageAnalysis<'_>) -> Vec<String> {
         if !kind.eq_ignore_ascii_case(b"text") && !kind.eq_ignore_ascii_case(b"message") {
             continue;
         }
-        let body = raw.get(part.body_range()).unwrap_or_default();
+        let body = doc.bytes(part.body_range());
         let octets: Cow<'_, [u8]> = match part.transfer_encoding {
-            TransferEncoding::Base64 => Cow::Owned(base64(body)),
-            TransferEncoding::QuotedPrintable => quoted_printable(body),
-            TransferEncoding::Identity | TransferEncoding::Unknown => Cow::Borrowed(body),
+            TransferEncoding::Base64 => Cow::Owned(base64(&body)),
+            TransferEncoding::QuotedPrintable => quoted_printable(&body),
+            TransferEncoding::Identity | TransferEncoding::Unknown => Cow::Borrowed(&body),
         };
         out.push(fold(&to_utf8(&octets, fields.param("charset"))));
     }

@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 
 use bytes::Bytes;
 
+use crate::analysis::StoredMessage;
 use crate::flags::{Keyword, SystemFlags};
 use crate::types::StoreError;
 
@@ -223,17 +224,25 @@ fn saved(op: DateOp, date: Date) -> Node {
     }
 }
 
+/// A message's content as loaded for an evaluation.
+pub(crate) enum Loaded {
+    /// The message whole.
+    Bytes(Bytes),
+    /// The message in its file, and its top header block.
+    Stored(Box<StoredMessage>, Vec<u8>),
+}
+
 /// One evaluation: the message and its content, loaded at most once.
 pub(crate) struct Eval<'e> {
     ctx: &'e MessageContext<'e>,
-    loaded: &'e OnceCell<Bytes>,
+    loaded: &'e OnceCell<Loaded>,
     doc: &'e OnceCell<Doc<'e>>,
 }
 
 impl<'e> Eval<'e> {
     pub(crate) fn new(
         ctx: &'e MessageContext<'e>,
-        loaded: &'e OnceCell<Bytes>,
+        loaded: &'e OnceCell<Loaded>,
         doc: &'e OnceCell<Doc<'e>>,
     ) -> Eval<'e> {
         Eval { ctx, loaded, doc }
@@ -243,16 +252,31 @@ impl<'e> Eval<'e> {
         if let Some(doc) = self.doc.get() {
             return Ok(doc);
         }
-        let raw: &'e [u8] = match self.ctx.content {
-            MessageContent::Bytes(raw) => raw,
-            MessageContent::Lazy(load) => {
-                if self.loaded.get().is_none() {
-                    let _ = self.loaded.set(load()?);
-                }
-                self.loaded.get().map(|b| &b[..]).unwrap_or_default()
-            }
-        };
-        Ok(self.doc.get_or_init(|| Doc::new(raw)))
+        if let MessageContent::Bytes(raw) = self.ctx.content {
+            return Ok(self.doc.get_or_init(|| Doc::new(raw)));
+        }
+        if self.loaded.get().is_none() {
+            let loaded = match self.ctx.content {
+                MessageContent::File { open, read } => match open()? {
+                    Some(msg) => {
+                        let root = msg.part_tree();
+                        let header = msg
+                            .read_range(root.header_start..root.body_start)
+                            .map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
+                        Loaded::Stored(Box::new(msg), header)
+                    }
+                    None => Loaded::Bytes(read()?),
+                },
+                MessageContent::Lazy(read) => Loaded::Bytes(read()?),
+                MessageContent::Bytes(_) => Loaded::Bytes(Bytes::new()),
+            };
+            let _ = self.loaded.set(loaded);
+        }
+        let loaded: &'e Loaded = self.loaded.get().expect("loaded just above");
+        Ok(self.doc.get_or_init(|| match loaded {
+            Loaded::Bytes(b) => Doc::new(b),
+            Loaded::Stored(msg, header) => Doc::stored(msg, header),
+        }))
     }
 
     pub(crate) fn eval(&self, node: &Node) -> Result<bool, StoreError> {

@@ -86,6 +86,7 @@ use bytes::Bytes;
 pub use date::{HeaderDate, date_of_internal, parse_date_header};
 pub use mailwire_imap::{Date, SearchKey};
 
+use crate::analysis::StoredMessage;
 use crate::flags::{Flags, Keyword};
 use crate::selected::{SelectedMailbox, ViewMessage};
 use crate::store::Account;
@@ -307,6 +308,18 @@ pub enum MessageContent<'a> {
     /// Reads the message; called at most once per evaluation, and only if a
     /// key needs the content.
     Lazy(&'a dyn Fn() -> Result<Bytes, StoreError>),
+    /// A large message, read from its file where the store keeps one:
+    /// `open` gives it analysed in its file, and keys then read its top
+    /// header and text parts from there, never the whole message; `None`
+    /// from `open` means no file, and `read` reads the message whole.
+    /// Each is called at most once per evaluation, and only if a key needs
+    /// the content.
+    File {
+        /// Opens the message in its file.
+        open: &'a dyn Fn() -> Result<Option<StoredMessage>, StoreError>,
+        /// Reads the message whole.
+        read: &'a dyn Fn() -> Result<Bytes, StoreError>,
+    },
 }
 
 impl std::fmt::Debug for MessageContent<'_> {
@@ -314,6 +327,7 @@ impl std::fmt::Debug for MessageContent<'_> {
         match self {
             MessageContent::Bytes(b) => write!(f, "Bytes({} octets)", b.len()),
             MessageContent::Lazy(_) => f.write_str("Lazy"),
+            MessageContent::File { .. } => f.write_str("File"),
         }
     }
 }
@@ -405,18 +419,35 @@ pub fn evaluate(
     Ok(Search::new(key, scope)?.matches(message)?)
 }
 
+/// Messages larger than this are searched in their files (see
+/// [`MessageContent::File`]) where the store keeps files.
+pub const FILE_ABOVE: u64 = 256 * 1024;
+
 /// Runs `search` over messages given as (sequence number, context
 /// builder); a message whose content is gone (expunged meanwhile) does not
-/// match a key that needs it.
+/// match a key that needs it. `read` reads a message whole; `file` gives
+/// its file, where a large one is read a page at a time.
 fn run<'m>(
     search: &Search,
     messages: impl Iterator<Item = (u32, &'m ViewMessage)>,
     read: &dyn Fn(Uid) -> Result<Bytes, StoreError>,
+    file: &dyn Fn(Uid) -> Result<Option<(std::fs::File, u64)>, StoreError>,
 ) -> Result<Vec<Uid>, SearchError> {
     let mut out = Vec::new();
     for (seq, message) in messages {
         let load = || read(message.uid);
-        let ctx = MessageContext::of_view(message, seq, MessageContent::Lazy(&load));
+        // A file that cannot be analysed in pages (a header block above
+        // 1 MiB) is read whole.
+        let open = || Ok(file(message.uid)?.and_then(|(f, len)| StoredMessage::open(f, len).ok()));
+        let content = if message.size > FILE_ABOVE {
+            MessageContent::File {
+                open: &open,
+                read: &load,
+            }
+        } else {
+            MessageContent::Lazy(&load)
+        };
+        let ctx = MessageContext::of_view(message, seq, content);
         match search.matches(&ctx) {
             Ok(true) => out.push(message.uid),
             Ok(false) | Err(StoreError::NoSuchMessage(_)) => {}
@@ -445,7 +476,9 @@ impl SelectedMailbox {
     /// [`search`](Self::search) with a key compiled beforehand.
     pub fn search_compiled(&self, search: &Search) -> Result<Vec<Uid>, SearchError> {
         let numbered = (1u32..).zip(self.messages());
-        run(search, numbered, &|uid| self.read(uid))
+        run(search, numbered, &|uid| self.read(uid), &|uid| {
+            self.message_file(uid)
+        })
     }
 }
 
@@ -473,9 +506,12 @@ impl Account {
             })
             .collect();
         let backend = self.backend();
-        run(&search, (1u32..).zip(&messages), &|uid| {
-            backend.read_message(self.name(), &reference, uid)
-        })
+        run(
+            &search,
+            (1u32..).zip(&messages),
+            &|uid| backend.read_message(self.name(), &reference, uid),
+            &|uid| backend.message_file(self.name(), &reference, uid),
+        )
     }
 }
 
