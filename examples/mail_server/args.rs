@@ -104,12 +104,13 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 16)]
     storage_jobs: usize,
     /// Octets of message content all IMAP sessions may hold in memory at
-    /// once, in MiB: a search of the text needs three times the largest
-    /// message above 256 KiB, and a FETCH of one that cannot be read from
-    /// its file in pages (a header block above 1 MiB) five times its
-    /// size while it is sent; they wait for room (10 s, then NO
-    /// [UNAVAILABLE]). Every other FETCH of a large message reads its
-    /// file a page at a time and needs none
+    /// once, in MiB: a search of the text takes three times the largest
+    /// message above 256 KiB (it reads text parts, or a message that
+    /// cannot be read in pages whole), and a FETCH of a message that cannot
+    /// be read from its file in pages (a header block above 1 MiB) five
+    /// times its size while it is sent; they wait for room (10 s, then NO
+    /// [UNAVAILABLE]). Every other FETCH of a large message reads its file
+    /// a page at a time and needs none
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     content_memory: u64,
     /// What is flushed to disk before it is reported done: `full` every
