@@ -527,6 +527,27 @@ fn catenate_builds_a_message_from_urls_and_text() {
         String::from_utf8_lossy(&expected)
     );
 
+    // A whole message, and a partial range of it.
+    imap.command("SELECT INBOX").ok("SELECT");
+    let command =
+        format!("APPEND Drafts CATENATE (URL \"/INBOX;UIDVALIDITY={v}/;UID=1\" URL \";UID=1/;PARTIAL=5.7\")");
+    let append = imap
+        .command_raw(command.as_bytes())
+        .ok("APPEND CATENATE of a whole message");
+    let whole_uid = code_text(&append.completion, "APPENDUID")
+        .and_then(|t| t.split(' ').nth(1))
+        .expect("APPENDUID")
+        .to_owned();
+    let mut expected = crlf(first);
+    expected.extend_from_slice(&crlf(first)[5..12]);
+    // As above, the message gets a last line break.
+    expected.extend_from_slice(b"\r\n");
+    imap.command("SELECT Drafts").ok("SELECT Drafts");
+    let fetch = imap
+        .command(&format!("UID FETCH {whole_uid} (BODY.PEEK[])"))
+        .ok("UID FETCH");
+    assert_eq!(literal_of(&fetch.untagged.concat()), expected);
+
     imap.command("SELECT INBOX").ok("SELECT");
     let url = "/INBOX;UIDVALIDITY=1/;UID=1/;SECTION=HEADER";
     let wrong = imap.command(&format!("APPEND Drafts CATENATE (URL \"{url}\")"));

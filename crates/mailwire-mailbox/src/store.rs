@@ -586,6 +586,17 @@ impl Account {
         self.backend().read_message(self.name(), &entry.to_ref(), uid)
     }
 
+    /// The file of a message and its length, where the backend keeps one
+    /// ([`Backend::message_file`]).
+    pub fn message_file(
+        &self,
+        name: &MailboxName,
+        uid: Uid,
+    ) -> Result<Option<(std::fs::File, u64)>, StoreError> {
+        let entry = self.mailbox(name)?;
+        self.backend().message_file(self.name(), &entry.to_ref(), uid)
+    }
+
     /// Opens a message to read in pieces ([`Backend::open_message`]), so a
     /// large one is never whole in memory.
     pub fn open_message(

@@ -1,10 +1,11 @@
 //! APPEND: whole (with UTF8 or CATENATE), or streamed to disk as it
 //! arrives ([`append_uploads`]); APPENDUID for both.
 
+use std::io::Read;
 use std::num::NonZeroU32;
 
 use mailwire::imap::{AppendData, CatPart, Code, ImapUrl, UidSet, UrlForm};
-use mailwire::mailbox::analysis::{analyze, extract_section, to_crlf};
+use mailwire::mailbox::analysis::{StoredMessage, analyze, extract_section, to_crlf};
 use mailwire::mailbox::{Flags, MailboxName, StoreError, Uid};
 
 use super::exec::{Info, Outcome, Work, condition, mailbox_name, store_failure};
@@ -89,26 +90,48 @@ fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<Vec<u8>, Outcome> 
             return Err(bad());
         }
     }
-    let content = work.account.read_message(&name, uid).map_err(|_| bad())?;
-    let data = match url.section() {
-        None => to_crlf(&content).into_owned(),
+    let too_big = || Outcome::no("The message would be too big").with_code(condition("TOOBIG"));
+    let (skip, take) = match url.partial() {
+        Some(p) => (u64::from(p.offset), p.length.map(|l| u64::from(l.get()))),
+        None => (0, None),
+    };
+    // The part named is read a piece at a time, from the message's file
+    // when it has a section, and no more of it than APPENDLIMIT is kept.
+    let reader: Box<dyn Read> = match url.section() {
+        None => work.account.open_message(&name, uid).map_err(|_| bad())?,
         Some(spec) => {
             let section = mailwire::imap::Section::from_spec(&spec).map_err(|_| bad())?;
-            let msg = analyze(&content);
-            let data = extract_section(&msg, &section, None).ok_or_else(bad)?;
-            to_crlf(&data).into_owned()
+            let stored = work
+                .account
+                .message_file(&name, uid)
+                .ok()
+                .flatten()
+                .and_then(|(file, len)| StoredMessage::open(file, len).ok());
+            match stored {
+                Some(msg) => match msg.section(&section, None) {
+                    Ok(Some(content)) => Box::new(content),
+                    Ok(None) => return Err(bad()),
+                    Err(_) => return Err(bad()),
+                },
+                // No file to read in pages: the message whole.
+                None => {
+                    let content = work.account.read_message(&name, uid).map_err(|_| bad())?;
+                    let msg = analyze(&content);
+                    let data = extract_section(&msg, &section, None).ok_or_else(bad)?;
+                    Box::new(std::io::Cursor::new(to_crlf(&data).into_owned()))
+                }
+            }
         }
     };
-    Ok(match url.partial() {
-        Some(p) => {
-            let start = (p.offset as usize).min(data.len());
-            let end = p.length.map_or(data.len(), |l| {
-                start.saturating_add(l.get() as usize).min(data.len())
-            });
-            data[start..end].to_vec()
-        }
-        None => data,
-    })
+    let mut data = Vec::new();
+    let keep = take.unwrap_or(u64::MAX).min(work.append_limit.saturating_add(1));
+    let mut reader = reader.take(skip.saturating_add(keep));
+    std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(|_| bad())?;
+    reader.read_to_end(&mut data).map_err(|_| bad())?;
+    if data.len() as u64 > work.append_limit {
+        return Err(too_big());
+    }
+    Ok(data)
 }
 
 /// Stores the messages of an APPEND, all or none, with APPENDUID.
