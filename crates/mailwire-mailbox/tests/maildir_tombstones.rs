@@ -215,3 +215,38 @@ fn a_resync_from_before_the_prune_mark_costs_ranges_not_uids() {
     let changes = account.changes_since(&inbox, start.highest_modseq).unwrap();
     assert_eq!(changes.vanished, vanished);
 }
+
+/// A journal that says a message was expunged while its file is still
+/// there (a damaged or hand-edited journal; found by fuzzing) does not make
+/// the message reported expunged: the files say what is present.
+#[test]
+fn a_tombstone_of_a_message_still_present_is_not_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
+    let b = open(tmp.path());
+    b.create_account(&a).unwrap();
+    let added = b.append(&a, &inbox, (1..=3).map(message).collect()).unwrap();
+    let journal = tmp.path().join("alice/Maildir/mailwire-modseq");
+    let mut text = fs::read_to_string(&journal).unwrap();
+    text.push_str("x1 99\n");
+    fs::write(&journal, text).unwrap();
+
+    let fresh = open(tmp.path());
+    let r = MailboxRef {
+        name: inbox.clone(),
+        uid_validity: added.uid_validity,
+    };
+    let listed = uids(
+        fresh
+            .mailbox_snapshot(&a, &inbox)
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.uid),
+    );
+    assert_eq!(listed, BTreeSet::from([1, 2, 3]));
+    let tombstones = fresh.tombstones(&a, &r, ModSeq::MIN).unwrap();
+    assert!(tombstones.iter().all(|t| t.uid.get() != 1), "{tombstones:?}");
+    let vanished = fresh.vanished_since(&a, &r, ModSeq::MIN).unwrap();
+    assert!(!vanished.contains(Uid::new(1).unwrap()), "{vanished:?}");
+}

@@ -721,7 +721,8 @@ impl Folder {
     }
 
     /// The tombstones this instance reported (the known state's) with a
-    /// MODSEQ above `since` that the journal still keeps, ascending by UID.
+    /// MODSEQ above `since` that the journal still keeps, ascending by UID;
+    /// none of a message whose file is listed.
     pub(crate) fn kept_tombstones(&self, since: ModSeq) -> Vec<Tombstone> {
         let Some(known) = self.known.as_ref() else {
             return Vec::new();
@@ -731,7 +732,9 @@ impl Folder {
             .tombstones
             .iter()
             .take(known.tombstones.saturating_sub(self.journal.pruned_count))
-            .filter(|t| t.modseq > since)
+            // A message whose file is listed is present, whatever a
+            // damaged journal says.
+            .filter(|t| t.modseq > since && !known.messages.contains_key(&t.uid.get()))
             .copied()
             .collect();
         out.sort_by_key(|t| t.uid);
