@@ -332,12 +332,21 @@ pub fn fetch_batch(
         let limit = if stream.is_some() { 1 } else { 16 };
         let mut batch_end = i;
         let mut whole = None;
+        // A large message's items read from its file, before its \Seen is
+        // set: if that cannot be done, it is read whole, within the budget.
+        let mut prepared = None;
         while batch_end < end && batch_end - i < limit {
             let message = view_message(selected, Uid::from(info.messages[batch_end]));
             if let Some(m) = message.filter(|m| large(m)) {
                 if batch_end == i {
-                    if !file_items {
-                        whole = Some(m.size);
+                    let read = if file_items {
+                        from_file(selected, m.uid, &items)?
+                    } else {
+                        None
+                    };
+                    match read {
+                        Some(read) => prepared = Some((m.uid, read)),
+                        None => whole = Some(m.size),
                     }
                     batch_end += 1;
                 }
@@ -396,10 +405,12 @@ pub fn fetch_batch(
                 return Ok((answers, i));
             }
             let key = (selected.mailbox().uid_validity, uid);
-            let from_file = if file_items && large(&message) {
-                from_file(selected, uid, &items)?
-            } else {
-                None
+            let from_file = match prepared.take() {
+                Some((u, read)) if u == uid => Some(read),
+                other => {
+                    prepared = other;
+                    None
+                }
             };
             if let Some((mut data, streamed, (structure, header_size))) = from_file {
                 work.structures.put(
@@ -430,20 +441,6 @@ pub fn fetch_batch(
                     }
                 }
                 continue;
-            }
-            if file_items && large(&message) && !holding {
-                // Not readable from its file: read whole, within the
-                // budget.
-                match work
-                    .content
-                    .hold(message.size.saturating_mul(weight), CONTENT_WAIT)
-                {
-                    Some(held) => {
-                        answers.push(Answer::Hold(held));
-                        holding = true;
-                    }
-                    None => return Err(no_room()),
-                }
             }
             // ENVELOPE, BODY and BODYSTRUCTURE alone come from the cache
             // when the message was analysed before.
