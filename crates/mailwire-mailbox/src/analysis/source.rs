@@ -49,6 +49,13 @@ pub(crate) trait Source<'a> {
     /// The LFs of `start..end`, and how many have no CR before them.
     fn counts(&self, start: usize, end: usize) -> Counts;
 
+    /// Accounts for `len` octets the parser keeps (a part's header block);
+    /// false once the source will not let it keep more.
+    fn keep(&self, len: usize) -> bool {
+        let _ = len;
+        true
+    }
+
     /// Length of the line break that ends just before `pos` (0, 1 or 2).
     fn break_before(&self, pos: usize) -> usize {
         match &*self.bytes(pos.saturating_sub(2), pos) {
@@ -132,6 +139,8 @@ pub(crate) struct FileSource {
     pages: Vec<(usize, bool)>,
     raw_len: usize,
     len: usize,
+    /// Octets of header blocks the parser may still keep.
+    keep: std::cell::Cell<usize>,
     window: RefCell<Window>,
     error: RefCell<Option<io::Error>>,
 }
@@ -180,6 +189,7 @@ impl FileSource {
             pages,
             raw_len,
             len,
+            keep: std::cell::Cell::new(MAX_KEPT),
             window: RefCell::new(Window::default()),
             error: RefCell::new(None),
         })
@@ -192,6 +202,7 @@ impl FileSource {
             pages: self.pages.clone(),
             raw_len: self.raw_len,
             len: self.len,
+            keep: std::cell::Cell::new(MAX_KEPT),
             window: RefCell::new(Window::default()),
             error: RefCell::new(None),
         })
@@ -259,9 +270,32 @@ fn read_exact_at(file: &File, buf: &mut [u8], at: usize) -> io::Result<()> {
 /// longer than this makes the analysis fail rather than hold it.
 pub(crate) const MAX_COPY: usize = 1024 * 1024;
 
+/// The most octets of header blocks an analysis in a file keeps, all parts
+/// together (up to 10,000 parts of up to 1 MiB each could add up to a
+/// message's size): past it the analysis fails rather than hold them.
+pub(crate) const MAX_KEPT: usize = 16 * 1024 * 1024;
+
 impl Source<'static> for FileSource {
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn keep(&self, len: usize) -> bool {
+        match self.keep.get().checked_sub(len) {
+            Some(left) => {
+                self.keep.set(left);
+                true
+            }
+            None => {
+                if self.error.borrow().is_none() {
+                    *self.error.borrow_mut() = Some(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the message's header blocks add up to more than 16 MiB",
+                    ));
+                }
+                false
+            }
+        }
     }
 
     fn bytes(&self, start: usize, end: usize) -> Cow<'static, [u8]> {

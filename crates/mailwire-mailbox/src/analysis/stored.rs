@@ -9,7 +9,8 @@
 //! [`to_crlf`](super::to_crlf)) and [`decode_binary`](super::decode_binary)
 //! for the message with CRLF line ends. Memory is bounded by the part
 //! tree, one page, and header blocks, which are copied to be read; a
-//! header block larger than 1 MiB makes [`StoredMessage::open`] fail.
+//! header block larger than 1 MiB, or header blocks adding up to more
+//! than 16 MiB, make [`StoredMessage::open`] fail.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -72,7 +73,8 @@ impl StoredMessage {
     /// Analyses the first `len` octets of `file` with the given options;
     /// sizes are those of the CRLF view whatever
     /// [`AnalysisOptions::count_lf_as_crlf`] says. Fails on a read error,
-    /// a file shorter than `len`, or a header block larger than 1 MiB.
+    /// a file shorter than `len`, a header block larger than 1 MiB, or
+    /// header blocks adding up to more than 16 MiB.
     pub fn open_with(file: File, len: u64, options: &AnalysisOptions) -> io::Result<StoredMessage> {
         let source = FileSource::open(file, len)?;
         let mut opts = options.clone();

@@ -414,6 +414,10 @@ impl<'a, S: Source<'a>> Parser<'a, '_, '_, S> {
 
     fn read_headers(&mut self, n: usize) {
         if let Some(node) = self.nodes.get_mut(n) {
+            if !self.src.keep(node.body_start.saturating_sub(node.header_start)) {
+                // The source has said why; the header is read as empty.
+                return;
+            }
             node.header = self.src.bytes(node.header_start, node.body_start);
             let base = node.header.as_ptr() as usize;
             // Every value is a slice of the block: its place is its offset.

@@ -470,3 +470,25 @@ fn a_stored_message_with_a_huge_header_is_refused() {
     let err = StoredMessage::open(file, raw.len() as u64).expect_err("a 1.3 MB header");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
 }
+
+#[test]
+fn a_stored_message_whose_header_blocks_add_up_is_refused() {
+    use std::io::Write;
+    // 1,700 parts with a 10 KB header each: every block is small, together
+    // they are above the 16 MiB an analysis in a file keeps.
+    let pad = "x".repeat(10_000);
+    let mut raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+    for _ in 0..1_700 {
+        raw.extend_from_slice(format!("--b\r\nX-Pad: {pad}\r\n\r\nbody\r\n").as_bytes());
+    }
+    raw.extend_from_slice(b"--b--\r\n");
+    let mut file = tempfile::tempfile().expect("a temporary file");
+    file.write_all(&raw).expect("written");
+    let err = StoredMessage::open(file, raw.len() as u64).expect_err("17 MB of headers");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    // Fewer of them are kept.
+    let small = &raw[..raw.len() / 2];
+    let mut file = tempfile::tempfile().expect("a temporary file");
+    file.write_all(small).expect("written");
+    assert!(StoredMessage::open(file, small.len() as u64).is_ok());
+}
