@@ -483,7 +483,7 @@ pub trait Backend: Send + Sync {
 
     /// The file a message's content is stored in, and its length, for a
     /// reader that needs to move around in it
-    /// ([`StoredMessage`](crate::analysis::StoredMessage)); `None`, the
+    /// (`analysis::StoredMessage`, with the `imap` feature); `None`, the
     /// default, for a backend that keeps no files. Lines may end in bare
     /// LF: [`read_message`](Backend::read_message) gives them as CRLF.
     fn message_file(
