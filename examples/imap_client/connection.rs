@@ -302,7 +302,8 @@ impl Imap {
             .flatten()
     }
 
-    fn check(done: Completion, what: &str) -> Result<Completion, Failure> {
+    /// `done` if it succeeded; a NO or BAD is a failure that names `what`.
+    pub fn check(done: Completion, what: &str) -> Result<Completion, Failure> {
         match done.status {
             Status::Ok => Ok(done),
             _ => Err(Failure::Server(format!("{what}: {}", describe(&done.text)))),

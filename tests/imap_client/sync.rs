@@ -845,6 +845,56 @@ fn scenarios(kind: Kind) {
     );
     assert_same(&server, &dir, "after a pair was forgotten");
 
+    // An upload stored by the server after the next run listed the
+    // mailbox: the run that sent it was killed before the answer (its `U`
+    // record stands), the next one uploaded the message again, and now
+    // the first copy appears. It is deleted on the server, not downloaded;
+    // a copy without such a record is someone else's, and is kept.
+    let twice = message("upload-twice", "sent by a run killed before the answer");
+    std::fs::write(dir.join("new").join("1764200000.twice.test"), &twice).unwrap();
+    let out = sync(&server, &dir, "an upload");
+    assert!(
+        out.contains("uploaded: INBOX") || out.contains(" 1 uploaded"),
+        "{kind:?}: {out}"
+    );
+    let dump = server.imaplib(&serde_like::Json("[[\"dump\"]]".into()));
+    let first = uid_in_dump(&dump, "INBOX", "upload-twice");
+    let local_uid = paired_local(&dir, "INBOX", &first);
+    let count_twice = |view: &View| {
+        view["INBOX"]
+            .iter()
+            .filter(|(_, b)| b.contains("Subject: upload-twice\n"))
+            .count()
+    };
+    server.imaplib(&serde_like::ops(&[&["append", "INBOX", "()", &twice]]));
+    let journal = state_file.with_file_name("journal");
+    let mut records = std::fs::read_to_string(&journal).unwrap_or_default();
+    let sent = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    records.push_str(&format!("U\tINBOX\t{local_uid}\t{sent}\n"));
+    std::fs::write(&journal, records).unwrap();
+    let out = sync(&server, &dir, "a cut-off upload's copy appears");
+    assert!(
+        out.contains("second copies of uploads a run cut off: INBOX") && out.contains(" 0 downloaded"),
+        "{kind:?}: {out}"
+    );
+    let view = assert_same(&server, &dir, "after a cut-off upload's copy");
+    assert_eq!(count_twice(&view), 1, "{kind:?}: the copy was kept");
+    let out = sync(&server, &dir, "the run after");
+    assert!(out.contains("nothing changed"), "{kind:?}: {out}");
+    // The record was answered: another copy is someone else's.
+    server.imaplib(&serde_like::ops(&[&["append", "INBOX", "()", &twice]]));
+    let out = sync(&server, &dir, "a copy made on the server");
+    assert!(!out.contains("second copies"), "{kind:?}: {out}");
+    let view = assert_same(&server, &dir, "after a copy made on the server");
+    assert_eq!(
+        count_twice(&view),
+        2,
+        "{kind:?}: a copy made on the server was lost"
+    );
+
     // --mailbox mirrors only the mailboxes its pattern names.
     let some = mirror.path().join("some");
     let out = support::run(
@@ -935,6 +985,20 @@ fn mbsync_agrees(server: &Server, mirror: &Path) {
             names(&ours)
         );
     }
+}
+
+/// The local UID the mirror's state pairs with server UID `remote`.
+fn paired_local(mirror: &Path, mailbox: &str, remote: &str) -> String {
+    let dir = mirror.join("mailwire-sync");
+    let mut text = std::fs::read_to_string(dir.join("state")).unwrap_or_default();
+    text.push_str(&std::fs::read_to_string(dir.join("journal")).unwrap_or_default());
+    let prefix = format!("P\t{mailbox}\t{remote}\t");
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|rest| rest.split('\t').next())
+        .unwrap_or_else(|| panic!("no pair for {mailbox} {remote} in the state"))
+        .to_owned()
 }
 
 /// The UID of the message with `subject` in a dump.

@@ -27,7 +27,12 @@
 //!
 //! Every change is made first and recorded after (see [`state`]), so a run
 //! killed at any point loses nothing, and the pairing of step 4 keeps the
-//! next run from duplicating what the killed one did.
+//! next run from duplicating what the killed one did. One thing the
+//! pairing cannot see: an APPEND that the server stores after the next run
+//! has listed the mailbox (a server still reading a killed run's upload).
+//! Each upload is therefore recorded before it is sent and marked answered
+//! after; a later run deletes the server copy such an unanswered upload
+//! left beside the one uploaded again (`Run::second_copies`).
 
 mod state;
 
@@ -1214,8 +1219,13 @@ impl Run<'_> {
         // Messages on one side only: paired with each other where they
         // are the same message (a run killed after a transfer, a new
         // UIDVALIDITY), transferred otherwise.
+        let mut cut = self.state.cut_uploads(&key);
+        let remote_keys = if !remote_new.is_empty() && (!local_new.is_empty() || !cut.is_empty()) {
+            self.remote_keys(remote_new.iter().copied())?
+        } else {
+            BTreeMap::new()
+        };
         if !remote_new.is_empty() && !local_new.is_empty() {
-            let remote_keys = self.remote_keys(remote_new.iter().copied())?;
             let mut by_key: BTreeMap<Key, Vec<u32>> = BTreeMap::new();
             for l in &local_new {
                 let size = plan.local.get(l).map_or(0, |(_, s)| *s);
@@ -1224,10 +1234,11 @@ impl Run<'_> {
                     .or_default()
                     .push(*l);
             }
-            for (r, k) in remote_keys {
-                let Some(l) = by_key.get_mut(&k).and_then(Vec::pop) else {
+            for (r, k) in &remote_keys {
+                let Some(l) = by_key.get_mut(k).and_then(Vec::pop) else {
                     continue;
                 };
+                let r = *r;
                 remote_new.remove(&r);
                 local_new.remove(&l);
                 let remote = plan.remote.get(&r).cloned().unwrap_or_default();
@@ -1242,9 +1253,16 @@ impl Run<'_> {
                         self.store_local(&name, l, &united)?;
                     }
                     self.state.pair(&key, r, l, &united)?;
+                    // Perhaps the copy an upload of it cut off left: that
+                    // upload is accounted for.
+                    if let Some(at) = cut.iter().position(|(local, _)| *local == l) {
+                        let (_, sent) = cut.remove(at);
+                        self.state.upload_answered(&key, l, sent)?;
+                    }
                 }
             }
         }
+        self.second_copies(&plan, &mut remote_new, &remote_keys, cut)?;
         self.progress
             .inc_length((remote_new.len() + local_new.len()) as u64);
         self.progress.set_message(name.to_string());
@@ -1266,6 +1284,69 @@ impl Run<'_> {
                 plan.modseq,
                 plan.local_validity,
             )?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the second copies that uploads cut off (`cut`) left on the
+    /// server. IMAP gives an APPEND no name, so a run killed while the
+    /// server stores one cannot tell whether it was stored, and the server
+    /// may store it after the next run listed the mailbox: that run then
+    /// uploads the message again. A server message no pair holds, with
+    /// the key of a local message that is paired already and whose upload
+    /// was cut off, is that upload's copy: deleted on the server, not
+    /// downloaded. One copy at most per upload cut off.
+    fn second_copies(
+        &mut self,
+        plan: &Plan,
+        remote_new: &mut BTreeSet<u32>,
+        remote_keys: &BTreeMap<u32, Key>,
+        cut: Vec<(u32, u64)>,
+    ) -> Result<(), Failure> {
+        let key = plan.name.as_str().to_owned();
+        let paired: BTreeSet<u32> = self
+            .state
+            .mailboxes
+            .get(&key)
+            .map(|mb| mb.pairs.values().map(|(l, _)| *l).collect())
+            .unwrap_or_default();
+        let mut copies = Vec::new();
+        let mut answered = Vec::new();
+        for (l, sent) in cut {
+            let Some((_, size)) = plan.local.get(&l) else {
+                continue;
+            };
+            if !paired.contains(&l) {
+                continue;
+            }
+            let wanted = self.local_key(&plan.name, l, *size)?;
+            let copy = remote_keys
+                .iter()
+                .find(|(r, k)| **k == wanted && remote_new.contains(r) && !copies.contains(*r));
+            if let Some((r, _)) = copy {
+                copies.push(*r);
+                answered.push((l, sent));
+            }
+        }
+        if copies.is_empty() {
+            return Ok(());
+        }
+        println!(
+            "{}deleted on the server, second copies of uploads a run cut off: {} {}",
+            self.would(),
+            plan.name,
+            list(&copies)
+        );
+        self.counts.deleted_remote += copies.len() as u64;
+        for r in &copies {
+            remote_new.remove(r);
+        }
+        if self.dry_run {
+            return Ok(());
+        }
+        self.delete_remote(&copies)?;
+        for (l, sent) in answered {
+            self.state.upload_answered(&key, l, sent)?;
         }
         Ok(())
     }
@@ -1433,20 +1514,29 @@ impl Run<'_> {
             snapshot_date.and_then(|d| DateTime::from_unix_timestamp(d.unix_seconds, d.zone_minutes).ok());
         let literal =
             Literal::new(content.to_vec()).map_err(|e| Failure::Local(format!("a local message: {e}")))?;
-        let done = self.imap.ok(
-            CommandBody::Append(Append {
-                mailbox: plan.remote_box.wire.clone(),
-                messages: vec![AppendMessage {
-                    flags: Some(imap_flags(&flags)),
-                    date,
-                    data: AppendData::Literal(literal),
-                }],
-            }),
-            &format!("APPEND to {}", plan.name),
-        )?;
-        if let Some(r) = done.append_uid().and_then(|(_, uids)| uids.iter().next()) {
+        // Recorded before it is sent: should this run end before the
+        // answer, the next one knows a copy may yet appear.
+        let sent = self.state.upload_sent(plan.name.as_str(), l)?;
+        let done = self.imap.run(CommandBody::Append(Append {
+            mailbox: plan.remote_box.wire.clone(),
+            messages: vec![AppendMessage {
+                flags: Some(imap_flags(&flags)),
+                date,
+                data: AppendData::Literal(literal),
+            }],
+        }))?;
+        // Paired before the upload is marked answered: killed between the
+        // two, the next run finds the pair and no copy to delete.
+        let stored = done.status == mailwire::imap::Status::Ok;
+        if let Some(r) = done
+            .append_uid()
+            .filter(|_| stored)
+            .and_then(|(_, uids)| uids.iter().next())
+        {
             self.state.pair(plan.name.as_str(), r, l, &flags)?;
         }
+        self.state.upload_answered(plan.name.as_str(), l, sent)?;
+        Imap::check(done, &format!("APPEND to {}", plan.name))?;
         Ok(())
     }
 }

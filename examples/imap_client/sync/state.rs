@@ -21,16 +21,24 @@
 //! P <mailbox> <server uid> <local uid> <flag> <flag>...
 //! D <mailbox> <server uid>
 //! X <mailbox>
+//! U <mailbox> <local uid> <sent>
+//! R <mailbox> <local uid> <sent>
 //! ```
 //!
 //! `M` sets a mailbox's numbers (`0` for unknown), `P` records a pair, `D`
-//! drops one, `X` forgets a mailbox. A torn last line (a run killed while
-//! writing it) is ignored: its change is made again by the next run.
+//! drops one, `X` forgets a mailbox. `U` records an APPEND of a local
+//! message about to be sent (`sent` in Unix milliseconds names the
+//! attempt), `R` that its answer was read. An upload with no `R` was cut
+//! off (the run was killed, the connection lost): the server may have
+//! stored it, even after the next run looked (see [`State::cut_uploads`]).
+//! A torn last line (a run killed while writing it) is ignored: its change
+//! is made again by the next run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::Failure;
 
@@ -50,6 +58,22 @@ pub struct MailboxState {
     pub local_validity: u32,
     /// Server UID to (local UID, flags both had).
     pub pairs: BTreeMap<u32, (u32, FlagSet)>,
+    /// Uploads whose answer was never read: (local UID, when sent, in
+    /// Unix milliseconds).
+    pub uploads: BTreeSet<(u32, u64)>,
+}
+
+/// How long an upload cut off may still be stored by the server. A server
+/// finishes an APPEND whose client went away as soon as it has read it,
+/// or drops it; ten minutes leaves room for a slow disk and a busy
+/// server, and bounds how long a copy of the message made by someone else
+/// in the same mailbox could be taken for the upload's.
+pub const CUT_UPLOAD_LIFETIME: Duration = Duration::from_secs(600);
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The state of a whole mirror, and the journal it writes to.
@@ -164,6 +188,17 @@ impl State {
                 ["X", name] => {
                     self.mailboxes.remove(*name);
                 }
+                [kind @ ("U" | "R"), name, _, _] => {
+                    let (Some(l), Some(sent)) = (num(2), num(3)) else {
+                        continue;
+                    };
+                    let uploads = &mut self.mailboxes.entry((*name).to_owned()).or_default().uploads;
+                    if *kind == "U" {
+                        uploads.insert((l as u32, sent));
+                    } else {
+                        uploads.remove(&(l as u32, sent));
+                    }
+                }
                 _ => {}
             }
         }
@@ -243,6 +278,50 @@ impl State {
         Ok(())
     }
 
+    /// Records an upload of local message `local` about to be sent, and
+    /// returns the attempt's name for [`State::upload_answered`].
+    pub fn upload_sent(&mut self, name: &str, local: u32) -> Result<u64, Failure> {
+        let sent = now_millis();
+        self.mailboxes
+            .entry(name.to_owned())
+            .or_default()
+            .uploads
+            .insert((local, sent));
+        self.write(&format!("U\t{name}\t{local}\t{sent}\n"))?;
+        Ok(sent)
+    }
+
+    /// Records that an upload's answer was read (or that the copy it left
+    /// on the server is accounted for).
+    pub fn upload_answered(&mut self, name: &str, local: u32, sent: u64) -> Result<(), Failure> {
+        if let Some(mb) = self.mailboxes.get_mut(name) {
+            if mb.uploads.remove(&(local, sent)) {
+                return self.write(&format!("R\t{name}\t{local}\t{sent}\n"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The uploads to `name` an earlier run sent and never saw answered,
+    /// oldest first, within [`CUT_UPLOAD_LIFETIME`]: each may have left a
+    /// copy on the server, stored after this run listed the mailbox.
+    pub fn cut_uploads(&self, name: &str) -> Vec<(u32, u64)> {
+        let oldest = now_millis().saturating_sub(CUT_UPLOAD_LIFETIME.as_millis() as u64);
+        let mut cut: Vec<(u32, u64)> = self
+            .mailboxes
+            .get(name)
+            .map(|mb| {
+                mb.uploads
+                    .iter()
+                    .filter(|(_, sent)| *sent >= oldest)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        cut.sort_by_key(|(_, sent)| *sent);
+        cut
+    }
+
     /// Forgets a mailbox.
     pub fn forget(&mut self, name: &str) -> Result<(), Failure> {
         if self.mailboxes.remove(name).is_some() {
@@ -269,6 +348,13 @@ impl State {
                     text.push_str(flag);
                 }
                 text.push('\n');
+            }
+            // Uploads cut off, while the server may still store them.
+            let oldest = now_millis().saturating_sub(CUT_UPLOAD_LIFETIME.as_millis() as u64);
+            for (local, sent) in &mb.uploads {
+                if *sent >= oldest {
+                    text.push_str(&format!("U\t{name}\t{local}\t{sent}\n"));
+                }
             }
         }
         let new = self.dir.join("state.new");
@@ -345,6 +431,45 @@ mod tests {
             ]
         );
         assert!(!s.mailboxes.contains_key("Sent"));
+    }
+
+    #[test]
+    fn uploads_cut_off_are_remembered_until_answered_or_too_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second, answered);
+        {
+            let mut s = State::open(dir.path(), false).unwrap();
+            first = s.upload_sent("INBOX", 4).unwrap();
+            answered = s.upload_sent("INBOX", 5).unwrap();
+            s.upload_answered("INBOX", 5, answered).unwrap();
+            // The run is killed before 4's answer; the next sends it again.
+        }
+        {
+            let mut s = State::open(dir.path(), false).unwrap();
+            assert_eq!(s.cut_uploads("INBOX"), [(4, first)]);
+            std::thread::sleep(Duration::from_millis(2));
+            second = s.upload_sent("INBOX", 4).unwrap();
+            s.upload_answered("INBOX", 4, second).unwrap();
+            s.compact().unwrap();
+        }
+        let state = fs::read_to_string(dir.path().join("mailwire-sync/state")).unwrap();
+        assert!(state.contains(&format!("U\tINBOX\t4\t{first}\n")), "{state}");
+        let s = State::open(dir.path(), false).unwrap();
+        assert_eq!(s.cut_uploads("INBOX"), [(4, first)]);
+        assert!(s.cut_uploads("Sent").is_empty());
+        drop(s);
+        // One older than the lifetime is neither reported nor kept.
+        let old = first - CUT_UPLOAD_LIFETIME.as_millis() as u64 - 1;
+        fs::write(
+            dir.path().join("mailwire-sync/journal"),
+            format!("U\tSent\t9\t{old}\n"),
+        )
+        .unwrap();
+        let mut s = State::open(dir.path(), false).unwrap();
+        assert!(s.cut_uploads("Sent").is_empty());
+        s.compact().unwrap();
+        let state = fs::read_to_string(dir.path().join("mailwire-sync/state")).unwrap();
+        assert!(!state.contains("U\tSent"), "{state}");
     }
 
     #[test]
