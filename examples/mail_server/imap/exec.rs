@@ -165,16 +165,17 @@ pub enum Answer {
     /// Budget taken for a large message read whole: the answers before it
     /// are sent before it is given back.
     Hold(Held),
-    /// `* n FETCH` whose last item is streamed from disk after `items`:
-    /// the whole message when `content` is `None`, otherwise that section
-    /// (a literal8 when its flag says so).
-    Stream {
-        uid: NonZeroU32,
-        items: Vec<MessageDataItem<'static>>,
-        name: mailwire::imap::DataItemName<'static>,
-        length: u64,
-        content: Option<(Box<mailwire::mailbox::analysis::Content>, bool)>,
-    },
+    /// `* n FETCH` whose last item is streamed from disk.
+    Stream(Streamed),
+}
+
+/// A `* n FETCH` whose last item, `literal`, is streamed from disk after
+/// `items`.
+#[derive(Debug)]
+pub struct Streamed {
+    pub uid: NonZeroU32,
+    pub items: Vec<MessageDataItem<'static>>,
+    pub literal: super::fetching::FileLiteral,
 }
 
 /// Messages larger than this are streamed from disk when a FETCH asks for

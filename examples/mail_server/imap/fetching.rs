@@ -16,7 +16,8 @@ use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
 
 use super::cache::Structure;
 use super::exec::{
-    Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Work, condition, no_room, store_failure, view_message,
+    Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Streamed, Work, condition, no_room, store_failure,
+    view_message,
 };
 use super::fetch;
 
@@ -78,11 +79,13 @@ type FromFile = (
 );
 
 /// A literal read from a message's file as it is sent: its item's name,
-/// the content, its length, and whether it is a literal8.
+/// its length, the content (a section; the whole message, opened when it
+/// is sent, when `None`), and whether it is a literal8.
+#[derive(Debug)]
 pub struct FileLiteral {
     pub name: DataItemName<'static>,
-    pub content: Box<Content>,
     pub length: u64,
+    pub content: Option<Box<Content>>,
     pub binary: bool,
 }
 
@@ -228,8 +231,8 @@ fn from_file(
         } else {
             streamed = Some(FileLiteral {
                 name,
-                content: Box::new(content),
                 length: measure.len,
+                content: Some(Box::new(content)),
                 binary: binary && measure.nul,
             });
         }
@@ -394,13 +397,16 @@ pub fn fetch_batch(
                 if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
                     data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
                 }
-                answers.push(Answer::Stream {
+                answers.push(Answer::Stream(Streamed {
                     uid: uid.into(),
                     items: data,
-                    name: name.clone(),
-                    length: message.size,
-                    content: None,
-                });
+                    literal: FileLiteral {
+                        name: name.clone(),
+                        length: message.size,
+                        content: None,
+                        binary: false,
+                    },
+                }));
                 // The stream is sent before the next message is read.
                 return Ok((answers, i));
             }
@@ -429,13 +435,11 @@ pub fn fetch_batch(
                 match streamed {
                     None => answers.push(Answer::Fetch(uid.into(), before)),
                     Some(literal) => {
-                        answers.push(Answer::Stream {
+                        answers.push(Answer::Stream(Streamed {
                             uid: uid.into(),
                             items: before,
-                            name: literal.name,
-                            length: literal.length,
-                            content: Some((literal.content, literal.binary)),
-                        });
+                            literal,
+                        }));
                         // The stream is sent before the next message is read.
                         return Ok((answers, i));
                     }

@@ -36,7 +36,8 @@ use mailwire::imap::{
 };
 use mailwire::mailbox::{Flags, InternalDate, MailboxName, StoreError, Upload};
 
-use self::exec::{Answer, Info, Outcome, Work};
+use self::exec::{Answer, Info, Outcome, Streamed, Work};
+use self::fetching::FileLiteral;
 use crate::connection::{Connection, Ending, Input};
 use crate::server::{Context, Refusal};
 use crate::watch::Subscription;
@@ -577,21 +578,8 @@ impl User {
                             Answer::Data(response) => {
                                 let _ = session.respond(&request, &response);
                             }
-                            Answer::Stream {
-                                uid,
-                                items,
-                                name,
-                                length,
-                                content,
-                            } => {
-                                let literal = Literal {
-                                    uid,
-                                    items,
-                                    name,
-                                    length,
-                                    content,
-                                };
-                                work = stream(ctx, conn, session, &request, work, literal).await?;
+                            Answer::Stream(streamed) => {
+                                work = stream(ctx, conn, session, &request, work, streamed).await?;
                             }
                             _ => {}
                         }
@@ -837,17 +825,6 @@ impl User {
     }
 }
 
-/// A literal to stream: the FETCH items before it, its item, its length
-/// and, for a section, its content and whether it is a literal8 (the whole
-/// message otherwise).
-struct Literal {
-    uid: std::num::NonZeroU32,
-    items: Vec<mailwire::imap::MessageDataItem<'static>>,
-    name: mailwire::imap::DataItemName<'static>,
-    length: u64,
-    content: Option<(Box<mailwire::mailbox::analysis::Content>, bool)>,
-}
-
 /// Streams one message or section of a FETCH from disk: the literal's
 /// header, then pieces read on the blocking pool, each sent before the
 /// next is read. The length announced is the message's size or the
@@ -859,17 +836,21 @@ async fn stream(
     session: &mut ServerSession,
     request: &CommandRequest,
     work: Work,
-    literal: Literal,
+    streamed: Streamed,
 ) -> io::Result<Work> {
-    let Literal {
+    let Streamed {
         uid,
         items,
-        name,
-        length,
-        content,
-    } = literal;
-    let (work, mut reader, binary): (Work, Box<dyn io::Read + Send>, bool) = match content {
-        Some((content, binary)) => (work, content, binary),
+        literal:
+            FileLiteral {
+                name,
+                length,
+                content,
+                binary,
+            },
+    } = streamed;
+    let (work, mut reader): (Work, Box<dyn io::Read + Send>) = match content {
+        Some(content) => (work, content),
         None => {
             let (work, opened) = ctx
                 .blocking
@@ -882,7 +863,7 @@ async fn stream(
                 })
                 .await?;
             match opened {
-                Ok(r) => (work, r, false),
+                Ok(r) => (work, r),
                 // Expunged meanwhile: the message is left out of the answer.
                 Err(e) => {
                     tracing::debug!(%uid, error = %e, "a message to stream is gone");

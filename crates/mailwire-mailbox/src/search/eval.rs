@@ -252,27 +252,21 @@ impl<'e> Eval<'e> {
         if let Some(doc) = self.doc.get() {
             return Ok(doc);
         }
-        if let MessageContent::Bytes(raw) = self.ctx.content {
-            return Ok(self.doc.get_or_init(|| Doc::new(raw)));
-        }
-        if self.loaded.get().is_none() {
-            let loaded = match self.ctx.content {
-                MessageContent::File { open, read } => match open()? {
-                    Some(msg) => {
-                        let root = msg.part_tree();
-                        let header = msg
-                            .read_range(root.header_start..root.body_start)
-                            .map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
-                        Loaded::Stored(Box::new(msg), header)
-                    }
-                    None => Loaded::Bytes(read()?),
-                },
-                MessageContent::Lazy(read) => Loaded::Bytes(read()?),
-                MessageContent::Bytes(_) => Loaded::Bytes(Bytes::new()),
-            };
-            let _ = self.loaded.set(loaded);
-        }
-        let loaded: &'e Loaded = self.loaded.get().expect("loaded just above");
+        let loaded = match self.ctx.content {
+            MessageContent::Bytes(raw) => return Ok(self.doc.get_or_init(|| Doc::new(raw))),
+            MessageContent::File { open, read } => match open()? {
+                Some(msg) => {
+                    let root = msg.part_tree();
+                    let header = msg
+                        .read_range(root.header_start..root.body_start)
+                        .map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
+                    Loaded::Stored(Box::new(msg), header)
+                }
+                None => Loaded::Bytes(read()?),
+            },
+            MessageContent::Lazy(read) => Loaded::Bytes(read()?),
+        };
+        let loaded: &'e Loaded = self.loaded.get_or_init(|| loaded);
         Ok(self.doc.get_or_init(|| match loaded {
             Loaded::Bytes(b) => Doc::new(b),
             Loaded::Stored(msg, header) => Doc::stored(msg, header),
