@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use mailwire::imap::{
     DataItemName, DateTime, FetchItem, FetchItems, FetchMacro, FlagFetch, IString, Literal, MessageDataItem,
-    NString, ObjectId, Quoted, Section, SectionText,
+    NString, ObjectId, Partial, Quoted, Section, SectionPart, SectionText,
 };
 use mailwire::mailbox::analysis::{
     BinaryError, MessageAnalysis, apply_partial, binary_size, decode_binary, extract_section, preview,
@@ -120,14 +120,6 @@ pub fn sets_seen(items: &[FetchItem<'_>]) -> bool {
     })
 }
 
-/// Why an item could not be answered.
-#[derive(Debug)]
-pub enum ItemError {
-    /// BINARY of a part whose transfer encoding is unknown or broken:
-    /// `NO [UNKNOWN-CTE]` (RFC 3516).
-    UnknownCte,
-}
-
 /// The flags of a message as FETCH sends them; `\Recent` only for
 /// IMAP4rev1 clients (RFC 9051 removed it).
 pub fn flags(message: &ViewMessage, rev2: bool) -> Vec<FlagFetch<'static>> {
@@ -158,7 +150,7 @@ pub fn render(
     items: &[FetchItem<'_>],
     rev2: bool,
     modseq: bool,
-) -> Result<Vec<MessageDataItem<'static>>, ItemError> {
+) -> Result<Vec<MessageDataItem<'static>>, ItemError<std::convert::Infallible>> {
     let mut out = Vec::with_capacity(items.len() + 1);
     for item in items {
         let data = match item {
@@ -179,7 +171,15 @@ pub fn render(
             FetchItem::ThreadId => MessageDataItem::ThreadId(None),
             other => match (structure.and_then(|s| s.item(other)), content) {
                 (Some(data), _) => data,
-                (None, Some(msg)) => content_item(msg, other)?,
+                (None, Some(msg)) => match content_item(msg, other)? {
+                    Some(ContentItem::Done(data)) => data,
+                    Some(ContentItem::Literal { name, data, binary }) => name.with_data(if binary {
+                        binary_literal(data)
+                    } else {
+                        literal(data)
+                    }),
+                    None => continue,
+                },
                 (None, None) => continue,
             },
         };
@@ -193,73 +193,199 @@ pub fn render(
     Ok(out)
 }
 
-/// An item read from the content.
-fn content_item(
-    msg: &MessageAnalysis<'_>,
+/// A message as the content items of a FETCH read it: its analysis in
+/// memory, or its file read a page at a time (`fetching::FileMessage`).
+/// [`content_item`] holds the rules both follow.
+pub trait ItemSource {
+    /// Content read: bytes, or a reader of the file.
+    type Data;
+    /// Why the content could not be read (nothing fails in memory).
+    type Error;
+    /// ENVELOPE, BODY or BODYSTRUCTURE; `None` for any other item.
+    fn structure_item(&self, item: &FetchItem<'_>) -> Option<MessageDataItem<'static>>;
+    /// `BODY[section]<partial>` with CRLF line ends; `None` when the
+    /// section does not exist.
+    fn section(
+        &self,
+        section: &Section<'_>,
+        partial: Option<&Partial>,
+    ) -> Result<Option<Self::Data>, Self::Error>;
+    /// `BINARY[part]<partial>` (RFC 3516).
+    fn binary(
+        &self,
+        part: Option<&SectionPart>,
+        partial: Option<&Partial>,
+    ) -> Result<Result<Self::Data, BinaryError>, Self::Error>;
+    /// `BINARY.SIZE[part]`.
+    fn binary_size(&self, part: Option<&SectionPart>) -> Result<Result<u64, BinaryError>, Self::Error>;
+    /// PREVIEW's text.
+    fn preview(&self) -> Result<String, Self::Error>;
+    /// EMAILID.
+    fn email_id(&self) -> Result<ObjectId<'static>, Self::Error>;
+}
+
+/// An item [`content_item`] answered.
+pub enum ContentItem<D> {
+    /// The item, complete.
+    Done(MessageDataItem<'static>),
+    /// `name` with `data` as its literal; BINARY's (`binary`) is a
+    /// literal8 when it holds NUL.
+    Literal {
+        name: DataItemName<'static>,
+        data: D,
+        binary: bool,
+    },
+}
+
+/// Why an item could not be answered.
+#[derive(Debug)]
+pub enum ItemError<E> {
+    /// BINARY of a part whose transfer encoding is unknown or broken:
+    /// `NO [UNKNOWN-CTE]` (RFC 3516).
+    UnknownCte,
+    /// The content could not be read.
+    Read(E),
+}
+
+impl<E> From<E> for ItemError<E> {
+    fn from(e: E) -> Self {
+        ItemError::Read(e)
+    }
+}
+
+/// The answer to an item that needs the content (see [`needs_content`]);
+/// `None` for any other item. The rules, wherever the content is read: a
+/// section that does not exist is empty, as Dovecot sends it; BINARY of a
+/// part that does not exist is NIL and its BINARY.SIZE 0; content that
+/// cannot be decoded is [`ItemError::UnknownCte`].
+pub fn content_item<S: ItemSource>(
+    msg: &S,
     item: &FetchItem<'_>,
-) -> Result<MessageDataItem<'static>, ItemError> {
-    Ok(match item {
-        FetchItem::Envelope => MessageDataItem::Envelope(Box::new(msg.envelope().clone().into_owned())),
-        FetchItem::BodyStructure => {
-            MessageDataItem::BodyStructure(Box::new(msg.body_structure().clone().into_owned()))
+) -> Result<Option<ContentItem<S::Data>>, ItemError<S::Error>> {
+    let origin = |p: Option<&Partial>| p.map(|p| p.offset());
+    let text = |t| Section::new(None, Some(t)).expect("HEADER and TEXT are sections");
+    let (section, partial, name) = match item {
+        FetchItem::Envelope | FetchItem::Body | FetchItem::BodyStructure => {
+            return Ok(msg.structure_item(item).map(ContentItem::Done));
         }
-        FetchItem::Body => MessageDataItem::Body(Box::new(msg.body().into_owned())),
-        FetchItem::Rfc822 => MessageDataItem::Rfc822(literal(to_crlf(msg.raw()))),
-        FetchItem::Rfc822Header => MessageDataItem::Rfc822Header(literal(section_data(
-            msg,
-            &Section::new(None, Some(SectionText::Header)).expect("HEADER is a section"),
-            None,
-        ))),
-        FetchItem::Rfc822Text => MessageDataItem::Rfc822Text(literal(section_data(
-            msg,
-            &Section::new(None, Some(SectionText::Text)).expect("TEXT is a section"),
-            None,
-        ))),
-        FetchItem::BodySection { section, partial, .. } => MessageDataItem::BodySection {
-            section: section.clone().into_owned(),
-            origin: partial.as_ref().map(|p| p.offset()),
-            data: literal(section_data(msg, section, partial.as_ref())),
-        },
+        FetchItem::Rfc822 => (Section::WHOLE, None, DataItemName::Rfc822),
+        FetchItem::Rfc822Header => (text(SectionText::Header), None, DataItemName::Rfc822Header),
+        FetchItem::Rfc822Text => (text(SectionText::Text), None, DataItemName::Rfc822Text),
+        FetchItem::BodySection { section, partial, .. } => (
+            section.clone().into_owned(),
+            partial.as_ref(),
+            DataItemName::BodySection {
+                section: section.clone().into_owned(),
+                origin: origin(partial.as_ref()),
+            },
+        ),
         FetchItem::Binary { section, partial, .. } => {
-            let data = match decode_binary(msg, section.as_ref()) {
-                // A part that does not exist has no content: NIL.
-                Err(BinaryError::NoSuchPart) => NString(None),
-                Err(_) => return Err(ItemError::UnknownCte),
-                Ok(content) => {
-                    let data = if content.decoded {
-                        content.data
-                    } else {
-                        Cow::Owned(to_crlf(&content.data).into_owned())
-                    };
-                    binary_literal(match partial {
-                        Some(p) => apply_partial(data, p),
-                        None => data,
-                    })
-                }
-            };
-            MessageDataItem::Binary {
+            let name = DataItemName::Binary {
                 section: section.clone(),
-                origin: partial.as_ref().map(|p| p.offset()),
-                data,
-            }
+                origin: origin(partial.as_ref()),
+            };
+            return Ok(Some(match msg.binary(section.as_ref(), partial.as_ref())? {
+                Ok(data) => ContentItem::Literal {
+                    name,
+                    data,
+                    binary: true,
+                },
+                // A part that does not exist has no content: NIL.
+                Err(BinaryError::NoSuchPart) => ContentItem::Done(name.with_data(NString(None))),
+                Err(_) => return Err(ItemError::UnknownCte),
+            }));
         }
-        FetchItem::EmailId => MessageDataItem::EmailId(email_id(msg.raw())),
-        // Computed on demand, so a LAZY fetch gets it too.
-        FetchItem::Preview { .. } => preview_item(preview(msg)),
         FetchItem::BinarySize { section } => {
-            let size = match binary_size(msg, section.as_ref()) {
+            let size = match msg.binary_size(section.as_ref())? {
+                Ok(size) => size,
                 Err(BinaryError::NoSuchPart) => 0,
                 Err(_) => return Err(ItemError::UnknownCte),
-                Ok(size) => size,
             };
-            MessageDataItem::BinarySize {
+            return Ok(Some(ContentItem::Done(MessageDataItem::BinarySize {
                 section: section.clone(),
                 size: u32::try_from(size).unwrap_or(u32::MAX),
-            }
+            })));
         }
-        // The caller answers the items that need no content.
-        _ => unreachable!("an item without content reached content_item"),
-    })
+        FetchItem::EmailId => return Ok(Some(ContentItem::Done(MessageDataItem::EmailId(msg.email_id()?)))),
+        // Computed on demand, so a LAZY fetch gets it too.
+        FetchItem::Preview { .. } => return Ok(Some(ContentItem::Done(preview_item(msg.preview()?)))),
+        _ => return Ok(None),
+    };
+    Ok(Some(match msg.section(&section, partial)? {
+        Some(data) => ContentItem::Literal {
+            name,
+            data,
+            binary: false,
+        },
+        // A section that does not exist is empty, as Dovecot sends it.
+        None => ContentItem::Done(name.with_data(literal(Cow::Borrowed(&[])))),
+    }))
+}
+
+impl<'m> ItemSource for MessageAnalysis<'m> {
+    type Data = Cow<'m, [u8]>;
+    type Error = std::convert::Infallible;
+
+    fn structure_item(&self, item: &FetchItem<'_>) -> Option<MessageDataItem<'static>> {
+        Some(match item {
+            FetchItem::Envelope => MessageDataItem::Envelope(Box::new(self.envelope().clone().into_owned())),
+            FetchItem::BodyStructure => {
+                MessageDataItem::BodyStructure(Box::new(self.body_structure().clone().into_owned()))
+            }
+            FetchItem::Body => MessageDataItem::Body(Box::new(self.body().into_owned())),
+            _ => return None,
+        })
+    }
+
+    fn section(
+        &self,
+        section: &Section<'_>,
+        partial: Option<&Partial>,
+    ) -> Result<Option<Self::Data>, Self::Error> {
+        let Some(data) = extract_section(self, section, None) else {
+            return Ok(None);
+        };
+        // CRLF line ends first: the partial range's offsets count them, as
+        // the sizes do.
+        let data = match data {
+            Cow::Borrowed(b) => to_crlf(b),
+            Cow::Owned(o) => Cow::Owned(to_crlf(&o).into_owned()),
+        };
+        Ok(Some(match partial {
+            Some(p) => apply_partial(data, p),
+            None => data,
+        }))
+    }
+
+    fn binary(
+        &self,
+        part: Option<&SectionPart>,
+        partial: Option<&Partial>,
+    ) -> Result<Result<Self::Data, BinaryError>, Self::Error> {
+        Ok(decode_binary(self, part).map(|content| {
+            let data = if content.decoded {
+                content.data
+            } else {
+                Cow::Owned(to_crlf(&content.data).into_owned())
+            };
+            match partial {
+                Some(p) => apply_partial(data, p),
+                None => data,
+            }
+        }))
+    }
+
+    fn binary_size(&self, part: Option<&SectionPart>) -> Result<Result<u64, BinaryError>, Self::Error> {
+        Ok(binary_size(self, part))
+    }
+
+    fn preview(&self) -> Result<String, Self::Error> {
+        Ok(preview(self))
+    }
+
+    fn email_id(&self) -> Result<ObjectId<'static>, Self::Error> {
+        Ok(email_id(self.raw()))
+    }
 }
 
 /// The PREVIEW item of a preview's text.
@@ -271,25 +397,6 @@ pub fn preview_item(text: String) -> MessageDataItem<'static> {
         Literal::new(text).map(IString::Literal)
     };
     MessageDataItem::Preview(NString(value.ok()))
-}
-
-/// A body section with CRLF line ends, then cut to the partial range
-/// (whose offsets count CRLF, as the sizes do). A section that does not
-/// exist is empty, as Dovecot sends it.
-fn section_data<'m>(
-    msg: &MessageAnalysis<'m>,
-    section: &Section<'_>,
-    partial: Option<&mailwire::imap::Partial>,
-) -> Cow<'m, [u8]> {
-    let data = extract_section(msg, section, None).unwrap_or(Cow::Borrowed(&[]));
-    let data = match data {
-        Cow::Borrowed(b) => to_crlf(b),
-        Cow::Owned(o) => Cow::Owned(to_crlf(&o).into_owned()),
-    };
-    match partial {
-        Some(p) => apply_partial(data, p),
-        None => data,
-    }
 }
 
 /// BODY and RFC822 data as a literal, which may hold any octet but NUL: a

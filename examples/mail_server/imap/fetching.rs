@@ -9,7 +9,8 @@ use std::time::Duration;
 use std::borrow::Cow;
 
 use mailwire::imap::{
-    DataItemName, FetchItem, FetchModifier, MessageDataItem, NString, Response, Section, SectionText, UidSet,
+    DataItemName, FetchItem, FetchModifier, MessageDataItem, ObjectId, Partial, Response, Section,
+    SectionPart, UidSet,
 };
 use mailwire::mailbox::analysis::{BinaryError, Content, Measure, StoredMessage, analyze};
 use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
@@ -19,7 +20,7 @@ use super::exec::{
     Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Streamed, Work, condition, no_room, store_failure,
     view_message,
 };
-use super::fetch;
+use super::fetch::{self, ContentItem, ItemError};
 
 /// What NOTIFY's MessageNew asked to be sent of new messages of the
 /// selected mailbox (RFC 5465 section 5.2), for each UID in `uids` still
@@ -109,93 +110,22 @@ fn from_file(
     let Ok(msg) = StoredMessage::open(file, len) else {
         return Ok(None);
     };
-    let structure = Structure::of_stored(&msg);
+    let file = FileMessage {
+        structure: Structure::of_stored(&msg),
+        msg,
+    };
     let mut data = Vec::new();
     let mut streamed = None;
-    let origin = |p: Option<&mailwire::imap::Partial>| p.map(|p| p.offset());
-    let text = |t| Section::new(None, Some(t)).expect("HEADER and TEXT are sections");
     for item in items {
-        if let Some(d) = structure.item(item) {
-            data.push(d);
-            continue;
-        }
-        let (content, name, binary) = match item {
-            FetchItem::Preview { .. } => match msg.preview() {
-                Ok(text) => {
-                    data.push(fetch::preview_item(text));
-                    continue;
-                }
-                Err(_) => return Ok(None),
-            },
-            FetchItem::EmailId => {
-                let id = msg
-                    .section(&Section::WHOLE, None)
-                    .and_then(|c| fetch::email_id_of(c.ok_or_else(|| std::io::Error::other("no message"))?));
-                match id {
-                    Ok(id) => {
-                        data.push(MessageDataItem::EmailId(id));
-                        continue;
-                    }
-                    Err(_) => return Ok(None),
-                }
-            }
-            FetchItem::BodySection { section, partial, .. } => (
-                msg.section(section, partial.as_ref()),
-                DataItemName::BodySection {
-                    section: section.clone().into_owned(),
-                    origin: origin(partial.as_ref()),
-                },
-                false,
-            ),
-            FetchItem::Rfc822 => (msg.section(&Section::WHOLE, None), DataItemName::Rfc822, false),
-            FetchItem::Rfc822Header => (
-                msg.section(&text(SectionText::Header), None),
-                DataItemName::Rfc822Header,
-                false,
-            ),
-            FetchItem::Rfc822Text => (
-                msg.section(&text(SectionText::Text), None),
-                DataItemName::Rfc822Text,
-                false,
-            ),
-            FetchItem::Binary { section, .. } | FetchItem::BinarySize { section } => {
-                let partial = match item {
-                    FetchItem::Binary { partial, .. } => partial.as_ref(),
-                    _ => None,
-                };
-                let name = DataItemName::Binary {
-                    section: section.clone(),
-                    origin: origin(partial),
-                };
-                let content = match msg.binary(section.as_ref(), partial) {
-                    Err(_) => return Ok(None),
-                    // No content: NIL, and a size of 0.
-                    Ok(Err(BinaryError::NoSuchPart)) => {
-                        data.push(match item {
-                            FetchItem::BinarySize { .. } => MessageDataItem::BinarySize {
-                                section: section.clone(),
-                                size: 0,
-                            },
-                            _ => name.with_data(NString(None)),
-                        });
-                        continue;
-                    }
-                    Ok(Err(_)) => return Err(unknown_cte()),
-                    Ok(Ok(c)) => Ok(Some(c)),
-                };
-                (content, name, true)
-            }
-            // Items that need no content.
-            _ => continue,
-        };
-        let mut content = match content {
-            Err(_) => return Ok(None),
-            // A section that does not exist is empty, as Dovecot sends it.
-            Ok(None) => {
-                data.push(name.with_data(fetch::literal(Cow::Borrowed(&[]))));
+        let (name, mut content, binary) = match fetch::content_item(&file, item) {
+            Ok(None) => continue,
+            Ok(Some(ContentItem::Done(d))) => {
+                data.push(d);
                 continue;
             }
-            Ok(Some(c)) => c,
+            Ok(Some(ContentItem::Literal { name, data, binary })) => (name, data, binary),
+            Err(ItemError::UnknownCte) => return Err(unknown_cte()),
+            Err(ItemError::Read(_)) => return Ok(None),
         };
         // A section's length is counted, a BINARY's (and whether it holds
         // NUL) found by decoding it.
@@ -209,12 +139,7 @@ fn from_file(
             Err(e) if binary && e.kind() == std::io::ErrorKind::InvalidData => return Err(unknown_cte()),
             Err(_) => return Ok(None),
         };
-        if let FetchItem::BinarySize { section } = item {
-            data.push(MessageDataItem::BinarySize {
-                section: section.clone(),
-                size: u32::try_from(measure.len).unwrap_or(u32::MAX),
-            });
-        } else if measure.len <= STREAM_ABOVE {
+        if measure.len <= STREAM_ABOVE {
             let mut bytes = Vec::with_capacity(measure.len as usize);
             if std::io::Read::read_to_end(&mut content, &mut bytes).is_err()
                 || bytes.len() as u64 != measure.len
@@ -237,8 +162,62 @@ fn from_file(
             });
         }
     }
-    let header_size = msg.part_tree().body_start;
-    Ok(Some((data, streamed, (structure, header_size))))
+    let header_size = file.msg.part_tree().body_start;
+    Ok(Some((data, streamed, (file.structure, header_size))))
+}
+
+/// A large message read from its file a page at a time, with its
+/// structure: what [`from_file`] answers content items from.
+struct FileMessage {
+    msg: StoredMessage,
+    structure: Structure,
+}
+
+impl fetch::ItemSource for FileMessage {
+    type Data = Content;
+    type Error = std::io::Error;
+
+    fn structure_item(&self, item: &FetchItem<'_>) -> Option<MessageDataItem<'static>> {
+        self.structure.item(item)
+    }
+
+    fn section(&self, section: &Section<'_>, partial: Option<&Partial>) -> std::io::Result<Option<Content>> {
+        self.msg.section(section, partial)
+    }
+
+    fn binary(
+        &self,
+        part: Option<&SectionPart>,
+        partial: Option<&Partial>,
+    ) -> std::io::Result<Result<Content, BinaryError>> {
+        self.msg.binary(part, partial)
+    }
+
+    /// Found by decoding the part, as it would be sent.
+    fn binary_size(&self, part: Option<&SectionPart>) -> std::io::Result<Result<u64, BinaryError>> {
+        let mut content = match self.msg.binary(part, None)? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        match content.measure() {
+            Ok(m) => Ok(Ok(m.len)),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(Err(BinaryError::InvalidContent)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn preview(&self) -> std::io::Result<String> {
+        self.msg.preview()
+    }
+
+    /// A digest of the message as it is read.
+    fn email_id(&self) -> std::io::Result<ObjectId<'static>> {
+        let whole = self
+            .msg
+            .section(&Section::WHOLE, None)?
+            .ok_or_else(|| std::io::Error::other("no message"))?;
+        fetch::email_id_of(whole)
+    }
 }
 
 /// What a message read whole weighs in that budget, in multiples of its
@@ -485,7 +464,8 @@ pub fn fetch_batch(
             };
             let mut data = match answer {
                 Ok(d) => d,
-                Err(fetch::ItemError::UnknownCte) => return Err(unknown_cte()),
+                Err(ItemError::UnknownCte) => return Err(unknown_cte()),
+                Err(ItemError::Read(never)) => match never {},
             };
             if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
                 // The \Seen this FETCH set is reported along (RFC 9051
