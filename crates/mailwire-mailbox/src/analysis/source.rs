@@ -137,6 +137,10 @@ pub(crate) struct FileSource {
     /// For each page of the file: where it starts in the view, and whether
     /// the file's octet before it is CR.
     pages: Vec<(usize, bool)>,
+    /// For each page, the LFs of the file before it (the view has the same
+    /// LFs), and at the end their total: [`Source::counts`] reads only the
+    /// pages its range cuts.
+    lf_before: Vec<u64>,
     raw_len: usize,
     len: usize,
     /// Octets of header blocks the parser may still keep.
@@ -174,19 +178,25 @@ impl FileSource {
     pub(crate) fn open(file: File, raw_len: u64) -> io::Result<FileSource> {
         let raw_len = usize::try_from(raw_len).map_err(|_| io::Error::other("the message is too large"))?;
         let mut pages = Vec::with_capacity(raw_len / PAGE + 1);
+        let mut lf_before = Vec::with_capacity(raw_len / PAGE + 2);
         let mut buf = vec![0; PAGE];
-        let (mut at, mut len, mut after_cr) = (0, 0, false);
+        let (mut at, mut len, mut after_cr, mut lf) = (0, 0, false, 0);
         while at < raw_len {
             let n = PAGE.min(raw_len - at);
             read_exact_at(&file, &mut buf[..n], at)?;
             pages.push((len, after_cr));
-            len += n + count_slice(&buf[..n], after_cr.then_some(b'\r')).bare_lf as usize;
+            lf_before.push(lf);
+            let counts = count_slice(&buf[..n], after_cr.then_some(b'\r'));
+            len += n + counts.bare_lf as usize;
+            lf += counts.lf;
             after_cr = buf[n - 1] == b'\r';
             at += n;
         }
+        lf_before.push(lf);
         Ok(FileSource {
             file,
             pages,
+            lf_before,
             raw_len,
             len,
             keep: std::cell::Cell::new(MAX_KEPT),
@@ -200,6 +210,7 @@ impl FileSource {
         Ok(FileSource {
             file: self.file.try_clone()?,
             pages: self.pages.clone(),
+            lf_before: self.lf_before.clone(),
             raw_len: self.raw_len,
             len: self.len,
             keep: std::cell::Cell::new(MAX_KEPT),
@@ -357,9 +368,42 @@ impl Source<'static> for FileSource {
         None
     }
 
-    /// Every LF of the view has its CR.
+    /// Every LF of the view has its CR. The pages wholly inside the range
+    /// are counted from the map; only the two it cuts are read.
     fn counts(&self, start: usize, end: usize) -> Counts {
         let end = end.min(self.len);
+        let page_start = |p: usize| self.pages.get(p).map_or(self.len, |&(s, _)| s);
+        // The first page starting at or after `start`, the last ending at
+        // or before `end`.
+        let first = self.pages.partition_point(|&(s, _)| s < start);
+        let last = self.pages.partition_point(|&(s, _)| s <= end).saturating_sub(1);
+        let last = if page_start(last + 1) <= end {
+            last + 1
+        } else {
+            last
+        };
+        if first < last && last < self.lf_before.len() {
+            let (head_end, tail_start) = (page_start(first), page_start(last));
+            let whole = self.lf_before[last] - self.lf_before[first];
+            let (head, tail) = (
+                self.read_counts(start, head_end),
+                self.read_counts(tail_start, end),
+            );
+            return Counts {
+                lf: head + whole + tail,
+                bare_lf: 0,
+            };
+        }
+        Counts {
+            lf: self.read_counts(start, end),
+            bare_lf: 0,
+        }
+    }
+}
+
+impl FileSource {
+    /// The LFs of the view from `start` to `end`, read.
+    fn read_counts(&self, start: usize, end: usize) -> u64 {
         let mut lf = 0;
         let mut pos = start;
         while pos < end {
@@ -373,7 +417,7 @@ impl Source<'static> for FileSource {
             }
             pos += seen;
         }
-        Counts { lf, bare_lf: 0 }
+        lf
     }
 }
 
@@ -430,11 +474,30 @@ mod tests {
         let (from_file, from_slice) = (hits(&src), hits(&slice));
         assert_eq!(from_file.len(), 3);
         assert_eq!(from_file, from_slice);
-        for (s, e) in [(0, converted.len()), (PAGE, 2 * PAGE + 10), (PAGE - 1, PAGE + 1)] {
+        let len = converted.len();
+        let ranges = [
+            (0, len),
+            (PAGE, 2 * PAGE + 10),
+            (PAGE - 1, PAGE + 1),
+            (3, len - 2),
+            (src.pages[1].0, src.pages[3].0),
+            (src.pages[1].0 + 1, src.pages[4].0 - 1),
+            (src.pages[2].0, len),
+            (len, len),
+            (5, 5),
+        ];
+        for (s, e) in ranges {
             let (a, b) = (src.counts(s, e), slice.counts(s, e));
             assert_eq!((a.lf, a.bare_lf), (b.lf, b.bare_lf), "counts of {s}..{e}");
         }
         assert!(src.error().is_none());
+    }
+
+    #[test]
+    fn an_empty_file_counts_nothing() {
+        let src = FileSource::open(file_of(b""), 0).expect("mapped");
+        assert_eq!(src.counts(0, 0).lf, 0);
+        assert_eq!(Source::len(&src), 0);
     }
 
     #[test]
