@@ -307,9 +307,8 @@ impl Content {
                         self.next_piece();
                         continue;
                     }
-                    let bytes = self.source.bytes(from, to);
-                    self.check(bytes.len() == to - from)?;
-                    self.out.extend_from_slice(&bytes);
+                    let n = self.source.append(from, to, &mut self.out);
+                    self.check(n == to - from)?;
                     self.at += to - from;
                 }
                 Piece::Decode(r, cte) => {
@@ -318,9 +317,8 @@ impl Content {
                     let to = r.end.min(from + PAGE);
                     let last = to >= r.end;
                     if from < to {
-                        let bytes = self.source.bytes(from, to);
-                        self.check(bytes.len() == to - from)?;
-                        self.carry.extend_from_slice(&bytes);
+                        let n = self.source.append(from, to, &mut self.carry);
+                        self.check(n == to - from)?;
                         self.at += to - from;
                     }
                     let cut = if last {

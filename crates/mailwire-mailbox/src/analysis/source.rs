@@ -322,17 +322,7 @@ impl Source<'static> for FileSource {
             return Cow::Owned(Vec::new());
         }
         let mut out = Vec::with_capacity(end - start);
-        while start + out.len() < end {
-            let pos = start + out.len();
-            let seen = self.with_window(pos, (end - pos).min(PAGE), |d| {
-                let d = &d[..d.len().min(end - pos)];
-                out.extend_from_slice(d);
-                d.len()
-            });
-            if seen == 0 {
-                break;
-            }
-        }
+        self.append(start, end, &mut out);
         Cow::Owned(out)
     }
 
@@ -402,6 +392,25 @@ impl Source<'static> for FileSource {
 }
 
 impl FileSource {
+    /// Appends the view from `start` to `end` to `out`, without a copy
+    /// between; how many octets (fewer only after a read error).
+    pub(crate) fn append(&self, start: usize, end: usize, out: &mut Vec<u8>) -> usize {
+        let end = end.min(self.len);
+        let mut pos = start.min(end);
+        while pos < end {
+            let seen = self.with_window(pos, (end - pos).min(PAGE), |d| {
+                let d = &d[..d.len().min(end - pos)];
+                out.extend_from_slice(d);
+                d.len()
+            });
+            if seen == 0 {
+                break;
+            }
+            pos += seen;
+        }
+        pos - start.min(end)
+    }
+
     /// The LFs of the view from `start` to `end`, read.
     fn read_counts(&self, start: usize, end: usize) -> u64 {
         let mut lf = 0;
