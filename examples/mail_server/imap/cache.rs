@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use mailwire::imap::{BodyStructure, Envelope, FetchItem, MessageDataItem};
-use mailwire::mailbox::analysis::{MessageAnalysis, StoredMessage};
+use mailwire::mailbox::analysis::{MessageAnalysis, StoredLayout, StoredMessage};
 use mailwire::mailbox::{AccountName, Uid, UidValidity};
 
 /// What FETCH can answer from the cache.
@@ -25,6 +25,9 @@ pub struct Structure {
     pub body_structure: BodyStructure<'static>,
     /// BODY (BODYSTRUCTURE without extension data).
     pub body: BodyStructure<'static>,
+    /// For a message analysed in its file, what the analysis found: its
+    /// sections are then read again without analysing it again.
+    pub layout: Option<StoredLayout>,
 }
 
 impl Structure {
@@ -34,6 +37,7 @@ impl Structure {
             envelope: msg.envelope().clone().into_owned(),
             body_structure: msg.body_structure().clone().into_owned(),
             body: msg.body().into_owned(),
+            layout: None,
         }
     }
 
@@ -43,6 +47,7 @@ impl Structure {
             envelope: msg.envelope().clone(),
             body_structure: msg.body_structure().clone(),
             body: msg.body(),
+            layout: Some(msg.layout()),
         }
     }
 
@@ -92,8 +97,9 @@ impl StructureCache {
             .map(|(s, _)| Arc::clone(s))
     }
 
-    /// Keeps a message's structure; `weight` estimates its size (the
-    /// message's header is a fair one: ENVELOPE repeats most of it).
+    /// Keeps a message's structure, in place of one kept before; `weight`
+    /// estimates its size (the message's header is a fair one: ENVELOPE
+    /// repeats most of it; plus its layout's, if it has one).
     pub fn put(
         &self,
         account: &AccountName,
@@ -108,8 +114,9 @@ impl StructureCache {
         }
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let key = (account.clone(), uid_validity, uid);
-        if inner.entries.contains_key(&key) {
-            return;
+        if let Some((_, w)) = inner.entries.remove(&key) {
+            inner.held -= w;
+            inner.order.retain(|k| *k != key);
         }
         while inner.held + weight > self.budget {
             let Some(old) = inner.order.pop_front() else {
@@ -154,5 +161,29 @@ mod tests {
         // Larger than the whole budget: not kept.
         cache.put(&alice, v, Uid::new(9).unwrap(), structure, 10_000);
         assert!(cache.get(&alice, v, Uid::new(9).unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_structure_put_again_replaces_the_one_kept() {
+        use std::io::Write;
+        let msg = b"From: a@b\r\nSubject: x\r\n\r\nbody\r\n";
+        let alice = AccountName::new("alice").unwrap();
+        let v = UidValidity::new(7).unwrap();
+        let uid = |n| Uid::new(n).unwrap();
+        let cache = StructureCache::new(3 * 356);
+        let whole = Arc::new(Structure::of(&analyze(msg)));
+        for n in 1..=3 {
+            cache.put(&alice, v, uid(n), Arc::clone(&whole), 100);
+        }
+        // Message 2 analysed in its file: its layout replaces the
+        // structure read whole, in the same room.
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(msg).unwrap();
+        let stored = StoredMessage::open(file, msg.len() as u64).unwrap();
+        cache.put(&alice, v, uid(2), Arc::new(Structure::of_stored(&stored)), 100);
+        assert!(cache.get(&alice, v, uid(2)).unwrap().layout.is_some());
+        for n in [1, 3] {
+            assert!(cache.get(&alice, v, uid(n)).is_some(), "{n} was dropped");
+        }
     }
 }

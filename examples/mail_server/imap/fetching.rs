@@ -46,7 +46,12 @@ pub fn new_message_data(
         };
         if content && message.size > STREAM_ABOVE {
             let mut data = fetch::render(&message, None, None, items, info.rev2, false).unwrap_or_default();
-            if let Ok(Some((mut read, _too_large, _))) = from_file(selected, Uid::from(uid), items) {
+            let cached = work.structures.get(
+                selected.account().name(),
+                selected.mailbox().uid_validity,
+                Uid::from(uid),
+            );
+            if let Ok(Some((mut read, _too_large, _))) = from_file(selected, Uid::from(uid), items, cached) {
                 data.append(&mut read);
             }
             out.push((uid, data));
@@ -72,11 +77,12 @@ fn unknown_cte() -> Outcome {
 }
 
 /// What [`from_file`] answers: the items rendered, the literal to stream
-/// after them, and the structure with its weight.
+/// after them, and the structure with its weight for the cache, unless it
+/// came from there.
 type FromFile = (
     Vec<MessageDataItem<'static>>,
     Option<FileLiteral>,
-    (Structure, usize),
+    Option<(Arc<Structure>, usize)>,
 );
 
 /// A literal read from a message's file as it is sent: its item's name,
@@ -97,23 +103,34 @@ pub struct FileLiteral {
 /// cannot be done (a backend without files, a header block above 1 MiB, a
 /// read error, two large sections): the message is then read whole. A
 /// BINARY whose content cannot be decoded fails the FETCH, as it does
-/// when read whole. The message's structure comes along, for the cache,
-/// with its header's size (what it weighs there).
+/// when read whole. `cached` is the message's structure from the cache:
+/// with its layout, the file is not analysed again. Otherwise the
+/// structure comes along for the cache, with what it weighs there.
 fn from_file(
     selected: &SelectedMailbox,
     uid: Uid,
     items: &[FetchItem<'_>],
+    cached: Option<Arc<Structure>>,
 ) -> Result<Option<FromFile>, Outcome> {
     let Ok(Some((file, len))) = selected.message_file(uid) else {
         return Ok(None);
     };
-    let Ok(msg) = StoredMessage::open(file, len) else {
-        return Ok(None);
+    let layout = cached.as_ref().and_then(|s| s.layout.as_ref());
+    let (msg, structure) = match (layout, cached.as_ref()) {
+        (Some(layout), Some(s)) => match StoredMessage::reopen(file, len, layout) {
+            Ok(msg) => (msg, Arc::clone(s)),
+            Err(_) => return Ok(None),
+        },
+        _ => match StoredMessage::open(file, len) {
+            Ok(msg) => {
+                let structure = Arc::new(Structure::of_stored(&msg));
+                (msg, structure)
+            }
+            Err(_) => return Ok(None),
+        },
     };
-    let file = FileMessage {
-        structure: Structure::of_stored(&msg),
-        msg,
-    };
+    let fresh = layout.is_none();
+    let file = FileMessage { msg, structure };
     let mut data = Vec::new();
     let mut streamed = None;
     for item in items {
@@ -162,15 +179,19 @@ fn from_file(
             });
         }
     }
-    let header_size = file.msg.part_tree().body_start;
-    Ok(Some((data, streamed, (file.structure, header_size))))
+    let for_cache = fresh.then(|| {
+        let layout = file.structure.layout.as_ref().map_or(0, |l| l.weight());
+        let weight = file.msg.part_tree().body_start + layout;
+        (file.structure, weight)
+    });
+    Ok(Some((data, streamed, for_cache)))
 }
 
 /// A large message read from its file a page at a time, with its
 /// structure: what [`from_file`] answers content items from.
 struct FileMessage {
     msg: StoredMessage,
-    structure: Structure,
+    structure: Arc<Structure>,
 }
 
 impl fetch::ItemSource for FileMessage {
@@ -322,7 +343,8 @@ pub fn fetch_batch(
             if let Some(m) = message.filter(|m| large(m)) {
                 if batch_end == i {
                     let read = if file_items {
-                        from_file(selected, m.uid, &items)?
+                        let cached = work.structures.get(&account, uid_validity, m.uid);
+                        from_file(selected, m.uid, &items, cached)?
                     } else {
                         None
                     };
@@ -397,14 +419,11 @@ pub fn fetch_batch(
                     None
                 }
             };
-            if let Some((mut data, streamed, (structure, header_size))) = from_file {
-                work.structures.put(
-                    selected.account().name(),
-                    key.0,
-                    key.1,
-                    Arc::new(structure),
-                    header_size,
-                );
+            if let Some((mut data, streamed, for_cache)) = from_file {
+                if let Some((structure, weight)) = for_cache {
+                    work.structures
+                        .put(selected.account().name(), key.0, key.1, structure, weight);
+                }
                 let mut before =
                     fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
                 before.append(&mut data);

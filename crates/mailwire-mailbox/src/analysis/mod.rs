@@ -75,7 +75,7 @@ pub use pieces::{Content, Measure};
 pub(crate) use preview::strip_markup;
 pub use preview::{PREVIEW_CHARS, preview};
 pub use section::{apply_partial, extract_section, find_part, to_crlf};
-pub use stored::StoredMessage;
+pub use stored::{StoredLayout, StoredMessage};
 pub use structure::{Part, PartKind};
 pub(crate) use structure::{TransferEncoding, leaves};
 

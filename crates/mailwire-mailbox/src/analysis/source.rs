@@ -149,6 +149,24 @@ pub(crate) struct FileSource {
     error: RefCell<Option<io::Error>>,
 }
 
+/// Where each page of a file starts in its CRLF view, and its LF counts
+/// (see [`FileSource`]).
+#[derive(Debug, Clone)]
+pub(crate) struct FileMap {
+    pages: Vec<(usize, bool)>,
+    lf_before: Vec<u64>,
+    /// The file's length, and its view's.
+    pub(crate) raw_len: usize,
+    len: usize,
+}
+
+impl FileMap {
+    /// About how much memory the map takes.
+    pub(crate) fn weight(&self) -> usize {
+        self.pages.len() * std::mem::size_of::<(usize, bool)>() + self.lf_before.len() * 8
+    }
+}
+
 /// Converted pages `first..last` of the file, from view offset `start`.
 #[derive(Default)]
 struct Window {
@@ -207,16 +225,32 @@ impl FileSource {
 
     /// Another source on the same file, sharing its map.
     pub(crate) fn try_clone(&self) -> io::Result<FileSource> {
-        Ok(FileSource {
-            file: self.file.try_clone()?,
+        Ok(FileSource::with_map(self.file.try_clone()?, self.map()))
+    }
+
+    /// What opening the file learnt of it.
+    pub(crate) fn map(&self) -> FileMap {
+        FileMap {
             pages: self.pages.clone(),
             lf_before: self.lf_before.clone(),
             raw_len: self.raw_len,
             len: self.len,
+        }
+    }
+
+    /// A source on `file` with the map an earlier opening of the same
+    /// content made: nothing is read until asked.
+    pub(crate) fn with_map(file: File, map: FileMap) -> FileSource {
+        FileSource {
+            file,
+            pages: map.pages,
+            lf_before: map.lf_before,
+            raw_len: map.raw_len,
+            len: map.len,
             keep: std::cell::Cell::new(MAX_KEPT),
             window: RefCell::new(Window::default()),
             error: RefCell::new(None),
-        })
+        }
     }
 
     /// The first read error met, if any.

@@ -42,8 +42,31 @@ use super::binary::{BinaryError, binary_pieces};
 use super::pieces::{Content, Piece};
 use super::preview::preview_part;
 use super::section::section_pieces;
-use super::source::FileSource;
+use super::source::{FileMap, FileSource};
 use super::structure::{self, Part};
+
+/// What [`StoredMessage::open`] found of a message, without its file
+/// ([`StoredMessage::layout`]): a server keeps it to read sections of the
+/// same message again without analysing it again.
+#[derive(Debug, Clone)]
+pub struct StoredLayout {
+    map: FileMap,
+    envelope: Envelope<'static>,
+    body: BodyStructure<'static>,
+    part: Part,
+    size: u64,
+}
+
+impl StoredLayout {
+    /// About how much memory it takes, the ENVELOPE and BODYSTRUCTURE
+    /// left out (a cache weighs them with the header they repeat).
+    pub fn weight(&self) -> usize {
+        fn part(p: &Part) -> usize {
+            std::mem::size_of::<Part>() + p.children().iter().map(part).sum::<usize>()
+        }
+        self.map.weight() + part(&self.part)
+    }
+}
 
 /// A message analysed in a file (see the module documentation).
 pub struct StoredMessage {
@@ -174,6 +197,38 @@ impl StoredMessage {
         let mut out = Vec::with_capacity(range.len());
         io::Read::read_to_end(&mut content, &mut out)?;
         Ok(out)
+    }
+
+    /// What the analysis found, without the file: kept, it opens the same
+    /// message again ([`StoredMessage::reopen`]) without reading it.
+    pub fn layout(&self) -> StoredLayout {
+        StoredLayout {
+            map: self.source.map(),
+            envelope: self.envelope.clone(),
+            body: self.body.clone(),
+            part: self.part.clone(),
+            size: self.size,
+        }
+    }
+
+    /// The message in `file` (the first `len` octets) as an earlier
+    /// analysis of the same content found it: nothing is read until a
+    /// section is. The content must be the same (a Maildir message's
+    /// never changes); a length other than the layout's is an error.
+    pub fn reopen(file: File, len: u64, layout: &StoredLayout) -> io::Result<StoredMessage> {
+        if usize::try_from(len).ok() != Some(layout.map.raw_len) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the file's length is not the analysed message's",
+            ));
+        }
+        Ok(StoredMessage {
+            source: FileSource::with_map(file, layout.map.clone()),
+            envelope: layout.envelope.clone(),
+            body: layout.body.clone(),
+            part: layout.part.clone(),
+            size: layout.size,
+        })
     }
 
     fn checked(&self) -> io::Result<()> {

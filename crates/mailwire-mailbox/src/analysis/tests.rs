@@ -356,78 +356,85 @@ fn read_content(mut c: Content) -> Result<Vec<u8>, std::io::ErrorKind> {
 
 /// A message read from a file answers as the whole analysis of the same
 /// message with CRLF line ends: structure, sections and BINARY sections,
-/// with and without a partial range.
+/// with and without a partial range; so does the same file opened again
+/// with the first analysis's layout.
 fn stored_matches_whole(raw: &[u8]) {
     use std::io::Write;
     let crlf = to_crlf(raw).into_owned();
     let whole = analyze(&crlf);
     let mut file = tempfile::tempfile().expect("a temporary file");
     file.write_all(raw).expect("written");
-    let stored = StoredMessage::open(file, raw.len() as u64).expect("analysed");
-    assert_eq!(stored.envelope(), whole.envelope());
-    assert_eq!(stored.body_structure(), whole.body_structure());
-    assert_eq!(stored.part_tree(), whole.part_tree());
-    assert_eq!(stored.size(), whole.size());
-    assert_eq!(stored.preview().expect("no read error"), preview(&whole));
-    let partials = [
-        None,
-        Some(Partial::new(3, NonZeroU64::new(70_000).unwrap()).unwrap()),
-    ];
-    let from = HeaderList::new(vec![AString::try_from("from").unwrap()]).unwrap();
-    for p in [&[][..], &[1], &[2], &[1, 1], &[2, 1], &[1, 2, 1], &[3, 1, 1]] {
-        let texts = [
+    let len = raw.len() as u64;
+    let opened = StoredMessage::open(file.try_clone().expect("a handle"), len).expect("analysed");
+    let layout = opened.layout();
+    assert!(StoredMessage::reopen(file.try_clone().expect("a handle"), len + 1, &layout).is_err());
+    let reopened = StoredMessage::reopen(file, len, &layout).expect("opened again");
+    for stored in [&opened, &reopened] {
+        assert_eq!(stored.envelope(), whole.envelope());
+        assert_eq!(stored.body_structure(), whole.body_structure());
+        assert_eq!(stored.part_tree(), whole.part_tree());
+        assert_eq!(stored.size(), whole.size());
+        assert_eq!(stored.preview().expect("no read error"), preview(&whole));
+        let partials = [
             None,
-            Some(SectionText::Header),
-            Some(SectionText::Text),
-            Some(SectionText::Mime),
-            Some(SectionText::HeaderFieldsNot(from.clone())),
+            Some(Partial::new(3, NonZeroU64::new(70_000).unwrap()).unwrap()),
         ];
-        for partial in &partials {
-            for text in texts.clone() {
-                let Ok(s) = Section::new(path(p), text) else {
-                    continue;
-                };
-                let expected = extract_section(&whole, &s, partial.as_ref()).map(Cow::into_owned);
-                let got = stored
-                    .section(&s, partial.as_ref())
+        let from = HeaderList::new(vec![AString::try_from("from").unwrap()]).unwrap();
+        for p in [&[][..], &[1], &[2], &[1, 1], &[2, 1], &[1, 2, 1], &[3, 1, 1]] {
+            let texts = [
+                None,
+                Some(SectionText::Header),
+                Some(SectionText::Text),
+                Some(SectionText::Mime),
+                Some(SectionText::HeaderFieldsNot(from.clone())),
+            ];
+            for partial in &partials {
+                for text in texts.clone() {
+                    let Ok(s) = Section::new(path(p), text) else {
+                        continue;
+                    };
+                    let expected = extract_section(&whole, &s, partial.as_ref()).map(Cow::into_owned);
+                    let got = stored
+                        .section(&s, partial.as_ref())
+                        .expect("no read error")
+                        .map(|c| read_content(c).expect("a section reads"));
+                    assert!(
+                        got == expected,
+                        "section {s:?} {partial:?}: {:?} octets against {:?}",
+                        got.as_ref().map(Vec::len),
+                        expected.as_ref().map(Vec::len)
+                    );
+                }
+                let expected = decode_binary(&whole, path(p).as_ref()).map(|b| {
+                    let data = match partial {
+                        Some(pa) => apply_partial(b.data, pa),
+                        None => b.data,
+                    };
+                    (data.into_owned(), b.decoded)
+                });
+                match stored
+                    .binary(path(p).as_ref(), partial.as_ref())
                     .expect("no read error")
-                    .map(|c| read_content(c).expect("a section reads"));
-                assert!(
-                    got == expected,
-                    "section {s:?} {partial:?}: {:?} octets against {:?}",
-                    got.as_ref().map(Vec::len),
-                    expected.as_ref().map(Vec::len)
-                );
-            }
-            let expected = decode_binary(&whole, path(p).as_ref()).map(|b| {
-                let data = match partial {
-                    Some(pa) => apply_partial(b.data, pa),
-                    None => b.data,
-                };
-                (data.into_owned(), b.decoded)
-            });
-            match stored
-                .binary(path(p).as_ref(), partial.as_ref())
-                .expect("no read error")
-            {
-                Err(e) => assert_eq!(Err(e), expected.map(|_| ()), "binary {p:?}"),
-                Ok(c) => {
-                    let decoded = c.decoded();
-                    match (read_content(c), expected) {
-                        (Ok(data), Ok(want)) => assert!(
-                            (&data, decoded) == (&want.0, want.1),
-                            "binary {p:?}: {} octets against {}",
-                            data.len(),
-                            want.0.len()
-                        ),
-                        (Err(kind), Err(BinaryError::InvalidContent)) => {
-                            assert_eq!(kind, std::io::ErrorKind::InvalidData)
+                {
+                    Err(e) => assert_eq!(Err(e), expected.map(|_| ()), "binary {p:?}"),
+                    Ok(c) => {
+                        let decoded = c.decoded();
+                        match (read_content(c), expected) {
+                            (Ok(data), Ok(want)) => assert!(
+                                (&data, decoded) == (&want.0, want.1),
+                                "binary {p:?}: {} octets against {}",
+                                data.len(),
+                                want.0.len()
+                            ),
+                            (Err(kind), Err(BinaryError::InvalidContent)) => {
+                                assert_eq!(kind, std::io::ErrorKind::InvalidData)
+                            }
+                            (got, want) => panic!(
+                                "binary {p:?}: {:?} against {:?}",
+                                got.map(|d| d.len()),
+                                want.map(|w| w.0.len())
+                            ),
                         }
-                        (got, want) => panic!(
-                            "binary {p:?}: {:?} against {:?}",
-                            got.map(|d| d.len()),
-                            want.map(|w| w.0.len())
-                        ),
                     }
                 }
             }
