@@ -51,6 +51,12 @@ use super::structure::{self, Part};
 #[derive(Debug, Clone)]
 pub struct StoredLayout {
     map: FileMap,
+    found: Found,
+}
+
+/// What the analysis of a message found.
+#[derive(Debug, Clone)]
+struct Found {
     envelope: Envelope<'static>,
     body: BodyStructure<'static>,
     part: Part,
@@ -64,24 +70,21 @@ impl StoredLayout {
         fn part(p: &Part) -> usize {
             std::mem::size_of::<Part>() + p.children().iter().map(part).sum::<usize>()
         }
-        self.map.weight() + part(&self.part)
+        self.map.weight() + part(&self.found.part)
     }
 }
 
 /// A message analysed in a file (see the module documentation).
 pub struct StoredMessage {
     source: FileSource,
-    envelope: Envelope<'static>,
-    body: BodyStructure<'static>,
-    part: Part,
-    size: u64,
+    found: Found,
 }
 
 impl std::fmt::Debug for StoredMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredMessage")
-            .field("part", &self.part)
-            .field("size", &self.size)
+            .field("part", &self.found.part)
+            .field("size", &self.found.size)
             .finish_non_exhaustive()
     }
 }
@@ -108,42 +111,44 @@ impl StoredMessage {
         }
         Ok(StoredMessage {
             source,
-            envelope,
-            body,
-            part,
-            size,
+            found: Found {
+                envelope,
+                body,
+                part,
+                size,
+            },
         })
     }
 
     /// The ENVELOPE of the message.
     pub fn envelope(&self) -> &Envelope<'static> {
-        &self.envelope
+        &self.found.envelope
     }
 
     /// The BODYSTRUCTURE of the message, with every extension field.
     pub fn body_structure(&self) -> &BodyStructure<'static> {
-        &self.body
+        &self.found.body
     }
 
     /// The BODY of the message: its BODYSTRUCTURE without extension data.
     pub fn body(&self) -> BodyStructure<'static> {
-        structure::without_extensions(&self.body)
+        structure::without_extensions(&self.found.body)
     }
 
     /// Where each part is in the message's CRLF view.
     pub fn part_tree(&self) -> &Part {
-        &self.part
+        &self.found.part
     }
 
     /// RFC822.SIZE: the length of the message with CRLF line ends.
     pub fn size(&self) -> u64 {
-        self.size
+        self.found.size
     }
 
     /// `BODY[section]<partial>`, to be read from the file; `None` when the
     /// section does not exist (Dovecot then sends an empty string).
     pub fn section(&self, section: &Section<'_>, partial: Option<&Partial>) -> io::Result<Option<Content>> {
-        let Some(pieces) = section_pieces(&self.source, &self.part, section) else {
+        let Some(pieces) = section_pieces(&self.source, &self.found.part, section) else {
             return Ok(None);
         };
         self.checked()?;
@@ -163,7 +168,7 @@ impl StoredMessage {
         part: Option<&SectionPart>,
         partial: Option<&Partial>,
     ) -> io::Result<Result<Content, BinaryError>> {
-        let (pieces, decoded) = match binary_pieces(&self.source, &self.part, part) {
+        let (pieces, decoded) = match binary_pieces(&self.source, &self.found.part, part) {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
@@ -179,7 +184,7 @@ impl StoredMessage {
     /// The PREVIEW of the message (see [`preview`](super::preview)): its
     /// text part is read from the file, and only that part is held.
     pub fn preview(&self) -> io::Result<String> {
-        let Some(chosen) = preview_part(&self.part, &self.body) else {
+        let Some(chosen) = preview_part(&self.found.part, &self.found.body) else {
             return Ok(String::new());
         };
         Ok(chosen.preview(&self.read_range(chosen.part.body_range())?))
@@ -204,10 +209,7 @@ impl StoredMessage {
     pub fn layout(&self) -> StoredLayout {
         StoredLayout {
             map: self.source.map(),
-            envelope: self.envelope.clone(),
-            body: self.body.clone(),
-            part: self.part.clone(),
-            size: self.size,
+            found: self.found.clone(),
         }
     }
 
@@ -224,10 +226,7 @@ impl StoredMessage {
         }
         Ok(StoredMessage {
             source: FileSource::with_map(file, layout.map.clone()),
-            envelope: layout.envelope.clone(),
-            body: layout.body.clone(),
-            part: layout.part.clone(),
-            size: layout.size,
+            found: layout.found.clone(),
         })
     }
 
