@@ -1011,3 +1011,74 @@ fn large_messages_are_searched_in_their_files() {
         }
     }
 }
+
+/// A large message in its file: header keys read its top header block
+/// alone; body keys analyse it in its file, and read it whole only when
+/// that fails.
+#[test]
+fn header_keys_read_only_the_header_of_a_message_in_its_file() {
+    use std::io::Write;
+    let mut raw = b"From: Ann Example <ann@example.org>\nSubject: quarterly numbers\n\
+                    Date: Mon, 2 Mar 2026 10:00:00 +0000\nX-Tag: blue\n\n"
+        .to_vec();
+    while raw.len() < 300 * 1024 {
+        raw.extend_from_slice(b"a line of the report, with nothing to look for in it\n");
+    }
+    raw.extend_from_slice(b"the last line names a zebra\n");
+    let mut file = tempfile::tempfile().expect("a temporary file");
+    file.write_all(&raw).expect("written");
+    let flags = Flags::new();
+    let reads = Cell::new(0);
+    let read = || {
+        reads.set(reads.get() + 1);
+        Ok(Bytes::from(raw.clone()))
+    };
+    let check = |claimed: u64, key: SearchKey<'static>| {
+        let in_file = || Ok(Some((file.try_clone().expect("a handle"), claimed)));
+        let ctx = MessageContext {
+            uid: uid(1),
+            seq: 1,
+            flags: &flags,
+            recent: false,
+            internal_date: InternalDate::from_unix(T0),
+            size: raw.len() as u64,
+            save_date: T0,
+            content: MessageContent::File {
+                file: &in_file,
+                read: &read,
+            },
+        };
+        evaluate(&key, &scope(), &ctx).expect("evaluated")
+    };
+    let sent = SearchKey::SentOn(Date::new(2026, 3, 2).expect("a date"));
+    let header = SearchKey::Header {
+        name: s("X-Tag"),
+        value: s("blue"),
+    };
+    // A length longer than the file: analysing it there fails, so does
+    // reading its end; its header is read all the same.
+    let long = raw.len() as u64 + 10;
+    for key in [
+        SearchKey::Subject(s("QUARTERLY")),
+        SearchKey::From(s("ann@example")),
+        sent.clone(),
+        header.clone(),
+    ] {
+        assert!(check(long, key.clone()), "{key:?}");
+        assert_eq!(reads.get(), 0, "{key:?} read the message whole");
+    }
+    assert!(!check(long, SearchKey::Subject(s("zebra"))));
+    assert_eq!(reads.get(), 0);
+    // A body key reads the message whole when it cannot be analysed in
+    // its file, and from the file when it can.
+    assert!(check(long, SearchKey::Body(s("zebra"))));
+    assert_eq!(reads.get(), 1);
+    let exact = raw.len() as u64;
+    let both = SearchKey::List(vec![
+        SearchKey::Subject(s("numbers")),
+        SearchKey::Text(s("zebra")),
+    ]);
+    assert!(check(exact, both));
+    assert!(!check(exact, SearchKey::Body(s("giraffe"))));
+    assert_eq!(reads.get(), 1, "a message analysed in its file was read whole");
+}

@@ -311,6 +311,36 @@ fn read_exact_at(file: &File, buf: &mut [u8], at: usize) -> io::Result<()> {
     })
 }
 
+/// The top header block of the message in the first `len` octets of
+/// `file`, with CRLF line ends: up to and with its blank line, or the
+/// whole message when it has none, as the analysis's root part has it.
+/// Read from the start of the file, a page at a time; `None` when it is
+/// longer than [`MAX_COPY`].
+pub(crate) fn top_header(file: &File, len: u64) -> io::Result<Option<Vec<u8>>> {
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    let mut raw = Vec::new();
+    let mut line_start = 0;
+    loop {
+        while let Some(i) = memchr::memchr(b'\n', &raw[line_start..]) {
+            let end = line_start + i + 1;
+            if matches!(&raw[line_start..end], b"\n" | b"\r\n") {
+                raw.truncate(end);
+                return Ok(Some(super::to_crlf(&raw).into_owned()));
+            }
+            line_start = end;
+        }
+        if raw.len() >= len {
+            return Ok(Some(super::to_crlf(&raw).into_owned()));
+        }
+        if raw.len() > MAX_COPY {
+            return Ok(None);
+        }
+        let at = raw.len();
+        raw.resize(at + PAGE.min(len - at), 0);
+        read_exact_at(file, &mut raw[at..], at)?;
+    }
+}
+
 /// The longest range [`FileSource::bytes`] copies out: a header block
 /// longer than this makes the analysis fail rather than hold it.
 pub(crate) const MAX_COPY: usize = 1024 * 1024;

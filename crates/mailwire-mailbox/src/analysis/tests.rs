@@ -367,6 +367,16 @@ fn stored_matches_whole(raw: &[u8]) {
     let len = raw.len() as u64;
     let opened = StoredMessage::open(file.try_clone().expect("a handle"), len).expect("analysed");
     let layout = opened.layout();
+    // The top header alone, as a search reads it, is the root's header.
+    let root = opened.part_tree();
+    let header = opened
+        .read_range(root.header_start..root.body_start)
+        .expect("read");
+    assert_eq!(
+        super::top_header(&file, len).expect("read"),
+        Some(header),
+        "top header"
+    );
     assert!(StoredMessage::reopen(file.try_clone().expect("a handle"), len + 1, &layout).is_err());
     let reopened = StoredMessage::reopen(file, len, &layout).expect("opened again");
     for stored in [&opened, &reopened] {

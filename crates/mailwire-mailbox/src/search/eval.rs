@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 
 use bytes::Bytes;
 
-use crate::analysis::StoredMessage;
+use crate::analysis::{StoredMessage, top_header};
 use crate::flags::{Keyword, SystemFlags};
 use crate::types::StoreError;
 
@@ -232,20 +232,59 @@ pub(crate) enum Loaded {
     Stored(Box<StoredMessage>, Vec<u8>),
 }
 
+/// What one evaluation loads, each at most once: the content, and the top
+/// header block alone of a message in its file, each with its [`Doc`].
+#[derive(Default)]
+pub(crate) struct Cells<'e> {
+    loaded: OnceCell<Loaded>,
+    doc: OnceCell<Doc<'e>>,
+    header: OnceCell<Vec<u8>>,
+    header_doc: OnceCell<Doc<'e>>,
+}
+
 /// One evaluation: the message and its content, loaded at most once.
 pub(crate) struct Eval<'e> {
     ctx: &'e MessageContext<'e>,
     loaded: &'e OnceCell<Loaded>,
     doc: &'e OnceCell<Doc<'e>>,
+    header: &'e OnceCell<Vec<u8>>,
+    header_doc: &'e OnceCell<Doc<'e>>,
 }
 
 impl<'e> Eval<'e> {
-    pub(crate) fn new(
-        ctx: &'e MessageContext<'e>,
-        loaded: &'e OnceCell<Loaded>,
-        doc: &'e OnceCell<Doc<'e>>,
-    ) -> Eval<'e> {
-        Eval { ctx, loaded, doc }
+    pub(crate) fn new(ctx: &'e MessageContext<'e>, cells: &'e Cells<'e>) -> Eval<'e> {
+        Eval {
+            ctx,
+            loaded: &cells.loaded,
+            doc: &cells.doc,
+            header: &cells.header,
+            header_doc: &cells.header_doc,
+        }
+    }
+
+    /// What header keys read: the whole message's [`Doc`] once loaded;
+    /// before, for a message in its file, its top header block alone (read
+    /// from the start of the file).
+    fn header_doc(&self) -> Result<&'e Doc<'e>, StoreError> {
+        if let Some(doc) = self.doc.get().or_else(|| self.header_doc.get()) {
+            return Ok(doc);
+        }
+        let MessageContent::File { file, .. } = self.ctx.content else {
+            return self.doc();
+        };
+        let header = match file()? {
+            Some((f, len)) => {
+                top_header(&f, len).map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?
+            }
+            None => None,
+        };
+        // Longer than 1 MiB, or no file: the message is loaded as body
+        // keys load it.
+        let Some(header) = header else {
+            return self.doc();
+        };
+        let header: &'e Vec<u8> = self.header.get_or_init(|| header);
+        Ok(self.header_doc.get_or_init(|| Doc::new(header)))
     }
 
     fn doc(&self) -> Result<&'e Doc<'e>, StoreError> {
@@ -254,16 +293,20 @@ impl<'e> Eval<'e> {
         }
         let loaded = match self.ctx.content {
             MessageContent::Bytes(raw) => return Ok(self.doc.get_or_init(|| Doc::new(raw))),
-            MessageContent::File { open, read } => match open()? {
-                Some(msg) => {
-                    let root = msg.part_tree();
-                    let header = msg
-                        .read_range(root.header_start..root.body_start)
-                        .map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
-                    Loaded::Stored(Box::new(msg), header)
+            // A file that cannot be analysed in pages (a header block above
+            // 1 MiB) is read whole.
+            MessageContent::File { file, read } => {
+                match file()?.and_then(|(f, len)| StoredMessage::open(f, len).ok()) {
+                    Some(msg) => {
+                        let root = msg.part_tree();
+                        let header = msg
+                            .read_range(root.header_start..root.body_start)
+                            .map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
+                        Loaded::Stored(Box::new(msg), header)
+                    }
+                    None => Loaded::Bytes(read()?),
                 }
-                None => Loaded::Bytes(read()?),
-            },
+            }
             MessageContent::Lazy(read) => Loaded::Bytes(read()?),
         };
         let loaded: &'e Loaded = self.loaded.get_or_init(|| loaded);
@@ -286,12 +329,12 @@ impl<'e> Eval<'e> {
             Node::Smaller(n) => ctx.size < *n,
             Node::Uid(set) => set.contains(ctx.uid.get()),
             Node::Seq(set) => set.contains(ctx.seq),
-            Node::Sent { op, date } => match self.doc()?.sent_date() {
+            Node::Sent { op, date } => match self.header_doc()?.sent_date() {
                 Some(sent) => op.test(sent, *date),
                 None => false,
             },
-            Node::Header { name, needle } => self.doc()?.header_contains(name, needle),
-            Node::Address { field, needle } => self.doc()?.address_contains(field.name(), needle),
+            Node::Header { name, needle } => self.header_doc()?.header_contains(name, needle),
+            Node::Address { field, needle } => self.header_doc()?.address_contains(field.name(), needle),
             Node::Body(needle) => self.doc()?.body_contains(needle),
             Node::Text(needle) => self.doc()?.text_contains(needle),
             Node::Not(n) => !self.eval(n)?,

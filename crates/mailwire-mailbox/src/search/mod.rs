@@ -79,20 +79,17 @@ mod eval;
 mod resolve;
 pub(crate) mod text;
 
-use std::cell::OnceCell;
-
 use bytes::Bytes;
 
 pub use date::{HeaderDate, date_of_internal, parse_date_header};
 pub use mailwire_imap::{Date, SearchKey};
 
-use crate::analysis::StoredMessage;
 use crate::flags::{Flags, Keyword};
 use crate::selected::{SelectedMailbox, ViewMessage};
 use crate::store::Account;
 use crate::types::{InternalDate, MailboxName, StoreError, Uid};
 
-use eval::{Cost, Eval, Node};
+use eval::{Cells, Cost, Eval, Node};
 
 /// A search key resolved for this crate's evaluator (see [`resolve`]):
 /// strings in UTF-8, sets as numbers, keywords as the store's.
@@ -309,14 +306,17 @@ pub enum MessageContent<'a> {
     /// key needs the content.
     Lazy(&'a dyn Fn() -> Result<Bytes, StoreError>),
     /// A large message, read from its file where the store keeps one:
-    /// `open` gives it analysed in its file, and keys then read its top
-    /// header and text parts from there, never the whole message; `None`
-    /// from `open` means no file, and `read` reads the message whole.
-    /// Each is called at most once per evaluation, and only if a key needs
-    /// the content.
+    /// header keys read only its top header block from there; body keys
+    /// analyse it in its file
+    /// ([`StoredMessage`](crate::analysis::StoredMessage)) and read its
+    /// text parts, never the whole message. `None` from `file` means no file, and
+    /// `read` reads the message whole, as it does when the message cannot
+    /// be analysed in its file (a header block above 1 MiB). Called only
+    /// if a key needs the content: `file` at most twice per evaluation
+    /// (for the header, then for the rest), `read` at most once.
     File {
-        /// Opens the message in its file.
-        open: &'a dyn Fn() -> Result<Option<StoredMessage>, StoreError>,
+        /// The message's file, and its length.
+        file: &'a dyn Fn() -> Result<Option<(std::fs::File, u64)>, StoreError>,
         /// Reads the message whole.
         read: &'a dyn Fn() -> Result<Bytes, StoreError>,
     },
@@ -404,9 +404,8 @@ impl Search {
     /// Whether the message matches. Fails only if the content was needed
     /// and could not be read.
     pub fn matches(&self, message: &MessageContext<'_>) -> Result<bool, StoreError> {
-        let loaded = OnceCell::new();
-        let doc = OnceCell::new();
-        Eval::new(message, &loaded, &doc).eval(&self.root)
+        let cells = Cells::default();
+        Eval::new(message, &cells).eval(&self.root)
     }
 }
 
@@ -436,12 +435,10 @@ fn run<'m>(
     let mut out = Vec::new();
     for (seq, message) in messages {
         let load = || read(message.uid);
-        // A file that cannot be analysed in pages (a header block above
-        // 1 MiB) is read whole.
-        let open = || Ok(file(message.uid)?.and_then(|(f, len)| StoredMessage::open(f, len).ok()));
+        let in_file = || file(message.uid);
         let content = if message.size > FILE_ABOVE {
             MessageContent::File {
-                open: &open,
+                file: &in_file,
                 read: &load,
             }
         } else {
