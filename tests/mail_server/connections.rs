@@ -536,6 +536,12 @@ fn large_messages_read_whole_share_one_memory_budget() {
     b.write_all(b"b5 SEARCH TEXT \"abcdefghij\"\r\n").unwrap();
     let refused = plain_line(&mut b);
     assert!(refused.starts_with("b5 NO [UNAVAILABLE]"), "{refused}");
+    // A header key reads the top header block alone (its first 1 MiB
+    // here), which needs no room.
+    b.write_all(b"b7 SEARCH NOT SUBJECT \"no such subject\"\r\n")
+        .unwrap();
+    assert_eq!(plain_line(&mut b), "* SEARCH 1");
+    assert!(plain_line(&mut b).starts_with("b7 OK"));
 
     // Once A has it all, the room is B's.
     let _ = read_until_end(&mut a, b"a3 OK FETCH completed\r\n");

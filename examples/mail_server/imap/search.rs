@@ -9,9 +9,9 @@ use mailwire::imap::{
     Code, ContextUpdate, ESearch, Quoted, RespText, Response, SearchKey, SearchReturnData,
     SearchReturnOption, Status,
 };
-use mailwire::mailbox::search::{Search, SearchError, SearchScope};
+use mailwire::mailbox::search::{FILE_ABOVE, Search, SearchError, SearchScope};
 use mailwire::mailbox::sort::SortError;
-use mailwire::mailbox::{SelectedMailbox, Uid};
+use mailwire::mailbox::{SelectedMailbox, Uid, ViewMessage};
 
 use super::exec::{
     Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Work, condition, no_room, now, resolve_keys,
@@ -61,10 +61,20 @@ fn matching(
         }
         Err(e) => return Err(Outcome::no(e.to_string()).with_code(condition("LIMIT"))),
     };
-    // A key that reads the messages reads each whole, one after another:
-    // room in the server's budget for the largest, when it is large.
-    let largest = selected.messages().iter().map(|m| m.size).max().unwrap_or(0);
-    let _room = if compiled.needs_content() && largest > STREAM_ABOVE {
+    // A key that reads the messages reads each, one after another: room in
+    // the server's budget for the largest, when it is large. A large
+    // message in its file is read in part: its top header alone (1 MiB at
+    // most) for header keys, which then need no room; its text parts for
+    // BODY and TEXT, bounded here by the message's size.
+    let largest = selected.messages().iter().max_by_key(|m| m.size);
+    let in_file =
+        |m: &ViewMessage| m.size > FILE_ABOVE && matches!(selected.message_file(m.uid), Ok(Some(_)));
+    let needs_room = match largest {
+        Some(m) if compiled.needs_content() && m.size > STREAM_ABOVE => compiled.needs_body() || !in_file(m),
+        _ => false,
+    };
+    let largest = largest.map_or(0, |m| m.size);
+    let _room = if needs_room {
         Some(
             budget
                 .hold(largest.saturating_mul(SEARCH_WEIGHT), wait)

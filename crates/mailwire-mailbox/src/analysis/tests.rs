@@ -372,11 +372,7 @@ fn stored_matches_whole(raw: &[u8]) {
     let header = opened
         .read_range(root.header_start..root.body_start)
         .expect("read");
-    assert_eq!(
-        super::top_header(&file, len).expect("read"),
-        Some(header),
-        "top header"
-    );
+    assert_eq!(super::top_header(&file, len).expect("read"), header, "top header");
     assert!(StoredMessage::reopen(file.try_clone().expect("a handle"), len + 1, &layout).is_err());
     let reopened = StoredMessage::reopen(file, len, &layout).expect("opened again");
     for stored in [&opened, &reopened] {

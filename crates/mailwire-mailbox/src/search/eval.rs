@@ -264,7 +264,9 @@ impl<'e> Eval<'e> {
 
     /// What header keys read: the whole message's [`Doc`] once loaded;
     /// before, for a message in its file, its top header block alone (read
-    /// from the start of the file).
+    /// from the start of the file). Of a block longer than 1 MiB (a
+    /// message made to be expensive), the keys see the first 1 MiB: the
+    /// message is not read whole for them.
     fn header_doc(&self) -> Result<&'e Doc<'e>, StoreError> {
         if let Some(doc) = self.doc.get().or_else(|| self.header_doc.get()) {
             return Ok(doc);
@@ -272,17 +274,12 @@ impl<'e> Eval<'e> {
         let MessageContent::File { file, .. } = self.ctx.content else {
             return self.doc();
         };
-        let header = match file()? {
-            Some((f, len)) => {
-                top_header(&f, len).map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?
-            }
-            None => None,
-        };
-        // Longer than 1 MiB, or no file: the message is loaded as body
-        // keys load it.
-        let Some(header) = header else {
+        let Some((f, len)) = file()? else {
+            // No file: the message is loaded as body keys load it.
             return self.doc();
         };
+        let header =
+            top_header(&f, len).map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
         let header: &'e Vec<u8> = self.header.get_or_init(|| header);
         Ok(self.header_doc.get_or_init(|| Doc::new(header)))
     }

@@ -309,7 +309,9 @@ pub enum MessageContent<'a> {
     /// header keys read only its top header block from there; body keys
     /// analyse it in its file
     /// ([`StoredMessage`](crate::analysis::StoredMessage)) and read its
-    /// text parts, never the whole message. `None` from `file` means no file, and
+    /// text parts, never the whole message. Header keys see the first
+    /// 1 MiB of a longer top header block. `None` from `file` means no
+    /// file, and
     /// `read` reads the message whole, as it does when the message cannot
     /// be analysed in its file (a header block above 1 MiB). Called only
     /// if a key needs the content: `file` at most twice per evaluation
@@ -399,6 +401,14 @@ impl Search {
     /// key); if not, [`matches`](Self::matches) never reads it.
     pub fn needs_content(&self) -> bool {
         self.root.cost() > Cost::Meta
+    }
+
+    /// Whether some key may need more than the top header block (BODY,
+    /// TEXT): a message in its file ([`MessageContent::File`]) is then
+    /// analysed there and its text parts read; if not, only its top header
+    /// block is read (its first 1 MiB at most).
+    pub fn needs_body(&self) -> bool {
+        self.root.cost() > Cost::Header
     }
 
     /// Whether the message matches. Fails only if the content was needed
