@@ -117,7 +117,7 @@ fn idle_connections_are_closed_and_their_lock_released() {
     );
     // The timed-out session committed nothing.
     assert!(next.command("STAT").starts_with("+OK 6 "));
-    assert!(server.logs().contains("IdleTimeout"), "{}", server.logs());
+    assert!(server.logged("IdleTimeout"), "{}", server.logs());
 }
 
 /// Files in the Maildir's `new` and `cur`.
@@ -386,7 +386,7 @@ fn connections_beyond_the_limit_are_refused_and_tls_garbage_is_survived() {
         pop3.is_some(),
         "no connection accepted after the failed handshake"
     );
-    assert!(server.logs().contains("TLS handshake"), "{}", server.logs());
+    assert!(server.logged("TLS handshake"), "{}", server.logs());
 }
 
 /// A connection once the server has a free slot (the previous

@@ -382,6 +382,19 @@ impl MailServer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether the logs hold `needle` within 5 s: a session logs how it
+    /// ended after its connection is closed.
+    pub fn logged(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.logs().contains(needle) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
     /// Stops the server with SIGTERM and returns how it exited.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;

@@ -126,6 +126,42 @@ fn trim_end(mut s: &[u8]) -> &[u8] {
 /// Removes every CR and LF from a header value, keeping the whitespace that
 /// followed them: Dovecot's form for the envelope date, message-id and
 /// in-reply-to, and for body-fld-id, -desc, -md5 and -loc.
+/// The top header block of the message `reader` gives: up to and with its
+/// blank line, or the whole message when it has none, as read (line ends
+/// unchanged). Read in pieces, never further than the blank line's piece;
+/// a block longer than `limit` is cut after its last whole line within
+/// it (fields past it are not seen).
+pub(crate) fn top_header(mut reader: impl std::io::Read, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    // Where the next line starts: the end of the last whole line read.
+    let mut line_start = 0;
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(i) = memchr::memchr(b'\n', &raw[line_start..]) {
+            let end = line_start + i + 1;
+            if end > limit {
+                break;
+            }
+            if matches!(&raw[line_start..end], b"\n" | b"\r\n") {
+                raw.truncate(end);
+                return Ok(raw);
+            }
+            line_start = end;
+        }
+        if raw.len() > limit {
+            raw.truncate(line_start);
+            return Ok(raw);
+        }
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(raw),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        raw.extend_from_slice(&chunk[..n]);
+    }
+}
+
 pub(crate) fn without_line_breaks(value: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memchr2(b'\r', b'\n', value).is_none() {
         return Cow::Borrowed(value);
@@ -193,6 +229,37 @@ mod tests {
         Fields::new(raw, 0, block_end(raw, 0))
             .map(|f| (f.name.to_vec(), f.value.map(<[u8]>::to_vec)))
             .collect()
+    }
+
+    #[test]
+    fn the_top_header_ends_at_its_blank_line_or_whole_lines_within_the_limit() {
+        let read = |raw: &[u8], limit| top_header(raw, limit).expect("read from a slice");
+        assert_eq!(read(b"A: 1\nB: 2\n\nbody\n", 100), b"A: 1\nB: 2\n\n");
+        assert_eq!(read(b"A: 1\r\n\r\nbody", 100), b"A: 1\r\n\r\n");
+        assert_eq!(read(b"\r\nbody", 100), b"\r\n");
+        assert_eq!(read(b"A: 1\nB: 2", 100), b"A: 1\nB: 2");
+        // Past the limit: cut after the last whole line within it.
+        let mut long = Vec::new();
+        while long.len() < 100_000 {
+            long.extend_from_slice(b"X-Filler: a header line without end in sight\n");
+        }
+        let cut = read(&long, 50_000);
+        assert!(cut.len() <= 50_000 && cut.len() > 49_000, "{}", cut.len());
+        assert!(cut.ends_with(b"\n") && long.starts_with(&cut));
+        // A blank line just past the limit is not reached.
+        assert_eq!(read(b"A: 1\nB: 2\n\n", 10), b"A: 1\nB: 2\n");
+        // Nothing is read past the piece that holds the blank line.
+        struct Pieces(Vec<&'static [u8]>);
+        impl std::io::Read for Pieces {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let piece = self.0.remove(0);
+                assert!(!piece.is_empty(), "read past the header");
+                buf[..piece.len()].copy_from_slice(piece);
+                Ok(piece.len())
+            }
+        }
+        let pieces = Pieces(vec![b"A: 1\r", b"\n\r", b"\nbody", b""]);
+        assert_eq!(top_header(pieces, 100).expect("read"), b"A: 1\r\n\r\n");
     }
 
     #[test]

@@ -61,7 +61,6 @@ mod pieces;
 mod preview;
 mod section;
 mod source;
-pub(crate) use source::top_header;
 mod stored;
 mod structure;
 mod wire;

@@ -311,37 +311,6 @@ fn read_exact_at(file: &File, buf: &mut [u8], at: usize) -> io::Result<()> {
     })
 }
 
-/// The top header block of the message in the first `len` octets of
-/// `file`, with CRLF line ends: up to and with its blank line, or the
-/// whole message when it has none, as the analysis's root part has it.
-/// Read from the start of the file, a page at a time. A block longer than
-/// [`MAX_COPY`] is cut after its last whole line within it.
-pub(crate) fn top_header(file: &File, len: u64) -> io::Result<Vec<u8>> {
-    let len = usize::try_from(len).unwrap_or(usize::MAX);
-    let mut raw = Vec::new();
-    let mut line_start = 0;
-    loop {
-        while let Some(i) = memchr::memchr(b'\n', &raw[line_start..]) {
-            let end = line_start + i + 1;
-            if matches!(&raw[line_start..end], b"\n" | b"\r\n") {
-                raw.truncate(end);
-                return Ok(super::to_crlf(&raw).into_owned());
-            }
-            line_start = end;
-        }
-        if raw.len() >= len {
-            return Ok(super::to_crlf(&raw).into_owned());
-        }
-        if raw.len() > MAX_COPY {
-            raw.truncate(line_start);
-            return Ok(super::to_crlf(&raw).into_owned());
-        }
-        let at = raw.len();
-        raw.resize(at + PAGE.min(len - at), 0);
-        read_exact_at(file, &mut raw[at..], at)?;
-    }
-}
-
 /// The longest range [`FileSource::bytes`] copies out: a header block
 /// longer than this makes the analysis fail rather than hold it.
 pub(crate) const MAX_COPY: usize = 1024 * 1024;
@@ -565,33 +534,6 @@ mod tests {
             assert_eq!((a.lf, a.bare_lf), (b.lf, b.bare_lf), "counts of {s}..{e}");
         }
         assert!(src.error().is_none());
-    }
-
-    #[test]
-    fn a_top_header_longer_than_the_copy_limit_is_cut_after_a_whole_line() {
-        let mut data = Vec::new();
-        while data.len() < 2 * MAX_COPY {
-            data.extend_from_slice(b"X-Filler: a header line without end in sight\n");
-        }
-        let header = top_header(&file_of(&data), data.len() as u64).expect("read");
-        let converted = to_crlf(&data);
-        assert!(
-            header.len() <= 2 * MAX_COPY && header.len() > MAX_COPY / 2,
-            "{}",
-            header.len()
-        );
-        assert!(header.ends_with(b"\r\n") && converted.starts_with(&header));
-        // Ended by a blank line, or by the message's end.
-        let short = b"A: 1\nB: 2\n\nbody\n";
-        assert_eq!(
-            top_header(&file_of(short), short.len() as u64).expect("read"),
-            b"A: 1\r\nB: 2\r\n\r\n"
-        );
-        let headless = b"A: 1\nB: 2";
-        assert_eq!(
-            top_header(&file_of(headless), headless.len() as u64).expect("read"),
-            b"A: 1\r\nB: 2"
-        );
     }
 
     #[test]

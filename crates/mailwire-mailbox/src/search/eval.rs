@@ -5,8 +5,10 @@ use std::cell::OnceCell;
 
 use bytes::Bytes;
 
-use crate::analysis::{StoredMessage, top_header};
+use crate::analysis::StoredMessage;
+use crate::analysis::header::top_header;
 use crate::flags::{Keyword, SystemFlags};
+use crate::sort::MAX_HEADER_READ;
 use crate::types::StoreError;
 
 use super::content::Doc;
@@ -278,8 +280,9 @@ impl<'e> Eval<'e> {
             // No file: the message is loaded as body keys load it.
             return self.doc();
         };
-        let header =
-            top_header(&f, len).map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
+        let header = std::io::Seek::rewind(&mut &f)
+            .and_then(|()| top_header(std::io::Read::take(&f, len), MAX_HEADER_READ))
+            .map_err(|e| StoreError::Temporary(format!("read a message: {e}")))?;
         let header: &'e Vec<u8> = self.header.get_or_init(|| header);
         Ok(self.header_doc.get_or_init(|| Doc::new(header)))
     }

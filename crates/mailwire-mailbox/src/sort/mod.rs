@@ -114,17 +114,13 @@ mod msgid;
 mod subject;
 mod thread;
 
-use std::io::Read;
-
-use memchr::memmem;
-
 pub use mailwire_imap::{SortCriterion, SortKey, Thread, ThreadAlgorithm};
 pub use msgid::MAX_REFERENCES;
 pub use subject::{BaseSubject, base_subject};
 pub use thread::{MAX_THREAD_DEPTH, ThreadNode, ThreadTree};
 
 use crate::analysis::address::{Address, parse_address_list};
-use crate::analysis::header::Fields;
+use crate::analysis::header::{Fields, top_header};
 use crate::analysis::{MISSING_DOMAIN, MISSING_MAILBOX};
 use crate::search::parse_date_header;
 use crate::search::text::decode_header_value;
@@ -309,31 +305,6 @@ fn read_header(raw: &[u8], needs: &Needs, info: &mut Info) {
     }
 }
 
-/// Reads the start of a message up to the end of its top header (the
-/// blank line), at most [`MAX_HEADER_READ`] octets.
-fn read_top_header(mut reader: impl Read) -> Result<Vec<u8>, StoreError> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(buf),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(StoreError::Temporary(e.to_string())),
-        };
-        let from = buf.len().saturating_sub(2);
-        buf.extend_from_slice(&chunk[..n]);
-        let blank = buf.starts_with(b"\r\n")
-            || buf.starts_with(b"\n")
-            || memmem::find(&buf[from..], b"\n\r\n").is_some()
-            || memmem::find(&buf[from..], b"\n\n").is_some();
-        if blank || buf.len() >= MAX_HEADER_READ {
-            buf.truncate(MAX_HEADER_READ);
-            return Ok(buf);
-        }
-    }
-}
-
 impl SelectedMailbox {
     /// Reads what `needs` asks of each UID, deduplicated, in sequence
     /// order.
@@ -365,7 +336,9 @@ impl SelectedMailbox {
             // A message expunged meanwhile whose content is gone sorts as
             // one with an empty header.
             let raw = match self.open(message.uid) {
-                Ok(reader) => read_top_header(reader)?,
+                Ok(reader) => {
+                    top_header(reader, MAX_HEADER_READ).map_err(|e| StoreError::Temporary(e.to_string()))?
+                }
                 Err(StoreError::NoSuchMessage(_)) => Vec::new(),
                 Err(e) => return Err(e.into()),
             };
