@@ -20,7 +20,10 @@
 //!
 //! Checked: `SelectedMailbox::search`, `Account::search` (where nothing is
 //! `\Recent` any more), `Search::matches` and `evaluate` on every message
-//! give what the reference gives, and none of them panics. The reference
+//! give what the reference gives, and none of them panics; so does
+//! `Search::matches` with each message given as a file
+//! (`MessageContent::File`, as a large message of a Maildir is searched:
+//! header keys read the top header alone, body keys analyse the file). The reference
 //! follows RFC 9051 section 6.4.4 and the choices documented in
 //! `mailwire_mailbox::search`: text keys are ASCII-case-insensitive
 //! substring searches of the field values (an empty string matches a
@@ -36,7 +39,10 @@
 //! whitespace makes single spaces again.
 #![no_main]
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{Seek, Write as _};
 use std::num::NonZeroU32;
 
 use bytes::Bytes;
@@ -684,5 +690,32 @@ fuzz_target!(|data: &[u8]| {
             m.uid,
             describe(&key, &messages)
         );
+        let file = FILE.with(|f| {
+            let mut f = f.borrow_mut();
+            f.set_len(0).expect("truncated");
+            f.rewind().expect("rewound");
+            f.write_all(m.content.as_bytes()).expect("written");
+            f.try_clone().expect("a second descriptor")
+        });
+        let len = m.content.len() as u64;
+        let in_file = || Ok(Some((file.try_clone().expect("a descriptor"), len)));
+        let read = || Ok(Bytes::from(m.content.clone()));
+        let content = MessageContent::File {
+            file: &in_file,
+            read: &read,
+        };
+        let ctx = MessageContext::of_view(vm, m.seq, content);
+        let got = compiled.matches(&ctx).expect("Search::matches in a file");
+        assert_eq!(
+            got,
+            want,
+            "Search::matches in a file (left) on uid {}\n{}",
+            m.uid,
+            describe(&key, &messages)
+        );
     }
 });
+
+thread_local! {
+    static FILE: RefCell<File> = RefCell::new(tempfile::tempfile().expect("a temporary file"));
+}
