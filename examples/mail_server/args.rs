@@ -104,9 +104,10 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 16)]
     storage_jobs: usize,
     /// Octets of message content all IMAP sessions may hold in memory at
-    /// once, in MiB: a search of the text takes three times the largest
-    /// message above 256 KiB (it reads text parts, or a message that
-    /// cannot be read in pages whole), and a FETCH of a message that cannot
+    /// once, in MiB: a search of the text (BODY, TEXT) takes three times
+    /// the largest message above 256 KiB (it reads text parts, or a message
+    /// that cannot be read in pages whole; a search of header fields reads
+    /// top headers alone and needs none), and a FETCH of a message that cannot
     /// be read from its file in pages (a header block above 1 MiB) five
     /// times its size while it is sent; they wait for room (10 s, then NO
     /// [UNAVAILABLE]). Every other FETCH of a large message reads its file
