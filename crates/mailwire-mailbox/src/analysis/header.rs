@@ -123,9 +123,6 @@ fn trim_end(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Removes every CR and LF from a header value, keeping the whitespace that
-/// followed them: Dovecot's form for the envelope date, message-id and
-/// in-reply-to, and for body-fld-id, -desc, -md5 and -loc.
 /// The top header block of the message `reader` gives: up to and with its
 /// blank line, or the whole message when it has none, as read (line ends
 /// unchanged). Read in pieces, never further than the blank line's piece;
@@ -162,6 +159,9 @@ pub(crate) fn top_header(mut reader: impl std::io::Read, limit: usize) -> std::i
     }
 }
 
+/// Removes every CR and LF from a header value, keeping the whitespace that
+/// followed them: Dovecot's form for the envelope date, message-id and
+/// in-reply-to, and for body-fld-id, -desc, -md5 and -loc.
 pub(crate) fn without_line_breaks(value: &[u8]) -> Cow<'_, [u8]> {
     if memchr::memchr2(b'\r', b'\n', value).is_none() {
         return Cow::Borrowed(value);
