@@ -420,6 +420,15 @@ impl MailServer {
 impl Drop for MailServer {
     fn drop(&mut self) {
         self.stop();
+        // A failing test shows what the server logged last.
+        if std::thread::panicking() {
+            let logs = self.logs();
+            let lines: Vec<&str> = logs.lines().collect();
+            eprintln!("--- the server's last log lines ---");
+            for line in &lines[lines.len().saturating_sub(60)..] {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 
