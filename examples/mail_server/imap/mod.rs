@@ -547,10 +547,14 @@ impl User {
     ) -> io::Result<()> {
         let info = Arc::new(info);
         let fetch = Arc::new(fetch);
+        let allow_expunge = !request.command().body.forbids_expunge();
         let mut start = 0;
-        loop {
+        // What the look at the store after the command found, when the
+        // last batch's job could take it (one hop to the blocking pool
+        // fewer).
+        let polled = loop {
             let (job_info, job_fetch) = (Arc::clone(&info), Arc::clone(&fetch));
-            let (back, result) = ctx
+            let (back, result, looked) = ctx
                 .blocking
                 .run(move || {
                     let result = fetching::fetch_batch(
@@ -561,7 +565,18 @@ impl User {
                         start,
                         FETCH_BATCH,
                     );
-                    (work, result)
+                    // The last batch, with nothing left to stream from the
+                    // selected mailbox: the look at the store follows in
+                    // the same job. Its answers go after the batch's.
+                    let last = match &result {
+                        Ok((answers, next)) => {
+                            *next >= job_info.messages.len()
+                                && !answers.iter().any(|a| matches!(a, Answer::Stream(_)))
+                        }
+                        Err(_) => false,
+                    };
+                    let looked = last.then(|| after_fetch(&mut work, allow_expunge, &job_info));
+                    (work, result, looked)
                 })
                 .await?;
             work = back;
@@ -590,7 +605,7 @@ impl User {
                     drop(held);
                     start = next;
                     if start >= info.messages.len() {
-                        break;
+                        break looked;
                     }
                 }
                 Err(outcome) => {
@@ -599,18 +614,19 @@ impl User {
                     return Ok(());
                 }
             }
-        }
-        let allow_expunge = !request.command().body.forbids_expunge();
-        let job_info = Arc::clone(&info);
-        let (work, answers) = ctx
-            .blocking
-            .run(move || {
-                let mut answers = Vec::new();
-                exec::changes(&mut work, allow_expunge, &job_info, &mut answers);
-                search::update_live_searches(&mut work, &job_info, &mut answers);
-                (work, answers)
-            })
-            .await?;
+        };
+        let (work, answers) = match polled {
+            Some(answers) => (work, answers),
+            None => {
+                let job_info = Arc::clone(&info);
+                ctx.blocking
+                    .run(move || {
+                        let answers = after_fetch(&mut work, allow_expunge, &job_info);
+                        (work, answers)
+                    })
+                    .await?
+            }
+        };
         self.work = Some(work);
         finish(
             session,
@@ -988,4 +1004,13 @@ fn apply_change(session: &mut ServerSession, answer: Answer) {
         Answer::Recent(n) => session.recent_changed(n),
         other => tracing::debug!(?other, "not a change"),
     }
+}
+
+/// The look at the store that ends a FETCH: changes to report (expunges
+/// only where the command allows them) and the searches kept up to date.
+fn after_fetch(work: &mut Work, allow_expunge: bool, info: &Info) -> Vec<Answer> {
+    let mut answers = Vec::new();
+    exec::changes(work, allow_expunge, info, &mut answers);
+    search::update_live_searches(work, info, &mut answers);
+    answers
 }

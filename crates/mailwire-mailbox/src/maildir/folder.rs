@@ -686,6 +686,11 @@ impl Folder {
         recs.get(i).map(|r| r.base.as_str()).filter(|b| !b.is_empty())
     }
 
+    /// Where the last listing saw a message's file.
+    fn listed(&self, uid: u32) -> Option<Loc> {
+        self.base_of(uid).and_then(|b| self.scan.files.get(b)).cloned()
+    }
+
     /// Where a message file is now, listing the folder again if needed.
     pub(crate) fn locate(&mut self, dir: &Path, uid: u32) -> Result<Option<Loc>, StoreError> {
         let Some(base) = self.base_of(uid).map(str::to_owned) else {
@@ -1024,8 +1029,14 @@ impl Folder {
     pub(crate) fn open(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<(PathBuf, fs::File)>, StoreError> {
         let present = self.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
         if present {
+            // Where the last listing saw it: the open tells whether it is
+            // still there (no `stat` first).
+            let mut listed = self.listed(uid);
+            if listed.is_none() {
+                listed = self.locate(ctx.dir, uid)?;
+            }
             for _ in 0..2 {
-                let Some(loc) = self.locate(ctx.dir, uid)? else {
+                let Some(loc) = listed else {
                     break;
                 };
                 let path = loc.path(ctx.dir);
@@ -1034,6 +1045,7 @@ impl Folder {
                     Err(e) if fsutil::not_found(&e) => {
                         // Renamed meanwhile: list again.
                         self.scan_dirs(ctx.dir, true)?;
+                        listed = self.listed(uid);
                     }
                     Err(e) => return Err(io_err("read", &path, &e)),
                 }
