@@ -74,9 +74,14 @@ pub struct StructureCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<Key, (Arc<Structure>, usize)>,
-    order: VecDeque<Key>,
+    /// Each entry with its weight and the number of its put.
+    entries: HashMap<Key, (Arc<Structure>, usize, u64)>,
+    /// Keys in the order they were put, with the number of that put: a
+    /// key put again leaves its earlier place here, stale, to be skipped
+    /// (no search through the queue).
+    order: VecDeque<(Key, u64)>,
     held: usize,
+    puts: u64,
 }
 
 impl StructureCache {
@@ -94,7 +99,7 @@ impl StructureCache {
         inner
             .entries
             .get(&(account.clone(), uid_validity, uid))
-            .map(|(s, _)| Arc::clone(s))
+            .map(|(s, ..)| Arc::clone(s))
     }
 
     /// Keeps a message's structure, in place of one kept before; `weight`
@@ -114,21 +119,29 @@ impl StructureCache {
         }
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let key = (account.clone(), uid_validity, uid);
-        if let Some((_, w)) = inner.entries.remove(&key) {
+        if let Some((_, w, _)) = inner.entries.remove(&key) {
             inner.held -= w;
-            inner.order.retain(|k| *k != key);
         }
         while inner.held + weight > self.budget {
-            let Some(old) = inner.order.pop_front() else {
+            let Some((old, put)) = inner.order.pop_front() else {
                 break;
             };
-            if let Some((_, w)) = inner.entries.remove(&old) {
-                inner.held -= w;
+            if inner.entries.get(&old).is_some_and(|e| e.2 == put) {
+                if let Some((_, w, _)) = inner.entries.remove(&old) {
+                    inner.held -= w;
+                }
             }
         }
+        // Stale places outnumber the entries: dropped, once in a while.
+        if inner.order.len() > 2 * inner.entries.len() + 64 {
+            let Inner { entries, order, .. } = &mut *inner;
+            order.retain(|(k, put)| entries.get(k).is_some_and(|e| e.2 == *put));
+        }
+        inner.puts += 1;
+        let put = inner.puts;
         inner.held += weight;
-        inner.order.push_back(key.clone());
-        inner.entries.insert(key, (structure, weight));
+        inner.order.push_back((key.clone(), put));
+        inner.entries.insert(key, (structure, weight, put));
     }
 }
 
@@ -185,5 +198,17 @@ mod tests {
         for n in [1, 3] {
             assert!(cache.get(&alice, v, uid(n)).is_some(), "{n} was dropped");
         }
+        // Put again many times: the queue of the order of puts stays
+        // bounded, and the oldest entry still goes first.
+        for _ in 0..1_000 {
+            cache.put(&alice, v, uid(3), Arc::clone(&whole), 100);
+        }
+        assert!(cache.inner.lock().unwrap().order.len() <= 2 * 3 + 64 + 1);
+        cache.put(&alice, v, uid(4), Arc::clone(&whole), 100);
+        assert!(cache.get(&alice, v, uid(1)).is_none(), "the oldest went");
+        for n in 2..=4 {
+            assert!(cache.get(&alice, v, uid(n)).is_some(), "{n} was dropped");
+        }
+        assert_eq!(cache.inner.lock().unwrap().held, 3 * 356);
     }
 }
