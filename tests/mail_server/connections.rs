@@ -623,6 +623,22 @@ fn sections_of_a_large_message_are_read_from_its_file() {
     );
     assert_eq!(tail, ")");
     assert!(plain_line(&mut imap).starts_with("a4 OK"));
+    // Both in one command (the part is decoded once to measure it), with
+    // the size of another part (its text without the line end before the
+    // boundary, RFC 2046 section 5.1.1).
+    imap.write_all(b"a4b FETCH 1 (BINARY.SIZE[2] BINARY.PEEK[2] BINARY.SIZE[1])\r\n")
+        .unwrap();
+    let (line, data, tail) = fetch_literal(&mut imap);
+    assert!(
+        line.starts_with(&format!(
+            "* 1 FETCH (BINARY.SIZE[2] {} BINARY.SIZE[1] 19 BINARY[2] ~{{",
+            attachment.len()
+        )),
+        "{line}"
+    );
+    assert!(data == attachment, "BINARY[2] with BINARY.SIZE[2]");
+    assert_eq!(tail, ")");
+    assert!(plain_line(&mut imap).starts_with("a4b OK"));
 
     // A partial range of the decoded octets, and of the encoded ones (with
     // CRLF line ends, as counted by the sizes).

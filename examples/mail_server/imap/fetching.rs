@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use mailwire::imap::{
     DataItemName, FetchItem, FetchModifier, MessageDataItem, ObjectId, Partial, Response, Section,
@@ -130,7 +131,11 @@ fn from_file(
         },
     };
     let fresh = layout.is_none();
-    let file = FileMessage { msg, structure };
+    let file = FileMessage {
+        msg,
+        structure,
+        measured: RefCell::new(Vec::new()),
+    };
     let mut data = Vec::new();
     let mut streamed = None;
     for item in items {
@@ -145,9 +150,16 @@ fn from_file(
             Err(ItemError::Read(_)) => return Ok(None),
         };
         // A section's length is counted, a BINARY's (and whether it holds
-        // NUL) found by decoding it.
+        // NUL) found by decoding it, once per part and command.
         let measure = if binary {
-            content.measure()
+            match item {
+                FetchItem::Binary {
+                    section,
+                    partial: None,
+                    ..
+                } => file.measure(section.as_ref(), &mut content),
+                _ => content.measure(),
+            }
         } else {
             content.length().map(|len| Measure { len, nul: false })
         };
@@ -192,6 +204,22 @@ fn from_file(
 struct FileMessage {
     msg: StoredMessage,
     structure: Arc<Structure>,
+    /// What decoding a whole part found, by part: BINARY.SIZE and BINARY
+    /// of the same part decode it once to measure it.
+    measured: RefCell<Vec<(Option<SectionPart>, Measure)>>,
+}
+
+impl FileMessage {
+    /// The measure of `content`, the whole of `part` decoded: found by
+    /// decoding it the first time it is asked for.
+    fn measure(&self, part: Option<&SectionPart>, content: &mut Content) -> std::io::Result<Measure> {
+        if let Some((_, m)) = self.measured.borrow().iter().find(|(p, _)| p.as_ref() == part) {
+            return Ok(*m);
+        }
+        let m = content.measure()?;
+        self.measured.borrow_mut().push((part.cloned(), m));
+        Ok(m)
+    }
 }
 
 impl fetch::ItemSource for FileMessage {
@@ -220,7 +248,7 @@ impl fetch::ItemSource for FileMessage {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
-        match content.measure() {
+        match self.measure(part, &mut content) {
             Ok(m) => Ok(Ok(m.len)),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(Err(BinaryError::InvalidContent)),
             Err(e) => Err(e),
