@@ -26,9 +26,9 @@
 //! Every change to a folder's messages happens under its
 //! `dovecot-uidlist.lock` dotlock, which Dovecot takes too ([`lock`]);
 //! changes of the account's counters and of its set of mailboxes happen
-//! under `mailwire-state.lock`, always taken after folder locks (folder
-//! locks in path order). Inside a process, one mutex per account comes
-//! first.
+//! under an `flock` of `mailwire-state` ([`state`]), always taken after
+//! folder locks (folder locks in path order). Inside a process, one mutex
+//! per account comes first.
 //!
 //! # Writes
 //!
