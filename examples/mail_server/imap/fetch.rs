@@ -409,10 +409,13 @@ pub fn literal(data: Cow<'_, [u8]>) -> NString<'static> {
     )))
 }
 
-/// Replaces NUL with 0x80 (see [`literal`]).
+/// Replaces NUL with 0x80 (see [`literal`]); a search for NUL, which
+/// mail rarely holds, rather than a look at every octet.
 pub fn replace_nul(data: &mut [u8]) {
-    for b in data.iter_mut().filter(|b| **b == 0) {
-        *b = 0x80;
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(0, &data[from..]) {
+        data[from + i] = 0x80;
+        from += i + 1;
     }
 }
 
@@ -426,4 +429,21 @@ pub fn binary_literal(data: Cow<'_, [u8]>) -> NString<'static> {
         Literal::new(data).expect("no NUL, so a valid literal")
     };
     NString(Some(IString::Literal(literal)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_nul_becomes_0x80() {
+        for (input, expected) in [
+            (&b""[..], &b""[..]),
+            (b"no nul here", b"no nul here"),
+            (b"\0", b"\x80"),
+            (b"\0a\0\0b\0", b"\x80a\x80\x80b\x80"),
+        ] {
+            let mut data = input.to_vec();
+            super::replace_nul(&mut data);
+            assert_eq!(data, expected);
+        }
+    }
 }
