@@ -13,30 +13,46 @@ use bytes::Bytes;
 /// unless empty. Content already in that form is returned as is, without
 /// copying.
 pub fn canonical_crlf(content: Bytes) -> Bytes {
-    let bare = memchr::memchr_iter(b'\n', &content)
-        .filter(|&lf| lf == 0 || content.get(lf - 1) != Some(&b'\r'))
-        .count();
     let tail: &[u8] = match &content[..] {
         [] | [.., b'\r', b'\n'] => b"",
         [.., b'\n'] => b"", // a bare final LF: its CR is added below
         [.., b'\r'] => b"\n",
         _ => b"\r\n",
     };
-    if bare == 0 && tail.is_empty() {
+    let converted = crlf_converted(&content);
+    if converted.is_none() && tail.is_empty() {
         return content;
     }
-    let mut out = Vec::with_capacity(content.len().saturating_add(bare).saturating_add(2));
-    let mut start = 0;
-    for lf in memchr::memchr_iter(b'\n', &content) {
-        if lf == 0 || content.get(lf - 1) != Some(&b'\r') {
-            out.extend_from_slice(&content[start..lf]);
-            out.extend_from_slice(b"\r\n");
-            start = lf + 1;
-        }
-    }
-    out.extend_from_slice(&content[start..]);
+    let mut out = converted.unwrap_or_else(|| content.to_vec());
     out.extend_from_slice(tail);
     Bytes::from(out)
+}
+
+/// `data` with every bare LF turned into CRLF, or `None` when it has none
+/// (nothing to copy). The one conversion of the crate: the store's, the
+/// Maildir's for files stored with LF, and the MIME analysis's.
+pub(crate) fn crlf_converted(data: &[u8]) -> Option<Vec<u8>> {
+    let first = memchr::memchr_iter(b'\n', data).find(|&i| i == 0 || data[i - 1] != b'\r')?;
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 2);
+    out.extend_from_slice(&data[..first]);
+    push_crlf(&mut out, &data[first..], false);
+    Some(out)
+}
+
+/// Appends `raw` to `out` with every bare LF turned into CRLF, copying the
+/// runs between line ends whole; `after_cr` says whether the octet before
+/// `raw` was CR (for content converted a piece at a time).
+pub(crate) fn push_crlf(out: &mut Vec<u8>, raw: &[u8], after_cr: bool) {
+    let mut from = 0;
+    for i in memchr::memchr_iter(b'\n', raw) {
+        let cr = if i == 0 { after_cr } else { raw[i - 1] == b'\r' };
+        if !cr {
+            out.extend_from_slice(&raw[from..i]);
+            out.push(b'\r');
+            from = i;
+        }
+    }
+    out.extend_from_slice(&raw[from..]);
 }
 
 #[cfg(test)]
@@ -63,5 +79,37 @@ mod tests {
         let input = Bytes::from_static(b"Subject: x\r\n\r\nbody\r\n");
         let out = canonical_crlf(input.clone());
         assert_eq!(out.as_ptr(), input.as_ptr());
+    }
+
+    /// The conversion against a byte-at-a-time reference, whole and in
+    /// pieces (each piece told whether the octet before it was CR).
+    fn naive(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, &b) in data.iter().enumerate() {
+            if b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn crlf_conversion_equals_the_reference(
+            data in proptest::collection::vec(proptest::sample::select(vec![b'a', b'\r', b'\n']), 0..64),
+            cut in 0usize..64,
+        ) {
+            let expected = naive(&data);
+            match crlf_converted(&data) {
+                Some(out) => proptest::prop_assert_eq!(&out, &expected),
+                None => proptest::prop_assert_eq!(&data, &expected),
+            }
+            let cut = cut.min(data.len());
+            let mut pieces = Vec::new();
+            push_crlf(&mut pieces, &data[..cut], false);
+            push_crlf(&mut pieces, &data[cut..], cut > 0 && data[cut - 1] == b'\r');
+            proptest::prop_assert_eq!(pieces, expected);
+        }
     }
 }

@@ -170,20 +170,10 @@ fn header_fields<'a, 'n, S: Source<'a>>(
 
 /// Turns every bare LF into CRLF (borrowed when there is none).
 pub fn to_crlf(data: &[u8]) -> Cow<'_, [u8]> {
-    let bare = memchr::memchr_iter(b'\n', data).any(|i| i == 0 || data[i - 1] != b'\r');
-    if !bare {
-        return Cow::Borrowed(data);
+    match crate::content::crlf_converted(data) {
+        Some(converted) => Cow::Owned(converted),
+        None => Cow::Borrowed(data),
     }
-    let mut out = Vec::with_capacity(data.len() + data.len() / 16);
-    let mut prev = 0u8;
-    for &b in data {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+use crate::content::push_crlf;
 use memchr::memmem;
 
 /// LF and bare-LF counts of a range.
@@ -174,21 +175,6 @@ struct Window {
     last: usize,
     start: usize,
     data: Vec<u8>,
-}
-
-/// Appends `raw` to `out` with every bare LF turned into CRLF; `after_cr`
-/// says whether the octet before `raw` was CR.
-fn push_crlf(out: &mut Vec<u8>, raw: &[u8], after_cr: bool) {
-    let mut from = 0;
-    for i in memchr::memchr_iter(b'\n', raw) {
-        let cr = if i == 0 { after_cr } else { raw[i - 1] == b'\r' };
-        if !cr {
-            out.extend_from_slice(&raw[from..i]);
-            out.push(b'\r');
-            from = i;
-        }
-    }
-    out.extend_from_slice(&raw[from..]);
 }
 
 impl FileSource {

@@ -252,25 +252,13 @@ fn virtual_size_of(mut reader: impl std::io::Read) -> std::io::Result<u64> {
 }
 
 /// The content with bare LFs turned into CRLFs (how Dovecot serves files
-/// it stored with LF line ends; their W= size counts the same way).
+/// it stored with LF line ends; their W= size counts the same way): the
+/// buffer itself when it has none.
 pub(crate) fn to_crlf(data: Vec<u8>) -> Bytes {
-    let bare = memchr::memchr_iter(b'\n', &data)
-        .filter(|&i| i == 0 || data.get(i - 1) != Some(&b'\r'))
-        .count();
-    if bare == 0 {
-        return Bytes::from(data);
+    match crate::content::crlf_converted(&data) {
+        Some(converted) => Bytes::from(converted),
+        None => Bytes::from(data),
     }
-    let mut out = Vec::with_capacity(data.len() + bare);
-    let mut start = 0;
-    for i in memchr::memchr_iter(b'\n', &data) {
-        if i == 0 || data.get(i - 1) != Some(&b'\r') {
-            out.extend_from_slice(&data[start..i]);
-            out.extend_from_slice(b"\r\n");
-            start = i + 1;
-        }
-    }
-    out.extend_from_slice(&data[start..]);
-    Bytes::from(out)
 }
 
 impl Folder {
