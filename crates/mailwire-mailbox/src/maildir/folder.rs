@@ -674,6 +674,29 @@ impl Folder {
         recs.get(i).map(|r| r.base.as_str()).filter(|b| !b.is_empty())
     }
 
+    /// Whether `request` would change no message's flags, as the folder
+    /// was last read: each message of it (that is still there) already
+    /// has the flags asked for. False when that is not known from the
+    /// last listing.
+    pub(crate) fn changes_nothing(&self, request: &crate::backend::StoreFlags) -> bool {
+        if !self.scan.valid {
+            return false;
+        }
+        request.uids.iter().all(|uid| {
+            let uid = uid.get();
+            let present = self.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid))
+                && self.journal.live.contains_key(&uid);
+            if !present {
+                // Skipped by the change too.
+                return true;
+            }
+            self.listed(uid).is_some_and(|loc| {
+                let old = self.keywords.flags_of(loc.info());
+                old.apply(request.action, &request.flags) == old
+            })
+        })
+    }
+
     /// Where the last listing saw a message's file.
     fn listed(&self, uid: u32) -> Option<Loc> {
         self.base_of(uid).and_then(|b| self.scan.files.get(b)).cloned()

@@ -1086,6 +1086,25 @@ impl Backend for MaildirBackend {
         mailbox: &MailboxRef,
         request: &StoreFlags,
     ) -> Result<FlagsStored, StoreError> {
+        // A STORE that changes nothing (flags already as asked: a client
+        // marking a message it read before as \Seen again) needs no lock
+        // when an unlocked look at the folder finds files and journal in
+        // agreement: it is then answered as of that look, as if it came
+        // just before any change made after it.
+        if request.condition.is_none() {
+            let acc = self.account(account);
+            let mut guard = self.open(account, &acc)?;
+            let dir = guard.dir_of(&mailbox.name);
+            let opened = opened_folder(&dir, &mailbox.name);
+            if let (true, Some(fold)) = (opened, guard.folders.get_mut(&mailbox.name)) {
+                if fold.reconcile_unlocked(&dir)? {
+                    check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
+                    if fold.changes_nothing(request) {
+                        return Ok(FlagsStored::default());
+                    }
+                }
+            }
+        }
         self.with_folder(
             account,
             &mailbox.name,
@@ -1616,6 +1635,45 @@ mod tests {
             }
         }
         assert_eq!(everything_of_bob(), bob_before, "bob's mail changed");
+    }
+
+    /// A STORE that changes nothing takes no lock: it is answered while
+    /// another process holds the folder's lock. One that changes flags
+    /// another process changed meanwhile is not taken for one that changes
+    /// nothing: it waits for the lock and makes its change.
+    #[test]
+    fn a_store_that_changes_nothing_needs_no_lock() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b.append(&a, &inbox, vec![message("one")]).unwrap().messages;
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let seen = StoreFlags {
+            uids: vec![added[0].uid],
+            action: crate::flags::FlagAction::Add,
+            flags: Flags::parse(["\\Seen"]).unwrap(),
+            condition: None,
+        };
+        assert_eq!(b.store_flags(&a, &inbox_ref, &seen).unwrap().updated.len(), 1);
+        // Another process holds the lock (a live pid: this test's).
+        let maildir = tmp.path().join("alice/Maildir");
+        let lock = maildir.join("dovecot-uidlist.lock");
+        fs::write(&lock, format!("{}:elsewhere", std::process::id())).unwrap();
+        let started = std::time::Instant::now();
+        let again = b.store_flags(&a, &inbox_ref, &seen).unwrap();
+        assert!(again.updated.is_empty() && again.failed.is_empty());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        fs::remove_file(&lock).unwrap();
+
+        // \Seen removed by another program renaming the file: the same
+        // STORE now changes it back.
+        let cur = maildir.join("cur");
+        let name = fs::read_dir(&cur).unwrap().next().unwrap().unwrap().file_name();
+        let name = name.to_str().unwrap().to_owned();
+        assert!(name.ends_with(":2,S"), "{name}");
+        fs::rename(cur.join(&name), cur.join(name.trim_end_matches('S'))).unwrap();
+        let changed = b.store_flags(&a, &inbox_ref, &seen).unwrap();
+        assert_eq!(changed.updated.len(), 1, "{changed:?}");
+        assert!(cur.join(&name).exists(), "the file has \\Seen again");
     }
 
     /// Without `flush_flag_changes`, a power failure may lose the journal
