@@ -26,7 +26,13 @@ use mailwire_mailbox::analysis::{
 };
 
 thread_local! {
-    static FILE: RefCell<File> = RefCell::new(tempfile::tempfile().expect("a temporary file"));
+    // In memory (/dev/shm) where there is one: each input is written to the
+    // file and read back in small pages, a file system's writes cost runs.
+    static FILE: RefCell<File> = RefCell::new(
+        tempfile::tempfile_in("/dev/shm")
+            .or_else(|_| tempfile::tempfile())
+            .expect("a temporary file"),
+    );
 }
 
 /// The path of every part below the root.
