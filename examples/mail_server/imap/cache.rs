@@ -19,44 +19,65 @@ use mailwire::mailbox::{AccountName, Uid, UidValidity};
 /// What FETCH can answer from the cache.
 #[derive(Debug)]
 pub struct Structure {
-    /// ENVELOPE.
-    pub envelope: Envelope<'static>,
-    /// BODYSTRUCTURE.
-    pub body_structure: BodyStructure<'static>,
+    found: Found,
     /// BODY (BODYSTRUCTURE without extension data).
-    pub body: BodyStructure<'static>,
-    /// For a message analysed in its file, what the analysis found: its
-    /// sections are then read again without analysing it again.
-    pub layout: Option<StoredLayout>,
+    body: BodyStructure<'static>,
+}
+
+/// ENVELOPE and BODYSTRUCTURE: kept apart for a message read whole, inside
+/// its layout (not a second time) for one analysed in its file.
+#[derive(Debug)]
+enum Found {
+    Whole {
+        envelope: Envelope<'static>,
+        body_structure: BodyStructure<'static>,
+    },
+    /// What the analysis of the file found: its sections are then read
+    /// again without analysing it again.
+    Stored(StoredLayout),
 }
 
 impl Structure {
     /// The structure of an analysed message.
     pub fn of(msg: &MessageAnalysis<'_>) -> Structure {
         Structure {
-            envelope: msg.envelope().clone().into_owned(),
-            body_structure: msg.body_structure().clone().into_owned(),
+            found: Found::Whole {
+                envelope: msg.envelope().clone().into_owned(),
+                body_structure: msg.body_structure().clone().into_owned(),
+            },
             body: msg.body().into_owned(),
-            layout: None,
         }
     }
 
     /// The structure of a message analysed in its file.
     pub fn of_stored(msg: &StoredMessage) -> Structure {
         Structure {
-            envelope: msg.envelope().clone(),
-            body_structure: msg.body_structure().clone(),
+            found: Found::Stored(msg.layout()),
             body: msg.body(),
-            layout: Some(msg.layout()),
+        }
+    }
+
+    /// For a message analysed in its file, what the analysis found.
+    pub fn layout(&self) -> Option<&StoredLayout> {
+        match &self.found {
+            Found::Stored(layout) => Some(layout),
+            Found::Whole { .. } => None,
         }
     }
 
     /// The answer to ENVELOPE, BODY or BODYSTRUCTURE; `None` for any other
     /// item.
     pub fn item(&self, item: &FetchItem<'_>) -> Option<MessageDataItem<'static>> {
+        let (envelope, body_structure) = match &self.found {
+            Found::Whole {
+                envelope,
+                body_structure,
+            } => (envelope, body_structure),
+            Found::Stored(layout) => (layout.envelope(), layout.body_structure()),
+        };
         Some(match item {
-            FetchItem::Envelope => MessageDataItem::Envelope(Box::new(self.envelope.clone())),
-            FetchItem::BodyStructure => MessageDataItem::BodyStructure(Box::new(self.body_structure.clone())),
+            FetchItem::Envelope => MessageDataItem::Envelope(Box::new(envelope.clone())),
+            FetchItem::BodyStructure => MessageDataItem::BodyStructure(Box::new(body_structure.clone())),
             FetchItem::Body => MessageDataItem::Body(Box::new(self.body.clone())),
             _ => return None,
         })
@@ -194,7 +215,7 @@ mod tests {
         file.write_all(msg).unwrap();
         let stored = StoredMessage::open(file, msg.len() as u64).unwrap();
         cache.put(&alice, v, uid(2), Arc::new(Structure::of_stored(&stored)), 100);
-        assert!(cache.get(&alice, v, uid(2)).unwrap().layout.is_some());
+        assert!(cache.get(&alice, v, uid(2)).unwrap().layout().is_some());
         for n in [1, 3] {
             assert!(cache.get(&alice, v, uid(n)).is_some(), "{n} was dropped");
         }

@@ -13,7 +13,7 @@ use mailwire::imap::{
     DataItemName, FetchItem, FetchModifier, MessageDataItem, ObjectId, Partial, Response, Section,
     SectionPart, UidSet,
 };
-use mailwire::mailbox::analysis::{BinaryError, Content, Measure, StoredMessage, analyze};
+use mailwire::mailbox::analysis::{BinaryError, Content, Measure, StoredLayout, StoredMessage, analyze};
 use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
 
 use super::cache::Structure;
@@ -116,7 +116,7 @@ fn from_file(
     let Ok(Some((file, len))) = selected.message_file(uid) else {
         return Ok(None);
     };
-    let layout = cached.as_ref().and_then(|s| s.layout.as_ref());
+    let layout = cached.as_ref().and_then(|s| s.layout());
     let (msg, structure) = match (layout, cached.as_ref()) {
         (Some(layout), Some(s)) => match StoredMessage::reopen(file, len, layout) {
             Ok(msg) => (msg, Arc::clone(s)),
@@ -192,7 +192,7 @@ fn from_file(
         }
     }
     let for_cache = fresh.then(|| {
-        let layout = file.structure.layout.as_ref().map_or(0, |l| l.weight());
+        let layout = file.structure.layout().map_or(0, StoredLayout::weight);
         let weight = file.msg.part_tree().body_start + layout;
         (file.structure, weight)
     });

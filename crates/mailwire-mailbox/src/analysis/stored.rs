@@ -64,6 +64,16 @@ struct Found {
 }
 
 impl StoredLayout {
+    /// The message's ENVELOPE.
+    pub fn envelope(&self) -> &Envelope<'static> {
+        &self.found.envelope
+    }
+
+    /// The message's BODYSTRUCTURE.
+    pub fn body_structure(&self) -> &BodyStructure<'static> {
+        &self.found.body
+    }
+
     /// About how much memory it takes, the ENVELOPE and BODYSTRUCTURE
     /// left out (a cache weighs them with the header they repeat).
     pub fn weight(&self) -> usize {
