@@ -12,7 +12,9 @@
 //! `flock` about 1 µs), and the kernel releases it when its holder dies,
 //! so it is never stale. (mailwire versions that took the dotlock
 //! `mailwire-state.lock` instead must not serve the same Maildir at the
-//! same time as this one.)
+//! same time as this one. On NFS, Linux takes the lock on the server
+//! through NFS's own locking; a mount without it refuses the lock, and the
+//! changes that need it fail with that error rather than run unlocked.)
 //!
 //! MODSEQs are reserved in blocks, so that giving one out needs no flush
 //! to disk: `R` is the highest value reserved, written to both slots and
