@@ -8,8 +8,8 @@ use mailwire::imap::{
     NString, ObjectId, Partial, Quoted, Section, SectionPart, SectionText,
 };
 use mailwire::mailbox::analysis::{
-    BinaryError, MessageAnalysis, apply_partial, binary_size, decode_binary, extract_section, preview,
-    to_crlf,
+    BinaryError, MessageAnalysis, analyze, apply_partial, binary_size, decode_binary, extract_section,
+    preview, to_crlf,
 };
 use mailwire::mailbox::{Flags, ViewMessage};
 
@@ -145,7 +145,7 @@ pub fn flag_list(flags: &Flags, recent: bool, rev2: bool) -> Vec<FlagFetch<'stat
 /// are left out.
 pub fn render(
     message: &ViewMessage,
-    content: Option<&MessageAnalysis<'_>>,
+    content: Option<&InMemory<'_>>,
     structure: Option<&Structure>,
     items: &[FetchItem<'_>],
     rev2: bool,
@@ -388,6 +388,72 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
     }
 }
 
+/// A message read whole, analysed when an item needs it: BODY[] (and
+/// RFC822, and a partial BODY[]) and EMAILID read the bytes as they are,
+/// so a client that downloads messages whole costs no MIME analysis.
+pub struct InMemory<'m> {
+    raw: &'m [u8],
+    analysis: std::cell::OnceCell<MessageAnalysis<'m>>,
+}
+
+impl<'m> InMemory<'m> {
+    pub fn new(raw: &'m [u8]) -> InMemory<'m> {
+        InMemory {
+            raw,
+            analysis: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The analysis, made the first time it is needed.
+    pub fn analysis(&self) -> &MessageAnalysis<'m> {
+        self.analysis.get_or_init(|| analyze(self.raw))
+    }
+}
+
+impl<'m> ItemSource for InMemory<'m> {
+    type Data = Cow<'m, [u8]>;
+    type Error = std::convert::Infallible;
+
+    fn structure_item(&self, item: &FetchItem<'_>) -> Option<MessageDataItem<'static>> {
+        self.analysis().structure_item(item)
+    }
+
+    fn section(
+        &self,
+        section: &Section<'_>,
+        partial: Option<&Partial>,
+    ) -> Result<Option<Self::Data>, Self::Error> {
+        if *section != Section::WHOLE {
+            return self.analysis().section(section, partial);
+        }
+        let data = to_crlf(self.raw);
+        Ok(Some(match partial {
+            Some(p) => apply_partial(data, p),
+            None => data,
+        }))
+    }
+
+    fn binary(
+        &self,
+        part: Option<&SectionPart>,
+        partial: Option<&Partial>,
+    ) -> Result<Result<Self::Data, BinaryError>, Self::Error> {
+        self.analysis().binary(part, partial)
+    }
+
+    fn binary_size(&self, part: Option<&SectionPart>) -> Result<Result<u64, BinaryError>, Self::Error> {
+        self.analysis().binary_size(part)
+    }
+
+    fn preview(&self) -> Result<String, Self::Error> {
+        self.analysis().preview()
+    }
+
+    fn email_id(&self) -> Result<ObjectId<'static>, Self::Error> {
+        Ok(email_id(self.raw))
+    }
+}
+
 /// The PREVIEW item of a preview's text.
 pub fn preview_item(text: String) -> MessageDataItem<'static> {
     let text = text.into_bytes();
@@ -433,6 +499,45 @@ pub fn binary_literal(data: Cow<'_, [u8]>) -> NString<'static> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The whole message read without the analysis is what the analysis
+    /// gives, with and without a partial range; so is EMAILID; other
+    /// sections still come from the analysis.
+    #[test]
+    fn a_message_read_whole_needs_no_analysis_for_body_and_emailid() {
+        let messages: [&[u8]; 5] = [
+            b"",
+            b"Subject: a\r\n\r\nbody\r\n",
+            b"Subject: lf\n\nbody\nmore\n",
+            b"no header at all",
+            b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b--\n",
+        ];
+        let partials = [
+            None,
+            Some(Partial::new(0, std::num::NonZeroU64::new(3).unwrap()).unwrap()),
+            Some(Partial::new(5, std::num::NonZeroU64::new(100).unwrap()).unwrap()),
+            Some(Partial::new(1_000, std::num::NonZeroU64::new(1).unwrap()).unwrap()),
+        ];
+        for raw in messages {
+            let lazy = InMemory::new(raw);
+            let analysis = analyze(raw);
+            for partial in &partials {
+                let got = lazy.section(&Section::WHOLE, partial.as_ref()).unwrap();
+                assert!(lazy.analysis.get().is_none(), "analysed for BODY[]");
+                let expected = analysis.section(&Section::WHOLE, partial.as_ref()).unwrap();
+                assert_eq!(got, expected, "{raw:?} {partial:?}");
+            }
+            assert_eq!(lazy.email_id().unwrap(), analysis.email_id().unwrap());
+            assert!(lazy.analysis.get().is_none(), "analysed for EMAILID");
+            let text = Section::new(None, Some(SectionText::Text)).unwrap();
+            assert_eq!(
+                lazy.section(&text, None).unwrap(),
+                analysis.section(&text, None).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn every_nul_becomes_0x80() {
         for (input, expected) in [
@@ -442,7 +547,7 @@ mod tests {
             (b"\0a\0\0b\0", b"\x80a\x80\x80b\x80"),
         ] {
             let mut data = input.to_vec();
-            super::replace_nul(&mut data);
+            replace_nul(&mut data);
             assert_eq!(data, expected);
         }
     }

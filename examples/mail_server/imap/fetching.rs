@@ -13,7 +13,7 @@ use mailwire::imap::{
     DataItemName, FetchItem, FetchModifier, MessageDataItem, ObjectId, Partial, Response, Section,
     SectionPart, UidSet,
 };
-use mailwire::mailbox::analysis::{BinaryError, Content, Measure, StoredLayout, StoredMessage, analyze};
+use mailwire::mailbox::analysis::{BinaryError, Content, Measure, StoredLayout, StoredMessage};
 use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
 
 use super::cache::Structure;
@@ -63,8 +63,8 @@ pub fn new_message_data(
         } else {
             None
         };
-        let analysis = bytes.as_deref().map(analyze);
-        let data = fetch::render(&message, analysis.as_ref(), None, items, info.rev2, false)
+        let content = bytes.as_deref().map(fetch::InMemory::new);
+        let data = fetch::render(&message, content.as_ref(), None, items, info.rev2, false)
             .or_else(|_| fetch::render(&message, None, None, items, info.rev2, false))
             .unwrap_or_default();
         out.push((uid, data));
@@ -488,9 +488,10 @@ pub fn fetch_batch(
             } else {
                 None
             };
-            let analysis = bytes.as_deref().map(analyze);
-            let cached = match (cached, &analysis) {
-                (None, Some(msg)) if structure_only => {
+            let content = bytes.as_deref().map(fetch::InMemory::new);
+            let cached = match (cached, &content) {
+                (None, Some(content)) if structure_only => {
+                    let msg = content.analysis();
                     let structure = Arc::new(Structure::of(msg));
                     let weight = msg.part_tree().body_start;
                     work.structures.put(
@@ -507,7 +508,7 @@ pub fn fetch_batch(
             let answer = if cached.is_some() {
                 fetch::render(&message, None, cached.as_deref(), &items, info.rev2, modseq)
             } else {
-                fetch::render(&message, analysis.as_ref(), None, &items, info.rev2, modseq)
+                fetch::render(&message, content.as_ref(), None, &items, info.rev2, modseq)
             };
             let mut data = match answer {
                 Ok(d) => d,
