@@ -1091,6 +1091,10 @@ impl Backend for MaildirBackend {
         // when an unlocked look at the folder finds files and journal in
         // agreement: it is then answered as of that look, as if it came
         // just before any change made after it.
+        // A look that finds files and journal apart (another process
+        // changed the folder meanwhile) is followed by the whole locked
+        // reconciliation, as a poll's would be.
+        let mut full = false;
         if request.condition.is_none() {
             let acc = self.account(account);
             let mut guard = self.open(account, &acc)?;
@@ -1102,6 +1106,8 @@ impl Backend for MaildirBackend {
                     if fold.changes_nothing(request) {
                         return Ok(FlagsStored::default());
                     }
+                } else {
+                    full = true;
                 }
             }
         }
@@ -1109,7 +1115,7 @@ impl Backend for MaildirBackend {
             account,
             &mailbox.name,
             Some(mailbox.uid_validity),
-            false,
+            full,
             |fold, ctx, counters| {
                 let mut out = FlagsStored::default();
                 let mut changes: Vec<(u32, Loc, Flags)> = Vec::new();
