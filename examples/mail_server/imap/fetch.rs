@@ -351,10 +351,7 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
             Cow::Borrowed(b) => to_crlf(b),
             Cow::Owned(o) => Cow::Owned(to_crlf(&o).into_owned()),
         };
-        Ok(Some(match partial {
-            Some(p) => apply_partial(data, p),
-            None => data,
-        }))
+        Ok(Some(with_partial(data, partial)))
     }
 
     fn binary(
@@ -368,10 +365,7 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
             } else {
                 Cow::Owned(to_crlf(&content.data).into_owned())
             };
-            match partial {
-                Some(p) => apply_partial(data, p),
-                None => data,
-            }
+            with_partial(data, partial)
         }))
     }
 
@@ -385,6 +379,14 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
 
     fn email_id(&self) -> Result<ObjectId<'static>, Self::Error> {
         Ok(email_id(self.raw()))
+    }
+}
+
+/// `data`, or the part of it a partial fetch asks for.
+fn with_partial<'a>(data: Cow<'a, [u8]>, partial: Option<&Partial>) -> Cow<'a, [u8]> {
+    match partial {
+        Some(p) => apply_partial(data, p),
+        None => data,
     }
 }
 
@@ -426,11 +428,7 @@ impl<'m> ItemSource for InMemory<'m> {
         if *section != Section::WHOLE {
             return self.analysis().section(section, partial);
         }
-        let data = to_crlf(self.raw);
-        Ok(Some(match partial {
-            Some(p) => apply_partial(data, p),
-            None => data,
-        }))
+        Ok(Some(with_partial(to_crlf(self.raw), partial)))
     }
 
     fn binary(

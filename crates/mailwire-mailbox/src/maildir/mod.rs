@@ -579,6 +579,29 @@ impl Drop for MaildirBackend {
     }
 }
 
+/// A look at a folder without its lock, as a poll takes it: `f` on the
+/// folder when its files and journal agree; `None` when the locked
+/// reconciliation must run (they disagree, or this instance has not read
+/// the folder yet).
+fn look_unlocked<T>(
+    acc: &mut Account,
+    mailbox: &MailboxRef,
+    f: impl FnOnce(&mut Folder) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let dir = acc.dir_of(&mailbox.name);
+    if !opened_folder(&dir, &mailbox.name) {
+        return Ok(None);
+    }
+    let Some(fold) = acc.folders.get_mut(&mailbox.name) else {
+        return Ok(None);
+    };
+    if !fold.reconcile_unlocked(&dir)? {
+        return Ok(None);
+    }
+    check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
+    f(fold).map(Some)
+}
+
 fn check_validity(fold: &Folder, name: &MailboxName, expect: Option<UidValidity>) -> Result<(), StoreError> {
     match (expect, fold.uid_validity()) {
         (_, None) => Err(StoreError::NoSuchMailbox(name.clone())),
@@ -1098,17 +1121,10 @@ impl Backend for MaildirBackend {
         if request.condition.is_none() {
             let acc = self.account(account);
             let mut guard = self.open(account, &acc)?;
-            let dir = guard.dir_of(&mailbox.name);
-            let opened = opened_folder(&dir, &mailbox.name);
-            if let (true, Some(fold)) = (opened, guard.folders.get_mut(&mailbox.name)) {
-                if fold.reconcile_unlocked(&dir)? {
-                    check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
-                    if fold.changes_nothing(request) {
-                        return Ok(FlagsStored::default());
-                    }
-                } else {
-                    full = true;
-                }
+            match look_unlocked(&mut guard, mailbox, |fold| Ok(fold.changes_nothing(request)))? {
+                Some(true) => return Ok(FlagsStored::default()),
+                Some(false) => {}
+                None => full = true,
             }
         }
         self.with_folder(
@@ -1455,13 +1471,8 @@ impl Backend for MaildirBackend {
         // A poll that finds files and journal in agreement takes no lock.
         let acc = self.account(account);
         let mut guard = self.open(account, &acc)?;
-        let dir = guard.dir_of(&mailbox.name);
-        let opened = opened_folder(&dir, &mailbox.name);
-        if let (true, Some(fold)) = (opened, guard.folders.get_mut(&mailbox.name)) {
-            if fold.reconcile_unlocked(&dir)? {
-                check_validity(fold, &mailbox.name, Some(mailbox.uid_validity))?;
-                return fold.diff();
-            }
+        if let Some(changes) = look_unlocked(&mut guard, mailbox, Folder::diff)? {
+            return Ok(changes);
         }
         // Otherwise the locked reconciliation, in the account opened.
         self.with_folder_of(
