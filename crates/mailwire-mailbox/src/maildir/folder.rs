@@ -684,8 +684,7 @@ impl Folder {
         }
         request.uids.iter().all(|uid| {
             let uid = uid.get();
-            let present = self.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid))
-                && self.journal.live.contains_key(&uid);
+            let present = self.knows(uid) && self.journal.live.contains_key(&uid);
             if !present {
                 // Skipped by the change too.
                 return true;
@@ -695,6 +694,12 @@ impl Folder {
                 old.apply(request.action, &request.flags) == old
             })
         })
+    }
+
+    /// Whether the message is in what this instance last reported of the
+    /// folder.
+    pub(crate) fn knows(&self, uid: u32) -> bool {
+        self.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid))
     }
 
     /// Where the last listing saw a message's file.
@@ -1038,7 +1043,7 @@ impl Folder {
     /// stays readable however it is renamed later, so the content can be
     /// streamed without holding the folder.
     pub(crate) fn open(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<(PathBuf, fs::File)>, StoreError> {
-        let present = self.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+        let present = self.knows(uid);
         if present {
             // Where the last listing saw it: the open tells whether it is
             // still there (no `stat` first).

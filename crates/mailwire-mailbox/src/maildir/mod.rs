@@ -417,7 +417,7 @@ impl MaildirBackend {
             wanted.dedup();
             let mut picked: Vec<(u32, Loc, Entry, Flags)> = Vec::new();
             for uid in wanted {
-                let known = src.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+                let known = src.knows(uid);
                 let Some(e) = src.journal.live.get(&uid).cloned() else {
                     continue;
                 };
@@ -1137,7 +1137,7 @@ impl Backend for MaildirBackend {
                 let mut changes: Vec<(u32, Loc, Flags)> = Vec::new();
                 for uid in &request.uids {
                     let uid = uid.get();
-                    let known = fold.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+                    let known = fold.knows(uid);
                     let Some(modseq) = fold.journal.live.get(&uid).map(|e| e.modseq) else {
                         continue;
                     };
@@ -1206,7 +1206,7 @@ impl Backend for MaildirBackend {
             false,
             |fold, ctx, counters| {
                 let wanted = |fold: &Folder, uid: u32| -> bool {
-                    let known = fold.known.as_ref().is_some_and(|k| k.messages.contains_key(&uid));
+                    let known = fold.knows(uid);
                     let Some(e) = fold.journal.live.get(&uid) else {
                         return false;
                     };
