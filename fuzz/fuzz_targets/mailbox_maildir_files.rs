@@ -3,8 +3,10 @@
 //! (`mailwire-modseq`) and state file (`mailwire-state`), and
 //! `subscriptions`, each replaced by arbitrary bytes.
 //!
-//! A Maildir with three messages (one with a keyword) is made in a fresh
-//! directory (under /dev/shm where there is one). The first byte picks the
+//! A Maildir with three messages (one with a keyword) is made once by the
+//! backend; each run copies it, with its files' modes and modification
+//! times, into a fresh directory (under /dev/shm where there is one): 1.3
+//! times the runs a second of making it in every run. The first byte picks the
 //! file, the next two an offset in it, the fourth whether what follows
 //! replaces its bytes from there (odd) or its whole rest (even), so that
 //! the fuzzer edits real files rather than guessing their syntax. A new
@@ -17,7 +19,12 @@
 //! and no listed message is among the UIDs reported expunged.
 #![no_main]
 
-use std::path::Path;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
@@ -50,26 +57,37 @@ fn message(text: &str, flags: &[&str]) -> NewMessage {
     }
 }
 
-fuzz_target!(|bytes: &[u8]| {
-    let [selector, high, low, keep, content @ ..] = bytes else {
-        return;
-    };
+fn temporary_directory() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
-    let tmp = if shm.is_dir() {
+    if shm.is_dir() {
         tempfile::tempdir_in(shm)
     } else {
         tempfile::tempdir()
     }
-    .expect("a temporary directory");
-    let account = AccountName::new("alice").expect("valid name");
-    let inbox = MailboxName::inbox();
-    {
-        let setup = backend(tmp.path());
+    .expect("a temporary directory")
+}
+
+/// One entry of the template: its path below the root, its mode and
+/// modification time, and a file's content (`None` for a directory).
+struct Entry {
+    path: PathBuf,
+    mode: u32,
+    modified: SystemTime,
+    content: Option<Vec<u8>>,
+}
+
+/// The Maildir every run starts from, parents before their children.
+fn template() -> &'static [Entry] {
+    static TEMPLATE: OnceLock<Vec<Entry>> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let made = temporary_directory();
+        let setup = backend(made.path());
+        let account = AccountName::new("alice").expect("valid name");
         setup.create_account(&account).expect("account created");
         setup
             .append(
                 &account,
-                &inbox,
+                &MailboxName::inbox(),
                 vec![
                     message("one", &[]),
                     message("two", &["\\Seen", "$Label1"]),
@@ -77,7 +95,72 @@ fuzz_target!(|bytes: &[u8]| {
                 ],
             )
             .expect("messages appended");
+        let mut entries = Vec::new();
+        let mut pending = vec![PathBuf::new()];
+        while let Some(dir) = pending.pop() {
+            let mut names: Vec<_> = fs::read_dir(made.path().join(&dir))
+                .expect("the template is listed")
+                .map(|e| e.expect("an entry").file_name())
+                .collect();
+            names.sort();
+            for name in names {
+                let path = dir.join(name);
+                let meta = fs::symlink_metadata(made.path().join(&path)).expect("an entry's metadata");
+                let content = if meta.is_dir() {
+                    pending.push(path.clone());
+                    None
+                } else {
+                    assert!(meta.is_file(), "{path:?} is neither a file nor a directory");
+                    Some(fs::read(made.path().join(&path)).expect("a file of the template"))
+                };
+                entries.push(Entry {
+                    path,
+                    mode: meta.permissions().mode() & 0o7777,
+                    modified: meta.modified().expect("a modification time"),
+                    content,
+                });
+            }
+        }
+        entries
+    })
+}
+
+/// Copies the template below `root`: directories and files with their
+/// modes, then every modification time, directories last (adding a file
+/// changes its directory's).
+fn copy_template(root: &Path) {
+    let entries = template();
+    for e in entries {
+        let path = root.join(&e.path);
+        match &e.content {
+            None => DirBuilder::new().mode(e.mode).create(&path).expect("a directory"),
+            Some(content) => {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(e.mode)
+                    .open(&path)
+                    .expect("a file");
+                file.write_all(content).expect("written");
+                file.set_modified(e.modified).expect("its time set");
+            }
+        }
     }
+    for e in entries.iter().rev().filter(|e| e.content.is_none()) {
+        File::open(root.join(&e.path))
+            .and_then(|d| d.set_modified(e.modified))
+            .expect("a directory's time set");
+    }
+}
+
+fuzz_target!(|bytes: &[u8]| {
+    let [selector, high, low, keep, content @ ..] = bytes else {
+        return;
+    };
+    let tmp = temporary_directory();
+    copy_template(tmp.path());
+    let account = AccountName::new("alice").expect("valid name");
+    let inbox = MailboxName::inbox();
     let path = tmp
         .path()
         .join("alice/Maildir")
