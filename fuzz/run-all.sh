@@ -7,6 +7,12 @@
 #   SANITIZER   address | none (default none: the codecs forbid unsafe code,
 #               and fuzzing runs several times faster without ASan)
 #   TARGETS     space-separated subset of targets (default: all of them)
+#   TRACE_COMPARES
+#               1 (default) | 0: 0 builds without the trace-compares
+#               instrumentation, in target/no-trace-compares/: 1.1 to 3.5
+#               times the runs a second, with less guidance toward the
+#               constants the code compares with (for long runs from a grown
+#               corpus; see README.md)
 #
 # Uses a nightly toolchain if rustup has one, otherwise the default (stable)
 # toolchain with RUSTC_BOOTSTRAP=1. New inputs go to fuzz/corpus/<target>/
@@ -24,6 +30,15 @@ case "$seconds" in
     ;;
 esac
 sanitizer="${SANITIZER:-none}"
+build=(--sanitizer "$sanitizer")
+case "${TRACE_COMPARES:-1}" in
+1) ;;
+0) build+=(--no-trace-compares --target-dir target/no-trace-compares) ;;
+*)
+    echo "$0: TRACE_COMPARES is 0 or 1" >&2
+    exit 2
+    ;;
+esac
 
 cd "$(dirname "$0")" || exit 2
 fuzz_dir="$(pwd)"
@@ -47,8 +62,8 @@ if [ "${#targets[@]}" -eq 0 ]; then
     exit 2
 fi
 
-echo "run-all: building ${targets[*]} (sanitizer: $sanitizer)"
-if ! cargo "${toolchain[@]}" fuzz build --sanitizer "$sanitizer"; then
+echo "run-all: building ${targets[*]} (${build[*]})"
+if ! cargo "${toolchain[@]}" fuzz build "${build[@]}"; then
     echo "run-all: build failed" >&2
     exit 1
 fi
@@ -66,7 +81,7 @@ for target in "${targets[@]}"; do
     log="target/run-all/$target.log"
 
     echo "run-all: $target for ${seconds}s"
-    cargo "${toolchain[@]}" fuzz run --sanitizer "$sanitizer" "$target" "${corpora[@]}" -- "${args[@]}" \
+    cargo "${toolchain[@]}" fuzz run "${build[@]}" "$target" "${corpora[@]}" -- "${args[@]}" \
         >"$log" 2>&1
     status=$?
     grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
@@ -79,7 +94,7 @@ for target in "${targets[@]}"; do
         tail -n 15 "$log" | sed 's/^/    /'
         artifact=$(grep -o 'Test unit written to [^ ]*' "$log" | tail -n 1 | cut -d' ' -f5)
         if [ -n "$artifact" ]; then
-            echo "run-all: reproduce with: (cd fuzz && cargo ${toolchain[*]} fuzz run --sanitizer $sanitizer $target $artifact)"
+            echo "run-all: reproduce with: (cd fuzz && cargo ${toolchain[*]} fuzz run ${build[*]} $target $artifact)"
         fi
     fi
 done
