@@ -7,6 +7,8 @@
 //! are easy to trust and independent of the crate's memchr-based code.
 
 pub mod imap;
+#[cfg(test)]
+mod report;
 
 use mailwire_pop3::{
     BodyChunk, BodyDecoder, Command, DecodeError, Decoded, DecoderConfig, Expect, Leniency, Limits, Response,
@@ -418,6 +420,41 @@ pub fn normalise(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The input of a session target cut into reads: read `n` is
+/// `reads[n] + 1` bytes, and once the sizes run out the rest comes in one
+/// read.
+pub struct Reads<'a> {
+    input: &'a [u8],
+    sizes: std::slice::Iter<'a, u8>,
+}
+
+impl<'a> Reads<'a> {
+    /// `input` cut by `sizes`.
+    pub fn new(input: &'a [u8], sizes: &'a [u8]) -> Self {
+        Reads {
+            input,
+            sizes: sizes.iter(),
+        }
+    }
+}
+
+impl<'a> Iterator for Reads<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.input.is_empty() {
+            return None;
+        }
+        let size = self
+            .sizes
+            .next()
+            .map_or(self.input.len(), |&r| usize::from(r) + 1);
+        let (read, rest) = self.input.split_at(size.min(self.input.len()));
+        self.input = rest;
+        Some(read)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,40 +503,5 @@ mod tests {
         assert_eq!(normalise(b"a\r"), b"a\r\n");
         assert_eq!(normalise(b"a\r\r\n"), b"a\r\r\n");
         assert_eq!(normalise(b"\n"), b"\r\n");
-    }
-}
-
-/// The input of a session target cut into reads: read `n` is
-/// `reads[n] + 1` bytes, and once the sizes run out the rest comes in one
-/// read.
-pub struct Reads<'a> {
-    input: &'a [u8],
-    sizes: std::slice::Iter<'a, u8>,
-}
-
-impl<'a> Reads<'a> {
-    /// `input` cut by `sizes`.
-    pub fn new(input: &'a [u8], sizes: &'a [u8]) -> Self {
-        Reads {
-            input,
-            sizes: sizes.iter(),
-        }
-    }
-}
-
-impl<'a> Iterator for Reads<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.input.is_empty() {
-            return None;
-        }
-        let size = self
-            .sizes
-            .next()
-            .map_or(self.input.len(), |&r| usize::from(r) + 1);
-        let (read, rest) = self.input.split_at(size.min(self.input.len()));
-        self.input = rest;
-        Some(read)
     }
 }
