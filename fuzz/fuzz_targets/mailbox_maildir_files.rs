@@ -193,9 +193,10 @@ fuzz_target!(|bytes: &[u8]| {
         uid_validity: snapshot.uid_validity,
     };
     for m in &snapshot.messages {
-        if let Ok(content) = fresh.read_message(&account, &mailbox, m.uid) {
-            assert_eq!(content.len() as u64, m.size, "size of UID {}", m.uid.get());
-        }
+        let content = fresh
+            .read_message(&account, &mailbox, m.uid)
+            .unwrap_or_else(|e| panic!("listed UID {} unreadable: {e}", m.uid.get()));
+        assert_eq!(content.len() as u64, m.size, "size of UID {}", m.uid.get());
     }
     if fresh.sync(&account, &mailbox).is_ok()
         && let Ok(again) = fresh.sync(&account, &mailbox)
@@ -233,8 +234,9 @@ fuzz_target!(|bytes: &[u8]| {
             name: inbox,
             uid_validity: after.uid_validity,
         };
-        if let Ok(content) = fresh.read_message(&account, &again, appended.messages[0].uid) {
-            assert_eq!(&content[..], b"Subject: four\r\n\r\nfour\r\n");
-        }
+        let content = fresh
+            .read_message(&account, &again, appended.messages[0].uid)
+            .unwrap_or_else(|e| panic!("appended UID {new} unreadable: {e}"));
+        assert_eq!(&content[..], b"Subject: four\r\n\r\nfour\r\n");
     }
 });
