@@ -347,11 +347,7 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
         };
         // CRLF line ends first: the partial range's offsets count them, as
         // the sizes do.
-        let data = match data {
-            Cow::Borrowed(b) => to_crlf(b),
-            Cow::Owned(o) => Cow::Owned(to_crlf(&o).into_owned()),
-        };
-        Ok(Some(with_partial(data, partial)))
+        Ok(Some(with_partial(crlf(data), partial)))
     }
 
     fn binary(
@@ -363,7 +359,7 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
             let data = if content.decoded {
                 content.data
             } else {
-                Cow::Owned(to_crlf(&content.data).into_owned())
+                crlf(content.data)
             };
             with_partial(data, partial)
         }))
@@ -379,6 +375,21 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
 
     fn email_id(&self) -> Result<ObjectId<'static>, Self::Error> {
         Ok(email_id(self.raw()))
+    }
+}
+
+/// `data` with CRLF line ends: copied only where a bare LF needs its CR
+/// (an undecoded part borrowed from the message stays borrowed).
+fn crlf(data: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    match data {
+        Cow::Borrowed(b) => to_crlf(b),
+        Cow::Owned(o) => {
+            let converted = match to_crlf(&o) {
+                Cow::Owned(c) => Some(c),
+                Cow::Borrowed(_) => None,
+            };
+            Cow::Owned(converted.unwrap_or(o))
+        }
     }
 }
 
