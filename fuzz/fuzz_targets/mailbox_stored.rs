@@ -113,13 +113,8 @@ fuzz_target!(|raw: &[u8]| {
             }
         }
         for p in [None, Some(&partial)] {
-            let want = decode_binary(&whole, part.as_ref()).map(|b| {
-                let data = match p {
-                    Some(p) => apply_partial(b.data, p),
-                    None => b.data,
-                };
-                (data.into_owned(), b.decoded)
-            });
+            let want = decode_binary(&whole, part.as_ref())
+                .map(|b| (apply_partial(b.data, p).into_owned(), b.decoded));
             match stored.binary(part.as_ref(), p).expect("no read error") {
                 Err(e) => assert_eq!(Err(e), want.map(|_| ())),
                 Ok(c) => {

@@ -150,10 +150,7 @@ fn render_item(msg: &MessageAnalysis<'_>, item: &str) -> Vec<u8> {
                 Err(e) => return no(e),
             };
             let data = as_sent(content.data, content.decoded);
-            let data = match &partial {
-                Some(p) => apply_partial(data, p),
-                None => data,
-            };
+            let data = apply_partial(data, partial.as_ref());
             encode(
                 MessageDataItem::Binary {
                     section,
@@ -166,10 +163,7 @@ fn render_item(msg: &MessageAnalysis<'_>, item: &str) -> Vec<u8> {
         FetchItem::BodySection { section, partial, .. } => {
             let data = extract_section(msg, &section, None).unwrap_or(Cow::Borrowed(b""));
             let data = as_sent(data, false);
-            let data = match &partial {
-                Some(p) => apply_partial(data, p),
-                None => data,
-            };
+            let data = apply_partial(data, partial.as_ref());
             encode(
                 MessageDataItem::BodySection {
                     section: echoed(&section),

@@ -347,7 +347,7 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
         };
         // CRLF line ends first: the partial range's offsets count them, as
         // the sizes do.
-        Ok(Some(with_partial(crlf(data), partial)))
+        Ok(Some(apply_partial(crlf(data), partial)))
     }
 
     fn binary(
@@ -361,7 +361,7 @@ impl<'m> ItemSource for MessageAnalysis<'m> {
             } else {
                 crlf(content.data)
             };
-            with_partial(data, partial)
+            apply_partial(data, partial)
         }))
     }
 
@@ -390,14 +390,6 @@ fn crlf(data: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
             };
             Cow::Owned(converted.unwrap_or(o))
         }
-    }
-}
-
-/// `data`, or the part of it a partial fetch asks for.
-fn with_partial<'a>(data: Cow<'a, [u8]>, partial: Option<&Partial>) -> Cow<'a, [u8]> {
-    match partial {
-        Some(p) => apply_partial(data, p),
-        None => data,
     }
 }
 
@@ -439,7 +431,7 @@ impl<'m> ItemSource for InMemory<'m> {
         if *section != Section::WHOLE {
             return self.analysis().section(section, partial);
         }
-        Ok(Some(with_partial(to_crlf(self.raw), partial)))
+        Ok(Some(apply_partial(to_crlf(self.raw), partial)))
     }
 
     fn binary(

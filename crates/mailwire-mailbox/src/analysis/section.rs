@@ -22,8 +22,12 @@ use super::source::Source;
 use super::structure::{Part, PartKind};
 
 /// Cuts `data` to the range `<offset.length>` of a FETCH command (empty
-/// when it starts past the end); borrowed data stays borrowed.
-pub fn apply_partial<'a>(data: Cow<'a, [u8]>, partial: &Partial) -> Cow<'a, [u8]> {
+/// when it starts past the end), or returns it as it is when the command
+/// gave no range; borrowed data stays borrowed.
+pub fn apply_partial<'a>(data: Cow<'a, [u8]>, partial: Option<&Partial>) -> Cow<'a, [u8]> {
+    let Some(partial) = partial else {
+        return data;
+    };
     let start = usize::try_from(partial.offset())
         .unwrap_or(usize::MAX)
         .min(data.len());
@@ -90,10 +94,7 @@ pub fn extract_section<'a>(
     let pieces = section_pieces(&raw, msg.part_tree(), section)?;
     // Sections decode nothing: putting them together cannot fail.
     let data = assemble(raw, &pieces).unwrap_or_default();
-    Some(match partial {
-        Some(p) => apply_partial(data, p),
-        None => data,
-    })
+    Some(apply_partial(data, partial))
 }
 
 /// The pieces of `BODY[section]` of the message in `src` whose tree is
@@ -254,17 +255,21 @@ mod tests {
     #[test]
     fn partial_ranges() {
         let p = partial(2, 3);
-        assert_eq!(&*apply_partial(Cow::Borrowed(b"abcdef"), &p), b"cde");
-        assert_eq!(&*apply_partial(Cow::Owned(b"abcdef".to_vec()), &p), b"cde");
-        assert_eq!(&*apply_partial(Cow::Borrowed(b"abc"), &partial(9, 3)), b"");
+        assert_eq!(&*apply_partial(Cow::Borrowed(b"abcdef"), Some(&p)), b"cde");
+        assert_eq!(&*apply_partial(Cow::Owned(b"abcdef".to_vec()), Some(&p)), b"cde");
+        assert_eq!(&*apply_partial(Cow::Borrowed(b"abc"), Some(&partial(9, 3))), b"");
         assert_eq!(
-            &*apply_partial(Cow::Borrowed(b"abc"), &partial(1, i64::MAX as u64)),
+            &*apply_partial(Cow::Borrowed(b"abc"), Some(&partial(1, i64::MAX as u64))),
             b"bc"
         );
         assert_eq!(
-            &*apply_partial(Cow::Borrowed(b"abc"), &partial(i64::MAX as u64, 1)),
+            &*apply_partial(Cow::Borrowed(b"abc"), Some(&partial(i64::MAX as u64, 1))),
             b""
         );
+        let owned = apply_partial(Cow::Owned(b"abc".to_vec()), None);
+        assert!(matches!(owned, Cow::Owned(ref v) if v == b"abc"));
+        let borrowed = apply_partial(Cow::Borrowed(b"abc"), None);
+        assert!(matches!(borrowed, Cow::Borrowed(b"abc")));
     }
 
     #[test]

@@ -414,13 +414,8 @@ fn stored_matches_whole(raw: &[u8]) {
                         expected.as_ref().map(Vec::len)
                     );
                 }
-                let expected = decode_binary(&whole, path(p).as_ref()).map(|b| {
-                    let data = match partial {
-                        Some(pa) => apply_partial(b.data, pa),
-                        None => b.data,
-                    };
-                    (data.into_owned(), b.decoded)
-                });
+                let expected = decode_binary(&whole, path(p).as_ref())
+                    .map(|b| (apply_partial(b.data, partial.as_ref()).into_owned(), b.decoded));
                 match stored
                     .binary(path(p).as_ref(), partial.as_ref())
                     .expect("no read error")
