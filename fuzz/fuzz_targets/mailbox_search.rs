@@ -131,7 +131,10 @@ fn saved_key_date(inp: &mut Input) -> Date {
     Date::new(y as u16, m as u8, d as u8).expect("a real day")
 }
 
-fn date_tuple(d: &Date) -> (i64, u32, u32) {
+/// A calendar day as (year, month, day), ordered as days are.
+type Day = (i64, u32, u32);
+
+fn date_tuple(d: &Date) -> Day {
     (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()))
 }
 
@@ -144,7 +147,7 @@ struct Message {
     /// The top header: (name, value with single spaces).
     fields: Vec<(&'static str, String)>,
     /// The date written in the `Date:` field, if it is readable.
-    sent: Option<(i64, u32, u32)>,
+    sent: Option<Day>,
     body: String,
     content: String,
     uid: u32,
@@ -180,7 +183,7 @@ fn address_value(inp: &mut Input) -> String {
 }
 
 /// A `Date:` value and the date it says, if it is a readable one.
-fn date_value(inp: &mut Input) -> (String, Option<(i64, u32, u32)>) {
+fn date_value(inp: &mut Input) -> (String, Option<Day>) {
     if inp.below(6) == 0 {
         let bad = inp.pick(&["soon", "", "30 Feb 2024 10:00 +0000", "32 Mar 2024 10:00 +0000"]);
         return (bad.to_string(), None);
@@ -439,9 +442,7 @@ fn reference(key: &SearchKey, m: &Message, view: &View) -> bool {
     let recent = m.recent && view.recent;
     let internal = || civil((m.unix + i64::from(m.zone) * 60).div_euclid(86_400));
     let saved = || civil(m.saved.div_euclid(86_400));
-    let sent = |test: fn(&(i64, u32, u32), &(i64, u32, u32)) -> bool, d: &Date| {
-        m.sent.is_some_and(|s| test(&s, &date_tuple(d)))
-    };
+    let sent = |test: fn(&Day, &Day) -> bool, d: &Date| m.sent.is_some_and(|s| test(&s, &date_tuple(d)));
     let header = |name: &str, s: &AString| {
         m.fields
             .iter()
