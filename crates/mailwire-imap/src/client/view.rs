@@ -58,6 +58,10 @@ pub enum MailboxChange {
 }
 
 /// The selected mailbox as the client knows it.
+///
+/// Room is taken only for the messages whose UID the server has said: a
+/// server announcing four billion messages (`* 4000000000 EXISTS`) costs a
+/// number, not a slot per message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailboxView {
     /// UIDVALIDITY, once the server said it.
@@ -68,29 +72,72 @@ pub struct MailboxView {
     pub highest_modseq: Option<ModSeq>,
     /// The mailbox was opened read-only.
     pub read_only: bool,
-    /// The UID of each message, message 1 first; `None` where the server
-    /// has not said it yet.
-    uids: Vec<Option<NonZeroU32>>,
+    /// The number of messages.
+    count: u32,
+    /// The messages whose UID the server has said, as (sequence number,
+    /// UID), ascending by sequence number, each UID once.
+    known: Vec<(NonZeroU32, NonZeroU32)>,
     /// VANISHED named messages whose numbers the session did not know, so
-    /// some numbers in `uids` may be off until the next full listing.
+    /// some numbers in `known` may be off until the next full listing.
     uncertain: bool,
+    /// The known UIDs do not ascend with the numbers (a server broke RFC
+    /// 9051 section 2.3.1.1): a new one may repeat one anywhere.
+    disordered: bool,
+}
+
+/// The UIDs of a set as ascending ranges that neither overlap nor touch
+/// (a server may send `5,5` or `1:4,3:9`), for counting them and for
+/// looking one up in logarithmic time.
+fn merged(uids: &UidSet) -> Vec<(u32, u32)> {
+    let mut ranges: Vec<(u32, u32)> = uids
+        .as_sequence_set()
+        .resolved_ranges(u32::MAX)
+        .filter(|r| !r.is_empty())
+        .map(|r| (*r.start(), *r.end()))
+        .collect();
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// Whether `n` is in ranges made by [`merged`].
+fn in_merged(ranges: &[(u32, u32)], n: u32) -> bool {
+    let i = ranges.partition_point(|&(lo, _)| lo <= n);
+    i > 0 && ranges[i - 1].1 >= n
+}
+
+/// `n` less `by`, for a sequence number known to stay above zero.
+fn lower(n: NonZeroU32, by: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.get() - by).expect("a sequence number stays above zero")
 }
 
 impl MailboxView {
     /// The number of messages.
     pub fn exists(&self) -> u32 {
-        self.uids.len() as u32
+        self.count
     }
 
     /// The UID of message `seq`, when known.
     pub fn uid(&self, seq: NonZeroU32) -> Option<NonZeroU32> {
-        self.uids.get(seq.get() as usize - 1).copied().flatten()
+        let i = self.known.binary_search_by_key(&seq, |&(s, _)| s).ok()?;
+        Some(self.known[i].1)
     }
 
     /// The sequence number of the message with `uid`, when known.
     pub fn seq(&self, uid: NonZeroU32) -> Option<NonZeroU32> {
-        let i = self.uids.iter().position(|u| *u == Some(uid))?;
-        NonZeroU32::new(i as u32 + 1)
+        self.known.iter().find(|&&(_, u)| u == uid).map(|&(s, _)| s)
+    }
+
+    /// The messages whose UID is known, as (sequence number, UID), by
+    /// sequence number.
+    pub fn known(&self) -> impl ExactSizeIterator<Item = (NonZeroU32, NonZeroU32)> + '_ {
+        self.known.iter().copied()
     }
 
     /// Whether every UID the view holds is placed for certain (false after
@@ -100,17 +147,26 @@ impl MailboxView {
     }
 
     pub(super) fn set_exists(&mut self, count: u32, changes: &mut Vec<MailboxChange>) {
-        self.uids.resize(count as usize, None);
+        // A count that goes down (which only EXPUNGE may do) drops the
+        // messages above it.
+        let keep = self.known.partition_point(|&(s, _)| s.get() <= count);
+        self.known.truncate(keep);
+        self.count = count;
         changes.push(MailboxChange::Exists { count });
     }
 
     pub(super) fn expunge(&mut self, seq: NonZeroU32, changes: &mut Vec<MailboxChange>) {
-        let i = seq.get() as usize - 1;
-        let uid = if i < self.uids.len() {
-            self.uids.remove(i)
-        } else {
-            None
-        };
+        let mut uid = None;
+        if seq.get() <= self.count {
+            self.count -= 1;
+            let at = self.known.partition_point(|&(s, _)| s < seq);
+            if self.known.get(at).is_some_and(|&(s, _)| s == seq) {
+                uid = Some(self.known.remove(at).1);
+            }
+            for (s, _) in &mut self.known[at..] {
+                *s = lower(*s, 1);
+            }
+        }
         changes.push(MailboxChange::Expunged { seq, uid });
     }
 
@@ -119,28 +175,88 @@ impl MailboxView {
             changes.push(MailboxChange::VanishedEarlier { uids });
             return;
         }
-        let before = self.uids.len();
-        self.uids.retain(|u| !u.is_some_and(|u| uids.contains(u.get())));
-        let unplaced = uids.count().saturating_sub((before - self.uids.len()) as u64);
-        if unplaced > 0 {
-            // Messages the session never learnt the UID of: the count
-            // still goes down, but which numbers went is unknown.
-            self.uncertain = true;
-            let keep = self.uids.len().saturating_sub(unplaced as usize);
-            let mut dropped = 0;
-            let mut i = self.uids.len();
-            while i > 0 && self.uids.len() > keep {
-                i -= 1;
-                if self.uids[i].is_none() {
-                    self.uids.remove(i);
-                    dropped += 1;
-                }
+        // The messages it names whose UID is known go, and the ones after
+        // them move down.
+        let named = merged(&uids);
+        let mut gone = 0;
+        self.known.retain_mut(|(s, u)| {
+            if in_merged(&named, u.get()) {
+                gone += 1;
+                return false;
             }
-            if dropped < unplaced as usize {
-                self.uids.truncate(keep);
+            *s = lower(*s, gone);
+            true
+        });
+        self.count -= gone;
+        // Each UID names one message (RFC 7162 section 3.2.10): the count
+        // goes down by their number, whether the session knew them or not.
+        let distinct: u64 = named.iter().map(|&(lo, hi)| u64::from(hi - lo) + 1).sum();
+        let unplaced = distinct.saturating_sub(u64::from(gone));
+        if unplaced > 0 {
+            // Which numbers went is unknown: the highest numbers whose UID
+            // the session never learnt are taken, then the highest known.
+            self.uncertain = true;
+            let unknown = self.count - self.known.len() as u32;
+            match u32::try_from(unplaced) {
+                Ok(drop) if drop <= unknown => {
+                    let above = self.known.len() as u32;
+                    for (j, (s, _)) in self.known.iter_mut().enumerate().rev() {
+                        // Numbers above this one whose UID is unknown.
+                        let unknown_above = self.count - s.get() - (above - 1 - j as u32);
+                        let below = drop.saturating_sub(unknown_above);
+                        if below == 0 {
+                            break;
+                        }
+                        *s = lower(*s, below);
+                    }
+                    self.count -= drop;
+                }
+                _ => {
+                    let keep = u64::from(self.count).saturating_sub(unplaced) as u32;
+                    self.known.truncate(keep as usize);
+                    for (j, (s, _)) in self.known.iter_mut().enumerate() {
+                        *s = NonZeroU32::new(j as u32 + 1).expect("from 1");
+                    }
+                    self.count = keep;
+                }
             }
         }
         changes.push(MailboxChange::Vanished { uids });
+    }
+
+    /// Records that message `seq` has `uid`. A UID names one message: a
+    /// server that gives it to another number as well is taken at its
+    /// latest word. While the known UIDs ascend with the numbers, as they
+    /// must, a new one is seen to be unique from its neighbours; only
+    /// after a server broke that order does each cost a look through the
+    /// known ones.
+    fn set_uid(&mut self, seq: NonZeroU32, uid: NonZeroU32) {
+        if self.known.is_empty() {
+            self.disordered = false;
+        }
+        // A listing's answers come in order: past the last known number,
+        // no search.
+        let mut at = match self.known.last() {
+            Some(&(last, _)) if last >= seq => self.known.partition_point(|&(s, _)| s < seq),
+            _ => self.known.len(),
+        };
+        let here = self.known.get(at).is_some_and(|&(s, _)| s == seq);
+        let after = if here { at + 1 } else { at };
+        let in_order =
+            (at == 0 || self.known[at - 1].1 < uid) && self.known.get(after).is_none_or(|&(_, u)| u > uid);
+        if self.disordered || !in_order {
+            self.disordered = true;
+            if let Some(other) = self.known.iter().position(|&(s, u)| u == uid && s != seq) {
+                self.known.remove(other);
+                if other < at {
+                    at -= 1;
+                }
+            }
+        }
+        match self.known.get_mut(at) {
+            Some(entry) if entry.0 == seq => entry.1 = uid,
+            _ => self.known.insert(at, (seq, uid)),
+        }
     }
 
     /// Takes what a FETCH says about message `seq`.
@@ -150,17 +266,20 @@ impl MailboxView {
         items: &[MessageDataItem<'_>],
         changes: &mut Vec<MailboxChange>,
     ) {
-        let i = seq.get() as usize - 1;
-        if i >= self.uids.len() {
+        if seq.get() > self.count {
             // A server must not send FETCH for a message it did not
             // announce; take it as an implicit EXISTS.
             self.set_exists(seq.get(), changes);
         }
         let mut flags = None;
         let mut modseq = None;
+        let mut said = None;
         for item in items {
             match item {
-                MessageDataItem::Uid(uid) => self.uids[i] = Some(*uid),
+                MessageDataItem::Uid(uid) => {
+                    self.set_uid(seq, *uid);
+                    said = Some(*uid);
+                }
                 MessageDataItem::Flags(f) => flags = Some(f),
                 MessageDataItem::ModSeq(m) => modseq = Some(*m),
                 _ => {}
@@ -172,7 +291,7 @@ impl MailboxView {
         if let Some(flags) = flags {
             changes.push(MailboxChange::Flags {
                 seq,
-                uid: self.uids[i],
+                uid: said.or_else(|| self.uid(seq)),
                 flags: flags.iter().cloned().map(FlagFetch::into_owned).collect(),
                 modseq,
             });
@@ -188,9 +307,198 @@ impl MailboxView {
 
     pub(super) fn set_uid_validity(&mut self, v: NonZeroU32, changes: &mut Vec<MailboxChange>) {
         if self.uid_validity.is_some_and(|old| old != v) {
-            self.uids.iter_mut().for_each(|u| *u = None);
+            self.known.clear();
+            self.disordered = false;
             changes.push(MailboxChange::UidValidity(v));
         }
         self.uid_validity = Some(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn nz(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).expect("not zero")
+    }
+
+    /// A slot per message, as the view was before it took room only for
+    /// known UIDs: the reference it must agree with.
+    #[derive(Debug, Default)]
+    struct Dense {
+        uids: Vec<Option<u32>>,
+        uncertain: bool,
+    }
+
+    impl Dense {
+        fn vanished(&mut self, named: &[u32]) {
+            let before = self.uids.len();
+            self.uids.retain(|u| !u.is_some_and(|u| named.contains(&u)));
+            let unplaced = named.len().saturating_sub(before - self.uids.len());
+            if unplaced == 0 {
+                return;
+            }
+            self.uncertain = true;
+            let keep = self.uids.len().saturating_sub(unplaced);
+            let mut i = self.uids.len();
+            while i > 0 && self.uids.len() > keep {
+                i -= 1;
+                if self.uids[i].is_none() {
+                    self.uids.remove(i);
+                }
+            }
+            self.uids.truncate(keep);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Exists(u32),
+        Expunge(u32),
+        Fetch(u32, Option<u32>),
+        Vanished(Vec<(u32, u32)>),
+        NewValidity,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..12u32).prop_map(Op::Exists),
+            (1..14u32).prop_map(Op::Expunge),
+            (1..14u32, proptest::option::of(1..20u32)).prop_map(|(s, u)| Op::Fetch(s, u)),
+            proptest::collection::vec((1..20u32, 1..20u32), 1..4).prop_map(Op::Vanished),
+            Just(Op::NewValidity),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Any sequence of what a server may say leaves the view as a
+        /// slot per message would: the same count, the same known UIDs at
+        /// the same numbers, each UID once, the same expunged UIDs.
+        #[test]
+        fn the_view_agrees_with_a_slot_per_message(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut view = MailboxView::default();
+            let mut dense = Dense::default();
+            let mut changes = Vec::new();
+            let mut validity = 1;
+            view.set_uid_validity(nz(validity), &mut changes);
+            for op in ops {
+                changes.clear();
+                match op {
+                    Op::Exists(n) => {
+                        view.set_exists(n, &mut changes);
+                        dense.uids.resize(n as usize, None);
+                    }
+                    Op::Expunge(seq) => {
+                        view.expunge(nz(seq), &mut changes);
+                        let i = seq as usize - 1;
+                        let uid = if i < dense.uids.len() { dense.uids.remove(i) } else { None };
+                        prop_assert_eq!(
+                            &changes[..],
+                            &[MailboxChange::Expunged { seq: nz(seq), uid: uid.map(nz) }][..]
+                        );
+                    }
+                    Op::Fetch(seq, uid) => {
+                        let items: Vec<MessageDataItem<'_>> =
+                            uid.map(|u| MessageDataItem::Uid(nz(u))).into_iter().collect();
+                        view.fetched(nz(seq), &items, &mut changes);
+                        let i = seq as usize - 1;
+                        if i >= dense.uids.len() {
+                            dense.uids.resize(i + 1, None);
+                        }
+                        if let Some(u) = uid {
+                            for slot in dense.uids.iter_mut().filter(|s| **s == Some(u)) {
+                                *slot = None;
+                            }
+                            dense.uids[i] = Some(u);
+                        }
+                    }
+                    Op::Vanished(ranges) => {
+                        let mut named: Vec<u32> =
+                            ranges.iter().flat_map(|&(a, b)| a.min(b)..=a.max(b)).collect();
+                        named.sort_unstable();
+                        named.dedup();
+                        let text = ranges
+                            .iter()
+                            .map(|(a, b)| format!("{a}:{b}"))
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        let set = UidSet::try_from(text.parse::<crate::SequenceSet>().expect("a set"))
+                            .expect("a UID set");
+                        view.vanished(set, false, &mut changes);
+                        dense.vanished(&named);
+                    }
+                    Op::NewValidity => {
+                        validity += 1;
+                        view.set_uid_validity(nz(validity), &mut changes);
+                        dense.uids.iter_mut().for_each(|u| *u = None);
+                    }
+                }
+                prop_assert_eq!(view.exists() as usize, dense.uids.len());
+                let want: Vec<(NonZeroU32, NonZeroU32)> = dense
+                    .uids
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, u)| Some((nz(i as u32 + 1), nz((*u)?))))
+                    .collect();
+                prop_assert_eq!(view.known().collect::<Vec<_>>(), want.clone());
+                for (s, u) in want {
+                    prop_assert_eq!(view.uid(s), Some(u));
+                    prop_assert_eq!(view.seq(u), Some(s));
+                }
+                prop_assert_eq!(view.is_certain(), !dense.uncertain);
+            }
+        }
+    }
+
+    #[test]
+    fn four_billion_messages_take_no_room() {
+        let mut view = MailboxView::default();
+        let mut changes = Vec::new();
+        view.set_exists(4_000_000_000, &mut changes);
+        view.fetched(nz(3_999_999_999), &[MessageDataItem::Uid(nz(77))], &mut changes);
+        assert_eq!(view.known().len(), 1);
+        assert!(view.known.capacity() < 16);
+        view.expunge(nz(1), &mut changes);
+        assert_eq!(
+            (view.exists(), view.uid(nz(3_999_999_998))),
+            (3_999_999_999, Some(nz(77)))
+        );
+        let all = UidSet::try_from("1:4294967295".parse::<crate::SequenceSet>().unwrap()).unwrap();
+        view.vanished(all, false, &mut changes);
+        assert_eq!((view.exists(), view.known().len()), (0, 0));
+    }
+
+    #[test]
+    fn a_uid_given_twice_names_the_later_message() {
+        let mut view = MailboxView::default();
+        let mut changes = Vec::new();
+        // In order, then out of it: 30, 10, 20; then 30 again, which its
+        // neighbours (20 before, none after) do not show as a repeat.
+        for (seq, uid) in [(1, 30), (2, 10), (3, 20), (4, 30)] {
+            view.fetched(nz(seq), &[MessageDataItem::Uid(nz(uid))], &mut changes);
+        }
+        let known: Vec<(u32, u32)> = view.known().map(|(s, u)| (s.get(), u.get())).collect();
+        assert_eq!(known, [(2, 10), (3, 20), (4, 30)]);
+        assert_eq!((view.seq(nz(30)), view.uid(nz(1))), (Some(nz(4)), None));
+    }
+
+    #[test]
+    fn a_uid_repeated_in_a_vanished_counts_once() {
+        let mut view = MailboxView::default();
+        let mut changes = Vec::new();
+        view.set_exists(3, &mut changes);
+        view.fetched(nz(2), &[MessageDataItem::Uid(nz(5))], &mut changes);
+        let set = UidSet::try_from("5,5,4:6".parse::<crate::SequenceSet>().unwrap()).unwrap();
+        view.vanished(set, false, &mut changes);
+        // UID 5 and two UIDs the session never learnt (4 and 6).
+        assert_eq!((view.exists(), view.known().len()), (0, 0));
+        view.set_exists(3, &mut changes);
+        let set = UidSet::try_from("9,9".parse::<crate::SequenceSet>().unwrap()).unwrap();
+        view.vanished(set, false, &mut changes);
+        assert_eq!(view.exists(), 2);
     }
 }
