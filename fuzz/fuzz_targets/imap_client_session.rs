@@ -2,24 +2,30 @@
 //! after queueing a fixed set of commands.
 //!
 //! Beyond "no panic": every completion names a command that was sent and
-//! completes it once, the mailbox view never counts fewer messages than
-//! its known UIDs, and the events do not depend on how the input was
-//! split into reads.
+//! completes it once; the mailbox view holds each known UID once, at a
+//! number it counts, and counts what its reported changes add up to
+//! (EXISTS sets the count, EXPUNGE takes one, VANISHED one per UID it
+//! names); and the events do not depend on how the input was split into
+//! reads.
 #![no_main]
 
 use std::collections::HashSet;
 
 use libfuzzer_sys::fuzz_target;
-use mailwire_imap::client::{ClientConfig, ClientEvent, ClientSession};
-use mailwire_imap::{CommandBody, Fetch, FetchItem, FetchItems, Mailbox, Search, SearchKey};
+use mailwire_imap::client::{
+    ClientConfig, ClientEvent, ClientSession, CommandId, MailboxChange, MailboxView,
+};
+use mailwire_imap::{CommandBody, Fetch, FetchItem, FetchItems, Mailbox, Search, SearchKey, Status, UidSet};
 
-fn commands(client: &mut ClientSession) -> HashSet<mailwire_imap::client::CommandId> {
+/// Queues the commands; their ids, and the SELECT's.
+fn commands(client: &mut ClientSession) -> (HashSet<CommandId>, CommandId) {
     let mut ids = HashSet::new();
     ids.insert(client.login(b"alice", b"pass\"word").expect("valid credentials"));
-    ids.insert(client.send(CommandBody::Select {
+    let select = client.send(CommandBody::Select {
         mailbox: Mailbox::Inbox,
         parameters: Vec::new(),
-    }));
+    });
+    ids.insert(select);
     ids.insert(client.send(CommandBody::Fetch {
         fetch: Fetch {
             sequence_set: "1:*".parse().expect("a set"),
@@ -34,7 +40,85 @@ fn commands(client: &mut ClientSession) -> HashSet<mailwire_imap::client::Comman
     }));
     ids.insert(client.idle());
     ids.insert(client.send(CommandBody::Logout));
-    ids
+    (ids, select)
+}
+
+/// How many different UIDs a set names (`5,5` and `1:4,3:9` repeat some).
+fn distinct(uids: &UidSet) -> u64 {
+    let mut ranges: Vec<(u32, u32)> = uids
+        .as_sequence_set()
+        .resolved_ranges(u32::MAX)
+        .map(|r| (*r.start(), *r.end()))
+        .collect();
+    ranges.sort_unstable();
+    let (mut total, mut covered) = (0u64, 0u64);
+    for (lo, hi) in ranges {
+        let from = u64::from(lo).max(covered + 1);
+        if u64::from(hi) >= from {
+            total += u64::from(hi) - from + 1;
+            covered = u64::from(hi);
+        }
+    }
+    total
+}
+
+/// Each known UID once, at a number the view counts, by number.
+fn check_view(view: &MailboxView) {
+    let mut last = 0;
+    for (seq, uid) in view.known() {
+        assert!(
+            seq.get() > last && seq.get() <= view.exists(),
+            "known UIDs out of place"
+        );
+        last = seq.get();
+        assert_eq!(view.uid(seq), Some(uid));
+        assert_eq!(view.seq(uid), Some(seq), "a UID known twice");
+    }
+}
+
+/// The message count that the reported changes add up to, once an
+/// EXISTS after the SELECT has given one.
+#[derive(Default)]
+struct Count {
+    selected: bool,
+    count: Option<u32>,
+}
+
+impl Count {
+    fn event(&mut self, event: &ClientEvent, select: CommandId) {
+        match event {
+            ClientEvent::Completed(done) if done.id == select => {
+                self.selected = done.status == Status::Ok;
+                self.count = None;
+            }
+            ClientEvent::Changed(change) if self.selected => match change {
+                MailboxChange::Exists { count } => self.count = Some(*count),
+                MailboxChange::Expunged { seq, .. } => {
+                    if let Some(c) = self.count.as_mut().filter(|c| seq.get() <= **c) {
+                        *c -= 1;
+                    }
+                }
+                MailboxChange::Vanished { uids } => {
+                    if let Some(c) = self.count.as_mut() {
+                        *c = u64::from(*c).saturating_sub(distinct(uids)) as u32;
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn check(&mut self, view: Option<&MailboxView>) {
+        match view {
+            None => *self = Count::default(),
+            Some(view) => {
+                if let Some(c) = self.count {
+                    assert_eq!(view.exists(), c, "the count is not what the changes add up to");
+                }
+            }
+        }
+    }
 }
 
 fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> Vec<String> {
@@ -42,7 +126,8 @@ fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> Vec<String> {
         stream_above,
         ..ClientConfig::default()
     });
-    let ids = commands(&mut client);
+    let (ids, select) = commands(&mut client);
+    let mut count = Count::default();
     let mut completed = HashSet::new();
     let mut log = Vec::new();
     let mut reads = mailwire_fuzz::Reads::new(input, reads);
@@ -59,13 +144,13 @@ fn run(stream_above: u64, input: &[u8], reads: &[u8]) -> Vec<String> {
                 ClientEvent::SaslChallenge { id, .. } => client.sasl_cancel(*id),
                 _ => {}
             }
+            count.event(&event, select);
             log.push(format!("{event:?}"));
         }
         if let Some(view) = client.mailbox() {
-            let known =
-                (1..=view.exists()).filter(|&n| view.uid(std::num::NonZeroU32::new(n).unwrap()).is_some());
-            assert!(known.count() as u32 <= view.exists());
+            check_view(view);
         }
+        count.check(client.mailbox());
         // What the client writes may depend on the reads: fed a server's
         // IDLE completion before it could answer `+ idling`, it sends no
         // DONE. The events must not.
