@@ -709,6 +709,7 @@ pub fn upload(imap: &mut Imap, files: &[PathBuf], to: &str, flags: &[String]) ->
     };
     let mut uids = Vec::new();
     for batch in batches {
+        let sent = batch.len();
         let done = imap.ok(
             CommandBody::Append(Append {
                 mailbox: mailbox(to),
@@ -717,7 +718,9 @@ pub fn upload(imap: &mut Imap, files: &[PathBuf], to: &str, flags: &[String]) ->
             &format!("APPEND to {to}"),
         )?;
         match done.append_uid() {
-            Some((_, set)) => uids.extend(set.iter()),
+            // One UID per message sent: a server's set may name four
+            // billion.
+            Some((_, set)) => uids.extend(set.iter().take(sent)),
             None => uids.push(0),
         }
     }
@@ -890,10 +893,17 @@ fn report(imap: &mut Imap, state: &mut Watched, changes: Vec<MailboxChange>) -> 
                 }
             }
             MailboxChange::Vanished { uids } | MailboxChange::VanishedEarlier { uids } => {
-                for uid in uids.iter() {
-                    if state.messages.remove(&uid).is_some() {
-                        println!("vanished {uid}");
-                    }
+                // The messages known looked up in the set, not the set
+                // walked through: it may name four billion UIDs.
+                let gone: Vec<u32> = state
+                    .messages
+                    .keys()
+                    .copied()
+                    .filter(|&u| uids.contains(u))
+                    .collect();
+                for uid in gone {
+                    state.messages.remove(&uid);
+                    println!("vanished {uid}");
                 }
             }
             MailboxChange::Flags { uid, flags, .. } => {

@@ -10,6 +10,7 @@
 #[path = "../mail_server/support.rs"]
 mod support;
 
+mod hostile;
 mod proxy;
 mod sync;
 

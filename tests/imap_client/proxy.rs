@@ -1,7 +1,8 @@
 //! A TCP proxy on loopback whose connections the test can cut, to see a
-//! client reconnect.
+//! client reconnect, and which can rewrite what the server sends, to play
+//! a hostile server with a real one's conversation.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -12,9 +13,19 @@ pub struct Proxy {
     open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
+/// Rewrites one line the server sent (line end included): what to send
+/// the client instead, or `None` to send it as it is.
+pub type Rewrite = fn(&[u8]) -> Option<Vec<u8>>;
+
 impl Proxy {
     /// Listens on a free loopback port.
     pub fn start(upstream: SocketAddr) -> Proxy {
+        Proxy::rewriting(upstream, None)
+    }
+
+    /// Listens on a free loopback port; the server's lines go through
+    /// `rewrite` (its literals pass as they are).
+    pub fn rewriting(upstream: SocketAddr, rewrite: Option<Rewrite>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
         let open = Arc::new(Mutex::new(Vec::new()));
@@ -31,7 +42,10 @@ impl Proxy {
                     }
                 }
                 pipe(&client, &server);
-                pipe(&server, &client);
+                match rewrite {
+                    Some(rewrite) => pipe_lines(&server, &client, rewrite),
+                    None => pipe(&server, &client),
+                }
             }
         });
         Proxy { addr, open }
@@ -60,4 +74,45 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
         let _ = to.shutdown(Shutdown::Both);
         let _ = from.shutdown(Shutdown::Both);
     });
+}
+
+/// Copies the server's lines from `from` to `to` through `rewrite` on a
+/// thread until either side closes; a line announcing a literal
+/// (`{n}` at its end) is followed by its n octets, copied as they are.
+fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Rewrite) {
+    let (Ok(from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(&from);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let out = rewrite(&line).unwrap_or_else(|| line.clone());
+            if to.write_all(&out).is_err() {
+                break;
+            }
+            let Some(length) = literal_length(&line) else {
+                continue;
+            };
+            let mut literal = (&mut reader).take(length);
+            if std::io::copy(&mut literal, &mut to).ok() != Some(length) {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+/// The length of the literal a line announces at its end (`{n}` or
+/// `~{n}`, then CRLF).
+fn literal_length(line: &[u8]) -> Option<u64> {
+    let line = line.strip_suffix(b"\r\n")?.strip_suffix(b"}")?;
+    let open = line.iter().rposition(|&b| b == b'{')?;
+    std::str::from_utf8(&line[open + 1..]).ok()?.parse().ok()
 }

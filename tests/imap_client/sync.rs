@@ -428,11 +428,16 @@ fn assert_same(server: &Server, maildir: &Path, what: &str) -> View {
 }
 
 fn sync_command(server: &Server, maildir: &Path, extra: &[&str]) -> Command {
+    sync_command_to(server.addr(), maildir, extra)
+}
+
+/// [`sync_command`] through another address (a proxy's).
+fn sync_command_to(server: SocketAddr, maildir: &Path, extra: &[&str]) -> Command {
     let mut command = Command::new(support::example_binary("imap_client"));
     command
         .args([
             "--server",
-            &server.addr().to_string(),
+            &server.to_string(),
             "--tls",
             "none",
             "--user",
@@ -1038,6 +1043,53 @@ fn sync_with_dovecot_condstore_only() {
 #[test]
 fn sync_with_dovecot_without_condstore() {
     scenarios(Kind::DovecotPlain);
+}
+
+/// Every SELECT that opens a mailbox read-write is answered with a
+/// VANISHED (EARLIER) of every UID first.
+fn everything_vanished_earlier(line: &[u8]) -> Option<Vec<u8>> {
+    let (_, rest) = line.split_at(line.iter().position(|&b| b == b' ')?);
+    if !rest.starts_with(b" OK [READ-WRITE]") {
+        return None;
+    }
+    let mut out = b"* VANISHED (EARLIER) 1:4294967295\r\n".to_vec();
+    out.extend_from_slice(line);
+    Some(out)
+}
+
+/// A SELECT (QRESYNC) answered with a VANISHED (EARLIER) of four billion
+/// UIDs: the sync looks its pairs up in the set instead of walking the
+/// set into a list, and takes the server at its word (the messages are
+/// gone) within a bounded address space.
+#[test]
+fn a_vanished_set_of_every_uid_is_looked_up() {
+    let Some(server) = Server::start(Kind::MailServer, "sync-hostile") else {
+        return;
+    };
+    // The first login creates the account; the messages then arrive.
+    server.imaplib(&serde_like::Json("[]".into()));
+    let messages: Vec<Vec<u8>> = (1..=3)
+        .map(|i| message(&format!("hostile{i}"), "text").into_bytes())
+        .collect();
+    server.mail.deliver("alice", &messages);
+    let mirror = TempDir::new("sync-hostile-mirror");
+    let dir = mirror.path().join("mail");
+    sync(&server, &dir, "the first run");
+    assert_eq!(files(&dir).len(), 3, "the first run mirrored the messages");
+    let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(everything_vanished_earlier));
+    let mut command = crate::hostile::limited(&sync_command_to(proxy.addr, &dir, &[]));
+    let out = support::run(&mut command, b"", Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the sync failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        files(&dir).is_empty(),
+        "the messages the server called gone are kept:\n{stdout}"
+    );
 }
 
 /// A large message is streamed to the mirror's disk as it arrives: the

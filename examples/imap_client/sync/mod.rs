@@ -48,7 +48,7 @@ use mailwire::imap::{
     Append, AppendData, AppendMessage, CommandBody, CopyMove, CreateParameter, DateTime, Fetch,
     FetchModifier, Flag, FlagFetch, List, ListMailbox, ListReturnOption, Literal, Mailbox, MailboxAttribute,
     MessageDataItem, ModSeq, QResync, SelectParameter, SequenceSet, StatusAttribute, StatusValue, Store,
-    StoreAction,
+    StoreAction, UidSet,
 };
 use mailwire::mailbox::{
     Account, AccountName, Flags, MailboxName, MaildirBackend, MaildirOptions, SpecialUse, StoreError, Uid,
@@ -722,14 +722,17 @@ impl Run<'_> {
         let exists = data.exists;
         if qresync && same_validity {
             // QRESYNC: the pairs, less VANISHED (EARLIER), plus the changes.
-            let mut vanished = BTreeSet::new();
-            for change in &select_changes {
-                if let MailboxChange::VanishedEarlier { uids } | MailboxChange::Vanished { uids } = change {
-                    vanished.extend(uids.iter());
-                }
-            }
+            // The pairs looked up in the sets, not the sets walked
+            // through: one may name four billion UIDs.
+            let vanished: Vec<&UidSet> = select_changes
+                .iter()
+                .filter_map(|change| match change {
+                    MailboxChange::VanishedEarlier { uids } | MailboxChange::Vanished { uids } => Some(uids),
+                    _ => None,
+                })
+                .collect();
             for (r, (_, f)) in &pairs {
-                if !vanished.contains(r) {
+                if !vanished.iter().any(|uids| uids.contains(*r)) {
                     remote.insert(*r, f.clone());
                 }
             }
