@@ -47,6 +47,7 @@
 
 mod data;
 mod incoming;
+mod known;
 mod outgoing;
 mod view;
 

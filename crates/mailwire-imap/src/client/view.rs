@@ -9,6 +9,8 @@ use crate::fetch::data::MessageDataItem;
 use crate::flag::FlagFetch;
 use crate::sequence::UidSet;
 
+use super::known::Known;
+
 /// A change to the selected mailbox, as the server reported it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -74,9 +76,9 @@ pub struct MailboxView {
     pub read_only: bool,
     /// The number of messages.
     count: u32,
-    /// The messages whose UID the server has said, as (sequence number,
-    /// UID), ascending by sequence number, each UID once.
-    known: Vec<(NonZeroU32, NonZeroU32)>,
+    /// The messages whose UID the server has said, by sequence number,
+    /// each UID once.
+    known: Known,
     /// VANISHED named messages whose numbers the session did not know, so
     /// some numbers in `known` may be off until the next full listing.
     uncertain: bool,
@@ -125,19 +127,18 @@ impl MailboxView {
 
     /// The UID of message `seq`, when known.
     pub fn uid(&self, seq: NonZeroU32) -> Option<NonZeroU32> {
-        let i = self.known.binary_search_by_key(&seq, |&(s, _)| s).ok()?;
-        Some(self.known[i].1)
+        self.known.get(seq)
     }
 
     /// The sequence number of the message with `uid`, when known.
     pub fn seq(&self, uid: NonZeroU32) -> Option<NonZeroU32> {
-        self.known.iter().find(|&&(_, u)| u == uid).map(|&(s, _)| s)
+        self.known.find(uid)
     }
 
     /// The messages whose UID is known, as (sequence number, UID), by
     /// sequence number.
-    pub fn known(&self) -> impl ExactSizeIterator<Item = (NonZeroU32, NonZeroU32)> + '_ {
-        self.known.iter().copied()
+    pub fn known(&self) -> impl Iterator<Item = (NonZeroU32, NonZeroU32)> + '_ {
+        self.known.iter()
     }
 
     /// Whether every UID the view holds is placed for certain (false after
@@ -149,8 +150,7 @@ impl MailboxView {
     pub(super) fn set_exists(&mut self, count: u32, changes: &mut Vec<MailboxChange>) {
         // A count that goes down (which only EXPUNGE may do) drops the
         // messages above it.
-        let keep = self.known.partition_point(|&(s, _)| s.get() <= count);
-        self.known.truncate(keep);
+        self.known.truncate_above(count);
         self.count = count;
         changes.push(MailboxChange::Exists { count });
     }
@@ -159,13 +159,7 @@ impl MailboxView {
         let mut uid = None;
         if seq.get() <= self.count {
             self.count -= 1;
-            let at = self.known.partition_point(|&(s, _)| s < seq);
-            if self.known.get(at).is_some_and(|&(s, _)| s == seq) {
-                uid = Some(self.known.remove(at).1);
-            }
-            for (s, _) in &mut self.known[at..] {
-                *s = lower(*s, 1);
-            }
+            uid = self.known.expunge(seq);
         }
         changes.push(MailboxChange::Expunged { seq, uid });
     }
@@ -178,8 +172,9 @@ impl MailboxView {
         // The messages it names whose UID is known go, and the ones after
         // them move down.
         let named = merged(&uids);
+        let mut known = self.known.to_vec();
         let mut gone = 0;
-        self.known.retain_mut(|(s, u)| {
+        known.retain_mut(|(s, u)| {
             if in_merged(&named, u.get()) {
                 gone += 1;
                 return false;
@@ -196,11 +191,11 @@ impl MailboxView {
             // Which numbers went is unknown: the highest numbers whose UID
             // the session never learnt are taken, then the highest known.
             self.uncertain = true;
-            let unknown = self.count - self.known.len() as u32;
+            let unknown = self.count - known.len() as u32;
             match u32::try_from(unplaced) {
                 Ok(drop) if drop <= unknown => {
-                    let above = self.known.len() as u32;
-                    for (j, (s, _)) in self.known.iter_mut().enumerate().rev() {
+                    let above = known.len() as u32;
+                    for (j, (s, _)) in known.iter_mut().enumerate().rev() {
                         // Numbers above this one whose UID is unknown.
                         let unknown_above = self.count - s.get() - (above - 1 - j as u32);
                         let below = drop.saturating_sub(unknown_above);
@@ -213,14 +208,15 @@ impl MailboxView {
                 }
                 _ => {
                     let keep = u64::from(self.count).saturating_sub(unplaced) as u32;
-                    self.known.truncate(keep as usize);
-                    for (j, (s, _)) in self.known.iter_mut().enumerate() {
+                    known.truncate(keep as usize);
+                    for (j, (s, _)) in known.iter_mut().enumerate() {
                         *s = NonZeroU32::new(j as u32 + 1).expect("from 1");
                     }
                     self.count = keep;
                 }
             }
         }
+        self.known = Known::from_sorted(known);
         changes.push(MailboxChange::Vanished { uids });
     }
 
@@ -231,32 +227,23 @@ impl MailboxView {
     /// after a server broke that order does each cost a look through the
     /// known ones.
     fn set_uid(&mut self, seq: NonZeroU32, uid: NonZeroU32) {
-        if self.known.is_empty() {
+        if self.known.len() == 0 {
             self.disordered = false;
         }
-        // A listing's answers come in order: past the last known number,
-        // no search.
-        let mut at = match self.known.last() {
-            Some(&(last, _)) if last >= seq => self.known.partition_point(|&(s, _)| s < seq),
-            _ => self.known.len(),
+        // A listing's answers come in order: past the last pair, no search.
+        let (before, after) = match self.known.last() {
+            None => (None, None),
+            Some((last, u)) if last < seq => (Some(u), None),
+            Some(_) => self.known.neighbours(seq),
         };
-        let here = self.known.get(at).is_some_and(|&(s, _)| s == seq);
-        let after = if here { at + 1 } else { at };
-        let in_order =
-            (at == 0 || self.known[at - 1].1 < uid) && self.known.get(after).is_none_or(|&(_, u)| u > uid);
+        let in_order = before.is_none_or(|b| b < uid) && after.is_none_or(|a| a > uid);
         if self.disordered || !in_order {
             self.disordered = true;
-            if let Some(other) = self.known.iter().position(|&(s, u)| u == uid && s != seq) {
-                self.known.remove(other);
-                if other < at {
-                    at -= 1;
-                }
+            if let Some(other) = self.known.find(uid).filter(|&s| s != seq) {
+                self.known.forget(other);
             }
         }
-        match self.known.get_mut(at) {
-            Some(entry) if entry.0 == seq => entry.1 = uid,
-            _ => self.known.insert(at, (seq, uid)),
-        }
+        self.known.set(seq, uid);
     }
 
     /// Takes what a FETCH says about message `seq`.
@@ -460,8 +447,7 @@ mod tests {
         let mut changes = Vec::new();
         view.set_exists(4_000_000_000, &mut changes);
         view.fetched(nz(3_999_999_999), &[MessageDataItem::Uid(nz(77))], &mut changes);
-        assert_eq!(view.known().len(), 1);
-        assert!(view.known.capacity() < 16);
+        assert_eq!(view.known().count(), 1);
         view.expunge(nz(1), &mut changes);
         assert_eq!(
             (view.exists(), view.uid(nz(3_999_999_998))),
@@ -469,7 +455,7 @@ mod tests {
         );
         let all = UidSet::try_from("1:4294967295".parse::<crate::SequenceSet>().unwrap()).unwrap();
         view.vanished(all, false, &mut changes);
-        assert_eq!((view.exists(), view.known().len()), (0, 0));
+        assert_eq!((view.exists(), view.known().count()), (0, 0));
     }
 
     #[test]
@@ -495,7 +481,7 @@ mod tests {
         let set = UidSet::try_from("5,5,4:6".parse::<crate::SequenceSet>().unwrap()).unwrap();
         view.vanished(set, false, &mut changes);
         // UID 5 and two UIDs the session never learnt (4 and 6).
-        assert_eq!((view.exists(), view.known().len()), (0, 0));
+        assert_eq!((view.exists(), view.known().count()), (0, 0));
         view.set_exists(3, &mut changes);
         let set = UidSet::try_from("9,9".parse::<crate::SequenceSet>().unwrap()).unwrap();
         view.vanished(set, false, &mut changes);

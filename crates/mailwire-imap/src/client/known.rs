@@ -1,0 +1,308 @@
+//! The UIDs a client knows, by message sequence number, kept in blocks.
+//!
+//! An EXPUNGE moves every later message down by one. With one list of
+//! (number, UID) pairs, that is a pass over every pair after it: a
+//! mailbox of 100,000 messages expunged from the front costs 10^10 steps.
+//! Here each block counts its numbers from its own start, so an EXPUNGE
+//! changes the pairs of one block and the starts of the blocks after it.
+
+use std::num::NonZeroU32;
+
+/// A block is split in two when it reaches twice this many pairs; a
+/// listing in order fills blocks of this many.
+#[cfg(not(test))]
+const BLOCK: usize = 1024;
+/// Small in tests, so that a few messages make several blocks.
+#[cfg(test)]
+const BLOCK: usize = 3;
+
+#[derive(Debug, Clone)]
+struct Block {
+    /// The number the offsets count from: at most the first pair's.
+    start: u32,
+    /// (offset from `start`, UID), ascending by offset; never empty.
+    pairs: Vec<(u32, NonZeroU32)>,
+}
+
+/// The known UIDs, ascending by sequence number.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Known {
+    blocks: Vec<Block>,
+    len: usize,
+}
+
+impl PartialEq for Known {
+    fn eq(&self, other: &Known) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Known {}
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n).expect("a sequence number is at least 1")
+}
+
+impl Known {
+    /// Blocks of the pairs given, which must ascend by number.
+    pub(super) fn from_sorted(pairs: Vec<(NonZeroU32, NonZeroU32)>) -> Known {
+        let len = pairs.len();
+        let blocks = pairs
+            .chunks(BLOCK)
+            .map(|chunk| {
+                let start = chunk[0].0.get();
+                Block {
+                    start,
+                    pairs: chunk.iter().map(|&(s, u)| (s.get() - start, u)).collect(),
+                }
+            })
+            .collect();
+        Known { blocks, len }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = (NonZeroU32, NonZeroU32)> + '_ {
+        self.blocks
+            .iter()
+            .flat_map(|b| b.pairs.iter().map(move |&(o, u)| (nz(b.start + o), u)))
+    }
+
+    /// The pair of the highest number.
+    pub(super) fn last(&self) -> Option<(NonZeroU32, NonZeroU32)> {
+        let b = self.blocks.last()?;
+        let &(o, u) = b.pairs.last()?;
+        Some((nz(b.start + o), u))
+    }
+
+    /// The block whose numbers `seq` falls among: the last that starts
+    /// at or before it.
+    fn block_of(&self, seq: u32) -> Option<usize> {
+        self.blocks.partition_point(|b| b.start <= seq).checked_sub(1)
+    }
+
+    /// The UID of message `seq`.
+    pub(super) fn get(&self, seq: NonZeroU32) -> Option<NonZeroU32> {
+        let b = &self.blocks[self.block_of(seq.get())?];
+        let i = b
+            .pairs
+            .binary_search_by_key(&(seq.get() - b.start), |&(o, _)| o)
+            .ok()?;
+        Some(b.pairs[i].1)
+    }
+
+    /// The UIDs of the pairs just before and just after message `seq`.
+    pub(super) fn neighbours(&self, seq: NonZeroU32) -> (Option<NonZeroU32>, Option<NonZeroU32>) {
+        let Some(bi) = self.block_of(seq.get()) else {
+            return (None, self.blocks.first().map(|b| b.pairs[0].1));
+        };
+        let b = &self.blocks[bi];
+        let off = seq.get() - b.start;
+        let before = match b.pairs.partition_point(|&(o, _)| o < off) {
+            0 => bi
+                .checked_sub(1)
+                .and_then(|p| self.blocks[p].pairs.last())
+                .map(|p| p.1),
+            p => Some(b.pairs[p - 1].1),
+        };
+        let after = match b.pairs.partition_point(|&(o, _)| o <= off) {
+            p if p == b.pairs.len() => self.blocks.get(bi + 1).map(|n| n.pairs[0].1),
+            p => Some(b.pairs[p].1),
+        };
+        (before, after)
+    }
+
+    /// Records that message `seq` has `uid`.
+    pub(super) fn set(&mut self, seq: NonZeroU32, uid: NonZeroU32) {
+        let seq = seq.get();
+        // A listing's answers come in order: past the last pair, no
+        // search, and a full last block is followed by a new one.
+        let append = self
+            .blocks
+            .last()
+            .is_none_or(|b| b.start + b.pairs.last().map_or(0, |p| p.0) < seq);
+        if append {
+            self.len += 1;
+            match self.blocks.last_mut() {
+                Some(b) if b.pairs.len() < BLOCK => b.pairs.push((seq - b.start, uid)),
+                _ => {
+                    let mut pairs = Vec::with_capacity(BLOCK);
+                    pairs.push((0, uid));
+                    self.blocks.push(Block { start: seq, pairs });
+                }
+            }
+            return;
+        }
+        let bi = match self.block_of(seq) {
+            Some(bi) => bi,
+            None => {
+                // Before the first block: it starts at `seq` now.
+                let first = &mut self.blocks[0];
+                let by = first.start - seq;
+                first.pairs.iter_mut().for_each(|p| p.0 += by);
+                first.start = seq;
+                0
+            }
+        };
+        let b = &mut self.blocks[bi];
+        let off = seq - b.start;
+        match b.pairs.binary_search_by_key(&off, |&(o, _)| o) {
+            Ok(i) => b.pairs[i].1 = uid,
+            Err(i) => {
+                b.pairs.insert(i, (off, uid));
+                self.len += 1;
+                self.split(bi);
+            }
+        }
+    }
+
+    fn split(&mut self, bi: usize) {
+        if self.blocks[bi].pairs.len() < 2 * BLOCK {
+            return;
+        }
+        let b = &mut self.blocks[bi];
+        let mut tail = b.pairs.split_off(BLOCK);
+        let base = tail[0].0;
+        tail.iter_mut().for_each(|p| p.0 -= base);
+        let start = b.start + base;
+        self.blocks.insert(bi + 1, Block { start, pairs: tail });
+    }
+
+    /// Forgets the UID of message `seq` (the message stays).
+    pub(super) fn forget(&mut self, seq: NonZeroU32) {
+        let Some(bi) = self.block_of(seq.get()) else {
+            return;
+        };
+        let b = &mut self.blocks[bi];
+        if let Ok(i) = b.pairs.binary_search_by_key(&(seq.get() - b.start), |&(o, _)| o) {
+            b.pairs.remove(i);
+            self.len -= 1;
+            if b.pairs.is_empty() {
+                self.blocks.remove(bi);
+            }
+        }
+    }
+
+    /// Message `seq` is expunged: its UID if known, and every later
+    /// message moves down by one.
+    pub(super) fn expunge(&mut self, seq: NonZeroU32) -> Option<NonZeroU32> {
+        let seq = seq.get();
+        let mut uid = None;
+        let mut later = 0;
+        if let Some(bi) = self.block_of(seq) {
+            let b = &mut self.blocks[bi];
+            let off = seq - b.start;
+            let p = b.pairs.partition_point(|&(o, _)| o < off);
+            if b.pairs.get(p).is_some_and(|&(o, _)| o == off) {
+                uid = Some(b.pairs.remove(p).1);
+                self.len -= 1;
+            }
+            // The pairs after it are above `off`, so above 0.
+            b.pairs[p..].iter_mut().for_each(|q| q.0 -= 1);
+            if b.pairs.is_empty() {
+                self.blocks.remove(bi);
+                later = bi;
+            } else {
+                later = bi + 1;
+            }
+        }
+        // Later blocks start above `seq`, so above 1.
+        self.blocks[later..].iter_mut().for_each(|b| b.start -= 1);
+        uid
+    }
+
+    /// Forgets the pairs above message `count`.
+    pub(super) fn truncate_above(&mut self, count: u32) {
+        while let Some(b) = self.blocks.last_mut() {
+            let keep = b
+                .pairs
+                .partition_point(|&(o, _)| u64::from(b.start) + u64::from(o) <= u64::from(count));
+            self.len -= b.pairs.len() - keep;
+            b.pairs.truncate(keep);
+            if !b.pairs.is_empty() {
+                break;
+            }
+            self.blocks.pop();
+        }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.blocks.clear();
+        self.len = 0;
+    }
+
+    /// The pairs as one list, for the changes that renumber many.
+    pub(super) fn to_vec(&self) -> Vec<(NonZeroU32, NonZeroU32)> {
+        self.iter().collect()
+    }
+
+    /// The number of the message whose UID is `uid`.
+    pub(super) fn find(&self, uid: NonZeroU32) -> Option<NonZeroU32> {
+        self.iter().find(|&(_, u)| u == uid).map(|(s, _)| s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many blocks: pairs every third message, then every message of the
+    /// front expunged one after another.
+    #[test]
+    fn blocks_split_and_renumber_across_expunges() {
+        let mut k = Known::default();
+        let n = 5 * BLOCK as u32 + 1;
+        for i in 1..=n {
+            k.set(nz(3 * i), nz(10 * i));
+        }
+        assert!(k.blocks.len() >= 5);
+        assert_eq!(k.len(), n as usize);
+        let m = n / 2;
+        assert_eq!(k.get(nz(3 * m)), Some(nz(10 * m)));
+        assert_eq!(k.get(nz(3 * m + 1)), None);
+        // Around a message without a UID, at one, and before the first.
+        assert_eq!(
+            k.neighbours(nz(3 * m + 1)),
+            (Some(nz(10 * m)), Some(nz(10 * m + 10)))
+        );
+        assert_eq!(
+            k.neighbours(nz(3 * m)),
+            (Some(nz(10 * m - 10)), Some(nz(10 * m + 10)))
+        );
+        assert_eq!(k.neighbours(nz(1)), (None, Some(nz(10))));
+        assert_eq!(k.neighbours(nz(3 * n + 5)), (Some(nz(10 * n)), None));
+        // Every block's first and last pair, seen from both sides.
+        for b in 0..k.blocks.len() {
+            let block = &k.blocks[b];
+            let first = block.start + block.pairs[0].0;
+            let last = block.start + block.pairs.last().expect("not empty").0;
+            assert_eq!(k.neighbours(nz(first)).1, k.get(nz(first + 3)));
+            assert_eq!(k.neighbours(nz(last)).0, k.get(nz(last - 3)));
+        }
+        // Messages 1 and 2 have no known UID, message 3 has.
+        assert_eq!(k.expunge(nz(1)), None);
+        assert_eq!(k.expunge(nz(1)), None);
+        assert_eq!(k.expunge(nz(1)), Some(nz(10)));
+        assert_eq!(k.get(nz(3)), Some(nz(20)));
+        assert_eq!(k.get(nz(3 * n - 3)), Some(nz(10 * n)));
+        let pairs = k.to_vec();
+        assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(Known::from_sorted(pairs), k);
+        // Set before the first block and inside blocks, out of order.
+        k.set(nz(1), nz(1));
+        k.set(nz(4), nz(25));
+        assert_eq!(
+            (k.get(nz(1)), k.get(nz(3)), k.get(nz(4))),
+            (Some(nz(1)), Some(nz(20)), Some(nz(25)))
+        );
+        assert_eq!(k.len(), n as usize + 1);
+        k.truncate_above(3 * m);
+        assert_eq!(k.last(), Some((nz(3 * m), nz(10 * m + 10))));
+        for _ in 0..3 * n {
+            k.expunge(nz(1));
+        }
+        assert_eq!((k.len(), k.blocks.len()), (0, 0));
+    }
+}
