@@ -213,6 +213,30 @@ impl Known {
         uid
     }
 
+    /// Removes the messages whose UID `named` picks; the ones after each
+    /// move down. How many went.
+    pub(super) fn remove_shifting(&mut self, named: impl Fn(u32) -> bool) -> u32 {
+        let mut gone = 0;
+        self.blocks.retain_mut(|b| {
+            // Removed pairs of earlier blocks numbered below this block's
+            // start, so it stays above 0; a pair's offset is above the
+            // number of pairs removed before it in its block.
+            let before = gone;
+            b.pairs.retain_mut(|(o, u)| {
+                if named(u.get()) {
+                    gone += 1;
+                    return false;
+                }
+                *o -= gone - before;
+                true
+            });
+            b.start -= before;
+            !b.pairs.is_empty()
+        });
+        self.len -= gone as usize;
+        gone
+    }
+
     /// Forgets the pairs above message `count`.
     pub(super) fn truncate_above(&mut self, count: u32) {
         while let Some(b) = self.blocks.last_mut() {
@@ -298,8 +322,18 @@ mod tests {
             (Some(nz(1)), Some(nz(20)), Some(nz(25)))
         );
         assert_eq!(k.len(), n as usize + 1);
-        k.truncate_above(3 * m);
-        assert_eq!(k.last(), Some((nz(3 * m), nz(10 * m + 10))));
+        // UIDs of the first block and of a middle one go: the pairs after
+        // each move down by the number gone before them.
+        let gone = k.remove_shifting(|u| u == 20 || u == 10 * m);
+        assert_eq!(gone, 2);
+        assert_eq!((k.get(nz(3)), k.get(nz(4))), (Some(nz(25)), None));
+        assert_eq!(k.get(nz(3 * m - 7)), Some(nz(10 * m - 10)));
+        assert_eq!(k.get(nz(3 * m - 2)), Some(nz(10 * m + 10)));
+        assert_eq!(k.get(nz(3 * n - 5)), Some(nz(10 * n)));
+        let pairs = k.to_vec();
+        assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
+        k.truncate_above(3 * m - 2);
+        assert_eq!(k.last(), Some((nz(3 * m - 2), nz(10 * m + 10))));
         for _ in 0..3 * n {
             k.expunge(nz(1));
         }
