@@ -13,6 +13,13 @@
 //! [`MailboxView`] of the selected mailbox, reported as
 //! [`MailboxChange`]s.
 //!
+//! What a server says costs the session memory in proportion to the bytes
+//! it sent, not to the numbers in them: `* 4000000000 EXISTS` is a count,
+//! and the view keeps a UID only for a message whose UID the server named.
+//! Sets in answers (VANISHED, APPENDUID, COPYUID, ESEARCH) stay ranges;
+//! walk one with [`UidSet::iter`](crate::UidSet::iter) only as far as the
+//! messages you have, since `1:4294967295` is a valid set.
+//!
 //! ```
 //! use mailwire_imap::client::{ClientConfig, ClientEvent, ClientSession};
 //! use mailwire_imap::{CommandBody, Mailbox, Status};
