@@ -33,6 +33,24 @@ pub fn limited(command: &Command) -> Command {
     wrapped
 }
 
+/// Runs the client through `proxy` with its address space limited; it
+/// must succeed within a minute. What it printed.
+fn run_limited(proxy: &Proxy, args: &[&str]) -> String {
+    let out = support::run(
+        &mut limited(&client_command(proxy.addr, args)),
+        b"",
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "imap_client {args:?} failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Every APPENDUID names UIDs 1 to 4294967295.
 fn appenduid_of_everything(line: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(line).ok()?;
@@ -60,19 +78,7 @@ fn upload_takes_one_uid_per_message_from_appenduid() {
     let file = dir.path().join("note.eml");
     std::fs::write(&file, b"Subject: a note\r\n\r\nhello\r\n").expect("write the message");
     let file = file.display().to_string();
-    let args = ["upload", file.as_str(), "--to", "INBOX"];
-    let out = support::run(
-        &mut limited(&client_command(proxy.addr, &args)),
-        b"",
-        Duration::from_secs(60),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "upload failed ({}): {stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_limited(&proxy, &["upload", file.as_str(), "--to", "INBOX"]);
     assert_eq!(stdout.trim(), format!("uploaded {file} to INBOX as UID 1"));
 }
 
@@ -83,19 +89,7 @@ fn upload_takes_one_uid_per_message_from_appenduid() {
 fn watch_looks_up_a_vanished_set() {
     let (_mail, server) = mail_server_account("client-hostile-watch");
     let proxy = Proxy::rewriting(server.imap, Some(everything_vanishes_in_idle));
-    let args = ["watch", "--stop-after", "3"];
-    let out = support::run(
-        &mut limited(&client_command(proxy.addr, &args)),
-        b"",
-        Duration::from_secs(60),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "watch failed ({}): {stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_limited(&proxy, &["watch", "--stop-after", "3"]);
     let count: usize = stdout
         .lines()
         .find_map(|l| {

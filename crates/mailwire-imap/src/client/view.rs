@@ -91,21 +91,13 @@ pub struct MailboxView {
 /// (a server may send `5,5` or `1:4,3:9`), for counting them and for
 /// looking one up in logarithmic time.
 fn merged(uids: &UidSet) -> Vec<(u32, u32)> {
-    let mut ranges: Vec<(u32, u32)> = uids
-        .as_sequence_set()
-        .resolved_ranges(u32::MAX)
-        .filter(|r| !r.is_empty())
-        .map(|r| (*r.start(), *r.end()))
-        .collect();
-    ranges.sort_unstable();
-    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
-    for (lo, hi) in ranges {
-        match out.last_mut() {
-            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
+    uids.as_sequence_set()
+        .normalized(u32::MAX)
+        .map_or_else(Vec::new, |set| {
+            set.resolved_ranges(u32::MAX)
+                .map(|r| (*r.start(), *r.end()))
+                .collect()
+        })
 }
 
 /// Whether `n` is in ranges made by [`merged`].
