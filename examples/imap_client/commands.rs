@@ -894,7 +894,9 @@ fn report(imap: &mut Imap, state: &mut Watched, changes: Vec<MailboxChange>) -> 
             }
             MailboxChange::Vanished { uids } | MailboxChange::VanishedEarlier { uids } => {
                 // The messages known looked up in the set, not the set
-                // walked through: it may name four billion UIDs.
+                // walked through: it may name four billion UIDs. Merged
+                // once, the set answers each lookup by binary search.
+                let uids = uids.lookup();
                 let gone: Vec<u32> = state
                     .messages
                     .keys()

@@ -48,7 +48,7 @@ use mailwire::imap::{
     Append, AppendData, AppendMessage, CommandBody, CopyMove, CreateParameter, DateTime, Fetch,
     FetchModifier, Flag, FlagFetch, List, ListMailbox, ListReturnOption, Literal, Mailbox, MailboxAttribute,
     MessageDataItem, ModSeq, QResync, SelectParameter, SequenceSet, StatusAttribute, StatusValue, Store,
-    StoreAction, UidSet,
+    StoreAction, UidLookup,
 };
 use mailwire::mailbox::{
     Account, AccountName, Flags, MailboxName, MaildirBackend, MaildirOptions, SpecialUse, StoreError, Uid,
@@ -723,11 +723,15 @@ impl Run<'_> {
         if qresync && same_validity {
             // QRESYNC: the pairs, less VANISHED (EARLIER), plus the changes.
             // The pairs looked up in the sets, not the sets walked
-            // through: one may name four billion UIDs.
-            let vanished: Vec<&UidSet> = select_changes
+            // through: one may name four billion UIDs. Each set is merged
+            // once, so that a lookup is a binary search whatever order
+            // the server sent its ranges in.
+            let vanished: Vec<UidLookup> = select_changes
                 .iter()
                 .filter_map(|change| match change {
-                    MailboxChange::VanishedEarlier { uids } | MailboxChange::Vanished { uids } => Some(uids),
+                    MailboxChange::VanishedEarlier { uids } | MailboxChange::Vanished { uids } => {
+                        Some(uids.lookup())
+                    }
                     _ => None,
                 })
                 .collect();
