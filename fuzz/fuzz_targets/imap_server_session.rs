@@ -4,20 +4,22 @@
 //!
 //! Beyond "no panic": commands reach the application only in a state
 //! where they are valid (a reference model of RFC 9051's states), every
-//! answer the application gives is taken, and the output and events do
-//! not depend on how the input was split into reads.
+//! answer the application gives is taken, the output and events do not
+//! depend on how the input was split into reads, and the output decodes,
+//! response by response, as a client reads it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use std::num::NonZeroU32;
 
+use mailwire_fuzz::show;
 use mailwire_imap::server::{
     LiteralRefusal, LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig, ServerEvent,
     ServerSession, Tls,
 };
 use mailwire_imap::{
-    Capability, CommandBody, DataItemName, Mailbox, MailboxStatus, MessageDataItem, RespText, Response,
-    Section, Status, StatusValue,
+    Capability, CommandBody, DataItemName, Decoded, DecoderConfig, Mailbox, MailboxStatus, MessageDataItem,
+    RespText, Response, Section, Status, StatusValue, decode_response,
 };
 
 #[derive(Debug, PartialEq)]
@@ -259,5 +261,16 @@ fuzz_target!(|data: &[u8]| {
         .any(|w| w.eq_ignore_ascii_case(b"STARTTLS") || w.eq_ignore_ascii_case(b"COMPRESS"));
     if !switches {
         assert_eq!(chunked, whole, "the session depends on how the input was read");
+        // Whatever a client sent, the server's bytes are responses a
+        // client decodes: greeting, answers, BAD for what it could not
+        // read, the application's data.
+        let config = DecoderConfig::default();
+        let mut rest = &whole.output[..];
+        while !rest.is_empty() {
+            match decode_response(rest, &config) {
+                Ok(Decoded::Complete { consumed, .. }) => rest = &rest[consumed..],
+                other => panic!("the server wrote {:?}: {other:?}", show(rest)),
+            }
+        }
     }
 });
