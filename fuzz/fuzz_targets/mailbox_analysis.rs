@@ -11,16 +11,22 @@
 //! and whole-part sections can be extracted (or are refused) without
 //! panic, none longer than the message with every LF doubled; where a
 //! part's BINARY content decodes, `binary_size` gives its length as sent
-//! (stored bytes that need no decoding go out with CRLF line ends).
+//! (stored bytes that need no decoding go out with CRLF line ends); the
+//! sizes in BODYSTRUCTURE are those of what FETCH sends for each part, up
+//! to 64 parts: `octets` the length of BODY[part] with CRLF line ends,
+//! `lines` of a text part or an encapsulated message its number of LFs.
 #![no_main]
 
 use std::num::NonZeroU32;
 
 use libfuzzer_sys::fuzz_target;
-use mailwire_imap::{Decoded, DecoderConfig, MessageDataItem, Response, decode_response, to_bytes};
+use mailwire_imap::{
+    BodyStructure, Decoded, DecoderConfig, MessageDataItem, Response, SpecificFields, decode_response,
+    to_bytes,
+};
 use mailwire_mailbox::analysis::{
-    PREVIEW_CHARS, Part, PartKind, Section, SectionPart, SectionText, analyze, binary_size, decode_binary,
-    extract_section, preview, to_crlf,
+    MessageAnalysis, PREVIEW_CHARS, Part, PartKind, Section, SectionPart, SectionText, analyze, binary_size,
+    decode_binary, extract_section, preview, to_crlf,
 };
 
 /// Checks that `part` and its children nest inside `[start, end)`, and
@@ -56,6 +62,59 @@ fn walk(part: &Part, start: usize, end: usize, path: &mut Vec<NonZeroU32>, paths
     }
 }
 
+/// Checks the sizes BODYSTRUCTURE gives for `body`, the part at `path`,
+/// and those below it, against what FETCH sends for the part: `octets` is
+/// the length of BODY[path] with CRLF line ends, and a text part's or an
+/// encapsulated message's `lines` is its number of LFs. Parts are numbered
+/// as RFC 9051 section 6.4.5 says: a multipart's parts one by one, and the
+/// body of an encapsulated message as its part, or its parts when it is a
+/// multipart. `budget` bounds the parts checked.
+fn check_sizes(
+    msg: &MessageAnalysis<'_>,
+    body: &BodyStructure<'_>,
+    path: &mut Vec<NonZeroU32>,
+    budget: &mut usize,
+) {
+    if *budget == 0 {
+        return;
+    }
+    *budget -= 1;
+    let below = |path: &mut Vec<NonZeroU32>, i: usize, part: &BodyStructure<'_>, budget: &mut usize| {
+        path.push(NonZeroU32::new(i as u32 + 1).expect("from 1"));
+        check_sizes(msg, part, path, budget);
+        path.pop();
+    };
+    match body {
+        BodyStructure::Multipart { parts, .. } => {
+            for (i, part) in parts.iter().enumerate() {
+                below(path, i, part, budget);
+            }
+        }
+        BodyStructure::Single { fields, specific, .. } => {
+            let section = Section::new(Some(SectionPart::new(path.clone()).expect("not empty")), None)
+                .expect("a part section");
+            let content = extract_section(msg, &section, None).unwrap_or_default();
+            assert_eq!(
+                u64::from(fields.octets),
+                to_crlf(&content).len() as u64,
+                "octets of part {path:?}"
+            );
+            let lfs = content.iter().filter(|&&b| b == b'\n').count() as u64;
+            match specific {
+                SpecificFields::Text { lines } => assert_eq!(*lines, lfs, "lines of part {path:?}"),
+                SpecificFields::Message { body, lines, .. } => {
+                    assert_eq!(*lines, lfs, "lines of message {path:?}");
+                    match &**body {
+                        BodyStructure::Multipart { .. } => check_sizes(msg, body, path, budget),
+                        single => below(path, 0, single, budget),
+                    }
+                }
+                SpecificFields::Basic => {}
+            }
+        }
+    }
+}
+
 fuzz_target!(|raw: &[u8]| {
     let msg = analyze(raw);
     // The preview is short, one line, and has no runs of whitespace.
@@ -84,6 +143,13 @@ fuzz_target!(|raw: &[u8]| {
         }
         other => panic!("{other:?} for {}", String::from_utf8_lossy(&wire)),
     }
+
+    // A message that is not a multipart is its own part 1.
+    let mut top = Vec::new();
+    if matches!(msg.body_structure(), BodyStructure::Single { .. }) {
+        top.push(NonZeroU32::MIN);
+    }
+    check_sizes(&msg, msg.body_structure(), &mut top, &mut 64);
 
     let limit = raw.len() * 2 + 2;
     let mut sections = vec![
