@@ -14,6 +14,7 @@ use mailwire::imap::{
     StatusValue, Store, StoreAction, UidSet,
 };
 use mailwire::mailbox::text::{TransferDecoder, html_to_text, to_utf8};
+use mailwire::mailbox::{Uid, UidRanges};
 
 use crate::Failure;
 use crate::connection::{Imap, Streamed, condition, uid_in};
@@ -896,12 +897,12 @@ fn report(imap: &mut Imap, state: &mut Watched, changes: Vec<MailboxChange>) -> 
                 // The messages known looked up in the set, not the set
                 // walked through: it may name four billion UIDs. Merged
                 // once, the set answers each lookup by binary search.
-                let uids = uids.lookup();
+                let uids = UidRanges::from(&uids);
                 let gone: Vec<u32> = state
                     .messages
                     .keys()
                     .copied()
-                    .filter(|&u| uids.contains(u))
+                    .filter(|&u| Uid::new(u).is_some_and(|u| uids.contains(u)))
                     .collect();
                 for uid in gone {
                     state.messages.remove(&uid);

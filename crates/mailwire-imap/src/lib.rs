@@ -194,7 +194,7 @@ pub use quota::{Quota, QuotaLimit, QuotaResource, QuotaRoot, QuotaUsage};
 pub use replace::Replace;
 pub use response::{Code, RespText, Response, Status, decode_greeting, decode_response};
 pub use search::{ESearch, Search, SearchKey, SearchReturnData, SearchReturnOption};
-pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidLookup, UidSet};
+pub use sequence::{SeqNumber, SeqRange, SequenceIter, SequenceSet, UidSet};
 pub use small_list::IntoIter as ListIntoIter;
 pub use sort::{Sort, SortCriterion, SortKey, Thread, ThreadAlgorithm, ThreadCommand};
 pub use status::{MailboxStatus, StatusAttribute, StatusValue};

@@ -569,8 +569,7 @@ impl UidSet {
         self.0.iter(u32::MAX)
     }
 
-    /// Whether `uid` is in the set: a scan of its elements. To look many
-    /// UIDs up in one set, make it a [`UidLookup`] once.
+    /// Whether `uid` is in the set.
     pub fn contains(&self, uid: u32) -> bool {
         self.0.contains(uid, u32::MAX)
     }
@@ -582,28 +581,6 @@ impl UidSet {
             .resolved_ranges(u32::MAX)
             .map(|r| u64::from(r.end() - r.start()) + 1)
             .sum()
-    }
-
-    /// The set merged for lookups (see [`UidLookup`]).
-    pub fn lookup(&self) -> UidLookup {
-        let mut ranges: Vec<(u32, u32)> = self
-            .0
-            .resolved_ranges(u32::MAX)
-            .map(|r| (*r.start(), *r.end()))
-            .collect();
-        // Already ascending, as servers send their sets, the ranges need
-        // no sort.
-        if !ranges.is_sorted() {
-            ranges.sort_unstable();
-        }
-        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
-        for (first, last) in ranges {
-            match merged.last_mut() {
-                Some((_, end)) if u64::from(first) <= u64::from(*end) + 1 => *end = (*end).max(last),
-                _ => merged.push((first, last)),
-            }
-        }
-        UidLookup { ranges: merged }
     }
 
     /// `uid-set = (uniqueid / uid-range) *("," uid-set)`,
@@ -620,56 +597,6 @@ impl UidSet {
     /// Writes the set.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         self.0.encode(out);
-    }
-}
-
-/// The UIDs of a [`UidSet`] merged for lookups: ascending ranges that
-/// neither overlap nor touch, whatever order and shape the set was sent
-/// in (`5,5,9:3,1` holds 1 and 3 to 9).
-///
-/// Made once from a set that many UIDs are to be looked up in, such as a
-/// VANISHED set a client checks each message it knows against, it answers
-/// each lookup by binary search and counts each UID once. It takes room
-/// for the ranges of the set, never for its UIDs: `1:4294967295` is one
-/// range.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UidLookup {
-    /// `(first, last)`, `first <= last`, ascending, with a gap of at least
-    /// one UID between neighbours.
-    ranges: Vec<(u32, u32)>,
-}
-
-impl UidLookup {
-    /// Whether `uid` is in the set.
-    pub fn contains(&self, uid: u32) -> bool {
-        // The last range starting at or below uid.
-        let i = self.ranges.partition_point(|&(first, _)| first <= uid);
-        i > 0 && self.ranges[i - 1].1 >= uid
-    }
-
-    /// How many distinct UIDs the set names.
-    pub fn len(&self) -> u64 {
-        self.ranges
-            .iter()
-            .map(|&(first, last)| u64::from(last - first) + 1)
-            .sum()
-    }
-
-    /// Whether the set names no UID: never, for a lookup made from a
-    /// [`UidSet`], which is never empty.
-    pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
-    }
-
-    /// The merged ranges, ascending.
-    pub fn ranges(&self) -> impl ExactSizeIterator<Item = RangeInclusive<u32>> + '_ {
-        self.ranges.iter().map(|&(first, last)| first..=last)
-    }
-}
-
-impl From<&UidSet> for UidLookup {
-    fn from(set: &UidSet) -> Self {
-        set.lookup()
     }
 }
 
@@ -868,45 +795,6 @@ mod tests {
         assert_eq!(UidSet::from_numbers([u32::MAX]).unwrap().count(), 1);
     }
 
-    #[test]
-    fn uid_lookups_merge_any_shape() {
-        let lookup = |s: &str| s.parse::<UidSet>().unwrap().lookup();
-        let merged = |l: &UidLookup| l.ranges().map(|r| (*r.start(), *r.end())).collect::<Vec<_>>();
-        // Out of order, repeated, reversed, overlapping and touching.
-        let l = lookup("5,5,9:3,1,10,12:4294967295,11");
-        assert_eq!(merged(&l), [(1, 1), (3, 4294967295)]);
-        assert_eq!(l.len(), u64::from(u32::MAX) - 1);
-        for (uid, inside) in [
-            (0, false),
-            (1, true),
-            (2, false),
-            (3, true),
-            (11, true),
-            (u32::MAX, true),
-        ] {
-            assert_eq!(l.contains(uid), inside, "{uid}");
-        }
-        // Gaps between ascending ranges stay gaps.
-        let l = lookup("2,4:6,9");
-        assert_eq!(merged(&l), [(2, 2), (4, 6), (9, 9)]);
-        assert_eq!((l.len(), l.is_empty()), (5, false));
-        for (uid, inside) in [
-            (1, false),
-            (2, true),
-            (3, false),
-            (6, true),
-            (7, false),
-            (9, true),
-            (10, false),
-        ] {
-            assert_eq!(l.contains(uid), inside, "{uid}");
-        }
-        assert_eq!(
-            UidLookup::from(&"6:4".parse::<UidSet>().unwrap()),
-            lookup("4,5,6")
-        );
-    }
-
     fn seq_number() -> impl Strategy<Value = SeqNumber> {
         prop_oneof![
             1 => Just(SeqNumber::Largest),
@@ -941,23 +829,6 @@ mod tests {
             }
             let normalized: Vec<u32> = s.normalized(largest).map(|n| n.iter(largest).collect()).unwrap_or_default();
             prop_assert_eq!(normalized, listed.into_iter().collect::<Vec<_>>());
-        }
-
-        #[test]
-        fn uid_lookups_hold_the_uids_listed(
-            ranges in proptest::collection::vec((1u32..40, 1u32..40), 1..8),
-        ) {
-            let text = ranges.iter().map(|(a, b)| format!("{a}:{b}")).collect::<Vec<_>>().join(",");
-            let set: UidSet = text.parse().unwrap();
-            let listed: std::collections::BTreeSet<u32> = set.iter().collect();
-            let lookup = set.lookup();
-            prop_assert_eq!(lookup.len(), listed.len() as u64);
-            let bounds: Vec<(u32, u32)> = lookup.ranges().map(|r| (*r.start(), *r.end())).collect();
-            prop_assert!(bounds.windows(2).all(|w| w[0].1 + 1 < w[1].0), "{:?}", bounds);
-            for uid in 0..=41 {
-                prop_assert_eq!(lookup.contains(uid), listed.contains(&uid), "{} in {}", uid, text);
-                prop_assert_eq!(set.contains(uid), listed.contains(&uid), "{} in {}", uid, text);
-            }
         }
 
         #[test]

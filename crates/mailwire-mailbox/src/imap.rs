@@ -14,6 +14,9 @@
 //! - [`AppendMessage`]: `TryFrom<mailwire_imap::AppendMessage>` for a
 //!   message sent as a literal (CATENATE is assembled by the server first).
 //!
+//! - [`UidRanges`] and `mailwire_imap::UidSet`: `From<&UidSet>` (merged,
+//!   for lookups) and `TryFrom<&UidRanges>` (the empty set is refused).
+//!
 //! [`Uid`](crate::Uid) and [`UidValidity`](crate::UidValidity) are plain
 //! non-zero numbers on the wire (`NonZeroU32`), converted with `From` both
 //! ways.
@@ -58,6 +61,22 @@ impl TryFrom<&UidRanges> for mailwire_imap::UidSet {
             })
             .collect();
         mailwire_imap::UidSet::try_from(SequenceSet::new(ranges)?)
+    }
+}
+
+impl From<&mailwire_imap::UidSet> for UidRanges {
+    /// The UIDs of a set as IMAP sent it, in any order, overlapping or
+    /// repeated (`5,5,9:3,1`), merged: what a client looks many UIDs up
+    /// in by binary search, such as each message it knows in a VANISHED
+    /// set. It costs the set's ranges, never its UIDs: `1:4294967295` is
+    /// one range.
+    fn from(set: &mailwire_imap::UidSet) -> UidRanges {
+        UidRanges::from_pairs(
+            set.as_sequence_set()
+                .resolved_ranges(u32::MAX)
+                .map(|r| (*r.start(), *r.end()))
+                .collect(),
+        )
     }
 }
 
@@ -238,6 +257,27 @@ mod tests {
         assert_eq!(MailboxName::from_imap(&raw, true).unwrap(), name);
         let inbox = Mailbox::from_utf8_name("inbox");
         assert!(MailboxName::from_imap(&inbox, false).unwrap().is_inbox());
+    }
+
+    #[test]
+    fn uid_sets_and_ranges() {
+        use crate::types::Uid;
+        let ranges = |s: &str| UidRanges::from(&s.parse::<mailwire_imap::UidSet>().unwrap());
+        // Any order, repeats, reversed and touching ranges: merged.
+        let merged = ranges("5,5,9:3,1,10,12:4294967295,11");
+        let shown: Vec<(u32, u32)> = merged
+            .ranges()
+            .map(|r| (r.start().get(), r.end().get()))
+            .collect();
+        assert_eq!(shown, [(1, 1), (3, u32::MAX)]);
+        assert_eq!(merged.len(), u64::from(u32::MAX) - 1);
+        for (uid, inside) in [(1, true), (2, false), (3, true), (u32::MAX, true)] {
+            assert_eq!(merged.contains(Uid::new(uid).unwrap()), inside, "{uid}");
+        }
+        let back = mailwire_imap::UidSet::try_from(&merged).unwrap();
+        assert_eq!(back.to_string(), "1,3:4294967295");
+        assert_eq!(ranges("2,4:6,9").len(), 5);
+        assert!(mailwire_imap::UidSet::try_from(&UidRanges::new()).is_err());
     }
 
     #[test]

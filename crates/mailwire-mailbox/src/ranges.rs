@@ -103,18 +103,32 @@ impl UidRanges {
     }
 }
 
-impl FromIterator<Uid> for UidRanges {
-    fn from_iter<I: IntoIterator<Item = Uid>>(iter: I) -> UidRanges {
-        let mut uids: Vec<u32> = iter.into_iter().map(Uid::get).collect();
-        uids.sort_unstable();
+impl UidRanges {
+    /// The UIDs of `(first, last)` pairs in any order, overlapping or not;
+    /// a pair whose first is above its last, or 0, is empty. A sort and
+    /// one pass: O(n log n) for n pairs, where inserting them one by one
+    /// could move the ranges at each.
+    pub(crate) fn from_pairs(mut pairs: Vec<(u32, u32)>) -> UidRanges {
+        pairs.retain(|&(first, last)| first.max(1) <= last);
+        // Sets come ascending more often than not: no sort then.
+        if !pairs.is_sorted() {
+            pairs.sort_unstable();
+        }
         let mut out = UidRanges::new();
-        for u in uids {
+        for (first, last) in pairs {
+            let first = first.max(1);
             match out.ranges.last_mut() {
-                Some((_, last)) if u <= last.saturating_add(1) => *last = (*last).max(u),
-                _ => out.ranges.push((u, u)),
+                Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+                _ => out.ranges.push((first, last)),
             }
         }
         out
+    }
+}
+
+impl FromIterator<Uid> for UidRanges {
+    fn from_iter<I: IntoIterator<Item = Uid>>(iter: I) -> UidRanges {
+        UidRanges::from_pairs(iter.into_iter().map(|u| (u.get(), u.get())).collect())
     }
 }
 
@@ -196,8 +210,11 @@ mod tests {
             for n in 1..230 {
                 prop_assert_eq!(set.contains(u(n)), model.contains(&n));
             }
-            // Canonical: the same set from single UIDs has the same ranges.
+            // Canonical: the same set from single UIDs has the same ranges,
+            // and so has the same set from its ranges in another order.
             prop_assert_eq!(&set, &model.iter().map(|&n| u(n)).collect::<UidRanges>());
+            let backwards = inserts.iter().rev().map(|&(first, len)| (first, first + len));
+            prop_assert_eq!(&set, &UidRanges::from_pairs(backwards.chain([(0, 0), (9, 8)]).collect()));
             for w in pairs(&set).windows(2) {
                 prop_assert!(w[0].1 + 1 < w[1].0, "{:?}", w);
             }

@@ -48,10 +48,11 @@ use mailwire::imap::{
     Append, AppendData, AppendMessage, CommandBody, CopyMove, CreateParameter, DateTime, Fetch,
     FetchModifier, Flag, FlagFetch, List, ListMailbox, ListReturnOption, Literal, Mailbox, MailboxAttribute,
     MessageDataItem, ModSeq, QResync, SelectParameter, SequenceSet, StatusAttribute, StatusValue, Store,
-    StoreAction, UidLookup,
+    StoreAction,
 };
 use mailwire::mailbox::{
     Account, AccountName, Flags, MailboxName, MaildirBackend, MaildirOptions, SpecialUse, StoreError, Uid,
+    UidRanges,
 };
 
 use crate::Failure;
@@ -726,17 +727,20 @@ impl Run<'_> {
             // through: one may name four billion UIDs. Each set is merged
             // once, so that a lookup is a binary search whatever order
             // the server sent its ranges in.
-            let vanished: Vec<UidLookup> = select_changes
+            let vanished: Vec<UidRanges> = select_changes
                 .iter()
                 .filter_map(|change| match change {
                     MailboxChange::VanishedEarlier { uids } | MailboxChange::Vanished { uids } => {
-                        Some(uids.lookup())
+                        Some(UidRanges::from(uids))
                     }
                     _ => None,
                 })
                 .collect();
             for (r, (_, f)) in &pairs {
-                if !vanished.iter().any(|uids| uids.contains(*r)) {
+                if !vanished
+                    .iter()
+                    .any(|uids| Uid::new(*r).is_some_and(|r| uids.contains(r)))
+                {
                     remote.insert(*r, f.clone());
                 }
             }

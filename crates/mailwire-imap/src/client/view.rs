@@ -87,6 +87,25 @@ pub struct MailboxView {
     disordered: bool,
 }
 
+/// The UIDs of a set as ascending ranges that neither overlap nor touch
+/// (a server may send `5,5` or `1:4,3:9`), for counting them and for
+/// looking one up in logarithmic time.
+fn merged(uids: &UidSet) -> Vec<(u32, u32)> {
+    uids.as_sequence_set()
+        .normalized(u32::MAX)
+        .map_or_else(Vec::new, |set| {
+            set.resolved_ranges(u32::MAX)
+                .map(|r| (*r.start(), *r.end()))
+                .collect()
+        })
+}
+
+/// Whether `n` is in ranges made by [`merged`].
+fn in_merged(ranges: &[(u32, u32)], n: u32) -> bool {
+    let i = ranges.partition_point(|&(lo, _)| lo <= n);
+    i > 0 && ranges[i - 1].1 >= n
+}
+
 /// `n` less `by`, for a sequence number known to stay above zero.
 fn lower(n: NonZeroU32, by: u32) -> NonZeroU32 {
     NonZeroU32::new(n.get() - by).expect("a sequence number stays above zero")
@@ -144,15 +163,12 @@ impl MailboxView {
         }
         // The messages it names whose UID is known go, and the ones after
         // them move down.
-        // Merged once (a server may send `5,5` or `1:4,3:9`), so that
-        // each known UID is looked up by binary search and each UID named
-        // is counted once.
-        let named = uids.lookup();
-        let gone = self.known.remove_shifting(|u| named.contains(u));
+        let named = merged(&uids);
+        let gone = self.known.remove_shifting(|u| in_merged(&named, u));
         self.count -= gone;
         // Each UID names one message (RFC 7162 section 3.2.10): the count
         // goes down by their number, whether the session knew them or not.
-        let distinct = named.len();
+        let distinct: u64 = named.iter().map(|&(lo, hi)| u64::from(hi - lo) + 1).sum();
         let unplaced = distinct.saturating_sub(u64::from(gone));
         if unplaced > 0 {
             // Which numbers went is unknown: the highest numbers whose UID
