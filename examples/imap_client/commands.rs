@@ -176,6 +176,7 @@ fn sum_of_sizes(imap: &mut Imap, name: &str, messages: u32) -> Result<u64, Failu
         return Ok(0);
     }
     let done = imap.ok(fetch(all(), "RFC822.SIZE", false), &format!("sizes in {name}"))?;
+    // Saturated: a hostile server may give any size up to 2^63 - 1.
     Ok(done
         .data
         .fetch
@@ -185,7 +186,7 @@ fn sum_of_sizes(imap: &mut Imap, name: &str, messages: u32) -> Result<u64, Failu
             MessageDataItem::Rfc822Size(n) => Some(*n),
             _ => None,
         })
-        .sum())
+        .fold(0, u64::saturating_add))
 }
 
 fn all() -> SequenceSet {
@@ -924,9 +925,19 @@ fn report(imap: &mut Imap, state: &mut Watched, changes: Vec<MailboxChange>) -> 
             _ => {}
         }
     }
-    if grew && !relist_all {
-        // Only the messages above the highest UID known can be new.
-        let next = state.messages.keys().next_back().map_or(1, |u| u + 1);
+    // Only the messages above the highest UID known can be new. Above
+    // 4294967295 there is none: a server that says the mailbox grew then
+    // broke its UIDs (RFC 9051 section 2.3.1.1), and a new listing tells
+    // what changed.
+    let next = state
+        .messages
+        .keys()
+        .next_back()
+        .map_or(Some(1), |u| u.checked_add(1));
+    if grew && next.is_none() {
+        relist_all = true;
+    }
+    if let Some(next) = next.filter(|_| grew && !relist_all) {
         let set: SequenceSet = format!("{next}:*").parse().expect("a UID range");
         let done = imap.ok(fetch(set, "(UID)", true), "UID FETCH")?;
         let new: Vec<u32> = done

@@ -157,7 +157,11 @@ pub fn run(
     state.retain(|u| seen.contains(u));
     state.save().map_err(|e| local("saving the UIDL state", e))?;
 
-    let total: u64 = wanted.iter().filter_map(|w| w.size).sum();
+    // The server's sizes, saturated: a hostile LIST may give any u64.
+    let total = wanted
+        .iter()
+        .filter_map(|w| w.size)
+        .fold(0u64, u64::saturating_add);
     tracing::info!(
         on_server = uidls.len(),
         new = wanted.len(),

@@ -1,5 +1,6 @@
 //! The client against a server that lies: sets of four billion UIDs where
-//! it names a few messages. mail_server holds the conversation and a proxy
+//! it names a few messages, a UID at the top of the range, sizes that add
+//! up past 64 bits. mail_server holds the conversation and a proxy
 //! rewrites its answers. The client must finish promptly and stay small.
 
 use std::process::Command;
@@ -103,4 +104,71 @@ fn watch_looks_up_a_vanished_set() {
     let vanished: Vec<&str> = stdout.lines().filter(|l| l.starts_with("vanished ")).collect();
     let expected: Vec<String> = (1..=count).map(|u| format!("vanished {u}")).collect();
     assert_eq!(vanished, expected, "{stdout}");
+}
+
+/// Message 1's UID is 4294967295 in every listing, and IDLE's go-ahead
+/// says the mailbox grew.
+fn highest_uid_then_growth(line: &[u8]) -> Option<Vec<u8>> {
+    if line.starts_with(b"+ idling") {
+        let mut out = line.to_vec();
+        out.extend_from_slice(b"* 99 EXISTS\r\n");
+        return Some(out);
+    }
+    let text = std::str::from_utf8(line).ok()?;
+    let after = text.strip_prefix("* 1 FETCH (")?;
+    let at = after.find("UID ")? + "UID ".len();
+    let digits = after[at..].bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &after[at + digits..];
+    Some(format!("* 1 FETCH ({}4294967295{rest}", &after[..at]).into_bytes())
+}
+
+/// `watch` told that a mailbox whose highest UID is 4294967295 grew: no
+/// UID can be above it, so it lists the mailbox again instead of asking
+/// for the UIDs from 4294967296 on.
+#[test]
+fn watch_survives_growth_above_the_highest_uid() {
+    let (_mail, server) = mail_server_account("client-hostile-top-uid");
+    let proxy = Proxy::rewriting(server.imap, Some(highest_uid_then_growth));
+    let stdout = run_limited(&proxy, &["watch", "--stop-after", "3"]);
+    assert!(stdout.starts_with("watching INBOX: "), "{stdout}");
+    // The listings agree: nothing new, nothing gone.
+    assert!(
+        stdout
+            .lines()
+            .all(|l| !l.starts_with("new ") && !l.starts_with("vanished ")),
+        "{stdout}"
+    );
+}
+
+/// STATUS without SIZE, and every RFC822.SIZE the largest number64
+/// (2^63 - 1).
+fn huge_sizes(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    if text.starts_with("* STATUS ") {
+        let at = text.find(" SIZE ")?;
+        let digits = text[at + " SIZE ".len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let rest = &text[at + " SIZE ".len() + digits..];
+        return Some(format!("{}{rest}", &text[..at]).into_bytes());
+    }
+    let at = text.find("RFC822.SIZE ")? + "RFC822.SIZE ".len();
+    let digits = text[at..].bytes().take_while(u8::is_ascii_digit).count();
+    Some(format!("{}9223372036854775807{}", &text[..at], &text[at + digits..]).into_bytes())
+}
+
+/// `mailboxes` adds up the sizes of the messages when STATUS gives none:
+/// sizes that overflow 64 bits saturate (16 EiB, shown in TiB) instead of
+/// panicking or wrapping round.
+#[test]
+fn mailbox_sizes_saturate() {
+    let (_mail, server) = mail_server_account("client-hostile-sizes");
+    let proxy = Proxy::rewriting(server.imap, Some(huge_sizes));
+    let stdout = run_limited(&proxy, &["mailboxes"]);
+    let inbox = stdout
+        .lines()
+        .find(|l| l.starts_with("INBOX "))
+        .unwrap_or_else(|| panic!("no INBOX row: {stdout}"));
+    assert!(inbox.ends_with(" 16777216.0 TiB"), "{stdout}");
 }

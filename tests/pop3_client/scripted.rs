@@ -1,7 +1,8 @@
 //! The client against a small scripted server on 127.0.0.1 that misbehaves
 //! in ways Dovecot does not: a LIST size that does not match the message,
-//! no UIDL, a UIDL reused for another message. Also: links planted in the
-//! local Maildir, and the warning about logging in without TLS.
+//! no UIDL, a UIDL reused for another message, LIST sizes that add up past
+//! 64 bits. Also: links planted in the local Maildir, and the warning
+//! about logging in without TLS.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,22 +16,26 @@ use crate::{client_binary, lf, local_messages, run, state, state_uidls};
 /// What the scripted server says.
 #[derive(Clone, Copy)]
 struct Script {
-    /// The size LIST gives for message 1 (the real one is `body.len()`).
-    listed_size: usize,
+    /// The size LIST gives for each message (the real one is
+    /// `body.len()`).
+    listed_size: u64,
     /// Whether UIDL works.
     uidl: bool,
-    /// Message 1 (CRLF line ends), dot-stuffed when sent; its UIDL is
-    /// always `scripted-1`.
+    /// The message (CRLF line ends), dot-stuffed when sent.
     body: &'static [u8],
+    /// How many copies of it the maildrop holds; message n's UIDL is
+    /// `scripted-n`.
+    copies: usize,
 }
 
 impl Script {
     /// A well-behaved server offering `body` as message 1.
     fn honest(body: &'static [u8]) -> Script {
         Script {
-            listed_size: body.len(),
+            listed_size: body.len() as u64,
             uidl: true,
             body,
+            copies: 1,
         }
     }
 }
@@ -94,9 +99,9 @@ fn serve(stream: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
         let reply: Vec<u8> = match keyword.as_str() {
             "CAPA" => b"+OK\r\nUSER\r\nUIDL\r\n.\r\n".to_vec(),
             "USER" | "PASS" | "NOOP" | "DELE" => b"+OK\r\n".to_vec(),
-            "UIDL" if script.uidl => b"+OK\r\n1 scripted-1\r\n.\r\n".to_vec(),
+            "UIDL" if script.uidl => listing(script.copies, |n| format!("scripted-{n}")),
             "UIDL" => b"-ERR no UIDL here\r\n".to_vec(),
-            "LIST" => format!("+OK\r\n1 {}\r\n.\r\n", script.listed_size).into_bytes(),
+            "LIST" => listing(script.copies, |_| script.listed_size.to_string()),
             "RETR" => {
                 let mut reply = b"+OK\r\n".to_vec();
                 for line in script.body.split_inclusive(|&b| b == b'\n') {
@@ -118,6 +123,16 @@ fn serve(stream: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
             return;
         }
     }
+}
+
+/// A multi-line answer with a line `n value` for each message.
+fn listing(copies: usize, value: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut reply = String::from("+OK\r\n");
+    for n in 1..=copies {
+        reply.push_str(&format!("{n} {}\r\n", value(n)));
+    }
+    reply.push_str(".\r\n");
+    reply.into_bytes()
 }
 
 fn maildir() -> PathBuf {
@@ -147,7 +162,7 @@ fn client_for(server: &ScriptedServer, maildir: &PathBuf, extra: &[&str]) -> std
 fn a_size_unlike_the_list_size_is_refused_unless_lax() {
     let dir = maildir();
     let server = ScriptedServer::start(Script {
-        listed_size: BODY.len() + 3,
+        listed_size: BODY.len() as u64 + 3,
         ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &["--delete"]));
@@ -164,7 +179,7 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
     assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
 
     let server = ScriptedServer::start(Script {
-        listed_size: BODY.len() + 3,
+        listed_size: BODY.len() as u64 + 3,
         ..Script::honest(BODY)
     });
     let out = run(client_for(&server, &dir, &["--lax-size"]));
@@ -185,6 +200,31 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
     server.commands();
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&exact);
+}
+
+/// LIST sizes whose sum passes 64 bits: the total saturates (no panic, no
+/// wrap), and each message, smaller than its listed size, is refused.
+#[test]
+fn list_sizes_past_64_bits_in_all_are_refused_without_a_panic() {
+    let dir = maildir();
+    let server = ScriptedServer::start(Script {
+        listed_size: u64::MAX,
+        copies: 3,
+        ..Script::honest(BODY)
+    });
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(1);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("LIST said").count(), 3, "{}", out.stderr);
+    assert!(local_messages(&dir).is_empty());
+    let commands = server.commands();
+    assert_eq!(
+        commands.iter().filter(|k| *k == "RETR").count(),
+        3,
+        "{commands:?}"
+    );
+    assert!(!commands.contains(&"DELE".to_owned()), "{commands:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
