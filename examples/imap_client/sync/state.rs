@@ -40,6 +40,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mailwire::imap::ModSeq;
+
 use crate::Failure;
 
 /// The flags of a message, as IMAP names, sorted, `\Recent` left out.
@@ -152,21 +154,27 @@ impl State {
             None => return,
         };
         for line in String::from_utf8_lossy(whole).lines() {
+            // A line whose numbers do not fit what they count (a file
+            // damaged or edited by hand) is skipped like one that does not
+            // parse: what it said is then found out again from the server.
             let fields: Vec<&str> = line.split('\t').collect();
             let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+            let n32 = |i: usize| fields.get(i).and_then(|f| f.parse::<u32>().ok());
+            let uid = |i: usize| n32(i).filter(|&u| u != 0);
+            let modseq = |i: usize| num(i).filter(|&m| m <= ModSeq::MAX.get());
             match fields.as_slice() {
                 ["M", name, ..] => {
-                    let (Some(v), Some(n), Some(m), Some(l)) = (num(2), num(3), num(4), num(5)) else {
+                    let (Some(v), Some(n), Some(m), Some(l)) = (n32(2), n32(3), modseq(4), n32(5)) else {
                         continue;
                     };
                     let mb = self.mailboxes.entry((*name).to_owned()).or_default();
-                    mb.uid_validity = v as u32;
-                    mb.uid_next = n as u32;
+                    mb.uid_validity = v;
+                    mb.uid_next = n;
                     mb.highest_modseq = m;
-                    mb.local_validity = l as u32;
+                    mb.local_validity = l;
                 }
                 ["P", name, _, _, flags @ ..] => {
-                    let (Some(r), Some(l)) = (num(2), num(3)) else {
+                    let (Some(r), Some(l)) = (uid(2), uid(3)) else {
                         continue;
                     };
                     let flags = flags
@@ -178,25 +186,25 @@ impl State {
                         .entry((*name).to_owned())
                         .or_default()
                         .pairs
-                        .insert(r as u32, (l as u32, flags));
+                        .insert(r, (l, flags));
                 }
                 ["D", name, _] => {
-                    if let (Some(mb), Some(r)) = (self.mailboxes.get_mut(*name), num(2)) {
-                        mb.pairs.remove(&(r as u32));
+                    if let (Some(mb), Some(r)) = (self.mailboxes.get_mut(*name), uid(2)) {
+                        mb.pairs.remove(&r);
                     }
                 }
                 ["X", name] => {
                     self.mailboxes.remove(*name);
                 }
                 [kind @ ("U" | "R"), name, _, _] => {
-                    let (Some(l), Some(sent)) = (num(2), num(3)) else {
+                    let (Some(l), Some(sent)) = (uid(2), num(3)) else {
                         continue;
                     };
                     let uploads = &mut self.mailboxes.entry((*name).to_owned()).or_default().uploads;
                     if *kind == "U" {
-                        uploads.insert((l as u32, sent));
+                        uploads.insert((l, sent));
                     } else {
-                        uploads.remove(&(l as u32, sent));
+                        uploads.remove(&(l, sent));
                     }
                 }
                 _ => {}
@@ -470,6 +478,42 @@ mod tests {
         s.compact().unwrap();
         let state = fs::read_to_string(dir.path().join("mailwire-sync/state")).unwrap();
         assert!(!state.contains("U\tSent"), "{state}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_skip_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("mailwire-sync")).unwrap();
+        let lines = [
+            // Kept: the largest values each field holds.
+            "M\tINBOX\t4294967295\t4294967295\t9223372036854775807\t4294967295",
+            "P\tINBOX\t4294967295\t1\t\\Seen",
+            "U\tINBOX\t7\t100",
+            // Skipped: a UIDVALIDITY, a UID or a MODSEQ past its range, a
+            // UID of 0.
+            "M\tSent\t4294967296\t1\t1\t1",
+            "M\tDrafts\t1\t1\t9223372036854775808\t1",
+            "P\tINBOX\t4294967296\t2\t",
+            "P\tINBOX\t3\t0\t",
+            "P\tINBOX\t0\t4\t",
+            "U\tINBOX\t0\t100",
+            "D\tINBOX\t4294967296",
+        ];
+        fs::write(dir.path().join("mailwire-sync/journal"), lines.join("\n") + "\n").unwrap();
+        let s = State::open(dir.path(), false).unwrap();
+        assert_eq!(s.mailboxes.keys().collect::<Vec<_>>(), ["INBOX"]);
+        let inbox = &s.mailboxes["INBOX"];
+        assert_eq!(
+            (
+                inbox.uid_validity,
+                inbox.uid_next,
+                inbox.highest_modseq,
+                inbox.local_validity
+            ),
+            (u32::MAX, u32::MAX, ModSeq::MAX.get(), u32::MAX)
+        );
+        assert_eq!(inbox.pairs.keys().collect::<Vec<_>>(), [&u32::MAX]);
+        assert_eq!(inbox.uploads.iter().collect::<Vec<_>>(), [&(7, 100)]);
     }
 
     #[test]
