@@ -29,6 +29,7 @@ mod tls_client;
 
 use std::fmt;
 use std::io::{BufRead, IsTerminal};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -96,7 +97,7 @@ enum Command {
     /// or save one of its parts with --part.
     Read {
         /// The message's UID.
-        uid: u32,
+        uid: NonZeroU32,
         /// The mailbox.
         #[arg(long, default_value = "INBOX")]
         mailbox: String,
@@ -335,7 +336,7 @@ fn run(args: Args) -> Result<(), Failure> {
                     part,
                     output,
                     peek,
-                } => commands::read(&mut imap, &mailbox, uid, part.as_deref(), output, peek),
+                } => commands::read(&mut imap, &mailbox, uid.get(), part.as_deref(), output, peek),
                 Command::Move { uids, to, mailbox } => {
                     commands::transfer(&mut imap, &mailbox, &uids, &to, true)
                 }

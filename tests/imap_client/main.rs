@@ -334,6 +334,8 @@ fn every_command(account: &Account<'_>) {
     assert_eq!(missing.status.code(), Some(1), "{name}");
     let usage = client(account.server, &["move", "x7", "--to", "Junk"]);
     assert_eq!(usage.status.code(), Some(2), "{name}");
+    let zero = client(account.server, &["read", "0"]);
+    assert_eq!(zero.status.code(), Some(2), "{name}: UID 0");
     let denied = support::run(
         client_command(account.server, &["mailboxes"]).env("MAILWIRE_PASSWORD", "wrong"),
         b"",
