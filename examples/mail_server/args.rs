@@ -13,6 +13,12 @@ use mailwire::mailbox::LockPolicy;
 /// %08Xu%08Xv`: its `X` modifier writes lowercase hexadecimal.
 pub const DOVECOT_UIDLS: &str = "%08xu%08xv";
 
+/// The longest timeout taken, a year in seconds: far beyond any use, and
+/// far below what overflows a deadline (`Instant::now()` plus it).
+const YEAR_SECS: u64 = 365 * 24 * 60 * 60;
+/// The longest failed-login delay taken, a day in milliseconds.
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
 /// The demo's plain POP3 address when no listener is given.
 const DEFAULT_POP3: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 1110);
 /// The demo's POP3S address when no listener is given.
@@ -80,17 +86,17 @@ struct Args {
     uidl_format: String,
     /// Close logged-in connections idle this many seconds (RFC 1939 asks for
     /// at least 600; IMAP sessions get at least 1800, RFC 9051)
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(..=YEAR_SECS))]
     idle_timeout: u64,
     /// Close connections not logged in this many seconds after they opened
     /// (the TLS handshake included)
-    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(..=YEAR_SECS))]
     login_timeout: u64,
     /// Wait this many milliseconds before answering a failed login (on its
     /// connection; failures are also counted per address and per account
     /// across connections, and from the second one the next check waits
     /// 250 ms, doubling up to 15 s, or 2 s for an account)
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(..=DAY_MS))]
     auth_failure_delay: u64,
     /// Refuse connections beyond N
     #[arg(long, value_name = "N", default_value_t = 1000)]

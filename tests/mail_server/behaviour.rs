@@ -296,6 +296,23 @@ fn bad_configurations_are_refused() {
         Duration::from_secs(30),
     );
     assert_eq!(unknown.status.code(), Some(2));
+    // Timeouts and delays beyond a year and a day are refused at the
+    // start: a login timeout of 2^64 - 1 seconds overflowed each
+    // connection's deadline and panicked its task.
+    for (option, value) in [
+        ("--login-timeout", "31536001"),
+        ("--idle-timeout", "18446744073709551615"),
+        ("--auth-failure-delay", "86400001"),
+    ] {
+        let huge = run(
+            Command::new(&binary).args(["--demo-dir", "/nonexistent", option, value]),
+            b"",
+            Duration::from_secs(30),
+        );
+        assert_eq!(huge.status.code(), Some(2), "{option}");
+        let stderr = String::from_utf8_lossy(&huge.stderr);
+        assert!(stderr.contains(option) && stderr.contains(value), "{stderr}");
+    }
 
     let mail = MailRoot::new("badusers", "alice:{MD5}abc::::::\n", "alice", &[]);
     let refused = run(
