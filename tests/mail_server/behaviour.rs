@@ -304,14 +304,22 @@ fn bad_configurations_are_refused() {
         ("--idle-timeout", "18446744073709551615"),
         ("--auth-failure-delay", "86400001"),
     ] {
+        // Refused before anything is made: the demo directory stays absent.
+        let demo = std::env::temp_dir().join(format!("mailwire-refused-demo-{}", std::process::id()));
         let huge = run(
-            Command::new(&binary).args(["--demo-dir", "/nonexistent", option, value]),
+            Command::new(&binary)
+                .arg("--demo-dir")
+                .arg(&demo)
+                .args([option, value]),
             b"",
             Duration::from_secs(30),
         );
+        let made = demo.exists();
+        let _ = std::fs::remove_dir_all(&demo);
         assert_eq!(huge.status.code(), Some(2), "{option}");
         let stderr = String::from_utf8_lossy(&huge.stderr);
         assert!(stderr.contains(option) && stderr.contains(value), "{stderr}");
+        assert!(!made, "{option}: the demo was made");
     }
 
     let mail = MailRoot::new("badusers", "alice:{MD5}abc::::::\n", "alice", &[]);
