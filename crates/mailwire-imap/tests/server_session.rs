@@ -465,6 +465,19 @@ fn a_synchronizing_literal_waits_for_the_application() {
         sent(&mut s),
         "a OK done\r\nb NO [TOOBIG] Message too large\r\nc OK NOOP completed\r\n"
     );
+
+    // The application's text stays on its line: CR, LF and NUL become
+    // spaces, anything else passes as it is.
+    s.receive(b"d CREATE {99999}\r\n");
+    let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
+        panic!()
+    };
+    s.refuse_literal(
+        literal,
+        LiteralRefusal::TooBig("too\r\nlarge\0 \u{e9}t\u{e9}".into()),
+    )
+    .unwrap();
+    assert_eq!(sent(&mut s), "d NO [TOOBIG] too  large  \u{e9}t\u{e9}\r\n");
 }
 
 #[test]
