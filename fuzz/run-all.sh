@@ -75,7 +75,10 @@ for target in "${targets[@]}"; do
     corpora=("corpus/$target")
     [ -d "corpora/$target" ] && corpora+=("corpora/$target")
     [ -d "seeds/$target" ] && corpora+=("seeds/$target")
-    args=(-max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1)
+    # -reload=0: one fuzzer per corpus, so nothing else adds to it; by
+    # default libFuzzer lists the corpus directory again every few seconds,
+    # which cost imap_server_session 12% of its time at 14,000 inputs.
+    args=(-max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1 -reload=0)
     dict="$fuzz_dir/${target%%_*}.dict"
     [ -f "$dict" ] && args+=(-dict="$dict")
     log="target/run-all/$target.log"
