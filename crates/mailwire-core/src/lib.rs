@@ -1,8 +1,9 @@
 //! What the mailwire crates share, written once: [`TypeError`], the error
-//! of every validating constructor in mailwire-pop3 and mailwire-imap, and
+//! of every validating constructor in mailwire-pop3 and mailwire-imap,
 //! [modified UTF-7](utf7), which IMAP4rev1 uses for mailbox names and the
 //! mailbox model's Maildir++ layout for folder names on disk (with or
-//! without IMAP). The protocol crates re-export what they use, so their
+//! without IMAP), and [`one_line`], which keeps the application's texts
+//! on their response line in both servers. The protocol crates re-export what they use, so their
 //! users need not name this crate.
 #![forbid(unsafe_code)]
 
@@ -58,6 +59,17 @@ pub fn check_bytes(what: &'static str, value: &[u8], ok: impl Fn(u8) -> bool) ->
     }
 }
 
+/// `text` made to fit on one line of a response, as both servers write the
+/// application's texts: CR, LF and NUL become spaces. Borrowed when there
+/// is none, which one vectorised scan finds.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if memchr::memchr3(b'\r', b'\n', 0, text.as_bytes()).is_none() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    // The three are ASCII, so replacing them keeps the UTF-8 valid.
+    std::borrow::Cow::Owned(text.replace(['\r', '\n', '\0'], " "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +86,19 @@ mod tests {
             "invalid tag: empty"
         );
         assert!(check_bytes("atom", b"abc", |b| b != b'(').is_ok());
+    }
+
+    #[test]
+    fn one_line_borrows_clean_text_and_flattens_line_breaks() {
+        let clean = one_line("No such mailbox \u{e9}");
+        assert!(matches!(
+            clean,
+            std::borrow::Cow::Borrowed("No such mailbox \u{e9}")
+        ));
+        assert_eq!(
+            one_line("too\r\nlarge\0 \u{e9}t\u{e9}\n"),
+            "too  large  \u{e9}t\u{e9} "
+        );
+        assert_eq!(one_line(""), "");
     }
 }

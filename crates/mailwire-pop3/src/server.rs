@@ -325,12 +325,7 @@ impl ServerSession {
         };
         // The greeting is one line: CR, LF and NUL in the configured text
         // become spaces rather than dropping the text and its timestamp.
-        let mut text: String = s
-            .config
-            .greeting
-            .chars()
-            .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c })
-            .collect();
+        let mut text = mailwire_core::one_line(&s.config.greeting).into_owned();
         if let Some(ts) = &s.config.apop_timestamp {
             text.push(' ');
             text.push_str(ts.as_str());

@@ -696,7 +696,7 @@ impl ServerSession {
             status,
             text: RespText {
                 code,
-                text: one_line(text),
+                text: mailwire_core::one_line(text),
             },
         });
     }
@@ -914,16 +914,6 @@ impl ServerSession {
 
 fn condition(name: &'static str) -> Code<'static> {
     Code::Condition(Atom::new(name).expect("RFC 5530 codes are atoms"))
-}
-
-/// Text that fits on one line: CR, LF and NUL become spaces.
-fn one_line(text: &str) -> Cow<'_, str> {
-    // Most texts are clean: borrowed, after one vectorised scan.
-    if memchr::memchr3(b'\r', b'\n', 0, text.as_bytes()).is_none() {
-        return Cow::Borrowed(text);
-    }
-    // The three are ASCII, so replacing bytes keeps the UTF-8 valid.
-    Cow::Owned(text.replace(['\r', '\n', '\0'], " "))
 }
 
 /// A serial number no other request of this process carries, so a handle
