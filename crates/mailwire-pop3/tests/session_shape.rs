@@ -538,6 +538,20 @@ fn autologout_closes_without_committing_or_answering() {
 }
 
 #[test]
+fn the_greeting_stays_on_one_line_with_its_timestamp() {
+    let mut session = ServerSession::new(ServerConfig {
+        greeting: "mail\r\nhost\0 ready \u{e9}".into(),
+        apop_timestamp: Some(mailwire_pop3::Timestamp::new("<1.2@host>").unwrap()),
+        ..ServerConfig::default()
+    });
+    let mut greeting = Vec::new();
+    while let Some(bytes) = session.poll_transmit() {
+        greeting.extend_from_slice(&bytes);
+    }
+    assert_eq!(greeting, "+OK mail  host  ready \u{e9} <1.2@host>\r\n".as_bytes());
+}
+
+#[test]
 fn input_before_the_deadline_pushes_it_back() {
     let mut session = ServerSession::new(ServerConfig::default());
     let start = Instant::now();
