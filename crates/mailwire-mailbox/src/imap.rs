@@ -13,7 +13,6 @@
 //!   items asked for.
 //! - [`AppendMessage`]: `TryFrom<mailwire_imap::AppendMessage>` for a
 //!   message sent as a literal (CATENATE is assembled by the server first).
-//!
 //! - [`UidRanges`] and `mailwire_imap::UidSet`: `From<&UidSet>` (merged,
 //!   for lookups) and `TryFrom<&UidRanges>` (the empty set is refused).
 //!

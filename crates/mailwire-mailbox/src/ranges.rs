@@ -101,13 +101,12 @@ impl UidRanges {
         }
         out
     }
-}
 
-impl UidRanges {
-    /// The UIDs of `(first, last)` pairs in any order, overlapping or not;
-    /// a pair whose first is above its last, or 0, is empty. A sort and
-    /// one pass: O(n log n) for n pairs, where inserting them one by one
-    /// could move the ranges at each.
+    /// The UIDs of `(first, last)` pairs in any order, overlapping or not:
+    /// a pair whose first is above its last is empty, and 0 is left out
+    /// (`(0, 5)` holds 1 to 5). A sort and one pass, O(n log n) for n
+    /// pairs, where inserting them one by one could move the ranges at
+    /// each.
     pub(crate) fn from_pairs(mut pairs: Vec<(u32, u32)>) -> UidRanges {
         pairs.retain(|&(first, last)| first.max(1) <= last);
         // Sets come ascending more often than not: no sort then.
