@@ -3,11 +3,13 @@
 //! [modified UTF-7](utf7), which IMAP4rev1 uses for mailbox names and the
 //! mailbox model's Maildir++ layout for folder names on disk (with or
 //! without IMAP), and [`one_line`], which keeps the application's texts
-//! on their response line in both servers. The protocol crates re-export what they use, so their
-//! users need not name this crate.
+//! on their response line in both servers. The protocol crates re-export
+//! what they use, so their users need not name this crate.
 #![forbid(unsafe_code)]
 
 pub mod utf7;
+
+use std::borrow::Cow;
 
 pub use utf7::{decode_modified_utf7, encode_modified_utf7, encode_modified_utf7_into};
 
@@ -62,12 +64,12 @@ pub fn check_bytes(what: &'static str, value: &[u8], ok: impl Fn(u8) -> bool) ->
 /// `text` made to fit on one line of a response, as both servers write the
 /// application's texts: CR, LF and NUL become spaces. Borrowed when there
 /// is none, which one vectorised scan finds.
-pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn one_line(text: &str) -> Cow<'_, str> {
     if memchr::memchr3(b'\r', b'\n', 0, text.as_bytes()).is_none() {
-        return std::borrow::Cow::Borrowed(text);
+        return Cow::Borrowed(text);
     }
     // The three are ASCII, so replacing them keeps the UTF-8 valid.
-    std::borrow::Cow::Owned(text.replace(['\r', '\n', '\0'], " "))
+    Cow::Owned(text.replace(['\r', '\n', '\0'], " "))
 }
 
 #[cfg(test)]
@@ -91,10 +93,7 @@ mod tests {
     #[test]
     fn one_line_borrows_clean_text_and_flattens_line_breaks() {
         let clean = one_line("No such mailbox \u{e9}");
-        assert!(matches!(
-            clean,
-            std::borrow::Cow::Borrowed("No such mailbox \u{e9}")
-        ));
+        assert!(matches!(clean, Cow::Borrowed("No such mailbox \u{e9}")));
         assert_eq!(
             one_line("too\r\nlarge\0 \u{e9}t\u{e9}\n"),
             "too  large  \u{e9}t\u{e9} "

@@ -737,10 +737,8 @@ impl Run<'_> {
                 })
                 .collect();
             for (r, (_, f)) in &pairs {
-                if !vanished
-                    .iter()
-                    .any(|uids| Uid::new(*r).is_some_and(|r| uids.contains(r)))
-                {
+                let gone = Uid::new(*r).is_some_and(|u| vanished.iter().any(|uids| uids.contains(u)));
+                if !gone {
                     remote.insert(*r, f.clone());
                 }
             }
