@@ -115,11 +115,18 @@ fn highest_uid_then_growth(line: &[u8]) -> Option<Vec<u8>> {
         return Some(out);
     }
     let text = std::str::from_utf8(line).ok()?;
-    let after = text.strip_prefix("* 1 FETCH (")?;
-    let at = after.find("UID ")? + "UID ".len();
-    let digits = after[at..].bytes().take_while(u8::is_ascii_digit).count();
-    let rest = &after[at + digits..];
-    Some(format!("* 1 FETCH ({}4294967295{rest}", &after[..at]).into_bytes())
+    if !text.starts_with("* 1 FETCH (") {
+        return None;
+    }
+    let uid = digits_after(text, "UID ")?;
+    Some(format!("{}4294967295{}", &text[..uid.start], &text[uid.end..]).into_bytes())
+}
+
+/// Where the number after the first `key` in `text` lies.
+fn digits_after(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let start = text.find(key)? + key.len();
+    let len = text[start..].bytes().take_while(u8::is_ascii_digit).count();
+    Some(start..start + len)
 }
 
 /// `watch` told that a mailbox whose highest UID is 4294967295 grew: no
@@ -145,17 +152,12 @@ fn watch_survives_growth_above_the_highest_uid() {
 fn huge_sizes(line: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(line).ok()?;
     if text.starts_with("* STATUS ") {
-        let at = text.find(" SIZE ")?;
-        let digits = text[at + " SIZE ".len()..]
-            .bytes()
-            .take_while(u8::is_ascii_digit)
-            .count();
-        let rest = &text[at + " SIZE ".len() + digits..];
-        return Some(format!("{}{rest}", &text[..at]).into_bytes());
+        let size = digits_after(text, " SIZE ")?;
+        let key = size.start - " SIZE ".len();
+        return Some(format!("{}{}", &text[..key], &text[size.end..]).into_bytes());
     }
-    let at = text.find("RFC822.SIZE ")? + "RFC822.SIZE ".len();
-    let digits = text[at..].bytes().take_while(u8::is_ascii_digit).count();
-    Some(format!("{}9223372036854775807{}", &text[..at], &text[at + digits..]).into_bytes())
+    let size = digits_after(text, "RFC822.SIZE ")?;
+    Some(format!("{}9223372036854775807{}", &text[..size.start], &text[size.end..]).into_bytes())
 }
 
 /// `mailboxes` adds up the sizes of the messages when STATUS gives none:
