@@ -388,6 +388,11 @@ impl State {
 mod tests {
     use super::*;
 
+    /// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the local UIDVALIDITY.
+    fn numbers(mb: &MailboxState) -> (u32, u32, u64, u32) {
+        (mb.uid_validity, mb.uid_next, mb.highest_modseq, mb.local_validity)
+    }
+
     fn flags(names: &[&str]) -> FlagSet {
         names.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -416,15 +421,7 @@ mod tests {
         drop(s);
         let s = State::open(dir.path(), false).unwrap();
         let inbox = &s.mailboxes["INBOX"];
-        assert_eq!(
-            (
-                inbox.uid_validity,
-                inbox.uid_next,
-                inbox.highest_modseq,
-                inbox.local_validity
-            ),
-            (7, 10, 100, 3)
-        );
+        assert_eq!(numbers(inbox), (7, 10, 100, 3));
         let pairs: Vec<_> = inbox
             .pairs
             .iter()
@@ -503,15 +500,7 @@ mod tests {
         let s = State::open(dir.path(), false).unwrap();
         assert_eq!(s.mailboxes.keys().collect::<Vec<_>>(), ["INBOX"]);
         let inbox = &s.mailboxes["INBOX"];
-        assert_eq!(
-            (
-                inbox.uid_validity,
-                inbox.uid_next,
-                inbox.highest_modseq,
-                inbox.local_validity
-            ),
-            (u32::MAX, u32::MAX, ModSeq::MAX.get(), u32::MAX)
-        );
+        assert_eq!(numbers(inbox), (u32::MAX, u32::MAX, ModSeq::MAX.get(), u32::MAX));
         assert_eq!(inbox.pairs.keys().collect::<Vec<_>>(), [&u32::MAX]);
         assert_eq!(inbox.uploads.iter().collect::<Vec<_>>(), [&(7, 100)]);
     }
