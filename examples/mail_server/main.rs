@@ -117,7 +117,7 @@ fn raise_open_file_limit(max_connections: usize) {
     }
     let now = getrlimit(Resource::Nofile).current;
     // Listeners, the Maildir watch, files being read: some headroom.
-    let needed = max_connections as u64 + 64;
+    let needed = (max_connections as u64).saturating_add(64);
     if now.is_some_and(|n| n < needed) {
         tracing::warn!(
             limit = now,

@@ -1,7 +1,8 @@
 //! Server behaviour seen from a raw POP3 client: capabilities, locks,
 //! idle timeout, a stop that commits nothing, concurrency, configuration.
 
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
@@ -215,6 +216,47 @@ fn a_sha512_crypt_user_logs_in_and_passwords_stay_out_of_the_logs() {
     for secret in ["Hello-world!", "Hello-world?", "Hello world!"] {
         assert!(!logs.contains(secret), "{secret:?} is in the logs:\n{logs}");
     }
+}
+
+/// The largest value of every limit is taken: the server starts and
+/// serves. An open-file headroom of `--max-connections` + 64 overflowed
+/// and panicked the start.
+#[test]
+fn the_largest_limits_are_taken() {
+    let dir = TempDir::new("largest-limits");
+    let demo = dir.path().join("demo").display().to_string();
+    let most = u64::MAX.to_string();
+    let server = MailServer::start([
+        "--demo-dir",
+        &demo,
+        "--max-connections",
+        &most,
+        "--max-connections-per-ip",
+        &most,
+        "--storage-jobs",
+        &most,
+        "--content-memory",
+        &most,
+        "--login-timeout",
+        "31536000",
+        "--idle-timeout",
+        "31536000",
+    ]);
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    let stat = pop3.command("STAT");
+    assert!(stat.starts_with("+OK 3 "), "{stat}");
+    assert!(pop3.command("QUIT").starts_with("+OK"));
+    let mut imap = TcpStream::connect(server.imap).expect("connect to IMAP");
+    imap.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    imap.write_all(b"a LOGIN alice secret\r\nb SELECT INBOX\r\nc LOGOUT\r\n")
+        .unwrap();
+    let mut answers = String::new();
+    BufReader::new(imap).read_to_string(&mut answers).unwrap();
+    assert!(
+        answers.contains("a OK") && answers.contains("* 3 EXISTS") && answers.contains("c OK"),
+        "{answers}"
+    );
 }
 
 #[test]
