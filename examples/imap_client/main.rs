@@ -177,8 +177,9 @@ enum Command {
         /// The mailbox.
         #[arg(long, default_value = "INBOX")]
         mailbox: String,
-        /// Stop after this many seconds (for scripts and tests).
-        #[arg(long, value_name = "SECS")]
+        /// Stop after this many seconds (for scripts and tests), at most a
+        /// year.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(..=365 * 24 * 60 * 60))]
         stop_after: Option<u64>,
     },
     /// Mirror the account into a local Maildir and back: new messages,

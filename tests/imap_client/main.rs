@@ -336,6 +336,10 @@ fn every_command(account: &Account<'_>) {
     assert_eq!(usage.status.code(), Some(2), "{name}");
     let zero = client(account.server, &["read", "0"]);
     assert_eq!(zero.status.code(), Some(2), "{name}: UID 0");
+    // A stop beyond a year is refused: one of 2^64 - 1 seconds overflowed
+    // the deadline and panicked.
+    let forever = client(account.server, &["watch", "--stop-after", "31536001"]);
+    assert_eq!(forever.status.code(), Some(2), "{name}: watch --stop-after");
     let denied = support::run(
         client_command(account.server, &["mailboxes"]).env("MAILWIRE_PASSWORD", "wrong"),
         b"",
