@@ -9,12 +9,15 @@
 //! message/global part with the basic fields only, where RFC 9051's
 //! grammar has those of message/rfc822); every part's HEADER, TEXT, MIME
 //! and whole-part sections can be extracted (or are refused) without
-//! panic, none longer than the message with every LF doubled; where a
-//! part's BINARY content decodes, `binary_size` gives its length as sent
-//! (stored bytes that need no decoding go out with CRLF line ends); the
-//! sizes in BODYSTRUCTURE are those of what FETCH sends for each part, up
-//! to 64 parts: `octets` the length of BODY[part] with CRLF line ends,
+//! panic, none longer than the message with every LF doubled; BINARY of
+//! the message and of each part decodes where `binary_size` gives a size,
+//! and that size is its length as sent (stored bytes that need no decoding
+//! go out with CRLF line ends); the sizes in BODYSTRUCTURE are those of
+//! what FETCH sends for each part, up to 64 parts: `octets` the length of
+//! BODY[part] with CRLF line ends,
 //! `lines` of a text part or an encapsulated message its number of LFs.
+//! Parts are numbered as RFC 9051 section 6.4.5 says, a message that is
+//! not a multipart being its own part 1.
 #![no_main]
 
 use std::num::NonZeroU32;
@@ -29,15 +32,14 @@ use mailwire_mailbox::analysis::{
     decode_binary, extract_section, preview, to_crlf,
 };
 
-/// Checks that `part` and its children nest inside `[start, end)`, and
-/// collects the paths of every part below the root.
-fn walk(part: &Part, start: usize, end: usize, path: &mut Vec<NonZeroU32>, paths: &mut Vec<Vec<NonZeroU32>>) {
+/// Checks that `part` and its children nest inside `[start, end)`.
+fn walk(part: &Part, start: usize, end: usize) {
     assert!(
         start <= part.header_start
             && part.header_start <= part.body_start
             && part.body_start <= part.end
             && part.end <= end,
-        "part {path:?} at {}..{}..{} outside {start}..{end}",
+        "part at {}..{}..{} outside {start}..{end}",
         part.header_start,
         part.body_start,
         part.end
@@ -48,19 +50,15 @@ fn walk(part: &Part, start: usize, end: usize, path: &mut Vec<NonZeroU32>, paths
         _ => &[],
     };
     let mut from = part.body_start;
-    for (i, child) in children.iter().enumerate() {
-        let is_message = matches!(part.kind, PartKind::Message(_));
-        if !is_message {
-            path.push(NonZeroU32::new(i as u32 + 1).expect("from 1"));
-            paths.push(path.clone());
-        }
-        walk(child, from, part.end, path, paths);
-        if !is_message {
-            path.pop();
-        }
+    for child in children {
+        walk(child, from, part.end);
         from = child.end;
     }
 }
+
+/// The parts of a message whose sizes are checked; the first 16 of them
+/// have their sections extracted.
+const MAX_PARTS: usize = 64;
 
 /// Checks the sizes BODYSTRUCTURE gives for `body`, the part at `path`,
 /// and those below it, against what FETCH sends for the part: `octets` is
@@ -68,26 +66,29 @@ fn walk(part: &Part, start: usize, end: usize, path: &mut Vec<NonZeroU32>, paths
 /// encapsulated message's `lines` is its number of LFs. Parts are numbered
 /// as RFC 9051 section 6.4.5 says: a multipart's parts one by one, and the
 /// body of an encapsulated message as its part, or its parts when it is a
-/// multipart. `budget` bounds the parts checked.
+/// multipart. Collects the path of every part in `paths`, up to
+/// [`MAX_PARTS`].
 fn check_sizes(
     msg: &MessageAnalysis<'_>,
     body: &BodyStructure<'_>,
     path: &mut Vec<NonZeroU32>,
-    budget: &mut usize,
+    paths: &mut Vec<Vec<NonZeroU32>>,
 ) {
-    if *budget == 0 {
+    if paths.len() == MAX_PARTS {
         return;
     }
-    *budget -= 1;
-    let below = |path: &mut Vec<NonZeroU32>, i: usize, part: &BodyStructure<'_>, budget: &mut usize| {
+    if !path.is_empty() {
+        paths.push(path.clone());
+    }
+    let below = |path: &mut Vec<NonZeroU32>, i: usize, part: &BodyStructure<'_>, paths: &mut Vec<_>| {
         path.push(NonZeroU32::new(i as u32 + 1).expect("from 1"));
-        check_sizes(msg, part, path, budget);
+        check_sizes(msg, part, path, paths);
         path.pop();
     };
     match body {
         BodyStructure::Multipart { parts, .. } => {
             for (i, part) in parts.iter().enumerate() {
-                below(path, i, part, budget);
+                below(path, i, part, paths);
             }
         }
         BodyStructure::Single { fields, specific, .. } => {
@@ -105,8 +106,8 @@ fn check_sizes(
                 SpecificFields::Message { body, lines, .. } => {
                     assert_eq!(*lines, lfs, "lines of message {path:?}");
                     match &**body {
-                        BodyStructure::Multipart { .. } => check_sizes(msg, body, path, budget),
-                        single => below(path, 0, single, budget),
+                        BodyStructure::Multipart { .. } => check_sizes(msg, body, path, paths),
+                        single => below(path, 0, single, paths),
                     }
                 }
                 SpecificFields::Basic => {}
@@ -124,8 +125,7 @@ fuzz_target!(|raw: &[u8]| {
         !preview.contains("  ") && preview.trim() == preview && !preview.contains(['\r', '\n']),
         "{preview:?}"
     );
-    let mut paths = Vec::new();
-    walk(msg.part_tree(), 0, raw.len(), &mut Vec::new(), &mut paths);
+    walk(msg.part_tree(), 0, raw.len());
 
     let response = Response::Fetch {
         seq: NonZeroU32::MIN,
@@ -149,7 +149,8 @@ fuzz_target!(|raw: &[u8]| {
     if matches!(msg.body_structure(), BodyStructure::Single { .. }) {
         top.push(NonZeroU32::MIN);
     }
-    check_sizes(&msg, msg.body_structure(), &mut top, &mut 64);
+    let mut paths = Vec::new();
+    check_sizes(&msg, msg.body_structure(), &mut top, &mut paths);
 
     let limit = raw.len() * 2 + 2;
     let mut sections = vec![
@@ -157,8 +158,12 @@ fuzz_target!(|raw: &[u8]| {
         Section::new(None, Some(SectionText::Header)),
         Section::new(None, Some(SectionText::Text)),
     ];
-    for path in paths.iter().take(16) {
-        let part = SectionPart::new(path.clone()).expect("not empty");
+    let parts: Vec<SectionPart> = paths
+        .iter()
+        .take(16)
+        .map(|path| SectionPart::new(path.clone()).expect("not empty"))
+        .collect();
+    for part in &parts {
         for text in [
             None,
             Some(SectionText::Header),
@@ -167,15 +172,26 @@ fuzz_target!(|raw: &[u8]| {
         ] {
             sections.push(Section::new(Some(part.clone()), text));
         }
-        if let (Ok(content), Ok(size)) = (decode_binary(&msg, Some(&part)), binary_size(&msg, Some(&part))) {
-            // Content that needs no decoding is the stored bytes, sent
-            // with CRLF line ends as the sizes count them.
-            let sent = if content.decoded {
-                content.data.len()
-            } else {
-                to_crlf(&content.data).len()
-            };
-            assert_eq!(sent as u64, size, "BINARY.SIZE[{path:?}]");
+    }
+    // BINARY[] and BINARY[part] decode where BINARY.SIZE is known, and
+    // give as many octets as it says.
+    for part in std::iter::once(None).chain(parts.iter().map(Some)) {
+        match (decode_binary(&msg, part), binary_size(&msg, part)) {
+            (Ok(content), Ok(size)) => {
+                // Content that needs no decoding is the stored bytes, sent
+                // with CRLF line ends as the sizes count them.
+                let sent = if content.decoded {
+                    content.data.len()
+                } else {
+                    to_crlf(&content.data).len()
+                };
+                assert_eq!(sent as u64, size, "BINARY.SIZE[{part:?}]");
+            }
+            (Err(_), Err(_)) => {}
+            (content, size) => panic!(
+                "BINARY[{part:?}] {:?} but BINARY.SIZE {size:?}",
+                content.map(|c| c.data.len())
+            ),
         }
     }
     for section in sections.into_iter().flatten() {
