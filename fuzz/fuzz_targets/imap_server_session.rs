@@ -2,11 +2,15 @@
 //! with an application that answers every request as the fuzzer's flags
 //! say.
 //!
-//! Beyond "no panic": commands reach the application only in a state
-//! where they are valid (a reference model of RFC 9051's states), every
-//! answer the application gives is taken, the output and events do not
-//! depend on how the input was split into reads, and the output decodes,
-//! response by response, as a client reads it.
+//! Beyond "no panic": the session's state (not authenticated,
+//! authenticated, selected read-write or read-only) is at every pause the
+//! one a model of RFC 9051's states kept here gives, from the events and
+//! the application's answers alone; commands reach the application only
+//! in a state where they are valid, and logins only before one succeeded;
+//! every answer the application gives is taken; the output and the events
+//! (compared as values, passwords and literals included) do not depend on
+//! how the input was split into reads; and the output decodes, response
+//! by response, with the strict grammar, as a client reads it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,34 +18,98 @@ use std::num::NonZeroU32;
 
 use mailwire_fuzz::show;
 use mailwire_imap::server::{
-    LiteralRefusal, LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig, ServerEvent,
-    ServerSession, Tls,
+    AuthStep, Credentials, LiteralRefusal, LoginRejection, MailboxSnapshot, NonSyncLiterals, ServerConfig,
+    ServerEvent, ServerSession, Tls,
 };
 use mailwire_imap::{
-    Capability, CommandBody, DataItemName, Decoded, DecoderConfig, Mailbox, MailboxStatus, MessageDataItem,
-    RespText, Response, Section, Status, StatusValue, decode_response,
+    Capability, Command, CommandBody, DataItemName, Decoded, DecoderConfig, Mailbox, MailboxStatus,
+    MessageDataItem, RespText, Response, Section, Status, StatusValue, decode_response,
 };
 
 #[derive(Debug, PartialEq)]
 struct Run {
     output: Vec<u8>,
-    events: Vec<String>,
+    events: Vec<Seen>,
 }
 
+/// An event as two runs are compared: as values where Debug hides or
+/// cuts them (passwords, SASL responses, long literals, APPEND data).
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Credentials(Credentials),
+    Sasl {
+        mechanism: String,
+        response: Option<Vec<u8>>,
+    },
+    Command {
+        command: Command<'static>,
+        messages: Vec<NonZeroU32>,
+    },
+    AppendData(Vec<u8>),
+    Other(String),
+}
+
+impl Seen {
+    fn of(event: &ServerEvent) -> Seen {
+        match event {
+            ServerEvent::Authenticate(request) => match request.step() {
+                AuthStep::Credentials(c) => Seen::Credentials(c.clone()),
+                AuthStep::Sasl { mechanism, response } => Seen::Sasl {
+                    mechanism: mechanism.clone(),
+                    response: response.as_ref().map(|r| r.expose().clone()),
+                },
+                other => Seen::Other(format!("{other:?}")),
+            },
+            ServerEvent::Command(request) => Seen::Command {
+                command: request.command().clone(),
+                messages: request.messages().to_vec(),
+            },
+            other => Seen::Other(format!("{other:?}")),
+        }
+    }
+}
+
+/// RFC 9051's states (section 3), kept from what the session reports and
+/// what the application answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    NotAuthenticated,
+    Authenticated,
+    Selected { read_only: bool },
+}
+
+impl State {
+    /// The state the session reports.
+    fn of(session: &ServerSession) -> State {
+        match (session.is_authenticated(), session.selected()) {
+            (false, None) => State::NotAuthenticated,
+            (true, None) => State::Authenticated,
+            (true, Some(read_only)) => State::Selected { read_only },
+            (false, Some(_)) => panic!("a mailbox selected without a login"),
+        }
+    }
+}
+
+/// Commands valid in the selected state only: RFC 9051 section 6.4, CHECK
+/// (RFC 3501 section 6.4.1), SORT and THREAD (RFC 5256), CANCELUPDATE
+/// (RFC 5267) and REPLACE (RFC 8508).
 fn needs_selected(body: &CommandBody<'_>) -> bool {
     matches!(
         body,
-        CommandBody::Fetch { .. }
-            | CommandBody::Store { .. }
-            | CommandBody::Search { .. }
-            | CommandBody::Copy { .. }
-            | CommandBody::Move { .. }
-            | CommandBody::Expunge
-            | CommandBody::UidExpunge(_)
+        CommandBody::Check
             | CommandBody::Close
             | CommandBody::Unselect
+            | CommandBody::Expunge
+            | CommandBody::UidExpunge(_)
+            | CommandBody::Search { .. }
+            | CommandBody::Fetch { .. }
+            | CommandBody::Store { .. }
+            | CommandBody::Copy { .. }
+            | CommandBody::Move { .. }
             | CommandBody::Sort { .. }
             | CommandBody::Thread { .. }
+            | CommandBody::CancelUpdate(_)
+            | CommandBody::Replace { .. }
     )
 }
 
@@ -79,6 +147,7 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
     let mut output = Vec::new();
     let mut events = Vec::new();
     let mut append_data = Vec::new();
+    let mut state = State::NotAuthenticated;
     let mut reads = mailwire_fuzz::Reads::new(input, reads);
     loop {
         loop {
@@ -91,12 +160,16 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                     append_data.extend_from_slice(data);
                 } else {
                     if !append_data.is_empty() {
-                        events.push(format!("AppendData {:?}", std::mem::take(&mut append_data)));
+                        events.push(Seen::AppendData(std::mem::take(&mut append_data)));
                     }
-                    events.push(format!("{event:?}"));
+                    events.push(Seen::of(&event));
                 }
                 match event {
                     ServerEvent::Authenticate(request) => {
+                        assert_eq!(state, State::NotAuthenticated, "a login after a login");
+                        if accept_login {
+                            state = State::Authenticated;
+                        }
                         let answer = if request.credentials().is_none() && !accept_login {
                             session.sasl_challenge(request, b"more")
                         } else if accept_login {
@@ -115,11 +188,45 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                         answer.expect("the literal was pending");
                     }
                     ServerEvent::Command(request) => {
-                        assert!(session.is_authenticated(), "a command before login: {request:?}");
+                        assert_ne!(
+                            state,
+                            State::NotAuthenticated,
+                            "a command before login: {request:?}"
+                        );
                         let body = &request.command().body;
                         if needs_selected(body) {
-                            assert!(session.selected().is_some(), "{} with no mailbox", body.name());
+                            assert!(
+                                matches!(state, State::Selected { .. }),
+                                "{} with no mailbox",
+                                body.name()
+                            );
                         }
+                        // What the command leaves selected once completed as
+                        // this application completes it (RFC 9051 sections
+                        // 6.3.2, 6.3.3, 6.4.1; RFC 3691): a SELECT closes
+                        // the mailbox selected before it, whatever follows.
+                        let status = if fail_commands { Status::No } else { Status::Ok };
+                        let after = match body {
+                            CommandBody::Select { .. } | CommandBody::Examine { .. } => {
+                                state = State::Authenticated;
+                                let read_only = matches!(body, CommandBody::Examine { .. });
+                                if fail_commands {
+                                    State::Authenticated
+                                } else {
+                                    State::Selected { read_only }
+                                }
+                            }
+                            CommandBody::Close | CommandBody::Unselect if !fail_commands => {
+                                State::Authenticated
+                            }
+                            _ => state,
+                        };
+                        assert_eq!(
+                            State::of(&session),
+                            state,
+                            "the state when {} arrives",
+                            body.name()
+                        );
                         if matches!(body, CommandBody::Select { .. } | CommandBody::Examine { .. }) {
                             let uids = (1..=5).map(|n| NonZeroU32::new(n * 2).unwrap()).collect();
                             let one = NonZeroU32::new(1).unwrap();
@@ -173,17 +280,17 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                             text: RespText::text("working"),
                         };
                         session.respond(&request, &note).expect("untagged OK is allowed");
-                        if session.selected().is_some() {
+                        if matches!(state, State::Selected { .. }) {
                             let exists = Response::Exists(1);
                             assert!(
                                 session.respond(&request, &exists).is_err(),
                                 "the session keeps the numbers"
                             );
                         }
-                        let status = if fail_commands { Status::No } else { Status::Ok };
                         session
                             .complete(request, status, RespText::text("done"))
                             .expect("the command was pending");
+                        state = after;
                     }
                     ServerEvent::Append(message) => {
                         let answer = if accept_literals {
@@ -194,12 +301,13 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                         answer.expect("the message was pending");
                     }
                     ServerEvent::AppendComplete(done) => {
-                        assert!(session.is_authenticated());
+                        assert_ne!(state, State::NotAuthenticated, "an APPEND before login");
                         let status = if fail_commands { Status::No } else { Status::Ok };
                         session
                             .complete_append(done, status, RespText::text("done"))
                             .expect("the APPEND was pending");
                     }
+                    ServerEvent::Unauthenticated => state = State::NotAuthenticated,
                     ServerEvent::StartTls => session.tls_established(),
                     ServerEvent::Compress { .. } => session.compression_started(),
                     _ => {}
@@ -210,6 +318,12 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                 output.extend_from_slice(&bytes);
             }
             if !progressed {
+                // Every event taken and nothing more to send (sending may
+                // let the session go on with pipelined commands): the
+                // session is where the model says, until it closes.
+                if !session.is_closed() {
+                    assert_eq!(State::of(&session), state, "the session's state");
+                }
                 break;
             }
         }
@@ -262,9 +376,9 @@ fuzz_target!(|data: &[u8]| {
     if !switches {
         assert_eq!(chunked, whole, "the session depends on how the input was read");
         // Whatever a client sent, the server's bytes are responses a
-        // client decodes: greeting, answers, BAD for what it could not
-        // read, the application's data.
-        let config = DecoderConfig::default();
+        // client decodes with the RFCs' grammar: greeting, answers, BAD for
+        // what it could not read, the application's data.
+        let config = DecoderConfig::STRICT;
         let mut rest = &whole.output[..];
         while !rest.is_empty() {
             match decode_response(rest, &config) {
