@@ -2,41 +2,46 @@
 //! written here (issue 14).
 //!
 //! The input is read a byte at a time (0 once it runs out). It makes 1 to
-//! 5 messages in the INBOX of a MemoryBackend store, each with system flags,
-//! keywords from a set of three, an INTERNALDATE near 2024-03-01 (day
-//! ends and zones near the edges; sometimes any day from 1960 to 2099), a
-//! top header of up to four `Subject`, `X-Tag`, `From`, `To` and `Date`
-//! fields (names in varying case, values from a tiny alphabet so that
-//! matches happen; `Date` well-formed per RFC 5322 or unreadable) and a
-//! plain-text body. Expunged messages may sit between them, so UIDs have
-//! gaps and `*` is not UIDNEXT - 1, and the messages appended before a
-//! first SELECT are not `\Recent` in the session searched. Then a key:
-//! NOT, OR and lists (up to depth 5) of every flag key, RECENT/NEW/OLD,
-//! KEYWORD/UNKEYWORD, BEFORE/ON/SINCE, SENTBEFORE/SENTON/SENTSINCE,
-//! LARGER/SMALLER, UID and sequence sets with `*`, SUBJECT, FROM, TO, CC,
-//! BCC, HEADER, BODY and TEXT, SAVEDBEFORE/SAVEDON/SAVEDSINCE (dates near
-//! today, when the messages were saved) and SAVEDATESUPPORTED, and now and
-//! then a key the model refuses (OLDER, YOUNGER, `$`).
+//! 5 messages in the INBOX of a MemoryBackend store, each with system
+//! flags, keywords from a set of three, an INTERNALDATE near 2024-03-01
+//! (day ends and zones near the edges; sometimes any day from 1960 to
+//! 2099), a top header of up to four `Subject`, `X-Tag`, `From`, `To`,
+//! `Cc`, `Bcc` and `Date` fields (names in varying case, values from a
+//! tiny alphabet so that matches happen; `Date` well-formed per RFC 5322
+//! or unreadable) and a plain-text body. Expunged messages may sit between
+//! them, so UIDs have gaps and `*` is not UIDNEXT - 1, and the messages
+//! appended before a first SELECT are not `\Recent` in the session
+//! searched. Then a key: NOT, OR and lists (up to depth 5) of every flag
+//! key, RECENT/NEW/OLD, KEYWORD/UNKEYWORD, BEFORE/ON/SINCE,
+//! SENTBEFORE/SENTON/SENTSINCE, LARGER/SMALLER, UID and sequence sets with
+//! `*`, SUBJECT, FROM, TO, CC, BCC, HEADER, BODY and TEXT,
+//! SAVEDBEFORE/SAVEDON/SAVEDSINCE (dates near today, when the messages are
+//! saved, or any day) and SAVEDATESUPPORTED, and now and then a key the
+//! model refuses (OLDER, YOUNGER, `$`).
 //!
-//! Checked: `SelectedMailbox::search`, `Account::search` (where nothing is
-//! `\Recent` any more), `Search::matches` and `evaluate` on every message
-//! give what the reference gives, and none of them panics; so does
-//! `Search::matches` with each message given as a file
-//! (`MessageContent::File`, as a large message of a Maildir is searched:
-//! header keys read the top header alone, body keys analyse the file). The reference
-//! follows RFC 9051 section 6.4.4 and the choices documented in
-//! `mailwire_mailbox::search`: text keys are ASCII-case-insensitive
-//! substring searches of the field values (an empty string matches a
-//! message that has the field), FROM/TO also of `<addr>` for a bare
-//! address, TEXT of the `name: value` lines and the body; BEFORE/ON/SINCE
-//! compare the INTERNALDATE's date in its own zone, the SAVED* keys the
-//! save date's date in UTC (as the model reports it), the SENT* keys the date
-//! written in `Date:`, and a message without a readable one matches none of
-//! them. The generated messages stay where those rules are unambiguous:
-//! ASCII, no encoded words, one `Date:` at most; field values are written
-//! with any whitespace and folding between their words (read last from the
-//! input), which the model's documented unfolding and collapsing of
-//! whitespace makes single spaces again.
+//! Checked: each message's save date lies between the clock before the
+//! appends and after them (RFC 8514); `SelectedMailbox::search`,
+//! `Account::search` (where nothing is `\Recent` any more),
+//! `Search::matches` and `evaluate` on every message give what the
+//! reference gives, and none of them panics; so does `Search::matches`
+//! with each message given as a file (`MessageContent::File`, as a large
+//! message of a Maildir is searched: header keys read the top header
+//! alone, body keys analyse the file). The reference follows RFC 9051
+//! section 6.4.4 and the choices documented in `mailwire_mailbox::search`:
+//! text keys are ASCII-case-insensitive substring searches of the field
+//! values (an empty string matches a message that has the field),
+//! FROM/TO/CC/BCC also of `<addr>` for a bare address, TEXT of the `name:
+//! value` lines and the body; BEFORE/ON/SINCE compare the INTERNALDATE's
+//! date in its own zone, the SAVED* keys the save date's date in UTC, the
+//! SENT* keys the date written in `Date:`, and a message without a
+//! readable one matches none of them. The generated messages stay where
+//! those rules are unambiguous: ASCII, no encoded words, one `Date:` at
+//! most; field values are written with any whitespace and folding between
+//! their words (read last from the input), which the model's documented
+//! unfolding and collapsing of whitespace makes single spaces again.
+//!
+//! The SAVED* dates near today follow the clock, as the save dates do: an
+//! input replayed on another day keeps their distance, not their dates.
 #![no_main]
 
 use std::cell::RefCell;
@@ -230,11 +235,13 @@ fn message(inp: &mut Input) -> Message {
     let mut sent = None;
     let mut dated = false;
     for _ in 0..inp.below(5) {
-        match inp.below(5) {
+        match inp.below(7) {
             0 => fields.push((inp.pick(&["Subject", "subject", "SUBJECT"]), text_value(inp))),
             1 => fields.push((inp.pick(&["X-Tag", "x-tag"]), text_value(inp))),
             2 => fields.push((inp.pick(&["From", "FROM"]), address_value(inp))),
             3 => fields.push((inp.pick(&["To", "to"]), address_value(inp))),
+            4 => fields.push((inp.pick(&["Cc", "CC"]), address_value(inp))),
+            5 => fields.push((inp.pick(&["Bcc", "bcc"]), address_value(inp))),
             _ if !dated => {
                 dated = true;
                 let (value, date) = date_value(inp);
@@ -571,6 +578,7 @@ fuzz_target!(|data: &[u8]| {
         internal_date: Some(InternalDate::from_unix(0)),
     };
     let mut ghost_uids = Vec::new();
+    let before = InternalDate::now().unix_seconds;
     let mut append = |range: std::ops::Range<usize>, messages: &mut [Message], trailing: bool| {
         for i in range {
             if ghosts & (1 << i) != 0 {
@@ -603,7 +611,15 @@ fuzz_target!(|data: &[u8]| {
         account.expunge(&inbox, Some(&ghost_uids)).expect("expunge");
     }
     let selected = account.select(&inbox, SelectMode::ReadWrite).expect("select");
+    // The save date is when the message was appended (RFC 8514): checked
+    // against the clock around the appends, then what the reference uses.
+    let after = InternalDate::now().unix_seconds;
     for (m, v) in messages.iter_mut().zip(selected.messages()) {
+        assert!(
+            (before..=after).contains(&v.save_date),
+            "save date {} outside {before}..={after}",
+            v.save_date
+        );
         m.saved = v.save_date;
     }
     let got_meta: Vec<(u32, u64, bool)> = selected
