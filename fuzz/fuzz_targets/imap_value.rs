@@ -2,7 +2,9 @@
 //! constructors: a command is encoded under every literal policy, decoded,
 //! and must come back equal (and re-encode to the same bytes). Strings
 //! cover every form (atom, quoted, literal, 8-bit, empty), search keys nest,
-//! and sets, sections and flags take any valid shape. The extensions are
+//! SEARCH takes return options and a charset, and sets, sections (part
+//! numbers, HEADER, HEADER.FIELDS[.NOT], TEXT, MIME) and flags take any
+//! valid shape. The extensions are
 //! built too: CONDSTORE/QRESYNC modifiers, parameters and keys, SORT and
 //! THREAD, ENABLE's capabilities, ID, QUOTA, ACL, WITHIN, OBJECTID and
 //! SAVEDATE keys, PREVIEW and the other new fetch items.
@@ -13,8 +15,9 @@ use libfuzzer_sys::fuzz_target;
 use mailwire_fuzz::imap::check_command_encoding;
 use mailwire_imap::{
     AString, Append, AppendData, AppendMessage, Atom, Command, CommandBody, CopyMove, Date, DateTime,
-    DecoderConfig, Fetch, FetchItem, FetchItems, FetchMacro, Flag, Literal, Mailbox, Partial, Search,
-    SearchKey, SeqNumber, SeqRange, SequenceSet, Store, StoreAction, Tag,
+    DecoderConfig, Fetch, FetchItem, FetchItems, FetchMacro, Flag, HeaderList, Literal, Mailbox, Partial,
+    Search, SearchKey, Section, SectionPart, SectionText, SeqNumber, SeqRange, SequenceSet, Store,
+    StoreAction, Tag,
 };
 use mailwire_imap::{
     Capability, EntryType, FetchModifier, IdParam, IdParams, ModSeq, ModSeqEntry, ModSeqValzer, ObjectId,
@@ -96,7 +99,7 @@ fn date(u: &mut Unstructured<'_>) -> Result<Date> {
 
 fn key(u: &mut Unstructured<'_>, depth: u32) -> Result<SearchKey<'static>> {
     let nested = depth < 4;
-    Ok(match u.int_in_range(0..=14)? {
+    Ok(match u.int_in_range(0..=20)? {
         0 => SearchKey::All,
         1 => SearchKey::Seen,
         2 => SearchKey::Unkeyword(atom(u)?),
@@ -192,6 +195,39 @@ fn return_options(u: &mut Unstructured<'_>) -> Result<Option<Vec<SearchReturnOpt
     Ok(Some(options))
 }
 
+/// A part number of one to four components, each up to 2^32 - 1.
+fn section_part(u: &mut Unstructured<'_>) -> Result<SectionPart> {
+    let n = u.int_in_range(1..=4)?;
+    let parts = (0..n).map(|_| nz(u)).collect::<Result<Vec<_>>>()?;
+    Ok(SectionPart::new(parts).expect("not empty"))
+}
+
+/// Any section: a part number or none, and any text specifier valid with
+/// it (`MIME` only after a part number).
+fn section(u: &mut Unstructured<'_>) -> Result<Section<'static>> {
+    let part = if u.arbitrary()? {
+        Some(section_part(u)?)
+    } else {
+        None
+    };
+    let names = |u: &mut Unstructured<'_>| -> Result<HeaderList<'static>> {
+        let names = (0..u.int_in_range(1..=3)?)
+            .map(|_| astring(u))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(HeaderList::new(names).expect("not empty"))
+    };
+    let text = match u.int_in_range(0..=5)? {
+        0 => None,
+        1 => Some(SectionText::Header),
+        2 => Some(SectionText::HeaderFields(names(u)?)),
+        3 => Some(SectionText::HeaderFieldsNot(names(u)?)),
+        4 => Some(SectionText::Text),
+        _ if part.is_some() => Some(SectionText::Mime),
+        _ => None,
+    };
+    Ok(Section::new(part, text).expect("MIME only after a part"))
+}
+
 fn fetch_item(u: &mut Unstructured<'_>) -> Result<FetchItem<'static>> {
     let partial = if u.arbitrary()? {
         Partial::new(
@@ -215,12 +251,16 @@ fn fetch_item(u: &mut Unstructured<'_>) -> Result<FetchItem<'static>> {
         4 => FetchItem::Rfc822Size,
         5 => FetchItem::InternalDate,
         6 => FetchItem::BodySection {
-            section: mailwire_imap::Section::default(),
+            section: section(u)?,
             partial,
             peek: u.arbitrary()?,
         },
         _ => FetchItem::Binary {
-            section: None,
+            section: if u.arbitrary()? {
+                Some(section_part(u)?)
+            } else {
+                None
+            },
             partial,
             peek: u.arbitrary()?,
         },
@@ -311,8 +351,8 @@ fn body(u: &mut Unstructured<'_>) -> Result<CommandBody<'static>> {
         },
         6 => CommandBody::Search {
             search: Search {
-                return_options: None,
-                charset: None,
+                return_options: return_options(u)?,
+                charset: if u.arbitrary()? { Some(charset(u)?) } else { None },
                 keys: (0..u.int_in_range(1..=3)?)
                     .map(|_| key(u, 0))
                     .collect::<Result<_>>()?,
