@@ -14,10 +14,11 @@ use mailwire_imap::{Decoded, decode_command};
 fuzz_target!(|data: &[u8]| {
     decode_in_every_config(data, |input, config| {
         match decode_checked(input, |i| decode_command(i, config)) {
-            Ok(Decoded::Complete { value, .. }) => {
+            Ok(Decoded::Complete { value, consumed }) => {
                 check_command_encoding(&value, config);
-                assert_eq!(value.clone().into_owned(), value);
-                Some(format!("{value:?}"))
+                let owned = value.clone().into_owned();
+                assert_eq!(owned, value);
+                Some((owned, consumed))
             }
             _ => None,
         }

@@ -13,9 +13,9 @@ use mailwire_imap::{Decoded, decode_response};
 fuzz_target!(|data: &[u8]| {
     decode_in_every_config(data, |input, config| {
         match decode_checked(input, |i| decode_response(i, config)) {
-            Ok(Decoded::Complete { value, .. }) => {
+            Ok(Decoded::Complete { value, consumed }) => {
                 check_response_encoding(&value, config);
-                Some(format!("{value:?}"))
+                Some((value.into_owned(), consumed))
             }
             _ => None,
         }

@@ -163,10 +163,14 @@ pub fn check_response_encoding(value: &Response<'_>, config: &DecoderConfig) {
 /// The frame of the command and response targets: the first byte of `data`
 /// is a mix of leniency flags, the rest the input, decoded by `check`
 /// strictly, leniently, with the mixed flags, and with the mixed flags under
-/// tiny limits. `check` decodes with its own invariants and answers the
-/// Debug form of a complete value; whatever strict decoding accepts,
-/// lenient decoding must accept as the same value.
-pub fn decode_in_every_config(data: &[u8], check: impl Fn(&[u8], &DecoderConfig) -> Option<String>) {
+/// tiny limits. `check` decodes with its own invariants and answers a
+/// complete value with the length it used; whatever strict decoding
+/// accepts, lenient decoding must accept as the same value, of the same
+/// length (compared as values: Debug hides passwords and cuts literals).
+pub fn decode_in_every_config<T: PartialEq + std::fmt::Debug>(
+    data: &[u8],
+    check: impl Fn(&[u8], &DecoderConfig) -> Option<T>,
+) {
     let Some((&selector, input)) = data.split_first() else {
         return;
     };
