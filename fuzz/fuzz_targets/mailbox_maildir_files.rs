@@ -13,13 +13,17 @@
 //! backend instance (nothing cached) then reads the mailbox. Checked: no
 //! panic; the first snapshot and the append may fail, with a `StoreError`;
 //! once the snapshot has read the damaged file, nothing after it fails
-//! (reads, syncs, `vanished_since`, snapshots). A snapshot lists ascending
-//! UIDs below UIDNEXT, every message it lists can be read with its size,
-//! and a message appended afterwards gets a UID no listed message has, at
-//! or above the UIDNEXT it was promised, and then appears in the listing
-//! with its content. A second look at the unchanged folder (the poll that
-//! runs without the lock) finds no change, and no listed message is among
-//! the UIDs reported expunged.
+//! (reads, syncs, `vanished_since`, snapshots, subscriptions). A snapshot
+//! lists ascending UIDs below UIDNEXT, and every message it lists can be
+//! read with its size; unless the uidlist was the file edited, the
+//! template's messages keep their UIDs and contents while the UIDVALIDITY
+//! stays. Whatever the subscriptions file holds, it lists, and a
+//! subscription added and removed gives the same list back. A message
+//! appended afterwards gets a UID no listed message has, at or above the
+//! UIDNEXT it was promised, and then appears in the listing with its
+//! content. A second look at the unchanged folder (the poll that runs
+//! without the lock) finds no change, and no listed message is among the
+//! UIDs reported expunged.
 #![no_main]
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -33,7 +37,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use mailwire_mailbox::{
     AccountName, Backend, Flags, InternalDate, MailboxName, MailboxRef, MaildirBackend, MaildirOptions,
-    ModSeq, NewMessage,
+    ModSeq, NewMessage, UidValidity,
 };
 
 const FILES: [&str; 5] = [
@@ -79,25 +83,36 @@ struct Entry {
     content: Option<Vec<u8>>,
 }
 
-/// The Maildir every run starts from, parents before their children.
-fn template() -> &'static [Entry] {
-    static TEMPLATE: OnceLock<Vec<Entry>> = OnceLock::new();
+/// The Maildir every run starts from: its entries, parents before their
+/// children, and its INBOX's UIDVALIDITY and messages (UID, content).
+struct Template {
+    entries: Vec<Entry>,
+    uid_validity: UidValidity,
+    messages: Vec<(u32, Vec<u8>)>,
+}
+
+fn template() -> &'static Template {
+    static TEMPLATE: OnceLock<Template> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let made = temporary_directory();
         let setup = backend(made.path());
         let account = AccountName::new("alice").expect("valid name");
         setup.create_account(&account).expect("account created");
-        setup
-            .append(
-                &account,
-                &MailboxName::inbox(),
-                vec![
-                    message("one", &[]),
-                    message("two", &["\\Seen", "$Label1"]),
-                    message("three", &["\\Flagged"]),
-                ],
-            )
+        let new = vec![
+            message("one", &[]),
+            message("two", &["\\Seen", "$Label1"]),
+            message("three", &["\\Flagged"]),
+        ];
+        let contents: Vec<Vec<u8>> = new.iter().map(|m| m.content.to_vec()).collect();
+        let appended = setup
+            .append(&account, &MailboxName::inbox(), new)
             .expect("messages appended");
+        let messages = appended
+            .messages
+            .iter()
+            .map(|m| m.uid.get())
+            .zip(contents)
+            .collect();
         let mut entries = Vec::new();
         let mut pending = vec![PathBuf::new()];
         while let Some(dir) = pending.pop() {
@@ -124,7 +139,11 @@ fn template() -> &'static [Entry] {
                 });
             }
         }
-        entries
+        Template {
+            entries,
+            uid_validity: appended.uid_validity,
+            messages,
+        }
     })
 }
 
@@ -132,7 +151,7 @@ fn template() -> &'static [Entry] {
 /// modes, then every modification time, directories last (adding a file
 /// changes its directory's).
 fn copy_template(root: &Path) {
-    let entries = template();
+    let entries = &template().entries;
     for e in entries {
         let path = root.join(&e.path);
         match &e.content {
@@ -164,10 +183,8 @@ fuzz_target!(|bytes: &[u8]| {
     copy_template(tmp.path());
     let account = AccountName::new("alice").expect("valid name");
     let inbox = MailboxName::inbox();
-    let path = tmp
-        .path()
-        .join("alice/Maildir")
-        .join(FILES[usize::from(*selector) % FILES.len()]);
+    let edited = FILES[usize::from(*selector) % FILES.len()];
+    let path = tmp.path().join("alice/Maildir").join(edited);
     let old = std::fs::read(&path).unwrap_or_default();
     let at = usize::from(u16::from_be_bytes([*high, *low])).min(old.len());
     let mut new = old[..at].to_vec();
@@ -195,11 +212,43 @@ fuzz_target!(|bytes: &[u8]| {
         name: inbox.clone(),
         uid_validity: snapshot.uid_validity,
     };
+    let mut listed = Vec::new();
     for m in &snapshot.messages {
         let content = fresh
             .read_message(&account, &mailbox, m.uid)
             .unwrap_or_else(|e| panic!("listed UID {} unreadable: {e}", m.uid.get()));
         assert_eq!(content.len() as u64, m.size, "size of UID {}", m.uid.get());
+        listed.push((m.uid.get(), content.to_vec()));
+    }
+    // Which message has which UID is the uidlist's to say: with it intact
+    // and the UIDVALIDITY kept, every message keeps its UID and content.
+    let template = template();
+    if edited != "dovecot-uidlist" && snapshot.uid_validity == template.uid_validity {
+        assert_eq!(
+            listed, template.messages,
+            "the messages after {edited} was edited"
+        );
+    }
+    // Subscriptions: whatever the file holds, it lists; a new subscription
+    // adds to it and its removal gives the same list back.
+    let subscribed = fresh
+        .subscriptions(&account)
+        .unwrap_or_else(|e| panic!("subscriptions unreadable: {e}"));
+    let name = MailboxName::new("Fuzz/Sub").expect("valid name");
+    if !subscribed.contains(&name) {
+        fresh
+            .set_subscribed(&account, &name, true)
+            .unwrap_or_else(|e| panic!("subscribing failed: {e}"));
+        let with = fresh.subscriptions(&account).expect("subscriptions");
+        assert!(
+            with.contains(&name) && subscribed.iter().all(|n| with.contains(n)),
+            "{subscribed:?} became {with:?}"
+        );
+        fresh
+            .set_subscribed(&account, &name, false)
+            .unwrap_or_else(|e| panic!("unsubscribing failed: {e}"));
+        let without = fresh.subscriptions(&account).expect("subscriptions");
+        assert_eq!(without, subscribed, "after a subscription and its removal");
     }
     // The damaged file was read (or rebuilt) by the snapshot: what follows
     // reads the same folder, so it does not fail.
