@@ -6,11 +6,14 @@
 //! Beyond "no panic": deletions are committed only through a Commit event
 //! answered with `commit_done`, every session ends with at most one Closed
 //! event, the output never grows beyond the back-pressure mark plus one
-//! stuffed piece while the application respects `wants_message_data`, and
+//! stuffed piece (and one answer) while the application gives message data
+//! as long as `wants_message_data` says (a 1,640-octet message among
+//! them), and
 //! the output depends neither on how the input was split into reads nor on
 //! how the messages were split into pieces.
 #![no_main]
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
@@ -19,12 +22,22 @@ use mailwire_pop3::{
     ServerConfig, ServerEvent, ServerSession, Timestamp, Tls, UniqueId, crlf_size,
 };
 
-const MESSAGES: [&[u8]; 4] = [
-    b"Subject: one\r\n\r\nbody\r\n.\r\n..dots\r\n",
-    b"Subject: bare\n\nlf only\n.\nno final newline",
-    b"",
-    b"Subject: caf\xc3\xa9\r\n\r\n\xff\x00 8-bit\r\n",
-];
+/// The maildrop. Message 5 is long (1,640 octets, 1,720 sent): a session
+/// that did not stop at the back-pressure mark while it streams would
+/// buffer more than the bound checked below.
+static MESSAGES: LazyLock<[Vec<u8>; 5]> = LazyLock::new(|| {
+    [
+        b"Subject: one\r\n\r\nbody\r\n.\r\n..dots\r\n".to_vec(),
+        b"Subject: bare\n\nlf only\n.\nno final newline".to_vec(),
+        Vec::new(),
+        b"Subject: caf\xc3\xa9\r\n\r\n\xff\x00 8-bit\r\n".to_vec(),
+        [
+            &b"Subject: long\r\n\r\n"[..],
+            &b".a line to stuff\n".repeat(100)[..],
+        ]
+        .concat(),
+    ]
+});
 
 const MAX_OUTPUT: usize = 64;
 /// Where message 2 fails when failures are on.
@@ -89,6 +102,8 @@ fn run(flags: u8, input: &[u8], reads: &[u8], piece: usize) -> Run {
     loop {
         loop {
             let mut progressed = false;
+            // The longest piece of message given since output was last taken.
+            let mut largest = 0;
             while let Some(event) = session.poll_event() {
                 progressed = true;
                 assert!(streaming.is_none(), "an event while a message is pending");
@@ -132,9 +147,18 @@ fn run(flags: u8, input: &[u8], reads: &[u8], piece: usize) -> Run {
             }
             // The application streams the message while the session wants it.
             if let Some(s) = &mut streaming {
-                let message = MESSAGES[s.handle.message().index()];
+                let message = &MESSAGES[s.handle.message().index()][..];
                 let fails = failing && s.handle.message().get() == 2;
                 let limit = if fails { FAIL_AT } else { message.len() };
+                // As much as the session wants before anything is sent, so
+                // that its output reaches the back-pressure mark.
+                while !session.top_complete() && s.at < limit && session.wants_message_data() {
+                    let end = s.at.saturating_add(piece).min(limit);
+                    session.message_data(&s.handle, &message[s.at..end]).unwrap();
+                    largest = largest.max(end - s.at);
+                    s.at = end;
+                    progressed = true;
+                }
                 if session.top_complete() || s.at == limit {
                     let s = streaming.take().unwrap();
                     if fails && !session.top_complete() {
@@ -145,21 +169,17 @@ fn run(flags: u8, input: &[u8], reads: &[u8], piece: usize) -> Run {
                         session.message_end(s.handle).unwrap();
                     }
                     progressed = true;
-                } else if session.wants_message_data() {
-                    let end = s.at.saturating_add(piece).min(limit);
-                    session.message_data(&s.handle, &message[s.at..end]).unwrap();
-                    s.at = end;
-                    progressed = true;
                 }
             }
             while let Some(bytes) = session.poll_transmit() {
                 progressed = true;
-                // What was buffered: commands stop at the mark, a message
+                // What was buffered (taking it lets the session go on with
+                // pipelined commands): commands stop at the mark, a message
                 // piece is stuffed to at most twice its size, and the
                 // longest single answer is CAPA's.
                 assert!(
-                    bytes.len() <= MAX_OUTPUT + 2 * piece.min(64) + 1024,
-                    "{} bytes of output",
+                    bytes.len() <= MAX_OUTPUT + 2 * largest + 1024,
+                    "{} octets buffered, pieces up to {largest}",
                     bytes.len()
                 );
                 run.output.extend_from_slice(&bytes);
