@@ -1,10 +1,11 @@
 //! The client session fed arbitrary server bytes in arbitrary reads, with
 //! a few commands queued.
 //!
-//! Beyond "no panic": every event names a command that was sent, bodies
-//! arrive only between MessageStart and BodyEnd of their command, and the
-//! events (with body chunks joined) do not depend on how the input was
-//! split into reads.
+//! Beyond "no panic": every event names a command that was sent before it
+//! (counted in the lines the client wrote), commands are answered in the
+//! order queued and each at most once, bodies arrive only between
+//! MessageStart and BodyEnd of their command, and the events (with body
+//! chunks joined) do not depend on how the input was split into reads.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -35,8 +36,16 @@ fn commands(selector: u8) -> Vec<Command<'static>> {
         .collect()
 }
 
-/// Events with adjacent body chunks of one command joined.
-fn run(selector: u8, login: u8, input: &[u8], reads: &[u8]) -> (Vec<ClientEvent>, Vec<CommandId>) {
+/// What one run gave: the events, with adjacent body chunks of one command
+/// joined; for each event, how many lines the client had sent before it;
+/// the ids of the commands queued, in order.
+struct Run {
+    events: Vec<ClientEvent>,
+    sent: Vec<usize>,
+    ids: Vec<CommandId>,
+}
+
+fn run(selector: u8, login: u8, input: &[u8], reads: &[u8]) -> Run {
     let mut client = ClientSession::new(Default::default());
     let mut ids = Vec::new();
     match login % 3 {
@@ -46,14 +55,15 @@ fn run(selector: u8, login: u8, input: &[u8], reads: &[u8]) -> (Vec<ClientEvent>
     }
     ids.extend(commands(selector).into_iter().map(|c| client.send(c)));
     let mut events: Vec<ClientEvent> = Vec::new();
+    let mut sent = Vec::new();
+    let mut lines = 0;
     let mut reads = mailwire_fuzz::Reads::new(input, reads);
     loop {
         let mut progressed = true;
         while progressed {
             progressed = false;
-            while client.poll_transmit().is_some() {
-                progressed = true;
-            }
+            // Events first: what answering them makes the client send is
+            // not counted as sent before them.
             while let Some(event) = client.poll_event() {
                 progressed = true;
                 match (events.last_mut(), event) {
@@ -65,8 +75,15 @@ fn run(selector: u8, login: u8, input: &[u8], reads: &[u8]) -> (Vec<ClientEvent>
                         v.extend_from_slice(&data);
                         *joined = v.into();
                     }
-                    (_, event) => events.push(event),
+                    (_, event) => {
+                        events.push(event);
+                        sent.push(lines);
+                    }
                 }
+            }
+            while let Some(bytes) = client.poll_transmit() {
+                progressed = true;
+                lines += bytes.iter().filter(|&&b| b == b'\n').count();
             }
         }
         let Some(read) = reads.next() else {
@@ -74,34 +91,52 @@ fn run(selector: u8, login: u8, input: &[u8], reads: &[u8]) -> (Vec<ClientEvent>
         };
         client.receive(read);
     }
-    (events, ids)
+    Run { events, sent, ids }
 }
 
-fuzz_target!(|data: &[u8]| {
-    let [selector, login, n, rest @ ..] = data else {
-        return;
+/// Every event names a queued command (or USER, whose id is the one before
+/// PASS's, the first queued) that was sent before it; commands are
+/// answered (a response, or a message) in the order queued, each at most
+/// once, and nothing names a command once a later one was answered; bodies
+/// sit between their MessageStart and BodyEnd.
+fn check(run: &Run, user_pass: bool) {
+    // A command's place among the lines the client sends: USER first.
+    let place = |id: &CommandId| -> usize {
+        if user_pass && run.ids.first().is_some_and(|first| id < first) {
+            return 0;
+        }
+        let i = run
+            .ids
+            .iter()
+            .position(|q| q == id)
+            .unwrap_or_else(|| panic!("{id:?} was never queued"));
+        i + usize::from(user_pass)
     };
-    let n = usize::from(*n % 9).min(rest.len());
-    let (reads, input) = rest.split_at(n);
-    let (chunked, ids) = run(*selector, *login, input, reads);
-    let (whole, _) = run(*selector, *login, input, &[]);
-    assert_eq!(chunked, whole, "events depend on how the input was read");
-
-    // Every event names a queued command, or USER, whose id is the one
-    // before PASS's (the first queued); bodies sit between their
-    // MessageStart and BodyEnd.
-    let user_pass = *login % 3 == 0;
-    let known =
-        |id: &CommandId| ids.contains(id) || (user_pass && ids.first().is_some_and(|first| id < first));
+    // The place of the last command answered (a response, or the start of
+    // a message): a later event names a later command, sent before it.
+    let mut answered: Option<usize> = None;
+    let after = |id: &CommandId, sent: usize, what: &str, answered: Option<usize>| -> usize {
+        let at = place(id);
+        assert!(
+            at < sent,
+            "{what} for {id:?} before it was sent ({sent} lines sent)"
+        );
+        assert!(
+            answered.is_none_or(|last| at > last),
+            "{what} for {id:?}, answered already or queued before the last answered"
+        );
+        at
+    };
     let mut open = None;
-    for event in &chunked {
+    for (event, &sent) in run.events.iter().zip(&run.sent) {
         match event {
-            ClientEvent::Response { id, .. } | ClientEvent::Challenge { id, .. } => {
-                assert!(known(id));
+            ClientEvent::Response { id, .. } => {
                 assert!(open.is_none(), "a response inside a body");
+                answered = Some(after(id, sent, "a response", answered));
             }
             ClientEvent::MessageStart { id, .. } => {
-                assert!(known(id) && open.is_none());
+                assert!(open.is_none(), "a message inside a body");
+                answered = Some(after(id, sent, "a message", answered));
                 open = Some(*id);
             }
             ClientEvent::BodyChunk { id, data } => {
@@ -111,10 +146,36 @@ fuzz_target!(|data: &[u8]| {
             ClientEvent::BodyEnd { id } => {
                 assert_eq!(open.take(), Some(*id));
             }
-            ClientEvent::Error { id: Some(id), .. } => assert!(known(id)),
+            // A challenge, or an undecodable line (which may answer its
+            // command with nothing, or be a bad challenge of an exchange
+            // that goes on).
+            ClientEvent::Challenge { id, .. } => {
+                assert!(open.is_none(), "a challenge inside a body");
+                after(id, sent, "a challenge", answered);
+            }
+            ClientEvent::Error { id: Some(id), .. } => {
+                after(id, sent, "an error", answered);
+            }
             ClientEvent::Greeting(_) | ClientEvent::StartTls | ClientEvent::Error { id: None, .. } => {}
             // No response timeout is set, so no Timeout.
             other => panic!("unexpected event {other:?}"),
         }
     }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [selector, login, n, rest @ ..] = data else {
+        return;
+    };
+    let n = usize::from(*n % 9).min(rest.len());
+    let (reads, input) = rest.split_at(n);
+    let chunked = run(*selector, *login, input, reads);
+    let whole = run(*selector, *login, input, &[]);
+    assert_eq!(
+        chunked.events, whole.events,
+        "events depend on how the input was read"
+    );
+    let user_pass = *login % 3 == 0;
+    check(&chunked, user_pass);
+    check(&whole, user_pass);
 });
