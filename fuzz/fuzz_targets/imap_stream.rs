@@ -3,22 +3,37 @@
 //! The first byte picks the streaming threshold; the next two bytes seed
 //! the chunk sizes; the rest is the server's byte stream. Fed whole and fed
 //! in pieces (each piece appended to a buffer as a socket read would), the
-//! reader must give the same events (data pieces joined), never panic, use
-//! exactly the bytes it is given, and a response it yields whole must be
-//! what `decode_response` gives for the same bytes. Streamed literal data
-//! adds up to the announced length. Passed through
+//! reader must give the same events (compared as values, data pieces
+//! joined, the octets no event used counted in all, the data of a literal
+//! the input ends inside kept), never panic, use exactly the bytes it is given, and a
+//! response it yields whole must be what `decode_response` gives for the
+//! same bytes. Streamed literal data adds up to the announced length. Passed through
 //! `ReadEvent::into_streamed`, the events of an input without errors are
 //! the same for the drawn threshold as for no streaming at all.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mailwire_fuzz::show;
-use mailwire_imap::{Decoded, DecoderConfig, ReadEvent, ResponseReader, decode_response};
+use mailwire_imap::{Decoded, DecoderConfig, ErrorKind, ReadEvent, ResponseReader, decode_response};
+
+/// An event as two runs are compared: values, streamed data joined.
+#[derive(Debug, PartialEq)]
+enum Event {
+    Read(ReadEvent<'static>),
+    /// A streamed literal's data, all of it.
+    Data(Vec<u8>),
+    /// The data of a literal the input ends inside.
+    Partial(Vec<u8>),
+    Error(ErrorKind, &'static str),
+    /// The octets no event used: skipped, left after an error, or held at
+    /// the end (how they are skipped depends on the reads).
+    Unused(usize),
+}
 
 /// Runs the reader over `input` delivered in pieces from `sizes`; returns
-/// the events as strings with data pieces joined, and an error marker for
-/// each error.
-fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) -> Vec<String> {
+/// the events with data pieces joined, an error marker for each error, and
+/// the octets no event used last.
+fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) -> Vec<Event> {
     let config = DecoderConfig::default();
     let mut reader = ResponseReader::new(config, threshold);
     let mut buffer: Vec<u8> = Vec::new();
@@ -26,11 +41,11 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
     let mut events = Vec::new();
     let mut data: Vec<u8> = Vec::new();
     let mut announced: Option<u64> = None;
-    let flush = |events: &mut Vec<String>, data: &mut Vec<u8>, announced: &mut Option<u64>| {
+    let mut skipped = 0;
+    let flush = |events: &mut Vec<Event>, data: &mut Vec<u8>, announced: &mut Option<u64>| {
         if let Some(len) = announced.take() {
             assert_eq!(data.len() as u64, len, "literal data does not add up");
-            events.push(format!("data {}", show(data)));
-            data.clear();
+            events.push(Event::Data(std::mem::take(data)));
         }
     };
     // Each call either consumes bytes or asks for more, so this ends.
@@ -40,10 +55,9 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
                 assert!(consumed > 0 && consumed <= buffer.len());
                 match value {
                     ReadEvent::LiteralData(d) => data.extend_from_slice(&d),
+                    ReadEvent::Skipped(d) => skipped += d.len(),
                     other => {
-                        if !matches!(other, ReadEvent::LiteralData(_)) {
-                            flush(&mut events, &mut data, &mut announced);
-                        }
+                        flush(&mut events, &mut data, &mut announced);
                         if let ReadEvent::Response(r) = &other {
                             let (again, n) = decode_response(&buffer[..consumed], &config)
                                 .unwrap()
@@ -54,10 +68,7 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
                         if let ReadEvent::LiteralStart { length, .. } = &other {
                             announced = Some(*length);
                         }
-                        // Skipped bytes depend on the chunking; their total does not.
-                        if !matches!(other, ReadEvent::Skipped(_)) {
-                            events.push(format!("{other:?}"));
-                        }
+                        events.push(Event::Read(other.into_owned()));
                     }
                 }
                 buffer.drain(..consumed);
@@ -71,9 +82,10 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
                 fed = end;
             }
             Err(e) => {
-                events.push(format!("error {:?} {}", e.kind, e.expected));
+                events.push(Event::Error(e.kind, e.expected));
                 match e.resume_at {
                     Some(r) if r > 0 && r <= buffer.len() => {
+                        skipped += r;
                         buffer.drain(..r);
                     }
                     _ => break,
@@ -81,9 +93,18 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
             }
         }
     }
-    if announced.is_some() && data.len() as u64 == announced.unwrap_or(0) {
-        flush(&mut events, &mut data, &mut announced);
+    if let Some(len) = announced {
+        assert!(data.len() as u64 <= len, "literal data runs over");
+        if data.len() as u64 == len {
+            flush(&mut events, &mut data, &mut announced);
+        } else {
+            events.push(Event::Partial(data));
+        }
     }
+    // Bytes of a response being skipped come out as they arrive: where the
+    // input ends inside one, some are still held. What the events did not
+    // use is the same however the input was read.
+    events.push(Event::Unused(skipped + buffer.len() + (input.len() - fed)));
     events
 }
 
@@ -91,7 +112,7 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
 /// pieces joined; `None` if the reader reported an error or the input
 /// ends inside a response (a streamed one has then been handed out in
 /// part, a whole one not at all).
-fn shaped(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) -> Option<Vec<String>> {
+fn shaped(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) -> Option<Vec<Event>> {
     let mut reader = ResponseReader::new(DecoderConfig::default(), threshold);
     let (mut buffer, mut fed, mut events) = (Vec::new(), 0, Vec::new());
     let mut data: Option<Vec<u8>> = None;
@@ -109,9 +130,9 @@ fn shaped(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>)
                         }
                         other => {
                             if let Some(d) = data.take() {
-                                events.push(format!("data {}", show(&d)));
+                                events.push(Event::Data(d));
                             }
-                            events.push(format!("{other:?}"));
+                            events.push(Event::Read(other.into_owned()));
                         }
                     }
                 }
@@ -129,7 +150,7 @@ fn shaped(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>)
         return None;
     }
     if let Some(d) = data.take() {
-        events.push(format!("data {}", show(&d)));
+        events.push(Event::Data(d));
     }
     Some(events)
 }
