@@ -7,10 +7,11 @@
 //! part's whole, HEADER, TEXT, MIME and HEADER.FIELDS sections, with and
 //! without a partial range, read the same octets from the file as
 //! `extract_section` gives; the PREVIEW is `preview`'s; every part's
-//! BINARY reads what `decode_binary`
-//! gives, or fails where it fails; what `Content::measure` says matches
-//! what is read. Inputs of odd length are checked through
-//! `StoredMessage::reopen` with the layout of a first opening.
+//! BINARY reads what `decode_binary` gives, or fails where it fails; what
+//! `Content::measure` says matches what is read. Parts are numbered as RFC
+//! 9051 section 6.4.5 says, a message that is not a multipart being its
+//! own part 1 (the first 20 parts). Inputs of odd length are checked
+//! through `StoredMessage::reopen` with the layout of a first opening.
 #![no_main]
 
 use std::cell::RefCell;
@@ -21,7 +22,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 use libfuzzer_sys::fuzz_target;
 use mailwire_imap::{AString, HeaderList};
 use mailwire_mailbox::analysis::{
-    BinaryError, Content, Part, Partial, Section, SectionPart, SectionText, StoredMessage, analyze,
+    BinaryError, Content, Part, PartKind, Partial, Section, SectionPart, SectionText, StoredMessage, analyze,
     apply_partial, decode_binary, extract_section, preview, to_crlf,
 };
 
@@ -35,16 +36,26 @@ thread_local! {
     );
 }
 
-/// The path of every part below the root.
+/// The paths of the parts inside `part`, which is at `path`, numbered as
+/// RFC 9051 section 6.4.5 says: a multipart's parts one by one; the body
+/// of an encapsulated message as its part 1, or its parts when it is a
+/// multipart.
 fn paths(part: &Part, path: &mut Vec<NonZeroU32>, out: &mut Vec<Vec<NonZeroU32>>) {
-    if let mailwire_mailbox::analysis::PartKind::Message(inner) = &part.kind {
-        return paths(inner, path, out);
-    }
-    for (i, child) in part.children().iter().enumerate() {
+    let at = |i: usize, child: &Part, path: &mut Vec<NonZeroU32>, out: &mut Vec<_>| {
         path.push(NonZeroU32::new(i as u32 + 1).expect("from 1"));
         out.push(path.clone());
         paths(child, path, out);
         path.pop();
+    };
+    match &part.kind {
+        PartKind::Message(inner) if !matches!(inner.kind, PartKind::Multipart(_)) => at(0, inner, path, out),
+        PartKind::Message(inner) => paths(inner, path, out),
+        PartKind::Multipart(parts) => {
+            for (i, child) in parts.iter().enumerate() {
+                at(i, child, path, out);
+            }
+        }
+        PartKind::Leaf => {}
     }
 }
 
@@ -83,8 +94,16 @@ fuzz_target!(|raw: &[u8]| {
     assert_eq!(stored.size(), whole.size());
     assert_eq!(stored.preview().expect("no read error"), preview(&whole));
 
+    // The message, then its parts; one that is not a multipart is its own
+    // part 1.
     let mut all = vec![Vec::new()];
-    paths(whole.part_tree(), &mut Vec::new(), &mut all);
+    let root = whole.part_tree();
+    if matches!(root.kind, PartKind::Multipart(_)) {
+        paths(root, &mut Vec::new(), &mut all);
+    } else {
+        all.push(vec![NonZeroU32::MIN]);
+        paths(root, &mut vec![NonZeroU32::MIN], &mut all);
+    }
     let partial = Partial::new(2, NonZeroU64::new(5).expect("not zero")).expect("a range");
     let names = HeaderList::new(vec![AString::try_from("subject").expect("an atom")]).expect("one name");
     for path in all.iter().take(20) {
