@@ -8,7 +8,8 @@
 //!   bytes used and end as decoding it whole, and both match a naive
 //!   reference unstuffer;
 //! - stuffing the payload as a message in pushes of those sizes gives the
-//!   same wire bytes as stuffing it whole and as `Body::from_message`; the
+//!   same wire bytes as stuffing it whole, as `Body::from_message` and as
+//!   a naive stuffer of the CRLF-normalised payload; the
 //!   wire has CRLF line ends only, is a valid `Body`, and unstuffs (whole,
 //!   in reads, through `Body::unstuffed`) to the CRLF-normalised payload,
 //!   ending exactly at its terminator; `normalised_len` counts that
@@ -19,6 +20,23 @@
 use libfuzzer_sys::fuzz_target;
 use mailwire_fuzz::{body_decode_reads, normalise, reference_unstuff, show};
 use mailwire_pop3::{Body, DotStuffer};
+
+/// A naive stuffer (RFC 1939 section 3): every line of the CRLF-normalised
+/// message that starts with `.` gets another in front, then `.` CRLF ends
+/// it.
+fn reference_stuff(normalised: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(normalised.len() * 2 + 3);
+    let mut line_start = true;
+    for &b in normalised {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
 
 fn stuff(stuffer: &mut DotStuffer, message: &[u8], pushes: &[usize]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -91,6 +109,7 @@ fuzz_target!(|data: &[u8]| {
             show(&wire)
         );
     }
+    assert_eq!(wire, reference_stuff(&normalised), "stuffed {}", show(payload));
     let body_wire = &wire[..wire.len() - 3];
     assert_eq!(Body::from_message(payload).wire(), body_wire);
     let body = match Body::from_wire(body_wire) {
