@@ -631,7 +631,7 @@ mod tests {
     #[test]
     fn rejections_name_the_position() {
         let ok = b"\"17-Jul-1996 02:44:25 -0700\"";
-        assert!(DateTime::parse(ok, false).is_ok());
+        assert!(DateTime::parse(ok, false).unwrap().0.is_empty());
         let e = error(b"17-Jul-1996 02:44:25 -0700");
         assert_eq!(e.offset, 0);
         let e = error(b"\"17-Jul-96 02:44:25 -0700\"");
@@ -640,7 +640,9 @@ mod tests {
         assert_eq!((e.offset, e.kind), (13, ErrorKind::NumberOutOfRange));
         let e = error(b"\"17-Jul-1996 02:60:25 -0700\"");
         assert_eq!(e.offset, 16);
-        assert!(DateTime::parse(b"\"31-Dec-2016 23:59:60 +0000\"", false).is_ok());
+        let (rest, leap) = DateTime::parse(b"\"31-Dec-2016 23:59:60 +0000\"", false).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(leap.to_string(), "31-Dec-2016 23:59:60 +0000");
         let e = error(b"\"17-Jul-1996 02:44:61 -0700\"");
         assert_eq!(e.offset, 19);
         let e = error(b"\"17-Jul-1996 02:44:25 0700\"");

@@ -659,7 +659,12 @@ mod tests {
         };
         assert_eq!(offset(b" (RECURSIVEMATCH) \"\" %"), 2);
         assert_eq!(offset(b" (REMOTE RECURSIVEMATCH) \"\" %"), 2);
-        assert!(List::parse(b" (RECURSIVEMATCH X-BASE) \"\" %", &c).is_ok());
+        assert!(
+            List::parse(b" (RECURSIVEMATCH X-BASE) \"\" %", &c)
+                .unwrap()
+                .0
+                .is_empty()
+        );
         assert_eq!(offset(b" \"\" ()"), 5);
         assert_eq!(offset(b" (SUBSCRIBED RECURSIVEMATCH)\"\" %"), 28);
         assert_eq!(offset(b" \"\" % RETURN (STATUS ())"), 22);
@@ -701,7 +706,9 @@ mod tests {
         let (_, m) = MailboxList::parse(b" () \".\" \"foo\" (CHILDINFO (\"SUBSCRIBED\"))", &c).unwrap();
         assert!(matches!(&m.extended[0], ListExtendedItem::ChildInfo(o) if o[0].as_bytes() == b"SUBSCRIBED"));
         assert!(MailboxList::parse(b" () \".\"  \"INBOX\"", &c).is_err());
-        assert!(MailboxList::parse(b" () \".\"  \"INBOX\"", &DecoderConfig::default()).is_ok());
+        let (rest, read) = MailboxList::parse(b" () \".\"  \"INBOX\"", &DecoderConfig::default()).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(read, MailboxList::parse(b" () \".\" \"INBOX\"", &c).unwrap().1);
         for bad in [
             &b" () \"\" x"[..],
             b" () \"ab\" x",

@@ -254,6 +254,11 @@ mod tests {
             );
         }
         let lenient = DecoderConfig::default();
-        assert!(NamespaceResponse::parse(b" ((\"\" \"/\") (\"x\" \"/\")) NIL  NIL", &lenient).is_ok());
+        let (rest, read) =
+            NamespaceResponse::parse(b" ((\"\" \"/\") (\"x\" \"/\")) NIL  NIL", &lenient).unwrap();
+        // RFC 2342 puts no space between the descriptors, nor two before NIL.
+        let (_, strict) = NamespaceResponse::parse(b" ((\"\" \"/\")(\"x\" \"/\")) NIL NIL", &c).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(read, strict);
     }
 }

@@ -1117,7 +1117,9 @@ mod tests {
         assert_eq!(error(b" KEYWORD \\Seen", &c).offset, 9);
         assert_eq!(error(b" RETURN (MIN 5) ALL", &c).offset, 13);
         assert_eq!(error(b" CHARSET UTF-8", &c).offset, 14);
-        assert!(Search::parse(b" ( SEEN )", &DecoderConfig::default()).is_ok());
+        let (rest, read) = Search::parse(b" ( SEEN )", &DecoderConfig::default()).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(read, Search::parse(b" (SEEN)", &c).unwrap().1);
     }
 
     #[test]
@@ -1145,7 +1147,9 @@ mod tests {
     fn key_counts_are_bounded() {
         let mut c = DecoderConfig::STRICT;
         c.limits.list = 3;
-        assert!(Search::parse(b" SEEN (DRAFT)", &c).is_ok());
+        let (rest, search) = Search::parse(b" SEEN (DRAFT)", &c).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(search.keys.len(), 2);
         let e = error(b" SEEN (DRAFT DELETED)", &c);
         assert_eq!((e.kind, e.offset), (ErrorKind::TooMany { limit: 3 }, 13));
     }

@@ -369,7 +369,10 @@ fn append_read_flags_expunge_and_persistence() {
         },
     )
     .unwrap();
-    assert!(b.read_message(&a, &r, uid(3)).is_ok());
+    assert_eq!(
+        &b.read_message(&a, &r, uid(3)).unwrap()[..],
+        b"Subject: three\r\n\r\nthree\r\n"
+    );
     let snap = b.mailbox_snapshot(&a, &inbox).unwrap();
     drop(b);
     assert!(
@@ -437,8 +440,9 @@ fn copy_and_move() {
     let snap = b.mailbox_snapshot(&a, &inbox).unwrap();
     let left: Vec<u32> = snap.messages.iter().map(|m| m.uid.get()).collect();
     assert_eq!(left, [3, 4]);
-    assert!(
-        b.read_message(&a, &r, uid(1)).is_ok(),
+    assert_eq!(
+        &b.read_message(&a, &r, uid(1)).unwrap()[..],
+        b"Subject: a\r\n\r\na\r\n",
         "moved content kept until purge"
     );
     let stale = MailboxRef {

@@ -1099,10 +1099,10 @@ proptest! {
         check_multi_line_limit(expect, &response, near(response.to_bytes().len(), delta))?;
     }
 
-    /// `multi_line` is the longest multi-line response "terminator
-    /// included" (`Limits::multi_line`), but the check runs only at the
-    /// start of each line, so the terminating ".\r\n" is not counted:
-    /// "+OK\r\n.\r\n" (8 bytes) is accepted under a limit of 5, 6 or 7.
+    /// `multi_line` is the longest multi-line response, terminator
+    /// included (`Limits::multi_line`): a response one to three bytes over
+    /// the limit is refused, "+OK\r\n.\r\n" (8 bytes) under a limit of 5,
+    /// 6 or 7 among them.
     #[test]
     fn multi_line_limit_counts_the_terminator(
         (expect, response) in multi_line_response(),
@@ -1129,10 +1129,8 @@ proptest! {
         );
     }
 
-    /// The same under `Expect::Sasl`: the SASL branch of `decode_response`
-    /// takes any line that starts with "+" but not with "+OK", case
-    /// sensitively, for a challenge, so "+ok\r\n" fails with "expected
-    /// space" at offset 1 although `status_case` is on.
+    /// The same under `Expect::Sasl`: a status line in any case is a
+    /// status, not a challenge (which is "+" and a space).
     #[test]
     fn lenient_status_is_case_insensitive_for_sasl(
         response in response_for(Expect::Sasl).prop_filter("status line", |r| matches!(r, Response::Status(_))),

@@ -197,6 +197,6 @@ mod tests {
         };
         assert_eq!(e.kind, ErrorKind::TooDeep { limit: 4 });
         let ok = format!("(X {}a{})", "(".repeat(3), ")".repeat(3));
-        assert!(parse_fetch_modifiers(ok.as_bytes(), &cfg).is_ok());
+        assert!(parse_fetch_modifiers(ok.as_bytes(), &cfg).unwrap().0.is_empty());
     }
 }
