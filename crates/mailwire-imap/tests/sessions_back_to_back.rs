@@ -294,14 +294,16 @@ impl Pair {
         }
     }
 
-    /// The client's view agrees with the store.
-    fn check_view(&self) {
+    /// The client's view agrees with the store: the count, and every UID
+    /// it knows (all of them, `all_known`, after a listing of every UID).
+    fn check_view(&self, all_known: bool) {
         let view = self.client.mailbox().expect("INBOX is selected");
         let uids: Vec<u32> = self.model.messages.keys().copied().collect();
         assert_eq!(view.exists() as usize, uids.len(), "message count");
         for (i, uid) in uids.iter().enumerate() {
-            if let Some(known) = view.uid(nz(i as u32 + 1)) {
-                assert_eq!(known.get(), *uid, "UID of message {}", i + 1);
+            match view.uid(nz(i as u32 + 1)) {
+                Some(known) => assert_eq!(known.get(), *uid, "UID of message {}", i + 1),
+                None => assert!(!all_known, "UID of message {} unknown after a listing", i + 1),
             }
         }
     }
@@ -461,14 +463,18 @@ proptest! {
     #[test]
     fn the_client_view_follows_the_store(start in 0..5u32, ops in prop::collection::vec(op(), 1..25)) {
         let mut pair = Pair::new(start);
-        pair.check_view();
+        pair.check_view(false);
         for op in &ops {
             apply(&mut pair, op);
         }
         // A NOOP lets the server tell everything still pending.
         pair.client.send(CommandBody::Noop);
         pair.run();
-        pair.check_view();
+        pair.check_view(false);
+        // After a listing of every UID the view knows them all.
+        pair.client.send(fetch("1:*", true));
+        pair.run();
+        pair.check_view(true);
         prop_assert_eq!(pair.client.pending(), 0, "every command completed");
         for done in &pair.completions {
             let stale = done.status == Status::Bad
@@ -490,6 +496,6 @@ fn a_fetch_during_expunges_keeps_the_numbers_in_step() {
     assert_eq!(pair.client.mailbox().unwrap().exists(), 4);
     pair.client.send(CommandBody::Noop);
     pair.run();
-    pair.check_view();
+    pair.check_view(true);
     assert_eq!(pair.client.mailbox().unwrap().exists(), 3);
 }
