@@ -322,9 +322,10 @@ fn every_command(account: &Account<'_>) {
         "{name}"
     );
     let drafts = ok(account, &["headers", "--mailbox", "Drafts"]);
+    let rows = rows(&drafts);
+    assert_eq!(rows.len(), 2, "{name}:\n{drafts}");
     assert!(
-        rows(&drafts)
-            .iter()
+        rows.iter()
             .all(|r| r.iter().any(|c| c.contains("\\Draft") && c.contains("$Upload"))),
         "{name}:\n{drafts}"
     );

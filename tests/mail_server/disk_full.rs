@@ -61,6 +61,8 @@ struct Imap {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     tag: u32,
+    /// The untagged lines the last command got.
+    untagged: Vec<String>,
 }
 
 impl Imap {
@@ -74,6 +76,7 @@ impl Imap {
             reader: BufReader::new(stream),
             writer,
             tag: 0,
+            untagged: Vec::new(),
         };
         let greeting = imap.line();
         assert!(greeting.starts_with("* OK"), "{greeting}");
@@ -87,7 +90,7 @@ impl Imap {
     }
 
     /// Sends a command (with a literal after it, if given) and returns
-    /// the tagged status line.
+    /// the tagged status line; its untagged lines are kept in `untagged`.
     fn command(&mut self, command: &str, literal: Option<&[u8]>) -> String {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
@@ -103,12 +106,14 @@ impl Imap {
                 self.send(b"\r\n");
             }
         }
+        self.untagged.clear();
         loop {
             let line = self.line();
             assert!(!line.is_empty(), "connection closed waiting for {tag}");
             if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
                 return status.to_owned();
             }
+            self.untagged.push(line);
         }
     }
 
@@ -240,6 +245,8 @@ fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
     assert!(appended.starts_with("OK"), "APPEND with room: {appended}");
     let status = imap.command("STATUS INBOX (MESSAGES)", None);
     assert!(status.starts_with("OK"), "{status}");
+    let messages = format!("* STATUS INBOX (MESSAGES {})", samples.len() - 1);
+    assert_eq!(imap.untagged, [messages], "STATUS with room");
     assert!(imap.command("LOGOUT", None).starts_with("OK"));
     assert_eq!(message_files(&maildir).len(), samples.len() - 1);
     assert_eq!(half_written(&maildir), Vec::<String>::new());

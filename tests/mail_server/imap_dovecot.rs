@@ -669,11 +669,10 @@ fn pop3_dele_reaches_imap_idle_and_imap_append_reaches_pop3() {
 
     let message = appended(9);
     let append = imap.command_with_literal("APPEND INBOX", &message).ok("APPEND");
-    // The session learns of its own APPEND (RFC 9051 section 6.3.12).
-    assert!(
-        append.count("EXISTS") == Some(exists) || append.completion.contains("APPENDUID"),
-        "{append:?}"
-    );
+    // The session learns of its own APPEND (RFC 9051 section 6.3.12), and
+    // of the new message's UID (UIDPLUS, RFC 4315).
+    assert_eq!(append.count("EXISTS"), Some(exists), "{append:?}");
+    assert!(append.completion.contains("[APPENDUID "), "{append:?}");
 
     let (mut pop3, _) = RawPop3::connect(server.pop3);
     assert!(pop3.login("alice", "secret").starts_with("+OK"));
