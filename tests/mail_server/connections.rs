@@ -324,7 +324,7 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
             "--max-connections-per-ip",
             "20",
             "--login-timeout",
-            "3",
+            "5",
         ],
     );
     // 127.0.0.1 takes its 20 slots: idle, half a command, a TLS handshake
@@ -384,10 +384,15 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
         answers.contains(&format!("+OK {} ", sample_messages().len())),
         "{answers}"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "served while the other host held its slots"
-    );
+    // Served while the first host held its slots: they are all open still
+    // (a state, not a time, is checked: the login deadline of 5 s closes
+    // them only later).
+    for (i, socket) in held.iter_mut().enumerate() {
+        assert!(
+            !closed_within(socket, Duration::from_millis(1)),
+            "connection {i} closed before the other host was served"
+        );
+    }
 
     // Nobody logged in on the held connections: all are closed at the login
     // deadline, the TLS handshakes that never began included.
@@ -398,7 +403,7 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
         );
     }
     assert!(
-        started.elapsed() >= Duration::from_secs(2),
+        started.elapsed() >= Duration::from_secs(4),
         "closed before the deadline"
     );
     // Its slots are free again.
