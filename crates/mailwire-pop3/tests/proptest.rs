@@ -967,6 +967,33 @@ proptest! {
     }
 }
 
+/// Without limits, lines far longer than RFC 1939's limits decode whole;
+/// with them, they are refused.
+#[test]
+fn unlimited_limits_take_lines_the_rfc_limits_refuse() {
+    let unlimited = with_limits(UNLIMITED);
+    let rfc = with_limits(Limits::RFC);
+    let long = "x".repeat(100_000);
+    let response = format!("+OK {long}\r\n").into_bytes();
+    let command = format!("USER {long}\r\n").into_bytes();
+    let sasl = format!("{}\r\n", "QUFB".repeat(25_000)).into_bytes();
+    fn whole<T>(got: Result<Decoded<T>, DecodeError>, len: usize) -> bool {
+        matches!(got, Ok(Decoded::Complete { consumed, .. }) if consumed == len)
+    }
+    fn too_long<T>(got: Result<Decoded<T>, DecodeError>) -> bool {
+        matches!(got.map_err(|e| e.kind), Err(ErrorKind::LineTooLong { .. }))
+    }
+    assert!(whole(
+        decode_response(&response, Expect::Status, &unlimited),
+        response.len()
+    ));
+    assert!(too_long(decode_response(&response, Expect::Status, &rfc)));
+    assert!(whole(decode_command(&command, &unlimited), command.len()));
+    assert!(too_long(decode_command(&command, &rfc)));
+    assert!(whole(decode_sasl_response(&sasl, &unlimited), sasl.len()));
+    assert!(too_long(decode_sasl_response(&sasl, &rfc)));
+}
+
 // ---------------------------------------------------------------------------
 // Limits and leniency
 // ---------------------------------------------------------------------------
@@ -1002,8 +1029,11 @@ proptest! {
     fn response_line_limit_is_exact((expect, response) in expect_and_response(), delta in -3i8..=3) {
         let wire = response.to_bytes();
         let first = wire.iter().position(|&b| b == b'\n').expect("a line") + 1;
-        // Every later line is shorter than 100 bytes or so; keep them in.
-        let limit = near(first, delta).max(100);
+        let limit = near(first, delta);
+        // The limit is tried at the first line: the later lines of a
+        // multi-line response must fit it.
+        let later = wire[first..].split_inclusive(|&b| b == b'\n').map(<[u8]>::len).max().unwrap_or(0);
+        prop_assume!(later <= limit);
         let got = decode_response(&wire, expect, &with_limits(Limits { response_line: limit, ..Limits::RFC }));
         if first <= limit {
             prop_assert_eq!(got, Ok(Decoded::Complete { value: response.clone(), consumed: wire.len() }));
