@@ -673,7 +673,7 @@ fn deep_mime_nesting_is_searched_within_the_analysis_limit() {
 }
 
 #[test]
-fn expunged_messages_without_content_do_not_match_content_keys() {
+fn expunged_messages_keep_their_content_for_the_view_that_shows_them() {
     let (acc, mut v) = fixture();
     let inbox = name("INBOX");
     // Another session deletes M1; this view still shows it but its content

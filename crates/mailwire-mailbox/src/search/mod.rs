@@ -524,7 +524,49 @@ impl Account {
 
 #[cfg(test)]
 mod tests {
-    use super::NumberSet;
+    use super::{NumberSet, Search, SearchError, SearchKey, SearchScope, run};
+    use crate::flags::Flags;
+    use crate::selected::ViewMessage;
+    use crate::types::{InternalDate, ModSeq, StoreError, Uid};
+    use bytes::Bytes;
+    use mailwire_imap::AString;
+
+    /// A message expunged meanwhile (its content gone when read) matches no
+    /// key that needs its content, and the search goes on; a key that needs
+    /// none still matches it; any other failure to read ends the search.
+    #[test]
+    fn a_message_whose_content_is_gone_matches_no_content_key() {
+        let message = |uid| ViewMessage {
+            uid: Uid::new(uid).expect("not zero"),
+            flags: Flags::new(),
+            modseq: ModSeq::MIN,
+            recent: false,
+            size: 24,
+            internal_date: InternalDate::from_unix(0),
+            save_date: 0,
+        };
+        let messages = [message(1), message(2), message(3)];
+        let numbered = || (1u32..).zip(messages.iter());
+        let gone_at_2 = |uid: Uid| match uid.get() {
+            2 => Err(StoreError::NoSuchMessage(uid)),
+            _ => Ok(Bytes::from_static(b"Subject: x\r\n\r\nhello\r\n")),
+        };
+        let no_file = |_: Uid| Ok(None);
+        let search = |key: SearchKey<'static>| Search::new(&key, &SearchScope::default()).expect("a key");
+        let hello = SearchKey::Body(AString::try_from("hello").expect("an atom"));
+        let found = run(&search(hello.clone()), numbered(), &gone_at_2, &no_file).expect("searched");
+        assert_eq!(found, [Uid::new(1).unwrap(), Uid::new(3).unwrap()]);
+        let all = run(&search(SearchKey::All), numbered(), &gone_at_2, &no_file).expect("searched");
+        assert_eq!(all.len(), 3);
+        let failing = |uid: Uid| match uid.get() {
+            2 => Err(StoreError::Temporary("disk".into())),
+            _ => Ok(Bytes::new()),
+        };
+        assert!(matches!(
+            run(&search(hello), numbered(), &failing, &no_file),
+            Err(SearchError::Store(StoreError::Temporary(_)))
+        ));
+    }
 
     #[test]
     fn number_sets_normalise() {
