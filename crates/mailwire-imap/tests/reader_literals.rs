@@ -233,6 +233,46 @@ fn lit(s: &str) -> String {
     format!("{{{}}}\r\n{s}", s.len())
 }
 
+/// `s` as a quoted string; a string no quoted string can hold (a quote, a
+/// backslash, a line end) stays a literal.
+fn quote(s: &str) -> String {
+    if s.contains(['"', '\\', '\r', '\n']) {
+        return lit(s);
+    }
+    format!("\"{s}\"")
+}
+
+/// `input` decodes, strictly and whole, to the value of `quoted`, the same
+/// response with its literals written as quoted strings: each literal's
+/// value lands in the field a quoted string does. Compared through Debug
+/// with the literals' `{n}` marks taken out (a decoded string keeps its
+/// form; these strings are short and ASCII, which Debug shows whole).
+fn same_as_quoted(input: &[u8], quoted: &[u8]) {
+    let shown = |input: &[u8]| {
+        let debug = format!("{:?}", decode_resp_with(input, &DecoderConfig::STRICT));
+        let mut out = String::new();
+        let mut rest = debug.as_str();
+        while let Some(at) = rest.find('{') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && after[digits..].starts_with("}\"") {
+                rest = &after[digits + 1..];
+            } else {
+                out.push('{');
+                rest = after;
+            }
+        }
+        out + rest
+    };
+    assert_eq!(
+        shown(input),
+        shown(quoted),
+        "{:?}",
+        String::from_utf8_lossy(input)
+    );
+}
+
 /// `s` as a literal8.
 fn lit8(s: &str) -> String {
     format!("~{{{}}}\r\n{s}", s.len())
@@ -373,124 +413,134 @@ fn bodystructure(body: &str) -> Vec<u8> {
 #[test]
 fn single_part_body_structure_fields() {
     let long = "a-value-longer-than-the-threshold";
-    let cases = [
-        // type, subtype
-        format!(
-            "({} \"octet-stream\" NIL NIL NIL \"BASE64\" 1024)",
-            lit("x-application-long-type")
-        ),
-        format!(
-            "(\"TEXT\" {} NIL NIL NIL \"7BIT\" 3028 92)",
-            lit("x-long-text-subtype")
-        ),
-        // parameter names and values
-        format!(
-            "(\"TEXT\" \"PLAIN\" ({} \"US-ASCII\") NIL NIL \"7BIT\" 3028 92)",
-            lit("X-LONG-PARAMETER-NAME")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" (\"CHARSET\" {}) NIL NIL \"7BIT\" 3028 92)",
-            lit(long)
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" {} {}) NIL NIL \"7BIT\" 3028 92)",
-            lit("X-LONG-PARAMETER-NAME"),
-            lit(long)
-        ),
-        // id, description, encoding
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL {} NIL \"7BIT\" 3028 92)",
-            lit("<part-id-0123456789@example.org>")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL {} \"7BIT\" 3028 92)",
-            lit("A description of the part")
-        ),
-        format!(
-            "(\"APPLICATION\" \"PDF\" NIL NIL NIL {} 4096)",
-            lit("X-LONG-CONTENT-ENCODING")
-        ),
-        // md5, disposition type and parameters, language, location, extension
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 {})",
-            lit("Q2hlY2sgSW50ZWdyaXR5IQ==")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL ({} NIL))",
-            lit("x-long-disposition-type")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL (\"attachment\" (\"FILENAME\" {})))",
-            lit("a long file name.txt")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL {})",
-            lit("en-x-long-language-tag")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL (\"en\" {}))",
-            lit("de-x-long-language-tag")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL NIL {})",
-            lit("http://example.org/a/long/location")
-        ),
-        format!(
-            "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL NIL NIL {} (1 {}))",
-            lit(long),
-            lit(long)
-        ),
-    ];
-    for body in cases {
+    let cases = |lit: fn(&str) -> String| {
+        [
+            // type, subtype
+            format!(
+                "({} \"octet-stream\" NIL NIL NIL \"BASE64\" 1024)",
+                lit("x-application-long-type")
+            ),
+            format!(
+                "(\"TEXT\" {} NIL NIL NIL \"7BIT\" 3028 92)",
+                lit("x-long-text-subtype")
+            ),
+            // parameter names and values
+            format!(
+                "(\"TEXT\" \"PLAIN\" ({} \"US-ASCII\") NIL NIL \"7BIT\" 3028 92)",
+                lit("X-LONG-PARAMETER-NAME")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" (\"CHARSET\" {}) NIL NIL \"7BIT\" 3028 92)",
+                lit(long)
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" {} {}) NIL NIL \"7BIT\" 3028 92)",
+                lit("X-LONG-PARAMETER-NAME"),
+                lit(long)
+            ),
+            // id, description, encoding
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL {} NIL \"7BIT\" 3028 92)",
+                lit("<part-id-0123456789@example.org>")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL {} \"7BIT\" 3028 92)",
+                lit("A description of the part")
+            ),
+            format!(
+                "(\"APPLICATION\" \"PDF\" NIL NIL NIL {} 4096)",
+                lit("X-LONG-CONTENT-ENCODING")
+            ),
+            // md5, disposition type and parameters, language, location, extension
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 {})",
+                lit("Q2hlY2sgSW50ZWdyaXR5IQ==")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL ({} NIL))",
+                lit("x-long-disposition-type")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL (\"attachment\" (\"FILENAME\" {})))",
+                lit("a long file name.txt")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL {})",
+                lit("en-x-long-language-tag")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL (\"en\" {}))",
+                lit("de-x-long-language-tag")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL NIL {})",
+                lit("http://example.org/a/long/location")
+            ),
+            format!(
+                "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3028 92 NIL NIL NIL NIL {} (1 {}))",
+                lit(long),
+                lit(long)
+            ),
+        ]
+    };
+    for (body, quoted) in cases(lit).into_iter().zip(cases(quote)) {
+        same_as_quoted(&bodystructure(&body), &bodystructure(&quoted));
         check(&bodystructure(&body));
     }
     // BODY, without extension data, has the same fields.
-    let input = format!(
-        "* 3 FETCH (BODY ({} {} ({} {}) {} {} {} 1024))\r\n",
-        lit("x-application-long-type"),
-        lit("x-long-application-subtype"),
-        lit("X-LONG-PARAMETER-NAME"),
-        lit(long),
-        lit("<part-id-0123456789@example.org>"),
-        lit("A description of the part"),
-        lit("X-LONG-CONTENT-ENCODING"),
-    );
+    let body = |lit: fn(&str) -> String| {
+        format!(
+            "* 3 FETCH (BODY ({} {} ({} {}) {} {} {} 1024))\r\n",
+            lit("x-application-long-type"),
+            lit("x-long-application-subtype"),
+            lit("X-LONG-PARAMETER-NAME"),
+            lit(long),
+            lit("<part-id-0123456789@example.org>"),
+            lit("A description of the part"),
+            lit("X-LONG-CONTENT-ENCODING"),
+        )
+    };
+    let input = body(lit);
     decodes_holding(input.as_bytes(), long);
+    same_as_quoted(input.as_bytes(), body(quote).as_bytes());
     check(input.as_bytes());
 }
 
 #[test]
 fn multipart_and_message_body_structure_fields() {
     let plain = "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23)";
-    let cases = [
-        // The multipart subtype.
-        format!("({plain}{plain} {})", lit("x-long-multipart-subtype")),
-        // Its parameters, disposition, language, location.
-        format!(
-            "({plain}{plain} \"MIXED\" (\"BOUNDARY\" {}))",
-            lit("----=_Part_0123456789_boundary")
-        ),
-        format!(
-            "({plain}{plain} \"MIXED\" NIL ({} NIL) {} {})",
-            lit("x-long-disposition-type"),
-            lit("en-x-long-language-tag"),
-            lit("http://example.org/a/long/location")
-        ),
-        // A part inside a part.
-        format!(
-            "(({plain}({} \"PLAIN\" NIL NIL NIL \"7BIT\" 10) \"ALTERNATIVE\") \"MIXED\")",
-            lit("x-application-long-type")
-        ),
-        // A message/rfc822 part: its envelope and body structure are
-        // nested three and four parentheses deep.
-        format!(
-            "({plain}(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 4000 ({} {} NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" NIL NIL {} \"7BIT\" 100 3) 80) \"MIXED\")",
-            lit(DATE),
-            lit(SUBJECT),
-            lit("A description of the part")
-        ),
-    ];
-    for body in cases {
+    let cases = |lit: fn(&str) -> String| {
+        [
+            // The multipart subtype.
+            format!("({plain}{plain} {})", lit("x-long-multipart-subtype")),
+            // Its parameters, disposition, language, location.
+            format!(
+                "({plain}{plain} \"MIXED\" (\"BOUNDARY\" {}))",
+                lit("----=_Part_0123456789_boundary")
+            ),
+            format!(
+                "({plain}{plain} \"MIXED\" NIL ({} NIL) {} {})",
+                lit("x-long-disposition-type"),
+                lit("en-x-long-language-tag"),
+                lit("http://example.org/a/long/location")
+            ),
+            // A part inside a part.
+            format!(
+                "(({plain}({} \"PLAIN\" NIL NIL NIL \"7BIT\" 10) \"ALTERNATIVE\") \"MIXED\")",
+                lit("x-application-long-type")
+            ),
+            // A message/rfc822 part: its envelope and body structure are
+            // nested three and four parentheses deep.
+            format!(
+                "({plain}(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 4000 ({} {} NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" NIL NIL {} \"7BIT\" 100 3) 80) \"MIXED\")",
+                lit(DATE),
+                lit(SUBJECT),
+                lit("A description of the part")
+            ),
+        ]
+    };
+    for (body, quoted) in cases(lit).into_iter().zip(cases(quote)) {
+        same_as_quoted(&bodystructure(&body), &bodystructure(&quoted));
         check(&bodystructure(&body));
     }
 }
@@ -674,26 +724,28 @@ fn a_long_subject_and_a_long_body_in_one_response() {
 fn literals_of_other_responses_are_never_streamed() {
     let name = "A mailbox name longer than the threshold";
     let value = "A metadata value longer than the threshold, (with) \"quotes\" {3}\r\n";
-    let inputs = [
-        format!("* LIST (\\HasNoChildren) \"/\" {}\r\n", lit(name)),
-        format!("* LSUB () \".\" {}\r\n", lit(name)),
-        format!("* STATUS {} (MESSAGES 231 UIDNEXT 44292)\r\n", lit(name)),
-        format!("* METADATA \"INBOX\" (/private/comment {})\r\n", lit(value)),
-        format!(
-            "* ID (\"name\" {} \"version\" \"1.0\")\r\n",
-            lit("A server name longer than the threshold")
-        ),
-        format!("* MYRIGHTS {} rwiptsldaex\r\n", lit(name)),
-        format!("* ACL {} Fred rwipslxetad\r\n", lit(name)),
-        format!("* QUOTAROOT {} \"\"\r\n", lit(name)),
-        // A status response's text is never a literal: `{20}` at its end
-        // is text, and what follows is the next response.
-        "* OK [ALERT] text that ends like a literal {20}\r\n".to_string(),
-        "A1 NO [TRYCREATE] no such mailbox {20}\r\n".to_string(),
-    ];
-    for input in &inputs {
-        // The values themselves must decode, or the test shows nothing.
-        decode_resp_with(input.as_bytes(), &DecoderConfig::STRICT);
+    let inputs = |lit: fn(&str) -> String| {
+        [
+            format!("* LIST (\\HasNoChildren) \"/\" {}\r\n", lit(name)),
+            format!("* LSUB () \".\" {}\r\n", lit(name)),
+            format!("* STATUS {} (MESSAGES 231 UIDNEXT 44292)\r\n", lit(name)),
+            format!("* METADATA \"INBOX\" (/private/comment {})\r\n", lit(value)),
+            format!(
+                "* ID (\"name\" {} \"version\" \"1.0\")\r\n",
+                lit("A server name longer than the threshold")
+            ),
+            format!("* MYRIGHTS {} rwiptsldaex\r\n", lit(name)),
+            format!("* ACL {} Fred rwipslxetad\r\n", lit(name)),
+            format!("* QUOTAROOT {} \"\"\r\n", lit(name)),
+            // A status response's text is never a literal: `{20}` at its end
+            // is text, and what follows is the next response.
+            "* OK [ALERT] text that ends like a literal {20}\r\n".to_string(),
+            "A1 NO [TRYCREATE] no such mailbox {20}\r\n".to_string(),
+        ]
+    };
+    for (input, quoted) in inputs(lit).iter().zip(inputs(quote)) {
+        // The values decode, each string where its quoted form puts it.
+        same_as_quoted(input.as_bytes(), quoted.as_bytes());
         check(&[input.as_bytes(), b"* 3 FETCH (UID 5)\r\n"].concat());
     }
 }

@@ -734,7 +734,14 @@ fn an_authenticated_connection_is_logged_out_after_thirty_idle_minutes() {
     assert!(!s.is_closed());
     assert_eq!(s.poll_timeout(), None);
     s.complete(list, Status::Ok, RespText::text("done")).unwrap();
-    s.handle_timeout(t0 + Duration::from_secs(3 * 3600) + Duration::from_secs(30 * 60));
+    // Idle from the command's end: thirty minutes from then, not from the
+    // deadline before it.
+    let done = t0 + Duration::from_secs(3 * 3600);
+    s.handle_timeout(done);
+    assert_eq!(s.poll_timeout(), Some(done + Duration::from_secs(30 * 60)));
+    s.handle_timeout(done + Duration::from_secs(30 * 60 - 1));
+    assert!(!s.is_closed());
+    s.handle_timeout(done + Duration::from_secs(30 * 60));
     assert!(s.is_closed());
 }
 
@@ -1221,8 +1228,9 @@ fn stream_append(input: &[u8], chunk: usize) -> (Vec<String>, Vec<Vec<u8>>, Stri
             match event {
                 ServerEvent::Append(m) => {
                     story.push(format!(
-                        "message {} {:?} {:?} {}",
+                        "message {} to {} {:?} {:?} {}",
                         m.index(),
+                        String::from_utf8_lossy(m.mailbox().as_bytes()),
                         m.flags(),
                         m.date().is_some(),
                         m.length()
@@ -1254,11 +1262,11 @@ fn multiappend_streams_each_message_in_any_chunking() {
     assert_eq!(
         whole.0,
         [
-            "message 0 Some([Seen, Draft]) true 12",
+            "message 0 to Drafts Some([Seen, Draft]) true 12",
             "end",
-            "message 1 None false 6",
+            "message 1 to Drafts None false 6",
             "end",
-            "message 2 None false 3",
+            "message 2 to Drafts None false 3",
             "end",
             "complete 3"
         ]
@@ -1371,7 +1379,7 @@ fn append_data_waits_for_the_application_to_take_it() {
 #[test]
 fn an_append_with_a_literal_mailbox_name_and_the_utf8_form() {
     let (story, messages, out) = stream_append(b"a APPEND {5}\r\nDraft {2}\r\nhi\r\n", 4);
-    assert_eq!(story, ["message 0 None false 2", "end", "complete 1"]);
+    assert_eq!(story, ["message 0 to Draft None false 2", "end", "complete 1"]);
     assert_eq!(messages, [b"hi"]);
     assert!(out.ends_with("a OK APPEND completed\r\n"));
 
