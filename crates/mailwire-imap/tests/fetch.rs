@@ -357,7 +357,8 @@ fn binary_responses() {
     assert!(matches!(items[1], MessageDataItem::BinarySize { size: 4, .. }));
     response_round_trip(b"* 2 FETCH (UID 7 BINARY[]<0> {3}\r\nabc BINARY[3] \"plain\" BINARY[4] NIL)\r\n");
     // A NUL outside a literal8 is refused.
-    assert!(decode_response(b"* 1 FETCH (BODY[] {1}\r\n\0)\r\n", &STRICT).is_err());
+    let e = decode_response(b"* 1 FETCH (BODY[] {1}\r\n\0)\r\n", &STRICT).unwrap_err();
+    assert_eq!((e.offset, e.found), (23, Some(0)), "{e:?}");
 }
 
 /// A realistic FETCH answer of an IMAP client's message list.
@@ -468,8 +469,24 @@ BODYSTRUCTURE (((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"UTF-8\" \"DELSP\" \"yes\" \"F
     // A NIL parameter value (Mail.ru).
     let mailru = b"* 4 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 536 0 NIL NIL NIL NIL)\
 (\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 7130 0 NIL NIL NIL NIL) \"alternative\" (\"boundary\" NIL)))\r\n";
-    assert!(decode_response(mailru, &STRICT).is_err());
-    response_with(mailru, &DecoderConfig::default());
+    let e = decode_response(mailru, &STRICT).unwrap_err();
+    assert_eq!(
+        (&mailru[e.offset..e.offset + 3], e.expected),
+        (&b"NIL"[..], "string"),
+        "{e:?}"
+    );
+    let r = response_with(mailru, &DecoderConfig::default());
+    let Response::Fetch { items, .. } = &r else {
+        panic!()
+    };
+    let MessageDataItem::BodyStructure(body) = &items[0] else {
+        panic!("{items:?}")
+    };
+    // The parameter is kept, its value read as empty.
+    assert!(
+        format!("{body:?}").contains(r#"BodyParam { name: "boundary", value: "" }"#),
+        "{body:?}"
+    );
 }
 
 #[test]

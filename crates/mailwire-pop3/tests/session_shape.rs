@@ -299,13 +299,24 @@ fn a_handle_of_a_replaced_session_gets_an_error() {
     session = logged_in_on(ServerConfig::default(), &[b"y\r\n"]);
     assert!(session.message_data(&handle, b"x\r\n").is_err());
     assert!(!session.wants_message_data());
+    // With a retrieval of its own pending, the old handle still reaches
+    // nothing: not its data, nor a failure that would close it.
+    session.receive(b"RETR 1\r\n");
+    let own = retrieve(&mut session);
+    assert!(session.message_data(&handle, b"x\r\n").is_err());
     assert!(
         session
             .message_failed(handle, MaildropError::Permanent("gone".into()))
             .is_err()
     );
+    assert!(!session.is_closed());
+    session.message_data(&own, b"y\r\n").unwrap();
+    session.message_end(own).unwrap();
     session.receive(b"STAT\r\n");
-    assert_eq!(show(&drain(&mut session)), "+OK 1 3\r\n");
+    assert_eq!(
+        show(&drain(&mut session)),
+        "+OK 3 octets\r\ny\r\n.\r\n+OK 1 3\r\n"
+    );
 }
 
 #[test]
