@@ -34,7 +34,7 @@ fn savedate() {
     );
     command_round_trip(b"A2 UID FETCH 10 SAVEDATE\r\n");
     let r = response_round_trip(b"* 1 FETCH (UID 1 SAVEDATE \"11-Jan-2019 10:11:12 +0100\")\r\n");
-    let want: DateTime = "\"11-Jan-2019 10:11:12 +0100\"".parse().unwrap();
+    let want = DateTime::new(Date::new(2019, 1, 11).unwrap(), 10, 11, 12, 60).unwrap();
     assert_eq!(items(&r)[1], MessageDataItem::SaveDate(Some(want)));
     let r = response_round_trip(b"* 2 FETCH (UID 2 SAVEDATE NIL)\r\n");
     assert_eq!(items(&r)[1], MessageDataItem::SaveDate(None));

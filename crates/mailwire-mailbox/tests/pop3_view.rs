@@ -67,8 +67,10 @@ fn lock_freezes_sizes_and_dovecot_uidl() {
     let mut drop1 = acc.maildrop(Pop3Config::default());
     let infos = drop1.lock().unwrap();
     assert_eq!(infos.len(), 2);
+    let sent: [&[u8]; 2] = [b"Subject: a\r\n\r\nbare LF body\r\n", b"Subject: b\r\n\r\nok\r\n"];
     for (i, info) in infos.iter().enumerate() {
         let content = read_all(drop1.open(n(i as u32 + 1)).unwrap());
+        assert_eq!(content, sent[i], "message {}", i + 1);
         assert_eq!(info.size, content.len() as u64);
         assert_eq!(info.size, crlf_size(&content), "what RETR sends");
         let expected = format!("{:08x}{:08x}", i + 1, v.get());
@@ -361,7 +363,10 @@ fn server_session_dropped_without_quit_deletes_nothing() {
         acc.maildrop(Pop3Config::default()),
         b"USER alice\r\nPASS x\r\nDELE 1\r\nDELE 2\r\n",
     );
-    assert!(out.contains("+OK"), "{out}");
+    assert!(
+        out.ends_with("+OK message 1 deleted\r\n+OK message 2 deleted\r\n"),
+        "{out}"
+    );
     assert_eq!(committed, None);
     assert_eq!(inbox_uids(&acc), [1, 2]);
     // And the lock was released when the session was dropped.

@@ -6,6 +6,7 @@ use super::body::{BodyExtension, BodyStructure, Language, SpecificFields};
 use super::data::{DataItemName, ExtensionValue, MessageDataItem, data_item_name, msg_att, msg_att_item};
 use super::*;
 use crate::Leniency;
+use crate::datetime::{Date, DateTime};
 use crate::encode::{LiteralPolicy, to_bytes};
 
 const STRICT: DecoderConfig = DecoderConfig::STRICT;
@@ -547,7 +548,10 @@ fn lenient_item_lists() {
     assert_eq!(items.len(), 2);
     let date = b"(INTERNALDATE \"8-Mar-2023 12:16:47 +0800\")";
     assert!(msg_att(date, &STRICT).is_err());
-    assert!(msg_att(date, &lenient()).is_ok());
+    let (rest, items) = msg_att(date, &lenient()).unwrap();
+    assert!(rest.is_empty());
+    let want = DateTime::new(Date::new(2023, 3, 8).unwrap(), 12, 16, 47, 8 * 60).unwrap();
+    assert_eq!(items, [MessageDataItem::InternalDate(want)]);
 }
 
 #[test]

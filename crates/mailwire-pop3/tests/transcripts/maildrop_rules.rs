@@ -122,7 +122,10 @@ fn rset_unmarks_deleted_messages() {
 fn dropped_connection_deletes_nothing_and_releases_the_lock() {
     let maildrop = two_messages();
     let mut server = logged_in(rfc1939_config(), &maildrop);
-    server.exchange("DELE 1\r\nDELE 2\r\n");
+    assert_eq!(
+        server.exchange("DELE 1\r\nDELE 2\r\n"),
+        "+OK message 1 deleted\r\n+OK message 2 deleted\r\n"
+    );
     assert!(maildrop.is_locked());
     drop(server);
     assert_eq!(maildrop.messages().len(), 2);
@@ -158,13 +161,24 @@ fn dropped_connection_deletes_nothing_and_releases_the_lock() {
     assert_eq!(maildrop.messages().len(), 1);
     assert!(!maildrop.is_locked());
 
-    // Dropped while the application checks credentials.
+    // Dropped while the application checks credentials: the login it then
+    // accepts is refused by the session that took the connection's place,
+    // and nothing is locked.
     let maildrop = two_messages();
     let mut session = mailwire_pop3::ServerSession::new(rfc1939_config());
     session.receive(b"USER mrose\r\nPASS secret\r\n");
-    assert!(matches!(session.poll_event(), Some(ServerEvent::Login(_))));
+    let Some(ServerEvent::Login(login)) = session.poll_event() else {
+        panic!("no login")
+    };
     drop(session);
-    assert!(!maildrop.is_locked());
+    let mut replaced = mailwire_pop3::ServerSession::new(rfc1939_config());
+    let mut store = MaildropServer::new();
+    assert!(
+        store
+            .accept_login(&mut replaced, login, maildrop.clone())
+            .is_err()
+    );
+    assert!(!maildrop.is_locked() && !store.is_locked());
 }
 
 #[test]
@@ -276,7 +290,7 @@ fn unique_ids_persist_across_sessions() {
         "+OK maildrop has 1 message (200 octets)\r\n1 200\r\n.\r\n"
     );
     // A session that ends without QUIT changes neither.
-    server.exchange("DELE 1\r\n");
+    assert_eq!(server.exchange("DELE 1\r\n"), "+OK message 1 deleted\r\n");
     drop(server);
     let mut server = logged_in(rfc1939_config(), &maildrop);
     assert_eq!(server.exchange("UIDL 1\r\n"), format!("+OK 1 {UID2}\r\n"));

@@ -148,20 +148,33 @@ fn stls_forgets_the_user_given_before() {
         "+OK Send PASS\r\n+OK Begin TLS negotiation\r\n"
     );
     assert_eq!(server.exchange("PASS secret\r\n"), "-ERR Send USER first\r\n");
-    // UTF8 and LANG are forgotten too.
-    let (mut server, _) = stls_server();
-    server.session = mailwire_pop3::ServerSession::new(ServerConfig {
-        utf8: true,
-        languages: vec![(LanguageTag::new("en").unwrap(), "English".into())],
-        ..tls_config()
-    });
-    server.take_output();
-    assert!(
+    // LANG is forgotten too.
+    let utf8_server = || {
+        let (mut server, _) = stls_server();
+        server.session = mailwire_pop3::ServerSession::new(ServerConfig {
+            utf8: true,
+            languages: vec![(LanguageTag::new("en").unwrap(), "English".into())],
+            ..tls_config()
+        });
+        server.take_output();
         server
-            .exchange("LANG en\r\nSTLS\r\n")
-            .ends_with("+OK Begin TLS negotiation\r\n")
-    );
+    };
+    let mut server = utf8_server();
+    let before = server.exchange("LANG en\r\n");
+    assert!(before.starts_with("+OK"), "{before}");
+    assert_eq!(server.session.language().map(|l| l.as_str()), Some("en"));
+    assert_eq!(server.exchange("STLS\r\n"), "+OK Begin TLS negotiation\r\n");
     assert_eq!(server.session.language(), None);
+    // After UTF8 a client must not start TLS (RFC 6856 section 3.1): STLS
+    // is refused and UTF8 stays on.
+    let mut server = utf8_server();
+    assert!(server.exchange("UTF8\r\n").starts_with("+OK"));
+    assert!(server.session.utf8_enabled());
+    assert_eq!(
+        server.exchange("STLS\r\n"),
+        "-ERR STLS not allowed after UTF8\r\n"
+    );
+    assert!(server.session.utf8_enabled());
 }
 
 /// RFC 2595 section 2.2 and RFC 5034 section 4: without TLS and without
