@@ -30,14 +30,12 @@ fn memory_store() -> Store {
     store
 }
 
-/// The files of a folder's subdirectory.
+/// The files of a folder's subdirectory, which must exist.
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -134,6 +132,7 @@ fn a_dropped_or_failed_upload_leaves_nothing() {
 
     let mut dropped = account.start_upload(&inbox, Flags::default(), None).unwrap();
     dropped.write(b"Subject: never\r\n").unwrap();
+    assert_eq!(files(&tmp).len(), 1, "the upload is written to tmp/");
     drop(dropped);
     assert!(files(&tmp).is_empty());
 

@@ -474,8 +474,9 @@ fn rfc5034_failures() {
         );
         assert!(!server.session.is_authenticated(), "{input:?}");
     }
-    // Still usable, and no login reached the application but the wrong
+    // Still usable, and no login reached the application but the two wrong
     // PLAIN ones.
+    assert_eq!(server.logins().len(), 2);
     assert!(
         server
             .logins()
@@ -519,8 +520,8 @@ fn rfc5034_long_initial_response_goes_after_the_challenge() {
         },
         &MemoryMaildrop::new(),
     );
-    server.auth = Box::new(|r| match r {
-        LoginRequest::Plain(c) if c.authcid == b"alice" => Ok(()),
+    server.auth = Box::new(move |r| match r {
+        LoginRequest::Plain(c) if c.authcid == b"alice" && c.expose_password() == [b'p'; 200] => Ok(()),
         _ => Err(LoginRejection::BadCredentials),
     });
     server.replay(&script);
