@@ -99,5 +99,9 @@ mod tests {
             "too  large  \u{e9}t\u{e9} "
         );
         assert_eq!(one_line(""), "");
+        // Each of the three alone takes the copying path.
+        assert_eq!(one_line("a\0b"), "a b");
+        assert_eq!(one_line("a\rb"), "a b");
+        assert_eq!(one_line("a\nb"), "a b");
     }
 }

@@ -199,27 +199,9 @@ fn top_across_read_boundaries() {
 // More edge cases
 // ---------------------------------------------------------------------------
 
-/// TOP as RFC 1939 section 7 defines it, written independently: the
-/// header, the blank line, then `lines` body lines of the CRLF-normalised
-/// message.
+/// TOP as sent on the wire: [`top_lines`], dot-stuffed.
 fn expected_top(message: &[u8], lines: usize) -> Vec<u8> {
-    let normalised = normalise(message);
-    let mut out = Vec::new();
-    let mut in_header = true;
-    let mut body_lines = 0;
-    for line in normalised.split_inclusive(|&b| b == b'\n') {
-        if !in_header {
-            if body_lines == lines {
-                break;
-            }
-            body_lines += 1;
-        }
-        out.extend_from_slice(line);
-        if in_header && line == b"\r\n" {
-            in_header = false;
-        }
-    }
-    stuffed(&out)
+    stuffed(&top_lines(message, lines))
 }
 
 /// RETR and TOP of messages whose awkward spots (dots, bare LF, CR LF, the

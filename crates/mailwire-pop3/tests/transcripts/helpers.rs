@@ -3,8 +3,8 @@
 use crate::common::*;
 use bytes::Bytes;
 use mailwire_pop3::{
-    ClientEvent, CommandId, DecoderConfig, Mechanism, MemoryMaildrop, MessageNumber, Response, SaslStep,
-    ServerConfig, StatusLine, Text, Tls, UniqueId, parse_status_line,
+    ClientEvent, CommandId, Mechanism, MemoryMaildrop, MessageNumber, Response, SaslStep, ServerConfig,
+    Status, StatusLine, Text, Tls, UniqueId,
 };
 
 pub(crate) const UID1: &str = "whqtswO00WBw418f9t5JxYwZ";
@@ -25,10 +25,21 @@ pub(crate) fn n(number: u32) -> MessageNumber {
     MessageNumber::new(number).unwrap()
 }
 
+/// The status line `line` (`+OK text` or `-ERR text`, no response code),
+/// built field by field rather than by the parser the client uses.
 pub(crate) fn st(line: &'static str) -> StatusLine<'static> {
-    parse_status_line(line.as_bytes(), &DecoderConfig::STRICT)
-        .unwrap()
-        .into_owned()
+    let (status, rest) = if let Some(rest) = line.strip_prefix("+OK") {
+        (Status::Ok, rest)
+    } else {
+        (Status::Err, line.strip_prefix("-ERR").expect("+OK or -ERR"))
+    };
+    let text = rest.strip_prefix(' ').unwrap_or(rest);
+    assert!(!text.starts_with('['), "a response code: {line}");
+    StatusLine {
+        status,
+        code: None,
+        text: Text::new(text.as_bytes()).expect("one line of text"),
+    }
 }
 
 pub(crate) fn resp(id: CommandId, response: Response<'static>) -> ClientEvent {
@@ -150,4 +161,27 @@ pub(crate) fn quirky_messages() -> Vec<Vec<u8>> {
         b"Subject: four\r\n\r\nends in CR\r".to_vec(),
         Vec::new(),
     ]
+}
+
+/// TOP as RFC 1939 section 7 defines it, written independently: the
+/// header, the blank line, then `lines` body lines of the CRLF-normalised
+/// message (before dot-stuffing).
+pub fn top_lines(message: &[u8], lines: usize) -> Vec<u8> {
+    let normalised = crate::common::normalise(message);
+    let mut out = Vec::new();
+    let mut in_header = true;
+    let mut body_lines = 0;
+    for line in normalised.split_inclusive(|&b| b == b'\n') {
+        if !in_header {
+            if body_lines == lines {
+                break;
+            }
+            body_lines += 1;
+        }
+        out.extend_from_slice(line);
+        if in_header && line == b"\r\n" {
+            in_header = false;
+        }
+    }
+    out
 }

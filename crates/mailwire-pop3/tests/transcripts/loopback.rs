@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use crate::helpers::*;
-use mailwire_pop3::{ClientEvent, ClientSession, ClientState, Command, CommandId, Response};
+use mailwire_pop3::{ClientEvent, ClientSession, ClientState, Command, CommandId, LoginRequest, Response};
 
 #[derive(Debug, Clone, Copy)]
 enum Login {
@@ -70,6 +70,14 @@ fn download_all(login: Login, quit: bool) {
     assert!(client.pipelining());
     assert_eq!(server.logins().len(), 1);
     assert_eq!(server.logins()[0].user(), b"alice");
+    // The client logged in the way it was asked to.
+    let method_used = match (&login, &server.logins()[0]) {
+        (Login::UserPass, LoginRequest::User { .. }) => true,
+        (Login::Apop, LoginRequest::Apop { .. }) => true,
+        (Login::Plain, LoginRequest::Plain(c)) => c.expose_password() == b"wonderland",
+        _ => false,
+    };
+    assert!(method_used, "{login:?}: {:?}", server.logins()[0]);
 
     let count = messages.len() as u32;
     let retrs: Vec<CommandId> = (1..=count).map(|i| client.send(Command::Retr(n(i)))).collect();

@@ -53,7 +53,7 @@ fn pipelined_session_split_at_every_byte() {
         text.ends_with("+OK POP3 server signing off (3 messages left)\r\n"),
         "{text}"
     );
-    // LIST, UIDL, five RETR and TOP that succeed, CAPA.
+    // LIST, UIDL, the six RETR and TOP that succeed, CAPA.
     assert_eq!(text.matches("\r\n.\r\n").count(), 9, "{text}");
     let expected_left: Vec<std::sync::Arc<[u8]>> = [&messages[0], &messages[2], &messages[4]]
         .iter()
@@ -138,6 +138,7 @@ fn client_stream_split_at_every_byte() {
     assert_eq!(bodies.len(), 5);
     assert_eq!(bodies[0], normalise(&messages[0]));
     assert_eq!(bodies[1], normalise(&messages[1]));
+    assert_eq!(bodies[2], top_lines(&messages[2], 2));
     assert_eq!(bodies[3], normalise(&messages[4]));
     assert_eq!(bodies[4], normalise(&messages[3]));
     assert!(
