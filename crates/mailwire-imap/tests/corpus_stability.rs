@@ -140,6 +140,35 @@ fn recorded_dovecot_sessions() {
             _ => 0,
         }
     };
+    // How many messages of each capture decode, pinned: an error
+    // recovery that swallowed a pipelined command changes them.
+    let expected_decoded = |name: &str| -> usize {
+        match name {
+            "curl-examine.client" => 4,
+            "curl-examine.server" => 15,
+            "curl-fetch.client" => 5,
+            "curl-fetch.server" => 17,
+            "curl-list.client" => 4,
+            "curl-list.server" => 15,
+            "imaplib-authenticate.client" => 5,
+            "imaplib-authenticate.server" => 20,
+            "imaplib-compress.client" => 5,
+            "imaplib-compress.server" => 9,
+            "imaplib-condstore.client" => 25,
+            "imaplib-condstore.server" => 107,
+            "imaplib-misc.client" => 49,
+            "imaplib-misc.server" => 126,
+            "imaplib-session.client" => 46,
+            "imaplib-session.server" => 124,
+            "imaplib-sort-thread.client" => 37,
+            "imaplib-sort-thread.server" => 82,
+            "imaplib-urlauth.client" => 14,
+            "imaplib-urlauth.server" => 35,
+            "raw-literals.client" => 6,
+            "raw-literals.server" => 20,
+            other => panic!("{other}: a capture with no count here"),
+        }
+    };
     let (mut responses, mut commands) = (0, 0);
     for path in files(&dir, None) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -164,7 +193,7 @@ fn recorded_dovecot_sessions() {
         } else {
             continue;
         };
-        assert!(ok > 0, "{name}: nothing decoded");
+        assert_eq!(ok, expected_decoded(&name), "{name}: messages decoded");
         assert_eq!(errors, expected_errors(&name), "{name}: errors");
         assert_eq!(left, 0, "{name}: ends inside a message");
     }

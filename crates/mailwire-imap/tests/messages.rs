@@ -106,11 +106,26 @@ fn append_with_date_multiappend_and_binary() {
     assert!(plus.starts_with(b"A1 APPEND INBOX () \"14-Jul-2024 02:44:25 -0700\" {5+}\r\nHello"));
     assert!(plus.ends_with(b"~{3+}\r\n\0\x01\x02\r\n"));
 
-    // A literal is required; NUL only in literal8.
-    assert!(error(b"A1 APPEND INBOX \"text\"\r\n").offset >= 16);
-    error(b"A1 APPEND INBOX {1}\r\n\0\r\n");
-    error(b"A1 APPEND INBOX\r\n");
-    error(b"A1 APPEND INBOX (\\Recent) {1}\r\nx\r\n");
+    // A literal is required (a quoted string reads as the start of a
+    // date-time); NUL only in literal8; no \Recent.
+    let place = |input: &[u8]| {
+        let e = error(input);
+        assert_eq!(e.tag.as_ref().map(|t| t.as_str()), Some("A1"));
+        (e.offset, e.expected)
+    };
+    assert_eq!(
+        place(b"A1 APPEND INBOX \"text\"\r\n"),
+        (17, "two-digit day, or space and digit")
+    );
+    assert_eq!(
+        place(b"A1 APPEND INBOX {1}\r\n\0\r\n"),
+        (21, "CHAR8 (NUL only in literal8)")
+    );
+    assert_eq!(place(b"A1 APPEND INBOX\r\n"), (15, "space and message literal"));
+    assert_eq!(
+        place(b"A1 APPEND INBOX (\\Recent) {1}\r\nx\r\n"),
+        (17, "flag (\\Recent is only allowed in FETCH FLAGS)")
+    );
 }
 
 #[test]
@@ -152,10 +167,13 @@ fn malformed_commands_name_the_place() {
     let e = error(b"A1 COPY 0 INBOX\r\n");
     assert_eq!(e.offset, 8);
     // EXPUNGE takes no argument; UID EXPUNGE takes one.
-    error(b"A1 EXPUNGE 1:3\r\n");
-    error(b"A1 UID EXPUNGE\r\n");
+    let e = error(b"A1 EXPUNGE 1:3\r\n");
+    assert_eq!((e.offset, e.expected), (10, "CRLF"));
+    let e = error(b"A1 UID EXPUNGE\r\n");
+    assert_eq!((e.offset, e.expected), (14, "space"));
     let e = error(b"A1 UID FROB 1\r\n");
     assert_eq!(e.tag.as_ref().map(|t| t.as_str()), Some("A1"));
     assert_eq!(e.offset, 7);
-    error(b"A1 UID COPY 1:* \r\n");
+    let e = error(b"A1 UID COPY 1:* \r\n");
+    assert_eq!((e.offset, e.expected), (16, "mailbox"));
 }
