@@ -131,15 +131,21 @@ fn malformed_and_hostile() {
 #[test]
 fn constructors_enforce_the_limits() {
     let field = |s: &'static str| IString::from_bytes(s.as_bytes()).unwrap();
-    assert!(IdParam::new(field("name"), NString::NIL).is_ok());
+    let name = IdParam::new(field("name"), NString::NIL).unwrap();
+    assert_eq!(
+        (name.field().as_bytes(), name.value().as_bytes()),
+        (&b"name"[..], None)
+    );
     let long: &'static str = Box::leak("n".repeat(31).into_boxed_str());
     let e = IdParam::new(field(long), NString::NIL).unwrap_err();
     assert_eq!(e.position, Some(30));
     let big: &'static str = Box::leak("v".repeat(1025).into_boxed_str());
-    assert!(IdParam::from_text("name", Some(big)).is_err());
-    assert!(IdParam::from_text("name", Some(&big[1..])).is_ok());
+    let e = IdParam::from_text("name", Some(big)).unwrap_err();
+    assert_eq!(e.position, Some(1024));
+    let most = IdParam::from_text("name", Some(&big[1..])).unwrap();
+    assert_eq!(most.value().as_bytes(), Some(&big.as_bytes()[1..]));
     let one = IdParam::from_text("os", None).unwrap();
-    assert!(IdParams::new(vec![one.clone(); 30]).is_ok());
+    assert_eq!(IdParams::new(vec![one.clone(); 30]).unwrap().params().len(), 30);
     assert_eq!(IdParams::new(vec![one; 31]).unwrap_err().position, Some(30));
 }
 

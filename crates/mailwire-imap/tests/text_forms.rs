@@ -52,10 +52,17 @@ fn fetch_items_parse_from_text() {
     assert_eq!((e.kind, e.offset), (ErrorKind::Syntax, 20));
     let e = "UID FLAGS".parse::<FetchItem>().unwrap_err();
     assert_eq!((e.offset, e.expected), (3, "end of the value"));
-    assert!("".parse::<FetchItem>().is_err());
-    assert!("BODY[".parse::<FetchItem>().is_err());
+    let place = |text: &str| {
+        let e = text.parse::<FetchItem>().unwrap_err();
+        (e.offset, e.expected)
+    };
+    assert_eq!(place(""), (0, "fetch attribute"));
+    assert_eq!(
+        place("BODY["),
+        (5, "part number, HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT or TEXT")
+    );
     // Strict: no extra spaces.
-    assert!("BODY[HEADER.FIELDS ( SUBJECT)]".parse::<FetchItem>().is_err());
+    assert_eq!(place("BODY[HEADER.FIELDS ( SUBJECT)]"), (20, "astring"));
 
     let items: FetchItems = "(UID FLAGS BODY.PEEK[HEADER])".parse().unwrap();
     assert_eq!(items.items().len(), 3);
