@@ -172,6 +172,9 @@ fn malformed_and_hostile() {
     assert!(ObjectId::new("").is_err());
     assert_eq!(ObjectId::new("ab.c").unwrap_err().position, Some(2));
     assert!(ObjectId::new("a".repeat(256)).is_err());
+    // RFC 8474 section 4: 1 to 255 characters.
+    assert_eq!(ObjectId::new("a".repeat(255)).unwrap().as_str().len(), 255);
+    assert_eq!(ObjectId::new("a").unwrap().as_str(), "a");
 }
 
 fn objectid_strategy() -> impl Strategy<Value = ObjectId<'static>> {

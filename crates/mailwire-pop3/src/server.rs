@@ -73,7 +73,7 @@ pub struct ServerConfig {
     /// false at this mark.
     pub max_buffered_output: usize,
     /// Message bytes [`MaildropServer`](crate::MaildropServer) reads from
-    /// the maildrop per step of a RETR or TOP.
+    /// the maildrop per step of a RETR or TOP; values below 512 read 512.
     pub transmit_chunk: usize,
     /// RFC 1939 section 3's inactivity autologout: after this long with no
     /// input while the session waits for a command, it closes without
