@@ -7,11 +7,13 @@
 //! event sequence for the same input must be the same, for every
 //! threshold and every chunking of the input; and it must be the
 //! sequence the text of the response calls for, checked here by hand for
-//! one response.
+//! three responses.
+
+use std::num::NonZeroU32;
 
 use mailwire_imap::{
-    DataItemName, Decoded, DecoderConfig, MessageDataItem, ReadEvent, ResponseReader, Section, SectionText,
-    decode_response,
+    DataItemName, Decoded, DecoderConfig, Flag, FlagFetch, MessageDataItem, ReadEvent, ResponseReader,
+    Section, SectionText, decode_response,
 };
 use proptest::prelude::*;
 
@@ -137,6 +139,60 @@ fn a_whole_fetch_takes_the_streamed_shape() {
             Shaped::End {
                 seq: 2,
                 items: vec![]
+            },
+        ]
+    );
+    // Items before a literal go with its start, items after the last one
+    // with the end.
+    let body = DataItemName::BodySection {
+        section: Section::WHOLE,
+        origin: None,
+    };
+    assert_eq!(
+        read(RESPONSES[0], u64::MAX, usize::MAX),
+        vec![
+            Shaped::Start {
+                seq: 1,
+                items: vec![MessageDataItem::Uid(NonZeroU32::new(7).unwrap())],
+                item: body,
+                length: 11
+            },
+            Shaped::Data(b"Hello world".to_vec()),
+            Shaped::End {
+                seq: 1,
+                items: vec![MessageDataItem::Flags(vec![FlagFetch::Flag(Flag::Seen)])]
+            },
+        ]
+    );
+    assert_eq!(
+        read(RESPONSES[2], u64::MAX, usize::MAX),
+        vec![
+            Shaped::Start {
+                seq: 3,
+                items: vec![],
+                item: DataItemName::BodySection {
+                    section: Section::new(None, Some(SectionText::Header)).unwrap(),
+                    origin: None,
+                },
+                length: 4
+            },
+            Shaped::Data(b"ab\r\n".to_vec()),
+            Shaped::Start {
+                seq: 3,
+                items: vec![],
+                item: DataItemName::BodySection {
+                    section: Section::new(None, Some(SectionText::Text)).unwrap(),
+                    origin: None,
+                },
+                length: 12
+            },
+            Shaped::Data(b"0123456789ab".to_vec()),
+            Shaped::End {
+                seq: 3,
+                items: vec![
+                    MessageDataItem::Uid(NonZeroU32::new(9).unwrap()),
+                    MessageDataItem::Rfc822Size(16)
+                ]
             },
         ]
     );
