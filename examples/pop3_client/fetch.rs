@@ -10,25 +10,30 @@
 //! 3. deletions take effect only when the server answers QUIT.
 //!
 //! A run killed after step 1 leaves a file whose name is derived from the
-//! UIDL and the size, so the next run finds it and neither fetches it
-//! again nor loses it; one killed before QUIT leaves every message on the
-//! server, and the next run deletes those it finds stored.
+//! UIDL and the size; the next run downloads that message again and
+//! compares it with the file, so it is neither stored twice nor lost. One
+//! killed before QUIT leaves every message on the server, and the next run
+//! deletes those it finds stored.
 //!
 //! A message counts as stored when its UIDL is recorded with the size
-//! LIST gives now (or with no size: state files of earlier versions, or a
-//! server whose LIST failed), or when a file of its name is in the
-//! Maildir. A recorded UIDL whose size differs is a UIDL the server gave
-//! to another message: that message is downloaded, under another name,
-//! never skipped or deleted unseen.
+//! LIST gives now, or with no size (a state file of an earlier version:
+//! trusted once, and the size recorded). A recorded UIDL whose size
+//! differs is a UIDL the server gave to another message: that message is
+//! downloaded, under another name, never skipped or deleted unseen. A file
+//! of a message's name alone proves nothing, since a server may give a
+//! deleted message's UIDL to a new message of the same size: the message
+//! is downloaded and compared with it. When LIST gives no size, a recorded
+//! UIDL is not downloaded again, but neither is it deleted.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use mailwire::pop3::{ClientEvent, Command, CommandId, MessageNumber, Response};
 
 use crate::connection::{Connection, describe};
-use crate::maildir::{Incoming, LineEnds, Maildir, message_name};
+use crate::maildir::{Compared, Incoming, LineEnds, Maildir, message_name};
 use crate::options::Options;
 use crate::state::UidlState;
 use crate::{Failure, Summary};
@@ -46,10 +51,23 @@ struct Wanted {
     /// The LIST size, if LIST gave one.
     size: Option<u64>,
     name: String,
+    /// A file of that name the Maildir holds, from a run that did not
+    /// record the UIDL: the message is compared with it once downloaded.
+    stored: Option<PathBuf>,
 }
 
 fn local(what: &str, e: std::io::Error) -> Failure {
     Failure::Local(format!("{what}: {e}"))
+}
+
+/// What an earlier run did with a message the server lists.
+enum Known {
+    /// Downloaded: its UIDL is recorded with the size LIST gives now.
+    Stored,
+    /// Its UIDL is recorded, but LIST gives no size to check it with.
+    Unchecked,
+    /// Not downloaded, or not under this UIDL and size.
+    No,
 }
 
 /// The maildrop as UIDL and LIST show it: the UIDL of each message in
@@ -97,13 +115,14 @@ pub fn run(
 ) -> Result<Summary, Failure> {
     let Listing { uidls, sizes } = listing(&mut conn)?;
     let existing = maildir
-        .existing_names()
+        .existing_messages()
         .map_err(|e| local("reading the Maildir", e))?;
     let user = options.user.as_bytes();
 
     let mut summary = Summary::default();
     let mut wanted = Vec::new();
     let mut stored_earlier = Vec::new();
+    let mut unchecked = 0;
     let mut seen = HashSet::new();
     for (number, uidl) in uidls.iter() {
         if !seen.insert(uidl.as_str()) {
@@ -117,12 +136,13 @@ pub fn run(
         }
         let size = sizes.get(&number.get()).copied();
         let name = message_name(&options.host, user, uidl, size);
-        let on_disk = existing.contains(&name);
-        let stored = match (state.size(uidl), size) {
+        let on_disk = existing.get(&name);
+        let recorded = state.size(uidl);
+        let known = match (recorded, size) {
             (Some(Some(recorded)), Some(listed)) if recorded != listed => {
                 // The server gave this UIDL to another message: trusting
                 // the UIDL alone would skip it, or delete it unseen.
-                if !on_disk {
+                if on_disk.is_none() {
                     tracing::warn!(
                         message = number.get(),
                         uidl,
@@ -132,26 +152,40 @@ pub fn run(
                          reused it, so this one is downloaded too"
                     );
                 }
-                on_disk
+                Known::No
             }
-            // Known; a size not recorded yet (a version 1 state file, or
-            // LIST failed then) is recorded now.
-            (Some(_), _) => true,
-            // Stored by a run that stopped before it saved the state.
-            (None, _) => on_disk,
+            // Downloaded by an earlier run; a size not recorded yet (a
+            // version 1 state file) is recorded now.
+            (Some(_), Some(_)) => Known::Stored,
+            // Without a size a reused UIDL cannot be seen: not downloaded
+            // again, and not deleted.
+            (Some(_), None) => Known::Unchecked,
+            (None, _) => Known::No,
         };
-        if stored {
-            state.insert(uidl, size.or(state.size(uidl).flatten()));
-            summary.already += 1;
-            stored_earlier.push((*number, uidl.clone()));
-        } else {
-            wanted.push(Wanted {
+        match known {
+            Known::Stored => {
+                state.insert(uidl, size.or(recorded.flatten()));
+                summary.already += 1;
+                stored_earlier.push((*number, uidl.clone()));
+            }
+            Known::Unchecked => {
+                summary.already += 1;
+                unchecked += 1;
+            }
+            Known::No => wanted.push(Wanted {
                 number: *number,
                 uidl: uidl.clone(),
                 size,
+                stored: on_disk.cloned(),
                 name,
-            });
+            }),
         }
+    }
+    if unchecked > 0 && options.delete {
+        tracing::warn!(
+            "{unchecked} stored messages stay on the server: LIST gave no size to tell them from \
+             new messages under an old UIDL, so deleting them could delete unseen mail"
+        );
     }
     // UIDLs no longer on the server will never be listed again.
     state.retain(|u| seen.contains(u));
@@ -374,14 +408,33 @@ impl Job<'_> {
                 return Ok(());
             }
         }
-        let path = incoming
-            .commit()
-            .map_err(|e| local("storing a message in the Maildir", e))?;
-        tracing::debug!(message = w.number.get(), uidl = w.uidl, bytes = received, path = %path.display(), "stored");
+        let stored = match &w.stored {
+            None => Some(incoming.commit()),
+            Some(earlier) => match incoming.commit_compared(earlier) {
+                Ok(Compared::Same) => None,
+                Ok(Compared::Stored(path)) => Some(Ok(path)),
+                Err(e) => Some(Err(e)),
+            },
+        };
+        match stored {
+            Some(path) => {
+                let path = path.map_err(|e| local("storing a message in the Maildir", e))?;
+                tracing::debug!(message = w.number.get(), uidl = w.uidl, bytes = received, path = %path.display(), "stored");
+                self.summary.fetched += 1;
+                self.summary.bytes += received;
+            }
+            None => {
+                tracing::debug!(
+                    message = w.number.get(),
+                    uidl = w.uidl,
+                    "downloaded again: the same as the file of its name, stored by a run that \
+                     did not record it"
+                );
+                self.summary.already += 1;
+            }
+        }
         // The LIST size, what the next run compares with.
         self.state.insert(&w.uidl, w.size);
-        self.summary.fetched += 1;
-        self.summary.bytes += received;
         self.progress
             .set_message(format!("{}/{} messages", self.summary.fetched, self.wanted_count));
         if self.options.delete {

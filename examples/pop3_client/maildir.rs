@@ -5,9 +5,11 @@
 //! and `new/` itself is flushed, so once [`Incoming::commit`] returns the
 //! message survives a crash. Its name is a hash of the account, the UIDL
 //! and the size, the same on every run, so a message stored by a run that
-//! was killed before it could record the UIDL is recognised by the next
-//! run instead of being fetched twice, while a UIDL the server reused for
-//! a message of another size gets a name of its own.
+//! was killed before it could record the UIDL is found by the next run,
+//! which downloads it again and compares ([`Incoming::commit_compared`]):
+//! the same message is not stored twice, another one under that UIDL and
+//! size is stored under a name of its own. A UIDL the server reused for a
+//! message of another size gets a name of its own anyway.
 //!
 //! The file in `tmp/` has a name no other writer uses (time, process id
 //! and a counter, as the Maildir delivery convention has it) and is
@@ -16,9 +18,9 @@
 //! This file uses nothing from the rest of the example, so the tests
 //! include it on its own.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,7 +57,11 @@ fn hash_hex(domain: &str, parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
-    let digest = hasher.finalize();
+    hex32(&hasher.finalize())
+}
+
+/// The first 16 octets of `digest` as 32 lower-case hex digits.
+fn hex32(digest: &[u8]) -> String {
     let mut hex = String::with_capacity(32);
     for byte in digest.iter().take(16) {
         hex.push(char::from(HEX[usize::from(byte >> 4)]));
@@ -268,16 +274,16 @@ impl Maildir {
         Ok(removed)
     }
 
-    /// The base names of the messages in `new/` and `cur/` that this
-    /// program named.
-    pub fn existing_names(&self) -> io::Result<HashSet<String>> {
-        let mut names = HashSet::new();
+    /// The messages in `new/` and `cur/` that this program named: each
+    /// base name with the path of a file of that name.
+    pub fn existing_messages(&self) -> io::Result<HashMap<String, PathBuf>> {
+        let mut names = HashMap::new();
         for dir in [&self.new, &self.cur] {
             for entry in fs::read_dir(dir)? {
                 let entry = entry?;
                 if let Some(name) = entry.file_name().to_str() {
                     if name.starts_with(NAME_PREFIX) {
-                        names.insert(base_name(name).to_owned());
+                        names.insert(base_name(name).to_owned(), entry.path());
                     }
                 }
             }
@@ -376,7 +382,40 @@ impl Incoming {
     /// Makes the message durable in `new/` and returns its path: the file
     /// is flushed to disk, linked into `new/`, and `new/` is flushed. If
     /// `new/` already holds a message of that name, that one is kept.
-    pub fn commit(mut self) -> io::Result<PathBuf> {
+    pub fn commit(self) -> io::Result<PathBuf> {
+        let written = self.written()?;
+        written.place(&written.new_path)?;
+        Ok(written.new_path)
+    }
+
+    /// Like [`Incoming::commit`] for a message whose name the Maildir
+    /// already holds, at `stored`, from a run that did not record it: if
+    /// the message is the same as that file (octet for octet) nothing is
+    /// stored; otherwise it is stored under its name followed by a hash of
+    /// its content, so it is never mistaken for the other, nor stored
+    /// twice by runs that repeat this (a file of that name is the same
+    /// message). A `stored` that cannot be read (or is a symbolic link)
+    /// counts as different.
+    pub fn commit_compared(self, stored: &Path) -> io::Result<Compared> {
+        let written = self.written()?;
+        let (same, hash) = compare(&written.tmp_path, stored)?;
+        if same {
+            fs::remove_file(&written.tmp_path)?;
+            return Ok(Compared::Same);
+        }
+        let mut name = written.new_path.clone().into_os_string();
+        name.push("-");
+        name.push(hash);
+        let path = PathBuf::from(name);
+        if written.place(&path)? {
+            Ok(Compared::Stored(path))
+        } else {
+            Ok(Compared::Same)
+        }
+    }
+
+    /// Ends the file in `tmp/`: the CR held back written, flushed to disk.
+    fn written(mut self) -> io::Result<Written> {
         if let Some(to_lf) = &mut self.to_lf {
             let mut tail = Vec::new();
             to_lf.finish(&mut tail);
@@ -384,16 +423,11 @@ impl Incoming {
         }
         let file = self.file.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
-        drop(file);
-        // A link, unlike a rename, never replaces a file already there.
-        match fs::hard_link(&self.tmp_path, &self.new_path) {
-            Ok(()) => fs::remove_file(&self.tmp_path)?,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => fs::remove_file(&self.tmp_path)?,
-            // Some file systems have no hard links.
-            Err(_) => fs::rename(&self.tmp_path, &self.new_path)?,
-        }
-        sync_dir(&self.new_dir)?;
-        Ok(self.new_path)
+        Ok(Written {
+            tmp_path: self.tmp_path,
+            new_path: self.new_path,
+            new_dir: self.new_dir,
+        })
     }
 
     /// Gives the message up and removes its file from `tmp/`.
@@ -401,4 +435,94 @@ impl Incoming {
         drop(self.file);
         fs::remove_file(&self.tmp_path)
     }
+}
+
+/// What [`Incoming::commit_compared`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Compared {
+    /// The message is the one stored; nothing new was stored.
+    Same,
+    /// It is another message, now stored at this path.
+    Stored(PathBuf),
+}
+
+/// A message's file in `tmp/`, whole and flushed.
+struct Written {
+    tmp_path: PathBuf,
+    new_path: PathBuf,
+    new_dir: PathBuf,
+}
+
+impl Written {
+    /// Moves the file to `path` in `new/` and flushes `new/`; a file
+    /// already at `path` is kept and this one removed. Answers whether
+    /// this file was placed.
+    fn place(&self, path: &Path) -> io::Result<bool> {
+        // A link, unlike a rename, never replaces a file already there.
+        let placed = match fs::hard_link(&self.tmp_path, path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+            // Some file systems have no hard links.
+            Err(_) => {
+                fs::rename(&self.tmp_path, path)?;
+                sync_dir(&self.new_dir)?;
+                return Ok(true);
+            }
+        };
+        fs::remove_file(&self.tmp_path)?;
+        sync_dir(&self.new_dir)?;
+        Ok(placed)
+    }
+}
+
+/// Whether the file at `stored` holds the same octets as the one at
+/// `path`, and the hash of `path`'s content (32 hex digits). `stored` is
+/// opened without following a symbolic link; if it cannot be read it is
+/// not the same.
+fn compare(path: &Path, stored: &Path) -> io::Result<(bool, String)> {
+    let mut file = File::open(path)?;
+    let mut other = {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(nofollow());
+        }
+        options.open(stored).ok()
+    };
+    let mut hasher = Sha256::new();
+    let (mut ours, mut theirs) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+    loop {
+        let n = read_full(&mut file, &mut ours)?;
+        hasher.update(&ours[..n]);
+        if let Some(f) = other.as_mut() {
+            // As many octets from the other file, and at the end one more
+            // to see that it ends too.
+            let want = n.max(1);
+            let same = read_full(f, &mut theirs[..want]).is_ok_and(|m| m == n && ours[..n] == theirs[..n]);
+            if !same {
+                other = None;
+            }
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    Ok((other.is_some(), hex32(&hasher.finalize())))
+}
+
+/// Reads into `buf` until it is full or the file ends; answers how many
+/// octets were read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

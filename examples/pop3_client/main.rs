@@ -25,7 +25,11 @@
 //! convention); `--crlf` keeps the CRLF received. A UIDL counts as
 //! downloaded only with the size LIST gave for it then (recorded in the
 //! state file), so a server that gives an old UIDL to a new message never
-//! has that message skipped or deleted unseen.
+//! has that message skipped or deleted unseen. A file of a message's name
+//! without a record (a run killed before it saved the state, or a UIDL
+//! reused after a deletion at the same size) is compared with the message
+//! downloaded again; when LIST gives no sizes, recorded messages are not
+//! deleted.
 //!
 //! One run at a time per Maildir: a run holds an exclusive lock
 //! (`flock`) on the file `.mailwire-pop3-lock` in the Maildir from before

@@ -21,6 +21,8 @@ struct Script {
     listed_size: u64,
     /// Whether UIDL works.
     uidl: bool,
+    /// Whether LIST works.
+    list: bool,
     /// The message (CRLF line ends), dot-stuffed when sent.
     body: &'static [u8],
     /// How many copies of it the maildrop holds; message n's UIDL is
@@ -34,6 +36,7 @@ impl Script {
         Script {
             listed_size: body.len() as u64,
             uidl: true,
+            list: true,
             body,
             copies: 1,
         }
@@ -46,6 +49,8 @@ const BODY: &[u8] = b"Subject: scripted\r\n\r\n.dot\r\nend\r\n";
 /// Other messages the server later lists under the same UIDL.
 const OTHER: &[u8] = b"Subject: another message\r\n\r\nunder an old UIDL\r\n";
 const THIRD: &[u8] = b"Subject: a third one\r\n\r\nshort\r\n";
+/// Another message of the same size as [`BODY`].
+const SAME_SIZE: &[u8] = b"Subject: scripted\r\n\r\n.dot\r\nEnd\r\n";
 
 /// A server for one session on a free port; it records the commands.
 struct ScriptedServer {
@@ -101,7 +106,8 @@ fn serve(stream: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
             "USER" | "PASS" | "NOOP" | "DELE" => b"+OK\r\n".to_vec(),
             "UIDL" if script.uidl => listing(script.copies, |n| format!("scripted-{n}")),
             "UIDL" => b"-ERR no UIDL here\r\n".to_vec(),
-            "LIST" => listing(script.copies, |_| script.listed_size.to_string()),
+            "LIST" if script.list => listing(script.copies, |_| script.listed_size.to_string()),
+            "LIST" => b"-ERR no LIST today\r\n".to_vec(),
             "RETR" => {
                 let mut reply = b"+OK\r\n".to_vec();
                 for line in script.body.split_inclusive(|&b| b == b'\n') {
@@ -313,6 +319,107 @@ fn a_uidl_reused_for_another_size_is_downloaded_never_skipped_or_deleted_unseen(
 }
 
 #[test]
+fn a_uidl_reused_for_the_same_size_after_a_deletion_is_downloaded_before_it_is_deleted() {
+    assert_eq!(SAME_SIZE.len(), BODY.len());
+    let dir = maildir();
+    let has = |c: &[String], what: &str| c.iter().any(|k| k == what);
+
+    // Downloaded and deleted: the UIDL leaves the state, the file stays.
+    let server = ScriptedServer::start(Script::honest(BODY));
+    run(client_for(&server, &dir, &["--delete"])).assert_code(0);
+    let commands = server.commands();
+    assert!(
+        retrieved_before_deleting(&commands) && has(&commands, "DELE"),
+        "{commands:?}"
+    );
+    assert_eq!(state_line(&dir), None);
+    assert_eq!(local_messages(&dir), vec![lf(BODY)]);
+
+    // The server gives that UIDL to a new message of the same size: the
+    // file of its name proves nothing, so it is downloaded, found to be
+    // another message, and stored before it is deleted.
+    let server = ScriptedServer::start(Script::honest(SAME_SIZE));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 1, "{}", out.stdout);
+    let commands = server.commands();
+    assert!(
+        retrieved_before_deleting(&commands) && has(&commands, "DELE"),
+        "{commands:?}"
+    );
+    let mut stored = local_messages(&dir);
+    stored.sort();
+    let mut expected = vec![lf(BODY), lf(SAME_SIZE)];
+    expected.sort();
+    assert_eq!(stored, expected);
+
+    // Once more, in keep mode: the UIDL left the state with the deletion,
+    // so the message is downloaded again, compared, and found stored
+    // under its second name; nothing is stored twice.
+    let server = ScriptedServer::start(Script::honest(SAME_SIZE));
+    let out = run(client_for(&server, &dir, &[]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 0, "{}", out.stdout);
+    assert!(out.stdout.contains("1 already stored"), "{}", out.stdout);
+    assert!(has(&server.commands(), "RETR"));
+    assert_eq!(local_messages(&dir).len(), 2);
+    assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", SAME_SIZE.len())));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_message_stored_by_a_run_that_did_not_record_it_is_compared_not_stored_twice() {
+    let dir = maildir();
+    let server = ScriptedServer::start(Script::honest(BODY));
+    run(client_for(&server, &dir, &[])).assert_code(0);
+    server.commands();
+    // The state file lost, as by a run killed before it saved it.
+    std::fs::remove_file(dir.join(state_file_name("127.0.0.1", b"u"))).unwrap();
+
+    let server = ScriptedServer::start(Script::honest(BODY));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 0, "{}", out.stdout);
+    assert!(out.stdout.contains("1 already stored"), "{}", out.stdout);
+    let commands = server.commands();
+    assert!(retrieved_before_deleting(&commands), "{commands:?}");
+    assert!(commands.contains(&"DELE".to_owned()), "{commands:?}");
+    assert_eq!(local_messages(&dir), vec![lf(BODY)]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn without_list_sizes_a_recorded_uidl_is_neither_downloaded_nor_deleted() {
+    let dir = maildir();
+    let server = ScriptedServer::start(Script::honest(BODY));
+    run(client_for(&server, &dir, &[])).assert_code(0);
+    server.commands();
+
+    // LIST fails: a new message under the recorded UIDL cannot be told
+    // from the stored one, so nothing is deleted.
+    let server = ScriptedServer::start(Script {
+        list: false,
+        ..Script::honest(OTHER)
+    });
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert!(out.stdout.contains("1 already stored"), "{}", out.stdout);
+    assert!(out.stderr.contains("stay on the server"), "{}", out.stderr);
+    let commands = server.commands();
+    assert!(!commands.contains(&"DELE".to_owned()), "{commands:?}");
+    assert!(!commands.contains(&"RETR".to_owned()), "{commands:?}");
+    assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", BODY.len())));
+
+    // With sizes again, the reused UIDL is seen and the message fetched.
+    let server = ScriptedServer::start(Script::honest(OTHER));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert!(retrieved_before_deleting(&server.commands()));
+    assert_eq!(local_messages(&dir).len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_state_file_of_version_1_is_trusted_once_then_sizes_are_checked() {
     let dir = maildir();
     std::fs::create_dir_all(&dir).unwrap();
@@ -376,6 +483,45 @@ fn links_planted_in_the_maildir_are_not_followed() {
     assert_eq!(std::fs::read(&stored).unwrap(), lf(BODY));
     // The planted link of this program's form was cleared away.
     assert!(!dir.join("tmp").join(format!("{TMP_PREFIX}planted")).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&outside);
+}
+
+/// A link in `new/` under a message's name, pointing to a copy of the
+/// message elsewhere, is not taken for the stored message: deleting on
+/// its word would delete mail the Maildir does not hold.
+#[cfg(unix)]
+#[test]
+fn a_link_planted_under_a_message_name_is_not_taken_for_the_message() {
+    use std::os::unix::fs::symlink;
+    let dir = maildir();
+    let outside = PathBuf::from(format!("{}-outside", dir.display()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let copy = outside.join("copy");
+    std::fs::write(&copy, lf(BODY)).unwrap();
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let sized = message_name("127.0.0.1", b"u", "scripted-1", Some(BODY.len() as u64));
+    symlink(&copy, dir.join("new").join(&sized)).unwrap();
+
+    let server = ScriptedServer::start(Script::honest(BODY));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 1, "{}", out.stdout);
+    let commands = server.commands();
+    assert!(retrieved_before_deleting(&commands), "{commands:?}");
+    assert!(commands.contains(&"DELE".to_owned()), "{commands:?}");
+    // The message is in a file of its own; the link and its target are as
+    // they were.
+    let files: Vec<_> = std::fs::read_dir(dir.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !std::fs::symlink_metadata(p).unwrap().file_type().is_symlink())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(std::fs::read(&files[0]).unwrap(), lf(BODY));
+    assert_eq!(std::fs::read(&copy).unwrap(), lf(BODY));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&outside);
 }
