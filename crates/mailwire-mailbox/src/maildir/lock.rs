@@ -4,14 +4,17 @@
 //! Protocol (Dovecot's `file_dotlock_create`): the lock of `F` is the file
 //! `F.lock` holding `<pid>:<hostname>`, created exclusively (a temporary
 //! file `.temp.<host>.<pid>.<n>` with the owner, hard-linked to the lock
-//! name; `O_EXCL` where links fail). Whoever finds it taken waits. A lock is
-//! stale, and is removed, when it is older than 2 seconds and names a
-//! process of this host that no longer exists (a pid that may be one of
-//! another PID namespace sharing the host name proves nothing: see
-//! [`owner_gone`]), or when neither it nor `F`
-//! has changed for the stale timeout (120 s for `dovecot-uidlist`, 30 s
-//! for `subscriptions`, the values Dovecot uses). It is removed only if it
-//! is still the same file (inode, size, mtime) that was judged stale.
+//! name; `O_EXCL` where links fail). Whoever finds it taken waits. A lock
+//! older than 2 seconds that names a process of this host is judged by
+//! that process alone: it is stale, and removed, when the process no
+//! longer exists, and never while it does, however long the lock goes
+//! untouched (Dovecot's `check_lock`). A pid that may be one of another
+//! PID namespace sharing the host name proves nothing (see
+//! [`owner_gone`]); such a lock, one of another host, and one without an
+//! owner are stale when neither the lock nor `F` has changed for the stale
+//! timeout (120 s for `dovecot-uidlist`, 30 s for `subscriptions`, the
+//! values Dovecot uses). A lock is removed only if it is still the same
+//! file (inode, size, mtime) that was judged stale.
 //! Releasing unlinks the lock only if it is still ours; "replacing"
 //! writes the new content of `F` into the lock file and renames it over
 //! `F`, which releases the lock and updates `F` in one step (Dovecot's
@@ -144,8 +147,9 @@ impl DotLock {
         // The lock as last seen, and when it or the protected file last
         // changed.
         let mut watch: Option<(LockSeen, SystemTime)> = None;
-        // The lock file whose owner was last found alive, and when.
-        let mut alive_at: Option<((u64, u64), Instant)> = None;
+        // The lock file whose owner was last judged, when, and whether it
+        // is a live process of this host.
+        let mut alive_at: Option<((u64, u64), Instant, bool)> = None;
         loop {
             if let Some(done) = create_with_owner(lock_path)? {
                 return Ok(done);
@@ -155,25 +159,27 @@ impl DotLock {
             };
             // Judging the owner may read every process's status (see
             // owner_gone): once a second per lock file is enough.
-            let recheck = alive_at.is_none_or(|(id, at): ((u64, u64), Instant)| {
-                id != seen.id || at.elapsed() >= OWNER_CHECK_EVERY
-            });
+            let recheck =
+                alive_at.is_none_or(|(id, at, _)| id != seen.id || at.elapsed() >= OWNER_CHECK_EVERY);
             if recheck {
-                if seen.owner_dead() {
-                    remove_if_same(lock_path, &seen);
-                    watch = None;
-                    alive_at = None;
-                    continue;
+                match seen.owner() {
+                    Owner::Gone => {
+                        remove_if_same(lock_path, &seen);
+                        watch = None;
+                        alive_at = None;
+                        continue;
+                    }
+                    owner => alive_at = Some((seen.id, Instant::now(), owner == Owner::Alive)),
                 }
-                alive_at = Some((seen.id, Instant::now()));
             }
+            let owner_alive = alive_at.is_some_and(|(_, _, alive)| alive);
             let now = SystemTime::now();
             let changed_at = match &watch {
                 Some((old, at)) if old.same(&seen) => *at,
                 Some(_) => now,
                 None => seen.last_change(now),
             };
-            if now.duration_since(changed_at).unwrap_or_default() > stale {
+            if !owner_alive && now.duration_since(changed_at).unwrap_or_default() > stale {
                 remove_if_same(lock_path, &seen);
                 watch = None;
                 continue;
@@ -258,10 +264,12 @@ impl Drop for DotLock {
         if self.released {
             return;
         }
-        self.file = None;
+        // Checked while our descriptor still holds the inode, so that its
+        // number cannot have been given to another process's new lock.
         if self.still_ours() {
             let _ = fs::remove_file(&self.lock_path);
         }
+        self.file = None;
         registry_release(&self.lock_path);
     }
 }
@@ -362,15 +370,20 @@ impl LockSeen {
             && self.target_size == other.target_size
     }
 
-    /// Whether the lock names a process of this host that is gone.
-    fn owner_dead(&self) -> bool {
+    /// What the lock's owner says of it.
+    fn owner(&self) -> Owner {
         match &self.owner {
-            Some((pid, host)) if host == fsutil::hostname() => owner_gone(
-                *pid,
-                fsutil::process_alive(*pid),
-                fsutil::pid_of_another_namespace,
-            ),
-            _ => false,
+            Some((pid, host)) if host == fsutil::hostname() => {
+                let visible = fsutil::process_alive(*pid);
+                if owner_gone(*pid, visible, fsutil::pid_of_another_namespace) {
+                    Owner::Gone
+                } else if visible && *pid != std::process::id() {
+                    Owner::Alive
+                } else {
+                    Owner::Unknown
+                }
+            }
+            _ => Owner::Unknown,
         }
     }
 
@@ -384,6 +397,18 @@ impl LockSeen {
         };
         latest.min(now)
     }
+}
+
+/// A lock's owner, as far as this process can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// A process of this host that exists: the lock is never taken over.
+    Alive,
+    /// A process of this host that no longer exists: the lock is stale.
+    Gone,
+    /// Another host, another PID namespace, no owner written, or a lock
+    /// too young to judge: the stale timeout decides.
+    Unknown,
 }
 
 /// Whether the owner `pid` of a lock written under this host name is
@@ -577,6 +602,33 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(5)).unwrap();
+        assert!(lock.still_ours());
+    }
+
+    /// A lock naming a live process of this host is never taken over,
+    /// however long neither it nor its file has changed (Dovecot's rule):
+    /// a long operation of its holder must not let a second writer in.
+    /// Once the process is gone, it is.
+    #[test]
+    fn a_live_owners_lock_is_never_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("f");
+        let lock_path = dir.path().join("f.lock");
+        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        write_old_lock(&lock_path, &format!("{}:{}", child.id(), fsutil::hostname()));
+        let old = SystemTime::now() - Duration::from_secs(600);
+        File::options()
+            .write(true)
+            .open(&lock_path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let got = DotLock::acquire(&target, Duration::from_millis(50), Duration::from_millis(400));
+        assert!(matches!(got, Err(StoreError::Temporary(_))), "{got:?}");
+        assert!(lock_path.exists());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let lock = DotLock::acquire(&target, Duration::from_millis(50), Duration::from_secs(5)).unwrap();
         assert!(lock.still_ours());
     }
 
