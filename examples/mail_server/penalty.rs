@@ -9,9 +9,18 @@
 //! counts with its /64, which one host usually holds whole) and up to 2 s
 //! for an account (guessing spread over many addresses slows down, while
 //! a stranger cannot lock the owner out for long). A successful login
-//! clears both counts; counts untouched for 15 minutes are forgotten.
+//! clears the account's count only: one with an account of its own could
+//! otherwise clear its address's count between guesses. Counts untouched
+//! for 15 minutes are forgotten.
+//!
+//! Memory is bounded: an account is counted by a 64-bit hash of its name
+//! (a name sent may be a megabyte long), and past 100,000 counts the
+//! forgotten ones go first, then the oldest tenth; a count in use (the
+//! address or the account being guessed at) is touched by every attempt,
+//! so a flood of other addresses or names does not wash it out.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,14 +33,15 @@ const ADDRESS_CAP: Duration = Duration::from_secs(15);
 const ACCOUNT_CAP: Duration = Duration::from_secs(2);
 /// Counts untouched this long are forgotten.
 const FORGET: Duration = Duration::from_secs(15 * 60);
-/// Beyond this many counts, the oldest minute's are dropped first (memory
-/// stays bounded under a flood of addresses).
+/// Beyond this many counts, the oldest are dropped (memory stays bounded
+/// under a flood of addresses or names).
 const MAX_ENTRIES: usize = 100_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     Address(IpAddr),
-    Account(String),
+    /// A hash of the account's name, keyed per server.
+    Account(u64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +54,9 @@ struct Count {
 #[derive(Debug, Default)]
 pub struct Penalties {
     counts: Mutex<HashMap<Key, Count>>,
+    /// Hashes account names: its keys are random, so no one can choose
+    /// names that share a count.
+    names: std::collections::hash_map::RandomState,
 }
 
 /// The address a count is kept for: IPv4 (or IPv4 mapped into IPv6) as
@@ -72,6 +85,10 @@ fn wait_after(failures: u32, cap: Duration) -> Duration {
 }
 
 impl Penalties {
+    fn account(&self, user: &str) -> Key {
+        Key::Account(self.names.hash_one(user))
+    }
+
     /// How long to wait before checking a login as `user` from `ip`.
     pub fn wait(&self, ip: IpAddr, user: &str) -> Duration {
         let now = Instant::now();
@@ -83,7 +100,7 @@ impl Penalties {
                 .map_or(0, |c| c.failures)
         };
         let address = wait_after(failures(&Key::Address(source(ip))), ADDRESS_CAP);
-        let account = wait_after(failures(&Key::Account(user.to_owned())), ACCOUNT_CAP);
+        let account = wait_after(failures(&self.account(user)), ACCOUNT_CAP);
         address.max(account)
     }
 
@@ -92,12 +109,9 @@ impl Penalties {
         let now = Instant::now();
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if counts.len() >= MAX_ENTRIES {
-            counts.retain(|_, c| now.duration_since(c.last) < Duration::from_secs(60));
-            if counts.len() >= MAX_ENTRIES {
-                counts.clear();
-            }
+            evict(&mut counts, now);
         }
-        for key in [Key::Address(source(ip)), Key::Account(user.to_owned())] {
+        for key in [Key::Address(source(ip)), self.account(user)] {
             let count = counts.entry(key).or_insert(Count {
                 failures: 0,
                 last: now,
@@ -110,12 +124,34 @@ impl Penalties {
         }
     }
 
-    /// A login as `user` from `ip` succeeded: both counts are cleared.
-    pub fn succeeded(&self, ip: IpAddr, user: &str) {
+    /// A login as `user` succeeded: the account's count is cleared (the
+    /// address's stays, whoever logged in from it).
+    pub fn succeeded(&self, user: &str) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        counts.remove(&Key::Address(source(ip)));
-        counts.remove(&Key::Account(user.to_owned()));
+        counts.remove(&self.account(user));
     }
+}
+
+/// Makes room in a full table: the forgotten counts go, then, if that
+/// was not a tenth of the table, the oldest tenth.
+fn evict(counts: &mut HashMap<Key, Count>, now: Instant) {
+    counts.retain(|_, c| now.duration_since(c.last) < FORGET);
+    let keep = MAX_ENTRIES - MAX_ENTRIES / 10;
+    if counts.len() <= keep {
+        return;
+    }
+    let mut ages: Vec<Instant> = counts.values().map(|c| c.last).collect();
+    // The oldest `excess` go: those touched before the cut, then as many
+    // of those touched at the cut as are still needed.
+    let excess = ages.len() - keep;
+    let (_, &mut cut, _) = ages.select_nth_unstable(excess - 1);
+    let older = counts.values().filter(|c| c.last < cut).count();
+    let mut ties = excess - older;
+    counts.retain(|_, c| {
+        let tie_goes = c.last == cut && ties > 0;
+        ties -= usize::from(tie_goes);
+        c.last > cut || (c.last == cut && !tie_goes)
+    });
 }
 
 #[cfg(test)]
@@ -143,8 +179,62 @@ mod tests {
             p.failed(a, "carol");
         }
         assert_eq!(p.wait(a, "dave"), ADDRESS_CAP);
-        p.succeeded(a, "alice");
-        assert_eq!(p.wait(a, "alice"), Duration::ZERO);
+        // Success clears the account's count, not the address's: an
+        // account of one's own does not wipe one's guesses at others.
+        p.succeeded("alice");
+        assert_eq!(p.wait(b, "alice"), Duration::ZERO);
+        assert_eq!(p.wait(a, "alice"), ADDRESS_CAP);
+    }
+
+    /// A full table drops the forgotten counts, then the oldest, never a
+    /// count in use: a flood of fresh names and addresses does not clear
+    /// the count of the account under attack.
+    #[test]
+    fn a_full_table_drops_the_oldest_counts_only() {
+        let p = Penalties::default();
+        let now = Instant::now();
+        let victim = p.account("alice");
+        {
+            let mut counts = p.counts.lock().unwrap();
+            for i in 0..MAX_ENTRIES as u32 {
+                let ip = IpAddr::V4(i.into());
+                // A third forgotten, the rest a little older than the
+                // victim's count.
+                let age = if i % 3 == 0 {
+                    FORGET + Duration::from_secs(1)
+                } else {
+                    Duration::from_secs(5)
+                };
+                counts.insert(
+                    Key::Address(ip),
+                    Count {
+                        failures: 9,
+                        last: now - age,
+                    },
+                );
+            }
+            counts.insert(
+                victim,
+                Count {
+                    failures: 9,
+                    last: now,
+                },
+            );
+        }
+        p.failed("192.0.2.1".parse().unwrap(), "bob");
+        {
+            let counts = p.counts.lock().unwrap();
+            // Only the forgotten went: two thirds of the flood stay.
+            assert_eq!(counts.len(), MAX_ENTRIES - MAX_ENTRIES / 3 + 2);
+        }
+        // Fill it again with newer counts: the oldest tenth goes.
+        for i in 0..(MAX_ENTRIES / 3) as u32 {
+            p.failed(IpAddr::V4((0x0A00_0000 + i).into()), "x");
+        }
+        let counts = p.counts.lock().unwrap();
+        assert!(counts.len() <= MAX_ENTRIES, "{}", counts.len());
+        assert!(counts.len() >= MAX_ENTRIES - MAX_ENTRIES / 10, "{}", counts.len());
+        assert_eq!(counts.get(&victim).map(|c| c.failures), Some(9));
     }
 
     #[test]

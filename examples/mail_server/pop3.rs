@@ -233,7 +233,7 @@ impl Storage {
                 let _ = session.reject_login(login, LoginRejection::BadCredentials);
             }
             Checked::Locked(maildrop, messages) => {
-                ctx.penalties.succeeded(ip, &account);
+                ctx.penalties.succeeded(&account);
                 if session.accept_login(login, messages).is_ok() {
                     self.maildrop = Some(maildrop);
                     tracing::info!(%user, method, "logged in");

@@ -6,7 +6,8 @@
 //! `userdb_quota_rule=*:storage=SIZE` (`SIZE` in octets or with a `k`, `M`,
 //! `G` or `T` suffix of powers of 1024, `messages=N` also allowed, several
 //! joined with `:`) sets the user's quota, announced by IMAP's QUOTA;
-//! `nologin` (with `reason=TEXT`) refuses the user's logins (IMAP `NO
+//! `nologin` (a flag, whatever value it is given; `reason=TEXT` is
+//! logged) refuses the user's logins (IMAP `NO
 //! [CONTACTADMIN]`, POP3 `-ERR [SYS/PERM]`, after the password was
 //! right); `allow_nets=NET,...` (addresses or `ADDRESS/BITS`, IPv4 or
 //! IPv6) admits logins from those networks only, others failing as a
@@ -29,6 +30,14 @@ use std::path::Path;
 // The same trait for both crates (password-hash).
 use argon2::PasswordVerifier as _;
 use subtle::ConstantTimeEq;
+
+/// The longest password checked. SHA-crypt's work grows with the square
+/// of a password's length (a megabyte takes minutes), and a login may
+/// carry a literal or a SASL response far longer than any password.
+pub const MAX_PASSWORD: usize = 1024;
+
+/// The longest user name (see `check_user_name`).
+const MAX_USER: usize = 255;
 
 /// How one user's password is stored.
 #[derive(Clone)]
@@ -177,8 +186,13 @@ impl Users {
     }
 
     /// Checks a user's password; the user's name if it is right. Takes
-    /// about as long for a user who does not exist.
+    /// about as long for a user who does not exist. A user name longer
+    /// than any the file may hold, or a password longer than
+    /// [`MAX_PASSWORD`], is wrong without a check.
     pub fn verify(&self, user: &[u8], password: &[u8]) -> Option<&str> {
+        if user.len() > MAX_USER || password.len() > MAX_PASSWORD {
+            return None;
+        }
         let found = std::str::from_utf8(user)
             .ok()
             .and_then(|u| self.users.get_key_value(u));
@@ -242,7 +256,9 @@ fn parse_access(extra: &str) -> Result<Access, String> {
     let mut access = Access::default();
     let mut reason = None;
     for field in extra.split_whitespace() {
-        if field == "nologin" || field == "nologin=y" || field == "nologin=yes" {
+        // Dovecot reads `nologin` as a flag: present, with any value or
+        // none, it refuses the login.
+        if field.split_once('=').map_or(field, |(name, _)| name) == "nologin" {
             access.nologin = Some(String::new());
         } else if let Some(text) = field.strip_prefix("reason=") {
             reason = Some(text.to_owned());
@@ -315,7 +331,7 @@ fn parse_size(text: &str) -> Option<u64> {
 /// User names become directory names: refuse what could leave the mail
 /// root or confuse the layout.
 fn check_user_name(user: &str) -> Result<(), String> {
-    if user.is_empty() || user.len() > 255 {
+    if user.is_empty() || user.len() > MAX_USER {
         return Err("the user name must be 1 to 255 bytes".into());
     }
     if user.starts_with('.') || user.contains(['/', '\\']) || user.chars().any(|c| c.is_control() || c == ' ')

@@ -43,6 +43,33 @@ fn plain_and_sha_crypt_passwords_are_checked() {
     assert_eq!(users.verify(b"\xff", b"secret"), None);
 }
 
+/// SHA-crypt's work grows with the square of the password's length: a
+/// password longer than any a user has is wrong without being hashed,
+/// so a 1 MiB LOGIN literal cannot hold a hashing slot for minutes.
+#[test]
+fn passwords_and_user_names_past_their_limits_are_refused_unchecked() {
+    use crate::users::MAX_PASSWORD;
+    let long = "p".repeat(MAX_PASSWORD);
+    let users = Users::parse(&format!(
+        "alice:{{PLAIN}}{long}\ncarol:{{SHA512-CRYPT}}{SHA512_VECTOR}\n"
+    ))
+    .unwrap();
+    assert_eq!(users.verify(b"alice", long.as_bytes()), Some("alice"));
+    let longer = format!("{long}p");
+    assert_eq!(users.verify(b"alice", longer.as_bytes()), None);
+    let huge = vec![b'x'; 1 << 20];
+    let started = std::time::Instant::now();
+    assert_eq!(users.verify(b"carol", &huge), None);
+    assert_eq!(users.verify(b"nobody", &huge), None);
+    assert_eq!(users.verify(&huge, b"Hello world!"), None);
+    // Hashed, a megabyte takes minutes; unchecked, nothing like a second.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn bad_lines_are_refused_with_their_number() {
     for (text, line, words) in [
@@ -163,6 +190,24 @@ fn nologin_and_allow_nets_are_honoured() {
     assert_eq!(users.access("fay", ip("127.0.0.1")), Err(Denied::Network));
     assert_eq!(users.access("gus", ip("192.0.2.1")), Ok(()));
     assert!(users.quota("gus").is_limited());
+    // Dovecot takes `nologin` as a flag: any value refuses the login.
+    for field in [
+        "nologin=y",
+        "nologin=Y",
+        "nologin=YES",
+        "nologin=1",
+        "nologin=true",
+        "nologin=no",
+        "nologin=",
+    ] {
+        let users = Users::parse(&format!("hal:{{PLAIN}}pw::::::{field}\n")).unwrap();
+        assert!(
+            matches!(users.access("hal", ip("127.0.0.1")), Err(Denied::NoLogin(_))),
+            "{field}"
+        );
+    }
+    let users = Users::parse("hal:{PLAIN}pw::::::nologinx=1 xnologin\n").unwrap();
+    assert_eq!(users.access("hal", ip("127.0.0.1")), Ok(()));
     for bad in [
         "allow_nets=10.0.0.0/33",
         "allow_nets=nonsense",

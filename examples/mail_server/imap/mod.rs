@@ -444,7 +444,7 @@ impl User {
             .await?;
         match checked {
             Ok(account) => {
-                ctx.penalties.succeeded(peer.ip(), &name);
+                ctx.penalties.succeeded(&name);
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
                     let quota = ctx.users().quota(account.name().as_str());
