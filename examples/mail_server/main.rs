@@ -145,6 +145,10 @@ fn run(o: Options) -> Result<(), String> {
     }
     let uidl = UidlTemplate::new(&o.uidl_format).map_err(|e| format!("--uidl-format: {e}"))?;
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
+    tracing::debug!(
+        unknown_user_cost = users.unknown_user_cost(),
+        "logins as unknown users are checked against this scheme"
+    );
     let store = mailstore::open(&mail_root, o.fsync)?;
     if created {
         mailstore::add_default_mailboxes(&store, "alice")?;

@@ -95,6 +95,10 @@ impl Context {
         let users =
             Users::load(&self.users_file).map_err(|e| format!("{}: {e}", self.users_file.display()))?;
         let count = users.len();
+        tracing::debug!(
+            unknown_user_cost = users.unknown_user_cost(),
+            "logins as unknown users are checked against this scheme"
+        );
         *self.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
         Ok(count)
     }

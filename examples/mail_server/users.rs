@@ -21,7 +21,9 @@
 //! - `ARGON2ID` and `ARGON2I` (PHC strings, `$argon2id$v=19$...`).
 //!
 //! Every comparison of secrets is constant-time, and an unknown user costs
-//! as much as a known one, so timing does not tell which users exist.
+//! as much as most known users (a check against a password of the scheme
+//! and parameters most users have), so timing does not tell which users
+//! exist.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -59,6 +61,22 @@ impl fmt::Debug for Secret {
 }
 
 impl Secret {
+    /// What the cost of a check depends on: the scheme and its parameters
+    /// (a hash without its salt and digest), not the password.
+    fn cost(&self) -> &str {
+        match self {
+            Secret::Plain(_) => "PLAIN",
+            Secret::ShaCrypt(hash) | Secret::Argon2(hash) => {
+                // `$id[$params]$salt$digest`: the last two fields go.
+                let mut end = hash.len();
+                for _ in 0..2 {
+                    end = hash[..end].rfind('$').unwrap_or(0);
+                }
+                &hash[..end]
+            }
+        }
+    }
+
     fn verify(&self, password: &[u8]) -> bool {
         match self {
             // Digests of equal length are compared, so the time tells
@@ -138,6 +156,10 @@ pub enum Denied {
 #[derive(Debug, Clone, Default)]
 pub struct Users {
     users: HashMap<String, (Secret, QuotaRule, Access)>,
+    /// What a login as an unknown user is checked against: a password of
+    /// the scheme and parameters most users have, so that it costs what
+    /// most known users cost.
+    dummy: Option<Secret>,
 }
 
 impl Users {
@@ -177,7 +199,24 @@ impl Users {
                 return Err(err(format!("user {user:?} is listed twice")));
             }
         }
-        Ok(Users { users })
+        let mut costs: HashMap<&str, (usize, &Secret)> = HashMap::new();
+        for (secret, _, _) in users.values() {
+            costs.entry(secret.cost()).or_insert((0, secret)).0 += 1;
+        }
+        // The most common cost; of equal counts, the first in order of
+        // name, so that the choice does not depend on hashing.
+        let dummy = costs
+            .into_values()
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cost().cmp(a.1.cost())))
+            .map(|(_, secret)| secret.clone());
+        Ok(Users { users, dummy })
+    }
+
+    /// The scheme and parameters a login as an unknown user is checked
+    /// with (`PLAIN`, or a hash without its salt and digest, like
+    /// `$6$rounds=10000`).
+    pub fn unknown_user_cost(&self) -> &str {
+        self.dummy.as_ref().map_or("$6", Secret::cost)
     }
 
     /// How many users there are.
@@ -199,8 +238,20 @@ impl Users {
         match found {
             Some((name, (secret, _, _))) => secret.verify(password).then_some(name.as_str()),
             None => {
-                // As much work as a SHA512-CRYPT check with default rounds.
-                let _ = sha_crypt::sha512_crypt(password, b"mailwiredummy", sha_crypt::Params::default());
+                // As much work as most known users' checks (the result is
+                // kept from the optimiser, and thrown away).
+                match &self.dummy {
+                    Some(secret) => {
+                        std::hint::black_box(secret.verify(std::hint::black_box(password)));
+                    }
+                    None => {
+                        let _ = std::hint::black_box(sha_crypt::sha512_crypt(
+                            password,
+                            b"mailwiredummy",
+                            sha_crypt::Params::default(),
+                        ));
+                    }
+                }
                 None
             }
         }

@@ -43,6 +43,35 @@ fn plain_and_sha_crypt_passwords_are_checked() {
     assert_eq!(users.verify(b"\xff", b"secret"), None);
 }
 
+/// A login as an unknown user is checked against a password of the scheme
+/// and parameters most users have, so that it costs what they cost.
+#[test]
+fn unknown_users_cost_what_most_users_cost() {
+    let line = |user: &str, password: &str| format!("{user}:{password}\n");
+    let mut file = String::new();
+    for i in 0..3 {
+        file += &line(
+            &format!("a{i}"),
+            &format!("{{SHA512-CRYPT}}{SHA512_ROUNDS_VECTOR}"),
+        );
+    }
+    file += &line("b", &format!("{{SHA512-CRYPT}}{SHA512_VECTOR}"));
+    file += &line("c", "{PLAIN}x");
+    let users = Users::parse(&file).unwrap();
+    assert_eq!(users.unknown_user_cost(), "$6$rounds=10000");
+    let users = Users::parse(
+        "p:{PLAIN}x\nq:{PLAIN}y\nr:{SHA256-CRYPT}$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5\n",
+    )
+    .unwrap();
+    assert_eq!(users.unknown_user_cost(), "PLAIN");
+    let argon = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
+    let users = Users::parse(&format!("p:{{ARGON2ID}}{argon}\n")).unwrap();
+    assert_eq!(users.unknown_user_cost(), "$argon2id$v=19$m=65536,t=3,p=4");
+    // Without users, SHA512-CRYPT with its default rounds.
+    assert_eq!(Users::parse("").unwrap().unknown_user_cost(), "$6");
+    assert_eq!(users.verify(b"nobody", b"pw"), None);
+}
+
 /// SHA-crypt's work grows with the square of the password's length: a
 /// password longer than any a user has is wrong without being hashed,
 /// so a 1 MiB LOGIN literal cannot hold a hashing slot for minutes.
