@@ -431,6 +431,84 @@ fn read_until_end(socket: &mut TcpStream, end: &[u8]) -> usize {
     }
 }
 
+/// Reads what is left on `socket` until the server closes it (or a read
+/// fails); answers how many octets came.
+fn drain(socket: &mut TcpStream) -> usize {
+    let mut buf = vec![0; 1 << 16];
+    let mut total = 0;
+    loop {
+        match socket.read(&mut buf) {
+            Ok(0) => return total,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                assert!(
+                    !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "the server never closed the connection: {e}"
+                );
+                return total;
+            }
+        }
+    }
+}
+
+/// A client that asks for a big message and stops reading is cut off once
+/// a write has waited the idle timeout, over POP3 and IMAP; the POP3
+/// session's maildrop lock goes with it and it commits nothing, so a
+/// stalled reader cannot hold the account.
+#[test]
+fn a_reader_that_stops_reading_is_cut_off_and_its_lock_released() {
+    // 32 MiB: far more than the socket buffers of both ends hold.
+    let line = b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789\r\n";
+    let mut big = b"From: big@example.org\r\nSubject: big\r\n\r\n".to_vec();
+    while big.len() < 32 << 20 {
+        big.extend_from_slice(line);
+    }
+    let small = sample_messages().remove(0);
+    let mail = MailRoot::new("stalled", PASSWD, "alice", &[big.clone(), small]);
+    let server = start(&mail, &["--allow-plaintext-auth", "--idle-timeout", "2"]);
+
+    let mut pop3 = TcpStream::connect(server.pop3).expect("connect");
+    pop3.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    assert!(plain_line(&mut pop3).starts_with("+OK"));
+    pop3.write_all(b"USER alice\r\nPASS secret\r\nDELE 2\r\nRETR 1\r\n")
+        .unwrap();
+    let mut imap = TcpStream::connect(server.imap).expect("connect");
+    imap.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    assert!(plain_line(&mut imap).starts_with("* OK"));
+    imap.write_all(b"a LOGIN alice secret\r\nb EXAMINE INBOX\r\nc FETCH 1 BODY.PEEK[]\r\n")
+        .unwrap();
+    // Neither reads on. Another POP3 client gets the maildrop once the
+    // stalled session is gone, with message 2 not deleted.
+    let started = Instant::now();
+    loop {
+        let (mut next, _) = RawPop3::connect(server.pop3);
+        let answer = next.login("alice", "secret");
+        if answer.starts_with("+OK") {
+            assert!(
+                next.command("STAT").starts_with("+OK 2 "),
+                "the stalled session deleted"
+            );
+            break;
+        }
+        assert!(answer.starts_with("-ERR"), "{answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the stalled reader kept the maildrop: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Both stalled connections were closed before the message was sent
+    // whole.
+    let got = drain(&mut pop3);
+    assert!(got < big.len(), "POP3: {got} octets of {}", big.len());
+    let got = drain(&mut imap);
+    assert!(got < big.len(), "IMAP: {got} octets of {}", big.len());
+}
+
 #[test]
 fn a_big_message_is_streamed_by_retr_fetch_and_append_never_held_whole() {
     // 48 MiB with LF line ends, so that the CRLF conversion is streamed too.
@@ -449,6 +527,10 @@ fn a_big_message_is_streamed_by_retr_fetch_and_append_never_held_whole() {
     assert!(plain_line(&mut pop3).starts_with("+OK"));
     pop3.write_all(b"USER alice\r\nPASS secret\r\nRETR 1\r\n")
         .unwrap();
+    let got = read_until_end(&mut pop3, b"\r\n.\r\n");
+    assert!(got > crlf_size, "the whole message came: {got} octets");
+    // TOP with more lines than the body has: the whole message again.
+    pop3.write_all(b"TOP 1 100000000\r\n").unwrap();
     let got = read_until_end(&mut pop3, b"\r\n.\r\n");
     assert!(got > crlf_size, "the whole message came: {got} octets");
     pop3.write_all(b"QUIT\r\n").unwrap();
