@@ -744,44 +744,61 @@ fn a_uidlist_that_lost_records_never_gives_a_uid_again() {
     assert_eq!(gone, [1, 2, 3]);
 }
 
-/// A `dovecot-uidlist` whose header cannot be read keeps the mailbox's
-/// UIDVALIDITY (the MODSEQ journal remembers it, and the UIDs given under
-/// it): clients keep their caches, and see the messages again under new
-/// UIDs, the old ones expunged. Before, a new UIDVALIDITY was made
-/// silently, and every client that leaves mail on the server downloaded
-/// everything again.
+/// A `dovecot-uidlist` whose header cannot be read: the MODSEQ journal
+/// vouches for the UIDVALIDITY, and for each record whose UID it holds live
+/// with the size the file name says, so those messages keep their UIDs (a
+/// POP3 client leaving mail on the server keeps its UIDLs; an IMAP cache
+/// stays right). A record the journal does not vouch for (here one whose
+/// UID was changed to one never given) gets a UID above every UID given,
+/// and its old UID is reported expunged.
 #[test]
-fn an_unreadable_uidlist_header_keeps_the_uidvalidity() {
+fn an_unreadable_uidlist_header_keeps_the_uidvalidity_and_the_uids() {
     let a = acct();
     let inbox = MailboxName::inbox();
-    let (tmp, before) = inbox_with(&["one", "two"]);
+    let (tmp, before) = inbox_with(&["one", "two", "three"]);
     let path = maildir(tmp.path()).join("dovecot-uidlist");
     let text = fs::read_to_string(&path).unwrap();
     let records = &text[text.find('\n').unwrap() + 1..];
+    assert!(records.lines().nth(2).unwrap().starts_with("3 "), "{records}");
+    let records = records.replacen("\n3 ", "\n7 ", 1);
     fs::write(&path, format!("3 Vgarbage\n{records}")).unwrap();
 
     let b = backend(tmp.path());
     let after = b.mailbox_snapshot(&a, &inbox).unwrap();
     assert_eq!(after.uid_validity, before.uid_validity);
     let uids: Vec<u32> = after.messages.iter().map(|m| m.uid.get()).collect();
-    assert_eq!(uids, [3, 4]);
+    assert_eq!(uids, [1, 2, 4]);
     let r = MailboxRef {
         name: inbox,
         uid_validity: after.uid_validity,
     };
+    for (n, text) in [(1, "one"), (2, "two"), (4, "three")] {
+        let body = b.read_message(&a, &r, uid(n)).unwrap();
+        assert_eq!(
+            body[..],
+            *format!("Subject: {text}\r\n\r\n{text}\r\n").as_bytes(),
+            "UID {n}"
+        );
+    }
     let gone: Vec<u32> = b
         .tombstones(&a, &r, before.highest_modseq)
         .unwrap()
         .iter()
         .map(|t| t.uid.get())
         .collect();
-    assert_eq!(gone, [1, 2]);
+    assert_eq!(gone, [3]);
     // The uidlist is whole again, and Dovecot's format.
     let repaired = fs::read_to_string(&path).unwrap();
     assert!(
         repaired.starts_with(&format!("3 V{} N", before.uid_validity.get())),
         "{repaired}"
     );
+    let uids: Vec<&str> = repaired
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert_eq!(uids, ["1", "2", "4"], "{repaired}");
 }
 
 /// A new message's journal line is not flushed (`fsync = optimized`): one

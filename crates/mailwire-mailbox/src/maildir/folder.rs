@@ -363,14 +363,23 @@ impl Folder {
         // A uidlist whose header was damaged: the MODSEQ journal
         // still knows the UIDVALIDITY and every UID given under
         // it, so the mailbox keeps its UIDVALIDITY (clients keep
-        // their caches) and its files get UIDs above those. With
-        // no file, or no journal to ask, the mailbox starts anew.
+        // their caches). Its records keep their UIDs where the journal
+        // holds that UID live with the size the file name says (so
+        // POP3 UIDLs and IMAP caches stay right); other files get UIDs
+        // above every UID the journal has seen. With no file, or no
+        // journal to ask, the mailbox starts anew.
         let mut journal = Journal::default();
         let kept =
             refreshed == Refreshed::Unreadable && journal.refresh(ctx.dir)? && journal.uid_validity != 0;
         let mut list = if kept {
             let mut list = UidList::new(journal.uid_validity, uidlist::new_guid());
-            list.next_uid = journal.highest_uid().saturating_add(1).max(1);
+            list.salvage(&ctx.dir.join("dovecot-uidlist"), |uid, base| {
+                journal
+                    .live
+                    .get(&uid)
+                    .is_some_and(|entry| layout::base_field(base, 'W').is_none_or(|size| size == entry.size))
+            });
+            list.next_uid = list.next_uid.max(journal.highest_uid().saturating_add(1));
             list
         } else {
             UidList::new(counters.next_uid_validity()?.get(), uidlist::new_guid())

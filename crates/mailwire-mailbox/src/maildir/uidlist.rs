@@ -175,6 +175,31 @@ impl UidList {
         Ok(Refreshed::Reloaded)
     }
 
+    /// Takes the records of the file at `path`, whose header could not be
+    /// read, into this list (of the UIDVALIDITY they were given under, as
+    /// something else vouches for it): each as Dovecot's version 3 writes
+    /// it, and only those `keep` accepts by UID and base name. A missing
+    /// or unreadable file gives none.
+    pub(crate) fn salvage(&mut self, path: &Path, keep: impl Fn(u32, &str) -> bool) {
+        let Ok(file) = fsutil::open_read(path) else { return };
+        let mut all = Vec::new();
+        if file.take(MAX_FILE).read_to_end(&mut all).is_err() {
+            return;
+        }
+        let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
+        let text = String::from_utf8_lossy(&all[..complete]);
+        for line in text.lines().skip(1) {
+            let kept = line.split_once(' ').is_some_and(|(uid, rest)| {
+                let base = rest.split_once(':').map_or("", |(_, b)| b);
+                let base = base.split(':').next().unwrap_or(base);
+                uid.parse().is_ok_and(|uid| keep(uid, base))
+            });
+            if kept {
+                self.parse_record(line);
+            }
+        }
+    }
+
     fn parse_header(&mut self, line: &str) -> bool {
         let (version, rest) = match line.split_once(' ') {
             Some(("3", rest)) => (3, rest),
