@@ -31,6 +31,14 @@ use crate::backend::{ExternalChange, FlagUpdate, MessageMeta, Tombstone};
 use crate::flags::Flags;
 use crate::types::{InternalDate, ModSeq, SpecialUse, StoreError, Uid, UidValidity};
 
+#[cfg(test)]
+thread_local! {
+    /// How many of the next [`Folder::expunge_files`] calls on this thread
+    /// fail where their journal line is written (their files moved first,
+    /// as a full disk fails them), for the tests of what they leave.
+    pub(crate) static FAIL_EXPUNGES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// Directory listings whose mtime is younger than this are not trusted to
 /// show every change (file systems stamp with a coarse clock).
 const TRUST_AGE: Duration = Duration::from_secs(2);
@@ -1004,6 +1012,15 @@ impl Folder {
             ctx.confirm_lock()?;
             Ok(())
         })();
+        #[cfg(test)]
+        let done = done.and_then(|()| {
+            let fail = FAIL_EXPUNGES.with(|f| f.replace(f.get().saturating_sub(1)) > 0);
+            if fail {
+                Err(StoreError::Temporary("expunge record failed (injected)".into()))
+            } else {
+                Ok(())
+            }
+        });
         let before = self.journal.tombstones_ever();
         let done = done.and_then(|()| self.journal.write(ctx.dir, &lines, ctx.fsync_changes));
         if let Err(e) = done {

@@ -485,8 +485,21 @@ impl MaildirBackend {
                 };
                 added.push((new_loc, entry));
             }
-            folder::sync_placed(dctx.dir, &added, dctx.fsync)?;
-            let metas = target.record_added(dctx, added)?;
+            // Copies given no UID are not in the target: they go, as in
+            // `commit_staged`, or the next reconciliation would add what
+            // the client was told failed (and a retry would add it twice).
+            let recorded = folder::sync_placed(dctx.dir, &added, dctx.fsync)
+                .and_then(|()| target.record_added(dctx, added));
+            let metas = match recorded {
+                Ok(metas) => metas,
+                Err(e) => {
+                    for p in &made {
+                        let _ = fs::remove_file(p);
+                    }
+                    target.invalidate();
+                    return Err(e);
+                }
+            };
             let mapping: Vec<(Uid, Uid)> = picked
                 .iter()
                 .zip(&metas)
@@ -495,7 +508,19 @@ impl MaildirBackend {
             let mut expunged = Expunged::default();
             if expunge {
                 let moved: Vec<u32> = picked.iter().map(|p| p.0).collect();
-                src.expunge_files(sctx, &moved, m)?;
+                if let Err(e) = src.expunge_files(sctx, &moved, m) {
+                    // The originals stay (a failed expunge puts them back):
+                    // the copies are expunged again, so that each message
+                    // is left where it was (RFC 6851 section 3.3), not in
+                    // both mailboxes for a retry to copy once more. If that
+                    // fails too, both stay: nothing is lost.
+                    let target = dst.as_mut().unwrap_or(&mut src);
+                    let copies: Vec<u32> = metas.iter().map(|meta| meta.uid.get()).collect();
+                    if let Ok(undo) = counters.next_modseq(m) {
+                        let _ = target.expunge_files(dctx, &copies, undo.get());
+                    }
+                    return Err(e);
+                }
                 expunged = Expunged {
                     modseq: ModSeq::new(m),
                     uids: moved.iter().filter_map(|&u| Uid::new(u)).collect(),
@@ -1837,6 +1862,90 @@ mod tests {
         assert_eq!(uids, [late]);
         let journal = fs::read_to_string(tmp.path().join("alice/Maildir").join(journal::NAME)).unwrap();
         assert!(journal.contains(&format!("+{} ", late.get())), "{journal}");
+    }
+
+    /// Files of a folder by name, in its new/ and cur/.
+    fn folder_files(root: &Path, folder: &str) -> usize {
+        ["new", "cur"]
+            .iter()
+            .map(|d| {
+                fs::read_dir(root.join("alice/Maildir").join(folder).join(d))
+                    .unwrap()
+                    .count()
+            })
+            .sum()
+    }
+
+    /// A COPY whose UIDs cannot be recorded in the target (a full disk)
+    /// leaves no file there: the next reconciliation would otherwise add
+    /// what the client was told failed, and a retry would add it twice.
+    #[test]
+    fn a_copy_that_cannot_be_recorded_leaves_nothing_in_the_target() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap();
+        let archive = MailboxName::new("Archive").unwrap();
+        b.create_mailbox(&a, &archive, &[]).unwrap();
+        let from = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let uids: Vec<Uid> = added.messages.iter().map(|m| m.uid).collect();
+
+        uidlist::FAIL_APPENDS.with(|f| f.set(true));
+        let failed = b.copy(&a, &from, &uids, &archive);
+        uidlist::FAIL_APPENDS.with(|f| f.set(false));
+        assert!(failed.is_err());
+        assert_eq!(folder_files(tmp.path(), ".Archive"), 0);
+        assert!(uids_of(&open_in(tmp.path()), &a, &archive).is_empty());
+        assert!(uids_of(&b, &a, &archive).is_empty());
+
+        b.copy(&a, &from, &uids, &archive).unwrap();
+        assert_eq!(uids_of(&open_in(tmp.path()), &a, &archive).len(), 2);
+        assert_eq!(uids_of(&b, &a, &inbox).len(), 2);
+    }
+
+    /// A MOVE whose expunge in the source fails (a full disk) after the
+    /// copies were recorded in the target expunges the copies again: each
+    /// message is where it was (RFC 6851 section 3.3), so a retry moves it
+    /// once. If the copies cannot be expunged either, both stay: nothing
+    /// is lost.
+    #[test]
+    fn a_move_whose_expunge_fails_leaves_each_message_where_it_was() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap();
+        let archive = MailboxName::new("Archive").unwrap();
+        b.create_mailbox(&a, &archive, &[]).unwrap();
+        let from = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let first = [added.messages[0].uid];
+        let before = uids_of(&b, &a, &inbox);
+
+        folder::FAIL_EXPUNGES.with(|f| f.set(1));
+        let failed = b.move_messages(&a, &from, &first, &archive);
+        folder::FAIL_EXPUNGES.with(|f| f.set(0));
+        assert!(failed.is_err());
+        for instance in [&b, &open_in(tmp.path())] {
+            assert_eq!(uids_of(instance, &a, &inbox), before);
+            assert!(uids_of(instance, &a, &archive).is_empty());
+        }
+        assert_eq!(folder_files(tmp.path(), ".Archive"), 0);
+
+        let moved = b.move_messages(&a, &from, &first, &archive).unwrap();
+        assert_eq!(moved.expunged.uids, first);
+        assert_eq!(uids_of(&open_in(tmp.path()), &a, &archive).len(), 1);
+        assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox).len(), 1);
+
+        // The undo fails too: the second message is in both, not lost.
+        let second = [added.messages[1].uid];
+        folder::FAIL_EXPUNGES.with(|f| f.set(2));
+        let failed = b.move_messages(&a, &from, &second, &archive);
+        folder::FAIL_EXPUNGES.with(|f| f.set(0));
+        assert!(failed.is_err());
+        let fresh = open_in(tmp.path());
+        assert_eq!(uids_of(&fresh, &a, &inbox).len(), 1);
+        assert_eq!(uids_of(&fresh, &a, &archive).len(), 2);
     }
 
     /// A uidlist append that fails half-way (a full disk) is cut back:
