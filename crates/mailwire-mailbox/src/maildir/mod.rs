@@ -1948,26 +1948,33 @@ mod tests {
         assert_eq!(uids_of(&fresh, &a, &archive).len(), 2);
     }
 
-    /// A uidlist append that fails half-way (a full disk) is cut back:
-    /// the uidlist is as it was, so nothing delivered the message, its
-    /// file is gone, and the retry delivers it once.
+    /// A uidlist append that fails half-way (a full disk) is cut back to
+    /// its last whole record: nothing is delivered (the files are gone),
+    /// no reader sees a torn record, and the UIDs of records written whole
+    /// (which Dovecot, reading without the lock, may have seen) are never
+    /// given again: the retry's UID is above them, for this instance and
+    /// a fresh one.
     #[test]
     fn an_append_whose_uidlist_write_fails_delivers_nothing() {
         let (tmp, a, inbox) = setup();
         let b = open_in(tmp.path());
         let first = b.append(&a, &inbox, vec![message("kept")]).unwrap();
         let uidlist = tmp.path().join("alice/Maildir/dovecot-uidlist");
-        let before = fs::read(&uidlist).unwrap();
+        let before = fs::read_to_string(&uidlist).unwrap();
 
         uidlist::FAIL_APPENDS.with(|f| f.set(true));
         let failed = b.append(&a, &inbox, vec![message("lost"), message("lost too")]);
         uidlist::FAIL_APPENDS.with(|f| f.set(false));
         assert!(matches!(failed, Err(StoreError::Temporary(_))), "{failed:?}");
-        assert_eq!(
-            String::from_utf8_lossy(&fs::read(&uidlist).unwrap()),
-            String::from_utf8_lossy(&before),
-            "a part of the failed append is left in the uidlist"
-        );
+        // The injected failure writes half of the two records: the first
+        // whole, the second torn, which is cut.
+        let after = fs::read_to_string(&uidlist).unwrap();
+        let added = after
+            .strip_prefix(&before)
+            .expect("the uidlist was only appended to");
+        assert!(added.ends_with('\n') && added.lines().count() == 1, "{after}");
+        let taken: u32 = added.split(' ').next().unwrap().parse().unwrap();
+        assert!(taken > first.messages[0].uid.get());
         assert_eq!(
             message_files(tmp.path()),
             1,
@@ -1978,7 +1985,11 @@ mod tests {
         assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox), only);
 
         let retry = b.append(&a, &inbox, vec![message("lost")]).unwrap();
-        assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox).len(), 2);
-        assert!(retry.messages[0].uid > first.messages[0].uid);
+        assert!(retry.messages[0].uid.get() > taken, "UID {taken} given again");
+        let fresh = open_in(tmp.path());
+        let uids: Vec<u32> = uids_of(&fresh, &a, &inbox).iter().map(|(u, _)| u.get()).collect();
+        assert_eq!(uids, [first.messages[0].uid.get(), retry.messages[0].uid.get()]);
+        let again = fresh.append(&a, &inbox, vec![message("more")]).unwrap();
+        assert!(again.messages[0].uid > retry.messages[0].uid);
     }
 }

@@ -363,6 +363,8 @@ impl UidList {
                 }
             };
         }
+        // The whole lines of `text` a failed write leaves in the file.
+        let mut kept = 0;
         let appended = (|| {
             let f = fsutil::no_follow(OpenOptions::new().append(true))
                 .open(&path)
@@ -380,7 +382,16 @@ impl UidList {
                     .and_then(|()| fsutil::sync_file(&f, &path, fsync))
             };
             if written.is_err() {
-                let _ = f.set_len(self.read_len);
+                // Only a torn last line is cut: records written whole may
+                // have been read already (Dovecot reads without the lock),
+                // so their UIDs stay taken, and their files, which the
+                // caller removes, count as expunged.
+                // (Should the cut fail, the file stays longer than what
+                // was read, so the next write rewrites it whole.)
+                let on_disk = f.metadata().map_or(self.read_len, |m| m.len());
+                let ours = usize::try_from(on_disk.saturating_sub(self.read_len)).unwrap_or(0);
+                kept = memchr::memrchr(b'\n', &text.as_bytes()[..ours.min(text.len())]).map_or(0, |p| p + 1);
+                let _ = f.set_len(self.read_len + kept as u64);
             }
             written
         })();
@@ -391,6 +402,12 @@ impl UidList {
             }
             Err(e) => {
                 undo(self);
+                // UIDs of records left in the file are never given again.
+                let taken = text.as_bytes()[..kept].iter().filter(|&&b| b == b'\n').count();
+                if let Some(&last) = uids.get(taken.wrapping_sub(1)) {
+                    self.next_uid = self.next_uid.max(last.saturating_add(1));
+                }
+                self.read_len += kept as u64;
                 Err(e)
             }
         }
