@@ -420,7 +420,7 @@ fn check_login(ctx: &Context, request: &LoginRequest, peer: std::net::IpAddr) ->
         _ => return Checked::NotOffered,
     };
     let mut maildrop = match ctx.authenticate(authcid, password, peer) {
-        Ok(account) => account.maildrop(ctx.pop3.clone()),
+        Ok((account, _)) => account.maildrop(ctx.pop3.clone()),
         Err(Refusal::BadCredentials) => return Checked::BadCredentials,
         Err(Refusal::NoAccount(e)) => return Checked::NoAccount(e),
         Err(Refusal::Denied(why)) => return Checked::Denied(why),

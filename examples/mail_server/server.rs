@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use crate::blocking::Blocking;
 use crate::connection::{Connection, Ending, Stop};
-use crate::users::Users;
+use crate::users::{QuotaRule, Users};
 use crate::watch::Watcher;
 use crate::{imap, pop3};
 
@@ -104,17 +104,20 @@ impl Context {
     }
 
     /// Checks a user's password and opens the account, created on first
-    /// login as Dovecot creates a Maildir. Blocking (password hashes are
-    /// slow on purpose, storage is read): run it on [`Context::blocking`].
+    /// login as Dovecot creates a Maildir; with the user's quota, from the
+    /// same reading of the passwd-file as the password. Blocking (password
+    /// hashes are slow on purpose, storage is read): run it on
+    /// [`Context::blocking`].
     pub fn authenticate(
         &self,
         user: &[u8],
         password: &[u8],
         peer: std::net::IpAddr,
-    ) -> Result<Account, Refusal> {
+    ) -> Result<(Account, QuotaRule), Refusal> {
         let users = self.users();
         let name = users.verify(user, password).ok_or(Refusal::BadCredentials)?;
         users.access(name, peer).map_err(Refusal::Denied)?;
+        let quota = users.quota(name);
         let name = AccountName::new(name).map_err(|e| Refusal::NoAccount(e.to_string()))?;
         let account = match self.store.account(&name) {
             Err(StoreError::NoSuchAccount(_)) => match self.store.create_account(&name) {
@@ -124,7 +127,9 @@ impl Context {
             },
             other => other,
         };
-        account.map_err(|e| Refusal::NoAccount(e.to_string()))
+        account
+            .map(|a| (a, quota))
+            .map_err(|e| Refusal::NoAccount(e.to_string()))
     }
 }
 

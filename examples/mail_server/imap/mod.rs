@@ -443,11 +443,10 @@ impl User {
             .run(move || job_ctx.authenticate(credentials.user(), credentials.password(), peer.ip()))
             .await?;
         match checked {
-            Ok(account) => {
+            Ok((account, quota)) => {
                 ctx.penalties.succeeded(&name);
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
-                    let quota = ctx.users().quota(account.name().as_str());
                     self.work = Some(Work {
                         account,
                         selected: None,
