@@ -497,13 +497,7 @@ mod tests {
         let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(5)).unwrap();
         let mtime = || fs::metadata(&lock_path).unwrap().modified().unwrap();
         // As if the lock had been held, untouched, for ten minutes.
-        let old = SystemTime::now() - Duration::from_secs(600);
-        File::options()
-            .write(true)
-            .open(&lock_path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        let old = set_age(&lock_path, Duration::from_secs(600));
         lock.confirm().unwrap();
         assert_eq!(mtime(), old, "touched again within TOUCH_EVERY");
         lock.touched.set(Instant::now() - TOUCH_EVERY);
@@ -523,15 +517,21 @@ mod tests {
         );
     }
 
-    fn write_old_lock(lock_path: &Path, owner: &str) {
-        fs::write(lock_path, owner).unwrap();
-        let old = SystemTime::now() - Duration::from_secs(10);
+    /// Sets the mtime of `path` to `age` ago; answers it.
+    fn set_age(path: &Path, age: Duration) -> SystemTime {
+        let old = SystemTime::now() - age;
         File::options()
             .write(true)
-            .open(lock_path)
+            .open(path)
             .unwrap()
             .set_modified(old)
             .unwrap();
+        old
+    }
+
+    fn write_old_lock(lock_path: &Path, owner: &str) {
+        fs::write(lock_path, owner).unwrap();
+        set_age(lock_path, Duration::from_secs(10));
     }
 
     #[test]
@@ -615,14 +615,8 @@ mod tests {
         let target = dir.path().join("f");
         let lock_path = dir.path().join("f.lock");
         let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
-        write_old_lock(&lock_path, &format!("{}:{}", child.id(), fsutil::hostname()));
-        let old = SystemTime::now() - Duration::from_secs(600);
-        File::options()
-            .write(true)
-            .open(&lock_path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        fs::write(&lock_path, format!("{}:{}", child.id(), fsutil::hostname())).unwrap();
+        set_age(&lock_path, Duration::from_secs(600));
         let got = DotLock::acquire(&target, Duration::from_millis(50), Duration::from_millis(400));
         assert!(matches!(got, Err(StoreError::Temporary(_))), "{got:?}");
         assert!(lock_path.exists());
@@ -648,13 +642,7 @@ mod tests {
         let target = dir.path().join("f");
         let lock_path = dir.path().join("f.lock");
         fs::write(&lock_path, "").unwrap();
-        let old = SystemTime::now() - Duration::from_secs(600);
-        File::options()
-            .write(true)
-            .open(&lock_path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        set_age(&lock_path, Duration::from_secs(600));
         let lock = DotLock::acquire(&target, Duration::from_millis(50), Duration::from_secs(5)).unwrap();
         assert!(lock.still_ours());
     }

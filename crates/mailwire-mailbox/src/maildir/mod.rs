@@ -1879,17 +1879,33 @@ mod tests {
     /// A COPY whose UIDs cannot be recorded in the target (a full disk)
     /// leaves no file there: the next reconciliation would otherwise add
     /// what the client was told failed, and a retry would add it twice.
-    #[test]
-    fn a_copy_that_cannot_be_recorded_leaves_nothing_in_the_target() {
+    /// An INBOX with two messages (their UIDs) and an empty Archive.
+    fn inbox_and_archive() -> (
+        tempfile::TempDir,
+        AccountName,
+        MaildirBackend,
+        MailboxRef,
+        Vec<Uid>,
+    ) {
         let (tmp, a, inbox) = setup();
         let b = open_in(tmp.path());
         let added = b
             .append(&a, &inbox, vec![message("one"), message("two")])
             .unwrap();
-        let archive = MailboxName::new("Archive").unwrap();
-        b.create_mailbox(&a, &archive, &[]).unwrap();
+        b.create_mailbox(&a, &archive(), &[]).unwrap();
         let from = b.mailbox(&a, &inbox).unwrap().to_ref();
-        let uids: Vec<Uid> = added.messages.iter().map(|m| m.uid).collect();
+        let uids = added.messages.iter().map(|m| m.uid).collect();
+        (tmp, a, b, from, uids)
+    }
+
+    fn archive() -> MailboxName {
+        MailboxName::new("Archive").unwrap()
+    }
+
+    #[test]
+    fn a_copy_that_cannot_be_recorded_leaves_nothing_in_the_target() {
+        let (tmp, a, b, from, uids) = inbox_and_archive();
+        let (inbox, archive) = (from.name.clone(), archive());
 
         uidlist::FAIL_APPENDS.with(|f| f.set(true));
         let failed = b.copy(&a, &from, &uids, &archive);
@@ -1911,15 +1927,9 @@ mod tests {
     /// is lost.
     #[test]
     fn a_move_whose_expunge_fails_leaves_each_message_where_it_was() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap();
-        let archive = MailboxName::new("Archive").unwrap();
-        b.create_mailbox(&a, &archive, &[]).unwrap();
-        let from = b.mailbox(&a, &inbox).unwrap().to_ref();
-        let first = [added.messages[0].uid];
+        let (tmp, a, b, from, uids) = inbox_and_archive();
+        let (inbox, archive) = (from.name.clone(), archive());
+        let first = [uids[0]];
         let before = uids_of(&b, &a, &inbox);
 
         folder::FAIL_EXPUNGES.with(|f| f.set(1));
@@ -1938,7 +1948,7 @@ mod tests {
         assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox).len(), 1);
 
         // The undo fails too: the second message is in both, not lost.
-        let second = [added.messages[1].uid];
+        let second = [uids[1]];
         folder::FAIL_EXPUNGES.with(|f| f.set(2));
         let failed = b.move_messages(&a, &from, &second, &archive);
         folder::FAIL_EXPUNGES.with(|f| f.set(0));
