@@ -14,7 +14,9 @@
 //! owner are stale when neither the lock nor `F` has changed for the stale
 //! timeout (120 s for `dovecot-uidlist`, 30 s for `subscriptions`, the
 //! values Dovecot uses). A lock is removed only if it is still the same
-//! file (inode, size, mtime) that was judged stale.
+//! file (inode, size, mtime) that was judged stale. A held lock is touched
+//! every 10 seconds by a thread, and before each write under it, so that
+//! it never looks stale while in use.
 //! Releasing unlinks the lock only if it is still ours; "replacing"
 //! writes the new content of `F` into the lock file and renames it over
 //! `F`, which releases the lock and updates `F` in one step (Dovecot's
@@ -24,7 +26,7 @@
 //! process-wide registry of held lock paths comes first: a thread waits
 //! there until no other thread (of any backend instance) holds the path.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
@@ -47,6 +49,13 @@ const PID_CHECK_AGE: Duration = Duration::from_secs(2);
 /// its holder confirms it before a write: far below the stale timeouts, so
 /// a lock in use never looks abandoned.
 const TOUCH_EVERY: Duration = Duration::from_secs(1);
+/// And at least this often while it is held, by a thread of its own, so
+/// that a long operation that writes nothing (a reconciliation reading a
+/// large Maildir) keeps it too (Dovecot's holders touch from a timer).
+#[cfg(not(test))]
+const TOUCH_TIMER: Duration = Duration::from_secs(10);
+#[cfg(test)]
+const TOUCH_TIMER: Duration = Duration::from_millis(50);
 /// A waiter judges the owner of the same lock file at most this often.
 const OWNER_CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -83,6 +92,44 @@ fn registry_take(path: &Path, deadline: Instant) -> Result<(), StoreError> {
     }
     held.insert(path.to_path_buf());
     Ok(())
+}
+
+/// The files of the locks this process holds, touched every
+/// [`TOUCH_TIMER`] by one thread. Touching goes through a descriptor, so a
+/// lock taken over meanwhile (its path now another's file) is not touched.
+fn touching() -> &'static Mutex<HashMap<PathBuf, File>> {
+    static HELD: OnceLock<Mutex<HashMap<PathBuf, File>>> = OnceLock::new();
+    HELD.get_or_init(|| {
+        // Without the thread, locks are still touched when confirmed.
+        let _ = std::thread::Builder::new()
+            .name("mailwire-lock-touch".into())
+            .spawn(|| {
+                loop {
+                    std::thread::sleep(TOUCH_TIMER);
+                    let held = touching().lock().unwrap_or_else(|e| e.into_inner());
+                    for file in held.values() {
+                        let _ = file.set_modified(SystemTime::now());
+                    }
+                }
+            });
+        Mutex::new(HashMap::new())
+    })
+}
+
+fn start_touching(lock_path: &Path, file: &File) {
+    if let Ok(copy) = file.try_clone() {
+        let mut held = touching().lock().unwrap_or_else(|e| e.into_inner());
+        held.insert(lock_path.to_path_buf(), copy);
+    }
+}
+
+/// Stops touching a lock (before it is renamed over its file, whose mtime
+/// must not change, or removed).
+fn stop_touching(lock_path: &Path) {
+    touching()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(lock_path);
 }
 
 fn registry_release(path: &Path) {
@@ -122,14 +169,17 @@ impl DotLock {
         let deadline = Instant::now() + timeout;
         registry_take(&lock_path, deadline)?;
         match Self::acquire_file(target, &lock_path, stale, deadline) {
-            Ok((file, id)) => Ok(DotLock {
-                lock_path,
-                target: target.to_path_buf(),
-                id,
-                file: Some(file),
-                released: false,
-                touched: std::cell::Cell::new(Instant::now()),
-            }),
+            Ok((file, id)) => {
+                start_touching(&lock_path, &file);
+                Ok(DotLock {
+                    lock_path,
+                    target: target.to_path_buf(),
+                    id,
+                    file: Some(file),
+                    released: false,
+                    touched: std::cell::Cell::new(Instant::now()),
+                })
+            }
             Err(e) => {
                 registry_release(&lock_path);
                 Err(e)
@@ -223,6 +273,7 @@ impl DotLock {
                 self.lock_path.display()
             )));
         }
+        stop_touching(&self.lock_path);
         fs::rename(&self.lock_path, &self.target).map_err(|e| io_err("rename", &self.lock_path, &e))?;
         if let Some(dir) = self.target.parent() {
             fsutil::sync_dir(dir, fsync)?;
@@ -264,6 +315,7 @@ impl Drop for DotLock {
         if self.released {
             return;
         }
+        stop_touching(&self.lock_path);
         // Checked while our descriptor still holds the inode, so that its
         // number cannot have been given to another process's new lock.
         if self.still_ours() {
@@ -485,36 +537,65 @@ mod tests {
         assert!(!dir.path().join("dovecot-uidlist.lock").exists());
     }
 
-    /// A lock held through a long operation is refreshed when confirmed
-    /// (so that Dovecot and other mailwire processes do not judge it stale
-    /// after 120 s), and one taken over by another process fails the write
-    /// that was about to happen under it.
+    /// A lock held through a long operation is refreshed while held,
+    /// writes or not (so that Dovecot and other mailwire processes do not
+    /// judge it stale after 120 s), and one taken over by another process
+    /// fails the write that was about to happen under it, and is neither
+    /// touched nor removed by its former holder.
     #[test]
     fn a_held_lock_is_refreshed_and_a_taken_one_refuses_writes() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("dovecot-uidlist");
         let lock_path = dir.path().join("dovecot-uidlist.lock");
         let lock = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_secs(5)).unwrap();
-        let mtime = || fs::metadata(&lock_path).unwrap().modified().unwrap();
-        // As if the lock had been held, untouched, for ten minutes.
-        let old = set_age(&lock_path, Duration::from_secs(600));
-        lock.confirm().unwrap();
-        assert_eq!(mtime(), old, "touched again within TOUCH_EVERY");
+        let age = |path: &Path| {
+            let mtime = fs::metadata(path).unwrap().modified().unwrap();
+            SystemTime::now().duration_since(mtime).unwrap_or_default()
+        };
+        // As if the lock had been held, untouched, for ten minutes: the
+        // thread touches it, without a write.
+        set_age(&lock_path, Duration::from_secs(600));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while age(&lock_path) > Duration::from_secs(60) {
+            assert!(Instant::now() < deadline, "not refreshed");
+            std::thread::sleep(TOUCH_TIMER);
+        }
+        // And a confirmation touches it too.
+        set_age(&lock_path, Duration::from_secs(600));
         lock.touched.set(Instant::now() - TOUCH_EVERY);
         lock.confirm().unwrap();
-        let age = SystemTime::now().duration_since(mtime()).unwrap_or_default();
-        assert!(age < Duration::from_secs(5), "not refreshed: {age:?} old");
+        assert!(age(&lock_path) < Duration::from_secs(60), "not refreshed");
 
         // Another process judged it stale: removed it and made its own.
         fs::remove_file(&lock_path).unwrap();
         fs::write(&lock_path, "1:elsewhere").unwrap();
+        let theirs = set_age(&lock_path, Duration::from_secs(600));
         assert!(matches!(lock.confirm(), Err(StoreError::Temporary(_))));
+        std::thread::sleep(TOUCH_TIMER * 4);
+        assert_eq!(
+            fs::metadata(&lock_path).unwrap().modified().unwrap(),
+            theirs,
+            "theirs touched"
+        );
         drop(lock);
         assert_eq!(
             fs::read(&lock_path).unwrap(),
             b"1:elsewhere",
             "someone else's lock removed"
         );
+    }
+
+    /// A lock renamed over its file stops being touched: the file's
+    /// modification time is the file's own from then on.
+    #[test]
+    fn a_replaced_lock_is_touched_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("subscriptions");
+        let lock = DotLock::acquire(&target, SHORT_STALE, Duration::from_secs(5)).unwrap();
+        lock.replace(b"INBOX\n", false).unwrap();
+        let old = set_age(&target, Duration::from_secs(600));
+        std::thread::sleep(TOUCH_TIMER * 4);
+        assert_eq!(fs::metadata(&target).unwrap().modified().unwrap(), old);
     }
 
     /// Sets the mtime of `path` to `age` ago; answers it.
