@@ -151,7 +151,7 @@ pub(crate) struct Folder {
     scan: Scan,
     pub(crate) known: Option<Known>,
     /// Expunged UIDs whose content this instance keeps.
-    pub(crate) kept: HashSet<u32>,
+    pub(crate) kept: HashMap<u32, PathBuf>,
     cleaned: bool,
     /// The disk state changed since the last reconciliation.
     dirty: bool,
@@ -974,9 +974,20 @@ impl Folder {
         ctx.dir.join(EXPUNGED_DIR).join(ctx.instance)
     }
 
-    /// The path of an expunged message's kept content.
-    pub(crate) fn kept_path(&self, ctx: Ctx<'_>, uid: u32) -> PathBuf {
-        Self::kept_dir(ctx).join(format!("{}-{uid}", self.uidlist.uid_validity))
+    /// The path of an expunged message's kept content: in this
+    /// instance's directory, or in `tmp/` when that directory cannot be
+    /// made (a full disk: a new directory needs a block, and deleting mail
+    /// is how a user frees space; `tmp/` is cleaned of what is left there
+    /// after 36 hours).
+    fn kept_path(&self, ctx: Ctx<'_>, uid: u32, in_tmp: bool) -> PathBuf {
+        let name = format!("{}-{uid}", self.uidlist.uid_validity);
+        if in_tmp {
+            ctx.dir
+                .join("tmp")
+                .join(format!("{EXPUNGED_DIR}.{}.{name}", ctx.instance))
+        } else {
+            Self::kept_dir(ctx).join(name)
+        }
     }
 
     /// Moves the files of these messages out of the folder (keeping their
@@ -990,14 +1001,15 @@ impl Folder {
             return Ok(());
         }
         let kept_dir = Self::kept_dir(ctx);
-        fsutil::ensure_dir(&ctx.dir.join(EXPUNGED_DIR))?;
-        fsutil::ensure_dir(&kept_dir)?;
+        let in_tmp = fsutil::ensure_dir(&ctx.dir.join(EXPUNGED_DIR))
+            .and_then(|()| fsutil::ensure_dir(&kept_dir))
+            .is_err();
         let mut lines = String::new();
         let mut moved: Vec<(u32, PathBuf, PathBuf)> = Vec::with_capacity(uids.len());
         let done = (|| {
             for &uid in uids {
                 if let Some(loc) = self.locate(ctx.dir, uid)? {
-                    let (from, to) = (loc.path(ctx.dir), self.kept_path(ctx, uid));
+                    let (from, to) = (loc.path(ctx.dir), self.kept_path(ctx, uid, in_tmp));
                     match fs::rename(&from, &to) {
                         Ok(()) => moved.push((uid, from, to)),
                         Err(e) if fsutil::not_found(&e) => {}
@@ -1032,8 +1044,8 @@ impl Folder {
             self.invalidate();
             return Err(e);
         }
-        for (uid, _, _) in &moved {
-            self.kept.insert(*uid);
+        for (uid, _, kept) in &moved {
+            self.kept.insert(*uid, kept.clone());
             if let Some(base) = self.base_of(*uid) {
                 let base = base.to_owned();
                 self.scan.files.remove(&base);
@@ -1093,8 +1105,7 @@ impl Folder {
                 }
             }
         }
-        if self.kept.contains(&uid) {
-            let path = self.kept_path(ctx, uid);
+        if let Some(path) = self.kept.get(&uid).cloned() {
             return match fsutil::open_read(&path) {
                 Ok(file) => Ok(Some((path, file))),
                 Err(e) if fsutil::not_found(&e) => Ok(None),

@@ -592,7 +592,12 @@ impl Drop for MaildirBackend {
         let accounts = self.accounts.get_mut().unwrap_or_else(|e| e.into_inner());
         for acc in accounts.values() {
             let acc = acc.lock().unwrap_or_else(|e| e.into_inner());
-            for name in acc.folders.keys() {
+            for (name, fold) in &acc.folders {
+                // Those kept in tmp/ (see `Folder::expunge_files`), then
+                // the directory of the others.
+                for path in fold.kept.values() {
+                    let _ = fs::remove_file(path);
+                }
                 let dir = acc.dir_of(name).join(folder::EXPUNGED_DIR).join(&self.instance);
                 let _ = fs::remove_dir_all(dir);
             }
@@ -1267,14 +1272,19 @@ impl Backend for MaildirBackend {
     }
 
     fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError> {
-        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
-            for uid in uids {
-                if fold.kept.remove(&uid.get()) {
-                    let _ = fs::remove_file(fold.kept_path(ctx, uid.get()));
+        self.with_cached(
+            account,
+            &mailbox.name,
+            Some(mailbox.uid_validity),
+            |fold, _ctx| {
+                for uid in uids {
+                    if let Some(path) = fold.kept.remove(&uid.get()) {
+                        let _ = fs::remove_file(path);
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     }
 
     fn tombstones(
@@ -1956,6 +1966,51 @@ mod tests {
         let fresh = open_in(tmp.path());
         assert_eq!(uids_of(&fresh, &a, &inbox).len(), 1);
         assert_eq!(uids_of(&fresh, &a, &archive).len(), 2);
+    }
+
+    /// An expunge when the directory for kept content cannot be made (a
+    /// full disk: a new directory needs a block) keeps the content in
+    /// `tmp/` instead and succeeds, since deleting mail is how a user frees
+    /// space; the content stays readable until purged, and goes with the
+    /// instance.
+    #[test]
+    fn an_expunge_without_room_for_a_directory_keeps_content_in_tmp() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap();
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        // What cannot be a directory stands where it would be made.
+        let md = tmp.path().join("alice/Maildir");
+        fs::write(md.join(folder::EXPUNGED_DIR), b"").unwrap();
+        let request = ExpungeRequest {
+            uids: Some(vec![added.messages[0].uid]),
+            only_deleted: false,
+        };
+        let done = b.expunge(&a, &r, &request).unwrap();
+        assert_eq!(done.uids, [added.messages[0].uid]);
+        assert_eq!(message_files(tmp.path()), 1);
+        let in_tmp = || fs::read_dir(md.join("tmp")).unwrap().count();
+        assert_eq!(in_tmp(), 1);
+        assert_eq!(
+            &b.read_message(&a, &r, added.messages[0].uid).unwrap()[..],
+            b"Subject: one\r\n\r\none\r\n"
+        );
+        let fresh = open_in(tmp.path());
+        assert_eq!(uids_of(&fresh, &a, &inbox), uids_of(&b, &a, &inbox));
+        assert_eq!(uids_of(&fresh, &a, &inbox).len(), 1);
+        b.purge(&a, &r, &[added.messages[0].uid]).unwrap();
+        assert_eq!(in_tmp(), 0);
+        // Kept again, then dropped with the instance.
+        let request = ExpungeRequest {
+            uids: None,
+            only_deleted: false,
+        };
+        b.expunge(&a, &r, &request).unwrap();
+        assert_eq!((in_tmp(), message_files(tmp.path())), (1, 0));
+        drop(b);
+        assert_eq!(in_tmp(), 0);
     }
 
     /// A uidlist append that fails half-way (a full disk) is cut back to
