@@ -595,6 +595,8 @@ impl Folder {
         if self.record_gone() {
             self.scan_dirs(ctx.dir, true)?;
         }
+        // Something that could not be written, to try again next time.
+        let mut deferred = false;
         let unrecorded = self.unrecorded();
         if !unrecorded.is_empty() {
             // A uidlist that lost records (cut short, or written over by
@@ -610,7 +612,16 @@ impl Folder {
                 return Err(StoreError::Limit("no UID left in this mailbox"));
             }
             ctx.confirm_lock()?;
-            self.uidlist.append(ctx.dir, &unrecorded, ctx.fsync)?;
+            if let Err(e) = self.uidlist.append(ctx.dir, &unrecorded, ctx.fsync) {
+                // A full disk (or another passing failure): the new files
+                // get UIDs once there is room, and are not listed until
+                // then; the folder is read as it is, so that logging in
+                // and deleting mail, which frees room, need none.
+                if !matches!(e, StoreError::Temporary(_)) {
+                    return Err(e);
+                }
+                deferred = true;
+            }
         }
         let (mut changes, live) = self.changes(ctx.dir)?;
         if !changes.is_empty() {
@@ -627,15 +638,22 @@ impl Folder {
                 }
             }
             ctx.confirm_lock()?;
-            self.journal.write(ctx.dir, &lines, ctx.fsync)?;
+            match self.journal.write(ctx.dir, &lines, ctx.fsync) {
+                // The lines are in memory, and the next write writes the
+                // whole journal (as after an append's failed line): what
+                // the files say is served meanwhile.
+                Err(StoreError::Temporary(_)) => deferred = true,
+                other => other?,
+            }
         }
-        // Drop the records of expunged messages once they are many.
-        if self.wants_compaction(&live) {
+        // Drop the records of expunged messages once they are many (not
+        // on a full disk: a rewrite needs room).
+        if !deferred && self.wants_compaction(&live) {
             ctx.confirm_lock()?;
             self.uidlist
                 .rewrite(ctx.dir, |r| live.contains(&r.uid), ctx.fsync)?;
         }
-        self.dirty = false;
+        self.dirty = deferred;
         Ok(())
     }
 

@@ -1968,6 +1968,72 @@ mod tests {
         assert_eq!(uids_of(&fresh, &a, &archive).len(), 2);
     }
 
+    /// Reading a folder needs no room on the disk: a file delivered by
+    /// another program (no UID yet) that cannot be given one is left out
+    /// until it can, a journal line that cannot be written is kept in
+    /// memory, and the folder is served, so that a user can log in and
+    /// delete mail. With room again, the file gets its UID.
+    #[test]
+    fn reading_a_folder_on_a_full_disk_serves_what_it_can() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b.append(&a, &inbox, vec![message("one")]).unwrap();
+        let md = tmp.path().join("alice/Maildir");
+        // Delivered by another program: a file in new/, no UID.
+        fs::write(
+            md.join("new/1700000000.M1P1.elsewhere"),
+            b"Subject: new\r\n\r\nnew\r\n",
+        )
+        .unwrap();
+        // Flagged by another program: the journal lacks the change.
+        let cur: Vec<_> = fs::read_dir(md.join("cur"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let new: Vec<_> = fs::read_dir(md.join("new"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.ends_with("1700000000.M1P1.elsewhere"))
+            .collect();
+        let old = cur.first().or(new.first()).unwrap().clone();
+        let base = old
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(':')
+            .next()
+            .unwrap()
+            .to_owned();
+        fs::rename(&old, md.join("cur").join(format!("{base}:2,S"))).unwrap();
+
+        uidlist::FAIL_APPENDS.with(|f| f.set(true));
+        journal::FAIL_WRITES.with(|f| f.set(true));
+        let fresh = open_in(tmp.path());
+        let snapshot = fresh.mailbox_snapshot(&a, &inbox);
+        uidlist::FAIL_APPENDS.with(|f| f.set(false));
+        journal::FAIL_WRITES.with(|f| f.set(false));
+        let snapshot = snapshot.expect("a folder read on a full disk");
+        assert_eq!(snapshot.messages.len(), 1);
+        assert_eq!(snapshot.messages[0].uid, added.messages[0].uid);
+        assert!(
+            snapshot.messages[0]
+                .flags
+                .system
+                .contains(crate::flags::SystemFlags::SEEN)
+        );
+
+        // Room again: the next look gives the new file its UID.
+        let uids: Vec<u32> = uids_of(&open_in(tmp.path()), &a, &inbox)
+            .iter()
+            .map(|(u, _)| u.get())
+            .collect();
+        assert_eq!(
+            uids,
+            [added.messages[0].uid.get(), added.messages[0].uid.get() + 1]
+        );
+    }
+
     /// An expunge when the directory for kept content cannot be made (a
     /// full disk: a new directory needs a block) keeps the content in
     /// `tmp/` instead and succeeds, since deleting mail is how a user frees
