@@ -162,6 +162,55 @@ fn an_append_after_a_torn_dovecot_record_starts_a_new_line() {
     check_mapping(&maildir, &parse_strictly(&uidlist), true);
 }
 
+/// A torn record is cut as soon as a mailwire instance looks at the
+/// folder under its lock, before anyone appends: Dovecot appending next
+/// starts a line of its own. The torn record's UID is not given again.
+#[test]
+fn a_torn_record_is_cut_at_the_first_locked_look() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, inbox) = (acct(), MailboxName::inbox());
+    let b = open(tmp.path());
+    b.create_account(&a).unwrap();
+    b.append(&a, &inbox, vec![message("one"), message("two")])
+        .unwrap();
+    let maildir = tmp.path().join("alice/Maildir");
+    let uidlist = maildir.join("dovecot-uidlist");
+    let before = parse_strictly(&uidlist);
+    append_torn(&uidlist, "3 :1795310866.M5");
+
+    let later = open(tmp.path());
+    let uids: Vec<u32> = later
+        .mailbox_snapshot(&a, &inbox)
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid.get())
+        .collect();
+    assert_eq!(uids, [1, 2]);
+    let text = fs::read_to_string(&uidlist).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    assert_eq!(parse_strictly(&uidlist), before);
+    let next: u32 = text
+        .split(' ')
+        .find_map(|f| f.strip_prefix('N'))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(next > 3, "{text:?}");
+    // Dovecot appends a record: a line of its own.
+    let base = "1795310867.M1P1.vm,S=14,W=17";
+    fs::write(maildir.join("new").join(base), "Subject: x\n\nx\n").unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&uidlist)
+        .unwrap()
+        .write_all(format!("{next} :{base}\n").as_bytes())
+        .unwrap();
+    let records = parse_strictly(&uidlist);
+    assert_eq!(records.last(), Some(&(next, base.to_owned())));
+    check_mapping(&maildir, &records, true);
+}
+
 /// A writer (a mailwire process this time) killed just before its line
 /// end: a whole record without its `\n`, for a file that exists. An
 /// instance that had read the file before appends next, reading only

@@ -311,6 +311,14 @@ impl Folder {
         if let Some(refreshed) = self.read_uidlist(ctx.dir)? {
             self.repair_uidlist(ctx, counters, refreshed)?;
         }
+        // A record a killed writer left without its line end is cut as soon
+        // as it is seen under the lock: another writer appending after it,
+        // as Dovecot may, would glue its record to it. (Its UID stays
+        // taken: the header written says so. On a full disk it waits.)
+        if self.uidlist.torn_tail(&ctx.dir.join("dovecot-uidlist")) {
+            ctx.confirm_lock()?;
+            let _ = self.uidlist.rewrite(ctx.dir, |_| true, ctx.fsync);
+        }
         if let Some(ok) = self.read_journal(ctx.dir)? {
             self.repair_journal(ctx, counters, ok)?;
         }

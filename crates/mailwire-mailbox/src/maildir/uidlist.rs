@@ -113,6 +113,13 @@ impl UidList {
         fsutil::file_stamp(path).is_some_and(|(dev, ino, _)| self.file_id == Some((dev, ino)))
     }
 
+    /// Whether the file at `path`, the one this list was read from, ends
+    /// with an incomplete record (what follows the last whole line read).
+    pub(crate) fn torn_tail(&self, path: &Path) -> bool {
+        fsutil::file_stamp(path)
+            .is_some_and(|(dev, ino, len)| self.file_id == Some((dev, ino)) && len > self.read_len)
+    }
+
     /// Brings the list up to date with the file at `path`.
     pub(crate) fn refresh(&mut self, path: &Path) -> Result<Refreshed, StoreError> {
         // Unchanged since the last read: one lstat instead of an open.
