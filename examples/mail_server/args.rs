@@ -101,8 +101,8 @@ struct Args {
     /// Refuse connections beyond N
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_connections: usize,
-    /// Refuse connections from one IP address beyond N, so that one host
-    /// cannot hold every slot
+    /// Refuse connections from one IP address (an IPv6 address counts
+    /// with its /64) beyond N, so that one host cannot hold every slot
     #[arg(long, value_name = "N", default_value_t = 100)]
     max_connections_per_ip: usize,
     /// Storage reads, commits and password checks running at once, on

@@ -61,7 +61,7 @@ pub struct Penalties {
 
 /// The address a count is kept for: IPv4 (or IPv4 mapped into IPv6) as
 /// it is, IPv6 by its /64.
-fn source(ip: IpAddr) -> IpAddr {
+pub(crate) fn source(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

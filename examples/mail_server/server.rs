@@ -202,9 +202,34 @@ pub struct Server {
     connections: Arc<Semaphore>,
     max_connections: u32,
     /// Open connections per client address.
-    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    max_per_ip: usize,
+    addresses: AddressCounts,
     next_id: AtomicU64,
+}
+
+/// Open connections per client address, each at most `max`. An IPv6
+/// address counts with its /64, which one host usually holds whole (a
+/// host could otherwise open `max` connections from each of its 2^64
+/// addresses).
+struct AddressCounts {
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    max: usize,
+}
+
+impl AddressCounts {
+    /// Counts a connection from `ip`, unless that address has its share.
+    fn take(&self, ip: IpAddr) -> Option<AddressSlot> {
+        let ip = crate::penalty::source(ip);
+        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let n = per_ip.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            per_ip: Arc::clone(&self.per_ip),
+            ip,
+        })
+    }
 }
 
 /// A connection's place in the per-address count, given back when dropped.
@@ -234,24 +259,12 @@ impl Server {
             ctx: Arc::new(ctx),
             connections: Arc::new(Semaphore::new(max_connections as usize)),
             max_connections,
-            per_ip: Arc::default(),
-            max_per_ip: max_per_ip.max(1),
+            addresses: AddressCounts {
+                per_ip: Arc::default(),
+                max: max_per_ip.max(1),
+            },
             next_id: AtomicU64::new(1),
         }
-    }
-
-    /// Counts a connection from `ip`, unless that address has its share.
-    fn address_slot(&self, ip: IpAddr) -> Option<AddressSlot> {
-        let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        let n = per_ip.entry(ip).or_insert(0);
-        if *n >= self.max_per_ip {
-            return None;
-        }
-        *n += 1;
-        Some(AddressSlot {
-            per_ip: Arc::clone(&self.per_ip),
-            ip,
-        })
     }
 
     /// Serves on the listeners until a signal, then stops: no more
@@ -323,7 +336,7 @@ impl Server {
     }
 
     fn start_connection(self: &Arc<Self>, socket: TcpStream, peer: SocketAddr, port: Port, stop: Stop) {
-        let Some(address_slot) = self.address_slot(peer.ip()) else {
+        let Some(address_slot) = self.addresses.take(peer.ip()) else {
             tracing::warn!(%peer, "too many connections from this address, refused");
             if let Some(refusal) = port.refusal() {
                 tokio::spawn(refuse(socket, refusal));
@@ -380,4 +393,35 @@ async fn serve(
 /// Tells a client it is refused, briefly, and closes.
 async fn refuse(mut socket: TcpStream, refusal: Vec<u8>) {
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.write_all(&refusal)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each address has its share of connections, given back as they
+    /// end; an IPv6 host's /64 has one share, not one per address.
+    #[test]
+    fn each_address_and_each_ipv6_slash_64_has_its_share() {
+        let counts = AddressCounts {
+            per_ip: Arc::default(),
+            max: 2,
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a = [counts.take(ip("192.0.2.1")), counts.take(ip("::ffff:192.0.2.1"))];
+        assert!(a.iter().all(Option::is_some));
+        assert!(counts.take(ip("192.0.2.1")).is_none());
+        assert!(counts.take(ip("192.0.2.2")).is_some());
+        let v6 = [
+            counts.take(ip("2001:db8:1:2::1")),
+            counts.take(ip("2001:db8:1:2:ffff::9")),
+        ];
+        assert!(v6.iter().all(Option::is_some));
+        assert!(counts.take(ip("2001:db8:1:2:abcd::1")).is_none());
+        assert!(counts.take(ip("2001:db8:1:3::1")).is_some());
+        drop(v6);
+        assert!(counts.take(ip("2001:db8:1:2::7")).is_some());
+        drop(a);
+        assert!(counts.per_ip.lock().unwrap().get(&ip("192.0.2.1")).is_none());
+    }
 }
