@@ -391,8 +391,9 @@ impl UidList {
             if written.is_err() {
                 // Only a torn last line is cut: records written whole may
                 // have been read already (Dovecot reads without the lock),
-                // so their UIDs stay taken, and their files, which the
-                // caller removes, count as expunged.
+                // so their UIDs stay taken. A delivery's files, which its
+                // caller removes, then count as expunged; a file found in
+                // the folder gets a record again, which wins.
                 // (Should the cut fail, the file stays longer than what
                 // was read, so the next write rewrites it whole.)
                 let on_disk = f.metadata().map_or(self.read_len, |m| m.len());
