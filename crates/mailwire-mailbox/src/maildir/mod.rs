@@ -493,10 +493,7 @@ impl MaildirBackend {
             let metas = match recorded {
                 Ok(metas) => metas,
                 Err(e) => {
-                    for p in &made {
-                        let _ = fs::remove_file(p);
-                    }
-                    target.invalidate();
+                    abandon(target, &made);
                     return Err(e);
                 }
             };
@@ -607,6 +604,19 @@ impl Drop for MaildirBackend {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.instance);
     }
+}
+
+/// Removes message files placed in a folder whose UIDs could not be
+/// recorded, and makes the folder be read again. `record_added` fails only
+/// before its journal line; of a uidlist append that failed, only whole
+/// records stay, and their UIDs, never given again, name files that are
+/// gone: expunged before anyone listed them. Under the lock nobody else
+/// could have given the files UIDs.
+fn abandon(folder: &mut Folder, placed: &[PathBuf]) {
+    for p in placed {
+        let _ = fs::remove_file(p);
+    }
+    folder.invalidate();
 }
 
 /// A look at a folder without its lock, as a poll takes it: `f` on the
@@ -784,24 +794,16 @@ impl MaildirBackend {
                 added.push((loc, entry));
             }
             if let Err(e) = folder::sync_placed(ctx.dir, &added, ctx.fsync) {
-                for p in &placed {
-                    let _ = fs::remove_file(p);
-                }
+                abandon(fold, &placed);
                 return Err(e);
             }
             let messages = match fold.record_added(ctx, added) {
                 Ok(messages) => messages,
                 Err(e) => {
-                    // No UID was recorded (record_added fails only then,
-                    // and a uidlist append that failed half-way is cut
-                    // back), and under the lock nobody else could give the
-                    // files one: they are not delivered yet, so they go, or
-                    // the next reconciliation would deliver what the caller
-                    // was told failed (and a retry would deliver it twice).
-                    for p in &placed {
-                        let _ = fs::remove_file(p);
-                    }
-                    fold.invalidate();
+                    // Not delivered: they go, or the next reconciliation
+                    // would deliver what the caller was told failed (and
+                    // a retry would deliver it twice).
+                    abandon(fold, &placed);
                     return Err(e);
                 }
             };
