@@ -38,6 +38,8 @@ fn tab_unescape(s: &str) -> String {
 }
 
 fn decode(line: &str, v2: bool) -> Option<MailboxName> {
+    // A file written with CRLF line ends.
+    let line = line.strip_suffix('\r').unwrap_or(line);
     let levels: Vec<String> = if v2 {
         line.split('\t').map(tab_unescape).collect()
     } else {
@@ -68,7 +70,10 @@ fn encode(name: &MailboxName, v2: bool) -> String {
 }
 
 /// The file's lines and whether it has the version 2 header (a missing
-/// file counts as version 2, the format written).
+/// file counts as version 2, the format written). Lines end at LF only
+/// and keep any CR, so that a line written back is the line read (a line
+/// that does not decode is kept as it is: a CR dropped from it could make
+/// it decode as a name nobody subscribed).
 fn read_lines(path: &Path) -> Result<(bool, Vec<String>), StoreError> {
     let text = match fsutil::read_file(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -81,7 +86,7 @@ fn read_lines(path: &Path) -> Result<(bool, Vec<String>), StoreError> {
     };
     Ok((
         v2,
-        body.lines()
+        body.split('\n')
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect(),
@@ -155,6 +160,23 @@ mod tests {
             "V\t2\n\nWork\tProjects\nINBOX\na\\2eb\tc\n"
         );
         assert!(!dir.path().join("subscriptions.lock").exists());
+    }
+
+    /// Found by the `mailbox_maildir_files` fuzz target: a line that does
+    /// not decode because it ends with two CRs lost one when the file was
+    /// written back, and then decoded: a subscription added and removed
+    /// left a name subscribed that was not before.
+    #[test]
+    fn lines_are_written_back_as_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscriptions");
+        fs::write(&path, "{.43}}\r\r\nkept\r\nplain\n").unwrap();
+        let before = list(dir.path()).unwrap();
+        assert_eq!(before, [mb("kept"), mb("plain")]);
+        set(dir.path(), &mb("New"), true, false).unwrap();
+        set(dir.path(), &mb("New"), false, false).unwrap();
+        assert_eq!(list(dir.path()).unwrap(), before);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{.43}}\r\r\nkept\r\nplain\n");
     }
 
     #[test]
