@@ -9,8 +9,10 @@
 //! in a state where they are valid, and logins only before one succeeded;
 //! every answer the application gives is taken; the output and the events
 //! (compared as values, passwords and literals included) do not depend on
-//! how the input was split into reads; and the output decodes, response
-//! by response, with the strict grammar, as a client reads it.
+//! how the input was split into reads (unless STARTTLS or COMPRESS hand
+//! over what was pipelined after them, which depends on the reads); and
+//! the output of every run decodes, response by response, with the strict
+//! grammar, as a client reads it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -375,11 +377,15 @@ fuzz_target!(|data: &[u8]| {
         .any(|w| w.eq_ignore_ascii_case(b"STARTTLS") || w.eq_ignore_ascii_case(b"COMPRESS"));
     if !switches {
         assert_eq!(chunked, whole, "the session depends on how the input was read");
-        // Whatever a client sent, the server's bytes are responses a
-        // client decodes with the RFCs' grammar: greeting, answers, BAD for
-        // what it could not read, the application's data.
-        let config = DecoderConfig::STRICT;
-        let mut rest = &whole.output[..];
+    }
+    // Whatever a client sent, the server's bytes are responses a client
+    // decodes with the RFCs' grammar: greeting, answers, BAD for what it
+    // could not read, the application's data. After STARTTLS or COMPRESS
+    // too: the transport encrypts or compresses them, the session still
+    // writes IMAP.
+    let config = DecoderConfig::STRICT;
+    for run in [&whole, &chunked] {
+        let mut rest = &run.output[..];
         while !rest.is_empty() {
             match decode_response(rest, &config) {
                 Ok(Decoded::Complete { consumed, .. }) => rest = &rest[consumed..],

@@ -85,7 +85,10 @@ fuzz_target!(|raw: &[u8]| {
         // Only a header block over 1 MiB (with CRLF line ends) is refused;
         // an input that long comes from outside the fuzzer's 4 KiB.
         Err(e) => {
-            assert!(e.kind() == std::io::ErrorKind::InvalidData && crlf.len() > 1 << 20, "{e}");
+            assert!(
+                e.kind() == std::io::ErrorKind::InvalidData && crlf.len() > 1 << 20,
+                "{e}"
+            );
             return;
         }
     };
