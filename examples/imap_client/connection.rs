@@ -391,6 +391,13 @@ impl Imap {
                             .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
                     }
                 }
+                // A response that breaks off inside a streamed literal
+                // leaves its message cut short: not to be stored.
+                ClientEvent::Error(e) if current.is_some() => {
+                    return Err(Failure::Network(format!(
+                        "the server's answer broke off inside a message: {e}"
+                    )));
+                }
                 other => self.aside(other)?,
             }
         }

@@ -7,9 +7,11 @@
 //! joined, the octets no event used counted in all, the data of a literal
 //! the input ends inside kept), never panic, use exactly the bytes it is given, and a
 //! response it yields whole must be what `decode_response` gives for the
-//! same bytes. Streamed literal data adds up to the announced length. Passed through
-//! `ReadEvent::into_streamed`, the events of an input without errors are
-//! the same for the drawn threshold as for no streaming at all.
+//! same bytes. Streamed literal data adds up to the announced length,
+//! unless a NUL in a `{n}` literal ends it with an error. Passed through
+//! `ReadEvent::into_streamed`, an input has an error (or ends inside a
+//! response) for the drawn threshold exactly when it has one without
+//! streaming, and the events of one without are the same for both.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -82,6 +84,19 @@ fn run(input: &[u8], threshold: u64, sizes: &mut impl Iterator<Item = usize>) ->
                 fed = end;
             }
             Err(e) => {
+                // Only a NUL in a `{n}` literal cuts streamed data short.
+                match announced {
+                    Some(len) if data.len() as u64 == len => flush(&mut events, &mut data, &mut announced),
+                    Some(_) => {
+                        assert_eq!(
+                            e.expected, "CHAR8 (NUL only in literal8)",
+                            "streamed data cut by {e}"
+                        );
+                        events.push(Event::Partial(std::mem::take(&mut data)));
+                        announced = None;
+                    }
+                    None => {}
+                }
                 events.push(Event::Error(e.kind, e.expected));
                 match e.resume_at {
                     Some(r) if r > 0 && r <= buffer.len() => {
@@ -166,6 +181,8 @@ fuzz_target!(|bytes: &[u8]| {
     assert_eq!(whole, pieces, "{}", show(input));
     let unstreamed = shaped(input, u64::MAX, &mut std::iter::repeat(input.len().max(1)));
     let streamed = shaped(input, threshold, &mut pattern.iter().copied().cycle());
+    // Streaming neither finds nor hides an error, nor a response cut off.
+    assert_eq!(unstreamed.is_some(), streamed.is_some(), "{}", show(input));
     if let (Some(unstreamed), Some(streamed)) = (unstreamed, streamed) {
         assert_eq!(unstreamed, streamed, "{}", show(input));
     }

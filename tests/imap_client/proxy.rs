@@ -17,6 +17,10 @@ pub struct Proxy {
 /// the client instead, or `None` to send it as it is.
 pub type Rewrite = fn(&[u8]) -> Option<Vec<u8>>;
 
+/// Rewrites the octets of a literal the server sent, in place (its
+/// length announced stays true).
+pub type RewriteLiteral = fn(&mut [u8]);
+
 impl Proxy {
     /// Listens on a free loopback port.
     pub fn start(upstream: SocketAddr) -> Proxy {
@@ -26,6 +30,16 @@ impl Proxy {
     /// Listens on a free loopback port; the server's lines go through
     /// `rewrite` (its literals pass as they are).
     pub fn rewriting(upstream: SocketAddr, rewrite: Option<Rewrite>) -> Proxy {
+        Proxy::rewriting_literals(upstream, rewrite, None)
+    }
+
+    /// Listens on a free loopback port; the server's lines go through
+    /// `rewrite` and its literals through `literal`.
+    pub fn rewriting_literals(
+        upstream: SocketAddr,
+        rewrite: Option<Rewrite>,
+        literal: Option<RewriteLiteral>,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
         let open = Arc::new(Mutex::new(Vec::new()));
@@ -42,9 +56,9 @@ impl Proxy {
                     }
                 }
                 pipe(&client, &server);
-                match rewrite {
-                    Some(rewrite) => pipe_lines(&server, &client, rewrite),
-                    None => pipe(&server, &client),
+                match (rewrite, literal) {
+                    (None, None) => pipe(&server, &client),
+                    (rewrite, literal) => pipe_lines(&server, &client, rewrite, literal),
                 }
             }
         });
@@ -78,8 +92,9 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
 
 /// Copies the server's lines from `from` to `to` through `rewrite` on a
 /// thread until either side closes; a line announcing a literal
-/// (`{n}` at its end) is followed by its n octets, copied as they are.
-fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Rewrite) {
+/// (`{n}` at its end) is followed by its n octets, copied as they are or
+/// through `literal`.
+fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Option<Rewrite>, literal: Option<RewriteLiteral>) {
     let (Ok(from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
         return;
     };
@@ -92,15 +107,24 @@ fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Rewrite) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            let out = rewrite(&line).unwrap_or_else(|| line.clone());
+            let out = rewrite.and_then(|r| r(&line)).unwrap_or_else(|| line.clone());
             if to.write_all(&out).is_err() {
                 break;
             }
             let Some(length) = literal_length(&line) else {
                 continue;
             };
-            let mut literal = (&mut reader).take(length);
-            if std::io::copy(&mut literal, &mut to).ok() != Some(length) {
+            let mut data = (&mut reader).take(length);
+            let copied = match literal {
+                None => std::io::copy(&mut data, &mut to).ok(),
+                Some(literal) => {
+                    let mut octets = Vec::new();
+                    let _ = data.read_to_end(&mut octets);
+                    literal(&mut octets);
+                    to.write_all(&octets).ok().map(|()| octets.len() as u64)
+                }
+            };
+            if copied != Some(length) {
                 break;
             }
         }

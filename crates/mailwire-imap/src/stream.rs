@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 
 use crate::decode::{DecodeError, Decoded, DecoderConfig, ErrorKind};
 use crate::fetch::data::{DataItemName, MessageDataItem, data_item_name, msg_att_item};
+use crate::fetch::open_paren;
 use crate::frame::{FrameOptions, Framed, Progress, Side, StreamLiterals, frame_resume};
 use crate::parse::{PError, PResult, crlf, fail, keyword, nz_number, separator, skip_extra_spaces};
 use crate::response::{Response, decode_framed_response};
@@ -52,8 +53,13 @@ pub enum ReadEvent<'a> {
 enum State {
     /// Between responses.
     Between,
-    /// Inside a streamed literal of a FETCH response.
-    Literal { seq: NonZeroU32, remaining: u64 },
+    /// Inside a streamed literal of a FETCH response; `literal8` when it
+    /// may hold NUL (`~{n}`, RFC 3516).
+    Literal {
+        seq: NonZeroU32,
+        remaining: u64,
+        literal8: bool,
+    },
     /// After a streamed literal, inside the same FETCH response.
     AfterLiteral { seq: NonZeroU32 },
     /// Skipping a streamed literal of a response that failed to decode.
@@ -243,6 +249,11 @@ impl ReadEvent<'_> {
 /// into the streamed shape, for code (a proxy) that would rather handle
 /// FETCH one way.
 ///
+/// Streamed data is checked as a literal decoded whole is: a NUL in a
+/// `{n}` literal (only a literal8, `~{n}`, may hold one) ends it with an
+/// error after the data before it, and the rest of the response is
+/// skipped, as a response read whole with that literal is refused.
+///
 /// ```text
 /// message-data = nz-number SP "FETCH" SP msg-att
 /// msg-att      = "(" (msg-att-dynamic / msg-att-static)
@@ -317,10 +328,46 @@ impl ResponseReader {
     pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
         match self.state {
             State::Between => self.between(input),
-            State::Literal { seq, remaining } => Ok(self.literal_data(input, remaining, Some(seq))),
-            State::SkipLiteral { remaining } => Ok(self.literal_data(input, remaining, None)),
+            State::Literal {
+                seq,
+                remaining,
+                literal8,
+            } => self.streamed_data(input, seq, remaining, literal8),
+            State::SkipLiteral { remaining } => Ok(self.literal_data(input, remaining, None, false)),
             State::AfterLiteral { seq } => self.after_literal(input, seq),
             State::SkipRest => self.skip_rest(input),
+        }
+    }
+
+    /// Data of a streamed literal, checked as a literal decoded whole is:
+    /// NUL only in a literal8 (`CHAR8` is `%x01-ff`). The data before a
+    /// NUL comes out; at the NUL, an error, and the reader skips the rest
+    /// of the response (from the octet after the NUL).
+    fn streamed_data<'a>(
+        &mut self,
+        input: &'a [u8],
+        seq: NonZeroU32,
+        remaining: u64,
+        literal8: bool,
+    ) -> Result<Decoded<ReadEvent<'a>>, DecodeError> {
+        let n = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+        let nul = if literal8 {
+            None
+        } else {
+            memchr::memchr(0, &input[..n])
+        };
+        match nul {
+            None => Ok(self.literal_data(input, remaining, Some(seq), literal8)),
+            Some(0) => {
+                self.state = match remaining - 1 {
+                    0 => State::SkipRest,
+                    left => State::SkipLiteral { remaining: left },
+                };
+                let mut e = DecodeError::syntax(input, 0, "CHAR8 (NUL only in literal8)");
+                e.resume_at = Some(1);
+                Err(e)
+            }
+            Some(at) => Ok(self.literal_data(&input[..at], remaining, Some(seq), literal8)),
         }
     }
 
@@ -330,6 +377,7 @@ impl ResponseReader {
         input: &'a [u8],
         remaining: u64,
         seq: Option<NonZeroU32>,
+        literal8: bool,
     ) -> Decoded<ReadEvent<'a>> {
         if input.is_empty() {
             return Decoded::Incomplete;
@@ -340,7 +388,11 @@ impl ResponseReader {
         self.state = match (left, seq) {
             (0, Some(seq)) => State::AfterLiteral { seq },
             (0, None) => State::SkipRest,
-            (_, Some(seq)) => State::Literal { seq, remaining: left },
+            (_, Some(seq)) => State::Literal {
+                seq,
+                remaining: left,
+                literal8,
+            },
             (_, None) => State::SkipLiteral { remaining: left },
         };
         let value = match seq {
@@ -394,6 +446,7 @@ impl ResponseReader {
                         self.state = State::Literal {
                             seq,
                             remaining: length,
+                            literal8: head[literal_header_start(head)] == b'~',
                         };
                         Ok(Decoded::Complete {
                             value: ReadEvent::LiteralStart {
@@ -456,6 +509,7 @@ impl ResponseReader {
                         self.state = State::Literal {
                             seq,
                             remaining: length,
+                            literal8: head[literal_header_start(head)] == b'~',
                         };
                         Ok(Decoded::Complete {
                             value: ReadEvent::LiteralStart {
@@ -562,14 +616,16 @@ fn is_fetch_response(input: &[u8]) -> bool {
             .is_some_and(|w| w.eq_ignore_ascii_case(b" FETCH "))
 }
 
-/// `"*" SP nz-number SP "FETCH" SP "("`.
-fn fetch_head<'a>(input: &'a [u8], _config: &DecoderConfig) -> PResult<'a, NonZeroU32> {
+/// `"*" SP nz-number SP "FETCH" SP "("`; with `extra_spaces`, spaces
+/// after the `(`, as a response decoded whole takes them.
+fn fetch_head<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NonZeroU32> {
     let rest = input
         .strip_prefix(b"* ")
         .map_or_else(|| fail(input, "'* '"), |r| Ok((r, ())))?
         .0;
     let (rest, seq) = nz_number(rest)?;
-    let (rest, _) = keyword(" FETCH (")(rest)?;
+    let (rest, _) = keyword(" FETCH ")(rest)?;
+    let (rest, ()) = open_paren(rest, config.leniency.extra_spaces)?;
     Ok((rest, seq))
 }
 
@@ -594,6 +650,11 @@ fn items_then_name<'a>(
         first = false;
         if let Ok((r, name)) = data_item_name(rest, config) {
             if r.len() == head.len() - header {
+                // A literal8 belongs to BINARY alone (RFC 3516), as in a
+                // response decoded whole.
+                if head[header] == b'~' && !matches!(name, DataItemName::Binary { .. }) {
+                    return Err(PError::at(r, "string or NIL"));
+                }
                 return Ok((items, name));
             }
         }
@@ -616,13 +677,15 @@ fn items_then_name<'a>(
 }
 
 /// The rest of a FETCH response after a streamed literal: ` item...` then
-/// `)` CRLF.
+/// `)` CRLF; with `extra_spaces`, spaces around the `)`, as a response
+/// decoded whole takes them.
 fn items_then_end<'a>(message: &'a [u8], config: &DecoderConfig) -> Result<Vec<MessageDataItem<'a>>, PError> {
     let mut items = Vec::new();
     let mut rest = message;
     loop {
         let trimmed = skip_extra_spaces(rest, config.leniency.extra_spaces);
         if let Some(r) = trimmed.strip_prefix(b")") {
+            let r = skip_extra_spaces(r, config.leniency.extra_spaces);
             let (r, ()) = crlf(config.leniency.bare_lf)(r).map_err(unwrap_err)?;
             if !r.is_empty() {
                 return Err(PError::at(r, "end of response"));
@@ -703,6 +766,10 @@ mod tests {
                     fed = end;
                 }
                 Err(e) => {
+                    if !data.is_empty() {
+                        events.push(format!("data {}", String::from_utf8_lossy(&data)));
+                        data.clear();
+                    }
                     events.push(format!("error at {}", e.offset));
                     let skip = e.resume_at.expect("resumable");
                     buffer.drain(..skip);
@@ -775,6 +842,67 @@ mod tests {
         assert!(events[2].starts_with("LiteralStart { seq: 2, items: [], item: Binary"));
         assert_eq!(events[3], "data abcdefghijkl");
         assert_eq!(events[4], "FetchEnd { seq: 2, items: [Uid(9)] }");
+    }
+
+    #[test]
+    fn spaces_the_lenient_decoder_takes_whole_are_taken_streamed() {
+        // Spaces after `(` and around `)`, and a bare LF: the lenient
+        // decoder takes them in a response read whole, so streaming takes
+        // them too (the imap_stream fuzz target found the two refused).
+        let input = b"* 3 FETCH (  BODY[1] {10}\r\n0123456789 UID 7 ) \n* 4 EXISTS\r\n";
+        let whole = read_all(input, 4, 1 << 20);
+        assert_eq!(whole.len(), 2, "{whole:#?}");
+        assert!(whole[0].starts_with("Response(Fetch { seq: 3, items: [BodySection"));
+        for chunk in 1..input.len() {
+            let streamed = read_all(input, chunk, 4);
+            assert_eq!(streamed.len(), 4, "{streamed:#?}");
+            assert!(streamed[0].starts_with("LiteralStart { seq: 3, items: [], item: BodySection"));
+            assert_eq!(streamed[1], "data 0123456789");
+            assert_eq!(streamed[2], "FetchEnd { seq: 3, items: [Uid(7)] }");
+            assert_eq!(streamed[3], whole[1]);
+        }
+    }
+
+    #[test]
+    fn a_literal8_streams_for_binary_alone() {
+        // As read whole: BODY[2] takes a string, not a literal8 (RFC 3516);
+        // the imap_stream fuzz target found it taken streamed.
+        let input = b"* 2 FETCH (BODY[2] ~{12}\r\nabcdefghijkl UID 9)\r\n* 3 EXISTS\r\n";
+        let whole = read_all(input, 5, 1 << 20);
+        assert_eq!(whole, ["error at 19", "Response(Exists(3))"]);
+        // Streamed, the rest of the response is skipped as it arrives.
+        for chunk in 1..input.len() {
+            let mut events = read_all(input, chunk, 8);
+            events.retain(|e| !e.starts_with("Skipped("));
+            assert_eq!(events, ["error at 19", "Response(Exists(3))"], "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_nul_ends_a_streamed_literal_as_it_ends_a_whole_one() {
+        // NUL is not a CHAR8: a `{n}` literal holding one is refused read
+        // whole, and streamed after the data before it; a literal8 takes
+        // it. The imap_stream fuzz target found it passed streamed.
+        let input = b"* 1 FETCH (BODY[] {10}\r\nabc\0efghij UID 4)\r\n* 2 FETCH (BINARY[] ~{3}\r\na\0c)\r\n";
+        let whole = read_all(input, 5, 1 << 20);
+        assert_eq!(whole.len(), 2, "{whole:#?}");
+        assert_eq!(whole[0], "error at 27");
+        assert!(
+            whole[1].starts_with("Response(Fetch { seq: 2, items: [Binary"),
+            "{}",
+            whole[1]
+        );
+        for chunk in 1..input.len() {
+            let mut events = read_all(input, chunk, 2);
+            events.retain(|e| !e.starts_with("Skipped("));
+            assert_eq!(events.len(), 6, "chunk {chunk}: {events:#?}");
+            assert!(events[0].starts_with("LiteralStart { seq: 1,"));
+            assert_eq!(events[1], "data abc");
+            assert!(events[2].starts_with("error at "), "{}", events[2]);
+            assert!(events[3].starts_with("LiteralStart { seq: 2,"));
+            assert_eq!(events[4], "data a\0c");
+            assert_eq!(events[5], "FetchEnd { seq: 2, items: [] }");
+        }
     }
 
     #[test]

@@ -364,6 +364,37 @@ fn a_large_fetch_literal_streams() {
 }
 
 #[test]
+fn a_fetch_cut_short_leaves_no_stream_open_for_the_next_one() {
+    let mut c = ClientSession::new(ClientConfig {
+        stream_above: 16,
+        ..ClientConfig::default()
+    });
+    c.receive(b"* OK ready\r\n");
+    events(&mut c);
+    let first = c.send(fetch("1", false));
+    // A NUL in a `{n}` literal: the response breaks off after "01234".
+    c.receive(b"* 1 FETCH (BODY[] {20}\r\n01234\x0056789012345678 UID 5)\r\nA1 OK done\r\n");
+    let got = events(&mut c);
+    assert!(
+        matches!(got[0], ClientEvent::FetchStart { id, .. } if id == Some(first)),
+        "{got:?}"
+    );
+    assert!(
+        matches!(&got[1], ClientEvent::FetchData(d) if &d[..] == b"01234"),
+        "{got:?}"
+    );
+    assert!(matches!(got[2], ClientEvent::Error(_)), "{got:?}");
+    assert!(matches!(got.last(), Some(ClientEvent::Completed(done)) if done.id == first));
+    let second = c.send(fetch("2", false));
+    c.receive(b"* 2 FETCH (BODY[] {20}\r\n01234567890123456789)\r\n");
+    let got = events(&mut c);
+    assert!(
+        matches!(got[0], ClientEvent::FetchStart { id, .. } if id == Some(second)),
+        "the second FETCH's data is paired with another command: {got:?}"
+    );
+}
+
+#[test]
 fn copyuid_and_appenduid_are_read_from_the_completion() {
     let mut c = selected();
     c.send(CommandBody::Move {

@@ -46,6 +46,9 @@ impl ClientSession {
                 Ok(Decoded::Incomplete | Decoded::LiteralAnnounced(_)) => break,
                 Err(e) => {
                     let skip = e.resume_at;
+                    // A FETCH response streaming when it broke off is
+                    // skipped: its literals are no longer paired with it.
+                    self.streaming = None;
                     self.events.push_back(ClientEvent::Error(e));
                     match skip {
                         Some(n) => used += n,

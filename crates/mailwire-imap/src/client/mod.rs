@@ -176,7 +176,10 @@ pub enum ClientEvent {
     /// A piece of the streamed literal.
     FetchData(Bytes),
     /// The end of a FETCH response with streamed literals: the items after
-    /// the last one.
+    /// the last one. Until it comes, the response is not whole: an
+    /// [`ClientEvent::Error`] before it (a NUL in a `{n}` literal, say)
+    /// means the rest of the response was skipped, and what was streamed
+    /// of its literal may be cut short.
     FetchEnd {
         /// The message sequence number.
         seq: std::num::NonZeroU32,
