@@ -546,6 +546,67 @@ fn literals_adding_up_past_the_command_limit_are_refused() {
     assert_eq!(message.length(), 5000);
 }
 
+/// Before login a command holds at most `login_command_limit`, APPEND's
+/// included: the APPENDLIMIT, which raises the decoder's limits, is for
+/// those who may append. A connection that never logs in cannot make the
+/// server hold a message's worth of input.
+#[test]
+fn before_login_a_command_is_small_whatever_the_appendlimit() {
+    let mut config = plaintext();
+    config.append_limit = Some(64 << 20);
+    let mut s = ServerSession::new(config.clone());
+    sent(&mut s);
+    s.receive(b"a APPEND INBOX {67000000}\r\n");
+    assert!(
+        events(&mut s).is_empty(),
+        "the literal was offered to the application"
+    );
+    assert_eq!(sent(&mut s), "a NO [TOOBIG] Literal too large\r\n");
+    // Non-synchronizing: refused, its data thrown away as it arrives.
+    s.receive(b"b APPEND INBOX {67000000+}\r\n");
+    let piece = vec![b'x'; 1 << 20];
+    for _ in 0..63 {
+        s.receive(&piece);
+        assert!(events(&mut s).is_empty());
+    }
+    s.receive(&piece[..67_000_000 - (63 << 20)]);
+    s.receive(b"\r\nc NOOP\r\n");
+    assert!(events(&mut s).is_empty());
+    assert_eq!(
+        sent(&mut s),
+        "b BAD [TOOBIG] Non-synchronizing literal too large\r\nc OK NOOP completed\r\n"
+    );
+    // Literals that add up past the limit, whatever the command.
+    s.receive(b"d LOGIN {40000+}\r\n");
+    s.receive(&[b'u'; 40000]);
+    s.receive(b" {40000}\r\n");
+    assert!(events(&mut s).is_empty());
+    assert_eq!(sent(&mut s), "d NO [TOOBIG] Literal too large\r\n");
+    // Within it, LOGIN takes literals as ever.
+    s.receive(b"e LOGIN {5}\r\n");
+    let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
+        panic!("a small literal before login was refused")
+    };
+    s.accept_literal(literal).unwrap();
+    s.receive(b"alice {6}\r\n");
+    let Some(ServerEvent::Literal(literal)) = s.poll_event() else {
+        panic!("the password's literal was refused")
+    };
+    s.accept_literal(literal).unwrap();
+    s.receive(b"secret\r\n");
+    let Some(ServerEvent::Authenticate(login)) = s.poll_event() else {
+        panic!("no login event")
+    };
+    s.accept_login(login).unwrap();
+    // Logged in, APPEND has its APPENDLIMIT.
+    sent(&mut s);
+    s.receive(b"f APPEND INBOX {67000000}\r\n");
+    let Some(ServerEvent::Append(message)) = s.poll_event() else {
+        panic!("an APPEND within the APPENDLIMIT was refused after login")
+    };
+    assert_eq!(message.length(), 67_000_000);
+}
+
 #[test]
 fn append_limit_admits_messages_larger_than_other_literals() {
     let mut config = plaintext();

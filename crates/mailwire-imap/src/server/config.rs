@@ -98,6 +98,15 @@ pub struct ServerConfig {
     /// follows) instead of passing the command whole. The UTF8 and CATENATE
     /// forms always come whole.
     pub stream_append: bool,
+    /// The most a command may hold before the client has logged in, its
+    /// literals included (and so APPEND's, whatever
+    /// [`append_limit`](ServerConfig::append_limit) says: APPEND is not
+    /// valid then). LOGIN, ID and the like need little; a literal past it
+    /// is refused (a synchronizing one with `NO [TOOBIG]`, a
+    /// non-synchronizing one with `BAD [TOOBIG]`, its data read and thrown
+    /// away), so that a connection that never logs in holds little. The
+    /// decoder's limits apply too.
+    pub login_command_limit: u64,
     /// Auto-logout of a connection that has not logged in.
     pub login_timeout: Duration,
     /// Auto-logout of an authenticated connection (RFC 9051 section 5.4:
@@ -140,6 +149,7 @@ impl Default for ServerConfig {
             capabilities: Vec::new(),
             append_limit: None,
             stream_append: true,
+            login_command_limit: 64 * 1024,
             login_timeout: Duration::from_secs(60),
             autologout: Duration::from_secs(30 * 60),
             idle_keepalive: Duration::from_secs(2 * 60),

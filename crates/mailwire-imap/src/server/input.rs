@@ -57,12 +57,19 @@ impl ServerSession {
                 let command = command_name(prefix);
                 // The decoder's limits were raised for APPEND (see
                 // `ServerSession::new`); every other command keeps the
-                // configured ones, for each literal and for the whole.
+                // configured ones, for each literal and for the whole, and
+                // before login every command, APPEND included, has
+                // `login_command_limit` in all.
                 let limits = &self.config.decoder.limits;
                 let whole = (a.data_start as u64).saturating_add(a.length);
-                let too_big = match self.config.append_limit {
-                    Some(append) if command == Some("APPEND") => a.length > append,
-                    _ => a.length > limits.literal || whole > limits.command_message,
+                let too_big = if self.state == State::NotAuthenticated {
+                    a.length > limits.literal
+                        || whole > limits.command_message.min(self.config.login_command_limit)
+                } else {
+                    match self.config.append_limit {
+                        Some(append) if command == Some("APPEND") => a.length > append,
+                        _ => a.length > limits.literal || whole > limits.command_message,
+                    }
                 };
                 match a.mode {
                     LiteralMode::Sync if too_big => {
