@@ -7,7 +7,7 @@ use std::future::pending;
 use std::io;
 use std::time::{Duration, Instant};
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -100,6 +100,9 @@ impl Stream {
     }
 }
 
+/// The most compressed input held that inflating has not taken.
+const MAX_COMPRESSED_PENDING: usize = 256 * 1024;
+
 /// COMPRESS=DEFLATE (RFC 4978): raw deflate both ways, each write flushed
 /// to a byte boundary so the client can read it at once.
 struct Deflate {
@@ -125,10 +128,12 @@ impl Deflate {
 
     /// Inflates buffered input into `out`: how many bytes came out. At most
     /// `out.len()` bytes come out of one call, however well the input
-    /// compresses.
+    /// compresses. A stream the client ended (a final block) takes no more
+    /// input: what follows it is an error, not input to keep.
     fn inflate(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let (in_before, out_before) = (self.decompress.total_in(), self.decompress.total_out());
-        self.decompress
+        let status = self
+            .decompress
             .decompress(&self.input[self.start..], out, FlushDecompress::Sync)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("deflate: {e}")))?;
         self.start += (self.decompress.total_in() - in_before) as usize;
@@ -136,7 +141,14 @@ impl Deflate {
             self.input.clear();
             self.start = 0;
         }
-        Ok((self.decompress.total_out() - out_before) as usize)
+        let produced = (self.decompress.total_out() - out_before) as usize;
+        if produced == 0 && status == Status::StreamEnd {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "deflate: input after the end of the client's compressed stream",
+            ));
+        }
+        Ok(produced)
     }
 
     /// `bytes`, compressed and flushed.
@@ -264,6 +276,14 @@ impl Connection {
             let deflate = self.deflate.as_mut().expect("compressing");
             if let Ok(Input::Data(n)) = read {
                 deflate.input.extend_from_slice(&scratch[..n]);
+                // Inflating takes all it is given; input that piles up
+                // instead is a stream it cannot read on.
+                if deflate.input.len() - deflate.start > MAX_COMPRESSED_PENDING {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "deflate: compressed input that does not inflate",
+                    ));
+                }
             }
             deflate.scratch = scratch;
             match read? {

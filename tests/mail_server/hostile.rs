@@ -385,6 +385,89 @@ fn every_hostile_form_gets_a_tagged_error_with_bounded_memory() {
     assert!(grown < 64 * 1024, "the server's peak grew by {grown} KiB");
 }
 
+/// Connections that never log in cannot make the server hold a message's
+/// worth each: before login an APPEND is as small as any command (64 KiB
+/// in all), whatever the APPENDLIMIT. Twenty connections each send 16 MiB
+/// of an APPEND's literal; the server's peak grows by less than one of
+/// them sent (each held its 16 MiB before the fix).
+#[test]
+fn connections_that_do_not_log_in_hold_little() {
+    let mail = alice_root("prelogin-append");
+    let server = mail_server(&mail);
+    let baseline = peak_kib(&server);
+    // Synchronizing: refused at once, never `+`.
+    let mut stream = TcpStream::connect(server.imap).expect("connect");
+    let _ = read_plain_until(&mut stream, "*");
+    stream
+        .write_all(b"a APPEND INBOX {67000000}\r\nn NOOP\r\n")
+        .expect("send");
+    let (got, _) = drain(&mut stream, Duration::from_secs(10), tagged("n"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("a NO [TOOBIG]") && text.contains("n OK"),
+        "a synchronizing APPEND before login: {text}"
+    );
+    // Non-synchronizing, on twenty connections at once, left unfinished.
+    let piece = vec![b'x'; 1 << 20];
+    let senders: Vec<_> = (0..20)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.imap).expect("connect");
+            let _ = read_plain_until(&mut stream, "*");
+            let piece = piece.clone();
+            std::thread::spawn(move || {
+                let _ = stream.write_all(b"b APPEND INBOX {67000000+}\r\n");
+                for _ in 0..16 {
+                    if stream.write_all(&piece).is_err() {
+                        break;
+                    }
+                }
+                stream
+            })
+        })
+        .collect();
+    let mut streams: Vec<TcpStream> = senders.into_iter().map(|s| s.join().expect("a sender")).collect();
+    for stream in &mut streams {
+        let (got, closed) = drain(stream, Duration::from_secs(10), tagged("b"));
+        bounded(&got, closed, "b", "an APPEND before login");
+    }
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    assert!(
+        grown < 16 * 1024,
+        "twenty unfinished APPENDs before login: the server's peak grew by {grown} KiB"
+    );
+    drop(streams);
+    still_serves(&server, "APPENDs before login");
+}
+
+/// After COMPRESS, a client that ends its deflate stream (a final block)
+/// and sends on is disconnected: what follows the end cannot be
+/// inflated, and before the fix it piled up in the server's memory until
+/// the autologout, 16 KiB a read.
+#[test]
+fn input_after_the_end_of_a_compressed_stream_ends_the_connection() {
+    let mail = alice_root("compress-end");
+    let server = mail_server(&mail);
+    let baseline = peak_kib(&server);
+    let mut stream = logged_in_stream(server.imap);
+    stream.write_all(b"c COMPRESS DEFLATE\r\n").expect("send");
+    let reply = read_plain_until(&mut stream, "c");
+    assert!(reply.starts_with("c OK"), "{reply}");
+    // An empty final block with fixed codes, then 64 MiB of zeros.
+    let mut data = vec![0x03, 0x00];
+    data.extend(std::iter::repeat_n(0u8, 64 << 20));
+    let (_, closed) = exchange(&mut stream, data, Duration::from_secs(30), |_| false);
+    assert!(
+        closed,
+        "the server read on after the end of the compressed stream"
+    );
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    assert!(
+        grown < 16 * 1024,
+        "input after the compressed stream's end: the server's peak grew by {grown} KiB"
+    );
+    still_serves(&server, "input after the end of a compressed stream");
+}
+
 /// Writes one POP3 command and reads its status line (and, for a
 /// multi-line answer, everything up to the terminating dot).
 fn pop3(stream: &mut TcpStream, command: &str, multiline: bool) -> String {
