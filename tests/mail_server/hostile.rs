@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::imap_extensions::{alice, assert_status, lines, mail_server, read_plain_until};
 use crate::imap_wire::Imap;
-use crate::support::{MailServer, peak_memory_kib};
+use crate::support::{MailRoot, MailServer, peak_memory_kib};
 use crate::{PASSWD, alice_root};
 
 /// The server's peak resident memory so far in KiB (VmHWM): what it held
@@ -437,6 +437,48 @@ fn connections_that_do_not_log_in_hold_little() {
     );
     drop(streams);
     still_serves(&server, "APPENDs before login");
+}
+
+/// A short MULTIAPPEND whose CATENATE parts name a stored 30 MiB message
+/// eighty times is refused before it builds more than one command's
+/// worth (APPENDLIMIT, 64 MiB): each message of two copies was within the
+/// limit, and all of them were built in memory before the quota was
+/// checked, 2.4 GB for this command of 2 KiB.
+#[test]
+fn catenate_cannot_build_a_stored_message_over_and_over() {
+    let mut big = b"From: big@example.org\r\nSubject: big\r\n\r\n".to_vec();
+    while big.len() < 30 << 20 {
+        big.extend_from_slice(b"a line of a large message that CATENATE names many times\r\n");
+    }
+    let mail = MailRoot::new("catenate-many", PASSWD, "alice", &[big]);
+    let server = mail_server(&mail);
+    let baseline = peak_kib(&server);
+    let mut stream = logged_in_stream(server.imap);
+    let mut command = b"c APPEND INBOX".to_vec();
+    for _ in 0..40 {
+        command.extend_from_slice(b" CATENATE (URL \"/INBOX/;UID=1\" URL \"/INBOX/;UID=1\")");
+    }
+    command.extend_from_slice(b"\r\nn NOOP\r\n");
+    stream.write_all(&command).expect("send");
+    let (got, closed) = drain(&mut stream, Duration::from_secs(120), tagged("n"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(!closed, "the connection ended: {text}");
+    assert!(
+        text.starts_with("c NO [TOOBIG]") && text.contains("n OK"),
+        "{}",
+        text.chars().take(500).collect::<String>()
+    );
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    assert!(
+        grown < 256 * 1024,
+        "eighty URLs of a 30 MiB message: the server's peak grew by {grown} KiB"
+    );
+    stream.write_all(b"s STATUS INBOX (MESSAGES)\r\n").expect("send");
+    let status = read_plain_until(&mut stream, "s");
+    assert!(
+        status.contains("(MESSAGES 1)"),
+        "something was appended: {status}"
+    );
 }
 
 /// After COMPRESS, a client that ends its deflate stream (a final block)

@@ -21,10 +21,16 @@ pub(super) fn append_whole(
         Err(o) => return o,
     };
     let mut messages = Vec::new();
+    // What the messages of one APPEND hold in all, once built, is held to
+    // what one command may carry: CATENATE URLs copy messages already
+    // stored, and a short command naming a large one many times would
+    // otherwise build it again and again in memory before the quota is
+    // checked.
+    let mut room = work.append_limit.saturating_add(COMMAND_SLACK);
     for m in &append.messages {
         let message = match &m.data {
             AppendData::Catenate(parts) => {
-                let content = match catenate(work, parts) {
+                let content = match catenate(work, parts, room) {
                     Ok(c) => c,
                     Err(o) => return o,
                 };
@@ -43,14 +49,27 @@ pub(super) fn append_whole(
                 Err(e) => return Outcome::bad_owned(format!("Invalid message: {e}")),
             },
         };
+        room = match room.checked_sub(message.content.len() as u64) {
+            Some(left) => left,
+            None => return too_big_in_all(),
+        };
         messages.push(message);
     }
     append_messages(work, &name, messages)
 }
 
+/// What a command may carry besides its APPENDLIMIT's worth of message
+/// (the server's decoder allows as much).
+const COMMAND_SLACK: u64 = 64 * 1024;
+
+fn too_big_in_all() -> Outcome {
+    Outcome::no("The messages would be too big in all").with_code(condition("TOOBIG"))
+}
+
 /// Assembles a CATENATE message (RFC 4469): its text parts as sent, its
-/// URL parts read from this user's mailboxes.
-fn catenate(work: &Work, parts: &[CatPart<'static>]) -> Result<Vec<u8>, Outcome> {
+/// URL parts read from this user's mailboxes; at most APPENDLIMIT octets,
+/// and at most `room`, what is left of the command's allowance.
+fn catenate(work: &Work, parts: &[CatPart<'static>], room: u64) -> Result<Vec<u8>, Outcome> {
     let mut out = Vec::new();
     for part in parts {
         match part {
@@ -60,6 +79,9 @@ fn catenate(work: &Work, parts: &[CatPart<'static>]) -> Result<Vec<u8>, Outcome>
         }
         if out.len() as u64 > work.append_limit {
             return Err(Outcome::no("The message would be too big").with_code(condition("TOOBIG")));
+        }
+        if out.len() as u64 > room {
+            return Err(too_big_in_all());
         }
     }
     Ok(out)
