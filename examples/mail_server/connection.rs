@@ -178,8 +178,10 @@ pub struct Connection {
     stop: Stop,
     /// The longest a write may take.
     io_timeout: Duration,
-    /// When a TLS handshake must have ended: the login deadline.
-    handshake_deadline: Instant,
+    /// Until the client has logged in, the login deadline: a TLS handshake
+    /// and every write end by then, so that a client that reads slowly
+    /// (or not at all) cannot outlive it.
+    login_deadline: Option<Instant>,
 }
 
 impl Connection {
@@ -202,12 +204,18 @@ impl Connection {
             tls,
             stop,
             io_timeout,
-            handshake_deadline: login_deadline,
+            login_deadline: Some(login_deadline),
         };
         if implicit_tls {
             connection.start_tls("TLS handshake").await?;
         }
         Ok(connection)
+    }
+
+    /// The login deadline from now on: `None` once the client has logged
+    /// in, a new one where logging out starts the clock again.
+    pub fn set_login_deadline(&mut self, deadline: Option<Instant>) {
+        self.login_deadline = deadline;
     }
 
     /// Whether TLS protects the connection.
@@ -226,7 +234,10 @@ impl Connection {
         let Stream::Plain(socket) = std::mem::replace(&mut self.stream, Stream::Gone) else {
             return Err(io::Error::other(format!("{what}: TLS is already active")));
         };
-        let handshake = tokio::time::timeout_at(self.handshake_deadline.into(), self.tls.accept(socket));
+        let until = self
+            .login_deadline
+            .unwrap_or_else(|| Instant::now() + self.io_timeout);
+        let handshake = tokio::time::timeout_at(until.into(), self.tls.accept(socket));
         let stream = tokio::select! {
             _ = self.stop.requested() => return Err(stopping()),
             done = handshake => match done {
@@ -310,8 +321,9 @@ impl Connection {
     }
 
     /// Sends `bytes` and flushes them (through TLS, if active). A client
-    /// that does not read within the I/O timeout, or a stop of the server,
-    /// ends the wait with an error.
+    /// that does not read within the I/O timeout (or, before it has logged
+    /// in, by the login deadline), or a stop of the server, ends the wait
+    /// with an error.
     pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         let compressed = self.compress(bytes)?;
         let bytes = compressed.as_deref().unwrap_or(bytes);
@@ -319,11 +331,14 @@ impl Connection {
             stream,
             stop,
             io_timeout,
+            login_deadline,
             ..
         } = self;
+        let limit = Instant::now() + *io_timeout;
+        let until = login_deadline.map_or(limit, |d| d.min(limit));
         tokio::select! {
             _ = stop.requested() => Err(stopping()),
-            written = tokio::time::timeout(*io_timeout, stream.send(bytes)) => {
+            written = tokio::time::timeout_at(until.into(), stream.send(bytes)) => {
                 written.unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))
             }
         }

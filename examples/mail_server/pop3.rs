@@ -86,6 +86,7 @@ async fn drive(
                     _ => {}
                 }
             }
+            conn.set_login_deadline((!session.is_authenticated()).then_some(login_deadline));
             while let Some(bytes) = session.poll_transmit() {
                 progressed = true;
                 if session.is_closed() {

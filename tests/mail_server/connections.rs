@@ -414,6 +414,78 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
     assert!(plain_line(&mut again).starts_with("* OK"));
 }
 
+/// A client that never logs in cannot outlive the login deadline by
+/// reading slowly: it pipelines commands without end, whose answers
+/// overflow its small receive buffer and then the server's send buffer,
+/// and reads a few hundred octets a second. The server's writes end at
+/// the login deadline as its reads do, and the connection is gone from
+/// the server; before, each write could wait the I/O timeout (600 s), and
+/// the connection lived for hours without a password.
+#[test]
+fn a_slow_reader_that_never_logs_in_is_closed_at_the_login_deadline() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mail = MailRoot::new("slow-prelogin", PASSWD, "alice", &sample_messages());
+    let server = start(&mail, &["--allow-plaintext-auth", "--login-timeout", "5"]);
+    for (n, (what, addr, command)) in [
+        ("IMAP", server.imap, &b"a CAPABILITY\r\n"[..]),
+        ("POP3", server.pop3, &b"CAPA\r\n"[..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+        socket.set_recv_buffer_size(4096).expect("a small receive buffer");
+        socket.connect(&addr.into()).expect("connect");
+        let stream: TcpStream = socket.into();
+        let started = Instant::now();
+        let running = Arc::new(AtomicBool::new(true));
+        let writer = {
+            let mut stream = stream.try_clone().expect("clone");
+            let commands = command.repeat(1000);
+            std::thread::spawn(move || while stream.write_all(&commands).is_ok() {})
+        };
+        let reader = {
+            let (mut stream, running) = (stream.try_clone().expect("clone"), Arc::clone(&running));
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                while running.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+                    if matches!(stream.read(&mut buf), Ok(0)) {
+                        break;
+                    }
+                }
+            })
+        };
+        let gone = loop {
+            // Ended as the server logs it: "disconnected", or "connection
+            // ended" with the error (a write that timed out).
+            let logs = server.logs();
+            if logs.matches(" disconnected").count() + logs.matches(" connection ended").count() > n {
+                break true;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let took = started.elapsed();
+        running.store(false, Ordering::Relaxed);
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        writer.join().expect("the writer");
+        reader.join().expect("the reader");
+        assert!(
+            gone,
+            "{what}: a client reading slowly outlived the login deadline by far"
+        );
+        assert!(
+            took >= Duration::from_secs(4) && took < Duration::from_secs(15),
+            "{what}: closed after {took:?}, the login deadline being 5 s"
+        );
+    }
+}
+
 /// Reads from `socket` until `end` is seen at the end of what arrived;
 /// returns how many octets came.
 fn read_until_end(socket: &mut TcpStream, end: &[u8]) -> usize {

@@ -306,6 +306,13 @@ impl User {
                         _ => {}
                     }
                 }
+                // Before login, the session's deadline is the login
+                // deadline (UNAUTHENTICATE starts it again).
+                if session.is_authenticated() {
+                    conn.set_login_deadline(None);
+                } else if let Some(at) = session.poll_timeout() {
+                    conn.set_login_deadline(Some(at));
+                }
                 while let Some(bytes) = session.poll_transmit() {
                     progressed = true;
                     if session.is_closed() {
