@@ -1135,7 +1135,10 @@ pub fn decode_idle_done(input: &[u8], config: &DecoderConfig) -> Result<Decoded<
 /// The length of the first line (no literals here), terminator included.
 fn frame_line(input: &[u8], config: &DecoderConfig) -> Result<Option<usize>, DecodeError> {
     let window = &input[..input.len().min(config.limits.command_line)];
-    match memchr::memchr(b'\n', window) {
+    let found = memchr::memchr(b'\n', window);
+    #[cfg(test)]
+    crate::frame::SCANNED.with(|s| s.set(s.get() + found.map_or(window.len(), |i| i + 1)));
+    match found {
         Some(lf) if lf > 0 && input[lf - 1] == b'\r' || config.leniency.bare_lf => Ok(Some(lf + 1)),
         Some(lf) => {
             let mut d = DecodeError::syntax(input, lf, "CR before LF");

@@ -261,6 +261,13 @@ pub(crate) struct Line<'a> {
     pub consumed: usize,
 }
 
+// Octets searched for LF by this thread's line framing, for the
+// linearity tests.
+#[cfg(test)]
+thread_local! {
+    pub(crate) static SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Finds the first line of `input`, bounded by `limit` (terminator included).
 pub(crate) fn find_line<'a>(
     input: &'a [u8],
@@ -268,7 +275,10 @@ pub(crate) fn find_line<'a>(
     bare_lf: bool,
 ) -> Result<Option<Line<'a>>, DecodeError> {
     let window = &input[..input.len().min(limit)];
-    match memchr::memchr(b'\n', window) {
+    let found = memchr::memchr(b'\n', window);
+    #[cfg(test)]
+    SCANNED.with(|s| s.set(s.get() + found.map_or(window.len(), |i| i + 1)));
+    match found {
         Some(lf) => {
             if lf > 0 && input[lf - 1] == b'\r' {
                 Ok(Some(Line {

@@ -161,6 +161,10 @@ impl ServerSession {
     }
 
     pub(super) fn sasl_line(&mut self) -> bool {
+        if !self.line_pending() {
+            self.needs_input = true;
+            return false;
+        }
         let config: &DecoderConfig = &self.config.decoder;
         let outcome = decode_authenticate_data(&self.input[self.start..], config);
         let (line, consumed) = match outcome {

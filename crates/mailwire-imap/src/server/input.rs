@@ -11,6 +11,7 @@ impl ServerSession {
 
     pub(super) fn consume(&mut self, n: usize) {
         self.start += n;
+        self.line_scanned = 0;
         if self.start >= self.input.len() {
             self.input.clear();
             self.start = 0;
@@ -18,6 +19,24 @@ impl ServerSession {
             self.input.drain(..self.start);
             self.start = 0;
         }
+    }
+
+    /// Whether a whole line, or one longer than the line limit, is
+    /// pending (for SASL and IDLE lines, which carry no literals). What was
+    /// searched at the last call is not searched again.
+    pub(super) fn line_pending(&mut self) -> bool {
+        let pending = &self.input[self.start..];
+        let limit = self.config.decoder.limits.command_line;
+        let window = pending.len().min(limit);
+        let from = self.line_scanned.min(window);
+        let found = memchr::memchr(b'\n', &pending[from..window]);
+        #[cfg(test)]
+        crate::frame::SCANNED.with(|s| s.set(s.get() + found.map_or(window - from, |i| i + 1)));
+        if found.is_some() || pending.len() >= limit {
+            return true;
+        }
+        self.line_scanned = window;
+        false
     }
 
     /// Forgets the framing of the command that just ended.
@@ -218,6 +237,10 @@ impl ServerSession {
     }
 
     pub(super) fn idle_line(&mut self) -> bool {
+        if !self.line_pending() {
+            self.needs_input = true;
+            return false;
+        }
         let outcome = crate::command::decode_idle_done(&self.input[self.start..], &self.config.decoder);
         let (consumed, ok) = match outcome {
             Ok(Decoded::Complete { consumed, .. }) => (Some(consumed), true),
@@ -293,4 +316,52 @@ pub(super) fn command_name(message: &[u8]) -> Option<&'static str> {
         .iter()
         .copied()
         .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::frame::SCANNED;
+    use crate::server::{ServerConfig, ServerEvent, ServerSession};
+
+    /// Octets searched for LF while `line` arrives an octet at a time, then
+    /// its CRLF.
+    fn scanned_for(session: &mut ServerSession, line: usize) -> usize {
+        while session.poll_transmit().is_some() {}
+        SCANNED.with(|s| s.set(0));
+        for _ in 0..line {
+            session.receive(b"Q");
+        }
+        session.receive(b"\r\n");
+        SCANNED.with(|s| s.get())
+    }
+
+    /// A SASL response or an IDLE line of 60,000 octets sent an octet at
+    /// a time is searched for its end about once, not once per octet
+    /// received (1.8 billion octets searched before).
+    #[test]
+    fn sasl_and_idle_lines_arriving_slowly_are_searched_once() {
+        let config = ServerConfig {
+            allow_plaintext_login: true,
+            ..ServerConfig::default()
+        };
+        let mut s = ServerSession::new(config.clone());
+        s.receive(b"a AUTHENTICATE PLAIN\r\n");
+        let scanned = scanned_for(&mut s, 60_000);
+        assert!(scanned < 3 * 60_000, "a SASL line: {scanned} octets searched");
+
+        let mut s = ServerSession::new(config);
+        s.receive(b"l LOGIN alice secret\r\n");
+        let Some(ServerEvent::Authenticate(login)) = s.poll_event() else {
+            panic!("no login")
+        };
+        s.accept_login(login).unwrap();
+        s.receive(b"i IDLE\r\n");
+        let scanned = scanned_for(&mut s, 60_000);
+        assert!(scanned < 3 * 60_000, "an IDLE line: {scanned} octets searched");
+        let mut out = Vec::new();
+        while let Some(bytes) = s.poll_transmit() {
+            out.extend_from_slice(&bytes);
+        }
+        assert!(String::from_utf8_lossy(&out).contains("i BAD Expected DONE"));
+    }
 }

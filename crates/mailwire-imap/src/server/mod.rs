@@ -208,6 +208,10 @@ pub struct ServerSession {
     literal_open: usize,
     /// The reader stopped for lack of input.
     needs_input: bool,
+    /// Octets of the pending input known to hold no LF while a SASL or
+    /// IDLE line arrives: each read is searched once, not the whole line
+    /// again.
+    line_scanned: usize,
     /// The selected mailbox as the client sees it.
     view: Option<View>,
     /// The mailbox a pending SELECT or EXAMINE is opening.
@@ -249,6 +253,7 @@ impl ServerSession {
             enabled: Enabled::default(),
             literal_open: 0,
             needs_input: true,
+            line_scanned: 0,
             view: None,
             opening: None,
             append_waiting: None,
