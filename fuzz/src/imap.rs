@@ -72,8 +72,9 @@ pub fn check_error(e: &DecodeError, input: &[u8]) {
     );
     if let Some(r) = e.resume_at {
         assert!(
-            r <= input.len() && r > 0,
-            "resume_at {r} outside the input: {}",
+            r <= input.len() && r > e.offset,
+            "resume_at {r} not after the error's offset {} and inside the input: {}",
+            e.offset,
             show(input)
         );
     }

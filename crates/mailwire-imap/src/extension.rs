@@ -461,7 +461,11 @@ mod tests {
     fn nesting_and_counts_are_bounded() {
         let mut c = DecoderConfig::STRICT;
         c.limits.depth = 3;
-        assert!(TaggedExtVal::parse(b"(((a)))", &c, false).is_ok());
+        let (rest, value) = TaggedExtVal::parse(b"(((a)))", &c, false).unwrap();
+        assert!(rest.is_empty(), "{rest:?}");
+        let mut e = Encoder::new(crate::encode::LiteralPolicy::SyncOnly);
+        value.encode(&mut e);
+        assert_eq!(e.finish_bytes(), b"(((a)))\r\n");
         let Err(nom::Err::Error(e)) = TaggedExtVal::parse(b"((((a))))", &c, false) else {
             panic!()
         };

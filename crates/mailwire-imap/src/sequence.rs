@@ -728,12 +728,15 @@ mod tests {
 
     #[test]
     fn limit_on_elements() {
-        assert!(SequenceSet::parse(b"1,2,3", 3).is_ok());
+        let (rest, set) = SequenceSet::parse(b"1,2,3", 3).unwrap();
+        assert_eq!((rest, set.to_string()), (&b""[..], "1,2,3".to_owned()));
         let e = error(b"1,2,3,4", 3);
         assert_eq!((e.kind, e.offset), (ErrorKind::TooMany { limit: 3 }, 6));
         // A single range of any size is one element.
-        assert!(SequenceSet::parse(b"1:4294967295", 1).is_ok());
-        assert!(SequenceSet::parse(b"$", 0).is_ok());
+        let (rest, set) = SequenceSet::parse(b"1:4294967295", 1).unwrap();
+        assert_eq!((rest, set.to_string()), (&b""[..], "1:4294967295".to_owned()));
+        let (rest, set) = SequenceSet::parse(b"$", 0).unwrap();
+        assert_eq!((rest, set.to_string()), (&b""[..], "$".to_owned()));
     }
 
     #[test]

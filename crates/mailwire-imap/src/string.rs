@@ -915,9 +915,12 @@ mod tests {
         assert!(matches!(q.0, Cow::Borrowed(_)));
         assert!(Quoted::parse(b"\"a\r\nb\"", false).is_err());
         assert!(Quoted::parse(b"\"\\a\"", false).is_err());
-        assert!(Quoted::parse(b"\"caf\xc3\xa9\"", false).is_ok());
+        let (rest, q) = Quoted::parse(b"\"caf\xc3\xa9\"", false).unwrap();
+        assert_eq!((rest, q.as_bytes()), (&b""[..], &b"caf\xc3\xa9"[..]));
         assert!(Quoted::parse(b"\"caf\xe9\"", false).is_err());
-        assert!(Quoted::parse(b"\"caf\xe9\"", true).is_ok());
+        let (rest, eight) = Quoted::parse(b"\"caf\xe9\"", true).unwrap();
+        assert_eq!((rest, eight.as_bytes()), (&b""[..], &b"caf\xe9"[..]));
+        let (_, q) = Quoted::parse(b"\"plain\"", false).unwrap();
         let mut out = Vec::new();
         q.encode(&mut out);
         assert_eq!(out, b"\"plain\"");
@@ -936,7 +939,8 @@ mod tests {
         assert!(l.is_binary());
         assert!(Literal::parse(b"{3}\r\na\0b", false).is_err());
         assert!(Literal::parse(b"{3}\nabc", false).is_err());
-        assert!(Literal::parse(b"{3}\nabc", true).is_ok());
+        let (rest, l) = Literal::parse(b"{3}\nabc", true).unwrap();
+        assert_eq!((rest, l.data()), (&b""[..], &b"abc"[..]));
     }
 
     #[test]

@@ -109,6 +109,13 @@ impl Pair {
             }
             moved |= self.client_events();
             if !moved {
+                // Every command the client wrote was read whole, and so
+                // checked.
+                assert!(
+                    self.written.is_empty(),
+                    "written and never read as a command: {:?}",
+                    String::from_utf8_lossy(&self.written)
+                );
                 return;
             }
         }
@@ -137,8 +144,14 @@ impl Pair {
                 continue;
             }
             let config = mailwire_imap::DecoderConfig::default();
-            let Ok(Decoded::Complete { value, consumed }) = decode_command(&self.written, &config) else {
-                return;
+            let (value, consumed) = match decode_command(&self.written, &config) {
+                Ok(Decoded::Complete { value, consumed }) => (value, consumed),
+                // The rest of the command is still to come.
+                Ok(_) => return,
+                Err(e) => panic!(
+                    "the client wrote what is not a command ({e}): {:?}",
+                    String::from_utf8_lossy(&self.written)
+                ),
             };
             let body = &value.body;
             let alone = matches!(

@@ -715,11 +715,31 @@ fn naive_date(unix: i64, zone: i16) -> (i64, u32, u32) {
     calendar::civil((unix + i64::from(zone) * 60).div_euclid(86_400))
 }
 
-fn reference(key: &SearchKey, m: &Meta) -> bool {
+/// Whether `n` is in `set`, `*` being `last`, worked out by hand from
+/// the ranges (RFC 9051 section 9: a range's ends in either order).
+fn in_set(set: &SequenceSet, n: u32, last: u32) -> bool {
+    let value = |x: SeqNumber| match x {
+        SeqNumber::Value(v) => v.get(),
+        SeqNumber::Largest => last,
+    };
+    set.ranges().iter().any(|r| {
+        let (a, b) = (value(r.start()), value(r.end()));
+        a.min(b) <= n && n <= a.max(b)
+    })
+}
+
+/// `*` as the mailbox of the messages searched has it: its message count
+/// and its highest UID.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    seq: u32,
+    uid: u32,
+}
+
+fn reference(key: &SearchKey, m: &Meta, last: Last) -> bool {
     let sys = |f| m.flags.system.contains(f);
     let day = || naive_date(m.unix, m.zone);
     let key_day = |d: &Date| (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()));
-    let in_set = |set: &SequenceSet, n: u32| set.contains(n, u32::MAX);
     match key {
         SearchKey::All => true,
         SearchKey::Answered => sys(SystemFlags::ANSWERED),
@@ -742,11 +762,11 @@ fn reference(key: &SearchKey, m: &Meta) -> bool {
         SearchKey::Since(d) => day() >= key_day(d),
         SearchKey::Larger(n) => m.size > *n,
         SearchKey::Smaller(n) => m.size < *n,
-        SearchKey::Uid(set) => in_set(set, m.uid),
-        SearchKey::SequenceSet(set) => in_set(set, m.seq),
-        SearchKey::Not(k) => !reference(k, m),
-        SearchKey::Or(a, b) => reference(a, m) || reference(b, m),
-        SearchKey::List(list) => list.iter().all(|k| reference(k, m)),
+        SearchKey::Uid(set) => in_set(set, m.uid, last.uid),
+        SearchKey::SequenceSet(set) => in_set(set, m.seq, last.seq),
+        SearchKey::Not(k) => !reference(k, m, last),
+        SearchKey::Or(a, b) => reference(a, m, last) || reference(b, m, last),
+        SearchKey::List(list) => list.iter().all(|k| reference(k, m, last)),
         other => panic!("not generated: {other:?}"),
     }
 }
@@ -801,8 +821,19 @@ fn arb_date() -> impl Strategy<Value = Date> {
     .prop_filter_map("no such day", |(y, m, d)| Date::new(y, m, d).ok())
 }
 
+/// Ranges of numbers up to 45, `*` (0 here) among them now and then.
 fn arb_set() -> impl Strategy<Value = SequenceSet> {
-    proptest::collection::vec((1u32..45, 1u32..45), 1..4).prop_map(set)
+    let end = prop_oneof![6 => 1u32..45, 1 => Just(0u32)];
+    proptest::collection::vec((end.clone(), end), 1..4).prop_map(|ranges| {
+        let n = |n: u32| SeqNumber::new(n).unwrap_or(SeqNumber::Largest);
+        SequenceSet::new(
+            ranges
+                .into_iter()
+                .map(|(a, b)| SeqRange::new(n(a), n(b)))
+                .collect(),
+        )
+        .unwrap()
+    })
 }
 
 fn arb_leaf() -> impl Strategy<Value = SearchKey<'static>> {
@@ -847,7 +878,13 @@ fn arb_key() -> impl Strategy<Value = SearchKey<'static>> {
 proptest! {
     #[test]
     fn metadata_keys_match_the_naive_reference(key in arb_key(), metas in proptest::collection::vec(arb_meta(), 1..16)) {
-        let search = Search::new(&key, &scope()).unwrap();
+        // `*` is the count and the highest UID of a mailbox holding them.
+        let last = Last {
+            seq: metas.iter().map(|m| m.seq).max().unwrap_or(0),
+            uid: metas.iter().map(|m| m.uid).max().unwrap_or(0),
+        };
+        let scope = SearchScope { last_seq: last.seq, last_uid: last.uid, ..scope() };
+        let search = Search::new(&key, &scope).unwrap();
         prop_assert!(!search.needs_content());
         let never = || -> Result<Bytes, StoreError> { panic!("content read for a metadata key") };
         for m in &metas {
@@ -861,7 +898,7 @@ proptest! {
                 save_date: 1_700_000_000,
                 content: MessageContent::Lazy(&never),
             };
-            prop_assert_eq!(search.matches(&ctx).unwrap(), reference(&key, m), "{:?} on {:?}", key, m);
+            prop_assert_eq!(search.matches(&ctx).unwrap(), reference(&key, m, last), "{:?} on {:?}", key, m);
         }
     }
 
