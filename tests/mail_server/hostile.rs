@@ -385,6 +385,92 @@ fn every_hostile_form_gets_a_tagged_error_with_bounded_memory() {
     assert!(grown < 64 * 1024, "the server's peak grew by {grown} KiB");
 }
 
+/// The large hostile forms at once, each on its own connection, several
+/// before login: a 100 MB line, 32 MB AUTHENTICATE responses (initial and
+/// after the continuation), a million tiny literals, and 32 MB of data
+/// behind a non-synchronizing literal of 4294967295 octets, a literal8 of
+/// as many, and an APPEND above APPENDLIMIT. Each gets a tagged error or
+/// a disconnect, and the server's peak grows by less than any one of them
+/// sent: a server that held one whole would fail.
+#[test]
+fn large_hostile_forms_at_once_hold_less_than_one_of_them() {
+    let mail = alice_root("hostile-parallel");
+    let server = mail_server(&mail);
+    let baseline = peak_kib(&server);
+    let big = |head: &[u8], fill: u8, len: usize, tail: &[u8]| {
+        let mut data = head.to_vec();
+        data.extend(std::iter::repeat_n(fill, len));
+        data.extend_from_slice(tail);
+        data
+    };
+    let mut literals = b"m SEARCH".to_vec();
+    for _ in 0..1_000_000 {
+        literals.extend_from_slice(b" SUBJECT {1+}\r\na");
+    }
+    literals.extend_from_slice(b"\r\n");
+    // (what, tag, logged in, what is sent)
+    let forms: Vec<(&str, &str, bool, Vec<u8>)> = vec![
+        ("a 100 MB line", "x", true, big(b"x NOOP ", b'a', 100 << 20, b"")),
+        (
+            "a 32 MB AUTHENTICATE initial response",
+            "a",
+            false,
+            big(b"a AUTHENTICATE PLAIN ", b'Q', 32 << 20, b"\r\n"),
+        ),
+        (
+            "a 32 MB AUTHENTICATE response",
+            "b",
+            false,
+            big(b"b AUTHENTICATE PLAIN\r\n", b'Q', 32 << 20, b"\r\n"),
+        ),
+        ("a million tiny literals", "m", true, literals),
+        (
+            "a literal of 4294967295 octets, non-synchronizing",
+            "c",
+            true,
+            big(b"c CREATE {4294967295+}\r\n", b'z', 32 << 20, b""),
+        ),
+        (
+            "a literal8 of 4294967295 octets",
+            "d",
+            true,
+            big(b"d APPEND INBOX ~{4294967295+}\r\n", 0, 32 << 20, b""),
+        ),
+        (
+            "an APPEND above APPENDLIMIT, non-synchronizing",
+            "e",
+            true,
+            big(b"e APPEND INBOX {67108865+}\r\n", b'y', 32 << 20, b""),
+        ),
+    ];
+    let imap = server.imap;
+    let runs: Vec<_> = forms
+        .into_iter()
+        .map(|(what, tag, login, data)| {
+            std::thread::spawn(move || {
+                let mut stream = if login {
+                    logged_in_stream(imap)
+                } else {
+                    let mut stream = TcpStream::connect(imap).expect("connect");
+                    let _ = read_plain_until(&mut stream, "*");
+                    stream
+                };
+                let (got, closed) = exchange(&mut stream, data, Duration::from_secs(120), tagged(tag));
+                bounded(&got, closed, tag, what);
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join().expect("a hostile form");
+    }
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    assert!(
+        grown < 24 * 1024,
+        "seven large hostile forms at once: the server's peak grew by {grown} KiB"
+    );
+    still_serves(&server, "seven large hostile forms at once");
+}
+
 /// Connections that never log in cannot make the server hold a message's
 /// worth each: before login an APPEND is as small as any command (64 KiB
 /// in all), whatever the APPENDLIMIT. Twenty connections each send 16 MiB
