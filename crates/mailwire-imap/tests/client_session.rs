@@ -224,6 +224,46 @@ fn data_goes_to_the_command_that_asked_for_it() {
     assert_eq!(done[2].data.list.len(), 2);
 }
 
+/// A server that sends untagged data for a command without end cannot
+/// fill the client's memory: past `max_command_data` octets held for one
+/// command the session fails with an error and closes; within it, the
+/// command completes with all its data.
+#[test]
+fn untagged_data_past_the_limit_for_one_command_closes_the_session() {
+    let list = || {
+        CommandBody::List(mailwire_imap::List::new(
+            mailwire_imap::Mailbox::Inbox,
+            mailwire_imap::ListMailbox::from_bytes(&b"*"[..]).unwrap(),
+        ))
+    };
+    let line = b"* LIST () \"/\" some-mailbox-name\r\n";
+    let mut c = ClientSession::new(ClientConfig {
+        max_command_data: 100 * line.len() as u64,
+        ..ClientConfig::default()
+    });
+    c.receive(b"* OK ready\r\n");
+    events(&mut c);
+    let l = c.send(list());
+    wire(&mut c);
+    c.receive(&line.repeat(100));
+    c.receive(b"A1 OK listed\r\n");
+    let done = completions(&mut c);
+    assert_eq!((done[0].id, done[0].data.list.len()), (l, 100));
+    c.send(list());
+    wire(&mut c);
+    c.receive(&line.repeat(101));
+    let got = events(&mut c);
+    assert!(
+        matches!(
+            got.as_slice(),
+            [ClientEvent::Error(e), ClientEvent::Closed]
+                if e.kind == mailwire_imap::ErrorKind::MessageTooLarge { limit: 100 * line.len() as u64 }
+        ),
+        "{got:?}"
+    );
+    assert_eq!(c.state(), ClientState::Closed);
+}
+
 #[test]
 fn unsolicited_data_changes_the_view() {
     let mut c = selected();

@@ -18,6 +18,9 @@ impl ClientSession {
             let outcome = self.reader.decode(&self.input[used..]);
             match outcome {
                 Ok(Decoded::Complete { value, consumed }) => {
+                    // What a response adds to a command's data counts its
+                    // octets (see `holder`).
+                    self.charge = consumed as u64;
                     let event = match value {
                         // Copied once, straight into the event.
                         ReadEvent::LiteralData(data) => {
@@ -30,6 +33,19 @@ impl ClientSession {
                     used += consumed;
                     self.clock.answered = true;
                     self.handle(event);
+                    self.charge = 0;
+                    let limit = self.config.max_command_data;
+                    if self.in_flight.iter().any(|c| c.held > limit) {
+                        self.events
+                            .push_back(ClientEvent::Error(crate::decode::DecodeError::new(
+                                crate::decode::ErrorKind::MessageTooLarge { limit },
+                                &[],
+                                0,
+                                "a command's data within ClientConfig::max_command_data",
+                            )));
+                        self.close();
+                        break;
+                    }
                     // A completion may let the next command go before the
                     // next response is read, whatever the reads were.
                     self.pump();
@@ -152,19 +168,19 @@ impl ClientSession {
             Response::Fetch { seq, items } => {
                 self.fetched_view(seq, &items);
                 // SELECT (QRESYNC) reports flag changes as FETCH.
-                if let Some(command) = self.oldest_mut(|k| matches!(k, Kind::Fetch | Kind::Select)) {
+                if let Some(command) = self.holder(|k| matches!(k, Kind::Fetch | Kind::Select)) {
                     command.data.fetch.push((seq, items));
                 }
             }
-            Response::Search { numbers, modseq } => match self.oldest_mut(|k| k == Kind::Search) {
+            Response::Search { numbers, modseq } => match self.holder(|k| k == Kind::Search) {
                 Some(command) => command.data.search = Some((numbers, modseq)),
                 None => self.unsolicited(Response::Search { numbers, modseq }),
             },
-            Response::Sort { numbers, modseq } => match self.oldest_mut(|k| k == Kind::Sort) {
+            Response::Sort { numbers, modseq } => match self.holder(|k| k == Kind::Sort) {
                 Some(command) => command.data.search = Some((numbers, modseq)),
                 None => self.unsolicited(Response::Sort { numbers, modseq }),
             },
-            Response::Thread(threads) => match self.oldest_mut(|k| k == Kind::Thread) {
+            Response::Thread(threads) => match self.holder(|k| k == Kind::Thread) {
                 Some(command) => command.data.threads.extend(threads),
                 None => self.unsolicited(Response::Thread(threads)),
             },
@@ -176,8 +192,11 @@ impl ClientSession {
                         .find(|c| c.tag.as_str().as_bytes() == tag)
                 });
                 let command = match by_tag {
-                    Some(c) => Some(c),
-                    None => self.oldest_mut(|k| matches!(k, Kind::Search | Kind::Sort)),
+                    Some(c) => {
+                        c.held += std::mem::take(&mut self.charge);
+                        Some(c)
+                    }
+                    None => self.holder(|k| matches!(k, Kind::Search | Kind::Sort)),
                 };
                 match command {
                     Some(command) => command.data.esearch.push(esearch),
@@ -187,13 +206,13 @@ impl ClientSession {
             // SELECT answers with a LIST when the name it opened differs
             // from the one asked for (RFC 9051 section 6.3.2).
             Response::List(list) | Response::Lsub(list) => {
-                match self.oldest_mut(|k| matches!(k, Kind::List | Kind::Select)) {
+                match self.holder(|k| matches!(k, Kind::List | Kind::Select)) {
                     Some(command) => command.data.list.push(list),
                     None => self.unsolicited(Response::List(list)),
                 }
             }
             Response::MailboxStatus(status) => {
-                match self.oldest_mut(|k| matches!(k, Kind::Status | Kind::List)) {
+                match self.holder(|k| matches!(k, Kind::Status | Kind::List)) {
                     Some(command) => command.data.status.push(status),
                     None => self.unsolicited(Response::MailboxStatus(status)),
                 }
@@ -449,13 +468,18 @@ impl ClientSession {
         self.in_flight.iter().find(|c| test(c.kind))
     }
 
-    fn oldest_mut(&mut self, test: impl Fn(Kind) -> bool) -> Option<&mut InFlight> {
-        self.in_flight.iter_mut().find(|c| test(c.kind))
+    /// The oldest command `test` accepts, which holds the response being
+    /// handled: its octets count towards the command's data.
+    fn holder(&mut self, test: impl Fn(Kind) -> bool) -> Option<&mut InFlight> {
+        let charge = std::mem::take(&mut self.charge);
+        let command = self.in_flight.iter_mut().find(|c| test(c.kind))?;
+        command.held += charge;
+        Some(command)
     }
 
     /// Gives data to the oldest command `test` accepts, or reports it.
     fn attach(&mut self, response: Response<'static>, test: impl Fn(Kind) -> bool) {
-        match self.oldest_mut(test) {
+        match self.holder(test) {
             Some(command) => command.data.other.push(response),
             None => self.unsolicited(response),
         }

@@ -90,6 +90,17 @@ pub struct ClientConfig {
     /// A command unanswered for this long fails the connection (IDLE
     /// excepted); `None` waits for ever.
     pub response_timeout: Option<Duration>,
+    /// The most octets of untagged data (counted as sent) the session
+    /// holds for one command until it completes: a server that sends more
+    /// (`* LIST` after `* LIST`, say) fails the connection with a
+    /// [`ClientEvent::Error`] of [`ErrorKind::MessageTooLarge`] and
+    /// [`ClientEvent::Closed`], instead of filling the client's memory.
+    /// As much as one response may hold by default (256 MiB); a FETCH of
+    /// the flags of a million messages holds about 50 MiB. Streamed
+    /// literals ([`ClientConfig::stream_above`]) are not held, nor counted.
+    ///
+    /// [`ErrorKind::MessageTooLarge`]: crate::ErrorKind::MessageTooLarge
+    pub max_command_data: u64,
 }
 
 impl Default for ClientConfig {
@@ -99,6 +110,7 @@ impl Default for ClientConfig {
             stream_above: 1024 * 1024,
             tag_prefix: "A".into(),
             response_timeout: None,
+            max_command_data: 256 * 1024 * 1024,
         }
     }
 }
@@ -294,6 +306,8 @@ struct InFlight {
     kind: Kind,
     expunge_free: bool,
     data: CommandData,
+    /// Octets of untagged data held in `data`, as sent.
+    held: u64,
     /// For SELECT and EXAMINE: the mailbox being opened.
     opening: Option<MailboxView>,
 }
@@ -327,6 +341,9 @@ pub struct ClientSession {
     mailbox: Option<MailboxView>,
     /// The command a streamed FETCH literal answers.
     streaming: Option<Option<CommandId>>,
+    /// The octets of the response being handled, until a command's data
+    /// takes it in (`InFlight::held`).
+    charge: u64,
     /// An initial SASL response to send at the first challenge (no
     /// SASL-IR).
     sasl_initial: Option<(CommandId, Vec<u8>)>,
@@ -355,6 +372,7 @@ impl ClientSession {
             in_flight: Vec::new(),
             mailbox: None,
             streaming: None,
+            charge: 0,
             sasl_initial: None,
             idling: None,
             before_switch: ClientState::NotAuthenticated,

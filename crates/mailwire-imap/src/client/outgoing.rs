@@ -67,6 +67,7 @@ impl ClientSession {
             }
             let next = self.queue.pop_front().expect("just looked at it");
             self.in_flight.push(InFlight {
+                held: 0,
                 id: next.id,
                 tag: next.tag.clone(),
                 kind: next.kind,
