@@ -119,15 +119,31 @@ pub(crate) fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
         Some(d) => (d, LiteralMode::NonSync),
         None => (&inner[open + 1..], LiteralMode::Sync),
     };
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+    if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
+    let length = literal_length(digits)?;
     if in_quoted(&line[..open]) {
         return None;
     }
-    let length = digits.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
     let binary = open > 0 && line[open - 1] == b'~';
     Some((length, mode, binary))
+}
+
+/// The length a literal header's digits give: one digit at least, and
+/// as the parser reads `number64`, leading zeros whatever their number
+/// (`{00000000000000000000}` is an empty literal); `None` past 19
+/// significant digits.
+fn literal_length(digits: &[u8]) -> Option<u64> {
+    let significant = &digits[digits.iter().take_while(|&&d| d == b'0').count()..];
+    if digits.is_empty() || significant.len() > 19 {
+        return None;
+    }
+    Some(
+        significant
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
+    )
 }
 
 /// Whether the end of `prefix` is inside a quoted string.
@@ -389,9 +405,7 @@ fn stream_decision(
 fn literal_data_end(input: &[u8], after: usize) -> Option<usize> {
     let rest = &input[after..];
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || digits > 19 {
-        return None;
-    }
+    let length = literal_length(&rest[..digits])?;
     let mut at = digits;
     if rest.get(at) == Some(&b'+') {
         at += 1;
@@ -406,9 +420,6 @@ fn literal_data_end(input: &[u8], after: usize) -> Option<usize> {
     if rest.get(at) != Some(&b'\n') {
         return None;
     }
-    let length = rest[..digits]
-        .iter()
-        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
     let data_start = after + at + 1;
     Some(data_start.saturating_add(usize::try_from(length).unwrap_or(usize::MAX)))
 }
@@ -602,6 +613,35 @@ mod tests {
 
     fn cmd(input: &[u8]) -> Framed {
         frame(input, Side::Command, &DecoderConfig::STRICT).unwrap()
+    }
+
+    /// A literal's length with leading zeros, however many, is read as
+    /// the parser reads it: `{00000000000000000000}` announces an empty
+    /// literal, and the command goes on after it. The framer took 20 digits
+    /// for no literal and ended the command at its line; the imap_command
+    /// fuzz target found it with its errors required to resume after them.
+    #[test]
+    fn leading_zeros_of_a_literal_length_are_read_as_the_parser_reads_them() {
+        let zeros = b"A1 LIST {00000000000000000000}\r\n";
+        for config in [DecoderConfig::STRICT, DecoderConfig::default()] {
+            assert_eq!(
+                crate::decode_command(zeros, &config),
+                Ok(crate::Decoded::Incomplete)
+            );
+            let whole = [&zeros[..], b" \"*\"\r\n"].concat();
+            let Ok(crate::Decoded::Complete { value, consumed }) = crate::decode_command(&whole, &config)
+            else {
+                panic!("{:?}", crate::decode_command(&whole, &config))
+            };
+            assert_eq!((consumed, value.body.name()), (whole.len(), "LIST"));
+        }
+        assert_eq!(literal_length(b"0000000000000000000000000009"), Some(9));
+        assert_eq!(
+            literal_length(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(literal_length(b"10000000000000000000"), None);
+        assert_eq!(literal_length(b""), None);
     }
 
     #[test]
