@@ -331,19 +331,33 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
         ],
     );
     // 127.0.0.1 takes its 20 slots: idle, half a command, a TLS handshake
-    // never begun, on both protocols.
+    // never begun (implicit, or after STARTTLS and STLS), on both
+    // protocols.
     let mut held = Vec::new();
     for i in 0..20 {
-        let addr = match i % 4 {
-            0 => server.imap,
-            1 => server.pop3,
+        let addr = match i % 6 {
+            0 | 4 => server.imap,
+            1 | 5 => server.pop3,
             2 => server.imaps,
             _ => server.pop3s,
         };
         let mut socket = connect_from("127.0.0.1", addr);
-        if i % 4 == 0 {
-            assert!(plain_line(&mut socket).starts_with("* OK"));
-            socket.write_all(b"a LOGIN al").unwrap();
+        match i % 6 {
+            0 => {
+                assert!(plain_line(&mut socket).starts_with("* OK"));
+                socket.write_all(b"a LOGIN al").unwrap();
+            }
+            4 => {
+                assert!(plain_line(&mut socket).starts_with("* OK"));
+                socket.write_all(b"s STARTTLS\r\n").unwrap();
+                assert!(plain_line(&mut socket).starts_with("s OK"));
+            }
+            5 => {
+                assert!(plain_line(&mut socket).starts_with("+OK"));
+                socket.write_all(b"STLS\r\n").unwrap();
+                assert!(plain_line(&mut socket).starts_with("+OK"));
+            }
+            _ => {}
         }
         held.push(socket);
     }
@@ -364,6 +378,21 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
     );
     let mut refused = connect_from("127.0.0.1", server.pop3);
     assert!(plain_line(&mut refused).starts_with("-ERR"));
+    // Thousands more from that address are refused as they come, on every
+    // listener.
+    for i in 0..2000 {
+        let addr = [server.imap, server.pop3, server.imaps, server.pop3s][i % 4];
+        let mut socket = connect_from("127.0.0.1", addr);
+        let line = plain_line(&mut socket);
+        // The plain ports say why; the TLS ones close at once, with no
+        // handshake to say it through.
+        let refused = match i % 4 {
+            0 => line.starts_with("* BYE"),
+            1 => line.starts_with("-ERR"),
+            _ => line.is_empty(),
+        };
+        assert!(refused, "connection {i} beyond the cap: {line:?}");
+    }
 
     // Another host logs in and reads its mail at once, over both protocols.
     let mut imap = connect_from("127.0.0.2", server.imap);

@@ -1191,12 +1191,19 @@ struct HostileRun {
     top_before: Vec<PathBuf>,
 }
 
+/// With UTF8=ACCEPT: dots and slashes of other scripts, which are
+/// letters of a name, not its structure. They may be taken as names, and
+/// must stay inside alice's Maildir.
+const LETTER_NAMES: [&str; 3] = ["\u{ff0e}\u{ff0e}", "\u{2215}etc", "a\u{2024}\u{2024}/x"];
+
 /// bob's one message, which alice must never see.
 const BOB_SECRET: &str = "bob-only-content-7f3a9c";
 
 /// Runs CREATE, SELECT, EXAMINE, STATUS, RENAME, SUBSCRIBE, DELETE and
-/// APPEND with hostile names as alice, on a mail root where bob has mail.
-fn hostile_names_session(tag: &str) -> HostileRun {
+/// APPEND with hostile names as alice, on a mail root where bob has mail;
+/// with `utf8`, after `ENABLE UTF8=ACCEPT` (names are UTF-8 then, and
+/// modified UTF-7 is not decoded).
+fn hostile_names_session(tag: &str, utf8: bool) -> HostileRun {
     let mail = alice_root(tag);
     mail.deliver(
         "bob",
@@ -1209,6 +1216,9 @@ fn hostile_names_session(tag: &str) -> HostileRun {
         .collect();
     let server = mail_server(&mail);
     let mut imap = alice(&server);
+    if utf8 {
+        imap.command("ENABLE UTF8=ACCEPT").ok("ENABLE UTF8=ACCEPT");
+    }
     imap.command("CREATE Legit").ok("CREATE Legit");
 
     let long = "a".repeat(5000);
@@ -1233,7 +1243,15 @@ fn hostile_names_session(tag: &str) -> HostileRun {
         "a//b",
     ];
     let mut accepted = Vec::new();
-    let mut names: Vec<String> = quoted.iter().map(|n| format!("\"{n}\"")).collect();
+    let mut names: Vec<String> = quoted
+        .iter()
+        // With UTF8=ACCEPT, `&` is itself: those are plain names then.
+        .filter(|n| !(utf8 && n.starts_with('&')))
+        .map(|n| format!("\"{n}\""))
+        .collect();
+    if utf8 {
+        names.extend(LETTER_NAMES.iter().map(|n| format!("\"{n}\"")));
+    }
     names.push(long);
     names.push(deep);
     for name in &names {
@@ -1261,7 +1279,18 @@ fn hostile_names_session(tag: &str) -> HostileRun {
             accepted.push(format!("APPEND {shown} -> {}", reply.completion));
         }
     }
-    for raw in [&b"a\0b"[..], b"a\rb", b"a\nb", b"\0", b"../\0bob"] {
+    // NUL, CR and LF; `..` and `/` written as overlong UTF-8, which is not
+    // UTF-8 at all.
+    for raw in [
+        &b"a\0b"[..],
+        b"a\rb",
+        b"a\nb",
+        b"\0",
+        b"../\0bob",
+        b"\xc0\xae\xc0\xae",
+        b"a\xc0\xafb",
+        b"\xc0\xae\xc0\xae/bob",
+    ] {
         for verb in ["CREATE", "SELECT", "STATUS"] {
             let mut command = format!("{verb} {{{}+}}\r\n", raw.len()).into_bytes();
             command.extend_from_slice(raw);
@@ -1292,18 +1321,30 @@ fn hostile_names_session(tag: &str) -> HostileRun {
 
 #[test]
 fn hostile_mailbox_names_are_refused() {
-    let run = hostile_names_session("hostile-refused");
-    assert!(
-        run.accepted.is_empty(),
-        "accepted ({}):\n{}",
-        run.accepted.len(),
-        run.accepted.join("\n")
-    );
+    for utf8 in [false, true] {
+        let run = hostile_names_session(&format!("hostile-refused-{utf8}"), utf8);
+        let accepted: Vec<&String> = run
+            .accepted
+            .iter()
+            .filter(|a| !(utf8 && LETTER_NAMES.iter().any(|l| a.contains(l))))
+            .collect();
+        assert!(
+            accepted.is_empty(),
+            "UTF8=ACCEPT {utf8}: accepted ({}):\n{}",
+            accepted.len(),
+            accepted.iter().map(|a| a.as_str()).collect::<Vec<_>>().join("\n")
+        );
+    }
 }
 
 #[test]
 fn hostile_mailbox_names_never_reach_outside_the_maildir() {
-    let run = hostile_names_session("hostile-inside");
+    for utf8 in [false, true] {
+        names_stay_inside(hostile_names_session(&format!("hostile-inside-{utf8}"), utf8));
+    }
+}
+
+fn names_stay_inside(run: HostileRun) {
     let mail = &run.mail;
     let top_after: Vec<_> = tree(mail.dir.path())
         .into_keys()
