@@ -110,14 +110,14 @@ fn hostile_input_is_refused_with_bounded_memory() {
     bounded(&got, closed, "x", "a 10 MB line");
     still_serves(&server, "a 10 MB line");
 
-    // A literal of 2^32 octets.
+    // A literal of 2^32 - 1 octets, the largest number of RFC 3501.
     let mut stream = logged_in_stream(server.imap);
     stream
-        .write_all(b"y APPEND INBOX {4294967296}\r\n")
+        .write_all(b"y APPEND INBOX {4294967295}\r\n")
         .expect("send");
     let (got, closed) = drain(&mut stream, Duration::from_secs(10), |g| g.ends_with(b"\r\n"));
     assert!(!got.starts_with(b"+"), "{}", String::from_utf8_lossy(&got));
-    bounded(&got, closed, "y", "a literal of 4294967296 octets");
+    bounded(&got, closed, "y", "a literal of 4294967295 octets");
     still_serves(&server, "a 4 GiB literal");
 
     // 10,000 pipelined NOOPs, read only after a while, all answered.
