@@ -131,8 +131,9 @@ fn or(a: SearchKey<'static>, b: SearchKey<'static>) -> SearchKey<'static> {
 }
 
 /// A set of these ranges, each given by its two ends in either order.
+/// A set of `ranges`, 0 standing for `*`.
 fn set(ranges: impl IntoIterator<Item = (u32, u32)>) -> SequenceSet {
-    let n = |n: u32| SeqNumber::new(n).unwrap();
+    let n = |n: u32| SeqNumber::new(n).unwrap_or(SeqNumber::Largest);
     SequenceSet::new(
         ranges
             .into_iter()
@@ -824,16 +825,7 @@ fn arb_date() -> impl Strategy<Value = Date> {
 /// Ranges of numbers up to 45, `*` (0 here) among them now and then.
 fn arb_set() -> impl Strategy<Value = SequenceSet> {
     let end = prop_oneof![6 => 1u32..45, 1 => Just(0u32)];
-    proptest::collection::vec((end.clone(), end), 1..4).prop_map(|ranges| {
-        let n = |n: u32| SeqNumber::new(n).unwrap_or(SeqNumber::Largest);
-        SequenceSet::new(
-            ranges
-                .into_iter()
-                .map(|(a, b)| SeqRange::new(n(a), n(b)))
-                .collect(),
-        )
-        .unwrap()
-    })
+    proptest::collection::vec((end.clone(), end), 1..4).prop_map(set)
 }
 
 fn arb_leaf() -> impl Strategy<Value = SearchKey<'static>> {
