@@ -1329,8 +1329,8 @@ mod tests {
     }
 
     /// A SASL response of 60,000 octets sent an octet at a time is
-    /// searched for its end about once, not once per octet received (1.8
-    /// billion octets searched before).
+    /// searched for its end about once, not once per octet received (3.6
+    /// billion octets counted before the change).
     #[test]
     fn a_sasl_line_arriving_slowly_is_searched_once() {
         let mut session = ServerSession::new(ServerConfig {

@@ -337,7 +337,7 @@ mod tests {
 
     /// A SASL response or an IDLE line of 60,000 octets sent an octet at
     /// a time is searched for its end about once, not once per octet
-    /// received (1.8 billion octets searched before).
+    /// received (3.6 billion octets counted before the change).
     #[test]
     fn sasl_and_idle_lines_arriving_slowly_are_searched_once() {
         let config = ServerConfig {
