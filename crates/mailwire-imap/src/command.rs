@@ -1145,14 +1145,20 @@ fn frame_line(input: &[u8], config: &DecoderConfig) -> Result<Option<usize>, Dec
             d.resume_at = Some(lf + 1);
             Err(d)
         }
-        None if input.len() >= config.limits.command_line => Err(DecodeError::new(
-            ErrorKind::LineTooLong {
-                limit: config.limits.command_line,
-            },
-            input,
-            config.limits.command_line,
-            "line end",
-        )),
+        None if input.len() >= config.limits.command_line => {
+            let mut e = DecodeError::new(
+                ErrorKind::LineTooLong {
+                    limit: config.limits.command_line,
+                },
+                input,
+                config.limits.command_line,
+                "line end",
+            );
+            // Whether the octet past the limit has arrived depends on the
+            // reads: the error names none.
+            e.found = None;
+            Err(e)
+        }
         None => Ok(None),
     }
 }

@@ -529,6 +529,9 @@ fn frame_from(
                     start + line_limit,
                     "line end",
                 );
+                // Whether the octet past the limit has arrived depends on
+                // the reads: the error names none.
+                e.found = None;
                 e.tag = peek_tag(input);
                 return Err(e);
             }

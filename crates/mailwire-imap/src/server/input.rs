@@ -216,11 +216,7 @@ impl ServerSession {
         };
         let upto = lf.unwrap_or(available);
         // Only the end of the line matters: it may announce a literal.
-        let chunk = &self.input[self.start..self.start + upto];
-        tail.extend_from_slice(&chunk[chunk.len().saturating_sub(32)..]);
-        if tail.len() > 32 {
-            tail.drain(..tail.len() - 32);
-        }
+        keep_tail(tail, &self.input[self.start..self.start + upto]);
         let Some(lf) = lf else {
             self.consume(available);
             self.needs_input = true;
@@ -265,6 +261,42 @@ impl ServerSession {
         }
         self.events.push_back(ServerEvent::IdleEnded);
         true
+    }
+}
+
+/// What [`ServerSession::skip_line`] keeps of a line it skips: the end
+/// that may announce a literal, its last 32 octets, with the zeros that
+/// lead a literal's length dropped as they come (`{0…05+}` is `{5+}`, as
+/// the framer reads it), so that a header of any length is still seen.
+fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
+    const KEPT: usize = 32;
+    // From the last `{` (and a `~` before it) when only a header can
+    // follow it, else the last octets.
+    let from = match memchr::memrchr(b'{', chunk) {
+        Some(open)
+            if chunk[open + 1..]
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'}' | b'\r')) =>
+        {
+            open.saturating_sub(1)
+        }
+        _ => chunk.len().saturating_sub(KEPT),
+    };
+    tail.extend_from_slice(&chunk[from..]);
+    if let Some(open) = memchr::memrchr(b'{', tail) {
+        let zeros = tail[open + 1..].iter().take_while(|&&b| b == b'0').count();
+        // One zero stays when nothing but zeros has come yet: `{0}` is a
+        // length too.
+        let more_digits = tail.get(open + 1 + zeros).is_some_and(u8::is_ascii_digit);
+        let drop = if more_digits {
+            zeros
+        } else {
+            zeros.saturating_sub(1)
+        };
+        tail.drain(open + 1..open + 1 + drop);
+    }
+    if tail.len() > KEPT {
+        tail.drain(..tail.len() - KEPT);
     }
 }
 
@@ -333,6 +365,39 @@ mod tests {
         }
         session.receive(b"\r\n");
         SCANNED.with(|s| s.get())
+    }
+
+    /// A line skipped for its length ends in a non-synchronizing literal
+    /// whose length has a hundred leading zeros: its data is skipped as it
+    /// is after `{5+}`, not read as a command (the framer reads such a
+    /// length since 2a78254f; the skipped line kept its last 32 octets).
+    #[test]
+    fn a_skipped_line_ending_in_a_long_literal_header_skips_the_literal() {
+        let answer = |header: &[u8], piece: usize| {
+            let mut s = ServerSession::new(ServerConfig::default());
+            while s.poll_transmit().is_some() {}
+            let mut input = b"a NOOP ".to_vec();
+            input.extend(std::iter::repeat_n(b'x', 70_000));
+            input.extend_from_slice(header);
+            input.extend_from_slice(b"\r\nABCDE\r\nb NOOP\r\n");
+            for part in input.chunks(piece) {
+                s.receive(part);
+            }
+            let mut out = Vec::new();
+            while let Some(bytes) = s.poll_transmit() {
+                out.extend_from_slice(&bytes);
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let short = answer(b" {5+}", 70_000);
+        assert!(
+            short.ends_with("b OK NOOP completed\r\n") && !short.contains("ABCDE"),
+            "{short}"
+        );
+        let zeros = [&b" {"[..], &[b'0'; 100], b"5+}"].concat();
+        for piece in [1, 7, 64, 70_000] {
+            assert_eq!(answer(&zeros, piece), short, "in pieces of {piece}");
+        }
     }
 
     /// A SASL response or an IDLE line of 60,000 octets sent an octet at
