@@ -211,6 +211,9 @@ impl User {
                 let mut progressed = false;
                 while let Some(event) = session.poll_event() {
                     progressed = true;
+                    // A command pipelined after LOGIN runs, and writes,
+                    // once the login succeeded.
+                    login_deadline(conn, session);
                     match event {
                         ServerEvent::Authenticate(request) => {
                             self.login(ctx, conn, session, request, peer).await?
@@ -306,13 +309,7 @@ impl User {
                         _ => {}
                     }
                 }
-                // Before login, the session's deadline is the login
-                // deadline (UNAUTHENTICATE starts it again).
-                if session.is_authenticated() {
-                    conn.set_login_deadline(None);
-                } else if let Some(at) = session.poll_timeout() {
-                    conn.set_login_deadline(Some(at));
-                }
+                login_deadline(conn, session);
                 while let Some(bytes) = session.poll_transmit() {
                     progressed = true;
                     if session.is_closed() {
@@ -937,6 +934,17 @@ async fn stream(
     }
     let _ = session.fetch_literal_end(request);
     Ok(work)
+}
+
+/// Tells the connection the login deadline, which bounds its writes and
+/// TLS handshakes: the session's deadline before login (UNAUTHENTICATE
+/// starts it again), none after.
+fn login_deadline(conn: &mut Connection, session: &ServerSession) {
+    if session.is_authenticated() {
+        conn.set_login_deadline(None);
+    } else if let Some(at) = session.poll_timeout() {
+        conn.set_login_deadline(Some(at));
+    }
 }
 
 /// Reads until `buf` is full or the reader ends; how many bytes.
