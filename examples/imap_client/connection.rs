@@ -75,6 +75,10 @@ pub struct Imap {
     changes: VecDeque<MailboxChange>,
     /// `BYE` was received.
     bye: Option<String>,
+    /// Responses that could not be read so far: a download whose message
+    /// did not come and that saw one fails, instead of taking the
+    /// message for expunged.
+    unreadable: u64,
 }
 
 impl From<ConnectError> for Failure {
@@ -131,6 +135,7 @@ impl Imap {
             buf: vec![0; 64 * 1024],
             changes: VecDeque::new(),
             bye: None,
+            unreadable: 0,
         };
         imap.greeting(target.timeout.min(GREETING_WAIT))?;
         if target.tls == TlsMode::StartTls {
@@ -348,6 +353,11 @@ impl Imap {
         Ok(self.take_changes())
     }
 
+    /// How many of the server's responses could not be read so far.
+    pub fn unreadable(&self) -> u64 {
+        self.unreadable
+    }
+
     /// LOGOUT, ignoring what goes wrong: the work is done.
     pub fn logout(mut self) {
         let _ = self.run(CommandBody::Logout);
@@ -410,7 +420,10 @@ impl Imap {
             ClientEvent::Alert(text) => eprintln!("server alert: {text}"),
             ClientEvent::Bye(text) => self.bye = Some(describe(&text)),
             ClientEvent::SaslChallenge { id, .. } => self.session.sasl_cancel(id),
-            ClientEvent::Error(e) => tracing::warn!("the server sent something that does not parse: {e}"),
+            ClientEvent::Error(e) => {
+                self.unreadable += 1;
+                tracing::warn!("the server sent something that does not parse: {e}")
+            }
             ClientEvent::Closed => {
                 return Err(Failure::Network(match self.bye.take() {
                     Some(text) => format!("the server closed the connection: {text}"),

@@ -1092,7 +1092,7 @@ fn a_vanished_set_of_every_uid_is_looked_up() {
     );
 }
 
-/// Where the marker of [`a_message_cut_short_is_not_stored`] stands in a
+/// Where the marker of [`a_message_that_cannot_be_read_is_not_stored`] stands in a
 /// literal, a NUL instead of its first octet.
 fn nul_at_the_marker(literal: &mut [u8]) {
     if let Some(at) = literal.windows(NUL_MARKER.len()).position(|w| w == NUL_MARKER) {
@@ -1102,53 +1102,71 @@ fn nul_at_the_marker(literal: &mut [u8]) {
 
 const NUL_MARKER: &[u8] = b"NUL-GOES-HERE";
 
-/// A server whose FETCH breaks off inside a streamed message (a NUL in a
-/// `{n}` literal, which the decoder refuses): the run fails and stores
-/// nothing of that message, instead of a message cut short; without the
-/// fault, the next run stores it whole.
+/// A server whose FETCH of a message cannot be read (a NUL in a `{n}`
+/// literal, which the decoder refuses): the run fails and stores nothing
+/// of that message, whether it broke off inside a streamed message or the
+/// whole response was refused, instead of storing a message cut short or
+/// taking the message for expunged; without the fault, the next run
+/// stores it whole.
 #[test]
-fn a_message_cut_short_is_not_stored() {
-    let Some(server) = Server::start(Kind::MailServer, "sync-cut") else {
-        return;
-    };
-    server.imaplib(&serde_like::Json("[]".into()));
-    let mut big = b"From: Big <big@example.org>\nSubject: cut\nMessage-ID: <cut@sync.test>\n\n".to_vec();
-    while big.len() < 300 << 10 {
-        big.extend_from_slice(b"a line of a message above the client's streaming threshold\n");
+fn a_message_that_cannot_be_read_is_not_stored() {
+    // Above the client's streaming threshold (256 KiB), and below it.
+    for (size, error) in [
+        (300 << 10, "broke off inside a message"),
+        (2 << 10, "the server's answer could not be read"),
+    ] {
+        let Some(server) = Server::start(Kind::MailServer, &format!("sync-cut-{size}")) else {
+            return;
+        };
+        server.imaplib(&serde_like::Json("[]".into()));
+        let mut message =
+            b"From: Big <big@example.org>\nSubject: cut\nMessage-ID: <cut@sync.test>\n\n".to_vec();
+        while message.len() < size {
+            message.extend_from_slice(b"a line of a message that a NUL makes unreadable\n");
+        }
+        message.extend_from_slice(NUL_MARKER);
+        message.extend_from_slice(b"\nand the rest of it\n");
+        server.mail.deliver("alice", std::slice::from_ref(&message));
+        let mirror = TempDir::new("sync-cut-mirror");
+        let dir = mirror.path().join("mail");
+        let proxy = crate::proxy::Proxy::rewriting_literals(server.addr(), None, Some(nul_at_the_marker));
+        let out = support::run(
+            &mut sync_command_to(proxy.addr, &dir, &[]),
+            b"",
+            Duration::from_secs(120),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{size} octets: the sync passed over a message it could not read"
+        );
+        assert!(
+            stderr.contains(error),
+            "{size} octets: the sync failed otherwise: {stderr}"
+        );
+        assert!(
+            files(&dir).is_empty(),
+            "{size} octets: something of the message was stored"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.join("tmp"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{size} octets: the part received is left in tmp/: {left:?}"
+        );
+        sync(&server, &dir, "the run without the fault");
+        let stored: Vec<Vec<u8>> = files(&dir)
+            .iter()
+            .map(|p| support::lf(&std::fs::read(p).expect("a mirrored message")))
+            .collect();
+        assert!(
+            stored == [message],
+            "{size} octets: the message was not stored whole"
+        );
     }
-    big.extend_from_slice(NUL_MARKER);
-    big.extend_from_slice(b"\nand the rest of it\n");
-    server.mail.deliver("alice", std::slice::from_ref(&big));
-    let mirror = TempDir::new("sync-cut-mirror");
-    let dir = mirror.path().join("mail");
-    let proxy = crate::proxy::Proxy::rewriting_literals(server.addr(), None, Some(nul_at_the_marker));
-    let out = support::run(
-        &mut sync_command_to(proxy.addr, &dir, &[]),
-        b"",
-        Duration::from_secs(120),
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the sync passed over a message cut short");
-    assert!(
-        stderr.contains("broke off inside a message"),
-        "the sync failed otherwise: {stderr}"
-    );
-    assert!(
-        files(&dir).is_empty(),
-        "something of the message cut short was stored"
-    );
-    let left: Vec<_> = std::fs::read_dir(dir.join("tmp"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .collect();
-    assert!(left.is_empty(), "the part received is left in tmp/: {left:?}");
-    sync(&server, &dir, "the run without the fault");
-    let stored: Vec<Vec<u8>> = files(&dir)
-        .iter()
-        .map(|p| support::lf(&std::fs::read(p).expect("a mirrored message")))
-        .collect();
-    assert!(stored == [big], "the message was not stored whole");
 }
 
 /// A large message is streamed to the mirror's disk as it arrives: the

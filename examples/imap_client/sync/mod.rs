@@ -1383,6 +1383,7 @@ impl Run<'_> {
         let mut out = std::io::BufWriter::new(file);
         let mut head = Vec::new();
         let mut written = 0u64;
+        let unreadable = self.imap.unreadable();
         let result = (|| {
             let mut keep =
                 |bytes: &[u8], out: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
@@ -1436,8 +1437,17 @@ impl Run<'_> {
             }
         };
         if !found {
-            // Expunged meanwhile: nothing to download.
             let _ = std::fs::remove_file(&tmp);
+            // A response that could not be read may have been the
+            // message's: not taken for an expunge, the run fails and the
+            // next one tries again.
+            if self.imap.unreadable() != unreadable {
+                return Err(Failure::Network(format!(
+                    "{} {r}: the server's answer could not be read",
+                    plan.name
+                )));
+            }
+            // Expunged meanwhile: nothing to download.
             return Ok(None);
         }
         let flags = flags.unwrap_or_else(|| plan.remote.get(&r).cloned().unwrap_or_default());
