@@ -98,14 +98,15 @@ pub struct ServerConfig {
     /// follows) instead of passing the command whole. The UTF8 and CATENATE
     /// forms always come whole.
     pub stream_append: bool,
-    /// The most a command may hold before the client has logged in, its
-    /// literals included (and so APPEND's, whatever
-    /// [`append_limit`](ServerConfig::append_limit) says: APPEND is not
-    /// valid then). LOGIN, ID and the like need little; a literal past it
-    /// is refused (a synchronizing one with `NO [TOOBIG]`, a
-    /// non-synchronizing one with `BAD [TOOBIG]`, its data read and thrown
-    /// away), so that a connection that never logs in holds little. The
-    /// decoder's limits apply too.
+    /// The most a command may hold before the client has logged in,
+    /// counted to the end of each literal it announces (and so APPEND's,
+    /// whatever [`append_limit`](ServerConfig::append_limit) says: APPEND
+    /// is not valid then); the line after its last literal adds at most
+    /// the line limit ([`Limits::command_line`]). LOGIN, ID and the like
+    /// need little; a literal past it is refused (a synchronizing one with
+    /// `NO [TOOBIG]`, a non-synchronizing one with `BAD [TOOBIG]`, its data
+    /// read and thrown away), so that a connection that never logs in
+    /// holds little. The decoder's limits apply too.
     pub login_command_limit: u64,
     /// Auto-logout of a connection that has not logged in.
     pub login_timeout: Duration,
