@@ -1450,6 +1450,91 @@ fn an_append_with_a_literal_mailbox_name_and_the_utf8_form() {
     assert_eq!(answer_all(&mut s), ["APPEND"]);
 }
 
+/// The UTF8 form of APPEND (RFC 6855 section 4), which clients use for
+/// every message with UTF-8 header fields, streams like the plain one
+/// once UTF8=ACCEPT is enabled: announced with `is_utf8`, its data in
+/// chunks, its `)` read after it, several messages in one command.
+/// Before ENABLE it comes whole, as before.
+#[test]
+fn the_utf8_form_of_append_streams_once_utf8_accept_is_enabled() {
+    let config = ServerConfig {
+        capabilities: vec![Capability::Utf8Accept],
+        ..plaintext()
+    };
+    let mut s = logged_in(config.clone());
+    s.receive(b"a APPEND INBOX UTF8 (~{3+}\r\nabc)\r\n");
+    assert_eq!(answer_all(&mut s), ["APPEND"], "not streamed before ENABLE");
+    sent(&mut s);
+
+    s.receive(b"e ENABLE UTF8=ACCEPT\r\n");
+    sent(&mut s);
+    events(&mut s);
+    s.receive("b APPEND INBOX (\\Seen) UTF8 (~{7}\r\n".as_bytes());
+    let Some(ServerEvent::Append(first)) = s.poll_event() else {
+        panic!("the UTF8 form was not streamed")
+    };
+    assert!(first.is_utf8() && first.is_binary());
+    assert_eq!((first.length(), first.index()), (7, 0));
+    s.accept_append(first).unwrap();
+    assert_eq!(sent(&mut s), "+ Ready for literal data\r\n");
+    s.receive("h\u{e9}\u{e9}o\0".as_bytes());
+    s.receive(b") UTF8 (~{2+}\r\nxy) {3+}\r\nabc\r\n");
+    let mut data = Vec::new();
+    let mut seen = Vec::new();
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::AppendData(d) => data.extend_from_slice(&d),
+            ServerEvent::AppendMessageEnd => seen.push("end".to_owned()),
+            ServerEvent::Append(next) => {
+                seen.push(format!(
+                    "append {} {} utf8 {}",
+                    next.index(),
+                    next.length(),
+                    next.is_utf8()
+                ));
+                s.accept_append(next).unwrap();
+            }
+            ServerEvent::AppendComplete(done) => {
+                seen.push(format!("complete {}", done.count()));
+                s.complete_append(done, Status::Ok, RespText::text("APPEND completed"))
+                    .unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(data, "h\u{e9}\u{e9}o\0xyabc".as_bytes());
+    assert_eq!(
+        seen,
+        [
+            "end",
+            "append 1 2 utf8 true",
+            "end",
+            "append 2 3 utf8 false",
+            "end",
+            "complete 3"
+        ]
+    );
+    assert_eq!(sent(&mut s), "b OK APPEND completed\r\n");
+
+    // No `)` after the data: a BAD, and what was appended is dropped.
+    s.receive(b"c APPEND INBOX UTF8 (~{2+}\r\nxyz\r\nd NOOP\r\n");
+    let mut events = Vec::new();
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::Append(m) => s.accept_append(m).unwrap(),
+            ServerEvent::Command(r) => panic!("{:?}", r.command()),
+            ServerEvent::AppendAborted => events.push("aborted".to_owned()),
+            _ => {}
+        }
+    }
+    // (NOOP with nothing selected is the session's own to answer.)
+    assert_eq!(events, ["aborted"]);
+    assert_eq!(
+        sent(&mut s),
+        "c BAD Expected ')' after a UTF8 message\r\nd OK NOOP completed\r\n"
+    );
+}
+
 #[test]
 fn mailbox_names_follow_the_client_s_form() {
     let mut s = logged_in(ServerConfig {

@@ -1,5 +1,6 @@
-//! APPEND: whole (with UTF8 or CATENATE), or streamed to disk as it
-//! arrives ([`append_uploads`]); APPENDUID for both.
+//! APPEND: whole (CATENATE, or UTF8 before ENABLE UTF8=ACCEPT), or
+//! streamed to disk as it arrives ([`append_uploads`]); APPENDUID for
+//! both.
 
 use std::io::Read;
 use std::num::NonZeroU32;

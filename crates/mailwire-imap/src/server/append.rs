@@ -14,9 +14,11 @@
 //! append-data    = literal / literal8 / append-data-ext
 //! ```
 //!
-//! The UTF8 (RFC 6855) and CATENATE (RFC 4469) forms are not streamed:
-//! they come whole in a [`ServerEvent::Command`], within the decoder's
-//! limits.
+//! The UTF8 form (RFC 6855, `UTF8 (~{n}...)`), which clients use for
+//! every message with UTF-8 header fields, streams as the plain one does
+//! once UTF8=ACCEPT is enabled ([`AppendRequest::is_utf8`]); CATENATE
+//! (RFC 4469) is not streamed: it comes whole in a
+//! [`ServerEvent::Command`], within the decoder's limits.
 
 use bytes::Bytes;
 
@@ -38,6 +40,7 @@ pub struct AppendRequest {
     pub(super) date: Option<DateTime>,
     pub(super) length: u64,
     pub(super) binary: bool,
+    pub(super) utf8: bool,
     pub(super) index: usize,
 }
 
@@ -77,6 +80,13 @@ impl AppendRequest {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    /// Whether the message came in the UTF8 form (`UTF8 (~{n}...)`, RFC
+    /// 6855 section 4): its header fields may hold UTF-8. The session
+    /// streams that form only once UTF8=ACCEPT is enabled.
+    pub fn is_utf8(&self) -> bool {
+        self.utf8
+    }
 }
 
 impl std::fmt::Debug for AppendRequest {
@@ -88,6 +98,7 @@ impl std::fmt::Debug for AppendRequest {
             .field("date", &self.date)
             .field("length", &self.length)
             .field("binary", &self.binary)
+            .field("utf8", &self.utf8)
             .field("index", &self.index)
             .finish()
     }
@@ -139,6 +150,8 @@ pub(super) struct AppendStream {
     /// Messages announced so far.
     count: usize,
     stage: Stage,
+    /// The message being read came in the UTF8 form: a `)` follows it.
+    utf8: bool,
 }
 
 #[derive(Debug)]
@@ -147,6 +160,8 @@ enum Stage {
     Asking { mode: LiteralMode, length: u64 },
     /// Its data is arriving.
     Data { remaining: u64 },
+    /// After the data of a message in the UTF8 form: its `)`.
+    Close,
     /// After a message's data: the end of the command or the next
     /// message's options and literal.
     Between,
@@ -161,9 +176,13 @@ impl ServerSession {
         let Some(header) = literal_header_start(prefix) else {
             return false;
         };
-        let Some((tag, mailbox, (flags, date))) = append_head(&prefix[..header], &self.config.decoder) else {
+        let Some((tag, mailbox, (flags, date, utf8))) = append_head(&prefix[..header], &self.config.decoder)
+        else {
             return false;
         };
+        if utf8 && !(a.binary && self.utf8_names()) {
+            return false;
+        }
         self.consume(a.data_start);
         self.end_command();
         let stream = AppendStream {
@@ -171,9 +190,10 @@ impl ServerSession {
             mailbox,
             count: 0,
             stage: Stage::Between,
+            utf8: false,
         };
         self.phase = Phase::Append(Box::new(stream));
-        self.announce_message(flags, date, a.length, a.mode, a.binary);
+        self.announce_message(flags, date, a.length, a.mode, a.binary, utf8);
         true
     }
 
@@ -185,12 +205,14 @@ impl ServerSession {
         length: u64,
         mode: LiteralMode,
         binary: bool,
+        utf8: bool,
     ) {
         let Phase::Append(stream) = &mut self.phase else {
             return;
         };
         let index = stream.count;
         stream.count += 1;
+        stream.utf8 = utf8;
         let limit = self
             .config
             .append_limit
@@ -208,6 +230,7 @@ impl ServerSession {
             date,
             length,
             binary,
+            utf8,
             index,
         };
         self.append_waiting = Some(serial);
@@ -231,7 +254,7 @@ impl ServerSession {
         if length == 0 {
             self.events.push_back(ServerEvent::AppendMessageEnd);
             if let Phase::Append(stream) = &mut self.phase {
-                stream.stage = Stage::Between;
+                stream.stage = if stream.utf8 { Stage::Close } else { Stage::Between };
             }
         }
         self.advance();
@@ -343,12 +366,30 @@ impl ServerSession {
                 let left = remaining - n as u64;
                 stream.stage = if left == 0 {
                     self.events.push_back(ServerEvent::AppendMessageEnd);
-                    Stage::Between
+                    if stream.utf8 { Stage::Close } else { Stage::Between }
                 } else {
                     Stage::Data { remaining: left }
                 };
                 true
             }
+            Stage::Close => match self.pending_input().first() {
+                None => {
+                    self.needs_input = true;
+                    false
+                }
+                Some(b')') => {
+                    self.consume(1);
+                    if let Phase::Append(stream) = &mut self.phase {
+                        stream.stage = Stage::Between;
+                    }
+                    true
+                }
+                Some(_) => {
+                    self.abort_append(None, Status::Bad, "", "Expected ')' after a UTF8 message");
+                    self.phase = Phase::SkipLine { tail: Vec::new() };
+                    true
+                }
+            },
             Stage::Between => self.append_between(),
         }
     }
@@ -400,15 +441,16 @@ impl ServerSession {
             return true;
         }
         let header = crate::frame::literal_header(line);
+        let utf8_names = self.utf8_names();
         let next = header.and_then(|(length, mode, binary)| {
             let header = literal_header_start(&input[..lf + 1])?;
-            let (flags, date) = append_opts(&input[..header], &self.config.decoder)?;
-            Some((flags, date, length, mode, binary))
+            let (flags, date, utf8) = append_opts(&input[..header], &self.config.decoder)?;
+            (!utf8 || (binary && utf8_names)).then_some((flags, date, length, mode, binary, utf8))
         });
         self.consume(lf + 1);
         match next {
-            Some((flags, date, length, mode, binary)) => {
-                self.announce_message(flags, date, length, mode, binary)
+            Some((flags, date, length, mode, binary, utf8)) => {
+                self.announce_message(flags, date, length, mode, binary, utf8)
             }
             None => {
                 // What follows a message is neither the end nor another
@@ -470,11 +512,12 @@ fn append_head(
     Some((tag, mailbox.into_owned(), options))
 }
 
-/// A message's flag list and date, when sent.
-type Options = (Option<Vec<Flag<'static>>>, Option<DateTime>);
+/// A message's flag list and date, when sent, and whether it comes in the
+/// UTF8 form.
+type Options = (Option<Vec<Flag<'static>>>, Option<DateTime>, bool);
 
 /// `append-opts SP` up to a message literal: `[SP flag-list] [SP
-/// date-time] SP`, and nothing else.
+/// date-time] SP`, then `UTF8 (` for the UTF8 form, and nothing else.
 fn append_opts(input: &[u8], config: &crate::decode::DecoderConfig) -> Option<Options> {
     let mut rest = input.strip_prefix(b" ")?;
     let mut flags = None;
@@ -489,7 +532,11 @@ fn append_opts(input: &[u8], config: &crate::decode::DecoderConfig) -> Option<Op
         date = Some(d);
         rest = r.strip_prefix(b" ")?;
     }
-    rest.is_empty().then_some((flags, date))
+    if rest.is_empty() {
+        return Some((flags, date, false));
+    }
+    rest.eq_ignore_ascii_case(b"UTF8 (")
+        .then_some((flags, date, true))
 }
 
 fn condition_named(name: &str) -> crate::response::Code<'static> {

@@ -95,8 +95,9 @@ pub struct ServerConfig {
     pub append_limit: Option<u64>,
     /// Stream APPEND's messages to the application in chunks
     /// ([`ServerEvent::Append`](super::ServerEvent::Append) and what
-    /// follows) instead of passing the command whole. The UTF8 and CATENATE
-    /// forms always come whole.
+    /// follows) instead of passing the command whole. The UTF8 form streams
+    /// too once UTF8=ACCEPT is enabled (before, and CATENATE always, the
+    /// command comes whole).
     pub stream_append: bool,
     /// The most a command may hold before the client has logged in,
     /// counted to the end of each literal it announces (and so APPEND's,
