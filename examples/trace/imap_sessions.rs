@@ -301,6 +301,17 @@ impl Application {
             ServerEvent::Append(request) => {
                 let _ = s.accept_append(request);
             }
+            ServerEvent::CatenatePart(part) => {
+                // A CATENATE the server refused: as if its URLs named
+                // nothing.
+                let _ = match (self.status(part.tag().as_str()), part.url()) {
+                    (Status::No, Some(_)) => s.refuse_catenate_part(
+                        part,
+                        mailwire::imap::server::LiteralRefusal::BadUrl("refused as the server did".into()),
+                    ),
+                    _ => s.accept_catenate_part(part),
+                };
+            }
             ServerEvent::AppendComplete(done) => {
                 let tag = done.tag().as_str().to_owned();
                 self.changes(s, &tag);

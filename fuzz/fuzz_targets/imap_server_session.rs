@@ -302,6 +302,19 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                         };
                         answer.expect("the message was pending");
                     }
+                    ServerEvent::CatenatePart(part) => {
+                        // A URL naming UID 9 cannot be read; text parts
+                        // are taken as messages are.
+                        let answer = match part.url() {
+                            Some(url) if url.uid().is_some_and(|u| u.get() == 9) => {
+                                session.refuse_catenate_part(part, LiteralRefusal::BadUrl("no".into()))
+                            }
+                            Some(_) => session.accept_catenate_part(part),
+                            None if accept_literals => session.accept_catenate_part(part),
+                            None => session.refuse_catenate_part(part, LiteralRefusal::TooBig("no".into())),
+                        };
+                        answer.expect("the part was pending");
+                    }
                     ServerEvent::AppendComplete(done) => {
                         assert_ne!(state, State::NotAuthenticated, "an APPEND before login");
                         let status = if fail_commands { Status::No } else { Status::Ok };

@@ -503,7 +503,8 @@ fn catenate_builds_a_message_from_urls_and_text() {
     let v = select.code_number("UIDVALIDITY").expect("UIDVALIDITY");
     let command = format!(
         "APPEND Drafts CATENATE (URL \"/INBOX;UIDVALIDITY={v}/;UID=1/;SECTION=HEADER\" \
-         TEXT {{15+}}\r\nNew body text\r\n URL \";UID=1/;SECTION=TEXT/;PARTIAL=0.10\")"
+         TEXT {{15+}}\r\nNew body text\r\n UTF8 (~{{5+}}\r\n\u{e9}t\u{e9}) \
+         URL \";UID=1/;SECTION=TEXT/;PARTIAL=0.10\")"
     );
     let append = imap.command_raw(command.as_bytes()).ok("APPEND CATENATE");
     let uid = code_text(&append.completion, "APPENDUID")
@@ -513,7 +514,7 @@ fn catenate_builds_a_message_from_urls_and_text() {
 
     let first = &support::sample_messages()[0];
     let mut expected = header_part(first);
-    expected.extend_from_slice(b"New body text\r\n");
+    expected.extend_from_slice("New body text\r\n\u{e9}t\u{e9}".as_bytes());
     let text = crlf(first)[header_part(first).len()..].to_vec();
     expected.extend_from_slice(&text[..10]);
     expected.extend_from_slice(b"\r\n");
@@ -556,6 +557,20 @@ fn catenate_builds_a_message_from_urls_and_text() {
         wrong.completion.contains(&format!("NO [BADURL {url}]")),
         "{}",
         wrong.completion
+    );
+    // The same URL after a TEXT part: the command streams, and its text
+    // is dropped.
+    let streamed =
+        imap.command_raw(format!("APPEND Drafts CATENATE (TEXT {{5+}}\r\nhello URL \"{url}\")").as_bytes());
+    assert!(
+        streamed.completion.contains(&format!("NO [BADURL {url}]")),
+        "{}",
+        streamed.completion
+    );
+    let drafts = imap.command("STATUS Drafts (MESSAGES)").ok("STATUS");
+    assert!(
+        String::from_utf8_lossy(&drafts.untagged.concat()).contains("(MESSAGES 2)"),
+        "{drafts:?}"
     );
     let url = format!("imap://localhost/INBOX;UIDVALIDITY={v}/;UID=1");
     let remote = imap.command(&format!("APPEND Drafts CATENATE (URL \"{url}\")"));

@@ -1280,7 +1280,16 @@ fn search_answers_in_the_form_the_client_asked_for() {
 /// feeding the input in `chunk`-byte reads; returns the events' story and
 /// the output.
 fn stream_append(input: &[u8], chunk: usize) -> (Vec<String>, Vec<Vec<u8>>, String) {
-    let mut s = logged_in(plaintext());
+    stream_append_with(plaintext(), input, chunk)
+}
+
+/// [`stream_append`] with a configuration of its own.
+fn stream_append_with(
+    config: ServerConfig,
+    input: &[u8],
+    chunk: usize,
+) -> (Vec<String>, Vec<Vec<u8>>, String) {
+    let mut s = logged_in(config);
     let mut story = Vec::new();
     let mut messages: Vec<Vec<u8>> = Vec::new();
     for piece in input.chunks(chunk) {
@@ -1289,15 +1298,30 @@ fn stream_append(input: &[u8], chunk: usize) -> (Vec<String>, Vec<Vec<u8>>, Stri
             match event {
                 ServerEvent::Append(m) => {
                     story.push(format!(
-                        "message {} to {} {:?} {:?} {}",
+                        "message {} to {} {:?} {:?} {}{}{}",
                         m.index(),
                         String::from_utf8_lossy(m.mailbox().as_bytes()),
                         m.flags(),
                         m.date().is_some(),
-                        m.length()
+                        m.length(),
+                        if m.is_utf8() { " utf8" } else { "" },
+                        if m.is_catenate() { " catenate" } else { "" },
                     ));
                     messages.push(Vec::new());
                     s.accept_append(m).unwrap();
+                }
+                ServerEvent::CatenatePart(part) => {
+                    story.push(match (part.url(), part.text_length()) {
+                        (Some(url), _) => format!("{} url {}", part.index(), url.as_str()),
+                        (None, Some(n)) => format!(
+                            "{} text {n}{}{}",
+                            part.index(),
+                            if part.is_binary() { " binary" } else { "" },
+                            if part.is_utf8() { " utf8" } else { "" }
+                        ),
+                        (None, None) => panic!("{part:?}"),
+                    });
+                    s.accept_catenate_part(part).unwrap();
                 }
                 ServerEvent::AppendData(d) => messages.last_mut().unwrap().extend_from_slice(&d),
                 ServerEvent::AppendMessageEnd => story.push("end".into()),
@@ -1444,17 +1468,23 @@ fn an_append_with_a_literal_mailbox_name_and_the_utf8_form() {
     assert_eq!(messages, [b"hi"]);
     assert!(out.ends_with("a OK APPEND completed\r\n"));
 
-    // RFC 6855's UTF8 form is not streamed: it comes whole.
-    let mut s = logged_in(plaintext());
-    s.receive(b"b APPEND INBOX UTF8 (~{2+}\r\nhi)\r\n");
-    assert_eq!(answer_all(&mut s), ["APPEND"]);
+    // RFC 6855's UTF8 form streams too, before ENABLE UTF8=ACCEPT as
+    // after (the application refuses 8-bit header fields before).
+    let (story, messages, out) = stream_append(b"b APPEND {5}\r\nDraft UTF8 (~{2+}\r\nhi)\r\n", 3);
+    assert_eq!(
+        story,
+        ["message 0 to Draft None false 2 utf8", "end", "complete 1"]
+    );
+    assert_eq!(messages, [b"hi"]);
+    assert!(out.ends_with("b OK APPEND completed\r\n"), "{out}");
 }
 
 /// The UTF8 form of APPEND (RFC 6855 section 4), which clients use for
 /// every message with UTF-8 header fields, streams like the plain one
 /// once UTF8=ACCEPT is enabled: announced with `is_utf8`, its data in
 /// chunks, its `)` read after it, several messages in one command.
-/// Before ENABLE it comes whole, as before.
+/// Before ENABLE it streams too (it came whole, within the APPENDLIMIT,
+/// outside an application's upload budget).
 #[test]
 fn the_utf8_form_of_append_streams_once_utf8_accept_is_enabled() {
     let config = ServerConfig {
@@ -1463,8 +1493,14 @@ fn the_utf8_form_of_append_streams_once_utf8_accept_is_enabled() {
     };
     let mut s = logged_in(config.clone());
     s.receive(b"a APPEND INBOX UTF8 (~{3+}\r\nabc)\r\n");
-    assert_eq!(answer_all(&mut s), ["APPEND"], "not streamed before ENABLE");
-    sent(&mut s);
+    let Some(ServerEvent::Append(before)) = s.poll_event() else {
+        panic!("the UTF8 form was not streamed before ENABLE")
+    };
+    assert!(before.is_utf8() && !s.utf8_names());
+    s.refuse_append(before, LiteralRefusal::Bad("8-bit header fields".into()))
+        .unwrap();
+    assert_eq!(sent(&mut s), "a BAD 8-bit header fields\r\n");
+    assert!(events(&mut s).is_empty());
 
     s.receive(b"e ENABLE UTF8=ACCEPT\r\n");
     sent(&mut s);
@@ -1531,8 +1567,178 @@ fn the_utf8_form_of_append_streams_once_utf8_accept_is_enabled() {
     assert_eq!(events, ["aborted"]);
     assert_eq!(
         sent(&mut s),
-        "c BAD Expected ')' after a UTF8 message\r\nd OK NOOP completed\r\n"
+        "c BAD Expected ')' after a UTF8 literal\r\nd OK NOOP completed\r\n"
     );
+}
+
+/// CATENATE (RFC 4469) streams: the message is announced, then each part
+/// in order, URLs (quoted, atoms, literals) for the application to copy
+/// from and TEXT and UTF8 literals whose data comes in chunks; with other
+/// messages in one command, in any chunking. It came whole, its literals
+/// up to the APPENDLIMIT each, held until the command ended.
+#[test]
+fn catenate_streams_its_parts_in_any_chunking() {
+    let input: &[u8] = b"a APPEND Drafts CATENATE (URL \"/Drafts/;UID=1\" TEXT {5}\r\nhello \
+        URL /INBOX/;UID=2 TEXT {3+}\r\nabc UTF8 (~{2}\r\nxy) URL {13}\r\n/INBOX/;UID=3) \
+        (\\Seen) {2}\r\nhi catenate (url \"/INBOX/;UID=4\")\r\nb NOOP\r\n";
+    let whole = stream_append(input, input.len());
+    assert_eq!(
+        whole.0,
+        [
+            "message 0 to Drafts None false 0 catenate",
+            "0 url /Drafts/;UID=1",
+            "1 text 5",
+            "2 url /INBOX/;UID=2",
+            "3 text 3",
+            "4 text 2 binary utf8",
+            "5 url /INBOX/;UID=3",
+            "end",
+            "message 1 to Drafts Some([Seen]) false 2",
+            "end",
+            "message 2 to Drafts None false 0 catenate",
+            "0 url /INBOX/;UID=4",
+            "end",
+            "complete 3"
+        ]
+    );
+    assert_eq!(whole.1, [&b"helloabcxy"[..], b"hi", b""]);
+    assert_eq!(
+        whole.2,
+        "+ Ready for literal data\r\n".repeat(4) + "a OK APPEND completed\r\nb OK NOOP completed\r\n"
+    );
+    for chunk in [1, 2, 3, 7, 16] {
+        assert_eq!(stream_append(input, chunk), whole, "reads of {chunk} bytes");
+    }
+}
+
+/// A CATENATE URL the application cannot read fails the APPEND with `NO
+/// [BADURL url]`: the parts after it are never announced, what was
+/// accepted is dropped, and the data of a non-synchronizing literal on
+/// the way is skipped, not read as commands.
+#[test]
+fn a_catenate_url_refused_ends_the_append() {
+    let mut s = logged_in(ServerConfig {
+        append_limit: Some(1 << 20),
+        ..plaintext()
+    });
+    s.receive(b"a APPEND INBOX CATENATE (TEXT {2+}\r\nhi URL \"/INBOX/;UID=9\" URL /INBOX/;UID=1 TEXT {8+}\r\nb NOOP\r\n)\r\nc NOOP\r\n");
+    let mut story = Vec::new();
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::Append(m) => s.accept_append(m).unwrap(),
+            ServerEvent::CatenatePart(part) => match part.url() {
+                Some(url) => {
+                    story.push(format!("url {}", url.as_str()));
+                    s.refuse_catenate_part(part, LiteralRefusal::BadUrl("No such message".into()))
+                        .unwrap();
+                }
+                None => {
+                    story.push("text".to_owned());
+                    s.accept_catenate_part(part).unwrap();
+                }
+            },
+            ServerEvent::AppendData(d) => story.push(String::from_utf8_lossy(&d).into_owned()),
+            ServerEvent::AppendAborted => story.push("aborted".to_owned()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(story, ["text", "hi", "url /INBOX/;UID=9", "aborted"]);
+    assert_eq!(
+        sent(&mut s),
+        "a NO [BADURL /INBOX/;UID=9] No such message\r\nc OK NOOP completed\r\n"
+    );
+
+    // A TEXT part over the APPENDLIMIT, refused before its data: a
+    // synchronizing literal gets no continuation request, and the
+    // client's next command is read.
+    s.receive(b"d APPEND INBOX CATENATE (URL /INBOX/;UID=1 TEXT {2000000}\r\ne NOOP\r\n");
+    let mut seen = Vec::new();
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::Append(m) => s.accept_append(m).unwrap(),
+            ServerEvent::CatenatePart(part) if part.url().is_some() => s.accept_catenate_part(part).unwrap(),
+            ServerEvent::AppendAborted => seen.push("aborted"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen, ["aborted"]);
+    assert_eq!(
+        sent(&mut s),
+        "d NO [TOOBIG] Message too large\r\ne OK NOOP completed\r\n"
+    );
+}
+
+/// A CATENATE list that breaks the grammar after a part is a BAD, and
+/// drops what was accepted; the literal ending the line is skipped.
+#[test]
+fn a_catenate_list_that_breaks_the_grammar_is_a_bad() {
+    for (input, error) in [
+        (
+            &b"a APPEND INBOX CATENATE (TEXT {1+}\r\nx BOGUS {3+}\r\nabc\r\nb NOOP\r\n"[..],
+            "Expected TEXT, URL or UTF8",
+        ),
+        (
+            b"a APPEND INBOX CATENATE (TEXT {1+}\r\nx TEXT {2+}\r\nyz\r\nb NOOP\r\n",
+            "Expected a space or ')'",
+        ),
+        (
+            b"a APPEND INBOX CATENATE (TEXT {1+}\r\nx URL \"/INBOX/;UID=1\"\r\nb NOOP\r\n",
+            "Expected a space or ')'",
+        ),
+        (
+            b"a APPEND INBOX CATENATE (TEXT {1+}\r\nx UTF8 ({2+}\r\nyz)\r\nb NOOP\r\n",
+            "Expected a literal8 in the UTF8 form",
+        ),
+        (
+            b"a APPEND INBOX CATENATE (TEXT {1+}\r\nx) TEXT\r\nb NOOP\r\n",
+            "Expected another message or the end of APPEND",
+        ),
+    ] {
+        let mut s = logged_in(plaintext());
+        s.receive(input);
+        let mut aborted = false;
+        while let Some(event) = s.poll_event() {
+            match event {
+                ServerEvent::Append(m) => s.accept_append(m).unwrap(),
+                ServerEvent::CatenatePart(part) => s.accept_catenate_part(part).unwrap(),
+                ServerEvent::AppendData(_) => {}
+                ServerEvent::AppendAborted => aborted = true,
+                other => panic!("{other:?}"),
+            }
+        }
+        let input = String::from_utf8_lossy(input);
+        assert!(aborted, "{input}");
+        assert_eq!(
+            sent(&mut s),
+            format!("a BAD {error}\r\nb OK NOOP completed\r\n"),
+            "{input}"
+        );
+    }
+}
+
+/// With APPEND streamed, an APPEND the streaming reader does not take
+/// (its line does not parse as it reads it) is held whole within the
+/// decoder's own limits, not the APPENDLIMIT: it was held up to the
+/// APPENDLIMIT, outside what an application budgets for uploads.
+#[test]
+fn an_append_held_whole_keeps_the_configured_limits() {
+    let mut config = plaintext();
+    config.decoder.limits.literal = 1 << 20;
+    config.decoder.limits.command_message = 4 << 20;
+    config.append_limit = Some(64 << 20);
+    let mut s = logged_in(config.clone());
+    s.receive(b"a APPEND INBOX X {2000000}\r\nb NOOP\r\n");
+    assert!(events(&mut s).is_empty());
+    assert_eq!(
+        sent(&mut s),
+        "a NO [TOOBIG] Literal too large\r\nb OK NOOP completed\r\n"
+    );
+    // A streamed message may be as large as the APPENDLIMIT.
+    s.receive(b"c APPEND INBOX {2000000}\r\n");
+    let Some(ServerEvent::Append(m)) = s.poll_event() else {
+        panic!("not streamed")
+    };
+    assert_eq!(m.length(), 2_000_000);
 }
 
 #[test]

@@ -1,17 +1,22 @@
-//! APPEND: whole (CATENATE, or UTF8 before ENABLE UTF8=ACCEPT), or
-//! streamed to disk as it arrives ([`append_uploads`]); APPENDUID for
-//! both.
+//! APPEND: streamed to disk as it arrives ([`append_uploads`]), CATENATE
+//! URLs copied into it a piece at a time ([`copy_url`]); or whole, the
+//! forms the session does not stream (an APPEND of URLs alone, which has
+//! no literal), built on disk the same way. APPENDUID for both.
 
 use std::io::Read;
 use std::num::NonZeroU32;
 
+use mailwire::imap::server::LiteralRefusal;
 use mailwire::imap::{AppendData, CatPart, Code, ImapUrl, UidSet, UrlForm};
 use mailwire::mailbox::analysis::{StoredMessage, analyze, extract_section, to_crlf};
-use mailwire::mailbox::{Flags, MailboxName, StoreError, Uid};
+use mailwire::mailbox::{Flags, InternalDate, MailboxName, StoreError, Uid, Upload};
 
 use super::exec::{Info, Outcome, Work, condition, mailbox_name, store_failure};
 
-/// APPEND as one command (the forms the session does not stream).
+/// APPEND as one command (the forms the session does not stream). Each
+/// message is written to a staging file as it is built, as a streamed
+/// APPEND is: a CATENATE URL is copied from the stored message a piece at
+/// a time, never whole in memory.
 pub(super) fn append_whole(
     work: &mut Work,
     append: &mailwire::imap::Append<'static>,
@@ -21,78 +26,155 @@ pub(super) fn append_whole(
         Ok(n) => n,
         Err(o) => return o,
     };
-    let mut messages = Vec::new();
-    // What the messages of one APPEND hold in all, once built, is held to
-    // what one command may carry: CATENATE URLs copy messages already
-    // stored, and a short command naming a large one many times would
-    // otherwise build it again and again in memory before the quota is
-    // checked.
-    let mut room = work.append_limit.saturating_add(COMMAND_SLACK);
+    let mut uploads = Vec::new();
+    let mut allowance = Allowance::new(work.append_limit);
     for m in &append.messages {
-        let message = match &m.data {
-            AppendData::Catenate(parts) => {
-                let content = match catenate(work, parts, room) {
-                    Ok(c) => c,
-                    Err(o) => return o,
-                };
-                let flags = match m.flags.as_deref().map(Flags::try_from).transpose() {
-                    Ok(f) => f.unwrap_or_default(),
-                    Err(e) => return Outcome::bad_owned(format!("Invalid flag: {e}")),
-                };
-                mailwire::mailbox::AppendMessage {
-                    content: content.into(),
-                    flags,
-                    internal_date: m.date.map(mailwire::mailbox::InternalDate::from),
-                }
+        let flags = match m.flags.as_deref().map(Flags::try_from).transpose() {
+            Ok(f) => f.unwrap_or_default(),
+            Err(e) => return Outcome::bad_owned(format!("Invalid flag: {e}")),
+        };
+        let mut upload = match work
+            .account
+            .start_upload(&name, flags, m.date.map(InternalDate::from))
+        {
+            Ok(u) => u,
+            Err(StoreError::NoSuchMailbox(_)) => {
+                return Outcome::no("No such mailbox").with_code(Code::TryCreate);
             }
-            _ => match mailwire::mailbox::AppendMessage::try_from(m.clone()) {
-                Ok(m) => m,
-                Err(e) => return Outcome::bad_owned(format!("Invalid message: {e}")),
+            Err(e) => return store_failure(&e),
+        };
+        allowance.next_message();
+        let built = match &m.data {
+            AppendData::Catenate(parts) => parts.iter().try_for_each(|part| match part {
+                CatPart::Text(literal) | CatPart::Utf8(literal) => {
+                    allowance.take(literal.data().len() as u64)?;
+                    upload.write(literal.data()).map_err(PartError::Store)
+                }
+                CatPart::Url(url) => copy_url(work, url, &mut upload, &mut allowance),
+                _ => Err(PartError::Unknown),
+            }),
+            data => match data.literal() {
+                Some(literal) => upload.write(literal.data()).map_err(PartError::Store),
+                None => Err(PartError::Unknown),
             },
         };
-        room = match room.checked_sub(message.content.len() as u64) {
-            Some(left) => left,
-            None => return too_big_in_all(),
-        };
-        messages.push(message);
+        if let Err(e) = built {
+            return e.outcome();
+        }
+        uploads.push(upload);
     }
-    append_messages(work, &name, messages)
+    append_uploads(work, &name, uploads)
 }
 
 /// What a command may carry besides its APPENDLIMIT's worth of message
 /// (the server's decoder allows as much).
 const COMMAND_SLACK: u64 = 64 * 1024;
 
-fn too_big_in_all() -> Outcome {
-    Outcome::no("The messages would be too big in all").with_code(condition("TOOBIG"))
+/// What CATENATE may still build: each message at most APPENDLIMIT
+/// octets (as sent, before line ends are made CRLF), and all the messages
+/// of one command at most one command's worth: URLs copy messages already
+/// stored, and a short command naming a large one many times would
+/// otherwise build it again and again before the quota is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Allowance {
+    size: u64,
+    limit: u64,
+    room: u64,
 }
 
-/// Assembles a CATENATE message (RFC 4469): its text parts as sent, its
-/// URL parts read from this user's mailboxes; at most APPENDLIMIT octets,
-/// and at most `room`, what is left of the command's allowance.
-fn catenate(work: &Work, parts: &[CatPart<'static>], room: u64) -> Result<Vec<u8>, Outcome> {
-    let mut out = Vec::new();
-    for part in parts {
-        match part {
-            CatPart::Text(literal) => out.extend_from_slice(literal.data()),
-            CatPart::Url(url) => out.extend_from_slice(&url_content(work, url)?),
-            _ => return Err(Outcome::bad("Unknown CATENATE part")),
-        }
-        if out.len() as u64 > work.append_limit {
-            return Err(Outcome::no("The message would be too big").with_code(condition("TOOBIG")));
-        }
-        if out.len() as u64 > room {
-            return Err(too_big_in_all());
+impl Allowance {
+    pub fn new(limit: u64) -> Allowance {
+        Allowance {
+            size: 0,
+            limit,
+            room: limit.saturating_add(COMMAND_SLACK),
         }
     }
-    Ok(out)
+
+    /// A new message starts.
+    pub fn next_message(&mut self) {
+        self.size = 0;
+    }
+
+    /// Counts `n` more octets of the message.
+    pub fn take(&mut self, n: u64) -> Result<(), PartError> {
+        if self.size.saturating_add(n) > self.limit {
+            return Err(PartError::TooBig("The message would be too big"));
+        }
+        if n > self.room {
+            return Err(PartError::TooBig("The messages would be too big in all"));
+        }
+        self.size += n;
+        self.room -= n;
+        Ok(())
+    }
+}
+
+/// Why a part of a message could not be added.
+#[derive(Debug)]
+pub enum PartError {
+    TooBig(&'static str),
+    /// The URL names nothing this user can read.
+    BadUrl(String),
+    Store(StoreError),
+    Unknown,
+}
+
+impl PartError {
+    /// The answer to a whole APPEND.
+    fn outcome(self) -> Outcome {
+        match self {
+            PartError::TooBig(text) => Outcome::no(text).with_code(condition("TOOBIG")),
+            PartError::BadUrl(url) => Outcome::no("Invalid URL").with_code(Code::BadUrl(url.into())),
+            PartError::Store(e) => store_failure(&e),
+            PartError::Unknown => Outcome::bad("Unknown APPEND data"),
+        }
+    }
+
+    /// The session's refusal of a streamed part.
+    pub fn refusal(self) -> LiteralRefusal {
+        match self {
+            PartError::TooBig(text) => LiteralRefusal::TooBig(text.into()),
+            PartError::BadUrl(_) => LiteralRefusal::BadUrl("Invalid URL".into()),
+            PartError::Store(StoreError::Limit(why)) => LiteralRefusal::TooBig(why.into()),
+            PartError::Store(StoreError::Temporary(_)) => {
+                LiteralRefusal::Unavailable("Try again later".into())
+            }
+            PartError::Store(_) => LiteralRefusal::Bad("The message cannot be stored".into()),
+            PartError::Unknown => LiteralRefusal::Bad("Unknown APPEND data".into()),
+        }
+    }
+}
+
+/// Appends to `upload` what a CATENATE URL names, a piece at a time,
+/// within `allowance`.
+pub fn copy_url(
+    work: &Work,
+    url: &ImapUrl<'static>,
+    upload: &mut Upload,
+    allowance: &mut Allowance,
+) -> Result<(), PartError> {
+    let mut reader = url_content(work, url)?;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                allowance.take(n as u64)?;
+                upload.write(&buf[..n]).map_err(PartError::Store)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(PartError::BadUrl(url.as_str().to_owned())),
+        }
+    }
 }
 
 /// What a CATENATE URL names: a message of one of the user's mailboxes, or
-/// a section of it, or part of that. Only URLs without a server (absolute
-/// or relative paths) are taken, and none with URLAUTH.
-fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<Vec<u8>, Outcome> {
-    let bad = || Outcome::no("Invalid URL").with_code(Code::BadUrl(url.as_str().to_owned().into()));
+/// a section of it, or part of that, as a reader at its first octet. Only
+/// URLs without a server (absolute or relative paths) are taken, and none
+/// with URLAUTH.
+fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<impl Read + use<>, PartError> {
+    let bad = || PartError::BadUrl(url.as_str().to_owned());
     if matches!(url.form(), UrlForm::Absolute | UrlForm::NetworkPath) || url.access().is_some() {
         return Err(bad());
     }
@@ -113,13 +195,12 @@ fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<Vec<u8>, Outcome> 
             return Err(bad());
         }
     }
-    let too_big = || Outcome::no("The message would be too big").with_code(condition("TOOBIG"));
     let (skip, take) = match url.partial() {
         Some(p) => (u64::from(p.offset), p.length.map(|l| u64::from(l.get()))),
         None => (0, None),
     };
     // The part named is read a piece at a time, from the message's file
-    // when it has a section, and no more of it than APPENDLIMIT is kept.
+    // when it has a section; what is past its partial range is not read.
     let reader: Box<dyn Read> = match url.section() {
         None => work.account.open_message(&name, uid).map_err(|_| bad())?,
         Some(spec) => {
@@ -146,28 +227,9 @@ fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<Vec<u8>, Outcome> 
             }
         }
     };
-    let mut data = Vec::new();
-    let keep = take.unwrap_or(u64::MAX).min(work.append_limit.saturating_add(1));
-    let mut reader = reader.take(skip.saturating_add(keep));
+    let mut reader = reader.take(skip.saturating_add(take.unwrap_or(u64::MAX)));
     std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(|_| bad())?;
-    reader.read_to_end(&mut data).map_err(|_| bad())?;
-    if data.len() as u64 > work.append_limit {
-        return Err(too_big());
-    }
-    Ok(data)
-}
-
-/// Stores the messages of an APPEND, all or none, with APPENDUID.
-pub fn append_messages(
-    work: &mut Work,
-    name: &MailboxName,
-    messages: Vec<mailwire::mailbox::AppendMessage>,
-) -> Outcome {
-    let octets = messages.iter().map(|m| m.content.len() as u64).sum();
-    if let Err(o) = work.check_quota(octets, messages.len() as u64) {
-        return o;
-    }
-    appended(work.account.append_all(name, messages))
+    Ok(reader)
 }
 
 /// APPEND of messages received into uploads (streamed to disk).

@@ -28,8 +28,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailwire::imap::server::{
-    AppendRequest, AuthRequest, CommandRequest, Credentials, Greeting, LiteralRefusal, LoginRejection,
-    NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
+    AppendRequest, AuthRequest, CatenatePart, CommandRequest, Credentials, Greeting, LiteralRefusal,
+    LoginRejection, NonSyncLiterals, ServerConfig, ServerEvent, ServerSession, Tls,
 };
 use mailwire::imap::{
     Capability, CommandBody, DecoderConfig, IString, IdParam, IdParams, NString, Quoted, RespText, Status,
@@ -186,6 +186,8 @@ struct Appending {
     failed: Option<StoreError>,
     /// Its share of the upload budget (for the message arriving).
     budget: Vec<tokio::sync::OwnedSemaphorePermit>,
+    /// What CATENATE may still build.
+    allowance: append::Allowance,
 }
 
 /// Received APPEND data is written to disk in pieces of this size.
@@ -234,6 +236,7 @@ impl User {
                         }
                         ServerEvent::IdleEnded => self.idle = false,
                         ServerEvent::Append(request) => self.append_start(ctx, session, request).await?,
+                        ServerEvent::CatenatePart(part) => self.catenate_part(ctx, session, part).await?,
                         ServerEvent::AppendData(data) => {
                             let full = self.append.as_mut().is_some_and(|a| {
                                 a.pending.extend_from_slice(&data);
@@ -666,7 +669,11 @@ impl User {
         // A message is written to disk as it comes; what waits in memory
         // meanwhile (a piece, and the file's buffer) comes out of a budget
         // all the uploads of the server share.
-        let held = request.length().min((UPLOAD_CHUNK + 64 * 1024) as u64);
+        // (A CATENATE message's size is known only as it is built.)
+        let held = match request.is_catenate() {
+            true => (UPLOAD_CHUNK + 64 * 1024) as u64,
+            false => request.length().min((UPLOAD_CHUNK + 64 * 1024) as u64),
+        };
         let kib = u32::try_from(held.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
         let budget = Arc::clone(&ctx.uploads).acquire_many_owned(kib);
         let Ok(Ok(permit)) = tokio::time::timeout(UPLOAD_WAIT, budget).await else {
@@ -713,8 +720,10 @@ impl User {
                 return Ok(());
             }
         };
+        let append_limit = work.append_limit;
         match self.append.as_mut() {
             Some(a) if next => {
+                a.allowance.next_message();
                 a.current = Some(upload);
                 // The messages before it are on disk: only this one holds
                 // memory.
@@ -728,10 +737,68 @@ impl User {
                     pending: Vec::new(),
                     failed: None,
                     budget: vec![permit],
+                    allowance: append::Allowance::new(append_limit),
                 });
             }
         }
         let _ = session.accept_append(request);
+        Ok(())
+    }
+
+    /// A part of a CATENATE message (RFC 4469): a TEXT literal is counted
+    /// before its data is asked for (its data then comes as a plain
+    /// message's does); what a URL names is copied into the message's
+    /// staging file, after the text received before it.
+    async fn catenate_part(
+        &mut self,
+        ctx: &Arc<Context>,
+        session: &mut ServerSession,
+        part: CatenatePart,
+    ) -> io::Result<()> {
+        let Some(a) = self.append.as_mut() else {
+            let _ = session
+                .refuse_catenate_part(part, LiteralRefusal::Bad("No message is being appended".into()));
+            return Ok(());
+        };
+        if let Some(length) = part.text_length() {
+            let _ = match a.allowance.take(length) {
+                Ok(()) => session.accept_catenate_part(part),
+                Err(e) => session.refuse_catenate_part(part, e.refusal()),
+            };
+            return Ok(());
+        }
+        let Some(url) = part.url().cloned() else {
+            let _ = session.refuse_catenate_part(part, LiteralRefusal::Bad("Unknown CATENATE part".into()));
+            return Ok(());
+        };
+        self.write_pending(ctx).await?;
+        let (Some(a), Some(work)) = (self.append.as_mut(), self.work.take()) else {
+            let _ = session.refuse_catenate_part(part, LiteralRefusal::Bad("Not logged in".into()));
+            return Ok(());
+        };
+        // A write failed before: the APPEND fails as it completes.
+        let Some(mut upload) = a.current.take() else {
+            self.work = Some(work);
+            let _ = session.accept_catenate_part(part);
+            return Ok(());
+        };
+        let mut allowance = a.allowance;
+        let (work, upload, allowance, copied) = ctx
+            .blocking
+            .run(move || {
+                let copied = append::copy_url(&work, &url, &mut upload, &mut allowance);
+                (work, upload, allowance, copied)
+            })
+            .await?;
+        self.work = Some(work);
+        if let Some(a) = self.append.as_mut() {
+            a.current = Some(upload);
+            a.allowance = allowance;
+        }
+        let _ = match copied {
+            Ok(()) => session.accept_catenate_part(part),
+            Err(e) => session.refuse_catenate_part(part, e.refusal()),
+        };
         Ok(())
     }
 

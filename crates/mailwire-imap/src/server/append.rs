@@ -16,19 +16,39 @@
 //!
 //! The UTF8 form (RFC 6855, `UTF8 (~{n}...)`), which clients use for
 //! every message with UTF-8 header fields, streams as the plain one does
-//! once UTF8=ACCEPT is enabled ([`AppendRequest::is_utf8`]); CATENATE
-//! (RFC 4469) is not streamed: it comes whole in a
-//! [`ServerEvent::Command`], within the decoder's limits.
+//! ([`AppendRequest::is_utf8`]; before ENABLE UTF8=ACCEPT the application
+//! must refuse a message with 8-bit header fields, RFC 6855 section 4).
+//! So does CATENATE (RFC 4469): its message is announced
+//! ([`AppendRequest::is_catenate`]), then each part as a
+//! [`CatenatePart`], a URL for the application to copy from or the
+//! literal of a TEXT part, whose data follows as for a plain message.
+//!
+//! ```text
+//! append-data    =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"
+//! cat-part       = text-literal / url / utf8-literal
+//! text-literal   = "TEXT" SP literal
+//! url            = "URL" SP astring
+//! utf8-literal   = "UTF8" SP "(" literal8 ")"
+//! ```
+//!
+//! The session reads the command a line at a time once its mailbox is
+//! known: each line is parsed whole into the steps it holds (messages,
+//! parts, the end), which are then taken one by one as the application
+//! answers.
+
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
 use super::{AnswerError, Effect, Phase, ServerEvent, ServerSession, Waiting, condition, next_serial};
 use crate::datetime::DateTime;
-use crate::decode::{LiteralAnnouncement, LiteralMode};
+
+use crate::decode::{DecoderConfig, LiteralAnnouncement, LiteralMode};
 use crate::flag::{Flag, parse_flag_list};
+use crate::imap_url::ImapUrl;
 use crate::mailbox::Mailbox;
-use crate::response::{RespText, Response, Status};
-use crate::string::{Tag, peek_tag};
+use crate::response::{Code, RespText, Response, Status};
+use crate::string::{AString, Tag, peek_tag};
 
 /// A message of an APPEND, announced before its data.
 #[must_use = "the session waits for an answer"]
@@ -41,6 +61,7 @@ pub struct AppendRequest {
     pub(super) length: u64,
     pub(super) binary: bool,
     pub(super) utf8: bool,
+    pub(super) catenate: bool,
     pub(super) index: usize,
 }
 
@@ -65,7 +86,8 @@ impl AppendRequest {
         self.date.as_ref()
     }
 
-    /// The message size in octets.
+    /// The message size in octets; 0 for a CATENATE message, whose size
+    /// is known only once its parts are put together.
     pub fn length(&self) -> u64 {
         self.length
     }
@@ -82,10 +104,17 @@ impl AppendRequest {
     }
 
     /// Whether the message came in the UTF8 form (`UTF8 (~{n}...)`, RFC
-    /// 6855 section 4): its header fields may hold UTF-8. The session
-    /// streams that form only once UTF8=ACCEPT is enabled.
+    /// 6855 section 4): its header fields may hold UTF-8. Before ENABLE
+    /// UTF8=ACCEPT the application must refuse it if they do.
     pub fn is_utf8(&self) -> bool {
         self.utf8
+    }
+
+    /// Whether the message is a CATENATE list (RFC 4469): once accepted,
+    /// its parts follow as [`ServerEvent::CatenatePart`], in order, then
+    /// [`ServerEvent::AppendMessageEnd`].
+    pub fn is_catenate(&self) -> bool {
+        self.catenate
     }
 }
 
@@ -99,6 +128,7 @@ impl std::fmt::Debug for AppendRequest {
             .field("length", &self.length)
             .field("binary", &self.binary)
             .field("utf8", &self.utf8)
+            .field("catenate", &self.catenate)
             .field("index", &self.index)
             .finish()
     }
@@ -142,6 +172,74 @@ impl std::fmt::Debug for AppendCompletion {
     }
 }
 
+/// A part of an accepted CATENATE message (RFC 4469), announced before
+/// anything of it is read: a URL, whose content the application appends
+/// to the message before it answers, or a TEXT (or UTF8) literal, whose
+/// data follows as [`ServerEvent::AppendData`] once accepted.
+#[must_use = "the session waits for an answer"]
+pub struct CatenatePart {
+    pub(super) serial: u64,
+    pub(super) tag: Tag<'static>,
+    pub(super) index: usize,
+    pub(super) kind: PartKind,
+}
+
+#[derive(Debug)]
+pub(super) enum PartKind {
+    Url(ImapUrl<'static>),
+    Text { length: u64, binary: bool, utf8: bool },
+}
+
+impl CatenatePart {
+    /// The tag of the APPEND.
+    pub fn tag(&self) -> &Tag<'static> {
+        &self.tag
+    }
+
+    /// 0 for the first part of the message, 1 for the next...
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The URL of a `URL` part: the message, or part of it, to append.
+    pub fn url(&self) -> Option<&ImapUrl<'static>> {
+        match &self.kind {
+            PartKind::Url(url) => Some(url),
+            PartKind::Text { .. } => None,
+        }
+    }
+
+    /// The length of a `TEXT` or `UTF8` part's literal.
+    pub fn text_length(&self) -> Option<u64> {
+        match self.kind {
+            PartKind::Text { length, .. } => Some(length),
+            PartKind::Url(_) => None,
+        }
+    }
+
+    /// A text part sent as a `literal8` (BINARY, RFC 3516): it may hold
+    /// NUL.
+    pub fn is_binary(&self) -> bool {
+        matches!(self.kind, PartKind::Text { binary: true, .. })
+    }
+
+    /// A text part in the UTF8 form (`UTF8 (~{n}...)`, RFC 6855 section
+    /// 4).
+    pub fn is_utf8(&self) -> bool {
+        matches!(self.kind, PartKind::Text { utf8: true, .. })
+    }
+}
+
+impl std::fmt::Debug for CatenatePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatenatePart")
+            .field("tag", &self.tag)
+            .field("index", &self.index)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
 /// Where a streamed APPEND stands.
 #[derive(Debug)]
 pub(super) struct AppendStream {
@@ -149,51 +247,138 @@ pub(super) struct AppendStream {
     mailbox: Mailbox<'static>,
     /// Messages announced so far.
     count: usize,
+    /// Parts of the CATENATE message being read announced so far.
+    parts: usize,
+    /// A message or a part was accepted: the application holds something
+    /// of this APPEND.
+    accepted: bool,
     stage: Stage,
-    /// The message being read came in the UTF8 form: a `)` follows it.
-    utf8: bool,
+    /// What the line read last holds and is not done yet.
+    steps: VecDeque<Step>,
+    /// Where the next line starts in the grammar.
+    context: Context,
+    /// What follows the data being read.
+    after: After,
 }
 
 #[derive(Debug)]
 enum Stage {
-    /// The application decides about a message.
-    Asking { mode: LiteralMode, length: u64 },
-    /// Its data is arriving.
+    /// The application decides about a message or a part; the literal
+    /// that would follow (not read yet), if any.
+    Asking { literal: Option<(LiteralMode, u64)> },
+    /// Literal data is arriving: a message's or a TEXT part's.
     Data { remaining: u64 },
-    /// After the data of a message in the UTF8 form: its `)`.
+    /// After the data of a message or part in the UTF8 form: its `)`.
     Close,
-    /// After a message's data: the end of the command or the next
-    /// message's options and literal.
-    Between,
+    /// A URL sent as a literal: its data, the URL, is awaited whole.
+    UrlData { length: u64 },
+    /// The next step of the line read last, or the next line.
+    Next,
 }
 
+/// What the data being read belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    Message,
+    Utf8Message,
+    Part,
+    Utf8Part,
+}
+
+/// Where a line starts in the APPEND grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    /// After the mailbox or a message: CRLF, or SP and the next message.
+    Between,
+    /// Inside a CATENATE list, before its first part or after one.
+    List { first: bool },
+}
+
+/// One step of an APPEND, as its lines hold them.
+#[derive(Debug)]
+enum Step {
+    /// The next message: its options, then its data.
+    Message {
+        flags: Option<Vec<Flag<'static>>>,
+        date: Option<DateTime>,
+        data: MessageData,
+    },
+    /// A CATENATE part that is a URL.
+    Url(ImapUrl<'static>),
+    /// A URL sent as a literal.
+    UrlLiteral { mode: LiteralMode, length: u64 },
+    /// A TEXT or UTF8 part: a literal.
+    Text {
+        mode: LiteralMode,
+        length: u64,
+        binary: bool,
+        utf8: bool,
+    },
+    /// `)`: the end of a CATENATE list, and of its message.
+    EndList,
+    /// The line end after the last message: the end of the command.
+    End,
+}
+
+#[derive(Debug)]
+enum MessageData {
+    Literal {
+        mode: LiteralMode,
+        length: u64,
+        binary: bool,
+        utf8: bool,
+    },
+    Catenate,
+}
+
+impl Step {
+    /// The literal that follows the step's line, if any.
+    fn literal(&self) -> Option<(LiteralMode, u64)> {
+        match *self {
+            Step::Message {
+                data: MessageData::Literal { mode, length, .. },
+                ..
+            }
+            | Step::UrlLiteral { mode, length }
+            | Step::Text { mode, length, .. } => Some((mode, length)),
+            _ => None,
+        }
+    }
+}
+
+/// The longest URL taken as a literal: longer ones are refused before
+/// their data is read.
+const MAX_URL_LITERAL: u64 = 8 * 1024;
+
 impl ServerSession {
-    /// Starts streaming when `a` is the first message literal of an
-    /// APPEND whose head parses; false leaves the command to the
+    /// Starts streaming when `a` is the first literal of an APPEND whose
+    /// head and current line parse; false leaves the command to the
     /// ordinary path.
     pub(super) fn start_append(&mut self, a: &LiteralAnnouncement) -> bool {
         let prefix = &self.input[self.start..self.start + a.data_start];
-        let Some(header) = literal_header_start(prefix) else {
+        let Some((tag, mailbox, head)) = append_head(prefix, &self.config.decoder) else {
             return false;
         };
-        let Some((tag, mailbox, (flags, date, utf8))) = append_head(&prefix[..header], &self.config.decoder)
-        else {
+        let Some(line) = line_body(&prefix[head..], self.config.decoder.leniency.bare_lf) else {
             return false;
         };
-        if utf8 && !(a.binary && self.utf8_names()) {
+        let Ok((steps, context)) = parse_line(line, Context::Between, &self.config.decoder) else {
             return false;
-        }
+        };
         self.consume(a.data_start);
         self.end_command();
         let stream = AppendStream {
             tag,
             mailbox,
             count: 0,
-            stage: Stage::Between,
-            utf8: false,
+            parts: 0,
+            accepted: false,
+            stage: Stage::Next,
+            steps,
+            context,
+            after: After::Message,
         };
         self.phase = Phase::Append(Box::new(stream));
-        self.announce_message(flags, date, a.length, a.mode, a.binary, utf8);
         true
     }
 
@@ -202,25 +387,35 @@ impl ServerSession {
         &mut self,
         flags: Option<Vec<Flag<'static>>>,
         date: Option<DateTime>,
-        length: u64,
-        mode: LiteralMode,
-        binary: bool,
-        utf8: bool,
+        data: MessageData,
     ) {
         let Phase::Append(stream) = &mut self.phase else {
             return;
         };
         let index = stream.count;
         stream.count += 1;
-        stream.utf8 = utf8;
+        stream.parts = 0;
         let limit = self
             .config
             .append_limit
             .unwrap_or(self.config.decoder.limits.literal);
+        let (literal, binary, utf8) = match data {
+            MessageData::Literal {
+                mode,
+                length,
+                binary,
+                utf8,
+            } => {
+                stream.after = if utf8 { After::Utf8Message } else { After::Message };
+                (Some((mode, length)), binary, utf8)
+            }
+            MessageData::Catenate => (None, false, false),
+        };
+        let length = literal.map_or(0, |(_, length)| length);
         if length > limit || index >= self.config.decoder.limits.list {
-            return self.abort_append(Some((mode, length)), Status::No, "TOOBIG", "Message too large");
+            return self.abort_append(literal, Status::No, "TOOBIG", "Message too large");
         }
-        stream.stage = Stage::Asking { mode, length };
+        stream.stage = Stage::Asking { literal };
         let serial = next_serial();
         let request = AppendRequest {
             serial,
@@ -231,30 +426,82 @@ impl ServerSession {
             length,
             binary,
             utf8,
+            catenate: literal.is_none(),
             index,
         };
         self.append_waiting = Some(serial);
         self.events.push_back(ServerEvent::Append(request));
     }
 
+    /// Asks the application about the next part of a CATENATE message, or
+    /// refuses it.
+    fn announce_part(&mut self, kind: PartKind, literal: Option<(LiteralMode, u64)>) {
+        let Phase::Append(stream) = &mut self.phase else {
+            return;
+        };
+        let index = stream.parts;
+        stream.parts += 1;
+        let limit = self
+            .config
+            .append_limit
+            .unwrap_or(self.config.decoder.limits.literal);
+        if index >= self.config.decoder.limits.list {
+            return self.abort_append(literal, Status::Bad, "", "Too many CATENATE parts");
+        }
+        if let PartKind::Text { length, utf8, .. } = kind {
+            if length > limit {
+                return self.abort_append(literal, Status::No, "TOOBIG", "Message too large");
+            }
+            stream.after = if utf8 { After::Utf8Part } else { After::Part };
+        }
+        stream.stage = Stage::Asking { literal };
+        let serial = next_serial();
+        let part = CatenatePart {
+            serial,
+            tag: stream.tag.clone(),
+            index,
+            kind,
+        };
+        self.append_waiting = Some(serial);
+        self.events.push_back(ServerEvent::CatenatePart(part));
+    }
+
     /// Accepts a message: the session asks for its data (a synchronizing
-    /// literal) and passes it on as [`ServerEvent::AppendData`].
+    /// literal) and passes it on as [`ServerEvent::AppendData`]; for a
+    /// CATENATE message, its parts come next.
     pub fn accept_append(&mut self, request: AppendRequest) -> Result<(), AnswerError> {
         self.take_append(request.serial)?;
+        self.accept_asked()
+    }
+
+    /// Accepts a CATENATE part: for a URL, the application has appended
+    /// what it names and the session reads on; for a text part, the
+    /// session asks for its data (a synchronizing literal) and passes it
+    /// on as [`ServerEvent::AppendData`].
+    pub fn accept_catenate_part(&mut self, part: CatenatePart) -> Result<(), AnswerError> {
+        self.take_append(part.serial)?;
+        self.accept_asked()
+    }
+
+    /// What accepting a message or a part does.
+    fn accept_asked(&mut self) -> Result<(), AnswerError> {
         let Phase::Append(stream) = &mut self.phase else {
             return Err(AnswerError::NotPending);
         };
-        let Stage::Asking { mode, length } = stream.stage else {
+        let Stage::Asking { literal } = stream.stage else {
             return Err(AnswerError::NotPending);
         };
-        stream.stage = Stage::Data { remaining: length };
-        if mode == LiteralMode::Sync {
-            self.write(&Response::Continue(RespText::text("Ready for literal data")));
-        }
-        if length == 0 {
-            self.events.push_back(ServerEvent::AppendMessageEnd);
-            if let Phase::Append(stream) = &mut self.phase {
-                stream.stage = if stream.utf8 { Stage::Close } else { Stage::Between };
+        stream.accepted = true;
+        match literal {
+            None => stream.stage = Stage::Next,
+            Some((mode, length)) => {
+                stream.stage = Stage::Data { remaining: length };
+                if mode == LiteralMode::Sync {
+                    self.write(&Response::Continue(RespText::text("Ready for literal data")));
+                }
+                if length == 0 {
+                    self.data_done();
+                }
             }
         }
         self.advance();
@@ -271,20 +518,39 @@ impl ServerSession {
         why: super::LiteralRefusal,
     ) -> Result<(), AnswerError> {
         self.take_append(request.serial)?;
+        self.refuse_asked(why, None)
+    }
+
+    /// Refuses a CATENATE part, which fails the APPEND as
+    /// [`ServerSession::refuse_append`] does; for a URL that cannot be
+    /// read, [`LiteralRefusal::BadUrl`](super::LiteralRefusal::BadUrl)
+    /// answers `NO [BADURL url]` (RFC 4469).
+    pub fn refuse_catenate_part(
+        &mut self,
+        part: CatenatePart,
+        why: super::LiteralRefusal,
+    ) -> Result<(), AnswerError> {
+        self.take_append(part.serial)?;
+        let url = match part.kind {
+            PartKind::Url(url) => Some(url),
+            PartKind::Text { .. } => None,
+        };
+        self.refuse_asked(why, url)
+    }
+
+    fn refuse_asked(
+        &mut self,
+        why: super::LiteralRefusal,
+        url: Option<ImapUrl<'static>>,
+    ) -> Result<(), AnswerError> {
         let Phase::Append(stream) = &self.phase else {
             return Err(AnswerError::NotPending);
         };
-        let Stage::Asking { mode, length } = stream.stage else {
+        let Stage::Asking { literal } = stream.stage else {
             return Err(AnswerError::NotPending);
         };
-        let (status, code, text) = match &why {
-            super::LiteralRefusal::TooBig(t) => (Status::No, "TOOBIG", t.clone()),
-            super::LiteralRefusal::OverQuota(t) => (Status::No, "OVERQUOTA", t.clone()),
-            super::LiteralRefusal::TryCreate(t) => (Status::No, "TRYCREATE", t.clone()),
-            super::LiteralRefusal::Unavailable(t) => (Status::No, "UNAVAILABLE", t.clone()),
-            super::LiteralRefusal::Bad(t) => (Status::Bad, "", t.clone()),
-        };
-        self.abort_append(Some((mode, length)), status, code, &text);
+        let (status, code, text) = why.answer(url.as_ref().map(ImapUrl::as_str));
+        self.abort_append_with(literal, status, code, text);
         self.advance();
         Ok(())
     }
@@ -319,22 +585,55 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Ends a streamed APPEND that failed (see [`Self::abort_append_with`]).
+    fn abort_append(
+        &mut self,
+        literal: Option<(LiteralMode, u64)>,
+        status: Status,
+        code: &'static str,
+        text: &str,
+    ) {
+        let code = (!code.is_empty()).then(|| condition(code));
+        self.abort_append_with(literal, status, code, text);
+    }
+
     /// Ends a streamed APPEND that failed: the tagged answer, an abort
     /// event once messages were accepted, and the client's bytes for it
-    /// skipped (the data of a non-synchronizing literal is on its way).
-    fn abort_append(&mut self, literal: Option<(LiteralMode, u64)>, status: Status, code: &str, text: &str) {
+    /// skipped: the data of a non-synchronizing literal is on its way,
+    /// `literal`'s or that of the literal that ends the line read last.
+    fn abort_append_with(
+        &mut self,
+        literal: Option<(LiteralMode, u64)>,
+        status: Status,
+        code: Option<Code<'static>>,
+        text: &str,
+    ) {
         let Phase::Append(stream) = std::mem::replace(&mut self.phase, Phase::Commands) else {
             return;
         };
         self.append_waiting = None;
-        let code = (!code.is_empty()).then(|| condition_named(code));
         self.status(Some(&stream.tag), status, code, text);
-        if stream.count > 1 || !matches!(stream.stage, Stage::Asking { .. }) {
+        if stream.accepted {
             self.events.push_back(ServerEvent::AppendAborted);
         }
+        let literal = literal.or_else(|| stream.steps.back().and_then(Step::literal));
         self.phase = match literal {
             Some((LiteralMode::NonSync, length)) => Phase::DiscardLiteral { remaining: length },
             _ => Phase::Commands,
+        };
+    }
+
+    /// The data of a message or a part has all arrived.
+    fn data_done(&mut self) {
+        let Phase::Append(stream) = &mut self.phase else {
+            return;
+        };
+        if matches!(stream.after, After::Message | After::Utf8Message) {
+            self.events.push_back(ServerEvent::AppendMessageEnd);
+        }
+        stream.stage = match stream.after {
+            After::Message | After::Part => Stage::Next,
+            After::Utf8Message | After::Utf8Part => Stage::Close,
         };
     }
 
@@ -360,16 +659,12 @@ impl ServerSession {
                 self.consume(n);
                 self.append_buffered += n;
                 self.events.push_back(ServerEvent::AppendData(data));
-                let Phase::Append(stream) = &mut self.phase else {
-                    return false;
-                };
                 let left = remaining - n as u64;
-                stream.stage = if left == 0 {
-                    self.events.push_back(ServerEvent::AppendMessageEnd);
-                    if stream.utf8 { Stage::Close } else { Stage::Between }
-                } else {
-                    Stage::Data { remaining: left }
-                };
+                if left == 0 {
+                    self.data_done();
+                } else if let Phase::Append(stream) = &mut self.phase {
+                    stream.stage = Stage::Data { remaining: left };
+                }
                 true
             }
             Stage::Close => match self.pending_input().first() {
@@ -380,89 +675,124 @@ impl ServerSession {
                 Some(b')') => {
                     self.consume(1);
                     if let Phase::Append(stream) = &mut self.phase {
-                        stream.stage = Stage::Between;
+                        stream.stage = Stage::Next;
                     }
                     true
                 }
                 Some(_) => {
-                    self.abort_append(None, Status::Bad, "", "Expected ')' after a UTF8 message");
+                    self.abort_append(None, Status::Bad, "", "Expected ')' after a UTF8 literal");
                     self.phase = Phase::SkipLine { tail: Vec::new() };
                     true
                 }
             },
-            Stage::Between => self.append_between(),
+            Stage::UrlData { length } => {
+                let length = length as usize;
+                if self.input.len() - self.start < length {
+                    self.needs_input = true;
+                    return false;
+                }
+                let url = AString::from_bytes(self.input[self.start..self.start + length].to_vec())
+                    .ok()
+                    .and_then(|text| ImapUrl::from_astring(text).ok());
+                self.consume(length);
+                match url {
+                    Some(url) => self.announce_part(PartKind::Url(url), None),
+                    None => {
+                        self.abort_append(None, Status::Bad, "", "Invalid URL");
+                        self.phase = Phase::SkipLine { tail: Vec::new() };
+                    }
+                }
+                true
+            }
+            Stage::Next => match stream.steps.pop_front() {
+                Some(step) => {
+                    self.take_step(step);
+                    true
+                }
+                None => self.read_line(),
+            },
         }
     }
 
-    /// After a message: CRLF ends the command, a space starts the next
-    /// message (MULTIAPPEND).
-    fn append_between(&mut self) -> bool {
+    /// Acts on the next step of the line read last.
+    fn take_step(&mut self, step: Step) {
+        match step {
+            Step::Message { flags, date, data } => self.announce_message(flags, date, data),
+            Step::Url(url) => self.announce_part(PartKind::Url(url), None),
+            Step::Text {
+                mode,
+                length,
+                binary,
+                utf8,
+            } => self.announce_part(PartKind::Text { length, binary, utf8 }, Some((mode, length))),
+            Step::UrlLiteral { mode, length } => {
+                if length > MAX_URL_LITERAL {
+                    return self.abort_append(Some((mode, length)), Status::Bad, "", "URL too long");
+                }
+                if mode == LiteralMode::Sync {
+                    self.write(&Response::Continue(RespText::text("Ready for literal data")));
+                }
+                if let Phase::Append(stream) = &mut self.phase {
+                    stream.stage = Stage::UrlData { length };
+                }
+            }
+            Step::EndList => self.events.push_back(ServerEvent::AppendMessageEnd),
+            Step::End => {
+                let Phase::Append(stream) = std::mem::replace(&mut self.phase, Phase::Commands) else {
+                    return;
+                };
+                let serial = next_serial();
+                self.phase = Phase::Waiting {
+                    serial,
+                    on: Waiting::Command {
+                        effect: Effect::None,
+                        by_sequence: false,
+                    },
+                };
+                self.events
+                    .push_back(ServerEvent::AppendComplete(AppendCompletion {
+                        serial,
+                        tag: stream.tag,
+                        mailbox: stream.mailbox,
+                        count: stream.count,
+                    }));
+            }
+        }
+    }
+
+    /// Reads the next line of the command into steps; false when it has
+    /// not all arrived.
+    fn read_line(&mut self) -> bool {
+        if !self.line_pending() {
+            self.needs_input = true;
+            return false;
+        }
         let input = &self.input[self.start..];
         let limit = self.config.decoder.limits.command_line;
         let Some(lf) = memchr::memchr(b'\n', &input[..input.len().min(limit)]) else {
-            if input.len() >= limit {
-                self.abort_append(None, Status::Bad, "", "Command line too long");
-                self.phase = Phase::SkipLine { tail: Vec::new() };
-                return true;
-            }
-            self.needs_input = true;
-            return false;
+            self.abort_append(None, Status::Bad, "", "Command line too long");
+            self.phase = Phase::SkipLine { tail: Vec::new() };
+            return true;
         };
-        let line_end = if lf > 0 && input[lf - 1] == b'\r' {
-            lf - 1
-        } else if self.config.decoder.leniency.bare_lf {
-            lf
-        } else {
+        let Some(line) = line_body(&input[..=lf], self.config.decoder.leniency.bare_lf) else {
             self.consume(lf + 1);
             self.abort_append(None, Status::Bad, "", "Expected CRLF");
             return true;
         };
-        let line = &input[..line_end];
-        if line.is_empty() {
-            self.consume(lf + 1);
-            let Phase::Append(stream) = std::mem::replace(&mut self.phase, Phase::Commands) else {
-                return false;
-            };
-            let serial = next_serial();
-            self.phase = Phase::Waiting {
-                serial,
-                on: Waiting::Command {
-                    effect: Effect::None,
-                    by_sequence: false,
-                },
-            };
-            self.events
-                .push_back(ServerEvent::AppendComplete(AppendCompletion {
-                    serial,
-                    tag: stream.tag,
-                    mailbox: stream.mailbox,
-                    count: stream.count,
-                }));
-            return true;
-        }
-        let header = crate::frame::literal_header(line);
-        let utf8_names = self.utf8_names();
-        let next = header.and_then(|(length, mode, binary)| {
-            let header = literal_header_start(&input[..lf + 1])?;
-            let (flags, date, utf8) = append_opts(&input[..header], &self.config.decoder)?;
-            (!utf8 || (binary && utf8_names)).then_some((flags, date, length, mode, binary, utf8))
-        });
+        let Phase::Append(stream) = &mut self.phase else {
+            return false;
+        };
+        let parsed = parse_line(line, stream.context, &self.config.decoder);
+        let literal = crate::frame::literal_header(line).map(|(length, mode, _)| (mode, length));
         self.consume(lf + 1);
-        match next {
-            Some((flags, date, length, mode, binary, utf8)) => {
-                self.announce_message(flags, date, length, mode, binary, utf8)
+        match parsed {
+            Ok((steps, context)) => {
+                if let Phase::Append(stream) = &mut self.phase {
+                    stream.steps = steps;
+                    stream.context = context;
+                }
             }
-            None => {
-                // What follows a message is neither the end nor another
-                // message this session streams (CATENATE, UTF8...).
-                let literal = header.map(|(length, mode, _)| (mode, length));
-                self.abort_append(
-                    literal,
-                    Status::Bad,
-                    "",
-                    "Expected another message or the end of APPEND",
-                );
-            }
+            Err(text) => self.abort_append(literal, Status::Bad, "", text),
         }
         true
     }
@@ -474,51 +804,162 @@ impl ServerSession {
 
     pub(super) fn append_closed(&mut self) {
         if let Phase::Append(stream) = &self.phase {
-            if stream.count > 0 {
+            if stream.accepted {
                 self.events.push_back(ServerEvent::AppendAborted);
             }
         }
     }
 }
 
-/// Where the literal header that ends `prefix` (`{n}`, `{n+}`, `~{n}`,
-/// then CRLF) starts.
-fn literal_header_start(prefix: &[u8]) -> Option<usize> {
-    let line = prefix.strip_suffix(b"\n")?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let open = memchr::memrchr(b'{', line)?;
-    Some(if open > 0 && line[open - 1] == b'~' {
-        open - 1
-    } else {
-        open
-    })
+/// A line without its end (CRLF, or LF where the leniency allows it);
+/// `None` for a bare LF otherwise.
+fn line_body(line: &[u8], bare_lf: bool) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\n")?;
+    match line.strip_suffix(b"\r") {
+        Some(body) => Some(body),
+        None => bare_lf.then_some(line),
+    }
 }
 
-/// `tag SP "APPEND" SP mailbox append-opts SP`, up to the first message
-/// literal.
-fn append_head(
-    head: &[u8],
-    config: &crate::decode::DecoderConfig,
-) -> Option<(Tag<'static>, Mailbox<'static>, Options)> {
-    let tag = peek_tag(head)?;
-    let rest = &head[tag.as_str().len() + 1..];
-    let name = rest.get(..6)?;
-    if !name.eq_ignore_ascii_case(b"APPEND") {
+/// The steps a line of an APPEND holds, from `context` on, and where the
+/// next line starts; a literal header ends the line. The text of a BAD
+/// for a line that breaks the grammar.
+fn parse_line(
+    mut line: &[u8],
+    mut context: Context,
+    config: &DecoderConfig,
+) -> Result<(VecDeque<Step>, Context), &'static str> {
+    const EXPECTED: &str = "Expected another message or the end of APPEND";
+    let mut steps = VecDeque::new();
+    loop {
+        match context {
+            Context::Between => {
+                if line.is_empty() {
+                    steps.push_back(Step::End);
+                    return Ok((steps, context));
+                }
+                let (rest, flags, date) = append_opts(line, config).ok_or(EXPECTED)?;
+                if let Some(rest) = strip_keyword(rest, b"CATENATE (") {
+                    steps.push_back(Step::Message {
+                        flags,
+                        date,
+                        data: MessageData::Catenate,
+                    });
+                    context = Context::List { first: true };
+                    line = rest;
+                    continue;
+                }
+                let (rest, utf8) = match strip_keyword(rest, b"UTF8 (") {
+                    Some(rest) => (rest, true),
+                    None => (rest, false),
+                };
+                let (mode, length, binary) = whole_literal_header(rest).ok_or(EXPECTED)?;
+                if utf8 && !binary {
+                    return Err("Expected a literal8 in the UTF8 form");
+                }
+                let data = MessageData::Literal {
+                    mode,
+                    length,
+                    binary,
+                    utf8,
+                };
+                steps.push_back(Step::Message { flags, date, data });
+                return Ok((steps, context));
+            }
+            Context::List { first } => {
+                const PART: &str = "Expected TEXT, URL or UTF8";
+                if !first {
+                    if let Some(rest) = line.strip_prefix(b")") {
+                        steps.push_back(Step::EndList);
+                        context = Context::Between;
+                        line = rest;
+                        continue;
+                    }
+                    line = line.strip_prefix(b" ").ok_or("Expected a space or ')'")?;
+                }
+                context = Context::List { first: false };
+                if let Some(rest) = strip_keyword(line, b"TEXT ") {
+                    let (mode, length, binary) = whole_literal_header(rest).ok_or(PART)?;
+                    steps.push_back(Step::Text {
+                        mode,
+                        length,
+                        binary,
+                        utf8: false,
+                    });
+                    return Ok((steps, context));
+                }
+                if let Some(rest) = strip_keyword(line, b"UTF8 (") {
+                    match whole_literal_header(rest) {
+                        Some((mode, length, true)) => steps.push_back(Step::Text {
+                            mode,
+                            length,
+                            binary: true,
+                            utf8: true,
+                        }),
+                        _ => return Err("Expected a literal8 in the UTF8 form"),
+                    }
+                    return Ok((steps, context));
+                }
+                let rest = strip_keyword(line, b"URL ").ok_or(PART)?;
+                if let Some((mode, length, false)) = whole_literal_header(rest) {
+                    steps.push_back(Step::UrlLiteral { mode, length });
+                    return Ok((steps, context));
+                }
+                let (rest, url) = url_astring(rest, config).ok_or("Invalid URL")?;
+                steps.push_back(Step::Url(url));
+                line = rest;
+            }
+        }
+    }
+}
+
+/// `keyword` (ASCII letters in any case, as sent) at the start of `input`,
+/// and what follows it.
+fn strip_keyword<'a>(input: &'a [u8], keyword: &[u8]) -> Option<&'a [u8]> {
+    let head = input.get(..keyword.len())?;
+    head.eq_ignore_ascii_case(keyword)
+        .then(|| &input[keyword.len()..])
+}
+
+/// `(mode, length, binary)` of a literal header that is all of `text`.
+fn whole_literal_header(text: &[u8]) -> Option<(LiteralMode, u64, bool)> {
+    let open = usize::from(text.first() == Some(&b'~'));
+    if text.get(open) != Some(&b'{') || memchr::memrchr(b'{', text) != Some(open) {
         return None;
     }
-    let rest = rest[6..].strip_prefix(b" ")?;
-    let (rest, mailbox) = Mailbox::parse(rest, &config.leniency).ok()?;
-    let options = append_opts(rest, config)?;
-    Some((tag, mailbox.into_owned(), options))
+    let (length, mode, binary) = crate::frame::literal_header(text)?;
+    Some((mode, length, binary))
 }
 
-/// A message's flag list and date, when sent, and whether it comes in the
-/// UTF8 form.
-type Options = (Option<Vec<Flag<'static>>>, Option<DateTime>, bool);
+/// A URL sent as an atom or a quoted string, and what follows it on the
+/// line.
+fn url_astring<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<(&'a [u8], ImapUrl<'static>)> {
+    if input.first() == Some(&b'"') {
+        let (rest, url) = ImapUrl::parse(input, config).ok()?;
+        return Some((rest, url.into_owned()));
+    }
+    // An atom: the parser wants to see where it ends, so the line end is
+    // put after it (only the atom is copied).
+    let end = memchr::memchr2(b' ', b')', input).unwrap_or(input.len());
+    let mut atom = input[..end].to_vec();
+    atom.extend_from_slice(b"\r\n");
+    let (rest, url) = ImapUrl::parse(&atom, config).ok()?;
+    (rest.len() == 2).then(|| (&input[end..], url.into_owned()))
+}
+/// `tag SP "APPEND" SP mailbox` at the start of `prefix`, and its length.
+fn append_head(prefix: &[u8], config: &DecoderConfig) -> Option<(Tag<'static>, Mailbox<'static>, usize)> {
+    let tag = peek_tag(prefix)?;
+    let rest = &prefix[tag.as_str().len() + 1..];
+    let rest = strip_keyword(rest, b"APPEND ")?;
+    let (rest, mailbox) = Mailbox::parse(rest, &config.leniency).ok()?;
+    Some((tag, mailbox.into_owned(), prefix.len() - rest.len()))
+}
 
-/// `append-opts SP` up to a message literal: `[SP flag-list] [SP
-/// date-time] SP`, then `UTF8 (` for the UTF8 form, and nothing else.
-fn append_opts(input: &[u8], config: &crate::decode::DecoderConfig) -> Option<Options> {
+/// `SP [flag-list SP] [date-time SP]`, a message's options before its
+/// data: the flag list and date when sent, and what follows.
+type Options<'a> = (&'a [u8], Option<Vec<Flag<'static>>>, Option<DateTime>);
+
+fn append_opts<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<Options<'a>> {
     let mut rest = input.strip_prefix(b" ")?;
     let mut flags = None;
     if rest.first() == Some(&b'(') {
@@ -532,19 +973,5 @@ fn append_opts(input: &[u8], config: &crate::decode::DecoderConfig) -> Option<Op
         date = Some(d);
         rest = r.strip_prefix(b" ")?;
     }
-    if rest.is_empty() {
-        return Some((flags, date, false));
-    }
-    rest.eq_ignore_ascii_case(b"UTF8 (")
-        .then_some((flags, date, true))
-}
-
-fn condition_named(name: &str) -> crate::response::Code<'static> {
-    match name {
-        "TOOBIG" => condition("TOOBIG"),
-        "OVERQUOTA" => condition("OVERQUOTA"),
-        "TRYCREATE" => crate::response::Code::TryCreate,
-        "UNAVAILABLE" => condition("UNAVAILABLE"),
-        _ => condition("CANNOT"),
-    }
+    Some((rest, flags, date))
 }

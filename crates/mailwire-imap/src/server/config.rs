@@ -95,9 +95,11 @@ pub struct ServerConfig {
     pub append_limit: Option<u64>,
     /// Stream APPEND's messages to the application in chunks
     /// ([`ServerEvent::Append`](super::ServerEvent::Append) and what
-    /// follows) instead of passing the command whole. The UTF8 form streams
-    /// too once UTF8=ACCEPT is enabled (before, and CATENATE always, the
-    /// command comes whole).
+    /// follows) instead of passing the command whole: plain, UTF8 (RFC
+    /// 6855) and CATENATE (RFC 4469) messages, several in one command. An
+    /// APPEND the streaming reader cannot read (a line the decoder alone
+    /// parses, or none with a literal) comes whole, within the decoder's
+    /// configured limits, not the APPENDLIMIT.
     pub stream_append: bool,
     /// The most a command may hold before the client has logged in,
     /// counted to the end of each literal it announces (and so APPEND's,

@@ -76,7 +76,17 @@ pub enum ServerEvent {
     /// [`ServerSession::accept_append`]: super::ServerSession::accept_append
     /// [`ServerSession::refuse_append`]: super::ServerSession::refuse_append
     Append(super::AppendRequest),
-    /// A piece of the accepted message's data, in order. The session reads
+    /// A part of an accepted CATENATE message (RFC 4469), in order: append
+    /// what its URL names and accept it, or accept its text literal (its
+    /// data follows as [`ServerEvent::AppendData`]), with
+    /// [`ServerSession::accept_catenate_part`]; or refuse it with
+    /// [`ServerSession::refuse_catenate_part`].
+    ///
+    /// [`ServerSession::accept_catenate_part`]: super::ServerSession::accept_catenate_part
+    /// [`ServerSession::refuse_catenate_part`]: super::ServerSession::refuse_catenate_part
+    CatenatePart(super::CatenatePart),
+    /// A piece of the accepted message's data, in order (of a CATENATE
+    /// message's text parts, one after the other). The session reads
     /// no more input while more than
     /// [`ServerConfig::max_buffered_input`](super::ServerConfig::max_buffered_input)
     /// bytes of it wait in the event queue.
@@ -288,8 +298,37 @@ pub enum LiteralRefusal {
     /// `tag NO [UNAVAILABLE] text`: the server cannot take it now (RFC
     /// 5530), for example because too much is being uploaded at once.
     Unavailable(String),
+    /// `tag NO [BADURL url] text`: a CATENATE URL part (RFC 4469) names
+    /// nothing this user can read (the session puts the part's URL in the
+    /// code; for any other refusal it is a plain NO).
+    BadUrl(String),
     /// `tag BAD text`.
     Bad(String),
+}
+
+impl LiteralRefusal {
+    /// The status, code and text of the tagged answer; `url` is the URL
+    /// of a refused CATENATE part, for `BADURL`.
+    pub(super) fn answer(
+        &self,
+        url: Option<&str>,
+    ) -> (
+        crate::response::Status,
+        Option<crate::response::Code<'static>>,
+        &str,
+    ) {
+        use crate::response::{Code, Status};
+        use LiteralRefusal as R;
+        let condition = super::condition;
+        match self {
+            R::TooBig(t) => (Status::No, Some(condition("TOOBIG")), t),
+            R::OverQuota(t) => (Status::No, Some(condition("OVERQUOTA")), t),
+            R::TryCreate(t) => (Status::No, Some(Code::TryCreate), t),
+            R::Unavailable(t) => (Status::No, Some(condition("UNAVAILABLE")), t),
+            R::BadUrl(t) => (Status::No, url.map(|u| Code::BadUrl(u.to_owned().into())), t),
+            R::Bad(t) => (Status::Bad, None, t),
+        }
+    }
 }
 
 /// A command for the application.

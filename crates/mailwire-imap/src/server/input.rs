@@ -77,8 +77,11 @@ impl ServerSession {
                 // The decoder's limits were raised for APPEND (see
                 // `ServerSession::new`); every other command keeps the
                 // configured ones, for each literal and for the whole, and
-                // before login every command, APPEND included, has
-                // `login_command_limit` in all.
+                // so does an APPEND held whole although the session streams
+                // APPEND (one whose lines do not parse as the streaming
+                // reader reads them: the decoder answers it). Before login
+                // every command, APPEND included, has `login_command_limit`
+                // in all.
                 let limits = &self.config.decoder.limits;
                 let whole = (a.data_start as u64).saturating_add(a.length);
                 let too_big = if self.state == State::NotAuthenticated {
@@ -86,7 +89,9 @@ impl ServerSession {
                         || whole > limits.command_message.min(self.config.login_command_limit)
                 } else {
                     match self.config.append_limit {
-                        Some(append) if command == Some("APPEND") => a.length > append,
+                        Some(append) if command == Some("APPEND") && !self.config.stream_append => {
+                            a.length > append
+                        }
                         _ => a.length > limits.literal || whole > limits.command_message,
                     }
                 };

@@ -67,7 +67,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-pub use append::{AppendCompletion, AppendRequest};
+pub use append::{AppendCompletion, AppendRequest, CatenatePart};
 use auth::auth_capability;
 pub use config::{Greeting, NonSyncLiterals, ServerConfig, Tls};
 pub use event::{
@@ -509,13 +509,7 @@ impl ServerSession {
         why: LiteralRefusal,
     ) -> Result<(), AnswerError> {
         let (data_start, tag) = self.take_literal(request.serial)?;
-        let (status, code, text) = match &why {
-            LiteralRefusal::TooBig(t) => (Status::No, Some(condition("TOOBIG")), t.as_str()),
-            LiteralRefusal::OverQuota(t) => (Status::No, Some(condition("OVERQUOTA")), t.as_str()),
-            LiteralRefusal::TryCreate(t) => (Status::No, Some(Code::TryCreate), t.as_str()),
-            LiteralRefusal::Unavailable(t) => (Status::No, Some(condition("UNAVAILABLE")), t.as_str()),
-            LiteralRefusal::Bad(t) => (Status::Bad, None, t.as_str()),
-        };
+        let (status, code, text) = why.answer(None);
         self.status(tag.as_ref(), status, code, text);
         // The client abandons the command: what follows the literal's
         // header is the next command.
