@@ -133,7 +133,9 @@ pub(crate) fn literal_header(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
 /// The length a literal header's digits give: one digit at least, and
 /// as the parser reads `number64`, leading zeros whatever their number
 /// (`{00000000000000000000}` is an empty literal); `None` past 19
-/// significant digits.
+/// significant digits. (The server session's skipped lines keep a header
+/// with its leading zeros dropped for the same reason:
+/// `server::input::keep_tail`.)
 fn literal_length(digits: &[u8]) -> Option<u64> {
     let significant = &digits[digits.iter().take_while(|&&d| d == b'0').count()..];
     if digits.is_empty() || significant.len() > 19 {

@@ -442,22 +442,7 @@ impl ResponseReader {
                     .map_err(unwrap_err)
                     .and_then(|(rest, seq)| items_then_name(rest, &self.config, false).map(|v| (seq, v)));
                 match parsed {
-                    Ok((seq, (items, item))) => {
-                        self.state = State::Literal {
-                            seq,
-                            remaining: length,
-                            literal8: head[literal_header_start(head)] == b'~',
-                        };
-                        Ok(Decoded::Complete {
-                            value: ReadEvent::LiteralStart {
-                                seq,
-                                items,
-                                item,
-                                length,
-                            },
-                            consumed: data_start,
-                        })
-                    }
+                    Ok((seq, named)) => Ok(self.literal_start(seq, named, length, data_start)),
                     // A candidate by its last bytes only, which may stand
                     // inside an item: frame the response again, following
                     // its structure (once: then every literal is decided).
@@ -468,6 +453,30 @@ impl ResponseReader {
                     Err(e) => Err(self.skip_after_error(e, head, length)),
                 }
             }
+        }
+    }
+
+    /// A streamed literal starts: the items before it and its item's name.
+    fn literal_start<'a>(
+        &mut self,
+        seq: NonZeroU32,
+        named: Named<'a>,
+        length: u64,
+        data_start: usize,
+    ) -> Decoded<ReadEvent<'a>> {
+        self.state = State::Literal {
+            seq,
+            remaining: length,
+            literal8: named.literal8,
+        };
+        Decoded::Complete {
+            value: ReadEvent::LiteralStart {
+                seq,
+                items: named.items,
+                item: named.item,
+                length,
+            },
+            consumed: data_start,
         }
     }
 
@@ -505,22 +514,7 @@ impl ResponseReader {
             } => {
                 let head = &input[..data_start];
                 match items_then_name(head, &self.config, true) {
-                    Ok((items, item)) => {
-                        self.state = State::Literal {
-                            seq,
-                            remaining: length,
-                            literal8: head[literal_header_start(head)] == b'~',
-                        };
-                        Ok(Decoded::Complete {
-                            value: ReadEvent::LiteralStart {
-                                seq,
-                                items,
-                                item,
-                                length,
-                            },
-                            consumed: data_start,
-                        })
-                    }
+                    Ok(named) => Ok(self.literal_start(seq, named, length, data_start)),
                     Err(_) if !followed => {
                         self.progress = Progress::following_fetch_structure(true);
                         self.after_literal(input, seq)
@@ -629,14 +623,20 @@ fn fetch_head<'a>(input: &'a [u8], config: &DecoderConfig) -> PResult<'a, NonZer
     Ok((rest, seq))
 }
 
+/// What comes before a streamed literal's data.
+struct Named<'a> {
+    /// The items before the one the literal belongs to.
+    items: Vec<MessageDataItem<'a>>,
+    /// The name of the item the literal belongs to.
+    item: DataItemName<'a>,
+    /// The literal is a literal8 (`~{n}`).
+    literal8: bool,
+}
+
 /// Items up to a streamed literal's header at the end of `head`, then the
 /// item name the literal belongs to. `separated`: the first item follows a
 /// space (it comes after a previous item).
-fn items_then_name<'a>(
-    head: &'a [u8],
-    config: &DecoderConfig,
-    separated: bool,
-) -> Result<(Vec<MessageDataItem<'a>>, DataItemName<'a>), PError> {
+fn items_then_name<'a>(head: &'a [u8], config: &DecoderConfig, separated: bool) -> Result<Named<'a>, PError> {
     let header = literal_header_start(head);
     let mut items = Vec::new();
     let mut rest = head;
@@ -652,10 +652,15 @@ fn items_then_name<'a>(
             if r.len() == head.len() - header {
                 // A literal8 belongs to BINARY alone (RFC 3516), as in a
                 // response decoded whole.
-                if head[header] == b'~' && !matches!(name, DataItemName::Binary { .. }) {
+                let literal8 = head[header] == b'~';
+                if literal8 && !matches!(name, DataItemName::Binary { .. }) {
                     return Err(PError::at(r, "string or NIL"));
                 }
-                return Ok((items, name));
+                return Ok(Named {
+                    items,
+                    item: name,
+                    literal8,
+                });
             }
         }
         if items.len() == config.limits.list {

@@ -272,7 +272,8 @@ impl ServerSession {
 /// What [`ServerSession::skip_line`] keeps of a line it skips: the end
 /// that may announce a literal, its last 32 octets, with the zeros that
 /// lead a literal's length dropped as they come (`{0…05+}` is `{5+}`, as
-/// the framer reads it), so that a header of any length is still seen.
+/// the framer reads it: `crate::frame::literal_length` takes any number of
+/// leading zeros), so that a header of any length is still seen.
 fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
     const KEPT: usize = 32;
     // From the last `{` (and a `~` before it) when only a header can
