@@ -22,6 +22,8 @@
 
 mod commands;
 mod connection;
+#[path = "../common/maildir_files.rs"]
+mod maildir_files;
 mod show;
 mod sync;
 #[path = "../common/tls_client.rs"]

@@ -15,17 +15,21 @@
 //! and a counter, as the Maildir delivery convention has it) and is
 //! created only if nothing, not even a symbolic link, is at that name.
 //!
-//! This file uses nothing from the rest of the example, so the tests
-//! include it on its own.
+//! This file uses nothing from the rest of the example (but the files
+//! shared with `imap_client`), so the tests include it on its own.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
+
+#[path = "../common/maildir_files.rs"]
+mod files;
+#[cfg(unix)]
+use files::nofollow;
+pub use files::{create_new_file, sync_dir};
 
 /// What every name this program gives a message starts with.
 pub const NAME_PREFIX: &str = "mailwire-";
@@ -102,63 +106,6 @@ pub fn state_file_name(host: &str, user: &[u8]) -> String {
 pub fn base_name(file_name: &str) -> &str {
     let end = file_name.find([':', ',']).unwrap_or(file_name.len());
     file_name.get(..end).unwrap_or(file_name)
-}
-
-/// Flushes a directory, so that names created or renamed in it survive a
-/// crash.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)?.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        // Other systems offer no way to open a directory for flushing.
-        let _ = dir;
-        Ok(())
-    }
-}
-
-/// Creates the file `path` for writing, readable by its owner only; fails
-/// if anything is at that name already, a symbolic link (even one pointing
-/// nowhere) included, so nothing is ever written through a link someone
-/// planted.
-pub fn create_new_file(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    // O_CREAT | O_EXCL: POSIX has it fail on any existing name, links
-    // included.
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-        // Refuse links a second way, in case a file system gets O_EXCL
-        // wrong (old NFS).
-        options.custom_flags(nofollow());
-    }
-    options.open(path)
-}
-
-/// `O_NOFOLLOW`, from rustix (the workspace forbids the unsafe code a libc
-/// call would need, and rustix is here already).
-#[cfg(unix)]
-fn nofollow() -> i32 {
-    i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0)
-}
-
-/// A name for a new file in `tmp/` that no other writer uses: this
-/// program's prefix, the time in microseconds, the process id and a
-/// counter of this process (the Maildir delivery convention).
-fn unique_tmp_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format!(
-        "{TMP_PREFIX}{}.M{}P{}Q{}",
-        now.as_secs(),
-        now.subsec_micros(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// The exclusive lock on a Maildir, held until dropped. It is an advisory
@@ -294,7 +241,7 @@ impl Maildir {
     /// Starts writing the message `name` into a new file of `tmp/`, under
     /// a name of its own (see [`create_new_file`]).
     pub fn begin(&self, name: &str, line_ends: LineEnds) -> io::Result<Incoming> {
-        let tmp_path = self.tmp.join(unique_tmp_name());
+        let tmp_path = self.tmp.join(files::unique_name(TMP_PREFIX, ""));
         let file = create_new_file(&tmp_path)?;
         Ok(Incoming {
             file: BufWriter::with_capacity(64 * 1024, file),

@@ -1219,6 +1219,15 @@ fn large_messages_are_streamed_to_disk() {
         peak < 24 * 1024,
         "the client's peak memory was {peak} KiB for a 40 MiB message: it was held whole"
     );
+    // Downloaded mail is for its owner alone, whatever the umask.
+    for path in files(&dir) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("a mirrored message")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
     let mut stored: Vec<Vec<u8>> = files(&dir)
         .iter()
         .map(|p| support::lf(&std::fs::read(p).expect("a mirrored message")))

@@ -57,6 +57,7 @@ use mailwire::mailbox::{
 
 use crate::Failure;
 use crate::connection::{Imap, uid_in};
+use crate::maildir_files;
 use state::{FlagSet, State};
 
 /// What `sync` was asked.
@@ -1373,12 +1374,9 @@ impl Run<'_> {
         let dir = self.local.account.delivery_dir(&plan.name).ok_or_else(|| {
             Failure::Local(format!("{}: the mirror has no folder to deliver into", plan.name))
         })?;
-        let name = unique_name();
+        let name = maildir_files::unique_name("", ".mailwire-sync");
         let tmp = dir.join("tmp").join(&name);
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
+        let file = maildir_files::create_new_file(&tmp)
             .map_err(|e| Failure::Local(format!("{}: {e}", tmp.display())))?;
         let mut out = std::io::BufWriter::new(file);
         let mut head = Vec::new();
@@ -1461,9 +1459,7 @@ impl Run<'_> {
         drop(file);
         let target = dir.join("cur").join(format!("{name}:2,{}", info_letters(&flags)));
         std::fs::rename(&tmp, &target).map_err(local_error)?;
-        std::fs::File::open(dir.join("cur"))
-            .and_then(|d| d.sync_all())
-            .map_err(local_error)?;
+        maildir_files::sync_dir(&dir.join("cur")).map_err(local_error)?;
         Ok(Some(Delivered {
             remote: r,
             key: key_of(written, header_of(&head)),
@@ -1570,22 +1566,6 @@ struct Delivered {
 /// How much of a downloaded message's beginning is kept to find its
 /// header (the key that pairs it).
 const HEAD_LIMIT: usize = 256 * 1024;
-
-/// A Maildir file name no other delivery uses: time, process and a
-/// counter.
-fn unique_name() -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!(
-        "{}.M{}P{}Q{}.mailwire-sync",
-        now.as_secs(),
-        now.subsec_micros(),
-        std::process::id(),
-        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    )
-}
 
 /// The Maildir info letters of the system flags (keywords are set through
 /// the model afterwards).
