@@ -32,6 +32,7 @@
 mod args;
 mod blocking;
 mod budget;
+mod checks;
 mod connection;
 mod imap;
 mod mailstore;
@@ -223,6 +224,7 @@ fn run(o: Options) -> Result<(), String> {
             auth_failure_delay: o.auth_failure_delay,
             penalties: penalty::Penalties::default(),
             blocking: Blocking::new(o.storage_jobs),
+            checks: checks::ChecksInFlight::default(),
             hashing: Blocking::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             watcher: watch::Watcher::new(),
         },

@@ -200,10 +200,12 @@ impl Storage {
             tracing::info!(%user, %peer, ?wait, "earlier failed logins: waiting before the check");
             conn.pause(wait).await;
         }
+        let turn = ctx.checks.turn(ip).await;
         let checked = ctx
             .hashing
             .run(move || check_login(&job_ctx, &request, ip))
             .await?;
+        drop(turn);
         // The handle is the pending login of this session, so answering
         // cannot fail.
         match checked {

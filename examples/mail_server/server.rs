@@ -66,6 +66,8 @@ pub struct Context {
     /// an Argon2 check holds tens of MiB, and a flood of logins must not
     /// exhaust memory or starve the storage work.
     pub hashing: Blocking,
+    /// Checks in the hashing pool's queue per source address.
+    pub checks: crate::checks::ChecksInFlight,
     /// Watches the accounts' Maildirs for IDLE.
     pub watcher: Arc<Watcher>,
 }

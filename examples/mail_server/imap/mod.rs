@@ -445,10 +445,12 @@ impl User {
             conn.pause(wait).await;
         }
         let job_ctx = Arc::clone(ctx);
+        let turn = ctx.checks.turn(peer.ip()).await;
         let checked = ctx
             .hashing
             .run(move || job_ctx.authenticate(credentials.user(), credentials.password(), peer.ip()))
             .await?;
+        drop(turn);
         match checked {
             Ok((account, quota)) => {
                 ctx.penalties.succeeded(&name);
