@@ -592,6 +592,28 @@ fn catenate_cannot_build_a_stored_message_over_and_over() {
         grown < 16 * 1024,
         "eighty URLs of a 30 MiB message: the server's peak grew by {grown} KiB"
     );
+    // The same eighty URLs with no literal: the command comes whole, and
+    // is built on disk within the same allowance. And three URLs of a
+    // partial range near the message's end: what is read to reach it
+    // counts too (90 MB read for 3 octets).
+    let mut whole = b"d APPEND INBOX".to_vec();
+    for _ in 0..40 {
+        whole.extend_from_slice(b" CATENATE (URL \"/INBOX/;UID=1\" URL \"/INBOX/;UID=1\")");
+    }
+    whole.extend_from_slice(b"\r\ne APPEND INBOX CATENATE (URL \"/INBOX/;UID=1/;PARTIAL=30000000.1\"");
+    for _ in 0..2 {
+        whole.extend_from_slice(b" URL \"/INBOX/;UID=1/;PARTIAL=30000000.1\"");
+    }
+    whole.extend_from_slice(b")\r\n");
+    stream.write_all(&whole).expect("send");
+    let (got, closed) = drain(&mut stream, Duration::from_secs(120), tagged("e"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(!closed, "the connection ended: {text}");
+    assert!(
+        text.starts_with("d NO [TOOBIG]") && text.contains("e NO [TOOBIG]"),
+        "{}",
+        text.chars().take(500).collect::<String>()
+    );
     stream.write_all(b"s STATUS INBOX (MESSAGES)\r\n").expect("send");
     let status = read_plain_until(&mut stream, "s");
     assert!(

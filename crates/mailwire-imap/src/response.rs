@@ -326,7 +326,24 @@ impl Code<'_> {
             }
             Code::BadUrl(u) => {
                 e.put(b"BADURL ");
-                e.put(u.as_bytes());
+                // `url-resp-text` is TEXT-CHAR but `]`: what else a URL
+                // may hold (`imap://[::1]/...`) is percent-encoded, as a
+                // URL may be.
+                let mut rest = u.as_bytes();
+                if rest.is_empty() {
+                    e.put(b"%00");
+                }
+                while !rest.is_empty() {
+                    let n = rest
+                        .iter()
+                        .position(|b| matches!(b, 0 | b'\r' | b'\n' | b']' | 0xff))
+                        .unwrap_or(rest.len());
+                    e.put(&rest[..n]);
+                    if let Some(&b) = rest.get(n) {
+                        e.put(format!("%{b:02X}").as_bytes());
+                    }
+                    rest = rest.get(n + 1..).unwrap_or_default();
+                }
             }
             Code::NotificationOverflow => simple(e, "NOTIFICATIONOVERFLOW"),
             Code::UrlMech(list) => crate::urlauth::encode_urlmech_code(list, e),

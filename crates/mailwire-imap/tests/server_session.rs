@@ -1486,7 +1486,7 @@ fn an_append_with_a_literal_mailbox_name_and_the_utf8_form() {
 /// Before ENABLE it streams too (it came whole, within the APPENDLIMIT,
 /// outside an application's upload budget).
 #[test]
-fn the_utf8_form_of_append_streams_once_utf8_accept_is_enabled() {
+fn the_utf8_form_of_append_streams_before_and_after_enable() {
     let config = ServerConfig {
         capabilities: vec![Capability::Utf8Accept],
         ..plaintext()
@@ -1609,6 +1609,96 @@ fn catenate_streams_its_parts_in_any_chunking() {
     for chunk in [1, 2, 3, 7, 16] {
         assert_eq!(stream_append(input, chunk), whole, "reads of {chunk} bytes");
     }
+    // In order: each part announced before its data, a continuation
+    // request only once the application accepted a synchronizing
+    // literal, the data of a part before the next part.
+    let ordered = |chunk: usize| {
+        let mut s = logged_in(plaintext());
+        let mut story: Vec<String> = Vec::new();
+        let note_output = |s: &mut ServerSession, story: &mut Vec<String>| {
+            let out = sent(s);
+            story.extend(
+                out.lines()
+                    .map(|l| format!("> {}", l.split(' ').next().unwrap_or(""))),
+            );
+        };
+        for piece in input.chunks(chunk) {
+            s.receive(piece);
+            while let Some(event) = s.poll_event() {
+                match event {
+                    ServerEvent::Append(m) => {
+                        story.push("message".into());
+                        s.accept_append(m).unwrap();
+                    }
+                    ServerEvent::CatenatePart(part) => {
+                        story.push(if part.url().is_some() { "url" } else { "text" }.into());
+                        s.accept_catenate_part(part).unwrap();
+                    }
+                    ServerEvent::AppendData(d) => match story.last_mut() {
+                        Some(last) if last.starts_with("data ") => {
+                            last.push_str(&String::from_utf8_lossy(&d))
+                        }
+                        _ => story.push(format!("data {}", String::from_utf8_lossy(&d))),
+                    },
+                    ServerEvent::AppendMessageEnd => story.push("end".into()),
+                    ServerEvent::AppendComplete(done) => {
+                        story.push("complete".into());
+                        s.complete_append(done, Status::Ok, RespText::text("done"))
+                            .unwrap();
+                    }
+                    other => panic!("{other:?}"),
+                }
+                note_output(&mut s, &mut story);
+            }
+            note_output(&mut s, &mut story);
+        }
+        story
+    };
+    let want = [
+        "message",
+        "url",
+        "text",
+        "> +",
+        "data hello",
+        "url",
+        "text",
+        "data abc",
+        "text",
+        "> +",
+        "data xy",
+        "> +",
+        "url",
+        "end",
+        "message",
+        "> +",
+        "data hi",
+        "end",
+        "message",
+        "url",
+        "end",
+        "complete",
+        "> a",
+        "> b",
+    ];
+    assert_eq!(ordered(1), want, "reads of one byte");
+    // In other reads the session may reach the URL literal's `+` before
+    // the data events before it are taken; the events keep their order.
+    let events_only = |story: &[String]| -> Vec<String> {
+        story.iter().filter(|l| !l.starts_with("> +")).cloned().collect()
+    };
+    for chunk in [5, input.len()] {
+        let story = ordered(chunk);
+        assert_eq!(
+            events_only(&story),
+            events_only(&want.map(String::from)),
+            "reads of {chunk} bytes"
+        );
+        assert_eq!(
+            story.iter().filter(|l| *l == "> +").count(),
+            4,
+            "reads of {chunk} bytes"
+        );
+    }
 }
 
 /// A CATENATE URL the application cannot read fails the APPEND with `NO
@@ -1693,6 +1783,17 @@ fn a_catenate_list_that_breaks_the_grammar_is_a_bad() {
             b"a APPEND INBOX CATENATE (TEXT {1+}\r\nx) TEXT\r\nb NOOP\r\n",
             "Expected another message or the end of APPEND",
         ),
+        // `TEXT SP literal` (RFC 4469): a literal8, as the command decoded
+        // whole has it, only in the UTF8 form.
+        (
+            b"a APPEND INBOX CATENATE (TEXT {1+}\r\nx TEXT ~{3+}\r\nabc)\r\nb NOOP\r\n",
+            "Expected a literal after TEXT",
+        ),
+        // NUL only in a literal8, as for a command decoded whole.
+        (
+            b"a APPEND INBOX CATENATE (TEXT {3+}\r\na\0b)\r\nb NOOP\r\n",
+            "NUL in a literal (only a literal8 may hold it)",
+        ),
     ] {
         let mut s = logged_in(plaintext());
         s.receive(input);
@@ -1713,6 +1814,133 @@ fn a_catenate_list_that_breaks_the_grammar_is_a_bad() {
             format!("a BAD {error}\r\nb OK NOOP completed\r\n"),
             "{input}"
         );
+    }
+}
+
+/// A URL sent as a literal and refused: the rest of its line is the
+/// APPEND's, skipped, not read as a command (a `TEXT {5}` there was taken
+/// for a new command's literal, and the client's next command for its
+/// data). A literal8 after TEXT on the first line goes to the decoder,
+/// which refuses it whole.
+#[test]
+fn a_url_literal_refused_skips_the_rest_of_its_line() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a APPEND INBOX CATENATE (URL {13}\r\n");
+    let Some(ServerEvent::Append(m)) = s.poll_event() else {
+        panic!("not streamed")
+    };
+    s.accept_append(m).unwrap();
+    assert_eq!(sent(&mut s), "+ Ready for literal data\r\n");
+    s.receive(b"/INBOX/;UID=9 TEXT {5}\r\nb NOOP\r\n");
+    let Some(ServerEvent::CatenatePart(part)) = s.poll_event() else {
+        panic!("no URL part")
+    };
+    assert_eq!(part.url().map(|u| u.as_str()), Some("/INBOX/;UID=9"));
+    s.refuse_catenate_part(part, LiteralRefusal::BadUrl("No such message".into()))
+        .unwrap();
+    assert!(matches!(s.poll_event(), Some(ServerEvent::AppendAborted)));
+    assert!(s.poll_event().is_none());
+    assert_eq!(
+        sent(&mut s),
+        "a NO [BADURL /INBOX/;UID=9] No such message\r\nb OK NOOP completed\r\n"
+    );
+
+    s.receive(b"c APPEND INBOX CATENATE (TEXT ~{3+}\r\na\0b)\r\nd NOOP\r\n");
+    assert!(events(&mut s).is_empty());
+    let out = sent(&mut s);
+    assert!(
+        out.starts_with("c BAD ") && out.ends_with("\r\nd OK NOOP completed\r\n"),
+        "{out}"
+    );
+}
+
+/// A refused URL with a `]` (an IPv6 host) is named in BADURL with the
+/// `]` percent-encoded: `url-resp-text` cannot hold it, and the code
+/// would end there.
+#[test]
+fn a_badurl_code_never_holds_a_bracket() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"a APPEND INBOX CATENATE (URL \"imap://[::1]/INBOX/;UID=1\" TEXT {1+}\r\nx)\r\n");
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::Append(m) => s.accept_append(m).unwrap(),
+            ServerEvent::CatenatePart(part) => s
+                .refuse_catenate_part(part, LiteralRefusal::BadUrl("Remote URLs are not taken".into()))
+                .unwrap(),
+            ServerEvent::AppendAborted => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let out = sent(&mut s);
+    assert_eq!(
+        out,
+        "a NO [BADURL imap://[::1%5D/INBOX/;UID=1] Remote URLs are not taken\r\n"
+    );
+    let decoded = mailwire_imap::decode_response(out.as_bytes(), &mailwire_imap::DecoderConfig::STRICT);
+    assert!(
+        matches!(decoded, Ok(mailwire_imap::Decoded::Complete { consumed, .. }) if consumed == out.len()),
+        "{decoded:?}"
+    );
+}
+
+/// Without LITERAL+ or LITERAL-, a non-synchronizing literal in a
+/// streamed APPEND is refused as in any command (it was streamed).
+#[test]
+fn a_streamed_append_keeps_the_non_synchronizing_literal_policy() {
+    for (policy, input, refused) in [
+        (
+            NonSyncLiterals::None,
+            &b"a APPEND INBOX {3+}\r\nabc\r\nb NOOP\r\n"[..],
+            true,
+        ),
+        (
+            NonSyncLiterals::None,
+            b"a APPEND INBOX CATENATE (TEXT {3+}\r\nabc)\r\nb NOOP\r\n",
+            true,
+        ),
+        (
+            NonSyncLiterals::Minus,
+            b"a APPEND INBOX CATENATE (TEXT {4097+}\r\n",
+            true,
+        ),
+        (
+            NonSyncLiterals::Minus,
+            b"a APPEND INBOX CATENATE (TEXT {3+}\r\nabc)\r\nb NOOP\r\n",
+            false,
+        ),
+    ] {
+        let mut s = logged_in(ServerConfig {
+            non_sync_literals: policy,
+            ..plaintext()
+        });
+        let mut input = input.to_vec();
+        if input.ends_with(b"{4097+}\r\n") {
+            input.extend(std::iter::repeat_n(b'x', 4097));
+            input.extend_from_slice(b")\r\nb NOOP\r\n");
+        }
+        s.receive(&input);
+        let mut parts = 0;
+        while let Some(event) = s.poll_event() {
+            match event {
+                ServerEvent::Append(m) => s.accept_append(m).unwrap(),
+                ServerEvent::CatenatePart(part) => {
+                    parts += 1;
+                    s.accept_catenate_part(part).unwrap()
+                }
+                ServerEvent::AppendComplete(done) => s
+                    .complete_append(done, Status::Ok, RespText::text("APPEND completed"))
+                    .unwrap(),
+                _ => {}
+            }
+        }
+        let out = sent(&mut s);
+        let want = if refused {
+            "a BAD [TOOBIG] Non-synchronizing literal too large\r\nb OK NOOP completed\r\n"
+        } else {
+            "a OK APPEND completed\r\nb OK NOOP completed\r\n"
+        };
+        assert_eq!(out, want, "{policy:?} {}", String::from_utf8_lossy(&input[..40]));
+        assert_eq!(parts, usize::from(!refused));
     }
 }
 

@@ -72,9 +72,10 @@ const COMMAND_SLACK: u64 = 64 * 1024;
 
 /// What CATENATE may still build: each message at most APPENDLIMIT
 /// octets (as sent, before line ends are made CRLF), and all the messages
-/// of one command at most one command's worth: URLs copy messages already
-/// stored, and a short command naming a large one many times would
-/// otherwise build it again and again before the quota is checked.
+/// of one command at most one command's worth, with what is read to reach
+/// a partial range: URLs copy messages already stored, and a short command
+/// naming a large one many times would otherwise build (or read) it again
+/// and again before the quota is checked.
 #[derive(Debug, Clone, Copy)]
 pub struct Allowance {
     size: u64,
@@ -94,6 +95,15 @@ impl Allowance {
     /// A new message starts.
     pub fn next_message(&mut self) {
         self.size = 0;
+    }
+
+    /// Counts `n` octets read and not kept (before a partial range).
+    pub fn read(&mut self, n: u64) -> Result<(), PartError> {
+        if n > self.room {
+            return Err(PartError::TooBig("The messages would be too big in all"));
+        }
+        self.room -= n;
+        Ok(())
     }
 
     /// Counts `n` more octets of the message.
@@ -154,26 +164,37 @@ pub fn copy_url(
     upload: &mut Upload,
     allowance: &mut Allowance,
 ) -> Result<(), PartError> {
-    let mut reader = url_content(work, url)?;
+    let (mut reader, mut skip) = url_content(work, url)?;
     let mut buf = vec![0; 64 * 1024];
     loop {
         match reader.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => {
-                allowance.take(n as u64)?;
-                upload.write(&buf[..n]).map_err(PartError::Store)?;
+                // What a partial range starts after is read for nothing:
+                // it counts against the command's allowance too.
+                let skipped = skip.min(n as u64);
+                skip -= skipped;
+                allowance.read(skipped)?;
+                let data = &buf[skipped as usize..n];
+                allowance.take(data.len() as u64)?;
+                upload.write(data).map_err(PartError::Store)?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(PartError::BadUrl(url.as_str().to_owned())),
+            // The URL was valid and its message opened: the store failed.
+            Err(e) => {
+                return Err(PartError::Store(StoreError::Temporary(format!(
+                    "read {url:?}: {e}"
+                ))));
+            }
         }
     }
 }
 
 /// What a CATENATE URL names: a message of one of the user's mailboxes, or
-/// a section of it, or part of that, as a reader at its first octet. Only
-/// URLs without a server (absolute or relative paths) are taken, and none
-/// with URLAUTH.
-fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<impl Read + use<>, PartError> {
+/// a section of it, or part of that, as a reader of the part and the
+/// octets to skip before the part's range. Only URLs without a server
+/// (absolute or relative paths) are taken, and none with URLAUTH.
+fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<(impl Read + use<>, u64), PartError> {
     let bad = || PartError::BadUrl(url.as_str().to_owned());
     if matches!(url.form(), UrlForm::Absolute | UrlForm::NetworkPath) || url.access().is_some() {
         return Err(bad());
@@ -227,9 +248,7 @@ fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<impl Read + use<>,
             }
         }
     };
-    let mut reader = reader.take(skip.saturating_add(take.unwrap_or(u64::MAX)));
-    std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(|_| bad())?;
-    Ok(reader)
+    Ok((reader.take(skip.saturating_add(take.unwrap_or(u64::MAX))), skip))
 }
 
 /// APPEND of messages received into uploads (streamed to disk).

@@ -774,14 +774,19 @@ impl User {
             return Ok(());
         };
         self.write_pending(ctx).await?;
-        let (Some(a), Some(work)) = (self.append.as_mut(), self.work.take()) else {
-            let _ = session.refuse_catenate_part(part, LiteralRefusal::Bad("Not logged in".into()));
+        let Some(a) = self.append.as_mut() else {
+            let _ = session
+                .refuse_catenate_part(part, LiteralRefusal::Bad("No message is being appended".into()));
             return Ok(());
         };
         // A write failed before: the APPEND fails as it completes.
         let Some(mut upload) = a.current.take() else {
-            self.work = Some(work);
             let _ = session.accept_catenate_part(part);
+            return Ok(());
+        };
+        let Some(work) = self.work.take() else {
+            a.current = Some(upload);
+            let _ = session.refuse_catenate_part(part, LiteralRefusal::Bad("Not logged in".into()));
             return Ok(());
         };
         let mut allowance = a.allowance;

@@ -34,13 +34,18 @@
 //! The session reads the command a line at a time once its mailbox is
 //! known: each line is parsed whole into the steps it holds (messages,
 //! parts, the end), which are then taken one by one as the application
-//! answers.
+//! answers. A URL sent as a literal is taken up to the line limit. What
+//! the reader takes agrees with the command decoded whole: a command it
+//! does not take (a line it cannot read) goes to the decoder, whole.
 
 use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::{AnswerError, Effect, Phase, ServerEvent, ServerSession, Waiting, condition, next_serial};
+use super::{
+    AnswerError, Effect, LITERAL_MINUS_MAX, NonSyncLiterals, Phase, ServerEvent, ServerSession, Waiting,
+    condition, next_serial,
+};
 use crate::datetime::DateTime;
 
 use crate::decode::{DecoderConfig, LiteralAnnouncement, LiteralMode};
@@ -105,7 +110,10 @@ impl AppendRequest {
 
     /// Whether the message came in the UTF8 form (`UTF8 (~{n}...)`, RFC
     /// 6855 section 4): its header fields may hold UTF-8. Before ENABLE
-    /// UTF8=ACCEPT the application must refuse it if they do.
+    /// UTF8=ACCEPT, RFC 6855 has the server refuse an APPEND whose header
+    /// fields hold 8-bit octets, in any form: the application sees them in
+    /// the data, and answers NO in
+    /// [`ServerSession::complete_append`].
     pub fn is_utf8(&self) -> bool {
         self.utf8
     }
@@ -259,13 +267,21 @@ pub(super) struct AppendStream {
     context: Context,
     /// What follows the data being read.
     after: After,
+    /// The data being read is a literal8's: it may hold NUL.
+    binary: bool,
+    /// The data of a literal was read and the rest of its line was not:
+    /// a failure then skips that rest.
+    mid_line: bool,
 }
 
 #[derive(Debug)]
 enum Stage {
     /// The application decides about a message or a part; the literal
     /// that would follow (not read yet), if any.
-    Asking { literal: Option<(LiteralMode, u64)> },
+    Asking {
+        literal: Option<(LiteralMode, u64)>,
+        binary: bool,
+    },
     /// Literal data is arriving: a message's or a TEXT part's.
     Data { remaining: u64 },
     /// After the data of a message or part in the UTF8 form: its `)`.
@@ -346,23 +362,45 @@ impl Step {
     }
 }
 
-/// The longest URL taken as a literal: longer ones are refused before
-/// their data is read.
-const MAX_URL_LITERAL: u64 = 8 * 1024;
+#[cfg(test)]
+thread_local! {
+    /// Times [`ServerSession::start_append`] read a command's head.
+    static HEADS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The answer to a non-synchronizing literal the configuration refuses.
+const NON_SYNC_TOO_LARGE: &str = "Non-synchronizing literal too large";
 
 impl ServerSession {
     /// Starts streaming when `a` is the first literal of an APPEND whose
     /// head and current line parse; false leaves the command to the
     /// ordinary path.
     pub(super) fn start_append(&mut self, a: &LiteralAnnouncement) -> bool {
+        // The first literal of an APPEND is its mailbox's or ends the line
+        // its mailbox is on: two tries decide, so a command of many
+        // literals is not read again at each.
+        if self.append_tries >= 2 {
+            return false;
+        }
+        self.append_tries += 1;
+        #[cfg(test)]
+        HEADS_READ.with(|n| n.set(n.get() + 1));
         let prefix = &self.input[self.start..self.start + a.data_start];
         let Some((tag, mailbox, head)) = append_head(prefix, &self.config.decoder) else {
             return false;
         };
-        let Some(line) = line_body(&prefix[head..], self.config.decoder.leniency.bare_lf) else {
+        let rest = &prefix[head..];
+        // One line: the literal announced ends the line the mailbox is on.
+        if memchr::memchr(b'\n', rest) != Some(rest.len() - 1) {
+            self.append_tries = 2;
+            return false;
+        }
+        let Some(line) = line_body(rest, self.config.decoder.leniency.bare_lf) else {
+            self.append_tries = 2;
             return false;
         };
         let Ok((steps, context)) = parse_line(line, Context::Between, &self.config.decoder) else {
+            self.append_tries = 2;
             return false;
         };
         self.consume(a.data_start);
@@ -377,6 +415,8 @@ impl ServerSession {
             steps,
             context,
             after: After::Message,
+            binary: false,
+            mid_line: false,
         };
         self.phase = Phase::Append(Box::new(stream));
         true
@@ -415,7 +455,13 @@ impl ServerSession {
         if length > limit || index >= self.config.decoder.limits.list {
             return self.abort_append(literal, Status::No, "TOOBIG", "Message too large");
         }
-        stream.stage = Stage::Asking { literal };
+        if self.non_sync_refused(literal) {
+            return self.abort_append(literal, Status::Bad, "TOOBIG", NON_SYNC_TOO_LARGE);
+        }
+        let Phase::Append(stream) = &mut self.phase else {
+            return;
+        };
+        stream.stage = Stage::Asking { literal, binary };
         let serial = next_serial();
         let request = AppendRequest {
             serial,
@@ -448,13 +494,26 @@ impl ServerSession {
         if index >= self.config.decoder.limits.list {
             return self.abort_append(literal, Status::Bad, "", "Too many CATENATE parts");
         }
-        if let PartKind::Text { length, utf8, .. } = kind {
+        let mut binary = false;
+        if let PartKind::Text {
+            length,
+            utf8,
+            binary: b,
+        } = kind
+        {
             if length > limit {
                 return self.abort_append(literal, Status::No, "TOOBIG", "Message too large");
             }
             stream.after = if utf8 { After::Utf8Part } else { After::Part };
+            binary = b;
         }
-        stream.stage = Stage::Asking { literal };
+        if self.non_sync_refused(literal) {
+            return self.abort_append(literal, Status::Bad, "TOOBIG", NON_SYNC_TOO_LARGE);
+        }
+        let Phase::Append(stream) = &mut self.phase else {
+            return;
+        };
+        stream.stage = Stage::Asking { literal, binary };
         let serial = next_serial();
         let part = CatenatePart {
             serial,
@@ -488,13 +547,14 @@ impl ServerSession {
         let Phase::Append(stream) = &mut self.phase else {
             return Err(AnswerError::NotPending);
         };
-        let Stage::Asking { literal } = stream.stage else {
+        let Stage::Asking { literal, binary } = stream.stage else {
             return Err(AnswerError::NotPending);
         };
         stream.accepted = true;
         match literal {
             None => stream.stage = Stage::Next,
             Some((mode, length)) => {
+                stream.binary = binary;
                 stream.stage = Stage::Data { remaining: length };
                 if mode == LiteralMode::Sync {
                     self.write(&Response::Continue(RespText::text("Ready for literal data")));
@@ -546,7 +606,7 @@ impl ServerSession {
         let Phase::Append(stream) = &self.phase else {
             return Err(AnswerError::NotPending);
         };
-        let Stage::Asking { literal } = stream.stage else {
+        let Stage::Asking { literal, .. } = stream.stage else {
             return Err(AnswerError::NotPending);
         };
         let (status, code, text) = why.answer(url.as_ref().map(ImapUrl::as_str));
@@ -575,6 +635,20 @@ impl ServerSession {
         self.phase = Phase::Commands;
         self.advance();
         Ok(())
+    }
+
+    /// Whether a non-synchronizing literal is one the configuration
+    /// refuses (RFC 7888: LITERAL- takes 4096 octets at most), as for any
+    /// command.
+    fn non_sync_refused(&self, literal: Option<(LiteralMode, u64)>) -> bool {
+        match literal {
+            Some((LiteralMode::NonSync, length)) => match self.config.non_sync_literals {
+                NonSyncLiterals::Plus => false,
+                NonSyncLiterals::Minus => length > LITERAL_MINUS_MAX,
+                NonSyncLiterals::None => true,
+            },
+            _ => false,
+        }
     }
 
     fn take_append(&mut self, serial: u64) -> Result<(), AnswerError> {
@@ -619,6 +693,9 @@ impl ServerSession {
         let literal = literal.or_else(|| stream.steps.back().and_then(Step::literal));
         self.phase = match literal {
             Some((LiteralMode::NonSync, length)) => Phase::DiscardLiteral { remaining: length },
+            // The rest of the line after a literal's data is the
+            // command's.
+            _ if stream.mid_line => Phase::SkipLine { tail: Vec::new() },
             _ => Phase::Commands,
         };
     }
@@ -628,6 +705,7 @@ impl ServerSession {
         let Phase::Append(stream) = &mut self.phase else {
             return;
         };
+        stream.mid_line = true;
         if matches!(stream.after, After::Message | After::Utf8Message) {
             self.events.push_back(ServerEvent::AppendMessageEnd);
         }
@@ -655,7 +733,24 @@ impl ServerSession {
                     self.needs_input = true;
                     return false;
                 }
-                let data = Bytes::copy_from_slice(&self.input[self.start..self.start + n]);
+                let chunk = &self.input[self.start..self.start + n];
+                if !stream.binary && memchr::memchr(0, chunk).is_some() {
+                    // As a command decoded whole: NUL only in a literal8.
+                    self.consume(n);
+                    let left = remaining - n as u64;
+                    self.abort_append(
+                        None,
+                        Status::Bad,
+                        "",
+                        "NUL in a literal (only a literal8 may hold it)",
+                    );
+                    self.phase = match left {
+                        0 => Phase::SkipLine { tail: Vec::new() },
+                        _ => Phase::DiscardLiteral { remaining: left },
+                    };
+                    return true;
+                }
+                let data = Bytes::copy_from_slice(chunk);
                 self.consume(n);
                 self.append_buffered += n;
                 self.events.push_back(ServerEvent::AppendData(data));
@@ -695,6 +790,9 @@ impl ServerSession {
                     .ok()
                     .and_then(|text| ImapUrl::from_astring(text).ok());
                 self.consume(length);
+                if let Phase::Append(stream) = &mut self.phase {
+                    stream.mid_line = true;
+                }
                 match url {
                     Some(url) => self.announce_part(PartKind::Url(url), None),
                     None => {
@@ -726,8 +824,16 @@ impl ServerSession {
                 utf8,
             } => self.announce_part(PartKind::Text { length, binary, utf8 }, Some((mode, length))),
             Step::UrlLiteral { mode, length } => {
-                if length > MAX_URL_LITERAL {
+                if length > self.config.decoder.limits.command_line as u64 {
                     return self.abort_append(Some((mode, length)), Status::Bad, "", "URL too long");
+                }
+                if self.non_sync_refused(Some((mode, length))) {
+                    return self.abort_append(
+                        Some((mode, length)),
+                        Status::Bad,
+                        "TOOBIG",
+                        NON_SYNC_TOO_LARGE,
+                    );
                 }
                 if mode == LiteralMode::Sync {
                     self.write(&Response::Continue(RespText::text("Ready for literal data")));
@@ -774,13 +880,15 @@ impl ServerSession {
             self.phase = Phase::SkipLine { tail: Vec::new() };
             return true;
         };
+        let Phase::Append(stream) = &mut self.phase else {
+            return false;
+        };
+        // The line is read whole from here: a failure skips nothing more.
+        stream.mid_line = false;
         let Some(line) = line_body(&input[..=lf], self.config.decoder.leniency.bare_lf) else {
             self.consume(lf + 1);
             self.abort_append(None, Status::Bad, "", "Expected CRLF");
             return true;
-        };
-        let Phase::Append(stream) = &mut self.phase else {
-            return false;
         };
         let parsed = parse_line(line, stream.context, &self.config.decoder);
         let literal = crate::frame::literal_header(line).map(|(length, mode, _)| (mode, length));
@@ -879,11 +987,15 @@ fn parse_line(
                 }
                 context = Context::List { first: false };
                 if let Some(rest) = strip_keyword(line, b"TEXT ") {
-                    let (mode, length, binary) = whole_literal_header(rest).ok_or(PART)?;
+                    // `TEXT SP literal`: a literal8 comes in the UTF8 form.
+                    let (mode, length) = match whole_literal_header(rest) {
+                        Some((mode, length, false)) => (mode, length),
+                        _ => return Err("Expected a literal after TEXT"),
+                    };
                     steps.push_back(Step::Text {
                         mode,
                         length,
-                        binary,
+                        binary: false,
                         utf8: false,
                     });
                     return Ok((steps, context));
@@ -974,4 +1086,51 @@ fn append_opts<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<Options<'a
         rest = r.strip_prefix(b" ")?;
     }
     Some((rest, flags, date))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HEADS_READ;
+    use crate::server::{ServerConfig, ServerEvent, ServerSession};
+
+    /// An APPEND of a thousand literals that the streaming reader does not
+    /// take has its head read twice at most, not once per literal (the
+    /// prefix grows with each, which made such a command quadratic).
+    #[test]
+    fn a_command_of_many_literals_is_offered_to_the_reader_twice_at_most() {
+        let config = ServerConfig {
+            allow_plaintext_login: true,
+            ..ServerConfig::default()
+        };
+        let mut s = ServerSession::new(config);
+        s.receive(b"a LOGIN u p\r\n");
+        while let Some(event) = s.poll_event() {
+            if let ServerEvent::Authenticate(r) = event {
+                s.accept_login(r).unwrap();
+            }
+        }
+        while s.poll_transmit().is_some() {}
+        HEADS_READ.with(|n| n.set(0));
+        let mut input = b"b APPEND INBOX CATENATE (URL ~{1+}\r\nx".to_vec();
+        for _ in 0..1000 {
+            input.extend_from_slice(b"{0+}\r\n");
+        }
+        input.extend_from_slice(b")\r\nc NOOP\r\n");
+        s.receive(&input);
+        while s.poll_event().is_some() {}
+        let mut out = Vec::new();
+        while let Some(bytes) = s.poll_transmit() {
+            out.extend_from_slice(&bytes);
+        }
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.starts_with("b BAD ") && out.ends_with("c OK NOOP completed\r\n"),
+            "{out}"
+        );
+        assert!(
+            HEADS_READ.with(|n| n.get()) <= 2,
+            "{} heads read",
+            HEADS_READ.with(|n| n.get())
+        );
+    }
 }

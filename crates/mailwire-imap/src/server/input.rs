@@ -43,6 +43,7 @@ impl ServerSession {
     pub(super) fn end_command(&mut self) {
         self.reader.reset();
         self.literal_open = 0;
+        self.append_tries = 0;
     }
 
     /// Reads the next command; false when it must wait.

@@ -212,6 +212,9 @@ pub struct ServerSession {
     /// IDLE line arrives: each read is searched once, not the whole line
     /// again.
     line_scanned: usize,
+    /// Times the command being read was offered to the APPEND streaming
+    /// reader ([`ServerSession::start_append`]).
+    append_tries: u8,
     /// The selected mailbox as the client sees it.
     view: Option<View>,
     /// The mailbox a pending SELECT or EXAMINE is opening.
@@ -254,6 +257,7 @@ impl ServerSession {
             literal_open: 0,
             needs_input: true,
             line_scanned: 0,
+            append_tries: 0,
             view: None,
             opening: None,
             append_waiting: None,
