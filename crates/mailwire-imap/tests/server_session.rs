@@ -1470,6 +1470,14 @@ fn an_append_with_a_literal_mailbox_name_and_the_utf8_form() {
 
     // RFC 6855's UTF8 form streams too, before ENABLE UTF8=ACCEPT as
     // after (the application refuses 8-bit header fields before).
+    // An empty mailbox name as a literal: the mailbox ends where the
+    // literal announced starts, and the next literal decides (found by
+    // fuzzing: the line after the mailbox was taken as one octet shorter
+    // than nothing).
+    let (story, messages, _) = stream_append(b"c APPEND {0}\r\n {2+}\r\nhi\r\n", 5);
+    assert_eq!(story, ["message 0 to  None false 2", "end", "complete 1"]);
+    assert_eq!(messages, [b"hi"]);
+
     let (story, messages, out) = stream_append(b"b APPEND {5}\r\nDraft UTF8 (~{2+}\r\nhi)\r\n", 3);
     assert_eq!(
         story,

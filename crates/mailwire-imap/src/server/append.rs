@@ -390,6 +390,10 @@ impl ServerSession {
             return false;
         };
         let rest = &prefix[head..];
+        if rest.is_empty() {
+            // The mailbox took the whole prefix: not decided yet.
+            return false;
+        }
         // One line: the literal announced ends the line the mailbox is on.
         if memchr::memchr(b'\n', rest) != Some(rest.len() - 1) {
             self.append_tries = 2;
