@@ -1825,6 +1825,54 @@ fn a_catenate_list_that_breaks_the_grammar_is_a_bad() {
     }
 }
 
+/// A NUL in a streamed literal that is not a literal8 ends the APPEND
+/// (as the command decoded whole refuses it), after the data before it,
+/// however the input was read (found by fuzzing: the data before the NUL
+/// was handed out only when it came in an earlier read). A literal8 may
+/// hold NUL.
+#[test]
+fn a_nul_in_a_streamed_literal_ends_the_append_whatever_the_reads() {
+    let run = |input: &[u8], chunk: usize| {
+        let mut s = logged_in(plaintext());
+        let mut story: Vec<String> = Vec::new();
+        for piece in input.chunks(chunk) {
+            s.receive(piece);
+            while let Some(event) = s.poll_event() {
+                match event {
+                    ServerEvent::Append(m) => s.accept_append(m).unwrap(),
+                    ServerEvent::AppendData(d) => match story.last_mut() {
+                        Some(last) if *last != "aborted" && *last != "end" => {
+                            last.push_str(&String::from_utf8_lossy(&d))
+                        }
+                        _ => story.push(String::from_utf8_lossy(&d).into_owned()),
+                    },
+                    ServerEvent::AppendMessageEnd => story.push("end".to_owned()),
+                    ServerEvent::AppendAborted => story.push("aborted".to_owned()),
+                    ServerEvent::AppendComplete(done) => {
+                        story.push("complete".to_owned());
+                        s.complete_append(done, Status::Ok, RespText::text("APPEND completed"))
+                            .unwrap();
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        (story, sent(&mut s))
+    };
+    let input = b"a APPEND INBOX {5+}\r\nab\0cd\r\nb NOOP\r\n";
+    let whole = run(input, input.len());
+    assert_eq!(whole.0, ["ab", "aborted"]);
+    assert_eq!(
+        whole.1,
+        "a BAD NUL in a literal (only a literal8 may hold it)\r\nb OK NOOP completed\r\n"
+    );
+    for chunk in [1, 2, 3, 24, 25] {
+        assert_eq!(run(input, chunk), whole, "reads of {chunk} bytes");
+    }
+    let binary = run(b"a APPEND INBOX ~{5+}\r\nab\0cd\r\n", 4);
+    assert_eq!(binary.0, ["ab\0cd", "end", "complete"]);
+}
+
 /// A URL sent as a literal and refused: the rest of its line is the
 /// APPEND's, skipped, not read as a command (a `TEXT {5}` there was taken
 /// for a new command's literal, and the client's next command for its

@@ -738,8 +738,15 @@ impl ServerSession {
                     return false;
                 }
                 let chunk = &self.input[self.start..self.start + n];
-                if !stream.binary && memchr::memchr(0, chunk).is_some() {
+                if let Some(nul) = memchr::memchr(0, chunk).filter(|_| !stream.binary) {
                     // As a command decoded whole: NUL only in a literal8.
+                    // What came before it is handed out first, as it is
+                    // when it arrives in an earlier read.
+                    if nul > 0 {
+                        self.events
+                            .push_back(ServerEvent::AppendData(Bytes::copy_from_slice(&chunk[..nul])));
+                        self.append_buffered += nul;
+                    }
                     self.consume(n);
                     let left = remaining - n as u64;
                     self.abort_append(
