@@ -277,18 +277,30 @@ impl ServerSession {
 /// leading zeros), so that a header of any length is still seen.
 fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
     const KEPT: usize = 32;
+    let header_only = |s: &[u8]| {
+        s.iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'}' | b'\r'))
+    };
     // From the last `{` (and a `~` before it) when only a header can
-    // follow it, else the last octets.
+    // follow it, else the last octets; all of the chunk when it goes on
+    // with a header the tail holds (its length's zeros, say).
     let from = match memchr::memrchr(b'{', chunk) {
-        Some(open)
-            if chunk[open + 1..]
-                .iter()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'}' | b'\r')) =>
+        Some(open) if header_only(&chunk[open + 1..]) => open.saturating_sub(1),
+        None if header_only(chunk)
+            && memchr::memrchr(b'{', tail).is_some_and(|open| header_only(&tail[open + 1..])) =>
         {
-            open.saturating_sub(1)
+            0
         }
         _ => chunk.len().saturating_sub(KEPT),
     };
+    if from > 0 {
+        // What is dropped may open a quoted string the kept octets end
+        // in (a `{` there is no literal header): its state stays, as a
+        // mark in front of them.
+        let state = quote_state(quote_state(Quote::Outside, tail), &chunk[..from]);
+        tail.clear();
+        state.mark(tail);
+    }
     tail.extend_from_slice(&chunk[from..]);
     if let Some(open) = memchr::memrchr(b'{', tail) {
         let zeros = tail[open + 1..].iter().take_while(|&&b| b == b'0').count();
@@ -302,9 +314,63 @@ fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
         };
         tail.drain(open + 1..open + 1 + drop);
     }
-    if tail.len() > KEPT {
-        tail.drain(..tail.len() - KEPT);
+    if tail.len() > KEPT + 2 {
+        let cut = tail.len() - KEPT;
+        let state = quote_state(Quote::Outside, &tail[..cut]);
+        let kept = tail.split_off(cut);
+        tail.clear();
+        state.mark(tail);
+        tail.extend_from_slice(&kept);
     }
+}
+
+/// Where a line stands with respect to quoted strings (which never span
+/// lines), as `crate::frame::literal_header` reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    Outside,
+    Inside,
+    /// Inside, after a backslash: the next octet is escaped.
+    Escaped,
+}
+
+impl Quote {
+    /// Octets that put a line in this state.
+    fn mark(self, out: &mut Vec<u8>) {
+        match self {
+            Quote::Outside => {}
+            Quote::Inside => out.push(b'"'),
+            Quote::Escaped => out.extend_from_slice(b"\"\\"),
+        }
+    }
+}
+
+/// The state after `bytes`, from `state`.
+fn quote_state(mut state: Quote, bytes: &[u8]) -> Quote {
+    let mut i = 0;
+    if state == Quote::Escaped {
+        if bytes.is_empty() {
+            return state;
+        }
+        state = Quote::Inside;
+        i = 1;
+    }
+    while let Some(j) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+        let at = i + j;
+        state = match (state, bytes[at]) {
+            (Quote::Inside, b'\\') if at + 1 == bytes.len() => return Quote::Escaped,
+            (Quote::Inside, b'\\') => {
+                i = at + 2;
+                continue;
+            }
+            // An escape only means something inside quotes.
+            (_, b'\\') => state,
+            (Quote::Outside, _) => Quote::Inside,
+            _ => Quote::Outside,
+        };
+        i = at + 1;
+    }
+    state
 }
 
 /// The name of the command a message starts with, upper case, when the
@@ -404,6 +470,49 @@ mod tests {
         let zeros = [&b" {"[..], &[b'0'; 100], b"5+}"].concat();
         for piece in [1, 7, 64, 70_000] {
             assert_eq!(answer(&zeros, piece), short, "in pieces of {piece}");
+        }
+    }
+
+    /// A skipped line with a quoted string long before its end: the
+    /// literal header that ends it is one, and a `{5+}` inside a quoted
+    /// string the line ends in is not, however the line was read (the
+    /// kept end lost the quote's opening, found by fuzzing: the literal's
+    /// data was read as a command in some reads only).
+    #[test]
+    fn a_skipped_line_keeps_its_quoted_strings_apart() {
+        let answer = |line: &[u8], piece: usize| {
+            let mut s = ServerSession::new(ServerConfig::default());
+            while s.poll_transmit().is_some() {}
+            let mut input = b"a NOOP ".to_vec();
+            input.extend(std::iter::repeat_n(b'x', 70_000));
+            input.extend_from_slice(line);
+            input.extend_from_slice(b"\r\nABCDE\r\nb NOOP\r\n");
+            for part in input.chunks(piece) {
+                s.receive(part);
+            }
+            let mut out = Vec::new();
+            while let Some(bytes) = s.poll_transmit() {
+                out.extend_from_slice(&bytes);
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let quoted = [&b" \"a"[..], &[b'q'; 100], b"\\\"b\" {5+}"].concat();
+        let skipped = answer(&quoted, 80_000);
+        assert!(
+            skipped.ends_with("b OK NOOP completed\r\n") && !skipped.contains("* BAD"),
+            "{skipped}"
+        );
+        let inside = [&b" \"a"[..], &[b'q'; 100], b" {5+}"].concat();
+        // Inside a quoted string `{5+}` is text: ABCDE is read as a
+        // command (and refused).
+        let read = answer(&inside, 80_000);
+        assert!(
+            read.contains("\r\n* BAD ") && read.ends_with("b OK NOOP completed\r\n"),
+            "{read}"
+        );
+        for piece in [1, 7, 33, 64, 70_000] {
+            assert_eq!(answer(&quoted, piece), skipped, "in pieces of {piece}");
+            assert_eq!(answer(&inside, piece), read, "in pieces of {piece}");
         }
     }
 
