@@ -132,24 +132,37 @@ mod tests {
         assert_eq!(checks.listed(), 0, "addresses without logins are forgotten");
     }
 
-    #[tokio::test]
-    async fn a_waiting_login_keeps_its_address_listed() {
-        let checks = Arc::new(ChecksInFlight::default());
-        let ip: IpAddr = "192.0.2.7".parse().expect("an address");
+    /// Every turn of `ip` taken, a login waiting for one on another task
+    /// (which keeps its turn until `stay` ends), then the turns given back
+    /// before that task runs again.
+    async fn one_waiting(
+        checks: &Arc<ChecksInFlight>,
+        ip: IpAddr,
+        stay: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         let mut held = Vec::new();
         for _ in 0..PER_ADDRESS {
             held.push(checks.turn(ip).await);
         }
         let waiter = {
-            let checks = Arc::clone(&checks);
+            let checks = Arc::clone(checks);
             tokio::spawn(async move {
                 let _turn = checks.turn(ip).await;
+                stay.await;
             })
         };
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        // Every holder gives its turn back while one still waits: the
-        // entry stays for it, and the waiter gets a turn.
-        held.clear();
+        // Every holder gives its turn back while one still waits.
+        drop(held);
+        waiter
+    }
+
+    /// The entry stays for a login that waits, and it gets a turn.
+    #[tokio::test]
+    async fn a_waiting_login_keeps_its_address_listed() {
+        let checks = Arc::new(ChecksInFlight::default());
+        let ip: IpAddr = "192.0.2.7".parse().expect("an address");
+        let waiter = one_waiting(&checks, ip, async {}).await;
         tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
             .await
             .expect("the waiter got its turn")
@@ -164,19 +177,7 @@ mod tests {
     async fn a_wait_given_up_leaves_nothing_behind() {
         let checks = Arc::new(ChecksInFlight::default());
         let ip: IpAddr = "192.0.2.9".parse().expect("an address");
-        let mut held = Vec::new();
-        for _ in 0..PER_ADDRESS {
-            held.push(checks.turn(ip).await);
-        }
-        let waiter = {
-            let checks = Arc::clone(&checks);
-            tokio::spawn(async move {
-                let _turn = checks.turn(ip).await;
-                std::future::pending::<()>().await;
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        held.clear();
+        let waiter = one_waiting(&checks, ip, std::future::pending()).await;
         waiter.abort();
         assert!(waiter.await.is_err_and(|e| e.is_cancelled()));
         assert_eq!(checks.listed(), 0);

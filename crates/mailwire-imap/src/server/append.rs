@@ -439,10 +439,6 @@ impl ServerSession {
         let index = stream.count;
         stream.count += 1;
         stream.parts = 0;
-        let limit = self
-            .config
-            .append_limit
-            .unwrap_or(self.config.decoder.limits.literal);
         let (literal, binary, utf8) = match data {
             MessageData::Literal {
                 mode,
@@ -455,32 +451,52 @@ impl ServerSession {
             }
             MessageData::Catenate => (None, false, false),
         };
-        let length = literal.map_or(0, |(_, length)| length);
-        if length > limit || index >= self.config.decoder.limits.list {
+        if index >= self.config.decoder.limits.list {
             return self.abort_append(literal, Status::No, "TOOBIG", "Message too large");
         }
-        if self.non_sync_refused(literal) {
-            return self.abort_append(literal, Status::Bad, "TOOBIG", NON_SYNC_TOO_LARGE);
-        }
-        let Phase::Append(stream) = &mut self.phase else {
+        let mailbox = stream.mailbox.clone();
+        let Some((serial, tag)) = self.ask(literal, binary) else {
             return;
         };
-        stream.stage = Stage::Asking { literal, binary };
-        let serial = next_serial();
         let request = AppendRequest {
             serial,
-            tag: stream.tag.clone(),
-            mailbox: stream.mailbox.clone(),
+            tag,
+            mailbox,
             flags,
             date,
-            length,
+            length: literal.map_or(0, |(_, length)| length),
             binary,
             utf8,
             catenate: literal.is_none(),
             index,
         };
-        self.append_waiting = Some(serial);
         self.events.push_back(ServerEvent::Append(request));
+    }
+
+    /// Checks the literal of a message or a part against the APPENDLIMIT
+    /// and the non-synchronizing literal policy, and waits for the
+    /// application's answer: the serial and tag of its request, or `None`
+    /// once the APPEND is refused.
+    fn ask(&mut self, literal: Option<(LiteralMode, u64)>, binary: bool) -> Option<(u64, Tag<'static>)> {
+        let limit = self
+            .config
+            .append_limit
+            .unwrap_or(self.config.decoder.limits.literal);
+        if literal.is_some_and(|(_, length)| length > limit) {
+            self.abort_append(literal, Status::No, "TOOBIG", "Message too large");
+            return None;
+        }
+        if self.non_sync_refused(literal) {
+            self.abort_append(literal, Status::Bad, "TOOBIG", NON_SYNC_TOO_LARGE);
+            return None;
+        }
+        let Phase::Append(stream) = &mut self.phase else {
+            return None;
+        };
+        stream.stage = Stage::Asking { literal, binary };
+        let serial = next_serial();
+        self.append_waiting = Some(serial);
+        Some((serial, stream.tag.clone()))
     }
 
     /// Asks the application about the next part of a CATENATE message, or
@@ -491,41 +507,23 @@ impl ServerSession {
         };
         let index = stream.parts;
         stream.parts += 1;
-        let limit = self
-            .config
-            .append_limit
-            .unwrap_or(self.config.decoder.limits.literal);
         if index >= self.config.decoder.limits.list {
             return self.abort_append(literal, Status::Bad, "", "Too many CATENATE parts");
         }
         let mut binary = false;
-        if let PartKind::Text {
-            length,
-            utf8,
-            binary: b,
-        } = kind
-        {
-            if length > limit {
-                return self.abort_append(literal, Status::No, "TOOBIG", "Message too large");
-            }
+        if let PartKind::Text { utf8, binary: b, .. } = kind {
             stream.after = if utf8 { After::Utf8Part } else { After::Part };
             binary = b;
         }
-        if self.non_sync_refused(literal) {
-            return self.abort_append(literal, Status::Bad, "TOOBIG", NON_SYNC_TOO_LARGE);
-        }
-        let Phase::Append(stream) = &mut self.phase else {
+        let Some((serial, tag)) = self.ask(literal, binary) else {
             return;
         };
-        stream.stage = Stage::Asking { literal, binary };
-        let serial = next_serial();
         let part = CatenatePart {
             serial,
-            tag: stream.tag.clone(),
+            tag,
             index,
             kind,
         };
-        self.append_waiting = Some(serial);
         self.events.push_back(ServerEvent::CatenatePart(part));
     }
 
