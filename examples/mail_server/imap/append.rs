@@ -111,11 +111,8 @@ impl Allowance {
         if self.size.saturating_add(n) > self.limit {
             return Err(PartError::TooBig("The message would be too big"));
         }
-        if n > self.room {
-            return Err(PartError::TooBig("The messages would be too big in all"));
-        }
+        self.read(n)?;
         self.size += n;
-        self.room -= n;
         Ok(())
     }
 }
