@@ -150,22 +150,56 @@ fn literal_length(digits: &[u8]) -> Option<u64> {
 
 /// Whether the end of `prefix` is inside a quoted string.
 fn in_quoted(prefix: &[u8]) -> bool {
-    let mut inside = false;
-    let mut i = 0;
-    while let Some(j) = memchr::memchr2(b'"', b'\\', &prefix[i..]) {
-        let at = i + j;
-        if prefix[at] == b'\\' {
-            // An escape only means something inside quotes.
-            i = at + if inside { 2 } else { 1 };
-        } else {
-            inside = !inside;
-            i = at + 1;
-        }
-        if i >= prefix.len() {
-            break;
+    quote_state(Quote::Outside, prefix) != Quote::Outside
+}
+
+/// Where a line stands with respect to quoted strings (which never span
+/// lines), as [`literal_header`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quote {
+    Outside,
+    Inside,
+    /// Inside, after a backslash: the next octet is escaped.
+    Escaped,
+}
+
+impl Quote {
+    /// Octets that put a line in this state.
+    pub(crate) fn mark(self, out: &mut Vec<u8>) {
+        match self {
+            Quote::Outside => {}
+            Quote::Inside => out.push(b'"'),
+            Quote::Escaped => out.extend_from_slice(b"\"\\"),
         }
     }
-    inside
+}
+
+/// The state after `bytes`, from `state`.
+pub(crate) fn quote_state(mut state: Quote, bytes: &[u8]) -> Quote {
+    let mut i = 0;
+    if state == Quote::Escaped {
+        if bytes.is_empty() {
+            return state;
+        }
+        state = Quote::Inside;
+        i = 1;
+    }
+    while let Some(j) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+        let at = i + j;
+        state = match (state, bytes[at]) {
+            (Quote::Inside, b'\\') if at + 1 == bytes.len() => return Quote::Escaped,
+            (Quote::Inside, b'\\') => {
+                i = at + 2;
+                continue;
+            }
+            // An escape only means something inside quotes.
+            (_, b'\\') => state,
+            (Quote::Outside, _) => Quote::Inside,
+            _ => Quote::Outside,
+        };
+        i = at + 1;
+    }
+    state
 }
 
 /// Whether a response line carries free text to its end (status
@@ -615,6 +649,46 @@ fn frame_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The quote state of a line is the same read whole, in two
+        /// pieces or an octet at a time, is what a byte-by-byte reader of
+        /// quoted strings gives, and a state's mark puts a line in it
+        /// (what the server's skipped lines rely on).
+        #[test]
+        fn quote_state_is_the_same_however_the_line_is_cut(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    1 => proptest::prelude::any::<u8>(),
+                    3 => proptest::sample::select(vec![b'"', b'\\', b'a', b'{']),
+                ],
+                0..40,
+            ),
+            cut in 0usize..41,
+        ) {
+            let cut = cut.min(bytes.len());
+            let mut naive = Quote::Outside;
+            for &b in &bytes {
+                naive = match (naive, b) {
+                    (Quote::Escaped, _) => Quote::Inside,
+                    (Quote::Inside, b'\\') => Quote::Escaped,
+                    (Quote::Inside, b'"') => Quote::Outside,
+                    (Quote::Outside, b'"') => Quote::Inside,
+                    (state, _) => state,
+                };
+            }
+            let whole = quote_state(Quote::Outside, &bytes);
+            proptest::prop_assert_eq!(whole, naive);
+            let (a, b) = bytes.split_at(cut);
+            proptest::prop_assert_eq!(quote_state(quote_state(Quote::Outside, a), b), whole);
+            let octets = bytes.iter().fold(Quote::Outside, |s, b| quote_state(s, std::slice::from_ref(b)));
+            proptest::prop_assert_eq!(octets, whole);
+            let mut marked = Vec::new();
+            whole.mark(&mut marked);
+            proptest::prop_assert_eq!(quote_state(Quote::Outside, &marked), whole);
+            proptest::prop_assert_eq!(in_quoted(&bytes), whole != Quote::Outside);
+        }
+    }
 
     fn cmd(input: &[u8]) -> Framed {
         frame(input, Side::Command, &DecoderConfig::STRICT).unwrap()

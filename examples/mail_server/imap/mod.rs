@@ -193,6 +193,38 @@ struct Appending {
 /// Received APPEND data is written to disk in pieces of this size.
 const UPLOAD_CHUNK: usize = 256 * 1024;
 
+impl Appending {
+    /// Writes the APPEND data received so far to the message's staging
+    /// file, off the network threads; a failure (a full disk, a message
+    /// over the store's limit) is kept for the APPEND's answer, and what
+    /// comes after it is dropped.
+    async fn write_pending(&mut self, ctx: &Arc<Context>) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut data = std::mem::take(&mut self.pending);
+        let Some(mut upload) = self.current.take() else {
+            return Ok(());
+        };
+        let (upload, written, data) = ctx
+            .blocking
+            .run(move || {
+                let written = upload.write(&data);
+                data.clear();
+                (upload, written, data)
+            })
+            .await?;
+        match written {
+            Ok(()) => {
+                self.current = Some(upload);
+                self.pending = data;
+            }
+            Err(e) => self.failed = Some(e),
+        }
+        Ok(())
+    }
+}
+
 impl User {
     /// The loop: answer the session's events, send what it has to send,
     /// then wait for the client, the session's deadline, the next look at
@@ -238,17 +270,16 @@ impl User {
                         ServerEvent::Append(request) => self.append_start(ctx, session, request).await?,
                         ServerEvent::CatenatePart(part) => self.catenate_part(ctx, session, part).await?,
                         ServerEvent::AppendData(data) => {
-                            let full = self.append.as_mut().is_some_and(|a| {
+                            if let Some(a) = self.append.as_mut() {
                                 a.pending.extend_from_slice(&data);
-                                a.pending.len() >= UPLOAD_CHUNK
-                            });
-                            if full {
-                                self.write_pending(ctx).await?;
+                                if a.pending.len() >= UPLOAD_CHUNK {
+                                    a.write_pending(ctx).await?;
+                                }
                             }
                         }
                         ServerEvent::AppendMessageEnd => {
-                            self.write_pending(ctx).await?;
                             if let Some(a) = self.append.as_mut() {
+                                a.write_pending(ctx).await?;
                                 a.uploads.extend(a.current.take());
                             }
                         }
@@ -773,12 +804,7 @@ impl User {
             let _ = session.refuse_catenate_part(part, LiteralRefusal::Bad("Unknown CATENATE part".into()));
             return Ok(());
         };
-        self.write_pending(ctx).await?;
-        let Some(a) = self.append.as_mut() else {
-            let _ = session
-                .refuse_catenate_part(part, LiteralRefusal::Bad("No message is being appended".into()));
-            return Ok(());
-        };
+        a.write_pending(ctx).await?;
         // A write failed before: the APPEND fails as it completes.
         let Some(mut upload) = a.current.take() else {
             let _ = session.accept_catenate_part(part);
@@ -798,49 +824,12 @@ impl User {
             })
             .await?;
         self.work = Some(work);
-        if let Some(a) = self.append.as_mut() {
-            a.current = Some(upload);
-            a.allowance = allowance;
-        }
+        a.current = Some(upload);
+        a.allowance = allowance;
         let _ = match copied {
             Ok(()) => session.accept_catenate_part(part),
             Err(e) => session.refuse_catenate_part(part, e.refusal()),
         };
-        Ok(())
-    }
-
-    /// Writes the APPEND data received so far to the message's staging
-    /// file, off the network threads; a failure (a full disk, a message
-    /// over the store's limit) is kept for the APPEND's answer, and what
-    /// comes after it is dropped.
-    async fn write_pending(&mut self, ctx: &Arc<Context>) -> io::Result<()> {
-        let Some(a) = self.append.as_mut() else {
-            return Ok(());
-        };
-        if a.pending.is_empty() {
-            return Ok(());
-        }
-        let mut data = std::mem::take(&mut a.pending);
-        let Some(mut upload) = a.current.take() else {
-            return Ok(());
-        };
-        let (upload, written, data) = ctx
-            .blocking
-            .run(move || {
-                let written = upload.write(&data);
-                data.clear();
-                (upload, written, data)
-            })
-            .await?;
-        if let Some(a) = self.append.as_mut() {
-            match written {
-                Ok(()) => {
-                    a.current = Some(upload);
-                    a.pending = data;
-                }
-                Err(e) => a.failed = Some(e),
-            }
-        }
         Ok(())
     }
 

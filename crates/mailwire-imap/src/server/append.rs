@@ -1059,14 +1059,17 @@ fn url_astring<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<(&'a [u8],
         let (rest, url) = ImapUrl::parse(input, config).ok()?;
         return Some((rest, url.into_owned()));
     }
-    // An atom: the parser wants to see where it ends, so the line end is
-    // put after it (only the atom is copied).
+    // An atom, up to the space or `)` after it: every octet must be an
+    // ASTRING-CHAR (the astring parser would stop at the first other one).
     let end = memchr::memchr2(b' ', b')', input).unwrap_or(input.len());
-    let mut atom = input[..end].to_vec();
-    atom.extend_from_slice(b"\r\n");
-    let (rest, url) = ImapUrl::parse(&atom, config).ok()?;
-    (rest.len() == 2).then(|| (&input[end..], url.into_owned()))
+    let atom = &input[..end];
+    if atom.is_empty() || !atom.iter().all(|&b| crate::string::is_astring_char(b)) {
+        return None;
+    }
+    let url = ImapUrl::from_astring(AString::from_bytes(atom).ok()?).ok()?;
+    Some((&input[end..], url.into_owned()))
 }
+
 /// `tag SP "APPEND" SP mailbox` at the start of `prefix`, and its length.
 fn append_head(prefix: &[u8], config: &DecoderConfig) -> Option<(Tag<'static>, Mailbox<'static>, usize)> {
     let tag = peek_tag(prefix)?;
@@ -1099,7 +1102,7 @@ fn append_opts<'a>(input: &'a [u8], config: &DecoderConfig) -> Option<Options<'a
 
 #[cfg(test)]
 mod tests {
-    use super::HEADS_READ;
+    use super::{AString, DecoderConfig, HEADS_READ, ImapUrl, url_astring};
     use crate::server::{ServerConfig, ServerEvent, ServerSession};
 
     /// An APPEND of a thousand literals that the streaming reader does not
@@ -1141,5 +1144,41 @@ mod tests {
             "{} heads read",
             HEADS_READ.with(|n| n.get())
         );
+    }
+
+    proptest::proptest! {
+        /// An atom URL is read where it stands, as the astring parser
+        /// reads it followed by a line end: the same URL, or none, and the
+        /// same rest of the line.
+        #[test]
+        fn an_atom_url_is_read_as_the_astring_parser_reads_it(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    6 => proptest::sample::select(b"imap:/;=UID1INBOXsection.[]".to_vec()),
+                    1 => proptest::sample::select(vec![b' ', b')', b'%', b'*', b'{', b'"', b'\\', 0, 0x80, b'~']),
+                ],
+                0..40,
+            ),
+            prefix in proptest::sample::select(vec![&b""[..], b"/INBOX/;UID=", b"imap://h/INBOX/;UID="]),
+        ) {
+            let input = [prefix, &text].concat();
+            proptest::prop_assume!(input.first() != Some(&b'"'));
+            let config = DecoderConfig::default();
+            let end = memchr::memchr2(b' ', b')', &input).unwrap_or(input.len());
+            let mut line = input[..end].to_vec();
+            line.extend_from_slice(b"\r\n");
+            let reference = ImapUrl::parse(&line, &config)
+                .ok()
+                .filter(|(rest, _)| rest.len() == 2)
+                .map(|(_, url)| (&input[end..], url.into_owned()));
+            let got = url_astring(&input, &config);
+            proptest::prop_assert_eq!(
+                got.as_ref().map(|(rest, url)| (*rest, url.as_str())),
+                reference.as_ref().map(|(rest, url)| (*rest, url.as_str()))
+            );
+            if let Some((_, url)) = got {
+                proptest::prop_assert!(matches!(url.as_astring(), AString::Atom(_)));
+            }
+        }
     }
 }

@@ -276,6 +276,7 @@ impl ServerSession {
 /// the framer reads it: `crate::frame::literal_length` takes any number of
 /// leading zeros), so that a header of any length is still seen.
 fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
+    use crate::frame::{Quote, quote_state};
     const KEPT: usize = 32;
     let header_only = |s: &[u8]| {
         s.iter()
@@ -322,55 +323,6 @@ fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
         state.mark(tail);
         tail.extend_from_slice(&kept);
     }
-}
-
-/// Where a line stands with respect to quoted strings (which never span
-/// lines), as `crate::frame::literal_header` reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Quote {
-    Outside,
-    Inside,
-    /// Inside, after a backslash: the next octet is escaped.
-    Escaped,
-}
-
-impl Quote {
-    /// Octets that put a line in this state.
-    fn mark(self, out: &mut Vec<u8>) {
-        match self {
-            Quote::Outside => {}
-            Quote::Inside => out.push(b'"'),
-            Quote::Escaped => out.extend_from_slice(b"\"\\"),
-        }
-    }
-}
-
-/// The state after `bytes`, from `state`.
-fn quote_state(mut state: Quote, bytes: &[u8]) -> Quote {
-    let mut i = 0;
-    if state == Quote::Escaped {
-        if bytes.is_empty() {
-            return state;
-        }
-        state = Quote::Inside;
-        i = 1;
-    }
-    while let Some(j) = memchr::memchr2(b'"', b'\\', &bytes[i..]) {
-        let at = i + j;
-        state = match (state, bytes[at]) {
-            (Quote::Inside, b'\\') if at + 1 == bytes.len() => return Quote::Escaped,
-            (Quote::Inside, b'\\') => {
-                i = at + 2;
-                continue;
-            }
-            // An escape only means something inside quotes.
-            (_, b'\\') => state,
-            (Quote::Outside, _) => Quote::Inside,
-            _ => Quote::Outside,
-        };
-        i = at + 1;
-    }
-    state
 }
 
 /// The name of the command a message starts with, upper case, when the
