@@ -17,7 +17,8 @@
 //!
 //! A message counts as stored when its UIDL is recorded with the size
 //! LIST gives now, or with no size (a state file of an earlier version:
-//! trusted once, and the size recorded). A recorded UIDL whose size
+//! trusted once, and the size recorded). A message downloaded while LIST
+//! gave no size is recorded with the size received. A recorded UIDL whose size
 //! differs is a UIDL the server gave to another message: that message is
 //! downloaded, under another name, never skipped or deleted unseen. A file
 //! of a message's name alone proves nothing, since a server may give a
@@ -433,8 +434,10 @@ impl Job<'_> {
                 self.summary.already += 1;
             }
         }
-        // The LIST size, what the next run compares with.
-        self.state.insert(&w.uidl, w.size);
+        // The LIST size, what the next run compares with; without one,
+        // the octets received (what LIST counts): a record without a size
+        // would be trusted as a version 1 state file's is.
+        self.state.insert(&w.uidl, Some(w.size.unwrap_or(received)));
         self.progress
             .set_message(format!("{}/{} messages", self.summary.fetched, self.wanted_count));
         if self.options.delete {

@@ -346,7 +346,14 @@ impl Incoming {
     pub fn commit_compared(self, stored: &Path) -> io::Result<Compared> {
         let written = self.written()?;
         let (same, hash) = compare(&written.tmp_path, stored)?;
-        if same {
+        if let Some(stored_file) = same {
+            // The server's copy may be deleted on the strength of that
+            // file: it and its directory entry are made durable first (a
+            // run killed before it flushed `new/` may have left it).
+            stored_file.sync_all()?;
+            if let Some(dir) = stored.parent() {
+                sync_dir(dir)?;
+            }
             fs::remove_file(&written.tmp_path)?;
             return Ok(Compared::Same);
         }
@@ -422,11 +429,11 @@ impl Written {
     }
 }
 
-/// Whether the file at `stored` holds the same octets as the one at
-/// `path`, and the hash of `path`'s content (32 hex digits). `stored` is
-/// opened without following a symbolic link; if it cannot be read it is
-/// not the same.
-fn compare(path: &Path, stored: &Path) -> io::Result<(bool, String)> {
+/// The file at `stored`, open, when it holds the same octets as the one
+/// at `path`; and the hash of `path`'s content (32 hex digits). `stored`
+/// is opened without following a symbolic link; if it cannot be read it
+/// is not the same.
+fn compare(path: &Path, stored: &Path) -> io::Result<(Option<File>, String)> {
     let mut file = File::open(path)?;
     let mut other = {
         let mut options = OpenOptions::new();
@@ -456,7 +463,7 @@ fn compare(path: &Path, stored: &Path) -> io::Result<(bool, String)> {
             break;
         }
     }
-    Ok((other.is_some(), hex32(&hasher.finalize())))
+    Ok((other, hex32(&hasher.finalize())))
 }
 
 /// Reads into `buf` until it is full or the file ends; answers how many

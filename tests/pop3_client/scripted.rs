@@ -419,6 +419,37 @@ fn without_list_sizes_a_recorded_uidl_is_neither_downloaded_nor_deleted() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A message downloaded while LIST gave no size is recorded with the size
+/// received, never without one: a record without a size is trusted as a
+/// state file of version 1 is, so a later run with sizes deleted a new
+/// message the server gave that UIDL without downloading it.
+#[test]
+fn a_message_downloaded_without_list_sizes_is_recorded_with_the_size_received() {
+    let dir = maildir();
+    let server = ScriptedServer::start(Script {
+        list: false,
+        ..Script::honest(BODY)
+    });
+    run(client_for(&server, &dir, &[])).assert_code(0);
+    assert!(server.commands().contains(&"RETR".to_owned()));
+    assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", BODY.len())));
+
+    // The server reuses the UIDL for another message and lists sizes
+    // again: the new message is downloaded before it is deleted.
+    let server = ScriptedServer::start(Script::honest(OTHER));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    let commands = server.commands();
+    assert!(retrieved_before_deleting(&commands), "{commands:?}");
+    assert!(commands.contains(&"DELE".to_owned()), "{commands:?}");
+    let mut stored = local_messages(&dir);
+    stored.sort();
+    let mut expected = vec![lf(BODY), lf(OTHER)];
+    expected.sort();
+    assert_eq!(stored, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_state_file_of_version_1_is_trusted_once_then_sizes_are_checked() {
     let dir = maildir();
