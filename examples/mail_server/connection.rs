@@ -182,20 +182,24 @@ pub struct Connection {
     /// and every write end by then, so that a client that reads slowly
     /// (or not at all) cannot outlive it.
     login_deadline: Option<Instant>,
+    /// When the connection was taken: the login deadline counts from here,
+    /// whatever an implicit TLS handshake took.
+    accepted: Instant,
 }
 
 impl Connection {
     /// Takes an accepted socket; with `implicit_tls` it runs the TLS
     /// handshake first (POP3S, IMAPS). A handshake, now or after STLS or
-    /// STARTTLS, must end by `login_deadline`.
+    /// STARTTLS, must end by the login deadline, `login_timeout` from now.
     pub async fn new(
         socket: TcpStream,
         implicit_tls: bool,
         tls: TlsAcceptor,
         stop: Stop,
         io_timeout: Duration,
-        login_deadline: Instant,
+        login_timeout: Duration,
     ) -> io::Result<Connection> {
+        let accepted = Instant::now();
         // Protocol lines are small and interactive.
         socket.set_nodelay(true)?;
         let mut connection = Connection {
@@ -204,7 +208,8 @@ impl Connection {
             tls,
             stop,
             io_timeout,
-            login_deadline: Some(login_deadline),
+            login_deadline: Some(accepted + login_timeout),
+            accepted,
         };
         if implicit_tls {
             connection.start_tls("TLS handshake").await?;
@@ -216,6 +221,12 @@ impl Connection {
     /// in, a new one where logging out starts the clock again.
     pub fn set_login_deadline(&mut self, deadline: Option<Instant>) {
         self.login_deadline = deadline;
+    }
+
+    /// When the connection was accepted (before an implicit TLS
+    /// handshake): where the login deadline counts from.
+    pub fn accepted(&self) -> Instant {
+        self.accepted
     }
 
     /// Whether TLS protects the connection.

@@ -63,8 +63,9 @@ async fn drive(
     let mut buf = vec![0u8; 16 * 1024];
     let mut idle = false;
     // Logged in by then, or the connection ends (POP3 has no way to say
-    // so but closing).
-    let login_deadline = Instant::now() + ctx.login_timeout;
+    // so but closing); counted from the accept, so a POP3S handshake is
+    // part of it.
+    let login_deadline = conn.accepted() + ctx.login_timeout;
     loop {
         session.handle_timeout(Instant::now());
         let mut start_tls = false;

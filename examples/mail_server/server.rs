@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mailwire::mailbox::{Account, AccountName, Pop3Config, Store, StoreError};
 use tokio::io::AsyncWriteExt;
@@ -383,7 +383,7 @@ async fn serve(
         ctx.tls.clone(),
         stop,
         ctx.idle_timeout,
-        Instant::now() + ctx.login_timeout,
+        ctx.login_timeout,
     )
     .await?;
     match port {

@@ -34,6 +34,24 @@ fn plain_line(socket: &mut TcpStream) -> String {
     String::from_utf8_lossy(&line).trim_end().to_owned()
 }
 
+/// A TLS client on `socket` that trusts the server's certificate; the
+/// handshake runs with the first read or write.
+fn tls_client(tls: &TlsFiles, socket: TcpStream) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(&tls.cert).expect("read the certificate"))
+        .expect("trust the certificate");
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let name = ServerName::try_from("localhost").expect("a server name");
+    let client = rustls::ClientConnection::new(Arc::new(config), name).expect("a TLS client");
+    rustls::StreamOwned::new(client, socket)
+}
+
 #[test]
 fn commands_pipelined_after_stls_are_dropped() {
     let mail = MailRoot::new("stls-pipelined", PASSWD, "alice", &[]);
@@ -52,19 +70,7 @@ fn commands_pipelined_after_stls_are_dropped() {
     let answer = plain_line(&mut socket);
     assert!(answer.starts_with("+OK"), "{answer}");
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(&tls.cert).expect("read the certificate"))
-        .expect("trust the certificate");
-    let config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    let name = ServerName::try_from("localhost").expect("a server name");
-    let client = rustls::ClientConnection::new(Arc::new(config), name).expect("a TLS client");
-    let mut tls = BufReader::new(rustls::StreamOwned::new(client, socket));
+    let mut tls = BufReader::new(tls_client(&tls, socket));
     tls.get_mut().write_all(b"USER alice\r\n").expect("send USER");
     let mut line = String::new();
     tls.read_line(&mut line).expect("read the answer to USER");
@@ -440,6 +446,50 @@ fn one_host_cannot_hold_every_slot_and_logins_have_a_deadline() {
     // Its slots are free again.
     let mut again = connect_from("127.0.0.1", server.imap);
     assert!(plain_line(&mut again).starts_with("* OK"));
+}
+
+/// The login deadline counts from the accept on the implicit-TLS ports
+/// too: a client that starts its handshake late has what is left of it,
+/// not a new deadline once the handshake is done (the server started the
+/// clock again after the handshake, so a slow handshake held a slot
+/// without a password for twice `--login-timeout`).
+#[test]
+fn an_implicit_tls_handshake_counts_toward_the_login_deadline() {
+    let mail = MailRoot::new("tls-login-deadline", PASSWD, "alice", &[]);
+    let tls = TlsFiles::new();
+    let tls_args = tls.args();
+    let mut extra: Vec<&str> = tls_args.iter().map(String::as_str).collect();
+    extra.extend(["--login-timeout", "6"]);
+    let server = start(&mail, &extra);
+    std::thread::scope(|scope| {
+        for (what, addr, greeting) in [("IMAPS", server.imaps, "* OK"), ("POP3S", server.pop3s, "+OK")] {
+            let tls = &tls;
+            scope.spawn(move || {
+                let accepted = Instant::now();
+                let socket = TcpStream::connect(addr).expect("connect");
+                socket
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .expect("set a timeout");
+                // The handshake begins late, well within the deadline.
+                std::thread::sleep(Duration::from_millis(4500));
+                let mut stream = BufReader::new(tls_client(tls, socket));
+                let mut line = String::new();
+                stream.read_line(&mut line).expect("read the greeting");
+                assert!(line.starts_with(greeting), "{what}: {line}");
+                let socket = &mut stream.get_mut().sock;
+                let by = accepted + Duration::from_secs(9);
+                assert!(
+                    closed_within(socket, by.saturating_duration_since(Instant::now())),
+                    "{what}: still open 9 s after the accept, with a login deadline of 6 s"
+                );
+                assert!(
+                    accepted.elapsed() >= Duration::from_secs(5),
+                    "{what}: closed {:?} after the accept, before the deadline",
+                    accepted.elapsed()
+                );
+            });
+        }
+    });
 }
 
 /// A client that never logs in cannot outlive the login deadline by

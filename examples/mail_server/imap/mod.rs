@@ -144,6 +144,9 @@ fn config(ctx: &Context, tls: bool) -> ServerConfig {
 /// Serves one connection until it ends.
 pub async fn serve(ctx: &Arc<Context>, mut conn: Connection, peer: SocketAddr) -> io::Result<Ending> {
     let mut session = ServerSession::new(config(ctx, conn.is_tls()));
+    // The session's login clock starts at the accept, so an IMAPS
+    // handshake is part of it.
+    session.handle_timeout(conn.accepted());
     let mut user = User::default();
     let ending = user.drive(ctx, &mut conn, &mut session, peer).await;
     conn.close().await;
