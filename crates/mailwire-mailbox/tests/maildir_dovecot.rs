@@ -133,6 +133,35 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
     let proj_entry = b.create_mailbox(&a, &proj, &[]).unwrap();
     b.append(&a, &proj, vec![message("p")]).unwrap();
     b.set_subscribed(&a, &proj, true).unwrap();
+    // A folder an old Dovecot numbered (a version 1 uidlist, no mailbox
+    // GUID): mailwire appends to it, which writes the file anew. Dovecot
+    // must read what it wrote with the same UIDVALIDITY and UIDs (an empty
+    // `G` made it delete the file and number the folder anew).
+    let old = mail.join("alice/Maildir/.Old");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(old.join(sub)).unwrap();
+    }
+    fs::write(
+        old.join("cur/1600000000.M1P1.old:2,S"),
+        "Subject: old\r\n\r\nold\r\n",
+    )
+    .unwrap();
+    fs::write(
+        old.join("dovecot-uidlist"),
+        "1 1600000000 5\n3 1600000000.M1P1.old\n",
+    )
+    .unwrap();
+    let old_name = MailboxName::new("Old").unwrap();
+    b.append(&a, &old_name, vec![message("new")]).unwrap();
+    let header = fs::read_to_string(old.join("dovecot-uidlist")).unwrap();
+    let header = header.lines().next().unwrap().to_owned();
+    let guid = header
+        .strip_prefix("3 V1600000000 N6 G")
+        .unwrap_or_else(|| panic!("{header}"));
+    assert!(
+        guid.len() == 32 && guid.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{header}"
+    );
     drop(b);
 
     fs::write(base.join("passwd"), "alice:{PLAIN}secret\n").unwrap();
@@ -218,6 +247,17 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
     );
     assert!(lines[5].contains("Work/Entw&APw-rfe"), "{}", lines[5]);
     assert!(lines[6].contains("body two"), "{}", lines[6]);
+    let old_seen = imap(
+        port,
+        "print(M.status('Old', '(UIDVALIDITY UIDNEXT MESSAGES)')[1])\n\
+         M.select('Old')\n\
+         print(M.uid('search', None, 'ALL')[1])",
+    );
+    let old_lines: Vec<&str> = old_seen.lines().collect();
+    for want in ["UIDVALIDITY 1600000000", "UIDNEXT 6", "MESSAGES 2"] {
+        assert!(old_lines[0].contains(want), "{want}: {}", old_lines[0]);
+    }
+    assert_eq!(old_lines[1], "[b'3 5']");
 
     // (b) Dovecot writes: a new mailbox, appends, flag changes, an expunge.
     let wrote = imap(

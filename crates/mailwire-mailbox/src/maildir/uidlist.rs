@@ -226,7 +226,11 @@ impl UidList {
                 match key {
                     "V" => self.uid_validity = value.parse().unwrap_or(0),
                     "N" => next = value.parse().unwrap_or(0),
-                    "G" => self.guid = value.to_owned(),
+                    // Dovecot refuses a header whose GUID is not 32 hex
+                    // digits (and deletes the file): one that is not is
+                    // never written back.
+                    "G" if is_guid(value) => self.guid = value.to_owned(),
+                    "G" => {}
                     _ => ext.push(field),
                 }
             }
@@ -437,6 +441,13 @@ impl UidList {
             .map(|(i, r)| (r.base.clone(), i))
             .collect();
         self.version = 3;
+        // A version 1 header, or a version 3 one without a valid `G`, has
+        // no GUID to keep: Dovecot reads an empty or broken `G` as a broken
+        // header, deletes the file and numbers the mailbox anew, so a new
+        // GUID is written, as Dovecot does when it has none.
+        if !is_guid(&self.guid) {
+            self.guid = new_guid();
+        }
         let mut text = self.header_line();
         for r in &self.records {
             Self::record_line(r, &mut text);
@@ -453,6 +464,11 @@ impl UidList {
 /// A new mailbox GUID: 32 hex digits.
 pub(crate) fn new_guid() -> String {
     format!("{:016x}{:016x}", fsutil::random_u64(), fsutil::random_u64())
+}
+
+/// Whether `value` is a mailbox GUID as Dovecot reads one: 32 hex digits.
+fn is_guid(value: &str) -> bool {
+    value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -506,6 +522,30 @@ mod tests {
         let mut again = UidList::default();
         again.refresh(&path).unwrap();
         assert_eq!(again.records, list.records);
+    }
+
+    /// A header with no GUID, an empty one or a broken one is written back
+    /// with a new GUID of 32 hex digits: Dovecot deletes a uidlist whose
+    /// `G` it cannot read. A valid one is kept (`reads_dovecot_output_and_appends`).
+    #[test]
+    fn a_missing_or_broken_guid_is_written_back_as_a_new_one() {
+        for header in ["1 5 2", "3 V5 N2", "3 V5 N2 G", "3 V5 N2 Gxyz", "3 V5 N2 G0123"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("dovecot-uidlist");
+            let record = if header.starts_with('1') { "1 a" } else { "1 :a" };
+            fs::write(&path, format!("{header}\n{record}\n")).unwrap();
+            let mut list = UidList::default();
+            list.refresh(&path).unwrap();
+            list.rewrite(dir.path(), |_| true, false).unwrap();
+            let text = fs::read_to_string(&path).unwrap();
+            let guid = text
+                .lines()
+                .next()
+                .and_then(|h| h.strip_prefix("3 V5 N2 G"))
+                .unwrap_or_else(|| panic!("{header}: {text}"));
+            assert!(is_guid(guid), "{header}: {text}");
+            assert!(text.ends_with("\n1 :a\n"), "{header}: {text}");
+        }
     }
 
     #[test]
