@@ -150,7 +150,9 @@ pub(crate) struct Folder {
     kw_stamp: Option<Stamp>,
     scan: Scan,
     pub(crate) known: Option<Known>,
-    /// Expunged UIDs whose content this instance keeps.
+    /// Expunged UIDs whose content this instance keeps, where, relative
+    /// to the folder's directory (a RENAME moves the directory, and the
+    /// content with it).
     pub(crate) kept: HashMap<u32, PathBuf>,
     cleaned: bool,
     /// The disk state changed since the last reconciliation.
@@ -1071,7 +1073,8 @@ impl Folder {
             return Err(e);
         }
         for (uid, _, kept) in &moved {
-            self.kept.insert(*uid, kept.clone());
+            let within = kept.strip_prefix(ctx.dir).unwrap_or(kept);
+            self.kept.insert(*uid, within.to_path_buf());
             if let Some(base) = self.base_of(*uid) {
                 let base = base.to_owned();
                 self.scan.files.remove(&base);
@@ -1131,7 +1134,8 @@ impl Folder {
                 }
             }
         }
-        if let Some(path) = self.kept.get(&uid).cloned() {
+        if let Some(within) = self.kept.get(&uid) {
+            let path = ctx.dir.join(within);
             return match fsutil::open_read(&path) {
                 Ok(file) => Ok(Some((path, file))),
                 Err(e) if fsutil::not_found(&e) => Ok(None),

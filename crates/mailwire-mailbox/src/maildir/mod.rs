@@ -592,10 +592,11 @@ impl Drop for MaildirBackend {
             for (name, fold) in &acc.folders {
                 // Those kept in tmp/ (see `Folder::expunge_files`), then
                 // the directory of the others.
-                for path in fold.kept.values() {
-                    let _ = fs::remove_file(path);
+                let folder_dir = acc.dir_of(name);
+                for within in fold.kept.values() {
+                    let _ = fs::remove_file(folder_dir.join(within));
                 }
-                let dir = acc.dir_of(name).join(folder::EXPUNGED_DIR).join(&self.instance);
+                let dir = folder_dir.join(folder::EXPUNGED_DIR).join(&self.instance);
                 let _ = fs::remove_dir_all(dir);
             }
         }
@@ -1278,10 +1279,10 @@ impl Backend for MaildirBackend {
             account,
             &mailbox.name,
             Some(mailbox.uid_validity),
-            |fold, _ctx| {
+            |fold, ctx| {
                 for uid in uids {
-                    if let Some(path) = fold.kept.remove(&uid.get()) {
-                        let _ = fs::remove_file(path);
+                    if let Some(within) = fold.kept.remove(&uid.get()) {
+                        let _ = fs::remove_file(ctx.dir.join(within));
                     }
                 }
                 Ok(())
