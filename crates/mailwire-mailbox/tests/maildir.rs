@@ -748,9 +748,14 @@ fn a_uidlist_that_lost_records_never_gives_a_uid_again() {
 /// vouches for the UIDVALIDITY, and for each record whose UID it holds live
 /// with the size the file name says, so those messages keep their UIDs (a
 /// POP3 client leaving mail on the server keeps its UIDLs; an IMAP cache
-/// stays right). A record the journal does not vouch for (here one whose
-/// UID was changed to one never given) gets a UID above every UID given,
-/// and its old UID is reported expunged.
+/// stays right). A record whose UID is above every UID the journal has seen
+/// keeps it too (Dovecot gave it since mailwire last looked). A record the
+/// journal contradicts (here UID 3 on the file of another size) gets a UID
+/// above every UID the journal or the file names, the header's `N` included
+/// where it reads: clients may have seen them. Old UIDs no file keeps are
+/// reported expunged. (The file's UIDs were dropped where the journal did
+/// not vouch for them, and new ones given from the journal's highest: a
+/// file Dovecot numbered 7 became 4, below a UIDNEXT clients had seen.)
 #[test]
 fn an_unreadable_uidlist_header_keeps_the_uidvalidity_and_the_uids() {
     let a = acct();
@@ -760,19 +765,19 @@ fn an_unreadable_uidlist_header_keeps_the_uidvalidity_and_the_uids() {
     let text = fs::read_to_string(&path).unwrap();
     let records = &text[text.find('\n').unwrap() + 1..];
     assert!(records.lines().nth(2).unwrap().starts_with("3 "), "{records}");
-    let records = records.replacen("\n3 ", "\n7 ", 1);
-    fs::write(&path, format!("3 Vgarbage\n{records}")).unwrap();
+    let records = records.replacen("\n3 ", "\n7 ", 1).replacen("\n2 ", "\n3 ", 1);
+    fs::write(&path, format!("3 Vgarbage N12\n{records}")).unwrap();
 
     let b = backend(tmp.path());
     let after = b.mailbox_snapshot(&a, &inbox).unwrap();
     assert_eq!(after.uid_validity, before.uid_validity);
     let uids: Vec<u32> = after.messages.iter().map(|m| m.uid.get()).collect();
-    assert_eq!(uids, [1, 2, 4]);
+    assert_eq!(uids, [1, 7, 12]);
     let r = MailboxRef {
-        name: inbox,
+        name: inbox.clone(),
         uid_validity: after.uid_validity,
     };
-    for (n, text) in [(1, "one"), (2, "two"), (4, "three")] {
+    for (n, text) in [(1, "one"), (7, "three"), (12, "two")] {
         let body = b.read_message(&a, &r, uid(n)).unwrap();
         assert_eq!(
             body[..],
@@ -786,7 +791,7 @@ fn an_unreadable_uidlist_header_keeps_the_uidvalidity_and_the_uids() {
         .iter()
         .map(|t| t.uid.get())
         .collect();
-    assert_eq!(gone, [3]);
+    assert_eq!(gone, [2, 3]);
     // The uidlist is whole again, and Dovecot's format.
     let repaired = fs::read_to_string(&path).unwrap();
     assert!(
@@ -798,7 +803,10 @@ fn an_unreadable_uidlist_header_keeps_the_uidvalidity_and_the_uids() {
         .skip(1)
         .filter_map(|l| l.split(' ').next())
         .collect();
-    assert_eq!(uids, ["1", "2", "4"], "{repaired}");
+    assert_eq!(uids, ["1", "7", "12"], "{repaired}");
+    // The next message is numbered above them all.
+    let appended = b.append(&a, &inbox, vec![msg("four", &[])]).unwrap();
+    assert_eq!(appended.messages[0].uid, uid(13));
 }
 
 /// A new message's journal line is not flushed (`fsync = optimized`): one

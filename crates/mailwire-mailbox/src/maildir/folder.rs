@@ -382,20 +382,26 @@ impl Folder {
         // still knows the UIDVALIDITY and every UID given under
         // it, so the mailbox keeps its UIDVALIDITY (clients keep
         // their caches). Its records keep their UIDs where the journal
-        // holds that UID live with the size the file name says (so
-        // POP3 UIDLs and IMAP caches stay right); other files get UIDs
-        // above every UID the journal has seen. With no file, or no
-        // journal to ask, the mailbox starts anew.
+        // holds that UID live with the size the file name says, or where
+        // the UID is above every UID the journal has seen (given by
+        // Dovecot since: the journal cannot contradict it), so POP3 UIDLs
+        // and IMAP caches stay right; other files get UIDs above every
+        // UID the journal or the file names. With no file, or no journal
+        // to ask, the mailbox starts anew, as Dovecot does: without the
+        // header's next UID or the journal, UIDs given and expunged
+        // since the last record could be given again under the same
+        // UIDVALIDITY.
         let mut journal = Journal::default();
         let kept =
             refreshed == Refreshed::Unreadable && journal.refresh(ctx.dir)? && journal.uid_validity != 0;
         let mut list = if kept {
             let mut list = UidList::new(journal.uid_validity, uidlist::new_guid());
+            let highest = journal.highest_uid();
             list.salvage(&ctx.dir.join("dovecot-uidlist"), |uid, base| {
-                journal
-                    .live
-                    .get(&uid)
-                    .is_some_and(|entry| layout::base_field(base, 'W').is_none_or(|size| size == entry.size))
+                uid > highest
+                    || journal.live.get(&uid).is_some_and(|entry| {
+                        layout::base_field(base, 'W').is_none_or(|size| size == entry.size)
+                    })
             });
             list.next_uid = list.next_uid.max(journal.highest_uid().saturating_add(1));
             list

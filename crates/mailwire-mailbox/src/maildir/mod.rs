@@ -1275,19 +1275,14 @@ impl Backend for MaildirBackend {
     }
 
     fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError> {
-        self.with_cached(
-            account,
-            &mailbox.name,
-            Some(mailbox.uid_validity),
-            |fold, ctx| {
-                for uid in uids {
-                    if let Some(within) = fold.kept.remove(&uid.get()) {
-                        let _ = fs::remove_file(ctx.dir.join(within));
-                    }
+        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
+            for uid in uids {
+                if let Some(within) = fold.kept.remove(&uid.get()) {
+                    let _ = fs::remove_file(ctx.dir.join(within));
                 }
-                Ok(())
-            },
-        )
+            }
+            Ok(())
+        })
     }
 
     fn tombstones(

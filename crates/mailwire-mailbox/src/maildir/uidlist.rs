@@ -185,8 +185,10 @@ impl UidList {
     /// Takes the records of the file at `path`, whose header could not be
     /// read, into this list (of the UIDVALIDITY they were given under, as
     /// something else vouches for it): each as Dovecot's version 3 writes
-    /// it, and only those `keep` accepts by UID and base name. A missing
-    /// or unreadable file gives none.
+    /// it, and only those `keep` accepts by UID and base name. Whatever is
+    /// kept, the next UID given is above every UID the file names (records
+    /// dropped, a torn last one, the header's `N` where it reads): a client
+    /// may have seen them. A missing or unreadable file gives none.
     pub(crate) fn salvage(&mut self, path: &Path, keep: impl Fn(u32, &str) -> bool) {
         let Ok(file) = fsutil::open_read(path) else { return };
         let mut all = Vec::new();
@@ -195,16 +197,32 @@ impl UidList {
         }
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
         let text = String::from_utf8_lossy(&all[..complete]);
-        for line in text.lines().skip(1) {
+        let mut lines = text.lines();
+        let named = lines
+            .next()
+            .into_iter()
+            .flat_map(|header| header.split(' '))
+            .filter_map(|field| field.strip_prefix('N')?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        let mut highest = 0;
+        for line in lines {
             let kept = line.split_once(' ').is_some_and(|(uid, rest)| {
                 let base = rest.split_once(':').map_or("", |(_, b)| b);
                 let base = base.split(':').next().unwrap_or(base);
-                uid.parse().is_ok_and(|uid| keep(uid, base))
+                uid.parse::<u32>().is_ok_and(|uid| {
+                    if uid != u32::MAX {
+                        highest = highest.max(uid);
+                    }
+                    keep(uid, base)
+                })
             });
             if kept {
                 self.parse_record(line);
             }
         }
+        self.pass_torn(&all[complete..]);
+        self.next_uid = self.next_uid.max(named).max(highest.saturating_add(1));
     }
 
     fn parse_header(&mut self, line: &str) -> bool {
