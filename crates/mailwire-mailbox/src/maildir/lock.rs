@@ -23,8 +23,9 @@
 //! `file_dotlock_replace`).
 //!
 //! Threads of one process cannot tell each other apart by pid, so a
-//! process-wide registry of held lock paths comes first: a thread waits
-//! there until no other thread (of any backend instance) holds the path.
+//! process-wide registry of held locks comes first: a thread waits there
+//! until no other thread (of any backend instance) holds the lock, however
+//! its path is spelled.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
@@ -60,8 +61,33 @@ const TOUCH_TIMER: Duration = Duration::from_millis(50);
 const OWNER_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 struct Registry {
-    held: Mutex<HashSet<PathBuf>>,
+    held: Mutex<HashSet<LockKey>>,
     freed: Condvar,
+}
+
+/// What the registry knows a lock by: its directory's identity and its
+/// name, so that two spellings of one lock (through a symbolic link, or
+/// `a/../a`) are one lock. Keyed by the path as spelled, a second backend
+/// instance reaching the Maildir another way took the first one's live
+/// lock: a lock of our own pid counts as left from an earlier process.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LockKey {
+    dir: (u64, u64),
+    name: std::ffi::OsString,
+}
+
+impl LockKey {
+    fn of(lock_path: &Path) -> Result<LockKey, StoreError> {
+        let dir = match lock_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let meta = fs::metadata(dir).map_err(|e| io_err("stat", dir, &e))?;
+        Ok(LockKey {
+            dir: (meta.dev(), meta.ino()),
+            name: lock_path.file_name().unwrap_or_default().to_owned(),
+        })
+    }
 }
 
 fn registry() -> &'static Registry {
@@ -72,11 +98,13 @@ fn registry() -> &'static Registry {
     })
 }
 
-/// Waits until no thread of this process holds `path`, then holds it.
-fn registry_take(path: &Path, deadline: Instant) -> Result<(), StoreError> {
+/// Waits until no thread of this process holds the lock at `path`, then
+/// holds it; what it is held by.
+fn registry_take(path: &Path, deadline: Instant) -> Result<LockKey, StoreError> {
+    let key = LockKey::of(path)?;
     let r = registry();
     let mut held = r.held.lock().unwrap_or_else(|e| e.into_inner());
-    while held.contains(path) {
+    while held.contains(&key) {
         let now = Instant::now();
         if now >= deadline {
             return Err(StoreError::Temporary(format!(
@@ -90,8 +118,8 @@ fn registry_take(path: &Path, deadline: Instant) -> Result<(), StoreError> {
             .unwrap_or_else(|e| e.into_inner())
             .0;
     }
-    held.insert(path.to_path_buf());
-    Ok(())
+    held.insert(key.clone());
+    Ok(key)
 }
 
 /// The files of the locks this process holds, touched every
@@ -132,10 +160,10 @@ fn stop_touching(lock_path: &Path) {
         .remove(lock_path);
 }
 
-fn registry_release(path: &Path) {
+fn registry_release(key: &LockKey) {
     let r = registry();
     let mut held = r.held.lock().unwrap_or_else(|e| e.into_inner());
-    held.remove(path);
+    held.remove(key);
     drop(held);
     r.freed.notify_all();
 }
@@ -145,6 +173,8 @@ fn registry_release(path: &Path) {
 pub(crate) struct DotLock {
     /// The lock file (`F.lock`).
     lock_path: PathBuf,
+    /// Its entry in this process's registry.
+    key: LockKey,
     /// The protected file `F`.
     target: PathBuf,
     /// The lock file's identity, to recognise it as ours.
@@ -167,12 +197,13 @@ impl DotLock {
         lock_name.push(".lock");
         let lock_path = PathBuf::from(lock_name);
         let deadline = Instant::now() + timeout;
-        registry_take(&lock_path, deadline)?;
+        let key = registry_take(&lock_path, deadline)?;
         match Self::acquire_file(target, &lock_path, stale, deadline) {
             Ok((file, id)) => {
                 start_touching(&lock_path, &file);
                 Ok(DotLock {
                     lock_path,
+                    key,
                     target: target.to_path_buf(),
                     id,
                     file: Some(file),
@@ -181,7 +212,7 @@ impl DotLock {
                 })
             }
             Err(e) => {
-                registry_release(&lock_path);
+                registry_release(&key);
                 Err(e)
             }
         }
@@ -252,7 +283,7 @@ impl DotLock {
         // On failure the drop releases the lock.
         self.replace_inner(content, fsync)?;
         self.released = true;
-        registry_release(&self.lock_path);
+        registry_release(&self.key);
         Ok(())
     }
 
@@ -322,7 +353,7 @@ impl Drop for DotLock {
             let _ = fs::remove_file(&self.lock_path);
         }
         self.file = None;
-        registry_release(&self.lock_path);
+        registry_release(&self.key);
     }
 }
 
@@ -705,6 +736,35 @@ mod tests {
         child.wait().unwrap();
         let lock = DotLock::acquire(&target, Duration::from_millis(50), Duration::from_secs(5)).unwrap();
         assert!(lock.still_ours());
+    }
+
+    /// One lock reached by two spellings of its path (a symbolic link to
+    /// the Maildir, as a second backend instance may be given) is one lock:
+    /// the second waits, and does not take the first's live lock, whose
+    /// pid is our own and whose age (past the two seconds a pid is judged
+    /// after) made it look left from an earlier process.
+    #[test]
+    fn one_lock_under_two_spellings_of_its_path_is_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let first = DotLock::acquire(&real.join("f"), UIDLIST_STALE, Duration::from_secs(5)).unwrap();
+        stop_touching(&real.join("f.lock"));
+        let old = SystemTime::now() - Duration::from_secs(10);
+        File::options()
+            .write(true)
+            .open(real.join("f.lock"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let err = DotLock::acquire(&link.join("f"), UIDLIST_STALE, Duration::from_millis(300)).unwrap_err();
+        assert!(matches!(err, StoreError::Temporary(_)), "{err:?}");
+        assert!(first.still_ours());
+        drop(first);
+        let second = DotLock::acquire(&link.join("f"), UIDLIST_STALE, Duration::from_secs(5)).unwrap();
+        assert!(second.still_ours());
     }
 
     #[test]
