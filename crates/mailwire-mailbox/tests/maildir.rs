@@ -865,6 +865,53 @@ fn a_damaged_journal_size_gives_way_to_the_file_name() {
     assert_eq!(snapshot.messages[0].size, 21);
 }
 
+/// A MODSEQ journal rebuilt (its header damaged) forgets the expunges it
+/// held: asked for the UIDs expunged since a MODSEQ from before the
+/// rebuild, the backend answers with a superset (every UID below UIDNEXT
+/// that is not a message), never with nothing, so a QRESYNC client does
+/// not keep an expunged message (it answered `[]`).
+#[test]
+fn a_rebuilt_journal_still_reports_the_expunges_it_forgot() {
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    let (tmp, before) = inbox_with(&["one", "two", "three"]);
+    let b = backend(tmp.path());
+    let r = MailboxRef {
+        name: inbox.clone(),
+        uid_validity: before.uid_validity,
+    };
+    b.expunge(
+        &a,
+        &r,
+        &ExpungeRequest {
+            uids: Some(vec![uid(2)]),
+            only_deleted: false,
+        },
+    )
+    .unwrap();
+    drop(b);
+    let path = maildir(tmp.path()).join("mailwire-modseq");
+    let text = fs::read_to_string(&path).unwrap();
+    let records = &text[text.find('\n').unwrap() + 1..];
+    fs::write(&path, format!("mailwire-modseq 1 Vgarbage\n{records}")).unwrap();
+
+    let b = backend(tmp.path());
+    let after = b.mailbox_snapshot(&a, &inbox).unwrap();
+    assert_eq!(after.uid_validity, before.uid_validity);
+    let uids: Vec<u32> = after.messages.iter().map(|m| m.uid.get()).collect();
+    assert_eq!(uids, [1, 3]);
+    assert!(after.highest_modseq > before.highest_modseq);
+    let vanished = b.vanished_since(&a, &r, before.highest_modseq).unwrap();
+    assert!(vanished.contains(uid(2)), "{vanished:?}");
+    assert!(
+        !vanished.contains(uid(1)) && !vanished.contains(uid(3)),
+        "{vanished:?}"
+    );
+    // Since the rebuild, nothing.
+    let since_rebuild = b.vanished_since(&a, &r, after.highest_modseq).unwrap();
+    assert!(since_rebuild.is_empty(), "{since_rebuild:?}");
+}
+
 /// A snapshot (what STATUS and LIST-STATUS read) sees what another
 /// program delivered, flagged or expunged since the last one.
 #[test]

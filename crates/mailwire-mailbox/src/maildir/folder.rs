@@ -447,6 +447,11 @@ impl Folder {
         };
         let created = counters.next_modseq(0)?;
         let mut j = Journal::new(self.uidlist.uid_validity, created.get(), &keep_special);
+        // The expunges the old journal held are lost: everything before
+        // the new one counts as pruned, so that a client asking what was
+        // expunged since an older MODSEQ gets a superset (every UID below
+        // UIDNEXT that is not a message), not nothing.
+        j.pruned_modseq = created.get();
         ctx.confirm_lock()?;
         j.rewrite(ctx.dir, ctx.fsync)?;
         self.journal = j;

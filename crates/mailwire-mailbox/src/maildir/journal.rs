@@ -310,7 +310,9 @@ impl Journal {
             let names: Vec<&str> = self.special_use.iter().map(|s| &s.as_str()[1..]).collect();
             out.push_str(&names.join(","));
         }
-        if self.pruned_count > 0 {
+        // A rebuilt journal marks what came before it as pruned with no
+        // tombstone dropped (`Folder::repair_journal`).
+        if self.pruned_count > 0 || self.pruned_modseq > 0 {
             let _ = write!(
                 out,
                 " P{} D{} H{}",
