@@ -2077,6 +2077,56 @@ mod tests {
         assert_eq!(in_tmp(), 0);
     }
 
+    /// A uidlist append for files another program delivered that fails
+    /// half-way leaves the records written whole in the file, and this
+    /// instance keeps them too: the next look records each file once. It
+    /// dropped them from memory while counting their octets as read, so
+    /// the next look recorded the first file again under a new UID, and
+    /// another instance saw it expunged and added anew.
+    #[test]
+    fn files_recorded_by_a_failed_append_are_recorded_once() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let mine = b.append(&a, &inbox, vec![message("mine")]).unwrap();
+        let r = MailboxRef {
+            name: inbox.clone(),
+            uid_validity: mine.uid_validity,
+        };
+        let watcher = open_in(tmp.path());
+        assert_eq!(uids_of(&watcher, &a, &inbox).len(), 1);
+        let md = tmp.path().join("alice/Maildir");
+        for i in 0..2 {
+            fs::write(
+                md.join("new").join(format!("1700000000.M{i}P1.elsewhere")),
+                "Subject: x\n\nx\n",
+            )
+            .unwrap();
+        }
+        uidlist::FAIL_APPENDS.with(|f| f.set(true));
+        let first = b.sync(&a, &r);
+        uidlist::FAIL_APPENDS.with(|f| f.set(false));
+        first.expect("a look whose uidlist append failed");
+        let text = fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
+        assert_eq!(text.lines().count(), 3, "one record written whole: {text}");
+        let seen = watcher.sync(&a, &r).unwrap();
+        b.sync(&a, &r).unwrap();
+        let text = fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
+        for i in 0..2 {
+            let name = format!(":1700000000.M{i}P1.elsewhere");
+            assert_eq!(text.matches(&name).count(), 1, "{text}");
+        }
+        let mut later = seen;
+        later.extend(watcher.sync(&a, &r).unwrap());
+        assert!(
+            !later.iter().any(|c| matches!(c, ExternalChange::Expunged { .. })),
+            "nothing was expunged: {later:?}"
+        );
+        let all = uids_of(&b, &a, &inbox);
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert_eq!(uids_of(&watcher, &a, &inbox), all);
+        assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox), all);
+    }
+
     /// A uidlist append that fails half-way (a full disk) is cut back to
     /// its last whole record: nothing is delivered (the files are gone),
     /// no reader sees a torn record, and the UIDs of records written whole

@@ -431,11 +431,18 @@ impl UidList {
                 Ok(uids)
             }
             Err(e) => {
-                undo(self);
-                // UIDs of records left in the file are never given again.
+                // Records left whole in the file stay known, as read: their
+                // files are recorded (a delivery's caller removes its files,
+                // which then count as expunged), and their UIDs are never
+                // given again. Only the others are undone.
                 let taken = text.as_bytes()[..kept].iter().filter(|&&b| b == b'\n').count();
+                for r in self.records.drain(first_new + taken..) {
+                    self.by_base.remove(&r.base);
+                }
                 if let Some(&last) = uids.get(taken.wrapping_sub(1)) {
-                    self.next_uid = self.next_uid.max(last.saturating_add(1));
+                    self.next_uid = last.saturating_add(1);
+                } else {
+                    self.next_uid = next_before;
                 }
                 self.read_len += kept as u64;
                 Err(e)
