@@ -388,7 +388,19 @@ impl Job<'_> {
     /// it, and in delete mode ask for its deletion.
     fn finish(&mut self, w: &Wanted, incoming: Incoming) -> Result<(), Failure> {
         let received = incoming.received();
-        if let Some(size) = w.size.filter(|&s| s != received) {
+        let completed = w
+            .size
+            .is_some_and(|s| s != received && incoming.ends_with_a_line_break_added_to(s));
+        if completed {
+            tracing::debug!(
+                message = w.number.get(),
+                uidl = w.uidl,
+                "received {received} octets where LIST said {}: the message has no line break at \
+                 its end, and the server added one",
+                w.size.unwrap_or_default()
+            );
+        }
+        if let Some(size) = w.size.filter(|&s| s != received && !completed) {
             if self.options.lax_size {
                 tracing::warn!(
                     message = w.number.get(),

@@ -250,6 +250,7 @@ impl Maildir {
             new_dir: self.new.clone(),
             to_lf: (line_ends == LineEnds::Lf).then_some(CrlfToLf::default()),
             received: 0,
+            last: [0; 2],
         })
     }
 }
@@ -304,12 +305,19 @@ pub struct Incoming {
     new_dir: PathBuf,
     to_lf: Option<CrlfToLf>,
     received: u64,
+    /// The last two octets received (zeros before there are two).
+    last: [u8; 2],
 }
 
 impl Incoming {
     /// Appends a piece of the message as received (CRLF line ends).
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.received = self.received.saturating_add(data.len() as u64);
+        match data {
+            [.., a, b] => self.last = [*a, *b],
+            [b] => self.last = [self.last[1], *b],
+            [] => {}
+        }
         match &mut self.to_lf {
             None => self.file.write_all(data),
             Some(to_lf) => {
@@ -324,6 +332,17 @@ impl Incoming {
     /// ends, dot-stuffing removed).
     pub fn received(&self) -> u64 {
         self.received
+    }
+
+    /// Whether what was received is a message of `listed` octets with no
+    /// line break at its end, followed by the one the server must send
+    /// before the terminating `.` line (RFC 1939 section 3): CRLF after
+    /// the last octet, or LF after a last CR. Servers list the message's
+    /// own size (Dovecot does), so such a message arrives one or two
+    /// octets longer than LIST said.
+    pub fn ends_with_a_line_break_added_to(&self, listed: u64) -> bool {
+        let extra = self.received.checked_sub(listed);
+        self.last == *b"\r\n" && matches!(extra, Some(1 | 2))
     }
 
     /// Makes the message durable in `new/` and returns its path: the file

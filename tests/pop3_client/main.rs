@@ -389,6 +389,33 @@ fn delete_mode_with_auth_plain_empties_the_server_and_keeps_crlf() {
     assert_eq!(local_messages(&local).len(), seeds.len());
 }
 
+/// Messages with no line break at their end (one ends in a bare CR):
+/// Dovecot lists their own size and adds the line break the terminating
+/// line needs, so they arrive one or two octets longer than LIST said.
+/// They are stored (with that line break) and deleted; they were refused
+/// on every run, and stayed on the server.
+#[test]
+fn messages_without_a_final_line_break_are_stored_and_deleted() {
+    let Some(binary) = dovecot_or_skip() else { return };
+    let seeds = vec![
+        b"Subject: no end\r\n\r\nthe last line has no line break".to_vec(),
+        b"Subject: a final CR\r\n\r\nthe last octet is a CR\r".to_vec(),
+    ];
+    let dovecot = Dovecot::start(&binary, &seeds, None);
+    let local = dovecot.client_dir().join("Maildir");
+    let out = run(client(&dovecot, &local, &["--delete", "--crlf"]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 2, "{}\n{}", out.stdout, out.stderr);
+    let expected = vec![
+        b"Subject: no end\r\n\r\nthe last line has no line break\r\n".to_vec(),
+        // Dovecot adds a whole CRLF after a final CR.
+        b"Subject: a final CR\r\n\r\nthe last octet is a CR\r\r\n".to_vec(),
+    ];
+    assert_same_messages(local_messages(&local), expected);
+    assert_eq!(dovecot.wait_sessions(1), (2, 2));
+    assert!(dovecot.messages().is_empty(), "the server still has messages");
+}
+
 #[test]
 fn apop_without_pipelining() {
     let Some(binary) = dovecot_or_skip() else { return };

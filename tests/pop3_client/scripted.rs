@@ -208,6 +208,37 @@ fn a_size_unlike_the_list_size_is_refused_unless_lax() {
     let _ = std::fs::remove_dir_all(&exact);
 }
 
+/// A message with no line break at its end arrives with the one the
+/// server must add before the terminating line, one or two octets more
+/// than LIST said (Dovecot and mailwire's server list the message's own
+/// size): it is stored without `--lax-size`. It was refused on every run,
+/// and in delete mode stayed on the server for good. Three octets more is
+/// still refused.
+#[test]
+fn a_line_break_the_server_added_at_the_end_is_not_a_size_mismatch() {
+    for (short, stored) in [(2, true), (1, true), (3, false)] {
+        let dir = maildir();
+        let server = ScriptedServer::start(Script {
+            listed_size: BODY.len() as u64 - short,
+            ..Script::honest(BODY)
+        });
+        let out = run(client_for(&server, &dir, &["--delete"]));
+        let commands = server.commands();
+        if stored {
+            out.assert_code(0);
+            assert_eq!(out.fetched(), 1, "{}", out.stdout);
+            assert_eq!(local_messages(&dir), vec![lf(BODY)]);
+            assert!(commands.contains(&"DELE".to_owned()), "{commands:?}");
+        } else {
+            out.assert_code(1);
+            assert!(out.stderr.contains("LIST said"), "{}", out.stderr);
+            assert!(local_messages(&dir).is_empty());
+            assert!(!commands.contains(&"DELE".to_owned()), "{commands:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// LIST sizes whose sum passes 64 bits: the total saturates (no panic, no
 /// wrap), and each message, smaller than its listed size, is refused.
 #[test]
