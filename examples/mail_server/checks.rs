@@ -1,14 +1,14 @@
 //! Password checks in flight per source address.
 //!
 //! The hashing pool serves first come, first served, a slot per core. A
-//! host with many connections (100, the per-address cap) sending wrong
-//! passwords as fast as the failure waits allow (one check per connection
-//! every 15 s at worst, about 7 a second) would keep the pool's queue full
-//! of its checks, and every other login would wait behind them. Here each
-//! source address (an IPv6 address by its /64, as the failure counts
-//! have it) has at most [`PER_ADDRESS`] checks waiting for or holding a
-//! slot: the rest of its logins wait for their turn outside the pool's
-//! queue, where they delay no one else.
+//! host with many connections (100, the per-address cap) sending
+//! passwords at once, before its failures make it wait (its attempts then
+//! take turns, see `penalty`), or with right passwords, would fill the
+//! pool's queue with its checks, and every other login would wait behind
+//! them. Here each source address (an IPv6 address by its /64, as the
+//! failure counts have it) has at most [`PER_ADDRESS`] checks waiting for
+//! or holding a slot: the rest of its logins wait for their turn outside
+//! the pool's queue, where they delay no one else.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -13,6 +13,12 @@
 //! otherwise clear its address's count between guesses. Counts untouched
 //! for 15 minutes are forgotten.
 //!
+//! An address's attempts take turns: each comes its wait after the one
+//! before it, whatever connection that came on, so a host that sends its
+//! guesses on a hundred connections at once (the per-address cap) gets one
+//! check per wait, not a hundred. An account's wait is not taken in turns:
+//! a stranger queueing attempts at it would lock its owner out.
+//!
 //! Memory is bounded: an account is counted by a 64-bit hash of its name
 //! (a name sent may be a megabyte long), and past 100,000 counts the
 //! forgotten ones go first, then the oldest tenth; a count in use (the
@@ -48,6 +54,8 @@ enum Key {
 struct Count {
     failures: u32,
     last: Instant,
+    /// An address's: when its last attempt was let through to a check.
+    turn: Option<Instant>,
 }
 
 /// The failure counts of the server.
@@ -89,19 +97,26 @@ impl Penalties {
         Key::Account(self.names.hash_one(user))
     }
 
-    /// How long to wait before checking a login as `user` from `ip`.
+    /// How long to wait before checking a login as `user` from `ip`; the
+    /// address's turn is taken (see the module's description).
     pub fn wait(&self, ip: IpAddr, user: &str) -> Duration {
         let now = Instant::now();
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let failures = |key: &Key| {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let failures = |counts: &HashMap<Key, Count>, key: &Key| {
             counts
                 .get(key)
                 .filter(|c| now.duration_since(c.last) < FORGET)
                 .map_or(0, |c| c.failures)
         };
-        let address = wait_after(failures(&Key::Address(source(ip))), ADDRESS_CAP);
-        let account = wait_after(failures(&self.account(user)), ACCOUNT_CAP);
-        address.max(account)
+        let account = wait_after(failures(&counts, &self.account(user)), ACCOUNT_CAP);
+        let key = Key::Address(source(ip));
+        let address = wait_after(failures(&counts, &key), ADDRESS_CAP);
+        let mut turn = now;
+        if let Some(count) = counts.get_mut(&key).filter(|_| !address.is_zero()) {
+            turn = (now + address).max(count.turn.map_or(now, |t| t + address));
+            count.turn = Some(turn);
+        }
+        (turn - now).max(account)
     }
 
     /// A login as `user` from `ip` failed.
@@ -115,6 +130,7 @@ impl Penalties {
             let count = counts.entry(key).or_insert(Count {
                 failures: 0,
                 last: now,
+                turn: None,
             });
             if now.duration_since(count.last) >= FORGET {
                 count.failures = 0;
@@ -122,6 +138,14 @@ impl Penalties {
             count.failures = count.failures.saturating_add(1);
             count.last = now;
         }
+    }
+
+    /// Forgets the turns taken: as if every attempt let through had come
+    /// long ago.
+    #[cfg(test)]
+    fn turns_pass(&self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.values_mut().for_each(|c| c.turn = None);
     }
 
     /// A login as `user` succeeded: the account's count is cleared (the
@@ -170,6 +194,7 @@ mod tests {
         for _ in 0..3 {
             p.failed(a, "alice");
         }
+        p.turns_pass();
         assert_eq!(p.wait(a, "bob"), FIRST * 8);
         // Another address guessing the same account waits the account's
         // capped wait only.
@@ -178,12 +203,45 @@ mod tests {
         for _ in 0..40 {
             p.failed(a, "carol");
         }
+        p.turns_pass();
         assert_eq!(p.wait(a, "dave"), ADDRESS_CAP);
         // Success clears the account's count, not the address's: an
         // account of one's own does not wipe one's guesses at others.
         p.succeeded("alice");
         assert_eq!(p.wait(b, "alice"), Duration::ZERO);
+        p.turns_pass();
         assert_eq!(p.wait(a, "alice"), ADDRESS_CAP);
+    }
+
+    /// Attempts of one address on parallel connections take turns, a wait
+    /// apart: a hundred at once get one check per wait, not a hundred
+    /// (they each waited the same 15 s and were checked together). Other
+    /// addresses, and an account's own wait, are not queued behind them.
+    #[test]
+    fn parallel_attempts_of_an_address_take_turns() {
+        let p = Penalties::default();
+        let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        for _ in 0..40 {
+            p.failed(a, "carol");
+        }
+        let waits: Vec<Duration> = (0..100).map(|_| p.wait(a, "dave")).collect();
+        for (i, wait) in waits.iter().enumerate() {
+            // Each a turn after the one before, within the time the test
+            // takes between its calls.
+            let turn = ADDRESS_CAP * (i as u32 + 1);
+            assert!(
+                *wait <= turn && *wait + Duration::from_secs(1) > turn,
+                "attempt {i}: {wait:?}"
+            );
+        }
+        assert_eq!(p.wait(b, "dave"), Duration::ZERO);
+        // An account's wait is its own, not a queue.
+        for _ in 0..10 {
+            p.failed(b, "erin");
+        }
+        let c: IpAddr = "192.0.2.3".parse().unwrap();
+        assert_eq!(p.wait(c, "erin"), ACCOUNT_CAP);
+        assert_eq!(p.wait(c, "erin"), ACCOUNT_CAP);
     }
 
     /// A full table drops the forgotten counts, then the oldest, never a
@@ -210,6 +268,7 @@ mod tests {
                     Count {
                         failures: 9,
                         last: now - age,
+                        turn: None,
                     },
                 );
             }
@@ -218,6 +277,7 @@ mod tests {
                 Count {
                     failures: 9,
                     last: now,
+                    turn: None,
                 },
             );
         }

@@ -242,7 +242,8 @@ fn a_login_flood_does_not_exhaust_memory() {
 
 /// Failed logins are counted across connections: a guesser who opens a
 /// new connection for each try waits longer and longer before each check,
-/// while another host is not slowed.
+/// and tries sent on parallel connections take turns, while another host
+/// is not slowed.
 #[test]
 fn failed_logins_slow_the_next_ones_from_that_address() {
     let mail = crate::alice_root("penalty");
@@ -282,6 +283,29 @@ fn failed_logins_slow_the_next_ones_from_that_address() {
         server
             .logs()
             .contains("earlier failed logins: waiting before the check")
+    );
+
+    // Guesses sent on parallel connections take turns, a wait apart: four
+    // at once after five failures are checked about 2 s, 4 s, 6 s and 8 s
+    // later, not together after 2 s (a lower bound again).
+    for i in 0..5 {
+        let (answer, _) = login("127.0.0.6", "nobody", &format!("guess{i}"));
+        assert!(answer.starts_with("a NO"), "{answer}");
+    }
+    let began = Instant::now();
+    std::thread::scope(|scope| {
+        for i in 0..4 {
+            let login = &login;
+            scope.spawn(move || {
+                let (answer, _) = login("127.0.0.6", &format!("user{i}"), "guess");
+                assert!(answer.starts_with("a NO"), "{answer}");
+            });
+        }
+    });
+    let took = began.elapsed();
+    assert!(
+        took >= Duration::from_secs(6),
+        "four parallel guesses took {took:?}: they did not take turns"
     );
 }
 
