@@ -1,6 +1,7 @@
 //! File-system helpers: durable writes, unique names, the host name and
 //! process liveness, and the mapping of I/O errors to [`StoreError`].
 
+use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -50,13 +51,54 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// Reads a whole regular file (see [`open_read`]).
-pub(crate) fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+/// Reads a whole regular file (see [`open_read`]) of at most `limit`
+/// octets; a longer one is an error of kind `FileTooLarge`.
+///
+/// The length the file claims sizes nothing: a user who can write to their
+/// own Maildir can make a sparse file that claims a tebibyte (`truncate -s
+/// 1T`), and an allocation of that size aborts the process that serves
+/// every user. At most `limit + 1` octets are read, however the file
+/// grows meanwhile.
+pub(crate) fn read_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut file = open_read(path)?;
-    let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize));
-    file.read_to_end(&mut bytes)?;
+    let file = open_read(path)?;
+    let claimed = file.metadata()?.len();
+    if claimed > limit {
+        return Err(too_large(limit));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(claimed).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
     Ok(bytes)
+}
+
+/// The error of a file longer than `limit` octets.
+pub(crate) fn too_large(limit: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::FileTooLarge, format!("larger than {limit} octets"))
+}
+
+/// The lines of `text` as `String::from_utf8_lossy(text).lines()` gives
+/// them (a line ends at LF, or CRLF), each converted on its own: a line of
+/// valid UTF-8 is borrowed, and one that is not costs a copy of that line,
+/// never of the whole text.
+pub(crate) fn lossy_lines(text: &[u8]) -> impl Iterator<Item = Cow<'_, str>> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let line = match memchr::memchr(b'\n', rest) {
+            Some(end) => {
+                let line = &rest[..end];
+                rest = &rest[end + 1..];
+                line.strip_suffix(b"\r").unwrap_or(line)
+            }
+            None => std::mem::take(&mut rest),
+        };
+        Some(String::from_utf8_lossy(line))
+    })
 }
 
 /// Whether `path` is a directory and not a symbolic link to one.
@@ -375,6 +417,53 @@ pub(crate) mod tests {
         replace_file(&dir.path().join("f.tmp"), &dest, b"two!", false).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"two!");
         assert!(!dir.path().join("f.tmp").exists());
+    }
+
+    #[test]
+    fn read_file_takes_the_limit_and_not_one_octet_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, b"0123456789").unwrap();
+        assert_eq!(read_file(&p, 10).unwrap(), b"0123456789");
+        let e = read_file(&p, 9).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(
+            io_err("read", &p, &e),
+            StoreError::Permanent(format!("read {}: larger than 9 octets", p.display()))
+        );
+        // A sparse file claiming a tebibyte: an allocation of its size
+        // would abort the test.
+        File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        assert_eq!(
+            read_file(&p, 1 << 20).unwrap_err().kind(),
+            io::ErrorKind::FileTooLarge
+        );
+        assert!(not_found(&read_file(&dir.path().join("none"), 10).unwrap_err()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lossy_lines_are_the_lines_of_the_lossy_text(
+            text in proptest::collection::vec(proptest::sample::select(b"ab\r\n\xe9\xc3\xa9".to_vec()), 0..24)
+        ) {
+            let whole = String::from_utf8_lossy(&text);
+            let expected: Vec<&str> = whole.lines().collect();
+            let got: Vec<Cow<'_, str>> = lossy_lines(&text).collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn lossy_lines_borrow_valid_lines() {
+        let lines: Vec<Cow<'_, str>> = lossy_lines(b"ok\r\ncaf\xe9\n\nlast\r").collect();
+        assert_eq!(lines, ["ok", "caf\u{fffd}", "", "last\r"]);
+        assert!(matches!(lines[0], Cow::Borrowed(_)));
+        assert!(matches!(lines[1], Cow::Owned(_)));
     }
 
     #[test]

@@ -18,6 +18,12 @@ use crate::types::StoreError;
 /// How many keywords a Maildir folder can hold (`a` to `z`).
 pub(crate) const MAX_KEYWORDS: usize = 26;
 
+/// A `dovecot-keywords` larger than this is refused as corrupt: the
+/// file Dovecot or mailwire writes has at most 26 lines of at most 261
+/// octets (a keyword is at most 255), under 7 KiB; the rest leaves room
+/// for lines other writers add, and stays cheap to read.
+const MAX_FILE: u64 = 1 << 20;
+
 /// The letters of the system flags, in ASCII order.
 const SYSTEM_LETTERS: [(u8, SystemFlags); 5] = [
     (b'D', SystemFlags::DRAFT),
@@ -57,7 +63,7 @@ impl KeywordTable {
     /// Reads the table of a folder (empty if the file is missing).
     pub(crate) fn load(dir: &Path) -> Result<KeywordTable, StoreError> {
         let path = dir.join("dovecot-keywords");
-        match super::fsutil::read_file(&path).and_then(|b| {
+        match super::fsutil::read_file(&path, MAX_FILE).and_then(|b| {
             String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
         }) {
             Ok(text) => Ok(KeywordTable::parse(&text)),

@@ -360,10 +360,11 @@ impl<'a> Counters<'a> {
     }
 }
 
-/// Dovecot's counter: the value in `dovecot-uidvalidity` (0 if none) and
-/// the highest marker file (older markers are removed).
+/// Dovecot's counter: the value in `dovecot-uidvalidity` (0 if the file is
+/// missing or unreadable, as one of more than 64 octets is: it holds 8 hex
+/// digits) and the highest marker file (older markers are removed).
 fn dovecot_counter(root: &Path) -> Result<(u32, Option<u32>), StoreError> {
-    let file_value = fsutil::read_file(&root.join("dovecot-uidvalidity"))
+    let file_value = fsutil::read_file(&root.join("dovecot-uidvalidity"), 64)
         .ok()
         .and_then(|t| u32::from_str_radix(String::from_utf8_lossy(&t).trim(), 16).ok())
         .unwrap_or(0);

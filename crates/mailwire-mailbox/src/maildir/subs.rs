@@ -15,6 +15,11 @@ use crate::types::{MailboxName, StoreError};
 
 const HEADER: &str = "V\t2\n\n";
 
+/// A `subscriptions` file larger than this is refused as corrupt: it is a
+/// hundred thousand names of 160 octets, more than any account has
+/// mailboxes, and still cheap to read whole.
+const MAX_FILE: u64 = 16 << 20;
+
 /// Dovecot's tab escaping: `\x01` followed by a letter stands for a
 /// control character.
 fn tab_unescape(s: &str) -> String {
@@ -75,8 +80,8 @@ fn encode(name: &MailboxName, v2: bool) -> String {
 /// that does not decode is kept as it is: a CR dropped from it could make
 /// it decode as a name nobody subscribed).
 fn read_lines(path: &Path) -> Result<(bool, Vec<String>), StoreError> {
-    let text = match fsutil::read_file(path) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+    let text = match fsutil::read_file(path, MAX_FILE) {
+        Ok(b) => String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(e) if fsutil::not_found(&e) => return Ok((true, Vec::new())),
         Err(e) => return Err(io_err("read", path, &e)),
     };

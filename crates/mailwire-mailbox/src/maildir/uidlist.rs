@@ -29,8 +29,14 @@ use std::path::Path;
 use super::fsutil::{self, io_err};
 use crate::types::StoreError;
 
-/// A uidlist larger than this is refused as corrupt.
+/// A uidlist larger than this is refused as corrupt: ten million records
+/// of about a hundred octets, more than a folder holds whose directory
+/// can still be listed.
 const MAX_FILE: u64 = 1 << 30;
+
+fn too_large(path: &Path) -> StoreError {
+    StoreError::Permanent(format!("{} is larger than {MAX_FILE} octets", path.display()))
+}
 
 #[cfg(test)]
 thread_local! {
@@ -139,7 +145,7 @@ impl UidList {
         };
         let meta = file.metadata().map_err(|e| io_err("stat", path, &e))?;
         if meta.len() > MAX_FILE {
-            return Err(StoreError::Permanent(format!("{} is too large", path.display())));
+            return Err(too_large(path));
         }
         let id = (meta.dev(), meta.ino());
         if self.file_id == Some(id) && self.version == 3 {
@@ -149,13 +155,19 @@ impl UidList {
             if meta.len() > self.read_len {
                 file.seek(SeekFrom::Start(self.read_len))
                     .map_err(|e| io_err("seek", path, &e))?;
+                // The file may have grown since the stat: no more than the
+                // limit is read, whatever it has become.
+                let room = MAX_FILE - self.read_len;
                 let mut tail = Vec::new();
-                file.read_to_end(&mut tail)
+                file.take(room + 1)
+                    .read_to_end(&mut tail)
                     .map_err(|e| io_err("read", path, &e))?;
+                if tail.len() as u64 > room {
+                    return Err(too_large(path));
+                }
                 let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
-                let text = String::from_utf8_lossy(&tail[..complete]);
-                for line in text.lines() {
-                    self.parse_record(line);
+                for line in fsutil::lossy_lines(&tail[..complete]) {
+                    self.parse_record(&line);
                 }
                 self.pass_torn(&tail[complete..]);
                 self.read_len += complete as u64;
@@ -163,17 +175,21 @@ impl UidList {
             }
         }
         let mut all = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut all).map_err(|e| io_err("read", path, &e))?;
+        file.take(MAX_FILE + 1)
+            .read_to_end(&mut all)
+            .map_err(|e| io_err("read", path, &e))?;
+        if all.len() as u64 > MAX_FILE {
+            return Err(too_large(path));
+        }
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
-        let text = String::from_utf8_lossy(&all[..complete]);
         let mut fresh = UidList::default();
-        let mut lines = text.lines();
-        if !lines.next().is_some_and(|h| fresh.parse_header(h)) {
+        let mut lines = fsutil::lossy_lines(&all[..complete]);
+        if !lines.next().is_some_and(|h| fresh.parse_header(&h)) {
             self.file_id = None;
             return Ok(Refreshed::Unreadable);
         }
         for line in lines {
-            fresh.parse_record(line);
+            fresh.parse_record(&line);
         }
         fresh.pass_torn(&all[complete..]);
         fresh.file_id = Some(id);
@@ -196,12 +212,10 @@ impl UidList {
             return;
         }
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
-        let text = String::from_utf8_lossy(&all[..complete]);
-        let mut lines = text.lines();
-        let named = lines
-            .next()
-            .into_iter()
-            .flat_map(|header| header.split(' '))
+        let mut lines = fsutil::lossy_lines(&all[..complete]);
+        let header = lines.next().unwrap_or_default();
+        let named = header
+            .split(' ')
             .filter_map(|field| field.strip_prefix('N')?.parse::<u32>().ok())
             .max()
             .unwrap_or(0);
@@ -218,7 +232,7 @@ impl UidList {
                 })
             });
             if kept {
-                self.parse_record(line);
+                self.parse_record(&line);
             }
         }
         self.pass_torn(&all[complete..]);
