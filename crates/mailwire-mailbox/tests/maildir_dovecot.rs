@@ -1,6 +1,7 @@
 //! Interoperability with Dovecot 2.3: a Maildir written by mailwire is
 //! served by Dovecot with the same UIDs, UIDVALIDITY, flags and keywords,
-//! and one written through Dovecot is read by mailwire the same way.
+//! and one written through Dovecot is read by mailwire the same way; a
+//! damaged `dovecot-keywords` gives a letter the same keyword in both.
 //! Dovecot listens on 127.0.0.1 only; Python's imaplib talks to it. The
 //! test needs root (Dovecot drops to a system user it creates) and skips
 //! with a message where Dovecot, Python or root is missing, except under
@@ -162,6 +163,25 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
         guid.len() == 32 && guid.bytes().all(|c| c.is_ascii_hexdigit()),
         "{header}"
     );
+    // A damaged dovecot-keywords, and a message with each letter `a` to
+    // `l` (src/maildir/keywords.rs reads the file as Dovecot does).
+    let letters = MailboxName::new("Letters").unwrap();
+    b.create_mailbox(&a, &letters, &[]).unwrap();
+    let letters_dir = mail.join("alice/Maildir/.Letters");
+    for (i, letter) in ('a'..='l').enumerate() {
+        fs::write(
+            letters_dir.join(format!("cur/17000000{i:02}.M1P1.test:2,S{letter}")),
+            format!("Subject: {letter}\r\n\r\n{letter}\r\n"),
+        )
+        .unwrap();
+    }
+    fs::write(
+        letters_dir.join("dovecot-keywords"),
+        b"0 Work\n1 caf\xe9\n2x Two\nhello world\n03 Three\n4 Four\n4 FourB\n5 four\n\
+          6 six\r\n7 \n8 a(b\n 9 nine\n+10 ten\n26 big\n11 Last",
+    )
+    .unwrap();
+    let letters_read = b.mailbox_snapshot(&a, &letters).unwrap();
     drop(b);
 
     fs::write(base.join("passwd"), "alice:{PLAIN}secret\n").unwrap();
@@ -258,6 +278,34 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
         assert!(old_lines[0].contains(want), "{want}: {}", old_lines[0]);
     }
     assert_eq!(old_lines[1], "[b'3 5']");
+
+    // Where mailwire names a letter, Dovecot gives it the same name; the
+    // others it serves under names that are no keyword mailwire can serve
+    // or that it made up.
+    let served = imap(
+        port,
+        "M.select('Letters')\n\
+         for line in M.uid('fetch', '1:*', '(FLAGS)')[1]: print(line)",
+    );
+    let served: Vec<&str> = served.lines().collect();
+    assert_eq!(served.len(), 12, "{served:?}");
+    for m in &letters_read.messages {
+        let line = served
+            .iter()
+            .find(|l| l.contains(&format!("(UID {} FLAGS", m.uid)))
+            .unwrap();
+        let names: Vec<&str> = m.flags.keywords.iter().map(|k| k.as_str()).collect();
+        match names[..] {
+            [name] => assert!(line.contains(&format!(" {name})")), "{name}: {line}"),
+            [] => assert!(
+                ["unknown-", "caf\\xe9", "a(b"].iter().any(|n| line.contains(n)),
+                "{line}"
+            ),
+            _ => panic!("{names:?}"),
+        }
+    }
+    let named: usize = letters_read.messages.iter().map(|m| m.flags.keywords.len()).sum();
+    assert_eq!(named, 4, "Work, Three, FourB and six");
 
     // (b) Dovecot writes: a new mailbox, appends, flag changes, an expunge.
     let wrote = imap(

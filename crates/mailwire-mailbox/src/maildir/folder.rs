@@ -877,14 +877,22 @@ impl Folder {
         Ok(out.into_iter().map(|(_, _, c)| c).collect())
     }
 
-    /// Stores the keyword letters for `flags` if some are missing.
+    /// Stores the keyword letters for `flags` if some are missing: letters
+    /// that no message of the folder carries (the folder is listed again
+    /// if it changed since the last listing).
     pub(crate) fn ensure_keywords(&mut self, ctx: Ctx<'_>, flags: &[&Flags]) -> Result<(), StoreError> {
         if flags.iter().all(|f| self.keywords.covers(f)) {
             return Ok(());
         }
+        self.scan_dirs(ctx.dir, false)?;
+        let carried = self
+            .scan
+            .files
+            .values()
+            .fold(0, |bits, loc| bits | keywords::letter_bits(loc.info()));
         let mut table = self.keywords.clone();
         for f in flags {
-            table.add_all(f)?;
+            table.add_all(f, carried)?;
         }
         keywords::store(ctx.dir, &table, ctx.fsync)?;
         self.keywords = table;

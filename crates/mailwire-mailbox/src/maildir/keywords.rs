@@ -4,13 +4,26 @@
 //! `F` (flagged), `R` (replied), `S` (seen) and `T` (trashed, `\Deleted`),
 //! and keywords as `a` to `z`: letter `a` + i is the keyword on line
 //! `i <keyword>` of the folder's `dovecot-keywords`. Letters are written in
-//! ASCII order. Other upper-case letters (e.g. `P`, passed) are kept as
-//! they are when mailwire renames a file; lower-case letters without a
-//! keyword are dropped.
+//! ASCII order.
+//!
+//! The file is read as Dovecot 2.3 reads it (see [`KeywordTable::parse`]),
+//! so that a letter means the same keyword to both. Dovecot takes a name
+//! as the octets it is; a name that is no IMAP keyword (not UTF-8, not an
+//! atom) costs only its own letter here: the letter stays taken, and the
+//! line is written back as it was read.
+//!
+//! A letter that stands for nothing mailwire can serve (an upper-case flag
+//! of another program, such as `P`, passed; a keyword letter whose line
+//! cannot be read or is missing) is kept as it is when mailwire renames a
+//! file within its folder, and a new keyword takes no letter that a
+//! message of the folder carries (Dovecot names such a letter
+//! `unknown-<i>` in the file). A copy to another folder keeps only the
+//! upper-case ones: a keyword letter there may stand for another keyword.
 
+use std::collections::HashSet;
 use std::path::Path;
 
-use super::fsutil::io_err;
+use super::fsutil::{self, io_err};
 use super::lock::{self, DotLock};
 use crate::flags::{Flags, Keyword, SystemFlags};
 use crate::types::StoreError;
@@ -33,79 +46,129 @@ const SYSTEM_LETTERS: [(u8, SystemFlags); 5] = [
     (b'T', SystemFlags::DELETED),
 ];
 
+/// What a keyword letter stands for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Slot {
+    /// Nothing: no line names it.
+    #[default]
+    Free,
+    /// A keyword.
+    Named(Keyword),
+    /// A name that Dovecot reads but that is no keyword (not UTF-8, not an
+    /// atom, longer than 255 octets): the line as read, without its LF.
+    Unreadable(Vec<u8>),
+}
+
 /// A folder's keyword table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct KeywordTable {
-    slots: Vec<Option<Keyword>>,
+    slots: [Slot; MAX_KEYWORDS],
+}
+
+/// The letters `a` to `z` of an info string, as bit i for letter `a` + i.
+pub(crate) fn letter_bits(info: &str) -> u32 {
+    info.bytes()
+        .filter(u8::is_ascii_lowercase)
+        .fold(0, |bits, b| bits | 1 << (b - b'a'))
+}
+
+/// The letter index that a line's first field gives: a decimal number
+/// below 26, leading zeros allowed, no sign (Dovecot's `str_to_uint`).
+fn slot_index(field: &[u8]) -> Option<usize> {
+    if field.is_empty() || !field.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let first = field.iter().position(|&d| d != b'0').unwrap_or(field.len());
+    let digits = &field[first..];
+    if digits.len() > 2 {
+        return None;
+    }
+    let n = digits.iter().fold(0, |n, &d| n * 10 + usize::from(d - b'0'));
+    (n < MAX_KEYWORDS).then_some(n)
 }
 
 impl KeywordTable {
-    /// Parses `dovecot-keywords` (`<index> <keyword>` lines; bad lines and
-    /// indexes of 26 or more are skipped).
-    pub(crate) fn parse(text: &str) -> KeywordTable {
-        let mut slots: Vec<Option<Keyword>> = vec![None; MAX_KEYWORDS];
-        for line in text.lines() {
-            let Some((idx, name)) = line.split_once(' ') else {
+    /// Reads `dovecot-keywords` as Dovecot 2.3 does. A line, ended by LF
+    /// (a CR before it is dropped), is `<index> <name>`: the index a
+    /// decimal number below 26, the name the rest of the line, not empty.
+    /// A later line for an index replaces an earlier one; a line whose
+    /// name an earlier line gave (ASCII case ignored) is skipped, as are
+    /// lines of another form and a last line without its LF. A name read
+    /// that is not a keyword ([`Keyword::new`]) leaves its letter taken
+    /// and unnamed ([`Slot::Unreadable`]).
+    pub(crate) fn parse(text: &[u8]) -> KeywordTable {
+        let mut table = KeywordTable::default();
+        let mut names: HashSet<Vec<u8>> = HashSet::new();
+        let complete = memchr::memrchr(b'\n', text).map_or(0, |p| p + 1);
+        for raw in text[..complete].split(|&b| b == b'\n') {
+            let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let Some(space) = memchr::memchr(b' ', line) else {
                 continue;
             };
-            let Ok(idx) = idx.parse::<usize>() else { continue };
-            let Ok(kw) = Keyword::new(name) else { continue };
-            if let Some(slot) = slots.get_mut(idx) {
-                *slot = Some(kw);
+            let (index, name) = (&line[..space], &line[space + 1..]);
+            let Some(i) = slot_index(index) else { continue };
+            if name.is_empty() || !names.insert(name.to_ascii_lowercase()) {
+                continue;
             }
+            let keyword = std::str::from_utf8(name).ok().and_then(|n| Keyword::new(n).ok());
+            table.slots[i] = match keyword {
+                Some(kw) => Slot::Named(kw),
+                None => Slot::Unreadable(raw.to_vec()),
+            };
         }
-        while slots.last().is_some_and(Option::is_none) {
-            slots.pop();
-        }
-        KeywordTable { slots }
+        table
     }
 
     /// Reads the table of a folder (empty if the file is missing).
     pub(crate) fn load(dir: &Path) -> Result<KeywordTable, StoreError> {
         let path = dir.join("dovecot-keywords");
-        match super::fsutil::read_file(&path, MAX_FILE).and_then(|b| {
-            String::from_utf8(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        }) {
+        match fsutil::read_file(&path, MAX_FILE) {
             Ok(text) => Ok(KeywordTable::parse(&text)),
-            Err(e) if super::fsutil::not_found(&e) => Ok(KeywordTable::default()),
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Ok(KeywordTable::default()),
+            Err(e) if fsutil::not_found(&e) => Ok(KeywordTable::default()),
             Err(e) => Err(io_err("read", &path, &e)),
         }
     }
 
-    /// The file's text.
-    pub(crate) fn render(&self) -> String {
-        let mut out = String::new();
+    /// The file's content: a line for each letter taken, in their order,
+    /// a line that could not be read as it was read.
+    pub(crate) fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
         for (i, slot) in self.slots.iter().enumerate() {
-            if let Some(kw) = slot {
-                out.push_str(&i.to_string());
-                out.push(' ');
-                out.push_str(kw.as_str());
-                out.push('\n');
+            match slot {
+                Slot::Free => continue,
+                Slot::Named(kw) => {
+                    out.extend_from_slice(i.to_string().as_bytes());
+                    out.push(b' ');
+                    out.extend_from_slice(kw.as_str().as_bytes());
+                }
+                Slot::Unreadable(line) => out.extend_from_slice(line),
             }
+            out.push(b'\n');
         }
         out
     }
 
     fn index_of(&self, kw: &Keyword) -> Option<usize> {
-        self.slots.iter().position(|s| s.as_ref() == Some(kw))
+        self.slots
+            .iter()
+            .position(|s| matches!(s, Slot::Named(named) if named == kw))
     }
 
-    /// Adds the keywords of `flags` that have no letter yet; `Ok(true)` if
-    /// the table changed, [`StoreError::Limit`] if 26 letters do not suffice.
-    pub(crate) fn add_all(&mut self, flags: &Flags) -> Result<bool, StoreError> {
+    /// Gives the keywords of `flags` that have no letter yet the first
+    /// letters that no line takes and no message carries (`carried`, as
+    /// [`letter_bits`] gives them); `Ok(true)` if the table changed,
+    /// [`StoreError::Limit`] if the letters do not suffice.
+    pub(crate) fn add_all(&mut self, flags: &Flags, carried: u32) -> Result<bool, StoreError> {
         let mut changed = false;
         for kw in &flags.keywords {
             if self.index_of(kw).is_some() {
                 continue;
             }
-            if let Some(free) = self.slots.iter().position(Option::is_none) {
-                self.slots[free] = Some(kw.clone());
-            } else if self.slots.len() < MAX_KEYWORDS {
-                self.slots.push(Some(kw.clone()));
-            } else {
+            let free = (0..MAX_KEYWORDS).find(|&i| self.slots[i] == Slot::Free && carried & (1 << i) == 0);
+            let Some(free) = free else {
                 return Err(StoreError::Limit("a Maildir folder holds at most 26 keywords"));
-            }
+            };
+            self.slots[free] = Slot::Named(kw.clone());
             changed = true;
         }
         Ok(changed)
@@ -123,8 +186,7 @@ impl KeywordTable {
             if let Some((_, f)) = SYSTEM_LETTERS.iter().find(|(l, _)| *l == b) {
                 flags.system = flags.system | *f;
             } else if b.is_ascii_lowercase() {
-                let idx = usize::from(b - b'a');
-                if let Some(Some(kw)) = self.slots.get(idx) {
+                if let Slot::Named(kw) = &self.slots[usize::from(b - b'a')] {
                     flags.keywords.insert(kw.clone());
                 }
             }
@@ -132,10 +194,23 @@ impl KeywordTable {
         flags
     }
 
-    /// The info string for `flags`, keeping the unknown upper-case letters
-    /// of `old_info`. Every keyword must have a letter (see
+    /// The info string for `flags` of a message of this folder whose info
+    /// was `old_info`, keeping the letters of `old_info` that stand for
+    /// nothing this table names. Every keyword must have a letter (see
     /// [`add_all`](Self::add_all)); one without is left out.
     pub(crate) fn info_of(&self, flags: &Flags, old_info: &str) -> String {
+        self.info_keeping(flags, old_info, true)
+    }
+
+    /// The info string for `flags` of a copy into this folder of a message
+    /// whose info in its folder is `source_info`: as [`info_of`](Self::info_of),
+    /// but only upper-case letters are kept (a keyword letter that the
+    /// source could not name may name another keyword here).
+    pub(crate) fn info_of_copy(&self, flags: &Flags, source_info: &str) -> String {
+        self.info_keeping(flags, source_info, false)
+    }
+
+    fn info_keeping(&self, flags: &Flags, old_info: &str, keyword_letters: bool) -> String {
         let mut letters: Vec<u8> = Vec::with_capacity(8);
         for (l, f) in SYSTEM_LETTERS {
             if flags.system.contains(f) {
@@ -148,8 +223,14 @@ impl KeywordTable {
             }
         }
         for b in old_info.bytes() {
-            let known = SYSTEM_LETTERS.iter().any(|(l, _)| *l == b);
-            if b.is_ascii_uppercase() && !known && !letters.contains(&b) {
+            let unknown = if b.is_ascii_uppercase() {
+                SYSTEM_LETTERS.iter().all(|(l, _)| *l != b)
+            } else {
+                keyword_letters
+                    && b.is_ascii_lowercase()
+                    && !matches!(self.slots[usize::from(b - b'a')], Slot::Named(_))
+            };
+            if unknown {
                 letters.push(b);
             }
         }
@@ -164,7 +245,7 @@ impl KeywordTable {
 pub(crate) fn store(dir: &Path, table: &KeywordTable, fsync: bool) -> Result<(), StoreError> {
     let path = dir.join("dovecot-keywords");
     let lock = DotLock::acquire(&path, lock::SHORT_STALE, lock::default_timeout(lock::SHORT_STALE))?;
-    lock.replace(table.render().as_bytes(), fsync)
+    lock.replace(&table.render(), fsync)
 }
 
 #[cfg(test)]
@@ -177,10 +258,10 @@ mod tests {
 
     #[test]
     fn letters_in_ascii_order() {
-        let mut t = KeywordTable::parse("0 $Forwarded\n1 Junk\n");
-        assert!(!t.add_all(&f(&["junk"])).unwrap());
-        assert!(t.add_all(&f(&["Work"])).unwrap());
-        assert_eq!(t.render(), "0 $Forwarded\n1 Junk\n2 Work\n");
+        let mut t = KeywordTable::parse(b"0 $Forwarded\n1 Junk\n");
+        assert!(!t.add_all(&f(&["junk"]), 0).unwrap());
+        assert!(t.add_all(&f(&["Work"]), 0).unwrap());
+        assert_eq!(t.render(), b"0 $Forwarded\n1 Junk\n2 Work\n");
         let all = f(&[
             "\\Seen",
             "\\Deleted",
@@ -192,7 +273,8 @@ mod tests {
         ]);
         assert_eq!(t.info_of(&all, ""), "DFRSTac");
         assert_eq!(t.flags_of("DFRSTac"), all);
-        assert_eq!(t.info_of(&f(&["\\Seen"]), "PSz"), "PS");
+        // `b` (Junk) removed; `P` and `z` stand for nothing known: kept.
+        assert_eq!(t.info_of(&f(&["\\Seen"]), "PSbz"), "PSz");
         assert_eq!(t.flags_of("Sz"), f(&["\\Seen"]));
     }
 
@@ -200,20 +282,100 @@ mod tests {
     fn at_most_26_keywords() {
         let mut t = KeywordTable::default();
         let names: Vec<String> = (0..26).map(|i| format!("k{i}")).collect();
-        t.add_all(&Flags::parse(names.iter().map(String::as_str)).unwrap())
+        t.add_all(&Flags::parse(names.iter().map(String::as_str)).unwrap(), 0)
             .unwrap();
-        assert!(matches!(t.add_all(&f(&["one-more"])), Err(StoreError::Limit(_))));
+        assert!(matches!(
+            t.add_all(&f(&["one-more"]), 0),
+            Err(StoreError::Limit(_))
+        ));
         assert!(t.covers(&f(&["k25"])));
         let reparsed = KeywordTable::parse(&t.render());
         assert_eq!(reparsed, t);
-        assert_eq!(KeywordTable::parse("26 x\nbad\n-1 y\n3 ok\n").render(), "3 ok\n");
+        assert_eq!(
+            KeywordTable::parse(b"26 x\nbad\n-1 y\n3 ok\n").render(),
+            b"3 ok\n"
+        );
+    }
+
+    /// The lines below as Dovecot 2.3.19 read them, serving twelve messages
+    /// with a letter each, `a` to `l`: it named `a`, `b`, `d`, `e`, `g` and
+    /// `i` `Work`, `caf\xe9`, `Three`, `FourB`, `six` and `a(b`, and the
+    /// others `unknown-<i>`, names it made up.
+    #[test]
+    fn reads_the_file_as_dovecot_does() {
+        let t = KeywordTable::parse(
+            b"0 Work\n1 caf\xe9\n2x Two\nhello world\n03 Three\n4 Four\n4 FourB\n5 four\n\
+              6 six\r\n7 \n8 a(b\n 9 nine\n+10 ten\n26 big\n11 Last",
+        );
+        let mut expected = KeywordTable::default();
+        expected.slots[0] = Slot::Named(Keyword::new("Work").unwrap());
+        expected.slots[1] = Slot::Unreadable(b"1 caf\xe9".to_vec());
+        expected.slots[3] = Slot::Named(Keyword::new("Three").unwrap());
+        expected.slots[4] = Slot::Named(Keyword::new("FourB").unwrap());
+        expected.slots[6] = Slot::Named(Keyword::new("six").unwrap());
+        expected.slots[8] = Slot::Unreadable(b"8 a(b".to_vec());
+        assert_eq!(t, expected);
+        assert_eq!(t.render(), b"0 Work\n1 caf\xe9\n3 Three\n4 FourB\n6 six\n8 a(b\n");
+        assert_eq!(t.flags_of("abdegijl"), f(&["Work", "Three", "FourB", "six"]));
+    }
+
+    /// A name Dovecot reads but mailwire cannot serve costs its own letter
+    /// only: the others keep theirs, the letter stays on the messages
+    /// that have it and goes to no new keyword, and the line is written
+    /// back as it was read.
+    #[test]
+    fn an_unreadable_name_keeps_its_letter() {
+        let mut t = KeywordTable::parse(b"0 Work\n1 caf\xe9\r\n2 Home\n");
+        assert_eq!(t.flags_of("Sabc"), f(&["\\Seen", "Work", "Home"]));
+        assert_eq!(t.info_of(&f(&["\\Flagged", "Work"]), "Sabc"), "Fab");
+        assert_eq!(t.info_of(&f(&[]), "Sabc"), "b");
+        assert_eq!(t.info_of(&f(&["Home"]), ""), "c");
+        assert!(t.add_all(&f(&["New"]), 0).unwrap());
+        assert_eq!(t.render(), b"0 Work\n1 caf\xe9\r\n2 Home\n3 New\n");
+        assert_eq!(KeywordTable::parse(&t.render()), t);
+    }
+
+    #[test]
+    fn a_copy_keeps_no_letter_its_target_would_misread() {
+        let t = KeywordTable::parse(b"0 Work\n");
+        assert_eq!(t.info_of_copy(&f(&["\\Seen", "Work"]), "PSabz"), "PSa");
+        assert_eq!(t.info_of(&f(&["\\Seen", "Work"]), "PSabz"), "PSabz");
+    }
+
+    #[test]
+    fn new_keywords_take_no_letter_a_message_carries() {
+        let mut t = KeywordTable::parse(b"1 Work\n");
+        let carried = letter_bits("FSacx") | letter_bits("d");
+        assert_eq!(carried, 0b1000_0000_0000_0000_0000_1101);
+        assert!(t.add_all(&f(&["Work", "One", "Two"]), carried).unwrap());
+        assert_eq!(t.render(), b"1 Work\n4 One\n5 Two\n");
+        let all = (1 << MAX_KEYWORDS) - 1;
+        assert!(matches!(
+            t.add_all(&f(&["Three"]), all),
+            Err(StoreError::Limit(_))
+        ));
+    }
+
+    proptest::proptest! {
+        /// What mailwire writes back means what was read, to mailwire and
+        /// (lines being kept as read) to Dovecot.
+        #[test]
+        fn a_table_written_back_reads_the_same(
+            text in proptest::collection::vec(
+                proptest::sample::select(b"0123 aAbB(\r\n\xe9".to_vec()),
+                0..48,
+            )
+        ) {
+            let t = KeywordTable::parse(&text);
+            proptest::prop_assert_eq!(KeywordTable::parse(&t.render()), t);
+        }
     }
 
     #[test]
     fn store_writes_through_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let mut t = KeywordTable::default();
-        t.add_all(&f(&["$Junk"])).unwrap();
+        t.add_all(&f(&["$Junk"]), 0).unwrap();
         store(dir.path(), &t, false).unwrap();
         assert_eq!(KeywordTable::load(dir.path()).unwrap(), t);
         assert!(!dir.path().join("dovecot-keywords.lock").exists());

@@ -457,7 +457,11 @@ impl MaildirBackend {
             for (_, loc, e, flags) in &picked {
                 let old_base = layout::split_info(&loc.name).0;
                 let base = layout::copy_base(old_base);
-                let info = target.keywords.info_of(flags, loc.info());
+                let info = if same {
+                    target.keywords.info_of(flags, loc.info())
+                } else {
+                    target.keywords.info_of_copy(flags, loc.info())
+                };
                 let new_loc = if info.is_empty() && !loc.cur {
                     Loc {
                         cur: false,
