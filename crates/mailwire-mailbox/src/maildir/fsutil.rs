@@ -101,7 +101,6 @@ pub(crate) fn lossy_lines(text: &[u8]) -> impl Iterator<Item = Cow<'_, str>> {
     })
 }
 
-/// Whether `path` is a directory and not a symbolic link to one.
 /// The device, inode and length of a regular file, from `lstat` (a link
 /// is not followed and gives `None`): enough to tell, without opening
 /// it, that an append-only file replaced only by renames is as last read.
@@ -111,6 +110,7 @@ pub(crate) fn file_stamp(path: &Path) -> Option<(u64, u64, u64)> {
     m.file_type().is_file().then(|| (m.dev(), m.ino(), m.len()))
 }
 
+/// Whether `path` is a directory and not a symbolic link to one.
 pub(crate) fn real_dir(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
