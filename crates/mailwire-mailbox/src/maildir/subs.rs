@@ -42,7 +42,10 @@ fn tab_unescape(s: &str) -> String {
     out
 }
 
-fn decode(line: &str, v2: bool) -> Option<MailboxName> {
+fn decode(line: &[u8], v2: bool) -> Option<MailboxName> {
+    // Names on disk are ASCII (modified UTF-7): a line that is not UTF-8
+    // is no name, and is kept as it is.
+    let line = std::str::from_utf8(line).ok()?;
     // A file written with CRLF line ends.
     let line = line.strip_suffix('\r').unwrap_or(line);
     let levels: Vec<String> = if v2 {
@@ -76,24 +79,25 @@ fn encode(name: &MailboxName, v2: bool) -> String {
 
 /// The file's lines and whether it has the version 2 header (a missing
 /// file counts as version 2, the format written). Lines end at LF only
-/// and keep any CR, so that a line written back is the line read (a line
-/// that does not decode is kept as it is: a CR dropped from it could make
-/// it decode as a name nobody subscribed).
-fn read_lines(path: &Path) -> Result<(bool, Vec<String>), StoreError> {
+/// and keep any CR, and are kept as octets, so that a line written back is
+/// the line read (a line that does not decode is kept as it is: a CR
+/// dropped from it could make it decode as a name nobody subscribed, and
+/// octets that are not UTF-8 would come back as replacement characters).
+fn read_lines(path: &Path) -> Result<(bool, Vec<Vec<u8>>), StoreError> {
     let text = match fsutil::read_file(path, MAX_FILE) {
-        Ok(b) => String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Ok(b) => b,
         Err(e) if fsutil::not_found(&e) => return Ok((true, Vec::new())),
         Err(e) => return Err(io_err("read", path, &e)),
     };
-    let (v2, body) = match text.strip_prefix(HEADER) {
+    let (v2, body) = match text.strip_prefix(HEADER.as_bytes()) {
         Some(rest) => (true, rest),
-        None => (false, text.as_str()),
+        None => (false, text.as_slice()),
     };
     Ok((
         v2,
-        body.split('\n')
+        body.split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
-            .map(str::to_owned)
+            .map(<[u8]>::to_vec)
             .collect(),
     ))
 }
@@ -121,22 +125,22 @@ pub(crate) fn set(
     if present == subscribed {
         return Ok(()); // dropping the lock removes it
     }
-    let mut out = String::new();
+    let mut out = Vec::new();
     if v2 {
-        out.push_str(HEADER);
+        out.extend_from_slice(HEADER.as_bytes());
     }
     for line in &lines {
         if !subscribed && decode(line, v2).as_ref() == Some(name) {
             continue;
         }
-        out.push_str(line);
-        out.push('\n');
+        out.extend_from_slice(line);
+        out.push(b'\n');
     }
     if subscribed {
-        out.push_str(&encode(name, v2));
-        out.push('\n');
+        out.extend_from_slice(encode(name, v2).as_bytes());
+        out.push(b'\n');
     }
-    lock.replace(out.as_bytes(), fsync)
+    lock.replace(&out, fsync)
 }
 
 #[cfg(test)]
@@ -175,13 +179,16 @@ mod tests {
     fn lines_are_written_back_as_read() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("subscriptions");
-        fs::write(&path, "{.43}}\r\r\nkept\r\nplain\n").unwrap();
+        // A line that is not UTF-8 is kept octet for octet too (it came
+        // back with replacement characters).
+        let content = b"{.43}}\r\r\nkept\r\ncaf\xe9\nplain\n";
+        fs::write(&path, content).unwrap();
         let before = list(dir.path()).unwrap();
         assert_eq!(before, [mb("kept"), mb("plain")]);
         set(dir.path(), &mb("New"), true, false).unwrap();
         set(dir.path(), &mb("New"), false, false).unwrap();
         assert_eq!(list(dir.path()).unwrap(), before);
-        assert_eq!(fs::read_to_string(&path).unwrap(), "{.43}}\r\r\nkept\r\nplain\n");
+        assert_eq!(fs::read(&path).unwrap(), content);
     }
 
     #[test]
