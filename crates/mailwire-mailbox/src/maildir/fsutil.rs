@@ -140,17 +140,21 @@ pub(crate) fn sync_file(f: &File, path: &Path, enabled: bool) -> Result<(), Stor
 
 /// Writes `content` to `tmp` (created or truncated), flushes it and renames
 /// it over `dest`, then flushes the directory: readers see the old or the
-/// new file, never a part of either.
+/// new file, never a part of either. A failure before the rename removes
+/// `tmp` (a full disk fails the write: the part written must not stay).
 pub(crate) fn replace_file(tmp: &Path, dest: &Path, content: &[u8], fsync: bool) -> Result<(), StoreError> {
     let mut f = no_follow(OpenOptions::new().write(true).create(true).truncate(true))
         .open(tmp)
         .map_err(|e| io_err("create", tmp, &e))?;
-    f.write_all(content).map_err(|e| io_err("write", tmp, &e))?;
-    sync_file(&f, tmp, fsync)?;
-    drop(f);
-    if let Err(e) = fs::rename(tmp, dest) {
+    let placed = (|| {
+        f.write_all(content).map_err(|e| io_err("write", tmp, &e))?;
+        sync_file(&f, tmp, fsync)?;
+        drop(f);
+        fs::rename(tmp, dest).map_err(|e| io_err("rename", tmp, &e))
+    })();
+    if let Err(e) = placed {
         let _ = fs::remove_file(tmp);
-        return Err(io_err("rename", tmp, &e));
+        return Err(e);
     }
     if let Some(dir) = dest.parent() {
         sync_dir(dir, fsync)?;
@@ -351,6 +355,68 @@ pub(crate) fn fnv1a(data: &[u8]) -> u64 {
 pub(crate) mod tests {
     use super::*;
 
+    /// Whether this process runs as root.
+    fn is_root() -> bool {
+        fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
+    }
+
+    /// A tmpfs mounted on a new directory, unmounted when dropped.
+    pub(crate) struct Tmpfs(tempfile::TempDir);
+
+    impl Tmpfs {
+        /// A tmpfs of `size` (as `mount -o size=` takes it); `None` (with
+        /// a note) when not root, as `mount` needs, except under `CI`,
+        /// where that fails the test.
+        pub(crate) fn mount(size: &str) -> Option<Tmpfs> {
+            if !is_root() {
+                let message = "not root: mounting a tmpfs is not permitted, test not run";
+                assert!(std::env::var_os("CI").is_none(), "{message}");
+                eprintln!("{message}");
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let out = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .output()
+                .expect("run mount");
+            assert!(
+                out.status.success(),
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(Tmpfs(dir))
+        }
+
+        pub(crate) fn path(&self) -> &Path {
+            self.0.path()
+        }
+
+        /// Writes `name` until the file system has no byte left for it.
+        pub(crate) fn fill(&self, name: &str) {
+            let mut f = File::create(self.path().join(name)).unwrap();
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut size = chunk.len();
+            while size > 0 {
+                match f.write(&chunk[..size]) {
+                    Ok(0) => size /= 2,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::StorageFull => size /= 2,
+                    Err(e) => panic!("filling the disk: {e}"),
+                }
+            }
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.path())
+                .status();
+        }
+    }
+
     /// A `sleep` in a new PID namespace, with a pid there that no process
     /// of ours has, and that pid; `None` (with a note) when not root, as
     /// `unshare --pid` needs, except under `CI`, where that fails the
@@ -358,9 +424,7 @@ pub(crate) mod tests {
     pub(crate) fn process_in_child_pid_namespace() -> Option<(std::process::Child, u32)> {
         use std::io::BufRead;
         use std::process::{Command, Stdio};
-        if !fs::read_to_string("/proc/self/status")
-            .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
-        {
+        if !is_root() {
             let message = "not root: unshare --pid is not permitted, test not run";
             assert!(std::env::var_os("CI").is_none(), "{message}");
             eprintln!("{message}");
@@ -417,6 +481,22 @@ pub(crate) mod tests {
         replace_file(&dir.path().join("f.tmp"), &dest, b"two!", false).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"two!");
         assert!(!dir.path().join("f.tmp").exists());
+    }
+
+    /// A write that fails for lack of space leaves no temporary file
+    /// behind, and the file it was to replace as it was.
+    #[test]
+    fn replace_file_on_a_full_disk_leaves_nothing_behind() {
+        let Some(disk) = Tmpfs::mount("64k") else {
+            return;
+        };
+        let (tmp, dest) = (disk.path().join("f.tmp"), disk.path().join("f"));
+        replace_file(&tmp, &dest, b"old", false).unwrap();
+        disk.fill("filler");
+        let failed = replace_file(&tmp, &dest, &[b'n'; 16 * 1024], true);
+        assert!(matches!(failed, Err(StoreError::Temporary(_))), "{failed:?}");
+        assert!(!tmp.exists(), "the temporary file was left behind");
+        assert_eq!(fs::read(&dest).unwrap(), b"old");
     }
 
     #[test]
