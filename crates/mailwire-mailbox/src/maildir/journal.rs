@@ -16,7 +16,8 @@
 //! `\Recent` claim. The file is rewritten (through `mailwire-modseq.tmp`
 //! and a rename) when it holds more than twice the lines needed. A last
 //! line without its line end (a crash while appending) is ignored, and the
-//! next append rewrites the file.
+//! next append rewrites the file. On a full disk, where a rewrite finds no
+//! room, lines are appended all the same (see [`Journal::write`]).
 //!
 //! Tombstones are pruned: when there are more than twice
 //! [`KEEP_TOMBSTONES`] (or twice the live messages, if more), the oldest
@@ -49,12 +50,17 @@ const MAX_FILE: u64 = 1 << 32;
 /// How many tombstones are kept at least when they are pruned.
 pub(crate) const KEEP_TOMBSTONES: usize = 1024;
 
+/// An injected failure: `StoreError::Temporary` as a full disk fails a
+/// write, `StoreError::Permanent` as a broken device does.
+#[cfg(test)]
+pub(crate) type Failure = fn(String) -> StoreError;
+
 #[cfg(test)]
 thread_local! {
     /// Makes [`Journal::write`] fail on this thread after applying its
     /// lines, as a failed write to the file does, for the tests of what a
     /// failed write leaves behind.
-    pub(crate) static FAIL_WRITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    pub(crate) static FAIL_WRITES: std::cell::Cell<Option<Failure>> = const { std::cell::Cell::new(None) };
 }
 
 /// What is recorded of a live message.
@@ -342,6 +348,15 @@ impl Journal {
     /// Applies `lines` (made with the `*_line` functions) and writes them
     /// to the file: appended, or the whole file rewritten when it is
     /// missing, torn or holds too many superseded lines.
+    ///
+    /// A rewrite needs room for a second copy of the file; an append only
+    /// for the new lines, often none (the file's last block has some). So
+    /// when a rewrite fails (a full disk), the lines are appended to the
+    /// file as last read instead (a torn tail cut first): deleting mail,
+    /// which is how a user frees space, must not need any. What the memory
+    /// then holds that the file lacks (tombstones pruned, lines of a write
+    /// that failed before) waits for the next rewrite.
+    ///
     /// On failure the lines stay applied (the caller may have changed the
     /// Maildir already) and the next write rewrites the file; an append
     /// that failed half-way is cut back first, so no other process reads a
@@ -351,9 +366,9 @@ impl Journal {
             self.apply(line);
         }
         #[cfg(test)]
-        if FAIL_WRITES.with(std::cell::Cell::get) {
+        if let Some(failure) = FAIL_WRITES.with(std::cell::Cell::get) {
             self.unsaved = true;
-            return Err(StoreError::Temporary("journal write failed (injected)".into()));
+            return Err(failure("journal write failed (injected)".into()));
         }
         let path = dir.join(NAME);
         let pruned = self.prune();
@@ -361,39 +376,63 @@ impl Journal {
         let appendable = !self.torn
             && !pruned
             && !self.unsaved
-            && self.file_id.is_some()
             && self.lines <= needed.saturating_mul(2).saturating_add(64)
-            && fs::metadata(&path)
-                .is_ok_and(|m| Some((m.dev(), m.ino())) == self.file_id && m.len() == self.read_len);
-        if !appendable {
-            return self.rewrite(dir, fsync).inspect_err(|_| self.unsaved = true);
+            && self.length_as_read(&path) == Some(self.read_len);
+        if appendable {
+            return self
+                .append(&path, lines, fsync)
+                .inspect_err(|_| self.unsaved = true);
         }
+        let Err(failed) = self.rewrite(dir, fsync) else {
+            return Ok(());
+        };
+        // Whatever the rewrite got to, the file must still be the one read
+        // (not one it renamed into place) to take the lines.
+        let as_read = self
+            .length_as_read(&path)
+            .is_some_and(|len| len == self.read_len || (self.torn && len > self.read_len));
+        if !as_read || self.append(&path, lines, fsync).is_err() {
+            self.unsaved = true;
+            return Err(failed);
+        }
+        self.unsaved |= pruned;
+        Ok(())
+    }
+
+    /// The length of the file at `path` if it is the file last read (a
+    /// link is not followed).
+    fn length_as_read(&self, path: &Path) -> Option<u64> {
+        fsutil::file_stamp(path)
+            .filter(|&(dev, ino, _)| self.file_id == Some((dev, ino)))
+            .map(|(_, _, len)| len)
+    }
+
+    /// Appends `lines` to the file as last read, after cutting what
+    /// follows its last whole line (a torn tail, under the lock the work
+    /// of a writer that died). A failed append is cut back too, so that
+    /// no other process reads a part of it.
+    fn append(&mut self, path: &Path, lines: &str, fsync: bool) -> Result<(), StoreError> {
         if lines.is_empty() {
             return Ok(());
         }
-        let appended = (|| {
-            let f = fsutil::no_follow(OpenOptions::new().append(true))
-                .open(&path)
-                .map_err(|e| io_err("open", &path, &e))?;
-            let written = (&f)
-                .write_all(lines.as_bytes())
-                .map_err(|e| io_err("write", &path, &e))
-                .and_then(|()| fsutil::sync_file(&f, &path, fsync));
-            if written.is_err() {
-                let _ = f.set_len(self.read_len);
-            }
-            written
-        })();
-        match appended {
-            Ok(()) => {
-                self.read_len += lines.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                self.unsaved = true;
-                Err(e)
-            }
+        let f = fsutil::no_follow(OpenOptions::new().append(true))
+            .open(path)
+            .map_err(|e| io_err("open", path, &e))?;
+        let cut = |f: &fs::File| f.set_len(self.read_len).map_err(|e| io_err("truncate", path, &e));
+        if self.torn {
+            cut(&f)?;
         }
+        let written = (&f)
+            .write_all(lines.as_bytes())
+            .map_err(|e| io_err("write", path, &e))
+            .and_then(|()| fsutil::sync_file(&f, path, fsync));
+        if written.is_err() {
+            let _ = cut(&f);
+        }
+        written?;
+        self.read_len += lines.len() as u64;
+        self.torn = false;
+        Ok(())
     }
 
     /// Applies `lines` in memory only, for the next write to save.
@@ -525,6 +564,103 @@ mod tests {
         fs::write(dir.path().join(NAME), "mailwire-modseq 1 V1 C1 P9 D8 H70\n").unwrap();
         assert!(only_old.refresh(dir.path()).unwrap());
         assert_eq!((only_old.highest_uid(), only_old.highest), (70, 9));
+    }
+
+    /// A journal of `live` messages, the last one with `superseded` lines
+    /// before its last, `len` bytes long: its last line is padded with
+    /// zeros.
+    fn long_journal(dir: &Path, live: u32, superseded: u64, len: usize) {
+        let mut text = "mailwire-modseq 1 V1 C1\n".to_owned();
+        for uid in 1..live {
+            let _ = writeln!(text, "+{uid} 2 - 0 0 5");
+        }
+        for m in 0..superseded {
+            let _ = writeln!(text, "+{live} {} S 0 0 5", m + 2);
+        }
+        let last = format!("+{live} {} S 0 0 5\n", superseded + 2);
+        let pad = len.checked_sub(text.len() + last.len()).unwrap();
+        text.push_str(&last.replace(" 5\n", &format!(" {}5\n", "0".repeat(pad))));
+        assert_eq!(text.len(), len);
+        fs::write(dir.join(NAME), text).unwrap();
+    }
+
+    /// On a full disk, where a rewrite finds no room, the lines are
+    /// appended (the file's last page has room for them) after the torn
+    /// tail is cut, and nothing is left behind.
+    #[test]
+    fn a_rewrite_without_room_appends_instead() {
+        let Some(disk) = fsutil::tests::Tmpfs::mount("64k") else {
+            return;
+        };
+        let dir = disk.path().join("folder");
+        fs::create_dir(&dir).unwrap();
+        long_journal(&dir, 3, 100, 3000);
+        // And a line a writer that died left torn: cut before the append.
+        let mut f = OpenOptions::new().append(true).open(dir.join(NAME)).unwrap();
+        f.write_all(b"+3 999 S 0").unwrap();
+        let mut j = Journal::default();
+        assert!(j.refresh(&dir).unwrap());
+        disk.fill("filler");
+        let mut x = String::new();
+        Journal::expunge_line(2, 200, &mut x);
+        j.write(&dir, &x, true).unwrap();
+        let text = fs::read_to_string(dir.join(NAME)).unwrap();
+        assert!(text.ends_with("5\nx2 200\n"), "{text}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
+        let mut other = Journal::default();
+        assert!(other.refresh(&dir).unwrap());
+        assert_eq!(other.live.keys().copied().collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(other.highest, 200);
+    }
+
+    /// A write that finds room for neither a rewrite nor an append fails
+    /// and leaves the file whole; the next write, with room for its lines
+    /// only, appends them (it does not insist on a rewrite), and the first
+    /// rewrite with room saves what the failed write could not.
+    #[test]
+    fn a_failed_write_does_not_make_every_later_write_a_rewrite() {
+        let Some(disk) = fsutil::tests::Tmpfs::mount("64k") else {
+            return;
+        };
+        let dir = disk.path().join("folder");
+        fs::create_dir(&dir).unwrap();
+        // Three whole pages, not a byte of room after the last line; and
+        // a rewrite needs three pages too (600 lines of 14 bytes).
+        long_journal(&dir, 600, 0, 3 * 4096);
+        let mut j = Journal::default();
+        assert!(j.refresh(&dir).unwrap());
+        fs::write(disk.path().join("spare"), [0u8; 4096]).unwrap();
+        disk.fill("filler");
+        let before = fs::read(dir.join(NAME)).unwrap();
+
+        let mut x2 = String::new();
+        Journal::expunge_line(2, 101, &mut x2);
+        let failed = j.write(&dir, &x2, true);
+        assert!(matches!(failed, Err(StoreError::Temporary(_))), "{failed:?}");
+        assert_eq!(fs::read(dir.join(NAME)).unwrap(), before);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
+        assert!(!j.live.contains_key(&2), "the memory keeps the line");
+
+        // One page free: room for an append, not for a rewrite.
+        fs::remove_file(disk.path().join("spare")).unwrap();
+        let mut x3 = String::new();
+        Journal::expunge_line(3, 102, &mut x3);
+        j.write(&dir, &x3, true).unwrap();
+        let text = fs::read_to_string(dir.join(NAME)).unwrap();
+        assert!(text.ends_with("5\nx3 102\n"), "{text}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
+        assert!(j.unsaved);
+        let mut other = Journal::default();
+        assert!(other.refresh(&dir).unwrap());
+        assert!(other.live.contains_key(&2) && !other.live.contains_key(&3));
+
+        fs::remove_file(disk.path().join("filler")).unwrap();
+        j.write(&dir, "", true).unwrap();
+        assert!(!j.unsaved);
+        assert!(other.refresh(&dir).unwrap());
+        assert_eq!(other.live.len(), 598);
+        assert_eq!(other.tombstones.len(), 2);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
     }
 
     #[test]

@@ -1798,9 +1798,9 @@ mod tests {
             uids: None,
             only_deleted: false,
         };
-        journal::FAIL_WRITES.with(|f| f.set(true));
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
         let refused = b.expunge(&a, &inbox_ref, &request);
-        journal::FAIL_WRITES.with(|f| f.set(false));
+        journal::FAIL_WRITES.with(|f| f.set(None));
         assert!(refused.is_err());
         assert_eq!(message_files(tmp.path()), 2, "the files are back");
         assert_eq!(uids_of(&b, &a, &inbox), before);
@@ -1824,9 +1824,9 @@ mod tests {
         let b = open_in(tmp.path());
         let first = b.append(&a, &inbox, vec![message("kept")]).unwrap();
 
-        journal::FAIL_WRITES.with(|f| f.set(true));
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
         let appended = b.append(&a, &inbox, vec![message("late")]);
-        journal::FAIL_WRITES.with(|f| f.set(false));
+        journal::FAIL_WRITES.with(|f| f.set(None));
         let late = appended.expect("a delivered message reported failed").messages[0].clone();
         assert!(late.uid > first.messages[0].uid);
         assert_eq!(message_files(tmp.path()), 2);
@@ -1864,9 +1864,9 @@ mod tests {
     fn a_missing_journal_line_is_completed_by_the_next_reconciliation() {
         let (tmp, a, inbox) = setup();
         let b = open_in(tmp.path());
-        journal::FAIL_WRITES.with(|f| f.set(true));
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
         let appended = b.append(&a, &inbox, vec![message("late")]);
-        journal::FAIL_WRITES.with(|f| f.set(false));
+        journal::FAIL_WRITES.with(|f| f.set(None));
         let late = appended.unwrap().messages[0].uid;
         drop(b);
         let fresh = open_in(tmp.path());
@@ -2010,11 +2010,11 @@ mod tests {
         fs::rename(&old, md.join("cur").join(format!("{base}:2,S"))).unwrap();
 
         uidlist::FAIL_APPENDS.with(|f| f.set(true));
-        journal::FAIL_WRITES.with(|f| f.set(true));
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
         let fresh = open_in(tmp.path());
         let snapshot = fresh.mailbox_snapshot(&a, &inbox);
         uidlist::FAIL_APPENDS.with(|f| f.set(false));
-        journal::FAIL_WRITES.with(|f| f.set(false));
+        journal::FAIL_WRITES.with(|f| f.set(None));
         let snapshot = snapshot.expect("a folder read on a full disk");
         assert_eq!(snapshot.messages.len(), 1);
         assert_eq!(snapshot.messages[0].uid, added.messages[0].uid);

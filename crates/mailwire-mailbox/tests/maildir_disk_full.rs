@@ -1,0 +1,283 @@
+//! A full disk under a Maildir (a small tmpfs, filled): deleting mail is
+//! how a user frees space, so an expunge must go through even when the
+//! MODSEQ journal is due for a rewrite (which needs room), and the
+//! space must come back. Every instance then agrees that the message is
+//! gone, a resynchronising client is told so, and HIGHESTMODSEQ never
+//! goes down. Needs root to mount the tmpfs: skipped loudly without it on
+//! a developer machine, failed under `CI`.
+
+use std::fs::{self, File};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bytes::Bytes;
+use mailwire_mailbox::{
+    AccountName, Backend, ExpungeRequest, FlagAction, Flags, InternalDate, MailboxName, MailboxRef,
+    MaildirBackend, MaildirOptions, ModSeq, NewMessage, StoreFlags, Uid,
+};
+
+/// A tmpfs mounted on a directory, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// `None` (with a note) when not root, except under `CI`, where that
+    /// fails the test.
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        if !root {
+            let message = "\n\n*** SKIPPED: mounting a tmpfs needs root ***\n";
+            assert!(std::env::var_os("CI").is_none(), "{message}");
+            eprintln!("{message}");
+            return None;
+        }
+        fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mount -t tmpfs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(Tmpfs(at.to_path_buf()))
+    }
+
+    /// Free bytes.
+    fn free(&self) -> u64 {
+        let s = rustix::fs::statvfs(&self.0).unwrap();
+        s.f_bavail * s.f_frsize
+    }
+
+    /// Writes `name` until the file system has no byte left for it, and
+    /// checks that it is full.
+    fn fill(&self, name: &str) {
+        let mut f = File::create(self.0.join(name)).unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut size = chunk.len();
+        while size > 0 {
+            match f.write(&chunk[..size]) {
+                Ok(0) => size /= 2,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::StorageFull => size /= 2,
+                Err(e) => panic!("filling the disk: {e}"),
+            }
+        }
+        let probe = fs::write(self.0.join("probe"), [0u8; 4096]);
+        let _ = fs::remove_file(self.0.join("probe"));
+        assert!(
+            probe.as_ref().is_err_and(|e| e.kind() == ErrorKind::StorageFull),
+            "the disk is not full: {probe:?}"
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn open(root: &Path) -> MaildirBackend {
+    MaildirBackend::with_options(root, MaildirOptions::default()).unwrap()
+}
+
+/// A message of about 60 KiB, so that deleting it frees pages.
+fn message(n: u32) -> NewMessage {
+    NewMessage {
+        content: Bytes::from(format!("Subject: {n}\r\n\r\n{}\r\n", "m".repeat(60 * 1024))),
+        flags: Flags::new(),
+        internal_date: InternalDate::from_unix(1_700_000_000),
+    }
+}
+
+fn seen(uid: Uid, action: FlagAction) -> StoreFlags {
+    flag(uid, action, "\\Seen")
+}
+
+fn flag(uid: Uid, action: FlagAction, name: &str) -> StoreFlags {
+    StoreFlags {
+        uids: vec![uid],
+        action,
+        flags: Flags::parse([name]).unwrap(),
+        condition: None,
+    }
+}
+
+fn expunge_one(uid: Uid) -> ExpungeRequest {
+    ExpungeRequest {
+        uids: Some(vec![uid]),
+        only_deleted: false,
+    }
+}
+
+/// The journal's inode and its number of lines.
+fn journal_state(maildir: &Path) -> (u64, usize) {
+    let path = maildir.join("mailwire-modseq");
+    let ino = fs::metadata(&path).unwrap().ino();
+    (ino, fs::read_to_string(&path).unwrap().lines().count())
+}
+
+/// Flag changes until the journal is due for a rewrite: until one
+/// rewrote it (a new inode), then until it is as long again as the
+/// longest it grew to before, so that the next write rewrites it. (The
+/// rule is the journal's own; the test finds it out.)
+fn flag_changes_until_a_rewrite_is_due(b: &MaildirBackend, a: &AccountName, r: &MailboxRef, uid: Uid) {
+    let maildir = b.maildir_path(a);
+    let (first, mut longest) = journal_state(&maildir);
+    let mut on = true;
+    let mut toggle = || {
+        let action = if on { FlagAction::Add } else { FlagAction::Remove };
+        on = !on;
+        assert_eq!(b.store_flags(a, r, &seen(uid, action)).unwrap().updated.len(), 1);
+        journal_state(&maildir)
+    };
+    loop {
+        let (ino, lines) = toggle();
+        if ino != first {
+            break;
+        }
+        longest = lines;
+        assert!(lines < 10_000, "the journal is never rewritten");
+    }
+    while toggle().1 < longest {}
+    assert_eq!(journal_state(&maildir).1, longest);
+}
+
+/// The files below a directory, by path from `dir`.
+fn all_files(dir: &Path, under: &str, out: &mut Vec<String>) {
+    for e in fs::read_dir(dir.join(under)).unwrap().flatten() {
+        let path = format!("{under}{}", e.file_name().to_string_lossy());
+        if e.file_type().unwrap().is_dir() {
+            all_files(dir, &format!("{path}/"), out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// What a write that failed half-way would leave in the Maildir: a
+/// temporary file, or a metadata file without its last line end.
+fn half_written(maildir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    all_files(maildir, "", &mut files);
+    files
+        .into_iter()
+        .filter(|f| {
+            let torn = (f == "mailwire-modseq" || f == "dovecot-uidlist")
+                && !fs::read(maildir.join(f)).unwrap().ends_with(b"\n");
+            f.ends_with(".tmp") || f.starts_with("tmp/") || torn
+        })
+        .collect()
+}
+
+fn message_count(maildir: &Path) -> usize {
+    ["new", "cur"]
+        .iter()
+        .map(|d| fs::read_dir(maildir.join(d)).unwrap().count())
+        .sum()
+}
+
+#[test]
+fn an_expunge_due_to_rewrite_the_journal_goes_through_on_a_full_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
+        return;
+    };
+    let root = disk.0.join("mail");
+    let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
+    let b = open(&root);
+    b.create_account(&a).unwrap();
+    let added = b
+        .append(&a, &inbox, (1..=3).map(message).collect())
+        .unwrap()
+        .messages;
+    let uids: Vec<Uid> = added.iter().map(|m| m.uid).collect();
+    let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+    let maildir = b.maildir_path(&a);
+    flag_changes_until_a_rewrite_is_due(&b, &a, &r, uids[0]);
+    let before = b.mailbox_snapshot(&a, &inbox).unwrap().highest_modseq;
+
+    disk.fill("filler");
+    let full = disk.free();
+    let done = b
+        .expunge(&a, &r, &expunge_one(uids[1]))
+        .expect("an expunge on a full disk");
+    assert_eq!(done.uids, [uids[1]]);
+    let expunged = done.modseq.unwrap();
+    assert!(expunged > before);
+    assert_eq!(message_count(&maildir), 2, "the file left the folder");
+    b.purge(&a, &r, &[uids[1]]).unwrap();
+    assert!(
+        disk.free() >= full + 48 * 1024,
+        "no space was freed: {} bytes free, {full} before",
+        disk.free()
+    );
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+    agree_on(&root, &a, &r, &[uids[0], uids[2]], before, expunged);
+
+    // Full again: flag changes, and another expunge, go through too.
+    disk.fill("filler2");
+    for action in [FlagAction::Add, FlagAction::Remove, FlagAction::Add] {
+        let stored = b
+            .store_flags(&a, &r, &flag(uids[0], action, "\\Flagged"))
+            .unwrap();
+        assert_eq!(stored.updated.len(), 1);
+    }
+    disk.fill("filler3");
+    let done = b
+        .expunge(&a, &r, &expunge_one(uids[2]))
+        .expect("a second expunge on a full disk");
+    assert_eq!(done.uids, [uids[2]]);
+    let second = done.modseq.unwrap();
+    assert!(second > expunged);
+    b.purge(&a, &r, &[uids[2]]).unwrap();
+    assert_eq!(message_count(&maildir), 1);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+    agree_on(&root, &a, &r, &[uids[0]], before, second);
+    assert_eq!(
+        b.mailbox_snapshot(&a, &inbox)
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.uid)
+            .collect::<Vec<_>>(),
+        [uids[0]]
+    );
+    // With room again, every write goes on as before.
+    for f in ["filler", "filler2", "filler3"] {
+        fs::remove_file(disk.0.join(f)).unwrap();
+    }
+    b.store_flags(&a, &r, &seen(uids[0], FlagAction::Remove)).unwrap();
+    agree_on(&root, &a, &r, &[uids[0]], before, second);
+}
+
+/// A fresh instance lists exactly `present`, reports a HIGHESTMODSEQ of
+/// at least `highest`, and names every other UID given as vanished since
+/// `since`.
+fn agree_on(root: &Path, a: &AccountName, r: &MailboxRef, present: &[Uid], since: ModSeq, highest: ModSeq) {
+    let fresh = open(root);
+    let snapshot = fresh.mailbox_snapshot(a, &r.name).unwrap();
+    assert_eq!(snapshot.uid_validity, r.uid_validity);
+    let listed: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(listed, present);
+    assert!(
+        snapshot.highest_modseq >= highest,
+        "HIGHESTMODSEQ went down: {:?} after {highest:?}",
+        snapshot.highest_modseq
+    );
+    let vanished = fresh.vanished_since(a, r, since).unwrap();
+    for uid in (1..snapshot.uid_next.get()).filter_map(Uid::new) {
+        assert_eq!(
+            vanished.contains(uid),
+            !present.contains(&uid),
+            "UID {uid:?} in {vanished:?}"
+        );
+    }
+}
