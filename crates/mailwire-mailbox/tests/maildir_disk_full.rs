@@ -258,6 +258,69 @@ fn an_expunge_due_to_rewrite_the_journal_goes_through_on_a_full_disk() {
     agree_on(&root, &a, &r, &[uids[0]], before, second);
 }
 
+/// The journal filled up to the end of its last page, with a line that
+/// changes nothing (a `\Recent` claim of UID 1, padded with zeros): not a
+/// byte can be appended on a full disk.
+fn pad_journal_to_a_page(maildir: &Path) {
+    let path = maildir.join("mailwire-modseq");
+    let len = fs::metadata(&path).unwrap().len() as usize;
+    let pad = (4096 - (len + 3) % 4096) % 4096;
+    let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    f.write_all(format!("r{}1\n", "0".repeat(pad)).as_bytes())
+        .unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().len() % 4096, 0);
+}
+
+#[test]
+fn an_expunge_goes_through_on_a_full_disk_with_no_room_to_append_to_the_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
+        return;
+    };
+    let root = disk.0.join("mail");
+    let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
+    let b = open(&root);
+    b.create_account(&a).unwrap();
+    let added = b
+        .append(&a, &inbox, (1..=3).map(message).collect())
+        .unwrap()
+        .messages;
+    let uids: Vec<Uid> = added.iter().map(|m| m.uid).collect();
+    let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+    let maildir = b.maildir_path(&a);
+    let before = b.mailbox_snapshot(&a, &inbox).unwrap().highest_modseq;
+    pad_journal_to_a_page(&maildir);
+
+    disk.fill("filler");
+    let journal = fs::read(maildir.join("mailwire-modseq")).unwrap();
+    let done = b
+        .expunge(&a, &r, &expunge_one(uids[1]))
+        .expect("an expunge on a full disk");
+    assert_eq!(done.uids, [uids[1]]);
+    let expunged = done.modseq.unwrap();
+    assert_eq!(message_count(&maildir), 2, "the file left the folder");
+    assert_eq!(
+        fs::read(maildir.join("mailwire-modseq")).unwrap(),
+        journal,
+        "the journal had room after all"
+    );
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+    let full = disk.free();
+    b.purge(&a, &r, &[uids[1]]).unwrap();
+    assert!(
+        disk.free() >= full + 48 * 1024,
+        "no space was freed: {} bytes free, {full} before",
+        disk.free()
+    );
+    let journal = fs::read_to_string(maildir.join("mailwire-modseq")).unwrap();
+    assert!(
+        journal.contains(&format!("\nx{} {}\n", uids[1].get(), expunged.get())),
+        "the expunge is recorded once there is room: {journal}"
+    );
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+    agree_on(&root, &a, &r, &[uids[0], uids[2]], before, expunged);
+}
+
 /// A fresh instance lists exactly `present`, reports a HIGHESTMODSEQ of
 /// at least `highest`, and names every other UID given as vanished since
 /// `since`.

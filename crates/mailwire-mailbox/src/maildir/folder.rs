@@ -34,8 +34,9 @@ use crate::types::{InternalDate, ModSeq, SpecialUse, StoreError, Uid, UidValidit
 #[cfg(test)]
 thread_local! {
     /// How many of the next [`Folder::expunge_files`] calls on this thread
-    /// fail where their journal line is written (their files moved first,
-    /// as a full disk fails them), for the tests of what they leave.
+    /// fail just before their journal line is written (their files moved
+    /// first, as a lock taken over fails them), for the tests of what
+    /// they leave.
     pub(crate) static FAIL_EXPUNGES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
@@ -1039,10 +1040,20 @@ impl Folder {
 
     /// Moves the files of these messages out of the folder (keeping their
     /// content for this instance) and records their expunge with MODSEQ
-    /// `m`. UIDs whose file is already gone are expunged too. If the
-    /// expunge cannot be recorded (a full disk, a lock taken over), the
-    /// files are moved back before the error is returned, so a refused
-    /// EXPUNGE or POP3 QUIT deletes nothing.
+    /// `m`. UIDs whose file is already gone are expunged too.
+    ///
+    /// The files leaving the folder are the expunge, for Dovecot and every
+    /// instance; the journal lines only give it its MODSEQ. So a journal
+    /// that cannot be written for a passing reason (a full disk, where
+    /// deleting mail is how a user frees space) does not fail it: the
+    /// lines wait in memory for this instance's next write (purging the
+    /// content, which frees space, tries at once), and if this instance
+    /// never writes again, the next reconciliation of any instance finds
+    /// the files gone and records the expunge with a MODSEQ above `m`.
+    /// If the expunge cannot be made otherwise (a rename or flush fails,
+    /// the lock was taken over, the journal fails for good), the files
+    /// are moved back before the error is returned, so a refused EXPUNGE
+    /// or POP3 QUIT deletes nothing.
     pub(crate) fn expunge_files(&mut self, ctx: Ctx<'_>, uids: &[u32], m: u64) -> Result<(), StoreError> {
         if uids.is_empty() {
             return Ok(());
@@ -1081,7 +1092,18 @@ impl Folder {
             }
         });
         let before = self.journal.tombstones_ever();
-        let done = done.and_then(|()| self.journal.write(ctx.dir, &lines, ctx.fsync_changes));
+        let done = done.and_then(
+            |()| match self.journal.write(ctx.dir, &lines, ctx.fsync_changes) {
+                Err(StoreError::Temporary(e)) => {
+                    tracing::warn!(
+                        folder = %ctx.dir.display(),
+                        "expunge made, its MODSEQ kept in memory to be recorded later: {e}"
+                    );
+                    Ok(())
+                }
+                written => written,
+            },
+        );
         if let Err(e) = done {
             for (_, from, to) in moved.iter().rev() {
                 let _ = fs::rename(to, from);

@@ -435,6 +435,20 @@ impl Journal {
         Ok(())
     }
 
+    /// Whether the memory holds what the file lacks (a write failed).
+    pub(crate) fn is_unsaved(&self) -> bool {
+        self.unsaved
+    }
+
+    /// Rewrites the file if the memory holds what it lacks.
+    pub(crate) fn save(&mut self, dir: &Path, fsync: bool) -> Result<(), StoreError> {
+        if self.unsaved {
+            self.rewrite(dir, fsync)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Applies `lines` in memory only, for the next write to save.
     pub(crate) fn apply_unsaved(&mut self, lines: &str) {
         for line in lines.lines() {
@@ -649,14 +663,14 @@ mod tests {
         let text = fs::read_to_string(dir.join(NAME)).unwrap();
         assert!(text.ends_with("5\nx3 102\n"), "{text}");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
-        assert!(j.unsaved);
+        assert!(j.is_unsaved());
         let mut other = Journal::default();
         assert!(other.refresh(&dir).unwrap());
         assert!(other.live.contains_key(&2) && !other.live.contains_key(&3));
 
         fs::remove_file(disk.path().join("filler")).unwrap();
-        j.write(&dir, "", true).unwrap();
-        assert!(!j.unsaved);
+        j.save(&dir, true).unwrap();
+        assert!(!j.is_unsaved());
         assert!(other.refresh(&dir).unwrap());
         assert_eq!(other.live.len(), 598);
         assert_eq!(other.tombstones.len(), 2);

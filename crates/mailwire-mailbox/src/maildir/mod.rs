@@ -47,6 +47,13 @@
 //! short by a crash after some of them (each is then whole); a crashed
 //! move may leave the message in both mailboxes.
 //!
+//! A full disk refuses what needs room (a new message, a copy) and nothing
+//! that frees it: reading a folder and logging in need no room, and an
+//! expunge whose journal lines find none is made all the same (the files
+//! are what every reader goes by), its lines written once purging its
+//! content freed space, or, failing that, its vanished files recorded by
+//! the next reconciliation with a new MODSEQ.
+//!
 //! Changes made by other programs are found by [`sync`](Backend::sync),
 //! which compares the directories with the journal.
 //!
@@ -1278,15 +1285,28 @@ impl Backend for MaildirBackend {
         )
     }
 
+    /// Removes the kept files. If that freed space while the journal
+    /// holds lines a full disk kept from it (see `Folder::expunge_files`),
+    /// they are written now, under the folder's lock; failing again, they
+    /// wait for the next write.
     fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError> {
-        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
+        let v = Some(mailbox.uid_validity);
+        let save = self.with_cached(account, &mailbox.name, v, |fold, ctx| {
+            let mut freed = false;
             for uid in uids {
                 if let Some(within) = fold.kept.remove(&uid.get()) {
-                    let _ = fs::remove_file(ctx.dir.join(within));
+                    freed |= fs::remove_file(ctx.dir.join(within)).is_ok();
                 }
             }
-            Ok(())
-        })
+            Ok(freed && fold.journal.is_unsaved())
+        })?;
+        if save {
+            let _ = self.with_folder(account, &mailbox.name, v, false, |fold, ctx, _| {
+                ctx.confirm_lock()?;
+                fold.journal.save(ctx.dir, ctx.fsync)
+            });
+        }
+        Ok(())
     }
 
     fn tombstones(
@@ -1779,13 +1799,64 @@ mod tests {
         );
     }
 
-    /// An expunge whose journal line cannot be written (a full disk) moves
-    /// the files back and fails: the messages stay, with their UIDs, for
-    /// this instance and a fresh one, and nothing is left in the kept
-    /// directory. Before, the files stayed moved and the next look
-    /// expunged them although the EXPUNGE (or POP3 QUIT) had been refused.
+    /// An expunge whose journal lines cannot be written for lack of space
+    /// is made all the same: the files leave the folder (deleting mail is
+    /// how a user frees space), the content stays readable until purged,
+    /// and purging it, which frees space, writes the lines with the MODSEQ
+    /// the expunge reported. Before, the files were moved back and the
+    /// expunge refused, again at every retry.
     #[test]
-    fn an_expunge_that_cannot_be_recorded_deletes_nothing() {
+    fn an_expunge_whose_journal_finds_no_room_is_made() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        let uids: Vec<Uid> = added.iter().map(|m| m.uid).collect();
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let before = b.mailbox_snapshot(&a, &inbox).unwrap().highest_modseq;
+        let journal_path = tmp.path().join("alice/Maildir").join(journal::NAME);
+        let journal_before = fs::read_to_string(&journal_path).unwrap();
+        let request = ExpungeRequest {
+            uids: None,
+            only_deleted: false,
+        };
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
+        let done = b.expunge(&a, &inbox_ref, &request);
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        let done = done.expect("an expunge on a full disk");
+        assert_eq!(done.uids, uids);
+        let m = done.modseq.unwrap();
+        assert!(m > before);
+        assert_eq!(message_files(tmp.path()), 0, "the files left the folder");
+        assert_eq!(fs::read_to_string(&journal_path).unwrap(), journal_before);
+        assert!(uids_of(&b, &a, &inbox).is_empty());
+        let content = b.read_message(&a, &inbox_ref, uids[1]).unwrap();
+        assert!(String::from_utf8_lossy(&content).contains("two"));
+
+        b.purge(&a, &inbox_ref, &uids).unwrap();
+        let journal = fs::read_to_string(&journal_path).unwrap();
+        for uid in &uids {
+            assert!(
+                journal.contains(&format!("\nx{} {}\n", uid.get(), m.get())),
+                "{journal}"
+            );
+        }
+        let fresh = open_in(tmp.path());
+        let snapshot = fresh.mailbox_snapshot(&a, &inbox).unwrap();
+        assert!(snapshot.messages.is_empty());
+        assert_eq!(snapshot.highest_modseq, m);
+        let vanished = fresh.vanished_since(&a, &inbox_ref, before).unwrap();
+        assert_eq!(vanished.iter().collect::<Vec<_>>(), uids);
+    }
+
+    /// An expunge whose journal lines cannot be written for another
+    /// reason than a passing one (a failing device) moves the files back
+    /// and fails: the messages stay, with their UIDs, for this instance and
+    /// a fresh one, and nothing is left in the kept directory.
+    #[test]
+    fn an_expunge_whose_journal_fails_for_good_deletes_nothing() {
         let (tmp, a, inbox) = setup();
         let b = open_in(tmp.path());
         let added = b
@@ -1798,16 +1869,20 @@ mod tests {
             uids: None,
             only_deleted: false,
         };
-        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
         let refused = b.expunge(&a, &inbox_ref, &request);
         journal::FAIL_WRITES.with(|f| f.set(None));
-        assert!(refused.is_err());
+        assert!(matches!(refused, Err(StoreError::Permanent(_))), "{refused:?}");
         assert_eq!(message_files(tmp.path()), 2, "the files are back");
+        let kept = tmp.path().join("alice/Maildir").join(folder::EXPUNGED_DIR);
+        for dir in fs::read_dir(&kept).unwrap() {
+            assert_eq!(fs::read_dir(dir.unwrap().path()).unwrap().count(), 0);
+        }
         assert_eq!(uids_of(&b, &a, &inbox), before);
         assert_eq!(uids_of(&open_in(tmp.path()), &a, &inbox), before);
         let content = b.read_message(&a, &inbox_ref, added[1].uid).unwrap();
         assert!(String::from_utf8_lossy(&content).contains("two"));
-        // And it works once the disk has room again.
+        // And it works once the device works again.
         let done = b.expunge(&a, &inbox_ref, &request).unwrap();
         assert_eq!(done.uids.len(), 2);
         assert_eq!(message_files(tmp.path()), 0);
