@@ -15,7 +15,7 @@ use std::process::Command;
 use bytes::Bytes;
 use mailwire_mailbox::{
     AccountName, Backend, ExpungeRequest, FlagAction, Flags, InternalDate, MailboxName, MailboxRef,
-    MaildirBackend, MaildirOptions, ModSeq, NewMessage, StoreFlags, Uid,
+    MaildirBackend, MaildirOptions, ModSeq, NewMessage, SelectMode, Store, StoreFlags, Uid,
 };
 
 /// A tmpfs mounted on a directory, unmounted when dropped.
@@ -319,6 +319,35 @@ fn an_expunge_goes_through_on_a_full_disk_with_no_room_to_append_to_the_journal(
     );
     assert_eq!(half_written(&maildir), Vec::<String>::new());
     agree_on(&root, &a, &r, &[uids[0], uids[2]], before, expunged);
+}
+
+/// A read-write SELECT claims `\Recent` for the new messages, which is a
+/// write: on a full disk it does not fail the SELECT.
+#[test]
+fn a_select_on_a_full_disk_shows_new_messages_as_recent_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
+        return;
+    };
+    let root = disk.0.join("mail");
+    let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
+    let b = open(&root);
+    b.create_account(&a).unwrap();
+    b.append(&a, &inbox, (1..=3).map(message).collect()).unwrap();
+    let maildir = b.maildir_path(&a);
+    drop(b);
+    pad_journal_to_a_page(&maildir);
+    disk.fill("filler");
+
+    let store = Store::new(open(&root));
+    let acc = store.account(&a).unwrap();
+    let first = acc
+        .select(&inbox, SelectMode::ReadWrite)
+        .expect("SELECT on a full disk");
+    assert_eq!((first.exists(), first.recent()), (3, 3));
+    let second = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    assert_eq!((second.exists(), second.recent()), (3, 0), "recent twice");
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
 }
 
 /// A fresh instance lists exactly `present`, reports a HIGHESTMODSEQ of

@@ -1517,7 +1517,18 @@ impl Backend for MaildirBackend {
                     Journal::recent_line(up_to.get(), &mut line);
                     // Losing the claim in a crash is allowed: no flush.
                     ctx.confirm_lock()?;
-                    fold.journal.write(ctx.dir, &line, false)?;
+                    match fold.journal.write(ctx.dir, &line, false) {
+                        // Nor does a full disk fail a SELECT for it: the
+                        // claim holds in this instance's memory and is
+                        // written with its next write (lost if there is
+                        // none; another process may then show the same
+                        // messages as recent).
+                        Err(StoreError::Temporary(e)) => tracing::warn!(
+                            folder = %ctx.dir.display(),
+                            "\\Recent claimed in memory only: {e}"
+                        ),
+                        written => written?,
+                    }
                 }
                 Ok(Uid::new(before).unwrap_or(Uid::MIN))
             },
@@ -1849,6 +1860,33 @@ mod tests {
         assert_eq!(snapshot.highest_modseq, m);
         let vanished = fresh.vanished_since(&a, &inbox_ref, before).unwrap();
         assert_eq!(vanished.iter().collect::<Vec<_>>(), uids);
+    }
+
+    /// A read-write SELECT claims `\Recent` for the new messages: a claim
+    /// that cannot be written for lack of space does not fail it. The
+    /// claim holds for this instance, and is written with its next write.
+    #[test]
+    fn a_recent_claim_that_finds_no_room_holds_in_memory() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let up_to = added[1].uid.next().unwrap();
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
+        let claimed = b.claim_recent(&a, &r, up_to);
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        assert_eq!(claimed.expect("a claim on a full disk"), Uid::MIN);
+        assert_eq!(b.claim_recent(&a, &r, up_to).unwrap(), up_to, "claimed twice");
+        b.append(&a, &inbox, vec![message("three")]).unwrap();
+        assert_eq!(open_in(tmp.path()).claim_recent(&a, &r, Uid::MIN).unwrap(), up_to);
+        // Another failure still fails it.
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
+        let failed = b.claim_recent(&a, &r, up_to.next().unwrap().next().unwrap());
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        assert!(matches!(failed, Err(StoreError::Permanent(_))), "{failed:?}");
     }
 
     /// An expunge whose journal lines cannot be written for another
