@@ -980,6 +980,12 @@ impl Folder {
     }
 
     /// Records flag changes made to the files (one MODSEQ).
+    ///
+    /// As for an expunge (see [`Folder::expunge_files`]), the file names
+    /// are the change: journal lines that a full disk has no room for wait
+    /// in memory for the next write (or the next reconciliation finds the
+    /// names changed), and the change is reported made. Any other failure
+    /// is returned with nothing reported; the caller puts the names back.
     pub(crate) fn record_flags(
         &mut self,
         ctx: Ctx<'_>,
@@ -987,7 +993,7 @@ impl Folder {
         m: u64,
     ) -> Result<Vec<FlagUpdate>, StoreError> {
         let mut lines = String::new();
-        let mut updates = Vec::with_capacity(changed.len());
+        let mut entries = Vec::with_capacity(changed.len());
         for (uid, info) in changed {
             let Some(old) = self.journal.live.get(uid) else {
                 continue;
@@ -998,9 +1004,21 @@ impl Folder {
                 ..old.clone()
             };
             Journal::live_line(*uid, &e, &mut lines);
+            entries.push((*uid, e));
+        }
+        ctx.confirm_lock()?;
+        match self.journal.write(ctx.dir, &lines, ctx.fsync_changes) {
+            Err(StoreError::Temporary(e)) => tracing::warn!(
+                folder = %ctx.dir.display(),
+                "flags changed, their MODSEQ kept in memory to be recorded later: {e}"
+            ),
+            written => written?,
+        }
+        let mut updates = Vec::with_capacity(entries.len());
+        for (uid, e) in entries {
             let flags = self.flags_of(&e);
-            if let (Some(k), Some(u)) = (&mut self.known, Uid::new(*uid)) {
-                if let Some(meta) = k.messages.get_mut(uid) {
+            if let (Some(k), Some(u)) = (&mut self.known, Uid::new(uid)) {
+                if let Some(meta) = k.messages.get_mut(&uid) {
                     meta.flags = flags.clone();
                     meta.modseq = modseq(m);
                 }
@@ -1012,8 +1030,6 @@ impl Folder {
                 });
             }
         }
-        ctx.confirm_lock()?;
-        self.journal.write(ctx.dir, &lines, ctx.fsync_changes)?;
         Ok(updates)
     }
 

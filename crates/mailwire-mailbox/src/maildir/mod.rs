@@ -49,10 +49,12 @@
 //!
 //! A full disk refuses what needs room (a new message, a copy) and nothing
 //! that frees it: reading a folder and logging in need no room, and an
-//! expunge whose journal lines find none is made all the same (the files
-//! are what every reader goes by), its lines written once purging its
-//! content freed space, or, failing that, its vanished files recorded by
-//! the next reconciliation with a new MODSEQ.
+//! expunge or a flag change whose journal lines find none is made all the
+//! same (the files are what every reader goes by), its lines written with
+//! the next write (for an expunge, once purging its content freed space),
+//! or, failing that, the files recorded by the next reconciliation with a
+//! new MODSEQ. A flag change that fails otherwise puts the file names
+//! back.
 //!
 //! Changes made by other programs are found by [`sync`](Backend::sync),
 //! which compares the directories with the journal.
@@ -1212,26 +1214,48 @@ impl Backend for MaildirBackend {
                 fold.ensure_keywords(ctx, &refs)?;
                 let m = counters.next_modseq(fold.journal.highest)?.get();
                 let mut done: Vec<(u32, String)> = Vec::with_capacity(changes.len());
-                for (uid, loc, flags) in &changes {
-                    let info = fold.keywords.info_of(flags, loc.info());
-                    let renamed = match fold.rename_flags(ctx.dir, loc, &info) {
-                        Ok(_) => true,
-                        // Renamed or removed by another program meanwhile.
-                        Err(_) => match fold.locate(ctx.dir, *uid)? {
-                            Some(again) => {
-                                let info2 = fold.keywords.info_of(flags, again.info());
-                                fold.rename_flags(ctx.dir, &again, &info2).is_ok()
-                            }
-                            None => false,
-                        },
-                    };
-                    if renamed {
-                        done.push((*uid, info));
+                // Each file renamed: where it was, and where it is.
+                let mut renamed: Vec<(Loc, Loc)> = Vec::with_capacity(changes.len());
+                let located = (|| {
+                    for (uid, loc, flags) in &changes {
+                        let info = fold.keywords.info_of(flags, loc.info());
+                        let moved = match fold.rename_flags(ctx.dir, loc, &info) {
+                            Ok(new) => Some((loc.clone(), new, info)),
+                            // Renamed or removed by another program meanwhile.
+                            Err(_) => match fold.locate(ctx.dir, *uid)? {
+                                Some(again) => {
+                                    let info = fold.keywords.info_of(flags, again.info());
+                                    fold.rename_flags(ctx.dir, &again, &info)
+                                        .ok()
+                                        .map(|new| (again, new, info))
+                                }
+                                None => None,
+                            },
+                        };
+                        if let Some((old, new, info)) = moved {
+                            renamed.push((old, new));
+                            done.push((*uid, info));
+                        }
+                    }
+                    Ok(())
+                })();
+                let recorded = located
+                    .and_then(|()| fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync_changes))
+                    .and_then(|()| fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync_changes))
+                    .and_then(|()| fold.record_flags(ctx, &done, m));
+                match recorded {
+                    Ok(updated) => out.updated = updated,
+                    Err(e) => {
+                        // A STORE answered NO changes no flag: the names
+                        // go back, and the folder is read again (the
+                        // journal in memory may hold the lines).
+                        for (old, new) in renamed.iter().rev() {
+                            let _ = fs::rename(new.path(ctx.dir), old.path(ctx.dir));
+                        }
+                        fold.invalidate();
+                        return Err(e);
                     }
                 }
-                fsutil::sync_dir(&ctx.dir.join("cur"), ctx.fsync_changes)?;
-                fsutil::sync_dir(&ctx.dir.join("new"), ctx.fsync_changes)?;
-                out.updated = fold.record_flags(ctx, &done, m)?;
                 Ok(out)
             },
         )
@@ -1860,6 +1884,64 @@ mod tests {
         assert_eq!(snapshot.highest_modseq, m);
         let vanished = fresh.vanished_since(&a, &inbox_ref, before).unwrap();
         assert_eq!(vanished.iter().collect::<Vec<_>>(), uids);
+    }
+
+    /// The name of INBOX's only message file.
+    fn only_file(root: &Path) -> String {
+        let md = root.join("alice/Maildir");
+        let mut names = ["new", "cur"]
+            .iter()
+            .flat_map(|d| fs::read_dir(md.join(d)).unwrap())
+            .map(|e| e.unwrap().file_name().into_string().unwrap());
+        let name = names.next().unwrap();
+        assert!(names.next().is_none());
+        name
+    }
+
+    fn flags_in(b: &MaildirBackend, a: &AccountName, inbox: &MailboxName) -> Vec<Flags> {
+        let snapshot = b.mailbox_snapshot(a, inbox).unwrap();
+        snapshot.messages.iter().map(|m| m.flags.clone()).collect()
+    }
+
+    /// A flag change whose journal line finds no room (a full disk) is
+    /// made and reported, as the file name says; the line is written with
+    /// the next write. Another failure (a broken device) answers NO and
+    /// puts the file name back: a STORE answered NO changes no flag, for
+    /// this instance or a fresh one. Before, either failure answered NO
+    /// with the file renamed, which every reader takes as the change made.
+    #[test]
+    fn a_flag_change_is_made_on_a_full_disk_and_undone_on_a_failure() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b.append(&a, &inbox, vec![message("one")]).unwrap().messages;
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let seen = StoreFlags {
+            uids: vec![added[0].uid],
+            action: crate::flags::FlagAction::Add,
+            flags: Flags::parse(["\\Seen"]).unwrap(),
+            condition: None,
+        };
+        let plain = (only_file(tmp.path()), flags_in(&b, &a, &inbox));
+
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
+        let refused = b.store_flags(&a, &r, &seen);
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        assert!(matches!(refused, Err(StoreError::Permanent(_))), "{refused:?}");
+        assert_eq!(only_file(tmp.path()), plain.0, "the name is back");
+        assert_eq!(flags_in(&b, &a, &inbox), plain.1);
+        assert_eq!(flags_in(&open_in(tmp.path()), &a, &inbox), plain.1);
+
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
+        let stored = b.store_flags(&a, &r, &seen);
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        let update = stored.expect("a STORE on a full disk").updated;
+        assert_eq!(update.len(), 1);
+        assert!(update[0].flags.system.contains(crate::flags::SystemFlags::SEEN));
+        assert!(only_file(tmp.path()).ends_with(":2,S"));
+        assert_eq!(flags_in(&b, &a, &inbox), [update[0].flags.clone()]);
+        let fresh = open_in(tmp.path());
+        assert_eq!(flags_in(&fresh, &a, &inbox), [update[0].flags.clone()]);
+        assert!(fresh.mailbox_snapshot(&a, &inbox).unwrap().messages[0].modseq >= update[0].modseq);
     }
 
     /// A read-write SELECT claims `\Recent` for the new messages: a claim
