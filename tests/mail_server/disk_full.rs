@@ -1,12 +1,15 @@
 //! A full disk under the mail root (a 2 MiB tmpfs mounted there, then
 //! filled): an upload fails with a temporary error and leaves nothing
 //! half-written in the Maildir, and a user can still log in over POP3 and
-//! IMAP and delete mail, which is how a user frees space. Needs root to
-//! mount; skipped loudly without it on a developer machine, failed in CI.
+//! IMAP and delete mail, which is how a user frees space, also when many
+//! flag changes made the MODSEQ journal due for a rewrite (which needs
+//! room). Needs root to mount; skipped loudly without it on a developer
+//! machine, failed in CI.
 
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -164,14 +167,23 @@ fn half_written(maildir: &Path) -> Vec<String> {
     bad
 }
 
-#[test]
-fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
+/// Whether the test can mount a tmpfs: root. Without it, a note (and a
+/// failure under `CI`).
+fn can_mount() -> bool {
     if !support::is_root() {
         let message = "\n\n*** SKIPPED: mounting a tmpfs needs root ***\n";
         if std::env::var_os("CI").is_some() {
             panic!("{message}");
         }
         eprintln!("{message}");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
+    if !can_mount() {
         return;
     }
     let mail = MailRoot::new("disk-full", PASSWD, "alice", &[]);
@@ -250,4 +262,92 @@ fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
     assert!(imap.command("LOGOUT", None).starts_with("OK"));
     assert_eq!(message_files(&maildir).len(), samples.len() - 1);
     assert_eq!(half_written(&maildir), Vec::<String>::new());
+}
+
+/// The MODSEQ journal's inode and number of lines.
+fn journal_state(maildir: &Path) -> (u64, usize) {
+    let path = maildir.join("mailwire-modseq");
+    let ino = fs::metadata(&path).expect("the journal").ino();
+    (ino, fs::read_to_string(&path).unwrap_or_default().lines().count())
+}
+
+/// Flag changes over IMAP until the journal is due for a rewrite: until
+/// one rewrote it (a new inode), then until it is as long again as the
+/// longest it grew to before, so that the next write rewrites it.
+fn flag_changes_until_a_rewrite_is_due(imap: &mut Imap, maildir: &Path) {
+    let (first, mut longest) = journal_state(maildir);
+    let mut on = true;
+    let mut toggle = |imap: &mut Imap| {
+        let sign = if on { '+' } else { '-' };
+        on = !on;
+        let stored = imap.command(&format!("STORE 1 {sign}FLAGS.SILENT (\\Flagged)"), None);
+        assert!(stored.starts_with("OK"), "{stored}");
+        journal_state(maildir)
+    };
+    loop {
+        let (ino, lines) = toggle(imap);
+        if ino != first {
+            break;
+        }
+        longest = lines;
+        assert!(lines < 10_000, "the journal is never rewritten");
+    }
+    while toggle(imap).1 < longest {}
+}
+
+#[test]
+fn deleting_mail_on_a_full_disk_works_after_many_flag_changes() {
+    if !can_mount() {
+        return;
+    }
+    let mail = MailRoot::new("disk-full-flags", PASSWD, "alice", &[]);
+    let _tmpfs = Tmpfs::mount(&mail.root, "2m");
+    let samples = support::sample_messages();
+    mail.deliver("alice", &samples);
+    let maildir = mail.maildir("alice");
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    assert!(imap.command("SELECT INBOX", None).starts_with("OK"));
+    flag_changes_until_a_rewrite_is_due(&mut imap, &maildir);
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
+    fill(&mail.root.join("filler"));
+
+    // IMAP: flag one message \Deleted and expunge it.
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    let select = imap.command("SELECT INBOX", None);
+    assert!(select.starts_with("OK"), "SELECT on a full disk: {select}");
+    let store = imap.command("STORE 2 +FLAGS (\\Deleted)", None);
+    assert!(store.starts_with("OK"), "STORE on a full disk: {store}");
+    let expunge = imap.command("EXPUNGE", None);
+    assert!(expunge.starts_with("OK"), "EXPUNGE on a full disk: {expunge}");
+    assert_eq!(imap.untagged, ["* 2 EXPUNGE"]);
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
+    assert_eq!(message_files(&maildir).len(), samples.len() - 1);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+
+    // The space freed is taken again: POP3 deletes on a disk as full.
+    fill(&mail.root.join("filler2"));
+    let (mut pop3, greeting) = RawPop3::connect(server.pop3);
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    let login = pop3.login("alice", "secret");
+    assert!(login.starts_with("+OK"), "POP3 login on a full disk: {login}");
+    assert!(pop3.command("DELE 1").starts_with("+OK"));
+    let quit = pop3.command("QUIT");
+    assert!(quit.starts_with("+OK"), "POP3 QUIT on a full disk: {quit}");
+    assert_eq!(message_files(&maildir).len(), samples.len() - 2);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+
+    // Every session agrees, with room again: the messages are gone.
+    fs::remove_file(mail.root.join("filler")).expect("remove the filler");
+    fs::remove_file(mail.root.join("filler2")).expect("remove the filler");
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    let status = imap.command("STATUS INBOX (MESSAGES)", None);
+    assert!(status.starts_with("OK"), "{status}");
+    let messages = format!("* STATUS INBOX (MESSAGES {})", samples.len() - 2);
+    assert_eq!(imap.untagged, [messages]);
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
 }
