@@ -373,3 +373,59 @@ fn agree_on(root: &Path, a: &AccountName, r: &MailboxRef, present: &[Uid], since
         );
     }
 }
+
+/// Reading a folder whose uidlist is due to be compacted (many records
+/// of expunged messages), as logging in does, needs no room: the
+/// compaction waits. Before, it failed the read on a full disk.
+#[test]
+fn a_folder_due_for_compaction_is_read_on_a_full_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
+        return;
+    };
+    let root = disk.0.join("mail");
+    let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
+    let b = open(&root);
+    b.create_account(&a).unwrap();
+    let small = |n: u32| NewMessage {
+        content: Bytes::from(format!("Subject: {n}\r\n\r\n{n}\r\n")),
+        flags: Flags::new(),
+        internal_date: InternalDate::from_unix(1_700_000_000),
+    };
+    let added = b
+        .append(&a, &inbox, (1..=80).map(small).collect())
+        .unwrap()
+        .messages;
+    let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+    let gone: Vec<Uid> = added[..40].iter().map(|m| m.uid).collect();
+    let request = ExpungeRequest {
+        uids: Some(gone.clone()),
+        only_deleted: false,
+    };
+    b.expunge(&a, &r, &request).unwrap();
+    b.purge(&a, &r, &gone).unwrap();
+    drop(b);
+    let maildir = root.join("alice/Maildir");
+    let uidlist = fs::read(maildir.join("dovecot-uidlist")).unwrap();
+    disk.fill("filler");
+
+    let fresh = open(&root);
+    let snapshot = fresh
+        .mailbox_snapshot(&a, &inbox)
+        .expect("reading a folder on a full disk");
+    let listed: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
+    let kept: Vec<Uid> = added[40..].iter().map(|m| m.uid).collect();
+    assert_eq!(listed, kept);
+    assert_eq!(fs::read(maildir.join("dovecot-uidlist")).unwrap(), uidlist);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+
+    // With room, the next reading instance compacts it.
+    fs::remove_file(disk.0.join("filler")).unwrap();
+    let again = open(&root);
+    assert_eq!(again.mailbox_snapshot(&a, &inbox).unwrap().messages.len(), 40);
+    let records = fs::read_to_string(maildir.join("dovecot-uidlist"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(records, 41, "the uidlist was not compacted");
+}

@@ -669,11 +669,17 @@ impl Folder {
             }
         }
         // Drop the records of expunged messages once they are many (not
-        // on a full disk: a rewrite needs room).
+        // on a full disk: a rewrite needs room, and reading a folder must
+        // not; the file keeps them until a rewrite finds room).
         if !deferred && self.wants_compaction(&live) {
             ctx.confirm_lock()?;
-            self.uidlist
-                .rewrite(ctx.dir, |r| live.contains(&r.uid), ctx.fsync)?;
+            match self
+                .uidlist
+                .rewrite(ctx.dir, |r| live.contains(&r.uid), ctx.fsync)
+            {
+                Err(StoreError::Temporary(_)) => {}
+                other => other?,
+            }
         }
         self.dirty = deferred;
         Ok(())
