@@ -45,8 +45,13 @@ use crate::types::{ModSeq, SpecialUse, StoreError, Uid};
 
 /// The file name.
 pub(crate) const NAME: &str = "mailwire-modseq";
-/// A journal larger than this is refused as corrupt.
-const MAX_FILE: u64 = 1 << 32;
+/// A journal larger than this is refused as corrupt: it is some twenty
+/// million messages' lines, and it is read whole.
+const MAX_FILE: u64 = 1 << 30;
+
+fn too_large(path: &Path) -> StoreError {
+    StoreError::Permanent(format!("{} is larger than {MAX_FILE} octets", path.display()))
+}
 /// How many tombstones are kept at least when they are pruned.
 pub(crate) const KEEP_TOMBSTONES: usize = 1024;
 
@@ -158,7 +163,7 @@ impl Journal {
         };
         let meta = file.metadata().map_err(|e| io_err("stat", &path, &e))?;
         if meta.len() > MAX_FILE {
-            return Err(StoreError::Permanent(format!("{} is too large", path.display())));
+            return Err(too_large(&path));
         }
         let id = (meta.dev(), meta.ino());
         if self.file_id == Some(id) && meta.len() >= self.read_len {
@@ -168,29 +173,40 @@ impl Journal {
             }
             file.seek(SeekFrom::Start(self.read_len))
                 .map_err(|e| io_err("seek", &path, &e))?;
+            // The file may have grown since the stat: no more than the
+            // limit is read, whatever it has become.
+            let room = MAX_FILE.saturating_sub(self.read_len);
             let mut tail = Vec::new();
-            file.read_to_end(&mut tail)
+            (&mut file)
+                .take(room + 1)
+                .read_to_end(&mut tail)
                 .map_err(|e| io_err("read", &path, &e))?;
+            if tail.len() as u64 > room {
+                return Err(too_large(&path));
+            }
             let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
             self.torn = complete < tail.len();
-            for line in String::from_utf8_lossy(&tail[..complete]).lines() {
-                self.apply(line);
+            for line in fsutil::lossy_lines(&tail[..complete]) {
+                self.apply(&line);
             }
             self.read_len += complete as u64;
             return Ok(true);
         }
-        let mut all = Vec::new();
-        file.read_to_end(&mut all)
+        let mut all = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.take(MAX_FILE + 1)
+            .read_to_end(&mut all)
             .map_err(|e| io_err("read", &path, &e))?;
+        if all.len() as u64 > MAX_FILE {
+            return Err(too_large(&path));
+        }
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
-        let text = String::from_utf8_lossy(&all[..complete]);
-        let mut lines = text.lines();
-        let Some(mut fresh) = lines.next().and_then(Journal::parse_header) else {
+        let mut lines = fsutil::lossy_lines(&all[..complete]);
+        let Some(mut fresh) = lines.next().and_then(|h| Journal::parse_header(&h)) else {
             self.file_id = None;
             return Ok(false);
         };
         for line in lines {
-            fresh.apply(line);
+            fresh.apply(&line);
         }
         fresh.file_id = Some(id);
         fresh.read_len = complete as u64;
@@ -484,6 +500,31 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A journal past its limit is refused without being read, on a first
+    /// read and on a read of what was appended (a sparse file of 1 GiB and
+    /// a page was read whole under the old 4 GiB limit).
+    #[test]
+    fn a_journal_past_its_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(NAME);
+        let header = "mailwire-modseq 1 V5 C1\n";
+        std::fs::write(&path, header).unwrap();
+        let mut j = Journal::default();
+        assert!(j.refresh(dir.path()).unwrap());
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(MAX_FILE + 4096).unwrap();
+        let err = j.refresh(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Permanent(m) if m.contains("larger than")),
+            "{err:?}"
+        );
+        let err = Journal::default().refresh(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Permanent(m) if m.contains("larger than")),
+            "{err:?}"
+        );
+    }
 
     fn entry(modseq: u64, info: &str) -> Entry {
         Entry {
