@@ -912,6 +912,56 @@ fn a_rebuilt_journal_still_reports_the_expunges_it_forgot() {
     assert!(since_rebuild.is_empty(), "{since_rebuild:?}");
 }
 
+/// The superset a rebuilt journal answers with survives its later prunes:
+/// they raise the highest pruned UID to what they drop, and UIDs above it
+/// expunged before the rebuild left the answer (the rebuild did not set
+/// that mark).
+#[test]
+fn a_rebuilt_journals_superset_survives_later_prunes() {
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    let texts: Vec<String> = (0..2102).map(|i| format!("m{i}")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (tmp, before) = inbox_with(&texts);
+    let r = MailboxRef {
+        name: inbox.clone(),
+        uid_validity: before.uid_validity,
+    };
+    let expunge = |b: &MaildirBackend, uids: Vec<Uid>| {
+        b.expunge(
+            &a,
+            &r,
+            &ExpungeRequest {
+                uids: Some(uids),
+                only_deleted: false,
+            },
+        )
+        .unwrap();
+    };
+    let b = backend(tmp.path());
+    expunge(&b, vec![uid(2102)]);
+    drop(b);
+    let path = maildir(tmp.path()).join("mailwire-modseq");
+    let text = fs::read_to_string(&path).unwrap();
+    let records = &text[text.find('\n').unwrap() + 1..];
+    fs::write(&path, format!("mailwire-modseq 1 Vgarbage\n{records}")).unwrap();
+    let b = backend(tmp.path());
+    b.mailbox_snapshot(&a, &inbox).unwrap();
+    expunge(&b, (1..=2100).map(uid).collect());
+    let header = fs::read_to_string(&path).unwrap();
+    assert!(
+        header.lines().next().unwrap().contains(" D"),
+        "no prune: {}",
+        header.lines().next().unwrap()
+    );
+    let vanished = b.vanished_since(&a, &r, before.highest_modseq).unwrap();
+    assert!(vanished.contains(uid(2102)), "{vanished:?}");
+    assert!(!vanished.contains(uid(2101)), "{vanished:?}");
+    // Nor is UID 2102 given again.
+    let appended = b.append(&a, &inbox, vec![msg("new", &[])]).unwrap();
+    assert!(appended.messages[0].uid > uid(2102));
+}
+
 /// A snapshot (what STATUS and LIST-STATUS read) sees what another
 /// program delivered, flagged or expunged since the last one.
 #[test]

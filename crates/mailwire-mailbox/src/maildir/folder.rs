@@ -449,10 +449,13 @@ impl Folder {
         let created = counters.next_modseq(0)?;
         let mut j = Journal::new(self.uidlist.uid_validity, created.get(), &keep_special);
         // The expunges the old journal held are lost: everything before
-        // the new one counts as pruned, so that a client asking what was
-        // expunged since an older MODSEQ gets a superset (every UID below
-        // UIDNEXT that is not a message), not nothing.
+        // the new one counts as pruned, up to the last UID given, so that
+        // a client asking what was expunged since an older MODSEQ gets a
+        // superset (every UID given that is not a message), not nothing,
+        // and later prunes (which raise the marks) keep those UIDs in it;
+        // nor are they given again.
         j.pruned_modseq = created.get();
+        j.pruned_uid = self.uidlist.next_uid.saturating_sub(1);
         ctx.confirm_lock()?;
         j.rewrite(ctx.dir, ctx.fsync)?;
         self.journal = j;

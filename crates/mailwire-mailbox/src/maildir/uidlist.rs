@@ -352,10 +352,12 @@ impl UidList {
     /// Adds records with new UIDs from `next_uid` for these bases, and
     /// appends them to the file (or rewrites it if it cannot be appended
     /// to). The caller holds the lock and has refreshed the list. On
-    /// failure neither the file nor the list holds any of the records: an
-    /// append that failed half-way is cut back, so that no reader (Dovecot
-    /// reads without the lock) sees a UID for a file whose delivery is
-    /// reported failed.
+    /// failure the file and the list hold the same records: an append that
+    /// failed half-way is cut back to its last whole record, and the
+    /// records written whole stay, in the file (Dovecot, reading without
+    /// the lock, may have seen their UIDs) and in the list (their files are
+    /// recorded; a delivery's caller removes its files, which then count
+    /// as expunged).
     pub(crate) fn append(
         &mut self,
         dir: &Path,
@@ -472,30 +474,40 @@ impl UidList {
         keep: impl Fn(&Record) -> bool,
         fsync: bool,
     ) -> Result<(), StoreError> {
-        self.records.retain(|r| !r.base.is_empty() && keep(r));
-        self.by_base = self
+        // Made on a copy, taken once the file is replaced: a failed write
+        // (a full disk) leaves the list as the file still is (a version 1
+        // list taken for version 3 would append version 3 records to it,
+        // which no reader of the file knows).
+        let mut next = self.clone();
+        next.records.retain(|r| !r.base.is_empty() && keep(r));
+        next.by_base = next
             .records
             .iter()
             .enumerate()
             .map(|(i, r)| (r.base.clone(), i))
             .collect();
-        self.version = 3;
+        next.version = 3;
         // A version 1 header, or a version 3 one without a valid `G`, has
         // no GUID to keep: Dovecot reads an empty or broken `G` as a broken
         // header, deletes the file and numbers the mailbox anew, so a new
         // GUID is written, as Dovecot does when it has none.
-        if !is_guid(&self.guid) {
-            self.guid = new_guid();
+        if !is_guid(&next.guid) {
+            next.guid = new_guid();
         }
-        let mut text = self.header_line();
-        for r in &self.records {
+        let mut text = next.header_line();
+        for r in &next.records {
             Self::record_line(r, &mut text);
         }
         let path = dir.join("dovecot-uidlist");
         fsutil::replace_file(&dir.join("dovecot-uidlist.tmp"), &path, text.as_bytes(), fsync)?;
-        let meta = fs::metadata(&path).map_err(|e| io_err("stat", &path, &e))?;
-        self.file_id = Some((meta.dev(), meta.ino()));
-        self.read_len = text.len() as u64;
+        let meta = fs::metadata(&path).map_err(|e| {
+            // Replaced, but not known as read: read it again next time.
+            self.file_id = None;
+            io_err("stat", &path, &e)
+        })?;
+        next.file_id = Some((meta.dev(), meta.ino()));
+        next.read_len = text.len() as u64;
+        *self = next;
         Ok(())
     }
 }
@@ -585,6 +597,34 @@ mod tests {
             assert!(is_guid(guid), "{header}: {text}");
             assert!(text.ends_with("\n1 :a\n"), "{header}: {text}");
         }
+    }
+
+    /// A rewrite that fails (a full disk) leaves the list as the file is:
+    /// a version 1 list was taken for version 3 in memory, and the next
+    /// append wrote version 3 records into the version 1 file, which no
+    /// reader then knew.
+    #[test]
+    fn a_failed_rewrite_leaves_the_list_as_the_file_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dovecot-uidlist");
+        fs::write(&path, "1 5 3\n1 a\n2 b\n").unwrap();
+        let mut list = UidList::default();
+        list.refresh(&path).unwrap();
+        // The temporary file cannot be made.
+        let tmp = dir.path().join("dovecot-uidlist.tmp");
+        fs::create_dir(&tmp).unwrap();
+        assert!(list.rewrite(dir.path(), |r| r.uid != 1, false).is_err());
+        assert_eq!((list.version, list.records.len()), (1, 2));
+        fs::remove_dir(&tmp).unwrap();
+        assert_eq!(list.append(dir.path(), &["c".into()], false).unwrap(), [3]);
+        let mut fresh = UidList::default();
+        fresh.refresh(&path).unwrap();
+        assert_eq!(
+            ["a", "b", "c"].map(|b| fresh.uid_of(b)),
+            [Some(1), Some(2), Some(3)],
+            "{}",
+            fs::read_to_string(&path).unwrap()
+        );
     }
 
     #[test]
