@@ -367,12 +367,24 @@ impl Connection {
             .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")))
     }
 
-    /// Waits `delay`, or less if the server stops meanwhile.
-    pub async fn pause(&mut self, delay: Duration) {
+    /// Waits `delay`, or until a stop. Before login it does not wait past
+    /// the login deadline: a wait that would end after it ends there, with
+    /// an error that ends the connection (a login whose turn comes too
+    /// late, see `penalty`, does not hold a slot longer).
+    pub async fn pause(&mut self, delay: Duration) -> io::Result<()> {
+        let wanted = Instant::now() + delay;
+        let until = self.login_deadline.map_or(wanted, |d| d.min(wanted));
         tokio::select! {
-            _ = self.stop.requested() => {}
-            _ = tokio::time::sleep(delay) => {}
+            _ = self.stop.requested() => return Ok(()),
+            _ = tokio::time::sleep_until(until.into()) => {}
         }
+        if until < wanted {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the login deadline passed while waiting",
+            ));
+        }
+        Ok(())
     }
 
     /// Ends the connection: TLS's close_notify, then the TCP shutdown.

@@ -199,7 +199,7 @@ impl Storage {
         let wait = ctx.penalties.wait(ip, &account);
         if !wait.is_zero() {
             tracing::info!(%user, %peer, ?wait, "earlier failed logins: waiting before the check");
-            conn.pause(wait).await;
+            conn.pause(wait).await?;
         }
         let turn = ctx.checks.turn(ip).await;
         let checked = ctx
@@ -217,7 +217,7 @@ impl Storage {
             Checked::BadCredentials => {
                 ctx.penalties.failed(ip, &account);
                 tracing::warn!(%user, %peer, method, "authentication failed");
-                conn.pause(ctx.auth_failure_delay).await;
+                conn.pause(ctx.auth_failure_delay).await?;
                 let _ = session.reject_login(login, LoginRejection::BadCredentials);
             }
             Checked::NoAccount(error) => {
@@ -227,13 +227,13 @@ impl Storage {
             Checked::Denied(crate::users::Denied::NoLogin(reason)) => {
                 ctx.penalties.failed(ip, &account);
                 tracing::warn!(%user, %peer, %reason, "login refused: nologin");
-                conn.pause(ctx.auth_failure_delay).await;
+                conn.pause(ctx.auth_failure_delay).await?;
                 let _ = session.reject_login(login, LoginRejection::PermanentFailure);
             }
             Checked::Denied(crate::users::Denied::Network) => {
                 ctx.penalties.failed(ip, &account);
                 tracing::warn!(%user, %peer, "login refused: not from a network allow_nets names");
-                conn.pause(ctx.auth_failure_delay).await;
+                conn.pause(ctx.auth_failure_delay).await?;
                 let _ = session.reject_login(login, LoginRejection::BadCredentials);
             }
             Checked::Locked(maildrop, messages) => {

@@ -309,6 +309,68 @@ fn failed_logins_slow_the_next_ones_from_that_address() {
     );
 }
 
+/// A login whose turn comes after the login deadline does not wait for
+/// it: the connection ends at the deadline, as one that never logs in
+/// does. Attempts taking turns held a connection, without a password,
+/// for as long as the turns before it took (up to 25 minutes for the
+/// hundredth at the 15 s cap).
+#[test]
+fn a_login_whose_turn_comes_after_the_deadline_ends_at_the_deadline() {
+    let mail = crate::alice_root("turn-deadline");
+    let server = start(
+        &mail,
+        &[
+            "--allow-plaintext-auth",
+            "--login-timeout",
+            "3",
+            "--auth-failure-delay",
+            "0",
+        ],
+    );
+    let login = |user: &str| -> String {
+        let mut s = connect_from("127.0.0.7", server.imap);
+        s.write_all(format!("a LOGIN {user} guess\r\n").as_bytes())
+            .unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if line.starts_with("a ") {
+                return line;
+            }
+            line.clear();
+        }
+        line
+    };
+    // Five failures: each attempt from the address then waits 2 s after
+    // the one before it.
+    for i in 0..5 {
+        let answer = login(&format!("nobody{i}"));
+        assert!(answer.starts_with("a NO"), "{answer}");
+    }
+    let began = Instant::now();
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..3)
+            .map(|i| {
+                let login = &login;
+                scope.spawn(move || login(&format!("user{i}")))
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let took = began.elapsed();
+    // Turns at about 2 s, 4 s and 6 s: the first is answered, the last
+    // two end with the connection at the 3 s deadline.
+    assert_eq!(
+        answers.iter().filter(|a| a.starts_with("a NO")).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "the last connection ended after {took:?}"
+    );
+}
+
 /// A connection from a chosen loopback source address.
 fn connect_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
     use socket2::{Domain, Socket, Type};
@@ -483,7 +545,7 @@ fn an_implicit_tls_handshake_counts_toward_the_login_deadline() {
     let tls = TlsFiles::new();
     let tls_args = tls.args();
     let mut extra: Vec<&str> = tls_args.iter().map(String::as_str).collect();
-    extra.extend(["--login-timeout", "6"]);
+    extra.extend(["--login-timeout", "8"]);
     let server = start(&mail, &extra);
     std::thread::scope(|scope| {
         for (what, addr, greeting) in [("IMAPS", server.imaps, "* OK"), ("POP3S", server.pop3s, "+OK")] {
@@ -495,19 +557,20 @@ fn an_implicit_tls_handshake_counts_toward_the_login_deadline() {
                     .set_read_timeout(Some(Duration::from_secs(30)))
                     .expect("set a timeout");
                 // The handshake begins late, well within the deadline.
-                std::thread::sleep(Duration::from_millis(4500));
+                std::thread::sleep(Duration::from_secs(3));
                 let mut stream = BufReader::new(tls_client(tls, socket));
                 let mut line = String::new();
                 stream.read_line(&mut line).expect("read the greeting");
                 assert!(line.starts_with(greeting), "{what}: {line}");
                 let socket = &mut stream.get_mut().sock;
-                let by = accepted + Duration::from_secs(9);
+                // At 8 s; the handshake's end plus 8 s would be 11 s.
+                let by = accepted + Duration::from_millis(10_500);
                 assert!(
                     closed_within(socket, by.saturating_duration_since(Instant::now())),
-                    "{what}: still open 9 s after the accept, with a login deadline of 6 s"
+                    "{what}: still open 10.5 s after the accept, with a login deadline of 8 s"
                 );
                 assert!(
-                    accepted.elapsed() >= Duration::from_secs(5),
+                    accepted.elapsed() >= Duration::from_secs(7),
                     "{what}: closed {:?} after the accept, before the deadline",
                     accepted.elapsed()
                 );

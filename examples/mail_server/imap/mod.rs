@@ -476,7 +476,7 @@ impl User {
         let wait = ctx.penalties.wait(peer.ip(), &name);
         if !wait.is_zero() {
             tracing::info!(%user, %peer, ?wait, "earlier failed logins: waiting before the check");
-            conn.pause(wait).await;
+            conn.pause(wait).await?;
         }
         let job_ctx = Arc::clone(ctx);
         let turn = ctx.checks.turn(peer.ip()).await;
@@ -504,7 +504,7 @@ impl User {
             Err(Refusal::BadCredentials) => {
                 ctx.penalties.failed(peer.ip(), &name);
                 tracing::warn!(%user, %peer, "authentication failed");
-                conn.pause(ctx.auth_failure_delay).await;
+                conn.pause(ctx.auth_failure_delay).await?;
                 let _ = session.reject_login(request, LoginRejection::AuthenticationFailed);
             }
             Err(Refusal::NoAccount(error)) => {
@@ -514,13 +514,13 @@ impl User {
             Err(Refusal::Denied(crate::users::Denied::NoLogin(reason))) => {
                 ctx.penalties.failed(peer.ip(), &name);
                 tracing::warn!(%user, %peer, %reason, "login refused: nologin");
-                conn.pause(ctx.auth_failure_delay).await;
+                conn.pause(ctx.auth_failure_delay).await?;
                 let _ = session.reject_login(request, LoginRejection::ContactAdmin);
             }
             Err(Refusal::Denied(crate::users::Denied::Network)) => {
                 ctx.penalties.failed(peer.ip(), &name);
                 tracing::warn!(%user, %peer, "login refused: not from a network allow_nets names");
-                conn.pause(ctx.auth_failure_delay).await;
+                conn.pause(ctx.auth_failure_delay).await?;
                 let _ = session.reject_login(request, LoginRejection::AuthenticationFailed);
             }
         }
