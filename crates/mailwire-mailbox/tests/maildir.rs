@@ -962,6 +962,28 @@ fn a_rebuilt_journals_superset_survives_later_prunes() {
     assert!(appended.messages[0].uid > uid(2102));
 }
 
+/// A uidlist whose header gives the last UID there is as the next one (a
+/// damaged or hostile file): a new file gets no UID, with an error, and
+/// no panic (the count of UIDs left underflowed).
+#[test]
+fn a_uidlist_with_no_uid_left_refuses_new_files_without_a_panic() {
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    let (tmp, before) = inbox_with(&["one"]);
+    let md = maildir(tmp.path());
+    let path = md.join("dovecot-uidlist");
+    let text = fs::read_to_string(&path).unwrap();
+    let records = &text[text.find('\n').unwrap() + 1..];
+    let header = format!(
+        "3 V{} N4294967295 G0123456789abcdef0123456789abcdef",
+        before.uid_validity.get()
+    );
+    fs::write(&path, format!("{header}\n{records}")).unwrap();
+    fs::write(md.join("new").join("1700000000.M9P1.other"), "Subject: x\n\nx\n").unwrap();
+    let err = backend(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap_err();
+    assert!(matches!(err, StoreError::Limit(_)), "{err:?}");
+}
+
 /// A snapshot (what STATUS and LIST-STATUS read) sees what another
 /// program delivered, flagged or expunged since the last one.
 #[test]

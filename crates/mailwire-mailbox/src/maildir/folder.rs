@@ -632,7 +632,9 @@ impl Folder {
             if self.uidlist.next_uid <= seen {
                 self.uidlist.next_uid = seen.saturating_add(1);
             }
-            let room = u64::from(u32::MAX - 1) - u64::from(self.uidlist.next_uid) + 1;
+            // UIDs from the next one to the highest, u32::MAX - 1 (none
+            // when a damaged file's header made the next one u32::MAX).
+            let room = u64::from(u32::MAX - self.uidlist.next_uid);
             if unrecorded.len() as u64 > room {
                 return Err(StoreError::Limit("no UID left in this mailbox"));
             }
