@@ -347,7 +347,13 @@ impl Folder {
     /// torn last line is not taken); `Some` if it is missing or its header
     /// unreadable, which [`Folder::repair_uidlist`] mends.
     fn read_uidlist(&mut self, dir: &Path) -> Result<Option<Refreshed>, StoreError> {
-        let before = self.uidlist.uid_validity;
+        // The UIDVALIDITY this instance worked under: the list's, or after
+        // `invalidate` the one it reported.
+        let before = if self.uidlist.is_loaded() {
+            self.uidlist.uid_validity
+        } else {
+            self.known.as_ref().map_or(0, |k| k.uid_validity.get())
+        };
         match self.uidlist.refresh(&dir.join("dovecot-uidlist"))? {
             Refreshed::Same => Ok(None),
             Refreshed::Appended => {
@@ -463,13 +469,25 @@ impl Folder {
         Ok(())
     }
 
-    /// Drops everything this instance knows of the folder, so that the
-    /// next use reads it all again from the files (after a write that
-    /// failed half-way, the memory may hold what the files do not).
+    /// Drops what this instance read from the folder's files, so that the
+    /// next use reads them all again (after a write that failed half-way,
+    /// the memory may hold what the files do not). What it reported, and
+    /// the content it keeps for sessions that have not learnt of an
+    /// expunge, stay: the next sync reports what changed meanwhile, as
+    /// after any change by another process (unless the folder is found
+    /// under another UIDVALIDITY, see [`Folder::read_uidlist`]).
     pub(crate) fn invalidate(&mut self) {
-        self.forget();
         self.uidlist = UidList::default();
+        self.journal = Journal::default();
+        self.scan = Scan::default();
         self.dirty = true;
+    }
+
+    /// Whether the folder must be reconciled before its state is used:
+    /// this instance has not reported it yet, or must read its files again
+    /// (see [`Folder::invalidate`]).
+    pub(crate) fn unread(&self) -> bool {
+        self.known.is_none() || !self.uidlist.is_loaded()
     }
 
     /// Drops everything this instance knew of an earlier incarnation.

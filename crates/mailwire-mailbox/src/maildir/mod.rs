@@ -314,7 +314,7 @@ impl MaildirBackend {
         let mut counters = Counters::new(&acc.maildir, self.options.fsync);
         let ctx = self.ctx(&dir, Some(&lock));
         let fold = acc.folders.entry(name.clone()).or_default();
-        if full || fold.known.is_none() {
+        if full || fold.unread() {
             fold.reconcile(ctx, &mut counters)?;
         } else {
             fold.refresh_meta(ctx, &mut counters)?;
@@ -349,7 +349,8 @@ impl MaildirBackend {
         } else {
             folder::peek(&dir).map(|(v, _)| v)
         };
-        let stale = fold.known.as_ref().map(|k| k.uid_validity) != on_disk || on_disk.is_none();
+        let stale =
+            fold.known.as_ref().map(|k| k.uid_validity) != on_disk || on_disk.is_none() || fold.unread();
         if stale {
             let lock = folder::lock_folder(&dir)?;
             let mut counters = Counters::new(&acc.maildir, self.options.fsync);
@@ -410,9 +411,11 @@ impl MaildirBackend {
                 .into_iter()
                 .chain(dst.as_mut().map(|d| (d, dctx)))
             {
-                if fold.known.is_none() {
+                if fold.unread() {
                     fold.reconcile(ctx, &mut counters)?;
-                    fold.adopt()?;
+                    if fold.known.is_none() {
+                        fold.adopt()?;
+                    }
                 } else {
                     fold.refresh_meta(ctx, &mut counters)?;
                 }
@@ -1942,6 +1945,137 @@ mod tests {
         let fresh = open_in(tmp.path());
         assert_eq!(flags_in(&fresh, &a, &inbox), [update[0].flags.clone()]);
         assert!(fresh.mailbox_snapshot(&a, &inbox).unwrap().messages[0].modseq >= update[0].modseq);
+    }
+
+    /// A write that fails and is undone (a STORE answered NO, an expunge
+    /// moved back, an append abandoned) makes this instance read the
+    /// folder's files again, but not forget what it reported or the
+    /// content it keeps: a message another instance delivered meanwhile
+    /// is reported by the next sync, and a message this instance expunged
+    /// can still be read by sessions that have not learnt of it. Before,
+    /// the rollback dropped both: the next sync took the disk as reported
+    /// (the delivery was never announced) and the kept content was lost.
+    #[test]
+    fn a_rolled_back_write_keeps_what_was_reported() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        assert!(b.sync(&a, &r).unwrap().is_empty());
+        let one = ExpungeRequest {
+            uids: Some(vec![added[1].uid]),
+            only_deleted: false,
+        };
+        assert_eq!(b.expunge(&a, &r, &one).unwrap().uids, [added[1].uid]);
+        let other = open_in(tmp.path());
+        let three = other.append(&a, &inbox, vec![message("three")]).unwrap().messages;
+        let seen = StoreFlags {
+            uids: vec![added[0].uid],
+            action: crate::flags::FlagAction::Add,
+            flags: Flags::parse(["\\Seen"]).unwrap(),
+            condition: None,
+        };
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
+        let refused = b.store_flags(&a, &r, &seen);
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        assert!(matches!(refused, Err(StoreError::Permanent(_))), "{refused:?}");
+
+        let content = b.read_message(&a, &r, added[1].uid).unwrap();
+        assert!(String::from_utf8_lossy(&content).contains("two"));
+        let changes = b.sync(&a, &r).unwrap();
+        assert!(
+            matches!(&changes[..], [ExternalChange::Added(m)] if m.uid == three[0].uid),
+            "{changes:?}"
+        );
+        assert!(b.sync(&a, &r).unwrap().is_empty());
+        let content = b.read_message(&a, &r, added[1].uid).unwrap();
+        assert!(String::from_utf8_lossy(&content).contains("two"));
+        b.purge(&a, &r, &[added[1].uid]).unwrap();
+        assert!(matches!(
+            b.read_message(&a, &r, added[1].uid),
+            Err(StoreError::NoSuchMessage(_))
+        ));
+
+        // An expunge moved back and an append abandoned do the same.
+        let other_four = other.append(&a, &inbox, vec![message("four")]).unwrap().messages;
+        let all = ExpungeRequest {
+            uids: None,
+            only_deleted: false,
+        };
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
+        let refused = b.expunge(&a, &r, &all);
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        assert!(refused.is_err(), "{refused:?}");
+        let other_five = other.append(&a, &inbox, vec![message("five")]).unwrap().messages;
+        uidlist::FAIL_APPENDS.with(|f| f.set(true));
+        let refused = b.append(&a, &inbox, vec![message("six")]);
+        uidlist::FAIL_APPENDS.with(|f| f.set(false));
+        assert!(refused.is_err(), "{refused:?}");
+        let added_uids: Vec<Uid> = b
+            .sync(&a, &r)
+            .unwrap()
+            .iter()
+            .filter_map(|c| match c {
+                ExternalChange::Added(m) => Some(m.uid),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(added_uids, [other_four[0].uid, other_five[0].uid]);
+    }
+
+    /// After a rolled-back write, a folder found under another
+    /// UIDVALIDITY (its uidlist rebuilt by another program) is a new
+    /// mailbox: the content this instance kept of the old one's expunged
+    /// messages is not served under the new one's UIDs.
+    #[test]
+    fn a_rolled_back_write_then_a_new_uidvalidity_forgets_the_old_folder() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let one = ExpungeRequest {
+            uids: Some(vec![added[1].uid]),
+            only_deleted: false,
+        };
+        b.expunge(&a, &r, &one).unwrap();
+        let seen = StoreFlags {
+            uids: vec![added[0].uid],
+            action: crate::flags::FlagAction::Add,
+            flags: Flags::parse(["\\Seen"]).unwrap(),
+            condition: None,
+        };
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
+        assert!(b.store_flags(&a, &r, &seen).is_err());
+        journal::FAIL_WRITES.with(|f| f.set(None));
+
+        let path = tmp.path().join("alice/Maildir/dovecot-uidlist");
+        let old = r.uid_validity.get();
+        let text = fs::read_to_string(&path).unwrap();
+        let renumbered = text.replacen(&format!("V{old} "), &format!("V{} ", old + 7), 1);
+        assert_ne!(text, renumbered);
+        fs::write(&path, renumbered).unwrap();
+
+        assert!(b.sync(&a, &r).is_err(), "the old UIDVALIDITY is gone");
+        let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
+        assert_eq!(snapshot.uid_validity.get(), old + 7);
+        let new = MailboxRef {
+            name: inbox.clone(),
+            uid_validity: snapshot.uid_validity,
+        };
+        assert!(
+            matches!(
+                b.read_message(&a, &new, added[1].uid),
+                Err(StoreError::NoSuchMessage(_))
+            ),
+            "the old folder's kept content is not the new one's"
+        );
+        assert!(b.sync(&a, &new).unwrap().is_empty());
     }
 
     /// A read-write SELECT claims `\Recent` for the new messages: a claim
