@@ -53,22 +53,30 @@ pub(crate) fn open_read(path: &Path) -> io::Result<File> {
 
 /// Reads a whole regular file (see [`open_read`]) of at most `limit`
 /// octets; a longer one is an error of kind `FileTooLarge`.
+pub(crate) fn read_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    read_from(&mut open_read(path)?, 0, limit)
+}
+
+/// Reads an open file from octet `from` to its end, where that end is at
+/// most `limit` octets into the file; a longer file is an error of kind
+/// `FileTooLarge`.
 ///
 /// The length the file claims sizes nothing: a user who can write to their
 /// own Maildir can make a sparse file that claims a tebibyte (`truncate -s
 /// 1T`), and an allocation of that size aborts the process that serves
-/// every user. At most `limit + 1` octets are read, however the file
-/// grows meanwhile.
-pub(crate) fn read_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let file = open_read(path)?;
+/// every user. No more than the limit is read, however the file grows
+/// meanwhile.
+pub(crate) fn read_from(file: &mut File, from: u64, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
     let claimed = file.metadata()?.len();
     if claimed > limit {
         return Err(too_large(limit));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(claimed).unwrap_or(0));
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
+    file.seek(SeekFrom::Start(from))?;
+    let room = limit.saturating_sub(from);
+    let mut bytes = Vec::with_capacity(usize::try_from(claimed.saturating_sub(from)).unwrap_or(0));
+    file.take(room.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > room {
         return Err(too_large(limit));
     }
     Ok(bytes)
@@ -524,6 +532,23 @@ pub(crate) mod tests {
             io::ErrorKind::FileTooLarge
         );
         assert!(not_found(&read_file(&dir.path().join("none"), 10).unwrap_err()));
+    }
+
+    /// The tail of a file read from an offset (what a uidlist or journal
+    /// appended since the last read) is bounded by the same limit, counted
+    /// from the start of the file.
+    #[test]
+    fn read_from_reads_the_tail_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, b"0123456789").unwrap();
+        let mut f = open_read(&p).unwrap();
+        assert_eq!(read_from(&mut f, 4, 10).unwrap(), b"456789");
+        assert_eq!(read_from(&mut f, 10, 10).unwrap(), b"");
+        assert_eq!(read_from(&mut f, 0, 10).unwrap(), b"0123456789");
+        let e = read_from(&mut f, 4, 9).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(e.to_string(), "larger than 9 octets");
     }
 
     proptest::proptest! {

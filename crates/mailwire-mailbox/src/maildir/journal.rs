@@ -35,7 +35,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -49,9 +49,6 @@ pub(crate) const NAME: &str = "mailwire-modseq";
 /// million messages' lines, and it is read whole.
 const MAX_FILE: u64 = 1 << 30;
 
-fn too_large(path: &Path) -> StoreError {
-    StoreError::Permanent(format!("{} is larger than {MAX_FILE} octets", path.display()))
-}
 /// How many tombstones are kept at least when they are pruned.
 pub(crate) const KEEP_TOMBSTONES: usize = 1024;
 
@@ -162,28 +159,14 @@ impl Journal {
             Err(e) => return Err(io_err("open", &path, &e)),
         };
         let meta = file.metadata().map_err(|e| io_err("stat", &path, &e))?;
-        if meta.len() > MAX_FILE {
-            return Err(too_large(&path));
-        }
         let id = (meta.dev(), meta.ino());
         if self.file_id == Some(id) && meta.len() >= self.read_len {
             if meta.len() == self.read_len {
                 self.torn = false;
                 return Ok(true);
             }
-            file.seek(SeekFrom::Start(self.read_len))
-                .map_err(|e| io_err("seek", &path, &e))?;
-            // The file may have grown since the stat: no more than the
-            // limit is read, whatever it has become.
-            let room = MAX_FILE.saturating_sub(self.read_len);
-            let mut tail = Vec::new();
-            (&mut file)
-                .take(room + 1)
-                .read_to_end(&mut tail)
+            let tail = fsutil::read_from(&mut file, self.read_len, MAX_FILE)
                 .map_err(|e| io_err("read", &path, &e))?;
-            if tail.len() as u64 > room {
-                return Err(too_large(&path));
-            }
             let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
             self.torn = complete < tail.len();
             for line in fsutil::lossy_lines(&tail[..complete]) {
@@ -192,13 +175,7 @@ impl Journal {
             self.read_len += complete as u64;
             return Ok(true);
         }
-        let mut all = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.take(MAX_FILE + 1)
-            .read_to_end(&mut all)
-            .map_err(|e| io_err("read", &path, &e))?;
-        if all.len() as u64 > MAX_FILE {
-            return Err(too_large(&path));
-        }
+        let all = fsutil::read_from(&mut file, 0, MAX_FILE).map_err(|e| io_err("read", &path, &e))?;
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
         let mut lines = fsutil::lossy_lines(&all[..complete]);
         let Some(mut fresh) = lines.next().and_then(|h| Journal::parse_header(&h)) else {

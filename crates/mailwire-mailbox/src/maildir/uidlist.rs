@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -33,10 +33,6 @@ use crate::types::StoreError;
 /// of about a hundred octets, more than a folder holds whose directory
 /// can still be listed.
 const MAX_FILE: u64 = 1 << 30;
-
-fn too_large(path: &Path) -> StoreError {
-    StoreError::Permanent(format!("{} is larger than {MAX_FILE} octets", path.display()))
-}
 
 #[cfg(test)]
 thread_local! {
@@ -144,27 +140,14 @@ impl UidList {
             Err(e) => return Err(io_err("open", path, &e)),
         };
         let meta = file.metadata().map_err(|e| io_err("stat", path, &e))?;
-        if meta.len() > MAX_FILE {
-            return Err(too_large(path));
-        }
         let id = (meta.dev(), meta.ino());
         if self.file_id == Some(id) && self.version == 3 {
             if meta.len() == self.read_len {
                 return Ok(Refreshed::Same);
             }
             if meta.len() > self.read_len {
-                file.seek(SeekFrom::Start(self.read_len))
-                    .map_err(|e| io_err("seek", path, &e))?;
-                // The file may have grown since the stat: no more than the
-                // limit is read, whatever it has become.
-                let room = MAX_FILE - self.read_len;
-                let mut tail = Vec::new();
-                file.take(room + 1)
-                    .read_to_end(&mut tail)
+                let tail = fsutil::read_from(&mut file, self.read_len, MAX_FILE)
                     .map_err(|e| io_err("read", path, &e))?;
-                if tail.len() as u64 > room {
-                    return Err(too_large(path));
-                }
                 let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
                 for line in fsutil::lossy_lines(&tail[..complete]) {
                     self.parse_record(&line);
@@ -174,13 +157,7 @@ impl UidList {
                 return Ok(Refreshed::Appended);
             }
         }
-        let mut all = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.take(MAX_FILE + 1)
-            .read_to_end(&mut all)
-            .map_err(|e| io_err("read", path, &e))?;
-        if all.len() as u64 > MAX_FILE {
-            return Err(too_large(path));
-        }
+        let all = fsutil::read_from(&mut file, 0, MAX_FILE).map_err(|e| io_err("read", path, &e))?;
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
         let mut fresh = UidList::default();
         let mut lines = fsutil::lossy_lines(&all[..complete]);
@@ -206,11 +183,9 @@ impl UidList {
     /// dropped, a torn last one, the header's `N` where it reads): a client
     /// may have seen them. A missing or unreadable file gives none.
     pub(crate) fn salvage(&mut self, path: &Path, keep: impl Fn(u32, &str) -> bool) {
-        let Ok(file) = fsutil::open_read(path) else { return };
-        let mut all = Vec::new();
-        if file.take(MAX_FILE).read_to_end(&mut all).is_err() {
+        let Ok(all) = fsutil::read_file(path, MAX_FILE) else {
             return;
-        }
+        };
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
         let mut lines = fsutil::lossy_lines(&all[..complete]);
         let header = lines.next().unwrap_or_default();
