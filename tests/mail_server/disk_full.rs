@@ -7,57 +7,18 @@
 //! machine, failed in CI.
 
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::{self, MailRoot, RawPop3};
 use crate::{PASSWD, start};
 
-/// A tmpfs mounted on a directory, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        fs::create_dir_all(at).expect("create the mount point");
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mount -t tmpfs failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs(at.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Writes `path` until the filesystem has no block left for it.
-fn fill(path: &Path) {
-    let mut f = fs::File::create(path).expect("create the filler");
-    let chunk = vec![b'x'; 64 * 1024];
-    let mut size = chunk.len();
-    while size > 0 {
-        match f.write(&chunk[..size]) {
-            Ok(0) => size /= 2,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::StorageFull => size /= 2,
-            Err(e) => panic!("filling the disk: {e}"),
-        }
-    }
-    let _ = f.sync_all();
-}
+#[path = "../../crates/mailwire-mailbox/tests/support/tmpfs.rs"]
+mod tmpfs;
+use tmpfs::Tmpfs;
 
 /// A minimal IMAP client: commands with tags, responses as lines.
 struct Imap {
@@ -167,27 +128,12 @@ fn half_written(maildir: &Path) -> Vec<String> {
     bad
 }
 
-/// Whether the test can mount a tmpfs: root. Without it, a note (and a
-/// failure under `CI`).
-fn can_mount() -> bool {
-    if !support::is_root() {
-        let message = "\n\n*** SKIPPED: mounting a tmpfs needs root ***\n";
-        if std::env::var_os("CI").is_some() {
-            panic!("{message}");
-        }
-        eprintln!("{message}");
-        return false;
-    }
-    true
-}
-
 #[test]
 fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
-    if !can_mount() {
-        return;
-    }
     let mail = MailRoot::new("disk-full", PASSWD, "alice", &[]);
-    let _tmpfs = Tmpfs::mount(&mail.root, "2m");
+    let Some(disk) = Tmpfs::mount(&mail.root, "2m") else {
+        return;
+    };
     let samples = support::sample_messages();
     mail.deliver("alice", &samples);
     let maildir = mail.maildir("alice");
@@ -201,13 +147,7 @@ fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
     let before = message_files(&maildir);
     assert_eq!(before.len(), samples.len());
 
-    fill(&mail.root.join("filler"));
-    let probe = fs::write(mail.root.join("probe"), [0u8; 4096]);
-    assert!(
-        probe.as_ref().is_err_and(|e| e.kind() == ErrorKind::StorageFull),
-        "the disk is not full: {probe:?}"
-    );
-    let _ = fs::remove_file(mail.root.join("probe"));
+    disk.fill("filler");
 
     // The upload fails with a temporary error, and nothing of it stays.
     let upload = format!("Subject: too big\r\n\r\n{}\r\n", "y".repeat(300 * 1024));
@@ -297,11 +237,10 @@ fn flag_changes_until_a_rewrite_is_due(imap: &mut Imap, maildir: &Path) {
 
 #[test]
 fn deleting_mail_on_a_full_disk_works_after_many_flag_changes() {
-    if !can_mount() {
-        return;
-    }
     let mail = MailRoot::new("disk-full-flags", PASSWD, "alice", &[]);
-    let _tmpfs = Tmpfs::mount(&mail.root, "2m");
+    let Some(disk) = Tmpfs::mount(&mail.root, "2m") else {
+        return;
+    };
     let samples = support::sample_messages();
     mail.deliver("alice", &samples);
     let maildir = mail.maildir("alice");
@@ -312,7 +251,7 @@ fn deleting_mail_on_a_full_disk_works_after_many_flag_changes() {
     assert!(imap.command("SELECT INBOX", None).starts_with("OK"));
     flag_changes_until_a_rewrite_is_due(&mut imap, &maildir);
     assert!(imap.command("LOGOUT", None).starts_with("OK"));
-    fill(&mail.root.join("filler"));
+    disk.fill("filler");
 
     // IMAP: flag one message \Deleted and expunge it.
     let mut imap = Imap::connect(server.imap);
@@ -329,7 +268,7 @@ fn deleting_mail_on_a_full_disk_works_after_many_flag_changes() {
     assert_eq!(half_written(&maildir), Vec::<String>::new());
 
     // The space freed is taken again: POP3 deletes on a disk as full.
-    fill(&mail.root.join("filler2"));
+    disk.fill("filler2");
     let (mut pop3, greeting) = RawPop3::connect(server.pop3);
     assert!(greeting.starts_with("+OK"), "{greeting}");
     let login = pop3.login("alice", "secret");

@@ -6,11 +6,10 @@
 //! goes down. Needs root to mount the tmpfs: skipped loudly without it on
 //! a developer machine, failed under `CI`.
 
-use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::fs;
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use bytes::Bytes;
 use mailwire_mailbox::{
@@ -18,71 +17,9 @@ use mailwire_mailbox::{
     MaildirBackend, MaildirOptions, ModSeq, NewMessage, SelectMode, Store, StoreFlags, Uid,
 };
 
-/// A tmpfs mounted on a directory, unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// `None` (with a note) when not root, except under `CI`, where that
-    /// fails the test.
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-        if !root {
-            let message = "\n\n*** SKIPPED: mounting a tmpfs needs root ***\n";
-            assert!(std::env::var_os("CI").is_none(), "{message}");
-            eprintln!("{message}");
-            return None;
-        }
-        fs::create_dir_all(at).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mount -t tmpfs failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(Tmpfs(at.to_path_buf()))
-    }
-
-    /// Free bytes.
-    fn free(&self) -> u64 {
-        let s = rustix::fs::statvfs(&self.0).unwrap();
-        s.f_bavail * s.f_frsize
-    }
-
-    /// Writes `name` until the file system has no byte left for it, and
-    /// checks that it is full.
-    fn fill(&self, name: &str) {
-        let mut f = File::create(self.0.join(name)).unwrap();
-        let chunk = vec![b'x'; 64 * 1024];
-        let mut size = chunk.len();
-        while size > 0 {
-            match f.write(&chunk[..size]) {
-                Ok(0) => size /= 2,
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::StorageFull => size /= 2,
-                Err(e) => panic!("filling the disk: {e}"),
-            }
-        }
-        let probe = fs::write(self.0.join("probe"), [0u8; 4096]);
-        let _ = fs::remove_file(self.0.join("probe"));
-        assert!(
-            probe.as_ref().is_err_and(|e| e.kind() == ErrorKind::StorageFull),
-            "the disk is not full: {probe:?}"
-        );
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
+use tmpfs::Tmpfs;
 
 fn open(root: &Path) -> MaildirBackend {
     MaildirBackend::with_options(root, MaildirOptions::default()).unwrap()
@@ -190,7 +127,7 @@ fn an_expunge_due_to_rewrite_the_journal_goes_through_on_a_full_disk() {
     let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
         return;
     };
-    let root = disk.0.join("mail");
+    let root = disk.path().join("mail");
     let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
     let b = open(&root);
     b.create_account(&a).unwrap();
@@ -252,7 +189,7 @@ fn an_expunge_due_to_rewrite_the_journal_goes_through_on_a_full_disk() {
     );
     // With room again, every write goes on as before.
     for f in ["filler", "filler2", "filler3"] {
-        fs::remove_file(disk.0.join(f)).unwrap();
+        disk.remove(f);
     }
     b.store_flags(&a, &r, &seen(uids[0], FlagAction::Remove)).unwrap();
     agree_on(&root, &a, &r, &[uids[0]], before, second);
@@ -277,7 +214,7 @@ fn an_expunge_goes_through_on_a_full_disk_with_no_room_to_append_to_the_journal(
     let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
         return;
     };
-    let root = disk.0.join("mail");
+    let root = disk.path().join("mail");
     let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
     let b = open(&root);
     b.create_account(&a).unwrap();
@@ -329,7 +266,7 @@ fn a_select_on_a_full_disk_shows_new_messages_as_recent_once() {
     let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
         return;
     };
-    let root = disk.0.join("mail");
+    let root = disk.path().join("mail");
     let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
     let b = open(&root);
     b.create_account(&a).unwrap();
@@ -383,7 +320,7 @@ fn a_folder_due_for_compaction_is_read_on_a_full_disk() {
     let Some(disk) = Tmpfs::mount(&tmp.path().join("mnt"), "1m") else {
         return;
     };
-    let root = disk.0.join("mail");
+    let root = disk.path().join("mail");
     let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
     let b = open(&root);
     b.create_account(&a).unwrap();
@@ -420,7 +357,7 @@ fn a_folder_due_for_compaction_is_read_on_a_full_disk() {
     assert_eq!(half_written(&maildir), Vec::<String>::new());
 
     // With room, the next reading instance compacts it.
-    fs::remove_file(disk.0.join("filler")).unwrap();
+    disk.remove("filler");
     let again = open(&root);
     assert_eq!(again.mailbox_snapshot(&a, &inbox).unwrap().messages.len(), 40);
     let records = fs::read_to_string(maildir.join("dovecot-uidlist"))

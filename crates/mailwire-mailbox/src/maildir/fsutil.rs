@@ -359,71 +359,17 @@ pub(crate) fn fnv1a(data: &[u8]) -> u64 {
     h
 }
 
+/// The tmpfs of the full-disk tests, shared with the integration tests.
+#[cfg(test)]
+#[path = "../../tests/support/tmpfs.rs"]
+mod tmpfs;
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
-    /// Whether this process runs as root.
-    fn is_root() -> bool {
-        fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
-    }
-
-    /// A tmpfs mounted on a new directory, unmounted when dropped.
-    pub(crate) struct Tmpfs(tempfile::TempDir);
-
-    impl Tmpfs {
-        /// A tmpfs of `size` (as `mount -o size=` takes it); `None` (with
-        /// a note) when not root, as `mount` needs, except under `CI`,
-        /// where that fails the test.
-        pub(crate) fn mount(size: &str) -> Option<Tmpfs> {
-            if !is_root() {
-                let message = "not root: mounting a tmpfs is not permitted, test not run";
-                assert!(std::env::var_os("CI").is_none(), "{message}");
-                eprintln!("{message}");
-                return None;
-            }
-            let dir = tempfile::tempdir().unwrap();
-            let out = std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-                .arg(dir.path())
-                .output()
-                .expect("run mount");
-            assert!(
-                out.status.success(),
-                "mount -t tmpfs failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            Some(Tmpfs(dir))
-        }
-
-        pub(crate) fn path(&self) -> &Path {
-            self.0.path()
-        }
-
-        /// Writes `name` until the file system has no byte left for it.
-        pub(crate) fn fill(&self, name: &str) {
-            let mut f = File::create(self.path().join(name)).unwrap();
-            let chunk = vec![b'x'; 64 * 1024];
-            let mut size = chunk.len();
-            while size > 0 {
-                match f.write(&chunk[..size]) {
-                    Ok(0) => size /= 2,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::StorageFull => size /= 2,
-                    Err(e) => panic!("filling the disk: {e}"),
-                }
-            }
-        }
-    }
-
-    impl Drop for Tmpfs {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(self.path())
-                .status();
-        }
-    }
+    pub(crate) use super::tmpfs::Tmpfs;
+    use super::tmpfs::is_root;
 
     /// A `sleep` in a new PID namespace, with a pid there that no process
     /// of ours has, and that pid; `None` (with a note) when not root, as
@@ -495,7 +441,7 @@ pub(crate) mod tests {
     /// behind, and the file it was to replace as it was.
     #[test]
     fn replace_file_on_a_full_disk_leaves_nothing_behind() {
-        let Some(disk) = Tmpfs::mount("64k") else {
+        let Some(disk) = Tmpfs::new("64k") else {
             return;
         };
         let (tmp, dest) = (disk.path().join("f.tmp"), disk.path().join("f"));

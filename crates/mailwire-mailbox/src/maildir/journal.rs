@@ -621,7 +621,7 @@ mod tests {
     /// tail is cut, and nothing is left behind.
     #[test]
     fn a_rewrite_without_room_appends_instead() {
-        let Some(disk) = fsutil::tests::Tmpfs::mount("64k") else {
+        let Some(disk) = fsutil::tests::Tmpfs::new("64k") else {
             return;
         };
         let dir = disk.path().join("folder");
@@ -651,7 +651,7 @@ mod tests {
     /// rewrite with room saves what the failed write could not.
     #[test]
     fn a_failed_write_does_not_make_every_later_write_a_rewrite() {
-        let Some(disk) = fsutil::tests::Tmpfs::mount("64k") else {
+        let Some(disk) = fsutil::tests::Tmpfs::new("64k") else {
             return;
         };
         let dir = disk.path().join("folder");
@@ -674,7 +674,7 @@ mod tests {
         assert!(!j.live.contains_key(&2), "the memory keeps the line");
 
         // One page free: room for an append, not for a rewrite.
-        fs::remove_file(disk.path().join("spare")).unwrap();
+        disk.remove("spare");
         let mut x3 = String::new();
         Journal::expunge_line(3, 102, &mut x3);
         j.write(&dir, &x3, true).unwrap();
@@ -686,7 +686,7 @@ mod tests {
         assert!(other.refresh(&dir).unwrap());
         assert!(other.live.contains_key(&2) && !other.live.contains_key(&3));
 
-        fs::remove_file(disk.path().join("filler")).unwrap();
+        disk.remove("filler");
         j.save(&dir, true).unwrap();
         assert!(!j.is_unsaved());
         assert!(other.refresh(&dir).unwrap());
