@@ -241,11 +241,19 @@ impl KeywordTable {
 }
 
 /// Writes a folder's keyword table the way Dovecot does: under
-/// `dovecot-keywords.lock`, whose content becomes the new file.
+/// `dovecot-keywords.lock`, whose content becomes the new file, with a
+/// modification time in a later second than the file it replaces.
+///
+/// Dovecot reads the file again only when its mtime in whole seconds
+/// changed, and makes it grow at each of its own writes. A table replaced
+/// within the second a running Dovecot read the old one would otherwise
+/// stay unread there: Dovecot would not know the keyword a letter now
+/// stands for, and could give that letter to another keyword.
 pub(crate) fn store(dir: &Path, table: &KeywordTable, fsync: bool) -> Result<(), StoreError> {
     let path = dir.join("dovecot-keywords");
     let lock = DotLock::acquire(&path, lock::SHORT_STALE, lock::default_timeout(lock::SHORT_STALE))?;
-    lock.replace(&table.render(), fsync)
+    let old = std::fs::symlink_metadata(&path).and_then(|m| m.modified()).ok();
+    lock.replace_newer(&table.render(), fsync, old)
 }
 
 #[cfg(test)]
@@ -369,6 +377,43 @@ mod tests {
             let t = KeywordTable::parse(&text);
             proptest::prop_assert_eq!(KeywordTable::parse(&t.render()), t);
         }
+    }
+
+    /// Each table written has an mtime in a later second than the one it
+    /// replaces, also when that one's is not behind the clock (written
+    /// within the same second, or pushed ahead by such a write); one
+    /// written after the clock moved on has the clock's time.
+    #[test]
+    fn a_stored_table_has_a_later_mtime_in_seconds() {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dovecot-keywords");
+        let set = |t: SystemTime| {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        };
+        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let mtime = || std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut t = KeywordTable::default();
+        t.add_all(&f(&["$Junk"]), 0).unwrap();
+        store(dir.path(), &t, false).unwrap();
+        for (name, ahead) in [("a", 0), ("b", 1), ("c", 30)] {
+            let old = SystemTime::now() + Duration::from_secs(ahead);
+            set(old);
+            t.add_all(&f(&[name]), 0).unwrap();
+            store(dir.path(), &t, false).unwrap();
+            assert_eq!(secs(mtime()), secs(old) + 1, "{name}");
+        }
+        set(SystemTime::now() - Duration::from_secs(3600));
+        let before = SystemTime::now();
+        t.add_all(&f(&["d"]), 0).unwrap();
+        store(dir.path(), &t, false).unwrap();
+        assert!(secs(mtime()) >= secs(before) && mtime() <= SystemTime::now());
+        assert_eq!(KeywordTable::load(dir.path()).unwrap(), t);
     }
 
     #[test]

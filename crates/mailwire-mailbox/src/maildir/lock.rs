@@ -279,15 +279,34 @@ impl DotLock {
 
     /// Writes `content` as the new content of the protected file and
     /// renames the lock over it, releasing the lock.
-    pub(crate) fn replace(mut self, content: &[u8], fsync: bool) -> Result<(), StoreError> {
+    pub(crate) fn replace(self, content: &[u8], fsync: bool) -> Result<(), StoreError> {
+        self.replace_newer(content, fsync, None)
+    }
+
+    /// [`DotLock::replace`], giving the new file a modification time a
+    /// whole second later than `than` (the replaced file's) where the
+    /// clock has not passed it yet: a reader that rereads the file only
+    /// when its mtime in seconds changed, as Dovecot does with
+    /// `dovecot-keywords`, then sees a change made within the same second.
+    pub(crate) fn replace_newer(
+        mut self,
+        content: &[u8],
+        fsync: bool,
+        than: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
         // On failure the drop releases the lock.
-        self.replace_inner(content, fsync)?;
+        self.replace_inner(content, fsync, than)?;
         self.released = true;
         registry_release(&self.key);
         Ok(())
     }
 
-    fn replace_inner(&mut self, content: &[u8], fsync: bool) -> Result<(), StoreError> {
+    fn replace_inner(
+        &mut self,
+        content: &[u8],
+        fsync: bool,
+        than: Option<SystemTime>,
+    ) -> Result<(), StoreError> {
         let Some(f) = self.file.as_mut() else {
             return Err(StoreError::Permanent("lock file already closed".into()));
         };
@@ -297,6 +316,21 @@ impl DotLock {
         io::Seek::seek(&mut w, io::SeekFrom::Start(0)).map_err(|e| io_err("seek", &self.lock_path, &e))?;
         w.write_all(content)
             .map_err(|e| io_err("write", &self.lock_path, &e))?;
+        if let Some(than) = than {
+            let secs = |t: SystemTime| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            };
+            let written = f
+                .metadata()
+                .and_then(|m| m.modified())
+                .map_err(|e| io_err("stat", &self.lock_path, &e))?;
+            if secs(written) <= secs(than) {
+                let later = SystemTime::UNIX_EPOCH + Duration::from_secs(secs(than) + 1);
+                f.set_modified(later)
+                    .map_err(|e| io_err("set the time of", &self.lock_path, &e))?;
+            }
+        }
         fsutil::sync_file(f, &self.lock_path, fsync)?;
         if !self.still_ours() {
             return Err(StoreError::Temporary(format!(
