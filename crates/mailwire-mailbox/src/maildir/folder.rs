@@ -1180,14 +1180,16 @@ impl Folder {
     }
 
     /// Reads a message's content: its file, or the kept content of an
-    /// expunged message.
-    pub(crate) fn read(&mut self, ctx: Ctx<'_>, uid: u32) -> Result<Option<Bytes>, StoreError> {
+    /// expunged message; a file longer than `limit` octets is refused.
+    pub(crate) fn read(&mut self, ctx: Ctx<'_>, uid: u32, limit: u64) -> Result<Option<Bytes>, StoreError> {
         let Some((path, mut file)) = self.open(ctx, uid)? else {
             return Ok(None);
         };
-        let mut data = Vec::new();
-        match std::io::Read::read_to_end(&mut file, &mut data) {
-            Ok(_) => Ok(Some(to_crlf(data))),
+        match fsutil::read_from(&mut file, 0, limit) {
+            Ok(data) => Ok(Some(to_crlf(data))),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Err(StoreError::Limit(
+                "message file too large to read whole (MaildirOptions::max_read_whole)",
+            )),
             Err(e) => Err(io_err("read", &path, &e)),
         }
     }

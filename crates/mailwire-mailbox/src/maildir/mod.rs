@@ -132,6 +132,12 @@ pub struct MaildirOptions {
     /// `mail_location = maildir:<root>/%u/Maildir`; `None` gives
     /// `<root>/<account>`.
     pub subdir: Option<String>,
+    /// The largest message file [`Backend::read_message`] reads whole into
+    /// memory (default 1 GiB); a larger one fails with
+    /// [`StoreError::Limit`], and is read in pieces through
+    /// [`Backend::open_message`] or [`Backend::message_file`]. Whoever can
+    /// write to a Maildir can plant a sparse file that claims a tebibyte.
+    pub max_read_whole: u64,
 }
 
 impl Default for MaildirOptions {
@@ -140,6 +146,7 @@ impl Default for MaildirOptions {
             fsync: true,
             flush_flag_changes: true,
             subdir: Some("Maildir".into()),
+            max_read_whole: 1 << 30,
         }
     }
 }
@@ -160,6 +167,12 @@ impl MaildirOptions {
     /// The default options with `subdir` set.
     pub fn with_subdir(mut self, subdir: Option<&str>) -> MaildirOptions {
         self.subdir = subdir.map(str::to_owned);
+        self
+    }
+
+    /// The options with `max_read_whole` set.
+    pub fn with_max_read_whole(mut self, octets: u64) -> MaildirOptions {
+        self.max_read_whole = octets;
         self
     }
 }
@@ -676,10 +689,6 @@ fn link_or_copy(from: &Path, to: &Path, ctx: Ctx<'_>) -> Result<(), StoreError> 
         Err(_) => {}
     }
     let mut source = fsutil::open_read(from).map_err(|e| io_err("read", from, &e))?;
-    let mut data = Vec::new();
-    source
-        .read_to_end(&mut data)
-        .map_err(|e| io_err("read", from, &e))?;
     let tmp = ctx.dir.join("tmp").join(fsutil::unique_base());
     let written = (|| {
         let mut f = OpenOptions::new()
@@ -687,7 +696,8 @@ fn link_or_copy(from: &Path, to: &Path, ctx: Ctx<'_>) -> Result<(), StoreError> 
             .create_new(true)
             .open(&tmp)
             .map_err(|e| io_err("create", &tmp, &e))?;
-        f.write_all(&data).map_err(|e| io_err("write", &tmp, &e))?;
+        // In pieces: the file may be of any size.
+        std::io::copy(&mut source, &mut f).map_err(|e| io_err("copy", from, &e))?;
         if let Ok(meta) = source.metadata() {
             if let Ok(t) = meta.modified() {
                 let _ = f.set_modified(t);
@@ -1390,8 +1400,10 @@ impl Backend for MaildirBackend {
         mailbox: &MailboxRef,
         uid: Uid,
     ) -> Result<Bytes, StoreError> {
+        let limit = self.options.max_read_whole;
         self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, ctx| {
-            fold.read(ctx, uid.get())?.ok_or(StoreError::NoSuchMessage(uid))
+            fold.read(ctx, uid.get(), limit)?
+                .ok_or(StoreError::NoSuchMessage(uid))
         })
     }
 
@@ -2076,6 +2088,54 @@ mod tests {
             "the old folder's kept content is not the new one's"
         );
         assert!(b.sync(&a, &new).unwrap().is_empty());
+    }
+
+    /// A message file larger than `max_read_whole` is not read whole into
+    /// memory: `read_message` fails with a Limit error, and the file is
+    /// read in pieces through `open_message`. A sparse file that claims a
+    /// tebibyte (planted by whoever can write to the Maildir) is refused
+    /// without an allocation of its size.
+    #[test]
+    fn a_message_file_too_large_to_read_whole_is_refused() {
+        let (tmp, a, inbox) = setup();
+        let cur = tmp.path().join("alice/Maildir/cur");
+        for (name, len) in [
+            ("1700000000.M1P1.big,W=2097152:2,", 2u64 << 20),
+            ("1700000001.M2P1.huge,W=1099511627776:2,", 1 << 40),
+        ] {
+            let f = fs::File::create(cur.join(name)).unwrap();
+            f.set_len(len).unwrap();
+        }
+        let b = MaildirBackend::with_options(
+            tmp.path(),
+            MaildirOptions::default()
+                .with_fsync(false)
+                .with_max_read_whole(1 << 20),
+        )
+        .unwrap();
+        let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        assert_eq!(snapshot.messages.len(), 2);
+        for m in &snapshot.messages {
+            let read = b.read_message(&a, &r, m.uid);
+            assert!(
+                matches!(read, Err(StoreError::Limit(_))),
+                "{:?}",
+                read.map(|content| content.len())
+            );
+        }
+        let mut start = vec![0u8; 4096];
+        b.open_message(&a, &r, snapshot.messages[1].uid)
+            .unwrap()
+            .read_exact(&mut start)
+            .unwrap();
+        assert!(start.iter().all(|&b| b == 0));
+        // Within the limit, as before.
+        let small = b.append(&a, &inbox, vec![message("small")]).unwrap().messages;
+        assert_eq!(
+            &b.read_message(&a, &r, small[0].uid).unwrap()[..],
+            b"Subject: small\r\n\r\nsmall\r\n"
+        );
     }
 
     /// A read-write SELECT claims `\Recent` for the new messages: a claim
