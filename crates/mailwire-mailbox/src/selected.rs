@@ -156,7 +156,17 @@ impl Account {
                 return Err(StoreError::MailboxGone(name.clone()));
             }
             let first_recent = match mode {
-                SelectMode::ReadWrite => backend.claim_recent(self.name(), &mailbox, snapshot.uid_next)?,
+                SelectMode::ReadWrite => match backend.claim_recent(self.name(), &mailbox, snapshot.uid_next)
+                {
+                    // The claim could not be recorded (a full disk): the
+                    // messages nobody claimed are shown as recent, as RFC
+                    // 3501 (section 2.3.2) asks when it cannot be told
+                    // whether this session is the first to see them, and
+                    // the mailbox opens (a user must be able to get in to
+                    // delete mail).
+                    Err(StoreError::Temporary(_)) => snapshot.first_recent_uid,
+                    claimed => claimed?,
+                },
                 SelectMode::ReadOnly => snapshot.first_recent_uid,
             };
             Ok((snapshot, first_recent))

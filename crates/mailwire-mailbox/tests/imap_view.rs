@@ -2,11 +2,17 @@
 //! between commands, \Recent for one session only, \Seen on reading, and
 //! read-only EXAMINE.
 
+use std::sync::atomic::Ordering;
+
 use bytes::Bytes;
 use mailwire_mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, MailboxName, MemoryBackend, Notification,
     SelectMode, Store, StoreConfig, StoreError, StoreFlags, SystemFlags, Uid,
 };
+
+#[path = "support/flaky.rs"]
+mod flaky;
+use flaky::Flaky;
 
 fn name(s: &str) -> MailboxName {
     MailboxName::new(s).unwrap()
@@ -400,4 +406,30 @@ fn store_and_views_are_shared_across_threads() {
     assert!(snapshot.messages.iter().all(|m| m.flags.is_seen()));
     // UIDs were handed out once each: 100 appends, UIDNEXT 101.
     assert_eq!(snapshot.uid_next, uid(101));
+}
+
+/// A read-write SELECT whose `\Recent` claim cannot be recorded (a
+/// temporary failure: a full disk) opens the mailbox, with the messages
+/// nobody claimed shown as recent (RFC 3501 section 2.3.2); the next
+/// SELECT, once the claim can be recorded, sees them recent too, and
+/// claims them. Before, the failure of the claim failed the SELECT.
+#[test]
+fn a_select_whose_recent_claim_fails_temporarily_opens() {
+    let flaky = Flaky::default();
+    let fail = flaky.fail_claim_recent.clone();
+    let store = Store::new(flaky);
+    let acc = store.create_account(&AccountName::new("alice").unwrap()).unwrap();
+    append(&acc, 2);
+    let inbox = name("INBOX");
+
+    fail.store(true, Ordering::SeqCst);
+    let a = acc
+        .select(&inbox, SelectMode::ReadWrite)
+        .expect("SELECT with a failed claim");
+    assert_eq!(a.recent(), 2);
+    fail.store(false, Ordering::SeqCst);
+    let b = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    assert_eq!(b.recent(), 2, "the claim was never recorded");
+    let c = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    assert_eq!(c.recent(), 0);
 }

@@ -9,15 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use mailwire_mailbox::{
-    Account, AccountName, AppendMessage, Appended, Backend, Copied, ExpungeRequest, Expunged, ExternalChange,
-    FlagAction, Flags, FlagsStored, LockPolicy, MailboxEntry, MailboxName, MailboxRef, MailboxSnapshot,
-    MemoryBackend, ModSeq, Moved, NewMessage, Pop3Config, Pop3Maildrop, SelectMode, SpecialUse, Store,
-    StoreError, StoreFlags, SystemFlags, Tombstone, Uid, UidlTemplate,
+    Account, AccountName, AppendMessage, Backend, FlagAction, Flags, LockPolicy, MailboxName, MemoryBackend,
+    ModSeq, Pop3Config, Pop3Maildrop, SelectMode, Store, StoreError, StoreFlags, SystemFlags, Uid,
+    UidlTemplate,
 };
 use mailwire_pop3::{
     LoginRequest, Maildrop, MaildropError, MaildropServer, MessageNumber, ServerConfig, ServerEvent,
     ServerSession, crlf_size,
 };
+
+#[path = "support/flaky.rs"]
+mod flaky;
+use flaky::Flaky;
 
 fn name(s: &str) -> MailboxName {
     MailboxName::new(s).unwrap()
@@ -183,108 +186,6 @@ fn numbering_stays_frozen_while_imap_changes_the_inbox() {
     );
 }
 
-/// A backend that can be told to fail expunges, to check that a failed
-/// QUIT changes nothing.
-struct Flaky {
-    inner: MemoryBackend,
-    fail_expunge: Arc<AtomicBool>,
-}
-
-impl Backend for Flaky {
-    fn create_account(&self, a: &AccountName) -> Result<(), StoreError> {
-        self.inner.create_account(a)
-    }
-    fn account_exists(&self, a: &AccountName) -> Result<bool, StoreError> {
-        self.inner.account_exists(a)
-    }
-    fn list_mailboxes(&self, a: &AccountName) -> Result<Vec<MailboxEntry>, StoreError> {
-        self.inner.list_mailboxes(a)
-    }
-    fn create_mailbox(
-        &self,
-        a: &AccountName,
-        n: &MailboxName,
-        s: &[SpecialUse],
-    ) -> Result<MailboxEntry, StoreError> {
-        self.inner.create_mailbox(a, n, s)
-    }
-    fn delete_mailbox(&self, a: &AccountName, m: &MailboxRef) -> Result<(), StoreError> {
-        self.inner.delete_mailbox(a, m)
-    }
-    fn rename_mailbox(
-        &self,
-        a: &AccountName,
-        f: &MailboxRef,
-        t: &MailboxName,
-    ) -> Result<Vec<(MailboxName, MailboxName)>, StoreError> {
-        self.inner.rename_mailbox(a, f, t)
-    }
-    fn subscriptions(&self, a: &AccountName) -> Result<Vec<MailboxName>, StoreError> {
-        self.inner.subscriptions(a)
-    }
-    fn set_subscribed(&self, a: &AccountName, n: &MailboxName, s: bool) -> Result<(), StoreError> {
-        self.inner.set_subscribed(a, n, s)
-    }
-    fn mailbox_snapshot(&self, a: &AccountName, n: &MailboxName) -> Result<MailboxSnapshot, StoreError> {
-        self.inner.mailbox_snapshot(a, n)
-    }
-    fn append(
-        &self,
-        a: &AccountName,
-        m: &MailboxName,
-        msgs: Vec<NewMessage>,
-    ) -> Result<Appended, StoreError> {
-        self.inner.append(a, m, msgs)
-    }
-    fn copy(
-        &self,
-        a: &AccountName,
-        f: &MailboxRef,
-        u: &[Uid],
-        t: &MailboxName,
-    ) -> Result<Copied, StoreError> {
-        self.inner.copy(a, f, u, t)
-    }
-    fn move_messages(
-        &self,
-        a: &AccountName,
-        f: &MailboxRef,
-        u: &[Uid],
-        t: &MailboxName,
-    ) -> Result<Moved, StoreError> {
-        self.inner.move_messages(a, f, u, t)
-    }
-    fn store_flags(
-        &self,
-        a: &AccountName,
-        m: &MailboxRef,
-        r: &StoreFlags,
-    ) -> Result<FlagsStored, StoreError> {
-        self.inner.store_flags(a, m, r)
-    }
-    fn expunge(&self, a: &AccountName, m: &MailboxRef, r: &ExpungeRequest) -> Result<Expunged, StoreError> {
-        if self.fail_expunge.load(Ordering::SeqCst) {
-            return Err(StoreError::Temporary("disk full".into()));
-        }
-        self.inner.expunge(a, m, r)
-    }
-    fn purge(&self, a: &AccountName, m: &MailboxRef, u: &[Uid]) -> Result<(), StoreError> {
-        self.inner.purge(a, m, u)
-    }
-    fn tombstones(&self, a: &AccountName, m: &MailboxRef, s: ModSeq) -> Result<Vec<Tombstone>, StoreError> {
-        self.inner.tombstones(a, m, s)
-    }
-    fn read_message(&self, a: &AccountName, m: &MailboxRef, u: Uid) -> Result<Bytes, StoreError> {
-        self.inner.read_message(a, m, u)
-    }
-    fn claim_recent(&self, a: &AccountName, m: &MailboxRef, u: Uid) -> Result<Uid, StoreError> {
-        self.inner.claim_recent(a, m, u)
-    }
-    fn sync(&self, a: &AccountName, m: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError> {
-        self.inner.sync(a, m)
-    }
-}
-
 /// Runs a POP3 server session over `maildrop` for `input`, returning
 /// what it sent and whether it committed.
 fn serve(maildrop: Pop3Maildrop, input: &[u8]) -> (String, Option<bool>) {
@@ -377,8 +278,8 @@ fn server_session_dropped_without_quit_deletes_nothing() {
 fn server_session_in_use_and_failed_commit_is_all_or_nothing() {
     let fail = Arc::new(AtomicBool::new(false));
     let acc = account_on(Flaky {
-        inner: MemoryBackend::new(),
         fail_expunge: fail.clone(),
+        ..Flaky::default()
     });
     fill(&acc, &["a\r\n", "b\r\n", "c\r\n"]);
 
