@@ -164,11 +164,11 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
         "{header}"
     );
     // A damaged dovecot-keywords, and a message with each letter `a` to
-    // `l` (src/maildir/keywords.rs reads the file as Dovecot does).
+    // `m` (src/maildir/keywords.rs reads the file as Dovecot does).
     let letters = MailboxName::new("Letters").unwrap();
     b.create_mailbox(&a, &letters, &[]).unwrap();
     let letters_dir = mail.join("alice/Maildir/.Letters");
-    for (i, letter) in ('a'..='l').enumerate() {
+    for (i, letter) in ('a'..='m').enumerate() {
         fs::write(
             letters_dir.join(format!("cur/17000000{i:02}.M1P1.test:2,S{letter}")),
             format!("Subject: {letter}\r\n\r\n{letter}\r\n"),
@@ -178,7 +178,7 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
     fs::write(
         letters_dir.join("dovecot-keywords"),
         b"0 Work\n1 caf\xe9\n2x Two\nhello world\n03 Three\n4 Four\n4 FourB\n5 four\n\
-          6 six\r\n7 \n8 a(b\n 9 nine\n+10 ten\n26 big\n11 Last",
+          6 six\r\n7 \n8 a(b\n 9 nine\n+10 ten\n26 big\n12 Nul\0led\n11 Last",
     )
     .unwrap();
     let letters_read = b.mailbox_snapshot(&a, &letters).unwrap();
@@ -288,7 +288,7 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
          for line in M.uid('fetch', '1:*', '(FLAGS)')[1]: print(line)",
     );
     let served: Vec<&str> = served.lines().collect();
-    assert_eq!(served.len(), 12, "{served:?}");
+    assert_eq!(served.len(), 13, "{served:?}");
     for m in &letters_read.messages {
         let line = served
             .iter()
@@ -305,7 +305,7 @@ fn dovecot_serves_mailwire_maildirs_and_mailwire_reads_dovecot_ones() {
         }
     }
     let named: usize = letters_read.messages.iter().map(|m| m.flags.keywords.len()).sum();
-    assert_eq!(named, 4, "Work, Three, FourB and six");
+    assert_eq!(named, 5, "Work, Three, FourB, six and Nul");
 
     // (b) Dovecot writes: a new mailbox, appends, flag changes, an expunge.
     let wrote = imap(

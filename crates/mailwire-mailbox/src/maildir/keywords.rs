@@ -90,7 +90,8 @@ fn slot_index(field: &[u8]) -> Option<usize> {
 impl KeywordTable {
     /// Reads `dovecot-keywords` as Dovecot 2.3 does. A line, ended by LF
     /// (a CR before it is dropped), is `<index> <name>`: the index a
-    /// decimal number below 26, the name the rest of the line, not empty.
+    /// decimal number below 26, the name the rest of the line up to a NUL
+    /// (Dovecot reads a line as a C string), not empty.
     /// A later line for an index replaces an earlier one; a line whose
     /// name an earlier line gave (ASCII case ignored) is skipped, as are
     /// lines of another form and a last line without its LF. A name read
@@ -102,6 +103,8 @@ impl KeywordTable {
         let complete = memchr::memrchr(b'\n', text).map_or(0, |p| p + 1);
         for raw in text[..complete].split(|&b| b == b'\n') {
             let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+            // Dovecot reads a line as a C string: it ends at a NUL.
+            let line = memchr::memchr(0, line).map_or(line, |nul| &line[..nul]);
             let Some(space) = memchr::memchr(b' ', line) else {
                 continue;
             };
@@ -325,6 +328,21 @@ mod tests {
         assert_eq!(t, expected);
         assert_eq!(t.render(), b"0 Work\n1 caf\xe9\n3 Three\n4 FourB\n6 six\n8 a(b\n");
         assert_eq!(t.flags_of("abdegijl"), f(&["Work", "Three", "FourB", "six"]));
+    }
+
+    /// A line with a NUL ends there, as Dovecot reads it (a C string): a
+    /// name with a NUL and octets after it is the name before the NUL, and
+    /// a NUL before the space leaves no name. Before, such a name was
+    /// taken as no keyword, and the letter meant a keyword to Dovecot and
+    /// none to mailwire.
+    #[test]
+    fn a_line_ends_at_a_nul() {
+        let t = KeywordTable::parse(b"0 Work\0tail\n1\0 Gone\n2 work\0\n3 Home\0\r\n");
+        let mut expected = KeywordTable::default();
+        expected.slots[0] = Slot::Named(Keyword::new("Work").unwrap());
+        expected.slots[3] = Slot::Named(Keyword::new("Home").unwrap());
+        assert_eq!(t, expected);
+        assert_eq!(t.render(), b"0 Work\n3 Home\n");
     }
 
     /// A name Dovecot reads but mailwire cannot serve costs its own letter
