@@ -355,6 +355,14 @@ impl Journal {
     /// that failed half-way is cut back first, so no other process reads a
     /// part of it.
     pub(crate) fn write(&mut self, dir: &Path, lines: &str, fsync: bool) -> Result<(), StoreError> {
+        // A journal not read from its file (dropped after a failed write)
+        // would be written over it from nothing.
+        if !self.is_loaded() {
+            return Err(StoreError::Permanent(format!(
+                "{}: the journal was not read before a write",
+                dir.join(NAME).display()
+            )));
+        }
         for line in lines.lines() {
             self.apply(line);
         }

@@ -542,7 +542,11 @@ impl MaildirBackend {
                     // fails too, both stay: nothing is lost.
                     let target = dst.as_mut().unwrap_or(&mut src);
                     let copies: Vec<u32> = metas.iter().map(|meta| meta.uid.get()).collect();
-                    if let Ok(undo) = counters.next_modseq(m) {
+                    // A failed expunge leaves its folder to be read again
+                    // (`Folder::invalidate`): within one mailbox, that is
+                    // the target, read before the copies leave it.
+                    let ready = !target.unread() || target.reconcile(dctx, &mut counters).is_ok();
+                    if let (true, Ok(undo)) = (ready, counters.next_modseq(m)) {
                         let _ = target.expunge_files(dctx, &copies, undo.get());
                     }
                     return Err(e);
@@ -2136,6 +2140,41 @@ mod tests {
             &b.read_message(&a, &r, small[0].uid).unwrap()[..],
             b"Subject: small\r\n\r\nsmall\r\n"
         );
+    }
+
+    /// A MOVE within one mailbox whose expunge of the originals fails (a
+    /// rename or the journal failing for good) expunges the copies again
+    /// from the folder read anew: the mailbox is left as it was, journal
+    /// included. Before, the undo ran on the folder the failed expunge had
+    /// just dropped from memory: the copy stayed (the message twice), and
+    /// the journal was written over from nothing (its UIDVALIDITY 0, every
+    /// tombstone and MODSEQ lost).
+    #[test]
+    fn a_move_within_a_mailbox_whose_expunge_fails_leaves_it_as_it_was() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let journal_path = tmp.path().join("alice/Maildir").join(journal::NAME);
+        let header = |text: &str| text.lines().next().unwrap().to_owned();
+        let before = header(&fs::read_to_string(&journal_path).unwrap());
+
+        folder::FAIL_EXPUNGES.with(|f| f.set(1));
+        let failed = b.move_messages(&a, &r, &[added[0].uid], &inbox);
+        folder::FAIL_EXPUNGES.with(|f| f.set(0));
+        assert!(failed.is_err(), "{failed:?}");
+        assert_eq!(message_files(tmp.path()), 2, "the copy was not undone");
+        assert_eq!(header(&fs::read_to_string(&journal_path).unwrap()), before);
+        let want: Vec<Uid> = added.iter().map(|m| m.uid).collect();
+        for backend in [&b, &open_in(tmp.path())] {
+            let snapshot = backend.mailbox_snapshot(&a, &inbox).unwrap();
+            assert_eq!(snapshot.uid_validity, r.uid_validity);
+            let uids: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
+            assert_eq!(uids, want);
+        }
     }
 
     /// A read-write SELECT claims `\Recent` for the new messages: a claim
