@@ -426,6 +426,18 @@ mod tests {
             store(dir.path(), &t, false).unwrap();
             assert_eq!(secs(mtime()), secs(old) + 1, "{name}");
         }
+        // The lock's touch thread, which sets the mtime of the locks held
+        // to now, does not undo it while the new file waits to be renamed
+        // into place.
+        let old = SystemTime::now() + Duration::from_secs(30);
+        set(old);
+        t.add_all(&f(&["e"]), 0).unwrap();
+        lock::PAUSE_BEFORE_RENAME.with(|p| p.set(true));
+        let stored = store(dir.path(), &t, false);
+        lock::PAUSE_BEFORE_RENAME.with(|p| p.set(false));
+        stored.unwrap();
+        assert_eq!(secs(mtime()), secs(old) + 1, "touched before the rename");
+
         set(SystemTime::now() - Duration::from_secs(3600));
         let before = SystemTime::now();
         t.add_all(&f(&["d"]), 0).unwrap();

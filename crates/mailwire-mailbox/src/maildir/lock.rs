@@ -60,6 +60,13 @@ const TOUCH_TIMER: Duration = Duration::from_millis(50);
 /// A waiter judges the owner of the same lock file at most this often.
 const OWNER_CHECK_EVERY: Duration = Duration::from_secs(1);
 
+#[cfg(test)]
+thread_local! {
+    /// Makes [`DotLock::replace`] on this thread wait a few touches of the
+    /// touch thread before its rename.
+    pub(crate) static PAUSE_BEFORE_RENAME: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 struct Registry {
     held: Mutex<HashSet<LockKey>>,
     freed: Condvar,
@@ -316,6 +323,9 @@ impl DotLock {
         io::Seek::seek(&mut w, io::SeekFrom::Start(0)).map_err(|e| io_err("seek", &self.lock_path, &e))?;
         w.write_all(content)
             .map_err(|e| io_err("write", &self.lock_path, &e))?;
+        // The file's mtime is its own from now on: the touch thread must
+        // not set it to now (undoing the one set below).
+        stop_touching(&self.lock_path);
         if let Some(than) = than {
             let secs = |t: SystemTime| {
                 t.duration_since(SystemTime::UNIX_EPOCH)
@@ -338,7 +348,10 @@ impl DotLock {
                 self.lock_path.display()
             )));
         }
-        stop_touching(&self.lock_path);
+        #[cfg(test)]
+        if PAUSE_BEFORE_RENAME.with(std::cell::Cell::get) {
+            std::thread::sleep(TOUCH_TIMER * 4);
+        }
         fs::rename(&self.lock_path, &self.target).map_err(|e| io_err("rename", &self.lock_path, &e))?;
         if let Some(dir) = self.target.parent() {
             fsutil::sync_dir(dir, fsync)?;
