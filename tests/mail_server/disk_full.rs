@@ -190,7 +190,7 @@ fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
 
     // With room again, the upload goes through and every message is listed
     // once.
-    fs::remove_file(mail.root.join("filler")).expect("remove the filler");
+    disk.remove("filler");
     let mut imap = Imap::connect(server.imap);
     assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
     let appended = imap.command("APPEND INBOX", Some(upload.as_bytes()));
@@ -280,8 +280,8 @@ fn deleting_mail_on_a_full_disk_works_after_many_flag_changes() {
     assert_eq!(half_written(&maildir), Vec::<String>::new());
 
     // Every session agrees, with room again: the messages are gone.
-    fs::remove_file(mail.root.join("filler")).expect("remove the filler");
-    fs::remove_file(mail.root.join("filler2")).expect("remove the filler");
+    disk.remove("filler");
+    disk.remove("filler2");
     let mut imap = Imap::connect(server.imap);
     assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
     let status = imap.command("STATUS INBOX (MESSAGES)", None);

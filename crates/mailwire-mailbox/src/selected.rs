@@ -158,8 +158,11 @@ impl Account {
             let first_recent = match mode {
                 SelectMode::ReadWrite => match backend.claim_recent(self.name(), &mailbox, snapshot.uid_next)
                 {
-                    // The claim could not be recorded (a full disk): the
-                    // messages nobody claimed are shown as recent, as RFC
+                    // The claim could not be recorded for a passing
+                    // reason (the Maildir backend keeps a claim that
+                    // finds a full disk in memory, but its lock may be
+                    // busy, or a repair may need room): the messages
+                    // nobody claimed are shown as recent, as RFC
                     // 3501 (section 2.3.2) asks when it cannot be told
                     // whether this session is the first to see them, and
                     // the mailbox opens (a user must be able to get in to

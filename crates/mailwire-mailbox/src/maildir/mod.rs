@@ -133,7 +133,8 @@ pub struct MaildirOptions {
     /// `<root>/<account>`.
     pub subdir: Option<String>,
     /// The largest message file [`Backend::read_message`] reads whole into
-    /// memory (default 1 GiB); a larger one fails with
+    /// memory (default 256 MiB, the largest message a
+    /// [`Store`](crate::Store) accepts by default); a larger one fails with
     /// [`StoreError::Limit`], and is read in pieces through
     /// [`Backend::open_message`] or [`Backend::message_file`]. Whoever can
     /// write to a Maildir can plant a sparse file that claims a tebibyte.
@@ -146,7 +147,7 @@ impl Default for MaildirOptions {
             fsync: true,
             flush_flag_changes: true,
             subdir: Some("Maildir".into()),
-            max_read_whole: 1 << 30,
+            max_read_whole: 256 << 20,
         }
     }
 }
@@ -1564,8 +1565,10 @@ impl Backend for MaildirBackend {
                         // Nor does a full disk fail a SELECT for it: the
                         // claim holds in this instance's memory and is
                         // written with its next write (lost if there is
-                        // none; another process may then show the same
-                        // messages as recent).
+                        // none, or if a failed write makes this instance
+                        // read the folder again first: another session
+                        // may then show the same messages as recent, as
+                        // RFC 3501 allows when it cannot be told).
                         Err(StoreError::Temporary(e)) => tracing::warn!(
                             folder = %ctx.dir.display(),
                             "\\Recent claimed in memory only: {e}"
