@@ -208,6 +208,75 @@ fn tagged(tag: &'static str) -> impl Fn(&[u8]) -> bool {
     }
 }
 
+/// One FETCH that names the same content item thousands of times (or as
+/// many distinct partial ranges) is refused with `NO [LIMIT]` once the
+/// literals of one message's answer pass four times its size and 1 MiB,
+/// for a message read whole and for a large one read from its file, and
+/// the server's peak grows by little; a FETCH within the limit is
+/// answered. Before, `BODY.PEEK[]` named 5,000 times for a 250 KB message
+/// (a command of 60 KB) took 2.5 GB.
+#[test]
+fn fetch_items_named_over_and_over_are_refused_with_bounded_memory() {
+    let message = |target: usize| {
+        let mut m = b"From: a@example.org\r\nSubject: big\r\n\r\n".to_vec();
+        while m.len() < target {
+            m.extend_from_slice(b"a line of a message that one FETCH names many times\r\n");
+        }
+        m
+    };
+    let mail = MailRoot::new(
+        "fetch-repeated",
+        PASSWD,
+        "alice",
+        &[message(250 * 1000), message(2 << 20)],
+    );
+    let server = mail_server(&mail);
+    let baseline = peak_kib(&server);
+    let mut stream = logged_in_stream(server.imap);
+    stream.write_all(b"s SELECT INBOX\r\n").expect("send");
+    let selected = read_plain_until(&mut stream, "s");
+    assert!(selected.contains("s OK"), "{selected}");
+
+    let mut same = b"a FETCH 1 (".to_vec();
+    same.extend_from_slice(&b"BODY.PEEK[] ".repeat(5000));
+    same.extend_from_slice(b"UID)\r\nn NOOP\r\n");
+    let mut ranges = b"b FETCH 2 (".to_vec();
+    for i in 0..2500 {
+        ranges.extend_from_slice(format!("BODY.PEEK[]<{i}.262144> ").as_bytes());
+    }
+    ranges.extend_from_slice(b"UID)\r\nm NOOP\r\n");
+    for (command, tag, after) in [(same, "a", "n"), (ranges, "b", "m")] {
+        stream.write_all(&command).expect("send");
+        let (got, closed) = drain(&mut stream, Duration::from_secs(120), tagged(after));
+        let text = String::from_utf8_lossy(&got);
+        assert!(!closed, "the connection ended");
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{tag} NO [LIMIT]"))) && got.len() < 1 << 20,
+            "{} octets: {}",
+            got.len(),
+            text.chars().take(300).collect::<String>()
+        );
+    }
+    // Within the limit: the message and its text, and a range of the
+    // large one.
+    stream
+        .write_all(b"c FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[HEADER])\r\nd FETCH 2 (BODY.PEEK[]<0.1000> BODY.PEEK[HEADER])\r\n")
+        .expect("send");
+    let (got, _) = drain(&mut stream, Duration::from_secs(60), tagged("d"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("\r\nc OK") && text.contains("\r\nd OK"),
+        "{}",
+        text.len()
+    );
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    assert!(
+        grown < 48 * 1024,
+        "FETCHes naming items thousands of times: the server's peak grew by {grown} KiB"
+    );
+    still_serves(&server, "repeated FETCH items");
+}
+
 /// The forms of issue 14 the first test does not cover: deep nesting, NUL
 /// bytes, invalid UTF-8, 8-bit atoms and tags, a million tiny literals in
 /// one command, APPENDs above APPENDLIMIT and a 10 MB AUTHENTICATE

@@ -139,10 +139,22 @@ pub fn flag_list(flags: &Flags, recent: bool, rev2: bool) -> Vec<FlagFetch<'stat
     out
 }
 
+/// The most octets the literals of one message's FETCH answer may hold
+/// in memory together: four times the message (its sections, their MIME
+/// headers and a few partial ranges overlap), and 1 MiB more, up to
+/// 16 MiB. Past it the FETCH fails with `NO [LIMIT]`: a command can name
+/// 65,536 items, and without it `BODY.PEEK[]` named 5,000 times for a
+/// 250 KB message took 2.5 GB. (A section above [`super::exec::STREAM_ABOVE`]
+/// is streamed from the file, not held.)
+pub fn answer_limit(size: u64) -> u64 {
+    size.saturating_mul(4).saturating_add(1 << 20).min(16 << 20)
+}
+
 /// Renders `items` for one message. `content` is its analysis when
 /// [`needs_content`] said so, `structure` its cached structure (which
 /// answers ENVELOPE, BODY and BODYSTRUCTURE); without them, content items
-/// are left out.
+/// are left out. Literals above [`answer_limit`] in all are
+/// [`ItemError::TooLarge`].
 pub fn render(
     message: &ViewMessage,
     content: Option<&InMemory<'_>>,
@@ -152,6 +164,7 @@ pub fn render(
     modseq: bool,
 ) -> Result<Vec<MessageDataItem<'static>>, ItemError<std::convert::Infallible>> {
     let mut out = Vec::with_capacity(items.len() + 1);
+    let mut held = 0u64;
     for item in items {
         let data = match item {
             FetchItem::Flags => MessageDataItem::Flags(flags(message, rev2)),
@@ -173,11 +186,17 @@ pub fn render(
                 (Some(data), _) => data,
                 (None, Some(msg)) => match content_item(msg, other)? {
                     Some(ContentItem::Done(data)) => data,
-                    Some(ContentItem::Literal { name, data, binary }) => name.with_data(if binary {
-                        binary_literal(data)
-                    } else {
-                        literal(data)
-                    }),
+                    Some(ContentItem::Literal { name, data, binary }) => {
+                        held = held.saturating_add(data.len() as u64);
+                        if held > answer_limit(message.size) {
+                            return Err(ItemError::TooLarge);
+                        }
+                        name.with_data(if binary {
+                            binary_literal(data)
+                        } else {
+                            literal(data)
+                        })
+                    }
                     None => continue,
                 },
                 (None, None) => continue,
@@ -245,6 +264,9 @@ pub enum ItemError<E> {
     UnknownCte,
     /// The content could not be read.
     Read(E),
+    /// The literals of the answer are above [`answer_limit`]:
+    /// `NO [LIMIT]`.
+    TooLarge,
 }
 
 impl<E> From<E> for ItemError<E> {

@@ -77,6 +77,10 @@ fn unknown_cte() -> Outcome {
     Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE"))
 }
 
+fn too_large() -> Outcome {
+    Outcome::no("FETCH items too large together for one message").with_code(condition("LIMIT"))
+}
+
 /// What [`from_file`] answers: the items rendered, the literal to stream
 /// after them, and the structure with its weight for the cache, unless it
 /// came from there.
@@ -138,6 +142,7 @@ fn from_file(
     };
     let mut data = Vec::new();
     let mut streamed = None;
+    let mut held = 0u64;
     for item in items {
         let (name, mut content, binary) = match fetch::content_item(&file, item) {
             Ok(None) => continue,
@@ -147,6 +152,7 @@ fn from_file(
             }
             Ok(Some(ContentItem::Literal { name, data, binary })) => (name, data, binary),
             Err(ItemError::UnknownCte) => return Err(unknown_cte()),
+            Err(ItemError::TooLarge) => return Err(too_large()),
             Err(ItemError::Read(_)) => return Ok(None),
         };
         // A section's length is counted, a BINARY's (and whether it holds
@@ -169,6 +175,10 @@ fn from_file(
             Err(_) => return Ok(None),
         };
         if measure.len <= STREAM_ABOVE {
+            held = held.saturating_add(measure.len);
+            if held > fetch::answer_limit(len) {
+                return Err(too_large());
+            }
             let mut bytes = Vec::with_capacity(measure.len as usize);
             if std::io::Read::read_to_end(&mut content, &mut bytes).is_err()
                 || bytes.len() as u64 != measure.len
@@ -513,6 +523,7 @@ pub fn fetch_batch(
             let mut data = match answer {
                 Ok(d) => d,
                 Err(ItemError::UnknownCte) => return Err(unknown_cte()),
+                Err(ItemError::TooLarge) => return Err(too_large()),
                 Err(ItemError::Read(never)) => match never {},
             };
             if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
