@@ -477,6 +477,13 @@ pub fn list_pattern_matches(pattern: &str, delimiter: Option<char>, name: &str) 
     if steps == [Step::Any] {
         return true;
     }
+    // Each character step takes one character of the name: a pattern with
+    // more of them than the name has characters cannot match (and a long
+    // hostile pattern costs its length, not its length times the name's).
+    let needed = steps.iter().filter(|s| matches!(s, Step::Char(_))).count();
+    if needed > name.chars().count() {
+        return false;
+    }
 
     // reached[i]: the name so far can be matched by steps[..i].
     let mut reached = vec![false; steps.len() + 1];
@@ -802,6 +809,9 @@ mod tests {
             ("台%", "台北/x", false),
             ("", "", true),
             ("", "a", false),
+            ("%a%b%", "ab", true),
+            ("%a%b%c", "ab", false),
+            ("*台*北*", "台北", true),
         ] {
             assert_eq!(
                 list_pattern_matches(pattern, d, name),
@@ -831,6 +841,20 @@ mod tests {
         assert!(!list_pattern_matches(&pattern, Some('/'), &name));
         assert!(list_pattern_matches(&pattern, Some('/'), &(name + "b")));
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    /// A pattern with more literal characters than a name has matches
+    /// nothing: the count decides before any matching (a hostile pattern
+    /// of a mebibyte, `%a` over and over, cost its length times the name's
+    /// for every name: 9 s for fifty names of 204 characters on the
+    /// server). As many as the name has can still match.
+    #[test]
+    fn a_pattern_longer_than_the_name_matches_nothing() {
+        let pattern = "%a".repeat(1 << 19);
+        let name = "a".repeat(204);
+        assert!(!list_pattern_matches(&pattern, Some('/'), &name));
+        assert!(list_pattern_matches(&"%a".repeat(204), Some('/'), &name));
+        assert!(!list_pattern_matches(&"%a".repeat(205), Some('/'), &name));
     }
 
     /// A plain backtracking matcher to compare with on small inputs.
