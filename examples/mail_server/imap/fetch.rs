@@ -141,13 +141,13 @@ pub fn flag_list(flags: &Flags, recent: bool, rev2: bool) -> Vec<FlagFetch<'stat
 
 /// The most octets the literals of one message's FETCH answer may hold
 /// in memory together: four times the message (its sections, their MIME
-/// headers and a few partial ranges overlap), and 1 MiB more, up to
-/// 16 MiB. Past it the FETCH fails with `NO [LIMIT]`: a command can name
-/// 65,536 items, and without it `BODY.PEEK[]` named 5,000 times for a
-/// 250 KB message took 2.5 GB. (A section above [`super::exec::STREAM_ABOVE`]
-/// is streamed from the file, not held.)
+/// headers and a few partial ranges overlap), and 1 MiB more. Past it the
+/// FETCH fails with `NO [LIMIT]`: a command can name 65,536 items, and
+/// without it `BODY.PEEK[]` named 5,000 times for a 250 KB message took
+/// 2.5 GB. (A large message's sections read from its file have a lower
+/// ceiling, `fetching::FROM_FILE_HELD`.)
 pub fn answer_limit(size: u64) -> u64 {
-    size.saturating_mul(4).saturating_add(1 << 20).min(16 << 20)
+    size.saturating_mul(4).saturating_add(1 << 20)
 }
 
 /// Renders `items` for one message. `content` is its analysis when

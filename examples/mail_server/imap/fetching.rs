@@ -77,6 +77,12 @@ fn unknown_cte() -> Outcome {
     Outcome::no("Cannot decode the part").with_code(condition("UNKNOWN-CTE"))
 }
 
+/// What the sections of a large message read from its file may hold in
+/// memory together (each is at most [`STREAM_ABOVE`]; a larger one is
+/// streamed): that read is not counted in `--content-memory`, as a
+/// message read whole is.
+const FROM_FILE_HELD: u64 = 16 << 20;
+
 fn too_large() -> Outcome {
     Outcome::no("FETCH items too large together for one message").with_code(condition("LIMIT"))
 }
@@ -176,7 +182,7 @@ fn from_file(
         };
         if measure.len <= STREAM_ABOVE {
             held = held.saturating_add(measure.len);
-            if held > fetch::answer_limit(len) {
+            if held > fetch::answer_limit(len).min(FROM_FILE_HELD) {
                 return Err(too_large());
             }
             let mut bytes = Vec::with_capacity(measure.len as usize);
