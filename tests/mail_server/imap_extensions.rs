@@ -1392,3 +1392,55 @@ fn names_stay_inside(run: HostileRun) {
         );
     }
 }
+
+/// Searches kept up to date (`UID SEARCH RETURN (UPDATE)`, RFC 5267) run
+/// again once the mailbox changed: a flag change another session makes
+/// brings ADDTO, and a command after it, with nothing changed, brings no
+/// second one. A search whose result moves with the time (YOUNGER) runs
+/// after every command: once its messages are older, a NOOP brings
+/// REMOVEFROM though the mailbox did not change.
+#[test]
+fn searches_kept_up_to_date_follow_changes_and_the_time() {
+    let mail = MailRoot::new("live-searches", PASSWD, "alice", &[]);
+    let server = mail_server(&mail);
+    let mut other = alice(&server);
+    for text in ["one", "two"] {
+        let message = format!("Subject: {text}\r\n\r\n{text}\r\n");
+        other
+            .command_with_literal("APPEND INBOX", message.as_bytes())
+            .ok("APPEND, dated now");
+    }
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let seen = imap
+        .command("UID SEARCH RETURN (UPDATE) SEEN")
+        .ok("a live search");
+    assert!(
+        seen.lines_starting("ESEARCH")
+            .iter()
+            .all(|l| !l.contains(" ALL ")),
+        "{}",
+        seen.text()
+    );
+    let young = imap
+        .command("UID SEARCH RETURN (UPDATE) YOUNGER 3")
+        .ok("a live search of the time");
+    assert!(young.text().contains("ALL 1:2"), "{}", young.text());
+
+    other.command("SELECT INBOX").ok("SELECT");
+    other.command("UID STORE 2 +FLAGS (\\Seen)").ok("STORE");
+    let noop = imap.command("NOOP").ok("NOOP");
+    let adds = noop.lines_starting("ESEARCH");
+    assert!(adds.iter().any(|l| l.contains("ADDTO (0 2)")), "{}", noop.text());
+    let again = imap.command("NOOP").ok("NOOP");
+    assert!(again.lines_starting("ESEARCH").is_empty(), "{}", again.text());
+
+    std::thread::sleep(std::time::Duration::from_millis(4200));
+    let later = imap.command("NOOP").ok("NOOP");
+    let removed = later.lines_starting("ESEARCH");
+    assert!(
+        removed.len() == 1 && removed[0].contains("REMOVEFROM (0 1:2)"),
+        "{}",
+        later.text()
+    );
+}
