@@ -84,7 +84,7 @@ mod state;
 mod subs;
 mod uidlist;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -738,6 +738,7 @@ fn clean_staging(maildir: &Path) {
 /// directory.
 fn folder_dirs(maildir: &Path) -> Result<Vec<(MailboxName, PathBuf)>, StoreError> {
     let mut out = vec![(MailboxName::inbox(), maildir.to_path_buf())];
+    let mut seen: HashSet<MailboxName> = HashSet::from([MailboxName::inbox()]);
     let entries = fs::read_dir(maildir).map_err(|e| io_err("read directory", maildir, &e))?;
     for entry in entries {
         let entry = entry.map_err(|e| io_err("read directory", maildir, &e))?;
@@ -748,7 +749,7 @@ fn folder_dirs(maildir: &Path) -> Result<Vec<(MailboxName, PathBuf)>, StoreError
             continue;
         };
         let path = entry.path();
-        if folder::is_folder(&path, false) && !out.iter().any(|(n, _)| *n == name) {
+        if folder::is_folder(&path, false) && seen.insert(name.clone()) {
             out.push((name, path));
         }
     }
@@ -758,6 +759,29 @@ fn folder_dirs(maildir: &Path) -> Result<Vec<(MailboxName, PathBuf)>, StoreError
 /// A message's flags must have letters; the check happens before anything
 /// is written.
 impl MaildirBackend {
+    /// A folder's entry, as its uidlist and journal name it; a folder made
+    /// by another program is given a uidlist first. `None` if it still has
+    /// none that can be read.
+    fn entry_of(
+        &self,
+        maildir: &Path,
+        name: MailboxName,
+        dir: &Path,
+    ) -> Result<Option<MailboxEntry>, StoreError> {
+        let mut seen = folder::peek(dir);
+        if seen.is_none() {
+            let lock = folder::lock_folder(dir)?;
+            let mut counters = Counters::new(maildir, self.options.fsync);
+            Folder::default().refresh_meta(self.ctx(dir, Some(&lock)), &mut counters)?;
+            seen = folder::peek(dir);
+        }
+        Ok(seen.map(|(uid_validity, special_use)| MailboxEntry {
+            name,
+            uid_validity,
+            special_use,
+        }))
+    }
+
     /// The directory of an existing mailbox's folder (checked without its
     /// lock: the caller takes it later).
     fn existing_folder(&self, account: &AccountName, mailbox: &MailboxName) -> Result<PathBuf, StoreError> {
@@ -900,24 +924,27 @@ impl Backend for MaildirBackend {
         let maildir = guard.maildir.clone();
         let mut out = Vec::new();
         for (name, dir) in folder_dirs(&maildir)? {
-            let mut seen = folder::peek(&dir);
-            if seen.is_none() {
-                // A folder made by another program: give it a uidlist.
-                let lock = folder::lock_folder(&dir)?;
-                let mut counters = Counters::new(&maildir, self.options.fsync);
-                Folder::default().refresh_meta(self.ctx(&dir, Some(&lock)), &mut counters)?;
-                seen = folder::peek(&dir);
-            }
-            if let Some((uid_validity, special_use)) = seen {
-                out.push(MailboxEntry {
-                    name,
-                    uid_validity,
-                    special_use,
-                });
+            if let Some(entry) = self.entry_of(&maildir, name, &dir)? {
+                out.push(entry);
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// The folder of this one name alone: a mailbox looked up (STATUS,
+    /// SELECT, each mailbox of a LIST-STATUS) costs one folder, not a
+    /// listing of them all.
+    fn mailbox(&self, account: &AccountName, name: &MailboxName) -> Result<MailboxEntry, StoreError> {
+        let acc = self.account(account);
+        let guard = self.open(account, &acc)?;
+        let maildir = guard.maildir.clone();
+        let dir = guard.dir_of(name);
+        if !opened_folder(&dir, name) {
+            return Err(StoreError::NoSuchMailbox(name.clone()));
+        }
+        self.entry_of(&maildir, name.clone(), &dir)?
+            .ok_or_else(|| StoreError::NoSuchMailbox(name.clone()))
     }
 
     fn create_mailbox(
@@ -2177,6 +2204,45 @@ mod tests {
             assert_eq!(snapshot.uid_validity, r.uid_validity);
             let uids: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
             assert_eq!(uids, want);
+        }
+    }
+
+    /// One mailbox looked up by name is the entry the listing gives it,
+    /// a folder another program made included (it gets a uidlist); a name
+    /// with no folder, or with a file or a link in its place, is no
+    /// mailbox.
+    #[test]
+    fn a_mailbox_looked_up_alone_is_its_listed_entry() {
+        let (tmp, a, inbox) = setup();
+        let b = open_in(tmp.path());
+        for name in ["Work", "Work/Reports", "Entw\u{fc}rfe"] {
+            b.create_mailbox(&a, &MailboxName::new(name).unwrap(), &[SpecialUse::Archive])
+                .unwrap();
+        }
+        let maildir = tmp.path().join("alice/Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(maildir.join(".Other").join(sub)).unwrap();
+        }
+        fs::write(maildir.join(".Plain"), b"not a folder").unwrap();
+        std::os::unix::fs::symlink(maildir.join(".Work"), maildir.join(".Linked")).unwrap();
+        let fresh = open_in(tmp.path());
+        let other = MailboxName::new("Other").unwrap();
+        let alone = fresh.mailbox(&a, &other).unwrap();
+        assert!(maildir.join(".Other/dovecot-uidlist").exists());
+        let listed = fresh.list_mailboxes(&a).unwrap();
+        let names: Vec<&str> = listed.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["Entw\u{fc}rfe", "INBOX", "Other", "Work", "Work/Reports"]);
+        for entry in &listed {
+            assert_eq!(&fresh.mailbox(&a, &entry.name).unwrap(), entry);
+        }
+        assert_eq!(listed.iter().find(|m| m.name == other), Some(&alone));
+        assert_eq!(fresh.mailbox(&a, &inbox).unwrap().name, inbox);
+        for missing in ["Nothing", "Plain", "Linked", "Work/None"] {
+            let name = MailboxName::new(missing).unwrap();
+            assert!(
+                matches!(fresh.mailbox(&a, &name), Err(StoreError::NoSuchMailbox(_))),
+                "{missing}"
+            );
         }
     }
 
