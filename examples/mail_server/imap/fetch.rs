@@ -15,13 +15,27 @@ use mailwire::mailbox::{Flags, ViewMessage};
 
 use super::cache::Structure;
 
-/// The items a FETCH asks for, macros expanded, in the order asked.
+/// The items a FETCH asks for, macros expanded, in the order asked, each
+/// once.
 pub fn wanted<'a>(items: &'a FetchItems<'a>) -> Cow<'a, [FetchItem<'a>]> {
     match items {
         FetchItems::Macro(m) => Cow::Borrowed(FetchMacro::expand(*m)),
         FetchItems::Item(i) => Cow::Owned(vec![i.clone()]),
-        FetchItems::List(l) => Cow::Borrowed(l),
+        FetchItems::List(l) => once_each(l),
     }
+}
+
+/// `items` with each item once, where it first comes: an item named again
+/// adds nothing to the answer but its rendering (a command can name
+/// 65,536 items: BODYSTRUCTURE of a message of many parts, or its
+/// ENVELOPE, over and over, multiplies what one answer holds).
+pub fn once_each<'s, 'a>(items: &'s [FetchItem<'a>]) -> Cow<'s, [FetchItem<'a>]> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    if items.iter().all(|i| seen.insert(i)) {
+        return Cow::Borrowed(items);
+    }
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    Cow::Owned(items.iter().filter(|i| seen.insert(*i)).cloned().collect())
 }
 
 /// Whether every item that needs the content is ENVELOPE, BODY or

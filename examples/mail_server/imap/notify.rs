@@ -88,7 +88,9 @@ pub fn set(work: &Work, notify: &Notify<'static>, info: &Info) -> (Option<Watchi
                     let new_message = events
                         .iter()
                         .find_map(|e| match e {
-                            NotifyEvent::MessageNew(items) => Some(items.clone()),
+                            NotifyEvent::MessageNew(items) => {
+                                Some(super::fetch::once_each(items).into_owned())
+                            }
                             _ => None,
                         })
                         .unwrap_or_default();
