@@ -173,13 +173,22 @@ const MAX_TEXT_KEYS: usize = 64;
 
 /// How many BODY and TEXT keys `keys` hold, at any depth.
 fn text_keys(keys: &[SearchKey<'_>]) -> usize {
+    leaves_where(keys, &|key| {
+        matches!(key, SearchKey::Body(_) | SearchKey::Text(_))
+    })
+}
+
+/// How many of the keys under `keys`, at any depth below NOT, OR and
+/// parenthesised lists, `pick` holds for.
+fn leaves_where(keys: &[SearchKey<'_>], pick: &dyn Fn(&SearchKey<'_>) -> bool) -> usize {
     keys.iter()
         .map(|key| match key {
-            SearchKey::Body(_) | SearchKey::Text(_) => 1,
-            SearchKey::Not(k) => text_keys(std::slice::from_ref(k)),
-            SearchKey::Or(a, b) => text_keys(std::slice::from_ref(a)) + text_keys(std::slice::from_ref(b)),
-            SearchKey::List(list) => text_keys(list),
-            _ => 0,
+            SearchKey::Not(k) => leaves_where(std::slice::from_ref(k), pick),
+            SearchKey::Or(a, b) => {
+                leaves_where(std::slice::from_ref(a), pick) + leaves_where(std::slice::from_ref(b), pick)
+            }
+            SearchKey::List(list) => leaves_where(list, pick),
+            key => usize::from(pick(key)),
         })
         .sum()
 }
@@ -218,14 +227,12 @@ fn view_state(selected: &SelectedMailbox) -> ViewState {
 /// Whether keys depend on more than the view: the time (OLDER, YOUNGER)
 /// or the saved result (`$`), which other commands change.
 fn volatile(keys: &[SearchKey<'_>]) -> bool {
-    keys.iter().any(|key| match key {
+    let depends = |key: &SearchKey<'_>| match key {
         SearchKey::Older(_) | SearchKey::Younger(_) => true,
         SearchKey::SequenceSet(set) | SearchKey::Uid(set) => set.is_last_command(),
-        SearchKey::Not(k) => volatile(std::slice::from_ref(k)),
-        SearchKey::Or(a, b) => volatile(std::slice::from_ref(a)) || volatile(std::slice::from_ref(b)),
-        SearchKey::List(list) => volatile(list),
         _ => false,
-    })
+    };
+    leaves_where(keys, &depends) > 0
 }
 
 /// `* ESEARCH (TAG "tag") [UID] data`.
