@@ -13,12 +13,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::tmpfs::Tmpfs;
 use crate::support::{self, MailRoot, RawPop3};
 use crate::{PASSWD, start};
-
-#[path = "../../crates/mailwire-mailbox/tests/support/tmpfs.rs"]
-mod tmpfs;
-use tmpfs::Tmpfs;
 
 /// A minimal IMAP client: commands with tags, responses as lines.
 struct Imap {

@@ -32,14 +32,11 @@ pub fn require(program: &str) -> bool {
     found
 }
 
-/// Whether this process runs as root (Dovecot and getmail's `user` need it).
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.trim_ascii() == b"0")
-        .unwrap_or(false)
-}
+/// A small tmpfs for the tests of a full disk, and whether this process
+/// runs as root (Dovecot, getmail's `user` and mounting need it).
+#[path = "../../crates/mailwire-mailbox/tests/support/tmpfs.rs"]
+pub mod tmpfs;
+pub use tmpfs::is_root;
 
 /// A directory removed when dropped.
 #[derive(Debug)]

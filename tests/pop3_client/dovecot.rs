@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::tmpfs::is_root;
+
 /// The account every test logs in with.
 pub const USER: &str = "bob";
 /// Its password: tests check that it never shows up in the client's output.
@@ -50,13 +52,6 @@ pub fn dovecot_binary() -> Option<PathBuf> {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port on 127.0.0.1");
     listener.local_addr().expect("local address").port()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// `id -un` or `id -gn`: the current user's or group's name.

@@ -18,6 +18,9 @@ mod maildir;
 #[allow(dead_code)]
 #[path = "../../examples/pop3_client/state.rs"]
 mod state;
+// Only its `is_root`, the one check of root the tests share.
+#[path = "../../crates/mailwire-mailbox/tests/support/tmpfs.rs"]
+mod tmpfs;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! A small tmpfs for tests of a full disk, shared through `#[path]` by
 //! the test binaries that need one: `mailwire-mailbox`'s unit tests, its
-//! `maildir_disk_full` test and the server's `mail_server` tests.
+//! `maildir_disk_full` test and the server's `mail_server` tests (through
+//! their `support.rs`). [`is_root`] is the one check of root those and
+//! the `pop3_client` tests use.
 //!
 //! Mounting needs root. Without it, [`Tmpfs::mount`] says so and gives
 //! `None`, so that a developer's test run skips the test loudly; under
