@@ -31,11 +31,12 @@ pub fn wanted<'a>(items: &'a FetchItems<'a>) -> Cow<'a, [FetchItem<'a>]> {
 /// ENVELOPE, over and over, multiplies what one answer holds).
 pub fn once_each<'s, 'a>(items: &'s [FetchItem<'a>]) -> Cow<'s, [FetchItem<'a>]> {
     let mut seen = std::collections::HashSet::with_capacity(items.len());
-    if items.iter().all(|i| seen.insert(i)) {
+    let Some(again) = items.iter().position(|i| !seen.insert(i)) else {
         return Cow::Borrowed(items);
-    }
-    let mut seen = std::collections::HashSet::with_capacity(items.len());
-    Cow::Owned(items.iter().filter(|i| seen.insert(*i)).cloned().collect())
+    };
+    let mut once = items[..again].to_vec();
+    once.extend(items[again + 1..].iter().filter(|i| seen.insert(*i)).cloned());
+    Cow::Owned(once)
 }
 
 /// Whether every item that needs the content is ENVELOPE, BODY or
@@ -164,6 +165,29 @@ pub fn answer_limit(size: u64) -> u64 {
     size.saturating_mul(4).saturating_add(1 << 20)
 }
 
+/// What the literals of one message's FETCH answer hold so far, against
+/// the most they may hold ([`answer_limit`], or lower).
+pub struct LiteralCap {
+    held: u64,
+    limit: u64,
+}
+
+impl LiteralCap {
+    pub fn new(limit: u64) -> Self {
+        LiteralCap { held: 0, limit }
+    }
+
+    /// Counts a literal of `len` octets more: [`ItemError::TooLarge`] once
+    /// the answer's literals are above the limit.
+    pub fn take<E>(&mut self, len: u64) -> Result<(), ItemError<E>> {
+        self.held = self.held.saturating_add(len);
+        if self.held > self.limit {
+            return Err(ItemError::TooLarge);
+        }
+        Ok(())
+    }
+}
+
 /// Renders `items` for one message. `content` is its analysis when
 /// [`needs_content`] said so, `structure` its cached structure (which
 /// answers ENVELOPE, BODY and BODYSTRUCTURE); without them, content items
@@ -178,7 +202,7 @@ pub fn render(
     modseq: bool,
 ) -> Result<Vec<MessageDataItem<'static>>, ItemError<std::convert::Infallible>> {
     let mut out = Vec::with_capacity(items.len() + 1);
-    let mut held = 0u64;
+    let mut cap = LiteralCap::new(answer_limit(message.size));
     for item in items {
         let data = match item {
             FetchItem::Flags => MessageDataItem::Flags(flags(message, rev2)),
@@ -201,10 +225,7 @@ pub fn render(
                 (None, Some(msg)) => match content_item(msg, other)? {
                     Some(ContentItem::Done(data)) => data,
                     Some(ContentItem::Literal { name, data, binary }) => {
-                        held = held.saturating_add(data.len() as u64);
-                        if held > answer_limit(message.size) {
-                            return Err(ItemError::TooLarge);
-                        }
+                        cap.take(data.len() as u64)?;
                         name.with_data(if binary {
                             binary_literal(data)
                         } else {

@@ -21,7 +21,7 @@ use super::exec::{
     Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Streamed, Work, condition, no_room, store_failure,
     view_message,
 };
-use super::fetch::{self, ContentItem, ItemError};
+use super::fetch::{self, ContentItem, ItemError, LiteralCap};
 
 /// What NOTIFY's MessageNew asked to be sent of new messages of the
 /// selected mailbox (RFC 5465 section 5.2), for each UID in `uids` still
@@ -148,7 +148,7 @@ fn from_file(
     };
     let mut data = Vec::new();
     let mut streamed = None;
-    let mut held = 0u64;
+    let mut cap = LiteralCap::new(fetch::answer_limit(len).min(FROM_FILE_HELD));
     for item in items {
         let (name, mut content, binary) = match fetch::content_item(&file, item) {
             Ok(None) => continue,
@@ -181,8 +181,7 @@ fn from_file(
             Err(_) => return Ok(None),
         };
         if measure.len <= STREAM_ABOVE {
-            held = held.saturating_add(measure.len);
-            if held > fetch::answer_limit(len).min(FROM_FILE_HELD) {
+            if cap.take::<std::io::Error>(measure.len).is_err() {
                 return Err(too_large());
             }
             let mut bytes = Vec::with_capacity(measure.len as usize);
