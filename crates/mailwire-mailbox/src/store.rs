@@ -32,6 +32,13 @@ pub struct StoreConfig {
     /// compares its view with the mailbox when it next takes its changes,
     /// instead of replaying them.
     pub max_pending_changes: usize,
+    /// The most mailboxes one account may hold, INBOX included: a CREATE
+    /// or RENAME that would make more (with the superiors it creates) is
+    /// refused with [`StoreError::Limit`], and nothing is created. Each
+    /// mailbox costs every listing, and a watch of its folder costs kernel
+    /// resources its owner shares with other accounts. Mailboxes made by
+    /// another program are not refused, only counted.
+    pub max_mailboxes: usize,
 }
 
 impl Default for StoreConfig {
@@ -40,6 +47,7 @@ impl Default for StoreConfig {
             max_keywords: 128,
             max_message_size: 256 << 20,
             max_pending_changes: 10_000,
+            max_mailboxes: 1_000,
         }
     }
 }
@@ -303,7 +311,8 @@ impl Account {
     }
 
     /// Creates a mailbox and, first, any missing superior (RFC 9051
-    /// section 6.3.4). INBOX and existing names are refused.
+    /// section 6.3.4). INBOX and existing names are refused, and so is a
+    /// mailbox past [`StoreConfig::max_mailboxes`].
     pub fn create_mailbox(
         &self,
         name: &MailboxName,
@@ -314,8 +323,28 @@ impl Account {
         if name.is_inbox() {
             return Err(StoreError::MailboxExists(name.clone()));
         }
+        self.check_room(name, true)?;
         self.create_superiors(name)?;
         backend.create_mailbox(self.name(), name, special_use)
+    }
+
+    /// [`StoreError::Limit`] when creating the missing superiors of `name`,
+    /// and `name` itself when `itself`, would take the account past
+    /// [`StoreConfig::max_mailboxes`]. A name that already exists is left
+    /// to its creation to refuse.
+    fn check_room(&self, name: &MailboxName, itself: bool) -> Result<(), StoreError> {
+        let backend = self.backend();
+        let absent = |name: &MailboxName| backend.mailbox(self.name(), name).is_err();
+        let missing =
+            name.ancestors().iter().filter(|s| absent(s)).count() + usize::from(itself && absent(name));
+        if missing == 0 {
+            return Ok(());
+        }
+        let held = backend.list_mailboxes(self.name())?.len();
+        if held.saturating_add(missing) > self.store.inner.config.max_mailboxes {
+            return Err(StoreError::Limit("too many mailboxes"));
+        }
+        Ok(())
     }
 
     fn create_superiors(&self, name: &MailboxName) -> Result<(), StoreError> {
@@ -345,7 +374,8 @@ impl Account {
     /// Renames a mailbox with its inferiors (RFC 9051 section 6.3.6),
     /// creating missing superiors of the new name. Renaming INBOX moves
     /// all its messages to a new mailbox of the new name and leaves INBOX
-    /// empty; inferiors of INBOX stay where they are.
+    /// empty; inferiors of INBOX stay where they are. The mailboxes it
+    /// creates count toward [`StoreConfig::max_mailboxes`].
     pub fn rename_mailbox(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
         let mut state = self.lock();
         let backend = self.backend();
@@ -357,6 +387,7 @@ impl Account {
             if backend.mailbox(self.name(), to).is_ok() {
                 return Err(StoreError::MailboxExists(to.clone()));
             }
+            self.check_room(to, true)?;
             self.create_superiors(to)?;
             backend.create_mailbox(self.name(), to, &[])?;
             let snapshot = backend.mailbox_snapshot(self.name(), from)?;
@@ -372,6 +403,7 @@ impl Account {
         if backend.mailbox(self.name(), to).is_ok() {
             return Err(StoreError::MailboxExists(to.clone()));
         }
+        self.check_room(to, false)?;
         self.create_superiors(to)?;
         let pairs = backend.rename_mailbox(self.name(), &entry.to_ref(), to)?;
         state.feeds.rename(&pairs);

@@ -1,11 +1,13 @@
 //! Store operations on the memory backend: accounts, the mailbox
 //! hierarchy, RENAME (INBOX included), UIDVALIDITY, COPY/MOVE UID maps,
-//! STORE, EXPUNGE tombstones and STATUS.
+//! STORE, EXPUNGE tombstones and STATUS; the cap on mailboxes on the
+//! Maildir backend too.
 
 use bytes::Bytes;
 use mailwire_mailbox::{
-    Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, MailboxName, MemoryBackend, ModSeq,
-    SpecialUse, Store, StoreCondition, StoreConfig, StoreError, StoreFlags, SystemFlags, Uid,
+    Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, MailboxName, MaildirBackend,
+    MaildirOptions, MemoryBackend, ModSeq, SpecialUse, Store, StoreCondition, StoreConfig, StoreError,
+    StoreFlags, SystemFlags, Uid,
 };
 
 fn name(s: &str) -> MailboxName {
@@ -225,6 +227,60 @@ fn limits_refuse_oversized_messages_and_keyword_floods() {
     m.flags = flags(&["a", "b", "c"]);
     assert!(matches!(acc.append(&name("INBOX"), m), Err(StoreError::Limit(_))));
     assert_eq!(acc.status(&name("INBOX")).unwrap().messages, 0);
+}
+
+/// A CREATE or RENAME past `max_mailboxes` is refused whole (no superior
+/// made, INBOX's messages where they were); a DELETE makes room again.
+fn mailbox_cap_holds(store: Store) {
+    let acc = store.create_account(&AccountName::new("carol").unwrap()).unwrap();
+    // INBOX and the four special-use mailboxes: room for three more.
+    assert_eq!(acc.list().unwrap().len(), 5);
+    acc.create_mailbox(&name("a"), &[]).unwrap();
+    acc.create_mailbox(&name("b/c"), &[]).unwrap();
+    let full = acc.list().unwrap();
+    assert_eq!(full.len(), 8);
+    fn refused<T>(r: Result<T, StoreError>) -> bool {
+        matches!(r, Err(StoreError::Limit(_)))
+    }
+    assert!(refused(acc.create_mailbox(&name("d"), &[])));
+    // A superior counts: "x/y" needs two, and neither is made.
+    acc.delete_mailbox(&name("a")).unwrap();
+    assert!(refused(acc.create_mailbox(&name("x/y"), &[])));
+    assert!(acc.mailbox(&name("x")).is_err());
+    // A name whose superiors exist needs one.
+    acc.create_mailbox(&name("b/d"), &[]).unwrap();
+    assert!(refused(acc.create_mailbox(&name("b/e"), &[])));
+    // A rename that makes no mailbox passes; one that makes a superior,
+    // or renames INBOX (a new mailbox), does not.
+    acc.rename_mailbox(&name("b/d"), &name("b/f")).unwrap();
+    assert!(refused(acc.rename_mailbox(&name("b/f"), &name("g/f"))));
+    assert!(acc.mailbox(&name("b/f")).is_ok() && acc.mailbox(&name("g")).is_err());
+    acc.append(&name("INBOX"), msg("kept\n")).unwrap();
+    assert!(refused(acc.rename_mailbox(&name("INBOX"), &name("Old"))));
+    assert!(acc.mailbox(&name("Old")).is_err());
+    assert_eq!(uids_of(&acc, "INBOX"), [1]);
+    // An existing name is still refused as existing, not as a limit.
+    assert!(matches!(
+        acc.create_mailbox(&name("b/c"), &[]),
+        Err(StoreError::MailboxExists(_))
+    ));
+    acc.delete_mailbox(&name("b/f")).unwrap();
+    acc.rename_mailbox(&name("INBOX"), &name("Old")).unwrap();
+    assert_eq!(uids_of(&acc, "Old"), [1]);
+    assert_eq!(acc.list().unwrap().len(), 8);
+}
+
+#[test]
+fn mailboxes_past_the_cap_are_refused() {
+    let config = StoreConfig {
+        max_mailboxes: 8,
+        ..StoreConfig::default()
+    };
+    mailbox_cap_holds(Store::with_config(MemoryBackend::new(), config.clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let maildir =
+        MaildirBackend::with_options(dir.path(), MaildirOptions::default().with_fsync(false)).unwrap();
+    mailbox_cap_holds(Store::with_config(maildir, config));
 }
 
 #[test]
