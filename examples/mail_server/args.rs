@@ -105,6 +105,11 @@ struct Args {
     /// with its /64) beyond N, so that one host cannot hold every slot
     #[arg(long, value_name = "N", default_value_t = 100)]
     max_connections_per_ip: usize,
+    /// Refuse a CREATE or RENAME (NO [LIMIT]) that would give one account
+    /// more than N mailboxes, INBOX included: each one costs every listing
+    /// and quota check, and the watches IDLE keeps on its folder
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    max_mailboxes: usize,
     /// Storage reads, commits and password checks running at once, on
     /// threads apart from the network ones
     #[arg(long, value_name = "N", default_value_t = 16)]
@@ -173,6 +178,7 @@ pub struct Options {
     pub auth_failure_delay: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    pub max_mailboxes: usize,
     pub storage_jobs: usize,
     pub content_memory: u64,
     pub fsync: Fsync,
@@ -247,6 +253,7 @@ impl Options {
             auth_failure_delay: Duration::from_millis(a.auth_failure_delay),
             max_connections: a.max_connections.max(1),
             max_connections_per_ip: a.max_connections_per_ip.max(1),
+            max_mailboxes: a.max_mailboxes.max(1),
             storage_jobs: a.storage_jobs.max(1),
             content_memory: a.content_memory.max(1).saturating_mul(1 << 20),
             fsync: a.fsync,

@@ -4,15 +4,17 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailwire::mailbox::{
-    AccountName, DEFAULT_MAILBOXES, MailboxName, MaildirBackend, MaildirOptions, Store, StoreError,
+    AccountName, DEFAULT_MAILBOXES, MailboxName, MaildirBackend, MaildirOptions, Store, StoreConfig,
+    StoreError,
 };
 
 use crate::args::Fsync;
 
 /// The store for `--mail-root DIR`: each user's mail is
 /// `DIR/<user>/Maildir`, in Maildir++ with Dovecot's index files, so Dovecot
-/// can serve the same mail (with the same UIDLs) at the same time.
-pub fn open(mail_root: &Path, fsync: Fsync) -> Result<Store, String> {
+/// can serve the same mail (with the same UIDLs) at the same time. An
+/// account holds `max_mailboxes` mailboxes at most.
+pub fn open(mail_root: &Path, fsync: Fsync, max_mailboxes: usize) -> Result<Store, String> {
     let options = match fsync {
         Fsync::Full => MaildirOptions::default(),
         Fsync::Optimized => MaildirOptions::default().with_flag_changes_flushed(false),
@@ -20,7 +22,11 @@ pub fn open(mail_root: &Path, fsync: Fsync) -> Result<Store, String> {
     };
     let backend = MaildirBackend::with_options(mail_root, options)
         .map_err(|e| format!("{}: {e}", mail_root.display()))?;
-    Ok(Store::new(backend))
+    let config = StoreConfig {
+        max_mailboxes,
+        ..StoreConfig::default()
+    };
+    Ok(Store::with_config(backend, config))
 }
 
 /// Gives an account the mailboxes a new one gets (Drafts, Sent, Junk,

@@ -150,7 +150,7 @@ fn run(o: Options) -> Result<(), String> {
         unknown_user_cost = users.unknown_user_cost(),
         "logins as unknown users are checked against this scheme"
     );
-    let store = mailstore::open(&mail_root, o.fsync)?;
+    let store = mailstore::open(&mail_root, o.fsync, o.max_mailboxes)?;
     if created {
         mailstore::add_default_mailboxes(&store, "alice")?;
     }

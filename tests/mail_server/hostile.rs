@@ -904,3 +904,62 @@ fn links_planted_in_a_maildir_reach_nothing() {
     assert_eq!(every_message(&bm), bob_before, "bob's mail changed");
     still_serves(&server, "links in a Maildir");
 }
+
+/// An account holds `--max-mailboxes` mailboxes at most: a CREATE or
+/// RENAME past it gets `NO [LIMIT]` and creates nothing, not even a
+/// superior; a name that exists is still refused as existing; DELETE makes
+/// room. Before, nothing capped them, and each costs every LIST, every
+/// quota check of an APPEND and the watches of IDLE.
+#[test]
+fn mailboxes_past_the_cap_are_refused() {
+    let mail = alice_root("hostile-mailbox-cap");
+    let server = crate::start(&mail, &["--allow-plaintext-auth", "--max-mailboxes", "3"]);
+    let mut imap = alice(&server);
+    let limited = |reply: crate::imap_wire::Reply, what: &str| {
+        assert_eq!(reply.status, "NO", "{what}: {}", reply.completion);
+        assert!(
+            reply.completion.contains("[LIMIT]"),
+            "{what}: {}",
+            reply.completion
+        );
+    };
+    let names = |imap: &mut Imap| {
+        let mut names: Vec<String> = imap
+            .command("LIST \"\" *")
+            .ok("LIST")
+            .lines_starting("LIST")
+            .iter()
+            .map(|l| {
+                l.trim_end()
+                    .rsplit(' ')
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&mut imap), ["INBOX"]);
+    imap.command("CREATE a").ok("CREATE a");
+    // b/c needs b too: three in all.
+    limited(imap.command("CREATE b/c"), "CREATE b/c");
+    assert_eq!(names(&mut imap), ["INBOX", "a"]);
+    imap.command("CREATE b").ok("CREATE b");
+    limited(imap.command("CREATE c"), "CREATE c");
+    limited(imap.command("RENAME INBOX d"), "RENAME INBOX d");
+    limited(imap.command("RENAME a e/a"), "RENAME a e/a");
+    imap.command("RENAME a e").ok("RENAME a e");
+    let exists = imap.command("CREATE b");
+    assert!(
+        exists.completion.contains("[ALREADYEXISTS]"),
+        "{}",
+        exists.completion
+    );
+    assert_eq!(names(&mut imap), ["INBOX", "b", "e"]);
+    imap.command("DELETE e").ok("DELETE e");
+    imap.command("CREATE c").ok("CREATE c");
+    assert_eq!(names(&mut imap), ["INBOX", "b", "c"]);
+    imap.logout();
+}

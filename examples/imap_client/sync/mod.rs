@@ -143,7 +143,13 @@ impl Local {
                 .create_account(&account_name)
                 .map_err(|e| store_error("creating the Maildir", e))?;
         }
-        let store = mailwire::mailbox::Store::new(backend);
+        // The mirror holds what the server holds: the server's cap on
+        // mailboxes is the one that counts.
+        let config = mailwire::mailbox::StoreConfig {
+            max_mailboxes: usize::MAX,
+            ..Default::default()
+        };
+        let store = mailwire::mailbox::Store::with_config(backend, config);
         let account = store
             .account(&account_name)
             .map_err(|e| store_error("opening the Maildir", e))?;
