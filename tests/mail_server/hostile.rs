@@ -963,3 +963,82 @@ fn mailboxes_past_the_cap_are_refused() {
     assert_eq!(names(&mut imap), ["INBOX", "b", "c"]);
     imap.logout();
 }
+
+/// What the server sends on `stream` until `count` responses holding
+/// `needle` have come or `timeout` passes: how many came, and the octets,
+/// counted as they are read (the content is not kept).
+fn count_until(stream: &mut TcpStream, needle: &[u8], count: usize, timeout: Duration) -> (usize, u64) {
+    let deadline = Instant::now() + timeout;
+    let (mut found, mut octets) = (0, 0u64);
+    let mut tail: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    while found < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        stream.set_read_timeout(Some(left)).expect("timeout");
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        octets += n as u64;
+        // The needle may straddle two reads: keep what could start one.
+        tail.extend_from_slice(&chunk[..n]);
+        found += tail.windows(needle.len()).filter(|w| *w == needle).count();
+        let keep = tail.len().min(needle.len() - 1);
+        tail.drain(..tail.len() - keep);
+    }
+    (found, octets)
+}
+
+/// NOTIFY's MessageNew content for many new messages at once is rendered
+/// a part at a time, each part sent before the next is read: a COPY of
+/// 1,024 messages of 100 KB into the selected mailbox of a session that
+/// asked for `BODY.PEEK[]` of new messages, and does not read, raises the
+/// server's peak by little; once it reads, every message comes. Before,
+/// all of them were rendered at once (the content of every new message,
+/// however many).
+#[test]
+fn notify_content_of_many_new_messages_is_sent_in_parts() {
+    let mut message = b"From: a@example.org\r\nSubject: copied\r\n\r\n".to_vec();
+    while message.len() < 100 * 1000 {
+        message.extend_from_slice(b"a line of a message copied over and over into the same mailbox\r\n");
+    }
+    let mail = MailRoot::new("notify-many", PASSWD, "alice", &vec![message; 16]);
+    let server = mail_server(&mail);
+    let mut copier = alice(&server);
+    copier.command("SELECT INBOX").ok("SELECT");
+    for _ in 0..6 {
+        copier.command("COPY 1:* INBOX").ok("COPY");
+    }
+    let exists = copier.command("NOOP").ok("NOOP");
+    let baseline = peak_kib(&server);
+    let mut watcher = logged_in_stream(server.imap);
+    watcher.write_all(b"s SELECT INBOX\r\n").expect("send");
+    let selected = read_plain_until(&mut watcher, "s");
+    assert!(
+        selected.contains("* 1024 EXISTS"),
+        "{selected}\n{}",
+        exists.text()
+    );
+    watcher
+        .write_all(b"n NOTIFY SET (selected (MessageNew (UID BODY.PEEK[]) MessageExpunge))\r\n")
+        .expect("send");
+    let notify = read_plain_until(&mut watcher, "n");
+    assert!(notify.contains("n OK"), "{notify}");
+    copier.command("COPY 1:* INBOX").ok("COPY");
+    // The watcher does not read while the server takes in the news.
+    std::thread::sleep(Duration::from_secs(5));
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    eprintln!("news of 1,024 messages of 100 KB: the server's peak grew by {grown} KiB");
+    let (fetched, octets) = count_until(&mut watcher, b" FETCH (UID ", 1024, Duration::from_secs(120));
+    assert_eq!(fetched, 1024, "{octets} octets came");
+    assert!(octets > 1024 * 100 * 1000, "{octets} octets came");
+    assert!(
+        grown < 48 * 1024,
+        "news of 1,024 messages of 100 KB: the server's peak grew by {grown} KiB"
+    );
+    copier.logout();
+    still_serves(&server, "NOTIFY of many new messages");
+}

@@ -165,6 +165,24 @@ pub fn answer_limit(size: u64) -> u64 {
     size.saturating_mul(4).saturating_add(1 << 20)
 }
 
+/// The most octets the literals of one message's answer to `items` hold
+/// in memory: a section or BINARY is at most the message (decoding only
+/// shrinks it), or its partial range; one above `each` is streamed, not
+/// held; all of them at most [`answer_limit`].
+pub fn literals_at_most(items: &[FetchItem<'_>], size: u64, each: u64) -> u64 {
+    let one = |partial: &Option<Partial>| partial.as_ref().map_or(size, |p| p.length().get().min(size));
+    items
+        .iter()
+        .map(|item| match item {
+            FetchItem::Rfc822 | FetchItem::Rfc822Header | FetchItem::Rfc822Text => size,
+            FetchItem::BodySection { partial, .. } | FetchItem::Binary { partial, .. } => one(partial),
+            _ => 0,
+        })
+        .filter(|&len| len <= each)
+        .fold(0u64, u64::saturating_add)
+        .min(answer_limit(size))
+}
+
 /// What the literals of one message's FETCH answer hold so far, against
 /// the most they may hold ([`answer_limit`], or lower).
 pub struct LiteralCap {

@@ -24,27 +24,43 @@ use super::exec::{
 use super::fetch::{self, ContentItem, ItemError, LiteralCap};
 
 /// What NOTIFY's MessageNew asked to be sent of new messages of the
-/// selected mailbox (RFC 5465 section 5.2), for each UID in `uids` still
-/// there. Nothing is changed by it: a BODY[] item is read as BODY.PEEK[]
-/// would be. A message larger than [`STREAM_ABOVE`] is read from its file
-/// a page at a time, and a section of it larger than that is left out (a
-/// notification is not streamed); one whose content cannot be read or
-/// decoded gets only the items that need no content.
+/// selected mailbox (RFC 5465 section 5.2), for the UIDs of `uids` still
+/// there, from the first until the literals rendered may hold `budget`
+/// octets (one message at least); with how many of `uids` it went
+/// through, so that the rest is rendered once this part is sent. Nothing
+/// is changed by it: a BODY[] item is read as BODY.PEEK[] would be. A
+/// message larger than [`STREAM_ABOVE`] is read from its file a page at a
+/// time, and a section of it larger than that is left out (a notification
+/// is not streamed); one whose content cannot be read or decoded gets
+/// only the items that need no content.
 pub fn new_message_data(
     work: &mut Work,
     items: &[FetchItem<'static>],
     uids: &[NonZeroU32],
     info: &Info,
-) -> Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)> {
+    budget: u64,
+) -> (Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)>, usize) {
     let Some(selected) = work.selected.as_mut() else {
-        return Vec::new();
+        return (Vec::new(), uids.len());
     };
     let content = fetch::needs_content(items);
-    let mut out = Vec::with_capacity(uids.len());
-    for &uid in uids {
+    let mut out = Vec::new();
+    let mut held = 0u64;
+    for (at, &uid) in uids.iter().enumerate() {
+        if held >= budget {
+            return (out, at);
+        }
         let Some(message) = view_message(selected, Uid::from(uid)).cloned() else {
             continue;
         };
+        if content {
+            let each = if message.size > STREAM_ABOVE {
+                STREAM_ABOVE
+            } else {
+                u64::MAX
+            };
+            held = held.saturating_add(fetch::literals_at_most(items, message.size, each));
+        }
         if content && message.size > STREAM_ABOVE {
             let mut data = fetch::render(&message, None, None, items, info.rev2, false).unwrap_or_default();
             let cached = work.structures.get(
@@ -69,7 +85,7 @@ pub fn new_message_data(
             .unwrap_or_default();
         out.push((uid, data));
     }
-    out
+    (out, uids.len())
 }
 
 /// The answer to BINARY of a part that cannot be decoded (RFC 3516).

@@ -266,7 +266,7 @@ impl User {
                             self.idle = true;
                             if self.watch(ctx).await? {
                                 // What changed before the watch began.
-                                self.poll_changes(ctx, session).await?;
+                                self.poll_changes(ctx, conn, session).await?;
                             }
                         }
                         ServerEvent::IdleEnded => self.idle = false,
@@ -406,7 +406,7 @@ impl User {
                 Input::Eof => return Ok(Ending::ClientLeft),
                 Input::Deadline => {
                     if self.idle || self.notify.is_some() {
-                        self.poll_changes(ctx, session).await?;
+                        self.poll_changes(ctx, conn, session).await?;
                     }
                     session.handle_timeout(Instant::now());
                     if session.is_closed() {
@@ -840,7 +840,12 @@ impl User {
     /// them to the session, which sends them at once (IDLE, or NOTIFY's
     /// selected-mailbox events), and sends NOTIFY's news of the other
     /// mailboxes.
-    async fn poll_changes(&mut self, ctx: &Arc<Context>, session: &mut ServerSession) -> io::Result<()> {
+    async fn poll_changes(
+        &mut self,
+        ctx: &Arc<Context>,
+        conn: &mut Connection,
+        session: &mut ServerSession,
+    ) -> io::Result<()> {
         let Some(mut work) = self.work.take() else {
             return Ok(());
         };
@@ -858,7 +863,8 @@ impl User {
             .and_then(|n| n.selected.as_ref())
             .map(|s| s.new_message.clone())
             .unwrap_or_default();
-        let (work, notify, answers, news, fetched) = ctx
+        let wanted = new_message.clone();
+        let (mut work, notify, answers, news, (fetched, added, mut next)) = ctx
             .blocking
             .run(move || {
                 let mut answers = Vec::new();
@@ -870,10 +876,12 @@ impl User {
                         _ => None,
                     })
                     .collect();
-                let fetched = if new_message.is_empty() {
-                    Vec::new()
+                let fetched = if wanted.is_empty() {
+                    (Vec::new(), Vec::new(), 0)
                 } else {
-                    fetching::new_message_data(&mut work, &new_message, &added, &info)
+                    let (part, next) =
+                        fetching::new_message_data(&mut work, &wanted, &added, &info, FETCH_BATCH as u64);
+                    (part, added, next)
                 };
                 search::update_live_searches(&mut work, &info, &mut answers);
                 let news = match notify.as_mut().filter(|n| n.has_groups()) {
@@ -886,7 +894,6 @@ impl User {
                 (work, notify, answers, news, fetched)
             })
             .await?;
-        self.work = Some(work);
         let mut updates = Vec::new();
         for answer in answers {
             match answer {
@@ -897,10 +904,32 @@ impl User {
         if let Some(selected) = notify.as_ref().and_then(|n| n.selected.as_ref()) {
             session.announce_changes(!selected.delayed);
         }
-        // After the EXISTS that announced them.
+        // After the EXISTS that announced them, a part at a time: each
+        // is sent before the next is rendered.
         for (uid, items) in fetched {
             let _ = session.unsolicited_fetch(uid, items);
         }
+        while next < added.len() {
+            while let Some(bytes) = session.poll_transmit() {
+                conn.write_all(&bytes).await?;
+            }
+            let (items, info) = (new_message.clone(), info_of(session, Vec::new(), ""));
+            let rest = added[next..].to_vec();
+            let (back, (part, went)) = ctx
+                .blocking
+                .run(move || {
+                    let part =
+                        fetching::new_message_data(&mut work, &items, &rest, &info, FETCH_BATCH as u64);
+                    (work, part)
+                })
+                .await?;
+            work = back;
+            next += went;
+            for (uid, items) in part {
+                let _ = session.unsolicited_fetch(uid, items);
+            }
+        }
+        self.work = Some(work);
         // The search updates after the changes they follow from.
         for response in updates.iter().chain(&news) {
             let _ = session.unsolicited(response);
