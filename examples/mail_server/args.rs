@@ -120,9 +120,10 @@ struct Args {
     /// that cannot be read in pages whole; a search of header fields reads
     /// top headers alone and needs none), and a FETCH of a message that cannot
     /// be read from its file in pages (a header block above 1 MiB) five
-    /// times its size while it is sent; they wait for room (10 s, then NO
-    /// [UNAVAILABLE]). Every other FETCH of a large message reads its file
-    /// a page at a time and needs none
+    /// times its size while it is sent, and one that reads a large message's
+    /// sections from its file what they may hold (16 MiB at most); they
+    /// wait for room (10 s, then NO [UNAVAILABLE]). A FETCH of small
+    /// messages renders about 1 MiB of literals at a time and needs none
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     content_memory: u64,
     /// What is flushed to disk before it is reported done: `full` every

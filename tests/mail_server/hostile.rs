@@ -1042,3 +1042,106 @@ fn notify_content_of_many_new_messages_is_sent_in_parts() {
     copier.logout();
     still_serves(&server, "NOTIFY of many new messages");
 }
+
+/// A FETCH batch holds what its literals may hold up to about 1 MiB: eight
+/// sessions that FETCH eight ranges of each of sixteen messages of 250 KB
+/// (2 MB of literals a message) and do not read raise the server's peak by
+/// little, and then get every message. Before, a batch took sixteen
+/// messages whatever their answers held: 32 MB for each session.
+#[test]
+fn fetch_batches_hold_little_for_readers_that_do_not_read() {
+    let mut message = b"From: a@example.org\r\nSubject: ranges\r\n\r\n".to_vec();
+    while message.len() < 250 * 1000 {
+        message.extend_from_slice(b"a line of a message fetched in eight ranges at once\r\n");
+    }
+    let mail = MailRoot::new("fetch-batches", PASSWD, "alice", &vec![message; 16]);
+    let server = mail_server(&mail);
+    let baseline = peak_kib(&server);
+    let mut command = b"f FETCH 1:16 (UID".to_vec();
+    for i in 0..8 {
+        command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
+    }
+    command.extend_from_slice(b")\r\n");
+    let mut sessions: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut stream = logged_in_stream(server.imap);
+            stream.write_all(b"s SELECT INBOX\r\n").expect("send");
+            let selected = read_plain_until(&mut stream, "s");
+            assert!(selected.contains("s OK"), "{selected}");
+            stream.write_all(&command).expect("send");
+            stream
+        })
+        .collect();
+    // None of them reads while the server renders.
+    std::thread::sleep(Duration::from_secs(5));
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    eprintln!("eight sessions that do not read a FETCH of 32 MB: the server's peak grew by {grown} KiB");
+    for stream in &mut sessions {
+        let (fetched, octets) = count_until(stream, b" FETCH (UID ", 16, Duration::from_secs(120));
+        assert_eq!(fetched, 16, "{octets} octets came");
+    }
+    assert!(
+        grown < 64 * 1024,
+        "eight sessions that do not read a FETCH of 32 MB: the server's peak grew by {grown} KiB"
+    );
+    still_serves(&server, "FETCHes not read");
+}
+
+/// The sections of a large message a FETCH reads from its file take their
+/// room in `--content-memory` until they are sent: while a session that
+/// does not read holds the whole budget with 30 ranges of a 2 MiB message,
+/// another session's FETCH of a range of it waits and gets `NO
+/// [UNAVAILABLE]`; once the first reads its answer, the second is
+/// answered. Before, those sections (16 MiB a FETCH at most) were held
+/// outside the budget, and 100 sessions from one address could hold
+/// 1.6 GB.
+#[test]
+fn sections_read_from_a_file_take_room_until_sent() {
+    let mut message = b"From: a@example.org\r\nSubject: large\r\n\r\n".to_vec();
+    while message.len() < 2 << 20 {
+        message.extend_from_slice(b"a line of a large message read from its file in ranges\r\n");
+    }
+    let mail = MailRoot::new("fetch-file-room", PASSWD, "alice", &[message]);
+    // 30 ranges of 250,000 octets: more than the 7 MiB budget.
+    let server = crate::start(&mail, &["--allow-plaintext-auth", "--content-memory", "7"]);
+    let mut holder = logged_in_stream(server.imap);
+    holder.write_all(b"s SELECT INBOX\r\n").expect("send");
+    assert!(read_plain_until(&mut holder, "s").contains("s OK"));
+    let mut command = b"f FETCH 1 (UID".to_vec();
+    for i in 0..30 {
+        command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
+    }
+    command.extend_from_slice(b")\r\n");
+    holder.write_all(&command).expect("send");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut other = alice(&server);
+    other.command("SELECT INBOX").ok("SELECT");
+    let started = Instant::now();
+    let refused = other.command("FETCH 1 (BODY.PEEK[]<0.1000>)");
+    assert!(
+        refused.completion.contains("NO [UNAVAILABLE]"),
+        "{}",
+        refused.completion
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    let (fetched, octets) = count_until(&mut holder, b" FETCH (UID ", 1, Duration::from_secs(60));
+    assert_eq!(fetched, 1);
+    // The rest of the answer, then its completion.
+    let (_, closed) = drain(&mut holder, Duration::from_secs(60), |g| {
+        String::from_utf8_lossy(g).contains("\r\nf OK")
+    });
+    assert!(!closed, "after {octets} octets the connection ended");
+    let answered = other
+        .command("FETCH 1 (BODY.PEEK[]<0.1000>)")
+        .ok("FETCH after the room came back");
+    assert!(
+        answered.text().contains("BODY[]<0> {1000}"),
+        "{}",
+        answered.text()
+    );
+    other.logout();
+}

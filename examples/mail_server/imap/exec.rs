@@ -162,8 +162,8 @@ pub enum Answer {
     Gone,
     /// The number of messages `\Recent` for this session.
     Recent(u32),
-    /// Budget taken for a large message read whole: the answers before it
-    /// are sent before it is given back.
+    /// Budget taken for a large message (read whole, or its sections read
+    /// from its file): given back once the answers are sent.
     Hold(Held),
     /// `* n FETCH` whose last item is streamed from disk.
     Stream(Streamed),

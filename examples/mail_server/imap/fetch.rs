@@ -167,8 +167,8 @@ pub fn answer_limit(size: u64) -> u64 {
 
 /// The most octets the literals of one message's answer to `items` hold
 /// in memory: a section or BINARY is at most the message (decoding only
-/// shrinks it), or its partial range; one above `each` is streamed, not
-/// held; all of them at most [`answer_limit`].
+/// shrinks it), or its partial range, and at most `each` (a larger one is
+/// streamed or left out); all of them at most [`answer_limit`].
 pub fn literals_at_most(items: &[FetchItem<'_>], size: u64, each: u64) -> u64 {
     let one = |partial: &Option<Partial>| partial.as_ref().map_or(size, |p| p.length().get().min(size));
     items
@@ -178,7 +178,7 @@ pub fn literals_at_most(items: &[FetchItem<'_>], size: u64, each: u64) -> u64 {
             FetchItem::BodySection { partial, .. } | FetchItem::Binary { partial, .. } => one(partial),
             _ => 0,
         })
-        .filter(|&len| len <= each)
+        .map(|len| len.min(each))
         .fold(0u64, u64::saturating_add)
         .min(answer_limit(size))
 }

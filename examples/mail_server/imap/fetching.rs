@@ -95,8 +95,8 @@ fn unknown_cte() -> Outcome {
 
 /// What the sections of a large message read from its file may hold in
 /// memory together (each is at most [`STREAM_ABOVE`]; a larger one is
-/// streamed): that read is not counted in `--content-memory`, as a
-/// message read whole is.
+/// streamed). What they may hold is taken from `--content-memory` before
+/// they are read, and given back once they are sent.
 const FROM_FILE_HELD: u64 = 16 << 20;
 
 fn too_large() -> Outcome {
@@ -384,16 +384,41 @@ pub fn fetch_batch(
     } else {
         WHOLE_WEIGHT
     };
-    // Once budget is held, the answers go out before more is read.
+    // What the literals of a message's answer hold in memory until sent
+    // (a large message read whole is weighed apart; a streamed literal is
+    // not held).
+    let literals = |message: &ViewMessage| {
+        if !content || (stream.is_some() && message.size > STREAM_ABOVE) {
+            0
+        } else if message.size > STREAM_ABOVE {
+            fetch::literals_at_most(&items, message.size, STREAM_ABOVE).min(FROM_FILE_HELD)
+        } else {
+            fetch::literals_at_most(&items, message.size, u64::MAX)
+        }
+    };
+    // Room in `--content-memory` for a large message, taken before it is
+    // read (and before its \Seen is set). After other messages of this
+    // call, it is not waited for: their answers go first, and the next
+    // call starts with it. (A batch of small messages holds about `budget`
+    // at most, and takes none: waiting for room holds a storage job.)
+    let room = |amount: u64, first: bool| {
+        let wait = if first { CONTENT_WAIT } else { Duration::ZERO };
+        work.content.hold(amount, wait)
+    };
+    // Once budget is held for a large message, the answers go out before
+    // more is read.
     let mut holding = false;
     while i < end && rendered < budget && !holding {
         // One message at a time when it may be streamed: its \Seen is set
         // just before it is sent. A large message ends its batch, and starts
         // one: a batch streams one message, or holds budget for one, at
-        // most.
+        // most. Other batches end once their literals may hold `budget`.
         let limit = if stream.is_some() { 1 } else { 16 };
         let mut batch_end = i;
         let mut whole = None;
+        // What the batch's literals may hold.
+        let mut literal_bytes = 0u64;
+        let mut held_for_file = None;
         // A large message's items read from its file, before its \Seen is
         // set: if that cannot be done, it is read whole, within the budget.
         let mut prepared = None;
@@ -402,6 +427,11 @@ pub fn fetch_batch(
             if let Some(m) = message.filter(|m| large(m)) {
                 if batch_end == i {
                     let read = if file_items {
+                        match room(literals(m), i == start) {
+                            Some(h) => held_for_file = Some(h),
+                            None if i > start => return Ok((answers, i)),
+                            None => return Err(no_room()),
+                        }
                         let cached = work.structures.get(&account, uid_validity, m.uid);
                         from_file(selected, m.uid, &items, cached)?
                     } else {
@@ -409,28 +439,35 @@ pub fn fetch_batch(
                     };
                     match read {
                         Some(read) => prepared = Some((m.uid, read)),
-                        None => whole = Some(m.size),
+                        None => {
+                            held_for_file = None;
+                            whole = Some(m.size);
+                        }
                     }
                     batch_end += 1;
                 }
                 break;
             }
+            let more = message.map_or(0, literals);
+            if batch_end > i && literal_bytes.saturating_add(more) > budget as u64 {
+                break;
+            }
+            literal_bytes = literal_bytes.saturating_add(more);
             batch_end += 1;
         }
-        // Its room is taken before its \Seen is set. After other messages
-        // of this call, it does not wait for room: their answers go first,
-        // and the next call starts with it.
+        if let Some(h) = held_for_file {
+            answers.push(Answer::Hold(h));
+            holding = true;
+        }
         if let Some(size) = whole {
-            let wait = if i > start { Duration::ZERO } else { CONTENT_WAIT };
-            match work.content.hold(size.saturating_mul(weight), wait) {
-                Some(held) => {
-                    answers.push(Answer::Hold(held));
-                    holding = true;
-                }
+            match room(size.saturating_mul(weight), i == start) {
+                Some(h) => answers.push(Answer::Hold(h)),
                 None if i > start => return Ok((answers, i)),
                 None => return Err(no_room()),
             }
+            holding = true;
         }
+        rendered = rendered.saturating_add(usize::try_from(literal_bytes).unwrap_or(usize::MAX));
         let uids: Vec<Uid> = info.messages[i..batch_end]
             .iter()
             .map(|&u| Uid::from(u))
