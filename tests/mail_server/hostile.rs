@@ -1145,3 +1145,46 @@ fn sections_read_from_a_file_take_room_until_sent() {
     );
     other.logout();
 }
+
+/// NOTIFY's MessageNew items whose literals would pass the cap of one
+/// message's answer (four times its size and 1 MiB) announce a new
+/// message with the items that need no content, and the session goes on.
+#[test]
+fn notify_items_past_the_cap_announce_without_content() {
+    let mail = alice_root("notify-capped");
+    let server = mail_server(&mail);
+    let mut watcher = logged_in_stream(server.imap);
+    watcher.write_all(b"s SELECT INBOX\r\n").expect("send");
+    assert!(read_plain_until(&mut watcher, "s").contains("s OK"));
+    let mut items = String::new();
+    for i in 0..20 {
+        items.push_str(&format!(" BODY.PEEK[]<{i}.100000>"));
+    }
+    watcher
+        .write_all(
+            format!("n NOTIFY SET (selected (MessageNew (UID FLAGS{items}) MessageExpunge))\r\n").as_bytes(),
+        )
+        .expect("send");
+    assert!(read_plain_until(&mut watcher, "n").contains("n OK"));
+    let mut message = b"From: a@example.org\r\nSubject: capped\r\n\r\n".to_vec();
+    while message.len() < 100 * 1000 {
+        message.extend_from_slice(b"a line of a message announced without its content\r\n");
+    }
+    let mut other = alice(&server);
+    other.command_with_literal("APPEND INBOX", &message).ok("APPEND");
+    other.logout();
+    let (got, closed) = drain(&mut watcher, Duration::from_secs(30), |g| {
+        String::from_utf8_lossy(g).lines().any(|l| l.contains(" FETCH ("))
+    });
+    assert!(!closed, "the connection ended");
+    let text = String::from_utf8_lossy(&got);
+    let fetch = text.lines().find(|l| l.contains(" FETCH (")).expect("a FETCH");
+    assert!(fetch.contains("UID ") && fetch.contains("FLAGS ("), "{fetch}");
+    assert!(
+        !text.contains("BODY["),
+        "{}",
+        text.chars().take(500).collect::<String>()
+    );
+    watcher.write_all(b"z NOOP\r\n").expect("send");
+    assert!(read_plain_until(&mut watcher, "z").contains("z OK"));
+}
