@@ -8,8 +8,8 @@ use mailwire::imap::{
     NString, ObjectId, Partial, Quoted, Section, SectionPart, SectionText,
 };
 use mailwire::mailbox::analysis::{
-    BinaryError, MessageAnalysis, analyze, apply_partial, binary_size, decode_binary, extract_section,
-    preview, to_crlf,
+    BinaryError, MessageAnalysis, Part, analyze, apply_partial, binary_size, decode_binary, extract_section,
+    find_part, preview, to_crlf,
 };
 use mailwire::mailbox::{Flags, ViewMessage};
 
@@ -183,6 +183,34 @@ pub fn literals_at_most(items: &[FetchItem<'_>], size: u64, each: u64) -> u64 {
         .min(answer_limit(size))
 }
 
+/// The most octets of content one message's FETCH answer may decode
+/// ([`decoding_at_most`]): eight times the message, and 8 MiB more. Past
+/// it the FETCH fails with `NO [LIMIT]` before anything is decoded: a
+/// BINARY or BINARY.SIZE item decodes its part anew, a partial range of it
+/// too, and 100 ranges far into a 10 MB message's part took 4.5 s (a
+/// command can name thousands).
+pub fn decode_limit(size: u64) -> u64 {
+    size.saturating_mul(8).saturating_add(8 << 20)
+}
+
+/// What decoding `items` may cost for a message of `size` octets whose
+/// part tree is `root`: for each BINARY and BINARY.SIZE item its part's
+/// octets (the message's for `BINARY[]`), nothing for a part that does not
+/// exist.
+pub fn decoding_at_most(items: &[FetchItem<'_>], root: &Part, size: u64) -> u64 {
+    items
+        .iter()
+        .map(|item| match item {
+            FetchItem::Binary { section, .. } | FetchItem::BinarySize { section } => match section {
+                None => size,
+                Some(part) => find_part(root, part.as_slice())
+                    .map_or(0, |p| p.end.saturating_sub(p.header_start) as u64),
+            },
+            _ => 0,
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
 /// What the literals of one message's FETCH answer hold so far, against
 /// the most they may hold ([`answer_limit`], or lower).
 pub struct LiteralCap {
@@ -209,8 +237,8 @@ impl LiteralCap {
 /// Renders `items` for one message. `content` is its analysis when
 /// [`needs_content`] said so, `structure` its cached structure (which
 /// answers ENVELOPE, BODY and BODYSTRUCTURE); without them, content items
-/// are left out. Literals above [`answer_limit`] in all are
-/// [`ItemError::TooLarge`].
+/// are left out. Literals above [`answer_limit`] in all, or decoding above
+/// [`decode_limit`], are [`ItemError::TooLarge`].
 pub fn render(
     message: &ViewMessage,
     content: Option<&InMemory<'_>>,
@@ -219,6 +247,11 @@ pub fn render(
     rev2: bool,
     modseq: bool,
 ) -> Result<Vec<MessageDataItem<'static>>, ItemError<std::convert::Infallible>> {
+    if let Some(msg) = content
+        && decoding_at_most(items, msg.analysis().part_tree(), message.size) > decode_limit(message.size)
+    {
+        return Err(ItemError::TooLarge);
+    }
     let mut out = Vec::with_capacity(items.len() + 1);
     let mut cap = LiteralCap::new(answer_limit(message.size));
     for item in items {
@@ -317,8 +350,8 @@ pub enum ItemError<E> {
     UnknownCte,
     /// The content could not be read.
     Read(E),
-    /// The literals of the answer are above [`answer_limit`]:
-    /// `NO [LIMIT]`.
+    /// The literals of the answer are above [`answer_limit`], or what
+    /// its items decode above [`decode_limit`]: `NO [LIMIT]`.
     TooLarge,
 }
 
