@@ -156,7 +156,9 @@ fn from_file(
             Err(_) => return Ok(None),
         },
     };
-    if fetch::decoding_at_most(items, msg.part_tree(), msg.size()) > fetch::decode_limit(msg.size()) {
+    let work = fetch::decoding_at_most(items, msg.part_tree(), msg.size())
+        .saturating_add(fetch::skipping_at_most(items, msg.size()));
+    if work > fetch::decode_limit(msg.size()) {
         return Err(too_large());
     }
     let fresh = layout.is_none();
