@@ -1260,3 +1260,36 @@ fn binary_ranges_decoding_a_part_over_and_over_are_refused() {
     }
     imap.logout();
 }
+
+/// A CATENATE URL that names a section of a message whose header block is
+/// above 1 MiB (so that its file cannot be read in pages) is refused with
+/// `NO [LIMIT]` and appends nothing; the message whole, which is streamed, is
+/// taken. Before, the section was read from the message whole in memory,
+/// outside any budget (16 sessions held 337 MB).
+#[test]
+fn catenate_sections_of_messages_that_cannot_be_paged_are_refused() {
+    let mut message = b"From: a@example.org\r\nSubject: a long header\r\n".to_vec();
+    while message.len() < (1 << 20) + 100_000 {
+        message.extend_from_slice(b"X-Padding: a header field of a header block above one mebibyte\r\n");
+    }
+    message.extend_from_slice(b"\r\nthe body\r\n");
+    let mail = MailRoot::new("catenate-unpaged", PASSWD, "alice", &[message.clone()]);
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    for url in ["/INBOX/;UID=1/;SECTION=TEXT", "/INBOX/;UID=1/;SECTION=HEADER"] {
+        let refused = imap.command(&format!("APPEND INBOX CATENATE (URL \"{url}\")"));
+        assert!(refused.completion.contains("NO [LIMIT]"), "{url}: {}", refused.completion);
+    }
+    let status = imap.command("STATUS INBOX (MESSAGES)").ok("STATUS");
+    assert!(status.text().contains("(MESSAGES 1)"), "{}", status.text());
+    imap.command("APPEND INBOX CATENATE (URL \"/INBOX/;UID=1\")")
+        .ok("CATENATE of the message whole");
+    imap.command("SELECT INBOX").ok("SELECT");
+    let size = imap.command("FETCH 2 RFC822.SIZE").ok("FETCH");
+    assert!(
+        size.text().contains(&format!("RFC822.SIZE {})", message.len())),
+        "{}",
+        size.text()
+    );
+    imap.logout();
+}

@@ -187,6 +187,10 @@ pub fn copy_url(
     }
 }
 
+/// The largest message a CATENATE URL may take a section of when its file
+/// cannot be read in pages (it is then read whole).
+const WHOLE_SECTION_MAX: u64 = 1 << 20;
+
 /// What a CATENATE URL names: a message of one of the user's mailboxes, or
 /// a section of it, or part of that, as a reader of the part and the
 /// octets to skip before the part's range. Only URLs without a server
@@ -223,19 +227,25 @@ fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<(impl Read + use<>
         None => work.account.open_message(&name, uid).map_err(|_| bad())?,
         Some(spec) => {
             let section = mailwire::imap::Section::from_spec(&spec).map_err(|_| bad())?;
-            let stored = work
-                .account
-                .message_file(&name, uid)
-                .ok()
-                .flatten()
-                .and_then(|(file, len)| StoredMessage::open(file, len).ok());
+            let file = work.account.message_file(&name, uid).ok().flatten();
+            let len = file.as_ref().map(|(_, len)| *len);
+            let stored = file.and_then(|(file, len)| StoredMessage::open(file, len).ok());
             match stored {
                 Some(msg) => match msg.section(&section, None) {
                     Ok(Some(content)) => Box::new(content),
                     Ok(None) => return Err(bad()),
                     Err(_) => return Err(bad()),
                 },
-                // No file to read in pages: the message whole.
+                // A file that cannot be read in pages (a header block above
+                // 1 MiB): a section of it would take the message whole in
+                // memory, outside any budget, for as long as the command
+                // runs (16 sessions held 337 MB).
+                None if len.is_some_and(|len| len > WHOLE_SECTION_MAX) => {
+                    return Err(PartError::Store(StoreError::Limit(
+                        "a section of a message whose header block is above 1 MiB",
+                    )));
+                }
+                // No file (or a small one): the message whole.
                 None => {
                     let content = work.account.read_message(&name, uid).map_err(|_| bad())?;
                     let msg = analyze(&content);
