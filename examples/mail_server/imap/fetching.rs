@@ -472,7 +472,6 @@ pub fn fetch_batch(
             }
             holding = true;
         }
-        rendered = rendered.saturating_add(usize::try_from(literal_bytes).unwrap_or(usize::MAX));
         let uids: Vec<Uid> = info.messages[i..batch_end]
             .iter()
             .map(|&u| Uid::from(u))
@@ -595,7 +594,12 @@ pub fn fetch_batch(
                 // sent.
                 data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
             }
-            rendered += bytes.as_ref().map_or(64, |b| b.len());
+            // What was read, or what the literals may hold if more.
+            let weighs = bytes
+                .as_ref()
+                .map_or(64, |b| b.len() as u64)
+                .max(literals(&message));
+            rendered = rendered.saturating_add(usize::try_from(weighs).unwrap_or(usize::MAX));
             answers.push(Answer::Fetch(uid.into(), data));
         }
     }
