@@ -1654,6 +1654,33 @@ mod tests {
         MaildirBackend::with_options(root, MaildirOptions::default().with_fsync(false)).unwrap()
     }
 
+    /// A new account whose INBOX holds two messages ("one", "two"), and
+    /// the backend that appended them: the directory, the account, INBOX,
+    /// the backend and the messages.
+    type TwoMessages = (
+        tempfile::TempDir,
+        AccountName,
+        MailboxName,
+        MaildirBackend,
+        Vec<crate::MessageMeta>,
+    );
+
+    /// [`TwoMessages`] made.
+    fn two_messages() -> TwoMessages {
+        two_messages_with(MaildirOptions::default().with_fsync(false))
+    }
+
+    /// [`two_messages`] on a backend with `options`.
+    fn two_messages_with(options: MaildirOptions) -> TwoMessages {
+        let (tmp, a, inbox) = setup();
+        let b = MaildirBackend::with_options(tmp.path(), options).unwrap();
+        let added = b
+            .append(&a, &inbox, vec![message("one"), message("two")])
+            .unwrap()
+            .messages;
+        (tmp, a, inbox, b, added)
+    }
+
     fn message_files(root: &Path) -> usize {
         ["new", "cur"]
             .iter()
@@ -1841,13 +1868,8 @@ mod tests {
     /// given before, so no client's CHANGEDSINCE misses them.
     #[test]
     fn flag_changes_and_expunges_whose_journal_lines_were_lost_are_recovered() {
-        let (tmp, a, inbox) = setup();
         let options = MaildirOptions::default().with_flag_changes_flushed(false);
-        let b = MaildirBackend::with_options(tmp.path(), options).unwrap();
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap()
-            .messages;
+        let (tmp, a, inbox, b, added) = two_messages_with(options);
         let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
         let journal_path = tmp.path().join("alice/Maildir").join(journal::NAME);
         let before_changes = fs::read_to_string(&journal_path).unwrap();
@@ -1891,12 +1913,7 @@ mod tests {
     /// expunge refused, again at every retry.
     #[test]
     fn an_expunge_whose_journal_finds_no_room_is_made() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap()
-            .messages;
+        let (tmp, a, inbox, b, added) = two_messages();
         let uids: Vec<Uid> = added.iter().map(|m| m.uid).collect();
         let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
         let before = b.mailbox_snapshot(&a, &inbox).unwrap().highest_modseq;
@@ -2003,12 +2020,7 @@ mod tests {
     /// (the delivery was never announced) and the kept content was lost.
     #[test]
     fn a_rolled_back_write_keeps_what_was_reported() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap()
-            .messages;
+        let (tmp, a, inbox, b, added) = two_messages();
         let r = b.mailbox(&a, &inbox).unwrap().to_ref();
         assert!(b.sync(&a, &r).unwrap().is_empty());
         let one = ExpungeRequest {
@@ -2078,12 +2090,7 @@ mod tests {
     /// messages is not served under the new one's UIDs.
     #[test]
     fn a_rolled_back_write_then_a_new_uidvalidity_forgets_the_old_folder() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap()
-            .messages;
+        let (tmp, a, inbox, b, added) = two_messages();
         let r = b.mailbox(&a, &inbox).unwrap().to_ref();
         let one = ExpungeRequest {
             uids: Some(vec![added[1].uid]),
@@ -2181,12 +2188,7 @@ mod tests {
     /// tombstone and MODSEQ lost).
     #[test]
     fn a_move_within_a_mailbox_whose_expunge_fails_leaves_it_as_it_was() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap()
-            .messages;
+        let (tmp, a, inbox, b, added) = two_messages();
         let r = b.mailbox(&a, &inbox).unwrap().to_ref();
         let journal_path = tmp.path().join("alice/Maildir").join(journal::NAME);
         let header = |text: &str| text.lines().next().unwrap().to_owned();
@@ -2251,12 +2253,7 @@ mod tests {
     /// claim holds for this instance, and is written with its next write.
     #[test]
     fn a_recent_claim_that_finds_no_room_holds_in_memory() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap()
-            .messages;
+        let (tmp, a, inbox, b, added) = two_messages();
         let r = b.mailbox(&a, &inbox).unwrap().to_ref();
         let up_to = added[1].uid.next().unwrap();
         journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
@@ -2279,12 +2276,7 @@ mod tests {
     /// a fresh one, and nothing is left in the kept directory.
     #[test]
     fn an_expunge_whose_journal_fails_for_good_deletes_nothing() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap()
-            .messages;
+        let (tmp, a, inbox, b, added) = two_messages();
         let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
         let before = uids_of(&b, &a, &inbox);
         let request = ExpungeRequest {
@@ -2396,14 +2388,10 @@ mod tests {
         MailboxRef,
         Vec<Uid>,
     ) {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap();
+        let (tmp, a, inbox, b, added) = two_messages();
         b.create_mailbox(&a, &archive(), &[]).unwrap();
         let from = b.mailbox(&a, &inbox).unwrap().to_ref();
-        let uids = added.messages.iter().map(|m| m.uid).collect();
+        let uids = added.iter().map(|m| m.uid).collect();
         (tmp, a, b, from, uids)
     }
 
@@ -2540,32 +2528,28 @@ mod tests {
     /// instance.
     #[test]
     fn an_expunge_without_room_for_a_directory_keeps_content_in_tmp() {
-        let (tmp, a, inbox) = setup();
-        let b = open_in(tmp.path());
-        let added = b
-            .append(&a, &inbox, vec![message("one"), message("two")])
-            .unwrap();
+        let (tmp, a, inbox, b, added) = two_messages();
         let r = b.mailbox(&a, &inbox).unwrap().to_ref();
         // What cannot be a directory stands where it would be made.
         let md = tmp.path().join("alice/Maildir");
         fs::write(md.join(folder::EXPUNGED_DIR), b"").unwrap();
         let request = ExpungeRequest {
-            uids: Some(vec![added.messages[0].uid]),
+            uids: Some(vec![added[0].uid]),
             only_deleted: false,
         };
         let done = b.expunge(&a, &r, &request).unwrap();
-        assert_eq!(done.uids, [added.messages[0].uid]);
+        assert_eq!(done.uids, [added[0].uid]);
         assert_eq!(message_files(tmp.path()), 1);
         let in_tmp = || fs::read_dir(md.join("tmp")).unwrap().count();
         assert_eq!(in_tmp(), 1);
         assert_eq!(
-            &b.read_message(&a, &r, added.messages[0].uid).unwrap()[..],
+            &b.read_message(&a, &r, added[0].uid).unwrap()[..],
             b"Subject: one\r\n\r\none\r\n"
         );
         let fresh = open_in(tmp.path());
         assert_eq!(uids_of(&fresh, &a, &inbox), uids_of(&b, &a, &inbox));
         assert_eq!(uids_of(&fresh, &a, &inbox).len(), 1);
-        b.purge(&a, &r, &[added.messages[0].uid]).unwrap();
+        b.purge(&a, &r, &[added[0].uid]).unwrap();
         assert_eq!(in_tmp(), 0);
         // Kept again, then dropped with the instance.
         let request = ExpungeRequest {
