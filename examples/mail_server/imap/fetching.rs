@@ -45,9 +45,9 @@ pub fn new_message_data(
     };
     let content = fetch::needs_content(items);
     let mut out = Vec::new();
-    let mut held = 0u64;
+    let mut literal_bytes = 0u64;
     for (at, &uid) in uids.iter().enumerate() {
-        if held >= budget {
+        if literal_bytes >= budget {
             return (out, at);
         }
         let Some(message) = view_message(selected, Uid::from(uid)).cloned() else {
@@ -59,7 +59,7 @@ pub fn new_message_data(
             } else {
                 u64::MAX
             };
-            held = held.saturating_add(fetch::literals_at_most(items, message.size, each));
+            literal_bytes = literal_bytes.saturating_add(fetch::literals_at_most(items, message.size, each));
         }
         if content && message.size > STREAM_ABOVE {
             let mut data = fetch::render(&message, None, None, items, info.rev2, false).unwrap_or_default();
@@ -156,9 +156,9 @@ fn from_file(
             Err(_) => return Ok(None),
         },
     };
-    let work = fetch::decoding_at_most(items, msg.part_tree(), msg.size())
+    let cost = fetch::decoding_at_most(items, msg.part_tree(), msg.size())
         .saturating_add(fetch::skipping_at_most(items, msg.size()));
-    if work > fetch::decode_limit(msg.size()) {
+    if cost > fetch::decode_limit(msg.size()) {
         return Err(too_large());
     }
     let fresh = layout.is_none();

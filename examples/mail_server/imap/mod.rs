@@ -877,11 +877,11 @@ impl User {
                     })
                     .collect();
                 let fetched = if wanted.is_empty() {
-                    (Vec::new(), Vec::new(), 0)
+                    (Vec::new(), Arc::new(Vec::new()), 0)
                 } else {
                     let (part, next) =
                         fetching::new_message_data(&mut work, &wanted, &added, &info, FETCH_BATCH as u64);
-                    (part, added, next)
+                    (part, Arc::new(added), next)
                 };
                 search::update_live_searches(&mut work, &info, &mut answers);
                 let news = match notify.as_mut().filter(|n| n.has_groups()) {
@@ -914,12 +914,12 @@ impl User {
                 conn.write_all(&bytes).await?;
             }
             let (items, info) = (new_message.clone(), info_of(session, Vec::new(), ""));
-            let rest = added[next..].to_vec();
+            let all = Arc::clone(&added);
             let (back, (part, went)) = ctx
                 .blocking
                 .run(move || {
-                    let part =
-                        fetching::new_message_data(&mut work, &items, &rest, &info, FETCH_BATCH as u64);
+                    let rest = &all[next..];
+                    let part = fetching::new_message_data(&mut work, &items, rest, &info, FETCH_BATCH as u64);
                     (work, part)
                 })
                 .await?;
