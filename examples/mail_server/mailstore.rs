@@ -43,7 +43,8 @@ pub fn add_default_mailboxes(store: &Store, user: &str) -> Result<(), String> {
             continue;
         }
         match account.create_mailbox(&name, special_use.as_slice()) {
-            Ok(_) | Err(StoreError::MailboxExists(_)) => {}
+            // Past `--max-mailboxes`, the account does without it.
+            Ok(_) | Err(StoreError::MailboxExists(_) | StoreError::Limit(_)) => {}
             Err(e) => return Err(failed(e)),
         }
     }

@@ -334,9 +334,15 @@ impl Account {
     /// to its creation to refuse.
     fn check_room(&self, name: &MailboxName, itself: bool) -> Result<(), StoreError> {
         let backend = self.backend();
-        let absent = |name: &MailboxName| backend.mailbox(self.name(), name).is_err();
-        let missing =
-            name.ancestors().iter().filter(|s| absent(s)).count() + usize::from(itself && absent(name));
+        let absent = |name: &MailboxName| match backend.mailbox(self.name(), name) {
+            Ok(_) => Ok(false),
+            Err(StoreError::NoSuchMailbox(_)) => Ok(true),
+            Err(e) => Err(e),
+        };
+        let mut missing = usize::from(itself && absent(name)?);
+        for superior in name.ancestors() {
+            missing += usize::from(absent(&superior)?);
+        }
         if missing == 0 {
             return Ok(());
         }
