@@ -228,10 +228,9 @@ fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<(impl Read + use<>
         Some(spec) => {
             let section = mailwire::imap::Section::from_spec(&spec).map_err(|_| bad())?;
             let file = work.account.message_file(&name, uid).ok().flatten();
-            let len = file.as_ref().map(|(_, len)| *len);
-            let stored = file.and_then(|(file, len)| StoredMessage::open(file, len).ok());
-            match stored {
-                Some(msg) => match msg.section(&section, None) {
+            let opened = file.map(|(file, len)| (len, StoredMessage::open(file, len)));
+            match opened {
+                Some((_, Ok(msg))) => match msg.section(&section, None) {
                     Ok(Some(content)) => Box::new(content),
                     Ok(None) => return Err(bad()),
                     Err(_) => return Err(bad()),
@@ -240,13 +239,16 @@ fn url_content(work: &Work, url: &ImapUrl<'static>) -> Result<(impl Read + use<>
                 // 1 MiB): a section of it would take the message whole in
                 // memory, outside any budget, for as long as the command
                 // runs (16 sessions held 337 MB).
-                None if len.is_some_and(|len| len > WHOLE_SECTION_MAX) => {
+                Some((len, Err(e)))
+                    if e.kind() == std::io::ErrorKind::InvalidData && len > WHOLE_SECTION_MAX =>
+                {
                     return Err(PartError::Store(StoreError::Limit(
                         "a section of a message whose header block is above 1 MiB",
                     )));
                 }
-                // No file (or a small one): the message whole.
-                None => {
+                // No file, a small one, or one that could not be read: the
+                // message whole.
+                _ => {
                     let content = work.account.read_message(&name, uid).map_err(|_| bad())?;
                     let msg = analyze(&content);
                     let data = extract_section(&msg, &section, None).ok_or_else(bad)?;
