@@ -195,18 +195,19 @@ pub fn decode_limit(size: u64) -> u64 {
     size.saturating_mul(8).saturating_add(8 << 20)
 }
 
-/// What decoding `items` may cost for a message of `size` octets whose
-/// part tree is `root`: for each BINARY and BINARY.SIZE item its part's
-/// octets (the message's for `BINARY[]`), nothing for a part that does not
-/// exist.
-pub fn decoding_at_most(items: &[FetchItem<'_>], root: &Part, size: u64) -> u64 {
+/// What decoding `items` may cost for a message of `size` octets: for
+/// each BINARY and BINARY.SIZE item its part's octets (the message's for
+/// `BINARY[]`, nothing for a part that does not exist) when its part tree
+/// `root` is known, the message's when it is not (a message read whole is
+/// checked before it is read, and before its `\Seen` is set).
+pub fn decoding_at_most(items: &[FetchItem<'_>], root: Option<&Part>, size: u64) -> u64 {
     items
         .iter()
         .map(|item| match item {
-            FetchItem::Binary { section, .. } | FetchItem::BinarySize { section } => match section {
-                None => size,
-                Some(part) => find_part(root, part.as_slice())
+            FetchItem::Binary { section, .. } | FetchItem::BinarySize { section } => match (section, root) {
+                (Some(part), Some(root)) => find_part(root, part.as_slice())
                     .map_or(0, |p| p.end.saturating_sub(p.header_start) as u64),
+                _ => size,
             },
             _ => 0,
         })
@@ -252,8 +253,9 @@ impl LiteralCap {
 /// Renders `items` for one message. `content` is its analysis when
 /// [`needs_content`] said so, `structure` its cached structure (which
 /// answers ENVELOPE, BODY and BODYSTRUCTURE); without them, content items
-/// are left out. Literals above [`answer_limit`] in all, or decoding above
-/// [`decode_limit`], are [`ItemError::TooLarge`].
+/// are left out. Literals above [`answer_limit`] in all are
+/// [`ItemError::TooLarge`] (what it decodes is checked before the message
+/// is read, see [`decoding_at_most`]).
 pub fn render(
     message: &ViewMessage,
     content: Option<&InMemory<'_>>,
@@ -262,11 +264,6 @@ pub fn render(
     rev2: bool,
     modseq: bool,
 ) -> Result<Vec<MessageDataItem<'static>>, ItemError<std::convert::Infallible>> {
-    if let Some(msg) = content
-        && decoding_at_most(items, msg.analysis().part_tree(), message.size) > decode_limit(message.size)
-    {
-        return Err(ItemError::TooLarge);
-    }
     let mut out = Vec::with_capacity(items.len() + 1);
     let mut cap = LiteralCap::new(answer_limit(message.size));
     for item in items {
@@ -365,8 +362,8 @@ pub enum ItemError<E> {
     UnknownCte,
     /// The content could not be read.
     Read(E),
-    /// The literals of the answer are above [`answer_limit`], or what
-    /// its items decode above [`decode_limit`]: `NO [LIMIT]`.
+    /// The literals of the answer are above [`answer_limit`]:
+    /// `NO [LIMIT]`.
     TooLarge,
 }
 

@@ -23,10 +23,13 @@ use super::exec::{
 };
 use super::fetch::{self, ContentItem, ItemError, LiteralCap};
 
+/// The FETCH data of new messages, by UID (see [`new_message_data`]).
+pub type NewMessageData = Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)>;
+
 /// What NOTIFY's MessageNew asked to be sent of new messages of the
 /// selected mailbox (RFC 5465 section 5.2), for the UIDs of `uids` still
-/// there, from the first until the literals rendered may hold `budget`
-/// octets (one message at least); with how many of `uids` it went
+/// there, from the first until what is rendered may hold `budget` octets
+/// (one message at least); with how many of `uids` it went
 /// through, so that the rest is rendered once this part is sent. Nothing
 /// is changed by it: a BODY[] item is read as BODY.PEEK[] would be. A
 /// message larger than [`STREAM_ABOVE`] is read from its file a page at a
@@ -39,7 +42,7 @@ pub fn new_message_data(
     uids: &[NonZeroU32],
     info: &Info,
     budget: u64,
-) -> (Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)>, usize) {
+) -> (NewMessageData, usize) {
     let Some(selected) = work.selected.as_mut() else {
         return (Vec::new(), uids.len());
     };
@@ -54,12 +57,17 @@ pub fn new_message_data(
             continue;
         };
         if content {
+            // What its literals may hold, or what is read of it (ENVELOPE
+            // or BODYSTRUCTURE of a large header can hold more than its
+            // literals), whichever is more.
             let each = if message.size > STREAM_ABOVE {
                 STREAM_ABOVE
             } else {
                 u64::MAX
             };
-            literal_bytes = literal_bytes.saturating_add(fetch::literals_at_most(items, message.size, each));
+            let weighs =
+                fetch::literals_at_most(items, message.size, each).max(message.size.min(STREAM_ABOVE));
+            literal_bytes = literal_bytes.saturating_add(weighs);
         }
         if content && message.size > STREAM_ABOVE {
             let mut data = fetch::render(&message, None, None, items, info.rev2, false).unwrap_or_default();
@@ -74,7 +82,9 @@ pub fn new_message_data(
             out.push((uid, data));
             continue;
         }
-        let bytes = if content {
+        let decodable =
+            fetch::decoding_at_most(items, None, message.size) <= fetch::decode_limit(message.size);
+        let bytes = if content && decodable {
             selected.read(Uid::from(uid)).ok()
         } else {
             None
@@ -95,8 +105,10 @@ fn unknown_cte() -> Outcome {
 
 /// What the sections of a large message read from its file may hold in
 /// memory together (each is at most [`STREAM_ABOVE`]; a larger one is
-/// streamed). What they may hold is taken from `--content-memory` before
-/// they are read, and given back once they are sent.
+/// streamed). For a FETCH, what they may hold is taken from
+/// `--content-memory` before they are read, and given back once they are
+/// sent; NOTIFY's news of new messages holds one part of about 1 MiB and
+/// one message's sections at a time, outside it.
 const FROM_FILE_HELD: u64 = 16 << 20;
 
 fn too_large() -> Outcome {
@@ -156,7 +168,7 @@ fn from_file(
             Err(_) => return Ok(None),
         },
     };
-    let cost = fetch::decoding_at_most(items, msg.part_tree(), msg.size())
+    let cost = fetch::decoding_at_most(items, Some(msg.part_tree()), msg.size())
         .saturating_add(fetch::skipping_at_most(items, msg.size()));
     if cost > fetch::decode_limit(msg.size()) {
         return Err(too_large());
@@ -401,6 +413,11 @@ pub fn fetch_batch(
             fetch::literals_at_most(&items, message.size, u64::MAX)
         }
     };
+    // Whether what `items` decode of a message read whole may pass the
+    // bound (known from the items and its size alone).
+    let decodes_too_much = |message: &ViewMessage| {
+        content && fetch::decoding_at_most(&items, None, message.size) > fetch::decode_limit(message.size)
+    };
     // Room in `--content-memory` for a large message, taken before it is
     // read (and before its \Seen is set). After other messages of this
     // call, it is not waited for: their answers go first, and the next
@@ -410,8 +427,8 @@ pub fn fetch_batch(
         let wait = if first { CONTENT_WAIT } else { Duration::ZERO };
         work.content.hold(amount, wait)
     };
-    // Once budget is held for a large message, the answers go out before
-    // more is read.
+    // Once budget is held for a large message read whole, the answers go
+    // out before more is read.
     let mut holding = false;
     while i < end && rendered < budget && !holding {
         // One message at a time when it may be streamed: its \Seen is set
@@ -433,17 +450,25 @@ pub fn fetch_batch(
                 if batch_end == i {
                     let read = if file_items {
                         match room(literals(m), i == start) {
-                            Some(h) => held_for_file = Some(h),
+                            Some(h) => held_for_file = Some((h, literals(m))),
                             None if i > start => return Ok((answers, i)),
                             None => return Err(no_room()),
                         }
                         let cached = work.structures.get(&account, uid_validity, m.uid);
-                        from_file(selected, m.uid, &items, cached)?
+                        match from_file(selected, m.uid, &items, cached) {
+                            Ok(read) => read,
+                            // The answers of this call go first; the next
+                            // call starts with this message, and fails.
+                            Err(_) if i > start => return Ok((answers, i)),
+                            Err(refused) => return Err(refused),
+                        }
                     } else {
                         None
                     };
                     match read {
                         Some(read) => prepared = Some((m.uid, read)),
+                        None if decodes_too_much(m) && i > start => return Ok((answers, i)),
+                        None if decodes_too_much(m) => return Err(too_large()),
                         None => {
                             held_for_file = None;
                             whole = Some(m.size);
@@ -453,6 +478,16 @@ pub fn fetch_batch(
                 }
                 break;
             }
+            // A message read whole is checked before its \Seen is set: one
+            // past the bound starts the next batch, where it is refused
+            // once the answers before it are sent.
+            if message.is_some_and(&decodes_too_much) {
+                match (batch_end == i, i > start) {
+                    (false, _) => break,
+                    (true, true) => return Ok((answers, i)),
+                    (true, false) => return Err(too_large()),
+                }
+            }
             let more = message.map_or(0, literals);
             if batch_end > i && literal_bytes.saturating_add(more) > budget as u64 {
                 break;
@@ -460,9 +495,12 @@ pub fn fetch_batch(
             literal_bytes = literal_bytes.saturating_add(more);
             batch_end += 1;
         }
-        if let Some(h) = held_for_file {
+        // Its sections' room is given back once the answers are sent; the
+        // job goes on until they may hold `budget` (later room is not
+        // waited for).
+        if let Some((h, amount)) = held_for_file {
             answers.push(Answer::Hold(h));
-            holding = true;
+            rendered = rendered.saturating_add(usize::try_from(amount).unwrap_or(usize::MAX));
         }
         if let Some(size) = whole {
             match room(size.saturating_mul(weight), i == start) {

@@ -905,11 +905,17 @@ impl User {
             session.announce_changes(!selected.delayed);
         }
         // After the EXISTS that announced them, a part at a time: each
-        // is sent before the next is rendered.
-        for (uid, items) in fetched {
-            let _ = session.unsolicited_fetch(uid, items);
-        }
-        while next < added.len() {
+        // is sent before the next is rendered. A session that took none of
+        // a part (a command runs, or the new messages were not announced)
+        // is not rendered the rest.
+        let send = |session: &mut ServerSession, part: fetching::NewMessageData| {
+            let empty = part.is_empty();
+            part.into_iter().fold(empty, |taken, (uid, items)| {
+                session.unsolicited_fetch(uid, items).is_ok() || taken
+            })
+        };
+        let mut taken = send(session, fetched);
+        while taken && next < added.len() {
             while let Some(bytes) = session.poll_transmit() {
                 conn.write_all(&bytes).await?;
             }
@@ -925,9 +931,7 @@ impl User {
                 .await?;
             work = back;
             next += went;
-            for (uid, items) in part {
-                let _ = session.unsolicited_fetch(uid, items);
-            }
+            taken = send(session, part);
         }
         self.work = Some(work);
         // The search updates after the changes they follow from.
