@@ -19,9 +19,20 @@ fn peak_kib(server: &MailServer) -> u64 {
     peak_memory_kib(server.pid().expect("running")).expect("the server's peak memory")
 }
 
+/// Waits (60 s at most) until the server has sent something on `stream`,
+/// without reading it: the server has begun what the test measures.
+fn wait_for_octets(stream: &TcpStream) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let got = stream.peek(&mut [0u8; 1]).expect("the server sends within 60 s");
+    assert!(got > 0, "the connection ended");
+}
+
 /// The server's peak once it has stopped growing (sampled every half
 /// second until it holds for two seconds, 60 s at most): what sessions
-/// that do not read make it hold, whenever it gets there.
+/// that do not read make it hold, whenever it gets there (call it once
+/// the server has begun: [`wait_for_octets`]).
 fn settled_peak_kib(server: &MailServer) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(60);
     let (mut last, mut since) = (peak_kib(server), Instant::now());
@@ -1060,6 +1071,7 @@ fn notify_content_of_many_new_messages_is_sent_in_parts() {
     assert!(notify.contains("n OK"), "{notify}");
     copier.command("COPY 1:* INBOX").ok("COPY");
     // The watcher does not read while the server takes in the news.
+    wait_for_octets(&watcher);
     let grown = settled_peak_kib(&server).saturating_sub(baseline);
     eprintln!("news of 1,024 messages of 100 KB: the server's peak grew by {grown} KiB");
     let (fetched, octets) = count_until(&mut watcher, b" FETCH (UID ", 1024, Duration::from_secs(120));
@@ -1102,6 +1114,9 @@ fn fetch_batches_hold_little_for_readers_that_do_not_read() {
         })
         .collect();
     // None of them reads while the server renders.
+    for stream in &sessions {
+        wait_for_octets(stream);
+    }
     let grown = settled_peak_kib(&server).saturating_sub(baseline);
     eprintln!("eight sessions that do not read a FETCH of 32 MB: the server's peak grew by {grown} KiB");
     for stream in &mut sessions {
@@ -1131,8 +1146,9 @@ fn sections_read_from_a_file_take_room_until_sent() {
         8 << 20,
     );
     let mail = MailRoot::new("fetch-file-room", PASSWD, "alice", &[message]);
-    // 64 ranges of 250,000 octets: 16 MB, more than the 15 MiB budget
-    // and than what loopback's socket buffers take in (about 10 MB).
+    // 64 ranges of 250,000 octets (from octets 0 to 63): 16 MB, more than
+    // the 15 MiB budget and than what loopback's socket buffers take in
+    // with Linux's default limits (about 10 MB).
     let server = crate::start(&mail, &["--allow-plaintext-auth", "--content-memory", "15"]);
     let mut holder = selected_stream(server.imap);
     let mut command = b"f FETCH 1 (UID".to_vec();
@@ -1382,5 +1398,87 @@ fn a_fetch_refused_for_decoding_sets_no_seen_it_does_not_send() {
         "{flags}"
     );
     assert!(!line(3).contains("\\Seen"), "{flags}");
+    imap.logout();
+}
+
+/// BINARY and BINARY.SIZE of each of 25 parts of a 250 KB message (50
+/// items) are answered: counted by the message's size alone they pass the
+/// decode bound, and the message's parts are then counted one by one.
+#[test]
+fn binary_of_many_parts_is_answered() {
+    let mut message = b"From: a@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        .to_vec();
+    for i in 0..25 {
+        message.extend_from_slice(
+            format!("--b\r\nContent-Type: application/octet-stream; name=p{i}\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+                .as_bytes(),
+        );
+        message.extend_from_slice(
+            &b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5\r\n".repeat(140),
+        );
+    }
+    message.extend_from_slice(b"--b--\r\n");
+    assert!(
+        message.len() > 240 * 1000 && message.len() < 256 * 1024,
+        "{}",
+        message.len()
+    );
+    let mail = MailRoot::new("binary-parts", PASSWD, "alice", &[message]);
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let items: String = (1..=25)
+        .map(|p| format!(" BINARY.SIZE[{p}] BINARY.PEEK[{p}]<0.2048>"))
+        .collect();
+    let answered = imap
+        .command(&format!("FETCH 1 (UID{items})"))
+        .ok("BINARY of every part");
+    let text = answered.text();
+    assert_eq!(
+        text.matches("BINARY.SIZE[").count(),
+        25,
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert_eq!(text.matches("BINARY[").count(), 25);
+    imap.logout();
+}
+
+/// A FETCH refused by the cap of one message's literals still sends the
+/// answers of the messages before it: before, the refusal dropped every
+/// answer of its storage job, though their `\Seen` was set.
+#[test]
+fn a_fetch_refused_for_its_literals_sends_what_came_before() {
+    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
+    let large = padded(
+        b"From: a@example.org\r\nSubject: ranges\r\n\r\n",
+        b"a line of a message whose ranges pass the cap of one answer\r\n",
+        100 * 1000,
+    );
+    let mail = MailRoot::new(
+        "literal-cap-before",
+        PASSWD,
+        "alice",
+        &[small.clone(), small, large],
+    );
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    let items: String = (0..20).map(|i| format!(" BODY[]<{i}.100000>")).collect();
+    let refused = imap.command(&format!("FETCH 1:3 (UID{items})"));
+    assert!(
+        refused.completion.contains("NO [LIMIT]"),
+        "{}",
+        refused.completion
+    );
+    assert_eq!(
+        refused.lines_starting("1 FETCH").len(),
+        1,
+        "{}",
+        refused.text().chars().take(300).collect::<String>()
+    );
+    assert_eq!(refused.lines_starting("2 FETCH").len(), 1);
+    assert!(refused.lines_starting("3 FETCH").is_empty());
     imap.logout();
 }

@@ -82,14 +82,18 @@ pub fn new_message_data(
             out.push((uid, data));
             continue;
         }
-        let decodable =
-            fetch::decoding_at_most(items, None, message.size) <= fetch::decode_limit(message.size);
-        let bytes = if content && decodable {
+        let bytes = if content {
             selected.read(Uid::from(uid)).ok()
         } else {
             None
         };
-        let content = bytes.as_deref().map(fetch::InMemory::new);
+        // Past the bound of what it may decode, it is announced without
+        // its content.
+        let limit = fetch::decode_limit(message.size);
+        let content = bytes.as_deref().map(fetch::InMemory::new).filter(|msg| {
+            fetch::decoding_at_most(items, None, message.size) <= limit
+                || fetch::decoding_at_most(items, Some(msg.analysis().part_tree()), message.size) <= limit
+        });
         let data = fetch::render(&message, content.as_ref(), None, items, info.rev2, false)
             .or_else(|_| fetch::render(&message, None, None, items, info.rev2, false))
             .unwrap_or_default();
@@ -414,9 +418,21 @@ pub fn fetch_batch(
         }
     };
     // Whether what `items` decode of a message read whole may pass the
-    // bound (known from the items and its size alone).
-    let decodes_too_much = |message: &ViewMessage| {
-        content && fetch::decoding_at_most(&items, None, message.size) > fetch::decode_limit(message.size)
+    // bound: known from the items and its size alone when they are few;
+    // otherwise a small message is read and its part tree counted (before
+    // its \Seen is set), and a large one read whole is refused.
+    let decodes_too_much = |selected: &SelectedMailbox, message: &ViewMessage| {
+        let limit = fetch::decode_limit(message.size);
+        if !content || fetch::decoding_at_most(&items, None, message.size) <= limit {
+            return false;
+        }
+        if message.size > STREAM_ABOVE {
+            return true;
+        }
+        selected.read(message.uid).is_ok_and(|bytes| {
+            let tree = fetch::InMemory::new(&bytes);
+            fetch::decoding_at_most(&items, Some(tree.analysis().part_tree()), message.size) > limit
+        })
     };
     // Room in `--content-memory` for a large message, taken before it is
     // read (and before its \Seen is set). After other messages of this
@@ -467,8 +483,8 @@ pub fn fetch_batch(
                     };
                     match read {
                         Some(read) => prepared = Some((m.uid, read)),
-                        None if decodes_too_much(m) && i > start => return Ok((answers, i)),
-                        None if decodes_too_much(m) => return Err(too_large()),
+                        None if decodes_too_much(selected, m) && i > start => return Ok((answers, i)),
+                        None if decodes_too_much(selected, m) => return Err(too_large()),
                         None => {
                             held_for_file = None;
                             whole = Some(m.size);
@@ -481,7 +497,7 @@ pub fn fetch_batch(
             // A message read whole is checked before its \Seen is set: one
             // past the bound starts the next batch, where it is refused
             // once the answers before it are sent.
-            if message.is_some_and(&decodes_too_much) {
+            if message.is_some_and(|m| decodes_too_much(selected, m)) {
                 match (batch_end == i, i > start) {
                     (false, _) => break,
                     (true, true) => return Ok((answers, i)),
@@ -496,11 +512,14 @@ pub fn fetch_batch(
             batch_end += 1;
         }
         // Its sections' room is given back once the answers are sent; the
-        // job goes on until they may hold `budget` (later room is not
-        // waited for).
+        // job goes on (later room is not waited for) until its answers may
+        // hold `budget`, each such message weighing what its literals may
+        // hold or what is read of it (an ENVELOPE of a large header), as
+        // much as a message of [`STREAM_ABOVE`] at least.
         if let Some((h, amount)) = held_for_file {
             answers.push(Answer::Hold(h));
-            rendered = rendered.saturating_add(usize::try_from(amount).unwrap_or(usize::MAX));
+            let weighs = amount.max(STREAM_ABOVE);
+            rendered = rendered.saturating_add(usize::try_from(weighs).unwrap_or(usize::MAX));
         }
         if let Some(size) = whole {
             match room(size.saturating_mul(weight), i == start) {
@@ -622,6 +641,12 @@ pub fn fetch_batch(
             };
             let mut data = match answer {
                 Ok(d) => d,
+                // The answers before it go first; the next call starts
+                // with it, and fails. (Its \Seen, and that of the rest of
+                // its batch, is set already.)
+                Err(ItemError::UnknownCte | ItemError::TooLarge) if i - 1 > start => {
+                    return Ok((answers, i - 1));
+                }
                 Err(ItemError::UnknownCte) => return Err(unknown_cte()),
                 Err(ItemError::TooLarge) => return Err(too_large()),
                 Err(ItemError::Read(never)) => match never {},
