@@ -1157,7 +1157,8 @@ fn sections_read_from_a_file_take_room_until_sent() {
     }
     command.extend_from_slice(b")\r\n");
     holder.write_all(&command).expect("send");
-    std::thread::sleep(Duration::from_secs(2));
+    // Its answer has begun: the room is taken.
+    wait_for_octets(&holder);
     let mut other = alice(&server);
     other.command("SELECT INBOX").ok("SELECT");
     let started = Instant::now();
