@@ -253,6 +253,50 @@ fn condstore_modseq_unchangedsince_and_search() {
     imap.logout();
 }
 
+/// A FETCH that sets `\Seen` with CHANGEDSINCE answers, and marks, only
+/// the messages changed since (RFC 7162 section 3.1.4.1 subsets the
+/// messages): before, every message of the set was marked first, which
+/// raised its MODSEQ past the bound, and it was answered too. The answer's
+/// FLAGS and MODSEQ are those after the mark.
+#[test]
+fn changedsince_fetch_marks_only_the_messages_it_answers() {
+    let mail = alice_root("changedsince-seen");
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("ENABLE CONDSTORE").ok("ENABLE");
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    let highest = select.code_number("HIGHESTMODSEQ").expect("[HIGHESTMODSEQ n]");
+    imap.command("STORE 2 +FLAGS.SILENT (\\Flagged)").ok("STORE");
+    let fetched = imap
+        .command(&format!(
+            "FETCH 1:3 (BODY[HEADER.FIELDS (SUBJECT)]) (CHANGEDSINCE {highest})"
+        ))
+        .ok("FETCH CHANGEDSINCE");
+    let got = lines(&fetched);
+    assert!(
+        got.iter()
+            .all(|l| !l.starts_with("* 1 ") && !l.starts_with("* 3 ")),
+        "{got:?}"
+    );
+    let answer: Vec<&String> = got.iter().filter(|l| l.starts_with("* 2 FETCH")).collect();
+    assert_eq!(answer.len(), 1, "{got:?}");
+    let now = lines(&imap.command("FETCH 1:3 (FLAGS MODSEQ)").ok("FETCH FLAGS"));
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert!(
+        !now[0].contains("\\Seen") && !now[2].contains("\\Seen"),
+        "{now:?}"
+    );
+    assert!(
+        now[1].contains("\\Seen") && now[1].contains("\\Flagged"),
+        "{now:?}"
+    );
+    let modseq = number_after(&now[1], "MODSEQ (");
+    assert!(modseq > highest, "{now:?}");
+    assert!(answer[0].contains(&format!("MODSEQ ({modseq})")), "{}", answer[0]);
+    assert!(answer[0].contains("\\Seen"), "{}", answer[0]);
+    imap.logout();
+}
+
 // ---------------------------------------------------------------- 3
 
 /// Reads plain lines until one starts with `tag `.

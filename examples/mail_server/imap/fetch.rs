@@ -141,6 +141,26 @@ pub fn flags(message: &ViewMessage, rev2: bool) -> Vec<FlagFetch<'static>> {
     flag_list(&message.flags, message.recent, rev2)
 }
 
+/// Brings a FETCH answer rendered before this FETCH set its message's
+/// `\Seen` up to date: FLAGS and MODSEQ as they are now, and FLAGS added
+/// when not asked for (RFC 9051 section 6.4.5).
+pub fn seen_set(data: &mut Vec<MessageDataItem<'static>>, message: &ViewMessage, rev2: bool) {
+    let mut has_flags = false;
+    for item in data.iter_mut() {
+        match item {
+            MessageDataItem::Flags(f) => {
+                *f = flags(message, rev2);
+                has_flags = true;
+            }
+            MessageDataItem::ModSeq(m) => *m = message.modseq.into(),
+            _ => {}
+        }
+    }
+    if !has_flags {
+        data.push(MessageDataItem::Flags(flags(message, rev2)));
+    }
+}
+
 /// [`flags`] of flags and a `\Recent` mark.
 pub fn flag_list(flags: &Flags, recent: bool, rev2: bool) -> Vec<FlagFetch<'static>> {
     let mut out: Vec<FlagFetch<'static>> = flags

@@ -529,44 +529,32 @@ pub fn fetch_batch(
             }
             holding = true;
         }
-        let uids: Vec<Uid> = info.messages[i..batch_end]
-            .iter()
-            .map(|&u| Uid::from(u))
-            .collect();
-        let mut seen_now = Vec::new();
-        if fetch::sets_seen(&items) {
-            match selected.mark_seen(&uids) {
-                Ok(updates) => seen_now.extend(updates.into_iter().map(|u| u.uid)),
-                Err(e) => return Err(store_failure(&e)),
-            }
-        }
-        for &uid in &uids {
-            i += 1;
-            let Some(message) = view_message(selected, uid).cloned() else {
-                // Expunged meanwhile: skip it (RFC 9051 section 7.5.1).
+        // Every message of the batch is rendered before any \Seen is set:
+        // one that cannot be answered (UNKNOWN-CTE, or its literals past
+        // the cap) ends the batch, and only the messages before it are
+        // marked, and answered. A message expunged meanwhile (RFC 9051
+        // section 7.5.1), or unchanged since CHANGEDSINCE, is neither.
+        let mut ready = Vec::new();
+        let mut refused = None;
+        for (j, &uid) in info.messages.iter().enumerate().take(batch_end).skip(i) {
+            let uid = Uid::from(uid);
+            let Some(message) = view_message(selected, uid) else {
                 continue;
             };
             if changed_since.is_some_and(|since| message.modseq.get() <= since) {
                 continue;
             }
+            // The items answered from the message's metadata alone.
+            let meta = || fetch::render(message, None, None, &items, info.rev2, modseq).unwrap_or_default();
             if let (Some(name), true) = (&stream, message.size > STREAM_ABOVE) {
-                let mut data =
-                    fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
-                if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
-                    data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
-                }
-                answers.push(Answer::Stream(Streamed {
-                    uid: uid.into(),
-                    items: data,
-                    literal: FileLiteral {
-                        name: name.clone(),
-                        length: message.size,
-                        content: None,
-                        binary: false,
-                    },
-                }));
-                // The stream is sent before the next message is read.
-                return Ok((answers, i));
+                let literal = FileLiteral {
+                    name: name.clone(),
+                    length: message.size,
+                    content: None,
+                    binary: false,
+                };
+                ready.push((j, uid, meta(), Some(literal)));
+                continue;
             }
             let key = (selected.mailbox().uid_validity, uid);
             let from_file = match prepared.take() {
@@ -581,24 +569,9 @@ pub fn fetch_batch(
                     work.structures
                         .put(selected.account().name(), key.0, key.1, structure, weight);
                 }
-                let mut before =
-                    fetch::render(&message, None, None, &items, info.rev2, modseq).unwrap_or_default();
+                let mut before = meta();
                 before.append(&mut data);
-                if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
-                    before.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
-                }
-                match streamed {
-                    None => answers.push(Answer::Fetch(uid.into(), before)),
-                    Some(literal) => {
-                        answers.push(Answer::Stream(Streamed {
-                            uid: uid.into(),
-                            items: before,
-                            literal,
-                        }));
-                        // The stream is sent before the next message is read.
-                        return Ok((answers, i));
-                    }
-                }
+                ready.push((j, uid, before, streamed));
                 continue;
             }
             // ENVELOPE, BODY and BODYSTRUCTURE alone come from the cache
@@ -635,35 +608,65 @@ pub fn fetch_batch(
                 (cached, _) => cached,
             };
             let answer = if cached.is_some() {
-                fetch::render(&message, None, cached.as_deref(), &items, info.rev2, modseq)
+                fetch::render(message, None, cached.as_deref(), &items, info.rev2, modseq)
             } else {
-                fetch::render(&message, content.as_ref(), None, &items, info.rev2, modseq)
+                fetch::render(message, content.as_ref(), None, &items, info.rev2, modseq)
             };
-            let mut data = match answer {
-                Ok(d) => d,
-                // The answers before it go first; the next call starts
-                // with it, and fails. (Its \Seen, and that of the rest of
-                // its batch, is set already.)
-                Err(ItemError::UnknownCte | ItemError::TooLarge) if i - 1 > start => {
-                    return Ok((answers, i - 1));
+            match answer {
+                Ok(data) => ready.push((j, uid, data, None)),
+                Err(ItemError::UnknownCte) => {
+                    refused = Some((j, unknown_cte()));
+                    break;
                 }
-                Err(ItemError::UnknownCte) => return Err(unknown_cte()),
-                Err(ItemError::TooLarge) => return Err(too_large()),
+                Err(ItemError::TooLarge) => {
+                    refused = Some((j, too_large()));
+                    break;
+                }
                 Err(ItemError::Read(never)) => match never {},
-            };
-            if seen_now.contains(&uid) && !items.contains(&FetchItem::Flags) {
-                // The \Seen this FETCH set is reported along (RFC 9051
-                // section 6.4.5); the session also learns the flags were
-                // sent.
-                data.push(MessageDataItem::Flags(fetch::flags(&message, info.rev2)));
             }
             // What was read, or what the literals may hold if more.
             let weighs = bytes
                 .as_ref()
                 .map_or(64, |b| b.len() as u64)
-                .max(literals(&message));
+                .max(literals(message));
             rendered = rendered.saturating_add(usize::try_from(weighs).unwrap_or(usize::MAX));
-            answers.push(Answer::Fetch(uid.into(), data));
+        }
+        let mut seen_now = Vec::new();
+        if fetch::sets_seen(&items) && !ready.is_empty() {
+            let uids: Vec<Uid> = ready.iter().map(|&(_, uid, _, _)| uid).collect();
+            match selected.mark_seen(&uids) {
+                Ok(updates) => seen_now.extend(updates.into_iter().map(|u| u.uid)),
+                Err(e) => return Err(store_failure(&e)),
+            }
+        }
+        for (j, uid, mut data, streamed) in ready {
+            if seen_now.contains(&uid) {
+                if let Some(message) = view_message(selected, uid) {
+                    // The \Seen this FETCH set is reported along (RFC 9051
+                    // section 6.4.5); the session also learns the flags
+                    // were sent.
+                    fetch::seen_set(&mut data, message, info.rev2);
+                }
+            }
+            match streamed {
+                None => answers.push(Answer::Fetch(uid.into(), data)),
+                Some(literal) => {
+                    answers.push(Answer::Stream(Streamed {
+                        uid: uid.into(),
+                        items: data,
+                        literal,
+                    }));
+                    // The stream is sent before the next message is read.
+                    return Ok((answers, j + 1));
+                }
+            }
+        }
+        match refused {
+            // The answers before it go first; the next call starts with
+            // it, and fails.
+            Some((j, _)) if j > start => return Ok((answers, j)),
+            Some((_, outcome)) => return Err(outcome),
+            None => i = batch_end,
         }
     }
     Ok((answers, i))
