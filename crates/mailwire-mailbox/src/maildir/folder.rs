@@ -235,31 +235,115 @@ impl<R: std::io::Read> std::io::Read for CrlfReader<R> {
     }
 }
 
-/// [`virtual_size`] of what `reader` yields, read in pieces.
-fn virtual_size_of(mut reader: impl std::io::Read) -> std::io::Result<u64> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    let mut prev = 0u8;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(size),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let chunk = &buf[..n];
-        let bare = memchr::memchr_iter(b'\n', chunk)
-            .filter(|&i| {
-                if i == 0 {
-                    prev != b'\r'
-                } else {
-                    chunk[i - 1] != b'\r'
-                }
-            })
-            .count();
-        size += (n + bare) as u64;
-        prev = chunk[n - 1];
+/// The LFs of content read in pieces that no CR comes just before.
+#[derive(Default)]
+struct BareLfs {
+    count: u64,
+    /// The octet before the next piece (0 at the start).
+    prev: u8,
+}
+
+impl BareLfs {
+    /// Counts what `reader` yields, in pieces of `buf`; returns how many
+    /// octets it read.
+    fn read(&mut self, mut reader: impl std::io::Read, buf: &mut [u8]) -> std::io::Result<u64> {
+        let mut read = 0u64;
+        loop {
+            let n = match reader.read(buf) {
+                Ok(0) => return Ok(read),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let chunk = &buf[..n];
+            let prev = self.prev;
+            let bare = memchr::memchr_iter(b'\n', chunk)
+                .filter(|&i| {
+                    if i == 0 {
+                        prev != b'\r'
+                    } else {
+                        chunk[i - 1] != b'\r'
+                    }
+                })
+                .count();
+            self.count += bare as u64;
+            self.prev = chunk[n - 1];
+            read += n as u64;
+        }
     }
+}
+
+/// [`virtual_size`] of a message file, read in pieces and only where it
+/// holds data: a hole of a sparse file reads as zeros, which hold no LF,
+/// so it counts its length unread. (A file that claims a tebibyte, planted
+/// by whoever can write to the Maildir, costs what it holds on disk, not
+/// minutes of reading zeros under the folder lock.)
+fn virtual_size_of_file(file: &fs::File) -> std::io::Result<u64> {
+    use std::io::{Read, Seek};
+    let len = file.metadata()?.len();
+    let mut lfs = BareLfs::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos = 0u64;
+    while pos < len {
+        let Some((start, end)) = data_extent(file, pos, len)? else {
+            break;
+        };
+        if start > pos {
+            // A hole came first.
+            lfs.prev = 0;
+        }
+        let mut reader = file;
+        reader.seek(std::io::SeekFrom::Start(start))?;
+        let read = lfs.read(reader.take(end - start), &mut buf)?;
+        if read < end - start {
+            // Shorter than it was: what is there is counted.
+            return Ok(start + read + lfs.count);
+        }
+        pos = end;
+    }
+    Ok(len + lfs.count)
+}
+
+/// The first run of data of `file` at or after `pos`, up to `len` (its
+/// start and end), or `None` when only a hole is left: asked of the file
+/// system (`SEEK_DATA`, `SEEK_HOLE`), which answers "all of it" when it
+/// keeps no holes.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "illumos",
+    target_os = "solaris",
+    target_vendor = "apple"
+))]
+fn data_extent(file: &fs::File, pos: u64, len: u64) -> std::io::Result<Option<(u64, u64)>> {
+    use rustix::fs::{SeekFrom, seek};
+    let start = match seek(file, SeekFrom::Data(pos)) {
+        Ok(start) => start,
+        // Nothing but a hole from `pos` on.
+        Err(rustix::io::Errno::NXIO) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if start >= len {
+        return Ok(None);
+    }
+    let end = seek(file, SeekFrom::Hole(start))?;
+    Ok(Some((start, end.clamp(start + 1, len))))
+}
+
+/// Without `SEEK_DATA`, the whole file is data.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "illumos",
+    target_os = "solaris",
+    target_vendor = "apple"
+)))]
+fn data_extent(_file: &fs::File, pos: u64, len: u64) -> std::io::Result<Option<(u64, u64)>> {
+    Ok((pos < len).then_some((pos, len)))
 }
 
 /// The content with bare LFs turned into CRLFs (how Dovecot serves files
@@ -1259,7 +1343,7 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
         Some(w) => w,
         // Counted in pieces: a big message is never read whole.
         None => fsutil::open_read(&path)
-            .and_then(virtual_size_of)
+            .and_then(|file| virtual_size_of_file(&file))
             .unwrap_or(meta.len()),
     };
     Ok(Entry {
@@ -1422,14 +1506,45 @@ mod tests {
             assert_eq!(out.len() as u64, virtual_size(input), "{input:?}");
             for step in [1, 2, 5] {
                 let pieces = Trickle { data: input, step };
-                assert_eq!(
-                    virtual_size_of(pieces).unwrap(),
-                    virtual_size(input),
-                    "{input:?} {step}"
-                );
+                let mut lfs = BareLfs::default();
+                let read = lfs.read(pieces, &mut [0u8; 3]).unwrap();
+                assert_eq!(read + lfs.count, virtual_size(input), "{input:?} {step}");
             }
             assert!(!memchr::memchr_iter(b'\n', &out).any(|i| i == 0 || out[i - 1] != b'\r'));
         }
+    }
+
+    /// The size of a message file counted over its data alone equals that
+    /// of the whole file read, holes (zeros) included: an LF after a hole
+    /// is bare, a CR before a hole does not pair with an LF after it.
+    #[test]
+    fn virtual_size_of_a_sparse_file_equals_that_of_its_whole_content() {
+        use std::io::{Seek, SeekFrom, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let pieces: [&[u8]; 4] = [b"a\nb\r\nc\n", b"\r", b"\nafter a hole\r", b"\n"];
+        for gap in [0u64, 1, 4096, 3 << 20] {
+            let path = dir.path().join(format!("gap{gap}"));
+            let mut file = fs::File::create(&path).unwrap();
+            let mut whole = Vec::new();
+            for piece in pieces {
+                file.seek(SeekFrom::Current(gap as i64)).unwrap();
+                file.write_all(piece).unwrap();
+                whole.resize(whole.len() + gap as usize, 0);
+                whole.extend_from_slice(piece);
+            }
+            // A hole at the end too.
+            file.set_len(whole.len() as u64 + gap).unwrap();
+            whole.resize(whole.len() + gap as usize, 0);
+            let file = fs::File::open(&path).unwrap();
+            assert_eq!(
+                virtual_size_of_file(&file).unwrap(),
+                virtual_size(&whole),
+                "gap {gap}"
+            );
+        }
+        let empty = dir.path().join("empty");
+        fs::File::create(&empty).unwrap();
+        assert_eq!(virtual_size_of_file(&fs::File::open(&empty).unwrap()).unwrap(), 0);
     }
 
     /// A reader that hands out at most `step` bytes per call, as a file or
