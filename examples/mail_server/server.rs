@@ -92,11 +92,20 @@ impl Context {
     }
 
     /// Reads the passwd-file again; on an error the users stay as they
-    /// were. Sessions already logged in go on.
+    /// were. Sessions already logged in go on. A file that names no user
+    /// while some are served is refused too: it is most likely one being
+    /// rewritten in place (truncated, then written), and taking it would
+    /// lock every user out until the next SIGHUP.
     pub fn reload_users(&self) -> Result<usize, String> {
         let users =
             Users::load(&self.users_file).map_err(|e| format!("{}: {e}", self.users_file.display()))?;
         let count = users.len();
+        if count == 0 && self.users().len() > 0 {
+            return Err(format!(
+                "{}: names no user (to serve none, restart the server)",
+                self.users_file.display()
+            ));
+        }
         tracing::debug!(
             unknown_user_cost = users.unknown_user_cost(),
             "logins as unknown users are checked against this scheme"

@@ -248,7 +248,8 @@ fn nologin_and_allow_nets_are_honoured() {
 }
 
 /// SIGHUP reads the passwd-file again: a user added can log in, one
-/// removed cannot; an unusable file changes nothing.
+/// removed cannot; an unusable file, or one that names no user, changes
+/// nothing.
 #[test]
 fn sighup_reloads_the_passwd_file() {
     use std::io::{BufRead, BufReader, Write};
@@ -296,6 +297,13 @@ fn sighup_reloads_the_passwd_file() {
     std::fs::write(&mail.users, "carol:{MD5}abc::::::\n").unwrap();
     hangup("the passwd-file is unusable", 1);
     assert!(login("bob", "builder"), "an unusable file changes nothing");
+    // A file caught empty (rewritten in place) or naming no user locks
+    // nobody out.
+    for empty in ["", "# every user is gone\n"] {
+        std::fs::write(&mail.users, empty).unwrap();
+        hangup("names no user", 1 + usize::from(!empty.is_empty()));
+        assert!(login("bob", "builder"), "a file without users changes nothing");
+    }
     // The server still stops on SIGTERM, cleanly.
     assert!(server.stop().is_some_and(|s| s.success()));
 }
