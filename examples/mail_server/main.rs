@@ -103,22 +103,30 @@ fn default_demo_dir() -> PathBuf {
 /// Raises the soft limit on open files to the hard one: each connection
 /// holds one socket (and a message being read, a file), so the default
 /// soft limit (often 1024) would refuse connections well below
-/// `--max-connections`. Warns when the hard limit is still too low.
+/// `--max-connections`. Warns when the limit is still too low.
 fn raise_open_file_limit(max_connections: usize) {
-    use rustix::process::{Resource, getrlimit, setrlimit};
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
-    let raised = rustix::process::Rlimit {
-        current: limit.maximum,
-        maximum: limit.maximum,
-    };
-    if limit.current != limit.maximum {
-        if let Err(e) = setrlimit(Resource::Nofile, raised) {
-            tracing::warn!(error = %e, "cannot raise the open-file limit");
-        }
-    }
-    let now = getrlimit(Resource::Nofile).current;
     // Listeners, the Maildir watch, files being read: some headroom.
     let needed = (max_connections as u64).saturating_add(64);
+    let mut refused = None;
+    for target in open_file_targets(limit.current, limit.maximum, needed) {
+        let raised = Rlimit {
+            current: target,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => {
+                refused = None;
+                break;
+            }
+            Err(e) => refused = Some(e),
+        }
+    }
+    if let Some(e) = refused {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    }
+    let now = getrlimit(Resource::Nofile).current;
     if now.is_some_and(|n| n < needed) {
         tracing::warn!(
             limit = now,
@@ -126,6 +134,29 @@ fn raise_open_file_limit(max_connections: usize) {
             "the open-file limit is below --max-connections; connections beyond it will fail"
         );
     }
+}
+
+/// The soft limits on open files to try, best first (`None` is
+/// unlimited): the hard limit, then, where the system refuses that (macOS
+/// reports an unlimited hard limit and takes no soft limit above its
+/// `OPEN_MAX`, 10,240), what the connections need or 10,240, whichever
+/// is more, within the hard limit. Nothing when the soft limit is as high
+/// already.
+fn open_file_targets(current: Option<u64>, maximum: Option<u64>, needed: u64) -> Vec<Option<u64>> {
+    let below = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => a < b,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let mut targets = Vec::new();
+    if below(current, maximum) {
+        targets.push(maximum);
+    }
+    let fallback = Some(needed.max(10_240));
+    if !below(maximum, fallback) && below(current, fallback) && fallback != maximum {
+        targets.push(fallback);
+    }
+    targets
 }
 
 fn run(o: Options) -> Result<(), String> {
@@ -408,4 +439,27 @@ fn print_banner(b: &Banner<'_>) {
     line("Press Ctrl-C to stop.".into());
     print!("{out}");
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod open_file_tests {
+    use super::open_file_targets;
+
+    #[test]
+    fn the_soft_limit_goes_to_the_hard_one_then_to_what_is_needed() {
+        // Linux: a finite hard limit, taken whole (10,240 if refused).
+        assert_eq!(
+            open_file_targets(Some(1024), Some(524_288), 1_064),
+            [Some(524_288), Some(10_240)]
+        );
+        // macOS: an unlimited hard limit is tried, then 10,240 (or what
+        // the connections need, if more).
+        assert_eq!(open_file_targets(Some(256), None, 1_064), [None, Some(10_240)]);
+        assert_eq!(open_file_targets(Some(256), None, 20_064), [None, Some(20_064)]);
+        // A hard limit below the fallback: the hard limit alone.
+        assert_eq!(open_file_targets(Some(256), Some(4_096), 1_064), [Some(4_096)]);
+        // Nothing to raise.
+        assert!(open_file_targets(Some(4_096), Some(4_096), 1_064).is_empty());
+        assert!(open_file_targets(None, None, 1_064).is_empty());
+    }
 }
