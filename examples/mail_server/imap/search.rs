@@ -51,6 +51,11 @@ fn matching(
         // US-ASCII is UTF-8.
         charset: None,
     };
+    if leaves_where(keys, &|_| true) > MAX_KEYS {
+        return Err(
+            Outcome::no(format!("More than {MAX_KEYS} keys in one search")).with_code(condition("LIMIT"))
+        );
+    }
     if text_keys(keys) > MAX_TEXT_KEYS {
         return Err(Outcome::no(format!(
             "More than {MAX_TEXT_KEYS} BODY and TEXT keys in one search"
@@ -165,6 +170,14 @@ pub(super) fn search(
     }
     Outcome::ok(answers, "SEARCH completed")
 }
+
+/// The most keys one search may hold, at any depth (NOT, OR and
+/// parenthesised lists not counted): each is evaluated against every
+/// message. A command can carry a million keys, past the 64 KiB line
+/// limit by ending each line in a literal; 30,000 HEADER keys took 9.8 s
+/// on a mailbox of 10,000 messages, holding one of the server's storage
+/// jobs throughout.
+const MAX_KEYS: usize = 1_000;
 
 /// The most BODY and TEXT keys one search may hold: each reads the text of
 /// every message again (3,000 `NOT BODY` keys took 8.5 s on a 40 MB
