@@ -1347,6 +1347,22 @@ fn catenate_sections_of_messages_that_cannot_be_paged_are_refused() {
     imap.logout();
 }
 
+/// Whether each of messages 1 to `last` has `\Seen`, by FETCH FLAGS.
+fn seen_flags(imap: &mut Imap, last: u32) -> Vec<bool> {
+    let flags = imap
+        .command(&format!("FETCH 1:{last} FLAGS"))
+        .ok("FETCH FLAGS")
+        .text();
+    (1..=last)
+        .map(|n| {
+            flags
+                .lines()
+                .find(|l| l.starts_with(&format!("* {n} FETCH")))
+                .is_some_and(|l| l.contains("\\Seen"))
+        })
+        .collect()
+}
+
 /// A FETCH (not PEEK) refused for what it would decode of one message
 /// sets no `\Seen` on that message: the messages before it are answered,
 /// with their `\Seen`, and the refusal comes before the message is read.
@@ -1386,19 +1402,7 @@ fn a_fetch_refused_for_decoding_sets_no_seen_it_does_not_send() {
         refused.text().chars().take(400).collect::<String>()
     );
     assert!(refused.lines_starting("3 FETCH").is_empty());
-    let flags = imap.command("FETCH 1:3 FLAGS").ok("FETCH FLAGS").text();
-    let line = |n: u32| {
-        flags
-            .lines()
-            .find(|l| l.starts_with(&format!("* {n} FETCH")))
-            .unwrap_or("")
-            .to_owned()
-    };
-    assert!(
-        line(1).contains("\\Seen") && line(2).contains("\\Seen"),
-        "{flags}"
-    );
-    assert!(!line(3).contains("\\Seen"), "{flags}");
+    assert_eq!(seen_flags(&mut imap, 3), [true, true, false]);
     imap.logout();
 }
 
@@ -1517,17 +1521,6 @@ fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
     let server = mail_server(&mail);
     let mut imap = alice(&server);
     imap.command("SELECT INBOX").ok("SELECT");
-    let seen = |imap: &mut Imap| {
-        let flags = imap.command("FETCH 1:6 FLAGS").ok("FETCH FLAGS").text();
-        (1..=6)
-            .map(|n| {
-                flags
-                    .lines()
-                    .find(|l| l.starts_with(&format!("* {n} FETCH")))
-                    .is_some_and(|l| l.contains("\\Seen"))
-            })
-            .collect::<Vec<bool>>()
-    };
 
     let items: String = (0..20).map(|i| format!(" BODY[]<{i}.100000>")).collect();
     let refused = imap.command(&format!("FETCH 1:3 (UID{items})"));
@@ -1537,7 +1530,10 @@ fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
         refused.completion
     );
     assert_eq!(refused.lines_starting("1 FETCH").len(), 1);
-    assert_eq!(seen(&mut imap), [true, false, false, false, false, false]);
+    assert_eq!(
+        seen_flags(&mut imap, 6),
+        [true, false, false, false, false, false]
+    );
 
     let refused = imap.command("FETCH 4:6 (UID BINARY[1])");
     assert!(
@@ -1549,6 +1545,6 @@ fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
     assert_eq!(answered.len(), 1, "{}", refused.text());
     assert!(answered[0].contains("\\Seen"), "{}", answered[0]);
     assert!(refused.lines_starting("6 FETCH").is_empty());
-    assert_eq!(seen(&mut imap), [true, false, false, true, false, false]);
+    assert_eq!(seen_flags(&mut imap, 6), [true, false, false, true, false, false]);
     imap.logout();
 }

@@ -307,43 +307,38 @@ fn virtual_size_of_file(file: &fs::File) -> std::io::Result<u64> {
 /// The first run of data of `file` at or after `pos`, up to `len` (its
 /// start and end), or `None` when only a hole is left: asked of the file
 /// system (`SEEK_DATA`, `SEEK_HOLE`), which answers "all of it" when it
-/// keeps no holes.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "illumos",
-    target_os = "solaris",
-    target_vendor = "apple"
-))]
+/// keeps no holes. Elsewhere, the whole file is data.
 fn data_extent(file: &fs::File, pos: u64, len: u64) -> std::io::Result<Option<(u64, u64)>> {
-    use rustix::fs::{SeekFrom, seek};
-    let start = match seek(file, SeekFrom::Data(pos)) {
-        Ok(start) => start,
-        // Nothing but a hole from `pos` on.
-        Err(rustix::io::Errno::NXIO) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    if start >= len {
-        return Ok(None);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_vendor = "apple"
+    ))]
+    {
+        use rustix::fs::{SeekFrom, seek};
+        let start = match seek(file, SeekFrom::Data(pos)) {
+            Ok(start) => start,
+            // Nothing but a hole from `pos` on.
+            Err(rustix::io::Errno::NXIO) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if start >= len {
+            return Ok(None);
+        }
+        let end = seek(file, SeekFrom::Hole(start))?;
+        Ok(Some((start, end.clamp(start + 1, len))))
     }
-    let end = seek(file, SeekFrom::Hole(start))?;
-    Ok(Some((start, end.clamp(start + 1, len))))
-}
-
-/// Without `SEEK_DATA`, the whole file is data.
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "illumos",
-    target_os = "solaris",
-    target_vendor = "apple"
-)))]
-fn data_extent(_file: &fs::File, pos: u64, len: u64) -> std::io::Result<Option<(u64, u64)>> {
-    Ok((pos < len).then_some((pos, len)))
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_vendor = "apple"
+    )))]
+    {
+        let _ = file;
+        Ok((pos < len).then_some((pos, len)))
+    }
 }
 
 /// The content with bare LFs turned into CRLFs (how Dovecot serves files
