@@ -1451,8 +1451,9 @@ fn binary_of_many_parts_is_answered() {
 }
 
 /// A FETCH refused by the cap of one message's literals still sends the
-/// answers of the messages before it: before, the refusal dropped every
-/// answer of its storage job, though their `\Seen` was set.
+/// answers of the messages before it, and sets no `\Seen` on the refused
+/// message: before, the refusal dropped every answer of its storage job,
+/// though their `\Seen` was set.
 #[test]
 fn a_fetch_refused_for_its_literals_sends_what_came_before() {
     let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
@@ -1485,23 +1486,21 @@ fn a_fetch_refused_for_its_literals_sends_what_came_before() {
     );
     assert_eq!(refused.lines_starting("2 FETCH").len(), 1);
     assert!(refused.lines_starting("3 FETCH").is_empty());
+    // Before batches were rendered ahead of their \Seen, the refused
+    // message (alone in its batch) was marked read, though never sent.
+    assert_eq!(seen_flags(&mut imap, 3), [true, true, false]);
     imap.logout();
 }
 
-/// A FETCH (not PEEK) refused for one message of a batch, by the cap of
-/// its literals or for a content transfer encoding it cannot decode, sets
-/// no `\Seen` on that message or on the messages after it: every message
-/// of a batch is rendered before any `\Seen` is set. Before, the whole
-/// batch was marked first, and the refusal left the messages it did not
-/// send marked as read.
+/// A FETCH (not PEEK) refused for one message of a batch, for a content
+/// transfer encoding it cannot decode, sets no `\Seen` on that message or
+/// on the messages after it: every message of a batch is rendered before
+/// any `\Seen` is set. Before, the whole batch was marked first, and the
+/// refusal left the messages it did not send marked as read. (The cap of
+/// one answer's literals: `a_fetch_refused_for_its_literals_sends_what_came_before`.)
 #[test]
 fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
     let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
-    let ranges = padded(
-        b"From: a@example.org\r\nSubject: ranges\r\n\r\n",
-        b"a line of a message whose ranges pass the cap of one answer\r\n",
-        100 * 1000,
-    );
     let unknown =
         b"From: a@example.org\r\nSubject: unknown\r\nContent-Transfer-Encoding: x-private\r\n\r\nzzzz\r\n"
             .to_vec();
@@ -1509,42 +1508,21 @@ fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
         "refused-in-batch",
         PASSWD,
         "alice",
-        &[
-            small.clone(),
-            ranges,
-            small.clone(),
-            small.clone(),
-            unknown,
-            small,
-        ],
+        &[small.clone(), unknown, small],
     );
     let server = mail_server(&mail);
     let mut imap = alice(&server);
     imap.command("SELECT INBOX").ok("SELECT");
-
-    let items: String = (0..20).map(|i| format!(" BODY[]<{i}.100000>")).collect();
-    let refused = imap.command(&format!("FETCH 1:3 (UID{items})"));
-    assert!(
-        refused.completion.contains("NO [LIMIT]"),
-        "{}",
-        refused.completion
-    );
-    assert_eq!(refused.lines_starting("1 FETCH").len(), 1);
-    assert_eq!(
-        seen_flags(&mut imap, 6),
-        [true, false, false, false, false, false]
-    );
-
-    let refused = imap.command("FETCH 4:6 (UID BINARY[1])");
+    let refused = imap.command("FETCH 1:3 (UID BINARY[1])");
     assert!(
         refused.completion.contains("NO [UNKNOWN-CTE]"),
         "{}",
         refused.completion
     );
-    let answered = refused.lines_starting("4 FETCH");
+    let answered = refused.lines_starting("1 FETCH");
     assert_eq!(answered.len(), 1, "{}", refused.text());
     assert!(answered[0].contains("\\Seen"), "{}", answered[0]);
-    assert!(refused.lines_starting("6 FETCH").is_empty());
-    assert_eq!(seen_flags(&mut imap, 6), [true, false, false, true, false, false]);
+    assert!(refused.lines_starting("3 FETCH").is_empty());
+    assert_eq!(seen_flags(&mut imap, 3), [true, false, false]);
     imap.logout();
 }
