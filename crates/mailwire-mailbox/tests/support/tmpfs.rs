@@ -24,9 +24,16 @@ pub struct Tmpfs {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// Whether this process runs as root.
+/// Whether this process runs as root: its effective UID (the second
+/// field of `Uid:` in /proc/self/status, after the real one) is 0, which
+/// is what mounting and adding users check.
 pub fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:\t0\t")))
+    fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
 }
 
 impl Tmpfs {
