@@ -1137,7 +1137,9 @@ fn fetch_batches_hold_little_for_readers_that_do_not_read() {
 /// [UNAVAILABLE]`; once the first reads its answer, the second is
 /// answered. Before, those sections (16 MiB a FETCH at most) were held
 /// outside the budget, and 100 sessions from one address could hold
-/// 1.6 GB.
+/// 1.6 GB. Meanwhile a FETCH past the decode bound of that message is
+/// refused with `NO [LIMIT]` at once, after the message before it: it was
+/// left for a call that waited for room, and got `NO [UNAVAILABLE]`.
 #[test]
 fn sections_read_from_a_file_take_room_until_sent() {
     let message = padded(
@@ -1145,7 +1147,8 @@ fn sections_read_from_a_file_take_room_until_sent() {
         b"a line of a large message read from its file in ranges\r\n",
         8 << 20,
     );
-    let mail = MailRoot::new("fetch-file-room", PASSWD, "alice", &[message]);
+    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
+    let mail = MailRoot::new("fetch-file-room", PASSWD, "alice", &[small, message]);
     // 64 ranges of 250,000 octets (from octets 0 to 63): 16 MB, more than
     // the 15 MiB budget and than what the socket buffers between the two
     // take in: the holder's receive buffer is fixed at 64 KiB, so that a
@@ -1156,7 +1159,7 @@ fn sections_read_from_a_file_take_room_until_sent() {
     socket2::SockRef::from(&holder)
         .set_recv_buffer_size(64 * 1024)
         .expect("a receive buffer of 64 KiB");
-    let mut command = b"f FETCH 1 (UID".to_vec();
+    let mut command = b"f FETCH 2 (UID".to_vec();
     for i in 0..64 {
         command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
     }
@@ -1166,8 +1169,19 @@ fn sections_read_from_a_file_take_room_until_sent() {
     wait_for_octets(&holder);
     let mut other = alice(&server);
     other.command("SELECT INBOX").ok("SELECT");
+    // 100 ranges 8 MB in: 800 MB read to reach them, past the bound.
+    let far: String = (0..100)
+        .map(|i| format!(" BODY.PEEK[]<{}.1>", 8_000_000 + i))
+        .collect();
+    let refused = other.command(&format!("FETCH 1:2 (UID{far})"));
+    assert!(
+        refused.completion.contains("NO [LIMIT]"),
+        "{}",
+        refused.completion
+    );
+    assert_eq!(refused.lines_starting("1 FETCH").len(), 1, "{}", refused.text());
     let started = Instant::now();
-    let refused = other.command("FETCH 1 (BODY.PEEK[]<0.1000>)");
+    let refused = other.command("FETCH 2 (BODY.PEEK[]<0.1000>)");
     assert!(
         refused.completion.contains("NO [UNAVAILABLE]"),
         "{}",
@@ -1186,7 +1200,7 @@ fn sections_read_from_a_file_take_room_until_sent() {
     });
     assert!(!closed, "after {octets} octets the connection ended");
     let answered = other
-        .command("FETCH 1 (BODY.PEEK[]<0.1000>)")
+        .command("FETCH 2 (BODY.PEEK[]<0.1000>)")
         .ok("FETCH after the room came back");
     assert!(
         answered.text().contains("BODY[]<0> {1000}"),

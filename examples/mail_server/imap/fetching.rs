@@ -13,10 +13,10 @@ use mailwire::imap::{
     DataItemName, FetchItem, FetchModifier, MessageDataItem, ObjectId, Partial, Response, Section,
     SectionPart, UidSet,
 };
-use mailwire::mailbox::analysis::{BinaryError, Content, Measure, StoredLayout, StoredMessage};
+use mailwire::mailbox::analysis::{BinaryError, Content, Measure, Part, StoredLayout, StoredMessage};
 use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
 
-use super::cache::Structure;
+use super::cache::{Structure, StructureCache};
 use super::exec::{
     Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Streamed, Work, condition, no_room, store_failure,
     view_message,
@@ -71,12 +71,9 @@ pub fn new_message_data(
         }
         if content && message.size > STREAM_ABOVE {
             let mut data = fetch::render(&message, None, None, items, info.rev2, false).unwrap_or_default();
-            let cached = work.structures.get(
-                selected.account().name(),
-                selected.mailbox().uid_validity,
-                Uid::from(uid),
-            );
-            if let Ok(Some((mut read, _too_large, _))) = from_file(selected, Uid::from(uid), items, cached) {
+            let read = file_structure(selected, &work.structures, Uid::from(uid))
+                .map(|structure| from_file(selected, Uid::from(uid), items, &structure));
+            if let Some(Ok(Some((mut read, _too_large)))) = read {
                 data.append(&mut read);
             }
             out.push((uid, data));
@@ -119,14 +116,9 @@ fn too_large() -> Outcome {
     Outcome::no("FETCH items too large together for one message").with_code(condition("LIMIT"))
 }
 
-/// What [`from_file`] answers: the items rendered, the literal to stream
-/// after them, and the structure with its weight for the cache, unless it
-/// came from there.
-type FromFile = (
-    Vec<MessageDataItem<'static>>,
-    Option<FileLiteral>,
-    Option<(Arc<Structure>, usize)>,
-);
+/// What [`from_file`] answers: the items rendered, and the literal to
+/// stream after them.
+type FromFile = (Vec<MessageDataItem<'static>>, Option<FileLiteral>);
 
 /// A literal read from a message's file as it is sent: its item's name,
 /// its length, the content (a section; the whole message, opened when it
@@ -139,48 +131,73 @@ pub struct FileLiteral {
     pub binary: bool,
 }
 
+/// A large message's structure, analysed in its file a page at a time
+/// ([`StoredMessage`]) unless the cache holds it, and kept in the cache;
+/// `None` when the message cannot be read in pages (a backend without
+/// files, a header block above 1 MiB, a read error): it is then read
+/// whole. What a FETCH would decode of the message is weighed from it
+/// before any room is taken, and the file is opened again with its layout,
+/// not analysed again.
+fn file_structure(
+    selected: &SelectedMailbox,
+    structures: &StructureCache,
+    uid: Uid,
+) -> Option<Arc<Structure>> {
+    let (account, uid_validity) = (selected.account().name(), selected.mailbox().uid_validity);
+    if let Some(s) = structures
+        .get(account, uid_validity, uid)
+        .filter(|s| s.layout().is_some())
+    {
+        return Some(s);
+    }
+    let (file, len) = selected.message_file(uid).ok()??;
+    let msg = StoredMessage::open(file, len).ok()?;
+    let structure = Arc::new(Structure::of_stored(&msg));
+    let layout = structure.layout().map_or(0, StoredLayout::weight);
+    let weight = msg.part_tree().body_start + layout;
+    structures.put(account, uid_validity, uid, Arc::clone(&structure), weight);
+    Some(structure)
+}
+
+/// Whether what `items` decode of a message, and read to reach their
+/// partial ranges, passes the bound of one answer
+/// ([`fetch::decode_limit`]).
+fn past_decode_bound(items: &[FetchItem<'_>], tree: &Part, size: u64) -> bool {
+    let cost =
+        fetch::decoding_at_most(items, Some(tree), size).saturating_add(fetch::skipping_at_most(items, size));
+    cost > fetch::decode_limit(size)
+}
+
 /// The content items of a FETCH for a large message, answered from its
-/// file read a page at a time ([`StoredMessage`]) instead of whole: the
-/// items rendered, and the one section too large to render (above
+/// file read a page at a time ([`StoredMessage`]) instead of whole, opened
+/// again with the layout of `structure` ([`file_structure`]): the items
+/// rendered, and the one section too large to render (above
 /// [`STREAM_ABOVE`]), to be streamed after them. `Ok(None)` when that
-/// cannot be done (a backend without files, a header block above 1 MiB, a
-/// read error, two large sections): the message is then read whole. A
-/// BINARY whose content cannot be decoded fails the FETCH, as it does
-/// when read whole. `cached` is the message's structure from the cache:
-/// with its layout, the file is not analysed again. Otherwise the
-/// structure comes along for the cache, with what it weighs there.
+/// cannot be done (the file changed, a read error, two large sections):
+/// the message is then read whole. Past the decode bound, or with a BINARY
+/// whose content cannot be decoded, the FETCH fails, as it does when the
+/// message is read whole.
 fn from_file(
     selected: &SelectedMailbox,
     uid: Uid,
     items: &[FetchItem<'_>],
-    cached: Option<Arc<Structure>>,
+    structure: &Arc<Structure>,
 ) -> Result<Option<FromFile>, Outcome> {
+    let Some(layout) = structure.layout() else {
+        return Ok(None);
+    };
     let Ok(Some((file, len))) = selected.message_file(uid) else {
         return Ok(None);
     };
-    let layout = cached.as_ref().and_then(|s| s.layout());
-    let (msg, structure) = match (layout, cached.as_ref()) {
-        (Some(layout), Some(s)) => match StoredMessage::reopen(file, len, layout) {
-            Ok(msg) => (msg, Arc::clone(s)),
-            Err(_) => return Ok(None),
-        },
-        _ => match StoredMessage::open(file, len) {
-            Ok(msg) => {
-                let structure = Arc::new(Structure::of_stored(&msg));
-                (msg, structure)
-            }
-            Err(_) => return Ok(None),
-        },
+    let Ok(msg) = StoredMessage::reopen(file, len, layout) else {
+        return Ok(None);
     };
-    let cost = fetch::decoding_at_most(items, Some(msg.part_tree()), msg.size())
-        .saturating_add(fetch::skipping_at_most(items, msg.size()));
-    if cost > fetch::decode_limit(msg.size()) {
+    if past_decode_bound(items, msg.part_tree(), msg.size()) {
         return Err(too_large());
     }
-    let fresh = layout.is_none();
     let file = FileMessage {
         msg,
-        structure,
+        structure: Arc::clone(structure),
         measured: RefCell::new(Vec::new()),
     };
     let mut data = Vec::new();
@@ -243,12 +260,7 @@ fn from_file(
             });
         }
     }
-    let for_cache = fresh.then(|| {
-        let layout = file.structure.layout().map_or(0, StoredLayout::weight);
-        let weight = file.msg.part_tree().body_start + layout;
-        (file.structure, weight)
-    });
-    Ok(Some((data, streamed, for_cache)))
+    Ok(Some((data, streamed)))
 }
 
 /// A large message read from its file a page at a time, with its
@@ -464,22 +476,35 @@ pub fn fetch_batch(
             let message = view_message(selected, Uid::from(info.messages[batch_end]));
             if let Some(m) = message.filter(|m| large(m)) {
                 if batch_end == i {
-                    let read = if file_items {
-                        match room(literals(m), i == start) {
-                            Some(h) => held_for_file = Some((h, literals(m))),
-                            None if i > start => return Ok((answers, i)),
-                            None => return Err(no_room()),
+                    let structure = file_items
+                        .then(|| file_structure(selected, &work.structures, m.uid))
+                        .flatten();
+                    let read = match structure {
+                        Some(structure) => {
+                            // Past the decode bound it is refused before
+                            // any room is waited for (under load, a wait
+                            // ended it with NO [UNAVAILABLE] instead). The
+                            // answers of this call go first; the next call
+                            // starts with this message, and fails.
+                            let layout = structure.layout();
+                            if layout.is_some_and(|l| past_decode_bound(&items, l.part_tree(), m.size)) {
+                                if i > start {
+                                    return Ok((answers, i));
+                                }
+                                return Err(too_large());
+                            }
+                            match room(literals(m), i == start) {
+                                Some(h) => held_for_file = Some((h, literals(m))),
+                                None if i > start => return Ok((answers, i)),
+                                None => return Err(no_room()),
+                            }
+                            match from_file(selected, m.uid, &items, &structure) {
+                                Ok(read) => read,
+                                Err(_) if i > start => return Ok((answers, i)),
+                                Err(refused) => return Err(refused),
+                            }
                         }
-                        let cached = work.structures.get(&account, uid_validity, m.uid);
-                        match from_file(selected, m.uid, &items, cached) {
-                            Ok(read) => read,
-                            // The answers of this call go first; the next
-                            // call starts with this message, and fails.
-                            Err(_) if i > start => return Ok((answers, i)),
-                            Err(refused) => return Err(refused),
-                        }
-                    } else {
-                        None
+                        None => None,
                     };
                     match read {
                         Some(read) => prepared = Some((m.uid, read)),
@@ -564,11 +589,7 @@ pub fn fetch_batch(
                     None
                 }
             };
-            if let Some((mut data, streamed, for_cache)) = from_file {
-                if let Some((structure, weight)) = for_cache {
-                    work.structures
-                        .put(selected.account().name(), key.0, key.1, structure, weight);
-                }
+            if let Some((mut data, streamed)) = from_file {
                 let mut before = meta();
                 before.append(&mut data);
                 ready.push((j, uid, before, streamed));

@@ -74,6 +74,13 @@ impl StoredLayout {
         &self.found.body
     }
 
+    /// Where each part is in the message's CRLF view, as
+    /// [`StoredMessage::part_tree`] said: what a server needs to weigh a
+    /// request (what decoding a part costs) before it opens the file again.
+    pub fn part_tree(&self) -> &Part {
+        &self.found.part
+    }
+
     /// About how much memory it takes, the ENVELOPE and BODYSTRUCTURE
     /// left out (a cache weighs them with the header they repeat).
     pub fn weight(&self) -> usize {
