@@ -174,9 +174,9 @@ pub(super) fn search(
 /// The most keys one search may hold, at any depth (NOT, OR and
 /// parenthesised lists not counted): each is evaluated against every
 /// message. Lines ended in literals take a command past the 64 KiB line
-/// limit to its 4 MiB, some 800,000 keys such as `SEEN`; 30,000 HEADER
-/// keys took 9.8 s on a mailbox of 10,000 messages, holding one of the
-/// server's storage jobs throughout.
+/// limit, up to the 65,536 keys the decoder takes (its list limit); 30,000
+/// HEADER keys took 9.8 s on a mailbox of 10,000 messages, holding one of
+/// the server's storage jobs throughout.
 const MAX_KEYS: usize = 1_000;
 
 /// The most BODY and TEXT keys one search may hold: each reads the text of
