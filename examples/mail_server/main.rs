@@ -139,9 +139,9 @@ fn raise_open_file_limit(max_connections: usize) {
 /// The soft limits on open files to try, best first (`None` is
 /// unlimited): the hard limit, then, where the system refuses that (macOS
 /// reports an unlimited hard limit and takes no soft limit above its
-/// `OPEN_MAX`, 10,240), what the connections need or 10,240, whichever
-/// is more, within the hard limit. Nothing when the soft limit is as high
-/// already.
+/// `OPEN_MAX`, 10,240, or its `kern.maxfilesperproc`), what the
+/// connections need if more than 10,240, then 10,240, within the hard
+/// limit. Nothing when the soft limit is as high already.
 fn open_file_targets(current: Option<u64>, maximum: Option<u64>, needed: u64) -> Vec<Option<u64>> {
     let below = |a: Option<u64>, b: Option<u64>| match (a, b) {
         (Some(a), Some(b)) => a < b,
@@ -152,9 +152,10 @@ fn open_file_targets(current: Option<u64>, maximum: Option<u64>, needed: u64) ->
     if below(current, maximum) {
         targets.push(maximum);
     }
-    let fallback = Some(needed.max(10_240));
-    if !below(maximum, fallback) && below(current, fallback) && fallback != maximum {
-        targets.push(fallback);
+    for fallback in [Some(needed.max(10_240)), Some(10_240)] {
+        if !below(maximum, fallback) && below(current, fallback) && !targets.contains(&fallback) {
+            targets.push(fallback);
+        }
     }
     targets
 }
@@ -455,7 +456,10 @@ mod open_file_tests {
         // macOS: an unlimited hard limit is tried, then 10,240 (or what
         // the connections need, if more).
         assert_eq!(open_file_targets(Some(256), None, 1_064), [None, Some(10_240)]);
-        assert_eq!(open_file_targets(Some(256), None, 20_064), [None, Some(20_064)]);
+        assert_eq!(
+            open_file_targets(Some(256), None, 20_064),
+            [None, Some(20_064), Some(10_240)]
+        );
         // A hard limit below the fallback: the hard limit alone.
         assert_eq!(open_file_targets(Some(256), Some(4_096), 1_064), [Some(4_096)]);
         // Nothing to raise.

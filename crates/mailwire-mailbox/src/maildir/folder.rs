@@ -307,7 +307,9 @@ fn virtual_size_of_file(file: &fs::File) -> std::io::Result<u64> {
 /// The first run of data of `file` at or after `pos`, up to `len` (its
 /// start and end), or `None` when only a hole is left: asked of the file
 /// system (`SEEK_DATA`, `SEEK_HOLE`), which answers "all of it" when it
-/// keeps no holes. Elsewhere, the whole file is data.
+/// keeps no holes. A file system that refuses the question (some FUSE or
+/// network file systems answer `EINVAL` or `EOPNOTSUPP`), and a system
+/// without it, has the rest of the file read as data.
 fn data_extent(file: &fs::File, pos: u64, len: u64) -> std::io::Result<Option<(u64, u64)>> {
     #[cfg(any(
         target_os = "linux",
@@ -321,12 +323,12 @@ fn data_extent(file: &fs::File, pos: u64, len: u64) -> std::io::Result<Option<(u
             Ok(start) => start,
             // Nothing but a hole from `pos` on.
             Err(rustix::io::Errno::NXIO) => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(_) => return Ok(Some((pos, len))),
         };
         if start >= len {
             return Ok(None);
         }
-        let end = seek(file, SeekFrom::Hole(start))?;
+        let end = seek(file, SeekFrom::Hole(start)).unwrap_or(len);
         Ok(Some((start, end.clamp(start + 1, len))))
     }
     #[cfg(not(any(

@@ -2133,6 +2133,7 @@ mod tests {
 
     /// The octets this thread has read through system calls (Linux's
     /// `/proc/thread-self/io`).
+    #[cfg(target_os = "linux")]
     fn thread_read_octets() -> u64 {
         let io = fs::read_to_string("/proc/thread-self/io").unwrap();
         io.lines()
@@ -2147,6 +2148,7 @@ mod tests {
     /// whole, under the folder lock: 16 GiB of zeros read for a file of
     /// 4 KiB on disk, and a tebibyte took minutes.
     #[test]
+    #[cfg(target_os = "linux")]
     fn a_sparse_message_file_is_sized_without_reading_its_holes() {
         use std::io::{Seek, SeekFrom, Write};
         let (tmp, a, inbox) = setup();
