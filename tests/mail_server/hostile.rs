@@ -1366,6 +1366,38 @@ fn catenate_sections_of_messages_that_cannot_be_paged_are_refused() {
     imap.logout();
 }
 
+/// A FETCH with CHANGEDSINCE neither reads nor weighs a message unchanged
+/// since (RFC 7162 section 3.1.4.1: it is outside the set): a large one
+/// whose items would pass the decode bound no longer fails the FETCH, and
+/// the changed message after it is answered. Before, it was weighed as if
+/// answered, and the FETCH got `NO [LIMIT]`.
+#[test]
+fn changedsince_leaves_unchanged_messages_unread() {
+    let large = padded(
+        b"From: a@example.org\r\nSubject: encoded\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+        b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5\r\n",
+        300 * 1000,
+    );
+    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
+    let mail = MailRoot::new("changedsince-unread", PASSWD, "alice", &[large, small]);
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("ENABLE CONDSTORE").ok("ENABLE");
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    let highest = select.code_number("HIGHESTMODSEQ").expect("[HIGHESTMODSEQ n]");
+    imap.command("STORE 2 +FLAGS.SILENT (\\Flagged)").ok("STORE");
+    // 100 BINARY ranges of the large message's part: 30 MB decoded.
+    let items: String = (0..100).map(|i| format!(" BINARY.PEEK[1]<{i}.1>")).collect();
+    let over = imap.command(&format!("FETCH 1 (UID{items})"));
+    assert!(over.completion.contains("NO [LIMIT]"), "{}", over.completion);
+    let fetched = imap
+        .command(&format!("FETCH 1:2 (UID{items}) (CHANGEDSINCE {highest})"))
+        .ok("FETCH CHANGEDSINCE");
+    assert!(fetched.lines_starting("1 FETCH").is_empty(), "{}", fetched.text());
+    assert_eq!(fetched.lines_starting("2 FETCH").len(), 1, "{}", fetched.text());
+    imap.logout();
+}
+
 /// Whether each of messages 1 to `last` has `\Seen`, by FETCH FLAGS.
 fn seen_flags(imap: &mut Imap, last: u32) -> Vec<bool> {
     let flags = imap
@@ -1374,10 +1406,11 @@ fn seen_flags(imap: &mut Imap, last: u32) -> Vec<bool> {
         .text();
     (1..=last)
         .map(|n| {
-            flags
+            let line = flags
                 .lines()
                 .find(|l| l.starts_with(&format!("* {n} FETCH")))
-                .is_some_and(|l| l.contains("\\Seen"))
+                .unwrap_or_else(|| panic!("no FLAGS of message {n}: {flags}"));
+            line.contains("\\Seen")
         })
         .collect()
 }
@@ -1541,6 +1574,7 @@ fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
     let answered = refused.lines_starting("1 FETCH");
     assert_eq!(answered.len(), 1, "{}", refused.text());
     assert!(answered[0].contains("\\Seen"), "{}", answered[0]);
+    assert!(refused.lines_starting("2 FETCH").is_empty());
     assert!(refused.lines_starting("3 FETCH").is_empty());
     assert_eq!(seen_flags(&mut imap, 3), [true, false, false]);
     imap.logout();

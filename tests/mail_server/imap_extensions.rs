@@ -294,6 +294,21 @@ fn changedsince_fetch_marks_only_the_messages_it_answers() {
     assert!(modseq > highest, "{now:?}");
     assert!(answer[0].contains(&format!("MODSEQ ({modseq})")), "{}", answer[0]);
     assert!(answer[0].contains("\\Seen"), "{}", answer[0]);
+    // A FETCH that sets \Seen, without CHANGEDSINCE, FLAGS or UID asked
+    // for, reports UID, FLAGS and MODSEQ to a CONDSTORE-aware client (RFC
+    // 7162 section 3.2.4); before, MODSEQ and UID were left out, and the
+    // client never learnt the message's new MODSEQ.
+    let marked = lines(
+        &imap
+            .command("FETCH 3 (BODY[HEADER.FIELDS (SUBJECT)])")
+            .ok("FETCH"),
+    );
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    let now = lines(&imap.command("FETCH 3 (MODSEQ)").ok("FETCH MODSEQ"));
+    let modseq = number_after(&now[0], "MODSEQ (");
+    for part in ["UID 3 ", "\\Seen", &format!("MODSEQ ({modseq})")] {
+        assert!(marked[0].contains(part), "{part} in {}", marked[0]);
+    }
     imap.logout();
 }
 

@@ -143,21 +143,38 @@ pub fn flags(message: &ViewMessage, rev2: bool) -> Vec<FlagFetch<'static>> {
 
 /// Brings a FETCH answer rendered before this FETCH set its message's
 /// `\Seen` up to date: FLAGS and MODSEQ as they are now, and FLAGS added
-/// when not asked for (RFC 9051 section 6.4.5).
-pub fn seen_set(data: &mut Vec<MessageDataItem<'static>>, message: &ViewMessage, rev2: bool) {
-    let mut has_flags = false;
+/// when not asked for (RFC 9051 section 6.4.5). For a CONDSTORE-aware
+/// client, UID and MODSEQ come along too (RFC 7162 section 3.2.4: a FETCH
+/// that implicitly set `\Seen` reports both).
+pub fn seen_set(
+    data: &mut Vec<MessageDataItem<'static>>,
+    message: &ViewMessage,
+    rev2: bool,
+    condstore: bool,
+) {
+    let (mut has_flags, mut has_modseq, mut has_uid) = (false, false, false);
     for item in data.iter_mut() {
         match item {
             MessageDataItem::Flags(f) => {
                 *f = flags(message, rev2);
                 has_flags = true;
             }
-            MessageDataItem::ModSeq(m) => *m = message.modseq.into(),
+            MessageDataItem::ModSeq(m) => {
+                *m = message.modseq.into();
+                has_modseq = true;
+            }
+            MessageDataItem::Uid(_) => has_uid = true,
             _ => {}
         }
     }
+    if condstore && !has_uid {
+        data.insert(0, MessageDataItem::Uid(message.uid.into()));
+    }
     if !has_flags {
         data.push(MessageDataItem::Flags(flags(message, rev2)));
+    }
+    if condstore && !has_modseq {
+        data.push(MessageDataItem::ModSeq(message.modseq.into()));
     }
 }
 

@@ -474,6 +474,13 @@ pub fn fetch_batch(
         let mut prepared = None;
         while batch_end < end && batch_end - i < limit {
             let message = view_message(selected, Uid::from(info.messages[batch_end]));
+            // A message unchanged since CHANGEDSINCE is outside the set
+            // (RFC 7162 section 3.1.4.1): it is neither read, weighed nor
+            // waited for; the batch skips it.
+            if message.is_some_and(|m| changed_since.is_some_and(|since| m.modseq.get() <= since)) {
+                batch_end += 1;
+                continue;
+            }
             if let Some(m) = message.filter(|m| large(m)) {
                 if batch_end == i {
                     let structure = file_items
@@ -606,6 +613,9 @@ pub fn fetch_batch(
                 match selected.read(uid) {
                     Ok(b) => Some(b),
                     Err(StoreError::NoSuchMessage(_)) => continue,
+                    // The answers of earlier batches (their \Seen set)
+                    // go first; the next call starts with this batch.
+                    Err(_) if i > start => return Ok((answers, i)),
                     Err(e) => return Err(store_failure(&e)),
                 }
             } else {
@@ -657,6 +667,7 @@ pub fn fetch_batch(
             let uids: Vec<Uid> = ready.iter().map(|&(_, uid, _, _)| uid).collect();
             match selected.mark_seen(&uids) {
                 Ok(updates) => seen_now.extend(updates.into_iter().map(|u| u.uid)),
+                Err(_) if i > start => return Ok((answers, i)),
                 Err(e) => return Err(store_failure(&e)),
             }
         }
@@ -666,7 +677,7 @@ pub fn fetch_batch(
                     // The \Seen this FETCH set is reported along (RFC 9051
                     // section 6.4.5); the session also learns the flags
                     // were sent.
-                    fetch::seen_set(&mut data, message, info.rev2);
+                    fetch::seen_set(&mut data, message, info.rev2, info.enabled.condstore);
                 }
             }
             match streamed {
