@@ -972,6 +972,48 @@ fn until_heard(imap: &mut Imap, wanted: &[&str]) -> String {
     heard
 }
 
+/// NOTIFY's news of a new message carries its MODSEQ to a
+/// CONDSTORE-aware client, as every untagged FETCH must once CONDSTORE is
+/// on (RFC 7162 section 3.1); before, it was left out.
+#[test]
+fn notify_news_carries_modseq_under_condstore() {
+    let mail = alice_root("notify-modseq");
+    let server = mail_server(&mail);
+    let mut watcher = alice(&server);
+    watcher.command("ENABLE CONDSTORE").ok("ENABLE");
+    let exists = watcher
+        .command("SELECT INBOX")
+        .ok("SELECT")
+        .count("EXISTS")
+        .expect("EXISTS");
+    watcher
+        .command("NOTIFY SET (selected (MessageNew (UID FLAGS) MessageExpunge))")
+        .ok("NOTIFY");
+    let mut other = alice(&server);
+    let appended = other
+        .command_with_literal("APPEND INBOX", b"Subject: new\r\n\r\nnew\r\n")
+        .ok("APPEND");
+    let uid = appended
+        .completion
+        .split("APPENDUID ")
+        .nth(1)
+        .and_then(|r| r.split([' ', ']']).nth(1))
+        .expect("APPENDUID")
+        .to_owned();
+    let n = exists + 1;
+    let heard = until_heard(&mut watcher, &[&format!("* {n} FETCH (UID {uid} ")]);
+    let fetch = heard
+        .lines()
+        .find(|l| l.starts_with(&format!("* {n} FETCH")))
+        .unwrap_or_default()
+        .to_owned();
+    let now = lines(&watcher.command(&format!("FETCH {n} (MODSEQ)")).ok("FETCH MODSEQ"));
+    let modseq = number_after(&now[0], "MODSEQ (");
+    assert!(fetch.contains(&format!("MODSEQ ({modseq})")), "{fetch}");
+    watcher.logout();
+    other.logout();
+}
+
 /// NOTIFY (RFC 5465) without a command from the client: a new message in
 /// the selected mailbox comes as EXISTS then FETCH with MessageNew's
 /// attributes, a flag change as FETCH FLAGS, an expunge as EXPUNGE; news

@@ -47,6 +47,9 @@ pub fn new_message_data(
         return (Vec::new(), uids.len());
     };
     let content = fetch::needs_content(items);
+    // A CONDSTORE-aware client gets MODSEQ in every untagged FETCH (RFC
+    // 7162 section 3.1), news of new messages included.
+    let modseq = info.enabled.condstore;
     let mut out = Vec::new();
     let mut literal_bytes = 0u64;
     for (at, &uid) in uids.iter().enumerate() {
@@ -70,7 +73,7 @@ pub fn new_message_data(
             literal_bytes = literal_bytes.saturating_add(weighs);
         }
         if content && message.size > STREAM_ABOVE {
-            let mut data = fetch::render(&message, None, None, items, info.rev2, false).unwrap_or_default();
+            let mut data = fetch::render(&message, None, None, items, info.rev2, modseq).unwrap_or_default();
             let read = file_structure(selected, &work.structures, Uid::from(uid))
                 .map(|structure| from_file(selected, Uid::from(uid), items, &structure));
             if let Some(Ok(Some((mut read, _too_large)))) = read {
@@ -91,8 +94,8 @@ pub fn new_message_data(
             fetch::decoding_at_most(items, None, message.size) <= limit
                 || fetch::decoding_at_most(items, Some(msg.analysis().part_tree()), message.size) <= limit
         });
-        let data = fetch::render(&message, content.as_ref(), None, items, info.rev2, false)
-            .or_else(|_| fetch::render(&message, None, None, items, info.rev2, false))
+        let data = fetch::render(&message, content.as_ref(), None, items, info.rev2, modseq)
+            .or_else(|_| fetch::render(&message, None, None, items, info.rev2, modseq))
             .unwrap_or_default();
         out.push((uid, data));
     }
