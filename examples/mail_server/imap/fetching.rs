@@ -347,9 +347,41 @@ const WHOLE_WEIGHT: u64 = 5;
 /// by about 175 MiB).
 const PREVIEW_WEIGHT: u64 = 3;
 
+/// What one call of [`fetch_batch`] did.
+pub struct Batch {
+    /// The answers to send.
+    pub answers: Vec<Answer>,
+    /// Where the next call starts (the number of messages when done).
+    pub next: usize,
+    /// The refusal that ends the FETCH once the answers are sent: the
+    /// messages before a refused one are answered first, and the refused
+    /// one is neither read again nor waited for.
+    pub refused: Option<Outcome>,
+}
+
+impl Batch {
+    fn sent(answers: Vec<Answer>, next: usize) -> Batch {
+        Batch {
+            answers,
+            next,
+            refused: None,
+        }
+    }
+}
+
+/// The answers so far, then `outcome` for the message at `at`.
+fn refuse(answers: Vec<Answer>, at: usize, outcome: Outcome) -> Batch {
+    Batch {
+        answers,
+        next: at,
+        refused: Some(outcome),
+    }
+}
+
 /// FETCH for some of the command's messages: renders messages from
 /// `info.messages[start..]` until about `budget` octets are rendered, and
-/// returns where the next batch starts (the length when done).
+/// says where the next batch starts, or how the FETCH ends. `Err` when it
+/// fails before anything is answered.
 pub fn fetch_batch(
     work: &mut Work,
     fetch: &mailwire::imap::Fetch<'static>,
@@ -357,7 +389,7 @@ pub fn fetch_batch(
     info: &Info,
     start: usize,
     budget: usize,
-) -> Result<(Vec<Answer>, usize), Outcome> {
+) -> Result<Batch, Outcome> {
     let Some(selected) = work.selected.as_mut() else {
         return Err(Outcome::bad("No mailbox selected"));
     };
@@ -452,7 +484,7 @@ pub fn fetch_batch(
     // Room in `--content-memory` for a large message, taken before it is
     // read (and before its \Seen is set). After other messages of this
     // call, it is not waited for: their answers go first, and the next
-    // call starts with it. (A batch of small messages holds about `budget`
+    // call starts with it, waiting. (A batch of small messages holds about `budget`
     // at most, and takes none: waiting for room holds a storage job.)
     let room = |amount: u64, first: bool| {
         let wait = if first { CONTENT_WAIT } else { Duration::ZERO };
@@ -493,33 +525,27 @@ pub fn fetch_batch(
                         Some(structure) => {
                             // Past the decode bound it is refused before
                             // any room is waited for (under load, a wait
-                            // ended it with NO [UNAVAILABLE] instead). The
-                            // answers of this call go first; the next call
-                            // starts with this message, and fails.
+                            // ended it with NO [UNAVAILABLE] instead), once
+                            // the answers of this call are sent.
                             let layout = structure.layout();
                             if layout.is_some_and(|l| past_decode_bound(&items, l.part_tree(), m.size)) {
-                                if i > start {
-                                    return Ok((answers, i));
-                                }
-                                return Err(too_large());
+                                return Ok(refuse(answers, i, too_large()));
                             }
                             match room(literals(m), i == start) {
                                 Some(h) => held_for_file = Some((h, literals(m))),
-                                None if i > start => return Ok((answers, i)),
+                                None if i > start => return Ok(Batch::sent(answers, i)),
                                 None => return Err(no_room()),
                             }
                             match from_file(selected, m.uid, &items, &structure) {
                                 Ok(read) => read,
-                                Err(_) if i > start => return Ok((answers, i)),
-                                Err(refused) => return Err(refused),
+                                Err(refused) => return Ok(refuse(answers, i, refused)),
                             }
                         }
                         None => None,
                     };
                     match read {
                         Some(read) => prepared = Some((m.uid, read)),
-                        None if decodes_too_much(selected, m) && i > start => return Ok((answers, i)),
-                        None if decodes_too_much(selected, m) => return Err(too_large()),
+                        None if decodes_too_much(selected, m) => return Ok(refuse(answers, i, too_large())),
                         None => {
                             held_for_file = None;
                             whole = Some(m.size);
@@ -530,14 +556,13 @@ pub fn fetch_batch(
                 break;
             }
             // A message read whole is checked before its \Seen is set: one
-            // past the bound starts the next batch, where it is refused
-            // once the answers before it are sent.
+            // past the bound ends the batch, and is refused once the
+            // answers before it are sent.
             if message.is_some_and(|m| decodes_too_much(selected, m)) {
-                match (batch_end == i, i > start) {
-                    (false, _) => break,
-                    (true, true) => return Ok((answers, i)),
-                    (true, false) => return Err(too_large()),
+                if batch_end > i {
+                    break;
                 }
+                return Ok(refuse(answers, i, too_large()));
             }
             let more = message.map_or(0, literals);
             if batch_end > i && literal_bytes.saturating_add(more) > budget as u64 {
@@ -559,7 +584,7 @@ pub fn fetch_batch(
         if let Some(size) = whole {
             match room(size.saturating_mul(weight), i == start) {
                 Some(h) => answers.push(Answer::Hold(h)),
-                None if i > start => return Ok((answers, i)),
+                None if i > start => return Ok(Batch::sent(answers, i)),
                 None => return Err(no_room()),
             }
             holding = true;
@@ -617,9 +642,8 @@ pub fn fetch_batch(
                     Ok(b) => Some(b),
                     Err(StoreError::NoSuchMessage(_)) => continue,
                     // The answers of earlier batches (their \Seen set)
-                    // go first; the next call starts with this batch.
-                    Err(_) if i > start => return Ok((answers, i)),
-                    Err(e) => return Err(store_failure(&e)),
+                    // are sent first; this batch's are dropped unmarked.
+                    Err(e) => return Ok(refuse(answers, i, store_failure(&e))),
                 }
             } else {
                 None
@@ -670,8 +694,7 @@ pub fn fetch_batch(
             let uids: Vec<Uid> = ready.iter().map(|&(_, uid, _, _)| uid).collect();
             match selected.mark_seen(&uids) {
                 Ok(updates) => seen_now.extend(updates.into_iter().map(|u| u.uid)),
-                Err(_) if i > start => return Ok((answers, i)),
-                Err(e) => return Err(store_failure(&e)),
+                Err(e) => return Ok(refuse(answers, i, store_failure(&e))),
             }
         }
         for (j, uid, mut data, streamed) in ready {
@@ -692,17 +715,15 @@ pub fn fetch_batch(
                         literal,
                     }));
                     // The stream is sent before the next message is read.
-                    return Ok((answers, j + 1));
+                    return Ok(Batch::sent(answers, j + 1));
                 }
             }
         }
         match refused {
-            // The answers before it go first; the next call starts with
-            // it, and fails.
-            Some((j, _)) if j > start => return Ok((answers, j)),
-            Some((_, outcome)) => return Err(outcome),
+            // The answers before it are sent first.
+            Some((j, outcome)) => return Ok(refuse(answers, j, outcome)),
             None => i = batch_end,
         }
     }
-    Ok((answers, i))
+    Ok(Batch::sent(answers, i))
 }

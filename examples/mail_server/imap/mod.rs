@@ -611,9 +611,10 @@ impl User {
                     // selected mailbox: the look at the store follows in
                     // the same job. Its answers go after the batch's.
                     let last = match &result {
-                        Ok((answers, next)) => {
-                            *next >= job_info.messages.len()
-                                && !answers.iter().any(|a| matches!(a, Answer::Stream(_)))
+                        Ok(batch) => {
+                            batch.next >= job_info.messages.len()
+                                && batch.refused.is_none()
+                                && !batch.answers.iter().any(|a| matches!(a, Answer::Stream(_)))
                         }
                         Err(_) => false,
                     };
@@ -623,7 +624,11 @@ impl User {
                 .await?;
             work = back;
             match result {
-                Ok((answers, next)) => {
+                Ok(fetching::Batch {
+                    answers,
+                    next,
+                    refused,
+                }) => {
                     // Budget for what was read whole, given back once sent.
                     let mut held = Vec::new();
                     for answer in answers {
@@ -645,6 +650,11 @@ impl User {
                         conn.write_all(&bytes).await?;
                     }
                     drop(held);
+                    if let Some(outcome) = refused {
+                        self.work = Some(work);
+                        finish(session, request, outcome);
+                        return Ok(());
+                    }
                     start = next;
                     if start >= info.messages.len() {
                         break looked;
