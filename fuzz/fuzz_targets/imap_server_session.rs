@@ -150,6 +150,8 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
     let mut events = Vec::new();
     let mut append_data = Vec::new();
     let mut state = State::NotAuthenticated;
+    // CONDSTORE as the session had it at the last command.
+    let mut condstore = false;
     let mut reads = mailwire_fuzz::Reads::new(input, reads);
     loop {
         loop {
@@ -196,6 +198,21 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                             "a command before login: {request:?}"
                         );
                         let body = &request.command().body;
+                        // RFC 7162 section 3.1: HIGHESTMODSEQ is owed by the
+                        // first CONDSTORE-enabling command, with a mailbox
+                        // selected (a SELECT's opening carries its own).
+                        let was = std::mem::replace(&mut condstore, session.enabled().condstore);
+                        if request.owes_highest_modseq() {
+                            assert!(!was && condstore, "HIGHESTMODSEQ owed twice: {request:?}");
+                            assert!(
+                                matches!(state, State::Selected { .. })
+                                    && !matches!(
+                                        body,
+                                        CommandBody::Select { .. } | CommandBody::Examine { .. }
+                                    ),
+                                "HIGHESTMODSEQ owed with no mailbox: {request:?}"
+                            );
+                        }
                         if needs_selected(body) {
                             assert!(
                                 matches!(state, State::Selected { .. }),
@@ -322,7 +339,10 @@ fn run(flags: u16, input: &[u8], reads: &[u8]) -> Run {
                             .complete_append(done, status, RespText::text("done"))
                             .expect("the APPEND was pending");
                     }
-                    ServerEvent::Unauthenticated => state = State::NotAuthenticated,
+                    ServerEvent::Unauthenticated => {
+                        state = State::NotAuthenticated;
+                        condstore = false;
+                    }
                     ServerEvent::StartTls => session.tls_established(),
                     ServerEvent::Compress { .. } => session.compression_started(),
                     _ => {}

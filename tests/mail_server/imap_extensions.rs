@@ -253,6 +253,69 @@ fn condstore_modseq_unchangedsince_and_search() {
     imap.logout();
 }
 
+/// The first CONDSTORE-enabling command other than ENABLE and SELECT
+/// (RFC 7162 section 3.1: FETCH of MODSEQ, SEARCH MODSEQ, STORE
+/// UNCHANGEDSINCE, STATUS HIGHESTMODSEQ...) reports the selected
+/// mailbox's HIGHESTMODSEQ before its answers and makes every later
+/// untagged FETCH carry UID and MODSEQ. Before, such a command answered
+/// for itself alone: no HIGHESTMODSEQ, and another session's flag change
+/// reached the client without a MODSEQ, so a client caching by MODSEQ
+/// missed it.
+#[test]
+fn a_first_condstore_enabling_command_reports_highestmodseq_and_turns_modseq_on() {
+    let mail = alice_root("condstore-enabling");
+    let server = mail_server(&mail);
+    let mut other = alice(&server);
+    other.command("SELECT INBOX (CONDSTORE)").ok("SELECT");
+    let all = lines(&other.command("FETCH 1:* (MODSEQ)").ok("FETCH MODSEQ"));
+    let highest = all
+        .iter()
+        .map(|l| number_after(l, "MODSEQ ("))
+        .max()
+        .expect("messages");
+
+    let mut imap = alice(&server);
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(select.code_number("HIGHESTMODSEQ"), None, "{:?}", lines(&select));
+    let fetch = imap.command("FETCH 1 (FLAGS MODSEQ)").ok("FETCH MODSEQ");
+    let got = lines(&fetch);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0], format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
+    assert_eq!(
+        got[1],
+        format!(
+            "* 1 FETCH (FLAGS () MODSEQ ({}))",
+            number_after(&all[0], "MODSEQ (")
+        )
+    );
+    // Once only.
+    let again = lines(&imap.command("SEARCH MODSEQ 1").ok("SEARCH MODSEQ"));
+    assert_eq!(again, [format!("* SEARCH 1 2 3 4 5 6 (MODSEQ {highest})")]);
+
+    let stored = lines(&other.command("STORE 3 +FLAGS (\\Flagged)").ok("STORE"));
+    let modseq = number_after(&stored[0], "MODSEQ (");
+    assert!(modseq > highest, "{stored:?}");
+    let uid = number_after(&lines(&other.command("FETCH 3 (UID)").ok("FETCH UID"))[0], "UID ");
+    let news = lines(&imap.command("NOOP").ok("NOOP"));
+    assert_eq!(
+        news,
+        [format!(
+            "* 3 FETCH (UID {uid} FLAGS (\\Flagged) MODSEQ ({modseq}))"
+        )]
+    );
+    imap.logout();
+
+    // STATUS (HIGHESTMODSEQ) outside a mailbox: nothing owed then, and the
+    // next SELECT reports HIGHESTMODSEQ as after ENABLE CONDSTORE.
+    let mut imap = alice(&server);
+    let status = lines(&imap.command("STATUS INBOX (HIGHESTMODSEQ)").ok("STATUS"));
+    assert_eq!(status, [format!("* STATUS INBOX (HIGHESTMODSEQ {modseq})")]);
+    let select = imap.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(select.code_number("HIGHESTMODSEQ"), Some(modseq));
+    imap.logout();
+    other.logout();
+}
+
 /// A FETCH that sets `\Seen` with CHANGEDSINCE answers, and marks, only
 /// the messages changed since (RFC 7162 section 3.1.4.1 subsets the
 /// messages): before, every message of the set was marked first, which

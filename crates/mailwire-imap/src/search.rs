@@ -162,6 +162,33 @@ pub enum SearchKey<'a> {
 }
 
 impl SearchKey<'_> {
+    /// How many of the keys in `keys`, at any depth below `NOT`, `OR` and
+    /// parenthesised lists (which are not counted themselves), `pick`
+    /// holds for. `|_| true` counts the keys a search evaluates.
+    ///
+    /// ```
+    /// use mailwire_imap::SearchKey;
+    /// let keys = [
+    ///     "SEEN".parse::<SearchKey>().unwrap(),
+    ///     "OR (NOT SEEN MODSEQ 5) TEXT x".parse().unwrap(),
+    /// ];
+    /// assert_eq!(SearchKey::count_leaves(&keys, &|_| true), 4);
+    /// assert_eq!(SearchKey::count_leaves(&keys, &|k| matches!(k, SearchKey::Seen)), 2);
+    /// ```
+    pub fn count_leaves(keys: &[SearchKey<'_>], pick: &dyn Fn(&SearchKey<'_>) -> bool) -> usize {
+        keys.iter()
+            .map(|key| match key {
+                SearchKey::Not(k) => SearchKey::count_leaves(std::slice::from_ref(k), pick),
+                SearchKey::Or(a, b) => {
+                    SearchKey::count_leaves(std::slice::from_ref(a), pick)
+                        + SearchKey::count_leaves(std::slice::from_ref(b), pick)
+                }
+                SearchKey::List(list) => SearchKey::count_leaves(list, pick),
+                key => usize::from(pick(key)),
+            })
+            .sum()
+    }
+
     /// Converts to a value that owns its data.
     pub fn into_owned(self) -> SearchKey<'static> {
         use SearchKey::*;

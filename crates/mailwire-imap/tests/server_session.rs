@@ -1011,11 +1011,16 @@ fn selected(config: ServerConfig, enable: &[u8]) -> ServerSession {
     s
 }
 
+/// The command `line` makes, past the `Enabled` event of a command that
+/// turns CONDSTORE on.
 fn command(s: &mut ServerSession, line: &[u8]) -> CommandRequest {
     s.receive(line);
-    match s.poll_event() {
-        Some(ServerEvent::Command(request)) => request,
-        other => panic!("no command: {other:?} {}", sent(s)),
+    loop {
+        match s.poll_event() {
+            Some(ServerEvent::Command(request)) => return request,
+            Some(ServerEvent::Enabled(_)) => {}
+            other => panic!("no command: {other:?} {}", sent(s)),
+        }
     }
 }
 
@@ -1177,6 +1182,99 @@ fn qresync_turns_expunges_into_vanished_and_condstore_adds_modseq() {
         sent(&mut s),
         "* VANISHED 20,30\r\n* 2 FETCH (UID 40 FLAGS (\\Seen) MODSEQ (105))\r\n* 3 EXISTS\r\na OK NOOP completed\r\n"
     );
+}
+
+#[test]
+fn the_first_condstore_enabling_command_turns_modseq_on_and_owes_highest_modseq() {
+    let config = || ServerConfig {
+        capabilities: vec![Capability::CondStore, Capability::Sort],
+        ..plaintext()
+    };
+    let seen = || vec![mailwire_imap::FlagFetch::Flag(mailwire_imap::Flag::Seen)];
+    // RFC 7162 section 3.1's list, with a mailbox selected.
+    for line in [
+        "a FETCH 1 (FLAGS MODSEQ)",
+        "a UID FETCH 1:* MODSEQ",
+        "a FETCH 1 (FLAGS) (CHANGEDSINCE 5)",
+        "a STORE 1 (UNCHANGEDSINCE 5) +FLAGS (\\Seen)",
+        "a UID SEARCH NOT OR SEEN (DRAFT MODSEQ 5)",
+        "a SORT (DATE) UTF-8 MODSEQ \"/flags/\\\\draft\" all 5",
+        "a STATUS INBOX (UIDNEXT HIGHESTMODSEQ)",
+    ] {
+        let mut s = selected(config(), b"");
+        assert!(!s.enabled().condstore, "{line}");
+        s.receive(format!("{line}\r\n").as_bytes());
+        let mut happened = events(&mut s);
+        let Some(ServerEvent::Command(request)) = happened.pop() else {
+            panic!("{line}: no command");
+        };
+        assert!(
+            matches!(&happened[..], [ServerEvent::Enabled(what)] if what[..] == [Capability::CondStore]),
+            "{line}: {happened:?}"
+        );
+        assert!(request.owes_highest_modseq(), "{line}");
+        assert!(s.enabled().condstore, "{line}");
+        // From now on a flag change carries UID and MODSEQ.
+        s.flags_changed(uid(40), seen(), mailwire_imap::ModSeq::new(105).ok());
+        s.complete(request, Status::Ok, RespText::text("done")).unwrap();
+        assert_eq!(
+            sent(&mut s),
+            "* 4 FETCH (UID 40 FLAGS (\\Seen) MODSEQ (105))\r\na OK done\r\n",
+            "{line}"
+        );
+        // Only the first one owes it.
+        let again = command(&mut s, b"b FETCH 1 (MODSEQ)\r\n");
+        assert!(!again.owes_highest_modseq(), "{line}");
+        assert!(events(&mut s).is_empty(), "{line}");
+    }
+
+    // Commands that name no mod-sequence turn nothing on.
+    let mut s = selected(config(), b"");
+    for line in [
+        "a FETCH 1 (FLAGS UID)",
+        "a FETCH 1 FULL",
+        "a STORE 1 +FLAGS (\\Seen)",
+        "a SEARCH OR SEEN (NOT DRAFT)",
+        "a SORT (DATE) UTF-8 ALL",
+        "a STATUS INBOX (MESSAGES UIDNEXT)",
+    ] {
+        let request = command(&mut s, format!("{line}\r\n").as_bytes());
+        assert!(!request.owes_highest_modseq(), "{line}");
+        s.complete(request, Status::Ok, RespText::text("done")).unwrap();
+        assert!(!s.enabled().condstore, "{line}");
+        assert!(events(&mut s).is_empty(), "{line}");
+    }
+    s.flags_changed(uid(40), seen(), mailwire_imap::ModSeq::new(105).ok());
+    let noop = command(&mut s, b"n NOOP\r\n");
+    s.complete(noop, Status::Ok, RespText::text("done")).unwrap();
+    assert!(sent(&mut s).ends_with("* 4 FETCH (FLAGS (\\Seen))\r\nn OK done\r\n"));
+
+    // Outside a mailbox, STATUS (HIGHESTMODSEQ) turns it on and owes
+    // nothing; the next SELECT's opening reports HIGHESTMODSEQ.
+    let mut s = logged_in(config());
+    let status = command(&mut s, b"a STATUS INBOX (HIGHESTMODSEQ)\r\n");
+    assert!(!status.owes_highest_modseq());
+    assert!(s.enabled().condstore);
+    s.complete(status, Status::Ok, RespText::text("done")).unwrap();
+    let select = command(&mut s, b"b SELECT INBOX\r\n");
+    assert!(!select.owes_highest_modseq());
+    let mut snapshot = MailboxSnapshot::new(uid(3), uid(41), vec![uid(10)]);
+    snapshot.highest_modseq = mailwire_imap::ModSeq::new(100).ok();
+    s.open_mailbox(&select, snapshot).unwrap();
+    assert!(sent(&mut s).contains("* OK [HIGHESTMODSEQ 100] Highest\r\n"));
+
+    // A SELECT (CONDSTORE) with a mailbox selected closes that one first:
+    // the new one's opening carries HIGHESTMODSEQ, nothing more is owed.
+    let mut s = selected(config(), b"");
+    let select = command(&mut s, b"c SELECT INBOX (CONDSTORE)\r\n");
+    assert!(!select.owes_highest_modseq());
+    assert!(s.enabled().condstore);
+
+    // Where CONDSTORE is not offered, nothing turns it on.
+    let mut s = selected(plaintext(), b"");
+    let fetch = command(&mut s, b"a FETCH 1 (FLAGS MODSEQ)\r\n");
+    assert!(!fetch.owes_highest_modseq());
+    assert!(!s.enabled().condstore);
 }
 
 #[test]

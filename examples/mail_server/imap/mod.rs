@@ -539,6 +539,25 @@ impl User {
             let _ = session.complete(request, Status::No, RespText::text("Not logged in"));
             return Ok(());
         };
+        if let (true, Some(selected)) = (request.owes_highest_modseq(), &work.selected) {
+            // The first CONDSTORE-enabling command (RFC 7162 section 3.1):
+            // the highest MODSEQ the session has seen, what the client's
+            // view stands at; later changes come with their own MODSEQ.
+            let text = RespText {
+                code: Some(mailwire::imap::Code::HighestModSeq(
+                    selected.highest_modseq().into(),
+                )),
+                text: "Highest".into(),
+            };
+            let highest = mailwire::imap::Response::Status {
+                tag: None,
+                status: Status::Ok,
+                text,
+            };
+            if let Err(e) = session.respond(&request, &highest) {
+                tracing::warn!(error = %e, "HIGHESTMODSEQ was refused by the session");
+            }
+        }
         let info = info_of(session, request.messages().to_vec(), request.tag().as_str());
         let command = request.command().clone();
         if let CommandBody::Notify(notify) = &command.body {

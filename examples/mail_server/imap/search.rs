@@ -51,7 +51,7 @@ fn matching(
         // US-ASCII is UTF-8.
         charset: None,
     };
-    if leaves_where(keys, &|_| true) > MAX_KEYS {
+    if SearchKey::count_leaves(keys, &|_| true) > MAX_KEYS {
         return Err(
             Outcome::no(format!("More than {MAX_KEYS} keys in one search")).with_code(condition("LIMIT"))
         );
@@ -186,24 +186,9 @@ const MAX_TEXT_KEYS: usize = 64;
 
 /// How many BODY and TEXT keys `keys` hold, at any depth.
 fn text_keys(keys: &[SearchKey<'_>]) -> usize {
-    leaves_where(keys, &|key| {
+    SearchKey::count_leaves(keys, &|key| {
         matches!(key, SearchKey::Body(_) | SearchKey::Text(_))
     })
-}
-
-/// How many of the keys under `keys`, at any depth below NOT, OR and
-/// parenthesised lists, `pick` holds for.
-fn leaves_where(keys: &[SearchKey<'_>], pick: &dyn Fn(&SearchKey<'_>) -> bool) -> usize {
-    keys.iter()
-        .map(|key| match key {
-            SearchKey::Not(k) => leaves_where(std::slice::from_ref(k), pick),
-            SearchKey::Or(a, b) => {
-                leaves_where(std::slice::from_ref(a), pick) + leaves_where(std::slice::from_ref(b), pick)
-            }
-            SearchKey::List(list) => leaves_where(list, pick),
-            key => usize::from(pick(key)),
-        })
-        .sum()
 }
 
 /// The most `RETURN (UPDATE)` searches one session keeps up to date.
@@ -245,7 +230,7 @@ fn volatile(keys: &[SearchKey<'_>]) -> bool {
         SearchKey::SequenceSet(set) | SearchKey::Uid(set) => set.is_last_command(),
         _ => false,
     };
-    leaves_where(keys, &depends) > 0
+    SearchKey::count_leaves(keys, &depends) > 0
 }
 
 /// `* ESEARCH (TAG "tag") [UID] data`.

@@ -39,8 +39,10 @@ pub enum ServerEvent {
     /// The client identified itself with ID (RFC 2971); the session has
     /// answered. `None` for `ID NIL`.
     ClientId(Option<IdParams<'static>>),
-    /// ENABLE turned these extensions on; everything the session writes
-    /// from now on follows them, and so must what the application sends.
+    /// ENABLE turned these extensions on, or a CONDSTORE-enabling command
+    /// (RFC 7162 section 3.1) turned CONDSTORE on: everything the session
+    /// writes from now on follows them, and so must what the application
+    /// sends. Comes before the command that turned them on.
     Enabled(Vec<Capability<'static>>),
     /// The client started IDLE: the session forwards mailbox changes as
     /// they are fed to it, until [`ServerEvent::IdleEnded`].
@@ -337,6 +339,7 @@ pub struct CommandRequest {
     pub(super) serial: u64,
     pub(super) command: Command<'static>,
     pub(super) messages: Vec<std::num::NonZeroU32>,
+    pub(super) owes_highest_modseq: bool,
 }
 
 impl CommandRequest {
@@ -359,6 +362,19 @@ impl CommandRequest {
     /// Empty for other commands.
     pub fn messages(&self) -> &[std::num::NonZeroU32] {
         &self.messages
+    }
+
+    /// This command is the session's first CONDSTORE-enabling command
+    /// (RFC 7162 section 3.1: FETCH of MODSEQ, SEARCH with a MODSEQ key,
+    /// STORE with UNCHANGEDSINCE...) and a mailbox is selected: send the
+    /// mailbox's highest mod-sequence, `* OK [HIGHESTMODSEQ n]` (with
+    /// [`ServerSession::respond`](super::ServerSession::respond)), before
+    /// the command's other answers, or `* OK [NOMODSEQ]` for a mailbox
+    /// that keeps none. From this command on,
+    /// [`Enabled::condstore`](super::Enabled::condstore) is set and the
+    /// session adds `MODSEQ` to every `FETCH` it writes for flag changes.
+    pub fn owes_highest_modseq(&self) -> bool {
+        self.owes_highest_modseq
     }
 }
 
@@ -406,6 +422,7 @@ impl std::fmt::Debug for CommandRequest {
         f.debug_struct("CommandRequest")
             .field("command", &self.command)
             .field("messages", &self.messages)
+            .field("owes_highest_modseq", &self.owes_highest_modseq)
             .finish()
     }
 }

@@ -841,6 +841,19 @@ impl ServerSession {
                     self.state = State::Authenticated;
                     self.view = None;
                 }
+                // RFC 7162 section 3.1: the first CONDSTORE-enabling command
+                // turns MODSEQ on in every untagged FETCH from now on, and
+                // owes the client the selected mailbox's HIGHESTMODSEQ (a
+                // SELECT's opening carries the new mailbox's).
+                let turns_on_condstore = !self.enabled.condstore
+                    && rules::enables_condstore(&body)
+                    && self.offers(|c| *c == Capability::CondStore);
+                if turns_on_condstore {
+                    self.enabled.condstore = true;
+                    self.events
+                        .push_back(ServerEvent::Enabled(vec![Capability::CondStore]));
+                }
+                let owes_highest_modseq = turns_on_condstore && self.view.is_some();
                 let by_sequence = body.forbids_expunge();
                 let serial = next_serial();
                 self.phase = Phase::Waiting {
@@ -851,6 +864,7 @@ impl ServerSession {
                     serial,
                     command: Command { tag, body },
                     messages,
+                    owes_highest_modseq,
                 }));
             }
         }

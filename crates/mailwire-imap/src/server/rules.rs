@@ -101,3 +101,46 @@ pub(super) fn needs(body: &CommandBody<'_>, rev2: bool) -> Option<fn(&Capability
         _ => return None,
     })
 }
+
+/// Whether a command is a CONDSTORE-enabling one (RFC 7162 section 3.1):
+/// SELECT or EXAMINE with CONDSTORE (or QRESYNC, which implies it),
+/// STATUS asking for HIGHESTMODSEQ, FETCH of MODSEQ or with CHANGEDSINCE,
+/// STORE with UNCHANGEDSINCE, and a SEARCH with a MODSEQ key at any depth.
+/// SORT (and the multi-mailbox ESEARCH) counts as SEARCH: a MODSEQ key
+/// makes its answer carry a mod-sequence too (section 3.1.9). ENABLE is
+/// handled on its own.
+pub(super) fn enables_condstore(body: &CommandBody<'_>) -> bool {
+    use crate::{
+        FetchItem, FetchItems, FetchModifier, SearchKey, SelectParameter, StatusAttribute, StoreModifier,
+    };
+    use CommandBody as C;
+    let modseq_key = |keys: &[SearchKey<'_>]| {
+        SearchKey::count_leaves(keys, &|k| matches!(k, SearchKey::ModSeq { .. })) > 0
+    };
+    match body {
+        C::Select { parameters, .. } | C::Examine { parameters, .. } => parameters
+            .iter()
+            .any(|p| matches!(p, SelectParameter::CondStore | SelectParameter::QResync(_))),
+        C::Status { attributes, .. } => attributes.contains(&StatusAttribute::HighestModSeq),
+        C::Fetch { fetch, .. } => {
+            let items = match &fetch.items {
+                FetchItems::Macro(_) => false,
+                FetchItems::Item(item) => *item == FetchItem::ModSeq,
+                FetchItems::List(items) => items.contains(&FetchItem::ModSeq),
+            };
+            items
+                || fetch
+                    .modifiers
+                    .iter()
+                    .any(|m| matches!(m, FetchModifier::ChangedSince(_)))
+        }
+        C::Store { store, .. } => store
+            .modifiers
+            .iter()
+            .any(|m| matches!(m, StoreModifier::UnchangedSince(_))),
+        C::Search { search, .. } => modseq_key(&search.keys),
+        C::ESearch(multi) => modseq_key(&multi.search.keys),
+        C::Sort { sort, .. } => modseq_key(&sort.keys),
+        _ => false,
+    }
+}

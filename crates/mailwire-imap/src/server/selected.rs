@@ -352,21 +352,6 @@ impl super::ServerSession {
         let super::Effect::Select { .. } = effect else {
             return Err(super::AnswerError::NotAllowed);
         };
-        let asks_condstore = match &request.command.body {
-            crate::command::CommandBody::Select { parameters, .. }
-            | crate::command::CommandBody::Examine { parameters, .. } => parameters.iter().any(|p| {
-                matches!(
-                    p,
-                    crate::mailbox_cmd::SelectParameter::CondStore
-                        | crate::mailbox_cmd::SelectParameter::QResync(_)
-                )
-            }),
-            _ => false,
-        };
-        if asks_condstore && self.offers(|c| *c == crate::capability::Capability::CondStore) {
-            // RFC 7162 section 3.1: a CONDSTORE-enabling command.
-            self.enabled.condstore = true;
-        }
         for response in opening(&snapshot, self.rev2_active(), self.enabled.condstore) {
             self.write(&response);
         }
