@@ -1270,6 +1270,18 @@ fn the_first_condstore_enabling_command_turns_modseq_on_and_owes_highest_modseq(
     assert!(!select.owes_highest_modseq());
     assert!(s.enabled().condstore);
 
+    // SELECT's QRESYNC parameter without ENABLE QRESYNC is refused (RFC
+    // 7162 section 3.2.5), and a refused SELECT changes nothing.
+    let mut s = logged_in(ServerConfig {
+        capabilities: vec![Capability::CondStore, Capability::QResync],
+        ..plaintext()
+    });
+    let select = command(&mut s, b"q SELECT INBOX (QRESYNC (3 100))\r\n");
+    assert!(!s.enabled().condstore);
+    s.complete(select, Status::Bad, RespText::text("QRESYNC is not enabled"))
+        .unwrap();
+    assert!(!s.enabled().condstore);
+
     // Where CONDSTORE is not offered, nothing turns it on.
     let mut s = selected(plaintext(), b"");
     let fetch = command(&mut s, b"a FETCH 1 (FLAGS MODSEQ)\r\n");

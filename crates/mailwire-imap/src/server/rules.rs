@@ -103,12 +103,13 @@ pub(super) fn needs(body: &CommandBody<'_>, rev2: bool) -> Option<fn(&Capability
 }
 
 /// Whether a command is a CONDSTORE-enabling one (RFC 7162 section 3.1):
-/// SELECT or EXAMINE with CONDSTORE (or QRESYNC, which implies it),
-/// STATUS asking for HIGHESTMODSEQ, FETCH of MODSEQ or with CHANGEDSINCE,
+/// SELECT or EXAMINE with CONDSTORE, STATUS asking for HIGHESTMODSEQ, FETCH of MODSEQ or with CHANGEDSINCE,
 /// STORE with UNCHANGEDSINCE, and a SEARCH with a MODSEQ key at any depth.
 /// SORT (and the multi-mailbox ESEARCH) counts as SEARCH: a MODSEQ key
 /// makes its answer carry a mod-sequence too (section 3.1.9). ENABLE is
-/// handled on its own.
+/// handled on its own. (SELECT's QRESYNC parameter is not: it is valid
+/// only after ENABLE QRESYNC, which turned CONDSTORE on already, and a
+/// SELECT refused for it must change nothing.)
 pub(super) fn enables_condstore(body: &CommandBody<'_>) -> bool {
     use crate::{
         FetchItem, FetchItems, FetchModifier, SearchKey, SelectParameter, StatusAttribute, StoreModifier,
@@ -118,9 +119,9 @@ pub(super) fn enables_condstore(body: &CommandBody<'_>) -> bool {
         SearchKey::count_leaves(keys, &|k| matches!(k, SearchKey::ModSeq { .. })) > 0
     };
     match body {
-        C::Select { parameters, .. } | C::Examine { parameters, .. } => parameters
-            .iter()
-            .any(|p| matches!(p, SelectParameter::CondStore | SelectParameter::QResync(_))),
+        C::Select { parameters, .. } | C::Examine { parameters, .. } => {
+            parameters.contains(&SelectParameter::CondStore)
+        }
         C::Status { attributes, .. } => attributes.contains(&StatusAttribute::HighestModSeq),
         C::Fetch { fetch, .. } => {
             let items = match &fetch.items {
