@@ -1147,8 +1147,7 @@ fn sections_read_from_a_file_take_room_until_sent() {
         b"a line of a large message read from its file in ranges\r\n",
         8 << 20,
     );
-    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
-    let mail = MailRoot::new("fetch-file-room", PASSWD, "alice", &[small, message]);
+    let mail = MailRoot::new("fetch-file-room", PASSWD, "alice", &[SMALL.to_vec(), message]);
     // 64 ranges of 250,000 octets (from octets 0 to 63): 16 MB, more than
     // the 15 MiB budget and than what the socket buffers between the two
     // take in: the holder's receive buffer is fixed at 64 KiB, so that a
@@ -1378,8 +1377,7 @@ fn changedsince_leaves_unchanged_messages_unread() {
         b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5\r\n",
         300 * 1000,
     );
-    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
-    let mail = MailRoot::new("changedsince-unread", PASSWD, "alice", &[large, small]);
+    let mail = MailRoot::new("changedsince-unread", PASSWD, "alice", &[large, SMALL.to_vec()]);
     let server = mail_server(&mail);
     let mut imap = alice(&server);
     imap.command("ENABLE CONDSTORE").ok("ENABLE");
@@ -1415,6 +1413,20 @@ fn seen_flags(imap: &mut Imap, last: u32) -> Vec<bool> {
         .collect()
 }
 
+/// A small message for the tests that need one next to a large one.
+const SMALL: &[u8] = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n";
+
+/// A mail root `name` whose alice holds `messages`, a server on it, and
+/// alice logged in with INBOX selected; in the order they are to be kept
+/// (bound as `let (_mail, _server, imap)`, they are dropped in reverse).
+fn alice_in_inbox(name: &str, messages: &[Vec<u8>]) -> (MailRoot, MailServer, Imap) {
+    let mail = MailRoot::new(name, PASSWD, "alice", messages);
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("SELECT INBOX").ok("SELECT");
+    (mail, server, imap)
+}
+
 /// A FETCH (not PEEK) refused for what it would decode of one message
 /// sets no `\Seen` on that message: the messages before it are answered,
 /// with their `\Seen`, and the refusal comes before the message is read.
@@ -1422,16 +1434,12 @@ fn seen_flags(imap: &mut Imap, last: u32) -> Vec<bool> {
 /// every answer of it.
 #[test]
 fn a_fetch_refused_for_decoding_sets_no_seen_it_does_not_send() {
-    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
     let large = padded(
         b"From: a@example.org\r\nSubject: encoded\r\nContent-Transfer-Encoding: base64\r\n\r\n",
         b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5\r\n",
         200 * 1000,
     );
-    let mail = MailRoot::new("decode-seen", PASSWD, "alice", &[small.clone(), small, large]);
-    let server = mail_server(&mail);
-    let mut imap = alice(&server);
-    imap.command("SELECT INBOX").ok("SELECT");
+    let (_mail, _server, mut imap) = alice_in_inbox("decode-seen", &[SMALL.to_vec(), SMALL.to_vec(), large]);
     let mut items = String::new();
     for i in 0..200 {
         items.push_str(&format!(" BINARY[1]<{i}.1>"));
@@ -1481,10 +1489,7 @@ fn binary_of_many_parts_is_answered() {
         "{}",
         message.len()
     );
-    let mail = MailRoot::new("binary-parts", PASSWD, "alice", &[message]);
-    let server = mail_server(&mail);
-    let mut imap = alice(&server);
-    imap.command("SELECT INBOX").ok("SELECT");
+    let (_mail, _server, mut imap) = alice_in_inbox("binary-parts", &[message]);
     let items: String = (1..=25)
         .map(|p| format!(" BINARY.SIZE[{p}] BINARY.PEEK[{p}]<0.2048>"))
         .collect();
@@ -1508,21 +1513,13 @@ fn binary_of_many_parts_is_answered() {
 /// though their `\Seen` was set.
 #[test]
 fn a_fetch_refused_for_its_literals_sends_what_came_before() {
-    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
     let large = padded(
         b"From: a@example.org\r\nSubject: ranges\r\n\r\n",
         b"a line of a message whose ranges pass the cap of one answer\r\n",
         100 * 1000,
     );
-    let mail = MailRoot::new(
-        "literal-cap-before",
-        PASSWD,
-        "alice",
-        &[small.clone(), small, large],
-    );
-    let server = mail_server(&mail);
-    let mut imap = alice(&server);
-    imap.command("SELECT INBOX").ok("SELECT");
+    let (_mail, _server, mut imap) =
+        alice_in_inbox("literal-cap-before", &[SMALL.to_vec(), SMALL.to_vec(), large]);
     let items: String = (0..20).map(|i| format!(" BODY[]<{i}.100000>")).collect();
     let refused = imap.command(&format!("FETCH 1:3 (UID{items})"));
     assert!(
@@ -1552,19 +1549,11 @@ fn a_fetch_refused_for_its_literals_sends_what_came_before() {
 /// one answer's literals: `a_fetch_refused_for_its_literals_sends_what_came_before`.)
 #[test]
 fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
-    let small = b"From: a@example.org\r\nSubject: small\r\n\r\nsmall\r\n".to_vec();
     let unknown =
         b"From: a@example.org\r\nSubject: unknown\r\nContent-Transfer-Encoding: x-private\r\n\r\nzzzz\r\n"
             .to_vec();
-    let mail = MailRoot::new(
-        "refused-in-batch",
-        PASSWD,
-        "alice",
-        &[small.clone(), unknown, small],
-    );
-    let server = mail_server(&mail);
-    let mut imap = alice(&server);
-    imap.command("SELECT INBOX").ok("SELECT");
+    let (_mail, _server, mut imap) =
+        alice_in_inbox("refused-in-batch", &[SMALL.to_vec(), unknown, SMALL.to_vec()]);
     let refused = imap.command("FETCH 1:3 (UID BINARY[1])");
     assert!(
         refused.completion.contains("NO [UNKNOWN-CTE]"),

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::dovecot::dovecot_available;
+use crate::imap_extensions::number_after;
 use crate::imap_wire::{Imap, Reply};
 use crate::support::{self, Dovecot, MailRoot, MailServer, RawPop3};
 use crate::{PASSWD, alice_root, start};
@@ -66,14 +67,6 @@ fn parse_list(line: &str, word: &str) -> (BTreeSet<String>, String, String) {
 
 /// `* n FETCH (UID u FLAGS (...) RFC822.SIZE s)` in whatever item order.
 fn parse_fetch(line: &str) -> Message {
-    let number_after = |key: &str| -> u64 {
-        let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
-        line[at..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("a number after {key} in {line}"))
-    };
     let at = line.find("FLAGS (").expect("FLAGS") + "FLAGS (".len();
     let end = line[at..].find(')').expect("end of FLAGS") + at;
     let flags = line[at..end]
@@ -81,7 +74,11 @@ fn parse_fetch(line: &str) -> Message {
         .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
         .map(str::to_owned)
         .collect();
-    (number_after("UID ") as u32, flags, number_after("RFC822.SIZE "))
+    (
+        number_after(line, "UID ") as u32,
+        flags,
+        number_after(line, "RFC822.SIZE "),
+    )
 }
 
 /// Reads the account through IMAP without changing it (EXAMINE).

@@ -45,7 +45,7 @@ fn code_text<'a>(text: &'a str, code: &str) -> Option<&'a str> {
 }
 
 /// The number after `key` (e.g. `MODSEQ (`) in `line`.
-fn number_after(line: &str, key: &str) -> u64 {
+pub(crate) fn number_after(line: &str, key: &str) -> u64 {
     let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len();
     line[at..]
         .split(|c: char| !c.is_ascii_digit())
@@ -536,10 +536,7 @@ fn large_messages_stream_whole() {
     let append = imap
         .command_with_literal("APPEND INBOX", &appended)
         .ok("APPEND 1 MiB");
-    let uid = code_text(&append.completion, "APPENDUID")
-        .and_then(|t| t.split(' ').nth(1))
-        .expect("APPENDUID")
-        .to_owned();
+    let uid = appended_uid(&append);
     let back = imap
         .command(&format!("UID FETCH {uid} (BODY.PEEK[])"))
         .ok("UID FETCH the appended message");
@@ -629,10 +626,7 @@ fn catenate_builds_a_message_from_urls_and_text() {
          URL \";UID=1/;SECTION=TEXT/;PARTIAL=0.10\")"
     );
     let append = imap.command_raw(command.as_bytes()).ok("APPEND CATENATE");
-    let uid = code_text(&append.completion, "APPENDUID")
-        .and_then(|t| t.split(' ').nth(1))
-        .unwrap_or_else(|| panic!("APPENDUID: {}", append.completion))
-        .to_owned();
+    let uid = appended_uid(&append);
 
     let first = &support::sample_messages()[0];
     let mut expected = header_part(first);
@@ -657,10 +651,7 @@ fn catenate_builds_a_message_from_urls_and_text() {
     let append = imap
         .command_raw(command.as_bytes())
         .ok("APPEND CATENATE of a whole message");
-    let whole_uid = code_text(&append.completion, "APPENDUID")
-        .and_then(|t| t.split(' ').nth(1))
-        .expect("APPENDUID")
-        .to_owned();
+    let whole_uid = appended_uid(&append);
     let mut expected = crlf(first);
     expected.extend_from_slice(&crlf(first)[5..12]);
     // As above, the message gets a last line break.
@@ -1020,6 +1011,14 @@ fn structures_from_the_cache_equal_those_read_from_the_message() {
     assert_eq!(read, first);
 }
 
+/// The UID of the message an APPEND answered with `[APPENDUID v uid]`.
+fn appended_uid(appended: &Reply) -> String {
+    code_text(&appended.completion, "APPENDUID")
+        .and_then(|t| t.split(' ').nth(1))
+        .unwrap_or_else(|| panic!("APPENDUID: {}", appended.completion))
+        .to_owned()
+}
+
 /// Waits for unsolicited responses until one contains each of `wanted`
 /// (in any order), and returns them all as text.
 fn until_heard(imap: &mut Imap, wanted: &[&str]) -> String {
@@ -1056,13 +1055,7 @@ fn notify_news_carries_modseq_under_condstore() {
     let appended = other
         .command_with_literal("APPEND INBOX", b"Subject: new\r\n\r\nnew\r\n")
         .ok("APPEND");
-    let uid = appended
-        .completion
-        .split("APPENDUID ")
-        .nth(1)
-        .and_then(|r| r.split([' ', ']']).nth(1))
-        .expect("APPENDUID")
-        .to_owned();
+    let uid = appended_uid(&appended);
     let n = exists + 1;
     let heard = until_heard(&mut watcher, &[&format!("* {n} FETCH (UID {uid} ")]);
     let fetch = heard
@@ -1103,12 +1096,7 @@ fn notify_reports_changes_as_they_happen() {
     let appended = other
         .command_with_literal("APPEND INBOX (\\Flagged)", message)
         .ok("APPEND");
-    let uid = appended
-        .completion
-        .split("APPENDUID ")
-        .nth(1)
-        .and_then(|r| r.split([' ', ']']).nth(1));
-    let uid = uid.expect("APPENDUID").to_owned();
+    let uid = appended_uid(&appended);
     let n = exists + 1;
     let heard = until_heard(
         &mut watcher,
@@ -1136,13 +1124,7 @@ fn notify_reports_changes_as_they_happen() {
     let appended = other
         .command_with_literal("APPEND INBOX", &large)
         .ok("APPEND a large message");
-    let large_uid = appended
-        .completion
-        .split("APPENDUID ")
-        .nth(1)
-        .and_then(|r| r.split([' ', ']']).nth(1))
-        .expect("APPENDUID")
-        .to_owned();
+    let large_uid = appended_uid(&appended);
     let heard = until_heard(&mut watcher, &[&format!("* {} FETCH (UID {large_uid} ", n + 1)]);
     assert!(heard.contains("Subject: a large one"), "{heard}");
 
@@ -1284,10 +1266,7 @@ fn utf8_accept_names_and_append() {
     command.extend_from_slice(message.as_bytes());
     command.push(b')');
     let append = imap.command_raw(&command).ok("APPEND UTF8");
-    let uid = code_text(&append.completion, "APPENDUID")
-        .and_then(|t| t.split(' ').nth(1))
-        .unwrap_or_else(|| panic!("APPENDUID: {}", append.completion))
-        .to_owned();
+    let uid = appended_uid(&append);
     imap.command("SELECT INBOX").ok("SELECT");
     let back = imap
         .command(&format!("UID FETCH {uid} (BODY.PEEK[])"))
