@@ -110,6 +110,11 @@ struct Args {
     /// and quota check, and the watches IDLE keeps on its folder
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_mailboxes: usize,
+    /// Keep in memory what was read of up to N accounts no one is logged
+    /// in to (the most recently used), for a quick next login; others are
+    /// read from disk again when next used
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    idle_accounts: usize,
     /// Storage reads, commits and password checks running at once, on
     /// threads apart from the network ones
     #[arg(long, value_name = "N", default_value_t = 16)]
@@ -180,6 +185,7 @@ pub struct Options {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub max_mailboxes: usize,
+    pub idle_accounts: usize,
     pub storage_jobs: usize,
     pub content_memory: u64,
     pub fsync: Fsync,
@@ -255,6 +261,7 @@ impl Options {
             max_connections: a.max_connections.max(1),
             max_connections_per_ip: a.max_connections_per_ip.max(1),
             max_mailboxes: a.max_mailboxes.max(1),
+            idle_accounts: a.idle_accounts,
             storage_jobs: a.storage_jobs.max(1),
             content_memory: a.content_memory.max(1).saturating_mul(1 << 20),
             fsync: a.fsync,

@@ -13,8 +13,14 @@ use crate::args::Fsync;
 /// The store for `--mail-root DIR`: each user's mail is
 /// `DIR/<user>/Maildir`, in Maildir++ with Dovecot's index files, so Dovecot
 /// can serve the same mail (with the same UIDLs) at the same time. An
-/// account holds `max_mailboxes` mailboxes at most.
-pub fn open(mail_root: &Path, fsync: Fsync, max_mailboxes: usize) -> Result<Store, String> {
+/// account holds `max_mailboxes` mailboxes at most; what was read of
+/// `idle_accounts` accounts no one uses stays in memory.
+pub fn open(
+    mail_root: &Path,
+    fsync: Fsync,
+    max_mailboxes: usize,
+    idle_accounts: usize,
+) -> Result<Store, String> {
     let options = match fsync {
         Fsync::Full => MaildirOptions::default(),
         Fsync::Optimized => MaildirOptions::default().with_flag_changes_flushed(false),
@@ -24,6 +30,7 @@ pub fn open(mail_root: &Path, fsync: Fsync, max_mailboxes: usize) -> Result<Stor
         .map_err(|e| format!("{}: {e}", mail_root.display()))?;
     let config = StoreConfig {
         max_mailboxes,
+        max_idle_accounts: idle_accounts,
         ..StoreConfig::default()
     };
     Ok(Store::with_config(backend, config))

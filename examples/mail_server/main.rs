@@ -182,7 +182,7 @@ fn run(o: Options) -> Result<(), String> {
         unknown_user_cost = users.unknown_user_cost(),
         "logins as unknown users are checked against this scheme"
     );
-    let store = mailstore::open(&mail_root, o.fsync, o.max_mailboxes)?;
+    let store = mailstore::open(&mail_root, o.fsync, o.max_mailboxes, o.idle_accounts)?;
     if created {
         mailstore::add_default_mailboxes(&store, "alice")?;
     }

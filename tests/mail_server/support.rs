@@ -476,8 +476,19 @@ pub fn run(command: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
 
 /// A process's peak resident memory in KiB (Linux).
 pub fn peak_memory_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A process's resident memory now, in KiB (Linux).
+pub fn resident_memory_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The value in KiB of the line starting with `field` of the process's
+/// `/proc/<pid>/status`.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 

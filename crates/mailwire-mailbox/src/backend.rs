@@ -525,6 +525,19 @@ pub trait Backend: Send + Sync {
     /// backend that no one else changes returns nothing.
     fn sync(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError>;
 
+    /// The store forgets `account`: no [`Account`](crate::Account) handle
+    /// of it is left, so no session uses it (see
+    /// [`StoreConfig::max_idle_accounts`](crate::StoreConfig::max_idle_accounts)).
+    /// A backend that caches an account's state in memory may drop it
+    /// here, to be read from storage when the account is next used; one
+    /// whose memory is the storage keeps everything (the default does
+    /// nothing). What was reported of the account's mailboxes
+    /// ([`Backend::sync`]) need not be remembered: the next user starts
+    /// from a snapshot.
+    fn release_account(&self, account: &AccountName) {
+        let _ = account;
+    }
+
     /// A directory in which every change to the account's mail shows (a
     /// file created, renamed or removed somewhere below it), for a server
     /// that watches the file system (inotify) to learn at once of changes

@@ -1,9 +1,9 @@
 //! The store: accounts and their mailboxes over one [`Backend`], with the
 //! change feed that keeps every open session consistent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 
@@ -39,6 +39,14 @@ pub struct StoreConfig {
     /// resources its owner shares with other accounts. Mailboxes made by
     /// another program are not refused, only counted.
     pub max_mailboxes: usize,
+    /// How many accounts that no [`Account`] handle uses (no session is
+    /// logged in to them) the store keeps, the most recently used: past
+    /// it, the least recently used is forgotten, and its backend told to
+    /// drop what it keeps in memory of it
+    /// ([`Backend::release_account`](crate::Backend::release_account)),
+    /// to be read from storage again when next used. Without a bound, a
+    /// server would keep every account it ever served until it stops.
+    pub max_idle_accounts: usize,
 }
 
 impl Default for StoreConfig {
@@ -48,6 +56,7 @@ impl Default for StoreConfig {
             max_message_size: 256 << 20,
             max_pending_changes: 10_000,
             max_mailboxes: 1_000,
+            max_idle_accounts: 16,
         }
     }
 }
@@ -154,13 +163,65 @@ pub(crate) struct AccountState {
 pub(crate) struct AccountShared {
     pub(crate) name: AccountName,
     state: Mutex<AccountState>,
+    /// The store, told when the last handle goes.
+    store: Weak<Inner>,
+}
+
+impl Drop for AccountShared {
+    /// The last [`Account`] handle went: no session uses the account.
+    fn drop(&mut self) {
+        if let Some(inner) = self.store.upgrade() {
+            let keep = inner.config.max_idle_accounts;
+            let mut accounts = inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            accounts.went_idle(&self.name, keep, &*inner.backend);
+        }
+    }
 }
 
 pub(crate) struct Inner {
     pub(crate) backend: Box<dyn Backend>,
     pub(crate) config: StoreConfig,
-    accounts: Mutex<HashMap<AccountName, Arc<AccountShared>>>,
+    accounts: Mutex<Accounts>,
     next_session: AtomicU64,
+}
+
+/// The accounts a store has handed out (each alive while a handle is),
+/// and those no handle uses any more.
+#[derive(Default)]
+struct Accounts {
+    shared: HashMap<AccountName, Weak<AccountShared>>,
+    /// Accounts whose last handle went, least recently first, at most
+    /// [`StoreConfig::max_idle_accounts`] of them. One here may be in use
+    /// again (a handle taken since); it is skipped when its turn to be
+    /// forgotten comes.
+    idle: VecDeque<AccountName>,
+}
+
+impl Accounts {
+    /// `name`'s last handle went: unless a new one was taken since, it
+    /// joins the idle accounts, and the least recently used of them past
+    /// `keep` are forgotten, in the store and in `backend`.
+    fn went_idle(&mut self, name: &AccountName, keep: usize, backend: &dyn Backend) {
+        let in_use = |accounts: &Self, name: &AccountName| {
+            accounts.shared.get(name).is_some_and(|a| a.strong_count() > 0)
+        };
+        if in_use(self, name) {
+            return;
+        }
+        self.idle.retain(|n| n != name);
+        self.idle.push_back(name.clone());
+        while self.idle.len() > keep {
+            let Some(oldest) = self.idle.pop_front() else {
+                break;
+            };
+            // No handle, so no session and no call in progress; none can
+            // start while the lock is held.
+            if !in_use(self, &oldest) {
+                self.shared.remove(&oldest);
+                backend.release_account(&oldest);
+            }
+        }
+    }
 }
 
 /// The mailbox store: one per server, shared by every session of every
@@ -191,7 +252,7 @@ impl Store {
             inner: Arc::new(Inner {
                 backend: Box::new(backend),
                 config,
-                accounts: Mutex::new(HashMap::new()),
+                accounts: Mutex::new(Accounts::default()),
                 next_session: AtomicU64::new(1),
             }),
         }
@@ -228,15 +289,18 @@ impl Store {
             return Err(StoreError::NoSuchAccount(name.clone()));
         }
         let mut accounts = self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        let shared = accounts
-            .entry(name.clone())
-            .or_insert_with(|| {
-                Arc::new(AccountShared {
+        let shared = match accounts.shared.get(name).and_then(Weak::upgrade) {
+            Some(shared) => shared,
+            None => {
+                let shared = Arc::new(AccountShared {
                     name: name.clone(),
                     state: Mutex::new(AccountState::default()),
-                })
-            })
-            .clone();
+                    store: Arc::downgrade(&self.inner),
+                });
+                accounts.shared.insert(name.clone(), Arc::downgrade(&shared));
+                shared
+            }
+        };
         Ok(Account {
             store: self.clone(),
             shared,

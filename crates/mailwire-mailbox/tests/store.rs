@@ -3,7 +3,11 @@
 //! STORE, EXPUNGE tombstones and STATUS; the cap on mailboxes on the
 //! Maildir backend too.
 
+#[path = "support/flaky.rs"]
+mod flaky;
+
 use bytes::Bytes;
+use flaky::Flaky;
 use mailwire_mailbox::{
     Account, AccountName, AppendMessage, FlagAction, Flags, InternalDate, MailboxName, MaildirBackend,
     MaildirOptions, MemoryBackend, ModSeq, SpecialUse, Store, StoreCondition, StoreConfig, StoreError,
@@ -444,4 +448,165 @@ fn subscriptions_are_kept_by_name() {
     assert_eq!(subs, ["Drafts", "INBOX", "Not/There", "Sent", "Trash"]);
     acc.delete_mailbox(&name("Trash")).unwrap();
     assert!(acc.subscriptions().unwrap().contains(&name("Trash")));
+}
+
+/// The store keeps the accounts no handle uses up to
+/// `max_idle_accounts`, the most recently used, and has the backend forget
+/// the least recently used past that; an account in use (a session, a
+/// handle, a clone of one) is never forgotten, and one taken again is no
+/// longer idle.
+#[test]
+fn accounts_no_session_uses_are_forgotten_past_the_idle_bound() {
+    let backend = Flaky::default();
+    let released = std::sync::Arc::clone(&backend.released);
+    let store = Store::with_config(
+        backend,
+        StoreConfig {
+            max_idle_accounts: 2,
+            ..StoreConfig::default()
+        },
+    );
+    let forgotten = || -> Vec<String> {
+        released
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|a| a.as_str().to_owned())
+            .collect()
+    };
+    let names: Vec<AccountName> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|n| AccountName::new(n).unwrap())
+        .collect();
+    for n in &names {
+        drop(store.create_account(n).unwrap());
+    }
+    // a, b idle and kept; c pushed a out, d pushed b, and so on.
+    assert_eq!(forgotten(), ["a", "b", "c", "d"]);
+
+    // An account with a session open, and one with two handles.
+    let a = store.account(&names[0]).unwrap();
+    let session = a
+        .select(&MailboxName::inbox(), mailwire_mailbox::SelectMode::ReadWrite)
+        .unwrap();
+    drop(a);
+    let b = store.account(&names[1]).unwrap();
+    let b_again = b.clone();
+    drop(b);
+    for n in &names[2..] {
+        drop(store.account(n).unwrap());
+    }
+    // e and f were idle; each of c, d, e, f going idle again pushes out
+    // the oldest of the three.
+    assert_eq!(forgotten(), ["e", "f", "c", "d"]);
+    for _ in 0..3 {
+        for n in &names[2..] {
+            drop(store.account(n).unwrap());
+        }
+    }
+    let gone = forgotten();
+    assert!(
+        !gone.iter().any(|n| n == "a" || n == "b"),
+        "an account in use was forgotten: {gone:?}"
+    );
+    // The session still works on its account.
+    assert_eq!(session.exists(), 0);
+    drop(b_again);
+    drop(session);
+    // b then a went idle last: the bound of two keeps them.
+    assert_eq!(forgotten(), ["e", "f"]);
+    drop(store.account(&names[2]).unwrap());
+    assert_eq!(forgotten(), ["b"]);
+}
+
+/// Two handles of one account dropped at the same moment on two threads:
+/// exactly one of them is the last, and the account is forgotten once.
+#[test]
+fn handles_dropped_at_once_forget_their_account_once() {
+    let backend = Flaky::default();
+    let released = std::sync::Arc::clone(&backend.released);
+    let store = Store::with_config(
+        backend,
+        StoreConfig {
+            max_idle_accounts: 0,
+            ..StoreConfig::default()
+        },
+    );
+    let x = AccountName::new("x").unwrap();
+    drop(store.create_account(&x).unwrap());
+    released.lock().unwrap().clear();
+    for round in 1..=200 {
+        let one = store.account(&x).unwrap();
+        let two = one.clone();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let other = std::sync::Arc::clone(&barrier);
+        let thread = std::thread::spawn(move || {
+            other.wait();
+            drop(two);
+        });
+        barrier.wait();
+        drop(one);
+        thread.join().unwrap();
+        assert_eq!(released.lock().unwrap().len(), round, "round {round}");
+    }
+}
+
+/// A Maildir account forgotten by the store is read again from its files
+/// when next used: the same UIDVALIDITY, UIDs, flags and HIGHESTMODSEQ,
+/// and a later change is taken in as before.
+#[test]
+fn a_forgotten_maildir_account_is_read_again_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend =
+        MaildirBackend::with_options(dir.path(), MaildirOptions::default().with_fsync(false)).unwrap();
+    let store = Store::with_config(
+        backend,
+        StoreConfig {
+            max_idle_accounts: 0,
+            ..StoreConfig::default()
+        },
+    );
+    let alice = AccountName::new("alice").unwrap();
+    let account = store.create_account(&alice).unwrap();
+    for text in ["Subject: one\r\n\r\n1\r\n", "Subject: two\r\n\r\n2\r\n"] {
+        account.append(&MailboxName::inbox(), msg(text)).unwrap();
+    }
+    let mode = mailwire_mailbox::SelectMode::ReadWrite;
+    let mut session = account.select(&MailboxName::inbox(), mode).unwrap();
+    session
+        .store_flags(&StoreFlags {
+            uids: vec![uid(2)],
+            action: FlagAction::Add,
+            flags: Flags::system(SystemFlags::FLAGGED),
+            condition: None,
+        })
+        .unwrap();
+    let seen = |s: &mailwire_mailbox::SelectedMailbox| {
+        let messages: Vec<_> = s
+            .messages()
+            .iter()
+            .map(|m| (m.uid, m.flags.clone(), m.modseq, m.size, m.internal_date))
+            .collect();
+        (s.uid_validity(), s.highest_modseq(), messages)
+    };
+    let before = seen(&session);
+    assert_eq!(before.2.len(), 2);
+    drop(session);
+    drop(account);
+
+    let account = store.account(&alice).unwrap();
+    let session = account.select(&MailboxName::inbox(), mode).unwrap();
+    assert_eq!(seen(&session), before);
+    account
+        .append(&MailboxName::inbox(), msg("Subject: three\r\n\r\n3\r\n"))
+        .unwrap();
+    drop((session, account));
+    let session = store
+        .account(&alice)
+        .unwrap()
+        .select(&MailboxName::inbox(), mode)
+        .unwrap();
+    let uids: Vec<Uid> = session.messages().iter().map(|m| m.uid).collect();
+    assert_eq!(uids, [uid(1), uid(2), uid(3)]);
+    assert!(session.highest_modseq() > before.1);
 }

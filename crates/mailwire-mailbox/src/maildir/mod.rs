@@ -617,22 +617,30 @@ impl MaildirBackend {
     }
 }
 
+impl Account {
+    /// Removes the content this backend instance kept of the account's
+    /// expunged messages: those kept in tmp/ (see `Folder::expunge_files`),
+    /// then the directory of the others.
+    fn remove_kept(&self, instance: &str) {
+        for (name, fold) in &self.folders {
+            let folder_dir = self.dir_of(name);
+            for within in fold.kept.values() {
+                let _ = fs::remove_file(folder_dir.join(within));
+            }
+            let dir = folder_dir.join(folder::EXPUNGED_DIR).join(instance);
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
 impl Drop for MaildirBackend {
     fn drop(&mut self) {
         // Kept content lives as long as this instance (see the contract).
         let accounts = self.accounts.get_mut().unwrap_or_else(|e| e.into_inner());
         for acc in accounts.values() {
-            let acc = acc.lock().unwrap_or_else(|e| e.into_inner());
-            for (name, fold) in &acc.folders {
-                // Those kept in tmp/ (see `Folder::expunge_files`), then
-                // the directory of the others.
-                let folder_dir = acc.dir_of(name);
-                for within in fold.kept.values() {
-                    let _ = fs::remove_file(folder_dir.join(within));
-                }
-                let dir = folder_dir.join(folder::EXPUNGED_DIR).join(&self.instance);
-                let _ = fs::remove_dir_all(dir);
-            }
+            acc.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove_kept(&self.instance);
         }
         folder::live_instances()
             .lock()
@@ -1608,6 +1616,26 @@ impl Backend for MaildirBackend {
         )
     }
 
+    /// Drops the account's folders from memory, and the content kept of
+    /// their expunged messages (no session is left to read it), unless a
+    /// call is using the account or a journal holds lines a full disk
+    /// kept from its file (they are written at the next change).
+    fn release_account(&self, account: &AccountName) {
+        let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        // Every call takes its handle under this lock: only the map's
+        // means none is running, and none can start until it is released.
+        let Some(acc) = map.get(account).filter(|a| Arc::strong_count(a) == 1) else {
+            return;
+        };
+        let guard = acc.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.folders.values().any(|f| f.journal.is_unsaved()) {
+            return;
+        }
+        guard.remove_kept(&self.instance);
+        drop(guard);
+        map.remove(account);
+    }
+
     fn sync(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError> {
         // A poll that finds files and journal in agreement takes no lock.
         let acc = self.account(account);
@@ -1964,9 +1992,76 @@ mod tests {
         name
     }
 
+    /// How many files (not directories) are below `dir`, at any depth.
+    fn files_below(dir: &Path) -> usize {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| if p.is_dir() { files_below(&p) } else { 1 })
+            .sum()
+    }
+
     fn flags_in(b: &MaildirBackend, a: &AccountName, inbox: &MailboxName) -> Vec<Flags> {
         let snapshot = b.mailbox_snapshot(a, inbox).unwrap();
         snapshot.messages.iter().map(|m| m.flags.clone()).collect()
+    }
+
+    /// An account the store releases is dropped from memory, with the
+    /// content kept of its expunged messages, and read again from its
+    /// files when next used; not while a call holds it, nor while its
+    /// journal holds lines a full disk kept from the file.
+    #[test]
+    fn a_released_account_is_dropped_unless_in_use_or_unsaved() {
+        let (tmp, a, inbox, b, added) = two_messages();
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let cached = |b: &MaildirBackend| b.accounts.lock().unwrap().contains_key(&a);
+        let expunge = ExpungeRequest {
+            uids: Some(vec![added[0].uid]),
+            only_deleted: false,
+        };
+        b.expunge(&a, &r, &expunge).unwrap();
+        let kept = b.read_message(&a, &r, added[0].uid).expect("kept content");
+        assert!(String::from_utf8_lossy(&kept).contains("one"));
+        let kept_files = || files_below(&tmp.path().join("alice/Maildir"));
+        let with_kept = kept_files();
+
+        let held = b.account(&a);
+        b.release_account(&a);
+        assert!(cached(&b), "dropped while a call held it");
+        drop(held);
+
+        let seen = StoreFlags {
+            uids: vec![added[1].uid],
+            action: crate::flags::FlagAction::Add,
+            flags: Flags::parse(["\\Seen"]).unwrap(),
+            condition: None,
+        };
+        journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
+        let stored = b.store_flags(&a, &r, &seen);
+        journal::FAIL_WRITES.with(|f| f.set(None));
+        let modseq = stored.expect("a STORE on a full disk").updated[0].modseq;
+        b.release_account(&a);
+        assert!(cached(&b), "dropped with journal lines only in memory");
+
+        let flagged = StoreFlags {
+            flags: Flags::parse(["\\Flagged"]).unwrap(),
+            ..seen
+        };
+        b.store_flags(&a, &r, &flagged).unwrap();
+        b.release_account(&a);
+        assert!(!cached(&b));
+        assert_eq!(kept_files(), with_kept - 1, "the kept content is removed");
+        assert!(b.read_message(&a, &r, added[0].uid).is_err());
+        let now = uids_of(&b, &a, &inbox);
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[0].0, added[1].uid);
+        assert!(now[0].1 > modseq, "{now:?}");
+        let flags = flags_in(&b, &a, &inbox);
+        assert!(
+            flags[0]
+                .system
+                .contains(crate::flags::SystemFlags::SEEN | crate::flags::SystemFlags::FLAGGED)
+        );
     }
 
     /// A flag change whose journal line finds no room (a full disk) is

@@ -1,10 +1,11 @@
-//! A backend that fails on demand, shared through `#[path]` by the tests
-//! of the views (`pop3_view`, `imap_view`).
+//! A backend that fails on demand and records what the store tells it to
+//! forget, shared through `#[path]` by the tests of the views
+//! (`pop3_view`, `imap_view`) and of the store.
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use mailwire_mailbox::{
@@ -23,6 +24,8 @@ pub struct Flaky {
     /// Claims of `\Recent` fail (a read-write SELECT that cannot record
     /// which messages it showed as recent).
     pub fail_claim_recent: Arc<AtomicBool>,
+    /// The accounts the store told the backend to forget, in order.
+    pub released: Arc<Mutex<Vec<AccountName>>>,
 }
 
 impl Backend for Flaky {
@@ -120,5 +123,9 @@ impl Backend for Flaky {
     }
     fn sync(&self, a: &AccountName, m: &MailboxRef) -> Result<Vec<ExternalChange>, StoreError> {
         self.inner.sync(a, m)
+    }
+    fn release_account(&self, a: &AccountName) {
+        self.released.lock().unwrap().push(a.clone());
+        self.inner.release_account(a);
     }
 }
