@@ -25,7 +25,9 @@
 //! UIDNEXT it was promised, and then appears in the listing with its
 //! content. A second look at the unchanged folder (the poll that runs
 //! without the lock) finds no change, and no listed message is among the
-//! UIDs reported expunged.
+//! UIDs reported expunged. Released from memory
+//! (`Backend::release_account`) and read again from its files, the folder
+//! gives the snapshot it gave before.
 #![no_main]
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -309,4 +311,11 @@ fuzz_target!(|bytes: &[u8]| {
         .read_message(&account, &again, appended.messages[0].uid)
         .unwrap_or_else(|e| panic!("appended UID {new} unreadable: {e}"));
     assert_eq!(&content[..], b"Subject: four\r\n\r\nfour\r\n");
+    // Forgotten (as a store does with an account no one uses) and read
+    // again from its files, the folder is what the backend had in memory.
+    fresh.release_account(&account);
+    let reread = fresh
+        .mailbox_snapshot(&account, &again.name)
+        .unwrap_or_else(|e| panic!("a snapshot read again failed: {e}"));
+    assert_eq!(reread, after, "the folder read again after {edited} was edited");
 });

@@ -461,11 +461,14 @@ impl Journal {
     /// Rewrites the whole file from the current state.
     pub(crate) fn rewrite(&mut self, dir: &Path, fsync: bool) -> Result<(), StoreError> {
         let mut text = self.header();
-        for (uid, e) in &self.live {
-            Self::live_line(*uid, e, &mut text);
-        }
+        // Tombstones first: a UID expunged and then recorded live again (a
+        // file put back) is both, and a later line replaces an earlier
+        // one, so the file read again must end with its live line.
         for t in &self.tombstones {
             Self::expunge_line(t.uid.get(), t.modseq.get(), &mut text);
+        }
+        for (uid, e) in &self.live {
+            Self::live_line(*uid, e, &mut text);
         }
         if self.first_recent > 1 {
             Self::recent_line(self.first_recent, &mut text);
@@ -485,6 +488,29 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A UID expunged and then recorded live again (its file put back) is
+    /// live, and stays live when the file is rewritten and read again:
+    /// the rewrite wrote the live lines before the tombstones, so a fresh
+    /// read took the message as expunged, and its reconciliation gave it
+    /// a new MODSEQ (found by the Maildir fuzz target reading a folder
+    /// again after a damaged journal).
+    #[test]
+    fn a_uid_expunged_then_live_again_stays_live_through_a_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(NAME);
+        std::fs::write(&path, "mailwire-modseq 1 V5 C1\n+1 2 - 1700000000 0 21\nx1 8\n+1 9 S 1700000000 0 21\n+2 3 - 1700000000 0 30\n").unwrap();
+        let mut j = Journal::default();
+        assert!(j.refresh(dir.path()).unwrap());
+        assert_eq!(j.live[&1].modseq, 9);
+        assert_eq!(j.tombstones.len(), 1);
+        j.rewrite(dir.path(), false).unwrap();
+        let mut again = Journal::default();
+        assert!(again.refresh(dir.path()).unwrap());
+        assert_eq!(again.live, j.live, "{}", std::fs::read_to_string(&path).unwrap());
+        assert_eq!(again.tombstones, j.tombstones);
+        assert_eq!(again.highest, j.highest);
+    }
 
     /// A journal past its limit is refused without being read, on a first
     /// read and on a read of what was appended (a sparse file of 1 GiB and
