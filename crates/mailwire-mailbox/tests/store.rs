@@ -450,6 +450,18 @@ fn subscriptions_are_kept_by_name() {
     assert!(acc.subscriptions().unwrap().contains(&name("Trash")));
 }
 
+/// A store over a [`Flaky`] backend keeping `idle` accounts no handle
+/// uses, and the list of the accounts it told the backend to forget.
+fn recording_store(idle: usize) -> (Store, std::sync::Arc<std::sync::Mutex<Vec<AccountName>>>) {
+    let backend = Flaky::default();
+    let released = std::sync::Arc::clone(&backend.released);
+    let config = StoreConfig {
+        max_idle_accounts: idle,
+        ..StoreConfig::default()
+    };
+    (Store::with_config(backend, config), released)
+}
+
 /// The store keeps the accounts no handle uses up to
 /// `max_idle_accounts`, the most recently used, and has the backend forget
 /// the least recently used past that; an account in use (a session, a
@@ -457,15 +469,7 @@ fn subscriptions_are_kept_by_name() {
 /// longer idle.
 #[test]
 fn accounts_no_session_uses_are_forgotten_past_the_idle_bound() {
-    let backend = Flaky::default();
-    let released = std::sync::Arc::clone(&backend.released);
-    let store = Store::with_config(
-        backend,
-        StoreConfig {
-            max_idle_accounts: 2,
-            ..StoreConfig::default()
-        },
-    );
+    let (store, released) = recording_store(2);
     let forgotten = || -> Vec<String> {
         released
             .lock()
@@ -523,15 +527,7 @@ fn accounts_no_session_uses_are_forgotten_past_the_idle_bound() {
 /// exactly one of them is the last, and the account is forgotten once.
 #[test]
 fn handles_dropped_at_once_forget_their_account_once() {
-    let backend = Flaky::default();
-    let released = std::sync::Arc::clone(&backend.released);
-    let store = Store::with_config(
-        backend,
-        StoreConfig {
-            max_idle_accounts: 0,
-            ..StoreConfig::default()
-        },
-    );
+    let (store, released) = recording_store(0);
     let x = AccountName::new("x").unwrap();
     drop(store.create_account(&x).unwrap());
     released.lock().unwrap().clear();
