@@ -1268,16 +1268,21 @@ fn the_first_condstore_enabling_command_turns_modseq_on_and_owes_highest_modseq(
     let mut s = selected(config(), b"");
     let select = command(&mut s, b"c SELECT INBOX (CONDSTORE)\r\n");
     assert!(!select.owes_highest_modseq());
+    let mut snapshot = MailboxSnapshot::new(uid(3), uid(41), vec![uid(10)]);
+    snapshot.highest_modseq = mailwire_imap::ModSeq::new(100).ok();
+    s.open_mailbox(&select, snapshot).unwrap();
     assert!(s.enabled().condstore);
+    assert!(sent(&mut s).contains("* OK [HIGHESTMODSEQ 100] Highest\r\n"));
+    assert!(matches!(&events(&mut s)[..], [ServerEvent::Enabled(_)]));
 
     // SELECT's QRESYNC parameter without ENABLE QRESYNC is refused (RFC
-    // 7162 section 3.2.5), and a refused SELECT changes nothing.
+    // 7162 section 3.2.5), and a refused SELECT changes nothing, though it
+    // asks for CONDSTORE too.
     let mut s = logged_in(ServerConfig {
         capabilities: vec![Capability::CondStore, Capability::QResync],
         ..plaintext()
     });
-    let select = command(&mut s, b"q SELECT INBOX (QRESYNC (3 100))\r\n");
-    assert!(!s.enabled().condstore);
+    let select = command(&mut s, b"q SELECT INBOX (CONDSTORE QRESYNC (3 100))\r\n");
     s.complete(select, Status::Bad, RespText::text("QRESYNC is not enabled"))
         .unwrap();
     assert!(!s.enabled().condstore);
@@ -1287,6 +1292,51 @@ fn the_first_condstore_enabling_command_turns_modseq_on_and_owes_highest_modseq(
     let fetch = command(&mut s, b"a FETCH 1 (FLAGS MODSEQ)\r\n");
     assert!(!fetch.owes_highest_modseq());
     assert!(!s.enabled().condstore);
+}
+
+/// ENABLE CONDSTORE belongs before SELECT (RFC 5161 section 3.1); sent
+/// after it, it is answered as RFC 7162 section 3.1 asks of a first
+/// CONDSTORE-enabling command with a mailbox selected: with the highest
+/// mod-sequence the client was told of (the opening's, raised by flag
+/// changes since), or NOMODSEQ for a mailbox that keeps none.
+#[test]
+fn enable_condstore_with_a_mailbox_selected_reports_highestmodseq() {
+    let config = || ServerConfig {
+        capabilities: vec![Capability::CondStore, Capability::QResync],
+        ..plaintext()
+    };
+    let mut s = selected(config(), b"");
+    let noop = command(&mut s, b"n NOOP\r\n");
+    let seen = vec![mailwire_imap::FlagFetch::Flag(mailwire_imap::Flag::Seen)];
+    s.flags_changed(uid(20), seen, mailwire_imap::ModSeq::new(130).ok());
+    s.complete(noop, Status::Ok, RespText::text("done")).unwrap();
+    sent(&mut s);
+    s.receive(b"e ENABLE CONDSTORE\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "* ENABLED CONDSTORE\r\n* OK [HIGHESTMODSEQ 130] Highest\r\ne OK ENABLE completed\r\n"
+    );
+    // Once only; QRESYNC after it adds nothing.
+    s.receive(b"f ENABLE CONDSTORE QRESYNC\r\n");
+    assert_eq!(sent(&mut s), "* ENABLED QRESYNC\r\nf OK ENABLE completed\r\n");
+
+    // QRESYNC turns CONDSTORE on too; a mailbox without mod-sequences.
+    let mut s = logged_in(config());
+    let select = command(&mut s, b"s SELECT INBOX\r\n");
+    let snapshot = MailboxSnapshot::new(uid(3), uid(41), vec![uid(10)]);
+    s.open_mailbox(&select, snapshot).unwrap();
+    s.complete(select, Status::Ok, RespText::text("done")).unwrap();
+    sent(&mut s);
+    s.receive(b"e ENABLE QRESYNC\r\n");
+    assert_eq!(
+        sent(&mut s),
+        "* ENABLED QRESYNC\r\n* OK [NOMODSEQ] No permanent modsequences\r\ne OK ENABLE completed\r\n"
+    );
+
+    // Outside a mailbox, nothing more than ENABLED.
+    let mut s = logged_in(config());
+    s.receive(b"e ENABLE CONDSTORE\r\n");
+    assert_eq!(sent(&mut s), "* ENABLED CONDSTORE\r\ne OK ENABLE completed\r\n");
 }
 
 #[test]

@@ -42,7 +42,8 @@ pub enum ServerEvent {
     /// ENABLE turned these extensions on, or a CONDSTORE-enabling command
     /// (RFC 7162 section 3.1) turned CONDSTORE on: everything the session
     /// writes from now on follows them, and so must what the application
-    /// sends. Comes before the command that turned them on.
+    /// sends. Comes before the command that turned them on (for SELECT or
+    /// EXAMINE with CONDSTORE, once the mailbox opens).
     Enabled(Vec<Capability<'static>>),
     /// The client started IDLE: the session forwards mailbox changes as
     /// they are fed to it, until [`ServerEvent::IdleEnded`].

@@ -902,6 +902,7 @@ impl ServerSession {
     }
 
     fn enable(&mut self, tag: Tag<'static>, list: Vec<Capability<'static>>) {
+        let had_condstore = self.enabled.condstore;
         let mut newly = Vec::new();
         for capability in list {
             let offered = self.config.capabilities.contains(&capability);
@@ -922,6 +923,14 @@ impl ServerSession {
             self.enabled.condstore = true;
         }
         self.write(&Response::Enabled(newly.clone()));
+        if let (false, true, Some(view)) = (had_condstore, self.enabled.condstore, &self.view) {
+            // ENABLE belongs before SELECT (RFC 5161 section 3.1), but a
+            // client that sends it after gets what RFC 7162 section 3.1
+            // owes a first CONDSTORE-enabling command with a mailbox
+            // selected.
+            let status = selected::modseq_status(view.highest_modseq);
+            self.write(&status);
+        }
         self.tagged(&tag, Status::Ok, None, "ENABLE completed");
         if !newly.is_empty() {
             self.events.push_back(ServerEvent::Enabled(newly));

@@ -102,26 +102,22 @@ pub(super) fn needs(body: &CommandBody<'_>, rev2: bool) -> Option<fn(&Capability
     })
 }
 
-/// Whether a command is a CONDSTORE-enabling one (RFC 7162 section 3.1):
-/// SELECT or EXAMINE with CONDSTORE, STATUS asking for HIGHESTMODSEQ, FETCH of MODSEQ or with CHANGEDSINCE,
-/// STORE with UNCHANGEDSINCE, and a SEARCH with a MODSEQ key at any depth.
-/// SORT (and the multi-mailbox ESEARCH) counts as SEARCH: a MODSEQ key
-/// makes its answer carry a mod-sequence too (section 3.1.9). ENABLE is
-/// handled on its own. (SELECT's QRESYNC parameter is not: it is valid
-/// only after ENABLE QRESYNC, which turned CONDSTORE on already, and a
-/// SELECT refused for it must change nothing.)
+/// Whether a command other than SELECT, EXAMINE and ENABLE is a
+/// CONDSTORE-enabling one (RFC 7162 section 3.1): STATUS asking for
+/// HIGHESTMODSEQ, FETCH of MODSEQ or with CHANGEDSINCE, STORE with
+/// UNCHANGEDSINCE, and a SEARCH with a MODSEQ key at any depth. SORT (and
+/// the multi-mailbox ESEARCH) counts as SEARCH: a MODSEQ key makes its
+/// answer carry a mod-sequence too (section 3.1.9). SELECT and EXAMINE
+/// with CONDSTORE turn it on when the mailbox opens (one refused, say for
+/// a QRESYNC parameter without ENABLE QRESYNC, changes nothing), and
+/// ENABLE on its own.
 pub(super) fn enables_condstore(body: &CommandBody<'_>) -> bool {
-    use crate::{
-        FetchItem, FetchItems, FetchModifier, SearchKey, SelectParameter, StatusAttribute, StoreModifier,
-    };
+    use crate::{FetchItem, FetchItems, FetchModifier, SearchKey, StatusAttribute, StoreModifier};
     use CommandBody as C;
     let modseq_key = |keys: &[SearchKey<'_>]| {
         SearchKey::count_leaves(keys, &|k| matches!(k, SearchKey::ModSeq { .. })) > 0
     };
     match body {
-        C::Select { parameters, .. } | C::Examine { parameters, .. } => {
-            parameters.contains(&SelectParameter::CondStore)
-        }
         C::Status { attributes, .. } => attributes.contains(&StatusAttribute::HighestModSeq),
         C::Fetch { fetch, .. } => {
             let items = match &fetch.items {

@@ -120,6 +120,11 @@ pub(super) struct View {
     saved: Vec<NonZeroU32>,
     /// A `\Recent` count not yet sent (IMAP4rev1).
     recent: Option<u32>,
+    /// The highest mod-sequence the client was told of: the mailbox's at
+    /// the opening and those of flag changes since (`None` for a mailbox
+    /// that keeps none). New messages' are not counted: a value below the
+    /// mailbox's only makes a client resynchronise a little more.
+    pub(super) highest_modseq: Option<ModSeq>,
     pub(super) read_only: bool,
 }
 
@@ -131,6 +136,7 @@ impl View {
         View {
             announced: uids.len(),
             uids,
+            highest_modseq: snapshot.highest_modseq,
             read_only: snapshot.read_only,
             ..View::default()
         }
@@ -271,6 +277,9 @@ impl View {
                     if let (true, Some(m)) = (how.condstore, modseq) {
                         items.push(MessageDataItem::ModSeq(m));
                     }
+                    if let (Some(h), Some(m)) = (self.highest_modseq, modseq) {
+                        self.highest_modseq = Some(h.max(m));
+                    }
                     out.push(Response::Fetch {
                         seq: NonZeroU32::new(i as u32 + 1).expect("i + 1 > 0"),
                         items,
@@ -327,12 +336,27 @@ pub(super) fn opening(snapshot: &MailboxSnapshot, rev2: bool, condstore: bool) -
     out.push(ok(Code::UidValidity(snapshot.uid_validity), "UIDs valid"));
     out.push(ok(Code::UidNext(snapshot.uid_next), "Predicted next UID"));
     if condstore {
-        out.push(match snapshot.highest_modseq {
-            Some(m) => ok(Code::HighestModSeq(m), "Highest"),
-            None => ok(Code::NoModSeq, "No permanent modsequences"),
-        });
+        out.push(modseq_status(snapshot.highest_modseq));
     }
     out
+}
+
+/// `* OK [HIGHESTMODSEQ m]`, or `* OK [NOMODSEQ]` for a mailbox that keeps
+/// no mod-sequences (RFC 7162 section 3.1.2).
+pub(super) fn modseq_status(highest: Option<ModSeq>) -> Response<'static> {
+    use crate::response::{Code, RespText};
+    let (code, text) = match highest {
+        Some(m) => (Code::HighestModSeq(m), "Highest"),
+        None => (Code::NoModSeq, "No permanent modsequences"),
+    };
+    Response::Status {
+        tag: None,
+        status: Status::Ok,
+        text: RespText {
+            code: Some(code),
+            text: text.into(),
+        },
+    }
 }
 
 impl super::ServerSession {
@@ -352,6 +376,23 @@ impl super::ServerSession {
         let super::Effect::Select { .. } = effect else {
             return Err(super::AnswerError::NotAllowed);
         };
+        let asks_condstore = match &request.command.body {
+            crate::command::CommandBody::Select { parameters, .. }
+            | crate::command::CommandBody::Examine { parameters, .. } => {
+                parameters.contains(&crate::mailbox_cmd::SelectParameter::CondStore)
+            }
+            _ => false,
+        };
+        if asks_condstore
+            && !self.enabled.condstore
+            && self.offers(|c| *c == crate::capability::Capability::CondStore)
+        {
+            // RFC 7162 section 3.1: a CONDSTORE-enabling command.
+            self.enabled.condstore = true;
+            let condstore = crate::capability::Capability::CondStore;
+            self.events
+                .push_back(super::ServerEvent::Enabled(vec![condstore]));
+        }
         for response in opening(&snapshot, self.rev2_active(), self.enabled.condstore) {
             self.write(&response);
         }
