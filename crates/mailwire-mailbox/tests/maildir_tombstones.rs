@@ -250,3 +250,40 @@ fn a_tombstone_of_a_message_still_present_is_not_reported() {
     let vanished = fresh.vanished_since(&a, &r, ModSeq::MIN).unwrap();
     assert!(!vanished.contains(Uid::new(1).unwrap()), "{vanished:?}");
 }
+
+/// The same tombstone written while an instance already lists the message:
+/// its next look reports no expunge of it (sessions would drop a message
+/// that a new SELECT shows again, a UID coming back), at most a change of
+/// its MODSEQ.
+#[test]
+fn a_tombstone_of_a_listed_message_still_present_is_not_reported_as_an_expunge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, inbox) = (AccountName::new("alice").unwrap(), MailboxName::inbox());
+    let b = open(tmp.path());
+    b.create_account(&a).unwrap();
+    let added = b.append(&a, &inbox, (1..=3).map(message).collect()).unwrap();
+    let r = MailboxRef {
+        name: inbox.clone(),
+        uid_validity: added.uid_validity,
+    };
+    let before = b.mailbox_snapshot(&a, &inbox).unwrap();
+    let journal = tmp.path().join("alice/Maildir/mailwire-modseq");
+    let mut text = fs::read_to_string(&journal).unwrap();
+    text.push_str(&format!("x1 {}\n", before.highest_modseq.get() + 1));
+    fs::write(&journal, text).unwrap();
+
+    let changes = b.sync(&a, &r).unwrap();
+    assert!(
+        !changes.iter().any(|c| matches!(c, ExternalChange::Expunged(_))),
+        "{changes:?}"
+    );
+    let listed = uids(
+        b.mailbox_snapshot(&a, &inbox)
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.uid),
+    );
+    assert_eq!(listed, BTreeSet::from([1, 2, 3]));
+    assert!(b.sync(&a, &r).unwrap().is_empty());
+}

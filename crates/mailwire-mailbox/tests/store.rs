@@ -549,7 +549,11 @@ fn handles_dropped_at_once_forget_their_account_once() {
 
 /// A Maildir account forgotten by the store is read again from its files
 /// when next used: the same UIDVALIDITY, UIDs, flags and HIGHESTMODSEQ,
-/// and a later change is taken in as before.
+/// and a later change is taken in as before. (That the store tells the
+/// backend is `accounts_no_session_uses_are_forgotten_past_the_idle_bound`'s
+/// to show, that the Maildir backend then drops the account
+/// `a_released_account_is_dropped_unless_in_use_or_unsaved`'s, and the
+/// `mailbox_maildir_files` fuzz target reads folders again after damage.)
 #[test]
 fn a_forgotten_maildir_account_is_read_again_as_it_was() {
     let dir = tempfile::tempdir().unwrap();

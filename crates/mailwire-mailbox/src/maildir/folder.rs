@@ -956,10 +956,13 @@ impl Folder {
             }
         }
         // Tombstones pruned before this instance saw them are not listed:
-        // the messages they expunged are found gone below.
+        // the messages they expunged are found gone below. One of a message
+        // still live (its file there, recorded again after the tombstone)
+        // is not an expunge: the files say what is present.
         let unseen = known.tombstones.saturating_sub(self.journal.pruned_count);
         for t in self.journal.tombstones.iter().skip(unseen) {
-            if known.messages.contains_key(&t.uid.get()) {
+            let uid = t.uid.get();
+            if known.messages.contains_key(&uid) && !self.journal.live.contains_key(&uid) {
                 out.push((t.modseq.get(), t.uid.get(), ExternalChange::Expunged(*t)));
             }
         }

@@ -1631,7 +1631,13 @@ impl Backend for MaildirBackend {
         if guard.folders.values().any(|f| f.journal.is_unsaved()) {
             return;
         }
-        guard.remove_kept(&self.instance);
+        // Under the store's lock and this one: touch the disk only when
+        // there is kept content (an empty directory of it is removed with
+        // the kept content of dead instances, when the folder is next
+        // opened by another instance).
+        if guard.folders.values().any(|f| !f.kept.is_empty()) {
+            guard.remove_kept(&self.instance);
+        }
         drop(guard);
         map.remove(account);
     }
