@@ -102,6 +102,17 @@ pub(super) fn needs(body: &CommandBody<'_>, rev2: bool) -> Option<fn(&Capability
     })
 }
 
+/// Whether a SELECT or EXAMINE carries the CONDSTORE parameter (RFC 7162
+/// section 3.1.8), which turns CONDSTORE on once the mailbox opens.
+pub(super) fn select_asks_condstore(body: &CommandBody<'_>) -> bool {
+    match body {
+        CommandBody::Select { parameters, .. } | CommandBody::Examine { parameters, .. } => {
+            parameters.contains(&crate::mailbox_cmd::SelectParameter::CondStore)
+        }
+        _ => false,
+    }
+}
+
 /// Whether a command other than SELECT, EXAMINE and ENABLE is a
 /// CONDSTORE-enabling one (RFC 7162 section 3.1): STATUS asking for
 /// HIGHESTMODSEQ, FETCH of MODSEQ or with CHANGEDSINCE, STORE with

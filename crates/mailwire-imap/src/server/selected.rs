@@ -18,7 +18,7 @@ use std::num::NonZeroU32;
 use crate::condstore::ModSeq;
 use crate::fetch::data::{DataItemName, MessageDataItem};
 use crate::flag::{Flag, FlagFetch, FlagPerm};
-use crate::response::{Response, Status};
+use crate::response::{Code, RespText, Response, Status};
 use crate::sequence::{SeqNumber, SequenceSet, UidSet};
 use crate::string::{IString, Literal, NString};
 
@@ -310,15 +310,6 @@ impl View {
 /// The untagged responses that open a mailbox (RFC 9051 section 6.3.2,
 /// RFC 3501 section 6.3.1, RFC 7162 section 3.1.2).
 pub(super) fn opening(snapshot: &MailboxSnapshot, rev2: bool, condstore: bool) -> Vec<Response<'static>> {
-    use crate::response::{Code, RespText};
-    let ok = |code: Code<'static>, text: &'static str| Response::Status {
-        tag: None,
-        status: Status::Ok,
-        text: RespText {
-            code: Some(code),
-            text: text.into(),
-        },
-    };
     let mut out = vec![
         Response::Flags(snapshot.flags.clone()),
         Response::Exists(snapshot.uids.len() as u32),
@@ -326,15 +317,21 @@ pub(super) fn opening(snapshot: &MailboxSnapshot, rev2: bool, condstore: bool) -
     if !rev2 {
         out.push(Response::Recent(snapshot.recent));
         if let Some(n) = snapshot.first_unseen {
-            out.push(ok(Code::Unseen(n), "First unseen"));
+            out.push(untagged_ok(Code::Unseen(n), "First unseen"));
         }
     }
-    out.push(ok(
+    out.push(untagged_ok(
         Code::PermanentFlags(snapshot.permanent_flags.clone()),
         "Flags permitted",
     ));
-    out.push(ok(Code::UidValidity(snapshot.uid_validity), "UIDs valid"));
-    out.push(ok(Code::UidNext(snapshot.uid_next), "Predicted next UID"));
+    out.push(untagged_ok(
+        Code::UidValidity(snapshot.uid_validity),
+        "UIDs valid",
+    ));
+    out.push(untagged_ok(
+        Code::UidNext(snapshot.uid_next),
+        "Predicted next UID",
+    ));
     if condstore {
         out.push(modseq_status(snapshot.highest_modseq));
     }
@@ -344,11 +341,14 @@ pub(super) fn opening(snapshot: &MailboxSnapshot, rev2: bool, condstore: bool) -
 /// `* OK [HIGHESTMODSEQ m]`, or `* OK [NOMODSEQ]` for a mailbox that keeps
 /// no mod-sequences (RFC 7162 section 3.1.2).
 pub(super) fn modseq_status(highest: Option<ModSeq>) -> Response<'static> {
-    use crate::response::{Code, RespText};
-    let (code, text) = match highest {
-        Some(m) => (Code::HighestModSeq(m), "Highest"),
-        None => (Code::NoModSeq, "No permanent modsequences"),
-    };
+    match highest {
+        Some(m) => untagged_ok(Code::HighestModSeq(m), "Highest"),
+        None => untagged_ok(Code::NoModSeq, "No permanent modsequences"),
+    }
+}
+
+/// `* OK [code] text`.
+fn untagged_ok(code: Code<'static>, text: &'static str) -> Response<'static> {
     Response::Status {
         tag: None,
         status: Status::Ok,
@@ -376,14 +376,7 @@ impl super::ServerSession {
         let super::Effect::Select { .. } = effect else {
             return Err(super::AnswerError::NotAllowed);
         };
-        let asks_condstore = match &request.command.body {
-            crate::command::CommandBody::Select { parameters, .. }
-            | crate::command::CommandBody::Examine { parameters, .. } => {
-                parameters.contains(&crate::mailbox_cmd::SelectParameter::CondStore)
-            }
-            _ => false,
-        };
-        if asks_condstore
+        if super::rules::select_asks_condstore(&request.command.body)
             && !self.enabled.condstore
             && self.offers(|c| *c == crate::capability::Capability::CondStore)
         {

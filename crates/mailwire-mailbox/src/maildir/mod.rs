@@ -1722,6 +1722,16 @@ mod tests {
             .sum()
     }
 
+    /// A STORE that adds `\Seen` to one message.
+    fn add_seen(uid: Uid) -> StoreFlags {
+        StoreFlags {
+            uids: vec![uid],
+            action: crate::flags::FlagAction::Add,
+            flags: Flags::parse(["\\Seen"]).unwrap(),
+            condition: None,
+        }
+    }
+
     fn uids_of(b: &MaildirBackend, a: &AccountName, inbox: &MailboxName) -> Vec<(Uid, ModSeq)> {
         let snapshot = b.mailbox_snapshot(a, inbox).unwrap();
         snapshot.messages.iter().map(|m| (m.uid, m.modseq)).collect()
@@ -1866,12 +1876,7 @@ mod tests {
         let b = open_in(tmp.path());
         let added = b.append(&a, &inbox, vec![message("one")]).unwrap().messages;
         let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
-        let seen = StoreFlags {
-            uids: vec![added[0].uid],
-            action: crate::flags::FlagAction::Add,
-            flags: Flags::parse(["\\Seen"]).unwrap(),
-            condition: None,
-        };
+        let seen = add_seen(added[0].uid);
         assert_eq!(b.store_flags(&a, &inbox_ref, &seen).unwrap().updated.len(), 1);
         // Another process holds the lock (a live pid: this test's).
         let maildir = tmp.path().join("alice/Maildir");
@@ -1907,12 +1912,7 @@ mod tests {
         let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
         let journal_path = tmp.path().join("alice/Maildir").join(journal::NAME);
         let before_changes = fs::read_to_string(&journal_path).unwrap();
-        let seen = StoreFlags {
-            uids: vec![added[0].uid],
-            action: crate::flags::FlagAction::Add,
-            flags: Flags::parse(["\\Seen"]).unwrap(),
-            condition: None,
-        };
+        let seen = add_seen(added[0].uid);
         let highest = b.store_flags(&a, &inbox_ref, &seen).unwrap().updated[0].modseq;
         let gone = ExpungeRequest {
             uids: Some(vec![added[1].uid]),
@@ -2036,12 +2036,7 @@ mod tests {
         assert!(cached(&b), "dropped while a call held it");
         drop(held);
 
-        let seen = StoreFlags {
-            uids: vec![added[1].uid],
-            action: crate::flags::FlagAction::Add,
-            flags: Flags::parse(["\\Seen"]).unwrap(),
-            condition: None,
-        };
+        let seen = add_seen(added[1].uid);
         journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Temporary)));
         let stored = b.store_flags(&a, &r, &seen);
         journal::FAIL_WRITES.with(|f| f.set(None));
@@ -2082,12 +2077,7 @@ mod tests {
         let b = open_in(tmp.path());
         let added = b.append(&a, &inbox, vec![message("one")]).unwrap().messages;
         let r = b.mailbox(&a, &inbox).unwrap().to_ref();
-        let seen = StoreFlags {
-            uids: vec![added[0].uid],
-            action: crate::flags::FlagAction::Add,
-            flags: Flags::parse(["\\Seen"]).unwrap(),
-            condition: None,
-        };
+        let seen = add_seen(added[0].uid);
         let plain = (only_file(tmp.path()), flags_in(&b, &a, &inbox));
 
         journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
@@ -2131,12 +2121,7 @@ mod tests {
         assert_eq!(b.expunge(&a, &r, &one).unwrap().uids, [added[1].uid]);
         let other = open_in(tmp.path());
         let three = other.append(&a, &inbox, vec![message("three")]).unwrap().messages;
-        let seen = StoreFlags {
-            uids: vec![added[0].uid],
-            action: crate::flags::FlagAction::Add,
-            flags: Flags::parse(["\\Seen"]).unwrap(),
-            condition: None,
-        };
+        let seen = add_seen(added[0].uid);
         journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
         let refused = b.store_flags(&a, &r, &seen);
         journal::FAIL_WRITES.with(|f| f.set(None));
@@ -2198,12 +2183,7 @@ mod tests {
             only_deleted: false,
         };
         b.expunge(&a, &r, &one).unwrap();
-        let seen = StoreFlags {
-            uids: vec![added[0].uid],
-            action: crate::flags::FlagAction::Add,
-            flags: Flags::parse(["\\Seen"]).unwrap(),
-            condition: None,
-        };
+        let seen = add_seen(added[0].uid);
         journal::FAIL_WRITES.with(|f| f.set(Some(StoreError::Permanent)));
         assert!(b.store_flags(&a, &r, &seen).is_err());
         journal::FAIL_WRITES.with(|f| f.set(None));
