@@ -428,6 +428,37 @@ fn every_hostile_form_gets_a_tagged_error_with_bounded_memory() {
         }
         still_serves(&server, what);
     }
+    // 100,000 nested parentheses in lines of 20,000, joined by literals:
+    // each line is within the line limit, so the command reaches the
+    // parser, whose nesting bound refuses it (on one line, the line limit
+    // does first).
+    let mut spread = b"p SEARCH".to_vec();
+    for _ in 0..5 {
+        spread.push(b' ');
+        spread.extend(std::iter::repeat_n(b'(', 20_000));
+        spread.extend_from_slice(b"SUBJECT {1+}\r\na");
+    }
+    for _ in 0..5 {
+        spread.extend(std::iter::repeat_n(b')', 20_000));
+        spread.extend_from_slice(b" SUBJECT {1+}\r\na");
+    }
+    spread.extend_from_slice(b"\r\nn NOOP\r\n");
+    let mut stream = logged_in_stream(server.imap);
+    stream.write_all(b"s SELECT INBOX\r\n").expect("send");
+    let _ = read_plain_until(&mut stream, "s");
+    let (got, closed) = exchange(&mut stream, spread, Duration::from_secs(20), tagged("n"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        !closed
+            && text
+                .lines()
+                .any(|l| l.starts_with("p BAD") && l.contains("nesting"))
+            && text.contains("n OK"),
+        "100,000 nested parentheses over several lines: {}",
+        text.chars().take(500).collect::<String>()
+    );
+    still_serves(&server, "nesting over several lines");
+
     // Invalid UTF-8 in a UTF-8 search string matches nothing (it cannot
     // be in any message's decoded text).
     let mut imap = alice(&server);

@@ -1357,10 +1357,10 @@ const LETTER_NAMES: [&str; 3] = ["\u{ff0e}\u{ff0e}", "\u{2215}etc", "a\u{2024}\u
 /// bob's one message, which alice must never see.
 const BOB_SECRET: &str = "bob-only-content-7f3a9c";
 
-/// Runs CREATE, SELECT, EXAMINE, STATUS, RENAME, SUBSCRIBE, DELETE and
-/// APPEND with hostile names as alice, on a mail root where bob has mail;
-/// with `utf8`, after `ENABLE UTF8=ACCEPT` (names are UTF-8 then, and
-/// modified UTF-7 is not decoded).
+/// Runs CREATE, SELECT, EXAMINE, STATUS, RENAME, SUBSCRIBE, DELETE,
+/// APPEND, LIST, LSUB, COPY and MOVE with hostile names as alice, on a
+/// mail root where bob has mail; with `utf8`, after `ENABLE UTF8=ACCEPT`
+/// (names are UTF-8 then, and modified UTF-7 is not decoded).
 fn hostile_names_session(tag: &str, utf8: bool) -> HostileRun {
     let mail = alice_root(tag);
     mail.deliver(
@@ -1435,6 +1435,53 @@ fn hostile_names_session(tag: &str, utf8: bool) -> HostileRun {
         if reply.status == "OK" {
             let shown: String = name.chars().take(60).collect();
             accepted.push(format!("APPEND {shown} -> {}", reply.completion));
+        }
+    }
+    // LIST and LSUB with a hostile reference or pattern list only names
+    // `LIST "" *` lists (alice's own mailboxes), or the empty name of the
+    // hierarchy delimiter; COPY and MOVE take no hostile destination.
+    let listed_name = |line: &str| line.split_once(") ").map(|(_, rest)| rest.trim_end().to_owned());
+    let own: std::collections::BTreeSet<String> = imap
+        .command("LIST \"\" *")
+        .ok("LIST all")
+        .lines_starting("LIST ")
+        .iter()
+        .filter_map(|l| listed_name(l))
+        .collect();
+    assert!(own.iter().any(|n| n.ends_with("INBOX")), "{own:?}");
+    imap.command("SELECT INBOX").ok("SELECT INBOX for COPY and MOVE");
+    for name in &names {
+        for command in [
+            format!("LIST {name} *"),
+            format!("LIST {name} %"),
+            format!("LIST \"\" {name}"),
+            format!("LIST {name} {name}"),
+            format!("LSUB {name} *"),
+            format!("LSUB \"\" {name}"),
+        ] {
+            let reply = imap.command(&command);
+            let lines = reply
+                .lines_starting("LIST ")
+                .into_iter()
+                .chain(reply.lines_starting("LSUB "));
+            for line in lines {
+                let listed = listed_name(&line).unwrap_or_default();
+                if !own.contains(&listed) && !listed.ends_with(" \"\"") {
+                    let shown: String = command.chars().take(80).collect();
+                    accepted.push(format!("{shown} listed {}", line.trim_end()));
+                }
+            }
+        }
+        for command in [
+            format!("COPY 1 {name}"),
+            format!("UID COPY 1:* {name}"),
+            format!("MOVE 1 {name}"),
+        ] {
+            let reply = imap.command(&command);
+            if reply.status == "OK" {
+                let shown: String = command.chars().take(80).collect();
+                accepted.push(format!("{shown} -> {}", reply.completion));
+            }
         }
     }
     // NUL, CR and LF; `..` and `/` written as overlong UTF-8, which is not
