@@ -218,6 +218,21 @@ impl MailRoot {
     }
 }
 
+/// The options of [`MailServer::serving`]: `mail`'s root and
+/// passwd-file, no failure delay, and `extra`.
+fn serving_args(mail: &MailRoot, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--mail-root".into(),
+        mail.root.display().to_string(),
+        "--users".into(),
+        mail.users.display().to_string(),
+        "--auth-failure-delay".into(),
+        "0".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 /// The mail_server example's binary, built (once per process) with the
 /// profile of the running test or benchmark, so it is never stale.
 pub fn server_binary() -> PathBuf {
@@ -288,20 +303,31 @@ impl MailServer {
     /// Starts the server on `mail` (its mail root and passwd-file) with
     /// `extra` options, without the failure delay.
     pub fn serving(mail: &MailRoot, extra: &[&str]) -> MailServer {
-        let mut args: Vec<String> = vec![
-            "--mail-root".into(),
-            mail.root.display().to_string(),
-            "--users".into(),
-            mail.users.display().to_string(),
-            "--auth-failure-delay".into(),
-            "0".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        MailServer::start(args)
+        MailServer::start(serving_args(mail, extra))
     }
 
     /// [`MailServer::start`] with the given log level (`RUST_LOG`).
     pub fn start_logging<I, S>(args: I, level: &str) -> MailServer
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        MailServer::launch(Command::new(server_binary()), args, level)
+    }
+
+    /// [`MailServer::serving`], the server started by `wrapper`: a program
+    /// that sets something up and then executes the server in its own
+    /// process (as `prlimit` does), so that the process is the server's.
+    pub fn serving_under(wrapper: &[&str], mail: &MailRoot, extra: &[&str]) -> MailServer {
+        let (program, options) = wrapper.split_first().expect("a wrapper program");
+        let mut command = Command::new(program);
+        command.args(options).arg(server_binary());
+        MailServer::launch(command, serving_args(mail, extra), "debug")
+    }
+
+    /// Starts `command` (the server, or a wrapper that executes it) with
+    /// the listeners on loopback and `args`.
+    fn launch<I, S>(mut command: Command, args: I, level: &str) -> MailServer
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
@@ -314,7 +340,7 @@ impl MailServer {
         if !args.iter().any(|a| a == "--tls-cert") {
             args.push("--self-signed".into());
         }
-        let mut child = Command::new(server_binary())
+        let mut child = command
             .args(["--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0"])
             .args(["--imap", "127.0.0.1:0", "--imaps", "127.0.0.1:0"])
             .args(args)
