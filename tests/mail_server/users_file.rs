@@ -43,8 +43,16 @@ fn plain_and_sha_crypt_passwords_are_checked() {
     assert_eq!(users.verify(b"\xff", b"secret"), None);
 }
 
+/// The checks of passwords `verify` makes for `user`.
+fn checks_made(users: &Users, user: &[u8]) -> Vec<String> {
+    crate::users::CHECKS_MADE.with(|made| made.borrow_mut().clear());
+    assert_eq!(users.verify(user, b"not the password"), None);
+    crate::users::CHECKS_MADE.with(|made| made.take())
+}
+
 /// A login as an unknown user is checked against a password of the scheme
-/// and parameters most users have, so that it costs what they cost.
+/// and parameters most users have, so that it costs what they cost: one
+/// check, as a known user's login makes.
 #[test]
 fn unknown_users_cost_what_most_users_cost() {
     let line = |user: &str, password: &str| format!("{user}:{password}\n");
@@ -59,17 +67,28 @@ fn unknown_users_cost_what_most_users_cost() {
     file += &line("c", "{PLAIN}x");
     let users = Users::parse(&file).unwrap();
     assert_eq!(users.unknown_user_cost(), "$6$rounds=10000");
+    assert_eq!(checks_made(&users, b"nobody"), ["$6$rounds=10000"]);
+    assert_eq!(checks_made(&users, b"a1"), ["$6$rounds=10000"]);
+    assert_eq!(checks_made(&users, b"c"), ["PLAIN"]);
+    assert_eq!(
+        checks_made(&users, b"\xff"),
+        ["$6$rounds=10000"],
+        "a name not UTF-8"
+    );
     let users = Users::parse(
         "p:{PLAIN}x\nq:{PLAIN}y\nr:{SHA256-CRYPT}$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5\n",
     )
     .unwrap();
     assert_eq!(users.unknown_user_cost(), "PLAIN");
+    assert_eq!(checks_made(&users, b"nobody"), ["PLAIN"]);
     let argon = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
     let users = Users::parse(&format!("p:{{ARGON2ID}}{argon}\n")).unwrap();
     assert_eq!(users.unknown_user_cost(), "$argon2id$v=19$m=65536,t=3,p=4");
+    assert_eq!(checks_made(&users, b"nobody"), ["$argon2id$v=19$m=65536,t=3,p=4"]);
     // Without users, SHA512-CRYPT with its default rounds.
-    assert_eq!(Users::parse("").unwrap().unknown_user_cost(), "$6");
-    assert_eq!(users.verify(b"nobody", b"pw"), None);
+    let nobody = Users::parse("").unwrap();
+    assert_eq!(nobody.unknown_user_cost(), "$6");
+    assert_eq!(checks_made(&nobody, b"nobody"), ["$6"]);
 }
 
 /// SHA-crypt's work grows with the square of the password's length: a
