@@ -1070,6 +1070,73 @@ fn notify_news_carries_modseq_under_condstore() {
     other.logout();
 }
 
+/// NOTIFY's MessageNew items that read a body without PEEK set `\Seen`,
+/// as a FETCH of them does (RFC 5465 section 5.2 calls them items that
+/// "implicitly set the \seen flag"): once the content is sent, the
+/// watcher hears `FETCH (FLAGS (... \Seen ...))` and another session sees
+/// the message read. With BODY.PEEK[], or in a mailbox opened with
+/// EXAMINE, nothing is set. Before, such items were read as PEEK: the
+/// client took the message as read, the server did not.
+#[test]
+fn notify_body_without_peek_sets_seen_once_sent() {
+    let mail = alice_root("notify-seen");
+    let server = mail_server(&mail);
+    let mut other = alice(&server);
+    for (open, item, sets_seen) in [
+        ("SELECT", "BODY[TEXT]", true),
+        ("SELECT", "BODY.PEEK[TEXT]", false),
+        ("EXAMINE", "BODY[TEXT]", false),
+    ] {
+        let mut watcher = alice(&server);
+        let exists = watcher
+            .command(&format!("{open} INBOX"))
+            .ok(open)
+            .count("EXISTS")
+            .expect("EXISTS");
+        watcher
+            .command(&format!(
+                "NOTIFY SET (selected (MessageNew (UID {item}) MessageExpunge FlagChange))"
+            ))
+            .ok("NOTIFY");
+        let text = format!("{open} with {item}");
+        let appended = other
+            .command_with_literal("APPEND INBOX", format!("Subject: s\r\n\r\n{text}\r\n").as_bytes())
+            .ok("APPEND");
+        let uid = appended_uid(&appended);
+        let n = exists + 1;
+        let mut heard = until_heard(&mut watcher, &[&format!("* {n} FETCH (UID {uid} "), &text]);
+        // The \Seen is set after the content went, before the next command
+        // is read: the NOOP's answer comes after it.
+        heard.push_str(&watcher.command("NOOP").ok("NOOP").text());
+        let flags_heard: Vec<&str> = heard
+            .lines()
+            .filter(|l| l.starts_with(&format!("* {n} FETCH (FLAGS (")))
+            .collect();
+        other.command("EXAMINE INBOX").ok("EXAMINE");
+        let now = lines(
+            &other
+                .command(&format!("UID FETCH {uid} FLAGS"))
+                .ok("UID FETCH FLAGS"),
+        );
+        assert_eq!(now.len(), 1, "{now:?}");
+        if sets_seen {
+            assert!(
+                flags_heard.len() == 1 && flags_heard[0].contains("\\Seen"),
+                "{open} {item}: the watcher heard:\n{heard}"
+            );
+            assert!(now[0].contains("\\Seen"), "{open} {item}: {now:?}");
+        } else {
+            assert!(
+                flags_heard.is_empty(),
+                "{open} {item}: the watcher heard:\n{heard}"
+            );
+            assert!(!now[0].contains("\\Seen"), "{open} {item}: {now:?}");
+        }
+        watcher.logout();
+    }
+    other.logout();
+}
+
 /// NOTIFY (RFC 5465) without a command from the client: a new message in
 /// the selected mailbox comes as EXISTS then FETCH with MessageNew's
 /// attributes, a flag change as FETCH FLAGS, an expunge as EXPUNGE; news

@@ -31,7 +31,8 @@ pub type NewMessageData = Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)>;
 /// there, from the first until what is rendered may hold `budget` octets
 /// (one message at least); with how many of `uids` it went
 /// through, so that the rest is rendered once this part is sent. Nothing
-/// is changed by it: a BODY[] item is read as BODY.PEEK[] would be. A
+/// is changed by it: the `\Seen` a BODY[] item sets is set by
+/// [`mark_sent_seen`] once the session took the FETCH. A
 /// message larger than [`STREAM_ABOVE`] is read from its file a page at a
 /// time, and a section of it larger than that is left out (a notification
 /// is not streamed); one whose content cannot be read or decoded gets
@@ -100,6 +101,45 @@ pub fn new_message_data(
         out.push((uid, data));
     }
     (out, uids.len())
+}
+
+/// Sets `\Seen` on the new messages whose NOTIFY FETCH the session took,
+/// when MessageNew's items read a body without PEEK (RFC 5465 section 5.2
+/// calls them items that "implicitly set the \seen flag", as a FETCH of
+/// them does: RFC 9051 section 6.4.5); nothing in a read-only selection.
+/// Set only once sent, so that a message whose content never reached the
+/// client is not marked read. The changes come back as flag changes for
+/// the session to report (`FETCH (FLAGS ...)`). A failure to set it is
+/// logged: the content was sent, and the flags stay as they are.
+pub fn mark_sent_seen(
+    work: &mut Work,
+    items: &[FetchItem<'static>],
+    sent: &[NonZeroU32],
+    info: &Info,
+) -> Vec<Answer> {
+    let Some(selected) = work.selected.as_mut() else {
+        return Vec::new();
+    };
+    if sent.is_empty() || !fetch::sets_seen(items) {
+        return Vec::new();
+    }
+    let uids: Vec<Uid> = sent.iter().map(|&u| Uid::from(u)).collect();
+    let updates = match selected.mark_seen(&uids) {
+        Ok(updates) => updates,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot set \\Seen on messages NOTIFY sent");
+            return Vec::new();
+        }
+    };
+    let condstore = info.enabled.condstore;
+    updates
+        .into_iter()
+        .map(|update| {
+            let recent = view_message(selected, update.uid).is_some_and(|m| m.recent);
+            let flags = fetch::flag_list(&update.flags, recent, info.rev2);
+            Answer::Flags(update.uid.into(), flags, condstore.then(|| update.modseq.into()))
+        })
+        .collect()
 }
 
 /// The answer to BINARY of a part that cannot be decoded (RFC 3516).

@@ -937,10 +937,15 @@ impl User {
         // is sent before the next is rendered. A session that took none of
         // a part (a command runs, or the new messages were not announced)
         // is not rendered the rest.
-        let send = |session: &mut ServerSession, part: fetching::NewMessageData| {
+        let mut sent = Vec::new();
+        let mut send = |session: &mut ServerSession, part: fetching::NewMessageData| {
             let empty = part.is_empty();
             part.into_iter().fold(empty, |taken, (uid, items)| {
-                session.unsolicited_fetch(uid, items).is_ok() || taken
+                let took = session.unsolicited_fetch(uid, items).is_ok();
+                if took {
+                    sent.push(uid);
+                }
+                took || taken
             })
         };
         let mut taken = send(session, fetched);
@@ -961,6 +966,20 @@ impl User {
             work = back;
             next += went;
             taken = send(session, part);
+        }
+        if fetch::sets_seen(&new_message) && !sent.is_empty() {
+            let info = info_of(session, Vec::new(), "");
+            let (back, seen) = ctx
+                .blocking
+                .run(move || {
+                    let seen = fetching::mark_sent_seen(&mut work, &new_message, &sent, &info);
+                    (work, seen)
+                })
+                .await?;
+            work = back;
+            for change in seen {
+                apply_change(session, change);
+            }
         }
         self.work = Some(work);
         // The search updates after the changes they follow from.
