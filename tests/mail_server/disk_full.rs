@@ -3,8 +3,10 @@
 //! half-written in the Maildir, and a user can still log in over POP3 and
 //! IMAP and delete mail, which is how a user frees space, also when many
 //! flag changes made the MODSEQ journal due for a rewrite (which needs
-//! room). Needs root to mount; skipped loudly without it on a developer
-//! machine, failed in CI.
+//! room). A Maildir never indexed is the exception: its messages cannot
+//! be given UIDs, and a login to it fails as a temporary failure until
+//! there is room. Needs root to mount; skipped loudly without it on a
+//! developer machine, failed in CI.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -108,7 +110,7 @@ fn half_written(maildir: &Path) -> Vec<String> {
     let mut bad = Vec::new();
     for name in names_in(maildir) {
         let path = maildir.join(&name);
-        if name.ends_with(".tmp") || name.starts_with(".temp.") {
+        if name.ends_with(".tmp") || name.ends_with(".mailwire-tmp") || name.starts_with(".temp.") {
             bad.push(name);
         } else if name.starts_with("dovecot-uidlist") || name.starts_with("mailwire-modseq") {
             let text = fs::read(&path).unwrap_or_default();
@@ -198,6 +200,51 @@ fn a_full_disk_refuses_uploads_cleanly_and_still_lets_users_delete_mail() {
     assert_eq!(imap.untagged, [messages], "STATUS with room");
     assert!(imap.command("LOGOUT", None).starts_with("OK"));
     assert_eq!(message_files(&maildir).len(), samples.len() - 1);
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+}
+
+/// A Maildir never indexed (its messages delivered by another program, no
+/// uidlist yet) cannot give its messages UIDs on a full disk: the POP3
+/// login is refused with `-ERR [SYS/TEMP]` and IMAP's SELECT with `NO
+/// [UNAVAILABLE]`, temporary failures, rather than an empty maildrop
+/// (serving the messages would need UIDs that could not be kept). Nothing
+/// half-written stays, and with room again every message is listed.
+#[test]
+fn a_maildir_never_indexed_is_refused_for_now_on_a_full_disk() {
+    let mail = MailRoot::new("disk-full-unindexed", PASSWD, "alice", &[]);
+    let Some(disk) = Tmpfs::mount(&mail.root, "2m") else {
+        return;
+    };
+    let samples = support::sample_messages();
+    mail.deliver("alice", &samples);
+    let maildir = mail.maildir("alice");
+    disk.fill("filler");
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+
+    let (mut pop3, greeting) = RawPop3::connect(server.pop3);
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    let login = pop3.login("alice", "secret");
+    assert!(login.starts_with("-ERR [SYS/TEMP]"), "POP3 login: {login}");
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    let select = imap.command("SELECT INBOX", None);
+    assert!(select.starts_with("NO [UNAVAILABLE]"), "SELECT: {select}");
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
+    assert_eq!(message_files(&maildir).len(), samples.len());
+    assert_eq!(half_written(&maildir), Vec::<String>::new());
+
+    disk.remove("filler");
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    let stat = pop3.command("STAT");
+    assert!(stat.starts_with(&format!("+OK {} ", samples.len())), "{stat}");
+    assert!(pop3.command("QUIT").starts_with("+OK"));
+    let mut imap = Imap::connect(server.imap);
+    assert!(imap.command("LOGIN alice secret", None).starts_with("OK"));
+    assert!(imap.command("SELECT INBOX", None).starts_with("OK"));
+    let exists = format!("* {} EXISTS", samples.len());
+    assert!(imap.untagged.contains(&exists), "{:?}", imap.untagged);
+    assert!(imap.command("LOGOUT", None).starts_with("OK"));
     assert_eq!(half_written(&maildir), Vec::<String>::new());
 }
 
