@@ -170,14 +170,19 @@ pub enum Denied {
 }
 
 /// The users who may log in, with their passwords and quotas.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Users {
     users: HashMap<String, (Secret, QuotaRule, Access)>,
     /// What a login as an unknown user is checked against: a password of
     /// the scheme and parameters most users have, so that it costs what
-    /// most known users cost.
-    dummy: Option<Secret>,
+    /// most known users cost ([`NO_USERS_DUMMY`] without users).
+    dummy: Secret,
 }
+
+/// Without users, a login is checked against this SHA512-CRYPT hash of
+/// the default rounds ("Hello world!" from the SHA-crypt specification).
+const NO_USERS_DUMMY: &str =
+    "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1";
 
 impl Users {
     /// Reads a passwd-file.
@@ -225,7 +230,10 @@ impl Users {
         let dummy = costs
             .into_values()
             .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cost().cmp(a.1.cost())))
-            .map(|(_, secret)| secret.clone());
+            .map_or_else(
+                || Secret::ShaCrypt(NO_USERS_DUMMY.to_owned()),
+                |(_, secret)| secret.clone(),
+            );
         Ok(Users { users, dummy })
     }
 
@@ -233,7 +241,7 @@ impl Users {
     /// with (`PLAIN`, or a hash without its salt and digest, like
     /// `$6$rounds=10000`).
     pub fn unknown_user_cost(&self) -> &str {
-        self.dummy.as_ref().map_or("$6", Secret::cost)
+        self.dummy.cost()
     }
 
     /// How many users there are.
@@ -257,19 +265,7 @@ impl Users {
             None => {
                 // As much work as most known users' checks (the result is
                 // kept from the optimiser, and thrown away).
-                match &self.dummy {
-                    Some(secret) => {
-                        std::hint::black_box(secret.verify(std::hint::black_box(password)));
-                    }
-                    None => {
-                        record_check("$6");
-                        let _ = std::hint::black_box(sha_crypt::sha512_crypt(
-                            password,
-                            b"mailwiredummy",
-                            sha_crypt::Params::default(),
-                        ));
-                    }
-                }
+                std::hint::black_box(self.dummy.verify(std::hint::black_box(password)));
                 None
             }
         }

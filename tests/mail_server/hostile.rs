@@ -430,8 +430,8 @@ fn every_hostile_form_gets_a_tagged_error_with_bounded_memory() {
     }
     // 100,000 nested parentheses in lines of 20,000, joined by literals:
     // each line is within the line limit, so the command reaches the
-    // parser, whose nesting bound refuses it (on one line, the line limit
-    // does first).
+    // parser, whose nesting bound refuses it (on one line of about 200 KB,
+    // the line limit refuses it first; the 30,000 above fit in one line).
     let mut spread = b"p SEARCH".to_vec();
     for _ in 0..5 {
         spread.push(b' ');

@@ -1073,21 +1073,31 @@ fn notify_news_carries_modseq_under_condstore() {
 /// NOTIFY's MessageNew items that read a body without PEEK set `\Seen`,
 /// as a FETCH of them does (RFC 5465 section 5.2 calls them items that
 /// "implicitly set the \seen flag"): once the content is sent, the
-/// watcher hears `FETCH (FLAGS (... \Seen ...))` and another session sees
-/// the message read. With BODY.PEEK[], or in a mailbox opened with
-/// EXAMINE, nothing is set. Before, such items were read as PEEK: the
-/// client took the message as read, the server did not.
+/// watcher hears `FETCH (FLAGS (... \Seen ...))` without sending a
+/// command (with UID and MODSEQ under CONDSTORE), and another session sees
+/// the message read. With BODY.PEEK[], in a mailbox opened with EXAMINE,
+/// or when the section was left out (a large message's section above 256
+/// KiB is not sent in a notification), nothing is set. Before, such items
+/// were read as PEEK: the client took the message as read, the server did
+/// not.
 #[test]
 fn notify_body_without_peek_sets_seen_once_sent() {
     let mail = alice_root("notify-seen");
     let server = mail_server(&mail);
     let mut other = alice(&server);
-    for (open, item, sets_seen) in [
-        ("SELECT", "BODY[TEXT]", true),
-        ("SELECT", "BODY.PEEK[TEXT]", false),
-        ("EXAMINE", "BODY[TEXT]", false),
+    let large_text = "a line of a large message\r\n".repeat(16 << 10);
+    for (open, condstore, item, large, sets_seen) in [
+        ("SELECT", false, "BODY[TEXT]", false, true),
+        ("SELECT", true, "BODY[TEXT]", false, true),
+        ("SELECT", false, "BODY.PEEK[TEXT]", false, false),
+        ("EXAMINE", false, "BODY[TEXT]", false, false),
+        ("SELECT", false, "BODY[TEXT]", true, false),
     ] {
+        let case = format!("{open} with {item}, CONDSTORE {condstore}, large {large}");
         let mut watcher = alice(&server);
+        if condstore {
+            watcher.command("ENABLE CONDSTORE").ok("ENABLE");
+        }
         let exists = watcher
             .command(&format!("{open} INBOX"))
             .ok(open)
@@ -1098,19 +1108,33 @@ fn notify_body_without_peek_sets_seen_once_sent() {
                 "NOTIFY SET (selected (MessageNew (UID {item}) MessageExpunge FlagChange))"
             ))
             .ok("NOTIFY");
-        let text = format!("{open} with {item}");
+        let body = if large {
+            large_text.clone()
+        } else {
+            format!("{case}\r\n")
+        };
         let appended = other
-            .command_with_literal("APPEND INBOX", format!("Subject: s\r\n\r\n{text}\r\n").as_bytes())
+            .command_with_literal(
+                "APPEND INBOX",
+                format!("Subject: {case}\r\n\r\n{body}").as_bytes(),
+            )
             .ok("APPEND");
         let uid = appended_uid(&appended);
         let n = exists + 1;
-        let mut heard = until_heard(&mut watcher, &[&format!("* {n} FETCH (UID {uid} "), &text]);
-        // The \Seen is set after the content went, before the next command
-        // is read: the NOOP's answer comes after it.
+        let news = format!("* {n} FETCH (UID {uid}");
+        let mut wanted = vec![news.as_str()];
+        if !large {
+            wanted.push(&case);
+        }
+        if sets_seen {
+            // Heard without a command from the watcher.
+            wanted.push("\\Seen");
+        }
+        let mut heard = until_heard(&mut watcher, &wanted);
         heard.push_str(&watcher.command("NOOP").ok("NOOP").text());
         let flags_heard: Vec<&str> = heard
             .lines()
-            .filter(|l| l.starts_with(&format!("* {n} FETCH (FLAGS (")))
+            .filter(|l| l.starts_with(&format!("* {n} FETCH (")) && l.contains("FLAGS ("))
             .collect();
         other.command("EXAMINE INBOX").ok("EXAMINE");
         let now = lines(
@@ -1122,15 +1146,22 @@ fn notify_body_without_peek_sets_seen_once_sent() {
         if sets_seen {
             assert!(
                 flags_heard.len() == 1 && flags_heard[0].contains("\\Seen"),
-                "{open} {item}: the watcher heard:\n{heard}"
+                "{case}: the watcher heard:\n{heard}"
             );
-            assert!(now[0].contains("\\Seen"), "{open} {item}: {now:?}");
+            if condstore {
+                assert!(
+                    flags_heard[0].contains(&format!("UID {uid}")) && flags_heard[0].contains("MODSEQ ("),
+                    "{case}: {}",
+                    flags_heard[0]
+                );
+            }
+            assert!(now[0].contains("\\Seen"), "{case}: {now:?}");
         } else {
-            assert!(
-                flags_heard.is_empty(),
-                "{open} {item}: the watcher heard:\n{heard}"
-            );
-            assert!(!now[0].contains("\\Seen"), "{open} {item}: {now:?}");
+            assert!(flags_heard.is_empty(), "{case}: the watcher heard:\n{heard}");
+            assert!(!now[0].contains("\\Seen"), "{case}: {now:?}");
+        }
+        if large {
+            assert!(!heard.contains("BODY[TEXT]"), "{case}: the section was sent");
         }
         watcher.logout();
     }

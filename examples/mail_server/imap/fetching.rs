@@ -23,8 +23,10 @@ use super::exec::{
 };
 use super::fetch::{self, ContentItem, ItemError, LiteralCap};
 
-/// The FETCH data of new messages, by UID (see [`new_message_data`]).
-pub type NewMessageData = Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)>;
+/// The FETCH data of new messages, by UID (see [`new_message_data`]),
+/// each with whether it holds every item asked for (a content item may be
+/// left out).
+pub type NewMessageData = Vec<(NonZeroU32, Vec<MessageDataItem<'static>>, bool)>;
 
 /// What NOTIFY's MessageNew asked to be sent of new messages of the
 /// selected mailbox (RFC 5465 section 5.2), for the UIDs of `uids` still
@@ -32,11 +34,11 @@ pub type NewMessageData = Vec<(NonZeroU32, Vec<MessageDataItem<'static>>)>;
 /// (one message at least); with how many of `uids` it went
 /// through, so that the rest is rendered once this part is sent. Nothing
 /// is changed by it: the `\Seen` a BODY[] item sets is set by
-/// [`mark_sent_seen`] once the session took the FETCH. A
-/// message larger than [`STREAM_ABOVE`] is read from its file a page at a
-/// time, and a section of it larger than that is left out (a notification
-/// is not streamed); one whose content cannot be read or decoded gets
-/// only the items that need no content.
+/// [`mark_sent_seen`] once the session queued the FETCH, if it holds every
+/// item. A message larger than [`STREAM_ABOVE`] is read from its file a
+/// page at a time, and a section of it larger than that is left out (a
+/// notification is not streamed); one whose content cannot be read or
+/// decoded gets only the items that need no content.
 pub fn new_message_data(
     work: &mut Work,
     items: &[FetchItem<'static>],
@@ -47,7 +49,7 @@ pub fn new_message_data(
     let Some(selected) = work.selected.as_mut() else {
         return (Vec::new(), uids.len());
     };
-    let content = fetch::needs_content(items);
+    let needs_content = fetch::needs_content(items);
     // A CONDSTORE-aware client gets MODSEQ in every untagged FETCH (RFC
     // 7162 section 3.1), news of new messages included.
     let modseq = info.enabled.condstore;
@@ -60,7 +62,7 @@ pub fn new_message_data(
         let Some(message) = view_message(selected, Uid::from(uid)).cloned() else {
             continue;
         };
-        if content {
+        if needs_content {
             // What its literals may hold, or what is read of it (ENVELOPE
             // or BODYSTRUCTURE of a large header can hold more than its
             // literals), whichever is more.
@@ -73,17 +75,22 @@ pub fn new_message_data(
                 fetch::literals_at_most(items, message.size, each).max(message.size.min(STREAM_ABOVE));
             literal_bytes = literal_bytes.saturating_add(weighs);
         }
-        if content && message.size > STREAM_ABOVE {
+        if needs_content && message.size > STREAM_ABOVE {
             let mut data = fetch::render(&message, None, None, items, info.rev2, modseq).unwrap_or_default();
             let read = file_structure(selected, &work.structures, Uid::from(uid))
                 .map(|structure| from_file(selected, Uid::from(uid), items, &structure));
-            if let Some(Ok(Some((mut read, _too_large)))) = read {
-                data.append(&mut read);
-            }
-            out.push((uid, data));
+            let whole = match read {
+                // A section to be streamed is left out.
+                Some(Ok(Some((mut read, streamed)))) => {
+                    data.append(&mut read);
+                    streamed.is_none()
+                }
+                _ => false,
+            };
+            out.push((uid, data, whole));
             continue;
         }
-        let bytes = if content {
+        let bytes = if needs_content {
             selected.read(Uid::from(uid)).ok()
         } else {
             None
@@ -95,34 +102,32 @@ pub fn new_message_data(
             fetch::decoding_at_most(items, None, message.size) <= limit
                 || fetch::decoding_at_most(items, Some(msg.analysis().part_tree()), message.size) <= limit
         });
-        let data = fetch::render(&message, content.as_ref(), None, items, info.rev2, modseq)
-            .or_else(|_| fetch::render(&message, None, None, items, info.rev2, modseq))
-            .unwrap_or_default();
-        out.push((uid, data));
+        let (data, whole) = match fetch::render(&message, content.as_ref(), None, items, info.rev2, modseq) {
+            Ok(data) => (data, content.is_some() || !needs_content),
+            Err(_) => (
+                fetch::render(&message, None, None, items, info.rev2, modseq).unwrap_or_default(),
+                false,
+            ),
+        };
+        out.push((uid, data, whole));
     }
     (out, uids.len())
 }
 
-/// Sets `\Seen` on the new messages whose NOTIFY FETCH the session took,
-/// when MessageNew's items read a body without PEEK (RFC 5465 section 5.2
-/// calls them items that "implicitly set the \seen flag", as a FETCH of
-/// them does: RFC 9051 section 6.4.5); nothing in a read-only selection.
-/// Set only once sent, so that a message whose content never reached the
-/// client is not marked read. The changes come back as flag changes for
-/// the session to report (`FETCH (FLAGS ...)`). A failure to set it is
-/// logged: the content was sent, and the flags stay as they are.
-pub fn mark_sent_seen(
-    work: &mut Work,
-    items: &[FetchItem<'static>],
-    sent: &[NonZeroU32],
-    info: &Info,
-) -> Vec<Answer> {
+/// Sets `\Seen` on new messages of `sent`, whose NOTIFY FETCH held a body
+/// read without PEEK and everything else asked for, once the session
+/// queued it: RFC 5465 section 5.2 calls such items ones that "implicitly
+/// set the \seen flag", as a FETCH of them does (RFC 9051 section 6.4.5).
+/// Nothing is set in a read-only selection, nor on a message whose
+/// notification left out content. The changes come back as flag changes
+/// for the session to announce (`FETCH (FLAGS ...)`, with UID and MODSEQ
+/// for a CONDSTORE-aware client), followed by what searches kept up to
+/// date make of them. A failure to set it is logged: the content was
+/// sent, and the flags stay as they are.
+pub fn mark_sent_seen(work: &mut Work, sent: &[NonZeroU32], info: &Info) -> Vec<Answer> {
     let Some(selected) = work.selected.as_mut() else {
         return Vec::new();
     };
-    if sent.is_empty() || !fetch::sets_seen(items) {
-        return Vec::new();
-    }
     let uids: Vec<Uid> = sent.iter().map(|&u| Uid::from(u)).collect();
     let updates = match selected.mark_seen(&uids) {
         Ok(updates) => updates,
@@ -132,14 +137,18 @@ pub fn mark_sent_seen(
         }
     };
     let condstore = info.enabled.condstore;
-    updates
+    let mut answers: Vec<Answer> = updates
         .into_iter()
         .map(|update| {
             let recent = view_message(selected, update.uid).is_some_and(|m| m.recent);
             let flags = fetch::flag_list(&update.flags, recent, info.rev2);
             Answer::Flags(update.uid.into(), flags, condstore.then(|| update.modseq.into()))
         })
-        .collect()
+        .collect();
+    if !answers.is_empty() {
+        super::search::update_live_searches(work, info, &mut answers);
+    }
+    answers
 }
 
 /// The answer to BINARY of a part that cannot be decoded (RFC 3516).

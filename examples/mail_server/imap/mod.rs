@@ -937,12 +937,14 @@ impl User {
         // is sent before the next is rendered. A session that took none of
         // a part (a command runs, or the new messages were not announced)
         // is not rendered the rest.
+        // The messages whose FETCH was queued with every item: those that
+        // get the \Seen a body read without PEEK sets.
         let mut sent = Vec::new();
         let mut send = |session: &mut ServerSession, part: fetching::NewMessageData| {
             let empty = part.is_empty();
-            part.into_iter().fold(empty, |taken, (uid, items)| {
+            part.into_iter().fold(empty, |taken, (uid, items, whole)| {
                 let took = session.unsolicited_fetch(uid, items).is_ok();
-                if took {
+                if took && whole {
                     sent.push(uid);
                 }
                 took || taken
@@ -967,18 +969,25 @@ impl User {
             next += went;
             taken = send(session, part);
         }
-        if fetch::sets_seen(&new_message) && !sent.is_empty() {
+        let writable = work.selected.as_ref().is_some_and(|s| !s.is_read_only());
+        if writable && fetch::sets_seen(&new_message) && !sent.is_empty() {
             let info = info_of(session, Vec::new(), "");
             let (back, seen) = ctx
                 .blocking
                 .run(move || {
-                    let seen = fetching::mark_sent_seen(&mut work, &new_message, &sent, &info);
+                    let seen = fetching::mark_sent_seen(&mut work, &sent, &info);
                     (work, seen)
                 })
                 .await?;
             work = back;
-            for change in seen {
-                apply_change(session, change);
+            for answer in seen {
+                match answer {
+                    Answer::Data(response) => updates.push(response),
+                    change => apply_change(session, change),
+                }
+            }
+            if let Some(selected) = notify.as_ref().and_then(|n| n.selected.as_ref()) {
+                session.announce_changes(!selected.delayed);
             }
         }
         self.work = Some(work);
