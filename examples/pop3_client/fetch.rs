@@ -17,14 +17,25 @@
 //!
 //! A message counts as stored when its UIDL is recorded with the size
 //! LIST gives now, or with no size (a state file of an earlier version:
-//! trusted once, and the size recorded). A message downloaded while LIST
-//! gave no size is recorded with the size received. A recorded UIDL whose size
-//! differs is a UIDL the server gave to another message: that message is
-//! downloaded, under another name, never skipped or deleted unseen. A file
-//! of a message's name alone proves nothing, since a server may give a
-//! deleted message's UIDL to a new message of the same size: the message
-//! is downloaded and compared with it. When LIST gives no size, a recorded
-//! UIDL is not downloaded again, but neither is it deleted.
+//! trusted once in keep mode, and the size recorded; in delete mode the
+//! message is downloaded again and compared with the file first). A
+//! message downloaded while LIST gave no size is recorded with the size
+//! received. A recorded UIDL whose size differs is a UIDL the server gave
+//! to another message: that message is downloaded, under another name,
+//! never skipped or deleted unseen. A file of a message's name alone
+//! proves nothing, since a server may give a deleted message's UIDL to a
+//! new message of the same size: the message is downloaded and compared
+//! with it. When LIST gives no size, a recorded UIDL is not downloaded
+//! again, but neither is it deleted. A UIDL the server lists for several
+//! messages vouches for none: each of them is downloaded and compared
+//! with what is stored, on every run, and the UIDL is never recorded.
+//!
+//! A message must arrive with the size LIST gave (give or take the line
+//! break a server adds after a last line without one). One that grows
+//! past it is refused, and nothing more of it is written to disk; one
+//! that goes on far past it ends the session without QUIT, so nothing
+//! is deleted: a server that never stops fills neither the disk nor the
+//! run's time.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -42,6 +53,11 @@ use crate::{Failure, Summary};
 /// Save the state file at least this often while downloading.
 const SAVE_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How far past its LIST size a message may go before the session is
+/// given up (or twice the size, if more): it is refused past the size
+/// anyway, but its end is awaited so that the session goes on.
+const GIVE_UP_PAST: u64 = 16 << 20;
+
 /// RETR commands in flight at once when the server pipelines.
 const WINDOW: usize = 16;
 
@@ -55,6 +71,37 @@ struct Wanted {
     /// A file of that name the Maildir holds, from a run that did not
     /// record the UIDL: the message is compared with it once downloaded.
     stored: Option<PathBuf>,
+    /// Whether its UIDL is recorded once it is stored: not when the
+    /// server lists the UIDL for more than one message.
+    record: bool,
+}
+
+/// Before `more` octets of `w` are written: a message that grows past
+/// its LIST size (and the line break a server may add) will be
+/// refused, so nothing more of it is written to disk; one that goes
+/// on far past it (a server that sends without end) ends the session
+/// without QUIT, so nothing is deleted. Not with `--lax-size`, which
+/// takes sizes for estimates.
+fn check_growth(lax_size: bool, w: &Wanted, incoming: &mut Incoming, more: usize) -> Result<(), Failure> {
+    let Some(size) = w.size.filter(|_| !lax_size) else {
+        return Ok(());
+    };
+    let after = incoming.received().saturating_add(more as u64);
+    if after > size.saturating_add(2) && incoming.storing() {
+        incoming
+            .stop_storing()
+            .map_err(|e| local("writing into the Maildir's tmp/", e))?;
+    }
+    if after > size.saturating_add(size.max(GIVE_UP_PAST)) {
+        return Err(Failure::Network(format!(
+            "message {} (UIDL {}): the server sent more than {after} octets where LIST said \
+             {size}; the session is given up and nothing is deleted (--lax-size accepts \
+             sizes that are estimates)",
+            w.number.get(),
+            w.uidl
+        )));
+    }
+    Ok(())
 }
 
 fn local(what: &str, e: std::io::Error) -> Failure {
@@ -67,6 +114,9 @@ enum Known {
     Stored,
     /// Its UIDL is recorded, but LIST gives no size to check it with.
     Unchecked,
+    /// Its UIDL is recorded without a size (a version 1 state file): in
+    /// delete mode it is downloaded again and compared with the file.
+    Compare,
     /// Not downloaded, or not under this UIDL and size.
     No,
 }
@@ -93,9 +143,27 @@ fn listing(conn: &mut Connection) -> Result<Listing, Failure> {
         }
         other => return Err(Failure::Network(format!("unexpected answer to UIDL: {other:?}"))),
     };
+    // A message number listed twice leaves another message's UIDL or
+    // size unknown, or taken for this one's: the listing is refused.
+    let mut numbers = HashSet::new();
+    if let Some((n, _)) = uidls.iter().find(|(n, _)| !numbers.insert(n.get())) {
+        return Err(Failure::Network(format!(
+            "the server's UIDL listing names message {} twice",
+            n.get()
+        )));
+    }
     let sizes = match conn.call(Command::List(None))? {
         Response::ScanListings { listings, .. } => {
-            listings.into_iter().map(|l| (l.message.get(), l.size)).collect()
+            let mut sizes = HashMap::with_capacity(listings.len());
+            for l in listings {
+                if sizes.insert(l.message.get(), l.size).is_some() {
+                    return Err(Failure::Network(format!(
+                        "the server's LIST listing names message {} twice",
+                        l.message.get()
+                    )));
+                }
+            }
+            sizes
         }
         Response::Status(s) => {
             tracing::warn!("LIST failed ({}); sizes cannot be checked", describe(&s));
@@ -124,20 +192,43 @@ pub fn run(
     let mut wanted = Vec::new();
     let mut stored_earlier = Vec::new();
     let mut unchecked = 0;
-    let mut seen = HashSet::new();
+    // How many messages the server lists under each UIDL.
+    let mut listed: HashMap<&str, usize> = HashMap::new();
+    for (_, uidl) in &uidls {
+        *listed.entry(uidl.as_str()).or_default() += 1;
+    }
+    let mut warned = HashSet::new();
     for (number, uidl) in uidls.iter() {
-        if !seen.insert(uidl.as_str()) {
-            tracing::warn!(
-                message = number.get(),
-                uidl,
-                "the server lists this UIDL twice; skipped"
-            );
-            summary.failed += 1;
-            continue;
-        }
         let size = sizes.get(&number.get()).copied();
         let name = message_name(&options.host, user, uidl, size);
         let on_disk = existing.get(&name);
+        let copies = listed.get(uidl.as_str()).copied().unwrap_or(1);
+        if copies > 1 {
+            // RFC 1939 section 7 wants a UIDL unique in the maildrop. One
+            // given to several messages says nothing of which was
+            // downloaded: each is downloaded and compared with what is
+            // stored under its name (a message not stored yet is stored
+            // under a name of its own), and the UIDL is not recorded, so
+            // that no later run trusts it either.
+            if warned.insert(uidl.as_str()) {
+                tracing::warn!(
+                    uidl,
+                    messages = copies,
+                    "the server lists this UIDL for several messages: each is downloaded and \
+                     compared with what is stored, and none is deleted on the strength of the UIDL"
+                );
+            }
+            state.remove(uidl);
+            wanted.push(Wanted {
+                number: *number,
+                uidl: uidl.clone(),
+                size,
+                stored: Some(on_disk.cloned().unwrap_or_else(|| maildir.new_path(&name))),
+                name,
+                record: false,
+            });
+            continue;
+        }
         let recorded = state.size(uidl);
         let known = match (recorded, size) {
             (Some(Some(recorded)), Some(listed)) if recorded != listed => {
@@ -155,6 +246,10 @@ pub fn run(
                 }
                 Known::No
             }
+            // A record without a size (a version 1 state file) cannot
+            // tell a reused UIDL: before the message may be deleted, it
+            // is downloaded and compared with the file of its old name.
+            (Some(None), Some(_)) if options.delete => Known::Compare,
             // Downloaded by an earlier run; a size not recorded yet (a
             // version 1 state file) is recorded now.
             (Some(_), Some(_)) => Known::Stored,
@@ -179,6 +274,18 @@ pub fn run(
                 size,
                 stored: on_disk.cloned(),
                 name,
+                record: true,
+            }),
+            Known::Compare => wanted.push(Wanted {
+                number: *number,
+                uidl: uidl.clone(),
+                size,
+                stored: existing
+                    .get(&message_name(&options.host, user, uidl, None))
+                    .or(on_disk)
+                    .cloned(),
+                name,
+                record: true,
             }),
         }
     }
@@ -189,7 +296,7 @@ pub fn run(
         );
     }
     // UIDLs no longer on the server will never be listed again.
-    state.retain(|u| seen.contains(u));
+    state.retain(|u| listed.contains_key(u));
     state.save().map_err(|e| local("saving the UIDL state", e))?;
 
     // The server's sizes, saturated: a hostile LIST may give any u64.
@@ -318,6 +425,9 @@ impl Job<'_> {
                 }
                 ClientEvent::BodyChunk { id, data } => {
                     if let Some((_, incoming)) = self.current.as_mut().filter(|(c, _)| *c == id) {
+                        if let Some(w) = self.retr.get(&id).and_then(|&i| wanted.get(i)) {
+                            check_growth(self.options.lax_size, w, incoming, data.len())?;
+                        }
                         incoming
                             .write(&data)
                             .map_err(|e| local("writing into the Maildir's tmp/", e))?;
@@ -422,26 +532,20 @@ impl Job<'_> {
             }
         }
         let stored = match &w.stored {
-            None => Some(incoming.commit()),
-            Some(earlier) => match incoming.commit_compared(earlier) {
-                Ok(Compared::Same) => None,
-                Ok(Compared::Stored(path)) => Some(Ok(path)),
-                Err(e) => Some(Err(e)),
-            },
+            None => incoming.commit(),
+            Some(earlier) => incoming.commit_compared(earlier),
         };
-        match stored {
-            Some(path) => {
-                let path = path.map_err(|e| local("storing a message in the Maildir", e))?;
+        match stored.map_err(|e| local("storing a message in the Maildir", e))? {
+            Compared::Stored(path) => {
                 tracing::debug!(message = w.number.get(), uidl = w.uidl, bytes = received, path = %path.display(), "stored");
                 self.summary.fetched += 1;
                 self.summary.bytes += received;
             }
-            None => {
+            Compared::Same => {
                 tracing::debug!(
                     message = w.number.get(),
                     uidl = w.uidl,
-                    "downloaded again: the same as the file of its name, stored by a run that \
-                     did not record it"
+                    "downloaded again: the same as the file of its name, stored by an earlier run"
                 );
                 self.summary.already += 1;
             }
@@ -449,7 +553,9 @@ impl Job<'_> {
         // The LIST size, what the next run compares with; without one,
         // the octets received (what LIST counts): a record without a size
         // would be trusted as a version 1 state file's is.
-        self.state.insert(&w.uidl, Some(w.size.unwrap_or(received)));
+        if w.record {
+            self.state.insert(&w.uidl, Some(w.size.unwrap_or(received)));
+        }
         self.progress
             .set_message(format!("{}/{} messages", self.summary.fetched, self.wanted_count));
         if self.options.delete {

@@ -176,6 +176,11 @@ impl Maildir {
         &self.root
     }
 
+    /// Where a message named `name` is put in `new/`.
+    pub fn new_path(&self, name: &str) -> PathBuf {
+        self.new.join(name)
+    }
+
     /// Takes the exclusive lock on this Maildir without waiting. When
     /// another process holds it the error's kind is
     /// [`io::ErrorKind::WouldBlock`].
@@ -245,12 +250,16 @@ impl Maildir {
         let file = create_new_file(&tmp_path)?;
         Ok(Incoming {
             file: BufWriter::with_capacity(64 * 1024, file),
-            tmp_path,
+            tmp: TmpFile {
+                path: tmp_path,
+                gone: false,
+            },
             new_path: self.new.join(name),
             new_dir: self.new.clone(),
             to_lf: (line_ends == LineEnds::Lf).then_some(CrlfToLf::default()),
             received: 0,
             last: [0; 2],
+            storing: true,
         })
     }
 }
@@ -296,20 +305,66 @@ impl CrlfToLf {
     }
 }
 
-/// A message being written into `tmp/`.
+/// A file of this program in `tmp/`, removed when dropped unless it was
+/// moved or removed on purpose: a run that gives up on a message (a
+/// server that sends more than it listed, a connection lost in the
+/// middle, a full disk) leaves nothing behind in `tmp/`.
+#[derive(Debug)]
+struct TmpFile {
+    path: PathBuf,
+    /// The file is gone from `path` (linked, renamed or removed).
+    gone: bool,
+}
+
+impl TmpFile {
+    /// Removes the file.
+    fn remove(&mut self) -> io::Result<()> {
+        fs::remove_file(&self.path)?;
+        self.gone = true;
+        Ok(())
+    }
+}
+
+impl Drop for TmpFile {
+    fn drop(&mut self) {
+        if !self.gone {
+            // Best effort: what stays is removed at the next run's start.
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A message being written into `tmp/`. Dropped without
+/// [`commit`](Incoming::commit), its file in `tmp/` is removed.
 #[derive(Debug)]
 pub struct Incoming {
     file: BufWriter<File>,
-    tmp_path: PathBuf,
+    tmp: TmpFile,
     new_path: PathBuf,
     new_dir: PathBuf,
     to_lf: Option<CrlfToLf>,
     received: u64,
     /// The last two octets received (zeros before there are two).
     last: [u8; 2],
+    /// Whether what is received is written (see [`Incoming::stop_storing`]).
+    storing: bool,
 }
 
 impl Incoming {
+    /// Whether what is received is still written to the file.
+    pub fn storing(&self) -> bool {
+        self.storing
+    }
+
+    /// Stops writing what is received, and empties the file: for a
+    /// message that will be refused, whose end is still read. It is then
+    /// only counted ([`Incoming::received`]) and must be discarded.
+    pub fn stop_storing(&mut self) -> io::Result<()> {
+        self.storing = false;
+        self.file.flush()?;
+        self.file.get_ref().set_len(0)
+    }
+
     /// Appends a piece of the message as received (CRLF line ends).
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.received = self.received.saturating_add(data.len() as u64);
@@ -319,6 +374,7 @@ impl Incoming {
             [] => {}
         }
         match &mut self.to_lf {
+            _ if !self.storing => Ok(()),
             None => self.file.write_all(data),
             Some(to_lf) => {
                 let mut converted = Vec::with_capacity(data.len());
@@ -345,13 +401,20 @@ impl Incoming {
         self.last == *b"\r\n" && matches!(extra, Some(1 | 2))
     }
 
-    /// Makes the message durable in `new/` and returns its path: the file
-    /// is flushed to disk, linked into `new/`, and `new/` is flushed. If
-    /// `new/` already holds a message of that name, that one is kept.
-    pub fn commit(self) -> io::Result<PathBuf> {
-        let written = self.written()?;
-        written.place(&written.new_path)?;
-        Ok(written.new_path)
+    /// Makes the message durable in `new/`: the file is flushed to disk,
+    /// linked into `new/`, and `new/` is flushed. If `new/` already holds a
+    /// file of that name (which this run's listing of the Maildir did not
+    /// show), the message is compared with it as
+    /// [`commit_compared`](Incoming::commit_compared) does: never counted
+    /// as stored on the strength of a name alone.
+    pub fn commit(self) -> io::Result<Compared> {
+        let mut written = self.written()?;
+        let path = written.new_path.clone();
+        if written.place(&path)? {
+            Ok(Compared::Stored(path))
+        } else {
+            written.beside(&path)
+        }
     }
 
     /// Like [`Incoming::commit`] for a message whose name the Maildir
@@ -363,32 +426,14 @@ impl Incoming {
     /// message). A `stored` that cannot be read (or is a symbolic link)
     /// counts as different.
     pub fn commit_compared(self, stored: &Path) -> io::Result<Compared> {
-        let written = self.written()?;
-        let (same, hash) = compare(&written.tmp_path, stored)?;
-        if let Some(stored_file) = same {
-            // The server's copy may be deleted on the strength of that
-            // file: it and its directory entry are made durable first (a
-            // run killed before it flushed `new/` may have left it).
-            stored_file.sync_all()?;
-            if let Some(dir) = stored.parent() {
-                sync_dir(dir)?;
-            }
-            fs::remove_file(&written.tmp_path)?;
-            return Ok(Compared::Same);
-        }
-        let mut name = written.new_path.clone().into_os_string();
-        name.push("-");
-        name.push(hash);
-        let path = PathBuf::from(name);
-        if written.place(&path)? {
-            Ok(Compared::Stored(path))
-        } else {
-            Ok(Compared::Same)
-        }
+        self.written()?.beside(stored)
     }
 
     /// Ends the file in `tmp/`: the CR held back written, flushed to disk.
     fn written(mut self) -> io::Result<Written> {
+        if !self.storing {
+            return Err(io::Error::other("the message was not written whole"));
+        }
         if let Some(to_lf) = &mut self.to_lf {
             let mut tail = Vec::new();
             to_lf.finish(&mut tail);
@@ -397,55 +442,126 @@ impl Incoming {
         let file = self.file.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         Ok(Written {
-            tmp_path: self.tmp_path,
+            tmp: self.tmp,
             new_path: self.new_path,
             new_dir: self.new_dir,
         })
     }
 
     /// Gives the message up and removes its file from `tmp/`.
-    pub fn discard(self) -> io::Result<()> {
+    pub fn discard(mut self) -> io::Result<()> {
         drop(self.file);
-        fs::remove_file(&self.tmp_path)
+        self.tmp.remove()
     }
 }
 
-/// What [`Incoming::commit_compared`] did.
+/// What [`Incoming::commit`] and [`Incoming::commit_compared`] did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Compared {
     /// The message is the one stored; nothing new was stored.
     Same,
-    /// It is another message, now stored at this path.
+    /// The message is now stored at this path.
     Stored(PathBuf),
 }
 
 /// A message's file in `tmp/`, whole and flushed.
 struct Written {
-    tmp_path: PathBuf,
+    tmp: TmpFile,
     new_path: PathBuf,
     new_dir: PathBuf,
 }
 
 impl Written {
-    /// Moves the file to `path` in `new/` and flushes `new/`; a file
-    /// already at `path` is kept and this one removed. Answers whether
-    /// this file was placed.
-    fn place(&self, path: &Path) -> io::Result<bool> {
+    /// Moves the file to `path` in `new/` and flushes `new/`. Answers
+    /// whether it was placed: not when a file is already at `path`, which
+    /// is never replaced; this one then stays in `tmp/`.
+    fn place(&mut self, path: &Path) -> io::Result<bool> {
         // A link, unlike a rename, never replaces a file already there.
-        let placed = match fs::hard_link(&self.tmp_path, path) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-            // Some file systems have no hard links.
-            Err(_) => {
-                fs::rename(&self.tmp_path, path)?;
-                sync_dir(&self.new_dir)?;
-                return Ok(true);
+        match fs::hard_link(&self.tmp.path, path) {
+            Ok(()) => self.tmp.remove()?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            // Some file systems have no hard links (EPERM on FAT, or not
+            // supported): renamed instead, again never over a file.
+            Err(e) if no_hard_links(&e) => {
+                if !rename_no_replace(&self.tmp.path, path)? {
+                    return Ok(false);
+                }
+                self.tmp.gone = true;
             }
-        };
-        fs::remove_file(&self.tmp_path)?;
+            Err(e) => return Err(e),
+        }
         sync_dir(&self.new_dir)?;
-        Ok(placed)
+        Ok(true)
     }
+
+    /// Stores the message beside the file at `stored`, a message of the
+    /// same name (see [`Incoming::commit_compared`]).
+    fn beside(mut self, stored: &Path) -> io::Result<Compared> {
+        let (same, hash) = compare(&self.tmp.path, stored)?;
+        if let Some(stored_file) = same {
+            // The server's copy may be deleted on the strength of that
+            // file: it and its directory entry are made durable first (a
+            // run killed before it flushed `new/` may have left it).
+            stored_file.sync_all()?;
+            if let Some(dir) = stored.parent() {
+                sync_dir(dir)?;
+            }
+            self.tmp.remove()?;
+            return Ok(Compared::Same);
+        }
+        let mut name = self.new_path.clone().into_os_string();
+        name.push("-");
+        name.push(hash);
+        let path = PathBuf::from(name);
+        if self.place(&path)? {
+            Ok(Compared::Stored(path))
+        } else {
+            // A file of that name holds these very octets (its name is
+            // their hash): stored by an earlier run.
+            self.tmp.remove()?;
+            Ok(Compared::Same)
+        }
+    }
+}
+
+/// Whether a failed hard link says the file system has none (EPERM on
+/// FAT file systems, or not supported at all).
+fn no_hard_links(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::io::Errno;
+        matches!(Errno::from_io_error(e), Some(Errno::PERM | Errno::OPNOTSUPP))
+    }
+    #[cfg(not(unix))]
+    {
+        matches!(
+            e.kind(),
+            io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+        )
+    }
+}
+
+/// Renames `from` to `to` unless something is at `to`; answers whether it
+/// was renamed.
+fn rename_no_replace(from: &Path, to: &Path) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(true),
+            Err(e) if e == rustix::io::Errno::EXIST => return Ok(false),
+            // A file system without the flag: checked first, below.
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // The Maildir lock keeps other runs of this program out between the
+    // check and the rename, and no other program uses these names.
+    if fs::symlink_metadata(to).is_ok() {
+        return Ok(false);
+    }
+    fs::rename(from, to)?;
+    Ok(true)
 }
 
 /// The file at `stored`, open, when it holds the same octets as the one

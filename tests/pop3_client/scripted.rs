@@ -28,6 +28,14 @@ struct Script {
     /// How many copies of it the maildrop holds; message n's UIDL is
     /// `scripted-n`.
     copies: usize,
+    /// Every message listed under the UIDL `scripted-1`.
+    one_uidl: bool,
+    /// What messages 2 and later hold instead of `body`.
+    later: Option<&'static [u8]>,
+    /// Octets of lines RETR sends after the message, more than LIST said.
+    extra: usize,
+    /// Every message listed as number 1 (by UIDL, or by LIST if `false`).
+    one_number: Option<bool>,
 }
 
 impl Script {
@@ -39,6 +47,10 @@ impl Script {
             list: true,
             body,
             copies: 1,
+            one_uidl: false,
+            later: None,
+            extra: 0,
+            one_number: None,
         }
     }
 }
@@ -104,17 +116,44 @@ fn serve(stream: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
         let reply: Vec<u8> = match keyword.as_str() {
             "CAPA" => b"+OK\r\nUSER\r\nUIDL\r\n.\r\n".to_vec(),
             "USER" | "PASS" | "NOOP" | "DELE" => b"+OK\r\n".to_vec(),
-            "UIDL" if script.uidl => listing(script.copies, |n| format!("scripted-{n}")),
+            "UIDL" if script.uidl => listing(script.copies, script.one_number == Some(true), |n| {
+                format!("scripted-{}", if script.one_uidl { 1 } else { n })
+            }),
             "UIDL" => b"-ERR no UIDL here\r\n".to_vec(),
-            "LIST" if script.list => listing(script.copies, |_| script.listed_size.to_string()),
+            "LIST" if script.list => listing(script.copies, script.one_number == Some(false), |_| {
+                script.listed_size.to_string()
+            }),
             "LIST" => b"-ERR no LIST today\r\n".to_vec(),
             "RETR" => {
+                let number = line.split_whitespace().nth(1).unwrap_or("1");
+                let body = match script.later {
+                    Some(later) if number != "1" => later,
+                    _ => script.body,
+                };
                 let mut reply = b"+OK\r\n".to_vec();
-                for line in script.body.split_inclusive(|&b| b == b'\n') {
+                for line in body.split_inclusive(|&b| b == b'\n') {
                     if line.starts_with(b".") {
                         reply.push(b'.');
                     }
                     reply.extend_from_slice(line);
+                }
+                if script.extra > 0 {
+                    // Then lines without end (up to `extra` octets), sent a
+                    // piece at a time: a client that gives up closes the
+                    // connection before they are all sent.
+                    if !send(&reply) {
+                        return;
+                    }
+                    let piece = b"more than LIST said\r\n".repeat(3000);
+                    let mut sent = 0;
+                    while sent < script.extra {
+                        if !send(&piece) {
+                            log.lock().unwrap().push("CUT".to_owned());
+                            return;
+                        }
+                        sent += piece.len();
+                    }
+                    reply.clear();
                 }
                 reply.extend_from_slice(b".\r\n");
                 reply
@@ -131,11 +170,13 @@ fn serve(stream: TcpStream, script: Script, log: &Mutex<Vec<String>>) {
     }
 }
 
-/// A multi-line answer with a line `n value` for each message.
-fn listing(copies: usize, value: impl Fn(usize) -> String) -> Vec<u8> {
+/// A multi-line answer with a line `n value` for each message (`1 value`
+/// for each if `one_number`).
+fn listing(copies: usize, one_number: bool, value: impl Fn(usize) -> String) -> Vec<u8> {
     let mut reply = String::from("+OK\r\n");
     for n in 1..=copies {
-        reply.push_str(&format!("{n} {}\r\n", value(n)));
+        let number = if one_number { 1 } else { n };
+        reply.push_str(&format!("{number} {}\r\n", value(n)));
     }
     reply.push_str(".\r\n");
     reply.into_bytes()
@@ -479,6 +520,157 @@ fn a_message_downloaded_without_list_sizes_is_recorded_with_the_size_received() 
     expected.sort();
     assert_eq!(stored, expected);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A server that lists one UIDL for two messages of one size (RFC 1939
+/// wants it unique): the state recorded it for the first message an
+/// earlier run stored, and now it stands before another message. Each
+/// copy is downloaded and compared before it is deleted; the UIDL vouched
+/// for message 1, which was deleted unseen.
+#[test]
+fn a_uidl_listed_for_several_messages_vouches_for_none() {
+    let dir = maildir();
+    let server = ScriptedServer::start(Script::honest(BODY));
+    run(client_for(&server, &dir, &[])).assert_code(0);
+    server.commands();
+    assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", BODY.len())));
+
+    // Message 1 is new (same size), message 2 the one stored.
+    let twice = Script {
+        copies: 2,
+        one_uidl: true,
+        later: Some(BODY),
+        ..Script::honest(SAME_SIZE)
+    };
+    let server = ScriptedServer::start(twice);
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("lists this UIDL for several messages"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.matches("lists this UIDL").count(), 1, "{}", out.stderr);
+    let commands = server.commands();
+    let count = |what: &str| commands.iter().filter(|c| *c == what).count();
+    assert_eq!((count("RETR"), count("DELE")), (2, 2), "{commands:?}");
+    assert!(retrieved_before_deleting(&commands), "{commands:?}");
+    let mut stored = local_messages(&dir);
+    stored.sort();
+    let mut expected = vec![lf(BODY), lf(SAME_SIZE)];
+    expected.sort();
+    assert_eq!(stored, expected);
+    assert_eq!(
+        state_line(&dir),
+        None,
+        "a UIDL that is not unique is not recorded"
+    );
+
+    // Again, in keep mode: both downloaded and compared, nothing stored
+    // twice; and the UIDL listed alone later is compared too.
+    let server = ScriptedServer::start(twice);
+    let out = run(client_for(&server, &dir, &[]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 0, "{}", out.stdout);
+    assert!(out.stdout.contains("2 already stored"), "{}", out.stdout);
+    server.commands();
+    let server = ScriptedServer::start(Script::honest(SAME_SIZE));
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(0);
+    assert_eq!(out.fetched(), 0, "{}", out.stdout);
+    assert!(retrieved_before_deleting(&server.commands()));
+    assert_eq!(local_messages(&dir).len(), 2);
+    assert_eq!(state_line(&dir), None, "deleted, so no longer recorded");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A UIDL or LIST listing that names a message twice leaves another
+/// message's UIDL or size unknown, or taken for this one's: the run stops
+/// before it downloads or deletes anything.
+#[test]
+fn a_listing_that_names_a_message_twice_is_refused() {
+    for (by_uidl, what) in [(true, "UIDL"), (false, "LIST")] {
+        let dir = maildir();
+        let server = ScriptedServer::start(Script {
+            copies: 2,
+            one_number: Some(by_uidl),
+            ..Script::honest(BODY)
+        });
+        let out = run(client_for(&server, &dir, &["--delete"]));
+        out.assert_code(3);
+        assert!(
+            out.stderr
+                .contains(&format!("{what} listing names message 1 twice")),
+            "{}",
+            out.stderr
+        );
+        let commands = server.commands();
+        assert!(
+            !commands.iter().any(|c| c == "RETR" || c == "DELE"),
+            "{commands:?}"
+        );
+        assert!(local_messages(&dir).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A server that sends far more than LIST said (here 64 MiB for a
+/// message of 32 octets; it could go on without end): the client gives
+/// up 16 MiB past the size, before the server is done sending, leaves
+/// nothing in tmp/ and deletes nothing. It read the whole answer into
+/// tmp/ first, and only then refused it. (What it writes to disk stops
+/// at the size: `units::a_message_past_its_size_is_no_longer_written`.)
+#[test]
+fn a_message_that_grows_past_its_list_size_ends_the_session_at_once() {
+    let dir = maildir();
+    let server = ScriptedServer::start(Script {
+        extra: 64 << 20,
+        copies: 2,
+        ..Script::honest(BODY)
+    });
+    let out = run(client_for(&server, &dir, &["--delete"]));
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("where LIST said 32; the session is given up"),
+        "{}",
+        out.stderr
+    );
+    let commands = server.commands();
+    assert!(commands.contains(&"CUT".to_owned()), "read it all: {commands:?}");
+    assert!(!commands.contains(&"DELE".to_owned()), "{commands:?}");
+    assert!(!commands.contains(&"QUIT".to_owned()), "{commands:?}");
+    assert!(local_messages(&dir).is_empty());
+    assert_eq!(std::fs::read_dir(dir.join("tmp")).unwrap().count(), 0);
+    assert!(state_uidls(&dir).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In delete mode a record without a size (a version 1 state file) is not
+/// trusted: the message is downloaded and compared with the file of its
+/// old name; the same message is then recorded and deleted, another one
+/// (the UIDL reused before the first run of this version) stored first.
+#[test]
+fn a_state_file_of_version_1_is_checked_before_a_deletion() {
+    for (server_has, stored_after) in [(BODY, 1), (SAME_SIZE, 2)] {
+        let dir = maildir();
+        std::fs::create_dir_all(dir.join("new")).unwrap();
+        let old_name = message_name("127.0.0.1", b"u", "scripted-1", None);
+        std::fs::write(dir.join("new").join(&old_name), lf(BODY)).unwrap();
+        let path = dir.join(state_file_name("127.0.0.1", b"u"));
+        std::fs::write(&path, format!("{}\nscripted-1\n", state::MAGIC_V1)).unwrap();
+
+        let server = ScriptedServer::start(Script::honest(server_has));
+        let out = run(client_for(&server, &dir, &["--delete"]));
+        out.assert_code(0);
+        let commands = server.commands();
+        assert!(
+            retrieved_before_deleting(&commands) && commands.contains(&"DELE".to_owned()),
+            "{commands:?}"
+        );
+        assert_eq!(local_messages(&dir).len(), stored_after);
+        assert!(local_messages(&dir).contains(&lf(server_has)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[test]

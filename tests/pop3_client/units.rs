@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::maildir::{
-    CrlfToLf, LOCK_FILE_NAME, LineEnds, Maildir, TMP_PREFIX, base_name, create_new_file, message_name,
-    state_file_name,
+    Compared, CrlfToLf, LOCK_FILE_NAME, LineEnds, Maildir, TMP_PREFIX, base_name, create_new_file,
+    message_name, state_file_name,
 };
 use crate::state::{MAGIC, MAGIC_V1, UidlState, is_valid_uidl};
 
@@ -153,17 +153,39 @@ fn delivery_goes_through_tmp_and_never_replaces_a_message() {
     assert!(!root.join("new").join(&name).exists());
     incoming.write(b"\nend\r\n").unwrap();
     assert_eq!(incoming.received(), 25);
-    let path = incoming.commit().unwrap();
-    assert_eq!(path, root.join("new").join(&name));
+    let path = root.join("new").join(&name);
+    assert_eq!(incoming.commit().unwrap(), Compared::Stored(path.clone()));
     assert_eq!(fs::read(&path).unwrap(), b"Subject: x\n\nbody\nend\n");
     assert!(!root.join("tmp").join(&name).exists());
 
-    // A second delivery under the same name keeps the first message.
+    // A second delivery under the same name keeps the first message and
+    // is compared with it: another message is stored beside it (under
+    // its name and a hash of its content), the same one is not stored
+    // again. A name alone never counts as the message.
     let mut again = maildir.begin(&name, LineEnds::Crlf).unwrap();
     again.write(b"other\r\n").unwrap();
-    again.commit().unwrap();
+    let Compared::Stored(beside) = again.commit().unwrap() else {
+        panic!("another message under a name already used was not stored")
+    };
+    assert!(
+        beside
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{name}-"))
+    );
+    assert_eq!(fs::read(&beside).unwrap(), b"other\r\n");
     assert_eq!(fs::read(&path).unwrap(), b"Subject: x\n\nbody\nend\n");
+    let mut same = maildir.begin(&name, LineEnds::Lf).unwrap();
+    same.write(b"Subject: x\r\n\r\nbody\r\nend\r\n").unwrap();
+    assert_eq!(same.commit().unwrap(), Compared::Same);
+    let mut other_again = maildir.begin(&name, LineEnds::Crlf).unwrap();
+    other_again.write(b"other\r\n").unwrap();
+    assert_eq!(other_again.commit().unwrap(), Compared::Same);
+    assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 2);
     assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    fs::remove_file(&beside).unwrap();
 
     // A reader moved it to cur/ and flagged it: still recognised.
     fs::rename(&path, root.join("cur").join(format!("{name}:2,S"))).unwrap();
@@ -180,13 +202,46 @@ fn delivery_goes_through_tmp_and_never_replaces_a_message() {
         b"kept\r\nas is\r\n"
     );
 
-    // Discarded messages leave nothing behind.
+    // Discarded messages leave nothing behind, nor do messages given up
+    // (dropped: a run that fails in the middle of one).
     let third = message_name("h", b"u", "uid3", Some(7));
     let mut incoming = maildir.begin(&third, LineEnds::Lf).unwrap();
     incoming.write(b"partial").unwrap();
     incoming.discard().unwrap();
     assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    let mut incoming = maildir.begin(&third, LineEnds::Lf).unwrap();
+    incoming.write(&vec![b'x'; 200_000]).unwrap();
+    assert_eq!(tmp_names(&root).len(), 1);
+    drop(incoming);
+    assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
     assert!(!maildir.existing_messages().unwrap().contains_key(&third));
+}
+
+/// A message that grew past its LIST size is refused, but its end is
+/// still read: what comes after the point where it was known to be
+/// refused is not written, and the file is emptied.
+#[test]
+fn a_message_past_its_size_is_no_longer_written() {
+    let dir = TempDir::new();
+    let root = dir.0.join("Maildir");
+    let maildir = Maildir::open_or_create(&root).unwrap();
+    let name = message_name("h", b"u", "uid1", Some(10));
+    let mut incoming = maildir.begin(&name, LineEnds::Crlf).unwrap();
+    incoming.write(&[b'x'; 100_000]).unwrap();
+    assert!(incoming.storing());
+    incoming.stop_storing().unwrap();
+    for _ in 0..50 {
+        incoming.write(&[b'y'; 100_000]).unwrap();
+    }
+    assert_eq!(incoming.received(), 5_100_000);
+    let tmp = root.join("tmp").join(&tmp_names(&root)[0]);
+    assert_eq!(fs::metadata(&tmp).unwrap().len(), 0);
+    assert!(
+        incoming.commit().is_err(),
+        "a message not written whole was stored"
+    );
+    assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    assert_eq!(fs::read_dir(root.join("new")).unwrap().count(), 0);
 }
 
 #[test]
@@ -281,21 +336,26 @@ fn planted_links_are_never_followed() {
     assert!(create_new_file(&dangling).is_err());
     assert!(!nowhere.exists());
 
-    // Links at the names an earlier version wrote to (the message's own
-    // name) and at names of this version's form: delivery goes around.
+    // Links in tmp/ at the names an earlier version wrote to (the
+    // message's own name), and in new/ at the message's name: delivery
+    // goes around them, never writes through them, and a link is never
+    // taken for the message. (A file in tmp/ gets a fresh name made with
+    // `create_new_file`, refused at a link above.)
     let name = message_name("h", b"u", "uid1", Some(6));
-    for planted in [
-        name.clone(),
-        message_name("h", b"u", "uid1", None),
-        format!("{TMP_PREFIX}0.M0P{}Q0", std::process::id()),
-    ] {
+    for planted in [name.clone(), message_name("h", b"u", "uid1", None)] {
         symlink(&victim, root.join("tmp").join(planted)).unwrap();
     }
+    symlink(&victim, root.join("new").join(&name)).unwrap();
+    let victim_before = fs::read(&victim).unwrap();
     let mut incoming = maildir.begin(&name, LineEnds::Crlf).unwrap();
     incoming.write(b"a\r\nb\r\n").unwrap();
-    let stored = incoming.commit().unwrap();
+    let Compared::Stored(stored) = incoming.commit().unwrap() else {
+        panic!("a link at the message's name was taken for the message")
+    };
+    assert_ne!(stored, root.join("new").join(&name));
     assert_eq!(fs::read(&stored).unwrap(), b"a\r\nb\r\n");
     assert!(!fs::symlink_metadata(&stored).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read(&victim).unwrap(), victim_before);
 
     // The state file's temporary name.
     let state_path = root.join(".mailwire-uidl-x");
