@@ -128,7 +128,10 @@ impl MailboxStatus {
             uid_validity: snapshot.uid_validity,
             unseen: count(&|m| !m.flags.is_seen()),
             deleted: count(&|m| m.flags.is_deleted()),
-            size: snapshot.messages.iter().map(|m| m.size).sum(),
+            size: snapshot
+                .messages
+                .iter()
+                .fold(0, |sum, m| sum.saturating_add(m.size)),
             highest_modseq: snapshot.highest_modseq,
         }
     }

@@ -865,6 +865,48 @@ fn a_damaged_journal_size_gives_way_to_the_file_name() {
     assert_eq!(snapshot.messages[0].size, 21);
 }
 
+/// A `W=` size in a file's name that cannot be its size with CRLF line
+/// ends (below the file's length or above twice it) is not believed, when
+/// the message is first seen nor when another program renames its file:
+/// RFC822.SIZE stays the file's. A name claiming 2^64 - 1 octets was
+/// taken at its word, and the mailbox's total size (STATUS SIZE)
+/// overflowed.
+#[test]
+fn a_size_in_a_file_name_that_cannot_be_the_files_is_not_believed() {
+    let a = acct();
+    let inbox = MailboxName::inbox();
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    b.create_account(&a).unwrap();
+    let cur = maildir(tmp.path()).join("cur");
+    // 17 octets, 20 with CRLF line ends.
+    let text = "Subject: x\n\nbody\n";
+    for (name, _) in [
+        ("1700000000.M1P1.h,S=17,W=18446744073709551615:2,", 20),
+        ("1700000001.M2P1.h,S=17,W=16:2,", 20),
+        ("1700000002.M3P1.h,S=17,W=35:2,", 20),
+        ("1700000003.M4P1.h,S=17,W=34:2,", 34),
+    ] {
+        fs::write(cur.join(name), text).unwrap();
+    }
+    let sizes = |b: &MaildirBackend| {
+        let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
+        let mut sizes: Vec<u64> = snapshot.messages.iter().map(|m| m.size).collect();
+        sizes.sort_unstable();
+        (sizes, mailwire_mailbox::MailboxStatus::of(&snapshot).size)
+    };
+    assert_eq!(sizes(&b), (vec![20, 20, 20, 34], 94));
+
+    // Another program renames a file, with a size that cannot be.
+    fs::rename(
+        cur.join("1700000001.M2P1.h,S=17,W=16:2,"),
+        cur.join("1700000001.M2P1.h,S=17,W=9999:2,S"),
+    )
+    .unwrap();
+    assert_eq!(sizes(&b), (vec![20, 20, 20, 34], 94));
+    assert_eq!(sizes(&backend(tmp.path())), (vec![20, 20, 20, 34], 94));
+}
+
 /// A MODSEQ journal rebuilt (its header damaged) forgets the expunges it
 /// held: asked for the UIDs expunged since a MODSEQ from before the
 /// rebuild, the backend answers with a superset (every UID below UIDNEXT

@@ -804,14 +804,22 @@ impl Folder {
             }
             live.insert(r.uid);
             // The W= size in a file name is written with the file and
-            // cannot go stale; a journal line that disagrees was damaged.
+            // cannot go stale; a journal line that disagrees was damaged,
+            // unless the name cannot be the file's size (then the name is
+            // the damaged one).
             let named_size = layout::base_field(&r.base, 'W');
+            let corrected = match self.journal.live.get(&r.uid) {
+                Some(e) if named_size.is_some_and(|w| w != e.size) => named_size.filter(|&w| {
+                    fs::symlink_metadata(loc.path(dir)).is_ok_and(|m| layout::fits_file(w, m.len()))
+                }),
+                _ => None,
+            };
             match self.journal.live.get(&r.uid) {
-                Some(e) if named_size.is_some_and(|w| w != e.size) => changes.push((
+                Some(e) if corrected.is_some() => changes.push((
                     r.uid,
                     Some(Entry {
                         info: loc.info().to_owned(),
-                        size: named_size.unwrap_or(e.size),
+                        size: corrected.unwrap_or(e.size),
                         ..e.clone()
                     }),
                 )),
@@ -960,19 +968,18 @@ impl Folder {
         // still live (its file there, recorded again after the tombstone)
         // is not an expunge: the files say what is present.
         let unseen = known.tombstones.saturating_sub(self.journal.pruned_count);
+        let mut reported = HashSet::new();
         for t in self.journal.tombstones.iter().skip(unseen) {
             let uid = t.uid.get();
             if known.messages.contains_key(&uid) && !self.journal.live.contains_key(&uid) {
+                reported.insert(uid);
                 out.push((t.modseq.get(), t.uid.get(), ExternalChange::Expunged(*t)));
             }
         }
         // Messages gone without a tombstone this instance has seen (the
         // journal was rebuilt): report them with the current MODSEQ.
         for &uid in known.messages.keys() {
-            let reported = out
-                .iter()
-                .any(|(_, u, c)| *u == uid && matches!(c, ExternalChange::Expunged(_)));
-            if !self.journal.live.contains_key(&uid) && !reported {
+            if !self.journal.live.contains_key(&uid) && !reported.contains(&uid) {
                 if let Some(u) = Uid::new(uid) {
                     let t = Tombstone {
                         uid: u,
@@ -1027,8 +1034,11 @@ impl Folder {
     /// (under `bases`, with these journal entries): UIDs in the uidlist,
     /// entries in the journal, metas in the known state.
     ///
-    /// Fails only if no UID was recorded (the uidlist is as it was). Once
-    /// the uidlist gives the files their UIDs they are delivered: Dovecot
+    /// Fails only when the uidlist append fails: the records it wrote whole
+    /// stay, their UIDs never given again, and the caller removes the files
+    /// (`abandon`), which then count as expunged before anyone listed
+    /// them. Once the uidlist gives the files their UIDs they are
+    /// delivered: Dovecot
     /// and other instances list them from then on, so a failure to write
     /// the journal after that is not reported (a retry of a "failed"
     /// delivery would deliver the message twice). The journal keeps the
@@ -1339,7 +1349,7 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
         }
         Err(e) => return Err(io_err("stat", &path, &e)),
     };
-    let size = match layout::base_field(base, 'W') {
+    let size = match layout::base_field(base, 'W').filter(|&w| layout::fits_file(w, meta.len())) {
         Some(w) => w,
         // Counted in pieces: a big message is never read whole.
         None => fsutil::open_read(&path)
@@ -1425,11 +1435,24 @@ pub(crate) fn instance_is_dead(name: &str) -> bool {
 
 /// Takes a folder's lock (Dovecot's `dovecot-uidlist.lock`).
 pub(crate) fn lock_folder(dir: &Path) -> Result<DotLock, StoreError> {
-    DotLock::acquire(
+    let lock = DotLock::acquire(
         &dir.join("dovecot-uidlist"),
         lock::UIDLIST_STALE,
         lock::default_timeout(lock::UIDLIST_STALE),
-    )
+    )?;
+    #[cfg(test)]
+    if let Some(take_over) = AFTER_LOCKING.with(std::cell::Cell::get) {
+        take_over(&dir.join("dovecot-uidlist.lock"));
+    }
+    Ok(lock)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Runs on the lock file of a folder as soon as this thread locked the
+    /// folder: the tests of a lock another process takes over (Dovecot,
+    /// after 120 s without a touch) while an operation holds it.
+    pub(crate) static AFTER_LOCKING: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
 }
 
 /// Flushes the directories that messages were just placed in (`cur/`,

@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::types::StoreError;
 
-/// An I/O failure as a store error: a missing file or a full disk is
-/// temporary, anything else permanent; the path is named.
+/// An I/O failure as a store error: a full disk or quota, an interrupted
+/// or timed-out call is temporary, anything else (a missing file
+/// included) permanent; the path is named.
 pub(crate) fn io_err(what: &str, path: &Path, e: &io::Error) -> StoreError {
     let text = format!("{what} {}: {e}", path.display());
     match e.kind() {
@@ -531,7 +532,15 @@ pub(crate) mod tests {
     #[test]
     fn own_process_is_alive() {
         assert!(process_alive(std::process::id()));
+        // Not a pid at all (above i32::MAX), then one that was: a child
+        // that ended and was reaped (kill answers ESRCH), and pid 1,
+        // alive in every namespace (kill may answer EPERM: still alive).
         assert!(!process_alive(u32::MAX - 7));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_alive(pid));
+        assert!(process_alive(1));
         assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
     }
 }

@@ -52,6 +52,10 @@ const MAX_FILE: u64 = 1 << 30;
 /// How many tombstones are kept at least when they are pruned.
 pub(crate) const KEEP_TOMBSTONES: usize = 1024;
 
+/// More tombstones than a folder records in its life (a million expunges a
+/// day for three thousand years): a header that counts more is damaged.
+const MAX_TOMBSTONES_EVER: u64 = 1 << 40;
+
 /// An injected failure: `StoreError::Temporary` as a full disk fails a
 /// write, `StoreError::Permanent` as a broken device does.
 #[cfg(test)]
@@ -131,7 +135,7 @@ impl Journal {
     /// How many tombstones were ever recorded, pruned ones included: the
     /// tombstone at index `i` is number `pruned_count + i`.
     pub(crate) fn tombstones_ever(&self) -> usize {
-        self.pruned_count + self.tombstones.len()
+        self.pruned_count.saturating_add(self.tombstones.len())
     }
 
     /// Whether a file was read.
@@ -206,7 +210,11 @@ impl Journal {
             } else if let Some(p) = field.strip_prefix('P') {
                 j.pruned_modseq = p.parse().ok()?;
             } else if let Some(d) = field.strip_prefix('D') {
-                j.pruned_count = d.parse().ok()?;
+                j.pruned_count = d
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|&d| d <= MAX_TOMBSTONES_EVER)
+                    .and_then(|d| usize::try_from(d).ok())?;
             } else if let Some(h) = field.strip_prefix('H') {
                 j.pruned_uid = h.parse().ok()?;
             } else if let Some(u) = field.strip_prefix('U') {
@@ -334,7 +342,7 @@ impl Journal {
             self.pruned_modseq = self.pruned_modseq.max(t.modseq.get());
             self.pruned_uid = self.pruned_uid.max(t.uid.get());
         }
-        self.pruned_count += drop;
+        self.pruned_count = self.pruned_count.saturating_add(drop);
         true
     }
 
@@ -737,6 +745,10 @@ mod tests {
             "",
             "mailwire-modseq 1 V0 C1\n",
             "mailwire-modseq 1 V1 C0\n",
+            // More tombstones than a folder ever records: they would
+            // overflow the count of tombstones ever.
+            "mailwire-modseq 1 V1 C1 D18446744073709551615\n",
+            "mailwire-modseq 1 V1 C1 D1099511627777\n",
             "other\n",
         ] {
             fs::write(&path, bad).unwrap();
@@ -751,5 +763,10 @@ mod tests {
         j.refresh(dir.path()).unwrap();
         assert_eq!(j.live.keys().copied().collect::<Vec<_>>(), [4]);
         assert!(j.tombstones.is_empty());
+
+        fs::write(&path, "mailwire-modseq 1 V1 C1 D1099511627776\nx3 2\n").unwrap();
+        let mut j = Journal::default();
+        assert!(j.refresh(dir.path()).unwrap());
+        assert_eq!(j.tombstones_ever(), (1 << 40) + 1);
     }
 }

@@ -122,6 +122,14 @@ pub(crate) fn base_field(base: &str, key: char) -> Option<u64> {
         .find_map(|f| f.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
+/// Whether `virtual_size` (a `W=` field) can be the size with CRLF line
+/// ends of a file of `file_len` octets: at least its length, at most
+/// twice it (every octet an LF). A name that says otherwise was not
+/// written with the file, and is not believed.
+pub(crate) fn fits_file(virtual_size: u64, file_len: u64) -> bool {
+    (file_len..=file_len.saturating_mul(2)).contains(&virtual_size)
+}
+
 /// A new base name for a message of `size` octets stored with CRLF line
 /// ends (so its physical and virtual sizes are equal).
 pub(crate) fn new_base(size: u64) -> String {

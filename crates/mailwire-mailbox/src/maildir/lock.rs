@@ -818,7 +818,9 @@ mod tests {
     fn live_foreign_lock_times_out() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("f");
-        // pid 1 exists and is not us: the lock is respected.
+        // A fresh lock of another process (pid 1, alive): it is waited
+        // for, then given up with a temporary error. (Whether an old lock
+        // of a live owner is ever taken is a_live_owners_lock_is_never_stale.)
         fs::write(dir.path().join("f.lock"), format!("1:{}", fsutil::hostname())).unwrap();
         let err = DotLock::acquire(&target, UIDLIST_STALE, Duration::from_millis(200)).unwrap_err();
         assert!(matches!(err, StoreError::Temporary(_)), "{err:?}");

@@ -1900,6 +1900,182 @@ mod tests {
         assert!(cur.join(&name).exists(), "the file has \\Seen again");
     }
 
+    /// A folder lock another process takes over (Dovecot takes one that
+    /// was not touched for 120 s) while an operation holds it: every write
+    /// of the uidlist checks first that the lock is still ours, so the
+    /// operation fails with a temporary error and the uidlist stays as it
+    /// was (or missing): delivery (the UIDs of new files), the
+    /// reconciliation that records a file another program delivered, and
+    /// the repairs of a missing uidlist and of one whose header cannot be
+    /// read. With the lock back, each works and no UID is given twice.
+    /// Replaces the lock file at `lock` by another process's (pid 1):
+    /// Dovecot taking over a lock it found stale.
+    fn take_over(lock: &Path) {
+        fs::remove_file(lock).unwrap();
+        fs::write(lock, format!("1:{}", fsutil::hostname())).unwrap();
+    }
+
+    /// Runs `f` on a fresh backend of `root` whose folder locks are taken
+    /// over as soon as they are taken; checks that it fails with a
+    /// temporary error and that none of `files` changed; then gives the
+    /// lock back (removes the other's lock file) in `maildir`.
+    fn taken_over(
+        root: &Path,
+        maildir: &Path,
+        files: &[&str],
+        what: &str,
+        f: &dyn Fn(&MaildirBackend) -> Result<(), StoreError>,
+    ) {
+        let read = || {
+            files
+                .iter()
+                .map(|n| fs::read(maildir.join(n)).ok())
+                .collect::<Vec<_>>()
+        };
+        let before = read();
+        let b = open_in(root);
+        folder::AFTER_LOCKING.with(|h| h.set(Some(take_over)));
+        let result = f(&b);
+        folder::AFTER_LOCKING.with(|h| h.set(None));
+        assert!(
+            matches!(result, Err(StoreError::Temporary(_))),
+            "{what}: {result:?}"
+        );
+        assert!(
+            read() == before,
+            "{what}: {files:?} written by a lock's former owner"
+        );
+        fs::remove_file(maildir.join("dovecot-uidlist.lock")).unwrap();
+    }
+
+    #[test]
+    fn a_folder_lock_taken_over_mid_operation_stops_every_uidlist_write() {
+        let (tmp, a, inbox, first, added) = two_messages();
+        let added_validity = first.mailbox_snapshot(&a, &inbox).unwrap().uid_validity;
+        drop(first);
+        let maildir = tmp.path().join("alice/Maildir");
+        let uidlist = maildir.join("dovecot-uidlist");
+        let taken = |what: &str, f: &dyn Fn(&MaildirBackend) -> Result<(), StoreError>| {
+            taken_over(tmp.path(), &maildir, &["dovecot-uidlist"], what, f)
+        };
+        let snapshot = |b: &MaildirBackend| b.mailbox_snapshot(&a, &inbox).map(drop);
+
+        taken("append", &|b| {
+            b.append(&a, &inbox, vec![message("three")]).map(drop)
+        });
+        assert_eq!(message_files(tmp.path()), 2, "the file of a failed append stays");
+
+        let foreign = maildir.join("new/1700000000.M1P1.other");
+        fs::write(&foreign, "Subject: delivered by another program\n\n").unwrap();
+        taken("reconcile", &snapshot);
+
+        // A record a killed writer left without its line end.
+        let whole = fs::read(&uidlist).unwrap();
+        fs::write(&uidlist, [&whole[..], b"99 :1700000000.M9P9.torn"].concat()).unwrap();
+        taken("the cut of a torn record", &snapshot);
+        fs::write(&uidlist, whole).unwrap();
+
+        let header = fs::read_to_string(&uidlist).unwrap();
+        let (first, rest) = header.split_once('\n').unwrap();
+        fs::write(&uidlist, format!("garbage {first}\n{rest}")).unwrap();
+        taken("repair of an unreadable header", &snapshot);
+
+        // With the lock back: the three messages, the first two under the
+        // UIDs they had.
+        let uids = |b: &MaildirBackend| -> Vec<Uid> {
+            let after = b.mailbox_snapshot(&a, &inbox).unwrap();
+            assert_eq!(after.uid_validity, added_validity);
+            after.messages.iter().map(|m| m.uid).collect()
+        };
+        let kept = uids(&open_in(tmp.path()));
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
+        assert!(added.iter().all(|m| kept.contains(&m.uid)), "{kept:?}");
+
+        // A missing uidlist is made anew (with a new UIDVALIDITY, as
+        // Dovecot does), only by the lock's owner.
+        fs::remove_file(&uidlist).unwrap();
+        taken("repair of a missing uidlist", &snapshot);
+        let b = open_in(tmp.path());
+        let after = b.mailbox_snapshot(&a, &inbox).unwrap();
+        assert_ne!(after.uid_validity, added_validity);
+        let uids: Vec<Uid> = after.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids.len(), 3, "{uids:?}");
+        assert!(uids.windows(2).all(|w| w[0] < w[1]), "{uids:?}");
+        let more = b.append(&a, &inbox, vec![message("four")]).unwrap().messages;
+        assert!(uids.iter().all(|u| *u < more[0].uid));
+    }
+
+    /// As [`a_folder_lock_taken_over_mid_operation_stops_every_uidlist_write`]
+    /// for the other writes under the folder lock: the compaction of the
+    /// uidlist, and the journal's lines (flag changes, expunges, a claim of
+    /// `\Recent`, a flag changed by another program, the rebuild of a
+    /// damaged journal).
+    #[test]
+    fn a_folder_lock_taken_over_mid_operation_stops_compactions_and_journal_writes() {
+        let (tmp, a, inbox) = setup();
+        let maildir = tmp.path().join("alice/Maildir");
+        let b = open_in(tmp.path());
+        let messages = (0..70).map(|i| message(&format!("m{i}"))).collect();
+        let added = b.append(&a, &inbox, messages).unwrap().messages;
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let taken = |what: &str, f: &dyn Fn(&MaildirBackend) -> Result<(), StoreError>| {
+            taken_over(tmp.path(), &maildir, &["dovecot-uidlist", journal::NAME], what, f)
+        };
+
+        taken("a flag change", &|b| {
+            b.store_flags(&a, &r, &add_seen(added[0].uid)).map(drop)
+        });
+        let some = ExpungeRequest {
+            uids: Some(vec![added[1].uid]),
+            only_deleted: false,
+        };
+        taken("an expunge", &|b| b.expunge(&a, &r, &some).map(drop));
+        let next = Uid::new(added[69].uid.get() + 1).unwrap();
+        taken("a claim of \\Recent", &|b| b.claim_recent(&a, &r, next).map(drop));
+        // A mail reader moves a message to cur/ and flags it.
+        let file = fs::read_dir(maildir.join("new"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let flagged = maildir
+            .join("cur")
+            .join(format!("{}:2,F", file.file_name().unwrap().to_str().unwrap()));
+        fs::rename(&file, &flagged).unwrap();
+        taken("a flag another program changed", &|b| {
+            b.mailbox_snapshot(&a, &inbox).map(drop)
+        });
+        fs::rename(&flagged, &file).unwrap();
+
+        let journal_path = maildir.join(journal::NAME);
+        let text = fs::read_to_string(&journal_path).unwrap();
+        fs::write(&journal_path, format!("damaged {text}")).unwrap();
+        taken("the rebuild of the journal", &|b| {
+            b.mailbox_snapshot(&a, &inbox).map(drop)
+        });
+        fs::write(&journal_path, text).unwrap();
+
+        // 40 of the 70 expunged: a compaction is due at the next look.
+        let many = ExpungeRequest {
+            uids: Some(added[30..].iter().map(|m| m.uid).collect()),
+            only_deleted: false,
+        };
+        assert_eq!(b.expunge(&a, &r, &many).unwrap().uids.len(), 40);
+        let records = || {
+            fs::read_to_string(maildir.join("dovecot-uidlist"))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        assert_eq!(records(), 71, "compacted already");
+        taken("a compaction", &|b| b.mailbox_snapshot(&a, &inbox).map(drop));
+        let after = open_in(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
+        assert_eq!(after.messages.len(), 30);
+        assert_eq!(records(), 31, "not compacted with the lock back");
+    }
+
     /// Without `flush_flag_changes`, a power failure may lose the journal
     /// lines of the last flag changes and expunges. The files still tell:
     /// the next look records a flag change found in a file name, and an

@@ -165,7 +165,10 @@ impl State {
 
     /// Writes the counters as the next generation into the open file `f`.
     fn store_in(&mut self, f: &File, path: &Path, fsync: bool) -> Result<(), StoreError> {
-        self.generation += 1;
+        // A forged G of 2^64 - 1 stays there (both slots then take turns
+        // no more) rather than wrap to 0, which readers would take for the
+        // older slot.
+        self.generation = self.generation.saturating_add(1);
         let offset = (self.generation % 2) * SLOT as u64;
         f.write_all_at(&self.render_slot(), offset)
             .map_err(|e| io_err("write", path, &e))?;
@@ -410,6 +413,25 @@ mod tests {
         f.write_all_at(b"garbage", (s.generation % 2) * SLOT as u64)
             .unwrap();
         assert_eq!(State::load(dir.path()).unwrap().modseq, 5);
+    }
+
+    /// A slot whose generation is the largest there is (a forged file:
+    /// its checksum is no secret) is still the newest after the next
+    /// write. The generation wrapped to 0, so readers took the other
+    /// slot, and the write was lost.
+    #[test]
+    fn the_last_generation_does_not_wrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = State {
+            modseq: 5,
+            generation: u64::MAX - 1,
+            ..State::default()
+        };
+        s.store(dir.path(), false).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap().generation, u64::MAX);
+        s.modseq = 6;
+        s.store(dir.path(), false).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap().modseq, 6);
     }
 
     /// MODSEQs come from a flushed reservation: within one boot each
