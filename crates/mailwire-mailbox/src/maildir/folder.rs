@@ -1371,32 +1371,51 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
 
 /// Removes what crashed writers left: old files in `tmp/` and the kept
 /// content of backend instances that no longer run.
+/// Each directory is opened once, never through a link, and its entries
+/// are looked at and removed relative to it ([`fsutil::OpenDir`]).
 fn clean_leftovers(ctx: Ctx<'_>) {
     let now = SystemTime::now();
-    let real = |sub: &str| Some(ctx.dir.join(sub)).filter(|d| fsutil::real_dir(d));
-    if let Some(Ok(entries)) = real("tmp").map(fs::read_dir) {
-        for entry in entries.flatten() {
+    #[cfg(test)]
+    let max_age = TMP_AGE.with(std::cell::Cell::get).unwrap_or(TMP_MAX_AGE);
+    #[cfg(not(test))]
+    let max_age = TMP_MAX_AGE;
+    if let Ok(tmp) = fsutil::OpenDir::open(&ctx.dir.join("tmp")) {
+        #[cfg(test)]
+        if let Some(swap) = AFTER_OPENING_TMP.with(std::cell::Cell::get) {
+            swap(&ctx.dir.join("tmp"));
+        }
+        for (name, is_dir) in tmp.entries().unwrap_or_default() {
             // The change time: the mtime of a staged message is its
             // INTERNALDATE, which may be old.
-            let old = entry.metadata().ok().is_some_and(|m| {
-                let ctime = fsutil::system_time(m.ctime());
-                now.duration_since(ctime).is_ok_and(|age| age > TMP_MAX_AGE)
+            let old = tmp.stat(&name).is_ok_and(|s| {
+                let ctime = fsutil::system_time(s.st_ctime);
+                now.duration_since(ctime).is_ok_and(|age| age > max_age)
             });
-            if old {
-                let _ = fs::remove_file(entry.path());
+            if old && !is_dir {
+                let _ = tmp.remove_file(&name);
             }
         }
     }
-    if let Some(Ok(entries)) = real(EXPUNGED_DIR).map(fs::read_dir) {
-        for entry in entries.flatten() {
-            let Ok(name) = entry.file_name().into_string() else {
+    if let Ok(kept) = fsutil::OpenDir::open(&ctx.dir.join(EXPUNGED_DIR)) {
+        for (name, _) in kept.entries().unwrap_or_default() {
+            let Some(instance) = name.to_str() else {
                 continue;
             };
-            if name != ctx.instance && instance_is_dead(&name) {
-                let _ = fs::remove_dir_all(entry.path());
+            if instance != ctx.instance && instance_is_dead(instance) {
+                let _ = kept.remove_tree(&name);
             }
         }
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Runs on a folder's `tmp/` once [`clean_leftovers`] opened it: the
+    /// test of a link swapped in for it at that moment.
+    pub(crate) static AFTER_OPENING_TMP: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
+    /// How old a file in `tmp/` must be to be removed, instead of
+    /// [`TMP_MAX_AGE`] (a file's change time cannot be set back).
+    pub(crate) static TMP_AGE: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
 }
 
 /// A backend instance name `<host>-<pid>-<nonce>`.

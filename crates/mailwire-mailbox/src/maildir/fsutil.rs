@@ -124,6 +124,110 @@ pub(crate) fn real_dir(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
+/// A directory opened without following a symbolic link at its own name,
+/// whose entries are listed, looked at and removed relative to it: a link
+/// swapped in for the directory (or for one of its entries) after it was
+/// opened leads nowhere else. A user who can write to their own Maildir
+/// could otherwise swap `tmp/` for a link to another user's `cur/` between
+/// the check of `tmp/` and the removal of its old files.
+pub(crate) struct OpenDir(rustix::fd::OwnedFd);
+
+/// How deep [`OpenDir::remove_tree`] goes: the trees it removes (the
+/// backend's own staging and kept content) are one or two levels deep.
+const MAX_TREE_DEPTH: usize = 8;
+
+impl OpenDir {
+    /// Opens the directory at `path`, refusing a link at `path` itself.
+    pub(crate) fn open(path: &Path) -> io::Result<OpenDir> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(OpenDir(rustix::fs::open(path, flags, Mode::empty())?))
+    }
+
+    /// Opens the directory `name` inside this one, refusing a link.
+    fn open_child(&self, name: &std::ffi::OsStr) -> io::Result<OpenDir> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(OpenDir(rustix::fs::openat(&self.0, name, flags, Mode::empty())?))
+    }
+
+    /// The names of its entries (without `.` and `..`), each with whether
+    /// it is a directory (a link is not).
+    pub(crate) fn entries(&self) -> io::Result<Vec<(std::ffi::OsString, bool)>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.0)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let is_dir = match entry.file_type() {
+                rustix::fs::FileType::Directory => true,
+                rustix::fs::FileType::Unknown => {
+                    self.stat(std::ffi::OsStr::from_bytes(name)).is_ok_and(|s| {
+                        rustix::fs::FileType::from_raw_mode(s.st_mode) == rustix::fs::FileType::Directory
+                    })
+                }
+                _ => false,
+            };
+            out.push((std::ffi::OsStr::from_bytes(name).to_owned(), is_dir));
+        }
+        Ok(out)
+    }
+
+    /// The status of the entry `name` (of a link, not of what it names).
+    pub(crate) fn stat(&self, name: &std::ffi::OsStr) -> io::Result<rustix::fs::Stat> {
+        Ok(rustix::fs::statat(
+            &self.0,
+            name,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )?)
+    }
+
+    /// Removes the entry `name`, not a directory (a link is removed, not
+    /// followed).
+    pub(crate) fn remove_file(&self, name: &std::ffi::OsStr) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(&self.0, name, rustix::fs::AtFlags::empty())?)
+    }
+
+    /// Removes the entry `name` and, if it is a directory, everything in
+    /// it, never following a link; a tree deeper than a few levels is
+    /// left (what is removed here is never that deep).
+    pub(crate) fn remove_tree(&self, name: &std::ffi::OsStr) -> io::Result<()> {
+        self.remove_tree_at(name, 0)
+    }
+
+    fn remove_tree_at(&self, name: &std::ffi::OsStr, depth: usize) -> io::Result<()> {
+        let child = match self.open_child(name) {
+            Ok(child) => child,
+            // Not a directory (or a link): an entry to unlink.
+            Err(e)
+                if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
+                    || e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) =>
+            {
+                return self.remove_file(name);
+            }
+            Err(e) => return Err(e),
+        };
+        if depth >= MAX_TREE_DEPTH {
+            return Err(io::Error::other("a directory tree too deep to remove"));
+        }
+        for (entry, is_dir) in child.entries()? {
+            if is_dir {
+                child.remove_tree_at(&entry, depth + 1)?;
+            } else {
+                child.remove_file(&entry)?;
+            }
+        }
+        Ok(rustix::fs::unlinkat(
+            &self.0,
+            name,
+            rustix::fs::AtFlags::REMOVEDIR,
+        )?)
+    }
+}
+
 /// Whether an error says that the file does not exist.
 pub(crate) fn not_found(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound
@@ -527,6 +631,35 @@ pub(crate) mod tests {
             f.set_modified(system_time(secs)).unwrap();
             assert_eq!(mtime_secs(&fs::metadata(&p).unwrap()), secs);
         }
+    }
+
+    /// A tree removed through [`OpenDir`]: its files, subdirectories and
+    /// links go; what a link names stays; a link at the tree's own name or
+    /// at the directory opened is not followed.
+    #[test]
+    fn open_dirs_remove_trees_without_following_links() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        fs::write(victim.join("mail"), "precious").unwrap();
+        let top = dir.path().join("top");
+        fs::create_dir_all(top.join("tree/sub")).unwrap();
+        fs::write(top.join("tree/a"), "a").unwrap();
+        fs::write(top.join("tree/sub/b"), "b").unwrap();
+        symlink(&victim, top.join("tree/link")).unwrap();
+        symlink(&victim, top.join("tree/sub/link")).unwrap();
+        symlink(&victim, top.join("linked")).unwrap();
+        let open = OpenDir::open(&top).unwrap();
+        let mut names = open.entries().unwrap();
+        names.sort();
+        assert_eq!(names, [("linked".into(), false), ("tree".into(), true)]);
+        open.remove_tree("tree".as_ref()).unwrap();
+        open.remove_tree("linked".as_ref()).unwrap();
+        assert_eq!(fs::read_dir(&top).unwrap().count(), 0);
+        assert_eq!(fs::read(victim.join("mail")).unwrap(), b"precious");
+        symlink(&victim, dir.path().join("link")).unwrap();
+        assert!(OpenDir::open(&dir.path().join("link")).is_err());
     }
 
     #[test]

@@ -727,17 +727,18 @@ fn link_or_copy(from: &Path, to: &Path, ctx: Ctx<'_>) -> Result<(), StoreError> 
 
 /// Removes staging directories of instances that no longer run.
 fn clean_staging(maildir: &Path) {
-    let staging = maildir.join("mailwire-tmp");
-    let Some(Ok(entries)) = fsutil::real_dir(&staging).then(|| fs::read_dir(&staging)) else {
+    // Opened once, never through a link; what is in it is removed
+    // relative to it (see `fsutil::OpenDir`).
+    let Ok(staging) = fsutil::OpenDir::open(&maildir.join("mailwire-tmp")) else {
         return;
     };
-    for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
+    for (name, _) in staging.entries().unwrap_or_default() {
+        let Some(name) = name.to_str() else {
             continue;
         };
         let instance = name.split('+').next().unwrap_or("");
         if folder::instance_is_dead(instance) {
-            let _ = fs::remove_dir_all(entry.path());
+            let _ = staging.remove_tree(name.as_ref());
         }
     }
 }
@@ -2074,6 +2075,63 @@ mod tests {
         let after = open_in(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
         assert_eq!(after.messages.len(), 30);
         assert_eq!(records(), 31, "not compacted with the lock back");
+    }
+
+    /// A user who can write to their own Maildir swaps `tmp/` for a link
+    /// to another user's `cur/` just after the backend opened it to remove
+    /// old leftovers: nothing of the other user's is removed, since the
+    /// entries are listed and removed through the directory opened; the
+    /// old leftover in the real `tmp/` is. Before, `tmp/` was checked, then
+    /// listed and emptied by path, through the link: every message of the
+    /// other user's older than 36 hours was deleted.
+    #[test]
+    fn a_tmp_swapped_for_a_link_while_leftovers_are_cleaned_removes_nothing_beyond_it() {
+        fn swap(tmp: &Path) {
+            let root = tmp.parent().unwrap().parent().unwrap().parent().unwrap();
+            fs::rename(tmp, tmp.with_file_name("tmp.real")).unwrap();
+            std::os::unix::fs::symlink(root.join("bob/Maildir/cur"), tmp).unwrap();
+        }
+        let (tmp, a, inbox) = setup();
+        let bob = AccountName::new("bob").unwrap();
+        let b = open_in(tmp.path());
+        b.create_account(&bob).unwrap();
+        b.append(&bob, &inbox, vec![message("bob's")]).unwrap();
+        let bob_cur = tmp.path().join("bob/Maildir/cur");
+        fs::write(
+            bob_cur.join("1700000000.M1P1.h:2,S"),
+            "Subject: bob's old mail\n\n",
+        )
+        .unwrap();
+        drop(b);
+        let bobs = || {
+            ["new", "cur"]
+                .iter()
+                .map(|d| {
+                    fs::read_dir(tmp.path().join("bob/Maildir").join(d))
+                        .unwrap()
+                        .count()
+                })
+                .sum::<usize>()
+        };
+        assert_eq!(bobs(), 2);
+        let alice = tmp.path().join("alice/Maildir");
+        fs::write(alice.join("tmp/1700000000.M2P2.leftover"), "half a message").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+
+        folder::TMP_AGE.with(|t| t.set(Some(std::time::Duration::ZERO)));
+        folder::AFTER_OPENING_TMP.with(|h| h.set(Some(swap)));
+        let looked = open_in(tmp.path()).mailbox_snapshot(&a, &inbox);
+        folder::AFTER_OPENING_TMP.with(|h| h.set(None));
+        folder::TMP_AGE.with(|t| t.set(None));
+        looked.unwrap();
+        assert!(
+            fs::symlink_metadata(alice.join("tmp"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(bobs(), 2, "another user's mail was removed");
+        assert_eq!(fs::read_dir(alice.join("tmp.real")).unwrap().count(), 0);
     }
 
     /// Without `flush_flag_changes`, a power failure may lose the journal
