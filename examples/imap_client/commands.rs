@@ -304,7 +304,7 @@ fn fetch_part(imap: &mut Imap, uid: u32, leaf: &Leaf, out: &mut dyn Write) -> Re
         let body = fetch(set.clone(), &format!("(UID BINARY.PEEK[{}])", leaf.part), true);
         let done = imap.run_streaming(body, &mut |piece| {
             match piece {
-                Streamed::Start => streamed = true,
+                Streamed::Start { .. } => streamed = true,
                 Streamed::Data(bytes) => out.write_all(bytes)?,
                 Streamed::End { .. } => {}
             }
@@ -336,7 +336,7 @@ fn fetch_part(imap: &mut Imap, uid: u32, leaf: &Leaf, out: &mut dyn Write) -> Re
         "FETCH BODY",
         &mut |piece| {
             match piece {
-                Streamed::Start => streamed = true,
+                Streamed::Start { .. } => streamed = true,
                 Streamed::Data(bytes) => out.write_all(&decoder.push(bytes))?,
                 Streamed::End { .. } => {}
             }

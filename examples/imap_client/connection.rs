@@ -12,7 +12,7 @@ use bytes::Bytes;
 use mailwire::imap::client::{
     ClientConfig, ClientEvent, ClientSession, ClientState, Completion, MailboxChange,
 };
-use mailwire::imap::{Capability, Code, CommandBody, MessageDataItem, RespText, Status};
+use mailwire::imap::{Capability, Code, CommandBody, DataItemName, MessageDataItem, RespText, Status};
 
 use crate::Failure;
 use crate::tls_client::{ConnectError, TlsSetup, Transport, connect_tcp, network_error};
@@ -45,7 +45,13 @@ pub struct Target<'a> {
 /// it belongs to starts, its bytes come, then the message's answer ends.
 pub enum Streamed<'a> {
     /// A literal begins.
-    Start,
+    Start {
+        /// The message's UID, when the items before the literal or the
+        /// session say it.
+        uid: Option<u32>,
+        /// The item the literal is the value of.
+        item: &'a DataItemName<'static>,
+    },
     /// Some of its bytes.
     Data(&'a [u8]),
     /// The message's answer is complete; `uid` is its UID, when the
@@ -376,12 +382,14 @@ impl Imap {
         loop {
             match self.next_event()? {
                 ClientEvent::Completed(done) if done.id == id => return Ok(*done),
-                ClientEvent::FetchStart { seq, items, .. } => {
+                ClientEvent::FetchStart { seq, items, item, .. } => {
+                    let uid = uid_in(&items)
+                        .or_else(|| self.session.mailbox().and_then(|m| m.uid(seq)).map(|u| u.get()));
                     current = Some((seq, uid_in(&items)));
                     let sink = sink.as_mut().ok_or_else(|| {
                         Failure::Network("the server sent a long literal nobody asked for".into())
                     })?;
-                    sink(Streamed::Start)
+                    sink(Streamed::Start { uid, item: &item })
                         .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
                 }
                 ClientEvent::FetchData(bytes) => {

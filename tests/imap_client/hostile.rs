@@ -174,3 +174,66 @@ fn mailbox_sizes_saturate() {
         .unwrap_or_else(|| panic!("no INBOX row: {stdout}"));
     assert!(inbox.ends_with(" 16777216.0 TiB"), "{stdout}");
 }
+
+/// Every FETCH response that carries a whole message body says it is the
+/// body of UID 7777, a message nobody asked for.
+fn body_of_another_uid(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    if !(text.starts_with("* ") && text.contains(" FETCH (") && text.contains("BODY[] ")) {
+        return None;
+    }
+    let uid = digits_after(text, "UID ")?;
+    Some(format!("{}7777{}", &text[..uid.start], &text[uid.end..]).into_bytes())
+}
+
+/// The message files under `root`: every file in a `cur` or `new`
+/// directory.
+fn message_files(root: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            match path.file_name().and_then(|n| n.to_str()) {
+                Some("cur" | "new") => std::fs::read_dir(&path).map_or(0, |d| d.count()),
+                _ if path.is_dir() => message_files(&path),
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
+/// `sync` asks for message r's body and is given the body of another
+/// message: the run fails, nothing is stored or paired; the next run,
+/// without the lie, stores every message once. It stored the body it was
+/// given as r's and recorded the pair, so r, never stored, was deleted on
+/// the server once that local copy was deleted.
+#[test]
+fn sync_refuses_the_body_of_another_message() {
+    let (_mail, server) = mail_server_account("client-hostile-body");
+    let proxy = Proxy::rewriting(server.imap, Some(body_of_another_uid));
+    let dir = TempDir::new("client-hostile-body-files");
+    let local = dir.path().join("Maildir");
+    let out = support::run(
+        &mut super::sync::sync_command_to(proxy.addr, &local, &[]),
+        b"",
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the server sent the body of UID 7777 where"),
+        "{stderr}"
+    );
+    assert_eq!(message_files(&local), 0);
+
+    let out = support::run(
+        &mut super::sync::sync_command_to(server.imap, &local, &[]),
+        b"",
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(message_files(&local), super::messages().len());
+}

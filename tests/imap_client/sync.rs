@@ -432,7 +432,7 @@ fn sync_command(server: &Server, maildir: &Path, extra: &[&str]) -> Command {
 }
 
 /// [`sync_command`] through another address (a proxy's).
-fn sync_command_to(server: SocketAddr, maildir: &Path, extra: &[&str]) -> Command {
+pub fn sync_command_to(server: SocketAddr, maildir: &Path, extra: &[&str]) -> Command {
     let mut command = Command::new(support::example_binary("imap_client"));
     command
         .args([

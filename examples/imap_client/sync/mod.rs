@@ -45,10 +45,10 @@ use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 use mailwire::imap::client::{Completion, MailboxChange};
 use mailwire::imap::{
-    Append, AppendData, AppendMessage, CommandBody, CopyMove, CreateParameter, DateTime, Fetch,
+    Append, AppendData, AppendMessage, CommandBody, CopyMove, CreateParameter, DataItemName, DateTime, Fetch,
     FetchModifier, Flag, FlagFetch, List, ListMailbox, ListReturnOption, Literal, Mailbox, MailboxAttribute,
-    MessageDataItem, ModSeq, QResync, SelectParameter, SequenceSet, StatusAttribute, StatusValue, Store,
-    StoreAction,
+    MessageDataItem, ModSeq, QResync, Section, SelectParameter, SequenceSet, StatusAttribute, StatusValue,
+    Store, StoreAction,
 };
 use mailwire::mailbox::{
     Account, AccountName, Flags, MailboxName, MaildirBackend, MaildirOptions, SpecialUse, StoreError, Uid,
@@ -356,6 +356,24 @@ fn imap_flags(flags: &FlagSet) -> Vec<Flag<'static>> {
 
 fn uid_set(uids: impl IntoIterator<Item = u32>) -> SequenceSet {
     SequenceSet::from_unordered(uids).expect("UIDs make a set")
+}
+
+/// Why a body the server sent for `UID FETCH r (... BODY.PEEK[])` is not
+/// message `r`'s, if it is not: the `n`th body of the answer (only one is
+/// taken), for the message of UID `uid` (when known), of item `item`.
+fn body_refused(r: u32, uid: Option<u32>, item: &DataItemName<'_>, n: u32) -> Option<String> {
+    let whole = matches!(
+        item,
+        DataItemName::BodySection { section, origin: None } if *section == Section::WHOLE
+    );
+    if !whole {
+        return Some(format!("the server sent {item:?} where BODY[] was asked for"));
+    }
+    if n > 1 {
+        return Some("the server sent the message's body twice".into());
+    }
+    uid.filter(|&u| u != r)
+        .map(|uid| format!("the server sent the body of UID {uid} where {r} was asked for"))
 }
 
 fn uid_fetch(uids: SequenceSet, items: &str, modifiers: Vec<FetchModifier<'static>>) -> CommandBody<'static> {
@@ -883,7 +901,7 @@ impl Run<'_> {
         if uids.is_empty() {
             return Ok(keys);
         }
-        let set = uid_set(uids);
+        let set = uid_set(uids.iter().copied());
         let sized = self.imap.ok(
             uid_fetch(set.clone(), "(UID RFC822.SIZE)", Vec::new()),
             "UID FETCH",
@@ -908,7 +926,7 @@ impl Run<'_> {
             "UID FETCH HEADER",
             &mut |piece| {
                 match piece {
-                    crate::connection::Streamed::Start => streamed.clear(),
+                    crate::connection::Streamed::Start { .. } => streamed.clear(),
                     crate::connection::Streamed::Data(bytes) => {
                         let take = bytes.len().min(HEAD_LIMIT.saturating_sub(streamed.len()));
                         streamed.extend_from_slice(&bytes[..take]);
@@ -932,8 +950,11 @@ impl Run<'_> {
                 headers.insert(uid, header.to_vec());
             }
         }
+        // Only the messages asked for: a key of another message would
+        // pair it, or take it for a copy, unseen.
+        let asked: BTreeSet<u32> = uids.iter().copied().collect();
         for (uid, header) in headers {
-            if let Some(size) = sizes.get(&uid) {
+            if let Some(size) = sizes.get(&uid).filter(|_| asked.contains(&uid)) {
                 keys.insert(uid, key_of(*size, &header));
             }
         }
@@ -1388,6 +1409,9 @@ impl Run<'_> {
         let mut head = Vec::new();
         let mut written = 0u64;
         let unreadable = self.imap.unreadable();
+        // What the server sent that is not message `r`'s body, once: the
+        // download fails (a Network failure), nothing is stored.
+        let mut wrong: Option<String> = None;
         let result = (|| {
             let mut keep =
                 |bytes: &[u8], out: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
@@ -1398,31 +1422,63 @@ impl Run<'_> {
                     written += bytes.len() as u64;
                     out.write_all(bytes)
                 };
-            let mut streamed = false;
-            let done = self.imap.fetch_streaming(
-                uid_fetch(uid_set([r]), "(UID FLAGS INTERNALDATE BODY.PEEK[])", Vec::new()),
-                "UID FETCH BODY[]",
-                &mut |piece| match piece {
-                    crate::connection::Streamed::Start => {
-                        streamed = true;
-                        Ok(())
-                    }
-                    crate::connection::Streamed::Data(bytes) => keep(bytes, &mut out),
-                    crate::connection::Streamed::End { .. } => Ok(()),
-                },
-            )?;
-            let (mut flags, mut date, mut found) = (None, None, streamed);
+            // Only one BODY[] of message r is taken: a second body, another
+            // section, or another message's body (a broken or hostile
+            // server) would be stored and recorded as r, and r deleted on
+            // the server later as if it had been stored.
+            let mut bodies = 0u32;
+            let refuse = |what: String, wrong: &mut Option<String>| -> std::io::Error {
+                *wrong = Some(what.clone());
+                std::io::Error::other(what)
+            };
+            let done = self
+                .imap
+                .fetch_streaming(
+                    uid_fetch(uid_set([r]), "(UID FLAGS INTERNALDATE BODY.PEEK[])", Vec::new()),
+                    "UID FETCH BODY[]",
+                    &mut |piece| match piece {
+                        crate::connection::Streamed::Start { uid, item } => {
+                            bodies += 1;
+                            match body_refused(r, uid, item, bodies) {
+                                Some(why) => Err(refuse(why, &mut wrong)),
+                                None => Ok(()),
+                            }
+                        }
+                        crate::connection::Streamed::Data(bytes) => keep(bytes, &mut out),
+                        crate::connection::Streamed::End { uid } if uid != Some(r) => Err(refuse(
+                            format!("the server sent a message body for UID {uid:?} where {r} was asked for"),
+                            &mut wrong,
+                        )),
+                        crate::connection::Streamed::End { .. } => Ok(()),
+                    },
+                )
+                .map_err(|e| match wrong.take() {
+                    Some(why) => Failure::Network(format!("{} {r}: {why}", plan.name)),
+                    None => e,
+                })?;
+            let (mut flags, mut date) = (None, None);
             for (_, items) in &done.data.fetch {
+                let uid = uid_in(items);
                 for item in items {
                     match item {
-                        MessageDataItem::Flags(f) => flags = Some(flag_set(f)),
-                        MessageDataItem::InternalDate(d) => date = Some(*d),
-                        MessageDataItem::BodySection { data, .. } => {
-                            if let Some(bytes) = data.as_bytes() {
-                                keep(bytes, &mut out)
-                                    .map_err(|e| Failure::Local(format!("{}: {e}", tmp.display())))?;
-                                found = true;
+                        MessageDataItem::Flags(f) if uid == Some(r) => flags = Some(flag_set(f)),
+                        MessageDataItem::InternalDate(d) if uid == Some(r) => date = Some(*d),
+                        MessageDataItem::BodySection {
+                            section,
+                            origin,
+                            data,
+                        } => {
+                            let Some(bytes) = data.as_bytes() else { continue };
+                            bodies += 1;
+                            let name = DataItemName::BodySection {
+                                section: section.clone(),
+                                origin: *origin,
+                            };
+                            if let Some(why) = body_refused(r, uid, &name, bodies) {
+                                return Err(Failure::Network(format!("{} {r}: {why}", plan.name)));
                             }
+                            keep(bytes, &mut out)
+                                .map_err(|e| Failure::Local(format!("{}: {e}", tmp.display())))?;
                         }
                         _ => {}
                     }
@@ -1431,7 +1487,7 @@ impl Run<'_> {
             let file = out
                 .into_inner()
                 .map_err(|e| Failure::Local(format!("{}: {}", tmp.display(), e.error())))?;
-            Ok::<_, Failure>((found, flags, date, file))
+            Ok::<_, Failure>((bodies > 0, flags, date, file))
         })();
         let (found, flags, date, file) = match result {
             Ok(r) => r,
