@@ -237,3 +237,133 @@ fn sync_refuses_the_body_of_another_message() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(message_files(&local), super::messages().len());
 }
+
+/// A first sync killed after it recorded pairs but before it recorded
+/// the mailbox's UIDVALIDITY leaves pairs valid for no UIDVALIDITY; here
+/// one for the UID the next message will get, with a local copy that
+/// does not exist. The next sync forgets them. It kept them, wrote the
+/// UIDVALIDITY, and the sync after took the new message for one whose
+/// local copy was deleted: it deleted it on the server, never stored.
+#[test]
+fn pairs_recorded_before_any_uidvalidity_are_forgotten() {
+    let (mail, server) = mail_server_account("client-hostile-early-pairs");
+    let dir = TempDir::new("client-hostile-early-pairs-files");
+    let local = dir.path().join("Maildir");
+    let count = super::messages().len();
+    let next = count + 1;
+    for sub in ["cur", "new", "tmp", "mailwire-sync"] {
+        std::fs::create_dir_all(local.join(sub)).expect("create the mirror");
+    }
+    std::fs::write(
+        local.join("mailwire-sync/journal"),
+        format!("P\tINBOX\t{next}\t50\n"),
+    )
+    .expect("write the journal");
+    let sync = |what: &str| {
+        let out = support::run(
+            &mut super::sync::sync_command_to(server.imap, &local, &[]),
+            b"",
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sync("first");
+    assert_eq!(message_files(&local), count);
+    let inbox = mail.maildir("alice");
+    std::fs::write(
+        inbox.join("new").join("1764999999.M1P1.late"),
+        b"Subject: arrives later\r\n\r\nkeep me\r\n",
+    )
+    .expect("deliver");
+    sync("second");
+    assert_eq!(message_files(&local), next, "the new message was not downloaded");
+    assert_eq!(message_files(&inbox), next, "a message was deleted on the server");
+}
+
+/// Every UIDVALIDITY the server gives (SELECT's code, STATUS's value) is
+/// 1: unique per mailbox name, as RFC 9051 allows, not across names.
+fn every_uidvalidity_is_one(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    let at = digits_after(text, "UIDVALIDITY ")?;
+    Some(format!("{}1{}", &text[..at.start], &text[at.end..]).into_bytes())
+}
+
+/// A message for the folders of [`a_mailbox_taken_for_a_renamed_one_gets_no_pairs`].
+fn note(subject: &str) -> Vec<u8> {
+    format!("Subject: {subject}\r\nMessage-ID: <{subject}@mailwire.test>\r\n\r\n{subject}\r\n").into_bytes()
+}
+
+/// A server that gives every mailbox the same UIDVALIDITY; another
+/// client deletes `Old` and creates `New` with other messages under the
+/// same UIDs; here one of Old's messages was deleted. `sync` takes New
+/// for Old renamed (the only hint it has), and renames the local folder,
+/// but pairs its messages again by key: New's messages are downloaded and
+/// none is deleted on the server. It carried Old's pairs over, so New's
+/// message of the deleted one's UID counted as deleted here, and was
+/// deleted on the server, never stored.
+#[test]
+fn a_mailbox_taken_for_a_renamed_one_gets_no_pairs() {
+    let (mail, server) = mail_server_account("client-hostile-same-validity");
+    let proxy = Proxy::rewriting(server.imap, Some(every_uidvalidity_is_one));
+    let inbox = mail.maildir("alice");
+    let folder = |name: &str, messages: &[&str]| {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(inbox.join(name).join(sub)).expect("create a folder");
+        }
+        for (i, subject) in messages.iter().enumerate() {
+            let file = inbox
+                .join(name)
+                .join("new")
+                .join(format!("176400000{i}.M{i}P1.{subject}"));
+            std::fs::write(file, note(subject)).expect("deliver");
+        }
+    };
+    folder(".Old", &["old-one", "old-two"]);
+    let dir = TempDir::new("client-hostile-same-validity-files");
+    let local = dir.path().join("Maildir");
+    let sync = |what: &str| {
+        let out = support::run(
+            &mut super::sync::sync_command_to(proxy.addr, &local, &[]),
+            b"",
+            Duration::from_secs(60),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    sync("first");
+    let local_old = local.join(".Old/cur");
+    let first = std::fs::read_dir(&local_old)
+        .expect("the local Old")
+        .next()
+        .expect("a message")
+        .expect("an entry")
+        .path();
+    std::fs::remove_file(first).expect("delete a message here");
+
+    std::fs::remove_dir_all(inbox.join(".Old")).expect("delete Old on the server");
+    folder(".New", &["new-one", "new-two"]);
+    let out = sync("second");
+    assert!(out.contains("renamed on the server: Old -> New"), "{out}");
+    let on_server: Vec<Vec<u8>> = ["cur", "new"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(inbox.join(".New").join(d)).expect("the server's New"))
+        .map(|e| std::fs::read(e.expect("an entry").path()).expect("a message"))
+        .collect();
+    for subject in ["new-one", "new-two"] {
+        assert!(
+            on_server
+                .iter()
+                .any(|m| m.windows(subject.len()).any(|w| w == subject.as_bytes())),
+            "{subject} was deleted on the server: {out}"
+        );
+    }
+}

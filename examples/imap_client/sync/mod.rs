@@ -483,7 +483,8 @@ impl Run<'_> {
         let local_names: BTreeSet<MailboxName> = local.iter().map(|e| e.name.clone()).collect();
 
         // Renamed on the server: a mailbox known here (and in the state)
-        // is gone there, and a new one has its UIDVALIDITY.
+        // is gone there, and a new one has its UIDVALIDITY (a hint only:
+        // the local folder is renamed, its messages paired again).
         let gone: Vec<MailboxName> = local_names
             .iter()
             .filter(|n| !remote.contains_key(*n) && self.state.mailboxes.contains_key(n.as_str()))
@@ -514,23 +515,14 @@ impl Run<'_> {
                         .account
                         .rename_mailbox(old, new_name)
                         .map_err(|e| store_error("renaming a local folder", e))?;
-                    let mut moved = self
-                        .state
-                        .mailboxes
-                        .get(old.as_str())
-                        .cloned()
-                        .unwrap_or_default();
+                    // The pairs are not carried over: a UIDVALIDITY is
+                    // unique per name only (RFC 9051 section 2.3.1.1), and
+                    // a server that gives every mailbox the same one would
+                    // have another client's new mailbox take the old one's
+                    // pairs, and its messages deleted for local copies
+                    // gone. The folder's messages stay; the next look at
+                    // it pairs them by key, as a first one does.
                     self.state.forget(old.as_str())?;
-                    for (r, (l, f)) in std::mem::take(&mut moved.pairs) {
-                        self.state.pair(new_name.as_str(), r, l, &f)?;
-                    }
-                    self.state.set_mailbox(
-                        new_name.as_str(),
-                        moved.uid_validity,
-                        moved.uid_next,
-                        moved.highest_modseq,
-                        moved.local_validity,
-                    )?;
                 }
                 renamed.insert(old.clone());
             }
@@ -735,7 +727,11 @@ impl Run<'_> {
         } else {
             BTreeMap::new()
         };
-        let mut reset = known.uid_validity != 0 && !same_validity;
+        // Pairs recorded before any UIDVALIDITY was (a first run killed
+        // before it wrote the mailbox's numbers) are void too: kept, one
+        // for a UID not given yet would pair the message that gets it
+        // with a local copy long gone, and delete it on the server.
+        let mut reset = !same_validity && (known.uid_validity != 0 || !known.pairs.is_empty());
         if known.uid_validity != 0 && !same_validity {
             println!(
                 "{name}: the server's UIDVALIDITY changed ({} -> {uid_validity}); its messages are paired again",
