@@ -106,10 +106,14 @@ fn watch_looks_up_a_vanished_set() {
     assert_eq!(vanished, expected, "{stdout}");
 }
 
+/// How many times [`highest_uid_then_growth`] said the mailbox grew.
+static GROWTHS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Message 1's UID is 4294967295 in every listing, and IDLE's go-ahead
 /// says the mailbox grew.
 fn highest_uid_then_growth(line: &[u8]) -> Option<Vec<u8>> {
     if line.starts_with(b"+ idling") {
+        GROWTHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut out = line.to_vec();
         out.extend_from_slice(b"* 99 EXISTS\r\n");
         return Some(out);
@@ -138,6 +142,8 @@ fn watch_survives_growth_above_the_highest_uid() {
     let proxy = Proxy::rewriting(server.imap, Some(highest_uid_then_growth));
     let stdout = run_limited(&proxy, &["watch", "--stop-after", "3"]);
     assert!(stdout.starts_with("watching INBOX: "), "{stdout}");
+    // The growth was told (while the client was idling).
+    assert!(GROWTHS.load(std::sync::atomic::Ordering::Relaxed) > 0, "{stdout}");
     // The listings agree: nothing new, nothing gone.
     assert!(
         stdout

@@ -1508,15 +1508,22 @@ impl Run<'_> {
         }
         let flags = flags.unwrap_or_else(|| plan.remote.get(&r).cloned().unwrap_or_default());
         let local_error = |e: std::io::Error| Failure::Local(format!("{}: {e}", tmp.display()));
-        if let Some(date) = date {
-            let when =
-                std::time::UNIX_EPOCH + std::time::Duration::from_secs(date.unix_timestamp().max(0) as u64);
-            file.set_modified(when).map_err(local_error)?;
-        }
-        file.sync_all().map_err(local_error)?;
-        drop(file);
         let target = dir.join("cur").join(format!("{name}:2,{}", info_letters(&flags)));
-        std::fs::rename(&tmp, &target).map_err(local_error)?;
+        let placed = (|| {
+            if let Some(date) = date {
+                let when = std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(date.unix_timestamp().max(0) as u64);
+                file.set_modified(when)?;
+            }
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&tmp, &target)
+        })();
+        if let Err(e) = placed {
+            // Not delivered: nothing of it stays in tmp/.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(local_error(e));
+        }
         maildir_files::sync_dir(&dir.join("cur")).map_err(local_error)?;
         Ok(Some(Delivered {
             remote: r,
