@@ -30,9 +30,14 @@ pub(crate) enum Change {
 pub(crate) enum SessionKind {
     /// Everything: an IMAP selected mailbox.
     Imap,
-    /// Only expunges (to keep their content readable): a POP3 maildrop,
-    /// whose message list is frozen.
-    Pop3,
+    /// Only expunges of the messages it lists (to keep their content
+    /// readable): a POP3 maildrop, whose message list is frozen, its
+    /// highest UID `highest` (0 for none). A message delivered after it
+    /// was listed is never shown by it: its content is not kept for it.
+    Pop3 {
+        /// The highest UID it lists.
+        highest: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -90,10 +95,16 @@ impl Feed {
     /// its content can be dropped at once (no session to tell).
     pub(crate) fn publish(&mut self, change: &Change, limit: usize) -> bool {
         let mut holders = 0;
+        let expunged = match change {
+            Change::Expunged(t) => Some(t.uid.get()),
+            _ => None,
+        };
+        let is_expunge = expunged.is_some();
         for queue in self.sessions.values_mut() {
-            let is_expunge = matches!(change, Change::Expunged(_));
-            if queue.kind == SessionKind::Pop3 && !is_expunge {
-                continue;
+            if let SessionKind::Pop3 { highest } = queue.kind {
+                if expunged.is_none_or(|uid| uid > highest) {
+                    continue;
+                }
             }
             if queue.overflowed && !is_expunge {
                 continue;
@@ -232,5 +243,41 @@ impl Feeds {
             }
             self.by_name.insert(new, id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ModSeq;
+
+    fn expunge(uid: u32) -> Change {
+        Change::Expunged(Tombstone {
+            uid: Uid::new(uid).unwrap(),
+            modseq: ModSeq::MIN,
+        })
+    }
+
+    /// A POP3 session keeps the content of the messages it lists, not of
+    /// those delivered after it listed them: it never shows them. It kept
+    /// every expunged message's content until it ended, so a session kept
+    /// open while another filled and emptied the mailbox filled the disk.
+    #[test]
+    fn a_pop3_session_holds_only_the_expunges_of_messages_it_lists() {
+        let mut feed = Feed::new(MailboxName::inbox(), UidValidity::new(1).unwrap());
+        feed.register(SessionId(1), SessionKind::Pop3 { highest: 5 });
+        assert!(
+            !feed.publish(&expunge(3), 100),
+            "a listed message's content was dropped"
+        );
+        assert!(
+            feed.publish(&expunge(7), 100),
+            "a later message's content was kept"
+        );
+        assert_eq!(feed.unregister(SessionId(1), []), [Uid::new(3).unwrap()]);
+
+        // An IMAP session holds every expunge until it is told.
+        feed.register(SessionId(2), SessionKind::Imap);
+        assert!(!feed.publish(&expunge(7), 100));
     }
 }

@@ -164,7 +164,8 @@ impl Maildrop for Pop3Maildrop {
         }
         let session = account.store.next_session();
         if let Some(f) = state.feeds.get_mut(feed) {
-            f.register(session, SessionKind::Pop3);
+            let highest = snapshot.messages.iter().map(|m| m.uid.get()).max().unwrap_or(0);
+            f.register(session, SessionKind::Pop3 { highest });
         }
         if self.config.lock == LockPolicy::Exclusive {
             state.pop3_lock = Some(session);
