@@ -81,7 +81,9 @@ struct Args {
     #[arg(long, value_enum, value_name = "POLICY", default_value_t = Lock::Exclusive)]
     lock: Lock,
     /// Unique ids from %u (UID) and %v (UIDVALIDITY); the default is what
-    /// Dovecot 2.3 sends for its default pop3_uidl_format = %08Xu%08Xv
+    /// Dovecot 2.3 sends for its default pop3_uidl_format = %08Xu%08Xv.
+    /// Without %v, ids repeat if INBOX's UIDVALIDITY changes (a warning
+    /// at start)
     #[arg(long, value_name = "TEMPLATE", default_value = DOVECOT_UIDLS)]
     uidl_format: String,
     /// Close logged-in connections idle this many seconds (RFC 1939 asks for

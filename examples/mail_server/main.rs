@@ -177,6 +177,13 @@ fn run(o: Options) -> Result<(), String> {
         );
     }
     let uidl = UidlTemplate::new(&o.uidl_format).map_err(|e| format!("--uidl-format: {e}"))?;
+    if !uidl.uses_uid_validity() {
+        tracing::warn!(
+            template = o.uidl_format,
+            "--uidl-format has no %v: if INBOX's UIDVALIDITY ever changes, new messages get the ids \
+             of earlier ones, and a client that leaves mail on the server may skip or delete them unseen"
+        );
+    }
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
     tracing::debug!(
         unknown_user_cost = users.unknown_user_cost(),

@@ -121,6 +121,25 @@ fn idle_connections_are_closed_and_their_lock_released() {
     assert!(server.logged("IdleTimeout"), "{}", server.logs());
 }
 
+/// A `--uidl-format` without `%v` works (as Dovecot's `pop3_uidl_format =
+/// %u` does) but is warned about at start: its ids repeat once INBOX's
+/// UIDVALIDITY changes. The default is not.
+#[test]
+fn a_uidl_format_without_the_uidvalidity_is_warned_about() {
+    let mail = alice_root("uidl-no-v");
+    let warning = "--uidl-format has no %v";
+    let server = start(&mail, &["--allow-plaintext-auth", "--uidl-format", "%08Xu"]);
+    assert!(server.logged(warning), "{}", server.logs());
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    assert_eq!(pop3.command("UIDL 1"), "+OK 1 00000001");
+    drop(server);
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    assert!(!server.logs().contains(warning), "{}", server.logs());
+}
+
 /// Files in the Maildir's `new` and `cur`.
 fn maildir_files(mail: &MailRoot) -> usize {
     ["new", "cur"]

@@ -121,6 +121,22 @@ impl Default for UidlTemplate {
 }
 
 impl UidlTemplate {
+    /// Whether the ids hold the UIDVALIDITY (`%v`). Without it, a message
+    /// may get the id an earlier one had once INBOX's UIDVALIDITY changes
+    /// (UIDs start again): a client that leaves mail on the server then
+    /// takes the new message for one it has, and may delete it unseen.
+    pub fn uses_uid_validity(&self) -> bool {
+        self.parts.iter().any(|p| {
+            matches!(
+                p,
+                Part::Number {
+                    variable: Variable::UidValidity,
+                    ..
+                }
+            )
+        })
+    }
+
     /// Parses and checks a template.
     pub fn new(template: &str) -> Result<UidlTemplate, UidlTemplateError> {
         let err = |offset, problem| UidlTemplateError { offset, problem };
@@ -268,6 +284,14 @@ mod tests {
         );
         let (u, v) = ids(0xABCDEF12, 0xFFFF_FFFF);
         assert_eq!(UidlTemplate::default().unique_id(u, v), "abcdef12ffffffff");
+    }
+
+    #[test]
+    fn templates_without_the_uidvalidity_are_told_apart() {
+        assert!(UidlTemplate::default().uses_uid_validity());
+        assert!(UidlTemplate::new("%v.%u").unwrap().uses_uid_validity());
+        assert!(!UidlTemplate::new("%u").unwrap().uses_uid_validity());
+        assert!(!UidlTemplate::new("%08Xu").unwrap().uses_uid_validity());
     }
 
     #[test]
