@@ -7,6 +7,13 @@
 //! stays readable to this one until it ends. `commit()` at QUIT removes
 //! the deleted messages in one transaction, and skips those someone else
 //! expunged already; `release()` changes nothing.
+//!
+//! The sizes are the messages' RFC822.SIZE (CRLF line ends), as Dovecot
+//! lists them: a message whose last line has no line end (another program
+//! delivered it so) is sent with the CRLF RFC 1939 puts before the
+//! terminating `.` line, one or two octets more than listed. Counting them
+//! would need a read of every such file at login, and would list sizes
+//! that differ from Dovecot's for the same Maildir.
 
 use std::io::Read;
 use std::sync::Arc;
