@@ -148,6 +148,28 @@ fn maildir_files(mail: &MailRoot) -> usize {
         .sum()
 }
 
+/// A message file another program removes after the listing: RETR and
+/// TOP of it answer a plain `-ERR` (a fault of that message, not the
+/// `[SYS/PERM]` RFC 3206 keeps for the system, which may make a client
+/// give up the whole maildrop), and the session goes on to its QUIT.
+#[test]
+fn a_message_removed_after_the_listing_is_an_err_of_its_own() {
+    let mail = alice_root("gone-file");
+    let server = start(&mail, &["--allow-plaintext-auth"]);
+    let (mut pop3, _) = RawPop3::connect(server.pop3);
+    assert!(pop3.login("alice", "secret").starts_with("+OK"));
+    assert!(pop3.command("STAT").starts_with("+OK 6 "));
+    for dir in ["new", "cur"] {
+        for entry in std::fs::read_dir(mail.maildir("alice").join(dir)).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+    }
+    assert_eq!(pop3.command("RETR 1"), "-ERR Message no longer exists");
+    assert_eq!(pop3.command("TOP 2 0"), "-ERR Message no longer exists");
+    assert!(pop3.command("NOOP").starts_with("+OK"));
+    assert!(pop3.command("QUIT").starts_with("+OK"));
+}
+
 #[test]
 fn a_stop_closes_sessions_without_committing_them() {
     let mail = alice_root("stop");

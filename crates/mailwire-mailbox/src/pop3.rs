@@ -194,7 +194,7 @@ impl Maildrop for Pop3Maildrop {
             .open_message(self.account.name(), &locked.mailbox, uid)
             .map_err(|e| match e {
                 StoreError::NoSuchMessage(_) => {
-                    MaildropError::Permanent("message was removed by another session".into())
+                    MaildropError::Gone("message was removed by another program".into())
                 }
                 other => maildrop_error(other),
             })

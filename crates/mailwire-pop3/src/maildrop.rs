@@ -42,6 +42,11 @@ pub enum MaildropError {
     /// A permanent failure: `-ERR [SYS/PERM]`.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The message is gone (another program removed it since the
+    /// listing): `-ERR` without a code, a fault of that message alone
+    /// (RFC 3206's `SYS/PERM` speaks of the whole system).
+    #[error("message gone: {0}")]
+    Gone(String),
 }
 
 /// Storage for one user's maildrop, as a POP3 session needs it, read

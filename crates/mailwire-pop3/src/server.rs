@@ -557,8 +557,8 @@ impl ServerSession {
     /// The message of a [`ServerEvent::Retrieve`] cannot be read. Before
     /// its first byte, the client gets `-ERR` with the code of `error`
     /// ([`MaildropError::InUse`]: `[IN-USE]`, [`MaildropError::Temporary`]:
-    /// `[SYS/TEMP]`, [`MaildropError::Permanent`]: `[SYS/PERM]`) and the
-    /// session goes on. After it, a half-sent message cannot be taken back:
+    /// `[SYS/TEMP]`, [`MaildropError::Permanent`]: `[SYS/PERM]`,
+    /// [`MaildropError::Gone`]: none) and the session goes on. After it, a half-sent message cannot be taken back:
     /// the session closes without the terminator, so the client cannot take
     /// the part for the whole, and commits nothing
     /// ([`ServerEvent::Closed`] with `committed: false`).
@@ -758,11 +758,12 @@ impl ServerSession {
 
     fn maildrop_error(&mut self, e: &MaildropError) {
         let (code, text): (_, &[u8]) = match e {
-            MaildropError::InUse => (ResponseCode::InUse, b"Maildrop already locked"),
-            MaildropError::Temporary(_) => (ResponseCode::SysTemp, b"Temporary failure, try later"),
-            MaildropError::Permanent(_) => (ResponseCode::SysPerm, b"Maildrop not available"),
+            MaildropError::InUse => (Some(ResponseCode::InUse), b"Maildrop already locked"),
+            MaildropError::Temporary(_) => (Some(ResponseCode::SysTemp), b"Temporary failure, try later"),
+            MaildropError::Permanent(_) => (Some(ResponseCode::SysPerm), b"Maildrop not available"),
+            MaildropError::Gone(_) => (None, b"Message no longer exists"),
         };
-        self.reply(Status::Err, Some(code), text);
+        self.reply(Status::Err, code, text);
     }
 
     fn close(&mut self, committed: bool) {

@@ -454,6 +454,10 @@ fn a_message_that_fails_before_its_first_byte_is_an_err_and_the_session_goes_on(
             "-ERR [SYS/PERM] Maildrop not available\r\n",
         ),
         (MaildropError::InUse, "-ERR [IN-USE] Maildrop already locked\r\n"),
+        (
+            MaildropError::Gone("removed".into()),
+            "-ERR Message no longer exists\r\n",
+        ),
     ];
     for (error, answer) in cases {
         let mut session = logged_in_on(ServerConfig::default(), &[b"x\r\n"]);

@@ -102,6 +102,9 @@ impl From<&MaildropError> for LoginRejection {
             MaildropError::InUse => LoginRejection::InUse,
             MaildropError::Temporary(_) => LoginRejection::TemporaryFailure,
             MaildropError::Permanent(_) => LoginRejection::PermanentFailure,
+            // A message vanished while the maildrop was listed: a new
+            // listing will do.
+            MaildropError::Gone(_) => LoginRejection::TemporaryFailure,
         }
     }
 }
