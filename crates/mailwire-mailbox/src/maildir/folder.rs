@@ -1038,12 +1038,11 @@ impl Folder {
     /// stay, their UIDs never given again, and the caller removes the files
     /// (`abandon`), which then count as expunged before anyone listed
     /// them. Once the uidlist gives the files their UIDs they are
-    /// delivered: Dovecot
-    /// and other instances list them from then on, so a failure to write
-    /// the journal after that is not reported (a retry of a "failed"
-    /// delivery would deliver the message twice). The journal keeps the
-    /// entries in memory and writes them with its next write; if this
-    /// instance never writes again, the next reconciliation of any
+    /// delivered: Dovecot and other instances list them from then on, so a
+    /// failure to write the journal after that is not reported (a retry of
+    /// a "failed" delivery would deliver the message twice). The journal
+    /// keeps the entries in memory and writes them with its next write; if
+    /// this instance never writes again, the next reconciliation of any
     /// instance describes the files from the disk.
     pub(crate) fn record_added(
         &mut self,
@@ -1371,6 +1370,7 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
 
 /// Removes what crashed writers left: old files in `tmp/` and the kept
 /// content of backend instances that no longer run.
+///
 /// Each directory is opened once, never through a link, and its entries
 /// are looked at and removed relative to it ([`fsutil::OpenDir`]).
 fn clean_leftovers(ctx: Ctx<'_>) {
