@@ -34,6 +34,7 @@ pub(crate) enum SessionKind {
     /// readable): a POP3 maildrop, whose message list is frozen, its
     /// highest UID `highest` (0 for none). A message delivered after it
     /// was listed is never shown by it: its content is not kept for it.
+    #[cfg_attr(not(feature = "pop3"), allow(dead_code))]
     Pop3 {
         /// The highest UID it lists.
         highest: u32,
