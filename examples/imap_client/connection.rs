@@ -208,7 +208,14 @@ impl Imap {
                     .into(),
             ));
         }
-        self.ok(CommandBody::StartTls, "STARTTLS")?;
+        // Refused, TLS cannot be had: a failure of the connection (exit
+        // 3), like a server without STARTTLS, never a plaintext login.
+        self.ok(CommandBody::StartTls, "STARTTLS").map_err(|e| match e {
+            Failure::Server(text) => Failure::Network(format!(
+                "{text}: the server refused TLS (use --tls implicit on its IMAPS port, or --tls none)"
+            )),
+            other => other,
+        })?;
         self.flush()?;
         // A stand-in while the socket is wrapped; dropped right after.
         let stand_in = Transport::Plain(

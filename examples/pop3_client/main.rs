@@ -305,13 +305,12 @@ fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
     );
     capabilities(&mut conn)?;
     if options.tls == TlsMode::StartTls {
-        if let Some(setup) = &tls {
-            if !conn.session().has_capability(|c| *c == Capability::Stls) {
-                tracing::debug!("STLS is not among the capabilities; trying it anyway");
-            }
-            conn = conn.start_tls(setup)?;
-            capabilities(&mut conn)?;
+        let setup = tls.as_ref().expect("a TLS setup for --tls starttls");
+        if !conn.session().has_capability(|c| *c == Capability::Stls) {
+            tracing::debug!("STLS is not among the capabilities; trying it anyway");
         }
+        conn = conn.start_tls(setup)?;
+        capabilities(&mut conn)?;
     } else if options.tls == TlsMode::None {
         tracing::warn!("{}", cleartext_risk(options.auth));
     }

@@ -373,3 +373,58 @@ fn a_mailbox_taken_for_a_renamed_one_gets_no_pairs() {
         );
     }
 }
+
+/// Capability lists without STARTTLS (a man in the middle strips it).
+fn starttls_stripped(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    text.contains(" STARTTLS")
+        .then(|| text.replace(" STARTTLS", "").into_bytes())
+}
+
+/// The tagged OK to STARTTLS turned into a NO.
+fn starttls_refused(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    let (tag, rest) = text.split_once(' ')?;
+    (rest.starts_with("OK ") && rest.to_ascii_lowercase().contains("tls"))
+        .then(|| format!("{tag} NO not now\r\n").into_bytes())
+}
+
+/// `--tls starttls` against a server whose STARTTLS is stripped from its
+/// capabilities or refused: the run ends with exit 3 before any login,
+/// never in plaintext (the server allows plaintext logins here, so a
+/// fallback would have succeeded).
+#[test]
+fn starttls_stripped_or_refused_ends_the_run_before_login() {
+    let (mail, server) = mail_server_account("client-hostile-starttls");
+    let ca = mail.dir.path().join("cert.pem").display().to_string();
+    for (rewrite, said) in [
+        (
+            starttls_stripped as super::proxy::Rewrite,
+            "does not offer STARTTLS",
+        ),
+        (starttls_refused, "the server refused TLS"),
+    ] {
+        let proxy = Proxy::rewriting(server.imap, Some(rewrite));
+        let mut command = Command::new(support::example_binary("imap_client"));
+        command
+            .arg("--server")
+            .arg(proxy.addr.to_string())
+            .args([
+                "--tls",
+                "starttls",
+                "--ca-file",
+                &ca,
+                "--user",
+                "alice",
+                "--timeout",
+                "20",
+            ])
+            .args(["headers", "--limit", "1"])
+            .env("MAILWIRE_PASSWORD", "secret");
+        let out = support::run(&mut command, b"", Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{said}: {stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+}

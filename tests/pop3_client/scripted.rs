@@ -800,3 +800,38 @@ fn logging_in_without_tls_warns_once_naming_the_risk() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// `--tls starttls` against a server that answers STLS with -ERR (the
+/// scripted server knows no STLS, as a man in the middle who strips it
+/// would have it): the run ends with exit 3 before USER, never logging in
+/// in plaintext.
+#[test]
+fn a_refused_stls_ends_the_run_before_login() {
+    let dir = maildir();
+    // A CA of its own, so that the run does not depend on the system's.
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, crate::self_signed_cert().cert_pem).unwrap();
+    let server = ScriptedServer::start(Script::honest(BODY));
+    let mut command = std::process::Command::new(client_binary());
+    command
+        .arg("--server")
+        .arg(format!("127.0.0.1:{}", server.port))
+        .args(["--user", "u", "--tls", "starttls", "--ca-file"])
+        .arg(&ca)
+        .arg("--maildir")
+        .arg(dir.join("Maildir"))
+        .env("MAILWIRE_PASSWORD", "p")
+        .env_remove("MAILWIRE_LOG");
+    let out = run(command);
+    out.assert_code(3);
+    let commands = server.commands();
+    assert!(commands.contains(&"STLS".to_owned()), "{commands:?}");
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c == "USER" || c == "PASS" || c == "AUTH" || c == "APOP"),
+        "{commands:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

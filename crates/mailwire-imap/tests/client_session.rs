@@ -371,6 +371,34 @@ fn starttls_switches_and_forgets_the_capabilities() {
     assert_eq!(wire(&mut c), "A2 CAPABILITY\r\n");
 }
 
+/// Bytes a man in the middle puts after the server's OK to STARTTLS, in
+/// the same read or in a later one before the handshake, are dropped:
+/// no capability, no ENABLED, no BYE of theirs reaches the session after
+/// TLS (RFC 2595 section 3.1).
+#[test]
+fn starttls_drops_what_comes_before_the_handshake() {
+    let mut c = greeted("STARTTLS LOGINDISABLED");
+    c.receive(b"* ENABLED QRESYNC\r\n");
+    c.send(CommandBody::StartTls);
+    assert_eq!(wire(&mut c), "A1 STARTTLS\r\n");
+    c.receive(b"A1 OK begin\r\n* CAPABILITY IMAP4rev2 AUTH=PLAIN\r\n");
+    c.receive(b"* BYE injected\r\n* OK [ALERT] injected\r\n");
+    let got = events(&mut c);
+    assert!(got.iter().any(|e| matches!(e, ClientEvent::StartTls)), "{got:?}");
+    assert!(
+        !got.iter()
+            .any(|e| matches!(e, ClientEvent::Bye(_) | ClientEvent::Alert(_))),
+        "{got:?}"
+    );
+    c.tls_established();
+    assert!(c.capabilities().is_none());
+    assert!(c.enabled().is_empty(), "{:?}", c.enabled());
+    assert_ne!(c.state(), ClientState::Closed);
+    assert!(events(&mut c).is_empty());
+    c.send(CommandBody::Capability);
+    assert_eq!(wire(&mut c), "A2 CAPABILITY\r\n");
+}
+
 #[test]
 fn a_large_fetch_literal_streams() {
     let mut c = ClientSession::new(ClientConfig {

@@ -524,10 +524,13 @@ impl ClientSession {
     }
 
     /// The TLS handshake after [`ClientEvent::StartTls`] succeeded. The
-    /// capabilities are forgotten: ask again (RFC 9051 section 6.2.1).
+    /// capabilities are forgotten: ask again (RFC 9051 section 6.2.1); so
+    /// is anything the server said enabled before (ENABLE comes after
+    /// login, STARTTLS before: it could only have been injected).
     pub fn tls_established(&mut self) {
         if self.state == ClientState::Switching {
             self.capabilities = None;
+            self.enabled.clear();
             self.state = self.before_switch;
             self.pump();
         }
@@ -542,9 +545,14 @@ impl ClientSession {
         }
     }
 
-    /// Takes bytes the server sent.
+    /// Takes bytes the server sent. While the transport switches (after
+    /// [`ClientEvent::StartTls`] or [`ClientEvent::Compress`], before
+    /// [`tls_established`](Self::tls_established) or
+    /// [`compression_started`](Self::compression_started)) bytes of the
+    /// old transport are dropped: after STARTTLS they could only be a man
+    /// in the middle's (RFC 2595 section 3.1's response injection).
     pub fn receive(&mut self, bytes: &[u8]) {
-        if matches!(self.state, ClientState::Closed) {
+        if matches!(self.state, ClientState::Closed | ClientState::Switching) {
             return;
         }
         self.input.extend_from_slice(bytes);
