@@ -38,6 +38,8 @@ pub struct Target<'a> {
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<&'a std::path::Path>,
+    /// The name checked in the certificate instead of `host`.
+    pub tls_name: Option<&'a str>,
     pub timeout: Duration,
 }
 
@@ -120,8 +122,8 @@ impl Imap {
             TlsMode::None => None,
             _ => Some(TlsSetup::new(
                 target.ca_file,
-                target.host,
-                " (--ca-file trusts a private CA or a self-signed certificate)",
+                target.tls_name.unwrap_or(target.host),
+                " (--ca-file trusts a private CA or a self-signed certificate; --tls-name sets the name to check)",
             )?),
         };
         let tcp = connect_tcp(target.host, target.port, target.timeout)?;

@@ -66,6 +66,10 @@ struct Args {
     /// Trust the CA certificates in this PEM file instead of the system's.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
+    /// The name to check in the server's certificate [default: HOST] (a
+    /// server reached by address or through a tunnel)
+    #[arg(long, value_name = "NAME")]
+    tls_name: Option<String>,
     /// The user to log in as.
     #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     user: String,
@@ -320,6 +324,7 @@ fn run(args: Args) -> Result<(), Failure> {
         port: *port,
         tls,
         ca_file: args.ca_file.as_deref(),
+        tls_name: args.tls_name.as_deref(),
         timeout: Duration::from_secs(args.timeout),
     };
     let password = read_password()?;

@@ -597,6 +597,25 @@ fn implicit_tls_and_starttls_against_mail_server() {
     let stderr = String::from_utf8_lossy(&plain.stderr);
     assert_eq!(plain.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("without TLS"), "{stderr}");
+
+    // --tls-name is the name checked instead of the host's: the
+    // certificate's passes, another is refused.
+    for (name, accepted) in [("127.0.0.1", true), ("mail.example.org", false)] {
+        let mut command = Command::new(support::example_binary("imap_client"));
+        command
+            .args(["--server", &server.imaps.to_string(), "--tls", "implicit"])
+            .args(["--ca-file", &ca, "--tls-name", name])
+            .args(["--user", "alice", "--timeout", "20", "headers", "--limit", "1"])
+            .env("MAILWIRE_PASSWORD", "secret");
+        let out = support::run(&mut command, b"", Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if accepted {
+            assert!(out.status.success(), "--tls-name {name}: {stderr}");
+        } else {
+            assert_eq!(out.status.code(), Some(3), "--tls-name {name}: {stderr}");
+            assert!(stderr.contains("certificate"), "{stderr}");
+        }
+    }
 }
 
 /// Dovecot with Sent, Drafts, Junk and Trash (with their special uses)
