@@ -192,6 +192,27 @@ fn body_of_another_uid(line: &[u8]) -> Option<Vec<u8>> {
     Some(format!("{}7777{}", &text[..uid.start], &text[uid.end..]).into_bytes())
 }
 
+/// A sync of the mirror at `local` with the server at `addr` (a proxy's,
+/// or the server's): what it did.
+fn sync_with(addr: std::net::SocketAddr, local: &std::path::Path) -> std::process::Output {
+    support::run(
+        &mut super::sync::sync_command_to(addr, local, &[]),
+        b"",
+        Duration::from_secs(60),
+    )
+}
+
+/// [`sync_with`], which must succeed (`what` names it); what it printed.
+fn synced(addr: std::net::SocketAddr, local: &std::path::Path, what: &str) -> String {
+    let out = sync_with(addr, local);
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The message files under `root`: every file in a `cur` or `new`
 /// directory.
 fn message_files(root: &std::path::Path) -> usize {
@@ -222,11 +243,7 @@ fn sync_refuses_the_body_of_another_message() {
     let proxy = Proxy::rewriting(server.imap, Some(body_of_another_uid));
     let dir = TempDir::new("client-hostile-body-files");
     let local = dir.path().join("Maildir");
-    let out = support::run(
-        &mut super::sync::sync_command_to(proxy.addr, &local, &[]),
-        b"",
-        Duration::from_secs(60),
-    );
+    let out = sync_with(proxy.addr, &local);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{stderr}");
     assert!(
@@ -235,12 +252,7 @@ fn sync_refuses_the_body_of_another_message() {
     );
     assert_eq!(message_files(&local), 0);
 
-    let out = support::run(
-        &mut super::sync::sync_command_to(server.imap, &local, &[]),
-        b"",
-        Duration::from_secs(60),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    synced(server.imap, &local, "without the lie");
     assert_eq!(message_files(&local), super::messages().len());
 }
 
@@ -265,18 +277,7 @@ fn pairs_recorded_before_any_uidvalidity_are_forgotten() {
         format!("P\tINBOX\t{next}\t50\n"),
     )
     .expect("write the journal");
-    let sync = |what: &str| {
-        let out = support::run(
-            &mut super::sync::sync_command_to(server.imap, &local, &[]),
-            b"",
-            Duration::from_secs(60),
-        );
-        assert!(
-            out.status.success(),
-            "{what}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let sync = |what: &str| synced(server.imap, &local, what);
     sync("first");
     assert_eq!(message_files(&local), count);
     let inbox = mail.maildir("alice");
@@ -331,20 +332,7 @@ fn a_mailbox_taken_for_a_renamed_one_gets_no_pairs() {
     folder(".Old", &["old-one", "old-two"]);
     let dir = TempDir::new("client-hostile-same-validity-files");
     let local = dir.path().join("Maildir");
-    let sync = |what: &str| {
-        let out = support::run(
-            &mut super::sync::sync_command_to(proxy.addr, &local, &[]),
-            b"",
-            Duration::from_secs(60),
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{what}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    };
+    let sync = |what: &str| synced(proxy.addr, &local, what);
     sync("first");
     let local_old = local.join(".Old/cur");
     let first = std::fs::read_dir(&local_old)
