@@ -924,15 +924,18 @@ impl User {
             })
             .await?;
         let mut updates = Vec::new();
-        for answer in answers {
-            match answer {
-                Answer::Data(response) => updates.push(response),
-                change => apply_change(session, change),
+        let take = |session: &mut ServerSession, answers: Vec<Answer>, updates: &mut Vec<_>| {
+            for answer in answers {
+                match answer {
+                    Answer::Data(response) => updates.push(response),
+                    change => apply_change(session, change),
+                }
             }
-        }
-        if let Some(selected) = notify.as_ref().and_then(|n| n.selected.as_ref()) {
-            session.announce_changes(!selected.delayed);
-        }
+            if let Some(selected) = notify.as_ref().and_then(|n| n.selected.as_ref()) {
+                session.announce_changes(!selected.delayed);
+            }
+        };
+        take(session, answers, &mut updates);
         // After the EXISTS that announced them, a part at a time: each
         // is sent before the next is rendered. A session that took none of
         // a part (a command runs, or the new messages were not announced)
@@ -980,15 +983,7 @@ impl User {
                 })
                 .await?;
             work = back;
-            for answer in seen {
-                match answer {
-                    Answer::Data(response) => updates.push(response),
-                    change => apply_change(session, change),
-                }
-            }
-            if let Some(selected) = notify.as_ref().and_then(|n| n.selected.as_ref()) {
-                session.announce_changes(!selected.delayed);
-            }
+            take(session, seen, &mut updates);
         }
         self.work = Some(work);
         // The search updates after the changes they follow from.
