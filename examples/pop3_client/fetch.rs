@@ -250,6 +250,9 @@ pub fn run(
             // tell a reused UIDL: before the message may be deleted, it
             // is downloaded and compared with the file of its old name.
             (Some(None), Some(_)) if options.delete => Known::Compare,
+            // Nor can one in the file of an earlier version, kept without
+            // the port: it may have been another server's.
+            (Some(_), Some(_)) if options.delete && state.adopted() => Known::Compare,
             // Downloaded by an earlier run; a size not recorded yet (a
             // version 1 state file) is recorded now.
             (Some(_), Some(_)) => Known::Stored,

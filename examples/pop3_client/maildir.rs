@@ -94,11 +94,39 @@ pub fn message_name(host: &str, user: &[u8], uidl: &str, size: Option<u64>) -> S
 }
 
 /// The name of the UIDL state file of an account, inside the Maildir.
-pub fn state_file_name(host: &str, user: &[u8]) -> String {
+///
+/// The port is part of the account: two ports of one host may be two
+/// servers (tunnels to several machines all end on `localhost`), and one
+/// server's record of a UIDL and size must never vouch for another's
+/// message.
+pub fn state_file_name(host: &str, port: u16, user: &[u8]) -> String {
     let host = host.to_ascii_lowercase();
-    let hash = hash_hex("mailwire-pop3-account\0", &[host.as_bytes(), user]);
+    let port = port.to_string();
+    let hash = hash_hex(
+        "mailwire-pop3-account-port\0",
+        &[host.as_bytes(), port.as_bytes(), user],
+    );
     // 64 bits tell accounts apart well enough; the name stays short.
     format!(".mailwire-uidl-{}", hash.get(..16).unwrap_or(&hash))
+}
+
+/// The name earlier versions gave the state file of an account, without
+/// its port; see [`adopts_unported_state`].
+pub fn unported_state_file_name(host: &str, user: &[u8]) -> String {
+    let host = host.to_ascii_lowercase();
+    let hash = hash_hex("mailwire-pop3-account\0", &[host.as_bytes(), user]);
+    format!(".mailwire-uidl-{}", hash.get(..16).unwrap_or(&hash))
+}
+
+/// Whether an account on `port` takes over the state file an earlier
+/// version wrote without a port (when it has none of its own yet): only
+/// on POP3's own ports, 110 and 995 (RFC 8314), where that file was
+/// almost surely written for the same server. On any other port it may
+/// have been another server's, so it is ignored, and the first run
+/// downloads every message again and compares it with the file of its
+/// name (nothing is stored twice).
+pub fn adopts_unported_state(port: u16) -> bool {
+    port == 110 || port == 995
 }
 
 /// The base name of a Maildir file: without the `:2,flags` info that mail

@@ -13,9 +13,10 @@
 //! and stores messages.
 //!
 //! By default a copy stays on the server and the UIDLs of downloaded
-//! messages are kept in a state file in the Maildir (one per account,
-//! `.mailwire-uidl-*`), so the next run fetches only new mail. With
-//! `--delete`, each message is deleted on the server after it is stored.
+//! messages are kept in a state file in the Maildir (one per account:
+//! host, port and user, `.mailwire-uidl-*`), so the next run fetches only
+//! new mail. With `--delete`, each message is deleted on the server after
+//! it is stored.
 //!
 //! Messages are named in the Maildir after a hash of the host, the user and
 //! the UIDL, written to `tmp/`, flushed to disk, linked into `new/`, and
@@ -61,7 +62,9 @@ use mailwire::pop3::{Capability, ClientError, Command, Response};
 use tracing_subscriber::EnvFilter;
 
 use crate::connection::{Connection, describe, login_failure};
-use crate::maildir::{LOCK_FILE_NAME, Maildir, MaildirLock, state_file_name};
+use crate::maildir::{
+    LOCK_FILE_NAME, Maildir, MaildirLock, adopts_unported_state, state_file_name, unported_state_file_name,
+};
 use crate::options::{Auth, Options, Secret, TlsMode, read_password};
 use crate::state::UidlState;
 use crate::tls_client::TlsSetup;
@@ -267,14 +270,28 @@ fn run(options: &Options, progress: &ProgressBar) -> Result<Summary, Failure> {
         .map_err(|e| Failure::Local(format!("Maildir {}: {e}", options.maildir.display())))?;
     // Held until this function returns, after QUIT.
     let _lock = lock_maildir(&maildir)?;
+    let user = options.user.as_bytes();
     let state_path = maildir
         .root()
-        .join(state_file_name(&options.host, options.user.as_bytes()));
-    let mut state = UidlState::load(
+        .join(state_file_name(&options.host, options.port, user));
+    let earlier = adopts_unported_state(options.port)
+        .then(|| maildir.root().join(unported_state_file_name(&options.host, user)));
+    let mut state = UidlState::load_or_adopt(
         state_path,
-        &format!("UIDLs downloaded from {} for {:?}", options.host, options.user),
+        earlier,
+        &format!(
+            "UIDLs downloaded from {} port {} for {:?}",
+            options.host, options.port, options.user
+        ),
     )
     .map_err(|e| Failure::Local(format!("UIDL state: {e}")))?;
+    if state.adopted() {
+        tracing::info!(
+            known = state.len(),
+            "took over the UIDL state an earlier version kept without the port; in delete mode \
+             each message it lists is downloaded and compared once before it is deleted"
+        );
+    }
     tracing::debug!(path = %state.path().display(), known = state.len(), "state loaded");
 
     let tls = match options.tls {

@@ -41,6 +41,7 @@ pub struct UidlState {
     comment: String,
     uidls: BTreeMap<String, Option<u64>>,
     dirty: bool,
+    adopted: bool,
 }
 
 fn invalid(path: &Path, line: usize, what: &str) -> io::Error {
@@ -64,6 +65,7 @@ impl UidlState {
                     comment,
                     uidls: BTreeMap::new(),
                     dirty: false,
+                    adopted: false,
                 });
             }
             Err(e) => return Err(e),
@@ -108,7 +110,38 @@ impl UidlState {
             comment,
             uidls,
             dirty: false,
+            adopted: false,
         })
+    }
+
+    /// Reads the state file at `path`; if there is none, the one at
+    /// `earlier` (the file an earlier version kept for this account under
+    /// another name), whose records are then [`adopted`](Self::adopted)
+    /// and saved at `path` from then on. Neither file: an empty state.
+    pub fn load_or_adopt(path: PathBuf, earlier: Option<PathBuf>, comment: &str) -> io::Result<UidlState> {
+        let state = UidlState::load(path, comment)?;
+        let Some(earlier) = earlier else {
+            return Ok(state);
+        };
+        match fs::symlink_metadata(&state.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            _ => return Ok(state),
+        }
+        let mut old = UidlState::load(earlier, comment)?;
+        if old.uidls.is_empty() {
+            return Ok(state);
+        }
+        old.path = state.path;
+        old.dirty = true;
+        old.adopted = true;
+        Ok(old)
+    }
+
+    /// Whether the records come from the file of an earlier version (see
+    /// [`load_or_adopt`](Self::load_or_adopt)): they may not be trusted as
+    /// much as this version's own.
+    pub fn adopted(&self) -> bool {
+        self.adopted
     }
 
     /// The file's path.

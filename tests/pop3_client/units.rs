@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::maildir::{
-    Compared, CrlfToLf, LOCK_FILE_NAME, LineEnds, Maildir, TMP_PREFIX, base_name, create_new_file,
-    message_name, state_file_name,
+    Compared, CrlfToLf, LOCK_FILE_NAME, LineEnds, Maildir, TMP_PREFIX, adopts_unported_state, base_name,
+    create_new_file, message_name, state_file_name, unported_state_file_name,
 };
 use crate::state::{MAGIC, MAGIC_V1, UidlState, is_valid_uidl};
 
@@ -122,10 +122,20 @@ fn names_depend_on_host_user_uidl_and_size_only() {
     assert_eq!(name.len(), "mailwire-".len() + 32);
     assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
 
-    let state = state_file_name("pop.example.test", b"bob");
+    let state = state_file_name("pop.example.test", 995, b"bob");
     assert!(state.starts_with(".mailwire-uidl-"));
-    assert_ne!(state, state_file_name("pop.example.test", b"alice"));
-    assert_eq!(state, state_file_name("POP.example.test", b"bob"));
+    assert_ne!(state, state_file_name("pop.example.test", 995, b"alice"));
+    assert_ne!(state, state_file_name("pop.example.test", 110, b"bob"));
+    assert_ne!(state, state_file_name("pop.example.test", 9951, b"bob"));
+    assert_eq!(state, state_file_name("POP.example.test", 995, b"bob"));
+    // The name earlier versions gave it (no port) is another one; it must
+    // stay what they computed (the SHA-256 of the same input, written out
+    // with Python's hashlib) or it is never found.
+    let unported = unported_state_file_name("pop.example.test", b"bob");
+    assert_ne!(state, unported);
+    assert_eq!(unported, ".mailwire-uidl-06b0beba161f23b3");
+    assert!(adopts_unported_state(110) && adopts_unported_state(995));
+    assert!(!adopts_unported_state(1110) && !adopts_unported_state(9995));
 }
 
 #[test]
@@ -311,6 +321,52 @@ fn state_files_of_version_1_are_read_and_rewritten_with_sizes() {
     // Version 1 has no sizes: a line with a space is damage there.
     fs::write(&path, format!("{MAGIC_V1}\nu1 300\n")).unwrap();
     assert!(UidlState::load(path, "x").is_err());
+}
+
+#[test]
+fn a_state_file_without_the_port_is_taken_over_only_when_there_is_no_other() {
+    let dir = TempDir::new();
+    let path = dir.0.join(".mailwire-uidl-new");
+    let earlier = dir.0.join(".mailwire-uidl-earlier");
+
+    // Neither file: empty, nothing adopted.
+    let state = UidlState::load_or_adopt(path.clone(), Some(earlier.clone()), "c").unwrap();
+    assert_eq!((state.len(), state.adopted()), (0, false));
+
+    // Only the earlier one: its records, saved under the new name.
+    fs::write(&earlier, format!("{MAGIC}\nu1 300\nu2\n")).unwrap();
+    let mut state = UidlState::load_or_adopt(path.clone(), Some(earlier.clone()), "c").unwrap();
+    assert!(state.adopted());
+    assert_eq!(state.path(), path.as_path());
+    assert_eq!(
+        (state.size("u1"), state.size("u2")),
+        (Some(Some(300)), Some(None))
+    );
+    state.save().unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{MAGIC}\n# c\nu1 300\nu2\n")
+    );
+
+    // Once the new file exists, it alone counts.
+    fs::write(&earlier, format!("{MAGIC}\nu3 1\n")).unwrap();
+    let state = UidlState::load_or_adopt(path.clone(), Some(earlier.clone()), "c").unwrap();
+    assert!(!state.adopted());
+    assert_eq!((state.len(), state.size("u3")), (2, None));
+
+    // Without an earlier name (another port) only the new file counts.
+    fs::remove_file(&path).unwrap();
+    let state = UidlState::load_or_adopt(path.clone(), None, "c").unwrap();
+    assert_eq!((state.len(), state.adopted()), (0, false));
+
+    // A damaged earlier file is an error, as a damaged state file is.
+    fs::write(
+        &earlier,
+        "not a state file
+",
+    )
+    .unwrap();
+    assert!(UidlState::load_or_adopt(path, Some(earlier), "c").is_err());
 }
 
 #[cfg(unix)]
