@@ -362,6 +362,83 @@ fn a_mailbox_taken_for_a_renamed_one_gets_no_pairs() {
     }
 }
 
+/// The Message-ID of the HTML message of [`super::messages`], and what
+/// [`another_message_under_its_uid`] makes of it.
+const PAIRED_ID: &[u8] = b"<html@mailwire.test>";
+const OTHER_ID: &[u8] = b"<HTML@mailwire.test>";
+
+/// The server shows another message under the HTML message's UID (its
+/// Message-ID changed, in every literal): the UID given to another
+/// message under one UIDVALIDITY, as RFC 9051 forbids, or the mirror
+/// synchronised with another account whose UIDVALIDITY is the same.
+fn another_message_under_its_uid(literal: &mut [u8]) {
+    if let Some(at) = literal.windows(PAIRED_ID.len()).position(|w| w == PAIRED_ID) {
+        literal[at..at + OTHER_ID.len()].copy_from_slice(OTHER_ID);
+    }
+}
+
+/// Whether some message file under `root` (in `cur` or `new`, at any
+/// depth) holds `what`; the path of the first that does.
+fn file_with(root: &std::path::Path, what: &[u8]) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        let path = entry.path();
+        let found = match path.file_name().and_then(|n| n.to_str()) {
+            Some("cur" | "new") => std::fs::read_dir(&path)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| std::fs::read(p).is_ok_and(|m| m.windows(what.len()).any(|w| w == what))),
+            _ if path.is_dir() => file_with(&path, what),
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// A message deleted here whose UID the server now gives to another
+/// message: that message is not deleted on the server for the local
+/// copy gone (pairs hold the key their server message had), but
+/// downloaded. Without keys it was deleted on the server, never stored.
+#[test]
+fn a_uid_given_to_another_message_is_not_deleted_for_the_first_ones_copy() {
+    let (mail, server) = mail_server_account("client-hostile-reused-uid");
+    let dir = TempDir::new("client-hostile-reused-uid-files");
+    let local = dir.path().join("Maildir");
+    synced(server.imap, &local, "first");
+    let count = super::messages().len();
+    let copy = file_with(&local, PAIRED_ID).expect("the HTML message's local copy");
+    std::fs::remove_file(copy).expect("delete it here");
+
+    let proxy = Proxy::rewriting_literals(server.imap, None, Some(another_message_under_its_uid));
+    let out = sync_with(proxy.addr, &local);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let inbox = mail.maildir("alice");
+    assert_eq!(
+        message_files(&inbox),
+        count,
+        "a message was deleted on the server"
+    );
+    assert!(stderr.contains("is not the one paired"), "{stderr}");
+    assert!(file_with(&inbox, PAIRED_ID).is_some());
+    assert!(
+        file_with(&local, OTHER_ID).is_some(),
+        "the message shown was not downloaded"
+    );
+    assert_eq!(message_files(&local), count);
+
+    // Deleted here again, with the server showing it as it is: that
+    // deletion is the message's own, and reaches the server.
+    let copy = file_with(&local, OTHER_ID).expect("the copy downloaded");
+    std::fs::remove_file(copy).expect("delete it here");
+    synced(proxy.addr, &local, "third");
+    assert_eq!(message_files(&inbox), count - 1);
+    assert!(file_with(&inbox, PAIRED_ID).is_none());
+}
+
 /// Capability lists without STARTTLS (a man in the middle strips it).
 fn starttls_stripped(line: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(line).ok()?;

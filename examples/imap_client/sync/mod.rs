@@ -17,7 +17,12 @@
 //!    the flags both had then: a flag changed on one side is changed on
 //!    the other, a message deleted on one side and unchanged on the other
 //!    is deleted there, and one deleted on one side but changed on the
-//!    other is kept (downloaded or uploaded again);
+//!    other is kept (downloaded or uploaded again). A pair records the
+//!    key of its server message (size and Message-ID, as below): before
+//!    a server message is deleted, or moved, for a local copy gone, its
+//!    key is read again, and one that differs (a UID given to another
+//!    message, or a mirror of another account with the same UIDVALIDITY)
+//!    is downloaded instead;
 //! 4. messages on one side only are first paired with each other (same
 //!    size and Message-ID, or same header when there is none), which is
 //!    also how a run killed between a change and its record, and a
@@ -58,7 +63,7 @@ use mailwire::mailbox::{
 use crate::Failure;
 use crate::connection::{Imap, uid_in};
 use crate::maildir_files;
-use state::{FlagSet, State};
+use state::{FlagSet, Key, State};
 
 /// What `sync` was asked.
 pub struct Options {
@@ -271,10 +276,6 @@ struct Plan {
     /// Local messages no pair holds.
     local_new: BTreeSet<u32>,
 }
-
-/// What identifies a message across the two sides: its size and its
-/// Message-ID, or (without one) a digest of its header.
-type Key = (u64, String);
 
 fn key_of(size: u64, header: &[u8]) -> Key {
     let header = &header[..header.len().min(HEAD_LIMIT)];
@@ -846,9 +847,39 @@ impl Run<'_> {
             }
         }
         if !local_gone.is_empty() {
-            let keys = self.remote_keys(local_gone.keys().copied())?;
-            for (r, key) in keys {
-                local_gone.insert(r, (key.0, key));
+            let mut keys = self.remote_keys(local_gone.keys().copied())?;
+            // The server message must still be the one paired: one whose
+            // key differs (the server gave its UID to another message,
+            // which RFC 9051 forbids under one UIDVALIDITY, or the mirror
+            // was synchronised with another account whose UIDVALIDITY is
+            // the same) is neither deleted nor moved for the local copy
+            // gone, but downloaded as a message of its own. Pairs that
+            // earlier versions recorded have no key to check.
+            for (r, (_, key)) in std::mem::take(&mut local_gone) {
+                let now = keys.remove(&r);
+                match (known.keys.get(&r), now) {
+                    (Some(paired), Some(now)) if *paired == now => {
+                        local_gone.insert(r, (now.0, now));
+                    }
+                    (None, Some(now)) => {
+                        local_gone.insert(r, (now.0, now));
+                    }
+                    (None, None) => {
+                        local_gone.insert(r, (key.0, key));
+                    }
+                    (Some(_), now) => {
+                        tracing::warn!(
+                            "{name} {r}: the server's message is not the one paired with the local copy \
+                             that was deleted ({}); it is downloaded again, not deleted",
+                            if now.is_some() {
+                                "another size or Message-ID"
+                            } else {
+                                "its size and header could not be read"
+                            }
+                        );
+                        pairs.remove(&r);
+                    }
+                }
             }
         }
         let paired_local: BTreeSet<u32> = pairs.values().map(|(l, _)| *l).collect();
@@ -1049,7 +1080,8 @@ impl Run<'_> {
                 if let Some(new_uid) = new_uid {
                     // Paired now: the next run keeps it; its flags are the
                     // server's, merged into the local copy by that run.
-                    self.state.pair(to_name.as_str(), new_uid, local_uid, &flags)?;
+                    self.state
+                        .pair(to_name.as_str(), new_uid, local_uid, &flags, Some(&key))?;
                     plans[to].remote.insert(new_uid, flags.clone());
                     plans[to].pairs.insert(new_uid, (local_uid, flags));
                 }
@@ -1197,7 +1229,7 @@ impl Run<'_> {
                         }
                     }
                     if !self.dry_run {
-                        self.state.pair(&key, r, l, &merged)?;
+                        self.state.pair(&key, r, l, &merged, None)?;
                     }
                 }
                 (None, Some((local, _))) if *local == synced => local_deletions.push((r, l)),
@@ -1285,7 +1317,7 @@ impl Run<'_> {
                     if united != local {
                         self.store_local(&name, l, &united)?;
                     }
-                    self.state.pair(&key, r, l, &united)?;
+                    self.state.pair(&key, r, l, &united, Some(k))?;
                     // Perhaps the copy an upload of it cut off left: that
                     // upload is accounted for.
                     if let Some(at) = cut.iter().position(|(local, _)| *local == l) {
@@ -1430,7 +1462,11 @@ impl Run<'_> {
             let done = self
                 .imap
                 .fetch_streaming(
-                    uid_fetch(uid_set([r]), "(UID FLAGS INTERNALDATE BODY.PEEK[])", Vec::new()),
+                    uid_fetch(
+                        uid_set([r]),
+                        "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])",
+                        Vec::new(),
+                    ),
                     "UID FETCH BODY[]",
                     &mut |piece| match piece {
                         crate::connection::Streamed::Start { uid, item } => {
@@ -1452,13 +1488,14 @@ impl Run<'_> {
                     Some(why) => Failure::Network(format!("{} {r}: {why}", plan.name)),
                     None => e,
                 })?;
-            let (mut flags, mut date) = (None, None);
+            let (mut flags, mut date, mut size) = (None, None, None);
             for (_, items) in &done.data.fetch {
                 let uid = uid_in(items);
                 for item in items {
                     match item {
                         MessageDataItem::Flags(f) if uid == Some(r) => flags = Some(flag_set(f)),
                         MessageDataItem::InternalDate(d) if uid == Some(r) => date = Some(*d),
+                        MessageDataItem::Rfc822Size(n) if uid == Some(r) => size = Some(*n),
                         MessageDataItem::BodySection {
                             section,
                             origin,
@@ -1483,9 +1520,9 @@ impl Run<'_> {
             let file = out
                 .into_inner()
                 .map_err(|e| Failure::Local(format!("{}: {}", tmp.display(), e.error())))?;
-            Ok::<_, Failure>((bodies > 0, flags, date, file))
+            Ok::<_, Failure>((bodies > 0, flags, date, size, file))
         })();
-        let (found, flags, date, file) = match result {
+        let (found, flags, date, size, file) = match result {
             Ok(r) => r,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -1525,9 +1562,11 @@ impl Run<'_> {
             return Err(local_error(e));
         }
         maildir_files::sync_dir(&dir.join("cur")).map_err(local_error)?;
+        let header = header_of(&head);
         Ok(Some(Delivered {
             remote: r,
-            key: key_of(written, header_of(&head)),
+            key: key_of(written, header),
+            remote_key: key_of(size.unwrap_or(written), header),
             flags,
         }))
     }
@@ -1570,7 +1609,8 @@ impl Run<'_> {
             if local != d.flags {
                 self.store_local(&plan.name, l, &d.flags)?;
             }
-            self.state.pair(plan.name.as_str(), d.remote, l, &d.flags)?;
+            self.state
+                .pair(plan.name.as_str(), d.remote, l, &d.flags, Some(&d.remote_key))?;
         }
         Ok(())
     }
@@ -1613,7 +1653,11 @@ impl Run<'_> {
             .filter(|_| stored)
             .and_then(|(_, uids)| uids.iter().next())
         {
-            self.state.pair(plan.name.as_str(), r, l, &flags)?;
+            // The server's key of the copy is not asked for: the local
+            // one, which a server that stores what it is given shows too.
+            let size = plan.local.get(&l).map_or(content.len() as u64, |(_, s)| *s);
+            let key = key_of(size, header_of(&content));
+            self.state.pair(plan.name.as_str(), r, l, &flags, Some(&key))?;
         }
         self.state.upload_answered(plan.name.as_str(), l, sent)?;
         Imap::check(done, &format!("APPEND to {}", plan.name))?;
@@ -1624,7 +1668,11 @@ impl Run<'_> {
 /// A message downloaded into the mirror, not yet paired.
 struct Delivered {
     remote: u32,
+    /// Its key as the local copy shows it.
     key: Key,
+    /// Its key as the server shows it (RFC822.SIZE, not the octets
+    /// received), recorded with the pair.
+    remote_key: Key,
     flags: FlagSet,
 }
 

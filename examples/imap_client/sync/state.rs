@@ -19,14 +19,16 @@
 //! ```text
 //! M <mailbox> <uidvalidity> <uidnext> <highestmodseq> <local uidvalidity>
 //! P <mailbox> <server uid> <local uid> <flag> <flag>...
+//! K <mailbox> <server uid> <size> <id>
 //! D <mailbox> <server uid>
 //! X <mailbox>
 //! U <mailbox> <local uid> <sent>
 //! R <mailbox> <local uid> <sent>
 //! ```
 //!
-//! `M` sets a mailbox's numbers (`0` for unknown), `P` records a pair, `D`
-//! drops one, `X` forgets a mailbox. `U` records an APPEND of a local
+//! `M` sets a mailbox's numbers (`0` for unknown), `P` records a pair, `K`
+//! the key of its server message (its size and Message-ID, or a digest of
+//! its header: see [`Key`]), `D` drops a pair, `X` forgets a mailbox. `U` records an APPEND of a local
 //! message about to be sent (`sent` in Unix milliseconds names the
 //! attempt), `R` that its answer was read. An upload with no `R` was cut
 //! off (the run was killed, the connection lost): the server may have
@@ -47,6 +49,11 @@ use crate::Failure;
 /// The flags of a message, as IMAP names, sorted, `\Recent` left out.
 pub type FlagSet = std::collections::BTreeSet<String>;
 
+/// What identifies a message across the two sides: its size and its
+/// Message-ID (`id:<value>`), or without one a digest of its header
+/// (`header:<hex>`).
+pub type Key = (u64, String);
+
 /// One mailbox's synchronised state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailboxState {
@@ -60,6 +67,12 @@ pub struct MailboxState {
     pub local_validity: u32,
     /// Server UID to (local UID, flags both had).
     pub pairs: BTreeMap<u32, (u32, FlagSet)>,
+    /// Server UID to the key its message had when it was paired (pairs
+    /// that earlier versions recorded have none). A server that gives the
+    /// UID to another message under the same UIDVALIDITY (RFC 9051
+    /// forbids it) or a mirror synchronised with another account shows a
+    /// key that differs: the message is not the one paired.
+    pub keys: BTreeMap<u32, Key>,
     /// Uploads whose answer was never read: (local UID, when sent, in
     /// Unix milliseconds).
     pub uploads: BTreeSet<(u32, u64)>,
@@ -87,6 +100,11 @@ pub struct State {
     /// `--dry-run`: nothing is written.
     dry_run: bool,
     _lock: Option<File>,
+}
+
+/// A `K` line.
+fn key_line(name: &str, remote: u32, (size, id): &Key) -> String {
+    format!("K\t{name}\t{remote}\t{size}\t{id}\n")
 }
 
 fn local(what: &str, path: &Path, e: io::Error) -> Failure {
@@ -188,9 +206,17 @@ impl State {
                         .pairs
                         .insert(r, (l, flags));
                 }
+                ["K", name, _, _, id @ ..] => {
+                    let (Some(r), Some(size)) = (uid(2), num(3)) else {
+                        continue;
+                    };
+                    let mb = self.mailboxes.entry((*name).to_owned()).or_default();
+                    mb.keys.insert(r, (size, id.join("\t")));
+                }
                 ["D", name, _] => {
                     if let (Some(mb), Some(r)) = (self.mailboxes.get_mut(*name), uid(2)) {
                         mb.pairs.remove(&r);
+                        mb.keys.remove(&r);
                     }
                 }
                 ["X", name] => {
@@ -256,30 +282,46 @@ impl State {
         ))
     }
 
-    /// Records a pair and the flags both sides now have.
-    pub fn pair(&mut self, name: &str, remote: u32, local: u32, flags: &FlagSet) -> Result<(), Failure> {
+    /// Records a pair and the flags both sides now have, and the key of
+    /// its server message if given (else the pair keeps the key it had).
+    pub fn pair(
+        &mut self,
+        name: &str,
+        remote: u32,
+        local: u32,
+        flags: &FlagSet,
+        key: Option<&Key>,
+    ) -> Result<(), Failure> {
         let mb = self.mailboxes.entry(name.to_owned()).or_default();
-        if mb
+        let mut lines = String::new();
+        if !mb
             .pairs
             .get(&remote)
             .is_some_and(|(l, f)| *l == local && f == flags)
         {
+            mb.pairs.insert(remote, (local, flags.clone()));
+            lines.push_str(&format!("P\t{name}\t{remote}\t{local}"));
+            for flag in flags {
+                lines.push('\t');
+                lines.push_str(flag);
+            }
+            lines.push('\n');
+        }
+        if let Some(key) = key.filter(|k| mb.keys.get(&remote) != Some(k)) {
+            mb.keys.insert(remote, key.clone());
+            lines.push_str(&key_line(name, remote, key));
+        }
+        if lines.is_empty() {
             return Ok(());
         }
-        mb.pairs.insert(remote, (local, flags.clone()));
-        let mut line = format!("P\t{name}\t{remote}\t{local}");
-        for flag in flags {
-            line.push('\t');
-            line.push_str(flag);
-        }
-        line.push('\n');
-        self.write(&line)
+        self.write(&lines)
     }
 
     /// Drops a pair.
     pub fn unpair(&mut self, name: &str, remote: u32) -> Result<(), Failure> {
         if let Some(mb) = self.mailboxes.get_mut(name) {
-            if mb.pairs.remove(&remote).is_some() {
+            let keyed = mb.keys.remove(&remote).is_some();
+            if mb.pairs.remove(&remote).is_some() || keyed {
                 return self.write(&format!("D\t{name}\t{remote}\n"));
             }
         }
@@ -356,6 +398,9 @@ impl State {
                     text.push_str(flag);
                 }
                 text.push('\n');
+                if let Some(key) = mb.keys.get(remote) {
+                    text.push_str(&key_line(name, *remote, key));
+                }
             }
             // Uploads cut off, while the server may still store them.
             let oldest = now_millis().saturating_sub(CUT_UPLOAD_LIFETIME.as_millis() as u64);
@@ -403,12 +448,13 @@ mod tests {
         {
             let mut s = State::open(dir.path(), false).unwrap();
             s.set_mailbox("INBOX", 7, 10, 100, 3).unwrap();
-            s.pair("INBOX", 1, 1, &flags(&["\\Seen"])).unwrap();
-            s.pair("INBOX", 2, 5, &flags(&[])).unwrap();
+            s.pair("INBOX", 1, 1, &flags(&["\\Seen"]), None).unwrap();
+            s.pair("INBOX", 2, 5, &flags(&[]), None).unwrap();
             s.compact().unwrap();
-            s.pair("INBOX", 3, 6, &flags(&["$Label1", "\\Flagged"])).unwrap();
+            s.pair("INBOX", 3, 6, &flags(&["$Label1", "\\Flagged"]), None)
+                .unwrap();
             s.unpair("INBOX", 1).unwrap();
-            s.pair("Sent", 9, 9, &flags(&[])).unwrap();
+            s.pair("Sent", 9, 9, &flags(&[]), None).unwrap();
             s.forget("Sent").unwrap();
         }
         let journal = dir.path().join("mailwire-sync/journal");
@@ -417,7 +463,7 @@ mod tests {
         fs::write(&journal, text).unwrap();
         let mut s = State::open(dir.path(), false).unwrap();
         // The torn line is gone: the next record stands on its own line.
-        s.pair("INBOX", 5, 8, &flags(&[])).unwrap();
+        s.pair("INBOX", 5, 8, &flags(&[]), None).unwrap();
         drop(s);
         let s = State::open(dir.path(), false).unwrap();
         let inbox = &s.mailboxes["INBOX"];
@@ -436,6 +482,55 @@ mod tests {
             ]
         );
         assert!(!s.mailboxes.contains_key("Sent"));
+    }
+
+    #[test]
+    fn keys_of_paired_messages_are_kept_with_their_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |size: u64, id: &str| (size, id.to_owned());
+        {
+            let mut s = State::open(dir.path(), false).unwrap();
+            s.pair("INBOX", 1, 1, &flags(&[]), Some(&key(10, "id:<a@x>")))
+                .unwrap();
+            s.pair("INBOX", 2, 2, &flags(&[]), Some(&key(20, "header:ab")))
+                .unwrap();
+            s.compact().unwrap();
+            // A flag change keeps the key; a pair dropped loses it.
+            s.pair("INBOX", 1, 1, &flags(&["\\Seen"]), None).unwrap();
+            s.unpair("INBOX", 2).unwrap();
+            s.pair(
+                "INBOX",
+                3,
+                3,
+                &flags(&[]),
+                Some(&key(30, "id:<with tab\tinside>")),
+            )
+            .unwrap();
+        }
+        let journal = fs::read_to_string(dir.path().join("mailwire-sync/journal")).unwrap();
+        // Only the new pair's key was written again.
+        assert_eq!(
+            journal.lines().filter(|l| l.starts_with("K\t")).count(),
+            1,
+            "{journal}"
+        );
+        let check = |s: &State| {
+            let inbox = &s.mailboxes["INBOX"];
+            assert_eq!(inbox.keys.get(&1), Some(&key(10, "id:<a@x>")));
+            assert_eq!(inbox.keys.get(&2), None);
+            assert_eq!(inbox.keys.get(&3), Some(&key(30, "id:<with tab\tinside>")));
+            assert_eq!(inbox.pairs[&1].1, flags(&["\\Seen"]));
+        };
+        let mut s = State::open(dir.path(), false).unwrap();
+        check(&s);
+        s.compact().unwrap();
+        drop(s);
+        let state = fs::read_to_string(dir.path().join("mailwire-sync/state")).unwrap();
+        assert!(
+            state.contains("P\tINBOX\t1\t1\t\\Seen\nK\tINBOX\t1\t10\tid:<a@x>\n"),
+            "{state}"
+        );
+        check(&State::open(dir.path(), false).unwrap());
     }
 
     #[test]
