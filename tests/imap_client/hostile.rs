@@ -439,6 +439,170 @@ fn a_uid_given_to_another_message_is_not_deleted_for_the_first_ones_copy() {
     assert!(file_with(&inbox, PAIRED_ID).is_none());
 }
 
+/// A server without UIDPLUS (RFC 4315): capability lists without it and
+/// IMAP4rev2, answers without its COPYUID and APPENDUID codes.
+fn without_uid_expunge(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    if text.contains("CAPABILITY") {
+        return Some(
+            text.replace(" UIDPLUS", "")
+                .replace(" IMAP4rev2", "")
+                .into_bytes(),
+        );
+    }
+    for code in ["[COPYUID ", "[APPENDUID "] {
+        if let Some(at) = text.find(code) {
+            let end = at + text[at..].find("] ")? + 2;
+            return Some(format!("{}{}", &text[..at], &text[end..]).into_bytes());
+        }
+    }
+    None
+}
+
+/// The Maildir info letters of the message file under `root` that holds
+/// `what`.
+fn letters_of(root: &std::path::Path, what: &[u8]) -> String {
+    let file = file_with(root, what).expect("the message's file");
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a name")
+        .to_owned();
+    name.split_once(":2,")
+        .map(|(_, l)| l.to_owned())
+        .unwrap_or_default()
+}
+
+/// A server without UID EXPUNGE: a message deleted here is marked
+/// `\Deleted` on the server and, while another message of the mailbox
+/// is marked too (another client's, which an EXPUNGE would take as
+/// well), left so, its pair kept, so that the next run neither downloads
+/// it again nor expunges the other one; once it is the only one marked,
+/// EXPUNGE removes it. The pair was dropped, and the next run downloaded
+/// the message again, marked; nothing was ever expunged.
+#[test]
+fn without_uid_expunge_a_deletion_settles_and_expunges_only_what_it_deleted() {
+    let (mail, server) = mail_server_account("client-hostile-no-uidplus");
+    let proxy = Proxy::rewriting(server.imap, Some(without_uid_expunge));
+    let dir = TempDir::new("client-hostile-no-uidplus-files");
+    let local = dir.path().join("Maildir");
+    let inbox = mail.maildir("alice");
+    let count = super::messages().len();
+    let other_client = |args: &[&str]| {
+        let out = support::run(
+            &mut client_command(server.imap, args),
+            b"",
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    synced(proxy.addr, &local, "first");
+    std::fs::remove_file(file_with(&local, PAIRED_ID).expect("the local copy")).expect("delete it here");
+    other_client(&["flag", "1", "+\\Deleted"]);
+
+    let out = synced(proxy.addr, &local, "second");
+    assert!(out.contains("deleted on the server"), "{out}");
+    assert_eq!(
+        message_files(&inbox),
+        count,
+        "expunged with another message marked"
+    );
+    assert!(
+        letters_of(&inbox, PAIRED_ID).contains('T'),
+        "not marked \\Deleted"
+    );
+
+    synced(proxy.addr, &local, "third");
+    assert!(
+        file_with(&local, PAIRED_ID).is_none(),
+        "the message deleted here was downloaded again"
+    );
+    assert_eq!(message_files(&inbox), count);
+
+    // The other client changes its mind: the deletion is the only one
+    // left, and is expunged.
+    other_client(&["flag", "1", "-\\Deleted"]);
+    synced(proxy.addr, &local, "fourth");
+    assert_eq!(message_files(&inbox), count - 1);
+    assert!(file_with(&inbox, PAIRED_ID).is_none());
+    assert!(file_with(&local, PAIRED_ID).is_none());
+    assert_eq!(message_files(&local), count - 1);
+}
+
+/// Capability lists without MOVE, UIDPLUS and IMAP4rev2.
+fn without_move_or_uid_expunge(line: &[u8]) -> Option<Vec<u8>> {
+    let text = String::from_utf8(without_uid_expunge(line)?).ok()?;
+    Some(text.replace(" MOVE", "").into_bytes())
+}
+
+/// How many message files directly in `folder`'s `cur` and `new` hold
+/// `what`.
+fn copies_in(folder: &std::path::Path, what: &[u8]) -> usize {
+    ["cur", "new"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(folder.join(d)).ok())
+        .flatten()
+        .flatten()
+        .filter(|e| std::fs::read(e.path()).is_ok_and(|m| m.windows(what.len()).any(|w| w == what)))
+        .count()
+}
+
+/// A server without MOVE and UID EXPUNGE, a message moved here from
+/// INBOX to another folder while another message of INBOX is marked
+/// `\Deleted`: the move is a COPY, and the original stays marked; the
+/// next run neither copies it again (the marked original is being
+/// deleted, not moved) nor downloads it; once it is the only one marked
+/// it is expunged, and the server holds the message once, in the folder.
+#[test]
+fn without_move_or_uid_expunge_a_move_settles_without_a_second_copy() {
+    let (mail, server) = mail_server_account("client-hostile-no-move");
+    let proxy = Proxy::rewriting(server.imap, Some(without_move_or_uid_expunge));
+    let dir = TempDir::new("client-hostile-no-move-files");
+    let local = dir.path().join("Maildir");
+    let inbox = mail.maildir("alice");
+    let other_client = |args: &[&str]| {
+        let out = support::run(
+            &mut client_command(server.imap, args),
+            b"",
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    synced(proxy.addr, &local, "first");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(local.join(".Archive").join(sub)).expect("a local folder");
+    }
+    synced(proxy.addr, &local, "the folder created");
+    let copy = file_with(&local, PAIRED_ID).expect("the local copy");
+    let moved = local.join(".Archive/cur").join(copy.file_name().expect("a name"));
+    std::fs::rename(&copy, &moved).expect("move it here");
+    other_client(&["flag", "1", "+\\Deleted"]);
+
+    let out = synced(proxy.addr, &local, "the move");
+    assert!(out.contains("moved on the server: INBOX "), "{out}");
+    assert_eq!(copies_in(&inbox.join(".Archive"), PAIRED_ID), 1);
+    assert!(
+        letters_of(&inbox, PAIRED_ID).contains('T'),
+        "the original is not marked"
+    );
+
+    synced(proxy.addr, &local, "after the move");
+    assert_eq!(copies_in(&inbox.join(".Archive"), PAIRED_ID), 1, "copied twice");
+    assert_eq!(
+        copies_in(&local, PAIRED_ID),
+        0,
+        "the original was downloaded again"
+    );
+    assert_eq!(copies_in(&local.join(".Archive"), PAIRED_ID), 1);
+
+    other_client(&["flag", "1", "-\\Deleted"]);
+    synced(proxy.addr, &local, "once no other message is marked");
+    assert_eq!(copies_in(&inbox, PAIRED_ID), 0, "the original was not expunged");
+    assert_eq!(copies_in(&inbox.join(".Archive"), PAIRED_ID), 1);
+    assert_eq!(copies_in(&local, PAIRED_ID), 0);
+    assert_eq!(copies_in(&local.join(".Archive"), PAIRED_ID), 1);
+}
+
 /// Capability lists without STARTTLS (a man in the middle strips it).
 fn starttls_stripped(line: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(line).ok()?;

@@ -52,8 +52,8 @@ use mailwire::imap::client::{Completion, MailboxChange};
 use mailwire::imap::{
     Append, AppendData, AppendMessage, CommandBody, CopyMove, CreateParameter, DataItemName, DateTime, Fetch,
     FetchModifier, Flag, FlagFetch, List, ListMailbox, ListReturnOption, Literal, Mailbox, MailboxAttribute,
-    MessageDataItem, ModSeq, QResync, Section, SelectParameter, SequenceSet, StatusAttribute, StatusValue,
-    Store, StoreAction,
+    MessageDataItem, ModSeq, QResync, Search, SearchKey, Section, SelectParameter, SequenceSet,
+    StatusAttribute, StatusValue, Store, StoreAction,
 };
 use mailwire::mailbox::{
     Account, AccountName, Flags, MailboxName, MaildirBackend, MaildirOptions, SpecialUse, StoreError, Uid,
@@ -1035,9 +1035,18 @@ impl Run<'_> {
             new_keys.push(keys);
         }
         for from in 0..plans.len() {
+            // A message a deletion left marked `\Deleted` (see
+            // `Run::keep_marked`) is being deleted, not moved: its copy,
+            // made by a COPY that gave no new UID, is still to be paired.
             let gone: Vec<(u32, Key)> = plans[from]
                 .local_gone
                 .iter()
+                .filter(|(r, _)| {
+                    !plans[from]
+                        .pairs
+                        .get(r)
+                        .is_some_and(|(_, f)| f.contains("\\Deleted"))
+                })
                 .map(|(r, (_, k))| (*r, k.clone()))
                 .collect();
             for (r, key) in gone {
@@ -1059,7 +1068,7 @@ impl Run<'_> {
                 plans[from].local_gone.remove(&r);
                 plans[to].local_new.remove(&local_uid);
                 let flags = plans[from].remote.remove(&r).unwrap_or_default();
-                plans[from].pairs.remove(&r);
+                let old = plans[from].pairs.remove(&r);
                 if self.dry_run {
                     continue;
                 }
@@ -1068,14 +1077,17 @@ impl Run<'_> {
                     sequence_set: uid_set([r]),
                     mailbox: plans[to].remote_box.wire.clone(),
                 };
-                let done = if self.imap.offers("MOVE") {
-                    self.imap.ok(CommandBody::Move { args, uid: true }, "MOVE")?
+                let (done, left) = if self.imap.offers("MOVE") {
+                    let done = self.imap.ok(CommandBody::Move { args, uid: true }, "MOVE")?;
+                    (done, BTreeSet::new())
                 } else {
                     let done = self.imap.ok(CommandBody::Copy { args, uid: true }, "COPY")?;
-                    self.delete_remote(&[r])?;
-                    done
+                    (done, self.delete_remote(&[r])?)
                 };
-                self.state.unpair(from_name.as_str(), r)?;
+                match old.filter(|_| left.contains(&r)) {
+                    Some((l, synced)) => self.keep_marked(from_name.as_str(), r, l, &synced)?,
+                    None => self.state.unpair(from_name.as_str(), r)?,
+                }
                 let new_uid = done.copy_uid().and_then(|(_, _, into)| into.iter().next());
                 if let Some(new_uid) = new_uid {
                     // Paired now: the next run keeps it; its flags are the
@@ -1102,9 +1114,15 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn delete_remote(&mut self, uids: &[u32]) -> Result<(), Failure> {
+    /// Marks `uids` `\Deleted` and expunges them: with UID EXPUNGE
+    /// (UIDPLUS, and IMAP4rev2's base), else with EXPUNGE when every
+    /// message marked `\Deleted` in the mailbox is one of them (EXPUNGE
+    /// takes all such messages, and others may be another client's,
+    /// marked to be looked at before they go). Returns the UIDs left
+    /// marked and not expunged.
+    fn delete_remote(&mut self, uids: &[u32]) -> Result<BTreeSet<u32>, Failure> {
         if uids.is_empty() {
-            return Ok(());
+            return Ok(BTreeSet::new());
         }
         let set = uid_set(uids.iter().copied());
         self.imap.ok(
@@ -1120,12 +1138,46 @@ impl Run<'_> {
             },
             "STORE \\Deleted",
         )?;
-        if self.imap.offers("UIDPLUS") {
+        if self.imap.offers("UIDPLUS") || self.imap.offers("IMAP4rev2") {
             self.imap.ok(CommandBody::UidExpunge(set), "UID EXPUNGE")?;
-        } else {
-            tracing::warn!("the server has no UID EXPUNGE: deleted messages stay marked \\Deleted");
+            return Ok(BTreeSet::new());
         }
-        Ok(())
+        let ours: BTreeSet<u32> = uids.iter().copied().collect();
+        let marked = self.imap.ok(
+            CommandBody::Search {
+                search: Search::new(vec![SearchKey::Deleted]),
+                uid: true,
+            },
+            "UID SEARCH DELETED",
+        )?;
+        let others = match &marked.data.search {
+            Some((found, _)) => found.iter().filter(|u| !ours.contains(&u.get())).count(),
+            // No `* SEARCH` answer (an ESEARCH one is not looked into):
+            // others may be marked.
+            None => 1,
+        };
+        if others == 0 {
+            self.imap.ok(CommandBody::Expunge, "EXPUNGE")?;
+            return Ok(BTreeSet::new());
+        }
+        tracing::warn!(
+            "the server has no UID EXPUNGE, and {others} other messages are marked \\Deleted in the \
+             mailbox: the messages deleted here stay marked \\Deleted until a client expunges them"
+        );
+        Ok(ours)
+    }
+
+    /// Keeps the pair of server message `r`, which a deletion left marked
+    /// `\Deleted` but not expunged, with that flag among those both had:
+    /// the next run finds it unchanged and its local copy gone, and
+    /// deletes it again (expunged once the mailbox holds no other marked
+    /// message), instead of downloading it as a message no pair holds. Should
+    /// someone remove the mark, the message counts as changed on the
+    /// server, and is downloaded again.
+    fn keep_marked(&mut self, name: &str, r: u32, l: u32, synced: &FlagSet) -> Result<(), Failure> {
+        let mut marked = synced.clone();
+        marked.insert("\\Deleted".to_owned());
+        self.state.pair(name, r, l, &marked, None)
     }
 
     fn store_remote(&mut self, uid: u32, from: &FlagSet, to: &FlagSet) -> Result<(), Failure> {
@@ -1241,7 +1293,7 @@ impl Run<'_> {
                     }
                     local_new.insert(l);
                 }
-                (Some(remote), None) if *remote == synced => remote_deletions.push(r),
+                (Some(remote), None) if *remote == synced => remote_deletions.push((r, l, synced)),
                 (Some(_), None) => {
                     // Deleted here, changed on the server: downloaded again.
                     if !self.dry_run {
@@ -1259,12 +1311,18 @@ impl Run<'_> {
 
         // Deletions: made first, recorded after.
         if !remote_deletions.is_empty() {
-            println!("{would}deleted on the server: {name} {}", list(&remote_deletions));
+            let uids: Vec<u32> = remote_deletions.iter().map(|(r, _, _)| *r).collect();
+            println!("{would}deleted on the server: {name} {}", list(&uids));
             self.counts.deleted_remote += remote_deletions.len() as u64;
             if !self.dry_run {
-                self.delete_remote(&remote_deletions)?;
-                for r in &remote_deletions {
-                    self.state.unpair(&key, *r)?;
+                let uids: Vec<u32> = remote_deletions.iter().map(|(r, _, _)| *r).collect();
+                let left = self.delete_remote(&uids)?;
+                for (r, l, synced) in &remote_deletions {
+                    if left.contains(r) {
+                        self.keep_marked(&key, *r, *l, synced)?;
+                    } else {
+                        self.state.unpair(&key, *r)?;
+                    }
                 }
             }
         }
@@ -1409,6 +1467,8 @@ impl Run<'_> {
         if self.dry_run {
             return Ok(());
         }
+        // Left marked `\Deleted` (no UID EXPUNGE, other messages marked),
+        // a copy is found again by the next run, and downloaded.
         self.delete_remote(&copies)?;
         for (l, sent) in answered {
             self.state.upload_answered(&key, l, sent)?;
