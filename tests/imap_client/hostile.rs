@@ -459,6 +459,13 @@ fn without_uid_expunge(line: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Runs the client as another program would, against `server` itself: it
+/// must succeed.
+fn other_client(server: std::net::SocketAddr, args: &[&str]) {
+    let out = support::run(&mut client_command(server, args), b"", Duration::from_secs(60));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// The Maildir info letters of the message file under `root` that holds
 /// `what`.
 fn letters_of(root: &std::path::Path, what: &[u8]) -> String {
@@ -488,17 +495,9 @@ fn without_uid_expunge_a_deletion_settles_and_expunges_only_what_it_deleted() {
     let local = dir.path().join("Maildir");
     let inbox = mail.maildir("alice");
     let count = super::messages().len();
-    let other_client = |args: &[&str]| {
-        let out = support::run(
-            &mut client_command(server.imap, args),
-            b"",
-            Duration::from_secs(60),
-        );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    };
     synced(proxy.addr, &local, "first");
     std::fs::remove_file(file_with(&local, PAIRED_ID).expect("the local copy")).expect("delete it here");
-    other_client(&["flag", "1", "+\\Deleted"]);
+    other_client(server.imap, &["flag", "1", "+\\Deleted"]);
 
     let out = synced(proxy.addr, &local, "second");
     assert!(out.contains("deleted on the server"), "{out}");
@@ -521,7 +520,7 @@ fn without_uid_expunge_a_deletion_settles_and_expunges_only_what_it_deleted() {
 
     // The other client changes its mind: the deletion is the only one
     // left, and is expunged.
-    other_client(&["flag", "1", "-\\Deleted"]);
+    other_client(server.imap, &["flag", "1", "-\\Deleted"]);
     synced(proxy.addr, &local, "fourth");
     assert_eq!(message_files(&inbox), count - 1);
     assert!(file_with(&inbox, PAIRED_ID).is_none());
@@ -560,14 +559,6 @@ fn without_move_or_uid_expunge_a_move_settles_without_a_second_copy() {
     let dir = TempDir::new("client-hostile-no-move-files");
     let local = dir.path().join("Maildir");
     let inbox = mail.maildir("alice");
-    let other_client = |args: &[&str]| {
-        let out = support::run(
-            &mut client_command(server.imap, args),
-            b"",
-            Duration::from_secs(60),
-        );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    };
     synced(proxy.addr, &local, "first");
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(local.join(".Archive").join(sub)).expect("a local folder");
@@ -576,7 +567,7 @@ fn without_move_or_uid_expunge_a_move_settles_without_a_second_copy() {
     let copy = file_with(&local, PAIRED_ID).expect("the local copy");
     let moved = local.join(".Archive/cur").join(copy.file_name().expect("a name"));
     std::fs::rename(&copy, &moved).expect("move it here");
-    other_client(&["flag", "1", "+\\Deleted"]);
+    other_client(server.imap, &["flag", "1", "+\\Deleted"]);
 
     let out = synced(proxy.addr, &local, "the move");
     assert!(out.contains("moved on the server: INBOX "), "{out}");
@@ -595,7 +586,7 @@ fn without_move_or_uid_expunge_a_move_settles_without_a_second_copy() {
     );
     assert_eq!(copies_in(&local.join(".Archive"), PAIRED_ID), 1);
 
-    other_client(&["flag", "1", "-\\Deleted"]);
+    other_client(server.imap, &["flag", "1", "-\\Deleted"]);
     synced(proxy.addr, &local, "once no other message is marked");
     assert_eq!(copies_in(&inbox, PAIRED_ID), 0, "the original was not expunged");
     assert_eq!(copies_in(&inbox.join(".Archive"), PAIRED_ID), 1);

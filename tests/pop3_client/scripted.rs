@@ -389,6 +389,16 @@ fn state_line(dir: &std::path::Path) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Asserts that the Maildir holds these messages and no other (stored
+/// with LF line ends), in any order.
+fn assert_stored(dir: &std::path::Path, messages: &[&[u8]]) {
+    let mut stored = local_messages(dir);
+    stored.sort();
+    let mut expected: Vec<Vec<u8>> = messages.iter().map(|m| lf(m)).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+}
+
 /// Whether the session retrieved message 1 before any DELE.
 fn retrieved_before_deleting(commands: &[String]) -> bool {
     let retr = commands.iter().position(|c| c == "RETR");
@@ -418,11 +428,7 @@ fn a_uidl_reused_for_another_size_is_downloaded_never_skipped_or_deleted_unseen(
     assert_eq!(out.fetched(), 1, "{}", out.stdout);
     assert!(out.stderr.contains("reused"), "{}", out.stderr);
     assert!(has(&server.commands(), "RETR"), "the new message was skipped");
-    let mut expected = vec![lf(BODY), lf(OTHER)];
-    expected.sort();
-    let mut stored = local_messages(&dir);
-    stored.sort();
-    assert_eq!(stored, expected);
+    assert_stored(&dir, &[BODY, OTHER]);
     assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", OTHER.len())));
 
     // Same UIDL, same size as recorded: skipped, and in delete mode
@@ -477,11 +483,7 @@ fn a_uidl_reused_for_the_same_size_after_a_deletion_is_downloaded_before_it_is_d
         retrieved_before_deleting(&commands) && has(&commands, "DELE"),
         "{commands:?}"
     );
-    let mut stored = local_messages(&dir);
-    stored.sort();
-    let mut expected = vec![lf(BODY), lf(SAME_SIZE)];
-    expected.sort();
-    assert_eq!(stored, expected);
+    assert_stored(&dir, &[BODY, SAME_SIZE]);
 
     // Once more, in keep mode: the UIDL left the state with the deletion,
     // so the message is downloaded again, compared, and found stored
@@ -572,11 +574,7 @@ fn a_message_downloaded_without_list_sizes_is_recorded_with_the_size_received() 
     let commands = server.commands();
     assert!(retrieved_before_deleting(&commands), "{commands:?}");
     assert!(commands.contains(&"DELE".to_owned()), "{commands:?}");
-    let mut stored = local_messages(&dir);
-    stored.sort();
-    let mut expected = vec![lf(BODY), lf(OTHER)];
-    expected.sort();
-    assert_eq!(stored, expected);
+    assert_stored(&dir, &[BODY, OTHER]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -613,11 +611,7 @@ fn a_uidl_listed_for_several_messages_vouches_for_none() {
     let count = |what: &str| commands.iter().filter(|c| *c == what).count();
     assert_eq!((count("RETR"), count("DELE")), (2, 2), "{commands:?}");
     assert!(retrieved_before_deleting(&commands), "{commands:?}");
-    let mut stored = local_messages(&dir);
-    stored.sort();
-    let mut expected = vec![lf(BODY), lf(SAME_SIZE)];
-    expected.sort();
-    assert_eq!(stored, expected);
+    assert_stored(&dir, &[BODY, SAME_SIZE]);
     assert_eq!(
         state_line(&dir),
         None,
@@ -703,6 +697,21 @@ fn a_message_that_grows_past_its_list_size_ends_the_session_at_once() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A run in delete mode against `server`, which offers `message`: it is
+/// downloaded before DELE, and the Maildir then holds `stored` messages,
+/// `message` among them.
+fn downloaded_before_deleted(server: ScriptedServer, dir: &PathBuf, message: &[u8], stored: usize) {
+    let out = run(client_for(&server, dir, &["--delete"]));
+    out.assert_code(0);
+    let commands = server.commands();
+    assert!(
+        retrieved_before_deleting(&commands) && commands.contains(&"DELE".to_owned()),
+        "{commands:?}"
+    );
+    assert_eq!(local_messages(dir).len(), stored);
+    assert!(local_messages(dir).contains(&lf(message)));
+}
+
 /// In delete mode a record without a size (a version 1 state file) is not
 /// trusted: the message is downloaded and compared with the file of its
 /// old name; the same message is then recorded and deleted, another one
@@ -718,15 +727,7 @@ fn a_state_file_of_version_1_is_checked_before_a_deletion() {
         std::fs::write(&path, format!("{}\nscripted-1\n", state::MAGIC_V1)).unwrap();
 
         let server = ScriptedServer::start(Script::honest(server_has));
-        let out = run(client_for(&server, &dir, &["--delete"]));
-        out.assert_code(0);
-        let commands = server.commands();
-        assert!(
-            retrieved_before_deleting(&commands) && commands.contains(&"DELE".to_owned()),
-            "{commands:?}"
-        );
-        assert_eq!(local_messages(&dir).len(), stored_after);
-        assert!(local_messages(&dir).contains(&lf(server_has)));
+        downloaded_before_deleted(server, &dir, server_has, stored_after);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -917,11 +918,7 @@ fn two_servers_on_one_host_do_not_share_records() {
         retrieved_before_deleting(&commands) && commands.contains(&"DELE".to_owned()),
         "{commands:?}"
     );
-    let mut stored = local_messages(&dir);
-    stored.sort();
-    let mut expected = vec![lf(BODY), lf(SAME_SIZE)];
-    expected.sort();
-    assert_eq!(stored, expected);
+    assert_stored(&dir, &[BODY, SAME_SIZE]);
     // The first server's record is untouched.
     assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", BODY.len())));
     let _ = std::fs::remove_dir_all(&dir);
@@ -957,11 +954,7 @@ fn an_earlier_state_file_without_the_port_is_ignored_on_other_ports() {
     assert_eq!(out.fetched(), 1, "{}", out.stdout);
     assert!(server.commands().contains(&"RETR".to_owned()));
     assert_eq!(state_line(&dir), Some(format!("scripted-1 {}", SAME_SIZE.len())));
-    let mut stored = local_messages(&dir);
-    stored.sort();
-    let mut expected = vec![lf(BODY), lf(SAME_SIZE)];
-    expected.sort();
-    assert_eq!(stored, expected);
+    assert_stored(&dir, &[BODY, SAME_SIZE]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1011,15 +1004,7 @@ fn on_port_110_an_earlier_state_file_is_taken_over_and_checked_before_a_deletion
         let dir = maildir();
         unported_state(&dir);
         let server = ScriptedServer::on(listener.clone(), Script::honest(server_has));
-        let out = run(client_for(&server, &dir, &["--delete"]));
-        out.assert_code(0);
-        let commands = server.commands();
-        assert!(
-            retrieved_before_deleting(&commands) && commands.contains(&"DELE".to_owned()),
-            "{commands:?}"
-        );
-        assert_eq!(local_messages(&dir).len(), stored_after);
-        assert!(local_messages(&dir).contains(&lf(server_has)));
+        downloaded_before_deleted(server, &dir, server_has, stored_after);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
