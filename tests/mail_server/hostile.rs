@@ -1599,3 +1599,43 @@ fn a_fetch_refused_inside_a_batch_sets_no_seen_from_there_on() {
     assert_eq!(seen_flags(&mut imap, 3), [true, false, false]);
     imap.logout();
 }
+
+/// LIST joins its reference to every pattern. A reference of a megabyte
+/// (a literal) before 64 patterns is matched at a small cost (each
+/// pattern is longer than any name, so nothing is listed), and more than
+/// 64 patterns are refused with `NO [LIMIT]`; the server's peak grows by
+/// little. The reference was copied once per pattern (up to 65,536 of
+/// them): 64 GiB for a command of a megabyte.
+#[test]
+fn a_long_list_reference_is_not_copied_for_each_pattern() {
+    let mail = alice_root("list-reference");
+    let server = mail_server(&mail);
+    let baseline = peak_kib(&server);
+    let mut stream = logged_in_stream(server.imap);
+    let patterns = |n: usize| (0..n).map(|i| format!("%{i}")).collect::<Vec<_>>().join(" ");
+    let mut command = b"a LIST {1048576+}\r\n".to_vec();
+    command.extend(std::iter::repeat_n(b'r', 1 << 20));
+    command.extend_from_slice(format!(" ({})\r\n", patterns(64)).as_bytes());
+    command.extend_from_slice(format!("b LIST \"\" ({})\r\n", patterns(65)).as_bytes());
+    command.extend_from_slice(b"c LIST \"\" (INBOX %0)\r\n");
+    let (got, closed) = exchange(&mut stream, command, Duration::from_secs(60), tagged("c"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(!closed, "the connection ended: {text}");
+    let tagged_line = |tag: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{tag} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(tagged_line("a").starts_with("a OK"), "{text}");
+    assert!(tagged_line("b").starts_with("b NO [LIMIT]"), "{text}");
+    assert!(tagged_line("c").starts_with("c OK"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("* LIST")).count(),
+        1,
+        "only INBOX is listed: {text}"
+    );
+    let grown = peak_kib(&server).saturating_sub(baseline);
+    assert!(grown < 24 * 1024, "the server's peak grew by {grown} KiB");
+    still_serves(&server, "a long LIST reference");
+}

@@ -8,7 +8,7 @@ use mailwire::imap::{
 };
 use mailwire::mailbox::{MailboxEntry, MailboxName};
 
-use super::exec::{Answer, DELIMITER, Info, Outcome, Work, status_values, store_failure};
+use super::exec::{Answer, DELIMITER, Info, Outcome, Work, condition, status_values, store_failure};
 
 /// NAMESPACE (RFC 2342): one personal namespace, no prefix, `/` between
 /// levels; no other users' or shared namespaces.
@@ -48,24 +48,89 @@ fn attributes(
     out
 }
 
+/// At most this many patterns in one LIST (RFC 5258 allows a list): each
+/// is matched against every mailbox. More is `NO [LIMIT]`.
+const MAX_PATTERNS: usize = 64;
+
+/// The most matching one LIST or LSUB may cost: the sum, over every
+/// pattern and name it is matched against, of the pattern's length times
+/// the name's (what matching costs at most). Listings of every mailbox
+/// with a few patterns cost thousands; past this, `NO [LIMIT]`.
+const MAX_MATCH_WORK: u64 = 1 << 28;
+
+/// A pattern with runs of wildcards made one (a run matches what `*`
+/// matches if it holds one, else what `%` matches), and the number of
+/// characters other than wildcards it holds; `None` past `limit` of them.
+fn collapsed(pattern: &str, limit: usize) -> Option<(String, usize)> {
+    let mut out = String::new();
+    let mut literal = 0;
+    for c in pattern.chars() {
+        match (c, out.chars().next_back()) {
+            ('*', Some('%')) => {
+                out.pop();
+                out.push('*');
+            }
+            ('*' | '%', Some('*' | '%')) => {}
+            ('*' | '%', _) => out.push(c),
+            _ => {
+                literal += 1;
+                if literal > limit {
+                    return None;
+                }
+                out.push(c);
+            }
+        }
+    }
+    Some((out, literal))
+}
+
 /// The patterns of a LIST, each joined to the reference (RFC 9051 section
 /// 6.3.9: the reference is a prefix; a pattern is read from the root when
-/// it starts with the delimiter).
+/// it starts with the delimiter), without repeats. Runs of wildcards are
+/// made one, and a pattern with more characters than the longest mailbox
+/// name, which matches nothing, is left out: a reference of a megabyte
+/// (a literal may be that long) costs its length once, not once for
+/// every pattern.
 fn patterns(reference: &Mailbox<'_>, patterns: &[ListMailbox<'_>], utf8: bool) -> Vec<String> {
-    let reference = decode_name(reference.as_bytes(), utf8);
-    patterns
+    let limit = mailwire::mailbox::MAX_MAILBOX_NAME;
+    let reference = collapsed(&decode_name(reference.as_bytes(), utf8), limit);
+    let mut joined: Vec<String> = patterns
         .iter()
-        .map(|p| {
-            let p = decode_name(p.as_bytes(), utf8);
-            if p.starts_with(DELIMITER) || reference.is_empty() {
-                p
-            } else if reference.ends_with(DELIMITER) {
-                format!("{reference}{p}")
-            } else {
-                format!("{reference}{DELIMITER}{p}")
+        .filter_map(|p| {
+            let (p, p_literal) = collapsed(&decode_name(p.as_bytes(), utf8), limit)?;
+            if p.starts_with(DELIMITER) {
+                return Some(p);
             }
+            let (reference, r_literal) = reference.as_ref()?;
+            if reference.is_empty() {
+                return Some(p);
+            }
+            let between = !reference.ends_with(DELIMITER);
+            if r_literal + usize::from(between) + p_literal > limit {
+                return None;
+            }
+            let mut joined = String::with_capacity(reference.len() + 1 + p.len());
+            joined.push_str(reference);
+            if between {
+                joined.push(DELIMITER);
+            }
+            joined.push_str(&p);
+            Some(joined)
         })
-        .collect()
+        .collect();
+    joined.sort_unstable();
+    joined.dedup();
+    joined
+}
+
+/// `NO [LIMIT]` if matching `patterns` against `names` could cost more
+/// than [`MAX_MATCH_WORK`].
+fn too_costly<'n>(patterns: &[String], names: impl Iterator<Item = &'n MailboxName>) -> Option<Outcome> {
+    let pattern_len: u64 = patterns.iter().map(|p| p.len() as u64).sum();
+    let name_len: u64 = names.map(|n| n.as_str().len() as u64).sum();
+    (pattern_len.saturating_mul(name_len) > MAX_MATCH_WORK).then(|| {
+        Outcome::no("Too costly a listing: fewer or shorter patterns").with_code(condition("LIMIT"))
+    })
 }
 
 /// A name or pattern the client sent, as UTF-8 text (modified UTF-7 decoded
@@ -110,6 +175,10 @@ pub(super) fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcom
             "LIST completed",
         );
     }
+    if raw.len() > MAX_PATTERNS {
+        return Outcome::no(format!("Too many patterns: at most {MAX_PATTERNS} in one LIST"))
+            .with_code(condition("LIMIT"));
+    }
     let patterns = patterns(&list.reference, &raw, info.utf8);
     let selection = list.selection.as_deref().unwrap_or_default();
     let returns = list.return_options.as_deref().unwrap_or_default();
@@ -134,6 +203,10 @@ pub(super) fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcom
     } else {
         Vec::new()
     };
+    let names = all.iter().map(|e| &e.name).chain(&subscriptions);
+    if let Some(refused) = too_costly(&patterns, names) {
+        return refused;
+    }
     let mut answers = Vec::new();
     for entry in &all {
         if !patterns.iter().any(|p| matches(p, &entry.name)) {
@@ -194,6 +267,9 @@ pub(super) fn lsub(
         (Ok(s), Ok(a)) => (s, a),
         (Err(e), _) | (_, Err(e)) => return store_failure(&e),
     };
+    if let Some(refused) = too_costly(&patterns, subscriptions.iter()) {
+        return refused;
+    }
     let answers = subscriptions
         .iter()
         .filter(|n| patterns.iter().any(|p| matches(p, n)))
