@@ -5,6 +5,7 @@
 //! `mailboxes`, SEARCH, SORT and THREAD in `search`, APPEND in `append`,
 //! FETCH in `fetching`; this module dispatches and holds the rest.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -853,12 +854,58 @@ pub(super) fn now() -> i64 {
 /// model does not read; OBJECTID's EMAILID is a digest of the content
 /// (see `fetch::email_id`) and THREADID matches nothing (no threads are
 /// kept).
+///
+/// Every message is read for the EMAILID keys once, however many there
+/// are (a search may hold a thousand), a piece at a time.
 pub(super) fn resolve_keys(
     key: &mut SearchKey<'static>,
     selected: &SelectedMailbox,
     now: i64,
     modseq: &mut bool,
 ) -> Result<(), StoreError> {
+    let mut wanted = HashMap::new();
+    email_ids(key, &mut wanted);
+    if !wanted.is_empty() {
+        for m in selected.messages() {
+            let id = match selected.open(m.uid) {
+                Ok(reader) => fetch::email_id_of(reader)
+                    .map_err(|e| StoreError::Temporary(format!("reading a message: {e}")))?,
+                Err(StoreError::NoSuchMessage(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(uids) = wanted.get_mut(&id) {
+                uids.push(m.uid.get());
+            }
+        }
+    }
+    resolve(key, selected, now, modseq, &wanted);
+    Ok(())
+}
+
+/// The EMAILID values `key` names, each with an empty list of UIDs.
+fn email_ids(key: &SearchKey<'static>, into: &mut HashMap<ObjectId<'static>, Vec<u32>>) {
+    match key {
+        SearchKey::EmailId(id) => {
+            into.entry(id.clone()).or_default();
+        }
+        SearchKey::Not(k) => email_ids(k, into),
+        SearchKey::Or(a, b) => {
+            email_ids(a, into);
+            email_ids(b, into);
+        }
+        SearchKey::List(keys) => keys.iter().for_each(|k| email_ids(k, into)),
+        _ => {}
+    }
+}
+
+/// [`resolve_keys`] once the messages of each EMAILID are known.
+fn resolve(
+    key: &mut SearchKey<'static>,
+    selected: &SelectedMailbox,
+    now: i64,
+    modseq: &mut bool,
+    emails: &HashMap<ObjectId<'static>, Vec<u32>>,
+) {
     let messages = selected.messages();
     let set_of = |uids: Vec<u32>| -> SearchKey<'static> {
         match mailwire::imap::SequenceSet::from_numbers(uids) {
@@ -882,17 +929,7 @@ pub(super) fn resolve_keys(
             let limit = now - i64::from(n.get());
             *key = set_of(dated(&|date| date >= limit));
         }
-        SearchKey::EmailId(id) => {
-            let mut uids = Vec::new();
-            for m in messages {
-                match selected.read(m.uid) {
-                    Ok(content) if fetch::email_id(&content) == *id => uids.push(m.uid.get()),
-                    Ok(_) | Err(StoreError::NoSuchMessage(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            *key = set_of(uids);
-        }
+        SearchKey::EmailId(id) => *key = set_of(emails.get(id).cloned().unwrap_or_default()),
         SearchKey::ThreadId(_) => *key = set_of(Vec::new()),
         // CONDSTORE (RFC 7162 section 3.1.5). The model keeps one MODSEQ
         // per message, so a flag named in the key compares with it too.
@@ -906,19 +943,18 @@ pub(super) fn resolve_keys(
                 .collect();
             *key = set_of(uids);
         }
-        SearchKey::Not(k) => resolve_keys(k, selected, now, modseq)?,
+        SearchKey::Not(k) => resolve(k, selected, now, modseq, emails),
         SearchKey::Or(a, b) => {
-            resolve_keys(a, selected, now, modseq)?;
-            resolve_keys(b, selected, now, modseq)?;
+            resolve(a, selected, now, modseq, emails);
+            resolve(b, selected, now, modseq, emails);
         }
         SearchKey::List(keys) => {
             for k in keys {
-                resolve_keys(k, selected, now, modseq)?;
+                resolve(k, selected, now, modseq, emails);
             }
         }
         _ => {}
     }
-    Ok(())
 }
 
 impl Outcome {

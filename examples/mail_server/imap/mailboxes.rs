@@ -128,9 +128,8 @@ fn patterns(reference: &Mailbox<'_>, patterns: &[ListMailbox<'_>], utf8: bool) -
 fn too_costly<'n>(patterns: &[String], names: impl Iterator<Item = &'n MailboxName>) -> Option<Outcome> {
     let pattern_len: u64 = patterns.iter().map(|p| p.len() as u64).sum();
     let name_len: u64 = names.map(|n| n.as_str().len() as u64).sum();
-    (pattern_len.saturating_mul(name_len) > MAX_MATCH_WORK).then(|| {
-        Outcome::no("Too costly a listing: fewer or shorter patterns").with_code(condition("LIMIT"))
-    })
+    (pattern_len.saturating_mul(name_len) > MAX_MATCH_WORK)
+        .then(|| Outcome::no("Too costly a listing: fewer or shorter patterns").with_code(condition("LIMIT")))
 }
 
 /// A name or pattern the client sent, as UTF-8 text (modified UTF-7 decoded
