@@ -1692,3 +1692,56 @@ fn email_id_keys_read_each_message_once() {
     assert!(grown < 8 * 1024, "the server's peak grew by {grown} KiB");
     imap.logout();
 }
+
+/// How many files the process has open.
+fn open_files(server: &MailServer) -> usize {
+    let pid = server.pid().expect("running");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the server's /proc/<pid>/fd")
+        .count()
+}
+
+/// A MULTIAPPEND (RFC 3502) of 2,000 messages whose end does not come:
+/// the messages received hold no open file (each staging file is closed
+/// once its message has arrived), and when the command ends they are all
+/// stored. Each held its file open, and a buffer of 64 KiB, until the
+/// command ended: a few such connections took every descriptor the
+/// server may open, for every user.
+#[test]
+fn a_multiappend_that_does_not_end_holds_no_file_per_message() {
+    let mail = alice_root("multiappend-files");
+    let server = mail_server(&mail);
+    let mut stream = selected_stream(server.imap);
+    let baseline = open_files(&server);
+    let count = 2_000;
+    let mut command = b"a APPEND INBOX".to_vec();
+    for i in 0..count {
+        let message = format!("Subject: {i}\r\n\r\nx\r\n");
+        command.extend_from_slice(format!(" {{{}+}}\r\n{message}", message.len()).as_bytes());
+    }
+    stream.write_all(&command).expect("send");
+    // Until the server has taken them all in (its count stops changing).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut last, mut since) = (open_files(&server), Instant::now());
+    while Instant::now() < deadline && since.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = open_files(&server);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    let grown = last.saturating_sub(baseline);
+    assert!(
+        grown < 64,
+        "{grown} more files open while {count} messages wait for the command's end"
+    );
+    stream
+        .write_all(b"\r\nb STATUS INBOX (MESSAGES)\r\n")
+        .expect("send");
+    let (got, _) = drain(&mut stream, Duration::from_secs(60), tagged("b"));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.lines().any(|l| l.starts_with("a OK")), "{text}");
+    let messages = count + crate::support::sample_messages().len();
+    assert!(text.contains(&format!("(MESSAGES {messages})")), "{text}");
+    still_serves(&server, "a MULTIAPPEND of 2,000 messages");
+}

@@ -641,6 +641,14 @@ impl Account {
                         internal_date,
                     });
                 }
+                Sink::Closed { path } => {
+                    staged.push(StagedMessage {
+                        path,
+                        size,
+                        flags,
+                        internal_date,
+                    });
+                }
                 Sink::Memory(content) => in_memory.push(AppendMessage {
                     content: content.into(),
                     flags,

@@ -29,6 +29,8 @@ pub struct Upload {
 pub(crate) enum Sink {
     /// A file of the backend's ([`Backend::stage`](crate::Backend::stage)).
     File { path: PathBuf, file: BufWriter<File> },
+    /// That file, complete, flushed and closed.
+    Closed { path: PathBuf },
     /// The backend keeps content in memory.
     Memory(Vec<u8>),
     /// Handed over, or failed and removed.
@@ -85,6 +87,7 @@ impl Upload {
                 content.extend_from_slice(bytes);
                 Ok(())
             }
+            Sink::Closed { .. } => return Err(StoreError::Permanent("the upload is complete".into())),
             Sink::Gone => return Err(StoreError::Permanent("the upload failed before".into())),
         };
         written.map_err(|e| {
@@ -97,8 +100,10 @@ impl Upload {
     /// Ends the content as the canonical form does (a final CRLF) and
     /// flushes it to the file; fails if the upload failed before.
     pub(crate) fn finish(&mut self) -> Result<(), StoreError> {
-        if matches!(self.sink, Sink::Gone) {
-            return Err(StoreError::Permanent("the upload failed before".into()));
+        match self.sink {
+            Sink::Gone => return Err(StoreError::Permanent("the upload failed before".into())),
+            Sink::Closed { .. } => return Ok(()),
+            _ => {}
         }
         match self.last {
             None | Some(b'\n') => {}
@@ -115,6 +120,26 @@ impl Upload {
         Ok(())
     }
 
+    /// Ends the message: nothing more can be written, and its staging
+    /// file is flushed and closed (the upload keeps its name, and removes
+    /// it when dropped unless [`Account::append_uploads`] took it). A
+    /// MULTIAPPEND of thousands of messages then holds no open file, nor a
+    /// write buffer, for those already received. Fails, and the upload
+    /// holds nothing, if it failed before or the flush fails.
+    ///
+    /// [`Account::append_uploads`]: crate::Account::append_uploads
+    pub fn complete(&mut self) -> Result<(), StoreError> {
+        self.finish()?;
+        if matches!(self.sink, Sink::File { .. }) {
+            if let Sink::File { path, file } = self.take() {
+                // Flushed by `finish`: dropping the writer only closes it.
+                drop(file);
+                self.sink = Sink::Closed { path };
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the content or the file out; the upload is then gone.
     pub(crate) fn take(&mut self) -> Sink {
         std::mem::replace(&mut self.sink, Sink::Gone)
@@ -124,13 +149,13 @@ impl Upload {
     /// disk is temporary).
     fn io_error(&self, what: &str, e: &io::Error) -> StoreError {
         match &self.sink {
-            Sink::File { path, .. } => crate::maildir::io_err(what, path, e),
+            Sink::File { path, .. } | Sink::Closed { path } => crate::maildir::io_err(what, path, e),
             _ => StoreError::Permanent(format!("{what}: {e}")),
         }
     }
 
     fn discard(&mut self) {
-        if let Sink::File { path, .. } = self.take() {
+        if let Sink::File { path, .. } | Sink::Closed { path } = self.take() {
             let _ = std::fs::remove_file(path);
         }
     }

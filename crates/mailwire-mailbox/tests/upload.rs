@@ -166,6 +166,57 @@ fn a_dropped_or_failed_upload_leaves_nothing() {
     assert!(files(&tmp).is_empty());
 }
 
+/// A completed upload keeps its file (closed: the server's MULTIAPPEND
+/// test counts its descriptors) until it is appended or dropped; it takes
+/// no more data, and completes again as a no-op.
+#[test]
+fn a_completed_upload_is_stored_or_removed_like_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = maildir_store(dir.path(), StoreConfig::default());
+    let tmp = dir.path().join("alice/Maildir/tmp");
+    let account = store.account(&alice()).unwrap();
+    let inbox = MailboxName::inbox();
+
+    let mut kept = account.start_upload(&inbox, Flags::default(), None).unwrap();
+    kept.write(b"Subject: kept\n\nno final line end").unwrap();
+    kept.complete().unwrap();
+    assert_eq!(files(&tmp).len(), 1, "its file stays in tmp/");
+    kept.complete().unwrap();
+    assert!(kept.write(b"more").is_err(), "a completed upload takes no more");
+    let mut open = account.start_upload(&inbox, Flags::default(), None).unwrap();
+    open.write(
+        b"Subject: open
+
+x
+",
+    )
+    .unwrap();
+    let appended = account.append_uploads(&inbox, vec![kept, open]).unwrap();
+    assert_eq!(
+        &account.read_message(&inbox, appended.uids[0]).unwrap()[..],
+        b"Subject: kept\r\n\r\nno final line end\r\n"
+    );
+    assert!(files(&tmp).is_empty());
+
+    let mut dropped = account.start_upload(&inbox, Flags::default(), None).unwrap();
+    dropped.write(b"Subject: dropped\r\n").unwrap();
+    dropped.complete().unwrap();
+    drop(dropped);
+    assert!(files(&tmp).is_empty(), "a completed upload dropped is removed");
+
+    // Without staging files (the memory backend) it is the same.
+    let store = memory_store();
+    let account = store.account(&alice()).unwrap();
+    let mut upload = account.start_upload(&inbox, Flags::default(), None).unwrap();
+    upload.write(b"Subject: m\n\nx").unwrap();
+    upload.complete().unwrap();
+    let appended = account.append_uploads(&inbox, vec![upload]).unwrap();
+    assert_eq!(
+        &account.read_message(&inbox, appended.uids[0]).unwrap()[..],
+        b"Subject: m\r\n\r\nx\r\n"
+    );
+}
+
 proptest! {
     /// However a message is cut, the stored content is the canonical form
     /// of the whole (memory and Maildir backends).

@@ -226,6 +226,28 @@ impl Appending {
         }
         Ok(())
     }
+
+    /// Writes what is left of the message and completes it (its staging
+    /// file closed: a MULTIAPPEND of thousands of messages holds no open
+    /// file for those received, see `Upload::complete`).
+    async fn end_message(&mut self, ctx: &Arc<Context>) -> io::Result<()> {
+        self.write_pending(ctx).await?;
+        let Some(mut upload) = self.current.take() else {
+            return Ok(());
+        };
+        let (upload, completed) = ctx
+            .blocking
+            .run(move || {
+                let completed = upload.complete();
+                (upload, completed)
+            })
+            .await?;
+        match completed {
+            Ok(()) => self.uploads.push(upload),
+            Err(e) => self.failed = Some(e),
+        }
+        Ok(())
+    }
 }
 
 impl User {
@@ -282,8 +304,7 @@ impl User {
                         }
                         ServerEvent::AppendMessageEnd => {
                             if let Some(a) = self.append.as_mut() {
-                                a.write_pending(ctx).await?;
-                                a.uploads.extend(a.current.take());
+                                a.end_message(ctx).await?;
                             }
                         }
                         ServerEvent::AppendComplete(completion) => {
