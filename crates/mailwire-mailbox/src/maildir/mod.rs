@@ -880,6 +880,14 @@ impl MaildirBackend {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Runs on a folder's directory once a flag change has found its
+    /// files and before it renames them: the tests of another program
+    /// renaming a file meanwhile.
+    static BEFORE_FLAG_RENAMES: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
+}
+
 impl Backend for MaildirBackend {
     fn create_account(&self, account: &AccountName) -> Result<(), StoreError> {
         let acc = self.account(account);
@@ -1270,6 +1278,10 @@ impl Backend for MaildirBackend {
                 let mut done: Vec<(u32, String)> = Vec::with_capacity(changes.len());
                 // Each file renamed: where it was, and where it is.
                 let mut renamed: Vec<(Loc, Loc)> = Vec::with_capacity(changes.len());
+                #[cfg(test)]
+                if let Some(hook) = BEFORE_FLAG_RENAMES.with(std::cell::Cell::get) {
+                    hook(ctx.dir);
+                }
                 let located = (|| {
                     for (uid, loc, flags) in &changes {
                         let info = fold.keywords.info_of(flags, loc.info());
@@ -1278,7 +1290,15 @@ impl Backend for MaildirBackend {
                             // Renamed or removed by another program meanwhile.
                             Err(_) => match fold.locate(ctx.dir, *uid)? {
                                 Some(again) => {
-                                    let info = fold.keywords.info_of(flags, again.info());
+                                    // Its flags as that program left them,
+                                    // changed as asked: those of the name
+                                    // first found would undo its change
+                                    // (a \Deleted it removed set again).
+                                    let flags = fold
+                                        .keywords
+                                        .flags_of(again.info())
+                                        .apply(request.action, &request.flags);
+                                    let info = fold.keywords.info_of(&flags, again.info());
                                     fold.rename_flags(ctx.dir, &again, &info)
                                         .ok()
                                         .map(|new| (again, new, info))
@@ -1865,6 +1885,58 @@ mod tests {
             }
         }
         assert_eq!(everything_of_bob(), bob_before, "bob's mail changed");
+    }
+
+    /// Another program (a mail reader that takes no lock) renames a file
+    /// between the moment a flag change found it and its rename: the
+    /// change is made to the flags that program left, not to those of the
+    /// name first found. Here it removed `\Deleted` while `\Flagged` was
+    /// being added: the message ends flagged and not deleted. The change
+    /// was computed from the old name, and set `\Deleted` again.
+    #[test]
+    fn a_flag_change_keeps_what_another_program_changed_meanwhile() {
+        let (tmp, a, inbox, b, added) = two_messages();
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let deleted = StoreFlags {
+            flags: Flags::parse(["\\Seen", "\\Deleted"]).unwrap(),
+            ..add_seen(added[0].uid)
+        };
+        b.store_flags(&a, &inbox_ref, &deleted).unwrap();
+        let cur = tmp.path().join("alice/Maildir/cur");
+        let info_of_first = |cur: &Path| -> Vec<String> {
+            fs::read_dir(cur)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter_map(|n| n.split_once(":2,").map(|(_, info)| info.to_owned()))
+                .filter(|info| info.contains('S'))
+                .collect()
+        };
+        assert_eq!(info_of_first(&cur), ["ST"]);
+        fn undelete(dir: &Path) {
+            let cur = dir.join("cur");
+            for entry in fs::read_dir(&cur).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                if let Some(base) = name.strip_suffix(":2,ST") {
+                    fs::rename(cur.join(&name), cur.join(format!("{base}:2,S"))).unwrap();
+                }
+            }
+        }
+        let flagged = StoreFlags {
+            flags: Flags::parse(["\\Flagged"]).unwrap(),
+            ..add_seen(added[0].uid)
+        };
+        BEFORE_FLAG_RENAMES.with(|h| h.set(Some(undelete)));
+        let stored = b.store_flags(&a, &inbox_ref, &flagged);
+        BEFORE_FLAG_RENAMES.with(|h| h.set(None));
+        stored.unwrap();
+        assert_eq!(
+            info_of_first(&cur),
+            ["FS"],
+            "\\Deleted came back, or \\Flagged was not set"
+        );
+        let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
+        let first = snapshot.messages.iter().find(|m| m.uid == added[0].uid).unwrap();
+        assert_eq!(first.flags, Flags::parse(["\\Seen", "\\Flagged"]).unwrap());
     }
 
     /// A STORE that changes nothing takes no lock: it is answered while
