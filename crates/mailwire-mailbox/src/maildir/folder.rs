@@ -1204,13 +1204,9 @@ impl Folder {
         let mut moved: Vec<(u32, PathBuf, PathBuf)> = Vec::with_capacity(uids.len());
         let done = (|| {
             for &uid in uids {
-                if let Some(loc) = self.locate(ctx.dir, uid)? {
-                    let (from, to) = (loc.path(ctx.dir), self.kept_path(ctx, uid, in_tmp));
-                    match fs::rename(&from, &to) {
-                        Ok(()) => moved.push((uid, from, to)),
-                        Err(e) if fsutil::not_found(&e) => {}
-                        Err(e) => return Err(io_err("rename", &from, &e)),
-                    }
+                let to = self.kept_path(ctx, uid, in_tmp);
+                if let Some(from) = self.take_file(ctx.dir, uid, &to)? {
+                    moved.push((uid, from, to));
                 }
                 Journal::expunge_line(uid, m, &mut lines);
             }
@@ -1270,6 +1266,48 @@ impl Folder {
             }
         }
         Ok(())
+    }
+
+    /// Moves the file of `uid` to `to` and returns where it was; `None` if
+    /// it is gone. A file another program renames meanwhile (a mail reader
+    /// changing its flags, or moving it from `new/` to `cur/`) is looked
+    /// for again: taken for gone, it would stay, and the expunge recorded
+    /// for it would be undone by the next reconciliation, which gives a
+    /// file it lists its UID back. A file not found is looked for in a
+    /// second listing (one made while it was renamed may miss it); one
+    /// that keeps moving fails the expunge (temporarily).
+    fn take_file(&mut self, dir: &Path, uid: u32, to: &Path) -> Result<Option<PathBuf>, StoreError> {
+        let Some(base) = self.base_of(uid).map(str::to_owned) else {
+            return Ok(None);
+        };
+        for _ in 0..4 {
+            let loc = match self.locate(dir, uid)? {
+                Some(loc) => loc,
+                None => {
+                    self.scan_dirs(dir, true)?;
+                    match self.scan.files.get(&base) {
+                        Some(loc) => loc.clone(),
+                        None => return Ok(None),
+                    }
+                }
+            };
+            #[cfg(test)]
+            if let Some(hook) = BEFORE_EXPUNGE_RENAME.with(std::cell::Cell::get) {
+                hook(dir);
+            }
+            let from = loc.path(dir);
+            match fs::rename(&from, to) {
+                Ok(()) => return Ok(Some(from)),
+                Err(e) if fsutil::not_found(&e) => {
+                    self.scan_dirs(dir, true)?;
+                }
+                Err(e) => return Err(io_err("rename", &from, &e)),
+            }
+        }
+        Err(StoreError::Temporary(format!(
+            "{}: the file of message {uid} kept moving",
+            dir.display()
+        )))
     }
 
     /// Reads a message's content: its file, or the kept content of an
@@ -1464,6 +1502,13 @@ pub(crate) fn lock_folder(dir: &Path) -> Result<DotLock, StoreError> {
         take_over(&dir.join("dovecot-uidlist.lock"));
     }
     Ok(lock)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Runs on a folder's directory before an expunge renames a message's
+    /// file away: the tests of another program renaming it meanwhile.
+    pub(crate) static BEFORE_EXPUNGE_RENAME: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
 }
 
 #[cfg(test)]

@@ -2700,6 +2700,44 @@ mod tests {
     /// reason than a passing one (a failing device) moves the files back
     /// and fails: the messages stay, with their UIDs, for this instance and
     /// a fresh one, and nothing is left in the kept directory.
+    /// Another program (a mail reader that takes no lock) renames the
+    /// files of a folder (here: sets `\Seen`) between an expunge's look-up
+    /// and its rename: the files are looked for again and expunged. Taken
+    /// for gone, they stayed, reported expunged, and every instance that
+    /// read the folder afterwards listed them again under their UIDs.
+    #[test]
+    fn an_expunge_finds_files_another_program_renamed_meanwhile() {
+        let (tmp, a, inbox, b, _) = two_messages();
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        fn mark_seen(dir: &Path) {
+            for sub in ["new", "cur"] {
+                for entry in fs::read_dir(dir.join(sub)).unwrap() {
+                    let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                    let seen = match name.split_once(":2,") {
+                        Some((_, info)) if info.contains('S') => continue,
+                        Some(_) => format!("{name}S"),
+                        None => format!("{name}:2,S"),
+                    };
+                    fs::rename(dir.join(sub).join(&name), dir.join("cur").join(seen)).unwrap();
+                }
+            }
+        }
+        let request = ExpungeRequest {
+            uids: None,
+            only_deleted: false,
+        };
+        folder::BEFORE_EXPUNGE_RENAME.with(|h| h.set(Some(mark_seen)));
+        let done = b.expunge(&a, &inbox_ref, &request);
+        folder::BEFORE_EXPUNGE_RENAME.with(|h| h.set(None));
+        assert_eq!(done.unwrap().uids.len(), 2);
+        assert_eq!(message_files(tmp.path()), 0, "a file renamed meanwhile stayed");
+        assert!(uids_of(&b, &a, &inbox).is_empty());
+        assert!(
+            uids_of(&open_in(tmp.path()), &a, &inbox).is_empty(),
+            "expunged UIDs came back"
+        );
+    }
+
     #[test]
     fn an_expunge_whose_journal_fails_for_good_deletes_nothing() {
         let (tmp, a, inbox, b, added) = two_messages();
