@@ -831,7 +831,17 @@ impl Folder {
                         ..e.clone()
                     }),
                 )),
-                None => changes.push((r.uid, Some(describe_file(dir, &r.base, loc)?))),
+                None => {
+                    #[cfg(test)]
+                    if let Some(hook) = BEFORE_DESCRIBING.with(std::cell::Cell::get) {
+                        hook(dir);
+                    }
+                    // A file renamed or removed since the listing is left
+                    // to the next reconciliation, which lists it again.
+                    if let Some(entry) = describe_file(dir, &r.base, loc)? {
+                        changes.push((r.uid, Some(entry)));
+                    }
+                }
             }
         }
         for &uid in self.journal.live.keys() {
@@ -1368,32 +1378,26 @@ impl Folder {
 /// The journal entry for a file found in the folder (its date is the
 /// file's mtime, as Dovecot keeps it; its size the W= or S= field, or
 /// counted).
-fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError> {
+fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Option<Entry>, StoreError> {
     let path = loc.path(dir);
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
-        Err(e) if fsutil::not_found(&e) => {
-            // Vanished since the listing: record it; the next
-            // reconciliation notices it is gone.
-            return Ok(Entry {
-                modseq: 1,
-                info: loc.info().to_owned(),
-                date: 0,
-                zone: 0,
-                size: 0,
-                saved: None,
-            });
-        }
+        // Renamed (another program changed its flags, or moved it from
+        // new/ to cur/) or removed since the listing: nothing to describe.
+        // Recorded with a size of 0 and a date of 1970, it kept them.
+        Err(e) if fsutil::not_found(&e) => return Ok(None),
         Err(e) => return Err(io_err("stat", &path, &e)),
     };
     let size = match layout::base_field(base, 'W').filter(|&w| layout::fits_file(w, meta.len())) {
         Some(w) => w,
         // Counted in pieces: a big message is never read whole.
-        None => fsutil::open_read(&path)
-            .and_then(|file| virtual_size_of_file(&file))
-            .unwrap_or(meta.len()),
+        None => match fsutil::open_read(&path) {
+            Ok(file) => virtual_size_of_file(&file).unwrap_or(meta.len()),
+            Err(e) if fsutil::not_found(&e) => return Ok(None),
+            Err(_) => meta.len(),
+        },
     };
-    Ok(Entry {
+    Ok(Some(Entry {
         modseq: 1,
         info: loc.info().to_owned(),
         date: fsutil::mtime_secs(&meta),
@@ -1403,7 +1407,7 @@ fn describe_file(dir: &Path, base: &str, loc: &Loc) -> Result<Entry, StoreError>
         // when it arrived in this folder (or was last renamed), as close
         // as the file tells.
         saved: Some(meta.ctime()),
-    })
+    }))
 }
 
 /// Removes what crashed writers left: old files in `tmp/` and the kept
@@ -1502,6 +1506,14 @@ pub(crate) fn lock_folder(dir: &Path) -> Result<DotLock, StoreError> {
         take_over(&dir.join("dovecot-uidlist.lock"));
     }
     Ok(lock)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Runs on a folder's directory before a reconciliation describes a
+    /// file it listed (its size and date): the tests of another program
+    /// renaming it meanwhile.
+    pub(crate) static BEFORE_DESCRIBING: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
 }
 
 #[cfg(test)]

@@ -2700,6 +2700,52 @@ mod tests {
     /// reason than a passing one (a failing device) moves the files back
     /// and fails: the messages stay, with their UIDs, for this instance and
     /// a fresh one, and nothing is left in the kept directory.
+    /// A file another program delivered and then renamed (a mail reader
+    /// moving it from new/ to cur/) between a reconciliation's listing and
+    /// its look at the file: not recorded then, it is recorded by the next
+    /// reconciliation with its size and date. It was recorded with a size
+    /// of 0 and a date of 1970, and kept them.
+    #[test]
+    fn a_file_renamed_before_it_is_described_gets_its_size_and_date() {
+        let (tmp, a, inbox, b, _) = two_messages();
+        let maildir = tmp.path().join("alice/Maildir");
+        fs::write(
+            maildir.join("new/1700000000.M1P1.other"),
+            "Subject: delivered by another program\n\nbody\n",
+        )
+        .unwrap();
+        fn move_to_cur(dir: &Path) {
+            for entry in fs::read_dir(dir.join("new")).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                fs::rename(
+                    dir.join("new").join(&name),
+                    dir.join("cur").join(format!("{name}:2,S")),
+                )
+                .unwrap();
+            }
+        }
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        folder::BEFORE_DESCRIBING.with(|h| h.set(Some(move_to_cur)));
+        let polled = b.sync(&a, &inbox_ref);
+        folder::BEFORE_DESCRIBING.with(|h| h.set(None));
+        polled.unwrap();
+        assert_eq!(message_files(tmp.path()), 3);
+        assert!(
+            fs::read_dir(maildir.join("new")).unwrap().next().is_none(),
+            "the hook ran"
+        );
+        b.sync(&a, &inbox_ref).unwrap();
+        let expected = "Subject: delivered by another program\r\n\r\nbody\r\n".len() as u64;
+        for backend in [&b, &open_in(tmp.path())] {
+            let snapshot = backend.mailbox_snapshot(&a, &inbox).unwrap();
+            assert_eq!(snapshot.messages.len(), 3);
+            let other = snapshot.messages.last().unwrap();
+            assert_eq!(other.size, expected, "{other:?}");
+            assert!(other.internal_date.unix_seconds > 1_700_000_000, "{other:?}");
+            assert!(other.flags.system.contains(crate::SystemFlags::SEEN), "{other:?}");
+        }
+    }
+
     /// Another program (a mail reader that takes no lock) renames the
     /// files of a folder (here: sets `\Seen`) between an expunge's look-up
     /// and its rename: the files are looked for again and expunged. Taken
