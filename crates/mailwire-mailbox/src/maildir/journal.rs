@@ -12,7 +12,9 @@
 //! Lines are appended under the folder's `dovecot-uidlist.lock`; a later
 //! line for a UID replaces an earlier one. `+` records a message as it was
 //! at that MODSEQ (its info letters are compared with its file name to
-//! notice flag changes made by other programs), `x` its expunge, `r` the
+//! notice flag changes made by other programs; a space, `%` and an info
+//! of `-` alone are written `%20`, `%25` and `%2D`, so that a file name
+//! holding spaces cannot write fields of its own), `x` its expunge, `r` the
 //! `\Recent` claim. The file is rewritten (through `mailwire-modseq.tmp`
 //! and a rename) when it holds more than twice the lines needed. A last
 //! line without its line end (a crash while appending) is ignored, and the
@@ -250,12 +252,7 @@ impl Journal {
                         .parse::<u64>()
                         .ok()
                         .filter(|&m| ModSeq::new(m).is_some())?;
-                    let info = next()?;
-                    let info = if info == "-" {
-                        String::new()
-                    } else {
-                        info.to_owned()
-                    };
+                    let info = decode_info(next()?);
                     let date = next()?.parse().ok()?;
                     let zone = next()?.parse().ok()?;
                     let size = next()?.parse().ok()?;
@@ -292,8 +289,9 @@ impl Journal {
 
     /// The line recording a live message.
     pub(crate) fn live_line(uid: u32, e: &Entry, out: &mut String) {
-        let info = if e.info.is_empty() { "-" } else { &e.info };
-        let _ = write!(out, "+{uid} {} {info} {} {} {}", e.modseq, e.date, e.zone, e.size);
+        let _ = write!(out, "+{uid} {} ", e.modseq);
+        encode_info(&e.info, out);
+        let _ = write!(out, " {} {} {}", e.date, e.zone, e.size);
         if let Some(saved) = e.saved {
             let _ = write!(out, " {saved}");
         }
@@ -493,9 +491,94 @@ impl Journal {
     }
 }
 
+/// Writes a file name's info as one field of a `+` line: `-` when
+/// empty; a space, `%` and a lone `-` escaped (see the module's text).
+fn encode_info(info: &str, out: &mut String) {
+    if info.is_empty() {
+        out.push('-');
+        return;
+    }
+    if info == "-" {
+        out.push_str("%2D");
+        return;
+    }
+    for c in info.chars() {
+        match c {
+            ' ' => out.push_str("%20"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The info a field written by [`encode_info`] stands for. A `%` not
+/// followed by two hex digits (a line of an earlier version) stays as it
+/// is.
+fn decode_info(field: &str) -> String {
+    if field == "-" {
+        return String::new();
+    }
+    if !field.contains('%') {
+        return field.to_owned();
+    }
+    let mut out = Vec::with_capacity(field.len());
+    let bytes = field.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| field.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Infos of every shape a file name may hold come back as they went:
+    /// spaces (which would have made fields of their own: a name ending
+    /// in `:2,S 1 2 99999` set its message's date and size), `%`, `-`.
+    #[test]
+    fn infos_with_spaces_and_escapes_are_written_as_one_field() {
+        for info in [
+            "",
+            "S",
+            "-",
+            "S 1 2 99999",
+            "%",
+            "%20",
+            "a%2Db",
+            "ST ",
+            " ",
+            "é %",
+        ] {
+            let e = Entry {
+                info: info.to_owned(),
+                ..entry(4, "")
+            };
+            let mut line = String::new();
+            Journal::live_line(7, &e, &mut line);
+            assert_eq!(line.split(' ').count(), 7, "{line:?}");
+            let mut j = Journal::default();
+            j.apply(line.trim_end());
+            assert_eq!(j.live.get(&7), Some(&e), "{info:?}: {line:?}");
+        }
+        // A line of an earlier version with a bare `%` reads as it was.
+        assert_eq!(decode_info("S%"), "S%");
+        assert_eq!(decode_info("%zz"), "%zz");
+    }
 
     /// A UID expunged and then recorded live again (its file put back) is
     /// live, and stays live when the file is rewritten and read again:

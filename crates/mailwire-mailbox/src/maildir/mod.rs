@@ -2700,6 +2700,30 @@ mod tests {
     /// reason than a passing one (a failing device) moves the files back
     /// and fails: the messages stay, with their UIDs, for this instance and
     /// a fresh one, and nothing is left in the kept directory.
+    /// A file name whose info holds spaces (`:2,S 1 2 99999`, as the user
+    /// may name a file of their own Maildir) is recorded with its real
+    /// size and date, and a second look finds nothing changed. The info
+    /// was written unescaped into the journal's line, whose fields it
+    /// then set (a size of 99,999), and it never matched the name again:
+    /// a new MODSEQ at every look.
+    #[test]
+    fn a_file_name_with_spaces_in_its_info_writes_no_fields() {
+        let (tmp, a, inbox, b, _) = two_messages();
+        let maildir = tmp.path().join("alice/Maildir");
+        let content = "Subject: named by hand\r\n\r\nbody\r\n";
+        fs::write(maildir.join("cur/1700000000.M7P7.host:2,S 1 2 99999"), content).unwrap();
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        b.sync(&a, &inbox_ref).unwrap();
+        let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
+        let named = snapshot.messages.last().unwrap();
+        assert_eq!(named.size, content.len() as u64, "{named:?}");
+        assert!(named.internal_date.unix_seconds > 1_700_000_000, "{named:?}");
+        assert!(b.sync(&a, &inbox_ref).unwrap().is_empty());
+        let again = open_in(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
+        assert_eq!(again.highest_modseq, snapshot.highest_modseq);
+        assert_eq!(again.messages.last(), Some(named));
+    }
+
     /// A file another program delivered and then renamed (a mail reader
     /// moving it from new/ to cur/) between a reconciliation's listing and
     /// its look at the file: not recorded then, it is recorded by the next
