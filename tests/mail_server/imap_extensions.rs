@@ -1799,3 +1799,52 @@ fn a_search_holds_at_most_1000_keys() {
     }
     imap.command("NOOP").ok("the session goes on");
 }
+
+/// A mailbox deleted while it has children (RFC 9051 section 6.3.5
+/// allows it) leaves a level of the hierarchy that is no mailbox: a
+/// pattern ending in `%` lists it, `\Noselect` (RFC 9051 section 6.3.9:
+/// "matching levels of hierarchy are also returned"), `\NonExistent` in
+/// an extended LIST (RFC 5258), so that a client walking the hierarchy a
+/// level at a time still reaches its children; `*` lists the children
+/// only. It was not listed, and `foo/bar` could not be reached that way.
+#[test]
+fn a_parent_deleted_before_its_children_is_listed_as_a_level() {
+    let mail = alice_root("list-levels");
+    let server = mail_server(&mail);
+    let mut imap = alice(&server);
+    imap.command("CREATE foo/bar/baz").ok("CREATE");
+    imap.command("DELETE foo/bar").ok("DELETE foo/bar");
+    imap.command("DELETE foo").ok("DELETE foo");
+    let listed = |imap: &mut Imap, command: &str| -> Vec<String> {
+        let mut got: Vec<String> = lines(&imap.command(command).ok(command))
+            .into_iter()
+            .filter(|l| l.contains("foo"))
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(
+        listed(&mut imap, "LIST \"\" %"),
+        ["* LIST (\\Noselect \\HasChildren) \"/\" foo"]
+    );
+    assert_eq!(
+        listed(&mut imap, "LIST \"\" foo/%"),
+        ["* LIST (\\Noselect \\HasChildren) \"/\" foo/bar"]
+    );
+    assert_eq!(
+        listed(&mut imap, "LIST () \"\" %"),
+        ["* LIST (\\NonExistent \\HasChildren) \"/\" foo"]
+    );
+    assert_eq!(
+        listed(&mut imap, "LIST \"\" *"),
+        ["* LIST (\\HasNoChildren) \"/\" foo/bar/baz"]
+    );
+    assert_eq!(
+        listed(&mut imap, "LIST \"foo\" %"),
+        ["* LIST (\\Noselect \\HasChildren) \"/\" foo/bar"]
+    );
+    assert!(listed(&mut imap, "LIST (SUBSCRIBED) \"\" %").is_empty());
+    // A level that is no mailbox cannot be selected.
+    assert_eq!(imap.command("SELECT foo").status, "NO");
+    imap.logout();
+}

@@ -153,6 +153,20 @@ fn matches(pattern: &str, name: &MailboxName) -> bool {
         || (name.is_inbox() && list_pattern_matches(&pattern.to_ascii_uppercase(), Some(DELIMITER), "INBOX"))
 }
 
+/// The levels of the hierarchy above mailboxes that are no mailbox
+/// themselves (a parent deleted after its children were made), sorted.
+fn missing_levels(all: &[MailboxEntry]) -> Vec<MailboxName> {
+    let existing: std::collections::BTreeSet<&MailboxName> = all.iter().map(|e| &e.name).collect();
+    let mut missing: Vec<MailboxName> = all
+        .iter()
+        .flat_map(|e| std::iter::successors(e.name.parent(), MailboxName::parent))
+        .filter(|parent| !existing.contains(parent))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
 pub(super) fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcome {
     let raw: Vec<ListMailbox<'static>> = match &list.patterns {
         ListPatterns::Single(p) => vec![p.clone()],
@@ -202,7 +216,12 @@ pub(super) fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcom
     } else {
         Vec::new()
     };
-    let names = all.iter().map(|e| &e.name).chain(&subscriptions);
+    let missing = if subscribed_only || special_only {
+        Vec::new()
+    } else {
+        missing_levels(&all)
+    };
+    let names = all.iter().map(|e| &e.name).chain(&subscriptions).chain(&missing);
     if let Some(refused) = too_costly(&patterns, names) {
         return refused;
     }
@@ -236,6 +255,31 @@ pub(super) fn list(work: &mut Work, list: &List<'static>, info: &Info) -> Outcom
                     },
                 )));
             }
+        }
+    }
+    // Levels of the hierarchy that are no mailbox (a parent deleted after
+    // its children were made) match a pattern ending in `%`: RFC 9051
+    // section 6.3.9 has them listed, as \Noselect, so that a client that
+    // walks the hierarchy one level at a time reaches the children; an
+    // extended LIST names them \NonExistent (RFC 5258).
+    if !missing.is_empty() {
+        let extended = list.selection.is_some() || list.return_options.is_some() || raw.len() > 1;
+        let by_level: Vec<&String> = patterns.iter().filter(|p| p.ends_with('%')).collect();
+        for name in missing {
+            if !by_level.iter().any(|p| matches(p, &name)) {
+                continue;
+            }
+            let absent = if extended {
+                MailboxAttribute::NonExistent
+            } else {
+                MailboxAttribute::Noselect
+            };
+            answers.push(Answer::Data(Response::List(MailboxList {
+                attributes: vec![absent, MailboxAttribute::HasChildren],
+                delimiter: Some(DELIMITER),
+                mailbox: name.to_imap(info.utf8).into_owned(),
+                extended: Vec::new(),
+            })));
         }
     }
     // Subscribed names whose mailbox is gone (RFC 5258: \NonExistent).
