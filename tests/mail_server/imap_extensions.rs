@@ -1848,3 +1848,37 @@ fn a_parent_deleted_before_its_children_is_listed_as_a_level() {
     assert_eq!(imap.command("SELECT foo").status, "NO");
     imap.logout();
 }
+
+/// NOTIFY's `mailboxes` and `subtree` filters name mailboxes as the
+/// session does: in UTF-8 once UTF8=ACCEPT is on (RFC 6855), where `&`
+/// is a character and not the start of modified UTF-7. A mailbox named
+/// with one was never matched, and its news never came.
+#[test]
+fn notify_filters_read_names_in_utf8_once_accepted() {
+    let mail = alice_root("notify-utf8");
+    let server = mail_server(&mail);
+    let mut watcher = alice(&server);
+    watcher.command("ENABLE UTF8=ACCEPT").ok("ENABLE");
+    watcher.command("CREATE \"Tom & Jerry\"").ok("CREATE");
+    watcher.command("CREATE \"Été & co\"").ok("CREATE");
+    watcher.command("CREATE \"Été & co/sub\"").ok("CREATE");
+    watcher
+        .command(
+            "NOTIFY SET (mailboxes \"Tom & Jerry\" (MessageNew MessageExpunge)) \
+             (subtree \"Été & co\" (MessageNew MessageExpunge))",
+        )
+        .ok("NOTIFY");
+    let mut other = alice(&server);
+    other.command("ENABLE UTF8=ACCEPT").ok("ENABLE");
+    for (mailbox, news) in [
+        ("\"Tom & Jerry\"", "* STATUS \"Tom & Jerry\" (MESSAGES 1"),
+        ("\"Été & co/sub\"", "* STATUS \"Été & co/sub\" (MESSAGES 1"),
+    ] {
+        other
+            .command_with_literal(&format!("APPEND {mailbox}"), b"Subject: news\r\n\r\nnews\r\n")
+            .ok("APPEND");
+        until_heard(&mut watcher, &[news]);
+    }
+    watcher.logout();
+    other.logout();
+}

@@ -26,6 +26,9 @@ pub struct Watching {
     statuses: BTreeMap<MailboxName, Vec<u64>>,
     mailboxes: BTreeSet<MailboxName>,
     subscriptions: BTreeSet<MailboxName>,
+    /// The names of the `mailboxes` and `subtree` filters are UTF-8
+    /// (UTF8=ACCEPT was on when NOTIFY SET came), not modified UTF-7.
+    utf8: bool,
 }
 
 /// The events a client wants for the selected mailbox.
@@ -61,7 +64,10 @@ pub fn set(work: &Work, notify: &Notify<'static>, info: &Info) -> (Option<Watchi
         #[allow(unreachable_patterns)]
         _ => return (None, Outcome::bad("Unknown NOTIFY form")),
     };
-    let mut watching = Watching::default();
+    let mut watching = Watching {
+        utf8: info.utf8,
+        ..Watching::default()
+    };
     let mut unsupported = Vec::new();
     for group in groups {
         let EventGroup { filter, events } = group;
@@ -212,13 +218,13 @@ impl Watching {
                     FilterMailboxes::Inboxes => name.is_inbox(),
                     FilterMailboxes::Subscribed => subscriptions.contains(name),
                     FilterMailboxes::Subtree(list) => list.mailboxes().iter().any(|m| {
-                        MailboxName::from_imap(m, false)
+                        MailboxName::from_imap(m, self.utf8)
                             .is_ok_and(|root| &root == name || name.is_inferior_of(&root))
                     }),
                     FilterMailboxes::Mailboxes(list) => list
                         .mailboxes()
                         .iter()
-                        .any(|m| MailboxName::from_imap(m, false).is_ok_and(|n| &n == name)),
+                        .any(|m| MailboxName::from_imap(m, self.utf8).is_ok_and(|n| &n == name)),
                     _ => false,
                 }
         })
