@@ -1225,13 +1225,17 @@ impl Backend for MaildirBackend {
         // A look that finds files and journal apart (another process
         // changed the folder meanwhile) is followed by the whole locked
         // reconciliation, as a poll's would be.
+        // A conditional STORE (UNCHANGEDSINCE) looks too: it compares
+        // MODSEQs, and a flag change another program made since the last
+        // look has none until it is recorded; without it, the STORE would
+        // pass the condition and overwrite that change.
         let mut full = false;
-        if request.condition.is_none() {
+        {
             let acc = self.account(account);
             let mut guard = self.open(account, &acc)?;
             match look_unlocked(&mut guard, mailbox, |fold| Ok(fold.changes_nothing(request)))? {
-                Some(true) => return Ok(FlagsStored::default()),
-                Some(false) => {}
+                Some(true) if request.condition.is_none() => return Ok(FlagsStored::default()),
+                Some(_) => {}
                 None => full = true,
             }
         }
@@ -2700,6 +2704,46 @@ mod tests {
     /// reason than a passing one (a failing device) moves the files back
     /// and fails: the messages stay, with their UIDs, for this instance and
     /// a fresh one, and nothing is left in the kept directory.
+    /// A conditional STORE (`UNCHANGEDSINCE`, RFC 7162 section 3.1.3) on a
+    /// message whose flags another program changed since the backend last
+    /// looked: the change is recorded first (a new MODSEQ), so the STORE
+    /// fails its condition and leaves that change alone. It compared with
+    /// the MODSEQ of before, passed, and `FLAGS (\Seen \Deleted)` took
+    /// away the `\Flagged` the other program had set.
+    #[test]
+    fn a_conditional_store_sees_a_change_another_program_made() {
+        let (tmp, a, inbox, b, added) = two_messages();
+        let inbox_ref = b.mailbox(&a, &inbox).unwrap().to_ref();
+        b.store_flags(&a, &inbox_ref, &add_seen(added[0].uid)).unwrap();
+        let before = b.mailbox_snapshot(&a, &inbox).unwrap();
+        let modseq = before
+            .messages
+            .iter()
+            .find(|m| m.uid == added[0].uid)
+            .unwrap()
+            .modseq;
+        // A mail reader flags it: `:2,S` becomes `:2,FS`.
+        let cur = tmp.path().join("alice/Maildir/cur");
+        for entry in fs::read_dir(&cur).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if let Some(base) = name.strip_suffix(":2,S") {
+                fs::rename(cur.join(&name), cur.join(format!("{base}:2,FS"))).unwrap();
+            }
+        }
+        let conditional = StoreFlags {
+            uids: vec![added[0].uid],
+            action: crate::flags::FlagAction::Replace,
+            flags: Flags::parse(["\\Seen", "\\Deleted"]).unwrap(),
+            condition: Some(StoreCondition::UnchangedSince(modseq)),
+        };
+        let stored = b.store_flags(&a, &inbox_ref, &conditional).unwrap();
+        assert_eq!(stored.failed, [added[0].uid], "{stored:?}");
+        let after = open_in(tmp.path()).mailbox_snapshot(&a, &inbox).unwrap();
+        let first = after.messages.iter().find(|m| m.uid == added[0].uid).unwrap();
+        assert_eq!(first.flags, Flags::parse(["\\Seen", "\\Flagged"]).unwrap());
+        assert!(first.modseq > modseq);
+    }
+
     /// A file name whose info holds spaces (`:2,S 1 2 99999`, as the user
     /// may name a file of their own Maildir) is recorded with its real
     /// size and date, and a second look finds nothing changed. The info
