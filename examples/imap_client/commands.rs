@@ -582,13 +582,15 @@ fn expunge_uids(imap: &mut Imap, set: &SequenceSet) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The mailbox with the `\Trash` special use, if the server names one.
+/// The mailbox with the `\Trash` special use, if the server names one:
+/// asked for with `RETURN (SPECIAL-USE)` where the server offers it, else
+/// looked for among the attributes of a plain LIST (RFC 6154 section 2
+/// lets a server give them there without the capability).
 fn trash(imap: &mut Imap) -> Result<Option<String>, Failure> {
-    if !imap.offers("SPECIAL-USE") {
-        return Ok(None);
-    }
     let mut list = List::new(Mailbox::from_utf8_name(""), ListMailbox::from_utf8_pattern("*")).into_owned();
-    list.return_options = Some(vec![ListReturnOption::SpecialUse]);
+    if imap.offers("SPECIAL-USE") {
+        list.return_options = Some(vec![ListReturnOption::SpecialUse]);
+    }
     let done = imap.ok(CommandBody::List(list), "LIST")?;
     Ok(done
         .data
@@ -598,12 +600,20 @@ fn trash(imap: &mut Imap) -> Result<Option<String>, Failure> {
         .map(|l| mailbox_name(&l.mailbox)))
 }
 
-/// `delete`: to the trash, or for good.
+/// `delete`: to the trash, or for good (with `--expunge`, or in the
+/// trash itself). Without a trash on the server, and without
+/// `--expunge`, nothing is deleted: the user asked for a deletion that can
+/// be undone.
 pub fn delete(imap: &mut Imap, name: &str, uids: &[String], expunge: bool) -> Result<(), Failure> {
     let uids = uid_set(uids)?;
     let trash = if expunge { None } else { trash(imap)? };
     match trash {
         Some(trash) if trash != name => transfer(imap, name, &[uids.to_string()], &trash, true),
+        None if !expunge => Err(Failure::Usage(
+            "the server names no \\Trash mailbox, so the messages cannot be moved to the trash: \
+             nothing was deleted (--expunge deletes them for good)"
+                .into(),
+        )),
         _ => {
             open(imap, name, true)?;
             expunge_uids(imap, uids.as_sequence_set())?;

@@ -143,8 +143,9 @@ enum Command {
         #[arg(long, default_value = "INBOX")]
         mailbox: String,
     },
-    /// Delete messages: into the \Trash mailbox when there is one, for
-    /// good with --expunge (or when they are in the trash already).
+    /// Delete messages: into the \Trash mailbox (refused when the server
+    /// names none), for good with --expunge (or when they are in the
+    /// trash already).
     Delete {
         /// The UIDs.
         #[arg(required = true, value_name = "UID")]

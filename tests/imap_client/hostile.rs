@@ -648,3 +648,59 @@ fn starttls_stripped_or_refused_ends_the_run_before_login() {
         assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     }
 }
+
+/// Capability lists without SPECIAL-USE.
+fn without_special_use(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    text.contains("CAPABILITY")
+        .then(|| text.replace(" SPECIAL-USE", "").into_bytes())
+}
+
+/// Neither SPECIAL-USE nor a `\Trash` attribute anywhere.
+fn without_any_trash(line: &[u8]) -> Option<Vec<u8>> {
+    let text = String::from_utf8(without_special_use(line).unwrap_or_else(|| line.to_vec())).ok()?;
+    Some(
+        text.replace(" \\Trash", "")
+            .replace("\\Trash ", "")
+            .replace("(\\Trash)", "()")
+            .into_bytes(),
+    )
+}
+
+/// `delete` without `--expunge` moves to the trash: found among a plain
+/// LIST's attributes when the server does not offer SPECIAL-USE (RFC 6154
+/// section 2 allows it), and, when the server names no trash at all,
+/// refused (exit 2) with nothing deleted. It deleted for good, silently,
+/// on a server without SPECIAL-USE.
+#[test]
+fn delete_without_a_trash_deletes_nothing_unless_told_to() {
+    let (mail, server) = mail_server_account("client-hostile-no-trash");
+    let inbox = mail.maildir("alice");
+    let count = super::messages().len();
+    let run = |proxy: &Proxy, args: &[&str]| {
+        support::run(
+            &mut client_command(proxy.addr, args),
+            b"",
+            Duration::from_secs(60),
+        )
+    };
+
+    let bare = Proxy::rewriting(server.imap, Some(without_any_trash));
+    let refused = run(&bare, &["delete", "1"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nothing was deleted"), "{stderr}");
+    assert_eq!(message_files(&inbox), count);
+    assert!(run(&bare, &["delete", "1", "--expunge"]).status.success());
+    assert_eq!(message_files(&inbox), count - 1);
+
+    let plain = Proxy::rewriting(server.imap, Some(without_special_use));
+    let moved = run(&plain, &["delete", "2"]);
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    assert_eq!(message_files(&inbox), count - 1, "moved, not deleted");
+    assert_eq!(message_files(&inbox.join(".Trash")), 1);
+}
