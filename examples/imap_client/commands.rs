@@ -194,8 +194,12 @@ fn all() -> SequenceSet {
 }
 
 fn print_table<const N: usize>(head: &[&str; N], rows: &[[String; N]], right: &[bool; N]) {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.each_ref().map(|cell| show::printable(cell, false)))
+        .collect();
     let mut widths = head.map(|h| h.chars().count());
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -220,7 +224,7 @@ fn print_table<const N: usize>(head: &[&str; N], rows: &[[String; N]], right: &[
         println!("{}", out.trim_end());
     };
     line(head);
-    for row in rows {
+    for row in &rows {
         line(&row.each_ref().map(String::as_str));
     }
 }
@@ -451,7 +455,7 @@ pub fn read(
                 out,
                 "[part {}: {}{file}, {}]",
                 leaf.part,
-                leaf.media,
+                show::printable(&leaf.media, false),
                 show::size(u64::from(leaf.octets))
             )
             .map_err(local)?;
@@ -467,7 +471,7 @@ pub fn read(
             } else {
                 text
             };
-            out.write_all(text.replace("\r\n", "\n").as_bytes())
+            out.write_all(show::printable(&text.replace("\r\n", "\n"), true).as_bytes())
                 .map_err(local)?;
             if !text.ends_with('\n') {
                 writeln!(out).map_err(local)?;

@@ -434,7 +434,12 @@ impl Imap {
     fn aside(&mut self, event: ClientEvent) -> Result<(), Failure> {
         match event {
             ClientEvent::Changed(change) => self.changes.push_back(change),
-            ClientEvent::Alert(text) => eprintln!("server alert: {text}"),
+            ClientEvent::Alert(text) => {
+                eprintln!(
+                    "server alert: {}",
+                    crate::show::printable(&text.to_string(), false)
+                )
+            }
             ClientEvent::Bye(text) => self.bye = Some(describe(&text)),
             ClientEvent::SaslChallenge { id, .. } => self.session.sasl_cancel(id),
             ClientEvent::Error(e) => {

@@ -299,7 +299,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("imap_client: {failure}");
+            eprintln!("imap_client: {}", show::printable(&failure.to_string(), false));
             ExitCode::from(failure.exit_code())
         }
     }

@@ -5,9 +5,33 @@ use mailwire::imap::{Address, BodyStructure, DateTime, Envelope, FlagFetch, NStr
 use mailwire::mailbox::search::parse_date_header;
 use mailwire::mailbox::text::decode_header_value;
 
-/// A header value from an envelope, decoded for reading.
+/// A header value from an envelope, decoded for reading (and made
+/// [`printable`]).
 pub fn nstring(value: &NString<'_>) -> String {
-    value.as_bytes().map(decode_header_value).unwrap_or_default()
+    value
+        .as_bytes()
+        .map(|v| printable(&decode_header_value(v), false))
+        .unwrap_or_default()
+}
+
+/// Text from the server or a sender made safe to print on a terminal:
+/// control characters (C0 but the tab, and the line end where
+/// `lines`; DEL; C1) and the characters that reorder text on screen
+/// (bidirectional embeddings, overrides and isolates) become U+FFFD. An
+/// ESC in a subject, an encoded word or an HTML entity would otherwise
+/// reach the terminal: it can retitle it, write the clipboard, hide lines
+/// or fake the program's own output.
+pub fn printable(text: &str, lines: bool) -> String {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t' && !(lines && c == '\n'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| if unsafe_char(c) { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 /// One address as a reader wants it: the name, or else the address.
@@ -222,6 +246,20 @@ pub fn safe_file_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_for_the_terminal_holds_no_controls() {
+        assert_eq!(printable("plain\ttext", false), "plain\ttext");
+        assert_eq!(printable("\x1b]2;x\x07title", false), "\u{FFFD}]2;x\u{FFFD}title");
+        assert_eq!(printable("a\nb\r\n", true), "a\nb\u{FFFD}\n");
+        assert_eq!(printable("a\nb", false), "a\u{FFFD}b");
+        assert_eq!(printable("\u{9b}31m \u{7f}", false), "\u{FFFD}31m \u{FFFD}");
+        assert_eq!(printable("abc\u{202E}fdp.exe", false), "abc\u{FFFD}fdp.exe");
+        let subject = NString(Some(mailwire::imap::IString::Quoted(
+            mailwire::imap::Quoted::new(b"=?UTF-8?B?G10yOzp4Bw==?= hi".to_vec()).unwrap(),
+        )));
+        assert!(!nstring(&subject).contains('\x1b'), "{:?}", nstring(&subject));
+    }
 
     #[test]
     fn file_names_stay_here() {

@@ -704,3 +704,52 @@ fn delete_without_a_trash_deletes_nothing_unless_told_to() {
     assert_eq!(message_files(&inbox), count - 1, "moved, not deleted");
     assert_eq!(message_files(&inbox.join(".Trash")), 1);
 }
+
+/// A sender's control characters never reach the terminal: an ESC and a
+/// BEL in an encoded-word subject (an OSC sequence that retitles the
+/// terminal), a CSI in the body, a bidirectional override in the sender's
+/// name. `headers`, `read` and `watch`'s listing print U+FFFD instead.
+/// They were printed as they came.
+#[test]
+fn control_characters_from_a_sender_are_not_printed() {
+    let (mail, server) = mail_server_account("client-hostile-escapes");
+    let message = b"From: =?UTF-8?B?4oCuZ2Zw?= <e@example.org>\r\n\
+        Subject: =?UTF-8?B?G10yOzp4Bw==?= escapes\r\n\
+        Message-ID: <escapes@mailwire.test>\r\n\r\n\
+        before \x1b[2J\x1b[31m after\r\n";
+    std::fs::write(
+        mail.maildir("alice").join("new").join("1765000000.M1P1.escapes"),
+        message,
+    )
+    .expect("deliver");
+    let printed = |args: &[&str]| {
+        let out = support::run(
+            &mut client_command(server.imap, args),
+            b"",
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let headers = printed(&["headers"]);
+    let text = String::from_utf8_lossy(&headers).into_owned();
+    assert!(text.contains("escapes"), "{text}");
+    let uid = text
+        .lines()
+        .find(|l| l.contains("escapes"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the message's row")
+        .to_owned();
+    let read = printed(&["read", &uid, "--peek"]);
+    for (what, out) in [("headers", &headers), ("read", &read)] {
+        for control in [0x1b_u8, 0x07] {
+            assert!(
+                !out.contains(&control),
+                "{what} printed 0x{control:02x}: {:?}",
+                String::from_utf8_lossy(out)
+            );
+        }
+        assert!(!String::from_utf8_lossy(out).contains('\u{202E}'), "{what}");
+    }
+    assert!(String::from_utf8_lossy(&read).contains("after"));
+}
