@@ -114,9 +114,16 @@ impl Feed {
             if is_expunge {
                 holders += 1;
             }
-            if queue.changes.len() > limit {
+            // Past the limit once, the queue keeps expunges only (the
+            // session reads the rest again); it is cut down then, not at
+            // every later expunge, which would scan it each time (a POP3
+            // session's queue is never taken: quadratic work under the
+            // account's lock while another session expunged thousands).
+            if !queue.overflowed && queue.changes.len() > limit {
                 queue.changes.retain(|c| matches!(c, Change::Expunged(_)));
                 queue.overflowed = true;
+                #[cfg(test)]
+                CUTS.with(|c| c.set(c.get() + 1));
             }
         }
         if let Change::Expunged(t) = change {
@@ -248,9 +255,34 @@ impl Feeds {
 }
 
 #[cfg(test)]
+thread_local! {
+    /// How many times this thread cut a queue down to its expunges.
+    static CUTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::ModSeq;
+
+    /// A queue past its limit is cut down to its expunges once, not at
+    /// every later expunge: a POP3 session's queue, never taken, took a
+    /// scan of the whole queue for each of the thousands of expunges
+    /// another session made, under the account's lock.
+    #[test]
+    fn a_queue_past_its_limit_is_cut_once() {
+        let mut feed = Feed::new(MailboxName::inbox(), UidValidity::new(1).unwrap());
+        feed.register(SessionId(1), SessionKind::Pop3 { highest: 50_000 });
+        feed.register(SessionId(2), SessionKind::Imap);
+        CUTS.with(|c| c.set(0));
+        for uid in 1..=50_000 {
+            feed.publish(&expunge(uid), 100);
+        }
+        assert_eq!(CUTS.with(std::cell::Cell::get), 2, "one cut per queue");
+        let taken = feed.take(SessionId(2)).unwrap();
+        assert!(taken.overflowed);
+        assert_eq!(taken.changes.len(), 50_000, "every expunge is kept");
+    }
 
     fn expunge(uid: u32) -> Change {
         Change::Expunged(Tombstone {
