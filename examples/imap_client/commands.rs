@@ -718,33 +718,54 @@ pub fn upload(imap: &mut Imap, files: &[PathBuf], to: &str, flags: &[String]) ->
             data: AppendData::Literal(literal),
         });
     }
-    let batches: Vec<Vec<AppendMessage<'static>>> = if imap.offers("MULTIAPPEND") {
-        vec![messages]
+    // Each file is told as soon as the server has it: should a later one
+    // fail (over quota, too big, the connection lost), the user knows
+    // which to send again, and sends none twice.
+    let paths: Vec<&PathBuf> = files.iter().collect();
+    let batches: Vec<(&[&PathBuf], Vec<AppendMessage<'static>>)> = if imap.offers("MULTIAPPEND") {
+        vec![(&paths[..], messages)]
     } else {
-        messages.into_iter().map(|m| vec![m]).collect()
+        paths
+            .chunks(1)
+            .zip(messages.into_iter().map(|m| vec![m]))
+            .collect()
     };
-    let mut uids = Vec::new();
-    for batch in batches {
+    let mut uploaded = 0;
+    for (paths, batch) in batches {
         let sent = batch.len();
-        let done = imap.ok(
-            CommandBody::Append(Append {
-                mailbox: mailbox(to),
-                messages: batch,
-            }),
-            &format!("APPEND to {to}"),
-        )?;
-        match done.append_uid() {
-            // One UID per message sent: a server's set may name four
-            // billion.
-            Some((_, set)) => uids.extend(set.iter().take(sent)),
-            None => uids.push(0),
+        let done = imap
+            .ok(
+                CommandBody::Append(Append {
+                    mailbox: mailbox(to),
+                    messages: batch,
+                }),
+                &format!("APPEND to {to}"),
+            )
+            .map_err(|e| {
+                let first = paths
+                    .first()
+                    .map_or_else(String::new, |p| p.display().to_string());
+                let context = match uploaded {
+                    0 => format!("{first} and the files after it were not uploaded"),
+                    n => format!("{n} files were uploaded (above); {first} and the files after it were not"),
+                };
+                e.within(&context)
+            })?;
+        // One UID per message sent, where the server gives them (a set
+        // may name four billion); 0 for each where it does not (RFC 4315
+        // allows APPEND without APPENDUID).
+        let mut uids: Vec<u32> = match done.append_uid() {
+            Some((_, set)) => set.iter().take(sent).collect(),
+            None => Vec::new(),
+        };
+        uids.resize(sent, 0);
+        for (path, uid) in paths.iter().zip(uids) {
+            match uid {
+                0 => println!("uploaded {} to {to}", path.display()),
+                uid => println!("uploaded {} to {to} as UID {uid}", path.display()),
+            }
         }
-    }
-    for (path, uid) in files.iter().zip(uids) {
-        match uid {
-            0 => println!("uploaded {} to {to}", path.display()),
-            uid => println!("uploaded {} to {to} as UID {uid}", path.display()),
-        }
+        uploaded += sent;
     }
     Ok(())
 }

@@ -223,6 +223,19 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The same failure, its text put after `context`.
+    pub fn within(self, context: &str) -> Failure {
+        let join = |m: String| format!("{context}: {m}");
+        match self {
+            Failure::Server(m) => Failure::Server(join(m)),
+            Failure::Usage(m) => Failure::Usage(join(m)),
+            Failure::Network(m) => Failure::Network(join(m)),
+            Failure::Login(m) => Failure::Login(join(m)),
+            Failure::Local(m) => Failure::Local(join(m)),
+            Failure::LoginTemporary(m) => Failure::LoginTemporary(join(m)),
+        }
+    }
+
     fn exit_code(&self) -> u8 {
         match self {
             Failure::Server(_) => 1,

@@ -753,3 +753,80 @@ fn control_characters_from_a_sender_are_not_printed() {
     }
     assert!(String::from_utf8_lossy(&read).contains("after"));
 }
+
+/// How many APPENDs [`second_append_refused`] has seen completed.
+static APPENDS_DONE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A server without MULTIAPPEND that refuses the second APPEND (over
+/// quota, say).
+fn second_append_refused(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    if text.contains("CAPABILITY") {
+        return Some(text.replace(" MULTIAPPEND", "").into_bytes());
+    }
+    if !text.contains(" OK [APPENDUID ") {
+        return None;
+    }
+    let n = APPENDS_DONE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let tag = text.split(' ').next()?;
+    (n == 1).then(|| format!("{tag} NO [OVERQUOTA] over quota\r\n").into_bytes())
+}
+
+/// `upload` tells each file as soon as the server has it, and a failure
+/// names the file it stopped at: the user sends again what was not
+/// stored, and nothing twice. Before, nothing was told until all had
+/// been sent, so a refusal of the second file hid that the first was
+/// stored. And a MULTIAPPEND answered without APPENDUID (RFC 4315 allows
+/// it) tells every file, not the first only.
+#[test]
+fn upload_tells_what_was_stored_before_a_failure() {
+    let (_mail, server) = mail_server_account("client-hostile-upload");
+    let dir = TempDir::new("client-hostile-upload-files");
+    let files: Vec<String> = (1..=3)
+        .map(|i| {
+            let path = dir.path().join(format!("m{i}.eml"));
+            std::fs::write(&path, note(&format!("upload-{i}"))).expect("write");
+            path.display().to_string()
+        })
+        .collect();
+    let upload = |proxy: &Proxy| {
+        let mut args = vec!["upload", "--to", "INBOX"];
+        args.extend(files.iter().map(String::as_str));
+        support::run(
+            &mut client_command(proxy.addr, &args),
+            b"",
+            Duration::from_secs(60),
+        )
+    };
+
+    let refusing = Proxy::rewriting(server.imap, Some(second_append_refused));
+    let out = upload(&refusing);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stdout.contains(&format!("uploaded {} to INBOX as UID", files[0])),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&files[1]), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "1 files were uploaded (above); {} and the files after it were not",
+            files[1]
+        )),
+        "{stderr}"
+    );
+
+    let without_uids = Proxy::rewriting(server.imap, Some(without_uid_expunge));
+    let out = upload(&without_uids);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in &files {
+        assert!(
+            stdout.contains(&format!("uploaded {file} to INBOX\n")),
+            "{stdout}"
+        );
+    }
+}
