@@ -243,10 +243,17 @@ pub fn headers(imap: &mut Imap, name: &str, limit: u32) -> Result<(), Failure> {
         fetch(set, "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE)", false),
         "FETCH ENVELOPE",
     )?;
+    // Only the messages asked for, with what was asked: a FETCH the server
+    // sent of its own (another session changed flags) is no row.
+    let asked = |seq: &NonZeroU32, items: &[MessageDataItem<'_>]| {
+        (first..=exists).contains(&seq.get())
+            && items.iter().any(|i| matches!(i, MessageDataItem::Envelope(_)))
+    };
     let mut rows: Vec<(u32, [String; 6])> = done
         .data
         .fetch
         .iter()
+        .filter(|(seq, items)| asked(seq, items))
         .map(|(_, items)| {
             let (mut uid, mut flags, mut date, mut size, mut envelope) = (0, String::new(), None, 0, None);
             for item in items {
@@ -812,6 +819,7 @@ fn announce_new(imap: &mut Imap, uids: &[u32]) -> Result<Vec<(u32, String)>, Fai
     }
     let set = SequenceSet::from_unordered(uids.iter().copied()).expect("UIDs make a set");
     let done = imap.ok(fetch(set, "(UID FLAGS ENVELOPE)", true), "FETCH ENVELOPE")?;
+    let asked: std::collections::HashSet<u32> = uids.iter().copied().collect();
     let mut seen = Vec::new();
     for (_, items) in &done.data.fetch {
         let (mut uid, mut flags, mut envelope) = (None, String::new(), None);
@@ -823,10 +831,13 @@ fn announce_new(imap: &mut Imap, uids: &[u32]) -> Result<Vec<(u32, String)>, Fai
                 _ => {}
             }
         }
-        let Some(uid) = uid else { continue };
-        let (from, subject) = envelope.map_or_else(Default::default, |e| {
-            (show::senders(e), show::nstring(&e.subject))
-        });
+        // Only the messages asked for, with what was asked: a FETCH the
+        // server sent of its own (another session changed flags) is no
+        // new message.
+        let (Some(uid), Some(envelope)) = (uid.filter(|u| asked.contains(u)), envelope) else {
+            continue;
+        };
+        let (from, subject) = (show::senders(envelope), show::nstring(&envelope.subject));
         println!("new {uid} from {from}: {subject}");
         seen.push((uid, flags));
     }
@@ -947,13 +958,23 @@ fn report(imap: &mut Imap, state: &mut Watched, changes: Vec<MailboxChange>) -> 
             }
             MailboxChange::Flags { uid, flags, .. } => {
                 let flags = show::flags(&flags);
-                if let Some(uid) = uid.map(NonZeroU32::get) {
-                    if state.messages.get(&uid).is_some_and(|old| *old != flags) {
-                        println!("flags {uid} ({flags})");
-                    }
-                    state.messages.insert(uid, flags);
-                } else {
-                    relist_all = true;
+                match uid.map(NonZeroU32::get) {
+                    Some(uid) => match state.messages.get_mut(&uid) {
+                        Some(old) => {
+                            if *old != flags {
+                                println!("flags {uid} ({flags})");
+                            }
+                            *old = flags;
+                        }
+                        // A message not known yet (its flags came with
+                        // its EXISTS, as RFC 9051 section 7.5.2 lets an
+                        // IMAP4rev2 server send them): new, and announced
+                        // as such below. Taken in here, it raised the
+                        // UID the new ones are looked for from, and was
+                        // never announced.
+                        None => grew = true,
+                    },
+                    None => relist_all = true,
                 }
             }
             MailboxChange::UidValidity(_) => relist_all = true,

@@ -830,3 +830,73 @@ fn upload_tells_what_was_stored_before_a_failure() {
         );
     }
 }
+
+/// An IMAP4rev2 server may send a new message's flags, with its UID, in
+/// the same burst as its EXISTS (RFC 9051 section 7.5.2); here the
+/// proxy adds `* 9 FETCH (UID 9 FLAGS (\Seen))` after the EXISTS of the
+/// account's ninth message.
+fn flags_with_the_exists(line: &[u8]) -> Option<Vec<u8>> {
+    let count = super::messages().len() + 1;
+    (line == format!("* {count} EXISTS\r\n").as_bytes()).then(|| {
+        let mut out = line.to_vec();
+        out.extend_from_slice(format!("* {count} FETCH (UID {count} FLAGS (\\Seen))\r\n").as_bytes());
+        out
+    })
+}
+
+/// `watch` announces a new message whose flags came with its EXISTS:
+/// a flag change of a UID it does not know is a new message, not a
+/// message to take in silently (it was taken in, the UIDs above it
+/// looked for, and it was never told).
+#[test]
+fn watch_announces_a_message_whose_flags_came_first() {
+    let (_mail, server) = mail_server_account("client-hostile-flags-first");
+    let proxy = Proxy::rewriting(server.imap, Some(flags_with_the_exists));
+    let mut watch = super::Watch::start(proxy.addr, 60);
+    watch.expect("watching INBOX: ");
+    let dir = TempDir::new("client-hostile-flags-first-files");
+    let file = dir.path().join("new.eml");
+    std::fs::write(
+        &file,
+        b"From: Gil <gil@example.org>\nSubject: flagged first\n\nhi\n",
+    )
+    .expect("write");
+    other_client(
+        server.imap,
+        &["upload", "--to", "INBOX", &file.display().to_string()],
+    );
+    let uid = super::messages().len() + 1;
+    let line = watch.expect(&format!("new {uid} "));
+    assert!(line.ends_with("from Gil: flagged first"), "{line}");
+}
+
+/// Before the tagged OK of every FETCH, a FETCH the server sends of its
+/// own: another session changed message 1's flags (no UID: an IMAP4rev1
+/// server).
+fn unsolicited_flags_before_fetch_ends(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    let tagged_fetch = !text.starts_with('*') && text.contains(" OK ") && text.contains("FETCH");
+    tagged_fetch.then(|| format!("* 1 FETCH (FLAGS (\\Flagged))\r\n{text}").into_bytes())
+}
+
+/// `headers --limit 3` shows three rows whatever else the server says
+/// meanwhile: a FETCH it sends of its own is no row (it was shown, as a
+/// row of UID 0).
+#[test]
+fn headers_show_only_the_messages_asked_for() {
+    let (_mail, server) = mail_server_account("client-hostile-unsolicited");
+    let proxy = Proxy::rewriting(server.imap, Some(unsolicited_flags_before_fetch_ends));
+    let out = support::run(
+        &mut client_command(proxy.addr, &["headers", "--limit", "3"]),
+        b"",
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    let count = super::messages().len();
+    for (row, uid) in rows.iter().zip((count - 2..=count).rev()) {
+        assert!(row.trim_start().starts_with(&format!("{uid} ")), "{stdout}");
+    }
+}
