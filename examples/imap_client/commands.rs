@@ -844,8 +844,12 @@ fn announce_new(imap: &mut Imap, uids: &[u32]) -> Result<Vec<(u32, String)>, Fai
     Ok(seen)
 }
 
-/// `watch`: IDLE, printing what happens; a dropped connection is opened
-/// again (after a growing pause) and what changed meanwhile is printed.
+/// `watch`: IDLE, printing what happens; a dropped connection, and a
+/// login the server refuses for now (`UNAVAILABLE`, too many connections),
+/// is opened again after a pause that grows from 1 s to a minute, and what
+/// changed meanwhile is printed. The pause starts again from 1 s only
+/// after a connection that lasted a minute: a server (or a middlebox) that
+/// drops every IDLE at once is not logged in to every second.
 pub fn watch(
     connect: &dyn Fn() -> Result<Imap, Failure>,
     name: &str,
@@ -853,8 +857,10 @@ pub fn watch(
 ) -> Result<(), Failure> {
     let stop_at = stop_after.map(|d| Instant::now() + d);
     let mut known: Option<Watched> = None;
-    let mut pause = Duration::from_secs(1);
+    const FIRST_PAUSE: Duration = Duration::from_secs(1);
+    let mut pause = FIRST_PAUSE;
     loop {
+        let mut connected: Option<Instant> = None;
         let left = || stop_at.map(|s| s.saturating_duration_since(Instant::now()));
         if left().is_some_and(|l| l.is_zero()) {
             return Ok(());
@@ -870,7 +876,7 @@ pub fn watch(
                 println!("watching {name}: {} messages", now.messages.len());
             }
             known = Some(now);
-            pause = Duration::from_secs(1);
+            connected = Some(Instant::now());
             loop {
                 // RFC 9051 section 6.3.13: IDLE again before 29 minutes.
                 let mut limit = Duration::from_secs(25 * 60);
@@ -886,15 +892,18 @@ pub fn watch(
                 report(&mut imap, state, changes)?;
             }
         });
-        match session {
+        let why = match session {
             Ok(()) => return Ok(()),
-            Err(Failure::Network(why)) => {
-                eprintln!("connection lost ({why}); reconnecting in {} s", pause.as_secs());
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_secs(60));
-            }
+            Err(Failure::Network(why)) => format!("connection lost ({why})"),
+            Err(Failure::LoginTemporary(why)) => format!("the server refused the login for now ({why})"),
             Err(other) => return Err(other),
+        };
+        if connected.is_some_and(|at| at.elapsed() >= Duration::from_secs(60)) {
+            pause = FIRST_PAUSE;
         }
+        eprintln!("{why}; reconnecting in {} s", pause.as_secs());
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(60));
     }
 }
 

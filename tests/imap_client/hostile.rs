@@ -900,3 +900,30 @@ fn headers_show_only_the_messages_asked_for() {
         assert!(row.trim_start().starts_with(&format!("{uid} ")), "{stdout}");
     }
 }
+
+/// How many greetings [`first_greeting_busy`] has seen.
+static GREETINGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The first connection is greeted with `BYE [UNAVAILABLE]`, as a server
+/// with all its connections taken greets (mail_server and Dovecot do).
+fn first_greeting_busy(line: &[u8]) -> Option<Vec<u8>> {
+    if !line.starts_with(b"* OK [CAPABILITY") && !line.starts_with(b"* OK ") {
+        return None;
+    }
+    if GREETINGS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+        return None;
+    }
+    Some(b"* BYE [UNAVAILABLE] too many connections, try later\r\n".to_vec())
+}
+
+/// `watch` waits out a server that refuses it for now, and then watches:
+/// it stopped for good (exit 6), as if the password were wrong.
+#[test]
+fn watch_waits_out_a_busy_server() {
+    let (_mail, server) = mail_server_account("client-hostile-busy");
+    let proxy = Proxy::rewriting(server.imap, Some(first_greeting_busy));
+    let mut watch = super::Watch::start(proxy.addr, 30);
+    let refused = watch.expect("the server refused the login for now");
+    assert!(refused.contains("reconnecting in 1 s"), "{refused}");
+    watch.expect("watching INBOX: ");
+}
