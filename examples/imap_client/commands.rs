@@ -539,12 +539,37 @@ fn store(
     Ok(())
 }
 
-/// Prints COPYUID's pairs: where each message went.
-fn report_copy(done: &Completion, verb: &str, to: &str) {
+/// Prints COPYUID's pairs: where each message went. Each UID asked for is
+/// looked up in the server's sets (by its position, range by range), never
+/// the sets walked through: they may name four billion UIDs.
+fn report_copy(done: &Completion, verb: &str, to: &str, asked: &UidSet) {
     match done.copy_uid() {
         Some((_, from, into)) => {
-            for (a, b) in from.iter().zip(into.iter()) {
-                println!("{verb} {a} -> {to} {b}");
+            let runs = |set: &UidSet| -> Vec<std::ops::RangeInclusive<u32>> {
+                set.as_sequence_set().resolved_ranges(u32::MAX).collect()
+            };
+            let (from, into) = (runs(from), runs(into));
+            for a in asked.iter() {
+                let position = from.iter().try_fold(0u64, |before, r| {
+                    if r.contains(&a) {
+                        Err(before + u64::from(a - r.start()))
+                    } else {
+                        Ok(before + u64::from(r.end() - r.start()) + 1)
+                    }
+                });
+                let Err(mut n) = position else { continue };
+                let b = into.iter().find_map(|r| {
+                    let len = u64::from(r.end() - r.start()) + 1;
+                    if n < len {
+                        u32::try_from(n).ok().map(|n| r.start() + n)
+                    } else {
+                        n -= len;
+                        None
+                    }
+                });
+                if let Some(b) = b {
+                    println!("{verb} {a} -> {to} {b}");
+                }
             }
         }
         None => println!("{verb} to {to}"),
@@ -556,23 +581,23 @@ fn report_copy(done: &Completion, verb: &str, to: &str) {
 pub fn transfer(imap: &mut Imap, name: &str, uids: &[String], to: &str, moving: bool) -> Result<(), Failure> {
     let uids = uid_set(uids)?;
     open(imap, name, moving)?;
-    let set = uids.into_sequence_set();
+    let set = uids.as_sequence_set().clone();
     let args = CopyMove {
         sequence_set: set.clone(),
         mailbox: mailbox(to),
     };
     if moving && imap.offers("MOVE") {
         let done = imap.ok(CommandBody::Move { args, uid: true }, &format!("MOVE to {to}"))?;
-        report_copy(&done, "moved", to);
+        report_copy(&done, "moved", to, &uids);
         return Ok(());
     }
     let done = imap.ok(CommandBody::Copy { args, uid: true }, &format!("COPY to {to}"))?;
     if !moving {
-        report_copy(&done, "copied", to);
+        report_copy(&done, "copied", to, &uids);
         return Ok(());
     }
     expunge_uids(imap, &set)?;
-    report_copy(&done, "moved", to);
+    report_copy(&done, "moved", to, &uids);
     Ok(())
 }
 

@@ -927,3 +927,42 @@ fn watch_waits_out_a_busy_server() {
     assert!(refused.contains("reconnecting in 1 s"), "{refused}");
     watch.expect("watching INBOX: ");
 }
+
+/// COPYUID (and MOVE's) claims every UID was copied, UIDs 1 to 4 last,
+/// to every UID.
+fn copyuid_of_everything(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    let at = text.find("[COPYUID ")? + "[COPYUID ".len();
+    let validity_end = at + text[at..].find(' ')?;
+    let end = at + text[at..].find(']')?;
+    Some(
+        format!(
+            "{} 5:4294967295,1:4 1:4294967295{}",
+            &text[..validity_end],
+            &text[end..]
+        )
+        .into_bytes(),
+    )
+}
+
+/// `copy` prints one line per UID asked for, found by its position in
+/// the server's COPYUID sets, however many UIDs they name (it printed four
+/// billion lines).
+#[test]
+fn copy_reports_only_the_uids_asked_for() {
+    let (_mail, server) = mail_server_account("client-hostile-copyuid");
+    let proxy = Proxy::rewriting(server.imap, Some(copyuid_of_everything));
+    let out = support::run(
+        &mut client_command(proxy.addr, &["copy", "2", "3", "--to", "Trash"]),
+        b"",
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["copied 2 -> Trash 4294967293", "copied 3 -> Trash 4294967294"],
+        "{stdout}"
+    );
+}
