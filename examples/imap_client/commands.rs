@@ -405,12 +405,21 @@ pub fn read(
 ) -> Result<(), Failure> {
     open(imap, name, !peek)?;
     let set: SequenceSet = uid.to_string().parse().expect("a UID is a set");
+    let unreadable = imap.unreadable();
     let done = imap.ok(
         fetch(set.clone(), "(UID FLAGS ENVELOPE BODYSTRUCTURE)", true),
         "FETCH BODYSTRUCTURE",
     )?;
     let (mut envelope, mut structure) = (None, None);
-    for item in done.data.fetch.iter().flat_map(|(_, items)| items) {
+    // The answer of message `uid` only: another message's (a server's
+    // mistake, or its own FETCH of another message) is not shown as it.
+    let answers = done
+        .data
+        .fetch
+        .iter()
+        .filter(|(_, items)| uid_in(items) == Some(uid))
+        .flat_map(|(_, items)| items);
+    for item in answers {
         match item {
             MessageDataItem::Envelope(e) => envelope = Some(e.clone()),
             MessageDataItem::BodyStructure(b) | MessageDataItem::Body(b) => structure = Some(b.clone()),
@@ -418,6 +427,11 @@ pub fn read(
         }
     }
     let (Some(envelope), Some(structure)) = (envelope, structure) else {
+        if imap.unreadable() != unreadable {
+            return Err(Failure::Network(format!(
+                "{name} {uid}: the server's answer could not be read (its structure of the message is broken)"
+            )));
+        }
         return Err(Failure::Server(format!("{name} has no message with UID {uid}")));
     };
     let leaves = show::leaves(&structure);

@@ -966,3 +966,39 @@ fn copy_reports_only_the_uids_asked_for() {
         "{stdout}"
     );
 }
+
+/// Every BODYSTRUCTURE broken beyond reading (a parenthesis too many).
+fn broken_structure(line: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(line).ok()?;
+    text.contains("BODYSTRUCTURE (").then(|| {
+        text.replacen("BODYSTRUCTURE (", "BODYSTRUCTURE ((", 1)
+            .into_bytes()
+    })
+}
+
+/// `read` of a message whose structure the server sends broken says so
+/// (exit 3, the server's protocol) instead of "has no message with UID".
+#[test]
+fn read_tells_a_broken_answer_from_a_missing_message() {
+    let (_mail, server) = mail_server_account("client-hostile-broken-structure");
+    let proxy = Proxy::rewriting(server.imap, Some(broken_structure));
+    let out = support::run(
+        &mut client_command(proxy.addr, &["read", "1", "--peek"]),
+        b"",
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("could not be read"), "{stderr}");
+    let missing = support::run(
+        &mut client_command(server.imap, &["read", "4000", "--peek"]),
+        b"",
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        missing.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
