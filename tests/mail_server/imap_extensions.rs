@@ -610,6 +610,51 @@ fn quota_limits_append_and_copy() {
     alice.logout();
 }
 
+/// A message IMAP expunges while a POP3 session lists it stays on disk
+/// for that session until it ends: the quota counts it until then.
+/// Counted out, an account could hold its quota once more per POP3
+/// session left open (with `--lock none`, any number of them).
+#[test]
+fn content_kept_for_a_pop3_session_counts_against_the_quota() {
+    let passwd = format!("{PASSWD}carol:{{PLAIN}}pw::::::userdb_quota_rule=*:storage=4k\n");
+    let mut three_k = b"Subject: kept\r\n\r\n".to_vec();
+    three_k.resize(2998, b'k');
+    three_k.extend_from_slice(b"\r\n");
+    let mail = MailRoot::new("quota-kept", &passwd, "carol", &[three_k.clone()]);
+    let server = mail_server(&mail);
+
+    let (mut pop, _) = support::RawPop3::connect(server.pop3);
+    assert!(pop.login("carol", "pw").starts_with("+OK"));
+    assert!(pop.command("STAT").starts_with("+OK 1 3000"));
+
+    let (mut imap, _) = Imap::connect(server.imap);
+    imap.command("LOGIN carol pw").ok("LOGIN carol");
+    imap.command("SELECT INBOX").ok("SELECT");
+    imap.command("STORE 1 +FLAGS.SILENT (\\Deleted)").ok("STORE");
+    imap.command("EXPUNGE").ok("EXPUNGE");
+    imap.command("CLOSE").ok("CLOSE");
+    let quota = imap.command("GETQUOTA \"User quota\"").ok("GETQUOTA");
+    assert_eq!(lines(&quota), ["* QUOTA \"User quota\" (STORAGE 3 4)"]);
+    let append = imap.command_with_literal("APPEND INBOX", &three_k);
+    assert!(
+        append.completion.contains("NO [OVERQUOTA]"),
+        "{}",
+        imap.transcript()
+    );
+
+    // The POP3 session still reads what it listed, then ends.
+    assert!(pop.command("RETR 1").starts_with("+OK"));
+    assert!(pop.body() == three_k, "RETR gives the kept message whole");
+    assert!(pop.command("QUIT").starts_with("+OK"));
+    assert!(pop.closed_within(Duration::from_secs(10)));
+
+    let quota = imap.command("GETQUOTA \"User quota\"").ok("GETQUOTA");
+    assert_eq!(lines(&quota), ["* QUOTA \"User quota\" (STORAGE 0 4)"]);
+    imap.command_with_literal("APPEND INBOX", &three_k)
+        .ok("APPEND once the POP3 session let go");
+    imap.logout();
+}
+
 // ---------------------------------------------------------------- 6
 
 #[test]

@@ -267,11 +267,11 @@ pub enum ExternalChange {
 /// The store calls the mutating methods for one account one at a time, in
 /// the order it publishes their changes, but calls for different accounts
 /// and the reading methods (`account_exists`, `list_mailboxes`, `mailbox`,
-/// `subscriptions`, `mailbox_snapshot`, `tombstones`, `read_message`,
-/// `open_message`) may come from any thread at any time. A backend whose
-/// storage other processes also change reports their changes to messages
-/// through [`sync`](Backend::sync) and answers the listing methods from
-/// storage, fresh each time.
+/// `subscriptions`, `mailbox_snapshot`, `tombstones`, `kept_size`,
+/// `read_message`, `open_message`) may come from any thread at any time.
+/// A backend whose storage other processes also change reports their
+/// changes to messages through [`sync`](Backend::sync) and answers the
+/// listing methods from storage, fresh each time.
 pub trait Backend: Send + Sync {
     /// Creates an account holding an empty INBOX (without SPECIAL-USE
     /// attributes) and no subscriptions. Fails with
@@ -441,6 +441,13 @@ pub trait Backend: Send + Sync {
     /// Drops the kept content of expunged messages (UIDs without kept
     /// content are ignored).
     fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError>;
+
+    /// The octets of the expunged messages' content it keeps for a
+    /// mailbox (what [`purge`](Backend::purge) has yet to drop), counted
+    /// as [`MessageMeta::size`] counts: storage the account still uses,
+    /// which a quota must count (a POP3 session that lingers would
+    /// otherwise let an account hold its quota twice over).
+    fn kept_size(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<u64, StoreError>;
 
     /// The tombstones it keeps with a MODSEQ above `since`, ascending by
     /// UID. A backend may prune old tombstones (the Maildir backend keeps

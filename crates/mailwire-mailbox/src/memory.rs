@@ -563,6 +563,12 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
+    fn kept_size(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<u64, StoreError> {
+        let state = self.read();
+        let mb = state.account(account)?.by_ref(mailbox)?;
+        Ok(mb.kept.values().map(|c| c.len() as u64).sum())
+    }
+
     fn tombstones(
         &self,
         account: &AccountName,

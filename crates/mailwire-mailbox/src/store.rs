@@ -527,6 +527,16 @@ impl Account {
         Ok(MailboxStatus::of(&self.snapshot(name)?))
     }
 
+    /// The octets of expunged messages whose content is kept for the
+    /// sessions that still show them (an IMAP session not yet told, a
+    /// POP3 session that listed them): storage the account still uses,
+    /// which a quota counts along with the messages' sizes. It is freed
+    /// as those sessions let go.
+    pub fn kept_size(&self, name: &MailboxName) -> Result<u64, StoreError> {
+        let entry = self.mailbox(name)?;
+        self.backend().kept_size(self.name(), &entry.to_ref())
+    }
+
     /// What changed in a mailbox since `since` (CONDSTORE/QRESYNC
     /// resynchronisation of an offline client): messages with a higher
     /// MODSEQ and UIDs expunged after it.

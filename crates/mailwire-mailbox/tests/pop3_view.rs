@@ -186,6 +186,57 @@ fn numbering_stays_frozen_while_imap_changes_the_inbox() {
     );
 }
 
+/// The content IMAP expunges while a POP3 session lists it stays
+/// readable for that session, and the account still holds it: it is
+/// counted as kept until the session ends, and only then freed. A quota
+/// that counted messages alone let an account hold its quota once more
+/// per lingering POP3 session.
+fn kept_content_is_counted_until_the_pop3_session_ends(backend: impl Backend + 'static) {
+    let acc = account_on(backend);
+    let inbox = name("INBOX");
+    fill(&acc, &["first\r\n", "second message\r\n", "third\r\n"]);
+    assert_eq!(acc.kept_size(&inbox).unwrap(), 0);
+    let mut pop = acc.maildrop(Pop3Config::default());
+    pop.lock().unwrap();
+
+    let mut imap = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    imap.store_flags(&StoreFlags {
+        uids: vec![uid(2), uid(3)],
+        action: FlagAction::Add,
+        flags: Flags::system(SystemFlags::DELETED),
+        condition: None,
+    })
+    .unwrap();
+    imap.expunge(None).unwrap();
+    imap.changes(true).unwrap();
+    // IMAP was told; the POP3 session still lists both messages.
+    let held = crlf_size(b"second message\r\n") + crlf_size(b"third\r\n");
+    assert_eq!(acc.kept_size(&inbox).unwrap(), held);
+    assert_eq!(acc.status(&inbox).unwrap().size, crlf_size(b"first\r\n"));
+    assert_eq!(read_all(pop.open(n(2)).unwrap()), b"second message\r\n");
+
+    // A session that deletes one of them and quits lets go of both.
+    pop.commit(&[n(3)]).unwrap();
+    drop(pop);
+    assert_eq!(acc.kept_size(&inbox).unwrap(), 0);
+}
+
+#[test]
+fn kept_content_is_counted_until_the_pop3_session_ends_in_memory() {
+    kept_content_is_counted_until_the_pop3_session_ends(MemoryBackend::new());
+}
+
+#[test]
+fn kept_content_is_counted_until_the_pop3_session_ends_in_a_maildir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let backend = mailwire_mailbox::MaildirBackend::with_options(
+        tmp.path(),
+        mailwire_mailbox::MaildirOptions::default().with_fsync(false),
+    )
+    .unwrap();
+    kept_content_is_counted_until_the_pop3_session_ends(backend);
+}
+
 /// Runs a POP3 server session over `maildrop` for `input`, returning
 /// what it sent and whether it committed.
 fn serve(maildrop: Pop3Maildrop, input: &[u8]) -> (String, Option<bool>) {

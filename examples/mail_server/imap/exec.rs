@@ -54,14 +54,24 @@ pub struct Work {
 const QUOTA_ROOT: &str = "User quota";
 
 impl Work {
-    /// What the user's mailboxes hold: octets and messages.
+    /// What the user's mailboxes hold: octets and messages. The octets
+    /// include the content kept of expunged messages for sessions that
+    /// still show them (a POP3 session that listed them holds it until
+    /// it ends): left out, an account could hold its quota once more per
+    /// lingering session. Kept messages are not counted as messages.
     fn usage(&self) -> Result<(u64, u64), StoreError> {
         let mut octets = 0u64;
         let mut messages = 0u64;
         for entry in self.account.list()? {
-            match self.account.status(&entry.name) {
-                Ok(s) => {
-                    octets = octets.saturating_add(s.size);
+            // The status first: an expunge between the two is counted
+            // twice rather than missed.
+            let usage = self
+                .account
+                .status(&entry.name)
+                .and_then(|s| Ok((s, self.account.kept_size(&entry.name)?)));
+            match usage {
+                Ok((s, kept)) => {
+                    octets = octets.saturating_add(s.size).saturating_add(kept);
                     messages += u64::from(s.messages);
                 }
                 // Deleted meanwhile.

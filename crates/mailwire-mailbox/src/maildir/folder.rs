@@ -142,6 +142,17 @@ pub(crate) struct Known {
     pub(crate) tombstones: usize,
 }
 
+/// The content this instance keeps of an expunged message.
+#[derive(Debug, Clone)]
+pub(crate) struct Kept {
+    /// Where, relative to the folder's directory (a RENAME moves the
+    /// directory, and the content with it).
+    pub(crate) within: PathBuf,
+    /// Its size as [`MessageMeta::size`] counts (the storage it holds,
+    /// for a quota).
+    pub(crate) size: u64,
+}
+
 /// A folder.
 #[derive(Debug, Default)]
 pub(crate) struct Folder {
@@ -151,10 +162,8 @@ pub(crate) struct Folder {
     kw_stamp: Option<Stamp>,
     scan: Scan,
     pub(crate) known: Option<Known>,
-    /// Expunged UIDs whose content this instance keeps, where, relative
-    /// to the folder's directory (a RENAME moves the directory, and the
-    /// content with it).
-    pub(crate) kept: HashMap<u32, PathBuf>,
+    /// Expunged UIDs whose content this instance keeps.
+    pub(crate) kept: HashMap<u32, Kept>,
     cleaned: bool,
     /// The disk state changed since the last reconciliation.
     dirty: bool,
@@ -1211,12 +1220,14 @@ impl Folder {
             .and_then(|()| fsutil::ensure_dir(&kept_dir))
             .is_err();
         let mut lines = String::new();
-        let mut moved: Vec<(u32, PathBuf, PathBuf)> = Vec::with_capacity(uids.len());
+        let mut moved: Vec<(u32, PathBuf, PathBuf, u64)> = Vec::with_capacity(uids.len());
         let done = (|| {
             for &uid in uids {
                 let to = self.kept_path(ctx, uid, in_tmp);
+                // Read before the expunge line takes the entry away.
+                let size = self.journal.live.get(&uid).map_or(0, |e| e.size);
                 if let Some(from) = self.take_file(ctx.dir, uid, &to)? {
-                    moved.push((uid, from, to));
+                    moved.push((uid, from, to, size));
                 }
                 Journal::expunge_line(uid, m, &mut lines);
             }
@@ -1249,7 +1260,7 @@ impl Folder {
             },
         );
         if let Err(e) = done {
-            for (_, from, to) in moved.iter().rev() {
+            for (_, from, to, _) in moved.iter().rev() {
                 let _ = fs::rename(to, from);
             }
             // The journal in memory holds the expunges the file does not
@@ -1257,9 +1268,9 @@ impl Folder {
             self.invalidate();
             return Err(e);
         }
-        for (uid, _, kept) in &moved {
-            let within = kept.strip_prefix(ctx.dir).unwrap_or(kept);
-            self.kept.insert(*uid, within.to_path_buf());
+        for (uid, _, kept, size) in &moved {
+            let within = kept.strip_prefix(ctx.dir).unwrap_or(kept).to_path_buf();
+            self.kept.insert(*uid, Kept { within, size: *size });
             if let Some(base) = self.base_of(*uid) {
                 let base = base.to_owned();
                 self.scan.files.remove(&base);
@@ -1363,8 +1374,8 @@ impl Folder {
                 }
             }
         }
-        if let Some(within) = self.kept.get(&uid) {
-            let path = ctx.dir.join(within);
+        if let Some(kept) = self.kept.get(&uid) {
+            let path = ctx.dir.join(&kept.within);
             return match fsutil::open_read(&path) {
                 Ok(file) => Ok(Some((path, file))),
                 Err(e) if fsutil::not_found(&e) => Ok(None),

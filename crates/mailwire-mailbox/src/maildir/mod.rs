@@ -624,8 +624,8 @@ impl Account {
     fn remove_kept(&self, instance: &str) {
         for (name, fold) in &self.folders {
             let folder_dir = self.dir_of(name);
-            for within in fold.kept.values() {
-                let _ = fs::remove_file(folder_dir.join(within));
+            for kept in fold.kept.values() {
+                let _ = fs::remove_file(folder_dir.join(&kept.within));
             }
             let dir = folder_dir.join(folder::EXPUNGED_DIR).join(instance);
             let _ = fs::remove_dir_all(dir);
@@ -1396,8 +1396,8 @@ impl Backend for MaildirBackend {
         let save = self.with_cached(account, &mailbox.name, v, |fold, ctx| {
             let mut freed = false;
             for uid in uids {
-                if let Some(within) = fold.kept.remove(&uid.get()) {
-                    freed |= fs::remove_file(ctx.dir.join(within)).is_ok();
+                if let Some(kept) = fold.kept.remove(&uid.get()) {
+                    freed |= fs::remove_file(ctx.dir.join(kept.within)).is_ok();
                 }
             }
             Ok(freed && fold.journal.is_unsaved())
@@ -1409,6 +1409,12 @@ impl Backend for MaildirBackend {
             });
         }
         Ok(())
+    }
+
+    fn kept_size(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<u64, StoreError> {
+        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, _| {
+            Ok(fold.kept.values().map(|k| k.size).sum())
+        })
     }
 
     fn tombstones(

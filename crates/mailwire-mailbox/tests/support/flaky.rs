@@ -109,6 +109,9 @@ impl Backend for Flaky {
     fn purge(&self, a: &AccountName, m: &MailboxRef, u: &[Uid]) -> Result<(), StoreError> {
         self.inner.purge(a, m, u)
     }
+    fn kept_size(&self, a: &AccountName, m: &MailboxRef) -> Result<u64, StoreError> {
+        self.inner.kept_size(a, m)
+    }
     fn tombstones(&self, a: &AccountName, m: &MailboxRef, s: ModSeq) -> Result<Vec<Tombstone>, StoreError> {
         self.inner.tombstones(a, m, s)
     }
