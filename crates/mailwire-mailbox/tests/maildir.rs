@@ -570,6 +570,136 @@ fn sync_reports_changes_made_by_other_programs() {
     assert!(uidlist.contains("4 :1700000000.M1P1.mda\n"), "{uidlist}");
 }
 
+/// The file of an expunged message put back (a backup restored, a file
+/// moved out and back by another program) is a new message with a new
+/// UID, as Dovecot makes it: under its old UID, a client told of the
+/// expunge would see the expunged UID come back. Before, it took its old
+/// UID again.
+#[test]
+fn a_file_put_back_after_its_expunge_gets_a_new_uid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let inbox = MailboxName::inbox();
+    b.append(&a, &inbox, vec![msg("a", &["\\Seen"]), msg("b", &["\\Seen"])])
+        .unwrap();
+    let r = inbox_ref(&b);
+    let md = maildir(tmp.path());
+    let name = files_in(&md.join("cur"))[0].clone();
+    let content = fs::read(md.join("cur").join(&name)).unwrap();
+    let store = StoreFlags {
+        uids: vec![uid(1)],
+        action: FlagAction::Add,
+        flags: flags(&["\\Deleted"]),
+        condition: None,
+    };
+    b.store_flags(&a, &r, &store).unwrap();
+    let request = ExpungeRequest {
+        uids: None,
+        only_deleted: true,
+    };
+    assert_eq!(b.expunge(&a, &r, &request).unwrap().uids, [uid(1)]);
+    b.purge(&a, &r, &[uid(1)]).unwrap();
+    assert!(!md.join("cur").join(&name).exists());
+
+    // Put back under its name, without the flag: the same file.
+    let back = name.replace("T", "");
+    fs::write(md.join("cur").join(&back), &content).unwrap();
+    let changes = b.sync(&a, &r).unwrap();
+    let added: Vec<u32> = changes
+        .iter()
+        .filter_map(|c| match c {
+            ExternalChange::Added(m) => Some(m.uid.get()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(added, [3], "{changes:#?}");
+    let uids: Vec<u32> = b
+        .mailbox_snapshot(&a, &inbox)
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid.get())
+        .collect();
+    assert_eq!(uids, [2, 3]);
+    assert_eq!(&b.read_message(&a, &r, uid(3)).unwrap()[..], &content[..]);
+    assert!(b.read_message(&a, &r, uid(1)).is_err());
+    let gone: Vec<u32> = b
+        .tombstones(&a, &r, ModSeq::MIN)
+        .unwrap()
+        .iter()
+        .map(|t| t.uid.get())
+        .collect();
+    assert_eq!(gone, [1]);
+
+    // Another instance, and Dovecot reading the uidlist, agree.
+    let other = backend(tmp.path());
+    let theirs: Vec<u32> = other
+        .mailbox_snapshot(&a, &inbox)
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid.get())
+        .collect();
+    assert_eq!(theirs, [2, 3]);
+    let uidlist = fs::read_to_string(md.join("dovecot-uidlist")).unwrap();
+    let base = back.split(':').next().unwrap();
+    assert!(uidlist.contains(&format!("3 :{base}\n")), "{uidlist}");
+}
+
+/// Two files of one base name (a file copied from `cur/` into `new/`,
+/// each with its own content): one is listed. Once it is expunged, the
+/// other is a message of its own, under a new UID; before, it took the
+/// expunged message's UID, and a client that had deleted that message
+/// (a POP3 client leaving mail on the server) saw it back, with other
+/// content under the same UID.
+#[test]
+fn a_second_file_of_one_name_gets_a_new_uid_once_the_first_is_expunged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let inbox = MailboxName::inbox();
+    b.append(&a, &inbox, vec![msg("a", &["\\Seen"])]).unwrap();
+    let r = inbox_ref(&b);
+    let md = maildir(tmp.path());
+    let name = files_in(&md.join("cur"))[0].clone();
+    let base = name.split(':').next().unwrap().to_owned();
+    fs::write(md.join("new").join(&base), "Subject: other\r\n\r\nother\r\n").unwrap();
+    let listed: Vec<u32> = b
+        .mailbox_snapshot(&a, &inbox)
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid.get())
+        .collect();
+    assert_eq!(listed, [1]);
+    b.sync(&a, &r).unwrap();
+
+    let store = StoreFlags {
+        uids: vec![uid(1)],
+        action: FlagAction::Add,
+        flags: flags(&["\\Deleted"]),
+        condition: None,
+    };
+    b.store_flags(&a, &r, &store).unwrap();
+    let request = ExpungeRequest {
+        uids: None,
+        only_deleted: true,
+    };
+    assert_eq!(b.expunge(&a, &r, &request).unwrap().uids, [uid(1)]);
+    b.purge(&a, &r, &[uid(1)]).unwrap();
+    b.sync(&a, &r).unwrap();
+    let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
+    let uids: Vec<u32> = snapshot.messages.iter().map(|m| m.uid.get()).collect();
+    assert_eq!(uids, [2], "the expunged UID was given to the other file");
+    assert_eq!(
+        &b.read_message(&a, &r, uid(2)).unwrap()[..],
+        b"Subject: other\r\n\r\nother\r\n"
+    );
+}
+
 #[test]
 fn mailbox_recreated_elsewhere_is_gone() {
     let tmp = tempfile::tempdir().unwrap();

@@ -677,7 +677,7 @@ impl Folder {
         if !listed && !self.dirty {
             return Ok(true);
         }
-        if self.record_gone() || !self.unrecorded().is_empty() {
+        if self.record_gone() || !self.unrecorded().is_empty() || !self.reappeared().is_empty() {
             return Ok(false);
         }
         let (changes, live) = self.changes(dir)?;
@@ -708,6 +708,47 @@ impl Folder {
         unrecorded.into_iter().cloned().collect()
     }
 
+    /// The listed files whose record's UID was expunged, sorted: the file
+    /// of an expunged message put back, or the second file of one base
+    /// name, hidden behind the first until it was expunged. Each gets a
+    /// new UID, as Dovecot gives one ("expunged message reappeared"):
+    /// under its old UID, a client told of the expunge (or a POP3 client
+    /// that deleted it) would see an expunged UID come back, with a
+    /// message it may not have read. (A file put back after its tombstone
+    /// was pruned keeps its UID: nothing says it was expunged.)
+    fn reappeared(&self) -> Vec<String> {
+        let expunged = self.expunged_uids();
+        let mut out: Vec<String> = self
+            .uidlist
+            .records
+            .iter()
+            .filter(|r| expunged.contains(&r.uid) && self.scan.files.contains_key(&r.base))
+            .map(|r| r.base.clone())
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The UIDs with a tombstone and no live entry, if a listed file has
+    /// a record with one of them (else none, not looked for: the usual
+    /// case costs a look at each record).
+    fn expunged_uids(&self) -> HashSet<u32> {
+        let candidate = self.uidlist.records.iter().any(|r| {
+            !r.base.is_empty()
+                && !self.journal.live.contains_key(&r.uid)
+                && self.scan.files.contains_key(&r.base)
+        });
+        if !candidate {
+            return HashSet::new();
+        }
+        self.journal
+            .tombstones
+            .iter()
+            .map(|t| t.uid.get())
+            .filter(|uid| !self.journal.live.contains_key(uid))
+            .collect()
+    }
+
     /// Whether the uidlist holds so many records of expunged messages
     /// (`live` are the UIDs with a file) that it should be rewritten.
     fn wants_compaction(&self, live: &HashSet<u32>) -> bool {
@@ -730,7 +771,8 @@ impl Folder {
         }
         // Something that could not be written, to try again next time.
         let mut deferred = false;
-        let unrecorded = self.unrecorded();
+        let mut unrecorded = self.unrecorded();
+        unrecorded.extend(self.reappeared());
         if !unrecorded.is_empty() {
             // A uidlist that lost records (cut short, or written over by
             // hand) may offer UIDs its files had before: they were given
@@ -804,11 +846,14 @@ impl Folder {
     fn changes(&self, dir: &Path) -> Result<(Vec<JournalChange>, HashSet<u32>), StoreError> {
         let mut changes: Vec<JournalChange> = Vec::new();
         let mut live: HashSet<u32> = HashSet::with_capacity(self.scan.files.len());
+        // Their files wait for a new UID (see `reappeared`; the uidlist
+        // could not be written): an expunged UID is not made live again.
+        let expunged = self.expunged_uids();
         for r in &self.uidlist.records {
             let Some(loc) = self.scan.files.get(&r.base) else {
                 continue;
             };
-            if r.base.is_empty() {
+            if r.base.is_empty() || expunged.contains(&r.uid) {
                 continue;
             }
             live.insert(r.uid);

@@ -333,6 +333,11 @@ impl UidList {
     /// the lock, may have seen their UIDs) and in the list (their files are
     /// recorded; a delivery's caller removes its files, which then count
     /// as expunged).
+    ///
+    /// A base that has a record already (the file of an expunged message
+    /// put back) gets a new one, which replaces it, as a later record of
+    /// one file does when the file is read (Dovecot gives such a file a
+    /// new UID too): its old UID was expunged and is never given again.
     pub(crate) fn append(
         &mut self,
         dir: &Path,
@@ -358,14 +363,34 @@ impl UidList {
             self.next_uid = uid + 1;
             uids.push(uid);
         }
-        for (i, r) in self.records.iter().enumerate().skip(first_new) {
-            self.by_base.insert(r.base.clone(), i);
+        // The records the new ones replace, emptied (as a file read with
+        // both has them); put back if the new ones are undone.
+        let mut replaced: Vec<(usize, usize)> = Vec::new();
+        for i in first_new..self.records.len() {
+            let base = self.records[i].base.clone();
+            if let Some(old) = self.by_base.insert(base, i) {
+                if let Some(r) = self.records.get_mut(old).filter(|_| old < first_new) {
+                    r.base.clear();
+                    replaced.push((i, old));
+                }
+            }
         }
         let next_before = uids.first().copied().unwrap_or(self.next_uid);
-        let undo = |list: &mut UidList| {
-            for r in list.records.drain(first_new..) {
+        // Undoes the new records from index `from` on.
+        let undo_from = |list: &mut UidList, from: usize| {
+            let undone: Vec<Record> = list.records.drain(from..).collect();
+            for (i, r) in undone.into_iter().enumerate() {
                 list.by_base.remove(&r.base);
+                if let Some(&(_, old)) = replaced.iter().find(|(new, _)| *new == from + i) {
+                    if let Some(o) = list.records.get_mut(old) {
+                        o.base.clone_from(&r.base);
+                        list.by_base.insert(r.base, old);
+                    }
+                }
             }
+        };
+        let undo = |list: &mut UidList| {
+            undo_from(list, first_new);
             list.next_uid = next_before;
         };
         let path = dir.join("dovecot-uidlist");
@@ -427,9 +452,7 @@ impl UidList {
                 // which then count as expunged), and their UIDs are never
                 // given again. Only the others are undone.
                 let taken = text.as_bytes()[..kept].iter().filter(|&&b| b == b'\n').count();
-                for r in self.records.drain(first_new + taken..) {
-                    self.by_base.remove(&r.base);
-                }
+                undo_from(self, first_new + taken);
                 if let Some(&last) = uids.get(taken.wrapping_sub(1)) {
                     self.next_uid = last.saturating_add(1);
                 } else {
@@ -548,6 +571,60 @@ mod tests {
         let mut again = UidList::default();
         again.refresh(&path).unwrap();
         assert_eq!(again.records, list.records);
+    }
+
+    /// A base recorded again replaces its record, in the list and in the
+    /// file read again; an append that fails puts the old record back, and
+    /// one that fails half-way keeps what it wrote whole.
+    #[test]
+    fn a_base_recorded_again_replaces_its_record_unless_the_write_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dovecot-uidlist");
+        fs::write(
+            &path,
+            "3 V7 N3 Gd9c5b11e1245026b8438000083ecc375
+1 :a
+2 :b
+",
+        )
+        .unwrap();
+        let mut list = UidList::default();
+        list.refresh(&path).unwrap();
+        assert_eq!(list.append(dir.path(), &["a".into()], false).unwrap(), [3]);
+        assert_eq!(list.uid_of("a"), Some(3));
+        assert_eq!(
+            list.records[0].base, "",
+            "the old record no longer names the file"
+        );
+        let mut again = UidList::default();
+        again.refresh(&path).unwrap();
+        assert_eq!(again.uid_of("a"), Some(3));
+        assert!(again.records.iter().all(|r| r.uid != 1 || r.base.is_empty()));
+
+        // Two records again, the write torn after the first.
+        FAIL_APPENDS.with(|f| f.set(true));
+        let failed = list.append(dir.path(), &["b".into(), "a".into()], false);
+        FAIL_APPENDS.with(|f| f.set(false));
+        assert!(failed.is_err());
+        // "b" was written whole (its new UID stays taken, as read by
+        // others); "a" was not, and keeps its record.
+        assert_eq!(list.uid_of("b"), Some(4));
+        assert_eq!(list.records[1].base, "");
+        assert_eq!(list.uid_of("a"), Some(3));
+        assert_eq!(list.next_uid, 5);
+        let mut again = UidList::default();
+        again.refresh(&path).unwrap();
+        assert_eq!(again.uid_of("a"), Some(3));
+        assert_eq!(again.uid_of("b"), Some(4));
+
+        // A write that fails at once puts everything back.
+        FAIL_APPENDS.with(|f| f.set(true));
+        let failed = list.append(dir.path(), &["a".into()], false);
+        FAIL_APPENDS.with(|f| f.set(false));
+        assert!(failed.is_err());
+        assert_eq!(list.uid_of("a"), Some(3));
+        assert_eq!(list.records.iter().filter(|r| r.base == "a").count(), 1);
+        assert_eq!(list.next_uid, 5);
     }
 
     /// A header with no GUID, an empty one or a broken one is written back
