@@ -648,14 +648,15 @@ fn a_file_put_back_after_its_expunge_gets_a_new_uid() {
     assert!(uidlist.contains(&format!("3 :{base}\n")), "{uidlist}");
 }
 
-/// Two files of one base name (a file copied from `cur/` into `new/`,
-/// each with its own content): one is listed. Once it is expunged, the
-/// other is a message of its own, under a new UID; before, it took the
-/// expunged message's UID, and a client that had deleted that message
-/// (a POP3 client leaving mail on the server) saw it back, with other
-/// content under the same UID.
+/// A second name of a message's file (a hard link another program made
+/// a moment ago, moving the file by link and unlink) is left alone, and
+/// when the message is expunged the name left is a message of its own,
+/// under a new UID (as Dovecot does). Before, it took the expunged UID
+/// again, and a client that had deleted that message (a POP3 client
+/// leaving mail on the server) or was told of its expunge saw the UID
+/// come back.
 #[test]
-fn a_second_file_of_one_name_gets_a_new_uid_once_the_first_is_expunged() {
+fn a_second_name_left_after_an_expunge_gets_a_new_uid() {
     let tmp = tempfile::tempdir().unwrap();
     let b = backend(tmp.path());
     let a = acct();
@@ -666,7 +667,8 @@ fn a_second_file_of_one_name_gets_a_new_uid_once_the_first_is_expunged() {
     let md = maildir(tmp.path());
     let name = files_in(&md.join("cur"))[0].clone();
     let base = name.split(':').next().unwrap().to_owned();
-    fs::write(md.join("new").join(&base), "Subject: other\r\n\r\nother\r\n").unwrap();
+    fs::hard_link(md.join("cur").join(&name), md.join("new").join(&base)).unwrap();
+    let content = b.read_message(&a, &r, uid(1)).unwrap();
     let listed: Vec<u32> = b
         .mailbox_snapshot(&a, &inbox)
         .unwrap()
@@ -693,10 +695,54 @@ fn a_second_file_of_one_name_gets_a_new_uid_once_the_first_is_expunged() {
     b.sync(&a, &r).unwrap();
     let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
     let uids: Vec<u32> = snapshot.messages.iter().map(|m| m.uid.get()).collect();
-    assert_eq!(uids, [2], "the expunged UID was given to the other file");
+    assert_eq!(uids, [2], "the expunged UID was given to the name left");
+    assert_eq!(b.read_message(&a, &r, uid(2)).unwrap(), content);
+}
+
+/// Two files of one base name with their own contents are two messages,
+/// as Dovecot makes them: the file not listed before is renamed to a base
+/// name of its own and gets a new UID; the other keeps its UID. Before,
+/// the second was hidden until the first was expunged. Two names of one
+/// file (a hard link, as a program moving it by link and unlink makes)
+/// stay one message.
+#[test]
+fn two_files_of_one_name_are_two_messages_and_two_links_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = backend(tmp.path());
+    let a = acct();
+    b.create_account(&a).unwrap();
+    let inbox = MailboxName::inbox();
+    b.append(&a, &inbox, vec![msg("a", &["\\Seen"]), msg("b", &["\\Seen"])])
+        .unwrap();
+    let r = inbox_ref(&b);
+    let md = maildir(tmp.path());
+    let names = files_in(&md.join("cur"));
+    let base = names[0].split(':').next().unwrap().to_owned();
+    let first = b.read_message(&a, &r, uid(1)).unwrap();
+    fs::write(md.join("new").join(&base), "Subject: other\r\n\r\nother\r\n").unwrap();
+    // A second name of the other message's file.
+    let linked = names[1].split(':').next().unwrap().to_owned();
+    fs::hard_link(md.join("cur").join(&names[1]), md.join("new").join(&linked)).unwrap();
+
+    let changes = b.sync(&a, &r).unwrap();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
+    let uids: Vec<u32> = snapshot.messages.iter().map(|m| m.uid.get()).collect();
+    assert_eq!(uids, [1, 2, 3]);
+    assert_eq!(b.read_message(&a, &r, uid(1)).unwrap(), first);
     assert_eq!(
-        &b.read_message(&a, &r, uid(2)).unwrap()[..],
+        &b.read_message(&a, &r, uid(3)).unwrap()[..],
         b"Subject: other\r\n\r\nother\r\n"
+    );
+    // The copy has a name of its own; the link is left (it is young).
+    let new = files_in(&md.join("new"));
+    assert_eq!(new.len(), 2, "{new:?}");
+    assert!(new.contains(&linked), "{new:?}");
+    assert!(b.sync(&a, &r).unwrap().is_empty());
+    let other = backend(tmp.path());
+    assert_eq!(
+        other.mailbox_snapshot(&a, &inbox).unwrap().messages,
+        snapshot.messages
     );
 }
 

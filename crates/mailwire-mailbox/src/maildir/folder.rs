@@ -11,12 +11,13 @@
 //! backend's own changes update both, and [`Folder::diff`] turns the
 //! difference left by other processes into [`ExternalChange`]s.
 
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -43,6 +44,11 @@ thread_local! {
 /// Directory listings whose mtime is younger than this are not trusted to
 /// show every change (file systems stamp with a coarse clock).
 const TRUST_AGE: Duration = Duration::from_secs(2);
+
+/// How long a file with two names in the folder must have been unchanged
+/// before the second name is removed (Dovecot waits as long): a program
+/// moving the file by link and unlink may be between the two.
+const LINK_AGE: Duration = Duration::from_secs(30);
 /// Files in `tmp/` older than this are left over from crashes (Dovecot
 /// uses the same age).
 const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
@@ -122,6 +128,9 @@ impl Loc {
 #[derive(Debug, Default)]
 struct Scan {
     files: HashMap<String, Loc>,
+    /// Files whose base name another file listed in `files` has (see
+    /// [`Folder::part_duplicates`]).
+    duplicates: Vec<Loc>,
     new_stamp: Option<Stamp>,
     cur_stamp: Option<Stamp>,
     /// The listing was taken when both directories had been unchanged
@@ -609,7 +618,8 @@ impl Folder {
                 .is_some_and(|age| age >= TRUST_AGE)
         };
         let trusted = old_enough(&new_stamp) && old_enough(&cur_stamp);
-        let mut files = HashMap::with_capacity(self.scan.files.len().max(16));
+        let mut files: HashMap<String, Loc> = HashMap::with_capacity(self.scan.files.len().max(16));
+        let mut duplicates = Vec::new();
         // new/ first: a file moved to cur/ meanwhile is then seen there.
         for (sub, cur) in [("new", false), ("cur", true)] {
             let path = dir.join(sub);
@@ -633,11 +643,34 @@ impl Folder {
                     continue;
                 }
                 let base = layout::split_info(&name).0.to_owned();
-                files.insert(base, Loc { cur, name });
+                let loc = Loc { cur, name };
+                match files.entry(base) {
+                    MapEntry::Vacant(v) => {
+                        v.insert(loc);
+                    }
+                    MapEntry::Occupied(mut o) => {
+                        // Two files of one base name. The one the last
+                        // listing gave it keeps it; else the one in cur/,
+                        // else the first by name.
+                        let before = self.scan.files.get(o.key()).map(|l| l.name.as_str());
+                        let first = o.get();
+                        let wins = if before == Some(loc.name.as_str()) {
+                            true
+                        } else if before == Some(first.name.as_str()) {
+                            false
+                        } else if loc.cur != first.cur {
+                            loc.cur
+                        } else {
+                            loc.name < first.name
+                        };
+                        duplicates.push(if wins { o.insert(loc) } else { loc });
+                    }
+                }
             }
         }
         self.scan = Scan {
             files,
+            duplicates,
             new_stamp,
             cur_stamp,
             trusted,
@@ -677,7 +710,11 @@ impl Folder {
         if !listed && !self.dirty {
             return Ok(true);
         }
-        if self.record_gone() || !self.unrecorded().is_empty() || !self.reappeared().is_empty() {
+        if self.record_gone()
+            || !self.scan.duplicates.is_empty()
+            || !self.unrecorded().is_empty()
+            || !self.reappeared().is_empty()
+        {
             return Ok(false);
         }
         let (changes, live) = self.changes(dir)?;
@@ -706,6 +743,71 @@ impl Folder {
             .collect();
         unrecorded.sort_unstable();
         unrecorded.into_iter().cloned().collect()
+    }
+
+    /// Parts two files of one base name (a file copied from `cur/` into
+    /// `new/` with its name, a message restored from a backup beside its
+    /// renamed self), as Dovecot does: the one not listed is renamed to a
+    /// new base name, and so becomes a message of its own with a new UID
+    /// (hidden, it would show only once the other was expunged). Two names
+    /// of one file (a hard link another program made, to move the file
+    /// by link and unlink) are one message: the second name is removed
+    /// once the file has not changed for [`LINK_AGE`], never sooner (the
+    /// program may be half-way through). Returns whether a file was renamed
+    /// or removed. Needs the folder lock.
+    fn part_duplicates(&mut self, ctx: Ctx<'_>) -> Result<bool, StoreError> {
+        let mut changed = false;
+        for loc in std::mem::take(&mut self.scan.duplicates) {
+            let (base, info) = layout::split_info(&loc.name);
+            let Some(kept) = self.scan.files.get(base) else {
+                continue;
+            };
+            let path = loc.path(ctx.dir);
+            let (Ok(this), Ok(other)) = (
+                fs::symlink_metadata(&path),
+                fs::symlink_metadata(kept.path(ctx.dir)),
+            ) else {
+                // Renamed or removed meanwhile: the next listing sees.
+                continue;
+            };
+            if (this.dev(), this.ino()) == (other.dev(), other.ino()) {
+                let changed_at = UNIX_EPOCH + Duration::from_secs(u64::try_from(this.ctime()).unwrap_or(0));
+                #[cfg(test)]
+                let link_age = LINK_AGE_FOR_TESTS.with(std::cell::Cell::get).unwrap_or(LINK_AGE);
+                #[cfg(not(test))]
+                let link_age = LINK_AGE;
+                let settled = SystemTime::now()
+                    .duration_since(changed_at)
+                    .is_ok_and(|age| age >= link_age);
+                if settled && this.nlink() > 1 && fs::remove_file(&path).is_ok() {
+                    changed = true;
+                }
+                continue;
+            }
+            let new_base = layout::copy_base(base);
+            let name = match info {
+                Some(info) => format!("{new_base}:2,{info}"),
+                None => new_base,
+            };
+            let to = Loc { cur: loc.cur, name }.path(ctx.dir);
+            ctx.confirm_lock()?;
+            match fs::rename(&path, &to) {
+                Ok(()) => {
+                    tracing::warn!(
+                        from = %path.display(),
+                        to = %to.display(),
+                        "two message files had one base name: the second renamed, a message of its own"
+                    );
+                    changed = true;
+                }
+                Err(e) if fsutil::not_found(&e) => {}
+                Err(e) => return Err(io_err("rename", &path, &e)),
+            }
+        }
+        if changed {
+            self.touched_dirs();
+        }
+        Ok(changed)
     }
 
     /// The listed files whose record's UID was expunged, sorted: the file
@@ -767,6 +869,9 @@ impl Folder {
         // A file renamed while the directory was read may have been missed:
         // list again before calling anything with a record gone.
         if self.record_gone() {
+            self.scan_dirs(ctx.dir, true)?;
+        }
+        if !self.scan.duplicates.is_empty() && self.part_duplicates(ctx)? {
             self.scan_dirs(ctx.dir, true)?;
         }
         // Something that could not be written, to try again next time.
@@ -1570,6 +1675,13 @@ thread_local! {
     /// file it listed (its size and date): the tests of another program
     /// renaming it meanwhile.
     pub(crate) static BEFORE_DESCRIBING: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Replaces [`LINK_AGE`] on this thread: the tests of a second name
+    /// removed, which cannot wait for it.
+    pub(crate) static LINK_AGE_FOR_TESTS: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
 }
 
 #[cfg(test)]

@@ -1753,6 +1753,60 @@ mod tests {
             .sum()
     }
 
+    /// A second name of a message's file (a hard link another program
+    /// made) is one message, left alone while it is young (the program
+    /// may be half-way through moving the file by link and unlink), and
+    /// removed once the file has been unchanged for `LINK_AGE`: left, it
+    /// would come back as a message once the first name was expunged.
+    #[test]
+    fn a_second_name_of_a_file_is_removed_once_settled() {
+        let (tmp, a, inbox, b, added) = two_messages();
+        let r = MailboxRef {
+            name: inbox.clone(),
+            uid_validity: b.mailbox_snapshot(&a, &inbox).unwrap().uid_validity,
+        };
+        let md = tmp.path().join("alice/Maildir");
+        let (sub, name) = ["new", "cur"]
+            .iter()
+            .flat_map(|d| {
+                fs::read_dir(md.join(d))
+                    .unwrap()
+                    .map(move |e| (*d, e.unwrap().file_name().into_string().unwrap()))
+            })
+            .min_by(|x, y| x.1.cmp(&y.1))
+            .unwrap();
+        let base = layout::split_info(&name).0.to_owned();
+        let other = if sub == "new" { "cur" } else { "new" };
+        let second = if other == "cur" {
+            format!("{base}:2,")
+        } else {
+            base
+        };
+        fs::hard_link(md.join(sub).join(&name), md.join(other).join(&second)).unwrap();
+        let uids = |b: &MaildirBackend| -> Vec<Uid> {
+            b.mailbox_snapshot(&a, &inbox)
+                .unwrap()
+                .messages
+                .iter()
+                .map(|m| m.uid)
+                .collect()
+        };
+        let listed: Vec<Uid> = added.iter().map(|m| m.uid).collect();
+
+        assert!(b.sync(&a, &r).unwrap().is_empty());
+        assert_eq!(uids(&b), listed);
+        assert_eq!(message_files(tmp.path()), 3, "a young link is left");
+
+        folder::LINK_AGE_FOR_TESTS.with(|c| c.set(Some(std::time::Duration::ZERO)));
+        let synced = b.sync(&a, &r);
+        folder::LINK_AGE_FOR_TESTS.with(|c| c.set(None));
+        assert!(synced.unwrap().is_empty());
+        assert_eq!(message_files(tmp.path()), 2, "the settled link is removed");
+        assert!(md.join(sub).join(&name).exists(), "the first name stays");
+        assert_eq!(uids(&b), listed);
+        assert_eq!(uids(&open_in(tmp.path())), listed);
+    }
+
     /// A STORE that adds `\Seen` to one message.
     fn add_seen(uid: Uid) -> StoreFlags {
         StoreFlags {
