@@ -102,19 +102,23 @@ pub fn message_name(host: &str, user: &[u8], uidl: &str, size: Option<u64>) -> S
 pub fn state_file_name(host: &str, port: u16, user: &[u8]) -> String {
     let host = host.to_ascii_lowercase();
     let port = port.to_string();
-    let hash = hash_hex(
+    state_name(
         "mailwire-pop3-account-port\0",
         &[host.as_bytes(), port.as_bytes(), user],
-    );
-    // 64 bits tell accounts apart well enough; the name stays short.
-    format!(".mailwire-uidl-{}", hash.get(..16).unwrap_or(&hash))
+    )
 }
 
 /// The name earlier versions gave the state file of an account, without
 /// its port; see [`adopts_unported_state`].
 pub fn unported_state_file_name(host: &str, user: &[u8]) -> String {
     let host = host.to_ascii_lowercase();
-    let hash = hash_hex("mailwire-pop3-account\0", &[host.as_bytes(), user]);
+    state_name("mailwire-pop3-account\0", &[host.as_bytes(), user])
+}
+
+/// A state file's name from the digest of `parts` under `domain`.
+fn state_name(domain: &str, parts: &[&[u8]]) -> String {
+    let hash = hash_hex(domain, parts);
+    // 64 bits tell accounts apart well enough; the name stays short.
     format!(".mailwire-uidl-{}", hash.get(..16).unwrap_or(&hash))
 }
 
