@@ -559,29 +559,8 @@ fn store(
 fn report_copy(done: &Completion, verb: &str, to: &str, asked: &UidSet) {
     match done.copy_uid() {
         Some((_, from, into)) => {
-            let runs = |set: &UidSet| -> Vec<std::ops::RangeInclusive<u32>> {
-                set.as_sequence_set().resolved_ranges(u32::MAX).collect()
-            };
-            let (from, into) = (runs(from), runs(into));
             for a in asked.iter() {
-                let position = from.iter().try_fold(0u64, |before, r| {
-                    if r.contains(&a) {
-                        Err(before + u64::from(a - r.start()))
-                    } else {
-                        Ok(before + u64::from(r.end() - r.start()) + 1)
-                    }
-                });
-                let Err(mut n) = position else { continue };
-                let b = into.iter().find_map(|r| {
-                    let len = u64::from(r.end() - r.start()) + 1;
-                    if n < len {
-                        u32::try_from(n).ok().map(|n| r.start() + n)
-                    } else {
-                        n -= len;
-                        None
-                    }
-                });
-                if let Some(b) = b {
+                if let Some(b) = from.position(a).and_then(|n| into.nth(n)) {
                     println!("{verb} {a} -> {to} {b}");
                 }
             }
