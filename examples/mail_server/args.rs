@@ -86,6 +86,11 @@ struct Args {
     /// at start)
     #[arg(long, value_name = "TEMPLATE", default_value = DOVECOT_UIDLS)]
     uidl_format: String,
+    /// Leave the messages POP3 clients download unread for IMAP (by
+    /// default a POP3 session that ends with QUIT marks the messages it
+    /// sent with RETR \Seen, as Dovecot does unless pop3_no_flag_updates)
+    #[arg(long)]
+    pop3_no_flag_updates: bool,
     /// Close logged-in connections idle this many seconds (RFC 1939 asks for
     /// at least 600; IMAP sessions get at least 1800, RFC 9051)
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(..=YEAR_SECS))]
@@ -181,6 +186,9 @@ pub struct Options {
     pub allow_plaintext_auth: bool,
     pub lock: LockPolicy,
     pub uidl_format: String,
+    /// POP3 QUIT marks retrieved messages `\Seen` (not with
+    /// `--pop3-no-flag-updates`).
+    pub pop3_mark_seen: bool,
     pub idle_timeout: Duration,
     pub login_timeout: Duration,
     pub auth_failure_delay: Duration,
@@ -257,6 +265,7 @@ impl Options {
                 Lock::None => LockPolicy::None,
             },
             uidl_format: a.uidl_format,
+            pop3_mark_seen: !a.pop3_no_flag_updates,
             idle_timeout: Duration::from_secs(a.idle_timeout.max(1)),
             login_timeout: Duration::from_secs(a.login_timeout.max(1)),
             auth_failure_delay: Duration::from_millis(a.auth_failure_delay),

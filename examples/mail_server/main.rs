@@ -251,6 +251,7 @@ fn run(o: Options) -> Result<(), String> {
             pop3: Pop3Config {
                 lock: o.lock,
                 uidl: Arc::new(uidl),
+                mark_seen: o.pop3_mark_seen,
             },
             tls: tokio_rustls::TlsAcceptor::from(tls),
             allow_plaintext_auth,

@@ -364,10 +364,11 @@ impl Storage {
             return Ok(());
         };
         let deleted = handle.deleted().to_vec();
+        let retrieved = handle.retrieved().to_vec();
         let committed = ctx
             .blocking
             .run(move || {
-                let committed = maildrop.commit(&deleted);
+                let committed = maildrop.commit(&deleted, &retrieved);
                 if committed.is_err() {
                     maildrop.release();
                 }

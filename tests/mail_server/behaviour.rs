@@ -170,6 +170,39 @@ fn a_message_removed_after_the_listing_is_an_err_of_its_own() {
     assert!(pop3.command("QUIT").starts_with("+OK"));
 }
 
+/// The messages a POP3 session sent with RETR are `\Seen` for IMAP once it
+/// ends with QUIT, as with Dovecot (TOP leaves a message unread); with
+/// `--pop3-no-flag-updates` (Dovecot's `pop3_no_flag_updates`), none is.
+#[test]
+fn messages_retrieved_over_pop3_are_seen_over_imap() {
+    for (extra, seen) in [(None, "1"), (Some("--pop3-no-flag-updates"), "")] {
+        let mail = alice_root("pop3-seen");
+        let mut args = vec!["--allow-plaintext-auth"];
+        args.extend(extra);
+        let server = start(&mail, &args);
+        let (mut pop3, _) = RawPop3::connect(server.pop3);
+        assert!(pop3.login("alice", "secret").starts_with("+OK"));
+        assert!(pop3.command("RETR 1").starts_with("+OK"));
+        pop3.body();
+        assert!(pop3.command("TOP 2 0").starts_with("+OK"));
+        pop3.body();
+        assert!(pop3.command("QUIT").starts_with("+OK"));
+        assert!(pop3.closed_within(Duration::from_secs(10)));
+
+        let mut imap = crate::imap_wire::Imap::login(server.imap, "alice", "secret");
+        imap.command("EXAMINE INBOX").ok("EXAMINE");
+        let search = imap.command("SEARCH SEEN").ok("SEARCH SEEN");
+        let found: Vec<String> = search
+            .untagged
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).trim_end().to_owned())
+            .collect();
+        let expected = format!("* SEARCH{}{seen}", if seen.is_empty() { "" } else { " " });
+        assert_eq!(found, [expected], "{extra:?}");
+        imap.logout();
+    }
+}
+
 #[test]
 fn a_stop_closes_sessions_without_committing_them() {
     let mail = alice_root("stop");

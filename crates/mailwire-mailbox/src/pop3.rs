@@ -4,9 +4,11 @@
 //! section 4: numbers and sizes do not change during the session), reading
 //! sizes and ids from the index without opening any message. It then hears
 //! of nothing but expunges, so that a message another session expunges
-//! stays readable to this one until it ends. `commit()` at QUIT removes
-//! the deleted messages in one transaction, and skips those someone else
-//! expunged already; `release()` changes nothing.
+//! stays readable to this one until it ends. `commit()` at QUIT marks the
+//! messages RETR sent `\Seen` (as Dovecot does; see
+//! [`Pop3Config::mark_seen`]), then removes the deleted messages in one
+//! transaction, and skips those someone else expunged already;
+//! `release()` changes nothing.
 //!
 //! The sizes are the messages' RFC822.SIZE (CRLF line ends), as Dovecot
 //! lists them: a message whose last line has no line end (another program
@@ -20,8 +22,9 @@ use std::sync::Arc;
 
 use mailwire_pop3::{Maildrop, MaildropError, MessageInfo, MessageNumber, UniqueId};
 
-use crate::backend::ExpungeRequest;
+use crate::backend::{ExpungeRequest, StoreFlags};
 use crate::feed::{FeedId, SessionId, SessionKind};
+use crate::flags::{FlagAction, Flags, SystemFlags};
 use crate::store::Account;
 use crate::types::{MailboxName, MailboxRef, StoreError, Uid};
 use crate::uidl::{UidlFormat, UidlTemplate};
@@ -47,6 +50,12 @@ pub struct Pop3Config {
     /// How unique ids are made; [`UidlTemplate::default`] (Dovecot's
     /// `%08Xu%08Xv`) unless set.
     pub uidl: Arc<dyn UidlFormat>,
+    /// Whether a session that ends with QUIT marks the messages RETR sent
+    /// `\Seen` (TOP does not), so that an IMAP client of the account sees
+    /// them read; on by default, as in Dovecot (its
+    /// `pop3_no_flag_updates = yes` turns it off). A session that ends
+    /// without QUIT changes nothing.
+    pub mark_seen: bool,
 }
 
 impl Default for Pop3Config {
@@ -54,6 +63,7 @@ impl Default for Pop3Config {
         Pop3Config {
             lock: LockPolicy::Exclusive,
             uidl: Arc::new(UidlTemplate::default()),
+            mark_seen: true,
         }
     }
 }
@@ -200,20 +210,46 @@ impl Maildrop for Pop3Maildrop {
             })
     }
 
-    fn commit(&mut self, deleted: &[MessageNumber]) -> Result<(), MaildropError> {
+    fn commit(
+        &mut self,
+        deleted: &[MessageNumber],
+        retrieved: &[MessageNumber],
+    ) -> Result<(), MaildropError> {
         let Some(locked) = &self.locked else {
             return Err(MaildropError::Permanent("maildrop not locked".into()));
         };
-        let uids: Vec<Uid> = deleted
-            .iter()
-            .filter_map(|n| locked.uids.get(n.index()).copied())
-            .collect();
+        let uids_of = |numbers: &[MessageNumber]| -> Vec<Uid> {
+            numbers
+                .iter()
+                .filter_map(|n| locked.uids.get(n.index()).copied())
+                .collect()
+        };
+        let account = self.account.clone();
+        let seen = if self.config.mark_seen {
+            uids_of(retrieved)
+        } else {
+            Vec::new()
+        };
+        if !seen.is_empty() {
+            let request = StoreFlags {
+                uids: seen,
+                action: FlagAction::Add,
+                flags: Flags::system(SystemFlags::SEEN),
+                condition: None,
+            };
+            let mut state = account.lock();
+            // Marking read is not what QUIT commits to: a failure (a full
+            // disk) must not keep the deletions from being made.
+            if let Err(e) = account.store_flags_locked(&mut state, &locked.mailbox, &request) {
+                tracing::warn!(error = %e, "the messages RETR sent could not be marked \\Seen");
+            }
+        }
+        let uids = uids_of(deleted);
         if !uids.is_empty() {
             let request = ExpungeRequest {
                 uids: Some(uids),
                 only_deleted: false,
             };
-            let account = self.account.clone();
             let mut state = account.lock();
             // Messages someone else expunged meanwhile are simply not
             // found: the rest is still removed.

@@ -875,14 +875,14 @@ impl Harness {
     fn pop_commit(&mut self, slot: usize, mask: u8) {
         let p = &mut self.pops[slot];
         let Some(frozen) = p.frozen.take() else {
-            assert!(p.maildrop.commit(&[]).is_err());
+            assert!(p.maildrop.commit(&[], &[]).is_err());
             return;
         };
         let numbers: Vec<MessageNumber> = (0..frozen.len().min(8))
             .filter(|i| mask & (1 << i) != 0)
             .map(|i| MessageNumber::new(u32::try_from(i).unwrap() + 1).unwrap())
             .collect();
-        p.maildrop.commit(&numbers).unwrap();
+        p.maildrop.commit(&numbers, &[]).unwrap();
         if self.pop_lock == Some(p.id) {
             self.pop_lock = None;
         }

@@ -126,8 +126,8 @@ fn exclusive_lock_gives_in_use_and_no_lock_allows_overlap() {
     x.lock().unwrap();
     y.lock().unwrap();
     // Both delete message 1: it goes once, and neither commit fails.
-    x.commit(&[n(1)]).unwrap();
-    y.commit(&[n(1), n(2)]).unwrap();
+    x.commit(&[n(1)], &[]).unwrap();
+    y.commit(&[n(1), n(2)], &[]).unwrap();
     assert!(inbox_uids(&acc).is_empty());
 }
 
@@ -140,7 +140,7 @@ fn release_deletes_nothing_and_commit_deletes_exactly_the_marked() {
     m.release();
     assert_eq!(inbox_uids(&acc), [1, 2, 3]);
     m.lock().unwrap();
-    m.commit(&[n(1), n(3)]).unwrap();
+    m.commit(&[n(1), n(3)], &[]).unwrap();
     assert_eq!(inbox_uids(&acc), [2]);
     // The expunges left tombstones like IMAP's.
     let changes = acc.changes_since(&name("INBOX"), ModSeq::MIN).unwrap();
@@ -172,7 +172,7 @@ fn numbering_stays_frozen_while_imap_changes_the_inbox() {
     assert_eq!(read_all(pop.open(n(2)).unwrap()), b"second\r\n");
     assert!(pop.open(n(4)).is_err());
     // Deleting 2 (gone already) and 3 still commits; 4 is untouched.
-    pop.commit(&[n(2), n(3)]).unwrap();
+    pop.commit(&[n(2), n(3)], &[]).unwrap();
     assert_eq!(inbox_uids(&acc), [1, 4]);
     // Nobody shows message 2 any more: its content is dropped.
     assert!(matches!(
@@ -216,7 +216,7 @@ fn kept_content_is_counted_until_the_pop3_session_ends(backend: impl Backend + '
     assert_eq!(read_all(pop.open(n(2)).unwrap()), b"second message\r\n");
 
     // A session that deletes one of them and quits lets go of both.
-    pop.commit(&[n(3)]).unwrap();
+    pop.commit(&[n(3)], &[]).unwrap();
     drop(pop);
     assert_eq!(acc.kept_size(&inbox).unwrap(), 0);
 }
@@ -305,6 +305,54 @@ fn server_session_retr_dele_quit_removes_from_the_store() {
     assert_eq!(inbox_uids(&acc), [2]);
     // The lock is free again.
     assert!(acc.maildrop(Pop3Config::default()).lock().is_ok());
+}
+
+/// The UIDs of the INBOX's messages that have `\Seen`.
+fn seen_uids(acc: &Account) -> Vec<u32> {
+    acc.snapshot(&name("INBOX"))
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.flags.is_seen())
+        .map(|m| m.uid.get())
+        .collect()
+}
+
+/// A session that ends with QUIT marks the messages RETR sent `\Seen`, as
+/// Dovecot does, so that IMAP shows them read: not those TOP sent, nor
+/// one deleted; with `mark_seen` off, none. A session that ends without
+/// QUIT marks nothing.
+#[test]
+fn retrieved_messages_are_marked_seen_at_quit() {
+    let input = b"USER alice\r\nPASS x\r\nRETR 1\r\nTOP 2 0\r\nRETR 3\r\nDELE 3\r\nRETR 4\r\n";
+    let fresh = || {
+        let acc = account_on(MemoryBackend::new());
+        fill(&acc, &["a\r\n", "b\r\n", "c\r\n", "d\r\n"]);
+        acc
+    };
+
+    let acc = fresh();
+    let mut quit = input.to_vec();
+    quit.extend_from_slice(b"QUIT\r\n");
+    let (_, committed) = serve(acc.maildrop(Pop3Config::default()), &quit);
+    assert_eq!(committed, Some(true));
+    assert_eq!(inbox_uids(&acc), [1, 2, 4]);
+    assert_eq!(seen_uids(&acc), [1, 4]);
+
+    let acc = fresh();
+    // The connection drops: the session never ends with QUIT.
+    let (_, committed) = serve(acc.maildrop(Pop3Config::default()), input);
+    assert_eq!(committed, None);
+    assert!(seen_uids(&acc).is_empty());
+
+    let acc = fresh();
+    let config = Pop3Config {
+        mark_seen: false,
+        ..Pop3Config::default()
+    };
+    serve(acc.maildrop(config), &quit);
+    assert_eq!(inbox_uids(&acc), [1, 2, 4]);
+    assert!(seen_uids(&acc).is_empty());
 }
 
 #[test]

@@ -66,9 +66,14 @@ pub trait Maildrop {
     /// with bare LF and a missing final CRLF).
     fn open(&mut self, message: MessageNumber) -> Result<Self::Message, MaildropError>;
 
-    /// Removes the given messages, all or none, and releases the lock. Called
-    /// only when the client sent QUIT in the TRANSACTION state.
-    fn commit(&mut self, deleted: &[MessageNumber]) -> Result<(), MaildropError>;
+    /// Removes the `deleted` messages, all or none, and releases the lock.
+    /// Called only when the client sent QUIT in the TRANSACTION state.
+    /// `retrieved` are the other messages RETR sent whole
+    /// ([`CommitHandle::retrieved`](crate::CommitHandle::retrieved)), which
+    /// a maildrop may mark read; failing to mark them must not keep the
+    /// deletions from being made.
+    fn commit(&mut self, deleted: &[MessageNumber], retrieved: &[MessageNumber])
+    -> Result<(), MaildropError>;
 
     /// Releases the lock without changing anything: the session ended
     /// without QUIT.
@@ -189,7 +194,11 @@ impl Maildrop for MemoryMaildrop {
             .ok_or_else(|| MaildropError::Permanent("no such message".into()))
     }
 
-    fn commit(&mut self, deleted: &[MessageNumber]) -> Result<(), MaildropError> {
+    fn commit(
+        &mut self,
+        deleted: &[MessageNumber],
+        _retrieved: &[MessageNumber],
+    ) -> Result<(), MaildropError> {
         let gone: HashSet<u64> = deleted
             .iter()
             .filter_map(|n| self.snapshot.get(n.index()))
@@ -261,7 +270,7 @@ mod tests {
         assert_eq!(s2.lock(), Err(MaildropError::InUse));
         s1.release();
         assert!(s2.lock().is_ok());
-        s2.commit(&[MessageNumber::FIRST]).unwrap();
+        s2.commit(&[MessageNumber::FIRST], &[]).unwrap();
         assert!(drop1.messages().is_empty());
         assert!(!drop1.is_locked());
     }

@@ -249,7 +249,7 @@ impl<M: Maildrop> MaildropServer<M> {
 
     fn commit(&mut self, session: &mut ServerSession, handle: CommitHandle) {
         let result = match &mut self.maildrop {
-            Some(maildrop) if self.locked => maildrop.commit(handle.deleted()),
+            Some(maildrop) if self.locked => maildrop.commit(handle.deleted(), handle.retrieved()),
             _ => Err(MaildropError::Permanent("no maildrop locked".into())),
         };
         match result {

@@ -139,6 +139,8 @@ struct Streaming {
 struct Transaction {
     messages: Vec<MessageInfo>,
     deleted: Vec<bool>,
+    /// Sent whole by RETR (since the last RSET).
+    retrieved: Vec<bool>,
     live_count: u32,
     live_size: u64,
 }
@@ -481,6 +483,7 @@ impl ServerSession {
         let text = maildrop_text(live_count, live_size);
         self.state = State::Transaction(Transaction {
             deleted: vec![false; messages.len()],
+            retrieved: vec![false; messages.len()],
             messages,
             live_count,
             live_size,
@@ -550,6 +553,11 @@ impl ServerSession {
             put_message_status(&mut self.output, &handle);
         }
         streaming.stuffer.finish(&mut self.output);
+        if let (State::Transaction(t), None) = (&mut self.state, handle.lines) {
+            if let Some(r) = t.retrieved.get_mut(handle.message.index()) {
+                *r = true;
+            }
+        }
         self.advance();
         Ok(())
     }
@@ -1168,6 +1176,7 @@ impl ServerSession {
             Command::Noop => out.put_slice(b"+OK\r\n"),
             Command::Rset => {
                 t.deleted.fill(false);
+                t.retrieved.fill(false);
                 t.live_count = t.messages.len() as u32;
                 t.live_size = t.messages.iter().map(|m| m.size).sum();
                 let text = maildrop_text(t.live_count, t.live_size);
@@ -1184,20 +1193,24 @@ impl ServerSession {
         let State::Transaction(t) = std::mem::replace(&mut self.state, State::Update) else {
             return;
         };
-        let deleted: Vec<MessageNumber> = t
-            .deleted
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| **d)
-            .filter_map(|(i, _)| MessageNumber::new(u32::try_from(i + 1).ok()?))
-            .collect();
+        let numbers = |marked: &dyn Fn(usize) -> bool| -> Vec<MessageNumber> {
+            (0..t.messages.len())
+                .filter(|&i| marked(i))
+                .filter_map(|i| MessageNumber::new(u32::try_from(i + 1).ok()?))
+                .collect()
+        };
+        let deleted = numbers(&|i| t.deleted[i]);
+        let retrieved = numbers(&|i| t.retrieved[i] && !t.deleted[i]);
         let serial = next_serial();
         self.pending = Some(Pending {
             serial,
             kind: PendingKind::Commit { left: t.live_count },
         });
-        self.events
-            .push_back(ServerEvent::Commit(CommitHandle { serial, deleted }));
+        self.events.push_back(ServerEvent::Commit(CommitHandle {
+            serial,
+            deleted,
+            retrieved,
+        }));
     }
 
     /// RETR, or TOP with `lines`: asks the application for the message.

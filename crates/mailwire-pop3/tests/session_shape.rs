@@ -519,6 +519,47 @@ fn a_failed_commit_answers_sys_temp_and_commits_nothing() {
     }
 }
 
+/// The commit names the messages RETR sent whole and not deleted, for a
+/// maildrop that marks them read (Dovecot sets `\Seen` at QUIT): not those
+/// TOP sent, nor one whose RETR failed, nor those retrieved before an
+/// RSET (Dovecot forgets them too).
+#[test]
+fn the_commit_names_the_messages_retr_sent_whole() {
+    let mut session = logged_in_on(
+        ServerConfig::default(),
+        &[b"a\r\n", b"b\r\n", b"c\r\n", b"d\r\n", b"e\r\n"],
+    );
+    let answer = |session: &mut ServerSession, command: &[u8], content: Option<&[u8]>| {
+        session.receive(command);
+        let handle = retrieve(session);
+        match content {
+            Some(content) => {
+                session.message_data(&handle, content).unwrap();
+                session.message_end(handle).unwrap();
+            }
+            None => session
+                .message_failed(handle, MaildropError::Gone("x".into()))
+                .unwrap(),
+        }
+        drain(session);
+    };
+    answer(&mut session, b"RETR 5\r\n", Some(b"e\r\n"));
+    session.receive(b"RSET\r\n");
+    drain(&mut session);
+    answer(&mut session, b"RETR 1\r\n", Some(b"a\r\n"));
+    answer(&mut session, b"TOP 2 0\r\n", Some(b"b\r\n"));
+    answer(&mut session, b"RETR 3\r\n", None);
+    answer(&mut session, b"RETR 4\r\n", Some(b"d\r\n"));
+    answer(&mut session, b"RETR 4\r\n", Some(b"d\r\n"));
+    answer(&mut session, b"RETR 2\r\n", Some(b"b\r\n"));
+    session.receive(b"DELE 2\r\nQUIT\r\n");
+    let Some(ServerEvent::Commit(commit)) = session.poll_event() else {
+        panic!("no commit")
+    };
+    assert_eq!(commit.deleted(), [n(2)]);
+    assert_eq!(commit.retrieved(), [n(1), n(4)]);
+}
+
 // ---------------------------------------------------------------------------
 // Autologout (RFC 1939 section 3)
 // ---------------------------------------------------------------------------
@@ -716,8 +757,12 @@ impl Maildrop for Probe {
         })
     }
 
-    fn commit(&mut self, deleted: &[MessageNumber]) -> Result<(), MaildropError> {
-        self.inner.commit(deleted)
+    fn commit(
+        &mut self,
+        deleted: &[MessageNumber],
+        retrieved: &[MessageNumber],
+    ) -> Result<(), MaildropError> {
+        self.inner.commit(deleted, retrieved)
     }
 
     fn release(&mut self) {

@@ -240,6 +240,7 @@ impl RetrieveHandle {
 pub struct CommitHandle {
     pub(crate) serial: u64,
     pub(crate) deleted: Vec<MessageNumber>,
+    pub(crate) retrieved: Vec<MessageNumber>,
 }
 
 impl CommitHandle {
@@ -247,6 +248,14 @@ impl CommitHandle {
     /// them all or none and releases the maildrop either way.
     pub fn deleted(&self) -> &[MessageNumber] {
         &self.deleted
+    }
+
+    /// The messages RETR sent whole since the login or the last RSET and
+    /// not marked deleted, in order: a maildrop may mark them read with
+    /// the commit (Dovecot sets `\Seen` on them at QUIT unless told not
+    /// to with `pop3_no_flag_updates`). TOP does not count.
+    pub fn retrieved(&self) -> &[MessageNumber] {
+        &self.retrieved
     }
 }
 

@@ -214,7 +214,7 @@ impl Maildrop for FailingCommit {
         self.0.open(message)
     }
 
-    fn commit(&mut self, _: &[MessageNumber]) -> Result<(), MaildropError> {
+    fn commit(&mut self, _: &[MessageNumber], _: &[MessageNumber]) -> Result<(), MaildropError> {
         Err(MaildropError::Temporary("commit failed".into()))
     }
 
