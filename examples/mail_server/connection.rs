@@ -387,6 +387,29 @@ impl Connection {
         Ok(())
     }
 
+    /// Awaits `work` (a login's wait for its turn, or its password check)
+    /// by the login deadline and until the server stops: a login queued
+    /// behind others holds its connection slot no longer than any login
+    /// may take.
+    pub async fn before_login_deadline<T>(
+        &mut self,
+        work: impl std::future::Future<Output = T>,
+    ) -> io::Result<T> {
+        let deadline = self.login_deadline;
+        let bounded = async move {
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d.into(), work).await.map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, "the login deadline passed while waiting")
+                }),
+                None => Ok(work.await),
+            }
+        };
+        tokio::select! {
+            _ = self.stop.requested() => Err(stopping()),
+            done = bounded => done,
+        }
+    }
+
     /// Ends the connection: TLS's close_notify, then the TCP shutdown.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.stream.shutdown()).await;

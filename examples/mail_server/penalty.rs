@@ -16,8 +16,15 @@
 //! An address's attempts take turns: each comes its wait after the one
 //! before it, whatever connection that came on, so a host that sends its
 //! guesses on a hundred connections at once (the per-address cap) gets one
-//! check per wait, not a hundred. An account's wait is not taken in turns:
-//! a stranger queueing attempts at it would lock its owner out.
+//! check per wait, not a hundred. A turn is taken only by an attempt that
+//! holds one of its address's few places among the checks in flight
+//! (`checks`), and lies at most that many waits ahead: attempts that are
+//! dropped while they wait (a host that sends a login and hangs up, over
+//! and over) do not push the address's turns minutes or hours into the
+//! future, where they would keep every login from it, a right password
+//! included, past its deadline long after the attack stopped. An account's
+//! wait is not taken in turns: a stranger queueing attempts at it would
+//! lock its owner out.
 //!
 //! Memory is bounded: an account is counted by a 64-bit hash of its name
 //! (a name sent may be a megabyte long), and past 100,000 counts the
@@ -39,6 +46,9 @@ const ADDRESS_CAP: Duration = Duration::from_secs(15);
 const ACCOUNT_CAP: Duration = Duration::from_secs(2);
 /// Counts untouched this long are forgotten.
 const FORGET: Duration = Duration::from_secs(15 * 60);
+/// How many of an address's turns may be taken ahead: as many as its
+/// checks in flight.
+const QUEUED: u32 = crate::checks::PER_ADDRESS as u32;
 /// Beyond this many counts, the oldest are dropped (memory stays bounded
 /// under a flood of addresses or names).
 const MAX_ENTRIES: usize = 100_000;
@@ -113,7 +123,10 @@ impl Penalties {
         let address = wait_after(failures(&counts, &key), ADDRESS_CAP);
         let mut turn = now;
         if let Some(count) = counts.get_mut(&key).filter(|_| !address.is_zero()) {
-            turn = (now + address).max(count.turn.map_or(now, |t| t + address));
+            let ahead = address * QUEUED;
+            turn = (now + address)
+                .max(count.turn.map_or(now, |t| t + address))
+                .min(now + ahead);
             count.turn = Some(turn);
         }
         (turn - now).max(account)
@@ -134,6 +147,7 @@ impl Penalties {
             });
             if now.duration_since(count.last) >= FORGET {
                 count.failures = 0;
+                count.turn = None;
             }
             count.failures = count.failures.saturating_add(1);
             count.last = now;
@@ -214,9 +228,15 @@ mod tests {
     }
 
     /// Attempts of one address on parallel connections take turns, a wait
-    /// apart: a hundred at once get one check per wait, not a hundred
-    /// (they each waited the same 15 s and were checked together). Other
-    /// addresses, and an account's own wait, are not queued behind them.
+    /// apart: those holding its places among the checks in flight get one
+    /// check per wait, not one each at once (they each waited the same
+    /// 15 s and were checked together). Turns lie at most as many waits
+    /// ahead as there are places: attempts dropped while they wait (a host
+    /// that sends a login and hangs up, a hundred times a minute) pushed
+    /// the turns 25 minutes further every minute, and every login from the
+    /// address, a right password included, passed its deadline waiting.
+    /// Other addresses, and an account's own wait, are not queued behind
+    /// them.
     #[test]
     fn parallel_attempts_of_an_address_take_turns() {
         let p = Penalties::default();
@@ -227,8 +247,8 @@ mod tests {
         let waits: Vec<Duration> = (0..100).map(|_| p.wait(a, "dave")).collect();
         for (i, wait) in waits.iter().enumerate() {
             // Each a turn after the one before, within the time the test
-            // takes between its calls.
-            let turn = ADDRESS_CAP * (i as u32 + 1);
+            // takes between its calls, up to the places there are.
+            let turn = ADDRESS_CAP * (i as u32 + 1).min(QUEUED);
             assert!(
                 *wait <= turn && *wait + Duration::from_secs(1) > turn,
                 "attempt {i}: {wait:?}"

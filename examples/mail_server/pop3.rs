@@ -196,16 +196,17 @@ impl Storage {
         let job_ctx = Arc::clone(ctx);
         let ip = peer.ip();
         let account = String::from_utf8_lossy(login.user()).into_owned();
+        // The address's turn in the checks first, then its wait: an
+        // attempt waiting for a turn reserves no time (see `penalty`).
+        let turn = conn.before_login_deadline(ctx.checks.turn(ip)).await?;
         let wait = ctx.penalties.wait(ip, &account);
         if !wait.is_zero() {
             tracing::info!(%user, %peer, ?wait, "earlier failed logins: waiting before the check");
             conn.pause(wait).await?;
         }
-        let turn = ctx.checks.turn(ip).await;
-        let checked = ctx
-            .hashing
-            .run(move || check_login(&job_ctx, &request, ip))
-            .await?;
+        let checked = conn
+            .before_login_deadline(ctx.hashing.run(move || check_login(&job_ctx, &request, ip)))
+            .await??;
         drop(turn);
         // The handle is the pending login of this session, so answering
         // cannot fail.

@@ -494,17 +494,19 @@ impl User {
             .escape_debug()
             .to_string();
         let name = String::from_utf8_lossy(credentials.user()).into_owned();
+        // The address's turn in the checks first, then its wait: an
+        // attempt waiting for a turn reserves no time (see `penalty`).
+        let turn = conn.before_login_deadline(ctx.checks.turn(peer.ip())).await?;
         let wait = ctx.penalties.wait(peer.ip(), &name);
         if !wait.is_zero() {
             tracing::info!(%user, %peer, ?wait, "earlier failed logins: waiting before the check");
             conn.pause(wait).await?;
         }
         let job_ctx = Arc::clone(ctx);
-        let turn = ctx.checks.turn(peer.ip()).await;
-        let checked = ctx
+        let check = ctx
             .hashing
-            .run(move || job_ctx.authenticate(credentials.user(), credentials.password(), peer.ip()))
-            .await?;
+            .run(move || job_ctx.authenticate(credentials.user(), credentials.password(), peer.ip()));
+        let checked = conn.before_login_deadline(check).await??;
         drop(turn);
         match checked {
             Ok((account, quota)) => {
