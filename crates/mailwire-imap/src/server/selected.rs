@@ -166,33 +166,51 @@ impl View {
                     .collect(),
             );
         }
+        // The ranges are merged before anything is expanded: a set naming
+        // the mailbox many times over (`1:*,1:*,...`, some 16,000 times in
+        // a 64 KiB line) would otherwise make a list that many times its
+        // size before the duplicates went.
         if !uid {
-            if set.exceeds(known.len() as u32) {
+            let count = known.len() as u32;
+            if set.exceeds(count) {
                 return None;
             }
-            let mut out: Vec<NonZeroU32> = set
-                .resolved_ranges(known.len() as u32)
-                .flat_map(|r| known[*r.start() as usize - 1..*r.end() as usize].iter().copied())
-                .collect();
-            out.sort_unstable();
-            out.dedup();
-            return Some(out);
+            let Some(merged) = set.normalized(count) else {
+                return Some(Vec::new());
+            };
+            return Some(
+                merged
+                    .resolved_ranges(count)
+                    .flat_map(|r| known[*r.start() as usize - 1..*r.end() as usize].iter().copied())
+                    .collect(),
+            );
         }
         let largest = known.last().map_or(0, |u| u.get());
+        let resolve = |n: SeqNumber| match n {
+            SeqNumber::Value(v) => v.get(),
+            SeqNumber::Largest => largest,
+        };
+        let mut ranges: Vec<(u32, u32)> = set
+            .ranges()
+            .iter()
+            .map(|range| {
+                let (a, b) = (resolve(range.start()), resolve(range.end()));
+                (a.min(b), a.max(b))
+            })
+            .collect();
+        ranges.sort_unstable();
         let mut out = Vec::new();
-        for range in set.ranges() {
-            let resolve = |n: SeqNumber| match n {
-                SeqNumber::Value(v) => v.get(),
-                SeqNumber::Largest => largest,
-            };
-            let (a, b) = (resolve(range.start()), resolve(range.end()));
-            let (lo, hi) = (a.min(b), a.max(b));
-            let from = known.partition_point(|u| u.get() < lo);
-            let to = known.partition_point(|u| u.get() <= hi);
-            out.extend_from_slice(&known[from..to]);
+        // Past the UIDs taken so far: the ranges ascend by their start, so
+        // each adds only what lies above the last one's end.
+        let mut from = 0;
+        for (lo, hi) in ranges {
+            let start = from.max(known.partition_point(|u| u.get() < lo));
+            let end = known.partition_point(|u| u.get() <= hi);
+            if start < end {
+                out.extend_from_slice(&known[start..end]);
+                from = end;
+            }
         }
-        out.sort_unstable();
-        out.dedup();
         Some(out)
     }
 
