@@ -904,6 +904,62 @@ fn unauthenticate_returns_to_the_not_authenticated_state() {
     ));
 }
 
+/// UNAUTHENTICATE closes the selected mailbox: the next login (another
+/// user's, maybe) is told nothing of it, neither its changes nor its
+/// saved search result. Before, the old mailbox's EXPUNGE and EXISTS
+/// reached the next user, and `$` named its messages.
+#[test]
+fn unauthenticate_closes_the_selected_mailbox() {
+    let mut s = logged_in(ServerConfig {
+        unauthenticate: true,
+        capabilities: vec![Capability::SearchRes],
+        ..plaintext()
+    });
+    s.receive(b"s SELECT INBOX\r\n");
+    let Some(ServerEvent::Command(select)) = s.poll_event() else {
+        panic!("no SELECT")
+    };
+    let snapshot = MailboxSnapshot::new(uid(1), uid(4), vec![uid(1), uid(2), uid(3)]);
+    s.open_mailbox(&select, snapshot).unwrap();
+    s.complete(select, Status::Ok, RespText::text("done")).unwrap();
+    s.receive(b"f SEARCH RETURN (SAVE) ALL\r\n");
+    let Some(ServerEvent::Command(search)) = s.poll_event() else {
+        panic!("no SEARCH")
+    };
+    s.search_matches(&search, &[uid(1), uid(2), uid(3)], None)
+        .unwrap();
+    s.complete(search, Status::Ok, RespText::text("done")).unwrap();
+    sent(&mut s);
+    assert_eq!(s.saved_search(), Some(&[uid(1), uid(2), uid(3)][..]));
+
+    s.receive(b"u UNAUTHENTICATE\r\n");
+    assert!(sent(&mut s).ends_with("u OK UNAUTHENTICATE completed\r\n"));
+    events(&mut s);
+    s.receive(b"l LOGIN bob secret\r\n");
+    let Some(ServerEvent::Authenticate(login)) = s.poll_event() else {
+        panic!("no login event")
+    };
+    s.accept_login(login).unwrap();
+    sent(&mut s);
+    assert_eq!(s.saved_search(), None);
+    // Changes of the old mailbox are not for this login.
+    s.message_expunged(uid(2));
+    s.message_added(uid(4));
+    s.receive(b"n NOOP\r\nx FETCH $ FLAGS\r\n");
+    let mut out = String::new();
+    while let Some(event) = s.poll_event() {
+        if let ServerEvent::Command(request) = event {
+            assert!(request.messages().is_empty(), "{:?}", request.messages());
+            s.complete(request, Status::Ok, RespText::text("done")).unwrap();
+        }
+        out.push_str(&sent(&mut s));
+    }
+    out.push_str(&sent(&mut s));
+    assert!(!out.contains("EXPUNGE") && !out.contains("EXISTS"), "{out}");
+    assert!(out.contains("n OK"), "{out}");
+    assert!(out.contains("x BAD"), "{out}");
+}
+
 #[test]
 fn output_back_pressure_stops_reading_commands() {
     let mut s = ServerSession::new(ServerConfig {

@@ -815,6 +815,10 @@ impl ServerSession {
             CommandBody::Compress(mechanism) => self.compress(tag, mechanism.as_str()),
             CommandBody::Unauthenticate if self.config.unauthenticate => {
                 self.state = State::NotAuthenticated;
+                // The selected mailbox goes with the login (its changes
+                // and `$` are the old user's, not the next one's).
+                self.view = None;
+                self.opening = None;
                 self.enabled = Enabled::default();
                 self.clock.started = self.clock.now;
                 self.tagged(&tag, Status::Ok, None, "UNAUTHENTICATE completed");
