@@ -508,10 +508,12 @@ pub(crate) fn parse_delimiter(input: &[u8]) -> PResult<'_, Option<char>> {
     Ok((rest, Some(c)))
 }
 
-/// Writes a delimiter: `"c"`, escaped when needed, or `NIL`.
+/// Writes a delimiter: `"c"`, escaped when needed, or `NIL`. A line break
+/// cannot be a `QUOTED-CHAR` (it would end the line): it is written as
+/// `NIL`, no delimiter.
 pub(crate) fn encode_delimiter(delimiter: Option<char>, out: &mut Vec<u8>) {
     match delimiter {
-        None => out.extend_from_slice(b"NIL"),
+        None | Some('\r' | '\n') => out.extend_from_slice(b"NIL"),
         Some(c) => {
             let mut buf = [0u8; 4];
             crate::string::write_quoted(out, c.encode_utf8(&mut buf).as_bytes());

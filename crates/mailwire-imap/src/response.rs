@@ -248,9 +248,12 @@ impl Code<'_> {
             Code::Alert => simple(e, "ALERT"),
             Code::BadCharset(charsets) => {
                 e.put(b"BADCHARSET");
-                if !charsets.is_empty() {
+                // A name with a line break is neither an atom nor a quoted
+                // string (nor a charset): it is left out.
+                let mut sendable = charsets.iter().filter(|c| !c.contains(['\r', '\n'])).peekable();
+                if sendable.peek().is_some() {
                     e.put(b" (");
-                    for (i, c) in charsets.iter().enumerate() {
+                    for (i, c) in sendable.enumerate() {
                         if i > 0 {
                             e.put(b" ");
                         }
@@ -358,8 +361,10 @@ impl Code<'_> {
             Code::Other { name, text } => {
                 e.put(name.as_str().as_bytes());
                 if let Some(t) = text {
+                    // `1*<any TEXT-CHAR except "]">`: a line break or a `]`
+                    // would end the line or the code.
                     e.put(b" ");
-                    e.put(t.as_bytes());
+                    put_flattened(e, t, b"\r\n]");
                 }
             }
         }
@@ -409,10 +414,30 @@ impl<'a> RespText<'a> {
             e.put(b"]");
             e.put(b" ");
         }
+        // `text` is `1*TEXT-CHAR`, no CR or LF: an application's text that
+        // holds a line break (a client's mailbox name echoed in a NO)
+        // would otherwise end the line, and what follows would be read as
+        // a response of its own (`* BYE`). A text without a code that
+        // starts with `[` would be read as a code (`[CAPABILITY ...]`
+        // replacing the client's list): a space goes first.
+        if self.code.is_none() && self.text.starts_with('[') {
+            e.put(b" ");
+        }
         // RFC 9051's text is optional: an empty one leaves the line
         // ending in the space, which the decoder reads back as empty.
-        e.put(self.text.as_bytes());
+        put_flattened(e, &self.text, b"\r\n");
     }
+}
+
+/// Writes `text` with each of the bytes `out` (ASCII) replaced by a space.
+fn put_flattened(e: &mut Encoder<'_>, text: &str, out: &[u8]) {
+    let mut rest = text.as_bytes();
+    while let Some(n) = rest.iter().position(|b| out.contains(b)) {
+        e.put(&rest[..n]);
+        e.put(b" ");
+        rest = &rest[n + 1..];
+    }
+    e.put(rest);
 }
 
 /// A response. A client decodes responses ([`decode_response`],
