@@ -610,6 +610,38 @@ fn quota_limits_append_and_copy() {
     alice.logout();
 }
 
+/// A MULTIAPPEND is refused at the first message its quota cannot hold,
+/// before that message is sent, not once the whole command has been
+/// staged on disk: one command may carry 65,536 messages of up to
+/// APPENDLIMIT each (nearly free to send under COMPRESS), which filled
+/// the disk past any quota before the check at its end. Nothing of the
+/// command is stored.
+#[test]
+fn a_multiappend_past_the_quota_is_refused_at_the_message_that_passes_it() {
+    let passwd = format!("{PASSWD}carol:{{PLAIN}}pw::::::userdb_quota_rule=*:storage=4k\n");
+    let mail = MailRoot::new("quota-multi", &passwd, "carol", &[]);
+    let server = mail_server(&mail);
+    let (mut imap, _) = Imap::connect(server.imap);
+    imap.command("LOGIN carol pw").ok("LOGIN carol");
+    let mut first = b"Subject: one\r\n\r\n".to_vec();
+    first.resize(3000, b'x');
+    let mut command = format!("m1 APPEND INBOX {{{}+}}\r\n", first.len()).into_bytes();
+    command.extend_from_slice(&first);
+    command.extend_from_slice(b" {1000000}\r\n");
+    imap.send(&command);
+    let answer = String::from_utf8_lossy(&imap.response()).into_owned();
+    assert!(
+        answer.starts_with("m1 NO [OVERQUOTA]"),
+        "the second message was asked for: {answer}"
+    );
+    let status = imap.command("STATUS INBOX (MESSAGES)").ok("STATUS");
+    assert!(status.text().contains("(MESSAGES 0)"), "{}", status.text());
+    // One that fits is stored.
+    imap.command_with_literal("APPEND INBOX", &first)
+        .ok("APPEND within the quota");
+    imap.logout();
+}
+
 /// A message IMAP expunges while a POP3 session lists it stays on disk
 /// for that session until it ends: the quota counts it until then.
 /// Counted out, an account could hold its quota once more per POP3

@@ -145,7 +145,7 @@ impl Imap {
         String::from_utf8_lossy(&self.transcript).into_owned()
     }
 
-    fn send(&mut self, bytes: &[u8]) {
+    pub fn send(&mut self, bytes: &[u8]) {
         self.transcript.extend_from_slice(b"C: ");
         self.transcript.extend_from_slice(bytes);
         self.stream.write_all(bytes).expect("send to the IMAP server");
@@ -188,7 +188,7 @@ impl Imap {
         }
     }
 
-    fn response(&mut self) -> Vec<u8> {
+    pub fn response(&mut self) -> Vec<u8> {
         match self.response_within(Duration::from_secs(60)) {
             Some(r) => r,
             None => panic!("no IMAP response within 60 s; transcript:\n{}", self.transcript()),

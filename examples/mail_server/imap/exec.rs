@@ -50,54 +50,71 @@ pub struct Work {
     pub live: Vec<LiveSearch>,
 }
 
+/// What an account's mailboxes hold: octets and messages. The octets
+/// include the content kept of expunged messages for sessions that still
+/// show them (a POP3 session that listed them holds it until it ends):
+/// left out, an account could hold its quota once more per lingering
+/// session. Kept messages are not counted as messages.
+pub fn usage(account: &Account) -> Result<(u64, u64), StoreError> {
+    let mut octets = 0u64;
+    let mut messages = 0u64;
+    for entry in account.list()? {
+        // The status first: an expunge between the two is counted twice
+        // rather than missed.
+        let usage = account
+            .status(&entry.name)
+            .and_then(|s| Ok((s, account.kept_size(&entry.name)?)));
+        match usage {
+            Ok((s, kept)) => {
+                octets = octets.saturating_add(s.size).saturating_add(kept);
+                messages += u64::from(s.messages);
+            }
+            // Deleted meanwhile.
+            Err(StoreError::NoSuchMailbox(_) | StoreError::MailboxGone(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((octets, messages))
+}
+
+/// What `quota` leaves an account: octets and messages (`None` when
+/// nothing is limited).
+pub fn quota_room(account: &Account, quota: QuotaRule) -> Result<Option<(u64, u64)>, StoreError> {
+    if !quota.is_limited() {
+        return Ok(None);
+    }
+    let (used, count) = usage(account)?;
+    Ok(Some((
+        quota.storage.map_or(u64::MAX, |l| l.saturating_sub(used)),
+        quota.messages.map_or(u64::MAX, |l| l.saturating_sub(count)),
+    )))
+}
+
+/// `Err` with `NO [OVERQUOTA]` when adding `octets` in `messages` messages
+/// would pass `quota`.
+fn check_quota(account: &Account, quota: QuotaRule, octets: u64, messages: u64) -> Result<(), Outcome> {
+    let Some((room, count_room)) = quota_room(account, quota).map_err(|e| store_failure(&e))? else {
+        return Ok(());
+    };
+    if octets > room || messages > count_room {
+        return Err(Outcome::no("Quota exceeded").with_code(condition("OVERQUOTA")));
+    }
+    Ok(())
+}
+
 /// The name of the one quota root each user has (RFC 9208).
 const QUOTA_ROOT: &str = "User quota";
 
 impl Work {
-    /// What the user's mailboxes hold: octets and messages. The octets
-    /// include the content kept of expunged messages for sessions that
-    /// still show them (a POP3 session that listed them holds it until
-    /// it ends): left out, an account could hold its quota once more per
-    /// lingering session. Kept messages are not counted as messages.
+    /// What the user's mailboxes hold (see [`usage`]).
     fn usage(&self) -> Result<(u64, u64), StoreError> {
-        let mut octets = 0u64;
-        let mut messages = 0u64;
-        for entry in self.account.list()? {
-            // The status first: an expunge between the two is counted
-            // twice rather than missed.
-            let usage = self
-                .account
-                .status(&entry.name)
-                .and_then(|s| Ok((s, self.account.kept_size(&entry.name)?)));
-            match usage {
-                Ok((s, kept)) => {
-                    octets = octets.saturating_add(s.size).saturating_add(kept);
-                    messages += u64::from(s.messages);
-                }
-                // Deleted meanwhile.
-                Err(StoreError::NoSuchMailbox(_) | StoreError::MailboxGone(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((octets, messages))
+        usage(&self.account)
     }
 
     /// `Err` with `NO [OVERQUOTA]` when adding `octets` in `messages`
     /// messages would pass the user's quota.
     pub fn check_quota(&self, octets: u64, messages: u64) -> Result<(), Outcome> {
-        if !self.quota.is_limited() {
-            return Ok(());
-        }
-        let (used, count) = self.usage().map_err(|e| store_failure(&e))?;
-        let over_storage = self
-            .quota
-            .storage
-            .is_some_and(|l| used.saturating_add(octets) > l);
-        let over_messages = self.quota.messages.is_some_and(|l| count + messages > l);
-        if over_storage || over_messages {
-            return Err(Outcome::no("Quota exceeded").with_code(condition("OVERQUOTA")));
-        }
-        Ok(())
+        check_quota(&self.account, self.quota, octets, messages)
     }
 
     /// The QUOTA response of the user's root.

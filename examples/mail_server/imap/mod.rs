@@ -191,6 +191,13 @@ struct Appending {
     budget: Vec<tokio::sync::OwnedSemaphorePermit>,
     /// What CATENATE may still build.
     allowance: append::Allowance,
+    /// What the user's quota left when the command's first message came
+    /// (octets, messages; `None`: no quota): each message is refused as
+    /// soon as those before it and its announced length pass it, not once
+    /// the command ends, so that one command (65,536 messages of up to
+    /// APPENDLIMIT each, nearly free to send under COMPRESS) cannot stage
+    /// terabytes on the disk past the quota.
+    quota_room: Option<(u64, u64)>,
 }
 
 /// Received APPEND data is written to disk in pieces of this size.
@@ -785,6 +792,45 @@ impl User {
                 }
             },
         };
+        let quota_room = match &self.append {
+            Some(a) if next => a.quota_room,
+            _ => {
+                let (account, quota) = (work.account.clone(), work.quota);
+                match ctx
+                    .blocking
+                    .run(move || exec::quota_room(&account, quota))
+                    .await?
+                {
+                    Ok(room) => room,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the quota's usage, APPEND refused");
+                        let refusal = LiteralRefusal::Unavailable("Try again later".into());
+                        let _ = session.refuse_append(request, refusal);
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        if let Some((octets, messages)) = quota_room {
+            let (staged, count) = match &self.append {
+                Some(a) if next => (
+                    a.uploads.iter().chain(&a.current).map(Upload::size).sum::<u64>(),
+                    a.uploads.len() as u64 + u64::from(a.current.is_some()),
+                ),
+                _ => (0, 0),
+            };
+            // A CATENATE message's size is known only once built (and
+            // bounded by APPENDLIMIT): the check at the end counts it.
+            let length = if request.is_catenate() {
+                0
+            } else {
+                request.length()
+            };
+            if staged.saturating_add(length) > octets || count + 1 > messages {
+                let _ = session.refuse_append(request, LiteralRefusal::OverQuota("Quota exceeded".into()));
+                return Ok(());
+            }
+        }
         let account = work.account.clone();
         let job_name = name.clone();
         let started = ctx
@@ -826,6 +872,7 @@ impl User {
                     failed: None,
                     budget: vec![permit],
                     allowance: append::Allowance::new(append_limit),
+                    quota_room,
                 });
             }
         }
