@@ -371,6 +371,26 @@ fn starttls_switches_and_forgets_the_capabilities() {
     assert_eq!(wire(&mut c), "A2 CAPABILITY\r\n");
 }
 
+/// A command queued behind STARTTLS was encoded with the capabilities the
+/// plain-text greeting named, which a man in the middle may have written:
+/// after the handshake its literals are synchronizing, which every server
+/// takes (`{n+}` to a server without LITERAL+ would have it read the
+/// literal's data as commands of the protected session).
+#[test]
+fn literals_queued_behind_starttls_wait_for_the_server() {
+    let mut c = greeted("STARTTLS LITERAL+");
+    c.send(CommandBody::StartTls);
+    let password = "p ".repeat(1000);
+    c.login(b"user", password.as_bytes()).unwrap();
+    assert_eq!(wire(&mut c), "A1 STARTTLS\r\n");
+    c.receive(b"A1 OK begin\r\n");
+    events(&mut c);
+    c.tls_established();
+    assert_eq!(wire(&mut c), "A2 LOGIN user {2000}\r\n");
+    c.receive(b"+ go on\r\n");
+    assert_eq!(wire(&mut c), format!("{password}\r\n"));
+}
+
 /// Bytes a man in the middle puts after the server's OK to STARTTLS, in
 /// the same read or in a later one before the handshake, are dropped:
 /// no capability, no ENABLED, no BYE of theirs reaches the session after

@@ -527,10 +527,20 @@ impl ClientSession {
     /// capabilities are forgotten: ask again (RFC 9051 section 6.2.1); so
     /// is anything the server said enabled before (ENABLE comes after
     /// login, STARTTLS before: it could only have been injected).
+    ///
+    /// Commands queued behind STARTTLS were encoded with what the server
+    /// offered in plain text, which a man in the middle may have written:
+    /// their non-synchronizing literals (LITERAL+, LITERAL-) become
+    /// synchronizing ones, which every server takes. Sent as they were to
+    /// a server without LITERAL+, a literal's data would be read as
+    /// commands, in the protected session.
     pub fn tls_established(&mut self) {
         if self.state == ClientState::Switching {
             self.capabilities = None;
             self.enabled.clear();
+            for queued in &mut self.queue {
+                outgoing::synchronize(&mut queued.fragments);
+            }
             self.state = self.before_switch;
             self.pump();
         }

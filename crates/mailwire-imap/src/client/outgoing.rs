@@ -3,6 +3,7 @@
 //! progress would be ambiguous (RFC 9051 section 5.5).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 
 use super::{ClientSession, ClientState, InFlight};
 use crate::capability::Capability;
@@ -76,6 +77,27 @@ impl ClientSession {
                 opening: None,
             });
             self.writing = Some(next);
+        }
+    }
+}
+
+/// Makes the non-synchronizing literals of an encoded command
+/// synchronizing: `{n+}` at the end of the line before each becomes `{n}`
+/// (`~{n+}` becomes `~{n}`).
+pub(super) fn synchronize(fragments: &mut VecDeque<Fragment<'static>>) {
+    for i in 1..fragments.len() {
+        let Fragment::Literal { mode, .. } = &mut fragments[i] else {
+            continue;
+        };
+        if *mode != LiteralMode::NonSync {
+            continue;
+        }
+        *mode = LiteralMode::Sync;
+        if let Fragment::Line(line) = &mut fragments[i - 1] {
+            if line.ends_with(b"+}\r\n") {
+                let at = line.len() - 4;
+                line.remove(at);
+            }
         }
     }
 }
