@@ -95,10 +95,14 @@ impl Context {
     /// were. Sessions already logged in go on. A file that names no user
     /// while some are served is refused too: it is most likely one being
     /// rewritten in place (truncated, then written), and taking it would
-    /// lock every user out until the next SIGHUP.
+    /// lock every user out until the next SIGHUP. So is a file caught
+    /// half-written in other ways: one that changed while it was read, or
+    /// that ends in the middle of a line (it may have lost users, or cut a
+    /// `{PLAIN}` password short, which a shorter password would then
+    /// match). Replacing the file by a rename avoids all three.
     pub fn reload_users(&self) -> Result<usize, String> {
         let users =
-            Users::load(&self.users_file).map_err(|e| format!("{}: {e}", self.users_file.display()))?;
+            Users::load_whole(&self.users_file).map_err(|e| format!("{}: {e}", self.users_file.display()))?;
         let count = users.len();
         if count == 0 && self.users().len() > 0 {
             return Err(format!(

@@ -194,6 +194,41 @@ impl Users {
         Users::parse(&text)
     }
 
+    /// Reads a passwd-file that may be rewritten meanwhile (a reload):
+    /// refused if it changed while it was read (its size, time or file),
+    /// or if it ends in the middle of a line, as a file caught half-written
+    /// does.
+    pub fn load_whole(path: &Path) -> Result<Users, UsersError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let stamp = |what: &str| {
+            std::fs::metadata(path)
+                .map(|m| (m.len(), m.modified().ok(), m.ino(), m.dev()))
+                .map_err(|e| UsersError {
+                    line: 0,
+                    problem: format!("cannot {what} {}: {e}", path.display()),
+                })
+        };
+        let before = stamp("read")?;
+        let text = std::fs::read_to_string(path).map_err(|e| UsersError {
+            line: 0,
+            problem: format!("cannot read {}: {e}", path.display()),
+        })?;
+        if stamp("read")? != before || text.len() as u64 != before.0 {
+            return Err(UsersError {
+                line: 0,
+                problem: "changed while it was read (replace it by a rename)".into(),
+            });
+        }
+        if !text.is_empty() && !text.ends_with('\n') {
+            return Err(UsersError {
+                line: text.lines().count(),
+                problem: "ends in the middle of a line: maybe still being written (replace it by a rename)"
+                    .into(),
+            });
+        }
+        Users::parse(&text)
+    }
+
     /// Parses the text of a passwd-file.
     pub fn parse(text: &str) -> Result<Users, UsersError> {
         let mut users = HashMap::new();

@@ -267,8 +267,8 @@ fn nologin_and_allow_nets_are_honoured() {
 }
 
 /// SIGHUP reads the passwd-file again: a user added can log in, one
-/// removed cannot; an unusable file, or one that names no user, changes
-/// nothing.
+/// removed cannot; an unusable file, one that names no user, or one that
+/// ends inside a line (caught half-written), changes nothing.
 #[test]
 fn sighup_reloads_the_passwd_file() {
     use std::io::{BufRead, BufReader, Write};
@@ -323,6 +323,12 @@ fn sighup_reloads_the_passwd_file() {
         hangup("names no user", 1 + usize::from(!empty.is_empty()));
         assert!(login("bob", "builder"), "a file without users changes nothing");
     }
+    // A file caught half-written (here cut inside a line, a `{PLAIN}`
+    // password cut short) changes nothing: "buil" must not let bob in.
+    std::fs::write(&mail.users, "bob:{PLAIN}buil").unwrap();
+    hangup("ends in the middle of a line", 1);
+    assert!(!login("bob", "buil"), "a password cut short must not work");
+    assert!(login("bob", "builder"), "a half-written file changes nothing");
     // The server still stops on SIGTERM, cleanly.
     assert!(server.stop().is_some_and(|s| s.success()));
 }
