@@ -904,6 +904,24 @@ fn unauthenticate_returns_to_the_not_authenticated_state() {
     ));
 }
 
+/// A snapshot that names a UID twice (a store's bug) opens with EXISTS
+/// counting each message once, as the numbers the session gives do.
+#[test]
+fn exists_counts_a_uid_named_twice_once() {
+    let mut s = logged_in(plaintext());
+    s.receive(b"s SELECT INBOX\r\n");
+    let Some(ServerEvent::Command(select)) = s.poll_event() else {
+        panic!("no SELECT")
+    };
+    let snapshot = MailboxSnapshot::new(uid(1), uid(4), vec![uid(1), uid(2), uid(2), uid(3)]);
+    s.open_mailbox(&select, snapshot).unwrap();
+    s.complete(select, Status::Ok, RespText::text("done")).unwrap();
+    let out = sent(&mut s);
+    assert!(out.contains("* 3 EXISTS\r\n"), "{out}");
+    s.receive(b"f FETCH 4 FLAGS\r\n");
+    assert!(sent(&mut s).starts_with("f BAD"));
+}
+
 /// UNAUTHENTICATE closes the selected mailbox: the next login (another
 /// user's, maybe) is told nothing of it, neither its changes nor its
 /// saved search result. Before, the old mailbox's EXPUNGE and EXISTS

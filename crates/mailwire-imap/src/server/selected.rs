@@ -326,11 +326,19 @@ impl View {
 }
 
 /// The untagged responses that open a mailbox (RFC 9051 section 6.3.2,
-/// RFC 3501 section 6.3.1, RFC 7162 section 3.1.2).
-pub(super) fn opening(snapshot: &MailboxSnapshot, rev2: bool, condstore: bool) -> Vec<Response<'static>> {
+/// RFC 3501 section 6.3.1, RFC 7162 section 3.1.2), for the `view` made
+/// of it (its EXISTS counts the view's messages: a snapshot that names a
+/// UID twice would otherwise announce one message more than the numbers
+/// the session gives).
+pub(super) fn opening(
+    snapshot: &MailboxSnapshot,
+    view: &View,
+    rev2: bool,
+    condstore: bool,
+) -> Vec<Response<'static>> {
     let mut out = vec![
         Response::Flags(snapshot.flags.clone()),
-        Response::Exists(snapshot.uids.len() as u32),
+        Response::Exists(view.uids.len() as u32),
     ];
     if !rev2 {
         out.push(Response::Recent(snapshot.recent));
@@ -404,10 +412,11 @@ impl super::ServerSession {
             self.events
                 .push_back(super::ServerEvent::Enabled(vec![condstore]));
         }
-        for response in opening(&snapshot, self.rev2_active(), self.enabled.condstore) {
+        let view = View::new(&snapshot);
+        for response in opening(&snapshot, &view, self.rev2_active(), self.enabled.condstore) {
             self.write(&response);
         }
-        self.opening = Some(View::new(&snapshot));
+        self.opening = Some(view);
         Ok(())
     }
 
