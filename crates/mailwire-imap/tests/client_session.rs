@@ -371,6 +371,20 @@ fn starttls_switches_and_forgets_the_capabilities() {
     assert_eq!(wire(&mut c), "A2 CAPABILITY\r\n");
 }
 
+/// A generated tag is never one a command in progress has: a proxy that
+/// forwards its client's tags (`A2` here) beside commands of its own
+/// would have a completion taken for the wrong command.
+#[test]
+fn generated_tags_skip_those_in_use() {
+    let mut c = greeted("");
+    let theirs = c.send_tagged(mailwire_imap::Tag::new("A2").unwrap(), CommandBody::Noop);
+    let ours = c.send(CommandBody::Noop);
+    assert_eq!(wire(&mut c), "A2 NOOP\r\nA3 NOOP\r\n");
+    c.receive(b"A3 OK done\r\nA2 OK done\r\n");
+    let done: Vec<_> = completions(&mut c).iter().map(|d| d.id).collect();
+    assert_eq!(done, [ours, theirs]);
+}
+
 /// A command queued behind STARTTLS was encoded with the capabilities the
 /// plain-text greeting named, which a man in the middle may have written:
 /// after the handshake its literals are synchronizing, which every server

@@ -407,13 +407,25 @@ impl ClientSession {
         self.queue.len() + self.in_flight.len()
     }
 
-    /// Queues a command; its tag is generated. The completion event
-    /// carries the returned id.
+    /// Queues a command; its tag is generated, never one a command in
+    /// progress has (a caller's, given to [`send_tagged`](Self::send_tagged)).
+    /// The completion event carries the returned id.
     pub fn send(&mut self, body: CommandBody<'static>) -> CommandId {
-        let tag = Tag::new(format!("{}{}", self.config.tag_prefix, self.next_tag)).unwrap_or_else(|_| {
-            Tag::new(format!("A{}", self.next_tag)).expect("a letter and digits make a tag")
-        });
-        self.send_tagged(tag, body)
+        loop {
+            let tag = Tag::new(format!("{}{}", self.config.tag_prefix, self.next_tag)).unwrap_or_else(|_| {
+                Tag::new(format!("A{}", self.next_tag)).expect("a letter and digits make a tag")
+            });
+            if !self.tag_in_use(&tag) {
+                return self.send_tagged(tag, body);
+            }
+            self.next_tag += 1;
+        }
+    }
+
+    /// Whether a command queued or awaiting its completion has this tag.
+    fn tag_in_use(&self, tag: &Tag<'_>) -> bool {
+        // (The command being written is in flight too.)
+        self.queue.iter().any(|c| c.tag == *tag) || self.in_flight.iter().any(|c| c.tag == *tag)
     }
 
     /// Queues a command with a tag of the caller's (a proxy keeps its
