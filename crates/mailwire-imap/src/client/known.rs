@@ -24,6 +24,9 @@ struct Block {
     pairs: Vec<(u32, NonZeroU32)>,
 }
 
+/// A message's sequence number and UID.
+type Pair = (NonZeroU32, NonZeroU32);
+
 /// The known UIDs, ascending by sequence number.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Known {
@@ -60,6 +63,7 @@ impl Known {
         Known { blocks, len }
     }
 
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.len
     }
@@ -93,23 +97,24 @@ impl Known {
         Some(b.pairs[i].1)
     }
 
-    /// The UIDs of the pairs just before and just after message `seq`.
-    pub(super) fn neighbours(&self, seq: NonZeroU32) -> (Option<NonZeroU32>, Option<NonZeroU32>) {
+    /// The pairs just before and just after message `seq`.
+    pub(super) fn neighbour_pairs(&self, seq: NonZeroU32) -> (Option<Pair>, Option<Pair>) {
+        let pair = |b: &Block, i: usize| (nz(b.start + b.pairs[i].0), b.pairs[i].1);
         let Some(bi) = self.block_of(seq.get()) else {
-            return (None, self.blocks.first().map(|b| b.pairs[0].1));
+            return (None, self.blocks.first().map(|b| pair(b, 0)));
         };
         let b = &self.blocks[bi];
         let off = seq.get() - b.start;
         let before = match b.pairs.partition_point(|&(o, _)| o < off) {
-            0 => bi
-                .checked_sub(1)
-                .and_then(|p| self.blocks[p].pairs.last())
-                .map(|p| p.1),
-            p => Some(b.pairs[p - 1].1),
+            0 => bi.checked_sub(1).map(|p| {
+                let prev = &self.blocks[p];
+                pair(prev, prev.pairs.len() - 1)
+            }),
+            p => Some(pair(b, p - 1)),
         };
         let after = match b.pairs.partition_point(|&(o, _)| o <= off) {
-            p if p == b.pairs.len() => self.blocks.get(bi + 1).map(|n| n.pairs[0].1),
-            p => Some(b.pairs[p].1),
+            p if p == b.pairs.len() => self.blocks.get(bi + 1).map(|n| pair(n, 0)),
+            p => Some(pair(b, p)),
         };
         (before, after)
     }
@@ -271,6 +276,14 @@ impl Known {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Known {
+        /// The UIDs of the pairs just before and just after message `seq`.
+        fn neighbours(&self, seq: NonZeroU32) -> (Option<NonZeroU32>, Option<NonZeroU32>) {
+            let (before, after) = self.neighbour_pairs(seq);
+            (before.map(|p| p.1), after.map(|p| p.1))
+        }
+    }
 
     /// Many blocks: pairs every third message, then every message of the
     /// front expunged one after another.

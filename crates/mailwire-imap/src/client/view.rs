@@ -82,9 +82,6 @@ pub struct MailboxView {
     /// VANISHED named messages whose numbers the session did not know, so
     /// some numbers in `known` may be off until the next full listing.
     uncertain: bool,
-    /// The known UIDs do not ascend with the numbers (a server broke RFC
-    /// 9051 section 2.3.1.1): a new one may repeat one anywhere.
-    disordered: bool,
 }
 
 /// The UIDs of a set as ascending ranges that neither overlap nor touch
@@ -204,27 +201,26 @@ impl MailboxView {
         changes.push(MailboxChange::Vanished { uids });
     }
 
-    /// Records that message `seq` has `uid`. A UID names one message: a
-    /// server that gives it to another number as well is taken at its
-    /// latest word. While the known UIDs ascend with the numbers, as they
-    /// must, a new one is seen to be unique from its neighbours; only
-    /// after a server broke that order does each cost a look through the
-    /// known ones.
+    /// Records that message `seq` has `uid`. The known UIDs ascend with
+    /// the numbers, as they must (RFC 9051 section 2.3.1.1), so a UID
+    /// names one message: a server that breaks that order is taken at its
+    /// latest word, and the pairs it contradicts (the nearest before `seq`
+    /// with a UID as high or higher, after it as low or lower) are
+    /// forgotten, so the order holds again and each new UID is checked
+    /// against its neighbours alone. (A server's disorder once cost every
+    /// later UID a look through all the known ones: a crafted stream of
+    /// FETCHes took quadratic time.)
     fn set_uid(&mut self, seq: NonZeroU32, uid: NonZeroU32) {
-        if self.known.len() == 0 {
-            self.disordered = false;
-        }
         // A listing's answers come in order: past the last pair, no search.
-        let (before, after) = match self.known.last() {
-            None => (None, None),
-            Some((last, u)) if last < seq => (Some(u), None),
-            Some(_) => self.known.neighbours(seq),
-        };
-        let in_order = before.is_none_or(|b| b < uid) && after.is_none_or(|a| a > uid);
-        if self.disordered || !in_order {
-            self.disordered = true;
-            if let Some(other) = self.known.find(uid).filter(|&s| s != seq) {
-                self.known.forget(other);
+        if self.known.last().is_none_or(|(last, u)| last < seq && u < uid) {
+            self.known.set(seq, uid);
+            return;
+        }
+        loop {
+            match self.known.neighbour_pairs(seq) {
+                (Some((s, u)), _) if u >= uid => self.known.forget(s),
+                (_, Some((s, u))) if u <= uid => self.known.forget(s),
+                _ => break,
             }
         }
         self.known.set(seq, uid);
@@ -279,7 +275,6 @@ impl MailboxView {
     pub(super) fn set_uid_validity(&mut self, v: NonZeroU32, changes: &mut Vec<MailboxChange>) {
         if self.uid_validity.is_some_and(|old| old != v) {
             self.known.clear();
-            self.disordered = false;
             changes.push(MailboxChange::UidValidity(v));
         }
         self.uid_validity = Some(v);
@@ -384,8 +379,13 @@ mod tests {
                             dense.uids.resize(i + 1, None);
                         }
                         if let Some(u) = uid {
-                            for slot in dense.uids.iter_mut().filter(|s| **s == Some(u)) {
-                                *slot = None;
+                            // The server's latest word: UIDs ascend with
+                            // the numbers, so those it contradicts go (the
+                            // same UID elsewhere among them).
+                            for (j, slot) in dense.uids.iter_mut().enumerate() {
+                                if slot.is_some_and(|v| (j < i && v >= u) || (j > i && v <= u)) {
+                                    *slot = None;
+                                }
                             }
                             dense.uids[i] = Some(u);
                         }
@@ -419,6 +419,8 @@ mod tests {
                     .filter_map(|(i, u)| Some((nz(i as u32 + 1), nz((*u)?))))
                     .collect();
                 prop_assert_eq!(view.known().collect::<Vec<_>>(), want.clone());
+                // UIDs ascend with the numbers, whatever the server said.
+                prop_assert!(want.windows(2).all(|w| w[0].1 < w[1].1));
                 for (s, u) in want {
                     prop_assert_eq!(view.uid(s), Some(u));
                     prop_assert_eq!(view.seq(u), Some(s));
