@@ -109,7 +109,8 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_connections: usize,
     /// Refuse connections from one IP address (an IPv6 address counts
-    /// with its /64) beyond N, so that one host cannot hold every slot
+    /// with its /64) beyond N, so that one host cannot hold every slot;
+    /// an IPv6 /56 may hold 2N and a /48 4N
     #[arg(long, value_name = "N", default_value_t = 100)]
     max_connections_per_ip: usize,
     /// Refuse a CREATE or RENAME (NO [LIMIT]) that would give one account

@@ -224,42 +224,70 @@ pub struct Server {
 /// Open connections per client address, each at most `max`. An IPv6
 /// address counts with its /64, which one host usually holds whole (a
 /// host could otherwise open `max` connections from each of its 2^64
-/// addresses).
+/// addresses), and its /56 and /48 have two and four shares: what one
+/// customer of an ISP is given (a /56 or a /48 holds hundreds of /64s)
+/// cannot take every connection either.
 struct AddressCounts {
-    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    per_ip: Arc<Mutex<HashMap<Prefix, usize>>>,
     max: usize,
 }
 
+/// An address with the length of the prefix counted (32 for IPv4).
+type Prefix = (IpAddr, u8);
+
+/// The prefixes a connection from `ip` counts under, with their shares
+/// of `max`.
+fn prefixes(ip: IpAddr, max: usize) -> Vec<(Prefix, usize)> {
+    match crate::penalty::source(ip) {
+        IpAddr::V6(v6) => [(64, 1), (56, 2), (48, 4)]
+            .into_iter()
+            .map(|(bits, shares)| {
+                let masked = u128::from(v6) & (u128::MAX << (128 - bits));
+                ((IpAddr::V6(masked.into()), bits), max.saturating_mul(shares))
+            })
+            .collect(),
+        v4 => vec![((v4, 32), max)],
+    }
+}
+
 impl AddressCounts {
-    /// Counts a connection from `ip`, unless that address has its share.
+    /// Counts a connection from `ip`, unless that address (or a prefix
+    /// it counts under) has its share.
     fn take(&self, ip: IpAddr) -> Option<AddressSlot> {
-        let ip = crate::penalty::source(ip);
+        let counted = prefixes(ip, self.max);
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        let n = per_ip.entry(ip).or_insert(0);
-        if *n >= self.max {
+        if counted
+            .iter()
+            .any(|(prefix, limit)| per_ip.get(prefix).is_some_and(|n| n >= limit))
+        {
             return None;
         }
-        *n += 1;
+        for (prefix, _) in &counted {
+            *per_ip.entry(*prefix).or_insert(0) += 1;
+        }
         Some(AddressSlot {
             per_ip: Arc::clone(&self.per_ip),
-            ip,
+            prefixes: counted.into_iter().map(|(p, _)| p).collect(),
         })
     }
 }
 
-/// A connection's place in the per-address count, given back when dropped.
+/// A connection's place in the per-address counts, given back when
+/// dropped.
 struct AddressSlot {
-    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
+    per_ip: Arc<Mutex<HashMap<Prefix, usize>>>,
+    prefixes: Vec<Prefix>,
 }
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = per_ip.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&self.ip);
+        for prefix in &self.prefixes {
+            if let Some(n) = per_ip.get_mut(prefix) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(prefix);
+                }
             }
         }
     }
@@ -437,6 +465,44 @@ mod tests {
         drop(v6);
         assert!(counts.take(ip("2001:db8:1:2::7")).is_some());
         drop(a);
-        assert!(counts.per_ip.lock().unwrap().get(&ip("192.0.2.1")).is_none());
+        assert!(
+            counts
+                .per_ip
+                .lock()
+                .unwrap()
+                .get(&(ip("192.0.2.1"), 32))
+                .is_none()
+        );
+        assert!(counts.per_ip.lock().unwrap().is_empty());
+    }
+
+    /// A /56 has two shares and a /48 four, however many /64s they hold:
+    /// one ISP customer's delegation cannot take every connection (a /60
+    /// took 1,000 slots at 100 per /64).
+    #[test]
+    fn an_ipv6_delegation_has_a_few_shares_not_one_per_slash_64() {
+        let counts = AddressCounts {
+            per_ip: Arc::default(),
+            max: 2,
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut held = Vec::new();
+        for i in 0..16 {
+            // Sixteen /64s of one /56 (2001:db8:0:100::/56).
+            if let Some(slot) = counts.take(ip(&format!("2001:db8:0:1{i:02x}::1"))) {
+                held.push(slot);
+            }
+        }
+        assert_eq!(held.len(), 4, "the /56 has two shares");
+        for i in 2..16 {
+            // Other /56s of the same /48.
+            if let Some(slot) = counts.take(ip(&format!("2001:db8:0:{i:x}00::1"))) {
+                held.push(slot);
+            }
+        }
+        assert_eq!(held.len(), 8, "the /48 has four shares");
+        assert!(counts.take(ip("2001:db8:1::1")).is_some(), "another /48");
+        drop(held);
+        assert!(counts.take(ip("2001:db8:0:100::1")).is_some());
     }
 }
