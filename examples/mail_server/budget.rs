@@ -6,6 +6,12 @@
 //! connections suffice) would hold their sum. With it, a request waits
 //! for room, then is refused for now (`NO [UNAVAILABLE]`), and the
 //! server's memory stays near the budget whatever the clients do.
+//!
+//! The wait is on the connection's task ([`MemoryBudget::wait_for_room`]),
+//! not in a storage job: the storage jobs are few (`--storage-jobs`) and
+//! every session needs them, so a job waiting for room kept every other
+//! session's SELECT, FETCH and POP3 RETR waiting too, and clients that
+//! hold the budget (by not reading a large answer) stalled the server.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +22,8 @@ pub struct MemoryBudget {
     total: u64,
     used: Mutex<u64>,
     freed: Condvar,
+    /// Told of room freed, for [`MemoryBudget::wait_for_room`].
+    freed_async: tokio::sync::Notify,
 }
 
 /// Octets taken from a [`MemoryBudget`], given back on drop.
@@ -32,7 +40,35 @@ impl MemoryBudget {
             total: total.max(1),
             used: Mutex::new(0),
             freed: Condvar::new(),
+            freed_async: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Whether `amount` octets (the whole budget, if larger) are free.
+    fn fits(&self, amount: u64) -> bool {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used + amount.min(self.total) <= self.total
+    }
+
+    /// Waits, on a network task, until `amount` octets (the whole budget,
+    /// if larger) are free, at most until `deadline`; whether they are.
+    /// Takes nothing: the storage job that needs them takes them with
+    /// [`MemoryBudget::hold`] and no wait, and asks again if another took
+    /// them first.
+    pub async fn wait_for_room(&self, amount: u64, deadline: Instant) -> bool {
+        loop {
+            let notified = self.freed_async.notified();
+            tokio::pin!(notified);
+            // Registered before the look, so that room freed in between
+            // is not missed.
+            notified.as_mut().enable();
+            if self.fits(amount) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline.into(), notified).await.is_err() {
+                return self.fits(amount);
+            }
+        }
     }
 
     /// Takes `amount` octets, or the whole budget if it is larger (such a
@@ -64,6 +100,7 @@ impl Drop for Held {
         let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
         *used = used.saturating_sub(self.amount);
         self.budget.freed.notify_all();
+        self.budget.freed_async.notify_waiters();
     }
 }
 
@@ -90,5 +127,28 @@ mod tests {
             assert_eq!(all.amount, 100);
         });
         assert_eq!(*budget.used.lock().unwrap(), 0);
+    }
+
+    /// A network task waits for room without taking it, and learns of
+    /// room freed at once; it gives up at its deadline.
+    #[tokio::test]
+    async fn a_task_waits_for_room_until_it_is_freed_or_its_deadline() {
+        let budget = MemoryBudget::new(100);
+        let first = budget.hold(60, Duration::ZERO).expect("room");
+        let soon = Instant::now() + Duration::from_millis(50);
+        assert!(!budget.wait_for_room(60, soon).await);
+        assert!(budget.wait_for_room(40, soon).await, "there is room for 40");
+        let freer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            drop(first);
+        });
+        let later = Instant::now() + Duration::from_secs(30);
+        assert!(budget.wait_for_room(1_000, later).await, "freed");
+        assert!(
+            Instant::now() < later - Duration::from_secs(20),
+            "woken when freed"
+        );
+        freer.await.unwrap();
+        assert_eq!(*budget.used.lock().unwrap(), 0, "waiting took nothing");
     }
 }

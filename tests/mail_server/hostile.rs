@@ -1240,6 +1240,59 @@ fn sections_read_from_a_file_take_room_until_sent() {
     other.logout();
 }
 
+/// A command waiting for room in `--content-memory` waits on its own
+/// connection, not in a storage job: with one storage job, another
+/// session's SELECT is answered while a FETCH waits for room. Before, the
+/// waiting FETCH held a job for its 10 s, and clients that kept the budget
+/// full (by not reading large answers) stalled every session's storage
+/// work, POP3 included.
+#[test]
+fn a_command_waiting_for_room_holds_no_storage_job() {
+    let message = padded(
+        b"From: a@example.org\r\nSubject: large\r\n\r\n",
+        b"a line of a large message read from its file in ranges\r\n",
+        8 << 20,
+    );
+    let mail = MailRoot::new("room-no-job", PASSWD, "alice", &[SMALL.to_vec(), message]);
+    let server = crate::start(
+        &mail,
+        &[
+            "--allow-plaintext-auth",
+            "--content-memory",
+            "15",
+            "--storage-jobs",
+            "1",
+        ],
+    );
+    let mut holder = selected_stream(server.imap);
+    socket2::SockRef::from(&holder)
+        .set_recv_buffer_size(64 * 1024)
+        .expect("a receive buffer of 64 KiB");
+    let mut command = b"f FETCH 2 (UID".to_vec();
+    for i in 0..64 {
+        command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
+    }
+    command.extend_from_slice(b")\r\n");
+    holder.write_all(&command).expect("send");
+    wait_for_octets(&holder);
+    let mut waiting = alice(&server);
+    waiting.command("SELECT INBOX").ok("SELECT");
+    waiting.send(b"w FETCH 2 (BODY.PEEK[]<0.1000>)\r\n");
+    // Let its job find no room and give the storage job back.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut other = alice(&server);
+    other
+        .command("SELECT INBOX")
+        .ok("SELECT while a FETCH waits for room");
+    assert!(
+        waiting.response_within(Duration::from_millis(1)).is_none(),
+        "the FETCH was answered before the SELECT: it held the storage job"
+    );
+    let answer = String::from_utf8_lossy(&waiting.response()).into_owned();
+    assert!(answer.starts_with("w NO [UNAVAILABLE]"), "{answer}");
+    other.logout();
+}
+
 /// NOTIFY's MessageNew items whose literals would pass the cap of one
 /// message's answer (four times its size and 1 MiB) announce a new
 /// message with the items that need no content, and the session goes on.

@@ -212,7 +212,9 @@ pub struct Streamed {
 pub const STREAM_ABOVE: u64 = 256 * 1024;
 
 /// How long a command waits for room in the server's budget for messages
-/// read whole ([`Work::content`]) before it answers [`no_room`].
+/// read whole ([`Work::content`]) before it answers [`no_room`]: on the
+/// connection's task, its storage job given back meanwhile (see
+/// [`Outcome::wants_room`]).
 pub const CONTENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The answer to a command that found no room in the budget for messages
@@ -221,12 +223,26 @@ pub fn no_room() -> Outcome {
     Outcome::no("Too many large messages are being read; try again later").with_code(condition("UNAVAILABLE"))
 }
 
+/// [`no_room`] for a job that needs `amount` octets of the budget now and
+/// found no room: the connection waits for it (up to [`CONTENT_WAIT`])
+/// and runs the job again, or answers this.
+pub fn no_room_for(amount: u64) -> Outcome {
+    Outcome {
+        wants_room: std::num::NonZeroU64::new(amount.max(1)),
+        ..no_room()
+    }
+}
+
 /// A command's answers and its completion.
 #[derive(Debug)]
 pub struct Outcome {
     pub answers: Vec<Answer>,
     pub status: Status,
     pub text: RespText<'static>,
+    /// The job found no room in the content budget for this many octets
+    /// and changed nothing: run it again once there is room (see
+    /// [`no_room_for`]).
+    pub wants_room: Option<std::num::NonZeroU64>,
 }
 
 impl Outcome {
@@ -235,6 +251,7 @@ impl Outcome {
             answers,
             status: Status::Ok,
             text: RespText::text(text),
+            wants_room: None,
         }
     }
 
@@ -251,6 +268,7 @@ impl Outcome {
                 code: None,
                 text: text.into().into(),
             },
+            wants_room: None,
         }
     }
 
@@ -259,6 +277,7 @@ impl Outcome {
             answers: Vec::new(),
             status: Status::Bad,
             text: RespText::text(text),
+            wants_room: None,
         }
     }
 }
@@ -993,6 +1012,7 @@ impl Outcome {
                 code: None,
                 text: text.into(),
             },
+            wants_room: None,
         }
     }
 }

@@ -18,8 +18,7 @@ use mailwire::mailbox::{ModSeq, SelectedMailbox, StoreError, Uid, ViewMessage};
 
 use super::cache::{Structure, StructureCache};
 use super::exec::{
-    Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Streamed, Work, condition, no_room, store_failure,
-    view_message,
+    Answer, Info, Outcome, STREAM_ABOVE, Streamed, Work, condition, no_room_for, store_failure, view_message,
 };
 use super::fetch::{self, ContentItem, ItemError, LiteralCap};
 
@@ -535,10 +534,9 @@ pub fn fetch_batch(
     // call, it is not waited for: their answers go first, and the next
     // call starts with it, waiting. (A batch of small messages holds about `budget`
     // at most, and takes none: waiting for room holds a storage job.)
-    let room = |amount: u64, first: bool| {
-        let wait = if first { CONTENT_WAIT } else { Duration::ZERO };
-        work.content.hold(amount, wait)
-    };
+    // Never waited for here: the connection waits, its storage job given
+    // back (`no_room_for`).
+    let room = |amount: u64| work.content.hold(amount, Duration::ZERO);
     // Once budget is held for a large message read whole, the answers go
     // out before more is read.
     let mut holding = false;
@@ -580,10 +578,10 @@ pub fn fetch_batch(
                             if layout.is_some_and(|l| past_decode_bound(&items, l.part_tree(), m.size)) {
                                 return Ok(refuse(answers, i, too_large()));
                             }
-                            match room(literals(m), i == start) {
+                            match room(literals(m)) {
                                 Some(h) => held_for_file = Some((h, literals(m))),
                                 None if i > start => return Ok(Batch::sent(answers, i)),
-                                None => return Err(no_room()),
+                                None => return Err(no_room_for(literals(m))),
                             }
                             match from_file(selected, m.uid, &items, &structure) {
                                 Ok(read) => read,
@@ -631,10 +629,10 @@ pub fn fetch_batch(
             rendered = rendered.saturating_add(usize::try_from(weighs).unwrap_or(usize::MAX));
         }
         if let Some(size) = whole {
-            match room(size.saturating_mul(weight), i == start) {
+            match room(size.saturating_mul(weight)) {
                 Some(h) => answers.push(Answer::Hold(h)),
                 None if i > start => return Ok(Batch::sent(answers, i)),
-                None => return Err(no_room()),
+                None => return Err(no_room_for(size.saturating_mul(weight))),
             }
             holding = true;
         }

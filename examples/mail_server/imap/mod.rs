@@ -200,6 +200,23 @@ struct Appending {
     quota_room: Option<(u64, u64)>,
 }
 
+/// For a job that found no room in the content budget
+/// ([`Outcome::wants_room`](exec::Outcome::wants_room)): waits for it on
+/// this task, up to [`exec::CONTENT_WAIT`] from the first wait of the
+/// command (`deadline`), with no storage job held meanwhile; whether to
+/// run the job again (else its answer, `NO [UNAVAILABLE]`, stands).
+async fn wait_for_room(
+    ctx: &Context,
+    wants_room: Option<std::num::NonZeroU64>,
+    deadline: &mut Option<Instant>,
+) -> bool {
+    let Some(amount) = wants_room.map(std::num::NonZeroU64::get) else {
+        return false;
+    };
+    let until = *deadline.get_or_insert_with(|| Instant::now() + exec::CONTENT_WAIT);
+    ctx.content.wait_for_room(amount, until).await && Instant::now() < until
+}
+
 /// Received APPEND data is written to disk in pieces of this size.
 const UPLOAD_CHUNK: usize = 256 * 1024;
 
@@ -345,11 +362,7 @@ impl User {
                                 }
                                 (_, work) => {
                                     self.work = work;
-                                    Outcome {
-                                        answers: Vec::new(),
-                                        status: Status::No,
-                                        text: RespText::text("APPEND failed"),
-                                    }
+                                    Outcome::no("APPEND failed")
                                 }
                             };
                             for answer in outcome.answers {
@@ -611,13 +624,22 @@ impl User {
             let fetch = (fetch.clone(), *uid);
             return self.fetch(ctx, conn, session, request, work, fetch, info).await;
         }
-        let (work, outcome) = ctx
-            .blocking
-            .run(move || {
-                let outcome = exec::run(&mut work, &command, &info);
-                (work, outcome)
-            })
-            .await?;
+        let (command, info) = (Arc::new(command), Arc::new(info));
+        let mut room_deadline = None;
+        let (work, outcome) = loop {
+            let (job_command, job_info) = (Arc::clone(&command), Arc::clone(&info));
+            let (back, outcome) = ctx
+                .blocking
+                .run(move || {
+                    let outcome = exec::run(&mut work, &job_command, &job_info);
+                    (work, outcome)
+                })
+                .await?;
+            work = back;
+            if !wait_for_room(ctx, outcome.wants_room, &mut room_deadline).await {
+                break (work, outcome);
+            }
+        };
         self.work = Some(work);
         finish(session, request, outcome);
         Ok(())
@@ -640,6 +662,7 @@ impl User {
         let fetch = Arc::new(fetch);
         let allow_expunge = !request.command().body.forbids_expunge();
         let mut start = 0;
+        let mut room_deadline = None;
         // What the look at the store after the command found, when the
         // last batch's job could take it (one hop to the blocking pool
         // fewer).
@@ -710,9 +733,13 @@ impl User {
                     }
                 }
                 Err(outcome) => {
-                    self.work = Some(work);
-                    finish(session, request, outcome);
-                    return Ok(());
+                    // No room for the message at `start`: waited for
+                    // here, and the batch runs again.
+                    if !wait_for_room(ctx, outcome.wants_room, &mut room_deadline).await {
+                        self.work = Some(work);
+                        finish(session, request, outcome);
+                        return Ok(());
+                    }
                 }
             }
         };
@@ -729,15 +756,7 @@ impl User {
             }
         };
         self.work = Some(work);
-        finish(
-            session,
-            request,
-            Outcome {
-                answers,
-                status: Status::Ok,
-                text: RespText::text("FETCH completed"),
-            },
-        );
+        finish(session, request, Outcome::ok(answers, "FETCH completed"));
         Ok(())
     }
 

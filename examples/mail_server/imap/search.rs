@@ -14,8 +14,7 @@ use mailwire::mailbox::sort::SortError;
 use mailwire::mailbox::{ModSeq, SelectedMailbox, Uid, ViewMessage};
 
 use super::exec::{
-    Answer, CONTENT_WAIT, Info, Outcome, STREAM_ABOVE, Work, condition, no_room, now, resolve_keys,
-    store_failure,
+    Answer, Info, Outcome, STREAM_ABOVE, Work, condition, no_room_for, now, resolve_keys, store_failure,
 };
 use crate::budget::MemoryBudget;
 
@@ -32,7 +31,7 @@ fn matching(
     keys: &[SearchKey<'static>],
     charset: Option<&[u8]>,
     info: &Info,
-    (budget, wait): (&Arc<MemoryBudget>, Duration),
+    budget: &Arc<MemoryBudget>,
 ) -> Result<(Vec<Uid>, bool), Outcome> {
     if let Some(c) = charset {
         if !["UTF-8", "US-ASCII"]
@@ -85,11 +84,14 @@ fn matching(
         _ => false,
     };
     let largest = largest.map_or(0, |m| m.size);
+    // Never waited for here: the connection waits, its storage job given
+    // back (`no_room_for`).
+    let amount = largest.saturating_mul(SEARCH_WEIGHT);
     let _room = if needs_room {
         Some(
             budget
-                .hold(largest.saturating_mul(SEARCH_WEIGHT), wait)
-                .ok_or_else(no_room)?,
+                .hold(amount, Duration::ZERO)
+                .ok_or_else(|| no_room_for(amount))?,
         )
     } else {
         None
@@ -321,10 +323,9 @@ pub fn update_live_searches(work: &mut Work, info: &Info, out: &mut Vec<Answer>)
         if live.state.is_some_and(|s| s == state) {
             continue;
         }
-        // Without room now (no wait here), the next change brings the
-        // update.
-        let room = (&work.content, Duration::ZERO);
-        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info, room) else {
+        // Without room now, the next change brings the update.
+        let Ok((now, _)) = matching(selected, &live.keys, live.charset.as_deref(), info, &work.content)
+        else {
             continue;
         };
         let added: Vec<u32> = now
@@ -377,7 +378,7 @@ fn selected_matching<'w>(
         .selected
         .as_ref()
         .ok_or_else(|| Outcome::bad("No mailbox selected"))?;
-    let (uids, with_modseq) = matching(selected, keys, charset, info, (&work.content, CONTENT_WAIT))?;
+    let (uids, with_modseq) = matching(selected, keys, charset, info, &work.content)?;
     Ok((selected, uids, with_modseq))
 }
 
