@@ -7,6 +7,12 @@
 //! for room, then is refused for now (`NO [UNAVAILABLE]`), and the
 //! server's memory stays near the budget whatever the clients do.
 //!
+//! Each account takes from its own share ([`MemoryBudget::share`], a
+//! quarter of the server's budget) as well: one user's connections that
+//! do not read their large answers (32 of them held 512 MiB, each
+//! answer held until sent, up to the 600 s write timeout) cannot keep
+//! every other user's large messages unread.
+//!
 //! The wait is on the connection's task ([`MemoryBudget::wait_for_room`]),
 //! not in a storage job: the storage jobs are few (`--storage-jobs`) and
 //! every session needs them, so a job waiting for room kept every other
@@ -24,14 +30,22 @@ pub struct MemoryBudget {
     freed: Condvar,
     /// Told of room freed, for [`MemoryBudget::wait_for_room`].
     freed_async: tokio::sync::Notify,
+    /// For a share: the budget it is a share of, which each hold takes
+    /// from too.
+    parent: Option<Arc<MemoryBudget>>,
 }
 
-/// Octets taken from a [`MemoryBudget`], given back on drop.
+/// Octets taken from a [`MemoryBudget`] (and from its parent, for a
+/// share), given back on drop.
 #[derive(Debug)]
 pub struct Held {
     budget: Arc<MemoryBudget>,
     amount: u64,
+    parent: Option<Box<Held>>,
 }
+
+/// How much of the server's budget one account's share is.
+const SHARE_DIVISOR: u64 = 4;
 
 impl MemoryBudget {
     /// A budget of `total` octets (at least 1).
@@ -41,6 +55,19 @@ impl MemoryBudget {
             used: Mutex::new(0),
             freed: Condvar::new(),
             freed_async: tokio::sync::Notify::new(),
+            parent: None,
+        })
+    }
+
+    /// A share of this budget (a quarter of it): what it holds is taken
+    /// from both, each holding at most its own total of a request.
+    pub fn share(self: &Arc<Self>) -> Arc<MemoryBudget> {
+        Arc::new(MemoryBudget {
+            total: (self.total / SHARE_DIVISOR).max(1),
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            freed_async: tokio::sync::Notify::new(),
+            parent: Some(Arc::clone(self)),
         })
     }
 
@@ -56,6 +83,16 @@ impl MemoryBudget {
     /// [`MemoryBudget::hold`] and no wait, and asks again if another took
     /// them first.
     pub async fn wait_for_room(&self, amount: u64, deadline: Instant) -> bool {
+        if !self.wait_for_own_room(amount, deadline).await {
+            return false;
+        }
+        match &self.parent {
+            Some(parent) => Box::pin(parent.wait_for_room(amount, deadline)).await,
+            None => true,
+        }
+    }
+
+    async fn wait_for_own_room(&self, amount: u64, deadline: Instant) -> bool {
         loop {
             let notified = self.freed_async.notified();
             tokio::pin!(notified);
@@ -76,8 +113,18 @@ impl MemoryBudget {
     /// free. Blocks the thread: call it from a storage job, never from a
     /// network task.
     pub fn hold(self: &Arc<Self>, amount: u64, wait: Duration) -> Option<Held> {
-        let amount = amount.min(self.total);
         let deadline = Instant::now() + wait;
+        let mut held = self.hold_own(amount, deadline)?;
+        if let Some(parent) = &self.parent {
+            // (Dropped, `held` gives its part back if the parent has no room.)
+            let left = deadline.saturating_duration_since(Instant::now());
+            held.parent = Some(Box::new(parent.hold(amount, left)?));
+        }
+        Some(held)
+    }
+
+    fn hold_own(self: &Arc<Self>, amount: u64, deadline: Instant) -> Option<Held> {
+        let amount = amount.min(self.total);
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         while *used + amount > self.total {
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -91,6 +138,7 @@ impl MemoryBudget {
         Some(Held {
             budget: Arc::clone(self),
             amount,
+            parent: None,
         })
     }
 }
@@ -127,6 +175,33 @@ mod tests {
             assert_eq!(all.amount, 100);
         });
         assert_eq!(*budget.used.lock().unwrap(), 0);
+    }
+
+    /// A share holds at most a quarter of its budget, and what it holds
+    /// is taken from the budget too: one account's holds leave the rest
+    /// of the budget to others; a hold larger than the share takes the
+    /// share whole (and as much of the budget as it asks, up to all).
+    #[test]
+    fn a_share_holds_a_quarter_and_takes_from_its_budget() {
+        let budget = MemoryBudget::new(100);
+        let (a, b) = (budget.share(), budget.share());
+        let first = a.hold(20, Duration::ZERO).expect("room in the share");
+        assert!(a.hold(10, Duration::ZERO).is_none(), "the share holds 25");
+        let other = b.hold(25, Duration::ZERO).expect("another account's share");
+        assert_eq!(*budget.used.lock().unwrap(), 45);
+        drop(first);
+        assert!(a.hold(80, Duration::ZERO).is_none(), "75 left in the budget");
+        assert_eq!(*a.used.lock().unwrap(), 0, "given back");
+        drop(other);
+        let large = a.hold(80, Duration::ZERO).expect("the share whole");
+        assert_eq!((*a.used.lock().unwrap(), *budget.used.lock().unwrap()), (25, 80));
+        drop(large);
+        assert_eq!(*budget.used.lock().unwrap(), 0);
+        // No room in the budget: the share's part is given back.
+        let all = budget.hold(100, Duration::ZERO).expect("room");
+        assert!(a.hold(5, Duration::ZERO).is_none());
+        assert_eq!(*a.used.lock().unwrap(), 0);
+        drop(all);
     }
 
     /// A network task waits for room without taking it, and learns of

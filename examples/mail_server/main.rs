@@ -259,6 +259,7 @@ fn run(o: Options) -> Result<(), String> {
             uploads: Arc::new(tokio::sync::Semaphore::new(UPLOAD_BUDGET_KIB)),
             structures: Arc::new(imap::StructureCache::new(STRUCTURE_CACHE)),
             content: budget::MemoryBudget::new(o.content_memory),
+            content_shares: Default::default(),
             idle_timeout: o.idle_timeout,
             login_timeout: o.login_timeout,
             auth_failure_delay: o.auth_failure_delay,

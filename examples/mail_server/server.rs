@@ -49,6 +49,8 @@ pub struct Context {
     pub structures: Arc<crate::imap::StructureCache>,
     /// What IMAP sessions may hold of messages read whole (`--content-memory`).
     pub content: Arc<crate::budget::MemoryBudget>,
+    /// Each logged-in account's share of `content`, held by its sessions.
+    pub content_shares: Mutex<HashMap<AccountName, std::sync::Weak<crate::budget::MemoryBudget>>>,
     /// Close a logged-in connection after this long without a command, or
     /// when a write takes longer.
     pub idle_timeout: Duration,
@@ -89,6 +91,21 @@ impl Context {
     /// The users as last read.
     pub fn users(&self) -> Arc<Users> {
         Arc::clone(&self.users.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The share of the content budget of `account`'s sessions (made for
+    /// its first, shared by the others while one lives).
+    pub fn content_share(&self, account: &AccountName) -> Arc<crate::budget::MemoryBudget> {
+        let mut shares = self.content_shares.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(share) = shares.get(account).and_then(std::sync::Weak::upgrade) {
+            return share;
+        }
+        // Those of accounts no session uses any more go (as many as
+        // accounts logged in at once are kept).
+        shares.retain(|_, share| share.strong_count() > 0);
+        let share = self.content.share();
+        shares.insert(account.clone(), Arc::downgrade(&share));
+        share
     }
 
     /// Reads the passwd-file again; on an error the users stay as they

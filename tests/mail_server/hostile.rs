@@ -1293,6 +1293,51 @@ fn a_command_waiting_for_room_holds_no_storage_job() {
     other.logout();
 }
 
+/// One account's sessions take at most a quarter of `--content-memory`:
+/// eight of alice's connections that do not read their answers (8 MB of
+/// sections each, 64 MiB in all, the whole budget before) hold her share
+/// (16 MiB), and bob's FETCH of sections is answered. Before, the audit's
+/// 32 connections of one user kept every user's large messages unread.
+#[test]
+fn one_account_holds_a_share_of_the_content_budget() {
+    let message = padded(
+        b"From: a@example.org\r\nSubject: large\r\n\r\n",
+        b"a line of a large message read from its file in ranges\r\n",
+        8 << 20,
+    );
+    let mail = MailRoot::new("room-share", PASSWD, "alice", &[SMALL.to_vec(), message.clone()]);
+    mail.deliver("bob", &[SMALL.to_vec(), message]);
+    let server = crate::start(&mail, &["--allow-plaintext-auth", "--content-memory", "64"]);
+    let mut holders = Vec::new();
+    for _ in 0..8 {
+        let mut holder = selected_stream(server.imap);
+        socket2::SockRef::from(&holder)
+            .set_recv_buffer_size(64 * 1024)
+            .expect("a receive buffer of 64 KiB");
+        let mut command = b"f FETCH 2 (UID".to_vec();
+        for i in 0..32 {
+            command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
+        }
+        command.extend_from_slice(b")\r\n");
+        holder.write_all(&command).expect("send");
+        holders.push(holder);
+    }
+    wait_for_octets(&holders[0]);
+    wait_for_octets(&holders[1]);
+    let mut bob = Imap::login(server.imap, "bob", "builder");
+    bob.command("SELECT INBOX").ok("SELECT");
+    let mut command = String::from("FETCH 2 (UID");
+    for i in 0..32 {
+        command.push_str(&format!(" BODY.PEEK[]<{i}.250000>"));
+    }
+    command.push(')');
+    let answered = bob.command(&command);
+    assert_eq!(answered.status, "OK", "{}", answered.completion);
+    bob.logout();
+    drop(holders);
+    still_serves(&server, "one account's connections holding their share");
+}
+
 /// NOTIFY's MessageNew items whose literals would pass the cap of one
 /// message's answer (four times its size and 1 MiB) announce a new
 /// message with the items that need no content, and the session goes on.

@@ -201,12 +201,13 @@ struct Appending {
 }
 
 /// For a job that found no room in the content budget
-/// ([`Outcome::wants_room`](exec::Outcome::wants_room)): waits for it on
-/// this task, up to [`exec::CONTENT_WAIT`] from the first wait of the
-/// command (`deadline`), with no storage job held meanwhile; whether to
-/// run the job again (else its answer, `NO [UNAVAILABLE]`, stands).
+/// ([`Outcome::wants_room`](exec::Outcome::wants_room)): waits for it in
+/// `budget` (the account's share, and the server's budget) on this task,
+/// up to [`exec::CONTENT_WAIT`] from the command's first wait
+/// (`deadline`), with no storage job held meanwhile; whether to run the
+/// job again (else its answer, `NO [UNAVAILABLE]`, stands).
 async fn wait_for_room(
-    ctx: &Context,
+    budget: &crate::budget::MemoryBudget,
     wants_room: Option<std::num::NonZeroU64>,
     deadline: &mut Option<Instant>,
 ) -> bool {
@@ -214,7 +215,7 @@ async fn wait_for_room(
         return false;
     };
     let until = *deadline.get_or_insert_with(|| Instant::now() + exec::CONTENT_WAIT);
-    ctx.content.wait_for_room(amount, until).await && Instant::now() < until
+    budget.wait_for_room(amount, until).await && Instant::now() < until
 }
 
 /// Received APPEND data is written to disk in pieces of this size.
@@ -533,13 +534,14 @@ impl User {
                 ctx.penalties.succeeded(&name);
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
+                    let content = ctx.content_share(account.name());
                     self.work = Some(Work {
                         account,
                         selected: None,
                         quota,
                         append_limit: ctx.append_limit,
                         structures: Arc::clone(&ctx.structures),
-                        content: Arc::clone(&ctx.content),
+                        content,
                         live: Vec::new(),
                     });
                 }
@@ -636,7 +638,7 @@ impl User {
                 })
                 .await?;
             work = back;
-            if !wait_for_room(ctx, outcome.wants_room, &mut room_deadline).await {
+            if !wait_for_room(&work.content, outcome.wants_room, &mut room_deadline).await {
                 break (work, outcome);
             }
         };
@@ -735,7 +737,7 @@ impl User {
                 Err(outcome) => {
                     // No room for the message at `start`: waited for
                     // here, and the batch runs again.
-                    if !wait_for_room(ctx, outcome.wants_room, &mut room_deadline).await {
+                    if !wait_for_room(&work.content, outcome.wants_room, &mut room_deadline).await {
                         self.work = Some(work);
                         finish(session, request, outcome);
                         return Ok(());
