@@ -47,10 +47,13 @@ pub struct Context {
     /// ENVELOPE, BODY and BODYSTRUCTURE of messages fetched lately, for
     /// every IMAP session.
     pub structures: Arc<crate::imap::StructureCache>,
+    /// The part of `uploads` one account's sessions may hold, in KiB.
+    pub upload_share_kib: usize,
     /// What IMAP sessions may hold of messages read whole (`--content-memory`).
     pub content: Arc<crate::budget::MemoryBudget>,
-    /// Each logged-in account's share of `content`, held by its sessions.
-    pub content_shares: Mutex<HashMap<AccountName, std::sync::Weak<crate::budget::MemoryBudget>>>,
+    /// Each logged-in account's share of `content` and `uploads`, held by
+    /// its sessions.
+    pub account_shares: Mutex<HashMap<AccountName, std::sync::Weak<AccountShare>>>,
     /// Close a logged-in connection after this long without a command, or
     /// when a write takes longer.
     pub idle_timeout: Duration,
@@ -87,23 +90,37 @@ pub enum Refusal {
     Denied(crate::users::Denied),
 }
 
+/// One account's shares of the server's budgets: what its sessions
+/// together may hold, so that one user's connections (that do not read
+/// their answers, or send an APPEND a byte at a time) cannot hold the
+/// budgets every user shares.
+pub struct AccountShare {
+    /// Of the content budget ([`MemoryBudget::share`](crate::budget::MemoryBudget::share)).
+    pub content: Arc<crate::budget::MemoryBudget>,
+    /// Of the upload budget, in KiB; an APPEND takes from both.
+    pub uploads: Arc<Semaphore>,
+}
+
 impl Context {
     /// The users as last read.
     pub fn users(&self) -> Arc<Users> {
         Arc::clone(&self.users.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// The share of the content budget of `account`'s sessions (made for
-    /// its first, shared by the others while one lives).
-    pub fn content_share(&self, account: &AccountName) -> Arc<crate::budget::MemoryBudget> {
-        let mut shares = self.content_shares.lock().unwrap_or_else(|e| e.into_inner());
+    /// The shares of the server's budgets that `account`'s sessions use
+    /// (made for its first session, shared by the others while one lives).
+    pub fn account_share(&self, account: &AccountName) -> Arc<AccountShare> {
+        let mut shares = self.account_shares.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(share) = shares.get(account).and_then(std::sync::Weak::upgrade) {
             return share;
         }
         // Those of accounts no session uses any more go (as many as
         // accounts logged in at once are kept).
         shares.retain(|_, share| share.strong_count() > 0);
-        let share = self.content.share();
+        let share = Arc::new(AccountShare {
+            content: self.content.share(),
+            uploads: Arc::new(Semaphore::new(self.upload_share_kib)),
+        });
         shares.insert(account.clone(), Arc::downgrade(&share));
         share
     }

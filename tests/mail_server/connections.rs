@@ -374,7 +374,7 @@ fn a_login_whose_turn_comes_after_the_deadline_ends_at_the_deadline() {
 }
 
 /// A connection from a chosen loopback source address.
-fn connect_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
+pub(crate) fn connect_from(source: &str, to: std::net::SocketAddr) -> TcpStream {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
     let from: std::net::SocketAddr = format!("{source}:0").parse().expect("an address");

@@ -1338,6 +1338,52 @@ fn one_account_holds_a_share_of_the_content_budget() {
     still_serves(&server, "one account's connections holding their share");
 }
 
+/// One account's APPENDs in progress hold at most an eighth of the
+/// server's upload budget (32 MiB, 320 KiB an APPEND): the 103rd of
+/// alice's APPENDs that send nothing after their literal's header waits
+/// for room, while bob's APPEND is taken at once. Before, any user's
+/// APPENDs kept alive a byte at a time could hold the whole budget (about
+/// 820 connections) and every APPEND on the server was refused.
+#[test]
+fn one_account_holds_a_share_of_the_upload_budget() {
+    let mail = alice_root("upload-share");
+    let server = mail_server(&mail);
+    let begin = |source: &str| -> (TcpStream, bool) {
+        let mut stream = crate::connections::connect_from(source, server.imap);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let _ = read_plain_until(&mut stream, "*");
+        stream
+            .write_all(b"L LOGIN alice secret\r\nA APPEND INBOX {10000000}\r\n")
+            .expect("send");
+        let login = read_plain_until(&mut stream, "L");
+        assert!(login.contains("L OK"), "{login}");
+        // The continuation request, if the APPEND got its room.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let mut byte = [0u8; 1];
+        let asked = stream.read(&mut byte).is_ok_and(|n| n == 1 && byte[0] == b'+');
+        (stream, asked)
+    };
+    let mut held = Vec::new();
+    for i in 0..102 {
+        let (stream, asked) = begin(if i < 90 { "127.0.0.1" } else { "127.0.0.2" });
+        assert!(asked, "APPEND {i} was not asked for its data");
+        held.push(stream);
+    }
+    let (stream, asked) = begin("127.0.0.2");
+    assert!(!asked, "alice's 103rd APPEND got room past her share");
+    held.push(stream);
+    let mut bob = Imap::login(server.imap, "bob", "builder");
+    bob.command_with_literal("APPEND INBOX", b"Subject: b\r\n\r\nb\r\n")
+        .ok("bob's APPEND beside alice's");
+    bob.logout();
+    drop(held);
+    still_serves(&server, "one account's APPENDs holding their share");
+}
+
 /// NOTIFY's MessageNew items whose literals would pass the cap of one
 /// message's answer (four times its size and 1 MiB) announce a new
 /// message with the items that need no content, and the session goes on.

@@ -43,8 +43,11 @@ pub struct Work {
     pub append_limit: u64,
     /// The server's cache of message structures.
     pub structures: Arc<StructureCache>,
-    /// What all sessions may hold of messages read whole.
+    /// What all sessions may hold of messages read whole: the account's
+    /// share of it (`share.content`).
     pub content: Arc<MemoryBudget>,
+    /// The account's shares of the server's budgets.
+    pub share: Arc<crate::server::AccountShare>,
     /// The searches kept up to date (CONTEXT=SEARCH), for the selected
     /// mailbox.
     pub live: Vec<LiveSearch>,

@@ -534,14 +534,15 @@ impl User {
                 ctx.penalties.succeeded(&name);
                 if session.accept_login(request).is_ok() {
                     tracing::info!(%user, "logged in");
-                    let content = ctx.content_share(account.name());
+                    let share = ctx.account_share(account.name());
                     self.work = Some(Work {
                         account,
                         selected: None,
                         quota,
                         append_limit: ctx.append_limit,
                         structures: Arc::clone(&ctx.structures),
-                        content,
+                        content: Arc::clone(&share.content),
+                        share,
                         live: Vec::new(),
                     });
                 }
@@ -791,7 +792,14 @@ impl User {
             false => request.length().min((UPLOAD_CHUNK + 64 * 1024) as u64),
         };
         let kib = u32::try_from(held.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-        let budget = Arc::clone(&ctx.uploads).acquire_many_owned(kib);
+        // The account's share first: its own APPENDs queue there, not in
+        // the server's budget ahead of other users'.
+        let (share, server) = (Arc::clone(&work.share.uploads), Arc::clone(&ctx.uploads));
+        let budget = async move {
+            let mine = share.acquire_many_owned(kib).await?;
+            let all = server.acquire_many_owned(kib).await?;
+            Ok::<_, tokio::sync::AcquireError>([mine, all])
+        };
         let Ok(Ok(permit)) = tokio::time::timeout(UPLOAD_WAIT, budget).await else {
             tracing::warn!(
                 octets = request.length(),
@@ -882,7 +890,7 @@ impl User {
                 a.current = Some(upload);
                 // The messages before it are on disk: only this one holds
                 // memory.
-                a.budget = vec![permit];
+                a.budget = permit.into();
             }
             _ => {
                 self.append = Some(Appending {
@@ -891,7 +899,7 @@ impl User {
                     current: Some(upload),
                     pending: Vec::new(),
                     failed: None,
-                    budget: vec![permit],
+                    budget: permit.into(),
                     allowance: append::Allowance::new(append_limit),
                     quota_room,
                 });
