@@ -371,6 +371,26 @@ fn starttls_switches_and_forgets_the_capabilities() {
     assert_eq!(wire(&mut c), "A2 CAPABILITY\r\n");
 }
 
+/// `[CLOSED]` ends the selection: a BAD to the SELECT that caused it
+/// leaves the session Authenticated with no mailbox (it stayed Selected
+/// with none), and an OK selects the new one.
+#[test]
+fn closed_then_a_bad_select_leaves_no_mailbox_selected() {
+    let mut c = selected();
+    c.send(select());
+    assert_eq!(wire(&mut c), "A3 SELECT INBOX\r\n");
+    c.receive(b"* OK [CLOSED] previous mailbox closed\r\nA3 BAD bad parameters\r\n");
+    events(&mut c);
+    assert!(c.mailbox().is_none());
+    assert_eq!(c.state(), ClientState::Authenticated);
+    c.send(select());
+    wire(&mut c);
+    c.receive(b"* 0 EXISTS\r\n* OK [UIDVALIDITY 43] UIDs valid\r\nA4 OK [READ-WRITE] done\r\n");
+    events(&mut c);
+    assert_eq!(c.state(), ClientState::Selected);
+    assert!(c.mailbox().is_some());
+}
+
 /// A generated tag is never one a command in progress has: a proxy that
 /// forwards its client's tags (`A2` here) beside commands of its own
 /// would have a completion taken for the wrong command.

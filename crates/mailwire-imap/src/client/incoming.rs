@@ -263,8 +263,13 @@ impl ClientSession {
             }
             Some(Code::Capability(c)) => self.capabilities = Some(c.clone()),
             Some(Code::Closed) => {
-                // SELECT while selected: the old mailbox is gone.
+                // SELECT while selected: the old mailbox is gone, and no
+                // mailbox is selected until the new one opens (a BAD to
+                // the SELECT then leaves none).
                 self.mailbox = None;
+                if self.state == ClientState::Selected {
+                    self.state = ClientState::Authenticated;
+                }
                 keep = false;
             }
             Some(code) if self.select_data().is_some() => {
