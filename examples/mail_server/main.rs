@@ -100,15 +100,22 @@ fn default_demo_dir() -> PathBuf {
     target.map_or_else(|| PathBuf::from("mail-demo"), |t| t.join("mail-demo"))
 }
 
+/// The most files one connection holds at once: its socket, a message
+/// being read, and a staging or lock file.
+const FILES_PER_CONNECTION: u64 = 3;
+
 /// Raises the soft limit on open files to the hard one: each connection
-/// holds one socket (and a message being read, a file), so the default
-/// soft limit (often 1024) would refuse connections well below
-/// `--max-connections`. Warns when the limit is still too low.
+/// holds its socket and, at times, a file or two (a message being sent,
+/// an APPEND's staging file, a folder's lock), so the default soft limit
+/// (often 1024) would refuse connections well below `--max-connections`.
+/// Warns when the limit is still too low for three files a connection.
 fn raise_open_file_limit(max_connections: usize) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
-    // Listeners, the Maildir watch, files being read: some headroom.
-    let needed = (max_connections as u64).saturating_add(64);
+    // Listeners, the Maildir watch, the store's files: some headroom.
+    let needed = (max_connections as u64)
+        .saturating_mul(FILES_PER_CONNECTION)
+        .saturating_add(64);
     let mut refused = None;
     for target in open_file_targets(limit.current, limit.maximum, needed) {
         let raised = Rlimit {
@@ -131,7 +138,7 @@ fn raise_open_file_limit(max_connections: usize) {
         tracing::warn!(
             limit = now,
             max_connections,
-            "the open-file limit is below --max-connections; connections beyond it will fail"
+            "the open-file limit is below three files per connection of --max-connections; connections may fail when it is reached"
         );
     }
 }
