@@ -192,10 +192,7 @@ fn run(o: Options) -> Result<(), String> {
         );
     }
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
-    tracing::debug!(
-        unknown_user_cost = users.unknown_user_cost(),
-        "logins as unknown users are checked against this scheme"
-    );
+    users.log_costs();
     let store = mailstore::open(&mail_root, o.fsync, o.max_mailboxes, o.idle_accounts)?;
     if created {
         mailstore::add_default_mailboxes(&store, "alice")?;

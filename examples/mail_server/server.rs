@@ -144,10 +144,7 @@ impl Context {
                 self.users_file.display()
             ));
         }
-        tracing::debug!(
-            unknown_user_cost = users.unknown_user_cost(),
-            "logins as unknown users are checked against this scheme"
-        );
+        users.log_costs();
         *self.users.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(users);
         Ok(count)
     }

@@ -279,6 +279,32 @@ impl Users {
         self.dummy.cost()
     }
 
+    /// How many users' passwords are hashed with another scheme or other
+    /// parameters than [`Users::unknown_user_cost`]: a login as one of
+    /// them takes another time than a login as an unknown user, which
+    /// tells that they exist.
+    pub fn telling_users(&self) -> usize {
+        let cost = self.dummy.cost();
+        self.users.values().filter(|(s, _, _)| s.cost() != cost).count()
+    }
+
+    /// Logs what a login's time tells (see [`Users::telling_users`]).
+    pub fn log_costs(&self) {
+        tracing::debug!(
+            unknown_user_cost = self.unknown_user_cost(),
+            "logins as unknown users are checked against this scheme"
+        );
+        let telling = self.telling_users();
+        if telling > 0 {
+            tracing::warn!(
+                users = telling,
+                most = self.unknown_user_cost(),
+                "some passwords are hashed otherwise than most: how long a login takes tells that those users \
+                 exist (hash them as most are)"
+            );
+        }
+    }
+
     /// How many users there are.
     pub fn len(&self) -> usize {
         self.users.len()

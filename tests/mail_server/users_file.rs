@@ -67,6 +67,9 @@ fn unknown_users_cost_what_most_users_cost() {
     file += &line("c", "{PLAIN}x");
     let users = Users::parse(&file).unwrap();
     assert_eq!(users.unknown_user_cost(), "$6$rounds=10000");
+    // b (other rounds) and c (PLAIN) can be told by their logins' time:
+    // the server warns of them.
+    assert_eq!(users.telling_users(), 2);
     assert_eq!(checks_made(&users, b"nobody"), ["$6$rounds=10000"]);
     assert_eq!(checks_made(&users, b"a1"), ["$6$rounds=10000"]);
     assert_eq!(checks_made(&users, b"c"), ["PLAIN"]);
@@ -84,6 +87,7 @@ fn unknown_users_cost_what_most_users_cost() {
     let argon = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
     let users = Users::parse(&format!("p:{{ARGON2ID}}{argon}\n")).unwrap();
     assert_eq!(users.unknown_user_cost(), "$argon2id$v=19$m=65536,t=3,p=4");
+    assert_eq!(users.telling_users(), 0);
     assert_eq!(checks_made(&users, b"nobody"), ["$argon2id$v=19$m=65536,t=3,p=4"]);
     // Without users, SHA512-CRYPT with its default rounds.
     let nobody = Users::parse("").unwrap();
