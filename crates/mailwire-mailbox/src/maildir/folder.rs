@@ -801,7 +801,13 @@ impl Folder {
                     changed = true;
                 }
                 Err(e) if fsutil::not_found(&e) => {}
-                Err(e) => return Err(io_err("rename", &path, &e)),
+                // (A file this process may not rename stays hidden; the
+                // folder is read all the same.)
+                Err(e) => tracing::warn!(
+                    file = %path.display(),
+                    error = %e,
+                    "two message files have one base name, and the second cannot be renamed: it is not listed"
+                ),
             }
         }
         if changed {
