@@ -196,8 +196,10 @@ impl Users {
 
     /// Reads a passwd-file that may be rewritten meanwhile (a reload):
     /// refused if it changed while it was read (its size, time or file),
-    /// or if it ends in the middle of a line, as a file caught half-written
-    /// does.
+    /// or if it ends in the middle of a line and was written in the last
+    /// two seconds, as a file caught half-written does (one that has
+    /// rested since, as an editor saving without a final line end leaves
+    /// it, is taken).
     pub fn load_whole(path: &Path) -> Result<Users, UsersError> {
         use std::os::unix::fs::MetadataExt as _;
         let stamp = |what: &str| {
@@ -219,7 +221,11 @@ impl Users {
                 problem: "changed while it was read (replace it by a rename)".into(),
             });
         }
-        if !text.is_empty() && !text.ends_with('\n') {
+        let fresh = before
+            .1
+            .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+            .is_none_or(|age| age < std::time::Duration::from_secs(2));
+        if fresh && !text.is_empty() && !text.ends_with('\n') {
             return Err(UsersError {
                 line: text.lines().count(),
                 problem: "ends in the middle of a line: maybe still being written (replace it by a rename)"

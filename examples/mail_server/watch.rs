@@ -19,10 +19,11 @@ pub struct Watcher {
     /// `None` when the platform gives none.
     notify: Option<Mutex<notify::RecommendedWatcher>>,
     accounts: Arc<Mutex<HashMap<PathBuf, Watched>>>,
-    /// Held by a subscription's start and end around both their change to
-    /// `accounts` and their `watch` or `unwatch`, so that those come in
-    /// the order of the changes: an end's `unwatch` cannot remove the
-    /// watch a new subscription made in between.
+    /// Held by the start of a path's first subscription and the end of
+    /// its last around both their change to `accounts` and their `watch`
+    /// or `unwatch`, so that those come in the order of the changes: an
+    /// end's `unwatch` cannot remove the watch a new start made in between.
+    /// (Other starts and ends take `accounts` alone.)
     ops: Mutex<()>,
 }
 
@@ -120,13 +121,19 @@ impl Watcher {
     /// `None` when it cannot be watched.
     pub fn subscribe(self: &Arc<Self>, path: &Path) -> Option<Subscription> {
         let notify = self.notify.as_ref()?;
+        let joined = |watcher: &Arc<Self>| {
+            let mut accounts = watcher.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            let watched = accounts.get_mut(path)?;
+            watched.users += 1;
+            Some(watcher.subscription(path, watched.changes.subscribe()))
+        };
+        if let Some(joined) = joined(self) {
+            return Some(joined);
+        }
         let _ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
-        {
-            let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(watched) = accounts.get_mut(path) {
-                watched.users += 1;
-                return Some(self.subscription(path, watched.changes.subscribe()));
-            }
+        // Another start may have watched it meanwhile.
+        if let Some(joined) = joined(self) {
+            return Some(joined);
         }
         // The watcher's thread takes `accounts` to deliver events, and
         // `watch` waits for that thread: never hold both. The path is
@@ -175,13 +182,20 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        {
+            let mut accounts = self.watcher.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(watched) = accounts.get_mut(&self.path) else {
+                return;
+            };
+            watched.users -= 1;
+            if watched.users > 0 {
+                return;
+            }
+        }
+        // The last: the path is unwatched, unless a start joined it since.
         let _ops = self.watcher.ops.lock().unwrap_or_else(|e| e.into_inner());
         let mut accounts = self.watcher.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(watched) = accounts.get_mut(&self.path) else {
-            return;
-        };
-        watched.users -= 1;
-        if watched.users > 0 {
+        if accounts.get(&self.path).is_none_or(|w| w.users > 0) {
             return;
         }
         accounts.remove(&self.path);

@@ -234,8 +234,8 @@ fuzz_target!(|bytes: &[u8]| {
     // and the UIDVALIDITY kept, every message keeps its UID and content,
     // but for one the journal says was expunged (a tombstone the edit
     // wrote; the file of an expunged message put back looks the same):
-    // it is listed under a new UID, above the template's, and its old UID
-    // counts as expunged (it must not come back).
+    // it is listed under a new UID, above the template's, and not under
+    // its old one (an expunged UID must not come back).
     let template = template();
     if edited != "dovecot-uidlist" {
         assert_eq!(

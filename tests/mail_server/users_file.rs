@@ -333,6 +333,21 @@ fn sighup_reloads_the_passwd_file() {
     hangup("ends in the middle of a line", 1);
     assert!(!login("bob", "buil"), "a password cut short must not work");
     assert!(login("bob", "builder"), "a half-written file changes nothing");
+    // One without a final line end that has rested since it was written
+    // (an editor may save so) is taken.
+    std::fs::write(&mail.users, "bob:{PLAIN}builder::::::\ncarol:{PLAIN}pw::::::").unwrap();
+    let rested = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&mail.users)
+        .unwrap()
+        .set_modified(rested)
+        .unwrap();
+    hangup("the passwd-file was read again", 2);
+    assert!(
+        login("carol", "pw"),
+        "a rested file without a final line end is taken"
+    );
     // The server still stops on SIGTERM, cleanly.
     assert!(server.stop().is_some_and(|s| s.success()));
 }

@@ -225,6 +225,20 @@ impl Maildrop for Pop3Maildrop {
                 .collect()
         };
         let account = self.account.clone();
+        let uids = uids_of(deleted);
+        if !uids.is_empty() {
+            let request = ExpungeRequest {
+                uids: Some(uids),
+                only_deleted: false,
+            };
+            let mut state = account.lock();
+            // Messages someone else expunged meanwhile are simply not
+            // found: the rest is still removed.
+            account
+                .expunge_locked(&mut state, &locked.mailbox, &request)
+                .map_err(maildrop_error)?;
+        }
+        // After the deletions, so that a QUIT that fails changes nothing.
         let seen = if self.config.mark_seen {
             uids_of(retrieved)
         } else {
@@ -239,23 +253,10 @@ impl Maildrop for Pop3Maildrop {
             };
             let mut state = account.lock();
             // Marking read is not what QUIT commits to: a failure (a full
-            // disk) must not keep the deletions from being made.
+            // disk) is reported, and the deletions stand.
             if let Err(e) = account.store_flags_locked(&mut state, &locked.mailbox, &request) {
                 tracing::warn!(error = %e, "the messages RETR sent could not be marked \\Seen");
             }
-        }
-        let uids = uids_of(deleted);
-        if !uids.is_empty() {
-            let request = ExpungeRequest {
-                uids: Some(uids),
-                only_deleted: false,
-            };
-            let mut state = account.lock();
-            // Messages someone else expunged meanwhile are simply not
-            // found: the rest is still removed.
-            account
-                .expunge_locked(&mut state, &locked.mailbox, &request)
-                .map_err(maildrop_error)?;
         }
         self.end();
         Ok(())

@@ -391,7 +391,7 @@ fn server_session_in_use_and_failed_commit_is_all_or_nothing() {
     fail.store(true, Ordering::SeqCst);
     let (out, committed) = serve(
         acc.maildrop(Pop3Config::default()),
-        b"USER alice\r\nPASS x\r\nDELE 1\r\nDELE 3\r\nQUIT\r\n",
+        b"USER alice\r\nPASS x\r\nRETR 2\r\nDELE 1\r\nDELE 3\r\nQUIT\r\n",
     );
     assert!(
         out.ends_with("-ERR [SYS/TEMP] Some deleted messages not removed\r\n"),
@@ -399,6 +399,7 @@ fn server_session_in_use_and_failed_commit_is_all_or_nothing() {
     );
     assert_eq!(committed, Some(false));
     assert_eq!(inbox_uids(&acc), [1, 2, 3], "nothing removed");
+    assert!(seen_uids(&acc).is_empty(), "nothing marked read");
     // The failed session released its lock; a retry succeeds.
     fail.store(false, Ordering::SeqCst);
     let (_, committed) = serve(

@@ -329,10 +329,12 @@ pub fn mailbox_name(name: &Mailbox<'_>, utf8: bool) -> Result<MailboxName, Outco
 }
 
 /// Runs one command (FETCH goes through [`fetch_batch`] instead), then
-/// takes the changes the session may report now.
+/// takes the changes the session may report now (not when it is to run
+/// again once there is room, [`Outcome::wants_room`]: taken, they would be
+/// lost with the answer that is dropped).
 pub fn run(work: &mut Work, command: &Command<'static>, info: &Info) -> Outcome {
     let mut outcome = execute(work, &command.body, info);
-    if outcome.status == Status::Ok || work.selected.is_some() {
+    if outcome.wants_room.is_none() && (outcome.status == Status::Ok || work.selected.is_some()) {
         changes(work, !command.body.forbids_expunge(), info, &mut outcome.answers);
         update_live_searches(work, info, &mut outcome.answers);
     }

@@ -757,6 +757,10 @@ impl Folder {
     /// or removed. Needs the folder lock.
     fn part_duplicates(&mut self, ctx: Ctx<'_>) -> Result<bool, StoreError> {
         let mut changed = false;
+        // Second names too young to be removed: kept, to be looked at
+        // again (left alone, a name that stays would come back as a
+        // message once the first is expunged).
+        let mut young = Vec::new();
         for loc in std::mem::take(&mut self.scan.duplicates) {
             let (base, info) = layout::split_info(&loc.name);
             let Some(kept) = self.scan.files.get(base) else {
@@ -779,7 +783,9 @@ impl Folder {
                 let settled = SystemTime::now()
                     .duration_since(changed_at)
                     .is_ok_and(|age| age >= link_age);
-                if settled && this.nlink() > 1 && fs::remove_file(&path).is_ok() {
+                if !settled {
+                    young.push(loc);
+                } else if this.nlink() > 1 && fs::remove_file(&path).is_ok() {
                     changed = true;
                 }
                 continue;
@@ -810,6 +816,7 @@ impl Folder {
                 ),
             }
         }
+        self.scan.duplicates = young;
         if changed {
             self.touched_dirs();
         }
@@ -947,7 +954,9 @@ impl Folder {
                 other => other?,
             }
         }
-        self.dirty = deferred;
+        // A second name of a file, too young to be removed, is looked at
+        // again by the next reconciliation (the listing may not change).
+        self.dirty = deferred || !self.scan.duplicates.is_empty();
         Ok(())
     }
 

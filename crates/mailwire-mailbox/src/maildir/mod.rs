@@ -1783,6 +1783,16 @@ mod tests {
             base
         };
         fs::hard_link(md.join(sub).join(&name), md.join(other).join(&second)).unwrap();
+        // Directories unchanged for an hour: their listing is trusted, and
+        // not taken again while they stay so. The young link must be
+        // looked at again all the same (it was forgotten).
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for dir in ["new", "cur"] {
+            fs::File::open(md.join(dir))
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
         let uids = |b: &MaildirBackend| -> Vec<Uid> {
             b.mailbox_snapshot(&a, &inbox)
                 .unwrap()
