@@ -525,20 +525,27 @@ impl SelectedMailbox {
         let mut out = Vec::new();
         if allow_expunge {
             let ghosts = std::mem::take(&mut self.ghosts);
-            for (uid, kept) in ghosts {
-                if let Some(i) = self.index(uid) {
-                    self.messages.remove(i);
-                    // A message that came and went in this batch was never
-                    // announced: it leaves silently.
-                    if old_max.is_some_and(|max| uid <= max) {
-                        let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                        out.push(Notification::Expunge { seq, uid });
-                    }
+            // One pass, ascending: each EXPUNGE's number counts the
+            // removals before it, as removing the messages one at a time
+            // would, without moving the list once per message (quadratic:
+            // an EXPUNGE of 100,000 messages cost every session that had
+            // them selected tens of seconds).
+            let (mut position, mut removed) = (0usize, 0usize);
+            self.messages.retain(|m| {
+                position += 1;
+                if !ghosts.contains_key(&m.uid) {
+                    return true;
                 }
-                if kept {
-                    release.push(uid);
+                // A message that came and went in this batch was never
+                // announced: it leaves silently.
+                if old_max.is_some_and(|max| m.uid <= max) {
+                    let seq = u32::try_from(position - removed).unwrap_or(u32::MAX);
+                    out.push(Notification::Expunge { seq, uid: m.uid });
                 }
-            }
+                removed += 1;
+                false
+            });
+            release.extend(ghosts.into_iter().filter(|&(_, kept)| kept).map(|(uid, _)| uid));
         }
         if added {
             out.push(Notification::Exists(self.exists()));
