@@ -85,13 +85,15 @@ impl UidRanges {
     /// The UIDs it shares with `ranges` (in any order, overlapping or not;
     /// ranges whose start is above their end are empty).
     pub fn intersection(&self, ranges: impl IntoIterator<Item = RangeInclusive<u32>>) -> UidRanges {
+        // Those ranges merged first (a client's set may name the mailbox
+        // thousands of times over: each walked the ranges here again),
+        // then one walk through both sorted lists: O(n log n + m) and
+        // what is found.
+        let asked = UidRanges::from_pairs(ranges.into_iter().map(|r| (*r.start(), *r.end())).collect());
         let mut out = UidRanges::new();
-        for r in ranges {
-            let (first, last) = ((*r.start()).max(1), *r.end());
-            if first > last {
-                continue;
-            }
-            let from = self.ranges.partition_point(|&(_, end)| end < first);
+        let mut from = 0;
+        for &(first, last) in &asked.ranges {
+            from += self.ranges[from..].partition_point(|&(_, end)| end < first);
             for &(start, end) in self.ranges[from..]
                 .iter()
                 .take_while(|&&(start, _)| start <= last)
