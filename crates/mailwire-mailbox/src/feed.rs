@@ -146,6 +146,17 @@ impl Feed {
         Some(taken)
     }
 
+    /// Puts changes a session took back at the head of its queue (its
+    /// look at them failed): they are taken again with the next.
+    pub(crate) fn put_back(&mut self, id: SessionId, taken: Taken) {
+        if let Some(queue) = self.sessions.get_mut(&id) {
+            let rest = std::mem::take(&mut queue.changes);
+            queue.changes = taken.changes.into();
+            queue.changes.extend(rest);
+            queue.overflowed |= taken.overflowed;
+        }
+    }
+
     /// A session lets go of expunged UIDs; returns those whose content no
     /// session needs any more.
     pub(crate) fn release(&mut self, uids: impl IntoIterator<Item = Uid>) -> Vec<Uid> {

@@ -585,11 +585,25 @@ impl SelectedMailbox {
             .and_then(|f| f.take(self.session))
             .ok_or_else(|| StoreError::MailboxGone(mailbox.name.clone()))?;
         let snapshot = if taken.overflowed {
-            let s = backend.mailbox_snapshot(account.name(), &mailbox.name)?;
-            if s.uid_validity != mailbox.uid_validity {
-                return Err(StoreError::MailboxGone(mailbox.name));
+            let looked = backend
+                .mailbox_snapshot(account.name(), &mailbox.name)
+                .and_then(|s| match s.uid_validity == mailbox.uid_validity {
+                    true => Ok(s),
+                    false => Err(StoreError::MailboxGone(mailbox.name.clone())),
+                });
+            match looked {
+                Ok(s) => Some(s.messages),
+                Err(e) => {
+                    // The changes go back, to be taken with the next look:
+                    // dropped, the expunges among them would never be let
+                    // go of (their content kept, and counted, for good) and
+                    // this view would never learn of them.
+                    if let Some(f) = state.feeds.get_mut(self.feed) {
+                        f.put_back(self.session, taken);
+                    }
+                    return Err(e);
+                }
             }
-            Some(s.messages)
         } else {
             None
         };

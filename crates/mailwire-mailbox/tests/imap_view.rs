@@ -341,6 +341,53 @@ fn an_overflowing_session_resynchronises_from_the_mailbox() {
     assert!(a.messages()[2].flags.is_seen());
 }
 
+/// An overflowed session whose look at the mailbox fails (a snapshot the
+/// backend cannot give now) keeps its changes for the next look: then it
+/// learns of everything, and lets go of the expunged content. Before, the
+/// changes were taken and dropped: the view kept an expunged message for
+/// good, and its content was never purged (and counted against the
+/// quota).
+#[test]
+fn an_overflowed_session_whose_look_fails_keeps_its_changes() {
+    let flaky = Flaky::default();
+    let fail = flaky.fail_snapshot.clone();
+    let store = Store::with_config(
+        flaky,
+        StoreConfig {
+            max_pending_changes: 2,
+            ..StoreConfig::default()
+        },
+    );
+    let acc = store.create_account(&AccountName::new("alice").unwrap()).unwrap();
+    let inbox = name("INBOX");
+    append(&acc, 3);
+    let mut a = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    let mut b = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    b.store_flags(&set(FlagAction::Add, SystemFlags::DELETED, &[1]))
+        .unwrap();
+    b.store_flags(&set(FlagAction::Add, SystemFlags::FLAGGED, &[3]))
+        .unwrap();
+    b.expunge(None).unwrap();
+    append(&acc, 2);
+    b.changes(true).unwrap();
+    assert!(acc.kept_size(&inbox).unwrap() > 0, "a has not been told");
+
+    fail.store(true, Ordering::SeqCst);
+    assert!(a.changes(true).is_err());
+    fail.store(false, Ordering::SeqCst);
+    let n = a.changes(true).unwrap();
+    assert_eq!(n[0], Notification::Expunge { seq: 1, uid: uid(1) });
+    assert_eq!(
+        a.messages().iter().map(|m| m.uid.get()).collect::<Vec<_>>(),
+        [2, 3, 4, 5]
+    );
+    assert_eq!(
+        acc.kept_size(&inbox).unwrap(),
+        0,
+        "the expunged content is let go"
+    );
+}
+
 #[test]
 fn a_renamed_mailbox_stays_readable_by_its_sessions() {
     let acc = account();

@@ -24,6 +24,8 @@ pub struct Flaky {
     /// Claims of `\Recent` fail (a read-write SELECT that cannot record
     /// which messages it showed as recent).
     pub fail_claim_recent: Arc<AtomicBool>,
+    /// Snapshots fail (a folder whose lock another process holds).
+    pub fail_snapshot: Arc<AtomicBool>,
     /// The accounts the store told the backend to forget, in order.
     pub released: Arc<Mutex<Vec<AccountName>>>,
 }
@@ -64,6 +66,9 @@ impl Backend for Flaky {
         self.inner.set_subscribed(a, n, s)
     }
     fn mailbox_snapshot(&self, a: &AccountName, n: &MailboxName) -> Result<MailboxSnapshot, StoreError> {
+        if self.fail_snapshot.load(Ordering::SeqCst) {
+            return Err(StoreError::Temporary("folder locked".into()));
+        }
         self.inner.mailbox_snapshot(a, n)
     }
     fn append(
