@@ -182,6 +182,37 @@ fn qresync_reports_vanished_and_resynchronises_select() {
 
 // ---------------------------------------------------------------- 2
 
+/// While a FETCH holds an expunge back (RFC 9051 forbids EXPUNGE during
+/// it), the flag change made after the expunge is told with its MODSEQ,
+/// and so is a HIGHESTMODSEQ below the expunge's (RFC 7162 section 3.2):
+/// a client that loses the connection then resynchronises from before
+/// the expunge, and learns of it. Before, nothing held it below.
+#[test]
+fn a_delayed_expunge_keeps_the_highestmodseq_told_below_it() {
+    let mail = alice_root("condstore-delayed");
+    let server = mail_server(&mail);
+    let mut a = alice(&server);
+    a.command("ENABLE CONDSTORE").ok("ENABLE");
+    let select = a.command("SELECT INBOX").ok("SELECT");
+    let highest = select.code_number("HIGHESTMODSEQ").expect("[HIGHESTMODSEQ n]");
+    let mut b = alice(&server);
+    b.command("SELECT INBOX").ok("SELECT");
+    b.command("STORE 1 +FLAGS.SILENT (\\Deleted)").ok("STORE");
+    b.command("EXPUNGE").ok("EXPUNGE");
+    b.command("STORE 1 +FLAGS.SILENT (\\Flagged)").ok("STORE");
+    let fetch = a.command("FETCH 2 (FLAGS)").ok("FETCH");
+    assert!(!fetch.text().contains("* 1 EXPUNGE"), "{}", fetch.text());
+    let told = fetch
+        .code_number("HIGHESTMODSEQ")
+        .unwrap_or_else(|| panic!("no HIGHESTMODSEQ below the delayed expunge:\n{}", fetch.text()));
+    // \Deleted at highest + 1, the expunge at + 2, \Flagged at + 3.
+    assert_eq!(told, highest + 1, "{}", fetch.text());
+    let noop = a.command("NOOP").ok("NOOP");
+    assert!(noop.text().contains("* 1 EXPUNGE"), "{}", noop.text());
+    a.logout();
+    b.logout();
+}
+
 #[test]
 fn condstore_modseq_unchangedsince_and_search() {
     let mail = alice_root("condstore");

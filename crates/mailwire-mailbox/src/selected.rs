@@ -114,6 +114,10 @@ pub struct SelectedMailbox {
     /// Expunged messages not yet reported, with whether the store keeps
     /// their content for this session.
     ghosts: BTreeMap<Uid, bool>,
+    /// The lowest MODSEQ among the expunges in `ghosts` (for one found
+    /// gone by a look at the mailbox, one above what the session had
+    /// seen then): see [`SelectedMailbox::safe_highest_modseq`].
+    ghosts_modseq: Option<ModSeq>,
     uid_next: Uid,
     highest_modseq: ModSeq,
     gone: bool,
@@ -201,6 +205,7 @@ impl Account {
             mode,
             messages,
             ghosts: BTreeMap::new(),
+            ghosts_modseq: None,
             uid_next: snapshot.uid_next,
             highest_modseq: snapshot.highest_modseq,
             gone: false,
@@ -247,6 +252,29 @@ impl SelectedMailbox {
     /// The highest MODSEQ this session has seen.
     pub fn highest_modseq(&self) -> ModSeq {
         self.highest_modseq
+    }
+
+    /// The HIGHESTMODSEQ the client may be told now: [`highest_modseq`]
+    /// (Self::highest_modseq), or, while expunges wait to be reported
+    /// (during a command that forbids them), one below the lowest of
+    /// theirs. RFC 7162 section 3.2: a server that sends MODSEQ data
+    /// while it holds back expunges with lower mod-sequences MUST send
+    /// `OK [HIGHESTMODSEQ]` below them, or a client that loses the
+    /// connection resynchronises past the expunges, and keeps those
+    /// messages for good.
+    pub fn safe_highest_modseq(&self) -> ModSeq {
+        match self.ghosts_modseq {
+            Some(m) => self
+                .highest_modseq
+                .min(ModSeq::new(m.get().saturating_sub(1)).unwrap_or(ModSeq::MIN)),
+            None => self.highest_modseq,
+        }
+    }
+
+    /// Whether expunges wait to be reported (see
+    /// [`safe_highest_modseq`](Self::safe_highest_modseq)).
+    pub fn has_pending_expunges(&self) -> bool {
+        !self.ghosts.is_empty()
     }
 
     /// The number of messages (EXISTS), expunged ones not yet reported
@@ -494,14 +522,14 @@ impl SelectedMailbox {
                                 changed.insert(update.uid);
                             }
                         }
-                        Change::Expunged(t) => self.expunged(t.uid, &mut release),
+                        Change::Expunged(t) => self.expunged(t.uid, Some(t.modseq), &mut release),
                     }
                 }
             }
             Some(snapshot) => {
                 for change in taken.changes {
                     if let Change::Expunged(t) = change {
-                        self.expunged(t.uid, &mut release);
+                        self.expunged(t.uid, Some(t.modseq), &mut release);
                     }
                 }
                 let present: BTreeSet<Uid> = snapshot.iter().map(|m| m.uid).collect();
@@ -511,8 +539,10 @@ impl SelectedMailbox {
                     .map(|m| m.uid)
                     .filter(|u| !present.contains(u) && !self.ghosts.contains_key(u))
                     .collect();
+                let seen = self.highest_modseq.next();
                 for uid in vanished {
                     self.ghosts.insert(uid, false);
+                    self.note_ghost_modseq(seen);
                 }
                 for meta in snapshot {
                     if self.update_flags(meta.uid, &meta.flags, meta.modseq) {
@@ -525,6 +555,7 @@ impl SelectedMailbox {
         let mut out = Vec::new();
         if allow_expunge {
             let ghosts = std::mem::take(&mut self.ghosts);
+            self.ghosts_modseq = None;
             // One pass, ascending: each EXPUNGE's number counts the
             // removals before it, as removing the messages one at a time
             // would, without moving the list once per message (quadratic:
@@ -677,14 +708,22 @@ impl SelectedMailbox {
 
     /// Records an expunge: a pending one if the view shows the message,
     /// otherwise its content is let go at once.
-    fn expunged(&mut self, uid: Uid, release: &mut Vec<Uid>) {
+    fn expunged(&mut self, uid: Uid, modseq: Option<ModSeq>, release: &mut Vec<Uid>) {
         if uid >= self.uid_next {
             self.uid_next = uid.next().unwrap_or(uid);
         }
         if self.index(uid).is_some() && !self.ghosts.contains_key(&uid) {
             self.ghosts.insert(uid, true);
+            self.note_ghost_modseq(modseq);
         } else {
             release.push(uid);
+        }
+    }
+
+    /// Lowers [`Self::ghosts_modseq`] to `modseq`.
+    fn note_ghost_modseq(&mut self, modseq: Option<ModSeq>) {
+        if let Some(m) = modseq {
+            self.ghosts_modseq = Some(self.ghosts_modseq.map_or(m, |g| g.min(m)));
         }
     }
 }

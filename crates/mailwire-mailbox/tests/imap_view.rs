@@ -341,6 +341,42 @@ fn an_overflowing_session_resynchronises_from_the_mailbox() {
     assert!(a.messages()[2].flags.is_seen());
 }
 
+/// While a session holds expunges back (its command forbids them), the
+/// HIGHESTMODSEQ it may tell stays below their MODSEQ, though it has
+/// seen higher ones (a flag change after them): RFC 7162 section 3.2. A
+/// client told the higher value, reconnecting with QRESYNC, would never
+/// learn of those expunges.
+#[test]
+fn a_session_holding_expunges_back_tells_a_highestmodseq_below_them() {
+    let acc = account();
+    let inbox = name("INBOX");
+    append(&acc, 3);
+    let mut a = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    let mut b = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    b.store_flags(&set(FlagAction::Add, SystemFlags::DELETED, &[1]))
+        .unwrap();
+    a.changes(true).unwrap();
+    let before = a.highest_modseq();
+    b.expunge(None).unwrap();
+    b.store_flags(&set(FlagAction::Add, SystemFlags::FLAGGED, &[3]))
+        .unwrap();
+    let held = a.changes(false).unwrap();
+    assert!(
+        held.iter().all(|n| !matches!(n, Notification::Expunge { .. })),
+        "{held:?}"
+    );
+    assert!(a.has_pending_expunges());
+    assert!(
+        a.highest_modseq() > before.next().unwrap(),
+        "the flag change was seen"
+    );
+    assert_eq!(a.safe_highest_modseq(), before, "below the expunge's MODSEQ");
+    let told = a.changes(true).unwrap();
+    assert_eq!(told[0], Notification::Expunge { seq: 1, uid: uid(1) });
+    assert!(!a.has_pending_expunges());
+    assert_eq!(a.safe_highest_modseq(), a.highest_modseq());
+}
+
 /// An overflowed session whose look at the mailbox fails (a snapshot the
 /// backend cannot give now) keeps its changes for the next look: then it
 /// learns of everything, and lets go of the expunged content. Before, the

@@ -552,6 +552,21 @@ pub fn changes(work: &mut Work, allow_expunge: bool, info: &Info, out: &mut Vec<
     if let Some(n) = recent {
         out.push(Answer::Recent(n));
     }
+    // RFC 7162 section 3.2 (and its section 6 example): while expunges
+    // wait (this command forbids them), a client that sees MODSEQ data is
+    // told a HIGHESTMODSEQ below theirs, or, reconnecting, it would
+    // resynchronise past them and keep those messages.
+    if condstore && selected.has_pending_expunges() {
+        let text = RespText {
+            code: Some(Code::HighestModSeq(selected.safe_highest_modseq().into())),
+            text: "Expunges are delayed".into(),
+        };
+        out.push(Answer::Data(Response::Status {
+            tag: None,
+            status: Status::Ok,
+            text,
+        }));
+    }
 }
 
 fn status(

@@ -591,7 +591,7 @@ impl User {
             // view stands at; later changes come with their own MODSEQ.
             let text = RespText {
                 code: Some(mailwire::imap::Code::HighestModSeq(
-                    selected.highest_modseq().into(),
+                    selected.safe_highest_modseq().into(),
                 )),
                 text: "Highest".into(),
             };
