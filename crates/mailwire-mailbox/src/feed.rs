@@ -234,11 +234,15 @@ impl Feeds {
         self.feeds.get_mut(id)
     }
 
-    /// Drops a feed that no session uses any more.
+    /// Drops a feed that no session uses any more, and its name, unless
+    /// the name is another feed's now (a stale feed of a mailbox deleted
+    /// behind the store's back, whose name a rename gave to another).
     pub(crate) fn close_if_idle(&mut self, id: FeedId) {
         if self.feeds.get(&id).is_some_and(Feed::is_idle) {
             if let Some(feed) = self.feeds.remove(&id) {
-                self.by_name.remove(&feed.name);
+                if self.by_name.get(&feed.name) == Some(&id) {
+                    self.by_name.remove(&feed.name);
+                }
             }
         }
     }
@@ -300,6 +304,36 @@ mod tests {
             uid: Uid::new(uid).unwrap(),
             modseq: ModSeq::MIN,
         })
+    }
+
+    /// A rename onto the name of a stale feed (its mailbox deleted behind
+    /// the store's back, its session not yet told) gives the name to the
+    /// renamed mailbox's feed; the stale one closing later leaves it. It
+    /// took the name away: the renamed mailbox's sessions heard of no
+    /// change any more, their own expunges included.
+    #[test]
+    fn a_stale_feed_closing_leaves_a_name_a_rename_gave_away() {
+        let mut feeds = Feeds::default();
+        let (lists, work) = (
+            MailboxName::new("Lists").unwrap(),
+            MailboxName::new("Work").unwrap(),
+        );
+        let stale = feeds.open(&lists, UidValidity::new(1).unwrap());
+        feeds
+            .get_mut(stale)
+            .unwrap()
+            .register(SessionId(1), SessionKind::Imap);
+        let live = feeds.open(&work, UidValidity::new(2).unwrap());
+        feeds
+            .get_mut(live)
+            .unwrap()
+            .register(SessionId(2), SessionKind::Imap);
+        feeds.rename(&[(work.clone(), lists.clone())]);
+        assert_eq!(feeds.id_by_name(&lists), Some(live));
+        feeds.get_mut(stale).unwrap().unregister(SessionId(1), []);
+        feeds.close_if_idle(stale);
+        assert_eq!(feeds.id_by_name(&lists), Some(live));
+        assert!(feeds.get(live).is_some());
     }
 
     /// A POP3 session keeps the content of the messages it lists, not of
