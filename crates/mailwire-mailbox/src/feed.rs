@@ -247,6 +247,14 @@ impl Feeds {
         }
     }
 
+    /// A stale feed gives up its name (it keeps its sessions until they
+    /// close).
+    pub(crate) fn forget_name(&mut self, name: &MailboxName, id: FeedId) {
+        if self.by_name.get(name) == Some(&id) {
+            self.by_name.remove(name);
+        }
+    }
+
     /// The mailbox was deleted: its sessions find no feed any more.
     pub(crate) fn remove(&mut self, name: &MailboxName) {
         if let Some(id) = self.by_name.remove(name) {

@@ -889,9 +889,21 @@ impl Account {
     /// hear of changes in the order they happened (an external delivery
     /// before this instance's own append, whose UID is higher).
     fn sync_before_change(&self, state: &mut AccountState, name: &MailboxName) -> Result<(), StoreError> {
-        match state.feeds.id_by_name(name) {
-            Some(feed) => self.sync_locked(state, feed),
-            None => Ok(()),
+        let Some(feed) = state.feeds.id_by_name(name) else {
+            return Ok(());
+        };
+        match self.sync_locked(state, feed) {
+            // The feed is of a mailbox deleted behind the store's back (its
+            // sessions not yet told): one of that name made since is
+            // another, which the change is for. The stale feed gives the
+            // name up (its sessions learn of the deletion at their next
+            // look); before, every change to the new mailbox failed until
+            // they did.
+            Err(StoreError::MailboxGone(_)) if self.backend().mailbox(self.name(), name).is_ok() => {
+                state.feeds.forget_name(name, feed);
+                Ok(())
+            }
+            other => other,
         }
     }
 

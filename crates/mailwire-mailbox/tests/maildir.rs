@@ -746,6 +746,38 @@ fn two_files_of_one_name_are_two_messages_and_two_links_one() {
     );
 }
 
+/// A mailbox deleted and made again by another process while a session
+/// has the old one selected: a change to the new one (an APPEND) is made,
+/// and the session learns its mailbox is gone at its next look. Before,
+/// every change to the new mailbox failed (`MailboxGone`) until that
+/// session looked.
+#[test]
+fn a_mailbox_made_again_elsewhere_takes_changes_while_the_old_one_is_selected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = mailwire_mailbox::Store::new(backend(tmp.path()));
+    let a = acct();
+    let account = store.create_account(&a).unwrap();
+    let lists = mb("Lists");
+    account.create_mailbox(&lists, &[]).unwrap();
+    let mut old = account
+        .select(&lists, mailwire_mailbox::SelectMode::ReadWrite)
+        .unwrap();
+
+    let other = backend(tmp.path());
+    let entry = other.mailbox(&a, &lists).unwrap();
+    other.delete_mailbox(&a, &entry.to_ref()).unwrap();
+    other.create_mailbox(&a, &lists, &[]).unwrap();
+
+    account
+        .append(
+            &lists,
+            mailwire_mailbox::AppendMessage::new(&b"Subject: new\r\n\r\nnew\r\n"[..]),
+        )
+        .expect("an APPEND to the mailbox made again");
+    assert_eq!(account.status(&lists).unwrap().messages, 1);
+    assert_eq!(old.changes(true).unwrap(), [mailwire_mailbox::Notification::Gone]);
+}
+
 #[test]
 fn mailbox_recreated_elsewhere_is_gone() {
     let tmp = tempfile::tempdir().unwrap();
