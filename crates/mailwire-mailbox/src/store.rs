@@ -463,6 +463,9 @@ impl Account {
             self.check_room(to, true)?;
             self.create_superiors(to)?;
             backend.create_mailbox(self.name(), to, &[])?;
+            // What other processes changed in INBOX first, as for a MOVE:
+            // its sessions hear of a delivery before the move takes it.
+            self.sync_before_change(&mut state, from)?;
             let snapshot = backend.mailbox_snapshot(self.name(), from)?;
             let uids: Vec<Uid> = snapshot.messages.iter().map(|m| m.uid).collect();
             let moved = backend.move_messages(self.name(), &entry.to_ref(), &uids, to)?;
