@@ -254,10 +254,10 @@ impl SelectedMailbox {
         self.highest_modseq
     }
 
-    /// The HIGHESTMODSEQ the client may be told now: [`highest_modseq`]
-    /// (Self::highest_modseq), or, while expunges wait to be reported
-    /// (during a command that forbids them), one below the lowest of
-    /// theirs. RFC 7162 section 3.2: a server that sends MODSEQ data
+    /// The HIGHESTMODSEQ the client may be told now:
+    /// [`highest_modseq`](Self::highest_modseq), or, while expunges wait
+    /// to be reported (during a command that forbids them), one below the
+    /// lowest of theirs. RFC 7162 section 3.2: a server that sends MODSEQ data
     /// while it holds back expunges with lower mod-sequences MUST send
     /// `OK [HIGHESTMODSEQ]` below them, or a client that loses the
     /// connection resynchronises past the expunges, and keeps those
