@@ -570,6 +570,24 @@ fn sync_reports_changes_made_by_other_programs() {
     assert!(uidlist.contains("4 :1700000000.M1P1.mda\n"), "{uidlist}");
 }
 
+/// Marks message `n` `\Deleted`, expunges it (only it) and drops its
+/// kept content, as a session that deleted it and was told does.
+fn expunge_and_purge(b: &MaildirBackend, r: &MailboxRef, n: u32) {
+    let store = StoreFlags {
+        uids: vec![uid(n)],
+        action: FlagAction::Add,
+        flags: flags(&["\\Deleted"]),
+        condition: None,
+    };
+    b.store_flags(&acct(), r, &store).unwrap();
+    let request = ExpungeRequest {
+        uids: None,
+        only_deleted: true,
+    };
+    assert_eq!(b.expunge(&acct(), r, &request).unwrap().uids, [uid(n)]);
+    b.purge(&acct(), r, &[uid(n)]).unwrap();
+}
+
 /// The file of an expunged message put back (a backup restored, a file
 /// moved out and back by another program) is a new message with a new
 /// UID, as Dovecot makes it: under its old UID, a client told of the
@@ -588,19 +606,7 @@ fn a_file_put_back_after_its_expunge_gets_a_new_uid() {
     let md = maildir(tmp.path());
     let name = files_in(&md.join("cur"))[0].clone();
     let content = fs::read(md.join("cur").join(&name)).unwrap();
-    let store = StoreFlags {
-        uids: vec![uid(1)],
-        action: FlagAction::Add,
-        flags: flags(&["\\Deleted"]),
-        condition: None,
-    };
-    b.store_flags(&a, &r, &store).unwrap();
-    let request = ExpungeRequest {
-        uids: None,
-        only_deleted: true,
-    };
-    assert_eq!(b.expunge(&a, &r, &request).unwrap().uids, [uid(1)]);
-    b.purge(&a, &r, &[uid(1)]).unwrap();
+    expunge_and_purge(&b, &r, 1);
     assert!(!md.join("cur").join(&name).exists());
 
     // Put back under its name, without the flag: the same file.
@@ -679,19 +685,7 @@ fn a_second_name_left_after_an_expunge_gets_a_new_uid() {
     assert_eq!(listed, [1]);
     b.sync(&a, &r).unwrap();
 
-    let store = StoreFlags {
-        uids: vec![uid(1)],
-        action: FlagAction::Add,
-        flags: flags(&["\\Deleted"]),
-        condition: None,
-    };
-    b.store_flags(&a, &r, &store).unwrap();
-    let request = ExpungeRequest {
-        uids: None,
-        only_deleted: true,
-    };
-    assert_eq!(b.expunge(&a, &r, &request).unwrap().uids, [uid(1)]);
-    b.purge(&a, &r, &[uid(1)]).unwrap();
+    expunge_and_purge(&b, &r, 1);
     b.sync(&a, &r).unwrap();
     let snapshot = b.mailbox_snapshot(&a, &inbox).unwrap();
     let uids: Vec<u32> = snapshot.messages.iter().map(|m| m.uid.get()).collect();
