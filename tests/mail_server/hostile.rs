@@ -1161,6 +1161,33 @@ fn fetch_batches_hold_little_for_readers_that_do_not_read() {
     still_serves(&server, "FETCHes not read");
 }
 
+/// An 8 MiB message of short lines, read from its file in ranges.
+fn large_ranged_message() -> Vec<u8> {
+    padded(
+        b"From: a@example.org\r\nSubject: large\r\n\r\n",
+        b"a line of a large message read from its file in ranges\r\n",
+        8 << 20,
+    )
+}
+
+/// A session of alice's that asks for `ranges` sections of 250,000 octets
+/// of message 2 and does not read the answer: its receive buffer is fixed
+/// at 64 KiB, so that a machine whose limits let it grow to tens of
+/// megabytes (tcp_rmem) does not take the whole answer in unread.
+fn holder_of_ranges(server: &MailServer, ranges: u32) -> TcpStream {
+    let mut holder = selected_stream(server.imap);
+    socket2::SockRef::from(&holder)
+        .set_recv_buffer_size(64 * 1024)
+        .expect("a receive buffer of 64 KiB");
+    let mut command = b"f FETCH 2 (UID".to_vec();
+    for i in 0..ranges {
+        command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
+    }
+    command.extend_from_slice(b")\r\n");
+    holder.write_all(&command).expect("send");
+    holder
+}
+
 /// The sections of a large message a FETCH reads from its file take their
 /// room in `--content-memory` until they are sent: while a session that
 /// does not read holds the whole budget with 64 ranges of an 8 MiB message,
@@ -1173,11 +1200,7 @@ fn fetch_batches_hold_little_for_readers_that_do_not_read() {
 /// left for a call that waited for room, and got `NO [UNAVAILABLE]`.
 #[test]
 fn sections_read_from_a_file_take_room_until_sent() {
-    let message = padded(
-        b"From: a@example.org\r\nSubject: large\r\n\r\n",
-        b"a line of a large message read from its file in ranges\r\n",
-        8 << 20,
-    );
+    let message = large_ranged_message();
     let mail = MailRoot::new("fetch-file-room", PASSWD, "alice", &[SMALL.to_vec(), message]);
     // 64 ranges of 250,000 octets (from octets 0 to 63): 16 MB, more than
     // the 15 MiB budget and than what the socket buffers between the two
@@ -1185,16 +1208,7 @@ fn sections_read_from_a_file_take_room_until_sent() {
     // machine whose limits let it grow to tens of megabytes (tcp_rmem)
     // does not take the whole answer in unread.
     let server = crate::start(&mail, &["--allow-plaintext-auth", "--content-memory", "15"]);
-    let mut holder = selected_stream(server.imap);
-    socket2::SockRef::from(&holder)
-        .set_recv_buffer_size(64 * 1024)
-        .expect("a receive buffer of 64 KiB");
-    let mut command = b"f FETCH 2 (UID".to_vec();
-    for i in 0..64 {
-        command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
-    }
-    command.extend_from_slice(b")\r\n");
-    holder.write_all(&command).expect("send");
+    let mut holder = holder_of_ranges(&server, 64);
     // Its answer has begun: the room is taken.
     wait_for_octets(&holder);
     let mut other = alice(&server);
@@ -1248,11 +1262,7 @@ fn sections_read_from_a_file_take_room_until_sent() {
 /// work, POP3 included.
 #[test]
 fn a_command_waiting_for_room_holds_no_storage_job() {
-    let message = padded(
-        b"From: a@example.org\r\nSubject: large\r\n\r\n",
-        b"a line of a large message read from its file in ranges\r\n",
-        8 << 20,
-    );
+    let message = large_ranged_message();
     let mail = MailRoot::new("room-no-job", PASSWD, "alice", &[SMALL.to_vec(), message]);
     let server = crate::start(
         &mail,
@@ -1264,16 +1274,7 @@ fn a_command_waiting_for_room_holds_no_storage_job() {
             "1",
         ],
     );
-    let mut holder = selected_stream(server.imap);
-    socket2::SockRef::from(&holder)
-        .set_recv_buffer_size(64 * 1024)
-        .expect("a receive buffer of 64 KiB");
-    let mut command = b"f FETCH 2 (UID".to_vec();
-    for i in 0..64 {
-        command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
-    }
-    command.extend_from_slice(b")\r\n");
-    holder.write_all(&command).expect("send");
+    let holder = holder_of_ranges(&server, 64);
     wait_for_octets(&holder);
     let mut waiting = alice(&server);
     waiting.command("SELECT INBOX").ok("SELECT");
@@ -1300,26 +1301,13 @@ fn a_command_waiting_for_room_holds_no_storage_job() {
 /// 32 connections of one user kept every user's large messages unread.
 #[test]
 fn one_account_holds_a_share_of_the_content_budget() {
-    let message = padded(
-        b"From: a@example.org\r\nSubject: large\r\n\r\n",
-        b"a line of a large message read from its file in ranges\r\n",
-        8 << 20,
-    );
+    let message = large_ranged_message();
     let mail = MailRoot::new("room-share", PASSWD, "alice", &[SMALL.to_vec(), message.clone()]);
     mail.deliver("bob", &[SMALL.to_vec(), message]);
     let server = crate::start(&mail, &["--allow-plaintext-auth", "--content-memory", "64"]);
     let mut holders = Vec::new();
     for _ in 0..8 {
-        let mut holder = selected_stream(server.imap);
-        socket2::SockRef::from(&holder)
-            .set_recv_buffer_size(64 * 1024)
-            .expect("a receive buffer of 64 KiB");
-        let mut command = b"f FETCH 2 (UID".to_vec();
-        for i in 0..32 {
-            command.extend_from_slice(format!(" BODY.PEEK[]<{i}.250000>").as_bytes());
-        }
-        command.extend_from_slice(b")\r\n");
-        holder.write_all(&command).expect("send");
+        let holder = holder_of_ranges(&server, 32);
         holders.push(holder);
     }
     wait_for_octets(&holders[0]);
