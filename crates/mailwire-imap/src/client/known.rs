@@ -46,8 +46,31 @@ fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).expect("a sequence number is at least 1")
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Pairs read one by one by the changes that renumber many, for the
+    /// tests of their cost.
+    static TOUCHED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` pairs read one by one (in tests).
+#[inline(always)]
+fn touched(n: usize) {
+    #[cfg(test)]
+    TOUCHED.with(|t| t.set(t.get() + n));
+    #[cfg(not(test))]
+    let _ = n;
+}
+
+/// The pairs read one by one on this thread so far.
+#[cfg(test)]
+pub(super) fn pairs_touched() -> usize {
+    TOUCHED.with(|t| t.get())
+}
+
 impl Known {
     /// Blocks of the pairs given, which must ascend by number.
+    #[cfg(test)]
     pub(super) fn from_sorted(pairs: Vec<(NonZeroU32, NonZeroU32)>) -> Known {
         let len = pairs.len();
         let blocks = pairs
@@ -63,7 +86,7 @@ impl Known {
         Known { blocks, len }
     }
 
-    #[cfg(test)]
+    /// The number of pairs.
     pub(super) fn len(&self) -> usize {
         self.len
     }
@@ -218,28 +241,113 @@ impl Known {
         uid
     }
 
-    /// Removes the messages whose UID `named` picks; the ones after each
-    /// move down. How many went.
-    pub(super) fn remove_shifting(&mut self, named: impl Fn(u32) -> bool) -> u32 {
+    /// Removes the messages whose UID is in `ranges` (ascending, neither
+    /// overlapping nor touching); the ones after each move down. How many
+    /// went. A block none of the ranges reaches is only moved, not read.
+    pub(super) fn remove_uids(&mut self, ranges: &[(u32, u32)]) -> u32 {
         let mut gone = 0;
         self.blocks.retain_mut(|b| {
             // Removed pairs of earlier blocks numbered below this block's
             // start, so it stays above 0; a pair's offset is above the
             // number of pairs removed before it in its block.
             let before = gone;
+            b.start -= before;
+            let (Some(first), Some(last)) = (b.pairs.first(), b.pairs.last()) else {
+                return false;
+            };
+            let i = ranges.partition_point(|&(_, hi)| hi < first.1.get());
+            if ranges.get(i).is_none_or(|&(lo, _)| lo > last.1.get()) {
+                return true;
+            }
+            touched(b.pairs.len());
             b.pairs.retain_mut(|(o, u)| {
-                if named(u.get()) {
+                let j = ranges.partition_point(|&(_, hi)| hi < u.get());
+                if ranges.get(j).is_some_and(|&(lo, _)| lo <= u.get()) {
                     gone += 1;
                     return false;
                 }
                 *o -= gone - before;
                 true
             });
-            b.start -= before;
             !b.pairs.is_empty()
         });
         self.len -= gone as usize;
         gone
+    }
+
+    /// `drop` of the messages whose UID is unknown, of `count` in all,
+    /// went: the highest such numbers, and the pairs above each move down.
+    /// The known pairs are walked from the top until the numbers left
+    /// unknown above a pair make up `drop`; a block whose pairs all move
+    /// by one amount has only its start moved (once it starts at its
+    /// first pair).
+    pub(super) fn lower_top(&mut self, count: u32, drop: u32) {
+        let (count, drop) = (i64::from(count), i64::from(drop));
+        // Known pairs above the block being looked at.
+        let mut above = 0i64;
+        for b in self.blocks.iter_mut().rev() {
+            let len = b.pairs.len() as i64;
+            // How far the pair at `offset`, with `higher` known pairs
+            // above it, moves: `drop` less the unknown numbers above it.
+            let by = |offset: u32, higher: i64| {
+                let s = i64::from(b.start) + i64::from(offset);
+                (drop - (count - s - higher)).max(0)
+            };
+            let (Some(&(first, _)), Some(&(last, _))) = (b.pairs.first(), b.pairs.last()) else {
+                continue;
+            };
+            let (low, high) = (by(first, above + len - 1), by(last, above));
+            if high == 0 {
+                return;
+            }
+            // A block starts at its first pair when it moves whole: a
+            // start below it could move past the block before.
+            if low == high && first == 0 {
+                b.start -= high as u32;
+            } else {
+                touched(b.pairs.len());
+                let new: Vec<i64> = b
+                    .pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(o, _))| i64::from(b.start) + i64::from(o) - by(o, above + len - 1 - i as i64))
+                    .collect();
+                b.start = new[0] as u32;
+                for (p, n) in b.pairs.iter_mut().zip(new) {
+                    p.0 = (n - i64::from(b.start)) as u32;
+                }
+            }
+            if low == 0 {
+                return;
+            }
+            above += len;
+        }
+    }
+
+    /// Keeps the first `keep` pairs, numbered from 1 on with no gap: the
+    /// messages whose UID is unknown went, and some known ones with them.
+    /// A block already without a gap has only its start moved.
+    pub(super) fn keep_first(&mut self, keep: usize) {
+        let mut rank = 0usize;
+        let mut blocks = 0;
+        for b in &mut self.blocks {
+            if rank >= keep {
+                break;
+            }
+            b.pairs.truncate(keep - rank);
+            b.start = rank as u32 + 1;
+            let len = b.pairs.len();
+            if b.pairs.first().map(|p| p.0) != Some(0) || b.pairs[len - 1].0 as usize != len - 1 {
+                touched(len);
+                for (i, p) in b.pairs.iter_mut().enumerate() {
+                    p.0 = i as u32;
+                }
+            }
+            rank += len;
+            blocks += 1;
+        }
+        self.blocks.truncate(blocks);
+        self.len = rank;
     }
 
     /// Forgets the pairs above message `count`.
@@ -262,14 +370,16 @@ impl Known {
         self.len = 0;
     }
 
-    /// The pairs as one list, for the changes that renumber many.
-    pub(super) fn to_vec(&self) -> Vec<(NonZeroU32, NonZeroU32)> {
-        self.iter().collect()
-    }
-
-    /// The number of the message whose UID is `uid`.
+    /// The number of the message whose UID is `uid`. The UIDs ascend with
+    /// the numbers (the view forgets the pairs that would break that), so
+    /// this is two binary searches.
     pub(super) fn find(&self, uid: NonZeroU32) -> Option<NonZeroU32> {
-        self.iter().find(|&(_, u)| u == uid).map(|(s, _)| s)
+        let bi = self
+            .blocks
+            .partition_point(|b| b.pairs.last().is_some_and(|&(_, u)| u < uid));
+        let b = self.blocks.get(bi)?;
+        let i = b.pairs.binary_search_by_key(&uid, |&(_, u)| u).ok()?;
+        Some(nz(b.start + b.pairs[i].0))
     }
 }
 
@@ -278,10 +388,57 @@ mod tests {
     use super::*;
 
     impl Known {
+        /// Panics unless the blocks are as the lookups need them: none
+        /// empty, each starting at or below its first pair and above the
+        /// pairs of the block before, the pairs ascending by number and UID,
+        /// and `len` their number.
+        pub(in crate::client) fn check(&self) {
+            let mut last: Option<Pair> = None;
+            for b in &self.blocks {
+                assert!(!b.pairs.is_empty(), "an empty block");
+                assert!(b.start >= 1, "a block starting at 0");
+                assert!(
+                    last.is_none_or(|(s, _)| s.get() < b.start),
+                    "block start {} at or below {last:?}",
+                    b.start
+                );
+                for &(o, u) in &b.pairs {
+                    let s = nz(b.start + o);
+                    assert!(
+                        last.is_none_or(|(ls, lu)| ls < s && lu < u),
+                        "{:?} after {last:?}",
+                        (s, u)
+                    );
+                    last = Some((s, u));
+                }
+            }
+            assert_eq!(self.len, self.iter().count());
+        }
+
         /// The UIDs of the pairs just before and just after message `seq`.
         fn neighbours(&self, seq: NonZeroU32) -> (Option<NonZeroU32>, Option<NonZeroU32>) {
             let (before, after) = self.neighbour_pairs(seq);
             (before.map(|p| p.1), after.map(|p| p.1))
+        }
+    }
+
+    /// A block whose first pair went (an offset left at its front) and
+    /// then moves down whole: its start must not pass the block before.
+    #[test]
+    fn a_block_moved_whole_stays_above_the_one_before() {
+        let mut k = Known::default();
+        for (s, u) in [(1, 1), (2, 2), (4, 3), (10, 22), (14, 32)] {
+            k.set(nz(s), nz(u));
+        }
+        // UID 22 (message 10) and nine never learnt go: 13 messages are
+        // left, four with a known UID, so the others are all gone.
+        assert_eq!(k.remove_uids(&[(13, 22)]), 1);
+        k.lower_top(13, 9);
+        k.check();
+        let pairs: Vec<(u32, u32)> = k.iter().map(|(s, u)| (s.get(), u.get())).collect();
+        assert_eq!(pairs, [(1, 1), (2, 2), (3, 3), (4, 32)]);
+        for (s, u) in pairs {
+            assert_eq!((k.get(nz(s)), k.find(nz(u))), (Some(nz(u)), Some(nz(s))));
         }
     }
 
@@ -324,7 +481,7 @@ mod tests {
         assert_eq!(k.expunge(nz(1)), Some(nz(10)));
         assert_eq!(k.get(nz(3)), Some(nz(20)));
         assert_eq!(k.get(nz(3 * n - 3)), Some(nz(10 * n)));
-        let pairs = k.to_vec();
+        let pairs: Vec<_> = k.iter().collect();
         assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(Known::from_sorted(pairs), k);
         // Set before the first block and inside blocks, out of order.
@@ -337,13 +494,13 @@ mod tests {
         assert_eq!(k.len(), n as usize + 1);
         // UIDs of the first block and of a middle one go: the pairs after
         // each move down by the number gone before them.
-        let gone = k.remove_shifting(|u| u == 20 || u == 10 * m);
+        let gone = k.remove_uids(&[(20, 20), (10 * m, 10 * m)]);
         assert_eq!(gone, 2);
         assert_eq!((k.get(nz(3)), k.get(nz(4))), (Some(nz(25)), None));
         assert_eq!(k.get(nz(3 * m - 7)), Some(nz(10 * m - 10)));
         assert_eq!(k.get(nz(3 * m - 2)), Some(nz(10 * m + 10)));
         assert_eq!(k.get(nz(3 * n - 5)), Some(nz(10 * n)));
-        let pairs = k.to_vec();
+        let pairs: Vec<_> = k.iter().collect();
         assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
         k.truncate_above(3 * m - 2);
         assert_eq!(k.last(), Some((nz(3 * m - 2), nz(10 * m + 10))));
