@@ -3,7 +3,7 @@
 //! content of expunged messages readable until every session that could
 //! still show them has been told.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::backend::{FlagUpdate, MessageMeta, Tombstone};
 use crate::types::{MailboxName, Uid, UidValidity};
@@ -28,8 +28,16 @@ pub(crate) enum Change {
 /// What a session wants to hear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SessionKind {
-    /// Everything: an IMAP selected mailbox.
-    Imap,
+    /// Everything: an IMAP selected mailbox, which can show the messages
+    /// up to UID `shown` (0 for none): those it listed when it opened and
+    /// those it took since ([`Feed::raise_shown`]). A message above it
+    /// that is expunged before the session takes its addition is never
+    /// shown: its content is not kept for it, and the session does not
+    /// hear of it at all.
+    Imap {
+        /// The highest UID it can show.
+        shown: u32,
+    },
     /// Only expunges of the messages it lists (to keep their content
     /// readable): a POP3 maildrop, whose message list is frozen, its
     /// highest UID `highest` (0 for none). A message delivered after it
@@ -48,6 +56,10 @@ pub(crate) struct SessionQueue {
     /// Additions and flag changes were dropped because the queue was full:
     /// the session must compare its view with the mailbox instead.
     overflowed: bool,
+    /// Messages added and expunged since the session last took its
+    /// changes (IMAP, above `shown`): their additions and flag changes are
+    /// left out when it takes them. At most one per addition queued.
+    came_and_went: HashSet<Uid>,
 }
 
 /// What a session takes from its queue.
@@ -55,6 +67,9 @@ pub(crate) struct SessionQueue {
 pub(crate) struct Taken {
     pub(crate) changes: Vec<Change>,
     pub(crate) overflowed: bool,
+    /// The highest UID of the messages left out because they came and
+    /// went: the mailbox's next UID is above it.
+    pub(crate) came_and_went: Option<Uid>,
 }
 
 #[derive(Debug)]
@@ -84,6 +99,7 @@ impl Feed {
                 kind,
                 changes: VecDeque::new(),
                 overflowed: false,
+                came_and_went: HashSet::new(),
             },
         );
     }
@@ -102,9 +118,24 @@ impl Feed {
         };
         let is_expunge = expunged.is_some();
         for queue in self.sessions.values_mut() {
-            if let SessionKind::Pop3 { highest } = queue.kind {
-                if expunged.is_none_or(|uid| uid > highest) {
-                    continue;
+            match queue.kind {
+                SessionKind::Pop3 { highest } => {
+                    if expunged.is_none_or(|uid| uid > highest) {
+                        continue;
+                    }
+                }
+                SessionKind::Imap { shown } => {
+                    if let Change::Expunged(t) = change {
+                        if t.uid.get() > shown {
+                            // Never shown: its addition (if the queue still
+                            // has it) is left out when the session takes
+                            // its changes; an overflowed queue has none.
+                            if !queue.overflowed {
+                                queue.came_and_went.insert(t.uid);
+                            }
+                            continue;
+                        }
+                    }
                 }
             }
             if queue.overflowed && !is_expunge {
@@ -121,6 +152,7 @@ impl Feed {
             // account's lock while another session expunged thousands).
             if !queue.overflowed && queue.changes.len() > limit {
                 queue.changes.retain(|c| matches!(c, Change::Expunged(_)));
+                queue.came_and_went = HashSet::new();
                 queue.overflowed = true;
                 #[cfg(test)]
                 CUTS.with(|c| c.set(c.get() + 1));
@@ -136,14 +168,40 @@ impl Feed {
         false
     }
 
-    /// Takes a session's queued changes.
+    /// Takes a session's queued changes, less those of messages that came
+    /// and went since it last took them.
     pub(crate) fn take(&mut self, id: SessionId) -> Option<Taken> {
         let queue = self.sessions.get_mut(&id)?;
-        let taken = Taken {
-            changes: queue.changes.drain(..).collect(),
-            overflowed: std::mem::take(&mut queue.overflowed),
+        let gone = std::mem::take(&mut queue.came_and_went);
+        let changes = queue.changes.drain(..);
+        let changes = if gone.is_empty() {
+            changes.collect()
+        } else {
+            changes
+                .filter(|c| match c {
+                    Change::Added(m) => !gone.contains(&m.uid),
+                    Change::Flags(f) => !gone.contains(&f.uid),
+                    Change::Expunged(_) => true,
+                })
+                .collect()
         };
-        Some(taken)
+        Some(Taken {
+            changes,
+            overflowed: std::mem::take(&mut queue.overflowed),
+            came_and_went: gone.into_iter().max(),
+        })
+    }
+
+    /// An IMAP session took its changes and can show the messages up to
+    /// UID `uid` now: the expunges of those are held for it.
+    pub(crate) fn raise_shown(&mut self, id: SessionId, uid: Uid) {
+        if let Some(SessionQueue {
+            kind: SessionKind::Imap { shown },
+            ..
+        }) = self.sessions.get_mut(&id)
+        {
+            *shown = (*shown).max(uid.get());
+        }
     }
 
     /// Puts changes a session took back at the head of its queue (its
@@ -240,9 +298,7 @@ impl Feeds {
     pub(crate) fn close_if_idle(&mut self, id: FeedId) {
         if self.feeds.get(&id).is_some_and(Feed::is_idle) {
             if let Some(feed) = self.feeds.remove(&id) {
-                if self.by_name.get(&feed.name) == Some(&id) {
-                    self.by_name.remove(&feed.name);
-                }
+                self.forget_name(&feed.name, id);
             }
         }
     }
@@ -296,7 +352,7 @@ mod tests {
     fn a_queue_past_its_limit_is_cut_once() {
         let mut feed = Feed::new(MailboxName::inbox(), UidValidity::new(1).unwrap());
         feed.register(SessionId(1), SessionKind::Pop3 { highest: 50_000 });
-        feed.register(SessionId(2), SessionKind::Imap);
+        feed.register(SessionId(2), SessionKind::Imap { shown: 50_000 });
         CUTS.with(|c| c.set(0));
         for uid in 1..=50_000 {
             feed.publish(&expunge(uid), 100);
@@ -330,12 +386,12 @@ mod tests {
         feeds
             .get_mut(stale)
             .unwrap()
-            .register(SessionId(1), SessionKind::Imap);
+            .register(SessionId(1), SessionKind::Imap { shown: 0 });
         let live = feeds.open(&work, UidValidity::new(2).unwrap());
         feeds
             .get_mut(live)
             .unwrap()
-            .register(SessionId(2), SessionKind::Imap);
+            .register(SessionId(2), SessionKind::Imap { shown: 0 });
         feeds.rename(&[(work.clone(), lists.clone())]);
         assert_eq!(feeds.id_by_name(&lists), Some(live));
         feeds.get_mut(stale).unwrap().unregister(SessionId(1), []);
@@ -362,8 +418,57 @@ mod tests {
         );
         assert_eq!(feed.unregister(SessionId(1), []), [Uid::new(3).unwrap()]);
 
-        // An IMAP session holds every expunge until it is told.
-        feed.register(SessionId(2), SessionKind::Imap);
+        // An IMAP session holds every expunge of a message it can show
+        // until it is told.
+        feed.register(SessionId(2), SessionKind::Imap { shown: 7 });
         assert!(!feed.publish(&expunge(7), 100));
+    }
+
+    fn added(uid: u32) -> Change {
+        Change::Added(MessageMeta {
+            uid: Uid::new(uid).unwrap(),
+            flags: crate::Flags::default(),
+            internal_date: crate::InternalDate {
+                unix_seconds: 0,
+                zone_minutes: 0,
+            },
+            size: 10,
+            modseq: ModSeq::MIN,
+            save_date: 0,
+        })
+    }
+
+    /// An IMAP session that has not taken its changes holds no expunge of
+    /// a message added after it last took them, and never hears of it:
+    /// one left idle while another session appended and expunged held
+    /// every one of those messages' content (and an entry in its queue)
+    /// until it looked.
+    #[test]
+    fn an_idle_imap_session_holds_no_message_it_never_showed() {
+        let mut feed = Feed::new(MailboxName::inbox(), UidValidity::new(1).unwrap());
+        feed.register(SessionId(1), SessionKind::Imap { shown: 5 });
+        for uid in 6..=1000 {
+            feed.publish(&added(uid), 10_000);
+            assert!(feed.publish(&expunge(uid), 10_000), "UID {uid}'s content kept");
+        }
+        assert!(
+            !feed.publish(&expunge(5), 10_000),
+            "a shown message's content dropped"
+        );
+        feed.publish(&added(1001), 10_000);
+        let taken = feed.take(SessionId(1)).unwrap();
+        assert_eq!(taken.changes, [expunge(5), added(1001)]);
+        // Taken, UID 1001 can be shown: its expunge is held.
+        feed.raise_shown(SessionId(1), Uid::new(1001).unwrap());
+        assert!(!feed.publish(&expunge(1001), 10_000));
+        // An overflowed queue has dropped the additions; it drops such
+        // expunges too.
+        for uid in 1002..=1010 {
+            feed.publish(&added(uid), 3);
+        }
+        assert!(feed.publish(&expunge(1005), 3));
+        let taken = feed.take(SessionId(1)).unwrap();
+        assert!(taken.overflowed);
+        assert_eq!(taken.changes, [expunge(1001)]);
     }
 }

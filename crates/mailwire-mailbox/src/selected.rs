@@ -141,6 +141,8 @@ struct TakenChanges {
     snapshot: Option<Vec<MessageMeta>>,
     /// New messages from this UID up are `\Recent` for this session.
     first_recent: Uid,
+    /// The highest UID of the messages that came and went unseen.
+    came_and_went: Option<Uid>,
 }
 
 impl Account {
@@ -186,7 +188,8 @@ impl Account {
             }
         };
         if let Some(f) = state.feeds.get_mut(feed) {
-            f.register(session, SessionKind::Imap);
+            let shown = snapshot.messages.iter().map(|m| m.uid.get()).max().unwrap_or(0);
+            f.register(session, SessionKind::Imap { shown });
         }
         drop(state);
         let messages = snapshot
@@ -509,6 +512,9 @@ impl SelectedMailbox {
             Err(e) => return Err(e),
         };
         let old_max = self.max_uid();
+        if let Some(uid) = taken.came_and_went.filter(|&u| u >= self.uid_next) {
+            self.uid_next = uid.next().unwrap_or(uid);
+        }
         let mut changed = BTreeSet::new();
         let mut release = Vec::new();
         let mut added = false;
@@ -650,6 +656,9 @@ impl SelectedMailbox {
                 })
                 .max(),
         };
+        if let (Some(newest), Some(f)) = (newest, state.feeds.get_mut(self.feed)) {
+            f.raise_shown(self.session, newest);
+        }
         let newest = newest.filter(|n| max_known.is_none_or(|k| *n > k));
         let first_recent = match newest {
             None => Uid::MIN,
@@ -670,6 +679,7 @@ impl SelectedMailbox {
             changes: taken.changes,
             snapshot,
             first_recent,
+            came_and_went: taken.came_and_went,
         })
     }
 

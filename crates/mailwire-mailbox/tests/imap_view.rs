@@ -516,3 +516,42 @@ fn a_select_whose_recent_claim_fails_temporarily_opens() {
     let c = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
     assert_eq!(c.recent(), 0);
 }
+
+/// A session left idle while another appends and expunges holds none of
+/// those messages: it never showed them, and it does not hear of them.
+/// It held each one's content (counted against the quota) until it
+/// looked, and then announced them (EXISTS) only to expunge them.
+#[test]
+fn an_idle_session_holds_no_message_that_came_and_went_since_it_looked() {
+    let acc = account();
+    let inbox = name("INBOX");
+    append(&acc, 2);
+    let mut idle = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    let mut busy = acc.select(&inbox, SelectMode::ReadWrite).unwrap();
+    for _ in 0..50 {
+        append(&acc, 1);
+        busy.changes(true).unwrap();
+        let newest = busy.messages().last().unwrap().uid.get();
+        busy.store_flags(&set(FlagAction::Add, SystemFlags::DELETED, &[newest]))
+            .unwrap();
+        busy.expunge(None).unwrap();
+        busy.changes(true).unwrap();
+        assert_eq!(acc.kept_size(&inbox).unwrap(), 0, "UID {newest} kept");
+    }
+    // A message the idle session shows is kept for it until it is told.
+    busy.store_flags(&set(FlagAction::Add, SystemFlags::DELETED, &[1]))
+        .unwrap();
+    busy.expunge(None).unwrap();
+    busy.changes(true).unwrap();
+    assert!(acc.kept_size(&inbox).unwrap() > 0);
+    assert_eq!(idle.changes(false).unwrap(), []);
+    assert_eq!(
+        idle.changes(true).unwrap(),
+        [Notification::Expunge { seq: 1, uid: uid(1) }]
+    );
+    assert_eq!(
+        idle.messages().iter().map(|m| m.uid.get()).collect::<Vec<_>>(),
+        [2]
+    );
+    assert_eq!(acc.kept_size(&inbox).unwrap(), 0);
+}
