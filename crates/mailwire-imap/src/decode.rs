@@ -272,6 +272,46 @@ impl Default for Limits {
 
 /// Deviations from the RFCs that real servers and clients are known to
 /// send. Runtime configuration, never a cargo feature.
+///
+/// The default is [`LENIENT`](Leniency::LENIENT), for clients and servers
+/// alike: what real peers send is read.
+///
+/// # Encoding again what was decoded leniently
+///
+/// A proxy that decodes with these deviations and encodes what it
+/// decoded sends the RFC form of nearly all of them: CRLF line ends, no
+/// extra spaces, an empty text after the space where one was missing
+/// (RFC 9051 allows it), the grammar's body structures and padded dates,
+/// FLAGS without `\Recent` and `\*`, each URLFETCH item in parentheses
+/// of its own. One passes through: a quoted string holding 8-bit bytes
+/// that are not UTF-8 ([`eight_bit_quoted`](Leniency::eight_bit_quoted))
+/// keeps its form, as every decoded string does, so it is written as it
+/// came, which a strict peer refuses (RFC 9051 allows UTF-8 in quoted
+/// strings, no other 8-bit bytes). A proxy in front of such a peer turns
+/// that option off (the client gets a `BAD`) or writes those strings again
+/// in their valid form, a literal:
+///
+/// ```
+/// use mailwire_imap::{
+///     AString, CommandBody, DecoderConfig, Decoded, LiteralPolicy, decode_command, to_bytes,
+/// };
+///
+/// // A user name in Latin-1, in a quoted string.
+/// let line = b"a1 LOGIN \"caf\xe9\" secret\r\n";
+/// let Ok(Decoded::Complete { value: mut command, .. }) = decode_command(line, &DecoderConfig::default())
+/// else {
+///     panic!("decoded leniently");
+/// };
+/// assert_eq!(to_bytes(&command.encode(LiteralPolicy::SyncOnly)), line);
+/// if let CommandBody::Login { username, .. } = &mut command.body {
+///     *username = AString::from_bytes(username.as_bytes().to_vec())?;
+/// }
+/// assert_eq!(
+///     to_bytes(&command.encode(LiteralPolicy::SyncOnly)),
+///     b"a1 LOGIN {4}\r\ncaf\xe9 secret\r\n"
+/// );
+/// # Ok::<(), mailwire_imap::TypeError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leniency {
     /// Accept a bare LF as a line end.
