@@ -139,6 +139,14 @@ struct Args {
     /// messages renders about 1 MiB of literals at a time and needs none
     #[arg(long, value_name = "MIB", default_value_t = 512)]
     content_memory: u64,
+    /// What one account's folder state read from its files (the records
+    /// of `dovecot-uidlist` and `mailwire-modseq`, about 530 octets a
+    /// message) may take in memory, all its folders together, in MiB;
+    /// reading more fails with NO [LIMIT] and leaves the files as they are
+    /// (a user can write those files as a gibibyte of records a few octets
+    /// long)
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    state_memory: u64,
     /// What is flushed to disk before it is reported done: `full` every
     /// change; `optimized` (Dovecot's default `fsync_mode`) new messages
     /// (content, UID, flags) and the MODSEQ counter, not flag changes and
@@ -199,6 +207,7 @@ pub struct Options {
     pub idle_accounts: usize,
     pub storage_jobs: usize,
     pub content_memory: u64,
+    pub state_memory: u64,
     pub fsync: Fsync,
     pub demo_dir: Option<PathBuf>,
 }
@@ -276,6 +285,7 @@ impl Options {
             idle_accounts: a.idle_accounts,
             storage_jobs: a.storage_jobs.max(1),
             content_memory: a.content_memory.max(1).saturating_mul(1 << 20),
+            state_memory: a.state_memory.max(1).saturating_mul(1 << 20),
             fsync: a.fsync,
             demo_dir: a.demo_dir,
         })

@@ -14,18 +14,21 @@ use crate::args::Fsync;
 /// `DIR/<user>/Maildir`, in Maildir++ with Dovecot's index files, so Dovecot
 /// can serve the same mail (with the same UIDLs) at the same time. An
 /// account holds `max_mailboxes` mailboxes at most; what was read of
-/// `idle_accounts` accounts no one uses stays in memory.
+/// `idle_accounts` accounts no one uses stays in memory, and what one
+/// account's folder state may take is `state_memory` octets.
 pub fn open(
     mail_root: &Path,
     fsync: Fsync,
     max_mailboxes: usize,
     idle_accounts: usize,
+    state_memory: u64,
 ) -> Result<Store, String> {
     let options = match fsync {
         Fsync::Full => MaildirOptions::default(),
         Fsync::Optimized => MaildirOptions::default().with_flag_changes_flushed(false),
         Fsync::Off => MaildirOptions::default().with_fsync(false),
-    };
+    }
+    .with_state_memory(state_memory);
     let backend = MaildirBackend::with_options(mail_root, options)
         .map_err(|e| format!("{}: {e}", mail_root.display()))?;
     let config = StoreConfig {

@@ -193,7 +193,13 @@ fn run(o: Options) -> Result<(), String> {
     }
     let users = Users::load(&users_file).map_err(|e| format!("{}: {e}", users_file.display()))?;
     users.log_costs();
-    let store = mailstore::open(&mail_root, o.fsync, o.max_mailboxes, o.idle_accounts)?;
+    let store = mailstore::open(
+        &mail_root,
+        o.fsync,
+        o.max_mailboxes,
+        o.idle_accounts,
+        o.state_memory,
+    )?;
     if created {
         mailstore::add_default_mailboxes(&store, "alice")?;
     }

@@ -176,6 +176,10 @@ pub(crate) struct Folder {
     cleaned: bool,
     /// The disk state changed since the last reconciliation.
     dirty: bool,
+    /// The memory its uidlist and journal may take together (what its
+    /// account's other folders leave of the account's allowance), set by
+    /// the backend before each use; `None`: no bound.
+    pub(crate) allowance: Option<u64>,
 }
 
 /// A UID's new journal entry, or `None` for its expunge.
@@ -402,6 +406,17 @@ impl Folder {
         })
     }
 
+    /// The memory its uidlist and journal take (an estimate).
+    pub(crate) fn cost(&self) -> u64 {
+        self.uidlist.cost().saturating_add(self.journal.cost())
+    }
+
+    /// The memory a new read of one state file may take: the allowance
+    /// less what `other` (the other file's state) holds.
+    fn room_beside(&self, other: u64) -> u64 {
+        self.allowance.unwrap_or(u64::MAX).saturating_sub(other)
+    }
+
     /// Re-reads the keyword table, uidlist and journal where they changed;
     /// creates a missing uidlist or journal. Needs the folder lock.
     pub(crate) fn refresh_meta(
@@ -453,7 +468,8 @@ impl Folder {
         } else {
             self.known.as_ref().map_or(0, |k| k.uid_validity.get())
         };
-        match self.uidlist.refresh(&dir.join("dovecot-uidlist"))? {
+        let room = self.room_beside(self.journal.cost());
+        match self.uidlist.refresh(&dir.join("dovecot-uidlist"), room)? {
             Refreshed::Same => Ok(None),
             Refreshed::Appended => {
                 self.dirty = true;
@@ -498,17 +514,23 @@ impl Folder {
         // since the last record could be given again under the same
         // UIDVALIDITY.
         let mut journal = Journal::default();
-        let kept =
-            refreshed == Refreshed::Unreadable && journal.refresh(ctx.dir)? && journal.uid_validity != 0;
+        let kept = refreshed == Refreshed::Unreadable
+            && journal.refresh(ctx.dir, self.room_beside(self.cost()))?
+            && journal.uid_validity != 0;
         let mut list = if kept {
             let mut list = UidList::new(journal.uid_validity, uidlist::new_guid());
             let highest = journal.highest_uid();
-            list.salvage(&ctx.dir.join("dovecot-uidlist"), |uid, base| {
-                uid > highest
-                    || journal.live.get(&uid).is_some_and(|entry| {
-                        layout::base_field(base, 'W').is_none_or(|size| size == entry.size)
-                    })
-            });
+            let room = self.room_beside(self.cost().saturating_add(journal.cost()));
+            list.salvage(
+                &ctx.dir.join("dovecot-uidlist"),
+                |uid, base| {
+                    uid > highest
+                        || journal.live.get(&uid).is_some_and(|entry| {
+                            layout::base_field(base, 'W').is_none_or(|size| size == entry.size)
+                        })
+                },
+                room,
+            )?;
             list.next_uid = list.next_uid.max(journal.highest_uid().saturating_add(1));
             list
         } else {
@@ -528,7 +550,7 @@ impl Folder {
     /// [`Folder::repair_journal`] mends.
     fn read_journal(&mut self, dir: &Path) -> Result<Option<bool>, StoreError> {
         let had = self.journal.is_loaded();
-        let ok = self.journal.refresh(dir)?;
+        let ok = self.journal.refresh(dir, self.room_beside(self.uidlist.cost()))?;
         if !ok || self.journal.uid_validity != self.uidlist.uid_validity {
             return Ok(Some(ok));
         }

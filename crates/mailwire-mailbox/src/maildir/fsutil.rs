@@ -83,6 +83,31 @@ pub(crate) fn read_from(file: &mut File, from: u64, limit: u64) -> io::Result<Ve
     Ok(bytes)
 }
 
+/// The error of a folder whose state files (uidlist, journal) would take
+/// more memory than its account's allowance.
+pub(crate) const OVER_BUDGET: StoreError = StoreError::Limit(
+    "the folder's state files need more memory than this account may hold (MaildirOptions::state_memory)",
+);
+
+/// Reads a state file from octet `from` to its end, as [`read_from`]
+/// does, where the file is at most `max_file` octets long and what is
+/// read at most `allowance` octets (the memory the account may still
+/// hold: a file of more parses to more); [`OVER_BUDGET`] past the
+/// allowance.
+pub(crate) fn read_state(
+    file: &mut File,
+    path: &Path,
+    from: u64,
+    max_file: u64,
+    allowance: u64,
+) -> Result<Vec<u8>, StoreError> {
+    let budgeted = from.saturating_add(allowance);
+    match read_from(file, from, max_file.min(budgeted)) {
+        Err(e) if e.kind() == io::ErrorKind::FileTooLarge && budgeted < max_file => Err(OVER_BUDGET),
+        other => other.map_err(|e| io_err("read", path, &e)),
+    }
+}
+
 /// The error of a file longer than `limit` octets.
 pub(crate) fn too_large(limit: u64) -> io::Error {
     io::Error::new(io::ErrorKind::FileTooLarge, format!("larger than {limit} octets"))

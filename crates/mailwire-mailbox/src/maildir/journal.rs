@@ -58,6 +58,16 @@ pub(crate) const KEEP_TOMBSTONES: usize = 1024;
 /// day for three thousand years): a header that counts more is damaged.
 const MAX_TOMBSTONES_EVER: u64 = 1 << 40;
 
+/// The memory a live entry takes beyond its info letters: its key and
+/// entry in the map's node, twice for the nodes' slack, and the
+/// allocator's bookkeeping of the letters. (A million entries measured 179
+/// octets each; this gives 185.)
+const ENTRY_COST: u64 = (2 * (std::mem::size_of::<u32>() + std::mem::size_of::<Entry>()) + 48) as u64;
+
+/// The memory a tombstone takes, twice for the slack of a vector that
+/// grows by doubling (a million measured 34 octets each; this gives 36).
+const TOMBSTONE_COST: u64 = (2 * std::mem::size_of::<Tombstone>() + 4) as u64;
+
 /// An injected failure: `StoreError::Temporary` as a full disk fails a
 /// write, `StoreError::Permanent` as a broken device does.
 #[cfg(test)]
@@ -110,6 +120,8 @@ pub(crate) struct Journal {
     /// A write failed: the memory holds lines the file lacks, so the next
     /// write rewrites the whole file.
     unsaved: bool,
+    /// The octets of the live entries' info letters.
+    info_len: u64,
 }
 
 impl Journal {
@@ -140,14 +152,23 @@ impl Journal {
         self.pruned_count.saturating_add(self.tombstones.len())
     }
 
+    /// The memory the journal takes (an estimate, for the account's
+    /// allowance).
+    pub(crate) fn cost(&self) -> u64 {
+        self.live.len() as u64 * ENTRY_COST + self.info_len + self.tombstones.len() as u64 * TOMBSTONE_COST
+    }
+
     /// Whether a file was read.
     pub(crate) fn is_loaded(&self) -> bool {
         self.file_id.is_some()
     }
 
-    /// Brings the journal up to date with the file in `dir`; `Ok(false)`
-    /// if there is no usable file.
-    pub(crate) fn refresh(&mut self, dir: &Path) -> Result<bool, StoreError> {
+    /// Brings the journal up to date with the file in `dir`, holding at
+    /// most `allowance` octets of memory ([`fsutil::OVER_BUDGET`]
+    /// otherwise, the journal left as it was, or read whole next time if
+    /// it outgrew it while taking appended lines); `Ok(false)` if there is
+    /// no usable file.
+    pub(crate) fn refresh(&mut self, dir: &Path, allowance: u64) -> Result<bool, StoreError> {
         let path = dir.join(NAME);
         // Unchanged since the last read: one lstat instead of an open.
         if fsutil::file_stamp(&path)
@@ -171,17 +192,21 @@ impl Journal {
                 self.torn = false;
                 return Ok(true);
             }
-            let tail = fsutil::read_from(&mut file, self.read_len, MAX_FILE)
-                .map_err(|e| io_err("read", &path, &e))?;
+            let room = allowance.saturating_sub(self.cost());
+            let tail = fsutil::read_state(&mut file, &path, self.read_len, MAX_FILE, room)?;
             let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
             self.torn = complete < tail.len();
             for line in fsutil::lossy_lines(&tail[..complete]) {
                 self.apply(&line);
+                if self.cost() > allowance {
+                    self.file_id = None;
+                    return Err(fsutil::OVER_BUDGET);
+                }
             }
             self.read_len += complete as u64;
             return Ok(true);
         }
-        let all = fsutil::read_from(&mut file, 0, MAX_FILE).map_err(|e| io_err("read", &path, &e))?;
+        let all = fsutil::read_state(&mut file, &path, 0, MAX_FILE, allowance)?;
         let complete = memchr::memrchr(b'\n', &all).map_or(0, |p| p + 1);
         let mut lines = fsutil::lossy_lines(&all[..complete]);
         let Some(mut fresh) = lines.next().and_then(|h| Journal::parse_header(&h)) else {
@@ -190,6 +215,9 @@ impl Journal {
         };
         for line in lines {
             fresh.apply(&line);
+            if fresh.cost() > allowance {
+                return Err(fsutil::OVER_BUDGET);
+            }
         }
         fresh.file_id = Some(id);
         fresh.read_len = complete as u64;
@@ -268,7 +296,10 @@ impl Journal {
                 })();
                 if let Some(e) = entry {
                     self.highest = self.highest.max(e.modseq);
-                    self.live.insert(uid, e);
+                    self.info_len += e.info.len() as u64;
+                    if let Some(old) = self.live.insert(uid, e) {
+                        self.info_len = self.info_len.saturating_sub(old.info.len() as u64);
+                    }
                 }
             }
             (Some(b'x'), Some(uid)) => {
@@ -277,7 +308,9 @@ impl Journal {
                     .and_then(|m| m.parse::<u64>().ok())
                     .and_then(ModSeq::new);
                 if let (Some(modseq), Some(u)) = (modseq, Uid::new(uid)) {
-                    self.live.remove(&uid);
+                    if let Some(old) = self.live.remove(&uid) {
+                        self.info_len = self.info_len.saturating_sub(old.info.len() as u64);
+                    }
                     self.highest = self.highest.max(modseq.get());
                     self.tombstones.push(Tombstone { uid: u, modseq });
                 }
@@ -592,12 +625,12 @@ mod tests {
         let path = dir.path().join(NAME);
         std::fs::write(&path, "mailwire-modseq 1 V5 C1\n+1 2 - 1700000000 0 21\nx1 8\n+1 9 S 1700000000 0 21\n+2 3 - 1700000000 0 30\n").unwrap();
         let mut j = Journal::default();
-        assert!(j.refresh(dir.path()).unwrap());
+        assert!(j.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!(j.live[&1].modseq, 9);
         assert_eq!(j.tombstones.len(), 1);
         j.rewrite(dir.path(), false).unwrap();
         let mut again = Journal::default();
-        assert!(again.refresh(dir.path()).unwrap());
+        assert!(again.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!(again.live, j.live, "{}", std::fs::read_to_string(&path).unwrap());
         assert_eq!(again.tombstones, j.tombstones);
         assert_eq!(again.highest, j.highest);
@@ -613,15 +646,15 @@ mod tests {
         let header = "mailwire-modseq 1 V5 C1\n";
         std::fs::write(&path, header).unwrap();
         let mut j = Journal::default();
-        assert!(j.refresh(dir.path()).unwrap());
+        assert!(j.refresh(dir.path(), u64::MAX).unwrap());
         let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         file.set_len(MAX_FILE + 4096).unwrap();
-        let err = j.refresh(dir.path()).unwrap_err();
+        let err = j.refresh(dir.path(), u64::MAX).unwrap_err();
         assert!(
             matches!(&err, StoreError::Permanent(m) if m.contains("larger than")),
             "{err:?}"
         );
-        let err = Journal::default().refresh(dir.path()).unwrap_err();
+        let err = Journal::default().refresh(dir.path(), u64::MAX).unwrap_err();
         assert!(
             matches!(&err, StoreError::Permanent(m) if m.contains("larger than")),
             "{err:?}"
@@ -651,7 +684,7 @@ mod tests {
         j.write(dir.path(), &lines, false).unwrap();
 
         let mut other = Journal::default();
-        assert!(other.refresh(dir.path()).unwrap());
+        assert!(other.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!(other.special_use, [SpecialUse::Archive, SpecialUse::Trash]);
         assert_eq!(other.live.get(&1), Some(&entry(4, "FS")));
         assert_eq!(other.highest, 4);
@@ -660,7 +693,7 @@ mod tests {
         Journal::expunge_line(1, 5, &mut more);
         Journal::recent_line(3, &mut more);
         j.write(dir.path(), &more, false).unwrap();
-        assert!(other.refresh(dir.path()).unwrap());
+        assert!(other.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!(other.live.keys().copied().collect::<Vec<_>>(), [2]);
         assert_eq!(other.tombstones.len(), 1);
         assert_eq!((other.first_recent, other.highest), (3, 5));
@@ -674,7 +707,7 @@ mod tests {
         let path = dir.path().join(NAME);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"+1 2 S 0 0 5\n+2 2 S 0").unwrap();
-        assert!(j.refresh(dir.path()).unwrap());
+        assert!(j.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!(j.live.len(), 1);
         let mut lines = String::new();
         Journal::live_line(3, &entry(3, "S"), &mut lines);
@@ -682,7 +715,7 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         assert!(!text.contains("+2 "), "{text}");
         let mut again = Journal::default();
-        again.refresh(dir.path()).unwrap();
+        again.refresh(dir.path(), u64::MAX).unwrap();
         assert_eq!(again.live.keys().copied().collect::<Vec<_>>(), [1, 3]);
     }
 
@@ -709,7 +742,7 @@ mod tests {
         assert_eq!(j.tombstones_ever(), total as usize);
 
         let mut other = Journal::default();
-        assert!(other.refresh(dir.path()).unwrap());
+        assert!(other.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!(
             (other.pruned_count, other.pruned_modseq, other.tombstones.len()),
             (j.pruned_count, j.pruned_modseq, KEEP_TOMBSTONES)
@@ -719,7 +752,7 @@ mod tests {
         // All pruned except the newest: still the highest UID ever seen.
         let mut only_old = Journal::default();
         fs::write(dir.path().join(NAME), "mailwire-modseq 1 V1 C1 P9 D8 H70\n").unwrap();
-        assert!(only_old.refresh(dir.path()).unwrap());
+        assert!(only_old.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!((only_old.highest_uid(), only_old.highest), (70, 9));
     }
 
@@ -756,7 +789,7 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(dir.join(NAME)).unwrap();
         f.write_all(b"+3 999 S 0").unwrap();
         let mut j = Journal::default();
-        assert!(j.refresh(&dir).unwrap());
+        assert!(j.refresh(&dir, u64::MAX).unwrap());
         disk.fill("filler");
         let mut x = String::new();
         Journal::expunge_line(2, 200, &mut x);
@@ -765,7 +798,7 @@ mod tests {
         assert!(text.ends_with("5\nx2 200\n"), "{text}");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
         let mut other = Journal::default();
-        assert!(other.refresh(&dir).unwrap());
+        assert!(other.refresh(&dir, u64::MAX).unwrap());
         assert_eq!(other.live.keys().copied().collect::<Vec<_>>(), [1, 3]);
         assert_eq!(other.highest, 200);
     }
@@ -785,7 +818,7 @@ mod tests {
         // a rewrite needs three pages too (600 lines of 14 bytes).
         long_journal(&dir, 600, 0, 3 * 4096);
         let mut j = Journal::default();
-        assert!(j.refresh(&dir).unwrap());
+        assert!(j.refresh(&dir, u64::MAX).unwrap());
         fs::write(disk.path().join("spare"), [0u8; 4096]).unwrap();
         disk.fill("filler");
         let before = fs::read(dir.join(NAME)).unwrap();
@@ -808,13 +841,13 @@ mod tests {
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
         assert!(j.is_unsaved());
         let mut other = Journal::default();
-        assert!(other.refresh(&dir).unwrap());
+        assert!(other.refresh(&dir, u64::MAX).unwrap());
         assert!(other.live.contains_key(&2) && !other.live.contains_key(&3));
 
         disk.remove("filler");
         j.save(&dir, true).unwrap();
         assert!(!j.is_unsaved());
-        assert!(other.refresh(&dir).unwrap());
+        assert!(other.refresh(&dir, u64::MAX).unwrap());
         assert_eq!(other.live.len(), 598);
         assert_eq!(other.tombstones.len(), 2);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "a file left behind");
@@ -835,7 +868,10 @@ mod tests {
             "other\n",
         ] {
             fs::write(&path, bad).unwrap();
-            assert!(!Journal::default().refresh(dir.path()).unwrap(), "{bad:?}");
+            assert!(
+                !Journal::default().refresh(dir.path(), u64::MAX).unwrap(),
+                "{bad:?}"
+            );
         }
         fs::write(
             &path,
@@ -843,13 +879,13 @@ mod tests {
         )
         .unwrap();
         let mut j = Journal::default();
-        j.refresh(dir.path()).unwrap();
+        j.refresh(dir.path(), u64::MAX).unwrap();
         assert_eq!(j.live.keys().copied().collect::<Vec<_>>(), [4]);
         assert!(j.tombstones.is_empty());
 
         fs::write(&path, "mailwire-modseq 1 V1 C1 D1099511627776\nx3 2\n").unwrap();
         let mut j = Journal::default();
-        assert!(j.refresh(dir.path()).unwrap());
+        assert!(j.refresh(dir.path(), u64::MAX).unwrap());
         assert_eq!(j.tombstones_ever(), (1 << 40) + 1);
     }
 }

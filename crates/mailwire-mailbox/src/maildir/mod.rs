@@ -139,6 +139,17 @@ pub struct MaildirOptions {
     /// [`Backend::open_message`] or [`Backend::message_file`]. Whoever can
     /// write to a Maildir can plant a sparse file that claims a tebibyte.
     pub max_read_whole: u64,
+    /// The memory one account's folder state read from its files (the
+    /// `dovecot-uidlist` and `mailwire-modseq` records) may take, all its
+    /// folders together (default 1 GiB: some two million messages, at
+    /// about 530 octets each). Reading more fails with
+    /// [`StoreError::Limit`], and the files are left as they are: whoever
+    /// can write to a Maildir can write a gibibyte of records a few octets
+    /// long, which would take tens of gibibytes in the process that serves
+    /// every user. What is counted is an estimate of the records' memory,
+    /// not the directory listings (which cost the user disk space and
+    /// inodes) nor message contents.
+    pub state_memory: u64,
 }
 
 impl Default for MaildirOptions {
@@ -148,6 +159,7 @@ impl Default for MaildirOptions {
             flush_flag_changes: true,
             subdir: Some("Maildir".into()),
             max_read_whole: 256 << 20,
+            state_memory: 1 << 30,
         }
     }
 }
@@ -176,6 +188,12 @@ impl MaildirOptions {
         self.max_read_whole = octets;
         self
     }
+
+    /// The options with `state_memory` set.
+    pub fn with_state_memory(mut self, octets: u64) -> MaildirOptions {
+        self.state_memory = octets;
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -183,6 +201,30 @@ struct Account {
     maildir: PathBuf,
     folders: HashMap<MailboxName, Folder>,
     cleaned: bool,
+}
+
+/// The memory folder `name`'s state may take: what an account's other
+/// `folders` leave of `total`.
+fn allowance(folders: &HashMap<MailboxName, Folder>, name: &MailboxName, total: u64) -> u64 {
+    let others: u64 = folders
+        .iter()
+        .filter(|(n, _)| *n != name)
+        .map(|(_, f)| f.cost())
+        .sum();
+    total.saturating_sub(others)
+}
+
+/// Folder `name` of an account's `folders`, with its allowance set (made
+/// if not yet read).
+fn folder_mut<'a>(
+    folders: &'a mut HashMap<MailboxName, Folder>,
+    name: &MailboxName,
+    total: u64,
+) -> &'a mut Folder {
+    let allowance = allowance(folders, name, total);
+    let fold = folders.entry(name.clone()).or_default();
+    fold.allowance = Some(allowance);
+    fold
 }
 
 impl Account {
@@ -327,7 +369,7 @@ impl MaildirBackend {
         let lock = folder::lock_folder(&dir)?;
         let mut counters = Counters::new(&acc.maildir, self.options.fsync);
         let ctx = self.ctx(&dir, Some(&lock));
-        let fold = acc.folders.entry(name.clone()).or_default();
+        let fold = folder_mut(&mut acc.folders, name, self.options.state_memory);
         if full || fold.unread() {
             fold.reconcile(ctx, &mut counters)?;
         } else {
@@ -357,7 +399,7 @@ impl MaildirBackend {
             acc.folders.remove(name);
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
-        let fold = acc.folders.entry(name.clone()).or_default();
+        let fold = folder_mut(&mut acc.folders, name, self.options.state_memory);
         let on_disk = if fold.uidlist.same_file(&dir.join("dovecot-uidlist")) {
             UidValidity::new(fold.uidlist.uid_validity)
         } else {
@@ -420,11 +462,17 @@ impl MaildirBackend {
         } else {
             Some(acc.folders.remove(to).unwrap_or_default())
         };
+        // The two folders' allowances (both out of the map): what the
+        // account's other folders leave, less what the other of the two
+        // holds when each is read.
+        let rest = allowance(&acc.folders, &from.name, self.options.state_memory);
         let result = (|| {
+            let mut beside = dst.as_ref().map_or(0, Folder::cost);
             for (fold, ctx) in [(&mut src, sctx)]
                 .into_iter()
                 .chain(dst.as_mut().map(|d| (d, dctx)))
             {
+                fold.allowance = Some(rest.saturating_sub(beside));
                 if fold.unread() {
                     fold.reconcile(ctx, &mut counters)?;
                     if fold.known.is_none() {
@@ -433,6 +481,7 @@ impl MaildirBackend {
                 } else {
                     fold.refresh_meta(ctx, &mut counters)?;
                 }
+                beside = fold.cost();
             }
             check_validity(&src, &from.name, Some(from.uid_validity))?;
             let dst_v = dst.as_ref().unwrap_or(&src).uid_validity();
@@ -668,6 +717,7 @@ fn abandon(folder: &mut Folder, placed: &[PathBuf]) {
 /// the folder yet).
 fn look_unlocked<T>(
     acc: &mut Account,
+    total: u64,
     mailbox: &MailboxRef,
     f: impl FnOnce(&mut Folder) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
@@ -675,9 +725,11 @@ fn look_unlocked<T>(
     if !opened_folder(&dir, &mailbox.name) {
         return Ok(None);
     }
+    let room = allowance(&acc.folders, &mailbox.name, total);
     let Some(fold) = acc.folders.get_mut(&mailbox.name) else {
         return Ok(None);
     };
+    fold.allowance = Some(room);
     if !fold.reconcile_unlocked(&dir)? {
         return Ok(None);
     }
@@ -773,15 +825,17 @@ impl MaildirBackend {
     /// none that can be read.
     fn entry_of(
         &self,
-        maildir: &Path,
+        acc: &Account,
         name: MailboxName,
         dir: &Path,
     ) -> Result<Option<MailboxEntry>, StoreError> {
         let mut seen = folder::peek(dir);
         if seen.is_none() {
             let lock = folder::lock_folder(dir)?;
-            let mut counters = Counters::new(maildir, self.options.fsync);
-            Folder::default().refresh_meta(self.ctx(dir, Some(&lock)), &mut counters)?;
+            let mut counters = Counters::new(&acc.maildir, self.options.fsync);
+            let mut fold = Folder::default();
+            fold.allowance = Some(allowance(&acc.folders, &name, self.options.state_memory));
+            fold.refresh_meta(self.ctx(dir, Some(&lock)), &mut counters)?;
             seen = folder::peek(dir);
         }
         Ok(seen.map(|(uid_validity, special_use)| MailboxEntry {
@@ -938,10 +992,9 @@ impl Backend for MaildirBackend {
     fn list_mailboxes(&self, account: &AccountName) -> Result<Vec<MailboxEntry>, StoreError> {
         let acc = self.account(account);
         let guard = self.open(account, &acc)?;
-        let maildir = guard.maildir.clone();
         let mut out = Vec::new();
-        for (name, dir) in folder_dirs(&maildir)? {
-            if let Some(entry) = self.entry_of(&maildir, name, &dir)? {
+        for (name, dir) in folder_dirs(&guard.maildir)? {
+            if let Some(entry) = self.entry_of(&guard, name, &dir)? {
                 out.push(entry);
             }
         }
@@ -955,12 +1008,11 @@ impl Backend for MaildirBackend {
     fn mailbox(&self, account: &AccountName, name: &MailboxName) -> Result<MailboxEntry, StoreError> {
         let acc = self.account(account);
         let guard = self.open(account, &acc)?;
-        let maildir = guard.maildir.clone();
         let dir = guard.dir_of(name);
         if !opened_folder(&dir, name) {
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
-        self.entry_of(&maildir, name.clone(), &dir)?
+        self.entry_of(&guard, name.clone(), &dir)?
             .ok_or_else(|| StoreError::NoSuchMailbox(name.clone()))
     }
 
@@ -1233,7 +1285,9 @@ impl Backend for MaildirBackend {
         {
             let acc = self.account(account);
             let mut guard = self.open(account, &acc)?;
-            match look_unlocked(&mut guard, mailbox, |fold| Ok(fold.changes_nothing(request)))? {
+            match look_unlocked(&mut guard, self.options.state_memory, mailbox, |fold| {
+                Ok(fold.changes_nothing(request))
+            })? {
                 Some(true) if request.condition.is_none() => return Ok(FlagsStored::default()),
                 Some(_) => {}
                 None => full = true,
@@ -1677,7 +1731,7 @@ impl Backend for MaildirBackend {
         // A poll that finds files and journal in agreement takes no lock.
         let acc = self.account(account);
         let mut guard = self.open(account, &acc)?;
-        if let Some(changes) = look_unlocked(&mut guard, mailbox, Folder::diff)? {
+        if let Some(changes) = look_unlocked(&mut guard, self.options.state_memory, mailbox, Folder::diff)? {
             return Ok(changes);
         }
         // Otherwise the locked reconciliation, in the account opened.
