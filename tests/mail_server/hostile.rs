@@ -1883,3 +1883,52 @@ fn a_multiappend_that_does_not_end_holds_no_file_per_message() {
     assert!(text.contains(&format!("(MESSAGES {messages})")), "{text}");
     still_serves(&server, "a MULTIAPPEND of 2,000 messages");
 }
+
+/// alice writes her INBOX's `dovecot-uidlist` as 30 MB of records a few
+/// octets long (a shell account, a careless script): her SELECT gets
+/// `NO [LIMIT]`, the server's peak memory grows by less than 160 MiB with
+/// `--state-memory 32` (it read the whole list: some 400 MB), the file
+/// stays as she wrote it, and bob is served as before.
+#[test]
+fn a_uidlist_of_tiny_records_is_refused_within_the_state_memory() {
+    let mail = MailRoot::new(
+        "hostile-uidlist",
+        PASSWD,
+        "alice",
+        &[b"Subject: mine\r\n\r\nalice's own\r\n".to_vec()],
+    );
+    mail.deliver("bob", &[b"Subject: his\r\n\r\nbob's own\r\n".to_vec()]);
+    let server = crate::start(&mail, &["--allow-plaintext-auth", "--state-memory", "32"]);
+    // Both accounts are taken in once (their uidlists written).
+    for (user, password) in [("alice", "secret"), ("bob", "builder")] {
+        let mut imap = Imap::login(server.imap, user, password);
+        imap.command("SELECT INBOX").ok("SELECT");
+        imap.logout();
+    }
+    let maildir = mail.maildir("alice");
+    let path = maildir.join("dovecot-uidlist");
+    let mut text = std::fs::read(&path).expect("alice's uidlist");
+    for uid in 100..1_900_000 {
+        text.extend_from_slice(format!("{uid} :{uid}\n").as_bytes());
+    }
+    let staged = maildir.join("dovecot-uidlist.hostile");
+    std::fs::write(&staged, &text).expect("write");
+    std::fs::rename(&staged, &path).expect("rename");
+
+    let before = peak_kib(&server);
+    let mut imap = alice(&server);
+    let reply = imap.command("SELECT INBOX");
+    assert_status(&reply, &["NO"], "SELECT");
+    assert!(reply.completion.contains("[LIMIT]"), "{}", reply.completion);
+    let grown = peak_kib(&server).saturating_sub(before);
+    assert!(grown < 160 * 1024, "the server's peak grew by {grown} KiB");
+    imap.logout();
+    assert!(
+        std::fs::read(&path).expect("alice's uidlist") == text,
+        "the uidlist changed"
+    );
+    let mut bob = Imap::login(server.imap, "bob", "builder");
+    let select = bob.command("SELECT INBOX").ok("SELECT");
+    assert_eq!(select.count("EXISTS"), Some(1), "{}", select.text());
+    bob.logout();
+}
