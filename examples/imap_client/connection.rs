@@ -32,6 +32,13 @@ pub enum TlsMode {
 /// How long a server that starts in plain text may take to greet.
 const GREETING_WAIT: Duration = Duration::from_secs(10);
 
+/// The slowest a message streamed to the program may come, in octets a
+/// second, measured over each `--timeout`: a server that sends a large
+/// message a few octets at a time answers every read and keeps the
+/// session's clock from running (each piece is an answer), and would hold
+/// the client for days. A link of 8 kbit/s is faster.
+const MIN_STREAM_RATE: u64 = 1024;
+
 /// Where and how to connect.
 pub struct Target<'a> {
     pub host: &'a str,
@@ -87,6 +94,11 @@ pub struct Imap {
     /// did not come and that saw one fails, instead of taking the
     /// message for expunged.
     unreadable: u64,
+    /// How long to wait for the server (`--timeout`).
+    timeout: Duration,
+    /// While a message is streamed: when the current measure of its pace
+    /// began, and the octets since.
+    pace: Option<(Instant, u64)>,
 }
 
 impl From<ConnectError> for Failure {
@@ -135,6 +147,11 @@ impl Imap {
             // Larger literals (message bodies, attachments) reach the
             // program in pieces and never whole.
             stream_above: 256 * 1024,
+            // A command's answer must make progress (whole responses, or
+            // pieces of a streamed message) within the timeout: a server
+            // that sends a response a few octets at a time, each before
+            // the read would time out, held the client for good.
+            response_timeout: Some(target.timeout),
             ..ClientConfig::default()
         };
         let mut imap = Imap {
@@ -144,6 +161,8 @@ impl Imap {
             changes: VecDeque::new(),
             bye: None,
             unreadable: 0,
+            timeout: target.timeout,
+            pace: None,
         };
         imap.greeting(target.timeout.min(GREETING_WAIT))?;
         if target.tls == TlsMode::StartTls {
@@ -395,6 +414,7 @@ impl Imap {
                     let uid = uid_in(&items)
                         .or_else(|| self.session.mailbox().and_then(|m| m.uid(seq)).map(|u| u.get()));
                     current = Some((seq, uid_in(&items)));
+                    self.pace = Some((Instant::now(), 0));
                     let sink = sink.as_mut().ok_or_else(|| {
                         Failure::Network("the server sent a long literal nobody asked for".into())
                     })?;
@@ -402,12 +422,14 @@ impl Imap {
                         .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
                 }
                 ClientEvent::FetchData(bytes) => {
+                    self.paced(bytes.len())?;
                     if let Some(sink) = sink.as_mut() {
                         sink(Streamed::Data(&bytes))
                             .map_err(|e| Failure::Local(format!("storing what the server sent: {e}")))?;
                     }
                 }
                 ClientEvent::FetchEnd { seq, items } => {
+                    self.pace = None;
                     let uid = current
                         .take()
                         .and_then(|(_, uid)| uid)
@@ -457,13 +479,64 @@ impl Imap {
         Ok(())
     }
 
+    /// Checks the pace of a streamed message that `octets` more came of
+    /// (see [`MIN_STREAM_RATE`]).
+    fn paced(&mut self, octets: usize) -> Result<(), Failure> {
+        let Some((since, got)) = &mut self.pace else {
+            return Ok(());
+        };
+        *got += octets as u64;
+        let elapsed = since.elapsed();
+        if elapsed >= self.timeout {
+            if *got < MIN_STREAM_RATE.saturating_mul(elapsed.as_secs().max(1)) {
+                return Err(Failure::Network(format!(
+                    "the server sent a message at {got} octets in {:.1} s, slower than {MIN_STREAM_RATE} octets a second",
+                    elapsed.as_secs_f32()
+                )));
+            }
+            self.pace = Some((Instant::now(), 0));
+        }
+        Ok(())
+    }
+
     fn next_event(&mut self) -> Result<ClientEvent, Failure> {
         loop {
             if let Some(event) = self.session.poll_event() {
                 return Ok(event);
             }
             self.flush()?;
-            self.read_some()?;
+            self.read_paced()?;
+        }
+    }
+
+    /// Reads once, waiting no longer than the session's deadline for the
+    /// answer it waits on (the timeout since the last whole response or
+    /// piece of a streamed message), not the timeout for each read: a
+    /// response sent a few octets at a time does not hold the client.
+    fn read_paced(&mut self) -> Result<(), Failure> {
+        let timeout = self.timeout;
+        let late = || {
+            Failure::Network(format!(
+                "the server did not answer in time ({} s)",
+                timeout.as_secs_f32()
+            ))
+        };
+        self.session.handle_timeout(Instant::now());
+        let wait = match self.session.poll_timeout() {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => self.timeout,
+        };
+        if wait.is_zero() {
+            return Err(late());
+        }
+        let _ = self.transport.tcp().set_read_timeout(Some(wait));
+        let read = self.read_some();
+        let _ = self.transport.tcp().set_read_timeout(Some(self.timeout));
+        self.session.handle_timeout(Instant::now());
+        match read {
+            Ok(()) => Ok(()),
+            Err(ReadError::TimedOut) => Err(late()),
+            Err(ReadError::Failed(f)) => Err(f),
         }
     }
 

@@ -1002,3 +1002,72 @@ fn read_tells_a_broken_answer_from_a_missing_message() {
         String::from_utf8_lossy(&missing.stderr)
     );
 }
+
+/// The client with `--timeout 2` through `proxy`, which must end within
+/// 30 s: what it did, and how long it took.
+fn impatient(proxy: &Proxy, args: &[&str]) -> (std::process::Output, Duration) {
+    let mut command = Command::new(support::example_binary("imap_client"));
+    command
+        .arg("--server")
+        .arg(proxy.addr.to_string())
+        .args(["--tls", "none", "--user", "alice", "--timeout", "2"])
+        .args(args)
+        .env("MAILWIRE_PASSWORD", "secret")
+        .env_remove("RUST_LOG");
+    let started = std::time::Instant::now();
+    let out = support::run(&mut command, b"", Duration::from_secs(30));
+    (out, started.elapsed())
+}
+
+/// The first tagged completion (the client's tags start with `A`).
+fn first_completion(line: &[u8]) -> bool {
+    line.starts_with(b"A") && line.windows(4).any(|w| w == b" OK ")
+}
+
+/// A server that sends its answers one octet every 300 ms, each before a
+/// read would time out: the client gives up once no whole response has
+/// come for its timeout (2 s), as it says. It waited for each octet
+/// afresh, for minutes (a few octets a second is no answer).
+#[test]
+fn an_answer_sent_an_octet_at_a_time_times_out() {
+    let (_mail, server) = mail_server_account("client-hostile-drip");
+    let proxy = Proxy::slowing(server.imap, first_completion, Duration::from_millis(300));
+    let (out, took) = impatient(&proxy, &["mailboxes"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("did not answer in time"), "{stderr}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// A large message (streamed to the disk, not held) sent at 100 octets a
+/// second: each piece is an answer, so only its pace tells; the client
+/// gives up once a timeout's worth of it comes slower than 1 KiB a second,
+/// and stores nothing. It would have taken fifty minutes.
+#[test]
+fn a_message_sent_a_few_octets_a_second_is_refused() {
+    let (mail, server) = mail_server_account("client-hostile-slow-message");
+    let body: String = (0..6000).map(|i| format!("line {i:045}\n")).collect();
+    mail.deliver(
+        "alice",
+        &[format!("Subject: large\nFrom: a@example.org\n\n{body}").into_bytes()],
+    );
+    let big = |line: &[u8]| super::proxy::literal_length(line).is_some_and(|n| n >= 256 * 1024);
+    let proxy = Proxy::slowing(server.imap, big, Duration::from_millis(10));
+    let local = TempDir::new("client-hostile-slow-message-local");
+    let (out, took) = impatient(
+        &proxy,
+        &[
+            "sync",
+            "--maildir",
+            &local.path().join("Mail").display().to_string(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("slower than 1024 octets a second"), "{stderr}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(
+        file_with(&local.path().join("Mail"), b"Subject: large").is_none(),
+        "the cut message was stored"
+    );
+}

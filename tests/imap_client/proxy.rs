@@ -65,6 +65,32 @@ impl Proxy {
         Proxy { addr, open }
     }
 
+    /// Listens on a free loopback port; the server's lines pass whole
+    /// until one that `after` picks, and from then on its octets go one
+    /// at a time, `gap` apart: a server that answers, slowly.
+    pub fn slowing(upstream: SocketAddr, after: fn(&[u8]) -> bool, gap: std::time::Duration) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let streams = Arc::clone(&open);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                for stream in [&client, &server] {
+                    if let Ok(clone) = stream.try_clone() {
+                        streams.lock().unwrap_or_else(|e| e.into_inner()).push(clone);
+                    }
+                }
+                pipe(&client, &server);
+                pipe_slowing(&server, &client, after, gap);
+            }
+        });
+        Proxy { addr, open }
+    }
+
     /// Cuts every connection open now.
     pub fn cut(&self) {
         for stream in self.open.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
@@ -133,9 +159,45 @@ fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Option<Rewrite>, litera
     });
 }
 
+/// Copies the server's lines from `from` to `to` on a thread until either
+/// side closes; past the first line `after` picks, one octet at a time,
+/// `gap` apart.
+fn pipe_slowing(from: &TcpStream, to: &TcpStream, after: fn(&[u8]) -> bool, gap: std::time::Duration) {
+    let (Ok(from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(&from);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if to.write_all(&line).is_err() {
+                break;
+            }
+            if !after(&line) {
+                continue;
+            }
+            let mut octet = [0u8];
+            while matches!(reader.read(&mut octet), Ok(1)) {
+                std::thread::sleep(gap);
+                if to.write_all(&octet).is_err() {
+                    break;
+                }
+            }
+            break;
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
 /// The length of the literal a line announces at its end (`{n}` or
 /// `~{n}`, then CRLF).
-fn literal_length(line: &[u8]) -> Option<u64> {
+pub fn literal_length(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\r\n")?.strip_suffix(b"}")?;
     let open = line.iter().rposition(|&b| b == b'{')?;
     std::str::from_utf8(&line[open + 1..]).ok()?.parse().ok()
