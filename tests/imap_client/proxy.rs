@@ -40,35 +40,25 @@ impl Proxy {
         rewrite: Option<Rewrite>,
         literal: Option<RewriteLiteral>,
     ) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
-        let open = Arc::new(Mutex::new(Vec::new()));
-        let streams = Arc::clone(&open);
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { break };
-                let Ok(server) = TcpStream::connect(upstream) else {
-                    continue;
-                };
-                for stream in [&client, &server] {
-                    if let Ok(clone) = stream.try_clone() {
-                        streams.lock().unwrap_or_else(|e| e.into_inner()).push(clone);
-                    }
-                }
-                pipe(&client, &server);
-                match (rewrite, literal) {
-                    (None, None) => pipe(&server, &client),
-                    (rewrite, literal) => pipe_lines(&server, &client, rewrite, literal),
-                }
-            }
-        });
-        Proxy { addr, open }
+        Proxy::forwarding(upstream, move |server, client| match (rewrite, literal) {
+            (None, None) => pipe(server, client),
+            (rewrite, literal) => pipe_lines(server, client, rewrite, literal),
+        })
     }
 
     /// Listens on a free loopback port; the server's lines pass whole
     /// until one that `after` picks, and from then on its octets go one
     /// at a time, `gap` apart: a server that answers, slowly.
     pub fn slowing(upstream: SocketAddr, after: fn(&[u8]) -> bool, gap: std::time::Duration) -> Proxy {
+        Proxy::forwarding(upstream, move |server, client| {
+            pipe_slowing(server, client, after, gap)
+        })
+    }
+
+    /// Listens on a free loopback port and connects each client to
+    /// `upstream`: what the client sends goes as it is, what the server
+    /// sends through `answers` (which starts the copying thread).
+    fn forwarding(upstream: SocketAddr, answers: impl Fn(&TcpStream, &TcpStream) + Send + 'static) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
         let open = Arc::new(Mutex::new(Vec::new()));
@@ -85,7 +75,7 @@ impl Proxy {
                     }
                 }
                 pipe(&client, &server);
-                pipe_slowing(&server, &client, after, gap);
+                answers(&server, &client);
             }
         });
         Proxy { addr, open }
