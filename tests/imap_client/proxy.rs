@@ -106,23 +106,37 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
     });
 }
 
+/// Runs `copy` on a thread with a reader of `from`'s lines and `to`, then
+/// closes both.
+fn copy_lines(
+    from: &TcpStream,
+    to: &TcpStream,
+    copy: impl FnOnce(&mut BufReader<&TcpStream>, &mut TcpStream) + Send + 'static,
+) {
+    let (Ok(from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        copy(&mut BufReader::new(&from), &mut to);
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+/// The next line (line end included) into `line`; false at the end.
+fn next_line(reader: &mut BufReader<&TcpStream>, line: &mut Vec<u8>) -> bool {
+    line.clear();
+    matches!(reader.read_until(b'\n', line), Ok(n) if n > 0)
+}
+
 /// Copies the server's lines from `from` to `to` through `rewrite` on a
 /// thread until either side closes; a line announcing a literal
 /// (`{n}` at its end) is followed by its n octets, copied as they are or
 /// through `literal`.
 fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Option<Rewrite>, literal: Option<RewriteLiteral>) {
-    let (Ok(from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(&from);
+    copy_lines(from, to, move |reader, to| {
         let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+        while next_line(reader, &mut line) {
             let out = rewrite.and_then(|r| r(&line)).unwrap_or_else(|| line.clone());
             if to.write_all(&out).is_err() {
                 break;
@@ -130,9 +144,9 @@ fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Option<Rewrite>, litera
             let Some(length) = literal_length(&line) else {
                 continue;
             };
-            let mut data = (&mut reader).take(length);
+            let mut data = reader.take(length);
             let copied = match literal {
-                None => std::io::copy(&mut data, &mut to).ok(),
+                None => std::io::copy(&mut data, to).ok(),
                 Some(literal) => {
                     let mut octets = Vec::new();
                     let _ = data.read_to_end(&mut octets);
@@ -144,8 +158,6 @@ fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Option<Rewrite>, litera
                 break;
             }
         }
-        let _ = to.shutdown(Shutdown::Both);
-        let _ = from.shutdown(Shutdown::Both);
     });
 }
 
@@ -153,35 +165,23 @@ fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Option<Rewrite>, litera
 /// side closes; past the first line `after` picks, one octet at a time,
 /// `gap` apart.
 fn pipe_slowing(from: &TcpStream, to: &TcpStream, after: fn(&[u8]) -> bool, gap: std::time::Duration) {
-    let (Ok(from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(&from);
+    copy_lines(from, to, move |reader, to| {
         let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+        while next_line(reader, &mut line) {
             if to.write_all(&line).is_err() {
-                break;
+                return;
             }
-            if !after(&line) {
-                continue;
-            }
-            let mut octet = [0u8];
-            while matches!(reader.read(&mut octet), Ok(1)) {
-                std::thread::sleep(gap);
-                if to.write_all(&octet).is_err() {
-                    break;
+            if after(&line) {
+                let mut octet = [0u8];
+                while matches!(reader.read(&mut octet), Ok(1)) {
+                    std::thread::sleep(gap);
+                    if to.write_all(&octet).is_err() {
+                        return;
+                    }
                 }
+                return;
             }
-            break;
         }
-        let _ = to.shutdown(Shutdown::Both);
-        let _ = from.shutdown(Shutdown::Both);
     });
 }
 
