@@ -141,10 +141,10 @@ struct Args {
     content_memory: u64,
     /// What one account's folder state read from its files (the records
     /// of `dovecot-uidlist` and `mailwire-modseq`, about 530 octets a
-    /// message) may take in memory, all its folders together, in MiB;
-    /// reading more fails with NO [LIMIT] and leaves the files as they are
-    /// (a user can write those files as a gibibyte of records a few octets
-    /// long)
+    /// message) may take in memory, all its folders together, in MiB
+    /// (folders not in use forget theirs past half of it); a folder that
+    /// needs more gets NO [LIMIT], its files left as they are (a user can
+    /// write those files as a gibibyte of records a few octets long)
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     state_memory: u64,
     /// What is flushed to disk before it is reported done: `full` every

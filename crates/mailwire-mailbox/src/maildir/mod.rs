@@ -142,8 +142,12 @@ pub struct MaildirOptions {
     /// The memory one account's folder state read from its files (the
     /// `dovecot-uidlist` and `mailwire-modseq` records) may take, all its
     /// folders together (default 1 GiB: some two million messages, at
-    /// about 530 octets each). Reading more fails with
-    /// [`StoreError::Limit`], and the files are left as they are: whoever
+    /// about 530 octets each). Once the other folders hold more than half
+    /// of it, the largest of them forget what they read (and read their
+    /// files again when next used), so an account whose folders do not fit
+    /// together is served one folder at a time. A folder that does not fit
+    /// in what is left (at least half of it) fails with
+    /// [`StoreError::Limit`], and its files are left as they are: whoever
     /// can write to a Maildir can write a gibibyte of records a few octets
     /// long, which would take tens of gibibytes in the process that serves
     /// every user. What is counted is an estimate of the records' memory,
@@ -203,15 +207,34 @@ struct Account {
     cleaned: bool,
 }
 
-/// The memory folder `name`'s state may take: what an account's other
-/// `folders` leave of `total`.
-fn allowance(folders: &HashMap<MailboxName, Folder>, name: &MailboxName, total: u64) -> u64 {
-    let others: u64 = folders
+/// The memory folder `name`'s state may take of `total`: what an
+/// account's other `folders` leave of it, once they hold at most half of
+/// it. Past that, the largest of them forget what they read from their
+/// files (they read them again when next used), unless a journal holds
+/// lines a full disk kept from its file: an account whose folders do not
+/// fit together is served one folder after another, while each fits.
+fn allowance(folders: &mut HashMap<MailboxName, Folder>, name: &MailboxName, total: u64) -> u64 {
+    let mut held: u64 = folders
         .iter()
         .filter(|(n, _)| *n != name)
         .map(|(_, f)| f.cost())
         .sum();
-    total.saturating_sub(others)
+    if held > total / 2 {
+        let mut largest: Vec<(u64, &mut Folder)> = folders
+            .iter_mut()
+            .filter(|(n, f)| *n != name && !f.journal.is_unsaved())
+            .map(|(_, f)| (f.cost(), f))
+            .collect();
+        largest.sort_unstable_by_key(|(cost, _)| std::cmp::Reverse(*cost));
+        for (cost, fold) in largest {
+            if held <= total / 2 {
+                break;
+            }
+            fold.invalidate();
+            held = held.saturating_sub(cost);
+        }
+    }
+    total.saturating_sub(held)
 }
 
 /// Folder `name` of an account's `folders`, with its allowance set (made
@@ -465,7 +488,7 @@ impl MaildirBackend {
         // The two folders' allowances (both out of the map): what the
         // account's other folders leave, less what the other of the two
         // holds when each is read.
-        let rest = allowance(&acc.folders, &from.name, self.options.state_memory);
+        let rest = allowance(&mut acc.folders, &from.name, self.options.state_memory);
         let result = (|| {
             let mut beside = dst.as_ref().map_or(0, Folder::cost);
             for (fold, ctx) in [(&mut src, sctx)]
@@ -725,7 +748,7 @@ fn look_unlocked<T>(
     if !opened_folder(&dir, &mailbox.name) {
         return Ok(None);
     }
-    let room = allowance(&acc.folders, &mailbox.name, total);
+    let room = allowance(&mut acc.folders, &mailbox.name, total);
     let Some(fold) = acc.folders.get_mut(&mailbox.name) else {
         return Ok(None);
     };
@@ -825,7 +848,7 @@ impl MaildirBackend {
     /// none that can be read.
     fn entry_of(
         &self,
-        acc: &Account,
+        acc: &mut Account,
         name: MailboxName,
         dir: &Path,
     ) -> Result<Option<MailboxEntry>, StoreError> {
@@ -834,7 +857,7 @@ impl MaildirBackend {
             let lock = folder::lock_folder(dir)?;
             let mut counters = Counters::new(&acc.maildir, self.options.fsync);
             let mut fold = Folder::default();
-            fold.allowance = Some(allowance(&acc.folders, &name, self.options.state_memory));
+            fold.allowance = Some(allowance(&mut acc.folders, &name, self.options.state_memory));
             fold.refresh_meta(self.ctx(dir, Some(&lock)), &mut counters)?;
             seen = folder::peek(dir);
         }
@@ -991,10 +1014,10 @@ impl Backend for MaildirBackend {
 
     fn list_mailboxes(&self, account: &AccountName) -> Result<Vec<MailboxEntry>, StoreError> {
         let acc = self.account(account);
-        let guard = self.open(account, &acc)?;
+        let mut guard = self.open(account, &acc)?;
         let mut out = Vec::new();
         for (name, dir) in folder_dirs(&guard.maildir)? {
-            if let Some(entry) = self.entry_of(&guard, name, &dir)? {
+            if let Some(entry) = self.entry_of(&mut guard, name, &dir)? {
                 out.push(entry);
             }
         }
@@ -1007,12 +1030,12 @@ impl Backend for MaildirBackend {
     /// listing of them all.
     fn mailbox(&self, account: &AccountName, name: &MailboxName) -> Result<MailboxEntry, StoreError> {
         let acc = self.account(account);
-        let guard = self.open(account, &acc)?;
+        let mut guard = self.open(account, &acc)?;
         let dir = guard.dir_of(name);
         if !opened_folder(&dir, name) {
             return Err(StoreError::NoSuchMailbox(name.clone()));
         }
-        self.entry_of(&guard, name.clone(), &dir)?
+        self.entry_of(&mut guard, name.clone(), &dir)?
             .ok_or_else(|| StoreError::NoSuchMailbox(name.clone()))
     }
 
@@ -1771,6 +1794,65 @@ mod tests {
 
     fn open_in(root: &Path) -> MaildirBackend {
         MaildirBackend::with_options(root, MaildirOptions::default().with_fsync(false)).unwrap()
+    }
+
+    /// An account's folders that do not fit in its allowance together are
+    /// served one after another: reading one makes the largest of the
+    /// others forget what they read from their files (read again when
+    /// next used), so the account's state stays within the allowance; a
+    /// journal holding lines a full disk kept from its file is not
+    /// forgotten, and the folder that would need its room is refused.
+    #[test]
+    fn folders_past_half_the_allowance_forget_their_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = AccountName::new("alice").unwrap();
+        let budget: u64 = 1 << 20;
+        let options = MaildirOptions::default()
+            .with_fsync(false)
+            .with_state_memory(budget);
+        let b = MaildirBackend::with_options(tmp.path(), options.clone()).unwrap();
+        b.create_account(&a).unwrap();
+        let names = [MailboxName::new("A").unwrap(), MailboxName::new("B").unwrap()];
+        // About 0.6 MiB of state each.
+        let many: Vec<NewMessage> = (0..1_250).map(|i| message(&i.to_string())).collect();
+        for name in &names {
+            b.create_mailbox(&a, name, &[]).unwrap();
+            b.append(&a, name, many.clone()).unwrap();
+        }
+        let fresh = MaildirBackend::with_options(tmp.path(), options).unwrap();
+        let costs = || {
+            let acc = fresh.account(&a);
+            let guard = acc.lock().unwrap();
+            names
+                .iter()
+                .map(|n| guard.folders.get(n).map_or(0, Folder::cost))
+                .collect::<Vec<u64>>()
+        };
+        fresh.mailbox_snapshot(&a, &names[0]).unwrap();
+        let first = costs()[0];
+        assert!(first > budget / 2 && first < budget, "{first}");
+        fresh.mailbox_snapshot(&a, &names[1]).unwrap();
+        let after = costs();
+        assert_eq!(after[0], 0, "A still holds its state");
+        assert!(after[1] > budget / 2 && after[1] < budget, "{after:?}");
+        let again = fresh.mailbox_snapshot(&a, &names[0]).unwrap();
+        assert_eq!(again.messages.len(), 1_250);
+        assert_eq!(costs()[1], 0, "B still holds its state");
+        // A's journal holds lines its file lacks: it keeps its state, and
+        // B finds no room.
+        {
+            let acc = fresh.account(&a);
+            let mut guard = acc.lock().unwrap();
+            guard
+                .folders
+                .get_mut(&names[0])
+                .unwrap()
+                .journal
+                .apply_unsaved("");
+        }
+        let read = fresh.mailbox_snapshot(&a, &names[1]);
+        assert!(matches!(read, Err(StoreError::Limit(_))), "{read:?}");
+        assert_eq!(costs()[0], first);
     }
 
     /// A new account whose INBOX holds two messages ("one", "two"), and
