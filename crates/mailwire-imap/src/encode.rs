@@ -127,6 +127,9 @@ pub struct Encoder<'a> {
     /// Literal data goes into `line` too: the whole message is one run of
     /// bytes in a caller's buffer (see [`Encoder::into_buffer`]).
     inline: bool,
+    /// The string being written may be a `literal8` (BINARY data, a
+    /// METADATA value): see [`Encoder::with_literal8`].
+    literal8: bool,
 }
 
 impl<'a> Encoder<'a> {
@@ -137,7 +140,29 @@ impl<'a> Encoder<'a> {
             line: Vec::with_capacity(LINE_CAPACITY),
             policy,
             inline: false,
+            literal8: false,
         }
+    }
+
+    /// Runs `write` where the grammar allows a `literal8` (`nstring /
+    /// literal8`: BINARY data, a METADATA value, URLFETCH's BINARY).
+    /// Elsewhere a string held as a literal8 (an [`IString`] made with
+    /// [`Literal::binary`](crate::Literal::binary)) is written as a
+    /// literal, which takes any octet but NUL; one that holds NUL fits no
+    /// form there, and is written as the literal8 it is, for the peer to
+    /// refuse.
+    ///
+    /// [`IString`]: crate::IString
+    pub(crate) fn with_literal8(&mut self, write: impl FnOnce(&mut Self)) {
+        let outer = std::mem::replace(&mut self.literal8, true);
+        write(self);
+        self.literal8 = outer;
+    }
+
+    /// Whether a string held as a literal8 of `data` is written as one
+    /// here: where the grammar allows it, or where nothing else holds it.
+    pub(crate) fn keeps_literal8(&self, data: &[u8]) -> bool {
+        self.literal8 || memchr::memchr(0, data).is_some()
     }
 
     /// An encoder that appends the whole message, literal data included,
@@ -150,6 +175,7 @@ impl<'a> Encoder<'a> {
             line: buffer,
             policy,
             inline: true,
+            literal8: false,
         }
     }
 

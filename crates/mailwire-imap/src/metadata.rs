@@ -180,7 +180,8 @@ fn encode_entry_values<'e>(values: &'e [MetadataEntryValue<'e>], e: &mut Encoder
         }
         v.entry.encode(e);
         e.put(b" ");
-        v.value.encode(e);
+        // `value = nstring / literal8`.
+        e.with_literal8(|e| v.value.encode(e));
     }
     e.put(b")");
 }

@@ -688,7 +688,9 @@ impl<'a> IString<'a> {
     pub(crate) fn encode<'e>(&'e self, e: &mut Encoder<'e>) {
         match self {
             IString::Quoted(q) => q.encode(e.line()),
-            IString::Literal(l) => e.literal_data(&l.data, l.binary),
+            // A literal8 only where the grammar has one (or where
+            // nothing else holds the data): see `Encoder::with_literal8`.
+            IString::Literal(l) => e.literal_data(&l.data, l.binary && e.keeps_literal8(&l.data)),
         }
     }
 }

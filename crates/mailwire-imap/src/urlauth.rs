@@ -533,7 +533,8 @@ pub(crate) fn encode_urlfetch_data<'e>(items: &'e [UrlFetchData<'e>], e: &mut En
         item.url.encode(e);
         e.put(b" ");
         match &item.data {
-            UrlFetchAnswer::Plain(data) => data.encode(e),
+            // A literal8 as the decoder takes one (see the module).
+            UrlFetchAnswer::Plain(data) => e.with_literal8(|e| data.encode(e)),
             UrlFetchAnswer::Extended(list) => {
                 // `url-metadata = 1*(SP "(" url-metadata-el ")")`; the
                 // first space is written above.
@@ -550,7 +551,7 @@ pub(crate) fn encode_urlfetch_data<'e>(items: &'e [UrlFetchData<'e>], e: &mut En
                         UrlFetchMetadata::BodyPartStructure(None) => e.put(b"BODYPARTSTRUCTURE NIL"),
                         UrlFetchMetadata::Binary(data) => {
                             e.put(b"BINARY ");
-                            data.encode(e);
+                            e.with_literal8(|e| data.encode(e));
                         }
                         UrlFetchMetadata::Body(data) => {
                             e.put(b"BODY ");

@@ -726,7 +726,7 @@ impl<'a> MessageDataItem<'a> {
                 encode_section_binary(section.as_ref(), e.line());
                 encode_origin(*origin, e.line());
                 e.put(b" ");
-                data.encode(e);
+                e.with_literal8(|e| data.encode(e));
             }
             MessageDataItem::BinarySize { section, size } => {
                 e.put(b"BINARY.SIZE");
