@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -35,6 +35,41 @@ impl Transport {
         if let Transport::Tls(stream) = self {
             stream.conn.send_close_notify();
             let _ = stream.flush();
+        }
+    }
+
+    /// Reads what one read of the socket brings (within the socket's
+    /// timeout): plaintext into `buf` (0 at the end of the stream), or,
+    /// with TLS, an error of kind `Interrupted` when the records it
+    /// brought held none (a session ticket, part of a record), so that the
+    /// caller looks at its own deadline before the next read. (The TLS
+    /// stream's `read` reads the socket until plaintext comes, each read
+    /// with a fresh timeout: a server sending records without plaintext,
+    /// or a record an octet at a time, held it for good.)
+    pub fn read_step(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Transport::Tls(stream) = self else {
+            return self.read(buf);
+        };
+        let (conn, sock) = (&mut stream.conn, &mut stream.sock);
+        match conn.reader().read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => return other,
+        }
+        if conn.read_tls(sock)? == 0 {
+            return Ok(0);
+        }
+        let processed = conn.process_new_packets();
+        // Alerts, and answers to what the server asked (a key update).
+        while conn.wants_write() {
+            conn.write_tls(sock)?;
+        }
+        processed.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        match conn.reader().read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "TLS records without data",
+            )),
+            other => other,
         }
     }
 
@@ -128,34 +163,82 @@ impl TlsSetup {
         })
     }
 
-    /// Runs the handshake on `tcp`.
+    /// Runs the handshake on `tcp`, within the socket's read timeout in
+    /// all: a server that sends its handshake an octet at a time, each
+    /// before a read would time out, held the client for good.
     pub fn wrap(&self, mut tcp: TcpStream) -> Result<Transport, ConnectError> {
         let mut tls = rustls::ClientConnection::new(self.config.clone(), self.name.clone())
             .map_err(|e| ConnectError::Network(format!("TLS setup: {e}")))?;
-        while tls.is_handshaking() {
-            tls.complete_io(&mut tcp).map_err(|e| {
-                let inner = e
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-                let certificate = matches!(inner, Some(rustls::Error::InvalidCertificate(_)));
-                // Plain text read as TLS records (a greeting, `+OK`...).
-                let plain_text = matches!(inner, Some(rustls::Error::InvalidMessage(_)));
-                let hint = if certificate {
-                    self.hint
-                } else if plain_text {
-                    " (the server answered without TLS: this port expects plain text first)"
-                } else {
-                    ""
-                };
-                ConnectError::Network(format!("TLS handshake failed: {e}{hint}"))
-            })?;
-        }
+        let limit = tcp.read_timeout().ok().flatten();
+        let deadline = limit.map(|l| Instant::now() + l);
+        let shaken = handshake(&mut tls, &mut tcp, deadline);
+        let _ = tcp.set_read_timeout(limit);
+        shaken.map_err(|e| {
+            if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+                return ConnectError::Network("the server did not finish the TLS handshake in time".into());
+            }
+            let inner = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            let certificate = matches!(inner, Some(rustls::Error::InvalidCertificate(_)));
+            // Plain text read as TLS records (a greeting, `+OK`...).
+            let plain_text = matches!(inner, Some(rustls::Error::InvalidMessage(_)));
+            let hint = if certificate {
+                self.hint
+            } else if plain_text {
+                " (the server answered without TLS: this port expects plain text first)"
+            } else {
+                ""
+            };
+            ConnectError::Network(format!("TLS handshake failed: {e}{hint}"))
+        })?;
         let version = tls
             .protocol_version()
             .map(|v| format!("{v:?}"))
             .unwrap_or_default();
         tracing::debug!(version, "TLS established");
         Ok(Transport::Tls(Box::new(rustls::StreamOwned::new(tls, tcp))))
+    }
+}
+
+/// Drives the handshake on `tcp` one socket read at a time, each within
+/// what is left until `deadline`.
+fn handshake(
+    tls: &mut rustls::ClientConnection,
+    tcp: &mut TcpStream,
+    deadline: Option<Instant>,
+) -> io::Result<()> {
+    loop {
+        while tls.wants_write() {
+            tls.write_tls(tcp)?;
+        }
+        if !tls.is_handshaking() {
+            return Ok(());
+        }
+        if !tls.wants_read() {
+            return Err(io::Error::other("the TLS handshake stalled"));
+        }
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the server did not finish it in time",
+                ));
+            }
+            tcp.set_read_timeout(Some(left))?;
+        }
+        if tls.read_tls(tcp)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ));
+        }
+        if let Err(e) = tls.process_new_packets() {
+            // The alert that tells the server why.
+            let _ = tls.write_tls(tcp);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! the caller.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -96,9 +96,14 @@ pub struct Imap {
     unreadable: u64,
     /// How long to wait for the server (`--timeout`).
     timeout: Duration,
-    /// While a message is streamed: when the current measure of its pace
-    /// began, and the octets since.
-    pace: Option<(Instant, u64)>,
+    /// When the server last sent data, or this program last sent some:
+    /// with no command's answer to wait for (the greeting), the server
+    /// has the timeout from then (TLS records that carry no data, a
+    /// session ticket, do not count).
+    heard: Instant,
+    /// While a message is streamed: how long reads have waited for it
+    /// since its pace was last measured, and the octets since.
+    pace: Option<(Duration, u64)>,
 }
 
 impl From<ConnectError> for Failure {
@@ -162,6 +167,7 @@ impl Imap {
             bye: None,
             unreadable: 0,
             timeout: target.timeout,
+            heard: Instant::now(),
             pace: None,
         };
         imap.greeting(target.timeout.min(GREETING_WAIT))?;
@@ -414,7 +420,7 @@ impl Imap {
                     let uid = uid_in(&items)
                         .or_else(|| self.session.mailbox().and_then(|m| m.uid(seq)).map(|u| u.get()));
                     current = Some((seq, uid_in(&items)));
-                    self.pace = Some((Instant::now(), 0));
+                    self.pace = Some((Duration::ZERO, 0));
                     let sink = sink.as_mut().ok_or_else(|| {
                         Failure::Network("the server sent a long literal nobody asked for".into())
                     })?;
@@ -480,21 +486,21 @@ impl Imap {
     }
 
     /// Checks the pace of a streamed message that `octets` more came of
-    /// (see [`MIN_STREAM_RATE`]).
+    /// (see [`MIN_STREAM_RATE`]), over the time reads waited for it (the
+    /// time this program takes storing it is not the server's).
     fn paced(&mut self, octets: usize) -> Result<(), Failure> {
-        let Some((since, got)) = &mut self.pace else {
+        let Some((waited, got)) = &mut self.pace else {
             return Ok(());
         };
         *got += octets as u64;
-        let elapsed = since.elapsed();
-        if elapsed >= self.timeout {
-            if *got < MIN_STREAM_RATE.saturating_mul(elapsed.as_secs().max(1)) {
+        if *waited >= self.timeout {
+            if *got < MIN_STREAM_RATE.saturating_mul(waited.as_secs().max(1)) {
                 return Err(Failure::Network(format!(
                     "the server sent a message at {got} octets in {:.1} s, slower than {MIN_STREAM_RATE} octets a second",
-                    elapsed.as_secs_f32()
+                    waited.as_secs_f32()
                 )));
             }
-            self.pace = Some((Instant::now(), 0));
+            self.pace = Some((Duration::ZERO, 0));
         }
         Ok(())
     }
@@ -511,8 +517,11 @@ impl Imap {
 
     /// Reads once, waiting no longer than the session's deadline for the
     /// answer it waits on (the timeout since the last whole response or
-    /// piece of a streamed message), not the timeout for each read: a
-    /// response sent a few octets at a time does not hold the client.
+    /// piece of a streamed message, or the last bytes sent), not the
+    /// timeout for each read: a response sent a few octets at a time does
+    /// not hold the client. (The session is told the time before the read
+    /// only: what this program does with what it read is not the
+    /// server's time.)
     fn read_paced(&mut self) -> Result<(), Failure> {
         let timeout = self.timeout;
         let late = || {
@@ -522,17 +531,18 @@ impl Imap {
             ))
         };
         self.session.handle_timeout(Instant::now());
-        let wait = match self.session.poll_timeout() {
-            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-            None => self.timeout,
-        };
+        let deadline = self.session.poll_timeout().unwrap_or(self.heard + self.timeout);
+        let wait = deadline.saturating_duration_since(Instant::now());
         if wait.is_zero() {
             return Err(late());
         }
         let _ = self.transport.tcp().set_read_timeout(Some(wait));
+        let started = Instant::now();
         let read = self.read_some();
+        if let Some((waited, _)) = &mut self.pace {
+            *waited += started.elapsed();
+        }
         let _ = self.transport.tcp().set_read_timeout(Some(self.timeout));
-        self.session.handle_timeout(Instant::now());
         match read {
             Ok(()) => Ok(()),
             Err(ReadError::TimedOut) => Err(late()),
@@ -542,27 +552,31 @@ impl Imap {
 
     /// The next event, or `None` when nothing came within `limit`.
     fn next_event_within(&mut self, limit: Duration) -> Result<Option<ClientEvent>, Failure> {
-        if let Some(event) = self.session.poll_event() {
-            return Ok(Some(event));
-        }
-        self.flush()?;
-        let normal = self.transport.tcp().read_timeout().ok().flatten();
-        let _ = self
-            .transport
-            .tcp()
-            .set_read_timeout(Some(limit.max(Duration::from_millis(1))));
-        let read = self.read_some();
-        let _ = self.transport.tcp().set_read_timeout(normal);
-        match read {
-            Ok(()) => Ok(self.session.poll_event()),
-            Err(ReadError::TimedOut) => Ok(None),
-            Err(ReadError::Failed(f)) => Err(f),
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(event) = self.session.poll_event() {
+                return Ok(Some(event));
+            }
+            self.flush()?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let _ = self.transport.tcp().set_read_timeout(Some(left));
+            let read = self.read_some();
+            let _ = self.transport.tcp().set_read_timeout(Some(self.timeout));
+            match read {
+                Ok(()) => {}
+                Err(ReadError::TimedOut) => return Ok(None),
+                Err(ReadError::Failed(f)) => return Err(f),
+            }
         }
     }
 
     fn flush(&mut self) -> Result<(), Failure> {
         while let Some(bytes) = self.session.poll_transmit() {
             self.write(&bytes)?;
+            self.heard = Instant::now();
         }
         self.transport
             .flush()
@@ -576,7 +590,7 @@ impl Imap {
     }
 
     fn read_some(&mut self) -> Result<(), ReadError> {
-        match self.transport.read(&mut self.buf) {
+        match self.transport.read_step(&mut self.buf) {
             Ok(0) => {
                 self.session.receive(&[]);
                 Err(ReadError::Failed(Failure::Network(match self.bye.take() {
@@ -585,6 +599,7 @@ impl Imap {
                 })))
             }
             Ok(n) => {
+                self.heard = Instant::now();
                 self.session.receive(&self.buf[..n]);
                 Ok(())
             }

@@ -1006,11 +1006,17 @@ fn read_tells_a_broken_answer_from_a_missing_message() {
 /// The client with `--timeout 2` through `proxy`, which must end within
 /// 30 s: what it did, and how long it took.
 fn impatient(proxy: &Proxy, args: &[&str]) -> (std::process::Output, Duration) {
+    impatient_with(proxy, &["--tls", "none"], args)
+}
+
+/// [`impatient`] with `tls` (the `--tls` options).
+fn impatient_with(proxy: &Proxy, tls: &[&str], args: &[&str]) -> (std::process::Output, Duration) {
     let mut command = Command::new(support::example_binary("imap_client"));
     command
         .arg("--server")
         .arg(proxy.addr.to_string())
-        .args(["--tls", "none", "--user", "alice", "--timeout", "2"])
+        .args(tls)
+        .args(["--user", "alice", "--timeout", "2"])
         .args(args)
         .env("MAILWIRE_PASSWORD", "secret")
         .env_remove("RUST_LOG");
@@ -1031,7 +1037,7 @@ fn first_completion(line: &[u8]) -> bool {
 #[test]
 fn an_answer_sent_an_octet_at_a_time_times_out() {
     let (_mail, server) = mail_server_account("client-hostile-drip");
-    let proxy = Proxy::slowing(server.imap, first_completion, Duration::from_millis(300));
+    let proxy = Proxy::slowing(server.imap, Some(first_completion), Duration::from_millis(300));
     let (out, took) = impatient(&proxy, &["mailboxes"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -1052,7 +1058,7 @@ fn a_message_sent_a_few_octets_a_second_is_refused() {
         &[format!("Subject: large\nFrom: a@example.org\n\n{body}").into_bytes()],
     );
     let big = |line: &[u8]| super::proxy::literal_length(line).is_some_and(|n| n >= 256 * 1024);
-    let proxy = Proxy::slowing(server.imap, big, Duration::from_millis(10));
+    let proxy = Proxy::slowing(server.imap, Some(big), Duration::from_millis(10));
     let local = TempDir::new("client-hostile-slow-message-local");
     let (out, took) = impatient(
         &proxy,
@@ -1070,4 +1076,44 @@ fn a_message_sent_a_few_octets_a_second_is_refused() {
         file_with(&local.path().join("Mail"), b"Subject: large").is_none(),
         "the cut message was stored"
     );
+}
+
+/// A server that sends its TLS handshake an octet every 300 ms, each
+/// before a read would time out: the client gives up once its timeout
+/// (2 s) has passed in all, as it says. The handshake waited for each
+/// octet afresh: minutes.
+#[test]
+fn a_tls_handshake_sent_an_octet_at_a_time_times_out() {
+    let (mail, server) = mail_server_account("client-hostile-slow-handshake");
+    let proxy = Proxy::slowing(server.imaps, None, Duration::from_millis(300));
+    let ca = mail.dir.path().join("cert.pem").display().to_string();
+    let tls = ["--tls", "implicit", "--ca-file", &ca, "--tls-name", "127.0.0.1"];
+    let (out, took) = impatient_with(&proxy, &tls, &["mailboxes"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("did not finish the TLS handshake in time"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// Over TLS (the client's default), a server that sends the records of its
+/// answer an octet every 300 ms: a read of the TLS stream waited for a
+/// whole record, each octet with the read's timeout afresh, so the
+/// session's deadline was never looked at. The client gives up once its
+/// timeout (2 s) has passed without an answer, as it says.
+#[test]
+fn an_answer_in_tls_records_sent_an_octet_at_a_time_times_out() {
+    let (mail, server) = mail_server_account("client-hostile-slow-records");
+    // The client's handshake end and its first command: the answer to
+    // that command comes slowly.
+    let proxy = Proxy::slowing_tls(server.imaps, 2, Duration::from_millis(300));
+    let ca = mail.dir.path().join("cert.pem").display().to_string();
+    let tls = ["--tls", "implicit", "--ca-file", &ca, "--tls-name", "127.0.0.1"];
+    let (out, took) = impatient_with(&proxy, &tls, &["mailboxes"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("did not answer in time"), "{stderr}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
 }

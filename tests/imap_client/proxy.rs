@@ -47,12 +47,47 @@ impl Proxy {
     }
 
     /// Listens on a free loopback port; the server's lines pass whole
-    /// until one that `after` picks, and from then on its octets go one
-    /// at a time, `gap` apart: a server that answers, slowly.
-    pub fn slowing(upstream: SocketAddr, after: fn(&[u8]) -> bool, gap: std::time::Duration) -> Proxy {
+    /// until one that `after` picks (with `None`, none: from the first
+    /// octet, a TLS handshake included), and from then on its octets go
+    /// one at a time, `gap` apart: a server that answers, slowly.
+    pub fn slowing(
+        upstream: SocketAddr,
+        after: Option<fn(&[u8]) -> bool>,
+        gap: std::time::Duration,
+    ) -> Proxy {
         Proxy::forwarding(upstream, move |server, client| {
             pipe_slowing(server, client, after, gap)
         })
+    }
+
+    /// Listens on a free loopback port for TLS clients; what the server
+    /// sends passes at once until the client has sent `records` TLS
+    /// application-data records (its encrypted handshake end, then its
+    /// commands), and from then on an octet at a time, `gap` apart: a
+    /// server whose records come slowly, each octet before a read would
+    /// time out.
+    pub fn slowing_tls(upstream: SocketAddr, records: usize, gap: std::time::Duration) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let streams = Arc::clone(&open);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                for stream in [&client, &server] {
+                    if let Ok(clone) = stream.try_clone() {
+                        streams.lock().unwrap_or_else(|e| e.into_inner()).push(clone);
+                    }
+                }
+                let slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                count_records(&client, &server, records, Arc::clone(&slow));
+                pipe_paced(&server, &client, slow, gap);
+            }
+        });
+        Proxy { addr, open }
     }
 
     /// Listens on a free loopback port and connects each client to
@@ -162,26 +197,109 @@ fn pipe_lines(from: &TcpStream, to: &TcpStream, rewrite: Option<Rewrite>, litera
 }
 
 /// Copies the server's lines from `from` to `to` on a thread until either
-/// side closes; past the first line `after` picks, one octet at a time,
-/// `gap` apart.
-fn pipe_slowing(from: &TcpStream, to: &TcpStream, after: fn(&[u8]) -> bool, gap: std::time::Duration) {
+/// side closes; past the first line `after` picks (from the start with
+/// `None`), one octet at a time, `gap` apart.
+fn pipe_slowing(
+    from: &TcpStream,
+    to: &TcpStream,
+    after: Option<fn(&[u8]) -> bool>,
+    gap: std::time::Duration,
+) {
     copy_lines(from, to, move |reader, to| {
-        let mut line = Vec::new();
-        while next_line(reader, &mut line) {
-            if to.write_all(&line).is_err() {
-                return;
-            }
-            if after(&line) {
-                let mut octet = [0u8];
-                while matches!(reader.read(&mut octet), Ok(1)) {
-                    std::thread::sleep(gap);
-                    if to.write_all(&octet).is_err() {
-                        return;
-                    }
+        if let Some(after) = after {
+            let mut line = Vec::new();
+            loop {
+                if !next_line(reader, &mut line) || to.write_all(&line).is_err() {
+                    return;
                 }
+                if after(&line) {
+                    break;
+                }
+            }
+        }
+        let mut octet = [0u8];
+        while matches!(reader.read(&mut octet), Ok(1)) {
+            std::thread::sleep(gap);
+            if to.write_all(&octet).is_err() {
                 return;
             }
         }
+    });
+}
+
+/// Copies the client's octets to the server on a thread, counting the TLS
+/// application-data records among them; `slow` is set once `records` of
+/// them have come, before the last is passed on.
+fn count_records(from: &TcpStream, to: &TcpStream, records: usize, slow: Arc<std::sync::atomic::AtomicBool>) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        // The current record's header as far as read, and how many of its
+        // octets are still to come after it.
+        let (mut header, mut left, mut seen) = (Vec::new(), 0usize, 0usize);
+        let mut buf = [0; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            for &octet in &buf[..n] {
+                if left > 0 {
+                    left -= 1;
+                    continue;
+                }
+                header.push(octet);
+                if header.len() == 5 {
+                    left = usize::from(u16::from_be_bytes([header[3], header[4]]));
+                    if header[0] == 23 {
+                        seen += 1;
+                    }
+                    header.clear();
+                }
+            }
+            if seen >= records {
+                slow.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+/// Copies the server's octets to the client on a thread, an octet at a
+/// time `gap` apart once `slow` is set.
+fn pipe_paced(
+    from: &TcpStream,
+    to: &TcpStream,
+    slow: Arc<std::sync::atomic::AtomicBool>,
+    gap: std::time::Duration,
+) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut buf = [0; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let sent = if slow.load(std::sync::atomic::Ordering::SeqCst) {
+                buf[..n].iter().all(|octet| {
+                    std::thread::sleep(gap);
+                    to.write_all(std::slice::from_ref(octet)).is_ok()
+                })
+            } else {
+                to.write_all(&buf[..n]).is_ok()
+            };
+            if !sent {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
     });
 }
 

@@ -551,6 +551,37 @@ fn a_silent_server_times_out() {
     assert_eq!(c.state(), ClientState::Closed);
 }
 
+/// The server's time counts from the sending: a literal that takes
+/// longer than the timeout to go (a large APPEND on a slow link) does not
+/// close the session, and a silence after it does. The clock restarted
+/// only on what the server sent, so the time spent sending was the
+/// server's.
+#[test]
+fn the_response_time_counts_from_the_sending() {
+    let t0 = std::time::Instant::now();
+    let secs = std::time::Duration::from_secs;
+    let mut c = ClientSession::new(ClientConfig {
+        response_timeout: Some(secs(30)),
+        ..ClientConfig::default()
+    });
+    c.receive(b"* OK ready\r\n");
+    c.login(b"alice", b"pa\r\nss").unwrap();
+    let line = c.poll_transmit().expect("the command's line");
+    assert!(line.ends_with(b"{6}\r\n"), "{line:?}");
+    c.handle_timeout(t0);
+    c.receive(b"+ go\r\n");
+    // (An application that tells the time after each read.)
+    c.handle_timeout(t0 + secs(1));
+    let data = c.poll_transmit().expect("the literal");
+    assert!(data.starts_with(b"pa\r\nss"), "{data:?}");
+    // Four minutes to send it, then the session waits.
+    c.handle_timeout(t0 + secs(241));
+    assert_ne!(c.state(), ClientState::Closed);
+    assert_eq!(c.poll_timeout(), Some(t0 + secs(271)));
+    c.handle_timeout(t0 + secs(271));
+    assert_eq!(c.state(), ClientState::Closed);
+}
+
 /// The client's events for `server` fed at the given split points, with
 /// streamed literal data joined (its pieces follow the reads).
 fn client_story(server: &[u8], splits: &[usize]) -> (Vec<String>, String) {

@@ -88,7 +88,10 @@ pub struct ClientConfig {
     /// The tags are this prefix and a number.
     pub tag_prefix: String,
     /// A command unanswered for this long fails the connection (IDLE
-    /// excepted); `None` waits for ever.
+    /// excepted); `None` waits for ever. The time counts from the last
+    /// response (or piece of a streamed literal) received and the last
+    /// bytes taken to send, as of the next
+    /// [`handle_timeout`](ClientSession::handle_timeout) after them.
     pub response_timeout: Option<Duration>,
     /// The most octets of untagged data (counted as sent) the session
     /// holds for one command until it completes: a server that sends more
@@ -319,6 +322,10 @@ struct Clock {
     waiting_since: Option<Instant>,
     /// The server answered something since the last `handle_timeout`.
     answered: bool,
+    /// The application took bytes to send since the last
+    /// `handle_timeout`: the server's time counts from their sending
+    /// (a large APPEND's literal can take longer than the timeout to go).
+    sent: bool,
 }
 
 /// The client side of one IMAP connection.
@@ -592,6 +599,7 @@ impl ClientSession {
         if self.output.is_empty() {
             return None;
         }
+        self.clock.sent = true;
         Some(Bytes::from(std::mem::take(&mut self.output)))
     }
 
@@ -601,13 +609,17 @@ impl ClientSession {
         Some(self.clock.waiting_since? + limit)
     }
 
-    /// Tells the session the time. Call it after sending, and when the
-    /// deadline of [`ClientSession::poll_timeout`] passes: a command left
-    /// unanswered beyond the response timeout closes the session.
+    /// Tells the session the time. Call it once what
+    /// [`poll_transmit`](Self::poll_transmit) gave is sent, before waiting
+    /// for the server, and when the deadline of
+    /// [`ClientSession::poll_timeout`] passes: a command left unanswered
+    /// beyond the response timeout closes the session. (Called before a
+    /// wait rather than right after a read, the time the application
+    /// takes over what it read is not counted against the server.)
     pub fn handle_timeout(&mut self, now: Instant) {
         self.clock.now = Some(now);
         let waiting = !self.in_flight.is_empty() && self.idling.is_none();
-        let answered = std::mem::take(&mut self.clock.answered);
+        let answered = std::mem::take(&mut self.clock.answered) | std::mem::take(&mut self.clock.sent);
         if !waiting {
             self.clock.waiting_since = None;
         } else if self.clock.waiting_since.is_none() || answered {
