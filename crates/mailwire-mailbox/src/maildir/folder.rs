@@ -513,6 +513,9 @@ impl Folder {
         // header's next UID or the journal, UIDs given and expunged
         // since the last record could be given again under the same
         // UIDVALIDITY.
+        // What the list held is of no use now, and its room is the new
+        // one's.
+        self.uidlist = UidList::default();
         let mut journal = Journal::default();
         let kept = refreshed == Refreshed::Unreadable
             && journal.refresh(ctx.dir, self.room_beside(self.cost()))?

@@ -152,7 +152,9 @@ pub struct MaildirOptions {
     /// long, which would take tens of gibibytes in the process that serves
     /// every user. What is counted is an estimate of the records' memory,
     /// not the directory listings (which cost the user disk space and
-    /// inodes) nor message contents.
+    /// inodes) nor message contents; while a changed file is read again,
+    /// its old records, the new ones and the file's octets are held at
+    /// once (up to three times this).
     pub state_memory: u64,
 }
 
@@ -443,6 +445,35 @@ impl MaildirBackend {
         }
         check_validity(fold, name, expect)?;
         f(fold, self.ctx(&dir, None))
+    }
+
+    /// Runs `f` on a folder as this instance holds it in memory (with the
+    /// folder's directory), for the content it keeps of expunged messages,
+    /// without reading the folder's files: dropping or counting that
+    /// content needs none of them, and must not fail for a folder whose
+    /// files cannot be read now (past the state allowance, or forgotten to
+    /// make room for another), which would leave the content on disk, and
+    /// counted against the quota, until the account is released. `None`
+    /// when this instance keeps nothing of the folder under that
+    /// UIDVALIDITY.
+    fn with_kept<T>(
+        &self,
+        account: &AccountName,
+        mailbox: &MailboxRef,
+        f: impl FnOnce(&mut Folder, &Path) -> T,
+    ) -> Result<Option<T>, StoreError> {
+        let acc = self.account(account);
+        let mut guard = self.open(account, &acc)?;
+        let acc = &mut *guard;
+        let dir = acc.dir_of(&mailbox.name);
+        if !opened_folder(&dir, &mailbox.name) {
+            return Ok(None);
+        }
+        Ok(acc
+            .folders
+            .get_mut(&mailbox.name)
+            .filter(|fold| fold.known.as_ref().map(|k| k.uid_validity) == Some(mailbox.uid_validity))
+            .map(|fold| f(fold, &dir)))
     }
 
     /// Copies (and for a move, expunges) messages between two folders of
@@ -1470,16 +1501,16 @@ impl Backend for MaildirBackend {
     /// wait for the next write.
     fn purge(&self, account: &AccountName, mailbox: &MailboxRef, uids: &[Uid]) -> Result<(), StoreError> {
         let v = Some(mailbox.uid_validity);
-        let save = self.with_cached(account, &mailbox.name, v, |fold, ctx| {
+        let save = self.with_kept(account, mailbox, |fold, dir| {
             let mut freed = false;
             for uid in uids {
                 if let Some(kept) = fold.kept.remove(&uid.get()) {
-                    freed |= fs::remove_file(ctx.dir.join(kept.within)).is_ok();
+                    freed |= fs::remove_file(dir.join(kept.within)).is_ok();
                 }
             }
-            Ok(freed && fold.journal.is_unsaved())
+            freed && fold.journal.is_unsaved()
         })?;
-        if save {
+        if save == Some(true) {
             let _ = self.with_folder(account, &mailbox.name, v, false, |fold, ctx, _| {
                 ctx.confirm_lock()?;
                 fold.journal.save(ctx.dir, ctx.fsync)
@@ -1489,9 +1520,10 @@ impl Backend for MaildirBackend {
     }
 
     fn kept_size(&self, account: &AccountName, mailbox: &MailboxRef) -> Result<u64, StoreError> {
-        self.with_cached(account, &mailbox.name, Some(mailbox.uid_validity), |fold, _| {
-            Ok(fold.kept.values().map(|k| k.size).sum())
-        })
+        let size = self.with_kept(account, mailbox, |fold, _| {
+            fold.kept.values().map(|k| k.size).sum()
+        });
+        Ok(size?.unwrap_or(0))
     }
 
     fn tombstones(
@@ -1880,6 +1912,49 @@ mod tests {
             .unwrap()
             .messages;
         (tmp, a, inbox, b, added)
+    }
+
+    /// Kept content of expunged messages is dropped (and no longer
+    /// counted) without reading the folder's files: a folder that forgot
+    /// what it read (to make room for another) and whose uidlist has grown
+    /// past the allowance kept it on disk, counted against the quota,
+    /// until the account was released, since the purge read the folder
+    /// first and failed.
+    #[test]
+    fn kept_content_is_purged_without_reading_the_folder() {
+        let options = MaildirOptions::default()
+            .with_fsync(false)
+            .with_state_memory(256 << 10);
+        let (tmp, a, inbox, b, added) = two_messages_with(options);
+        let r = b.mailbox(&a, &inbox).unwrap().to_ref();
+        let two = ExpungeRequest {
+            uids: Some(vec![added[1].uid]),
+            only_deleted: false,
+        };
+        b.expunge(&a, &r, &two).unwrap();
+        let size = b.kept_size(&a, &r).unwrap();
+        assert!(size > 0);
+        let maildir = tmp.path().join("alice/Maildir");
+        let kept = {
+            let acc = b.account(&a);
+            let mut guard = acc.lock().unwrap();
+            let fold = guard.folders.get_mut(&inbox).unwrap();
+            fold.invalidate();
+            maildir.join(&fold.kept[&added[1].uid.get()].within)
+        };
+        assert!(kept.is_file());
+        let path = maildir.join("dovecot-uidlist");
+        let mut text = fs::read(&path).unwrap();
+        for uid in 100..30_000 {
+            text.extend_from_slice(format!("{uid} :{uid}\n").as_bytes());
+        }
+        fs::write(maildir.join("padded"), &text).unwrap();
+        fs::rename(maildir.join("padded"), &path).unwrap();
+        assert!(matches!(b.sync(&a, &r), Err(StoreError::Limit(_))));
+        assert_eq!(b.kept_size(&a, &r).unwrap(), size);
+        b.purge(&a, &r, &[added[1].uid]).unwrap();
+        assert!(!kept.exists(), "the kept content stays");
+        assert_eq!(b.kept_size(&a, &r).unwrap(), 0);
     }
 
     fn message_files(root: &Path) -> usize {
