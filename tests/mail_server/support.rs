@@ -488,7 +488,13 @@ pub fn run(command: &mut Command, stdin: &[u8], timeout: Duration) -> Output {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{command:?} did not finish within {timeout:?}");
+            // What it printed tells where it stopped.
+            let said = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned();
+            panic!(
+                "{command:?} did not finish within {timeout:?}\n--- its output ---\n{}\n--- its errors ---\n{}",
+                said(out.join().unwrap_or_default()),
+                said(err.join().unwrap_or_default())
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
