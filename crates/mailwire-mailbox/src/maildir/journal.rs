@@ -195,6 +195,18 @@ impl Journal {
             let room = allowance.saturating_sub(self.cost());
             let tail = fsutil::read_state(&mut file, &path, self.read_len, MAX_FILE, room)?;
             let complete = memchr::memrchr(b'\n', &tail).map_or(0, |p| p + 1);
+            if self.unsaved {
+                // Read whole again, a journal holding lines its file lacks
+                // would lose them: a tail that could pass the allowance is
+                // refused before any of it is taken (each line adds one
+                // entry or tombstone at most), and read from the same
+                // place next time.
+                let lines = memchr::memchr_iter(b'\n', &tail[..complete]).count() as u64;
+                let most = lines.saturating_mul(ENTRY_COST).saturating_add(complete as u64);
+                if self.cost().saturating_add(most) > allowance {
+                    return Err(fsutil::OVER_BUDGET);
+                }
+            }
             self.torn = complete < tail.len();
             for line in fsutil::lossy_lines(&tail[..complete]) {
                 self.apply(&line);
@@ -579,6 +591,52 @@ fn decode_info(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A journal holding lines its file lacks (a full disk) keeps them when
+    /// another process's appended lines do not fit in the allowance: the
+    /// tail is refused before any of it is taken, and taken once it fits.
+    /// Refused after taking part of it, the journal was read whole next
+    /// time, and the lines only memory held were lost.
+    #[test]
+    fn unsaved_lines_survive_a_tail_past_the_allowance() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::new(7, 1, &[]);
+        j.rewrite(dir.path(), false).unwrap();
+        assert!(j.refresh(dir.path(), u64::MAX).unwrap());
+        let mut mine = String::new();
+        Journal::expunge_line(3, 2, &mut mine);
+        j.apply_unsaved(&mine);
+        let mut theirs = String::new();
+        for uid in 10..2_000 {
+            Journal::live_line(
+                uid,
+                &Entry {
+                    modseq: 3,
+                    info: "S".into(),
+                    date: 1_700_000_000,
+                    zone: 0,
+                    size: 100,
+                    saved: None,
+                },
+                &mut theirs,
+            );
+        }
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(NAME))
+            .unwrap();
+        f.write_all(theirs.as_bytes()).unwrap();
+        // Room for the tail's octets, not for its entries.
+        let allowance = j.cost() + theirs.len() as u64 + 1_000;
+        assert_eq!(j.refresh(dir.path(), allowance), Err(fsutil::OVER_BUDGET));
+        assert!(j.is_loaded() && j.live.is_empty());
+        assert!(j.refresh(dir.path(), u64::MAX).unwrap());
+        assert_eq!(j.live.len(), 1_990);
+        assert!(
+            j.tombstones.iter().any(|t| t.uid.get() == 3),
+            "the unsaved expunge was lost"
+        );
+    }
 
     /// Infos of every shape a file name may hold come back as they went:
     /// spaces (which would have made fields of their own: a name ending
