@@ -15,10 +15,12 @@ use crate::types::{MailboxName, StoreError};
 
 const HEADER: &str = "V\t2\n\n";
 
-/// A `subscriptions` file larger than this is refused as corrupt: it is a
-/// hundred thousand names of 160 octets, more than any account has
-/// mailboxes, and still cheap to read whole.
-const MAX_FILE: u64 = 16 << 20;
+/// A `subscriptions` file larger than this is refused as corrupt: it is
+/// ten thousand names of 100 octets, ten times the mailboxes an account
+/// has by default. Each LIST of subscriptions reads it whole, a line at a
+/// few dozen octets of memory: 16 MiB of one-letter lines took some 400 MB
+/// per read, in the process that serves every user.
+const MAX_FILE: u64 = 1 << 20;
 
 /// Dovecot's tab escaping: `\x01` followed by a letter stands for a
 /// control character.
@@ -150,6 +152,20 @@ mod tests {
 
     fn mb(s: &str) -> MailboxName {
         MailboxName::new(s).unwrap()
+    }
+
+    /// A file past the limit is refused, whatever it holds; one just
+    /// under it is read.
+    #[test]
+    fn a_file_past_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subscriptions");
+        let line = "INBOX\n";
+        let fits = HEADER.to_owned() + &line.repeat((MAX_FILE as usize - HEADER.len()) / line.len());
+        fs::write(&path, &fits).unwrap();
+        assert_eq!(list(dir.path()).unwrap(), [mb("INBOX")]);
+        fs::write(&path, fits + line).unwrap();
+        assert!(matches!(list(dir.path()), Err(StoreError::Permanent(_))));
     }
 
     #[test]
