@@ -764,7 +764,9 @@ impl<'a> MessageDataItem<'a> {
             MessageDataItem::Other { name, value } => {
                 e.put(name.as_str().as_bytes());
                 e.put(b" ");
-                value.encode(e);
+                // Its strings are taken as literal8 too (an item this
+                // crate does not know may carry binary data).
+                e.with_literal8(|e| value.encode(e));
             }
         }
     }
