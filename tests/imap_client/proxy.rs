@@ -40,9 +40,12 @@ impl Proxy {
         rewrite: Option<Rewrite>,
         literal: Option<RewriteLiteral>,
     ) -> Proxy {
-        Proxy::forwarding(upstream, move |server, client| match (rewrite, literal) {
-            (None, None) => pipe(server, client),
-            (rewrite, literal) => pipe_lines(server, client, rewrite, literal),
+        Proxy::forwarding(upstream, move |client, server| {
+            pipe(client, server);
+            match (rewrite, literal) {
+                (None, None) => pipe(server, client),
+                (rewrite, literal) => pipe_lines(server, client, rewrite, literal),
+            }
         })
     }
 
@@ -55,7 +58,8 @@ impl Proxy {
         after: Option<fn(&[u8]) -> bool>,
         gap: std::time::Duration,
     ) -> Proxy {
-        Proxy::forwarding(upstream, move |server, client| {
+        Proxy::forwarding(upstream, move |client, server| {
+            pipe(client, server);
             pipe_slowing(server, client, after, gap)
         })
     }
@@ -67,33 +71,17 @@ impl Proxy {
     /// server whose records come slowly, each octet before a read would
     /// time out.
     pub fn slowing_tls(upstream: SocketAddr, records: usize, gap: std::time::Duration) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
-        let open = Arc::new(Mutex::new(Vec::new()));
-        let streams = Arc::clone(&open);
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { break };
-                let Ok(server) = TcpStream::connect(upstream) else {
-                    continue;
-                };
-                for stream in [&client, &server] {
-                    if let Ok(clone) = stream.try_clone() {
-                        streams.lock().unwrap_or_else(|e| e.into_inner()).push(clone);
-                    }
-                }
-                let slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
-                count_records(&client, &server, records, Arc::clone(&slow));
-                pipe_paced(&server, &client, slow, gap);
-            }
-        });
-        Proxy { addr, open }
+        Proxy::forwarding(upstream, move |client, server| {
+            let slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            count_records(client, server, records, Arc::clone(&slow));
+            pipe_paced(server, client, slow, gap);
+        })
     }
 
     /// Listens on a free loopback port and connects each client to
-    /// `upstream`: what the client sends goes as it is, what the server
-    /// sends through `answers` (which starts the copying thread).
-    fn forwarding(upstream: SocketAddr, answers: impl Fn(&TcpStream, &TcpStream) + Send + 'static) -> Proxy {
+    /// `upstream`; `copy` (client, server) starts the threads that copy
+    /// between them.
+    fn forwarding(upstream: SocketAddr, copy: impl Fn(&TcpStream, &TcpStream) + Send + 'static) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
         let open = Arc::new(Mutex::new(Vec::new()));
@@ -109,8 +97,7 @@ impl Proxy {
                         streams.lock().unwrap_or_else(|e| e.into_inner()).push(clone);
                     }
                 }
-                pipe(&client, &server);
-                answers(&server, &client);
+                copy(&client, &server);
             }
         });
         Proxy { addr, open }
