@@ -192,41 +192,45 @@ impl<'a> Lexer<'a> {
     }
 
     /// A quoted string starting at the current `"`; returns its content with
-    /// quoted-pairs resolved (borrowed when there are none).
+    /// quoted-pairs resolved and the line breaks of folding removed (RFC
+    /// 5322 section 3.2.4: a folded `"a\r\n b"` is `a b`), borrowed when
+    /// there are neither.
     pub(crate) fn quoted_string(&mut self) -> Result<Cow<'a, [u8]>, Unterminated> {
         debug_assert_eq!(self.peek(), Some(b'"'));
         self.pos += 1;
         let start = self.pos;
-        let mut escaped = false;
+        let mut rewrite = false;
         loop {
             match self.peek() {
                 None => return Err(Unterminated),
                 Some(b'"') => break,
                 Some(b'\\') => {
-                    escaped = true;
+                    rewrite = true;
                     self.pos += 2;
                     if self.pos > self.s.len() {
                         self.pos = self.s.len();
                         return Err(Unterminated);
                     }
                 }
+                Some(b'\r' | b'\n') => {
+                    rewrite = true;
+                    self.pos += 1;
+                }
                 Some(_) => self.pos += 1,
             }
         }
         let content = &self.s[start..self.pos];
         self.pos += 1;
-        if !escaped {
+        if !rewrite {
             return Ok(Cow::Borrowed(content));
         }
         let mut out = Vec::with_capacity(content.len());
         let mut it = content.iter();
         while let Some(&b) = it.next() {
-            if b == b'\\' {
-                if let Some(&next) = it.next() {
-                    out.push(next);
-                }
-            } else {
-                out.push(b);
+            match b {
+                b'\\' => out.extend(it.next()),
+                b'\r' | b'\n' => {}
+                _ => out.push(b),
             }
         }
         Ok(Cow::Owned(out))
@@ -288,6 +292,10 @@ mod tests {
         assert_eq!(l.peek(), Some(b' '));
         let mut l = Lexer::new(b"\"open\\");
         assert_eq!(l.quoted_string(), Err(Unterminated));
+        // Folding's line breaks go, its whitespace stays; an escaped one
+        // is kept.
+        let mut l = Lexer::new(b"\"a\r\n b\n\tc\\\rd\"");
+        assert_eq!(l.quoted_string().as_deref(), Ok(&b"a b\tc\rd"[..]));
     }
 
     #[test]

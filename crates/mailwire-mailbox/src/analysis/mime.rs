@@ -93,6 +93,18 @@ fn raw_params<'a>(lx: &mut Lexer<'a>) -> Vec<(&'a [u8], Cow<'a, [u8]>)> {
                 Ok(v) => v,
                 Err(_) => break,
             }
+        } else if lx.peek() == Some(b'=') {
+            // `name==?utf-8?B?...?=`: an encoded word written unquoted,
+            // which some senders do; taken up to the next `;` or
+            // whitespace, as Dovecot does, rather than losing it and every
+            // parameter after it.
+            let rest = &lx.input()[lx.pos()..];
+            let len = rest
+                .iter()
+                .position(|b| matches!(b, b';' | b' ' | b'\t' | b'\r' | b'\n'))
+                .unwrap_or(rest.len());
+            lx.set_pos(lx.pos() + len);
+            Cow::Borrowed(&rest[..len])
         } else {
             Cow::Borrowed(lx.token())
         };
@@ -306,6 +318,16 @@ mod tests {
         assert_eq!(render(&content_type(b"a/b; x=1; novalue; y=2").params), "x=1");
         assert_eq!(render(&content_type(b"a/b; x=\"open").params), "");
         assert_eq!(render(&content_type(b"a/b garbage; x=1").params), "");
+    }
+
+    #[test]
+    fn an_unquoted_encoded_word_is_a_value() {
+        // It lost its value and every parameter after it (the charset
+        // then read as us-ascii).
+        let ct = content_type(b"text/plain; name==?utf-8?B?0YTQsNC5?=; charset=koi8-r");
+        assert_eq!(render(&ct.params), "name==?utf-8?B?0YTQsNC5?= charset=koi8-r");
+        let d = disposition(b"attachment; filename==?utf-8?Q?a=20b?= ;size=3");
+        assert_eq!(render(&d.params), "filename==?utf-8?Q?a=20b?= size=3");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub(crate) use preview::strip_markup;
 pub use preview::{PREVIEW_CHARS, preview};
 pub use section::{apply_partial, extract_section, find_part, to_crlf};
 pub use stored::{StoredLayout, StoredMessage};
-pub use structure::{Part, PartKind};
+pub use structure::{MAX_BOUNDARY, Part, PartKind};
 pub(crate) use structure::{TransferEncoding, leaves};
 
 /// Limits and behaviour of [`analyze_with`].

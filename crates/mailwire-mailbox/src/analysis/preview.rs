@@ -146,7 +146,12 @@ fn decode_entities(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         let tail = &rest[amp..];
-        let entity = tail.find(';').filter(|&i| i <= 10).map(|i| (&tail[1..i], i + 1));
+        // An entity is short: looking further for its `;` would read the
+        // rest of the text at every `&`.
+        let entity = tail.as_bytes()[..tail.len().min(11)]
+            .iter()
+            .position(|&b| b == b';')
+            .map(|i| (&tail[1..i], i + 1));
         let decoded = entity.and_then(|(name, len)| {
             let c = match name {
                 "amp" => '&',
@@ -214,6 +219,18 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe,\r\n\r\n  zweite   
             p.starts_with("x x x") && p.chars().count() == PREVIEW_CHARS - 1 && p.ends_with('x'),
             "{p}"
         );
+    }
+
+    #[test]
+    fn ampersands_without_entities_cost_linear_time() {
+        // Each `&` looked for its `;` through the rest of the text: some
+        // 10^12 octets read here.
+        let mut html = b"Content-Type: text/html\r\n\r\n".to_vec();
+        html.extend(std::iter::repeat_n(b'&', 2_000_000));
+        html.extend_from_slice(b"&amp;&lt;x&#59;");
+        let p = preview(&analyze(&html));
+        assert_eq!(p, "&".repeat(PREVIEW_CHARS));
+        assert_eq!(strip_markup("a&&amp;&#x3b;&;&nbsp"), "a&&;&;&nbsp");
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! - a boundary of an outer multipart ends every part inside it; a close
 //!   delimiter `--b--` starts the epilogue, which lasts until an outer
 //!   boundary or the end of the message;
+//! - a boundary longer than [`MAX_BOUNDARY`] octets is cut to its first
+//!   `MAX_BOUNDARY` (each line starting with `--` is compared with the
+//!   boundaries, so their length must be bounded);
 //! - a multipart without a boundary parameter, or whose boundary never
 //!   occurs, has no parts; a part without Content-Type is text/plain, or
 //!   message/rfc822 inside multipart/digest;
@@ -33,6 +36,10 @@ use mailwire_imap::{
     BodyFields, BodyStructure, Envelope, ExtensionTail, IString, Language, LanguageTail, LocationTail,
     MultipartExtension, NString, SinglePartExtension, SpecificFields,
 };
+
+/// The longest boundary a multipart has: RFC 2046 allows 70 octets;
+/// longer ones are cut to this length, as Dovecot does.
+pub const MAX_BOUNDARY: usize = 80;
 
 /// Where a part is in the message, and the parts inside it: the model's
 /// map of the MIME tree, which `BODY[section]`, `BINARY[section]` and
@@ -442,7 +449,7 @@ impl<'a, S: Source<'a>> Parser<'a, '_, '_, S> {
                 if ct.media_type.eq_ignore_ascii_case(b"multipart") {
                     let b = find_param(&ct.params, b"boundary")
                         .filter(|b| !b.is_empty())
-                        .map(|b| Box::from(&b[..]));
+                        .map(|b| Box::from(&b[..b.len().min(MAX_BOUNDARY)]));
                     digest = ct.subtype.eq_ignore_ascii_case(b"digest");
                     (NodeKind::Multipart, b)
                 } else if ct.media_type.eq_ignore_ascii_case(b"message")

@@ -535,3 +535,47 @@ fn a_stored_message_whose_header_blocks_add_up_is_refused() {
     let stored = StoredMessage::open(file, small.len() as u64).expect("half of them");
     assert_eq!(stored.part_tree(), analyze(&to_crlf(small)).part_tree());
 }
+
+#[test]
+fn a_long_boundary_is_cut_and_its_lines_cost_linear_time() {
+    use std::io::Write;
+    // A 500,000-octet boundary, and 200,000 lines starting with `--`: each
+    // such line was compared with the whole boundary, read from the file
+    // (some 10^11 octets copied); the boundary is now its first 80 octets,
+    // as Dovecot has it.
+    let cut = "A".repeat(MAX_BOUNDARY);
+    let mut raw = format!(
+        "Content-Type: multipart/mixed; boundary=\"{}\"\r\n\r\n--{cut}\r\n\r\nfirst\r\n",
+        "A".repeat(500_000)
+    )
+    .into_bytes();
+    raw.extend(std::iter::repeat_n(b"--\r\n", 200_000).flatten());
+    raw.extend_from_slice(
+        format!("--{cut}B\r\nContent-Type: text/html\r\n\r\nsecond\r\n--{cut}--\r\n").as_bytes(),
+    );
+    let whole = analyze(&raw);
+    assert_eq!(whole.part_tree().children().len(), 2);
+    let mut file = tempfile::tempfile().expect("a temporary file");
+    file.write_all(&raw).expect("written");
+    let stored = StoredMessage::open(file, raw.len() as u64).expect("analysed");
+    assert_eq!(stored.part_tree(), whole.part_tree());
+    assert_eq!(stored.body_structure(), whole.body_structure());
+    let second = &whole.part_tree().children()[1];
+    assert_eq!(&raw[second.body_range()], b"second");
+}
+
+#[test]
+fn a_boundary_folded_inside_its_quotes_is_unfolded() {
+    // The folding's CRLF stayed in the boundary, which then matched no
+    // line: a multipart without parts.
+    let raw = b"Content-Type: multipart/mixed; boundary=\"==part\r\n boundary==\"\r\n\r\n\
+--==part boundary==\r\nContent-Type: text/plain;\r\n name=\"a\r\n\tb.txt\"\r\n\r\nhello\r\n--==part boundary==--\r\n";
+    let msg = analyze(raw);
+    let parts = msg.part_tree().children();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(&raw[parts[0].body_range()], b"hello");
+    let BodyStructure::Multipart { parts, .. } = msg.body_structure() else {
+        panic!("a multipart");
+    };
+    assert_eq!(fields(&parts[0]).param("name"), Some(&b"a\tb.txt"[..]));
+}
