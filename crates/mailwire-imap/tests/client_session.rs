@@ -391,6 +391,89 @@ fn closed_then_a_bad_select_leaves_no_mailbox_selected() {
     assert!(c.mailbox().is_some());
 }
 
+/// The changes of a SELECT's answer: the completion's FETCH data and the
+/// mailbox changes reported, UIDs as numbers.
+fn select_answer(c: &mut ClientSession, answer: &[u8]) -> (Vec<u32>, Vec<String>) {
+    c.receive(answer);
+    let mut fetched = Vec::new();
+    let mut changes = Vec::new();
+    for e in events(c) {
+        match e {
+            ClientEvent::Completed(done) => {
+                fetched.extend(done.data.fetch.iter().map(|(seq, _)| seq.get()));
+            }
+            ClientEvent::Changed(change) => changes.push(match change {
+                MailboxChange::Vanished { uids } => format!("vanished {uids}"),
+                MailboxChange::VanishedEarlier { uids } => format!("earlier {uids}"),
+                MailboxChange::Expunged { seq, .. } => format!("expunged {seq}"),
+                MailboxChange::Flags { seq, .. } => format!("flags {seq}"),
+                other => format!("{other:?}"),
+            }),
+            _ => {}
+        }
+    }
+    (fetched, changes)
+}
+
+/// What a server sends before `[CLOSED]` is about the mailbox being
+/// closed (RFC 7162 section 3.2.11): a VANISHED or a FETCH of it was taken
+/// as the new mailbox's, so a synchronising client deleted the new
+/// mailbox's copies of those UIDs and took another's flags.
+#[test]
+fn responses_before_closed_are_the_old_mailboxs() {
+    let mut c = selected();
+    c.send(select());
+    assert_eq!(wire(&mut c), "A3 SELECT INBOX\r\n");
+    let (fetched, changes) = select_answer(
+        &mut c,
+        b"* VANISHED 5\r\n* 1 EXPUNGE\r\n* 1 FETCH (UID 9 FLAGS (\\Seen))\r\n* OK [CLOSED] closed\r\n\
+* 4 EXISTS\r\n* OK [UIDVALIDITY 42] UIDs valid\r\n* VANISHED (EARLIER) 20\r\n\
+* 2 FETCH (UID 4 FLAGS (\\Flagged))\r\nA3 OK [READ-WRITE] done\r\n",
+    );
+    assert_eq!(fetched, [2]);
+    assert_eq!(changes, ["earlier 20", "flags 2"]);
+    let view = c.mailbox().expect("selected");
+    assert_eq!(view.exists(), 4);
+    assert_eq!(view.uid(uid(2)), Some(uid(4)));
+    assert_eq!(view.uid(uid(1)), None);
+}
+
+/// A server that sends no `[CLOSED]` begins the new mailbox's answer with
+/// data only a SELECT's answer holds (FLAGS here); what came before is
+/// the old mailbox's.
+#[test]
+fn without_closed_the_new_answer_begins_the_new_mailbox() {
+    let mut c = selected();
+    c.send(select());
+    wire(&mut c);
+    let (fetched, changes) = select_answer(
+        &mut c,
+        b"* 2 EXPUNGE\r\n* FLAGS (\\Seen)\r\n* 2 EXISTS\r\n* 1 FETCH (UID 7 FLAGS ())\r\n\
+* OK [UIDVALIDITY 50] valid\r\nA3 OK done\r\n",
+    );
+    assert_eq!(fetched, [1]);
+    assert_eq!(changes, ["flags 1"]);
+    let view = c.mailbox().expect("selected");
+    assert_eq!(view.exists(), 2);
+    assert_eq!(view.uid(uid(1)), Some(uid(7)));
+}
+
+/// A BAD to the SELECT leaves the old mailbox selected: the changes it
+/// was told meanwhile are reported then, and its view has them.
+#[test]
+fn a_bad_select_reports_the_old_mailboxs_changes() {
+    let mut c = selected();
+    c.send(select());
+    wire(&mut c);
+    let (fetched, changes) = select_answer(&mut c, b"* 1 EXPUNGE\r\n* VANISHED 9\r\nA3 BAD no\r\n");
+    assert!(fetched.is_empty());
+    assert_eq!(changes, ["expunged 1", "vanished 9"]);
+    let view = c.mailbox().expect("still selected");
+    assert_eq!(view.exists(), 1);
+    assert_eq!(view.uid(uid(1)), Some(uid(6)));
+    assert_eq!(c.state(), ClientState::Selected);
+}
+
 /// A generated tag is never one a command in progress has: a proxy that
 /// forwards its client's tags (`A2` here) beside commands of its own
 /// would have a completion taken for the wrong command.

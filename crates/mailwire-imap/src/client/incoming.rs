@@ -101,7 +101,7 @@ impl ClientSession {
                     None => self.oldest(|k| k == Kind::Fetch).map(|c| c.id),
                 };
                 self.streaming = Some(id);
-                self.fetched_view(seq, &items);
+                self.changed(|view, changes| view.fetched(seq, &items, changes));
                 self.events.push_back(ClientEvent::FetchStart {
                     id,
                     seq,
@@ -112,7 +112,7 @@ impl ClientSession {
             }
             ReadEvent::FetchEnd { seq, items } => {
                 self.streaming = None;
-                self.fetched_view(seq, &items);
+                self.changed(|view, changes| view.fetched(seq, &items, changes));
                 self.events.push_back(ClientEvent::FetchEnd { seq, items });
             }
             ReadEvent::LiteralData(_) | ReadEvent::Skipped(_) => {}
@@ -154,21 +154,34 @@ impl ClientSession {
                 self.with_view(|view, changes| view.set_exists(n, changes));
             }
             Response::Recent(n) => match self.select_data() {
-                Some(select) => select.recent = Some(n),
+                Some(select) => {
+                    select.recent = Some(n);
+                    self.old_mailbox_closed();
+                }
                 None => self.attach(Response::Recent(n), |_| false),
             },
             Response::Flags(flags) => match self.select_data() {
-                Some(select) => select.flags = flags,
+                Some(select) => {
+                    select.flags = flags;
+                    self.old_mailbox_closed();
+                }
                 None => self.attach(Response::Flags(flags), |_| false),
             },
-            Response::Expunge(seq) => self.with_view(|view, changes| view.expunge(seq, changes)),
+            Response::Expunge(seq) => self.changed(|view, changes| view.expunge(seq, changes)),
             Response::Vanished { earlier, uids } => {
-                self.with_view(|view, changes| view.vanished(uids, earlier, changes))
+                if earlier {
+                    // Only the mailbox being opened answers QRESYNC so.
+                    self.old_mailbox_closed();
+                }
+                self.changed(|view, changes| view.vanished(uids, earlier, changes))
             }
             Response::Fetch { seq, items } => {
-                self.fetched_view(seq, &items);
-                // SELECT (QRESYNC) reports flag changes as FETCH.
-                if let Some(command) = self.holder(|k| matches!(k, Kind::Fetch | Kind::Select)) {
+                let closing = self.closing();
+                self.changed(|view, changes| view.fetched(seq, &items, changes));
+                // SELECT (QRESYNC) reports flag changes as FETCH; those of
+                // the mailbox being closed are not its.
+                let holds = |k| k == Kind::Fetch || (k == Kind::Select && !closing);
+                if let Some(command) = self.holder(holds) {
                     command.data.fetch.push((seq, items));
                 }
             }
@@ -266,6 +279,7 @@ impl ClientSession {
                 // SELECT while selected: the old mailbox is gone, and no
                 // mailbox is selected until the new one opens (a BAD to
                 // the SELECT then leaves none).
+                self.old_mailbox_closed();
                 self.mailbox = None;
                 if self.state == ClientState::Selected {
                     self.state = ClientState::Authenticated;
@@ -273,6 +287,20 @@ impl ClientSession {
                 keep = false;
             }
             Some(code) if self.select_data().is_some() => {
+                if matches!(
+                    code,
+                    Code::UidValidity(_)
+                        | Code::UidNext(_)
+                        | Code::Unseen(_)
+                        | Code::PermanentFlags(_)
+                        | Code::HighestModSeq(_)
+                        | Code::NoModSeq
+                        | Code::ReadOnly
+                        | Code::ReadWrite
+                ) {
+                    // The new mailbox's answer began.
+                    self.old_mailbox_closed();
+                }
                 let select = self.select_data().expect("checked");
                 match code {
                     Code::UidValidity(v) => select.uid_validity = Some(*v),
@@ -364,6 +392,7 @@ impl ClientSession {
             kind,
             mut data,
             opening,
+            closing_changes,
             ..
         } = command;
         let ok = status == Status::Ok;
@@ -405,7 +434,12 @@ impl ClientSession {
             }
             // RFC 9051 section 6.3.2: a failed SELECT leaves no mailbox
             // selected; a BAD changes nothing.
-            (Kind::Select, false) if status == Status::Bad => {}
+            (Kind::Select, false) if status == Status::Bad => {
+                // The mailbox stays selected: what it was told meanwhile
+                // is its.
+                self.events
+                    .extend(closing_changes.into_iter().map(ClientEvent::Changed));
+            }
             (Kind::Select, false) | (Kind::Deselect, true) => {
                 self.mailbox = None;
                 self.state = ClientState::Authenticated;
@@ -465,8 +499,48 @@ impl ClientSession {
         self.events.extend(changes.into_iter().map(ClientEvent::Changed));
     }
 
-    fn fetched_view(&mut self, seq: std::num::NonZeroU32, items: &[crate::fetch::data::MessageDataItem<'_>]) {
-        self.with_view(|view, changes| view.fetched(seq, items, changes));
+    /// Whether a SELECT or EXAMINE runs while the mailbox selected before
+    /// it is not yet closed: what the server sends about a mailbox is then
+    /// about that one, until `[CLOSED]` or the new mailbox's answer begins
+    /// (RFC 7162 section 3.2.11, RFC 9051 section 7.1).
+    fn closing(&self) -> bool {
+        self.mailbox.is_some() && self.in_flight.iter().any(|c| c.kind == Kind::Select)
+    }
+
+    /// The mailbox selected before a SELECT or EXAMINE is closed: by
+    /// `[CLOSED]`, or because the new mailbox's answer began (data only a
+    /// SELECT's answer holds, from a server that does not send
+    /// `[CLOSED]`). Its changes held meanwhile are dropped with it.
+    fn old_mailbox_closed(&mut self) {
+        if !self.closing() {
+            return;
+        }
+        self.mailbox = None;
+        if self.state == ClientState::Selected {
+            self.state = ClientState::Authenticated;
+        }
+        if let Some(command) = self.in_flight.iter_mut().find(|c| c.kind == Kind::Select) {
+            command.closing_changes.clear();
+        }
+    }
+
+    /// Applies a change the server announced (EXPUNGE, VANISHED, FETCH)
+    /// to the mailbox it is about: while a SELECT or EXAMINE closes the
+    /// selected one, that one's view takes it, and its report is held
+    /// until the command ends (a BAD leaves that mailbox selected);
+    /// otherwise as [`with_view`](Self::with_view).
+    fn changed(&mut self, f: impl FnOnce(&mut MailboxView, &mut Vec<super::MailboxChange>)) {
+        if !self.closing() {
+            return self.with_view(f);
+        }
+        let Some(view) = self.mailbox.as_mut() else {
+            return;
+        };
+        let mut changes = Vec::new();
+        f(view, &mut changes);
+        if let Some(command) = self.in_flight.iter_mut().find(|c| c.kind == Kind::Select) {
+            command.closing_changes.extend(changes);
+        }
     }
 
     fn oldest(&self, test: impl Fn(Kind) -> bool) -> Option<&InFlight> {

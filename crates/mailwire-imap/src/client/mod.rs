@@ -166,7 +166,11 @@ pub enum ClientEvent {
         /// The IDLE command.
         id: CommandId,
     },
-    /// The selected mailbox changed.
+    /// The selected mailbox changed (or, while a SELECT or EXAMINE runs,
+    /// the mailbox it opens). What the server says of the mailbox a
+    /// SELECT closes, before `[CLOSED]` or the new mailbox's answer, is
+    /// not reported: that mailbox's view goes with it (reported if a BAD
+    /// leaves it selected). Its next SELECT tells what changed.
     Changed(MailboxChange),
     /// `* OK [ALERT] text`: show it to the user (RFC 9051 section 7.1).
     Alert(String),
@@ -313,6 +317,10 @@ struct InFlight {
     held: u64,
     /// For SELECT and EXAMINE: the mailbox being opened.
     opening: Option<MailboxView>,
+    /// For SELECT and EXAMINE: changes of the mailbox being closed, which
+    /// the server sent before the new one's answer began; reported only
+    /// if it stays selected (a BAD to the command).
+    closing_changes: Vec<MailboxChange>,
 }
 
 #[derive(Debug, Default)]

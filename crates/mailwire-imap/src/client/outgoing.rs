@@ -75,6 +75,7 @@ impl ClientSession {
                 expunge_free: next.expunge_free,
                 data: Default::default(),
                 opening: None,
+                closing_changes: Vec::new(),
             });
             self.writing = Some(next);
         }
