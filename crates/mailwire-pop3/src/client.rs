@@ -30,6 +30,14 @@ pub struct ClientConfig {
     pub response_timeout: Option<Duration>,
 }
 
+/// The most commands a pipelining session has on the wire unanswered.
+/// RFC 2449 section 6.6: a peer that writes while blocking must not send
+/// more than the transport's window; a run of thousands of DELE could
+/// fill the window both ways, each side blocked writing. 32 short commands
+/// and their one-line answers stay far below any TCP window; a RETR's
+/// answer is read while the next commands wait.
+pub const MAX_PIPELINED: usize = 32;
+
 /// Identifies a queued command in the events that answer it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CommandId(u64);
@@ -191,6 +199,9 @@ enum Kind {
 pub struct ClientSession {
     config: ClientConfig,
     input: BytesMut,
+    /// How much of `input` is known to hold no terminator of the
+    /// multi-line listing being received (reset as input is consumed).
+    scanned: usize,
     output: BytesMut,
     queue: VecDeque<(CommandId, Command<'static>)>,
     in_flight: VecDeque<InFlight>,
@@ -216,6 +227,7 @@ impl ClientSession {
         ClientSession {
             config,
             input: BytesMut::new(),
+            scanned: 0,
             output: BytesMut::new(),
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
@@ -348,7 +360,7 @@ impl ClientSession {
     /// handshake is dropped.
     pub fn tls_established(&mut self) {
         if self.state == ClientState::AwaitingTls {
-            self.input.clear();
+            self.drop_input();
             self.capabilities = None;
             self.state = ClientState::Authorization;
         }
@@ -451,7 +463,7 @@ impl ClientSession {
         unanswered.extend(self.in_flight.drain(..).map(|f| f.id));
         unanswered.extend(self.queue.drain(..).map(|(id, _)| id));
         self.state = ClientState::Closed;
-        self.input.clear();
+        self.drop_input();
         self.output.clear();
         self.sasl = None;
         self.challenge_pending = false;
@@ -480,7 +492,10 @@ impl ClientSession {
             let alone =
                 |k: Kind| matches!(k, Kind::Stls | Kind::Capa) || k == Kind::Login && self.sasl.is_some();
             let may_send = self.in_flight.is_empty()
-                || (self.pipelining() && !alone(kind) && !self.in_flight.iter().any(|f| alone(f.kind)));
+                || (self.pipelining()
+                    && self.in_flight.len() < MAX_PIPELINED
+                    && !alone(kind)
+                    && !self.in_flight.iter().any(|f| alone(f.kind)));
             if !may_send {
                 break;
             }
@@ -509,7 +524,7 @@ impl ClientSession {
                         value: BodyChunk::End,
                         consumed,
                     } => {
-                        self.input.advance(consumed);
+                        self.consume(consumed);
                         self.body = None;
                         if let Some(id) = id {
                             self.events.push_back(ClientEvent::BodyEnd { id });
@@ -522,6 +537,7 @@ impl ClientSession {
                         let start = consumed - data.len();
                         let len = data.len();
                         let chunk = self.input.split_to(consumed).freeze();
+                        self.scanned = 0;
                         if let (Some(id), true) = (id, len > 0) {
                             self.events.push_back(ClientEvent::BodyChunk {
                                 id,
@@ -548,23 +564,71 @@ impl ClientSession {
                     // unsolicited. Skip it a line at a time.
                     let error = DecodeError::syntax(&self.input, 0, "no data before a command is sent");
                     match crate::skip_line(&self.input) {
-                        Some(n) => self.input.advance(n),
+                        Some(n) => self.consume(n),
+                        // A line longer than any response is not kept
+                        // whole; the rest of it is skipped as it comes.
+                        None if self.input.len() > self.config.decoder.limits.response_line => {
+                            self.drop_input()
+                        }
                         None => return,
                     }
                     self.events.push_back(ClientEvent::Error { id: None, error });
                     continue;
                 }
             };
+            if !self.listing_may_be_complete(expect) {
+                return;
+            }
             match decode_response(&self.input, expect, &self.config.decoder) {
                 Ok(Decoded::Incomplete) => return,
                 Ok(Decoded::Complete { value, consumed }) => {
                     let value = value.into_owned();
-                    self.input.advance(consumed);
+                    self.consume(consumed);
                     self.response(value);
                 }
                 Err(error) => self.skip_bad_response(error),
             }
         }
+    }
+
+    /// Consumes `n` octets of the input.
+    fn consume(&mut self, n: usize) {
+        self.input.advance(n);
+        self.scanned = 0;
+    }
+
+    /// Drops the whole input.
+    fn drop_input(&mut self) {
+        self.input.clear();
+        self.scanned = 0;
+    }
+
+    /// Whether a multi-line listing (CAPA, LIST, UIDL, LANG) may be whole
+    /// in the input, so that decoding it is worth trying: its first line
+    /// is not here or not `+OK`, or a terminating line is. Each octet is
+    /// searched for the terminator once, however the listing is split
+    /// into reads: decoding searched all of it again on each read, so a
+    /// 16 MiB listing sent a few octets at a time took hours.
+    fn listing_may_be_complete(&mut self, expect: Expect) -> bool {
+        if !expect.is_multi_line() || expect == Expect::Message {
+            return true;
+        }
+        let Some(first_end) = memchr::memchr(b'\n', &self.input) else {
+            return true;
+        };
+        if !self.input.starts_with(b"+OK") {
+            return true;
+        }
+        // The first line's LF starts a terminator after an empty listing;
+        // one cut by the last read starts at most three octets before its
+        // end.
+        let from = first_end.max(self.scanned.saturating_sub(3));
+        let rest = &self.input[from..];
+        let ended = memchr::memmem::find(rest, b"\n.\r\n").is_some()
+            || (self.config.decoder.leniency.bare_lf && memchr::memmem::find(rest, b"\n.\n").is_some());
+        self.scanned = self.input.len();
+        // Past the limit, decoding says so.
+        ended || self.input.len() > self.config.decoder.limits.multi_line
     }
 
     /// Skips a response that does not decode without losing the framing of
@@ -581,14 +645,14 @@ impl ClientSession {
         let first_line = crate::skip_line(&self.input);
         match first_line {
             Some(n) if multi && self.input.starts_with(b"+OK") => {
-                self.input.advance(n);
+                self.consume(n);
                 self.body = Some((None, BodyDecoder::new()));
             }
             _ => match error.resume_at.or(first_line) {
-                Some(n) => self.input.advance(n.min(self.input.len())),
+                Some(n) => self.consume(n.min(self.input.len())),
                 // A line too long and not yet ended: drop what is here; the
                 // rest is skipped as unsolicited lines.
-                None => self.input.clear(),
+                None => self.drop_input(),
             },
         }
         if id.is_some() {
@@ -654,7 +718,7 @@ impl ClientSession {
                 Kind::Quit => self.state = ClientState::Closed,
                 Kind::Stls => {
                     self.state = ClientState::AwaitingTls;
-                    self.input.clear();
+                    self.drop_input();
                 }
                 Kind::Capa => {
                     if let Response::Capabilities { capabilities, .. } = &response {
@@ -711,6 +775,126 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// A session logged in to a server that pipelines.
+    fn pipelining() -> ClientSession {
+        let mut c = ClientSession::new(ClientConfig::default());
+        c.receive(b"+OK ready\r\n");
+        c.send(Command::Capa);
+        sent(&mut c);
+        c.receive(b"+OK\r\nPIPELINING\r\nUSER\r\n.\r\n");
+        c.login_user_pass(b"u", b"p").unwrap();
+        sent(&mut c);
+        c.receive(b"+OK\r\n+OK logged in\r\n");
+        drain(&mut c);
+        c
+    }
+
+    fn uidl_count(events: &[ClientEvent]) -> Option<usize> {
+        events.iter().find_map(|e| match e {
+            ClientEvent::Response {
+                response: Response::UniqueIdListings { listings, .. },
+                ..
+            } => Some(listings.len()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn pipelining_keeps_a_window_of_commands_on_the_wire() {
+        // 5,000 DELE were written at once, and a server that answers
+        // while it reads would block writing its answers while the client
+        // blocked writing the rest (RFC 2449 section 6.6).
+        let mut c = pipelining();
+        for n in 1..=5_000 {
+            c.send(Command::Dele(MessageNumber::new(n).unwrap()));
+        }
+        let lines = |b: Vec<u8>| b.iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(lines(sent(&mut c)), MAX_PIPELINED);
+        c.receive(b"+OK\r\n+OK\r\n");
+        drain(&mut c);
+        assert_eq!(lines(sent(&mut c)), 2);
+        let mut answered = 2;
+        while answered < 5_000 {
+            c.receive(b"+OK\r\n");
+            answered += 1;
+            drain(&mut c);
+            assert!(lines(sent(&mut c)) <= 1);
+            assert!(c.in_flight.len() <= MAX_PIPELINED);
+        }
+        assert_eq!(c.pending(), 0);
+    }
+
+    #[test]
+    fn a_listing_sent_in_pieces_is_searched_once() {
+        // 2 MiB of UIDL listing 16 octets at a time: each read searched
+        // the whole listing again for its end (some 10^11 octets).
+        let mut listing = b"+OK\r\n".to_vec();
+        let count = 150_000;
+        for n in 1..=count {
+            listing.extend_from_slice(format!("{n} u{n:09}\r\n").as_bytes());
+        }
+        listing.extend_from_slice(b".\r\n");
+        let mut c = pipelining();
+        c.send(Command::Uidl(None));
+        sent(&mut c);
+        let mut got = None;
+        for piece in listing.chunks(16) {
+            c.receive(piece);
+            got = got.or(uidl_count(&drain(&mut c)));
+        }
+        assert_eq!(got, Some(count));
+        // The terminator split at every place, and an empty listing whose
+        // first line's LF starts it; an -ERR is one line.
+        for answer in [
+            &b"+OK\r\n1 a\r\n2 b\r\n.\r\n"[..],
+            b"+OK\r\n.\r\n",
+            b"-ERR no\r\n",
+        ] {
+            c.send(Command::Uidl(None));
+            sent(&mut c);
+            let mut events = Vec::new();
+            for &b in answer {
+                c.receive(&[b]);
+                events.extend(drain(&mut c));
+            }
+            let done = events
+                .iter()
+                .filter(|e| matches!(e, ClientEvent::Response { .. }))
+                .count();
+            assert_eq!(done, 1, "{answer:?}: {events:?}");
+            assert!(c.input.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_unsolicited_line_is_not_kept_past_the_line_limit() {
+        // Nothing asked, and no line end: the bytes were kept, without
+        // bound.
+        let mut c = pipelining();
+        let limit = c.config.decoder.limits.response_line;
+        let mut errors = 0;
+        for _ in 0..1_000 {
+            c.receive(&[b'x'; 1024]);
+            errors += drain(&mut c)
+                .iter()
+                .filter(|e| matches!(e, ClientEvent::Error { id: None, .. }))
+                .count();
+            assert!(c.input.len() <= limit + 1024);
+        }
+        assert!(errors > 0);
+        // The session goes on.
+        c.receive(b"\r\n");
+        drain(&mut c);
+        c.send(Command::Noop);
+        assert_eq!(sent(&mut c), b"NOOP\r\n");
+        c.receive(b"+OK\r\n");
+        assert!(
+            drain(&mut c)
+                .iter()
+                .any(|e| matches!(e, ClientEvent::Response { .. }))
+        );
     }
 
     #[test]

@@ -61,7 +61,9 @@ mod types;
 pub use auth::{PlainCredentials, SaslMechanism, SaslStep, apop_digest, apop_verify, login_delay_remaining};
 pub use body::{Body, BodyChunk, BodyDecoder, DotStuffer, unstuff};
 pub use capability::{Capability, Expire};
-pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession, ClientState, CommandId};
+pub use client::{
+    ClientConfig, ClientError, ClientEvent, ClientSession, ClientState, CommandId, MAX_PIPELINED,
+};
 pub use command::{Command, Digest, LanguageRange, SaslResponse, decode_command, decode_sasl_response};
 pub use decode::{DecodeError, Decoded, DecoderConfig, ErrorKind, Leniency, Limits, skip_line};
 pub use maildrop::{Maildrop, MaildropError, MemoryMaildrop, MessageInfo, crlf_size};
