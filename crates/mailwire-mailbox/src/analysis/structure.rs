@@ -303,7 +303,11 @@ fn raw_headers(header: &[u8]) -> RawHeaders<&[u8]> {
         } else {
             continue;
         };
-        *slot = Some(v);
+        // The first of a repeated header counts, as in Dovecot: a filter
+        // that reads the first sees what IMAP clients see.
+        if slot.is_none() {
+            *slot = Some(v);
+        }
     }
     h
 }

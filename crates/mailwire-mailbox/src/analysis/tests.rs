@@ -579,3 +579,19 @@ fn a_boundary_folded_inside_its_quotes_is_unfolded() {
     };
     assert_eq!(fields(&parts[0]).param("name"), Some(&b"a\tb.txt"[..]));
 }
+
+#[test]
+fn the_first_of_repeated_content_headers_counts() {
+    // The last counted: a filter reading the first saw a text part where
+    // IMAP clients saw a multipart with an attachment.
+    let raw = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\
+Content-Type: multipart/mixed; boundary=x\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+--x\r\nContent-Type: application/octet-stream\r\n\r\nAAAA\r\n--x--\r\n";
+    let msg = analyze(raw);
+    assert!(msg.part_tree().children().is_empty());
+    let BodyStructure::Single { media_type, .. } = msg.body_structure() else {
+        panic!("a single part");
+    };
+    assert_eq!(media_type.as_bytes(), b"text");
+    assert_eq!(fields(msg.body_structure()).encoding.as_bytes(), b"8bit");
+}
