@@ -1092,6 +1092,107 @@ fn a_vanished_set_of_every_uid_is_looked_up() {
     );
 }
 
+/// The LIST entry of the mailbox Old, made unreadable (its attribute list
+/// not closed).
+fn old_unreadable(line: &[u8]) -> Option<Vec<u8>> {
+    let old = line.ends_with(b" Old\r\n") || line.ends_with(b" \"Old\"\r\n");
+    (line.starts_with(b"* LIST ") && old).then(|| b"* LIST (\\HasNoChildren \"/\" Old\r\n".to_vec())
+}
+
+/// A LIST answer with an entry that cannot be read: the mailbox it names
+/// looked deleted on the server, and its local folder was deleted. The
+/// folder is left as it is; the next run, with the whole list, finds it
+/// in sync.
+#[test]
+fn a_list_entry_that_cannot_be_read_deletes_no_folder() {
+    let Some(server) = Server::start(Kind::MailServer, "sync-unreadable-list") else {
+        return;
+    };
+    server.imaplib(&serde_like::Json("[[\"create\", \"Old\"]]".into()));
+    server
+        .mail
+        .deliver("alice", &[message("listed", "text").into_bytes()]);
+    let mirror = TempDir::new("sync-unreadable-list-mirror");
+    let dir = mirror.path().join("mail");
+    sync(&server, &dir, "the first run");
+    assert!(dir.join(".Old").is_dir(), "the first run mirrored Old");
+    let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(old_unreadable));
+    let out = support::run(
+        &mut sync_command_to(proxy.addr, &dir, &[]),
+        b"",
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the sync failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("does not parse"),
+        "the proxy did not make the entry unreadable:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        dir.join(".Old").is_dir() && !stdout.contains("deleted on the server"),
+        "a folder was deleted for an entry that could not be read:\n{stdout}"
+    );
+    let again = sync(&server, &dir, "the run with the whole list");
+    assert!(dir.join(".Old").is_dir() && !again.contains("deleted"), "{again}");
+    assert!(server.view().contains_key("Old"), "the server lost Old");
+}
+
+/// The flags of message 1 in a FETCH answer, made unreadable.
+fn first_flags_unreadable(line: &[u8]) -> Option<Vec<u8>> {
+    let flags = line.windows(6).any(|w| w == b"FLAGS ");
+    (line.starts_with(b"* 1 FETCH (") && flags && !line.ends_with(b"}\r\n"))
+        .then(|| b"* 1 FETCH (UID FLAGS\r\n".to_vec())
+}
+
+/// A server without CONDSTORE is listed in full at each run: a FETCH
+/// answer that could not be read made its message look expunged there,
+/// and its local copy was deleted. The mailbox is left as it is that run.
+#[test]
+fn a_fetch_answer_that_cannot_be_read_deletes_no_message() {
+    let Some(server) = Server::start(Kind::DovecotPlain, "sync-unreadable-fetch") else {
+        return;
+    };
+    let (one, two) = (message("scanned1", "text"), message("scanned2", "text"));
+    server.imaplib(&serde_like::ops(&[
+        &["append", "INBOX", "()", &one],
+        &["append", "INBOX", "()", &two],
+    ]));
+    let mirror = TempDir::new("sync-unreadable-fetch-mirror");
+    let dir = mirror.path().join("mail");
+    sync(&server, &dir, "the first run");
+    assert_eq!(files(&dir).len(), 2, "the first run mirrored the messages");
+    let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(first_flags_unreadable));
+    let out = support::run(
+        &mut sync_command_to(proxy.addr, &dir, &[]),
+        b"",
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the sync failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("does not parse"),
+        "the proxy did not make the answer unreadable:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        files(&dir).len(),
+        2,
+        "a message was deleted for an answer that could not be read:\n{stdout}"
+    );
+    let again = sync(&server, &dir, "the run with whole answers");
+    assert_eq!(files(&dir).len(), 2, "{again}");
+    assert_eq!(server.view()["INBOX"].len(), 2, "the server lost mail");
+}
+
 /// Where the marker of [`a_message_that_cannot_be_read_is_not_stored`] stands in a
 /// literal, a NUL instead of its first octet.
 fn nul_at_the_marker(literal: &mut [u8]) {

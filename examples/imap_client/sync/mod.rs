@@ -435,7 +435,12 @@ impl Run<'_> {
         if self.imap.offers("SPECIAL-USE") {
             list.return_options = Some(vec![ListReturnOption::SpecialUse]);
         }
+        let unreadable = self.imap.unreadable();
         let done = self.imap.ok(CommandBody::List(list), "LIST")?;
+        // A mailbox missing from the list only because its entry could not
+        // be read would look deleted on the server, and its local folder
+        // be deleted.
+        let mut listed_whole = self.imap.unreadable() == unreadable;
         let mut remote: BTreeMap<MailboxName, RemoteBox> = BTreeMap::new();
         for entry in &done.data.list {
             if let Some(d) = entry.delimiter {
@@ -449,6 +454,8 @@ impl Run<'_> {
                 continue;
             }
             let Ok(wire_name) = entry.mailbox.to_utf8_name() else {
+                tracing::warn!("a mailbox name the server listed is not modified UTF-7; it is left out");
+                listed_whole = false;
                 continue;
             };
             let levels: Vec<&str> = match entry.delimiter {
@@ -456,6 +463,7 @@ impl Run<'_> {
                 None => vec![&wire_name],
             };
             let Ok(name) = MailboxName::new(&levels.join("/")) else {
+                // No local folder can be it.
                 tracing::warn!("the mailbox {wire_name:?} has no local name; it is left out");
                 continue;
             };
@@ -497,7 +505,7 @@ impl Run<'_> {
             .cloned()
             .collect();
         let mut renamed = BTreeSet::new();
-        if !gone.is_empty() && !fresh.is_empty() {
+        if listed_whole && !gone.is_empty() && !fresh.is_empty() {
             for new_name in &fresh {
                 let validity = self.remote_validity(&remote[new_name].wire)?;
                 let Some(old) = gone.iter().find(|g| {
@@ -532,6 +540,15 @@ impl Run<'_> {
         let mut all = remote.clone();
         for entry in &local {
             if remote.contains_key(&entry.name) || renamed.contains(&entry.name) {
+                continue;
+            }
+            if !listed_whole {
+                // Neither deleted here nor created on the server on a
+                // guess: it may be the mailbox the list could not say.
+                tracing::warn!(
+                    "{}: not in the server's list, which could not all be read; left as it is this run",
+                    entry.name
+                );
                 continue;
             }
             let known = self.state.mailboxes.get(entry.name.as_str());
@@ -679,6 +696,7 @@ impl Run<'_> {
             parameters.push(SelectParameter::CondStore);
         }
         self.imap.take_changes();
+        let unreadable = self.imap.unreadable();
         if !remote_box.exists {
             // A dry run that would create it: every local message would
             // be uploaded.
@@ -818,6 +836,14 @@ impl Run<'_> {
             )?;
             let changes = self.imap.take_changes();
             fetched_flags(&done, &changes, &mut remote);
+        }
+
+        // A message missing from the answers only because one could not
+        // be read would look expunged on the server, and its local copy
+        // be deleted.
+        if self.imap.unreadable() != unreadable {
+            tracing::warn!("{name}: the server's answers could not all be read; left as it is this run");
+            return Ok(None);
         }
 
         // The local messages.
