@@ -71,7 +71,12 @@ fn select() -> CommandBody<'static> {
 
 /// A client with INBOX selected: 3 messages, UIDs 5, 6, 9.
 fn selected() -> ClientSession {
-    let mut c = greeted("");
+    selected_on("")
+}
+
+/// [`selected`] on a server that offers `capabilities`.
+fn selected_on(capabilities: &str) -> ClientSession {
+    let mut c = greeted(capabilities);
     c.send(select());
     c.receive(
         b"* 3 EXISTS\r\n* OK [UIDVALIDITY 42] UIDs valid\r\n* OK [UIDNEXT 10] next\r\nA1 OK [READ-WRITE] done\r\n",
@@ -456,6 +461,38 @@ fn without_closed_the_new_answer_begins_the_new_mailbox() {
     let view = c.mailbox().expect("selected");
     assert_eq!(view.exists(), 2);
     assert_eq!(view.uid(uid(1)), Some(uid(7)));
+}
+
+/// A server that offers QRESYNC (or CONDSTORE, or IMAP4rev2) ends the
+/// old mailbox with `[CLOSED]` only: RECENT or FLAGS before it may be
+/// about the old mailbox (RECENT comes with EXISTS), and did not end it,
+/// so what followed went to the new one; EXISTS before it is the old
+/// mailbox's too.
+#[test]
+fn a_server_that_sends_closed_ends_the_old_mailbox_with_it_only() {
+    let mut c = selected_on("QRESYNC");
+    c.send(select());
+    wire(&mut c);
+    let (fetched, changes) = select_answer(
+        &mut c,
+        b"* 4 EXISTS\r\n* 1 RECENT\r\n* FLAGS (\\Seen $New)\r\n* VANISHED 6\r\n\
+* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n* OK [CLOSED] closed\r\n* 2 EXISTS\r\n* 0 RECENT\r\n\
+* OK [UIDVALIDITY 43] valid\r\nA3 OK [READ-WRITE] done\r\n",
+    );
+    assert!(fetched.is_empty());
+    assert!(changes.is_empty(), "{changes:?}");
+    let view = c.mailbox().expect("selected");
+    assert_eq!(view.exists(), 2);
+    assert_eq!(view.uid_validity, Some(uid(43)));
+    // A BAD leaves the old one selected, with all it was told.
+    c.send(select());
+    wire(&mut c);
+    let (_, changes) = select_answer(
+        &mut c,
+        b"* 5 EXISTS\r\n* 1 RECENT\r\n* 2 EXPUNGE\r\nA4 BAD no\r\n",
+    );
+    assert_eq!(changes, ["Exists { count: 5 }", "expunged 2"]);
+    assert_eq!(c.mailbox().expect("still selected").exists(), 4);
 }
 
 /// A BAD to the SELECT leaves the old mailbox selected: the changes it

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use super::{ClientEvent, ClientSession, ClientState, Completion, InFlight, Kind, MailboxView, SelectData};
+use crate::capability::Capability;
 use crate::decode::Decoded;
 use crate::response::{Code, RespText, Response, Status};
 use crate::stream::ReadEvent;
@@ -147,6 +148,10 @@ impl ClientSession {
                 }
                 self.attach(Response::Enabled(list), |k| k == Kind::Enable);
             }
+            Response::Exists(n) if self.closing() && self.announces_closed() => {
+                // The mailbox being closed grew.
+                self.changed(|view, changes| view.set_exists(n, changes));
+            }
             Response::Exists(n) => {
                 if let Some(select) = self.select_data() {
                     select.exists = n;
@@ -156,14 +161,14 @@ impl ClientSession {
             Response::Recent(n) => match self.select_data() {
                 Some(select) => {
                     select.recent = Some(n);
-                    self.old_mailbox_closed();
+                    self.answer_began();
                 }
                 None => self.attach(Response::Recent(n), |_| false),
             },
             Response::Flags(flags) => match self.select_data() {
                 Some(select) => {
                     select.flags = flags;
-                    self.old_mailbox_closed();
+                    self.answer_began();
                 }
                 None => self.attach(Response::Flags(flags), |_| false),
             },
@@ -171,7 +176,7 @@ impl ClientSession {
             Response::Vanished { earlier, uids } => {
                 if earlier {
                     // Only the mailbox being opened answers QRESYNC so.
-                    self.old_mailbox_closed();
+                    self.answer_began();
                 }
                 self.changed(|view, changes| view.vanished(uids, earlier, changes))
             }
@@ -298,8 +303,7 @@ impl ClientSession {
                         | Code::ReadOnly
                         | Code::ReadWrite
                 ) {
-                    // The new mailbox's answer began.
-                    self.old_mailbox_closed();
+                    self.answer_began();
                 }
                 let select = self.select_data().expect("checked");
                 match code {
@@ -508,9 +512,9 @@ impl ClientSession {
     }
 
     /// The mailbox selected before a SELECT or EXAMINE is closed: by
-    /// `[CLOSED]`, or because the new mailbox's answer began (data only a
-    /// SELECT's answer holds, from a server that does not send
-    /// `[CLOSED]`). Its changes held meanwhile are dropped with it.
+    /// `[CLOSED]`, or because the new mailbox's answer began (see
+    /// [`answer_began`](Self::answer_began)). Its changes held meanwhile
+    /// are dropped with it.
     fn old_mailbox_closed(&mut self) {
         if !self.closing() {
             return;
@@ -521,6 +525,34 @@ impl ClientSession {
         }
         if let Some(command) = self.in_flight.iter_mut().find(|c| c.kind == Kind::Select) {
             command.closing_changes.clear();
+        }
+    }
+
+    /// Whether the server ends a mailbox that SELECT closes with
+    /// `[CLOSED]`: one that offers CONDSTORE, QRESYNC or IMAP4rev2 must
+    /// (RFC 7162 section 3.2.11, RFC 9051 section 7.1).
+    fn announces_closed(&self) -> bool {
+        let closes = |c: &Capability<'_>| {
+            matches!(
+                c,
+                Capability::CondStore | Capability::QResync | Capability::Imap4Rev2
+            )
+        };
+        self.capabilities
+            .as_ref()
+            .is_some_and(|list| list.as_slice().iter().any(closes))
+            || self.enabled.iter().any(closes)
+    }
+
+    /// Data only a SELECT's answer holds arrived (FLAGS, RECENT,
+    /// UIDVALIDITY and the like, VANISHED (EARLIER)). From a server that
+    /// sends no `[CLOSED]`, this is the best sign that the old mailbox's
+    /// responses ended; one that does may send the same data unsolicited
+    /// about the old mailbox (RECENT with EXISTS, FLAGS with a new
+    /// keyword), so only `[CLOSED]` counts there.
+    fn answer_began(&mut self) {
+        if !self.announces_closed() {
+            self.old_mailbox_closed();
         }
     }
 

@@ -168,9 +168,11 @@ pub enum ClientEvent {
     },
     /// The selected mailbox changed (or, while a SELECT or EXAMINE runs,
     /// the mailbox it opens). What the server says of the mailbox a
-    /// SELECT closes, before `[CLOSED]` or the new mailbox's answer, is
-    /// not reported: that mailbox's view goes with it (reported if a BAD
-    /// leaves it selected). Its next SELECT tells what changed.
+    /// SELECT closes, before `[CLOSED]` (or, from a server that sends
+    /// none, before the new mailbox's answer begins), is not reported:
+    /// that mailbox's view goes with it (reported if a BAD leaves it
+    /// selected). A later SELECT of it with QRESYNC names what changed;
+    /// without, its messages are listed again.
     Changed(MailboxChange),
     /// `* OK [ALERT] text`: show it to the user (RFC 9051 section 7.1).
     Alert(String),
