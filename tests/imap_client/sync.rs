@@ -1116,6 +1116,9 @@ fn a_list_entry_that_cannot_be_read_deletes_no_folder() {
     let dir = mirror.path().join("mail");
     sync(&server, &dir, "the first run");
     assert!(dir.join(".Old").is_dir(), "the first run mirrored Old");
+    // A mailbox new on the server is not created here on a list that
+    // could not all be read (it may be Old renamed).
+    server.imaplib(&serde_like::Json("[[\"create\", \"Fresh\"]]".into()));
     let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(old_unreadable));
     let out = support::run(
         &mut sync_command_to(proxy.addr, &dir, &[]),
@@ -1134,11 +1137,19 @@ fn a_list_entry_that_cannot_be_read_deletes_no_folder() {
         "the proxy did not make the entry unreadable:\n{stdout}\n{stderr}"
     );
     assert!(
-        dir.join(".Old").is_dir() && !stdout.contains("deleted on the server"),
+        dir.join(".Old").is_dir() && !stdout.contains("deleted on the server: "),
         "a folder was deleted for an entry that could not be read:\n{stdout}"
     );
+    assert!(
+        !dir.join(".Fresh").exists(),
+        "created on a partial list:\n{stdout}"
+    );
     let again = sync(&server, &dir, "the run with the whole list");
-    assert!(dir.join(".Old").is_dir() && !again.contains("deleted"), "{again}");
+    assert!(
+        dir.join(".Old").is_dir() && !again.contains("deleted on the server: "),
+        "{again}"
+    );
+    assert!(dir.join(".Fresh").is_dir(), "{again}");
     assert!(server.view().contains_key("Old"), "the server lost Old");
 }
 
@@ -1151,7 +1162,9 @@ fn first_flags_unreadable(line: &[u8]) -> Option<Vec<u8>> {
 
 /// A server without CONDSTORE is listed in full at each run: a FETCH
 /// answer that could not be read made its message look expunged there,
-/// and its local copy was deleted. The mailbox is left as it is that run.
+/// and its local copy was deleted. The message is taken as there and
+/// unchanged that run; the rest of the mailbox is synchronised (a new
+/// message downloaded).
 #[test]
 fn a_fetch_answer_that_cannot_be_read_deletes_no_message() {
     let Some(server) = Server::start(Kind::DovecotPlain, "sync-unreadable-fetch") else {
@@ -1166,6 +1179,8 @@ fn a_fetch_answer_that_cannot_be_read_deletes_no_message() {
     let dir = mirror.path().join("mail");
     sync(&server, &dir, "the first run");
     assert_eq!(files(&dir).len(), 2, "the first run mirrored the messages");
+    let three = message("scanned3", "text");
+    server.imaplib(&serde_like::ops(&[&["append", "INBOX", "()", &three]]));
     let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(first_flags_unreadable));
     let out = support::run(
         &mut sync_command_to(proxy.addr, &dir, &[]),
@@ -1185,12 +1200,12 @@ fn a_fetch_answer_that_cannot_be_read_deletes_no_message() {
     );
     assert_eq!(
         files(&dir).len(),
-        2,
-        "a message was deleted for an answer that could not be read:\n{stdout}"
+        3,
+        "a message was deleted for an answer that could not be read, or the new one not downloaded:\n{stdout}"
     );
     let again = sync(&server, &dir, "the run with whole answers");
-    assert_eq!(files(&dir).len(), 2, "{again}");
-    assert_eq!(server.view()["INBOX"].len(), 2, "the server lost mail");
+    assert_eq!(files(&dir).len(), 3, "{again}");
+    assert_eq!(server.view()["INBOX"].len(), 3, "the server lost mail");
 }
 
 /// Where the marker of [`a_message_that_cannot_be_read_is_not_stored`] stands in a

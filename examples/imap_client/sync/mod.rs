@@ -454,8 +454,9 @@ impl Run<'_> {
                 continue;
             }
             let Ok(wire_name) = entry.mailbox.to_utf8_name() else {
+                // No local folder can be it either (this tool names
+                // folders after names it could read).
                 tracing::warn!("a mailbox name the server listed is not modified UTF-7; it is left out");
-                listed_whole = false;
                 continue;
             };
             let levels: Vec<&str> = match entry.delimiter {
@@ -596,6 +597,12 @@ impl Run<'_> {
             );
         }
         for (name, remote_box) in &remote {
+            if !listed_whole && !local_names.contains(name) {
+                // Not created here either: it may be the new name of a
+                // folder renamed on the server, which a whole list finds.
+                all.remove(name);
+                continue;
+            }
             if !local_names.contains(name) {
                 let exists_now = self.local.account.mailbox(name).is_ok();
                 if !exists_now {
@@ -840,11 +847,22 @@ impl Run<'_> {
 
         // A message missing from the answers only because one could not
         // be read would look expunged on the server, and its local copy
-        // be deleted.
-        if self.imap.unreadable() != unreadable {
-            tracing::warn!("{name}: the server's answers could not all be read; left as it is this run");
-            return Ok(None);
-        }
+        // be deleted; a flag change in it would be passed over for good
+        // once the mod-sequence moves past it. Such a run takes every
+        // paired message it did not see as there and unchanged, and
+        // keeps the mod-sequence it started from.
+        let incomplete = self.imap.unreadable() != unreadable;
+        let modseq = if !incomplete {
+            modseq
+        } else {
+            tracing::warn!(
+                "{name}: the server's answers could not all be read; nothing is deleted for what they did not say"
+            );
+            for (r, (_, synced)) in &pairs {
+                remote.entry(*r).or_insert_with(|| synced.clone());
+            }
+            if same_validity { known.highest_modseq } else { 0 }
+        };
 
         // The local messages.
         let (local, local_validity) = match self.local.account.snapshot(name) {
