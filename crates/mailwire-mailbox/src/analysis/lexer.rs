@@ -212,7 +212,7 @@ impl<'a> Lexer<'a> {
                         return Err(Unterminated);
                     }
                 }
-                Some(b'\r' | b'\n') => {
+                Some(b'\n') => {
                     rewrite = true;
                     self.pos += 1;
                 }
@@ -225,11 +225,14 @@ impl<'a> Lexer<'a> {
             return Ok(Cow::Borrowed(content));
         }
         let mut out = Vec::with_capacity(content.len());
-        let mut it = content.iter();
+        let mut it = content.iter().peekable();
         while let Some(&b) = it.next() {
             match b {
                 b'\\' => out.extend(it.next()),
-                b'\r' | b'\n' => {}
+                // A line break (LF, or CR LF) goes; a lone CR stays, as in
+                // Dovecot.
+                b'\n' => {}
+                b'\r' if it.peek() == Some(&&b'\n') => {}
                 _ => out.push(b),
             }
         }
@@ -292,10 +295,12 @@ mod tests {
         assert_eq!(l.peek(), Some(b' '));
         let mut l = Lexer::new(b"\"open\\");
         assert_eq!(l.quoted_string(), Err(Unterminated));
-        // Folding's line breaks go, its whitespace stays; an escaped one
-        // is kept.
-        let mut l = Lexer::new(b"\"a\r\n b\n\tc\\\rd\"");
-        assert_eq!(l.quoted_string().as_deref(), Ok(&b"a b\tc\rd"[..]));
+        // Folding's line breaks go, its whitespace stays; an escaped CR
+        // and a lone one are kept.
+        let mut l = Lexer::new(b"\"a\r\n b\n\tc\\\rd\re\"");
+        assert_eq!(l.quoted_string().as_deref(), Ok(&b"a b\tc\rd\re"[..]));
+        let mut l = Lexer::new(b"\"x\ry\"");
+        assert!(matches!(l.quoted_string(), Ok(Cow::Borrowed(b"x\ry"))));
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub(crate) fn section_pieces<'a, S: Source<'a>>(
     Some(out)
 }
 
-/// From how many names [`header_fields`] looks them up in a set.
+/// With more names than this, [`header_fields`] looks them up in a set.
 const LOOKUP_FROM: usize = 8;
 
 fn header_fields<'a, 'n, S: Source<'a>>(

@@ -284,32 +284,42 @@ fn raw_headers(header: &[u8]) -> RawHeaders<&[u8]> {
             continue;
         };
         let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
-        let slot = if is(b"type") {
-            &mut h.content_type
+        // The first of a repeated header counts, as in Dovecot (a filter
+        // that reads the first sees what IMAP clients see), unless it said
+        // nothing Dovecot could use: a Content-Transfer-Encoding that is
+        // not one token, a Content-Disposition without parameters, a
+        // Content-Language without a tag.
+        let (slot, used): (_, fn(&[u8]) -> bool) = if is(b"type") {
+            (&mut h.content_type, |_| true)
         } else if is(b"transfer-encoding") {
-            &mut h.encoding
+            (&mut h.encoding, one_token)
         } else if is(b"id") {
-            &mut h.id
+            (&mut h.id, |_| true)
         } else if is(b"description") {
-            &mut h.description
+            (&mut h.description, |_| true)
         } else if is(b"md5") {
-            &mut h.md5
+            (&mut h.md5, |_| true)
         } else if is(b"disposition") {
-            &mut h.disposition
+            (&mut h.disposition, |v| !disposition(v).params.is_empty())
         } else if is(b"language") {
-            &mut h.language
+            (&mut h.language, |v| !languages(v).is_empty())
         } else if is(b"location") {
-            &mut h.location
+            (&mut h.location, |_| true)
         } else {
             continue;
         };
-        // The first of a repeated header counts, as in Dovecot: a filter
-        // that reads the first sees what IMAP clients see.
-        if slot.is_none() {
+        if !(*slot).is_some_and(used) {
             *slot = Some(v);
         }
     }
     h
+}
+
+/// Whether a Content-Transfer-Encoding value is one token (comments and
+/// whitespace around it), as Dovecot takes one.
+fn one_token(value: &[u8]) -> bool {
+    let mut lx = super::lexer::Lexer::new(value);
+    lx.skip_cfws().is_ok() && !lx.token().is_empty() && lx.skip_cfws().is_ok() && lx.at_end()
 }
 
 struct Node<'a> {

@@ -595,3 +595,26 @@ Content-Type: multipart/mixed; boundary=x\r\nContent-Transfer-Encoding: base64\r
     assert_eq!(media_type.as_bytes(), b"text");
     assert_eq!(fields(msg.body_structure()).encoding.as_bytes(), b"8bit");
 }
+
+#[test]
+fn a_repeated_header_dovecot_could_not_use_gives_way() {
+    // Where Dovecot takes nothing from the first (a transfer encoding not
+    // one token, a disposition without parameters, a language without a
+    // tag), the next one counts.
+    let raw = b"Content-Transfer-Encoding: base64 junk\r\nContent-Transfer-Encoding: quoted-printable\r\n\
+Content-Disposition: inline\r\nContent-Disposition: attachment; filename=b.txt\r\n\
+Content-Disposition: inline; filename=c.txt\r\nContent-Language: ()\r\nContent-Language: en\r\n\
+Content-Language: de\r\n\r\nbody\r\n";
+    let msg = analyze(raw);
+    let body = msg.body_structure();
+    assert_eq!(fields(body).encoding.as_bytes(), b"quoted-printable");
+    let disposition = body.disposition().expect("a disposition");
+    assert_eq!(disposition.kind.as_bytes(), b"attachment");
+    assert_eq!(disposition.param("filename"), Some(&b"b.txt"[..]));
+    match body.language().expect("a language") {
+        mailwire_imap::Language::List(tags) => {
+            assert_eq!(tags.iter().map(IString::as_bytes).collect::<Vec<_>>(), [b"en"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
