@@ -784,6 +784,8 @@ fn multi_line<'a, T>(
     let after_first = &input[first.consumed - 1..];
     let ended = memchr::memmem::find(after_first, b"\n.\r\n").is_some()
         || (config.leniency.bare_lf && memchr::memmem::find(after_first, b"\n.\n").is_some());
+    #[cfg(test)]
+    crate::decode::SCANNED.with(|s| s.set(s.get() + after_first.len()));
     if !ended {
         return if input.len() > limits.multi_line {
             Err(too_long(limits.multi_line, limits.multi_line))
