@@ -440,7 +440,7 @@ impl Run<'_> {
         // A mailbox missing from the list only because its entry could not
         // be read would look deleted on the server, and its local folder
         // be deleted.
-        let mut listed_whole = self.imap.unreadable() == unreadable;
+        let listed_whole = self.imap.unreadable() == unreadable;
         let mut remote: BTreeMap<MailboxName, RemoteBox> = BTreeMap::new();
         for entry in &done.data.list {
             if let Some(d) = entry.delimiter {
