@@ -1092,6 +1092,30 @@ fn a_vanished_set_of_every_uid_is_looked_up() {
     );
 }
 
+/// Runs a sync through a proxy that makes a line of the server's
+/// unreadable with `rewrite`; the sync must succeed and say it met a line
+/// that does not parse. Returns what it printed.
+fn sync_through_breaking_proxy(server: &Server, dir: &Path, rewrite: crate::proxy::Rewrite) -> String {
+    let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(rewrite));
+    let out = support::run(
+        &mut sync_command_to(proxy.addr, dir, &[]),
+        b"",
+        Duration::from_secs(120),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the sync failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("does not parse"),
+        "the proxy made nothing unreadable:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
 /// The LIST entry of the mailbox Old, made unreadable (its attribute list
 /// not closed).
 fn old_unreadable(line: &[u8]) -> Option<Vec<u8>> {
@@ -1119,23 +1143,7 @@ fn a_list_entry_that_cannot_be_read_deletes_no_folder() {
     // A mailbox new on the server is not created here on a list that
     // could not all be read (it may be Old renamed).
     server.imaplib(&serde_like::Json("[[\"create\", \"Fresh\"]]".into()));
-    let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(old_unreadable));
-    let out = support::run(
-        &mut sync_command_to(proxy.addr, &dir, &[]),
-        b"",
-        Duration::from_secs(120),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the sync failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    assert!(
-        stderr.contains("does not parse"),
-        "the proxy did not make the entry unreadable:\n{stdout}\n{stderr}"
-    );
+    let stdout = sync_through_breaking_proxy(&server, &dir, old_unreadable);
     assert!(
         dir.join(".Old").is_dir() && !stdout.contains("deleted on the server: "),
         "a folder was deleted for an entry that could not be read:\n{stdout}"
@@ -1181,23 +1189,7 @@ fn a_fetch_answer_that_cannot_be_read_deletes_no_message() {
     assert_eq!(files(&dir).len(), 2, "the first run mirrored the messages");
     let three = message("scanned3", "text");
     server.imaplib(&serde_like::ops(&[&["append", "INBOX", "()", &three]]));
-    let proxy = crate::proxy::Proxy::rewriting(server.addr(), Some(first_flags_unreadable));
-    let out = support::run(
-        &mut sync_command_to(proxy.addr, &dir, &[]),
-        b"",
-        Duration::from_secs(120),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the sync failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    assert!(
-        stderr.contains("does not parse"),
-        "the proxy did not make the answer unreadable:\n{stdout}\n{stderr}"
-    );
+    let stdout = sync_through_breaking_proxy(&server, &dir, first_flags_unreadable);
     assert_eq!(
         files(&dir).len(),
         3,
